@@ -1,0 +1,9 @@
+// Entry point of the ssdtune native addon: calls each subsystem's Init.
+#include "modules.h"
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
+  exports.Set("abiVersion", Napi::Number::New(env, 1));
+  return exports;
+}
+
+NODE_API_MODULE(ssdtune_native, InitAddon)

@@ -1,0 +1,7 @@
+// Every native subsystem registers its exports through one Init function.
+// addon.cc calls them in order; keep one line per subsystem.
+#pragma once
+#include <napi.h>
+
+namespace ssdtune {
+}  // namespace ssdtune

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ssdtune builds and tests with (run as root).
+# Used by .ci/run and by the README quick start.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends \
+  build-essential python3 make g++ pkg-config \
+  libbz2-dev liblzma-dev libzstd-dev zlib1g-dev liburing-dev \
+  clang llvm libbpf-dev bpftool linux-libc-dev \
+  fio blktrace util-linux kmod \
+  python3-sklearn python3-numpy \
+  chromium fonts-dejavu-core

@@ -1,0 +1,29 @@
+/** Runs the CLI program: maps errors to messages and documented exit codes. */
+import { Command, CommanderError } from 'commander';
+import { EXIT, SsdtuneError } from '../errors.js';
+
+export async function runMain(program: Command, argv: string[]): Promise<void> {
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    process.exitCode = reportError(e);
+  }
+}
+
+/** Print an error for a person (or as JSON with --json) and return the exit code. */
+export function reportError(e: unknown): number {
+  if (e instanceof CommanderError) {
+    // commander already printed its message (help, version, usage errors).
+    return e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+  }
+  const json = process.argv.includes('--json');
+  if (e instanceof SsdtuneError) {
+    if (json) process.stderr.write(JSON.stringify({ error: { code: e.code, message: e.message } }) + '\n');
+    else process.stderr.write(`ssdtune: ${e.message} [${e.code}]\n`);
+    return e.exitCode;
+  }
+  const err = e instanceof Error ? e : new Error(String(e));
+  process.stderr.write(`ssdtune: unexpected error: ${err.stack ?? err.message}\n`);
+  return EXIT.FAILURE;
+}

@@ -1,0 +1,41 @@
+/**
+ * MQSim ASCII trace (DiskSim style, see shared/MQSIM.md):
+ *   <arrival_ns> <device_no> <start_sector> <size_sectors> <type 0=write 1=read>
+ * One request per line, single spaces, arrival times non-decreasing.
+ */
+import { Op, SECTOR_BYTES } from '../trace/model.js';
+import { LineError, num, openLineFormat } from './line-reader.js';
+import type { TraceFormat } from './types.js';
+
+const LINE = /^\d+ \d+ \d+ \d+ [01]$/;
+
+export const mqsimFormat: TraceFormat = {
+  name: 'mqsim',
+  description: 'MQSim ASCII trace: arrival_ns device start_sector size_sectors type(1=read,0=write)',
+  sniff(head) {
+    const lines = head.toString('latin1').split('\n').slice(0, 20).filter((l) => l.length);
+    if (lines.length > 1) lines.pop(); // the last may be cut
+    return lines.length > 0 && lines.every((l) => LINE.test(l.trimEnd())) ? 0.9 : 0;
+  },
+  open(path, opts) {
+    return openLineFormat(path, 'mqsim', opts, () => {
+      let first = NaN;
+      let prev = -Infinity;
+      return {
+        parse(line, b) {
+          if (line.trim() === '') return false;
+          const f = line.trim().split(/\s+/);
+          if (f.length !== 5) throw new LineError('5 space-separated fields: arrival_ns device sector size type');
+          const t = num(f[0], 'arrival_ns');
+          if (t < prev) throw new LineError(`arrival_ns non-decreasing (previous ${prev})`);
+          prev = t;
+          if (Number.isNaN(first)) first = t;
+          const type = f[4];
+          if (type !== '0' && type !== '1') throw new LineError('type 0 (write) or 1 (read)');
+          b.push(t - first, num(f[2], 'start_sector'), num(f[3], 'size_sectors') * SECTOR_BYTES, type === '1' ? Op.READ : Op.WRITE, num(f[1], 'device'));
+          return true;
+        },
+      };
+    });
+  },
+};

@@ -1,0 +1,45 @@
+/**
+ * All trace formats, and `openTrace`, the one way to read a trace file:
+ * sniff the format from content (or take --format), then open it.
+ */
+import { ERR_TRACE_UNKNOWN_FORMAT, ERR_USAGE } from '../errors.js';
+import type { TraceSource } from '../trace/model.js';
+import { checkReadableFile, readHead } from './input.js';
+import { mqsimFormat } from './mqsim.js';
+import type { ReaderOptions, TraceFormat } from './types.js';
+
+export const FORMATS: readonly TraceFormat[] = [mqsimFormat];
+
+export function formatByName(name: string): TraceFormat {
+  const f = FORMATS.find((x) => x.name === name);
+  if (!f) throw ERR_USAGE(`unknown trace format "${name}"; known: ${FORMATS.map((x) => x.name).join(', ')}`);
+  return f;
+}
+
+/** Pick the format whose sniffer is most confident about the file's first bytes. */
+export async function sniffFormat(path: string): Promise<TraceFormat> {
+  const size = await checkReadableFile(path);
+  if (size === 0) throw ERR_TRACE_UNKNOWN_FORMAT(path, 'the file is empty');
+  const head = await readHead(path);
+  let best: TraceFormat | undefined;
+  let bestScore = 0;
+  for (const f of FORMATS) {
+    const s = f.sniff(head, path);
+    if (s > bestScore) {
+      best = f;
+      bestScore = s;
+    }
+  }
+  if (!best) throw ERR_TRACE_UNKNOWN_FORMAT(path, `first bytes ${JSON.stringify(head.subarray(0, 40).toString('latin1'))} match none of ${FORMATS.map((x) => x.name).join(', ')}`);
+  return best;
+}
+
+export interface OpenOptions extends ReaderOptions {
+  /** Force a format instead of sniffing. */
+  format?: string;
+}
+
+export async function openTrace(path: string, opts: OpenOptions = {}): Promise<TraceSource> {
+  const fmt = opts.format ? formatByName(opts.format) : await sniffFormat(path);
+  return fmt.open(path, opts);
+}

@@ -59,21 +59,27 @@ export class ReorderBuffer {
 
   push(t: number, sector: number, bytes: number, op: number, device: number, pid: number, issueNs = NaN, completeNs = NaN): void {
     if (t < this.lastOut) {
-      // Too late to sort in: keep the output monotonic, shift its timing along.
+      // Too late to sort in. Everything held is at or after lastOut, so the row
+      // can go out now at lastOut, keeping the output monotonic.
       const shift = this.lastOut - t;
-      t = this.lastOut;
-      issueNs += shift;
-      completeNs += shift;
       this.clamped++;
+      this.emitRow(this.lastOut, sector, bytes, op, device, pid, issueNs + shift, completeNs + shift);
+      return;
     }
     if (this.tail === this.cap) this.makeRoom();
     let i = this.tail++;
     if (i > this.head && this.t[i - 1] > t) {
+      // Out of order: find the first held row later than t (binary search), shift the rest.
       this.reordered++;
-      let j = i - 1;
-      while (j > this.head && this.t[j - 1] > t) j--;
-      this.shiftRight(j, i);
-      i = j;
+      let lo = this.head;
+      let hi = i - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (this.t[mid] > t) hi = mid;
+        else lo = mid + 1;
+      }
+      for (const a of this.columns()) a.copyWithin(lo + 1, lo, i);
+      i = lo;
     }
     this.t[i] = t;
     this.s[i] = sector;
@@ -100,19 +106,18 @@ export class ReorderBuffer {
   }
 
   private emit(i: number): void {
-    let t = this.t[i];
+    this.emitRow(this.t[i], this.s[i], this.by[i], this.o[i], this.d[i], this.p[i], this.iss ? this.iss[i] : NaN, this.cmp ? this.cmp[i] : NaN);
+  }
+
+  private emitRow(t: number, sector: number, bytes: number, op: number, device: number, pid: number, issueNs: number, completeNs: number): void {
     if (Number.isNaN(this.base)) {
       this.base = this.opts.rebase ? t : 0;
       if (this.opts.rebase && this.opts.anchorEpochNs !== undefined) this.meta.baseTimeNs = this.opts.anchorEpochNs + t;
     }
     this.lastOut = t;
-    t -= this.base;
-    if (this.iss) this.out.push(t, this.s[i], this.by[i], this.o[i], this.d[i], this.p[i], this.iss[i] - this.base, this.cmp![i] - this.base);
-    else this.out.push(t, this.s[i], this.by[i], this.o[i], this.d[i], this.p[i]);
-  }
-
-  private shiftRight(from: number, to: number): void {
-    for (const a of this.columns()) a.copyWithin(from + 1, from, to);
+    const b = this.base;
+    if (this.iss) this.out.push(t - b, sector, bytes, op, device, pid, issueNs - b, completeNs - b);
+    else this.out.push(t - b, sector, bytes, op, device, pid);
   }
 
   private columns(): (Float64Array | Uint32Array | Uint16Array)[] {

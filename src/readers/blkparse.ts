@@ -8,7 +8,8 @@
  * (front merge) add a bio to an open request, D (issue) and C (complete) close
  * it, so merged bios share the issue and completion time of the request that
  * carried them. A (remap) links a bio from an upper device (e.g. device-mapper)
- * that is itself in the trace to the bio queued below, so it is counted once;
+ * that is itself in the trace to the bio queued below, so it is counted once
+ * (on the upper device, with the lower device's issue and completion times);
  * X (split) makes both halves complete the original bio. Requests are emitted
  * in Q order once completed (or after STALE_NS without completion, counted as
  * unpaired). CFQ/BFQ messages (`m`), plug/unplug and the trailing per-CPU
@@ -18,6 +19,9 @@ import { Op, SECTOR_BYTES, type TraceBuilder, type TraceMeta } from '../trace/mo
 import { LineError, openLineFormat } from './line-reader.js';
 import { fractionMatching, headLines, isDigits, splitWs } from './text.js';
 import type { TraceFormat } from './types.js';
+
+/** The statistics blkparse prints after the events ("CPU0 (8,16):", "Total (8,16):"). */
+const SUMMARY = /^\s*(CPU\d+|Total) \(\d+,\d+\):/;
 
 /** A request never completed within this much trace time is emitted without completion. */
 const STALE_NS = 60e9;
@@ -95,6 +99,8 @@ class DevState {
   byEnd = new Map<number, Group>();
   /** Bios remapped from an upper device in the trace, by their sector here. */
   remapped = new Map<number, number>();
+  /** Sectors of bios remapped to a lower device in the trace, whose completion here is ignored. */
+  forwarded = new Set<number>();
   /** Sector-less requests (empty flushes) in arrival order. */
   flushWaiting: number[] = [];
   flushInFlight: number[] = [];
@@ -201,7 +207,7 @@ class BlkparsePairer {
     const devNo = parseDev(f[0]);
     if (devNo < 0) {
       // blkparse ends with per-CPU and total statistics ("CPU0 (8,16):", " Reads Queued: ...").
-      if (/^(CPU\d+|Total) \(/.test(line.trimStart())) this.summary = true;
+      if (SUMMARY.test(line)) this.summary = true;
       if (this.summary) return false;
       throw new LineError('a blkparse event "maj,min cpu seq sec.nsec pid action rwbs ..."');
     }
@@ -270,8 +276,14 @@ class BlkparsePairer {
         if (sector < 0 || n < 13 || f[10] !== '<-') throw new LineError('a remap "sector + sectors <- (maj,min) from_sector"');
         const from = this.devs.get(parseDev(f[11].slice(1, -1)));
         const fromSector = Number(f[12]);
-        const id = from?.queued.get(fromSector) ?? from?.byStart.get(fromSector)?.members[0];
-        if (pend.live(id)) st.remapped.set(sector, id);
+        const id = from?.queued.get(fromSector);
+        if (from && pend.live(id)) {
+          // The bio continues below: its request's events there give issue and completion,
+          // and the upper device's own completion of it is expected and ignored.
+          st.remapped.set(sector, id);
+          from.queued.delete(fromSector);
+          from.forwarded.add(fromSector);
+        }
         return false;
       }
       case 'G':
@@ -321,7 +333,8 @@ class BlkparsePairer {
           if (pend.live(id)) pend.cmp[pend.slot(id)] = t;
           return false;
         }
-        let g = st.byStart.get(sector);
+        if (st.forwarded.delete(sector)) return false;
+        const g = st.byStart.get(sector);
         if (!g) {
           // bio-based drivers (device-mapper, md) complete the bio itself: Q then C.
           const id = st.queued.get(sector);
@@ -403,6 +416,7 @@ class BlkparsePairer {
     for (const st of this.devs.values()) {
       for (const [k, id] of st.queued) if (dead(id)) st.queued.delete(k);
       for (const [k, id] of st.remapped) if (dead(id)) st.remapped.delete(k);
+      if (st.forwarded.size > 65536) st.forwarded.clear(); // completions lost with the trace
       for (const [k, g] of st.byStart) {
         if (g.members.length > 0 && g.members.every(dead)) {
           st.byStart.delete(k);
@@ -435,9 +449,9 @@ export const blkparseFormat: TraceFormat = {
   description: 'blkparse default text output: "maj,min cpu seq sec.nsec pid action rwbs sector + sectors [comm]"',
   sniff(head) {
     const lines = headLines(head);
-    if (!lines?.length) return 0;
-    const frac = fractionMatching(lines, (l) => EVENT.test(l));
-    return frac >= 0.8 ? 0.95 : 0;
+    if (!lines?.length || !EVENT.test(lines[0])) return 0;
+    const end = lines.findIndex((l) => SUMMARY.test(l));
+    return fractionMatching(end < 0 ? lines : lines.slice(0, end), (l) => EVENT.test(l)) >= 0.8 ? 0.95 : 0;
   },
   open(path, opts) {
     return openLineFormat(path, 'blkparse', opts, () => {

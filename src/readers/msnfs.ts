@@ -7,7 +7,7 @@
 import { Op, SECTOR_BYTES } from '../trace/model.js';
 import { LineError, num, openLineFormat } from './line-reader.js';
 import { ReorderBuffer } from './reorder.js';
-import { fractionMatching, headLines, isDecimal, isDigits, splitWs } from './text.js';
+import { headLines, looksLike, isDecimal, isDigits, splitWs } from './text.js';
 import type { TraceFormat } from './types.js';
 
 function isMsnfsLine(l: string): boolean {
@@ -20,7 +20,7 @@ export const msnfsFormat: TraceFormat = {
   description: 'Replayer text (SNIA MS Production Server / MSN-FS): ts_ms device block(512 B) size_blocks op(1=read,0=write)',
   sniff(head) {
     const lines = headLines(head);
-    if (!lines?.length || fractionMatching(lines, isMsnfsLine) < 1) return 0;
+    if (!lines || !looksLike(lines, isMsnfsLine)) return 0;
     // Integer-only times also fit MQSim's layout; fractional milliseconds are this family's mark.
     return lines.some((l) => l.trimStart().split(/\s/)[0].includes('.')) ? 0.9 : 0.5;
   },

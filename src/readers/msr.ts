@@ -7,7 +7,7 @@
 import { Op, SECTOR_BYTES } from '../trace/model.js';
 import { LineError, num, openLineFormat } from './line-reader.js';
 import { ReorderBuffer } from './reorder.js';
-import { fractionMatching, headLines, isDigits } from './text.js';
+import { headLines, looksLike, isDigits } from './text.js';
 import type { TraceFormat } from './types.js';
 
 /** 100 ns ticks between 1601-01-01 and 1970-01-01. */
@@ -27,7 +27,7 @@ export const msrFormat: TraceFormat = {
     const lines = headLines(head);
     if (!lines?.length) return 0;
     const body = /^timestamp,/i.test(lines[0]) ? lines.slice(1) : lines;
-    return fractionMatching(body, isMsrLine) === 1 ? 0.95 : 0;
+    return looksLike(body, isMsrLine) ? 0.95 : 0;
   },
   open(path, opts) {
     return openLineFormat(path, 'msr', opts, () => {

@@ -9,7 +9,7 @@
 import { Op, SECTOR_BYTES } from '../trace/model.js';
 import { LineError, num, openLineFormat } from './line-reader.js';
 import { ReorderBuffer } from './reorder.js';
-import { fractionMatching, headLines, isDigits } from './text.js';
+import { headLines, looksLike, isDigits } from './text.js';
 import type { TraceFormat } from './types.js';
 
 function isTencentLine(l: string): boolean {
@@ -24,7 +24,7 @@ export const tencentFormat: TraceFormat = {
   sniff(head) {
     const lines = headLines(head);
     if (!lines?.length) return 0;
-    return fractionMatching(lines, isTencentLine) === 1 ? 0.9 : 0;
+    return looksLike(lines, isTencentLine) ? 0.9 : 0;
   },
   open(path, opts) {
     return openLineFormat(path, 'tencent', opts, () => {

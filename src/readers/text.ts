@@ -71,3 +71,11 @@ export function isDecimal(s: string): boolean {
   if (dot < 0) return isDigits(s);
   return isDigits(s.slice(0, dot)) && (dot === s.length - 1 || isDigits(s.slice(dot + 1)));
 }
+
+/**
+ * The sniffers' rule for line formats: the first line fits and nearly all do
+ * (a stray bad row must not hide the format; skipBad can then deal with it).
+ */
+export function looksLike(lines: readonly string[], ok: (l: string) => boolean): boolean {
+  return lines.length > 0 && ok(lines[0]) && fractionMatching(lines, ok) >= 0.75;
+}

@@ -8,7 +8,7 @@
 import { Op } from '../trace/model.js';
 import { LineError, num, openLineFormat } from './line-reader.js';
 import { ReorderBuffer } from './reorder.js';
-import { fractionMatching, headLines, isDigits } from './text.js';
+import { headLines, looksLike, isDigits } from './text.js';
 import type { TraceFormat } from './types.js';
 
 const HEADER = 'version,time,op,size,lbn';
@@ -49,7 +49,7 @@ export const vscsiFormat: TraceFormat = {
     if (!lines?.length) return 0;
     if (lines[0].trim().toLowerCase() === HEADER) return 0.99;
     // Without the header: a hex opcode column (letters a-f show up in writes) is the mark.
-    return fractionMatching(lines, isVscsiRow) === 1 && lines.some((l) => /[a-f]/i.test(l.split(',')[2])) ? 0.6 : 0;
+    return looksLike(lines, isVscsiRow) && lines.some((l) => /[a-f]/i.test(l.split(',')[2])) ? 0.6 : 0;
   },
   open(path, opts) {
     return openLineFormat(path, 'vscsi', opts, () => {

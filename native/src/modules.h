@@ -4,4 +4,5 @@
 #include <napi.h>
 
 namespace ssdtune {
+void InitDecompress(Napi::Env env, Napi::Object exports);  // decompress.cc: bz2/xz/zstd streams
 }  // namespace ssdtune

@@ -62,8 +62,7 @@ size_t MemSource::read(uint8_t* dst, size_t n) {
 
 RecordStream::RecordStream(std::unique_ptr<ByteSource> src, std::string name, size_t bufBytes, bool skipBad)
     : src_(std::move(src)), name_(std::move(name)), skipBad_(skipBad) {
-  // A record is at most 64 + 65535 bytes; the buffer must hold one whole.
-  buf_.resize(std::max<size_t>(bufBytes, 256u << 10));
+  buf_.resize(std::max<size_t>(bufBytes, 64));
 }
 
 bool RecordStream::fill(size_t need) {
@@ -75,6 +74,8 @@ bool RecordStream::fill(size_t need) {
     end_ -= pos_;
     pos_ = 0;
   }
+  // A record is at most 64 + 65535 bytes; grow for one that does not fit.
+  if (need > buf_.size()) buf_.resize(need);
   while (end_ < need) {
     size_t r = src_->read(buf_.data() + end_, buf_.size() - end_);
     if (r == 0) {

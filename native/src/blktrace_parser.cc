@@ -115,6 +115,16 @@ bool RecordStream::resync() {
 }
 
 bool RecordStream::next(Event& e) {
+  // Fast path: a whole record with the expected magic is already buffered.
+  if (known_ && end_ - pos_ >= layout_.header && load<uint32_t>(buf_.data() + pos_) == layout_.magicRaw()) {
+    layout_.decode(buf_.data() + pos_, e);
+    if (end_ - pos_ >= size_t(layout_.header) + e.pduLen) {
+      e.pdu = buf_.data() + pos_ + layout_.header;
+      pos_ += layout_.header + e.pduLen;
+      records_++;
+      return true;
+    }
+  }
   for (;;) {
     if (!fill(4)) {
       size_t left = end_ - pos_;
@@ -190,7 +200,7 @@ void Merger::siftDown(size_t i) {
   }
 }
 
-bool Merger::next(Event& e, size_t& stream) {
+const Event* Merger::next(size_t& stream) {
   if (!primed_) {
     primed_ = true;
     for (size_t i = 0; i < streams_.size(); i++)
@@ -199,7 +209,10 @@ bool Merger::next(Event& e, size_t& stream) {
   } else if (last_ != SIZE_MAX) {
     // The previous record's pdu pointed into this stream's buffer; only now may it move.
     if (streams_[last_]->next(heads_[last_])) {
-      siftDown(0);
+      // Usually the same stream stays first (per-CPU runs): skip the sift while it beats both children.
+      size_t n = heap_.size();
+      bool first = (n < 2 || less(heap_[0], heap_[1])) && (n < 3 || less(heap_[0], heap_[2]));
+      if (!first) siftDown(0);
     } else {
       heap_[0] = heap_.back();
       heap_.pop_back();
@@ -207,11 +220,10 @@ bool Merger::next(Event& e, size_t& stream) {
     }
     last_ = SIZE_MAX;
   }
-  if (heap_.empty()) return false;
+  if (heap_.empty()) return nullptr;
   stream = heap_[0];
-  e = heads_[stream];
   last_ = stream;
-  return true;
+  return &heads_[stream];
 }
 
 // ---- key map ----------------------------------------------------------------
@@ -607,13 +619,14 @@ size_t Parser::drain(const RequestCols& out, size_t n, size_t max, bool force) {
 
 size_t Parser::nextRequests(const RequestCols& out, size_t max) {
   size_t n = drain(out, 0, max, false);
-  Event e;
   size_t s;
   while (n < max) {
-    if (!merger_.next(e, s)) {
+    const Event* ep = merger_.next(s);
+    if (!ep) {
       ended_ = true;
       return drain(out, n, max, true);
     }
+    const Event& e = *ep;
     stats_.events++;
     now_ = e.time;
     if (e.notify()) {
@@ -660,10 +673,10 @@ size_t Parser::nextEvents(const EventCols& out, size_t max) {
     }
   };
   if (genesisKnown_) flushPending();
-  Event e;
   size_t s;
   while (n < max) {
-    if (!merger_.next(e, s)) {
+    const Event* ep = merger_.next(s);
+    if (!ep) {
       if (!genesisKnown_ && !pending_.empty()) {
         genesisKnown_ = true;
         genesis_ = pending_[0].e.time;
@@ -672,6 +685,7 @@ size_t Parser::nextEvents(const EventCols& out, size_t max) {
       flushPending();
       return n;
     }
+    const Event& e = *ep;
     stats_.events++;
     now_ = e.time;
     uint64_t aux = 0;

@@ -90,8 +90,8 @@ class RecordStream {
 class Merger {
  public:
   explicit Merger(std::vector<std::unique_ptr<RecordStream>> streams);
-  /** Next record in time order; `stream` gets the index of the stream it came from. */
-  bool next(Event& e, size_t& stream);
+  /** Next record in time order (valid until the next call), or null at the end; `stream` gets its stream index. */
+  const Event* next(size_t& stream);
   const std::vector<std::unique_ptr<RecordStream>>& streams() const { return streams_; }
 
  private:
@@ -175,7 +175,7 @@ struct EventCols {
 
 struct ParserOptions {
   bool skipBad = false;
-  size_t bufBytes = 4u << 20;
+  size_t bufBytes = 1u << 20;
   /** Force-emit the oldest pending request when this many are pending (a lost completion must not stall output). */
   size_t maxPending = 1u << 18;
   /** ... or when it has waited this long in trace time without completing. */

@@ -219,22 +219,32 @@ export async function openBlktrace(file: string, opts: ReaderOptions = {}): Prom
   };
 }
 
-/** Every raw event of a set (for verification and tools; holds the whole set). */
-export async function readBlktraceEvents(file: string, opts: { skipBad?: boolean } = {}): Promise<{ events: BlktraceEvents; meta: BlktraceNativeMeta; warnings: string[] }> {
+/**
+ * Raw events of a set in batches of at most `batchSize` rows, streaming.
+ * `done(meta)` is called after the last batch with the core's counters.
+ */
+export async function* blktraceEventBatches(file: string, opts: { skipBad?: boolean; batchSize?: number; done?: (meta: BlktraceNativeMeta) => void } = {}): AsyncGenerator<BlktraceEvents> {
   const reader = openNative(file, 'events', opts.skipBad ?? false);
-  const parts: BlktraceEvents[] = [];
   try {
     for (;;) {
-      const rows = nextRows(reader, 1 << 16);
+      const rows = nextRows(reader, opts.batchSize ?? DEFAULT_BATCH);
       if (rows === null) break;
-      parts.push(rows as unknown as BlktraceEvents);
+      yield rows as unknown as BlktraceEvents;
     }
     const meta = reader.meta();
     if (meta.stats.events === 0 && meta.skipped === 0) throw ERR_TRACE_FORMAT(meta.files.join(', '), 'byte offset 0', 'blktrace records, found none (empty file?)');
-    return { events: concatEvents(parts), meta, warnings: blktraceWarnings(meta, false) };
+    opts.done?.(meta);
   } finally {
     reader.close();
   }
+}
+
+/** Every raw event of a set in one set of columns (for verification and small sets: holds them all). */
+export async function readBlktraceEvents(file: string, opts: { skipBad?: boolean } = {}): Promise<{ events: BlktraceEvents; meta: BlktraceNativeMeta; warnings: string[] }> {
+  const parts: BlktraceEvents[] = [];
+  let meta: BlktraceNativeMeta | undefined;
+  for await (const b of blktraceEventBatches(file, { ...opts, done: (m) => (meta = m) })) parts.push(b);
+  return { events: concatEvents(parts), meta: meta!, warnings: blktraceWarnings(meta!, false) };
 }
 
 const EVENT_COLUMNS = ['timeNs', 'sector', 'bytes', 'act', 'category', 'pid', 'device', 'cpu', 'sequence', 'error', 'auxSector', 'auxDevice'] as const;

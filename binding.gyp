@@ -7,7 +7,9 @@
       "target_name": "ssdtune_native",
       "sources": [
         "native/src/addon.cc",
-        "native/src/decompress.cc"
+        "native/src/decompress.cc",
+        "native/src/blktrace_parser.cc",
+        "native/src/blktrace_reader.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/src"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

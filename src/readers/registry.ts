@@ -12,7 +12,7 @@ import { tencentFormat } from './tencent.js';
 import { msnfsFormat } from './msnfs.js';
 import { vscsiFormat } from './vscsi.js';
 import { fioIologFormat } from './fio-iolog.js';
-// COORDINATOR: add `import { blktraceFormat } from './blktrace.js';` here (binary reader, other helper).
+import { blktraceFormat } from './blktrace.js';
 import type { ReaderOptions, TraceFormat } from './types.js';
 
 /**
@@ -20,7 +20,7 @@ import type { ReaderOptions, TraceFormat } from './types.js';
  * written to give 0 for each other's files (see test/sniff.test.ts).
  */
 export const FORMATS: readonly TraceFormat[] = [
-  // COORDINATOR: add `blktraceFormat,` here (its sniffer checks the binary magic; text sniffers reject binary heads).
+  blktraceFormat, // binary magic; the text sniffers reject binary heads
   blkparseFormat,
   fioIologFormat,
   msrFormat,

@@ -40,7 +40,7 @@ export class GridSearch implements Searcher {
   /** Grid size when the budget has no evaluation limit. */
   constructor(readonly maxPoints = 10000) {}
   async search(session: SearchSession): Promise<SearchStatus> {
-    const limit = Math.min(this.maxPoints, session.remaining + session.evaluations.length);
+    const limit = Math.min(this.maxPoints, session.remaining + session.record.evaluations.length);
     for (const c of gridConfigs(session.space, gridLevels(session.space, limit))) await session.evaluate(c, 'grid');
     return 'exhausted';
   }

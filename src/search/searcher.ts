@@ -6,7 +6,7 @@
  */
 import { ERR_SEARCH } from '../errors.js';
 import type { Evaluator, WorkloadRef } from '../evaluators/types.js';
-import { validateSpace } from '../space/space.js';
+import { Rng, sampleFeasible, validateSpace, violations } from '../space/space.js';
 import type { ConfigSpace } from '../space/types.js';
 import { DEFAULT_GRADE_ALPHA, DEFAULT_MIN_OTHER_RATIO } from './grade.js';
 import { bestOf, parseRecord, type SearchRecord, type SearchStatus } from './record.js';
@@ -76,6 +76,12 @@ export async function runSearch(searcher: Searcher, o: SearchOptions): Promise<S
   if (o.budget.evaluations === undefined && o.budget.timeMs === undefined) throw ERR_SEARCH('give a budget: evaluations and/or wall time');
   if (o.budget.evaluations !== undefined && !(o.budget.evaluations >= 1)) throw ERR_SEARCH(`evaluation budget ${o.budget.evaluations}: expected at least 1 (the baseline)`);
   if (o.space.name !== o.evaluator.space) throw ERR_SEARCH(`evaluator ${o.evaluator.name} evaluates space ${o.evaluator.space}, not ${o.space.name}`);
+  const broken = violations(o.space, o.space.baseline);
+  if (broken.length > 0) {
+    // Throws SSDTUNE_NOTHING_FEASIBLE when the constraints contradict each other.
+    sampleFeasible(o.space, new Rng(1), 1);
+    throw ERR_SEARCH(`the baseline of space ${o.space.name} violates ${broken.join(', ')}; grades are relative to it, so give a feasible baseline`);
+  }
   let record: SearchRecord;
   if (o.resume) {
     record = parseRecord(structuredClone(o.resume));

@@ -55,6 +55,13 @@ export class SearchSession {
   readonly space: ConfigSpace;
   readonly record: SearchRecord;
   private readonly byKey = new Map<string, EvaluationRecord>();
+  /**
+   * What the searcher has been told so far, in order. On a resumed run the
+   * record holds more; the searcher must only see what it would have seen
+   * at this point of the original run, or its replay would diverge.
+   */
+  private readonly visible: EvaluationRecord[] = [];
+  private readonly visibleKeys = new Set<string>();
   private readonly started = Date.now();
   private readonly elapsedBefore: number;
   private cacheStreak = 0;
@@ -66,12 +73,13 @@ export class SearchSession {
     for (const e of this.record.evaluations) this.byKey.set(configKey(this.space, e.config), e);
   }
 
+  /** Evaluations the searcher has seen (all of them, except while a resumed run replays). */
   get evaluations(): readonly EvaluationRecord[] {
-    return this.record.evaluations;
+    return this.visible;
   }
-  /** Successful evaluations: what the model learns from. */
+  /** Successful evaluations seen: what the model learns from. */
   get learned(): EvaluationRecord[] {
-    return this.record.evaluations.filter((e) => e.status === 'ok');
+    return this.visible.filter((e) => e.status === 'ok');
   }
   get best(): EvaluationRecord | undefined {
     return this.record.best === undefined ? undefined : this.record.evaluations[this.record.best];
@@ -82,10 +90,19 @@ export class SearchSession {
     return { target: b.metrics!, others: b.others ?? [] };
   }
   has(c: Configuration): boolean {
-    return this.byKey.has(configKey(this.space, c));
+    return this.visibleKeys.has(configKey(this.space, c));
   }
   lookup(c: Configuration): EvaluationRecord | undefined {
-    return this.byKey.get(configKey(this.space, c));
+    const k = configKey(this.space, c);
+    return this.visibleKeys.has(k) ? this.byKey.get(k) : undefined;
+  }
+
+  private show(k: string, e: EvaluationRecord): EvaluationRecord {
+    if (!this.visibleKeys.has(k)) {
+      this.visibleKeys.add(k);
+      this.visible.push(e);
+    }
+    return e;
   }
   /** Evaluations still allowed by the evaluation budget (Infinity without one). */
   get remaining(): number {
@@ -110,10 +127,11 @@ export class SearchSession {
   async evaluate(config: Configuration, phase: string): Promise<EvaluationRecord> {
     const cfg = validateConfig(this.space, config, { constraints: false });
     if (!isFeasible(this.space, cfg)) throw ERR_SEARCH(`searcher proposed a configuration that violates the constraints of space ${this.space.name}: ${configKey(this.space, cfg)}`);
-    const cached = this.byKey.get(configKey(this.space, cfg));
+    const key = configKey(this.space, cfg);
+    const cached = this.byKey.get(key);
     if (cached) {
       if (++this.cacheStreak > MAX_CACHE_STREAK) throw new StopSearch('converged');
-      return cached;
+      return this.show(key, cached);
     }
     this.checkStop();
     this.cacheStreak = 0;
@@ -145,7 +163,8 @@ export class SearchSession {
       ev = { ...base, status: 'failed', message: e instanceof Error ? e.message : String(e), ms: performance.now() - t0 };
     }
     this.record.evaluations.push(ev);
-    this.byKey.set(configKey(this.space, cfg), ev);
+    this.byKey.set(key, ev);
+    this.show(key, ev);
     this.record.updatedAt = new Date().toISOString();
     this.record.elapsedMs = this.elapsedBefore + (Date.now() - this.started);
     const before = this.best;

@@ -78,3 +78,13 @@ export const ERR_NATIVE = defineError('SSDTUNE_NATIVE', 500, EXIT.FAILURE, 'nati
 export const ERR_TRACE_FORMAT = defineError('SSDTUNE_TRACE_FORMAT', 400, EXIT.BAD_INPUT, '%s: %s: %s');
 export const ERR_TRACE_UNKNOWN_FORMAT = defineError('SSDTUNE_TRACE_UNKNOWN_FORMAT', 400, EXIT.BAD_INPUT, '%s: cannot tell the trace format (%s); pass --format');
 export const ERR_TRACE_OPEN = defineError('SSDTUNE_TRACE_OPEN', 400, EXIT.BAD_INPUT, '%s: %s');
+
+// ---- configuration space, GPR and search ---------------------------------
+/** space name, parameter name, what is wrong */
+export const ERR_SPACE_INVALID = defineError('SSDTUNE_SPACE_INVALID', 400, EXIT.BAD_INPUT, 'space %s: parameter %s: %s');
+/** space name, parameter name, what was expected */
+export const ERR_CONFIG_INVALID = defineError('SSDTUNE_CONFIG_INVALID', 400, EXIT.BAD_INPUT, 'configuration for space %s: parameter %s: %s');
+/** space name, why */
+export const ERR_NOTHING_FEASIBLE = defineError('SSDTUNE_NOTHING_FEASIBLE', 422, EXIT.BAD_INPUT, 'space %s: nothing feasible: %s');
+export const ERR_GPR = defineError('SSDTUNE_GPR', 400, EXIT.BAD_INPUT, 'gaussian process: %s');
+export const ERR_SEARCH = defineError('SSDTUNE_SEARCH', 400, EXIT.BAD_INPUT, 'search: %s');

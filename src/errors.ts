@@ -78,3 +78,16 @@ export const ERR_NATIVE = defineError('SSDTUNE_NATIVE', 500, EXIT.FAILURE, 'nati
 export const ERR_TRACE_FORMAT = defineError('SSDTUNE_TRACE_FORMAT', 400, EXIT.BAD_INPUT, '%s: %s: %s');
 export const ERR_TRACE_UNKNOWN_FORMAT = defineError('SSDTUNE_TRACE_UNKNOWN_FORMAT', 400, EXIT.BAD_INPUT, '%s: cannot tell the trace format (%s); pass --format');
 export const ERR_TRACE_OPEN = defineError('SSDTUNE_TRACE_OPEN', 400, EXIT.BAD_INPUT, '%s: %s');
+
+// ---- features / ML ---------------------------------------------------------
+/** where (trace + request index or window), what is wrong */
+export const ERR_FEATURES_INPUT = defineError('SSDTUNE_FEATURES_INPUT', 400, EXIT.BAD_INPUT, '%s: %s');
+/** what, how many requests there are, how many a window needs */
+export const ERR_FEATURES_TOO_SHORT = defineError('SSDTUNE_FEATURES_TOO_SHORT', 400, EXIT.BAD_INPUT, '%s: %s');
+/** a model cannot be fitted to this data (too few points, zero variance...) */
+export const ERR_ML_DEGENERATE = defineError('SSDTUNE_ML_DEGENERATE', 400, EXIT.BAD_INPUT, '%s');
+/** a NaN or infinity produced inside the ML pipeline: where, which value */
+export const ERR_ML_NONFINITE = defineError('SSDTUNE_ML_NONFINITE', 500, EXIT.FAILURE, '%s: non-finite value %s');
+/** model file, what is wrong */
+export const ERR_MODEL_CORRUPT = defineError('SSDTUNE_MODEL_CORRUPT', 400, EXIT.BAD_INPUT, '%s: corrupt model: %s');
+export const ERR_MODEL_MISSING = defineError('SSDTUNE_MODEL_MISSING', 404, EXIT.NOT_FOUND, '%s: no model here (%s); run `ssdtune model train`');

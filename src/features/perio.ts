@@ -28,21 +28,14 @@ import { Op } from '../trace/model.js';
 
 export const DEFAULT_WINDOW = 3000;
 
-export interface RequestWindow {
+/** N consecutive requests of one stream: the batch columns (completeNs when the source has it) plus where they sit. */
+export interface RequestWindow extends Pick<TraceBatch, 'length' | 'timeNs' | 'sector' | 'bytes' | 'op' | 'device' | 'completeNs'> {
   /** Device id of the stream when split by device, else -1 (whole trace). */
   readonly stream: number;
   /** Window number within its stream (0-based). */
   readonly index: number;
   /** Index, within the stream, of the window's first request. */
   readonly firstRequest: number;
-  readonly length: number;
-  readonly timeNs: Float64Array;
-  readonly sector: Float64Array;
-  readonly bytes: Uint32Array;
-  readonly op: Uint16Array;
-  readonly device: Uint32Array;
-  /** Completion times when the source has them (NaN for a request never completed). */
-  readonly completeNs?: Float64Array;
   /** Arrival of the stream's request just before this window; NaN when the window starts the stream. */
   readonly prevTimeNs: number;
 }

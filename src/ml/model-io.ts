@@ -36,7 +36,7 @@ export interface SimilarityMeta {
   shape: EmbedderShape;
   /** Windows per identification query the thresholds were calibrated for. */
   queryWindows: number;
-  /** Embedding distance at or below which a query is a known workload. */
+  /** Embedding distance, in units of the workload's radius, at or below which a query is a known workload. */
   threshold: number;
   /** The plain-distance baseline: PCA fitted on the training windows and its calibrated threshold. */
   pca: PcaModel;

@@ -115,20 +115,32 @@ export async function loadStreams(dir: string, windowSize: number, log: (m: stri
   return { streams, skipped };
 }
 
-/** Deterministic role of each eligible stream. */
-export function assignRoles(names: readonly string[], seed: number): Map<string, Role> {
-  const order = names.slice().sort();
+/**
+ * Deterministic role of each eligible stream. Whole traces (families: the
+ * streams of one file) are held out, never single devices of a trace, because
+ * the devices of one trace often run the same application (MQSim's WebSearch
+ * ASUs) and a held-out sibling would be "new" in name only. The family with
+ * the most streams always stays known, so most workloads remain to tell apart;
+ * of the others, about 20% of families are held out for calibration (new-val)
+ * and as many for testing (new-test), drawn with the seed.
+ */
+export function assignRoles(streams: readonly { name: string; file: string }[], seed: number): Map<string, Role> {
+  const size = new Map<string, number>();
+  for (const s of streams) size.set(s.file, (size.get(s.file) ?? 0) + 1);
+  const families = [...size.keys()].sort((a, b) => size.get(b)! - size.get(a)! || (a < b ? -1 : 1));
+  const largest = families.shift();
   const rng = seededRng(seed ^ 0x5eed);
-  for (let i = order.length - 1; i > 0; i--) {
+  for (let i = families.length - 1; i > 0; i--) {
     const j = Math.floor(rng() * (i + 1));
-    [order[i], order[j]] = [order[j]!, order[i]!];
+    [families[i], families[j]] = [families[j]!, families[i]!];
   }
-  const nNew = Math.max(1, Math.round(order.length * 0.2));
-  const roles = new Map<string, Role>();
-  // Hold out whole streams only when at least 3 known ones remain to tell apart.
-  const holdout = order.length - 2 * nNew >= 3;
-  order.forEach((n, i) => roles.set(n, !holdout ? 'known' : i < nNew ? 'new-val' : i < 2 * nNew ? 'new-test' : 'known'));
-  return roles;
+  const nNew = Math.max(1, Math.round((families.length + 1) * 0.2));
+  const famRole = new Map<string, Role>();
+  if (largest !== undefined) famRole.set(largest, 'known');
+  // Hold out only when at least 2 families remain known.
+  const holdout = families.length + 1 - 2 * nNew >= 2;
+  families.forEach((f, i) => famRole.set(f, !holdout ? 'known' : i < nNew ? 'new-val' : i < 2 * nNew ? 'new-test' : 'known'));
+  return new Map(streams.map((s) => [s.name, famRole.get(s.file)!]));
 }
 
 /** Time split of a known stream's windows: 60% train, 20% val, 20% test (each at least one window). */
@@ -187,11 +199,16 @@ export interface MethodMetrics {
   matchAccuracy: number;
   /** Known test queries whose nearest workload is right, threshold ignored. */
   nearestAccuracy: number;
+  /** Known test queries answered "known" with a workload of the same trace file (e.g. another device of the same MQSim trace). */
+  sameTraceAccuracy: number;
   /** New-workload test queries answered "new" (NaN when no stream was held out). */
   newDetection: number;
   knownQueries: number;
   newQueries: number;
 }
+
+/** The trace file a stream name comes from ("file#device" or "file"). */
+const traceOf = (stream: string) => stream.replace(/#[^#]*$/, '');
 
 function nearestDistance(m: SimilarityModel, sig: Signature, known: readonly KnownWorkload[], method: Method): { d: number; id: string | undefined } {
   const r = decide(m, sig, known, method, 0);
@@ -210,8 +227,10 @@ export function evaluateMethod(
   const probe: SimilarityModel = { model: m.model, meta: { ...m.meta, ...(method === 'network' ? { threshold: cal.threshold } : { pcaThreshold: cal.threshold }) } };
   let match = 0;
   let nearest = 0;
+  let sameTrace = 0;
   for (const x of q.knownTest) {
     const r = decide(probe, x.sig, known, method, x.windows);
+    if (r.kind === 'known' && r.nearest && traceOf(r.nearest.id) === traceOf(x.stream)) sameTrace++;
     if (r.nearest?.id === x.stream) {
       nearest++;
       if (r.kind === 'known') match++;
@@ -224,6 +243,7 @@ export function evaluateMethod(
     validationBalancedAccuracy: cal.balancedAccuracy,
     matchAccuracy: match / q.knownTest.length,
     nearestAccuracy: nearest / q.knownTest.length,
+    sameTraceAccuracy: sameTrace / q.knownTest.length,
     newDetection: q.newTest.length ? detected / q.newTest.length : NaN,
     knownQueries: q.knownTest.length,
     newQueries: q.newTest.length,
@@ -247,7 +267,7 @@ export async function trainSimilarity(cfg: TrainConfig): Promise<TrainResult> {
   const { streams: all, skipped } = await loadStreams(cfg.tracesDir, cfg.windowSize, log);
   const eligible = all.filter((s) => s.windows.length >= cfg.minWindows);
   for (const s of all) if (s.windows.length < cfg.minWindows) skipped.push({ file: s.name, reason: `${s.windows.length} windows < ${cfg.minWindows}` });
-  const roles = assignRoles(eligible.map((s) => s.name), cfg.seed);
+  const roles = assignRoles(eligible, cfg.seed);
   const known = eligible.filter((s) => roles.get(s.name) === 'known');
   if (known.length < 2) throw ERR_ML_DEGENERATE(`need at least 2 traces/devices with >= ${cfg.minWindows} windows of ${cfg.windowSize} requests in ${cfg.tracesDir}, found ${known.length}`);
 
@@ -331,10 +351,13 @@ export async function trainSimilarity(cfg: TrainConfig): Promise<TrainResult> {
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
 
 export function metricsTable(metrics: TrainResult['metrics']): string {
-  const rows = ['| query | method | threshold | match accuracy (known, right workload) | nearest correct | new-workload detection | queries known / new |', '|---|---|---|---|---|---|---|'];
+  const rows = [
+    '| query | method | threshold | match accuracy (known, right workload) | nearest correct (threshold ignored) | known, same trace file | new-workload detection | queries known / new |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
   for (const [q, byMethod] of Object.entries(metrics)) {
     for (const [name, m] of Object.entries(byMethod)) {
-      rows.push(`| ${q.replace('query', '')} window(s) | ${name === 'network' ? 'Siamese network' : 'PCA centre distance'} | ${m.threshold.toFixed(4)} | ${pct(m.matchAccuracy)} | ${pct(m.nearestAccuracy)} | ${pct(m.newDetection)} | ${m.knownQueries} / ${m.newQueries} |`);
+      rows.push(`| ${q.replace('query', '')} window(s) | ${name === 'network' ? 'Siamese network' : 'PCA centre distance'} | ${m.threshold.toFixed(4)} | ${pct(m.matchAccuracy)} | ${pct(m.nearestAccuracy)} | ${pct(m.sameTraceAccuracy)} | ${pct(m.newDetection)} | ${m.knownQueries} / ${m.newQueries} |`);
     }
   }
   return rows.join('\n');
@@ -370,8 +393,8 @@ Training used at most ${cfg.maxTrainWindowsPerStream} windows per workload (even
 The "known vs new" threshold is the distance maximising balanced accuracy on the validation queries
 (known validation slices accepted, held-out validation workloads rejected). A query is ${cfg.queryWindows}
 consecutive windows (${cfg.queryWindows * cfg.windowSize} requests); single-window figures are shown too, each with
-its own calibrated threshold. Stored thresholds: network ${r.model.meta.threshold.toFixed(4)} (embedding distance,
-0..2), PCA baseline ${r.model.meta.pcaThreshold.toFixed(4)} (distance in the 2-D PCA space).
+its own calibrated threshold. Stored thresholds: network ${r.model.meta.threshold.toFixed(4)} (embedding distance
+in units of the known workload's radius, see \`src/ml/identify.ts\`), PCA baseline ${r.model.meta.pcaThreshold.toFixed(4)} (distance in the 2-D PCA space).
 
 Test figures (later time slice of each known workload; whole held-out workloads), goals >= 95% match and >= 90% detection:
 

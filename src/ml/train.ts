@@ -205,6 +205,8 @@ export interface MethodMetrics {
   newDetection: number;
   knownQueries: number;
   newQueries: number;
+  /** Wrong answers on known test queries: "query workload -> answer" -> count. */
+  errors: Record<string, number>;
 }
 
 /** The trace file a stream name comes from ("file#device" or "file"). */
@@ -228,8 +230,13 @@ export function evaluateMethod(
   let match = 0;
   let nearest = 0;
   let sameTrace = 0;
+  const errors: Record<string, number> = {};
   for (const x of q.knownTest) {
     const r = decide(probe, x.sig, known, method, x.windows);
+    if (r.kind === 'new' || r.nearest?.id !== x.stream) {
+      const key = `${x.stream} -> ${r.kind === 'new' ? 'new' : r.nearest!.id}`;
+      errors[key] = (errors[key] ?? 0) + 1;
+    }
     if (r.kind === 'known' && r.nearest && traceOf(r.nearest.id) === traceOf(x.stream)) sameTrace++;
     if (r.nearest?.id === x.stream) {
       nearest++;
@@ -247,6 +254,7 @@ export function evaluateMethod(
     newDetection: q.newTest.length ? detected / q.newTest.length : NaN,
     knownQueries: q.knownTest.length,
     newQueries: q.newTest.length,
+    errors,
   };
 }
 

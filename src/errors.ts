@@ -88,3 +88,15 @@ export const ERR_CONFIG_INVALID = defineError('SSDTUNE_CONFIG_INVALID', 400, EXI
 export const ERR_NOTHING_FEASIBLE = defineError('SSDTUNE_NOTHING_FEASIBLE', 422, EXIT.BAD_INPUT, 'space %s: nothing feasible: %s');
 export const ERR_GPR = defineError('SSDTUNE_GPR', 400, EXIT.BAD_INPUT, 'gaussian process: %s');
 export const ERR_SEARCH = defineError('SSDTUNE_SEARCH', 400, EXIT.BAD_INPUT, 'search: %s');
+// ---- features / ML ---------------------------------------------------------
+/** where (trace + request index or window), what is wrong */
+export const ERR_FEATURES_INPUT = defineError('SSDTUNE_FEATURES_INPUT', 400, EXIT.BAD_INPUT, '%s: %s');
+/** what, how many requests there are, how many a window needs */
+export const ERR_FEATURES_TOO_SHORT = defineError('SSDTUNE_FEATURES_TOO_SHORT', 400, EXIT.BAD_INPUT, '%s: %s');
+/** a model cannot be fitted to this data (too few points, zero variance...) */
+export const ERR_ML_DEGENERATE = defineError('SSDTUNE_ML_DEGENERATE', 400, EXIT.BAD_INPUT, '%s');
+/** a NaN or infinity produced inside the ML pipeline: where, which value */
+export const ERR_ML_NONFINITE = defineError('SSDTUNE_ML_NONFINITE', 500, EXIT.FAILURE, '%s: non-finite value %s');
+/** model file, what is wrong */
+export const ERR_MODEL_CORRUPT = defineError('SSDTUNE_MODEL_CORRUPT', 400, EXIT.BAD_INPUT, '%s: corrupt model: %s');
+export const ERR_MODEL_MISSING = defineError('SSDTUNE_MODEL_MISSING', 404, EXIT.NOT_FOUND, '%s: no model here (%s); run `ssdtune model train`');

@@ -6,7 +6,10 @@
     {
       "target_name": "ssdtune_native",
       "sources": [
-        "native/src/addon.cc"
+        "native/src/addon.cc",
+        "native/src/ssdsim/ftl.cc",
+        "native/src/ssdsim/sim.cc",
+        "native/src/ssdsim/binding.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/src"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

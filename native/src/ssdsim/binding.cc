@@ -270,6 +270,7 @@ class SsdSimWrap : public Napi::ObjectWrap<SsdSimWrap> {
     o.Set("lastCompletionNs", d(r.lastCompletionNs));
     o.Set("read", latency(env, *r.readLat));
     o.Set("write", latency(env, *r.writeLat));
+    o.Set("all", latency(env, *r.allLat));
     o.Set("deviceResponse", latency(env, *r.deviceResp));
     o.Set("ftl", counters(env, r.ftl));
     o.Set("precondition", counters(env, r.precondition));

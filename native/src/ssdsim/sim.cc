@@ -78,6 +78,7 @@ Sim::Sim(const SimConfig& c) : cfg_(c), ftl_(c) {
   st_.readLat = &readLat_;
   st_.writeLat = &writeLat_;
   st_.deviceResp = &devResp_;
+  st_.allLat = &allLat_;
   heap_.reserve(1024);
 }
 
@@ -282,6 +283,7 @@ void Sim::onPcieDone(uint32_t r) {
 void Sim::complete(uint32_t r) {
   Req& q = reqs_[r];
   (q.write ? writeLat_ : readLat_).add(now_ - q.arrival);
+  allLat_.add(now_ - q.arrival);
   devResp_.add(now_ - q.admit);
   st_.lastCompletionNs = std::max(st_.lastCompletionNs, now_);
   completed_++;

@@ -42,6 +42,7 @@ struct Results {
   const Histogram* readLat = nullptr;
   const Histogram* writeLat = nullptr;
   const Histogram* deviceResp = nullptr;
+  const Histogram* allLat = nullptr;
   FtlCounters ftl;           // measured phase only
   FtlCounters precondition;  // preconditioning phase
   uint64_t flashReads = 0, mappingReads = 0, mappingPrograms = 0;
@@ -189,7 +190,7 @@ class Sim : private GcSink {
   uint32_t cHead_ = kNone, cTail_ = kNone;
 
   // Statistics.
-  Histogram readLat_, writeLat_, devResp_;
+  Histogram readLat_, writeLat_, allLat_, devResp_;
   Results st_;
   uint64_t completed_ = 0;
 };

@@ -59,6 +59,9 @@ export interface SimResults {
   writeBytes: number;
   firstArrivalNs: number;
   lastCompletionNs: number;
+  /** CPU time of the simulating thread spent preconditioning / replaying (not simulated time). */
+  preconditionCpuNs: number;
+  replayCpuNs: number;
   read: LatencyStats;
   write: LatencyStats;
   all: LatencyStats;

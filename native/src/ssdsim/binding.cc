@@ -267,6 +267,8 @@ class SsdSimWrap : public Napi::ObjectWrap<SsdSimWrap> {
     o.Set("readBytes", d(r.readBytes));
     o.Set("writeBytes", d(r.writeBytes));
     o.Set("firstArrivalNs", d(r.firstArrivalNs));
+    o.Set("preconditionCpuNs", d(r.preconditionCpuNs));
+    o.Set("replayCpuNs", d(r.replayCpuNs));
     o.Set("lastCompletionNs", d(r.lastCompletionNs));
     o.Set("read", latency(env, *r.readLat));
     o.Set("write", latency(env, *r.writeLat));

@@ -61,6 +61,7 @@ Ftl::Ftl(const SimConfig& c) : cfg_(c), rng_(c.seed * 0x2545F4914F6CDD1DULL + 7)
   }
 
   map_.assign(logical_, kNone);
+  mappedBits_.assign((logical_ + 63) / 64, 0);
   rmap_.assign(physical_, kNone);
   blocks_.assign(static_cast<size_t>(planes_) * bpp_, Block{});
   active_.assign(planes_, kNone);
@@ -120,6 +121,8 @@ void Ftl::write(uint32_t lpn, GcSink* sink) {
   if (old != kNone) {
     rmap_[old] = kNone;
     blocks_[old / ppb_].valid--;
+  } else {
+    mappedBits_[lpn >> 6] |= 1ULL << (lpn & 63);
   }
   map_[lpn] = ppn;
   rmap_[ppn] = lpn;
@@ -218,6 +221,7 @@ void Ftl::collect(uint32_t plane, uint32_t victim, GcSink* sink) {
   Block& vb = blocks_[victim];
   const uint32_t firstPpn = victim * ppb_;
   for (uint32_t i = 0; i < vb.written; i++) {
+    if (i + 8 < vb.written && rmap_[firstPpn + i + 8] != kNone) __builtin_prefetch(&map_[rmap_[firstPpn + i + 8]]);
     uint32_t lpn = rmap_[firstPpn + i];
     if (lpn == kNone) continue;
     uint32_t dst = allocPage(plane, sink);

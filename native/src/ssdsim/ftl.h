@@ -38,11 +38,23 @@ class Ftl {
   uint64_t physicalPages() const { return physical_; }
   uint32_t planes() const { return planes_; }
   uint32_t planeOf(uint32_t lpn) const { return planeOfLpn(lpn); }
-  bool mapped(uint32_t lpn) const { return map_[lpn] != kNone; }
+  // From a bitmap (1 bit per logical page, cache-resident) rather than the 4-byte mapping entry.
+  bool mapped(uint32_t lpn) const { return (mappedBits_[lpn >> 6] >> (lpn & 63)) & 1; }
 
   // Write one logical page: allocate in its plane, invalidate the old copy,
   // run GC if the plane's free pool falls below the threshold.
   void write(uint32_t lpn, GcSink* sink);
+
+  // Cache hints for batched random writes (preconditioning): first the
+  // mapping entry, later (once it is cached) the old page's reverse entry and block.
+  void prefetchMap(uint32_t lpn) const { __builtin_prefetch(&map_[lpn]); }
+  void prefetchOld(uint32_t lpn) const {
+    const uint32_t old = map_[lpn];
+    if (old != kNone) {
+      __builtin_prefetch(&rmap_[old]);
+      __builtin_prefetch(&blocks_[old / ppb_]);
+    }
+  }
 
   // True when the plane's free pool is below the hard threshold (GC must not yield).
   bool urgent(uint32_t plane) const { return freeCount_[plane] < hardBlocks_; }
@@ -74,6 +86,7 @@ class Ftl {
   uint32_t gcBlocks_, hardBlocks_, rgaSet_, randomPpMin_;
   uint32_t div_[4], mod_[4];  // static plane allocation: digit i of the lpn in a mixed radix
   uint32_t stride_[4];        // plane-index stride of each of C, W, D, P
+  std::vector<uint64_t> mappedBits_;
   std::vector<uint32_t> map_;   // lpn -> ppn
   std::vector<uint32_t> rmap_;  // ppn -> lpn (kNone: free or invalid)
   std::vector<Block> blocks_;   // plane-major: plane * bpp + block

@@ -49,6 +49,8 @@ struct Results {
   uint64_t cacheReadHits = 0, cacheReadLookups = 0, cacheWriteHits = 0, cacheWriteLookups = 0;
   uint64_t cmtHits = 0, cmtLookups = 0;
   double channelUtilMean = 0, channelUtilMax = 0, dieUtilMean = 0, dieUtilMax = 0, pcieH2dUtil = 0, pcieD2hUtil = 0;
+  // CPU time of the simulating thread (CLOCK_THREAD_CPUTIME_ID), for speed figures under contention.
+  uint64_t preconditionCpuNs = 0, replayCpuNs = 0;
   uint64_t validPages = 0, invalidPages = 0, freePages = 0, physicalPages = 0, logicalPages = 0;
 };
 
@@ -99,6 +101,7 @@ class Sim : private GcSink {
   void gcErase(uint32_t job, uint32_t plane) override;
 
   void precondition();
+  RunStatus loop(bool final);
   void schedule(uint64_t t, uint32_t kind, uint32_t id);
   void admit(const InputReq& in);
   void onPcieDone(uint32_t r);

@@ -9,7 +9,10 @@
         "native/src/addon.cc",
         "native/src/decompress.cc",
         "native/src/blktrace_parser.cc",
-        "native/src/blktrace_reader.cc"
+        "native/src/blktrace_reader.cc",
+        "native/src/ssdsim/ftl.cc",
+        "native/src/ssdsim/sim.cc",
+        "native/src/ssdsim/binding.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/src"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

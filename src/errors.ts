@@ -100,3 +100,19 @@ export const ERR_ML_NONFINITE = defineError('SSDTUNE_ML_NONFINITE', 500, EXIT.FA
 /** model file, what is wrong */
 export const ERR_MODEL_CORRUPT = defineError('SSDTUNE_MODEL_CORRUPT', 400, EXIT.BAD_INPUT, '%s: corrupt model: %s');
 export const ERR_MODEL_MISSING = defineError('SSDTUNE_MODEL_MISSING', 404, EXIT.NOT_FOUND, '%s: no model here (%s); run `ssdtune model train`');
+// ---- SSD simulator ---------------------------------------------------------
+/** parameter, what is wrong */
+export const ERR_SSDSIM_CONFIG = defineError('SSDTUNE_SSDSIM_CONFIG', 400, EXIT.BAD_INPUT, 'SSD configuration: parameter %s: %s');
+/** source, request index, last sector, logical sectors */
+export const ERR_SSDSIM_LBA_RANGE = defineError(
+  'SSDTUNE_SSDSIM_LBA_RANGE',
+  400,
+  EXIT.BAD_INPUT,
+  '%s: request %s ends at sector %s but the simulated device has %s logical sectors (capacity set by channels, chipsPerChannel, diesPerChip, planesPerDie, blocksPerPlane, pagesPerBlock, pageBytes, overProvisioning); enlarge the device or pass lbaPolicy "modulo" to map addresses modulo the capacity',
+);
+export const ERR_SSDSIM_DEVICE_FULL = defineError('SSDTUNE_SSDSIM_DEVICE_FULL', 422, EXIT.FAILURE, 'SSD simulation: %s');
+export const ERR_SSDSIM_CANCELLED = defineError('SSDTUNE_SSDSIM_CANCELLED', 499, EXIT.FAILURE, 'SSD simulation cancelled');
+/** binary path, what happened */
+export const ERR_MQSIM_RUN = defineError('SSDTUNE_MQSIM_RUN', 500, EXIT.FAILURE, 'MQSim %s: %s');
+/** file, element/tag, what was expected */
+export const ERR_MQSIM_XML = defineError('SSDTUNE_MQSIM_XML', 400, EXIT.BAD_INPUT, '%s: %s: %s');

@@ -78,3 +78,7 @@ export const ERR_NATIVE = defineError('SSDTUNE_NATIVE', 500, EXIT.FAILURE, 'nati
 export const ERR_TRACE_FORMAT = defineError('SSDTUNE_TRACE_FORMAT', 400, EXIT.BAD_INPUT, '%s: %s: %s');
 export const ERR_TRACE_UNKNOWN_FORMAT = defineError('SSDTUNE_TRACE_UNKNOWN_FORMAT', 400, EXIT.BAD_INPUT, '%s: cannot tell the trace format (%s); pass --format');
 export const ERR_TRACE_OPEN = defineError('SSDTUNE_TRACE_OPEN', 400, EXIT.BAD_INPUT, '%s: %s');
+
+// ---- analyze ---------------------------------------------------------------
+/** file, reason */
+export const ERR_REPORT_WRITE = defineError('SSDTUNE_REPORT_WRITE', 500, EXIT.FAILURE, 'cannot write report %s: %s');

@@ -224,8 +224,8 @@ export class StatsAccumulator {
   private readonly blocks: BlockSet;
   private readonly timeline = new TimeSeriesBins(256, 5);
   private readonly heatmap = new Heatmap();
-  private readonly latDevice = new Quantiles(0);
-  private readonly latTotal = new Quantiles(0);
+  private readonly latDevice = new Quantiles();
+  private readonly latTotal = new Quantiles();
   private readonly devices = new Map<number, DevAcc>();
   private readonly procs = new Map<number, ProcAcc>();
   private readonly streams: StreamState[] = [];
@@ -401,10 +401,16 @@ export class StatsAccumulator {
     });
 
     const histogram: SizeBin[] = [];
+    // every bin from the smallest to the largest non-empty one, so the bins form a continuous log2 axis
+    let kLo = 33;
+    let kHi = -1;
     for (let k = 0; k < 33; k++) {
-      const [r, w, o] = [this.sizeHist[k * 3], this.sizeHist[k * 3 + 1], this.sizeHist[k * 3 + 2]];
-      if (r || w || o) histogram.push({ lowBytes: 2 ** k, read: r, write: w, other: o });
+      if (this.sizeHist[k * 3] || this.sizeHist[k * 3 + 1] || this.sizeHist[k * 3 + 2]) {
+        kLo = Math.min(kLo, k);
+        kHi = k;
+      }
     }
+    for (let k = kLo; k <= kHi; k++) histogram.push({ lowBytes: 2 ** k, read: this.sizeHist[k * 3], write: this.sizeHist[k * 3 + 1], other: this.sizeHist[k * 3 + 2] });
 
     const reads = this.sizeRead.count;
     const writes = this.sizeWrite.count;

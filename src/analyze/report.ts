@@ -12,7 +12,7 @@ import { statsText } from './text.js';
 import { OP_CLASSES, type TraceStats } from './stats.js';
 import { fmtBytes, fmtCount, fmtNs, fmtPct, fmtRate } from './units.js';
 
-const WIDTH = 880;
+const WIDTH = 800;
 const OP_COLORS = { read: '#4c78a8', write: '#e45756', other: '#9d9d9d' };
 
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
@@ -127,8 +127,8 @@ function latencySpec(s: TraceStats): TopLevelSpec | null {
   const add = (cdf: Array<[number, number]>, kind: string): void => {
     for (const [v, f] of cdf) values.push({ us: Math.max(v, 1) / 1e3, f, kind });
   };
-  add(l.totalCdf, 'total (queue to complete)');
-  add(l.deviceCdf, 'device (issue to complete)');
+  add(l.totalCdf, 'total Q→C');
+  add(l.deviceCdf, 'device D→C');
   if (values.length === 0) return null;
   return {
     title: { text: 'Latency distribution (CDF)', subtitle: 'fraction of requests completed within a latency' },
@@ -218,7 +218,7 @@ table{border-collapse:collapse;margin:8px 16px 8px 0;font-size:13px}
 td,th{padding:3px 8px;border-bottom:1px solid #eee;text-align:left}th{background:#f5f5f5}
 .n{text-align:right;font-variant-numeric:tabular-nums}
 .grid{display:flex;flex-wrap:wrap;align-items:flex-start}
-figure{margin:16px 0}.note{color:#555;font-size:13px}pre{font-size:12px;background:#f8f8f8;padding:8px;overflow:auto}
+figure{margin:16px 0}figure svg{max-width:100%;height:auto}.note{color:#555;font-size:13px}pre{font-size:12px;background:#f8f8f8;padding:8px;overflow:auto}
 `;
 
 export async function renderReport(r: AnalysisReport): Promise<string> {

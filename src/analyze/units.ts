@@ -9,7 +9,8 @@ export function fmtBytes(b: number): string {
     v /= 1024;
     i++;
   }
-  return i === 0 ? `${v} B` : `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[i]}`;
+  if (i === 0 || Number.isInteger(v)) return `${v} ${units[i]}`;
+  return `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[i]}`;
 }
 
 export function fmtNs(ns: number): string {

@@ -23,24 +23,39 @@ function fmix32(h: number): number {
   return h >>> 0;
 }
 
-/** Two independent 32-bit hashes of (dev, block); block < 2^53. */
-function hashKey(dev: number, block: number, seed: number): number {
-  const lo = block >>> 0;
-  const hi = Math.floor(block / 4294967296) >>> 0;
-  return fmix32(fmix32(lo ^ seed) ^ Math.imul(hi + 0x9e3779b9, 0x27d4eb2f) ^ Math.imul(dev + 1, 0x165667b1));
+/**
+ * Keys are hashed in two steps: a per-(device, high 32 bits of block) salt,
+ * computed once per request range, then one finaliser over the low 32 bits
+ * xor the salt. `base` feeds the table slot and the HLL register index; a
+ * second finaliser of it gives the HLL rank (46 hash bits in all).
+ */
+function salt(dev: number, hi: number): number {
+  return fmix32(Math.imul(dev + 1, 0x165667b1) ^ Math.imul(hi + 0x9e3779b9, 0x27d4eb2f));
+}
+
+function slot(dev: number, block: number): number {
+  return fmix32((block >>> 0) ^ salt(dev, Math.floor(block / 4294967296)));
 }
 
 export class HyperLogLog {
   private readonly reg = new Uint8Array(HLL_M);
 
-  add(dev: number, block: number): void {
-    const h1 = hashKey(dev, block, 0x3c6ef372);
-    const h2 = hashKey(dev, block, 0x5bd1e995);
-    const idx = h1 >>> (32 - HLL_P);
-    // rank from a second independent 32-bit hash: 46 hash bits in total, so
-    // no large-range correction is needed for any realistic cardinality.
-    const rank = Math.clz32(h2) + 1;
-    if (rank > this.reg[idx]) this.reg[idx] = rank;
+  /** Add blocks first..first+n-1 of device `dev`. */
+  addRange(dev: number, first: number, n: number): void {
+    const reg = this.reg;
+    let hi = Math.floor(first / 4294967296);
+    let s = salt(dev, hi);
+    for (let i = 0; i < n; i++) {
+      const block = first + i;
+      const lo = block >>> 0;
+      if (lo === 0 && i > 0) s = salt(dev, ++hi);
+      const base = fmix32(lo ^ s);
+      const idx = base >>> (32 - HLL_P);
+      // rank from a second finaliser: 14 index + 32 rank bits, so no
+      // large-range correction is needed for any realistic cardinality.
+      const rank = Math.clz32(fmix32(base ^ 0x5bd1e995)) + 1;
+      if (rank > reg[idx]) reg[idx] = rank;
+    }
   }
 
   estimate(): number {
@@ -82,13 +97,13 @@ export class BlockSet {
   /** Add blocks first..first+n-1 of device `dev` (a small dense id). */
   addRange(dev: number, first: number, n: number): void {
     if (this.hll) {
-      for (let i = 0; i < n; i++) this.hll.add(dev, first + i);
+      this.hll.addRange(dev, first, n);
       return;
     }
     for (let i = 0; i < n; i++) {
       // insert() may switch to HyperLogLog part-way through a range
       if (this.insert(dev, first + i)) {
-        for (let j = i + 1; j < n; j++) this.hll!.add(dev, first + j);
+        this.hll!.addRange(dev, first + i + 1, n - i - 1);
         return;
       }
     }
@@ -100,7 +115,7 @@ export class BlockSet {
     const kd = this.keysDev!;
     const mask = kb.length - 1;
     const tag = dev + 1;
-    let i = hashKey(dev, block, 0x9747b28c) & mask;
+    let i = slot(dev, block) & mask;
     for (;;) {
       const d = kd[i];
       if (d === 0) break;
@@ -121,17 +136,27 @@ export class BlockSet {
   private grow(): void {
     const ob = this.keysBlock!;
     const od = this.keysDev!;
-    this.keysBlock = new Float64Array(ob.length * 2);
-    this.keysDev = new Uint32Array(od.length * 2);
-    this.size = 0;
-    for (let i = 0; i < ob.length; i++) if (od[i]) this.insert(od[i] - 1, ob[i]);
+    const kb = new Float64Array(ob.length * 2);
+    const kd = new Uint32Array(od.length * 2);
+    const mask = kb.length - 1;
+    for (let j = 0; j < ob.length; j++) {
+      const tag = od[j];
+      if (tag === 0) continue;
+      const block = ob[j];
+      let i = slot(tag - 1, block) & mask;
+      while (kd[i] !== 0) i = (i + 1) & mask;
+      kb[i] = block;
+      kd[i] = tag;
+    }
+    this.keysBlock = kb;
+    this.keysDev = kd;
   }
 
   private toHll(): void {
     const h = new HyperLogLog();
     const kb = this.keysBlock!;
     const kd = this.keysDev!;
-    for (let i = 0; i < kb.length; i++) if (kd[i]) h.add(kd[i] - 1, kb[i]);
+    for (let i = 0; i < kb.length; i++) if (kd[i]) h.addRange(kd[i] - 1, kb[i], 1);
     this.hll = h;
     this.keysBlock = null;
     this.keysDev = null;

@@ -57,42 +57,30 @@ export class TimeSeriesBins {
 }
 
 /**
- * Request counts on a time x LBA grid. The LBA axis covers [0, top) sectors
- * with `top` a power of two doubled as larger sectors arrive.
+ * Request counts on a time x LBA grid: a TimeSeriesBins with one series per
+ * LBA bin. The LBA axis covers [0, top) sectors with `top` a power of two
+ * doubled as larger sectors arrive.
  */
 export class Heatmap {
-  timeWidth: number;
-  usedTime = 0;
+  readonly time: TimeSeriesBins;
   lbaTop: number;
-  /** counts[time * lbaBins + lba] */
-  readonly counts: Float64Array;
 
   constructor(
-    readonly timeBins = 160,
+    timeBins = 160,
     readonly lbaBins = 128,
     initialTimeWidthNs = 1e6,
     initialLbaTop = 2 ** 17,
   ) {
-    this.timeWidth = initialTimeWidthNs;
+    this.time = new TimeSeriesBins(timeBins, lbaBins, initialTimeWidthNs);
     this.lbaTop = initialLbaTop;
-    this.counts = new Float64Array(timeBins * lbaBins);
   }
 
   add(t: number, sector: number): void {
-    let ti = Math.floor(t / this.timeWidth);
-    while (ti >= this.timeBins) {
-      halveAxis(this.counts, this.timeBins, this.lbaBins, this.lbaBins, 0);
-      this.timeWidth *= 2;
-      this.usedTime = Math.ceil(this.usedTime / 2);
-      ti = Math.floor(t / this.timeWidth);
-    }
-    if (ti < 0) ti = 0;
-    if (ti >= this.usedTime) this.usedTime = ti + 1;
+    const ti = this.time.bin(t);
     while (sector >= this.lbaTop) {
-      for (let r = 0; r < this.timeBins; r++) halveAxis(this.counts, this.lbaBins, 1, 1, r * this.lbaBins);
+      for (let r = 0; r < this.time.bins; r++) halveAxis(this.time.data, this.lbaBins, 1, 1, r * this.lbaBins);
       this.lbaTop *= 2;
     }
-    const li = Math.floor((sector / this.lbaTop) * this.lbaBins);
-    this.counts[ti * this.lbaBins + li]++;
+    this.time.add(ti, Math.floor((sector / this.lbaTop) * this.lbaBins), 1);
   }
 }

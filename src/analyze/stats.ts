@@ -542,12 +542,13 @@ export class StatsAccumulator {
 
   private heatmapRows(): TraceStats['heatmap'] {
     const h = this.heatmap;
+    const tb = h.time;
     const binSectors = h.lbaTop / h.lbaBins;
     let lo = h.lbaBins;
     let hi = -1;
-    for (let t = 0; t < h.usedTime; t++) {
+    for (let t = 0; t < tb.used; t++) {
       for (let l = 0; l < h.lbaBins; l++) {
-        if (h.counts[t * h.lbaBins + l]) {
+        if (tb.get(t, l)) {
           if (l < lo) lo = l;
           if (l > hi) hi = l;
         }
@@ -556,10 +557,10 @@ export class StatsAccumulator {
     const counts: number[][] = [];
     for (let l = lo; l <= hi; l++) {
       const row: number[] = [];
-      for (let t = 0; t < h.usedTime; t++) row.push(h.counts[t * h.lbaBins + l]);
+      for (let t = 0; t < tb.used; t++) row.push(tb.get(t, l));
       counts.push(row);
     }
-    return { timeBinNs: h.timeWidth, lbaBinSectors: binSectors, lbaFirstSector: hi >= 0 ? lo * binSectors : 0, counts };
+    return { timeBinNs: tb.width, lbaBinSectors: binSectors, lbaFirstSector: hi >= 0 ? lo * binSectors : 0, counts };
   }
 }
 

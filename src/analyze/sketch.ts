@@ -83,7 +83,8 @@ export interface QuantileSummary {
 
 /** Exact per-value counts up to `exactLimit` distinct values, then a LogSketch. */
 export class Quantiles {
-  private exact: Map<number, number> | null = new Map();
+  /** value -> count cell (a boxed counter, so a repeat costs one lookup, not get + set) */
+  private exact: Map<number, { n: number }> | null = new Map();
   private sketch: LogSketch | null = null;
   count = 0;
   sum = 0;
@@ -101,8 +102,12 @@ export class Quantiles {
     if (v < this.min) this.min = v;
     if (v > this.max) this.max = v;
     if (this.exact) {
-      this.exact.set(v, (this.exact.get(v) ?? 0) + 1);
-      if (this.exact.size > this.exactLimit) this.toSketch();
+      const cell = this.exact.get(v);
+      if (cell) cell.n++;
+      else {
+        this.exact.set(v, { n: 1 });
+        if (this.exact.size > this.exactLimit) this.toSketch();
+      }
     } else {
       this.sketch!.add(v);
     }
@@ -110,7 +115,7 @@ export class Quantiles {
 
   private toSketch(): void {
     const s = new LogSketch(this.relativeError);
-    for (const [v, n] of this.exact!) s.add(v, n);
+    for (const [v, c] of this.exact!) s.add(v, c.n);
     this.sketch = s;
     this.exact = null;
   }
@@ -121,7 +126,7 @@ export class Quantiles {
 
   /** [value, count] in increasing value order (exact values, or sketch buckets). */
   entries(): Array<[number, number]> {
-    if (this.exact) return [...this.exact].sort((a, b) => a[0] - b[0]);
+    if (this.exact) return [...this.exact].map(([v, c]): [number, number] => [v, c.n]).sort((a, b) => a[0] - b[0]);
     return this.sketch!.entries();
   }
 

@@ -2,11 +2,13 @@
  * The `analyze` service: whole-trace statistics for one or more trace files,
  * as a JSON-able report. Shared by the CLI (`ssdtune analyze`) and the REST
  * API. Each file is streamed once; every batch feeds both its own
- * accumulator and the combined one, so nothing is read twice.
+ * accumulator and the combined one, so nothing is read twice. The
+ * statistics run on a worker thread (pipeline.ts) while this thread parses.
  */
 import { openTrace } from '../readers/registry.js';
 import type { TraceSource } from '../trace/model.js';
-import { StatsAccumulator, type TraceStats } from '../analyze/stats.js';
+import type { TraceStats } from '../analyze/stats.js';
+import { StatsPipeline } from '../analyze/pipeline.js';
 
 export interface AnalyzeOptions {
   /** Force a format instead of sniffing each file. */
@@ -53,40 +55,40 @@ export async function analyzeTraces(paths: readonly string[], opts: AnalyzeOptio
       }),
     );
   }
-  const multi = sources.length > 1;
   // Align traces on absolute time only when every reader knew its time base
   // at open; otherwise (bases unknown or only set while reading) each trace
   // starts at t=0 in the combination, as if replayed together.
   const bases = sources.map((s) => s.meta.baseTimeNs);
   const aligned = bases.every((b) => b > 0);
   const refBase = Math.min(...bases);
-  const combined = multi ? new StatsAccumulator({ originNs: 0 }) : null;
-  const traces: TraceAnalysis[] = [];
-  for (const src of sources) {
-    const acc = new StatsAccumulator();
-    const stream = acc.addStream(src.meta.processes);
-    const cstream = combined?.addStream(src.meta.processes) ?? 0;
-    let offset = NaN;
-    for await (const batch of src) {
-      acc.add(batch, stream);
-      if (combined && batch.length) {
+  const pipeline = new StatsPipeline(sources.length);
+  let result;
+  try {
+    for (let i = 0; i < sources.length; i++) {
+      const src = sources[i];
+      let offset = NaN;
+      for await (const batch of src) {
+        if (batch.length === 0) continue;
         if (Number.isNaN(offset)) offset = aligned ? src.meta.baseTimeNs - refBase : -batch.timeNs[0];
-        combined.add(batch, cstream, offset);
+        await pipeline.add(i, batch, offset);
       }
     }
-    traces.push({
-      source: src.meta.source,
-      format: src.meta.format,
-      baseTimeNs: src.meta.baseTimeNs,
-      warnings: src.meta.warnings,
-      skippedRecords: src.meta.skippedRecords,
-      stats: acc.finish(),
-    });
+    result = await pipeline.finish(sources.map((s) => s.meta.processes));
+  } finally {
+    await pipeline.close();
   }
+  const traces: TraceAnalysis[] = sources.map((src, i) => ({
+    source: src.meta.source,
+    format: src.meta.format,
+    baseTimeNs: src.meta.baseTimeNs,
+    warnings: src.meta.warnings,
+    skippedRecords: src.meta.skippedRecords,
+    stats: result.stats[i],
+  }));
   return {
     schema: 1,
     generatedAt: new Date().toISOString(),
     traces,
-    combined: combined ? { sources: traces.map((t) => t.source), stats: combined.finish() } : null,
+    combined: result.combined ? { sources: traces.map((t) => t.source), stats: result.combined } : null,
   };
 }

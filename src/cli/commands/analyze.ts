@@ -45,6 +45,11 @@ export function register(program: Command): void {
           throw ERR_REPORT_WRITE(flags.report, (e as Error).message);
         }
       }
+      // `ssdtune analyze ... | head` closes the pipe early: that is not an error
+      process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code === 'EPIPE') process.exit(0);
+        throw e;
+      });
       process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : renderText(report) + '\n');
       if (flags.report && !flags.json) process.stderr.write(`report written to ${path.resolve(flags.report)}\n`);
     });

@@ -153,6 +153,7 @@ function htmlTable(header: string[], rows: string[][], numeric: boolean[]): stri
 async function section(title: string, s: TraceStats, notes: string[]): Promise<string> {
   const parts: string[] = [`<section><h2>${esc(title)}</h2>`];
   for (const n of notes) parts.push(`<p class="note">${esc(n)}</p>`);
+  if (s.requests === 0) return parts.concat('<p>No requests in this trace.</p></section>').join('\n');
   const q = (x: { p50: number; p90: number; p99: number; max: number } | null, f: (v: number) => string): string[] => (x ? [f(x.p50), f(x.p90), f(x.p99), f(x.max)] : ['-', '-', '-', '-']);
   parts.push(
     '<div class="grid">',

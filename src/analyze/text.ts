@@ -34,6 +34,7 @@ function q(s: QuantileSummary | null, f: (v: number) => string): string {
 }
 
 export function statsText(s: TraceStats): string[] {
+  if (s.requests === 0) return ['no requests in this trace'];
   const out: string[] = [];
   const rows: Array<[string, string]> = [
     ['requests', fmtCount(s.requests)],

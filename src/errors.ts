@@ -116,3 +116,6 @@ export const ERR_SSDSIM_CANCELLED = defineError('SSDTUNE_SSDSIM_CANCELLED', 499,
 export const ERR_MQSIM_RUN = defineError('SSDTUNE_MQSIM_RUN', 500, EXIT.FAILURE, 'MQSim %s: %s');
 /** file, element/tag, what was expected */
 export const ERR_MQSIM_XML = defineError('SSDTUNE_MQSIM_XML', 400, EXIT.BAD_INPUT, '%s: %s: %s');
+// ---- analyze ---------------------------------------------------------------
+/** file, reason */
+export const ERR_REPORT_WRITE = defineError('SSDTUNE_REPORT_WRITE', 500, EXIT.FAILURE, 'cannot write report %s: %s');

@@ -1,6 +1,9 @@
 /** The list of CLI commands: one import and one call per command. */
 import type { Command } from 'commander';
+import { register as registerDb } from './db.js';
+import { register as registerServe } from './serve.js';
 
 export function registerCommands(program: Command): void {
-  void program;
+  registerDb(program);
+  registerServe(program);
 }

@@ -54,6 +54,9 @@ export interface ListOptions {
 }
 
 export class ConfDB {
+  /** Bumped on every write to a kind, so readers can cache what they derived from it. */
+  private readonly generations = new Map<Kind, number>();
+
   private constructor(
     readonly location: string,
     private readonly db: ClassicLevel<string, unknown>,
@@ -137,6 +140,12 @@ export class ConfDB {
       else chained.del(op.key, { sublevel: sub as never });
     }
     await chained.write();
+    for (const op of ops) this.generations.set(op.kind, (this.generations.get(op.kind) ?? 0) + 1);
+  }
+
+  /** Changes whenever a record of `kind` is written by this process (the only one: LevelDB is single-process). */
+  generation(kind: Kind): number {
+    return this.generations.get(kind) ?? 0;
   }
 
   async put<K extends Kind>(kind: K, value: RecordOf[K]): Promise<void> {

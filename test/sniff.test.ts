@@ -62,7 +62,8 @@ test('sniffer: gzip, xz and zstd copies sniff like the originals', async (t) => 
   for (const [base, want] of Object.entries(EXPECTED)) {
     if (base.endsWith('.bz2')) continue;
     const plain = path.join(dir, base);
-    writeFileSync(plain, readFileSync(path.join('traces', base)));
+    // The sniffer sees 64 KiB: 256 KiB of each file is plenty and keeps compression quick.
+    writeFileSync(plain, readFileSync(path.join('traces', base)).subarray(0, 256 * 1024));
     for (const [tool, ext] of [
       ['gzip', 'gz'],
       ['xz', 'xz'],

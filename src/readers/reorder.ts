@@ -4,7 +4,8 @@
  * per completion...), and optionally rebases times to the earliest request.
  *
  * Rows are held for `windowNs` of trace time (and at most `maxPending` rows, to
- * bound memory), sorted on insertion, then emitted in time order. A row that
+ * bound memory), stably sorted in bulk when out-of-order rows were seen, then
+ * emitted in time order. A row that
  * arrives later than the window allows is emitted at the last emitted time, so
  * the output stays non-decreasing; both cases are counted and reported as
  * warnings.
@@ -25,11 +26,18 @@ export interface ReorderOptions {
   maxPending?: number;
 }
 
+/** Rows appended between two sorts at least (sorting is O(n log n) per flush). */
+const FLUSH_MIN = 65536;
+
 export class ReorderBuffer {
   private rows = new RowStore();
   private maxSeen = -Infinity;
+  private lastIn = -Infinity;
   private lastOut = -Infinity;
   private base = NaN;
+  /** Held rows are in time order (no row arrived early since the last sort). */
+  private sorted = true;
+  private flushAt = FLUSH_MIN;
   private readonly maxPending: number;
   /** Rows that arrived before an earlier-timestamped row and were moved. */
   reordered = 0;
@@ -46,45 +54,54 @@ export class ReorderBuffer {
 
   push(t: number, sector: number, bytes: number, op: number, device: number, pid: number, issueNs = NaN, completeNs = NaN): void {
     const r = this.rows;
+    let i = r.append();
     if (t < this.lastOut) {
       // Too late to sort in. Everything held is at or after lastOut, so the row
       // can go out now at lastOut, keeping the output monotonic.
       const shift = this.lastOut - t;
       this.clamped++;
-      const i = r.append();
       r.set(i, this.lastOut, sector, bytes, op, device, pid, issueNs + shift, completeNs + shift);
-      r.tail--; // used as scratch only
+      r.tail--; // the slot was scratch space only
       this.emit(i);
       return;
     }
-    let i = r.append();
-    if (i > r.head && r.t[i - 1] > t) {
-      // Out of order: find the first held row later than t (binary search), shift the rest up.
+    if (t < this.lastIn) {
       this.reordered++;
-      let lo = r.head;
-      let hi = i - 1;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (r.t[mid] > t) hi = mid;
-        else lo = mid + 1;
-      }
-      r.shiftUp(lo, i);
-      i = lo;
-    }
+      this.sorted = false;
+    } else this.lastIn = t;
     r.set(i, t, sector, bytes, op, device, pid, issueNs, completeNs);
     if (t > this.maxSeen) this.maxSeen = t;
-    const limit = this.maxSeen - this.opts.windowNs;
-    while (r.head < r.tail && (r.t[r.head] < limit || r.size > this.maxPending)) this.emit(r.head++);
+    if (r.size >= this.flushAt) this.flush(this.maxSeen - this.opts.windowNs);
   }
 
   /** Emit everything still held, and add warnings about what was reordered. */
   finish(): void {
-    const r = this.rows;
-    while (r.head < r.tail) this.emit(r.head++);
+    this.flush(Infinity);
     const w = this.opts.windowNs / 1e9;
     if (this.reordered) this.meta.warnings.push(`${this.reordered} requests were out of time order in the file and were sorted (window ${w} s)`);
     if (this.clamped)
       this.meta.warnings.push(`${this.clamped} requests were more than ${w} s out of order and were given the preceding request's time to keep the trace non-decreasing`);
+  }
+
+  /** Sort what is held if needed, then emit the rows older than `limit` (and any beyond maxPending). */
+  private flush(limit: number): void {
+    if (!this.sorted) this.sortHeld();
+    const r = this.rows;
+    while (r.head < r.tail && (r.t[r.head] < limit || r.size > this.maxPending)) this.emit(r.head++);
+    // Amortise: the rows kept are sorted again only after as many new ones arrived.
+    this.flushAt = Math.max(FLUSH_MIN, 2 * r.size);
+  }
+
+  /** Stable sort of the held rows by time (arrival order breaks ties). */
+  private sortHeld(): void {
+    const r = this.rows;
+    const idx = Array.from({ length: r.size }, (_, k) => r.head + k);
+    idx.sort((a, b) => r.t[a] - r.t[b] || a - b);
+    const s = new RowStore();
+    for (const i of idx) s.set(s.append(), r.t[i], r.s[i], r.by[i], r.o[i], r.d[i], r.p[i], r.iss[i], r.cmp[i]);
+    this.rows = s;
+    this.sorted = true;
+    this.lastIn = s.size ? s.t[s.tail - 1] : -Infinity;
   }
 
   private emit(i: number): void {

@@ -44,11 +44,6 @@ export class RowStore {
     this.cmp[i] = completeNs;
   }
 
-  /** Move rows [from, to) one place up, making room at `from` (used for sorted insertion). */
-  shiftUp(from: number, to: number): void {
-    for (const a of this.columns()) a.copyWithin(from + 1, from, to);
-  }
-
   /** Push row i to `out` with times moved by -base; timing columns only when `timing`. */
   emit(i: number, out: TraceBuilder, base: number, timing: boolean): void {
     if (timing) out.push(this.t[i] - base, this.s[i], this.by[i], this.o[i], this.d[i], this.p[i], this.iss[i] - base, this.cmp[i] - base);

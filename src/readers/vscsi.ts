@@ -2,8 +2,8 @@
  * VMware vSCSI traces as CSV (CloudPhysics, converted by libCacheSim):
  *   version,time,op,size,lbn
  * `op` is the SCSI opcode in hex, `size` bytes, `lbn` 512-byte blocks, `time`
- * whole seconds (libCacheSim divides the original microseconds by 10^6), so
- * many requests share a timestamp.
+ * whole seconds (libCacheSim's FAQ: "time is in seconds"; its vscsi reader
+ * divides the original microseconds by 10^6), so many requests share a time.
  */
 import { Op } from '../trace/model.js';
 import { LineError, num, openLineFormat } from './line-reader.js';

@@ -25,22 +25,37 @@ function repeatShifted(src: string, out: string, times: number, shift: (line: st
   return file;
 }
 
-function timeCmd(cmd: string): number {
-  const t0 = performance.now();
-  const r = spawnSync('sh', ['-c', cmd], { stdio: ['ignore', 'ignore', 'inherit'] });
-  if (r.status !== 0) throw new Error(`${cmd} failed`);
-  return (performance.now() - t0) / 1000;
+interface Timing {
+  /** wall seconds */
+  s: number;
+  /** CPU seconds (user + system): the fair figure on a machine shared with other jobs */
+  cpu: number;
 }
 
-async function timeReader(file: string): Promise<{ s: number; n: number }> {
+/** Wall and CPU time of a shell command (CPU from GNU time). */
+function timeCmd(cmd: string): Timing {
   const t0 = performance.now();
+  const r = spawnSync('/usr/bin/time', ['-f', '%U %S', 'sh', '-c', cmd], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
+  const [u, sy] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
+  return { s: (performance.now() - t0) / 1000, cpu: u + sy };
+}
+
+async function timed<T>(f: () => Promise<T>): Promise<Timing & { value: T }> {
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  const value = await f();
+  const c = process.cpuUsage(c0);
+  return { s: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6, value };
+}
+
+async function countRequests(file: string): Promise<number> {
   let n = 0;
   for await (const b of await openTrace(file)) n += b.length;
-  return { s: (performance.now() - t0) / 1000, n };
+  return n;
 }
 
-async function timeDecompress(file: string, codec: NativeCodec): Promise<{ s: number; bytes: number }> {
-  const t0 = performance.now();
+async function decompressedBytes(file: string, codec: NativeCodec): Promise<number> {
   let bytes = 0;
   const sink = new Writable({
     write(chunk: Buffer, _e, cb) {
@@ -49,7 +64,7 @@ async function timeDecompress(file: string, codec: NativeCodec): Promise<{ s: nu
     },
   });
   await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), new NativeDecompressStream(codec), sink);
-  return { s: (performance.now() - t0) / 1000, bytes };
+  return bytes;
 }
 
 const fmt = (x: number): string => (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : `${(x / 1e3).toFixed(0)} k`);
@@ -66,18 +81,20 @@ export async function run(): Promise<void> {
   );
   const lines = (f: string): number => Number(execFileSync('wc', ['-l', f], { encoding: 'utf8' }).trim().split(' ')[0]);
 
-  console.log('parse (lines/s): ssdtune reader vs awk summing the size column of the same file');
+  console.log('parse: ssdtune reader vs awk summing the size column of the same file; rates per CPU second (wall in brackets)');
   for (const [name, file, awkProg] of [
     ['msnfs', msnfs, '{s+=$4} END{print s}'],
     ['blkparse', blkparse, '$6=="Q"{s+=$10} END{print s}'],
   ] as const) {
     const n = lines(file);
-    const ours = await timeReader(file);
+    const ours = await timed(() => countRequests(file));
     const awk = timeCmd(`awk '${awkProg}' ${file}`);
-    console.log(`  ${name.padEnd(9)} ${fmt(n)} lines: ssdtune ${fmt(n / ours.s)}/s (${ours.s.toFixed(2)} s, ${fmt(ours.n)} requests)   awk ${fmt(n / awk)}/s (${awk.toFixed(2)} s)`);
+    console.log(
+      `  ${name.padEnd(9)} ${fmt(n)} lines -> ${fmt(ours.value)} requests: ssdtune ${fmt(n / ours.cpu)} lines/s (${ours.s.toFixed(2)} s wall)   awk ${fmt(n / awk.cpu)} lines/s (${awk.s.toFixed(2)} s wall)`,
+    );
   }
 
-  console.log('decompress (MB/s of output): native stream vs the command-line tool');
+  console.log('decompress: native stream vs the command-line tool, MB of output per CPU second (wall in brackets)');
   for (const [codec, ext, tool] of [
     ['bz2', 'bz2', 'bzip2'],
     ['xz', 'xz', 'xz'],
@@ -85,11 +102,12 @@ export async function run(): Promise<void> {
   ] as const) {
     const file = `${msnfs}.${ext}`;
     if (!existsSync(file)) execFileSync(tool, ['-k', '-q', msnfs]);
-    const ours = await timeDecompress(file, codec);
+    const ours = await timed(() => decompressedBytes(file, codec));
+    const mb = ours.value / 1e6;
     const ref = timeCmd(`${tool} -dc ${file} > /dev/null`);
-    const parse = await timeReader(file);
+    const parse = await timed(() => countRequests(file));
     console.log(
-      `  ${codec.padEnd(5)} ${(ours.bytes / 1e6).toFixed(0)} MB: native ${(ours.bytes / 1e6 / ours.s).toFixed(0)} MB/s   ${tool} -dc ${(ours.bytes / 1e6 / ref).toFixed(0)} MB/s   read+parse ${fmt(parse.n / parse.s)} requests/s`,
+      `  ${codec.padEnd(5)} ${mb.toFixed(0)} MB: native ${(mb / ours.cpu).toFixed(0)} MB/s (${ours.s.toFixed(2)} s)   ${tool} -dc ${(mb / ref.cpu).toFixed(0)} MB/s (${ref.s.toFixed(2)} s)   decompress+parse ${fmt(parse.value / parse.cpu)} requests/s (${parse.s.toFixed(2)} s)`,
     );
   }
 }

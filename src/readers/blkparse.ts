@@ -159,6 +159,9 @@ class BlkparsePairer {
     private readonly meta: TraceMeta,
   ) {}
 
+  private lastDevStr = '';
+  private lastDevStrNo = -1;
+
   private dev(no: number): DevState {
     if (no === this.lastDevNo) return this.lastDev;
     let st = this.devs.get(no);
@@ -173,7 +176,8 @@ class BlkparsePairer {
     const f = this.f;
     const n = splitWs(line, f);
     if (n === 0) return false;
-    const devNo = parseDev(f[0]);
+    // Most lines name the same device as the one before: skip re-parsing it.
+    const devNo = f[0] === this.lastDevStr ? this.lastDevStrNo : parseDev(f[0]);
     if (devNo < 0) {
       // blkparse ends with per-CPU and total statistics ("CPU0 (8,16):", " Reads Queued: ...").
       if (SUMMARY.test(line)) this.summary = true;
@@ -181,11 +185,14 @@ class BlkparsePairer {
       throw new LineError('a blkparse event "maj,min cpu seq sec.nsec pid action rwbs ..."');
     }
     if (n < 7) throw new LineError('at least 7 fields: dev cpu seq time pid action rwbs');
+    const act = f[5];
+    // P, U, UT, T, S, R, B, m (scheduler messages) ... carry no request: not even parsed.
+    if (act.length !== 1 || 'QGIDCMFAX'.indexOf(act) < 0) return false;
     const t = parseTime(f[3]);
     if (Number.isNaN(t)) throw new LineError('time: seconds.nanoseconds');
     if (!isDigits(f[4])) throw new LineError('pid: an integer');
-    const act = f[5];
-    if (act.length !== 1 || 'QGIDCMFAX'.indexOf(act) < 0) return false; // P, U, UT, T, S, R, B, m, ...
+    this.lastDevStr = f[0];
+    this.lastDevStrNo = devNo;
     if (n < 8) throw new LineError(`a sector or [comm] after the RWBS of a ${act} event`);
     if (t > this.now) this.now = t;
     let queued = false;

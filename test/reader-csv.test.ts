@@ -116,6 +116,8 @@ test('vSCSI: SCSI opcodes, header, non-data commands skipped and counted', async
   assert.match(s2.meta.warnings.join('\n'), /skipped SCSI commands that move no data \(opcode: count\): 12: 1/);
   const bad = tmp('bad.csv', 'version,time,op,size,lbn\n1,10,28,4096,8\n1,10,zz,0,0\n');
   await assert.rejects(collect(await openTrace(bad)), /bad\.csv: line 3: op: a SCSI opcode in hex/);
+  const huge = tmp('huge.csv', 'version,time,op,size,lbn\n1,10,28,4096,8\n1,10,28,4294967296,0\n');
+  await assert.rejects(collect(await openTrace(huge)), /huge\.csv: line 3: size: a request size below 4 GiB/);
 });
 
 test('CSV readers: zero rows, garbage and a text file of another kind fail clearly', async () => {

@@ -210,7 +210,10 @@ class BlkparsePairer {
     if (f[7][0] !== '[') {
       if (!isDigits(f[7])) throw new LineError('"sector + sectors" after the RWBS field');
       sector = Number(f[7]);
-      if (n >= 10 && f[8] === '+' && isDigits(f[9])) sectors = Number(f[9]);
+      if (n >= 10 && f[8] === '+' && isDigits(f[9])) {
+        sectors = Number(f[9]);
+        if (sectors * SECTOR_BYTES > 0xffffffff) throw new LineError('sectors: a request size below 4 GiB');
+      }
       else if (act === 'X' && n >= 10 && f[8] === '/' && isDigits(f[9])) {
         // split: "X W 1000 / 1256 [comm]": the tail half completes the same bio
         const id = st.queued.get(sector);

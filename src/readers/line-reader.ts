@@ -66,3 +66,13 @@ export function num(s: string | undefined, field: string): number {
   if (!Number.isFinite(v) || v < 0) throw new LineError(`${field}: a non-negative number`);
   return v;
 }
+
+/** Largest request the model's Uint32 byte column holds. */
+const MAX_BYTES = 0xffffffff;
+
+/** A request size field in `unit`-byte units, as bytes; throws LineError beyond 4 GiB. */
+export function sizeBytes(s: string | undefined, field: string, unit = 1): number {
+  const v = num(s, field) * unit;
+  if (v > MAX_BYTES) throw new LineError(`${field}: a request size below 4 GiB`);
+  return v;
+}

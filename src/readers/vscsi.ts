@@ -6,7 +6,7 @@
  * divides the original microseconds by 10^6), so many requests share a time.
  */
 import { Op } from '../trace/model.js';
-import { LineError, num, openLineFormat } from './line-reader.js';
+import { LineError, num, openLineFormat, sizeBytes } from './line-reader.js';
 import { ReorderBuffer } from './reorder.js';
 import { headLines, looksLike, isDigits } from './text.js';
 import type { TraceFormat } from './types.js';
@@ -64,7 +64,7 @@ export const vscsiFormat: TraceFormat = {
           if (!isHex(opcode)) throw new LineError('op: a SCSI opcode in hex (28 READ(10), 2a WRITE(10)...)');
           const op = OPCODES.get(parseInt(opcode, 16));
           const t = num(f[1], 'time') * 1e9;
-          const bytes = num(f[3], 'size');
+          const bytes = sizeBytes(f[3], 'size');
           const lbn = num(f[4], 'lbn');
           num(f[0], 'version');
           if (op === undefined) {

@@ -70,6 +70,13 @@ test('Tencent CBS: the bz2 sample, sorted by time, volumes as devices and split'
   assert.match(src.meta.warnings.join('\n'), /out of time order in the file and were sorted/);
   // first line of the file is at 1538323200 s; the first at 1538323199 is "1538323199,13896880,128,0,1063"
   assert.deepEqual([t.timeNs[0], t.sector[0], t.bytes[0], t.op[0], t.device[0]], [0, 13896880, 128 * 512, Op.READ, 1063]);
+  // Rows released together by the sorter still come in batches of the size asked for.
+  let rows = 0;
+  for await (const b of await openTrace('traces/tencent_cbs_sample50k.csv.bz2', { batchSize: 7000 })) {
+    assert.ok(b.length <= 7000 && b.length > 0);
+    rows += b.length;
+  }
+  assert.equal(rows, 50000);
   const vols = await splitByDevice(sourceFromBatches(src.meta, [t]));
   assert.equal(vols.size, 2038);
   let total = 0;

@@ -30,7 +30,7 @@ function hostileFiles(dir: string): string[] {
   put('random.bin', Buffer.from(Array.from({ length: 20000 }, () => Math.floor(r() * 256))));
   const tokens = ['8,16', '0', '-1', '1e309', 'NaN', '+', '[x]', '(8,17)', '<-', 'Q', 'C', 'M', 'A', 'R', 'W', 'Read', 'fio', 'read', ',', ',,', '0x2a', '2a', '99999999999999999999', '1.5', '.', ''];
   const lines: string[] = [];
-  for (let i = 0; i < 3000; i++) {
+  for (let i = 0; i < 1500; i++) {
     const n = 1 + Math.floor(r() * 14);
     const sep = r() < 0.5 ? ' ' : ',';
     lines.push(Array.from({ length: n }, () => tokens[Math.floor(r() * tokens.length)]).join(sep));
@@ -38,7 +38,7 @@ function hostileFiles(dir: string): string[] {
   put('tokens.txt', lines.join('\n'));
   // Real samples with every line cut at a random point.
   for (const s of ['blkparse_hadoop_writeback_apress.txt', 'msr_hm_0_sample1000.csv', 'cloudphysics_vscsi_sample.csv', 'msps_msnfs_30s.trace']) {
-    const text = readFileSync(path.join('traces', s), 'latin1').split('\n').slice(0, 3000);
+    const text = readFileSync(path.join('traces', s), 'latin1').split('\n').slice(0, 1500);
     put(`cut-${s}`, text.map((l) => l.slice(0, Math.floor(r() * (l.length + 1)))).join('\n'));
   }
   put('fio-cut.log', 'fio version 3 iolog\n' + ['0 /f add', '1 /f open', '2 /f read 0', '3 /f', '4', 'x /f read 0 4096', '5 /f write -8 4096', '6 /f write 0 4096 extra'].join('\n'));

@@ -21,8 +21,8 @@ import { fractionMatching, headLines, isDigits, splitWs } from './text.js';
 import { RowStore } from './row-store.js';
 import type { TraceFormat } from './types.js';
 
-/** The statistics blkparse prints after the events ("CPU0 (8,16):", "Total (8,16):"). */
-const SUMMARY = /^\s*(CPU\d+|Total) \(\d+,\d+\):/;
+/** The statistics blkparse prints after the events ("CPU0 (sda):", "Total (8,16):"). */
+const SUMMARY = /^\s*(CPU\d+|Total) \([^)]*\):/;
 
 /** A request never completed within this much trace time is emitted without completion. */
 const STALE_NS = 60e9;

@@ -35,6 +35,7 @@ export const msrFormat: TraceFormat = {
       let lo0 = 0;
       let host: string | undefined;
       let rb: ReorderBuffer | undefined;
+      let unaligned = 0;
       return {
         timing: true,
         parse(line, b, meta, lineNo) {
@@ -64,11 +65,13 @@ export const msrFormat: TraceFormat = {
           else if (host !== f[1] && !meta.warnings.some((w) => w.startsWith('several hosts'))) {
             meta.warnings.push(`several hosts in one file (${host}, ${f[1]}...): devices are numbered by DiskNumber only`);
           }
+          if (offset % SECTOR_BYTES !== 0) unaligned++;
           rb.push(t, Math.floor(offset / SECTOR_BYTES), size, op, disk, 0, NaN, t + rt);
           return true;
         },
-        finish() {
+        finish(_b, meta) {
           rb?.finish();
+          if (unaligned) meta.warnings.push(`${unaligned} byte offsets are not multiples of 512: rounded down to the sector`);
         },
       };
     });

@@ -4,10 +4,12 @@ import { register as registerAnalyze } from './analyze.js';
 import { register as registerDb } from './db.js';
 import { register as registerModel } from './model.js';
 import { register as registerServe } from './serve.js';
+import { register as registerTune } from './tune.js';
 
 export function registerCommands(program: Command): void {
   registerAnalyze(program);
   registerDb(program);
   registerModel(program);
   registerServe(program);
+  registerTune(program);
 }

@@ -187,6 +187,40 @@ test('blktrace: version 8 (blk_io_trace2, 64-byte records, u64 action) reads ide
   await sameAsOriginal(path.join(dir, 'sda'));
 });
 
+test('blktrace: records with the cgroup flag carry the cgroup id before their payload', async () => {
+  const dir = tmp();
+  for (const n of [0, 1]) {
+    const buf = readFileSync(`${SET}.blktrace.${n}`);
+    const parts: Buffer[] = [];
+    for (let o = 0; o < buf.length; ) {
+      const pdu = buf.readUInt16LE(o + 46);
+      const h = Buffer.from(buf.subarray(o, o + 48));
+      const payload = buf.subarray(o + 48, o + 48 + pdu);
+      if ((h.readUInt32LE(28) & 0xff) === 15 && !(h.readUInt32LE(28) & (BlkCategory.NOTIFY << 16))) {
+        h.writeUInt32LE(h.readUInt32LE(28) | (1 << 8), 28); // __BLK_TA_CGROUP
+        h.writeUInt16LE(pdu + 8, 46);
+        parts.push(h, Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]), payload);
+      } else parts.push(h, payload);
+      o += 48 + pdu;
+    }
+    writeFileSync(path.join(dir, `sda.blktrace.${n}`), Buffer.concat(parts));
+  }
+  const a = await readBlktraceEvents(SET);
+  const b = await readBlktraceEvents(path.join(dir, 'sda'));
+  assert.deepEqual(b.events.auxSector, a.events.auxSector);
+  assert.deepEqual(b.events.auxDevice, a.events.auxDevice);
+  assert.ok([...b.events.act].some((x) => x === (15 | (1 << 8))));
+});
+
+test('blktrace: progress reports bytes of the set', async () => {
+  const seen: [number, number][] = [];
+  await collect(await openBlktrace(SET, { batchSize: 10, onProgress: (d, t) => seen.push([d, t]) }));
+  const total = readFileSync(`${SET}.blktrace.0`).length + readFileSync(`${SET}.blktrace.1`).length;
+  assert.ok(seen.length > 5);
+  assert.ok(seen.every(([d, t]) => t === total && d <= total));
+  assert.ok(seen[seen.length - 1][0] > total / 2);
+});
+
 test('blktrace writer: round trip is identical and blkparse reads the output', async (t) => {
   const dir = tmp();
   const src = await openBlktrace(SET);

@@ -118,6 +118,9 @@ struct Event {
   uint64_t cat() const { return action >> kCatShift; }
   bool cgroup() const { return (action & kCgroupFlag) != 0; }
   bool notify() const { return (cat() & TC_NOTIFY) != 0; }
+  /** The payload proper: with the cgroup flag the kernel puts the 8-byte cgroup id first. */
+  const uint8_t* payload() const { return cgroup() && pduLen >= 8 ? pdu + 8 : pdu; }
+  size_t payloadLen() const { return cgroup() && pduLen >= 8 ? pduLen - 8u : pduLen; }
 };
 
 inline uint16_t bswap16(uint16_t v) { return static_cast<uint16_t>((v >> 8) | (v << 8)); }

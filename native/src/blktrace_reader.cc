@@ -138,6 +138,7 @@ class Reader : public Napi::ObjectWrap<Reader> {
     }
     m.Set("processes", procs);
     m.Set("skipped", Napi::Number::New(env, static_cast<double>(parser_->skipped())));
+    m.Set("bytesRead", Napi::Number::New(env, static_cast<double>(parser_->bytesRead())));
     const bt::Stats& s = parser_->stats();
     Napi::Object st = Napi::Object::New(env);
     auto num = [&](const char* name, uint64_t v) { st.Set(name, Napi::Number::New(env, static_cast<double>(v))); };

@@ -710,14 +710,8 @@ std::vector<std::string> findSetFiles(const std::string& path, std::vector<unsig
   bool numbered = k != std::string::npos && k + tag.size() < path.size() &&
                   std::all_of(path.begin() + static_cast<long>(k + tag.size()), path.end(), [](char c) { return c >= '0' && c <= '9'; });
   std::error_code ec;
-  if (numbered) {
-    prefix = path.substr(0, k);
-  } else if (!fs::exists(path, ec) && fs::exists(path + tag + "0", ec)) {
-    prefix = path;
-  } else {
-    // Any other path, or a NAME prefix whose .blktrace.0 is missing: look for siblings below.
-    prefix = path;
-  }
+  // NAME.blktrace.N names its set; any other path is taken as the NAME prefix (a plain file has no siblings).
+  prefix = numbered ? path.substr(0, k) : path;
   fs::path pp(prefix);
   fs::path dir = pp.has_parent_path() ? pp.parent_path() : fs::path(".");
   std::string base = pp.filename().string() + tag;

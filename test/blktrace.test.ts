@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { actionLetter, BlkCategory, blktraceFormat, openBlktrace, readBlktraceEvents, type BlktraceEvents } from '../src/readers/blktrace.js';
@@ -326,4 +326,71 @@ test('blktrace: a set with one per-CPU file missing reads with a warning and unp
   assert.ok(r.length > 0 && r.length < 109);
   assert.ok(src.meta.warnings.some((w) => /sda\.blktrace\.0 missing/.test(w)), src.meta.warnings.join('; '));
   assert.ok(src.meta.warnings.some((w) => /\d+ unpaired event/.test(w) || /never completed/.test(w)), src.meta.warnings.join('; '));
+});
+
+/** One version-7 little-endian record. */
+function rec(seq: number, time: number, sector: number, blocks: number, act: number, cat: number, pdu: Buffer = Buffer.alloc(0)): Buffer {
+  const b = Buffer.alloc(48);
+  b.writeUInt32LE(0x65617407, 0);
+  b.writeUInt32LE(seq, 4);
+  b.writeBigUInt64LE(BigInt(time), 8);
+  b.writeBigUInt64LE(BigInt(sector), 16);
+  b.writeUInt32LE(blocks * 512, 24);
+  b.writeUInt32LE((act | (cat << 16)) >>> 0, 28);
+  b.writeUInt32LE(42, 32);
+  b.writeUInt32LE(8 << 20, 36);
+  b.writeUInt16LE(pdu.length, 46);
+  return Buffer.concat([b, pdu]);
+}
+
+test('blktrace pairing: requeue, front merge, split, abort, partial completion, unpaired and PC events', async () => {
+  const W = BlkCategory.WRITE;
+  const Q = BlkCategory.QUEUE | W;
+  const D = BlkCategory.ISSUE | W;
+  const C = BlkCategory.COMPLETE | W;
+  const be64 = (v: number) => {
+    const p = Buffer.alloc(8);
+    p.writeBigUInt64BE(BigInt(v));
+    return p;
+  };
+  let seq = 0;
+  const r = (t: number, s: number, n: number, act: number, cat: number, pdu?: Buffer) => rec(++seq, t, s, n, act, cat, pdu);
+  const records = [
+    // requeued once: the second D counts
+    r(100, 1000, 8, 1, Q), r(105, 1000, 8, 4, Q), r(110, 1000, 8, 12, Q), r(120, 1000, 8, 7, D), r(130, 1000, 8, 6, BlkCategory.REQUEUE | W), r(140, 1000, 8, 7, D), r(200, 1000, 8, 8, C),
+    // front merge: the bio at 2000 joins the request at 2008
+    r(300, 2008, 8, 1, Q), r(301, 2008, 8, 4, Q), r(302, 2000, 8, 1, Q), r(303, 2000, 8, 3, Q), r(310, 2000, 16, 7, D), r(400, 2000, 16, 8, C),
+    // split at 3008: two requests with the same queue time
+    r(500, 3000, 16, 1, Q), r(501, 3000, 16, 13, 0, be64(3008)), r(502, 3000, 8, 4, Q), r(503, 3000, 8, 7, D), r(504, 3008, 8, 4, Q), r(505, 3008, 8, 7, D), r(600, 3000, 8, 8, C), r(610, 3008, 8, 8, C),
+    // aborted before dispatch: no request
+    r(700, 4000, 8, 1, Q), r(701, 4000, 8, 16, Q),
+    // completed in two parts
+    r(800, 5000, 16, 1, Q), r(810, 5000, 16, 7, D), r(900, 5000, 8, 8, C), r(950, 5008, 8, 8, C),
+    // SCSI passthrough: not a block request
+    r(960, 0, 0, 7, BlkCategory.ISSUE | BlkCategory.PC),
+    // nothing queued there: unpaired
+    r(1000, 9000, 8, 8, C), r(1001, 9100, 8, 7, D),
+  ];
+  const dir = tmp();
+  writeFileSync(path.join(dir, 'syn.blktrace.0'), Buffer.concat(records));
+  const src = await openBlktrace(path.join(dir, 'syn.blktrace.0'));
+  const t = await collect(src);
+  const rows = [...Array(t.length).keys()].map((i) => [t.timeNs[i], t.sector[i], t.bytes[i], t.issueNs![i], t.completeNs![i]]);
+  assert.deepEqual(rows, [
+    [0, 1000, 4096, 40, 100],
+    [200, 2000, 8192, 210, 300],
+    [400, 3000, 4096, 403, 500],
+    [400, 3008, 4096, 405, 510],
+    [700, 5000, 8192, 710, 850],
+  ]);
+  assert.ok(src.meta.warnings.some((w) => /2 unpaired event\(s\) \(D 1, C 1\)/.test(w)), src.meta.warnings.join('; '));
+});
+
+test('blktrace: an unreadable file is a clear error', async (t) => {
+  if (process.getuid?.() === 0) return t.skip('running as root: permissions do not stop reads');
+  const dir = tmp();
+  const f = path.join(dir, 'locked.blktrace.0');
+  copyFileSync(`${SET}.blktrace.0`, f);
+  chmodSync(f, 0);
+  await rejectsFormat(f, /locked\.blktrace\.0: .*(permission|Permission) denied/, 'SSDTUNE_TRACE_OPEN');
 });

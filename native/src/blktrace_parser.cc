@@ -693,7 +693,7 @@ size_t Parser::nextEvents(const EventCols& out, size_t max) {
       pending_.push_back(Pending{copy, aux, auxDev});
       continue;
     }
-    flushPending();
+    if (!pending_.empty()) flushPending();
     if (n < max) put(e, aux, auxDev);
     else pending_.push_back(Pending{e, aux, auxDev});
   }

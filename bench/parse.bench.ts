@@ -79,9 +79,9 @@ async function timeOurs(mode: 'events' | 'requests'): Promise<Timing & { events:
   let rows = 0;
   let events = 0;
   if (mode === 'events') {
-    for await (const b of blktraceEventBatches(PREFIX, { batchSize: 1 << 16, done: (m) => (events = m.stats.events) })) rows += b.length;
+    for await (const b of blktraceEventBatches(PREFIX, { done: (m) => (events = m.stats.events) })) rows += b.length;
   } else {
-    const src = await openBlktrace(PREFIX, { batchSize: 1 << 16 });
+    const src = await openBlktrace(PREFIX); // the default batch size, as openTrace uses
     for await (const b of src) rows += b.length;
     events = Number(readFileSync(`${PREFIX}.events`, 'utf8'));
   }

@@ -394,3 +394,10 @@ test('blktrace: an unreadable file is a clear error', async (t) => {
   chmodSync(f, 0);
   await rejectsFormat(f, /locked\.blktrace\.0: .*(permission|Permission) denied/, 'SSDTUNE_TRACE_OPEN');
 });
+
+test('openTrace sniffs a blktrace per-CPU file and reads the whole set', async () => {
+  const { openTrace } = await import('../src/readers/registry.js');
+  const src = await openTrace(`${SET}.blktrace.1`);
+  assert.equal(src.meta.format, 'blktrace');
+  assert.equal((await collect(src)).length, 109);
+});

@@ -252,7 +252,7 @@ test('blktrace writer: unknown issue/complete times are omitted (round trip keep
     timeNs: Float64Array.from([0, 1000, 1000, 5000]),
     sector: Float64Array.from([8, 64, 128, 8]),
     bytes: Uint32Array.from([4096, 8192, 512, 4096]),
-    op: Uint16Array.from([Op.READ, Op.WRITE | Op.SYNC | Op.FUA, Op.DISCARD, Op.READ | Op.READAHEAD]),
+    op: Uint16Array.from([Op.READ | Op.META, Op.WRITE | Op.SYNC | Op.FUA | Op.FLUSH, Op.DISCARD, Op.READ | Op.READAHEAD]),
     device: Uint32Array.from([(259 << 20) | 1, (259 << 20) | 1, (259 << 20) | 1, (8 << 20) | 16]),
     pid: Uint32Array.from([1, 2, 3, 4]),
     issueNs: Float64Array.from([10, NaN, 1500, 5100]),

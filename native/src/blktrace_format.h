@@ -74,7 +74,8 @@ constexpr uint32_t kCgroupFlag = 1u << 8;
 // Notify records (category NOTIFY): action & 0xff.
 enum Notify : uint32_t { TN_PROCESS = 0, TN_TIMESTAMP = 1, TN_MESSAGE = 2 };
 
-// ssdtune's own operation flags (src/trace/model.ts Op); kept in sync by test.
+// ssdtune's own operation flags (src/trace/model.ts Op); the writer round-trip test in
+// test/blktrace.test.ts fails if the two drift apart.
 enum OpFlag : uint16_t {
   OP_READ = 1 << 0,
   OP_WRITE = 1 << 1,

@@ -412,6 +412,7 @@ void Parser::kill(uint64_t id, uint8_t state) {
   if (r.state < ISSUED) endErase(id);
   chainRemove(id);
   r.state = state;
+  finished_ = true;
 }
 
 void Parser::pair(const Event& e) {
@@ -520,6 +521,7 @@ void Parser::pair(const Event& e) {
       chainRemove(id);
       r.complete = e.time;
       r.state = DONE;
+      finished_ = true;
       return;
     }
     case TA_SPLIT: {
@@ -620,7 +622,11 @@ size_t Parser::nextRequests(const RequestCols& out, size_t max) {
       genesis_ = e.time;
     }
     if (!e.notify()) pair(e);
-    n = drain(out, n, max, false);
+    // Only a completion or a dropped request can free the head; the staleness limits are checked every 64 events.
+    if (finished_ || (++tick_ & 63) == 0) {
+      finished_ = false;
+      n = drain(out, n, max, false);
+    }
   }
   return n;
 }

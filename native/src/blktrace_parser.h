@@ -242,6 +242,8 @@ class Parser {
   uint64_t now_ = 0;                  // time of the latest event
   std::unordered_map<uint32_t, std::string> processes_;
   bool ended_ = false;
+  bool finished_ = false;  // a request became DONE or DEAD since the last drain
+  uint32_t tick_ = 0;
 
   // events mode: notify records seen before the first real event wait here until t=0 is known
   struct Pending {

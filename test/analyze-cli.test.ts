@@ -49,6 +49,22 @@ test('analyze --json on the MSR sample: latency and queue depth from its respons
   assert.ok(s.latency!.total!.min <= 283_300 && s.latency!.total!.max >= 283_300);
 });
 
+test('analyze --json on the real blktrace set: process names, device numbers, D->C latency', (t) => {
+  if (!existsSync('build/Release/ssdtune_native.node')) {
+    t.skip('native addon not built (npm run build:native)');
+    return;
+  }
+  const r = run('--json', 'traces/blktrace_centos7_vm_small/sda.blktrace.0');
+  assert.equal(r.code, 0, r.err);
+  const s = (JSON.parse(r.out) as AnalysisReport).traces[0].stats;
+  assert.ok(s.requests > 100);
+  assert.equal(s.mix.write.fraction, 1, 'background writeback only');
+  assert.deepEqual(s.devices.map((d) => d.device), ['8,0']);
+  assert.ok(s.processes.some((p) => p.name.startsWith('kworker')), 'names from notify records');
+  assert.ok(s.latency!.device!.count > 0 && s.latency!.device!.p50 <= s.latency!.total!.p50);
+  assert.notEqual(s.queueDepth!.meanAtDevice, null);
+});
+
 test('analyze prints aligned text by default', () => {
   const r = run(MQSIM);
   assert.equal(r.code, 0, r.err);

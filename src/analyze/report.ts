@@ -111,7 +111,7 @@ function timelineSpec(s: TraceStats): TopLevelSpec | null {
   const x = { field: 't', type: 'quantitative' as const, title: `time (${tu.name})` };
   const color = { field: 'op', type: 'nominal' as const, title: 'operation', scale: { domain: ['read', 'write'], range: [OP_COLORS.read, OP_COLORS.write] } };
   return {
-    title: { text: 'Throughput over time', subtitle: `bins of ${fmtNs(s.throughput.binWidthNs)}` },
+    title: { text: 'Throughput over time', subtitle: `bins of ${fmtNs(s.throughput.binWidthNs)} (the last bin may be only partly covered by the trace)` },
     data: { values },
     vconcat: [
       { width: WIDTH, height: 200, mark: { type: 'line', interpolate: 'step-after' }, encoding: { x, y: { field: 'iops', type: 'quantitative', title: 'IOPS' }, color } },

@@ -150,7 +150,7 @@ function htmlTable(header: string[], rows: string[][], numeric: boolean[]): stri
   return `<table><thead><tr>${th}</tr></thead><tbody>${trs}</tbody></table>`;
 }
 
-async function section(title: string, s: TraceStats, notes: string[]): Promise<string> {
+async function section(title: string, s: TraceStats, notes: string[], combined = false): Promise<string> {
   const parts: string[] = [`<section><h2>${esc(title)}</h2>`];
   for (const n of notes) parts.push(`<p class="note">${esc(n)}</p>`);
   if (s.requests === 0) return parts.concat('<p>No requests in this trace.</p></section>').join('\n');
@@ -168,7 +168,7 @@ async function section(title: string, s: TraceStats, notes: string[]): Promise<s
         ['sequential', `${fmtPct(s.sequential.fraction)} (R ${fmtPct(s.sequential.readFraction)}, W ${fmtPct(s.sequential.writeFraction)})`],
         ['LBA span', s.lba ? fmtBytes(s.lba.spanBytes) : '-'],
         ['working set', `${fmtBytes(s.workingSet.bytes)}${s.workingSet.exact ? '' : ` (±${(s.workingSet.relativeError * 100).toFixed(1)}%)`}`],
-        ['queue depth (mean / max in flight)', s.queueDepth ? `${s.queueDepth.meanInFlight.toFixed(2)} / ${s.queueDepth.maxInFlight}` : 'n/a'],
+        ['queue depth (mean / max in flight)', s.queueDepth ? `${s.queueDepth.meanInFlight.toFixed(2)} / ${s.queueDepth.maxInFlight}` : combined ? 'see each trace' : 'n/a'],
       ],
       [false, true],
     ),
@@ -206,7 +206,7 @@ async function section(title: string, s: TraceStats, notes: string[]): Promise<s
       s.devices.map((d) => [(d.trace !== undefined ? `#${d.trace + 1} ` : '') + d.device, fmtCount(d.requests), fmtBytes(d.readBytes), fmtBytes(d.writeBytes), fmtPct(d.sequentialFraction), fmtCount(d.minSector), fmtCount(d.maxSector)]),
       [false, true, true, true, true, true, true],
     ),
-    `<details><summary>As text</summary><pre>${esc(statsText(s).join('\n'))}</pre></details>`,
+    `<details><summary>As text</summary><pre>${esc(statsText(s, combined).join('\n'))}</pre></details>`,
     '</section>',
   );
   return parts.join('\n');
@@ -230,7 +230,7 @@ export async function renderReport(r: AnalysisReport): Promise<string> {
     for (const w of t.warnings) notes.push(`warning: ${w}`);
     sections.push(await section(t.source, t.stats, notes));
   }
-  if (r.combined) sections.push(await section(`Combined: ${r.combined.sources.length} traces`, r.combined.stats, ['per-trace devices and processes kept apart; queue depth only per trace']));
+  if (r.combined) sections.push(await section(`Combined: ${r.combined.sources.length} traces`, r.combined.stats, ['per-trace devices and processes kept apart; queue depth only per trace'], true));
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">

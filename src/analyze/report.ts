@@ -80,19 +80,36 @@ function sizeSpec(s: TraceStats): TopLevelSpec | null {
   const values: Array<{ size: string; order: number; op: string; n: number }> = [];
   for (const b of s.size.histogram) {
     const label = b.lowBytes >= 2 ** 31 ? '>= 2 GiB' : `${fmtBytes(b.lowBytes)} - ${fmtBytes(b.lowBytes * 2)}`;
-    for (const op of ['read', 'write', 'other'] as const) if (b[op]) values.push({ size: label, order: b.lowBytes, op, n: b[op] });
+    // empty bins get a zero row so the axis keeps every power of two between the smallest and largest size
+    const ops = (['read', 'write', 'other'] as const).filter((op) => b[op]);
+    if (ops.length === 0) values.push({ size: label, order: b.lowBytes, op: 'read', n: 0 });
+    for (const op of ops) values.push({ size: label, order: b.lowBytes, op, n: b[op] });
   }
+  const x = { field: 'size', type: 'ordinal' as const, title: 'request size', sort: { field: 'order', op: 'min' as const }, axis: { labelAngle: -30 } };
   return {
-    title: { text: 'Request sizes', subtitle: 'requests per power-of-two size bin [low, 2 x low)' },
+    title: { text: 'Request sizes', subtitle: 'requests per power-of-two size bin [low, 2 x low); totals above the bars' },
     width: WIDTH,
     height: 260,
     data: { values },
-    mark: { type: 'bar' },
-    encoding: {
-      x: { field: 'size', type: 'ordinal', title: 'request size', sort: { field: 'order' }, axis: { labelAngle: -30 } },
-      y: { field: 'n', type: 'quantitative', title: 'requests', stack: 'zero' },
-      color: { field: 'op', type: 'nominal', title: 'operation', scale: { domain: Object.keys(OP_COLORS), range: Object.values(OP_COLORS) } },
-    },
+    layer: [
+      {
+        mark: { type: 'bar' },
+        encoding: {
+          x,
+          y: { field: 'n', type: 'quantitative', title: 'requests', stack: 'zero' },
+          color: { field: 'op', type: 'nominal', title: 'operation', scale: { domain: Object.keys(OP_COLORS), range: Object.values(OP_COLORS) } },
+        },
+      },
+      {
+        // small bins are invisible next to large ones: print every bin's total
+        mark: { type: 'text', dy: -6, fontSize: 11 },
+        encoding: {
+          x,
+          y: { aggregate: 'sum', field: 'n', type: 'quantitative' },
+          text: { aggregate: 'sum', field: 'n', type: 'quantitative', format: ',d' },
+        },
+      },
+    ],
   };
 }
 

@@ -61,6 +61,54 @@ export interface Descriptors {
   stdLogSize: number;
 }
 
+/**
+ * For every request whose start page (device, floor(sector / 8)) started an
+ * earlier request of the window: the distance in requests to the latest such
+ * one. An open-addressing hash table on typed arrays (reused between calls)
+ * instead of a Map: this runs for every request of every window and a Map
+ * made it the slowest part of the pipeline.
+ */
+let slotKey = new Float64Array(0);
+let slotIdx = new Int32Array(0);
+let slotGen = new Uint32Array(0);
+let generation = 0;
+function reuseIntervals(w: RequestWindow, deviceOrdinal: Uint32Array): Float64Array {
+  const n = w.length;
+  let cap = 16;
+  while (cap < 2 * n) cap *= 2;
+  if (slotKey.length < cap) {
+    slotKey = new Float64Array(cap);
+    slotIdx = new Int32Array(cap);
+    slotGen = new Uint32Array(cap);
+    generation = 0;
+  } else cap = slotKey.length;
+  if (++generation === 0xffffffff) {
+    slotGen.fill(0);
+    generation = 1;
+  }
+  const mask = cap - 1;
+  const shift = 32 - Math.log2(cap);
+  const out = new Float64Array(n);
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    const page = Math.floor(w.sector[i]! / REUSE_PAGE_SECTORS);
+    // page * 4096 + device ordinal is exact while page < 2^41 (sectors < 8 PiB) and there are < 4096 devices.
+    const dev = deviceOrdinal[i]!;
+    if (page >= 2 ** 41 || dev >= 4096) throw ERR_ML_NONFINITE('reuse distance', `sector ${w.sector[i]} or device count ${dev + 1} beyond the supported range`);
+    const key = page * 4096 + dev;
+    // Fibonacci hashing: keep the product's HIGH bits (keys are multiples of 4096, so the low bits are all zero).
+    let h = Math.imul(((key % 0x7fffffff) ^ Math.floor(key / 0x7fffffff)) | 0, 0x9e3779b1) >>> shift;
+    while (slotGen[h] === generation && slotKey[h] !== key) h = (h + 1) & mask;
+    if (slotGen[h] === generation) out[m++] = i - slotIdx[h]!;
+    else {
+      slotGen[h] = generation;
+      slotKey[h] = key;
+    }
+    slotIdx[h] = i;
+  }
+  return out.slice(0, m);
+}
+
 /** Percentile (0..1) of an ascending-sorted array, numpy "linear" method. */
 export function percentileSorted(sorted: ArrayLike<number>, p: number): number {
   const n = sorted.length;
@@ -110,17 +158,8 @@ export function describeWindow(w: RequestWindow): Descriptors {
   }
 
   // Reuse: last index at which each (device, page) started a request.
-  // Key: page * 4096 + device ordinal stays an exact number while pages < 2^40 (sectors < 4 PiB).
-  const last = new Map<number | string, number>();
-  const intervals: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const page = Math.floor(w.sector[i]! / REUSE_PAGE_SECTORS);
-    const key = page < 2 ** 40 && pf.device[i]! < 4096 ? page * 4096 + pf.device[i]! : `${w.device[i]}:${page}`;
-    const prev = last.get(key);
-    if (prev !== undefined) intervals.push(i - prev);
-    last.set(key, i);
-  }
-  intervals.sort((a, b) => a - b);
+  const intervals = reuseIntervals(w, pf.device);
+  intervals.sort();
 
   let busy = 0;
   let first = Infinity;

@@ -191,15 +191,22 @@ export function perIoFeatures(w: RequestWindow): PerIoFeatures {
   const isRead = new Uint8Array(n);
   const device = new Uint32Array(n);
   const ordinal = new Map<number, number>();
+  // Most windows hold one device: skip the Map while the device repeats.
+  let lastDev = -1;
+  let lastOrd = 0;
   for (let i = 0; i < n; i++) {
     logIat[i] = Math.log1p(gapNs(w, i) / 1000);
     logOffset[i] = Math.log1p(w.sector[i]! - minSector);
     logSize[i] = Math.log1p(w.bytes[i]!);
     isRead[i] = w.op[i]! & Op.READ ? 1 : 0;
     const d = w.device[i]!;
-    let o = ordinal.get(d);
-    if (o === undefined) ordinal.set(d, (o = ordinal.size));
-    device[i] = o;
+    if (d !== lastDev) {
+      let o = ordinal.get(d);
+      if (o === undefined) ordinal.set(d, (o = ordinal.size));
+      lastDev = d;
+      lastOrd = o;
+    }
+    device[i] = lastOrd;
   }
   return { length: n, logIat, logOffset, logSize, isRead, device };
 }

@@ -194,10 +194,17 @@ export function perIoFeatures(w: RequestWindow): PerIoFeatures {
   // Most windows hold one device: skip the Map while the device repeats.
   let lastDev = -1;
   let lastOrd = 0;
+  // Sizes repeat (4 KiB, 8 KiB...): reuse the last logarithm.
+  let lastBytes = -1;
+  let lastLogSize = 0;
   for (let i = 0; i < n; i++) {
     logIat[i] = Math.log1p(gapNs(w, i) / 1000);
     logOffset[i] = Math.log1p(w.sector[i]! - minSector);
-    logSize[i] = Math.log1p(w.bytes[i]!);
+    if (w.bytes[i] !== lastBytes) {
+      lastBytes = w.bytes[i]!;
+      lastLogSize = Math.log1p(lastBytes);
+    }
+    logSize[i] = lastLogSize;
     isRead[i] = w.op[i]! & Op.READ ? 1 : 0;
     const d = w.device[i]!;
     if (d !== lastDev) {

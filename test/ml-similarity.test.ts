@@ -7,6 +7,8 @@ import { isSsdtuneError } from '../src/errors.js';
 import { identify, MemoryWorkloadStore, profileWorkload } from '../src/ml/identify.js';
 import { loadSimilarityModel, META_FILE, MODEL_FILE, WEIGHTS_FILE } from '../src/ml/model-io.js';
 import { embed, initBackend } from '../src/ml/similarity.js';
+import { describeTrace } from '../src/ml/characterise.js';
+import { openTrace } from '../src/readers/registry.js';
 import { standardize } from '../src/ml/standardize.js';
 import { assignRoles, calibrateThreshold, DEFAULT_TRAIN, loadStreams, queries, timeSplit, trainAndSave, type TrainConfig } from '../src/ml/train.js';
 
@@ -117,4 +119,26 @@ test('corrupt or missing model files give coded errors naming the file', async (
   await corrupt(MODEL_FILE, () => '{"modelTopology": 3}', /expected a tfjs layers-model/);
   await corrupt(META_FILE, (b) => JSON.stringify({ ...JSON.parse(b.toString()), threshold: null }), /threshold must be a positive number/);
   await corrupt(META_FILE, (b) => JSON.stringify({ ...JSON.parse(b.toString()), descriptorNames: ['x'] }), /retrain/);
+});
+
+test('the shipped model in models/similarity loads and tells its own workloads from a new one', async () => {
+  const m = await loadSimilarityModel(path.resolve('models/similarity'));
+  assert.equal(m.meta.windowSize, 64);
+  const t = await describeTrace(await openTrace(path.resolve('traces/mqsim_wsrch-small.trace')), { size: m.meta.windowSize, splitByDevice: true });
+  const dev0 = { name: 'mqsim#0', windows: t.windows.filter((w) => w.stream === 0).map((w) => w.vector) };
+  const store = new MemoryWorkloadStore();
+  store.put(profileWorkload(m, dev0.name, 'WebSearch ASU 0', timeSplit(dev0.windows).train));
+  const id = await identify(m, dev0.windows.slice(0, m.meta.queryWindows), store);
+  assert.equal(id.kind, 'known');
+  assert.equal(id.nearest?.name, 'WebSearch ASU 0');
+  // A synthetic sequential-write stream (1 MiB writes, back to back) is nothing like WebSearch reads.
+  const seq = Array.from({ length: m.meta.queryWindows }, (_, k) => {
+    const v = Float64Array.from(dev0.windows[k]!);
+    v[0] = 0; // readRatio
+    v[9] = 1; // sequentialFraction
+    v[1] = v[2] = v[3] = Math.log1p(1 << 20);
+    return v;
+  });
+  const other = await identify(m, seq, store);
+  assert.equal(other.kind, 'new', JSON.stringify(other));
 });

@@ -56,8 +56,9 @@ test('calibration, roles, time split and query grouping', () => {
 test('train on a real trace, save, load back identically, identify', async () => {
   mkdirSync(tracesDir, { recursive: true });
   copyFileSync(path.resolve('traces/mqsim_wsrch-small.trace'), path.join(tracesDir, 'mqsim_wsrch-small.trace'));
+  copyFileSync(path.resolve('traces/blkparse_hadoop_writeback_apress.txt'), path.join(tracesDir, 'hadoop.blkparse.txt'));
   const r = await trainAndSave(cfg(outDir), 'test');
-  assert.equal(r.streams.length, 3);
+  assert.equal(r.streams.length, 4); // 3 MQSim devices + Hadoop
   assert.ok(r.streams.every((s) => s.role === 'known'));
   assert.ok(r.losses.length > 0 && r.losses.every(Number.isFinite));
   const card = readFileSync(path.join(outDir, 'MODEL_CARD.md'), 'utf8');
@@ -81,12 +82,26 @@ test('train on a real trace, save, load back identically, identify', async () =>
   assert.equal(empty.kind, 'new');
   assert.equal(empty.distance, Infinity);
   for (const s of streams) store.put(profileWorkload(loaded, s.name, s.name, timeSplit(s.windows).train));
-  // A query made of a workload's own profile windows is at distance 0 from it.
-  const own = timeSplit(streams[1]!.windows).train;
+  // A long query (many chunks) of a known workload's own windows: known, that workload.
+  // (Hadoop writeback: the MQSim devices are near-twins, ASUs of one WebSearch application.)
+  const hadoop = streams.find((s) => s.name.startsWith('hadoop'))!;
+  const own = timeSplit(hadoop.windows).train;
+  {
+    const id = await identify(loaded, own, store, 'network');
+    assert.equal(id.kind, 'known', JSON.stringify(id));
+    assert.equal(id.nearest?.id, hadoop.name);
+    assert.equal(id.windows, own.length);
+    assert.ok(id.confidence > 0 && id.confidence <= 1);
+    const pca = await identify(loaded, own, store, 'pca');
+    assert.equal(pca.distance, pca.nearest?.distance); // the reported chunk's own nearest and distance
+  }
+  // A one-chunk query identical to a profile is at distance 0 from it.
+  const q = own.slice(0, loaded.meta.queryWindows);
+  const exact = new MemoryWorkloadStore();
+  exact.put(profileWorkload(loaded, 'x', 'x', q));
   for (const method of ['network', 'pca'] as const) {
-    const id = await identify(loaded, own, store, method);
+    const id = await identify(loaded, q, exact, method);
     assert.equal(id.kind, 'known');
-    assert.equal(id.nearest?.id, streams[1]!.name);
     assert.ok(id.distance < 1e-6 && id.confidence > 0.99, `${method}: ${JSON.stringify(id)}`);
   }
   await assert.rejects(identify(loaded, [], store), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_FEATURES_TOO_SHORT'));

@@ -420,6 +420,13 @@ points. With the traces shipped in \`traces/\`: the devices of the MQSim trace a
 twins ("known, same trace file" counts those as right); the Tencent volumes have only a few windows each, and
 their later time slice often drifts beyond the workload's radius.
 
+## Use
+\`\`\`
+ssdtune model identify <trace> --known <trace of workload A> <trace of workload B> ...
+\`\`\`
+or \`identify()\` in \`src/ml/identify.ts\` with a \`WorkloadStore\`. A query longer than ${cfg.queryWindows} windows is
+decided chunk by chunk (the thresholds are calibrated for ${cfg.queryWindows}-window queries) with a majority vote.
+
 ## Retrain
 \`\`\`
 ${command}

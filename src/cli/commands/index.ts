@@ -1,6 +1,13 @@
 /** The list of CLI commands: one import and one call per command. */
 import type { Command } from 'commander';
+import { register as registerAnalyze } from './analyze.js';
+import { register as registerDb } from './db.js';
+import { register as registerModel } from './model.js';
+import { register as registerServe } from './serve.js';
 
 export function registerCommands(program: Command): void {
-  void program;
+  registerAnalyze(program);
+  registerDb(program);
+  registerModel(program);
+  registerServe(program);
 }

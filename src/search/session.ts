@@ -126,7 +126,8 @@ export class SearchSession {
    * failed evaluation; the caller goes on.
    */
   async evaluate(config: Configuration, phase: string): Promise<EvaluationRecord> {
-    const cfg = validateConfig(this.space, config, { constraints: false });
+    // Searchers start from the baseline, which may carry fixed non-parameter settings: only parameters are recorded.
+    const cfg = validateConfig(this.space, config, { constraints: false, unknown: 'ignore' });
     if (!isFeasible(this.space, cfg)) throw ERR_SEARCH(`searcher proposed a configuration that violates the constraints of space ${this.space.name}: ${configKey(this.space, cfg)}`);
     const key = configKey(this.space, cfg);
     const cached = this.byKey.get(key);

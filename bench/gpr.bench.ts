@@ -8,16 +8,8 @@
  * around fit + predict only.
  */
 import { GaussianProcess } from '../src/gpr/gpr.js';
-import { Rng } from '../src/space/rng.js';
-import { runSklearn, sklearnMissing, type SklearnJob } from './gpr-sklearn.js';
+import { gprDataset, runSklearn, sklearnMissing, type SklearnJob } from './gpr-sklearn.js';
 
-function dataset(seed: number, n: number, d: number, nTest: number): { X: number[][]; y: number[]; Xs: number[][] } {
-  const rng = new Rng(seed);
-  const pt = (): number[] => Array.from({ length: d }, () => rng.next() * 10);
-  const f = (x: number[]): number => 20 * Math.sin(x[0]!) + 10 * Math.cos(x[1]! / 2) + x.reduce((a, b) => a + b, 0) + 2 * (rng.next() - 0.5);
-  const X = Array.from({ length: n }, pt);
-  return { X, y: X.map(f), Xs: Array.from({ length: nTest }, pt) };
-}
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
@@ -29,13 +21,13 @@ export async function run(): Promise<void> {
   if (missing) console.log(`scikit-learn unavailable (${missing}): ours only`);
   // Warm the JIT so the first size is not charged with compilation.
   for (const n of [40, 40, 40, 100]) {
-    const warm = dataset(99 + n, n, d, 10);
+    const warm = gprDataset(99 + n, n, d, 10);
     new GaussianProcess({ normalizeY: true }).fit(warm.X, warm.y).predict(warm.Xs);
   }
   console.log(`d = ${d}, kernel 1e3*RBF(10) + 1e3*RationalQuadratic(1, 1) + WhiteKernel(1e3), normalize_y, 1 optimiser start, 200 predictions; median of ${repeats}`);
   console.log('    n |   ours ms   evals        LML |  sklearn ms        LML | speed-up  dLML');
   for (const n of sizes) {
-    const data = dataset(n, n, d, 200);
+    const data = gprDataset(n, n, d, 200);
     const times: number[] = [];
     let gp: GaussianProcess | undefined;
     for (let r = 0; r < repeats; r++) {

@@ -169,7 +169,7 @@ test('same input and seed give identical output, however the trace is batched', 
   const opts: SimOptions = { preconditionFill: 1, preconditionAge: 1, seed: 9 };
   // Everything but the CPU time the simulation took.
   const sim = async (batchSize: number, o: SimOptions) => {
-    const { preconditionCpuNs: _p, replayCpuNs: _r, ...rest } = await simulate(cfg, syntheticTrace({ ...spec, batchSize }), o);
+    const { preconditionCpuNs: _p, replayCpuNs: _r, preconditionWallNs: _w, ...rest } = await simulate(cfg, syntheticTrace({ ...spec, batchSize }), o);
     return rest;
   };
   const a = await sim(20_000, opts);

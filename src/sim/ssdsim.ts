@@ -62,6 +62,7 @@ export interface SimResults {
   /** CPU time of the simulating thread spent preconditioning / replaying (not simulated time). */
   preconditionCpuNs: number;
   replayCpuNs: number;
+  preconditionWallNs: number;
   read: LatencyStats;
   write: LatencyStats;
   all: LatencyStats;

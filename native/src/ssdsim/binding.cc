@@ -269,6 +269,7 @@ class SsdSimWrap : public Napi::ObjectWrap<SsdSimWrap> {
     o.Set("firstArrivalNs", d(r.firstArrivalNs));
     o.Set("preconditionCpuNs", d(r.preconditionCpuNs));
     o.Set("replayCpuNs", d(r.replayCpuNs));
+    o.Set("preconditionWallNs", d(r.preconditionWallNs));
     o.Set("lastCompletionNs", d(r.lastCompletionNs));
     o.Set("read", latency(env, *r.readLat));
     o.Set("write", latency(env, *r.writeLat));

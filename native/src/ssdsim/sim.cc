@@ -7,6 +7,7 @@
 
 #include "rng.h"
 
+#include <chrono>
 #include <ctime>
 
 namespace ssdsim {
@@ -180,8 +181,10 @@ void Sim::schedule(uint64_t t, uint32_t kind, uint32_t id) {
 RunStatus Sim::run(bool final) {
   if (!preconditioned_) {
     const uint64_t c0 = threadCpuNs();
+    const auto w0 = std::chrono::steady_clock::now();
     precondition();
     st_.preconditionCpuNs += threadCpuNs() - c0;
+    st_.preconditionWallNs += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - w0).count());
   }
   const uint64_t c0 = threadCpuNs();
   const RunStatus s = loop(final);

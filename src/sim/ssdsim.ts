@@ -20,8 +20,10 @@ export interface SimOptions {
   lbaPolicy?: 'reject' | 'modulo';
   /** Fraction of logical pages written sequentially before the replay (default 1). */
   preconditionFill?: number;
-  /** Random overwrites before the replay, as a multiple of the logical pages (default 1). */
+  /** Random overwrites before the replay, as a multiple of the logical pages (default 3: GREEDY's steady state). */
   preconditionAge?: number;
+  /** Planes aged with real writes; the others copy one of them (default 16). */
+  preconditionTemplates?: number;
   seed?: number;
 }
 
@@ -175,7 +177,7 @@ export async function simulate(config: SsdConfig, source: TraceSource, opts: Sim
 
 function stripUndefined(o: SimulateOptions): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const k of ['mode', 'closedLoopDepth', 'lbaPolicy', 'preconditionFill', 'preconditionAge', 'seed'] as const)
+  for (const k of ['mode', 'closedLoopDepth', 'lbaPolicy', 'preconditionFill', 'preconditionAge', 'preconditionTemplates', 'seed'] as const)
     if (o[k] !== undefined) out[k] = o[k];
   return out;
 }

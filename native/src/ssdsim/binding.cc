@@ -97,6 +97,8 @@ SimConfig parseConfig(const Napi::Object& o) {
   c.preemptibleGc = flag(o, "preemptibleGc", c.preemptibleGc);
   c.preconditionFill = num(o, "preconditionFill", c.preconditionFill);
   c.preconditionAge = num(o, "preconditionAge", c.preconditionAge);
+  c.preconditionTemplates = u32(o, "preconditionTemplates", c.preconditionTemplates);
+  if (c.preconditionTemplates < 1) throw ConfigError("preconditionTemplates", "preconditionTemplates must be at least 1");
   const std::string mode = str(o, "mode", "trace");
   if (mode == "trace") c.mode = ssdsim::Mode::TRACE;
   else if (mode == "closed") c.mode = ssdsim::Mode::CLOSED;

@@ -7,6 +7,9 @@
       "target_name": "ssdtune_native",
       "sources": [
         "native/src/addon.cc",
+        "native/src/decompress.cc",
+        "native/src/blktrace_parser.cc",
+        "native/src/blktrace_reader.cc",
         "native/src/ssdsim/ftl.cc",
         "native/src/ssdsim/sim.cc",
         "native/src/ssdsim/binding.cc"
@@ -16,7 +19,7 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": ["-std=c++17", "-O2", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-      "libraries": []
+      "libraries": ["-lbz2", "-llzma", "-lzstd"]
     }
   ]
 }

@@ -1,6 +1,9 @@
 /** The list of CLI commands: one import and one call per command. */
 import type { Command } from 'commander';
+import { register as registerAnalyze } from './analyze.js';
+import { register as registerModel } from './model.js';
 
 export function registerCommands(program: Command): void {
-  void program;
+  registerAnalyze(program);
+  registerModel(program);
 }

@@ -46,7 +46,7 @@ export async function run(): Promise<void> {
   if (process.env.SSDSIM_BENCH_BASELINE !== '0') devices.push(['baseline', { ...AUTOBLOX_BASELINE }]);
   for (const [dname, cfg] of devices) {
     const span = logicalSectors(cfg);
-    for (const mode of ['closed', 'trace'] as const) {
+    for (const mode of process.env.SSDSIM_BENCH_SYNTHETIC === '0' ? [] : (['closed', 'trace'] as const)) {
       // Open loop: 25k requests/s of simulated time (below the 64 GiB device's capacity); closed loop: 64 outstanding.
       const x = await timed(
         cfg,
@@ -55,7 +55,7 @@ export async function run(): Promise<void> {
       );
       line(`${dname} 4K rand 70/30 ${mode === 'closed' ? 'QD64' : 'open 25k/s'}`, cfg, x);
     }
-    for (const t of ['mqsim_wsrch-small.trace', 'msps_msnfs_30s.trace', 'msr_hm_0_sample1000.csv', 'cloudphysics_vscsi_sample.csv', 'tencent_cbs_sample50k.csv.bz2', 'blkparse_hadoop_writeback_apress.txt']) {
+    for (const t of ['mqsim_wsrch-small.trace', 'msps_msnfs_30s.trace', 'msr_hm_0_sample1000.csv', 'cloudphysics_vscsi_sample.csv', 'tencent_cbs_sample50k.csv.bz2', 'blkparse_hadoop_writeback_apress.txt', 'blktrace_centos7_vm_small']) {
       const file = path.join(PROJECT_ROOT, 'traces', t);
       if (!existsSync(file)) continue;
       try {

@@ -116,6 +116,7 @@ interface NativeSim {
   run(final: boolean): Promise<{ status: 'need-more' | 'done' | 'cancelled'; completed: number }>;
   cancel(): void;
   results(): SimResults;
+  close(): void;
   readonly logicalSectors: number;
   readonly completed: number;
 }
@@ -172,6 +173,12 @@ export async function simulate(config: SsdConfig, source: TraceSource, opts: Sim
     return sim.results();
   } finally {
     signal?.removeEventListener('abort', onAbort);
+    // A run() still in flight (error thrown while it ran) keeps the model; it is freed with the wrapper.
+    try {
+      sim.close();
+    } catch {
+      /* running: freed when the wrapper is collected */
+    }
   }
 }
 

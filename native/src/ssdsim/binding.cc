@@ -117,6 +117,7 @@ class SsdSimWrap : public Napi::ObjectWrap<SsdSimWrap> {
     return DefineClass(env, "SsdSim",
                        {InstanceMethod("feed", &SsdSimWrap::Feed), InstanceMethod("run", &SsdSimWrap::Run),
                         InstanceMethod("cancel", &SsdSimWrap::Cancel), InstanceMethod("results", &SsdSimWrap::GetResults),
+                        InstanceMethod("close", &SsdSimWrap::Close),
                         InstanceAccessor("logicalSectors", &SsdSimWrap::LogicalSectors, nullptr),
                         InstanceAccessor("completed", &SsdSimWrap::Completed, nullptr)});
   }
@@ -181,6 +182,7 @@ class SsdSimWrap : public Napi::ObjectWrap<SsdSimWrap> {
   };
 
   void busyCheck(Napi::Env env) {
+    if (sim_ == nullptr && !running) throw codedError(env, "SSDSIM_BUSY", "the simulator was closed");
     if (running) throw codedError(env, "SSDSIM_BUSY", "the simulator is running: await run() before feeding or running again");
   }
 
@@ -220,14 +222,28 @@ class SsdSimWrap : public Napi::ObjectWrap<SsdSimWrap> {
   }
 
   Napi::Value Cancel(const Napi::CallbackInfo& info) {
-    sim_->cancel();
+    if (sim_) sim_->cancel();
     return info.Env().Undefined();
   }
 
+  // Free the device model now: it can be a gigabyte that V8 does not see, so
+  // waiting for the wrapper's garbage collection could hold several at once.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    busyCheck(info.Env());
+    sim_.reset();
+    return info.Env().Undefined();
+  }
+
+  void aliveCheck(Napi::Env env) {
+    if (!sim_) throw codedError(env, "SSDSIM_BUSY", "the simulator was closed");
+  }
+
   Napi::Value LogicalSectors(const Napi::CallbackInfo& info) {
+    aliveCheck(info.Env());
     return Napi::Number::New(info.Env(), static_cast<double>(sim_->logicalSectors()));
   }
   Napi::Value Completed(const Napi::CallbackInfo& info) {
+    aliveCheck(info.Env());
     return Napi::Number::New(info.Env(), static_cast<double>(sim_->completed()));
   }
 

@@ -12,6 +12,7 @@ import { PROJECT_ROOT } from '../src/native.js';
 import { createSsdsimEvaluator, simulate } from '../src/sim/ssdsim.js';
 import { AUTOBLOX_BASELINE, logicalSectors, physicalBytes, ssdSpace, toSsdConfig, validateSsdConfig, type SsdConfig } from '../src/sim/ssd-space.js';
 import { syntheticTrace } from '../src/sim/synthetic.js';
+import { validateSpace, violations } from '../src/space/space.js';
 
 const WSRCH = path.join(PROJECT_ROOT, 'traces', 'mqsim_wsrch-small.trace');
 
@@ -76,6 +77,9 @@ test('a replay can be cancelled through its AbortSignal', async () => {
 
 test('the ssd space: AutoBlox baseline as default, satisfying its own constraints', () => {
   assert.equal(ssdSpace.name, 'ssd');
+  validateSpace(ssdSpace);
+  assert.deepEqual(violations(ssdSpace, ssdSpace.baseline), []);
+  assert.deepEqual(toSsdConfig(ssdSpace.baseline), AUTOBLOX_BASELINE);
   for (const p of ssdSpace.params) assert.equal(ssdSpace.baseline[p.name], p.default, p.name);
   for (const c of ssdSpace.constraints) assert.ok(c.check(ssdSpace.baseline), `baseline violates ${c.name}`);
   assert.equal(physicalBytes(AUTOBLOX_BASELINE), 480 * 2 ** 30);

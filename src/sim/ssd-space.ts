@@ -145,11 +145,12 @@ const constraints: Constraint[] = [
   { name: 'gc-thresholds', description: 'gcHardThreshold < gcThreshold', check: (c) => Number(c.gcHardThreshold) < Number(c.gcThreshold) },
 ];
 
+/** The tunable parameters only; the fixed ones (timings, PCIe) come from AUTOBLOX_BASELINE in toSsdConfig. */
 export const ssdSpace: ConfigSpace = {
   name: 'ssd',
   params,
   constraints,
-  baseline: { ...AUTOBLOX_BASELINE },
+  baseline: Object.fromEntries(params.map((p) => [p.name, (AUTOBLOX_BASELINE as unknown as Configuration)[p.name]!])),
 };
 
 const NUMERIC: readonly (keyof SsdConfig)[] = [

@@ -13,6 +13,9 @@ import { simulate, summarize, type SimResults } from '../src/sim/ssdsim.js';
 import { AUTOBLOX_BASELINE, logicalSectors, type SsdConfig } from '../src/sim/ssd-space.js';
 import { syntheticTrace } from '../src/sim/synthetic.js';
 import type { TraceSource } from '../src/trace/model.js';
+import { createSsdsimEvaluator } from '../src/sim/ssdsim.js';
+import { ssdSpace } from '../src/sim/ssd-space.js';
+import { LearnedSsdSearch, runSearch, bestOf } from '../src/search/search.js';
 
 function rssMiB(): number {
   return process.resourceUsage().maxRSS / 1024;
@@ -38,7 +41,32 @@ function line(name: string, cfg: SsdConfig, x: { r: SimResults; total: number; p
   );
 }
 
+/** SSDSIM_BENCH_SEARCH=N: a LearnedSSD search of N evaluations over the `ssd` space on the wsrch trace. */
+async function search(n: number): Promise<void> {
+  const file = path.join(PROJECT_ROOT, 'traces', 'mqsim_wsrch-small.trace');
+  const t0 = performance.now();
+  let failed = 0;
+  const rec = await runSearch(new LearnedSsdSearch(), {
+    space: ssdSpace,
+    evaluator: createSsdsimEvaluator(),
+    workload: { name: 'wsrch', open: () => openTrace(file) },
+    budget: { evaluations: n },
+    onEvent: (e) => {
+      if (e.type === 'evaluation' && e.evaluation.status === 'failed') failed++;
+    },
+  });
+  const best = bestOf(rec.evaluations);
+  const wall = (performance.now() - t0) / 1000;
+  console.log(
+    `search learnedssd on wsrch: ${rec.evaluations.length} evaluations (${failed} failed) in ${wall.toFixed(0)} s wall (${(wall / rec.evaluations.length).toFixed(1)} s each), status ${rec.status};` +
+      ` best grade ${best?.grade?.toFixed(3)} over the baseline; peak RSS ${rssMiB().toFixed(0)} MiB`,
+  );
+  if (best) console.log(`  best configuration: ${JSON.stringify(best.config)}`);
+}
+
 export async function run(): Promise<void> {
+  const searchN = Number(process.env.SSDSIM_BENCH_SEARCH ?? 0);
+  if (searchN > 0) return search(searchN);
   const n = Number(process.env.SSDSIM_BENCH_REQUESTS ?? 1_000_000);
   // A 64 GiB device (MQSim's default geometry with 256 blocks per plane), then the AutoBlox baseline (480 GiB).
   const mid: SsdConfig = { ...AUTOBLOX_BASELINE, channels: 8, chipsPerChannel: 4, diesPerChip: 2, planesPerDie: 2, blocksPerPlane: 256, pagesPerBlock: 256, pageBytes: 8192, dataCacheBytes: 256 << 20, cmtBytes: 2 << 20 };

@@ -52,7 +52,10 @@ async function search(n: number): Promise<void> {
     workload: { name: 'wsrch', open: () => openTrace(file) },
     budget: { evaluations: n },
     onEvent: (e) => {
-      if (e.type === 'evaluation' && e.evaluation.status === 'failed') failed++;
+      if (e.type !== 'evaluation') return;
+      if (e.evaluation.status === 'failed') failed++;
+      const ev = e.evaluation;
+      console.log(`  #${ev.index} ${ev.phase} ${(ev.ms / 1000).toFixed(1)} s ${ev.status}${ev.grade !== undefined ? ` grade ${ev.grade.toFixed(3)}` : ''}${ev.message ? ` (${ev.message})` : ''}`);
     },
   });
   const best = bestOf(rec.evaluations);

@@ -60,6 +60,9 @@ test('LBAs beyond the device are rejected with their request index, or mapped mo
   b2.push(1000, cap - 4, 4096, Op.READ);
   const r = await simulate(small, sourceFromBatches(emptyMeta('beyond.trace', 'test'), [b2.take()]), { lbaPolicy: 'modulo' });
   assert.equal(r.completed, 2);
+  const b3 = new TraceBuilder();
+  b3.push(0, -8, 4096, Op.READ);
+  await assert.rejects(simulate(small, sourceFromBatches(emptyMeta('neg.trace', 'test'), [b3.take()]), { lbaPolicy: 'modulo' }), (e) => isSsdtuneError(e, 'SSDTUNE_TRACE_FORMAT') && /neg\.trace: request 0: a sector number/.test(e.message));
 });
 
 test('a replay can be cancelled through its AbortSignal', async () => {

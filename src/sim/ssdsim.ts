@@ -5,7 +5,7 @@
  * it as the `ssdsim` Evaluator of the `ssd` space.
  */
 import { native } from '../native.js';
-import { ERR_SSDSIM_CANCELLED, ERR_SSDSIM_CONFIG, ERR_SSDSIM_DEVICE_FULL, ERR_NATIVE, ERR_SSDSIM_LBA_RANGE } from '../errors.js';
+import { ERR_NATIVE, ERR_SSDSIM_CANCELLED, ERR_SSDSIM_CONFIG, ERR_SSDSIM_DEVICE_FULL, ERR_SSDSIM_LBA_RANGE, ERR_TRACE_FORMAT } from '../errors.js';
 import type { TraceSource } from '../trace/model.js';
 import type { Configuration } from '../space/types.js';
 import type { EvaluateOptions, Evaluator, Metrics, WorkloadRef } from '../evaluators/types.js';
@@ -112,7 +112,7 @@ export function summarize(r: SimResults): SimSummary {
 }
 
 interface NativeSim {
-  feed(t: Float64Array, sector: Float64Array, bytes: Uint32Array, op: Uint16Array): { badIndex: number; badLastSector: number };
+  feed(t: Float64Array, sector: Float64Array, bytes: Uint32Array, op: Uint16Array): { badIndex: number; badLastSector: number; badSector: boolean };
   run(final: boolean): Promise<{ status: 'need-more' | 'done' | 'cancelled'; completed: number }>;
   cancel(): void;
   results(): SimResults;
@@ -162,6 +162,8 @@ export async function simulate(config: SsdConfig, source: TraceSource, opts: Sim
     };
     for await (const b of source) {
       const fr = sim.feed(b.timeNs, b.sector, b.bytes, b.op);
+      if (fr.badIndex >= 0 && fr.badSector)
+        throw ERR_TRACE_FORMAT(source.meta.source, `request ${fed + fr.badIndex}`, `a sector number in [0, 2^53), got ${b.sector[fr.badIndex]}`);
       if (fr.badIndex >= 0)
         throw ERR_SSDSIM_LBA_RANGE(source.meta.source, fed + fr.badIndex, fr.badLastSector, sim.logicalSectors);
       fed += b.length;

@@ -207,6 +207,7 @@ class SsdSimWrap : public Napi::ObjectWrap<SsdSimWrap> {
     Napi::Object r = Napi::Object::New(env);
     r.Set("badIndex", static_cast<double>(fr.badIndex));
     r.Set("badLastSector", static_cast<double>(fr.badLastSector));
+    r.Set("badSector", fr.badSector);
     return r;
   }
 

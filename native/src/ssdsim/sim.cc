@@ -101,9 +101,14 @@ uint32_t Sim::lpnOf(uint64_t sector) const {
 FeedResult Sim::feed(const double* t, const double* sector, const uint32_t* bytes, const uint16_t* op, size_t n) {
   FeedResult fr;
   const uint64_t limit = logicalSectors();
-  if (!cfg_.lbaModulo) {
-    for (size_t i = 0; i < n; i++) {
-      if (bytes[i] == 0 || !(op[i] & 3)) continue;
+  for (size_t i = 0; i < n; i++) {
+    if (bytes[i] == 0 || !(op[i] & 3)) continue;
+    if (!(sector[i] >= 0 && sector[i] < 9007199254740992.0)) {
+      fr.badIndex = static_cast<int64_t>(i);
+      fr.badSector = true;
+      return fr;
+    }
+    if (!cfg_.lbaModulo) {
       uint64_t last = static_cast<uint64_t>(sector[i]) + (bytes[i] + 511) / 512 - 1;
       if (last >= limit) {
         fr.badIndex = static_cast<int64_t>(i);

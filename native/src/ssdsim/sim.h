@@ -31,6 +31,7 @@ struct InputReq {
 struct FeedResult {
   int64_t badIndex = -1;
   uint64_t badLastSector = 0;
+  bool badSector = false;  // the sector itself is negative, NaN or beyond 2^53 (not a capacity question)
 };
 
 enum class RunStatus { NEED_MORE, DONE, CANCELLED };

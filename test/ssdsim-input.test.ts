@@ -41,6 +41,8 @@ test('impossible configurations are rejected before simulating, naming the param
   await assert.rejects(simulate({ ...small, pageBytes: 1000 }, one), configError('pageBytes'));
   await assert.rejects(simulate({ ...small, planeAllocation: 'CWDD' }, one), configError('planeAllocation'));
   await assert.rejects(simulate({ ...small, cmtBytes: 100 }, one), configError('cmtBytes'));
+  await assert.rejects(simulate({ ...small, overProvisioning: 0.1, gcThreshold: 0.2 }, one), configError('gcThreshold'));
+  assert.equal(ssdSpace.constraints.find((c) => c.name === 'gc-below-op')!.check({ ...ssdSpace.baseline, overProvisioning: 0.05, gcThreshold: 0.1 }), false);
   assert.throws(() => validateSsdConfig(small, { lbaSpanSectors: logicalSectors(small) + 1 }), configError('capacity'));
   validateSsdConfig(small, { lbaSpanSectors: logicalSectors(small) });
   assert.throws(() => toSsdConfig({ chanels: 4 }), configError('chanels'));

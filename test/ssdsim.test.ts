@@ -165,7 +165,7 @@ test('valid + invalid + free pages = total, and every logical page stays mapped 
 
 test('preconditioning by template planes leaves every logical page mapped once and the pages accounted', async () => {
   // 60 planes, 4 aged templates; 60 does not divide the logical pages, so some planes own one page fewer.
-  const cfg = small({ channels: 5, chipsPerChannel: 3, diesPerChip: 2, planesPerDie: 2, blocksPerPlane: 16, pagesPerBlock: 32, overProvisioning: 0.23 });
+  const cfg = small({ channels: 5, chipsPerChannel: 3, diesPerChip: 2, planesPerDie: 2, blocksPerPlane: 16, pagesPerBlock: 32, overProvisioning: 0.3 });
   const r = await simulate(cfg, syntheticTrace({ requests: 30_000, readRatio: 0.5, bytes: 4096, pattern: 'random', spanSectors: logicalSectors(cfg), seed: 2 }), {
     preconditionFill: 1,
     preconditionAge: 3,

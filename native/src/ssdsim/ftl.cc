@@ -35,6 +35,11 @@ Ftl::Ftl(const SimConfig& c) : cfg_(c), rng_(c.seed * 0x2545F4914F6CDD1DULL + 7)
   require(logical_ > 0, "overProvisioning", "no logical pages left");
 
   gcBlocks_ = std::max<uint32_t>(2, static_cast<uint32_t>(c.gcThreshold * bpp_));
+  {
+    const uint64_t usedBlocks = (perPlane + ppb_ - 1) / ppb_;
+    require(gcBlocks_ + 2 + usedBlocks <= bpp_, "gcThreshold",
+            "gcThreshold keeps more free blocks per plane than over-provisioning leaves spare (GC could never reach it)");
+  }
   hardBlocks_ = std::max<uint32_t>(1, static_cast<uint32_t>(c.gcHardThreshold * bpp_));
   rgaSet_ = std::max<uint32_t>(1, static_cast<uint32_t>(std::log2(static_cast<double>(bpp_))));
   // RANDOM_PP: a victim needs at least this many invalid pages. MQSim derives
@@ -138,7 +143,7 @@ void Ftl::maybeGc(uint32_t plane, GcSink* sink) {
   inGc_[plane] = 1;
   // Each pass frees one block and consumes the victim's valid pages; the cap
   // only guards against a policy that keeps picking blocks with nothing to gain.
-  for (uint32_t guard = 0; freeCount_[plane] < gcBlocks_ && guard < 2 * bpp_; guard++) {
+  for (uint32_t guard = 0; freeCount_[plane] < gcBlocks_ && guard < bpp_; guard++) {
     uint32_t v = selectVictim(plane, false);
     if (v == kNone || invalid(v) == 0) {
       // MQSim skips GC when the policy picks a useless block. We do the same

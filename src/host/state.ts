@@ -1,0 +1,76 @@
+/**
+ * Where the applier records what a device had before ssdtune first changed
+ * it, so `revert` can restore it exactly. The ConfDB will implement
+ * `StateStore`; until then a JSON file under the data directory does.
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ERR_HOST_STATE } from '../errors.js';
+import type { Snapshot } from './sysfs.js';
+
+export interface HostStateRecord {
+  /** Disk name (loop0, nvme0n1). */
+  device: string;
+  /** major:minor when recorded: a different number means the name now belongs to another device. */
+  devNumber: string;
+  /** ISO time of the first apply. */
+  savedAt: string;
+  /** Every allow-listed attribute as it was before the first write. */
+  previous: Snapshot;
+  /** What ssdtune applied last (for display and export). */
+  applied: Record<string, string>;
+}
+
+export interface StateStore {
+  get(device: string): Promise<HostStateRecord | undefined>;
+  put(record: HostStateRecord): Promise<void>;
+  delete(device: string): Promise<void>;
+}
+
+/** SSDTUNE_DATA_DIR, else ~/.ssdtune. */
+export function defaultDataDir(): string {
+  return process.env.SSDTUNE_DATA_DIR || path.join(os.homedir(), '.ssdtune');
+}
+
+/** One JSON file, rewritten atomically (temp file + rename) so a crash never leaves half a record. */
+export class JsonFileStateStore implements StateStore {
+  readonly file: string;
+  constructor(dataDir: string = defaultDataDir()) {
+    this.file = path.join(dataDir, 'host-state.json');
+  }
+
+  private load(): Record<string, HostStateRecord> {
+    if (!existsSync(this.file)) return {};
+    try {
+      const data = JSON.parse(readFileSync(this.file, 'utf8')) as { devices?: Record<string, HostStateRecord> };
+      return data.devices ?? {};
+    } catch (e) {
+      throw ERR_HOST_STATE(this.file, `state file is unreadable (${(e as Error).message}); fix or remove it`);
+    }
+  }
+
+  private save(devices: Record<string, HostStateRecord>): void {
+    mkdirSync(path.dirname(this.file), { recursive: true });
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ version: 1, devices }, null, 2) + '\n');
+    renameSync(tmp, this.file);
+  }
+
+  async get(device: string): Promise<HostStateRecord | undefined> {
+    return this.load()[device];
+  }
+
+  async put(record: HostStateRecord): Promise<void> {
+    const all = this.load();
+    all[record.device] = record;
+    this.save(all);
+  }
+
+  async delete(device: string): Promise<void> {
+    const all = this.load();
+    if (!(device in all)) return;
+    delete all[device];
+    this.save(all);
+  }
+}

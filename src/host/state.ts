@@ -74,3 +74,17 @@ export class JsonFileStateStore implements StateStore {
     this.save(all);
   }
 }
+
+/** A store that lives as long as the process: for evaluations that apply a configuration and revert it themselves. */
+export class MemoryStateStore implements StateStore {
+  private readonly records = new Map<string, HostStateRecord>();
+  async get(device: string): Promise<HostStateRecord | undefined> {
+    return this.records.get(device);
+  }
+  async put(record: HostStateRecord): Promise<void> {
+    this.records.set(record.device, structuredClone(record));
+  }
+  async delete(device: string): Promise<void> {
+    this.records.delete(device);
+  }
+}

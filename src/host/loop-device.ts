@@ -79,7 +79,16 @@ export function createLoopDevice(opts: LoopOptions): LoopDevice {
       if (destroyed) return;
       destroyed = true;
       try {
-        execFileSync('losetup', ['--detach', dev], { stdio: 'ignore' });
+        // The kernel can report the device busy for a moment after its last user closed it.
+        for (let attempt = 0; ; attempt++) {
+          try {
+            execFileSync('losetup', ['--detach', dev], { stdio: 'ignore' });
+            break;
+          } catch (e) {
+            if (attempt >= 20) throw e;
+            execFileSync('sleep', ['0.1']);
+          }
+        }
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

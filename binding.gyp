@@ -7,6 +7,12 @@
       "target_name": "ssdtune_native",
       "sources": [
         "native/src/addon.cc",
+        "native/src/decompress.cc",
+        "native/src/blktrace_parser.cc",
+        "native/src/blktrace_reader.cc",
+        "native/src/ssdsim/ftl.cc",
+        "native/src/ssdsim/sim.cc",
+        "native/src/ssdsim/binding.cc",
         "native/src/replay/replay.cc",
         "native/src/replay/replay_addon.cc"
       ],
@@ -15,7 +21,7 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": ["-std=c++17", "-O2", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-      "libraries": ["-luring"]
+      "libraries": ["-lbz2", "-llzma", "-lzstd", "-luring"]
     }
   ]
 }

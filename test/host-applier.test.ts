@@ -147,6 +147,30 @@ test('not root: the CLI refuses with exit 5 and writes nothing', { skip }, withL
   assert.ok(!existsSync(path.join(dataDir, 'nobody', 'host-state.json')));
 }));
 
+test('CLI apply and revert record the previous values in the ConfDB', { skip }, withLoop(async (loop, _store, dataDir) => {
+  const before = readSnapshot(resolveDevice(loop.path));
+  const cfgFile = path.join(dataDir, 'cfg.json');
+  writeFileSync(cfgFile, JSON.stringify({ config: { 'queue/read_ahead_kb': Number(before.read_ahead_kb) + 12, scheduler: 'mq-deadline' } }));
+  const cli = path.join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
+  const db = path.join(dataDir, 'db');
+  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args, '--data-dir', db], { encoding: 'utf8' });
+  const tuned = run('apply', '--device', loop.name, '--config', cfgFile, '--export', 'tuned');
+  assert.equal(tuned.status, 0, tuned.stderr);
+  assert.match(tuned.stdout, new RegExp(`devices=${loop.name}\nelevator=mq-deadline\nreadahead=${Number(before.read_ahead_kb) + 12}`));
+  assert.deepEqual(readSnapshot(resolveDevice(loop.path)), before, 'export writes nothing');
+  const a = run('apply', '--device', loop.path, '--config', cfgFile, '--json');
+  assert.equal(a.status, 0, a.stderr);
+  assert.deepEqual(JSON.parse(a.stdout).changes.map((c: { key: string }) => c.key), ['scheduler', 'read_ahead_kb']);
+  const rec = JSON.parse(run('db', 'show', 'devices', loop.name).stdout);
+  assert.deepEqual(rec.previous, before);
+  const r = run('revert', '--device', loop.name);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(readSnapshot(resolveDevice(loop.path)), before);
+  assert.equal(run('db', 'show', 'devices', loop.name).status, 4, 'record removed');
+  const audit = JSON.parse(run('db', 'list', 'audit', '--json').stdout) as { action: string }[];
+  assert.deepEqual(audit.map((x) => x.action).sort(), ['host.apply', 'host.revert']);
+}));
+
 test('a partition resolves to its disk', { skip }, withLoop(async (loop, _s, _d, t) => {
   // The loop device was created with partscan; write an MBR with one partition
   // into our own backing file, then ask the kernel to rescan it.

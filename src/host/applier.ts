@@ -107,7 +107,8 @@ function transact(dev: BlockDevice, target: Record<string, string>, before: Snap
   throw ERR_HOST_APPLY(dev.name, f.key, f.value, f.reason, outcome);
 }
 
-function requireRoot(what: string): void {
+/** Writing sysfs needs root: say so before anything else is attempted. */
+export function requireRoot(what: string): void {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) throw ERR_HOST_ROOT(what);
 }
 

@@ -1,11 +1,12 @@
 /**
  * Where the applier records what a device had before ssdtune first changed
- * it, so `revert` can restore it exactly. The ConfDB will implement
- * `StateStore`; until then a JSON file under the data directory does.
+ * it, so `revert` can restore it exactly. The CLI keeps it in the ConfDB
+ * (confdb-state.ts); a JSON file serves where no ConfDB can be opened, and a
+ * memory store serves evaluations that apply and revert within one call.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { defaultDataDir } from '../config.js';
 import { ERR_HOST_STATE } from '../errors.js';
 import type { Snapshot } from './sysfs.js';
 
@@ -26,11 +27,6 @@ export interface StateStore {
   get(device: string): Promise<HostStateRecord | undefined>;
   put(record: HostStateRecord): Promise<void>;
   delete(device: string): Promise<void>;
-}
-
-/** SSDTUNE_DATA_DIR, else ~/.ssdtune. */
-export function defaultDataDir(): string {
-  return process.env.SSDTUNE_DATA_DIR || path.join(os.homedir(), '.ssdtune');
 }
 
 /** One JSON file, rewritten atomically (temp file + rename) so a crash never leaves half a record. */

@@ -1,9 +1,17 @@
 /** The list of CLI commands: one import and one call per command. */
 import type { Command } from 'commander';
+import { register as registerAnalyze } from './analyze.js';
+import { register as registerDb } from './db.js';
+import { register as registerModel } from './model.js';
+import { register as registerServe } from './serve.js';
 import { register as registerApply } from './apply.js';
 import { register as registerRevert } from './revert.js';
 
 export function registerCommands(program: Command): void {
+  registerAnalyze(program);
+  registerDb(program);
+  registerModel(program);
+  registerServe(program);
   registerApply(program);
   registerRevert(program);
 }

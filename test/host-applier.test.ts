@@ -14,6 +14,8 @@ import { JsonFileStateStore } from '../src/host/state.js';
 import { parseScheduler, readSnapshot, resolveDevice } from '../src/host/sysfs.js';
 import { canUseLoopDevices, createLoopDevice, type LoopDevice } from '../src/host/loop-device.js';
 import { toTunedProfile, toUdevRule } from '../src/host/export.js';
+import { buildHostSpace, hostConfigToApply } from '../src/host/host-space.js';
+import { isFeasible } from '../src/space/constraints.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { PROJECT_ROOT } from '../src/native.js';
 
@@ -169,6 +171,24 @@ test('CLI apply and revert record the previous values in the ConfDB', { skip }, 
   assert.equal(run('db', 'show', 'devices', loop.name).status, 4, 'record removed');
   const audit = JSON.parse(run('db', 'list', 'audit', '--json').stdout) as { action: string }[];
   assert.deepEqual(audit.map((x) => x.action).sort(), ['host.apply', 'host.revert']);
+}));
+
+test('the host space is built from the device and its configurations apply', { skip }, withLoop(async (loop, store) => {
+  const before = readSnapshot(resolveDevice(loop.path));
+  const space = buildHostSpace(loop.path);
+  const byName = Object.fromEntries(space.params.map((p) => [p.name, p]));
+  assert.equal(space.name, 'host');
+  assert.deepEqual(space.baseline.read_ahead_kb, Number(before.read_ahead_kb));
+  assert.deepEqual(byName.scheduler!.kind === 'categorical' && [...byName.scheduler!.values].sort(), ['bfq', 'kyber', 'mq-deadline', 'none']);
+  const hw = Number(execFileSync('cat', [`/sys/block/${loop.name}/queue/max_hw_sectors_kb`], { encoding: 'utf8' }));
+  assert.ok(byName.max_sectors_kb!.kind === 'ordinal' && Math.max(...byName.max_sectors_kb!.values) === hw, 'max_sectors_kb bounded by max_hw_sectors_kb');
+  assert.ok(!isFeasible(space, { ...space.baseline, scheduler: 'none', nr_requests: 2048 }), 'tag depth bounds nr_requests without a scheduler');
+  assert.ok(isFeasible(space, { ...space.baseline, scheduler: 'mq-deadline', nr_requests: 2048 }));
+  const cfg = hostConfigToApply(space, { ...space.baseline, read_ahead_kb: 4096, scheduler: 'mq-deadline', nr_requests: 512 });
+  await applyHostConfig(loop.path, cfg, { store });
+  assert.equal(readSnapshot(resolveDevice(loop.path)).nr_requests, '512');
+  await revertHostConfig(loop.path, { store });
+  assert.deepEqual(readSnapshot(resolveDevice(loop.path)), before);
 }));
 
 test('a partition resolves to its disk', { skip }, withLoop(async (loop, _s, _d, t) => {

@@ -7,6 +7,7 @@
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { defineSpace } from '../space/space.js';
 import type { ConfigSpace, Configuration, Constraint, ParamSpec } from '../space/types.js';
 import { IOSCHED_PREFIX, IOSCHED_TUNABLES, readSnapshot, resolveDevice, type BlockDevice, type Snapshot } from './sysfs.js';
 import { readLimits } from './validate.js';
@@ -98,8 +99,8 @@ export function buildHostSpace(device: string | BlockDevice): ConfigSpace {
       check: (c) => c.scheduler !== 'none' || Number(c.nr_requests) <= depth,
     });
   }
-  const baseline: Configuration = Object.fromEntries(params.map((p) => [p.name, p.default]));
-  return { name: 'host', params, constraints, baseline };
+  // Baseline: the parameters' defaults, i.e. what the device has now.
+  return defineSpace({ name: 'host', params, constraints });
 }
 
 /**

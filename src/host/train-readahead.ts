@@ -17,15 +17,11 @@ import { CLASSES, DEFAULT_MODEL_DIR, LearnedReadahead, type Sample } from './lea
 import { chooseReadahead } from './readahead-search.js';
 import { patternTrace, type Pattern } from './workloads.js';
 import type { DeviceCost } from './readahead-model.js';
+import { Rng } from '../space/rng.js';
 
 /** Labels are for an NVMe-class device: 40 us per request, 2 GB/s, 2 us per cached read. */
 export const TRAINING_COST: DeviceCost = { requestUs: 40, bytesPerSec: 2e9, appRequestUs: 2 };
 export const WINDOW = 256;
-
-function rng(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 0x100000000);
-}
 
 export function sliceBatch(b: TraceBatch, from: number, to: number): TraceBatch {
   return {
@@ -47,7 +43,7 @@ function labelled(window: TraceBatch, currentRa: number, steady: TraceBatch = wi
 }
 
 export async function buildDataset(seed = 42): Promise<(Sample & { seconds: number[]; source: string })[]> {
-  const rand = rng(seed);
+  const rng = new Rng(seed);
   const currents = [0, 16, 128, 512, 2048, 4096];
   const out: (Sample & { seconds: number[]; source: string })[] = [];
   const patterns: Pattern[] = ['sequential', 'strided', 'random', 'reverse'];
@@ -55,23 +51,18 @@ export async function buildDataset(seed = 42): Promise<(Sample & { seconds: numb
   for (let rep = 0; rep < 12; rep++) {
     for (const pattern of patterns) {
       for (const size of sizes) {
-        const stride = size * [1.25, 2, 4, 16, 64][Math.floor(rand() * 5)]!;
-        const t = patternTrace({ pattern, count: 16 * WINDOW, requestBytes: size, strideBytes: stride, spanBytes: 4 * 2 ** 30, seed: 1 + Math.floor(rand() * 1e6) });
-        out.push({ ...labelled(sliceBatch(t, 0, WINDOW), currents[Math.floor(rand() * currents.length)]!, t), source: `${pattern}/${size}` });
+        const stride = size * rng.pick([1.25, 2, 4, 16, 64]);
+        const t = patternTrace({ pattern, count: 16 * WINDOW, requestBytes: size, strideBytes: stride, spanBytes: 4 * 2 ** 30, seed: 1 + rng.int(1e6) });
+        out.push({ ...labelled(sliceBatch(t, 0, WINDOW), rng.pick(currents), t), source: `${pattern}/${size}` });
       }
     }
   }
   // Windows of a real trace (web search, MQSim format): reads only.
   const real = await collect(await openTrace(path.join(PROJECT_ROOT, 'traces', 'mqsim_wsrch-small.trace')));
   for (let from = 0; from + WINDOW <= real.length; from += WINDOW) {
-    out.push({ ...labelled(sliceBatch(real, from, from + WINDOW), currents[Math.floor(rand() * currents.length)]!), source: 'mqsim_wsrch' });
+    out.push({ ...labelled(sliceBatch(real, from, from + WINDOW), rng.pick(currents)), source: 'mqsim_wsrch' });
   }
-  // Seeded shuffle (Fisher-Yates).
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
+  return rng.shuffle(out);
 }
 
 export async function trainAndSave(dir = DEFAULT_MODEL_DIR): Promise<LearnedReadahead> {

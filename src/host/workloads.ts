@@ -5,6 +5,7 @@
  */
 import { Op, emptyMeta, sourceFromBatches, TraceBuilder, type TraceBatch } from '../trace/model.js';
 import type { WorkloadRef } from '../evaluators/types.js';
+import { Rng } from '../space/rng.js';
 
 export type Pattern = 'sequential' | 'strided' | 'random' | 'reverse';
 
@@ -23,22 +24,9 @@ export interface PatternSpec {
   seed?: number;
 }
 
-/** xorshift32: reproducible without a dependency. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x100000000;
-  };
-}
-
 export function patternTrace(spec: PatternSpec): TraceBatch {
   const b = new TraceBuilder({ initialCapacity: spec.count });
-  const rand = rng(spec.seed ?? 1);
+  const rng = new Rng(spec.seed ?? 1);
   const slots = Math.max(1, Math.floor(spec.spanBytes / spec.requestBytes));
   const stride = spec.strideBytes ?? spec.requestBytes;
   const gap = spec.gapNs ?? 10_000;
@@ -48,7 +36,7 @@ export function patternTrace(spec: PatternSpec): TraceBatch {
       case 'sequential': off = (i * spec.requestBytes) % (slots * spec.requestBytes); break;
       case 'reverse': off = (slots - 1 - (i % slots)) * spec.requestBytes; break;
       case 'strided': off = (i * stride) % Math.max(stride, spec.spanBytes - spec.requestBytes); break;
-      case 'random': off = Math.floor(rand() * slots) * spec.requestBytes; break;
+      case 'random': off = rng.int(slots) * spec.requestBytes; break;
     }
     b.push(i * gap, off / 512, spec.requestBytes, Op.READ);
   }

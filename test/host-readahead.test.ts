@@ -15,7 +15,8 @@ import assert from 'node:assert/strict';
 import { closeSync, existsSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { simulateReadahead, ReadaheadModelEvaluator } from '../src/host/readahead-model.js';
 import { patternTrace, patternWorkload, type PatternSpec } from '../src/host/workloads.js';
-import { LiveEvaluator, calibrateDevice, planReplay } from '../src/host/live-evaluator.js';
+import { LiveEvaluator, calibrateDevice, planReplay, runReplay } from '../src/host/live-evaluator.js';
+import { Op, TraceBuilder } from '../src/trace/model.js';
 import { canUseLoopDevices, createLoopDevice } from '../src/host/loop-device.js';
 import { isSsdtuneError } from '../src/errors.js';
 import type { Metrics } from '../src/evaluators/types.js';
@@ -78,6 +79,40 @@ test('live evaluator refuses a device with a filesystem signature unless forced'
     closeSync(fd);
     assert.throws(() => new LiveEvaluator({ device: loop.path }), (e) => isSsdtuneError(e, 'SSDTUNE_HOST_UNSAFE') && /ext/.test((e as Error).message));
     assert.doesNotThrow(() => new LiveEvaluator({ device: loop.path, force: true }));
+  } finally {
+    loop.destroy();
+  }
+});
+
+test('native replay: timed mode keeps arrival times, O_DIRECT at QD 8, writes only on a scratch device', { skip }, async () => {
+  native();
+  const loop = createLoopDevice({ sizeBytes: 16 * MiB });
+  try {
+    const b = new TraceBuilder();
+    for (let i = 0; i < 40; i++) b.push(i * 2e6, i * 64, 4096, Op.READ); // one read every 2 ms
+    const batch = b.take();
+    const plan = planReplay(batch, 16 * MiB, { allowWrite: false, align: 4096 });
+    const timed = await runReplay(loop.path, plan, { direct: true, allowWrite: false, timed: true, queueDepth: 4 });
+    assert.equal(timed.completed, 40);
+    assert.equal(timed.errors, 0);
+    assert.ok(timed.elapsedNs >= 78e6, `40 arrivals 2 ms apart take >= 78 ms: ${timed.elapsedNs / 1e6} ms`);
+    const half = await runReplay(loop.path, plan, { direct: true, allowWrite: false, timed: true, queueDepth: 4, timeScale: 0.5 });
+    assert.ok(half.elapsedNs >= 39e6 && half.elapsedNs < timed.elapsedNs, 'timeScale 0.5 halves the gaps');
+    const closed = await runReplay(loop.path, plan, { direct: true, allowWrite: false, timed: false, queueDepth: 8 });
+    assert.equal(closed.completed, 40);
+    assert.equal(closed.bytes, 40 * 4096);
+    assert.equal(closed.latencyNs.length, 40);
+
+    const w = new TraceBuilder();
+    w.push(0, 0, 4096, Op.READ);
+    w.push(1000, 8, 4096, Op.WRITE);
+    const wb = w.take();
+    const ro = planReplay(wb, 16 * MiB, { allowWrite: false, align: 4096 });
+    assert.equal(ro.writesSkipped, 1, 'not scratch: the write is dropped');
+    const rw = planReplay(wb, 16 * MiB, { allowWrite: true, align: 4096 });
+    await assert.rejects(runReplay(loop.path, rw, { direct: true, allowWrite: false, timed: false, queueDepth: 1 }), /not declared scratch/);
+    const done = await runReplay(loop.path, rw, { direct: true, allowWrite: true, timed: false, queueDepth: 1 });
+    assert.equal(done.completed, 2, 'scratch: the write is replayed');
   } finally {
     loop.destroy();
   }

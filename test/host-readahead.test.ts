@@ -12,7 +12,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
 import { simulateReadahead, ReadaheadModelEvaluator } from '../src/host/readahead-model.js';
 import { patternTrace, patternWorkload, type PatternSpec } from '../src/host/workloads.js';
 import { LiveEvaluator, calibrateDevice, planReplay, runReplay } from '../src/host/live-evaluator.js';
@@ -80,6 +83,27 @@ test('live evaluator refuses a device with a filesystem signature unless forced'
     assert.throws(() => new LiveEvaluator({ device: loop.path }), (e) => isSsdtuneError(e, 'SSDTUNE_HOST_UNSAFE') && /ext/.test((e as Error).message));
     assert.doesNotThrow(() => new LiveEvaluator({ device: loop.path, force: true }));
   } finally {
+    loop.destroy();
+  }
+});
+
+test('live evaluator never replays on a mounted device, even forced', { skip }, (t) => {
+  const loop = createLoopDevice({ sizeBytes: 16 * MiB });
+  const mnt = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-mnt-'));
+  let mounted = false;
+  try {
+    execFileSync('mkfs.ext4', ['-q', '-F', loop.path], { stdio: 'ignore' });
+    try {
+      execFileSync('mount', [loop.path, mnt], { stdio: 'ignore' });
+      mounted = true;
+    } catch {
+      t.skip('mount is not permitted here');
+      return;
+    }
+    assert.throws(() => new LiveEvaluator({ device: loop.path, force: true }), (e) => isSsdtuneError(e, 'SSDTUNE_HOST_UNSAFE') && /mounted at/.test((e as Error).message));
+  } finally {
+    if (mounted) execFileSync('umount', [mnt]);
+    rmSync(mnt, { recursive: true, force: true });
     loop.destroy();
   }
 });

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ERR_USAGE } from './errors.js';
+import { PROJECT_ROOT } from './native.js';
 
 export interface Settings {
   dataDir: string;
@@ -22,6 +23,8 @@ export interface Settings {
   maxUploadBytes: number;
   /** Path of a user-supplied MQSim binary, for the mqsim evaluator. */
   mqsimPath?: string;
+  /** Directory of the workload similarity model (default: the one shipped in models/similarity). */
+  modelDir: string;
 }
 
 export function defaultDataDir(): string {
@@ -35,6 +38,7 @@ const DEFAULTS: Omit<Settings, 'dataDir'> = {
   port: 7411,
   evaluator: 'ssdsim',
   maxUploadBytes: 512 * 1024 * 1024,
+  modelDir: path.join(PROJECT_ROOT, 'models', 'similarity'),
 };
 
 export function loadSettings(overrides: Partial<Settings> = {}): Settings {
@@ -55,6 +59,7 @@ export function loadSettings(overrides: Partial<Settings> = {}): Settings {
     ...(env.SSDTUNE_PORT ? { port: Number(env.SSDTUNE_PORT) } : {}),
     ...(env.SSDTUNE_EVALUATOR ? { evaluator: env.SSDTUNE_EVALUATOR } : {}),
     ...(env.SSDTUNE_MQSIM ? { mqsimPath: env.SSDTUNE_MQSIM } : {}),
+    ...(env.SSDTUNE_MODEL_DIR ? { modelDir: path.resolve(env.SSDTUNE_MODEL_DIR) } : {}),
   };
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
   const s: Settings = { ...DEFAULTS, ...fromFile, ...fromEnv, ...defined, dataDir };

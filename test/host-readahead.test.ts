@@ -17,6 +17,8 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { simulateReadahead, ReadaheadModelEvaluator } from '../src/host/readahead-model.js';
+import { readaheadModelSpace } from '../src/host/host-space.js';
+import { chooseReadahead } from '../src/host/readahead-search.js';
 import { patternTrace, patternWorkload, type PatternSpec } from '../src/host/workloads.js';
 import { LiveEvaluator, calibrateDevice, planReplay, runReplay } from '../src/host/live-evaluator.js';
 import { Op, TraceBuilder } from '../src/trace/model.js';
@@ -58,6 +60,22 @@ test('model: a bounded cache evicts, and unused prefetch is counted as waste', (
   const s = simulateReadahead(t, 1024, { cacheBytes: 4 * MiB });
   assert.ok(s.wastedPages > 0.3 * (s.deviceBytes / 4096), `stride 2 pages wastes about half: ${s.wastedPages}`);
   assert.ok(s.deviceBytes > 2000 * 4096 * 1.5);
+});
+
+test('readahead search: the device-less space and the model agree on streams and random reads', async () => {
+  const space = readaheadModelSpace();
+  assert.deepEqual(space.baseline, { read_ahead_kb: 128, max_sectors_kb: 1280 });
+  const seq = patternTrace({ pattern: 'sequential', count: 4096, requestBytes: 4096, spanBytes: 64 * MiB });
+  const rnd = patternTrace({ pattern: 'random', count: 2000, requestBytes: 4096, spanBytes: 1024 * MiB, seed: 2 });
+  const s = chooseReadahead(seq, { prefer: 128 });
+  assert.ok(s.readAheadKb > 128, `a stream gets a larger window: ${s.readAheadKb}`);
+  assert.equal(chooseReadahead(rnd, { prefer: 128 }).readAheadKb, 128, 'random 4 KiB reads: no difference, keep the current value');
+  const ev = new ReadaheadModelEvaluator();
+  const w = patternWorkload('seq', { pattern: 'sequential', count: 4096, requestBytes: 4096, spanBytes: 64 * MiB });
+  const m = await ev.evaluate({ ...space.baseline, read_ahead_kb: s.readAheadKb }, w);
+  const base = await ev.evaluate(space.baseline, w);
+  assert.ok(m.throughputBps > base.throughputBps);
+  assert.ok(m.extra!.deviceReads! < base.extra!.deviceReads!);
 });
 
 test('live evaluator refuses writes on a non-scratch device and maps LBAs into the device', () => {

@@ -17,6 +17,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerRecordRoutes } from './routes/records.js';
 import { registerTraceRoutes } from './routes/traces.js';
+import { registerDashboard } from './routes/dashboard.js';
 import { ALL_SCHEMAS } from './schemas.js';
 import { loadOrCreateToken } from './token.js';
 
@@ -44,6 +45,7 @@ export async function buildServer(svc: Service, opts: ServerOptions = {}): Promi
   registerRecordRoutes(app, svc);
   registerTraceRoutes(app, svc);
   registerJobRoutes(app, svc);
+  registerDashboard(app);
   return app;
 }
 

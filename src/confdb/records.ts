@@ -22,6 +22,10 @@ export interface WorkloadRecord {
   clusters?: number[];
   /** Centroid of its windows' embeddings from the similarity network. */
   embedding?: number[];
+  /** Spread of its own windows' embeddings (identification distances are in these units). */
+  embeddingRadius?: number;
+  /** Requests per window the descriptors were computed with. */
+  windowSize?: number;
 }
 
 export interface ConfigRecord {

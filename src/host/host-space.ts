@@ -116,3 +116,18 @@ export function hostConfigToApply(space: ConfigSpace, config: Configuration): Re
   }
   return out;
 }
+
+/**
+ * The part of the `host` space the readahead model evaluates, for when no
+ * device is at hand (tuning from a trace alone): read_ahead_kb and
+ * max_sectors_kb with the kernel's usual defaults (128 KiB, 1280 KiB).
+ */
+export function readaheadModelSpace(): ConfigSpace {
+  return defineSpace({
+    name: 'host',
+    params: [
+      { name: 'read_ahead_kb', kind: 'ordinal', unit: 'KiB', group: 'readahead', description: 'maximum readahead window', values: READ_AHEAD_KB_VALUES, default: 128 },
+      { name: 'max_sectors_kb', kind: 'ordinal', unit: 'KiB', group: 'readahead', description: 'largest request the block layer issues', values: [128, 256, 512, 1280], default: 1280 },
+    ],
+  });
+}

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Readable } from 'node:stream';
 import { ERR_UPLOAD_TOO_LARGE } from '../../errors.js';
 import type { Service } from '../../service/context.js';
-import { storeUpload } from '../../service/traces.js';
+import { registerLocalTrace, storeUpload } from '../../service/traces.js';
 import { errors } from '../schemas.js';
 
 export function registerTraceRoutes(app: FastifyInstance, svc: Service): void {
@@ -29,5 +29,17 @@ export function registerTraceRoutes(app: FastifyInstance, svc: Service): void {
       const rec = await storeUpload(svc, req.body, req.query.name ?? 'upload', 'api');
       return reply.status(201).send(rec);
     },
+  );
+  app.post<{ Body: { path: string } }>(
+    '/v1/traces/register',
+    {
+      schema: {
+        tags: ['traces'],
+        summary: "Register a trace file already on the server's host, by path (no copy)",
+        body: { type: 'object', additionalProperties: false, required: ['path'], properties: { path: { type: 'string', minLength: 1, maxLength: 4096 } } },
+        response: { 200: { $ref: 'Trace#' }, ...errors(400, 401) },
+      },
+    },
+    async (req) => registerLocalTrace(svc, req.body.path, 'api'),
   );
 }

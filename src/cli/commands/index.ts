@@ -4,6 +4,7 @@ import { register as registerAnalyze } from './analyze.js';
 import { register as registerDb } from './db.js';
 import { register as registerModel } from './model.js';
 import { register as registerServe } from './serve.js';
+import { register as registerTune } from './tune.js';
 import { register as registerApply } from './apply.js';
 import { register as registerRevert } from './revert.js';
 
@@ -12,6 +13,7 @@ export function registerCommands(program: Command): void {
   registerDb(program);
   registerModel(program);
   registerServe(program);
+  registerTune(program);
   registerApply(program);
   registerRevert(program);
 }

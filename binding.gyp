@@ -12,14 +12,16 @@
         "native/src/blktrace_reader.cc",
         "native/src/ssdsim/ftl.cc",
         "native/src/ssdsim/sim.cc",
-        "native/src/ssdsim/binding.cc"
+        "native/src/ssdsim/binding.cc",
+        "native/src/replay/replay.cc",
+        "native/src/replay/replay_addon.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/src"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": ["-std=c++17", "-O2", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-      "libraries": ["-lbz2", "-llzma", "-lzstd"]
+      "libraries": ["-lbz2", "-llzma", "-lzstd", "-luring"]
     }
   ]
 }

@@ -12,10 +12,10 @@ import type { Evaluator } from './types.js';
 
 export const EVALUATORS = ['ssdsim', 'mqsim'] as const;
 
-export function makeEvaluator(name: string, settings: Pick<Settings, 'mqsimPath'>, opts: { totalRequests?: number } = {}): Evaluator {
+export function makeEvaluator(name: string, settings: Pick<Settings, 'mqsimPath' | 'ssdsim'>, opts: { totalRequests?: number } = {}): Evaluator {
   switch (name) {
     case 'ssdsim':
-      return createSsdsimEvaluator(opts.totalRequests ? { totalRequests: opts.totalRequests } : {});
+      return createSsdsimEvaluator({ ...settings.ssdsim, ...(opts.totalRequests ? { totalRequests: opts.totalRequests } : {}) });
     case 'mqsim':
       if (!settings.mqsimPath) throw ERR_USAGE('the mqsim evaluator needs the path of an MQSim binary: set SSDTUNE_MQSIM or "mqsimPath" in config.json');
       return createMqsimEvaluator({ binary: settings.mqsimPath });

@@ -42,9 +42,16 @@ export interface TuneRequest {
 export interface TuneControl {
   signal?: AbortSignal;
   progress?: (done: number, total: number, message: string) => void;
-  /** Persist the search record so an interrupted search resumes. */
-  checkpoint?: (record: SearchRecord) => Promise<void> | void;
+  /** Persist the search state so an interrupted search resumes. */
+  checkpoint?: (state: TuneCheckpoint) => Promise<void> | void;
+  /** A TuneCheckpoint from an interrupted run. */
   resumeFrom?: unknown;
+}
+
+/** What a tune job persists while it searches: the workload id it will store under, and the search so far. */
+export interface TuneCheckpoint {
+  workloadId: string;
+  search: SearchRecord;
 }
 
 export interface TuneResult {
@@ -94,10 +101,11 @@ export async function tune(svc: Service, req: TuneRequest, ctl: TuneControl = {}
     }
   }
 
-  const workloadId = known?.id ?? newId();
+  const checkpoint = ctl.resumeFrom as TuneCheckpoint | undefined;
+  const resume = checkpoint ? parseRecord(checkpoint.search, 'job checkpoint') : undefined;
+  const workloadId = known?.id ?? checkpoint?.workloadId ?? newId();
   const name = known?.name ?? req.name ?? path.basename(req.tracePath);
   const ref: WorkloadRef = { name: `${name} (${workloadId})`, open: () => openTrace(req.tracePath, { ...(req.format ? { format: req.format } : {}) }) };
-  const resume = ctl.resumeFrom ? parseRecord(ctl.resumeFrom, 'job checkpoint') : undefined;
   const record = await runSearch(makeSearcher(req.searcher ?? 'learnedssd'), {
     space,
     evaluator,
@@ -110,7 +118,7 @@ export async function tune(svc: Service, req: TuneRequest, ctl: TuneControl = {}
       if (e.type !== 'evaluation') return;
       const best = e.best?.grade !== undefined ? `, best grade ${e.best.grade.toFixed(3)}` : '';
       ctl.progress?.(e.count, req.budget, `evaluation ${e.count}/${req.budget}${best}`);
-      void ctl.checkpoint?.(structuredClone(e.record));
+      void ctl.checkpoint?.({ workloadId, search: structuredClone(e.record) });
     },
   });
   if (ctl.signal?.aborted) throw new Error('tune cancelled');

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobRecord } from '../src/confdb/records.js';
+import { canUseLoopDevices, createLoopDevice } from '../src/host/loop-device.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');
 const TRACE = path.resolve('traces/msr_hm_0_sample1000.csv');
@@ -126,5 +127,45 @@ test('kill -9 during a tune job: the ConfDB reopens, the job is marked interrupt
     assert.equal((await api<{ items: unknown[] }>(s, 'GET', '/v1/configs')).data.items.length, 1);
   } finally {
     await stop(s);
+  }
+});
+
+test('tune the host space from a real trace over the API, apply the recommendation to a loop device, revert it', { skip: canUseLoopDevices() }, async () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'ssdtune-apply-'));
+  const loop = createLoopDevice({ sizeBytes: 32 << 20 });
+  const sysfs = (attr: string) => readFileSync(`/sys/block/${loop.name}/queue/${attr}`, 'utf8').trim();
+  const before = { read_ahead_kb: sysfs('read_ahead_kb'), max_sectors_kb: sysfs('max_sectors_kb') };
+  const s = await startServe(dataDir);
+  try {
+    const up = await api<{ id: string }>(s, 'POST', '/v1/traces?name=wsrch', undefined, readFileSync(path.resolve('traces/mqsim_wsrch-small.trace')));
+    const { data } = await api<{ job: JobRecord }>(s, 'POST', '/v1/jobs', { traceId: up.data.id, space: 'host', budget: 8 });
+    const job = await waitJob(s, data.job.id, (j) => !['queued', 'running'].includes(j.status));
+    assert.equal(job.status, 'done', job.error);
+    const configId = (job.result as { config: { id: string } }).config.id;
+    const cfg = (await api<{ space: string; values: { read_ahead_kb: number; max_sectors_kb: number } }>(s, 'GET', `/v1/configs/${configId}`)).data;
+    assert.equal(cfg.space, 'host');
+
+    assert.equal((await fetch(`${s.url}/v1/devices/${loop.name}/apply`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ configId }) })).status, 401);
+    const dry = await api<{ dryRun: boolean }>(s, 'POST', `/v1/devices/${loop.name}/apply`, { configId, dryRun: true });
+    assert.equal(dry.data.dryRun, true);
+    assert.deepEqual({ read_ahead_kb: sysfs('read_ahead_kb'), max_sectors_kb: sysfs('max_sectors_kb') }, before, 'a dry run writes nothing');
+
+    const applied = await api<{ changes: unknown[] }>(s, 'POST', `/v1/devices/${loop.name}/apply`, { configId });
+    assert.equal(applied.status, 200, JSON.stringify(applied.data));
+    assert.equal(sysfs('read_ahead_kb'), String(cfg.values.read_ahead_kb));
+    const dev = await api<{ appliedConfigId: string; previous: Record<string, string> }>(s, 'GET', `/v1/devices/${loop.name}`);
+    assert.equal(dev.data.appliedConfigId, configId);
+    assert.equal(dev.data.previous.read_ahead_kb, before.read_ahead_kb);
+
+    const reverted = await api<unknown>(s, 'POST', `/v1/devices/${loop.name}/revert`, {});
+    assert.equal(reverted.status, 200, JSON.stringify(reverted.data));
+    assert.deepEqual({ read_ahead_kb: sysfs('read_ahead_kb'), max_sectors_kb: sysfs('max_sectors_kb') }, before);
+    assert.equal((await api<unknown>(s, 'GET', `/v1/devices/${loop.name}`)).status, 404);
+    // An unknown configuration id is a 404, and nothing is written.
+    const none = await api<{ error: { message: string } }>(s, 'POST', `/v1/devices/${loop.name}/apply`, { configId: 'nosuch' });
+    assert.equal(none.status, 404);
+  } finally {
+    await stop(s);
+    loop.destroy();
   }
 });

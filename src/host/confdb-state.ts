@@ -8,26 +8,24 @@ import { ConfDB } from '../confdb/db.js';
 import type { DeviceRecord } from '../confdb/records.js';
 import type { HostStateRecord, StateStore } from './state.js';
 
-// DeviceRecord has no field for the device number; it rides in `by`
-// ("ssdtune apply by root on 7:0"), so revert still notices a reused name.
-const DEV_RE = / on (\d+:\d+)$/;
-
 export class ConfDbStateStore implements StateStore {
   constructor(
     private readonly db: ConfDB,
     private readonly actor: string = os.userInfo().username,
+    /** The ConfDB configuration being applied, when it came from one. */
+    private readonly configId?: string,
   ) {}
 
   async get(device: string): Promise<HostStateRecord | undefined> {
     const r = await this.db.get('devices', device);
     if (!r) return undefined;
-    return { device: r.device, devNumber: DEV_RE.exec(r.by)?.[1] ?? '', savedAt: r.appliedAt, previous: r.previous, applied: r.applied };
+    return { device: r.device, devNumber: r.devNumber ?? '', savedAt: r.appliedAt, previous: r.previous, applied: r.applied };
   }
 
   async put(rec: HostStateRecord): Promise<void> {
     const value: DeviceRecord = {
-      device: rec.device, applied: rec.applied, previous: rec.previous, appliedAt: rec.savedAt,
-      by: `ssdtune apply by ${this.actor} on ${rec.devNumber}`,
+      device: rec.device, devNumber: rec.devNumber, applied: rec.applied, previous: rec.previous, appliedAt: rec.savedAt,
+      by: this.actor, ...(this.configId ? { appliedConfigId: this.configId } : {}),
     };
     await this.db.batch([
       { kind: 'devices', type: 'put', value },

@@ -28,6 +28,8 @@ export interface TuneRequest {
   /** Trace format, when it must be forced. */
   format?: string;
   evaluator: string;
+  /** Block device for the `live` evaluator. */
+  device?: string;
   /** Evaluations for a search, the baseline included. */
   budget: number;
   searcher?: string;
@@ -88,8 +90,8 @@ export async function tune(svc: Service, req: TuneRequest, ctl: TuneControl = {}
   // Cluster labels need PCA + k-means over at least two windows.
   const clusters = vectors.length >= 2 ? characterise(described).label.clusters : undefined;
   const ident = await identify(model, vectors, new ConfDBWorkloadStore(svc.db, windowSize));
-  const evaluator = makeEvaluator(req.evaluator, svc.settings, { totalRequests: described.requests });
-  const space = spaceFor(evaluator);
+  const evaluator = makeEvaluator(req.evaluator, svc.settings, { totalRequests: described.requests, ...(req.device ? { device: req.device } : {}) });
+  const space = spaceFor(evaluator, req.device);
 
   const known = ident.kind === 'known' && ident.nearest ? await svc.db.get('workloads', ident.nearest.id) : undefined;
   if (known && !req.forceSearch) {

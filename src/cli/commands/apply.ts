@@ -8,6 +8,7 @@ import { ConfDbStateStore } from '../../host/confdb-state.js';
 import { toTunedProfile, toUdevRule } from '../../host/export.js';
 import { MemoryStateStore } from '../../host/state.js';
 import type { Service } from '../../service/context.js';
+import { hostValuesOf } from '../../service/devices.js';
 import { addCommonOptions, withLocalService, type CommonOptions } from '../service-access.js';
 
 export function formatChanges(device: string, changes: Change[]): string {
@@ -19,10 +20,9 @@ export function formatChanges(device: string, changes: Change[]): string {
 /** A config file, or the id of a `host` configuration in the ConfDB. */
 async function loadConfig(ref: string, svc: () => Promise<Service>): Promise<Record<string, string | number>> {
   if (existsSync(ref)) return readHostConfigFile(ref);
-  const rec = await (await svc()).db.get('configs', ref);
-  if (!rec) throw ERR_HOST_CONFIG(ref, 'open', 'neither a file nor the id of a configuration in the ConfDB');
-  if (rec.space !== 'host') throw ERR_HOST_CONFIG(ref, 'space', `configuration ${ref} is for the ${rec.space} space, not host`);
-  return Object.fromEntries(Object.entries(rec.values).map(([k, v]) => [k, typeof v === 'boolean' ? Number(v) : v]));
+  const s = await svc();
+  if (!(await s.db.get('configs', ref))) throw ERR_HOST_CONFIG(ref, 'open', 'neither a file nor the id of a configuration in the ConfDB');
+  return hostValuesOf(s, ref);
 }
 
 type ApplyOpts = CommonOptions & { device: string; config: string; dryRun?: boolean; export?: string };

@@ -3,6 +3,7 @@
 
 static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("abiVersion", Napi::Number::New(env, 1));
+  ssdtune::InitCollector(env, exports);
   return exports;
 }
 

@@ -4,4 +4,5 @@
 #include <napi.h>
 
 namespace ssdtune {
+void InitCollector(Napi::Env env, Napi::Object exports);
 }  // namespace ssdtune

@@ -7,6 +7,12 @@
       "target_name": "ssdtune_native",
       "sources": [
         "native/src/addon.cc",
+        "native/src/decompress.cc",
+        "native/src/blktrace_parser.cc",
+        "native/src/blktrace_reader.cc",
+        "native/src/ssdsim/ftl.cc",
+        "native/src/ssdsim/sim.cc",
+        "native/src/ssdsim/binding.cc",
         "native/src/collector/collector.cc",
         "native/src/collector/ebpf_session.cc",
         "native/src/collector/blktrace_ioctl.cc"
@@ -16,7 +22,7 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": ["-std=c++17", "-O2", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-      "libraries": [],
+      "libraries": ["-lbz2", "-llzma", "-lzstd"],
       "conditions": [
         # collector: link libbpf when its headers are installed; otherwise the
         # eBPF backend reports that it was built without (ssdtune doctor).

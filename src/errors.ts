@@ -79,6 +79,46 @@ export const ERR_TRACE_FORMAT = defineError('SSDTUNE_TRACE_FORMAT', 400, EXIT.BA
 export const ERR_TRACE_UNKNOWN_FORMAT = defineError('SSDTUNE_TRACE_UNKNOWN_FORMAT', 400, EXIT.BAD_INPUT, '%s: cannot tell the trace format (%s); pass --format');
 export const ERR_TRACE_OPEN = defineError('SSDTUNE_TRACE_OPEN', 400, EXIT.BAD_INPUT, '%s: %s');
 
+// ---- configuration space, GPR and search ---------------------------------
+/** space name, parameter name, what is wrong */
+export const ERR_SPACE_INVALID = defineError('SSDTUNE_SPACE_INVALID', 400, EXIT.BAD_INPUT, 'space %s: parameter %s: %s');
+/** space name, parameter name, what was expected */
+export const ERR_CONFIG_INVALID = defineError('SSDTUNE_CONFIG_INVALID', 400, EXIT.BAD_INPUT, 'configuration for space %s: parameter %s: %s');
+/** space name, why */
+export const ERR_NOTHING_FEASIBLE = defineError('SSDTUNE_NOTHING_FEASIBLE', 422, EXIT.BAD_INPUT, 'space %s: nothing feasible: %s');
+export const ERR_GPR = defineError('SSDTUNE_GPR', 400, EXIT.BAD_INPUT, 'gaussian process: %s');
+export const ERR_SEARCH = defineError('SSDTUNE_SEARCH', 400, EXIT.BAD_INPUT, 'search: %s');
+// ---- features / ML ---------------------------------------------------------
+/** where (trace + request index or window), what is wrong */
+export const ERR_FEATURES_INPUT = defineError('SSDTUNE_FEATURES_INPUT', 400, EXIT.BAD_INPUT, '%s: %s');
+/** what, how many requests there are, how many a window needs */
+export const ERR_FEATURES_TOO_SHORT = defineError('SSDTUNE_FEATURES_TOO_SHORT', 400, EXIT.BAD_INPUT, '%s: %s');
+/** a model cannot be fitted to this data (too few points, zero variance...) */
+export const ERR_ML_DEGENERATE = defineError('SSDTUNE_ML_DEGENERATE', 400, EXIT.BAD_INPUT, '%s');
+/** a NaN or infinity produced inside the ML pipeline: where, which value */
+export const ERR_ML_NONFINITE = defineError('SSDTUNE_ML_NONFINITE', 500, EXIT.FAILURE, '%s: non-finite value %s');
+/** model file, what is wrong */
+export const ERR_MODEL_CORRUPT = defineError('SSDTUNE_MODEL_CORRUPT', 400, EXIT.BAD_INPUT, '%s: corrupt model: %s');
+export const ERR_MODEL_MISSING = defineError('SSDTUNE_MODEL_MISSING', 404, EXIT.NOT_FOUND, '%s: no model here (%s); run `ssdtune model train`');
+// ---- SSD simulator ---------------------------------------------------------
+/** parameter, what is wrong */
+export const ERR_SSDSIM_CONFIG = defineError('SSDTUNE_SSDSIM_CONFIG', 400, EXIT.BAD_INPUT, 'SSD configuration: parameter %s: %s');
+/** source, request index, last sector, logical sectors */
+export const ERR_SSDSIM_LBA_RANGE = defineError(
+  'SSDTUNE_SSDSIM_LBA_RANGE',
+  400,
+  EXIT.BAD_INPUT,
+  '%s: request %s ends at sector %s but the simulated device has %s logical sectors (capacity set by channels, chipsPerChannel, diesPerChip, planesPerDie, blocksPerPlane, pagesPerBlock, pageBytes, overProvisioning); enlarge the device or pass lbaPolicy "modulo" to map addresses modulo the capacity',
+);
+export const ERR_SSDSIM_DEVICE_FULL = defineError('SSDTUNE_SSDSIM_DEVICE_FULL', 422, EXIT.FAILURE, 'SSD simulation: %s');
+export const ERR_SSDSIM_CANCELLED = defineError('SSDTUNE_SSDSIM_CANCELLED', 499, EXIT.FAILURE, 'SSD simulation cancelled');
+/** binary path, what happened */
+export const ERR_MQSIM_RUN = defineError('SSDTUNE_MQSIM_RUN', 500, EXIT.FAILURE, 'MQSim %s: %s');
+/** file, element/tag, what was expected */
+export const ERR_MQSIM_XML = defineError('SSDTUNE_MQSIM_XML', 400, EXIT.BAD_INPUT, '%s: %s: %s');
+// ---- analyze ---------------------------------------------------------------
+/** file, reason */
+export const ERR_REPORT_WRITE = defineError('SSDTUNE_REPORT_WRITE', 500, EXIT.FAILURE, 'cannot write report %s: %s');
 // ---- collector -------------------------------------------------------------
 /** device path, what is wrong */
 export const ERR_COLLECT_DEVICE = defineError('SSDTUNE_COLLECT_DEVICE', 404, EXIT.NOT_FOUND, '%s: %s');

@@ -3,6 +3,9 @@
 
 static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("abiVersion", Napi::Number::New(env, 1));
+  ssdtune::InitDecompress(env, exports);
+  ssdtune::InitBlktrace(env, exports);
+  ssdtune::InitSsdSim(env, exports);
   ssdtune::InitCollector(env, exports);
   return exports;
 }

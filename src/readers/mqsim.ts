@@ -5,6 +5,7 @@
  */
 import { Op, SECTOR_BYTES } from '../trace/model.js';
 import { LineError, num, openLineFormat } from './line-reader.js';
+import { headLines, looksLike, splitWs } from './text.js';
 import type { TraceFormat } from './types.js';
 
 const LINE = /^\d+ \d+ \d+ \d+ [01]$/;
@@ -13,19 +14,19 @@ export const mqsimFormat: TraceFormat = {
   name: 'mqsim',
   description: 'MQSim ASCII trace: arrival_ns device start_sector size_sectors type(1=read,0=write)',
   sniff(head) {
-    const lines = head.toString('latin1').split('\n').slice(0, 20).filter((l) => l.length);
-    if (lines.length > 1) lines.pop(); // the last may be cut
-    return lines.length > 0 && lines.every((l) => LINE.test(l.trimEnd())) ? 0.9 : 0;
+    const lines = headLines(head);
+    return lines && looksLike(lines, (l) => LINE.test(l.trimEnd())) ? 0.9 : 0;
   },
   open(path, opts) {
     return openLineFormat(path, 'mqsim', opts, () => {
       let first = NaN;
       let prev = -Infinity;
+      const f: string[] = [];
       return {
         parse(line, b) {
-          if (line.trim() === '') return false;
-          const f = line.trim().split(/\s+/);
-          if (f.length !== 5) throw new LineError('5 space-separated fields: arrival_ns device sector size type');
+          const n = splitWs(line, f);
+          if (n === 0) return false;
+          if (n !== 5) throw new LineError('5 space-separated fields: arrival_ns device sector size type');
           const t = num(f[0], 'arrival_ns');
           if (t < prev) throw new LineError(`arrival_ns non-decreasing (previous ${prev})`);
           prev = t;

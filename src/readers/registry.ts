@@ -6,9 +6,29 @@ import { ERR_TRACE_UNKNOWN_FORMAT, ERR_USAGE } from '../errors.js';
 import type { TraceSource } from '../trace/model.js';
 import { checkReadableFile, readHead } from './input.js';
 import { mqsimFormat } from './mqsim.js';
+import { blkparseFormat } from './blkparse.js';
+import { msrFormat } from './msr.js';
+import { tencentFormat } from './tencent.js';
+import { msnfsFormat } from './msnfs.js';
+import { vscsiFormat } from './vscsi.js';
+import { fioIologFormat } from './fio-iolog.js';
+import { blktraceFormat } from './blktrace.js';
 import type { ReaderOptions, TraceFormat } from './types.js';
 
-export const FORMATS: readonly TraceFormat[] = [mqsimFormat];
+/**
+ * Every format the sniffer considers. Sniffers return a confidence; they are
+ * written to give 0 for each other's files (see test/sniff.test.ts).
+ */
+export const FORMATS: readonly TraceFormat[] = [
+  blktraceFormat, // binary magic; the text sniffers reject binary heads
+  blkparseFormat,
+  fioIologFormat,
+  msrFormat,
+  tencentFormat,
+  vscsiFormat,
+  msnfsFormat,
+  mqsimFormat,
+];
 
 export function formatByName(name: string): TraceFormat {
   const f = FORMATS.find((x) => x.name === name);

@@ -1,8 +1,11 @@
 /** The list of CLI commands: one import and one call per command. */
 import type { Command } from 'commander';
+import { register as registerAnalyze } from './analyze.js';
+import { register as registerModel } from './model.js';
 import { register as registerDoctor } from './doctor.js';
 
 export function registerCommands(program: Command): void {
-  void program;
+  registerAnalyze(program);
+  registerModel(program);
   registerDoctor(program);
 }

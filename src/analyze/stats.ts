@@ -1,0 +1,584 @@
+/**
+ * One-pass whole-trace statistics over a stream of TraceBatches.
+ *
+ * `StatsAccumulator.add(batch, stream)` folds a batch in and keeps no
+ * reference to it; everything retained is bounded whatever the trace length:
+ * quantiles in sketches (sketch.ts), the working set in an exact-then-
+ * HyperLogLog block set (cardinality.ts), time and LBA axes in adaptive
+ * fixed-size histograms (bins.ts). Only the per-device and per-process tables
+ * grow with the number of distinct devices / pids, never with requests.
+ *
+ * Several traces can feed one accumulator (the "combined" analysis): each is
+ * a `stream`, so devices and pids of different traces never collide and the
+ * "previous request on the same device" used for sequentiality stays inside
+ * one trace.
+ */
+import { Op, SECTOR_BYTES, type TraceBatch } from '../trace/model.js';
+import { Heatmap, TimeSeriesBins } from './bins.js';
+import { BlockSet, HLL_STANDARD_ERROR } from './cardinality.js';
+import { MinHeap } from './heap.js';
+import { Quantiles, type QuantileSummary } from './sketch.js';
+
+export const BLOCK_BYTES = 4096;
+const SECTORS_PER_BLOCK = BLOCK_BYTES / SECTOR_BYTES;
+const STREAM_SHIFT = 2 ** 32;
+/** Rows kept in the per-process and per-device tables of the report (the rest are summed as "others"). */
+export const TABLE_ROWS = 50;
+
+/** Request classes: one per request, by priority discard > write > read > flush > other. */
+export const OP_CLASSES = ['read', 'write', 'discard', 'flush', 'other'] as const;
+export type OpClass = (typeof OP_CLASSES)[number];
+const READ = 0;
+const WRITE = 1;
+const DISCARD = 2;
+const FLUSH = 3;
+const OTHER = 4;
+
+export function opClass(op: number): number {
+  if (op & Op.DISCARD) return DISCARD;
+  if (op & Op.WRITE) return WRITE;
+  if (op & Op.READ) return READ;
+  if (op & Op.FLUSH) return FLUSH;
+  return OTHER;
+}
+
+export interface MixEntry {
+  requests: number;
+  bytes: number;
+  /** share of all requests */
+  fraction: number;
+  /** share of all bytes */
+  byteFraction: number;
+}
+
+export interface SizeBin {
+  /** bin holds sizes in [lowBytes, 2*lowBytes) */
+  lowBytes: number;
+  read: number;
+  write: number;
+  /** discards and other sized requests */
+  other: number;
+}
+
+export interface TimeBin {
+  /** bin start, ns from the analysis origin */
+  startNs: number;
+  readIops: number;
+  writeIops: number;
+  otherIops: number;
+  readBytesPerSec: number;
+  writeBytesPerSec: number;
+}
+
+export interface ProcessRow {
+  pid: number;
+  name: string;
+  /** index of the trace in a combined analysis */
+  trace?: number;
+  requests: number;
+  reads: number;
+  writes: number;
+  readBytes: number;
+  writeBytes: number;
+}
+
+export interface DeviceRow {
+  device: string;
+  trace?: number;
+  requests: number;
+  readBytes: number;
+  writeBytes: number;
+  minSector: number;
+  maxSector: number;
+  sequentialFraction: number;
+}
+
+export interface TraceStats {
+  requests: number;
+  /** first and last arrival, ns from the trace's own time base */
+  firstNs: number;
+  lastNs: number;
+  /** last arrival - first arrival */
+  durationNs: number;
+  mix: Record<OpClass, MixEntry>;
+  totalBytes: number;
+  /** over requests carrying data (bytes > 0); percentiles exact unless relativeError > 0 */
+  size: { all: QuantileSummary | null; read: QuantileSummary | null; write: QuantileSummary | null; histogram: SizeBin[] };
+  /**
+   * A data request (bytes > 0) is sequential when it starts at the sector
+   * where the previous data request on the same device ended (start + size).
+   * The first request of each device is not sequential. Fractions are over
+   * data requests (all / reads / writes).
+   */
+  sequential: { fraction: number; readFraction: number; writeFraction: number; requests: number };
+  /** lowest start sector and highest end sector over data requests (all devices) */
+  lba: { minSector: number; maxSector: number; spanBytes: number } | null;
+  /** distinct 4 KiB blocks read or written (discards excluded), per device */
+  workingSet: { blocks: number; bytes: number; exact: boolean; relativeError: number };
+  throughput: {
+    meanIops: number;
+    meanBytesPerSec: number;
+    peakIops: number;
+    peakBytesPerSec: number;
+    binWidthNs: number;
+    bins: TimeBin[];
+  };
+  /**
+   * Outstanding requests. `inFlight*`: arrival (Q) to completion (C), max
+   * taken at arrivals, mean by Little's law (sum of Q->C times / span from
+   * first arrival to last completion). `meanAtDevice`: same for issue (D) to
+   * completion, when issue times exist. Null without completion times, and in
+   * a combined analysis of several traces (see each trace).
+   */
+  queueDepth: { source: string; meanInFlight: number; maxInFlight: number; meanAtDevice: number | null } | null;
+  /** ns; device = issue->complete (D->C), total = arrival->complete (Q->C). Null when the trace has no completions. */
+  latency: {
+    device: QuantileSummary | null;
+    total: QuantileSummary | null;
+    deviceCdf: Array<[number, number]>;
+    totalCdf: Array<[number, number]>;
+  } | null;
+  processes: ProcessRow[];
+  devices: DeviceRow[];
+  /** distinct pids / devices (the tables keep the busiest TABLE_ROWS; the rest are summed in the `others` rows) */
+  processCount: number;
+  deviceCount: number;
+  heatmap: {
+    timeBinNs: number;
+    lbaBinSectors: number;
+    /** start sector of row 0 */
+    lbaFirstSector: number;
+    /** counts[lbaRow][timeCol], rows from low to high LBA, empty rows at both ends trimmed */
+    counts: number[][];
+  };
+}
+
+interface DevAcc {
+  id: number;
+  stream: number;
+  device: number;
+  requests: number;
+  readBytes: number;
+  writeBytes: number;
+  minSector: number;
+  maxSector: number;
+  lastEnd: number;
+  data: number;
+  seq: number;
+}
+
+interface ProcAcc {
+  stream: number;
+  pid: number;
+  requests: number;
+  reads: number;
+  writes: number;
+  readBytes: number;
+  writeBytes: number;
+}
+
+interface StreamState {
+  processes: Map<number, string>;
+  heap: MinHeap;
+  maxInFlight: number;
+  firstArrival: number;
+  lastComplete: number;
+  sumTotal: number;
+  sumDevice: number;
+  hasIssue: boolean;
+  hasComplete: boolean;
+}
+
+/** Series of the throughput timeline. */
+const S_READ = 0;
+const S_WRITE = 1;
+const S_OTHER = 2;
+const S_READ_B = 3;
+const S_WRITE_B = 4;
+
+export interface AccumulatorOptions {
+  /** Time origin (ns) of the timeline and heat map; default the first arrival seen. */
+  originNs?: number;
+  /** Distinct blocks counted exactly before switching to HyperLogLog. */
+  exactBlockLimit?: number;
+}
+
+export class StatsAccumulator {
+  private requests = 0;
+  private firstNs = Infinity;
+  private lastNs = -Infinity;
+  private origin: number;
+  private readonly mixCount = new Float64Array(5);
+  private readonly mixBytes = new Float64Array(5);
+  private readonly sizeAll = new Quantiles();
+  private readonly sizeRead = new Quantiles();
+  private readonly sizeWrite = new Quantiles();
+  /** sizeHist[log2 * 3 + (0 read, 1 write, 2 other)] */
+  private readonly sizeHist = new Float64Array(33 * 3);
+  private dataRequests = 0;
+  private seqAll = 0;
+  private seqRead = 0;
+  private seqWrite = 0;
+  private minSector = Infinity;
+  private maxSector = -Infinity;
+  private readonly blocks: BlockSet;
+  private readonly timeline = new TimeSeriesBins(256, 5);
+  private readonly heatmap = new Heatmap();
+  private readonly latDevice = new Quantiles();
+  private readonly latTotal = new Quantiles();
+  private readonly devices = new Map<number, DevAcc>();
+  private readonly procs = new Map<number, ProcAcc>();
+  private readonly streams: StreamState[] = [];
+
+  constructor(opts: AccumulatorOptions = {}) {
+    this.origin = opts.originNs ?? NaN;
+    this.blocks = new BlockSet(opts.exactBlockLimit);
+  }
+
+  /** Register a trace; returns the stream id to pass to add(). */
+  addStream(processes: Map<number, string> = new Map()): number {
+    this.streams.push({
+      processes,
+      heap: new MinHeap(),
+      maxInFlight: 0,
+      firstArrival: Infinity,
+      lastComplete: -Infinity,
+      sumTotal: 0,
+      sumDevice: 0,
+      hasIssue: false,
+      hasComplete: false,
+    });
+    return this.streams.length - 1;
+  }
+
+  /**
+   * Fold in a batch of stream `stream` (arrivals non-decreasing within the
+   * stream). `offsetNs` is added to its times (to align traces in a combined
+   * analysis).
+   */
+  add(b: TraceBatch, stream = 0, offsetNs = 0): void {
+    if (stream >= this.streams.length) throw new Error(`stream ${stream} not registered (addStream first)`);
+    const n = b.length;
+    if (n === 0) return;
+    const st = this.streams[stream];
+    const { timeNs, sector, bytes, op, device, pid } = b;
+    const complete = b.completeNs;
+    const issue = b.issueNs;
+    if (Number.isNaN(this.origin)) this.origin = timeNs[0] + offsetNs;
+    const origin = this.origin;
+    const streamKey = stream * STREAM_SHIFT;
+    let lastDevKey = -1;
+    let dev: DevAcc | undefined;
+    let lastPidKey = -1;
+    let proc: ProcAcc | undefined;
+    const mixCount = this.mixCount;
+    const mixBytes = this.mixBytes;
+    const tl = this.timeline;
+    for (let i = 0; i < n; i++) {
+      const t = timeNs[i] + offsetNs;
+      if (t < this.firstNs) this.firstNs = t;
+      if (t > this.lastNs) this.lastNs = t;
+      const cls = opClass(op[i]);
+      const sz = bytes[i];
+      const sec = sector[i];
+      mixCount[cls]++;
+      mixBytes[cls] += sz;
+
+      const devKey = streamKey + device[i];
+      if (devKey !== lastDevKey) {
+        dev = this.devices.get(devKey);
+        if (!dev) {
+          dev = { id: this.devices.size, stream, device: device[i], requests: 0, readBytes: 0, writeBytes: 0, minSector: Infinity, maxSector: -Infinity, lastEnd: -1, data: 0, seq: 0 };
+          this.devices.set(devKey, dev);
+        }
+        lastDevKey = devKey;
+      }
+      const d = dev!;
+      d.requests++;
+
+      const pidKey = streamKey + pid[i];
+      if (pidKey !== lastPidKey) {
+        proc = this.procs.get(pidKey);
+        if (!proc) {
+          proc = { stream, pid: pid[i], requests: 0, reads: 0, writes: 0, readBytes: 0, writeBytes: 0 };
+          this.procs.set(pidKey, proc);
+        }
+        lastPidKey = pidKey;
+      }
+      const p = proc!;
+      p.requests++;
+
+      const bin = tl.bin(t - origin);
+      if (cls === READ) {
+        tl.add(bin, S_READ, 1);
+        tl.add(bin, S_READ_B, sz);
+        d.readBytes += sz;
+        p.reads++;
+        p.readBytes += sz;
+      } else if (cls === WRITE) {
+        tl.add(bin, S_WRITE, 1);
+        tl.add(bin, S_WRITE_B, sz);
+        d.writeBytes += sz;
+        p.writes++;
+        p.writeBytes += sz;
+      } else {
+        tl.add(bin, S_OTHER, 1);
+      }
+
+      if (sz > 0 && cls !== FLUSH) {
+        this.dataRequests++;
+        this.sizeAll.add(sz);
+        const k = 31 - Math.clz32(sz);
+        if (cls === READ) {
+          this.sizeRead.add(sz);
+          this.sizeHist[k * 3]++;
+        } else if (cls === WRITE) {
+          this.sizeWrite.add(sz);
+          this.sizeHist[k * 3 + 1]++;
+        } else {
+          this.sizeHist[k * 3 + 2]++;
+        }
+        const end = sec + sz / SECTOR_BYTES;
+        d.data++;
+        if (sec === d.lastEnd) {
+          d.seq++;
+          this.seqAll++;
+          if (cls === READ) this.seqRead++;
+          else if (cls === WRITE) this.seqWrite++;
+        }
+        d.lastEnd = end;
+        if (sec < d.minSector) d.minSector = sec;
+        if (end > d.maxSector) d.maxSector = end;
+        if (sec < this.minSector) this.minSector = sec;
+        if (end > this.maxSector) this.maxSector = end;
+        if (cls !== DISCARD) {
+          const first = Math.floor(sec / SECTORS_PER_BLOCK);
+          const last = Math.floor((sec * SECTOR_BYTES + sz - 1) / BLOCK_BYTES);
+          this.blocks.addRange(d.id, first, last - first + 1);
+        }
+        this.heatmap.add(t - origin, sec);
+      }
+
+      if (complete) {
+        const c = complete[i] + offsetNs;
+        if (c === c) {
+          const q = t;
+          st.hasComplete = true;
+          const heap = st.heap;
+          while (heap.size && heap.peek() <= q) heap.pop();
+          heap.push(c);
+          if (heap.size > st.maxInFlight) st.maxInFlight = heap.size;
+          if (q < st.firstArrival) st.firstArrival = q;
+          if (c > st.lastComplete) st.lastComplete = c;
+          st.sumTotal += c - q;
+          this.latTotal.add(c - q);
+          if (issue) {
+            const di = issue[i] + offsetNs;
+            if (di === di) {
+              st.hasIssue = true;
+              st.sumDevice += c - di;
+              this.latDevice.add(c - di);
+            }
+          }
+        }
+      }
+    }
+    this.requests += n;
+  }
+
+  finish(): TraceStats {
+    const n = this.requests;
+    const durationNs = n ? this.lastNs - this.firstNs : 0;
+    const totalBytes = this.mixBytes.reduce((a, b) => a + b, 0);
+    const mix = {} as Record<OpClass, MixEntry>;
+    OP_CLASSES.forEach((name, i) => {
+      mix[name] = {
+        requests: this.mixCount[i],
+        bytes: this.mixBytes[i],
+        fraction: n ? this.mixCount[i] / n : 0,
+        byteFraction: totalBytes ? this.mixBytes[i] / totalBytes : 0,
+      };
+    });
+
+    const histogram: SizeBin[] = [];
+    // every bin from the smallest to the largest non-empty one, so the bins form a continuous log2 axis
+    let kLo = 33;
+    let kHi = -1;
+    for (let k = 0; k < 33; k++) {
+      if (this.sizeHist[k * 3] || this.sizeHist[k * 3 + 1] || this.sizeHist[k * 3 + 2]) {
+        kLo = Math.min(kLo, k);
+        kHi = k;
+      }
+    }
+    for (let k = kLo; k <= kHi; k++) histogram.push({ lowBytes: 2 ** k, read: this.sizeHist[k * 3], write: this.sizeHist[k * 3 + 1], other: this.sizeHist[k * 3 + 2] });
+
+    const reads = this.sizeRead.count;
+    const writes = this.sizeWrite.count;
+    const secs = durationNs / 1e9;
+    const tl = this.timeline;
+    const wsec = tl.width / 1e9;
+    const bins: TimeBin[] = [];
+    let peakIops = 0;
+    let peakBw = 0;
+    for (let i = 0; i < tl.used; i++) {
+      const tb: TimeBin = {
+        startNs: i * tl.width,
+        readIops: tl.get(i, S_READ) / wsec,
+        writeIops: tl.get(i, S_WRITE) / wsec,
+        otherIops: tl.get(i, S_OTHER) / wsec,
+        readBytesPerSec: tl.get(i, S_READ_B) / wsec,
+        writeBytesPerSec: tl.get(i, S_WRITE_B) / wsec,
+      };
+      peakIops = Math.max(peakIops, tb.readIops + tb.writeIops + tb.otherIops);
+      peakBw = Math.max(peakBw, tb.readBytesPerSec + tb.writeBytesPerSec);
+      bins.push(tb);
+    }
+
+    let queueDepth: TraceStats['queueDepth'] = null;
+    const withCompletions = this.streams.filter((s) => s.hasComplete);
+    if (this.streams.length === 1 && withCompletions.length === 1) {
+      const s = withCompletions[0];
+      const span = s.lastComplete - s.firstArrival;
+      queueDepth = {
+        source: s.hasIssue ? 'issue/complete times' : 'arrival + completion (latency) times',
+        meanInFlight: span > 0 ? s.sumTotal / span : 0,
+        maxInFlight: s.maxInFlight,
+        meanAtDevice: s.hasIssue && span > 0 ? s.sumDevice / span : null,
+      };
+    }
+
+    const latency: TraceStats['latency'] =
+      this.latTotal.count || this.latDevice.count
+        ? {
+            device: this.latDevice.summary(),
+            total: this.latTotal.summary(),
+            deviceCdf: this.latDevice.cdf(),
+            totalCdf: this.latTotal.cdf(),
+          }
+        : null;
+
+    const multi = this.streams.length > 1;
+    const processes = topRows(
+      [...this.procs.values()],
+      (a) => a.requests,
+      (p): ProcessRow => ({
+        pid: p.pid,
+        name: this.streams[p.stream].processes.get(p.pid) ?? (p.pid === 0 ? '(unknown)' : ''),
+        ...(multi ? { trace: p.stream } : {}),
+        requests: p.requests,
+        reads: p.reads,
+        writes: p.writes,
+        readBytes: p.readBytes,
+        writeBytes: p.writeBytes,
+      }),
+      (rest): ProcessRow => ({
+        pid: -1,
+        name: `(${rest.length} others)`,
+        requests: sum(rest, (r) => r.requests),
+        reads: sum(rest, (r) => r.reads),
+        writes: sum(rest, (r) => r.writes),
+        readBytes: sum(rest, (r) => r.readBytes),
+        writeBytes: sum(rest, (r) => r.writeBytes),
+      }),
+    );
+    const devices = topRows(
+      [...this.devices.values()],
+      (a) => a.requests,
+      (d): DeviceRow => ({
+        device: deviceLabel(d.device),
+        ...(multi ? { trace: d.stream } : {}),
+        requests: d.requests,
+        readBytes: d.readBytes,
+        writeBytes: d.writeBytes,
+        minSector: d.data ? d.minSector : 0,
+        maxSector: d.data ? d.maxSector : 0,
+        sequentialFraction: d.data ? d.seq / d.data : 0,
+      }),
+      (rest): DeviceRow => ({
+        device: `(${rest.length} others)`,
+        requests: sum(rest, (r) => r.requests),
+        readBytes: sum(rest, (r) => r.readBytes),
+        writeBytes: sum(rest, (r) => r.writeBytes),
+        minSector: rest.reduce((m, r) => (r.data ? Math.min(m, r.minSector) : m), Infinity),
+        maxSector: rest.reduce((m, r) => (r.data ? Math.max(m, r.maxSector) : m), -Infinity),
+        sequentialFraction: sum(rest, (r) => r.seq) / Math.max(1, sum(rest, (r) => r.data)),
+      }),
+    );
+
+    const ws = this.blocks.count;
+    return {
+      requests: n,
+      firstNs: n ? this.firstNs : 0,
+      lastNs: n ? this.lastNs : 0,
+      durationNs,
+      mix,
+      totalBytes,
+      size: { all: this.sizeAll.summary(), read: this.sizeRead.summary(), write: this.sizeWrite.summary(), histogram },
+      sequential: {
+        fraction: this.dataRequests ? this.seqAll / this.dataRequests : 0,
+        readFraction: reads ? this.seqRead / reads : 0,
+        writeFraction: writes ? this.seqWrite / writes : 0,
+        requests: this.seqAll,
+      },
+      lba: this.dataRequests ? { minSector: this.minSector, maxSector: this.maxSector, spanBytes: (this.maxSector - this.minSector) * SECTOR_BYTES } : null,
+      workingSet: { blocks: ws, bytes: ws * BLOCK_BYTES, exact: this.blocks.isExact, relativeError: this.blocks.isExact ? 0 : HLL_STANDARD_ERROR },
+      throughput: {
+        meanIops: secs > 0 ? n / secs : 0,
+        meanBytesPerSec: secs > 0 ? (this.mixBytes[READ] + this.mixBytes[WRITE]) / secs : 0,
+        peakIops,
+        peakBytesPerSec: peakBw,
+        binWidthNs: tl.width,
+        bins,
+      },
+      queueDepth,
+      latency,
+      processes,
+      devices,
+      processCount: this.procs.size,
+      deviceCount: this.devices.size,
+      heatmap: this.heatmapRows(),
+    };
+  }
+
+  private heatmapRows(): TraceStats['heatmap'] {
+    const h = this.heatmap;
+    const tb = h.time;
+    const binSectors = h.lbaTop / h.lbaBins;
+    let lo = h.lbaBins;
+    let hi = -1;
+    for (let t = 0; t < tb.used; t++) {
+      for (let l = 0; l < h.lbaBins; l++) {
+        if (tb.get(t, l)) {
+          if (l < lo) lo = l;
+          if (l > hi) hi = l;
+        }
+      }
+    }
+    const counts: number[][] = [];
+    for (let l = lo; l <= hi; l++) {
+      const row: number[] = [];
+      for (let t = 0; t < tb.used; t++) row.push(tb.get(t, l));
+      counts.push(row);
+    }
+    return { timeBinNs: tb.width, lbaBinSectors: binSectors, lbaFirstSector: hi >= 0 ? lo * binSectors : 0, counts };
+  }
+}
+
+function sum<T>(xs: readonly T[], f: (x: T) => number): number {
+  let s = 0;
+  for (const x of xs) s += f(x);
+  return s;
+}
+
+/** The `TABLE_ROWS` largest rows by `key`, plus one row summing the rest. */
+function topRows<A, R>(all: A[], key: (a: A) => number, row: (a: A) => R, others: (rest: A[]) => R): R[] {
+  all.sort((a, b) => key(b) - key(a));
+  const out = all.slice(0, TABLE_ROWS).map(row);
+  if (all.length > TABLE_ROWS) out.push(others(all.slice(TABLE_ROWS)));
+  return out;
+}
+
+/** Linux device numbers (major << 20 | minor) as "major,minor"; source-defined ids as they are. */
+export function deviceLabel(d: number): string {
+  return d >= 1 << 20 ? `${d >>> 20},${d & 0xfffff}` : String(d);
+}

@@ -1,0 +1,128 @@
+/** The plain-text rendering of an AnalysisReport (the default output of `ssdtune analyze`). */
+import type { AnalysisReport } from '../service/analyze.js';
+import type { QuantileSummary } from './sketch.js';
+import { OP_CLASSES, type TraceStats } from './stats.js';
+import { fmtBytes, fmtCount, fmtNs, fmtPct, fmtRate, table } from './units.js';
+
+/** Process / device rows shown in text (the JSON has up to TABLE_ROWS). */
+const TEXT_ROWS = 10;
+
+export function renderText(r: AnalysisReport): string {
+  const out: string[] = [];
+  for (const t of r.traces) {
+    out.push(`== ${t.source} (${t.format}) ==`);
+    if (t.skippedRecords) out.push(`  skipped ${fmtCount(t.skippedRecords)} malformed records (--skip-bad)`);
+    for (const w of t.warnings) out.push(`  warning: ${w}`);
+    out.push(...statsText(t.stats).map((l) => (l ? '  ' + l : l)), '');
+  }
+  if (r.combined) {
+    out.push(`== combined: ${r.combined.sources.length} traces ==`);
+    out.push(...statsText(r.combined.stats).map((l) => (l ? '  ' + l : l)), '');
+  }
+  return out.join('\n');
+}
+
+function kv(rows: Array<[string, string]>): string[] {
+  const w = Math.max(...rows.map((r) => r[0].length));
+  return rows.map(([k, v]) => `${(k + ':').padEnd(w + 1)}  ${v}`);
+}
+
+function q(s: QuantileSummary | null, f: (v: number) => string): string {
+  if (!s) return '-';
+  const approx = s.relativeError ? ` (±${(s.relativeError * 100).toFixed(0)}%)` : '';
+  return `p50 ${f(s.p50)}  p90 ${f(s.p90)}  p99 ${f(s.p99)}  max ${f(s.max)}  mean ${f(s.mean)}${approx}`;
+}
+
+export function statsText(s: TraceStats): string[] {
+  if (s.requests === 0) return ['no requests in this trace'];
+  const out: string[] = [];
+  const rows: Array<[string, string]> = [
+    ['requests', fmtCount(s.requests)],
+    ['duration', `${fmtNs(s.durationNs)} (first arrival ${fmtNs(s.firstNs)}, last ${fmtNs(s.lastNs)})`],
+    ['data', fmtBytes(s.totalBytes)],
+    ['mean rate', `${fmtCount(s.throughput.meanIops)} IOPS, ${fmtRate(s.throughput.meanBytesPerSec)}`],
+    ['peak rate', `${fmtCount(s.throughput.peakIops)} IOPS, ${fmtRate(s.throughput.peakBytesPerSec)} (bins of ${fmtNs(s.throughput.binWidthNs)})`],
+    ['size', q(s.size.all, fmtBytes)],
+    ['  read size', q(s.size.read, fmtBytes)],
+    ['  write size', q(s.size.write, fmtBytes)],
+    ['sequential', `${fmtPct(s.sequential.fraction)} (reads ${fmtPct(s.sequential.readFraction)}, writes ${fmtPct(s.sequential.writeFraction)})`],
+    ['LBA span', s.lba ? `sectors ${fmtCount(s.lba.minSector)} .. ${fmtCount(s.lba.maxSector)} (${fmtBytes(s.lba.spanBytes)})` : '-'],
+    [
+      'working set',
+      `${fmtBytes(s.workingSet.bytes)} (${fmtCount(s.workingSet.blocks)} distinct 4 KiB blocks${s.workingSet.exact ? '' : `, HyperLogLog ±${(s.workingSet.relativeError * 100).toFixed(1)}%`})`,
+    ],
+  ];
+  if (s.queueDepth) {
+    const qd = s.queueDepth;
+    rows.push(['queue depth', `in flight mean ${qd.meanInFlight.toFixed(2)} max ${qd.maxInFlight}${qd.meanAtDevice !== null ? `; at device mean ${qd.meanAtDevice.toFixed(2)}` : ''} (from ${qd.source})`]);
+  } else rows.push(['queue depth', 'n/a (no completion times in the trace)']);
+  if (s.latency) {
+    rows.push(['latency Q->C', q(s.latency.total, fmtNs)]);
+    if (s.latency.device) rows.push(['latency D->C', q(s.latency.device, fmtNs)]);
+  } else rows.push(['latency', 'n/a (no completion times in the trace)']);
+  out.push(...kv(rows), '');
+
+  out.push(
+    ...table(
+      ['op', 'requests', 'share', 'bytes', 'byte share'],
+      OP_CLASSES.filter((c) => s.mix[c].requests > 0).map((c) => [c, fmtCount(s.mix[c].requests), fmtPct(s.mix[c].fraction), fmtBytes(s.mix[c].bytes), fmtPct(s.mix[c].byteFraction)]),
+      [false, true, true, true, true],
+    ),
+    '',
+  );
+
+  const maxBin = Math.max(1, ...s.size.histogram.map((b) => b.read + b.write + b.other));
+  out.push(
+    ...table(
+      ['size', 'reads', 'writes', 'other', ''],
+      s.size.histogram.map((b) => [
+        `${fmtBytes(b.lowBytes)}..`,
+        fmtCount(b.read),
+        fmtCount(b.write),
+        fmtCount(b.other),
+        '#'.repeat(Math.ceil((30 * (b.read + b.write + b.other)) / maxBin)),
+      ]),
+      [false, true, true, true, false],
+    ),
+    '',
+  );
+
+  out.push(`processes (${fmtCount(s.processCount)}):`);
+  out.push(
+    ...table(
+      ['pid', 'name', ...(s.processes.some((p) => p.trace !== undefined) ? ['trace'] : []), 'requests', 'reads', 'writes', 'read', 'written'],
+      s.processes.slice(0, TEXT_ROWS).map((p) => [
+        p.pid < 0 ? '' : String(p.pid),
+        p.name,
+        ...(p.trace !== undefined ? [String(p.trace + 1)] : s.processes.some((x) => x.trace !== undefined) ? [''] : []),
+        fmtCount(p.requests),
+        fmtCount(p.reads),
+        fmtCount(p.writes),
+        fmtBytes(p.readBytes),
+        fmtBytes(p.writeBytes),
+      ]),
+      [true, false, ...(s.processes.some((p) => p.trace !== undefined) ? [true] : []), true, true, true, true, true],
+    ).map((l) => '  ' + l),
+  );
+  if (s.processes.length > TEXT_ROWS) out.push(`  ... ${s.processCount - TEXT_ROWS} more in --json`);
+  out.push('', `devices (${fmtCount(s.deviceCount)}):`);
+  const multi = s.devices.some((d) => d.trace !== undefined);
+  out.push(
+    ...table(
+      ['device', ...(multi ? ['trace'] : []), 'requests', 'read', 'written', 'sequential', 'first sector', 'last sector'],
+      s.devices.slice(0, TEXT_ROWS).map((d) => [
+        d.device,
+        ...(multi ? [d.trace !== undefined ? String(d.trace + 1) : ''] : []),
+        fmtCount(d.requests),
+        fmtBytes(d.readBytes),
+        fmtBytes(d.writeBytes),
+        fmtPct(d.sequentialFraction),
+        fmtCount(d.minSector),
+        fmtCount(d.maxSector),
+      ]),
+      [false, ...(multi ? [true] : []), true, true, true, true, true, true],
+    ).map((l) => '  ' + l),
+  );
+  if (s.devices.length > TEXT_ROWS) out.push(`  ... ${s.deviceCount - TEXT_ROWS} more in --json`);
+  return out;
+}

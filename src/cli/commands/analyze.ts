@@ -1,0 +1,56 @@
+/** `ssdtune analyze <trace...>`: whole-trace statistics as text, JSON and an HTML report. */
+import type { Command } from 'commander';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { analyzeTraces } from '../../service/analyze.js';
+import { renderText } from '../../analyze/text.js';
+import { renderReport } from '../../analyze/report.js';
+import { progressBar } from '../progress.js';
+import { ERR_REPORT_WRITE } from '../../errors.js';
+
+interface AnalyzeFlags {
+  json?: boolean;
+  format?: string;
+  skipBad?: boolean;
+  report?: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('analyze')
+    .description('Whole-trace statistics: mix, sizes, sequentiality, LBA span, working set, IOPS/bandwidth over time, queue depth, latency, per process and device')
+    .argument('<trace...>', 'trace files (format sniffed from content; .gz read directly)')
+    .option('--json', 'print the report as JSON')
+    .option('--format <name>', 'force the trace format instead of sniffing')
+    .option('--skip-bad', 'skip malformed records (counted in the report) instead of failing')
+    .option('--report <file.html>', 'also write a self-contained HTML report with plots')
+    .action(async (traces: string[], flags: AnalyzeFlags) => {
+      const bar = progressBar('analyze');
+      let report;
+      try {
+        report = await analyzeTraces(traces, {
+          format: flags.format,
+          skipBad: flags.skipBad,
+          onProgress: (i, n, done, total) => bar.update(total > 0 ? i + done / total : i, n),
+        });
+      } finally {
+        bar.done();
+      }
+      // Write the HTML first: if it fails, nothing has been printed as if complete.
+      if (flags.report) {
+        const html = await renderReport(report);
+        try {
+          await writeFile(flags.report, html);
+        } catch (e) {
+          throw ERR_REPORT_WRITE(flags.report, (e as Error).message);
+        }
+      }
+      // `ssdtune analyze ... | head` closes the pipe early: that is not an error
+      process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code === 'EPIPE') process.exit(0);
+        throw e;
+      });
+      process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : renderText(report) + '\n');
+      if (flags.report && !flags.json) process.stderr.write(`report written to ${path.resolve(flags.report)}\n`);
+    });
+}

@@ -1,0 +1,85 @@
+/**
+ * Dense Cholesky factorisation and solves on row-major Float64Arrays. Own
+ * code rather than ml-matrix's CholeskyDecomposition: the GP fit factors an
+ * n x n matrix at every likelihood evaluation, and loops over contiguous
+ * rows of one flat array are several times faster than ml-matrix's
+ * array-of-rows Matrix with its per-element accessors.
+ */
+
+/** Lower-triangular L with A = L L^T, or undefined when A is not (numerically) positive definite. */
+export function cholesky(A: Float64Array, n: number): Float64Array | undefined {
+  const L = new Float64Array(n * n);
+  for (let j = 0; j < n; j++) {
+    const rj = j * n;
+    let s = A[rj + j]!;
+    for (let k = 0; k < j; k++) s -= L[rj + k]! * L[rj + k]!;
+    if (!(s > 0)) return undefined;
+    const ljj = Math.sqrt(s);
+    L[rj + j] = ljj;
+    for (let i = j + 1; i < n; i++) {
+      const ri = i * n;
+      let t = A[ri + j]!;
+      for (let k = 0; k < j; k++) t -= L[ri + k]! * L[rj + k]!;
+      L[ri + j] = t / ljj;
+    }
+  }
+  return L;
+}
+
+/** Solves L z = b in place (forward substitution). */
+export function solveLower(L: Float64Array, n: number, b: Float64Array): Float64Array {
+  for (let i = 0; i < n; i++) {
+    const ri = i * n;
+    let s = b[i]!;
+    for (let k = 0; k < i; k++) s -= L[ri + k]! * b[k]!;
+    b[i] = s / L[ri + i]!;
+  }
+  return b;
+}
+
+/** Solves L^T x = z in place (back substitution). */
+export function solveUpperT(L: Float64Array, n: number, z: Float64Array): Float64Array {
+  for (let i = n - 1; i >= 0; i--) {
+    let s = z[i]!;
+    for (let k = i + 1; k < n; k++) s -= L[k * n + i]! * z[k]!;
+    z[i] = s / L[i * n + i]!;
+  }
+  return z;
+}
+
+/** A^{-1} b given A's Cholesky factor (a new array). */
+export function choSolve(L: Float64Array, n: number, b: ArrayLike<number>): Float64Array {
+  return solveUpperT(L, n, solveLower(L, n, Float64Array.from(b)));
+}
+
+/**
+ * A^{-1} (full symmetric storage) from A's Cholesky factor, as
+ * U U^T with U = L^{-T} stored row-major so every inner loop runs along
+ * contiguous rows.
+ */
+export function choInverse(L: Float64Array, n: number): Float64Array {
+  // U[j][i] = (L^{-1})[i][j]: row j of U is column j of L^{-1}.
+  const U = new Float64Array(n * n);
+  for (let j = 0; j < n; j++) {
+    const rj = j * n;
+    U[rj + j] = 1 / L[rj + j]!;
+    for (let i = j + 1; i < n; i++) {
+      const ri = i * n;
+      let s = 0;
+      for (let k = j; k < i; k++) s += L[ri + k]! * U[rj + k]!;
+      U[rj + i] = -s / L[ri + i]!;
+    }
+  }
+  const inv = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    const ri = i * n;
+    for (let j = 0; j <= i; j++) {
+      const rj = j * n;
+      let s = 0;
+      for (let k = i; k < n; k++) s += U[ri + k]! * U[rj + k]!;
+      inv[ri + j] = s;
+      inv[rj + i] = s;
+    }
+  }
+  return inv;
+}

@@ -1,0 +1,407 @@
+/**
+ * Covariance kernels for the Gaussian process, with the same definitions and
+ * parameterisation as scikit-learn's (so fitted models can be compared):
+ * every hyper-parameter is optimised as its natural log, with bounds in log
+ * space, and each kernel gives its analytic gradient with respect to those
+ * logs.
+ *
+ * Points are rows of a row-major Float64Array (n x d). Instead of returning
+ * one n x n gradient matrix per hyper-parameter, kernels compute
+ * `gradDot(W)[p] = sum_ij W_ij dK_ij/dtheta_p` for a symmetric W in a single
+ * pass: that contraction is all the log-marginal-likelihood gradient needs,
+ * and it avoids allocating p extra n x n matrices.
+ */
+
+export type Bounds = readonly [number, number];
+/** scikit-learn's default hyper-parameter bounds. */
+export const DEFAULT_BOUNDS: Bounds = [1e-5, 1e5];
+
+export interface Kernel {
+  /** Number of (log) hyper-parameters. */
+  readonly nParams: number;
+  /** Natural logs of the hyper-parameters, written into `out` from `at`. */
+  getTheta(out: Float64Array, at: number): void;
+  setTheta(theta: ArrayLike<number>, at: number): void;
+  /** Log-space bounds, appended to `out`. */
+  logBounds(out: Array<[number, number]>): void;
+  /** Names of the hyper-parameters, appended to `out`. */
+  paramNames(out: string[], prefix: string): void;
+  /** K(X, X), n x n, full symmetric storage. */
+  matrix(X: Float64Array, n: number, d: number): Float64Array;
+  /** K(X, Y), nx x ny (for a White kernel: zero, as in scikit-learn, since X and Y are different points). */
+  cross(X: Float64Array, nx: number, Y: Float64Array, ny: number, d: number): Float64Array;
+  /** diag K(X, X). */
+  diag(X: Float64Array, n: number, d: number): Float64Array;
+  /** Adds sum_ij W_ij dK_ij/dtheta_p into out[at + p]. W is symmetric n x n. */
+  gradDot(X: Float64Array, n: number, d: number, W: Float64Array, out: Float64Array, at: number): void;
+  clone(): Kernel;
+  /** scikit-learn-like text, for logs and records. */
+  toString(): string;
+}
+
+/** The current theta of a kernel as a fresh array. */
+export function thetaOf(k: Kernel): Float64Array {
+  const t = new Float64Array(k.nParams);
+  k.getTheta(t, 0);
+  return t;
+}
+
+export function boundsOf(k: Kernel): Array<[number, number]> {
+  const b: Array<[number, number]> = [];
+  k.logBounds(b);
+  return b;
+}
+
+export function namesOf(k: Kernel): string[] {
+  const n: string[] = [];
+  k.paramNames(n, '');
+  return n;
+}
+
+const logB = (b: Bounds): [number, number] => [Math.log(b[0]), Math.log(b[1])];
+const fmt = (x: number): string => Number(x.toPrecision(3)).toString();
+
+export class ConstantKernel implements Kernel {
+  readonly nParams = 1;
+  constructor(public value = 1, readonly bounds: Bounds = DEFAULT_BOUNDS) {}
+  getTheta(out: Float64Array, at: number): void {
+    out[at] = Math.log(this.value);
+  }
+  setTheta(t: ArrayLike<number>, at: number): void {
+    this.value = Math.exp(t[at]!);
+  }
+  logBounds(out: Array<[number, number]>): void {
+    out.push(logB(this.bounds));
+  }
+  paramNames(out: string[], prefix: string): void {
+    out.push(`${prefix}constant_value`);
+  }
+  matrix(_X: Float64Array, n: number): Float64Array {
+    return new Float64Array(n * n).fill(this.value);
+  }
+  cross(_X: Float64Array, nx: number, _Y: Float64Array, ny: number): Float64Array {
+    return new Float64Array(nx * ny).fill(this.value);
+  }
+  diag(_X: Float64Array, n: number): Float64Array {
+    return new Float64Array(n).fill(this.value);
+  }
+  gradDot(_X: Float64Array, n: number, _d: number, W: Float64Array, out: Float64Array, at: number): void {
+    let s = 0;
+    for (let i = 0; i < n * n; i++) s += W[i]!;
+    out[at] += s * this.value;
+  }
+  clone(): Kernel {
+    return new ConstantKernel(this.value, this.bounds);
+  }
+  toString(): string {
+    return `${fmt(Math.sqrt(this.value))}**2`;
+  }
+}
+
+export class WhiteKernel implements Kernel {
+  readonly nParams = 1;
+  constructor(public noise = 1, readonly bounds: Bounds = DEFAULT_BOUNDS) {}
+  getTheta(out: Float64Array, at: number): void {
+    out[at] = Math.log(this.noise);
+  }
+  setTheta(t: ArrayLike<number>, at: number): void {
+    this.noise = Math.exp(t[at]!);
+  }
+  logBounds(out: Array<[number, number]>): void {
+    out.push(logB(this.bounds));
+  }
+  paramNames(out: string[], prefix: string): void {
+    out.push(`${prefix}noise_level`);
+  }
+  matrix(_X: Float64Array, n: number): Float64Array {
+    const K = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) K[i * n + i] = this.noise;
+    return K;
+  }
+  cross(_X: Float64Array, nx: number, _Y: Float64Array, ny: number): Float64Array {
+    return new Float64Array(nx * ny);
+  }
+  diag(_X: Float64Array, n: number): Float64Array {
+    return new Float64Array(n).fill(this.noise);
+  }
+  gradDot(_X: Float64Array, n: number, _d: number, W: Float64Array, out: Float64Array, at: number): void {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += W[i * n + i]!;
+    out[at] += s * this.noise;
+  }
+  clone(): Kernel {
+    return new WhiteKernel(this.noise, this.bounds);
+  }
+  toString(): string {
+    return `WhiteKernel(noise_level=${fmt(this.noise)})`;
+  }
+}
+
+/**
+ * Stationary kernels k(r) of the scaled squared distance: RBF (isotropic or
+ * ARD, one length scale per dimension) and RationalQuadratic share the
+ * pair loops and differ only in k and its derivatives.
+ */
+abstract class Stationary implements Kernel {
+  abstract readonly nParams: number;
+  /** Length scales: one (isotropic) or d (ARD). */
+  constructor(public lengthScale: number[], readonly lsBounds: Bounds) {}
+  abstract getTheta(out: Float64Array, at: number): void;
+  abstract setTheta(t: ArrayLike<number>, at: number): void;
+  abstract logBounds(out: Array<[number, number]>): void;
+  abstract paramNames(out: string[], prefix: string): void;
+  abstract clone(): Kernel;
+  abstract toString(): string;
+  /** k as a function of z = sum_d (dx_d / l_d)^2. */
+  protected abstract value(z: number): number;
+  /**
+   * Adds w * dk/dtheta into g for one pair: `diff2` holds (dx_d / l_d)^2 per
+   * dimension (length 1 with the sum for isotropic kernels).
+   */
+  protected abstract grad(z: number, diff2: Float64Array, w: number, g: Float64Array): void;
+
+  protected checkDims(d: number): void {
+    if (this.lengthScale.length !== 1 && this.lengthScale.length !== d) {
+      throw new Error(`kernel has ${this.lengthScale.length} length scales for ${d}-dimensional points`);
+    }
+  }
+
+  /** Inverse squared length scale per dimension. */
+  private inv2(d: number): Float64Array {
+    this.checkDims(d);
+    const out = new Float64Array(d);
+    for (let k = 0; k < d; k++) {
+      const l = this.lengthScale.length === 1 ? this.lengthScale[0]! : this.lengthScale[k]!;
+      out[k] = 1 / (l * l);
+    }
+    return out;
+  }
+
+  private z(X: Float64Array, i: number, Y: Float64Array, j: number, d: number, inv2: Float64Array): number {
+    let s = 0;
+    const a = i * d;
+    const b = j * d;
+    for (let k = 0; k < d; k++) {
+      const t = X[a + k]! - Y[b + k]!;
+      s += t * t * inv2[k]!;
+    }
+    return s;
+  }
+
+  matrix(X: Float64Array, n: number, d: number): Float64Array {
+    const inv2 = this.inv2(d);
+    const K = new Float64Array(n * n);
+    const k0 = this.value(0);
+    for (let i = 0; i < n; i++) {
+      K[i * n + i] = k0;
+      for (let j = 0; j < i; j++) {
+        const v = this.value(this.z(X, i, X, j, d, inv2));
+        K[i * n + j] = v;
+        K[j * n + i] = v;
+      }
+    }
+    return K;
+  }
+
+  cross(X: Float64Array, nx: number, Y: Float64Array, ny: number, d: number): Float64Array {
+    const inv2 = this.inv2(d);
+    const K = new Float64Array(nx * ny);
+    for (let i = 0; i < nx; i++) for (let j = 0; j < ny; j++) K[i * ny + j] = this.value(this.z(X, i, Y, j, d, inv2));
+    return K;
+  }
+
+  diag(_X: Float64Array, n: number): Float64Array {
+    return new Float64Array(n).fill(this.value(0));
+  }
+
+  gradDot(X: Float64Array, n: number, d: number, W: Float64Array, out: Float64Array, at: number): void {
+    const inv2 = this.inv2(d);
+    const ard = this.lengthScale.length > 1;
+    const diff2 = new Float64Array(ard ? d : 1);
+    const g = new Float64Array(this.nParams);
+    // The diagonal has r = 0, where every derivative vanishes except RQ's alpha term, which is 0 too (ln 1 = 0).
+    for (let i = 1; i < n; i++) {
+      const a = i * d;
+      for (let j = 0; j < i; j++) {
+        const b = j * d;
+        let z = 0;
+        for (let k = 0; k < d; k++) {
+          const t = X[a + k]! - X[b + k]!;
+          const q = t * t * inv2[k]!;
+          z += q;
+          if (ard) diff2[k] = q;
+        }
+        if (!ard) diff2[0] = z;
+        // W symmetric: the (i,j) and (j,i) terms are equal.
+        this.grad(z, diff2, 2 * W[i * n + j]!, g);
+      }
+    }
+    for (let p = 0; p < this.nParams; p++) out[at + p] += g[p]!;
+  }
+}
+
+export class RBF extends Stationary {
+  get nParams(): number {
+    return this.lengthScale.length;
+  }
+  /** `lengthScale` as an array makes an ARD kernel (one scale per input dimension). */
+  constructor(lengthScale: number | number[] = 1, bounds: Bounds = DEFAULT_BOUNDS) {
+    super(Array.isArray(lengthScale) ? [...lengthScale] : [lengthScale], bounds);
+  }
+  getTheta(out: Float64Array, at: number): void {
+    this.lengthScale.forEach((l, k) => (out[at + k] = Math.log(l)));
+  }
+  setTheta(t: ArrayLike<number>, at: number): void {
+    for (let k = 0; k < this.lengthScale.length; k++) this.lengthScale[k] = Math.exp(t[at + k]!);
+  }
+  logBounds(out: Array<[number, number]>): void {
+    for (let k = 0; k < this.lengthScale.length; k++) out.push(logB(this.lsBounds));
+  }
+  paramNames(out: string[], prefix: string): void {
+    if (this.lengthScale.length === 1) out.push(`${prefix}length_scale`);
+    else this.lengthScale.forEach((_, k) => out.push(`${prefix}length_scale[${k}]`));
+  }
+  protected value(z: number): number {
+    return Math.exp(-0.5 * z);
+  }
+  protected grad(z: number, diff2: Float64Array, w: number, g: Float64Array): void {
+    // d/dlog l_k exp(-z/2) = exp(-z/2) * (dx_k / l_k)^2
+    const kw = Math.exp(-0.5 * z) * w;
+    for (let k = 0; k < diff2.length; k++) g[k] += kw * diff2[k]!;
+  }
+  clone(): Kernel {
+    return new RBF(this.lengthScale.length === 1 ? this.lengthScale[0]! : [...this.lengthScale], this.lsBounds);
+  }
+  toString(): string {
+    const ls = this.lengthScale.length === 1 ? fmt(this.lengthScale[0]!) : `[${this.lengthScale.map(fmt).join(', ')}]`;
+    return `RBF(length_scale=${ls})`;
+  }
+}
+
+export class RationalQuadratic extends Stationary {
+  readonly nParams = 2;
+  constructor(lengthScale = 1, public alpha = 1, bounds: Bounds = DEFAULT_BOUNDS, readonly alphaBounds: Bounds = DEFAULT_BOUNDS) {
+    super([lengthScale], bounds);
+  }
+  getTheta(out: Float64Array, at: number): void {
+    out[at] = Math.log(this.lengthScale[0]!);
+    out[at + 1] = Math.log(this.alpha);
+  }
+  setTheta(t: ArrayLike<number>, at: number): void {
+    this.lengthScale[0] = Math.exp(t[at]!);
+    this.alpha = Math.exp(t[at + 1]!);
+  }
+  logBounds(out: Array<[number, number]>): void {
+    out.push(logB(this.lsBounds), logB(this.alphaBounds));
+  }
+  paramNames(out: string[], prefix: string): void {
+    out.push(`${prefix}length_scale`, `${prefix}alpha`);
+  }
+  protected value(z: number): number {
+    return Math.pow(1 + z / (2 * this.alpha), -this.alpha);
+  }
+  protected grad(z: number, _diff2: Float64Array, w: number, g: Float64Array): void {
+    const base = 1 + z / (2 * this.alpha);
+    const k = Math.pow(base, -this.alpha);
+    g[0] += w * k * z / base;
+    g[1] += w * k * (-this.alpha * Math.log(base) + z / (2 * base));
+  }
+  clone(): Kernel {
+    return new RationalQuadratic(this.lengthScale[0]!, this.alpha, this.lsBounds, this.alphaBounds);
+  }
+  toString(): string {
+    return `RationalQuadratic(alpha=${fmt(this.alpha)}, length_scale=${fmt(this.lengthScale[0]!)})`;
+  }
+}
+
+abstract class Binary implements Kernel {
+  readonly nParams: number;
+  constructor(readonly a: Kernel, readonly b: Kernel) {
+    this.nParams = a.nParams + b.nParams;
+  }
+  getTheta(out: Float64Array, at: number): void {
+    this.a.getTheta(out, at);
+    this.b.getTheta(out, at + this.a.nParams);
+  }
+  setTheta(t: ArrayLike<number>, at: number): void {
+    this.a.setTheta(t, at);
+    this.b.setTheta(t, at + this.a.nParams);
+  }
+  logBounds(out: Array<[number, number]>): void {
+    this.a.logBounds(out);
+    this.b.logBounds(out);
+  }
+  paramNames(out: string[], prefix: string): void {
+    this.a.paramNames(out, `${prefix}k1__`);
+    this.b.paramNames(out, `${prefix}k2__`);
+  }
+  abstract matrix(X: Float64Array, n: number, d: number): Float64Array;
+  abstract cross(X: Float64Array, nx: number, Y: Float64Array, ny: number, d: number): Float64Array;
+  abstract diag(X: Float64Array, n: number, d: number): Float64Array;
+  abstract gradDot(X: Float64Array, n: number, d: number, W: Float64Array, out: Float64Array, at: number): void;
+  abstract clone(): Kernel;
+  abstract toString(): string;
+}
+
+function combine(x: Float64Array, y: Float64Array, op: (p: number, q: number) => number): Float64Array {
+  for (let i = 0; i < x.length; i++) x[i] = op(x[i]!, y[i]!);
+  return x;
+}
+const add = (p: number, q: number): number => p + q;
+const mul = (p: number, q: number): number => p * q;
+
+export class Sum extends Binary {
+  matrix(X: Float64Array, n: number, d: number): Float64Array {
+    return combine(this.a.matrix(X, n, d), this.b.matrix(X, n, d), add);
+  }
+  cross(X: Float64Array, nx: number, Y: Float64Array, ny: number, d: number): Float64Array {
+    return combine(this.a.cross(X, nx, Y, ny, d), this.b.cross(X, nx, Y, ny, d), add);
+  }
+  diag(X: Float64Array, n: number, d: number): Float64Array {
+    return combine(this.a.diag(X, n, d), this.b.diag(X, n, d), add);
+  }
+  gradDot(X: Float64Array, n: number, d: number, W: Float64Array, out: Float64Array, at: number): void {
+    this.a.gradDot(X, n, d, W, out, at);
+    this.b.gradDot(X, n, d, W, out, at + this.a.nParams);
+  }
+  clone(): Kernel {
+    return new Sum(this.a.clone(), this.b.clone());
+  }
+  toString(): string {
+    return `${this.a} + ${this.b}`;
+  }
+}
+
+export class Product extends Binary {
+  matrix(X: Float64Array, n: number, d: number): Float64Array {
+    return combine(this.a.matrix(X, n, d), this.b.matrix(X, n, d), mul);
+  }
+  cross(X: Float64Array, nx: number, Y: Float64Array, ny: number, d: number): Float64Array {
+    return combine(this.a.cross(X, nx, Y, ny, d), this.b.cross(X, nx, Y, ny, d), mul);
+  }
+  diag(X: Float64Array, n: number, d: number): Float64Array {
+    return combine(this.a.diag(X, n, d), this.b.diag(X, n, d), mul);
+  }
+  gradDot(X: Float64Array, n: number, d: number, W: Float64Array, out: Float64Array, at: number): void {
+    // d(ab) = b da + a db, so contract a's gradient with W∘B and b's with W∘A.
+    const A = this.a.matrix(X, n, d);
+    const B = this.b.matrix(X, n, d);
+    this.a.gradDot(X, n, d, combine(B, W, mul), out, at);
+    this.b.gradDot(X, n, d, combine(A, W, mul), out, at + this.a.nParams);
+  }
+  clone(): Kernel {
+    return new Product(this.a.clone(), this.b.clone());
+  }
+  toString(): string {
+    const wrap = (k: Kernel): string => (k instanceof Sum ? `(${k})` : String(k));
+    return `${wrap(this.a)} * ${wrap(this.b)}`;
+  }
+}
+
+/** AutoBlox's kernel: 1e3*RBF(10) + 1e3*RationalQuadratic(alpha=1, length_scale=1) + WhiteKernel(1e3). */
+export function autobloxKernel(): Kernel {
+  return new Sum(
+    new Sum(new Product(new ConstantKernel(1e3), new RBF(10)), new Product(new ConstantKernel(1e3), new RationalQuadratic(1, 1))),
+    new WhiteKernel(1e3),
+  );
+}

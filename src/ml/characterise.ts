@@ -1,0 +1,82 @@
+/**
+ * The LearnedSSD characterisation pipeline, streaming:
+ * trace -> windows -> descriptor vectors -> PCA (2-D) -> k-means -> label.
+ *
+ * Only the descriptor vector of each window is kept (DESCRIPTOR_DIM doubles,
+ * 160 bytes), never the requests, so a trace of any length fits. PCA and
+ * k-means are fitted on a bounded uniform sample of windows (reservoir,
+ * `sampleSize`, seeded), then every window is projected and assigned.
+ */
+import { ERR_FEATURES_TOO_SHORT } from '../errors.js';
+import { describeWindow, descriptorVector } from '../features/descriptors.js';
+import { Windower, type WindowOptions } from '../features/perio.js';
+import type { TraceBatch } from '../trace/model.js';
+import { labelTrace, type ClusterLabel } from './cluster-label.js';
+import { DEFAULT_SEED, fitKMeans, nearestCentre, type KMeansModel } from './kmeans.js';
+import { fitPca, projectPca, type PcaModel } from './pca.js';
+import { Reservoir, seededRng } from './rng.js';
+
+export interface WindowVector {
+  /** Stream (device id when split by device, else -1). */
+  stream: number;
+  /** Window number within the stream. */
+  index: number;
+  vector: Float64Array;
+}
+
+export interface DescribedTrace {
+  source: string;
+  windowSize: number;
+  requests: number;
+  /** Requests after the last full window of each stream (not described). */
+  leftover: number;
+  windows: WindowVector[];
+}
+
+/** Descriptor vectors of every full window of a trace. */
+export async function describeTrace(batches: AsyncIterable<TraceBatch>, opts: WindowOptions = {}): Promise<DescribedTrace> {
+  const source = opts.source ?? 'trace';
+  const w = new Windower(opts);
+  const windows: WindowVector[] = [];
+  for await (const b of batches) {
+    for (const win of w.push(b)) {
+      const where = `${source}: window ${win.index}${win.stream >= 0 ? ` of device ${win.stream}` : ''} (request ${win.firstRequest})`;
+      windows.push({ stream: win.stream, index: win.index, vector: descriptorVector(describeWindow(win), where) });
+    }
+  }
+  return { source, windowSize: w.size, requests: w.requests, leftover: w.leftover, windows };
+}
+
+export interface CharacteriseOptions {
+  /** Windows PCA and k-means are fitted on, at most (default 2000). */
+  sampleSize?: number;
+  k?: number;
+  kMax?: number;
+  seed?: number;
+}
+
+export interface Characterisation {
+  pca: PcaModel;
+  kmeans: KMeansModel;
+  /** Windows the models were fitted on. */
+  fittedOn: number;
+  /** PCA coordinates and cluster of every window, in trace order. */
+  projections: number[][];
+  assignments: number[];
+  label: ClusterLabel;
+}
+
+export function characterise(t: DescribedTrace, opts: CharacteriseOptions = {}): Characterisation {
+  if (t.windows.length < 2) {
+    throw ERR_FEATURES_TOO_SHORT(t.source, `${t.requests} requests make ${t.windows.length} full window(s) of ${t.windowSize}; characterisation needs at least 2 (use a smaller window)`);
+  }
+  const seed = opts.seed ?? DEFAULT_SEED;
+  const sample = new Reservoir<Float64Array>(opts.sampleSize ?? 2000, seededRng(seed));
+  for (const w of t.windows) sample.offer(w.vector);
+  const pca = fitPca(sample.items, 2);
+  const fitPoints = sample.items.map((v) => projectPca(pca, v));
+  const km = fitKMeans(fitPoints, { k: opts.k, kMax: opts.kMax, seed });
+  const projections = t.windows.map((w) => projectPca(pca, w.vector));
+  const assignments = projections.map((p) => nearestCentre(km.centres, p));
+  return { pca, kmeans: km, fittedOn: sample.items.length, projections, assignments, label: labelTrace(assignments, km.k, t.source) };
+}

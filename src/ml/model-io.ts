@@ -1,0 +1,142 @@
+/**
+ * Saving and loading the similarity model as files, in the standard tfjs
+ * "layers-model" format (model.json + weights.bin, loadable by
+ * tf.loadLayersModel in any tfjs), plus `similarity.json` beside it with
+ * everything else identification needs (window size, standardisation,
+ * calibrated thresholds, the PCA baseline).
+ *
+ * tfjs without tfjs-node has no file:// handler, so saving goes through
+ * tf.io.withSaveHandler and loading through tf.io.fromMemory. Every file is
+ * checked on load; anything inconsistent raises SSDTUNE_MODEL_CORRUPT naming
+ * the file and what is wrong.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ERR_MODEL_CORRUPT, ERR_MODEL_MISSING } from '../errors.js';
+import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
+import type { PcaModel } from './pca.js';
+import type { Scaler } from './standardize.js';
+import type { EmbedderShape } from './similarity.js';
+import { initBackend } from './similarity.js';
+
+export const MODEL_FILE = 'model.json';
+export const WEIGHTS_FILE = 'weights.bin';
+export const META_FILE = 'similarity.json';
+export const META_VERSION = 1;
+
+/** Everything about the model that is not weights. */
+export interface SimilarityMeta {
+  version: number;
+  /** Requests per window the model was trained on; queries must use the same. */
+  windowSize: number;
+  /** Descriptor vector layout the model expects. */
+  descriptorNames: string[];
+  scaler: Scaler;
+  shape: EmbedderShape;
+  /** Windows per identification query the thresholds were calibrated for. */
+  queryWindows: number;
+  /** Embedding distance, in units of the workload's radius, at or below which a query is a known workload. */
+  threshold: number;
+  /** The plain-distance baseline: PCA fitted on the training windows and its calibrated threshold. */
+  pca: PcaModel;
+  pcaThreshold: number;
+  seed: number;
+  /** Free-form training record (data, split, metrics) also shown in MODEL_CARD.md. */
+  training: Record<string, unknown>;
+}
+
+export interface SimilarityModel {
+  model: tf.LayersModel;
+  meta: SimilarityMeta;
+}
+
+export async function saveSimilarityModel(dir: string, m: SimilarityModel): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  await m.model.save(
+    tf.io.withSaveHandler(async (art) => {
+      const weights = art.weightData instanceof ArrayBuffer ? new Uint8Array(art.weightData) : new Uint8Array(tf.io.concatenateArrayBuffers(art.weightData as ArrayBuffer[]));
+      writeFileSync(path.join(dir, WEIGHTS_FILE), weights);
+      const json = {
+        format: 'layers-model',
+        generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`,
+        convertedBy: null,
+        modelTopology: art.modelTopology,
+        weightsManifest: [{ paths: [`./${WEIGHTS_FILE}`], weights: art.weightSpecs }],
+      };
+      writeFileSync(path.join(dir, MODEL_FILE), JSON.stringify(json) + '\n');
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(art) };
+    }),
+  );
+  writeFileSync(path.join(dir, META_FILE), JSON.stringify(m.meta, null, 1) + '\n');
+}
+
+function readJson(file: string): unknown {
+  const text = readFileSync(file, 'utf8');
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw ERR_MODEL_CORRUPT(file, `not valid JSON (${(e as Error).message})`);
+  }
+}
+
+// The embedder only has float32 weights; anything else means the files do not belong together.
+const DTYPE_BYTES: Record<string, number> = { float32: 4 };
+
+function checkMeta(file: string, x: unknown): SimilarityMeta {
+  const m = x as Partial<SimilarityMeta>;
+  const bad = (what: string) => ERR_MODEL_CORRUPT(file, what);
+  if (typeof m !== 'object' || m === null) throw bad('expected a JSON object');
+  if (m.version !== META_VERSION) throw bad(`version is ${String(m.version)}, expected ${META_VERSION}`);
+  if (!Number.isInteger(m.windowSize) || m.windowSize! < 2) throw bad(`windowSize ${String(m.windowSize)} is not an integer >= 2`);
+  if (JSON.stringify(m.descriptorNames) !== JSON.stringify(DESCRIPTOR_VECTOR_NAMES)) throw bad('descriptorNames differ from this version of ssdtune; retrain the model');
+  const d = DESCRIPTOR_VECTOR_NAMES.length;
+  const finiteArray = (a: unknown, n: number) => Array.isArray(a) && a.length === n && a.every((v) => typeof v === 'number' && Number.isFinite(v));
+  if (!m.scaler || !finiteArray(m.scaler.mean, d) || !finiteArray(m.scaler.std, d) || m.scaler.std.some((s) => s <= 0)) throw bad(`scaler must hold ${d} finite means and positive stds`);
+  if (!m.shape || m.shape.inputDim !== d || !(m.shape.hidden >= 1) || !(m.shape.embedding >= 1)) throw bad('shape is missing or does not match the descriptor size');
+  for (const k of ['threshold', 'pcaThreshold', 'queryWindows'] as const) {
+    if (typeof m[k] !== 'number' || !Number.isFinite(m[k]) || m[k]! <= 0) throw bad(`${k} must be a positive number, got ${String(m[k])}`);
+  }
+  const p = m.pca;
+  if (!p || !finiteArray(p.centre, d) || !Array.isArray(p.components) || !p.components.every((c) => finiteArray(c, d)) || !p.scaler || !finiteArray(p.scaler.mean, d) || !finiteArray(p.scaler.std, d)) {
+    throw bad('pca baseline is missing or malformed');
+  }
+  return m as SimilarityMeta;
+}
+
+export async function loadSimilarityModel(dir: string): Promise<SimilarityModel> {
+  const modelFile = path.join(dir, MODEL_FILE);
+  for (const f of [MODEL_FILE, WEIGHTS_FILE, META_FILE]) {
+    if (!existsSync(path.join(dir, f))) throw ERR_MODEL_MISSING(dir, `${f} not found`);
+  }
+  const meta = checkMeta(path.join(dir, META_FILE), readJson(path.join(dir, META_FILE)));
+  const json = readJson(modelFile) as { modelTopology?: unknown; weightsManifest?: { weights?: tf.io.WeightsManifestEntry[] }[] };
+  if (typeof json !== 'object' || json === null || typeof json.modelTopology !== 'object' || !Array.isArray(json.weightsManifest)) {
+    throw ERR_MODEL_CORRUPT(modelFile, 'expected a tfjs layers-model JSON with modelTopology and weightsManifest');
+  }
+  const specs = json.weightsManifest.flatMap((g) => g.weights ?? []);
+  let expected = 0;
+  for (const s of specs) {
+    const per = DTYPE_BYTES[s.dtype];
+    if (!per || !Array.isArray(s.shape)) throw ERR_MODEL_CORRUPT(modelFile, `weight ${s.name}: unsupported dtype ${s.dtype} or missing shape`);
+    expected += per * s.shape.reduce((a, b) => a * b, 1);
+  }
+  const weightsFile = path.join(dir, WEIGHTS_FILE);
+  const buf = readFileSync(weightsFile);
+  if (buf.length !== expected) throw ERR_MODEL_CORRUPT(weightsFile, `${buf.length} bytes, model.json describes ${expected}`);
+  const weights = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
+  for (let i = 0; i < weights.length; i++) if (!Number.isFinite(weights[i])) throw ERR_MODEL_CORRUPT(weightsFile, `weight ${i} is ${weights[i]}`);
+  await initBackend();
+  let model: tf.LayersModel;
+  try {
+    model = await tf.loadLayersModel(tf.io.fromMemory(json.modelTopology as object, specs, weights.buffer as ArrayBuffer));
+  } catch (e) {
+    throw ERR_MODEL_CORRUPT(modelFile, `tfjs cannot build the model (${(e as Error).message})`);
+  }
+  const inShape = model.inputs[0]?.shape;
+  const outShape = model.outputs[0]?.shape;
+  if (inShape?.[1] !== meta.shape.inputDim || outShape?.[1] !== meta.shape.embedding) {
+    throw ERR_MODEL_CORRUPT(modelFile, `network maps ${inShape?.[1]} -> ${outShape?.[1]}, ${META_FILE} says ${meta.shape.inputDim} -> ${meta.shape.embedding}`);
+  }
+  return { model, meta };
+}

@@ -1,0 +1,425 @@
+/**
+ * Training, calibration and evaluation of the similarity model from real
+ * traces (`ssdtune model train`).
+ *
+ * Data: every file in the traces directory that openTrace can read, split
+ * into one stream per device / volume (Tencent volumes, MQSim devices, MSNFS
+ * devices interleave independent workloads). A stream is one workload label.
+ * Streams with fewer than `minWindows` windows are left out (too little to
+ * split in time).
+ *
+ * Split (all deterministic from the seed):
+ * - whole streams held out: about 20% of streams as "new" for calibrating
+ *   the threshold (new-val), another 20% as "new" for testing (new-test);
+ *   both are never trained on and never in the store;
+ * - every other stream (known) is cut in time: first 60% of its windows
+ *   train the network and make its store profile, the next 20% (val) calibrate
+ *   the threshold, the last 20% (test) measure accuracy.
+ * Queries are groups of `queryWindows` consecutive windows.
+ *
+ * Threshold: the distance that maximises balanced accuracy on validation
+ * queries (known-val accepted + new-val rejected, each as a fraction),
+ * midway between neighbouring observed distances.
+ */
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { ERR_ML_DEGENERATE, ERR_USAGE, isSsdtuneError } from '../errors.js';
+import { DESCRIPTOR_VECTOR_NAMES, DESCRIPTOR_DIM } from '../features/descriptors.js';
+import { openTrace } from '../readers/registry.js';
+import { describeTrace } from './characterise.js';
+import { decide, MemoryWorkloadStore, profileWorkload, signature, type KnownWorkload, type Method, type Signature } from './identify.js';
+import { META_VERSION, saveSimilarityModel, type SimilarityMeta, type SimilarityModel } from './model-io.js';
+import { fitPca } from './pca.js';
+import { Reservoir, seededRng } from './rng.js';
+import { buildEmbedder, initBackend, trainEmbedder } from './similarity.js';
+import { fitScaler, standardize } from './standardize.js';
+
+export interface TrainConfig {
+  tracesDir: string;
+  outDir: string;
+  windowSize: number;
+  minWindows: number;
+  maxTrainWindowsPerStream: number;
+  queryWindows: number;
+  hidden: number;
+  embedding: number;
+  steps: number;
+  classesPerBatch: number;
+  windowsPerClass: number;
+  margin: number;
+  learningRate: number;
+  seed: number;
+  log?: (msg: string) => void;
+}
+
+export const DEFAULT_TRAIN: Omit<TrainConfig, 'tracesDir' | 'outDir'> = {
+  windowSize: 64,
+  minWindows: 10,
+  maxTrainWindowsPerStream: 400,
+  queryWindows: 4,
+  hidden: 32,
+  embedding: 8,
+  steps: 800,
+  classesPerBatch: 8,
+  windowsPerClass: 8,
+  margin: 0.5,
+  learningRate: 0.003,
+  seed: 42,
+};
+
+export interface Stream {
+  name: string;
+  file: string;
+  device: number;
+  windows: Float64Array[];
+}
+
+export type Role = 'known' | 'new-val' | 'new-test';
+
+/** Read every trace in `dir` into per-device streams of window vectors. Unreadable files are listed, not fatal. */
+export async function loadStreams(dir: string, windowSize: number, log: (m: string) => void = () => {}): Promise<{ streams: Stream[]; skipped: { file: string; reason: string }[] }> {
+  const streams: Stream[] = [];
+  const skipped: { file: string; reason: string }[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync(dir).sort();
+  } catch (e) {
+    throw ERR_USAGE(`cannot list traces directory ${dir}: ${(e as Error).message}`);
+  }
+  for (const name of entries) {
+    const file = path.join(dir, name);
+    if (!statSync(file).isFile()) {
+      skipped.push({ file: name, reason: 'directory' });
+      continue;
+    }
+    if (/\.md$/i.test(name)) continue;
+    try {
+      const src = await openTrace(file);
+      const t = await describeTrace(src, { size: windowSize, splitByDevice: true, source: file });
+      const byDev = new Map<number, Float64Array[]>();
+      for (const w of t.windows) {
+        const g = byDev.get(w.stream) ?? [];
+        g.push(w.vector);
+        byDev.set(w.stream, g);
+      }
+      const devs = [...byDev.keys()].sort((a, b) => a - b);
+      for (const d of devs) streams.push({ name: devs.length > 1 || t.windows.length === 0 ? `${name}#${d}` : name, file: name, device: d, windows: byDev.get(d)! });
+      log(`${name}: ${src.meta.format}, ${t.requests} requests, ${devs.length} stream(s) with a full window`);
+    } catch (e) {
+      if (!isSsdtuneError(e)) throw e;
+      skipped.push({ file: name, reason: `${e.code}: ${e.message}` });
+      log(`${name}: skipped (${e.code})`);
+    }
+  }
+  return { streams, skipped };
+}
+
+/**
+ * Deterministic role of each eligible stream. Whole traces (families: the
+ * streams of one file) are held out, never single devices of a trace, because
+ * the devices of one trace often run the same application (MQSim's WebSearch
+ * ASUs) and a held-out sibling would be "new" in name only. The family with
+ * the most streams always stays known, so most workloads remain to tell apart;
+ * of the others, about 20% of families are held out for calibration (new-val)
+ * and as many for testing (new-test), drawn with the seed.
+ */
+export function assignRoles(streams: readonly { name: string; file: string }[], seed: number): Map<string, Role> {
+  const size = new Map<string, number>();
+  for (const s of streams) size.set(s.file, (size.get(s.file) ?? 0) + 1);
+  const families = [...size.keys()].sort((a, b) => size.get(b)! - size.get(a)! || (a < b ? -1 : 1));
+  const largest = families.shift();
+  const rng = seededRng(seed ^ 0x5eed);
+  for (let i = families.length - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [families[i], families[j]] = [families[j]!, families[i]!];
+  }
+  const nNew = Math.max(1, Math.round((families.length + 1) * 0.2));
+  const famRole = new Map<string, Role>();
+  if (largest !== undefined) famRole.set(largest, 'known');
+  // Hold out only when at least 2 families remain known.
+  const holdout = families.length + 1 - 2 * nNew >= 2;
+  families.forEach((f, i) => famRole.set(f, !holdout ? 'known' : i < nNew ? 'new-val' : i < 2 * nNew ? 'new-test' : 'known'));
+  return new Map(streams.map((s) => [s.name, famRole.get(s.file)!]));
+}
+
+/** Time split of a known stream's windows: 60% train, 20% val, 20% test (each at least one window). */
+export function timeSplit<T>(w: readonly T[]): { train: T[]; val: T[]; test: T[] } {
+  const n = w.length;
+  const nTest = Math.max(1, Math.round(n * 0.2));
+  const nVal = Math.max(1, Math.round(n * 0.2));
+  return { train: w.slice(0, n - nVal - nTest), val: w.slice(n - nVal - nTest, n - nTest), test: w.slice(n - nTest) };
+}
+
+/** Consecutive groups of q windows (the last partial group dropped unless it is the only one). */
+export function queries<T>(w: readonly T[], q: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i + q <= w.length; i += q) out.push(w.slice(i, i + q));
+  if (out.length === 0 && w.length > 0) out.push(w.slice());
+  return out;
+}
+
+/** Evenly spaced subsample of at most n items, keeping time order. */
+function thin<T>(w: readonly T[], n: number): T[] {
+  if (w.length <= n) return w.slice();
+  return Array.from({ length: n }, (_, i) => w[Math.floor((i * w.length) / n)]!);
+}
+
+export interface Query {
+  stream: string;
+  sig: Signature;
+  windows: number;
+}
+
+/** Threshold maximising balanced accuracy of "d <= t is known". */
+export function calibrateThreshold(knownD: readonly number[], newD: readonly number[]): { threshold: number; balancedAccuracy: number } {
+  if (knownD.length === 0) throw ERR_ML_DEGENERATE('no validation queries of known workloads to calibrate the threshold on');
+  const k = knownD.slice().sort((a, b) => a - b);
+  if (newD.length === 0) {
+    // No held-out workload to calibrate against: accept 95% of known validation queries.
+    const t = k[Math.min(k.length - 1, Math.ceil(0.95 * k.length) - 1)]!;
+    return { threshold: Math.max(t, 1e-9), balancedAccuracy: NaN };
+  }
+  const all = [...k, ...newD].sort((a, b) => a - b);
+  let best = { threshold: all[0]! / 2, balancedAccuracy: -1 };
+  for (let i = 0; i < all.length; i++) {
+    const t = i + 1 < all.length ? (all[i]! + all[i + 1]!) / 2 : all[i]! * 1.01;
+    const acc = k.filter((d) => d <= t).length / k.length;
+    const rej = newD.filter((d) => d > t).length / newD.length;
+    const ba = (acc + rej) / 2;
+    if (ba > best.balancedAccuracy) best = { threshold: t, balancedAccuracy: ba };
+  }
+  return { threshold: Math.max(best.threshold, 1e-9), balancedAccuracy: best.balancedAccuracy };
+}
+
+export interface MethodMetrics {
+  threshold: number;
+  validationBalancedAccuracy: number;
+  /** Known test queries answered "known" with the right workload. */
+  matchAccuracy: number;
+  /** Known test queries whose nearest workload is right, threshold ignored. */
+  nearestAccuracy: number;
+  /** Known test queries answered "known" with a workload of the same trace file (e.g. another device of the same MQSim trace). */
+  sameTraceAccuracy: number;
+  /** New-workload test queries answered "new" (NaN when no stream was held out). */
+  newDetection: number;
+  knownQueries: number;
+  newQueries: number;
+  /** Wrong answers on known test queries: "query workload -> answer" -> count. */
+  errors: Record<string, number>;
+}
+
+/** The trace file a stream name comes from ("file#device" or "file"). */
+const traceOf = (stream: string) => stream.replace(/#[^#]*$/, '');
+
+function nearestDistance(m: SimilarityModel, sig: Signature, known: readonly KnownWorkload[], method: Method): { d: number; id: string | undefined } {
+  const r = decide(m, sig, known, method, 0);
+  return { d: r.distance, id: r.nearest?.id };
+}
+
+/** Calibrate `method`'s threshold on validation queries, then score test queries. */
+export function evaluateMethod(
+  m: SimilarityModel,
+  method: Method,
+  known: readonly KnownWorkload[],
+  q: { knownVal: Query[]; newVal: Query[]; knownTest: Query[]; newTest: Query[] },
+): MethodMetrics {
+  const dist = (x: Query) => nearestDistance(m, x.sig, known, method).d;
+  const cal = calibrateThreshold(q.knownVal.map(dist), q.newVal.map(dist));
+  const probe: SimilarityModel = { model: m.model, meta: { ...m.meta, ...(method === 'network' ? { threshold: cal.threshold } : { pcaThreshold: cal.threshold }) } };
+  let match = 0;
+  let nearest = 0;
+  let sameTrace = 0;
+  const errors: Record<string, number> = {};
+  for (const x of q.knownTest) {
+    const r = decide(probe, x.sig, known, method, x.windows);
+    if (r.kind === 'new' || r.nearest?.id !== x.stream) {
+      const key = `${x.stream} -> ${r.kind === 'new' ? 'new' : r.nearest!.id}`;
+      errors[key] = (errors[key] ?? 0) + 1;
+    }
+    if (r.kind === 'known' && r.nearest && traceOf(r.nearest.id) === traceOf(x.stream)) sameTrace++;
+    if (r.nearest?.id === x.stream) {
+      nearest++;
+      if (r.kind === 'known') match++;
+    }
+  }
+  let detected = 0;
+  for (const x of q.newTest) if (decide(probe, x.sig, known, method, x.windows).kind === 'new') detected++;
+  return {
+    threshold: cal.threshold,
+    validationBalancedAccuracy: cal.balancedAccuracy,
+    matchAccuracy: match / q.knownTest.length,
+    nearestAccuracy: nearest / q.knownTest.length,
+    sameTraceAccuracy: sameTrace / q.knownTest.length,
+    newDetection: q.newTest.length ? detected / q.newTest.length : NaN,
+    knownQueries: q.knownTest.length,
+    newQueries: q.newTest.length,
+    errors,
+  };
+}
+
+export interface TrainResult {
+  model: SimilarityModel;
+  metrics: Record<string, { network: MethodMetrics; pca: MethodMetrics }>;
+  streams: { name: string; windows: number; role: Role }[];
+  skipped: { file: string; reason: string }[];
+  backend: string;
+  trainSeconds: number;
+  losses: number[];
+}
+
+export async function trainSimilarity(cfg: TrainConfig): Promise<TrainResult> {
+  const log = cfg.log ?? (() => {});
+  const backend = await initBackend();
+  log(`tfjs backend: ${backend}`);
+  const { streams: all, skipped } = await loadStreams(cfg.tracesDir, cfg.windowSize, log);
+  const eligible = all.filter((s) => s.windows.length >= cfg.minWindows);
+  for (const s of all) if (s.windows.length < cfg.minWindows) skipped.push({ file: s.name, reason: `${s.windows.length} windows < ${cfg.minWindows}` });
+  const roles = assignRoles(eligible, cfg.seed);
+  const known = eligible.filter((s) => roles.get(s.name) === 'known');
+  if (known.length < 2) throw ERR_ML_DEGENERATE(`need at least 2 traces/devices with >= ${cfg.minWindows} windows of ${cfg.windowSize} requests in ${cfg.tracesDir}, found ${known.length}`);
+
+  // Training rows (bounded per stream so one long trace does not dominate).
+  const splits = new Map(known.map((s) => [s.name, timeSplit(s.windows)]));
+  const trainRows: Float64Array[] = [];
+  const trainLabels: number[] = [];
+  known.forEach((s, label) => {
+    for (const v of thin(splits.get(s.name)!.train, cfg.maxTrainWindowsPerStream)) {
+      trainRows.push(v);
+      trainLabels.push(label);
+    }
+  });
+  const scaler = fitScaler(trainRows);
+  const pcaSample = new Reservoir<Float64Array>(2000, seededRng(cfg.seed));
+  for (const r of trainRows) pcaSample.offer(r);
+  const pca = fitPca(pcaSample.items, 2);
+
+  tf.util.assert(DESCRIPTOR_DIM === scaler.mean.length, () => 'descriptor size mismatch');
+  const shape = { inputDim: DESCRIPTOR_DIM, hidden: cfg.hidden, embedding: cfg.embedding };
+  const net = buildEmbedder(shape, cfg.seed);
+  const t0 = performance.now();
+  const losses = trainEmbedder(
+    net,
+    trainRows.map((r) => standardize(scaler, r)),
+    trainLabels,
+    {
+      seed: cfg.seed,
+      steps: cfg.steps,
+      classesPerBatch: cfg.classesPerBatch,
+      windowsPerClass: cfg.windowsPerClass,
+      margin: cfg.margin,
+      learningRate: cfg.learningRate,
+      every: 100,
+      onLoss: (step, loss) => log(`step ${step}/${cfg.steps}: triplet loss ${loss.toFixed(4)}`),
+    },
+  );
+  const trainSeconds = (performance.now() - t0) / 1000;
+
+  const meta: SimilarityMeta = {
+    version: META_VERSION,
+    windowSize: cfg.windowSize,
+    descriptorNames: [...DESCRIPTOR_VECTOR_NAMES],
+    scaler,
+    shape,
+    queryWindows: cfg.queryWindows,
+    threshold: 1,
+    pca,
+    pcaThreshold: 1,
+    seed: cfg.seed,
+    training: {},
+  };
+  const model: SimilarityModel = { model: net, meta };
+
+  // Store profiles from the training slice only.
+  const store = new MemoryWorkloadStore();
+  for (const s of known) store.put(profileWorkload(model, s.name, s.name, splits.get(s.name)!.train));
+  const knownList = await store.list();
+
+  const metrics: TrainResult['metrics'] = {};
+  for (const q of [...new Set([cfg.queryWindows, 1])]) {
+    const mk = (s: Stream, part: Float64Array[]): Query[] => queries(part, q).map((ws) => ({ stream: s.name, sig: signature(model, ws), windows: ws.length }));
+    // At most 60 queries per stream per set, evenly spread, so long traces do not swamp the averages.
+    const capped = (s: Stream, part: Float64Array[]) => thin(mk(s, part), 60);
+    const sets = {
+      knownVal: known.flatMap((s) => capped(s, splits.get(s.name)!.val)),
+      knownTest: known.flatMap((s) => capped(s, splits.get(s.name)!.test)),
+      newVal: eligible.filter((s) => roles.get(s.name) === 'new-val').flatMap((s) => capped(s, s.windows)),
+      newTest: eligible.filter((s) => roles.get(s.name) === 'new-test').flatMap((s) => capped(s, s.windows)),
+    };
+    metrics[`query${q}`] = { network: evaluateMethod(model, 'network', knownList, sets), pca: evaluateMethod(model, 'pca', knownList, sets) };
+  }
+  const main = metrics[`query${cfg.queryWindows}`]!;
+  meta.threshold = main.network.threshold;
+  meta.pcaThreshold = main.pca.threshold;
+  const streamsReport = eligible.map((s) => ({ name: s.name, windows: s.windows.length, role: roles.get(s.name)! }));
+  meta.training = { config: { ...cfg, log: undefined }, streams: streamsReport, skipped, metrics, backend, trainSeconds, losses };
+  return { model, metrics, streams: streamsReport, skipped, backend, trainSeconds, losses };
+}
+
+const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
+
+export function metricsTable(metrics: TrainResult['metrics']): string {
+  const rows = [
+    '| query | method | threshold | match accuracy (known, right workload) | nearest correct (threshold ignored) | known, same trace file | new-workload detection | queries known / new |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const [q, byMethod] of Object.entries(metrics)) {
+    for (const [name, m] of Object.entries(byMethod)) {
+      rows.push(`| ${q.replace('query', '')} window(s) | ${name === 'network' ? 'Siamese network' : 'PCA centre distance'} | ${m.threshold.toFixed(4)} | ${pct(m.matchAccuracy)} | ${pct(m.nearestAccuracy)} | ${pct(m.sameTraceAccuracy)} | ${pct(m.newDetection)} | ${m.knownQueries} / ${m.newQueries} |`);
+    }
+  }
+  return rows.join('\n');
+}
+
+export function modelCard(r: TrainResult, cfg: TrainConfig, command: string): string {
+  const byRole = (role: Role) => r.streams.filter((s) => s.role === role);
+  const list = (role: Role) => byRole(role).map((s) => `\`${s.name}\` (${s.windows})`).join(', ') || 'none';
+  return `# Workload similarity model
+
+A Siamese embedding network (TensorFlow.js layers model, \`model.json\` + \`weights.bin\`) over the
+${DESCRIPTOR_DIM} standardised window descriptors of \`src/features/descriptors.ts\`, and the settings in
+\`similarity.json\` (window size, standardisation, calibrated thresholds, PCA baseline).
+Used by \`src/ml/identify.ts\` to answer "known workload (reuse its configuration)" or "new workload".
+
+## Network
+Dense(${cfg.hidden}, relu) -> Dense(${cfg.embedding}), output L2-normalised; batch-hard triplet loss,
+margin ${cfg.margin}, Adam lr ${cfg.learningRate}, ${cfg.steps} steps of ${cfg.classesPerBatch} workloads x
+${cfg.windowsPerClass} windows, seed ${cfg.seed}. Backend: ${r.backend}. Training took ${r.trainSeconds.toFixed(1)} s
+(triplet loss ${r.losses[0]?.toFixed(3)} -> ${r.losses[r.losses.length - 1]?.toFixed(3)}).
+
+## Data
+Every readable trace in \`${cfg.tracesDir}\` (the real traces described in its README), one workload per
+device / volume, windows of ${cfg.windowSize} requests; streams with fewer than ${cfg.minWindows} windows left out.
+Training used at most ${cfg.maxTrainWindowsPerStream} windows per workload (evenly spaced).
+
+- known workloads (time split 60% train / 20% validation / 20% test): ${list('known')}
+- held out whole, for calibrating the threshold: ${list('new-val')}
+- held out whole, for testing new-workload detection: ${list('new-test')}
+- not used: ${r.skipped.map((s) => `\`${s.file}\` (${s.reason.split('\n')[0]!.slice(0, 120)})`).join('; ') || 'none'}
+
+## Thresholds and metrics
+The "known vs new" threshold is the distance maximising balanced accuracy on the validation queries
+(known validation slices accepted, held-out validation workloads rejected). A query is ${cfg.queryWindows}
+consecutive windows (${cfg.queryWindows * cfg.windowSize} requests); single-window figures are shown too, each with
+its own calibrated threshold. Stored thresholds: network ${r.model.meta.threshold.toFixed(4)} (embedding distance
+in units of the known workload's radius, see \`src/ml/identify.ts\`), PCA baseline ${r.model.meta.pcaThreshold.toFixed(4)} (distance in the 2-D PCA space).
+
+Test figures (later time slice of each known workload; whole held-out workloads), goals >= 95% match and >= 90% detection:
+
+${metricsTable(r.metrics)}
+
+## Retrain
+\`\`\`
+${command}
+\`\`\`
+Deterministic for a given seed, trace set and tfjs backend. Retrain whenever descriptors change
+(\`similarity.json\` records their names; a mismatch is refused at load time).
+`;
+}
+
+export async function trainAndSave(cfg: TrainConfig, command: string): Promise<TrainResult> {
+  const r = await trainSimilarity(cfg);
+  await saveSimilarityModel(cfg.outDir, r.model);
+  writeFileSync(path.join(cfg.outDir, 'MODEL_CARD.md'), modelCard(r, cfg, command));
+  return r;
+}

@@ -1,0 +1,76 @@
+/**
+ * MSR Cambridge block traces (SNIA IOTTA), CSV without header:
+ *   Timestamp,Hostname,DiskNumber,Type,Offset,Size,ResponseTime
+ * Timestamp is a Windows FILETIME (100 ns ticks since 1601-01-01 UTC), Type is
+ * Read or Write, Offset and Size are bytes, ResponseTime is in 100 ns ticks.
+ */
+import { Op, SECTOR_BYTES } from '../trace/model.js';
+import { LineError, num, openLineFormat } from './line-reader.js';
+import { ReorderBuffer } from './reorder.js';
+import { headLines, looksLike, isDigits } from './text.js';
+import type { TraceFormat } from './types.js';
+
+/** 100 ns ticks between 1601-01-01 and 1970-01-01. */
+const FILETIME_UNIX_EPOCH = 116444736000000000n;
+/** FILETIMEs have 18 digits, beyond 2^53: split them so differences stay exact. */
+const LOW_DIGITS = 8;
+
+function isMsrLine(l: string): boolean {
+  const f = l.split(',');
+  return f.length === 7 && isDigits(f[0]) && f[0].length >= 15 && isDigits(f[2]) && (f[3] === 'Read' || f[3] === 'Write') && isDigits(f[4]) && isDigits(f[5]) && isDigits(f[6]);
+}
+
+export const msrFormat: TraceFormat = {
+  name: 'msr',
+  description: 'MSR Cambridge CSV: Timestamp(FILETIME),Hostname,DiskNumber,Type(Read|Write),Offset(bytes),Size(bytes),ResponseTime(100 ns)',
+  sniff(head) {
+    const lines = headLines(head);
+    if (!lines?.length) return 0;
+    const body = /^timestamp,/i.test(lines[0]) ? lines.slice(1) : lines;
+    return looksLike(body, isMsrLine) ? 0.95 : 0;
+  },
+  open(path, opts) {
+    return openLineFormat(path, 'msr', opts, () => {
+      let hi0 = NaN;
+      let lo0 = 0;
+      let host: string | undefined;
+      let rb: ReorderBuffer | undefined;
+      return {
+        timing: true,
+        parse(line, b, meta, lineNo) {
+          const f = line.split(',');
+          if (lineNo === 1 && f[0].toLowerCase() === 'timestamp') return false;
+          if (f.length !== 7) throw new LineError('7 comma-separated fields: Timestamp,Hostname,DiskNumber,Type,Offset,Size,ResponseTime');
+          const ts = f[0];
+          if (!isDigits(ts) || ts.length <= LOW_DIGITS) throw new LineError('Timestamp: a Windows FILETIME (integer 100 ns ticks)');
+          const hi = Number(ts.slice(0, -LOW_DIGITS));
+          const lo = Number(ts.slice(-LOW_DIGITS));
+          if (!rb) {
+            hi0 = hi;
+            lo0 = lo;
+            const epochNs = Number((BigInt(ts) - FILETIME_UNIX_EPOCH) * 100n);
+            rb = new ReorderBuffer(b, meta, { windowNs: 10e9, timing: true, rebase: true, anchorEpochNs: epochNs });
+          }
+          const t = ((hi - hi0) * 10 ** LOW_DIGITS + (lo - lo0)) * 100;
+          let op: number;
+          if (f[3] === 'Read') op = Op.READ;
+          else if (f[3] === 'Write') op = Op.WRITE;
+          else throw new LineError('Type: Read or Write');
+          const disk = num(f[2], 'DiskNumber');
+          const offset = num(f[4], 'Offset');
+          const size = num(f[5], 'Size');
+          const rt = num(f[6], 'ResponseTime') * 100;
+          if (host === undefined) host = f[1];
+          else if (host !== f[1] && !meta.warnings.some((w) => w.startsWith('several hosts'))) {
+            meta.warnings.push(`several hosts in one file (${host}, ${f[1]}...): devices are numbered by DiskNumber only`);
+          }
+          rb.push(t, Math.floor(offset / SECTOR_BYTES), size, op, disk, 0, NaN, t + rt);
+          return true;
+        },
+        finish() {
+          rb?.finish();
+        },
+      };
+    });
+  },
+};

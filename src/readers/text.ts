@@ -1,0 +1,81 @@
+/**
+ * Small helpers shared by the text formats: looking at a file's head for
+ * sniffing, and splitting whitespace-separated lines without a regex.
+ */
+
+/**
+ * The complete lines at the start of `head` (at most `max`, empty ones dropped),
+ * or null when the head looks binary (NUL or other control bytes), so that no
+ * text format ever claims a binary file such as a blktrace capture.
+ */
+export function headLines(head: Buffer, max = 32): string[] | null {
+  const n = Math.min(head.length, 65536);
+  for (let i = 0; i < n; i++) {
+    const c = head[i];
+    if (c < 0x09 || (c > 0x0d && c < 0x20) || c === 0x7f) return null;
+  }
+  const text = head.subarray(0, n).toString('latin1');
+  const lines = text.split('\n');
+  // The last piece is cut by the 64 KiB window unless the file ended there.
+  if (lines.length > 1 && n === 65536) lines.pop();
+  const out: string[] = [];
+  for (const l of lines) {
+    const t = l.endsWith('\r') ? l.slice(0, -1) : l;
+    if (t.trim() === '') continue;
+    out.push(t);
+    if (out.length >= max) break;
+  }
+  return out;
+}
+
+/** Fraction of `lines` accepted by `ok` (0 for no lines). */
+export function fractionMatching(lines: readonly string[], ok: (l: string) => boolean): number {
+  if (lines.length === 0) return 0;
+  let k = 0;
+  for (const l of lines) if (ok(l)) k++;
+  return k / lines.length;
+}
+
+/**
+ * Split `line` on runs of spaces/tabs into `out` (reused across calls to avoid
+ * garbage); returns the field count. Faster than `split(/\s+/)` on hot paths.
+ */
+export function splitWs(line: string, out: string[]): number {
+  let n = 0;
+  let i = 0;
+  const len = line.length;
+  while (i < len) {
+    let c = line.charCodeAt(i);
+    while (i < len && (c === 32 || c === 9)) c = line.charCodeAt(++i);
+    if (i >= len) break;
+    const start = i;
+    while (i < len && c !== 32 && c !== 9) c = line.charCodeAt(++i);
+    out[n++] = line.slice(start, i);
+  }
+  return n;
+}
+
+/** True for a string of ASCII digits only (non-empty). */
+export function isDigits(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+/** True for an unsigned decimal with an optional fraction ("12", "0.250"). */
+export function isDecimal(s: string): boolean {
+  const dot = s.indexOf('.');
+  if (dot < 0) return isDigits(s);
+  return isDigits(s.slice(0, dot)) && (dot === s.length - 1 || isDigits(s.slice(dot + 1)));
+}
+
+/**
+ * The sniffers' rule for line formats: the first line fits and nearly all do
+ * (a stray bad row must not hide the format; skipBad can then deal with it).
+ */
+export function looksLike(lines: readonly string[], ok: (l: string) => boolean): boolean {
+  return lines.length > 0 && ok(lines[0]) && fractionMatching(lines, ok) >= 0.75;
+}

@@ -1,0 +1,99 @@
+/**
+ * The record of a search: every evaluation (configuration, metrics, grade,
+ * time, evaluator, status) in plain JSON, so a search can be stored (ConfDB,
+ * a file), shown, and resumed. No NaN is ever stored: an evaluation whose
+ * metrics cannot be graded is a failed one with a message.
+ */
+import { ERR_SEARCH } from '../errors.js';
+import type { Metrics } from '../evaluators/types.js';
+import type { Configuration } from '../space/types.js';
+
+export type EvaluationStatus = 'ok' | 'failed';
+
+export interface EvaluationRecord {
+  /** Position in the record (0 = the baseline). */
+  index: number;
+  config: Configuration;
+  status: EvaluationStatus;
+  /** Metrics on the target workload (ok only). */
+  metrics?: Metrics;
+  /** Metrics on each non-target workload, in the record's `others` order (ok only). */
+  others?: Metrics[];
+  /** Grade on the target workload relative to the baseline (ok only; always finite). */
+  grade?: number;
+  /** Worst non-target speedup (1 with no non-target workloads). */
+  otherRatio?: number;
+  /** Non-target workloads kept >= minOtherRatio of baseline. */
+  acceptable?: boolean;
+  /** What the search maximises: the grade, penalised when not acceptable. */
+  objective?: number;
+  /** Why it failed. */
+  message?: string;
+  evaluator: string;
+  workload: string;
+  /** ISO time the evaluation started. */
+  startedAt: string;
+  /** Wall time of the evaluation. */
+  ms: number;
+  /** Which part of the search proposed it ('baseline', 'initial', 'step', ...). */
+  phase: string;
+}
+
+export type SearchStatus = 'running' | 'budget' | 'time' | 'cancelled' | 'converged' | 'exhausted';
+
+export interface SearchRecord {
+  version: 1;
+  searcher: string;
+  space: string;
+  evaluator: string;
+  workload: string;
+  others: string[];
+  seed: number;
+  gradeAlpha: number;
+  minOtherRatio: number;
+  createdAt: string;
+  updatedAt: string;
+  /** Wall time spent over all runs. */
+  elapsedMs: number;
+  status: SearchStatus;
+  evaluations: EvaluationRecord[];
+  /** Index of the best evaluation: highest objective among acceptable ones (any ok one if none is acceptable). */
+  best?: number;
+}
+
+export function bestOf(evals: readonly EvaluationRecord[]): EvaluationRecord | undefined {
+  let best: EvaluationRecord | undefined;
+  for (const e of evals) {
+    if (e.status !== 'ok') continue;
+    if (!best) best = e;
+    else if (e.acceptable && !best.acceptable) best = e;
+    else if (e.acceptable === best.acceptable && e.objective! > best.objective!) best = e;
+  }
+  return best;
+}
+
+/** Checks the shape of a stored record (from JSON) before resuming from it. */
+export function parseRecord(json: unknown, where = 'search record'): SearchRecord {
+  const bad = (field: string, expected: string): never => {
+    throw ERR_SEARCH(`${where}: field ${field}: expected ${expected}`);
+  };
+  if (typeof json !== 'object' || json === null) bad('(root)', 'an object');
+  const r = json as Record<string, unknown>;
+  if (r.version !== 1) bad('version', '1');
+  for (const k of ['searcher', 'space', 'evaluator', 'workload', 'createdAt', 'status'] as const) if (typeof r[k] !== 'string') bad(k, 'a string');
+  for (const k of ['seed', 'gradeAlpha', 'minOtherRatio', 'elapsedMs'] as const) if (typeof r[k] !== 'number' || !Number.isFinite(r[k])) bad(k, 'a finite number');
+  if (!Array.isArray(r.others)) bad('others', 'an array of workload names');
+  if (!Array.isArray(r.evaluations)) bad('evaluations', 'an array');
+  (r.evaluations as unknown[]).forEach((e, i) => {
+    if (typeof e !== 'object' || e === null) bad(`evaluations[${i}]`, 'an object');
+    const ev = e as Record<string, unknown>;
+    if (ev.index !== i) bad(`evaluations[${i}].index`, String(i));
+    if (typeof ev.config !== 'object' || ev.config === null) bad(`evaluations[${i}].config`, 'an object');
+    if (ev.status !== 'ok' && ev.status !== 'failed') bad(`evaluations[${i}].status`, '"ok" or "failed"');
+    if (ev.status === 'ok') {
+      for (const k of ['grade', 'objective', 'otherRatio'] as const) if (typeof ev[k] !== 'number' || !Number.isFinite(ev[k])) bad(`evaluations[${i}].${k}`, 'a finite number');
+      if (typeof ev.metrics !== 'object' || ev.metrics === null) bad(`evaluations[${i}].metrics`, 'an object');
+    }
+  });
+  return r as unknown as SearchRecord;
+}

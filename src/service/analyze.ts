@@ -1,0 +1,94 @@
+/**
+ * The `analyze` service: whole-trace statistics for one or more trace files,
+ * as a JSON-able report. Shared by the CLI (`ssdtune analyze`) and the REST
+ * API. Each file is streamed once; every batch feeds both its own
+ * accumulator and the combined one, so nothing is read twice. The
+ * statistics run on a worker thread (pipeline.ts) while this thread parses.
+ */
+import { openTrace } from '../readers/registry.js';
+import type { TraceSource } from '../trace/model.js';
+import type { TraceStats } from '../analyze/stats.js';
+import { StatsPipeline } from '../analyze/pipeline.js';
+
+export interface AnalyzeOptions {
+  /** Force a format instead of sniffing each file. */
+  format?: string;
+  /** Skip malformed records (counted) instead of failing. */
+  skipBad?: boolean;
+  /** Progress of file `index` (0-based) of `count`: bytes done / total (0 = unknown). */
+  onProgress?: (index: number, count: number, done: number, total: number) => void;
+}
+
+export interface TraceAnalysis {
+  source: string;
+  format: string;
+  /** ns since the Unix epoch of the trace's t=0, 0 when unknown */
+  baseTimeNs: number;
+  warnings: string[];
+  skippedRecords: number;
+  stats: TraceStats;
+}
+
+export interface AnalysisReport {
+  /** bumped when the report's shape changes incompatibly */
+  schema: 1;
+  generatedAt: string;
+  traces: TraceAnalysis[];
+  /**
+   * All traces together (null for a single trace). Times are aligned on the
+   * traces' absolute time bases when all of them are known when the files are
+   * opened; otherwise each trace starts at t=0.
+   */
+  combined: { sources: string[]; stats: TraceStats } | null;
+}
+
+export async function analyzeTraces(paths: readonly string[], opts: AnalyzeOptions = {}): Promise<AnalysisReport> {
+  if (paths.length === 0) throw new Error('analyzeTraces: no trace paths');
+  // Open (sniff) every file first so a bad path fails before any work.
+  const sources: TraceSource[] = [];
+  for (let i = 0; i < paths.length; i++) {
+    sources.push(
+      await openTrace(paths[i], {
+        format: opts.format,
+        skipBad: opts.skipBad,
+        onProgress: opts.onProgress ? (done, total) => opts.onProgress!(i, paths.length, done, total) : undefined,
+      }),
+    );
+  }
+  // Align traces on absolute time only when every reader knew its time base
+  // at open; otherwise (bases unknown or only set while reading) each trace
+  // starts at t=0 in the combination, as if replayed together.
+  const bases = sources.map((s) => s.meta.baseTimeNs);
+  const aligned = bases.every((b) => b > 0);
+  const refBase = Math.min(...bases);
+  const pipeline = new StatsPipeline(sources.length);
+  let result;
+  try {
+    for (let i = 0; i < sources.length; i++) {
+      const src = sources[i];
+      let offset = NaN;
+      for await (const batch of src) {
+        if (batch.length === 0) continue;
+        if (Number.isNaN(offset)) offset = aligned ? src.meta.baseTimeNs - refBase : -batch.timeNs[0];
+        await pipeline.add(i, batch, offset);
+      }
+    }
+    result = await pipeline.finish(sources.map((s) => s.meta.processes));
+  } finally {
+    await pipeline.close();
+  }
+  const traces: TraceAnalysis[] = sources.map((src, i) => ({
+    source: src.meta.source,
+    format: src.meta.format,
+    baseTimeNs: src.meta.baseTimeNs,
+    warnings: src.meta.warnings,
+    skippedRecords: src.meta.skippedRecords,
+    stats: result.stats[i],
+  }));
+  return {
+    schema: 1,
+    generatedAt: new Date().toISOString(),
+    traces,
+    combined: result.combined ? { sources: traces.map((t) => t.source), stats: result.combined } : null,
+  };
+}

@@ -1,0 +1,469 @@
+/**
+ * MQSim interoperability (shared/MQSIM.md): export an SsdConfig as MQSim's
+ * ssdconfig.xml, a trace as MQSim's ASCII trace plus workload.xml, import an
+ * ssdconfig.xml, and the `mqsim` evaluator that runs a user-supplied MQSim
+ * binary behind the same Evaluator interface as `ssdsim`.
+ *
+ * MQSim pitfalls handled here: flow parameters have no defaults (all are
+ * written), Channel/Chip/Die/Plane ID lists must match the geometry, trace
+ * times are always ns, out-of-range LBAs would wrap silently (we reject or
+ * map them explicitly before writing), stalled runs (serviced < generated)
+ * are failures even when MQSim exits 0, reported IOPS divide by whole
+ * simulated seconds (we recompute), latencies are microseconds.
+ */
+import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile, access, constants } from 'node:fs/promises';
+import { once } from 'node:events';
+import os from 'node:os';
+import path from 'node:path';
+import { ERR_MQSIM_RUN, ERR_MQSIM_XML, ERR_SSDSIM_CANCELLED, ERR_SSDSIM_CONFIG, ERR_SSDSIM_LBA_RANGE } from '../errors.js';
+import { Op, type TraceSource } from '../trace/model.js';
+import type { Configuration } from '../space/types.js';
+import type { EvaluateOptions, Evaluator, Metrics, WorkloadRef } from '../evaluators/types.js';
+import { GC_POLICIES, logicalSectors, PLANE_ALLOCATIONS, toSsdConfig, validateSsdConfig, type GcPolicyName, type SsdConfig } from './ssd-space.js';
+import { escapeXml, findAll, parseXml, type XmlElement } from './xml.js';
+
+/** MQSim's sector bitmap per page is a uint64: at most 64 sectors (32 KiB) per page. */
+const MQSIM_MAX_PAGE_BYTES = 64 * 512;
+
+// ---- ssdconfig.xml -----------------------------------------------------------
+
+export interface MqsimExportOptions {
+  seed?: number;
+}
+
+/** Render `c` as a complete MQSim ssdconfig.xml (every tag written; MQSim's own defaults for what we do not model). */
+export function exportSsdConfigXml(c: SsdConfig, opts: MqsimExportOptions = {}): string {
+  validateSsdConfig(c);
+  if (c.pageBytes > MQSIM_MAX_PAGE_BYTES) throw ERR_SSDSIM_CONFIG('pageBytes', `MQSim pages hold at most ${MQSIM_MAX_PAGE_BYTES} bytes, got ${c.pageBytes}`);
+  if (c.dataCacheBytes > 0xffffffff) throw ERR_SSDSIM_CONFIG('dataCacheBytes', 'MQSim stores the data cache capacity as uint32 (< 4 GiB)');
+  const t = (tag: string, v: string | number | boolean, indent = '\t\t'): string => `${indent}<${tag}>${escapeXml(String(v))}</${tag}>`;
+  const f = '\t\t\t';
+  return [
+    '<?xml version="1.0" encoding="us-ascii"?>',
+    '<Execution_Parameter_Set>',
+    '\t<Host_Parameter_Set>',
+    t('PCIe_Lane_Bandwidth', c.pcieLaneGBps),
+    t('PCIe_Lane_Count', c.pcieLanes),
+    t('SATA_Processing_Delay', 400000),
+    t('Enable_ResponseTime_Logging', false),
+    t('ResponseTime_Logging_Period_Length', 1000000),
+    '\t</Host_Parameter_Set>',
+    '\t<Device_Parameter_Set>',
+    t('Seed', opts.seed ?? 321),
+    t('Enabled_Preconditioning', false),
+    t('Memory_Type', 'FLASH'),
+    t('HostInterface_Type', 'NVME'),
+    t('IO_Queue_Depth', c.queueDepth),
+    t('Queue_Fetch_Size', 512),
+    t('Caching_Mechanism', 'ADVANCED'),
+    t('Data_Cache_Sharing_Mode', 'SHARED'),
+    t('Data_Cache_Capacity', c.dataCacheBytes),
+    t('Data_Cache_DRAM_Row_Size', 8192),
+    t('Data_Cache_DRAM_Data_Rate', 100),
+    t('Data_Cache_DRAM_Data_Busrt_Size', 1),
+    t('Data_Cache_DRAM_tRCD', 13),
+    t('Data_Cache_DRAM_tCL', 13),
+    t('Data_Cache_DRAM_tRP', 13),
+    t('Address_Mapping', 'PAGE_LEVEL'),
+    t('Ideal_Mapping_Table', false),
+    t('CMT_Capacity', c.cmtBytes),
+    t('CMT_Sharing_Mode', 'SHARED'),
+    t('Plane_Allocation_Scheme', c.planeAllocation),
+    t('Transaction_Scheduling_Policy', 'PRIORITY_OUT_OF_ORDER'),
+    t('Overprovisioning_Ratio', c.overProvisioning),
+    t('GC_Exec_Threshold', c.gcThreshold),
+    t('GC_Block_Selection_Policy', c.gcPolicy),
+    t('Use_Copyback_for_GC', c.copybackGc),
+    t('Preemptible_GC_Enabled', c.preemptibleGc),
+    t('GC_Hard_Threshold', c.gcHardThreshold),
+    t('Dynamic_Wearleveling_Enabled', true),
+    t('Static_Wearleveling_Enabled', true),
+    t('Static_Wearleveling_Threshold', 100),
+    // MQSim's parser spells these with one r ("Prefered").
+    t('Prefered_suspend_erase_time_for_read', 700000),
+    t('Prefered_suspend_erase_time_for_write', 700000),
+    t('Prefered_suspend_write_time_for_read', 100000),
+    t('Flash_Channel_Count', c.channels),
+    t('Flash_Channel_Width', c.channelWidthBytes),
+    t('Channel_Transfer_Rate', c.channelMTs),
+    t('Chip_No_Per_Channel', c.chipsPerChannel),
+    t('Flash_Comm_Protocol', 'NVDDR2'),
+    '\t\t<Flash_Parameter_Set>',
+    t('Flash_Technology', 'MLC', f),
+    t('CMD_Suspension_Support', 'ERASE', f),
+    t('Page_Read_Latency_LSB', c.readLatencyNs, f),
+    t('Page_Read_Latency_CSB', c.readLatencyNs, f),
+    t('Page_Read_Latency_MSB', c.readLatencyNs, f),
+    t('Page_Program_Latency_LSB', c.programLatencyNs, f),
+    t('Page_Program_Latency_CSB', c.programLatencyNs, f),
+    t('Page_Program_Latency_MSB', c.programLatencyNs, f),
+    t('Block_Erase_Latency', c.eraseLatencyNs, f),
+    t('Block_PE_Cycles_Limit', 10000, f),
+    t('Suspend_Erase_Time', 700000, f),
+    t('Suspend_Program_Time', 100000, f),
+    t('Die_No_Per_Chip', c.diesPerChip, f),
+    t('Plane_No_Per_Die', c.planesPerDie, f),
+    t('Block_No_Per_Plane', c.blocksPerPlane, f),
+    t('Page_No_Per_Block', c.pagesPerBlock, f),
+    t('Page_Capacity', c.pageBytes, f),
+    t('Page_Metadat_Capacity', 448, f),
+    '\t\t</Flash_Parameter_Set>',
+    '\t</Device_Parameter_Set>',
+    '</Execution_Parameter_Set>',
+    '',
+  ].join('\n');
+}
+
+/** MQSim's built-in values, used for tags an imported file leaves out (MQSIM.md section 5, "Built-in"). */
+const MQSIM_BUILTIN: SsdConfig = {
+  queueDepth: 1024,
+  pcieLanes: 4,
+  pcieLaneGBps: 0.4,
+  dataCacheBytes: 512 * 1024 * 1024,
+  cmtBytes: 2 * 1024 * 1024,
+  channels: 8,
+  chipsPerChannel: 4,
+  diesPerChip: 2,
+  planesPerDie: 2,
+  blocksPerPlane: 2048,
+  pagesPerBlock: 256,
+  pageBytes: 8192,
+  readLatencyNs: 75000,
+  programLatencyNs: 750000,
+  eraseLatencyNs: 3800000,
+  channelWidthBytes: 1,
+  channelMTs: 300,
+  planeAllocation: 'CWDP',
+  overProvisioning: 0.07,
+  gcThreshold: 0.05,
+  gcHardThreshold: 0.005,
+  gcPolicy: 'RGA',
+  copybackGc: false,
+  preemptibleGc: true,
+};
+
+/**
+ * Parse an MQSim ssdconfig.xml into an SsdConfig. Tags the file leaves out take
+ * MQSim's built-in values (what MQSim itself would use); read latencies of
+ * several bit levels are averaged, since our model has one per operation.
+ */
+export function importSsdConfigXml(xml: string, file: string): SsdConfig {
+  const root = parseXml(xml, file);
+  const values = new Map<string, XmlElement>();
+  for (const el of [...findAll(root, 'Host_Parameter_Set'), ...findAll(root, 'Device_Parameter_Set'), ...findAll(root, 'Flash_Parameter_Set')])
+    for (const c of el.children) if (c.children.length === 0) values.set(c.name, c);
+  if (!findAll(root, 'Device_Parameter_Set').length && root.name !== 'Execution_Parameter_Set')
+    throw ERR_MQSIM_XML(file, `<${root.name}>`, 'an MQSim ssdconfig.xml (<Execution_Parameter_Set> with <Device_Parameter_Set>)');
+  const text = (tag: string): string | undefined => values.get(tag)?.text.trim();
+  const num = (tag: string, dflt: number, integer = true): number => {
+    const s = text(tag);
+    if (s === undefined) return dflt;
+    const v = Number(s);
+    if (s === '' || !Number.isFinite(v) || (integer && !Number.isInteger(v)) || v < 0)
+      throw ERR_MQSIM_XML(file, `<${tag}> on line ${values.get(tag)!.line}`, `a non-negative ${integer ? 'integer' : 'number'}, found ${JSON.stringify(s)}`);
+    return v;
+  };
+  const bool = (tag: string, dflt: boolean): boolean => {
+    const s = text(tag);
+    if (s === undefined) return dflt;
+    if (s.toLowerCase() === 'true') return true;
+    if (s.toLowerCase() === 'false') return false;
+    throw ERR_MQSIM_XML(file, `<${tag}> on line ${values.get(tag)!.line}`, `true or false, found ${JSON.stringify(s)}`);
+  };
+  const oneOf = <T extends string>(tag: string, allowed: readonly T[], dflt: T): T => {
+    const s = text(tag);
+    if (s === undefined) return dflt;
+    if (!(allowed as readonly string[]).includes(s)) throw ERR_MQSIM_XML(file, `<${tag}> on line ${values.get(tag)!.line}`, `one of ${allowed.join(', ')}, found ${JSON.stringify(s)}`);
+    return s as T;
+  };
+  const b = MQSIM_BUILTIN;
+  const tech = oneOf('Flash_Technology', ['SLC', 'MLC', 'TLC'] as const, 'MLC');
+  const levels = tech === 'SLC' ? ['LSB'] : tech === 'MLC' ? ['LSB', 'MSB'] : ['LSB', 'CSB', 'MSB'];
+  const mean = (prefix: string, dflt: number): number => Math.round(levels.reduce((a, l) => a + num(`${prefix}_${l}`, dflt), 0) / levels.length);
+  const cfg: SsdConfig = {
+    queueDepth: num('IO_Queue_Depth', b.queueDepth),
+    pcieLanes: num('PCIe_Lane_Count', b.pcieLanes),
+    pcieLaneGBps: num('PCIe_Lane_Bandwidth', b.pcieLaneGBps, false),
+    dataCacheBytes: num('Data_Cache_Capacity', b.dataCacheBytes),
+    cmtBytes: num('CMT_Capacity', b.cmtBytes),
+    channels: num('Flash_Channel_Count', b.channels),
+    chipsPerChannel: num('Chip_No_Per_Channel', b.chipsPerChannel),
+    diesPerChip: num('Die_No_Per_Chip', b.diesPerChip),
+    planesPerDie: num('Plane_No_Per_Die', b.planesPerDie),
+    blocksPerPlane: num('Block_No_Per_Plane', b.blocksPerPlane),
+    pagesPerBlock: num('Page_No_Per_Block', b.pagesPerBlock),
+    pageBytes: num('Page_Capacity', b.pageBytes),
+    readLatencyNs: mean('Page_Read_Latency', b.readLatencyNs),
+    programLatencyNs: mean('Page_Program_Latency', b.programLatencyNs),
+    eraseLatencyNs: num('Block_Erase_Latency', b.eraseLatencyNs),
+    channelWidthBytes: num('Flash_Channel_Width', b.channelWidthBytes),
+    channelMTs: num('Channel_Transfer_Rate', b.channelMTs, false),
+    planeAllocation: oneOf('Plane_Allocation_Scheme', PLANE_ALLOCATIONS, b.planeAllocation),
+    overProvisioning: num('Overprovisioning_Ratio', b.overProvisioning, false),
+    gcThreshold: num('GC_Exec_Threshold', b.gcThreshold, false),
+    gcHardThreshold: num('GC_Hard_Threshold', b.gcHardThreshold, false),
+    gcPolicy: oneOf<GcPolicyName>('GC_Block_Selection_Policy', GC_POLICIES, b.gcPolicy),
+    copybackGc: bool('Use_Copyback_for_GC', b.copybackGc),
+    preemptibleGc: bool('Preemptible_GC_Enabled', b.preemptibleGc),
+  };
+  const addr = text('Address_Mapping');
+  if (addr !== undefined && addr !== 'PAGE_LEVEL')
+    throw ERR_MQSIM_XML(file, `<Address_Mapping> on line ${values.get('Address_Mapping')!.line}`, `PAGE_LEVEL (MQSim's HYBRID mapping is an empty stub), found ${JSON.stringify(addr)}`);
+  return cfg;
+}
+
+// ---- trace + workload.xml ------------------------------------------------------
+
+export interface TraceExportOptions {
+  /** Out-of-range requests: 'reject' (default) or 'modulo' (wrapped by us, explicitly, before MQSim sees them). */
+  lbaPolicy?: 'reject' | 'modulo';
+}
+
+export interface TraceExportResult {
+  requests: number;
+  /** Neither read nor write, or zero-length: MQSim has no such request. */
+  skipped: number;
+  lastArrivalNs: number;
+}
+
+/** Write `source` as an MQSim ASCII trace for a device of config `c` (streamed; arrival times made non-decreasing). */
+export async function exportMqsimTrace(source: TraceSource, c: SsdConfig, file: string, opts: TraceExportOptions = {}): Promise<TraceExportResult> {
+  const capacity = logicalSectors(c);
+  const out = createWriteStream(file);
+  const res: TraceExportResult = { requests: 0, skipped: 0, lastArrivalNs: 0 };
+  let index = 0;
+  try {
+    for await (const b of source) {
+      let chunk = '';
+      for (let i = 0; i < b.length; i++, index++) {
+        const op = b.op[i]!;
+        const sectors = Math.ceil(b.bytes[i]! / 512);
+        if (sectors === 0 || !(op & (Op.READ | Op.WRITE))) {
+          res.skipped++;
+          continue;
+        }
+        let sector = b.sector[i]!;
+        if (sector + sectors > capacity) {
+          if (opts.lbaPolicy !== 'modulo') throw ERR_SSDSIM_LBA_RANGE(source.meta.source, index, sector + sectors - 1, capacity);
+          sector %= capacity;
+          if (sector + sectors > capacity) sector = capacity - sectors;
+        }
+        const t = Math.max(res.lastArrivalNs, Math.round(b.timeNs[i]!));
+        res.lastArrivalNs = t;
+        chunk += `${t} 0 ${sector} ${sectors} ${op & Op.WRITE ? 0 : 1}\n`;
+        res.requests++;
+      }
+      if (!out.write(chunk)) await once(out, 'drain');
+    }
+  } finally {
+    out.end();
+    await once(out, 'close');
+  }
+  return res;
+}
+
+const ids = (n: number): string => Array.from({ length: n }, (_, i) => i).join(',');
+
+/** workload.xml with one trace-based flow; every flow parameter is given (MQSim has no defaults for them). */
+export function workloadXml(c: SsdConfig, tracePath: string): string {
+  const t = (tag: string, v: string | number): string => `\t\t\t<${tag}>${escapeXml(String(v))}</${tag}>`;
+  return [
+    '<?xml version="1.0" encoding="us-ascii"?>',
+    '<MQSim_IO_Scenarios>',
+    '\t<IO_Scenario>',
+    '\t\t<IO_Flow_Parameter_Set_Trace_Based>',
+    t('Priority_Class', 'HIGH'),
+    t('Device_Level_Data_Caching_Mode', 'WRITE_CACHE'),
+    t('Channel_IDs', ids(c.channels)),
+    t('Chip_IDs', ids(c.chipsPerChannel)),
+    t('Die_IDs', ids(c.diesPerChip)),
+    t('Plane_IDs', ids(c.planesPerDie)),
+    t('Initial_Occupancy_Percentage', 50),
+    t('File_Path', tracePath),
+    t('Percentage_To_Be_Executed', 100),
+    t('Relay_Count', 1),
+    t('Time_Unit', 'NANOSECOND'),
+    '\t\t</IO_Flow_Parameter_Set_Trace_Based>',
+    '\t</IO_Scenario>',
+    '</MQSim_IO_Scenarios>',
+    '',
+  ].join('\n');
+}
+
+// ---- results -------------------------------------------------------------------
+
+export interface MqsimFlowResult {
+  name: string;
+  requestCount: number;
+  readRequestCount: number;
+  writeRequestCount: number;
+  /** As MQSim reports it: divided by whole simulated seconds (do not use as is). */
+  reportedIops: number;
+  bytesTransferred: number;
+  /** Microseconds, as MQSim reports them. */
+  deviceResponseTimeUs: number;
+  endToEndDelayUs: number;
+  maxEndToEndDelayUs: number;
+}
+
+/** Read the Host.IO_Flow records of an MQSim scenario result file. */
+export function parseMqsimResults(xml: string, file: string): MqsimFlowResult[] {
+  const root = parseXml(xml, file);
+  if (root.name !== 'MQSim_Results') throw ERR_MQSIM_XML(file, `<${root.name}> on line ${root.line}`, 'the root element <MQSim_Results>');
+  const flows = findAll(root, 'Host.IO_Flow');
+  if (flows.length === 0) throw ERR_MQSIM_XML(file, '<MQSim_Results>', 'at least one <Host.IO_Flow> element');
+  return flows.map((f) => {
+    // Upstream writes each statistic as a child element; some forks write attributes.
+    const get = (k: string): string | undefined => f.children.find((c) => c.name === k)?.text.trim() ?? f.attrs[k];
+    const num = (k: string): number => {
+      const s = get(k);
+      const v = Number(s);
+      if (s === undefined || s === '' || Number.isNaN(v)) throw ERR_MQSIM_XML(file, `<Host.IO_Flow> on line ${f.line}`, `a numeric <${k}>, found ${s === undefined ? 'none' : JSON.stringify(s)}`);
+      return v;
+    };
+    return {
+      name: get('Name') ?? '',
+      requestCount: num('Request_Count'),
+      readRequestCount: num('Read_Request_Count'),
+      writeRequestCount: num('Write_Request_Count'),
+      reportedIops: num('IOPS'),
+      bytesTransferred: num('Bytes_Transferred'),
+      deviceResponseTimeUs: num('Device_Response_Time'),
+      endToEndDelayUs: num('End_to_End_Request_Delay'),
+      maxEndToEndDelayUs: num('Max_End_to_End_Request_Delay'),
+    };
+  });
+}
+
+export interface MqsimRunCounts {
+  flow: string;
+  generated: number;
+  serviced: number;
+}
+
+/** The per-flow "total requests generated: N total requests serviced:M" lines MQSim prints at the end. */
+export function parseMqsimStdout(stdout: string): MqsimRunCounts[] {
+  const out: MqsimRunCounts[] = [];
+  for (const m of stdout.matchAll(/Flow (\S+) - total requests generated: (\d+) total requests serviced:\s*(\d+)/g))
+    out.push({ flow: m[1]!, generated: Number(m[2]), serviced: Number(m[3]) });
+  return out;
+}
+
+/**
+ * Metrics from MQSim's outputs. MQSim's XML has no simulated end time and its
+ * IOPS divide by whole seconds, so the end time is estimated as the last
+ * arrival plus the mean end-to-end delay, kept within the whole-second bracket
+ * MQSim's IOPS implies.
+ */
+export function mqsimMetrics(flows: MqsimFlowResult[], counts: MqsimRunCounts[], lastArrivalNs: number, where: string): Metrics {
+  if (counts.length === 0) throw ERR_MQSIM_RUN(where, 'printed no "total requests generated / serviced" line: it did not finish');
+  for (const c of counts)
+    if (c.serviced < c.generated) throw ERR_MQSIM_RUN(where, `stalled: flow ${c.flow} serviced ${c.serviced} of ${c.generated} requests (MQSim's GC path stalls on small or full devices)`);
+  const requests = flows.reduce((a, f) => a + f.requestCount, 0);
+  const bytes = flows.reduce((a, f) => a + f.bytesTransferred, 0);
+  const delayUs = requests > 0 ? flows.reduce((a, f) => a + f.endToEndDelayUs * f.requestCount, 0) / requests : 0;
+  let endNs = lastArrivalNs + delayUs * 1e3;
+  const f0 = flows[0]!;
+  if (Number.isFinite(f0.reportedIops) && f0.reportedIops > 0) {
+    const wholeSeconds = Math.round(f0.requestCount / f0.reportedIops);
+    endNs = Math.min(Math.max(endNs, wholeSeconds * 1e9), (wholeSeconds + 1) * 1e9);
+  }
+  const endS = endNs / 1e9;
+  return {
+    iops: endS > 0 ? requests / endS : 0,
+    throughputBps: endS > 0 ? bytes / endS : 0,
+    latencyMeanUs: delayUs,
+    extra: {
+      deviceResponseMeanUs: requests > 0 ? flows.reduce((a, f) => a + f.deviceResponseTimeUs * f.requestCount, 0) / requests : 0,
+      maxLatencyUs: Math.max(...flows.map((f) => f.maxEndToEndDelayUs)),
+      requests,
+      simulatedEndNsEstimate: endNs,
+    },
+  };
+}
+
+// ---- evaluator -------------------------------------------------------------------
+
+export interface MqsimEvaluatorOptions extends TraceExportOptions {
+  /** Path of the user's MQSim binary. */
+  binary: string;
+  /** Where run directories are created (default: the OS temp dir); each is removed afterwards unless keepRuns. */
+  workDir?: string;
+  keepRuns?: boolean;
+  timeoutMs?: number;
+  seed?: number;
+}
+
+export function createMqsimEvaluator(o: MqsimEvaluatorOptions): Evaluator {
+  return {
+    name: 'mqsim',
+    space: 'ssd',
+    async evaluate(config: Configuration, workload: WorkloadRef, opts: EvaluateOptions = {}): Promise<Metrics> {
+      const cfg = toSsdConfig(config);
+      try {
+        await access(o.binary, constants.X_OK);
+      } catch {
+        throw ERR_MQSIM_RUN(o.binary, 'is not an executable file (set the path of your MQSim build)');
+      }
+      const dir = await mkdtemp(path.join(o.workDir ?? os.tmpdir(), 'ssdtune-mqsim-'));
+      try {
+        const ssdXml = path.join(dir, 'ssdconfig.xml');
+        const tracePath = path.join(dir, 'workload.trace');
+        const wlXml = path.join(dir, 'workload.xml');
+        await writeFile(ssdXml, exportSsdConfigXml(cfg, { seed: o.seed }));
+        const tr = await exportMqsimTrace(await workload.open(), cfg, tracePath, o);
+        await writeFile(wlXml, workloadXml(cfg, tracePath));
+        const stdout = await runBinary(o.binary, ['-i', ssdXml, '-w', wlXml], dir, o.timeoutMs ?? 3_600_000, opts.signal);
+        const resultFile = path.join(dir, 'workload_scenario_1.xml');
+        let xml: string;
+        try {
+          xml = await readFile(resultFile, 'utf8');
+        } catch {
+          throw ERR_MQSIM_RUN(o.binary, `wrote no result file ${resultFile}; last output: ${stdout.slice(-400)}`);
+        }
+        opts.onProgress?.(1);
+        return mqsimMetrics(parseMqsimResults(xml, resultFile), parseMqsimStdout(stdout), tr.lastArrivalNs, o.binary);
+      } finally {
+        if (!o.keepRuns) await rm(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** Run MQSim with stdin closed (it waits for a key press at the end); resolve with its stdout whatever the exit code. */
+function runBinary(bin: string, args: string[], cwd: string, timeoutMs: number, signal?: AbortSignal): Promise<string> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(ERR_SSDSIM_CANCELLED());
+    const child = spawn(bin, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.length > 4_000_000) out = out.slice(-2_000_000); // progress bars: keep the tail, where the counts are
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-4000);
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const onAbort = (): void => {
+      child.kill('SIGKILL');
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(ERR_MQSIM_RUN(bin, `cannot start: ${e.message}`));
+    });
+    child.on('close', (code, sig) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (signal?.aborted) return reject(ERR_SSDSIM_CANCELLED());
+      // MQSim may crash after writing its results (MQSIM.md): judge by the
+      // serviced counts and the result file, not by the exit status alone.
+      if (sig && !out.includes('total requests serviced')) return reject(ERR_MQSIM_RUN(bin, `killed by ${sig}${sig === 'SIGKILL' ? ' (timeout)' : ''}; stderr: ${err}`));
+      if (code !== 0 && !out.includes('total requests serviced')) return reject(ERR_MQSIM_RUN(bin, `exited with status ${code}; stderr: ${err}`));
+      resolve(out);
+    });
+  });
+}

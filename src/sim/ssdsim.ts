@@ -1,0 +1,233 @@
+/**
+ * TypeScript side of the native SSD simulator (native/src/ssdsim): streams a
+ * TraceSource into it batch by batch (the simulator keeps only the device
+ * mapping, never the trace), runs each chunk on the libuv pool, and exposes
+ * it as the `ssdsim` Evaluator of the `ssd` space.
+ */
+import { native } from '../native.js';
+import { ERR_SSDSIM_CANCELLED, ERR_SSDSIM_CONFIG, ERR_SSDSIM_DEVICE_FULL, ERR_NATIVE, ERR_SSDSIM_LBA_RANGE } from '../errors.js';
+import type { TraceSource } from '../trace/model.js';
+import type { Configuration } from '../space/types.js';
+import type { EvaluateOptions, Evaluator, Metrics, WorkloadRef } from '../evaluators/types.js';
+import { toSsdConfig, validateSsdConfig, type SsdConfig } from './ssd-space.js';
+
+export interface SimOptions {
+  /** 'trace': requests arrive at their trace times (open loop); 'closed': a fixed number outstanding. */
+  mode?: 'trace' | 'closed';
+  /** Outstanding requests in closed-loop mode (capped by the config's queueDepth). Default 32. */
+  closedLoopDepth?: number;
+  /** Requests beyond the logical capacity: 'reject' (default, coded error) or 'modulo' (wrap, chosen explicitly). */
+  lbaPolicy?: 'reject' | 'modulo';
+  /** Fraction of logical pages written sequentially before the replay (default 1). */
+  preconditionFill?: number;
+  /** Random overwrites before the replay, as a multiple of the logical pages (default 1). */
+  preconditionAge?: number;
+  seed?: number;
+}
+
+export interface LatencyStats {
+  count: number;
+  meanNs: number;
+  sumNs: number;
+  p50Ns: number;
+  p99Ns: number;
+  p999Ns: number;
+  minNs: number;
+  maxNs: number;
+}
+
+export interface FtlCounts {
+  hostPrograms: number;
+  gcPrograms: number;
+  erases: number;
+  gcInvocations: number;
+}
+
+/** Raw results of one replay (all times ns; ratios in [0, 1]). */
+export interface SimResults {
+  requests: number;
+  completed: number;
+  reads: number;
+  writes: number;
+  /** Requests that are neither reads nor writes (discard, flush) or zero-length: not simulated. */
+  skipped: number;
+  /** Reads of never-written pages, served without a flash access. */
+  unmappedReads: number;
+  /** Arrivals earlier than their predecessor, moved up to it. */
+  clampedArrivals: number;
+  readBytes: number;
+  writeBytes: number;
+  firstArrivalNs: number;
+  lastCompletionNs: number;
+  /** CPU time of the simulating thread spent preconditioning / replaying (not simulated time). */
+  preconditionCpuNs: number;
+  replayCpuNs: number;
+  read: LatencyStats;
+  write: LatencyStats;
+  all: LatencyStats;
+  /** Admission into the submission queue to completion (excludes waiting for a queue slot). */
+  deviceResponse: LatencyStats;
+  ftl: FtlCounts;
+  precondition: FtlCounts;
+  flashReads: number;
+  mappingReads: number;
+  mappingPrograms: number;
+  cacheReadHits: number;
+  cacheReadLookups: number;
+  cacheWriteHits: number;
+  cacheWriteLookups: number;
+  cmtHits: number;
+  cmtLookups: number;
+  utilisation: { channelMean: number; channelMax: number; dieMean: number; dieMax: number; pcieHostToDevice: number; pcieDeviceToHost: number };
+  pages: { valid: number; invalid: number; free: number; physical: number; logical: number };
+}
+
+/** Figures derived from SimResults the way the evaluators report them. */
+export interface SimSummary {
+  iops: number;
+  bandwidthBps: number;
+  /** (host + GC programs) / host programs, measured phase only. */
+  writeAmplification: number;
+  /** As above plus translation-page programs. */
+  writeAmplificationWithMapping: number;
+  dataCacheHitRatio: number;
+  cmtHitRatio: number;
+}
+
+export function summarize(r: SimResults): SimSummary {
+  const spanS = (r.lastCompletionNs - r.firstArrivalNs) / 1e9;
+  const host = r.ftl.hostPrograms;
+  const lookups = r.cacheReadLookups + r.cacheWriteLookups;
+  return {
+    iops: spanS > 0 ? r.completed / spanS : 0,
+    bandwidthBps: spanS > 0 ? (r.readBytes + r.writeBytes) / spanS : 0,
+    writeAmplification: host > 0 ? (host + r.ftl.gcPrograms) / host : 0,
+    writeAmplificationWithMapping: host > 0 ? (host + r.ftl.gcPrograms + r.mappingPrograms) / host : 0,
+    dataCacheHitRatio: lookups > 0 ? (r.cacheReadHits + r.cacheWriteHits) / lookups : 0,
+    cmtHitRatio: r.cmtLookups > 0 ? r.cmtHits / r.cmtLookups : 0,
+  };
+}
+
+interface NativeSim {
+  feed(t: Float64Array, sector: Float64Array, bytes: Uint32Array, op: Uint16Array): { badIndex: number; badLastSector: number };
+  run(final: boolean): Promise<{ status: 'need-more' | 'done' | 'cancelled'; completed: number }>;
+  cancel(): void;
+  results(): SimResults;
+  readonly logicalSectors: number;
+  readonly completed: number;
+}
+
+function nativeError(e: unknown): unknown {
+  const err = e as { code?: string; param?: string; message?: string };
+  if (err?.code === 'SSDSIM_CONFIG') return ERR_SSDSIM_CONFIG(err.param ?? '?', err.message);
+  if (err?.code === 'SSDSIM_DEVICE_FULL') return ERR_SSDSIM_DEVICE_FULL(err.message);
+  if (err?.code === 'SSDSIM_INTERNAL' || err?.code === 'SSDSIM_BUSY') return ERR_NATIVE(`ssdsim: ${err.message}`);
+  return e;
+}
+
+export interface SimulateOptions extends SimOptions {
+  signal?: AbortSignal;
+  /** Called after each batch with the requests fed and completed so far. */
+  onBatch?: (fed: number, completed: number) => void;
+}
+
+/** Replay `source` on the simulated SSD `config`. The source is read once, batch by batch. */
+export async function simulate(config: SsdConfig, source: TraceSource, opts: SimulateOptions = {}): Promise<SimResults> {
+  validateSsdConfig(config);
+  let sim: NativeSim;
+  try {
+    const Ctor = native().SsdSim as new (c: object) => NativeSim;
+    sim = new Ctor({ ...config, ...stripUndefined(opts) });
+  } catch (e) {
+    throw nativeError(e);
+  }
+  const signal = opts.signal;
+  const onAbort = (): void => sim.cancel();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    if (signal?.aborted) throw ERR_SSDSIM_CANCELLED();
+    let fed = 0;
+    const step = async (final: boolean): Promise<void> => {
+      let r;
+      try {
+        r = await sim.run(final);
+      } catch (e) {
+        throw nativeError(e);
+      }
+      if (r.status === 'cancelled' || signal?.aborted) throw ERR_SSDSIM_CANCELLED();
+    };
+    for await (const b of source) {
+      const fr = sim.feed(b.timeNs, b.sector, b.bytes, b.op);
+      if (fr.badIndex >= 0)
+        throw ERR_SSDSIM_LBA_RANGE(source.meta.source, fed + fr.badIndex, fr.badLastSector, sim.logicalSectors);
+      fed += b.length;
+      await step(false);
+      opts.onBatch?.(fed, sim.completed);
+    }
+    await step(true);
+    opts.onBatch?.(fed, sim.completed);
+    return sim.results();
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+function stripUndefined(o: SimulateOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of ['mode', 'closedLoopDepth', 'lbaPolicy', 'preconditionFill', 'preconditionAge', 'seed'] as const)
+    if (o[k] !== undefined) out[k] = o[k];
+  return out;
+}
+
+/** The Metrics every evaluator reports, from one replay. */
+export function toMetrics(r: SimResults): Metrics {
+  const s = summarize(r);
+  return {
+    iops: s.iops,
+    throughputBps: s.bandwidthBps,
+    latencyMeanUs: r.all.meanNs / 1e3,
+    latencyP99Us: r.all.p99Ns / 1e3,
+    extra: {
+      readMeanUs: r.read.meanNs / 1e3,
+      readP99Us: r.read.p99Ns / 1e3,
+      readP999Us: r.read.p999Ns / 1e3,
+      writeMeanUs: r.write.meanNs / 1e3,
+      writeP99Us: r.write.p99Ns / 1e3,
+      writeP999Us: r.write.p999Ns / 1e3,
+      latencyP50Us: r.all.p50Ns / 1e3,
+      deviceResponseMeanUs: r.deviceResponse.meanNs / 1e3,
+      writeAmplification: s.writeAmplification,
+      writeAmplificationWithMapping: s.writeAmplificationWithMapping,
+      gcInvocations: r.ftl.gcInvocations,
+      gcPagesMoved: r.ftl.gcPrograms,
+      erases: r.ftl.erases,
+      dataCacheHitRatio: s.dataCacheHitRatio,
+      cmtHitRatio: s.cmtHitRatio,
+      channelUtilisation: r.utilisation.channelMean,
+      dieUtilisation: r.utilisation.dieMean,
+      requests: r.completed,
+      skipped: r.skipped,
+    },
+  };
+}
+
+/** An `ssdsim` evaluator with fixed replay options (mode, LBA policy, preconditioning, seed). */
+export function createSsdsimEvaluator(simOpts: SimOptions & { totalRequests?: number } = {}): Evaluator {
+  return {
+    name: 'ssdsim',
+    space: 'ssd',
+    async evaluate(config: Configuration, workload: WorkloadRef, opts: EvaluateOptions = {}): Promise<Metrics> {
+      const cfg = toSsdConfig(config);
+      const source = await workload.open();
+      const total = simOpts.totalRequests;
+      const r = await simulate(cfg, source, {
+        ...simOpts,
+        signal: opts.signal,
+        onBatch: opts.onProgress && total ? (_fed, done) => opts.onProgress!(Math.min(1, done / total)) : undefined,
+      });
+      return toMetrics(r);
+    },
+  };
+}
+
+export const ssdsimEvaluator: Evaluator = createSsdsimEvaluator();

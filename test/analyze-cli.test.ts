@@ -1,0 +1,96 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { EXIT } from '../src/errors.js';
+import type { AnalysisReport } from '../src/service/analyze.js';
+
+const CLI = path.resolve('dist/src/cli/main.js');
+const MQSIM = 'traces/mqsim_wsrch-small.trace';
+
+function run(...args: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, [CLI, 'analyze', ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+test('analyze --json on the real MQSim trace', () => {
+  const r = run('--json', MQSIM);
+  assert.equal(r.code, 0, r.err);
+  const rep = JSON.parse(r.out) as AnalysisReport;
+  assert.equal(rep.traces.length, 1);
+  assert.equal(rep.combined, null);
+  const s = rep.traces[0].stats;
+  assert.equal(rep.traces[0].format, 'mqsim');
+  assert.equal(s.requests, 24783);
+  // the file has 4 writes (type 0) among 24,783 requests
+  assert.equal(s.mix.write.requests, 4);
+  assert.equal(s.mix.read.fraction, 24779 / 24783);
+  assert.equal(s.deviceCount, 6);
+  assert.equal(s.size.all!.relativeError, 0);
+  assert.ok(s.durationNs > 59e9 && s.durationNs < 61e9);
+  assert.equal(s.latency, null, 'MQSim traces carry no completion times');
+});
+
+test('analyze prints aligned text by default', () => {
+  const r = run(MQSIM);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /requests:\s+24,783/);
+  assert.match(r.out, /sequential:\s+\d+\.\d%/);
+  assert.match(r.out, /working set:/);
+  assert.equal(r.err, '', 'no progress bar when stderr is not a terminal');
+});
+
+test('analyze of two traces gives each and the combination; --report writes HTML', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-analyze-'));
+  const second = path.join(dir, 'second.trace');
+  writeFileSync(second, '0 0 0 8 0\n1000 0 8 8 0\n2000 0 16 8 1\n');
+  const html = path.join(dir, 'r.html');
+  const r = run('--json', '--report', html, MQSIM, second);
+  assert.equal(r.code, 0, r.err);
+  const rep = JSON.parse(r.out) as AnalysisReport;
+  assert.deepEqual(rep.traces.map((t) => t.stats.requests), [24783, 3]);
+  assert.equal(rep.combined!.stats.requests, 24786);
+  assert.equal(rep.combined!.stats.mix.write.requests, 6);
+  assert.equal(rep.traces[1].stats.sequential.fraction, 2 / 3);
+  // devices of different traces are kept apart: 6 + 1
+  assert.equal(rep.combined!.stats.deviceCount, 7);
+  const page = readFileSync(html, 'utf8');
+  assert.ok((page.match(/<svg/g) ?? []).length >= 6, 'charts for each trace and the combination');
+  assert.doesNotMatch(page, /<script|<link|https?:\/\/(?!www\.w3\.org)/);
+});
+
+test('analyze: missing file, bad line and --skip-bad', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-analyze-'));
+  const missing = path.join(dir, 'nope.trace');
+  let r = run(missing);
+  assert.equal(r.code, EXIT.BAD_INPUT);
+  assert.equal(r.out, '');
+  assert.match(r.err, /nope\.trace: no such file \[SSDTUNE_TRACE_OPEN\]/);
+
+  // a bad trace after a good one: no partial report is printed
+  const bad = path.join(dir, 'bad.trace');
+  writeFileSync(bad, '100 0 8 8 1\n200 0 16 8 0\n300 0 x 8 1\n');
+  const html = path.join(dir, 'r.html');
+  r = run('--report', html, MQSIM, bad);
+  assert.equal(r.code, EXIT.BAD_INPUT);
+  assert.equal(r.out, '');
+  assert.equal(existsSync(html), false);
+  assert.match(r.err, /bad\.trace: line 3: start_sector/);
+
+  r = run('--json', '--skip-bad', bad);
+  assert.equal(r.code, 0, r.err);
+  const rep = JSON.parse(r.out) as AnalysisReport;
+  assert.equal(rep.traces[0].skippedRecords, 1);
+  assert.equal(rep.traces[0].stats.requests, 2);
+
+  r = run('--json', '--format', 'nosuch', MQSIM);
+  assert.equal(r.code, EXIT.USAGE);
+  assert.match(r.err, /unknown trace format/);
+
+  r = run('--report', path.join(dir, 'no/such/dir/r.html'), MQSIM);
+  assert.equal(r.code, EXIT.FAILURE);
+  assert.equal(r.out, '');
+  assert.match(r.err, /cannot write report .*r\.html/);
+});

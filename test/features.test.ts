@@ -1,0 +1,168 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describeWindow, descriptorVector, DESCRIPTOR_DIM, NOMINAL_LATENCY_NS, percentileSorted } from '../src/features/descriptors.js';
+import { perIoFeatures, Windower, type RequestWindow } from '../src/features/perio.js';
+import { isSsdtuneError } from '../src/errors.js';
+import { Op, TraceBuilder, type TraceBatch } from '../src/trace/model.js';
+import { openTrace } from '../src/readers/registry.js';
+import { describeTrace } from '../src/ml/characterise.js';
+
+type Row = [timeNs: number, sector: number, bytes: number, op: number, device?: number, completeNs?: number];
+
+function batch(rows: Row[], timing = false): TraceBatch {
+  const b = new TraceBuilder({ timing });
+  for (const [t, s, by, op, dev = 0, c = NaN] of rows) b.push(t, s, by, op, dev, 0, NaN, c);
+  return b.take();
+}
+
+function oneWindow(rows: Row[], timing = false): RequestWindow {
+  const w = new Windower({ size: rows.length });
+  const out = w.push(batch(rows, timing));
+  assert.equal(out.length, 1);
+  return out[0]!;
+}
+
+const close = (a: number, b: number, eps = 1e-12) => assert.ok(Math.abs(a - b) <= eps * Math.max(1, Math.abs(b)), `${a} != ${b}`);
+
+const R = Op.READ;
+const W = Op.WRITE;
+const HAND: Row[] = [
+  [0, 100, 4096, R],
+  [1000, 108, 4096, R],
+  [3000, 116, 8192, W],
+  [6000, 100, 4096, R],
+];
+
+test('percentile: numpy linear interpolation', () => {
+  const x = [0, 1, 2, 3];
+  close(percentileSorted(x, 0.1), 0.3);
+  close(percentileSorted(x, 0.5), 1.5);
+  close(percentileSorted(x, 0.9), 2.7);
+  close(percentileSorted([7], 0.9), 7);
+  assert.equal(percentileSorted([], 0.5), 0);
+});
+
+test('per-I/O features of a hand-built window', () => {
+  const f = perIoFeatures(oneWindow(HAND));
+  assert.deepEqual([...f.logIat], [0, 1, 2, 3].map(Math.log1p));
+  assert.deepEqual([...f.logOffset], [0, 8, 16, 0].map(Math.log1p));
+  assert.deepEqual([...f.logSize], [4096, 4096, 8192, 4096].map(Math.log1p));
+  assert.deepEqual([...f.isRead], [1, 1, 0, 1]);
+  assert.deepEqual([...f.device], [0, 0, 0, 0]);
+});
+
+test('descriptors of a hand-built window are exact', () => {
+  const d = describeWindow(oneWindow(HAND));
+  assert.equal(d.requests, 4);
+  close(d.readRatio, 0.75);
+  close(d.sizeP10, 4096);
+  close(d.sizeP50, 4096);
+  close(d.sizeP90, 4096 + 4096 * 0.7);
+  close(d.iatP10, 0.3);
+  close(d.iatP50, 1.5);
+  close(d.iatP90, 2.7);
+  close(d.iatMean, 1.5);
+  close(d.iatCv, Math.sqrt(1.25) / 1.5);
+  close(d.sequentialFraction, 2 / 3);
+  close(d.lbaSpanBytes, 32 * 512);
+  close(d.reuseFraction, 0.25);
+  close(d.reuseIntervalMedian, 3);
+  close(d.queueDepth, (4 * NOMINAL_LATENCY_NS) / (6000 + NOMINAL_LATENCY_NS));
+  assert.equal(d.queueDepthMeasured, false);
+  assert.equal(d.devices, 1);
+  close(d.meanLogIat, (Math.log1p(0) + Math.log1p(1) + Math.log1p(2) + Math.log1p(3)) / 4);
+  const v = descriptorVector(d);
+  assert.equal(v.length, DESCRIPTOR_DIM);
+});
+
+test('queue depth uses measured latencies (Little\'s law) when the trace has completions', () => {
+  // Two requests overlapping: [0, 10 µs) and [5 µs, 25 µs): busy 30 µs over 25 µs -> 1.2 outstanding.
+  const d = describeWindow(
+    oneWindow(
+      [
+        [0, 0, 4096, R, 0, 10_000],
+        [5_000, 800, 4096, R, 0, 25_000],
+      ],
+      true,
+    ),
+  );
+  close(d.queueDepth, 30_000 / 25_000);
+  assert.equal(d.queueDepthMeasured, true);
+});
+
+test('devices are counted and sequentiality needs the same device', () => {
+  const d = describeWindow(
+    oneWindow([
+      [0, 0, 4096, R, 7],
+      [10, 8, 4096, R, 9],
+      [20, 16, 4096, R, 9],
+    ]),
+  );
+  assert.equal(d.devices, 2);
+  close(d.sequentialFraction, 0.5);
+  const f = perIoFeatures(oneWindow([[0, 0, 512, R, 7], [1, 0, 512, R, 9], [2, 0, 512, R, 7]]));
+  assert.deepEqual([...f.device], [0, 1, 0]);
+});
+
+test('all-identical requests give finite descriptors', () => {
+  const rows: Row[] = Array.from({ length: 10 }, () => [5000, 64, 4096, R] as Row);
+  const d = describeWindow(oneWindow(rows));
+  assert.equal(d.iatCv, 0);
+  assert.equal(d.iatMean, 0);
+  assert.equal(d.sequentialFraction, 0);
+  close(d.reuseFraction, 0.9);
+  assert.equal(d.reuseIntervalMedian, 1);
+  close(d.lbaSpanBytes, 4096);
+  for (const x of descriptorVector(d)) assert.ok(Number.isFinite(x));
+});
+
+test('windower: streams per device, carry-over of the previous arrival, leftover', () => {
+  const w = new Windower({ size: 2, splitByDevice: true });
+  const first = w.push(batch([[0, 0, 512, R, 1], [10, 0, 512, R, 2], [20, 0, 512, R, 1]]));
+  assert.equal(first.length, 1);
+  assert.equal(first[0]!.stream, 1);
+  assert.ok(Number.isNaN(first[0]!.prevTimeNs));
+  const second = w.push(batch([[40, 0, 512, R, 1], [2040, 0, 512, R, 1]]));
+  assert.equal(second.length, 1);
+  assert.equal(second[0]!.index, 1);
+  assert.equal(second[0]!.firstRequest, 2);
+  assert.equal(second[0]!.prevTimeNs, 20);
+  assert.deepEqual([...perIoFeatures(second[0]!).logIat], [Math.log1p(0.02), Math.log1p(2)]);
+  assert.equal(w.leftover, 1); // device 2's single request
+  assert.equal(w.streamCount, 2);
+});
+
+test('out-of-order arrivals count as simultaneous, never negative', () => {
+  const f = perIoFeatures(oneWindow([[5000, 0, 512, R], [4000, 0, 512, R]]));
+  assert.deepEqual([...f.logIat], [0, 0]);
+});
+
+test('NaN or infinite input raises a coded error naming the trace and the request', () => {
+  const w = new Windower({ size: 4, source: 'x.trace' });
+  assert.throws(
+    () => w.push(batch([[0, 0, 512, R], [NaN, 0, 512, R]])),
+    (e: unknown) => isSsdtuneError(e, 'SSDTUNE_FEATURES_INPUT') && /x\.trace: request 1: time is NaN/.test((e as Error).message),
+  );
+  assert.throws(
+    () => new Windower({ size: 4 }).push(batch([[0, Infinity, 512, R]])),
+    (e: unknown) => isSsdtuneError(e, 'SSDTUNE_FEATURES_INPUT') && /sector is Infinity/.test((e as Error).message),
+  );
+  assert.throws(() => new Windower({ size: 1 }), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_USAGE'));
+  const d = describeWindow(oneWindow(HAND));
+  d.iatMean = NaN;
+  assert.throws(() => descriptorVector(d, 'w0'), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_NONFINITE') && /w0: non-finite value NaN in ln1p\(iatMean\)/.test((e as Error).message));
+});
+
+test('real MQSim trace: one stream per device, every vector finite', async () => {
+  const file = path.resolve('traces/mqsim_wsrch-small.trace');
+  const src = await openTrace(file);
+  const t = await describeTrace(src, { size: 500, splitByDevice: true, source: file });
+  assert.equal(t.requests, 24783);
+  const streams = new Set(t.windows.map((w) => w.stream));
+  assert.deepEqual([...streams].sort(), [0, 1, 2]); // devices 3..5 have < 10 requests each
+  assert.equal(t.windows.length * 500 + t.leftover, 24783);
+  for (const w of t.windows) for (const x of w.vector) assert.ok(Number.isFinite(x));
+  // WebSearch is almost read-only (>99% reads): readRatio is component 0.
+  for (const w of t.windows) assert.ok(w.vector[0]! > 0.95);
+});

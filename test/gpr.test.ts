@@ -1,0 +1,146 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConstantKernel, RBF, RationalQuadratic, WhiteKernel, Sum, Product, autobloxKernel, thetaOf, namesOf, type Kernel } from '../src/gpr/kernels.js';
+import { cholesky, choInverse, choSolve } from '../src/gpr/cholesky.js';
+import { GaussianProcess } from '../src/gpr/gpr.js';
+import { Rng } from '../src/space/rng.js';
+import { isSsdtuneError } from '../src/errors.js';
+
+function points(rng: Rng, n: number, d: number, scale = 1): Float64Array {
+  return Float64Array.from({ length: n * d }, () => rng.next() * scale);
+}
+
+/** sum_ij W_ij K_ij(theta) */
+function contraction(k: Kernel, X: Float64Array, n: number, d: number, W: Float64Array): number {
+  const K = k.matrix(X, n, d);
+  let s = 0;
+  for (let i = 0; i < n * n; i++) s += W[i]! * K[i]!;
+  return s;
+}
+
+test('every kernel gradient matches central finite differences in log space', () => {
+  const rng = new Rng(11);
+  const n = 9;
+  const d = 3;
+  const X = points(rng, n, d, 3);
+  const W = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) W[i * n + j] = W[j * n + i] = rng.next() - 0.5;
+  const kernels: Kernel[] = [
+    new RBF(1.3),
+    new RBF([0.7, 2, 1.1]),
+    new RationalQuadratic(0.9, 1.7),
+    new WhiteKernel(0.3),
+    new ConstantKernel(2.5),
+    new Product(new ConstantKernel(3), new RBF([1, 2, 0.5])),
+    autobloxKernel(),
+    new Product(new Sum(new RBF(1), new WhiteKernel(0.1)), new RationalQuadratic(2, 0.5)),
+  ];
+  for (const k of kernels) {
+    const g = new Float64Array(k.nParams);
+    k.gradDot(X, n, d, W, g, 0);
+    const theta = thetaOf(k);
+    for (let p = 0; p < k.nParams; p++) {
+      const h = 1e-6;
+      const a = k.clone();
+      const b = k.clone();
+      const tp = Float64Array.from(theta);
+      tp[p] += h;
+      a.setTheta(tp, 0);
+      tp[p] -= 2 * h;
+      b.setTheta(tp, 0);
+      const fd = (contraction(a, X, n, d, W) - contraction(b, X, n, d, W)) / (2 * h);
+      assert.ok(Math.abs(fd - g[p]!) <= 1e-6 * Math.max(1, Math.abs(fd)), `${k} param ${namesOf(k)[p]}: analytic ${g[p]} vs numeric ${fd}`);
+    }
+  }
+  assert.deepEqual(namesOf(autobloxKernel()), [
+    'k1__k1__k1__constant_value', 'k1__k1__k2__length_scale', 'k1__k2__k1__constant_value',
+    'k1__k2__k2__length_scale', 'k1__k2__k2__alpha', 'k2__noise_level',
+  ]);
+});
+
+test('Cholesky factor, solve and inverse are consistent', () => {
+  const rng = new Rng(5);
+  const n = 30;
+  const X = points(rng, n, 2);
+  const K = new Sum(new RBF(0.5), new WhiteKernel(1e-3)).matrix(X, n, 2);
+  const L = cholesky(K, n)!;
+  const inv = choInverse(L, n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += K[i * n + k]! * inv[k * n + j]!;
+      assert.ok(Math.abs(s - (i === j ? 1 : 0)) < 1e-8, `K K^-1 [${i},${j}] = ${s}`);
+    }
+  }
+  const b = Float64Array.from({ length: n }, () => rng.next());
+  const x = choSolve(L, n, b);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let k = 0; k < n; k++) s += K[i * n + k]! * x[k]!;
+    assert.ok(Math.abs(s - b[i]!) < 1e-8);
+  }
+  assert.equal(cholesky(Float64Array.from([1, 2, 2, 1]), 2), undefined, 'indefinite matrix is refused');
+});
+
+const f = (x: number[]): number => 20 * Math.sin(x[0]!) + 10 * Math.cos(x[1]! / 2) + x[0]! * x[1]!;
+
+test('log marginal likelihood gradient matches finite differences, with and without the constant mean', () => {
+  const rng = new Rng(2);
+  const X = Array.from({ length: 25 }, () => [rng.next() * 10, rng.next() * 10]);
+  const y = X.map(f);
+  for (const mean of ['zero', 'constant'] as const) {
+    const gp = new GaussianProcess({ optimize: false, mean, normalizeY: true }).fit(X, y);
+    const theta = Float64Array.from([0.3, 1.2, -0.5, 0.4, 0.2, -2]);
+    const { grad } = gp.logMarginalLikelihood(theta);
+    for (let p = 0; p < theta.length; p++) {
+      const h = 1e-5;
+      const a = Float64Array.from(theta);
+      a[p] += h;
+      const b = Float64Array.from(theta);
+      b[p] -= h;
+      const fd = (gp.logMarginalLikelihood(a).lml - gp.logMarginalLikelihood(b).lml) / (2 * h);
+      assert.ok(Math.abs(fd - grad[p]!) < 1e-4 * Math.max(1, Math.abs(fd)), `${mean} p${p}: ${grad[p]} vs ${fd}`);
+    }
+  }
+});
+
+test('the trainable constant mean never lowers the likelihood and recovers an offset', () => {
+  const rng = new Rng(8);
+  const X = Array.from({ length: 30 }, () => [rng.next() * 10, rng.next() * 10]);
+  const y = X.map((x) => 500 + f(x));
+  const zero = new GaussianProcess({ mean: 'zero', restarts: 2 }).fit(X, y);
+  const cst = new GaussianProcess({ mean: 'constant', restarts: 2 }).fit(X, y);
+  assert.ok(cst.lml >= zero.lml - 1e-6, `constant ${cst.lml} vs zero ${zero.lml}`);
+  assert.ok(Math.abs(cst.meanValue - 500) < 100, `mean ${cst.meanValue}`);
+  // Far from the data the prediction reverts to the mean.
+  const far = cst.predict([[1e4, 1e4]]);
+  assert.ok(Math.abs(far.mean[0]! - cst.meanValue) < 1e-6);
+});
+
+test('fit and predict refuse bad input with a coded error', () => {
+  const gp = new GaussianProcess();
+  const msg = (fn: () => unknown): string => {
+    try {
+      fn();
+    } catch (e) {
+      assert.ok(isSsdtuneError(e, 'SSDTUNE_GPR'));
+      return e.message;
+    }
+    return 'no error';
+  };
+  assert.match(msg(() => gp.predict([[1]])), /predict before fit/);
+  assert.match(msg(() => gp.fit([], [])), /no points/);
+  assert.match(msg(() => gp.fit([[1, 2], [3]], [1, 2])), /row 1 has 1 values, expected 2/);
+  assert.match(msg(() => gp.fit([[1], [NaN]], [1, 2])), /row 1 column 0 is NaN/);
+  assert.match(msg(() => gp.fit([[1], [2]], [1, Infinity])), /value 1 is Infinity/);
+  gp.fit([[1], [2]], [1, 2]);
+  assert.match(msg(() => gp.predict([[1, 2]])), /2 dimensions, the model was fitted on 1/);
+});
+
+test('duplicate points with no noise need jitter and still fit', () => {
+  const X = [[1, 1], [1, 1], [2, 2], [2, 2]];
+  const gp = new GaussianProcess({ kernel: new RBF(1), alpha: 0, optimize: false }).fit(X, [1, 1, 2, 2]);
+  assert.ok(gp.jitter > 0);
+  const p = gp.predict([[1, 1]]);
+  assert.ok(Math.abs(p.mean[0]! - 1) < 1e-3);
+});

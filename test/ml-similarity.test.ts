@@ -1,0 +1,120 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { isSsdtuneError } from '../src/errors.js';
+import { identify, MemoryWorkloadStore, profileWorkload } from '../src/ml/identify.js';
+import { loadSimilarityModel, META_FILE, MODEL_FILE, WEIGHTS_FILE } from '../src/ml/model-io.js';
+import { embed, initBackend } from '../src/ml/similarity.js';
+import { standardize } from '../src/ml/standardize.js';
+import { assignRoles, calibrateThreshold, DEFAULT_TRAIN, loadStreams, queries, timeSplit, trainAndSave, type TrainConfig } from '../src/ml/train.js';
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'ssdtune-sim-'));
+const tracesDir = path.join(tmp, 'traces');
+const outDir = path.join(tmp, 'model');
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+
+function cfg(out: string): TrainConfig {
+  return { ...DEFAULT_TRAIN, tracesDir, outDir: out, steps: 60 };
+}
+
+test('the wasm backend loads from node_modules', async () => {
+  assert.equal(await initBackend(), 'wasm');
+});
+
+test('calibration, roles, time split and query grouping', () => {
+  const c = calibrateThreshold([0.1, 0.2, 0.3], [0.5, 0.6]);
+  assert.ok(Math.abs(c.threshold - 0.4) < 1e-12);
+  assert.equal(c.balancedAccuracy, 1);
+  const o = calibrateThreshold([0.1, 0.5], [0.3, 0.6]); // best: accept 0.1 only, or accept <= 0.55: both 0.75
+  assert.equal(o.balancedAccuracy, 0.75);
+  assert.ok(Math.abs(o.threshold - 0.2) < 1e-12); // the first best (lowest threshold) wins
+  // Without held-out workloads: the 95th percentile of known distances.
+  assert.equal(calibrateThreshold([1, 2, 3, 4], []).threshold, 4);
+  // 6 files: f0 has 3 streams (largest, always known); 5 others, 1 held out for validation, 1 for test.
+  const streams = [
+    ...['a', 'b', 'c'].map((d) => ({ name: `f0#${d}`, file: 'f0' })),
+    ...[1, 2, 3, 4, 5].map((i) => ({ name: `f${i}`, file: `f${i}` })),
+    { name: 'f5#x', file: 'f5' },
+  ];
+  const r1 = assignRoles(streams, 1);
+  assert.deepEqual([...assignRoles(streams, 1)], [...r1]);
+  const count = (role: string) => [...r1.values()].filter((x) => x === role).length;
+  assert.equal(count('new-val') >= 1 && count('new-test') >= 1, true);
+  assert.equal(count('known') + count('new-val') + count('new-test'), 9);
+  assert.ok(['f0#a', 'f0#b', 'f0#c'].every((n) => r1.get(n) === 'known'));
+  assert.equal(r1.get('f5'), r1.get('f5#x')); // a file's streams share their role
+  assert.ok([...assignRoles(streams.slice(0, 5), 1).values()].every((x) => x === 'known')); // 3 files: too few to hold out
+  assert.deepEqual(timeSplit([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]), { train: [1, 2, 3, 4, 5, 6], val: [7, 8], test: [9, 10] });
+  assert.deepEqual(queries([1, 2, 3, 4, 5], 2), [[1, 2], [3, 4]]);
+  assert.deepEqual(queries([1], 4), [[1]]);
+});
+
+test('train on a real trace, save, load back identically, identify', async () => {
+  mkdirSync(tracesDir, { recursive: true });
+  copyFileSync(path.resolve('traces/mqsim_wsrch-small.trace'), path.join(tracesDir, 'mqsim_wsrch-small.trace'));
+  const r = await trainAndSave(cfg(outDir), 'test');
+  assert.equal(r.streams.length, 3);
+  assert.ok(r.streams.every((s) => s.role === 'known'));
+  assert.ok(r.losses.length > 0 && r.losses.every(Number.isFinite));
+  const card = readFileSync(path.join(outDir, 'MODEL_CARD.md'), 'utf8');
+  assert.match(card, /## Retrain/);
+  assert.match(card, /Siamese network/);
+
+  const loaded = await loadSimilarityModel(outDir);
+  assert.deepEqual(loaded.meta.scaler, r.model.meta.scaler);
+  assert.equal(loaded.meta.threshold, r.model.meta.threshold);
+  const { streams } = await loadStreams(tracesDir, loaded.meta.windowSize);
+  const rows = streams[0]!.windows.slice(0, 5).map((w) => standardize(loaded.meta.scaler, w));
+  assert.deepEqual(embed(loaded.model, rows), embed(r.model.model, rows));
+
+  // Same seed, same data: the same weights.
+  const again = path.join(tmp, 'again');
+  await trainAndSave(cfg(again), 'test');
+  assert.deepEqual(readFileSync(path.join(again, WEIGHTS_FILE)), readFileSync(path.join(outDir, WEIGHTS_FILE)));
+
+  const store = new MemoryWorkloadStore();
+  const empty = await identify(loaded, streams[0]!.windows.slice(0, 4), store);
+  assert.equal(empty.kind, 'new');
+  assert.equal(empty.distance, Infinity);
+  for (const s of streams) store.put(profileWorkload(loaded, s.name, s.name, timeSplit(s.windows).train));
+  // A query made of a workload's own profile windows is at distance 0 from it.
+  const own = timeSplit(streams[1]!.windows).train;
+  for (const method of ['network', 'pca'] as const) {
+    const id = await identify(loaded, own, store, method);
+    assert.equal(id.kind, 'known');
+    assert.equal(id.nearest?.id, streams[1]!.name);
+    assert.ok(id.distance < 1e-6 && id.confidence > 0.99, `${method}: ${JSON.stringify(id)}`);
+  }
+  await assert.rejects(identify(loaded, [], store), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_FEATURES_TOO_SHORT'));
+  const nan = Float64Array.from(own[0]!);
+  nan[3] = NaN;
+  await assert.rejects(identify(loaded, [nan], store), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_NONFINITE'));
+  await assert.rejects(identify(loaded, [new Float64Array(3)], store), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_DEGENERATE'));
+});
+
+test('corrupt or missing model files give coded errors naming the file', async () => {
+  await assert.rejects(loadSimilarityModel(path.join(tmp, 'nowhere')), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_MODEL_MISSING') && /nowhere: no model here/.test((e as Error).message));
+  const corrupt = async (file: string, mutate: (b: Buffer) => Buffer | string, pattern: RegExp) => {
+    const dir = mkdtempSync(path.join(tmp, 'bad-'));
+    for (const f of [MODEL_FILE, WEIGHTS_FILE, META_FILE]) copyFileSync(path.join(outDir, f), path.join(dir, f));
+    writeFileSync(path.join(dir, file), mutate(readFileSync(path.join(dir, file))));
+    await assert.rejects(loadSimilarityModel(dir), (e: unknown) => {
+      assert.ok(isSsdtuneError(e, 'SSDTUNE_MODEL_CORRUPT'), String(e));
+      assert.ok((e as Error).message.includes(path.join(dir, file)), (e as Error).message);
+      assert.match((e as Error).message, pattern);
+      return true;
+    });
+  };
+  await corrupt(WEIGHTS_FILE, (b) => b.subarray(0, b.length - 7), /bytes, model.json describes/);
+  await corrupt(WEIGHTS_FILE, (b) => {
+    const c = Buffer.from(b);
+    c.writeFloatLE(NaN, 8);
+    return c;
+  }, /weight 2 is NaN/);
+  await corrupt(MODEL_FILE, (b) => b.subarray(0, 100), /not valid JSON/);
+  await corrupt(MODEL_FILE, () => '{"modelTopology": 3}', /expected a tfjs layers-model/);
+  await corrupt(META_FILE, (b) => JSON.stringify({ ...JSON.parse(b.toString()), threshold: null }), /threshold must be a positive number/);
+  await corrupt(META_FILE, (b) => JSON.stringify({ ...JSON.parse(b.toString()), descriptorNames: ['x'] }), /retrain/);
+});

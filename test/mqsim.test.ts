@@ -1,0 +1,195 @@
+/**
+ * MQSim interoperability: ssdconfig.xml export/import round trip, workload
+ * export (read back with the project's MQSim trace reader), the result parser
+ * on a hand-written file following MQSim's output structure (XmlWriter:
+ * <MQSim_Results><Host><Host.IO_Flow> with one child element per statistic),
+ * and the run checks. No MQSim binary is available on this machine, so the
+ * evaluator itself is only exercised up to its binary check.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { isSsdtuneError } from '../src/errors.js';
+import { collect, emptyMeta, sourceFromBatches } from '../src/trace/model.js';
+import { openTrace } from '../src/readers/registry.js';
+import { PROJECT_ROOT } from '../src/native.js';
+import { AUTOBLOX_BASELINE, logicalSectors, type SsdConfig } from '../src/sim/ssd-space.js';
+import {
+  createMqsimEvaluator,
+  exportMqsimTrace,
+  exportSsdConfigXml,
+  importSsdConfigXml,
+  mqsimMetrics,
+  parseMqsimResults,
+  parseMqsimStdout,
+  workloadXml,
+} from '../src/sim/mqsim.js';
+import { findAll, parseXml } from '../src/sim/xml.js';
+
+const WSRCH = path.join(PROJECT_ROOT, 'traces', 'mqsim_wsrch-small.trace');
+
+test('ssdconfig.xml export then import gives the same configuration', () => {
+  const other: SsdConfig = {
+    ...AUTOBLOX_BASELINE,
+    channels: 16,
+    chipsPerChannel: 4,
+    diesPerChip: 2,
+    planesPerDie: 4,
+    blocksPerPlane: 1024,
+    pagesPerBlock: 256,
+    pageBytes: 16384,
+    planeAllocation: 'PDWC',
+    gcPolicy: 'FIFO',
+    copybackGc: true,
+    preemptibleGc: true,
+    pcieLaneGBps: 0.985,
+    channelMTs: 400,
+    overProvisioning: 0.07,
+    gcThreshold: 0.1,
+    gcHardThreshold: 0.01,
+    dataCacheBytes: 64 << 20,
+    cmtBytes: 8 << 20,
+    queueDepth: 65535,
+  };
+  for (const c of [AUTOBLOX_BASELINE, other]) assert.deepEqual(importSsdConfigXml(exportSsdConfigXml(c), 'x.xml'), c);
+});
+
+test('importing a partial ssdconfig.xml takes MQSim built-in values for absent tags', () => {
+  const c = importSsdConfigXml(
+    `<?xml version="1.0"?>\n<Execution_Parameter_Set><Device_Parameter_Set><Flash_Channel_Count>4</Flash_Channel_Count>
+     <Flash_Parameter_Set><Flash_Technology>TLC</Flash_Technology><Page_Read_Latency_LSB>30000</Page_Read_Latency_LSB>
+     <Page_Read_Latency_CSB>60000</Page_Read_Latency_CSB><Page_Read_Latency_MSB>90000</Page_Read_Latency_MSB></Flash_Parameter_Set>
+     </Device_Parameter_Set></Execution_Parameter_Set>`,
+    'p.xml',
+  );
+  assert.equal(c.channels, 4);
+  assert.equal(c.chipsPerChannel, 4);
+  assert.equal(c.gcPolicy, 'RGA');
+  assert.equal(c.pcieLaneGBps, 0.4);
+  assert.equal(c.readLatencyNs, 60000, 'TLC read latency is the mean of its three levels');
+});
+
+test('bad ssdconfig.xml content is rejected naming file, tag and line', () => {
+  const bad = exportSsdConfigXml(AUTOBLOX_BASELINE).replace('<GC_Block_Selection_Policy>GREEDY<', '<GC_Block_Selection_Policy>BEST<');
+  assert.throws(() => importSsdConfigXml(bad, 'bad.xml'), (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_XML') && /bad\.xml: <GC_Block_Selection_Policy> on line \d+: one of GREEDY/.test(e.message));
+  assert.throws(() => importSsdConfigXml('<Execution_Parameter_Set>\n<A>1</B>\n</Execution_Parameter_Set>', 'm.xml'), (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_XML') && /m\.xml: line 2/.test(e.message));
+  assert.throws(() => exportSsdConfigXml({ ...AUTOBLOX_BASELINE, pageBytes: 65536 }), (e) => isSsdtuneError(e, 'SSDTUNE_SSDSIM_CONFIG') && /pageBytes/.test(e.message));
+});
+
+test('workload.xml gives every flow parameter, with ID lists matching the geometry', () => {
+  const c: SsdConfig = { ...AUTOBLOX_BASELINE, channels: 4, chipsPerChannel: 3, diesPerChip: 2, planesPerDie: 1 };
+  const root = parseXml(workloadXml(c, '/tmp/t.trace'), 'w.xml');
+  const flow = findAll(root, 'IO_Flow_Parameter_Set_Trace_Based')[0]!;
+  const v = Object.fromEntries(flow.children.map((e) => [e.name, e.text]));
+  assert.equal(v.Channel_IDs, '0,1,2,3');
+  assert.equal(v.Chip_IDs, '0,1,2');
+  assert.equal(v.Die_IDs, '0,1');
+  assert.equal(v.Plane_IDs, '0');
+  for (const k of ['Priority_Class', 'Device_Level_Data_Caching_Mode', 'Initial_Occupancy_Percentage', 'File_Path', 'Percentage_To_Be_Executed', 'Relay_Count', 'Time_Unit'])
+    assert.ok(v[k], `${k} present`);
+});
+
+test('an exported trace reads back request for request; out-of-range LBAs are rejected or mapped as chosen', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ssdtune-mqsim-test-'));
+  try {
+    const original = await collect(await openTrace(WSRCH));
+    const big: SsdConfig = { ...AUTOBLOX_BASELINE };
+    const file = path.join(dir, 'out.trace');
+    const res = await exportMqsimTrace(sourceFromBatches(emptyMeta('wsrch', 'mqsim'), [original]), big, file);
+    assert.equal(res.requests, original.length);
+    const back = await collect(await openTrace(file, { format: 'mqsim' }));
+    assert.equal(back.length, original.length);
+    assert.deepEqual(back.sector, original.sector);
+    assert.deepEqual(back.bytes, original.bytes);
+    assert.deepEqual(back.op, original.op);
+    assert.deepEqual(back.timeNs, original.timeNs);
+
+    // A device smaller than the trace's 16.7 GiB span.
+    const tiny: SsdConfig = { ...AUTOBLOX_BASELINE, channels: 2, chipsPerChannel: 1, diesPerChip: 1, blocksPerPlane: 256, pagesPerBlock: 256 };
+    await assert.rejects(exportMqsimTrace(sourceFromBatches(emptyMeta('wsrch', 'mqsim'), [original]), tiny, file), (e) => isSsdtuneError(e, 'SSDTUNE_SSDSIM_LBA_RANGE') && /wsrch: request \d+ ends at sector/.test(e.message));
+    await exportMqsimTrace(sourceFromBatches(emptyMeta('wsrch', 'mqsim'), [original]), tiny, file, { lbaPolicy: 'modulo' });
+    const wrapped = await collect(await openTrace(file, { format: 'mqsim' }));
+    const cap = logicalSectors(tiny);
+    for (let i = 0; i < wrapped.length; i++) assert.ok(wrapped.sector[i]! + wrapped.bytes[i]! / 512 <= cap);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** Hand-written in the layout MQSim's XmlWriter produces (Write_open_tag + Write_attribute_string children). */
+const SAMPLE = `<?xml version="1.0" encoding="us-ascii"?>
+<MQSim_Results>
+	<Host>
+		<Host.IO_Flow>
+			 <Name>Host.IO_Flow.Trace.workload.trace</Name>
+			 <Request_Count>24783</Request_Count>
+			 <Read_Request_Count>24780</Read_Request_Count>
+			 <Write_Request_Count>3</Write_Request_Count>
+			 <IOPS>413.050000</IOPS>
+			 <IOPS_Read>413.000000</IOPS_Read>
+			 <IOPS_Write>0.050000</IOPS_Write>
+			 <Bytes_Transferred>388104192.000000</Bytes_Transferred>
+			 <Bytes_Transferred_Read>388055040.000000</Bytes_Transferred_Read>
+			 <Bytes_Transferred_Write>49152.000000</Bytes_Transferred_Write>
+			 <Bandwidth>6468403.200000</Bandwidth>
+			 <Bandwidth_Read>6467584.000000</Bandwidth_Read>
+			 <Bandwidth_Write>819.200000</Bandwidth_Write>
+			 <Device_Response_Time>180</Device_Response_Time>
+			 <Min_Device_Response_Time>95</Min_Device_Response_Time>
+			 <Max_Device_Response_Time>2211</Max_Device_Response_Time>
+			 <End_to_End_Request_Delay>182</End_to_End_Request_Delay>
+			 <Min_End_to_End_Request_Delay>95</Min_End_to_End_Request_Delay>
+			 <Max_End_to_End_Request_Delay>2290</Max_End_to_End_Request_Delay>
+		</Host.IO_Flow>
+	</Host>
+	<SSDDevice>
+		<SSDDevice.FTL Issued_Flash_Read_CMD="25010" Issued_Flash_Program_CMD="3"/>
+	</SSDDevice>
+</MQSim_Results>
+`;
+
+test('MQSim results: flows parsed, IOPS recomputed from the simulated end time, latencies in microseconds', () => {
+  const flows = parseMqsimResults(SAMPLE, 'workload_scenario_1.xml');
+  assert.equal(flows.length, 1);
+  assert.equal(flows[0]!.requestCount, 24783);
+  assert.equal(flows[0]!.endToEndDelayUs, 182);
+  const stdout = 'Flow Host.IO_Flow.Trace.workload.trace - total requests generated: 24783 total requests serviced:24783\n                   - device response time: 180 (us) end-to-end request delay:182 (us)\n';
+  const counts = parseMqsimStdout(stdout);
+  assert.deepEqual(counts, [{ flow: 'Host.IO_Flow.Trace.workload.trace', generated: 24783, serviced: 24783 }]);
+  // Last arrival 60.2 s: MQSim's IOPS (413.05 = 24783 / 60 whole seconds) overstates it.
+  const m = mqsimMetrics(flows, counts, 60_200_000_000, 'mqsim');
+  const endS = (60_200_000_000 + 182_000) / 1e9;
+  assert.ok(Math.abs(m.iops - 24783 / endS) < 1e-6);
+  assert.ok(m.iops < flows[0]!.reportedIops);
+  assert.equal(m.latencyMeanUs, 182);
+  assert.ok(Math.abs(m.throughputBps - 388104192 / endS) < 1e-3);
+});
+
+test('a stalled or unfinished MQSim run is a failed evaluation', () => {
+  const flows = parseMqsimResults(SAMPLE, 'r.xml');
+  const stalled = parseMqsimStdout('Flow F - total requests generated: 24783 total requests serviced:1200\n');
+  assert.throws(() => mqsimMetrics(flows, stalled, 1e9, 'mqsim'), (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_RUN') && /stalled: flow F serviced 1200 of 24783/.test(e.message));
+  assert.throws(() => mqsimMetrics(flows, [], 1e9, 'mqsim'), (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_RUN'));
+  assert.throws(() => parseMqsimResults('<MQSim_Results><Host/></MQSim_Results>', 'e.xml'), (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_XML') && /Host\.IO_Flow/.test(e.message));
+  assert.throws(
+    () => parseMqsimResults(SAMPLE.replace('<Request_Count>24783</Request_Count>', '<Request_Count>x</Request_Count>'), 'n.xml'),
+    (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_XML') && /Request_Count/.test(e.message),
+  );
+});
+
+test('the mqsim evaluator needs an executable MQSim binary (none is installed here)', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ssdtune-mqsim-test-'));
+  try {
+    const notExec = path.join(dir, 'MQSim');
+    await writeFile(notExec, 'not a program');
+    const ev = createMqsimEvaluator({ binary: notExec });
+    assert.equal(ev.name, 'mqsim');
+    assert.equal(ev.space, 'ssd');
+    const wl = { name: 'wsrch', open: () => openTrace(WSRCH) };
+    await assert.rejects(ev.evaluate({}, wl), (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_RUN') && /not an executable/.test(e.message));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -221,11 +221,14 @@ export class BlktraceCapture extends LiveCapture {
           const src = await openTrace(files[0]!, { format: 'blktrace' });
           for (const w of src.meta.warnings) this.meta.warnings.push(w);
           for await (const b of src) {
+            // The reader's times are relative to the set's own origin (its
+            // Unix time in meta.baseTimeNs when the kernel's timestamp note is
+            // there): move them onto this capture's monotonic timeline.
+            const shift = this.baseMono + (src.meta.baseTimeNs > 0 ? src.meta.baseTimeNs - this.meta.baseTimeNs : 0);
             for (let i = 0; i < b.length; i++) {
-              const base = src.meta.baseTimeNs;
-              const q = b.timeNs[i]! + base;
-              this.addRequest(q, b.issueNs ? b.issueNs[i]! + base : NaN, b.completeNs ? b.completeNs[i]! + base : NaN, b.sector[i]!, b.bytes[i]!, b.op[i]!, b.device[i]!, b.pid[i]!);
+              this.addRequest(b.timeNs[i]! + shift, b.issueNs ? b.issueNs[i]! + shift : NaN, b.completeNs ? b.completeNs[i]! + shift : NaN, b.sector[i]!, b.bytes[i]!, b.op[i]!, b.device[i]!, b.pid[i]!);
             }
+            for (const [pid, name] of src.meta.processes) this.noteProcess(pid, name);
           }
         }
       } catch (e) {

@@ -34,7 +34,8 @@ export abstract class LiveCapture implements Collector {
   abstract readonly backend: BackendName;
   readonly meta: TraceMeta;
   protected readonly counters: CollectorStats = { events: 0, lost: 0, lostBy: {}, unpaired: 0, deviceGone: false };
-  private readonly baseMono: number;
+  /** CLOCK_MONOTONIC ns at t=0 (meta.baseTimeNs is the same instant in Unix time). */
+  protected readonly baseMono: number;
   private readonly windowNs: number;
   private readonly batchSize: number;
   private readonly builder = new TraceBuilder({ timing: true, initialCapacity: 4096 });

@@ -3,9 +3,11 @@ import type { Command } from 'commander';
 import { register as registerAnalyze } from './analyze.js';
 import { register as registerModel } from './model.js';
 import { register as registerDoctor } from './doctor.js';
+import { register as registerCollect } from './collect.js';
 
 export function registerCommands(program: Command): void {
   registerAnalyze(program);
   registerModel(program);
   registerDoctor(program);
+  registerCollect(program);
 }

@@ -12,8 +12,13 @@ import { deviceAlive } from './device.js';
 import { LiveCapture } from './live.js';
 import type { CaptureOptions } from './types.js';
 
-export const BPF_OBJECT = path.join(PROJECT_ROOT, 'native', 'bpf', 'biotrace.bpf.o');
-export const BPF_STATUS = path.join(PROJECT_ROOT, 'native', 'bpf', 'build-status.json');
+/** Built by scripts/build-bpf.sh; the environment may point elsewhere (another build, or tests of the not-built path). */
+export function bpfObjectPath(): string {
+  return process.env.SSDTUNE_BPF_OBJECT ?? path.join(PROJECT_ROOT, 'native', 'bpf', 'biotrace.bpf.o');
+}
+function bpfStatusPath(): string {
+  return process.env.SSDTUNE_BPF_STATUS ?? path.join(PROJECT_ROOT, 'native', 'bpf', 'build-status.json');
+}
 
 /** struct biorec, native/bpf/biotrace.h */
 const REC = { bytes: 72, queue: 0, issue: 8, complete: 16, sector: 24, size: 32, op: 36, dev: 40, pid: 44, error: 48, flags: 52, comm: 56 } as const;
@@ -27,12 +32,13 @@ interface NativeSession {
 
 /** Why the eBPF object is missing, from scripts/build-bpf.sh's status file. */
 export function bpfBuildStatus(): { built: boolean; reason: string } {
-  if (existsSync(BPF_OBJECT)) return { built: true, reason: `${BPF_OBJECT} present` };
+  const obj = bpfObjectPath();
+  if (existsSync(obj)) return { built: true, reason: `${obj} present` };
   try {
-    const s = JSON.parse(readFileSync(BPF_STATUS, 'utf8')) as { built: boolean; reason: string };
-    return { built: false, reason: s.built ? `${BPF_OBJECT} was built but is now missing` : s.reason };
+    const s = JSON.parse(readFileSync(bpfStatusPath(), 'utf8')) as { built: boolean; reason: string };
+    return { built: false, reason: s.built ? `${obj} was built but is now missing` : s.reason };
   } catch {
-    return { built: false, reason: `${BPF_OBJECT} not built (scripts/build-bpf.sh has not run)` };
+    return { built: false, reason: `${obj} not built (scripts/build-bpf.sh has not run)` };
   }
 }
 
@@ -60,14 +66,20 @@ export class EbpfCapture extends LiveCapture {
     const Session = addon.EbpfSession as new (o: object) => NativeSession;
     const p = device.partition;
     this.session = new Session({
-      object: BPF_OBJECT,
+      object: bpfObjectPath(),
       dev: device.disk.dev,
       sectorLo: p ? p.start : 0,
       sectorHi: p ? p.start + p.sectors : -1,
       ringBytes: opts.ringBytes ?? 8 << 20,
       onRecords: (buf: Buffer | null) => {
         if (buf === null) endStream();
-        else this.decode(buf);
+        else {
+          try {
+            this.decode(buf);
+          } catch (e) {
+            void this.stop(e);
+          }
+        }
       },
     });
     try {
@@ -114,7 +126,7 @@ export class EbpfCapture extends LiveCapture {
     }
   }
 
-  stop(): Promise<void> {
+  stop(err?: unknown): Promise<void> {
     this.stopping ??= (async () => {
       if (this.timer) clearInterval(this.timer);
       const s = this.session;
@@ -123,7 +135,7 @@ export class EbpfCapture extends LiveCapture {
         await this.drained;
         this.syncLost();
       }
-      this.finish();
+      this.finish(err);
     })();
     return this.stopping;
   }

@@ -1,6 +1,6 @@
 /**
- * Scratch block devices and fio runs for the collector's tests and
- * benchmarks: a loop device over a sparse file in a temp dir (never a device
+ * Scratch block devices and fio runs for the collector's tests, benchmarks
+ * and the doctor's blktrace probe: a loop device over a sparse file in a temp dir (never a device
  * that holds data: a signature check refuses one), or a zram disk, always
  * torn down by `destroy()`. Only devices created here are ever written.
  */

@@ -126,11 +126,18 @@ class EbpfSession : public Napi::ObjectWrap<EbpfSession> {
       throw Napi::Error::New(env, err);
     }
     // The TSFN delivers chunks to onRecords(buffer); its finalizer signals the
-    // end of the stream with onRecords(null) once every queued chunk is out.
+    // end of the stream with onRecords(null) once every queued chunk is out,
+    // and only then drops the reference that keeps this object alive (so the
+    // finalizer never touches a collected session).
     tsfn_ = Napi::ThreadSafeFunction::New(env, callback_.Value(), "ssdtune-ebpf", 0, 1, this,
                                           [](Napi::Env env, EbpfSession* self) {
-                                            if (!self->exiting_ && !self->callback_.IsEmpty())
-                                              self->callback_.Value().Call({env.Null()});
+                                            if (self->exiting_) return;
+                                            try {
+                                              if (!self->callback_.IsEmpty()) self->callback_.Value().Call({env.Null()});
+                                            } catch (const Napi::Error& e) {
+                                              // an exception in onRecords(null) must not abort the process
+                                            }
+                                            self->Unref();
                                           });
     have_tsfn_ = true;
     running_ = true;
@@ -138,15 +145,13 @@ class EbpfSession : public Napi::ObjectWrap<EbpfSession> {
       std::lock_guard<std::mutex> lock(g_sessions_mu);
       g_sessions.insert(this);
     }
-    Ref();  // keep the JS object alive while the poll thread runs
+    Ref();  // released by the TSFN finalizer above
     thread_ = std::thread([this] { PollLoop(); });
     return env.Undefined();
   }
 
   Napi::Value Stop(const Napi::CallbackInfo& info) {
-    bool was_running = running_;
     Shutdown();
-    if (was_running) Unref();
     return info.Env().Undefined();
   }
 
@@ -239,7 +244,12 @@ class EbpfSession : public Napi::ObjectWrap<EbpfSession> {
       size_t len = c->data.size();
       char* ptr = c->data.data();
       auto buf = Napi::Buffer<char>::New(env, ptr, len, [](Napi::Env, char*, Chunk* hint) { delete hint; }, c);
-      cb.Call({buf});
+      try {
+        cb.Call({buf});
+      } catch (const Napi::Error&) {
+        // onRecords guards itself (it stops the capture with the error);
+        // nothing may escape into the TSFN machinery.
+      }
     });
     if (st == napi_ok) delivered_ += n;
     else delete chunk;

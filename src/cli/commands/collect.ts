@@ -44,7 +44,8 @@ export function register(program: Command): void {
       if (opts.format !== 'blktrace' && opts.format !== 'mqsim') throw ERR_USAGE(`--format: expected blktrace or mqsim, got "${opts.format}"`);
       const ms = opts.duration !== undefined ? parseDuration(opts.duration) : undefined;
       const { collector, choice } = await openCollector(opts.device, { backend: opts.backend as BackendName | 'auto' });
-      const say = (s: string): void => void (opts.json || process.stderr.write(s));
+      // Progress goes to stderr even with --json (stdout carries only the summary).
+      const say = (s: string): void => void process.stderr.write(s);
       say(`collect: ${opts.device} with ${choice}\n`);
       say(ms ? `collect: capturing for ${ms / 1000} s (Ctrl-C stops earlier)\n` : 'collect: capturing until Ctrl-C / SIGTERM\n');
 

@@ -12,6 +12,7 @@ status="$root/native/bpf/build-status.json"
 btf="${SSDTUNE_BTF:-/sys/kernel/btf/vmlinux}"
 
 report() { # built(true|false) reason
+  [ "$1" = true ] || rm -f "$out" # never leave a stale object that looks current
   printf '{"built":%s,"reason":"%s","object":"%s","time":"%s"}\n' \
     "$1" "$(printf '%s' "$2" | tr '"\n\\' "' /")" "$out" "$(date -u +%FT%TZ)" >"$status"
   echo "build-bpf: $2" >&2

@@ -16,7 +16,7 @@ import { resolveDevice } from '../src/collector/device.js';
 import { checkBackend, checkTracefs } from '../src/collector/doctor.js';
 import { openCollector } from '../src/collector/index.js';
 import { LOCK_DIR } from '../src/collector/lock.js';
-import { createLoop, haveTool, runFio, type ScratchDevice } from '../src/collector/testbed.js';
+import { createLoop, createZram, haveTool, runFio, type ScratchDevice } from '../src/collector/testbed.js';
 import { tracefsRoot } from '../src/collector/tracefs.js';
 import { parseEventFormat } from '../src/collector/tracefs-format.js';
 import { concatBatches, type TraceBatch } from '../src/trace/model.js';
@@ -200,6 +200,15 @@ describe('collector robustness on loop devices', { skip: skipAll }, () => {
       await collector.stop(); // idempotent
     } finally {
       gone.destroy();
+    }
+  });
+
+  it('a bio-based device (zram) is refused: request events never fire for it', { skip: existsSync('/sys/class/zram-control/hot_add') ? undefined : 'zram not available' }, async () => {
+    const z = createZram(16);
+    try {
+      await assert.rejects(async () => openCollector(z.path, { backend: 'tracefs' }), (e) => code(e) === 'SSDTUNE_COLLECT_DEVICE' && /bio-based/.test((e as Error).message));
+    } finally {
+      z.destroy();
     }
   });
 

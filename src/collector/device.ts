@@ -35,6 +35,16 @@ function majMin(s: string, where: string): [number, number] {
   return [Number(m[1]), Number(m[2])];
 }
 
+/**
+ * Block request tracepoints fire only for request-based (blk-mq) queues;
+ * bio-based drivers (zram, device-mapper, md, brd) never create requests.
+ */
+function requireRequestQueue(devPath: string, diskSys: string): void {
+  if (!existsSync(path.join(diskSys, 'mq'))) {
+    throw ERR_COLLECT_DEVICE(devPath, `${path.basename(diskSys)} is bio-based (no blk-mq request queue, as zram, device-mapper and md): block request events never fire for it; capture the disk underneath instead`);
+  }
+}
+
 export function resolveDevice(devPath: string): BlockDevice {
   if (!existsSync(devPath)) throw ERR_COLLECT_DEVICE(devPath, 'no such device');
   const st = statSync(devPath);
@@ -50,6 +60,7 @@ export function resolveDevice(devPath: string): BlockDevice {
   if (Number(readSys(path.join(real, 'size'))) === 0) throw ERR_COLLECT_DEVICE(devPath, 'the device has no media (size 0; a detached loop device?)');
   if (existsSync(path.join(real, 'partition'))) {
     const parent = path.dirname(real);
+    requireRequestQueue(devPath, parent);
     const [dmaj, dmin] = majMin(readSys(path.join(parent, 'dev')), path.join(parent, 'dev'));
     return {
       path: devPath,
@@ -60,6 +71,7 @@ export function resolveDevice(devPath: string): BlockDevice {
       partition: { start: Number(readSys(path.join(real, 'start'))), sectors: Number(readSys(path.join(real, 'size'))) },
     };
   }
+  requireRequestQueue(devPath, real);
   return { path: devPath, name, major, minor, disk: { name, major, minor, dev: kernelDev(major, minor) } };
 }
 

@@ -4,7 +4,7 @@
  * that holds data: a signature check refuses one), or a zram disk, always
  * torn down by `destroy()`. Only devices created here are ever written.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,6 +28,8 @@ export function hasSignature(dev: string): boolean {
 }
 
 export interface LoopOptions {
+  /** Directory of the backing file (default the system temp dir; /dev/shm puts it in RAM). */
+  dir?: string;
   /** Write a DOS partition table with one partition [start, start+sectors) to the backing file first. */
   partition?: { start: number; sectors: number };
 }
@@ -51,7 +53,7 @@ function writeMbr(file: string, start: number, sectors: number): void {
 }
 
 export function createLoop(sizeMiB = 64, opts: LoopOptions = {}): ScratchDevice {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-loop-'));
+  const dir = mkdtempSync(path.join(opts.dir ?? os.tmpdir(), 'ssdtune-loop-'));
   const file = path.join(dir, 'backing.img');
   execFileSync('truncate', ['-s', `${sizeMiB}M`, file]);
   let dev: string;
@@ -149,39 +151,74 @@ export interface FioJob {
   extra?: string[];
 }
 
-/** Runs fio with O_DIRECT on `dev`; returns the I/Os it issued (from its iolog) and its JSON result. */
-export function runFio(dev: string, job: FioJob): { ios: FioIo[]; iops: number; json: unknown } {
+export interface FioResult {
+  /** The I/Os fio issued, from its iolog (empty for time-based runs). */
+  ios: FioIo[];
+  iops: number;
+  /** I/Os completed (read + write). */
+  total: number;
+  json: unknown;
+}
+
+function fioArgs(dev: string, job: FioJob, log: string): string[] {
+  return [
+    '--name=ssdtune',
+    `--filename=${dev}`,
+    `--rw=${job.rw}`,
+    `--bs=${job.bs}`,
+    '--direct=1',
+    `--size=${job.size ?? '32M'}`,
+    `--offset=${job.offset ?? 0}`,
+    '--randrepeat=1',
+    '--output-format=json',
+    ...(job.iodepth ? [`--iodepth=${job.iodepth}`, '--ioengine=libaio'] : ['--ioengine=psync']),
+    ...(job.ios > 0 ? [`--number_ios=${job.ios}`, `--write_iolog=${log}`] : []),
+    ...(job.rwmixread !== undefined ? [`--rwmixread=${job.rwmixread}`] : []),
+    ...(job.runtimeSec ? [`--runtime=${job.runtimeSec}`, '--time_based'] : []),
+    ...(job.extra ?? []),
+  ];
+}
+
+function fioResult(out: string, log: string, job: FioJob): FioResult {
+  type Side = { iops: number; total_ios: number };
+  const json = JSON.parse(out.slice(out.indexOf('{'))) as { jobs: { read: Side; write: Side }[] };
+  const iops = json.jobs.reduce((a, j) => a + j.read.iops + j.write.iops, 0);
+  const total = json.jobs.reduce((a, j) => a + j.read.total_ios + j.write.total_ios, 0);
+  const ios: FioIo[] = [];
+  if (job.ios > 0) {
+    for (const line of readFileSync(log, 'utf8').split('\n')) {
+      const m = /\s(read|write)\s+(\d+)\s+(\d+)$/.exec(line.trim()); // v2 and v3 (timestamped) lines
+      if (m) ios.push({ op: m[1] as 'read' | 'write', offset: Number(m[2]), bytes: Number(m[3]) });
+    }
+  }
+  return { ios, iops, total, json };
+}
+
+/** Runs fio with O_DIRECT on `dev` (blocking: the event loop waits). */
+export function runFio(dev: string, job: FioJob): FioResult {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-fio-'));
   try {
     const log = path.join(dir, 'iolog');
-    const args = [
-      '--name=ssdtune',
-      `--filename=${dev}`,
-      `--rw=${job.rw}`,
-      `--bs=${job.bs}`,
-      '--direct=1',
-      '--ioengine=psync',
-      `--size=${job.size ?? '32M'}`,
-      `--offset=${job.offset ?? 0}`,
-      '--randrepeat=1',
-      '--output-format=json',
-      ...(job.ios > 0 ? [`--number_ios=${job.ios}`, `--write_iolog=${log}`] : []),
-      ...(job.rwmixread !== undefined ? [`--rwmixread=${job.rwmixread}`] : []),
-      ...(job.iodepth ? [`--iodepth=${job.iodepth}`, '--ioengine=libaio'] : []),
-      ...(job.runtimeSec ? [`--runtime=${job.runtimeSec}`, '--time_based'] : []),
-      ...(job.extra ?? []),
-    ];
-    const out = execFileSync('fio', args, { encoding: 'utf8', maxBuffer: 64 << 20 });
-    const json = JSON.parse(out.slice(out.indexOf('{'))) as { jobs: { read: { iops: number }; write: { iops: number } }[] };
-    const iops = json.jobs.reduce((a, j) => a + j.read.iops + j.write.iops, 0);
-    const ios: FioIo[] = [];
-    if (job.ios > 0) {
-      for (const line of readFileSync(log, 'utf8').split('\n')) {
-        const m = /\s(read|write)\s+(\d+)\s+(\d+)$/.exec(line.trim()); // v2 and v3 (timestamped) lines
-        if (m) ios.push({ op: m[1] as 'read' | 'write', offset: Number(m[2]), bytes: Number(m[3]) });
-      }
-    }
-    return { ios, iops, json };
+    const out = execFileSync('fio', fioArgs(dev, job, log), { encoding: 'utf8', maxBuffer: 64 << 20 });
+    return fioResult(out, log, job);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs fio as `runFio` does, without blocking the event loop (a capture in this process keeps running). */
+export async function runFioAsync(dev: string, job: FioJob): Promise<FioResult> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-fio-'));
+  try {
+    const log = path.join(dir, 'iolog');
+    const child = spawn('fio', fioArgs(dev, job, log), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((r) => child.once('close', r));
+    if (code !== 0) throw new Error(`fio exited with ${code}: ${err}`);
+    return fioResult(out, log, job);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

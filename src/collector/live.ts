@@ -6,7 +6,9 @@
  * Requests complete out of order, so each is held for a reorder window and
  * released in queue-time order once no earlier-queued request can still
  * complete (a request in flight longer than the window is emitted late, at
- * the current watermark, and counted in a warning).
+ * the current watermark, and counted in a warning). Unlike the file readers'
+ * ReorderBuffer, which releases by trace time as rows arrive, release here
+ * follows the wall clock, so an idle device still gets its last requests out.
  */
 import { emptyMeta, TraceBuilder, type TraceBatch, type TraceMeta } from '../trace/model.js';
 import type { BlockDevice } from './device.js';

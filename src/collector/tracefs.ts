@@ -9,7 +9,7 @@
 import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ERR_COLLECT_BACKEND } from '../errors.js';
-import { Op } from '../trace/model.js';
+import { decodeRwbs } from '../readers/blkparse.js';
 import { registerUndo } from './cleanup.js';
 import { deviceAlive, type BlockDevice } from './device.js';
 import { LiveCapture, monoNowNs } from './live.js';
@@ -36,30 +36,6 @@ export function tracefsRoot(): string | undefined {
   }
   for (const d of ['/sys/kernel/tracing', '/sys/kernel/debug/tracing']) if (existsSync(path.join(d, 'events', 'block'))) return d;
   return undefined;
-}
-
-/** blk_fill_rwbs() letters -> Op flags. */
-export function rwbsToOp(rwbs: string): number {
-  let i = 0;
-  let op = 0;
-  if (rwbs[0] === 'F' && rwbs.length > 1 && 'WDRFN'.includes(rwbs[1]!)) {
-    op |= Op.FLUSH; // REQ_PREFLUSH
-    i = 1;
-  }
-  switch (rwbs[i]) {
-    case 'W': op |= Op.WRITE; break;
-    case 'R': op |= Op.READ; break;
-    case 'D': op |= Op.DISCARD; if (rwbs[i + 1] === 'E') i++; break;
-    case 'F': op |= Op.FLUSH; break;
-    default: break;
-  }
-  for (const ch of rwbs.slice(i + 1)) {
-    if (ch === 'F') op |= Op.FUA;
-    else if (ch === 'A') op |= Op.READAHEAD;
-    else if (ch === 'S') op |= Op.SYNC;
-    else if (ch === 'M') op |= Op.META;
-  }
-  return op;
 }
 
 interface Decoder {
@@ -187,7 +163,7 @@ export class TracefsCapture extends LiveCapture {
   private setup(device: BlockDevice, opts: CaptureOptions): void {
     this.write('tracing_on', '0');
     this.write('trace_clock', 'mono');
-    this.write('buffer_size_kb', String(opts.bufferKb ?? 4096));
+    this.write('buffer_size_kb', String(opts.bufferKb ?? 16384));
     let filter = `dev == ${device.disk.dev}`;
     if (device.partition) filter += ` && sector >= ${device.partition.start} && sector < ${device.partition.start + device.partition.sectors}`;
     EVENTS.forEach((name, kind) => {
@@ -249,7 +225,7 @@ export class TracefsCapture extends LiveCapture {
       kind: d.kind,
       sector,
       bytes,
-      op: rwbsToOp(cstr(buf, d.rwbs, off)),
+      op: decodeRwbs(cstr(buf, d.rwbs, off)), // the kernel's blk_fill_rwbs letters, as blkparse prints them
       dev: buf.readUInt32LE(off + d.dev.offset),
       pid: buf.readInt32LE(off + d.pid.offset),
       comm: d.comm && d.kind !== COMPLETE ? cstr(buf, d.comm, off) : '',

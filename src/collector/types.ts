@@ -42,6 +42,6 @@ export interface CaptureOptions {
   reorderWindowMs?: number;
   /** eBPF ring buffer size in bytes (power of two, default 8 MiB). */
   ringBytes?: number;
-  /** tracefs per-CPU buffer size in KiB (default 4096). */
+  /** tracefs per-CPU buffer size in KiB (default 16384: a second or more of events at full speed, since a busy machine can keep the reader off-CPU that long). */
   bufferKb?: number;
 }

@@ -5,8 +5,8 @@
  * tracing shows; zram is bio-based and fires no request events, so it cannot
  * be traced this way), without capture and with each
  * backend, alternated round by round so drift on this shared machine hits
- * every mode alike. Per mode: IOPS (median of rounds) and the loss against the
- * no-capture runs, requests captured against fio's count, records lost, and
+ * every mode alike. Per mode: IOPS (median of rounds) and the loss of each
+ * capture run against the no-capture run just before it (median of pairs), requests captured against fio's count, records lost, and
  * the collector's CPU (its process's user+sys over the run, % of one core;
  * the in-kernel tracepoint cost lands in fio's time and shows as IOPS loss).
  *
@@ -70,32 +70,35 @@ export async function run(): Promise<void> {
   });
   const dev: ScratchDevice = createLoop(256, existsSync('/dev/shm') ? { dir: '/dev/shm' } : {});
   const samples = new Map<string, Sample[]>();
+  /** Per backend, the loss of each capture run against the no-capture run just before it. */
+  const paired = new Map<string, number[]>();
   try {
     // Warm-up: the sparse backing file allocates pages on first touch; keep that out of the rounds.
     await runFioAsync(dev.path, { rw: 'write', bs: 1 << 20, ios: 0, size: '192M', iodepth: 4 });
     await runFioAsync(dev.path, { rw: 'randread', bs: 4096, ios: 0, size: '192M', iodepth: 32, runtimeSec: 1 });
     for (let round = 0; round < ROUNDS; round++) {
       for (const b of backends) {
-        for (const mode of ['none', b] as const) {
-          const s = await once(dev.path, mode);
-          const key = mode === 'none' ? 'none' : mode;
-          samples.set(key, [...(samples.get(key) ?? []), s]);
-        }
+        const ref = await once(dev.path, 'none');
+        const cap = await once(dev.path, b);
+        samples.set('none', [...(samples.get('none') ?? []), ref]);
+        samples.set(b, [...(samples.get(b) ?? []), cap]);
+        paired.set(b, [...(paired.get(b) ?? []), (ref.iops - cap.iops) / ref.iops]);
       }
     }
   } finally {
     dev.destroy();
   }
-  const base = median(samples.get('none')!.map((s) => s.iops));
   console.log(`device ${dev.name}, fio randread 4 KiB libaio iodepth 32 O_DIRECT, ${SECONDS} s per run, ${ROUNDS} rounds, alternated`);
-  console.log('| mode | IOPS (median) | IOPS loss | captured / fio I/Os | records lost | collector CPU (% of a core) |');
+  console.log('| mode | IOPS (median) | IOPS loss, median of pairs (range) | captured / fio I/Os | records lost | collector CPU (% of a core) |');
   console.log('|---|---:|---:|---:|---:|---:|');
   for (const [mode, ss] of samples) {
     const iops = median(ss.map((s) => s.iops));
     const fio = ss.reduce((a, s) => a + s.fioIos, 0);
     const cap = ss.reduce((a, s) => a + s.captured, 0);
     const lost = ss.reduce((a, s) => a + s.lost, 0);
-    const loss = mode === 'none' ? '-' : `${(((base - iops) / base) * 100).toFixed(1)}%`;
+    const p = paired.get(mode) ?? [];
+    const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+    const loss = mode === 'none' ? '-' : `${pct(median(p))} (${pct(Math.min(...p))} .. ${pct(Math.max(...p))})`;
     const cpu = mode === 'none' ? '-' : `${median(ss.map((s) => s.cpuPct)).toFixed(1)}`;
     console.log(`| ${mode === 'none' ? 'no capture (reference)' : mode} | ${Math.round(iops)} | ${loss} | ${mode === 'none' ? '-' : `${cap} / ${fio}`} | ${mode === 'none' ? '-' : lost} | ${cpu} |`);
   }

@@ -27,6 +27,7 @@ const volatile __u64 sector_hi = ~0ULL;
 const volatile __u64 wakeup_bytes = 256 << 10;
 
 struct start {
+  __u64 gen;    /* rq->start_time_ns: tells a reused request struct from a stale entry */
   __u64 queue_ns;
   __u64 issue_ns;
   __u64 sector; /* as dispatched: merges after insert can change it */
@@ -37,8 +38,11 @@ struct start {
   char comm[16];
 };
 
+/* LRU: a request merged into another is freed without completing, leaving
+ * its entry behind; LRU ages those out instead of filling the map. Live
+ * entries are bounded by the queue depth, far below the size. */
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, 16384);
   __type(key, __u64); /* struct request * */
   __type(value, struct start);
@@ -101,7 +105,9 @@ static __always_inline __u32 rq_op(struct request *rq) {
 static __always_inline void remember(struct request *rq, bool insert) {
   __u64 key = (__u64)rq;
   __u64 now = bpf_ktime_get_ns();
+  __u64 gen = BPF_CORE_READ(rq, start_time_ns);
   struct start *s = bpf_map_lookup_elem(&inflight, &key);
+  if (s && (insert || s->gen != gen)) s = NULL; /* insert starts a lifetime; a generation change means stale */
   if (s) {
     /* issue after insert: keep the queue time and the submitter's pid,
      * take the geometry as dispatched (merges may have grown the request) */
@@ -115,6 +121,7 @@ static __always_inline void remember(struct request *rq, bool insert) {
     return;
   }
   struct start n = {};
+  n.gen = gen;
   n.queue_ns = now;
   n.sector = BPF_CORE_READ(rq, __sector);
   n.bytes = BPF_CORE_READ(rq, __data_len);
@@ -126,7 +133,7 @@ static __always_inline void remember(struct request *rq, bool insert) {
   }
   n.pid = bpf_get_current_pid_tgid() >> 32;
   bpf_get_current_comm(&n.comm, sizeof(n.comm));
-  if (bpf_map_update_elem(&inflight, &key, &n, BPF_NOEXIST) != 0) count(BT_CNT_START_FULL);
+  if (bpf_map_update_elem(&inflight, &key, &n, BPF_ANY) != 0) count(BT_CNT_START_FULL);
 }
 
 SEC("tp_btf/block_rq_insert")

@@ -7,8 +7,9 @@
  * backend, alternated round by round so drift on this shared machine hits
  * every mode alike. Per mode: IOPS (median of rounds) and the loss of each
  * capture run against the no-capture run just before it (median of pairs), requests captured against fio's count, records lost, and
- * the collector's CPU (its process's user+sys over the run, % of one core;
- * the in-kernel tracepoint cost lands in fio's time and shows as IOPS loss).
+ * the collector's CPU (its process's user+sys over the run, % of one core),
+ * and fio's own CPU per I/O: the issue-side tracepoint cost runs in fio's
+ * context and shows there even when contention swamps the IOPS figure.
  *
  * Reference: no capture. Stock blktrace(8) cannot run on these kernels
  * (lockdown), so it cannot be measured side by side here.
@@ -23,6 +24,7 @@ const SECONDS = Number(process.env.SSDTUNE_BENCH_SECONDS ?? 3);
 
 interface Sample {
   iops: number;
+  fioCpuUs: number;
   fioIos: number;
   captured: number;
   lost: number;
@@ -39,7 +41,7 @@ async function once(dev: string, backend: BackendName | 'none'): Promise<Sample>
   const job = { rw: 'randread' as const, bs: 4096, ios: 0, size: '192M', iodepth: 32, runtimeSec: SECONDS };
   if (backend === 'none') {
     const r = await runFioAsync(dev, job);
-    return { iops: r.iops, fioIos: r.total, captured: 0, lost: 0, cpuPct: 0 };
+    return { iops: r.iops, fioCpuUs: r.cpuUsPerIo, fioIos: r.total, captured: 0, lost: 0, cpuPct: 0 };
   }
   const { collector } = await openCollector(dev, { backend });
   let captured = 0;
@@ -57,7 +59,7 @@ async function once(dev: string, backend: BackendName | 'none'): Promise<Sample>
   await reading;
   const cpu = process.cpuUsage(cpu0);
   const wallUs = Number(process.hrtime.bigint() - t0) / 1000;
-  return { iops: r.iops, fioIos: r.total, captured, lost: collector.stats().lost, cpuPct: ((cpu.user + cpu.system) / wallUs) * 100 };
+  return { iops: r.iops, fioCpuUs: r.cpuUsPerIo, fioIos: r.total, captured, lost: collector.stats().lost, cpuPct: ((cpu.user + cpu.system) / wallUs) * 100 };
 }
 
 export async function run(): Promise<void> {
@@ -89,8 +91,8 @@ export async function run(): Promise<void> {
     dev.destroy();
   }
   console.log(`device ${dev.name}, fio randread 4 KiB libaio iodepth 32 O_DIRECT, ${SECONDS} s per run, ${ROUNDS} rounds, alternated`);
-  console.log('| mode | IOPS (median) | IOPS loss, median of pairs (range) | captured / fio I/Os | records lost | collector CPU (% of a core) |');
-  console.log('|---|---:|---:|---:|---:|---:|');
+  console.log('| mode | IOPS (median) | IOPS loss, median of pairs (range) | fio CPU per I/O (median) | captured / fio I/Os | records lost | collector CPU (% of a core) |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const [mode, ss] of samples) {
     const iops = median(ss.map((s) => s.iops));
     const fio = ss.reduce((a, s) => a + s.fioIos, 0);
@@ -100,7 +102,8 @@ export async function run(): Promise<void> {
     const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
     const loss = mode === 'none' ? '-' : `${pct(median(p))} (${pct(Math.min(...p))} .. ${pct(Math.max(...p))})`;
     const cpu = mode === 'none' ? '-' : `${median(ss.map((s) => s.cpuPct)).toFixed(1)}`;
-    console.log(`| ${mode === 'none' ? 'no capture (reference)' : mode} | ${Math.round(iops)} | ${loss} | ${mode === 'none' ? '-' : `${cap} / ${fio}`} | ${mode === 'none' ? '-' : lost} | ${cpu} |`);
+    const fioCpu = `${median(ss.map((s) => s.fioCpuUs)).toFixed(2)} us`;
+    console.log(`| ${mode === 'none' ? 'no capture (reference)' : mode} | ${Math.round(iops)} | ${loss} | ${fioCpu} | ${mode === 'none' ? '-' : `${cap} / ${fio}`} | ${mode === 'none' ? '-' : lost} | ${cpu} |`);
   }
   console.log(`per-round IOPS: ${[...samples].map(([m, ss]) => `${m}: ${ss.map((s) => Math.round(s.iops)).join(' ')}`).join('; ')}`);
 }

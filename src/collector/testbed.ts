@@ -157,6 +157,8 @@ export interface FioResult {
   iops: number;
   /** I/Os completed (read + write). */
   total: number;
+  /** fio's own CPU (user+sys) per completed I/O, microseconds: the submit-side tracing cost lands here. */
+  cpuUsPerIo: number;
   json: unknown;
 }
 
@@ -181,9 +183,11 @@ function fioArgs(dev: string, job: FioJob, log: string): string[] {
 
 function fioResult(out: string, log: string, job: FioJob): FioResult {
   type Side = { iops: number; total_ios: number };
-  const json = JSON.parse(out.slice(out.indexOf('{'))) as { jobs: { read: Side; write: Side }[] };
+  const json = JSON.parse(out.slice(out.indexOf('{'))) as { jobs: { read: Side; write: Side; usr_cpu: number; sys_cpu: number; job_runtime: number }[] };
   const iops = json.jobs.reduce((a, j) => a + j.read.iops + j.write.iops, 0);
   const total = json.jobs.reduce((a, j) => a + j.read.total_ios + j.write.total_ios, 0);
+  const cpuUs = json.jobs.reduce((a, j) => a + ((j.usr_cpu + j.sys_cpu) / 100) * j.job_runtime * 1000, 0);
+  const cpuUsPerIo = total > 0 ? cpuUs / total : NaN;
   const ios: FioIo[] = [];
   if (job.ios > 0) {
     for (const line of readFileSync(log, 'utf8').split('\n')) {
@@ -191,7 +195,7 @@ function fioResult(out: string, log: string, job: FioJob): FioResult {
       if (m) ios.push({ op: m[1] as 'read' | 'write', offset: Number(m[2]), bytes: Number(m[3]) });
     }
   }
-  return { ios, iops, total, json };
+  return { ios, iops, total, cpuUsPerIo, json };
 }
 
 /** Runs fio with O_DIRECT on `dev` (blocking: the event loop waits). */

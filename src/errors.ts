@@ -119,6 +119,19 @@ export const ERR_MQSIM_XML = defineError('SSDTUNE_MQSIM_XML', 400, EXIT.BAD_INPU
 // ---- analyze ---------------------------------------------------------------
 /** file, reason */
 export const ERR_REPORT_WRITE = defineError('SSDTUNE_REPORT_WRITE', 500, EXIT.FAILURE, 'cannot write report %s: %s');
+// ---- ConfDB and service ----------------------------------------------------
+export const ERR_CONFDB_LOCKED = defineError(
+  'SSDTUNE_CONFDB_LOCKED',
+  409,
+  EXIT.CONFLICT,
+  'the ConfDB at %s is open in another process (is `ssdtune serve` running? then pass --server URL or set SSDTUNE_SERVER so the CLI goes through its API; otherwise stop the other ssdtune process)',
+);
+export const ERR_CONFDB_OPEN = defineError('SSDTUNE_CONFDB_OPEN', 500, EXIT.FAILURE, 'cannot open the ConfDB at %s: %s');
+export const ERR_CONFDB_SCHEMA = defineError('SSDTUNE_CONFDB_SCHEMA', 500, EXIT.UNSUPPORTED, 'the ConfDB at %s has schema version %s, newer than this ssdtune understands (%s): upgrade ssdtune');
+export const ERR_CONFDB_IMPORT = defineError('SSDTUNE_CONFDB_IMPORT', 400, EXIT.BAD_INPUT, '%s: line %s: %s');
+export const ERR_CONFLICT = defineError('SSDTUNE_CONFLICT', 409, EXIT.CONFLICT, '%s');
+export const ERR_UNAUTHORIZED = defineError('SSDTUNE_UNAUTHORIZED', 401, EXIT.PERMISSION, '%s');
+export const ERR_UPLOAD_TOO_LARGE = defineError('SSDTUNE_UPLOAD_TOO_LARGE', 413, EXIT.BAD_INPUT, 'upload exceeds the limit of %s bytes');
 // ---- collector -------------------------------------------------------------
 /** device path, what is wrong */
 export const ERR_COLLECT_DEVICE = defineError('SSDTUNE_COLLECT_DEVICE', 404, EXIT.NOT_FOUND, '%s: %s');

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openTrace } from '../src/readers/registry.js';
@@ -138,4 +139,45 @@ test('blkparse: a bad event line names the line; skipBad counts it', async () =>
   const t = await collect(src);
   assert.equal(t.length, 2);
   assert.equal(src.meta.skippedRecords, 2);
+});
+
+test('blkparse: output of the installed blkparse on the real CentOS capture (dm + partition remaps, summary)', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-blkparse-'));
+  const out = path.join(dir, 'sda.txt');
+  try {
+    writeFileSync(out, execFileSync('blkparse', ['-i', 'sda', '-D', path.resolve('traces/blktrace_centos7_vm_small')], { cwd: dir }));
+  } catch {
+    return t.skip('blkparse is not installed');
+  }
+  const text = readFileSync(out, 'latin1');
+  assert.match(text, /^CPU0 \(sda\):/m); // the summary is there, and must be ignored
+  const src = await openTrace(out);
+  assert.equal(src.meta.format, 'blkparse');
+  const tr = await collect(src);
+  const ev = text.split('\n').map((l) => l.trim().split(/\s+/));
+  const qs = ev.filter((f) => f[5] === 'Q');
+  assert.equal(tr.length, 113); // traces/README.md: 113 queued
+  assert.equal(tr.length, qs.length);
+  const ns = (s: string): number => Math.round(Number(s) * 1e9);
+  // Every request is completed in this complete capture (4 were merged into others);
+  // an unmerged one takes its D and C from the lines with its own sector.
+  let own = 0;
+  for (let i = 0; i < tr.length; i++) {
+    const q = qs[i];
+    assert.equal(tr.timeNs[i], ns(q[3]));
+    assert.equal(tr.sector[i], Number(q[7]));
+    assert.equal(tr.bytes[i], Number(q[9]) * 512);
+    assert.equal(tr.device[i], 8 << 20);
+    assert.ok(!Number.isNaN(tr.completeNs![i]), `request ${i} not completed`);
+    const d = ev.find((f) => f[5] === 'D' && f[7] === q[7] && ns(f[3]) >= ns(q[3]));
+    const c = ev.find((f) => f[5] === 'C' && f[7] === q[7] && ns(f[3]) >= ns(q[3]));
+    if (d && c && d[9] === q[9]) {
+      own++;
+      assert.equal(tr.issueNs![i], ns(d[3]));
+      assert.equal(tr.completeNs![i], ns(c[3]));
+    }
+  }
+  assert.ok(own >= 100, `only ${own} requests matched their own D/C lines`);
+  assert.equal(src.meta.processes.get(17852), 'kworker/u256:1');
+  assert.deepEqual(src.meta.warnings, []);
 });

@@ -64,20 +64,23 @@ test('MQSim writer: discards and flushes are left out, late requests clamped, si
 
 test('fio iolog writer: the MSNFS sample round-trips; names map devices', async () => {
   const out = path.join(tmpDir(), 'msnfs.iolog');
-  const ref = await collect(await openTrace('traces/msps_msnfs_30s.trace'));
-  const res = await writeFioIolog(sourceFromBatches(emptyMeta('x', 'msnfs'), [ref]), out, { target: (d) => `/dev/fake${d}` });
-  assert.equal(res.written, ref.length);
+  // The first 20,000 requests (one batch) keep the test quick.
+  const ref = (await openTrace('traces/msps_msnfs_30s.trace', { batchSize: 20000 }))[Symbol.asyncIterator]();
+  const first = (await ref.next()).value as TraceBatch;
+  await ref.return?.();
+  const res = await writeFioIolog(sourceFromBatches(emptyMeta('x', 'msnfs'), [first]), out, { target: (d) => `/dev/fake${d}` });
+  assert.equal(res.written, 20000);
   const lines = readFileSync(out, 'latin1').split('\n', 5);
   assert.deepEqual(lines, ['fio version 3 iolog', '0 /dev/fake5 add', '0 /dev/fake5 open', '0 /dev/fake5 read 89202720768 8192', '221 /dev/fake5 read 83429326848 8192']);
   const src = await openTrace(out);
   assert.equal(src.meta.format, 'fio-iolog');
   const back = await collect(src);
-  assert.deepEqual(back.timeNs, ref.timeNs); // ms with 3 decimals are whole microseconds
-  assert.deepEqual(back.sector, ref.sector);
-  assert.deepEqual(back.bytes, ref.bytes);
-  assert.deepEqual(back.op, ref.op);
+  assert.deepEqual(back.timeNs, first.timeNs); // ms with 3 decimals are whole microseconds
+  assert.deepEqual(back.sector, first.sector);
+  assert.deepEqual(back.bytes, first.bytes);
+  assert.deepEqual(back.op, first.op);
   assert.ok(back.device.every((d) => d === 0)); // devices become fio files in order of appearance
-  await assert.rejects(writeFioIolog(sourceFromBatches(emptyMeta('x', 'y'), [ref]), out, { target: '/tmp/with space' }), /without spaces/);
+  await assert.rejects(writeFioIolog(sourceFromBatches(emptyMeta('x', 'y'), [first]), out, { target: '/tmp/with space' }), /without spaces/);
 });
 
 test('fio iolog writer: fio replays the written log against a scratch file', async (t) => {

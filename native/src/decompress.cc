@@ -7,6 +7,7 @@
 #include <lzma.h>
 #include <zstd.h>
 
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,7 +15,41 @@
 namespace ssdtune {
 namespace {
 
-constexpr size_t kOutChunk = 256 * 1024;
+constexpr size_t kOutChunk = 1024 * 1024;
+
+// Decompressed output handed to JS without a copy (Buffer over this memory).
+struct Chunk {
+  char* data;
+  size_t len;
+};
+
+// Output space for one decoder call, filled in place; take() keeps what was
+// written as a Chunk (shrunk when mostly empty) and starts a fresh block.
+class OutBlock {
+ public:
+  OutBlock() : p_(new char[kOutChunk]) {}
+  ~OutBlock() { delete[] p_; }
+  char* data() { return p_; }
+  void take(size_t got, std::vector<Chunk>& out) {
+    if (got == 0) return;
+    if (got < kOutChunk / 4) {
+      char* small = new char[got];
+      std::memcpy(small, p_, got);
+      out.push_back({small, got});
+    } else {
+      out.push_back({p_, got});
+      p_ = new char[kOutChunk];
+    }
+  }
+
+ private:
+  char* p_;
+};
+
+void FreeChunks(std::vector<Chunk>& v) {
+  for (auto& c : v) delete[] c.data;
+  v.clear();
+}
 
 // One compressed stream. feed() appends decompressed chunks to `out` and
 // returns false with `err` set on corrupt data; finished() says whether the
@@ -22,7 +57,7 @@ constexpr size_t kOutChunk = 256 * 1024;
 class Engine {
  public:
   virtual ~Engine() = default;
-  virtual bool feed(const uint8_t* in, size_t n, std::vector<std::string>& out, std::string& err) = 0;
+  virtual bool feed(const uint8_t* in, size_t n, std::vector<Chunk>& out, std::string& err) = 0;
   virtual bool finished() const = 0;
 };
 
@@ -32,10 +67,10 @@ class Bz2Engine : public Engine {
   ~Bz2Engine() override {
     if (active_) BZ2_bzDecompressEnd(&s_);
   }
-  bool feed(const uint8_t* in, size_t n, std::vector<std::string>& out, std::string& err) override {
+  bool feed(const uint8_t* in, size_t n, std::vector<Chunk>& out, std::string& err) override {
     s_.next_in = const_cast<char*>(reinterpret_cast<const char*>(in));
     s_.avail_in = static_cast<unsigned>(n);
-    std::string buf;
+    OutBlock buf;
     for (;;) {
       if (!active_) {
         if (s_.avail_in == 0) break;
@@ -50,12 +85,10 @@ class Bz2Engine : public Engine {
         s_.next_in = next;
         s_.avail_in = avail;
       }
-      buf.resize(kOutChunk);
       s_.next_out = buf.data();
       s_.avail_out = kOutChunk;
       int rc = BZ2_bzDecompress(&s_);
-      size_t got = kOutChunk - s_.avail_out;
-      if (got) out.emplace_back(buf.data(), got);
+      buf.take(kOutChunk - s_.avail_out, out);
       if (rc == BZ_STREAM_END) {
         BZ2_bzDecompressEnd(&s_);
         active_ = false;
@@ -90,7 +123,7 @@ class XzEngine : public Engine {
  public:
   XzEngine() { ok_ = lzma_stream_decoder(&s_, UINT64_MAX, LZMA_CONCATENATED) == LZMA_OK; }
   ~XzEngine() override { lzma_end(&s_); }
-  bool feed(const uint8_t* in, size_t n, std::vector<std::string>& out, std::string& err) override {
+  bool feed(const uint8_t* in, size_t n, std::vector<Chunk>& out, std::string& err) override {
     if (!ok_) {
       err = "cannot initialise the decoder";
       return false;
@@ -101,22 +134,20 @@ class XzEngine : public Engine {
   }
   bool finished() const override { return ended_; }
   // With LZMA_CONCATENATED the decoder only knows the input ended cleanly when told so.
-  bool finish(std::vector<std::string>& out, std::string& err) {
+  bool finish(std::vector<Chunk>& out, std::string& err) {
     s_.next_in = nullptr;
     s_.avail_in = 0;
     return run(LZMA_FINISH, out, err);
   }
 
  private:
-  bool run(lzma_action action, std::vector<std::string>& out, std::string& err) {
-    std::string buf;
+  bool run(lzma_action action, std::vector<Chunk>& out, std::string& err) {
+    OutBlock buf;
     for (;;) {
-      buf.resize(kOutChunk);
       s_.next_out = reinterpret_cast<uint8_t*>(buf.data());
       s_.avail_out = kOutChunk;
       lzma_ret rc = lzma_code(&s_, action);
-      size_t got = kOutChunk - s_.avail_out;
-      if (got) out.emplace_back(buf.data(), got);
+      buf.take(kOutChunk - s_.avail_out, out);
       if (rc == LZMA_STREAM_END) {
         ended_ = true;
         return true;
@@ -144,22 +175,21 @@ class ZstdEngine : public Engine {
     if (s_) ZSTD_initDStream(s_);
   }
   ~ZstdEngine() override { ZSTD_freeDStream(s_); }
-  bool feed(const uint8_t* in, size_t n, std::vector<std::string>& out, std::string& err) override {
+  bool feed(const uint8_t* in, size_t n, std::vector<Chunk>& out, std::string& err) override {
     if (!s_) {
       err = "cannot create the decoder";
       return false;
     }
     ZSTD_inBuffer ib{in, n, 0};
-    std::string buf;
+    OutBlock buf;
     for (;;) {
-      buf.resize(kOutChunk);
       ZSTD_outBuffer ob{buf.data(), kOutChunk, 0};
       size_t rc = ZSTD_decompressStream(s_, &ob, &ib);
       if (ZSTD_isError(rc)) {
         err = std::string("corrupt compressed data (") + ZSTD_getErrorName(rc) + ")";
         return false;
       }
-      if (ob.pos) out.emplace_back(buf.data(), ob.pos);
+      buf.take(ob.pos, out);
       last_ = rc;  // 0: a frame is complete and flushed
       if (ib.pos == ib.size && ob.pos < ob.size) return true;
     }
@@ -170,6 +200,15 @@ class ZstdEngine : public Engine {
   ZSTD_DStream* s_;
   size_t last_ = 1;
 };
+
+// Hands the chunks' memory to JS Buffers (freed by their finalizers); `v` is left empty.
+Napi::Array ToBuffers(Napi::Env env, std::vector<Chunk>& v) {
+  Napi::Array arr = Napi::Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); i++)
+    arr.Set(i, Napi::Buffer<char>::New(env, v[i].data, v[i].len, [](Napi::Env, char* p) { delete[] p; }));
+  v.clear();
+  return arr;
+}
 
 class Decompressor : public Napi::ObjectWrap<Decompressor> {
  public:
@@ -208,10 +247,10 @@ class Decompressor : public Napi::ObjectWrap<Decompressor> {
     }
     void OnOK() override {
       Napi::Env env = Env();
-      Napi::Array arr = Napi::Array::New(env, out_.size());
-      for (size_t i = 0; i < out_.size(); i++) arr.Set(i, Napi::Buffer<char>::Copy(env, out_[i].data(), out_[i].size()));
+      Napi::Array arr = ToBuffers(env, out_);
       Callback().Call({env.Null(), arr});
     }
+    ~PushWorker() override { FreeChunks(out_); }
 
    private:
     Decompressor* owner_;
@@ -219,7 +258,7 @@ class Decompressor : public Napi::ObjectWrap<Decompressor> {
     size_t size_;
     Napi::Reference<Napi::Buffer<uint8_t>> input_ref_;
     Napi::ObjectReference owner_ref_;
-    std::vector<std::string> out_;
+    std::vector<Chunk> out_;
   };
 
   // push(chunk: Buffer, cb: (err, chunks: Buffer[]) => void)
@@ -235,14 +274,18 @@ class Decompressor : public Napi::ObjectWrap<Decompressor> {
   // end(): Buffer[] of the last output; throws when the input stopped mid-stream.
   Napi::Value End(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    std::vector<std::string> out;
+    std::vector<Chunk> out;
     std::string err;
-    if (kind_ == "xz" && !static_cast<XzEngine*>(engine_.get())->finish(out, err)) throw Napi::Error::New(env, err);
-    if (!engine_->finished())
-      throw Napi::Error::New(env, "the data ends before the end of the compressed stream");
-    Napi::Array arr = Napi::Array::New(env, out.size());
-    for (size_t i = 0; i < out.size(); i++) arr.Set(i, Napi::Buffer<char>::Copy(env, out[i].data(), out[i].size()));
-    return arr;
+    bool ok = kind_ != "xz" || static_cast<XzEngine*>(engine_.get())->finish(out, err);
+    if (ok && !engine_->finished()) {
+      ok = false;
+      err = "the data ends before the end of the compressed stream";
+    }
+    if (!ok) {
+      FreeChunks(out);
+      throw Napi::Error::New(env, err);
+    }
+    return ToBuffers(env, out);
   }
 
   std::unique_ptr<Engine> engine_;

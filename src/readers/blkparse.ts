@@ -18,10 +18,11 @@
 import { Op, SECTOR_BYTES, type TraceBuilder, type TraceMeta } from '../trace/model.js';
 import { LineError, openLineFormat } from './line-reader.js';
 import { fractionMatching, headLines, isDigits, splitWs } from './text.js';
+import { RowStore } from './row-store.js';
 import type { TraceFormat } from './types.js';
 
-/** The statistics blkparse prints after the events ("CPU0 (8,16):", "Total (8,16):"). */
-const SUMMARY = /^\s*(CPU\d+|Total) \(\d+,\d+\):/;
+/** The statistics blkparse prints after the events ("CPU0 (sda):", "Total (8,16):"). */
+const SUMMARY = /^\s*(CPU\d+|Total) \([^)]*\):/;
 
 /** A request never completed within this much trace time is emitted without completion. */
 const STALE_NS = 60e9;
@@ -106,67 +107,35 @@ class DevState {
   flushInFlight: number[] = [];
 }
 
-/** Requests in Q order, waiting for their completion before being emitted. */
+/**
+ * Requests in Q order, waiting for their completion before being emitted.
+ * Requests are named by ids that count up from 0; the maps hold ids, and an
+ * id below `head` belongs to a request already emitted.
+ */
 class Pending {
-  private cap = 4096;
-  /** id of slot 0 */
-  private base = 0;
+  readonly rows = new RowStore();
   /** next id to emit */
   head = 0;
   /** next id to allocate */
   next = 0;
-  t = new Float64Array(this.cap);
-  s = new Float64Array(this.cap);
-  by = new Uint32Array(this.cap);
-  o = new Uint16Array(this.cap);
-  d = new Uint32Array(this.cap);
-  p = new Uint32Array(this.cap);
-  iss = new Float64Array(this.cap);
-  cmp = new Float64Array(this.cap);
 
   live(id: number | undefined): id is number {
     return id !== undefined && id >= this.head && id < this.next;
   }
 
   slot(id: number): number {
-    return id - this.base;
+    return this.rows.head + (id - this.head);
   }
 
   add(t: number, sector: number, bytes: number, op: number, dev: number, pid: number): number {
-    if (this.next - this.base === this.cap) this.makeRoom();
-    const i = this.next - this.base;
-    this.t[i] = t;
-    this.s[i] = sector;
-    this.by[i] = bytes;
-    this.o[i] = op;
-    this.d[i] = dev;
-    this.p[i] = pid;
-    this.iss[i] = NaN;
-    this.cmp[i] = NaN;
+    this.rows.set(this.rows.append(), t, sector, bytes, op, dev, pid, NaN, NaN);
     return this.next++;
   }
 
-  private columns(): (Float64Array | Uint32Array | Uint16Array)[] {
-    return [this.t, this.s, this.by, this.o, this.d, this.p, this.iss, this.cmp];
-  }
-
-  private makeRoom(): void {
-    const from = this.head - this.base;
-    const live = this.next - this.head;
-    if (from >= this.cap >> 1) {
-      for (const a of this.columns()) a.copyWithin(0, from, from + live);
-    } else {
-      this.cap *= 2;
-      const grow = <T extends Float64Array | Uint32Array | Uint16Array>(a: T): T => {
-        const b = new (a.constructor as new (n: number) => T)(this.cap);
-        b.set(a.subarray(from, from + live) as never);
-        return b;
-      };
-      [this.t, this.s, this.iss, this.cmp] = [grow(this.t), grow(this.s), grow(this.iss), grow(this.cmp)];
-      [this.by, this.d, this.p] = [grow(this.by), grow(this.d), grow(this.p)];
-      this.o = grow(this.o);
-    }
-    this.base = this.head;
+  /** Drop the head request (after emitting it). */
+  shift(): void {
+    this.rows.head++;
+    this.head++;
   }
 }
 
@@ -190,6 +159,9 @@ class BlkparsePairer {
     private readonly meta: TraceMeta,
   ) {}
 
+  private lastDevStr = '';
+  private lastDevStrNo = -1;
+
   private dev(no: number): DevState {
     if (no === this.lastDevNo) return this.lastDev;
     let st = this.devs.get(no);
@@ -204,7 +176,8 @@ class BlkparsePairer {
     const f = this.f;
     const n = splitWs(line, f);
     if (n === 0) return false;
-    const devNo = parseDev(f[0]);
+    // Most lines name the same device as the one before: skip re-parsing it.
+    const devNo = f[0] === this.lastDevStr ? this.lastDevStrNo : parseDev(f[0]);
     if (devNo < 0) {
       // blkparse ends with per-CPU and total statistics ("CPU0 (8,16):", " Reads Queued: ...").
       if (SUMMARY.test(line)) this.summary = true;
@@ -212,11 +185,14 @@ class BlkparsePairer {
       throw new LineError('a blkparse event "maj,min cpu seq sec.nsec pid action rwbs ..."');
     }
     if (n < 7) throw new LineError('at least 7 fields: dev cpu seq time pid action rwbs');
+    const act = f[5];
+    // P, U, UT, T, S, R, B, m (scheduler messages) ... carry no request: not even parsed.
+    if (act.length !== 1 || 'QGIDCMFAX'.indexOf(act) < 0) return false;
     const t = parseTime(f[3]);
     if (Number.isNaN(t)) throw new LineError('time: seconds.nanoseconds');
     if (!isDigits(f[4])) throw new LineError('pid: an integer');
-    const act = f[5];
-    if (act.length !== 1 || 'QGIDCMFAX'.indexOf(act) < 0) return false; // P, U, UT, T, S, R, B, m, ...
+    this.lastDevStr = f[0];
+    this.lastDevStrNo = devNo;
     if (n < 8) throw new LineError(`a sector or [comm] after the RWBS of a ${act} event`);
     if (t > this.now) this.now = t;
     let queued = false;
@@ -234,7 +210,10 @@ class BlkparsePairer {
     if (f[7][0] !== '[') {
       if (!isDigits(f[7])) throw new LineError('"sector + sectors" after the RWBS field');
       sector = Number(f[7]);
-      if (n >= 10 && f[8] === '+' && isDigits(f[9])) sectors = Number(f[9]);
+      if (n >= 10 && f[8] === '+' && isDigits(f[9])) {
+        sectors = Number(f[9]);
+        if (sectors * SECTOR_BYTES > 0xffffffff) throw new LineError('sectors: a request size below 4 GiB');
+      }
       else if (act === 'X' && n >= 10 && f[8] === '/' && isDigits(f[9])) {
         // split: "X W 1000 / 1256 [comm]": the tail half completes the same bio
         const id = st.queued.get(sector);
@@ -316,21 +295,21 @@ class BlkparsePairer {
         if (sector < 0) {
           const id = st.flushWaiting.shift();
           if (pend.live(id)) {
-            pend.iss[pend.slot(id)] = t;
+            pend.rows.iss[pend.slot(id)] = t;
             st.flushInFlight.push(id);
           }
           return false;
         }
         const g = st.byStart.get(sector) ?? this.openGroup(st, sector, sectors);
         this.absorb(st, g, sector + sectors);
-        for (const id of g.members) if (pend.live(id)) pend.iss[pend.slot(id)] = t;
+        for (const id of g.members) if (pend.live(id)) pend.rows.iss[pend.slot(id)] = t;
         if (g.members.length === 0) this.orphans++;
         return false;
       }
       case 'C': {
         if (sector < 0) {
           const id = st.flushInFlight.shift() ?? st.flushWaiting.shift();
-          if (pend.live(id)) pend.cmp[pend.slot(id)] = t;
+          if (pend.live(id)) pend.rows.cmp[pend.slot(id)] = t;
           return false;
         }
         if (st.forwarded.delete(sector)) return false;
@@ -340,14 +319,14 @@ class BlkparsePairer {
           const id = st.queued.get(sector);
           if (pend.live(id)) {
             st.queued.delete(sector);
-            pend.cmp[pend.slot(id)] = t;
+            pend.rows.cmp[pend.slot(id)] = t;
           } else this.orphans++;
           return false;
         }
         this.absorb(st, g, sector + sectors);
         st.byStart.delete(g.start);
         if (st.byEnd.get(g.end) === g) st.byEnd.delete(g.end);
-        for (const id of g.members) if (pend.live(id)) pend.cmp[pend.slot(id)] = t;
+        for (const id of g.members) if (pend.live(id)) pend.rows.cmp[pend.slot(id)] = t;
         return false;
       }
     }
@@ -385,12 +364,13 @@ class BlkparsePairer {
   /** Emit requests, in Q order, that are complete or too old to wait for. */
   private drain(): void {
     const pend = this.pend;
+    const r = pend.rows;
     const stale = this.now - STALE_NS;
     while (pend.head < pend.next) {
-      const i = pend.slot(pend.head);
-      if (Number.isNaN(pend.cmp[i]) && pend.t[i] >= stale && pend.next - pend.head <= MAX_PENDING) break;
+      const i = r.head;
+      if (Number.isNaN(r.cmp[i]) && r.t[i] >= stale && pend.next - pend.head <= MAX_PENDING) break;
       this.emit(i);
-      pend.head++;
+      pend.shift();
     }
     if (pend.head >= this.nextSweep) {
       this.sweep();
@@ -399,15 +379,14 @@ class BlkparsePairer {
   }
 
   private emit(i: number): void {
-    const p = this.pend;
-    let t = p.t[i];
-    if (t < this.lastOut) {
-      t = this.lastOut;
+    const r = this.pend.rows;
+    if (r.t[i] < this.lastOut) {
+      r.t[i] = this.lastOut;
       this.clamped++;
     }
-    this.lastOut = t;
-    if (Number.isNaN(p.cmp[i])) this.unpaired++;
-    this.out.push(t, p.s[i], p.by[i], p.o[i], p.d[i], p.p[i], p.iss[i], p.cmp[i]);
+    this.lastOut = r.t[i];
+    if (Number.isNaN(r.cmp[i])) this.unpaired++;
+    r.emit(i, this.out, 0, true);
   }
 
   /** Forget map entries of requests already emitted (never completed ones). */
@@ -431,8 +410,8 @@ class BlkparsePairer {
   finish(): void {
     const pend = this.pend;
     while (pend.head < pend.next) {
-      this.emit(pend.slot(pend.head));
-      pend.head++;
+      this.emit(pend.rows.head);
+      pend.shift();
     }
     const w = this.meta.warnings;
     if (this.unpaired) w.push(`${this.unpaired} queued requests have no completion event (trace cut short or events lost)`);

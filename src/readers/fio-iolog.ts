@@ -10,7 +10,7 @@
  * Each file becomes one device, numbered by its `add` order.
  */
 import { Op, SECTOR_BYTES } from '../trace/model.js';
-import { LineError, num, openLineFormat } from './line-reader.js';
+import { LineError, num, openLineFormat, sizeBytes } from './line-reader.js';
 import { ReorderBuffer } from './reorder.js';
 import { headLines, splitWs } from './text.js';
 import type { TraceFormat } from './types.js';
@@ -72,7 +72,7 @@ export const fioIologFormat: TraceFormat = {
           const op = ACTIONS[act];
           if (op === undefined) throw new LineError('an I/O action: read, write, trim, sync or datasync');
           const offset = num(f[k + 2], 'offset (bytes)');
-          const len = num(f[k + 3], 'length (bytes)');
+          const len = sizeBytes(f[k + 3], 'length (bytes)');
           rb ??= new ReorderBuffer(b, meta, { windowNs: 10e9, timing: false, rebase: false });
           rb.push(tNs, Math.floor(offset / SECTOR_BYTES), len, op, fileNo(f[k]), 0);
           return true;

@@ -4,7 +4,7 @@
  * One request per line, single spaces, arrival times non-decreasing.
  */
 import { Op, SECTOR_BYTES } from '../trace/model.js';
-import { LineError, num, openLineFormat } from './line-reader.js';
+import { LineError, num, openLineFormat, sizeBytes } from './line-reader.js';
 import { headLines, looksLike, splitWs } from './text.js';
 import type { TraceFormat } from './types.js';
 
@@ -33,7 +33,7 @@ export const mqsimFormat: TraceFormat = {
           if (Number.isNaN(first)) first = t;
           const type = f[4];
           if (type !== '0' && type !== '1') throw new LineError('type 0 (write) or 1 (read)');
-          b.push(t - first, num(f[2], 'start_sector'), num(f[3], 'size_sectors') * SECTOR_BYTES, type === '1' ? Op.READ : Op.WRITE, num(f[1], 'device'));
+          b.push(t - first, num(f[2], 'start_sector'), sizeBytes(f[3], 'size_sectors', SECTOR_BYTES), type === '1' ? Op.READ : Op.WRITE, num(f[1], 'device'));
           return true;
         },
       };

@@ -5,7 +5,7 @@
  * A block is a 512-byte sector (the replayer multiplies both by 512).
  */
 import { Op, SECTOR_BYTES } from '../trace/model.js';
-import { LineError, num, openLineFormat } from './line-reader.js';
+import { LineError, num, openLineFormat, sizeBytes } from './line-reader.js';
 import { ReorderBuffer } from './reorder.js';
 import { headLines, looksLike, isDecimal, isDigits, splitWs } from './text.js';
 import type { TraceFormat } from './types.js';
@@ -36,7 +36,7 @@ export const msnfsFormat: TraceFormat = {
           rb ??= new ReorderBuffer(b, meta, { windowNs: 10e9, timing: false, rebase: false });
           const op = f[4];
           if (op !== '0' && op !== '1') throw new LineError('op 1 (read) or 0 (write)');
-          rb.push(Math.round(num(f[0], 'ts_ms') * 1e6), num(f[2], 'block'), num(f[3], 'size_blocks') * SECTOR_BYTES, op === '1' ? Op.READ : Op.WRITE, num(f[1], 'device'), 0);
+          rb.push(Math.round(num(f[0], 'ts_ms') * 1e6), num(f[2], 'block'), sizeBytes(f[3], 'size_blocks', SECTOR_BYTES), op === '1' ? Op.READ : Op.WRITE, num(f[1], 'device'), 0);
           return true;
         },
         finish() {

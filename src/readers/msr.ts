@@ -5,7 +5,7 @@
  * Read or Write, Offset and Size are bytes, ResponseTime is in 100 ns ticks.
  */
 import { Op, SECTOR_BYTES } from '../trace/model.js';
-import { LineError, num, openLineFormat } from './line-reader.js';
+import { LineError, num, openLineFormat, sizeBytes } from './line-reader.js';
 import { ReorderBuffer } from './reorder.js';
 import { headLines, looksLike, isDigits } from './text.js';
 import type { TraceFormat } from './types.js';
@@ -35,6 +35,7 @@ export const msrFormat: TraceFormat = {
       let lo0 = 0;
       let host: string | undefined;
       let rb: ReorderBuffer | undefined;
+      let unaligned = 0;
       return {
         timing: true,
         parse(line, b, meta, lineNo) {
@@ -58,17 +59,19 @@ export const msrFormat: TraceFormat = {
           else throw new LineError('Type: Read or Write');
           const disk = num(f[2], 'DiskNumber');
           const offset = num(f[4], 'Offset');
-          const size = num(f[5], 'Size');
+          const size = sizeBytes(f[5], 'Size');
           const rt = num(f[6], 'ResponseTime') * 100;
           if (host === undefined) host = f[1];
           else if (host !== f[1] && !meta.warnings.some((w) => w.startsWith('several hosts'))) {
             meta.warnings.push(`several hosts in one file (${host}, ${f[1]}...): devices are numbered by DiskNumber only`);
           }
+          if (offset % SECTOR_BYTES !== 0) unaligned++;
           rb.push(t, Math.floor(offset / SECTOR_BYTES), size, op, disk, 0, NaN, t + rt);
           return true;
         },
-        finish() {
+        finish(_b, meta) {
           rb?.finish();
+          if (unaligned) meta.warnings.push(`${unaligned} byte offsets are not multiples of 512: rounded down to the sector`);
         },
       };
     });

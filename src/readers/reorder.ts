@@ -4,12 +4,14 @@
  * per completion...), and optionally rebases times to the earliest request.
  *
  * Rows are held for `windowNs` of trace time (and at most `maxPending` rows, to
- * bound memory), sorted by insertion, then emitted in time order. A row that
+ * bound memory), stably sorted in bulk when out-of-order rows were seen, then
+ * emitted in time order. A row that
  * arrives later than the window allows is emitted at the last emitted time, so
  * the output stays non-decreasing; both cases are counted and reported as
  * warnings.
  */
 import type { TraceBuilder, TraceMeta } from '../trace/model.js';
+import { RowStore } from './row-store.js';
 
 export interface ReorderOptions {
   windowNs: number;
@@ -24,21 +26,18 @@ export interface ReorderOptions {
   maxPending?: number;
 }
 
+/** Rows appended between two sorts at least (sorting is O(n log n) per flush). */
+const FLUSH_MIN = 65536;
+
 export class ReorderBuffer {
-  private cap = 4096;
-  private head = 0;
-  private tail = 0;
-  private t = new Float64Array(this.cap);
-  private s = new Float64Array(this.cap);
-  private by = new Uint32Array(this.cap);
-  private o = new Uint16Array(this.cap);
-  private d = new Uint32Array(this.cap);
-  private p = new Uint32Array(this.cap);
-  private iss?: Float64Array;
-  private cmp?: Float64Array;
+  private rows = new RowStore();
   private maxSeen = -Infinity;
+  private lastIn = -Infinity;
   private lastOut = -Infinity;
   private base = NaN;
+  /** Held rows are in time order (no row arrived early since the last sort). */
+  private sorted = true;
+  private flushAt = FLUSH_MIN;
   private readonly maxPending: number;
   /** Rows that arrived before an earlier-timestamped row and were moved. */
   reordered = 0;
@@ -51,104 +50,67 @@ export class ReorderBuffer {
     private readonly opts: ReorderOptions,
   ) {
     this.maxPending = opts.maxPending ?? 1 << 20;
-    if (opts.timing) {
-      this.iss = new Float64Array(this.cap);
-      this.cmp = new Float64Array(this.cap);
-    }
   }
 
   push(t: number, sector: number, bytes: number, op: number, device: number, pid: number, issueNs = NaN, completeNs = NaN): void {
+    const r = this.rows;
+    let i = r.append();
     if (t < this.lastOut) {
       // Too late to sort in. Everything held is at or after lastOut, so the row
       // can go out now at lastOut, keeping the output monotonic.
       const shift = this.lastOut - t;
       this.clamped++;
-      this.emitRow(this.lastOut, sector, bytes, op, device, pid, issueNs + shift, completeNs + shift);
+      r.set(i, this.lastOut, sector, bytes, op, device, pid, issueNs + shift, completeNs + shift);
+      r.tail--; // the slot was scratch space only
+      this.emit(i);
       return;
     }
-    if (this.tail === this.cap) this.makeRoom();
-    let i = this.tail++;
-    if (i > this.head && this.t[i - 1] > t) {
-      // Out of order: find the first held row later than t (binary search), shift the rest.
+    if (t < this.lastIn) {
       this.reordered++;
-      let lo = this.head;
-      let hi = i - 1;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (this.t[mid] > t) hi = mid;
-        else lo = mid + 1;
-      }
-      for (const a of this.columns()) a.copyWithin(lo + 1, lo, i);
-      i = lo;
-    }
-    this.t[i] = t;
-    this.s[i] = sector;
-    this.by[i] = bytes;
-    this.o[i] = op;
-    this.d[i] = device;
-    this.p[i] = pid;
-    if (this.iss) {
-      this.iss[i] = issueNs;
-      this.cmp![i] = completeNs;
-    }
+      this.sorted = false;
+    } else this.lastIn = t;
+    r.set(i, t, sector, bytes, op, device, pid, issueNs, completeNs);
     if (t > this.maxSeen) this.maxSeen = t;
-    const limit = this.maxSeen - this.opts.windowNs;
-    while (this.head < this.tail && (this.t[this.head] < limit || this.tail - this.head > this.maxPending)) this.emit(this.head++);
+    if (r.size >= this.flushAt) this.flush(this.maxSeen - this.opts.windowNs);
   }
 
   /** Emit everything still held, and add warnings about what was reordered. */
   finish(): void {
-    while (this.head < this.tail) this.emit(this.head++);
+    this.flush(Infinity);
     const w = this.opts.windowNs / 1e9;
     if (this.reordered) this.meta.warnings.push(`${this.reordered} requests were out of time order in the file and were sorted (window ${w} s)`);
     if (this.clamped)
       this.meta.warnings.push(`${this.clamped} requests were more than ${w} s out of order and were given the preceding request's time to keep the trace non-decreasing`);
   }
 
-  private emit(i: number): void {
-    this.emitRow(this.t[i], this.s[i], this.by[i], this.o[i], this.d[i], this.p[i], this.iss ? this.iss[i] : NaN, this.cmp ? this.cmp[i] : NaN);
+  /** Sort what is held if needed, then emit the rows older than `limit` (and any beyond maxPending). */
+  private flush(limit: number): void {
+    if (!this.sorted) this.sortHeld();
+    const r = this.rows;
+    while (r.head < r.tail && (r.t[r.head] < limit || r.size > this.maxPending)) this.emit(r.head++);
+    // Amortise: the rows kept are sorted again only after as many new ones arrived.
+    this.flushAt = Math.max(FLUSH_MIN, 2 * r.size);
   }
 
-  private emitRow(t: number, sector: number, bytes: number, op: number, device: number, pid: number, issueNs: number, completeNs: number): void {
+  /** Stable sort of the held rows by time (arrival order breaks ties). */
+  private sortHeld(): void {
+    const r = this.rows;
+    const idx = Array.from({ length: r.size }, (_, k) => r.head + k);
+    idx.sort((a, b) => r.t[a] - r.t[b] || a - b);
+    const s = new RowStore();
+    for (const i of idx) s.set(s.append(), r.t[i], r.s[i], r.by[i], r.o[i], r.d[i], r.p[i], r.iss[i], r.cmp[i]);
+    this.rows = s;
+    this.sorted = true;
+    this.lastIn = s.size ? s.t[s.tail - 1] : -Infinity;
+  }
+
+  private emit(i: number): void {
+    const t = this.rows.t[i];
     if (Number.isNaN(this.base)) {
       this.base = this.opts.rebase ? t : 0;
       if (this.opts.rebase && this.opts.anchorEpochNs !== undefined) this.meta.baseTimeNs = this.opts.anchorEpochNs + t;
     }
     this.lastOut = t;
-    const b = this.base;
-    if (this.iss) this.out.push(t - b, sector, bytes, op, device, pid, issueNs - b, completeNs - b);
-    else this.out.push(t - b, sector, bytes, op, device, pid);
-  }
-
-  private columns(): (Float64Array | Uint32Array | Uint16Array)[] {
-    const c: (Float64Array | Uint32Array | Uint16Array)[] = [this.t, this.s, this.by, this.o, this.d, this.p];
-    if (this.iss) c.push(this.iss, this.cmp!);
-    return c;
-  }
-
-  private makeRoom(): void {
-    const live = this.tail - this.head;
-    if (this.head >= this.cap >> 1) {
-      for (const a of this.columns()) a.copyWithin(0, this.head, this.tail);
-    } else {
-      this.cap *= 2;
-      const grow = <T extends Float64Array | Uint32Array | Uint16Array>(a: T): T => {
-        const b = new (a.constructor as new (n: number) => T)(this.cap);
-        b.set(a.subarray(this.head, this.tail) as never);
-        return b;
-      };
-      this.t = grow(this.t);
-      this.s = grow(this.s);
-      this.by = grow(this.by);
-      this.o = grow(this.o);
-      this.d = grow(this.d);
-      this.p = grow(this.p);
-      if (this.iss) {
-        this.iss = grow(this.iss);
-        this.cmp = grow(this.cmp!);
-      }
-    }
-    this.head = 0;
-    this.tail = live;
+    this.rows.emit(i, this.out, this.base, this.opts.timing);
   }
 }

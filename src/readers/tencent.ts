@@ -7,7 +7,7 @@
  * of order: the reader sorts them within a 10 s window.
  */
 import { Op, SECTOR_BYTES } from '../trace/model.js';
-import { LineError, num, openLineFormat } from './line-reader.js';
+import { LineError, num, openLineFormat, sizeBytes } from './line-reader.js';
 import { ReorderBuffer } from './reorder.js';
 import { headLines, looksLike, isDigits } from './text.js';
 import type { TraceFormat } from './types.js';
@@ -42,7 +42,7 @@ export const tencentFormat: TraceFormat = {
           }
           const type = f[3];
           if (type !== '0' && type !== '1') throw new LineError('IOType 0 (read) or 1 (write)');
-          rb.push((ts - t0) * 1e9, num(f[1], 'Offset (sectors)'), num(f[2], 'Size (sectors)') * SECTOR_BYTES, type === '0' ? Op.READ : Op.WRITE, num(f[4], 'VolumeID'), 0);
+          rb.push((ts - t0) * 1e9, num(f[1], 'Offset (sectors)'), sizeBytes(f[2], 'Size (sectors)', SECTOR_BYTES), type === '0' ? Op.READ : Op.WRITE, num(f[4], 'VolumeID'), 0);
           return true;
         },
         finish() {

@@ -2,11 +2,11 @@
  * VMware vSCSI traces as CSV (CloudPhysics, converted by libCacheSim):
  *   version,time,op,size,lbn
  * `op` is the SCSI opcode in hex, `size` bytes, `lbn` 512-byte blocks, `time`
- * whole seconds (libCacheSim divides the original microseconds by 10^6), so
- * many requests share a timestamp.
+ * whole seconds (libCacheSim's FAQ: "time is in seconds"; its vscsi reader
+ * divides the original microseconds by 10^6), so many requests share a time.
  */
 import { Op } from '../trace/model.js';
-import { LineError, num, openLineFormat } from './line-reader.js';
+import { LineError, num, openLineFormat, sizeBytes } from './line-reader.js';
 import { ReorderBuffer } from './reorder.js';
 import { headLines, looksLike, isDigits } from './text.js';
 import type { TraceFormat } from './types.js';
@@ -64,7 +64,7 @@ export const vscsiFormat: TraceFormat = {
           if (!isHex(opcode)) throw new LineError('op: a SCSI opcode in hex (28 READ(10), 2a WRITE(10)...)');
           const op = OPCODES.get(parseInt(opcode, 16));
           const t = num(f[1], 'time') * 1e9;
-          const bytes = num(f[3], 'size');
+          const bytes = sizeBytes(f[3], 'size');
           const lbn = num(f[4], 'lbn');
           num(f[0], 'version');
           if (op === undefined) {

@@ -25,7 +25,8 @@ export interface SearchBudget {
 }
 
 export type SearchEvent =
-  | { type: 'evaluation'; evaluation: EvaluationRecord; count: number; limit?: number; best?: EvaluationRecord; cached: false }
+  /** `record` is the live record so far, for checkpointing (copy it; do not mutate). */
+  | { type: 'evaluation'; evaluation: EvaluationRecord; count: number; limit?: number; best?: EvaluationRecord; cached: false; record: SearchRecord }
   | { type: 'improved'; best: EvaluationRecord }
   | { type: 'evaluator-progress'; fraction: number; count: number }
   | { type: 'done'; status: SearchStatus; best?: EvaluationRecord; count: number };
@@ -171,7 +172,7 @@ export class SearchSession {
     const best = bestOf(this.record.evaluations);
     this.record.best = best?.index;
     const lim = this.init.budget.evaluations;
-    this.init.onEvent?.({ type: 'evaluation', evaluation: ev, count: this.record.evaluations.length, ...(lim !== undefined ? { limit: lim } : {}), ...(best ? { best } : {}), cached: false });
+    this.init.onEvent?.({ type: 'evaluation', evaluation: ev, count: this.record.evaluations.length, ...(lim !== undefined ? { limit: lim } : {}), ...(best ? { best } : {}), cached: false, record: this.record });
     if (best && best !== before) this.init.onEvent?.({ type: 'improved', best });
     return ev;
   }

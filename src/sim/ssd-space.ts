@@ -149,7 +149,8 @@ export const ssdSpace: ConfigSpace = {
   name: 'ssd',
   params,
   constraints,
-  baseline: { ...AUTOBLOX_BASELINE },
+  // Only the tuned parameters: the rest of an SsdConfig (host link, timings) comes from AUTOBLOX_BASELINE in toSsdConfig.
+  baseline: Object.fromEntries(params.map((p) => [p.name, (AUTOBLOX_BASELINE as unknown as Configuration)[p.name]!])),
 };
 
 const NUMERIC: readonly (keyof SsdConfig)[] = [

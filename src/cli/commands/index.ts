@@ -1,13 +1,19 @@
 /** The list of CLI commands: one import and one call per command. */
 import type { Command } from 'commander';
 import { register as registerAnalyze } from './analyze.js';
+import { register as registerDb } from './db.js';
 import { register as registerModel } from './model.js';
+import { register as registerServe } from './serve.js';
+import { register as registerTune } from './tune.js';
 import { register as registerDoctor } from './doctor.js';
 import { register as registerCollect } from './collect.js';
 
 export function registerCommands(program: Command): void {
   registerAnalyze(program);
+  registerDb(program);
   registerModel(program);
+  registerServe(program);
+  registerTune(program);
   registerDoctor(program);
   registerCollect(program);
 }

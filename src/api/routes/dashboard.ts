@@ -1,0 +1,19 @@
+/** The dashboard: one static page plus the vega/vega-lite browser builds it draws with (no CDN). */
+import type { FastifyInstance } from 'fastify';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../../native.js';
+
+export function registerDashboard(app: FastifyInstance): void {
+  const page = readFileSync(path.join(PROJECT_ROOT, 'src', 'api', 'dashboard', 'index.html'));
+  const require = createRequire(import.meta.url);
+  const asset = (pkg: string, file: string) => readFileSync(path.join(path.dirname(require.resolve(`${pkg}/package.json`)), 'build', file));
+  const assets: Record<string, Buffer> = { 'vega.min.js': asset('vega', 'vega.min.js'), 'vega-lite.min.js': asset('vega-lite', 'vega-lite.min.js') };
+  app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html; charset=utf-8').send(page));
+  app.get<{ Params: { file: string } }>('/assets/:file', { schema: { hide: true } }, async (req, reply) => {
+    const body = assets[req.params.file];
+    if (!body) return reply.callNotFound();
+    return reply.type('application/javascript; charset=utf-8').header('cache-control', 'max-age=3600').send(body);
+  });
+}

@@ -1,0 +1,52 @@
+/** JSON schemas shared by the routes (validation of bodies, serialisation of replies, OpenAPI). */
+
+export const errorReply = {
+  $id: 'ErrorReply',
+  type: 'object',
+  properties: {
+    statusCode: { type: 'integer' },
+    error: {
+      type: 'object',
+      properties: { code: { type: 'string' }, message: { type: 'string' } },
+      required: ['code', 'message'],
+    },
+  },
+  required: ['statusCode', 'error'],
+} as const;
+
+/** A stored record: its known fields are typed, the rest passes through. */
+const record = (id: string, required: string[], properties: Record<string, unknown>) => ({
+  $id: id,
+  type: 'object',
+  additionalProperties: true,
+  properties,
+  required,
+});
+
+export const workload = record('Workload', ['id', 'name'], { id: { type: 'string' }, name: { type: 'string' }, createdAt: { type: 'string' } });
+export const config = record('Config', ['id', 'space', 'values'], { id: { type: 'string' }, space: { type: 'string' }, values: { type: 'object', additionalProperties: true } });
+export const evaluation = record('Evaluation', ['id', 'workloadId', 'evaluator', 'status'], { id: { type: 'string' }, workloadId: { type: 'string' }, evaluator: { type: 'string' }, status: { type: 'string' } });
+export const device = record('Device', ['device'], { device: { type: 'string' }, applied: { type: 'object', additionalProperties: true }, previous: { type: 'object', additionalProperties: true } });
+export const job = record('Job', ['id', 'kind', 'status'], { id: { type: 'string' }, kind: { type: 'string' }, status: { type: 'string' }, progress: { type: 'object', additionalProperties: true } });
+export const trace = record('Trace', ['id', 'name', 'bytes'], { id: { type: 'string' }, name: { type: 'string' }, bytes: { type: 'integer' }, format: { type: 'string' } });
+
+export const ALL_SCHEMAS = [errorReply, workload, config, evaluation, device, job, trace];
+
+export const idParams = { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 200 } }, required: ['id'] } as const;
+
+export const listQuery = {
+  type: 'object',
+  properties: {
+    limit: { type: 'integer', minimum: 1, maximum: 10000, default: 100 },
+    after: { type: 'string', maxLength: 200 },
+  },
+  additionalProperties: false,
+} as const;
+
+export const listOf = (ref: string) => ({
+  type: 'object',
+  properties: { items: { type: 'array', items: { $ref: `${ref}#` } }, next: { type: 'string' } },
+  required: ['items'],
+});
+
+export const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, { $ref: 'ErrorReply#' }]));

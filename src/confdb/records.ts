@@ -1,0 +1,109 @@
+/**
+ * What the ConfDB stores (DESIGN.md part 10). Every record is plain JSON so
+ * that export/import as JSON lines moves a ConfDB between hosts unchanged.
+ */
+import type { Configuration } from '../space/types.js';
+import type { Metrics } from '../evaluators/types.js';
+
+export interface WorkloadRecord {
+  id: string;
+  name: string;
+  createdAt: string;
+  /** Where it was learned from: trace path(s), format, request count. */
+  source: { paths: string[]; format: string; requests: number };
+  /** Names of the descriptor features, in the order of `descriptors`. */
+  descriptorNames: string[];
+  /** Mean window descriptor of the workload. */
+  descriptors: number[];
+  /** Centre of its windows in the PCA plane, and the basis used (mean, components). */
+  pcaCentre?: number[];
+  pcaBasis?: { mean: number[]; scale: number[]; components: number[][] };
+  /** Cluster labels (top one or two) from k-means. */
+  clusters?: number[];
+  /** Centroid of its windows' embeddings from the similarity network. */
+  embedding?: number[];
+  /** Spread of its own windows' embeddings (identification distances are in these units). */
+  embeddingRadius?: number;
+  /** Requests per window the descriptors were computed with. */
+  windowSize?: number;
+}
+
+export interface ConfigRecord {
+  id: string;
+  space: string;
+  values: Configuration;
+  createdAt: string;
+  /** The workload it was learned for, when it came from a search. */
+  workloadId?: string;
+  /** Best grade measured for that workload, and by which evaluator. */
+  grade?: number;
+  evaluator?: string;
+  metrics?: Metrics;
+  baselineMetrics?: Metrics;
+}
+
+export interface EvaluationRecord {
+  id: string;
+  workloadId: string;
+  configId?: string;
+  values: Configuration;
+  evaluator: string;
+  status: 'ok' | 'failed';
+  metrics?: Metrics;
+  grade?: number;
+  error?: string;
+  at: string;
+  durationMs: number;
+  jobId?: string;
+}
+
+export interface DeviceRecord {
+  /** Kernel name of the whole disk (sda, nvme0n1, loop3). */
+  device: string;
+  appliedConfigId?: string;
+  applied: Record<string, string>;
+  /** Values before ssdtune first wrote, used by revert. */
+  previous: Record<string, string>;
+  appliedAt: string;
+  by: string;
+}
+
+export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
+
+export interface JobRecord {
+  id: string;
+  kind: 'tune';
+  status: JobStatus;
+  /** Identifies the work so two jobs for the same workload/space/evaluator are not run twice. */
+  key: string;
+  params: Record<string, unknown>;
+  progress: { done: number; total: number; message?: string };
+  /** Process that runs it; a running job whose pid is gone was interrupted. */
+  pid?: number;
+  result?: Record<string, unknown>;
+  error?: string;
+  /** Resumable search state (JSON). */
+  checkpoint?: unknown;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface AuditRecord {
+  id: string;
+  at: string;
+  actor: string;
+  action: string;
+  details: Record<string, unknown>;
+}
+
+export interface TraceRecord {
+  id: string;
+  name: string;
+  /** Where the file is kept (under the data directory for uploads). */
+  path: string;
+  bytes: number;
+  /** Sniffed format, when it could be told. */
+  format?: string;
+  uploadedAt: string;
+  by: string;
+}

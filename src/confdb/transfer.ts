@@ -1,0 +1,82 @@
+/**
+ * Export and import of a whole ConfDB as JSON lines, to move it between hosts.
+ * Line 1 is a header; each further line is {"kind": K, "value": record}.
+ * Import validates every line before writing anything, so a bad file leaves
+ * the store as it was.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { once } from 'node:events';
+import { ERR_CONFDB_IMPORT } from '../errors.js';
+import { ConfDB, KINDS, keyOf, type BatchOp, type Kind } from './db.js';
+
+export const EXPORT_MAGIC = 'ssdtune-confdb';
+
+/** Required fields per kind: enough to catch a wrong file or a hand-edited record. */
+const REQUIRED: Record<Kind, string[]> = {
+  workloads: ['id', 'name', 'descriptors', 'descriptorNames'],
+  configs: ['id', 'space', 'values'],
+  evaluations: ['id', 'workloadId', 'evaluator', 'status', 'values'],
+  devices: ['device', 'previous', 'applied'],
+  jobs: ['id', 'kind', 'status', 'key'],
+  traces: ['id', 'name', 'path', 'bytes'],
+  audit: ['id', 'at', 'action'],
+};
+
+export async function exportConfDB(db: ConfDB, file: string): Promise<Record<Kind, number>> {
+  const out = createWriteStream(file, { mode: 0o600 });
+  const counts = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<Kind, number>;
+  const write = async (line: string) => {
+    if (!out.write(line + '\n')) await once(out, 'drain');
+  };
+  await write(JSON.stringify({ [EXPORT_MAGIC]: 1, schema: await db.schemaVersion(), exportedAt: new Date().toISOString() }));
+  for (const kind of KINDS) {
+    for await (const [, value] of db.entries(kind)) {
+      await write(JSON.stringify({ kind, value }));
+      counts[kind]++;
+    }
+  }
+  out.end();
+  await once(out, 'finish');
+  return counts;
+}
+
+export async function importConfDB(db: ConfDB, file: string, actor = 'cli'): Promise<Record<Kind, number>> {
+  const ops: BatchOp[] = [];
+  const counts = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<Kind, number>;
+  const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+  let lineNo = 0;
+  try {
+    for await (const line of rl) {
+      lineNo++;
+      if (line.trim() === '') continue;
+      let obj: Record<string, unknown>;
+      try {
+        obj = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        throw ERR_CONFDB_IMPORT(file, lineNo, 'expected a JSON object');
+      }
+      if (lineNo === 1) {
+        if (obj[EXPORT_MAGIC] !== 1) throw ERR_CONFDB_IMPORT(file, 1, `expected the export header {"${EXPORT_MAGIC}":1,...}`);
+        const schema = obj.schema as number;
+        if (schema > (await db.schemaVersion())) throw ERR_CONFDB_IMPORT(file, 1, `schema ${schema} is newer than this ConfDB's`);
+        continue;
+      }
+      const kind = obj.kind as Kind;
+      if (!KINDS.includes(kind)) throw ERR_CONFDB_IMPORT(file, lineNo, `expected "kind" to be one of ${KINDS.join(', ')}`);
+      const value = obj.value as Record<string, unknown> | null;
+      if (typeof value !== 'object' || value === null) throw ERR_CONFDB_IMPORT(file, lineNo, 'expected "value" to be an object');
+      for (const f of REQUIRED[kind]) if (!(f in value)) throw ERR_CONFDB_IMPORT(file, lineNo, `a ${kind} record needs field "${f}"`);
+      if (typeof keyOf[kind](value as never) !== 'string') throw ERR_CONFDB_IMPORT(file, lineNo, 'expected a string key');
+      ops.push({ kind, type: 'put', value } as unknown as BatchOp);
+      counts[kind]++;
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw ERR_CONFDB_IMPORT(file, 0, 'no such file');
+    throw e;
+  }
+  if (lineNo === 0) throw ERR_CONFDB_IMPORT(file, 0, 'the file is empty');
+  ops.push(ConfDB.audit(actor, 'db.import', { file, counts }));
+  await db.batch(ops);
+  return counts;
+}

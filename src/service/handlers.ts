@@ -1,0 +1,23 @@
+/** The job kinds the service can run, each made from the service it runs in. */
+import type { Service } from './context.js';
+import type { JobHandler } from './jobs.js';
+import { tune } from './tune.js';
+
+interface TuneJobParams {
+  tracePath: string;
+  evaluator: string;
+  budget: number;
+  seed?: number;
+}
+
+export const jobHandlers: Record<string, (svc: Service) => JobHandler> = {
+  tune: (svc) => async (job, ctl) => {
+    const p = job.params as unknown as TuneJobParams;
+    const result = await tune(
+      svc,
+      { tracePath: p.tracePath, evaluator: p.evaluator, budget: p.budget, ...(p.seed !== undefined ? { seed: p.seed } : {}), jobId: job.id },
+      { signal: ctl.signal, progress: ctl.progress, checkpoint: (r) => ctl.checkpoint(r), resumeFrom: ctl.resumeFrom },
+    );
+    return result as unknown as Record<string, unknown>;
+  },
+};

@@ -1,0 +1,176 @@
+/**
+ * Background jobs (tune searches) run inside the process that holds the
+ * ConfDB. A job's record is the truth: its progress and resumable checkpoint
+ * are written to the ConfDB as it goes, so after a crash the next process
+ * marks it `interrupted` and can resume it from the checkpoint.
+ *
+ * Two submissions with the same key (same workload, space, evaluator,
+ * budget) share one job instead of doing the work twice.
+ */
+import { EventEmitter } from 'node:events';
+import { ConfDB } from '../confdb/db.js';
+import { newId } from '../confdb/ids.js';
+import type { JobRecord, JobStatus } from '../confdb/records.js';
+import { ERR_CONFLICT, ERR_USAGE } from '../errors.js';
+
+export interface JobControl {
+  signal: AbortSignal;
+  /** Report progress; persisted at most once a second. */
+  progress(done: number, total: number, message?: string): void;
+  /** Persist resumable state (JSON). */
+  checkpoint(state: unknown): Promise<void>;
+  /** The checkpoint of an interrupted run being resumed, if any. */
+  resumeFrom?: unknown;
+}
+
+export type JobHandler = (job: JobRecord, ctl: JobControl) => Promise<Record<string, unknown>>;
+
+const ACTIVE: JobStatus[] = ['queued', 'running'];
+const PROGRESS_PERSIST_MS = 1000;
+
+export class JobRunner extends EventEmitter {
+  private queue: string[] = [];
+  private running = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  private closed = false;
+
+  constructor(
+    private readonly db: ConfDB,
+    private readonly handlers: Record<string, JobHandler>,
+    private readonly concurrency = 1,
+  ) {
+    super();
+  }
+
+  /**
+   * Call once after opening the ConfDB: LevelDB admits one process, so any job
+   * still `running` or `queued` belonged to a process that died.
+   */
+  async recoverInterrupted(): Promise<JobRecord[]> {
+    const stale = (await this.db.list('jobs')).filter((j) => ACTIVE.includes(j.status));
+    const now = new Date().toISOString();
+    const marked = stale.map((j) => ({ ...j, status: 'interrupted' as const, updatedAt: now, pid: undefined }));
+    await this.db.batch([
+      ...marked.map((value) => ({ kind: 'jobs' as const, type: 'put' as const, value })),
+      ...(marked.length ? [ConfDB.audit('system', 'jobs.interrupted', { ids: marked.map((j) => j.id) })] : []),
+    ]);
+    return marked;
+  }
+
+  /** Queue again every job that `recoverInterrupted` marked (the server does this at start). */
+  async resumeInterrupted(actor: string): Promise<JobRecord[]> {
+    const jobs = (await this.db.list('jobs')).filter((j) => j.status === 'interrupted' && this.handlers[j.kind]);
+    const out: JobRecord[] = [];
+    for (const j of jobs) out.push(await this.resume(j.id, actor));
+    return out;
+  }
+
+  async submit(kind: string, key: string, params: Record<string, unknown>, actor: string, opts: { force?: boolean } = {}): Promise<{ job: JobRecord; deduplicated: boolean }> {
+    if (!this.handlers[kind]) throw ERR_USAGE(`unknown job kind "${kind}"; known: ${Object.keys(this.handlers).join(', ')}`);
+    if (!opts.force) {
+      const same = (await this.db.list('jobs', { reverse: true })).find((j) => j.key === key && (ACTIVE.includes(j.status) || j.status === 'done'));
+      if (same) return { job: same, deduplicated: true };
+    }
+    const now = new Date().toISOString();
+    const job: JobRecord = { id: newId(), kind: kind as JobRecord['kind'], status: 'queued', key, params, progress: { done: 0, total: 0 }, createdAt: now, updatedAt: now };
+    await this.db.batch([{ kind: 'jobs', type: 'put', value: job }, ConfDB.audit(actor, 'jobs.submit', { id: job.id, kind, key })]);
+    this.queue.push(job.id);
+    this.pump();
+    return { job, deduplicated: false };
+  }
+
+  /** Queue an interrupted (or failed/cancelled) job again; it starts from its checkpoint. */
+  async resume(id: string, actor: string): Promise<JobRecord> {
+    const job = await this.db.require('jobs', id);
+    if (ACTIVE.includes(job.status)) throw ERR_CONFLICT(`job ${id} is already ${job.status}`);
+    if (job.status === 'done') throw ERR_CONFLICT(`job ${id} is done; submit a new job to run it again`);
+    const next: JobRecord = { ...job, status: 'queued', error: undefined, updatedAt: new Date().toISOString() };
+    await this.db.batch([{ kind: 'jobs', type: 'put', value: next }, ConfDB.audit(actor, 'jobs.resume', { id })]);
+    this.queue.push(id);
+    this.pump();
+    return next;
+  }
+
+  async cancel(id: string, actor: string): Promise<JobRecord> {
+    const job = await this.db.require('jobs', id);
+    const live = this.running.get(id);
+    if (live) {
+      live.abort.abort();
+      await live.done;
+    } else if (job.status === 'queued') {
+      this.queue = this.queue.filter((q) => q !== id);
+      await this.finish(job, 'cancelled', {});
+    } else {
+      throw ERR_CONFLICT(`job ${id} is ${job.status}, not queued or running`);
+    }
+    await this.db.put('audit', { id: newId(), at: new Date().toISOString(), actor, action: 'jobs.cancel', details: { id } });
+    return this.db.require('jobs', id);
+  }
+
+  /** Resolves when no job is queued or running (tests, CLI one-shot tune). */
+  async idle(): Promise<void> {
+    while (this.queue.length || this.running.size) await Promise.all([...this.running.values()].map((r) => r.done));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.queue = [];
+    for (const r of this.running.values()) r.abort.abort();
+    await Promise.all([...this.running.values()].map((r) => r.done));
+  }
+
+  private pump(): void {
+    while (!this.closed && this.running.size < this.concurrency && this.queue.length) {
+      const id = this.queue.shift()!;
+      const abort = new AbortController();
+      const entry = { abort, done: Promise.resolve() };
+      this.running.set(id, entry);
+      entry.done = this.run(id, abort.signal).finally(() => {
+        this.running.delete(id);
+        this.pump();
+      });
+    }
+  }
+
+  private async run(id: string, signal: AbortSignal): Promise<void> {
+    let job = await this.db.require('jobs', id);
+    const resumeFrom = job.checkpoint;
+    job = { ...job, status: 'running', pid: process.pid, updatedAt: new Date().toISOString() };
+    await this.db.put('jobs', job);
+    this.emit('update', job);
+    let lastPersist = 0;
+    let current = job;
+    const persist = async (patch: Partial<JobRecord>) => {
+      current = { ...current, ...patch, updatedAt: new Date().toISOString() };
+      await this.db.put('jobs', current);
+      this.emit('update', current);
+    };
+    const ctl: JobControl = {
+      signal,
+      resumeFrom,
+      progress: (done, total, message) => {
+        current = { ...current, progress: { done, total, ...(message ? { message } : {}) } };
+        this.emit('update', current);
+        const now = Date.now();
+        if (now - lastPersist >= PROGRESS_PERSIST_MS) {
+          lastPersist = now;
+          void persist({}).catch(() => {});
+        }
+      },
+      checkpoint: (state) => persist({ checkpoint: state }),
+    };
+    try {
+      const result = await this.handlers[job.kind](current, ctl);
+      await this.finish(current, signal.aborted ? (this.closed ? 'interrupted' : 'cancelled') : 'done', { result });
+    } catch (e) {
+      const status: JobStatus = signal.aborted ? (this.closed ? 'interrupted' : 'cancelled') : 'failed';
+      await this.finish(current, status, { error: (e as Error).message });
+    }
+  }
+
+  private async finish(job: JobRecord, status: JobStatus, patch: Partial<JobRecord>): Promise<void> {
+    const latest = (await this.db.get('jobs', job.id)) ?? job;
+    const done: JobRecord = { ...latest, ...patch, progress: job.progress ?? latest.progress, status, pid: undefined, updatedAt: new Date().toISOString() };
+    await this.db.put('jobs', done);
+    this.emit('update', done);
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * The LearnedSSD flow as one service call (DESIGN.md data flow):
+ * trace -> window descriptors -> identify against the ConfDB ->
+ *   known workload with a stored configuration for this space: recommend it;
+ *   otherwise: search one within the budget with the chosen evaluator, store
+ *   workload + configuration + every evaluation in one batch, recommend it.
+ * The CLI `tune`, the REST job and `retune` all call `tune`.
+ */
+import path from 'node:path';
+import { ConfDB } from '../confdb/db.js';
+import { newId } from '../confdb/ids.js';
+import type { ConfigRecord, EvaluationRecord, WorkloadRecord } from '../confdb/records.js';
+import { ERR_FEATURES_TOO_SHORT } from '../errors.js';
+import { makeEvaluator, spaceFor } from '../evaluators/registry.js';
+import type { Metrics, WorkloadRef } from '../evaluators/types.js';
+import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
+import { characterise, describeTrace } from '../ml/characterise.js';
+import { identify, profileWorkload, type Identification } from '../ml/identify.js';
+import { loadSimilarityModel, type SimilarityModel } from '../ml/model-io.js';
+import { openTrace } from '../readers/registry.js';
+import { makeSearcher, parseRecord, runSearch, type SearchRecord } from '../search/search.js';
+import { speedups } from '../search/grade.js';
+import type { Service } from './context.js';
+import { ConfDBWorkloadStore } from './workload-store.js';
+
+export interface TuneRequest {
+  tracePath: string;
+  /** Trace format, when it must be forced. */
+  format?: string;
+  evaluator: string;
+  /** Evaluations for a search, the baseline included. */
+  budget: number;
+  searcher?: string;
+  seed?: number;
+  /** Name for a new workload (default: the trace file's name). */
+  name?: string;
+  /** Search even when a stored configuration matches. */
+  forceSearch?: boolean;
+  jobId?: string;
+}
+
+export interface TuneControl {
+  signal?: AbortSignal;
+  progress?: (done: number, total: number, message: string) => void;
+  /** Persist the search record so an interrupted search resumes. */
+  checkpoint?: (record: SearchRecord) => Promise<void> | void;
+  resumeFrom?: unknown;
+}
+
+export interface TuneResult {
+  workload: { id: string; name: string; known: boolean; identification: Identification; clusters?: number[] };
+  /** 'confdb': a stored configuration was recommended; 'search': one was learned now. */
+  source: 'confdb' | 'search';
+  config: ConfigRecord;
+  gain?: { grade: number; throughputSpeedup: number; latencySpeedup: number };
+  search?: { status: string; evaluations: number; failed: number; elapsedMs: number };
+}
+
+let modelCache: { dir: string; model: Promise<SimilarityModel> } | undefined;
+function similarityModel(dir: string): Promise<SimilarityModel> {
+  if (!modelCache || modelCache.dir !== dir) modelCache = { dir, model: loadSimilarityModel(dir) };
+  return modelCache.model;
+}
+
+function gainOf(c: ConfigRecord): TuneResult['gain'] {
+  if (c.grade === undefined || !c.metrics || !c.baselineMetrics) return undefined;
+  const s = speedups(c.metrics, c.baselineMetrics);
+  return { grade: c.grade, throughputSpeedup: s.throughput, latencySpeedup: s.latency };
+}
+
+export async function tune(svc: Service, req: TuneRequest, ctl: TuneControl = {}): Promise<TuneResult> {
+  const model = await similarityModel(svc.settings.modelDir);
+  const windowSize = model.meta.windowSize;
+  ctl.progress?.(0, req.budget, 'characterising');
+  const source = await openTrace(req.tracePath, { ...(req.format ? { format: req.format } : {}) });
+  const described = await describeTrace(source, { size: windowSize, source: req.tracePath });
+  const vectors = described.windows.map((w) => w.vector);
+  if (vectors.length === 0) {
+    throw ERR_FEATURES_TOO_SHORT(req.tracePath, `${described.requests} requests make no full window of ${windowSize}; tuning needs at least one`);
+  }
+  // Cluster labels need PCA + k-means over at least two windows.
+  const clusters = vectors.length >= 2 ? characterise(described).label.clusters : undefined;
+  const ident = await identify(model, vectors, new ConfDBWorkloadStore(svc.db, windowSize));
+  const evaluator = makeEvaluator(req.evaluator, svc.settings, { totalRequests: described.requests });
+  const space = spaceFor(evaluator);
+
+  const known = ident.kind === 'known' && ident.nearest ? await svc.db.get('workloads', ident.nearest.id) : undefined;
+  if (known && !req.forceSearch) {
+    const stored = (await svc.db.list('configs')).filter((c) => c.workloadId === known.id && c.space === space.name && c.grade !== undefined);
+    stored.sort((a, b) => b.grade! - a.grade!);
+    if (stored[0]) {
+      ctl.progress?.(req.budget, req.budget, 'recommended a stored configuration');
+      return { workload: { id: known.id, name: known.name, known: true, identification: ident, ...(clusters ? { clusters } : {}) }, source: 'confdb', config: stored[0], gain: gainOf(stored[0]) };
+    }
+  }
+
+  const workloadId = known?.id ?? newId();
+  const name = known?.name ?? req.name ?? path.basename(req.tracePath);
+  const ref: WorkloadRef = { name: `${name} (${workloadId})`, open: () => openTrace(req.tracePath, { ...(req.format ? { format: req.format } : {}) }) };
+  const resume = ctl.resumeFrom ? parseRecord(ctl.resumeFrom, 'job checkpoint') : undefined;
+  const record = await runSearch(makeSearcher(req.searcher ?? 'learnedssd'), {
+    space,
+    evaluator,
+    workload: ref,
+    budget: { evaluations: req.budget },
+    seed: req.seed ?? 1,
+    ...(ctl.signal ? { signal: ctl.signal } : {}),
+    ...(resume ? { resume } : {}),
+    onEvent: (e) => {
+      if (e.type !== 'evaluation') return;
+      const best = e.best?.grade !== undefined ? `, best grade ${e.best.grade.toFixed(3)}` : '';
+      ctl.progress?.(e.count, req.budget, `evaluation ${e.count}/${req.budget}${best}`);
+      void ctl.checkpoint?.(structuredClone(e.record));
+    },
+  });
+  if (ctl.signal?.aborted) throw new Error('tune cancelled');
+
+  const now = new Date().toISOString();
+  const baseline = record.evaluations[0];
+  const best = record.best !== undefined ? record.evaluations[record.best] : baseline;
+  const configId = newId();
+  const config: ConfigRecord = {
+    id: configId,
+    space: space.name,
+    values: best.config,
+    createdAt: now,
+    workloadId,
+    evaluator: evaluator.name,
+    ...(best.grade !== undefined ? { grade: best.grade } : {}),
+    ...(best.metrics ? { metrics: best.metrics } : {}),
+    ...(baseline.metrics ? { baselineMetrics: baseline.metrics as Metrics } : {}),
+  };
+  const evaluations: EvaluationRecord[] = record.evaluations.map((e) => ({
+    id: newId(),
+    workloadId,
+    ...(e.index === best.index ? { configId } : {}),
+    values: e.config,
+    evaluator: e.evaluator,
+    status: e.status,
+    ...(e.metrics ? { metrics: e.metrics } : {}),
+    ...(e.grade !== undefined ? { grade: e.grade } : {}),
+    ...(e.message ? { error: e.message } : {}),
+    at: e.startedAt,
+    durationMs: e.ms,
+    ...(req.jobId ? { jobId: req.jobId } : {}),
+  }));
+  const workload: WorkloadRecord | undefined = known
+    ? undefined
+    : (() => {
+        const prof = profileWorkload(model, workloadId, name, vectors);
+        return {
+          id: workloadId,
+          name,
+          createdAt: now,
+          source: { paths: [path.resolve(req.tracePath)], format: source.meta.format, requests: described.requests },
+          descriptorNames: [...DESCRIPTOR_VECTOR_NAMES],
+          descriptors: prof.descriptors,
+          pcaCentre: prof.pcaCentre,
+          embedding: prof.centroidEmbedding,
+          embeddingRadius: prof.embeddingRadius,
+          windowSize,
+          ...(clusters ? { clusters } : {}),
+        };
+      })();
+  await svc.db.batch([
+    ...(workload ? [{ kind: 'workloads' as const, type: 'put' as const, value: workload }] : []),
+    { kind: 'configs', type: 'put', value: config },
+    ...evaluations.map((value) => ({ kind: 'evaluations' as const, type: 'put' as const, value })),
+    ConfDB.audit('service', 'tune', { workloadId, configId, evaluator: evaluator.name, evaluations: evaluations.length, status: record.status }),
+  ]);
+  return {
+    workload: { id: workloadId, name, known: !!known, identification: ident, ...(clusters ? { clusters } : {}) },
+    source: 'search',
+    config,
+    gain: gainOf(config),
+    search: { status: record.status, evaluations: record.evaluations.length, failed: record.evaluations.filter((e) => e.status === 'failed').length, elapsedMs: record.elapsedMs },
+  };
+}

@@ -1,0 +1,104 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { loadSettings } from '../src/config.js';
+import { openService, type Service } from '../src/service/context.js';
+import { jobHandlers } from '../src/service/handlers.js';
+import { startServer } from '../src/api/server.js';
+import { tokenPath } from '../src/api/token.js';
+
+let svc: Service;
+let app: FastifyInstance;
+let url: string;
+let token: string;
+
+before(async () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'ssdtune-api-'));
+  svc = await openService(loadSettings({ dataDir, port: 0, maxUploadBytes: 1 << 20 }), jobHandlers);
+  ({ app, url } = await startServer(svc));
+  token = readFileSync(tokenPath(dataDir), 'utf8').trim();
+});
+after(async () => {
+  await app.close();
+  await svc.close();
+});
+
+const call = (method: string, route: string, opts: { body?: unknown; raw?: Buffer; auth?: boolean; type?: string } = {}) =>
+  fetch(url + route, {
+    method,
+    headers: {
+      ...(opts.auth === false ? {} : { authorization: `Bearer ${token}` }),
+      ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(opts.raw ? { 'content-type': opts.type ?? 'application/octet-stream' } : {}),
+    },
+    ...(opts.body !== undefined ? { body: typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body) } : {}),
+    ...(opts.raw ? { body: opts.raw } : {}),
+  });
+
+test('the token file is created with mode 0600 and the server is on loopback', () => {
+  assert.equal(statSync(tokenPath(svc.settings.dataDir)).mode & 0o777, 0o600);
+  assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
+});
+
+test('health, metrics and the OpenAPI document answer without a token', async () => {
+  const h = await call('GET', '/v1/health', { auth: false });
+  assert.equal(h.status, 200);
+  assert.equal(((await h.json()) as { status: string }).status, 'ok');
+  const m = await call('GET', '/metrics', { auth: false });
+  assert.match(await m.text(), /ssdtune_records\{kind="workloads"\} 0/);
+  const d = await call('GET', '/docs/json', { auth: false });
+  const doc = (await d.json()) as { paths: Record<string, unknown> };
+  assert.ok(doc.paths['/v1/jobs'] && doc.paths['/v1/traces']);
+});
+
+test('every mutating route answers 401 without the token', async () => {
+  for (const [method, route] of [
+    ['POST', '/v1/traces'],
+    ['POST', '/v1/jobs'],
+    ['POST', '/v1/jobs/x/cancel'],
+    ['POST', '/v1/jobs/x/resume'],
+  ]) {
+    const r = await call(method, route, { auth: false, body: {} });
+    assert.equal(r.status, 401, `${method} ${route}`);
+    assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'SSDTUNE_UNAUTHORIZED');
+  }
+  const wrong = await fetch(url + '/v1/jobs', { method: 'POST', headers: { authorization: 'Bearer nope', 'content-type': 'application/json' }, body: '{}' });
+  assert.equal(wrong.status, 401);
+});
+
+test('uploading a real trace stores it with its sniffed format; 413 when too large; nothing left behind', async () => {
+  const raw = readFileSync('traces/mqsim_wsrch-small.trace').subarray(0, 200_000);
+  const cut = raw.subarray(0, raw.lastIndexOf(10) + 1);
+  const r = await call('POST', '/v1/traces?name=wsrch.trace', { raw: cut });
+  assert.equal(r.status, 201);
+  const rec = (await r.json()) as { id: string; format: string; bytes: number };
+  assert.equal(rec.format, 'mqsim');
+  assert.equal(rec.bytes, cut.length);
+  const got = (await (await call('GET', `/v1/traces/${rec.id}`)).json()) as { id: string };
+  assert.equal(got.id, rec.id);
+
+  const big = await call('POST', '/v1/traces?name=big', { raw: Buffer.alloc(2 << 20, 0x41) });
+  assert.equal(big.status, 413);
+  const list = (await (await call('GET', '/v1/traces')).json()) as { items: unknown[] };
+  assert.equal(list.items.length, 1);
+
+  const garbage = await call('POST', '/v1/traces?name=junk', { raw: Buffer.from('\x00\x01garbage that is no trace\n') });
+  assert.equal(garbage.status, 400);
+  assert.match(((await garbage.json()) as { error: { message: string } }).error.message, /cannot tell the trace format/);
+});
+
+test('malformed JSON is a 400 with a message; unknown ids are 404; the server keeps serving', async () => {
+  const bad = await call('POST', '/v1/jobs', { body: '{"traceId": ' });
+  assert.equal(bad.status, 400);
+  assert.ok(((await bad.json()) as { error: { message: string } }).error.message.length > 0);
+  const invalid = await call('POST', '/v1/jobs', { body: { nope: 1 } });
+  assert.equal(invalid.status, 400);
+  for (const route of ['/v1/workloads/none', '/v1/configs/none', '/v1/jobs/none', '/v1/devices/none', '/v1/nothing']) {
+    assert.equal((await call('GET', route)).status, 404, route);
+  }
+  assert.equal((await call('POST', '/v1/jobs', { body: { traceId: 'none' } })).status, 404);
+  assert.equal((await call('GET', '/v1/health')).status, 200);
+});

@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ConfDB } from '../src/confdb/db.js';
+import { newId } from '../src/confdb/ids.js';
+import { exportConfDB, importConfDB } from '../src/confdb/transfer.js';
+import { isSsdtuneError } from '../src/errors.js';
+import type { WorkloadRecord } from '../src/confdb/records.js';
+
+const tmp = () => mkdtempSync(path.join(tmpdir(), 'ssdtune-db-'));
+
+function workload(name: string): WorkloadRecord {
+  return { id: newId(), name, createdAt: new Date().toISOString(), source: { paths: ['x'], format: 'mqsim', requests: 10 }, descriptorNames: ['a', 'b'], descriptors: [1, 2] };
+}
+
+test('ConfDB: records survive close and reopen; list is in id (time) order with pagination', async () => {
+  const dir = tmp();
+  let db = await ConfDB.open(dir);
+  const ws = [workload('w1'), workload('w2'), workload('w3')];
+  for (const w of ws) await db.put('workloads', w);
+  await db.close();
+  db = await ConfDB.open(dir);
+  assert.equal(await db.schemaVersion(), 1);
+  assert.deepEqual((await db.list('workloads')).map((w) => w.name), ['w1', 'w2', 'w3']);
+  const page = await db.list('workloads', { limit: 2 });
+  assert.equal(page.length, 2);
+  assert.deepEqual((await db.list('workloads', { after: page[1].id })).map((w) => w.name), ['w3']);
+  await assert.rejects(db.require('workloads', 'nope'), (e) => isSsdtuneError(e, 'SSDTUNE_NOT_FOUND'));
+  await db.close();
+});
+
+test('ConfDB: a second opener gets a coded LOCKED error that says what to do', async () => {
+  const dir = tmp();
+  const db = await ConfDB.open(dir);
+  await assert.rejects(ConfDB.open(dir), (e) => {
+    assert.ok(isSsdtuneError(e, 'SSDTUNE_CONFDB_LOCKED'));
+    assert.match((e as Error).message, /--server/);
+    return true;
+  });
+  await db.close();
+});
+
+test('ConfDB: a newer schema is refused, not silently read', async () => {
+  const dir = tmp();
+  const db = await ConfDB.open(dir);
+  // Simulate a store written by a future version.
+  const raw = (db as unknown as { meta: { put(k: string, v: unknown): Promise<void> } }).meta;
+  await raw.put('schema', 99);
+  await db.close();
+  await assert.rejects(ConfDB.open(dir), (e) => isSsdtuneError(e, 'SSDTUNE_CONFDB_SCHEMA'));
+});
+
+test('ConfDB: export then import into a fresh store gives the same records; a bad file writes nothing', async () => {
+  const a = await ConfDB.open(tmp());
+  await a.batch([
+    { kind: 'workloads', type: 'put', value: workload('w') },
+    { kind: 'configs', type: 'put', value: { id: newId(), space: 'ssd', values: { channels: 8 }, createdAt: 'now' } },
+    ConfDB.audit('test', 'seed', {}),
+  ]);
+  const file = path.join(tmp(), 'export.jsonl');
+  const counts = await exportConfDB(a, file);
+  assert.equal(counts.workloads, 1);
+  const b = await ConfDB.open(tmp());
+  await importConfDB(b, file, 'test');
+  assert.deepEqual(await b.list('workloads'), await a.list('workloads'));
+  assert.deepEqual(await b.list('configs'), await a.list('configs'));
+
+  const bad = path.join(tmp(), 'bad.jsonl');
+  const lines = readFileSync(file, 'utf8').split('\n');
+  lines.splice(2, 0, '{"kind":"configs","value":{"id":"x"}}');
+  writeFileSync(bad, lines.join('\n'));
+  const c = await ConfDB.open(tmp());
+  await assert.rejects(importConfDB(c, bad), /line 3: a configs record needs field "space"/);
+  assert.equal(await c.count('workloads'), 0);
+  assert.equal(await c.count('configs'), 0);
+  await Promise.all([a.close(), b.close(), c.close()]);
+});

@@ -38,11 +38,12 @@ struct start {
   char comm[16];
 };
 
-/* LRU: a request merged into another is freed without completing, leaving
- * its entry behind; LRU ages those out instead of filling the map. Live
- * entries are bounded by the queue depth, far below the size. */
+/* A plain hash (an LRU hash costs more per update). Entries of requests
+ * merged into another are dropped at block_rq_merge; any other stale entry is
+ * recognised by its generation and, should the map ever fill, the requests
+ * not tracked are counted (BT_CNT_START_FULL), never silently dropped. */
 struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 16384);
   __type(key, __u64); /* struct request * */
   __type(value, struct start);
@@ -145,6 +146,14 @@ int BPF_PROG(bt_insert, struct request *rq) {
 SEC("tp_btf/block_rq_issue")
 int BPF_PROG(bt_issue, struct request *rq) {
   if (wanted(rq)) remember(rq, false);
+  return 0;
+}
+
+/* `rq` is being merged into another request and freed without completing. */
+SEC("tp_btf/block_rq_merge")
+int BPF_PROG(bt_merge, struct request *rq) {
+  __u64 key = (__u64)rq;
+  bpf_map_delete_elem(&inflight, &key);
   return 0;
 }
 

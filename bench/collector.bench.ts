@@ -11,12 +11,16 @@
  * and fio's own CPU per I/O: the issue-side tracepoint cost runs in fio's
  * context and shows there even when contention swamps the IOPS figure.
  *
+ * With bpftool, the kernel's own per-program run time is printed too
+ * (kernel.bpf_stats_enabled is switched on for the run and restored).
+ *
  * Reference: no capture. Stock blktrace(8) cannot run on these kernels
  * (lockdown), so it cannot be measured side by side here.
  */
 import { checkBackend } from '../src/collector/doctor.js';
 import { openCollector, type BackendName } from '../src/collector/index.js';
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createLoop, haveTool, runFioAsync, type ScratchDevice } from '../src/collector/testbed.js';
 
 const ROUNDS = Number(process.env.SSDTUNE_BENCH_ROUNDS ?? 4);
@@ -31,11 +35,25 @@ interface Sample {
   cpuPct: number;
 }
 
+const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';
+
+/** Average kernel run time of our programs (needs kernel.bpf_stats_enabled, which `run` turns on and restores). */
+function bpfRunNs(): string {
+  type Prog = { name?: string; run_cnt?: number; run_time_ns?: number };
+  const progs = JSON.parse(spawnSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' }).stdout || '[]') as Prog[];
+  return progs
+    .filter((p) => /^bt_(issue|complete)$/.test(p.name ?? '') && p.run_cnt)
+    .map((p) => `${p.name} ${Math.round(p.run_time_ns! / p.run_cnt!)} ns/run`)
+    .join(', ');
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
+
+const bpfRuns: string[] = [];
 
 async function once(dev: string, backend: BackendName | 'none'): Promise<Sample> {
   const job = { rw: 'randread' as const, bs: 4096, ios: 0, size: '192M', iodepth: 32, runtimeSec: SECONDS };
@@ -57,6 +75,7 @@ async function once(dev: string, backend: BackendName | 'none'): Promise<Sample>
     await collector.stop();
   }
   await reading;
+  if (backend === 'ebpf' && haveTool('bpftool')) bpfRuns.push(bpfRunNs());
   const cpu = process.cpuUsage(cpu0);
   const wallUs = Number(process.hrtime.bigint() - t0) / 1000;
   return { iops: r.iops, fioCpuUs: r.cpuUsPerIo, fioIos: r.total, captured, lost: collector.stats().lost, cpuPct: ((cpu.user + cpu.system) / wallUs) * 100 };
@@ -70,6 +89,8 @@ export async function run(): Promise<void> {
     if (!c.works) console.log(`${b}: not measured (${c.reason})`);
     return c.works;
   });
+  const statsWas = existsSync(BPF_STATS) ? readFileSync(BPF_STATS, 'utf8').trim() : undefined;
+  if (statsWas === '0') writeFileSync(BPF_STATS, '1'); // per-program run time, restored below
   const dev: ScratchDevice = createLoop(256, existsSync('/dev/shm') ? { dir: '/dev/shm' } : {});
   const samples = new Map<string, Sample[]>();
   /** Per backend, the loss of each capture run against the no-capture run just before it. */
@@ -89,6 +110,7 @@ export async function run(): Promise<void> {
     }
   } finally {
     dev.destroy();
+    if (statsWas === '0') writeFileSync(BPF_STATS, '0');
   }
   console.log(`device ${dev.name}, fio randread 4 KiB libaio iodepth 32 O_DIRECT, ${SECONDS} s per run, ${ROUNDS} rounds, alternated`);
   console.log('| mode | IOPS (median) | IOPS loss, median of pairs (range) | fio CPU per I/O (median) | captured / fio I/Os | records lost | collector CPU (% of a core) |');
@@ -105,5 +127,6 @@ export async function run(): Promise<void> {
     const fioCpu = `${median(ss.map((s) => s.fioCpuUs)).toFixed(2)} us`;
     console.log(`| ${mode === 'none' ? 'no capture (reference)' : mode} | ${Math.round(iops)} | ${loss} | ${fioCpu} | ${mode === 'none' ? '-' : `${cap} / ${fio}`} | ${mode === 'none' ? '-' : lost} | ${cpu} |`);
   }
+  if (bpfRuns.length) console.log(`eBPF program cost (kernel.bpf_stats_enabled), per run: ${bpfRuns.join(' | ')}`);
   console.log(`per-round IOPS: ${[...samples].map(([m, ss]) => `${m}: ${ss.map((s) => Math.round(s.iops)).join(' ')}`).join('; ')}`);
 }

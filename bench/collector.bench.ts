@@ -71,11 +71,11 @@ async function once(dev: string, backend: BackendName | 'none'): Promise<Sample>
   let r;
   try {
     r = await runFioAsync(dev, job);
+    if (backend === 'ebpf' && haveTool('bpftool')) bpfRuns.push(bpfRunNs()); // while still attached
   } finally {
     await collector.stop();
   }
   await reading;
-  if (backend === 'ebpf' && haveTool('bpftool')) bpfRuns.push(bpfRunNs());
   const cpu = process.cpuUsage(cpu0);
   const wallUs = Number(process.hrtime.bigint() - t0) / 1000;
   return { iops: r.iops, fioCpuUs: r.cpuUsPerIo, fioIos: r.total, captured, lost: collector.stats().lost, cpuPct: ((cpu.user + cpu.system) / wallUs) * 100 };

@@ -149,3 +149,15 @@ export const ERR_HOST_STATE = defineError('SSDTUNE_HOST_STATE', 409, EXIT.CONFLI
 export const ERR_HOST_CONFIG = defineError('SSDTUNE_HOST_CONFIG', 400, EXIT.BAD_INPUT, '%s: %s: %s');
 /** device, why the replay refuses it */
 export const ERR_HOST_UNSAFE = defineError('SSDTUNE_HOST_UNSAFE', 409, EXIT.CONFLICT, '%s: %s');
+// ---- collector -------------------------------------------------------------
+/** device path, what is wrong */
+export const ERR_COLLECT_DEVICE = defineError('SSDTUNE_COLLECT_DEVICE', 404, EXIT.NOT_FOUND, '%s: %s');
+/** device, owner pid, lock file */
+export const ERR_COLLECT_BUSY = defineError('SSDTUNE_COLLECT_BUSY', 409, EXIT.CONFLICT, '%s is already being captured by pid %s (lock %s); stop that capture first');
+/** backend, why, what to do */
+export const ERR_COLLECT_BACKEND = defineError('SSDTUNE_COLLECT_BACKEND', 501, EXIT.UNSUPPORTED, 'collector backend %s cannot run here: %s. %s');
+/** blktrace relay open refused by kernel lockdown: file */
+export const ERR_COLLECT_LOCKDOWN = defineError('SSDTUNE_COLLECT_LOCKDOWN', 501, EXIT.UNSUPPORTED, 'kernel blktrace is blocked by kernel lockdown (%s: EPERM, dmesg "Lockdown: blktrace: debugfs access is restricted"); use --backend ebpf or --backend tracefs, which lockdown allows');
+export const ERR_COLLECT_NOT_ROOT = defineError('SSDTUNE_COLLECT_NOT_ROOT', 403, EXIT.PERMISSION, 'capturing block I/O needs root (CAP_BPF/CAP_SYS_ADMIN and tracefs write access): run as root (sudo ssdtune %s)');
+/** device, what happened */
+export const ERR_COLLECT_LOST_DEVICE = defineError('SSDTUNE_COLLECT_DEVICE_GONE', 410, EXIT.FAILURE, '%s disappeared during the capture: %s');

@@ -8,4 +8,5 @@ void InitDecompress(Napi::Env env, Napi::Object exports);  // decompress.cc: bz2
 void InitBlktrace(Napi::Env env, Napi::Object exports);
 void InitSsdSim(Napi::Env env, Napi::Object exports);
 void InitReplay(Napi::Env env, Napi::Object exports);
+void InitCollector(Napi::Env env, Napi::Object exports);
 }  // namespace ssdtune

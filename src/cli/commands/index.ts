@@ -7,6 +7,8 @@ import { register as registerServe } from './serve.js';
 import { register as registerTune } from './tune.js';
 import { register as registerApply } from './apply.js';
 import { register as registerRevert } from './revert.js';
+import { register as registerDoctor } from './doctor.js';
+import { register as registerCollect } from './collect.js';
 
 export function registerCommands(program: Command): void {
   registerAnalyze(program);
@@ -16,4 +18,6 @@ export function registerCommands(program: Command): void {
   registerTune(program);
   registerApply(program);
   registerRevert(program);
+  registerDoctor(program);
+  registerCollect(program);
 }

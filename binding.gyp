@@ -13,6 +13,8 @@
         "native/src/ssdsim/ftl.cc",
         "native/src/ssdsim/sim.cc",
         "native/src/ssdsim/binding.cc",
+        "native/src/replay/replay.cc",
+        "native/src/replay/replay_addon.cc",
         "native/src/collector/collector.cc",
         "native/src/collector/ebpf_session.cc",
         "native/src/collector/blktrace_ioctl.cc"
@@ -22,7 +24,7 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": ["-std=c++17", "-O2", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-      "libraries": ["-lbz2", "-llzma", "-lzstd"],
+      "libraries": ["-lbz2", "-llzma", "-lzstd", "-luring"],
       "conditions": [
         # collector: link libbpf when its headers are installed; otherwise the
         # eBPF backend reports that it was built without (ssdtune doctor).

@@ -16,6 +16,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeTrace } from '../src/ml/characterise.js';
@@ -73,6 +74,11 @@ async function worker(): Promise<void> {
     const e = Math.min(all.length, o + B);
     batches.push({ length: e - o, timeNs: all.timeNs.subarray(o, e), sector: all.sector.subarray(o, e), bytes: all.bytes.subarray(o, e), op: all.op.subarray(o, e), device: all.device.subarray(o, e), pid: all.pid.subarray(o, e) });
   }
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
+  const c0 = cpu();
   const t0 = performance.now();
   const described = await describeTrace(
     (async function* () {
@@ -81,13 +87,17 @@ async function worker(): Promise<void> {
     { size: WINDOW },
   );
   const t1 = performance.now();
+  const c1 = cpu();
   const c = characterise(described, { seed: 1 });
   const t2 = performance.now();
+  const c2 = cpu();
   process.stdout.write(
     JSON.stringify({
       features: (t1 - t0) / 1000,
       model: (t2 - t1) / 1000,
       total: (t2 - t0) / 1000,
+      cpuFeatures: c1 - c0,
+      cpuModel: c2 - c1,
       windows: described.windows.length,
       k: c.kmeans.k,
       ratio: c.pca.explainedVarianceRatio,
@@ -111,7 +121,7 @@ b = np.fromfile(d + "/features-1m.bytes.bin", dtype=np.uint32).astype(np.float64
 op = np.fromfile(d + "/features-1m.op.bin", dtype=np.uint16)
 dev = np.fromfile(d + "/features-1m.device.bin", dtype=np.uint32).astype(np.int64)
 W = ${WINDOW}
-t0 = time.perf_counter()
+t0 = time.perf_counter(); c0 = time.process_time()
 nw = len(t) // W
 gap = np.empty_like(t); gap[0] = 0; gap[1:] = np.maximum(t[1:] - t[:-1], 0)
 gap /= 1000.0
@@ -137,7 +147,7 @@ for w in range(nw):
                  seq, np.log1p(span), reuse_frac, np.log1p(reuse_med), np.log1p(qd),
                  lia.mean(), lia.std(), lof.mean(), lof.std(), lsz.mean(), lsz.std()])
 X = np.array(rows)
-t1 = time.perf_counter()
+t1 = time.perf_counter(); c1 = time.process_time()
 Z = StandardScaler().fit_transform(X)
 pca = PCA(n_components=2, svd_solver="full").fit(Z)
 P = pca.transform(Z)
@@ -146,8 +156,8 @@ for k in range(2, 9):
     km = KMeans(n_clusters=k, n_init=1, random_state=1, algorithm="lloyd").fit(P)
     sc = silhouette_score(P, km.labels_)
     if best is None or sc > best[0]: best = (sc, k)
-t2 = time.perf_counter()
-print(json.dumps({"features": t1 - t0, "model": t2 - t1, "total": t2 - t0, "windows": nw, "k": best[1],
+t2 = time.perf_counter(); c2 = time.process_time()
+print(json.dumps({"features": t1 - t0, "model": t2 - t1, "total": t2 - t0, "cpuFeatures": c1 - c0, "cpuModel": c2 - c1, "windows": nw, "k": best[1],
                   "ratio": pca.explained_variance_ratio_.tolist(),
                   "maxRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "X": X.tolist()}))
 `;
@@ -156,6 +166,8 @@ interface Side {
   features: number;
   model: number;
   total: number;
+  cpuFeatures: number;
+  cpuModel: number;
   windows: number;
   k: number;
   ratio: number[];
@@ -173,14 +185,18 @@ export async function run(): Promise<void> {
   if (py.status === 0) b = JSON.parse(py.stdout) as Side;
   else console.log(`scikit-learn side failed or missing (/usr/bin/python3 with python3-sklearn): ${py.stderr.trim().split('\n').pop()}`);
   const f = (x: number) => x.toFixed(3).padStart(9);
-  console.log(`${N} requests, ${a.windows} windows of ${WINDOW}; machine: 2 cores shared with other jobs (figures under contention)`);
-  console.log(`stage                     ssdtune (node ${process.version})   numpy+sklearn`);
-  console.log(`features+descriptors (s) ${f(a.features)}                 ${b ? f(b.features) : '     n/a'}`);
-  console.log(`PCA + k-means, k=2..8 (s)${f(a.model)}                 ${b ? f(b.model) : '     n/a'}`);
-  console.log(`total (s)                ${f(a.total)}                 ${b ? f(b.total) : '     n/a'}`);
-  console.log(`peak RSS (MiB)           ${f(a.maxRssMiB)}                 ${b ? f(b.maxRssMiB) : '     n/a'}`);
-  console.log(`chosen k                 ${String(a.k).padStart(9)}                 ${b ? String(b.k).padStart(9) : '     n/a'}`);
-  console.log(`PCA variance ratio       ${a.ratio.map((x) => x.toFixed(4)).join(' ')}      ${b ? b.ratio.map((x) => x.toFixed(4)).join(' ') : 'n/a'}`);
+  const row = (label: string, get: (s: Side) => number) => console.log(`${label.padEnd(34)}${f(get(a))}        ${b ? f(get(b)) : '      n/a'}`);
+  console.log(`${N} requests, ${a.windows} windows of ${WINDOW}; 2-core machine shared with other jobs (load average ${loadavg()[0]!.toFixed(1)}): CPU times are the steadier figure`);
+  console.log(`${''.padEnd(34)}  ssdtune    numpy+sklearn`);
+  row('features+descriptors wall (s)', (s) => s.features);
+  row('features+descriptors CPU (s)', (s) => s.cpuFeatures);
+  row('PCA + k-means k=2..8 wall (s)', (s) => s.model);
+  row('PCA + k-means k=2..8 CPU (s)', (s) => s.cpuModel);
+  row('total wall (s)', (s) => s.total);
+  row('total CPU (s)', (s) => s.cpuFeatures + s.cpuModel);
+  row('peak RSS (MiB)', (s) => s.maxRssMiB);
+  console.log(`${'chosen k'.padEnd(34)}${String(a.k).padStart(9)}        ${b ? String(b.k).padStart(9) : '      n/a'}`);
+  console.log(`${'PCA explained variance ratio'.padEnd(34)}${a.ratio.map((x) => x.toFixed(4)).join(' ')}  ${b ? b.ratio.map((x) => x.toFixed(4)).join(' ') : 'n/a'}`);
   if (b) {
     let maxDiff = 0;
     for (let i = 0; i < a.X.length; i++) for (let j = 0; j < a.X[i]!.length; j++) maxDiff = Math.max(maxDiff, Math.abs(a.X[i]![j]! - b.X[i]![j]!));

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { PROJECT_ROOT } from '../src/native.js';
 import { blktraceEventBatches, openBlktrace } from '../src/readers/blktrace.js';
 import { writeBlktrace } from '../src/writers/blktrace.js';
-import { collect, emptyMeta, type TraceBatch, type TraceSource } from '../src/trace/model.js';
+import { collect, emptyMeta, TraceBuilder, type TraceBatch, type TraceSource } from '../src/trace/model.js';
 
 const EVENTS_WANTED = 5_000_000;
 const DATA = path.join(PROJECT_ROOT, 'bench', 'data', 'blktrace5m');
@@ -35,34 +35,15 @@ async function replicated(copies: number): Promise<TraceSource> {
       const per = 600; // copies per batch
       for (let k0 = 0; k0 < copies; k0 += per) {
         const nk = Math.min(per, copies - k0);
-        const n = nk * real.length;
-        const b = {
-          length: n,
-          timeNs: new Float64Array(n),
-          sector: new Float64Array(n),
-          bytes: new Uint32Array(n),
-          op: new Uint16Array(n),
-          device: new Uint32Array(n),
-          pid: new Uint32Array(n),
-          issueNs: new Float64Array(n),
-          completeNs: new Float64Array(n),
-        };
+        const b = new TraceBuilder({ timing: true, initialCapacity: nk * real.length });
         for (let k = 0; k < nk; k++) {
           const dt = (k0 + k) * span;
           const ds = ((k0 + k) % 64) * 2097152;
           for (let i = 0; i < real.length; i++) {
-            const j = k * real.length + i;
-            b.timeNs[j] = real.timeNs[i] + dt;
-            b.sector[j] = real.sector[i] + ds;
-            b.bytes[j] = real.bytes[i];
-            b.op[j] = real.op[i];
-            b.device[j] = real.device[i];
-            b.pid[j] = real.pid[i];
-            b.issueNs[j] = real.issueNs![i] + dt;
-            b.completeNs[j] = real.completeNs![i] + dt;
+            b.push(real.timeNs[i] + dt, real.sector[i] + ds, real.bytes[i], real.op[i], real.device[i], real.pid[i], real.issueNs![i] + dt, real.completeNs![i] + dt);
           }
         }
-        yield b;
+        yield b.take();
       }
     },
   };
@@ -98,9 +79,9 @@ async function timeOurs(mode: 'events' | 'requests'): Promise<Timing & { events:
   let rows = 0;
   let events = 0;
   if (mode === 'events') {
-    for await (const b of blktraceEventBatches(PREFIX, { batchSize: 1 << 16, done: (m) => (events = m.stats.events) })) rows += b.length;
+    for await (const b of blktraceEventBatches(PREFIX, { done: (m) => (events = m.stats.events) })) rows += b.length;
   } else {
-    const src = await openBlktrace(PREFIX, { batchSize: 1 << 16 });
+    const src = await openBlktrace(PREFIX); // the default batch size, as openTrace uses
     for await (const b of src) rows += b.length;
     events = Number(readFileSync(`${PREFIX}.events`, 'utf8'));
   }

@@ -33,6 +33,38 @@ test('analyze --json on the real MQSim trace', () => {
   assert.equal(s.latency, null, 'MQSim traces carry no completion times');
 });
 
+test('analyze --json on the MSR sample: latency and queue depth from its response times', () => {
+  const r = run('--json', 'traces/msr_hm_0_sample1000.csv');
+  assert.equal(r.code, 0, r.err);
+  const s = (JSON.parse(r.out) as AnalysisReport).traces[0].stats;
+  assert.equal(s.requests, 1000);
+  assert.equal(s.mix.read.requests + s.mix.write.requests, 1000);
+  // MSR gives arrival + response time: total latency and in-flight depth, no separate device time
+  assert.equal(s.latency!.total!.count, 1000);
+  assert.equal(s.latency!.device, null);
+  assert.ok(s.queueDepth!.maxInFlight >= 1);
+  assert.equal(s.queueDepth!.meanAtDevice, null);
+  // first record: 128166385295514663,hm,0,Write,9056014336,2048,2833 -> 2048 B write, 283.3 us
+  assert.ok(s.size.write!.min <= 2048);
+  assert.ok(s.latency!.total!.min <= 283_300 && s.latency!.total!.max >= 283_300);
+});
+
+test('analyze --json on the real blktrace set: process names, device numbers, D->C latency', (t) => {
+  if (!existsSync('build/Release/ssdtune_native.node')) {
+    t.skip('native addon not built (npm run build:native)');
+    return;
+  }
+  const r = run('--json', 'traces/blktrace_centos7_vm_small/sda.blktrace.0');
+  assert.equal(r.code, 0, r.err);
+  const s = (JSON.parse(r.out) as AnalysisReport).traces[0].stats;
+  assert.ok(s.requests > 100);
+  assert.equal(s.mix.write.fraction, 1, 'background writeback only');
+  assert.deepEqual(s.devices.map((d) => d.device), ['8,0']);
+  assert.ok(s.processes.some((p) => p.name.startsWith('kworker')), 'names from notify records');
+  assert.ok(s.latency!.device!.count > 0 && s.latency!.device!.p50 <= s.latency!.total!.p50);
+  assert.notEqual(s.queueDepth!.meanAtDevice, null);
+});
+
 test('analyze prints aligned text by default', () => {
   const r = run(MQSIM);
   assert.equal(r.code, 0, r.err);

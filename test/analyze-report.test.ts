@@ -6,8 +6,6 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { analyzeTraces } from '../src/service/analyze.js';
 import { renderReport } from '../src/analyze/report.js';
-import { StatsAccumulator } from '../src/analyze/stats.js';
-import { Op, TraceBuilder } from '../src/trace/model.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -18,19 +16,8 @@ test('HTML report renders offline in Chromium with its SVG charts', async (t) =>
     return;
   }
   const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-report-'));
-  // the real MQSim trace has no completion times, so add a built trace that has them (for the latency CDF)
-  const report = await analyzeTraces([path.resolve('traces/mqsim_wsrch-small.trace')]);
-  const b = new TraceBuilder({ timing: true });
-  let x = 7;
-  for (let i = 0; i < 2000; i++) {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    const t = i * 50_000;
-    b.push(t, (x % 1_000_000) * 8, 4096 << (x % 4), x & 1 ? Op.READ : Op.WRITE, 0, 42, t + 2_000, t + 2_000 + 20_000 + (x % 300_000));
-  }
-  const acc = new StatsAccumulator();
-  acc.addStream(new Map([[42, 'builder']]));
-  acc.add(b.take());
-  report.traces.push({ source: 'built trace with completions', format: 'memory', baseTimeNs: 0, warnings: [], skippedRecords: 0, stats: acc.finish() });
+  // MQSim has no completion times; the MSR sample has response times (latency CDF); plus their combination
+  const report = await analyzeTraces([path.resolve('traces/mqsim_wsrch-small.trace'), path.resolve('traces/msr_hm_0_sample1000.csv')]);
   const file = path.join(dir, 'report.html');
   writeFileSync(file, await renderReport(report));
 
@@ -49,8 +36,8 @@ test('HTML report renders offline in Chromium with its SVG charts', async (t) =>
     });
     await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
     const svgs = await page.locator('figure > svg').count();
-    // MQSim: heat map, throughput (one SVG with two panels), size histogram; built trace: the same + latency CDF
-    assert.equal(svgs, 7);
+    // MQSim: heat map, throughput (one SVG with two panels), size histogram; MSR and combined: the same + latency CDF
+    assert.equal(svgs, 3 + 4 + 4);
     const titles = await page.locator('figure svg text').allTextContents();
     for (const title of ['Where and when: requests by LBA and time', 'Throughput over time', 'Request sizes', 'Latency distribution (CDF)']) {
       assert.ok(titles.includes(title), `chart "${title}" present`);

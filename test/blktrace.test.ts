@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { actionLetter, BlkCategory, blktraceFormat, openBlktrace, readBlktraceEvents, type BlktraceEvents } from '../src/readers/blktrace.js';
@@ -187,6 +187,40 @@ test('blktrace: version 8 (blk_io_trace2, 64-byte records, u64 action) reads ide
   await sameAsOriginal(path.join(dir, 'sda'));
 });
 
+test('blktrace: records with the cgroup flag carry the cgroup id before their payload', async () => {
+  const dir = tmp();
+  for (const n of [0, 1]) {
+    const buf = readFileSync(`${SET}.blktrace.${n}`);
+    const parts: Buffer[] = [];
+    for (let o = 0; o < buf.length; ) {
+      const pdu = buf.readUInt16LE(o + 46);
+      const h = Buffer.from(buf.subarray(o, o + 48));
+      const payload = buf.subarray(o + 48, o + 48 + pdu);
+      if ((h.readUInt32LE(28) & 0xff) === 15 && !(h.readUInt32LE(28) & (BlkCategory.NOTIFY << 16))) {
+        h.writeUInt32LE(h.readUInt32LE(28) | (1 << 8), 28); // __BLK_TA_CGROUP
+        h.writeUInt16LE(pdu + 8, 46);
+        parts.push(h, Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]), payload);
+      } else parts.push(h, payload);
+      o += 48 + pdu;
+    }
+    writeFileSync(path.join(dir, `sda.blktrace.${n}`), Buffer.concat(parts));
+  }
+  const a = await readBlktraceEvents(SET);
+  const b = await readBlktraceEvents(path.join(dir, 'sda'));
+  assert.deepEqual(b.events.auxSector, a.events.auxSector);
+  assert.deepEqual(b.events.auxDevice, a.events.auxDevice);
+  assert.ok([...b.events.act].some((x) => x === (15 | (1 << 8))));
+});
+
+test('blktrace: progress reports bytes of the set', async () => {
+  const seen: [number, number][] = [];
+  await collect(await openBlktrace(SET, { batchSize: 10, onProgress: (d, t) => seen.push([d, t]) }));
+  const total = readFileSync(`${SET}.blktrace.0`).length + readFileSync(`${SET}.blktrace.1`).length;
+  assert.ok(seen.length > 5);
+  assert.ok(seen.every(([d, t]) => t === total && d <= total));
+  assert.ok(seen[seen.length - 1][0] > total / 2);
+});
+
 test('blktrace writer: round trip is identical and blkparse reads the output', async (t) => {
   const dir = tmp();
   const src = await openBlktrace(SET);
@@ -218,7 +252,7 @@ test('blktrace writer: unknown issue/complete times are omitted (round trip keep
     timeNs: Float64Array.from([0, 1000, 1000, 5000]),
     sector: Float64Array.from([8, 64, 128, 8]),
     bytes: Uint32Array.from([4096, 8192, 512, 4096]),
-    op: Uint16Array.from([Op.READ, Op.WRITE | Op.SYNC | Op.FUA, Op.DISCARD, Op.READ | Op.READAHEAD]),
+    op: Uint16Array.from([Op.READ | Op.META, Op.WRITE | Op.SYNC | Op.FUA | Op.FLUSH, Op.DISCARD, Op.READ | Op.READAHEAD]),
     device: Uint32Array.from([(259 << 20) | 1, (259 << 20) | 1, (259 << 20) | 1, (8 << 20) | 16]),
     pid: Uint32Array.from([1, 2, 3, 4]),
     issueNs: Float64Array.from([10, NaN, 1500, 5100]),
@@ -292,4 +326,78 @@ test('blktrace: a set with one per-CPU file missing reads with a warning and unp
   assert.ok(r.length > 0 && r.length < 109);
   assert.ok(src.meta.warnings.some((w) => /sda\.blktrace\.0 missing/.test(w)), src.meta.warnings.join('; '));
   assert.ok(src.meta.warnings.some((w) => /\d+ unpaired event/.test(w) || /never completed/.test(w)), src.meta.warnings.join('; '));
+});
+
+/** One version-7 little-endian record. */
+function rec(seq: number, time: number, sector: number, blocks: number, act: number, cat: number, pdu: Buffer = Buffer.alloc(0)): Buffer {
+  const b = Buffer.alloc(48);
+  b.writeUInt32LE(0x65617407, 0);
+  b.writeUInt32LE(seq, 4);
+  b.writeBigUInt64LE(BigInt(time), 8);
+  b.writeBigUInt64LE(BigInt(sector), 16);
+  b.writeUInt32LE(blocks * 512, 24);
+  b.writeUInt32LE((act | (cat << 16)) >>> 0, 28);
+  b.writeUInt32LE(42, 32);
+  b.writeUInt32LE(8 << 20, 36);
+  b.writeUInt16LE(pdu.length, 46);
+  return Buffer.concat([b, pdu]);
+}
+
+test('blktrace pairing: requeue, front merge, split, abort, partial completion, unpaired and PC events', async () => {
+  const W = BlkCategory.WRITE;
+  const Q = BlkCategory.QUEUE | W;
+  const D = BlkCategory.ISSUE | W;
+  const C = BlkCategory.COMPLETE | W;
+  const be64 = (v: number) => {
+    const p = Buffer.alloc(8);
+    p.writeBigUInt64BE(BigInt(v));
+    return p;
+  };
+  let seq = 0;
+  const r = (t: number, s: number, n: number, act: number, cat: number, pdu?: Buffer) => rec(++seq, t, s, n, act, cat, pdu);
+  const records = [
+    // requeued once: the second D counts
+    r(100, 1000, 8, 1, Q), r(105, 1000, 8, 4, Q), r(110, 1000, 8, 12, Q), r(120, 1000, 8, 7, D), r(130, 1000, 8, 6, BlkCategory.REQUEUE | W), r(140, 1000, 8, 7, D), r(200, 1000, 8, 8, C),
+    // front merge: the bio at 2000 joins the request at 2008
+    r(300, 2008, 8, 1, Q), r(301, 2008, 8, 4, Q), r(302, 2000, 8, 1, Q), r(303, 2000, 8, 3, Q), r(310, 2000, 16, 7, D), r(400, 2000, 16, 8, C),
+    // split at 3008: two requests with the same queue time
+    r(500, 3000, 16, 1, Q), r(501, 3000, 16, 13, 0, be64(3008)), r(502, 3000, 8, 4, Q), r(503, 3000, 8, 7, D), r(504, 3008, 8, 4, Q), r(505, 3008, 8, 7, D), r(600, 3000, 8, 8, C), r(610, 3008, 8, 8, C),
+    // aborted before dispatch: no request
+    r(700, 4000, 8, 1, Q), r(701, 4000, 8, 16, Q),
+    // completed in two parts
+    r(800, 5000, 16, 1, Q), r(810, 5000, 16, 7, D), r(900, 5000, 8, 8, C), r(950, 5008, 8, 8, C),
+    // SCSI passthrough: not a block request
+    r(960, 0, 0, 7, BlkCategory.ISSUE | BlkCategory.PC),
+    // nothing queued there: unpaired
+    r(1000, 9000, 8, 8, C), r(1001, 9100, 8, 7, D),
+  ];
+  const dir = tmp();
+  writeFileSync(path.join(dir, 'syn.blktrace.0'), Buffer.concat(records));
+  const src = await openBlktrace(path.join(dir, 'syn.blktrace.0'));
+  const t = await collect(src);
+  const rows = [...Array(t.length).keys()].map((i) => [t.timeNs[i], t.sector[i], t.bytes[i], t.issueNs![i], t.completeNs![i]]);
+  assert.deepEqual(rows, [
+    [0, 1000, 4096, 40, 100],
+    [200, 2000, 8192, 210, 300],
+    [400, 3000, 4096, 403, 500],
+    [400, 3008, 4096, 405, 510],
+    [700, 5000, 8192, 710, 850],
+  ]);
+  assert.ok(src.meta.warnings.some((w) => /2 unpaired event\(s\) \(D 1, C 1\)/.test(w)), src.meta.warnings.join('; '));
+});
+
+test('blktrace: an unreadable file is a clear error', async (t) => {
+  if (process.getuid?.() === 0) return t.skip('running as root: permissions do not stop reads');
+  const dir = tmp();
+  const f = path.join(dir, 'locked.blktrace.0');
+  copyFileSync(`${SET}.blktrace.0`, f);
+  chmodSync(f, 0);
+  await rejectsFormat(f, /locked\.blktrace\.0: .*(permission|Permission) denied/, 'SSDTUNE_TRACE_OPEN');
+});
+
+test('openTrace sniffs a blktrace per-CPU file and reads the whole set', async () => {
+  const { openTrace } = await import('../src/readers/registry.js');
+  const src = await openTrace(`${SET}.blktrace.1`);
+  assert.equal(src.meta.format, 'blktrace');
+  assert.equal((await collect(src)).length, 109);
 });

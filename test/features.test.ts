@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { describeWindow, descriptorVector, DESCRIPTOR_DIM, NOMINAL_LATENCY_NS, percentileSorted } from '../src/features/descriptors.js';
+import { describeWindow, descriptorVector, DESCRIPTOR_DIM, NOMINAL_LATENCY_NS, percentileSorted, percentilesInPlace } from '../src/features/descriptors.js';
 import { perIoFeatures, Windower, type RequestWindow } from '../src/features/perio.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { Op, TraceBuilder, type TraceBatch } from '../src/trace/model.js';
@@ -41,6 +41,20 @@ test('percentile: numpy linear interpolation', () => {
   close(percentileSorted(x, 0.9), 2.7);
   close(percentileSorted([7], 0.9), 7);
   assert.equal(percentileSorted([], 0.5), 0);
+});
+
+test('quickselect percentiles equal sorted percentiles (random, duplicates, tiny)', () => {
+  let seed = 12345;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (const n of [1, 2, 3, 10, 101, 3000]) {
+    for (const dupes of [false, true]) {
+      const x = Float64Array.from({ length: n }, () => (dupes ? Math.floor(rnd() * 5) : rnd() * 1e6));
+      const sorted = Float64Array.from(x).sort();
+      const ps = [0, 0.1, 0.5, 0.9, 1];
+      const got = percentilesInPlace(Float64Array.from(x), ps);
+      ps.forEach((p, i) => assert.equal(got[i], percentileSorted(sorted, p), `n=${n} p=${p}`));
+    }
+  }
 });
 
 test('per-I/O features of a hand-built window', () => {

@@ -7,6 +7,8 @@ import { isSsdtuneError } from '../src/errors.js';
 import { identify, MemoryWorkloadStore, profileWorkload } from '../src/ml/identify.js';
 import { loadSimilarityModel, META_FILE, MODEL_FILE, WEIGHTS_FILE } from '../src/ml/model-io.js';
 import { embed, initBackend } from '../src/ml/similarity.js';
+import { describeTrace } from '../src/ml/characterise.js';
+import { openTrace } from '../src/readers/registry.js';
 import { standardize } from '../src/ml/standardize.js';
 import { assignRoles, calibrateThreshold, DEFAULT_TRAIN, loadStreams, queries, timeSplit, trainAndSave, type TrainConfig } from '../src/ml/train.js';
 
@@ -54,8 +56,9 @@ test('calibration, roles, time split and query grouping', () => {
 test('train on a real trace, save, load back identically, identify', async () => {
   mkdirSync(tracesDir, { recursive: true });
   copyFileSync(path.resolve('traces/mqsim_wsrch-small.trace'), path.join(tracesDir, 'mqsim_wsrch-small.trace'));
+  copyFileSync(path.resolve('traces/blkparse_hadoop_writeback_apress.txt'), path.join(tracesDir, 'hadoop.blkparse.txt'));
   const r = await trainAndSave(cfg(outDir), 'test');
-  assert.equal(r.streams.length, 3);
+  assert.equal(r.streams.length, 4); // 3 MQSim devices + Hadoop
   assert.ok(r.streams.every((s) => s.role === 'known'));
   assert.ok(r.losses.length > 0 && r.losses.every(Number.isFinite));
   const card = readFileSync(path.join(outDir, 'MODEL_CARD.md'), 'utf8');
@@ -79,12 +82,26 @@ test('train on a real trace, save, load back identically, identify', async () =>
   assert.equal(empty.kind, 'new');
   assert.equal(empty.distance, Infinity);
   for (const s of streams) store.put(profileWorkload(loaded, s.name, s.name, timeSplit(s.windows).train));
-  // A query made of a workload's own profile windows is at distance 0 from it.
-  const own = timeSplit(streams[1]!.windows).train;
+  // A long query (many chunks) of a known workload's own windows: known, that workload.
+  // (Hadoop writeback: the MQSim devices are near-twins, ASUs of one WebSearch application.)
+  const hadoop = streams.find((s) => s.name.startsWith('hadoop'))!;
+  const own = timeSplit(hadoop.windows).train;
+  {
+    const id = await identify(loaded, own, store, 'network');
+    assert.equal(id.kind, 'known', JSON.stringify(id));
+    assert.equal(id.nearest?.id, hadoop.name);
+    assert.equal(id.windows, own.length);
+    assert.ok(id.confidence > 0 && id.confidence <= 1);
+    const pca = await identify(loaded, own, store, 'pca');
+    assert.equal(pca.distance, pca.nearest?.distance); // the reported chunk's own nearest and distance
+  }
+  // A one-chunk query identical to a profile is at distance 0 from it.
+  const q = own.slice(0, loaded.meta.queryWindows);
+  const exact = new MemoryWorkloadStore();
+  exact.put(profileWorkload(loaded, 'x', 'x', q));
   for (const method of ['network', 'pca'] as const) {
-    const id = await identify(loaded, own, store, method);
+    const id = await identify(loaded, q, exact, method);
     assert.equal(id.kind, 'known');
-    assert.equal(id.nearest?.id, streams[1]!.name);
     assert.ok(id.distance < 1e-6 && id.confidence > 0.99, `${method}: ${JSON.stringify(id)}`);
   }
   await assert.rejects(identify(loaded, [], store), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_FEATURES_TOO_SHORT'));
@@ -117,4 +134,26 @@ test('corrupt or missing model files give coded errors naming the file', async (
   await corrupt(MODEL_FILE, () => '{"modelTopology": 3}', /expected a tfjs layers-model/);
   await corrupt(META_FILE, (b) => JSON.stringify({ ...JSON.parse(b.toString()), threshold: null }), /threshold must be a positive number/);
   await corrupt(META_FILE, (b) => JSON.stringify({ ...JSON.parse(b.toString()), descriptorNames: ['x'] }), /retrain/);
+});
+
+test('the shipped model in models/similarity loads and tells its own workloads from a new one', async () => {
+  const m = await loadSimilarityModel(path.resolve('models/similarity'));
+  assert.equal(m.meta.windowSize, 64);
+  const t = await describeTrace(await openTrace(path.resolve('traces/mqsim_wsrch-small.trace')), { size: m.meta.windowSize, splitByDevice: true });
+  const dev0 = { name: 'mqsim#0', windows: t.windows.filter((w) => w.stream === 0).map((w) => w.vector) };
+  const store = new MemoryWorkloadStore();
+  store.put(profileWorkload(m, dev0.name, 'WebSearch ASU 0', timeSplit(dev0.windows).train));
+  const id = await identify(m, dev0.windows.slice(0, m.meta.queryWindows), store);
+  assert.equal(id.kind, 'known');
+  assert.equal(id.nearest?.name, 'WebSearch ASU 0');
+  // A synthetic sequential-write stream (1 MiB writes, back to back) is nothing like WebSearch reads.
+  const seq = Array.from({ length: m.meta.queryWindows }, (_, k) => {
+    const v = Float64Array.from(dev0.windows[k]!);
+    v[0] = 0; // readRatio
+    v[9] = 1; // sequentialFraction
+    v[1] = v[2] = v[3] = Math.log1p(1 << 20);
+    return v;
+  });
+  const other = await identify(m, seq, store);
+  assert.equal(other.kind, 'new', JSON.stringify(other));
 });

@@ -36,9 +36,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try {
       Parser pr(streams(data, size, o.skipBad), o);
       RequestCols rc{t, s, b, op, dev, pid, iss, cmp};
-      while (pr.nextRequests(rc, 97)) {
-      }
+      uint64_t rows = 0;
+      while (size_t n = pr.nextRequests(rc, 97)) rows += n;
       (void)pr.baseTimeNs();
+      // Every request comes from one queued bio or a split of one: more rows means a pairing bug.
+      const Stats& st = pr.stats();
+      if (rows != st.requests || rows > st.byAct[TA_QUEUE] + st.splits) __builtin_trap();
     } catch (const ParseError&) {
     }
     try {

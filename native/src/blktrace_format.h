@@ -74,7 +74,8 @@ constexpr uint32_t kCgroupFlag = 1u << 8;
 // Notify records (category NOTIFY): action & 0xff.
 enum Notify : uint32_t { TN_PROCESS = 0, TN_TIMESTAMP = 1, TN_MESSAGE = 2 };
 
-// ssdtune's own operation flags (src/trace/model.ts Op); kept in sync by test.
+// ssdtune's own operation flags (src/trace/model.ts Op); the writer round-trip test in
+// test/blktrace.test.ts fails if the two drift apart.
 enum OpFlag : uint16_t {
   OP_READ = 1 << 0,
   OP_WRITE = 1 << 1,
@@ -118,6 +119,9 @@ struct Event {
   uint64_t cat() const { return action >> kCatShift; }
   bool cgroup() const { return (action & kCgroupFlag) != 0; }
   bool notify() const { return (cat() & TC_NOTIFY) != 0; }
+  /** The payload proper: with the cgroup flag the kernel puts the 8-byte cgroup id first. */
+  const uint8_t* payload() const { return cgroup() && pduLen >= 8 ? pdu + 8 : pdu; }
+  size_t payloadLen() const { return cgroup() && pduLen >= 8 ? pduLen - 8u : pduLen; }
 };
 
 inline uint16_t bswap16(uint16_t v) { return static_cast<uint16_t>((v >> 8) | (v << 8)); }

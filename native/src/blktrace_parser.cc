@@ -302,6 +302,12 @@ Parser::Parser(std::vector<std::unique_ptr<RecordStream>> streams, ParserOptions
   ringMask_ = 1023;
 }
 
+uint64_t Parser::bytesRead() const {
+  uint64_t n = 0;
+  for (auto& s : merger_.streams()) n += s->bytesRead();
+  return n;
+}
+
 uint64_t Parser::skipped() const {
   uint64_t n = 0;
   for (auto& s : merger_.streams()) n += s->skipped();
@@ -315,12 +321,8 @@ double Parser::baseTimeNs() const {
 
 void Parser::handleNote(const Event& e, const Layout& l) {
   uint32_t code = e.act() & 0xff;
-  const uint8_t* p = e.pdu;
-  size_t len = e.pduLen;
-  if (e.cgroup() && len >= 8) {  // the cgroup id precedes the payload
-    p += 8;
-    len -= 8;
-  }
+  const uint8_t* p = e.payload();
+  size_t len = e.payloadLen();
   stats_.notify[code < 3 ? code : 3]++;
   if (code == TN_PROCESS) {
     size_t n = 0;
@@ -410,10 +412,13 @@ void Parser::kill(uint64_t id, uint8_t state) {
   if (r.state < ISSUED) endErase(id);
   chainRemove(id);
   r.state = state;
+  finished_ = true;
 }
 
 void Parser::pair(const Event& e) {
   const uint32_t act = e.act();
+  // An event whose request is not known (queued before the trace began, or on a missing CPU file).
+  auto miss = [&] { stats_.unpaired[act]++; };
   if (e.cat() & TC_PC) {
     stats_.pcEvents++;
     return;
@@ -470,20 +475,14 @@ void Parser::pair(const Event& e) {
     case TA_INSERT: {
       uint64_t id = findOldest(e.device, e.sector, QUEUED, act == TA_GETRQ ? QUEUED : GOT);
       if (id == kNone) id = findOldest(e.device, e.sector, QUEUED, INSERTED);
-      if (id == kNone) {
-        stats_.unpaired[act]++;
-        return;
-      }
+      if (id == kNone) return miss();
       Req& r = at(id);
       if (r.state < (act == TA_GETRQ ? GOT : INSERTED)) r.state = act == TA_GETRQ ? GOT : INSERTED;
       return;
     }
     case TA_ISSUE: {
       uint64_t id = findOldest(e.device, e.sector, QUEUED, INSERTED);
-      if (id == kNone) {
-        stats_.unpaired[act]++;
-        return;
-      }
+      if (id == kNone) return miss();
       Req& r = at(id);
       endErase(id);
       r.state = ISSUED;
@@ -494,10 +493,7 @@ void Parser::pair(const Event& e) {
     }
     case TA_REQUEUE: {
       uint64_t id = findOldest(e.device, e.sector, ISSUED, ISSUED);
-      if (id == kNone) {
-        stats_.unpaired[act]++;
-        return;
-      }
+      if (id == kNone) return miss();
       at(id).state = INSERTED;
       at(id).issue = kNone;
       stats_.requeues++;
@@ -507,10 +503,7 @@ void Parser::pair(const Event& e) {
       uint64_t id = findOldest(e.device, e.sector, ISSUED, ISSUED);
       if (id == kNone) {
         id = findOldest(e.device, e.sector, QUEUED, INSERTED);
-        if (id == kNone) {
-          stats_.unpaired[act]++;
-          return;
-        }
+        if (id == kNone) return miss();
         stats_.completedWithoutIssue++;
         endErase(id);
       }
@@ -528,19 +521,14 @@ void Parser::pair(const Event& e) {
       chainRemove(id);
       r.complete = e.time;
       r.state = DONE;
+      finished_ = true;
       return;
     }
     case TA_SPLIT: {
-      if (e.pduLen < 8) {
-        stats_.unpaired[act]++;
-        return;
-      }
-      uint64_t at2 = be64(e.pdu);
+      if (e.payloadLen() < 8) return miss();
+      uint64_t at2 = be64(e.payload());
       uint64_t id = findNewest(e.device, e.sector, QUEUED, INSERTED);
-      if (id == kNone || at2 <= e.sector || (at2 - e.sector) * 512 >= at(id).bytes) {
-        stats_.unpaired[act]++;
-        return;
-      }
+      if (id == kNone || at2 <= e.sector || at2 - e.sector >= (uint64_t(at(id).bytes) + 511) / 512) return miss();
       // The bio keeps [sector, at2); the remainder goes on as its own request with the same queue time.
       uint64_t rest = newReq();
       Req& r = at(id);  // after newReq: the ring may have moved
@@ -559,12 +547,9 @@ void Parser::pair(const Event& e) {
       return;
     }
     case TA_REMAP: {
-      if (e.pduLen < 16) {
-        stats_.unpaired[act]++;
-        return;
-      }
-      uint32_t from = be32(e.pdu);
-      uint64_t fromSector = be64(e.pdu + 8);
+      if (e.payloadLen() < 16) return miss();
+      uint32_t from = be32(e.payload());
+      uint64_t fromSector = be64(e.payload() + 8);
       if (from == e.device && fromSector == e.sector) return;
       // A bio queued on the upper device of this same set moves down: the lower device's Q stands for it.
       uint64_t id = findNewest(from, fromSector, QUEUED, QUEUED);
@@ -576,10 +561,7 @@ void Parser::pair(const Event& e) {
     }
     case TA_ABORT: {
       uint64_t id = findOldest(e.device, e.sector, QUEUED, INSERTED);
-      if (id == kNone) {
-        stats_.unpaired[act]++;
-        return;
-      }
+      if (id == kNone) return miss();
       kill(id, DEAD);
       stats_.aborted++;
       return;
@@ -640,7 +622,11 @@ size_t Parser::nextRequests(const RequestCols& out, size_t max) {
       genesis_ = e.time;
     }
     if (!e.notify()) pair(e);
-    n = drain(out, n, max, false);
+    // Only a completion or a dropped request can free the head; the staleness limits are checked every 64 events.
+    if (finished_ || (++tick_ & 63) == 0) {
+      finished_ = false;
+      n = drain(out, n, max, false);
+    }
   }
   return n;
 }
@@ -696,11 +682,11 @@ size_t Parser::nextEvents(const EventCols& out, size_t max) {
       realEvent = (e.act() & 0xff) == TN_MESSAGE;  // blkparse sorts messages with the events
     } else {
       if (e.act() < 32) stats_.byAct[e.act()]++;
-      if (e.act() == TA_REMAP && e.pduLen >= 16) {
-        auxDev = be32(e.pdu);
-        aux = be64(e.pdu + 8);
-      } else if (e.act() == TA_SPLIT && e.pduLen >= 8) {
-        aux = be64(e.pdu);
+      if (e.act() == TA_REMAP && e.payloadLen() >= 16) {
+        auxDev = be32(e.payload());
+        aux = be64(e.payload() + 8);
+      } else if (e.act() == TA_SPLIT && e.payloadLen() >= 8) {
+        aux = be64(e.payload());
       }
     }
     if (!genesisKnown_ && realEvent) {
@@ -713,7 +699,7 @@ size_t Parser::nextEvents(const EventCols& out, size_t max) {
       pending_.push_back(Pending{copy, aux, auxDev});
       continue;
     }
-    flushPending();
+    if (!pending_.empty()) flushPending();
     if (n < max) put(e, aux, auxDev);
     else pending_.push_back(Pending{e, aux, auxDev});
   }
@@ -730,14 +716,8 @@ std::vector<std::string> findSetFiles(const std::string& path, std::vector<unsig
   bool numbered = k != std::string::npos && k + tag.size() < path.size() &&
                   std::all_of(path.begin() + static_cast<long>(k + tag.size()), path.end(), [](char c) { return c >= '0' && c <= '9'; });
   std::error_code ec;
-  if (numbered) {
-    prefix = path.substr(0, k);
-  } else if (!fs::exists(path, ec) && fs::exists(path + tag + "0", ec)) {
-    prefix = path;
-  } else {
-    // Any other path, or a NAME prefix whose .blktrace.0 is missing: look for siblings below.
-    prefix = path;
-  }
+  // NAME.blktrace.N names its set; any other path is taken as the NAME prefix (a plain file has no siblings).
+  prefix = numbered ? path.substr(0, k) : path;
   fs::path pp(prefix);
   fs::path dir = pp.has_parent_path() ? pp.parent_path() : fs::path(".");
   std::string base = pp.filename().string() + tag;

@@ -64,6 +64,8 @@ class RecordStream {
   const std::string& name() const { return name_; }
   uint64_t skipped() const { return skipped_; }
   uint64_t records() const { return records_; }
+  /** Bytes of the file consumed so far (for progress). */
+  uint64_t bytesRead() const { return bufOff_ + pos_; }
   const Layout& layout() const { return layout_; }
 
  private:
@@ -199,6 +201,7 @@ class Parser {
   bool hasGenesis() const { return genesisKnown_; }
   const std::unordered_map<uint32_t, std::string>& processes() const { return processes_; }
   uint64_t skipped() const;
+  uint64_t bytesRead() const;
   const std::vector<std::unique_ptr<RecordStream>>& streams() const { return merger_.streams(); }
 
  private:
@@ -239,6 +242,8 @@ class Parser {
   uint64_t now_ = 0;                  // time of the latest event
   std::unordered_map<uint32_t, std::string> processes_;
   bool ended_ = false;
+  bool finished_ = false;  // a request became DONE or DEAD since the last drain
+  uint32_t tick_ = 0;
 
   // events mode: notify records seen before the first real event wait here until t=0 is known
   struct Pending {

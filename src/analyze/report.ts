@@ -80,19 +80,36 @@ function sizeSpec(s: TraceStats): TopLevelSpec | null {
   const values: Array<{ size: string; order: number; op: string; n: number }> = [];
   for (const b of s.size.histogram) {
     const label = b.lowBytes >= 2 ** 31 ? '>= 2 GiB' : `${fmtBytes(b.lowBytes)} - ${fmtBytes(b.lowBytes * 2)}`;
-    for (const op of ['read', 'write', 'other'] as const) if (b[op]) values.push({ size: label, order: b.lowBytes, op, n: b[op] });
+    // empty bins get a zero row so the axis keeps every power of two between the smallest and largest size
+    const ops = (['read', 'write', 'other'] as const).filter((op) => b[op]);
+    if (ops.length === 0) values.push({ size: label, order: b.lowBytes, op: 'read', n: 0 });
+    for (const op of ops) values.push({ size: label, order: b.lowBytes, op, n: b[op] });
   }
+  const x = { field: 'size', type: 'ordinal' as const, title: 'request size', sort: { field: 'order', op: 'min' as const }, axis: { labelAngle: -30 } };
   return {
-    title: { text: 'Request sizes', subtitle: 'requests per power-of-two size bin [low, 2 x low)' },
+    title: { text: 'Request sizes', subtitle: 'requests per power-of-two size bin [low, 2 x low); totals above the bars' },
     width: WIDTH,
     height: 260,
     data: { values },
-    mark: { type: 'bar' },
-    encoding: {
-      x: { field: 'size', type: 'ordinal', title: 'request size', sort: { field: 'order' }, axis: { labelAngle: -30 } },
-      y: { field: 'n', type: 'quantitative', title: 'requests', stack: 'zero' },
-      color: { field: 'op', type: 'nominal', title: 'operation', scale: { domain: Object.keys(OP_COLORS), range: Object.values(OP_COLORS) } },
-    },
+    layer: [
+      {
+        mark: { type: 'bar' },
+        encoding: {
+          x,
+          y: { field: 'n', type: 'quantitative', title: 'requests', stack: 'zero' },
+          color: { field: 'op', type: 'nominal', title: 'operation', scale: { domain: Object.keys(OP_COLORS), range: Object.values(OP_COLORS) } },
+        },
+      },
+      {
+        // small bins are invisible next to large ones: print every bin's total
+        mark: { type: 'text', dy: -6, fontSize: 11 },
+        encoding: {
+          x,
+          y: { aggregate: 'sum', field: 'n', type: 'quantitative' },
+          text: { aggregate: 'sum', field: 'n', type: 'quantitative', format: ',d' },
+        },
+      },
+    ],
   };
 }
 
@@ -111,7 +128,7 @@ function timelineSpec(s: TraceStats): TopLevelSpec | null {
   const x = { field: 't', type: 'quantitative' as const, title: `time (${tu.name})` };
   const color = { field: 'op', type: 'nominal' as const, title: 'operation', scale: { domain: ['read', 'write'], range: [OP_COLORS.read, OP_COLORS.write] } };
   return {
-    title: { text: 'Throughput over time', subtitle: `bins of ${fmtNs(s.throughput.binWidthNs)}` },
+    title: { text: 'Throughput over time', subtitle: `bins of ${fmtNs(s.throughput.binWidthNs)} (the last bin may be only partly covered by the trace)` },
     data: { values },
     vconcat: [
       { width: WIDTH, height: 200, mark: { type: 'line', interpolate: 'step-after' }, encoding: { x, y: { field: 'iops', type: 'quantitative', title: 'IOPS' }, color } },
@@ -150,7 +167,7 @@ function htmlTable(header: string[], rows: string[][], numeric: boolean[]): stri
   return `<table><thead><tr>${th}</tr></thead><tbody>${trs}</tbody></table>`;
 }
 
-async function section(title: string, s: TraceStats, notes: string[]): Promise<string> {
+async function section(title: string, s: TraceStats, notes: string[], combined = false): Promise<string> {
   const parts: string[] = [`<section><h2>${esc(title)}</h2>`];
   for (const n of notes) parts.push(`<p class="note">${esc(n)}</p>`);
   if (s.requests === 0) return parts.concat('<p>No requests in this trace.</p></section>').join('\n');
@@ -168,7 +185,7 @@ async function section(title: string, s: TraceStats, notes: string[]): Promise<s
         ['sequential', `${fmtPct(s.sequential.fraction)} (R ${fmtPct(s.sequential.readFraction)}, W ${fmtPct(s.sequential.writeFraction)})`],
         ['LBA span', s.lba ? fmtBytes(s.lba.spanBytes) : '-'],
         ['working set', `${fmtBytes(s.workingSet.bytes)}${s.workingSet.exact ? '' : ` (±${(s.workingSet.relativeError * 100).toFixed(1)}%)`}`],
-        ['queue depth (mean / max in flight)', s.queueDepth ? `${s.queueDepth.meanInFlight.toFixed(2)} / ${s.queueDepth.maxInFlight}` : 'n/a'],
+        ['queue depth (mean / max in flight)', s.queueDepth ? `${s.queueDepth.meanInFlight.toFixed(2)} / ${s.queueDepth.maxInFlight}` : combined ? 'see each trace' : 'n/a'],
       ],
       [false, true],
     ),
@@ -206,7 +223,7 @@ async function section(title: string, s: TraceStats, notes: string[]): Promise<s
       s.devices.map((d) => [(d.trace !== undefined ? `#${d.trace + 1} ` : '') + d.device, fmtCount(d.requests), fmtBytes(d.readBytes), fmtBytes(d.writeBytes), fmtPct(d.sequentialFraction), fmtCount(d.minSector), fmtCount(d.maxSector)]),
       [false, true, true, true, true, true, true],
     ),
-    `<details><summary>As text</summary><pre>${esc(statsText(s).join('\n'))}</pre></details>`,
+    `<details><summary>As text</summary><pre>${esc(statsText(s, combined).join('\n'))}</pre></details>`,
     '</section>',
   );
   return parts.join('\n');
@@ -230,7 +247,7 @@ export async function renderReport(r: AnalysisReport): Promise<string> {
     for (const w of t.warnings) notes.push(`warning: ${w}`);
     sections.push(await section(t.source, t.stats, notes));
   }
-  if (r.combined) sections.push(await section(`Combined: ${r.combined.sources.length} traces`, r.combined.stats, ['per-trace devices and processes kept apart; queue depth only per trace']));
+  if (r.combined) sections.push(await section(`Combined: ${r.combined.sources.length} traces`, r.combined.stats, ['per-trace devices and processes kept apart; queue depth only per trace'], true));
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">

@@ -17,7 +17,7 @@ export function renderText(r: AnalysisReport): string {
   }
   if (r.combined) {
     out.push(`== combined: ${r.combined.sources.length} traces ==`);
-    out.push(...statsText(r.combined.stats).map((l) => (l ? '  ' + l : l)), '');
+    out.push(...statsText(r.combined.stats, true).map((l) => (l ? '  ' + l : l)), '');
   }
   return out.join('\n');
 }
@@ -33,7 +33,8 @@ function q(s: QuantileSummary | null, f: (v: number) => string): string {
   return `p50 ${f(s.p50)}  p90 ${f(s.p90)}  p99 ${f(s.p99)}  max ${f(s.max)}  mean ${f(s.mean)}${approx}`;
 }
 
-export function statsText(s: TraceStats): string[] {
+/** `combined`: the statistics of several traces together (queue depth is then only per trace). */
+export function statsText(s: TraceStats, combined = false): string[] {
   if (s.requests === 0) return ['no requests in this trace'];
   const out: string[] = [];
   const rows: Array<[string, string]> = [
@@ -55,7 +56,7 @@ export function statsText(s: TraceStats): string[] {
   if (s.queueDepth) {
     const qd = s.queueDepth;
     rows.push(['queue depth', `in flight mean ${qd.meanInFlight.toFixed(2)} max ${qd.maxInFlight}${qd.meanAtDevice !== null ? `; at device mean ${qd.meanAtDevice.toFixed(2)}` : ''} (from ${qd.source})`]);
-  } else rows.push(['queue depth', 'n/a (no completion times in the trace)']);
+  } else rows.push(['queue depth', combined ? 'see each trace' : 'n/a (no completion times in the trace)']);
   if (s.latency) {
     rows.push(['latency Q->C', q(s.latency.total, fmtNs)]);
     if (s.latency.device) rows.push(['latency D->C', q(s.latency.device, fmtNs)]);

@@ -61,6 +61,54 @@ export interface Descriptors {
   stdLogSize: number;
 }
 
+/**
+ * For every request whose start page (device, floor(sector / 8)) started an
+ * earlier request of the window: the distance in requests to the latest such
+ * one. An open-addressing hash table on typed arrays (reused between calls)
+ * instead of a Map: this runs for every request of every window and a Map
+ * made it the slowest part of the pipeline.
+ */
+let slotKey = new Float64Array(0);
+let slotIdx = new Int32Array(0);
+let slotGen = new Uint32Array(0);
+let generation = 0;
+function reuseIntervals(w: RequestWindow, deviceOrdinal: Uint32Array): Float64Array {
+  const n = w.length;
+  let cap = 16;
+  while (cap < 2 * n) cap *= 2;
+  if (slotKey.length < cap) {
+    slotKey = new Float64Array(cap);
+    slotIdx = new Int32Array(cap);
+    slotGen = new Uint32Array(cap);
+    generation = 0;
+  } else cap = slotKey.length;
+  if (++generation === 0xffffffff) {
+    slotGen.fill(0);
+    generation = 1;
+  }
+  const mask = cap - 1;
+  const shift = 32 - Math.log2(cap);
+  const out = new Float64Array(n);
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    const page = Math.floor(w.sector[i]! / REUSE_PAGE_SECTORS);
+    // page * 4096 + device ordinal is exact while page < 2^41 (sectors < 8 PiB) and there are < 4096 devices.
+    const dev = deviceOrdinal[i]!;
+    if (page >= 2 ** 41 || dev >= 4096) throw ERR_ML_NONFINITE('reuse distance', `sector ${w.sector[i]} or device count ${dev + 1} beyond the supported range`);
+    const key = page * 4096 + dev;
+    // Fibonacci hashing: keep the product's HIGH bits (keys are multiples of 4096, so the low bits are all zero).
+    let h = Math.imul(((key % 0x7fffffff) ^ Math.floor(key / 0x7fffffff)) | 0, 0x9e3779b1) >>> shift;
+    while (slotGen[h] === generation && slotKey[h] !== key) h = (h + 1) & mask;
+    if (slotGen[h] === generation) out[m++] = i - slotIdx[h]!;
+    else {
+      slotGen[h] = generation;
+      slotKey[h] = key;
+    }
+    slotIdx[h] = i;
+  }
+  return out.slice(0, m);
+}
+
 /** Percentile (0..1) of an ascending-sorted array, numpy "linear" method. */
 export function percentileSorted(sorted: ArrayLike<number>, p: number): number {
   const n = sorted.length;
@@ -70,6 +118,57 @@ export function percentileSorted(sorted: ArrayLike<number>, p: number): number {
   const lo = sorted[f]!;
   if (f + 1 >= n) return lo;
   return lo + (sorted[f + 1]! - lo) * (h - f);
+}
+
+/**
+ * The same percentiles as percentileSorted, without sorting: quickselect
+ * (Hoare partition, median-of-three pivot) finds the f-th smallest value and
+ * the (f+1)-th is the minimum of what lies above it. Reorders `x`. Sorting
+ * two 3000-element arrays per window was the largest cost of describeWindow.
+ */
+export function percentilesInPlace(x: Float64Array, ps: readonly number[]): number[] {
+  const n = x.length;
+  if (n === 0) return ps.map(() => 0);
+  return ps.map((p) => {
+    const h = p * (n - 1);
+    const f = Math.floor(h);
+    const lo = select(x, f);
+    if (f + 1 >= n || h === f) return lo;
+    let next = Infinity;
+    for (let i = f + 1; i < n; i++) if (x[i]! < next) next = x[i]!;
+    return lo + (next - lo) * (h - f);
+  });
+}
+
+/** k-th smallest (0-based) of x; afterwards x[0..k) <= x[k] <= x(k..n). */
+function select(x: Float64Array, k: number): number {
+  let left = 0;
+  let right = x.length - 1;
+  while (right > left) {
+    const mid = (left + right) >>> 1;
+    // median of three as pivot
+    const a = x[left]!;
+    const b = x[mid]!;
+    const c = x[right]!;
+    const pivot = a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
+    let i = left;
+    let j = right;
+    while (i <= j) {
+      while (x[i]! < pivot) i++;
+      while (x[j]! > pivot) j--;
+      if (i <= j) {
+        const t = x[i]!;
+        x[i] = x[j]!;
+        x[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) right = j;
+    else if (k >= i) left = i;
+    else return x[k]!;
+  }
+  return x[k]!;
 }
 
 function meanStd(x: ArrayLike<number>): [number, number] {
@@ -89,11 +188,11 @@ export function describeWindow(w: RequestWindow): Descriptors {
   let reads = 0;
   for (let i = 0; i < n; i++) if (w.op[i]! & Op.READ) reads++;
 
-  const sizes = Float64Array.from(w.bytes).sort();
+  const [sizeP10, sizeP50, sizeP90] = percentilesInPlace(Float64Array.from(w.bytes), [0.1, 0.5, 0.9]) as [number, number, number];
   const gaps = new Float64Array(n);
   for (let i = 0; i < n; i++) gaps[i] = gapNs(w, i) / 1000;
   const [iatMean, iatStd] = meanStd(gaps);
-  gaps.sort();
+  const [iatP10, iatP50, iatP90] = percentilesInPlace(gaps, [0.1, 0.5, 0.9]) as [number, number, number];
 
   let seq = 0;
   for (let i = 1; i < n; i++) {
@@ -110,17 +209,8 @@ export function describeWindow(w: RequestWindow): Descriptors {
   }
 
   // Reuse: last index at which each (device, page) started a request.
-  // Key: page * 4096 + device ordinal stays an exact number while pages < 2^40 (sectors < 4 PiB).
-  const last = new Map<number | string, number>();
-  const intervals: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const page = Math.floor(w.sector[i]! / REUSE_PAGE_SECTORS);
-    const key = page < 2 ** 40 && pf.device[i]! < 4096 ? page * 4096 + pf.device[i]! : `${w.device[i]}:${page}`;
-    const prev = last.get(key);
-    if (prev !== undefined) intervals.push(i - prev);
-    last.set(key, i);
-  }
-  intervals.sort((a, b) => a - b);
+  const intervals = reuseIntervals(w, pf.device);
+  const [reuseIntervalMedian] = percentilesInPlace(intervals, [0.5]) as [number];
 
   let busy = 0;
   let first = Infinity;
@@ -146,18 +236,18 @@ export function describeWindow(w: RequestWindow): Descriptors {
   return {
     requests: n,
     readRatio: reads / n,
-    sizeP10: percentileSorted(sizes, 0.1),
-    sizeP50: percentileSorted(sizes, 0.5),
-    sizeP90: percentileSorted(sizes, 0.9),
-    iatP10: percentileSorted(gaps, 0.1),
-    iatP50: percentileSorted(gaps, 0.5),
-    iatP90: percentileSorted(gaps, 0.9),
+    sizeP10,
+    sizeP50,
+    sizeP90,
+    iatP10,
+    iatP50,
+    iatP90,
     iatMean,
     iatCv: iatMean > 0 ? iatStd / iatMean : 0,
     sequentialFraction: n > 1 ? seq / (n - 1) : 0,
     lbaSpanBytes: (hi - lo) * SECTOR_BYTES,
     reuseFraction: intervals.length / n,
-    reuseIntervalMedian: percentileSorted(intervals, 0.5),
+    reuseIntervalMedian,
     queueDepth: end > first ? busy / (end - first) : 0,
     queueDepthMeasured: measured,
     devices,

@@ -49,24 +49,31 @@ export interface WindowOptions {
   source?: string;
 }
 
-/** Per-stream accumulation buffer. */
+/** Per-stream accumulation buffer; a full buffer is handed over as the window and replaced. */
 class StreamBuffer {
   n = 0;
   windows = 0;
   seen = 0;
   prevTimeNs = NaN;
-  readonly t: Float64Array;
-  readonly s: Float64Array;
-  readonly b: Uint32Array;
-  readonly o: Uint16Array;
-  readonly d: Uint32Array;
+  t!: Float64Array;
+  s!: Float64Array;
+  b!: Uint32Array;
+  o!: Uint16Array;
+  d!: Uint32Array;
   c?: Float64Array;
-  constructor(size: number) {
-    this.t = new Float64Array(size);
-    this.s = new Float64Array(size);
-    this.b = new Uint32Array(size);
-    this.o = new Uint16Array(size);
-    this.d = new Uint32Array(size);
+  constructor(
+    private readonly size: number,
+    private readonly timing: boolean,
+  ) {
+    this.fresh();
+  }
+  fresh(): void {
+    this.t = new Float64Array(this.size);
+    this.s = new Float64Array(this.size);
+    this.b = new Uint32Array(this.size);
+    this.o = new Uint16Array(this.size);
+    this.d = new Uint32Array(this.size);
+    if (this.timing) this.c = new Float64Array(this.size);
   }
 }
 
@@ -113,6 +120,9 @@ export class Windower {
     const out: RequestWindow[] = [];
     if (this.timing === undefined) this.timing = batch.completeNs !== undefined;
     const timing = this.timing && batch.completeNs !== undefined;
+    // Consecutive requests mostly belong to the same stream: look the stream up only when the key changes.
+    let lastKey = NaN;
+    let st: StreamBuffer | undefined;
     for (let i = 0; i < batch.length; i++) {
       const at = this.total++;
       const t = batch.timeNs[i]!;
@@ -120,11 +130,13 @@ export class Windower {
       if (!Number.isFinite(t)) throw ERR_FEATURES_INPUT(this.source, `request ${at}: time is ${t}, expected a finite number of ns`);
       if (!Number.isFinite(s) || s < 0) throw ERR_FEATURES_INPUT(this.source, `request ${at}: sector is ${s}, expected a finite number >= 0`);
       const key = this.splitByDevice ? batch.device[i]! : -1;
-      let st = this.streams.get(key);
-      if (!st) {
-        st = new StreamBuffer(this.size);
-        if (timing) st.c = new Float64Array(this.size);
-        this.streams.set(key, st);
+      if (key !== lastKey || !st) {
+        st = this.streams.get(key);
+        if (!st) {
+          st = new StreamBuffer(this.size, this.timing);
+          this.streams.set(key, st);
+        }
+        lastKey = key;
       }
       const j = st.n++;
       st.t[j] = t;
@@ -139,17 +151,18 @@ export class Windower {
           index: st.windows++,
           firstRequest: st.seen,
           length: this.size,
-          timeNs: st.t.slice(),
-          sector: st.s.slice(),
-          bytes: st.b.slice(),
-          op: st.o.slice(),
-          device: st.d.slice(),
-          ...(st.c ? { completeNs: st.c.slice() } : {}),
+          timeNs: st.t,
+          sector: st.s,
+          bytes: st.b,
+          op: st.o,
+          device: st.d,
+          ...(st.c ? { completeNs: st.c } : {}),
           prevTimeNs: st.prevTimeNs,
         });
         st.prevTimeNs = st.t[this.size - 1]!;
         st.seen += this.size;
         st.n = 0;
+        st.fresh();
       }
     }
     return out;
@@ -191,15 +204,29 @@ export function perIoFeatures(w: RequestWindow): PerIoFeatures {
   const isRead = new Uint8Array(n);
   const device = new Uint32Array(n);
   const ordinal = new Map<number, number>();
+  // Most windows hold one device: skip the Map while the device repeats.
+  let lastDev = -1;
+  let lastOrd = 0;
+  // Sizes repeat (4 KiB, 8 KiB...): reuse the last logarithm.
+  let lastBytes = -1;
+  let lastLogSize = 0;
   for (let i = 0; i < n; i++) {
     logIat[i] = Math.log1p(gapNs(w, i) / 1000);
     logOffset[i] = Math.log1p(w.sector[i]! - minSector);
-    logSize[i] = Math.log1p(w.bytes[i]!);
+    if (w.bytes[i] !== lastBytes) {
+      lastBytes = w.bytes[i]!;
+      lastLogSize = Math.log1p(lastBytes);
+    }
+    logSize[i] = lastLogSize;
     isRead[i] = w.op[i]! & Op.READ ? 1 : 0;
     const d = w.device[i]!;
-    let o = ordinal.get(d);
-    if (o === undefined) ordinal.set(d, (o = ordinal.size));
-    device[i] = o;
+    if (d !== lastDev) {
+      let o = ordinal.get(d);
+      if (o === undefined) ordinal.set(d, (o = ordinal.size));
+      lastDev = d;
+      lastOrd = o;
+    }
+    device[i] = lastOrd;
   }
   return { length: n, logIat, logOffset, logSize, isRead, device };
 }

@@ -21,6 +21,14 @@
  * Confidence: for "known", 1 - d/threshold (1 at distance 0, 0 at the
  * threshold); for "new", min(1, d/threshold - 1). It says how far from the
  * decision boundary the answer is, not a calibrated probability.
+ *
+ * Long queries: thresholds are calibrated for queries of the model's
+ * queryWindows windows, and the centroid of a whole long trace mixes its
+ * phases into a point none of them is near. So a longer query is cut into
+ * chunks of queryWindows windows (at most MAX_CHUNKS, evenly spread), each is
+ * decided alone, and the majority answer wins; nearest and distance are those
+ * of the agreeing chunk of median distance, and the confidence is the agreeing
+ * share times the agreeing chunks' median confidence.
  */
 import { ERR_FEATURES_TOO_SHORT, ERR_ML_DEGENERATE } from '../errors.js';
 import { assertFiniteVector } from '../features/descriptors.js';
@@ -142,6 +150,32 @@ export function decide(m: SimilarityModel, sig: Signature, known: readonly Known
   };
 }
 
+export const MAX_CHUNKS = 64;
+
+const median = (x: number[]) => {
+  const s = x.slice().sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
 export async function identify(m: SimilarityModel, windows: readonly ArrayLike<number>[], store: WorkloadStore, method: Method = 'network'): Promise<Identification> {
-  return decide(m, signature(m, windows), await store.list(), method, windows.length);
+  checkWindows(m, windows);
+  const known = await store.list();
+  const q = m.meta.queryWindows;
+  const n = Math.floor(windows.length / q);
+  if (n <= 1) return decide(m, signature(m, windows), known, method, windows.length);
+  const take = Math.min(n, MAX_CHUNKS);
+  const votes = new Map<string, Identification[]>();
+  for (let c = 0; c < take; c++) {
+    const start = Math.floor((c * n) / take) * q;
+    const r = decide(m, signature(m, windows.slice(start, start + q)), known, method, q);
+    const key = r.kind === 'known' ? `known:${r.nearest!.id}` : 'new';
+    const g = votes.get(key) ?? [];
+    g.push(r);
+    votes.set(key, g);
+  }
+  // Majority; ties go to "new" (the cautious answer: learning a configuration beats reusing a wrong one).
+  const [, winners] = [...votes.entries()].sort((a, b) => b[1].length - a[1].length || (a[0] === 'new' ? -1 : b[0] === 'new' ? 1 : 0))[0]!;
+  // Report the agreeing chunk of median distance (its nearest workload and distance belong together).
+  const rep = winners.slice().sort((a, b) => a.distance - b.distance)[Math.floor((winners.length - 1) / 2)]!;
+  return { ...rep, confidence: (winners.length / take) * median(winners.map((w) => w.confidence)), windows: windows.length };
 }

@@ -129,7 +129,7 @@ export async function loadSimilarityModel(dir: string): Promise<SimilarityModel>
   await initBackend();
   let model: tf.LayersModel;
   try {
-    model = await tf.loadLayersModel(tf.io.fromMemory(json.modelTopology as object, specs, weights.buffer as ArrayBuffer));
+    model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology as object, weightSpecs: specs, weightData: weights.buffer as ArrayBuffer }));
   } catch (e) {
     throw ERR_MODEL_CORRUPT(modelFile, `tfjs cannot build the model (${(e as Error).message})`);
   }

@@ -274,7 +274,10 @@ export async function trainSimilarity(cfg: TrainConfig): Promise<TrainResult> {
   log(`tfjs backend: ${backend}`);
   const { streams: all, skipped } = await loadStreams(cfg.tracesDir, cfg.windowSize, log);
   const eligible = all.filter((s) => s.windows.length >= cfg.minWindows);
-  for (const s of all) if (s.windows.length < cfg.minWindows) skipped.push({ file: s.name, reason: `${s.windows.length} windows < ${cfg.minWindows}` });
+  // Streams too short to split in time, summarised per file (Tencent has ~2000 volumes, most tiny).
+  const short = new Map<string, number>();
+  for (const s of all) if (s.windows.length < cfg.minWindows) short.set(s.file, (short.get(s.file) ?? 0) + 1);
+  for (const [file, n] of short) skipped.push({ file, reason: `${n} device(s)/volume(s) with fewer than ${cfg.minWindows} windows` });
   const roles = assignRoles(eligible, cfg.seed);
   const known = eligible.filter((s) => roles.get(s.name) === 'known');
   if (known.length < 2) throw ERR_ML_DEGENERATE(`need at least 2 traces/devices with >= ${cfg.minWindows} windows of ${cfg.windowSize} requests in ${cfg.tracesDir}, found ${known.length}`);
@@ -352,7 +355,8 @@ export async function trainSimilarity(cfg: TrainConfig): Promise<TrainResult> {
   meta.threshold = main.network.threshold;
   meta.pcaThreshold = main.pca.threshold;
   const streamsReport = eligible.map((s) => ({ name: s.name, windows: s.windows.length, role: roles.get(s.name)! }));
-  meta.training = { config: { ...cfg, log: undefined }, streams: streamsReport, skipped, metrics, backend, trainSeconds, losses };
+  const rel = (p: string) => path.relative(process.cwd(), p) || '.';
+  meta.training = { config: { ...cfg, tracesDir: rel(cfg.tracesDir), outDir: rel(cfg.outDir), log: undefined }, streams: streamsReport, skipped, metrics, backend, trainSeconds, losses };
   return { model, metrics, streams: streamsReport, skipped, backend, trainSeconds, losses };
 }
 
@@ -388,7 +392,7 @@ ${cfg.windowsPerClass} windows, seed ${cfg.seed}. Backend: ${r.backend}. Trainin
 (triplet loss ${r.losses[0]?.toFixed(3)} -> ${r.losses[r.losses.length - 1]?.toFixed(3)}).
 
 ## Data
-Every readable trace in \`${cfg.tracesDir}\` (the real traces described in its README), one workload per
+Every readable trace in \`${path.relative(process.cwd(), cfg.tracesDir) || '.'}\` (the real traces described in its README), one workload per
 device / volume, windows of ${cfg.windowSize} requests; streams with fewer than ${cfg.minWindows} windows left out.
 Training used at most ${cfg.maxTrainWindowsPerStream} windows per workload (evenly spaced).
 
@@ -407,6 +411,21 @@ in units of the known workload's radius, see \`src/ml/identify.ts\`), PCA baseli
 Test figures (later time slice of each known workload; whole held-out workloads), goals >= 95% match and >= 90% detection:
 
 ${metricsTable(r.metrics)}
+
+Wrong answers of the network on known test queries (${cfg.queryWindows}-window queries), query workload -> answer:
+${Object.entries(r.metrics[`query${cfg.queryWindows}`]!.network.errors).map(([k, n]) => `- ${k}: ${n}`).join('\n') || '- none'}
+
+Reading the figures: the test sets are small (see the query counts), so one query moves a figure by several
+points. With the traces shipped in \`traces/\`: the devices of the MQSim trace are ASUs of the same WebSearch application, so confusing them is confusing
+twins ("known, same trace file" counts those as right); the Tencent volumes have only a few windows each, and
+their later time slice often drifts beyond the workload's radius.
+
+## Use
+\`\`\`
+ssdtune model identify <trace> --known <trace of workload A> <trace of workload B> ...
+\`\`\`
+or \`identify()\` in \`src/ml/identify.ts\` with a \`WorkloadStore\`. A query longer than ${cfg.queryWindows} windows is
+decided chunk by chunk (the thresholds are calibrated for ${cfg.queryWindows}-window queries) with a majority vote.
 
 ## Retrain
 \`\`\`

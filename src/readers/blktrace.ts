@@ -7,6 +7,7 @@
  * Two views: `blktraceFormat` (a TraceFormat yielding requests) and
  * `readBlktraceEvents` (every raw event, to check against blkparse).
  */
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { ERR_TRACE_FORMAT, ERR_TRACE_OPEN } from '../errors.js';
 import { native } from '../native.js';
@@ -115,6 +116,8 @@ export interface BlktraceNativeMeta {
   baseTimeNs: number;
   processes: [number, string][];
   skipped: number;
+  /** Bytes of the set consumed so far. */
+  bytesRead: number;
   stats: NativeStats;
   streams: { file: string; version: number; bigEndian: boolean; records: number }[];
 }
@@ -193,20 +196,20 @@ export async function openBlktrace(file: string, opts: ReaderOptions = {}): Prom
   const batchSize = Math.max(1, opts.batchSize ?? DEFAULT_BATCH);
   const reader = openNative(file, 'requests', opts.skipBad ?? false);
   const meta = emptyMeta(file, 'blktrace');
-  meta.warnings.push(...blktraceWarnings(reader.meta(), false));
+  const first = reader.meta();
+  meta.warnings.push(...blktraceWarnings(first, false));
+  const total = first.files.reduce((a, f) => a + (statSync(f, { throwIfNoEntry: false })?.size ?? 0), 0);
   return {
     meta,
     async *[Symbol.asyncIterator](): AsyncGenerator<TraceBatch> {
-      let done = 0;
       try {
         for (;;) {
           const rows = nextRows(reader, batchSize);
           if (rows === null) break;
-          const b = rows as unknown as TraceBatch;
-          done += b.length;
-          fillMeta(meta, reader.meta());
-          opts.onProgress?.(done, 0);
-          yield b;
+          const m = reader.meta();
+          fillMeta(meta, m);
+          opts.onProgress?.(m.bytesRead, total);
+          yield rows as unknown as TraceBatch;
         }
         const m = reader.meta();
         fillMeta(meta, m);
@@ -222,12 +225,15 @@ export async function openBlktrace(file: string, opts: ReaderOptions = {}): Prom
 /**
  * Raw events of a set in batches of at most `batchSize` rows, streaming.
  * `done(meta)` is called after the last batch with the core's counters.
+ * Default 8192 rows: event rows are wide, and columns below glibc's mmap
+ * threshold are recycled from the heap instead of faulting in fresh pages for
+ * every batch (measured: a third less CPU on a cold 5M-event read).
  */
 export async function* blktraceEventBatches(file: string, opts: { skipBad?: boolean; batchSize?: number; done?: (meta: BlktraceNativeMeta) => void } = {}): AsyncGenerator<BlktraceEvents> {
   const reader = openNative(file, 'events', opts.skipBad ?? false);
   try {
     for (;;) {
-      const rows = nextRows(reader, opts.batchSize ?? DEFAULT_BATCH);
+      const rows = nextRows(reader, opts.batchSize ?? 8192);
       if (rows === null) break;
       yield rows as unknown as BlktraceEvents;
     }

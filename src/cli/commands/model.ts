@@ -8,8 +8,13 @@ import path from 'node:path';
 import { ERR_USAGE } from '../../errors.js';
 import { PROJECT_ROOT } from '../../native.js';
 import { DEFAULT_TRAIN, metricsTable, trainAndSave, type TrainConfig } from '../../ml/train.js';
+import { describeTrace } from '../../ml/characterise.js';
+import { identify, MemoryWorkloadStore, profileWorkload, type Identification } from '../../ml/identify.js';
+import { loadSimilarityModel } from '../../ml/model-io.js';
+import { openTrace } from '../../readers/registry.js';
+import { ERR_FEATURES_TOO_SHORT } from '../../errors.js';
 
-const SUBCOMMANDS: ((model: Command) => void)[] = [registerTrain];
+const SUBCOMMANDS: ((model: Command) => void)[] = [registerTrain, registerIdentify];
 
 export function register(program: Command): void {
   const model = program.command('model').description('train and inspect the learned models');
@@ -56,5 +61,33 @@ function registerTrain(model: Command): void {
       } else {
         process.stdout.write(`model saved to ${cfg.outDir} (${r.streams.length} workloads, trained in ${r.trainSeconds.toFixed(1)} s on ${r.backend})\n\n${metricsTable(r.metrics)}\n`);
       }
+    });
+}
+
+async function windowVectors(file: string, windowSize: number, format?: string): Promise<Float64Array[]> {
+  const t = await describeTrace(await openTrace(file, format ? { format } : {}), { size: windowSize, source: file });
+  if (t.windows.length === 0) throw ERR_FEATURES_TOO_SHORT(file, `${t.requests} requests, the model needs windows of ${windowSize}`);
+  return t.windows.map((w) => w.vector);
+}
+
+function registerIdentify(model: Command): void {
+  model
+    .command('identify <trace>')
+    .description('say whether <trace> is one of the --known workloads (which one, distance, confidence) or a new one')
+    .requiredOption('--known <traces...>', 'traces of the known workloads (each file is one workload)')
+    .option('--model <dir>', 'similarity model directory', path.join(PROJECT_ROOT, 'models', 'similarity'))
+    .option('--method <m>', "'network' (Siamese network) or 'pca' (plain PCA-centre distance)", 'network')
+    .option('--format <name>', 'trace format of <trace> (default: sniffed)')
+    .option('--json', 'print the answer as JSON')
+    .addHelpText('after', '\nExample:\n  ssdtune model identify new.trace --known traces/msps_msnfs_30s.trace traces/mqsim_wsrch-small.trace')
+    .action(async (trace: string, o: { known: string[]; model: string; method: string; format?: string; json?: boolean }) => {
+      if (o.method !== 'network' && o.method !== 'pca') throw ERR_USAGE(`--method must be network or pca, got "${o.method}"`);
+      const m = await loadSimilarityModel(path.resolve(o.model));
+      const store = new MemoryWorkloadStore();
+      for (const k of o.known) store.put(profileWorkload(m, k, path.basename(k), await windowVectors(k, m.meta.windowSize)));
+      const r: Identification = await identify(m, await windowVectors(trace, m.meta.windowSize, o.format), store, o.method);
+      if (o.json) process.stdout.write(JSON.stringify({ trace, ...r, distance: Number.isFinite(r.distance) ? r.distance : null }) + '\n');
+      else if (r.kind === 'known') process.stdout.write(`known: ${r.nearest!.name} (distance ${r.distance.toFixed(3)} <= threshold ${r.threshold.toFixed(3)}, confidence ${r.confidence.toFixed(2)}, ${r.windows} windows, ${r.method})\n`);
+      else process.stdout.write(`new workload (nearest ${r.nearest ? `${r.nearest.name} at ${r.distance.toFixed(3)}` : 'none'} > threshold ${r.threshold.toFixed(3)}, confidence ${r.confidence.toFixed(2)}, ${r.windows} windows, ${r.method})\n`);
     });
 }

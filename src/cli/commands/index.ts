@@ -7,6 +7,7 @@ import { register as registerServe } from './serve.js';
 import { register as registerTune } from './tune.js';
 import { register as registerApply } from './apply.js';
 import { register as registerRevert } from './revert.js';
+import { register as registerRetune } from './retune.js';
 import { register as registerDoctor } from './doctor.js';
 import { register as registerCollect } from './collect.js';
 
@@ -18,6 +19,7 @@ export function registerCommands(program: Command): void {
   registerTune(program);
   registerApply(program);
   registerRevert(program);
+  registerRetune(program);
   registerDoctor(program);
   registerCollect(program);
 }

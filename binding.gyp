@@ -12,7 +12,8 @@
         "native/src/blktrace_reader.cc",
         "native/src/ssdsim/ftl.cc",
         "native/src/ssdsim/sim.cc",
-        "native/src/ssdsim/binding.cc"
+        "native/src/ssdsim/binding.cc",
+        "native/src/textscan.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/src"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

@@ -44,47 +44,55 @@ inline size_t rowWidth(size_t nFields) { return nFields + 2; }
 
 static const double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
 
-// Parse one field [p, e) of `kind`; false when it is outside the grammar.
-inline bool parseField(const uint8_t* p, const uint8_t* e, Kind kind, double* v) {
-  if (kind == BIT) {
-    if (e - p != 1 || (*p != '0' && *p != '1')) return false;
-    *v = *p - '0';
-    return true;
-  }
-  uint64_t m = 0;
-  int digits = 0, frac = -1;  // frac: digits after the '.', -1 when none
-  for (; p < e; p++) {
-    unsigned c = *p;
-    if (c - '0' <= 9) {
-      if (++digits > 15) return false;
-      m = m * 10 + (c - '0');
-      if (frac >= 0) frac++;
-    } else if (c == '.' && kind == DEC && frac < 0 && digits > 0) {
-      frac = 0;
-    } else {
-      return false;
-    }
-  }
-  if (digits == 0 || frac == 0) return false;  // "" or "12." go the ordinary way
-  *v = frac > 0 ? static_cast<double>(m) / kPow10[frac] : static_cast<double>(m);
-  return true;
-}
+inline bool fieldEnd(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-// Parse one line [p, e) ('\n' excluded) of nFields fields. Returns 0 for a
-// blank line, 1 for a row written to `v`, -1 when outside the grammar.
-inline int parseLine(const uint8_t* p, const uint8_t* e, const uint8_t* kinds, size_t nFields, double* v) {
-  if (e > p && e[-1] == '\r') e--;  // the reader strips exactly one trailing '\r'
+enum LineResult { BLANK, ROW, OUTSIDE, INCOMPLETE };
+
+// Parse the line starting at p, in one pass over its bytes (no memchr first:
+// this loop is the reader's hot path). For BLANK, ROW and OUTSIDE, *eol is the
+// index of its '\n'; INCOMPLETE when [p, e) holds no '\n'. A '\r' is only
+// accepted right before the '\n' (the reader drops exactly that one).
+inline LineResult parseLine(const uint8_t* p, const uint8_t* e, const uint8_t* kinds, size_t nFields, double* v, const uint8_t** eol) {
   size_t n = 0;
   for (;;) {
     while (p < e && (*p == ' ' || *p == '\t')) p++;
-    if (p == e) break;
-    const uint8_t* s = p;
-    while (p < e && *p != ' ' && *p != '\t') p++;
-    if (n == nFields || !parseField(s, p, static_cast<Kind>(kinds[n]), v + n)) return -1;
-    n++;
+    if (p == e) return INCOMPLETE;
+    uint8_t c = *p;
+    if (c == '\n' || (c == '\r' && p + 1 < e && p[1] == '\n')) {
+      *eol = c == '\n' ? p : p + 1;
+      return n == 0 ? BLANK : n == nFields ? ROW : OUTSIDE;
+    }
+    if (n == nFields) break;
+    if (kinds[n] == BIT) {
+      if ((c != '0' && c != '1') || p + 1 == e || !fieldEnd(p[1])) break;
+      v[n++] = c - '0';
+      p++;
+      continue;
+    }
+    const bool dec = kinds[n] == DEC;
+    uint64_t m = 0;
+    int digits = 0, frac = -1;  // frac: digits after the '.', -1 when none
+    for (; p < e; p++) {
+      unsigned d = static_cast<unsigned>(*p) - '0';
+      if (d <= 9) {
+        if (++digits > 15) break;
+        m = m * 10 + d;
+        if (frac >= 0) frac++;
+      } else if (*p == '.' && dec && frac < 0 && digits > 0) {
+        frac = 0;
+      } else {
+        break;
+      }
+    }
+    // "" and "12." go the ordinary way, as does a field cut by the end of the buffer.
+    if (p == e || !fieldEnd(*p) || digits == 0 || digits > 15 || frac == 0) break;
+    v[n++] = frac > 0 ? static_cast<double>(m) / kPow10[frac] : static_cast<double>(m);
   }
-  if (n == 0) return 0;
-  return n == nFields ? 1 : -1;
+  // Outside the grammar: the caller needs the line's end to hand it over whole.
+  const void* nl = std::memchr(p, '\n', e - p);
+  if (!nl) return INCOMPLETE;
+  *eol = static_cast<const uint8_t*>(nl);
+  return OUTSIDE;
 }
 
 // Scan complete lines of buf[pos, end) into out (maxRows rows of rowWidth(nFields) doubles).
@@ -96,20 +104,20 @@ inline Result scan(const uint8_t* buf, size_t pos, size_t end, const uint8_t* ki
       r.stop = FULL;
       break;
     }
-    const void* nl = pos < end ? std::memchr(buf + pos, '\n', end - pos) : nullptr;
-    if (!nl) {
+    double* row = out + r.rows * w;
+    const uint8_t* nl = nullptr;
+    LineResult k = parseLine(buf + pos, buf + end, kinds, nFields, row, &nl);
+    if (k == INCOMPLETE) {
       r.stop = NEED_MORE;
       break;
     }
-    size_t eol = static_cast<const uint8_t*>(nl) - buf;
-    double* row = out + r.rows * w;
-    int k = parseLine(buf + pos, buf + eol, kinds, nFields, row);
-    if (k < 0) {
+    size_t eol = nl - buf;
+    if (k == OUTSIDE) {
       r.stop = SLOW;
       r.lineEnd = eol;
       break;
     }
-    if (k > 0) {
+    if (k == ROW) {
       row[nFields] = static_cast<double>(r.lines);
       row[nFields + 1] = static_cast<double>(pos);
       r.rows++;

@@ -67,11 +67,11 @@ export async function openLineFormat(path: string, format: string, opts: ReaderO
           parseLine(line, lineNo);
           return b.length >= batchSize;
         };
-        const onRow = (v: Float64Array, o: number, lineNo: number, text: () => string): boolean => {
+        const onRow = (v: Float64Array, o: number, lineNo: number, buf: Buffer, at: number): boolean => {
           try {
             if (fast.row(v, o, b, meta)) records++;
           } catch (e) {
-            rejected(e, lineNo, text());
+            rejected(e, lineNo, lineText(buf, at));
           }
           return b.length >= batchSize;
         };
@@ -105,7 +105,7 @@ async function* scanRows(
   path: string,
   kindNames: readonly FieldKind[],
   line: (text: string, lineNo: number) => boolean,
-  row: (v: Float64Array, o: number, lineNo: number, text: () => string) => boolean,
+  row: (v: Float64Array, o: number, lineNo: number, buf: Buffer, at: number) => boolean,
   progress?: (bytesRead: number) => void,
 ): AsyncGenerator<void> {
   const scan = textScan();
@@ -131,8 +131,8 @@ async function* scanRows(
       const rows = scan(buf, pos, kinds, out, state);
       for (let r = 0; r < rows; r++) {
         const o = r * w;
-        const at = out[o + nf + 1];
-        if (row(out, o, lineNo + out[o + nf], () => lineText(buf, at, buf.indexOf(10, at)))) yield;
+        // (buf, offset) rather than a closure: no allocation per row on the hot path
+        if (row(out, o, lineNo + out[o + nf], buf, out[o + nf + 1])) yield;
       }
       lineNo += state[1];
       pos = state[0];
@@ -153,8 +153,9 @@ async function* scanRows(
   }
 }
 
-/** Line [start, eol) of buf as the string reader sees it (one trailing '\r' dropped). */
-function lineText(buf: Buffer, start: number, eol: number): string {
+/** The line starting at `start` in buf as the string reader sees it (one trailing '\r' dropped). */
+function lineText(buf: Buffer, start: number): string {
+  const eol = buf.indexOf(10, start);
   return buf.toString('latin1', start, eol > start && buf[eol - 1] === 13 ? eol - 1 : eol);
 }
 

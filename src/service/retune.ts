@@ -1,0 +1,123 @@
+/**
+ * Retuning a live device (cron, systemd timer, or the server's schedule):
+ * capture a window of its I/O with the collector, identify the workload
+ * (learning a host configuration within a budget when it is new), and apply
+ * the workload's configuration when it differs from what the device has.
+ * A lock file keeps two runs for one device from overlapping; running it
+ * twice in a row on the same workload changes nothing the second time.
+ */
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { ConfDB } from '../confdb/db.js';
+import { openCollector, type BackendName } from '../collector/index.js';
+import { ERR_CONFLICT } from '../errors.js';
+import type { Change } from '../host/applier.js';
+import { writeBlktrace } from '../writers/blktrace.js';
+import type { Service } from './context.js';
+import { applyStoredConfig } from './devices.js';
+import { tune } from './tune.js';
+
+export interface RetuneOptions {
+  device: string;
+  windowMs: number;
+  /** Evaluations when the workload is new. */
+  budget: number;
+  backend?: BackendName | 'auto';
+  dryRun?: boolean;
+  actor: string;
+}
+
+export interface RetuneDecision {
+  device: string;
+  at: string;
+  /** applied: the device now has the workload's configuration; unchanged: it had it already. */
+  action: 'applied' | 'unchanged' | 'dry-run' | 'skipped';
+  reason: string;
+  requests: number;
+  backend?: string;
+  workload?: { id: string; name: string; known: boolean };
+  configId?: string;
+  changes: Change[];
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Take `<dataDir>/locks/retune-<dev>.lock`, replacing one left by a dead process. */
+function lock(dataDir: string, device: string): () => void {
+  const dir = path.join(dataDir, 'locks');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `retune-${path.basename(device)}.lock`);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(file, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const holder = Number(readFileSync(file, 'utf8'));
+      if (holder && pidAlive(holder)) throw ERR_CONFLICT(`another retune of ${device} is running (pid ${holder}, lock ${file})`);
+      rmSync(file, { force: true }); // stale: its process is gone
+    }
+  }
+  throw ERR_CONFLICT(`cannot take the retune lock for ${device}`);
+}
+
+export async function retune(svc: Service, o: RetuneOptions): Promise<RetuneDecision> {
+  const release = lock(svc.settings.dataDir, o.device);
+  const at = new Date().toISOString();
+  const capDir = path.join(svc.settings.dataDir, 'captures');
+  mkdirSync(capDir, { recursive: true });
+  const prefix = path.join(capDir, `${path.basename(o.device)}-${at.replace(/[:.]/g, '-')}`);
+  let files: string[] = [];
+  try {
+    const { collector, choice } = await openCollector(o.device, { backend: o.backend ?? 'auto' });
+    const timer = setTimeout(() => void collector.stop(), o.windowMs);
+    let requests: number;
+    try {
+      files = (await writeBlktrace(collector, prefix)).files;
+      requests = collector.stats().events;
+    } finally {
+      clearTimeout(timer);
+      await collector.stop();
+    }
+    const base = { device: o.device, at, requests, backend: choice, changes: [] as Change[] };
+    if (requests === 0) return record(svc, o.actor, { ...base, action: 'skipped', reason: 'no I/O in the window' });
+    let result;
+    try {
+      result = await tune(svc, { tracePath: files[0]!, evaluator: 'readahead-model', budget: o.budget, name: `${path.basename(o.device)} at ${at}` });
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SSDTUNE_FEATURES_TOO_SHORT') return record(svc, o.actor, { ...base, action: 'skipped', reason: (e as Error).message });
+      throw e;
+    }
+    const workload = { id: result.workload.id, name: result.workload.name, known: result.workload.known };
+    const dry = await applyStoredConfig(svc, o.device, result.config.id, { dryRun: true, actor: o.actor });
+    const decided = { ...base, workload, configId: result.config.id, changes: dry.changes };
+    if (dry.changes.length === 0) return record(svc, o.actor, { ...decided, action: 'unchanged', reason: 'the device already has this workload\'s configuration' });
+    if (o.dryRun) return record(svc, o.actor, { ...decided, action: 'dry-run', reason: 'would apply' });
+    const applied = await applyStoredConfig(svc, o.device, result.config.id, { actor: o.actor });
+    return record(svc, o.actor, { ...decided, changes: applied.changes, action: 'applied', reason: workload.known ? 'known workload, its stored configuration' : 'new workload, configuration learned now' });
+  } finally {
+    for (const f of files) rmSync(f, { force: true });
+    release();
+  }
+}
+
+async function record(svc: Service, actor: string, d: RetuneDecision): Promise<RetuneDecision> {
+  await svc.db.batch([ConfDB.audit(actor, 'retune', d as unknown as Record<string, unknown>)]);
+  return d;
+}
+
+/** The one log line per decision that cron mails and journald keep. */
+export function decisionLine(d: RetuneDecision): string {
+  const w = d.workload ? ` workload "${d.workload.name}" (${d.workload.known ? 'known' : 'new'}) config ${d.configId}:` : '';
+  const ch = d.changes.length ? ' ' + d.changes.map((c) => `${c.key} ${c.from ?? '-'}->${c.to}`).join(', ') : '';
+  return `${d.at} retune ${d.device}: ${d.requests} requests via ${d.backend ?? '-'};${w} ${d.action} (${d.reason})${ch}`;
+}

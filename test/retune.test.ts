@@ -1,0 +1,60 @@
+/**
+ * Cron-driven retuning on a real loop device: fio generates the workload, the
+ * collector captures it, the service identifies it and applies its host
+ * configuration; a second run in a row changes nothing.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadSettings } from '../src/config.js';
+import { openService } from '../src/service/context.js';
+import { jobHandlers } from '../src/service/handlers.js';
+import { retune } from '../src/service/retune.js';
+import { checkBackend } from '../src/collector/doctor.js';
+import { createLoop, haveTool, runFioAsync } from '../src/collector/testbed.js';
+import { isSsdtuneError } from '../src/errors.js';
+
+const skip =
+  process.getuid?.() !== 0 ? 'needs root (loop devices, tracing)' : !haveTool('fio') ? 'fio is not installed' : !checkBackend('tracefs').works && !checkBackend('ebpf').works ? 'no live capture backend works here' : false;
+
+test('retune: captures fio\'s sequential reads, applies the learned configuration; a second run changes nothing', { skip }, async () => {
+  const loop = createLoop(64);
+  const svc = await openService(loadSettings({ dataDir: mkdtempSync(path.join(tmpdir(), 'ssdtune-retune-')) }), jobHandlers);
+  const name = path.basename(loop.path);
+  const ra = () => readFileSync(`/sys/block/${name}/queue/read_ahead_kb`, 'utf8').trim();
+  const original = ra();
+  try {
+    const run = async () => {
+      // fio keeps reading sequentially (O_DIRECT, so every request reaches the device) while retune captures.
+      const fio = runFioAsync(loop.path, { rw: 'read', bs: 16384, ios: 0, runtimeSec: 4, extra: ['--direct=1', '--time_based'] });
+      const d = await retune(svc, { device: loop.path, windowMs: 2500, budget: 6, actor: 'test' });
+      await fio;
+      return d;
+    };
+    const first = await run();
+    assert.ok(first.requests > 100, `captured ${first.requests} requests`);
+    assert.ok(['applied', 'unchanged'].includes(first.action), `${first.action}: ${first.reason}`);
+    const cfg = await svc.db.require('configs', first.configId!);
+    assert.equal(ra(), String(cfg.values.read_ahead_kb), 'the device has the workload\'s configuration');
+    if (first.action === 'applied') assert.equal((await svc.db.require('devices', name)).appliedConfigId, first.configId);
+
+    const second = await run();
+    assert.equal(second.action, 'unchanged', second.reason);
+    assert.equal(second.changes.length, 0);
+    assert.equal(ra(), String(cfg.values.read_ahead_kb));
+    const audit = (await svc.db.list('audit')).filter((a) => a.action === 'retune');
+    assert.equal(audit.length, 2, 'one audit record per decision');
+
+    // Overlapping runs are refused by the lock.
+    const a = retune(svc, { device: loop.path, windowMs: 1000, budget: 3, actor: 'test' });
+    await assert.rejects(retune(svc, { device: loop.path, windowMs: 1000, budget: 3, actor: 'test' }), (e) => isSsdtuneError(e, 'SSDTUNE_CONFLICT'));
+    await a;
+  } finally {
+    await svc.close();
+    // Loop devices keep queue settings after detach: leave ours as it was, whatever happened.
+    writeFileSync(`/sys/block/${name}/queue/read_ahead_kb`, original);
+    loop.destroy();
+  }
+});

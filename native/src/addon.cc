@@ -8,6 +8,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   ssdtune::InitSsdSim(env, exports);
   ssdtune::InitReplay(env, exports);
   ssdtune::InitCollector(env, exports);
+  ssdtune::InitTextScan(env, exports);
   return exports;
 }
 

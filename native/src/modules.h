@@ -9,4 +9,5 @@ void InitBlktrace(Napi::Env env, Napi::Object exports);
 void InitSsdSim(Napi::Env env, Napi::Object exports);
 void InitReplay(Napi::Env env, Napi::Object exports);
 void InitCollector(Napi::Env env, Napi::Object exports);
+void InitTextScan(Napi::Env env, Napi::Object exports);  // textscan.cc: numeric text line tokenizer
 }  // namespace ssdtune

@@ -114,11 +114,19 @@ export interface LineChunk {
   bytesRead: number;
 }
 
-/** Iterate a (possibly compressed) text file as chunks of lines. */
-export async function* readLines(path: string): AsyncGenerator<LineChunk> {
+export interface ByteChunk {
+  buf: Buffer;
+  /** Raw (compressed) bytes read so far, for progress. */
+  bytesRead: number;
+}
+
+/**
+ * Iterate the decompressed bytes of a file, decompression failures turned into
+ * errors naming the position. The last chunk is empty: it carries the byte
+ * count once the file is read to its end.
+ */
+export async function* readChunks(path: string): AsyncGenerator<ByteChunk> {
   const input = await openDecompressed(path);
-  let rest = '';
-  let lineNo = 1;
   try {
     const it = (input.stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
     for (;;) {
@@ -129,17 +137,29 @@ export async function* readLines(path: string): AsyncGenerator<LineChunk> {
         throw compressedInputError(path, input, e);
       }
       if (r.done) break;
-      const text = rest + r.value.toString('latin1');
-      const lines = text.split('\n');
-      rest = lines.pop()!;
-      if (lines.length) {
-        yield { lines, firstLine: lineNo, bytesRead: input.raw.bytesRead };
-        lineNo += lines.length;
-      }
+      yield { buf: r.value, bytesRead: input.raw.bytesRead };
     }
-    if (rest.length) yield { lines: [rest], firstLine: lineNo, bytesRead: input.raw.bytesRead };
+    yield { buf: Buffer.alloc(0), bytesRead: input.raw.bytesRead };
   } finally {
     input.stream.destroy();
     input.raw.destroy();
   }
+}
+
+/** Iterate a (possibly compressed) text file as chunks of lines. */
+export async function* readLines(path: string): AsyncGenerator<LineChunk> {
+  let rest = '';
+  let lineNo = 1;
+  let bytesRead = 0;
+  for await (const chunk of readChunks(path)) {
+    bytesRead = chunk.bytesRead;
+    const text = rest + chunk.buf.toString('latin1');
+    const lines = text.split('\n');
+    rest = lines.pop()!;
+    if (lines.length) {
+      yield { lines, firstLine: lineNo, bytesRead };
+      lineNo += lines.length;
+    }
+  }
+  if (rest.length) yield { lines: [rest], firstLine: lineNo, bytesRead };
 }

@@ -5,7 +5,8 @@
  */
 import { TraceBuilder, emptyMeta, type TraceBatch, type TraceMeta, type TraceSource } from '../trace/model.js';
 import { ERR_TRACE_FORMAT } from '../errors.js';
-import { checkReadableFile, readLines } from './input.js';
+import { checkReadableFile, readChunks, readLines } from './input.js';
+import { FIELD_KIND, ScanStop, textScan, type FieldKind } from './text.js';
 import { DEFAULT_BATCH, type ReaderOptions } from './types.js';
 
 /** Thrown by a line parser: `expected` says what the line should have looked like. */
@@ -25,7 +26,17 @@ export interface LineParser {
   parse(line: string, b: TraceBuilder, meta: TraceMeta, lineNo: number): boolean;
   /** Called after the last line (e.g. to sort or flush state). */
   finish?(b: TraceBuilder, meta: TraceMeta): void;
+  /**
+   * Fast path for lines of plain numbers: the native tokenizer parses lines of
+   * exactly these fields into `v[o]..v[o + kinds.length - 1]` and `row` must do
+   * what `parse` does with such a line (lines outside the tokenizer's grammar,
+   * errors included, still go through `parse`).
+   */
+  fast?: { kinds: readonly FieldKind[]; row(v: Float64Array, o: number, b: TraceBuilder, meta: TraceMeta): boolean };
 }
+
+/** Rows per native scan call (the out array is reused). */
+const SCAN_ROWS = 8192;
 
 export async function openLineFormat(path: string, format: string, opts: ReaderOptions, makeParser: () => LineParser): Promise<TraceSource> {
   const total = await checkReadableFile(path);
@@ -37,27 +48,115 @@ export async function openLineFormat(path: string, format: string, opts: ReaderO
       const parser = makeParser();
       const b = new TraceBuilder({ timing: parser.timing ?? false, initialCapacity: Math.min(batchSize, 65536) });
       let records = 0;
-      for await (const chunk of readLines(path)) {
-        for (let i = 0; i < chunk.lines.length; i++) {
-          const lineNo = chunk.firstLine + i;
-          let line = chunk.lines[i];
-          if (line.endsWith('\r')) line = line.slice(0, -1);
-          try {
-            if (parser.parse(line, b, meta, lineNo)) records++;
-          } catch (e) {
-            if (!(e instanceof LineError)) throw e;
-            if (!opts.skipBad) throw ERR_TRACE_FORMAT(path, `line ${lineNo}`, `${e.expected}, got ${JSON.stringify(line.slice(0, 120))}`);
-            meta.skippedRecords++;
-          }
-          if (b.length >= batchSize) yield* pieces(b.take(), batchSize);
+      const rejected = (e: unknown, lineNo: number, line: string): void => {
+        if (!(e instanceof LineError)) throw e;
+        if (!opts.skipBad) throw ERR_TRACE_FORMAT(path, `line ${lineNo}`, `${e.expected}, got ${JSON.stringify(line.slice(0, 120))}`);
+        meta.skippedRecords++;
+      };
+      const parseLine = (line: string, lineNo: number): void => {
+        if (line.endsWith('\r')) line = line.slice(0, -1);
+        try {
+          if (parser.parse(line, b, meta, lineNo)) records++;
+        } catch (e) {
+          rejected(e, lineNo, line);
         }
-        opts.onProgress?.(chunk.bytesRead, total);
+      };
+      if (parser.fast) {
+        const fast = parser.fast;
+        const onLine = (line: string, lineNo: number): boolean => {
+          parseLine(line, lineNo);
+          return b.length >= batchSize;
+        };
+        const onRow = (v: Float64Array, o: number, lineNo: number, buf: Buffer, at: number): boolean => {
+          try {
+            if (fast.row(v, o, b, meta)) records++;
+          } catch (e) {
+            rejected(e, lineNo, lineText(buf, at));
+          }
+          return b.length >= batchSize;
+        };
+        const progress = opts.onProgress && ((done: number): void => opts.onProgress!(done, total));
+        for await (const _ of scanRows(path, fast.kinds, onLine, onRow, progress)) yield* pieces(b.take(), batchSize);
+      } else {
+        for await (const chunk of readLines(path)) {
+          for (let i = 0; i < chunk.lines.length; i++) {
+            parseLine(chunk.lines[i], chunk.firstLine + i);
+            if (b.length >= batchSize) yield* pieces(b.take(), batchSize);
+          }
+          opts.onProgress?.(chunk.bytesRead, total);
+        }
       }
       parser.finish?.(b, meta);
       if (b.length) yield* pieces(b.take(), batchSize);
       if (records === 0 && meta.skippedRecords === 0) throw ERR_TRACE_FORMAT(path, 'end of file', `no ${format} records found (empty file?)`);
     },
   };
+}
+
+/**
+ * Drive the native tokenizer over a (possibly compressed) file, line by line in
+ * file order: each line of plain numbers goes to `row` (with its fields in
+ * v[o..]), every other line to `line` as the same latin1 string the string
+ * reader would see. Both return true when the batch is full; the generator then
+ * yields so the caller takes it, cutting batches exactly where the string
+ * reader would (one await per batch, not per line).
+ */
+async function* scanRows(
+  path: string,
+  kindNames: readonly FieldKind[],
+  line: (text: string, lineNo: number) => boolean,
+  row: (v: Float64Array, o: number, lineNo: number, buf: Buffer, at: number) => boolean,
+  progress?: (bytesRead: number) => void,
+): AsyncGenerator<void> {
+  const scan = textScan();
+  const kinds = Uint8Array.from(kindNames, (k) => FIELD_KIND[k]);
+  const nf = kinds.length;
+  const w = nf + 2;
+  const out = new Float64Array(w * SCAN_ROWS);
+  const state = new Float64Array(4);
+  let lineNo = 1;
+  let bytesRead = 0;
+  /** The start of a line not yet ended by '\n' (pieces of one or more chunks). */
+  let held: Buffer[] = [];
+  for await (const chunk of readChunks(path)) {
+    bytesRead = chunk.bytesRead;
+    if (chunk.buf.indexOf(10) < 0) {
+      if (chunk.buf.length) held.push(chunk.buf);
+      continue;
+    }
+    const buf = held.length ? Buffer.concat([...held, chunk.buf]) : chunk.buf;
+    held = [];
+    let pos = 0;
+    for (;;) {
+      const rows = scan(buf, pos, kinds, out, state);
+      for (let r = 0; r < rows; r++) {
+        const o = r * w;
+        // (buf, offset) rather than a closure: no allocation per row on the hot path
+        if (row(out, o, lineNo + out[o + nf], buf, out[o + nf + 1])) yield;
+      }
+      lineNo += state[1];
+      pos = state[0];
+      if (state[3] === ScanStop.NEED_MORE) break;
+      if (state[3] === ScanStop.SLOW) {
+        const eol = state[2];
+        const full = line(buf.toString('latin1', pos, eol), lineNo++);
+        pos = eol + 1;
+        if (full) yield;
+      }
+    }
+    if (pos < buf.length) held.push(buf.subarray(pos));
+    progress?.(bytesRead);
+  }
+  if (held.length) {
+    if (line(Buffer.concat(held).toString('latin1'), lineNo)) yield;
+    progress?.(bytesRead);
+  }
+}
+
+/** The line starting at `start` in buf as the string reader sees it (one trailing '\r' dropped). */
+function lineText(buf: Buffer, start: number): string {
+  const eol = buf.indexOf(10, start);
+  return buf.toString('latin1', start, eol > start && buf[eol - 1] === 13 ? eol - 1 : eol);
 }
 
 /**
@@ -96,7 +195,12 @@ const MAX_BYTES = 0xffffffff;
 
 /** A request size field in `unit`-byte units, as bytes; throws LineError beyond 4 GiB. */
 export function sizeBytes(s: string | undefined, field: string, unit = 1): number {
-  const v = num(s, field) * unit;
-  if (v > MAX_BYTES) throw new LineError(`${field}: a request size below 4 GiB`);
-  return v;
+  return sizeOf(num(s, field), field, unit);
+}
+
+/** sizeBytes of an already parsed (non-negative) field value. */
+export function sizeOf(v: number, field: string, unit = 1): number {
+  const bytes = v * unit;
+  if (bytes > MAX_BYTES) throw new LineError(`${field}: a request size below 4 GiB`);
+  return bytes;
 }

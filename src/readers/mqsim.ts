@@ -4,7 +4,7 @@
  * One request per line, single spaces, arrival times non-decreasing.
  */
 import { Op, SECTOR_BYTES } from '../trace/model.js';
-import { LineError, num, openLineFormat, sizeBytes } from './line-reader.js';
+import { LineError, num, openLineFormat, sizeBytes, sizeOf } from './line-reader.js';
 import { headLines, looksLike, splitWs } from './text.js';
 import type { TraceFormat } from './types.js';
 
@@ -21,20 +21,31 @@ export const mqsimFormat: TraceFormat = {
     return openLineFormat(path, 'mqsim', opts, () => {
       let first = NaN;
       let prev = -Infinity;
+      /** Check an arrival time and return it relative to the first request. */
+      const arrival = (t: number): number => {
+        if (t < prev) throw new LineError(`arrival_ns non-decreasing (previous ${prev})`);
+        prev = t;
+        if (Number.isNaN(first)) first = t;
+        return t - first;
+      };
       const f: string[] = [];
       return {
         parse(line, b) {
           const n = splitWs(line, f);
           if (n === 0) return false;
           if (n !== 5) throw new LineError('5 space-separated fields: arrival_ns device sector size type');
-          const t = num(f[0], 'arrival_ns');
-          if (t < prev) throw new LineError(`arrival_ns non-decreasing (previous ${prev})`);
-          prev = t;
-          if (Number.isNaN(first)) first = t;
+          const t = arrival(num(f[0], 'arrival_ns'));
           const type = f[4];
           if (type !== '0' && type !== '1') throw new LineError('type 0 (write) or 1 (read)');
-          b.push(t - first, num(f[2], 'start_sector'), sizeBytes(f[3], 'size_sectors', SECTOR_BYTES), type === '1' ? Op.READ : Op.WRITE, num(f[1], 'device'));
+          b.push(t, num(f[2], 'start_sector'), sizeBytes(f[3], 'size_sectors', SECTOR_BYTES), type === '1' ? Op.READ : Op.WRITE, num(f[1], 'device'));
           return true;
+        },
+        fast: {
+          kinds: ['int', 'int', 'int', 'int', 'bit'],
+          row(v, o, b) {
+            b.push(arrival(v[o]), v[o + 2], sizeOf(v[o + 3], 'size_sectors', SECTOR_BYTES), v[o + 4] === 1 ? Op.READ : Op.WRITE, v[o + 1]);
+            return true;
+          },
         },
       };
     });

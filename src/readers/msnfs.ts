@@ -4,8 +4,8 @@
  *   <time ms since trace start, fractional> <device> <start block> <size in blocks> <1=read, 0=write>
  * A block is a 512-byte sector (the replayer multiplies both by 512).
  */
-import { Op, SECTOR_BYTES } from '../trace/model.js';
-import { LineError, num, openLineFormat, sizeBytes } from './line-reader.js';
+import { Op, SECTOR_BYTES, type TraceBuilder, type TraceMeta } from '../trace/model.js';
+import { LineError, num, openLineFormat, sizeBytes, sizeOf } from './line-reader.js';
 import { ReorderBuffer } from './reorder.js';
 import { headLines, looksLike, isDecimal, isDigits, splitWs } from './text.js';
 import type { TraceFormat } from './types.js';
@@ -28,16 +28,24 @@ export const msnfsFormat: TraceFormat = {
     return openLineFormat(path, 'msnfs', opts, () => {
       const f: string[] = [];
       let rb: ReorderBuffer | undefined;
+      const reorder = (b: TraceBuilder, meta: TraceMeta): ReorderBuffer => (rb ??= new ReorderBuffer(b, meta, { windowNs: 10e9, timing: false, rebase: false }));
       return {
         parse(line, b, meta) {
           const n = splitWs(line, f);
           if (n === 0) return false;
           if (n !== 5) throw new LineError('5 space-separated fields: ts_ms device block size_blocks op');
-          rb ??= new ReorderBuffer(b, meta, { windowNs: 10e9, timing: false, rebase: false });
+          const rb = reorder(b, meta);
           const op = f[4];
           if (op !== '0' && op !== '1') throw new LineError('op 1 (read) or 0 (write)');
           rb.push(Math.round(num(f[0], 'ts_ms') * 1e6), num(f[2], 'block'), sizeBytes(f[3], 'size_blocks', SECTOR_BYTES), op === '1' ? Op.READ : Op.WRITE, num(f[1], 'device'), 0);
           return true;
+        },
+        fast: {
+          kinds: ['dec', 'int', 'int', 'int', 'bit'],
+          row(v, o, b, meta) {
+            reorder(b, meta).push(Math.round(v[o] * 1e6), v[o + 2], sizeOf(v[o + 3], 'size_blocks', SECTOR_BYTES), v[o + 4] === 1 ? Op.READ : Op.WRITE, v[o + 1], 0);
+            return true;
+          },
         },
         finish() {
           rb?.finish();

@@ -1,7 +1,9 @@
 /**
  * Small helpers shared by the text formats: looking at a file's head for
- * sniffing, and splitting whitespace-separated lines without a regex.
+ * sniffing, splitting whitespace-separated lines without a regex, and the
+ * native byte-level tokenizer for lines of plain numbers.
  */
+import { native } from '../native.js';
 
 /**
  * The complete lines at the start of `head` (at most `max`, empty ones dropped),
@@ -78,4 +80,27 @@ export function isDecimal(s: string): boolean {
  */
 export function looksLike(lines: readonly string[], ok: (l: string) => boolean): boolean {
   return lines.length > 0 && ok(lines[0]) && fractionMatching(lines, ok) >= 0.75;
+}
+
+/**
+ * Field kinds of the native tokenizer (native/src/textscan.h): `int` 1-15
+ * digits, `dec` digits with an optional fraction (15 digits in all), `bit`
+ * exactly "0" or "1". Its values equal `Number(field)` by construction; any
+ * other spelling stops the scan so the string parser handles that line.
+ */
+export const FIELD_KIND = { int: 0, dec: 1, bit: 2 } as const;
+export type FieldKind = keyof typeof FIELD_KIND;
+
+/** Why a native scan stopped (state[3]). */
+export const ScanStop = { NEED_MORE: 0, FULL: 1, SLOW: 2 } as const;
+
+/**
+ * The native scan: rows of `kinds.length` fields, then the line's index from
+ * the call's first line and its byte offset, into `out`; returns the row count.
+ * `state` receives [next pos, lines consumed, '\n' index of a SLOW line, ScanStop].
+ */
+export type TextScan = (buf: Uint8Array, pos: number, kinds: Uint8Array, out: Float64Array, state: Float64Array) => number;
+
+export function textScan(): TextScan {
+  return native().textScan as TextScan;
 }

@@ -6,12 +6,13 @@
  * A lock file keeps two runs for one device from overlapping; running it
  * twice in a row on the same workload changes nothing the second time.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ConfDB } from '../confdb/db.js';
 import { openCollector, type BackendName } from '../collector/index.js';
 import { ERR_CONFLICT } from '../errors.js';
 import type { Change } from '../host/applier.js';
+import { acquirePidLock } from '../util/pid-lock.js';
 import { writeBlktrace } from '../writers/blktrace.js';
 import type { Service } from './context.js';
 import { applyStoredConfig } from './devices.js';
@@ -40,34 +41,10 @@ export interface RetuneDecision {
   changes: Change[];
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Take `<dataDir>/locks/retune-<dev>.lock`, replacing one left by a dead process. */
+/** `<dataDir>/locks/retune-<dev>.lock`: one retune per device at a time. */
 function lock(dataDir: string, device: string): () => void {
-  const dir = path.join(dataDir, 'locks');
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `retune-${path.basename(device)}.lock`);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(file, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return () => rmSync(file, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const holder = Number(readFileSync(file, 'utf8'));
-      if (holder && pidAlive(holder)) throw ERR_CONFLICT(`another retune of ${device} is running (pid ${holder}, lock ${file})`);
-      rmSync(file, { force: true }); // stale: its process is gone
-    }
-  }
-  throw ERR_CONFLICT(`cannot take the retune lock for ${device}`);
+  const file = path.join(dataDir, 'locks', `retune-${path.basename(device)}.lock`);
+  return acquirePidLock(file, (owner) => ERR_CONFLICT(`another retune of ${device} is running (pid ${owner}, lock ${file})`), 0o600);
 }
 
 export async function retune(svc: Service, o: RetuneOptions): Promise<RetuneDecision> {

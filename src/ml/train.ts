@@ -28,11 +28,11 @@ import { ERR_ML_DEGENERATE, ERR_USAGE, isSsdtuneError } from '../errors.js';
 import { DESCRIPTOR_VECTOR_NAMES, DESCRIPTOR_DIM } from '../features/descriptors.js';
 import { openTrace } from '../readers/registry.js';
 import { describeTrace } from './characterise.js';
-import { decide, MemoryWorkloadStore, profileWorkload, signature, type KnownWorkload, type Method, type Signature } from './identify.js';
+import { decide, embeddingSpread, MemoryWorkloadStore, profileWorkload, signature, type KnownWorkload, type Method, type Signature } from './identify.js';
 import { META_VERSION, saveSimilarityModel, type SimilarityMeta, type SimilarityModel } from './model-io.js';
 import { fitPca } from './pca.js';
 import { Reservoir, seededRng } from './rng.js';
-import { buildEmbedder, initBackend, trainEmbedder } from './similarity.js';
+import { buildEmbedder, embed, initBackend, trainEmbedder } from './similarity.js';
 import { fitScaler, standardize } from './standardize.js';
 
 export interface TrainConfig {
@@ -49,6 +49,14 @@ export interface TrainConfig {
   windowsPerClass: number;
   margin: number;
   learningRate: number;
+  /** Weight of the typical radius in every workload's radius (see shrunkRadius in identify.ts), in runs of queryWindows windows. */
+  radiusPriorWeight: number;
+  /**
+   * Trace files whose devices count as ONE workload (e.g. the ASUs of one
+   * application). Each device is still split in time on its own; the parts
+   * are pooled under the file's name.
+   */
+  mergeDevicesOf: string[];
   seed: number;
   log?: (msg: string) => void;
 }
@@ -65,6 +73,8 @@ export const DEFAULT_TRAIN: Omit<TrainConfig, 'tracesDir' | 'outDir'> = {
   windowsPerClass: 8,
   margin: 0.5,
   learningRate: 0.003,
+  radiusPriorWeight: 4,
+  mergeDevicesOf: [],
   seed: 42,
 };
 
@@ -282,11 +292,16 @@ export async function trainSimilarity(cfg: TrainConfig): Promise<TrainResult> {
   const known = eligible.filter((s) => roles.get(s.name) === 'known');
   if (known.length < 2) throw ERR_ML_DEGENERATE(`need at least 2 traces/devices with >= ${cfg.minWindows} windows of ${cfg.windowSize} requests in ${cfg.tracesDir}, found ${known.length}`);
 
+  // The workload each known stream belongs to: itself, or its file when that file's devices are merged.
+  const merged = new Set(cfg.mergeDevicesOf);
+  const workloadOf = (s: Stream) => (merged.has(s.file) ? s.file : s.name);
+  const workloads = [...new Set(known.map(workloadOf))];
   // Training rows (bounded per stream so one long trace does not dominate).
   const splits = new Map(known.map((s) => [s.name, timeSplit(s.windows)]));
   const trainRows: Float64Array[] = [];
   const trainLabels: number[] = [];
-  known.forEach((s, label) => {
+  known.forEach((s) => {
+    const label = workloads.indexOf(workloadOf(s));
     for (const v of thin(splits.get(s.name)!.train, cfg.maxTrainWindowsPerStream)) {
       trainRows.push(v);
       trainLabels.push(label);
@@ -333,14 +348,20 @@ export async function trainSimilarity(cfg: TrainConfig): Promise<TrainResult> {
   };
   const model: SimilarityModel = { model: net, meta };
 
-  // Store profiles from the training slice only.
+  // Store profiles from the training slice only. The radius prior is the
+  // median raw spread of the known workloads that have at least 8 runs to measure it on.
+  const trainOf = (w: string) => known.filter((s) => workloadOf(s) === w).flatMap((s) => splits.get(s.name)!.train);
+  const spreads = workloads.map((w) => embeddingSpread(embed(net, trainOf(w).map((r) => standardize(scaler, r))), cfg.queryWindows));
+  const measured = spreads.filter((x) => x.n >= 8).map((x) => x.p90).sort((a, b) => a - b);
+  meta.radiusPrior = measured.length ? measured[Math.floor((measured.length - 1) / 2)]! : 0;
+  meta.radiusPriorWeight = cfg.radiusPriorWeight;
   const store = new MemoryWorkloadStore();
-  for (const s of known) store.put(profileWorkload(model, s.name, s.name, splits.get(s.name)!.train));
+  for (const w of workloads) store.put(profileWorkload(model, w, w, trainOf(w)));
   const knownList = await store.list();
 
   const metrics: TrainResult['metrics'] = {};
   for (const q of [...new Set([cfg.queryWindows, 1])]) {
-    const mk = (s: Stream, part: Float64Array[]): Query[] => queries(part, q).map((ws) => ({ stream: s.name, sig: signature(model, ws), windows: ws.length }));
+    const mk = (s: Stream, part: Float64Array[]): Query[] => queries(part, q).map((ws) => ({ stream: workloadOf(s), sig: signature(model, ws), windows: ws.length }));
     // At most 60 queries per stream per set, evenly spread, so long traces do not swamp the averages.
     const capped = (s: Stream, part: Float64Array[]) => thin(mk(s, part), 60);
     const sets = {

@@ -7,6 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { Rng } from '../src/space/rng.js';
 
 export const SKLEARN_PYTHON = '/usr/bin/python3';
 
@@ -71,4 +72,17 @@ export function runSklearn(jobs: SklearnJob[]): SklearnResult[] {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   return JSON.parse(out.toString()) as SklearnResult[];
+}
+
+/**
+ * Generated regression data shared by the cross-check tests and the
+ * benchmark: points uniform in [0,10]^d, a smooth trend plus uniform noise,
+ * on a scale where AutoBlox's 1e3 amplitudes are sensible.
+ */
+export function gprDataset(seed: number, n: number, d: number, nTest: number): { X: number[][]; y: number[]; Xs: number[][] } {
+  const rng = new Rng(seed);
+  const pt = (): number[] => Array.from({ length: d }, () => rng.next() * 10);
+  const f = (x: number[]): number => 20 * Math.sin(x[0]!) + 10 * Math.cos((x[1] ?? 0) / 2) + x.reduce((a, b) => a + b, 0) + 2 * (rng.next() - 0.5);
+  const X = Array.from({ length: n }, pt);
+  return { X, y: X.map(f), Xs: Array.from({ length: nTest }, pt) };
 }

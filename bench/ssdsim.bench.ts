@@ -12,21 +12,20 @@ import { openTrace } from '../src/readers/registry.js';
 import { simulate, summarize, type SimResults } from '../src/sim/ssdsim.js';
 import { AUTOBLOX_BASELINE, logicalSectors, type SsdConfig } from '../src/sim/ssd-space.js';
 import { syntheticTrace } from '../src/sim/synthetic.js';
-import { emptyMeta, type TraceSource } from '../src/trace/model.js';
+import type { TraceSource } from '../src/trace/model.js';
+import { createSsdsimEvaluator } from '../src/sim/ssdsim.js';
+import { ssdSpace } from '../src/sim/ssd-space.js';
+import { LearnedSsdSearch, runSearch, bestOf } from '../src/search/search.js';
 
 function rssMiB(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
 
-/** The replay time alone: preconditioning is timed by a run with an empty trace. */
+/** Wall time of the whole call; the simulator reports its preconditioning time itself. */
 async function timed(cfg: SsdConfig, open: () => Promise<TraceSource> | TraceSource, opts: Parameters<typeof simulate>[2]): Promise<{ r: SimResults; total: number; pre: number }> {
-  let t0 = performance.now();
-  await simulate(cfg, { meta: emptyMeta('empty', 'none'), async *[Symbol.asyncIterator]() {} }, opts);
-  const pre = (performance.now() - t0) / 1000;
-  t0 = performance.now();
+  const t0 = performance.now();
   const r = await simulate(cfg, await open(), opts);
-  const total = (performance.now() - t0) / 1000;
-  return { r, total, pre };
+  return { r, total: (performance.now() - t0) / 1000, pre: r.preconditionWallNs / 1e9 };
 }
 
 function line(name: string, cfg: SsdConfig, x: { r: SimResults; total: number; pre: number }): void {
@@ -42,7 +41,35 @@ function line(name: string, cfg: SsdConfig, x: { r: SimResults; total: number; p
   );
 }
 
+/** SSDSIM_BENCH_SEARCH=N: a LearnedSSD search of N evaluations over the `ssd` space on the wsrch trace. */
+async function search(n: number): Promise<void> {
+  const file = path.join(PROJECT_ROOT, 'traces', 'mqsim_wsrch-small.trace');
+  const t0 = performance.now();
+  let failed = 0;
+  const rec = await runSearch(new LearnedSsdSearch(), {
+    space: ssdSpace,
+    evaluator: createSsdsimEvaluator(),
+    workload: { name: 'wsrch', open: () => openTrace(file) },
+    budget: { evaluations: n },
+    onEvent: (e) => {
+      if (e.type !== 'evaluation') return;
+      if (e.evaluation.status === 'failed') failed++;
+      const ev = e.evaluation;
+      console.log(`  #${ev.index} ${ev.phase} ${(ev.ms / 1000).toFixed(1)} s ${ev.status}${ev.grade !== undefined ? ` grade ${ev.grade.toFixed(3)}` : ''}${ev.message ? ` (${ev.message})` : ''}`);
+    },
+  });
+  const best = bestOf(rec.evaluations);
+  const wall = (performance.now() - t0) / 1000;
+  console.log(
+    `search learnedssd on wsrch: ${rec.evaluations.length} evaluations (${failed} failed) in ${wall.toFixed(0)} s wall (${(wall / rec.evaluations.length).toFixed(1)} s each), status ${rec.status};` +
+      ` best grade ${best?.grade?.toFixed(3)} over the baseline; peak RSS ${rssMiB().toFixed(0)} MiB`,
+  );
+  if (best) console.log(`  best configuration: ${JSON.stringify(best.config)}`);
+}
+
 export async function run(): Promise<void> {
+  const searchN = Number(process.env.SSDSIM_BENCH_SEARCH ?? 0);
+  if (searchN > 0) return search(searchN);
   const n = Number(process.env.SSDSIM_BENCH_REQUESTS ?? 1_000_000);
   // A 64 GiB device (MQSim's default geometry with 256 blocks per plane), then the AutoBlox baseline (480 GiB).
   const mid: SsdConfig = { ...AUTOBLOX_BASELINE, channels: 8, chipsPerChannel: 4, diesPerChip: 2, planesPerDie: 2, blocksPerPlane: 256, pagesPerBlock: 256, pageBytes: 8192, dataCacheBytes: 256 << 20, cmtBytes: 2 << 20 };
@@ -50,16 +77,16 @@ export async function run(): Promise<void> {
   if (process.env.SSDSIM_BENCH_BASELINE !== '0') devices.push(['baseline', { ...AUTOBLOX_BASELINE }]);
   for (const [dname, cfg] of devices) {
     const span = logicalSectors(cfg);
-    for (const mode of ['closed', 'trace'] as const) {
-      // Open loop: 50k requests/s of simulated time (below the 64 GiB device's capacity); closed loop: 64 outstanding.
+    for (const mode of process.env.SSDSIM_BENCH_SYNTHETIC === '0' ? [] : (['closed', 'trace'] as const)) {
+      // Open loop: 25k requests/s of simulated time (below the 64 GiB device's capacity); closed loop: 64 outstanding.
       const x = await timed(
         cfg,
-        () => syntheticTrace({ requests: n, readRatio: 0.7, bytes: 4096, pattern: 'random', spanSectors: span, interArrivalNs: mode === 'trace' ? 20_000 : 0, seed: 1 }),
+        () => syntheticTrace({ requests: n, readRatio: 0.7, bytes: 4096, pattern: 'random', spanSectors: span, interArrivalNs: mode === 'trace' ? 40_000 : 0, seed: 1 }),
         { mode, closedLoopDepth: 64, preconditionFill: 1, preconditionAge: 1 },
       );
-      line(`${dname} 4K rand 70/30 ${mode === 'closed' ? 'QD64' : 'open 50k/s'}`, cfg, x);
+      line(`${dname} 4K rand 70/30 ${mode === 'closed' ? 'QD64' : 'open 25k/s'}`, cfg, x);
     }
-    for (const t of ['mqsim_wsrch-small.trace', 'msps_msnfs_30s.trace', 'msr_hm_0_sample1000.csv', 'cloudphysics_vscsi_sample.csv', 'tencent_cbs_sample50k.csv.bz2', 'blkparse_hadoop_writeback_apress.txt']) {
+    for (const t of ['mqsim_wsrch-small.trace', 'msps_msnfs_30s.trace', 'msr_hm_0_sample1000.csv', 'cloudphysics_vscsi_sample.csv', 'tencent_cbs_sample50k.csv.bz2', 'blkparse_hadoop_writeback_apress.txt', 'blktrace_centos7_vm_small']) {
       const file = path.join(PROJECT_ROOT, 'traces', t);
       if (!existsSync(file)) continue;
       try {

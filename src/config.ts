@@ -25,6 +25,12 @@ export interface Settings {
   mqsimPath?: string;
   /** Directory of the workload similarity model (default: the one shipped in models/similarity). */
   modelDir: string;
+  /**
+   * Replay options of the ssdsim evaluator. Preconditioning (fill + age the
+   * drive so writes meet GC) is the faithful default; it costs seconds per
+   * evaluation on the 480 GiB AutoBlox baseline, so quick runs may turn it off.
+   */
+  ssdsim: { preconditionFill?: number; preconditionAge?: number; lbaPolicy?: 'reject' | 'modulo' };
 }
 
 export function defaultDataDir(): string {
@@ -39,6 +45,7 @@ const DEFAULTS: Omit<Settings, 'dataDir'> = {
   evaluator: 'ssdsim',
   maxUploadBytes: 512 * 1024 * 1024,
   modelDir: path.join(PROJECT_ROOT, 'models', 'similarity'),
+  ssdsim: {},
 };
 
 export function loadSettings(overrides: Partial<Settings> = {}): Settings {
@@ -60,6 +67,8 @@ export function loadSettings(overrides: Partial<Settings> = {}): Settings {
     ...(env.SSDTUNE_EVALUATOR ? { evaluator: env.SSDTUNE_EVALUATOR } : {}),
     ...(env.SSDTUNE_MQSIM ? { mqsimPath: env.SSDTUNE_MQSIM } : {}),
     ...(env.SSDTUNE_MODEL_DIR ? { modelDir: path.resolve(env.SSDTUNE_MODEL_DIR) } : {}),
+    // SSDTUNE_SIM_PRECONDITION=0 replays on a fresh drive (as MQSim does for traces).
+    ...(env.SSDTUNE_SIM_PRECONDITION === '0' ? { ssdsim: { preconditionFill: 0, preconditionAge: 0 } } : {}),
   };
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
   const s: Settings = { ...DEFAULTS, ...fromFile, ...fromEnv, ...defined, dataDir };

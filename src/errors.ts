@@ -132,3 +132,32 @@ export const ERR_CONFDB_IMPORT = defineError('SSDTUNE_CONFDB_IMPORT', 400, EXIT.
 export const ERR_CONFLICT = defineError('SSDTUNE_CONFLICT', 409, EXIT.CONFLICT, '%s');
 export const ERR_UNAUTHORIZED = defineError('SSDTUNE_UNAUTHORIZED', 401, EXIT.PERMISSION, '%s');
 export const ERR_UPLOAD_TOO_LARGE = defineError('SSDTUNE_UPLOAD_TOO_LARGE', 413, EXIT.BAD_INPUT, 'upload exceeds the limit of %s bytes');
+// ---- host tuning -----------------------------------------------------------
+/** device as given, why it cannot be used */
+export const ERR_HOST_DEVICE = defineError('SSDTUNE_HOST_DEVICE', 404, EXIT.NOT_FOUND, '%s: %s');
+/** device, attribute, value, what is allowed */
+export const ERR_HOST_VALUE = defineError('SSDTUNE_HOST_VALUE', 400, EXIT.BAD_INPUT, '%s: %s=%s is not valid: %s');
+/** device, attribute: not on the allow-list */
+export const ERR_HOST_ATTRIBUTE = defineError('SSDTUNE_HOST_ATTRIBUTE', 400, EXIT.BAD_INPUT, '%s: %s is not a tunable ssdtune writes: %s');
+/** what needs root */
+export const ERR_HOST_ROOT = defineError('SSDTUNE_HOST_ROOT', 403, EXIT.PERMISSION, '%s needs root (run as root or use --dry-run)');
+/** device, attribute, value, reason, rollback outcome */
+export const ERR_HOST_APPLY = defineError('SSDTUNE_HOST_APPLY', 500, EXIT.FAILURE, '%s: writing %s=%s failed (%s); %s');
+/** device, what */
+export const ERR_HOST_STATE = defineError('SSDTUNE_HOST_STATE', 409, EXIT.CONFLICT, '%s: %s');
+/** config file, where, what was expected */
+export const ERR_HOST_CONFIG = defineError('SSDTUNE_HOST_CONFIG', 400, EXIT.BAD_INPUT, '%s: %s: %s');
+/** device, why the replay refuses it */
+export const ERR_HOST_UNSAFE = defineError('SSDTUNE_HOST_UNSAFE', 409, EXIT.CONFLICT, '%s: %s');
+// ---- collector -------------------------------------------------------------
+/** device path, what is wrong */
+export const ERR_COLLECT_DEVICE = defineError('SSDTUNE_COLLECT_DEVICE', 404, EXIT.NOT_FOUND, '%s: %s');
+/** device, owner pid, lock file */
+export const ERR_COLLECT_BUSY = defineError('SSDTUNE_COLLECT_BUSY', 409, EXIT.CONFLICT, '%s is already being captured by pid %s (lock %s); stop that capture first');
+/** backend, why, what to do */
+export const ERR_COLLECT_BACKEND = defineError('SSDTUNE_COLLECT_BACKEND', 501, EXIT.UNSUPPORTED, 'collector backend %s cannot run here: %s. %s');
+/** blktrace relay open refused by kernel lockdown: file */
+export const ERR_COLLECT_LOCKDOWN = defineError('SSDTUNE_COLLECT_LOCKDOWN', 501, EXIT.UNSUPPORTED, 'kernel blktrace is blocked by kernel lockdown (%s: EPERM, dmesg "Lockdown: blktrace: debugfs access is restricted"); use --backend ebpf or --backend tracefs, which lockdown allows');
+export const ERR_COLLECT_NOT_ROOT = defineError('SSDTUNE_COLLECT_NOT_ROOT', 403, EXIT.PERMISSION, 'capturing block I/O needs root (CAP_BPF/CAP_SYS_ADMIN and tracefs write access): run as root (sudo ssdtune %s)');
+/** device, what happened */
+export const ERR_COLLECT_LOST_DEVICE = defineError('SSDTUNE_COLLECT_DEVICE_GONE', 410, EXIT.FAILURE, '%s disappeared during the capture: %s');

@@ -6,19 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GaussianProcess } from '../src/gpr/gpr.js';
 import { autobloxKernel } from '../src/gpr/kernels.js';
-import { Rng } from '../src/space/rng.js';
-import { runSklearn, sklearnMissing, type SklearnJob } from '../bench/gpr-sklearn.js';
+import { gprDataset, runSklearn, sklearnMissing, type SklearnJob } from '../bench/gpr-sklearn.js';
 
 const missing = sklearnMissing();
 
-function dataset(seed: number, n: number, d: number, nTest: number): { X: number[][]; y: number[]; Xs: number[][] } {
-  const rng = new Rng(seed);
-  const pt = (): number[] => Array.from({ length: d }, () => rng.next() * 10);
-  // A smooth trend plus noise, on a scale where AutoBlox's 1e3 amplitudes are sensible.
-  const f = (x: number[]): number => 20 * Math.sin(x[0]!) + 10 * Math.cos((x[1] ?? 0) / 2) + x.reduce((a, b) => a + b, 0) + 2 * (rng.next() - 0.5);
-  const X = Array.from({ length: n }, pt);
-  return { X, y: X.map(f), Xs: Array.from({ length: nTest }, pt) };
-}
 
 function relErr(a: number, b: number): number {
   return Math.abs(a - b) / Math.max(Math.abs(b), 1e-300);
@@ -31,7 +22,7 @@ test('fixed hyper-parameters: predictions equal scikit-learn to 1e-8 relative', 
     { seed: 2, n: 60, d: 3, normalize: true },
     { seed: 3, n: 45, d: 2, normalize: false, kernel: [50, 2, 20, 0.5, 0.7, 0.3] },
   ];
-  for (const c of cases) jobs.push({ ...dataset(c.seed, c.n, c.d, 40), optimize: false, normalize: c.normalize, kernel: c.kernel });
+  for (const c of cases) jobs.push({ ...gprDataset(c.seed, c.n, c.d, 40), optimize: false, normalize: c.normalize, kernel: c.kernel });
   const sk = runSklearn(jobs);
   cases.forEach((c, i) => {
     const job = jobs[i]!;
@@ -54,7 +45,7 @@ test('fitted hyper-parameters: our log marginal likelihood >= scikit-learn\'s - 
     { seed: 6, n: 80, d: 4, normalize: true },
     { seed: 7, n: 25, d: 1, normalize: false },
   ];
-  const jobs: SklearnJob[] = cases.map((c) => ({ ...dataset(c.seed, c.n, c.d, 5), optimize: true, normalize: c.normalize }));
+  const jobs: SklearnJob[] = cases.map((c) => ({ ...gprDataset(c.seed, c.n, c.d, 5), optimize: true, normalize: c.normalize }));
   const sk = runSklearn(jobs);
   cases.forEach((c, i) => {
     const job = jobs[i]!;

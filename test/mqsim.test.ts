@@ -47,7 +47,7 @@ test('ssdconfig.xml export then import gives the same configuration', () => {
     pcieLaneGBps: 0.985,
     channelMTs: 400,
     overProvisioning: 0.07,
-    gcThreshold: 0.1,
+    gcThreshold: 0.05,
     gcHardThreshold: 0.01,
     dataCacheBytes: 64 << 20,
     cmtBytes: 8 << 20,

@@ -38,6 +38,9 @@ test('validateConfig names the bad parameter and what was expected', () => {
   assert.match(code(() => validateConfig(space, { ...space.baseline, channels: 16, chips: 16 })), /violates chip-budget \(channels x chips <= 64\)/);
   assert.match(code(() => validateConfig(space, [1, 2])), /expected an object/);
   assert.deepEqual(complete(space, { gc: 'RGA' }), { ...space.baseline, gc: 'RGA' });
+  // Fixed, non-tunable settings beside the parameters may be ignored on request (a baseline carrying them).
+  assert.deepEqual(validateConfig(space, { ...space.baseline, flashReadNs: 3000 }, { unknown: 'ignore' }), space.baseline);
+  assert.doesNotThrow(() => validateSpace({ ...space, baseline: { ...space.baseline, flashReadNs: 3000 } }));
 });
 
 test('bad space definitions are refused with the parameter named', () => {

@@ -12,6 +12,7 @@ import { PROJECT_ROOT } from '../src/native.js';
 import { createSsdsimEvaluator, simulate } from '../src/sim/ssdsim.js';
 import { AUTOBLOX_BASELINE, logicalSectors, physicalBytes, ssdSpace, toSsdConfig, validateSsdConfig, type SsdConfig } from '../src/sim/ssd-space.js';
 import { syntheticTrace } from '../src/sim/synthetic.js';
+import { validateSpace, violations } from '../src/space/space.js';
 
 const WSRCH = path.join(PROJECT_ROOT, 'traces', 'mqsim_wsrch-small.trace');
 
@@ -40,6 +41,8 @@ test('impossible configurations are rejected before simulating, naming the param
   await assert.rejects(simulate({ ...small, pageBytes: 1000 }, one), configError('pageBytes'));
   await assert.rejects(simulate({ ...small, planeAllocation: 'CWDD' }, one), configError('planeAllocation'));
   await assert.rejects(simulate({ ...small, cmtBytes: 100 }, one), configError('cmtBytes'));
+  await assert.rejects(simulate({ ...small, overProvisioning: 0.1, gcThreshold: 0.2 }, one), configError('gcThreshold'));
+  assert.equal(ssdSpace.constraints.find((c) => c.name === 'gc-below-op')!.check({ ...ssdSpace.baseline, overProvisioning: 0.05, gcThreshold: 0.1 }), false);
   assert.throws(() => validateSsdConfig(small, { lbaSpanSectors: logicalSectors(small) + 1 }), configError('capacity'));
   validateSsdConfig(small, { lbaSpanSectors: logicalSectors(small) });
   assert.throws(() => toSsdConfig({ chanels: 4 }), configError('chanels'));
@@ -59,6 +62,9 @@ test('LBAs beyond the device are rejected with their request index, or mapped mo
   b2.push(1000, cap - 4, 4096, Op.READ);
   const r = await simulate(small, sourceFromBatches(emptyMeta('beyond.trace', 'test'), [b2.take()]), { lbaPolicy: 'modulo' });
   assert.equal(r.completed, 2);
+  const b3 = new TraceBuilder();
+  b3.push(0, -8, 4096, Op.READ);
+  await assert.rejects(simulate(small, sourceFromBatches(emptyMeta('neg.trace', 'test'), [b3.take()]), { lbaPolicy: 'modulo' }), (e) => isSsdtuneError(e, 'SSDTUNE_TRACE_FORMAT') && /neg\.trace: request 0: a sector number/.test(e.message));
 });
 
 test('a replay can be cancelled through its AbortSignal', async () => {
@@ -76,6 +82,9 @@ test('a replay can be cancelled through its AbortSignal', async () => {
 
 test('the ssd space: AutoBlox baseline as default, satisfying its own constraints', () => {
   assert.equal(ssdSpace.name, 'ssd');
+  validateSpace(ssdSpace);
+  assert.deepEqual(violations(ssdSpace, ssdSpace.baseline), []);
+  assert.deepEqual(toSsdConfig(ssdSpace.baseline), AUTOBLOX_BASELINE);
   for (const p of ssdSpace.params) assert.equal(ssdSpace.baseline[p.name], p.default, p.name);
   for (const c of ssdSpace.constraints) assert.ok(c.check(ssdSpace.baseline), `baseline violates ${c.name}`);
   assert.equal(physicalBytes(AUTOBLOX_BASELINE), 480 * 2 ** 30);

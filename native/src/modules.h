@@ -7,4 +7,6 @@ namespace ssdtune {
 void InitDecompress(Napi::Env env, Napi::Object exports);  // decompress.cc: bz2/xz/zstd streams
 void InitBlktrace(Napi::Env env, Napi::Object exports);
 void InitSsdSim(Napi::Env env, Napi::Object exports);
+void InitReplay(Napi::Env env, Napi::Object exports);
+void InitCollector(Napi::Env env, Napi::Object exports);
 }  // namespace ssdtune

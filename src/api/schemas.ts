@@ -30,7 +30,9 @@ export const device = record('Device', ['device'], { device: { type: 'string' },
 export const job = record('Job', ['id', 'kind', 'status'], { id: { type: 'string' }, kind: { type: 'string' }, status: { type: 'string' }, progress: { type: 'object', additionalProperties: true } });
 export const trace = record('Trace', ['id', 'name', 'bytes'], { id: { type: 'string' }, name: { type: 'string' }, bytes: { type: 'integer' }, format: { type: 'string' } });
 
-export const ALL_SCHEMAS = [errorReply, workload, config, evaluation, device, job, trace];
+export const audit = record('Audit', ['id', 'at', 'action'], { id: { type: 'string' }, at: { type: 'string' }, actor: { type: 'string' }, action: { type: 'string' }, details: { type: 'object', additionalProperties: true } });
+
+export const ALL_SCHEMAS = [errorReply, workload, config, evaluation, device, job, trace, audit];
 
 export const idParams = { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 200 } }, required: ['id'] } as const;
 

@@ -18,6 +18,7 @@ import { registerJobRoutes } from './routes/jobs.js';
 import { registerRecordRoutes } from './routes/records.js';
 import { registerTraceRoutes } from './routes/traces.js';
 import { registerDashboard } from './routes/dashboard.js';
+import { registerDeviceRoutes } from './routes/devices.js';
 import { ALL_SCHEMAS } from './schemas.js';
 import { loadOrCreateToken } from './token.js';
 
@@ -45,6 +46,7 @@ export async function buildServer(svc: Service, opts: ServerOptions = {}): Promi
   registerRecordRoutes(app, svc);
   registerTraceRoutes(app, svc);
   registerJobRoutes(app, svc);
+  registerDeviceRoutes(app, svc);
   registerDashboard(app);
   return app;
 }

@@ -60,6 +60,8 @@ export interface EvaluationRecord {
 export interface DeviceRecord {
   /** Kernel name of the whole disk (sda, nvme0n1, loop3). */
   device: string;
+  /** major:minor when applied, so a revert notices the name now belongs to another device. */
+  devNumber?: string;
   appliedConfigId?: string;
   applied: Record<string, string>;
   /** Values before ssdtune first wrote, used by revert. */

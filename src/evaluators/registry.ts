@@ -8,26 +8,44 @@ import { createMqsimEvaluator } from '../sim/mqsim.js';
 import { ssdSpace } from '../sim/ssd-space.js';
 import { createSsdsimEvaluator } from '../sim/ssdsim.js';
 import type { ConfigSpace } from '../space/types.js';
+import { buildHostSpace, readaheadModelSpace } from '../host/host-space.js';
+import { LiveEvaluator } from '../host/live-evaluator.js';
+import { ReadaheadModelEvaluator } from '../host/readahead-model.js';
 import type { Evaluator } from './types.js';
 
-export const EVALUATORS = ['ssdsim', 'mqsim'] as const;
+export const EVALUATORS = ['ssdsim', 'mqsim', 'readahead-model', 'live'] as const;
 
-export function makeEvaluator(name: string, settings: Pick<Settings, 'mqsimPath'>, opts: { totalRequests?: number } = {}): Evaluator {
+export interface EvaluatorOptions {
+  totalRequests?: number;
+  /** The block device a `live` evaluator replays on (read-only unless scratch). */
+  device?: string;
+  scratch?: boolean;
+}
+
+export function makeEvaluator(name: string, settings: Pick<Settings, 'mqsimPath' | 'ssdsim'>, opts: EvaluatorOptions = {}): Evaluator {
   switch (name) {
     case 'ssdsim':
-      return createSsdsimEvaluator(opts.totalRequests ? { totalRequests: opts.totalRequests } : {});
+      return createSsdsimEvaluator({ ...settings.ssdsim, ...(opts.totalRequests ? { totalRequests: opts.totalRequests } : {}) });
     case 'mqsim':
       if (!settings.mqsimPath) throw ERR_USAGE('the mqsim evaluator needs the path of an MQSim binary: set SSDTUNE_MQSIM or "mqsimPath" in config.json');
       return createMqsimEvaluator({ binary: settings.mqsimPath });
+    case 'readahead-model':
+      return new ReadaheadModelEvaluator();
+    case 'live':
+      if (!opts.device) throw ERR_USAGE('the live evaluator replays on a block device: give --device (read-only unless --scratch)');
+      return new LiveEvaluator({ device: opts.device, ...(opts.scratch ? { scratch: true } : {}) });
     default:
       throw ERR_USAGE(`unknown evaluator "${name}"; known: ${EVALUATORS.join(', ')}`);
   }
 }
 
-export function spaceFor(evaluator: Evaluator): ConfigSpace {
+/** The space an evaluator searches: `host` is built from the device's sysfs when there is one. */
+export function spaceFor(evaluator: Evaluator, device?: string): ConfigSpace {
   switch (evaluator.space) {
     case 'ssd':
       return ssdSpace;
+    case 'host':
+      return evaluator.name === 'live' && device ? buildHostSpace(device) : readaheadModelSpace();
     default:
       throw ERR_USAGE(`no configuration space "${evaluator.space}" for evaluator ${evaluator.name}`);
   }

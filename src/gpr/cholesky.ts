@@ -6,21 +6,35 @@
  * array-of-rows Matrix with its per-element accessors.
  */
 
+/** sum_k A[a+k] B[b+k] for k < len, with four accumulators so the loop pipelines (about 2x over a plain loop in V8). */
+function dot(A: Float64Array, a: number, B: Float64Array, b: number, len: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let k = 0;
+  for (; k + 3 < len; k += 4) {
+    s0 += A[a + k]! * B[b + k]!;
+    s1 += A[a + k + 1]! * B[b + k + 1]!;
+    s2 += A[a + k + 2]! * B[b + k + 2]!;
+    s3 += A[a + k + 3]! * B[b + k + 3]!;
+  }
+  for (; k < len; k++) s0 += A[a + k]! * B[b + k]!;
+  return s0 + s1 + (s2 + s3);
+}
+
 /** Lower-triangular L with A = L L^T, or undefined when A is not (numerically) positive definite. */
 export function cholesky(A: Float64Array, n: number): Float64Array | undefined {
   const L = new Float64Array(n * n);
   for (let j = 0; j < n; j++) {
     const rj = j * n;
-    let s = A[rj + j]!;
-    for (let k = 0; k < j; k++) s -= L[rj + k]! * L[rj + k]!;
+    const s = A[rj + j]! - dot(L, rj, L, rj, j);
     if (!(s > 0)) return undefined;
     const ljj = Math.sqrt(s);
     L[rj + j] = ljj;
     for (let i = j + 1; i < n; i++) {
       const ri = i * n;
-      let t = A[ri + j]!;
-      for (let k = 0; k < j; k++) t -= L[ri + k]! * L[rj + k]!;
-      L[ri + j] = t / ljj;
+      L[ri + j] = (A[ri + j]! - dot(L, ri, L, rj, j)) / ljj;
     }
   }
   return L;
@@ -30,9 +44,7 @@ export function cholesky(A: Float64Array, n: number): Float64Array | undefined {
 export function solveLower(L: Float64Array, n: number, b: Float64Array): Float64Array {
   for (let i = 0; i < n; i++) {
     const ri = i * n;
-    let s = b[i]!;
-    for (let k = 0; k < i; k++) s -= L[ri + k]! * b[k]!;
-    b[i] = s / L[ri + i]!;
+    b[i] = (b[i]! - dot(L, ri, b, 0, i)) / L[ri + i]!;
   }
   return b;
 }
@@ -65,9 +77,7 @@ export function choInverse(L: Float64Array, n: number): Float64Array {
     U[rj + j] = 1 / L[rj + j]!;
     for (let i = j + 1; i < n; i++) {
       const ri = i * n;
-      let s = 0;
-      for (let k = j; k < i; k++) s += L[ri + k]! * U[rj + k]!;
-      U[rj + i] = -s / L[ri + i]!;
+      U[rj + i] = -dot(L, ri + j, U, rj + j, i - j) / L[ri + i]!;
     }
   }
   const inv = new Float64Array(n * n);
@@ -75,8 +85,7 @@ export function choInverse(L: Float64Array, n: number): Float64Array {
     const ri = i * n;
     for (let j = 0; j <= i; j++) {
       const rj = j * n;
-      let s = 0;
-      for (let k = i; k < n; k++) s += U[ri + k]! * U[rj + k]!;
+      const s = dot(U, ri + i, U, rj + i, n - i);
       inv[ri + j] = s;
       inv[rj + i] = s;
     }

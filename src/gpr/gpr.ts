@@ -94,7 +94,7 @@ export class GaussianProcess {
   jitter = 0;
   /** LML reached from each start, the first being the given kernel. */
   starts: number[] = [];
-  /** Likelihood evaluations in the last fit. */
+  /** Likelihood evaluations (kernel matrix factorisations) in the last fit. */
   evaluations = 0;
 
   private X: Float64Array = new Float64Array(0);
@@ -147,11 +147,10 @@ export class GaussianProcess {
     if (this.opts.optimize && this.kernel.nParams > 0) {
       const bounds = boundsOf(this.kernel);
       const rng = new Rng(this.opts.seed);
-      const objective = (theta: Float64Array, g: Float64Array): number => {
-        this.evaluations++;
-        const r = this.likelihood(theta, yy, true);
+      const objective = (theta: Float64Array, g?: Float64Array): number => {
+        const r = this.likelihood(theta, yy, g !== undefined);
         if (!r) return Infinity;
-        for (let p = 0; p < g.length; p++) g[p] = -r.grad[p]!;
+        if (g) for (let p = 0; p < g.length; p++) g[p] = -r.grad[p]!;
         return -r.lml;
       };
       let best: { theta: Float64Array; f: number } | undefined;
@@ -182,7 +181,15 @@ export class GaussianProcess {
     return { lml: r.lml, grad: r.grad };
   }
 
-  private likelihood(theta: Float64Array, y: Float64Array, withGrad: boolean): { lml: number; grad: Float64Array; L: Float64Array; alpha: Float64Array; mean: number; jitter: number } | undefined {
+  /** The last factorisation, reused when the optimiser asks for the gradient at the point it just evaluated. */
+  private lastFactor: { key: string; y: Float64Array; k: Kernel; L: Float64Array; alpha: Float64Array; mean: number; lml: number; jitter: number } | undefined;
+
+  /** K's factor, alpha = K^-1 (y - m), the mean and the LML at theta (undefined where K cannot be factored). */
+  private factorAt(theta: Float64Array, y: Float64Array): { k: Kernel; L: Float64Array; alpha: Float64Array; mean: number; lml: number; jitter: number } | undefined {
+    const key = theta.join(',');
+    const c = this.lastFactor;
+    if (c && c.key === key && c.y === y) return c;
+    this.evaluations++;
     const n = this.n;
     const k = this.kernel.clone();
     k.setTheta(theta, 0);
@@ -206,16 +213,25 @@ export class GaussianProcess {
     }
     let lml = -0.5 * n * Math.log(2 * Math.PI);
     for (let i = 0; i < n; i++) lml += -0.5 * (y[i]! - mean) * alpha[i]! - Math.log(L[i * n + i]!);
+    if (!Number.isFinite(lml)) return undefined;
+    this.lastFactor = { key, y, k, L, alpha, mean, lml, jitter: fac.jitter };
+    return this.lastFactor;
+  }
+
+  private likelihood(theta: Float64Array, y: Float64Array, withGrad: boolean): { lml: number; grad: Float64Array; L: Float64Array; alpha: Float64Array; mean: number; jitter: number } | undefined {
+    const f = this.factorAt(theta, y);
+    if (!f) return undefined;
+    const { k, L, alpha, mean, lml } = f;
+    const n = this.n;
     const grad = new Float64Array(k.nParams);
-    if (withGrad && Number.isFinite(lml)) {
+    if (withGrad) {
       // dLML/dtheta = 0.5 tr((a a' - K^-1) dK/dtheta)
       const W = choInverse(L, n);
       for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) W[i * n + j] = alpha[i]! * alpha[j]! - W[i * n + j]!;
       k.gradDot(this.X, n, this.d, W, grad, 0);
       for (let p = 0; p < grad.length; p++) grad[p] *= 0.5;
     }
-    if (!Number.isFinite(lml)) return undefined;
-    return { lml, grad, L, alpha, mean, jitter: fac.jitter };
+    return { lml, grad, L, alpha, mean, jitter: f.jitter };
   }
 
   predict(rows: ReadonlyArray<ArrayLike<number>>): Prediction {

@@ -138,12 +138,41 @@ export class WhiteKernel implements Kernel {
 }
 
 /**
- * Stationary kernels k(r) of the scaled squared distance: RBF (isotropic or
- * ARD, one length scale per dimension) and RationalQuadratic share the
- * pair loops and differ only in k and its derivatives.
+ * Unscaled squared distances between the rows of X, per point set: the
+ * optimiser evaluates the likelihood ~100 times on the same X, and the
+ * distances are all the isotropic kernels need from it.
+ */
+const sqdistCache = new WeakMap<Float64Array, { n: number; d: number; D: Float64Array }>();
+
+function sqdist(X: Float64Array, n: number, d: number): Float64Array {
+  const hit = sqdistCache.get(X);
+  if (hit && hit.n === n && hit.d === d) return hit.D;
+  const D = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < i; j++) {
+      let s = 0;
+      for (let k = 0; k < d; k++) {
+        const t = X[i * d + k]! - X[j * d + k]!;
+        s += t * t;
+      }
+      D[i * n + j] = s;
+      D[j * n + i] = s;
+    }
+  }
+  sqdistCache.set(X, { n, d, D });
+  return D;
+}
+
+/**
+ * Stationary kernels k(z) of the scaled squared distance
+ * z = sum_d (dx_d / l_d)^2: RBF (isotropic or ARD) and RationalQuadratic
+ * share the pair loops and differ only in k and its derivatives. The last
+ * K(X, X) (and z) is kept so that the gradient pass after a matrix
+ * evaluation at the same hyper-parameters needs no exp/pow again.
  */
 abstract class Stationary implements Kernel {
   abstract readonly nParams: number;
+  private cache: { X: Float64Array; key: string; K: Float64Array; Z: Float64Array | undefined } | undefined;
   /** Length scales: one (isotropic) or d (ARD). */
   constructor(public lengthScale: number[], readonly lsBounds: Bounds) {}
   abstract getTheta(out: Float64Array, at: number): void;
@@ -152,26 +181,28 @@ abstract class Stationary implements Kernel {
   abstract paramNames(out: string[], prefix: string): void;
   abstract clone(): Kernel;
   abstract toString(): string;
-  /** k as a function of z = sum_d (dx_d / l_d)^2. */
+  /** Identifies the current hyper-parameters (the cache key). */
+  protected abstract paramKey(): string;
+  /** k as a function of z. */
   protected abstract value(z: number): number;
   /**
-   * Adds w * dk/dtheta into g for one pair: `diff2` holds (dx_d / l_d)^2 per
-   * dimension (length 1 with the sum for isotropic kernels).
+   * Adds w * dk/dtheta into g for one pair with kernel value k: `diff2`
+   * holds (dx_d / l_d)^2 per dimension for ARD kernels (unused otherwise).
    */
-  protected abstract grad(z: number, diff2: Float64Array, w: number, g: Float64Array): void;
+  protected abstract grad(z: number, k: number, diff2: Float64Array, w: number, g: Float64Array): void;
 
-  protected checkDims(d: number): void {
-    if (this.lengthScale.length !== 1 && this.lengthScale.length !== d) {
-      throw new Error(`kernel has ${this.lengthScale.length} length scales for ${d}-dimensional points`);
-    }
+  private get isotropic(): boolean {
+    return this.lengthScale.length === 1;
   }
 
   /** Inverse squared length scale per dimension. */
   private inv2(d: number): Float64Array {
-    this.checkDims(d);
+    if (!this.isotropic && this.lengthScale.length !== d) {
+      throw new Error(`kernel has ${this.lengthScale.length} length scales for ${d}-dimensional points`);
+    }
     const out = new Float64Array(d);
     for (let k = 0; k < d; k++) {
-      const l = this.lengthScale.length === 1 ? this.lengthScale[0]! : this.lengthScale[k]!;
+      const l = this.isotropic ? this.lengthScale[0]! : this.lengthScale[k]!;
       out[k] = 1 / (l * l);
     }
     return out;
@@ -188,19 +219,44 @@ abstract class Stationary implements Kernel {
     return s;
   }
 
-  matrix(X: Float64Array, n: number, d: number): Float64Array {
-    const inv2 = this.inv2(d);
+  /** K(X, X) (cached; callers must not modify it) and, for isotropic kernels, z. */
+  private computed(X: Float64Array, n: number, d: number): { K: Float64Array; Z: Float64Array | undefined } {
+    const key = this.paramKey();
+    if (this.cache && this.cache.X === X && this.cache.key === key && this.cache.K.length === n * n) return this.cache;
     const K = new Float64Array(n * n);
     const k0 = this.value(0);
-    for (let i = 0; i < n; i++) {
-      K[i * n + i] = k0;
-      for (let j = 0; j < i; j++) {
-        const v = this.value(this.z(X, i, X, j, d, inv2));
-        K[i * n + j] = v;
-        K[j * n + i] = v;
+    let Z: Float64Array | undefined;
+    if (this.isotropic) {
+      const D = sqdist(X, n, d);
+      const inv2 = 1 / (this.lengthScale[0]! * this.lengthScale[0]!);
+      Z = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) {
+        K[i * n + i] = k0;
+        for (let j = 0; j < i; j++) {
+          const z = D[i * n + j]! * inv2;
+          const v = this.value(z);
+          Z[i * n + j] = z;
+          K[i * n + j] = v;
+          K[j * n + i] = v;
+        }
+      }
+    } else {
+      const inv2 = this.inv2(d);
+      for (let i = 0; i < n; i++) {
+        K[i * n + i] = k0;
+        for (let j = 0; j < i; j++) {
+          const v = this.value(this.z(X, i, X, j, d, inv2));
+          K[i * n + j] = v;
+          K[j * n + i] = v;
+        }
       }
     }
-    return K;
+    this.cache = { X, key, K, Z };
+    return this.cache;
+  }
+
+  matrix(X: Float64Array, n: number, d: number): Float64Array {
+    return Float64Array.from(this.computed(X, n, d).K);
   }
 
   cross(X: Float64Array, nx: number, Y: Float64Array, ny: number, d: number): Float64Array {
@@ -215,25 +271,31 @@ abstract class Stationary implements Kernel {
   }
 
   gradDot(X: Float64Array, n: number, d: number, W: Float64Array, out: Float64Array, at: number): void {
-    const inv2 = this.inv2(d);
-    const ard = this.lengthScale.length > 1;
-    const diff2 = new Float64Array(ard ? d : 1);
+    const { K, Z } = this.computed(X, n, d);
     const g = new Float64Array(this.nParams);
-    // The diagonal has r = 0, where every derivative vanishes except RQ's alpha term, which is 0 too (ln 1 = 0).
-    for (let i = 1; i < n; i++) {
-      const a = i * d;
-      for (let j = 0; j < i; j++) {
-        const b = j * d;
-        let z = 0;
-        for (let k = 0; k < d; k++) {
-          const t = X[a + k]! - X[b + k]!;
-          const q = t * t * inv2[k]!;
-          z += q;
-          if (ard) diff2[k] = q;
+    // Pairs i > j only: W and K are symmetric, so each counts twice. The diagonal (z = 0) has zero derivatives.
+    if (Z) {
+      const none = new Float64Array(0);
+      for (let i = 1; i < n; i++) {
+        const r = i * n;
+        for (let j = 0; j < i; j++) this.grad(Z[r + j]!, K[r + j]!, none, 2 * W[r + j]!, g);
+      }
+    } else {
+      const inv2 = this.inv2(d);
+      const diff2 = new Float64Array(d);
+      for (let i = 1; i < n; i++) {
+        const a = i * d;
+        for (let j = 0; j < i; j++) {
+          const b = j * d;
+          let z = 0;
+          for (let k = 0; k < d; k++) {
+            const t = X[a + k]! - X[b + k]!;
+            const q = t * t * inv2[k]!;
+            z += q;
+            diff2[k] = q;
+          }
+          this.grad(z, K[i * n + j]!, diff2, 2 * W[i * n + j]!, g);
         }
-        if (!ard) diff2[0] = z;
-        // W symmetric: the (i,j) and (j,i) terms are equal.
-        this.grad(z, diff2, 2 * W[i * n + j]!, g);
       }
     }
     for (let p = 0; p < this.nParams; p++) out[at + p] += g[p]!;
@@ -261,13 +323,16 @@ export class RBF extends Stationary {
     if (this.lengthScale.length === 1) out.push(`${prefix}length_scale`);
     else this.lengthScale.forEach((_, k) => out.push(`${prefix}length_scale[${k}]`));
   }
+  protected paramKey(): string {
+    return this.lengthScale.join(',');
+  }
   protected value(z: number): number {
     return Math.exp(-0.5 * z);
   }
-  protected grad(z: number, diff2: Float64Array, w: number, g: Float64Array): void {
-    // d/dlog l_k exp(-z/2) = exp(-z/2) * (dx_k / l_k)^2
-    const kw = Math.exp(-0.5 * z) * w;
-    for (let k = 0; k < diff2.length; k++) g[k] += kw * diff2[k]!;
+  protected grad(z: number, k: number, diff2: Float64Array, w: number, g: Float64Array): void {
+    // d/dlog l_k exp(-z/2) = exp(-z/2) * (dx_k / l_k)^2; isotropic: k * z
+    if (this.lengthScale.length === 1) g[0] += w * k * z;
+    else for (let q = 0; q < diff2.length; q++) g[q] += w * k * diff2[q]!;
   }
   clone(): Kernel {
     return new RBF(this.lengthScale.length === 1 ? this.lengthScale[0]! : [...this.lengthScale], this.lsBounds);
@@ -297,12 +362,14 @@ export class RationalQuadratic extends Stationary {
   paramNames(out: string[], prefix: string): void {
     out.push(`${prefix}length_scale`, `${prefix}alpha`);
   }
+  protected paramKey(): string {
+    return `${this.lengthScale[0]},${this.alpha}`;
+  }
   protected value(z: number): number {
     return Math.pow(1 + z / (2 * this.alpha), -this.alpha);
   }
-  protected grad(z: number, _diff2: Float64Array, w: number, g: Float64Array): void {
+  protected grad(z: number, k: number, _diff2: Float64Array, w: number, g: Float64Array): void {
     const base = 1 + z / (2 * this.alpha);
-    const k = Math.pow(base, -this.alpha);
     g[0] += w * k * z / base;
     g[1] += w * k * (-this.alpha * Math.log(base) + z / (2 * base));
   }
@@ -343,22 +410,31 @@ abstract class Binary implements Kernel {
   abstract toString(): string;
 }
 
-function combine(x: Float64Array, y: Float64Array, op: (p: number, q: number) => number): Float64Array {
-  for (let i = 0; i < x.length; i++) x[i] = op(x[i]!, y[i]!);
+/** x + y into x (x is a fresh array the caller owns). */
+function add(x: Float64Array, y: Float64Array): Float64Array {
+  for (let i = 0; i < x.length; i++) x[i] += y[i]!;
   return x;
 }
-const add = (p: number, q: number): number => p + q;
-const mul = (p: number, q: number): number => p * q;
+/** x * c into x (x is a fresh array the caller owns). */
+function scale(x: Float64Array, c: number): Float64Array {
+  for (let i = 0; i < x.length; i++) x[i] *= c;
+  return x;
+}
+/** x * y elementwise into x (x is a fresh array the caller owns). */
+function mul(x: Float64Array, y: Float64Array): Float64Array {
+  for (let i = 0; i < x.length; i++) x[i] *= y[i]!;
+  return x;
+}
 
 export class Sum extends Binary {
   matrix(X: Float64Array, n: number, d: number): Float64Array {
-    return combine(this.a.matrix(X, n, d), this.b.matrix(X, n, d), add);
+    return add(this.a.matrix(X, n, d), this.b.matrix(X, n, d));
   }
   cross(X: Float64Array, nx: number, Y: Float64Array, ny: number, d: number): Float64Array {
-    return combine(this.a.cross(X, nx, Y, ny, d), this.b.cross(X, nx, Y, ny, d), add);
+    return add(this.a.cross(X, nx, Y, ny, d), this.b.cross(X, nx, Y, ny, d));
   }
   diag(X: Float64Array, n: number, d: number): Float64Array {
-    return combine(this.a.diag(X, n, d), this.b.diag(X, n, d), add);
+    return add(this.a.diag(X, n, d), this.b.diag(X, n, d));
   }
   gradDot(X: Float64Array, n: number, d: number, W: Float64Array, out: Float64Array, at: number): void {
     this.a.gradDot(X, n, d, W, out, at);
@@ -373,21 +449,43 @@ export class Sum extends Binary {
 }
 
 export class Product extends Binary {
+  /** The side that is a ConstantKernel, when one is: c * k needs no constant matrix (AutoBlox's 1e3 * RBF). */
+  private scaled(): { c: ConstantKernel; k: Kernel; cFirst: boolean } | undefined {
+    if (this.a instanceof ConstantKernel) return { c: this.a, k: this.b, cFirst: true };
+    if (this.b instanceof ConstantKernel) return { c: this.b, k: this.a, cFirst: false };
+    return undefined;
+  }
   matrix(X: Float64Array, n: number, d: number): Float64Array {
-    return combine(this.a.matrix(X, n, d), this.b.matrix(X, n, d), mul);
+    const s = this.scaled();
+    if (s) return scale(s.k.matrix(X, n, d), s.c.value);
+    return mul(this.a.matrix(X, n, d), this.b.matrix(X, n, d));
   }
   cross(X: Float64Array, nx: number, Y: Float64Array, ny: number, d: number): Float64Array {
-    return combine(this.a.cross(X, nx, Y, ny, d), this.b.cross(X, nx, Y, ny, d), mul);
+    return mul(this.a.cross(X, nx, Y, ny, d), this.b.cross(X, nx, Y, ny, d));
   }
   diag(X: Float64Array, n: number, d: number): Float64Array {
-    return combine(this.a.diag(X, n, d), this.b.diag(X, n, d), mul);
+    return mul(this.a.diag(X, n, d), this.b.diag(X, n, d));
   }
   gradDot(X: Float64Array, n: number, d: number, W: Float64Array, out: Float64Array, at: number): void {
+    const s = this.scaled();
+    if (s) {
+      // d(c k)/dlog c = c k; d(c k)/dtheta_k = c dk/dtheta_k.
+      const K = s.k.matrix(X, n, d);
+      let wk = 0;
+      for (let i = 0; i < n * n; i++) wk += W[i]! * K[i]!;
+      const g = new Float64Array(s.k.nParams);
+      s.k.gradDot(X, n, d, W, g, 0);
+      const cAt = s.cFirst ? at : at + this.a.nParams;
+      const kAt = s.cFirst ? at + 1 : at;
+      out[cAt] += s.c.value * wk;
+      for (let p = 0; p < g.length; p++) out[kAt + p] += s.c.value * g[p]!;
+      return;
+    }
     // d(ab) = b da + a db, so contract a's gradient with W∘B and b's with W∘A.
     const A = this.a.matrix(X, n, d);
     const B = this.b.matrix(X, n, d);
-    this.a.gradDot(X, n, d, combine(B, W, mul), out, at);
-    this.b.gradDot(X, n, d, combine(A, W, mul), out, at + this.a.nParams);
+    this.a.gradDot(X, n, d, mul(B, W), out, at);
+    this.b.gradDot(X, n, d, mul(A, W), out, at + this.a.nParams);
   }
   clone(): Kernel {
     return new Product(this.a.clone(), this.b.clone());

@@ -31,8 +31,13 @@ export interface LbfgsbResult {
   message: string;
 }
 
-/** f(x), writing the gradient into g. May return Infinity/NaN where f is undefined; the line search backs off. */
-export type ObjectiveWithGradient = (x: Float64Array, g: Float64Array) => number;
+/**
+ * f(x), writing the gradient into g when g is given. Line-search trials ask
+ * for f alone and the gradient only once a trial is accepted (at the same x),
+ * so an objective whose gradient is costly can skip it for rejected trials.
+ * May return Infinity/NaN where f is undefined; the line search backs off.
+ */
+export type ObjectiveWithGradient = (x: Float64Array, g?: Float64Array) => number;
 
 const EPS = 2.220446049250313e-16;
 
@@ -119,12 +124,13 @@ export function minimizeBounded(fg: ObjectiveWithGradient, x0: ArrayLike<number>
     let accepted = false;
     for (let ls = 0; ls < maxLs; ls++) {
       for (let i = 0; i < n; i++) xn[i] = proj(x[i]! + t * d[i]!, i);
-      fnew = fg(xn, gn);
+      fnew = fg(xn);
       evaluations++;
       let dec = 0;
       for (let i = 0; i < n; i++) dec += g[i]! * (xn[i]! - x[i]!);
       if (Number.isFinite(fnew) && fnew <= f + 1e-4 * dec) {
         accepted = true;
+        fnew = fg(xn, gn);
         break;
       }
       t *= 0.5;

@@ -25,8 +25,11 @@ export interface SearchBudget {
 }
 
 export type SearchEvent =
-  /** `record` is the live record so far, for checkpointing (copy it; do not mutate). */
-  | { type: 'evaluation'; evaluation: EvaluationRecord; count: number; limit?: number; best?: EvaluationRecord; cached: false; record: SearchRecord }
+  /**
+   * A new evaluation was recorded; `count` of `limit` (the evaluation budget, when there is one).
+   * `record` is the live record so far, for checkpoints (copy it; do not mutate).
+   */
+  | { type: 'evaluation'; evaluation: EvaluationRecord; count: number; limit?: number; best?: EvaluationRecord; record: SearchRecord }
   | { type: 'improved'; best: EvaluationRecord }
   | { type: 'evaluator-progress'; fraction: number; count: number }
   | { type: 'done'; status: SearchStatus; best?: EvaluationRecord; count: number };
@@ -126,7 +129,8 @@ export class SearchSession {
    * failed evaluation; the caller goes on.
    */
   async evaluate(config: Configuration, phase: string): Promise<EvaluationRecord> {
-    const cfg = validateConfig(this.space, config, { constraints: false });
+    // Searchers start from the baseline, which may carry fixed non-parameter settings: only parameters are recorded.
+    const cfg = validateConfig(this.space, config, { constraints: false, unknown: 'ignore' });
     if (!isFeasible(this.space, cfg)) throw ERR_SEARCH(`searcher proposed a configuration that violates the constraints of space ${this.space.name}: ${configKey(this.space, cfg)}`);
     const key = configKey(this.space, cfg);
     const cached = this.byKey.get(key);
@@ -172,7 +176,7 @@ export class SearchSession {
     const best = bestOf(this.record.evaluations);
     this.record.best = best?.index;
     const lim = this.init.budget.evaluations;
-    this.init.onEvent?.({ type: 'evaluation', evaluation: ev, count: this.record.evaluations.length, ...(lim !== undefined ? { limit: lim } : {}), ...(best ? { best } : {}), cached: false, record: this.record });
+    this.init.onEvent?.({ type: 'evaluation', evaluation: ev, count: this.record.evaluations.length, ...(lim !== undefined ? { limit: lim } : {}), ...(best ? { best } : {}), record: this.record });
     if (best && best !== before) this.init.onEvent?.({ type: 'improved', best });
     return ev;
   }

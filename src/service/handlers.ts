@@ -8,6 +8,7 @@ interface TuneJobParams {
   evaluator: string;
   budget: number;
   seed?: number;
+  device?: string;
 }
 
 export const jobHandlers: Record<string, (svc: Service) => JobHandler> = {
@@ -15,7 +16,7 @@ export const jobHandlers: Record<string, (svc: Service) => JobHandler> = {
     const p = job.params as unknown as TuneJobParams;
     const result = await tune(
       svc,
-      { tracePath: p.tracePath, evaluator: p.evaluator, budget: p.budget, ...(p.seed !== undefined ? { seed: p.seed } : {}), jobId: job.id },
+      { tracePath: p.tracePath, evaluator: p.evaluator, budget: p.budget, ...(p.seed !== undefined ? { seed: p.seed } : {}), ...(p.device ? { device: p.device } : {}), jobId: job.id },
       { signal: ctl.signal, progress: ctl.progress, checkpoint: (r) => ctl.checkpoint(r), resumeFrom: ctl.resumeFrom },
     );
     return result as unknown as Record<string, unknown>;

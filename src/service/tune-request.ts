@@ -19,6 +19,6 @@ export async function submitTune(svc: Service, p: TuneParams, actor: string) {
   const evaluator = p.evaluator ?? (space === 'ssd' ? svc.settings.evaluator : 'readahead-model');
   const budget = p.budget ?? 30;
   const params = { traceId: trace.id, tracePath: trace.path, space, evaluator, budget, ...(p.device ? { device: p.device } : {}) };
-  const key = `tune:${trace.path}:${trace.bytes}:${space}:${evaluator}:${budget}`;
+  const key = `tune:${trace.path}:${trace.bytes}:${space}:${evaluator}:${budget}:${p.device ?? ''}`;
   return svc.jobs.submit('tune', key, params, actor, { force: p.force ?? false });
 }

@@ -28,6 +28,8 @@ export interface TuneRequest {
   /** Trace format, when it must be forced. */
   format?: string;
   evaluator: string;
+  /** Block device for the `live` evaluator. */
+  device?: string;
   /** Evaluations for a search, the baseline included. */
   budget: number;
   searcher?: string;
@@ -42,9 +44,16 @@ export interface TuneRequest {
 export interface TuneControl {
   signal?: AbortSignal;
   progress?: (done: number, total: number, message: string) => void;
-  /** Persist the search record so an interrupted search resumes. */
-  checkpoint?: (record: SearchRecord) => Promise<void> | void;
+  /** Persist the search state so an interrupted search resumes. */
+  checkpoint?: (state: TuneCheckpoint) => Promise<void> | void;
+  /** A TuneCheckpoint from an interrupted run. */
   resumeFrom?: unknown;
+}
+
+/** What a tune job persists while it searches: the workload id it will store under, and the search so far. */
+export interface TuneCheckpoint {
+  workloadId: string;
+  search: SearchRecord;
 }
 
 export interface TuneResult {
@@ -81,8 +90,8 @@ export async function tune(svc: Service, req: TuneRequest, ctl: TuneControl = {}
   // Cluster labels need PCA + k-means over at least two windows.
   const clusters = vectors.length >= 2 ? characterise(described).label.clusters : undefined;
   const ident = await identify(model, vectors, new ConfDBWorkloadStore(svc.db, windowSize));
-  const evaluator = makeEvaluator(req.evaluator, svc.settings, { totalRequests: described.requests });
-  const space = spaceFor(evaluator);
+  const evaluator = makeEvaluator(req.evaluator, svc.settings, { totalRequests: described.requests, ...(req.device ? { device: req.device } : {}) });
+  const space = spaceFor(evaluator, req.device);
 
   const known = ident.kind === 'known' && ident.nearest ? await svc.db.get('workloads', ident.nearest.id) : undefined;
   if (known && !req.forceSearch) {
@@ -94,10 +103,11 @@ export async function tune(svc: Service, req: TuneRequest, ctl: TuneControl = {}
     }
   }
 
-  const workloadId = known?.id ?? newId();
+  const checkpoint = ctl.resumeFrom as TuneCheckpoint | undefined;
+  const resume = checkpoint ? parseRecord(checkpoint.search, 'job checkpoint') : undefined;
+  const workloadId = known?.id ?? checkpoint?.workloadId ?? newId();
   const name = known?.name ?? req.name ?? path.basename(req.tracePath);
   const ref: WorkloadRef = { name: `${name} (${workloadId})`, open: () => openTrace(req.tracePath, { ...(req.format ? { format: req.format } : {}) }) };
-  const resume = ctl.resumeFrom ? parseRecord(ctl.resumeFrom, 'job checkpoint') : undefined;
   const record = await runSearch(makeSearcher(req.searcher ?? 'learnedssd'), {
     space,
     evaluator,
@@ -110,7 +120,7 @@ export async function tune(svc: Service, req: TuneRequest, ctl: TuneControl = {}
       if (e.type !== 'evaluation') return;
       const best = e.best?.grade !== undefined ? `, best grade ${e.best.grade.toFixed(3)}` : '';
       ctl.progress?.(e.count, req.budget, `evaluation ${e.count}/${req.budget}${best}`);
-      void ctl.checkpoint?.(structuredClone(e.record));
+      void ctl.checkpoint?.({ workloadId, search: structuredClone(e.record) });
     },
   });
   if (ctl.signal?.aborted) throw new Error('tune cancelled');

@@ -106,6 +106,11 @@ export function logicalSectors(c: SsdConfig): number {
 
 const BASE_CAPACITY = physicalBytes(AUTOBLOX_BASELINE);
 
+/** Free blocks per plane GC keeps, exactly as the simulator's FTL computes it. */
+export function gcThresholdBlocks(c: SsdConfig): number {
+  return Math.max(2, Math.floor(c.gcThreshold * c.blocksPerPlane));
+}
+
 const params: ParamSpec[] = [
   { name: 'channels', kind: 'int', min: 1, max: 32, default: 12, group: 'parallelism', description: 'flash channels' },
   { name: 'chipsPerChannel', kind: 'int', min: 1, max: 16, default: 5, group: 'parallelism', description: 'chips (ways) per channel' },
@@ -143,13 +148,24 @@ const constraints: Constraint[] = [
   { name: 'channel-chips', description: 'channels x chipsPerChannel <= 80', check: (c) => Number(c.channels) * Number(c.chipsPerChannel) <= 80 },
   { name: 'die-planes', description: 'diesPerChip x planesPerDie <= 16', check: (c) => Number(c.diesPerChip) * Number(c.planesPerDie) <= 16 },
   { name: 'gc-thresholds', description: 'gcHardThreshold < gcThreshold', check: (c) => Number(c.gcHardThreshold) < Number(c.gcThreshold) },
+  {
+    name: 'gc-below-op',
+    description: 'the GC threshold keeps fewer free blocks than over-provisioning leaves spare (minus 2)',
+    check: (c) => {
+      const s = toSsdConfig(c);
+      const planes = s.channels * s.chipsPerChannel * s.diesPerChip * s.planesPerDie;
+      const logical = Math.floor(planes * s.blocksPerPlane * s.pagesPerBlock * (1 - s.overProvisioning));
+      const spare = s.blocksPerPlane - Math.ceil(Math.ceil(logical / planes) / s.pagesPerBlock);
+      return gcThresholdBlocks(s) + 2 <= spare;
+    },
+  },
 ];
 
+/** The tunable parameters only; the fixed ones (timings, PCIe) come from AUTOBLOX_BASELINE in toSsdConfig. */
 export const ssdSpace: ConfigSpace = {
   name: 'ssd',
   params,
   constraints,
-  // Only the tuned parameters: the rest of an SsdConfig (host link, timings) comes from AUTOBLOX_BASELINE in toSsdConfig.
   baseline: Object.fromEntries(params.map((p) => [p.name, (AUTOBLOX_BASELINE as unknown as Configuration)[p.name]!])),
 };
 
@@ -214,6 +230,10 @@ export function validateSsdConfig(c: SsdConfig, opts: { lbaSpanSectors?: number 
   if (logicalPages < 1) bad('overProvisioning', 'leaves no logical pages');
   if (Math.ceil(logicalPages / planes) + 2 * c.pagesPerBlock > c.blocksPerPlane * c.pagesPerBlock)
     bad('overProvisioning', `${c.overProvisioning} leaves fewer than 2 spare blocks per plane for GC`);
+  const spareBlocks = c.blocksPerPlane - Math.ceil(Math.ceil(logicalPages / planes) / c.pagesPerBlock);
+  const gcBlocks = gcThresholdBlocks(c);
+  if (gcBlocks + 2 > spareBlocks)
+    bad('gcThreshold', `${c.gcThreshold} keeps ${gcBlocks} blocks per plane free, but over-provisioning leaves only ${spareBlocks} spare blocks per plane (GC could never reach its threshold)`);
   if (opts.lbaSpanSectors !== undefined && opts.lbaSpanSectors > logicalSectors(c))
     bad('capacity', `the workload spans ${opts.lbaSpanSectors} sectors but the device exports ${logicalSectors(c)} (raise blocksPerPlane or lower overProvisioning)`);
 }

@@ -5,7 +5,7 @@
  * it as the `ssdsim` Evaluator of the `ssd` space.
  */
 import { native } from '../native.js';
-import { ERR_SSDSIM_CANCELLED, ERR_SSDSIM_CONFIG, ERR_SSDSIM_DEVICE_FULL, ERR_NATIVE, ERR_SSDSIM_LBA_RANGE } from '../errors.js';
+import { ERR_NATIVE, ERR_SSDSIM_CANCELLED, ERR_SSDSIM_CONFIG, ERR_SSDSIM_DEVICE_FULL, ERR_SSDSIM_LBA_RANGE, ERR_TRACE_FORMAT } from '../errors.js';
 import type { TraceSource } from '../trace/model.js';
 import type { Configuration } from '../space/types.js';
 import type { EvaluateOptions, Evaluator, Metrics, WorkloadRef } from '../evaluators/types.js';
@@ -20,8 +20,10 @@ export interface SimOptions {
   lbaPolicy?: 'reject' | 'modulo';
   /** Fraction of logical pages written sequentially before the replay (default 1). */
   preconditionFill?: number;
-  /** Random overwrites before the replay, as a multiple of the logical pages (default 1). */
+  /** Random overwrites before the replay, as a multiple of the logical pages (default 3: GREEDY's steady state). */
   preconditionAge?: number;
+  /** Planes aged with real writes; the others copy one of them (default 16). */
+  preconditionTemplates?: number;
   seed?: number;
 }
 
@@ -62,6 +64,7 @@ export interface SimResults {
   /** CPU time of the simulating thread spent preconditioning / replaying (not simulated time). */
   preconditionCpuNs: number;
   replayCpuNs: number;
+  preconditionWallNs: number;
   read: LatencyStats;
   write: LatencyStats;
   all: LatencyStats;
@@ -109,10 +112,11 @@ export function summarize(r: SimResults): SimSummary {
 }
 
 interface NativeSim {
-  feed(t: Float64Array, sector: Float64Array, bytes: Uint32Array, op: Uint16Array): { badIndex: number; badLastSector: number };
+  feed(t: Float64Array, sector: Float64Array, bytes: Uint32Array, op: Uint16Array): { badIndex: number; badLastSector: number; badSector: boolean };
   run(final: boolean): Promise<{ status: 'need-more' | 'done' | 'cancelled'; completed: number }>;
   cancel(): void;
   results(): SimResults;
+  close(): void;
   readonly logicalSectors: number;
   readonly completed: number;
 }
@@ -158,6 +162,8 @@ export async function simulate(config: SsdConfig, source: TraceSource, opts: Sim
     };
     for await (const b of source) {
       const fr = sim.feed(b.timeNs, b.sector, b.bytes, b.op);
+      if (fr.badIndex >= 0 && fr.badSector)
+        throw ERR_TRACE_FORMAT(source.meta.source, `request ${fed + fr.badIndex}`, `a sector number in [0, 2^53), got ${b.sector[fr.badIndex]}`);
       if (fr.badIndex >= 0)
         throw ERR_SSDSIM_LBA_RANGE(source.meta.source, fed + fr.badIndex, fr.badLastSector, sim.logicalSectors);
       fed += b.length;
@@ -169,12 +175,18 @@ export async function simulate(config: SsdConfig, source: TraceSource, opts: Sim
     return sim.results();
   } finally {
     signal?.removeEventListener('abort', onAbort);
+    // A run() still in flight (error thrown while it ran) keeps the model; it is freed with the wrapper.
+    try {
+      sim.close();
+    } catch {
+      /* running: freed when the wrapper is collected */
+    }
   }
 }
 
 function stripUndefined(o: SimulateOptions): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const k of ['mode', 'closedLoopDepth', 'lbaPolicy', 'preconditionFill', 'preconditionAge', 'seed'] as const)
+  for (const k of ['mode', 'closedLoopDepth', 'lbaPolicy', 'preconditionFill', 'preconditionAge', 'preconditionTemplates', 'seed'] as const)
     if (o[k] !== undefined) out[k] = o[k];
   return out;
 }

@@ -47,20 +47,21 @@ export function validateSpace(space: ConfigSpace): void {
   for (const r of space.constraints) {
     if (typeof r.check !== 'function') throw ERR_SPACE_INVALID(space.name, `(constraint ${r.name})`, 'has no check function');
   }
-  validateConfig(space, space.baseline, { constraints: false });
+  // A baseline may carry fixed, non-tunable settings beside the parameters (the ssd space's flash timings).
+  validateConfig(space, space.baseline, { constraints: false, unknown: 'ignore' });
 }
 
 /**
  * Throws SSDTUNE_CONFIG_INVALID naming the first bad parameter: missing,
- * unknown, or not one of its levels; then (unless `constraints: false`) the
- * constraints it violates. Returns the configuration restricted to the
- * space's parameters, in their order.
+ * unknown (unless `unknown: 'ignore'`), or not one of its levels; then
+ * (unless `constraints: false`) the constraints it violates. Returns the
+ * configuration restricted to the space's parameters, in their order.
  */
-export function validateConfig(space: ConfigSpace, c: unknown, opts: { constraints?: boolean } = {}): Configuration {
+export function validateConfig(space: ConfigSpace, c: unknown, opts: { constraints?: boolean; unknown?: 'error' | 'ignore' } = {}): Configuration {
   if (typeof c !== 'object' || c === null || Array.isArray(c)) throw ERR_CONFIG_INVALID(space.name, '(all)', `expected an object of parameter values, got ${Array.isArray(c) ? 'an array' : typeof c}`);
   const obj = c as Record<string, unknown>;
   const known = new Set(space.params.map((p) => p.name));
-  for (const k of Object.keys(obj)) if (!known.has(k)) throw ERR_CONFIG_INVALID(space.name, k, `unknown parameter; the space has ${[...known].join(', ')}`);
+  if (opts.unknown !== 'ignore') for (const k of Object.keys(obj)) if (!known.has(k)) throw ERR_CONFIG_INVALID(space.name, k, `unknown parameter; the space has ${[...known].join(', ')}`);
   const out: Configuration = {};
   for (const p of space.params) {
     if (!(p.name in obj)) throw ERR_CONFIG_INVALID(space.name, p.name, 'missing');

@@ -97,6 +97,8 @@ SimConfig parseConfig(const Napi::Object& o) {
   c.preemptibleGc = flag(o, "preemptibleGc", c.preemptibleGc);
   c.preconditionFill = num(o, "preconditionFill", c.preconditionFill);
   c.preconditionAge = num(o, "preconditionAge", c.preconditionAge);
+  c.preconditionTemplates = u32(o, "preconditionTemplates", c.preconditionTemplates);
+  if (c.preconditionTemplates < 1) throw ConfigError("preconditionTemplates", "preconditionTemplates must be at least 1");
   const std::string mode = str(o, "mode", "trace");
   if (mode == "trace") c.mode = ssdsim::Mode::TRACE;
   else if (mode == "closed") c.mode = ssdsim::Mode::CLOSED;
@@ -115,6 +117,7 @@ class SsdSimWrap : public Napi::ObjectWrap<SsdSimWrap> {
     return DefineClass(env, "SsdSim",
                        {InstanceMethod("feed", &SsdSimWrap::Feed), InstanceMethod("run", &SsdSimWrap::Run),
                         InstanceMethod("cancel", &SsdSimWrap::Cancel), InstanceMethod("results", &SsdSimWrap::GetResults),
+                        InstanceMethod("close", &SsdSimWrap::Close),
                         InstanceAccessor("logicalSectors", &SsdSimWrap::LogicalSectors, nullptr),
                         InstanceAccessor("completed", &SsdSimWrap::Completed, nullptr)});
   }
@@ -179,6 +182,7 @@ class SsdSimWrap : public Napi::ObjectWrap<SsdSimWrap> {
   };
 
   void busyCheck(Napi::Env env) {
+    if (sim_ == nullptr && !running) throw codedError(env, "SSDSIM_BUSY", "the simulator was closed");
     if (running) throw codedError(env, "SSDSIM_BUSY", "the simulator is running: await run() before feeding or running again");
   }
 
@@ -203,6 +207,7 @@ class SsdSimWrap : public Napi::ObjectWrap<SsdSimWrap> {
     Napi::Object r = Napi::Object::New(env);
     r.Set("badIndex", static_cast<double>(fr.badIndex));
     r.Set("badLastSector", static_cast<double>(fr.badLastSector));
+    r.Set("badSector", fr.badSector);
     return r;
   }
 
@@ -218,14 +223,28 @@ class SsdSimWrap : public Napi::ObjectWrap<SsdSimWrap> {
   }
 
   Napi::Value Cancel(const Napi::CallbackInfo& info) {
-    sim_->cancel();
+    if (sim_) sim_->cancel();
     return info.Env().Undefined();
   }
 
+  // Free the device model now: it can be a gigabyte that V8 does not see, so
+  // waiting for the wrapper's garbage collection could hold several at once.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    busyCheck(info.Env());
+    sim_.reset();
+    return info.Env().Undefined();
+  }
+
+  void aliveCheck(Napi::Env env) {
+    if (!sim_) throw codedError(env, "SSDSIM_BUSY", "the simulator was closed");
+  }
+
   Napi::Value LogicalSectors(const Napi::CallbackInfo& info) {
+    aliveCheck(info.Env());
     return Napi::Number::New(info.Env(), static_cast<double>(sim_->logicalSectors()));
   }
   Napi::Value Completed(const Napi::CallbackInfo& info) {
+    aliveCheck(info.Env());
     return Napi::Number::New(info.Env(), static_cast<double>(sim_->completed()));
   }
 
@@ -269,6 +288,7 @@ class SsdSimWrap : public Napi::ObjectWrap<SsdSimWrap> {
     o.Set("firstArrivalNs", d(r.firstArrivalNs));
     o.Set("preconditionCpuNs", d(r.preconditionCpuNs));
     o.Set("replayCpuNs", d(r.replayCpuNs));
+    o.Set("preconditionWallNs", d(r.preconditionWallNs));
     o.Set("lastCompletionNs", d(r.lastCompletionNs));
     o.Set("read", latency(env, *r.readLat));
     o.Set("write", latency(env, *r.writeLat));

@@ -38,9 +38,11 @@ struct SimConfig {
   bool preemptibleGc = false;
   // Preconditioning (functional, untimed): fill a fraction of the logical
   // pages sequentially, then overwrite `preconditionAge` x logical pages at
-  // uniformly random addresses so that the block state is steady.
+  // uniformly random addresses so that the block state is steady (about 3x
+  // is needed for GREEDY to settle).
   double preconditionFill = 1.0;
-  double preconditionAge = 1.0;
+  double preconditionAge = 3.0;
+  uint32_t preconditionTemplates = 16;  // planes aged for real; the others copy one (see Ftl::precondition)
   // Replay.
   Mode mode = Mode::TRACE;
   uint32_t closedLoopDepth = 32;

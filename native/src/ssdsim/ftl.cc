@@ -35,6 +35,11 @@ Ftl::Ftl(const SimConfig& c) : cfg_(c), rng_(c.seed * 0x2545F4914F6CDD1DULL + 7)
   require(logical_ > 0, "overProvisioning", "no logical pages left");
 
   gcBlocks_ = std::max<uint32_t>(2, static_cast<uint32_t>(c.gcThreshold * bpp_));
+  {
+    const uint64_t usedBlocks = (perPlane + ppb_ - 1) / ppb_;
+    require(gcBlocks_ + 2 + usedBlocks <= bpp_, "gcThreshold",
+            "gcThreshold keeps more free blocks per plane than over-provisioning leaves spare (GC could never reach it)");
+  }
   hardBlocks_ = std::max<uint32_t>(1, static_cast<uint32_t>(c.gcHardThreshold * bpp_));
   rgaSet_ = std::max<uint32_t>(1, static_cast<uint32_t>(std::log2(static_cast<double>(bpp_))));
   // RANDOM_PP: a victim needs at least this many invalid pages. MQSim derives
@@ -72,6 +77,10 @@ Ftl::Ftl(const SimConfig& c) : cfg_(c), rng_(c.seed * 0x2545F4914F6CDD1DULL + 7)
   fifoHead_.assign(planes_, 0);
   fifoCount_.assign(planes_, 0);
   inGc_.assign(planes_, 0);
+  // The plane of an lpn depends only on lpn mod planes (each letter's digit
+  // cycles within the product of all sizes): plane p owns k * planes + residue_[p].
+  residue_.assign(planes_, kNone);
+  for (uint32_t r = 0; r < planes_; r++) residue_[planeOfLpn(r)] = r;
   for (uint32_t p = 0; p < planes_; p++)
     for (uint32_t b = 0; b < bpp_; b++) freeRing_[static_cast<size_t>(p) * bpp_ + b] = p * bpp_ + b;
 }
@@ -134,7 +143,7 @@ void Ftl::maybeGc(uint32_t plane, GcSink* sink) {
   inGc_[plane] = 1;
   // Each pass frees one block and consumes the victim's valid pages; the cap
   // only guards against a policy that keeps picking blocks with nothing to gain.
-  for (uint32_t guard = 0; freeCount_[plane] < gcBlocks_ && guard < 2 * bpp_; guard++) {
+  for (uint32_t guard = 0; freeCount_[plane] < gcBlocks_ && guard < bpp_; guard++) {
     uint32_t v = selectVictim(plane, false);
     if (v == kNone || invalid(v) == 0) {
       // MQSim skips GC when the policy picks a useless block. We do the same
@@ -241,6 +250,84 @@ void Ftl::collect(uint32_t plane, uint32_t victim, GcSink* sink) {
   freeRing_[base + (freeHead_[plane] + freeCount_[plane]) % bpp_] = victim;
   freeCount_[plane]++;
   if (sink) sink->gcErase(job, plane);
+}
+
+bool Ftl::precondition(double fill, double age, uint64_t seed, uint32_t templates, const std::atomic<bool>& cancel) {
+  fill = std::min(1.0, std::max(0.0, fill));
+  age = std::max(0.0, age);
+  templates = std::max<uint32_t>(1, std::min(templates, planes_));
+  // Templates: the planes owning residues 0..templates-1, which hold the most
+  // logical pages when logical pages do not divide evenly.
+  std::vector<uint32_t> tpl(templates);
+  for (uint32_t t = 0; t < templates; t++) tpl[t] = planeOfLpn(t);
+  Rng rng(seed);
+  for (uint32_t t = 0; t < templates; t++) {
+    const uint32_t r = t;
+    const uint32_t count = logical_ > r ? (logical_ - r - 1) / planes_ + 1 : 0;  // lpns r, r+P, ... below logical_
+    const uint32_t filled = static_cast<uint32_t>(std::floor(fill * count));
+    for (uint32_t k = 0; k < filled; k++) write(k * planes_ + r, nullptr);
+    if (filled == 0) continue;
+    // Uniformly random overwrites of this plane's filled pages, drawn a few
+    // steps ahead (same sequence) so the mapping entries can be prefetched.
+    const uint64_t n = static_cast<uint64_t>(age * static_cast<double>(count));
+    constexpr uint64_t kAhead = 32, kHalf = 16, kRing = 64;
+    uint32_t ring[kRing];
+    for (uint64_t i = 0; i < std::min(n, kAhead); i++) ring[i] = rng.below(filled) * planes_ + r;
+    for (uint64_t i = 0; i < n; i++) {
+      if ((i & 0xFFFF) == 0 && cancel.load(std::memory_order_relaxed)) return false;
+      if (i + kAhead < n) {
+        ring[(i + kAhead) % kRing] = rng.below(filled) * planes_ + r;
+        prefetchMap(ring[(i + kAhead) % kRing]);
+      }
+      if (i + kHalf < n) prefetchOld(ring[(i + kHalf) % kRing]);
+      write(ring[i % kRing], nullptr);
+    }
+  }
+  std::vector<uint8_t> isTemplate(planes_, 0);
+  for (uint32_t p : tpl) isTemplate[p] = 1;
+  uint32_t next = 0;
+  for (uint32_t p = 0; p < planes_; p++) {
+    if (isTemplate[p]) continue;
+    if ((p & 15) == 0 && cancel.load(std::memory_order_relaxed)) return false;
+    copyPlane(tpl[next], p);
+    next = (next + 1) % templates;
+  }
+  return true;
+}
+
+void Ftl::copyPlane(uint32_t src, uint32_t dst) {
+  const size_t sb = static_cast<size_t>(src) * bpp_, db = static_cast<size_t>(dst) * bpp_;
+  const uint32_t shiftBlocks = (dst - src) * bpp_;  // may wrap: unsigned arithmetic is modular
+  const uint64_t pagesPerPlane = static_cast<uint64_t>(bpp_) * ppb_;
+  for (uint32_t b = 0; b < bpp_; b++) {
+    blocks_[db + b] = blocks_[sb + b];
+    freeRing_[db + b] = freeRing_[sb + b] + shiftBlocks;
+    fifoRing_[db + b] = fifoRing_[sb + b] + shiftBlocks;
+  }
+  active_[dst] = active_[src] == kNone ? kNone : active_[src] + shiftBlocks;
+  freeHead_[dst] = freeHead_[src];
+  freeCount_[dst] = freeCount_[src];
+  fifoHead_[dst] = fifoHead_[src];
+  fifoCount_[dst] = fifoCount_[src];
+  const uint32_t rs = residue_[src], rd = residue_[dst];
+  const uint64_t ppnShift = static_cast<uint64_t>(dst) * pagesPerPlane - static_cast<uint64_t>(src) * pagesPerPlane;
+  // Walk the template's logical pages in order: strided, prefetch-friendly
+  // access to the mapping; the destination plane's reverse map stays in cache.
+  for (uint64_t k = 0;; k++) {
+    const uint64_t ls = k * planes_ + rs;
+    if (ls >= logical_) break;
+    const uint32_t ppn = map_[ls];
+    if (ppn == kNone) continue;
+    const uint32_t dppn = static_cast<uint32_t>(ppn + ppnShift);
+    const uint64_t ld = k * planes_ + rd;
+    if (ld >= logical_) {  // the destination owns one logical page fewer: that copy is invalid
+      blocks_[dppn / ppb_].valid--;
+      continue;
+    }
+    map_[ld] = dppn;
+    rmap_[dppn] = static_cast<uint32_t>(ld);
+    mappedBits_[ld >> 6] |= 1ULL << (ld & 63);
+  }
 }
 
 void Ftl::accounting(uint64_t& valid, uint64_t& invalid, uint64_t& free) const {

@@ -5,6 +5,7 @@
 // which receives them through GcSink. All state lives in flat arrays sized by
 // the device (8 bytes per physical page + 16 per block), never by the trace.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -41,6 +42,14 @@ class Ftl {
   // From a bitmap (1 bit per logical page, cache-resident) rather than the 4-byte mapping entry.
   bool mapped(uint32_t lpn) const { return (mappedBits_[lpn >> 6] >> (lpn & 63)) & 1; }
 
+  // Preconditioning (untimed). Planes are independent and statistically
+  // identical under uniform writes (static allocation gives each the same
+  // share of logical pages), so `templates` planes are filled and aged with
+  // real random writes and GC, and every other plane gets a copy of one
+  // template's block state with its own logical pages. Cost: templates/planes
+  // of aging the whole device. Returns false when cancelled.
+  bool precondition(double fill, double age, uint64_t seed, uint32_t templates, const std::atomic<bool>& cancel);
+
   // Write one logical page: allocate in its plane, invalidate the old copy,
   // run GC if the plane's free pool falls below the threshold.
   void write(uint32_t lpn, GcSink* sink);
@@ -72,6 +81,7 @@ class Ftl {
     uint32_t erases = 0;
   };
   uint32_t planeOfLpn(uint32_t lpn) const;
+  void copyPlane(uint32_t src, uint32_t dst);
   uint32_t allocPage(uint32_t plane, GcSink* sink);
   void retireActive(uint32_t plane);
   void maybeGc(uint32_t plane, GcSink* sink);
@@ -96,6 +106,7 @@ class Ftl {
   std::vector<uint32_t> fifoRing_;   // per plane ring of full blocks in fill order (FIFO policy)
   std::vector<uint32_t> fifoHead_, fifoCount_;
   std::vector<uint8_t> inGc_;
+  std::vector<uint32_t> residue_;  // per plane: the lpn residue mod planes that maps to it
   Rng rng_;
 };
 

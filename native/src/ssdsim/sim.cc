@@ -7,6 +7,7 @@
 
 #include "rng.h"
 
+#include <chrono>
 #include <ctime>
 
 namespace ssdsim {
@@ -100,9 +101,14 @@ uint32_t Sim::lpnOf(uint64_t sector) const {
 FeedResult Sim::feed(const double* t, const double* sector, const uint32_t* bytes, const uint16_t* op, size_t n) {
   FeedResult fr;
   const uint64_t limit = logicalSectors();
-  if (!cfg_.lbaModulo) {
-    for (size_t i = 0; i < n; i++) {
-      if (bytes[i] == 0 || !(op[i] & 3)) continue;
+  for (size_t i = 0; i < n; i++) {
+    if (bytes[i] == 0 || !(op[i] & 3)) continue;
+    if (!(sector[i] >= 0 && sector[i] < 9007199254740992.0)) {
+      fr.badIndex = static_cast<int64_t>(i);
+      fr.badSector = true;
+      return fr;
+    }
+    if (!cfg_.lbaModulo) {
       uint64_t last = static_cast<uint64_t>(sector[i]) + (bytes[i] + 511) / 512 - 1;
       if (last >= limit) {
         fr.badIndex = static_cast<int64_t>(i);
@@ -141,31 +147,7 @@ FeedResult Sim::feed(const double* t, const double* sector, const uint32_t* byte
 
 void Sim::precondition() {
   preconditioned_ = true;
-  const uint32_t L = ftl_.logicalPages();
-  const uint64_t fill = static_cast<uint64_t>(std::floor(std::min(1.0, std::max(0.0, cfg_.preconditionFill)) * L));
-  for (uint64_t lpn = 0; lpn < fill; lpn++) {
-    if ((lpn & 0xFFFF) == 0 && cancel_.load(std::memory_order_relaxed)) return;
-    ftl_.write(static_cast<uint32_t>(lpn), nullptr);
-  }
-  if (fill > 0) {
-    // Uniformly random overwrites. The addresses are drawn a few steps ahead
-    // (same sequence) so the mapping entries they touch can be prefetched:
-    // on large devices every write would otherwise wait for 2-3 cache misses.
-    Rng rng(cfg_.seed);
-    const uint64_t age = static_cast<uint64_t>(std::max(0.0, cfg_.preconditionAge) * static_cast<double>(L));
-    constexpr uint64_t kAhead = 32, kHalf = 16, kRing = 64;
-    uint32_t ring[kRing];
-    for (uint64_t i = 0; i < std::min(age, kAhead); i++) ring[i] = rng.below(static_cast<uint32_t>(fill));
-    for (uint64_t i = 0; i < age; i++) {
-      if ((i & 0xFFFF) == 0 && cancel_.load(std::memory_order_relaxed)) return;
-      if (i + kAhead < age) {
-        ring[(i + kAhead) % kRing] = rng.below(static_cast<uint32_t>(fill));
-        ftl_.prefetchMap(ring[(i + kAhead) % kRing]);
-      }
-      if (i + kHalf < age) ftl_.prefetchOld(ring[(i + kHalf) % kRing]);
-      ftl_.write(ring[i % kRing], nullptr);
-    }
-  }
+  if (!ftl_.precondition(cfg_.preconditionFill, cfg_.preconditionAge, cfg_.seed, cfg_.preconditionTemplates, cancel_)) return;
   st_.precondition = ftl_.counters;
   ftl_.counters = FtlCounters{};
 }
@@ -180,8 +162,10 @@ void Sim::schedule(uint64_t t, uint32_t kind, uint32_t id) {
 RunStatus Sim::run(bool final) {
   if (!preconditioned_) {
     const uint64_t c0 = threadCpuNs();
+    const auto w0 = std::chrono::steady_clock::now();
     precondition();
     st_.preconditionCpuNs += threadCpuNs() - c0;
+    st_.preconditionWallNs += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - w0).count());
   }
   const uint64_t c0 = threadCpuNs();
   const RunStatus s = loop(final);

@@ -31,6 +31,7 @@ struct InputReq {
 struct FeedResult {
   int64_t badIndex = -1;
   uint64_t badLastSector = 0;
+  bool badSector = false;  // the sector itself is negative, NaN or beyond 2^53 (not a capacity question)
 };
 
 enum class RunStatus { NEED_MORE, DONE, CANCELLED };
@@ -50,7 +51,7 @@ struct Results {
   uint64_t cmtHits = 0, cmtLookups = 0;
   double channelUtilMean = 0, channelUtilMax = 0, dieUtilMean = 0, dieUtilMax = 0, pcieH2dUtil = 0, pcieD2hUtil = 0;
   // CPU time of the simulating thread (CLOCK_THREAD_CPUTIME_ID), for speed figures under contention.
-  uint64_t preconditionCpuNs = 0, replayCpuNs = 0;
+  uint64_t preconditionCpuNs = 0, replayCpuNs = 0, preconditionWallNs = 0;
   uint64_t validPages = 0, invalidPages = 0, freePages = 0, physicalPages = 0, logicalPages = 0;
 };
 

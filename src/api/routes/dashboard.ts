@@ -8,7 +8,12 @@ import { PROJECT_ROOT } from '../../native.js';
 export function registerDashboard(app: FastifyInstance): void {
   const page = readFileSync(path.join(PROJECT_ROOT, 'src', 'api', 'dashboard', 'index.html'));
   const require = createRequire(import.meta.url);
-  const asset = (pkg: string, file: string) => readFileSync(path.join(path.dirname(require.resolve(`${pkg}/package.json`)), 'build', file));
+  // The packages do not export package.json; find their folder from the main entry instead.
+  const asset = (pkg: string, file: string) => {
+    let dir = path.dirname(require.resolve(pkg));
+    while (path.basename(dir) !== pkg && dir !== path.dirname(dir)) dir = path.dirname(dir);
+    return readFileSync(path.join(dir, 'build', file));
+  };
   const assets: Record<string, Buffer> = { 'vega.min.js': asset('vega', 'vega.min.js'), 'vega-lite.min.js': asset('vega-lite', 'vega-lite.min.js') };
   app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html; charset=utf-8').send(page));
   app.get<{ Params: { file: string } }>('/assets/:file', { schema: { hide: true } }, async (req, reply) => {

@@ -11,6 +11,7 @@ const ROUTES: { path: string; kind: Kind; schema: string; tag: string }[] = [
   { path: 'devices', kind: 'devices', schema: 'Device', tag: 'devices' },
   { path: 'traces', kind: 'traces', schema: 'Trace', tag: 'traces' },
   { path: 'jobs', kind: 'jobs', schema: 'Job', tag: 'jobs' },
+  { path: 'audit', kind: 'audit', schema: 'Audit', tag: 'audit' },
 ];
 
 /**

@@ -5,6 +5,10 @@ import { register as registerDb } from './db.js';
 import { register as registerModel } from './model.js';
 import { register as registerServe } from './serve.js';
 import { register as registerTune } from './tune.js';
+import { register as registerApply } from './apply.js';
+import { register as registerRevert } from './revert.js';
+import { register as registerDoctor } from './doctor.js';
+import { register as registerCollect } from './collect.js';
 
 export function registerCommands(program: Command): void {
   registerAnalyze(program);
@@ -12,4 +16,8 @@ export function registerCommands(program: Command): void {
   registerModel(program);
   registerServe(program);
   registerTune(program);
+  registerApply(program);
+  registerRevert(program);
+  registerDoctor(program);
+  registerCollect(program);
 }

@@ -13,7 +13,9 @@ import { progressBar } from '../progress.js';
 import { addCommonOptions, withService, type CommonOptions } from '../service-access.js';
 
 interface TuneOptions extends CommonOptions {
-  evaluator: string;
+  space: string;
+  evaluator?: string;
+  device?: string;
   budget: number;
   seed: number;
   format?: string;
@@ -39,28 +41,32 @@ export function register(program: Command): void {
     program
       .command('tune <trace>')
       .description('identify the workload of a trace; recommend its stored configuration or learn one')
-      .option('--evaluator <name>', 'ssdsim (native SSD simulator) or mqsim (needs SSDTUNE_MQSIM)', 'ssdsim')
+      .option('--space <space>', 'ssd (device internals, simulated) or host (readahead and block layer)', 'ssd')
+      .option('--evaluator <name>', 'ssd: ssdsim (default) or mqsim (needs SSDTUNE_MQSIM); host: readahead-model (default) or live (needs --device)')
+      .option('--device <dev>', 'block device the live evaluator replays on (read-only)')
       .option('--budget <n>', 'evaluations for a search, the baseline included', (v) => Number(v), 30)
       .option('--seed <n>', 'search seed', (v) => Number(v), 1)
       .option('--format <fmt>', 'force the trace format')
       .option('--name <name>', 'name for a new workload')
       .option('--force-search', 'search even when a stored configuration matches')
-      .addHelpText('after', '\nExamples:\n  ssdtune tune traces/msps_msnfs_30s.trace\n  ssdtune tune --budget 60 --json traces/mqsim_wsrch-small.trace'),
+      .addHelpText('after', '\nExamples:\n  ssdtune tune traces/msps_msnfs_30s.trace\n  ssdtune tune --budget 60 --json traces/mqsim_wsrch-small.trace\n  ssdtune tune --space host traces/mqsim_wsrch-small.trace'),
   ).action(async (trace: string, o: TuneOptions) => {
     if (!Number.isInteger(o.budget) || o.budget < 2) throw ERR_USAGE(`--budget must be an integer >= 2 (the baseline and at least one candidate), got ${o.budget}`);
+    if (o.space !== 'ssd' && o.space !== 'host') throw ERR_USAGE(`--space takes ssd or host, not ${o.space}`);
+    const evaluator = o.evaluator ?? (o.space === 'ssd' ? 'ssdsim' : 'readahead-model');
     const bar = progressBar('tune');
     const result = await withService(o, async (a) => {
       if (a.local) {
         await registerLocalTrace(a.local, trace, 'cli');
         return tune(
           a.local,
-          { tracePath: trace, evaluator: o.evaluator, budget: o.budget, seed: o.seed, ...(o.format ? { format: o.format } : {}), ...(o.name ? { name: o.name } : {}), ...(o.forceSearch ? { forceSearch: true } : {}) },
+          { tracePath: trace, evaluator, budget: o.budget, seed: o.seed, ...(o.device ? { device: o.device } : {}), ...(o.format ? { format: o.format } : {}), ...(o.name ? { name: o.name } : {}), ...(o.forceSearch ? { forceSearch: true } : {}) },
           { progress: (d, t) => bar.update(d, t) },
         );
       }
       // The server holds the ConfDB: register the trace by path there and follow the job.
       const rec = await a.remote.request<{ id: string }>('POST', '/v1/traces/register', { path: trace });
-      let { job } = await a.remote.request<{ job: JobRecord }>('POST', '/v1/jobs', { traceId: rec.id, evaluator: o.evaluator, budget: o.budget });
+      let { job } = await a.remote.request<{ job: JobRecord }>('POST', '/v1/jobs', { traceId: rec.id, space: o.space, evaluator, budget: o.budget, ...(o.device ? { device: o.device } : {}) });
       while (job.status === 'queued' || job.status === 'running') {
         bar.update(job.progress.done, job.progress.total);
         await sleep(500);

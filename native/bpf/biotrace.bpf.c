@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Block request tracer for `ssdtune collect --backend ebpf`.
+ *
+ * Written in the style of libbpf-tools' biosnoop: BTF-typed tracepoints
+ * (tp_btf) on block_rq_insert/issue/complete, the request pointer as the key
+ * of an in-flight hash map, latency worked out here in the kernel, and one
+ * fixed-size record per completed request pushed through a BPF ring buffer.
+ * Requests of other devices are dropped before they touch any map, so a busy
+ * host pays only a few loads per foreign request.
+ *
+ * GPL because tp_btf programs and bpf_ringbuf need GPL-only helpers. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "biotrace.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by the loader before load (read-only data: the verifier prunes the
+ * branches that a zero filter makes dead). */
+const volatile __u32 target_dev = 0;      /* 0 = every device */
+const volatile __u64 sector_lo = 0;       /* partition filter: [lo, hi) */
+const volatile __u64 sector_hi = ~0ULL;
+/* Wake the reader only when this much is waiting: a wakeup per record would
+ * cost more than the record at high IOPS; the reader also polls on a timer. */
+const volatile __u64 wakeup_bytes = 256 << 10;
+
+struct start {
+  __u64 gen;    /* rq->start_time_ns: tells a reused request struct from a stale entry */
+  __u64 queue_ns;
+  __u64 issue_ns;
+  __u64 sector; /* as dispatched: merges after insert can change it */
+  __u32 bytes;
+  __u32 op;
+  __u32 pid;
+  __u32 flags;
+  char comm[16];
+};
+
+/* A plain hash (an LRU hash costs more per update). Entries of requests
+ * merged into another are dropped at block_rq_merge; any other stale entry is
+ * recognised by its generation and, should the map ever fill, the requests
+ * not tracked are counted (BT_CNT_START_FULL), never silently dropped. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u64); /* struct request * */
+  __type(value, struct start);
+} inflight SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 8 << 20); /* the loader may resize before load */
+} events SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, BT_CNT_MAX);
+  __type(key, __u32);
+  __type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void count(__u32 idx) {
+  __u64 *v = bpf_map_lookup_elem(&counters, &idx);
+  if (v) *v += 1;
+}
+
+/* tp_btf arguments are BTF-typed pointers: plain loads (relocated by CO-RE
+ * through vmlinux.h's preserve_access_index) instead of bpf_probe_read calls,
+ * which cost several times more per field. */
+static __always_inline __u32 rq_dev(struct request *rq) {
+  struct gendisk *disk = rq->q->disk;
+  if (!disk) return 0;
+  return ((__u32)disk->major << 20) | (__u32)disk->first_minor;
+}
+
+static __always_inline bool wanted(struct request *rq) {
+  if (target_dev && rq_dev(rq) != target_dev) return false;
+  if (sector_lo != 0 || sector_hi != ~0ULL) {
+    __u64 s = rq->__sector;
+    if (s < sector_lo || s >= sector_hi) return false;
+  }
+  return true;
+}
+
+/* Translate cmd_flags to ssdtune Op flags with CO-RE enum values, so the
+ * numbering of req_op/req_flag_bits on the running kernel is used. */
+static __always_inline __u32 rq_op(struct request *rq) {
+  __u32 f = rq->cmd_flags;
+  __u32 opv = f & ((1u << 8) - 1); /* REQ_OP_BITS = 8 since 4.20 */
+  __u32 op = 0;
+  if (opv == bpf_core_enum_value(enum req_op, REQ_OP_READ)) op |= BT_OP_READ;
+  else if (opv == bpf_core_enum_value(enum req_op, REQ_OP_WRITE)) op |= BT_OP_WRITE;
+  else if (opv == bpf_core_enum_value(enum req_op, REQ_OP_FLUSH)) op |= BT_OP_FLUSH;
+  else if (opv == bpf_core_enum_value(enum req_op, REQ_OP_DISCARD) ||
+           opv == bpf_core_enum_value(enum req_op, REQ_OP_SECURE_ERASE))
+    op |= BT_OP_DISCARD;
+  else if (opv == bpf_core_enum_value(enum req_op, REQ_OP_WRITE_ZEROES))
+    op |= BT_OP_WRITE;
+  if (f & (1u << bpf_core_enum_value(enum req_flag_bits, __REQ_SYNC))) op |= BT_OP_SYNC;
+  if (f & (1u << bpf_core_enum_value(enum req_flag_bits, __REQ_META))) op |= BT_OP_META;
+  if (f & (1u << bpf_core_enum_value(enum req_flag_bits, __REQ_RAHEAD))) op |= BT_OP_READAHEAD;
+  if (f & (1u << bpf_core_enum_value(enum req_flag_bits, __REQ_FUA))) op |= BT_OP_FUA;
+  if (f & (1u << bpf_core_enum_value(enum req_flag_bits, __REQ_PREFLUSH))) op |= BT_OP_FLUSH;
+  return op;
+}
+
+static __always_inline void remember(struct request *rq, bool insert) {
+  __u64 key = (__u64)rq;
+  __u64 now = bpf_ktime_get_ns();
+  __u64 gen = rq->start_time_ns;
+  struct start *s = bpf_map_lookup_elem(&inflight, &key);
+  if (s && (insert || s->gen != gen)) s = NULL; /* insert starts a lifetime; a generation change means stale */
+  if (s) {
+    /* issue after insert: keep the queue time and the submitter's pid,
+     * take the geometry as dispatched (merges may have grown the request) */
+    if (!insert) {
+      s->issue_ns = now;
+      s->flags |= BT_F_ISSUE_SEEN;
+      s->sector = rq->__sector;
+      s->bytes = rq->__data_len;
+      s->op = rq_op(rq);
+    }
+    return;
+  }
+  struct start n = {};
+  n.gen = gen;
+  n.queue_ns = now;
+  n.sector = rq->__sector;
+  n.bytes = rq->__data_len;
+  n.op = rq_op(rq);
+  if (insert) n.flags = BT_F_INSERT_SEEN;
+  else {
+    n.issue_ns = now;
+    n.flags = BT_F_ISSUE_SEEN;
+  }
+  n.pid = bpf_get_current_pid_tgid() >> 32;
+  bpf_get_current_comm(&n.comm, sizeof(n.comm));
+  if (bpf_map_update_elem(&inflight, &key, &n, BPF_ANY) != 0) count(BT_CNT_START_FULL);
+}
+
+SEC("tp_btf/block_rq_insert")
+int BPF_PROG(bt_insert, struct request *rq) {
+  if (wanted(rq)) remember(rq, true);
+  return 0;
+}
+
+SEC("tp_btf/block_rq_issue")
+int BPF_PROG(bt_issue, struct request *rq) {
+  if (wanted(rq)) remember(rq, false);
+  return 0;
+}
+
+/* `rq` is being merged into another request and freed without completing. */
+SEC("tp_btf/block_rq_merge")
+int BPF_PROG(bt_merge, struct request *rq) {
+  __u64 key = (__u64)rq;
+  bpf_map_delete_elem(&inflight, &key);
+  return 0;
+}
+
+SEC("tp_btf/block_rq_complete")
+int BPF_PROG(bt_complete, struct request *rq, int error, unsigned int nr_bytes) {
+  if (!wanted(rq)) return 0;
+  __u64 key = (__u64)rq;
+  struct start *s = bpf_map_lookup_elem(&inflight, &key);
+  if (!s) return 0; /* issued before the capture started */
+  struct biorec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+  if (!r) {
+    count(BT_CNT_RINGBUF_FULL);
+    bpf_map_delete_elem(&inflight, &key);
+    return 0;
+  }
+  r->queue_ns = s->queue_ns;
+  r->issue_ns = s->issue_ns;
+  r->complete_ns = bpf_ktime_get_ns();
+  /* One record per request, at its first (usually only) completion; a
+   * request completed in parts reports its size as dispatched. */
+  r->sector = s->sector;
+  r->bytes = s->bytes;
+  r->op = s->op;
+  r->dev = rq_dev(rq);
+  r->pid = s->pid;
+  r->error = error;
+  r->flags = s->flags;
+  __builtin_memcpy(r->comm, s->comm, sizeof(r->comm));
+  bpf_map_delete_elem(&inflight, &key);
+  __u64 waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+  bpf_ringbuf_submit(r, waiting >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+  count(BT_CNT_COMPLETED);
+  return 0;
+}

@@ -1,0 +1,29 @@
+/** `ssdtune doctor`: which live-capture backends work here, why not, what to do. */
+import type { Command } from 'commander';
+import { EXIT } from '../../errors.js';
+import { probeBlktraceOn } from '../../collector/index.js';
+import { resolveDevice } from '../../collector/device.js';
+import { doctor, PREFERENCE } from '../../collector/doctor.js';
+
+export function register(program: Command): void {
+  program
+    .command('doctor')
+    .description('Check which block I/O capture backends (eBPF, tracefs, kernel blktrace) work on this machine')
+    .option('--device <path>', 'also try kernel blktrace on this device (setup, open relay files, teardown)')
+    .option('--json', 'print the checks as JSON')
+    .action((opts: { device?: string; json?: boolean }) => {
+      const probe = opts.device ? probeBlktraceOn(resolveDevice(opts.device)) : undefined;
+      const checks = doctor(probe);
+      const best = PREFERENCE.find((b) => checks.find((c) => c.backend === b)?.works);
+      if (opts.json) {
+        process.stdout.write(JSON.stringify({ checks, auto: best ?? null }, null, 2) + '\n');
+      } else {
+        for (const c of checks) {
+          process.stdout.write(`${c.works ? 'ok  ' : 'no  '} ${c.backend.padEnd(8)} ${c.reason}\n`);
+          if (!c.works) process.stdout.write(`     ${''.padEnd(8)} fix: ${c.fix}\n`);
+        }
+        process.stdout.write(best ? `\n--backend auto would use ${best}.\n` : '\nNo backend works here: see the fixes above.\n');
+      }
+      if (!best) process.exitCode = EXIT.UNSUPPORTED;
+    });
+}

@@ -1,0 +1,229 @@
+/**
+ * Scratch block devices and fio runs for the collector's tests, benchmarks
+ * and the doctor's blktrace probe: a loop device over a sparse file in a temp dir (never a device
+ * that holds data: a signature check refuses one), or a zram disk, always
+ * torn down by `destroy()`. Only devices created here are ever written.
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface ScratchDevice {
+  path: string;
+  name: string;
+  /** Partition device nodes (createLoop with `partition`). */
+  partitions?: string[];
+  destroy(): void;
+}
+
+export function haveTool(name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** blkid finds no filesystem, partition table or RAID signature on `dev`. */
+export function hasSignature(dev: string): boolean {
+  // exit 2 = nothing found; 0 = something found
+  return spawnSync('blkid', ['-p', dev], { stdio: 'ignore' }).status === 0;
+}
+
+export interface LoopOptions {
+  /** Directory of the backing file (default the system temp dir; /dev/shm puts it in RAM). */
+  dir?: string;
+  /** Write a DOS partition table with one partition [start, start+sectors) to the backing file first. */
+  partition?: { start: number; sectors: number };
+}
+
+/** A DOS MBR with one Linux partition (type 0x83) in LBA form. */
+function writeMbr(file: string, start: number, sectors: number): void {
+  const mbr = Buffer.alloc(512);
+  const e = 446;
+  mbr[e + 4] = 0x83;
+  mbr.fill(0xff, e + 1, e + 4); // CHS "use LBA"
+  mbr.fill(0xff, e + 5, e + 8);
+  mbr.writeUInt32LE(start, e + 8);
+  mbr.writeUInt32LE(sectors, e + 12);
+  mbr.writeUInt16LE(0xaa55, 510);
+  const fd = openSync(file, 'r+');
+  try {
+    writeSync(fd, mbr, 0, 512, 0);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function createLoop(sizeMiB = 64, opts: LoopOptions = {}): ScratchDevice {
+  const dir = mkdtempSync(path.join(opts.dir ?? os.tmpdir(), 'ssdtune-loop-'));
+  const file = path.join(dir, 'backing.img');
+  execFileSync('truncate', ['-s', `${sizeMiB}M`, file]);
+  let dev: string;
+  try {
+    // The table goes into the backing file, never onto a device: it is ours.
+    if (opts.partition) writeMbr(file, opts.partition.start, opts.partition.sectors);
+    // Direct I/O to the backing file makes the loop device take the file
+    // system's 4 KiB logical block size, which would rescale an MBR's LBAs.
+    const mode = opts.partition ? ['--partscan'] : ['--direct-io=on'];
+    dev = execFileSync('losetup', ['--find', '--show', ...mode, file], { encoding: 'utf8' }).trim();
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  const made: string[] = [];
+  const destroy = (): void => {
+    spawnSync('losetup', ['-d', dev], { stdio: 'ignore' });
+    for (const n of made) rmSync(n, { force: true });
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const name = path.basename(dev);
+  if (opts.partition) {
+    // Without udev (containers) nobody creates /dev/loopNp1: make the node from sysfs.
+    const sys = `/sys/block/${name}/${name}p1/dev`;
+    // The scan at attach time can miss the table (seen on 6.18 without
+    // udev): ask again every half second for up to 3 s.
+    for (let i = 0; i < 60 && !existsSync(sys); i++) {
+      spawnSync('sleep', ['0.05']);
+      if (i % 10 === 9) {
+        spawnSync('blockdev', ['--rereadpt', dev], { stdio: 'ignore' });
+        spawnSync('partx', ['-a', dev], { stdio: 'ignore' });
+      }
+    }
+    const node = `/dev/${name}p1`;
+    try {
+      if (!existsSync(node)) {
+        const [maj, min] = readFileSync(sys, 'utf8').trim().split(':');
+        execFileSync('mknod', [node, 'b', maj!, min!]);
+        made.push(node);
+      }
+    } catch (e) {
+      destroy();
+      throw e;
+    }
+    return { path: dev, name, partitions: [node], destroy };
+  }
+  if (hasSignature(dev)) {
+    destroy();
+    throw new Error(`${dev} shows a signature right after creation: refusing to use it`);
+  }
+  return { path: dev, name, destroy };
+}
+
+/** A zram disk of `sizeMiB` (RAM-backed: no backing-file cost in the figures). */
+export function createZram(sizeMiB = 256): ScratchDevice {
+  if (!existsSync('/sys/class/zram-control/hot_add')) throw new Error('zram is not available (modprobe zram)');
+  const id = readFileSync('/sys/class/zram-control/hot_add', 'utf8').trim();
+  const name = `zram${id}`;
+  const destroy = (): void => {
+    try {
+      writeFileSync(`/sys/block/${name}/reset`, '1');
+    } catch {
+      /* not set up */
+    }
+    try {
+      writeFileSync('/sys/class/zram-control/hot_remove', id);
+    } catch {
+      /* gone */
+    }
+  };
+  try {
+    writeFileSync(`/sys/block/${name}/disksize`, `${sizeMiB}M`);
+  } catch (e) {
+    destroy();
+    throw e;
+  }
+  return { path: `/dev/${name}`, name, destroy };
+}
+
+export interface FioIo {
+  op: 'read' | 'write';
+  offset: number;
+  bytes: number;
+}
+
+export interface FioJob {
+  rw: 'randread' | 'randwrite' | 'read' | 'write' | 'randrw';
+  bs: number;
+  ios: number;
+  size?: string;
+  offset?: number;
+  rwmixread?: number;
+  iodepth?: number;
+  runtimeSec?: number;
+  extra?: string[];
+}
+
+export interface FioResult {
+  /** The I/Os fio issued, from its iolog (empty for time-based runs). */
+  ios: FioIo[];
+  iops: number;
+  /** I/Os completed (read + write). */
+  total: number;
+  /** fio's own CPU (user+sys) per completed I/O, microseconds: the submit-side tracing cost lands here. */
+  cpuUsPerIo: number;
+  json: unknown;
+}
+
+function fioArgs(dev: string, job: FioJob, log: string): string[] {
+  return [
+    '--name=ssdtune',
+    `--filename=${dev}`,
+    `--rw=${job.rw}`,
+    `--bs=${job.bs}`,
+    '--direct=1',
+    `--size=${job.size ?? '32M'}`,
+    `--offset=${job.offset ?? 0}`,
+    '--randrepeat=1',
+    '--output-format=json',
+    ...(job.iodepth ? [`--iodepth=${job.iodepth}`, '--ioengine=libaio'] : ['--ioengine=psync']),
+    ...(job.ios > 0 ? [`--number_ios=${job.ios}`, `--write_iolog=${log}`] : []),
+    ...(job.rwmixread !== undefined ? [`--rwmixread=${job.rwmixread}`] : []),
+    ...(job.runtimeSec ? [`--runtime=${job.runtimeSec}`, '--time_based'] : []),
+    ...(job.extra ?? []),
+  ];
+}
+
+function fioResult(out: string, log: string, job: FioJob): FioResult {
+  type Side = { iops: number; total_ios: number };
+  const json = JSON.parse(out.slice(out.indexOf('{'))) as { jobs: { read: Side; write: Side; usr_cpu: number; sys_cpu: number; job_runtime: number }[] };
+  const iops = json.jobs.reduce((a, j) => a + j.read.iops + j.write.iops, 0);
+  const total = json.jobs.reduce((a, j) => a + j.read.total_ios + j.write.total_ios, 0);
+  const cpuUs = json.jobs.reduce((a, j) => a + ((j.usr_cpu + j.sys_cpu) / 100) * j.job_runtime * 1000, 0);
+  const cpuUsPerIo = total > 0 ? cpuUs / total : NaN;
+  const ios: FioIo[] = [];
+  if (job.ios > 0) {
+    for (const line of readFileSync(log, 'utf8').split('\n')) {
+      const m = /\s(read|write)\s+(\d+)\s+(\d+)$/.exec(line.trim()); // v2 and v3 (timestamped) lines
+      if (m) ios.push({ op: m[1] as 'read' | 'write', offset: Number(m[2]), bytes: Number(m[3]) });
+    }
+  }
+  return { ios, iops, total, cpuUsPerIo, json };
+}
+
+/** Runs fio with O_DIRECT on `dev` (blocking: the event loop waits). */
+export function runFio(dev: string, job: FioJob): FioResult {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-fio-'));
+  try {
+    const log = path.join(dir, 'iolog');
+    const out = execFileSync('fio', fioArgs(dev, job, log), { encoding: 'utf8', maxBuffer: 64 << 20 });
+    return fioResult(out, log, job);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs fio as `runFio` does, without blocking the event loop (a capture in this process keeps running). */
+export async function runFioAsync(dev: string, job: FioJob): Promise<FioResult> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-fio-'));
+  try {
+    const log = path.join(dir, 'iolog');
+    const child = spawn('fio', fioArgs(dev, job, log), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((r) => child.once('close', r));
+    if (code !== 0) throw new Error(`fio exited with ${code}: ${err}`);
+    return fioResult(out, log, job);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

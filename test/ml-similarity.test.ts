@@ -119,7 +119,7 @@ test('train on a real trace, save, load back identically, identify', async () =>
   const q = own.slice(0, loaded.meta.queryWindows);
   const exact = new MemoryWorkloadStore();
   exact.put(profileWorkload(loaded, 'x', 'x', q));
-  for (const method of ['network', 'pca'] as const) {
+  for (const method of ['network', 'pca', 'both'] as const) {
     const id = await identify(loaded, q, exact, method);
     assert.equal(id.kind, 'known');
     assert.ok(id.distance < 1e-6 && id.confidence > 0.99, `${method}: ${JSON.stringify(id)}`);

@@ -69,7 +69,13 @@ export class MemoryWorkloadStore implements WorkloadStore {
   }
 }
 
-export type Method = 'network' | 'pca';
+/**
+ * 'both': known only when the network and the PCA baseline, each against its
+ * own stored threshold, name the same workload (distance and threshold are the
+ * network's, confidence the smaller of the two). More cautious: on the model
+ * card's test data it rejects more unseen workloads and accepts fewer known ones.
+ */
+export type Method = 'network' | 'pca' | 'both';
 
 /** Floor of a workload radius (embedding distance, 0..2): a workload seen in a single query has no spread to measure. */
 export const MIN_RADIUS = 0.02;
@@ -166,6 +172,13 @@ export function profileWorkload(m: SimilarityModel, id: string, name: string, wi
 
 /** Decide from a signature (shared by identify() and the evaluation, which reuses signatures). */
 export function decide(m: SimilarityModel, sig: Signature, known: readonly KnownWorkload[], method: Method, windows: number): Identification {
+  if (method === 'both') {
+    const a = decide(m, sig, known, 'network', windows);
+    const b = decide(m, sig, known, 'pca', windows);
+    const agree = a.kind === 'known' && b.kind === 'known' && a.nearest!.id === b.nearest!.id;
+    const confidence = agree ? Math.min(a.confidence, b.confidence) : a.kind === 'new' ? a.confidence : b.kind === 'new' ? b.confidence : 0;
+    return { ...a, kind: agree ? 'known' : 'new', method, confidence };
+  }
   const threshold = method === 'network' ? m.meta.threshold : m.meta.pcaThreshold;
   let best: KnownWorkload | undefined;
   let bd = Infinity;

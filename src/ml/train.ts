@@ -312,9 +312,8 @@ export function evaluateAgreement(
 ): MethodMetrics {
   const probe: SimilarityModel = { model: m.model, meta: { ...m.meta, threshold: net.threshold, pcaThreshold: pca.threshold } };
   const answer = (x: Query, store: readonly KnownWorkload[] = known): string => {
-    const a = decide(probe, x.sig, store, 'network', x.windows);
-    const b = decide(probe, x.sig, store, 'pca', x.windows);
-    return a.kind === 'known' && b.kind === 'known' && a.nearest!.id === b.nearest!.id ? a.nearest!.id : 'new';
+    const r = decide(probe, x.sig, store, 'both', x.windows);
+    return r.kind === 'known' ? r.nearest!.id : 'new';
   };
   const acc = q.knownVal.filter((x) => answer(x) !== 'new').length / q.knownVal.length;
   const negs = [...q.newVal.map((x) => answer(x)), ...q.knownVal.map((x) => answer(x, known.filter((k) => traceOf(k.id) !== traceOf(x.stream))))];
@@ -539,7 +538,7 @@ ${errorList(unmerged, cfg)}
 }
 Goals on the test set (${cfg.queryWindows}-window queries, shipped network): match ${pct(r.metrics[`query${cfg.queryWindows}`]!.network.matchAccuracy)} (goal >= 95%: ${r.metrics[`query${cfg.queryWindows}`]!.network.matchAccuracy >= 0.95 ? 'met' : '**not met**'}), new-workload detection ${pct(r.metrics[`query${cfg.queryWindows}`]!.network.newDetection)} (goal >= 90%: ${r.metrics[`query${cfg.queryWindows}`]!.network.newDetection >= 0.9 ? 'met' : '**not met**'}).
 "network and PCA agree" answers "known" only when both methods, each with its own threshold, name the same
-workload; it is evaluated, not used by \`identify()\`, because its validation balanced accuracy
+workload (\`identify(..., 'both')\`); it is not the default method because its validation balanced accuracy
 (${pct(r.metrics[`query${cfg.queryWindows}`]!.both.validationBalancedAccuracy)}) is below the network's (${pct(r.metrics[`query${cfg.queryWindows}`]!.network.validationBalancedAccuracy)}).
 The validation negatives (the held-out validation trace and the leave-one-trace-out queries) lie far from every
 known workload, so validation cannot measure how close an unseen workload may come; the test's unseen workload

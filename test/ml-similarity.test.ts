@@ -5,6 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isSsdtuneError } from '../src/errors.js';
 import { embeddingSpread, identify, MemoryWorkloadStore, MIN_RADIUS, profileWorkload, shrunkRadius } from '../src/ml/identify.js';
+import { ConfDB } from '../src/confdb/db.js';
+import { DESCRIPTOR_VECTOR_NAMES } from '../src/features/descriptors.js';
+import { ConfDBWorkloadStore } from '../src/service/workload-store.js';
 import { loadSimilarityModel, META_FILE, MODEL_FILE, WEIGHTS_FILE, type SimilarityModel } from '../src/ml/model-io.js';
 import { embed, initBackend } from '../src/ml/similarity.js';
 import { describeTrace } from '../src/ml/characterise.js';
@@ -176,4 +179,17 @@ test('the shipped model in models/similarity loads and tells its own workloads f
   });
   const other = await identify(m, seq, store);
   assert.equal(other.kind, 'new', JSON.stringify(other));
+});
+
+test('the ConfDB workload store only offers profiles made with this descriptor set and window size', async () => {
+  const db = await ConfDB.open(mkdtempSync(path.join(tmp, 'confdb-')));
+  try {
+    const base = { name: 'w', createdAt: new Date(0).toISOString(), source: { paths: ['x'], format: 'mqsim', requests: 1 }, descriptors: [1], pcaCentre: [0, 0], embedding: [1, 0], embeddingRadius: 0.1, windowSize: 64 };
+    await db.put('workloads', { ...base, id: 'current', descriptorNames: [...DESCRIPTOR_VECTOR_NAMES] });
+    await db.put('workloads', { ...base, id: 'older-model', descriptorNames: DESCRIPTOR_VECTOR_NAMES.slice(0, 20) });
+    await db.put('workloads', { ...base, id: 'other-window', descriptorNames: [...DESCRIPTOR_VECTOR_NAMES], windowSize: 128 });
+    assert.deepEqual((await new ConfDBWorkloadStore(db, 64).list()).map((k) => k.id), ['current']);
+  } finally {
+    await db.close();
+  }
 });

@@ -132,6 +132,8 @@ for w in range(nw):
     n = W
     lsz = np.log1p(bw); lof = np.log1p(sw - sw.min()); lia = np.log1p(g)
     sp = np.percentile(bw, [10, 50, 90]); gp = np.percentile(g, [10, 50, 90])
+    vals, counts = np.unique(bw, return_counts=True); mode = vals[np.argmax(counts)]  # smallest of the most frequent
+    op_ = np.percentile(sw * 512, [10, 50, 90])
     gm = g.mean(); gs = g.std()
     seq = np.count_nonzero((dw[1:] == dw[:-1]) & (sw[1:] == sw[:-1] + bw[:-1] / 512)) / (n - 1)
     span = ((sw + bw / 512).max() - sw.min()) * 512
@@ -143,7 +145,7 @@ for w in range(nw):
     reuse_frac = iv.size / n
     reuse_med = float(np.median(iv)) if iv.size else 0.0
     busy = n * 1e5; qd = busy / ((tw + 1e5).max() - tw.min())
-    rows.append([(ow & 1).sum() / n, *np.log1p(sp), *np.log1p(gp), np.log1p(gm), np.log1p(gs / gm if gm > 0 else 0.0),
+    rows.append([(ow & 1).sum() / n, *np.log1p(sp), np.log1p(mode), *np.log1p(op_), *np.log1p(gp), np.log1p(gm), np.log1p(gs / gm if gm > 0 else 0.0),
                  seq, np.log1p(span), reuse_frac, np.log1p(reuse_med), np.log1p(qd),
                  lia.mean(), lia.std(), lof.mean(), lof.std(), lsz.mean(), lsz.std()])
 X = np.array(rows)

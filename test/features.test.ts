@@ -73,6 +73,11 @@ test('descriptors of a hand-built window are exact', () => {
   close(d.sizeP10, 4096);
   close(d.sizeP50, 4096);
   close(d.sizeP90, 4096 + 4096 * 0.7);
+  assert.equal(d.sizeMode, 4096);
+  // Absolute start offsets 100, 100, 108, 116 sectors (sorted) -> bytes, numpy linear percentiles.
+  close(d.offsetP10, 100 * 512);
+  close(d.offsetP50, 104 * 512);
+  close(d.offsetP90, (108 + 8 * 0.7) * 512);
   close(d.iatP10, 0.3);
   close(d.iatP50, 1.5);
   close(d.iatP90, 2.7);
@@ -117,6 +122,13 @@ test('devices are counted and sequentiality needs the same device', () => {
   close(d.sequentialFraction, 0.5);
   const f = perIoFeatures(oneWindow([[0, 0, 512, R, 7], [1, 0, 512, R, 9], [2, 0, 512, R, 7]]));
   assert.deepEqual([...f.device], [0, 1, 0]);
+});
+
+test('size mode: the most frequent size, the smallest of equally frequent ones', () => {
+  const d = describeWindow(oneWindow([[0, 0, 8192, R], [1, 16, 512, R], [2, 32, 8192, R], [3, 48, 512, R], [4, 64, 65536, R]]));
+  assert.equal(d.sizeMode, 512);
+  const e = describeWindow(oneWindow([[0, 0, 8192, R], [1, 16, 512, R], [2, 32, 8192, R]]));
+  assert.equal(e.sizeMode, 8192);
 });
 
 test('all-identical requests give finite descriptors', () => {

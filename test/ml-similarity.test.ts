@@ -4,8 +4,11 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isSsdtuneError } from '../src/errors.js';
-import { identify, MemoryWorkloadStore, profileWorkload } from '../src/ml/identify.js';
-import { loadSimilarityModel, META_FILE, MODEL_FILE, WEIGHTS_FILE } from '../src/ml/model-io.js';
+import { embeddingSpread, identify, MemoryWorkloadStore, MIN_RADIUS, profileWorkload, shrunkRadius } from '../src/ml/identify.js';
+import { ConfDB } from '../src/confdb/db.js';
+import { DESCRIPTOR_VECTOR_NAMES } from '../src/features/descriptors.js';
+import { ConfDBWorkloadStore } from '../src/service/workload-store.js';
+import { loadSimilarityModel, META_FILE, MODEL_FILE, WEIGHTS_FILE, type SimilarityModel } from '../src/ml/model-io.js';
 import { embed, initBackend } from '../src/ml/similarity.js';
 import { describeTrace } from '../src/ml/characterise.js';
 import { openTrace } from '../src/readers/registry.js';
@@ -18,11 +21,26 @@ const outDir = path.join(tmp, 'model');
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function cfg(out: string): TrainConfig {
-  return { ...DEFAULT_TRAIN, tracesDir, outDir: out, steps: 60 };
+  return { ...DEFAULT_TRAIN, tracesDir, outDir: out, steps: 60, compareUnmerged: false };
 }
 
 test('the wasm backend loads from node_modules', async () => {
   assert.equal(await initBackend(), 'wasm');
+});
+
+test('workload spread is measured leave-run-out and shrunk towards the typical radius', () => {
+  // q=1: each window against the centroid of the other three: (1,0) vs (1,2)/sqrt5, (0,1) vs (2,1)/sqrt5.
+  const s = embeddingSpread([[1, 0], [0, 1], [1, 0], [0, 1]], 1);
+  assert.equal(s.n, 4);
+  assert.ok(Math.abs(s.p90 - Math.sqrt(2 - 2 / Math.sqrt(5))) < 1e-12);
+  // Runs of 2 overlap: 3 runs, each (1,1)/sqrt2 against the same direction: no spread.
+  assert.deepEqual(embeddingSpread([[1, 0], [0, 1], [1, 0], [0, 1]], 2), { p90: 0, n: 3 });
+  // Too few windows to leave a run out: nothing measured, the prior decides.
+  assert.equal(embeddingSpread([[1, 0], [0, 1]], 2).n, 0);
+  const m = { meta: { radiusPrior: 0.5, radiusPriorWeight: 4 } } as unknown as SimilarityModel;
+  assert.ok(Math.abs(shrunkRadius(m, { p90: 0.1, n: 1 }) - Math.sqrt((0.01 + 4 * 0.25) / 5)) < 1e-12);
+  assert.ok(Math.abs(shrunkRadius(m, { p90: 0, n: 0 }) - 0.5) < 1e-12);
+  assert.equal(shrunkRadius({ meta: {} } as unknown as SimilarityModel, { p90: 0, n: 0 }), MIN_RADIUS);
 });
 
 test('calibration, roles, time split and query grouping', () => {
@@ -32,6 +50,11 @@ test('calibration, roles, time split and query grouping', () => {
   const o = calibrateThreshold([0.1, 0.5], [0.3, 0.6]); // best: accept 0.1 only, or accept <= 0.55: both 0.75
   assert.equal(o.balancedAccuracy, 0.75);
   assert.ok(Math.abs(o.threshold - 0.2) < 1e-12); // the first best (lowest threshold) wins
+  // A minimum rejection rules out thresholds that accept too many negatives:
+  // known [0.1, 0.5], negatives [0.3, 0.6, 0.7, 0.8]: t=0.55 has the best balanced accuracy (1 + 0.75)/2 but rejects
+  // only 75%; with 0.9 required, t=0.2 (rejects all, accepts half) is the best allowed.
+  assert.ok(Math.abs(calibrateThreshold([0.1, 0.5], [0.3, 0.6, 0.7, 0.8]).threshold - 0.55) < 1e-12);
+  assert.ok(Math.abs(calibrateThreshold([0.1, 0.5], [0.3, 0.6, 0.7, 0.8], 0.9).threshold - 0.2) < 1e-12);
   // Without held-out workloads: the 95th percentile of known distances.
   assert.equal(calibrateThreshold([1, 2, 3, 4], []).threshold, 4);
   // 6 files: f0 has 3 streams (largest, always known); 5 others, 1 held out for validation, 1 for test.
@@ -99,7 +122,7 @@ test('train on a real trace, save, load back identically, identify', async () =>
   const q = own.slice(0, loaded.meta.queryWindows);
   const exact = new MemoryWorkloadStore();
   exact.put(profileWorkload(loaded, 'x', 'x', q));
-  for (const method of ['network', 'pca'] as const) {
+  for (const method of ['network', 'pca', 'both'] as const) {
     const id = await identify(loaded, q, exact, method);
     assert.equal(id.kind, 'known');
     assert.ok(id.distance < 1e-6 && id.confidence > 0.99, `${method}: ${JSON.stringify(id)}`);
@@ -156,4 +179,17 @@ test('the shipped model in models/similarity loads and tells its own workloads f
   });
   const other = await identify(m, seq, store);
   assert.equal(other.kind, 'new', JSON.stringify(other));
+});
+
+test('the ConfDB workload store only offers profiles made with this descriptor set and window size', async () => {
+  const db = await ConfDB.open(mkdtempSync(path.join(tmp, 'confdb-')));
+  try {
+    const base = { name: 'w', createdAt: new Date(0).toISOString(), source: { paths: ['x'], format: 'mqsim', requests: 1 }, descriptors: [1], pcaCentre: [0, 0], embedding: [1, 0], embeddingRadius: 0.1, windowSize: 64 };
+    await db.put('workloads', { ...base, id: 'current', descriptorNames: [...DESCRIPTOR_VECTOR_NAMES] });
+    await db.put('workloads', { ...base, id: 'older-model', descriptorNames: DESCRIPTOR_VECTOR_NAMES.slice(0, 20) });
+    await db.put('workloads', { ...base, id: 'other-window', descriptorNames: [...DESCRIPTOR_VECTOR_NAMES], windowSize: 128 });
+    assert.deepEqual((await new ConfDBWorkloadStore(db, 64).list()).map((k) => k.id), ['current']);
+  } finally {
+    await db.close();
+  }
 });

@@ -26,6 +26,17 @@ export interface Descriptors {
   sizeP10: number;
   sizeP50: number;
   sizeP90: number;
+  /** Most frequent request size, bytes (the smallest of equally frequent ones). */
+  sizeMode: number;
+  /**
+   * 10th / 50th / 90th percentile of the requests' absolute start offset
+   * (sector * 512), bytes: WHERE on the device the workload works. A volume
+   * keeps touching the same files and extents over time, so this tells apart
+   * workloads whose request mix is alike (Tencent volumes, WebSearch ASUs).
+   */
+  offsetP10: number;
+  offsetP50: number;
+  offsetP90: number;
   /** 10th / 50th / 90th percentile of inter-arrival gap, µs (gap of the first request: to the stream's previous request, 0 at the stream start). */
   iatP10: number;
   iatP50: number;
@@ -171,6 +182,16 @@ function select(x: Float64Array, k: number): number {
   return x[k]!;
 }
 
+/** Most frequent value (the smallest of equally frequent ones). */
+function modeOf(x: ArrayLike<number>): number {
+  const counts = new Map<number, number>();
+  for (let i = 0; i < x.length; i++) counts.set(x[i]!, (counts.get(x[i]!) ?? 0) + 1);
+  let best = 0;
+  let bestN = 0;
+  for (const [v, c] of counts) if (c > bestN || (c === bestN && v < best)) [best, bestN] = [v, c];
+  return best;
+}
+
 function meanStd(x: ArrayLike<number>): [number, number] {
   const n = x.length;
   let s = 0;
@@ -189,6 +210,9 @@ export function describeWindow(w: RequestWindow): Descriptors {
   for (let i = 0; i < n; i++) if (w.op[i]! & Op.READ) reads++;
 
   const [sizeP10, sizeP50, sizeP90] = percentilesInPlace(Float64Array.from(w.bytes), [0.1, 0.5, 0.9]) as [number, number, number];
+  const offsets = new Float64Array(n);
+  for (let i = 0; i < n; i++) offsets[i] = w.sector[i]! * SECTOR_BYTES;
+  const [offsetP10, offsetP50, offsetP90] = percentilesInPlace(offsets, [0.1, 0.5, 0.9]) as [number, number, number];
   const gaps = new Float64Array(n);
   for (let i = 0; i < n; i++) gaps[i] = gapNs(w, i) / 1000;
   const [iatMean, iatStd] = meanStd(gaps);
@@ -239,6 +263,10 @@ export function describeWindow(w: RequestWindow): Descriptors {
     sizeP10,
     sizeP50,
     sizeP90,
+    sizeMode: modeOf(w.bytes),
+    offsetP10,
+    offsetP50,
+    offsetP90,
     iatP10,
     iatP50,
     iatP90,
@@ -271,6 +299,10 @@ export const DESCRIPTOR_VECTOR_NAMES = [
   'ln1p(sizeP10)',
   'ln1p(sizeP50)',
   'ln1p(sizeP90)',
+  'ln1p(sizeMode)',
+  'ln1p(offsetP10)',
+  'ln1p(offsetP50)',
+  'ln1p(offsetP90)',
   'ln1p(iatP10)',
   'ln1p(iatP50)',
   'ln1p(iatP90)',
@@ -297,6 +329,10 @@ export function descriptorVector(d: Descriptors, where = 'window'): Float64Array
     l(d.sizeP10),
     l(d.sizeP50),
     l(d.sizeP90),
+    l(d.sizeMode),
+    l(d.offsetP10),
+    l(d.offsetP50),
+    l(d.offsetP90),
     l(d.iatP10),
     l(d.iatP50),
     l(d.iatP90),

@@ -43,10 +43,9 @@ export interface KnownWorkload {
   /** Unit-length centroid of the workload's window embeddings. */
   centroidEmbedding: number[];
   /**
-   * 90th percentile of the embedding distance between the centroid and the
-   * signatures of the workload's own queries (groups of the model's
-   * queryWindows windows), at least MIN_RADIUS. Network distances are in
-   * units of this radius.
+   * Spread of the workload in embedding space (embeddingSpread, shrunk
+   * towards the model's typical radius by shrunkRadius), at least
+   * MIN_RADIUS. Network distances are in units of this radius.
    */
   embeddingRadius: number;
   /** Mean of the workload's window projections in the model's PCA space. */
@@ -70,7 +69,13 @@ export class MemoryWorkloadStore implements WorkloadStore {
   }
 }
 
-export type Method = 'network' | 'pca';
+/**
+ * 'both': known only when the network and the PCA baseline, each against its
+ * own stored threshold, name the same workload (distance and threshold are the
+ * network's, confidence the smaller of the two). More cautious: on the model
+ * card's test data it rejects more unseen workloads and accepts fewer known ones.
+ */
+export type Method = 'network' | 'pca' | 'both';
 
 /** Floor of a workload radius (embedding distance, 0..2): a workload seen in a single query has no spread to measure. */
 export const MIN_RADIUS = 0.02;
@@ -115,19 +120,65 @@ export function signature(m: SimilarityModel, windows: readonly ArrayLike<number
   return { centroidEmbedding: centroid(emb), pcaCentre: mean(proj), descriptors: mean(windows) };
 }
 
+/** Groups of `q` consecutive windows used to measure a workload's spread, at most this many (evenly spread). */
+export const MAX_RADIUS_GROUPS = 256;
+
+/**
+ * The raw spread of a workload: the 90th percentile, over every run of `q`
+ * consecutive windows (overlapping, so a workload of 9 windows gives 6 runs
+ * instead of 2), of the distance between the run's centroid embedding and
+ * the centroid of the workload's OTHER windows (leave-run-out: a run always
+ * sits close to a centroid it helped make, which made small workloads look
+ * tight and rejected their own later queries). `n` is the number of runs.
+ */
+export function embeddingSpread(emb: readonly number[][], q: number): { p90: number; n: number } {
+  const dim = emb[0]!.length;
+  const total = new Array<number>(dim).fill(0);
+  for (const e of emb) for (let j = 0; j < dim; j++) total[j]! += e[j]!;
+  const runs = emb.length - q + 1;
+  if (runs < 1 || emb.length - q < 1) return { p90: 0, n: 0 };
+  const take = Math.min(runs, MAX_RADIUS_GROUPS);
+  const d: number[] = [];
+  for (let g = 0; g < take; g++) {
+    const i = Math.floor((g * runs) / take);
+    const run = emb.slice(i, i + q);
+    const rest = total.slice();
+    for (const e of run) for (let j = 0; j < dim; j++) rest[j]! -= e[j]!;
+    d.push(distance(centroid(run), centroid([rest])));
+  }
+  d.sort((a, b) => a - b);
+  return { p90: d[Math.min(d.length - 1, Math.ceil(0.9 * d.length) - 1)]!, n: d.length };
+}
+
+/**
+ * Radius with shrinkage towards the model's typical radius (meta.radiusPrior,
+ * measured on the training workloads): r^2 = (n r_k^2 + n0 r0^2) / (n + n0).
+ * A workload seen in a handful of windows has a spread estimate that is
+ * mostly noise; the prior weighs like meta.radiusPriorWeight runs of it.
+ */
+export function shrunkRadius(m: SimilarityModel, spread: { p90: number; n: number }): number {
+  const r0 = m.meta.radiusPrior ?? 0;
+  const n0 = r0 > 0 ? (m.meta.radiusPriorWeight ?? 0) : 0;
+  const r = spread.n + n0 > 0 ? Math.sqrt((spread.n * spread.p90 ** 2 + n0 * r0 ** 2) / (spread.n + n0)) : 0;
+  return Math.max(MIN_RADIUS, r);
+}
+
 /** A known-workload record for the store, from windows of that workload. */
 export function profileWorkload(m: SimilarityModel, id: string, name: string, windows: readonly ArrayLike<number>[]): KnownWorkload {
   const sig = signature(m, windows);
-  const q = m.meta.queryWindows;
-  const d: number[] = [];
-  for (let i = 0; i + q <= windows.length; i += q) d.push(distance(signature(m, windows.slice(i, i + q)).centroidEmbedding, sig.centroidEmbedding));
-  d.sort((a, b) => a - b);
-  const p90 = d.length ? d[Math.floor(0.9 * (d.length - 1))]! : 0;
-  return { id, name, ...sig, embeddingRadius: Math.max(MIN_RADIUS, p90) };
+  const emb = embed(m.model, windows.map((w) => standardize(m.meta.scaler, w)));
+  return { id, name, ...sig, embeddingRadius: shrunkRadius(m, embeddingSpread(emb, Math.min(m.meta.queryWindows, windows.length))) };
 }
 
 /** Decide from a signature (shared by identify() and the evaluation, which reuses signatures). */
 export function decide(m: SimilarityModel, sig: Signature, known: readonly KnownWorkload[], method: Method, windows: number): Identification {
+  if (method === 'both') {
+    const a = decide(m, sig, known, 'network', windows);
+    const b = decide(m, sig, known, 'pca', windows);
+    const agree = a.kind === 'known' && b.kind === 'known' && a.nearest!.id === b.nearest!.id;
+    const confidence = agree ? Math.min(a.confidence, b.confidence) : a.kind === 'new' ? a.confidence : b.kind === 'new' ? b.confidence : 0;
+    return { ...a, kind: agree ? 'known' : 'new', method, confidence };
+  }
   const threshold = method === 'network' ? m.meta.threshold : m.meta.pcaThreshold;
   let best: KnownWorkload | undefined;
   let bd = Infinity;

@@ -41,6 +41,10 @@ export interface SimilarityMeta {
   /** The plain-distance baseline: PCA fitted on the training windows and its calibrated threshold. */
   pca: PcaModel;
   pcaThreshold: number;
+  /** Typical workload radius (median raw spread of the training workloads) that small workloads' radii shrink towards; 0 = no shrinkage. */
+  radiusPrior?: number;
+  /** Weight of radiusPrior, in runs of queryWindows windows. */
+  radiusPriorWeight?: number;
   seed: number;
   /** Free-form training record (data, split, metrics) also shown in MODEL_CARD.md. */
   training: Record<string, unknown>;
@@ -96,6 +100,9 @@ function checkMeta(file: string, x: unknown): SimilarityMeta {
   if (!m.shape || m.shape.inputDim !== d || !(m.shape.hidden >= 1) || !(m.shape.embedding >= 1)) throw bad('shape is missing or does not match the descriptor size');
   for (const k of ['threshold', 'pcaThreshold', 'queryWindows'] as const) {
     if (typeof m[k] !== 'number' || !Number.isFinite(m[k]) || m[k]! <= 0) throw bad(`${k} must be a positive number, got ${String(m[k])}`);
+  }
+  for (const k of ['radiusPrior', 'radiusPriorWeight'] as const) {
+    if (m[k] !== undefined && (typeof m[k] !== 'number' || !Number.isFinite(m[k]) || m[k]! < 0)) throw bad(`${k} must be a number >= 0, got ${String(m[k])}`);
   }
   const p = m.pca;
   if (!p || !finiteArray(p.centre, d) || !Array.isArray(p.components) || !p.components.every((c) => finiteArray(c, d)) || !p.scaler || !finiteArray(p.scaler.mean, d) || !finiteArray(p.scaler.std, d)) {

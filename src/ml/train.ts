@@ -28,11 +28,11 @@ import { ERR_ML_DEGENERATE, ERR_USAGE, isSsdtuneError } from '../errors.js';
 import { DESCRIPTOR_VECTOR_NAMES, DESCRIPTOR_DIM } from '../features/descriptors.js';
 import { openTrace } from '../readers/registry.js';
 import { describeTrace } from './characterise.js';
-import { decide, MemoryWorkloadStore, profileWorkload, signature, type KnownWorkload, type Method, type Signature } from './identify.js';
+import { decide, embeddingSpread, MemoryWorkloadStore, profileWorkload, signature, type KnownWorkload, type Method, type Signature } from './identify.js';
 import { META_VERSION, saveSimilarityModel, type SimilarityMeta, type SimilarityModel } from './model-io.js';
 import { fitPca } from './pca.js';
 import { Reservoir, seededRng } from './rng.js';
-import { buildEmbedder, initBackend, trainEmbedder } from './similarity.js';
+import { buildEmbedder, embed, initBackend, trainEmbedder } from './similarity.js';
 import { fitScaler, standardize } from './standardize.js';
 
 export interface TrainConfig {
@@ -49,6 +49,20 @@ export interface TrainConfig {
   windowsPerClass: number;
   margin: number;
   learningRate: number;
+  /** Weight of the typical radius in every workload's radius (see shrunkRadius in identify.ts), in runs of queryWindows windows. */
+  radiusPriorWeight: number;
+  /**
+   * Trace files whose devices count as ONE workload (e.g. the ASUs of one
+   * application). Each device is still split in time on its own; the parts
+   * are pooled under the file's name.
+   */
+  mergeDevicesOf: string[];
+  /** Calibrate the threshold with leave-one-workload-out negatives too (see evaluateMethod). */
+  looNegatives: boolean;
+  /** Fraction of validation negatives the threshold must reject (0: plain balanced accuracy). */
+  minRejection: number;
+  /** With mergeDevicesOf: also train and evaluate once with every device a workload of its own, for the model card (not saved). */
+  compareUnmerged: boolean;
   seed: number;
   log?: (msg: string) => void;
 }
@@ -65,6 +79,14 @@ export const DEFAULT_TRAIN: Omit<TrainConfig, 'tracesDir' | 'outDir'> = {
   windowsPerClass: 8,
   margin: 0.5,
   learningRate: 0.003,
+  radiusPriorWeight: 4,
+  // The MQSim trace's devices are ASUs of ONE WebSearch application (UMass/SPC trace):
+  // the same workload as far as configuration reuse goes, and statistically twins.
+  mergeDevicesOf: ['mqsim_wsrch-small.trace'],
+  looNegatives: true,
+  // The detection goal is 90%; ask 95% of validation to leave room for the shift to unseen workloads.
+  minRejection: 0.95,
+  compareUnmerged: true,
   seed: 42,
 };
 
@@ -172,7 +194,13 @@ export interface Query {
 }
 
 /** Threshold maximising balanced accuracy of "d <= t is known". */
-export function calibrateThreshold(knownD: readonly number[], newD: readonly number[]): { threshold: number; balancedAccuracy: number } {
+/**
+ * With minRejection > 0, only thresholds that reject at least that fraction of
+ * the negatives are candidates (a cap on wrongly reused configurations:
+ * applying a wrong workload's configuration costs more than learning anew);
+ * when none does, the smallest threshold.
+ */
+export function calibrateThreshold(knownD: readonly number[], newD: readonly number[], minRejection = 0): { threshold: number; balancedAccuracy: number } {
   if (knownD.length === 0) throw ERR_ML_DEGENERATE('no validation queries of known workloads to calibrate the threshold on');
   const k = knownD.slice().sort((a, b) => a - b);
   if (newD.length === 0) {
@@ -187,6 +215,7 @@ export function calibrateThreshold(knownD: readonly number[], newD: readonly num
     const acc = k.filter((d) => d <= t).length / k.length;
     const rej = newD.filter((d) => d > t).length / newD.length;
     const ba = (acc + rej) / 2;
+    if (rej < minRejection) continue;
     if (ba > best.balancedAccuracy) best = { threshold: t, balancedAccuracy: ba };
   }
   return { threshold: Math.max(best.threshold, 1e-9), balancedAccuracy: best.balancedAccuracy };
@@ -223,9 +252,20 @@ export function evaluateMethod(
   method: Method,
   known: readonly KnownWorkload[],
   q: { knownVal: Query[]; newVal: Query[]; knownTest: Query[]; newTest: Query[] },
+  looNegatives = false,
+  minRejection = 0,
 ): MethodMetrics {
   const dist = (x: Query) => nearestDistance(m, x.sig, known, method).d;
-  const cal = calibrateThreshold(q.knownVal.map(dist), q.newVal.map(dist));
+  // Negatives for calibration: the held-out validation workloads, and every known
+  // workload's validation queries asked of a store WITHOUT the workloads of its
+  // trace file (leave-one-trace-out). The held-out families alone are one or two
+  // traces, often far from everything; the known traces' queries against the
+  // other traces are what an unseen workload near them looks like. (Leaving out
+  // only the workload itself would make twins such as the ASUs of one
+  // application count as "new" to each other.)
+  const without = (x: Query) => nearestDistance(m, x.sig, known.filter((k) => traceOf(k.id) !== traceOf(x.stream)), method).d;
+  const negatives = [...q.newVal.map(dist), ...(looNegatives ? q.knownVal.map(without) : [])];
+  const cal = calibrateThreshold(q.knownVal.map(dist), negatives, minRejection);
   const probe: SimilarityModel = { model: m.model, meta: { ...m.meta, ...(method === 'network' ? { threshold: cal.threshold } : { pcaThreshold: cal.threshold }) } };
   let match = 0;
   let nearest = 0;
@@ -258,9 +298,52 @@ export function evaluateMethod(
   };
 }
 
+/**
+ * Both views must agree: "known" only when the network and the PCA baseline,
+ * each with its own calibrated threshold, name the same workload. Scored on
+ * the validation set (balanced accuracy against the same negatives) and the test set.
+ */
+export function evaluateAgreement(
+  m: SimilarityModel,
+  known: readonly KnownWorkload[],
+  q: { knownVal: Query[]; newVal: Query[]; knownTest: Query[]; newTest: Query[] },
+  net: MethodMetrics,
+  pca: MethodMetrics,
+): MethodMetrics {
+  const probe: SimilarityModel = { model: m.model, meta: { ...m.meta, threshold: net.threshold, pcaThreshold: pca.threshold } };
+  const answer = (x: Query, store: readonly KnownWorkload[] = known): string => {
+    const r = decide(probe, x.sig, store, 'both', x.windows);
+    return r.kind === 'known' ? r.nearest!.id : 'new';
+  };
+  const acc = q.knownVal.filter((x) => answer(x) !== 'new').length / q.knownVal.length;
+  const negs = [...q.newVal.map((x) => answer(x)), ...q.knownVal.map((x) => answer(x, known.filter((k) => traceOf(k.id) !== traceOf(x.stream))))];
+  const errors: Record<string, number> = {};
+  let match = 0;
+  let nearest = 0;
+  let sameTrace = 0;
+  for (const x of q.knownTest) {
+    const r = answer(x);
+    if (r === x.stream) match++;
+    else errors[`${x.stream} -> ${r}`] = (errors[`${x.stream} -> ${r}`] ?? 0) + 1;
+    if (r !== 'new' && traceOf(r) === traceOf(x.stream)) sameTrace++;
+    if (decide(probe, x.sig, known, 'network', x.windows).nearest?.id === x.stream) nearest++;
+  }
+  return {
+    threshold: net.threshold,
+    validationBalancedAccuracy: (acc + negs.filter((a) => a === 'new').length / Math.max(1, negs.length)) / 2,
+    matchAccuracy: match / q.knownTest.length,
+    nearestAccuracy: nearest / q.knownTest.length,
+    sameTraceAccuracy: sameTrace / q.knownTest.length,
+    newDetection: q.newTest.length ? q.newTest.filter((x) => answer(x) === 'new').length / q.newTest.length : NaN,
+    knownQueries: q.knownTest.length,
+    newQueries: q.newTest.length,
+    errors,
+  };
+}
+
 export interface TrainResult {
   model: SimilarityModel;
-  metrics: Record<string, { network: MethodMetrics; pca: MethodMetrics }>;
+  metrics: Record<string, { network: MethodMetrics; pca: MethodMetrics; both: MethodMetrics }>;
   streams: { name: string; windows: number; role: Role }[];
   skipped: { file: string; reason: string }[];
   backend: string;
@@ -282,11 +365,16 @@ export async function trainSimilarity(cfg: TrainConfig): Promise<TrainResult> {
   const known = eligible.filter((s) => roles.get(s.name) === 'known');
   if (known.length < 2) throw ERR_ML_DEGENERATE(`need at least 2 traces/devices with >= ${cfg.minWindows} windows of ${cfg.windowSize} requests in ${cfg.tracesDir}, found ${known.length}`);
 
+  // The workload each known stream belongs to: itself, or its file when that file's devices are merged.
+  const merged = new Set(cfg.mergeDevicesOf);
+  const workloadOf = (s: Stream) => (merged.has(s.file) ? s.file : s.name);
+  const workloads = [...new Set(known.map(workloadOf))];
   // Training rows (bounded per stream so one long trace does not dominate).
   const splits = new Map(known.map((s) => [s.name, timeSplit(s.windows)]));
   const trainRows: Float64Array[] = [];
   const trainLabels: number[] = [];
-  known.forEach((s, label) => {
+  known.forEach((s) => {
+    const label = workloads.indexOf(workloadOf(s));
     for (const v of thin(splits.get(s.name)!.train, cfg.maxTrainWindowsPerStream)) {
       trainRows.push(v);
       trainLabels.push(label);
@@ -333,14 +421,20 @@ export async function trainSimilarity(cfg: TrainConfig): Promise<TrainResult> {
   };
   const model: SimilarityModel = { model: net, meta };
 
-  // Store profiles from the training slice only.
+  // Store profiles from the training slice only. The radius prior is the
+  // median raw spread of the known workloads that have at least 8 runs to measure it on.
+  const trainOf = (w: string) => known.filter((s) => workloadOf(s) === w).flatMap((s) => splits.get(s.name)!.train);
+  const spreads = workloads.map((w) => embeddingSpread(embed(net, trainOf(w).map((r) => standardize(scaler, r))), cfg.queryWindows));
+  const measured = spreads.filter((x) => x.n >= 8).map((x) => x.p90).sort((a, b) => a - b);
+  meta.radiusPrior = measured.length ? measured[Math.floor((measured.length - 1) / 2)]! : 0;
+  meta.radiusPriorWeight = cfg.radiusPriorWeight;
   const store = new MemoryWorkloadStore();
-  for (const s of known) store.put(profileWorkload(model, s.name, s.name, splits.get(s.name)!.train));
+  for (const w of workloads) store.put(profileWorkload(model, w, w, trainOf(w)));
   const knownList = await store.list();
 
   const metrics: TrainResult['metrics'] = {};
   for (const q of [...new Set([cfg.queryWindows, 1])]) {
-    const mk = (s: Stream, part: Float64Array[]): Query[] => queries(part, q).map((ws) => ({ stream: s.name, sig: signature(model, ws), windows: ws.length }));
+    const mk = (s: Stream, part: Float64Array[]): Query[] => queries(part, q).map((ws) => ({ stream: workloadOf(s), sig: signature(model, ws), windows: ws.length }));
     // At most 60 queries per stream per set, evenly spread, so long traces do not swamp the averages.
     const capped = (s: Stream, part: Float64Array[]) => thin(mk(s, part), 60);
     const sets = {
@@ -349,7 +443,9 @@ export async function trainSimilarity(cfg: TrainConfig): Promise<TrainResult> {
       newVal: eligible.filter((s) => roles.get(s.name) === 'new-val').flatMap((s) => capped(s, s.windows)),
       newTest: eligible.filter((s) => roles.get(s.name) === 'new-test').flatMap((s) => capped(s, s.windows)),
     };
-    metrics[`query${q}`] = { network: evaluateMethod(model, 'network', knownList, sets), pca: evaluateMethod(model, 'pca', knownList, sets) };
+    const network = evaluateMethod(model, 'network', knownList, sets, cfg.looNegatives, cfg.minRejection);
+    const pcaM = evaluateMethod(model, 'pca', knownList, sets, cfg.looNegatives, cfg.minRejection);
+    metrics[`query${q}`] = { network, pca: pcaM, both: evaluateAgreement(model, knownList, sets, network, pcaM) };
   }
   const main = metrics[`query${cfg.queryWindows}`]!;
   meta.threshold = main.network.threshold;
@@ -358,6 +454,10 @@ export async function trainSimilarity(cfg: TrainConfig): Promise<TrainResult> {
   const rel = (p: string) => path.relative(process.cwd(), p) || '.';
   meta.training = { config: { ...cfg, tracesDir: rel(cfg.tracesDir), outDir: rel(cfg.outDir), log: undefined }, streams: streamsReport, skipped, metrics, backend, trainSeconds, losses };
   return { model, metrics, streams: streamsReport, skipped, backend, trainSeconds, losses };
+}
+
+function errorList(r: TrainResult, cfg: TrainConfig): string {
+  return Object.entries(r.metrics[`query${cfg.queryWindows}`]!.network.errors).map(([k, n]) => `- ${k}: ${n}`).join('\n') || '- none';
 }
 
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
@@ -369,13 +469,13 @@ export function metricsTable(metrics: TrainResult['metrics']): string {
   ];
   for (const [q, byMethod] of Object.entries(metrics)) {
     for (const [name, m] of Object.entries(byMethod)) {
-      rows.push(`| ${q.replace('query', '')} window(s) | ${name === 'network' ? 'Siamese network' : 'PCA centre distance'} | ${m.threshold.toFixed(4)} | ${pct(m.matchAccuracy)} | ${pct(m.nearestAccuracy)} | ${pct(m.sameTraceAccuracy)} | ${pct(m.newDetection)} | ${m.knownQueries} / ${m.newQueries} |`);
+      rows.push(`| ${q.replace('query', '')} window(s) | ${name === 'network' ? 'Siamese network' : name === 'pca' ? 'PCA centre distance' : 'network and PCA agree'} | ${m.threshold.toFixed(4)} | ${pct(m.matchAccuracy)} | ${pct(m.nearestAccuracy)} | ${pct(m.sameTraceAccuracy)} | ${pct(m.newDetection)} | ${m.knownQueries} / ${m.newQueries} |`);
     }
   }
   return rows.join('\n');
 }
 
-export function modelCard(r: TrainResult, cfg: TrainConfig, command: string): string {
+export function modelCard(r: TrainResult, cfg: TrainConfig, command: string, unmerged?: TrainResult): string {
   const byRole = (role: Role) => r.streams.filter((s) => s.role === role);
   const list = (role: Role) => byRole(role).map((s) => `\`${s.name}\` (${s.windows})`).join(', ') || 'none';
   return `# Workload similarity model
@@ -403,7 +503,9 @@ Training used at most ${cfg.maxTrainWindowsPerStream} windows per workload (even
 
 ## Thresholds and metrics
 The "known vs new" threshold is the distance maximising balanced accuracy on the validation queries
-(known validation slices accepted, held-out validation workloads rejected). A query is ${cfg.queryWindows}
+(known validation slices accepted; rejected: the held-out validation workloads${cfg.looNegatives ? ', and every known workload\'s validation queries asked of a store without the workloads of its trace file (leave-one-trace-out)' : ''}${cfg.minRejection > 0 ? `; only thresholds rejecting at least ${pct(cfg.minRejection)} of those negatives qualify` : ''}).
+A workload's radius is the 90th percentile leave-run-out spread of its training windows (runs of ${cfg.queryWindows}
+overlapping windows), shrunk towards the typical radius ${(r.model.meta.radiusPrior ?? 0).toFixed(4)} with the weight of ${cfg.radiusPriorWeight} runs. A query is ${cfg.queryWindows}
 consecutive windows (${cfg.queryWindows * cfg.windowSize} requests); single-window figures are shown too, each with
 its own calibrated threshold. Stored thresholds: network ${r.model.meta.threshold.toFixed(4)} (embedding distance
 in units of the known workload's radius, see \`src/ml/identify.ts\`), PCA baseline ${r.model.meta.pcaThreshold.toFixed(4)} (distance in the 2-D PCA space).
@@ -413,12 +515,40 @@ Test figures (later time slice of each known workload; whole held-out workloads)
 ${metricsTable(r.metrics)}
 
 Wrong answers of the network on known test queries (${cfg.queryWindows}-window queries), query workload -> answer:
-${Object.entries(r.metrics[`query${cfg.queryWindows}`]!.network.errors).map(([k, n]) => `- ${k}: ${n}`).join('\n') || '- none'}
+${errorList(r, cfg)}
+${
+  cfg.mergeDevicesOf.length
+    ? `
+**Merged devices.** The devices of ${cfg.mergeDevicesOf.map((f) => `\`${f}\``).join(', ')} count as ONE workload here
+(trained with one label, one store profile, queries of any of its devices must answer it): they are ASUs of one
+application (the MQSim trace is a slice of the UMass/SPC WebSearch trace), interchangeable for configuration reuse and
+statistically twins (read-only, random, ~15 KB), which the previous model confused 6 times out of 18.
+${
+  unmerged
+    ? `The same training with every device a workload of its own (same seed, split and calibration), for comparison:
+
+${metricsTable(unmerged.metrics)}
+
+Its wrong answers (${cfg.queryWindows}-window queries):
+${errorList(unmerged, cfg)}
+`
+    : ''
+}`
+    : ''
+}
+Goals on the test set (${cfg.queryWindows}-window queries, shipped network): match ${pct(r.metrics[`query${cfg.queryWindows}`]!.network.matchAccuracy)} (goal >= 95%: ${r.metrics[`query${cfg.queryWindows}`]!.network.matchAccuracy >= 0.95 ? 'met' : '**not met**'}), new-workload detection ${pct(r.metrics[`query${cfg.queryWindows}`]!.network.newDetection)} (goal >= 90%: ${r.metrics[`query${cfg.queryWindows}`]!.network.newDetection >= 0.9 ? 'met' : '**not met**'}).
+"network and PCA agree" answers "known" only when both methods, each with its own threshold, name the same
+workload (\`identify(..., 'both')\`); it is not the default method because its validation balanced accuracy
+(${pct(r.metrics[`query${cfg.queryWindows}`]!.both.validationBalancedAccuracy)}) is below the network's (${pct(r.metrics[`query${cfg.queryWindows}`]!.network.validationBalancedAccuracy)}).
+The validation negatives (the held-out validation trace and the leave-one-trace-out queries) lie far from every
+known workload, so validation cannot measure how close an unseen workload may come; the test's unseen workload
+comes closer (see the detection column).
 
 Reading the figures: the test sets are small (see the query counts), so one query moves a figure by several
-points. With the traces shipped in \`traces/\`: the devices of the MQSim trace are ASUs of the same WebSearch application, so confusing them is confusing
-twins ("known, same trace file" counts those as right); the Tencent volumes have only a few windows each, and
-their later time slice often drifts beyond the workload's radius.
+points (2.6 points per known query at ${cfg.queryWindows} windows). The Tencent volumes and \`msr_hm_0\` have 10-19
+windows each, so 6-11 windows to learn and profile from and ONE test query (their last 2-4 windows); their
+later time slice often drifts beyond the workload's radius, and \`cloudphysics\` (the unseen test workload) lies
+about as close to some of them as their own later queries do.
 
 ## Use
 \`\`\`
@@ -433,12 +563,19 @@ ${command}
 \`\`\`
 Deterministic for a given seed, trace set and tfjs backend. Retrain whenever descriptors change
 (\`similarity.json\` records their names; a mismatch is refused at load time).
+How the settings were chosen: the absolute-offset and size-mode descriptors raised the validation balanced
+accuracy (\`validationBalancedAccuracy\` in \`similarity.json\`; 91.9% -> 97.4% with the MQSim devices merged).
+The radius rule (the old one took, for a workload of 9 training windows, the smaller of 2 in-sample distances)
+and the calibration negatives were changed on principle; validation could not rank them (every variant scored
+93-99%). Merging the MQSim devices is a labelling decision, reported both ways. The test figures were printed
+alongside while exploring, so they are not perfectly untouched, but no setting was picked for its test figure.
 `;
 }
 
 export async function trainAndSave(cfg: TrainConfig, command: string): Promise<TrainResult> {
   const r = await trainSimilarity(cfg);
   await saveSimilarityModel(cfg.outDir, r.model);
-  writeFileSync(path.join(cfg.outDir, 'MODEL_CARD.md'), modelCard(r, cfg, command));
+  const unmerged = cfg.mergeDevicesOf.length && cfg.compareUnmerged ? await trainSimilarity({ ...cfg, mergeDevicesOf: [], log: undefined }) : undefined;
+  writeFileSync(path.join(cfg.outDir, 'MODEL_CARD.md'), modelCard(r, cfg, command, unmerged));
   return r;
 }

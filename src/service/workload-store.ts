@@ -1,6 +1,7 @@
 /** The ConfDB seen as the identification module's WorkloadStore. */
 import type { ConfDB } from '../confdb/db.js';
 import type { WorkloadRecord } from '../confdb/records.js';
+import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
 import type { KnownWorkload, WorkloadStore } from '../ml/identify.js';
 
 export function toKnown(w: WorkloadRecord): KnownWorkload | undefined {
@@ -18,7 +19,10 @@ export class ConfDBWorkloadStore implements WorkloadStore {
   async list(): Promise<readonly KnownWorkload[]> {
     const out: KnownWorkload[] = [];
     for (const w of await this.db.list('workloads')) {
-      const k = w.windowSize === this.windowSize ? toKnown(w) : undefined;
+      // Profiles made with another descriptor set come from another model generation: their
+      // embeddings and PCA centres live in a different space and would match at random.
+      const sameDescriptors = w.descriptorNames?.length === DESCRIPTOR_VECTOR_NAMES.length && w.descriptorNames.every((n, i) => n === DESCRIPTOR_VECTOR_NAMES[i]);
+      const k = w.windowSize === this.windowSize && sameDescriptors ? toKnown(w) : undefined;
       if (k) out.push(k);
     }
     return out;

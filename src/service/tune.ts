@@ -89,6 +89,9 @@ export async function tune(svc: Service, req: TuneRequest, ctl: TuneControl = {}
   }
   // Cluster labels need PCA + k-means over at least two windows.
   const clusters = vectors.length >= 2 ? characterise(described).label.clusters : undefined;
+  // The network method, the one chosen on validation data. ('both', network and PCA agreeing, makes
+  // fewer false "known" answers on held-out traces but rejects the very trace a workload was learned
+  // from when its 4-window queries spread in the PCA plane.)
   const ident = await identify(model, vectors, new ConfDBWorkloadStore(svc.db, windowSize));
   const evaluator = makeEvaluator(req.evaluator, svc.settings, { totalRequests: described.requests, ...(req.device ? { device: req.device } : {}) });
   const space = spaceFor(evaluator, req.device);

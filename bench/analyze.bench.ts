@@ -20,22 +20,16 @@ import { PROJECT_ROOT } from '../src/native.js';
 import { openTrace } from '../src/readers/registry.js';
 import { StatsAccumulator } from '../src/analyze/stats.js';
 import { Op, TraceBuilder, type TraceBatch } from '../src/trace/model.js';
+import { Rng } from '../src/space/rng.js';
 
 const N = Number(process.env.SSDTUNE_BENCH_ANALYZE_N ?? 10_000_000);
 const DATA = path.join(PROJECT_ROOT, 'bench', 'data');
 const CLI = path.join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
 
-/** xorshift32: deterministic and fast. */
+/** Deterministic 32-bit integers from the project's seeded generator. */
 function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
+  const g = new Rng(seed);
+  return () => Math.floor(g.next() * 4294967296);
 }
 
 /** Request generator shared by the file and the in-memory batches. */

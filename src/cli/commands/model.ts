@@ -7,10 +7,9 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import { ERR_USAGE } from '../../errors.js';
 import { PROJECT_ROOT } from '../../native.js';
-import { DEFAULT_TRAIN, metricsTable, trainAndSave, type TrainConfig } from '../../ml/train.js';
-import { describeTrace } from '../../ml/characterise.js';
-import { identify, MemoryWorkloadStore, profileWorkload, type Identification } from '../../ml/identify.js';
-import { loadSimilarityModel } from '../../ml/model-io.js';
+import type { TrainConfig } from '../../ml/train.js';
+import { DEFAULT_TRAIN } from '../../ml/train-defaults.js';
+import type { Identification } from '../../ml/identify.js';
 import { openTrace } from '../../readers/registry.js';
 import { ERR_FEATURES_TOO_SHORT } from '../../errors.js';
 
@@ -55,6 +54,8 @@ function registerTrain(model: Command): void {
       };
       const rel = (p: string) => path.relative(process.cwd(), p) || '.';
       const command = `ssdtune model train --traces ${rel(cfg.tracesDir)} --out ${rel(cfg.outDir)} --window ${cfg.windowSize} --query-windows ${cfg.queryWindows} --steps ${cfg.steps} --seed ${cfg.seed}`;
+      // TensorFlow.js loads only for the model commands that need it (CLI start-up stays fast).
+      const { metricsTable, trainAndSave } = await import('../../ml/train.js');
       const r = await trainAndSave(cfg, command);
       if (o.json) {
         process.stdout.write(JSON.stringify({ out: cfg.outDir, backend: r.backend, trainSeconds: r.trainSeconds, streams: r.streams, skipped: r.skipped, metrics: r.metrics }, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)) + '\n');
@@ -65,6 +66,7 @@ function registerTrain(model: Command): void {
 }
 
 async function windowVectors(file: string, windowSize: number, format?: string): Promise<Float64Array[]> {
+  const { describeTrace } = await import('../../ml/characterise.js');
   const t = await describeTrace(await openTrace(file, format ? { format } : {}), { size: windowSize, source: file });
   if (t.windows.length === 0) throw ERR_FEATURES_TOO_SHORT(file, `${t.requests} requests, the model needs windows of ${windowSize}`);
   return t.windows.map((w) => w.vector);
@@ -82,6 +84,8 @@ function registerIdentify(model: Command): void {
     .addHelpText('after', '\nExample:\n  ssdtune model identify new.trace --known traces/msps_msnfs_30s.trace traces/mqsim_wsrch-small.trace')
     .action(async (trace: string, o: { known: string[]; model: string; method: string; format?: string; json?: boolean }) => {
       if (o.method !== 'network' && o.method !== 'pca') throw ERR_USAGE(`--method must be network or pca, got "${o.method}"`);
+      const { loadSimilarityModel } = await import('../../ml/model-io.js');
+      const { identify, MemoryWorkloadStore, profileWorkload } = await import('../../ml/identify.js');
       const m = await loadSimilarityModel(path.resolve(o.model));
       const store = new MemoryWorkloadStore();
       for (const k of o.known) store.put(profileWorkload(m, k, path.basename(k), await windowVectors(k, m.meta.windowSize)));

@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import { BACKENDS, type BackendName } from '../../collector/index.js';
 import { ERR_USAGE } from '../../errors.js';
-import { decisionLine, retune } from '../../service/retune.js';
 import { addCommonOptions, withLocalService, type CommonOptions } from '../service-access.js';
 import { parseDuration } from './collect.js';
 
@@ -21,6 +20,7 @@ export function register(program: Command): void {
     .action(async (o: CommonOptions & { device: string; window: string; budget: number; backend: string; dryRun?: boolean }) => {
       if (o.backend !== 'auto' && !BACKENDS.includes(o.backend as BackendName)) throw ERR_USAGE(`--backend: expected auto, ${BACKENDS.join(', ')}; got "${o.backend}"`);
       if (!Number.isInteger(o.budget) || o.budget < 2) throw ERR_USAGE(`--budget must be an integer >= 2, got ${o.budget}`);
+      const { decisionLine, retune } = await import('../../service/retune.js');
       const d = await withLocalService(o, (svc) =>
         retune(svc, { device: o.device, windowMs: parseDuration(o.window), budget: o.budget, backend: o.backend as BackendName | 'auto', dryRun: !!o.dryRun, actor: 'retune' }),
       );

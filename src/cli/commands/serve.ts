@@ -5,7 +5,6 @@ import { tokenPath } from '../../api/token.js';
 import { loadSettings } from '../../config.js';
 import { openService } from '../../service/context.js';
 import { jobHandlers } from '../../service/handlers.js';
-import { decisionLine, retune } from '../../service/retune.js';
 import { parseDuration } from './collect.js';
 
 export function register(program: Command): void {
@@ -27,6 +26,7 @@ export function register(program: Command): void {
       const resumed = await svc.jobs.resumeInterrupted('server');
       process.stderr.write(`ssdtune: serving ${url} (token in ${tokenPath(settings.dataDir)})${resumed.length ? `; resumed ${resumed.length} interrupted job(s)` : ''}\n`);
       // The internal schedule runs the same service call as the cron job, under the same per-device lock.
+      const { decisionLine, retune } = await import('../../service/retune.js');
       const schedule = o.retune
         ? setInterval(() => {
             retune(svc, { device: o.retune!, windowMs: parseDuration(o.retuneWindow), budget: 12, actor: 'server' }).then(

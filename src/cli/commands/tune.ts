@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobRecord } from '../../confdb/records.js';
 import { ERR_USAGE } from '../../errors.js';
 import { registerLocalTrace } from '../../service/traces.js';
-import { tune, type TuneResult } from '../../service/tune.js';
+import type { TuneResult } from '../../service/tune.js';
 import { progressBar } from '../progress.js';
 import { addCommonOptions, withService, type CommonOptions } from '../service-access.js';
 
@@ -58,6 +58,7 @@ export function register(program: Command): void {
     const result = await withService(o, async (a) => {
       if (a.local) {
         await registerLocalTrace(a.local, trace, 'cli');
+        const { tune } = await import('../../service/tune.js');
         return tune(
           a.local,
           { tracePath: trace, evaluator, budget: o.budget, seed: o.seed, ...(o.device ? { device: o.device } : {}), ...(o.format ? { format: o.format } : {}), ...(o.name ? { name: o.name } : {}), ...(o.forceSearch ? { forceSearch: true } : {}) },

@@ -8,6 +8,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createLoopDevice } from '../host/loop-device.js';
 
 export interface ScratchDevice {
   path: string;
@@ -53,26 +54,25 @@ function writeMbr(file: string, start: number, sectors: number): void {
 }
 
 export function createLoop(sizeMiB = 64, opts: LoopOptions = {}): ScratchDevice {
-  const dir = mkdtempSync(path.join(opts.dir ?? os.tmpdir(), 'ssdtune-loop-'));
-  const file = path.join(dir, 'backing.img');
-  execFileSync('truncate', ['-s', `${sizeMiB}M`, file]);
-  let dev: string;
-  try {
-    // The table goes into the backing file, never onto a device: it is ours.
-    if (opts.partition) writeMbr(file, opts.partition.start, opts.partition.sectors);
+  const part = opts.partition;
+  const loop = createLoopDevice({
+    sizeBytes: sizeMiB << 20,
+    ...(opts.dir ? { dir: opts.dir } : {}),
     // Direct I/O to the backing file makes the loop device take the file
     // system's 4 KiB logical block size, which would rescale an MBR's LBAs.
-    const mode = opts.partition ? ['--partscan'] : ['--direct-io=on'];
-    dev = execFileSync('losetup', ['--find', '--show', ...mode, file], { encoding: 'utf8' }).trim();
-  } catch (e) {
-    rmSync(dir, { recursive: true, force: true });
-    throw e;
-  }
+    ...(part ? { partscan: true } : { directIo: true }),
+    // The table goes into the backing file, never onto a device: it is ours.
+    ...(part ? { beforeAttach: (file: string) => writeMbr(file, part.start, part.sectors) } : {}),
+  });
+  const dev = loop.path;
   const made: string[] = [];
   const destroy = (): void => {
-    spawnSync('losetup', ['-d', dev], { stdio: 'ignore' });
     for (const n of made) rmSync(n, { force: true });
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      loop.destroy();
+    } catch {
+      /* a test may have detached it already (device-gone cases); the backing dir is removed regardless */
+    }
   };
   const name = path.basename(dev);
   if (opts.partition) {

@@ -27,6 +27,8 @@ export interface LoopOptions {
   fill?: boolean;
   /** Scan partitions (losetup -P). */
   partscan?: boolean;
+  /** Called with the backing file before it is attached (e.g. to write a partition table into it). */
+  beforeAttach?: (backingFile: string) => void;
 }
 
 export function canUseLoopDevices(): string | undefined {
@@ -65,6 +67,7 @@ export function createLoopDevice(opts: LoopOptions): LoopDevice {
   if (opts.partscan) args.push('--partscan');
   let dev: string;
   try {
+    opts.beforeAttach?.(backingFile);
     dev = execFileSync('losetup', [...args, backingFile], { encoding: 'utf8' }).trim();
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });

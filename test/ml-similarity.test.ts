@@ -41,6 +41,10 @@ test('workload spread is measured leave-run-out and shrunk towards the typical r
   assert.ok(Math.abs(shrunkRadius(m, { p90: 0.1, n: 1 }) - Math.sqrt((0.01 + 4 * 0.25) / 5)) < 1e-12);
   assert.ok(Math.abs(shrunkRadius(m, { p90: 0, n: 0 }) - 0.5) < 1e-12);
   assert.equal(shrunkRadius({ meta: {} } as unknown as SimilarityModel, { p90: 0, n: 0 }), MIN_RADIUS);
+  // The cap: a broad workload's radius stops at radiusCap x the prior; tight ones keep theirs.
+  const capped = { meta: { radiusPrior: 0.5, radiusPriorWeight: 4, radiusCap: 1 } } as unknown as SimilarityModel;
+  assert.equal(shrunkRadius(capped, { p90: 3, n: 100 }), 0.5);
+  assert.ok(Math.abs(shrunkRadius(capped, { p90: 0.1, n: 1 }) - Math.sqrt((0.01 + 4 * 0.25) / 5)) < 1e-12);
 });
 
 test('calibration, roles, time split and query grouping', () => {
@@ -172,13 +176,36 @@ test('the shipped model in models/similarity loads and tells its own workloads f
   // A synthetic sequential-write stream (1 MiB writes, back to back) is nothing like WebSearch reads.
   const seq = Array.from({ length: m.meta.queryWindows }, (_, k) => {
     const v = Float64Array.from(dev0.windows[k]!);
-    v[0] = 0; // readRatio
-    v[9] = 1; // sequentialFraction
-    v[1] = v[2] = v[3] = Math.log1p(1 << 20);
+    const at = (name: string) => DESCRIPTOR_VECTOR_NAMES.indexOf(name as (typeof DESCRIPTOR_VECTOR_NAMES)[number]);
+    v[at('readRatio')] = 0;
+    v[at('sequentialFraction')] = 1;
+    v[at('ln1p(sizeP10)')] = v[at('ln1p(sizeP50)')] = v[at('ln1p(sizeP90)')] = Math.log1p(1 << 20);
     return v;
   });
   const other = await identify(m, seq, store);
   assert.equal(other.kind, 'new', JSON.stringify(other));
+});
+
+test('a short, noisy workload alone in the store does not swallow other traces; its own trace is still known', async () => {
+  const m = await loadSimilarityModel(path.resolve('models/similarity'));
+  const windowsOf = async (f: string) => (await describeTrace(await openTrace(path.resolve('traces', f)), { size: m.meta.windowSize })).windows.map((w) => w.vector);
+  // The 1,000-request MSR sample: 15 windows spread ~10x the typical radius. Uncapped, its radius
+  // made every trace below "known: MSR".
+  const msr = await windowsOf('msr_hm_0_sample1000.csv');
+  const store = new MemoryWorkloadStore();
+  const profile = profileWorkload(m, 'msr', 'MSR hm_0', msr);
+  assert.ok(profile.embeddingRadius <= m.meta.radiusCap! * m.meta.radiusPrior! + 1e-12, 'radius capped');
+  store.put(profile);
+  for (const other of ['mqsim_wsrch-small.trace', 'msps_msnfs_30s.trace', 'blkparse_hadoop_writeback_apress.txt', 'cloudphysics_vscsi_sample.csv']) {
+    const r = await identify(m, await windowsOf(other), store);
+    assert.equal(r.kind, 'new', `${other}: ${JSON.stringify(r)}`);
+  }
+  const self = await identify(m, msr, store);
+  assert.equal(self.kind, 'known');
+  assert.equal(self.exact, true);
+  // A different slice of it is not the same windows: decided by distance, no exact shortcut.
+  const part = await identify(m, msr.slice(0, 8), store);
+  assert.notEqual(part.exact, true);
 });
 
 test('the ConfDB workload store only offers profiles made with this descriptor set and window size', async () => {

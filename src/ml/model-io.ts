@@ -45,6 +45,8 @@ export interface SimilarityMeta {
   radiusPrior?: number;
   /** Weight of radiusPrior, in runs of queryWindows windows. */
   radiusPriorWeight?: number;
+  /** Largest workload radius, as a multiple of radiusPrior (absent: no cap). See shrunkRadius in identify.ts. */
+  radiusCap?: number;
   seed: number;
   /** Free-form training record (data, split, metrics) also shown in MODEL_CARD.md. */
   training: Record<string, unknown>;
@@ -101,7 +103,7 @@ function checkMeta(file: string, x: unknown): SimilarityMeta {
   for (const k of ['threshold', 'pcaThreshold', 'queryWindows'] as const) {
     if (typeof m[k] !== 'number' || !Number.isFinite(m[k]) || m[k]! <= 0) throw bad(`${k} must be a positive number, got ${String(m[k])}`);
   }
-  for (const k of ['radiusPrior', 'radiusPriorWeight'] as const) {
+  for (const k of ['radiusPrior', 'radiusPriorWeight', 'radiusCap'] as const) {
     if (m[k] !== undefined && (typeof m[k] !== 'number' || !Number.isFinite(m[k]) || m[k]! < 0)) throw bad(`${k} must be a number >= 0, got ${String(m[k])}`);
   }
   const p = m.pca;

@@ -17,6 +17,9 @@ export const DEFAULT_TRAIN: Omit<TrainConfig, 'tracesDir' | 'outDir'> = {
   margin: 0.5,
   learningRate: 0.003,
   radiusPriorWeight: 4,
+  // A workload's radius may shrink below the typical one (tight workloads) but not grow past it:
+  // broad ones otherwise swallow unseen workloads (see shrunkRadius in identify.ts).
+  radiusCap: 1,
   // The MQSim trace's devices are ASUs of ONE WebSearch application (UMass/SPC trace):
   // the same workload as far as configuration reuse goes, and statistically twins.
   mergeDevicesOf: ['mqsim_wsrch-small.trace'],
@@ -24,5 +27,6 @@ export const DEFAULT_TRAIN: Omit<TrainConfig, 'tracesDir' | 'outDir'> = {
   // The detection goal is 90%; ask 95% of validation to leave room for the shift to unseen workloads.
   minRejection: 0.95,
   compareUnmerged: true,
+  robustnessSeeds: [1, 2, 3, 4, 5],
   seed: 42,
 };

@@ -91,6 +91,7 @@ function registerIdentify(model: Command): void {
       for (const k of o.known) store.put(profileWorkload(m, k, path.basename(k), await windowVectors(k, m.meta.windowSize)));
       const r: Identification = await identify(m, await windowVectors(trace, m.meta.windowSize, o.format), store, o.method);
       if (o.json) process.stdout.write(JSON.stringify({ trace, ...r, distance: Number.isFinite(r.distance) ? r.distance : null }) + '\n');
+      else if (r.exact) process.stdout.write(`known: ${r.nearest!.name} (the very windows it was profiled from, ${r.windows} windows)\n`);
       else if (r.kind === 'known') process.stdout.write(`known: ${r.nearest!.name} (distance ${r.distance.toFixed(3)} <= threshold ${r.threshold.toFixed(3)}, confidence ${r.confidence.toFixed(2)}, ${r.windows} windows, ${r.method})\n`);
       else process.stdout.write(`new workload (nearest ${r.nearest ? `${r.nearest.name} at ${r.distance.toFixed(3)}` : 'none'} > threshold ${r.threshold.toFixed(3)}, confidence ${r.confidence.toFixed(2)}, ${r.windows} windows, ${r.method})\n`);
     });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { describeWindow, descriptorVector, DESCRIPTOR_DIM, NOMINAL_LATENCY_NS, percentileSorted, percentilesInPlace } from '../src/features/descriptors.js';
+import { describeWindow, descriptorVector, DESCRIPTOR_DIM, NOMINAL_LATENCY_NS } from '../src/features/descriptors.js';
 import { perIoFeatures, Windower, type RequestWindow } from '../src/features/perio.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { Op, TraceBuilder, type TraceBatch } from '../src/trace/model.js';
@@ -34,25 +34,47 @@ const HAND: Row[] = [
   [6000, 100, 4096, R],
 ];
 
-test('percentile: numpy linear interpolation', () => {
-  const x = [0, 1, 2, 3];
-  close(percentileSorted(x, 0.1), 0.3);
-  close(percentileSorted(x, 0.5), 1.5);
-  close(percentileSorted(x, 0.9), 2.7);
-  close(percentileSorted([7], 0.9), 7);
-  assert.equal(percentileSorted([], 0.5), 0);
+/** A window built straight from columns (the Windower needs >= 2 requests; the addon takes 1). */
+function columns(sector: number[], bytes: number[], timeNs = sector.map((_, i) => i * 1000)): RequestWindow {
+  const n = sector.length;
+  return { stream: -1, index: 0, firstRequest: 0, length: n, timeNs: Float64Array.from(timeNs), sector: Float64Array.from(sector), bytes: Uint32Array.from(bytes), op: new Uint16Array(n).fill(R), device: new Uint32Array(n), prevTimeNs: NaN };
+}
+
+/** Reference percentile: full sort, then numpy's linear interpolation (written here independently of the addon). */
+function sortedPercentile(x: ArrayLike<number>, p: number): number {
+  const s = Float64Array.from(x).sort();
+  const h = p * (s.length - 1);
+  const f = Math.floor(h);
+  return f + 1 >= s.length ? s[f]! : s[f]! + (s[f + 1]! - s[f]!) * (h - f);
+}
+
+test('percentiles: numpy linear interpolation, a single request', () => {
+  // Gaps 0, 1, 2, 3 µs: 10/50/90th percentiles 0.3, 1.5, 2.7 (numpy.percentile).
+  const d = describeWindow(columns([0, 8, 16, 24], [512, 512, 512, 512], [0, 1000, 3000, 6000]));
+  close(d.iatP10, 0.3);
+  close(d.iatP50, 1.5);
+  close(d.iatP90, 2.7);
+  const one = describeWindow(columns([7], [4096]));
+  assert.equal(one.requests, 1);
+  assert.equal(one.offsetP90, 7 * 512);
+  assert.equal(one.sizeP10, 4096);
+  assert.equal(one.sequentialFraction, 0);
+  assert.equal(one.reuseIntervalMedian, 0);
 });
 
-test('quickselect percentiles equal sorted percentiles (random, duplicates, tiny)', () => {
+test('selection percentiles equal sorted percentiles (random, duplicates, tiny)', () => {
   let seed = 12345;
   const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   for (const n of [1, 2, 3, 10, 101, 3000]) {
     for (const dupes of [false, true]) {
-      const x = Float64Array.from({ length: n }, () => (dupes ? Math.floor(rnd() * 5) : rnd() * 1e6));
-      const sorted = Float64Array.from(x).sort();
-      const ps = [0, 0.1, 0.5, 0.9, 1];
-      const got = percentilesInPlace(Float64Array.from(x), ps);
-      ps.forEach((p, i) => assert.equal(got[i], percentileSorted(sorted, p), `n=${n} p=${p}`));
+      const sector = Array.from({ length: n }, () => (dupes ? Math.floor(rnd() * 5) * 8 : Math.floor(rnd() * 1e9)));
+      const bytes = Array.from({ length: n }, () => (dupes ? 512 << Math.floor(rnd() * 4) : Math.floor(rnd() * 1e6)));
+      const d = describeWindow(columns(sector, bytes));
+      const offsets = sector.map((s) => s * 512);
+      for (const [p, off, size] of [[0.1, d.offsetP10, d.sizeP10], [0.5, d.offsetP50, d.sizeP50], [0.9, d.offsetP90, d.sizeP90]] as const) {
+        assert.equal(off, sortedPercentile(offsets, p), `offset n=${n} p=${p}`);
+        assert.equal(size, sortedPercentile(bytes, p), `size n=${n} p=${p}`);
+      }
     }
   }
 });

@@ -24,7 +24,7 @@
  */
 import { ERR_FEATURES_INPUT, ERR_USAGE } from '../errors.js';
 import type { TraceBatch } from '../trace/model.js';
-import { Op } from '../trace/model.js';
+import { measureWindow, WINDOW_SLOTS } from './window-native.js';
 
 export const DEFAULT_WINDOW = 3000;
 
@@ -186,47 +186,10 @@ export interface PerIoFeatures {
   readonly device: Uint32Array;
 }
 
-/** Inter-arrival gap of request i in ns, negative gaps clamped to 0 (see the file comment). */
-export function gapNs(w: RequestWindow, i: number): number {
-  const prev = i > 0 ? w.timeNs[i - 1]! : w.prevTimeNs;
-  if (Number.isNaN(prev)) return 0;
-  const g = w.timeNs[i]! - prev;
-  return g > 0 ? g : 0;
-}
-
+/** The per-I/O features of one window (computed by the addon, window-native.ts, with the window's descriptors). */
 export function perIoFeatures(w: RequestWindow): PerIoFeatures {
   const n = w.length;
-  let minSector = Infinity;
-  for (let i = 0; i < n; i++) if (w.sector[i]! < minSector) minSector = w.sector[i]!;
-  const logIat = new Float64Array(n);
-  const logOffset = new Float64Array(n);
-  const logSize = new Float64Array(n);
-  const isRead = new Uint8Array(n);
-  const device = new Uint32Array(n);
-  const ordinal = new Map<number, number>();
-  // Most windows hold one device: skip the Map while the device repeats.
-  let lastDev = -1;
-  let lastOrd = 0;
-  // Sizes repeat (4 KiB, 8 KiB...): reuse the last logarithm.
-  let lastBytes = -1;
-  let lastLogSize = 0;
-  for (let i = 0; i < n; i++) {
-    logIat[i] = Math.log1p(gapNs(w, i) / 1000);
-    logOffset[i] = Math.log1p(w.sector[i]! - minSector);
-    if (w.bytes[i] !== lastBytes) {
-      lastBytes = w.bytes[i]!;
-      lastLogSize = Math.log1p(lastBytes);
-    }
-    logSize[i] = lastLogSize;
-    isRead[i] = w.op[i]! & Op.READ ? 1 : 0;
-    const d = w.device[i]!;
-    if (d !== lastDev) {
-      let o = ordinal.get(d);
-      if (o === undefined) ordinal.set(d, (o = ordinal.size));
-      lastDev = d;
-      lastOrd = o;
-    }
-    device[i] = lastOrd;
-  }
-  return { length: n, logIat, logOffset, logSize, isRead, device };
+  const f = { logIat: new Float64Array(n), logOffset: new Float64Array(n), logSize: new Float64Array(n), isRead: new Uint8Array(n), device: new Uint32Array(n) };
+  measureWindow(w, new Float64Array(WINDOW_SLOTS.length), f);
+  return { length: n, ...f };
 }

@@ -49,37 +49,44 @@ export interface WindowOptions {
   source?: string;
 }
 
-/** Per-stream accumulation buffer; a full buffer is handed over as the window and replaced. */
+/** Per-stream accumulation buffer, allocated once: a full buffer is lent out as the window, then refilled. */
 class StreamBuffer {
   n = 0;
   windows = 0;
   seen = 0;
   prevTimeNs = NaN;
-  t!: Float64Array;
-  s!: Float64Array;
-  b!: Uint32Array;
-  o!: Uint16Array;
-  d!: Uint32Array;
-  c?: Float64Array;
-  constructor(
-    private readonly size: number,
-    private readonly timing: boolean,
-  ) {
-    this.fresh();
-  }
-  fresh(): void {
-    this.t = new Float64Array(this.size);
-    this.s = new Float64Array(this.size);
-    this.b = new Uint32Array(this.size);
-    this.o = new Uint16Array(this.size);
-    this.d = new Uint32Array(this.size);
-    if (this.timing) this.c = new Float64Array(this.size);
+  readonly t: Float64Array;
+  readonly s: Float64Array;
+  readonly b: Uint32Array;
+  readonly o: Uint16Array;
+  readonly d: Uint32Array;
+  readonly c?: Float64Array;
+  constructor(size: number, timing: boolean) {
+    this.t = new Float64Array(size);
+    this.s = new Float64Array(size);
+    this.b = new Uint32Array(size);
+    this.o = new Uint16Array(size);
+    this.d = new Uint32Array(size);
+    if (timing) this.c = new Float64Array(size);
   }
 }
 
+/** A window that owns its columns (a copy of a lent one). */
+function ownWindow(w: RequestWindow): RequestWindow {
+  return {
+    ...w,
+    timeNs: w.timeNs.slice(),
+    sector: w.sector.slice(),
+    bytes: w.bytes.slice(),
+    op: w.op.slice(),
+    device: w.device.slice(),
+    ...(w.completeNs ? { completeNs: w.completeNs.slice() } : {}),
+  };
+}
+
 /**
- * Cuts a stream of batches into windows. Push batches in trace order; each
- * push returns the windows it completed. Requests left after the last full
+ * Cuts a stream of batches into windows. Push (or feed) batches in trace
+ * order; each call gives the windows it completed. Requests left after the last full
  * window of a stream are not described (`leftover` counts them) because a
  * partial window's statistics are not comparable with full ones.
  */
@@ -116,8 +123,20 @@ export class Windower {
     return this.streams.size;
   }
 
+  /** The windows a batch completes, each owning its columns (copies: callers may keep them). */
   push(batch: TraceBatch): RequestWindow[] {
     const out: RequestWindow[] = [];
+    this.feed(batch, (w) => out.push(ownWindow(w)));
+    return out;
+  }
+
+  /**
+   * Hands each window the batch completes to `onWindow`, in order. The window
+   * LENDS the stream's buffer: its columns are valid only during the call and
+   * are overwritten afterwards. This is the streaming path (describeTrace):
+   * no allocation per window, which cost as much as describing it.
+   */
+  feed(batch: TraceBatch, onWindow: (w: RequestWindow) => void): void {
     if (this.timing === undefined) this.timing = batch.completeNs !== undefined;
     const timing = this.timing && batch.completeNs !== undefined;
     // Consecutive requests mostly belong to the same stream: look the stream up only when the key changes.
@@ -146,7 +165,7 @@ export class Windower {
       st.d[j] = batch.device[i]!;
       if (st.c) st.c[j] = timing ? batch.completeNs![i]! : NaN;
       if (st.n === this.size) {
-        out.push({
+        onWindow({
           stream: key,
           index: st.windows++,
           firstRequest: st.seen,
@@ -162,10 +181,8 @@ export class Windower {
         st.prevTimeNs = st.t[this.size - 1]!;
         st.seen += this.size;
         st.n = 0;
-        st.fresh();
       }
     }
-    return out;
   }
 }
 

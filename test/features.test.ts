@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describeWindow, descriptorVector, DESCRIPTOR_DIM, NOMINAL_LATENCY_NS } from '../src/features/descriptors.js';
 import { perIoFeatures, Windower, type RequestWindow } from '../src/features/perio.js';
 import { isSsdtuneError } from '../src/errors.js';
+import { native } from '../src/native.js';
 import { Op, TraceBuilder, type TraceBatch } from '../src/trace/model.js';
 import { openTrace } from '../src/readers/registry.js';
 import { describeTrace } from '../src/ml/characterise.js';
@@ -213,4 +214,37 @@ test('real MQSim trace: one stream per device, every vector finite', async () =>
   for (const w of t.windows) for (const x of w.vector) assert.ok(Number.isFinite(x));
   // WebSearch is almost read-only (>99% reads): readRatio is component 0.
   for (const w of t.windows) assert.ok(w.vector[0]! > 0.95);
+});
+
+test('describeWindow: malformed columns are TypeErrors naming the field and what was expected', () => {
+  const good = () => columns([0, 8, 16, 24], [512, 512, 512, 512]);
+  const bad = (patch: Record<string, unknown>, re: RegExp) =>
+    assert.throws(() => describeWindow({ ...good(), ...patch } as unknown as RequestWindow), (e: unknown) => e instanceof TypeError && re.test(e.message), String(re));
+  bad({ sector: [0, 8, 16, 24] }, /window\.sector must be a Float64Array, got an Array/);
+  bad({ timeNs: new Float32Array(4) }, /window\.timeNs must be a Float64Array, got a Float32Array/);
+  bad({ bytes: new Float64Array(4) }, /window\.bytes must be a Uint32Array, got a Float64Array/);
+  bad({ op: new Uint8Array(4) }, /window\.op must be a Uint16Array, got a Uint8Array/);
+  bad({ device: undefined }, /window\.device must be a Uint32Array, got undefined/);
+  bad({ bytes: new Uint32Array(3) }, /window\.bytes has 3 elements, expected 4 \(the length of window\.timeNs\)/);
+  bad({ completeNs: new Float64Array(5) }, /window\.completeNs has 5 elements, expected 4/);
+  bad({ completeNs: [1, 2, 3, 4] }, /window\.completeNs must be a Float64Array, got an Array/);
+  bad({ prevTimeNs: undefined }, /window\.prevTimeNs must be a number \(NaN at the stream start\), got undefined/);
+  bad({ timeNs: new Float64Array(0) }, /the window is empty/);
+  const addon = native();
+  assert.throws(() => addon.describeWindow(good(), new Float64Array(3)), (e: unknown) => e instanceof TypeError && /out has 3 elements, needs 27/.test(e.message));
+  assert.throws(() => addon.describeWindow(good(), [0]), (e: unknown) => e instanceof TypeError && /out must be a Float64Array, got an Array/.test(e.message));
+  assert.throws(() => addon.describeWindow(42, new Float64Array(27)), (e: unknown) => e instanceof TypeError && /window must be an object, got a number/.test(e.message));
+  const perIo = { logIat: new Float64Array(4), logOffset: new Float64Array(4), logSize: new Float64Array(4), isRead: new Uint8Array(4), device: new Uint32Array(2) };
+  assert.throws(() => addon.describeWindow(good(), new Float64Array(27), perIo), (e: unknown) => e instanceof TypeError && /perIo\.device has 2 elements, expected 4/.test(e.message));
+});
+
+test('requests beyond the reuse table\'s range raise SSDTUNE_ML_NONFINITE naming the request', () => {
+  // floor(sector / 8) must stay below 2^41 (sector < 2^44).
+  const far = columns([0, 2 ** 44, 8], [512, 512, 512]);
+  assert.throws(() => describeWindow(far), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_NONFINITE') && /request 1 of the window: sector 17592186044416/.test((e as Error).message));
+  assert.equal(describeWindow(columns([0, 2 ** 44 - 1], [512, 512])).requests, 2);
+  // 4096 distinct devices in one window.
+  const many = columns(Array.from({ length: 4097 }, () => 0), Array.from({ length: 4097 }, () => 512));
+  many.device.forEach((_, i) => (many.device[i] = i));
+  assert.throws(() => describeWindow(many), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_NONFINITE') && /request 4096 of the window: .*device count 4097/.test((e as Error).message));
 });

@@ -5,7 +5,7 @@ import { describeWindow, descriptorVector, DESCRIPTOR_DIM, NOMINAL_LATENCY_NS } 
 import { perIoFeatures, Windower, type RequestWindow } from '../src/features/perio.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { native } from '../src/native.js';
-import { Op, TraceBuilder, type TraceBatch } from '../src/trace/model.js';
+import { collect, Op, TraceBuilder, type TraceBatch } from '../src/trace/model.js';
 import { openTrace } from '../src/readers/registry.js';
 import { describeTrace } from '../src/ml/characterise.js';
 
@@ -247,4 +247,40 @@ test('requests beyond the reuse table\'s range raise SSDTUNE_ML_NONFINITE naming
   const many = columns(Array.from({ length: 4097 }, () => 0), Array.from({ length: 4097 }, () => 512));
   many.device.forEach((_, i) => (many.device[i] = i));
   assert.throws(() => describeWindow(many), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_NONFINITE') && /request 4096 of the window: .*device count 4097/.test((e as Error).message));
+});
+
+test('windower: every window holds exactly its stream\'s requests (real traces, block and per-request copies)', async () => {
+  for (const [file, size, splitByDevice] of [
+    ['traces/mqsim_wsrch-small.trace', 700, true],
+    ['traces/mqsim_wsrch-small.trace', 3000, false],
+    ['traces/blkparse_hadoop_writeback_apress.txt', 1000, false],
+    ['traces/tencent_cbs_sample50k.csv.bz2', 50, true],
+  ] as const) {
+    const all = await collect(await openTrace(path.resolve(file)));
+    const byStream = new Map<number, number[]>();
+    for (let i = 0; i < all.length; i++) {
+      const key = splitByDevice ? all.device[i]! : -1;
+      if (!byStream.has(key)) byStream.set(key, []);
+      byStream.get(key)!.push(i);
+    }
+    const w = new Windower({ size, splitByDevice });
+    let windows = 0;
+    // Uneven batches, so that windows straddle batch boundaries.
+    for (let o = 0, b = 777; o < all.length; o += b, b = (b * 7) % 5003 + 1) {
+      const e = Math.min(all.length, o + b);
+      const part: TraceBatch = { length: e - o, timeNs: all.timeNs.subarray(o, e), sector: all.sector.subarray(o, e), bytes: all.bytes.subarray(o, e), op: all.op.subarray(o, e), device: all.device.subarray(o, e), pid: all.pid.subarray(o, e), ...(all.completeNs ? { completeNs: all.completeNs.subarray(o, e) } : {}) };
+      w.feed(part, (win) => {
+        windows++;
+        const idx = byStream.get(win.stream)!.slice(win.index * size, (win.index + 1) * size);
+        assert.equal(win.firstRequest, win.index * size);
+        assert.equal(win.prevTimeNs, win.index === 0 ? NaN : all.timeNs[byStream.get(win.stream)![win.index * size - 1]!]);
+        const cols = [['timeNs', all.timeNs], ['sector', all.sector], ['bytes', all.bytes], ['op', all.op], ['device', all.device], ...(all.completeNs ? [['completeNs', all.completeNs] as const] : [])] as const;
+        for (const [name, src] of cols) assert.deepEqual([...win[name]!], idx.map((i) => src[i]!), `${file} stream ${win.stream} window ${win.index} ${name}`);
+      });
+    }
+    let expected = 0;
+    for (const idx of byStream.values()) expected += Math.floor(idx.length / size);
+    assert.equal(windows, expected, file);
+    assert.equal(w.leftover, all.length - expected * size);
+  }
 });

@@ -286,6 +286,21 @@ bool Describe(const Window& w, double* out, const PerIo* perIo, OutOfRange* bad)
 
 // ---- binding
 
+const char* TypedArrayName(napi_typedarray_type t) {
+  switch (t) {
+    case napi_int8_array: return "an Int8Array";
+    case napi_uint8_array: return "a Uint8Array";
+    case napi_uint8_clamped_array: return "a Uint8ClampedArray";
+    case napi_int16_array: return "an Int16Array";
+    case napi_uint16_array: return "a Uint16Array";
+    case napi_int32_array: return "an Int32Array";
+    case napi_uint32_array: return "a Uint32Array";
+    case napi_float32_array: return "a Float32Array";
+    case napi_float64_array: return "a Float64Array";
+    default: return "a BigInt typed array";
+  }
+}
+
 std::string Kind(const Napi::Value& v) {
   if (v.IsUndefined()) return "undefined";
   if (v.IsNull()) return "null";
@@ -293,58 +308,24 @@ std::string Kind(const Napi::Value& v) {
   if (v.IsString()) return "a string";
   if (v.IsBoolean()) return "a boolean";
   if (v.IsArray()) return "an Array";
-  if (v.IsTypedArray()) {
-    switch (v.As<Napi::TypedArray>().TypedArrayType()) {
-      case napi_int8_array: return "an Int8Array";
-      case napi_uint8_array: return "a Uint8Array";
-      case napi_uint8_clamped_array: return "a Uint8ClampedArray";
-      case napi_int16_array: return "an Int16Array";
-      case napi_uint16_array: return "a Uint16Array";
-      case napi_int32_array: return "an Int32Array";
-      case napi_uint32_array: return "a Uint32Array";
-      case napi_float32_array: return "a Float32Array";
-      case napi_float64_array: return "a Float64Array";
-      default: return "a BigInt typed array";
-    }
-  }
+  if (v.IsTypedArray()) return TypedArrayName(v.As<Napi::TypedArray>().TypedArrayType());
   return "an object";
 }
 
+// obj[name] as a typed array of element type T (napi type `type`); its length must be *n,
+// unless *n is SIZE_MAX (then *n is set from it).
 template <typename T>
-struct TypeTag;
-template <>
-struct TypeTag<double> {
-  static constexpr napi_typedarray_type type = napi_float64_array;
-  static constexpr const char* name = "a Float64Array";
-};
-template <>
-struct TypeTag<uint32_t> {
-  static constexpr napi_typedarray_type type = napi_uint32_array;
-  static constexpr const char* name = "a Uint32Array";
-};
-template <>
-struct TypeTag<uint16_t> {
-  static constexpr napi_typedarray_type type = napi_uint16_array;
-  static constexpr const char* name = "a Uint16Array";
-};
-template <>
-struct TypeTag<uint8_t> {
-  static constexpr napi_typedarray_type type = napi_uint8_array;
-  static constexpr const char* name = "a Uint8Array";
-};
-
-// obj[name] as a T array; its length must be n unless n is SIZE_MAX (then n is set from it).
-template <typename T>
-T* Column(const Napi::Object& obj, const char* objName, const char* name, size_t* n) {
+T* Column(const Napi::Object& obj, const char* objName, const char* name, napi_typedarray_type type, size_t* n) {
   Napi::Env env = obj.Env();
   Napi::Value v = obj.Get(name);
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != TypeTag<T>::type)
-    throw Napi::TypeError::New(env, std::string("describeWindow: ") + objName + "." + name + " must be " + TypeTag<T>::name + ", got " + Kind(v));
+  const std::string field = std::string("describeWindow: ") + objName + "." + name;
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
+    throw Napi::TypeError::New(env, field + " must be " + TypedArrayName(type) + ", got " + Kind(v));
   auto a = v.As<Napi::TypedArrayOf<T>>();
   if (*n == SIZE_MAX) *n = a.ElementLength();
   else if (a.ElementLength() != *n)
-    throw Napi::TypeError::New(env, std::string("describeWindow: ") + objName + "." + name + " has " + std::to_string(a.ElementLength()) +
-                                        " elements, expected " + std::to_string(*n) + " (the length of window.timeNs)");
+    throw Napi::TypeError::New(env, field + " has " + std::to_string(a.ElementLength()) + " elements, expected " + std::to_string(*n) +
+                                        " (the length of window.timeNs)");
   return a.Data();
 }
 
@@ -356,14 +337,14 @@ Napi::Value DescribeWindow(const Napi::CallbackInfo& info) {
   Napi::Object o = info[0].As<Napi::Object>();
   Window w{};
   w.n = SIZE_MAX;
-  w.time = Column<double>(o, "window", "timeNs", &w.n);
+  w.time = Column<double>(o, "window", "timeNs", napi_float64_array, &w.n);
   if (w.n == 0) throw Napi::TypeError::New(env, "describeWindow: the window is empty (window.timeNs has 0 elements); a window needs at least 1 request");
-  w.sector = Column<double>(o, "window", "sector", &w.n);
-  w.bytes = Column<uint32_t>(o, "window", "bytes", &w.n);
-  w.op = Column<uint16_t>(o, "window", "op", &w.n);
-  w.device = Column<uint32_t>(o, "window", "device", &w.n);
+  w.sector = Column<double>(o, "window", "sector", napi_float64_array, &w.n);
+  w.bytes = Column<uint32_t>(o, "window", "bytes", napi_uint32_array, &w.n);
+  w.op = Column<uint16_t>(o, "window", "op", napi_uint16_array, &w.n);
+  w.device = Column<uint32_t>(o, "window", "device", napi_uint32_array, &w.n);
   Napi::Value c = o.Get("completeNs");
-  w.complete = c.IsUndefined() || c.IsNull() ? nullptr : Column<double>(o, "window", "completeNs", &w.n);
+  w.complete = c.IsUndefined() || c.IsNull() ? nullptr : Column<double>(o, "window", "completeNs", napi_float64_array, &w.n);
   Napi::Value prev = o.Get("prevTimeNs");
   if (!prev.IsNumber()) throw Napi::TypeError::New(env, "describeWindow: window.prevTimeNs must be a number (NaN at the stream start), got " + Kind(prev));
   w.prevTime = prev.As<Napi::Number>().DoubleValue();
@@ -380,11 +361,11 @@ Napi::Value DescribeWindow(const Napi::CallbackInfo& info) {
     if (!info[2].IsObject() || info[2].IsArray() || info[2].IsTypedArray())
       throw Napi::TypeError::New(env, "describeWindow: perIo must be an object of typed arrays, got " + Kind(info[2]));
     Napi::Object p = info[2].As<Napi::Object>();
-    perIo.logIat = Column<double>(p, "perIo", "logIat", &w.n);
-    perIo.logOffset = Column<double>(p, "perIo", "logOffset", &w.n);
-    perIo.logSize = Column<double>(p, "perIo", "logSize", &w.n);
-    perIo.isRead = Column<uint8_t>(p, "perIo", "isRead", &w.n);
-    perIo.device = Column<uint32_t>(p, "perIo", "device", &w.n);
+    perIo.logIat = Column<double>(p, "perIo", "logIat", napi_float64_array, &w.n);
+    perIo.logOffset = Column<double>(p, "perIo", "logOffset", napi_float64_array, &w.n);
+    perIo.logSize = Column<double>(p, "perIo", "logSize", napi_float64_array, &w.n);
+    perIo.isRead = Column<uint8_t>(p, "perIo", "isRead", napi_uint8_array, &w.n);
+    perIo.device = Column<uint32_t>(p, "perIo", "device", napi_uint32_array, &w.n);
   }
 
   OutOfRange bad{};

@@ -139,31 +139,53 @@ export class Windower {
   feed(batch: TraceBatch, onWindow: (w: RequestWindow) => void): void {
     if (this.timing === undefined) this.timing = batch.completeNs !== undefined;
     const timing = this.timing && batch.completeNs !== undefined;
-    // Consecutive requests mostly belong to the same stream: look the stream up only when the key changes.
-    let lastKey = NaN;
-    let st: StreamBuffer | undefined;
-    for (let i = 0; i < batch.length; i++) {
-      const at = this.total++;
+    const n = batch.length;
+    for (let i = 0; i < n; i++) {
       const t = batch.timeNs[i]!;
       const s = batch.sector[i]!;
-      if (!Number.isFinite(t)) throw ERR_FEATURES_INPUT(this.source, `request ${at}: time is ${t}, expected a finite number of ns`);
-      if (!Number.isFinite(s) || s < 0) throw ERR_FEATURES_INPUT(this.source, `request ${at}: sector is ${s}, expected a finite number >= 0`);
+      if (!Number.isFinite(t)) throw ERR_FEATURES_INPUT(this.source, `request ${this.total + i}: time is ${t}, expected a finite number of ns`);
+      if (!Number.isFinite(s) || s < 0) throw ERR_FEATURES_INPUT(this.source, `request ${this.total + i}: sector is ${s}, expected a finite number >= 0`);
+    }
+    this.total += n;
+    let i = 0;
+    while (i < n) {
       const key = this.splitByDevice ? batch.device[i]! : -1;
-      if (key !== lastKey || !st) {
-        st = this.streams.get(key);
-        if (!st) {
-          st = new StreamBuffer(this.size, this.timing);
-          this.streams.set(key, st);
-        }
-        lastKey = key;
+      let st = this.streams.get(key);
+      if (!st) {
+        st = new StreamBuffer(this.size, this.timing);
+        this.streams.set(key, st);
       }
-      const j = st.n++;
-      st.t[j] = t;
-      st.s[j] = s;
-      st.b[j] = batch.bytes[i]!;
-      st.o[j] = batch.op[i]!;
-      st.d[j] = batch.device[i]!;
-      if (st.c) st.c[j] = timing ? batch.completeNs![i]! : NaN;
+      // A run of requests of this stream, at most what its window still needs.
+      let end = Math.min(n, i + this.size - st.n);
+      if (this.splitByDevice) {
+        let j = i + 1;
+        while (j < end && batch.device[j] === key) j++;
+        end = j;
+      }
+      const at = st.n;
+      if (end - i >= 64) {
+        // Long runs (always, for a whole-trace stream) copy as blocks.
+        st.t.set(batch.timeNs.subarray(i, end), at);
+        st.s.set(batch.sector.subarray(i, end), at);
+        st.b.set(batch.bytes.subarray(i, end), at);
+        st.o.set(batch.op.subarray(i, end), at);
+        st.d.set(batch.device.subarray(i, end), at);
+        if (st.c) {
+          if (timing) st.c.set(batch.completeNs!.subarray(i, end), at);
+          else st.c.fill(NaN, at, at + end - i);
+        }
+      } else {
+        for (let k = i, j = at; k < end; k++, j++) {
+          st.t[j] = batch.timeNs[k]!;
+          st.s[j] = batch.sector[k]!;
+          st.b[j] = batch.bytes[k]!;
+          st.o[j] = batch.op[k]!;
+          st.d[j] = batch.device[k]!;
+          if (st.c) st.c[j] = timing ? batch.completeNs![k]! : NaN;
+        }
+      }
+      st.n += end - i;
+      i = end;
       if (st.n === this.size) {
         onWindow({
           stream: key,

@@ -76,44 +76,128 @@ struct OutOfRange {
   uint32_t devices;
 };
 
+// Open-addressing hash table from uint64 keys to uint32 values, kept between
+// calls: a slot is live when its stamp is the current generation, so starting
+// over for the next window clears nothing.
+class StampedTable {
+ public:
+  // Empties the table, sized for up to n keys (load <= 1/2).
+  void Reset(size_t n) {
+    size_t cap = 16;
+    while (cap < 2 * n) cap *= 2;
+    if (key_.size() < cap) {
+      key_.assign(cap, 0);
+      value_.assign(cap, 0);
+      stamp_.assign(cap, 0);
+      gen_ = 0;
+    }
+    cap = key_.size();
+    mask_ = cap - 1;
+    shift_ = 64;
+    for (size_t c = cap; c > 1; c >>= 1) shift_--;
+    if (++gen_ == 0xffffffffu) {
+      std::fill(stamp_.begin(), stamp_.end(), 0);
+      gen_ = 1;
+    }
+  }
+  // Slot of key; inserts it (value 0) when absent, and says so in *inserted.
+  size_t Find(uint64_t key, bool* inserted) {
+    // Fibonacci hashing: keep the product's HIGH bits (reuse keys have all-zero low bits when one device).
+    size_t h = size_t((key * 0x9E3779B97F4A7C15ull) >> shift_);
+    while (stamp_[h] == gen_ && key_[h] != key) h = (h + 1) & mask_;
+    *inserted = stamp_[h] != gen_;
+    if (*inserted) {
+      stamp_[h] = gen_;
+      key_[h] = key;
+      value_[h] = 0;
+    }
+    return h;
+  }
+  uint64_t Key(size_t slot) const { return key_[slot]; }
+  uint32_t& Value(size_t slot) { return value_[slot]; }
+
+ private:
+  std::vector<uint64_t> key_;
+  std::vector<uint32_t> value_, stamp_;
+  uint32_t gen_ = 0;
+  size_t mask_ = 0;
+  unsigned shift_ = 64;
+};
+
 // Scratch reused between calls (per thread: worker threads may load the addon too).
 struct Scratch {
-  std::vector<double> gaps, offsets, sizes, intervals, logIat, logOffset, logSize;
+  std::vector<double> gaps, offsets, intervals, logIat, logOffset, logSize;
   std::vector<uint32_t> ordinal;
   std::unordered_map<uint32_t, uint32_t> ordinalOf;
-  // Reuse table: open addressing keyed by page << 12 | device ordinal; a slot is live when its
-  // generation is the current one, so nothing is cleared between windows.
-  std::vector<uint64_t> slotKey;
-  std::vector<uint32_t> slotIdx, slotGen;
-  uint32_t generation = 0;
+  StampedTable reuse;  // (page << 12 | device ordinal) -> last request that started there
+  StampedTable sizes;  // request size -> count
+  std::vector<size_t> sizeSlots;
+  std::vector<std::pair<double, uint32_t>> sizeCounts;  // (size, count), ascending
 };
 thread_local Scratch scratch;
 
+// Puts the ranks fs[lo, hi) (ascending) of x[from, to) in place: the middle
+// rank first over the whole range, then each side within its part, so every
+// element is partitioned about log2(ranks) times instead of once per rank.
+void SelectRanks(double* x, size_t from, size_t to, const size_t* fs, size_t lo, size_t hi) {
+  if (lo >= hi) return;
+  const size_t mid = lo + (hi - lo) / 2;
+  const size_t f = fs[mid];
+  if (f < from || f >= to) return;  // an equal rank, already in place
+  std::nth_element(x + from, x + f, x + to);
+  SelectRanks(x, from, f, fs, lo, mid);
+  SelectRanks(x, f + 1, to, fs, mid + 1, hi);
+}
+
 // numpy "linear" (type 7) percentiles, ps ascending in [0, 1]: for sorted x,
 // x[f] + (x[f+1] - x[f]) (h - f) with h = p (n - 1), f = floor(h). Selection
-// instead of a sort: nth_element puts the f-th smallest at f with smaller ones
-// before and larger after, so x[f+1] of the sorted order is the minimum of the
-// tail and the next p only needs to search the tail. Reorders x.
+// instead of a sort: once the ranks f are in place, the sorted x[f+1] is the
+// minimum of what lies between f and the next selected rank. Reorders x.
+constexpr size_t kMaxPercentiles = 4;
 void Percentiles(double* x, size_t n, const double* ps, size_t np, double* out) {
   if (n == 0) {
     std::fill(out, out + np, 0.0);
     return;
   }
-  size_t from = 0;  // x[0, from) holds the smallest values, in place
+  size_t f[kMaxPercentiles];
+  double h[kMaxPercentiles];
   for (size_t k = 0; k < np; k++) {
-    const double h = ps[k] * double(n - 1);
-    const size_t f = size_t(std::floor(h));
-    if (f >= from) {
-      std::nth_element(x + from, x + f, x + n);
-      from = f + 1;
-    }
-    const double lo = x[f];
-    if (f + 1 >= n || h == double(f)) {
+    h[k] = ps[k] * double(n - 1);
+    f[k] = size_t(std::floor(h[k]));
+  }
+  SelectRanks(x, 0, n, f, 0, np);
+  for (size_t k = 0; k < np; k++) {
+    const double lo = x[f[k]];
+    if (f[k] + 1 >= n || h[k] == double(f[k])) {
       out[k] = lo;
       continue;
     }
-    const double next = *std::min_element(x + f + 1, x + n);
-    out[k] = lo + (next - lo) * (h - double(f));
+    size_t bound = n;  // x[f[k]+1, bound) holds the sorted x[f[k]+1] (bound's own element included)
+    for (size_t j = k + 1; j < np; j++)
+      if (f[j] > f[k]) {
+        bound = f[j] + 1;
+        break;
+      }
+    const double next = *std::min_element(x + f[k] + 1, x + bound);
+    out[k] = lo + (next - lo) * (h[k] - double(f[k]));
+  }
+}
+
+// The same percentiles of values given as distinct (value, count) pairs in ascending order.
+void PercentilesOfCounts(const std::vector<std::pair<double, uint32_t>>& vc, size_t n, const double* ps, size_t np, double* out) {
+  auto rank = [&](size_t r) {  // r-th smallest (0-based)
+    size_t seen = 0;
+    for (const auto& p : vc) {
+      seen += p.second;
+      if (r < seen) return p.first;
+    }
+    return vc.back().first;
+  };
+  for (size_t k = 0; k < np; k++) {
+    const double h = ps[k] * double(n - 1);
+    const size_t f = size_t(std::floor(h));
+    const double lo = rank(f);
+    out[k] = f + 1 >= n || h == double(f) ? lo : lo + (rank(f + 1) - lo) * (h - double(f));
   }
 }
 
@@ -128,32 +212,11 @@ void MeanStd(const double* x, size_t n, double* mean, double* std) {
   *std = std::sqrt(v / double(n));
 }
 
-uint64_t HashKey(uint64_t key, unsigned shift) { return (key * 0x9E3779B97F4A7C15ull) >> shift; }
-
 // For every request whose start page (device, floor(sector / 8)) started an earlier request of
 // the window: the distance in requests to the latest such one, appended to intervals.
 bool ReuseIntervals(const Window& w, const uint32_t* ordinal, std::vector<double>& intervals, OutOfRange* bad) {
-  Scratch& s = scratch;
-  size_t cap = 16;
-  unsigned bits = 4;
-  while (cap < 2 * w.n) cap *= 2, bits++;
-  if (s.slotKey.size() < cap) {
-    s.slotKey.assign(cap, 0);
-    s.slotIdx.assign(cap, 0);
-    s.slotGen.assign(cap, 0);
-    s.generation = 0;
-  } else {
-    cap = s.slotKey.size();
-    bits = 0;
-    while ((size_t(1) << bits) < cap) bits++;
-  }
-  if (++s.generation == 0xffffffffu) {
-    std::fill(s.slotGen.begin(), s.slotGen.end(), 0);
-    s.generation = 1;
-  }
-  const uint32_t gen = s.generation;
-  const size_t mask = cap - 1;
-  const unsigned shift = 64 - bits;
+  StampedTable& table = scratch.reuse;
+  table.Reset(w.n);
   intervals.clear();
   for (size_t i = 0; i < w.n; i++) {
     const double page = std::floor(w.sector[i] / kReusePageSectors);
@@ -162,18 +225,34 @@ bool ReuseIntervals(const Window& w, const uint32_t* ordinal, std::vector<double
       *bad = {i, w.sector[i], dev + 1};
       return false;
     }
-    const uint64_t key = (uint64_t(page) << 12) | dev;
-    size_t h = HashKey(key, shift);
-    while (s.slotGen[h] == gen && s.slotKey[h] != key) h = (h + 1) & mask;
-    if (s.slotGen[h] == gen) {
-      intervals.push_back(double(i - s.slotIdx[h]));
-    } else {
-      s.slotGen[h] = gen;
-      s.slotKey[h] = key;
-    }
-    s.slotIdx[h] = uint32_t(i);
+    bool first;
+    const size_t slot = table.Find((uint64_t(page) << 12) | dev, &first);
+    if (!first) intervals.push_back(double(i - table.Value(slot)));
+    table.Value(slot) = uint32_t(i);
   }
   return true;
+}
+
+// Distinct request sizes with their counts, ascending by size (windows hold few distinct sizes).
+void SizeCounts(const Window& w, std::vector<std::pair<double, uint32_t>>& out) {
+  Scratch& s = scratch;
+  s.sizes.Reset(w.n);
+  s.sizeSlots.clear();
+  uint32_t last = 0;
+  size_t lastSlot = SIZE_MAX;
+  for (size_t i = 0; i < w.n; i++) {
+    const uint32_t b = w.bytes[i];
+    if (lastSlot == SIZE_MAX || b != last) {
+      bool inserted;
+      lastSlot = s.sizes.Find(b, &inserted);
+      if (inserted) s.sizeSlots.push_back(lastSlot);
+      last = b;
+    }
+    s.sizes.Value(lastSlot)++;
+  }
+  out.clear();
+  for (size_t slot : s.sizeSlots) out.emplace_back(double(s.sizes.Key(slot)), s.sizes.Value(slot));
+  std::sort(out.begin(), out.end());
 }
 
 bool Describe(const Window& w, double* out, const PerIo* perIo, OutOfRange* bad) {
@@ -181,7 +260,6 @@ bool Describe(const Window& w, double* out, const PerIo* perIo, OutOfRange* bad)
   const size_t n = w.n;
   s.gaps.resize(n);
   s.offsets.resize(n);
-  s.sizes.resize(n);
   s.ordinal.resize(n);
   double* logIat = perIo ? perIo->logIat : (s.logIat.resize(n), s.logIat.data());
   double* logOffset = perIo ? perIo->logOffset : (s.logOffset.resize(n), s.logOffset.data());
@@ -232,7 +310,6 @@ bool Describe(const Window& w, double* out, const PerIo* perIo, OutOfRange* bad)
     }
     ordinal[i] = lastOrd;
     s.offsets[i] = sec * kSectorBytes;
-    s.sizes[i] = double(b);
     if (i > 0 && d == w.device[i - 1] && sec == w.sector[i - 1] + w.bytes[i - 1] / kSectorBytes) seq++;
     lo = std::min(lo, sec);
     hi = std::max(hi, sec + b / kSectorBytes);
@@ -252,17 +329,13 @@ bool Describe(const Window& w, double* out, const PerIo* perIo, OutOfRange* bad)
   out[kRequests] = dn;
   out[kReadRatio] = double(reads) / dn;
 
-  // Sizes: sorted, for the mode (the smallest of the most frequent) by runs; selection on sorted data is cheap.
-  std::sort(s.sizes.begin(), s.sizes.end());
+  // Sizes: counted, for the mode (the smallest of the most frequent) and the percentiles.
+  SizeCounts(w, s.sizeCounts);
   double mode = 0;
   size_t modeN = 0;
-  for (size_t i = 0; i < n;) {
-    size_t j = i;
-    while (j < n && s.sizes[j] == s.sizes[i]) j++;
-    if (j - i > modeN) mode = s.sizes[i], modeN = j - i;
-    i = j;
-  }
-  Percentiles(s.sizes.data(), n, kDeciles, 3, out + kSizeP10);
+  for (const auto& vc : s.sizeCounts)
+    if (vc.second > modeN) mode = vc.first, modeN = vc.second;
+  PercentilesOfCounts(s.sizeCounts, n, kDeciles, 3, out + kSizeP10);
   out[kSizeMode] = mode;
   Percentiles(s.offsets.data(), n, kDeciles, 3, out + kOffsetP10);
 

@@ -100,5 +100,15 @@ test('malformed JSON is a 400 with a message; unknown ids are 404; the server ke
     assert.equal((await call('GET', route)).status, 404, route);
   }
   assert.equal((await call('POST', '/v1/jobs', { body: { traceId: 'none' } })).status, 404);
+  // A job that could only fail is refused at submission: unknown evaluator, live without a device.
+  const raw = readFileSync('traces/msr_hm_0_sample1000.csv');
+  const trace = (await (await call('POST', '/v1/traces?name=msr.csv', { raw })).json()) as { id: string };
+  const jobsBefore = ((await (await call('GET', '/v1/jobs')).json()) as { items: unknown[] }).items.length;
+  for (const body of [{ traceId: trace.id, evaluator: 'nosuch' }, { traceId: trace.id, space: 'host', evaluator: 'live' }]) {
+    const r = await call('POST', '/v1/jobs', { body });
+    assert.equal(r.status, 400, JSON.stringify(body));
+    assert.match(((await r.json()) as { error: { message: string } }).error.message, /unknown evaluator|give --device/);
+  }
+  assert.equal(((await (await call('GET', '/v1/jobs')).json()) as { items: unknown[] }).items.length, jobsBefore);
   assert.equal((await call('GET', '/v1/health')).status, 200);
 });

@@ -47,6 +47,9 @@ test('tune: bad requests fail clearly and store nothing', async () => {
     await assert.rejects(tune(svc, { tracePath: TRACE, evaluator: 'nosuch', budget: 3 }), /unknown evaluator "nosuch"/);
     await assert.rejects(tune(svc, { tracePath: TRACE, evaluator: 'mqsim', budget: 3 }), /MQSim binary/);
     await assert.rejects(tune(svc, { tracePath: '/nonexistent/trace', evaluator: 'ssdsim', budget: 3 }), /no such file/);
+    // The evaluator is checked before the trace is opened: a bad name on a missing trace names the evaluator.
+    await assert.rejects(tune(svc, { tracePath: '/nonexistent/trace', evaluator: 'nosuch', budget: 3 }), /unknown evaluator "nosuch"/);
+    await assert.rejects(tune(svc, { tracePath: '/nonexistent/trace', evaluator: 'live', budget: 3 }), /give --device/);
     assert.equal(await svc.db.count('workloads'), 0);
     assert.equal(await svc.db.count('configs'), 0);
   } finally {

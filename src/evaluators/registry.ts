@@ -22,18 +22,28 @@ export interface EvaluatorOptions {
   scratch?: boolean;
 }
 
-export function makeEvaluator(name: string, settings: Pick<Settings, 'mqsimPath' | 'ssdsim'>, opts: EvaluatorOptions = {}): Evaluator {
+/**
+ * Checks an evaluator's name and what it needs (MQSim binary, device) and
+ * returns its constructor. Two steps because the ssdsim evaluator needs the
+ * trace's request count, known only after the trace has been read: a wrong
+ * name must fail before that read, not after minutes of it.
+ */
+export function evaluatorFactory(name: string, settings: Pick<Settings, 'mqsimPath' | 'ssdsim'>, opts: Omit<EvaluatorOptions, 'totalRequests'> = {}): (run: { totalRequests?: number }) => Evaluator {
   switch (name) {
     case 'ssdsim':
-      return createSsdsimEvaluator({ ...settings.ssdsim, ...(opts.totalRequests ? { totalRequests: opts.totalRequests } : {}) });
-    case 'mqsim':
-      if (!settings.mqsimPath) throw ERR_USAGE('the mqsim evaluator needs the path of an MQSim binary: set SSDTUNE_MQSIM or "mqsimPath" in config.json');
-      return createMqsimEvaluator({ binary: settings.mqsimPath });
+      return (run) => createSsdsimEvaluator({ ...settings.ssdsim, ...(run.totalRequests ? { totalRequests: run.totalRequests } : {}) });
+    case 'mqsim': {
+      const binary = settings.mqsimPath;
+      if (!binary) throw ERR_USAGE('the mqsim evaluator needs the path of an MQSim binary: set SSDTUNE_MQSIM or "mqsimPath" in config.json');
+      return () => createMqsimEvaluator({ binary });
+    }
     case 'readahead-model':
-      return new ReadaheadModelEvaluator();
-    case 'live':
-      if (!opts.device) throw ERR_USAGE('the live evaluator replays on a block device: give --device (read-only unless --scratch)');
-      return new LiveEvaluator({ device: opts.device, ...(opts.scratch ? { scratch: true } : {}) });
+      return () => new ReadaheadModelEvaluator();
+    case 'live': {
+      const device = opts.device;
+      if (!device) throw ERR_USAGE('the live evaluator replays on a block device: give --device (read-only unless --scratch)');
+      return () => new LiveEvaluator({ device, ...(opts.scratch ? { scratch: true } : {}) });
+    }
     default:
       throw ERR_USAGE(`unknown evaluator "${name}"; known: ${EVALUATORS.join(', ')}`);
   }

@@ -11,7 +11,7 @@ import { ConfDB } from '../confdb/db.js';
 import { newId } from '../confdb/ids.js';
 import type { ConfigRecord, EvaluationRecord, WorkloadRecord } from '../confdb/records.js';
 import { ERR_FEATURES_TOO_SHORT } from '../errors.js';
-import { makeEvaluator, spaceFor } from '../evaluators/registry.js';
+import { evaluatorFactory, spaceFor } from '../evaluators/registry.js';
 import type { Metrics, WorkloadRef } from '../evaluators/types.js';
 import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
 import { characterise, describeTrace } from '../ml/characterise.js';
@@ -78,6 +78,8 @@ function gainOf(c: ConfigRecord): TuneResult['gain'] {
 }
 
 export async function tune(svc: Service, req: TuneRequest, ctl: TuneControl = {}): Promise<TuneResult> {
+  // Name and requirements first: reading a large trace only to reject a misspelt evaluator wastes minutes.
+  const makeEvaluator = evaluatorFactory(req.evaluator, svc.settings, req.device ? { device: req.device } : {});
   const model = await similarityModel(svc.settings.modelDir);
   const windowSize = model.meta.windowSize;
   ctl.progress?.(0, req.budget, 'characterising');
@@ -93,7 +95,7 @@ export async function tune(svc: Service, req: TuneRequest, ctl: TuneControl = {}
   // fewer false "known" answers on held-out traces but rejects the very trace a workload was learned
   // from when its 4-window queries spread in the PCA plane.)
   const ident = await identify(model, vectors, new ConfDBWorkloadStore(svc.db, windowSize));
-  const evaluator = makeEvaluator(req.evaluator, svc.settings, { totalRequests: described.requests, ...(req.device ? { device: req.device } : {}) });
+  const evaluator = makeEvaluator({ totalRequests: described.requests });
   const space = spaceFor(evaluator, req.device);
 
   const known = ident.kind === 'known' && ident.nearest ? await svc.db.get('workloads', ident.nearest.id) : undefined;

@@ -2,7 +2,8 @@
  * Window descriptors: a fixed set of numbers that summarise one window of
  * requests (see perio.ts for windows). They feed PCA / k-means and the
  * similarity network. Each is defined exactly below so that tests (and the
- * Python cross-check in bench/) can compute the same value by hand.
+ * numpy cross-checks in test/features-numpy.test.ts and bench/) can compute
+ * the same value by hand. native/src/descriptors.cc implements them.
  *
  * Percentiles use linear interpolation between closest ranks (numpy's default,
  * "type 7"): for sorted x of length n, p -> x[f] + (x[f+1]-x[f]) * (h-f) with

@@ -2,7 +2,9 @@
  * LearnedSSD / AutoBlox per-I/O features, computed streaming from TraceBatches
  * in windows of N consecutive requests (AutoBlox used 3000; `size` here).
  *
- * A window is a copy of N requests of one stream. A stream is the whole trace,
+ * A window holds N consecutive requests of one stream (Windower.push gives
+ * copies the caller keeps; Windower.feed lends one reused buffer per stream,
+ * valid during its callback). A stream is the whole trace,
  * or (splitByDevice) one device / volume of it: traces such as Tencent CBS,
  * MSNFS and MQSim interleave several independent workloads, and mixing them
  * inside a window would describe none of them.
@@ -18,6 +20,8 @@
  *   isRead    = 1 if the READ flag is set, else 0
  *   device    = ordinal of the request's device within the window (0, 1, ... in order
  *               of first appearance), so the value does not depend on device numbering.
+ * native/src/descriptors.cc computes them (perIoFeatures below), together with
+ * the window descriptors of descriptors.ts.
  *
  * Every input value is checked: a NaN or infinite time or sector raises
  * SSDTUNE_FEATURES_INPUT naming the trace and the request index.

@@ -4,7 +4,7 @@
  * covariance matrix of the centred data (method 'covarianceMatrix'). An SVD of
  * the n x D data gives the same leading components (to ~1e-15 on these
  * standardised columns, checked against scikit-learn's full SVD in
- * test/ml-sklearn.test.ts) but took 2-4x longer in ml-matrix, whose SVD walks
+ * test/ml-sklearn.test.ts) but took about twice as long in ml-matrix, whose SVD walks
  * the whole n x D matrix through element accessors; the covariance is one
  * matrix product, and D = 24 keeps its squared condition number harmless for
  * the two components kept.

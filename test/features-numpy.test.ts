@@ -115,7 +115,7 @@ test('native descriptors and per-I/O features equal numpy on real trace windows'
     }
   });
   // The windows exercise what they are here for.
-  const described = windows.map(describeWindow);
+  const described = windows.map((w) => describeWindow(w));
   assert.ok(described.slice(0, 2).every((d) => d.devices > 10), 'Tencent windows hold many volumes');
   assert.ok(described.slice(2, 4).some((d) => d.queueDepthMeasured), 'Hadoop windows use measured latencies');
   assert.ok(windows.slice(4).every((w) => !Number.isNaN(w.prevTimeNs)), 'WebSearch windows continue their stream');

@@ -238,15 +238,25 @@ test('describeWindow: malformed columns are TypeErrors naming the field and what
   assert.throws(() => addon.describeWindow(good(), new Float64Array(27), perIo), (e: unknown) => e instanceof TypeError && /perIo\.device has 2 elements, expected 4/.test(e.message));
 });
 
-test('requests beyond the reuse table\'s range raise SSDTUNE_ML_NONFINITE naming the request', () => {
+test('requests beyond the reuse table\'s range raise SSDTUNE_ML_NONFINITE naming the request', async () => {
   // floor(sector / 8) must stay below 2^41 (sector < 2^44).
   const far = columns([0, 2 ** 44, 8], [512, 512, 512]);
-  assert.throws(() => describeWindow(far), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_NONFINITE') && /request 1 of the window: sector 17592186044416/.test((e as Error).message));
+  assert.throws(() => describeWindow(far), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_NONFINITE') && /^window 0: .*reuse key of request 1: sector 17592186044416/.test((e as Error).message));
   assert.equal(describeWindow(columns([0, 2 ** 44 - 1], [512, 512])).requests, 2);
+  // Through describeTrace the error names the trace, the window and the request within its stream.
+  await assert.rejects(
+    describeTrace(
+      (async function* () {
+        yield batch([[0, 0, 512, R], [1, 8, 512, R], [2, 2 ** 44, 512, R], [3, 0, 512, R]]);
+      })(),
+      { size: 2, source: 'far.trace' },
+    ),
+    (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_NONFINITE') && /^far\.trace: window 1 \(request 2\): .*reuse key of request 2: sector 17592186044416/.test((e as Error).message),
+  );
   // 4096 distinct devices in one window.
   const many = columns(Array.from({ length: 4097 }, () => 0), Array.from({ length: 4097 }, () => 512));
   many.device.forEach((_, i) => (many.device[i] = i));
-  assert.throws(() => describeWindow(many), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_NONFINITE') && /request 4096 of the window: .*device count 4097/.test((e as Error).message));
+  assert.throws(() => describeWindow(many), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_NONFINITE') && /request 4096: .*device count 4097/.test((e as Error).message));
 });
 
 test('windower: every window holds exactly its stream\'s requests (real traces, block and per-request copies)', async () => {

@@ -80,10 +80,10 @@ const OUT = new Float64Array(WINDOW_SLOTS.length);
  * exactly as defined above: percentiles by selection, reuse by an
  * open-addressing table keyed (device ordinal, page), which needs
  * floor(sector / 8) < 2^41 and fewer than 4096 devices in the window
- * (SSDTUNE_ML_NONFINITE otherwise).
+ * (SSDTUNE_ML_NONFINITE otherwise, naming `where` and the request).
  */
-export function describeWindow(w: RequestWindow): Descriptors {
-  const out = measureWindow(w, OUT);
+export function describeWindow(w: RequestWindow, where = `window ${w.index}`): Descriptors {
+  const out = measureWindow(w, OUT, where);
   const d = {} as Record<(typeof WINDOW_SLOTS)[number], number>;
   for (let i = 0; i < WINDOW_SLOTS.length; i++) d[WINDOW_SLOTS[i]!] = out[i]!;
   return { ...d, queueDepthMeasured: d.queueDepthMeasured === 1 };

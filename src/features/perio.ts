@@ -233,6 +233,6 @@ export interface PerIoFeatures {
 export function perIoFeatures(w: RequestWindow): PerIoFeatures {
   const n = w.length;
   const f = { logIat: new Float64Array(n), logOffset: new Float64Array(n), logSize: new Float64Array(n), isRead: new Uint8Array(n), device: new Uint32Array(n) };
-  measureWindow(w, new Float64Array(WINDOW_SLOTS.length), f);
+  measureWindow(w, new Float64Array(WINDOW_SLOTS.length), `window ${w.index}`, f);
   return { length: n, ...f };
 }

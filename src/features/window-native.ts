@@ -68,12 +68,16 @@ function addon(): DescribeFn {
 
 /**
  * Measure one window into `out` (WINDOW_SLOTS order; reused by the caller to
- * avoid an allocation per window) and, when given, fill `perIo`.
+ * avoid an allocation per window) and, when given, fill `perIo`. `where`
+ * names the window in errors; `firstRequest` numbers its requests.
  */
-export function measureWindow(w: WindowColumns, out: Float64Array, perIo?: PerIoOut): Float64Array {
+export function measureWindow(w: WindowColumns & { firstRequest?: number }, out: Float64Array, where: string, perIo?: PerIoOut): Float64Array {
   const bad = addon()(w, out, perIo);
   if (bad) {
-    throw ERR_ML_NONFINITE('reuse distance', `request ${bad.request} of the window: sector ${bad.sector} or device count ${bad.devices} beyond the supported range (sector >= 0 and < 2^44, fewer than 4096 devices)`);
+    throw ERR_ML_NONFINITE(
+      where,
+      `in the reuse key of request ${(w.firstRequest ?? 0) + bad.request}: sector ${bad.sector} or device count ${bad.devices} beyond the supported range (sector >= 0 and < 2^44, fewer than 4096 devices)`,
+    );
   }
   return out;
 }

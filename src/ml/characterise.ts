@@ -42,7 +42,7 @@ export async function describeTrace(batches: AsyncIterable<TraceBatch>, opts: Wi
     // Borrowed windows: only the vector outlives the callback.
     w.feed(b, (win) => {
       const where = `${source}: window ${win.index}${win.stream >= 0 ? ` of device ${win.stream}` : ''} (request ${win.firstRequest})`;
-      windows.push({ stream: win.stream, index: win.index, vector: descriptorVector(describeWindow(win), where) });
+      windows.push({ stream: win.stream, index: win.index, vector: descriptorVector(describeWindow(win, where), where) });
     });
   }
   return { source, windowSize: w.size, requests: w.requests, leftover: w.leftover, windows };

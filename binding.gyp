@@ -18,7 +18,8 @@
         "native/src/collector/collector.cc",
         "native/src/collector/ebpf_session.cc",
         "native/src/collector/blktrace_ioctl.cc",
-        "native/src/textscan.cc"
+        "native/src/textscan.cc",
+        "native/src/descriptors.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/src"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { describeWindow, descriptorVector, DESCRIPTOR_DIM, NOMINAL_LATENCY_NS, percentileSorted, percentilesInPlace } from '../src/features/descriptors.js';
+import { describeWindow, descriptorVector, DESCRIPTOR_DIM, NOMINAL_LATENCY_NS } from '../src/features/descriptors.js';
 import { perIoFeatures, Windower, type RequestWindow } from '../src/features/perio.js';
 import { isSsdtuneError } from '../src/errors.js';
-import { Op, TraceBuilder, type TraceBatch } from '../src/trace/model.js';
+import { native } from '../src/native.js';
+import { collect, Op, TraceBuilder, type TraceBatch } from '../src/trace/model.js';
 import { openTrace } from '../src/readers/registry.js';
 import { describeTrace } from '../src/ml/characterise.js';
 
@@ -34,25 +35,47 @@ const HAND: Row[] = [
   [6000, 100, 4096, R],
 ];
 
-test('percentile: numpy linear interpolation', () => {
-  const x = [0, 1, 2, 3];
-  close(percentileSorted(x, 0.1), 0.3);
-  close(percentileSorted(x, 0.5), 1.5);
-  close(percentileSorted(x, 0.9), 2.7);
-  close(percentileSorted([7], 0.9), 7);
-  assert.equal(percentileSorted([], 0.5), 0);
+/** A window built straight from columns (the Windower needs >= 2 requests; the addon takes 1). */
+function columns(sector: number[], bytes: number[], timeNs = sector.map((_, i) => i * 1000)): RequestWindow {
+  const n = sector.length;
+  return { stream: -1, index: 0, firstRequest: 0, length: n, timeNs: Float64Array.from(timeNs), sector: Float64Array.from(sector), bytes: Uint32Array.from(bytes), op: new Uint16Array(n).fill(R), device: new Uint32Array(n), prevTimeNs: NaN };
+}
+
+/** Reference percentile: full sort, then numpy's linear interpolation (written here independently of the addon). */
+function sortedPercentile(x: ArrayLike<number>, p: number): number {
+  const s = Float64Array.from(x).sort();
+  const h = p * (s.length - 1);
+  const f = Math.floor(h);
+  return f + 1 >= s.length ? s[f]! : s[f]! + (s[f + 1]! - s[f]!) * (h - f);
+}
+
+test('percentiles: numpy linear interpolation, a single request', () => {
+  // Gaps 0, 1, 2, 3 µs: 10/50/90th percentiles 0.3, 1.5, 2.7 (numpy.percentile).
+  const d = describeWindow(columns([0, 8, 16, 24], [512, 512, 512, 512], [0, 1000, 3000, 6000]));
+  close(d.iatP10, 0.3);
+  close(d.iatP50, 1.5);
+  close(d.iatP90, 2.7);
+  const one = describeWindow(columns([7], [4096]));
+  assert.equal(one.requests, 1);
+  assert.equal(one.offsetP90, 7 * 512);
+  assert.equal(one.sizeP10, 4096);
+  assert.equal(one.sequentialFraction, 0);
+  assert.equal(one.reuseIntervalMedian, 0);
 });
 
-test('quickselect percentiles equal sorted percentiles (random, duplicates, tiny)', () => {
+test('selection percentiles equal sorted percentiles (random, duplicates, tiny)', () => {
   let seed = 12345;
   const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   for (const n of [1, 2, 3, 10, 101, 3000]) {
     for (const dupes of [false, true]) {
-      const x = Float64Array.from({ length: n }, () => (dupes ? Math.floor(rnd() * 5) : rnd() * 1e6));
-      const sorted = Float64Array.from(x).sort();
-      const ps = [0, 0.1, 0.5, 0.9, 1];
-      const got = percentilesInPlace(Float64Array.from(x), ps);
-      ps.forEach((p, i) => assert.equal(got[i], percentileSorted(sorted, p), `n=${n} p=${p}`));
+      const sector = Array.from({ length: n }, () => (dupes ? Math.floor(rnd() * 5) * 8 : Math.floor(rnd() * 1e9)));
+      const bytes = Array.from({ length: n }, () => (dupes ? 512 << Math.floor(rnd() * 4) : Math.floor(rnd() * 1e6)));
+      const d = describeWindow(columns(sector, bytes));
+      const offsets = sector.map((s) => s * 512);
+      for (const [p, off, size] of [[0.1, d.offsetP10, d.sizeP10], [0.5, d.offsetP50, d.sizeP50], [0.9, d.offsetP90, d.sizeP90]] as const) {
+        assert.equal(off, sortedPercentile(offsets, p), `offset n=${n} p=${p}`);
+        assert.equal(size, sortedPercentile(bytes, p), `size n=${n} p=${p}`);
+      }
     }
   }
 });
@@ -191,4 +214,83 @@ test('real MQSim trace: one stream per device, every vector finite', async () =>
   for (const w of t.windows) for (const x of w.vector) assert.ok(Number.isFinite(x));
   // WebSearch is almost read-only (>99% reads): readRatio is component 0.
   for (const w of t.windows) assert.ok(w.vector[0]! > 0.95);
+});
+
+test('describeWindow: malformed columns are TypeErrors naming the field and what was expected', () => {
+  const good = () => columns([0, 8, 16, 24], [512, 512, 512, 512]);
+  const bad = (patch: Record<string, unknown>, re: RegExp) =>
+    assert.throws(() => describeWindow({ ...good(), ...patch } as unknown as RequestWindow), (e: unknown) => e instanceof TypeError && re.test(e.message), String(re));
+  bad({ sector: [0, 8, 16, 24] }, /window\.sector must be a Float64Array, got an Array/);
+  bad({ timeNs: new Float32Array(4) }, /window\.timeNs must be a Float64Array, got a Float32Array/);
+  bad({ bytes: new Float64Array(4) }, /window\.bytes must be a Uint32Array, got a Float64Array/);
+  bad({ op: new Uint8Array(4) }, /window\.op must be a Uint16Array, got a Uint8Array/);
+  bad({ device: undefined }, /window\.device must be a Uint32Array, got undefined/);
+  bad({ bytes: new Uint32Array(3) }, /window\.bytes has 3 elements, expected 4 \(the length of window\.timeNs\)/);
+  bad({ completeNs: new Float64Array(5) }, /window\.completeNs has 5 elements, expected 4/);
+  bad({ completeNs: [1, 2, 3, 4] }, /window\.completeNs must be a Float64Array, got an Array/);
+  bad({ prevTimeNs: undefined }, /window\.prevTimeNs must be a number \(NaN at the stream start\), got undefined/);
+  bad({ timeNs: new Float64Array(0) }, /the window is empty/);
+  const addon = native();
+  assert.throws(() => addon.describeWindow(good(), new Float64Array(3)), (e: unknown) => e instanceof TypeError && /out has 3 elements, needs 27/.test(e.message));
+  assert.throws(() => addon.describeWindow(good(), [0]), (e: unknown) => e instanceof TypeError && /out must be a Float64Array, got an Array/.test(e.message));
+  assert.throws(() => addon.describeWindow(42, new Float64Array(27)), (e: unknown) => e instanceof TypeError && /window must be an object, got a number/.test(e.message));
+  const perIo = { logIat: new Float64Array(4), logOffset: new Float64Array(4), logSize: new Float64Array(4), isRead: new Uint8Array(4), device: new Uint32Array(2) };
+  assert.throws(() => addon.describeWindow(good(), new Float64Array(27), perIo), (e: unknown) => e instanceof TypeError && /perIo\.device has 2 elements, expected 4/.test(e.message));
+});
+
+test('requests beyond the reuse table\'s range raise SSDTUNE_ML_NONFINITE naming the request', async () => {
+  // floor(sector / 8) must stay below 2^41 (sector < 2^44).
+  const far = columns([0, 2 ** 44, 8], [512, 512, 512]);
+  assert.throws(() => describeWindow(far), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_NONFINITE') && /^window 0: .*reuse key of request 1: sector 17592186044416/.test((e as Error).message));
+  assert.equal(describeWindow(columns([0, 2 ** 44 - 1], [512, 512])).requests, 2);
+  // Through describeTrace the error names the trace, the window and the request within its stream.
+  await assert.rejects(
+    describeTrace(
+      (async function* () {
+        yield batch([[0, 0, 512, R], [1, 8, 512, R], [2, 2 ** 44, 512, R], [3, 0, 512, R]]);
+      })(),
+      { size: 2, source: 'far.trace' },
+    ),
+    (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_NONFINITE') && /^far\.trace: window 1 \(request 2\): .*reuse key of request 2: sector 17592186044416/.test((e as Error).message),
+  );
+  // 4096 distinct devices in one window.
+  const many = columns(Array.from({ length: 4097 }, () => 0), Array.from({ length: 4097 }, () => 512));
+  many.device.forEach((_, i) => (many.device[i] = i));
+  assert.throws(() => describeWindow(many), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_NONFINITE') && /request 4096: .*device count 4097/.test((e as Error).message));
+});
+
+test('windower: every window holds exactly its stream\'s requests (real traces, block and per-request copies)', async () => {
+  for (const [file, size, splitByDevice] of [
+    ['traces/mqsim_wsrch-small.trace', 700, true],
+    ['traces/mqsim_wsrch-small.trace', 3000, false],
+    ['traces/blkparse_hadoop_writeback_apress.txt', 1000, false],
+    ['traces/tencent_cbs_sample50k.csv.bz2', 50, true],
+  ] as const) {
+    const all = await collect(await openTrace(path.resolve(file)));
+    const byStream = new Map<number, number[]>();
+    for (let i = 0; i < all.length; i++) {
+      const key = splitByDevice ? all.device[i]! : -1;
+      if (!byStream.has(key)) byStream.set(key, []);
+      byStream.get(key)!.push(i);
+    }
+    const w = new Windower({ size, splitByDevice });
+    let windows = 0;
+    // Uneven batches, so that windows straddle batch boundaries.
+    for (let o = 0, b = 777; o < all.length; o += b, b = (b * 7) % 5003 + 1) {
+      const e = Math.min(all.length, o + b);
+      const part: TraceBatch = { length: e - o, timeNs: all.timeNs.subarray(o, e), sector: all.sector.subarray(o, e), bytes: all.bytes.subarray(o, e), op: all.op.subarray(o, e), device: all.device.subarray(o, e), pid: all.pid.subarray(o, e), ...(all.completeNs ? { completeNs: all.completeNs.subarray(o, e) } : {}) };
+      w.feed(part, (win) => {
+        windows++;
+        const idx = byStream.get(win.stream)!.slice(win.index * size, (win.index + 1) * size);
+        assert.equal(win.firstRequest, win.index * size);
+        assert.equal(win.prevTimeNs, win.index === 0 ? NaN : all.timeNs[byStream.get(win.stream)![win.index * size - 1]!]);
+        const cols = [['timeNs', all.timeNs], ['sector', all.sector], ['bytes', all.bytes], ['op', all.op], ['device', all.device], ...(all.completeNs ? [['completeNs', all.completeNs] as const] : [])] as const;
+        for (const [name, src] of cols) assert.deepEqual([...win[name]!], idx.map((i) => src[i]!), `${file} stream ${win.stream} window ${win.index} ${name}`);
+      });
+    }
+    let expected = 0;
+    for (const idx of byStream.values()) expected += Math.floor(idx.length / size);
+    assert.equal(windows, expected, file);
+    assert.equal(w.leftover, all.length - expected * size);
+  }
 });

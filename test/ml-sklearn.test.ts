@@ -11,7 +11,7 @@ import path from 'node:path';
 import { openTrace } from '../src/readers/registry.js';
 import { describeTrace } from '../src/ml/characterise.js';
 import { fitPca, projectPca } from '../src/ml/pca.js';
-import { fitKMeans } from '../src/ml/kmeans.js';
+import { fitKMeans, silhouette } from '../src/ml/kmeans.js';
 
 const PY = '/usr/bin/python3';
 const probe = spawnSync(PY, ['-c', 'import sklearn, numpy'], { encoding: 'utf8' });
@@ -22,6 +22,7 @@ import json, sys, numpy as np
 from sklearn.preprocessing import StandardScaler
 from sklearn.decomposition import PCA
 from sklearn.cluster import KMeans
+from sklearn.metrics import silhouette_score
 d = json.load(open(sys.argv[1]))
 X = np.array(d["X"], dtype=np.float64)
 Z = StandardScaler().fit_transform(X)
@@ -30,7 +31,7 @@ P = np.array(d["P"], dtype=np.float64)
 km = KMeans(n_clusters=len(d["init"]), init=np.array(d["init"]), n_init=1, tol=0.0, max_iter=300, algorithm="lloyd").fit(P)
 json.dump({"ev": p.explained_variance_.tolist(), "ratio": p.explained_variance_ratio_.tolist(),
            "proj": p.transform(Z).tolist(), "labels": km.labels_.tolist(), "inertia": float(km.inertia_),
-           "centres": km.cluster_centers_.tolist()}, sys.stdout)
+           "centres": km.cluster_centers_.tolist(), "silhouette": float(silhouette_score(P, km.labels_))}, sys.stdout)
 `;
 
 test('PCA and k-means agree with scikit-learn on a real trace', { skip }, async () => {
@@ -50,7 +51,7 @@ test('PCA and k-means agree with scikit-learn on a real trace', { skip }, async 
     writeFileSync(f, JSON.stringify({ X, P, init }));
     const r = spawnSync(PY, ['-c', SCRIPT, f], { encoding: 'utf8', maxBuffer: 64 << 20 });
     assert.equal(r.status, 0, r.stderr);
-    const sk = JSON.parse(r.stdout) as { ev: number[]; ratio: number[]; proj: number[][]; labels: number[]; inertia: number };
+    const sk = JSON.parse(r.stdout) as { ev: number[]; ratio: number[]; proj: number[][]; labels: number[]; inertia: number; silhouette: number };
     for (let c = 0; c < 2; c++) {
       assert.ok(Math.abs(pca.explainedVariance[c]! - sk.ev[c]!) <= 1e-6 * Math.max(1, sk.ev[c]!), `variance ${c}: ${pca.explainedVariance[c]} vs ${sk.ev[c]}`);
       assert.ok(Math.abs(pca.explainedVarianceRatio[c]! - sk.ratio[c]!) <= 1e-6, `ratio ${c}`);
@@ -62,6 +63,8 @@ test('PCA and k-means agree with scikit-learn on a real trace', { skip }, async 
     }
     assert.deepEqual(km.assignments, sk.labels);
     assert.ok(Math.abs(km.inertia - sk.inertia) <= 1e-6 * sk.inertia, `inertia ${km.inertia} vs ${sk.inertia}`);
+    const sil = silhouette(P, km.assignments, km.k);
+    assert.ok(Math.abs(sil - sk.silhouette) <= 1e-9, `silhouette ${sil} vs ${sk.silhouette}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

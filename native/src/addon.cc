@@ -9,6 +9,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   ssdtune::InitReplay(env, exports);
   ssdtune::InitCollector(env, exports);
   ssdtune::InitTextScan(env, exports);
+  ssdtune::InitDescriptors(env, exports);
   return exports;
 }
 

@@ -10,4 +10,5 @@ void InitSsdSim(Napi::Env env, Napi::Object exports);
 void InitReplay(Napi::Env env, Napi::Object exports);
 void InitCollector(Napi::Env env, Napi::Object exports);
 void InitTextScan(Napi::Env env, Napi::Object exports);  // textscan.cc: numeric text line tokenizer
+void InitDescriptors(Napi::Env env, Napi::Object exports);  // descriptors.cc: window descriptors + per-I/O features
 }  // namespace ssdtune

@@ -2,19 +2,20 @@
  * Window descriptors: a fixed set of numbers that summarise one window of
  * requests (see perio.ts for windows). They feed PCA / k-means and the
  * similarity network. Each is defined exactly below so that tests (and the
- * Python cross-check in bench/) can compute the same value by hand.
+ * numpy cross-checks in test/features-numpy.test.ts and bench/) can compute
+ * the same value by hand. native/src/descriptors.cc implements them.
  *
  * Percentiles use linear interpolation between closest ranks (numpy's default,
  * "type 7"): for sorted x of length n, p -> x[f] + (x[f+1]-x[f]) * (h-f) with
  * h = p (n-1), f = floor(h).
  */
 import { ERR_ML_NONFINITE } from '../errors.js';
-import { Op, SECTOR_BYTES } from '../trace/model.js';
-import { gapNs, perIoFeatures, type RequestWindow } from './perio.js';
+import type { RequestWindow } from './perio.js';
+import { measureWindow, WINDOW_SLOTS } from './window-native.js';
 
-/** Latency assumed for the queue-depth estimate when the trace has no completion times (a typical SSD 4 KiB read). */
+/** Latency assumed for the queue-depth estimate when the trace has no completion times (a typical SSD 4 KiB read). The addon (native/src/descriptors.cc) holds the same value. */
 export const NOMINAL_LATENCY_NS = 100_000;
-/** Reuse is tracked per 4 KiB page (8 sectors), the page-cache and FTL mapping unit. */
+/** Reuse is tracked per 4 KiB page (8 sectors), the page-cache and FTL mapping unit (the same value in native/src/descriptors.cc). */
 export const REUSE_PAGE_SECTORS = 8;
 
 export interface Descriptors {
@@ -72,220 +73,20 @@ export interface Descriptors {
   stdLogSize: number;
 }
 
-/**
- * For every request whose start page (device, floor(sector / 8)) started an
- * earlier request of the window: the distance in requests to the latest such
- * one. An open-addressing hash table on typed arrays (reused between calls)
- * instead of a Map: this runs for every request of every window and a Map
- * made it the slowest part of the pipeline.
- */
-let slotKey = new Float64Array(0);
-let slotIdx = new Int32Array(0);
-let slotGen = new Uint32Array(0);
-let generation = 0;
-function reuseIntervals(w: RequestWindow, deviceOrdinal: Uint32Array): Float64Array {
-  const n = w.length;
-  let cap = 16;
-  while (cap < 2 * n) cap *= 2;
-  if (slotKey.length < cap) {
-    slotKey = new Float64Array(cap);
-    slotIdx = new Int32Array(cap);
-    slotGen = new Uint32Array(cap);
-    generation = 0;
-  } else cap = slotKey.length;
-  if (++generation === 0xffffffff) {
-    slotGen.fill(0);
-    generation = 1;
-  }
-  const mask = cap - 1;
-  const shift = 32 - Math.log2(cap);
-  const out = new Float64Array(n);
-  let m = 0;
-  for (let i = 0; i < n; i++) {
-    const page = Math.floor(w.sector[i]! / REUSE_PAGE_SECTORS);
-    // page * 4096 + device ordinal is exact while page < 2^41 (sectors < 8 PiB) and there are < 4096 devices.
-    const dev = deviceOrdinal[i]!;
-    if (page >= 2 ** 41 || dev >= 4096) throw ERR_ML_NONFINITE('reuse distance', `sector ${w.sector[i]} or device count ${dev + 1} beyond the supported range`);
-    const key = page * 4096 + dev;
-    // Fibonacci hashing: keep the product's HIGH bits (keys are multiples of 4096, so the low bits are all zero).
-    let h = Math.imul(((key % 0x7fffffff) ^ Math.floor(key / 0x7fffffff)) | 0, 0x9e3779b1) >>> shift;
-    while (slotGen[h] === generation && slotKey[h] !== key) h = (h + 1) & mask;
-    if (slotGen[h] === generation) out[m++] = i - slotIdx[h]!;
-    else {
-      slotGen[h] = generation;
-      slotKey[h] = key;
-    }
-    slotIdx[h] = i;
-  }
-  return out.slice(0, m);
-}
-
-/** Percentile (0..1) of an ascending-sorted array, numpy "linear" method. */
-export function percentileSorted(sorted: ArrayLike<number>, p: number): number {
-  const n = sorted.length;
-  if (n === 0) return 0;
-  const h = p * (n - 1);
-  const f = Math.floor(h);
-  const lo = sorted[f]!;
-  if (f + 1 >= n) return lo;
-  return lo + (sorted[f + 1]! - lo) * (h - f);
-}
+const OUT = new Float64Array(WINDOW_SLOTS.length);
 
 /**
- * The same percentiles as percentileSorted, without sorting: quickselect
- * (Hoare partition, median-of-three pivot) finds the f-th smallest value and
- * the (f+1)-th is the minimum of what lies above it. Reorders `x`. Sorting
- * two 3000-element arrays per window was the largest cost of describeWindow.
+ * The descriptors of one window, computed by the addon (window-native.ts)
+ * exactly as defined above: percentiles by selection, reuse by an
+ * open-addressing table keyed (device ordinal, page), which needs
+ * floor(sector / 8) < 2^41 and fewer than 4096 devices in the window
+ * (SSDTUNE_ML_NONFINITE otherwise, naming `where` and the request).
  */
-export function percentilesInPlace(x: Float64Array, ps: readonly number[]): number[] {
-  const n = x.length;
-  if (n === 0) return ps.map(() => 0);
-  return ps.map((p) => {
-    const h = p * (n - 1);
-    const f = Math.floor(h);
-    const lo = select(x, f);
-    if (f + 1 >= n || h === f) return lo;
-    let next = Infinity;
-    for (let i = f + 1; i < n; i++) if (x[i]! < next) next = x[i]!;
-    return lo + (next - lo) * (h - f);
-  });
-}
-
-/** k-th smallest (0-based) of x; afterwards x[0..k) <= x[k] <= x(k..n). */
-function select(x: Float64Array, k: number): number {
-  let left = 0;
-  let right = x.length - 1;
-  while (right > left) {
-    const mid = (left + right) >>> 1;
-    // median of three as pivot
-    const a = x[left]!;
-    const b = x[mid]!;
-    const c = x[right]!;
-    const pivot = a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
-    let i = left;
-    let j = right;
-    while (i <= j) {
-      while (x[i]! < pivot) i++;
-      while (x[j]! > pivot) j--;
-      if (i <= j) {
-        const t = x[i]!;
-        x[i] = x[j]!;
-        x[j] = t;
-        i++;
-        j--;
-      }
-    }
-    if (k <= j) right = j;
-    else if (k >= i) left = i;
-    else return x[k]!;
-  }
-  return x[k]!;
-}
-
-/** Most frequent value (the smallest of equally frequent ones). */
-function modeOf(x: ArrayLike<number>): number {
-  const counts = new Map<number, number>();
-  for (let i = 0; i < x.length; i++) counts.set(x[i]!, (counts.get(x[i]!) ?? 0) + 1);
-  let best = 0;
-  let bestN = 0;
-  for (const [v, c] of counts) if (c > bestN || (c === bestN && v < best)) [best, bestN] = [v, c];
-  return best;
-}
-
-function meanStd(x: ArrayLike<number>): [number, number] {
-  const n = x.length;
-  let s = 0;
-  for (let i = 0; i < n; i++) s += x[i]!;
-  const m = s / n;
-  let v = 0;
-  for (let i = 0; i < n; i++) v += (x[i]! - m) * (x[i]! - m);
-  return [m, Math.sqrt(v / n)];
-}
-
-export function describeWindow(w: RequestWindow): Descriptors {
-  const n = w.length;
-  const pf = perIoFeatures(w);
-
-  let reads = 0;
-  for (let i = 0; i < n; i++) if (w.op[i]! & Op.READ) reads++;
-
-  const [sizeP10, sizeP50, sizeP90] = percentilesInPlace(Float64Array.from(w.bytes), [0.1, 0.5, 0.9]) as [number, number, number];
-  const offsets = new Float64Array(n);
-  for (let i = 0; i < n; i++) offsets[i] = w.sector[i]! * SECTOR_BYTES;
-  const [offsetP10, offsetP50, offsetP90] = percentilesInPlace(offsets, [0.1, 0.5, 0.9]) as [number, number, number];
-  const gaps = new Float64Array(n);
-  for (let i = 0; i < n; i++) gaps[i] = gapNs(w, i) / 1000;
-  const [iatMean, iatStd] = meanStd(gaps);
-  const [iatP10, iatP50, iatP90] = percentilesInPlace(gaps, [0.1, 0.5, 0.9]) as [number, number, number];
-
-  let seq = 0;
-  for (let i = 1; i < n; i++) {
-    if (w.device[i] === w.device[i - 1] && w.sector[i] === w.sector[i - 1]! + w.bytes[i - 1]! / SECTOR_BYTES) seq++;
-  }
-
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = 0; i < n; i++) {
-    const s = w.sector[i]!;
-    if (s < lo) lo = s;
-    const e = s + w.bytes[i]! / SECTOR_BYTES;
-    if (e > hi) hi = e;
-  }
-
-  // Reuse: last index at which each (device, page) started a request.
-  const intervals = reuseIntervals(w, pf.device);
-  const [reuseIntervalMedian] = percentilesInPlace(intervals, [0.5]) as [number];
-
-  let busy = 0;
-  let first = Infinity;
-  let end = -Infinity;
-  let measured = w.completeNs !== undefined;
-  for (let i = 0; i < n; i++) {
-    const t = w.timeNs[i]!;
-    let lat = NOMINAL_LATENCY_NS;
-    const c = w.completeNs?.[i];
-    if (c !== undefined && Number.isFinite(c) && c >= t) lat = c - t;
-    else measured = false;
-    busy += lat;
-    if (t < first) first = t;
-    if (t + lat > end) end = t + lat;
-  }
-
-  const [meanLogIat, stdLogIat] = meanStd(pf.logIat);
-  const [meanLogOffset, stdLogOffset] = meanStd(pf.logOffset);
-  const [meanLogSize, stdLogSize] = meanStd(pf.logSize);
-  let devices = 0;
-  for (let i = 0; i < n; i++) if (pf.device[i]! + 1 > devices) devices = pf.device[i]! + 1;
-
-  return {
-    requests: n,
-    readRatio: reads / n,
-    sizeP10,
-    sizeP50,
-    sizeP90,
-    sizeMode: modeOf(w.bytes),
-    offsetP10,
-    offsetP50,
-    offsetP90,
-    iatP10,
-    iatP50,
-    iatP90,
-    iatMean,
-    iatCv: iatMean > 0 ? iatStd / iatMean : 0,
-    sequentialFraction: n > 1 ? seq / (n - 1) : 0,
-    lbaSpanBytes: (hi - lo) * SECTOR_BYTES,
-    reuseFraction: intervals.length / n,
-    reuseIntervalMedian,
-    queueDepth: end > first ? busy / (end - first) : 0,
-    queueDepthMeasured: measured,
-    devices,
-    meanLogIat,
-    stdLogIat,
-    meanLogOffset,
-    stdLogOffset,
-    meanLogSize,
-    stdLogSize,
-  };
+export function describeWindow(w: RequestWindow, where = `window ${w.index}`): Descriptors {
+  const out = measureWindow(w, OUT, where);
+  const d = {} as Record<(typeof WINDOW_SLOTS)[number], number>;
+  for (let i = 0; i < WINDOW_SLOTS.length; i++) d[WINDOW_SLOTS[i]!] = out[i]!;
+  return { ...d, queueDepthMeasured: d.queueDepthMeasured === 1 };
 }
 
 /**

@@ -2,7 +2,9 @@
  * LearnedSSD / AutoBlox per-I/O features, computed streaming from TraceBatches
  * in windows of N consecutive requests (AutoBlox used 3000; `size` here).
  *
- * A window is a copy of N requests of one stream. A stream is the whole trace,
+ * A window holds N consecutive requests of one stream (Windower.push gives
+ * copies the caller keeps; Windower.feed lends one reused buffer per stream,
+ * valid during its callback). A stream is the whole trace,
  * or (splitByDevice) one device / volume of it: traces such as Tencent CBS,
  * MSNFS and MQSim interleave several independent workloads, and mixing them
  * inside a window would describe none of them.
@@ -18,13 +20,15 @@
  *   isRead    = 1 if the READ flag is set, else 0
  *   device    = ordinal of the request's device within the window (0, 1, ... in order
  *               of first appearance), so the value does not depend on device numbering.
+ * native/src/descriptors.cc computes them (perIoFeatures below), together with
+ * the window descriptors of descriptors.ts.
  *
  * Every input value is checked: a NaN or infinite time or sector raises
  * SSDTUNE_FEATURES_INPUT naming the trace and the request index.
  */
 import { ERR_FEATURES_INPUT, ERR_USAGE } from '../errors.js';
 import type { TraceBatch } from '../trace/model.js';
-import { Op } from '../trace/model.js';
+import { measureWindow, WINDOW_SLOTS } from './window-native.js';
 
 export const DEFAULT_WINDOW = 3000;
 
@@ -49,37 +53,44 @@ export interface WindowOptions {
   source?: string;
 }
 
-/** Per-stream accumulation buffer; a full buffer is handed over as the window and replaced. */
+/** Per-stream accumulation buffer, allocated once: a full buffer is lent out as the window, then refilled. */
 class StreamBuffer {
   n = 0;
   windows = 0;
   seen = 0;
   prevTimeNs = NaN;
-  t!: Float64Array;
-  s!: Float64Array;
-  b!: Uint32Array;
-  o!: Uint16Array;
-  d!: Uint32Array;
-  c?: Float64Array;
-  constructor(
-    private readonly size: number,
-    private readonly timing: boolean,
-  ) {
-    this.fresh();
-  }
-  fresh(): void {
-    this.t = new Float64Array(this.size);
-    this.s = new Float64Array(this.size);
-    this.b = new Uint32Array(this.size);
-    this.o = new Uint16Array(this.size);
-    this.d = new Uint32Array(this.size);
-    if (this.timing) this.c = new Float64Array(this.size);
+  readonly t: Float64Array;
+  readonly s: Float64Array;
+  readonly b: Uint32Array;
+  readonly o: Uint16Array;
+  readonly d: Uint32Array;
+  readonly c?: Float64Array;
+  constructor(size: number, timing: boolean) {
+    this.t = new Float64Array(size);
+    this.s = new Float64Array(size);
+    this.b = new Uint32Array(size);
+    this.o = new Uint16Array(size);
+    this.d = new Uint32Array(size);
+    if (timing) this.c = new Float64Array(size);
   }
 }
 
+/** A window that owns its columns (a copy of a lent one). */
+function ownWindow(w: RequestWindow): RequestWindow {
+  return {
+    ...w,
+    timeNs: w.timeNs.slice(),
+    sector: w.sector.slice(),
+    bytes: w.bytes.slice(),
+    op: w.op.slice(),
+    device: w.device.slice(),
+    ...(w.completeNs ? { completeNs: w.completeNs.slice() } : {}),
+  };
+}
+
 /**
- * Cuts a stream of batches into windows. Push batches in trace order; each
- * push returns the windows it completed. Requests left after the last full
+ * Cuts a stream of batches into windows. Push (or feed) batches in trace
+ * order; each call gives the windows it completed. Requests left after the last full
  * window of a stream are not described (`leftover` counts them) because a
  * partial window's statistics are not comparable with full ones.
  */
@@ -116,37 +127,71 @@ export class Windower {
     return this.streams.size;
   }
 
+  /** The windows a batch completes, each owning its columns (copies: callers may keep them). */
   push(batch: TraceBatch): RequestWindow[] {
     const out: RequestWindow[] = [];
+    this.feed(batch, (w) => out.push(ownWindow(w)));
+    return out;
+  }
+
+  /**
+   * Hands each window the batch completes to `onWindow`, in order. The window
+   * LENDS the stream's buffer: its columns are valid only during the call and
+   * are overwritten afterwards. This is the streaming path (describeTrace):
+   * no allocation per window, which cost as much as describing it.
+   */
+  feed(batch: TraceBatch, onWindow: (w: RequestWindow) => void): void {
     if (this.timing === undefined) this.timing = batch.completeNs !== undefined;
     const timing = this.timing && batch.completeNs !== undefined;
-    // Consecutive requests mostly belong to the same stream: look the stream up only when the key changes.
-    let lastKey = NaN;
-    let st: StreamBuffer | undefined;
-    for (let i = 0; i < batch.length; i++) {
-      const at = this.total++;
+    const n = batch.length;
+    for (let i = 0; i < n; i++) {
       const t = batch.timeNs[i]!;
       const s = batch.sector[i]!;
-      if (!Number.isFinite(t)) throw ERR_FEATURES_INPUT(this.source, `request ${at}: time is ${t}, expected a finite number of ns`);
-      if (!Number.isFinite(s) || s < 0) throw ERR_FEATURES_INPUT(this.source, `request ${at}: sector is ${s}, expected a finite number >= 0`);
+      if (!Number.isFinite(t)) throw ERR_FEATURES_INPUT(this.source, `request ${this.total + i}: time is ${t}, expected a finite number of ns`);
+      if (!Number.isFinite(s) || s < 0) throw ERR_FEATURES_INPUT(this.source, `request ${this.total + i}: sector is ${s}, expected a finite number >= 0`);
+    }
+    this.total += n;
+    let i = 0;
+    while (i < n) {
       const key = this.splitByDevice ? batch.device[i]! : -1;
-      if (key !== lastKey || !st) {
-        st = this.streams.get(key);
-        if (!st) {
-          st = new StreamBuffer(this.size, this.timing);
-          this.streams.set(key, st);
-        }
-        lastKey = key;
+      let st = this.streams.get(key);
+      if (!st) {
+        st = new StreamBuffer(this.size, this.timing);
+        this.streams.set(key, st);
       }
-      const j = st.n++;
-      st.t[j] = t;
-      st.s[j] = s;
-      st.b[j] = batch.bytes[i]!;
-      st.o[j] = batch.op[i]!;
-      st.d[j] = batch.device[i]!;
-      if (st.c) st.c[j] = timing ? batch.completeNs![i]! : NaN;
+      // A run of requests of this stream, at most what its window still needs.
+      let end = Math.min(n, i + this.size - st.n);
+      if (this.splitByDevice) {
+        let j = i + 1;
+        while (j < end && batch.device[j] === key) j++;
+        end = j;
+      }
+      const at = st.n;
+      if (end - i >= 64) {
+        // Long runs (always, for a whole-trace stream) copy as blocks.
+        st.t.set(batch.timeNs.subarray(i, end), at);
+        st.s.set(batch.sector.subarray(i, end), at);
+        st.b.set(batch.bytes.subarray(i, end), at);
+        st.o.set(batch.op.subarray(i, end), at);
+        st.d.set(batch.device.subarray(i, end), at);
+        if (st.c) {
+          if (timing) st.c.set(batch.completeNs!.subarray(i, end), at);
+          else st.c.fill(NaN, at, at + end - i);
+        }
+      } else {
+        for (let k = i, j = at; k < end; k++, j++) {
+          st.t[j] = batch.timeNs[k]!;
+          st.s[j] = batch.sector[k]!;
+          st.b[j] = batch.bytes[k]!;
+          st.o[j] = batch.op[k]!;
+          st.d[j] = batch.device[k]!;
+          if (st.c) st.c[j] = timing ? batch.completeNs![k]! : NaN;
+        }
+      }
+      st.n += end - i;
+      i = end;
       if (st.n === this.size) {
-        out.push({
+        onWindow({
           stream: key,
           index: st.windows++,
           firstRequest: st.seen,
@@ -162,10 +207,8 @@ export class Windower {
         st.prevTimeNs = st.t[this.size - 1]!;
         st.seen += this.size;
         st.n = 0;
-        st.fresh();
       }
     }
-    return out;
   }
 }
 
@@ -186,47 +229,10 @@ export interface PerIoFeatures {
   readonly device: Uint32Array;
 }
 
-/** Inter-arrival gap of request i in ns, negative gaps clamped to 0 (see the file comment). */
-export function gapNs(w: RequestWindow, i: number): number {
-  const prev = i > 0 ? w.timeNs[i - 1]! : w.prevTimeNs;
-  if (Number.isNaN(prev)) return 0;
-  const g = w.timeNs[i]! - prev;
-  return g > 0 ? g : 0;
-}
-
+/** The per-I/O features of one window (computed by the addon, window-native.ts, with the window's descriptors). */
 export function perIoFeatures(w: RequestWindow): PerIoFeatures {
   const n = w.length;
-  let minSector = Infinity;
-  for (let i = 0; i < n; i++) if (w.sector[i]! < minSector) minSector = w.sector[i]!;
-  const logIat = new Float64Array(n);
-  const logOffset = new Float64Array(n);
-  const logSize = new Float64Array(n);
-  const isRead = new Uint8Array(n);
-  const device = new Uint32Array(n);
-  const ordinal = new Map<number, number>();
-  // Most windows hold one device: skip the Map while the device repeats.
-  let lastDev = -1;
-  let lastOrd = 0;
-  // Sizes repeat (4 KiB, 8 KiB...): reuse the last logarithm.
-  let lastBytes = -1;
-  let lastLogSize = 0;
-  for (let i = 0; i < n; i++) {
-    logIat[i] = Math.log1p(gapNs(w, i) / 1000);
-    logOffset[i] = Math.log1p(w.sector[i]! - minSector);
-    if (w.bytes[i] !== lastBytes) {
-      lastBytes = w.bytes[i]!;
-      lastLogSize = Math.log1p(lastBytes);
-    }
-    logSize[i] = lastLogSize;
-    isRead[i] = w.op[i]! & Op.READ ? 1 : 0;
-    const d = w.device[i]!;
-    if (d !== lastDev) {
-      let o = ordinal.get(d);
-      if (o === undefined) ordinal.set(d, (o = ordinal.size));
-      lastDev = d;
-      lastOrd = o;
-    }
-    device[i] = lastOrd;
-  }
-  return { length: n, logIat, logOffset, logSize, isRead, device };
+  const f = { logIat: new Float64Array(n), logOffset: new Float64Array(n), logSize: new Float64Array(n), isRead: new Uint8Array(n), device: new Uint32Array(n) };
+  measureWindow(w, new Float64Array(WINDOW_SLOTS.length), `window ${w.index}`, f);
+  return { length: n, ...f };
 }

@@ -39,10 +39,11 @@ export async function describeTrace(batches: AsyncIterable<TraceBatch>, opts: Wi
   const w = new Windower(opts);
   const windows: WindowVector[] = [];
   for await (const b of batches) {
-    for (const win of w.push(b)) {
+    // Borrowed windows: only the vector outlives the callback.
+    w.feed(b, (win) => {
       const where = `${source}: window ${win.index}${win.stream >= 0 ? ` of device ${win.stream}` : ''} (request ${win.firstRequest})`;
-      windows.push({ stream: win.stream, index: win.index, vector: descriptorVector(describeWindow(win), where) });
-    }
+      windows.push({ stream: win.stream, index: win.index, vector: descriptorVector(describeWindow(win, where), where) });
+    });
   }
   return { source, windowSize: w.size, requests: w.requests, leftover: w.leftover, windows };
 }

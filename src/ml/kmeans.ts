@@ -59,25 +59,56 @@ export function nearestCentre(centres: readonly ArrayLike<number>[], p: ArrayLik
   return best;
 }
 
-/** Mean silhouette coefficient (Euclidean); points alone in their cluster score 0, as in scikit-learn. */
-export function silhouette(points: readonly number[][], labels: readonly number[], k: number): number {
+/**
+ * Euclidean distance of every pair i < j, row by row. fitKMeans computes it
+ * once for all the k it tries: the distances are most of a silhouette's cost
+ * and do not depend on the clustering.
+ */
+export function pairDistances(points: readonly number[][]): Float64Array {
   const n = points.length;
-  let total = 0;
-  const sums = new Float64Array(k);
+  const out = new Float64Array((n * (n - 1)) / 2);
+  let p = 0;
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) out[p++] = Math.sqrt(sq(points[i]!, points[j]!));
+  return out;
+}
+
+/** Mean silhouette coefficient (Euclidean); points alone in their cluster score 0, as in scikit-learn. */
+export function silhouette(points: readonly number[][], labels: readonly number[], k: number, distances = pairDistances(points)): number {
+  const n = points.length;
   const counts = new Float64Array(k);
   for (const l of labels) counts[l]!++;
+  const sums = clusterDistanceSums(n, labels, k, distances);
+  let total = 0;
   for (let i = 0; i < n; i++) {
-    sums.fill(0);
-    for (let j = 0; j < n; j++) if (j !== i) sums[labels[j]!]! += Math.sqrt(sq(points[i]!, points[j]!));
     const own = labels[i]!;
     if (counts[own]! <= 1) continue;
-    const a = sums[own]! / (counts[own]! - 1);
+    const a = sums[i * k + own]! / (counts[own]! - 1);
     let b = Infinity;
-    for (let c = 0; c < k; c++) if (c !== own && counts[c]! > 0) b = Math.min(b, sums[c]! / counts[c]!);
+    for (let c = 0; c < k; c++) if (c !== own && counts[c]! > 0) b = Math.min(b, sums[i * k + c]! / counts[c]!);
     const m = Math.max(a, b);
     if (Number.isFinite(b) && m > 0) total += (b - a) / m;
   }
   return total / n;
+}
+
+/**
+ * sums[i k + c]: total distance from point i to the points of cluster c. Each
+ * pair is visited once and added to both ends; every row still receives its
+ * terms in ascending j. (Its own function: V8 optimises this loop while it
+ * runs, and the code after it, not yet run, would throw that away.)
+ */
+function clusterDistanceSums(n: number, labels: readonly number[], k: number, distances: Float64Array): Float64Array {
+  const sums = new Float64Array(n * k);
+  let p = 0;
+  for (let i = 0; i < n; i++) {
+    const li = labels[i]!;
+    for (let j = i + 1; j < n; j++) {
+      const d = distances[p++]!;
+      sums[i * k + labels[j]!]! += d;
+      sums[j * k + li]! += d;
+    }
+  }
+  return sums;
 }
 
 function distinctCount(points: readonly number[][], cap: number): number {
@@ -121,9 +152,10 @@ export function fitKMeans(points: number[][], opts: KMeansOptions = {}): KMeansM
   if (kMax < 2) return { ...lloyd(points, 1, opts), silhouette: NaN, scores: [] };
   let best: KMeansModel | undefined;
   const scores: { k: number; silhouette: number }[] = [];
+  const distances = pairDistances(points);
   for (let k = 2; k <= kMax; k++) {
     const m = lloyd(points, k, opts);
-    const s = silhouette(points, m.assignments, k);
+    const s = silhouette(points, m.assignments, k, distances);
     scores.push({ k, silhouette: s });
     // Strictly better only: on ties the smaller k wins (simpler model).
     if (!best || s > best.silhouette) best = { ...m, silhouette: s, scores };

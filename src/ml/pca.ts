@@ -1,6 +1,13 @@
 /**
  * PCA of window descriptor vectors (AutoBlox reduces windows to 2 components
- * before k-means). Wraps ml-pca (SVD of the centred data).
+ * before k-means). Wraps ml-pca, as the eigen-decomposition of the D x D
+ * covariance matrix of the centred data (method 'covarianceMatrix'). An SVD of
+ * the n x D data gives the same leading components (to ~1e-15 on these
+ * standardised columns, checked against scikit-learn's full SVD in
+ * test/ml-sklearn.test.ts) but took about twice as long in ml-matrix, whose SVD walks
+ * the whole n x D matrix through element accessors; the covariance is one
+ * matrix product, and D = 24 keeps its squared condition number harmless for
+ * the two components kept.
  *
  * Standardisation: each column is first turned into z-scores with
  * standardize.ts (population std, zero-variance columns only centred), the
@@ -35,7 +42,7 @@ export function fitPca(rows: readonly ArrayLike<number>[], nComponents = 2): Pca
   const z = rows.map((r) => standardize(scaler, r));
   const d = z[0]!.length;
   if (nComponents < 1 || nComponents > d) throw ERR_ML_DEGENERATE(`cannot take ${nComponents} components of ${d}-dimensional vectors`);
-  const pca = new PCA(z, { method: 'SVD', center: true, scale: false });
+  const pca = new PCA(z, { method: 'covarianceMatrix', center: true, scale: false });
   const ev = pca.getEigenvalues();
   const total = ev.reduce((a, b) => a + b, 0);
   if (!(total > 0)) throw ERR_ML_DEGENERATE(`all ${rows.length} windows have identical descriptors; there is nothing to cluster (a trace of identical requests?)`);

@@ -70,7 +70,7 @@ export async function run(): Promise<void> {
     console.log(`device ${loop.name}: ${size / MiB} MiB file ${loop.backingFile} (${fsType}), direct I/O on; as created read_ahead_kb=${asCreated.read_ahead_kb} max_sectors_kb=${asCreated.max_sectors_kb} scheduler=${asCreated.scheduler}`);
     console.log(`load average at start: ${load} (2 cores shared with other jobs: figures are under contention)`);
     const cost = await calibrateDevice(loop.path, size);
-    console.log(`calibrated cost: ${cost.requestUs.toFixed(1)} us/request, ${(cost.bytesPerSec / 1e9).toFixed(2)} GB/s, ${cost.appRequestUs.toFixed(1)} us per cached read`);
+    console.log(`calibrated cost: ${cost.requestUs.toFixed(1)} us/request, ${cost.parallelism.toFixed(1)} requests overlapped, ${(cost.bytesPerSec / 1e9).toFixed(2)} GB/s, ${cost.appRequestUs.toFixed(1)} us per cached read`);
     const live = new LiveEvaluator({ device: loop.path, repetitions: 1 });
     const workloads: [string, PatternSpec][] = [
       ['sequential 4 KiB reads, 64 MiB', { pattern: 'sequential', count: 16384, requestBytes: 4096, spanBytes: 448 * MiB }],

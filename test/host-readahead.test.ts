@@ -62,6 +62,23 @@ test('model: a bounded cache evicts, and unused prefetch is counted as waste', (
   assert.ok(s.deviceBytes > 2000 * 4096 * 1.5);
 });
 
+test('model: the pieces of one readahead window are served together on a device that overlaps requests', () => {
+  const t = patternTrace({ pattern: 'sequential', count: 8192, requestBytes: 4096, spanBytes: 64 * MiB });
+  // 128 KiB max request: a 1 MiB window is 8 requests, one round when the device serves 8 at once.
+  const serial = { requestUs: 80, bytesPerSec: 1.5e9, appRequestUs: 2 };
+  const overlapped = { ...serial, parallelism: 8 };
+  const at = (ra: number, cost: typeof serial) => simulateReadahead(t, ra, { maxSectorsKb: 128, cost });
+  for (const ra of [128, 1024]) {
+    assert.equal(at(ra, serial).deviceRounds, at(ra, serial).deviceRequests, 'parallelism 1: every request is a round');
+    assert.equal(at(ra, overlapped).deviceRequests, at(ra, serial).deviceRequests, 'parallelism changes the cost, not the I/O');
+  }
+  assert.ok(at(1024, overlapped).deviceRounds <= at(1024, overlapped).deviceRequests / 4);
+  // Serially the larger window saves nothing (as many requests, a little more prefetch past the end); overlapped it does.
+  assert.ok(Math.abs(at(1024, serial).seconds - at(128, serial).seconds) < 0.1 * at(128, serial).seconds);
+  assert.ok(at(1024, overlapped).seconds < 0.8 * at(128, overlapped).seconds);
+  assert.equal(chooseReadahead(t, { cost: overlapped, maxSectorsKb: 128, prefer: 128 }).readAheadKb > 128, true);
+});
+
 test('readahead search: the device-less space and the model agree on streams and random reads', async () => {
   const space = readaheadModelSpace();
   assert.deepEqual(space.baseline, { read_ahead_kb: 128, max_sectors_kb: 1280 });

@@ -15,6 +15,7 @@ import { applyHostConfig, revertHostConfig } from './applier.js';
 import { assertReplaySafe } from './device-safety.js';
 import { MemoryStateStore } from './state.js';
 import { resolveDevice, type BlockDevice } from './sysfs.js';
+import type { DeviceCost } from './readahead-model.js';
 
 export interface LiveOptions {
   /** Whole block device (/dev/loop3, /dev/nvme1n1). */
@@ -219,7 +220,10 @@ export class LiveEvaluator implements Evaluator {
  * O_DIRECT QD1 reads of 4 KiB and 1 MiB give the per-request cost and the
  * bandwidth; buffered re-reads of a cached MiB give the per-call cost.
  */
-export async function calibrateDevice(devPath: string, deviceBytes: number): Promise<{ requestUs: number; bytesPerSec: number; appRequestUs: number }> {
+/** Deepest queue the calibration tries: a readahead window rarely splits into more requests than this at once. */
+const CALIBRATION_DEPTH = 32;
+
+export async function calibrateDevice(devPath: string, deviceBytes: number): Promise<Required<DeviceCost>> {
   const mk = (n: number, len: number, spread: number, shift: number): ReplayPlan => {
     const p: ReplayPlan = { offsets: new Float64Array(n), lengths: new Uint32Array(n).fill(len), writes: new Uint8Array(n), timesNs: new Float64Array(n), writesSkipped: 0, otherSkipped: 0 };
     const slots = Math.max(1, Math.floor(Math.min(spread, deviceBytes) / len));
@@ -233,9 +237,12 @@ export async function calibrateDevice(devPath: string, deviceBytes: number): Pro
   const trials = 12;
   let tSmall = Infinity;
   let tBig = Infinity;
+  let tDeep = Infinity;
   for (let t = 0; t < trials; t++) {
     tSmall = Math.min(tSmall, (await runReplay(devPath, mk(64, 4096, deviceBytes, t * 64), o)).elapsedNs / 1e3 / 64);
     tBig = Math.min(tBig, (await runReplay(devPath, mk(8, 1 << 20, deviceBytes, t * 8), o)).elapsedNs / 1e3 / 8);
+    // The same small reads, CALIBRATION_DEPTH in flight: how many requests the device overlaps.
+    tDeep = Math.min(tDeep, (await runReplay(devPath, mk(64, 4096, deviceBytes, t * 64 + 4096), { ...o, queueDepth: CALIBRATION_DEPTH })).elapsedNs / 1e3 / 64);
   }
   // Floor at 1 us: a 1 MiB read is never faster than that over a 4 KiB one.
   const bytesPerSec = ((1 << 20) - 4096) / Math.max(1e-6, (tBig - tSmall) / 1e6);
@@ -249,5 +256,6 @@ export async function calibrateDevice(devPath: string, deviceBytes: number): Pro
     const r = await runReplay(devPath, cached, { ...o, direct: false, dropCache: false });
     hot = Math.min(hot, r.latencyNs.subarray(256).reduce((a, b) => a + b, 0));
   }
-  return { requestUs, bytesPerSec, appRequestUs: hot / 1e3 / 256 };
+  const parallelism = Math.min(CALIBRATION_DEPTH, Math.max(1, tSmall / Math.max(1e-3, tDeep)));
+  return { requestUs, bytesPerSec, appRequestUs: hot / 1e3 / 256, parallelism };
 }

@@ -19,13 +19,14 @@
         "native/src/collector/ebpf_session.cc",
         "native/src/collector/blktrace_ioctl.cc",
         "native/src/textscan.cc",
-        "native/src/descriptors.cc"
+        "native/src/descriptors.cc",
+        "native/src/linalg.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/src"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-std=c++17", "-O2", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc": ["-std=c++17", "-O2", "-fopenmp-simd", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "libraries": ["-lbz2", "-llzma", "-lzstd", "-luring"],
       "conditions": [
         # collector: link libbpf when its headers are installed; otherwise the

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConstantKernel, RBF, RationalQuadratic, WhiteKernel, Sum, Product, autobloxKernel, thetaOf, namesOf, type Kernel } from '../src/gpr/kernels.js';
 import { cholesky, choInverse, choSolve } from '../src/gpr/cholesky.js';
+import { native } from '../src/native.js';
 import { GaussianProcess } from '../src/gpr/gpr.js';
 import { Rng } from '../src/space/rng.js';
 import { isSsdtuneError } from '../src/errors.js';
@@ -80,6 +81,29 @@ test('Cholesky factor, solve and inverse are consistent', () => {
     assert.ok(Math.abs(s - b[i]!) < 1e-8);
   }
   assert.equal(cholesky(Float64Array.from([1, 2, 2, 1]), 2), undefined, 'indefinite matrix is refused');
+  // L is lower triangular with the upper triangle zero, and L L^T = K.
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      if (j > i) assert.equal(L[i * n + j], 0);
+      let s = 0;
+      for (let k = 0; k < n; k++) s += L[i * n + k]! * L[j * n + k]!;
+      assert.ok(Math.abs(s - K[i * n + j]!) < 1e-12, `L L^T [${i},${j}]`);
+    }
+  }
+});
+
+test('native Cholesky and inverse check their arguments', () => {
+  const a = native() as { choleskyInto: (...x: unknown[]) => boolean; choInverseInto: (...x: unknown[]) => void };
+  const I = Float64Array.from([1, 0, 0, 1]);
+  assert.throws(() => a.choleskyInto([1, 0, 0, 1], 2, new Float64Array(4)), /matrix must be a Float64Array/);
+  assert.throws(() => a.choleskyInto(I, 3, new Float64Array(9)), /matrix has 4 elements, expected n\*n = 9/);
+  assert.throws(() => a.choleskyInto(I, 2, new Float64Array(3)), /output has 3 elements/);
+  assert.throws(() => a.choleskyInto(I, 1.5, new Float64Array(4)), /n must be an integer/);
+  assert.throws(() => a.choleskyInto(I, 2, I), /output must not be the input/);
+  assert.throws(() => a.choInverseInto(I, 2), /expected 3 arguments/);
+  assert.ok(a.choleskyInto(I, 2, new Float64Array(4)));
+  assert.equal(a.choleskyInto(Float64Array.from([0, 0, 0, 0]), 2, new Float64Array(4)), false, 'singular: not positive definite');
+  assert.equal(a.choleskyInto(Float64Array.from([NaN, 0, 0, 1]), 2, new Float64Array(4)), false, 'NaN: refused, not propagated');
 });
 
 const f = (x: number[]): number => 20 * Math.sin(x[0]!) + 10 * Math.cos(x[1]! / 2) + x[0]! * x[1]!;

@@ -10,6 +10,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   ssdtune::InitCollector(env, exports);
   ssdtune::InitTextScan(env, exports);
   ssdtune::InitDescriptors(env, exports);
+  ssdtune::InitLinalg(env, exports);
   return exports;
 }
 

@@ -3,8 +3,12 @@
  * code rather than ml-matrix's CholeskyDecomposition: the GP fit factors an
  * n x n matrix at every likelihood evaluation, and loops over contiguous
  * rows of one flat array are several times faster than ml-matrix's
- * array-of-rows Matrix with its per-element accessors.
+ * array-of-rows Matrix with its per-element accessors. The two O(n^3) steps
+ * (factor, inverse) are native; the O(n^2) solves stay here.
  */
+import { ERR_NATIVE } from '../errors.js';
+import { native } from '../native.js';
+
 
 /** sum_k A[a+k] B[b+k] for k < len, with four accumulators so the loop pipelines (about 2x over a plain loop in V8). */
 function dot(A: Float64Array, a: number, B: Float64Array, b: number, len: number): number {
@@ -23,21 +27,29 @@ function dot(A: Float64Array, a: number, B: Float64Array, b: number, len: number
   return s0 + s1 + (s2 + s3);
 }
 
-/** Lower-triangular L with A = L L^T, or undefined when A is not (numerically) positive definite. */
+interface LinalgAddon {
+  choleskyInto(A: Float64Array, n: number, L: Float64Array): boolean;
+  choInverseInto(L: Float64Array, n: number, out: Float64Array): void;
+}
+let linalg: LinalgAddon | undefined;
+function addon(): LinalgAddon {
+  if (linalg) return linalg;
+  const a = native() as Partial<LinalgAddon>;
+  if (typeof a.choleskyInto !== 'function' || typeof a.choInverseInto !== 'function') {
+    throw ERR_NATIVE('build/Release/ssdtune_native.node has no choleskyInto/choInverseInto (stale build?): run `npm run build:native`');
+  }
+  return (linalg = a as LinalgAddon);
+}
+
+/**
+ * Lower-triangular L with A = L L^T (row-major, upper triangle zero), or
+ * undefined when A is not (numerically) positive definite. Left-looking, by
+ * rows: L[i][j] = (A[i][j] - <row i, row j>) / L[j][j] over k < j. O(n^3):
+ * native (native/src/linalg.cc), the cost of every likelihood evaluation of the fit.
+ */
 export function cholesky(A: Float64Array, n: number): Float64Array | undefined {
   const L = new Float64Array(n * n);
-  for (let j = 0; j < n; j++) {
-    const rj = j * n;
-    const s = A[rj + j]! - dot(L, rj, L, rj, j);
-    if (!(s > 0)) return undefined;
-    const ljj = Math.sqrt(s);
-    L[rj + j] = ljj;
-    for (let i = j + 1; i < n; i++) {
-      const ri = i * n;
-      L[ri + j] = (A[ri + j]! - dot(L, ri, L, rj, j)) / ljj;
-    }
-  }
-  return L;
+  return addon().choleskyInto(A, n, L) ? L : undefined;
 }
 
 /** Solves L z = b in place (forward substitution). */
@@ -67,28 +79,10 @@ export function choSolve(L: Float64Array, n: number, b: ArrayLike<number>): Floa
 /**
  * A^{-1} (full symmetric storage) from A's Cholesky factor, as
  * U U^T with U = L^{-T} stored row-major so every inner loop runs along
- * contiguous rows.
+ * contiguous rows. O(n^3): native (native/src/linalg.cc).
  */
 export function choInverse(L: Float64Array, n: number): Float64Array {
-  // U[j][i] = (L^{-1})[i][j]: row j of U is column j of L^{-1}.
-  const U = new Float64Array(n * n);
-  for (let j = 0; j < n; j++) {
-    const rj = j * n;
-    U[rj + j] = 1 / L[rj + j]!;
-    for (let i = j + 1; i < n; i++) {
-      const ri = i * n;
-      U[rj + i] = -dot(L, ri + j, U, rj + j, i - j) / L[ri + i]!;
-    }
-  }
   const inv = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    const ri = i * n;
-    for (let j = 0; j <= i; j++) {
-      const rj = j * n;
-      const s = dot(U, ri + i, U, rj + i, n - i);
-      inv[ri + j] = s;
-      inv[rj + i] = s;
-    }
-  }
+  addon().choInverseInto(L, n, inv);
   return inv;
 }

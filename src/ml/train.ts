@@ -617,7 +617,9 @@ to learn from, one test query).
 ssdtune model identify <trace> --known <trace of workload A> <trace of workload B> ...
 \`\`\`
 or \`identify()\` in \`src/ml/identify.ts\` with a \`WorkloadStore\`. A query longer than ${cfg.queryWindows} windows is
-decided chunk by chunk (the thresholds are calibrated for ${cfg.queryWindows}-window queries) with a majority vote.
+decided chunk by chunk (the thresholds are calibrated for ${cfg.queryWindows}-window queries) with a majority vote. A query made
+of the very windows a stored workload was profiled from (the same trace asked again) is known outright, without a
+distance test (\`exact\` in the answer): a short, noisy trace would otherwise fail its own capped radius.
 
 ## Retrain
 \`\`\`

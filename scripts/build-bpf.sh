@@ -37,7 +37,7 @@ trap 'rm -rf "$gen"' EXIT
 if ! err="$(bpftool btf dump file "$btf" format c 2>&1 >"$gen/vmlinux.h")"; then
   report false "bpftool btf dump failed: $err"
 fi
-if ! err="$(clang -g -O2 -target bpf -D__TARGET_ARCH_$arch -I"$gen" -I"$root/native/bpf" \
+if ! err="$(clang -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$arch -I"$gen" -I"$root/native/bpf" \
   -c "$src" -o "$out.tmp" 2>&1)"; then
   rm -f "$out.tmp"
   report false "clang failed: $err"

@@ -24,8 +24,8 @@ interface Captured {
   meta: TraceMeta;
 }
 
-async function capture(dev: string, backend: BackendName, work: () => void): Promise<Captured> {
-  const { collector } = await openCollector(dev, { backend });
+async function capture(dev: string, backend: BackendName, work: () => void, opts: { slotBits?: number } = {}): Promise<Captured> {
+  const { collector } = await openCollector(dev, { backend, ...opts });
   const parts: TraceBatch[] = [];
   const reading = (async () => {
     for await (const b of collector) parts.push(b);
@@ -61,6 +61,14 @@ function checkTimes(b: TraceBatch): void {
     assert.ok(b.completeNs![i]! - b.timeNs[i]! < 10e9, `latency below 10 s at row ${i}`);
   }
 }
+
+// The backend tests below skip where a backend cannot work. A program the verifier rejects is not
+// such a place: where our object was built and the kernel has BTF, loading must succeed.
+it('the eBPF program passes the verifier wherever it was built', { skip: !isRoot ? 'needs root' : undefined }, () => {
+  const check = checkBackend('ebpf');
+  if (check.works) return;
+  assert.ok(!/BEGIN PROG LOAD LOG|verifier/i.test(check.reason), `the kernel's verifier rejected biotrace.bpf.o: ${check.reason.slice(0, 2000)}`);
+});
 
 describe('live collector on a loop device', { skip: skipAll }, () => {
   let loop: ScratchDevice;
@@ -119,6 +127,23 @@ describe('live collector on a loop device', { skip: skipAll }, () => {
         for (let i = 0; i < c.batch.length; i++) if (c.batch.op[i]! & Op.READ) capReads++;
         assert.equal(capReads, reads);
       });
+
+      if (backend === 'ebpf') {
+        it('with a one-slot in-flight table (every other request in the hash fallback) still captures every request', { skip }, async () => {
+          let ios: FioIo[] = [];
+          const c = await capture(
+            loop.path,
+            backend,
+            () => {
+              ios = runFio(loop.path, { rw: 'randrw', bs: 4096, ios: 600, rwmixread: 70, iodepth: 16 }).ios;
+            },
+            { slotBits: 0 },
+          );
+          assert.deepEqual(capturedKeys(c.batch), fioKeys(ios));
+          assert.equal(c.stats.lost, 0);
+          checkTimes(c.batch);
+        });
+      }
 
       it('leaves nothing behind: no tracefs instance, no lock file', { skip }, () => {
         const root = tracefsRoot();

@@ -3,7 +3,7 @@
  *
  * Written in the style of libbpf-tools' biosnoop: BTF-typed tracepoints
  * (tp_btf) on block_rq_insert/issue/complete, the request pointer as the key
- * of an in-flight hash map, latency worked out here in the kernel, and one
+ * of an in-flight table, latency worked out here in the kernel, and one
  * fixed-size record per completed request pushed through a BPF ring buffer.
  * Requests of other devices are dropped before they touch any map, so a busy
  * host pays only a few loads per foreign request.
@@ -27,6 +27,7 @@ const volatile __u64 sector_hi = ~0ULL;
 const volatile __u64 wakeup_bytes = 256 << 10;
 
 struct start {
+  __u64 key;    /* struct request * owning a slot of `slots`; 0 = free (unused in `inflight`) */
   __u64 gen;    /* rq->start_time_ns: tells a reused request struct from a stale entry */
   __u64 queue_ns;
   __u64 issue_ns;
@@ -38,10 +39,27 @@ struct start {
   char comm[16];
 };
 
-/* A plain hash (an LRU hash costs more per update). Entries of requests
- * merged into another are dropped at block_rq_merge; any other stale entry is
- * recognised by its generation and, should the map ever fill, the requests
- * not tracked are counted (BT_CNT_START_FULL), never silently dropped. */
+/* In-flight requests live in a direct-mapped table indexed by a hash of the
+ * request pointer: an array element is found without the hash map's bucket
+ * walk, lock and element allocation, which were most of the per-request cost.
+ * blk-mq preallocates its requests, so a device's in-flight requests come
+ * from a small fixed pool of pointers and rarely share a slot; a slot is
+ * claimed with a compare-and-swap, and a request whose slot another live
+ * request holds goes to the `inflight` hash instead. Stale slots (a request
+ * freed unseen) are recognised by key and generation and reused. */
+const volatile __u32 slot_mask = (1 << 16) - 1; /* slots - 1, a power of two minus one; set with the map size by the loader */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1 << 16);
+  __type(key, __u32);
+  __type(value, struct start);
+} slots SEC(".maps");
+
+/* The collision fallback: a plain hash (an LRU hash costs more per update).
+ * Entries of requests merged into another are dropped at block_rq_merge; any
+ * other stale entry is recognised by its generation and, should the map ever
+ * fill, the requests not tracked are counted (BT_CNT_START_FULL), never
+ * silently dropped. */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 16384);
@@ -106,38 +124,82 @@ static __always_inline __u32 rq_op(struct request *rq) {
   return op;
 }
 
+/* The request's address as a plain number. The verifier forbids arithmetic on
+ * a trusted kernel pointer and partial reads of a spilled one; copying the
+ * spilled pointer with bpf_probe_read_kernel yields a scalar (one cheap helper
+ * call, far less than the hash map operations it replaces). */
+static __always_inline __u64 rq_key(struct request *rq) {
+  __u64 p = (__u64)rq;
+  __u64 k = 0;
+  bpf_probe_read_kernel(&k, sizeof(k), &p);
+  return k;
+}
+
+static __always_inline struct start *slot_of(__u64 key) {
+  __u32 idx = (__u32)((key * 0x9E3779B97F4A7C15ULL) >> 32) & slot_mask; /* Fibonacci hashing */
+  return bpf_map_lookup_elem(&slots, &idx);
+}
+
+/* The entry tracking `key`, or NULL. */
+static __always_inline struct start *find(__u64 key) {
+  struct start *s = slot_of(key);
+  if (s && s->key == key) return s;
+  return bpf_map_lookup_elem(&inflight, &key);
+}
+
+/* Stop tracking `key` (completed or merged away). */
+static __always_inline void forget(__u64 key, struct start *s) {
+  if (s->key == key) s->key = 0; /* a slot; hash entries keep key 0 */
+  else bpf_map_delete_elem(&inflight, &key);
+}
+
+/* An entry for `key`: its free slot if the compare-and-swap wins it, else a
+ * new hash entry (NULL, counted, when the hash is full too). The caller sets
+ * every field but `key` (a slot's key must never pass through 0 while held). */
+static __always_inline struct start *claim(__u64 key) {
+  struct start *s = slot_of(key);
+  if (s && __sync_val_compare_and_swap(&s->key, 0, key) == 0) return s;
+  struct start zero = {};
+  if (bpf_map_update_elem(&inflight, &key, &zero, BPF_ANY) != 0) {
+    count(BT_CNT_START_FULL);
+    return NULL;
+  }
+  return bpf_map_lookup_elem(&inflight, &key);
+}
+
 static __always_inline void remember(struct request *rq, bool insert) {
-  __u64 key = (__u64)rq;
+  __u64 key = rq_key(rq);
   __u64 now = bpf_ktime_get_ns();
   __u64 gen = rq->start_time_ns;
-  struct start *s = bpf_map_lookup_elem(&inflight, &key);
-  if (s && (insert || s->gen != gen)) s = NULL; /* insert starts a lifetime; a generation change means stale */
-  if (s) {
+  struct start *s = find(key);
+  if (s && !insert && s->gen == gen) {
     /* issue after insert: keep the queue time and the submitter's pid,
      * take the geometry as dispatched (merges may have grown the request) */
-    if (!insert) {
-      s->issue_ns = now;
-      s->flags |= BT_F_ISSUE_SEEN;
-      s->sector = rq->__sector;
-      s->bytes = rq->__data_len;
-      s->op = rq_op(rq);
-    }
+    s->issue_ns = now;
+    s->flags |= BT_F_ISSUE_SEEN;
+    s->sector = rq->__sector;
+    s->bytes = rq->__data_len;
+    s->op = rq_op(rq);
     return;
   }
-  struct start n = {};
-  n.gen = gen;
-  n.queue_ns = now;
-  n.sector = rq->__sector;
-  n.bytes = rq->__data_len;
-  n.op = rq_op(rq);
-  if (insert) n.flags = BT_F_INSERT_SEEN;
-  else {
-    n.issue_ns = now;
-    n.flags = BT_F_ISSUE_SEEN;
+  /* A new lifetime: insert, or issue without insert (no scheduler), or a
+   * stale entry of a reused request struct. */
+  if (!s) s = claim(key);
+  if (!s) return;
+  s->gen = gen;
+  s->queue_ns = now;
+  s->sector = rq->__sector;
+  s->bytes = rq->__data_len;
+  s->op = rq_op(rq);
+  if (insert) {
+    s->issue_ns = 0;
+    s->flags = BT_F_INSERT_SEEN;
+  } else {
+    s->issue_ns = now;
+    s->flags = BT_F_ISSUE_SEEN;
   }
-  n.pid = bpf_get_current_pid_tgid() >> 32;
-  bpf_get_current_comm(&n.comm, sizeof(n.comm));
-  if (bpf_map_update_elem(&inflight, &key, &n, BPF_ANY) != 0) count(BT_CNT_START_FULL);
+  s->pid = bpf_get_current_pid_tgid() >> 32;
+  bpf_get_current_comm(&s->comm, sizeof(s->comm));
 }
 
 SEC("tp_btf/block_rq_insert")
@@ -155,21 +217,22 @@ int BPF_PROG(bt_issue, struct request *rq) {
 /* `rq` is being merged into another request and freed without completing. */
 SEC("tp_btf/block_rq_merge")
 int BPF_PROG(bt_merge, struct request *rq) {
-  __u64 key = (__u64)rq;
-  bpf_map_delete_elem(&inflight, &key);
+  __u64 key = rq_key(rq);
+  struct start *s = find(key);
+  if (s) forget(key, s);
   return 0;
 }
 
 SEC("tp_btf/block_rq_complete")
 int BPF_PROG(bt_complete, struct request *rq, int error, unsigned int nr_bytes) {
   if (!wanted(rq)) return 0;
-  __u64 key = (__u64)rq;
-  struct start *s = bpf_map_lookup_elem(&inflight, &key);
+  __u64 key = rq_key(rq);
+  struct start *s = find(key);
   if (!s) return 0; /* issued before the capture started */
   struct biorec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
   if (!r) {
     count(BT_CNT_RINGBUF_FULL);
-    bpf_map_delete_elem(&inflight, &key);
+    forget(key, s);
     return 0;
   }
   r->queue_ns = s->queue_ns;
@@ -185,7 +248,7 @@ int BPF_PROG(bt_complete, struct request *rq, int error, unsigned int nr_bytes) 
   r->error = error;
   r->flags = s->flags;
   __builtin_memcpy(r->comm, s->comm, sizeof(r->comm));
-  bpf_map_delete_elem(&inflight, &key);
+  forget(key, s);
   __u64 waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
   bpf_ringbuf_submit(r, waiting >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
   count(BT_CNT_COMPLETED);

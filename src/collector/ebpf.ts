@@ -71,6 +71,7 @@ export class EbpfCapture extends LiveCapture {
       sectorLo: p ? p.start : 0,
       sectorHi: p ? p.start + p.sectors : -1,
       ringBytes: opts.ringBytes ?? 8 << 20,
+      ...(opts.slotBits !== undefined ? { slotBits: opts.slotBits } : {}),
       onRecords: (buf: Buffer | null) => {
         if (buf === null) endStream();
         else {

@@ -42,6 +42,12 @@ export interface CaptureOptions {
   reorderWindowMs?: number;
   /** eBPF ring buffer size in bytes (power of two, default 8 MiB). */
   ringBytes?: number;
+  /**
+   * eBPF in-flight slot table of 2^slotBits entries (default 16). Requests whose
+   * slot is taken go to a hash map; 0 (one slot) sends nearly all there, which
+   * the tests use to exercise that path.
+   */
+  slotBits?: number;
   /** tracefs per-CPU buffer size in KiB (default 16384: a second or more of events at full speed, since a busy machine can keep the reader off-CPU that long). */
   bufferKb?: number;
 }

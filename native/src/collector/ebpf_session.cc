@@ -91,7 +91,7 @@ class EbpfSession : public Napi::ObjectWrap<EbpfSession> {
                         InstanceMethod("stats", &EbpfSession::Stats)});
   }
 
-  // new EbpfSession({ object, dev, sectorLo, sectorHi, ringBytes, onRecords })
+  // new EbpfSession({ object, dev, sectorLo, sectorHi, ringBytes, slotBits, onRecords })
   explicit EbpfSession(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EbpfSession>(info) {
     Napi::Env env = info.Env();
     if (!info[0].IsObject()) throw Napi::TypeError::New(env, "EbpfSession: options object expected");
@@ -104,6 +104,11 @@ class EbpfSession : public Napi::ObjectWrap<EbpfSession> {
     double hi = o.Has("sectorHi") ? o.Get("sectorHi").ToNumber().DoubleValue() : -1;
     sector_hi_ = hi < 0 ? ~0ULL : static_cast<uint64_t>(hi);
     ring_bytes_ = o.Has("ringBytes") ? o.Get("ringBytes").ToNumber().Uint32Value() : 0;
+    if (o.Has("slotBits")) {
+      const double b = o.Get("slotBits").ToNumber().DoubleValue();
+      if (!(b >= 0 && b <= 20) || b != static_cast<uint32_t>(b)) throw Napi::RangeError::New(env, "EbpfSession: options.slotBits must be an integer in 0..20");
+      slot_bits_ = static_cast<uint32_t>(b);
+    }
     callback_ = Napi::Persistent(o.Get("onRecords").As<Napi::Function>());
   }
 
@@ -192,9 +197,11 @@ class EbpfSession : public Napi::ObjectWrap<EbpfSession> {
     struct btf* btf = bpf_object__btf(obj_);
     uint32_t dev = dev_;
     unsigned long long lo = sector_lo_, hi = sector_hi_;
+    uint32_t slot_mask = (1u << slot_bits_) - 1;
     if (!btf || !SetRodataVar(btf, image, "target_dev", &dev, sizeof dev) ||
-        !SetRodataVar(btf, image, "sector_lo", &lo, sizeof lo) || !SetRodataVar(btf, image, "sector_hi", &hi, sizeof hi))
-      return "BPF object " + object_path_ + " lacks the filter variables target_dev/sector_lo/sector_hi";
+        !SetRodataVar(btf, image, "sector_lo", &lo, sizeof lo) || !SetRodataVar(btf, image, "sector_hi", &hi, sizeof hi) ||
+        !SetRodataVar(btf, image, "slot_mask", &slot_mask, sizeof slot_mask))
+      return "BPF object " + object_path_ + " lacks the variables target_dev/sector_lo/sector_hi/slot_mask (rebuild: npm run build:native)";
     int err = bpf_map__set_initial_value(rodata, image.data(), image.size());
     if (err) return Describe("cannot set the device filter", err);
     if (ring_bytes_) {
@@ -202,6 +209,8 @@ class EbpfSession : public Napi::ObjectWrap<EbpfSession> {
       if (events && (err = bpf_map__set_max_entries(events, ring_bytes_)) != 0)
         return Describe("cannot size the ring buffer", err);
     }
+    struct bpf_map* slots = bpf_object__find_map_by_name(obj_, "slots");
+    if (!slots || (err = bpf_map__set_max_entries(slots, 1u << slot_bits_)) != 0) return Describe("cannot size the in-flight slot table", slots ? err : -ENOENT);
     err = bpf_object__load(obj_);
     if (err) return Describe("cannot load BPF programs", err);
     struct bpf_program* prog;
@@ -313,6 +322,7 @@ class EbpfSession : public Napi::ObjectWrap<EbpfSession> {
   uint32_t dev_ = 0;
   uint64_t sector_lo_ = 0, sector_hi_ = ~0ULL;
   uint32_t ring_bytes_ = 0;
+  uint32_t slot_bits_ = 16;  // in-flight slot table: 2^slot_bits_ entries (tests use 0 to force the hash fallback)
   Napi::FunctionReference callback_;
   Napi::ThreadSafeFunction tsfn_;
   bool have_tsfn_ = false;

@@ -206,6 +206,15 @@ test('a short, noisy workload alone in the store does not swallow other traces; 
   // A different slice of it is not the same windows: decided by distance, no exact shortcut.
   const part = await identify(m, msr.slice(0, 8), store);
   assert.notEqual(part.exact, true);
+  // A profile from another model is never compared by distance, only recognised exactly.
+  const foreign = new MemoryWorkloadStore();
+  foreign.put({ ...profile, comparable: false });
+  assert.equal((await identify(m, msr, foreign)).exact, true);
+  const far = await identify(m, msr.slice(0, 8), foreign);
+  assert.equal(far.kind, 'new');
+  assert.equal(far.nearest, undefined, 'nothing comparable to be near');
+  // The shipped model has a fingerprint of its files.
+  assert.match(m.id ?? '', /^[0-9a-f]{16}$/);
 });
 
 test('the ConfDB workload store only offers profiles made with this descriptor set and window size', async () => {
@@ -216,6 +225,11 @@ test('the ConfDB workload store only offers profiles made with this descriptor s
     await db.put('workloads', { ...base, id: 'older-model', descriptorNames: DESCRIPTOR_VECTOR_NAMES.slice(0, 20) });
     await db.put('workloads', { ...base, id: 'other-window', descriptorNames: [...DESCRIPTOR_VECTOR_NAMES], windowSize: 128 });
     assert.deepEqual((await new ConfDBWorkloadStore(db, 64).list()).map((k) => k.id), ['current']);
+    // Given the loaded model's fingerprint, profiles of another model (or of none recorded) are exact-match only.
+    await db.put('workloads', { ...base, id: 'this-model', descriptorNames: [...DESCRIPTOR_VECTOR_NAMES], modelId: 'abc' });
+    await db.put('workloads', { ...base, id: 'retrained-since', descriptorNames: [...DESCRIPTOR_VECTOR_NAMES], modelId: 'old' });
+    const listed = await new ConfDBWorkloadStore(db, 64, 'abc').list();
+    assert.deepEqual(Object.fromEntries(listed.map((k) => [k.id, k.comparable ?? true])), { current: false, 'this-model': true, 'retrained-since': false });
   } finally {
     await db.close();
   }

@@ -26,6 +26,8 @@ export interface WorkloadRecord {
   embeddingRadius?: number;
   /** Requests per window the descriptors were computed with. */
   windowSize?: number;
+  /** Fingerprint of the similarity model that made `embedding` and `embeddingRadius` (SimilarityModel.id). */
+  modelId?: string;
 }
 
 export interface ConfigRecord {

@@ -54,6 +54,12 @@ export interface KnownWorkload {
   pcaCentre: number[];
   /** Mean raw descriptor vector of the workload's windows (DESCRIPTOR_VECTOR_NAMES order). */
   descriptors: number[];
+  /**
+   * False when the embedding and PCA centre come from another model (a
+   * profile stored before a retrain): only the exact-match rule, which
+   * compares raw descriptors, can recognise it. Default true.
+   */
+  comparable?: boolean;
 }
 
 /** Where known workloads live: this in-memory store now, the ConfDB later (same interface). */
@@ -196,6 +202,7 @@ export function decide(m: SimilarityModel, sig: Signature, known: readonly Known
   let best: KnownWorkload | undefined;
   let bd = Infinity;
   for (const k of known) {
+    if (k.comparable === false) continue;
     const d = method === 'network' ? distance(sig.centroidEmbedding, k.centroidEmbedding) / k.embeddingRadius : distance(sig.pcaCentre, k.pcaCentre);
     if (d < bd) {
       bd = d;

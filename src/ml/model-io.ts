@@ -11,6 +11,7 @@
  * the file and what is wrong.
  */
 import * as tf from '@tensorflow/tfjs';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ERR_MODEL_CORRUPT, ERR_MODEL_MISSING } from '../errors.js';
@@ -55,6 +56,12 @@ export interface SimilarityMeta {
 export interface SimilarityModel {
   model: tf.LayersModel;
   meta: SimilarityMeta;
+  /**
+   * Fingerprint of the saved model (its three files), set by loadSimilarityModel.
+   * Stored workload profiles record it: embeddings and radii from another
+   * model live in another space and must not be compared with this one's.
+   */
+  id?: string;
 }
 
 export async function saveSimilarityModel(dir: string, m: SimilarityModel): Promise<void> {
@@ -147,5 +154,7 @@ export async function loadSimilarityModel(dir: string): Promise<SimilarityModel>
   if (inShape?.[1] !== meta.shape.inputDim || outShape?.[1] !== meta.shape.embedding) {
     throw ERR_MODEL_CORRUPT(modelFile, `network maps ${inShape?.[1]} -> ${outShape?.[1]}, ${META_FILE} says ${meta.shape.inputDim} -> ${meta.shape.embedding}`);
   }
-  return { model, meta };
+  const h = createHash('sha256');
+  for (const f of [MODEL_FILE, WEIGHTS_FILE, META_FILE]) h.update(readFileSync(path.join(dir, f)));
+  return { model, meta, id: h.digest('hex').slice(0, 16) };
 }

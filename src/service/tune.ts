@@ -94,7 +94,7 @@ export async function tune(svc: Service, req: TuneRequest, ctl: TuneControl = {}
   // The network method, the one chosen on validation data. ('both', network and PCA agreeing, makes
   // fewer false "known" answers on held-out traces but rejects the very trace a workload was learned
   // from when its 4-window queries spread in the PCA plane.)
-  const ident = await identify(model, vectors, new ConfDBWorkloadStore(svc.db, windowSize));
+  const ident = await identify(model, vectors, new ConfDBWorkloadStore(svc.db, windowSize, model.id));
   const evaluator = makeEvaluator({ totalRequests: described.requests });
   const space = spaceFor(evaluator, req.device);
 
@@ -174,6 +174,7 @@ export async function tune(svc: Service, req: TuneRequest, ctl: TuneControl = {}
           embedding: prof.centroidEmbedding,
           embeddingRadius: prof.embeddingRadius,
           windowSize,
+          ...(model.id ? { modelId: model.id } : {}),
           ...(clusters ? { clusters } : {}),
         };
       })();

@@ -4,9 +4,15 @@ import type { WorkloadRecord } from '../confdb/records.js';
 import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
 import type { KnownWorkload, WorkloadStore } from '../ml/identify.js';
 
-export function toKnown(w: WorkloadRecord): KnownWorkload | undefined {
+/**
+ * A stored workload as identification sees it. With `modelId`, a profile made
+ * by another model (or before models had ids) is offered for the exact-match
+ * rule only: its embedding lives in that model's space.
+ */
+export function toKnown(w: WorkloadRecord, modelId?: string): KnownWorkload | undefined {
   if (!w.embedding || w.embeddingRadius === undefined || !w.pcaCentre) return undefined;
-  return { id: w.id, name: w.name, centroidEmbedding: w.embedding, embeddingRadius: w.embeddingRadius, pcaCentre: w.pcaCentre, descriptors: w.descriptors };
+  const comparable = modelId === undefined || w.modelId === modelId;
+  return { id: w.id, name: w.name, centroidEmbedding: w.embedding, embeddingRadius: w.embeddingRadius, pcaCentre: w.pcaCentre, descriptors: w.descriptors, ...(comparable ? {} : { comparable: false }) };
 }
 
 export class ConfDBWorkloadStore implements WorkloadStore {
@@ -14,6 +20,8 @@ export class ConfDBWorkloadStore implements WorkloadStore {
     private readonly db: ConfDB,
     /** Only workloads described with the model's window size are comparable. */
     private readonly windowSize: number,
+    /** The loaded model's fingerprint (SimilarityModel.id); profiles of other models are exact-match only. */
+    private readonly modelId?: string,
   ) {}
 
   async list(): Promise<readonly KnownWorkload[]> {
@@ -22,7 +30,7 @@ export class ConfDBWorkloadStore implements WorkloadStore {
       // Profiles made with another descriptor set come from another model generation: their
       // embeddings and PCA centres live in a different space and would match at random.
       const sameDescriptors = w.descriptorNames?.length === DESCRIPTOR_VECTOR_NAMES.length && w.descriptorNames.every((n, i) => n === DESCRIPTOR_VECTOR_NAMES[i]);
-      const k = w.windowSize === this.windowSize && sameDescriptors ? toKnown(w) : undefined;
+      const k = w.windowSize === this.windowSize && sameDescriptors ? toKnown(w, this.modelId) : undefined;
       if (k) out.push(k);
     }
     return out;

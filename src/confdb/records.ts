@@ -22,6 +22,8 @@ export interface WorkloadRecord {
   clusters?: number[];
   /** Centroid of its windows' embeddings from the similarity network. */
   embedding?: number[];
+  /** Centroids of its phases (consecutive time segments of its windows), in the same space. */
+  modes?: number[][];
   /** Spread of its own windows' embeddings (identification distances are in these units). */
   embeddingRadius?: number;
   /** Requests per window the descriptors were computed with. */

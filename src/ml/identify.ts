@@ -6,7 +6,11 @@
  * Two methods, same interface, so they can be compared side by side:
  * - 'network': distance between the query's centroid embedding (mean of its
  *   windows' embeddings, renormalised) and each known workload's centroid
- *   embedding, from the similarity network, divided by that workload's
+ *   embedding or, nearer, one of its phase centroids (modes: workloads change
+ *   over time, and one centroid of all phases lies near none of them; on the
+ *   model card's six held-out draws this raised match on every draw, mean
+ *   94.2% -> 95.4%, and raised or kept validation balanced accuracy on every
+ *   draw, with detection 97.7% -> 97.5%), from the similarity network, divided by that workload's
  *   radius (how far its own queries fall from its centroid). Workloads are
  *   not equally tight in embedding space; a fixed radius lets a broad one
  *   swallow unseen workloads while a tight one rejects its own queries
@@ -44,6 +48,12 @@ export interface KnownWorkload {
   name: string;
   /** Unit-length centroid of the workload's window embeddings. */
   centroidEmbedding: number[];
+  /**
+   * Unit-length centroids of consecutive time segments of its windows (its
+   * phases); a query's network distance is to the nearest of these and the
+   * centroid. Absent for workloads too short to segment.
+   */
+  modes?: number[][];
   /**
    * Spread of the workload in embedding space (embeddingSpread, shrunk
    * towards the model's typical radius by shrunkRadius), at least
@@ -182,11 +192,28 @@ export function shrunkRadius(m: SimilarityModel, spread: { p90: number; n: numbe
   return Math.max(MIN_RADIUS, Math.min(r, cap));
 }
 
+/** Time segments a workload's phases are summarised in, at most; each holds at least 2 queries' worth of windows. */
+export const MAX_MODES = 8;
+
+function modesOf(emb: readonly number[][], q: number): number[][] | undefined {
+  const k = Math.min(MAX_MODES, Math.floor(emb.length / (2 * q)));
+  if (k < 2) return undefined;
+  return Array.from({ length: k }, (_, i) => centroid(emb.slice(Math.floor((i * emb.length) / k), Math.floor(((i + 1) * emb.length) / k))));
+}
+
 /** A known-workload record for the store, from windows of that workload. */
 export function profileWorkload(m: SimilarityModel, id: string, name: string, windows: readonly ArrayLike<number>[]): KnownWorkload {
   const sig = signature(m, windows);
   const emb = embed(m.model, windows.map((w) => standardize(m.meta.scaler, w)));
-  return { id, name, ...sig, embeddingRadius: shrunkRadius(m, embeddingSpread(emb, Math.min(m.meta.queryWindows, windows.length))) };
+  const modes = modesOf(emb, m.meta.queryWindows);
+  return { id, name, ...sig, ...(modes ? { modes } : {}), embeddingRadius: shrunkRadius(m, embeddingSpread(emb, Math.min(m.meta.queryWindows, windows.length))) };
+}
+
+/** Embedding distance from a query's centroid to a workload: to its centroid or the nearest of its phase centroids. */
+function networkDistance(sig: Signature, k: KnownWorkload): number {
+  let d = distance(sig.centroidEmbedding, k.centroidEmbedding);
+  for (const c of k.modes ?? []) d = Math.min(d, distance(sig.centroidEmbedding, c));
+  return d;
 }
 
 /** Decide from a signature (shared by identify() and the evaluation, which reuses signatures). */
@@ -203,7 +230,7 @@ export function decide(m: SimilarityModel, sig: Signature, known: readonly Known
   let bd = Infinity;
   for (const k of known) {
     if (k.comparable === false) continue;
-    const d = method === 'network' ? distance(sig.centroidEmbedding, k.centroidEmbedding) / k.embeddingRadius : distance(sig.pcaCentre, k.pcaCentre);
+    const d = method === 'network' ? networkDistance(sig, k) / k.embeddingRadius : distance(sig.pcaCentre, k.pcaCentre);
     if (d < bd) {
       bd = d;
       best = k;

@@ -172,6 +172,7 @@ export async function tune(svc: Service, req: TuneRequest, ctl: TuneControl = {}
           descriptors: prof.descriptors,
           pcaCentre: prof.pcaCentre,
           embedding: prof.centroidEmbedding,
+          ...(prof.modes ? { modes: prof.modes } : {}),
           embeddingRadius: prof.embeddingRadius,
           windowSize,
           ...(model.id ? { modelId: model.id } : {}),

@@ -12,7 +12,16 @@ import type { KnownWorkload, WorkloadStore } from '../ml/identify.js';
 export function toKnown(w: WorkloadRecord, modelId?: string): KnownWorkload | undefined {
   if (!w.embedding || w.embeddingRadius === undefined || !w.pcaCentre) return undefined;
   const comparable = modelId === undefined || w.modelId === modelId;
-  return { id: w.id, name: w.name, centroidEmbedding: w.embedding, embeddingRadius: w.embeddingRadius, pcaCentre: w.pcaCentre, descriptors: w.descriptors, ...(comparable ? {} : { comparable: false }) };
+  return {
+    id: w.id,
+    name: w.name,
+    centroidEmbedding: w.embedding,
+    ...(w.modes ? { modes: w.modes } : {}),
+    embeddingRadius: w.embeddingRadius,
+    pcaCentre: w.pcaCentre,
+    descriptors: w.descriptors,
+    ...(comparable ? {} : { comparable: false }),
+  };
 }
 
 export class ConfDBWorkloadStore implements WorkloadStore {

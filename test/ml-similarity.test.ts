@@ -217,6 +217,26 @@ test('a short, noisy workload alone in the store does not swallow other traces; 
   assert.match(m.id ?? '', /^[0-9a-f]{16}$/);
 });
 
+test('a workload with two phases is known in either phase: distances go to the nearest phase centroid', async () => {
+  const m = await loadSimilarityModel(path.resolve('models/similarity'));
+  const windowsOf = async (f: string) => (await describeTrace(await openTrace(path.resolve('traces', f)), { size: m.meta.windowSize })).windows.map((w) => w.vector);
+  // Two real workloads back to back stand for one application with a read phase and a write phase.
+  const reads = (await windowsOf('mqsim_wsrch-small.trace')).slice(0, 120);
+  const writes = (await windowsOf('blkparse_hadoop_writeback_apress.txt')).slice(0, 120);
+  const profile = profileWorkload(m, 'app', 'two-phase app', [...reads, ...writes]);
+  assert.ok(profile.modes && profile.modes.length >= 2, 'phases summarised');
+  const store = new MemoryWorkloadStore();
+  store.put(profile);
+  const later = (await windowsOf('blkparse_hadoop_writeback_apress.txt')).slice(200, 200 + m.meta.queryWindows);
+  const withModes = await identify(m, later, store);
+  const { modes: _dropped, ...single } = profile;
+  const one = new MemoryWorkloadStore();
+  one.put(single);
+  const withoutModes = await identify(m, later, one);
+  assert.ok(withModes.distance < withoutModes.distance, `phase centroid nearer (${withModes.distance}) than the overall centroid (${withoutModes.distance})`);
+  assert.equal(withModes.kind, 'known');
+});
+
 test('the ConfDB workload store only offers profiles made with this descriptor set and window size', async () => {
   const db = await ConfDB.open(mkdtempSync(path.join(tmp, 'confdb-')));
   try {

@@ -65,6 +65,14 @@ export interface KnownWorkload {
   /** Mean raw descriptor vector of the workload's windows (DESCRIPTOR_VECTOR_NAMES order). */
   descriptors: number[];
   /**
+   * The workload's measured spread (embeddingSpread p90) in units of the
+   * model's typical radius, before shrinkage and cap; set by profileWorkload.
+   * Far above 1 (a short or mixed trace), the capped radius makes even the
+   * workload's own later queries look new: only the exact-match rule will
+   * recognise it reliably.
+   */
+  spreadRatio?: number;
+  /**
    * False when the embedding and PCA centre come from another model (a
    * profile stored before a retrain): only the exact-match rule, which
    * compares raw descriptors, can recognise it. Default true.
@@ -206,7 +214,9 @@ export function profileWorkload(m: SimilarityModel, id: string, name: string, wi
   const sig = signature(m, windows);
   const emb = embed(m.model, windows.map((w) => standardize(m.meta.scaler, w)));
   const modes = modesOf(emb, m.meta.queryWindows);
-  return { id, name, ...sig, ...(modes ? { modes } : {}), embeddingRadius: shrunkRadius(m, embeddingSpread(emb, Math.min(m.meta.queryWindows, windows.length))) };
+  const spread = embeddingSpread(emb, Math.min(m.meta.queryWindows, windows.length));
+  const r0 = m.meta.radiusPrior ?? 0;
+  return { id, name, ...sig, ...(modes ? { modes } : {}), embeddingRadius: shrunkRadius(m, spread), ...(spread.n > 0 && r0 > 0 ? { spreadRatio: spread.p90 / r0 } : {}) };
 }
 
 /** Embedding distance from a query's centroid to a workload: to its centroid or the nearest of its phase centroids. */

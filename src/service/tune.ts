@@ -57,7 +57,15 @@ export interface TuneCheckpoint {
 }
 
 export interface TuneResult {
-  workload: { id: string; name: string; known: boolean; identification: Identification; clusters?: number[] };
+  workload: {
+    id: string;
+    name: string;
+    known: boolean;
+    identification: Identification;
+    clusters?: number[];
+    /** A new workload's spread in units of the typical radius (see KnownWorkload.spreadRatio). */
+    spreadRatio?: number;
+  };
   /** 'confdb': a stored configuration was recommended; 'search': one was learned now. */
   source: 'confdb' | 'search';
   config: ConfigRecord;
@@ -159,26 +167,22 @@ export async function tune(svc: Service, req: TuneRequest, ctl: TuneControl = {}
     durationMs: e.ms,
     ...(req.jobId ? { jobId: req.jobId } : {}),
   }));
-  const workload: WorkloadRecord | undefined = known
-    ? undefined
-    : (() => {
-        const prof = profileWorkload(model, workloadId, name, vectors);
-        return {
-          id: workloadId,
-          name,
-          createdAt: now,
-          source: { paths: [path.resolve(req.tracePath)], format: source.meta.format, requests: described.requests },
-          descriptorNames: [...DESCRIPTOR_VECTOR_NAMES],
-          descriptors: prof.descriptors,
-          pcaCentre: prof.pcaCentre,
-          embedding: prof.centroidEmbedding,
-          ...(prof.modes ? { modes: prof.modes } : {}),
-          embeddingRadius: prof.embeddingRadius,
-          windowSize,
-          ...(model.id ? { modelId: model.id } : {}),
-          ...(clusters ? { clusters } : {}),
-        };
-      })();
+  const prof = known ? undefined : profileWorkload(model, workloadId, name, vectors);
+  const workload: WorkloadRecord | undefined = prof && {
+    id: workloadId,
+    name,
+    createdAt: now,
+    source: { paths: [path.resolve(req.tracePath)], format: source.meta.format, requests: described.requests },
+    descriptorNames: [...DESCRIPTOR_VECTOR_NAMES],
+    descriptors: prof.descriptors,
+    pcaCentre: prof.pcaCentre,
+    embedding: prof.centroidEmbedding,
+    ...(prof.modes ? { modes: prof.modes } : {}),
+    embeddingRadius: prof.embeddingRadius,
+    windowSize,
+    ...(model.id ? { modelId: model.id } : {}),
+    ...(clusters ? { clusters } : {}),
+  };
   await svc.db.batch([
     ...(workload ? [{ kind: 'workloads' as const, type: 'put' as const, value: workload }] : []),
     { kind: 'configs', type: 'put', value: config },
@@ -186,7 +190,7 @@ export async function tune(svc: Service, req: TuneRequest, ctl: TuneControl = {}
     ConfDB.audit('service', 'tune', { workloadId, configId, evaluator: evaluator.name, evaluations: evaluations.length, status: record.status }),
   ]);
   return {
-    workload: { id: workloadId, name, known: !!known, identification: ident, ...(clusters ? { clusters } : {}) },
+    workload: { id: workloadId, name, known: !!known, identification: ident, ...(clusters ? { clusters } : {}), ...(prof?.spreadRatio !== undefined ? { spreadRatio: prof.spreadRatio } : {}) },
     source: 'search',
     config,
     gain: gainOf(config),

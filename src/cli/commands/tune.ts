@@ -23,6 +23,9 @@ interface TuneOptions extends CommonOptions {
   forceSearch?: boolean;
 }
 
+/** Spread (in typical radii) above which a new workload is announced as hard to recognise by similarity. */
+const SPREAD_WARNING = 3;
+
 function printResult(r: TuneResult, json: boolean | undefined): void {
   if (json) {
     console.log(JSON.stringify(r, null, 2));
@@ -30,6 +33,9 @@ function printResult(r: TuneResult, json: boolean | undefined): void {
   }
   const id = r.workload.identification;
   console.log(`workload    ${r.workload.name} (${r.workload.id}) — ${r.workload.known ? (id.exact ? 'known (the same trace as before)' : 'known') : 'new'}; distance ${Number.isFinite(id.distance) ? id.distance.toFixed(3) : '∞'} vs threshold ${id.threshold.toFixed(3)} (${id.method})${r.workload.clusters ? `; clusters ${r.workload.clusters.join('+')}` : ''}`);
+  if (r.workload.spreadRatio !== undefined && r.workload.spreadRatio > SPREAD_WARNING) {
+    console.log(`            its windows spread ${r.workload.spreadRatio.toFixed(1)}x a typical workload's (a short, noisy or multi-phase trace): later captures of it are harder to recognise; this trace itself always will be`);
+  }
   console.log(`config      ${r.config.id} (${r.config.space} space, ${r.source === 'confdb' ? 'stored in the ConfDB' : 'learned now'}, evaluator ${r.config.evaluator ?? '-'})`);
   if (r.search) console.log(`search      ${r.search.evaluations} evaluations (${r.search.failed} failed), ${r.search.status}, ${(r.search.elapsedMs / 1000).toFixed(1)} s`);
   if (r.gain) {

@@ -136,16 +136,26 @@ function checkWindows(m: SimilarityModel, windows: readonly ArrayLike<number>[])
   }
 }
 
+/** Component-wise mean of equal-length rows. */
+function meanOf(rows: readonly ArrayLike<number>[]): number[] {
+  const out = new Array<number>(rows[0]!.length).fill(0);
+  for (const r of rows) for (let j = 0; j < out.length; j++) out[j]! += r[j]! / rows.length;
+  return out;
+}
+
+/** The windows' embeddings from the similarity network. */
+export function embedWindows(m: SimilarityModel, windows: readonly ArrayLike<number>[]): number[][] {
+  return embed(m.model, windows.map((w) => standardize(m.meta.scaler, w)));
+}
+
+/** The signature of windows whose embeddings are already at hand. */
+function signatureOf(m: SimilarityModel, windows: readonly ArrayLike<number>[], emb: readonly number[][]): Signature {
+  return { centroidEmbedding: centroid(emb), pcaCentre: meanOf(windows.map((w) => projectPca(m.meta.pca, w))), descriptors: meanOf(windows) };
+}
+
 export function signature(m: SimilarityModel, windows: readonly ArrayLike<number>[]): Signature {
   checkWindows(m, windows);
-  const emb = embed(m.model, windows.map((w) => standardize(m.meta.scaler, w)));
-  const proj = windows.map((w) => projectPca(m.meta.pca, w));
-  const mean = (rows: readonly ArrayLike<number>[]) => {
-    const out = new Array<number>(rows[0]!.length).fill(0);
-    for (const r of rows) for (let j = 0; j < out.length; j++) out[j]! += r[j]! / rows.length;
-    return out;
-  };
-  return { centroidEmbedding: centroid(emb), pcaCentre: mean(proj), descriptors: mean(windows) };
+  return signatureOf(m, windows, embedWindows(m, windows));
 }
 
 /** Groups of `q` consecutive windows used to measure a workload's spread, at most this many (evenly spread). */
@@ -211,8 +221,10 @@ function modesOf(emb: readonly number[][], q: number): number[][] | undefined {
 
 /** A known-workload record for the store, from windows of that workload. */
 export function profileWorkload(m: SimilarityModel, id: string, name: string, windows: readonly ArrayLike<number>[]): KnownWorkload {
-  const sig = signature(m, windows);
-  const emb = embed(m.model, windows.map((w) => standardize(m.meta.scaler, w)));
+  checkWindows(m, windows);
+  // One pass through the network serves the centroid, the phases and the spread.
+  const emb = embedWindows(m, windows);
+  const sig = signatureOf(m, windows, emb);
   const modes = modesOf(emb, m.meta.queryWindows);
   const spread = embeddingSpread(emb, Math.min(m.meta.queryWindows, windows.length));
   const r0 = m.meta.radiusPrior ?? 0;
@@ -273,10 +285,8 @@ const median = (x: number[]) => {
  * radii are capped.
  */
 function exactMatch(windows: readonly ArrayLike<number>[], known: readonly KnownWorkload[]): KnownWorkload | undefined {
-  const dim = windows[0]!.length;
-  const mean = new Array<number>(dim).fill(0);
-  for (const w of windows) for (let j = 0; j < dim; j++) mean[j]! += w[j]! / windows.length;
-  return known.find((k) => k.descriptors.length === dim && k.descriptors.every((v, j) => Math.abs(v - mean[j]!) <= 1e-9 * Math.max(1, Math.abs(v))));
+  const mean = meanOf(windows);
+  return known.find((k) => k.descriptors.length === mean.length && k.descriptors.every((v, j) => Math.abs(v - mean[j]!) <= 1e-9 * Math.max(1, Math.abs(v))));
 }
 
 export async function identify(m: SimilarityModel, windows: readonly ArrayLike<number>[], store: WorkloadStore, method: Method = 'network'): Promise<Identification> {

@@ -28,11 +28,11 @@ import { ERR_ML_DEGENERATE, ERR_USAGE, isSsdtuneError } from '../errors.js';
 import { DESCRIPTOR_VECTOR_NAMES, DESCRIPTOR_DIM } from '../features/descriptors.js';
 import { openTrace } from '../readers/registry.js';
 import { describeTrace } from './characterise.js';
-import { decide, embeddingSpread, MemoryWorkloadStore, profileWorkload, signature, type KnownWorkload, type Method, type Signature } from './identify.js';
+import { decide, embeddingSpread, embedWindows, MemoryWorkloadStore, profileWorkload, signature, type KnownWorkload, type Method, type Signature } from './identify.js';
 import { META_VERSION, saveSimilarityModel, type SimilarityMeta, type SimilarityModel } from './model-io.js';
 import { fitPca } from './pca.js';
 import { Reservoir, seededRng } from './rng.js';
-import { buildEmbedder, embed, initBackend, trainEmbedder } from './similarity.js';
+import { buildEmbedder, initBackend, trainEmbedder } from './similarity.js';
 import { fitScaler, standardize } from './standardize.js';
 
 export interface TrainConfig {
@@ -238,6 +238,42 @@ function nearestDistance(m: SimilarityModel, sig: Signature, known: readonly Kno
   return { d: r.distance, id: r.nearest?.id };
 }
 
+/** One query's answer (a workload id or 'new') and its nearest workload with the threshold ignored. */
+type Judge = (x: Query) => { answer: string; nearest: string | undefined };
+
+/** The test figures of one way of answering. */
+function scoreTest(q: { knownTest: Query[]; newTest: Query[] }, judge: Judge): Omit<MethodMetrics, 'threshold' | 'validationBalancedAccuracy'> {
+  let match = 0;
+  let nearest = 0;
+  let sameTrace = 0;
+  const errors: Record<string, number> = {};
+  const byWorkload: MethodMetrics['byWorkload'] = {};
+  for (const x of q.knownTest) {
+    const { answer: r, nearest: n } = judge(x);
+    tally(byWorkload, x.stream, r === x.stream);
+    if (r === x.stream) match++;
+    else errors[`${x.stream} -> ${r}`] = (errors[`${x.stream} -> ${r}`] ?? 0) + 1;
+    if (r !== 'new' && traceOf(r) === traceOf(x.stream)) sameTrace++;
+    if (n === x.stream) nearest++;
+  }
+  let detected = 0;
+  for (const x of q.newTest) {
+    const isNew = judge(x).answer === 'new';
+    tally(byWorkload, x.stream, isNew);
+    if (isNew) detected++;
+  }
+  return {
+    matchAccuracy: match / q.knownTest.length,
+    nearestAccuracy: nearest / q.knownTest.length,
+    sameTraceAccuracy: sameTrace / q.knownTest.length,
+    newDetection: q.newTest.length ? detected / q.newTest.length : NaN,
+    knownQueries: q.knownTest.length,
+    newQueries: q.newTest.length,
+    errors,
+    byWorkload,
+  };
+}
+
 /** Calibrate `method`'s threshold on validation queries, then score test queries. */
 export function evaluateMethod(
   m: SimilarityModel,
@@ -259,42 +295,11 @@ export function evaluateMethod(
   const negatives = [...q.newVal.map(dist), ...(looNegatives ? q.knownVal.map(without) : [])];
   const cal = calibrateThreshold(q.knownVal.map(dist), negatives, minRejection);
   const probe: SimilarityModel = { model: m.model, meta: { ...m.meta, ...(method === 'network' ? { threshold: cal.threshold } : { pcaThreshold: cal.threshold }) } };
-  let match = 0;
-  let nearest = 0;
-  let sameTrace = 0;
-  const errors: Record<string, number> = {};
-  const byWorkload: MethodMetrics['byWorkload'] = {};
-  for (const x of q.knownTest) {
+  const judge: Judge = (x) => {
     const r = decide(probe, x.sig, known, method, x.windows);
-    tally(byWorkload, x.stream, r.kind === 'known' && r.nearest?.id === x.stream);
-    if (r.kind === 'new' || r.nearest?.id !== x.stream) {
-      const key = `${x.stream} -> ${r.kind === 'new' ? 'new' : r.nearest!.id}`;
-      errors[key] = (errors[key] ?? 0) + 1;
-    }
-    if (r.kind === 'known' && r.nearest && traceOf(r.nearest.id) === traceOf(x.stream)) sameTrace++;
-    if (r.nearest?.id === x.stream) {
-      nearest++;
-      if (r.kind === 'known') match++;
-    }
-  }
-  let detected = 0;
-  for (const x of q.newTest) {
-    const isNew = decide(probe, x.sig, known, method, x.windows).kind === 'new';
-    tally(byWorkload, x.stream, isNew);
-    if (isNew) detected++;
-  }
-  return {
-    threshold: cal.threshold,
-    validationBalancedAccuracy: cal.balancedAccuracy,
-    matchAccuracy: match / q.knownTest.length,
-    nearestAccuracy: nearest / q.knownTest.length,
-    sameTraceAccuracy: sameTrace / q.knownTest.length,
-    newDetection: q.newTest.length ? detected / q.newTest.length : NaN,
-    knownQueries: q.knownTest.length,
-    newQueries: q.newTest.length,
-    errors,
-    byWorkload,
+    return { answer: r.kind === 'known' ? r.nearest!.id : 'new', nearest: r.nearest?.id };
   };
+  return { threshold: cal.threshold, validationBalancedAccuracy: cal.balancedAccuracy, ...scoreTest(q, judge) };
 }
 
 /**
@@ -316,36 +321,11 @@ export function evaluateAgreement(
   };
   const acc = q.knownVal.filter((x) => answer(x) !== 'new').length / q.knownVal.length;
   const negs = [...q.newVal.map((x) => answer(x)), ...q.knownVal.map((x) => answer(x, known.filter((k) => traceOf(k.id) !== traceOf(x.stream))))];
-  const errors: Record<string, number> = {};
-  const byWorkload: MethodMetrics['byWorkload'] = {};
-  let match = 0;
-  let nearest = 0;
-  let sameTrace = 0;
-  for (const x of q.knownTest) {
-    const r = answer(x);
-    tally(byWorkload, x.stream, r === x.stream);
-    if (r === x.stream) match++;
-    else errors[`${x.stream} -> ${r}`] = (errors[`${x.stream} -> ${r}`] ?? 0) + 1;
-    if (r !== 'new' && traceOf(r) === traceOf(x.stream)) sameTrace++;
-    if (decide(probe, x.sig, known, 'network', x.windows).nearest?.id === x.stream) nearest++;
-  }
-  let detected = 0;
-  for (const x of q.newTest) {
-    const isNew = answer(x) === 'new';
-    tally(byWorkload, x.stream, isNew);
-    if (isNew) detected++;
-  }
   return {
     threshold: net.threshold,
     validationBalancedAccuracy: (acc + negs.filter((a) => a === 'new').length / Math.max(1, negs.length)) / 2,
-    matchAccuracy: match / q.knownTest.length,
-    nearestAccuracy: nearest / q.knownTest.length,
-    sameTraceAccuracy: sameTrace / q.knownTest.length,
-    newDetection: q.newTest.length ? detected / q.newTest.length : NaN,
-    knownQueries: q.knownTest.length,
-    newQueries: q.newTest.length,
-    errors,
-    byWorkload,
+    // "Nearest" is the network's: the agreement rule has no single nearest workload of its own.
+    ...scoreTest(q, (x) => ({ answer: answer(x), nearest: decide(probe, x.sig, known, 'network', x.windows).nearest?.id })),
   };
 }
 
@@ -432,7 +412,7 @@ export async function trainSimilarity(cfg: TrainConfig): Promise<TrainResult> {
   // Store profiles from the training slice only. The radius prior is the
   // median raw spread of the known workloads that have at least 8 runs to measure it on.
   const trainOf = (w: string) => known.filter((s) => workloadOf(s) === w).flatMap((s) => splits.get(s.name)!.train);
-  const spreads = workloads.map((w) => embeddingSpread(embed(net, trainOf(w).map((r) => standardize(scaler, r))), cfg.queryWindows));
+  const spreads = workloads.map((w) => embeddingSpread(embedWindows(model, trainOf(w)), cfg.queryWindows));
   const measured = spreads.filter((x) => x.n >= 8).map((x) => x.p90).sort((a, b) => a - b);
   meta.radiusPrior = measured.length ? measured[Math.floor((measured.length - 1) / 2)]! : 0;
   meta.radiusPriorWeight = cfg.radiusPriorWeight;

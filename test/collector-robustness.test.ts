@@ -124,24 +124,39 @@ describe('collector robustness on loop devices', { skip: skipAll }, () => {
     await collector.stop();
     assert.equal(existsSync(instance), false, 'the next capture removed the stale instance');
     if (haveTool('bpftool') && checkBackend('ebpf').works) {
-      // Counted by name (this bpftool lists no owner pids): 3 more while the child runs, back after.
-      const ours = (): number => {
-        const progs = JSON.parse(spawnSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' }).stdout || '[]') as { name?: string }[];
-        return progs.filter((p) => /^bt_(insert|issue|complete)$/.test(p.name ?? '')).length;
+      // The child's own programs, found through its file descriptors (fdinfo names each prog_id):
+      // counting programs by name machine-wide races with other processes' programs (the doctor
+      // probe's, freed after an RCU grace period) coming and going meanwhile.
+      // (A program's fd and its link's fd both name it, hence the set.)
+      const progIds = (pid: number): number[] => [
+        ...new Set(
+          readdirSync(`/proc/${pid}/fdinfo`).flatMap((fd) => {
+            const m = /^prog_id:\s*(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+            return m ? [Number(m[1])] : [];
+          }),
+        ),
+      ];
+      const loaded = (id: number): string | undefined => {
+        const r = spawnSync('bpftool', ['-j', 'prog', 'show', 'id', String(id)], { encoding: 'utf8' });
+        return r.status === 0 ? (JSON.parse(r.stdout) as { name?: string }).name : undefined;
       };
-      const before = ours();
       const script2 = `const m = await import('${distSrc}/collector/index.js'); await m.openCollector('${loop.path}', { backend: 'ebpf' }); console.log('up'); setInterval(() => {}, 1000);`;
       const c2 = spawn(process.execPath, ['--input-type=module', '-e', script2], { stdio: ['ignore', 'pipe', 'inherit'] });
-      await new Promise((resolve) => c2.stdout.once('data', resolve));
-      assert.equal(ours(), before + 3, 'insert/issue/complete attached while running');
-      c2.kill('SIGKILL');
-      await new Promise((r) => c2.once('exit', r));
-      let left = ours();
-      for (let i = 0; i < 50 && left > before; i++) {
-        await new Promise((r) => setTimeout(r, 50)); // programs are freed after an RCU grace period
-        left = ours();
+      try {
+        await new Promise((resolve) => c2.stdout.once('data', resolve));
+        const ids = progIds(c2.pid!);
+        assert.deepEqual(ids.map(loaded).filter((n) => /^bt_(insert|issue|complete)$/.test(n ?? '')).sort(), ['bt_complete', 'bt_insert', 'bt_issue'], 'insert/issue/complete attached while running');
+        c2.kill('SIGKILL');
+        await new Promise((r) => c2.once('exit', r));
+        let left = ids.filter((id) => loaded(id) !== undefined);
+        for (let i = 0; i < 50 && left.length > 0; i++) {
+          await new Promise((r) => setTimeout(r, 50)); // programs are freed after an RCU grace period
+          left = left.filter((id) => loaded(id) !== undefined);
+        }
+        assert.deepEqual(left, [], 'no program left behind');
+      } finally {
+        c2.kill('SIGKILL'); // a failed assertion must not leave the child holding the test process open
       }
-      assert.equal(left, before, 'no program left behind');
     }
   });
 

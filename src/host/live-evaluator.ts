@@ -6,8 +6,8 @@
  * each repetition. Read-only unless the device is declared scratch.
  */
 import { readFileSync } from 'node:fs';
-import { ERR_HOST_UNSAFE, ERR_NATIVE } from '../errors.js';
-import { native } from '../native.js';
+import { ERR_HOST_UNSAFE } from '../errors.js';
+import { nativeFeature } from '../native.js';
 import type { EvaluateOptions, Evaluator, Metrics, WorkloadRef } from '../evaluators/types.js';
 import type { Configuration } from '../space/types.js';
 import { Op, SECTOR_BYTES, concatBatches, type TraceBatch } from '../trace/model.js';
@@ -100,8 +100,7 @@ export interface ReplayRunResult {
 
 /** One native replay (drops the device's cache first unless told not to). */
 export async function runReplay(path: string, plan: ReplayPlan, o: { direct: boolean; allowWrite: boolean; timed: boolean; queueDepth: number; timeScale?: number; dropCache?: boolean }): Promise<ReplayRunResult> {
-  const addon = native();
-  if (typeof addon.replayRun !== 'function') throw ERR_NATIVE('replayRun is missing: rebuild with `npm run build:native` (needs liburing-dev)');
+  const addon = nativeFeature('uring');
   return (await addon.replayRun({
     path, offsets: plan.offsets, lengths: plan.lengths, writes: plan.writes, timesNs: plan.timesNs,
     direct: o.direct, allowWrite: o.allowWrite, timed: o.timed, queueDepth: o.queueDepth, timeScale: o.timeScale ?? 1, dropCache: o.dropCache ?? true,

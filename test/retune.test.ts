@@ -26,21 +26,22 @@ test('retune: captures fio\'s sequential reads, applies the learned configuratio
   const ra = () => readFileSync(`/sys/block/${name}/queue/read_ahead_kb`, 'utf8').trim();
   const original = ra();
   try {
-    const run = async () => {
+    const run = async (device: string) => {
       // fio keeps reading sequentially (O_DIRECT, so every request reaches the device) while retune captures.
       const fio = runFioAsync(loop.path, { rw: 'read', bs: 16384, ios: 0, runtimeSec: 4, extra: ['--direct=1', '--time_based'] });
-      const d = await retune(svc, { device: loop.path, windowMs: 2500, budget: 6, actor: 'test' });
+      const d = await retune(svc, { device, windowMs: 2500, budget: 6, actor: 'test' });
       await fio;
       return d;
     };
-    const first = await run();
+    const first = await run(loop.path);
     assert.ok(first.requests > 100, `captured ${first.requests} requests`);
     assert.ok(['applied', 'unchanged'].includes(first.action), `${first.action}: ${first.reason}`);
     const cfg = await svc.db.require('configs', first.configId!);
     assert.equal(ra(), String(cfg.values.read_ahead_kb), 'the device has the workload\'s configuration');
     if (first.action === 'applied') assert.equal((await svc.db.require('devices', name)).appliedConfigId, first.configId);
 
-    const second = await run();
+    // By kernel name, as `apply --device loop0` takes it: the same device, the same record.
+    const second = await run(name);
     assert.equal(second.action, 'unchanged', second.reason);
     assert.equal(second.changes.length, 0);
     assert.equal(ra(), String(cfg.values.read_ahead_kb));

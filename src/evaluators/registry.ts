@@ -9,8 +9,8 @@ import { ssdSpace } from '../sim/ssd-space.js';
 import { createSsdsimEvaluator } from '../sim/ssdsim.js';
 import type { ConfigSpace } from '../space/types.js';
 import { buildHostSpace, readaheadModelSpace } from '../host/host-space.js';
-import { LiveEvaluator } from '../host/live-evaluator.js';
-import { ReadaheadModelEvaluator } from '../host/readahead-model.js';
+import { LiveEvaluator } from './live/live-evaluator.js';
+import { ReadaheadModelEvaluator } from './readahead/readahead-model.js';
 import type { Evaluator } from './types.js';
 
 export const EVALUATORS = ['ssdsim', 'mqsim', 'readahead-model', 'live'] as const;

@@ -77,6 +77,8 @@ export const ERR_NATIVE = defineError('SSDTUNE_NATIVE', 500, EXIT.FAILURE, 'nati
 /** file, where (byte offset or line), what was expected */
 export const ERR_TRACE_FORMAT = defineError('SSDTUNE_TRACE_FORMAT', 400, EXIT.BAD_INPUT, '%s: %s: %s');
 export const ERR_TRACE_UNKNOWN_FORMAT = defineError('SSDTUNE_TRACE_UNKNOWN_FORMAT', 400, EXIT.BAD_INPUT, '%s: cannot tell the trace format (%s); pass --format');
+/** file, the candidate readings, the --format choices */
+export const ERR_TRACE_AMBIGUOUS_FORMAT = defineError('SSDTUNE_TRACE_AMBIGUOUS_FORMAT', 400, EXIT.BAD_INPUT, '%s: the lines fit several formats that read the same columns in different units: %s; pass %s');
 export const ERR_TRACE_OPEN = defineError('SSDTUNE_TRACE_OPEN', 400, EXIT.BAD_INPUT, '%s: %s');
 
 // ---- configuration space, GPR and search ---------------------------------

@@ -12,12 +12,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { applyHostConfig, revertHostConfig } from '../src/host/applier.js';
-import { LiveEvaluator, calibrateDevice, meanStd } from '../src/host/live-evaluator.js';
-import { canUseLoopDevices, createLoopDevice } from '../src/host/loop-device.js';
-import { chooseReadahead } from '../src/host/readahead-search.js';
+import { LiveEvaluator, calibrateDevice, meanStd } from '../src/evaluators/live/live-evaluator.js';
+import { canUseLoopDevices, createLoopDevice } from '../src/blockdev/loop.js';
+import { chooseReadahead } from '../src/evaluators/readahead/readahead-search.js';
 import { MemoryStateStore } from '../src/host/state.js';
-import { readSnapshot, resolveDevice } from '../src/host/sysfs.js';
-import { patternTrace, type PatternSpec } from '../src/host/workloads.js';
+import { resolveDevice } from '../src/blockdev/resolve.js';
+import { readSnapshot } from '../src/blockdev/sysfs.js';
+import { patternTrace, type PatternSpec } from '../src/evaluators/readahead/workloads.js';
 import { emptyMeta, sourceFromBatches } from '../src/trace/model.js';
 
 const MiB = 1 << 20;
@@ -41,7 +42,7 @@ async function fioBandwidth(dev: string, spec: PatternSpec, config: Record<strin
     const j = JSON.parse(out.slice(out.indexOf('{'))) as { jobs: { read: { bw_bytes: number } }[] };
     return j.jobs[0]!.read.bw_bytes;
   } finally {
-    if (await store.get(resolveDevice(dev).name)) await revertHostConfig(dev, { store });
+    if (await store.get(resolveDevice(dev).disk.name)) await revertHostConfig(dev, { store });
   }
 }
 

@@ -79,6 +79,8 @@ export const ERR_FEATURE_MISSING = defineError('SSDTUNE_FEATURE_MISSING', 501, E
 /** file, where (byte offset or line), what was expected */
 export const ERR_TRACE_FORMAT = defineError('SSDTUNE_TRACE_FORMAT', 400, EXIT.BAD_INPUT, '%s: %s: %s');
 export const ERR_TRACE_UNKNOWN_FORMAT = defineError('SSDTUNE_TRACE_UNKNOWN_FORMAT', 400, EXIT.BAD_INPUT, '%s: cannot tell the trace format (%s); pass --format');
+/** file, the candidate readings, the --format choices */
+export const ERR_TRACE_AMBIGUOUS_FORMAT = defineError('SSDTUNE_TRACE_AMBIGUOUS_FORMAT', 400, EXIT.BAD_INPUT, '%s: the lines fit several formats that read the same columns in different units: %s; pass %s');
 export const ERR_TRACE_OPEN = defineError('SSDTUNE_TRACE_OPEN', 400, EXIT.BAD_INPUT, '%s: %s');
 
 // ---- configuration space, GPR and search ---------------------------------
@@ -134,9 +136,10 @@ export const ERR_CONFDB_IMPORT = defineError('SSDTUNE_CONFDB_IMPORT', 400, EXIT.
 export const ERR_CONFLICT = defineError('SSDTUNE_CONFLICT', 409, EXIT.CONFLICT, '%s');
 export const ERR_UNAUTHORIZED = defineError('SSDTUNE_UNAUTHORIZED', 401, EXIT.PERMISSION, '%s');
 export const ERR_UPLOAD_TOO_LARGE = defineError('SSDTUNE_UPLOAD_TOO_LARGE', 413, EXIT.BAD_INPUT, 'upload exceeds the limit of %s bytes');
+// ---- block devices ---------------------------------------------------------
+/** device as given, why it does not name a usable block device */
+export const ERR_DEVICE = defineError('SSDTUNE_DEVICE', 404, EXIT.NOT_FOUND, '%s: %s');
 // ---- host tuning -----------------------------------------------------------
-/** device as given, why it cannot be used */
-export const ERR_HOST_DEVICE = defineError('SSDTUNE_HOST_DEVICE', 404, EXIT.NOT_FOUND, '%s: %s');
 /** device, attribute, value, what is allowed */
 export const ERR_HOST_VALUE = defineError('SSDTUNE_HOST_VALUE', 400, EXIT.BAD_INPUT, '%s: %s=%s is not valid: %s');
 /** device, attribute: not on the allow-list */

@@ -11,8 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { applyHostConfig, revertHostConfig } from '../src/host/applier.js';
 import { JsonFileStateStore } from '../src/host/state.js';
-import { parseScheduler, readSnapshot, resolveDevice } from '../src/host/sysfs.js';
-import { canUseLoopDevices, createLoopDevice, type LoopDevice } from '../src/host/loop-device.js';
+import { resolveDevice } from '../src/blockdev/resolve.js';
+import { parseScheduler, readSnapshot } from '../src/blockdev/sysfs.js';
+import { canUseLoopDevices, createLoopDevice, type LoopDevice } from '../src/blockdev/loop.js';
 import { toTunedProfile, toUdevRule } from '../src/host/export.js';
 import { buildHostSpace, hostConfigToApply } from '../src/host/host-space.js';
 import { isFeasible } from '../src/space/constraints.js';
@@ -52,9 +53,9 @@ test('tuned profile and udev rule carry the configuration in write order', () =>
 });
 
 test('missing device: clear error', () => {
-  assert.throws(() => resolveDevice('/dev/ssdtune-no-such-device'), (e) => isSsdtuneError(e, 'SSDTUNE_HOST_DEVICE'));
-  assert.throws(() => resolveDevice('../../etc'), (e) => isSsdtuneError(e, 'SSDTUNE_HOST_DEVICE'));
-  assert.throws(() => resolveDevice('/etc/passwd'), (e) => isSsdtuneError(e, 'SSDTUNE_HOST_DEVICE'));
+  assert.throws(() => resolveDevice('/dev/ssdtune-no-such-device'), (e) => isSsdtuneError(e, 'SSDTUNE_DEVICE'));
+  assert.throws(() => resolveDevice('../../etc'), (e) => isSsdtuneError(e, 'SSDTUNE_DEVICE'));
+  assert.throws(() => resolveDevice('/etc/passwd'), (e) => isSsdtuneError(e, 'SSDTUNE_DEVICE'));
 });
 
 test('apply then revert restores every attribute exactly', { skip }, withLoop(async (loop, store) => {
@@ -213,7 +214,9 @@ test('a partition resolves to its disk', { skip }, withLoop(async (loop, _s, _d,
     return;
   }
   const dev = resolveDevice(part);
-  assert.equal(dev.name, loop.name);
-  assert.equal(dev.partition, `${loop.name}p1`);
-  assert.equal(resolveDevice(`${loop.name}p1`).name, loop.name);
+  assert.equal(dev.disk.name, loop.name);
+  assert.equal(dev.name, `${loop.name}p1`);
+  assert.ok(dev.partition && dev.partition.sectors > 0);
+  // By name or by node: one set of rules, the same device.
+  assert.deepEqual({ ...resolveDevice(`${loop.name}p1`), given: part }, dev);
 }, true));

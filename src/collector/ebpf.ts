@@ -6,8 +6,8 @@
  */
 import { ERR_COLLECT_BACKEND } from '../errors.js';
 import { featureStatus, nativeFeature } from '../native.js';
-import type { BlockDevice } from './device.js';
-import { deviceAlive } from './device.js';
+import type { BlockDevice } from '../blockdev/resolve.js';
+import { deviceAlive } from '../blockdev/resolve.js';
 import { LiveCapture } from './live.js';
 import type { CaptureOptions } from './types.js';
 

@@ -6,9 +6,9 @@
  */
 import { ERR_HOST_APPLY, ERR_HOST_ROOT, ERR_HOST_STATE } from '../errors.js';
 import {
-  IOSCHED_PREFIX, activeIoschedKeys, hasAttr, parseScheduler, readAttr, readSnapshot, resolveDevice, writeAttr,
-  type BlockDevice, type Snapshot,
-} from './sysfs.js';
+  IOSCHED_PREFIX, activeIoschedKeys, hasAttr, parseScheduler, readAttr, readSnapshot, writeAttr, type Snapshot,
+} from '../blockdev/sysfs.js';
+import { resolveDevice, type BlockDevice } from '../blockdev/resolve.js';
 import { readLimits, validateConfig } from './validate.js';
 import type { StateStore } from './state.js';
 
@@ -104,7 +104,7 @@ function transact(dev: BlockDevice, target: Record<string, string>, before: Snap
   const outcome = rollbackFailures.length === 0 && left.length === 0
     ? 'every attribute was rolled back to its previous value'
     : `ROLLBACK INCOMPLETE: ${[...rollbackFailures.map((r) => `${r.key}=${r.value} (${r.reason})`), ...left].join(', ')}`;
-  throw ERR_HOST_APPLY(dev.name, f.key, f.value, f.reason, outcome);
+  throw ERR_HOST_APPLY(dev.disk.name, f.key, f.value, f.reason, outcome);
 }
 
 /** Writing sysfs needs root: say so before anything else is attempted. */
@@ -146,16 +146,16 @@ export async function applyHostConfig(device: string, config: Record<string, unk
     ? ['nr_requests', ...activeIoschedKeys(dev, before.scheduler ?? '')].filter((k) => !(k in target))
     : [];
   if (opts.dryRun || changes.length === 0) return { device: dev, dryRun: !!opts.dryRun, target, changes, sideEffects, after: before };
-  requireRoot(`applying to ${dev.name}`);
+  requireRoot(`applying to ${dev.disk.name}`);
 
   // Record before the first write; a second apply keeps the original values.
-  const existing = await opts.store.get(dev.name);
-  if (existing && existing.devNumber !== dev.devNumber) {
-    throw ERR_HOST_STATE(dev.name, `state recorded for device ${existing.devNumber} but ${dev.name} is now ${dev.devNumber}; remove its entry from the state store`);
+  const existing = await opts.store.get(dev.disk.name);
+  if (existing && existing.devNumber !== dev.disk.devNumber) {
+    throw ERR_HOST_STATE(dev.disk.name, `state recorded for device ${existing.devNumber} but ${dev.disk.name} is now ${dev.disk.devNumber}; remove its entry from the state store`);
   }
   await opts.store.put({
-    device: dev.name,
-    devNumber: dev.devNumber,
+    device: dev.disk.name,
+    devNumber: dev.disk.devNumber,
     savedAt: existing?.savedAt ?? new Date().toISOString(),
     previous: existing?.previous ?? before,
     applied: { ...(existing?.applied ?? {}), ...target },
@@ -164,7 +164,7 @@ export async function applyHostConfig(device: string, config: Record<string, unk
     transact(dev, target, before);
   } catch (e) {
     if (existing) await opts.store.put(existing);
-    else await opts.store.delete(dev.name);
+    else await opts.store.delete(dev.disk.name);
     throw e;
   }
   return { device: dev, dryRun: false, target, changes, sideEffects, after: readSnapshot(dev) };
@@ -180,18 +180,18 @@ export interface RevertResult {
 /** Restore what the device had before ssdtune's first apply (also all or nothing). */
 export async function revertHostConfig(device: string, opts: ApplyOptions): Promise<RevertResult> {
   const dev = resolveDevice(device);
-  const rec = await opts.store.get(dev.name);
-  if (!rec) throw ERR_HOST_STATE(dev.name, 'ssdtune has not applied anything to this device (nothing to revert)');
-  if (rec.devNumber !== dev.devNumber) {
-    throw ERR_HOST_STATE(dev.name, `state was recorded for device ${rec.devNumber} but ${dev.name} is now ${dev.devNumber}; not reverting a different device`);
+  const rec = await opts.store.get(dev.disk.name);
+  if (!rec) throw ERR_HOST_STATE(dev.disk.name, 'ssdtune has not applied anything to this device (nothing to revert)');
+  if (rec.devNumber !== dev.disk.devNumber) {
+    throw ERR_HOST_STATE(dev.disk.name, `state was recorded for device ${rec.devNumber} but ${dev.disk.name} is now ${dev.disk.devNumber}; not reverting a different device`);
   }
   const before = readSnapshot(dev);
   const changes = diff(before, rec.previous);
   if (opts.dryRun) return { device: dev, changes, after: before, dryRun: true };
   if (changes.length > 0) {
-    requireRoot(`reverting ${dev.name}`);
+    requireRoot(`reverting ${dev.disk.name}`);
     transact(dev, rec.previous, before);
   }
-  await opts.store.delete(dev.name);
+  await opts.store.delete(dev.disk.name);
   return { device: dev, changes, after: readSnapshot(dev), dryRun: false };
 }

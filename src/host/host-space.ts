@@ -9,7 +9,8 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { defineSpace } from '../space/space.js';
 import type { ConfigSpace, Configuration, Constraint, ParamSpec } from '../space/types.js';
-import { IOSCHED_PREFIX, IOSCHED_TUNABLES, readSnapshot, resolveDevice, type BlockDevice, type Snapshot } from './sysfs.js';
+import { resolveDevice, type BlockDevice } from '../blockdev/resolve.js';
+import { IOSCHED_PREFIX, IOSCHED_TUNABLES, readSnapshot, type Snapshot } from '../blockdev/sysfs.js';
 import { readLimits } from './validate.js';
 
 /** read_ahead_kb candidates: 0 (off) and powers of two 4 KiB .. 16 MiB. */
@@ -27,7 +28,7 @@ function pow2(lo: number, hi: number): number[] {
 
 /** Hardware tag depth (the nr_requests ceiling without a scheduler), from mq/<n>/nr_tags. */
 export function tagDepth(dev: BlockDevice): number | undefined {
-  const mq = path.join(dev.sysDir, 'mq');
+  const mq = path.join(dev.disk.sysDir, 'mq');
   if (!existsSync(mq)) return undefined;
   const depths = readdirSync(mq)
     .map((q) => path.join(mq, q, 'nr_tags'))

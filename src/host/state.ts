@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from '
 import path from 'node:path';
 import { defaultDataDir } from '../config.js';
 import { ERR_HOST_STATE } from '../errors.js';
-import type { Snapshot } from './sysfs.js';
+import type { Snapshot } from '../blockdev/sysfs.js';
 
 export interface HostStateRecord {
   /** Disk name (loop0, nvme0n1). */

@@ -5,9 +5,9 @@
  */
 import { ERR_HOST_ATTRIBUTE, ERR_HOST_VALUE } from '../errors.js';
 import {
-  IOSCHED_PREFIX, IOSCHED_TUNABLES, QUEUE_ATTRS, hasAttr, parseScheduler, readAttr, readQueueFile,
-  type BlockDevice, type Snapshot,
-} from './sysfs.js';
+  IOSCHED_PREFIX, IOSCHED_TUNABLES, QUEUE_ATTRS, hasAttr, parseScheduler, readAttr, readQueueFile, type Snapshot,
+} from '../blockdev/sysfs.js';
+import type { BlockDevice } from '../blockdev/resolve.js';
 
 /** The kernel's bounds (block/blk-sysfs.c, block/elevator.h). */
 export const LIMITS = {
@@ -51,9 +51,9 @@ export function canonicalKey(key: string): string {
 
 function intIn(dev: BlockDevice, key: string, raw: unknown, lo: number, hi: number, what?: string): string {
   const s = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : '';
-  if (!/^-?\d+$/.test(s)) throw ERR_HOST_VALUE(dev.name, key, JSON.stringify(raw), `expected an integer${what ? ' ' + what : ''}`);
+  if (!/^-?\d+$/.test(s)) throw ERR_HOST_VALUE(dev.disk.name, key, JSON.stringify(raw), `expected an integer${what ? ' ' + what : ''}`);
   const n = Number(s);
-  if (n < lo || n > hi) throw ERR_HOST_VALUE(dev.name, key, s, `expected ${lo}..${hi}${what ? ' ' + what : ''}`);
+  if (n < lo || n > hi) throw ERR_HOST_VALUE(dev.disk.name, key, s, `expected ${lo}..${hi}${what ? ' ' + what : ''}`);
   return String(n);
 }
 
@@ -68,7 +68,7 @@ export function validateConfig(dev: BlockDevice, config: Record<string, unknown>
   let scheduler = limits.activeScheduler;
   if (schedEntry) {
     const v = String(schedEntry[1]).trim();
-    if (!limits.schedulers.includes(v)) throw ERR_HOST_VALUE(dev.name, 'scheduler', v, `this device offers ${limits.schedulers.join(', ')}`);
+    if (!limits.schedulers.includes(v)) throw ERR_HOST_VALUE(dev.disk.name, 'scheduler', v, `this device offers ${limits.schedulers.join(', ')}`);
     out.scheduler = v;
     scheduler = v;
   }
@@ -77,17 +77,17 @@ export function validateConfig(dev: BlockDevice, config: Record<string, unknown>
     if (key.startsWith(IOSCHED_PREFIX)) {
       const tunable = key.slice(IOSCHED_PREFIX.length);
       const allowed = IOSCHED_TUNABLES[scheduler];
-      if (!allowed) throw ERR_HOST_ATTRIBUTE(dev.name, key, `scheduler ${scheduler} has no tunables ssdtune writes`);
-      if (!allowed.includes(tunable)) throw ERR_HOST_ATTRIBUTE(dev.name, key, `${scheduler} tunables are ${allowed.join(', ')}`);
+      if (!allowed) throw ERR_HOST_ATTRIBUTE(dev.disk.name, key, `scheduler ${scheduler} has no tunables ssdtune writes`);
+      if (!allowed.includes(tunable)) throw ERR_HOST_ATTRIBUTE(dev.disk.name, key, `${scheduler} tunables are ${allowed.join(', ')}`);
       // When the scheduler stays, the file must exist now (older kernels lack some tunables).
-      if (scheduler === limits.activeScheduler && !hasAttr(dev, key)) throw ERR_HOST_ATTRIBUTE(dev.name, key, 'this kernel does not expose it');
+      if (scheduler === limits.activeScheduler && !hasAttr(dev, key)) throw ERR_HOST_ATTRIBUTE(dev.disk.name, key, 'this kernel does not expose it');
       out[key] = BOOL_TUNABLES.has(tunable) ? intIn(dev, key, raw, 0, 1) : intIn(dev, key, raw, 0, 2 ** 31 - 1);
       continue;
     }
     if (!(QUEUE_ATTRS as readonly string[]).includes(key)) {
-      throw ERR_HOST_ATTRIBUTE(dev.name, key, `allowed: ${QUEUE_ATTRS.join(', ')}, iosched.<tunable>`);
+      throw ERR_HOST_ATTRIBUTE(dev.disk.name, key, `allowed: ${QUEUE_ATTRS.join(', ')}, iosched.<tunable>`);
     }
-    if (!(key in current)) throw ERR_HOST_ATTRIBUTE(dev.name, key, 'this device does not expose it');
+    if (!(key in current)) throw ERR_HOST_ATTRIBUTE(dev.disk.name, key, 'this device does not expose it');
     switch (key as (typeof QUEUE_ATTRS)[number]) {
       case 'read_ahead_kb':
         out[key] = intIn(dev, key, raw, LIMITS.readAheadKb[0], LIMITS.readAheadKb[1], 'KiB');
@@ -111,7 +111,7 @@ export function validateConfig(dev: BlockDevice, config: Record<string, unknown>
         out[key] = intIn(dev, key, raw, LIMITS.nomerges[0], LIMITS.nomerges[1]);
         break;
       default:
-        throw ERR_HOST_ATTRIBUTE(dev.name, key, 'unhandled');
+        throw ERR_HOST_ATTRIBUTE(dev.disk.name, key, 'unhandled');
     }
   }
   return out;

@@ -190,8 +190,22 @@ export function num(s: string | undefined, field: string): number {
   return v;
 }
 
+/*
+ * Range checks for the trace model's columns, so that no value is silently
+ * wrapped (a Uint32 device of 2^32 becomes 0), rounded (a Float64 sector beyond
+ * 2^53) or dropped (a time of 1e308 ms is Infinity in nanoseconds). Each throws
+ * LineError naming the field, which the driver turns into a coded error naming
+ * the file and line.
+ */
+
 /** Largest request the model's Uint32 byte column holds. */
 const MAX_BYTES = 0xffffffff;
+/** Sectors are Float64: integers are exact below 2^53 (4 EiB of 512-byte sectors). */
+export const MAX_SECTOR = 2 ** 53 - 1;
+/** Devices are Uint32. */
+export const MAX_DEVICE = 0xffffffff;
+/** Times are Float64 nanoseconds; beyond 10^18 ns (31.7 years) a trace is surely misread. */
+export const MAX_TIME_NS = 1e18;
 
 /** A request size field in `unit`-byte units, as bytes; throws LineError beyond 4 GiB. */
 export function sizeBytes(s: string | undefined, field: string, unit = 1): number {
@@ -201,6 +215,26 @@ export function sizeBytes(s: string | undefined, field: string, unit = 1): numbe
 /** sizeBytes of an already parsed (non-negative) field value. */
 export function sizeOf(v: number, field: string, unit = 1): number {
   const bytes = v * unit;
-  if (bytes > MAX_BYTES) throw new LineError(`${field}: a request size below 4 GiB`);
+  if (!(bytes <= MAX_BYTES)) throw new LineError(`${field}: a request size below 4 GiB`);
+  if (!Number.isInteger(bytes)) throw new LineError(`${field}: a whole number of bytes`);
   return bytes;
+}
+
+/** A start position of `unit` bytes per step (512: sectors; 1: bytes, rounded down) as a 512-byte sector number. */
+export function sectorOf(v: number, field: string, unit = 512): number {
+  const sector = unit === 512 ? v : Math.floor((v * unit) / 512);
+  if (!(sector <= MAX_SECTOR) || !Number.isInteger(v)) throw new LineError(`${field}: a whole number of ${unit === 1 ? 'bytes' : `${unit}-byte units`} below ${unit === 512 ? '2^53' : `2^53 sectors`}`);
+  return sector;
+}
+
+/** A device or volume number that fits the model's Uint32 column (never wrapped). */
+export function deviceOf(v: number, field: string): number {
+  if (!(v <= MAX_DEVICE) || !Number.isInteger(v)) throw new LineError(`${field}: a whole device number below 2^32`);
+  return v;
+}
+
+/** A time already scaled to nanoseconds: finite and below MAX_TIME_NS (1e308 ms is refused, not dropped). */
+export function timeNsOf(ns: number, field: string): number {
+  if (!(ns <= MAX_TIME_NS) || !(ns >= 0)) throw new LineError(`${field}: a time below 10^18 ns (31.7 years)`);
+  return ns;
 }

@@ -19,6 +19,12 @@ export interface TraceFormat {
    * Return a confidence 0..1; the highest non-zero wins.
    */
   sniff(head: Buffer, path: string): number;
+  /**
+   * What reading the head in this format would give (units, sizes, span), for
+   * the error that asks the user to choose between formats that read the same
+   * columns in different units.
+   */
+  explain?(head: Buffer): string;
   open(path: string, opts: ReaderOptions): Promise<TraceSource>;
 }
 

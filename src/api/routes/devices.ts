@@ -29,7 +29,7 @@ export function registerDeviceRoutes(app: FastifyInstance, svc: Service): void {
     },
     async (req) => {
       const r = await applyStoredConfig(svc, req.params.name, req.body.configId, { dryRun: req.body.dryRun ?? false, actor: 'api' });
-      return { device: r.device.name, dryRun: r.dryRun, changes: r.changes, after: r.after };
+      return { device: r.device.disk.name, dryRun: r.dryRun, changes: r.changes, after: r.after };
     },
   );
   app.post<{ Params: { name: string }; Body: { dryRun?: boolean } | undefined }>(
@@ -45,7 +45,7 @@ export function registerDeviceRoutes(app: FastifyInstance, svc: Service): void {
     },
     async (req) => {
       const r = await revertDevice(svc, req.params.name, { dryRun: req.body?.dryRun ?? false, actor: 'api' });
-      return { device: r.device.name, dryRun: r.dryRun, changes: r.changes, after: r.after };
+      return { device: r.device.disk.name, dryRun: r.dryRun, changes: r.changes, after: r.after };
     },
   );
 }

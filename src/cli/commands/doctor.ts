@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { EXIT } from '../../errors.js';
 import { probeBlktraceOn } from '../../collector/index.js';
-import { resolveDevice } from '../../collector/device.js';
+import { resolveDevice } from '../../blockdev/resolve.js';
 import { doctor, EBPF_MIN_KERNEL, PREFERENCE } from '../../collector/doctor.js';
 import { featureStatus, NATIVE_FEATURES, type NativeFeature } from '../../native.js';
 

@@ -39,7 +39,7 @@
         "native/src/descriptors.cc",
         "native/src/linalg.cc"
       ],
-      "libraries": ["-lbz2", "-llzma", "-lzstd"]
+      "libraries": ["-lbz2", "-llzma", "-lzstd", "-lz"]
     },
     {
       # The eBPF program, compiled and turned into a skeleton header

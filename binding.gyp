@@ -1,6 +1,6 @@
 {
   # Three addons. ssdtune_native needs only libraries every Linux system has
-  # (bz2, lzma, zstd). Each feature whose library is optional is an addon of
+  # (bz2, lzma, zstd, zlib). Each feature whose library is optional is an addon of
   # its own under features/, so that a machine without that library still
   # loads the rest; such a feature is compiled without its library when the
   # headers are absent and then says why at run time (src/native.ts,

@@ -130,8 +130,12 @@ export class ConfDB {
     return n;
   }
 
-  /** Apply writes atomically (one LevelDB batch). */
-  async batch(ops: BatchOp[]): Promise<void> {
+  /**
+   * Apply writes atomically (one LevelDB batch). `sync` waits until the batch
+   * is on disk (fdatasync), for records that must survive a power loss, not
+   * only a crash of this process: the way back to a device's settings.
+   */
+  async batch(ops: BatchOp[], o: { sync?: boolean } = {}): Promise<void> {
     if (ops.length === 0) return;
     const chained = this.db.batch();
     for (const op of ops) {
@@ -139,7 +143,7 @@ export class ConfDB {
       if (op.type === 'put') chained.put(keyOf[op.kind](op.value as never), op.value, { sublevel: sub as never });
       else chained.del(op.key, { sublevel: sub as never });
     }
-    await chained.write();
+    await chained.write({ sync: o.sync ?? false });
     for (const op of ops) this.generations.set(op.kind, (this.generations.get(op.kind) ?? 0) + 1);
   }
 

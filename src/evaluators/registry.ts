@@ -12,6 +12,7 @@ import { buildHostSpace, readaheadModelSpace } from '../host/host-space.js';
 import { LiveEvaluator } from './live/live-evaluator.js';
 import { ReadaheadModelEvaluator } from './readahead/readahead-model.js';
 import type { Evaluator } from './types.js';
+import type { StateStore } from '../host/state.js';
 
 export const EVALUATORS = ['ssdsim', 'mqsim', 'readahead-model', 'live'] as const;
 
@@ -22,13 +23,20 @@ export interface EvaluatorOptions {
   scratch?: boolean;
 }
 
+/** What is known once the trace has been read, and where device changes are recorded. */
+export interface EvaluatorRun {
+  totalRequests?: number;
+  /** The way back of any device an evaluator changes (the ConfDB's device records). */
+  deviceState?: StateStore;
+}
+
 /**
  * Checks an evaluator's name and what it needs (MQSim binary, device) and
  * returns its constructor. Two steps because the ssdsim evaluator needs the
  * trace's request count, known only after the trace has been read: a wrong
  * name must fail before that read, not after minutes of it.
  */
-export function evaluatorFactory(name: string, settings: Pick<Settings, 'mqsimPath' | 'ssdsim'>, opts: Omit<EvaluatorOptions, 'totalRequests'> = {}): (run: { totalRequests?: number }) => Evaluator {
+export function evaluatorFactory(name: string, settings: Pick<Settings, 'mqsimPath' | 'ssdsim'>, opts: Omit<EvaluatorOptions, 'totalRequests'> = {}): (run: EvaluatorRun) => Evaluator {
   switch (name) {
     case 'ssdsim':
       return (run) => createSsdsimEvaluator({ ...settings.ssdsim, ...(run.totalRequests ? { totalRequests: run.totalRequests } : {}) });
@@ -42,7 +50,10 @@ export function evaluatorFactory(name: string, settings: Pick<Settings, 'mqsimPa
     case 'live': {
       const device = opts.device;
       if (!device) throw ERR_USAGE('the live evaluator replays on a block device: give --device (read-only unless --scratch)');
-      return () => new LiveEvaluator({ device, ...(opts.scratch ? { scratch: true } : {}) });
+      return (run) => {
+        if (!run.deviceState) throw ERR_USAGE('the live evaluator needs a store for the way back to the device (the ConfDB)');
+        return new LiveEvaluator({ device, store: run.deviceState, ...(opts.scratch ? { scratch: true } : {}) });
+      };
     }
     default:
       throw ERR_USAGE(`unknown evaluator "${name}"; known: ${EVALUATORS.join(', ')}`);

@@ -22,6 +22,7 @@ import { makeSearcher, parseRecord, runSearch, type SearchRecord } from '../sear
 import { speedups } from '../search/grade.js';
 import type { Service } from './context.js';
 import { ConfDBWorkloadStore } from './workload-store.js';
+import { ConfDbStateStore } from '../host/confdb-state.js';
 
 export interface TuneRequest {
   tracePath: string;
@@ -103,7 +104,7 @@ export async function tune(svc: Service, req: TuneRequest, ctl: TuneControl = {}
   // fewer false "known" answers on held-out traces but rejects the very trace a workload was learned
   // from when its 4-window queries spread in the PCA plane.)
   const ident = await identify(model, vectors, new ConfDBWorkloadStore(svc.db, windowSize, model.id));
-  const evaluator = makeEvaluator({ totalRequests: described.requests });
+  const evaluator = makeEvaluator({ totalRequests: described.requests, deviceState: new ConfDbStateStore(svc.db, 'live-evaluator') });
   const space = spaceFor(evaluator, req.device);
 
   const known = ident.kind === 'known' && ident.nearest ? await svc.db.get('workloads', ident.nearest.id) : undefined;

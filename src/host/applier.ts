@@ -121,12 +121,23 @@ function diff(current: Snapshot, target: Record<string, string>): Change[] {
     .map((k) => ({ key: k, from: current[k], to: target[k]! }));
 }
 
-/**
- * Disks this process is changing now. A record's `pending` mark names the
- * process; a mark this process does not hold here was left by one that is
- * gone (the ConfDB admits one process at a time).
- */
+/** Disks this process is changing now. */
 const inFlight = new Set<string>();
+
+/**
+ * Is the process a pending mark names still at it? This one: when it holds
+ * the disk in inFlight. Another: while that pid lives (a shared ConfDB lets
+ * several processes of this host in; a dead one's mark means interrupted).
+ */
+function stillRunning(p: PendingDeviceChange, disk: string): boolean {
+  if (p.pid === process.pid) return inFlight.has(disk);
+  try {
+    process.kill(p.pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 function describePending(p: PendingDeviceChange): string {
   const what = p.op === 'trial' ? 'a live evaluation' : `an ${p.op === 'apply' ? 'apply' : 'revert'}`;
@@ -145,7 +156,9 @@ async function settledRecord(dev: BlockDevice, store: StateStore, o: { forRevert
   if (rec && rec.devNumber !== dev.disk.devNumber) {
     throw ERR_HOST_STATE(dev.disk.name, `state recorded for device ${rec.devNumber} but ${dev.disk.name} is now ${dev.disk.devNumber}; not touching a different device (remove its entry from the ConfDB: ssdtune db delete devices ${dev.disk.name})`);
   }
-  if (inFlight.has(dev.disk.name)) throw ERR_HOST_STATE(dev.disk.name, `busy: ${rec?.pending ? describePending(rec.pending).replace(/ was interrupted.*$/, ' is in progress') : 'a change is in progress'}; try again when it ends`);
+  if (inFlight.has(dev.disk.name) || (rec?.pending && !rec.pending.failed && stillRunning(rec.pending, dev.disk.name))) {
+    throw ERR_HOST_STATE(dev.disk.name, `busy: ${rec?.pending ? describePending(rec.pending).replace(/ was interrupted.*$/, ' is in progress') : 'a change is in progress'}; try again when it ends`);
+  }
   if (rec?.pending && !o.forRevert) {
     throw ERR_HOST_STATE(dev.disk.name, `${describePending(rec.pending)}; the device may hold values nobody chose: run \`ssdtune revert --device ${dev.disk.name}\` to restore the recorded original values first`);
   }

@@ -152,6 +152,8 @@ export const ERR_HOST_ATTRIBUTE = defineError('SSDTUNE_HOST_ATTRIBUTE', 400, EXI
 export const ERR_HOST_ROOT = defineError('SSDTUNE_HOST_ROOT', 403, EXIT.PERMISSION, '%s needs root (run as root or use --dry-run)');
 /** device, attribute, value, reason, rollback outcome */
 export const ERR_HOST_APPLY = defineError('SSDTUNE_HOST_APPLY', 500, EXIT.FAILURE, '%s: writing %s=%s failed (%s); %s');
+/** device, what was being restored, what is left, what to do */
+export const ERR_HOST_RESTORE = defineError('SSDTUNE_HOST_RESTORE', 500, EXIT.FAILURE, '%s: restoring %s failed: %s; %s');
 /** device, what */
 export const ERR_HOST_STATE = defineError('SSDTUNE_HOST_STATE', 409, EXIT.CONFLICT, '%s: %s');
 /** config file, where, what was expected */

@@ -10,7 +10,7 @@ import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmdirSync }
 import path from 'node:path';
 import { native } from '../native.js';
 import { BlktraceSession, debugfsRoot } from './blktrace-kernel.js';
-import { resolveDevice } from './device.js';
+import { resolveDevice } from '../blockdev/resolve.js';
 import { bpfBuildStatus, bpfObjectPath } from './ebpf.js';
 import { createLoop, haveTool } from './testbed.js';
 import { tracefsRoot } from './tracefs.js';

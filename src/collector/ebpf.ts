@@ -7,8 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ERR_COLLECT_BACKEND } from '../errors.js';
 import { native, PROJECT_ROOT } from '../native.js';
-import type { BlockDevice } from './device.js';
-import { deviceAlive } from './device.js';
+import type { BlockDevice } from '../blockdev/resolve.js';
+import { deviceAlive } from '../blockdev/resolve.js';
 import { LiveCapture } from './live.js';
 import type { CaptureOptions } from './types.js';
 

@@ -4,7 +4,7 @@
  * device is running, plus stop() and loss statistics.
  */
 import type { TraceSource } from '../trace/model.js';
-import type { BlockDevice } from './device.js';
+import type { BlockDevice } from '../blockdev/resolve.js';
 
 export const BACKENDS = ['ebpf', 'tracefs', 'blktrace'] as const;
 export type BackendName = (typeof BACKENDS)[number];

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { EXIT } from '../../errors.js';
 import { probeBlktraceOn } from '../../collector/index.js';
-import { resolveDevice } from '../../collector/device.js';
+import { resolveDevice } from '../../blockdev/resolve.js';
 import { doctor, PREFERENCE } from '../../collector/doctor.js';
 
 export function register(program: Command): void {

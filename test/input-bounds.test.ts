@@ -242,3 +242,17 @@ test('numeric fields are range-checked, never wrapped, rounded or dropped: file,
     assert.equal(src.meta.skippedRecords, 1, name);
   }
 });
+
+test('quoteInput: false keeps file content out of every error (for a server reading files by path)', async () => {
+  const dir = tmp();
+  const f = path.join(dir, 'secret');
+  writeFileSync(f, 'root:$6$salt$hash:19000:0:99999:7:::\n');
+  for (const opts of [{}, { format: 'msnfs' }, { format: 'mqsim' }, { format: 'blkreplay' }]) {
+    await assert.rejects(
+      openTrace(f, { ...opts, quoteInput: false }).then(collect),
+      (e: unknown) => isSsdtuneError(e) && !/root|salt|hash/.test((e as Error).message),
+    );
+  }
+  // The CLI default quotes, which is what a user at a terminal wants.
+  await assert.rejects(openTrace(f, { format: 'mqsim' }).then(collect), /got "root:/);
+});

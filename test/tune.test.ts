@@ -66,7 +66,7 @@ test('tune: bad requests fail clearly and store nothing', async () => {
     assert.throws(() => args({ space: 'host', evaluator: 'live' }), /give --device/);
     assert.throws(() => args({ budget: 3, nope: true }), usage(/must NOT have additional properties \(nope\)/));
     await assert.rejects(tune(svc, { tracePath: '/nonexistent/trace', spec: ssdsim(svc.settings, 3) }), /no such file/);
-    assert.deepEqual(args({}), { space: 'ssd', evaluator: 'ssdsim', budget: 30, seed: 1, replay: { mode: 'recorded' } });
+    assert.deepEqual(args({}), { space: 'ssd', evaluator: 'ssdsim', budget: 30, seed: 1, replay: { mode: 'recorded' }, searcher: 'adaptive', batch: 1 });
     assert.equal(await svc.db.count('workloads'), 0);
     assert.equal(await svc.db.count('configs'), 0);
   } finally {

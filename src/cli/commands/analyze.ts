@@ -5,7 +5,7 @@ import path from 'node:path';
 import { analyzeTraces } from '../../service/analyze.js';
 import { renderText } from '../../analyze/text.js';
 import { renderReport } from '../../analyze/report.js';
-import { progressBar } from '../progress.js';
+import { envProgressMode, progressReporter } from '../progress.js';
 import { ERR_REPORT_WRITE } from '../../errors.js';
 
 interface AnalyzeFlags {
@@ -25,7 +25,7 @@ export function register(program: Command): void {
     .option('--skip-bad', 'skip malformed records (counted in the report) instead of failing')
     .option('--report <file.html>', 'also write a self-contained HTML report with plots')
     .action(async (traces: string[], flags: AnalyzeFlags) => {
-      const bar = progressBar('analyze');
+      const bar = progressReporter('analyze', { mode: envProgressMode() });
       let report;
       try {
         report = await analyzeTraces(traces, {

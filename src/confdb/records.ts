@@ -88,6 +88,8 @@ export interface JobRecord {
   pid?: number;
   result?: Record<string, unknown>;
   error?: string;
+  /** The coded error's code (SSDTUNE_...), so a client rethrows it with its exit code and HTTP status. */
+  errorCode?: string;
   /** Resumable search state (JSON). */
   checkpoint?: unknown;
   createdAt: string;

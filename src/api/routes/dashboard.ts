@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../native.js';
 
-export function registerDashboard(app: FastifyInstance): void {
+export default async function dashboardRoutes(app: FastifyInstance): Promise<void> {
   const page = readFileSync(path.join(PROJECT_ROOT, 'src', 'api', 'dashboard', 'index.html'));
   const require = createRequire(import.meta.url);
   // The packages do not export package.json; find their folder from the main entry instead.

@@ -1,9 +1,7 @@
 /** `ssdtune doctor`: which live-capture backends work here, why not, what to do. */
 import type { Command } from 'commander';
 import { EXIT } from '../../errors.js';
-import { probeBlktraceOn } from '../../collector/index.js';
-import { resolveDevice } from '../../blockdev/resolve.js';
-import { doctor, PREFERENCE } from '../../collector/doctor.js';
+import { hostLocal } from '../../service/api.js';
 
 export function register(program: Command): void {
   program
@@ -12,11 +10,9 @@ export function register(program: Command): void {
     .option('--device <path>', 'also try kernel blktrace on this device (setup, open relay files, teardown)')
     .option('--json', 'print the checks as JSON')
     .action((opts: { device?: string; json?: boolean }) => {
-      const probe = opts.device ? probeBlktraceOn(resolveDevice(opts.device)) : undefined;
-      const checks = doctor(probe);
-      const best = PREFERENCE.find((b) => checks.find((c) => c.backend === b)?.works);
+      const { checks, auto: best } = hostLocal.doctor(opts.device);
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ checks, auto: best ?? null }, null, 2) + '\n');
+        process.stdout.write(JSON.stringify({ checks, auto: best }, null, 2) + '\n');
       } else {
         for (const c of checks) {
           process.stdout.write(`${c.works ? 'ok  ' : 'no  '} ${c.backend.padEnd(8)} ${c.reason}\n`);

@@ -27,7 +27,7 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": ["-std=c++17", "-O2", "-fopenmp-simd", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-      "libraries": ["-lbz2", "-llzma", "-lzstd", "-luring"],
+      "libraries": ["-lbz2", "-llzma", "-lzstd", "-lz", "-luring"],
       "conditions": [
         # collector: link libbpf when its headers are installed; otherwise the
         # eBPF backend reports that it was built without (ssdtune doctor).

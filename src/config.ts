@@ -12,6 +12,13 @@ import { PROJECT_ROOT } from './native.js';
 
 export interface Settings {
   dataDir: string;
+  /**
+   * The ConfDB: unset for the embedded LevelDB under dataDir (the default),
+   * or a postgres:// URL for a store shared by several processes and hosts.
+   */
+  store?: string;
+  /** The job queue: unset for in-process jobs (the default), or a redis:// URL for BullMQ and `ssdtune worker`s. */
+  queue?: string;
   /** URL of a running `ssdtune serve`, when the CLI should go through its API. */
   server?: string;
   /** Address and port `serve` binds (loopback unless told otherwise). */
@@ -62,6 +69,8 @@ export function loadSettings(overrides: Partial<Settings> = {}): Settings {
   const env = process.env;
   const fromEnv: Partial<Settings> = {
     ...(env.SSDTUNE_SERVER ? { server: env.SSDTUNE_SERVER } : {}),
+    ...(env.SSDTUNE_STORE ? { store: env.SSDTUNE_STORE } : {}),
+    ...(env.SSDTUNE_QUEUE ? { queue: env.SSDTUNE_QUEUE } : {}),
     ...(env.SSDTUNE_HOST ? { host: env.SSDTUNE_HOST } : {}),
     ...(env.SSDTUNE_PORT ? { port: Number(env.SSDTUNE_PORT) } : {}),
     ...(env.SSDTUNE_EVALUATOR ? { evaluator: env.SSDTUNE_EVALUATOR } : {}),
@@ -73,5 +82,7 @@ export function loadSettings(overrides: Partial<Settings> = {}): Settings {
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
   const s: Settings = { ...DEFAULTS, ...fromFile, ...fromEnv, ...defined, dataDir };
   if (!Number.isInteger(s.port) || s.port < 0 || s.port > 65535) throw ERR_USAGE(`port must be 0..65535, got ${s.port}`);
+  if (s.store !== undefined && !/^postgres(ql)?:\/\//.test(s.store)) throw ERR_USAGE(`store (SSDTUNE_STORE) must be a postgres:// URL, or unset for the embedded LevelDB; got "${s.store}"`);
+  if (s.queue !== undefined && !/^rediss?:\/\//.test(s.queue)) throw ERR_USAGE(`queue (SSDTUNE_QUEUE) must be a redis:// URL, or unset for in-process jobs; got "${s.queue}"`);
   return s;
 }

@@ -88,6 +88,10 @@ export const ERR_TRACE_FORMAT = defineError('SSDTUNE_TRACE_FORMAT', 400, EXIT.BA
 export const ERR_TRACE_UNKNOWN_FORMAT = defineError('SSDTUNE_TRACE_UNKNOWN_FORMAT', 400, EXIT.BAD_INPUT, '%s: cannot tell the trace format (%s); pass --format');
 /** file, the candidate readings, the --format choices */
 export const ERR_TRACE_AMBIGUOUS_FORMAT = defineError('SSDTUNE_TRACE_AMBIGUOUS_FORMAT', 400, EXIT.BAD_INPUT, '%s: the lines fit several formats that read the same columns in different units: %s; pass %s');
+/** file, where (line, byte offsets), which limit and how to raise it */
+export const ERR_TRACE_LIMIT = defineError('SSDTUNE_TRACE_LIMIT', 413, EXIT.BAD_INPUT, '%s: %s: %s');
+/** file, why (the signal's reason) */
+export const ERR_TRACE_ABORTED = defineError('SSDTUNE_TRACE_ABORTED', 499, EXIT.FAILURE, '%s: reading cancelled (%s)');
 export const ERR_TRACE_OPEN = defineError('SSDTUNE_TRACE_OPEN', 400, EXIT.BAD_INPUT, '%s: %s');
 
 // ---- configuration space, GPR and search ---------------------------------

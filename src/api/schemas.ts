@@ -33,7 +33,9 @@ export const trace = record('Trace', ['id', 'name', 'bytes'], { id: { type: 'str
 
 export const audit = record('Audit', ['id', 'at', 'action'], { id: { type: 'string' }, at: { type: 'string' }, actor: { type: 'string' }, action: { type: 'string' }, details: { type: 'object', additionalProperties: true } });
 
-export const ALL_SCHEMAS = [errorReply, workload, config, evaluation, device, job, trace, audit];
+export const pin = record('Pin', ['id', 'workloadId', 'space', 'configId'], { id: { type: 'string' }, workloadId: { type: 'string' }, space: { type: 'string' }, deviceClass: { type: 'string' }, configId: { type: 'string' } });
+
+export const ALL_SCHEMAS = [errorReply, workload, config, evaluation, device, job, trace, audit, pin];
 
 export const idParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) });
 

@@ -17,6 +17,7 @@ import { HttpApi } from './http-client.js';
 
 export interface CommonOptions {
   dataDir?: string;
+  store?: string;
   server?: string;
   json?: boolean;
 }
@@ -24,12 +25,13 @@ export interface CommonOptions {
 export function addCommonOptions(cmd: Command): Command {
   return cmd
     .option('--data-dir <dir>', 'data directory holding the ConfDB (env SSDTUNE_DATA_DIR)')
+    .option('--store <url>', 'a PostgreSQL ConfDB (postgres://...) instead of the embedded one (env SSDTUNE_STORE)')
     .option('--server <url>', 'use a running ssdtune server instead of opening the ConfDB (env SSDTUNE_SERVER)')
     .option('--json', 'print JSON');
 }
 
 export function settingsFrom(o: CommonOptions): Settings {
-  return loadSettings({ ...(o.dataDir ? { dataDir: o.dataDir } : {}), ...(o.server ? { server: o.server } : {}) });
+  return loadSettings({ ...(o.dataDir ? { dataDir: o.dataDir } : {}), ...(o.store ? { store: o.store } : {}), ...(o.server ? { server: o.server } : {}) });
 }
 
 /** Open the service API (in-process, or the server that holds the ConfDB), run `fn`, close it. */

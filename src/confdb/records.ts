@@ -44,6 +44,8 @@ export interface ConfigRecord {
   evaluator?: string;
   metrics?: Metrics;
   baselineMetrics?: Metrics;
+  /** The device class it was learned on (host space from fleet agents; see service/fleet.ts). */
+  deviceClass?: string;
 }
 
 export interface EvaluationRecord {
@@ -114,4 +116,20 @@ export interface TraceRecord {
   format?: string;
   uploadedAt: string;
   by: string;
+}
+
+/**
+ * An operator's choice of configuration for a workload in a space, on one
+ * device class or on all ('*'). A pin outranks every learned configuration.
+ */
+export interface PinRecord {
+  /** pinKey(workloadId, space) + ':' + deviceClass */
+  id: string;
+  workloadId: string;
+  space: string;
+  deviceClass: string;
+  configId: string;
+  by: string;
+  at: string;
+  reason?: string;
 }

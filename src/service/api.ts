@@ -139,8 +139,8 @@ export class InProcessApi extends HostLocal implements SsdtuneApi {
     return actor === this.actor ? this : new InProcessApi(this.svc, actor, this.version);
   }
 
-  /** Bumped on every write to a kind (REST list pages are cached by it). */
-  generation(kind: Kind): number {
+  /** Bumped on every write to a kind, by any process sharing the store (REST list pages are cached by it). */
+  generation(kind: Kind): Promise<number> {
     return this.svc.db.generation(kind);
   }
 

@@ -87,11 +87,10 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
 
   const known = ident.kind === 'known' && ident.nearest ? await svc.db.get('workloads', ident.nearest.id) : undefined;
   if (known && !req.forceSearch) {
-    const stored = (await svc.db.list('configs')).filter((c) => c.workloadId === known.id && c.space === space.name && c.grade !== undefined);
-    stored.sort((a, b) => b.grade! - a.grade!);
-    if (stored[0]) {
+    const stored = await svc.db.bestConfig(known.id, space.name);
+    if (stored) {
       ctl.progress?.(req.budget, req.budget, 'recommended a stored configuration');
-      return { workload: { id: known.id, name: known.name, known: true, identification: ident, ...(clusters ? { clusters } : {}) }, source: 'confdb', config: stored[0], gain: gainOf(stored[0]) };
+      return { workload: { id: known.id, name: known.name, known: true, identification: ident, ...(clusters ? { clusters } : {}) }, source: 'confdb', config: stored, gain: gainOf(stored) };
     }
   }
 

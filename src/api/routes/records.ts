@@ -1,4 +1,4 @@
-/** Read routes for stored records (workloads, configs, evaluations, devices, traces, jobs, audit), and moving the whole ConfDB. */
+/** Read routes for stored records (workloads, configs, evaluations, devices, traces, jobs, audit, pins), and moving the whole ConfDB. */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Readable } from 'node:stream';
@@ -9,13 +9,14 @@ import { errors, idParams, listOf, listQuery } from '../schemas.js';
 
 /** The reply schema of each kind (schemas.ts). */
 const SCHEMA: Record<(typeof KINDS)[number], string> = {
-  workloads: 'Workload', configs: 'Config', evaluations: 'Evaluation', devices: 'Device', traces: 'Trace', jobs: 'Job', audit: 'Audit',
+  workloads: 'Workload', configs: 'Config', evaluations: 'Evaluation', devices: 'Device', traces: 'Trace', jobs: 'Job', audit: 'Audit', pins: 'Pin',
 };
 
 /**
  * List pages are cached as serialised JSON until the kind is written again:
  * reads vastly outnumber writes here (dashboards, pollers), and a LevelDB
- * scan plus serialisation per request would cap throughput.
+ * scan plus serialisation per request would cap throughput. The generation
+ * is the store's, so a write by another process sharing it is seen too.
  */
 const PAGE_CACHE_MAX = 256;
 
@@ -30,7 +31,7 @@ export default async function recordRoutes(fastify: FastifyInstance): Promise<vo
       { schema: { tags: [kind], summary: `List ${kind} (key order; page with ?after=<last id>)`, querystring: listQuery, response: { 200: listOf(SCHEMA[kind]), ...errors(400) } } },
       async (req, reply) => {
         const key = `${kind}|${req.query.limit}|${req.query.after ?? ''}`;
-        const gen = fastify.ssdtune.generation(kind);
+        const gen = await fastify.ssdtune.generation(kind);
         let page = pages.get(key);
         if (!page || page.gen !== gen) {
           page = { gen, body: JSON.stringify(await req.api.list(kind, req.query)) };

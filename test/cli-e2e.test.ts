@@ -75,6 +75,8 @@ function script(dataDir: string, scratch: string, loop: LoopDevice | undefined):
     { name: 'db list configs', args: () => ['db', 'list', 'configs', ...db], status: 0 },
     { name: 'db list workloads --json', args: () => ['db', 'list', 'workloads', ...db, '--json'], status: 0 },
     { name: 'db show config', args: (ctx) => ['db', 'show', 'configs', ctx.config!, ...db], status: 0 },
+    { name: 'db list jobs --json', args: () => ['db', 'list', 'jobs', ...db, '--json'], status: 0, after: (out, ctx) => void (ctx.job = (JSON.parse(out) as { id: string }[])[0]!.id) },
+    { name: 'db show job', args: (ctx) => ['db', 'show', 'jobs', ctx.job!, ...db], status: 0 },
     { name: 'db show: unknown id', args: () => ['db', 'show', 'jobs', 'nosuch', ...db], status: 4 },
     { name: 'db export', args: () => ['db', 'export', path.join(scratch, 'export.jsonl'), ...db, '--json'], status: 0 },
     { name: 'db import (the same records again)', args: () => ['db', 'import', path.join(scratch, 'export.jsonl'), ...db, '--json'], status: 0 },

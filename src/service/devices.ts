@@ -90,16 +90,23 @@ export function configRef(ref: string): Pick<ApplyRequest, 'configId' | 'values'
   return existsSync(ref) ? { values: readHostConfigFile(ref) } : { configId: ref };
 }
 
+/*
+ * Outcomes are built with their fields in the order the REST reply's
+ * serialiser writes them (required fields first, then optional ones), so a
+ * command prints the same JSON in-process and through a server.
+ */
+const changes = (cs: Change[]): Change[] => cs.map((c) => ({ key: c.key, to: c.to, from: c.from }));
+
 function outcome(r: ApplyResult, configId: string | undefined): ApplyOutcome {
   return {
     device: r.device.disk.name,
-    ...(r.device.partition ? { partition: r.device.name } : {}),
-    ...(configId ? { configId } : {}),
     dryRun: r.dryRun,
     target: r.target,
-    changes: r.changes,
+    changes: changes(r.changes),
     sideEffects: r.sideEffects,
     after: r.after,
+    ...(r.device.partition ? { partition: r.device.name } : {}),
+    ...(configId ? { configId } : {}),
   };
 }
 
@@ -126,7 +133,7 @@ export async function applyValues(svc: Service, device: string, values: Record<s
 
 export async function revertDevice(svc: Service, device: string, o: { dryRun?: boolean }, actor: string): Promise<RevertOutcome> {
   const r: RevertResult = await hostApplier().revert(device, { store: new ConfDbStateStore(svc.db, actor), dryRun: !!o.dryRun });
-  return { device: r.device.disk.name, dryRun: r.dryRun, changes: r.changes, after: r.after };
+  return { device: r.device.disk.name, dryRun: r.dryRun, changes: changes(r.changes), after: r.after };
 }
 
 export async function verifyDevice(svc: Service, device: string): Promise<VerifyOutcome> {
@@ -137,5 +144,5 @@ export async function verifyDevice(svc: Service, device: string): Promise<Verify
   const drift = Object.entries(rec.applied)
     .filter(([k, v]) => now[k] !== v && !(k === 'wbt_lat_usec' && v === '-1' && /^\d+$/.test(now[k] ?? '')))
     .map(([key, applied]) => ({ key, applied, now: now[key] }));
-  return { device: dev.disk.name, ...(rec.appliedConfigId ? { configId: rec.appliedConfigId } : {}), appliedAt: rec.appliedAt, by: rec.by, drift };
+  return { device: dev.disk.name, appliedAt: rec.appliedAt, by: rec.by, drift, ...(rec.appliedConfigId ? { configId: rec.appliedConfigId } : {}) };
 }

@@ -1,5 +1,5 @@
 /**
- * The LearnedSSD flow as one service call (DESIGN.md data flow):
+ * The LearnedSSD flow as one service call (docs/architecture.md, "Data flow of a tune"):
  * trace -> window descriptors -> identify against the ConfDB ->
  *   known workload with a stored configuration for this space: recommend it;
  *   otherwise: search one within the budget with the chosen evaluator, store

@@ -45,7 +45,8 @@ export default async function recordRoutes(fastify: FastifyInstance): Promise<vo
     app.get(
       `/${kind}/:id`,
       { schema: { tags: [kind], summary: `One ${kind.replace(/s$/, '')}`, params: idParams, response: { 200: { $ref: `${SCHEMA[kind]}#` }, ...errors(404) } } },
-      async (req) => req.api.get(kind, req.params.id),
+      // A record is sent as stored (the schema's serialiser would reorder its fields).
+      async (req, reply) => reply.type('application/json; charset=utf-8').send(JSON.stringify(await req.api.get(kind, req.params.id)) as never),
     );
   }
 

@@ -81,6 +81,8 @@ export const ERR_NOT_FOUND = defineError('SSDTUNE_NOT_FOUND', 404, EXIT.NOT_FOUN
 export const ERR_PERMISSION = defineError('SSDTUNE_PERMISSION', 403, EXIT.PERMISSION, '%s');
 export const ERR_UNSUPPORTED = defineError('SSDTUNE_UNSUPPORTED', 501, EXIT.UNSUPPORTED, '%s');
 export const ERR_NATIVE = defineError('SSDTUNE_NATIVE', 500, EXIT.FAILURE, 'native addon: %s');
+/** feature, why it is missing, what to do (an optional native library: src/native.ts) */
+export const ERR_FEATURE_MISSING = defineError('SSDTUNE_FEATURE_MISSING', 501, EXIT.UNSUPPORTED, '%s is not available here: %s. Fix: %s');
 
 // ---- trace input -----------------------------------------------------------
 /** file, where (byte offset or line), what was expected */
@@ -159,6 +161,8 @@ export const ERR_HOST_ATTRIBUTE = defineError('SSDTUNE_HOST_ATTRIBUTE', 400, EXI
 export const ERR_HOST_ROOT = defineError('SSDTUNE_HOST_ROOT', 403, EXIT.PERMISSION, '%s needs root (run as root or use --dry-run)');
 /** device, attribute, value, reason, rollback outcome */
 export const ERR_HOST_APPLY = defineError('SSDTUNE_HOST_APPLY', 500, EXIT.FAILURE, '%s: writing %s=%s failed (%s); %s');
+/** device, what was being restored, what is left, what to do */
+export const ERR_HOST_RESTORE = defineError('SSDTUNE_HOST_RESTORE', 500, EXIT.FAILURE, '%s: restoring %s failed: %s; %s');
 /** device, what */
 export const ERR_HOST_STATE = defineError('SSDTUNE_HOST_STATE', 409, EXIT.CONFLICT, '%s: %s');
 /** config file, where, what was expected */

@@ -55,6 +55,8 @@ export interface RevertOutcome {
   dryRun: boolean;
   changes: Change[];
   after: Record<string, string>;
+  /** The unfinished change the record carried (an interrupted apply or live evaluation), being undone. */
+  interrupted?: string;
 }
 
 /** Does the device still have what ssdtune applied? (Someone, or a reboot, may have changed it since.) */
@@ -133,7 +135,7 @@ export async function applyValues(svc: Service, device: string, values: Record<s
 
 export async function revertDevice(svc: Service, device: string, o: { dryRun?: boolean }, actor: string): Promise<RevertOutcome> {
   const r: RevertResult = await hostApplier().revert(device, { store: new ConfDbStateStore(svc.db, actor), dryRun: !!o.dryRun });
-  return { device: r.device.disk.name, dryRun: r.dryRun, changes: changes(r.changes), after: r.after };
+  return { device: r.device.disk.name, dryRun: r.dryRun, changes: changes(r.changes), after: r.after, ...(r.interrupted ? { interrupted: r.interrupted } : {}) };
 }
 
 export async function verifyDevice(svc: Service, device: string): Promise<VerifyOutcome> {

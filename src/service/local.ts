@@ -9,7 +9,8 @@
 import path from 'node:path';
 import { resolveDevice } from '../blockdev/resolve.js';
 import { BACKENDS, openCollector, probeBlktraceOn, type BackendName } from '../collector/index.js';
-import { doctor, PREFERENCE, type BackendCheck } from '../collector/doctor.js';
+import { doctor, EBPF_MIN_KERNEL, PREFERENCE, type BackendCheck } from '../collector/doctor.js';
+import { featureStatus, NATIVE_FEATURES, type FeatureStatus, type NativeFeature } from '../native.js';
 import { ERR_FEATURES_TOO_SHORT } from '../errors.js';
 import type { Identification, Method } from '../ml/identify.js';
 import { openTrace } from '../readers/registry.js';
@@ -31,12 +32,21 @@ export interface DoctorReport {
   checks: BackendCheck[];
   /** The backend `--backend auto` would use, or null when none works. */
   auto: BackendName | null;
+  /** The optional native features (eBPF, io_uring): built and usable here, or why not. */
+  features: FeatureStatus[];
+  /** The oldest kernel the eBPF backend supports (with BTF). */
+  ebpfMinKernel: string;
 }
 
-/** Which capture backends work here; with a device, kernel blktrace is also tried on it. */
+/** Which capture backends and optional native features work here; with a device, kernel blktrace is also tried on it. */
 export function captureDoctor(device?: string): DoctorReport {
   const checks = doctor(device ? probeBlktraceOn(resolveDevice(device)) : undefined);
-  return { checks, auto: PREFERENCE.find((b) => checks.find((c) => c.backend === b)?.works) ?? null };
+  return {
+    checks,
+    auto: PREFERENCE.find((b) => checks.find((c) => c.backend === b)?.works) ?? null,
+    features: (Object.keys(NATIVE_FEATURES) as NativeFeature[]).map(featureStatus),
+    ebpfMinKernel: EBPF_MIN_KERNEL.join('.'),
+  };
 }
 
 export interface CaptureRequest {

@@ -21,6 +21,7 @@ import { planTune } from './catalog.js';
 import type { Service } from './context.js';
 import { identifyTrace } from './identify.js';
 import type { ResolvedTuneArgs } from './tune-spec.js';
+import { ConfDbStateStore } from '../host/confdb-state.js';
 
 /**
  * A resolved tune request and where its trace is: the job handler looks the
@@ -82,7 +83,8 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
   const windowSize = model.meta.windowSize;
   // Cluster labels need PCA + k-means over at least two windows.
   const clusters = vectors.length >= 2 ? characterise(described).label.clusters : undefined;
-  const evaluator = plan.makeEvaluator({ totalRequests: described.requests });
+  // A device-backed evaluator records each device's way back in the ConfDB before it writes.
+  const evaluator = plan.makeEvaluator({ totalRequests: described.requests, deviceState: new ConfDbStateStore(svc.db, 'live-evaluator') });
   const space = plan.buildSpace();
 
   const known = ident.kind === 'known' && ident.nearest ? await svc.db.get('workloads', ident.nearest.id) : undefined;

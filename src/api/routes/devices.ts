@@ -35,7 +35,13 @@ const ApplyReply = Type.Object({
   after: Snapshot,
   exported: Type.Optional(Type.Object({ kind: Type.String(), text: Type.String() })),
 });
-const RevertReply = Type.Object({ device: Type.String(), dryRun: Type.Boolean(), changes: Type.Array(Change), after: Snapshot });
+const RevertReply = Type.Object({
+  device: Type.String(),
+  dryRun: Type.Boolean(),
+  changes: Type.Array(Change),
+  after: Snapshot,
+  interrupted: Type.Optional(Type.String({ description: 'the unfinished change the record carried (an interrupted apply or live evaluation)' })),
+});
 const VerifyReply = Type.Object({
   device: Type.String(),
   configId: Type.Optional(Type.String()),

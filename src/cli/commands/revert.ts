@@ -18,6 +18,7 @@ export function register(program: Command): void {
       process.stdout.write(JSON.stringify(r) + '\n');
       return;
     }
+    if (r.interrupted) process.stdout.write(`${r.device}: ${r.interrupted}; restoring the original values\n`);
     process.stdout.write(formatChanges(r.device, r.changes));
     process.stdout.write(r.dryRun ? 'dry run: nothing written\n' : 'reverted\n');
   });

@@ -72,6 +72,9 @@ function script(dataDir: string, scratch: string, loop: LoopDevice | undefined):
     { name: 'tune: a trace too short for a window', args: () => ['tune', ...db, '--space', 'host', path.join(scratch, 'short.csv')], status: 3 },
     { name: 'identify (known)', args: () => ['identify', ...db, '--json', WSRCH], status: 0 },
     { name: 'identify (new)', args: () => ['identify', ...db, MSNFS], status: 0 },
+    // Every flag reaches the search through a server too (its remote path used to drop these four).
+    { name: 'tune --seed --name --format --force-search', args: () => ['tune', ...db, '--space', 'host', '--budget', '3', '--seed', '7', '--name', 'nfs-share', '--format', 'msnfs', '--force-search', '--json', MSNFS], status: 0, after: (out) => assert.equal((JSON.parse(out) as { workload: { name: string } }).workload.name, 'nfs-share') },
+    { name: 'tune --force-search on a known workload searches again', args: () => ['tune', ...db, '--space', 'host', '--budget', '3', '--force-search', WSRCH], status: 0, after: (out) => assert.match(out, /learned now/) },
     { name: 'db list configs', args: () => ['db', 'list', 'configs', ...db], status: 0 },
     { name: 'db list workloads --json', args: () => ['db', 'list', 'workloads', ...db, '--json'], status: 0 },
     { name: 'db show config', args: (ctx) => ['db', 'show', 'configs', ctx.config!, ...db], status: 0 },

@@ -1,5 +1,5 @@
 /**
- * The LearnedSSD flow as one service call (DESIGN.md data flow):
+ * The LearnedSSD flow as one service call (docs/architecture.md, "Data flow of a tune"):
  * trace -> window descriptors -> identify against the ConfDB ->
  *   known workload with a stored configuration for this space: recommend it;
  *   otherwise: search one within the budget with the chosen evaluator, store
@@ -10,20 +10,19 @@ import path from 'node:path';
 import { ConfDB } from '../confdb/db.js';
 import { newId } from '../confdb/ids.js';
 import type { ConfigRecord, EvaluationRecord, WorkloadRecord } from '../confdb/records.js';
-import { ERR_FEATURES_TOO_SHORT } from '../errors.js';
 import type { Metrics, WorkloadRef } from '../evaluators/types.js';
 import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
-import { characterise, describeTrace } from '../ml/characterise.js';
-import { identify, profileWorkload, type Identification } from '../ml/identify.js';
-import { loadSimilarityModel, type SimilarityModel } from '../ml/model-io.js';
+import { characterise } from '../ml/characterise.js';
+import { profileWorkload, type Identification } from '../ml/identify.js';
 import { openTrace } from '../readers/registry.js';
 import { makeSearcher, parseRecord, runSearch, type SearchRecord } from '../search/search.js';
 import { runMultiFidelity, splitBudget } from '../search/fidelity.js';
+import { progressText, type ProgressParts } from './progress-text.js';
 import { speedups } from '../search/grade.js';
 import { planTune } from './catalog.js';
 import type { Service } from './context.js';
+import { identifyTrace } from './identify.js';
 import type { ResolvedTuneArgs } from './tune-spec.js';
-import { ConfDBWorkloadStore } from './workload-store.js';
 import { ConfDbStateStore } from '../host/confdb-state.js';
 
 /**
@@ -60,13 +59,8 @@ export interface TuneCheckpoint {
 }
 
 /** Progress details beside the message: the phase and the best grade so far. */
-export interface TuneProgressInfo {
-  phase?: string;
-  best?: number;
-  unit?: string;
-}
+export type TuneProgressInfo = ProgressParts;
 
-const bestText = (best: { grade?: number } | undefined): string => (best?.grade !== undefined ? `, best grade ${best.grade.toFixed(3)}` : '');
 
 export interface TuneResult {
   workload: {
@@ -96,12 +90,6 @@ export interface TuneResult {
   };
 }
 
-let modelCache: { dir: string; model: Promise<SimilarityModel> } | undefined;
-function similarityModel(dir: string): Promise<SimilarityModel> {
-  if (!modelCache || modelCache.dir !== dir) modelCache = { dir, model: loadSimilarityModel(dir) };
-  return modelCache.model;
-}
-
 function gainOf(c: ConfigRecord): TuneResult['gain'] {
   if (c.grade === undefined || !c.metrics || !c.baselineMetrics) return undefined;
   const s = speedups(c.metrics, c.baselineMetrics);
@@ -112,21 +100,11 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
   const { spec: req, tracePath } = input;
   // Catalogue and requirements first: reading a large trace only to reject a misspelt evaluator wastes minutes.
   const plan = planTune(req, svc.settings);
-  const model = await similarityModel(svc.settings.modelDir);
-  const windowSize = model.meta.windowSize;
   ctl.progress?.(0, req.budget, 'characterising', { phase: 'characterising' });
-  const source = await openTrace(tracePath, { ...(req.format ? { format: req.format } : {}) });
-  const described = await describeTrace(source, { size: windowSize, source: tracePath });
-  const vectors = described.windows.map((w) => w.vector);
-  if (vectors.length === 0) {
-    throw ERR_FEATURES_TOO_SHORT(tracePath, `${described.requests} requests make no full window of ${windowSize}; tuning needs at least one`);
-  }
+  const { model, described, format, vectors, identification: ident } = await identifyTrace(svc, tracePath, { ...(req.format ? { format: req.format } : {}), purpose: 'tuning needs at least one' });
+  const windowSize = model.meta.windowSize;
   // Cluster labels need PCA + k-means over at least two windows.
   const clusters = vectors.length >= 2 ? characterise(described).label.clusters : undefined;
-  // The network method, the one chosen on validation data. ('both', network and PCA agreeing, makes
-  // fewer false "known" answers on held-out traces but rejects the very trace a workload was learned
-  // from when its 4-window queries spread in the PCA plane.)
-  const ident = await identify(model, vectors, new ConfDBWorkloadStore(svc.db, windowSize, model.id));
   // A device-backed evaluator records each device's way back in the ConfDB before it writes.
   const evaluator = plan.makeEvaluator({ totalRequests: described.requests, deviceState: new ConfDbStateStore(svc.db, 'live-evaluator') });
   const space = plan.buildSpace();
@@ -160,7 +138,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
         if (e.type !== 'evaluation') return;
         const stage = e.stage === 'screen' ? `screening on ${(fraction * 100).toFixed(0)}% of the trace` : 'search on the whole trace';
         const total = e.stage === 'screen' ? nScreen : whole;
-        ctl.progress?.(e.count, total, `${stage}: evaluation ${e.count}/${total}${bestText(e.best)}`, { phase: stage, ...(e.best?.grade !== undefined ? { best: e.best.grade } : {}), unit: 'evaluations' });
+        ctl.progress?.(e.count, total, progressText(stage, e.count, total, e.best?.grade), { phase: stage, ...(e.best?.grade !== undefined ? { best: e.best.grade } : {}), unit: 'evaluations' });
         if (e.stage === 'screen') screen = e.record;
         void ctl.checkpoint?.({ workloadId, ...(e.stage === 'search' ? { search: structuredClone(e.record) } : {}), ...(screen ? { screen: structuredClone(screen) } : {}) } as TuneCheckpoint);
       },
@@ -175,7 +153,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
       ...(resume ? { resume } : {}),
       onEvent: (e) => {
         if (e.type !== 'evaluation') return;
-        ctl.progress?.(e.count, req.budget, `evaluation ${e.count}/${req.budget}${bestText(e.best)}`, { phase: 'search', ...(e.best?.grade !== undefined ? { best: e.best.grade } : {}), unit: 'evaluations' });
+        ctl.progress?.(e.count, req.budget, progressText('search', e.count, req.budget, e.best?.grade), { phase: 'search', ...(e.best?.grade !== undefined ? { best: e.best.grade } : {}), unit: 'evaluations' });
         void ctl.checkpoint?.({ workloadId, search: structuredClone(e.record) });
       },
     });
@@ -216,7 +194,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
     id: workloadId,
     name,
     createdAt: now,
-    source: { paths: [path.resolve(tracePath)], format: source.meta.format, requests: described.requests },
+    source: { paths: [path.resolve(tracePath)], format, requests: described.requests },
     descriptorNames: [...DESCRIPTOR_VECTOR_NAMES],
     descriptors: prof.descriptors,
     pcaCentre: prof.pcaCentre,

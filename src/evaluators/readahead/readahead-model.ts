@@ -1,5 +1,5 @@
 /**
- * The `readahead-model` evaluator (DESIGN.md part 8): a bounded LRU page
+ * The `readahead-model` evaluator (docs/tuning.md): a bounded LRU page
  * cache plus Linux's on-demand readahead (mm/readahead.c, filemap_read) and
  * buffered writeback, replayed over a trace in time: requests arrive at their
  * trace times (or scaled, or closed-loop), device requests queue on a device

@@ -5,7 +5,7 @@
  */
 import { Option, type Command } from 'commander';
 import { describeCatalog, EVALUATOR_NAMES, SPACE_NAMES, SPACES } from '../../service/catalog.js';
-import { BUDGET, DEFAULT_SEED, SEARCHERS, parseReplay, type TuneArgs } from '../../service/tune-spec.js';
+import { BUDGET, DEFAULT_SEED, SEARCHERS, describeReplay, parseReplay, type TuneArgs } from '../../service/tune-spec.js';
 import type { ProgressMode } from '../../config.js';
 import { parseProgressText, type TuneResult } from '../../service/api.js';
 import { progressReporter } from '../progress.js';
@@ -61,7 +61,7 @@ function printResult(r: TuneResult, json: boolean | undefined): void {
   if (r.workload.spreadRatio !== undefined && r.workload.spreadRatio > SPREAD_WARNING) {
     console.log(`            its windows spread ${r.workload.spreadRatio.toFixed(1)}x a typical workload's (a short, noisy or multi-phase trace): later captures of it are harder to recognise; this trace itself always will be`);
   }
-  console.log(`config      ${r.config.id} (${r.config.space} space, ${r.source === 'confdb' ? 'stored in the ConfDB' : 'learned now'}, evaluator ${r.config.evaluator ?? '-'})`);
+  console.log(`config      ${r.config.id} (${r.config.space} space, ${r.source === 'confdb' ? 'stored in the ConfDB' : 'learned now'}, evaluator ${r.config.evaluator ?? '-'}, replay ${describeReplay(r.config.replay ?? { mode: 'recorded' })})`);
   if (r.search) {
     const sc = r.search.screened;
     console.log(`search      ${r.search.searcher ? `${r.search.searcher}, ` : ''}${r.search.evaluations} evaluations${sc ? ` on the whole trace after ${sc.evaluations} on its first ${(sc.fraction * 100).toFixed(0)}%` : ''} (${r.search.failed} failed), ${r.search.status}, ${(r.search.elapsedMs / 1000).toFixed(1)} s`);

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { errorDefinitions, EXIT } from '../src/errors.js';
-import { renderErrorsMd } from '../src/docs/errors-doc.js';
+import { renderErrorsMd } from '../src/cli/errors-doc.js';
 import { bashCompletion, commandTree, manPage, zshCompletion, type CommandRef } from '../src/cli/reference.js';
 import { buildProgram } from '../src/cli/program.js';
 import { PROJECT_ROOT as ROOT } from '../src/native.js';

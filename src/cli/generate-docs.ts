@@ -5,8 +5,8 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { buildProgram, packageVersion } from '../cli/program.js';
-import { manPage } from '../cli/reference.js';
+import { buildProgram, packageVersion } from './program.js';
+import { manPage } from './reference.js';
 import { PROJECT_ROOT } from '../native.js';
 import { renderErrorsMd } from './errors-doc.js';
 

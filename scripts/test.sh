@@ -7,6 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/ssdtune-test-XXXXXX")"
+chmod 1777 "$tmp" # as /tmp: tests run servers as other users (PostgreSQL runs as postgres)
 cleanup() {
   local left
   left="$(find "$tmp" -mindepth 1 -maxdepth 1 -printf '%f ' 2>/dev/null)"

@@ -74,6 +74,15 @@ export function errorDefinitions(): ErrorDef[] {
   return [...registry.values()];
 }
 
+/**
+ * An error reported elsewhere (a REST reply, a failed job's record) made a
+ * coded error again, with its own exit code and status; unknown codes keep
+ * the status given and exit 1.
+ */
+export function errorFromCode(code: string, message: string, status = 500): SsdtuneError {
+  return new SsdtuneError(registry.get(code) ?? { code, status, exitCode: EXIT.FAILURE, template: '%s' }, message);
+}
+
 export function isSsdtuneError(e: unknown, code?: string): e is SsdtuneError {
   return e instanceof SsdtuneError && (code === undefined || e.code === code);
 }

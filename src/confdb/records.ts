@@ -1,5 +1,5 @@
 /**
- * What the ConfDB stores (DESIGN.md part 10). Every record is plain JSON so
+ * What the ConfDB stores (docs/confdb.md). Every record is plain JSON so
  * that export/import as JSON lines moves a ConfDB between hosts unchanged.
  */
 import type { Configuration } from '../space/types.js';
@@ -110,6 +110,8 @@ export interface JobRecord {
   pid?: number;
   result?: Record<string, unknown>;
   error?: string;
+  /** The coded error's code (SSDTUNE_...), so a client rethrows it with its exit code and HTTP status. */
+  errorCode?: string;
   /** Resumable search state (JSON). */
   checkpoint?: unknown;
   createdAt: string;

@@ -3,7 +3,7 @@
  * that export/import as JSON lines moves a ConfDB between hosts unchanged.
  */
 import type { Configuration } from '../space/types.js';
-import type { Metrics } from '../evaluators/types.js';
+import type { Metrics, Replay } from '../evaluators/types.js';
 
 export interface WorkloadRecord {
   id: string;
@@ -46,6 +46,8 @@ export interface ConfigRecord {
   baselineMetrics?: Metrics;
   /** The device class it was learned on (host space from fleet agents; see service/fleet.ts). */
   deviceClass?: string;
+  /** The replay intensity its grade was measured at (absent: recorded). */
+  replay?: Replay;
 }
 
 export interface EvaluationRecord {

@@ -20,7 +20,7 @@ import { speedups } from '../search/grade.js';
 import { planTune } from './catalog.js';
 import type { Service } from './context.js';
 import { identifyTrace } from './identify.js';
-import type { ResolvedTuneArgs } from './tune-spec.js';
+import { sameReplay, type ResolvedTuneArgs } from './tune-spec.js';
 import { ConfDbStateStore } from '../host/confdb-state.js';
 
 /**
@@ -90,7 +90,8 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
   const known = ident.kind === 'known' && ident.nearest ? await svc.db.get('workloads', ident.nearest.id) : undefined;
   if (known && !req.forceSearch) {
     const stored = await svc.db.bestConfig(known.id, space.name);
-    if (stored) {
+    // A grade holds at the intensity it was measured at: a busy-hour request searches anew.
+    if (stored && sameReplay(stored.replay, req.replay)) {
       ctl.progress?.(req.budget, req.budget, 'recommended a stored configuration');
       return { workload: { id: known.id, name: known.name, known: true, identification: ident, ...(clusters ? { clusters } : {}) }, source: 'confdb', config: stored, gain: gainOf(stored) };
     }
@@ -129,6 +130,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
     createdAt: now,
     workloadId,
     evaluator: evaluator.name,
+    replay: req.replay,
     ...(best.grade !== undefined ? { grade: best.grade } : {}),
     ...(best.metrics ? { metrics: best.metrics } : {}),
     ...(baseline.metrics ? { baselineMetrics: baseline.metrics as Metrics } : {}),

@@ -6,7 +6,7 @@
 import { Option, type Command } from 'commander';
 import { describeCatalog, EVALUATOR_NAMES, SPACE_NAMES, SPACES } from '../../service/catalog.js';
 import type { TuneResult } from '../../service/api.js';
-import { BUDGET, DEFAULT_SEED, parseReplay, type TuneArgs } from '../../service/tune-spec.js';
+import { BUDGET, DEFAULT_SEED, describeReplay, parseReplay, type TuneArgs } from '../../service/tune-spec.js';
 import { progressBar } from '../progress.js';
 import { addCommonOptions, withApi, type CommonOptions } from '../service-access.js';
 
@@ -52,7 +52,7 @@ function printResult(r: TuneResult, json: boolean | undefined): void {
   if (r.workload.spreadRatio !== undefined && r.workload.spreadRatio > SPREAD_WARNING) {
     console.log(`            its windows spread ${r.workload.spreadRatio.toFixed(1)}x a typical workload's (a short, noisy or multi-phase trace): later captures of it are harder to recognise; this trace itself always will be`);
   }
-  console.log(`config      ${r.config.id} (${r.config.space} space, ${r.source === 'confdb' ? 'stored in the ConfDB' : 'learned now'}, evaluator ${r.config.evaluator ?? '-'})`);
+  console.log(`config      ${r.config.id} (${r.config.space} space, ${r.source === 'confdb' ? 'stored in the ConfDB' : 'learned now'}, evaluator ${r.config.evaluator ?? '-'}, replay ${describeReplay(r.config.replay ?? { mode: 'recorded' })})`);
   if (r.search) console.log(`search      ${r.search.evaluations} evaluations (${r.search.failed} failed), ${r.search.status}, ${(r.search.elapsedMs / 1000).toFixed(1)} s`);
   if (r.gain) {
     console.log(`gain        grade ${r.gain.grade.toFixed(3)}; throughput x${r.gain.throughputSpeedup.toFixed(3)}, latency x${r.gain.latencySpeedup.toFixed(3)} vs the baseline`);

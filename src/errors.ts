@@ -43,6 +43,18 @@ export const EXIT = {
   CONFLICT: 7,
 } as const;
 
+/** What each exit code means: `ssdtune --help`, the man page and docs/errors.md print this. */
+export const EXIT_MEANING: Record<keyof typeof EXIT, string> = {
+  OK: 'success',
+  FAILURE: 'failure: an error of none of the kinds below',
+  USAGE: 'usage: an unknown command or option, a missing or malformed argument',
+  BAD_INPUT: 'bad input: a trace, configuration or file that is malformed or out of range',
+  NOT_FOUND: 'not found: a file, device, record or model that does not exist',
+  PERMISSION: 'permission: needs root, or the API token',
+  UNSUPPORTED: 'unsupported here: the kernel, a library or a feature this needs is missing',
+  CONFLICT: 'conflict: busy or locked, or a device no longer as ssdtune left it (verify)',
+};
+
 export function defineError(code: string, status: number, exitCode: number, template: string): (...args: unknown[]) => SsdtuneError {
   if (registry.has(code)) throw new Error(`error code defined twice: ${code}`);
   const def: ErrorDef = { code, status, exitCode, template };

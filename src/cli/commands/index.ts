@@ -12,6 +12,7 @@ import { register as registerDoctor } from './doctor.js';
 import { register as registerCollect } from './collect.js';
 import { register as registerIdentify } from './identify.js';
 import { register as registerVerify } from './verify.js';
+import { register as registerCompletion } from './completion.js';
 
 export function registerCommands(program: Command): void {
   registerAnalyze(program);
@@ -26,4 +27,5 @@ export function registerCommands(program: Command): void {
   registerRetune(program);
   registerDoctor(program);
   registerCollect(program);
+  registerCompletion(program);
 }

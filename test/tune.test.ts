@@ -60,7 +60,6 @@ test('tune: bad requests fail clearly and store nothing', async () => {
     assert.throws(() => args({ space: 'host', evaluator: 'ssdsim' }), usage(/the ssdsim evaluator does not score the host space; its evaluators: readahead-model, live/));
     assert.throws(() => args({ space: 'ssd', evaluator: 'readahead-model' }), usage(/does not score the ssd space/));
     assert.throws(() => args({ budget: 1 }), usage(/budget must be >= 2/));
-    assert.throws(() => args({ evaluator: 'mqsim', replay: { mode: 'scaled', speedup: 2 } }), usage(/mqsim evaluator cannot replay in "scaled" mode/));
     assert.throws(() => args({ replay: { mode: 'closed', queueDepth: 0 } }), usage(/replay/));
     assert.throws(() => args({ space: 'host', lbaPolicy: 'modulo' }), usage(/lbaPolicy does not apply/));
     // MQSim comes from scripts/build-mqsim.sh (or SSDTUNE_MQSIM); it replays traces open loop only.

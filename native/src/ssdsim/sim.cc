@@ -154,7 +154,7 @@ void Sim::fifoPush(Fifo& f, uint32_t kind, uint64_t dur, uint32_t item) {
   if (f.empty()) {
     f.items.clear();
     f.head = 0;
-    schedule(f.free, kind, 0);
+    events_.pushLane(kind, f.free, kind, 0);
   }
   f.items.emplace_back(f.free, item);
 }
@@ -162,7 +162,7 @@ void Sim::fifoPush(Fifo& f, uint32_t kind, uint64_t dur, uint32_t item) {
 uint32_t Sim::fifoPop(Fifo& f) { return f.items[f.head++].second; }
 
 void Sim::fifoNext(Fifo& f, uint32_t kind) {
-  if (!f.empty()) schedule(f.items[f.head].first, kind, 0);
+  if (!f.empty()) events_.pushLane(kind, f.items[f.head].first, kind, 0);
 }
 
 RunStatus Sim::run(bool final) {
@@ -193,17 +193,19 @@ RunStatus Sim::loop(bool final) {
       // Closed loop: a new request arrives as soon as one completes (here, at the completion's instant).
       while (outstanding_ < cfg_.closedLoopDepth && inHead_ < in_.size()) arrive(in_[inHead_++], now_);
       if (outstanding_ < cfg_.closedLoopDepth && inHead_ == in_.size() && !final) return RunStatus::NEED_MORE;
-    } else if (inHead_ < in_.size()) {
+    }
+    const Event* next = events_.peek();
+    if (!closed && inHead_ < in_.size()) {
       // An arrival precedes events at the same instant.
       const InputReq& in = in_[inHead_];
-      if (events_.empty() || in.t <= events_.top().t) {
+      if (!next || in.t <= next->t()) {
         if (in.t > now_) now_ = in.t;
         inHead_++;
         arrive(in, in.t);
         continue;
       }
     }
-    if (events_.empty()) {
+    if (!next) {
       if (!final) return RunStatus::NEED_MORE;
       if (outstanding_ > 0)
         throw DeviceFull(std::to_string(outstanding_) +
@@ -212,9 +214,9 @@ RunStatus Sim::loop(bool final) {
     }
     // Without buffered input, an event at or after the last fed arrival might
     // still be preceded by an arrival of the next batch.
-    if (!closed && !final && inHead_ == in_.size() && events_.top().t >= lastFedT_) return RunStatus::NEED_MORE;
-    const Event ev = events_.pop();
-    now_ = ev.t;
+    if (!closed && !final && inHead_ == in_.size() && next->t() >= lastFedT_) return RunStatus::NEED_MORE;
+    const Event ev = events_.take(next);
+    now_ = ev.t();
     switch (ev.kind()) {
       case EV_H2D: onH2D(); break;
       case EV_D2H: onD2H(); break;

@@ -77,6 +77,7 @@ class Sim {
 
  private:
   // ---- pools and events --------------------------------------------------------
+  // The FIFO servers' kinds double as their event-queue lanes (below EventQueue::kLanes).
   enum EvKind : uint32_t { EV_H2D, EV_D2H, EV_DRAM, EV_CHAN, EV_UNIT };
   void schedule(uint64_t t, uint32_t kind, uint32_t id);
   RunStatus loop(bool final);
@@ -264,8 +265,8 @@ class Sim {
   FlatMap<uint8_t> bloom_;
   uint64_t nextBloomReset_ = 0;
   uint64_t backPressure_ = 0, backPressureMax_ = 0;  // sectors being written back to flash, and MQSim's limit
-  std::vector<uint32_t> cacheWaiting_;  // write requests waiting for back-pressure to drop
-  std::vector<uint32_t> cacheWaitingScratch_;
+  std::vector<uint32_t> cacheWaiting_;  // write requests waiting for back-pressure to drop, FIFO from cacheWaitHead_
+  size_t cacheWaitHead_ = 0;
   Pool<Dram> dram_;
   Fifo dramQ_;
   double dramBurstNs_ = 0;

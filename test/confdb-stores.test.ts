@@ -6,7 +6,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { sha256File } from '../src/util/digest.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfDB, pinKey } from '../src/confdb/db.js';
@@ -137,6 +139,24 @@ for (const eng of ENGINES) {
       const e = { id: newId(), workloadId: w.id, values: {}, evaluator: 'e', status: 'ok' as const, at: 'now', durationMs: 1 };
       await db.put('evaluations', e);
       assert.deepEqual(await db.evaluationsOf(w.id), [e]);
+      await db.close();
+    });
+
+    test('blobs: a file kept under its SHA-256 in chunks reads back whole; a wrong digest is refused', async () => {
+      const db = await eng.open();
+      const dir = tmp();
+      const file = path.join(dir, 'trace.bin');
+      writeFileSync(file, randomBytes(2.5 * 1024 * 1024));
+      const digest = await sha256File(file);
+      assert.equal(await db.hasBlob(digest), false);
+      assert.equal(await db.readBlob(digest, path.join(dir, 'none')), false);
+      await db.putBlob(digest, file);
+      await db.putBlob(digest, file);
+      assert.equal(await db.hasBlob(digest), true);
+      await db.readBlob(digest, path.join(dir, 'back'));
+      assert.ok(readFileSync(path.join(dir, 'back')).equals(readFileSync(file)));
+      await assert.rejects(db.putBlob('0'.repeat(64), file), /SHA-256/);
+      assert.equal(await db.hasBlob('0'.repeat(64)), false);
       await db.close();
     });
 

@@ -56,6 +56,16 @@ export interface ConfDB {
   traceAt(path: string, bytes: number): Promise<TraceRecord | undefined>;
   evaluationsOf(workloadId: string): Promise<EvaluationRecord[]>;
 
+  // ---- content-addressed files ----
+  /**
+   * Keep a file under its SHA-256 (streamed in 1 MiB chunks, committed whole),
+   * so workers on other hosts can fetch a trace by digest. Already kept: nothing to do.
+   */
+  putBlob(digest: string, file: string): Promise<void>;
+  hasBlob(digest: string): Promise<boolean>;
+  /** Write the blob to `dest` chunk by chunk; false when there is no such blob. */
+  readBlob(digest: string, dest: string): Promise<boolean>;
+
   /**
    * Run `fn` holding the named lock, with a view of the store whose writes
    * commit with the lock's release (PostgreSQL: one transaction holding an

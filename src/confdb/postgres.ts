@@ -11,7 +11,7 @@
  */
 import pg from 'pg';
 import { ERR_CONFDB_OPEN } from '../errors.js';
-import { StoreBase } from './base.js';
+import { StoreBase, type BlobMark } from './base.js';
 import type { ConfDB } from './db.js';
 import { KINDS, keyOf, pinKey, type BatchOp, type Kind, type ListOptions, type RecordOf } from './kinds.js';
 import type { ConfigRecord, EvaluationRecord, JobRecord, JobStatus, PinRecord, TraceRecord, WorkloadRecord } from './records.js';
@@ -81,6 +81,8 @@ export class PgStore extends StoreBase implements ConfDB {
           await c.query(`CREATE TABLE IF NOT EXISTS ${table(k)} (id text COLLATE "C" PRIMARY KEY, doc jsonb NOT NULL)`);
           await c.query('INSERT INTO ssdtune_generations (kind, n) VALUES ($1, 0) ON CONFLICT DO NOTHING', [k]);
         }
+        await c.query('CREATE TABLE IF NOT EXISTS ssdtune_blob_chunks (digest text NOT NULL, seq int NOT NULL, data bytea NOT NULL, PRIMARY KEY (digest, seq))');
+        await c.query('CREATE TABLE IF NOT EXISTS ssdtune_blobs (digest text PRIMARY KEY, bytes bigint NOT NULL, chunks int NOT NULL)');
         for (const sql of INDEXES) await c.query(sql);
       }, 0);
       await store.migrate();
@@ -139,6 +141,20 @@ export class PgStore extends StoreBase implements ConfDB {
   }
   protected async writeSchema(v: number): Promise<void> {
     await this.q(`INSERT INTO ssdtune_meta (name, value) VALUES ('schema', $1::jsonb) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value`, [JSON.stringify(v)]);
+  }
+
+  protected async putBlobChunk(digest: string, seq: number, data: Buffer): Promise<void> {
+    await this.q('INSERT INTO ssdtune_blob_chunks (digest, seq, data) VALUES ($1, $2, $3) ON CONFLICT (digest, seq) DO UPDATE SET data = EXCLUDED.data', [digest, seq, data]);
+  }
+  protected async getBlobChunk(digest: string, seq: number): Promise<Buffer | undefined> {
+    return (await this.q<{ data: Buffer }>('SELECT data FROM ssdtune_blob_chunks WHERE digest = $1 AND seq = $2', [digest, seq])).rows[0]?.data;
+  }
+  protected async putBlobMark(digest: string, mark: BlobMark): Promise<void> {
+    await this.q('INSERT INTO ssdtune_blobs (digest, bytes, chunks) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [digest, mark.bytes, mark.chunks]);
+  }
+  protected async getBlobMark(digest: string): Promise<BlobMark | undefined> {
+    const r = await this.q<{ bytes: string; chunks: number }>('SELECT bytes, chunks FROM ssdtune_blobs WHERE digest = $1', [digest]);
+    return r.rows[0] ? { bytes: Number(r.rows[0].bytes), chunks: r.rows[0].chunks } : undefined;
   }
 
   async get<K extends Kind>(kind: K, key: string): Promise<RecordOf[K] | undefined> {

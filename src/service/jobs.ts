@@ -12,6 +12,7 @@ import { ConfDB } from '../confdb/db.js';
 import { newId } from '../confdb/ids.js';
 import type { JobRecord, JobStatus } from '../confdb/records.js';
 import { ERR_CONFLICT, ERR_USAGE } from '../errors.js';
+import { ACTIVE_JOB_STATES, type JobQueue } from './queue.js';
 
 export interface JobControl {
   signal: AbortSignal;
@@ -25,7 +26,7 @@ export interface JobControl {
 
 export type JobHandler = (job: JobRecord, ctl: JobControl) => Promise<Record<string, unknown>>;
 
-const ACTIVE: JobStatus[] = ['queued', 'running'];
+const ACTIVE = ACTIVE_JOB_STATES;
 const PROGRESS_PERSIST_MS = 1000;
 /**
  * In a store shared with other processes (PostgreSQL), a job is another live
@@ -35,7 +36,8 @@ const PROGRESS_PERSIST_MS = 1000;
 const HEARTBEAT_MS = 15_000;
 const LEASE_MS = 60_000;
 
-export class JobRunner extends EventEmitter {
+/** The in-process JobQueue (the default): jobs run in the process that holds the ConfDB. */
+export class JobRunner extends EventEmitter implements JobQueue {
   private queue: string[] = [];
   private running = new Map<string, { abort: AbortController; done: Promise<void> }>();
   private closed = false;

@@ -31,6 +31,8 @@ import { ConfDBWorkloadStore } from './workload-store.js';
 export interface TuneInput {
   spec: ResolvedTuneArgs;
   tracePath: string;
+  /** The trace's SHA-256 when the ConfDB keeps its bytes: in fleet mode evaluations then run as jobs that fetch it by digest. */
+  traceSha256?: string;
 }
 
 export interface TuneControl {
@@ -100,7 +102,24 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
   // fewer false "known" answers on held-out traces but rejects the very trace a workload was learned
   // from when its 4-window queries spread in the PCA plane.)
   const ident = await identify(model, vectors, new ConfDBWorkloadStore(svc.db, windowSize, model.id));
-  const evaluator = plan.makeEvaluator({ totalRequests: described.requests });
+  const local = plan.makeEvaluator({ totalRequests: described.requests });
+  const evaluator =
+    svc.evaluations && input.traceSha256
+      ? svc.evaluations.evaluator(
+          local,
+          {
+            space: req.space,
+            evaluator: req.evaluator,
+            replay: req.replay,
+            ...(req.lbaPolicy ? { lbaPolicy: req.lbaPolicy } : {}),
+            ...(req.device ? { device: req.device } : {}),
+            ...(req.format ? { format: req.format } : {}),
+            ssdsim: svc.settings.ssdsim,
+            trace: { sha256: input.traceSha256, name: path.basename(tracePath) },
+          },
+          described.requests,
+        )
+      : local;
   const space = plan.buildSpace();
 
   const known = ident.kind === 'known' && ident.nearest ? await svc.db.get('workloads', ident.nearest.id) : undefined;

@@ -10,6 +10,7 @@ import { register as registerRevert } from './revert.js';
 import { register as registerRetune } from './retune.js';
 import { register as registerDoctor } from './doctor.js';
 import { register as registerCollect } from './collect.js';
+import { register as registerWorker } from './worker.js';
 
 export function registerCommands(program: Command): void {
   registerAnalyze(program);
@@ -22,4 +23,5 @@ export function registerCommands(program: Command): void {
   registerRetune(program);
   registerDoctor(program);
   registerCollect(program);
+  registerWorker(program);
 }

@@ -18,6 +18,7 @@ import { toTunedProfile, toUdevRule } from '../src/host/export.js';
 import { buildHostSpace, hostConfigToApply } from '../src/host/host-space.js';
 import { isFeasible } from '../src/space/constraints.js';
 import { isSsdtuneError } from '../src/errors.js';
+import { jiffiesRoundTrip, kernelHz, pageKb } from '../src/host/validate.js';
 import { PROJECT_ROOT } from '../src/native.js';
 
 const skip = canUseLoopDevices();
@@ -220,3 +221,42 @@ test('a partition resolves to its disk', { skip }, withLoop(async (loop, _s, _d,
   // By name or by node: one set of rules, the same device.
   assert.deepEqual({ ...resolveDevice(`${loop.name}p1`), given: part }, dev);
 }, true));
+
+test('values the kernel would round or overflow, and one attribute spelled twice, are refused before any write', { skip }, withLoop(async (loop, store) => {
+  const dev = resolveDevice(loop.path);
+  const before = readSnapshot(dev);
+  const offered = parseScheduler(readFileSync(`/sys/block/${loop.name}/queue/scheduler`, 'utf8')).available;
+  const page = pageKb();
+  const bad: [Record<string, unknown>, RegExp][] = [
+    [{ read_ahead_kb: 128, 'queue/read_ahead_kb': 256 }, /read_ahead_kb=256 is not valid: given twice, as "read_ahead_kb" and "queue\/read_ahead_kb"/],
+    [{ 'iosched.fifo_batch': 8, 'queue/iosched/fifo_batch': 8, scheduler: 'mq-deadline' }, /given twice/],
+    [{ read_ahead_kb: page * 32 + 1 }, new RegExp(`whole ${page} KiB pages and would read back ${page * 32}`)],
+  ];
+  const hz = kernelHz();
+  if (hz !== null && offered.includes('mq-deadline')) {
+    // The model of msecs_to_jiffies/jiffies_to_msecs checked against this kernel on our own device first.
+    const probe = await import('../src/blockdev/sysfs.js');
+    await applyHostConfig(loop.path, { scheduler: 'mq-deadline' }, { store });
+    try {
+      for (const ms of [1, 5, 7, 2147483647]) {
+        probe.writeAttr(dev, 'iosched.read_expire', String(ms));
+        assert.equal(Number(probe.readAttr(dev, 'iosched.read_expire')), jiffiesRoundTrip(ms, hz), `read_expire=${ms} at HZ=${hz}`);
+      }
+    } finally {
+      await revertHostConfig(loop.path, { store });
+    }
+    assert.deepEqual(readSnapshot(dev), before);
+    if (jiffiesRoundTrip(1, hz) !== 1) bad.push([{ scheduler: 'mq-deadline', 'iosched.read_expire': 1 }, new RegExp(`read_expire=1 is not valid: the kernel keeps it in jiffies of .* \\(HZ=${hz}\\) and would read back ${jiffiesRoundTrip(1, hz)}`)]);
+    if (jiffiesRoundTrip(2147483647, hz) !== 2147483647) bad.push([{ scheduler: 'mq-deadline', 'iosched.write_expire': 2147483647 }, /write_expire=2147483647 is not valid: the kernel would overflow it and read back -\d+/]);
+    bad.push([{ scheduler: 'mq-deadline', 'iosched.async_depth': 0 }, /async_depth=0 is not valid: expected 1\.\./]);
+  }
+  for (const [cfg, re] of bad) {
+    await assert.rejects(applyHostConfig(loop.path, cfg, { store }), (e) => {
+      assert.ok(isSsdtuneError(e, 'SSDTUNE_HOST_VALUE'), `${JSON.stringify(cfg)}: ${String(e)}`);
+      assert.match((e as Error).message, re);
+      return true;
+    });
+  }
+  assert.deepEqual(readSnapshot(dev), before);
+  assert.equal(await store.get(loop.name), undefined);
+}));

@@ -29,8 +29,12 @@ export interface ConfDB {
   /** Records of a kind in key order (ids sort by creation time). */
   list<K extends Kind>(kind: K, opts?: ListOptions): Promise<RecordOf[K][]>;
   count(kind: Kind): Promise<number>;
-  /** Apply writes atomically. */
-  batch(ops: BatchOp[]): Promise<void>;
+  /**
+   * Apply writes atomically. `sync`: resolve only once the batch is on disk
+   * (LevelDB fdatasync; a PostgreSQL commit is durable already), for records
+   * that must survive a power loss too: the way back to a device's settings.
+   */
+  batch(ops: BatchOp[], o?: { sync?: boolean }): Promise<void>;
   put<K extends Kind>(kind: K, value: RecordOf[K]): Promise<void>;
   /** Write the record unless its key is taken; true when this call wrote it (results recorded exactly once). */
   insertIfAbsent<K extends Kind>(kind: K, value: RecordOf[K]): Promise<boolean>;

@@ -101,8 +101,8 @@ export class LevelStore extends StoreBase implements ConfDB {
     return n;
   }
 
-  /** One LevelDB batch. */
-  async batch(ops: BatchOp[]): Promise<void> {
+  /** One LevelDB batch (synced to disk when asked). */
+  async batch(ops: BatchOp[], o: { sync?: boolean } = {}): Promise<void> {
     if (ops.length === 0) return;
     const chained = this.db.batch();
     for (const op of ops) {
@@ -110,7 +110,7 @@ export class LevelStore extends StoreBase implements ConfDB {
       if (op.type === 'put') chained.put(keyOf[op.kind](op.value as never), op.value, { sublevel: sub as never });
       else chained.del(op.key, { sublevel: sub as never });
     }
-    await chained.write();
+    await chained.write({ sync: o.sync ?? false });
     for (const op of ops) this.generations.set(op.kind, (this.generations.get(op.kind) ?? 0) + 1);
   }
 

@@ -178,9 +178,10 @@ export class PgStore extends StoreBase implements ConfDB {
   /**
    * One transaction. Consecutive writes of one kind and type go in one
    * statement (the last write of a key in a run wins, as it would applied
-   * one by one); the kinds' generations move in the same transaction.
+   * one by one); the kinds' generations move in the same transaction. A
+   * commit is durable (synchronous_commit), so `sync` asks nothing more.
    */
-  async batch(ops: BatchOp[]): Promise<void> {
+  async batch(ops: BatchOp[], _o: { sync?: boolean } = {}): Promise<void> {
     if (ops.length === 0) return;
     const runs: { kind: Kind; type: 'put' | 'del'; items: Map<string, unknown> }[] = [];
     for (const op of ops) {

@@ -14,7 +14,7 @@ import { blkreplayFormat } from './blkreplay.js';
 import { vscsiFormat } from './vscsi.js';
 import { fioIologFormat } from './fio-iolog.js';
 import { blktraceFormat } from './blktrace.js';
-import type { ReaderOptions, TraceFormat } from './types.js';
+import type { InputOptions, ReaderOptions, TraceFormat } from './types.js';
 
 /**
  * Every format the sniffer considers. Sniffers return a confidence; they are
@@ -48,10 +48,11 @@ export function formatByName(name: string): TraceFormat {
  * blocks, heimdall's bytes) each check that their reading is plausible; when
  * more than one is, the sniffer refuses to guess and names the candidates.
  */
-export async function sniffFormat(path: string): Promise<TraceFormat> {
-  const size = await checkReadableFile(path);
-  if (size === 0) throw ERR_TRACE_UNKNOWN_FORMAT(path, 'the file is empty');
-  const head = await readHead(path);
+export async function sniffFormat(path: string, opts: InputOptions = {}): Promise<TraceFormat> {
+  const { size, kind } = await checkReadableFile(path);
+  if (kind === 'stream') throw ERR_TRACE_UNKNOWN_FORMAT(path, 'a FIFO or socket can be read only once, so its head cannot be sniffed first');
+  if (size === 0 && kind === 'file') throw ERR_TRACE_UNKNOWN_FORMAT(path, 'the file is empty');
+  const head = await readHead(path, 65536, opts);
   const scored = FORMATS.map((f) => ({ f, s: f.sniff(head, path) })).filter((x) => x.s > 0);
   if (!scored.length) throw ERR_TRACE_UNKNOWN_FORMAT(path, `first bytes ${JSON.stringify(head.subarray(0, 40).toString('latin1'))} match none of ${FORMATS.map((x) => x.name).join(', ')}`);
   const best = Math.max(...scored.map((x) => x.s));
@@ -71,6 +72,6 @@ export interface OpenOptions extends ReaderOptions {
 }
 
 export async function openTrace(path: string, opts: OpenOptions = {}): Promise<TraceSource> {
-  const fmt = opts.format ? formatByName(opts.format) : await sniffFormat(path);
+  const fmt = opts.format ? formatByName(opts.format) : await sniffFormat(path, opts);
   return fmt.open(path, opts);
 }

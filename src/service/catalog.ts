@@ -22,9 +22,18 @@ import { createMqsimEvaluator } from '../sim/mqsim.js';
 import { ssdSpace } from '../sim/ssd-space.js';
 import { createSsdsimEvaluator } from '../sim/ssdsim.js';
 import type { ConfigSpace } from '../space/types.js';
+import type { StateStore } from '../host/state.js';
 
-/** Makes the evaluator once the trace has been read (ssdsim reports progress against its request count). */
-export type EvaluatorMaker = (run: { totalRequests?: number }) => Evaluator;
+/** What is known once the trace has been read, and where device changes are recorded. */
+export interface EvaluatorRun {
+  /** Requests in the trace (ssdsim reports progress against it). */
+  totalRequests?: number;
+  /** The way back of any device the evaluator changes (the ConfDB's device records), written before it writes. */
+  deviceState?: StateStore;
+}
+
+/** Makes the evaluator once the trace has been read. */
+export type EvaluatorMaker = (run: EvaluatorRun) => Evaluator;
 
 export interface EvaluatorEntry {
   /** One line for help texts and the OpenAPI description. */
@@ -106,7 +115,10 @@ const EVALUATORS_TABLE = {
       if (!device) throw ERR_USAGE('the live evaluator replays on a block device: give --device (read-only unless --scratch)');
       const r = o.replay;
       const mode = r.mode === 'closed' ? { mode: 'closed' as const, queueDepth: r.queueDepth } : { mode: 'timed' as const, timeScale: r.mode === 'scaled' ? 1 / r.speedup : 1 };
-      return () => new LiveEvaluator({ device, ...mode });
+      return (run) => {
+        if (!run.deviceState) throw ERR_USAGE('the live evaluator needs a store for the way back to the device (the ConfDB)');
+        return new LiveEvaluator({ device, store: run.deviceState, ...mode });
+      };
     },
   },
 } satisfies Record<string, EvaluatorEntry>;

@@ -32,6 +32,7 @@ import { planTune } from './catalog.js';
 import type { Settings } from '../config.js';
 import { redisConnection, workerName } from './queue-bullmq.js';
 import type { TraceCache } from './trace-cache.js';
+import { ConfDbStateStore } from '../host/confdb-state.js';
 
 export const EVAL_QUEUE = 'ssdtune-eval';
 /** Runs of one evaluation job before BullMQ fails it (each worker death costs one). */
@@ -165,7 +166,8 @@ export function startEvaluationWorker(db: ConfDB, settings: Settings, url: strin
       { space: spec.space, evaluator: spec.evaluator, replay: spec.replay, ...(spec.lbaPolicy ? { lbaPolicy: spec.lbaPolicy } : {}), ...(spec.device ? { device: spec.device } : {}) },
       { ...settings, ssdsim: spec.ssdsim ?? {} },
     );
-    return plan.makeEvaluator(totalRequests !== undefined ? { totalRequests } : {});
+    // A device-backed evaluator records the device's way back in the shared ConfDB before it writes.
+    return plan.makeEvaluator({ ...(totalRequests !== undefined ? { totalRequests } : {}), deviceState: new ConfDbStateStore(db, 'live-evaluator') });
   };
   const worker = new Worker(
     EVAL_QUEUE,

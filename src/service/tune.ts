@@ -23,6 +23,7 @@ import { planTune } from './catalog.js';
 import type { Service } from './context.js';
 import type { ResolvedTuneArgs } from './tune-spec.js';
 import { ConfDBWorkloadStore } from './workload-store.js';
+import { ConfDbStateStore } from '../host/confdb-state.js';
 
 /**
  * A resolved tune request and where its trace is: the job handler looks the
@@ -102,7 +103,8 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
   // fewer false "known" answers on held-out traces but rejects the very trace a workload was learned
   // from when its 4-window queries spread in the PCA plane.)
   const ident = await identify(model, vectors, new ConfDBWorkloadStore(svc.db, windowSize, model.id));
-  const local = plan.makeEvaluator({ totalRequests: described.requests });
+  // A device-backed evaluator records each device's way back in the ConfDB before it writes.
+  const local = plan.makeEvaluator({ totalRequests: described.requests, deviceState: new ConfDbStateStore(svc.db, 'live-evaluator') });
   const evaluator =
     svc.evaluations && input.traceSha256
       ? svc.evaluations.evaluator(

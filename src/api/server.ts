@@ -19,6 +19,7 @@ import { registerRecordRoutes } from './routes/records.js';
 import { registerTraceRoutes } from './routes/traces.js';
 import { registerDashboard } from './routes/dashboard.js';
 import { registerDeviceRoutes } from './routes/devices.js';
+import { registerFleetRoutes } from './routes/fleet.js';
 import { ALL_SCHEMAS } from './schemas.js';
 import { loadOrCreateToken } from './token.js';
 
@@ -48,6 +49,7 @@ export async function buildServer(svc: Service, opts: ServerOptions = {}): Promi
   registerTraceRoutes(app, svc);
   registerJobRoutes(app, svc);
   registerDeviceRoutes(app, svc);
+  registerFleetRoutes(app, svc);
   registerDashboard(app);
   return app;
 }

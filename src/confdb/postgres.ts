@@ -60,6 +60,12 @@ export class PgStore extends StoreBase implements ConfDB {
   private constructor(
     readonly location: string,
     private readonly pool: pg.Pool,
+    /**
+     * Connections that wait for and hold exclusive() locks. Apart from the
+     * main pool: a holder may use the store outside its transaction, which
+     * must not wait behind connections parked on the lock it holds.
+     */
+    private readonly lockPool: pg.Pool,
     /** Inside exclusive(): the transaction's client; writes commit with it. */
     private readonly tx?: Exec,
   ) {
@@ -69,9 +75,11 @@ export class PgStore extends StoreBase implements ConfDB {
   static async open(url: string, opts: { poolSize?: number } = {}): Promise<PgStore> {
     const location = redactUrl(url);
     const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 8, idleTimeoutMillis: 10_000 });
+    const lockPool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 8, idleTimeoutMillis: 10_000 });
     // An idle connection dropped by a restarting server must not crash the process; the next query reconnects.
     pool.on('error', () => {});
-    const store = new PgStore(location, pool);
+    lockPool.on('error', () => {});
+    const store = new PgStore(location, pool, lockPool);
     try {
       await store.transaction(async (c) => {
         await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [SCHEMA_LOCK]);
@@ -88,6 +96,7 @@ export class PgStore extends StoreBase implements ConfDB {
       await store.migrate();
     } catch (e) {
       await pool.end().catch(() => {});
+      await lockPool.end().catch(() => {});
       if ((e as { code?: string }).code?.startsWith('SSDTUNE_')) throw e;
       throw ERR_CONFDB_OPEN(location, (e as Error).message);
     }
@@ -113,10 +122,10 @@ export class PgStore extends StoreBase implements ConfDB {
   }
 
   /** BEGIN ... COMMIT on one client (or inside the current transaction), retried whole on a transient failure. */
-  private async transaction<T>(fn: (c: Exec) => Promise<T>, budgetMs = RETRY_MS): Promise<T> {
+  private async transaction<T>(fn: (c: Exec) => Promise<T>, budgetMs = RETRY_MS, pool = this.pool): Promise<T> {
     if (this.tx) return fn(this.tx);
     return this.retrying(async () => {
-      const client = await this.pool.connect();
+      const client = await pool.connect();
       let broken = false;
       try {
         await client.query('BEGIN');
@@ -243,7 +252,7 @@ export class PgStore extends StoreBase implements ConfDB {
   }
 
   async close(): Promise<void> {
-    if (!this.tx) await this.pool.end();
+    if (!this.tx) await Promise.all([this.pool.end(), this.lockPool.end()]);
   }
 
   async bestConfig(workloadId: string, space: string, deviceClass?: string): Promise<ConfigRecord | undefined> {
@@ -291,7 +300,7 @@ export class PgStore extends StoreBase implements ConfDB {
   async exclusive<T>(lock: string, fn: (db: ConfDB) => Promise<T>): Promise<T> {
     return this.transaction(async (c) => {
       await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [lock]);
-      return fn(this.tx ? this : new PgStore(this.location, this.pool, c));
-    });
+      return fn(this.tx ? this : new PgStore(this.location, this.pool, this.lockPool, c));
+    }, RETRY_MS, this.lockPool);
   }
 }

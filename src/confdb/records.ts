@@ -177,3 +177,22 @@ export interface ResultRecord {
   at: string;
   ms: number;
 }
+
+/**
+ * What a fleet agent last reported for one device: written only when it
+ * changed (a thousand agents reporting every few minutes write nothing new
+ * while nothing changes).
+ */
+export interface AgentRecord {
+  /** `<host>/<device>` */
+  id: string;
+  host: string;
+  device: string;
+  deviceClass: string;
+  workloadId: string;
+  /** The configuration recommended, when there is one. */
+  configId?: string;
+  /** The attributes as the agent found them (after its last apply). */
+  applied: Record<string, string>;
+  at: string;
+}

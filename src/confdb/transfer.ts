@@ -23,6 +23,7 @@ const REQUIRED: Record<Kind, string[]> = {
   audit: ['id', 'at', 'action'],
   pins: ['id', 'workloadId', 'space', 'deviceClass', 'configId'],
   results: ['id', 'status', 'worker'],
+  agents: ['id', 'host', 'device', 'workloadId'],
 };
 
 export async function exportConfDB(db: ConfDB, file: string): Promise<Record<Kind, number>> {

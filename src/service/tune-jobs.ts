@@ -31,7 +31,9 @@ export async function submitTune(svc: Service, input: TuneSpec, actor: string, o
 export const tuneJobHandler =
   (svc: Service): JobHandler =>
   async (job, ctl) => {
-    const { spec } = resolveTuneSpec(job.params, svc.settings);
+    // A fleet search (fleet.ts) is a tune job that learns for an agent's workload on its device class.
+    const { fleet, ...params } = job.params as Record<string, unknown> & { fleet?: { workloadId: string; deviceClass: string } };
+    const { spec } = resolveTuneSpec(params, svc.settings);
     const trace = await svc.db.require('traces', spec.traceId);
     // Loaded on first use: it brings TensorFlow.js, which CLI commands that never tune should not pay for.
     const { tune } = await import('./tune.js');
@@ -39,7 +41,7 @@ export const tuneJobHandler =
     const run = (tracePath: string) =>
       tune(
         svc,
-        { spec: { ...rest, name: spec.name ?? trace.name }, tracePath, ...(trace.sha256 ? { traceSha256: trace.sha256 } : {}) },
+        { spec: { ...rest, name: spec.name ?? trace.name }, tracePath, ...(trace.sha256 ? { traceSha256: trace.sha256 } : {}), ...(fleet ? { fleet } : {}) },
         { signal: ctl.signal, progress: ctl.progress, checkpoint: (r) => ctl.checkpoint(r), resumeFrom: ctl.resumeFrom, jobId: job.id },
       );
     // A fleet worker reads the trace from its cache, fetched by digest; otherwise it is where it was stored.

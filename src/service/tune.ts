@@ -12,7 +12,6 @@ import { newId } from '../confdb/ids.js';
 import type { ConfigRecord, EvaluationRecord, WorkloadRecord } from '../confdb/records.js';
 import { ERR_FEATURES_TOO_SHORT } from '../errors.js';
 import type { Metrics, WorkloadRef } from '../evaluators/types.js';
-import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
 import { characterise, describeTrace } from '../ml/characterise.js';
 import { identify, profileWorkload, type Identification } from '../ml/identify.js';
 import { loadSimilarityModel, type SimilarityModel } from '../ml/model-io.js';
@@ -22,7 +21,7 @@ import { speedups } from '../search/grade.js';
 import { planTune } from './catalog.js';
 import type { Service } from './context.js';
 import type { ResolvedTuneArgs } from './tune-spec.js';
-import { ConfDBWorkloadStore } from './workload-store.js';
+import { ConfDBWorkloadStore, workloadRecord } from './workload-store.js';
 import { ConfDbStateStore } from '../host/confdb-state.js';
 
 /**
@@ -34,6 +33,8 @@ export interface TuneInput {
   tracePath: string;
   /** The trace's SHA-256 when the ConfDB keeps its bytes: in fleet mode evaluations then run as jobs that fetch it by digest. */
   traceSha256?: string;
+  /** Learn for this stored workload, on this device class (a fleet search for an agent's workload), whatever the trace identifies as. */
+  fleet?: { workloadId: string; deviceClass: string };
 }
 
 export interface TuneControl {
@@ -73,7 +74,8 @@ export interface TuneResult {
 }
 
 let modelCache: { dir: string; model: Promise<SimilarityModel> } | undefined;
-function similarityModel(dir: string): Promise<SimilarityModel> {
+/** The similarity model of this process, loaded once. */
+export function similarityModel(dir: string): Promise<SimilarityModel> {
   if (!modelCache || modelCache.dir !== dir) modelCache = { dir, model: loadSimilarityModel(dir) };
   return modelCache.model;
 }
@@ -124,9 +126,9 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
       : local;
   const space = plan.buildSpace();
 
-  const known = ident.kind === 'known' && ident.nearest ? await svc.db.get('workloads', ident.nearest.id) : undefined;
+  const known = input.fleet ? await svc.db.require('workloads', input.fleet.workloadId) : ident.kind === 'known' && ident.nearest ? await svc.db.get('workloads', ident.nearest.id) : undefined;
   if (known && !req.forceSearch) {
-    const stored = await svc.db.bestConfig(known.id, space.name);
+    const stored = await svc.db.bestConfig(known.id, space.name, input.fleet?.deviceClass);
     if (stored) {
       ctl.progress?.(req.budget, req.budget, 'recommended a stored configuration');
       return { workload: { id: known.id, name: known.name, known: true, identification: ident, ...(clusters ? { clusters } : {}) }, source: 'confdb', config: stored, gain: gainOf(stored) };
@@ -165,6 +167,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
     values: best.config,
     createdAt: now,
     workloadId,
+    ...(input.fleet ? { deviceClass: input.fleet.deviceClass } : {}),
     evaluator: evaluator.name,
     ...(best.grade !== undefined ? { grade: best.grade } : {}),
     ...(best.metrics ? { metrics: best.metrics } : {}),
@@ -185,21 +188,15 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
     ...(ctl.jobId ? { jobId: ctl.jobId } : {}),
   }));
   const prof = known ? undefined : profileWorkload(model, workloadId, name, vectors);
-  const workload: WorkloadRecord | undefined = prof && {
-    id: workloadId,
-    name,
-    createdAt: now,
-    source: { paths: [path.resolve(tracePath)], format: source.meta.format, requests: described.requests },
-    descriptorNames: [...DESCRIPTOR_VECTOR_NAMES],
-    descriptors: prof.descriptors,
-    pcaCentre: prof.pcaCentre,
-    embedding: prof.centroidEmbedding,
-    ...(prof.modes ? { modes: prof.modes } : {}),
-    embeddingRadius: prof.embeddingRadius,
-    windowSize,
-    ...(model.id ? { modelId: model.id } : {}),
-    ...(clusters ? { clusters } : {}),
-  };
+  const workload: WorkloadRecord | undefined =
+    prof &&
+    workloadRecord(prof, {
+      name,
+      source: { paths: [path.resolve(tracePath)], format: source.meta.format, requests: described.requests },
+      windowSize,
+      ...(model.id ? { modelId: model.id } : {}),
+      ...(clusters ? { clusters } : {}),
+    });
   if (!ctl.dryRun) await svc.db.batch([
     ...(workload ? [{ kind: 'workloads' as const, type: 'put' as const, value: workload }] : []),
     { kind: 'configs', type: 'put', value: config },

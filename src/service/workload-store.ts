@@ -45,3 +45,22 @@ export class ConfDBWorkloadStore implements WorkloadStore {
     return out;
   }
 }
+
+/** The stored record of a workload profiled now (profileWorkload), by tune from a trace or by an agent's report. */
+export function workloadRecord(prof: KnownWorkload, o: { name: string; source: WorkloadRecord['source']; windowSize: number; modelId?: string; clusters?: number[] }): WorkloadRecord {
+  return {
+    id: prof.id,
+    name: o.name,
+    createdAt: new Date().toISOString(),
+    source: o.source,
+    descriptorNames: [...DESCRIPTOR_VECTOR_NAMES],
+    descriptors: prof.descriptors,
+    pcaCentre: prof.pcaCentre,
+    embedding: prof.centroidEmbedding,
+    ...(prof.modes ? { modes: prof.modes } : {}),
+    embeddingRadius: prof.embeddingRadius,
+    windowSize: o.windowSize,
+    ...(o.modelId ? { modelId: o.modelId } : {}),
+    ...(o.clusters ? { clusters: o.clusters } : {}),
+  };
+}

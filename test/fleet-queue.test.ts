@@ -206,11 +206,11 @@ async function stop(p: ChildProcess): Promise<void> {
 }
 
 describe('fleet faults', { skip: missing ?? false }, () => {
-  async function fleet(o: { precondition?: boolean } = {}) {
+  async function fleet(o: { precondition?: boolean; trace?: string } = {}) {
     await flushRedis();
     const settings = loadSettings({ dataDir: tmp('serve'), store: await pgs!.newDatabase(), queue: redis!.url, ...(o.precondition ? {} : { ssdsim: FAST_SIM }) });
     const svc = await openService(settings, jobHandlers);
-    const trace = await keepTraceBytes(svc, await registerLocalTrace(svc, TRACE, 'test'));
+    const trace = await keepTraceBytes(svc, await registerLocalTrace(svc, o.trace ?? TRACE, 'test'));
     const spec = (config: Record<string, unknown>): { spec: EvaluationSpec; config: Record<string, unknown> } => ({
       spec: { space: 'ssd', evaluator: 'ssdsim', replay: { mode: 'recorded' }, ssdsim: settings.ssdsim, trace: { sha256: trace.sha256!, name: 'msr' } },
       config,
@@ -219,18 +219,19 @@ describe('fleet faults', { skip: missing ?? false }, () => {
   }
 
   test('kill -9 a worker mid-evaluation: another worker runs it after the lock expires; recorded once', async () => {
-    // A preconditioned drive makes one evaluation take seconds: long enough to kill it in the middle.
-    const { settings, svc, spec } = await fleet({ precondition: true });
+    // 50,000 requests on a preconditioned drive: one evaluation takes long enough to kill it in the middle.
+    const { settings, svc, spec } = await fleet({ precondition: true, trace: path.resolve('traces/tencent_cbs_sample50k.csv.bz2') });
     const w1 = spawnWorker(settings);
     let w2: ReturnType<typeof spawnWorker> | undefined;
     try {
-      const { spec: s, config } = spec({ channels: 8 });
+      const { spec: s0, config } = spec({ channels: 8 });
+      // The Tencent volume is larger than the simulated drive: wrap its addresses.
+      const s = { ...s0, lbaPolicy: 'modulo' as const };
       const key = evaluationKey(s, config as never);
       const outcome = svc.evaluations!.evaluate({ key, spec: s, config: config as never, workload: 'msr' });
       const q = new Queue(EVAL_QUEUE, { connection: redisConnection(settings.queue!) });
       for (let i = 0; i < 600 && (await (await q.getJob(key))?.getState()) !== 'active'; i++) await sleep(50);
       assert.equal(await (await q.getJob(key))!.getState(), 'active', `worker 1 took the job (log: ${w1.log()})`);
-      await sleep(300);
       await kill9(w1);
       assert.equal(await svc.db.get('results', key), undefined, 'killed before it recorded');
       w2 = spawnWorker(settings);

@@ -34,7 +34,7 @@ import { runSearch } from '../src/search/search.js';
 import { planTune } from '../src/service/catalog.js';
 import { EVAL_QUEUE, RemoteEvaluations, evaluationKey, type EvaluationSpec } from '../src/service/evaluation-jobs.js';
 import { redisConnection } from '../src/service/queue-bullmq.js';
-import { similarityModel } from '../src/service/tune.js';
+import { similarityModel } from '../src/service/identify.js';
 import { sha256File } from '../src/util/digest.js';
 import { PostgresServer, postgresMissing, RedisServer, redisMissing } from '../test/helpers/servers.js';
 

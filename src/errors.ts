@@ -43,6 +43,18 @@ export const EXIT = {
   CONFLICT: 7,
 } as const;
 
+/** What each exit code means: `ssdtune --help`, the man page and docs/errors.md print this. */
+export const EXIT_MEANING: Record<keyof typeof EXIT, string> = {
+  OK: 'success',
+  FAILURE: 'failure: an error of none of the kinds below',
+  USAGE: 'usage: an unknown command or option, a missing or malformed argument',
+  BAD_INPUT: 'bad input: a trace, configuration or file that is malformed or out of range',
+  NOT_FOUND: 'not found: a file, device, record or model that does not exist',
+  PERMISSION: 'permission: needs root, or the API token',
+  UNSUPPORTED: 'unsupported here: the kernel, a library or a feature this needs is missing',
+  CONFLICT: 'conflict: busy or locked, or a device no longer as ssdtune left it (verify)',
+};
+
 export function defineError(code: string, status: number, exitCode: number, template: string): (...args: unknown[]) => SsdtuneError {
   if (registry.has(code)) throw new Error(`error code defined twice: ${code}`);
   const def: ErrorDef = { code, status, exitCode, template };
@@ -60,6 +72,15 @@ export function defineError(code: string, status: number, exitCode: number, temp
 
 export function errorDefinitions(): ErrorDef[] {
   return [...registry.values()];
+}
+
+/**
+ * An error reported elsewhere (a REST reply, a failed job's record) made a
+ * coded error again, with its own exit code and status; unknown codes keep
+ * the status given and exit 1.
+ */
+export function errorFromCode(code: string, message: string, status = 500): SsdtuneError {
+  return new SsdtuneError(registry.get(code) ?? { code, status, exitCode: EXIT.FAILURE, template: '%s' }, message);
 }
 
 export function isSsdtuneError(e: unknown, code?: string): e is SsdtuneError {
@@ -140,6 +161,8 @@ export const ERR_CONFDB_IMPORT = defineError('SSDTUNE_CONFDB_IMPORT', 400, EXIT.
 export const ERR_CONFLICT = defineError('SSDTUNE_CONFLICT', 409, EXIT.CONFLICT, '%s');
 export const ERR_UNAUTHORIZED = defineError('SSDTUNE_UNAUTHORIZED', 401, EXIT.PERMISSION, '%s');
 export const ERR_UPLOAD_TOO_LARGE = defineError('SSDTUNE_UPLOAD_TOO_LARGE', 413, EXIT.BAD_INPUT, 'upload exceeds the limit of %s bytes');
+/** server URL, why (refused, timed out, ...): the server did not answer, as opposed to answering no (a fleet agent then works from its cache) */
+export const ERR_SERVER_UNREACHABLE = defineError('SSDTUNE_SERVER_UNREACHABLE', 503, EXIT.FAILURE, 'cannot reach the ssdtune server at %s: %s');
 // ---- block devices ---------------------------------------------------------
 /** device as given, why it does not name a usable block device */
 export const ERR_DEVICE = defineError('SSDTUNE_DEVICE', 404, EXIT.NOT_FOUND, '%s: %s');

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../src/api/server.js';
-import { loadOrCreateToken } from '../src/api/token.js';
+import { loadOrCreateToken } from '../src/service/token.js';
 import { loadSettings } from '../src/config.js';
 import { newId } from '../src/confdb/ids.js';
 import { describeTrace } from '../src/ml/characterise.js';
@@ -19,7 +19,7 @@ import { openTrace } from '../src/readers/registry.js';
 import { openService, type Service } from '../src/service/context.js';
 import { deviceClassKey, type AgentReport, type Recommendation } from '../src/service/fleet.js';
 import { jobHandlers } from '../src/service/handlers.js';
-import { similarityModel } from '../src/service/tune.js';
+import { similarityModel } from '../src/service/identify.js';
 import { PostgresServer, postgresMissing } from './helpers/servers.js';
 
 const TRACE = path.resolve('traces/msr_hm_0_sample1000.csv');

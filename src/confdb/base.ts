@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import { ERR_CONFDB_SCHEMA, ERR_NOT_FOUND, ERR_USAGE } from '../errors.js';
-import type { ConfDB } from './db.js';
+import type { ConfDB } from './store.js';
 import type { BatchOp, Kind, RecordOf } from './kinds.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 

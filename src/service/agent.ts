@@ -18,19 +18,18 @@
 import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { ConfDB } from '../confdb/db.js';
 import type { BackendName } from '../collector/index.js';
 import { resolveDevice, type BlockDevice } from '../blockdev/resolve.js';
 import { readSnapshot } from '../blockdev/sysfs.js';
-import { ERR_USAGE } from '../errors.js';
+import { isSsdtuneError } from '../errors.js';
 import { META_FILE } from '../ml/model-io.js';
 import { describeTrace } from '../ml/characterise.js';
 import { openTrace } from '../readers/registry.js';
 import type { Change } from '../host/applier.js';
 import type { Service } from './context.js';
 import { applyValues } from './devices.js';
-import { MAX_REPORT_WINDOWS, type AgentReport, type DeviceClass, type Recommendation } from './fleet.js';
+import { MAX_REPORT_WINDOWS, type AgentReport, type DeviceClass, type FleetServer, type Recommendation } from './fleet.js';
 import { captureWindow, lockRetune, type RetuneDecision } from './retune.js';
 
 export interface AgentOptions {
@@ -39,17 +38,10 @@ export interface AgentOptions {
   backend?: BackendName | 'auto';
   dryRun?: boolean;
   actor: string;
-  server: { url: string; token?: string };
-  /** How long to wait for the server (default 10 s) before working from the cache. */
-  timeoutMs?: number;
+  /** The fleet's server, through the service API (an HttpApi with a timeout, in practice). */
+  server: FleetServer;
 }
 
-export interface AgentDecision extends RetuneDecision {
-  /** Where the configuration came from: the server now, or the cache of its last answer. */
-  from?: 'server' | 'cache';
-  /** Attributes left alone because an administrator set them by hand. */
-  handSet?: string[];
-}
 
 interface AgentCache {
   at: string;
@@ -84,27 +76,12 @@ function spread<T>(xs: T[], n: number): T[] {
   return Array.from({ length: n }, (_, i) => xs[Math.floor((i * xs.length) / n)]!);
 }
 
-async function call<T>(o: AgentOptions, method: string, route: string, body: unknown, contentType = 'application/json'): Promise<T> {
-  const headers: Record<string, string> = { 'content-type': contentType };
-  if (o.server.token) headers.authorization = `Bearer ${o.server.token}`;
-  const res = await fetch(new URL(route, o.server.url), {
-    method,
-    headers,
-    body: body as never,
-    signal: AbortSignal.timeout(o.timeoutMs ?? 10_000),
-    ...(body instanceof Readable ? { duplex: 'half' } : {}),
-  } as RequestInit);
-  const data = (await res.json()) as T & { error?: { code: string; message: string } };
-  if (!res.ok) throw Object.assign(new Error(`server ${o.server.url}: ${data.error?.message ?? res.statusText}`), { status: res.status, code: data.error?.code });
-  return data;
-}
-
-/** The server did not answer (as opposed to answering no). */
+/** The server did not answer (as opposed to answering no): the agent then works from its cache. */
 function unreachable(e: unknown): boolean {
-  return (e as { status?: number }).status === undefined || (e as { status: number }).status >= 500;
+  return isSsdtuneError(e, 'SSDTUNE_SERVER_UNREACHABLE') || ((e as { statusCode?: number }).statusCode ?? 500) >= 500;
 }
 
-export async function agentRetune(svc: Service, o: AgentOptions): Promise<AgentDecision> {
+export async function agentRetune(svc: Service, o: AgentOptions): Promise<RetuneDecision> {
   const release = lockRetune(svc.settings.dataDir, o.device);
   const at = new Date().toISOString();
   let files: string[] = [];
@@ -115,7 +92,7 @@ export async function agentRetune(svc: Service, o: AgentOptions): Promise<AgentD
     const cap = await captureWindow(svc.settings.dataDir, o.device, o.windowMs, o.backend ?? 'auto', at);
     files = cap.files;
     const base = { device: o.device, at, requests: cap.requests, backend: cap.backend, changes: [] as Change[] };
-    const record = async (d: AgentDecision): Promise<AgentDecision> => {
+    const record = async (d: RetuneDecision): Promise<RetuneDecision> => {
       if (!o.dryRun) await svc.db.batch([ConfDB.audit(o.actor, 'retune.agent', d as unknown as Record<string, unknown>)]);
       return d;
     };
@@ -136,7 +113,7 @@ export async function agentRetune(svc: Service, o: AgentOptions): Promise<AgentD
         applied: readSnapshot(dev),
       };
       try {
-        rec = await call<Recommendation>(o, 'POST', '/v1/fleet/reports', JSON.stringify(report));
+        rec = await o.server.fleetReport(report);
       } catch (e) {
         if (!unreachable(e)) throw e;
         why = (e as Error).message;
@@ -156,8 +133,7 @@ export async function agentRetune(svc: Service, o: AgentOptions): Promise<AgentD
       // Nothing learned for this workload on this class yet: send the capture if the server asks for it.
       if (rec.search.state === 'needs-trace' && !o.dryRun) {
         const size = statSync(files[0]!).size;
-        const q = `?deviceClass=${encodeURIComponent(rec.deviceClass)}&host=${encodeURIComponent(os.hostname())}`;
-        const sent = await call<{ job: { id: string } }>(o, 'POST', `/v1/fleet/workloads/${rec.workload.id}/capture${q}`, Readable.from(createReadStream(files[0]!)), 'application/octet-stream');
+        const sent = await o.server.fleetCapture(rec.workload.id, rec.deviceClass, createReadStream(files[0]!), { host: os.hostname() });
         return record({ ...base, workload, from, action: 'skipped', reason: `new workload: sent the capture (${size} bytes), search job ${sent.job.id}` });
       }
       return record({ ...base, workload, from, action: 'skipped', reason: `nothing learned for this workload on ${rec.deviceClass} yet (search ${rec.search.state})` });
@@ -177,7 +153,7 @@ export async function agentRetune(svc: Service, o: AgentOptions): Promise<AgentD
     const save = (lastApplied: Record<string, string>) => {
       mkdirSync(path.dirname(cacheFile), { recursive: true });
       const tmp = `${cacheFile}.${process.pid}.tmp`;
-      writeFileSync(tmp, JSON.stringify({ at: from === 'cache' ? cached!.at : at, server: o.server.url, recommendation: rec, lastApplied } satisfies AgentCache, null, 2) + '\n', { mode: 0o600 });
+      writeFileSync(tmp, JSON.stringify({ at: from === 'cache' ? cached!.at : at, server: o.server.endpoint, recommendation: rec, lastApplied } satisfies AgentCache, null, 2) + '\n', { mode: 0o600 });
       renameSync(tmp, cacheFile);
     };
     const kept = (snap: Record<string, string>) => ({ ...Object.fromEntries(Object.entries(last).filter(([k]) => !handSet.includes(k))), ...Object.fromEntries(Object.keys(values).filter((k) => snap[k] !== undefined).map((k) => [k, snap[k]!])) });
@@ -192,13 +168,5 @@ export async function agentRetune(svc: Service, o: AgentOptions): Promise<AgentD
   } finally {
     for (const f of files) rmSync(f, { force: true });
     release();
-  }
-}
-
-export function checkServerUrl(url: string): void {
-  try {
-    new URL(url);
-  } catch {
-    throw ERR_USAGE(`--server: expected a URL such as http://ssdtune.example:7411, got "${url}"`);
   }
 }

@@ -18,6 +18,7 @@
  * - The known workloads are cached per process and refreshed when the
  *   store's generation of workloads moves (a write by any process).
  */
+import type { Readable } from 'node:stream';
 import { ConfDB, pinKey } from '../confdb/db.js';
 import { newId } from '../confdb/ids.js';
 import type { ConfigRecord, JobRecord, PinRecord, TraceRecord, WorkloadRecord } from '../confdb/records.js';
@@ -26,8 +27,8 @@ import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
 import { identify, profileWorkload, type Identification, type KnownWorkload } from '../ml/identify.js';
 import type { Service } from './context.js';
 import { ACTIVE_JOB_STATES } from './queue.js';
-import { keepTraceBytes } from './traces.js';
-import { similarityModel } from './tune.js';
+import { keepTraceBytes, storeUpload } from './traces.js';
+import { similarityModel } from './identify.js';
 import { canonicalJson } from '../util/canonical-json.js';
 import { ConfDBWorkloadStore, workloadRecord } from './workload-store.js';
 
@@ -45,6 +46,13 @@ export interface DeviceClass {
   queues: number;
   /** Kernel release (uname -r). */
   kernel: string;
+}
+
+/** What an agent asks of the fleet's server: in practice the HttpApi of its `ssdtune serve` (the service API, src/service/api.ts). */
+export interface FleetServer {
+  readonly endpoint: string;
+  fleetReport(r: AgentReport): Promise<Recommendation>;
+  fleetCapture(workloadId: string, deviceClass: string, body: Readable, o?: { host?: string }): Promise<{ job: JobRecord; deduplicated: boolean }>;
 }
 
 /** The class key configurations are learned and pinned under: kind, model, size (GiB), queues, kernel major.minor. */
@@ -189,8 +197,31 @@ export async function startFleetSearch(svc: Service, workloadId: string, deviceC
   });
 }
 
-/** An operator's pin: this configuration for this workload (on one device class, or '*' for all). */
-export async function pinConfig(svc: Service, p: { workloadId: string; configId: string; deviceClass?: string; reason?: string }, actor: string): Promise<PinRecord> {
+/**
+ * An agent's capture of a workload with nothing learned on its class (the
+ * server answered `needs-trace`). When another agent's capture has started
+ * the search already, this one is not needed: its bytes are drained unread.
+ */
+export async function captureForSearch(svc: Service, workloadId: string, deviceClass: string, body: Readable, host: string): Promise<{ job: JobRecord; deduplicated: boolean }> {
+  const actor = `agent:${host}`;
+  const running = await svc.db.latestJobWithKey(fleetSearchKey(workloadId, deviceClass), [...ACTIVE_JOB_STATES, 'done']);
+  if (running) {
+    body.resume();
+    return { job: running, deduplicated: true };
+  }
+  const trace = await storeUpload(svc, body, `capture-${workloadId}`, actor);
+  return startFleetSearch(svc, workloadId, deviceClass, trace, actor);
+}
+
+/** An operator's pin: this configuration for this workload, on one device class (a deviceClassKey) or, without one, on all. */
+export interface PinRequest {
+  workloadId: string;
+  configId: string;
+  deviceClass?: string;
+  reason?: string;
+}
+
+export async function pinConfig(svc: Service, p: PinRequest, actor: string): Promise<PinRecord> {
   await svc.db.require('workloads', p.workloadId);
   const c = await svc.db.require('configs', p.configId);
   if (c.space !== FLEET_SPACE) throw ERR_USAGE(`configuration ${c.id} is for the ${c.space} space; agents apply ${FLEET_SPACE} configurations`);

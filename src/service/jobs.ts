@@ -11,8 +11,8 @@ import { EventEmitter } from 'node:events';
 import { ConfDB } from '../confdb/db.js';
 import { newId } from '../confdb/ids.js';
 import type { JobRecord, JobStatus } from '../confdb/records.js';
-import { ERR_CONFLICT, ERR_USAGE } from '../errors.js';
-import { ACTIVE_JOB_STATES, type JobQueue } from './queue.js';
+import { ERR_CONFLICT, ERR_USAGE, isSsdtuneError } from '../errors.js';
+import { ACTIVE_JOB_STATES, pollJob, type JobQueue } from './queue.js';
 
 export interface JobControl {
   signal: AbortSignal;
@@ -100,7 +100,7 @@ export class JobRunner extends EventEmitter implements JobQueue {
     const job = await this.db.require('jobs', id);
     if (ACTIVE.includes(job.status)) throw ERR_CONFLICT(`job ${id} is already ${job.status}`);
     if (job.status === 'done') throw ERR_CONFLICT(`job ${id} is done; submit a new job to run it again`);
-    const next: JobRecord = { ...job, status: 'queued', error: undefined, updatedAt: new Date().toISOString() };
+    const next: JobRecord = { ...job, status: 'queued', error: undefined, errorCode: undefined, updatedAt: new Date().toISOString() };
     await this.db.batch([{ kind: 'jobs', type: 'put', value: next }, ConfDB.audit(actor, 'jobs.resume', { id })]);
     this.queue.push(id);
     this.pump();
@@ -124,6 +124,31 @@ export class JobRunner extends EventEmitter implements JobQueue {
   }
 
   /** Resolves when no job is queued or running (tests, CLI one-shot tune). */
+  /** This runner's events for the jobs it runs; the record, read, for a job another process sharing the store runs. */
+  wait(id: string, onUpdate?: (job: JobRecord) => void): Promise<JobRecord> {
+    return new Promise<JobRecord>((resolve, reject) => {
+      let settled = false;
+      const done = (j: JobRecord) => {
+        if (settled) return;
+        settled = true;
+        this.off('update', onEvent);
+        resolve(j);
+      };
+      const onEvent = (j: JobRecord) => {
+        if (j.id !== id || settled) return;
+        onUpdate?.(j);
+        if (!ACTIVE.includes(j.status)) done(j);
+      };
+      this.on('update', onEvent);
+      if (this.running.has(id) || this.queue.includes(id)) return;
+      // Not this runner's (or it ended before the listener was added): read the record.
+      pollJob(this.db, id, (j) => !settled && onUpdate?.(j)).then(done, (e) => {
+        this.off('update', onEvent);
+        reject(e);
+      });
+    });
+  }
+
   async idle(): Promise<void> {
     while (this.queue.length || this.running.size) await Promise.all([...this.running.values()].map((r) => r.done));
   }
@@ -196,7 +221,7 @@ export class JobRunner extends EventEmitter implements JobQueue {
       await this.finish(current, signal.aborted ? (this.closed ? 'interrupted' : 'cancelled') : 'done', { result });
     } catch (e) {
       const status: JobStatus = signal.aborted ? (this.closed ? 'interrupted' : 'cancelled') : 'failed';
-      await this.finish(current, status, { error: (e as Error).message });
+      await this.finish(current, status, { error: (e as Error).message, ...(isSsdtuneError(e) ? { errorCode: e.code } : {}) });
     } finally {
       clearInterval(beat);
     }

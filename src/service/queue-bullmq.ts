@@ -19,9 +19,9 @@ import { Queue, Worker, type Job } from 'bullmq';
 import { ConfDB } from '../confdb/db.js';
 import { newId } from '../confdb/ids.js';
 import type { JobRecord, JobStatus } from '../confdb/records.js';
-import { ERR_CONFLICT, ERR_USAGE } from '../errors.js';
+import { ERR_CONFLICT, ERR_USAGE, isSsdtuneError } from '../errors.js';
 import type { JobControl, JobHandler } from './jobs.js';
-import { ACTIVE_JOB_STATES as ACTIVE, type JobQueue } from './queue.js';
+import { ACTIVE_JOB_STATES as ACTIVE, pollJob, type JobQueue } from './queue.js';
 
 export const TUNE_QUEUE = 'ssdtune-tune';
 /** Runs of one job before it is failed instead of resumed again (a job that kills its worker must not loop). */
@@ -101,7 +101,7 @@ export class BullJobQueue implements JobQueue {
       const job = await tx.require('jobs', id);
       if (ACTIVE.includes(job.status)) throw ERR_CONFLICT(`job ${id} is already ${job.status}`);
       if (job.status === 'done') throw ERR_CONFLICT(`job ${id} is done; submit a new job to run it again`);
-      const n: JobRecord = { ...job, status: 'queued', error: undefined, cancelRequested: undefined, attempts: (job.attempts ?? 0) + 1, updatedAt: new Date().toISOString() };
+      const n: JobRecord = { ...job, status: 'queued', error: undefined, errorCode: undefined, cancelRequested: undefined, attempts: (job.attempts ?? 0) + 1, updatedAt: new Date().toISOString() };
       await tx.batch([{ kind: 'jobs', type: 'put', value: n }, ConfDB.audit(actor, 'jobs.resume', { id })]);
       return n;
     });
@@ -157,6 +157,11 @@ export class BullJobQueue implements JobQueue {
       }
     }
     return out;
+  }
+
+  /** Workers in other processes run it: its record tells. */
+  wait(id: string, onUpdate?: (job: JobRecord) => void): Promise<JobRecord> {
+    return pollJob(this.db, id, onUpdate);
   }
 
   async idle(): Promise<void> {
@@ -239,7 +244,7 @@ export class BullJobQueue implements JobQueue {
         const back = await this.setStatus(id, ['running'], 'queued', { attempts: (current.attempts ?? 0) + 1 });
         if (back) await this.enqueue(back);
       } else {
-        await this.setStatus(id, ['running'], abort.signal.aborted ? 'cancelled' : 'failed', abort.signal.aborted ? {} : { error: (e as Error).message });
+        await this.setStatus(id, ['running'], abort.signal.aborted ? 'cancelled' : 'failed', abort.signal.aborted ? {} : { error: (e as Error).message, ...(isSsdtuneError(e) ? { errorCode: e.code } : {}) });
       }
     } finally {
       clearInterval(poll);

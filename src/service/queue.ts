@@ -24,6 +24,11 @@ export interface JobQueue {
   recoverInterrupted(): Promise<JobRecord[]>;
   /** Queue again every interrupted job (the server does this at start). */
   resumeInterrupted(actor: string): Promise<JobRecord[]>;
+  /**
+   * Resolve with the job once it is no longer queued or running, whichever
+   * process runs it; `onUpdate` sees its progress on the way.
+   */
+  wait(id: string, onUpdate?: (job: JobRecord) => void): Promise<JobRecord>;
   /** Resolves when no job is queued or running (tests, CLI one-shot tune). */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -31,3 +36,23 @@ export interface JobQueue {
 
 /** A job in one of these states is someone's work in progress. */
 export const ACTIVE_JOB_STATES: readonly JobStatus[] = ['queued', 'running'];
+
+/** How often a waiter reads a job's record that another process runs. */
+export const WAIT_POLL_MS = 250;
+
+/**
+ * Wait by reading the record (a job another process runs: BullMQ workers, or
+ * another serve's runner on a shared store). `onUpdate` sees each new version.
+ */
+export async function pollJob(db: { require(kind: 'jobs', id: string): Promise<JobRecord> }, id: string, onUpdate?: (job: JobRecord) => void): Promise<JobRecord> {
+  let seen = '';
+  for (;;) {
+    const j = await db.require('jobs', id);
+    if (j.updatedAt !== seen) {
+      seen = j.updatedAt;
+      onUpdate?.(j);
+    }
+    if (!ACTIVE_JOB_STATES.includes(j.status)) return j;
+    await new Promise((r) => setTimeout(r, WAIT_POLL_MS));
+  }
+}

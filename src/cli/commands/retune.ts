@@ -1,10 +1,10 @@
 /** `ssdtune retune`: capture, identify, apply when the workload's configuration differs. Safe from cron. */
-import type { Command } from 'commander';
-import { BACKENDS, type BackendName } from '../../collector/index.js';
+import { Option, type Command } from 'commander';
 import { ERR_USAGE } from '../../errors.js';
-import { readToken } from '../../api/token.js';
-import { openService } from '../../service/context.js';
-import { addCommonOptions, settingsFrom, withLocalService, type CommonOptions } from '../service-access.js';
+import { BACKENDS, decisionLine, type BackendName } from '../../service/api.js';
+import { BUDGET } from '../../service/tune-spec.js';
+import { HttpApi } from '../http-client.js';
+import { addCommonOptions, serverToken, settingsFrom, withApi, type CommonOptions } from '../service-access.js';
 import { parseDuration } from './collect.js';
 
 export function register(program: Command): void {
@@ -15,32 +15,32 @@ export function register(program: Command): void {
       .requiredOption('--device <dev>', 'block device to watch and tune')
       .option('--window <time>', 'capture window (30s, 2m, ...)', '60s')
       .option('--budget <n>', 'evaluations when the workload is new', (v) => Number(v), 12)
-      .option('--backend <name>', `auto | ${BACKENDS.join(' | ')}`, 'auto')
-      .option('--dry-run', 'decide and log, write nothing'),
+      .addOption(new Option('--backend <name>', 'capture backend').choices(['auto', ...BACKENDS]).default('auto'))
+      .option('--dry-run', 'decide and log, write nothing (no sysfs write, no ConfDB record)'),
   )
     .addHelpText('after', '\nOne log line per run; a lock keeps runs from overlapping. Exit 0 when applied, unchanged or skipped.\nWith --server (or SSDTUNE_SERVER) it is a fleet agent: it sends the server only the window\'s descriptors, the device class and what is applied,\napplies the recommendation itself, and keeps the last one when the server is down (token: SSDTUNE_TOKEN or <data dir>/api-token).\nSee contrib/ for a systemd timer and a crontab line.\n\nExample:\n  ssdtune retune --device /dev/nvme0n1 --window 60s\n  ssdtune retune --device /dev/nvme0n1 --server http://ssdtune.example:7411')
-    .action(async (o: CommonOptions & { device: string; window: string; budget: number; backend: string; dryRun?: boolean }) => {
-      if (o.backend !== 'auto' && !BACKENDS.includes(o.backend as BackendName)) throw ERR_USAGE(`--backend: expected auto, ${BACKENDS.join(', ')}; got "${o.backend}"`);
-      if (!Number.isInteger(o.budget) || o.budget < 2) throw ERR_USAGE(`--budget must be an integer >= 2, got ${o.budget}`);
-      const { decisionLine, retune } = await import('../../service/retune.js');
+    .action(async (o: CommonOptions & { device: string; window: string; budget: number; backend: BackendName | 'auto'; dryRun?: boolean }) => {
+      // Checked before the capture window is spent.
+      if (!Number.isInteger(o.budget) || o.budget < BUDGET.min) throw ERR_USAGE(`--budget must be an integer >= ${BUDGET.min}, got ${o.budget}`);
+      const windowMs = parseDuration(o.window);
       const settings = settingsFrom(o);
-      if (settings.server) {
-        // A fleet agent: the server decides, this host applies (its way back kept in its own ConfDB).
-        const { agentRetune, checkServerUrl } = await import('../../service/agent.js');
-        checkServerUrl(settings.server);
-        const svc = await openService({ ...settings, server: undefined });
-        try {
-          const token = process.env.SSDTUNE_TOKEN ?? readToken(settings.dataDir);
-          const d = await agentRetune(svc, { device: o.device, windowMs: parseDuration(o.window), backend: o.backend as BackendName | 'auto', dryRun: !!o.dryRun, actor: 'retune-agent', server: { url: settings.server, ...(token ? { token } : {}) } });
-          process.stdout.write(o.json ? JSON.stringify(d) + '\n' : `${decisionLine(d)}${d.from === 'cache' ? ' [from cache]' : ''}${d.handSet?.length ? ` [left alone, set by hand: ${d.handSet.join(', ')}]` : ''}\n`);
-        } finally {
-          await svc.close();
-        }
-        return;
-      }
-      const d = await withLocalService(o, (svc) =>
-        retune(svc, { device: o.device, windowMs: parseDuration(o.window), budget: o.budget, backend: o.backend as BackendName | 'auto', dryRun: !!o.dryRun, actor: 'retune' }),
-      );
+      const r = { device: o.device, windowMs, budget: o.budget, backend: o.backend, dryRun: !!o.dryRun };
+      // A fleet agent: the server decides, this host applies with its own ConfDB keeping the way back.
+      const d = settings.server
+        ? await withApi(o, (api) => api.retune({ ...r, fleet: agentServer(settings.server!, serverToken(settings)) }), 'retune-agent', true)
+        : await withApi(o, (api) => api.retune(r), 'retune');
       process.stdout.write(o.json ? JSON.stringify(d) + '\n' : decisionLine(d) + '\n');
     });
+}
+
+/** How long an agent waits for the server before it works from its cache. */
+const AGENT_TIMEOUT_MS = 10_000;
+
+function agentServer(url: string, token: string | undefined): HttpApi {
+  try {
+    new URL(url);
+  } catch {
+    throw ERR_USAGE(`--server: expected a URL such as http://ssdtune.example:7411, got "${url}"`);
+  }
+  return new HttpApi(url, token, 'retune-agent', { timeoutMs: AGENT_TIMEOUT_MS });
 }

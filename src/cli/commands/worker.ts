@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { loadSettings } from '../../config.js';
 import { ERR_USAGE } from '../../errors.js';
+import { startFleetWorker } from '../../service/api.js';
 import { parseDuration } from './collect.js';
 
 function positiveInt(flag: string) {
@@ -26,14 +27,13 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  SSDTUNE_STORE=postgres://ssdtune@db/ssdtune SSDTUNE_QUEUE=redis://queue:6379 ssdtune worker --concurrency 2')
     .action(async (o: { dataDir?: string; store?: string; queue?: string; concurrency: number; tuneConcurrency: number; lock: string; cacheBytes?: number }) => {
       const settings = loadSettings({ ...(o.dataDir ? { dataDir: o.dataDir } : {}), ...(o.store ? { store: o.store } : {}), ...(o.queue ? { queue: o.queue } : {}) });
-      const { startWorker } = await import('../../service/worker.js');
-      const w = await startWorker(settings, {
+      const w = await startFleetWorker(settings, {
         concurrency: o.concurrency,
         tuneConcurrency: o.tuneConcurrency,
         lockMs: parseDuration(o.lock),
         ...(o.cacheBytes ? { cacheBytes: o.cacheBytes } : {}),
       });
-      process.stderr.write(`ssdtune: worker ${process.pid} on ${settings.queue} (ConfDB ${w.svc.db.location}), ${o.concurrency} evaluation(s) and ${o.tuneConcurrency} tune job(s) at once\n`);
+      process.stderr.write(`ssdtune: worker ${process.pid} on ${w.description}, ${o.concurrency} evaluation(s) and ${o.tuneConcurrency} tune job(s) at once\n`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', () => resolve());
         process.once('SIGTERM', () => resolve());

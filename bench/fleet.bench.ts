@@ -2,8 +2,10 @@
  * `npm run bench fleet`: the fleet on loopback, bounded in count and time.
  *  (a) 1,000 simulated agents post descriptors drawn from real workloads (the
  *      bundled traces) with 2% noise, against 1 and 2 `ssdtune serve`
- *      processes sharing one PostgreSQL holding 100 / 1k / 10k workloads:
- *      observations/s, p50/p99 recommendation latency, workloads created.
+ *      processes sharing one PostgreSQL holding 100 / 1k / 10k workloads,
+ *      paced (100 reports/s arriving) and saturated (64 in flight):
+ *      observations/s, p50/p99 recommendation latency, workloads created,
+ *      the servers' CPU seconds. SSDTUNE_BENCH_FLEET_STORED=10000 picks sizes.
  *  (b) 200 evaluations drained by 1, 2, 4, 8 `ssdtune worker`s (the real
  *      worker with a sleep-calibrated evaluator, bench/fleet-worker.ts):
  *      without faults (throughput against linear), then with a random worker
@@ -125,10 +127,17 @@ async function partA(pgs: PostgresServer): Promise<void> {
   const real = await realWorkloads(windowSize);
   const dim = model.meta.shape.embedding;
   console.log(`(a) agents: descriptors from ${real.length} real workloads (${real.map((w) => w.name).join(', ')}), 8 windows of ${windowSize} requests, 2% noise; 64 requests in flight`);
-  console.log('instances  stored  agents   obs/s   p50 ms   p99 ms  created  load');
-  for (const stored of [100, 1000, 10000]) {
+  // Two ways to drive the agents. "paced": they arrive at a fixed rate (1,000 agents within 10 s, as a
+  // cron firing on every host at once spreads out), and the latency is what one agent waits. "saturated":
+  // 64 requests always in flight, which measures throughput; its latency is mostly queueing (64 / obs/s).
+  const stores = (process.env.SSDTUNE_BENCH_FLEET_STORED ?? '100,1000,10000').split(',').map(Number);
+  const RATE = Number(process.env.SSDTUNE_BENCH_FLEET_RATE ?? 100);
+  console.log(`paced: ${RATE} reports/s arriving (Poisson); saturated: 64 in flight`);
+  console.log('instances  stored  agents  drive      obs/s   p50 ms   p99 ms  created  server cpu s  load');
+  for (const stored of stores) {
     for (const instances of [1, 2]) {
-      for (const agents of stored === 10000 ? [100, 1000] : [1000]) {
+      for (const drive of ['paced', 'saturated'] as const) {
+        const agents = 1000;
         const url = await pgs.newDatabase();
         const db = await ConfDB.open(settings.dataDir, url);
         await seedWorkloads(db, stored, dim, windowSize, model.id);
@@ -152,20 +161,40 @@ async function partA(pgs: PostgresServer): Promise<void> {
         // Warm each server (model load, caches) before timing.
         for (let i = 0; i < servers.length * 4; i++) await post(i);
         const before = await db.count('workloads');
+        const cpuBefore = servers.reduce((a, s) => a + cpuSeconds(s.proc.pid!), 0);
         const lat: number[] = [];
-        let next = 0;
         const t0 = performance.now();
-        await Promise.all(Array.from({ length: 64 }, async () => {
-          while (next < agents) lat.push(await post(next++));
-        }));
+        if (drive === 'saturated') {
+          let next = 0;
+          await Promise.all(Array.from({ length: 64 }, async () => {
+            while (next < agents) lat.push(await post(next++));
+          }));
+        } else {
+          const pending: Promise<void>[] = [];
+          let due = 0;
+          for (let i = 0; i < agents; i++) {
+            due += (-Math.log(r.u()) / RATE) * 1000;
+            const wait = t0 + due - performance.now();
+            if (wait > 0) await sleep(wait);
+            pending.push(post(i).then((ms) => void lat.push(ms)));
+          }
+          await Promise.all(pending);
+        }
         const secs = (performance.now() - t0) / 1000;
+        const cpu = servers.reduce((a, s) => a + cpuSeconds(s.proc.pid!), 0) - cpuBefore;
         const created = (await db.count('workloads')) - before;
-        console.log(`${String(instances).padStart(9)} ${String(stored).padStart(7)} ${String(agents).padStart(7)} ${(agents / secs).toFixed(0).padStart(7)} ${pct(lat, 50).toFixed(1).padStart(8)} ${pct(lat, 99).toFixed(1).padStart(8)} ${String(created).padStart(8)}  ${load()}`);
+        console.log(`${String(instances).padStart(9)} ${String(stored).padStart(7)} ${String(agents).padStart(7)}  ${drive.padEnd(9)} ${(agents / secs).toFixed(0).padStart(6)} ${pct(lat, 50).toFixed(1).padStart(8)} ${pct(lat, 99).toFixed(1).padStart(8)} ${String(created).padStart(8)} ${cpu.toFixed(1).padStart(13)}  ${load()}`);
         for (const s of servers) await stopProc(s.proc);
         await db.close();
       }
     }
   }
+}
+
+/** User + system CPU seconds of a process so far (/proc/PID/stat), so a figure can be read apart from the load. */
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 async function partB(pgs: PostgresServer, redis: RedisServer): Promise<void> {
@@ -292,6 +321,6 @@ export async function run(): Promise<void> {
       await pgs.stop();
     }
   }
-  await partC();
+  if (!process.env.SSDTUNE_BENCH_FLEET_SKIP_C) await partC();
   console.log(`load average at end: ${load()}`);
 }

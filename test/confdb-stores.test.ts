@@ -102,6 +102,28 @@ for (const eng of ENGINES) {
       await db.close();
     });
 
+    test('workloads since a generation: what a cache following the store reads (the new ones, the count, deletions noticed)', async () => {
+      const db = await eng.open();
+      const a = workload('a', 256);
+      await db.batch([{ kind: 'workloads', type: 'put', value: a }, { kind: 'workloads', type: 'put', value: workload('x', 512) }]);
+      const all = await db.workloadsSince(256);
+      assert.deepEqual([all.workloads.map((w) => w.id), all.complete, all.total], [[a.id], true, 1]);
+      assert.equal(all.generation, await db.generation('workloads'));
+      const same = await db.workloadsSince(256, all.generation);
+      assert.deepEqual(same.workloads, []);
+      const b = workload('b', 256);
+      await db.put('workloads', b);
+      const next = await db.workloadsSince(256, all.generation);
+      assert.ok(next.generation > all.generation);
+      // PostgreSQL answers with the change only; LevelDB (one process) with the whole set again.
+      assert.deepEqual(next.workloads.map((w) => w.id), next.complete ? [a.id, b.id] : [b.id]);
+      assert.equal(next.total, 2);
+      await db.batch([{ kind: 'workloads', type: 'del', key: a.id }]);
+      const after = await db.workloadsSince(256, next.generation);
+      assert.equal(after.complete ? after.workloads.length : after.total, 1, 'a deletion shows in the count');
+      await db.close();
+    });
+
     test('named queries: best configuration (per device class), pins, workloads per window, jobs per key and status, traces by path', async () => {
       const db = await eng.open();
       const w = workload('w', 256);

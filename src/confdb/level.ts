@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ERR_CONFDB_LOCKED, ERR_CONFDB_OPEN } from '../errors.js';
 import { StoreBase, type BlobMark } from './base.js';
-import type { ConfDB } from './store.js';
+import type { ConfDB, WorkloadsSince } from './store.js';
 import { KINDS, keyOf, pinKey, type BatchOp, type Kind, type ListOptions, type RecordOf } from './kinds.js';
 import type { ConfigRecord, EvaluationRecord, JobRecord, JobStatus, PinRecord, TraceRecord, WorkloadRecord } from './records.js';
 
@@ -157,6 +157,14 @@ export class LevelStore extends StoreBase implements ConfDB {
 
   workloadsWithWindow(windowSize: number): Promise<WorkloadRecord[]> {
     return this.scan('workloads', (w) => w.windowSize === windowSize);
+  }
+
+  /** One process holds a LevelDB: its generation counts every write, and a changed one means a full read. */
+  async workloadsSince(windowSize: number, since?: number): Promise<WorkloadsSince> {
+    const generation = await this.generation('workloads');
+    if (since === generation) return { generation, workloads: [], complete: false, total: -1 };
+    const workloads = await this.workloadsWithWindow(windowSize);
+    return { generation, workloads, complete: true, total: workloads.length };
   }
 
   async latestJobWithKey(key: string, statuses: readonly JobStatus[]): Promise<JobRecord | undefined> {

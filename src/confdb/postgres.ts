@@ -4,7 +4,11 @@
  * (`id text COLLATE "C"` so keys sort as LevelDB sorts them, `doc jsonb`),
  * with expression indexes for the named queries. A batch is one transaction;
  * a generation counter per kind, bumped in the same transaction, tells every
- * process sharing the store when its caches are stale. Transient failures
+ * process sharing the store when its caches are stale. Each row keeps the
+ * generation that wrote it (`gen`); the bump comes first in a transaction and
+ * holds the counter's row lock until commit, so writers of one kind commit in
+ * generation order and "rows with gen > G" is exactly what a reader that saw
+ * G has not seen (how the agents' workload cache follows the store). Transient failures
  * (the server restarting, a dropped connection) are retried for a while
  * rather than failing the caller: every write here is an upsert, a delete or
  * an insert-if-absent, so running one again is harmless.
@@ -12,7 +16,7 @@
 import pg from 'pg';
 import { ERR_CONFDB_OPEN } from '../errors.js';
 import { StoreBase, type BlobMark } from './base.js';
-import type { ConfDB } from './store.js';
+import type { ConfDB, WorkloadsSince } from './store.js';
 import { KINDS, keyOf, pinKey, type BatchOp, type Kind, type ListOptions, type RecordOf } from './kinds.js';
 import type { ConfigRecord, EvaluationRecord, JobRecord, JobStatus, PinRecord, TraceRecord, WorkloadRecord } from './records.js';
 
@@ -22,6 +26,7 @@ const table = (k: Kind) => `ssdtune_${k}`;
 const INDEXES = [
   `CREATE INDEX IF NOT EXISTS ssdtune_configs_best ON ssdtune_configs ((doc->>'workloadId'), (doc->>'space'), ((doc->>'grade')::float8) DESC) WHERE doc ? 'grade'`,
   `CREATE INDEX IF NOT EXISTS ssdtune_workloads_window ON ssdtune_workloads (((doc->>'windowSize')::int))`,
+  `CREATE INDEX IF NOT EXISTS ssdtune_workloads_gen ON ssdtune_workloads (gen)`,
   `CREATE INDEX IF NOT EXISTS ssdtune_jobs_key ON ssdtune_jobs ((doc->>'key'), id)`,
   `CREATE INDEX IF NOT EXISTS ssdtune_jobs_status ON ssdtune_jobs ((doc->>'status'))`,
   `CREATE INDEX IF NOT EXISTS ssdtune_traces_path ON ssdtune_traces ((doc->>'path'))`,
@@ -86,7 +91,9 @@ export class PgStore extends StoreBase implements ConfDB {
         await c.query('CREATE TABLE IF NOT EXISTS ssdtune_meta (name text PRIMARY KEY, value jsonb NOT NULL)');
         await c.query('CREATE TABLE IF NOT EXISTS ssdtune_generations (kind text PRIMARY KEY, n bigint NOT NULL)');
         for (const k of KINDS) {
-          await c.query(`CREATE TABLE IF NOT EXISTS ${table(k)} (id text COLLATE "C" PRIMARY KEY, doc jsonb NOT NULL)`);
+          await c.query(`CREATE TABLE IF NOT EXISTS ${table(k)} (id text COLLATE "C" PRIMARY KEY, doc jsonb NOT NULL, gen bigint NOT NULL DEFAULT 0)`);
+          // Stores made before rows kept their generation: theirs read as 0, older than any reader's.
+          await c.query(`ALTER TABLE ${table(k)} ADD COLUMN IF NOT EXISTS gen bigint NOT NULL DEFAULT 0`);
           await c.query('INSERT INTO ssdtune_generations (kind, n) VALUES ($1, 0) ON CONFLICT DO NOTHING', [k]);
         }
         await c.query('CREATE TABLE IF NOT EXISTS ssdtune_blob_chunks (digest text NOT NULL, seq int NOT NULL, data bytea NOT NULL, PRIMARY KEY (digest, seq))');
@@ -200,28 +207,32 @@ export class PgStore extends StoreBase implements ConfDB {
       run.items.delete(key);
       run.items.set(key, op.type === 'put' ? JSON.stringify(op.value) : null);
     }
-    const kinds = [...new Set(ops.map((o) => o.kind))];
+    const kinds = [...new Set(ops.map((o) => o.kind))].sort();
     await this.transaction(async (c) => {
+      // First, and in kind order (no two batches wait on each other's counters): see the file's comment.
+      await c.query('SELECT 1 FROM ssdtune_generations WHERE kind = ANY($1::text[]) ORDER BY kind FOR UPDATE', [kinds]);
+      const bumped = await c.query<{ kind: Kind; n: string }>('UPDATE ssdtune_generations SET n = n + 1 WHERE kind = ANY($1::text[]) RETURNING kind, n', [kinds]);
+      const gen = new Map(bumped.rows.map((r) => [r.kind, r.n]));
       for (const run of runs) {
         const keys = [...run.items.keys()];
         if (run.type === 'put') {
           await c.query(
-            `INSERT INTO ${table(run.kind)} (id, doc) SELECT * FROM unnest($1::text[], $2::jsonb[]) ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc`,
-            [keys, [...run.items.values()]],
+            `INSERT INTO ${table(run.kind)} (id, doc, gen) SELECT id, doc, $3 FROM unnest($1::text[], $2::jsonb[]) AS u(id, doc) ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc, gen = EXCLUDED.gen`,
+            [keys, [...run.items.values()], gen.get(run.kind) ?? '0'],
           );
         } else {
           await c.query(`DELETE FROM ${table(run.kind)} WHERE id = ANY($1::text[])`, [keys]);
         }
       }
-      await c.query('UPDATE ssdtune_generations SET n = n + 1 WHERE kind = ANY($1::text[])', [kinds]);
     });
   }
 
   async insertIfAbsent<K extends Kind>(kind: K, value: RecordOf[K]): Promise<boolean> {
-    // One statement: the insert and its generation bump commit together, and only when it inserted.
+    // One statement: the generation bump (first, as in batch) and the insert commit together.
+    // The bump happens even when the key is taken: a generation may move without a change, never the reverse.
     const r = await this.q<{ n: string }>(
-      `WITH ins AS (INSERT INTO ${table(kind)} (id, doc) VALUES ($1, $2::jsonb) ON CONFLICT (id) DO NOTHING RETURNING 1),
-            gen AS (UPDATE ssdtune_generations SET n = n + 1 WHERE kind = $3 AND EXISTS (SELECT 1 FROM ins))
+      `WITH gen AS (UPDATE ssdtune_generations SET n = n + 1 WHERE kind = $3 RETURNING n),
+            ins AS (INSERT INTO ${table(kind)} (id, doc, gen) SELECT $1, $2::jsonb, n FROM gen ON CONFLICT (id) DO NOTHING RETURNING 1)
        SELECT count(*) AS n FROM ins`,
       [keyOf[kind](value), JSON.stringify(value), kind],
     );
@@ -274,6 +285,18 @@ export class PgStore extends StoreBase implements ConfDB {
   async workloadsWithWindow(windowSize: number): Promise<WorkloadRecord[]> {
     const r = await this.q<{ doc: WorkloadRecord }>(`SELECT doc FROM ssdtune_workloads WHERE (doc->>'windowSize')::int = $1 ORDER BY id`, [windowSize]);
     return r.rows.map((row) => row.doc);
+  }
+
+  async workloadsSince(windowSize: number, since?: number): Promise<WorkloadsSince> {
+    // One statement, one snapshot: the generation, the changes and the count agree.
+    const r = await this.q<{ n: string; total: string; docs: WorkloadRecord[] | null }>(
+      `SELECT (SELECT n FROM ssdtune_generations WHERE kind = 'workloads') AS n,
+              (SELECT count(*) FROM ssdtune_workloads WHERE (doc->>'windowSize')::int = $1) AS total,
+              (SELECT json_agg(doc ORDER BY id) FROM ssdtune_workloads WHERE (doc->>'windowSize')::int = $1 AND ($2::bigint IS NULL OR gen > $2)) AS docs`,
+      [windowSize, since ?? null],
+    );
+    const row = r.rows[0]!;
+    return { generation: Number(row.n), workloads: row.docs ?? [], complete: since === undefined, total: Number(row.total) };
   }
 
   async latestJobWithKey(key: string, statuses: readonly JobStatus[]): Promise<JobRecord | undefined> {

@@ -15,8 +15,9 @@
  * - A new workload has nothing learned yet: the agent is asked for its
  *   capture (`needs-trace`), and the search it starts is keyed by workload
  *   and device class, so however many agents upload, one search runs.
- * - The known workloads are cached per process and refreshed when the
- *   store's generation of workloads moves (a write by any process).
+ * - The known workloads are cached per process and follow the store: when
+ *   its generation of workloads moves (a write by any process), only the
+ *   workloads written since are read (FollowingWorkloadStore).
  */
 import type { Readable } from 'node:stream';
 import { ConfDB, pinKey } from '../confdb/db.js';
@@ -24,13 +25,13 @@ import { newId } from '../confdb/ids.js';
 import type { ConfigRecord, JobRecord, PinRecord, TraceRecord, WorkloadRecord } from '../confdb/records.js';
 import { ERR_NOT_FOUND, ERR_USAGE } from '../errors.js';
 import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
-import { identify, profileWorkload, type Identification, type KnownWorkload } from '../ml/identify.js';
+import { identify, profileWorkload, type Identification } from '../ml/identify.js';
 import type { Service } from './context.js';
 import { ACTIVE_JOB_STATES } from './queue.js';
 import { keepTraceBytes, storeUpload } from './traces.js';
 import { similarityModel } from './identify.js';
 import { canonicalJson } from '../util/canonical-json.js';
-import { ConfDBWorkloadStore, workloadRecord } from './workload-store.js';
+import { FollowingWorkloadStore, workloadRecord } from './workload-store.js';
 
 /** The space agents apply (block-layer attributes through sysfs). */
 export const FLEET_SPACE = 'host';
@@ -102,17 +103,8 @@ function checkReport(r: AgentReport, windowSize: number): void {
   if (!c || typeof c.model !== 'string' || !(c.capacityBytes >= 0) || typeof c.rotational !== 'boolean' || !Number.isInteger(c.queues) || typeof c.kernel !== 'string') bad('deviceClass: expected model, capacityBytes, rotational, queues, kernel');
 }
 
-/** Known workloads of this process, refreshed when any process writes workloads. */
-class KnownCache {
-  private cached?: { gen: number; list: Promise<readonly KnownWorkload[]> };
-  constructor(private readonly store: ConfDBWorkloadStore) {}
-  async list(db: ConfDB): Promise<readonly KnownWorkload[]> {
-    const gen = await db.generation('workloads');
-    if (!this.cached || this.cached.gen !== gen) this.cached = { gen, list: this.store.list() };
-    return this.cached.list;
-  }
-}
-const caches = new WeakMap<ConfDB, KnownCache>();
+/** Each process's known workloads, per store and model (the similarity model's window size and id). */
+const caches = new WeakMap<ConfDB, FollowingWorkloadStore>();
 
 export function fleetSearchKey(workloadId: string, deviceClass: string): string {
   return `fleet-search:${workloadId}:${FLEET_SPACE}:${deviceClass}`;
@@ -122,16 +114,17 @@ export function fleetSearchKey(workloadId: string, deviceClass: string): string 
 export async function report(svc: Service, r: AgentReport): Promise<Recommendation> {
   const model = await similarityModel(svc.settings.modelDir);
   checkReport(r, model.meta.windowSize);
-  let cache = caches.get(svc.db);
-  if (!cache) caches.set(svc.db, (cache = new KnownCache(new ConfDBWorkloadStore(svc.db, model.meta.windowSize, model.id))));
-  const known = cache;
-  let ident = await identify(model, r.descriptors, { list: () => known.list(svc.db) });
+  let known = caches.get(svc.db);
+  if (!known) caches.set(svc.db, (known = new FollowingWorkloadStore(model.meta.windowSize, model.id)));
+  const cache = known;
+  let ident = await identify(model, r.descriptors, { list: () => cache.list(svc.db) });
   let workload: WorkloadRecord | undefined = ident.kind === 'known' ? await svc.db.get('workloads', ident.nearest!.id) : undefined;
   let created = false;
   if (!workload) {
     // Under the lock, against the store as it is now (another agent may have registered it meanwhile).
     ({ ident, workload, created } = await svc.db.exclusive('fleet:register-workload', async (tx) => {
-      const fresh = await identify(model, r.descriptors, new ConfDBWorkloadStore(tx, model.meta.windowSize, model.id));
+      // Only what was registered since this process last looked is read: the lock is held for milliseconds.
+      const fresh = await identify(model, r.descriptors, { list: () => cache.list(tx) });
       const found = fresh.kind === 'known' ? await tx.get('workloads', fresh.nearest!.id) : undefined;
       if (found) return { ident: fresh, workload: found, created: false };
       const id = newId();

@@ -82,6 +82,7 @@ Sim::Sim(const SimConfig& c) : cfg_(c), ftl_(c) {
 FeedResult Sim::feed(const double* t, const double* sector, const uint32_t* bytes, const uint16_t* op, size_t n) {
   FeedResult fr;
   const uint64_t limit = logicalSectors();
+  uint64_t spanned = 0;  // logical pages the batch's requests cover (with repeats)
   for (size_t i = 0; i < n; i++) {
     if (bytes[i] == 0 || !(op[i] & 3)) continue;
     if (!(sector[i] >= 0 && sector[i] < 9007199254740992.0)) {
@@ -95,8 +96,10 @@ FeedResult Sim::feed(const double* t, const double* sector, const uint32_t* byte
       fr.badLastSector = static_cast<uint64_t>(sector[i]) + sectors - 1;
       return fr;
     }
+    const uint64_t first = static_cast<uint64_t>(sector[i]);
+    spanned += (first % spp_ + sectors + spp_ - 1) / spp_;
     if (!cfg_.lbaModulo) {
-      const uint64_t last = static_cast<uint64_t>(sector[i]) + sectors - 1;
+      const uint64_t last = first + sectors - 1;
       if (last >= limit) {
         fr.badIndex = static_cast<int64_t>(i);
         fr.badLastSector = last;
@@ -110,8 +113,10 @@ FeedResult Sim::feed(const double* t, const double* sector, const uint32_t* byte
   }
   in_.reserve(in_.size() + n);
   if (!anyFed_) {
-    // Sparse state sized from the first batch (a few pages per request) instead of grown step by step.
-    const size_t pages = std::min<size_t>(n * 2, ftl_.logicalPages());
+    // Sparse state sized from the first batch (the pages its requests cover,
+    // at most four per request) instead of grown step by step: each growth
+    // rehashes the whole map into fresh memory.
+    const size_t pages = std::min<size_t>(std::min<uint64_t>(spanned, 4 * static_cast<uint64_t>(n)), ftl_.logicalPages());
     ftl_.reservePages(pages);
     cmtSlotOf_.reserve(std::min<size_t>(pages, cmtCap_));
   }

@@ -7,7 +7,7 @@
 //   fmap.cc   cached mapping table, translation  (Address_Mapping_Unit_Page_Level)
 //   flash.cc  scheduling, chips, channels, GC    (TSU_Priority_OutOfOrder, NVM_PHY_ONFI_NVDDR2, GC_and_WL_Unit)
 //
-// Events are 16-byte records in a 4-ary heap ordered by (time, sequence);
+// Events are 16-byte keys ordered by (time, sequence): the FIFO servers' in lanes, the rest in a 4-ary heap (eventq.h);
 // requests, transactions and messages come from free-listed pools, so a
 // steady replay allocates nothing per request. Streaming: feed() appends
 // requests, run() simulates as far as the input allows (arrivals are

@@ -39,8 +39,9 @@ describe('the packed tarball, installed into a temporary prefix', { timeout: 20 
     for (const f of ['dist/src/cli/main.js', 'dist/src/api/dashboard/index.html', 'models/similarity/model.json', 'binding.gyp', 'scripts/build-bpf.sh', 'native/bpf/biotrace.bpf.c']) assert.ok(files.includes(f), `${f} is in the package`);
     assert.ok(files.some((f) => /^prebuilds\/linux-[^/]+\/ssdtune\..*node$/.test(f)), 'the prebuilt main addon');
     for (const feature of ['ebpf', 'uring']) assert.ok(files.some((f) => new RegExp(`^prebuilds/linux-[^/]+/features/ssdtune_${feature}\\.node$`).test(f)), `the prebuilt ${feature} addon`);
-    for (const f of files) assert.ok(!/^(test|bench|traces|\.ci|dist\/test|dist\/bench|src|build)\//.test(f), `${f} should not be shipped`);
-    assert.ok(files.length < 250, `${files.length} files`);
+    // Only what runs or documents: an allow-list, so that a new top-level folder is a decision, not an accident.
+    const shipped = /^(dist\/src\/|native\/(src|bpf)\/|prebuilds\/|models\/|docs\/|man\/|contrib\/|scripts\/build-bpf\.sh$|binding\.gyp$|package\.json$|README\.md$|LICENSE$)/;
+    for (const f of files) assert.ok(shipped.test(f), `${f} should not be shipped`);
   });
 
   it('installs without compiling and runs `ssdtune analyze`', () => {

@@ -42,6 +42,8 @@ describe('the packed tarball, installed into a temporary prefix', { timeout: 20 
     // Only what runs or documents: an allow-list, so that a new top-level folder is a decision, not an accident.
     const shipped = /^(dist\/src\/|native\/(src|bpf)\/|prebuilds\/|models\/|docs\/|man\/|contrib\/|scripts\/build-bpf\.sh$|binding\.gyp$|package\.json$|README\.md$|LICENSE$)/;
     for (const f of files) assert.ok(shipped.test(f), `${f} should not be shipped`);
+    // No stale compiled module (a moved or deleted source still shipped from an old dist/): each is built from a source.
+    for (const f of files.filter((x) => /^dist\/src\/.*\.js$/.test(x))) assert.ok(existsSync(path.join(ROOT, f.replace(/^dist\//, '').replace(/\.js$/, '.ts'))), `${f} has no source`);
   });
 
   it('installs without compiling and runs `ssdtune analyze`', () => {

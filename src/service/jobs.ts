@@ -12,6 +12,7 @@ import { ConfDB } from '../confdb/db.js';
 import { newId } from '../confdb/ids.js';
 import type { JobRecord, JobStatus } from '../confdb/records.js';
 import { ERR_CONFLICT, ERR_USAGE, isSsdtuneError } from '../errors.js';
+import { ACTIVE_JOB_STATES, pollJob, type JobQueue } from './queue.js';
 
 export interface JobControl {
   signal: AbortSignal;
@@ -25,7 +26,7 @@ export interface JobControl {
 
 export type JobHandler = (job: JobRecord, ctl: JobControl) => Promise<Record<string, unknown>>;
 
-const ACTIVE: JobStatus[] = ['queued', 'running'];
+const ACTIVE = ACTIVE_JOB_STATES;
 const PROGRESS_PERSIST_MS = 1000;
 /**
  * In a store shared with other processes (PostgreSQL), a job is another live
@@ -35,7 +36,8 @@ const PROGRESS_PERSIST_MS = 1000;
 const HEARTBEAT_MS = 15_000;
 const LEASE_MS = 60_000;
 
-export class JobRunner extends EventEmitter {
+/** The in-process JobQueue (the default): jobs run in the process that holds the ConfDB. */
+export class JobRunner extends EventEmitter implements JobQueue {
   private queue: string[] = [];
   private running = new Map<string, { abort: AbortController; done: Promise<void> }>();
   private closed = false;
@@ -122,6 +124,31 @@ export class JobRunner extends EventEmitter {
   }
 
   /** Resolves when no job is queued or running (tests, CLI one-shot tune). */
+  /** This runner's events for the jobs it runs; the record, read, for a job another process sharing the store runs. */
+  wait(id: string, onUpdate?: (job: JobRecord) => void): Promise<JobRecord> {
+    return new Promise<JobRecord>((resolve, reject) => {
+      let settled = false;
+      const done = (j: JobRecord) => {
+        if (settled) return;
+        settled = true;
+        this.off('update', onEvent);
+        resolve(j);
+      };
+      const onEvent = (j: JobRecord) => {
+        if (j.id !== id || settled) return;
+        onUpdate?.(j);
+        if (!ACTIVE.includes(j.status)) done(j);
+      };
+      this.on('update', onEvent);
+      if (this.running.has(id) || this.queue.includes(id)) return;
+      // Not this runner's (or it ended before the listener was added): read the record.
+      pollJob(this.db, id, (j) => !settled && onUpdate?.(j)).then(done, (e) => {
+        this.off('update', onEvent);
+        reject(e);
+      });
+    });
+  }
+
   async idle(): Promise<void> {
     while (this.queue.length || this.running.size) await Promise.all([...this.running.values()].map((r) => r.done));
   }
@@ -169,10 +196,23 @@ export class JobRunner extends EventEmitter {
     this.emit('update', job);
     let lastPersist = 0;
     let current = job;
-    const persist = async (patch: Partial<JobRecord>) => {
+    // The record's writes go one after another, and none after the job ended: progress and
+    // heartbeat writes are not awaited by the search, and a store with a connection pool
+    // (PostgreSQL) may commit two concurrent writes in either order, so a late "running" could
+    // otherwise overwrite the final status and leave the job running forever.
+    let writes: Promise<void> = Promise.resolve();
+    let ended = false;
+    const persist = (patch: Partial<JobRecord>): Promise<void> => {
+      if (ended) return writes;
       current = { ...current, ...patch, updatedAt: new Date().toISOString() };
-      await this.db.put('jobs', current);
-      this.emit('update', current);
+      const rec = current;
+      const write = writes.then(async () => {
+        if (ended) return;
+        await this.db.put('jobs', rec);
+        this.emit('update', rec);
+      });
+      writes = write.catch(() => {});
+      return write;
     };
     const ctl: JobControl = {
       signal,
@@ -189,15 +229,21 @@ export class JobRunner extends EventEmitter {
       checkpoint: (state) => persist({ checkpoint: state }),
     };
     const beat = this.db.shared ? setInterval(() => void persist({}).catch(() => {}), HEARTBEAT_MS) : undefined;
+    const stopped = () => (this.closed ? 'interrupted' : 'cancelled');
+    let status: JobStatus;
+    let patch: Partial<JobRecord>;
     try {
       const result = await this.handlers[job.kind](current, ctl);
-      await this.finish(current, signal.aborted ? (this.closed ? 'interrupted' : 'cancelled') : 'done', { result });
+      status = signal.aborted ? stopped() : 'done';
+      patch = { result };
     } catch (e) {
-      const status: JobStatus = signal.aborted ? (this.closed ? 'interrupted' : 'cancelled') : 'failed';
-      await this.finish(current, status, { error: (e as Error).message, ...(isSsdtuneError(e) ? { errorCode: e.code } : {}) });
-    } finally {
-      clearInterval(beat);
+      status = signal.aborted ? stopped() : 'failed';
+      patch = { error: (e as Error).message, ...(isSsdtuneError(e) ? { errorCode: e.code } : {}) };
     }
+    clearInterval(beat);
+    ended = true;
+    await writes; // the last progress write lands before the final record, never after it
+    await this.finish(current, status, patch);
   }
 
   private async finish(job: JobRecord, status: JobStatus, patch: Partial<JobRecord>): Promise<void> {

@@ -28,6 +28,10 @@ export interface Settings {
   evaluator: string;
   /** Largest trace upload the API accepts, bytes. */
   maxUploadBytes: number;
+  /** Jobs that may wait in the queue; a submission beyond is refused (HTTP 429). */
+  maxQueuedJobs: number;
+  /** Runs of one job that may start before an interrupted job is no longer resumed automatically. */
+  maxJobAttempts: number;
   /** Path of a user-supplied MQSim binary, for the mqsim evaluator. */
   mqsimPath?: string;
   /** Directory of the workload similarity model (default: the one shipped in models/similarity). */
@@ -51,6 +55,8 @@ const DEFAULTS: Omit<Settings, 'dataDir'> = {
   port: 7411,
   evaluator: 'ssdsim',
   maxUploadBytes: 512 * 1024 * 1024,
+  maxQueuedJobs: 100,
+  maxJobAttempts: 3,
   modelDir: path.join(PROJECT_ROOT, 'models', 'similarity'),
   ssdsim: {},
 };

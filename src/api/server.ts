@@ -21,6 +21,7 @@ import { registerDashboard } from './routes/dashboard.js';
 import { registerDeviceRoutes } from './routes/devices.js';
 import { ALL_SCHEMAS } from './schemas.js';
 import { loadOrCreateToken } from './token.js';
+import { ERR_SERVE_LISTEN } from '../errors.js';
 
 export interface ServerOptions {
   logger?: boolean;
@@ -52,6 +53,24 @@ export async function buildServer(svc: Service, opts: ServerOptions = {}): Promi
   return app;
 }
 
+/** Why the server could not bind, as a coded error saying what to do. */
+function listenError(host: string, port: number, e: NodeJS.ErrnoException): Error {
+  const where = `${host}:${port}`;
+  switch (e.code) {
+    case 'EADDRINUSE':
+      return ERR_SERVE_LISTEN(where, 'the port is in use (another ssdtune serve? see <dataDir>/server.json); pass --port N, or --port 0 for a free one');
+    case 'EACCES':
+      return ERR_SERVE_LISTEN(where, 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)');
+    case 'EADDRNOTAVAIL':
+      return ERR_SERVE_LISTEN(where, 'not an address of this host');
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return ERR_SERVE_LISTEN(where, 'the host name does not resolve');
+    default:
+      return ERR_SERVE_LISTEN(where, `${e.code ?? 'error'}: ${e.message}`);
+  }
+}
+
 /** Where a running server advertises itself, so the CLI can go through it. */
 export function serverFile(dataDir: string): string {
   return path.join(dataDir, 'server.json');
@@ -60,7 +79,13 @@ export function serverFile(dataDir: string): string {
 export async function startServer(svc: Service, opts: ServerOptions = {}): Promise<{ app: FastifyInstance; url: string }> {
   const app = await buildServer(svc, opts);
   app.addHook('onClose', async () => rmSync(serverFile(svc.settings.dataDir), { force: true }));
-  const addr = await app.listen({ host: svc.settings.host, port: svc.settings.port });
+  let addr: string;
+  try {
+    addr = await app.listen({ host: svc.settings.host, port: svc.settings.port });
+  } catch (e) {
+    await app.close();
+    throw listenError(svc.settings.host, svc.settings.port, e as NodeJS.ErrnoException);
+  }
   const url = addr.replace('[::1]', 'localhost');
   writeFileSync(serverFile(svc.settings.dataDir), JSON.stringify({ url, pid: process.pid }) + '\n', { mode: 0o600 });
   return { app, url };

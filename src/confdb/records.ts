@@ -112,6 +112,8 @@ export interface JobRecord {
   error?: string;
   /** Resumable search state (JSON). */
   checkpoint?: unknown;
+  /** Times a run of it started; a job interrupted this often is not resumed automatically again. */
+  attempts?: number;
   createdAt: string;
   updatedAt: string;
 }

@@ -18,7 +18,10 @@ export async function openService(settings: Settings, handlers: Record<string, (
   mkdirSync(settings.dataDir, { recursive: true, mode: 0o700 });
   const db = await ConfDB.open(settings.dataDir, settings.store);
   const svc = { settings, db } as Service;
-  svc.jobs = new JobRunner(db, Object.fromEntries(Object.entries(handlers).map(([k, make]) => [k, make(svc)])));
+  svc.jobs = new JobRunner(db, Object.fromEntries(Object.entries(handlers).map(([k, make]) => [k, make(svc)])), {
+    maxQueued: settings.maxQueuedJobs,
+    maxAttempts: settings.maxJobAttempts,
+  });
   await svc.jobs.recoverInterrupted();
   svc.close = async () => {
     await svc.jobs.close();

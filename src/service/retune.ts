@@ -6,6 +6,7 @@
  * A lock file keeps two runs for one device from overlapping; running it
  * twice in a row on the same workload changes nothing the second time.
  */
+import { longTimeout } from '../util/long-timer.js';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ConfDB } from '../confdb/db.js';
@@ -58,13 +59,13 @@ export async function retune(svc: Service, o: RetuneOptions): Promise<RetuneDeci
   let files: string[] = [];
   try {
     const { collector, choice } = await openCollector(o.device, { backend: o.backend ?? 'auto' });
-    const timer = setTimeout(() => void collector.stop(), o.windowMs);
+    const timer = longTimeout(() => void collector.stop(), o.windowMs);
     let requests: number;
     try {
       files = (await writeBlktrace(collector, prefix)).files;
       requests = collector.stats().events;
     } finally {
-      clearTimeout(timer);
+      timer.cancel();
       await collector.stop();
     }
     const base = { device: o.device, at, requests, backend: choice, changes: [] as Change[] };

@@ -89,7 +89,9 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
   const model = await similarityModel(svc.settings.modelDir);
   const windowSize = model.meta.windowSize;
   ctl.progress?.(0, req.budget, 'characterising');
-  const source = await openTrace(tracePath, { ...(req.format ? { format: req.format } : {}) });
+  // The job's signal reaches the reader: a cancelled job stops reading, however large or slow the input.
+  const readOpts = { ...(req.format ? { format: req.format } : {}), ...(ctl.signal ? { signal: ctl.signal } : {}) };
+  const source = await openTrace(tracePath, readOpts);
   const described = await describeTrace(source, { size: windowSize, source: tracePath });
   const vectors = described.windows.map((w) => w.vector);
   if (vectors.length === 0) {
@@ -118,7 +120,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
   const resume = checkpoint ? parseRecord(checkpoint.search, 'job checkpoint') : undefined;
   const workloadId = known?.id ?? checkpoint?.workloadId ?? newId();
   const name = known?.name ?? req.name ?? path.basename(tracePath);
-  const ref: WorkloadRef = { name: `${name} (${workloadId})`, open: () => openTrace(tracePath, { ...(req.format ? { format: req.format } : {}) }) };
+  const ref: WorkloadRef = { name: `${name} (${workloadId})`, open: () => openTrace(tracePath, readOpts) };
   const record = await runSearch(makeSearcher('learnedssd'), {
     space,
     evaluator,

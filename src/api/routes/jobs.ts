@@ -21,7 +21,7 @@ export function registerJobRoutes(app: FastifyInstance, svc: Service): void {
         tags: ['jobs'],
         summary: 'Start a tune job for a stored trace (202; poll GET /v1/jobs/:id). The same request twice shares one job.',
         body: SubmitTuneBody,
-        response: { 202: { type: 'object', properties: { job: { $ref: 'Job#' }, deduplicated: { type: 'boolean' } } }, ...errors(400, 401, 404) },
+        response: { 202: { type: 'object', properties: { job: { $ref: 'Job#' }, deduplicated: { type: 'boolean' } } }, ...errors(400, 401, 404, 429) },
       },
     },
     async (req, reply) => {

@@ -9,14 +9,20 @@ import { ERR_COLLECT_LOST_DEVICE, ERR_USAGE } from '../../errors.js';
 import { BACKENDS, openCollector, type BackendName } from '../../collector/index.js';
 import { writeBlktrace } from '../../writers/blktrace.js';
 import { writeMqsim } from '../../writers/mqsim.js';
+import { longTimeout } from '../../util/long-timer.js';
+import { assertWritable } from '../../writers/lines.js';
 
 const UNITS: Record<string, number> = { ms: 1e-3, s: 1, m: 60, h: 3600 };
+const MAX_DURATION_MS = 8760 * 3600 * 1000;
 
 /** "30s", "500ms", "2m", "1h", or plain seconds -> milliseconds. */
 export function parseDuration(s: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s.trim());
   if (!m || Number(m[1]) <= 0) throw ERR_USAGE(`--duration: expected a positive time such as 30s, 500ms, 2m or 1h, got "${s}"`);
-  return Number(m[1]) * UNITS[m[2] ?? 's']! * 1000;
+  const ms = Number(m[1]) * UNITS[m[2] ?? 's']! * 1000;
+  // Beyond a year is a typo, and beyond 2^53 ms a deadline cannot be computed at all.
+  if (!(ms <= MAX_DURATION_MS)) throw ERR_USAGE(`--duration: "${s}" is longer than a year (8760h); stop an open-ended capture with SIGINT instead`);
+  return ms;
 }
 
 interface CollectOpts {
@@ -43,6 +49,8 @@ export function register(program: Command): void {
       if (opts.backend !== 'auto' && !BACKENDS.includes(opts.backend as BackendName)) throw ERR_USAGE(`--backend: expected auto, ${BACKENDS.join(', ')}; got "${opts.backend}"`);
       if (opts.format !== 'blktrace' && opts.format !== 'mqsim') throw ERR_USAGE(`--format: expected blktrace or mqsim, got "${opts.format}"`);
       const ms = opts.duration !== undefined ? parseDuration(opts.duration) : undefined;
+      // Before the capture starts: an output that cannot be written fails now, not after the capture.
+      assertWritable(opts.format === 'mqsim' ? opts.output : `${opts.output}.blktrace.0`);
       const { collector, choice } = await openCollector(opts.device, { backend: opts.backend as BackendName | 'auto' });
       // Progress goes to stderr even with --json (stdout carries only the summary).
       const say = (s: string): void => void process.stderr.write(s);
@@ -58,7 +66,7 @@ export function register(program: Command): void {
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      const timer = ms ? setTimeout(() => void collector.stop(), ms) : undefined;
+      const timer = ms ? longTimeout(() => void collector.stop(), ms) : undefined;
       const progress =
         process.stderr.isTTY && !opts.json
           ? setInterval(() => {
@@ -76,7 +84,7 @@ export function register(program: Command): void {
           files = (await writeBlktrace(collector, opts.output)).files;
         }
       } finally {
-        clearTimeout(timer);
+        timer?.cancel();
         clearInterval(progress);
         await collector.stop();
         process.removeListener('SIGINT', onSignal);

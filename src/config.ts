@@ -37,9 +37,9 @@ export interface Settings {
   /** Directory of the workload similarity model (default: the one shipped in models/similarity). */
   modelDir: string;
   /**
-   * Replay options of the ssdsim evaluator. Preconditioning (fill + age the
-   * drive so writes meet GC) is the faithful default; it costs seconds per
-   * evaluation on the 480 GiB AutoBlox baseline, so quick runs may turn it off.
+   * Replay options of the ssdsim evaluator. The default is MQSim's: a fresh
+   * drive (MQSim cannot precondition trace replays). Preconditioning (fill +
+   * age the drive so that writes meet GC) is an option: SSDTUNE_SIM_PRECONDITION=1.
    */
   ssdsim: { preconditionFill?: number; preconditionAge?: number; lbaPolicy?: 'reject' | 'modulo' };
 }
@@ -82,8 +82,9 @@ export function loadSettings(overrides: Partial<Settings> = {}): Settings {
     ...(env.SSDTUNE_EVALUATOR ? { evaluator: env.SSDTUNE_EVALUATOR } : {}),
     ...(env.SSDTUNE_MQSIM ? { mqsimPath: env.SSDTUNE_MQSIM } : {}),
     ...(env.SSDTUNE_MODEL_DIR ? { modelDir: path.resolve(env.SSDTUNE_MODEL_DIR) } : {}),
-    // SSDTUNE_SIM_PRECONDITION=0 replays on a fresh drive (as MQSim does for traces).
-    ...(env.SSDTUNE_SIM_PRECONDITION === '0' ? { ssdsim: { preconditionFill: 0, preconditionAge: 0 } } : {}),
+    // SSDTUNE_SIM_PRECONDITION=1 fills and ages the drive first; 0 (the default) replays on a fresh drive, as MQSim does.
+    ...(env.SSDTUNE_SIM_PRECONDITION === '1' ? { ssdsim: { preconditionFill: 1, preconditionAge: 3 } } : {}),
+    ...(env.SSDTUNE_SIM_PRECONDITION === '0' ? { ssdsim: { preconditionFill: 0 } } : {}),
   };
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
   const s: Settings = { ...DEFAULTS, ...fromFile, ...fromEnv, ...defined, dataDir };

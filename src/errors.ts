@@ -72,6 +72,8 @@ export const ERR_NOT_FOUND = defineError('SSDTUNE_NOT_FOUND', 404, EXIT.NOT_FOUN
 export const ERR_PERMISSION = defineError('SSDTUNE_PERMISSION', 403, EXIT.PERMISSION, '%s');
 export const ERR_UNSUPPORTED = defineError('SSDTUNE_UNSUPPORTED', 501, EXIT.UNSUPPORTED, '%s');
 export const ERR_NATIVE = defineError('SSDTUNE_NATIVE', 500, EXIT.FAILURE, 'native addon: %s');
+/** feature, why it is missing, what to do (an optional native library: src/native.ts) */
+export const ERR_FEATURE_MISSING = defineError('SSDTUNE_FEATURE_MISSING', 501, EXIT.UNSUPPORTED, '%s is not available here: %s. Fix: %s');
 
 // ---- trace input -----------------------------------------------------------
 /** file, where (byte offset or line), what was expected */

@@ -10,8 +10,8 @@
  * write, so a kill -9 mid-measurement leaves a record `ssdtune revert` uses.
  */
 import { readFileSync } from 'node:fs';
-import { ERR_HOST_UNSAFE, ERR_NATIVE } from '../../errors.js';
-import { native } from '../../native.js';
+import { ERR_HOST_UNSAFE } from '../../errors.js';
+import { nativeFeature } from '../../native.js';
 import type { EvaluateOptions, Evaluator, Metrics, WorkloadRef } from '../types.js';
 import type { Configuration } from '../../space/types.js';
 import { SECTOR_BYTES, concatBatches, type TraceBatch } from '../../trace/model.js';
@@ -54,8 +54,7 @@ export interface ReplayRunResult {
 
 /** One native replay (drops the device's cache first unless told not to). */
 export async function runReplay(path: string, plan: ReplayPlan, o: { direct: boolean; allowWrite: boolean; timed: boolean; queueDepth: number; timeScale?: number; dropCache?: boolean }): Promise<ReplayRunResult> {
-  const addon = native();
-  if (typeof addon.replayRun !== 'function') throw ERR_NATIVE('replayRun is missing: rebuild with `npm run build:native` (needs liburing-dev)');
+  const addon = nativeFeature('uring');
   return (await addon.replayRun({
     path, offsets: plan.offsets, lengths: plan.lengths, writes: plan.writes, timesNs: plan.timesNs,
     direct: o.direct, allowWrite: o.allowWrite, timed: o.timed, queueDepth: o.queueDepth, timeScale: o.timeScale ?? 1, dropCache: o.dropCache ?? true,

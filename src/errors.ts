@@ -137,7 +137,7 @@ export const ERR_CONFDB_LOCKED = defineError(
   'the ConfDB at %s is open in another process (is `ssdtune serve` running? then pass --server URL or set SSDTUNE_SERVER so the CLI goes through its API; otherwise stop the other ssdtune process)',
 );
 /** location, LevelDB's message */
-export const ERR_CONFDB_CORRUPT = defineError('SSDTUNE_CONFDB_CORRUPT', 500, EXIT.FAILURE, 'the ConfDB at %s is damaged (%s): run `ssdtune db repair` to salvage what LevelDB can (records in damaged blocks are lost), or restore it with `ssdtune db import` from an export');
+export const ERR_CONFDB_CORRUPT = defineError('SSDTUNE_CONFDB_CORRUPT', 500, EXIT.FAILURE, 'the ConfDB at %s is damaged (%s): move it aside and restore the records from an export (`ssdtune db import FILE` into the fresh one); ssdtune does not write to a damaged store');
 export const ERR_CONFDB_OPEN = defineError('SSDTUNE_CONFDB_OPEN', 500, EXIT.FAILURE, 'cannot open the ConfDB at %s: %s');
 export const ERR_CONFDB_SCHEMA = defineError('SSDTUNE_CONFDB_SCHEMA', 500, EXIT.UNSUPPORTED, 'the ConfDB at %s has schema version %s, newer than this ssdtune understands (%s): upgrade ssdtune');
 export const ERR_CONFDB_IMPORT = defineError('SSDTUNE_CONFDB_IMPORT', 400, EXIT.BAD_INPUT, '%s: line %s: %s');

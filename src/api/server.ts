@@ -6,7 +6,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../native.js';
 import type { Service } from '../service/context.js';
@@ -87,6 +87,9 @@ export async function startServer(svc: Service, opts: ServerOptions = {}): Promi
     throw listenError(svc.settings.host, svc.settings.port, e as NodeJS.ErrnoException);
   }
   const url = addr.replace('[::1]', 'localhost');
-  writeFileSync(serverFile(svc.settings.dataDir), JSON.stringify({ url, pid: process.pid }) + '\n', { mode: 0o600 });
+  // Written whole under a temporary name and renamed: a reader never sees half of it.
+  const file = serverFile(svc.settings.dataDir);
+  writeFileSync(`${file}.${process.pid}.tmp`, JSON.stringify({ url, pid: process.pid }) + '\n', { mode: 0o600 });
+  renameSync(`${file}.${process.pid}.tmp`, file);
   return { app, url };
 }

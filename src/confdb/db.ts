@@ -83,8 +83,6 @@ export const ConfDB = {
     }
     return LevelStore.open(dataDir);
   },
-  /** Salvage a damaged embedded store (LevelDB only; it must not be open); returns its location. */
-  repair: (dataDir: string): Promise<string> => LevelStore.repair(dataDir),
   /** An audit record to add to the batch of the change it describes. */
   audit: auditOp,
 };

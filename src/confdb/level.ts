@@ -26,7 +26,10 @@ interface Sub<V> {
 /** LevelDB's own checksum errors (a damaged .ldb or .log file), as a coded error saying what to do. */
 function mapCorruption(location: string): (e: unknown) => never {
   return (e) => {
-    if ((e as { code?: string }).code === 'LEVEL_CORRUPTION') throw ERR_CONFDB_CORRUPT(location, (e as Error).message);
+    const code = (e as { code?: string }).code;
+    // LevelDB's own "Corruption: ..." status reaches us with LEVEL_CORRUPTION, or without a code from an iterator.
+    if (code === 'LEVEL_CORRUPTION' || /^Corruption: /.test(String((e as Error)?.message))) throw ERR_CONFDB_CORRUPT(location, (e as Error).message);
+    if (code === 'LEVEL_DECODE_ERROR') throw ERR_CONFDB_CORRUPT(location, 'a stored record is not valid JSON');
     throw e;
   };
 }
@@ -72,13 +75,6 @@ export class LevelStore extends StoreBase implements ConfDB {
     this.corrupt = mapCorruption(location);
     this.subs = Object.fromEntries(KINDS.map((k) => [k, guarded(raw[k] as Sub<unknown>, this.corrupt)])) as unknown as { [K in Kind]: Sub<RecordOf[K]> };
     this.meta = guarded(meta, this.corrupt);
-  }
-
-  /** Salvage what LevelDB can of a damaged store (LevelDB RepairDB); the store must not be open. */
-  static async repair(dataDir: string): Promise<string> {
-    const location = path.join(dataDir, 'confdb');
-    await ClassicLevel.repair(location);
-    return location;
   }
 
   static async open(dataDir: string): Promise<LevelStore> {

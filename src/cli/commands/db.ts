@@ -1,7 +1,6 @@
 /** `ssdtune db list|show|export|import|compact`: look into and move the ConfDB. */
 import type { Command } from 'commander';
-import { ConfDB, KINDS, type Kind } from '../../confdb/db.js';
-import { loadSettings } from '../../config.js';
+import { KINDS, type Kind } from '../../confdb/db.js';
 import { exportConfDB, importConfDB } from '../../confdb/transfer.js';
 import { ERR_USAGE } from '../../errors.js';
 import { addCommonOptions, withLocalService, withService, type CommonOptions } from '../service-access.js';
@@ -54,13 +53,6 @@ export function register(program: Command): void {
   addCommonOptions(db.command('import <file>').description('add the records of an export (all or nothing)')).action(async (file: string, o: CommonOptions) => {
     const counts = await withLocalService(o, (svc) => importConfDB(svc.db, file, 'cli'));
     console.log(o.json ? JSON.stringify({ file, counts }) : `imported ${file}: ${Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(', ')}`);
-  });
-
-  addCommonOptions(db.command('repair').description('salvage a damaged LevelDB ConfDB (SSDTUNE_CONFDB_CORRUPT); records in damaged blocks are lost')).action(async (o: CommonOptions) => {
-    const settings = loadSettings(o.dataDir ? { dataDir: o.dataDir } : {});
-    if (settings.store) throw ERR_USAGE('db repair works on the embedded LevelDB ConfDB; a PostgreSQL store is repaired with its own tools');
-    const location = await ConfDB.repair(settings.dataDir);
-    if (!o.json) console.log(`repaired ${location}; check it with \`ssdtune db list\``);
   });
 
   addCommonOptions(db.command('compact').description('compact the LevelDB files')).action(async (o: CommonOptions) => {

@@ -9,6 +9,7 @@ import { openTrace } from '../readers/registry.js';
 import type { TraceSource } from '../trace/model.js';
 import type { TraceStats } from '../analyze/stats.js';
 import { StatsPipeline } from '../analyze/pipeline.js';
+import { expandTraceInputs } from '../analyze/inputs.js';
 
 export interface AnalyzeOptions {
   /** Force a format instead of sniffing each file. */
@@ -42,14 +43,20 @@ export interface AnalysisReport {
   combined: { sources: string[]; stats: TraceStats } | null;
 }
 
-export async function analyzeTraces(paths: readonly string[], opts: AnalyzeOptions = {}): Promise<AnalysisReport> {
-  if (paths.length === 0) throw new Error('analyzeTraces: no trace paths');
+/**
+ * `args` are trace files, blktrace set base names (`sdb`, as `blkparse -i`
+ * takes) or directories of blktrace sets (each set is one trace).
+ */
+export async function analyzeTraces(args: readonly string[], opts: AnalyzeOptions = {}): Promise<AnalysisReport> {
+  if (args.length === 0) throw new Error('analyzeTraces: no trace paths');
+  const inputs = expandTraceInputs(args);
+  const paths = inputs.map((i) => i.path);
   // Open (sniff) every file first so a bad path fails before any work.
   const sources: TraceSource[] = [];
   for (let i = 0; i < paths.length; i++) {
     sources.push(
       await openTrace(paths[i], {
-        format: opts.format,
+        format: opts.format ?? inputs[i].format,
         skipBad: opts.skipBad,
         onProgress: opts.onProgress ? (done, total) => opts.onProgress!(i, paths.length, done, total) : undefined,
       }),

@@ -34,7 +34,7 @@ function registerTrain(model: Command): void {
     .command('train')
     .description('train the workload similarity network on real traces, calibrate the known/new threshold, evaluate, and save it')
     .option('--traces <dir>', 'directory of traces (every readable file is used)', path.join(PROJECT_ROOT, 'traces'))
-    .option('--out <dir>', 'where to write the model', path.join(PROJECT_ROOT, 'models', 'similarity'))
+    .requiredOption('--out <dir>', 'where to write the model (never defaults to the shipped models/similarity: pass it to replace that on purpose)')
     .option('--window <n>', 'requests per window', int('window', 2), d.windowSize)
     .option('--query-windows <n>', 'windows per identification query', int('query-windows', 1), d.queryWindows)
     .option('--steps <n>', 'training steps', int('steps', 1), d.steps)

@@ -28,6 +28,8 @@ export interface Settings {
   evaluator: string;
   /** Largest trace upload the API accepts, bytes. */
   maxUploadBytes: number;
+  /** Directories besides the upload directory whose files the API may register by path (default none). */
+  traceDirs: string[];
   /** Jobs that may wait in the queue; a submission beyond is refused (HTTP 429). */
   maxQueuedJobs: number;
   /** Runs of one job that may start before an interrupted job is no longer resumed automatically. */
@@ -55,6 +57,7 @@ const DEFAULTS: Omit<Settings, 'dataDir'> = {
   port: 7411,
   evaluator: 'ssdsim',
   maxUploadBytes: 512 * 1024 * 1024,
+  traceDirs: [],
   maxQueuedJobs: 100,
   maxJobAttempts: 3,
   modelDir: path.join(PROJECT_ROOT, 'models', 'similarity'),

@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,6 +53,13 @@ async function serve(dataDir: string, extra: string[] = []): Promise<{ child: Ch
     void exited.then(() => reject(new Error(`serve exited: ${err}`)));
   });
   return { child, url, stderr: () => err, exited };
+}
+
+/** Upload a trace file (registering by path is confined to the server's own directories). */
+async function uploadTrace(url: string, token: string, file: string): Promise<{ id: string }> {
+  const r = await fetch(`${url}/v1/traces?name=${path.basename(file)}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' }, body: readFileSync(file) });
+  assert.equal(r.status, 201);
+  return (await r.json()) as { id: string };
 }
 
 // ---- item 4: token files ---------------------------------------------------
@@ -213,9 +220,7 @@ test('20 identical concurrent submissions make one job; the queue is bounded (42
   try {
     const token = readFileSync(tokenPath(dir), 'utf8').trim();
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    const up = await fetch(`${url}/v1/traces/register`, { method: 'POST', headers, body: JSON.stringify({ path: path.join(PROJECT_ROOT, 'traces', 'msr_hm_0_sample1000.csv') }) });
-    const trace = (await up.json()) as { id: string };
-    assert.equal(up.status, 200, JSON.stringify(trace));
+    const trace = await uploadTrace(url, token, path.join(PROJECT_ROOT, 'traces', 'msr_hm_0_sample1000.csv'));
     // Hold the runner so submissions stay queued: the first job runs, the rest wait.
     const submit = (budget: number) => fetch(`${url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ traceId: trace.id, budget }) });
     const same = await Promise.all(Array.from({ length: 20 }, () => submit(2000)));
@@ -253,7 +258,7 @@ test('a job interrupted by kill -9 three times is failed, not resumed a fourth t
         const token = readFileSync(tokenPath(dir), 'utf8').trim();
         const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
         if (round === 1) {
-          const rec = (await (await fetch(`${s.url}/v1/traces/register`, { method: 'POST', headers, body: JSON.stringify({ path: trace }) })).json()) as { id: string };
+          const rec = await uploadTrace(s.url, token, trace);
           jobId = ((await (await fetch(`${s.url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ traceId: rec.id, budget: 5000 }) })).json()) as { job: JobRecord }).job.id;
         }
         // Wait until this start runs it (resumed after the previous kill), or has given up on it.
@@ -286,7 +291,7 @@ test('SIGTERM stops the server within seconds while a job runs; the job resumes 
     const s = await serve(dir);
     const token = readFileSync(tokenPath(dir), 'utf8').trim();
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    const rec = (await (await fetch(`${s.url}/v1/traces/register`, { method: 'POST', headers, body: JSON.stringify({ path: path.join(PROJECT_ROOT, 'traces', 'msr_hm_0_sample1000.csv') }) })).json()) as { id: string };
+    const rec = await uploadTrace(s.url, token, path.join(PROJECT_ROOT, 'traces', 'msr_hm_0_sample1000.csv'));
     const { job } = (await (await fetch(`${s.url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ traceId: rec.id, budget: 5000 }) })).json()) as { job: JobRecord };
     for (let i = 0; i < 100; i++) {
       if (((await (await fetch(`${s.url}/v1/jobs/${job.id}`)).json()) as JobRecord).status === 'running') break;
@@ -305,6 +310,108 @@ test('SIGTERM stops the server within seconds while a job runs; the job resumes 
       assert.equal(j.attempts ?? 0, ended.code === 0 ? 0 : 1, 'a shutdown is not counted against the retry limit');
     } finally {
       await db.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// ---- items 6, 7, 11: the API reads only what it may, bounds its caches, never keeps half an upload ----
+
+test('register by path: only under the upload directory and traceDirs; one answer for existing and missing files; no content quoted', async () => {
+  const dir = tmp('register');
+  const allowed = path.join(dir, 'allowed');
+  mkdirSync(allowed);
+  writeFileSync(path.join(allowed, 'garbage.trace'), 'root:$6$salt$hash:19000:0:99999:7:::\n'.repeat(20));
+  writeFileSync(path.join(allowed, 'hm.csv'), readFileSync(path.join(PROJECT_ROOT, 'traces', 'msr_hm_0_sample1000.csv')));
+  symlinkSync('/etc/shadow', path.join(allowed, 'link-out'));
+  const svc = await openService(loadSettings({ dataDir: path.join(dir, 'data'), port: 0, traceDirs: [allowed] }), jobHandlers);
+  const { app, url } = await startServer(svc);
+  try {
+    const token = readFileSync(tokenPath(path.join(dir, 'data')), 'utf8').trim();
+    const reg = async (p: string) => {
+      const r = await fetch(`${url}/v1/traces/register`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ path: p }) });
+      return { status: r.status, body: (await r.json()) as { id?: string; error?: { code: string; message: string } } };
+    };
+    const shadow = await reg('/etc/shadow');
+    const missing = await reg('/etc/ssdtune-no-such-file');
+    const link = await reg(path.join(allowed, 'link-out'));
+    const dotdot = await reg(path.join(allowed, '..', '..', 'etc', 'passwd'));
+    for (const r of [shadow, missing, link, dotdot]) {
+      assert.equal(r.status, 403, JSON.stringify(r.body));
+      assert.equal(r.body.error?.code, 'SSDTUNE_PERMISSION');
+      assert.match(r.body.error!.message, /registers traces only under its upload directory and traceDirs/);
+    }
+    assert.equal(shadow.body.error!.message.replace('/etc/shadow', 'X'), missing.body.error!.message.replace('/etc/ssdtune-no-such-file', 'X'), 'a missing file and an existing one get the same answer');
+    const bad = await reg(path.join(allowed, 'garbage.trace'));
+    assert.equal(bad.status, 400);
+    assert.doesNotMatch(bad.body.error!.message, /root|salt|hash/, 'no byte of the file is quoted');
+    const ok = await reg(path.join(allowed, 'hm.csv'));
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+  } finally {
+    await app.close();
+    await svc.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('list pages cannot pin memory: after 200 distinct 1.5 MB pages the cache holds at most 32 MiB', { timeout: 120_000 }, async () => {
+  const dir = tmp('pages');
+  try {
+    const db = await ConfDB.open(dir);
+    for (let b = 0; b < 10; b++) {
+      await db.batch(Array.from({ length: 200 }, (_, i) => ConfDB.audit('bench', 'fill', { i: b * 200 + i, pad: 'p'.repeat(1900) })));
+    }
+    await db.close();
+    const s = await serve(dir);
+    try {
+      const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${s.child.pid}/status`, 'utf8'))![1]) * 1024;
+      const ids = ((await (await fetch(`${s.url}/v1/audit?limit=2000`)).json()) as { items: { id: string }[] }).items.map((x) => x.id);
+      const r0 = rss();
+      let weight = 0;
+      for (let i = 0; i < 200; i++) {
+        const body = await (await fetch(`${s.url}/v1/audit?limit=800&after=${ids[i]}`)).text();
+        weight += body.length;
+      }
+      const grown = rss() - r0;
+      assert.ok(weight > 250 << 20, `the pages weigh ${weight >> 20} MiB`);
+      const held = Number(/^ssdtune_page_cache_bytes (\d+)$/m.exec(await (await fetch(`${s.url}/metrics`)).text())![1]);
+      assert.ok(held > 16 << 20 && held <= 32 << 20, `the cache holds ${held >> 20} MiB (bound 32 MiB; RSS grew ${grown >> 20} MiB before any GC)`);
+    } finally {
+      s.child.kill('SIGTERM');
+      await s.exited;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('kill -9 mid-upload leaves no trace under a final name; the next start removes the debris', { timeout: 60_000 }, async () => {
+  const dir = tmp('upload');
+  try {
+    const s = await serve(dir);
+    const token = readFileSync(tokenPath(dir), 'utf8').trim();
+    const traces = path.join(dir, 'traces');
+    // A slow body: 1 MiB now, the rest never (the server is killed first).
+    const { request } = await import('node:http');
+    const u = new URL(`${s.url}/v1/traces?name=big.csv`);
+    const req = request({ host: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream', 'content-length': String(64 << 20) } });
+    req.on('error', () => {});
+    req.write(Buffer.alloc(1 << 20, 0x31));
+    for (let i = 0; i < 100 && !(existsSync(traces) && readdirSync(traces).length); i++) await new Promise((r) => setTimeout(r, 50));
+    s.child.kill('SIGKILL');
+    await s.exited;
+    req.destroy();
+    const left = readdirSync(traces);
+    assert.ok(left.length === 1 && left[0]!.startsWith('.partial-'), `only a partial file: ${left.join(', ')}`);
+    const again = await serve(dir);
+    try {
+      assert.deepEqual(readdirSync(traces), [], 'debris removed at start');
+      const list = (await (await fetch(`${again.url}/v1/traces`)).json()) as { items: unknown[] };
+      assert.equal(list.items.length, 0, 'no record of the cut-off upload');
+    } finally {
+      again.child.kill('SIGTERM');
+      await again.exited;
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

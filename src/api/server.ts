@@ -22,6 +22,7 @@ import { registerDeviceRoutes } from './routes/devices.js';
 import { ALL_SCHEMAS } from './schemas.js';
 import { loadOrCreateToken } from './token.js';
 import { ERR_SERVE_LISTEN } from '../errors.js';
+import { cleanUploadDebris } from '../service/traces.js';
 
 export interface ServerOptions {
   logger?: boolean;
@@ -77,6 +78,8 @@ export function serverFile(dataDir: string): string {
 }
 
 export async function startServer(svc: Service, opts: ServerOptions = {}): Promise<{ app: FastifyInstance; url: string }> {
+  // Uploads a crash cut off are removed before any new one can start.
+  cleanUploadDebris(svc.settings.dataDir);
   const app = await buildServer(svc, opts);
   app.addHook('onClose', async () => rmSync(serverFile(svc.settings.dataDir), { force: true }));
   let addr: string;

@@ -4,7 +4,8 @@
  * through that server's REST API. The server advertises its URL in
  * `<dataDir>/server.json`; --server / SSDTUNE_SERVER name one explicitly.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { loadSettings, type Settings } from '../config.js';
 import { ERR_CONFLICT, isSsdtuneError, SsdtuneError, ERR_NOT_FOUND, ERR_USAGE } from '../errors.js';
@@ -39,13 +40,36 @@ export class RemoteService {
     private readonly token: string | undefined,
   ) {}
 
-  async request<T>(method: string, route: string, body?: unknown): Promise<T> {
+  /**
+   * A trace file of this host as the server knows it: registered in place when
+   * the server may read it there (its traceDirs), else uploaded (streamed).
+   */
+  async traceFrom(file: string): Promise<{ id: string }> {
+    try {
+      return await this.request<{ id: string }>('POST', '/v1/traces/register', { path: path.resolve(file) });
+    } catch (e) {
+      if (!isSsdtuneError(e, 'SSDTUNE_PERMISSION')) throw e;
+    }
+    const body = createReadStream(file);
+    return this.request<{ id: string }>('POST', `/v1/traces?name=${encodeURIComponent(path.basename(file))}`, undefined, {
+      body: body as unknown as RequestInit['body'],
+      type: 'application/octet-stream',
+      length: statSync(file).size,
+    });
+  }
+
+  async request<T>(method: string, route: string, body?: unknown, raw?: { body: RequestInit['body']; type: string; length: number }): Promise<T> {
     const headers: Record<string, string> = {};
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
+    if (raw) Object.assign(headers, { 'content-type': raw.type, 'content-length': String(raw.length) });
     let res: Response;
     try {
-      res = await fetch(new URL(route, this.url), { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+      res = await fetch(new URL(route, this.url), {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : raw ? { body: raw.body, duplex: 'half' } : {}),
+      } as RequestInit);
     } catch (e) {
       throw ERR_USAGE(`cannot reach the ssdtune server at ${this.url}: ${(e as Error).message}`);
     }

@@ -28,6 +28,8 @@ export function registerMetrics(app: FastifyInstance, svc: Service): void {
     for (const j of jobs) byStatus.set(j.status, (byStatus.get(j.status) ?? 0) + 1);
     lines.push('# HELP ssdtune_jobs Tune jobs by status.', '# TYPE ssdtune_jobs gauge');
     for (const [s, n] of byStatus) lines.push(`ssdtune_jobs{status="${s}"} ${n}`);
+    const cache = (app as unknown as { pageCacheBytes?: () => number }).pageCacheBytes;
+    if (cache) lines.push('# HELP ssdtune_page_cache_bytes Bytes of list pages kept for reuse (bounded).', '# TYPE ssdtune_page_cache_bytes gauge', `ssdtune_page_cache_bytes ${cache()}`);
     const mem = process.memoryUsage();
     lines.push('# TYPE process_resident_memory_bytes gauge', `process_resident_memory_bytes ${mem.rss}`);
     void reply.type('text/plain; version=0.0.4').send(lines.join('\n') + '\n');

@@ -21,9 +21,25 @@ const ROUTES: { path: string; kind: Kind; schema: string; tag: string }[] = [
  * is the store's, so a write by another process sharing it is seen too.
  */
 const PAGE_CACHE_MAX = 256;
+/**
+ * The cache is bounded in bytes too (anyone may read without a token on
+ * loopback: 256 pages of 10,000 records once pinned 800 MB), and a page
+ * larger than a fraction of it is served without being kept.
+ */
+const PAGE_CACHE_MAX_BYTES = 32 << 20;
+const PAGE_MAX_BYTES = 2 << 20;
 
 export function registerRecordRoutes(app: FastifyInstance, svc: Service): void {
   const pages = new Map<string, { gen: number; body: string }>();
+  let cachedBytes = 0;
+  // Its size is a gauge on /metrics (ssdtune_page_cache_bytes).
+  app.decorate('pageCacheBytes', () => cachedBytes);
+  const evict = (key: string) => {
+    const p = pages.get(key);
+    if (!p) return;
+    cachedBytes -= p.body.length;
+    pages.delete(key);
+  };
   for (const r of ROUTES) {
     app.get<{ Querystring: { limit: number; after?: string } }>(
       `/v1/${r.path}`,
@@ -37,8 +53,13 @@ export function registerRecordRoutes(app: FastifyInstance, svc: Service): void {
           const last = items.at(-1) as Record<string, unknown> | undefined;
           const next = items.length === req.query.limit && last ? String(last.id ?? last.device) : undefined;
           page = { gen, body: JSON.stringify(next ? { items, next } : { items }) };
-          if (pages.size >= PAGE_CACHE_MAX) pages.delete(pages.keys().next().value!);
-          pages.set(key, page);
+          evict(key);
+          if (page.body.length <= PAGE_MAX_BYTES) {
+            // Oldest first, until both bounds hold with the new page in.
+            while (pages.size && (pages.size >= PAGE_CACHE_MAX || cachedBytes + page.body.length > PAGE_CACHE_MAX_BYTES)) evict(pages.keys().next().value!);
+            pages.set(key, page);
+            cachedBytes += page.body.length;
+          }
         }
         return reply.type('application/json; charset=utf-8').send(page.body);
       },

@@ -37,9 +37,9 @@ export function registerTraceRoutes(app: FastifyInstance, svc: Service): void {
         tags: ['traces'],
         summary: "Register a trace file already on the server's host, by path (no copy)",
         body: { type: 'object', additionalProperties: false, required: ['path'], properties: { path: { type: 'string', minLength: 1, maxLength: 4096 } } },
-        response: { 200: { $ref: 'Trace#' }, ...errors(400, 401) },
+        response: { 200: { $ref: 'Trace#' }, ...errors(400, 401, 403) },
       },
     },
-    async (req) => registerLocalTrace(svc, req.body.path, 'api'),
+    async (req) => registerLocalTrace(svc, req.body.path, 'api', { confine: true }),
   );
 }

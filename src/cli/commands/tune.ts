@@ -95,8 +95,8 @@ export function register(program: Command): void {
         const { tune } = await import('../../service/tune.js');
         return tune(a.local, { spec, tracePath: rec.path }, { progress: (d, t) => bar.update(d, t) });
       }
-      // The server holds the ConfDB: register the trace by path there and follow the job.
-      const rec = await a.remote.request<{ id: string }>('POST', '/v1/traces/register', { path: trace });
+      // The server holds the ConfDB: register the trace there (or upload it) and follow the job.
+      const rec = await a.remote.traceFrom(trace);
       let { job } = await a.remote.request<{ job: JobRecord }>('POST', '/v1/jobs', { ...wanted, traceId: rec.id, force: true });
       while (job.status === 'queued' || job.status === 'running') {
         bar.update(job.progress.done, job.progress.total);

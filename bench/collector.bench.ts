@@ -33,7 +33,7 @@ import { resolveDevice } from '../src/blockdev/resolve.js';
 import { checkBackend } from '../src/collector/doctor.js';
 import { openCollector, type BackendName } from '../src/collector/index.js';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { createLoop, haveTool, runFioAsync, type FioResult, type ScratchDevice } from '../src/collector/testbed.js';
 
@@ -60,19 +60,37 @@ const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).s
 
 type Prog = { id: number; name?: string; run_cnt?: number; run_time_ns?: number };
 
-function bpfProgs(): Prog[] {
-  if (!haveTool('bpftool')) return [];
-  return JSON.parse(spawnSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' }).stdout || '[]') as Prog[];
+/**
+ * Ids of the BPF programs process `pid` holds open (its fdinfo), so that the
+ * figures are the tracer under test's alone: other engineers' tests on a
+ * shared machine load the same programs (ours, or bpftrace's) at the same time.
+ */
+function progIdsOf(pid: number | 'self'): Set<number> {
+  const ids = new Set<number>();
+  let fds: string[] = [];
+  try {
+    fds = readdirSync(`/proc/${pid}/fdinfo`);
+  } catch {
+    return ids;
+  }
+  for (const fd of fds) {
+    try {
+      const m = /^prog_id:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+      if (m) ids.add(Number(m[1]));
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return ids;
 }
 
-/**
- * Average kernel run time per run (kernel.bpf_stats_enabled) of the programs
- * loaded since `before` was taken: only the tracer under test's, never
- * another tool's or a finished run's that the kernel has not freed yet.
- */
-function bpfRunNs(before: Set<number>): string {
-  return bpfProgs()
-    .filter((p) => !before.has(p.id) && p.run_cnt)
+/** Average kernel run time per run (kernel.bpf_stats_enabled) of the programs `pid` holds. */
+function bpfRunNs(pid: number | 'self'): string {
+  if (!haveTool('bpftool')) return '';
+  const mine = progIdsOf(pid);
+  const progs = JSON.parse(spawnSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' }).stdout || '[]') as Prog[];
+  return progs
+    .filter((p) => mine.has(p.id) && p.run_cnt)
     .map((p) => `${p.name} ${Math.round(p.run_time_ns! / p.run_cnt!)} ns`)
     .join(', ');
 }
@@ -125,6 +143,7 @@ END { clear(@start); clear(@pid); clear(@comm); }
 }
 
 interface Tracer {
+  pid: number;
   /** Stops the tracer; what it captured, lost and spent. */
   stop(): Promise<{ captured: number; lost: number; cpuSec: number }>;
 }
@@ -134,6 +153,7 @@ async function startBpftrace(dev: number): Promise<Tracer> {
   const kill = (): void => void child.kill('SIGINT');
   cleanups.add(kill);
   let lines = 0;
+  let lostReported = 0;
   let attached = false;
   let err = '';
   let tail = '';
@@ -147,6 +167,7 @@ async function startBpftrace(dev: number): Promise<Tracer> {
           attached = true;
           resolve();
         } else if (/^\d+ \d+ \d+ \d+ /.test(l)) lines++;
+        else lostReported += Number(/Lost (\d+) events/.exec(l)?.[1] ?? 0);
       }
     });
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -160,14 +181,17 @@ async function startBpftrace(dev: number): Promise<Tracer> {
   };
   const cpu0 = cpu();
   return {
+    pid: child.pid!,
     async stop() {
+      // Its reader drains the perf buffers only while it runs: give it the records of fio's last I/Os.
+      await new Promise((r) => setTimeout(r, 1000));
       const cpuSec = cpu() - cpu0;
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGINT');
       await exited;
       cleanups.delete(kill);
-      // bpftrace reports perf buffer losses on stderr ("Lost N events")
-      const lost = [...err.matchAll(/Lost (\d+) events/g)].reduce((a, m) => a + Number(m[1]), 0);
+      // bpftrace reports perf buffer losses as "Lost N events" (on either stream, by version)
+      const lost = lostReported + [...err.matchAll(/Lost (\d+) events/g)].reduce((a, m) => a + Number(m[1]), 0);
       return { captured: lines, lost, cpuSec };
     },
   };
@@ -182,7 +206,6 @@ async function once(dev: ScratchDevice, mode: Mode): Promise<Sample> {
     return { iops: r.iops, fioCpuUs: r.cpuUsPerIo, fioIos: r.total, latUs: meanLatUs(r), captured: 0, lost: 0, tracerCpuPct: 0 };
   }
   const key = `${dev.name} ${mode}`;
-  const progs = new Set(bpfProgs().map((p) => p.id));
   if (mode === 'bpftrace') {
     const t = await startBpftrace(resolveDevice(dev.path).disk.dev);
     const t0 = process.hrtime.bigint();
@@ -190,7 +213,7 @@ async function once(dev: ScratchDevice, mode: Mode): Promise<Sample> {
     let res: Awaited<ReturnType<Tracer['stop']>>;
     try {
       r = await runFioAsync(dev.path, job);
-      bpfRuns.set(key, [...(bpfRuns.get(key) ?? []), bpfRunNs(progs)]); // while still attached
+      bpfRuns.set(key, [...(bpfRuns.get(key) ?? []), bpfRunNs(t.pid)]); // while still attached
     } finally {
       res = await t.stop();
     }
@@ -207,7 +230,7 @@ async function once(dev: ScratchDevice, mode: Mode): Promise<Sample> {
   let r: FioResult;
   try {
     r = await runFioAsync(dev.path, job);
-    if (mode === 'ebpf') bpfRuns.set(key, [...(bpfRuns.get(key) ?? []), bpfRunNs(progs)]); // while still attached
+    if (mode === 'ebpf') bpfRuns.set(key, [...(bpfRuns.get(key) ?? []), bpfRunNs('self')]); // while still attached
   } finally {
     await collector.stop();
   }

@@ -22,7 +22,7 @@ import { PROJECT_ROOT } from '../src/native.js';
 import { openService } from '../src/service/context.js';
 import { jobHandlers } from '../src/service/handlers.js';
 import { startServer } from '../src/api/server.js';
-import { tokenPath } from '../src/api/token.js';
+import { tokenPath } from '../src/service/token.js';
 import { longTimeout } from '../src/util/long-timer.js';
 import { writeBlktrace } from '../src/writers/blktrace.js';
 import { writeMqsim } from '../src/writers/mqsim.js';

@@ -10,6 +10,7 @@ import { openService } from '../src/service/context.js';
 import { jobHandlers } from '../src/service/handlers.js';
 import { tune } from '../src/service/tune.js';
 import { resolveTuneArgs } from '../src/service/tune-spec.js';
+import { builtMqsim } from '../src/sim/mqsim.js';
 import type { Settings } from '../src/config.js';
 
 const TRACE = path.resolve('traces/msr_hm_0_sample1000.csv');
@@ -62,7 +63,10 @@ test('tune: bad requests fail clearly and store nothing', async () => {
     assert.throws(() => args({ space: 'host', replay: { mode: 'scaled', speedup: 2 } }), usage(/readahead-model evaluator cannot replay in "scaled" mode/));
     assert.throws(() => args({ replay: { mode: 'closed', queueDepth: 0 } }), usage(/replay/));
     assert.throws(() => args({ space: 'host', lbaPolicy: 'modulo' }), usage(/lbaPolicy does not apply/));
-    assert.throws(() => args({ evaluator: 'mqsim' }), /MQSim binary/);
+    // MQSim comes from scripts/build-mqsim.sh (or SSDTUNE_MQSIM); it replays traces open loop only.
+    if (builtMqsim() || svc.settings.mqsimPath) assert.equal(args({ evaluator: 'mqsim' }).evaluator, 'mqsim');
+    else assert.throws(() => args({ evaluator: 'mqsim' }), usage(/build-mqsim\.sh/));
+    assert.throws(() => args({ evaluator: 'mqsim', replay: { mode: 'closed', queueDepth: 8 } }), usage(/mqsim evaluator cannot replay in "closed" mode/));
     assert.throws(() => args({ space: 'host', evaluator: 'live' }), /give --device/);
     assert.throws(() => args({ budget: 3, nope: true }), usage(/must NOT have additional properties \(nope\)/));
     await assert.rejects(tune(svc, { tracePath: '/nonexistent/trace', spec: ssdsim(svc.settings, 3) }), /no such file/);

@@ -7,7 +7,7 @@
 import * as vl from 'vega-lite';
 import * as vega from 'vega';
 import type { TopLevelSpec } from 'vega-lite';
-import type { AnalysisReport } from '../service/analyze.js';
+import type { AnalysisReport } from './types.js';
 import { statsText } from './text.js';
 import { OP_CLASSES, type TraceStats } from './stats.js';
 import { fmtBytes, fmtCount, fmtNs, fmtPct, fmtRate } from './units.js';

@@ -1,5 +1,5 @@
 /** The plain-text rendering of an AnalysisReport (the default output of `ssdtune analyze`). */
-import type { AnalysisReport } from '../service/analyze.js';
+import type { AnalysisReport } from './types.js';
 import type { QuantileSummary } from './sketch.js';
 import { OP_CLASSES, type TraceStats } from './stats.js';
 import { fmtBytes, fmtCount, fmtNs, fmtPct, fmtRate, table } from './units.js';

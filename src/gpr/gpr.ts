@@ -1,5 +1,5 @@
 /**
- * Gaussian-process regression (DESIGN.md part 6), following scikit-learn's
+ * Gaussian-process regression (docs/tuning.md), following scikit-learn's
  * GaussianProcessRegressor closely enough that its numbers can be checked
  * against it: `alpha` added to the kernel diagonal, optional y
  * normalisation (normalize_y), hyper-parameters fitted by maximising the

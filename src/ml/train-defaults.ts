@@ -1,8 +1,43 @@
 /**
- * Training defaults, apart from train.ts so that the CLI can show them in
- * `--help` without loading TensorFlow.js at start-up.
+ * The training configuration and its defaults, apart from train.ts so that
+ * the CLI can show them in `--help` without loading TensorFlow.js at start-up.
  */
-import type { TrainConfig } from './train.js';
+
+export interface TrainConfig {
+  tracesDir: string;
+  outDir: string;
+  windowSize: number;
+  minWindows: number;
+  maxTrainWindowsPerStream: number;
+  queryWindows: number;
+  hidden: number;
+  embedding: number;
+  steps: number;
+  classesPerBatch: number;
+  windowsPerClass: number;
+  margin: number;
+  learningRate: number;
+  /** Weight of the typical radius in every workload's radius (see shrunkRadius in identify.ts), in runs of queryWindows windows. */
+  radiusPriorWeight: number;
+  /** Largest workload radius as a multiple of the typical radius (see shrunkRadius in identify.ts); Infinity: no cap. */
+  radiusCap: number;
+  /**
+   * Trace files whose devices count as ONE workload (e.g. the ASUs of one
+   * application). Each device is still split in time on its own; the parts
+   * are pooled under the file's name.
+   */
+  mergeDevicesOf: string[];
+  /** Calibrate the threshold with leave-one-workload-out negatives too (see evaluateMethod). */
+  looNegatives: boolean;
+  /** Fraction of validation negatives the threshold must reject (0: plain balanced accuracy). */
+  minRejection: number;
+  /** Other seeds (other held-out draws, other initialisations) trained and evaluated for the model card's robustness table (not saved). */
+  robustnessSeeds: number[];
+  /** With mergeDevicesOf: also train and evaluate once with every device a workload of its own, for the model card (not saved). */
+  compareUnmerged: boolean;
+  seed: number;
+  log?: (msg: string) => void;
+}
 
 export const DEFAULT_TRAIN: Omit<TrainConfig, 'tracesDir' | 'outDir'> = {
   windowSize: 64,

@@ -7,9 +7,11 @@
  */
 import { openTrace } from '../readers/registry.js';
 import type { TraceSource } from '../trace/model.js';
-import type { TraceStats } from '../analyze/stats.js';
 import { StatsPipeline } from '../analyze/pipeline.js';
 import { expandTraceInputs } from '../analyze/inputs.js';
+import type { AnalysisReport, TraceAnalysis } from '../analyze/types.js';
+
+export type { AnalysisReport, TraceAnalysis } from '../analyze/types.js';
 
 export interface AnalyzeOptions {
   /** Force a format instead of sniffing each file. */
@@ -18,29 +20,6 @@ export interface AnalyzeOptions {
   skipBad?: boolean;
   /** Progress of file `index` (0-based) of `count`: bytes done / total (0 = unknown). */
   onProgress?: (index: number, count: number, done: number, total: number) => void;
-}
-
-export interface TraceAnalysis {
-  source: string;
-  format: string;
-  /** ns since the Unix epoch of the trace's t=0, 0 when unknown */
-  baseTimeNs: number;
-  warnings: string[];
-  skippedRecords: number;
-  stats: TraceStats;
-}
-
-export interface AnalysisReport {
-  /** bumped when the report's shape changes incompatibly */
-  schema: 1;
-  generatedAt: string;
-  traces: TraceAnalysis[];
-  /**
-   * All traces together (null for a single trace). Times are aligned on the
-   * traces' absolute time bases when all of them are known when the files are
-   * opened; otherwise each trace starts at t=0.
-   */
-  combined: { sources: string[]; stats: TraceStats } | null;
 }
 
 /**

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
-export function registerDashboard(app: FastifyInstance): void {
+export default async function dashboardRoutes(app: FastifyInstance): Promise<void> {
   // Beside this module: `npm run build` copies src/api/dashboard/ into dist/ (an installed package has no src/).
   const page = readFileSync(new URL('../dashboard/index.html', import.meta.url));
   const require = createRequire(import.meta.url);

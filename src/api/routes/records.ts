@@ -1,73 +1,69 @@
-/** Read routes for stored records: workloads, configs, evaluations, devices, traces, jobs. */
+/** Read routes for stored records (workloads, configs, evaluations, devices, traces, jobs, audit, pins), and moving the whole ConfDB. */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import type { Kind } from '../../confdb/db.js';
-import type { Service } from '../../service/context.js';
+import type { Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
+import Type from 'typebox';
+import { KINDS } from '../../service/api.js';
 import { errors, idParams, listOf, listQuery } from '../schemas.js';
 
-const ROUTES: { path: string; kind: Kind; schema: string; tag: string }[] = [
-  { path: 'workloads', kind: 'workloads', schema: 'Workload', tag: 'workloads' },
-  { path: 'configs', kind: 'configs', schema: 'Config', tag: 'configs' },
-  { path: 'evaluations', kind: 'evaluations', schema: 'Evaluation', tag: 'evaluations' },
-  { path: 'devices', kind: 'devices', schema: 'Device', tag: 'devices' },
-  { path: 'traces', kind: 'traces', schema: 'Trace', tag: 'traces' },
-  { path: 'jobs', kind: 'jobs', schema: 'Job', tag: 'jobs' },
-  { path: 'audit', kind: 'audit', schema: 'Audit', tag: 'audit' },
-];
+/** The reply schema of each kind (schemas.ts). */
+const SCHEMA: Record<(typeof KINDS)[number], string> = {
+  workloads: 'Workload', configs: 'Config', evaluations: 'Evaluation', devices: 'Device', traces: 'Trace', jobs: 'Job', audit: 'Audit', pins: 'Pin',
+};
 
-/**
- * List pages are cached as serialised JSON until the kind is written again:
- * reads vastly outnumber writes here (dashboards, pollers), and a LevelDB
- * scan plus serialisation per request would cap throughput. The generation
- * is the store's, so a write by another process sharing it is seen too.
- */
-const PAGE_CACHE_MAX = 256;
-/**
- * The cache is bounded in bytes too (anyone may read without a token on
- * loopback: 256 pages of 10,000 records once pinned 800 MB), and a page
- * larger than a fraction of it is served without being kept.
- */
-const PAGE_CACHE_MAX_BYTES = 32 << 20;
-const PAGE_MAX_BYTES = 2 << 20;
+const Counts = Type.Record(Type.String(), Type.Integer());
 
-export function registerRecordRoutes(app: FastifyInstance, svc: Service): void {
-  const pages = new Map<string, { gen: number; body: string }>();
-  let cachedBytes = 0;
-  // Its size is a gauge on /metrics (ssdtune_page_cache_bytes).
-  app.decorate('pageCacheBytes', () => cachedBytes);
-  const evict = (key: string) => {
-    const p = pages.get(key);
-    if (!p) return;
-    cachedBytes -= p.body.length;
-    pages.delete(key);
-  };
-  for (const r of ROUTES) {
-    app.get<{ Querystring: { limit: number; after?: string } }>(
-      `/v1/${r.path}`,
-      { schema: { tags: [r.tag], summary: `List ${r.path} (key order; page with ?after=<last id>)`, querystring: listQuery, response: { 200: listOf(r.schema), ...errors(400) } } },
+export default async function recordRoutes(fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  // List pages are cached (bounded: page-cache.ts) until the kind's generation moves; the generation
+  // is the store's, so a write by another process sharing it is seen too.
+  const pages = fastify.pageCache;
+  for (const kind of KINDS) {
+    app.get(
+      `/${kind}`,
+      { schema: { tags: [kind], summary: `List ${kind} (key order; page with ?after=<last id>)`, querystring: listQuery, response: { 200: listOf(SCHEMA[kind]), ...errors(400) } } },
       async (req, reply) => {
-        const key = `${r.kind}|${req.query.limit}|${req.query.after ?? ''}`;
-        const gen = await svc.db.generation(r.kind);
-        let page = pages.get(key);
-        if (!page || page.gen !== gen) {
-          const items = await svc.db.list(r.kind, { limit: req.query.limit, ...(req.query.after ? { after: req.query.after } : {}) });
-          const last = items.at(-1) as Record<string, unknown> | undefined;
-          const next = items.length === req.query.limit && last ? String(last.id ?? last.device) : undefined;
-          page = { gen, body: JSON.stringify(next ? { items, next } : { items }) };
-          evict(key);
-          if (page.body.length <= PAGE_MAX_BYTES) {
-            // Oldest first, until both bounds hold with the new page in.
-            while (pages.size && (pages.size >= PAGE_CACHE_MAX || cachedBytes + page.body.length > PAGE_CACHE_MAX_BYTES)) evict(pages.keys().next().value!);
-            pages.set(key, page);
-            cachedBytes += page.body.length;
-          }
+        const key = `${kind}|${req.query.limit}|${req.query.after ?? ''}`;
+        const gen = await fastify.ssdtune.generation(kind);
+        let body = pages.get(key, gen);
+        if (body === undefined) {
+          body = JSON.stringify(await req.api.list(kind, req.query));
+          pages.set(key, gen, body);
         }
-        return reply.type('application/json; charset=utf-8').send(page.body);
+        // Already serialised: sent as is.
+        return reply.type('application/json; charset=utf-8').send(body as never);
       },
     );
-    app.get<{ Params: { id: string } }>(
-      `/v1/${r.path}/:id`,
-      { schema: { tags: [r.tag], summary: `One ${r.kind.replace(/s$/, '')}`, params: idParams, response: { 200: { $ref: `${r.schema}#` }, ...errors(404) } } },
-      async (req) => svc.db.require(r.kind, req.params.id),
+    app.get(
+      `/${kind}/:id`,
+      { schema: { tags: [kind], summary: `One ${kind.replace(/s$/, '')}`, params: idParams, response: { 200: { $ref: `${SCHEMA[kind]}#` }, ...errors(404) } } },
+      // A record is sent as stored (the schema's serialiser would reorder its fields).
+      async (req, reply) => reply.type('application/json; charset=utf-8').send(JSON.stringify(await req.api.get(kind, req.params.id)) as never),
     );
   }
+
+  app.get('/export', { schema: { tags: ['confdb'], summary: 'The whole ConfDB as JSON lines (ssdtune db export)' } }, async (req, reply) => {
+    const out = new PassThrough();
+    void req.api.exportRecords(out).catch((e: Error) => out.destroy(e));
+    return reply.type('application/x-ndjson').send(out);
+  });
+  app.addContentTypeParser('application/x-ndjson', (_req, payload, done) => done(null, payload));
+  app.post(
+    '/import',
+    {
+      bodyLimit: Number.MAX_SAFE_INTEGER,
+      schema: {
+        tags: ['confdb'],
+        summary: 'Add the records of an export (Content-Type: application/x-ndjson), all or nothing (ssdtune db import)',
+        querystring: Type.Object({ name: Type.Optional(Type.String({ maxLength: 4096 })) }),
+        response: { 200: Counts, ...errors(400, 401) },
+      },
+    },
+    async (req) => req.api.importRecords(req.body as Readable, req.query.name ?? 'upload'),
+  );
+  app.post('/compact', { schema: { tags: ['confdb'], summary: 'Compact the LevelDB files', response: { 200: Type.Object({}), ...errors(401) } } }, async (req) => {
+    await req.api.compact();
+    return {};
+  });
 }

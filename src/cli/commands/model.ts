@@ -7,11 +7,7 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import { ERR_USAGE } from '../../errors.js';
 import { PROJECT_ROOT } from '../../native.js';
-import type { TrainConfig } from '../../ml/train.js';
-import { DEFAULT_TRAIN } from '../../ml/train-defaults.js';
-import type { Identification } from '../../ml/identify.js';
-import { openTrace } from '../../readers/registry.js';
-import { ERR_FEATURES_TOO_SHORT } from '../../errors.js';
+import { DEFAULT_TRAIN, hostLocal, type TrainConfig } from '../../service/api.js';
 
 const SUBCOMMANDS: ((model: Command) => void)[] = [registerTrain, registerIdentify];
 
@@ -55,21 +51,13 @@ function registerTrain(model: Command): void {
       const rel = (p: string) => path.relative(process.cwd(), p) || '.';
       const command = `ssdtune model train --traces ${rel(cfg.tracesDir)} --out ${rel(cfg.outDir)} --window ${cfg.windowSize} --query-windows ${cfg.queryWindows} --steps ${cfg.steps} --seed ${cfg.seed}`;
       // TensorFlow.js loads only for the model commands that need it (CLI start-up stays fast).
-      const { metricsTable, trainAndSave } = await import('../../ml/train.js');
-      const r = await trainAndSave(cfg, command);
+      const { result: r, table } = await hostLocal.trainModel(cfg, command);
       if (o.json) {
         process.stdout.write(JSON.stringify({ out: cfg.outDir, backend: r.backend, trainSeconds: r.trainSeconds, streams: r.streams, skipped: r.skipped, metrics: r.metrics }, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)) + '\n');
       } else {
-        process.stdout.write(`model saved to ${cfg.outDir} (${r.streams.length} workloads, trained in ${r.trainSeconds.toFixed(1)} s on ${r.backend})\n\n${metricsTable(r.metrics)}\n`);
+        process.stdout.write(`model saved to ${cfg.outDir} (${r.streams.length} workloads, trained in ${r.trainSeconds.toFixed(1)} s on ${r.backend})\n\n${table}\n`);
       }
     });
-}
-
-async function windowVectors(file: string, windowSize: number, format?: string): Promise<Float64Array[]> {
-  const { describeTrace } = await import('../../ml/characterise.js');
-  const t = await describeTrace(await openTrace(file, format ? { format } : {}), { size: windowSize, source: file });
-  if (t.windows.length === 0) throw ERR_FEATURES_TOO_SHORT(file, `${t.requests} requests, the model needs windows of ${windowSize}`);
-  return t.windows.map((w) => w.vector);
 }
 
 function registerIdentify(model: Command): void {
@@ -82,14 +70,9 @@ function registerIdentify(model: Command): void {
     .option('--format <name>', 'trace format of <trace> (default: sniffed)')
     .option('--json', 'print the answer as JSON')
     .addHelpText('after', '\nExample:\n  ssdtune model identify new.trace --known traces/msps_msnfs_30s.trace traces/mqsim_wsrch-small.trace')
-    .action(async (trace: string, o: { known: string[]; model: string; method: string; format?: string; json?: boolean }) => {
+    .action(async (trace: string, o: { known: string[]; model: string; method: 'network' | 'pca'; format?: string; json?: boolean }) => {
       if (o.method !== 'network' && o.method !== 'pca') throw ERR_USAGE(`--method must be network or pca, got "${o.method}"`);
-      const { loadSimilarityModel } = await import('../../ml/model-io.js');
-      const { identify, MemoryWorkloadStore, profileWorkload } = await import('../../ml/identify.js');
-      const m = await loadSimilarityModel(path.resolve(o.model));
-      const store = new MemoryWorkloadStore();
-      for (const k of o.known) store.put(profileWorkload(m, k, path.basename(k), await windowVectors(k, m.meta.windowSize)));
-      const r: Identification = await identify(m, await windowVectors(trace, m.meta.windowSize, o.format), store, o.method);
+      const r = await hostLocal.identifyAmong(trace, o.known, { modelDir: o.model, method: o.method, ...(o.format ? { format: o.format } : {}) });
       if (o.json) process.stdout.write(JSON.stringify({ trace, ...r, distance: Number.isFinite(r.distance) ? r.distance : null }) + '\n');
       else if (r.exact) process.stdout.write(`known: ${r.nearest!.name} (the very windows it was profiled from, ${r.windows} windows)\n`);
       else if (r.kind === 'known') process.stdout.write(`known: ${r.nearest!.name} (distance ${r.distance.toFixed(3)} <= threshold ${r.threshold.toFixed(3)}, confidence ${r.confidence.toFixed(2)}, ${r.windows} windows, ${r.method})\n`);

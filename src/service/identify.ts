@@ -1,0 +1,77 @@
+/**
+ * Identifying a trace's workload against the workloads stored in the ConfDB:
+ * describe it in windows with the shipped similarity model and ask the
+ * identification module (src/ml/identify.ts) for the nearest known workload.
+ * `tune` starts with it; `ssdtune identify` and POST /v1/identify stop there.
+ */
+import { ERR_FEATURES_TOO_SHORT } from '../errors.js';
+import { describeTrace, type DescribedTrace } from '../ml/characterise.js';
+import { identify, type Identification, type Method } from '../ml/identify.js';
+import { loadSimilarityModel, type SimilarityModel } from '../ml/model-io.js';
+import { openTrace } from '../readers/registry.js';
+import type { Service } from './context.js';
+import { ConfDBWorkloadStore } from './workload-store.js';
+
+export type { Identification } from '../ml/identify.js';
+export type IdentifyMethod = Exclude<Method, 'both'>;
+export const IDENTIFY_METHODS: readonly IdentifyMethod[] = ['network', 'pca'];
+
+let modelCache: { dir: string; model: Promise<SimilarityModel> } | undefined;
+export function similarityModel(dir: string): Promise<SimilarityModel> {
+  if (!modelCache || modelCache.dir !== dir) modelCache = { dir, model: loadSimilarityModel(dir) };
+  return modelCache.model;
+}
+
+export interface DescribedForIdentification {
+  model: SimilarityModel;
+  described: DescribedTrace;
+  /** The trace's format, as sniffed or forced. */
+  format: string;
+  vectors: Float64Array[];
+  identification: Identification;
+}
+
+/**
+ * Describe a trace in the model's windows and identify it. `purpose` ends the
+ * error when the trace makes no full window ("tuning needs at least one").
+ */
+export async function identifyTrace(
+  svc: Service,
+  tracePath: string,
+  o: { format?: string; method?: IdentifyMethod; purpose: string; signal?: AbortSignal },
+): Promise<DescribedForIdentification> {
+  const model = await similarityModel(svc.settings.modelDir);
+  const windowSize = model.meta.windowSize;
+  const source = await openTrace(tracePath, { ...(o.format ? { format: o.format } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+  const described = await describeTrace(source, { size: windowSize, source: tracePath });
+  const vectors = described.windows.map((w) => w.vector);
+  if (vectors.length === 0) throw ERR_FEATURES_TOO_SHORT(tracePath, `${described.requests} requests make no full window of ${windowSize}; ${o.purpose}`);
+  // The network method by default, the one chosen on validation data. ('both', network and PCA
+  // agreeing, makes fewer false "known" answers on held-out traces but rejects the very trace a
+  // workload was learned from when its 4-window queries spread in the PCA plane.)
+  const identification = await identify(model, vectors, new ConfDBWorkloadStore(svc.db, windowSize, model.id), o.method ?? 'network');
+  return { model, described, format: source.meta.format, vectors, identification };
+}
+
+/** What `ssdtune identify` reports. */
+export interface IdentifyOutcome {
+  trace: string;
+  requests: number;
+  identification: Identification;
+  /** The stored workload it is, when known. */
+  workload?: { id: string; name: string };
+}
+
+export async function identifyStored(svc: Service, traceId: string, method: IdentifyMethod = 'network'): Promise<IdentifyOutcome> {
+  const trace = await svc.db.require('traces', traceId);
+  const r = await identifyTrace(svc, trace.path, { method, purpose: 'identification needs at least one' });
+  const id = r.identification;
+  // JSON has no infinity: an empty ConfDB's distance is reported as null.
+  const identification = { ...id, distance: Number.isFinite(id.distance) ? id.distance : (null as unknown as number) };
+  return {
+    trace: trace.name,
+    requests: r.described.requests,
+    identification,
+    ...(id.kind === 'known' && id.nearest ? { workload: { id: id.nearest.id, name: id.nearest.name } } : {}),
+  };
+}

@@ -28,6 +28,8 @@ export interface Settings {
   evaluator: string;
   /** Largest trace upload the API accepts, bytes. */
   maxUploadBytes: number;
+  /** Host names (Host header) the server answers to besides loopback's, this host's name and the bound address. */
+  allowedHosts: string[];
   /** Directories besides the upload directory whose files the API may register by path (default none). */
   traceDirs: string[];
   /** Jobs that may wait in the queue; a submission beyond is refused (HTTP 429). */
@@ -58,6 +60,7 @@ const DEFAULTS: Omit<Settings, 'dataDir'> = {
   evaluator: 'ssdsim',
   maxUploadBytes: 512 * 1024 * 1024,
   traceDirs: [],
+  allowedHosts: [],
   maxQueuedJobs: 100,
   maxJobAttempts: 3,
   modelDir: path.join(PROJECT_ROOT, 'models', 'similarity'),
@@ -93,6 +96,9 @@ export function loadSettings(overrides: Partial<Settings> = {}): Settings {
   const s: Settings = { ...DEFAULTS, ...fromFile, ...fromEnv, ...defined, dataDir };
   if (!Number.isInteger(s.port) || s.port < 0 || s.port > 65535) throw ERR_USAGE(`port must be 0..65535, got ${s.port}`);
   if (s.store !== undefined && !/^postgres(ql)?:\/\//.test(s.store)) throw ERR_USAGE(`store (SSDTUNE_STORE) must be a postgres:// URL, or unset for the embedded LevelDB; got "${s.store}"`);
+  for (const k of ['traceDirs', 'allowedHosts'] as const) {
+    if (!Array.isArray(s[k]) || s[k].some((v) => typeof v !== 'string' || v === '')) throw ERR_USAGE(`${file}: "${k}" must be a list of non-empty strings`);
+  }
   if (s.queue !== undefined && !/^rediss?:\/\//.test(s.queue)) throw ERR_USAGE(`queue (SSDTUNE_QUEUE) must be a redis:// URL, or unset for in-process jobs; got "${s.queue}"`);
   return s;
 }

@@ -170,6 +170,10 @@ export const ERR_SERVE_LISTEN = defineError('SSDTUNE_SERVE_LISTEN', 500, EXIT.CO
 /** token file, what is wrong with it */
 export const ERR_TOKEN = defineError('SSDTUNE_TOKEN', 500, EXIT.PERMISSION, '%s: not a usable API token: %s; it must hold 32 to 512 visible ASCII characters (delete the file and the server makes a new one)');
 export const ERR_UNAUTHORIZED = defineError('SSDTUNE_UNAUTHORIZED', 401, EXIT.PERMISSION, '%s');
+/** address as given, the address it resolves to */
+export const ERR_SERVE_EXPOSED = defineError('SSDTUNE_SERVE_EXPOSED', 400, EXIT.USAGE, 'refusing to serve on %s (%s is not a loopback address) without --expose: other hosts could reach the API; pass --expose to serve beyond this host (every route then needs the API token)');
+/** the Host header's name, the names allowed */
+export const ERR_HOST_NOT_ALLOWED = defineError('SSDTUNE_HOST_NOT_ALLOWED', 421, EXIT.PERMISSION, 'this server does not answer to the host name "%s" (it answers to %s): add it to "allowedHosts" in config.json or with serve --allow-host');
 export const ERR_UPLOAD_TOO_LARGE = defineError('SSDTUNE_UPLOAD_TOO_LARGE', 413, EXIT.BAD_INPUT, 'upload exceeds the limit of %s bytes');
 // ---- block devices ---------------------------------------------------------
 /** device as given, why it does not name a usable block device */

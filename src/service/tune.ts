@@ -12,7 +12,7 @@ import { newId } from '../confdb/ids.js';
 import type { ConfigRecord, EvaluationRecord, WorkloadRecord } from '../confdb/records.js';
 import type { Metrics, WorkloadRef } from '../evaluators/types.js';
 import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
-import { characterise } from '../ml/characterise.js';
+import { clusterLabelOffThread } from '../ml/worker.js';
 import { profileWorkload, type Identification } from '../ml/identify.js';
 import { openTrace } from '../readers/registry.js';
 import { makeSearcher, parseRecord, runSearch, type SearchRecord } from '../search/search.js';
@@ -81,10 +81,10 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
   ctl.progress?.(0, req.budget, 'characterising');
   // The job's signal reaches the reader: a cancelled job stops reading, however large or slow the input.
   const readOpts = { ...(req.format ? { format: req.format } : {}), ...(ctl.signal ? { signal: ctl.signal } : {}) };
-  const { model, described, format, vectors, identification: ident } = await identifyTrace(svc, tracePath, { ...readOpts, purpose: 'tuning needs at least one' });
+  const { model, described, format, vectors, embeddings, identification: ident } = await identifyTrace(svc, tracePath, { ...readOpts, purpose: 'tuning needs at least one' });
   const windowSize = model.meta.windowSize;
-  // Cluster labels need PCA + k-means over at least two windows.
-  const clusters = vectors.length >= 2 ? characterise(described).label.clusters : undefined;
+  // Cluster labels need PCA + k-means over at least two windows (on the ML worker, off the event loop).
+  const clusters = vectors.length >= 2 ? (await clusterLabelOffThread(described)).clusters : undefined;
   // A device-backed evaluator records each device's way back in the ConfDB before it writes.
   const evaluator = plan.makeEvaluator({ totalRequests: described.requests, deviceState: new ConfDbStateStore(svc.db, 'live-evaluator') });
   const space = plan.buildSpace();
@@ -151,7 +151,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
     durationMs: e.ms,
     ...(ctl.jobId ? { jobId: ctl.jobId } : {}),
   }));
-  const prof = known ? undefined : profileWorkload(model, workloadId, name, vectors);
+  const prof = known ? undefined : profileWorkload(model, workloadId, name, vectors, embeddings);
   const workload: WorkloadRecord | undefined = prof && {
     id: workloadId,
     name,

@@ -175,6 +175,8 @@ export const ERR_SERVE_EXPOSED = defineError('SSDTUNE_SERVE_EXPOSED', 400, EXIT.
 /** the Host header's name, the names allowed */
 export const ERR_HOST_NOT_ALLOWED = defineError('SSDTUNE_HOST_NOT_ALLOWED', 421, EXIT.PERMISSION, 'this server does not answer to the host name "%s" (it answers to %s): add it to "allowedHosts" in config.json or with serve --allow-host');
 export const ERR_UPLOAD_TOO_LARGE = defineError('SSDTUNE_UPLOAD_TOO_LARGE', 413, EXIT.BAD_INPUT, 'upload exceeds the limit of %s bytes');
+/** server URL, why (refused, timed out, ...): the server did not answer, as opposed to answering no (a fleet agent then works from its cache) */
+export const ERR_SERVER_UNREACHABLE = defineError('SSDTUNE_SERVER_UNREACHABLE', 503, EXIT.FAILURE, 'cannot reach the ssdtune server at %s: %s');
 // ---- block devices ---------------------------------------------------------
 /** device as given, why it does not name a usable block device */
 export const ERR_DEVICE = defineError('SSDTUNE_DEVICE', 404, EXIT.NOT_FOUND, '%s: %s');

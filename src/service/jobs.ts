@@ -241,10 +241,23 @@ export class JobRunner extends EventEmitter implements JobQueue {
     this.emit('update', job);
     let lastPersist = 0;
     let current = job;
-    const persist = async (patch: Partial<JobRecord>) => {
+    // The record's writes go one after another, and none after the job ended: progress and
+    // heartbeat writes are not awaited by the search, and a store with a connection pool
+    // (PostgreSQL) may commit two concurrent writes in either order, so a late "running" could
+    // otherwise overwrite the final status and leave the job running forever.
+    let writes: Promise<void> = Promise.resolve();
+    let ended = false;
+    const persist = (patch: Partial<JobRecord>): Promise<void> => {
+      if (ended) return writes;
       current = { ...current, ...patch, updatedAt: new Date().toISOString() };
-      await this.db.put('jobs', current);
-      this.emit('update', current);
+      const rec = current;
+      const write = writes.then(async () => {
+        if (ended) return;
+        await this.db.put('jobs', rec);
+        this.emit('update', rec);
+      });
+      writes = write.catch(() => {});
+      return write;
     };
     const ctl: JobControl = {
       signal,
@@ -261,16 +274,21 @@ export class JobRunner extends EventEmitter implements JobQueue {
       checkpoint: (state) => persist({ checkpoint: state }),
     };
     const beat = this.db.shared ? setInterval(() => void persist({}).catch(() => {}), HEARTBEAT_MS) : undefined;
+    const stopped = () => (this.closed ? 'interrupted' : 'cancelled');
+    let status: JobStatus;
+    let patch: Partial<JobRecord>;
     try {
       const result = await this.handlers[job.kind](current, ctl);
-      const status: JobStatus = signal.aborted ? (this.closed ? 'interrupted' : 'cancelled') : 'done';
-      await this.finish(current, status, { result, ...this.gracefulAttempt(current, status) });
+      status = signal.aborted ? stopped() : 'done';
+      patch = { result, ...this.gracefulAttempt(current, status) };
     } catch (e) {
-      const status: JobStatus = signal.aborted ? (this.closed ? 'interrupted' : 'cancelled') : 'failed';
-      await this.finish(current, status, { error: (e as Error).message, ...(isSsdtuneError(e) ? { errorCode: e.code } : {}), ...this.gracefulAttempt(current, status) });
-    } finally {
-      clearInterval(beat);
+      status = signal.aborted ? stopped() : 'failed';
+      patch = { error: (e as Error).message, ...(isSsdtuneError(e) ? { errorCode: e.code } : {}), ...this.gracefulAttempt(current, status) };
     }
+    clearInterval(beat);
+    ended = true;
+    await writes; // the last progress write lands before the final record, never after it
+    await this.finish(current, status, patch);
   }
 
   /** A run this runner stopped itself (shutdown) does not count against the job's attempts: only crashes do. */

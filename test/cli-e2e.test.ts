@@ -41,10 +41,10 @@ function mask(s: string, dataDir: string): string {
     .replace(/\b\d+(\.\d+)? s\b/g, '<n> s')
     // doctor probes blktrace on a loop device of its own
     .replace(/debug\/block\/loop\d+\//g, 'debug/block/loop<n>/')
-    // Progress log lines: which counts a line shows depends on timing (the server's
-    // job is polled), the phases and their order do not.
-    .replace(/^(\w+:(?: [^\d\n][^\n]*?)?) \d+(?:\/\d+)?(?=[ ,])[^\n]*, \S+ elapsed[^\n]*$/gm, '$1 <progress>')
-    .replace(/^(.+ <progress>\n)(\1)+/gm, '$1')
+    // Progress log lines: through a server the CLI polls the job, so which of them appear
+    // (a phase shorter than a poll is never seen) depends on timing. They are tested on
+    // their own (config.test.ts: progress as log lines from a script).
+    .replace(/^\w+:(?: [^\d\n][^\n]*?)? \d+(?:\/\d+)?(?=[ ,])[^\n]*, \S+ elapsed[^\n]*\n/gm, '')
     ;
 }
 

@@ -10,7 +10,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { AnalysisReport } from './types.js';
 import { statsText } from './text.js';
 import { OP_CLASSES, type TraceStats } from './stats.js';
-import { fmtBytes, fmtCount, fmtNs, fmtPct, fmtRate } from './units.js';
+import { fmtBytes, fmtCount, fmtNs, fmtPct, fmtRate } from '../util/units.js';
 
 const WIDTH = 800;
 const OP_COLORS = { read: '#4c78a8', write: '#e45756', other: '#9d9d9d' };

@@ -2,7 +2,7 @@
 import type { AnalysisReport } from './types.js';
 import type { QuantileSummary } from './sketch.js';
 import { OP_CLASSES, type TraceStats } from './stats.js';
-import { fmtBytes, fmtCount, fmtNs, fmtPct, fmtRate, table } from './units.js';
+import { fmtBytes, fmtCount, fmtNs, fmtPct, fmtRate, table } from '../util/units.js';
 
 /** Process / device rows shown in text (the JSON has up to TABLE_ROWS). */
 const TEXT_ROWS = 10;

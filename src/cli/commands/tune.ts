@@ -42,13 +42,42 @@ function argsOf(o: TuneFlags): TuneArgs {
 /** Spread (in typical radii) above which a new workload is announced as hard to recognise by similarity. */
 const SPREAD_WARNING = 3;
 
+/** How the trace was identified, in words: an empty ConfDB has no distance to give. */
+function identificationText(known: boolean, id: TuneResult['workload']['identification']): string {
+  if (!id.nearest) return 'new: no workloads stored yet to compare it with';
+  const test = `distance ${id.distance.toFixed(3)} vs threshold ${id.threshold.toFixed(3)}, ${id.method}`;
+  if (known) return id.exact ? 'known (the same trace as before)' : `known (${test})`;
+  return `new; the nearest stored workload, ${id.nearest.name}, is too far (${test})`;
+}
+
+const UNCHANGED_LISTED = 6;
+const show = (v: unknown): string => (v === undefined ? '(unset)' : String(v));
+
+/** The chosen values as a diff against the baseline they were graded against (a bare list when the result carries no baseline). */
+function valuesText(values: Record<string, unknown>, baseline: Record<string, unknown> | undefined): string[] {
+  if (!baseline) return ['values      ' + Object.entries(values).map(([k, v]) => `${k}=${v}`).join(' ')];
+  const keys = [...new Set([...Object.keys(baseline), ...Object.keys(values)])];
+  const changed = keys.filter((k) => String(values[k]) !== String(baseline[k]));
+  const same = keys.filter((k) => !changed.includes(k));
+  // A long list of what did not change hides what did: past a few, a count (--json has them all).
+  const unchanged = same.length <= UNCHANGED_LISTED ? same.map((k) => `${k}=${show(values[k])}`).join(' ') : `${same.length} parameters (--json lists them)`;
+  if (changed.length === 0) return [`values      the baseline's: no parameter changed (${unchanged})`];
+  const w = Math.max(...changed.map((k) => k.length));
+  const bw = Math.max(...changed.map((k) => show(baseline[k]).length));
+  return [
+    `values      ${changed.length} of ${keys.length} parameters differ from the baseline:`,
+    ...changed.map((k) => `              ${k.padEnd(w)}  ${show(baseline[k]).padStart(bw)} -> ${show(values[k])}`),
+    ...(same.length ? [`            unchanged: ${unchanged}`] : []),
+  ];
+}
+
 function printResult(r: TuneResult, json: boolean | undefined): void {
   if (json) {
     console.log(JSON.stringify(r, null, 2));
     return;
   }
   const id = r.workload.identification;
-  console.log(`workload    ${r.workload.name} (${r.workload.id}) — ${r.workload.known ? (id.exact ? 'known (the same trace as before)' : 'known') : 'new'}; distance ${Number.isFinite(id.distance) ? id.distance.toFixed(3) : '∞'} vs threshold ${id.threshold.toFixed(3)} (${id.method})${r.workload.clusters ? `; clusters ${r.workload.clusters.join('+')}` : ''}`);
+  console.log(`workload    ${r.workload.name} (${r.workload.id}) — ${identificationText(r.workload.known, id)}`);
   if (r.workload.spreadRatio !== undefined && r.workload.spreadRatio > SPREAD_WARNING) {
     console.log(`            its windows spread ${r.workload.spreadRatio.toFixed(1)}x a typical workload's (a short, noisy or multi-phase trace): later captures of it are harder to recognise; this trace itself always will be`);
   }
@@ -61,7 +90,7 @@ function printResult(r: TuneResult, json: boolean | undefined): void {
       console.log(`            no configuration beat the baseline measurably (grade <= 0.001): this workload does not stress what the ${r.config.space} space tunes (too light, or bound elsewhere)`);
     }
   }
-  console.log('values      ' + Object.entries(r.config.values).map(([k, v]) => `${k}=${v}`).join(' '));
+  for (const line of valuesText(r.config.values, r.baseline)) console.log(line);
 }
 
 export function register(program: Command): void {

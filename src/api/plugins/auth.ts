@@ -9,9 +9,19 @@ import { tokenMatches } from '../../service/token.js';
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/** Does a request with this method need the token? The one rule the check and the OpenAPI document share. */
+function needsToken(method: string): boolean {
+  return !SAFE.has(method.toUpperCase());
+}
+
 export function registerAuth(app: FastifyInstance, token: string): void {
+  // The OpenAPI document marks as secured exactly the routes this hook checks (routes added after it).
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (methods.some(needsToken)) route.schema = { ...route.schema, security: [{ bearer: [] }] };
+  });
   app.addHook('onRequest', async (req) => {
-    if (SAFE.has(req.method)) return;
+    if (!needsToken(req.method)) return;
     if (!tokenMatches(req.headers.authorization, token)) {
       throw ERR_UNAUTHORIZED('this route changes state: send "Authorization: Bearer <token>" (the token is in <dataDir>/api-token)');
     }

@@ -67,7 +67,7 @@ type Prog = { id: number; name?: string; run_cnt?: number; run_time_ns?: number 
  */
 function progIdsOf(pid: number | 'self'): Set<number> {
   const ids = new Set<number>();
-  let fds: string[] = [];
+  let fds: string[];
   try {
     fds = readdirSync(`/proc/${pid}/fdinfo`);
   } catch {
@@ -119,7 +119,13 @@ function meanLatUs(r: FioResult): number {
   const jobs = (r.json as { jobs: { read: Side; write: Side }[] }).jobs;
   let n = 0;
   let sum = 0;
-  for (const j of jobs) for (const s of [j.read, j.write]) if (s.total_ios && s.clat_ns) (n += s.total_ios), (sum += s.clat_ns.mean * s.total_ios);
+  for (const j of jobs) {
+    for (const s of [j.read, j.write]) {
+      if (!s.total_ios || !s.clat_ns) continue;
+      n += s.total_ios;
+      sum += s.clat_ns.mean * s.total_ios;
+    }
+  }
   return n ? sum / n / 1000 : NaN;
 }
 

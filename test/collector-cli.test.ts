@@ -132,7 +132,7 @@ describe('ssdtune collect', { skip: skipAll }, () => {
         });
         void exited.then(() => reject(new Error(`collect exited early: ${err}`)));
       });
-      let ios: FioIo[] = [];
+      let ios: FioIo[];
       try {
         ios = runFio(loop.path, { rw: 'randrw', bs: 4096, ios: 300, rwmixread: 60 }).ios;
       } finally {

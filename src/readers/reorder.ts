@@ -54,7 +54,7 @@ export class ReorderBuffer {
 
   push(t: number, sector: number, bytes: number, op: number, device: number, pid: number, issueNs = NaN, completeNs = NaN): void {
     const r = this.rows;
-    let i = r.append();
+    const i = r.append();
     if (t < this.lastOut) {
       // Too late to sort in. Everything held is at or after lastOut, so the row
       // can go out now at lastOut, keeping the output monotonic.

@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -64,5 +65,18 @@ test('db list and tune talk to people: empty kinds said, tables with headers and
     assert.match(evals[4]!, /the first 2; --limit N shows more/);
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('output piped into a reader that stops early (| head): a quiet exit 0, no EPIPE stack trace', async () => {
+  for (const args of [['analyze', path.resolve('traces/msr_hm_0_sample1000.csv')], ['verify', '--help']]) {
+    const child = spawn(process.execPath, [CLI, ...args], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The reader is gone before the command writes its first line: every write meets a closed pipe.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 0, `ssdtune ${args.join(' ')}: ${stderr}`);
+    assert.doesNotMatch(stderr, /EPIPE|Error/);
   }
 });

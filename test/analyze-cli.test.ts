@@ -59,8 +59,14 @@ test('analyze --json on the real blktrace set: process names, device numbers, D-
   const s = (JSON.parse(r.out) as AnalysisReport).traces[0].stats;
   assert.ok(s.requests > 100);
   assert.equal(s.mix.write.fraction, 1, 'background writeback only');
-  assert.deepEqual(s.devices.map((d) => d.device), ['8,0']);
-  assert.ok(s.processes.some((p) => p.name.startsWith('kworker')), 'names from notify records');
+  assert.deepEqual(
+    s.devices.map((d) => d.device),
+    ['8,0'],
+  );
+  assert.ok(
+    s.processes.some((p) => p.name.startsWith('kworker')),
+    'names from notify records',
+  );
   assert.ok(s.latency!.device!.count > 0 && s.latency!.device!.p50 <= s.latency!.total!.p50);
   assert.notEqual(s.queueDepth!.meanAtDevice, null);
 });
@@ -82,7 +88,10 @@ test('analyze of two traces gives each and the combination; --report writes HTML
   const r = run('--json', '--report', html, MQSIM, second);
   assert.equal(r.code, 0, r.err);
   const rep = JSON.parse(r.out) as AnalysisReport;
-  assert.deepEqual(rep.traces.map((t) => t.stats.requests), [24783, 3]);
+  assert.deepEqual(
+    rep.traces.map((t) => t.stats.requests),
+    [24783, 3],
+  );
   assert.equal(rep.combined!.stats.requests, 24786);
   assert.equal(rep.combined!.stats.mix.write.requests, 6);
   assert.equal(rep.traces[1].stats.sequential.fraction, 2 / 3);

@@ -8,7 +8,15 @@ import { analyzeTraces } from '../src/service/analyze.js';
 import { renderReport } from '../src/analyze/report.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 test('HTML report renders offline in Chromium with its SVG charts', async (t) => {
   if (!existsSync(CHROMIUM)) {
@@ -40,7 +48,14 @@ test('HTML report renders offline in Chromium with its SVG charts', async (t) =>
     // queue depth over time + latency CDF; combined: MQSim's + latency CDF (queue depth is only per trace)
     assert.equal(svgs, 4 + 6 + 5);
     const titles = await page.locator('figure svg text').allTextContents();
-    for (const title of ['Where and when: requests by LBA and time', 'Throughput over time', 'Request sizes', 'Latency distribution (CDF)', 'Queue depth over time', 'Seek distance']) {
+    for (const title of [
+      'Where and when: requests by LBA and time',
+      'Throughput over time',
+      'Request sizes',
+      'Latency distribution (CDF)',
+      'Queue depth over time',
+      'Seek distance',
+    ]) {
       assert.ok(titles.includes(title), `chart "${title}" present`);
     }
     assert.ok(titles.includes('LBA offset (GiB)') && titles.includes('time (s)'), 'axes carry units');

@@ -39,7 +39,11 @@ test('db list and tune talk to people: empty kinds said, tables with headers and
     assert.doesNotMatch(first.stdout, /∞|Infinity|clusters/);
 
     // Asked again it is known; the JSON carries the baseline the text diffs against.
-    const again = JSON.parse(run('tune', ...db, '--space', 'host', '--budget', '4', '--json', WSRCH).stdout) as { source: string; config: { values: Record<string, unknown> }; baseline: Record<string, unknown> };
+    const again = JSON.parse(run('tune', ...db, '--space', 'host', '--budget', '4', '--json', WSRCH).stdout) as {
+      source: string;
+      config: { values: Record<string, unknown> };
+      baseline: Record<string, unknown>;
+    };
     assert.equal(again.source, 'confdb');
     assert.ok(again.baseline && Object.keys(again.baseline).length > 0, 'the result names its baseline');
     const changed = Object.keys(again.baseline).filter((k) => String(again.config.values[k]) !== String(again.baseline[k]));
@@ -60,7 +64,9 @@ test('db list and tune talk to people: empty kinds said, tables with headers and
     const traces = run('db', 'list', 'traces', ...db).stdout;
     assert.match(traces, /^id +name +format +size +added +by$/m);
     assert.match(traces, /mqsim_wsrch-small\.trace +mqsim +668 KiB/);
-    const evals = run('db', 'list', 'evaluations', ...db, '--limit', '2').stdout.trimEnd().split('\n');
+    const evals = run('db', 'list', 'evaluations', ...db, '--limit', '2')
+      .stdout.trimEnd()
+      .split('\n');
     assert.equal(evals.length, 5, 'header, rule, two rows, and the note that there are more');
     assert.match(evals[4]!, /the first 2; --limit N shows more/);
   } finally {
@@ -69,7 +75,10 @@ test('db list and tune talk to people: empty kinds said, tables with headers and
 });
 
 test('output piped into a reader that stops early (| head): a quiet exit 0, no EPIPE stack trace', async () => {
-  for (const args of [['analyze', path.resolve('traces/msr_hm_0_sample1000.csv')], ['verify', '--help']]) {
+  for (const args of [
+    ['analyze', path.resolve('traces/msr_hm_0_sample1000.csv')],
+    ['verify', '--help'],
+  ]) {
     const child = spawn(process.execPath, [CLI, ...args], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
     // The reader is gone before the command writes its first line: every write meets a closed pipe.
     child.stdout.destroy();

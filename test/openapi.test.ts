@@ -23,7 +23,11 @@ test('OpenAPI: only the routes that need the token are marked secured, and they 
   const svc = await openService(loadSettings({ dataDir, port: 0 }), jobHandlers);
   const { app, url } = await startServer(svc);
   try {
-    const doc = (await (await fetch(url + '/docs/json')).json()) as { security?: unknown; paths: Record<string, Record<string, Operation>>; components: { securitySchemes: Record<string, unknown> } };
+    const doc = (await (await fetch(url + '/docs/json')).json()) as {
+      security?: unknown;
+      paths: Record<string, Record<string, Operation>>;
+      components: { securitySchemes: Record<string, unknown> };
+    };
     assert.equal(doc.security, undefined, 'no document-wide requirement: reading needs no token');
     assert.ok(doc.components.securitySchemes.bearer, 'the bearer scheme is described');
     const secured: string[] = [];
@@ -36,7 +40,10 @@ test('OpenAPI: only the routes that need the token are marked secured, and they 
         if (method === 'get' || method === 'head') assert.equal(marked, false, `${name} reads: it must not be marked secured`);
         else assert.equal(marked, true, `${name} changes state: it must be marked secured`);
         // What the server does without the token agrees with the document.
-        const res = await fetch(url + route.replace(/\{[^}]+\}/g, 'nosuch'), { method: method.toUpperCase(), ...(method === 'get' || method === 'head' ? {} : { headers: { 'content-type': 'application/json' }, body: '{}' }) });
+        const res = await fetch(url + route.replace(/\{[^}]+\}/g, 'nosuch'), {
+          method: method.toUpperCase(),
+          ...(method === 'get' || method === 'head' ? {} : { headers: { 'content-type': 'application/json' }, body: '{}' }),
+        });
         await res.arrayBuffer();
         if (marked) assert.equal(res.status, 401, `${name} is marked secured but answered ${res.status} without the token`);
         else assert.notEqual(res.status, 401, `${name} is documented open but wants the token`);

@@ -128,7 +128,13 @@ test('blkparse: device-mapper remaps count once, front merges, flushes and the s
 test('blkparse: a bad event line names the line; skipBad counts it', async () => {
   const f = tmp(
     'bad.txt',
-    ['  8,0    0        1     0.000000000   100  Q   W 2048 + 8 [dd]', '  8,0    0        2     0.00000x000   100  Q   W 4096 + 8 [dd]', 'garbage here', '  8,0    0        3     0.000002000   100  Q   W 8192 + 8 [dd]', ''].join('\n'),
+    [
+      '  8,0    0        1     0.000000000   100  Q   W 2048 + 8 [dd]',
+      '  8,0    0        2     0.00000x000   100  Q   W 4096 + 8 [dd]',
+      'garbage here',
+      '  8,0    0        3     0.000002000   100  Q   W 8192 + 8 [dd]',
+      '',
+    ].join('\n'),
   );
   await assert.rejects(collect(await openTrace(f, { format: 'blkparse' })), (e: unknown) => {
     assert.ok(isSsdtuneError(e, 'SSDTUNE_TRACE_FORMAT'));

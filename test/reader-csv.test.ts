@@ -129,7 +129,10 @@ test('vSCSI: SCSI opcodes, header, non-data commands skipped and counted', async
 
 test('CSV readers: zero rows, garbage and a text file of another kind fail clearly', async () => {
   const header = tmp('only-header.csv', 'version,time,op,size,lbn\n');
-  await assert.rejects(collect(await openTrace(header)), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_TRACE_FORMAT') && /end of file: no vscsi records/.test((e as Error).message));
+  await assert.rejects(
+    collect(await openTrace(header)),
+    (e: unknown) => isSsdtuneError(e, 'SSDTUNE_TRACE_FORMAT') && /end of file: no vscsi records/.test((e as Error).message),
+  );
   const garbage = tmp('garbage.bin', Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) & 255)).toString('latin1'));
   await assert.rejects(openTrace(garbage), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_TRACE_UNKNOWN_FORMAT'));
   const prose = tmp('notes.txt', 'This is not a trace.\nJust some words, with commas, here.\n');

@@ -19,7 +19,9 @@ function haveFio(): boolean {
 
 /** Replay an iolog against a scratch file with fio; returns fio's per-direction I/O counts. */
 function fioReplayCounts(log: string, extra: string[] = []): { read: number; write: number; sync: number } {
-  const json = execFileSync('fio', ['--name=replay', `--read_iolog=${log}`, '--ioengine=psync', '--replay_no_stall=1', '--output-format=json', ...extra], { encoding: 'utf8' });
+  const json = execFileSync('fio', ['--name=replay', `--read_iolog=${log}`, '--ioengine=psync', '--replay_no_stall=1', '--output-format=json', ...extra], {
+    encoding: 'utf8',
+  });
   const job = JSON.parse(json.slice(json.indexOf('{'))).jobs[0];
   assert.equal(job.error, 0);
   // fio counts syncs in the latency samples only; psync does not trim regular files.
@@ -31,10 +33,24 @@ test('fio iolog v3 written by fio: every I/O line read back exactly', async (t) 
   const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-fio-'));
   const file = path.join(dir, 'data');
   const log = path.join(dir, 'job.iolog');
-  execFileSync('fio', ['--name=gen', `--filename=${file}`, '--size=1M', '--bs=4k', '--rw=randrw', '--io_size=128k', '--fsync=4', '--ioengine=psync', `--write_iolog=${log}`, '--output=/dev/null']);
+  execFileSync('fio', [
+    '--name=gen',
+    `--filename=${file}`,
+    '--size=1M',
+    '--bs=4k',
+    '--rw=randrw',
+    '--io_size=128k',
+    '--fsync=4',
+    '--ioengine=psync',
+    `--write_iolog=${log}`,
+    '--output=/dev/null',
+  ]);
   const lines = readFileSync(log, 'utf8').trim().split('\n');
   assert.equal(lines[0], 'fio version 3 iolog');
-  const io = lines.slice(1).map((l) => l.split(' ')).filter((f) => f.length === 5);
+  const io = lines
+    .slice(1)
+    .map((l) => l.split(' '))
+    .filter((f) => f.length === 5);
   const src = await openTrace(log);
   assert.equal(src.meta.format, 'fio-iolog');
   const tr = await collect(src);

@@ -28,7 +28,34 @@ function hostileFiles(dir: string): string[] {
     files.push(f);
   };
   put('random.bin', Buffer.from(Array.from({ length: 20000 }, () => Math.floor(r() * 256))));
-  const tokens = ['8,16', '0', '-1', '1e309', 'NaN', '+', '[x]', '(8,17)', '<-', 'Q', 'C', 'M', 'A', 'R', 'W', 'Read', 'fio', 'read', ',', ',,', '0x2a', '2a', '99999999999999999999', '1.5', '.', ''];
+  const tokens = [
+    '8,16',
+    '0',
+    '-1',
+    '1e309',
+    'NaN',
+    '+',
+    '[x]',
+    '(8,17)',
+    '<-',
+    'Q',
+    'C',
+    'M',
+    'A',
+    'R',
+    'W',
+    'Read',
+    'fio',
+    'read',
+    ',',
+    ',,',
+    '0x2a',
+    '2a',
+    '99999999999999999999',
+    '1.5',
+    '.',
+    '',
+  ];
   const lines: string[] = [];
   for (let i = 0; i < 1500; i++) {
     const n = 1 + Math.floor(r() * 14);
@@ -41,7 +68,11 @@ function hostileFiles(dir: string): string[] {
     const text = readFileSync(path.join('traces', s), 'latin1').split('\n').slice(0, 1500);
     put(`cut-${s}`, text.map((l) => l.slice(0, Math.floor(r() * (l.length + 1)))).join('\n'));
   }
-  put('fio-cut.log', 'fio version 3 iolog\n' + ['0 /f add', '1 /f open', '2 /f read 0', '3 /f', '4', 'x /f read 0 4096', '5 /f write -8 4096', '6 /f write 0 4096 extra'].join('\n'));
+  put(
+    'fio-cut.log',
+    'fio version 3 iolog\n' +
+      ['0 /f add', '1 /f open', '2 /f read 0', '3 /f', '4', 'x /f read 0 4096', '5 /f write -8 4096', '6 /f write 0 4096 extra'].join('\n'),
+  );
   return files;
 }
 

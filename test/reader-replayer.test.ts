@@ -76,7 +76,11 @@ test('blkreplay reader: the real production loads read as an independent awk rea
     assert.deepEqual(got, { n, reads: r, writes: w, bytes, sectorSum: ss, firstNs: first, lastNs: last }, f);
     // blkreplay's own count: every scanned line is R or W (RA reads by its first letter).
     assert.equal(rawR + rawW, raw, f);
-    if (paired) assert.ok(src.meta.warnings.some((m) => m.startsWith(`${paired} lines repeat`)), `${f}: ${src.meta.warnings}`);
+    if (paired)
+      assert.ok(
+        src.meta.warnings.some((m) => m.startsWith(`${paired} lines repeat`)),
+        `${f}: ${src.meta.warnings}`,
+      );
   }
 });
 

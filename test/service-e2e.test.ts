@@ -122,8 +122,14 @@ test('kill -9 during a tune job: the ConfDB reopens, the job is marked interrupt
     const [configs, now] = await Promise.all([api<{ items: unknown[] }>(s, 'GET', '/v1/configs'), api<JobRecord>(s, 'GET', `/v1/jobs/${jobId!}`)]);
     assert.ok(configs.data.items.length === 0 || now.data.status === 'done');
     const audit = await api<{ items: { action: string; actor: string; details: { ids?: string[]; id?: string } }[] }>(s, 'GET', '/v1/audit?limit=1000');
-    assert.ok(audit.data.items.some((a) => a.action === 'jobs.interrupted' && a.details.ids?.includes(jobId!)), 'marked interrupted at restart');
-    assert.ok(audit.data.items.some((a) => a.action === 'jobs.resume' && a.actor === 'server' && a.details.id === jobId!), 'resumed by the server');
+    assert.ok(
+      audit.data.items.some((a) => a.action === 'jobs.interrupted' && a.details.ids?.includes(jobId!)),
+      'marked interrupted at restart',
+    );
+    assert.ok(
+      audit.data.items.some((a) => a.action === 'jobs.resume' && a.actor === 'server' && a.details.id === jobId!),
+      'resumed by the server',
+    );
     const job = await waitJob(s, jobId!, (j) => !['queued', 'running', 'interrupted'].includes(j.status));
     assert.equal(job.status, 'done', job.error);
     const evals = await api<{ items: { jobId?: string }[] }>(s, 'GET', '/v1/evaluations?limit=1000');
@@ -149,7 +155,16 @@ test('tune the host space from a real trace over the API, apply the recommendati
     const cfg = (await api<{ space: string; values: { read_ahead_kb: number; max_sectors_kb: number } }>(s, 'GET', `/v1/configs/${configId}`)).data;
     assert.equal(cfg.space, 'host');
 
-    assert.equal((await fetch(`${s.url}/v1/devices/${loop.name}/apply`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ configId }) })).status, 401);
+    assert.equal(
+      (
+        await fetch(`${s.url}/v1/devices/${loop.name}/apply`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ configId }),
+        })
+      ).status,
+      401,
+    );
     const dry = await api<{ dryRun: boolean }>(s, 'POST', `/v1/devices/${loop.name}/apply`, { configId, dryRun: true });
     assert.equal(dry.data.dryRun, true);
     assert.deepEqual({ read_ahead_kb: sysfs('read_ahead_kb'), max_sectors_kb: sysfs('max_sectors_kb') }, before, 'a dry run writes nothing');

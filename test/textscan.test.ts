@@ -74,7 +74,7 @@ test('textScan: anything outside the narrow grammar is handed back as a SLOW lin
 
 test('textScan: values are exactly Number(field), and FULL stops resume where they left off', () => {
   let seed = 42;
-  const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+  const rnd = (n: number): number => (seed = (seed * 1103515245 + 12345) >>> 0) % n;
   const lines: string[] = [];
   for (let i = 0; i < 3000; i++) {
     const ip = String(rnd(10 ** (1 + rnd(9))));

@@ -80,7 +80,9 @@ export class ReorderBuffer {
     const w = this.opts.windowNs / 1e9;
     if (this.reordered) this.meta.warnings.push(`${this.reordered} requests were out of time order in the file and were sorted (window ${w} s)`);
     if (this.clamped)
-      this.meta.warnings.push(`${this.clamped} requests were more than ${w} s out of order and were given the preceding request's time to keep the trace non-decreasing`);
+      this.meta.warnings.push(
+        `${this.clamped} requests were more than ${w} s out of order and were given the preceding request's time to keep the trace non-decreasing`,
+      );
   }
 
   /** Sort what is held if needed, then emit the rows older than `limit` (and any beyond maxPending). */

@@ -87,6 +87,20 @@ const COLUMNS: Partial<Record<Kind, Column[]>> = {
     ['by', (r) => text(r.by)],
     ['at', (r) => when(r.at)],
   ],
+  results: [
+    ['key', (r) => (typeof r.id === 'string' ? r.id.slice(0, 16) : '-')],
+    ['status', (r) => text(r.status)],
+    ['took', (r) => (typeof r.ms === 'number' ? fmtNs(r.ms * 1e6) : '-'), true],
+    ['worker', (r) => text(r.worker)],
+    ['at', (r) => when(r.at)],
+  ],
+  agents: [
+    ['host/device', (r) => text(r.id)],
+    ['device class', (r) => text(r.deviceClass)],
+    ['workload', workloadCell],
+    ['config', (r) => text(r.configId)],
+    ['at', (r) => when(r.at)],
+  ],
 };
 
 /** Columns of a kind without a layout of its own: its key and its scalar fields. */

@@ -42,9 +42,10 @@ function mask(s: string, dataDir: string): string {
     // doctor probes blktrace on a loop device of its own
     .replace(/debug\/block\/loop\d+\//g, 'debug/block/loop<n>/')
     // Progress log lines: which counts a line shows depends on timing (the server's
-    // job is polled), the phases and their order do not.
-    .replace(/^(\w+:(?: [^\d\n][^\n]*?)?) \d+(?:\/\d+)?(?=[ ,])[^\n]*, \S+ elapsed[^\n]*$/gm, '$1 <progress>')
-    .replace(/^(.+ <progress>\n)(\1)+/gm, '$1')
+    // job is polled), and so does which phases a line shows at all: a poll can fall
+    // after a short phase ended (characterising, or a whole 3-evaluation search; seen
+    // under load). Progress itself is tested in test/config.test.ts.
+    .replace(/^\w+:[^\n]*, \S+ elapsed[^\n]*\n/gm, '')
     ;
 }
 

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { EXIT } from '../src/errors.js';
 import type { AnalysisReport } from '../src/service/analyze.js';
+import { tempDir } from './helpers/tmp.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');
 const MQSIM = 'traces/mqsim_wsrch-small.trace';
@@ -81,7 +81,7 @@ test('analyze prints aligned text by default', () => {
 });
 
 test('analyze of two traces gives each and the combination; --report writes HTML', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-analyze-'));
+  const dir = tempDir('ssdtune-analyze-');
   const second = path.join(dir, 'second.trace');
   writeFileSync(second, '0 0 0 8 0\n1000 0 8 8 0\n2000 0 16 8 1\n');
   const html = path.join(dir, 'r.html');
@@ -103,7 +103,7 @@ test('analyze of two traces gives each and the combination; --report writes HTML
 });
 
 test('analyze: missing file, bad line and --skip-bad', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-analyze-'));
+  const dir = tempDir('ssdtune-analyze-');
   const missing = path.join(dir, 'nope.trace');
   let r = run(missing);
   assert.equal(r.code, EXIT.BAD_INPUT);

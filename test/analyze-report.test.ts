@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { analyzeTraces } from '../src/service/analyze.js';
 import { renderReport } from '../src/analyze/report.js';
+import { tempDir } from './helpers/tmp.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = [
@@ -23,7 +23,7 @@ test('HTML report renders offline in Chromium with its SVG charts', async (t) =>
     t.skip(`${CHROMIUM} not installed`);
     return;
   }
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-report-'));
+  const dir = tempDir('ssdtune-report-');
   // MQSim has no completion times; the MSR sample has response times (latency CDF); plus their combination
   const report = await analyzeTraces([path.resolve('traces/mqsim_wsrch-small.trace'), path.resolve('traces/msr_hm_0_sample1000.csv')]);
   const file = path.join(dir, 'report.html');

@@ -1,19 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { actionLetter, BlkCategory, blktraceFormat, openBlktrace, readBlktraceEvents, type BlktraceEvents } from '../src/readers/blktrace.js';
 import { writeBlktrace } from '../src/writers/blktrace.js';
 import { collect, emptyMeta, Op, sourceFromBatches, type TraceBatch } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
+import { tempDir } from './helpers/tmp.js';
 
 const DIR = path.resolve('traces/blktrace_centos7_vm_small');
 const SET = path.join(DIR, 'sda');
 const BLKPARSE = '/usr/bin/blkparse';
 const haveBlkparse = existsSync(BLKPARSE);
-const tmp = () => mkdtempSync(path.join(tmpdir(), 'ssdtune-bt-'));
+const tmp = () => tempDir('ssdtune-bt-');
 
 /** One line per event from blkparse's custom format, keyed by cpu:sequence (unique per event). */
 function blkparseEvents(dir: string, name: string): Map<string, string> {

@@ -7,9 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
+import { tempDir } from './helpers/tmp.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');
 const WSRCH = path.resolve('traces/mqsim_wsrch-small.trace');
@@ -20,7 +20,7 @@ function run(...args: string[]): { status: number | null; stdout: string; stderr
 }
 
 test('db list and tune talk to people: empty kinds said, tables with headers and units, values as a diff against the baseline', { timeout: 300_000 }, () => {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'ssdtune-cli-output-'));
+  const dataDir = tempDir('ssdtune-cli-output-');
   const db = ['--data-dir', dataDir];
   try {
     // An empty ConfDB: every kind says so, --json gives an empty array.

@@ -5,8 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +14,7 @@ import { featureStatus, PROJECT_ROOT as ROOT } from '../src/native.js';
 import { createLoop, haveTool, runFio, type FioIo, type ScratchDevice } from '../src/collector/testbed.js';
 import { openTrace } from '../src/readers/registry.js';
 import { collect, Op } from '../src/trace/model.js';
+import { tempDir } from './helpers/tmp.js';
 
 const isRoot = process.getuid?.() === 0;
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
@@ -87,7 +87,7 @@ describe('scripts/build-bpf.sh without a toolchain', () => {
   }
 
   it('writes a header that says why there is no program, which the addon reports', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-bpfbuild-'));
+    const dir = tempDir('ssdtune-bpfbuild-');
     try {
       const r = spawnSync(path.join(bareBin(dir), 'bash'), [tree(dir, false), path.join(dir, 'out')], {
         encoding: 'utf8',
@@ -102,7 +102,7 @@ describe('scripts/build-bpf.sh without a toolchain', () => {
   });
 
   it('uses the skeleton shipped in the npm package when there is one', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-bpfbuild-'));
+    const dir = tempDir('ssdtune-bpfbuild-');
     try {
       const r = spawnSync(path.join(bareBin(dir), 'bash'), [tree(dir, true), path.join(dir, 'out')], {
         encoding: 'utf8',
@@ -122,7 +122,7 @@ describe('ssdtune collect', { skip: skipAll }, () => {
   let dir: string;
   before(() => {
     loop = createLoop(64);
-    dir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-collect-'));
+    dir = tempDir('ssdtune-collect-');
   });
   after(() => {
     loop?.destroy();

@@ -1,15 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfDB } from '../src/confdb/db.js';
 import { newId } from '../src/confdb/ids.js';
 import { exportConfDB, importConfDB } from '../src/confdb/transfer.js';
 import { isSsdtuneError } from '../src/errors.js';
 import type { WorkloadRecord } from '../src/confdb/records.js';
+import { tempDir } from './helpers/tmp.js';
 
-const tmp = () => mkdtempSync(path.join(tmpdir(), 'ssdtune-db-'));
+const tmp = () => tempDir('ssdtune-db-');
 
 function workload(name: string): WorkloadRecord {
   return {

@@ -5,8 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
@@ -14,6 +13,7 @@ import { loadSettings, mergeDeep } from '../src/config.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { resolveTuneArgs } from '../src/service/tune-spec.js';
 import { formatDuration, progressReporter } from '../src/cli/progress.js';
+import { tempDir } from './helpers/tmp.js';
 
 /** Runs fn with the environment variables set (and restores them). */
 function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T): T {
@@ -48,7 +48,7 @@ const TUNE_ENV = [
 const clean = Object.fromEntries(TUNE_ENV.map((k) => [k, undefined]));
 
 function dataDirWith(config: unknown): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-config-'));
+  const dir = tempDir('ssdtune-config-');
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
   return dir;
 }
@@ -206,7 +206,7 @@ test('progress: log lines (phase, evaluations, best grade, ETA) when not a termi
 });
 
 test('tune from a script: progress arrives as log lines on stderr, the result on stdout', () => {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'ssdtune-progress-'));
+  const dataDir = tempDir('ssdtune-progress-');
   const r = spawnSync(
     process.execPath,
     [path.resolve('dist/src/cli/main.js'), 'tune', '--data-dir', dataDir, '--space', 'host', '--budget', '5', path.resolve('traces/mqsim_wsrch-small.trace')],

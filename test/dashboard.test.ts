@@ -1,14 +1,14 @@
 /** The dashboard page, served by the real server, rendered in headless Chromium over loopback. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { loadSettings } from '../src/config.js';
 import { openService } from '../src/service/context.js';
 import { jobHandlers } from '../src/service/handlers.js';
 import { startServer } from '../src/api/server.js';
 import { InProcessApi } from '../src/service/api.js';
+import { tempDir } from './helpers/tmp.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = [
@@ -25,7 +25,7 @@ test(
   'dashboard: workloads in the PCA plane, search convergence, configurations and jobs render with no errors and no outside requests; a 1400 px window needs no horizontal scroll; legends name workloads',
   { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} not installed` },
   async () => {
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'ssdtune-dash-'));
+    const dataDir = tempDir('ssdtune-dash-');
     const svc = await openService(loadSettings({ dataDir, port: 0 }), jobHandlers);
     const { app, url } = await startServer(svc);
     const { chromium } = await import('playwright-core');

@@ -6,8 +6,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { errorDefinitions, EXIT } from '../src/errors.js';
@@ -15,6 +14,7 @@ import { renderErrorsMd } from '../src/cli/errors-doc.js';
 import { bashCompletion, commandTree, manPage, zshCompletion, type CommandRef } from '../src/cli/reference.js';
 import { buildProgram } from '../src/cli/program.js';
 import { PROJECT_ROOT as ROOT } from '../src/native.js';
+import { tempDir } from './helpers/tmp.js';
 
 const have = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
 
@@ -71,7 +71,7 @@ describe('shell completion', () => {
   const tree = commandTree(program);
   let dir: string;
   before(() => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-completion-'));
+    dir = tempDir('ssdtune-completion-');
   });
   after(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });

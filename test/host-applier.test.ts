@@ -6,8 +6,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, openSync, writeSync, closeSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { chmodSync, openSync, writeSync, closeSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { applyHostConfig, revertHostConfig } from '../src/host/applier.js';
 import { JsonFileStateStore } from '../src/host/state.js';
@@ -20,6 +19,7 @@ import { isFeasible } from '../src/space/constraints.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { jiffiesRoundTrip, kernelHz, pageKb } from '../src/host/validate.js';
 import { PROJECT_ROOT } from '../src/native.js';
+import { tempDir } from './helpers/tmp.js';
 
 const skip = canUseLoopDevices();
 
@@ -27,7 +27,7 @@ type LoopTest = (loop: LoopDevice, store: JsonFileStateStore, dataDir: string, t
 
 function withLoop(fn: LoopTest, partscan = false) {
   return async (t: TestContext) => {
-    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-state-'));
+    const dataDir = tempDir('ssdtune-state-');
     const loop = createLoopDevice({ sizeBytes: 32 << 20, partscan });
     try {
       await fn(loop, new JsonFileStateStore(dataDir), dataDir, t);

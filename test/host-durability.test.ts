@@ -9,8 +9,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { canUseLoopDevices, createLoopDevice, type LoopDevice } from '../src/blockdev/loop.js';
 import { resolveDevice } from '../src/blockdev/resolve.js';
@@ -20,6 +19,7 @@ import { ConfDB } from '../src/confdb/db.js';
 import type { DeviceRecord } from '../src/confdb/records.js';
 import { revertHostConfig } from '../src/host/applier.js';
 import { ConfDbStateStore } from '../src/host/confdb-state.js';
+import { tempDir } from './helpers/tmp.js';
 
 const CLI = path.join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
 
@@ -43,7 +43,7 @@ interface Ctx {
 
 function withLoop(fn: (c: Ctx, t: TestContext) => Promise<void> | void) {
   return async (t: TestContext) => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-durability-'));
+    const dir = tempDir('ssdtune-durability-');
     const loop = createLoopDevice({ sizeBytes: 32 << 20 });
     try {
       const dev = resolveDevice(loop.path);

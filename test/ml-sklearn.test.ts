@@ -5,13 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { openTrace } from '../src/readers/registry.js';
 import { describeTrace } from '../src/ml/characterise.js';
 import { fitPca, projectPca } from '../src/ml/pca.js';
 import { fitKMeans, silhouette } from '../src/ml/kmeans.js';
+import { tempDir } from './helpers/tmp.js';
 
 const PY = '/usr/bin/python3';
 const probe = spawnSync(PY, ['-c', 'import sklearn, numpy'], { encoding: 'utf8' });
@@ -46,7 +46,7 @@ test('PCA and k-means agree with scikit-learn on a real trace', { skip }, async 
   const init = [0, Math.floor(X.length / 2), X.length - 1].map((i) => P[i]!);
   const km = fitKMeans(P, { initialCentres: init });
 
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-sk-'));
+  const dir = tempDir('ssdtune-sk-');
   try {
     const f = path.join(dir, 'm.json');
     writeFileSync(f, JSON.stringify({ X, P, init }));

@@ -6,20 +6,19 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { rmSync } from 'node:fs';
 import { loadSettings } from '../src/config.js';
 import { openService } from '../src/service/context.js';
 import { jobHandlers } from '../src/service/handlers.js';
 import { startServer } from '../src/api/server.js';
+import { tempDir } from './helpers/tmp.js';
 
 interface Operation {
   security?: Array<Record<string, string[]>>;
 }
 
 test('OpenAPI: only the routes that need the token are marked secured, and they are the ones that refuse a call without it', async () => {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'ssdtune-openapi-'));
+  const dataDir = tempDir('ssdtune-openapi-');
   const svc = await openService(loadSettings({ dataDir, port: 0 }), jobHandlers);
   const { app, url } = await startServer(svc);
   try {

@@ -1,12 +1,12 @@
 // Every text reader, forced onto hostile input, fails with a coded error (or skips and counts), never a crash.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FORMATS, openTrace } from '../src/readers/registry.js';
 import { collect } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
+import { tempDir } from './helpers/tmp.js';
 
 /** Deterministic pseudo-random numbers (xorshift), so a failure reproduces. */
 function rng(seed: number): () => number {
@@ -77,7 +77,7 @@ function hostileFiles(dir: string): string[] {
 }
 
 test('readers: hostile input gives coded errors, and skipBad reads what it can', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-garbage-'));
+  const dir = tempDir('ssdtune-garbage-');
   const files = hostileFiles(dir);
   const formats = FORMATS.filter((f) => f.name !== 'blktrace').map((f) => f.name);
   for (const file of files) {

@@ -4,13 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { openTrace, sniffFormat } from '../src/readers/registry.js';
 import { collect, Op, type TraceBatch } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { PROJECT_ROOT } from '../src/native.js';
+import { tempDir } from './helpers/tmp.js';
 
 /** Real traces recorded by others, beside the checkout (as CI lays it out). */
 const SHARED = path.resolve(PROJECT_ROOT, '..', 'shared', 'traces');
@@ -85,7 +85,7 @@ test('blkreplay reader: the real production loads read as an independent awk rea
 });
 
 test('blkreplay reader: header text, RWBS ops, Q/D pairs and bad lines', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-blkreplay-'));
+  const dir = tempDir('ssdtune-blkreplay-');
   const f = path.join(dir, 'x.load');
   const rows = [
     'Copyright someone',
@@ -160,7 +160,7 @@ test('sniffer: a Heimdall cut is refused as ambiguous, naming both readings; MSN
 });
 
 test('sniffer: byte units are implausible when sizes are not whole sectors, block units when requests exceed 64 MiB', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-units-'));
+  const dir = tempDir('ssdtune-units-');
   const blocks = path.join(dir, 'blocks.trace');
   writeFileSync(blocks, '0.5 0 1000 16 1\n1.5 0 2000 8 0\n');
   assert.equal((await sniffFormat(blocks)).name, 'msnfs');

@@ -5,8 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadSettings } from '../src/config.js';
 import { openService } from '../src/service/context.js';
@@ -16,6 +15,7 @@ import { checkBackend } from '../src/collector/doctor.js';
 import { createLoop, haveTool, runFioAsync } from '../src/collector/testbed.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { KINDS } from '../src/confdb/db.js';
+import { tempDir } from './helpers/tmp.js';
 
 const skip =
   process.getuid?.() !== 0
@@ -28,7 +28,7 @@ const skip =
 
 test("retune: captures fio's sequential reads, applies the learned configuration; a second run changes nothing", { skip }, async () => {
   const loop = createLoop(64);
-  const svc = await openService(loadSettings({ dataDir: mkdtempSync(path.join(tmpdir(), 'ssdtune-retune-')) }), jobHandlers);
+  const svc = await openService(loadSettings({ dataDir: tempDir('ssdtune-retune-') }), jobHandlers);
   const name = path.basename(loop.path);
   const ra = () => readFileSync(`/sys/block/${name}/queue/read_ahead_kb`, 'utf8').trim();
   const original = ra();

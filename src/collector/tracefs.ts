@@ -332,7 +332,7 @@ export class TracefsCapture extends LiveCapture {
         failure ??= e;
       }
       this.pair(true);
-      if (this.inflight.size > 0) this.meta.warnings.push(`${this.inflight.size} requests were still in flight when the capture stopped (not emitted)`);
+      this.noteUnfinished(this.inflight.size);
       try {
         this.undo();
       } catch (e) {

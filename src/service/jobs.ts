@@ -196,10 +196,23 @@ export class JobRunner extends EventEmitter implements JobQueue {
     this.emit('update', job);
     let lastPersist = 0;
     let current = job;
-    const persist = async (patch: Partial<JobRecord>) => {
+    // The record's writes go one after another, and none after the job ended: progress and
+    // heartbeat writes are not awaited by the search, and a store with a connection pool
+    // (PostgreSQL) may commit two concurrent writes in either order, so a late "running" could
+    // otherwise overwrite the final status and leave the job running forever.
+    let writes: Promise<void> = Promise.resolve();
+    let ended = false;
+    const persist = (patch: Partial<JobRecord>): Promise<void> => {
+      if (ended) return writes;
       current = { ...current, ...patch, updatedAt: new Date().toISOString() };
-      await this.db.put('jobs', current);
-      this.emit('update', current);
+      const rec = current;
+      const write = writes.then(async () => {
+        if (ended) return;
+        await this.db.put('jobs', rec);
+        this.emit('update', rec);
+      });
+      writes = write.catch(() => {});
+      return write;
     };
     const ctl: JobControl = {
       signal,
@@ -216,15 +229,21 @@ export class JobRunner extends EventEmitter implements JobQueue {
       checkpoint: (state) => persist({ checkpoint: state }),
     };
     const beat = this.db.shared ? setInterval(() => void persist({}).catch(() => {}), HEARTBEAT_MS) : undefined;
+    const stopped = () => (this.closed ? 'interrupted' : 'cancelled');
+    let status: JobStatus;
+    let patch: Partial<JobRecord>;
     try {
       const result = await this.handlers[job.kind](current, ctl);
-      await this.finish(current, signal.aborted ? (this.closed ? 'interrupted' : 'cancelled') : 'done', { result });
+      status = signal.aborted ? stopped() : 'done';
+      patch = { result };
     } catch (e) {
-      const status: JobStatus = signal.aborted ? (this.closed ? 'interrupted' : 'cancelled') : 'failed';
-      await this.finish(current, status, { error: (e as Error).message, ...(isSsdtuneError(e) ? { errorCode: e.code } : {}) });
-    } finally {
-      clearInterval(beat);
+      status = signal.aborted ? stopped() : 'failed';
+      patch = { error: (e as Error).message, ...(isSsdtuneError(e) ? { errorCode: e.code } : {}) };
     }
+    clearInterval(beat);
+    ended = true;
+    await writes; // the last progress write lands before the final record, never after it
+    await this.finish(current, status, patch);
   }
 
   private async finish(job: JobRecord, status: JobStatus, patch: Partial<JobRecord>): Promise<void> {

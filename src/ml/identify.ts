@@ -220,10 +220,11 @@ function modesOf(emb: readonly number[][], q: number): number[][] | undefined {
 }
 
 /** A known-workload record for the store, from windows of that workload. */
-export function profileWorkload(m: SimilarityModel, id: string, name: string, windows: readonly ArrayLike<number>[]): KnownWorkload {
+export function profileWorkload(m: SimilarityModel, id: string, name: string, windows: readonly ArrayLike<number>[], embedded?: readonly number[][]): KnownWorkload {
   checkWindows(m, windows);
-  // One pass through the network serves the centroid, the phases and the spread.
-  const emb = embedWindows(m, windows);
+  // One pass through the network serves the centroid, the phases and the spread (or the caller's, `embedded`).
+  const emb = embedded ?? embedWindows(m, windows);
+  if (emb.length !== windows.length) throw ERR_ML_DEGENERATE(`${emb.length} embeddings given for ${windows.length} windows`);
   const sig = signatureOf(m, windows, emb);
   const modes = modesOf(emb, m.meta.queryWindows);
   const spread = embeddingSpread(emb, Math.min(m.meta.queryWindows, windows.length));
@@ -289,8 +290,18 @@ function exactMatch(windows: readonly ArrayLike<number>[], known: readonly Known
   return known.find((k) => k.descriptors.length === mean.length && k.descriptors.every((v, j) => Math.abs(v - mean[j]!) <= 1e-9 * Math.max(1, Math.abs(v))));
 }
 
-export async function identify(m: SimilarityModel, windows: readonly ArrayLike<number>[], store: WorkloadStore, method: Method = 'network'): Promise<Identification> {
+/**
+ * `embedded`: the windows' embeddings when the caller computed them already
+ * (off the event loop: src/ml/worker.ts); otherwise they are computed here.
+ */
+export async function identify(m: SimilarityModel, windows: readonly ArrayLike<number>[], store: WorkloadStore, method: Method = 'network', embedded?: readonly number[][]): Promise<Identification> {
   checkWindows(m, windows);
+  if (embedded !== undefined && embedded.length !== windows.length) throw ERR_ML_DEGENERATE(`${embedded.length} embeddings given for ${windows.length} windows`);
+  // The signature of windows [start, end): only the windows a decision reads are embedded.
+  const sig = (start: number, end: number) => {
+    const w = windows.slice(start, end);
+    return signatureOf(m, w, embedded ? embedded.slice(start, end) : embedWindows(m, w));
+  };
   const known = await store.list();
   const same = exactMatch(windows, known);
   if (same) {
@@ -299,12 +310,12 @@ export async function identify(m: SimilarityModel, windows: readonly ArrayLike<n
   }
   const q = m.meta.queryWindows;
   const n = Math.floor(windows.length / q);
-  if (n <= 1) return decide(m, signature(m, windows), known, method, windows.length);
+  if (n <= 1) return decide(m, sig(0, windows.length), known, method, windows.length);
   const take = Math.min(n, MAX_CHUNKS);
   const votes = new Map<string, Identification[]>();
   for (let c = 0; c < take; c++) {
     const start = Math.floor((c * n) / take) * q;
-    const r = decide(m, signature(m, windows.slice(start, start + q)), known, method, q);
+    const r = decide(m, sig(start, start + q), known, method, q);
     const key = r.kind === 'known' ? `known:${r.nearest!.id}` : 'new';
     const g = votes.get(key) ?? [];
     g.push(r);

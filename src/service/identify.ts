@@ -5,10 +5,10 @@
  * `tune` starts with it; `ssdtune identify` and POST /v1/identify stop there.
  */
 import { ERR_FEATURES_TOO_SHORT } from '../errors.js';
-import { describeTrace, type DescribedTrace } from '../ml/characterise.js';
+import type { DescribedTrace } from '../ml/characterise.js';
 import { identify, type Identification, type Method } from '../ml/identify.js';
 import { loadSimilarityModel, type SimilarityModel } from '../ml/model-io.js';
-import { openTrace } from '../readers/registry.js';
+import { describeOffThread, embedOffThread } from '../ml/worker.js';
 import type { Service } from './context.js';
 import { ConfDBWorkloadStore } from './workload-store.js';
 
@@ -28,6 +28,8 @@ export interface DescribedForIdentification {
   /** The trace's format, as sniffed or forced. */
   format: string;
   vectors: Float64Array[];
+  /** The similarity network's embedding of each window. */
+  embeddings: number[][];
   identification: Identification;
 }
 
@@ -35,18 +37,23 @@ export interface DescribedForIdentification {
  * Describe a trace in the model's windows and identify it. `purpose` ends the
  * error when the trace makes no full window ("tuning needs at least one").
  */
-export async function identifyTrace(svc: Service, tracePath: string, o: { format?: string; method?: IdentifyMethod; purpose: string }): Promise<DescribedForIdentification> {
+export async function identifyTrace(
+  svc: Service,
+  tracePath: string,
+  o: { format?: string; method?: IdentifyMethod; purpose: string; signal?: AbortSignal },
+): Promise<DescribedForIdentification> {
   const model = await similarityModel(svc.settings.modelDir);
   const windowSize = model.meta.windowSize;
-  const source = await openTrace(tracePath, { ...(o.format ? { format: o.format } : {}) });
-  const described = await describeTrace(source, { size: windowSize, source: tracePath });
+  // Reading, describing and the network's pass over every window run on the ML worker: the server keeps answering meanwhile.
+  const { described, format } = await describeOffThread(tracePath, { windowSize, ...(o.format ? { format: o.format } : {}), ...(o.signal ? { signal: o.signal } : {}) });
   const vectors = described.windows.map((w) => w.vector);
   if (vectors.length === 0) throw ERR_FEATURES_TOO_SHORT(tracePath, `${described.requests} requests make no full window of ${windowSize}; ${o.purpose}`);
   // The network method by default, the one chosen on validation data. ('both', network and PCA
   // agreeing, makes fewer false "known" answers on held-out traces but rejects the very trace a
   // workload was learned from when its 4-window queries spread in the PCA plane.)
-  const identification = await identify(model, vectors, new ConfDBWorkloadStore(svc.db, windowSize, model.id), o.method ?? 'network');
-  return { model, described, format: source.meta.format, vectors, identification };
+  const embeddings = await embedOffThread(svc.settings.modelDir, vectors);
+  const identification = await identify(model, vectors, new ConfDBWorkloadStore(svc.db, windowSize, model.id), o.method ?? 'network', embeddings);
+  return { model, described, format, vectors, embeddings, identification };
 }
 
 /** What `ssdtune identify` reports. */

@@ -12,7 +12,7 @@ import { newId } from '../confdb/ids.js';
 import type { ConfigRecord, EvaluationRecord, WorkloadRecord } from '../confdb/records.js';
 import type { Metrics, WorkloadRef } from '../evaluators/types.js';
 import type { Configuration } from '../space/types.js';
-import { characterise } from '../ml/characterise.js';
+import { clusterLabelOffThread } from '../ml/worker.js';
 import { profileWorkload, type Identification } from '../ml/identify.js';
 import { openTrace } from '../readers/registry.js';
 import { makeSearcher, parseRecord, runSearch, type SearchRecord } from '../search/search.js';
@@ -108,10 +108,12 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
   // Catalogue and requirements first: reading a large trace only to reject a misspelt evaluator wastes minutes.
   const plan = planTune(req, svc.settings);
   ctl.progress?.(0, req.budget, 'characterising', { phase: 'characterising' });
-  const { model, described, format, vectors, identification: ident } = await identifyTrace(svc, tracePath, { ...(req.format ? { format: req.format } : {}), purpose: 'tuning needs at least one' });
+  // The job's signal reaches the reader: a cancelled job stops reading, however large or slow the input.
+  const readOpts = { ...(req.format ? { format: req.format } : {}), ...(ctl.signal ? { signal: ctl.signal } : {}) };
+  const { model, described, format, vectors, embeddings, identification: ident } = await identifyTrace(svc, tracePath, { ...readOpts, purpose: 'tuning needs at least one' });
   const windowSize = model.meta.windowSize;
-  // Cluster labels need PCA + k-means over at least two windows.
-  const clusters = vectors.length >= 2 ? characterise(described).label.clusters : undefined;
+  // Cluster labels need PCA + k-means over at least two windows (on the ML worker, off the event loop).
+  const clusters = vectors.length >= 2 ? (await clusterLabelOffThread(described)).clusters : undefined;
   // A device-backed evaluator records each device's way back in the ConfDB before it writes.
   const local = plan.makeEvaluator({ totalRequests: described.requests, deviceState: new ConfDbStateStore(svc.db, 'live-evaluator') });
   const evaluator =
@@ -147,7 +149,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
   const resume = checkpoint?.search ? parseRecord(checkpoint.search, 'job checkpoint') : undefined;
   const workloadId = known?.id ?? checkpoint?.workloadId ?? newId();
   const name = known?.name ?? req.name ?? path.basename(tracePath);
-  const ref: WorkloadRef = { name: `${name} (${workloadId})`, open: () => openTrace(tracePath, { ...(req.format ? { format: req.format } : {}) }) };
+  const ref: WorkloadRef = { name: `${name} (${workloadId})`, open: () => openTrace(tracePath, readOpts) };
   const common = { space, evaluator, seed: req.seed, ...(ctl.signal ? { signal: ctl.signal } : {}) };
   const fraction = req.screenFraction;
   let screened: SearchRecord | undefined;
@@ -216,7 +218,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
     durationMs: e.ms,
     ...(ctl.jobId ? { jobId: ctl.jobId } : {}),
   }));
-  const prof = known ? undefined : profileWorkload(model, workloadId, name, vectors);
+  const prof = known ? undefined : profileWorkload(model, workloadId, name, vectors, embeddings);
   const workload: WorkloadRecord | undefined =
     prof &&
     workloadRecord(prof, {

@@ -36,7 +36,7 @@ function mask(s: string, dataDir: string): string {
   return s
     .split(dataDir).join('<data>')
     .replace(/\b[0-9a-z]{12}[0-9a-f]{6}\b/g, '<id>')
-    .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, '<time>')
+    .replace(/\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?Z/g, '<time>')
     .replace(/"(elapsedMs|durationMs|seconds|uptimeSeconds|trainSeconds|ms)": ?[\d.e+-]+/g, '"$1":<n>')
     .replace(/\b\d+(\.\d+)? s\b/g, '<n> s')
     // doctor probes blktrace on a loop device of its own

@@ -100,8 +100,8 @@ export async function buildServer(svc: Service, opts: ServerOptions = {}, reach?
   await app.register(swagger, {
     openapi: {
       info: { title: 'ssdtune', version, description: 'Learn storage configurations from block I/O traces and apply them.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
+      // Each route that needs the token says so itself (plugins/auth.ts): on loopback, reading needs none.
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'the token in <dataDir>/api-token' } } },
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });

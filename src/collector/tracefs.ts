@@ -80,7 +80,7 @@ function cstr(buf: Buffer, f: FieldSpec, base: number): string {
 export function removeStaleInstances(root: string): string[] {
   const dir = path.join(root, 'instances');
   const removed: string[] = [];
-  let names: string[] = [];
+  let names: string[];
   try {
     names = readdirSync(dir);
   } catch {

@@ -11,6 +11,7 @@ import { ConfDB } from '../confdb/db.js';
 import { newId } from '../confdb/ids.js';
 import type { ConfigRecord, EvaluationRecord, WorkloadRecord } from '../confdb/records.js';
 import type { Metrics, WorkloadRef } from '../evaluators/types.js';
+import type { Configuration } from '../space/types.js';
 import { clusterLabelOffThread } from '../ml/worker.js';
 import { profileWorkload, type Identification } from '../ml/identify.js';
 import { openTrace } from '../readers/registry.js';
@@ -79,6 +80,8 @@ export interface TuneResult {
   /** 'confdb': a stored configuration was recommended; 'search': one was learned now. */
   source: 'confdb' | 'search';
   config: ConfigRecord;
+  /** The space's baseline the configuration is graded against (what the device has now, for the host space on a device). */
+  baseline?: Configuration;
   gain?: { grade: number; throughputSpeedup: number; latencySpeedup: number };
   search?: {
     status: string;
@@ -138,7 +141,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
     // A grade holds at the intensity it was measured at: a busy-hour request searches anew.
     if (stored && sameReplay(stored.replay, req.replay)) {
       ctl.progress?.(req.budget, req.budget, 'recommended a stored configuration');
-      return { workload: { id: known.id, name: known.name, known: true, identification: ident, ...(clusters ? { clusters } : {}) }, source: 'confdb', config: stored, gain: gainOf(stored) };
+      return { workload: { id: known.id, name: known.name, known: true, identification: ident, ...(clusters ? { clusters } : {}) }, source: 'confdb', config: stored, baseline: space.baseline, gain: gainOf(stored) };
     }
   }
 
@@ -235,6 +238,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
     workload: { id: workloadId, name, known: !!known, identification: ident, ...(clusters ? { clusters } : {}), ...(prof?.spreadRatio !== undefined ? { spreadRatio: prof.spreadRatio } : {}) },
     source: 'search',
     config,
+    baseline: baseline.config,
     gain: gainOf(config),
     search: {
       status: record.status,

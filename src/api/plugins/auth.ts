@@ -25,13 +25,23 @@ export interface AuthOptions {
   hostNames: ReadonlySet<string>;
 }
 
+/** Does a request need the token? The one rule the check and the OpenAPI document share. */
+function needsToken(o: AuthOptions, method: string, url: string): boolean {
+  const m = method.toUpperCase();
+  return o.exposed ? !((m === 'GET' || m === 'HEAD') && STATIC.test(url)) : !SAFE.has(m);
+}
+
 export function registerAuth(app: FastifyInstance, o: AuthOptions): void {
   const answersTo = [...o.hostNames].sort().join(', ');
+  // The OpenAPI document marks as secured exactly the routes this hook checks (routes added after it).
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (methods.some((m) => needsToken(o, m, route.url))) route.schema = { ...route.schema, security: [{ bearer: [] }] };
+  });
   app.addHook('onRequest', async (req) => {
     const name = hostNameOf(req.headers.host);
     if (name === undefined || !o.hostNames.has(name)) throw ERR_HOST_NOT_ALLOWED(String(req.headers.host ?? '').slice(0, 100), answersTo);
-    const open = o.exposed ? (req.method === 'GET' || req.method === 'HEAD') && STATIC.test(req.url) : SAFE.has(req.method);
-    if (open) return;
+    if (!needsToken(o, req.method, req.url)) return;
     if (!tokenMatches(req.headers.authorization, o.token)) {
       throw ERR_UNAUTHORIZED(o.exposed
         ? 'this server is exposed beyond loopback (serve --expose): every route needs "Authorization: Bearer <token>" (the token is in <dataDir>/api-token)'

@@ -14,7 +14,7 @@ import { ERR_FEATURES_TOO_SHORT } from '../errors.js';
 import { evaluatorFactory, spaceFor } from '../evaluators/registry.js';
 import type { Metrics, WorkloadRef } from '../evaluators/types.js';
 import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
-import { characterise, describeTrace } from '../ml/characterise.js';
+import { characterise, describeTrace, windowStreams } from '../ml/characterise.js';
 import { identify, profileWorkload, type Identification } from '../ml/identify.js';
 import { loadSimilarityModel, type SimilarityModel } from '../ml/model-io.js';
 import { openTrace } from '../readers/registry.js';
@@ -92,17 +92,15 @@ export async function tune(svc: Service, req: TuneRequest, ctl: TuneControl = {}
   const windowSize = model.meta.windowSize;
   ctl.progress?.(0, req.budget, 'characterising');
   const source = await openTrace(req.tracePath, { ...(req.format ? { format: req.format } : {}) });
-  const described = await describeTrace(source, { size: windowSize, source: req.tracePath });
-  const vectors = described.windows.map((w) => w.vector);
-  if (vectors.length === 0) {
-    throw ERR_FEATURES_TOO_SHORT(req.tracePath, `${described.requests} requests make no full window of ${windowSize}; tuning needs at least one`);
+  // Per device stream, as the similarity model was trained: windows never mix devices.
+  const described = await describeTrace(source, { size: windowSize, splitByDevice: true, source: req.tracePath });
+  const streams = windowStreams(described).map((s) => s.windows);
+  if (described.windows.length === 0) {
+    throw ERR_FEATURES_TOO_SHORT(req.tracePath, `${described.requests} requests make no full window of ${windowSize} on any one device; tuning needs at least one`);
   }
   // Cluster labels need PCA + k-means over at least two windows.
-  const clusters = vectors.length >= 2 ? characterise(described).label.clusters : undefined;
-  // The network method, the one chosen on validation data. ('both', network and PCA agreeing, makes
-  // fewer false "known" answers on held-out traces but rejects the very trace a workload was learned
-  // from when its 4-window queries spread in the PCA plane.)
-  const ident = await identify(model, vectors, new ConfDBWorkloadStore(svc.db, windowSize, model.id));
+  const clusters = described.windows.length >= 2 ? characterise(described).label.clusters : undefined;
+  const ident = await identify(model, streams, new ConfDBWorkloadStore(svc.db, windowSize, model.id));
   const evaluator = makeEvaluator({ totalRequests: described.requests });
   const space = spaceFor(evaluator, req.device);
 
@@ -167,7 +165,7 @@ export async function tune(svc: Service, req: TuneRequest, ctl: TuneControl = {}
     durationMs: e.ms,
     ...(req.jobId ? { jobId: req.jobId } : {}),
   }));
-  const prof = known ? undefined : profileWorkload(model, workloadId, name, vectors);
+  const prof = known ? undefined : profileWorkload(model, workloadId, name, streams);
   const workload: WorkloadRecord | undefined = prof && {
     id: workloadId,
     name,
@@ -178,7 +176,7 @@ export async function tune(svc: Service, req: TuneRequest, ctl: TuneControl = {}
     pcaCentre: prof.pcaCentre,
     embedding: prof.centroidEmbedding,
     ...(prof.modes ? { modes: prof.modes } : {}),
-    embeddingRadius: prof.embeddingRadius,
+    ...(prof.spread !== undefined ? { embeddingSpread: prof.spread } : {}),
     windowSize,
     ...(model.id ? { modelId: model.id } : {}),
     ...(clusters ? { clusters } : {}),

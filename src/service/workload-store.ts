@@ -10,14 +10,14 @@ import type { KnownWorkload, WorkloadStore } from '../ml/identify.js';
  * rule only: its embedding lives in that model's space.
  */
 export function toKnown(w: WorkloadRecord, modelId?: string): KnownWorkload | undefined {
-  if (!w.embedding || w.embeddingRadius === undefined || !w.pcaCentre) return undefined;
+  if (!w.embedding || !w.pcaCentre) return undefined;
   const comparable = modelId === undefined || w.modelId === modelId;
   return {
     id: w.id,
     name: w.name,
     centroidEmbedding: w.embedding,
     ...(w.modes ? { modes: w.modes } : {}),
-    embeddingRadius: w.embeddingRadius,
+    ...(w.embeddingSpread !== undefined ? { spread: w.embeddingSpread } : {}),
     pcaCentre: w.pcaCentre,
     descriptors: w.descriptors,
     ...(comparable ? {} : { comparable: false }),

@@ -55,21 +55,29 @@ function registerTrain(model: Command): void {
       const rel = (p: string) => path.relative(process.cwd(), p) || '.';
       const command = `ssdtune model train --traces ${rel(cfg.tracesDir)} --out ${rel(cfg.outDir)} --window ${cfg.windowSize} --query-windows ${cfg.queryWindows} --steps ${cfg.steps} --seed ${cfg.seed}`;
       // TensorFlow.js loads only for the model commands that need it (CLI start-up stays fast).
-      const { metricsTable, trainAndSave } = await import('../../ml/train.js');
+      const { trainAndSave } = await import('../../ml/train.js');
       const r = await trainAndSave(cfg, command);
+      const totals = { network: r.figures.network.totals, pca: r.figures.pca.totals };
       if (o.json) {
-        process.stdout.write(JSON.stringify({ out: cfg.outDir, backend: r.backend, trainSeconds: r.trainSeconds, streams: r.streams, skipped: r.skipped, metrics: r.metrics }, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)) + '\n');
+        process.stdout.write(JSON.stringify({ out: cfg.outDir, backend: r.backend, cpuSeconds: r.cpuSeconds, streams: r.streams, skipped: r.data.skipped, threshold: r.model.meta.threshold, totals, sources: r.figures.network.sources }, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)) + '\n');
       } else {
-        process.stdout.write(`model saved to ${cfg.outDir} (${r.streams.length} workloads, trained in ${r.trainSeconds.toFixed(1)} s on ${r.backend})\n\n${metricsTable(r.metrics)}\n`);
+        const t = totals.network;
+        const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+        process.stdout.write(
+          `model saved to ${cfg.outDir} (${r.streams.length} streams of ${new Set(r.streams.map((s) => s.source)).size} sources, ${r.cpuSeconds.toFixed(0)} CPU-s on ${r.backend})\n` +
+            `leave one source out: new-workload detection ${pct(t.detection)} (${t.falseKnown} false "known" of ${t.detectionQueries}), whole held-out traces answered "known" ${t.wholeTracesFalseKnown}, ` +
+            `same-workload match ${pct(t.match)} of ${t.matchQueries} (${t.wrongKnown} another workload, ${t.missed} "new"); per source in ${path.join(cfg.outDir, 'MODEL_CARD.md')}\n`,
+        );
       }
     });
 }
 
-async function windowVectors(file: string, windowSize: number, format?: string): Promise<Float64Array[]> {
-  const { describeTrace } = await import('../../ml/characterise.js');
-  const t = await describeTrace(await openTrace(file, format ? { format } : {}), { size: windowSize, source: file });
-  if (t.windows.length === 0) throw ERR_FEATURES_TOO_SHORT(file, `${t.requests} requests, the model needs windows of ${windowSize}`);
-  return t.windows.map((w) => w.vector);
+/** A trace's window vectors per device stream (the model's windowing). */
+async function windowVectors(file: string, windowSize: number, format?: string): Promise<Float64Array[][]> {
+  const { describeTrace, windowStreams } = await import('../../ml/characterise.js');
+  const t = await describeTrace(await openTrace(file, format ? { format } : {}), { size: windowSize, splitByDevice: true, source: file });
+  if (t.windows.length === 0) throw ERR_FEATURES_TOO_SHORT(file, `${t.requests} requests, the model needs windows of ${windowSize} on one device`);
+  return windowStreams(t).map((s) => s.windows);
 }
 
 function registerIdentify(model: Command): void {
@@ -89,7 +97,7 @@ function registerIdentify(model: Command): void {
       const m = await loadSimilarityModel(path.resolve(o.model));
       const store = new MemoryWorkloadStore();
       for (const k of o.known) store.put(profileWorkload(m, k, path.basename(k), await windowVectors(k, m.meta.windowSize)));
-      const r: Identification = await identify(m, await windowVectors(trace, m.meta.windowSize, o.format), store, o.method);
+      const r: Identification = await identify(m, await windowVectors(trace, m.meta.windowSize, o.format), store, { method: o.method });
       if (o.json) process.stdout.write(JSON.stringify({ trace, ...r, distance: Number.isFinite(r.distance) ? r.distance : null }) + '\n');
       else if (r.exact) process.stdout.write(`known: ${r.nearest!.name} (the very windows it was profiled from, ${r.windows} windows)\n`);
       else if (r.kind === 'known') process.stdout.write(`known: ${r.nearest!.name} (distance ${r.distance.toFixed(3)} <= threshold ${r.threshold.toFixed(3)}, confidence ${r.confidence.toFixed(2)}, ${r.windows} windows, ${r.method})\n`);

@@ -11,13 +11,17 @@
  * (default 7).
  */
 import { execFileSync } from 'node:child_process';
-import { applyHostConfig, revertHostConfig } from '../src/host/applier.js';
-import { LiveEvaluator, calibrateDevice, meanStd } from '../src/host/live-evaluator.js';
-import { canUseLoopDevices, createLoopDevice } from '../src/host/loop-device.js';
-import { chooseReadahead } from '../src/host/readahead-search.js';
-import { MemoryStateStore } from '../src/host/state.js';
-import { readSnapshot, resolveDevice } from '../src/host/sysfs.js';
-import { patternTrace, type PatternSpec } from '../src/host/workloads.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { withTrialConfig } from '../src/host/applier.js';
+import { LiveEvaluator, calibrateDevice, meanStd } from '../src/evaluators/live/live-evaluator.js';
+import { canUseLoopDevices, createLoopDevice } from '../src/blockdev/loop.js';
+import { chooseReadahead } from '../src/evaluators/readahead/readahead-search.js';
+import { JsonFileStateStore, type StateStore } from '../src/host/state.js';
+import { resolveDevice } from '../src/blockdev/resolve.js';
+import { readSnapshot } from '../src/blockdev/sysfs.js';
+import { patternTrace, type PatternSpec } from '../src/evaluators/readahead/workloads.js';
 import { emptyMeta, sourceFromBatches } from '../src/trace/model.js';
 
 const MiB = 1 << 20;
@@ -33,16 +37,12 @@ function fioArgs(dev: string, spec: PatternSpec): string[] {
   return [...common, '--rw=randread', `--size=${spec.spanBytes}`, `--number_ios=${spec.count}`, '--randrepeat=1', '--norandommap'];
 }
 
-async function fioBandwidth(dev: string, spec: PatternSpec, config: Record<string, number>): Promise<number> {
-  const store = new MemoryStateStore();
-  await applyHostConfig(dev, config, { store });
-  try {
+async function fioBandwidth(dev: string, spec: PatternSpec, config: Record<string, number>, store: StateStore): Promise<number> {
+  return withTrialConfig(dev, config, store, async () => {
     const out = execFileSync('fio', fioArgs(dev, spec), { encoding: 'utf8' });
     const j = JSON.parse(out.slice(out.indexOf('{'))) as { jobs: { read: { bw_bytes: number } }[] };
     return j.jobs[0]!.read.bw_bytes;
-  } finally {
-    if (await store.get(resolveDevice(dev).name)) await revertHostConfig(dev, { store });
-  }
+  });
 }
 
 export async function run(): Promise<void> {
@@ -62,6 +62,9 @@ export async function run(): Promise<void> {
   // A file on the machine's disk (not tmpfs): direct I/O from the loop driver reaches a real
   // block device, so per-request cost is what readahead amortises. SSDTUNE_BENCH_DIR overrides.
   const loop = createLoopDevice({ sizeBytes: size, directIo: true, dir: process.env.SSDTUNE_BENCH_DIR, fill: true });
+  // The way back of the bench's own device, recorded before each configuration is written.
+  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-bench-state-'));
+  const store = new JsonFileStateStore(stateDir);
   try {
     const dev = resolveDevice(loop.path);
     const asCreated = readSnapshot(dev);
@@ -71,7 +74,7 @@ export async function run(): Promise<void> {
     console.log(`load average at start: ${load} (2 cores shared with other jobs: figures are under contention)`);
     const cost = await calibrateDevice(loop.path, size);
     console.log(`calibrated cost: ${cost.requestUs.toFixed(1)} us/request, ${cost.parallelism.toFixed(1)} requests overlapped, ${(cost.bytesPerSec / 1e9).toFixed(2)} GB/s, ${cost.appRequestUs.toFixed(1)} us per cached read`);
-    const live = new LiveEvaluator({ device: loop.path, repetitions: 1 });
+    const live = new LiveEvaluator({ device: loop.path, repetitions: 1, store });
     const workloads: [string, PatternSpec][] = [
       ['sequential 4 KiB reads, 64 MiB', { pattern: 'sequential', count: 16384, requestBytes: 4096, spanBytes: 448 * MiB }],
       ['random 4 KiB reads, 4000 over 448 MiB', { pattern: 'random', count: 4000, requestBytes: 4096, spanBytes: 448 * MiB, seed: 11 }],
@@ -94,7 +97,7 @@ export async function run(): Promise<void> {
           const i = (k + r) % configs.length;
           const m = await live.evaluate(configs[i]![1], w);
           ours[i]!.push(m.throughputBps);
-          if (haveFio) fio[i]!.push(await fioBandwidth(loop.path, spec, configs[i]![1]));
+          if (haveFio) fio[i]!.push(await fioBandwidth(loop.path, spec, configs[i]![1], store));
         }
       }
       console.log(`\n${title} (QD1 buffered, ${rounds} alternated rounds; MB/s median [min-max], ratio of medians vs Linux default)`);
@@ -110,5 +113,6 @@ export async function run(): Promise<void> {
     }
   } finally {
     loop.destroy();
+    rmSync(stateDir, { recursive: true, force: true });
   }
 }

@@ -3,14 +3,12 @@
  * xzcat / zstdcat on the same files in the same run. Inputs are built in
  * bench/data from the real samples (repeated with shifted times).
  */
-import { createReadStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
 import { PROJECT_ROOT } from '../src/native.js';
 import { openTrace } from '../src/readers/registry.js';
-import { NativeDecompressStream, type NativeCodec } from '../src/readers/decompress.js';
+import { readChunks } from '../src/readers/input.js';
 
 const DATA = path.join(PROJECT_ROOT, 'bench', 'data');
 
@@ -55,15 +53,9 @@ async function countRequests(file: string): Promise<number> {
   return n;
 }
 
-async function decompressedBytes(file: string, codec: NativeCodec): Promise<number> {
+async function decompressedBytes(file: string): Promise<number> {
   let bytes = 0;
-  const sink = new Writable({
-    write(chunk: Buffer, _e, cb) {
-      bytes += chunk.length;
-      cb();
-    },
-  });
-  await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), new NativeDecompressStream(codec), sink);
+  for await (const c of readChunks(file)) bytes += c.buf.length;
   return bytes;
 }
 
@@ -102,7 +94,7 @@ export async function run(): Promise<void> {
   ] as const) {
     const file = `${msnfs}.${ext}`;
     if (!existsSync(file)) execFileSync(tool, ['-k', '-q', msnfs]);
-    const ours = await timed(() => decompressedBytes(file, codec));
+    const ours = await timed(() => decompressedBytes(file));
     const mb = ours.value / 1e6;
     const ref = timeCmd(`${tool} -dc ${file} > /dev/null`);
     const parse = await timed(() => countRequests(file));

@@ -12,6 +12,13 @@ import { PROJECT_ROOT } from './native.js';
 
 export interface Settings {
   dataDir: string;
+  /**
+   * The ConfDB: unset for the embedded LevelDB under dataDir (the default),
+   * or a postgres:// URL for a store shared by several processes and hosts.
+   */
+  store?: string;
+  /** The job queue: unset for in-process jobs (the default), or a redis:// URL for BullMQ and `ssdtune worker`s. */
+  queue?: string;
   /** URL of a running `ssdtune serve`, when the CLI should go through its API. */
   server?: string;
   /** Address and port `serve` binds (loopback unless told otherwise). */
@@ -26,9 +33,9 @@ export interface Settings {
   /** Directory of the workload similarity model (default: the one shipped in models/similarity). */
   modelDir: string;
   /**
-   * Replay options of the ssdsim evaluator. Preconditioning (fill + age the
-   * drive so writes meet GC) is the faithful default; it costs seconds per
-   * evaluation on the 480 GiB AutoBlox baseline, so quick runs may turn it off.
+   * Replay options of the ssdsim evaluator. The default is MQSim's: a fresh
+   * drive (MQSim cannot precondition trace replays). Preconditioning (fill +
+   * age the drive so that writes meet GC) is an option: SSDTUNE_SIM_PRECONDITION=1.
    */
   ssdsim: { preconditionFill?: number; preconditionAge?: number; lbaPolicy?: 'reject' | 'modulo' };
 }
@@ -62,16 +69,21 @@ export function loadSettings(overrides: Partial<Settings> = {}): Settings {
   const env = process.env;
   const fromEnv: Partial<Settings> = {
     ...(env.SSDTUNE_SERVER ? { server: env.SSDTUNE_SERVER } : {}),
+    ...(env.SSDTUNE_STORE ? { store: env.SSDTUNE_STORE } : {}),
+    ...(env.SSDTUNE_QUEUE ? { queue: env.SSDTUNE_QUEUE } : {}),
     ...(env.SSDTUNE_HOST ? { host: env.SSDTUNE_HOST } : {}),
     ...(env.SSDTUNE_PORT ? { port: Number(env.SSDTUNE_PORT) } : {}),
     ...(env.SSDTUNE_EVALUATOR ? { evaluator: env.SSDTUNE_EVALUATOR } : {}),
     ...(env.SSDTUNE_MQSIM ? { mqsimPath: env.SSDTUNE_MQSIM } : {}),
     ...(env.SSDTUNE_MODEL_DIR ? { modelDir: path.resolve(env.SSDTUNE_MODEL_DIR) } : {}),
-    // SSDTUNE_SIM_PRECONDITION=0 replays on a fresh drive (as MQSim does for traces).
-    ...(env.SSDTUNE_SIM_PRECONDITION === '0' ? { ssdsim: { preconditionFill: 0, preconditionAge: 0 } } : {}),
+    // SSDTUNE_SIM_PRECONDITION=1 fills and ages the drive first; 0 (the default) replays on a fresh drive, as MQSim does.
+    ...(env.SSDTUNE_SIM_PRECONDITION === '1' ? { ssdsim: { preconditionFill: 1, preconditionAge: 3 } } : {}),
+    ...(env.SSDTUNE_SIM_PRECONDITION === '0' ? { ssdsim: { preconditionFill: 0 } } : {}),
   };
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
   const s: Settings = { ...DEFAULTS, ...fromFile, ...fromEnv, ...defined, dataDir };
   if (!Number.isInteger(s.port) || s.port < 0 || s.port > 65535) throw ERR_USAGE(`port must be 0..65535, got ${s.port}`);
+  if (s.store !== undefined && !/^postgres(ql)?:\/\//.test(s.store)) throw ERR_USAGE(`store (SSDTUNE_STORE) must be a postgres:// URL, or unset for the embedded LevelDB; got "${s.store}"`);
+  if (s.queue !== undefined && !/^rediss?:\/\//.test(s.queue)) throw ERR_USAGE(`queue (SSDTUNE_QUEUE) must be a redis:// URL, or unset for in-process jobs; got "${s.queue}"`);
   return s;
 }

@@ -72,11 +72,19 @@ export const ERR_NOT_FOUND = defineError('SSDTUNE_NOT_FOUND', 404, EXIT.NOT_FOUN
 export const ERR_PERMISSION = defineError('SSDTUNE_PERMISSION', 403, EXIT.PERMISSION, '%s');
 export const ERR_UNSUPPORTED = defineError('SSDTUNE_UNSUPPORTED', 501, EXIT.UNSUPPORTED, '%s');
 export const ERR_NATIVE = defineError('SSDTUNE_NATIVE', 500, EXIT.FAILURE, 'native addon: %s');
+/** feature, why it is missing, what to do (an optional native library: src/native.ts) */
+export const ERR_FEATURE_MISSING = defineError('SSDTUNE_FEATURE_MISSING', 501, EXIT.UNSUPPORTED, '%s is not available here: %s. Fix: %s');
 
 // ---- trace input -----------------------------------------------------------
 /** file, where (byte offset or line), what was expected */
 export const ERR_TRACE_FORMAT = defineError('SSDTUNE_TRACE_FORMAT', 400, EXIT.BAD_INPUT, '%s: %s: %s');
 export const ERR_TRACE_UNKNOWN_FORMAT = defineError('SSDTUNE_TRACE_UNKNOWN_FORMAT', 400, EXIT.BAD_INPUT, '%s: cannot tell the trace format (%s); pass --format');
+/** file, the candidate readings, the --format choices */
+export const ERR_TRACE_AMBIGUOUS_FORMAT = defineError('SSDTUNE_TRACE_AMBIGUOUS_FORMAT', 400, EXIT.BAD_INPUT, '%s: the lines fit several formats that read the same columns in different units: %s; pass %s');
+/** file, where (line, byte offsets), which limit and how to raise it */
+export const ERR_TRACE_LIMIT = defineError('SSDTUNE_TRACE_LIMIT', 413, EXIT.BAD_INPUT, '%s: %s: %s');
+/** file, why (the signal's reason) */
+export const ERR_TRACE_ABORTED = defineError('SSDTUNE_TRACE_ABORTED', 499, EXIT.FAILURE, '%s: reading cancelled (%s)');
 export const ERR_TRACE_OPEN = defineError('SSDTUNE_TRACE_OPEN', 400, EXIT.BAD_INPUT, '%s: %s');
 
 // ---- configuration space, GPR and search ---------------------------------
@@ -132,9 +140,10 @@ export const ERR_CONFDB_IMPORT = defineError('SSDTUNE_CONFDB_IMPORT', 400, EXIT.
 export const ERR_CONFLICT = defineError('SSDTUNE_CONFLICT', 409, EXIT.CONFLICT, '%s');
 export const ERR_UNAUTHORIZED = defineError('SSDTUNE_UNAUTHORIZED', 401, EXIT.PERMISSION, '%s');
 export const ERR_UPLOAD_TOO_LARGE = defineError('SSDTUNE_UPLOAD_TOO_LARGE', 413, EXIT.BAD_INPUT, 'upload exceeds the limit of %s bytes');
+// ---- block devices ---------------------------------------------------------
+/** device as given, why it does not name a usable block device */
+export const ERR_DEVICE = defineError('SSDTUNE_DEVICE', 404, EXIT.NOT_FOUND, '%s: %s');
 // ---- host tuning -----------------------------------------------------------
-/** device as given, why it cannot be used */
-export const ERR_HOST_DEVICE = defineError('SSDTUNE_HOST_DEVICE', 404, EXIT.NOT_FOUND, '%s: %s');
 /** device, attribute, value, what is allowed */
 export const ERR_HOST_VALUE = defineError('SSDTUNE_HOST_VALUE', 400, EXIT.BAD_INPUT, '%s: %s=%s is not valid: %s');
 /** device, attribute: not on the allow-list */
@@ -143,6 +152,8 @@ export const ERR_HOST_ATTRIBUTE = defineError('SSDTUNE_HOST_ATTRIBUTE', 400, EXI
 export const ERR_HOST_ROOT = defineError('SSDTUNE_HOST_ROOT', 403, EXIT.PERMISSION, '%s needs root (run as root or use --dry-run)');
 /** device, attribute, value, reason, rollback outcome */
 export const ERR_HOST_APPLY = defineError('SSDTUNE_HOST_APPLY', 500, EXIT.FAILURE, '%s: writing %s=%s failed (%s); %s');
+/** device, what was being restored, what is left, what to do */
+export const ERR_HOST_RESTORE = defineError('SSDTUNE_HOST_RESTORE', 500, EXIT.FAILURE, '%s: restoring %s failed: %s; %s');
 /** device, what */
 export const ERR_HOST_STATE = defineError('SSDTUNE_HOST_STATE', 409, EXIT.CONFLICT, '%s: %s');
 /** config file, where, what was expected */

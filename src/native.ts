@@ -1,12 +1,24 @@
 /**
- * Loads the native addon (built by node-gyp into build/Release during
- * `npm ci`). One place, so a missing build gives one clear error.
+ * Loads the native addons. One place, so a missing build gives one clear error.
+ *
+ * - `ssdtune_native` (readers, simulator, features, linalg, blktrace ioctls)
+ *   needs only libraries every Linux system has; without it nothing runs.
+ * - Features whose library is optional are addons of their own in a
+ *   `features/` directory beside it, so a machine without that library still
+ *   runs everything else: `nativeFeature()` loads one or throws a coded error
+ *   saying why it is missing and what to do, and `featureStatus()` tells
+ *   `ssdtune doctor` the same without throwing.
+ *
+ * Where they come from (as node-gyp-build resolves them): a local build
+ * (build/Release, made by `npm run build:native` or by the install script
+ * when no prebuild fits), else the prebuilt binaries of this platform that
+ * the npm package ships (prebuilds/<platform>-<arch>/, scripts/prebuild.sh).
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
-import { ERR_NATIVE } from './errors.js';
+import { ERR_FEATURE_MISSING, ERR_NATIVE } from './errors.js';
 
 /** Project root: dist/src/native.js -> ../.. ; src/native.ts (ts-node) -> .. */
 export const PROJECT_ROOT = (() => {
@@ -22,12 +34,96 @@ export const PROJECT_ROOT = (() => {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type NativeAddon = Record<string, any>;
 
+const require = createRequire(import.meta.url);
+
+/** The main addon's file: the local build first, else this platform's prebuild (node-gyp-build's rules). */
+export function mainAddonPath(): string {
+  const local = path.join(PROJECT_ROOT, 'build', 'Release', 'ssdtune_native.node');
+  if (existsSync(local)) return local;
+  try {
+    const gypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+    return gypBuild.resolve(PROJECT_ROOT);
+  } catch (e) {
+    throw ERR_NATIVE(`${local} is missing and no prebuilt binary fits this machine (${(e as Error).message.split('\n')[0]}): run \`npm run build:native\` (needs g++ and make)`);
+  }
+}
+
 let cached: NativeAddon | undefined;
 
 export function native(): NativeAddon {
   if (cached) return cached;
-  const file = path.join(PROJECT_ROOT, 'build', 'Release', 'ssdtune_native.node');
-  if (!existsSync(file)) throw ERR_NATIVE(`${file} is missing: run \`npm run build:native\` (needs g++ and make)`);
-  cached = createRequire(import.meta.url)(file) as NativeAddon;
+  const file = mainAddonPath();
+  try {
+    cached = require(file) as NativeAddon;
+  } catch (e) {
+    throw ERR_NATIVE(`cannot load ${file}: ${(e as Error).message}; rebuild with \`npm run build:native\``);
+  }
   return cached;
+}
+
+export type NativeFeature = 'ebpf' | 'uring';
+
+/** What each optional feature gives, and the run-time library it links. */
+export const NATIVE_FEATURES: Record<NativeFeature, { what: string; library: string; runtimePackages: string; buildPackages: string }> = {
+  ebpf: { what: 'live capture with eBPF (collect --backend ebpf)', library: 'libbpf', runtimePackages: 'libbpf1 libelf1', buildPackages: 'libbpf-dev libelf-dev zlib1g-dev clang bpftool' },
+  uring: { what: 'live replay on a device (the live evaluator, io_uring)', library: 'liburing', runtimePackages: 'liburing2', buildPackages: 'liburing-dev' },
+};
+
+export interface FeatureStatus {
+  feature: NativeFeature;
+  what: string;
+  available: boolean;
+  /** The library version when available, else why not. */
+  detail: string;
+  /** What to do (empty when available). */
+  fix: string;
+  file: string;
+}
+
+const features = new Map<NativeFeature, { addon?: NativeAddon; status: FeatureStatus }>();
+
+function loadFeature(f: NativeFeature): { addon?: NativeAddon; status: FeatureStatus } {
+  const known = features.get(f);
+  if (known) return known;
+  const info = NATIVE_FEATURES[f];
+  let file = path.join(PROJECT_ROOT, 'build', 'Release', 'features', `ssdtune_${f}.node`);
+  const base = { feature: f, what: info.what, file };
+  let out: { addon?: NativeAddon; status: FeatureStatus };
+  try {
+    file = path.join(path.dirname(mainAddonPath()), 'features', `ssdtune_${f}.node`);
+    base.file = file;
+    if (!existsSync(file)) {
+      out = { status: { ...base, available: false, detail: `${file} was not built`, fix: `npm run build:native (with ${info.buildPackages} installed)` } };
+    } else {
+      const addon = require(file) as NativeAddon;
+      out = addon.available
+        ? { addon, status: { ...base, available: true, detail: [addon.library, addon.program && `BPF program built with ${String(addon.program)}`].filter(Boolean).join(', '), fix: '' } }
+        : { status: { ...base, available: false, detail: String(addon.reason), fix: String(addon.fix) } };
+    }
+  } catch (e) {
+    const msg = (e as Error).message.split('\n')[0]!;
+    const missingLib = /cannot open shared object file/.test(msg);
+    out = {
+      status: {
+        ...base,
+        available: false,
+        detail: `cannot load ${path.basename(file)}: ${msg}`,
+        fix: missingLib ? `apt-get install ${info.runtimePackages}` : `npm run build:native (with ${info.buildPackages} installed)`,
+      },
+    };
+  }
+  features.set(f, out);
+  return out;
+}
+
+/** Whether an optional native feature works here, why not, and what to do. */
+export function featureStatus(f: NativeFeature): FeatureStatus {
+  return loadFeature(f).status;
+}
+
+/** The feature's addon, or a coded error that says why it is missing. */
+export function nativeFeature(f: NativeFeature): NativeAddon {
+  const { addon, status } = loadFeature(f);
+  if (!addon) throw ERR_FEATURE_MISSING(status.what, status.detail, status.fix);
+  return addon;
 }

@@ -100,14 +100,23 @@ test('malformed JSON is a 400 with a message; unknown ids are 404; the server ke
     assert.equal((await call('GET', route)).status, 404, route);
   }
   assert.equal((await call('POST', '/v1/jobs', { body: { traceId: 'none' } })).status, 404);
-  // A job that could only fail is refused at submission: unknown evaluator, live without a device.
+  // A job that could only fail is refused at submission: unknown evaluator, an evaluator of another space,
+  // live without a device, a budget below 2 (the CLI's rule; REST took 1).
   const raw = readFileSync('traces/msr_hm_0_sample1000.csv');
   const trace = (await (await call('POST', '/v1/traces?name=msr.csv', { raw })).json()) as { id: string };
   const jobsBefore = ((await (await call('GET', '/v1/jobs')).json()) as { items: unknown[] }).items.length;
-  for (const body of [{ traceId: trace.id, evaluator: 'nosuch' }, { traceId: trace.id, space: 'host', evaluator: 'live' }]) {
+  const refused: [Record<string, unknown>, RegExp][] = [
+    [{ evaluator: 'nosuch' }, /evaluator must be equal to one of the allowed values/],
+    [{ space: 'host', evaluator: 'ssdsim' }, /the ssdsim evaluator does not score the host space/],
+    [{ space: 'host', evaluator: 'live' }, /give --device/],
+    [{ budget: 1 }, /budget must be >= 2/],
+    [{ replay: { mode: 'scaled', speedup: 0 } }, /replay/],
+  ];
+  for (const [extra, re] of refused) {
+    const body = { traceId: trace.id, ...extra };
     const r = await call('POST', '/v1/jobs', { body });
     assert.equal(r.status, 400, JSON.stringify(body));
-    assert.match(((await r.json()) as { error: { message: string } }).error.message, /unknown evaluator|give --device/);
+    assert.match(((await r.json()) as { error: { message: string } }).error.message, re);
   }
   assert.equal(((await (await call('GET', '/v1/jobs')).json()) as { items: unknown[] }).items.length, jobsBefore);
   assert.equal((await call('GET', '/v1/health')).status, 200);

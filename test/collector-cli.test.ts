@@ -5,12 +5,13 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { checkBackend, checkEbpf } from '../src/collector/doctor.js';
+import { checkBackend } from '../src/collector/doctor.js';
+import { featureStatus, PROJECT_ROOT as ROOT } from '../src/native.js';
 import { createLoop, haveTool, runFio, type FioIo, type ScratchDevice } from '../src/collector/testbed.js';
 import { openTrace } from '../src/readers/registry.js';
 import { collect, Op } from '../src/trace/model.js';
@@ -22,6 +23,8 @@ const skipAll = !isRoot ? 'needs root (loop devices, eBPF, tracefs)' : !haveTool
 interface DoctorJson {
   checks: { backend: string; works: boolean; reason: string; fix: string }[];
   auto: string | null;
+  features: { feature: string; available: boolean; detail: string; fix: string }[];
+  ebpfMinKernel: string;
 }
 
 function doctor(): { code: number | null; json: DoctorJson } {
@@ -45,22 +48,58 @@ describe('ssdtune doctor', { skip: isRoot ? undefined : 'needs root' }, () => {
     assert.equal(code, json.auto ? 0 : 6);
   });
 
-  it('says when the eBPF object was not built, and why', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-doctor-'));
+  it('lists the optional native features and the eBPF minimum kernel', () => {
+    const { json } = doctor();
+    assert.equal(json.ebpfMinKernel, '5.8');
+    assert.deepEqual(json.features.map((f) => f.feature), ['ebpf', 'uring']);
+    for (const f of json.features) {
+      assert.equal(f.available, featureStatus(f.feature as 'ebpf' | 'uring').available);
+      assert.ok(f.detail.length > 0 && (f.available || f.fix.length > 0), `${f.feature} says what it has or why not`);
+    }
+    const ebpf = json.checks.find((c) => c.backend === 'ebpf')!;
+    if (ebpf.works) assert.match(ebpf.reason, /minimum 5\.8; disk from rq->(q->disk|rq_disk), block_rq_issue\((q, )?rq\)/);
+  });
+});
+
+describe('scripts/build-bpf.sh without a toolchain', () => {
+  // A PATH with the shell tools the script uses but no clang or bpftool.
+  function bareBin(dir: string): string {
+    const bin = path.join(dir, 'bin');
+    mkdirSync(bin);
+    for (const t of ['bash', 'mkdir', 'tr', 'cp', 'cat', 'mktemp', 'uname', 'rm', 'dirname', 'mv']) {
+      const where = spawnSync('sh', ['-c', `command -v ${t}`], { encoding: 'utf8' }).stdout.trim();
+      if (where) symlinkSync(where, path.join(bin, t));
+    }
+    return bin;
+  }
+  function tree(dir: string, shipped: boolean): string {
+    mkdirSync(path.join(dir, 'scripts'));
+    mkdirSync(path.join(dir, 'native', 'bpf'), { recursive: true });
+    copyFileSync(path.join(ROOT, 'scripts', 'build-bpf.sh'), path.join(dir, 'scripts', 'build-bpf.sh'));
+    if (shipped) writeFileSync(path.join(dir, 'native', 'bpf', 'biotrace.skel.h'), '/* a shipped skeleton */\n');
+    return path.join(dir, 'scripts', 'build-bpf.sh');
+  }
+
+  it('writes a header that says why there is no program, which the addon reports', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-bpfbuild-'));
     try {
-      writeFileSync(path.join(dir, 'status.json'), JSON.stringify({ built: false, reason: 'clang not found (apt-get install clang)' }));
-      // In-process (the CLI takes ~10 s to start on a busy machine): the same check the CLI runs.
-      process.env.SSDTUNE_BPF_OBJECT = path.join(dir, 'missing.bpf.o');
-      process.env.SSDTUNE_BPF_STATUS = path.join(dir, 'status.json');
-      const e = checkEbpf();
-      assert.equal(e.works, false);
-      assert.match(e.reason, /eBPF object not built: clang not found/);
-      assert.match(e.fix, /build:native/);
-      process.env.SSDTUNE_BPF_STATUS = path.join(dir, 'no-status.json'); // the build script never ran
-      assert.match(checkEbpf().reason, /missing\.bpf\.o not built \(scripts\/build-bpf\.sh has not run\)/);
+      const r = spawnSync(path.join(bareBin(dir), 'bash'), [tree(dir, false), path.join(dir, 'out')], { encoding: 'utf8', env: { PATH: path.join(dir, 'bin') } });
+      assert.equal(r.status, 0, r.stderr);
+      const h = readFileSync(path.join(dir, 'out', 'biotrace.skel.h'), 'utf8');
+      assert.match(h, /#define BIOTRACE_SKEL_UNAVAILABLE "clang was not installed when the addon was built \(apt-get install clang\)"/);
     } finally {
-      delete process.env.SSDTUNE_BPF_OBJECT;
-      delete process.env.SSDTUNE_BPF_STATUS;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('uses the skeleton shipped in the npm package when there is one', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-bpfbuild-'));
+    try {
+      const r = spawnSync(path.join(bareBin(dir), 'bash'), [tree(dir, true), path.join(dir, 'out')], { encoding: 'utf8', env: { PATH: path.join(dir, 'bin') } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(readFileSync(path.join(dir, 'out', 'biotrace.skel.h'), 'utf8'), '/* a shipped skeleton */\n');
+      assert.match(r.stderr, /using the shipped skeleton/);
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });

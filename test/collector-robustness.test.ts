@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { isSsdtuneError } from '../src/errors.js';
 import { BlktraceSession } from '../src/collector/blktrace-kernel.js';
-import { resolveDevice } from '../src/collector/device.js';
+import { resolveDevice } from '../src/blockdev/resolve.js';
 import { checkBackend, checkTracefs } from '../src/collector/doctor.js';
 import { openCollector } from '../src/collector/index.js';
 import { LOCK_DIR } from '../src/collector/lock.js';
@@ -33,11 +33,11 @@ describe('collector input checks', () => {
   it('a missing device is a coded error naming it', async () => {
     await assert.rejects(
       async () => openCollector('/dev/ssdtune-no-such-device', { backend: 'tracefs' }),
-      (e) => (isRoot ? code(e) === 'SSDTUNE_COLLECT_DEVICE' && /ssdtune-no-such-device: no such device/.test((e as Error).message) : code(e) === 'SSDTUNE_COLLECT_NOT_ROOT'),
+      (e) => (isRoot ? code(e) === 'SSDTUNE_DEVICE' && /ssdtune-no-such-device: no such device/.test((e as Error).message) : code(e) === 'SSDTUNE_COLLECT_NOT_ROOT'),
     );
   });
   it('a regular file is not a block device', { skip: isRoot ? undefined : 'needs root' }, async () => {
-    await assert.rejects(async () => openCollector('/etc/hostname'), (e) => code(e) === 'SSDTUNE_COLLECT_DEVICE' && /not a block device/.test((e as Error).message));
+    await assert.rejects(async () => openCollector('/etc/hostname'), (e) => code(e) === 'SSDTUNE_DEVICE' && /not a block device/.test((e as Error).message));
   });
   it('a malformed tracefs format file names the file and line', () => {
     assert.throws(() => parseEventFormat('name: x\nID: 3\n\tfield:int a;\toffset:zz;\n', '/x/format'), (e) => code(e) === 'SSDTUNE_TRACE_FORMAT' && /\/x\/format: line 3/.test((e as Error).message));

@@ -9,6 +9,7 @@ import { openService } from '../src/service/context.js';
 import { jobHandlers } from '../src/service/handlers.js';
 import { startServer } from '../src/api/server.js';
 import { tune } from '../src/service/tune.js';
+import { resolveTuneArgs } from '../src/service/tune-spec.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -20,7 +21,7 @@ test('dashboard: workloads in the PCA plane, search convergence, configurations 
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
   try {
     // Real content: a host-space tune of a real trace (fast: readahead model).
-    await tune(svc, { tracePath: path.resolve('traces/mqsim_wsrch-small.trace'), evaluator: 'readahead-model', budget: 6 });
+    await tune(svc, { tracePath: path.resolve('traces/mqsim_wsrch-small.trace'), spec: resolveTuneArgs({ space: 'host', evaluator: 'readahead-model', budget: 6 }, svc.settings).spec });
     const page = await browser.newPage();
     const errors: string[] = [];
     const outside: string[] = [];

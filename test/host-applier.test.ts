@@ -11,12 +11,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { applyHostConfig, revertHostConfig } from '../src/host/applier.js';
 import { JsonFileStateStore } from '../src/host/state.js';
-import { parseScheduler, readSnapshot, resolveDevice } from '../src/host/sysfs.js';
-import { canUseLoopDevices, createLoopDevice, type LoopDevice } from '../src/host/loop-device.js';
+import { resolveDevice } from '../src/blockdev/resolve.js';
+import { parseScheduler, readSnapshot } from '../src/blockdev/sysfs.js';
+import { canUseLoopDevices, createLoopDevice, type LoopDevice } from '../src/blockdev/loop.js';
 import { toTunedProfile, toUdevRule } from '../src/host/export.js';
 import { buildHostSpace, hostConfigToApply } from '../src/host/host-space.js';
 import { isFeasible } from '../src/space/constraints.js';
 import { isSsdtuneError } from '../src/errors.js';
+import { jiffiesRoundTrip, kernelHz, pageKb } from '../src/host/validate.js';
 import { PROJECT_ROOT } from '../src/native.js';
 
 const skip = canUseLoopDevices();
@@ -52,9 +54,9 @@ test('tuned profile and udev rule carry the configuration in write order', () =>
 });
 
 test('missing device: clear error', () => {
-  assert.throws(() => resolveDevice('/dev/ssdtune-no-such-device'), (e) => isSsdtuneError(e, 'SSDTUNE_HOST_DEVICE'));
-  assert.throws(() => resolveDevice('../../etc'), (e) => isSsdtuneError(e, 'SSDTUNE_HOST_DEVICE'));
-  assert.throws(() => resolveDevice('/etc/passwd'), (e) => isSsdtuneError(e, 'SSDTUNE_HOST_DEVICE'));
+  assert.throws(() => resolveDevice('/dev/ssdtune-no-such-device'), (e) => isSsdtuneError(e, 'SSDTUNE_DEVICE'));
+  assert.throws(() => resolveDevice('../../etc'), (e) => isSsdtuneError(e, 'SSDTUNE_DEVICE'));
+  assert.throws(() => resolveDevice('/etc/passwd'), (e) => isSsdtuneError(e, 'SSDTUNE_DEVICE'));
 });
 
 test('apply then revert restores every attribute exactly', { skip }, withLoop(async (loop, store) => {
@@ -213,7 +215,48 @@ test('a partition resolves to its disk', { skip }, withLoop(async (loop, _s, _d,
     return;
   }
   const dev = resolveDevice(part);
-  assert.equal(dev.name, loop.name);
-  assert.equal(dev.partition, `${loop.name}p1`);
-  assert.equal(resolveDevice(`${loop.name}p1`).name, loop.name);
+  assert.equal(dev.disk.name, loop.name);
+  assert.equal(dev.name, `${loop.name}p1`);
+  assert.ok(dev.partition && dev.partition.sectors > 0);
+  // By name or by node: one set of rules, the same device.
+  assert.deepEqual({ ...resolveDevice(`${loop.name}p1`), given: part }, dev);
 }, true));
+
+test('values the kernel would round or overflow, and one attribute spelled twice, are refused before any write', { skip }, withLoop(async (loop, store) => {
+  const dev = resolveDevice(loop.path);
+  const before = readSnapshot(dev);
+  const offered = parseScheduler(readFileSync(`/sys/block/${loop.name}/queue/scheduler`, 'utf8')).available;
+  const page = pageKb();
+  const bad: [Record<string, unknown>, RegExp][] = [
+    [{ read_ahead_kb: 128, 'queue/read_ahead_kb': 256 }, /read_ahead_kb=256 is not valid: given twice, as "read_ahead_kb" and "queue\/read_ahead_kb"/],
+    [{ 'iosched.fifo_batch': 8, 'queue/iosched/fifo_batch': 8, scheduler: 'mq-deadline' }, /given twice/],
+    [{ read_ahead_kb: page * 32 + 1 }, new RegExp(`whole ${page} KiB pages and would read back ${page * 32}`)],
+  ];
+  const hz = kernelHz();
+  if (hz !== null && offered.includes('mq-deadline')) {
+    // The model of msecs_to_jiffies/jiffies_to_msecs checked against this kernel on our own device first.
+    const probe = await import('../src/blockdev/sysfs.js');
+    await applyHostConfig(loop.path, { scheduler: 'mq-deadline' }, { store });
+    try {
+      for (const ms of [1, 5, 7, 2147483647]) {
+        probe.writeAttr(dev, 'iosched.read_expire', String(ms));
+        assert.equal(Number(probe.readAttr(dev, 'iosched.read_expire')), jiffiesRoundTrip(ms, hz), `read_expire=${ms} at HZ=${hz}`);
+      }
+    } finally {
+      await revertHostConfig(loop.path, { store });
+    }
+    assert.deepEqual(readSnapshot(dev), before);
+    if (jiffiesRoundTrip(1, hz) !== 1) bad.push([{ scheduler: 'mq-deadline', 'iosched.read_expire': 1 }, new RegExp(`read_expire=1 is not valid: the kernel keeps it in jiffies of .* \\(HZ=${hz}\\) and would read back ${jiffiesRoundTrip(1, hz)}`)]);
+    if (jiffiesRoundTrip(2147483647, hz) !== 2147483647) bad.push([{ scheduler: 'mq-deadline', 'iosched.write_expire': 2147483647 }, /write_expire=2147483647 is not valid: the kernel would overflow it and read back -\d+/]);
+    bad.push([{ scheduler: 'mq-deadline', 'iosched.async_depth': 0 }, /async_depth=0 is not valid: expected 1\.\./]);
+  }
+  for (const [cfg, re] of bad) {
+    await assert.rejects(applyHostConfig(loop.path, cfg, { store }), (e) => {
+      assert.ok(isSsdtuneError(e, 'SSDTUNE_HOST_VALUE'), `${JSON.stringify(cfg)}: ${String(e)}`);
+      assert.match((e as Error).message, re);
+      return true;
+    });
+  }
+  assert.deepEqual(readSnapshot(dev), before);
+  assert.equal(await store.get(loop.name), undefined);
+}));

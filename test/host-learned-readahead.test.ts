@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LearnedReadahead } from '../src/host/learned-readahead.js';
-import { windowFeatures, FEATURE_NAMES } from '../src/host/kml-features.js';
-import { patternTrace } from '../src/host/workloads.js';
+import { LearnedReadahead } from '../src/evaluators/readahead/learned-readahead.js';
+import { windowFeatures, FEATURE_NAMES } from '../src/evaluators/readahead/kml-features.js';
+import { patternTrace } from '../src/evaluators/readahead/workloads.js';
 import { isSsdtuneError } from '../src/errors.js';
 
 test('KML features separate sequential from random windows', () => {

@@ -10,20 +10,22 @@
  * identical runs vary 2-5x under load. bench/host.bench.ts measures
  * throughput with alternated, longer runs.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { simulateReadahead, ReadaheadModelEvaluator } from '../src/host/readahead-model.js';
+import { simulateReadahead, ReadaheadModelEvaluator } from '../src/evaluators/readahead/readahead-model.js';
 import { readaheadModelSpace } from '../src/host/host-space.js';
-import { chooseReadahead } from '../src/host/readahead-search.js';
-import { patternTrace, patternWorkload, type PatternSpec } from '../src/host/workloads.js';
-import { LiveEvaluator, calibrateDevice, planReplay, runReplay } from '../src/host/live-evaluator.js';
+import { chooseReadahead } from '../src/evaluators/readahead/readahead-search.js';
+import { patternTrace, patternWorkload, type PatternSpec } from '../src/evaluators/readahead/workloads.js';
+import { LiveEvaluator, calibrateDevice, runReplay } from '../src/evaluators/live/live-evaluator.js';
+import { planReplay } from '../src/evaluators/live/replay-plan.js';
 import { Op, TraceBuilder } from '../src/trace/model.js';
-import { canUseLoopDevices, createLoopDevice } from '../src/host/loop-device.js';
+import { canUseLoopDevices, createLoopDevice } from '../src/blockdev/loop.js';
 import { isSsdtuneError } from '../src/errors.js';
+import { JsonFileStateStore } from '../src/host/state.js';
 import type { Metrics } from '../src/evaluators/types.js';
 import { native } from '../src/native.js';
 
@@ -105,6 +107,11 @@ test('live evaluator refuses writes on a non-scratch device and maps LBAs into t
   }
 });
 
+/** The way back of the test's own loop devices, in a file of a temporary data directory. */
+const stateDir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-state-'));
+after(() => rmSync(stateDir, { recursive: true, force: true }));
+const scratchStore = (): JsonFileStateStore => new JsonFileStateStore(stateDir);
+
 const skip = canUseLoopDevices() ?? (existsSync('/dev/shm') ? undefined : 'no /dev/shm');
 
 test('live evaluator refuses a device with a filesystem signature unless forced', { skip }, () => {
@@ -115,8 +122,8 @@ test('live evaluator refuses a device with a filesystem signature unless forced'
     writeSync(fd, Buffer.from([0x53, 0xef]), 0, 2, 0x438);
     fsyncSync(fd);
     closeSync(fd);
-    assert.throws(() => new LiveEvaluator({ device: loop.path }), (e) => isSsdtuneError(e, 'SSDTUNE_HOST_UNSAFE') && /ext/.test((e as Error).message));
-    assert.doesNotThrow(() => new LiveEvaluator({ device: loop.path, force: true }));
+    assert.throws(() => new LiveEvaluator({ device: loop.path, store: scratchStore() }), (e) => isSsdtuneError(e, 'SSDTUNE_HOST_UNSAFE') && /ext/.test((e as Error).message));
+    assert.doesNotThrow(() => new LiveEvaluator({ device: loop.path, force: true, store: scratchStore() }));
   } finally {
     loop.destroy();
   }
@@ -135,7 +142,7 @@ test('live evaluator never replays on a mounted device, even forced', { skip }, 
       t.skip('mount is not permitted here');
       return;
     }
-    assert.throws(() => new LiveEvaluator({ device: loop.path, force: true }), (e) => isSsdtuneError(e, 'SSDTUNE_HOST_UNSAFE') && /mounted at/.test((e as Error).message));
+    assert.throws(() => new LiveEvaluator({ device: loop.path, force: true, store: scratchStore() }), (e) => isSsdtuneError(e, 'SSDTUNE_HOST_UNSAFE') && /mounted at/.test((e as Error).message));
   } finally {
     if (mounted) execFileSync('umount', [mnt]);
     rmSync(mnt, { recursive: true, force: true });
@@ -183,7 +190,7 @@ test('readahead model and live replay rank read_ahead_kb values the same way', {
   const loop = createLoopDevice({ sizeBytes: size, directIo: true, dir: '/dev/shm', fill: true });
   try {
     const cost = await calibrateDevice(loop.path, size);
-    const live = new LiveEvaluator({ device: loop.path, repetitions: 3 });
+    const live = new LiveEvaluator({ device: loop.path, repetitions: 3, store: scratchStore() });
     const model = new ReadaheadModelEvaluator({ deviceBytes: size, cost, maxSectorsKb: 1280 });
     const specs: [string, PatternSpec][] = [
       ['sequential', { pattern: 'sequential', count: 4096, requestBytes: 4096, spanBytes: 64 * MiB }],

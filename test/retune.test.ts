@@ -15,6 +15,7 @@ import { retune } from '../src/service/retune.js';
 import { checkBackend } from '../src/collector/doctor.js';
 import { createLoop, haveTool, runFioAsync } from '../src/collector/testbed.js';
 import { isSsdtuneError } from '../src/errors.js';
+import { KINDS } from '../src/confdb/db.js';
 
 const skip =
   process.getuid?.() !== 0 ? 'needs root (loop devices, tracing)' : !haveTool('fio') ? 'fio is not installed' : !checkBackend('tracefs').works && !checkBackend('ebpf').works ? 'no live capture backend works here' : false;
@@ -26,21 +27,32 @@ test('retune: captures fio\'s sequential reads, applies the learned configuratio
   const ra = () => readFileSync(`/sys/block/${name}/queue/read_ahead_kb`, 'utf8').trim();
   const original = ra();
   try {
-    const run = async () => {
+    const run = async (device: string, dryRun = false) => {
       // fio keeps reading sequentially (O_DIRECT, so every request reaches the device) while retune captures.
       const fio = runFioAsync(loop.path, { rw: 'read', bs: 16384, ios: 0, runtimeSec: 4, extra: ['--direct=1', '--time_based'] });
-      const d = await retune(svc, { device: loop.path, windowMs: 2500, budget: 6, actor: 'test' });
+      const d = await retune(svc, { device, windowMs: 2500, budget: 6, actor: 'test', dryRun });
       await fio;
       return d;
     };
-    const first = await run();
+    const counts = async () => Object.fromEntries(await Promise.all(KINDS.map(async (k) => [k, await svc.db.count(k)] as const)));
+    // A dry run on a new workload learns a configuration and says what it would apply, but writes
+    // nothing: no workload, configuration, evaluation or audit record, no sysfs write.
+    const empty = await counts();
+    const dry = await run(loop.path, true);
+    assert.ok(['dry-run', 'unchanged'].includes(dry.action), `${dry.action}: ${dry.reason}`);
+    assert.equal(dry.workload?.known, false);
+    assert.deepEqual(await counts(), empty, 'retune --dry-run wrote to the ConfDB');
+    assert.equal(ra(), original);
+
+    const first = await run(loop.path);
     assert.ok(first.requests > 100, `captured ${first.requests} requests`);
     assert.ok(['applied', 'unchanged'].includes(first.action), `${first.action}: ${first.reason}`);
     const cfg = await svc.db.require('configs', first.configId!);
     assert.equal(ra(), String(cfg.values.read_ahead_kb), 'the device has the workload\'s configuration');
     if (first.action === 'applied') assert.equal((await svc.db.require('devices', name)).appliedConfigId, first.configId);
 
-    const second = await run();
+    // By kernel name, as `apply --device loop0` takes it: the same device, the same record.
+    const second = await run(name);
     assert.equal(second.action, 'unchanged', second.reason);
     assert.equal(second.changes.length, 0);
     assert.equal(ra(), String(cfg.values.read_ahead_kb));

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobRecord } from '../src/confdb/records.js';
-import { canUseLoopDevices, createLoopDevice } from '../src/host/loop-device.js';
+import { canUseLoopDevices, createLoopDevice } from '../src/blockdev/loop.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');
 const TRACE = path.resolve('traces/msr_hm_0_sample1000.csv');

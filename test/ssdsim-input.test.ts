@@ -22,8 +22,9 @@ const small: SsdConfig = {
   chipsPerChannel: 2,
   diesPerChip: 1,
   planesPerDie: 1,
-  blocksPerPlane: 32,
+  blocksPerPlane: 64,
   pagesPerBlock: 32,
+  overProvisioning: 0.25,
   dataCacheBytes: 16 * 4096,
   cmtBytes: 4 * 4096,
 };

@@ -1,22 +1,28 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { isSsdtuneError } from '../src/errors.js';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadSettings } from '../src/config.js';
 import { openService } from '../src/service/context.js';
 import { jobHandlers } from '../src/service/handlers.js';
 import { tune } from '../src/service/tune.js';
+import { resolveTuneArgs } from '../src/service/tune-spec.js';
+import type { Settings } from '../src/config.js';
 
 const TRACE = path.resolve('traces/msr_hm_0_sample1000.csv');
+const CLI = path.resolve('dist/src/cli/main.js');
 /** A fresh (not preconditioned) drive: each evaluation costs a fraction of a second instead of seconds. */
 const FAST_SIM = { preconditionFill: 0, preconditionAge: 0 };
+const ssdsim = (settings: Settings, budget: number) => resolveTuneArgs({ evaluator: 'ssdsim', budget }, settings).spec;
 
 test('tune: a new workload is searched and stored; the same trace again is recognised and gets the stored configuration', async () => {
   const svc = await openService(loadSettings({ dataDir: mkdtempSync(path.join(tmpdir(), 'ssdtune-tune-')), ssdsim: FAST_SIM }), jobHandlers);
   try {
     const progress: number[] = [];
-    const first = await tune(svc, { tracePath: TRACE, evaluator: 'ssdsim', budget: 3 }, { progress: (d) => progress.push(d) });
+    const first = await tune(svc, { tracePath: TRACE, spec: ssdsim(svc.settings, 3) }, { progress: (d) => progress.push(d) });
     assert.equal(first.source, 'search');
     assert.equal(first.workload.known, false);
     // The 1,000-request MSR sample is noisy at 64-request windows: its spread is reported, far above typical.
@@ -32,7 +38,7 @@ test('tune: a new workload is searched and stored; the same trace again is recog
     assert.equal((await svc.db.list('evaluations')).filter((e) => e.workloadId === w.id).length, 3);
     assert.deepEqual(await svc.db.require('configs', first.config.id), first.config);
 
-    const second = await tune(svc, { tracePath: TRACE, evaluator: 'ssdsim', budget: 3 });
+    const second = await tune(svc, { tracePath: TRACE, spec: ssdsim(svc.settings, 3) });
     assert.equal(second.source, 'confdb');
     assert.equal(second.workload.known, true);
     assert.equal(second.workload.id, first.workload.id);
@@ -46,15 +52,47 @@ test('tune: a new workload is searched and stored; the same trace again is recog
 test('tune: bad requests fail clearly and store nothing', async () => {
   const svc = await openService(loadSettings({ dataDir: mkdtempSync(path.join(tmpdir(), 'ssdtune-tune-')), ssdsim: FAST_SIM }), jobHandlers);
   try {
-    await assert.rejects(tune(svc, { tracePath: TRACE, evaluator: 'nosuch', budget: 3 }), /unknown evaluator "nosuch"/);
-    await assert.rejects(tune(svc, { tracePath: TRACE, evaluator: 'mqsim', budget: 3 }), /MQSim binary/);
-    await assert.rejects(tune(svc, { tracePath: '/nonexistent/trace', evaluator: 'ssdsim', budget: 3 }), /no such file/);
-    // The evaluator is checked before the trace is opened: a bad name on a missing trace names the evaluator.
-    await assert.rejects(tune(svc, { tracePath: '/nonexistent/trace', evaluator: 'nosuch', budget: 3 }), /unknown evaluator "nosuch"/);
-    await assert.rejects(tune(svc, { tracePath: '/nonexistent/trace', evaluator: 'live', budget: 3 }), /give --device/);
+    const args = (a: Record<string, unknown>) => resolveTuneArgs(a, svc.settings).spec;
+    const usage = (re: RegExp) => (e: unknown) => isSsdtuneError(e, 'SSDTUNE_USAGE') && e.exitCode === 2 && re.test(e.message);
+    assert.throws(() => args({ evaluator: 'nosuch' }), usage(/evaluator must be equal to one of the allowed values/));
+    // An evaluator of another space is refused, not silently swapped for that space (it used to search ssd).
+    assert.throws(() => args({ space: 'host', evaluator: 'ssdsim' }), usage(/the ssdsim evaluator does not score the host space; its evaluators: readahead-model, live/));
+    assert.throws(() => args({ space: 'ssd', evaluator: 'readahead-model' }), usage(/does not score the ssd space/));
+    assert.throws(() => args({ budget: 1 }), usage(/budget must be >= 2/));
+    assert.throws(() => args({ space: 'host', replay: { mode: 'scaled', speedup: 2 } }), usage(/readahead-model evaluator cannot replay in "scaled" mode/));
+    assert.throws(() => args({ replay: { mode: 'closed', queueDepth: 0 } }), usage(/replay/));
+    assert.throws(() => args({ space: 'host', lbaPolicy: 'modulo' }), usage(/lbaPolicy does not apply/));
+    assert.throws(() => args({ evaluator: 'mqsim' }), /MQSim binary/);
+    assert.throws(() => args({ space: 'host', evaluator: 'live' }), /give --device/);
+    assert.throws(() => args({ budget: 3, nope: true }), usage(/must NOT have additional properties \(nope\)/));
+    await assert.rejects(tune(svc, { tracePath: '/nonexistent/trace', spec: ssdsim(svc.settings, 3) }), /no such file/);
+    assert.deepEqual(args({}), { space: 'ssd', evaluator: 'ssdsim', budget: 30, seed: 1, replay: { mode: 'recorded' } });
     assert.equal(await svc.db.count('workloads'), 0);
     assert.equal(await svc.db.count('configs'), 0);
   } finally {
     await svc.close();
+  }
+});
+
+test('tune CLI: an evaluator outside the space or a budget below 2 is a usage error (exit 2) before anything is read or stored', () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'ssdtune-tune-cli-'));
+  for (const [args, re] of [
+    [['--space', 'host', '--evaluator', 'ssdsim'], /the ssdsim evaluator does not score the host space/],
+    [['--budget', '1'], /budget must be >= 2/],
+    [['--replay', 'scaled'], /--replay scaled takes the speedup/],
+    [['--space', 'nosuch'], /argument 'nosuch' is invalid. Allowed choices are ssd, host/],
+  ] as const) {
+    const r = spawnSync(process.execPath, [CLI, 'tune', '--data-dir', dataDir, ...args, TRACE], { encoding: 'utf8' });
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+  }
+  assert.equal(existsSync(path.join(dataDir, 'traces')), false);
+});
+
+test('CLI: a missing argument or required option of a subcommand exits 2 (usage), as documented', () => {
+  for (const args of [['apply', '--device', 'loop0'], ['db', 'show'], ['tune'], ['retune'], ['collect', '--device', 'loop0']]) {
+    const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /error: (missing required argument|required option)/);
   }
 });

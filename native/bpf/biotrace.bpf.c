@@ -17,14 +17,46 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Set by the loader before load (read-only data: the verifier prunes the
- * branches that a zero filter makes dead). */
+/* Set by the loader through the skeleton before load (read-only data: the
+ * verifier prunes the branches that a zero filter makes dead). */
 const volatile __u32 target_dev = 0;      /* 0 = every device */
 const volatile __u64 sector_lo = 0;       /* partition filter: [lo, hi) */
 const volatile __u64 sector_hi = ~0ULL;
 /* Wake the reader only when this much is waiting: a wakeup per record would
  * cost more than the record at high IOPS; the reader also polls on a timer. */
 const volatile __u64 wakeup_bytes = 256 << 10;
+
+/* Portability, the libbpf-tools way. What CO-RE relocations can tell is
+ * decided here at load time (field and enum existence); what clang 14 cannot
+ * ask the kernel's BTF (a tracepoint's prototype, bpf_core_type_matches is
+ * clang 15+) the loader reads from /sys/kernel/btf/vmlinux and sets below.
+ * Minimum kernel: 5.8 (BPF ring buffer; tp_btf needs 5.5), with BTF. */
+
+/* Before 5.11 (commit a54895fa057c) block_rq_insert and block_rq_issue were
+ * TP_PROTO(struct request_queue *q, struct request *rq): the request is the
+ * second argument there. */
+const volatile bool rq_tp_queue_arg = false;
+/* BPF_ATOMIC compare-and-exchange arrived in 5.12: without it the loader
+ * turns the in-flight slot table off (its code is then dead for the
+ * verifier) and the hash map serves every request. */
+const volatile bool use_slot_table = true;
+
+/* The disk of a request: rq->rq_disk until 5.17 (commit f3fa33acca9f),
+ * rq->q->disk since 5.15 (commit d152c682f03c). */
+struct request_queue___x {
+  struct gendisk *disk;
+} __attribute__((preserve_access_index));
+struct request___x {
+  struct request_queue___x *q;
+  struct gendisk *rq_disk;
+} __attribute__((preserve_access_index));
+
+/* enum req_opf was renamed enum req_op in 6.0 (commit ff07a02e9e8e); the
+ * values never changed, so the numbers are the fallback of last resort. */
+enum req_op___new { REQ_OP_READ___new, REQ_OP_WRITE___new, REQ_OP_FLUSH___new, REQ_OP_DISCARD___new,
+                    REQ_OP_SECURE_ERASE___new, REQ_OP_WRITE_ZEROES___new };
+enum req_opf___old { REQ_OP_READ___old, REQ_OP_WRITE___old, REQ_OP_FLUSH___old, REQ_OP_DISCARD___old,
+                     REQ_OP_SECURE_ERASE___old, REQ_OP_WRITE_ZEROES___old };
 
 struct start {
   __u64 key;    /* struct request * owning a slot of `slots`; 0 = free (unused in `inflight`) */
@@ -88,7 +120,10 @@ static __always_inline void count(__u32 idx) {
  * through vmlinux.h's preserve_access_index) instead of bpf_probe_read calls,
  * which cost several times more per field. */
 static __always_inline __u32 rq_dev(struct request *rq) {
-  struct gendisk *disk = rq->q->disk;
+  struct request___x *r = (void *)rq;
+  struct gendisk *disk;
+  if (bpf_core_field_exists(r->rq_disk)) disk = r->rq_disk;
+  else disk = r->q->disk;
   if (!disk) return 0;
   return ((__u32)disk->major << 20) | (__u32)disk->first_minor;
 }
@@ -102,20 +137,25 @@ static __always_inline bool wanted(struct request *rq) {
   return true;
 }
 
+/* The kernel's number for a request op, whichever name its enum has. */
+#define REQ_OP_VALUE(name, fallback)                                                   \
+  (bpf_core_enum_value_exists(enum req_op___new, name##___new)                        \
+       ? bpf_core_enum_value(enum req_op___new, name##___new)                         \
+       : bpf_core_enum_value_exists(enum req_opf___old, name##___old)                 \
+             ? bpf_core_enum_value(enum req_opf___old, name##___old)                  \
+             : (fallback))
+
 /* Translate cmd_flags to ssdtune Op flags with CO-RE enum values, so the
  * numbering of req_op/req_flag_bits on the running kernel is used. */
 static __always_inline __u32 rq_op(struct request *rq) {
   __u32 f = rq->cmd_flags;
   __u32 opv = f & ((1u << 8) - 1); /* REQ_OP_BITS = 8 since 4.20 */
   __u32 op = 0;
-  if (opv == bpf_core_enum_value(enum req_op, REQ_OP_READ)) op |= BT_OP_READ;
-  else if (opv == bpf_core_enum_value(enum req_op, REQ_OP_WRITE)) op |= BT_OP_WRITE;
-  else if (opv == bpf_core_enum_value(enum req_op, REQ_OP_FLUSH)) op |= BT_OP_FLUSH;
-  else if (opv == bpf_core_enum_value(enum req_op, REQ_OP_DISCARD) ||
-           opv == bpf_core_enum_value(enum req_op, REQ_OP_SECURE_ERASE))
-    op |= BT_OP_DISCARD;
-  else if (opv == bpf_core_enum_value(enum req_op, REQ_OP_WRITE_ZEROES))
-    op |= BT_OP_WRITE;
+  if (opv == REQ_OP_VALUE(REQ_OP_READ, 0)) op |= BT_OP_READ;
+  else if (opv == REQ_OP_VALUE(REQ_OP_WRITE, 1)) op |= BT_OP_WRITE;
+  else if (opv == REQ_OP_VALUE(REQ_OP_FLUSH, 2)) op |= BT_OP_FLUSH;
+  else if (opv == REQ_OP_VALUE(REQ_OP_DISCARD, 3) || opv == REQ_OP_VALUE(REQ_OP_SECURE_ERASE, 5)) op |= BT_OP_DISCARD;
+  else if (opv == REQ_OP_VALUE(REQ_OP_WRITE_ZEROES, 9)) op |= BT_OP_WRITE;
   if (f & (1u << bpf_core_enum_value(enum req_flag_bits, __REQ_SYNC))) op |= BT_OP_SYNC;
   if (f & (1u << bpf_core_enum_value(enum req_flag_bits, __REQ_META))) op |= BT_OP_META;
   if (f & (1u << bpf_core_enum_value(enum req_flag_bits, __REQ_RAHEAD))) op |= BT_OP_READAHEAD;
@@ -136,6 +176,7 @@ static __always_inline __u64 rq_key(struct request *rq) {
 }
 
 static __always_inline struct start *slot_of(__u64 key) {
+  if (!use_slot_table) return NULL;
   __u32 idx = (__u32)((key * 0x9E3779B97F4A7C15ULL) >> 32) & slot_mask; /* Fibonacci hashing */
   return bpf_map_lookup_elem(&slots, &idx);
 }
@@ -158,7 +199,7 @@ static __always_inline void forget(__u64 key, struct start *s) {
  * every field but `key` (a slot's key must never pass through 0 while held). */
 static __always_inline struct start *claim(__u64 key) {
   struct start *s = slot_of(key);
-  if (s && __sync_val_compare_and_swap(&s->key, 0, key) == 0) return s;
+  if (s && use_slot_table && __sync_val_compare_and_swap(&s->key, 0, key) == 0) return s;
   struct start zero = {};
   if (bpf_map_update_elem(&inflight, &key, &zero, BPF_ANY) != 0) {
     count(BT_CNT_START_FULL);
@@ -202,19 +243,29 @@ static __always_inline void remember(struct request *rq, bool insert) {
   bpf_get_current_comm(&s->comm, sizeof(s->comm));
 }
 
+/* The request argument of block_rq_insert/issue (see rq_tp_queue_arg). */
+static __always_inline struct request *tp_rq(unsigned long long *ctx) {
+  return rq_tp_queue_arg ? (struct request *)ctx[1] : (struct request *)ctx[0];
+}
+
 SEC("tp_btf/block_rq_insert")
-int BPF_PROG(bt_insert, struct request *rq) {
+int BPF_PROG(bt_insert) {
+  struct request *rq = tp_rq(ctx);
   if (wanted(rq)) remember(rq, true);
   return 0;
 }
 
 SEC("tp_btf/block_rq_issue")
-int BPF_PROG(bt_issue, struct request *rq) {
+int BPF_PROG(bt_issue) {
+  struct request *rq = tp_rq(ctx);
   if (wanted(rq)) remember(rq, false);
   return 0;
 }
 
-/* `rq` is being merged into another request and freed without completing. */
+/* `rq` is being merged into another request and freed without completing.
+ * Older kernels lack this tracepoint: the loader leaves the program out where
+ * vmlinux BTF has no btf_trace_block_rq_merge, and a merged request's stale
+ * entry is then recognised by its generation when the struct is reused. */
 SEC("tp_btf/block_rq_merge")
 int BPF_PROG(bt_merge, struct request *rq) {
   __u64 key = rq_key(rq);

@@ -6,7 +6,6 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   ssdtune::InitDecompress(env, exports);
   ssdtune::InitBlktrace(env, exports);
   ssdtune::InitSsdSim(env, exports);
-  ssdtune::InitReplay(env, exports);
   ssdtune::InitCollector(env, exports);
   ssdtune::InitTextScan(env, exports);
   ssdtune::InitDescriptors(env, exports);

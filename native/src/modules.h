@@ -7,7 +7,6 @@ namespace ssdtune {
 void InitDecompress(Napi::Env env, Napi::Object exports);  // decompress.cc: bz2/xz/zstd streams
 void InitBlktrace(Napi::Env env, Napi::Object exports);
 void InitSsdSim(Napi::Env env, Napi::Object exports);
-void InitReplay(Napi::Env env, Napi::Object exports);
 void InitCollector(Napi::Env env, Napi::Object exports);
 void InitTextScan(Napi::Env env, Napi::Object exports);  // textscan.cc: numeric text line tokenizer
 void InitLinalg(Napi::Env env, Napi::Object exports);    // linalg.cc: Cholesky and inverse for the GP fit

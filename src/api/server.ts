@@ -29,7 +29,8 @@ export interface ServerOptions {
 export async function buildServer(svc: Service, opts: ServerOptions = {}): Promise<FastifyInstance> {
   const version = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   const token = loadOrCreateToken(svc.settings.dataDir);
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 1 << 20 });
+  // Unknown fields are refused (400), not silently dropped as fastify's default (removeAdditional) would.
+  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 1 << 20, ajv: { customOptions: { removeAdditional: false } } });
   for (const s of ALL_SCHEMAS) app.addSchema(s);
   await app.register(swagger, {
     openapi: {

@@ -2,8 +2,17 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT, SsdtuneError } from '../errors.js';
 
+/**
+ * Commander copies exitOverride only to subcommands created after it is set:
+ * set it on every command so a usage error anywhere throws (and exits 2).
+ */
+function overrideExits(cmd: Command): void {
+  cmd.exitOverride();
+  for (const sub of cmd.commands) overrideExits(sub);
+}
+
 export async function runMain(program: Command, argv: string[]): Promise<void> {
-  program.exitOverride();
+  overrideExits(program);
   try {
     await program.parseAsync(argv);
   } catch (e) {

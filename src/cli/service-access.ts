@@ -15,6 +15,7 @@ import { jobHandlers } from '../service/handlers.js';
 
 export interface CommonOptions {
   dataDir?: string;
+  store?: string;
   server?: string;
   json?: boolean;
 }
@@ -22,12 +23,13 @@ export interface CommonOptions {
 export function addCommonOptions(cmd: Command): Command {
   return cmd
     .option('--data-dir <dir>', 'data directory holding the ConfDB (env SSDTUNE_DATA_DIR)')
+    .option('--store <url>', 'a PostgreSQL ConfDB (postgres://...) instead of the embedded one (env SSDTUNE_STORE)')
     .option('--server <url>', 'use a running ssdtune server instead of opening the ConfDB (env SSDTUNE_SERVER)')
     .option('--json', 'print JSON');
 }
 
 export function settingsFrom(o: CommonOptions): Settings {
-  return loadSettings({ ...(o.dataDir ? { dataDir: o.dataDir } : {}), ...(o.server ? { server: o.server } : {}) });
+  return loadSettings({ ...(o.dataDir ? { dataDir: o.dataDir } : {}), ...(o.store ? { store: o.store } : {}), ...(o.server ? { server: o.server } : {}) });
 }
 
 /** A REST client for the server that holds the ConfDB. */

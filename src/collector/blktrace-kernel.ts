@@ -18,7 +18,7 @@ import { ERR_COLLECT_BACKEND, ERR_COLLECT_LOCKDOWN } from '../errors.js';
 import { native } from '../native.js';
 import { openTrace } from '../readers/registry.js';
 import { registerUndo } from './cleanup.js';
-import { deviceAlive, type BlockDevice } from './device.js';
+import { deviceAlive, type BlockDevice } from '../blockdev/resolve.js';
 import { LiveCapture } from './live.js';
 import type { CaptureOptions } from './types.js';
 

@@ -8,10 +8,10 @@
  */
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
-import { native } from '../native.js';
+import { featureStatus } from '../native.js';
 import { BlktraceSession, debugfsRoot } from './blktrace-kernel.js';
-import { resolveDevice } from './device.js';
-import { bpfBuildStatus, bpfObjectPath } from './ebpf.js';
+import { resolveDevice } from '../blockdev/resolve.js';
+import { kernelSupport, newEbpfSession } from './ebpf.js';
 import { createLoop, haveTool } from './testbed.js';
 import { tracefsRoot } from './tracefs.js';
 import type { BackendName } from './types.js';
@@ -46,29 +46,42 @@ export function lockdownMode(): string | undefined {
   }
 }
 
+/** The oldest kernel the eBPF backend runs on: BPF ring buffer (5.8); tp_btf programs need 5.5. */
+export const EBPF_MIN_KERNEL = [5, 8] as const;
+
+/** "6.18.44-fc" -> [6, 18]; undefined when unreadable. */
+export function kernelVersion(release: string): [number, number] | undefined {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
 export function checkEbpf(): BackendCheck {
   const b = 'ebpf';
-  if (!isRoot()) return nonRoot(b);
-  let addon: Record<string, unknown>;
-  try {
-    addon = (native().collector ?? {}) as Record<string, unknown>;
-  } catch (e) {
-    return { backend: b, works: false, reason: (e as Error).message, fix: 'npm run build:native' };
+  const min = EBPF_MIN_KERNEL.join('.');
+  const feature = featureStatus('ebpf');
+  if (!feature.available) return { backend: b, works: false, reason: feature.detail, fix: feature.fix };
+  const k = kernelSupport();
+  const v = kernelVersion(k.release);
+  if (v && (v[0] < EBPF_MIN_KERNEL[0] || (v[0] === EBPF_MIN_KERNEL[0] && v[1] < EBPF_MIN_KERNEL[1]))) {
+    return { backend: b, works: false, reason: `kernel ${k.release} is older than ${min}, the oldest the eBPF backend runs on (BPF ring buffer)`, fix: `use a kernel >= ${min} with BTF, or --backend tracefs` };
   }
-  if (!addon.ebpfSupported) return { backend: b, works: false, reason: String(addon.ebpfUnsupportedReason ?? 'addon built without the collector'), fix: 'apt-get install libbpf-dev libelf-dev zlib1g-dev, then npm run build:native' };
-  if (!existsSync('/sys/kernel/btf/vmlinux')) return { backend: b, works: false, reason: 'no kernel BTF (/sys/kernel/btf/vmlinux missing)', fix: 'use a kernel built with CONFIG_DEBUG_INFO_BTF=y, or --backend tracefs' };
-  const st = bpfBuildStatus();
-  if (!st.built) return { backend: b, works: false, reason: `eBPF object not built: ${st.reason}`, fix: 'apt-get install clang bpftool libbpf-dev, then npm run build:native (runs scripts/build-bpf.sh)' };
+  if (k.btfError) return { backend: b, works: false, reason: `${k.btfError} (minimum kernel ${min}, built with CONFIG_DEBUG_INFO_BTF)`, fix: 'use a kernel built with CONFIG_DEBUG_INFO_BTF=y, or --backend tracefs' };
+  if (!isRoot()) return nonRoot(b);
   // Load and attach for real, filtered to a dev_t no disk has, then detach.
   try {
-    const Session = addon.EbpfSession as new (o: object) => { start(): void; stop(): void };
-    const s = new Session({ object: bpfObjectPath(), dev: 0xfffff, sectorLo: 0, sectorHi: -1, ringBytes: 1 << 16, onRecords: () => undefined });
+    const s = newEbpfSession({ dev: 0xfffff, sectorLo: 0, sectorHi: -1, ringBytes: 1 << 16, onRecords: () => undefined });
     s.start();
     s.stop();
   } catch (e) {
     return { backend: b, works: false, reason: `loading the program failed: ${(e as Error).message}`, fix: 'check dmesg and that the kernel allows BPF (kernel.unprivileged_bpf_disabled does not matter for root; lockdown "confidentiality" blocks it); or use --backend tracefs' };
   }
-  return { backend: b, works: true, reason: `tp_btf programs load and attach (libbpf ${String(addon.libbpfVersion)}, ${bpfObjectPath()})`, fix: '' };
+  const layout = [
+    `disk from ${k.diskField}`,
+    `block_rq_issue(${k.rqTracepointQueueArg ? 'q, rq' : 'rq'})`,
+    k.mergeTracepoint ? 'block_rq_merge attached' : 'no block_rq_merge tracepoint',
+    k.cmpxchg ? 'in-flight slot table (BPF cmpxchg)' : 'in-flight hash map only (no BPF cmpxchg)',
+  ].join(', ');
+  return { backend: b, works: true, reason: `tp_btf programs load and attach on kernel ${k.release} (minimum ${min}; ${layout}; ${feature.detail})`, fix: '' };
 }
 
 export function checkTracefs(): BackendCheck {

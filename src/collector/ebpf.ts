@@ -1,24 +1,15 @@
 /**
- * eBPF backend: native/bpf/biotrace.bpf.o loaded by the addon's EbpfSession.
- * The kernel side filters the device, pairs insert/issue/complete and sends
- * one 72-byte record per completed request (layout: native/bpf/biotrace.h).
+ * eBPF backend: the addon features/ssdtune_ebpf.node, which embeds the BPF
+ * program (native/bpf/biotrace.bpf.c) as a generated skeleton. The kernel
+ * side filters the device, pairs insert/issue/complete and sends one 72-byte
+ * record per completed request (layout: native/bpf/biotrace.h).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { ERR_COLLECT_BACKEND } from '../errors.js';
-import { native, PROJECT_ROOT } from '../native.js';
-import type { BlockDevice } from './device.js';
-import { deviceAlive } from './device.js';
+import { featureStatus, nativeFeature } from '../native.js';
+import type { BlockDevice } from '../blockdev/resolve.js';
+import { deviceAlive } from '../blockdev/resolve.js';
 import { LiveCapture } from './live.js';
 import type { CaptureOptions } from './types.js';
-
-/** Built by scripts/build-bpf.sh; the environment may point elsewhere (another build, or tests of the not-built path). */
-export function bpfObjectPath(): string {
-  return process.env.SSDTUNE_BPF_OBJECT ?? path.join(PROJECT_ROOT, 'native', 'bpf', 'biotrace.bpf.o');
-}
-function bpfStatusPath(): string {
-  return process.env.SSDTUNE_BPF_STATUS ?? path.join(PROJECT_ROOT, 'native', 'bpf', 'build-status.json');
-}
 
 /** struct biorec, native/bpf/biotrace.h */
 const REC = { bytes: 72, queue: 0, issue: 8, complete: 16, sector: 24, size: 32, op: 36, dev: 40, pid: 44, error: 48, flags: 52, comm: 56 } as const;
@@ -27,19 +18,42 @@ const F_ISSUE_SEEN = 2;
 interface NativeSession {
   start(): void;
   stop(): void;
-  stats(): { ringbufFull: number; startMapFull: number; submitted: number; delivered: number; running: boolean };
+  stats(): { ringbufFull: number; startMapFull: number; submitted: number; delivered: number; running: boolean; pollError: string };
 }
 
-/** Why the eBPF object is missing, from scripts/build-bpf.sh's status file. */
-export function bpfBuildStatus(): { built: boolean; reason: string } {
-  const obj = bpfObjectPath();
-  if (existsSync(obj)) return { built: true, reason: `${obj} present` };
-  try {
-    const s = JSON.parse(readFileSync(bpfStatusPath(), 'utf8')) as { built: boolean; reason: string };
-    return { built: false, reason: s.built ? `${obj} was built but is now missing` : s.reason };
-  } catch {
-    return { built: false, reason: `${obj} not built (scripts/build-bpf.sh has not run)` };
-  }
+export interface EbpfSessionOptions {
+  /** major << 20 | minor of the disk; 0 = every device */
+  dev: number;
+  sectorLo: number;
+  /** -1 = no upper bound */
+  sectorHi: number;
+  ringBytes: number;
+  slotBits?: number;
+  /** false: the in-flight hash map only, the path kernels without BPF cmpxchg (< 5.12) take */
+  slotTable?: boolean;
+  onRecords(buf: Buffer | null): void;
+}
+
+/** A native session, or a coded error saying why the eBPF backend cannot run (addon or program missing). */
+export function newEbpfSession(o: EbpfSessionOptions): NativeSession {
+  const st = featureStatus('ebpf');
+  if (!st.available) throw ERR_COLLECT_BACKEND('ebpf', st.detail, `${st.fix}; or use --backend tracefs`);
+  const Session = nativeFeature('ebpf').EbpfSession as new (o: EbpfSessionOptions) => NativeSession;
+  return new Session(o);
+}
+
+/** What the running kernel offers the BPF program (read from its BTF and by probing; see ebpf_session.cc). */
+export interface KernelSupport {
+  release: string;
+  btfError: string;
+  rqTracepointQueueArg: boolean;
+  mergeTracepoint: boolean;
+  diskField: string;
+  cmpxchg: boolean;
+}
+
+export function kernelSupport(): KernelSupport {
+  return (nativeFeature('ebpf').kernelSupport as () => KernelSupport)();
 }
 
 function u64(dv: DataView, off: number): number {
@@ -55,23 +69,16 @@ export class EbpfCapture extends LiveCapture {
 
   constructor(device: BlockDevice, opts: CaptureOptions = {}) {
     super(device, opts, 'ebpf');
-    const addon = native().collector as Record<string, unknown> | undefined;
-    if (!addon?.ebpfSupported) {
-      throw ERR_COLLECT_BACKEND('ebpf', String(addon?.ebpfUnsupportedReason ?? 'the native addon has no collector'), 'Install libbpf-dev and rebuild (npm run build:native), or use --backend tracefs');
-    }
-    const st = bpfBuildStatus();
-    if (!st.built) throw ERR_COLLECT_BACKEND('ebpf', st.reason, 'Install clang, bpftool and libbpf-dev, then npm run build:native; or use --backend tracefs');
     let endStream!: () => void;
     this.drained = new Promise((r) => (endStream = r));
-    const Session = addon.EbpfSession as new (o: object) => NativeSession;
     const p = device.partition;
-    this.session = new Session({
-      object: bpfObjectPath(),
+    this.session = newEbpfSession({
       dev: device.disk.dev,
       sectorLo: p ? p.start : 0,
       sectorHi: p ? p.start + p.sectors : -1,
       ringBytes: opts.ringBytes ?? 8 << 20,
       ...(opts.slotBits !== undefined ? { slotBits: opts.slotBits } : {}),
+      ...(opts.slotTable !== undefined ? { slotTable: opts.slotTable } : {}),
       onRecords: (buf: Buffer | null) => {
         if (buf === null) endStream();
         else {
@@ -97,6 +104,11 @@ export class EbpfCapture extends LiveCapture {
         return;
       }
       this.syncLost();
+      const failed = this.session?.stats().pollError;
+      if (failed) {
+        void this.stop(ERR_COLLECT_BACKEND('ebpf', failed, 'the capture stopped; records up to the failure were kept'));
+        return;
+      }
       this.release();
     }, 100);
   }

@@ -5,7 +5,7 @@
  */
 import { ERR_COLLECT_BACKEND, ERR_COLLECT_NOT_ROOT, isSsdtuneError } from '../errors.js';
 import { BlktraceCapture, BlktraceSession } from './blktrace-kernel.js';
-import { resolveDevice, type BlockDevice } from './device.js';
+import { requireCapturable, resolveDevice, type BlockDevice } from '../blockdev/resolve.js';
 import { checkBackend, PREFERENCE } from './doctor.js';
 import { EbpfCapture } from './ebpf.js';
 import { lockDevice } from './lock.js';
@@ -38,9 +38,9 @@ export function probeBlktraceOn(dev: BlockDevice): () => void {
   return () => new BlktraceSession(dev).close();
 }
 
-export async function openCollector(devicePath: string, opts: OpenCollectorOptions = {}): Promise<OpenedCollector> {
+export async function openCollector(device: string, opts: OpenCollectorOptions = {}): Promise<OpenedCollector> {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) throw ERR_COLLECT_NOT_ROOT('collect');
-  const dev = resolveDevice(devicePath);
+  const dev = requireCapturable(resolveDevice(device));
   const lock = lockDevice(dev);
   const withLock = (c: Collector): Collector => {
     c.onEnd(() => lock.release());

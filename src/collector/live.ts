@@ -11,7 +11,7 @@
  * follows the wall clock, so an idle device still gets its last requests out.
  */
 import { emptyMeta, TraceBuilder, type TraceBatch, type TraceMeta } from '../trace/model.js';
-import type { BlockDevice } from './device.js';
+import type { BlockDevice } from '../blockdev/resolve.js';
 import type { BackendName, CaptureOptions, Collector, CollectorStats } from './types.js';
 
 interface Rec {

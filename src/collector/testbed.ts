@@ -8,7 +8,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createLoopDevice } from '../host/loop-device.js';
+import { createLoopDevice } from '../blockdev/loop.js';
 
 export interface ScratchDevice {
   path: string;

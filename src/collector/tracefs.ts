@@ -11,7 +11,7 @@ import path from 'node:path';
 import { ERR_COLLECT_BACKEND } from '../errors.js';
 import { decodeRwbs } from '../readers/blkparse.js';
 import { registerUndo } from './cleanup.js';
-import { deviceAlive, type BlockDevice } from './device.js';
+import { deviceAlive, type BlockDevice } from '../blockdev/resolve.js';
 import { LiveCapture, monoNowNs } from './live.js';
 import { parseEventFormat, parseHeaderPage, requireField, type EventFormat, type FieldSpec, type PageLayout } from './tracefs-format.js';
 import { decodePage } from './tracefs-page.js';

@@ -4,7 +4,7 @@
  * device is running, plus stop() and loss statistics.
  */
 import type { TraceSource } from '../trace/model.js';
-import type { BlockDevice } from './device.js';
+import type { BlockDevice } from '../blockdev/resolve.js';
 
 export const BACKENDS = ['ebpf', 'tracefs', 'blktrace'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -48,6 +48,12 @@ export interface CaptureOptions {
    * the tests use to exercise that path.
    */
   slotBits?: number;
+  /**
+   * eBPF: false turns the slot table off (the hash map serves every request),
+   * as the loader does on kernels without BPF cmpxchg (< 5.12). Tests use it
+   * to run that path here.
+   */
+  slotTable?: boolean;
   /** tracefs per-CPU buffer size in KiB (default 16384: a second or more of events at full speed, since a busy machine can keep the reader off-CPU that long). */
   bufferKb?: number;
 }

@@ -44,6 +44,8 @@ export interface ConfigRecord {
   evaluator?: string;
   metrics?: Metrics;
   baselineMetrics?: Metrics;
+  /** The device class it was learned on (host space from fleet agents; see service/fleet.ts). */
+  deviceClass?: string;
 }
 
 export interface EvaluationRecord {
@@ -61,6 +63,25 @@ export interface EvaluationRecord {
   jobId?: string;
 }
 
+/**
+ * A change to a device that is in flight, or that stopped part-way. Written
+ * (durably) before the first sysfs write of an apply, a revert or a live
+ * evaluation's trial configuration; cleared once the change is complete. A
+ * record still carrying one after its process is gone means the device may
+ * hold values that are neither `previous` nor `applied`: `revert` restores
+ * `previous` all the same.
+ */
+export interface PendingDeviceChange {
+  op: 'apply' | 'revert' | 'trial';
+  /** Process making the change (a ConfDB admits one process: any other pid is a dead one). */
+  pid: number;
+  startedAt: string;
+  /** The device's values just before this change: what a failed apply rolls back to, what a trial restores. */
+  before: Record<string, string>;
+  /** Set when the change failed and the device could not be brought back to `before`. */
+  failed?: { at: string; reason: string; left: string[] };
+}
+
 export interface DeviceRecord {
   /** Kernel name of the whole disk (sda, nvme0n1, loop3). */
   device: string;
@@ -72,6 +93,7 @@ export interface DeviceRecord {
   previous: Record<string, string>;
   appliedAt: string;
   by: string;
+  pending?: PendingDeviceChange;
 }
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
@@ -112,4 +134,20 @@ export interface TraceRecord {
   format?: string;
   uploadedAt: string;
   by: string;
+}
+
+/**
+ * An operator's choice of configuration for a workload in a space, on one
+ * device class or on all ('*'). A pin outranks every learned configuration.
+ */
+export interface PinRecord {
+  /** pinKey(workloadId, space) + ':' + deviceClass */
+  id: string;
+  workloadId: string;
+  space: string;
+  deviceClass: string;
+  configId: string;
+  by: string;
+  at: string;
+  reason?: string;
 }

@@ -21,6 +21,7 @@ const REQUIRED: Record<Kind, string[]> = {
   jobs: ['id', 'kind', 'status', 'key'],
   traces: ['id', 'name', 'path', 'bytes'],
   audit: ['id', 'at', 'action'],
+  pins: ['id', 'workloadId', 'space', 'deviceClass', 'configId'],
 };
 
 export async function exportConfDB(db: ConfDB, file: string): Promise<Record<Kind, number>> {

@@ -36,3 +36,27 @@ export interface Evaluator {
   space: string;
   evaluate(config: Configuration, workload: WorkloadRef, opts?: EvaluateOptions): Promise<Metrics>;
 }
+
+/**
+ * How an evaluator issues a workload's requests (replay intensity):
+ * - recorded: at the trace's own arrival times (the default);
+ * - scaled: at the arrival times divided by `speedup` (> 0; 2 = twice as fast);
+ * - closed: `queueDepth` requests always outstanding (integer >= 1), times ignored.
+ * An evaluator that cannot honour a mode refuses it (a usage error) rather than
+ * replaying another way: the catalogue (src/service/catalog.ts) lists the modes each honours.
+ */
+export type Replay = { mode: 'recorded' } | { mode: 'scaled'; speedup: number } | { mode: 'closed'; queueDepth: number };
+export type ReplayMode = Replay['mode'];
+
+/** Requests beyond a simulated device's capacity: 'reject' (a coded error) or 'modulo' (wrap, chosen explicitly). */
+export type LbaPolicy = 'reject' | 'modulo';
+
+/** What a tune request tells the evaluator it makes (beyond the configuration it scores). */
+export interface EvaluatorOptions {
+  replay: Replay;
+  lbaPolicy?: LbaPolicy;
+  /** The block device a device-backed evaluator (live) works on. */
+  device?: string;
+  /** Requests in the trace (known once it has been read; ssdsim reports progress against it). */
+  totalRequests?: number;
+}

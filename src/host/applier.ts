@@ -1,16 +1,25 @@
 /**
  * Applies a host configuration through sysfs, all or nothing (DESIGN.md part
- * 11): validate everything first, record the previous values before the
- * first write, write in the kernel's order, read every write back, and on
- * any failure restore the snapshot taken before the first write.
+ * 11): validate everything first, record the way back durably before the
+ * first write, write in the kernel's order, read every write back, and on any
+ * failure restore the snapshot taken before the first write.
+ *
+ * The record (a StateStore entry per disk) holds the values the device had
+ * before ssdtune first changed it, and while a change is in flight a
+ * `pending` mark with the values just before it. The mark is cleared only
+ * once the change is complete or fully rolled back, so a crash, a kill -9 or a
+ * rollback the kernel refuses part-way all leave the record behind, and
+ * `revert` restores from it. Live evaluations go through the same path
+ * (withTrialConfig), so their temporary configurations are recorded too.
  */
-import { ERR_HOST_APPLY, ERR_HOST_ROOT, ERR_HOST_STATE } from '../errors.js';
+import { ERR_HOST_APPLY, ERR_HOST_RESTORE, ERR_HOST_ROOT, ERR_HOST_STATE } from '../errors.js';
+import type { PendingDeviceChange } from '../confdb/records.js';
 import {
-  IOSCHED_PREFIX, activeIoschedKeys, hasAttr, parseScheduler, readAttr, readSnapshot, resolveDevice, writeAttr,
-  type BlockDevice, type Snapshot,
-} from './sysfs.js';
+  IOSCHED_PREFIX, activeIoschedKeys, hasAttr, parseScheduler, readAttr, readSnapshot, writeAttr, type Snapshot,
+} from '../blockdev/sysfs.js';
+import { resolveDevice, type BlockDevice } from '../blockdev/resolve.js';
 import { readLimits, validateConfig } from './validate.js';
-import type { StateStore } from './state.js';
+import type { HostStateRecord, StateStore } from './state.js';
 
 /**
  * Write order. The scheduler first: switching it recreates queue/iosched and
@@ -83,28 +92,21 @@ function writeOrdered(dev: BlockDevice, target: Record<string, string>, keepGoin
   return { written, failures };
 }
 
-/** Restore a snapshot (best effort); returns what could not be restored. */
-function restore(dev: BlockDevice, snap: Snapshot): WriteFailure[] {
-  return writeOrdered(dev, snap, true).failures;
-}
-
 /** Does the device still hold exactly the snapshot's values? */
 function differences(dev: BlockDevice, snap: Snapshot): string[] {
   const now = readSnapshot(dev);
   return Object.keys(snap).filter((k) => now[k] !== snap[k]);
 }
 
-/** Write `target` all or nothing; on failure restore `before` and throw. */
-function transact(dev: BlockDevice, target: Record<string, string>, before: Snapshot): void {
-  const { failures } = writeOrdered(dev, target, false);
-  if (failures.length === 0) return;
-  const f = failures[0]!;
-  const rollbackFailures = restore(dev, before);
-  const left = differences(dev, before);
-  const outcome = rollbackFailures.length === 0 && left.length === 0
-    ? 'every attribute was rolled back to its previous value'
-    : `ROLLBACK INCOMPLETE: ${[...rollbackFailures.map((r) => `${r.key}=${r.value} (${r.reason})`), ...left].join(', ')}`;
-  throw ERR_HOST_APPLY(dev.name, f.key, f.value, f.reason, outcome);
+/** Bring the device back to `snap`, trying every attribute; what could not be restored. */
+function restoreTo(dev: BlockDevice, snap: Snapshot): { left: string[]; reasons: string[] } {
+  const { failures } = writeOrdered(dev, snap, true);
+  return { left: differences(dev, snap), reasons: failures.map((r) => `${r.key}=${r.value} (${r.reason})`) };
+}
+
+function describeLeft(r: { left: string[]; reasons: string[] }): string {
+  const unexplained = r.left.filter((k) => !r.reasons.some((x) => x.startsWith(`${k}=`)));
+  return [...r.reasons, ...unexplained.map((k) => `${k} differs`)].join(', ');
 }
 
 /** Writing sysfs needs root: say so before anything else is attempted. */
@@ -117,6 +119,80 @@ function diff(current: Snapshot, target: Record<string, string>): Change[] {
   return orderKeys(Object.keys(target))
     .filter((k) => !matches(k, target[k]!, current[k] ?? ''))
     .map((k) => ({ key: k, from: current[k], to: target[k]! }));
+}
+
+/** Disks this process is changing now. */
+const inFlight = new Set<string>();
+
+/**
+ * Is the process a pending mark names still at it? This one: when it holds
+ * the disk in inFlight. Another: while that pid lives (a shared ConfDB lets
+ * several processes of this host in; a dead one's mark means interrupted).
+ */
+function stillRunning(p: PendingDeviceChange, disk: string): boolean {
+  if (p.pid === process.pid) return inFlight.has(disk);
+  try {
+    process.kill(p.pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function describePending(p: PendingDeviceChange): string {
+  const what = p.op === 'trial' ? 'a live evaluation' : `an ${p.op === 'apply' ? 'apply' : 'revert'}`;
+  return p.failed
+    ? `${what} (pid ${p.pid}, ${p.startedAt}) failed and could not roll back: ${p.failed.reason}`
+    : `${what} (pid ${p.pid}, ${p.startedAt}) was interrupted before it finished`;
+}
+
+/**
+ * The record of `dev`, checked: it belongs to this very device, and no change
+ * is in flight on it here or was left unfinished by a dead process (the
+ * device would then hold values nobody chose; only `revert` may touch it).
+ */
+async function settledRecord(dev: BlockDevice, store: StateStore, o: { forRevert?: boolean } = {}): Promise<HostStateRecord | undefined> {
+  const rec = await store.get(dev.disk.name);
+  if (rec && rec.devNumber !== dev.disk.devNumber) {
+    throw ERR_HOST_STATE(dev.disk.name, `state recorded for device ${rec.devNumber} but ${dev.disk.name} is now ${dev.disk.devNumber}; not touching a different device (remove its entry from the ConfDB: ssdtune db delete devices ${dev.disk.name})`);
+  }
+  if (inFlight.has(dev.disk.name) || (rec?.pending && !rec.pending.failed && stillRunning(rec.pending, dev.disk.name))) {
+    throw ERR_HOST_STATE(dev.disk.name, `busy: ${rec?.pending ? describePending(rec.pending).replace(/ was interrupted.*$/, ' is in progress') : 'a change is in progress'}; try again when it ends`);
+  }
+  if (rec?.pending && !o.forRevert) {
+    throw ERR_HOST_STATE(dev.disk.name, `${describePending(rec.pending)}; the device may hold values nobody chose: run \`ssdtune revert --device ${dev.disk.name}\` to restore the recorded original values first`);
+  }
+  return rec;
+}
+
+/**
+ * The one way a change reaches a device: mark the record pending (durably),
+ * write, then clear the mark; on failure roll back to `before` and either
+ * restore the previous record (rolled back) or keep the mark with what is
+ * left (rollback incomplete). Returns the record as it now stands.
+ */
+async function recordedChange(
+  dev: BlockDevice, store: StateStore, existing: HostStateRecord | undefined, before: Snapshot,
+  next: Omit<HostStateRecord, 'pending'>, op: PendingDeviceChange['op'], target: Record<string, string>,
+): Promise<HostStateRecord> {
+  const pending: PendingDeviceChange = { op, pid: process.pid, startedAt: new Date().toISOString(), before };
+  await store.put({ ...next, pending }, op === 'trial' ? 'host.trial' : 'host.apply');
+  const { failures } = writeOrdered(dev, target, false);
+  if (failures.length === 0) {
+    if (op === 'trial') return { ...next, pending };
+    await store.put(next); // complete: the mark goes (the audit has the apply already)
+    return next;
+  }
+  const f = failures[0]!;
+  const back = restoreTo(dev, before);
+  if (back.left.length === 0) {
+    if (existing) await store.put(existing, 'host.rollback');
+    else await store.delete(dev.disk.name, 'host.rollback');
+    throw ERR_HOST_APPLY(dev.disk.name, f.key, f.value, f.reason, 'every attribute was rolled back to its previous value');
+  }
+  const failed = { at: new Date().toISOString(), reason: describeLeft(back), left: back.left };
+  await store.put({ ...next, pending: { ...pending, failed } }, 'host.incomplete');
+  throw ERR_HOST_APPLY(dev.disk.name, f.key, f.value, f.reason, `ROLLBACK INCOMPLETE: ${failed.reason}; the original values stay recorded: run \`ssdtune revert --device ${dev.disk.name}\``);
 }
 
 export interface ApplyOptions {
@@ -137,7 +213,15 @@ export interface ApplyResult {
   after: Snapshot;
 }
 
-export async function applyHostConfig(device: string, config: Record<string, unknown>, opts: ApplyOptions): Promise<ApplyResult> {
+interface Planned {
+  dev: BlockDevice;
+  before: Snapshot;
+  target: Record<string, string>;
+  changes: Change[];
+  sideEffects: string[];
+}
+
+function plan(device: string, config: Record<string, unknown>): Planned {
   const dev = resolveDevice(device);
   const before = readSnapshot(dev);
   const target = validateConfig(dev, config, before, readLimits(dev));
@@ -145,29 +229,82 @@ export async function applyHostConfig(device: string, config: Record<string, unk
   const sideEffects = target.scheduler && target.scheduler !== before.scheduler
     ? ['nr_requests', ...activeIoschedKeys(dev, before.scheduler ?? '')].filter((k) => !(k in target))
     : [];
-  if (opts.dryRun || changes.length === 0) return { device: dev, dryRun: !!opts.dryRun, target, changes, sideEffects, after: before };
-  requireRoot(`applying to ${dev.name}`);
+  return { dev, before, target, changes, sideEffects };
+}
 
-  // Record before the first write; a second apply keeps the original values.
-  const existing = await opts.store.get(dev.name);
-  if (existing && existing.devNumber !== dev.devNumber) {
-    throw ERR_HOST_STATE(dev.name, `state recorded for device ${existing.devNumber} but ${dev.name} is now ${dev.devNumber}; remove its entry from the state store`);
-  }
-  await opts.store.put({
-    device: dev.name,
-    devNumber: dev.devNumber,
-    savedAt: existing?.savedAt ?? new Date().toISOString(),
-    previous: existing?.previous ?? before,
-    applied: { ...(existing?.applied ?? {}), ...target },
-  });
+export async function applyHostConfig(device: string, config: Record<string, unknown>, opts: ApplyOptions): Promise<ApplyResult> {
+  const { dev, before, target, changes, sideEffects } = plan(device, config);
+  if (opts.dryRun || changes.length === 0) return { device: dev, dryRun: !!opts.dryRun, target, changes, sideEffects, after: before };
+  requireRoot(`applying to ${dev.disk.name}`);
+  const name = dev.disk.name;
+  const existing = await settledRecord(dev, opts.store);
+  inFlight.add(name);
   try {
-    transact(dev, target, before);
-  } catch (e) {
-    if (existing) await opts.store.put(existing);
-    else await opts.store.delete(dev.name);
-    throw e;
+    // A second apply keeps the original values: revert goes back to before ssdtune's first change.
+    await recordedChange(dev, opts.store, existing, before, {
+      device: name,
+      devNumber: dev.disk.devNumber,
+      savedAt: existing?.savedAt ?? new Date().toISOString(),
+      previous: existing?.previous ?? before,
+      applied: { ...(existing?.applied ?? {}), ...target },
+    }, 'apply', target);
+  } finally {
+    inFlight.delete(name);
   }
   return { device: dev, dryRun: false, target, changes, sideEffects, after: readSnapshot(dev) };
+}
+
+/**
+ * Apply `config` for the duration of `fn` only (the live evaluator's
+ * measurement), then restore what the device had. The record is written
+ * before the first write and removed (or put back as it was) only once the
+ * device holds its earlier values again, so a kill -9 during `fn` leaves a
+ * record `revert` restores from.
+ */
+export async function withTrialConfig<T>(device: string, config: Record<string, unknown>, store: StateStore, fn: (applied: ApplyResult) => Promise<T>): Promise<T> {
+  const { dev, before, target, changes, sideEffects } = plan(device, config);
+  const applied: ApplyResult = { device: dev, dryRun: false, target, changes, sideEffects, after: before };
+  const name = dev.disk.name;
+  const existing = await settledRecord(dev, store);
+  if (changes.length === 0) {
+    // Nothing to write, but the device must not change under the measurement either.
+    inFlight.add(name);
+    try {
+      return await fn(applied);
+    } finally {
+      inFlight.delete(name);
+    }
+  }
+  requireRoot(`trying a configuration on ${name}`);
+  inFlight.add(name);
+  try {
+    const rec = await recordedChange(dev, store, existing, before, {
+      device: name,
+      devNumber: dev.disk.devNumber,
+      savedAt: existing?.savedAt ?? new Date().toISOString(),
+      previous: existing?.previous ?? before,
+      applied: existing?.applied ?? {},
+    }, 'trial', target);
+    let outcome: { ok: true; value: T } | { ok: false; error: unknown };
+    try {
+      outcome = { ok: true, value: await fn({ ...applied, after: readSnapshot(dev) }) };
+    } catch (error) {
+      outcome = { ok: false, error };
+    }
+    const back = restoreTo(dev, before);
+    if (back.left.length) {
+      // A device left changed outweighs the measurement's own outcome.
+      const failed = { at: new Date().toISOString(), reason: describeLeft(back), left: back.left };
+      await store.put({ ...rec, pending: { ...rec.pending!, failed } }, 'host.incomplete');
+      throw ERR_HOST_RESTORE(name, 'the values it had before the evaluation', failed.reason, `the original values stay recorded: run \`ssdtune revert --device ${name}\``);
+    }
+    if (existing) await store.put(existing, 'host.trial-end');
+    else await store.delete(name, 'host.trial-end');
+    if (!outcome.ok) throw outcome.error;
+    return outcome.value;
+  } finally {
+    inFlight.delete(name);
+  }
 }
 
 export interface RevertResult {
@@ -175,23 +312,40 @@ export interface RevertResult {
   changes: Change[];
   after: Snapshot;
   dryRun: boolean;
+  /** The unfinished change the record carried (an interrupted apply or live evaluation), if any. */
+  interrupted?: string;
 }
 
-/** Restore what the device had before ssdtune's first apply (also all or nothing). */
+/**
+ * Restore what the device had before ssdtune's first change. Every attribute
+ * is tried; the record is removed only when the device holds all of them
+ * again, otherwise it stays (marked) so revert can be run again.
+ */
 export async function revertHostConfig(device: string, opts: ApplyOptions): Promise<RevertResult> {
   const dev = resolveDevice(device);
-  const rec = await opts.store.get(dev.name);
-  if (!rec) throw ERR_HOST_STATE(dev.name, 'ssdtune has not applied anything to this device (nothing to revert)');
-  if (rec.devNumber !== dev.devNumber) {
-    throw ERR_HOST_STATE(dev.name, `state was recorded for device ${rec.devNumber} but ${dev.name} is now ${dev.devNumber}; not reverting a different device`);
-  }
+  const name = dev.disk.name;
+  const rec = await settledRecord(dev, opts.store, { forRevert: true });
+  if (!rec) throw ERR_HOST_STATE(name, 'ssdtune has not applied anything to this device (nothing to revert)');
+  const interrupted = rec.pending ? describePending(rec.pending) : undefined;
   const before = readSnapshot(dev);
   const changes = diff(before, rec.previous);
-  if (opts.dryRun) return { device: dev, changes, after: before, dryRun: true };
+  if (opts.dryRun) return { device: dev, changes, after: before, dryRun: true, ...(interrupted ? { interrupted } : {}) };
   if (changes.length > 0) {
-    requireRoot(`reverting ${dev.name}`);
-    transact(dev, rec.previous, before);
+    requireRoot(`reverting ${name}`);
+    inFlight.add(name);
+    try {
+      // The record already holds the way back; marking it says a revert was under way if this one dies too.
+      await opts.store.put({ ...rec, pending: { op: 'revert', pid: process.pid, startedAt: new Date().toISOString(), before } });
+      const back = restoreTo(dev, rec.previous);
+      if (back.left.length) {
+        const failed = { at: new Date().toISOString(), reason: describeLeft(back), left: back.left };
+        await opts.store.put({ ...rec, pending: { op: 'revert', pid: process.pid, startedAt: new Date().toISOString(), before, failed } }, 'host.incomplete');
+        throw ERR_HOST_RESTORE(name, 'the recorded original values', failed.reason, 'the record is kept: run revert again once the cause is fixed');
+      }
+    } finally {
+      inFlight.delete(name);
+    }
   }
-  await opts.store.delete(dev.name);
-  return { device: dev, changes, after: readSnapshot(dev), dryRun: false };
+  await opts.store.delete(name, 'host.revert');
+  return { device: dev, changes, after: readSnapshot(dev), dryRun: false, ...(interrupted ? { interrupted } : {}) };
 }

@@ -1,12 +1,13 @@
 /**
  * StateStore on the ConfDB's `devices` records (DESIGN.md part 10: what is
  * applied to which device and what it replaced), each change written in one
- * batch with its audit record.
+ * synced batch with its audit record: the applier writes sysfs only once the
+ * way back is on disk.
  */
 import os from 'node:os';
 import { ConfDB } from '../confdb/db.js';
 import type { DeviceRecord } from '../confdb/records.js';
-import type { HostStateRecord, StateStore } from './state.js';
+import type { HostStateRecord, StateAction, StateStore } from './state.js';
 
 export class ConfDbStateStore implements StateStore {
   constructor(
@@ -19,24 +20,31 @@ export class ConfDbStateStore implements StateStore {
   async get(device: string): Promise<HostStateRecord | undefined> {
     const r = await this.db.get('devices', device);
     if (!r) return undefined;
-    return { device: r.device, devNumber: r.devNumber ?? '', savedAt: r.appliedAt, previous: r.previous, applied: r.applied };
+    return {
+      device: r.device, devNumber: r.devNumber ?? '', savedAt: r.appliedAt, previous: r.previous, applied: r.applied,
+      ...(r.pending ? { pending: r.pending } : {}),
+    };
   }
 
-  async put(rec: HostStateRecord): Promise<void> {
+  async put(rec: HostStateRecord, action?: StateAction): Promise<void> {
+    const prior = await this.db.get('devices', rec.device);
+    // A new apply names its own actor and configuration; every other step (a trial, its end, the
+    // completion of a change) keeps those of the configuration the user applied, if any.
+    const own = action === 'host.apply';
+    const configId = own ? this.configId : prior?.appliedConfigId;
     const value: DeviceRecord = {
       device: rec.device, devNumber: rec.devNumber, applied: rec.applied, previous: rec.previous, appliedAt: rec.savedAt,
-      by: this.actor, ...(this.configId ? { appliedConfigId: this.configId } : {}),
+      by: own ? this.actor : prior?.by ?? this.actor,
+      ...(configId ? { appliedConfigId: configId } : {}),
+      ...(rec.pending ? { pending: rec.pending } : {}),
     };
-    await this.db.batch([
-      { kind: 'devices', type: 'put', value },
-      ConfDB.audit(this.actor, 'host.apply', { device: rec.device, applied: rec.applied }),
-    ]);
+    const audit = action
+      ? [ConfDB.audit(this.actor, action, { device: rec.device, applied: rec.applied, ...(rec.pending ? { pending: rec.pending.op, pid: rec.pending.pid } : {}), ...(rec.pending?.failed ? { failed: rec.pending.failed } : {}) })]
+      : [];
+    await this.db.batch([{ kind: 'devices', type: 'put', value }, ...audit], { sync: true });
   }
 
-  async delete(device: string): Promise<void> {
-    await this.db.batch([
-      { kind: 'devices', type: 'del', key: device },
-      ConfDB.audit(this.actor, 'host.revert', { device }),
-    ]);
+  async delete(device: string, action: StateAction): Promise<void> {
+    await this.db.batch([{ kind: 'devices', type: 'del', key: device }, ConfDB.audit(this.actor, action, { device })], { sync: true });
   }
 }

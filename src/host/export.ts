@@ -4,7 +4,7 @@
  * order (scheduler before its tunables, nr_requests last).
  */
 import { orderKeys } from './applier.js';
-import { IOSCHED_PREFIX } from './sysfs.js';
+import { IOSCHED_PREFIX } from '../blockdev/sysfs.js';
 
 function sysfsFile(device: string, key: string): string {
   const rel = key.startsWith(IOSCHED_PREFIX) ? `iosched/${key.slice(IOSCHED_PREFIX.length)}` : key;

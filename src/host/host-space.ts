@@ -9,8 +9,9 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { defineSpace } from '../space/space.js';
 import type { ConfigSpace, Configuration, Constraint, ParamSpec } from '../space/types.js';
-import { IOSCHED_PREFIX, IOSCHED_TUNABLES, readSnapshot, resolveDevice, type BlockDevice, type Snapshot } from './sysfs.js';
-import { readLimits } from './validate.js';
+import { resolveDevice, type BlockDevice } from '../blockdev/resolve.js';
+import { IOSCHED_PREFIX, IOSCHED_TUNABLES, readSnapshot, type Snapshot } from '../blockdev/sysfs.js';
+import { ioschedReadBack, readLimits } from './validate.js';
 
 /** read_ahead_kb candidates: 0 (off) and powers of two 4 KiB .. 16 MiB. */
 export const READ_AHEAD_KB_VALUES = [0, ...Array.from({ length: 13 }, (_, i) => 4 << i)] as const;
@@ -27,7 +28,7 @@ function pow2(lo: number, hi: number): number[] {
 
 /** Hardware tag depth (the nr_requests ceiling without a scheduler), from mq/<n>/nr_tags. */
 export function tagDepth(dev: BlockDevice): number | undefined {
-  const mq = path.join(dev.sysDir, 'mq');
+  const mq = path.join(dev.disk.sysDir, 'mq');
   if (!existsSync(mq)) return undefined;
   const depths = readdirSync(mq)
     .map((q) => path.join(mq, q, 'nr_tags'))
@@ -86,7 +87,9 @@ export function buildHostSpace(device: string | BlockDevice): ConfigSpace {
     const key = IOSCHED_PREFIX + t;
     if (snap[key] === undefined) continue;
     const v = num(key);
-    const values = v === 0 ? [0, 1] : v === 1 && /front_merges|low_latency|strict_guarantees/.test(t) ? [0, 1] : withValue([Math.max(1, Math.round(v / 4)), Math.max(1, Math.round(v / 2)), v * 2, v * 4], v);
+    // Candidates the kernel would round (jiffies tunables) are snapped to what it prints back.
+    const raw = v === 0 ? [0, 1] : v === 1 && /front_merges|low_latency|strict_guarantees/.test(t) ? [0, 1] : [Math.max(1, Math.round(v / 4)), Math.max(1, Math.round(v / 2)), v * 2, v * 4];
+    const values = withValue(raw.map((x) => ioschedReadBack(t, x)).filter((x) => x >= 0), v);
     params.push({ name: key, kind: 'ordinal', group: 'iosched', description: `${limits.activeScheduler} tunable ${t}`, values, default: v });
   }
 

@@ -38,8 +38,8 @@ function parseDev(s: string): number {
   return (Number(maj) * 1048576 + Number(min)) >>> 0;
 }
 
-/** "12.000001850" -> ns, or NaN. */
-function parseTime(s: string): number {
+/** "12.000001850" (blkparse's %T.%t) -> ns, or NaN. */
+export function parseTime(s: string): number {
   const dot = s.indexOf('.');
   if (dot <= 0) return NaN;
   const sec = s.slice(0, dot);

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { ERR_TRACE_FORMAT, ERR_TRACE_OPEN } from '../errors.js';
 import { native } from '../native.js';
 import { emptyMeta, type TraceBatch, type TraceMeta, type TraceSource } from '../trace/model.js';
+import { throwIfAborted } from './input.js';
 import { DEFAULT_BATCH, type ReaderOptions, type TraceFormat } from './types.js';
 
 export const BLKTRACE_MAGIC = 0x65617400;
@@ -194,6 +195,11 @@ function fillMeta(meta: TraceMeta, m: BlktraceNativeMeta): void {
 /** Open a blktrace set as a stream of requests. */
 export async function openBlktrace(file: string, opts: ReaderOptions = {}): Promise<TraceSource> {
   const batchSize = Math.max(1, opts.batchSize ?? DEFAULT_BATCH);
+  // The core opens and reads the per-CPU files itself, synchronously: a FIFO would block it.
+  // (The path may also name the set, "sda" for sda.blktrace.N: only an existing non-file is refused.)
+  const st = statSync(file, { throwIfNoEntry: false });
+  if (st && !st.isFile()) throw ERR_TRACE_OPEN(file, 'a blktrace per-CPU set is read from regular files, not a FIFO, device or directory');
+  throwIfAborted(file, opts.signal);
   const reader = openNative(file, 'requests', opts.skipBad ?? false);
   const meta = emptyMeta(file, 'blktrace');
   const first = reader.meta();
@@ -204,6 +210,7 @@ export async function openBlktrace(file: string, opts: ReaderOptions = {}): Prom
     async *[Symbol.asyncIterator](): AsyncGenerator<TraceBatch> {
       try {
         for (;;) {
+          throwIfAborted(file, opts.signal);
           const rows = nextRows(reader, batchSize);
           if (rows === null) break;
           const m = reader.meta();

@@ -9,8 +9,8 @@
  * offset fio's replay compares with milliseconds since the job started.
  * Each file becomes one device, numbered by its `add` order.
  */
-import { Op, SECTOR_BYTES } from '../trace/model.js';
-import { LineError, num, openLineFormat, sizeBytes } from './line-reader.js';
+import { Op } from '../trace/model.js';
+import { LineError, num, openLineFormat, sectorOf, sizeBytes, timeNsOf } from './line-reader.js';
 import { ReorderBuffer } from './reorder.js';
 import { headLines, splitWs } from './text.js';
 import type { TraceFormat } from './types.js';
@@ -57,7 +57,7 @@ export const fioIologFormat: TraceFormat = {
           if (n === 0) return false;
           const k = version === 3 ? 1 : 0; // index of the file name
           let tNs = waitNs;
-          if (version === 3) tNs = num(f[0], 'timestamp (usec)') * 1000;
+          if (version === 3) tNs = timeNsOf(num(f[0], 'timestamp (usec)') * 1000, 'timestamp (usec)');
           if (n === k + 2) {
             if (!FILE_ACTIONS.has(f[k + 1])) throw new LineError('a file action: add, open or close');
             fileNo(f[k]);
@@ -66,7 +66,7 @@ export const fioIologFormat: TraceFormat = {
           if (n !== k + 4) throw new LineError(version === 3 ? 'usec file action [offset length]' : 'file action [offset length]');
           const act = f[k + 1];
           if (act === 'wait' && version === 2) {
-            waitNs = num(f[k + 2], 'wait time') * 1e6;
+            waitNs = timeNsOf(num(f[k + 2], 'wait time') * 1e6, 'wait time');
             return false;
           }
           const op = ACTIONS[act];
@@ -74,7 +74,7 @@ export const fioIologFormat: TraceFormat = {
           const offset = num(f[k + 2], 'offset (bytes)');
           const len = sizeBytes(f[k + 3], 'length (bytes)');
           rb ??= new ReorderBuffer(b, meta, { windowNs: 10e9, timing: false, rebase: false });
-          rb.push(tNs, Math.floor(offset / SECTOR_BYTES), len, op, fileNo(f[k]), 0);
+          rb.push(tNs, sectorOf(offset, 'offset (bytes)', 1), len, op, fileNo(f[k]), 0);
           return true;
         },
         finish(_b, meta) {

@@ -5,9 +5,9 @@
  */
 import { TraceBuilder, emptyMeta, type TraceBatch, type TraceMeta, type TraceSource } from '../trace/model.js';
 import { ERR_TRACE_FORMAT } from '../errors.js';
-import { checkReadableFile, readChunks, readLines } from './input.js';
+import { checkReadableFile, limitsOf, lineTooLong, readChunks, readLines } from './input.js';
 import { FIELD_KIND, ScanStop, textScan, type FieldKind } from './text.js';
-import { DEFAULT_BATCH, type ReaderOptions } from './types.js';
+import { DEFAULT_BATCH, type InputOptions, type ReaderOptions } from './types.js';
 
 /** Thrown by a line parser: `expected` says what the line should have looked like. */
 export class LineError extends Error {
@@ -39,7 +39,7 @@ export interface LineParser {
 const SCAN_ROWS = 8192;
 
 export async function openLineFormat(path: string, format: string, opts: ReaderOptions, makeParser: () => LineParser): Promise<TraceSource> {
-  const total = await checkReadableFile(path);
+  const total = (await checkReadableFile(path)).size;
   const meta = emptyMeta(path, format);
   const batchSize = opts.batchSize ?? DEFAULT_BATCH;
   return {
@@ -76,9 +76,9 @@ export async function openLineFormat(path: string, format: string, opts: ReaderO
           return b.length >= batchSize;
         };
         const progress = opts.onProgress && ((done: number): void => opts.onProgress!(done, total));
-        for await (const _ of scanRows(path, fast.kinds, onLine, onRow, progress)) yield* pieces(b.take(), batchSize);
+        for await (const _ of scanRows(path, opts, fast.kinds, onLine, onRow, progress)) yield* pieces(b.take(), batchSize);
       } else {
-        for await (const chunk of readLines(path)) {
+        for await (const chunk of readLines(path, opts)) {
           for (let i = 0; i < chunk.lines.length; i++) {
             parseLine(chunk.lines[i], chunk.firstLine + i);
             if (b.length >= batchSize) yield* pieces(b.take(), batchSize);
@@ -103,6 +103,7 @@ export async function openLineFormat(path: string, format: string, opts: ReaderO
  */
 async function* scanRows(
   path: string,
+  opts: InputOptions,
   kindNames: readonly FieldKind[],
   line: (text: string, lineNo: number) => boolean,
   row: (v: Float64Array, o: number, lineNo: number, buf: Buffer, at: number) => boolean,
@@ -116,16 +117,30 @@ async function* scanRows(
   const state = new Float64Array(4);
   let lineNo = 1;
   let bytesRead = 0;
-  /** The start of a line not yet ended by '\n' (pieces of one or more chunks). */
+  const limits = limitsOf(opts);
+  /** The start of a line not yet ended by '\n' (pieces of one or more chunks), held until its newline comes. */
   let held: Buffer[] = [];
-  for await (const chunk of readChunks(path)) {
+  let heldLen = 0;
+  /** Decompressed offset of the first held byte (the pending line's start). */
+  let heldAt = 0;
+  let offset = 0;
+  for await (const chunk of readChunks(path, opts)) {
     bytesRead = chunk.bytesRead;
-    if (chunk.buf.indexOf(10) < 0) {
+    const nl = chunk.buf.indexOf(10);
+    if (nl < 0) {
+      if (heldLen === 0) heldAt = offset;
+      heldLen += chunk.buf.length;
+      offset += chunk.buf.length;
+      if (heldLen > limits.maxLineBytes) throw lineTooLong(path, lineNo, heldAt, limits);
       if (chunk.buf.length) held.push(chunk.buf);
       continue;
     }
-    const buf = held.length ? Buffer.concat([...held, chunk.buf]) : chunk.buf;
+    if (heldLen + nl > limits.maxLineBytes) throw lineTooLong(path, lineNo, heldLen ? heldAt : offset, limits);
+    const base = heldLen ? heldAt : offset; // decompressed offset of buf[0]
+    const buf = heldLen ? Buffer.concat([...held, chunk.buf]) : chunk.buf;
+    offset += chunk.buf.length;
     held = [];
+    heldLen = 0;
     let pos = 0;
     for (;;) {
       const rows = scan(buf, pos, kinds, out, state);
@@ -139,12 +154,18 @@ async function* scanRows(
       if (state[3] === ScanStop.NEED_MORE) break;
       if (state[3] === ScanStop.SLOW) {
         const eol = state[2];
+        if (eol - pos > limits.maxLineBytes) throw lineTooLong(path, lineNo, base + pos, limits);
         const full = line(buf.toString('latin1', pos, eol), lineNo++);
         pos = eol + 1;
         if (full) yield;
       }
     }
-    if (pos < buf.length) held.push(buf.subarray(pos));
+    if (pos < buf.length) {
+      held.push(buf.subarray(pos));
+      heldLen = buf.length - pos;
+      heldAt = base + pos;
+      if (heldLen > limits.maxLineBytes) throw lineTooLong(path, lineNo, heldAt, limits);
+    }
     progress?.(bytesRead);
   }
   if (held.length) {
@@ -190,8 +211,22 @@ export function num(s: string | undefined, field: string): number {
   return v;
 }
 
+/*
+ * Range checks for the trace model's columns, so that no value is silently
+ * wrapped (a Uint32 device of 2^32 becomes 0), rounded (a Float64 sector beyond
+ * 2^53) or dropped (a time of 1e308 ms is Infinity in nanoseconds). Each throws
+ * LineError naming the field, which the driver turns into a coded error naming
+ * the file and line.
+ */
+
 /** Largest request the model's Uint32 byte column holds. */
 const MAX_BYTES = 0xffffffff;
+/** Sectors are Float64: integers are exact below 2^53 (4 EiB of 512-byte sectors). */
+export const MAX_SECTOR = 2 ** 53 - 1;
+/** Devices are Uint32. */
+export const MAX_DEVICE = 0xffffffff;
+/** Times are Float64 nanoseconds; the kernel's are int64: beyond 2^63 ns (292 years, epoch times included) a field is misread. */
+export const MAX_TIME_NS = 2 ** 63;
 
 /** A request size field in `unit`-byte units, as bytes; throws LineError beyond 4 GiB. */
 export function sizeBytes(s: string | undefined, field: string, unit = 1): number {
@@ -201,6 +236,26 @@ export function sizeBytes(s: string | undefined, field: string, unit = 1): numbe
 /** sizeBytes of an already parsed (non-negative) field value. */
 export function sizeOf(v: number, field: string, unit = 1): number {
   const bytes = v * unit;
-  if (bytes > MAX_BYTES) throw new LineError(`${field}: a request size below 4 GiB`);
+  if (!(bytes <= MAX_BYTES)) throw new LineError(`${field}: a request size below 4 GiB`);
+  if (!Number.isInteger(bytes)) throw new LineError(`${field}: a whole number of bytes`);
   return bytes;
+}
+
+/** A start position of `unit` bytes per step (512: sectors; 1: bytes, rounded down) as a 512-byte sector number. */
+export function sectorOf(v: number, field: string, unit = 512): number {
+  const sector = unit === 512 ? v : Math.floor((v * unit) / 512);
+  if (!(sector <= MAX_SECTOR) || !Number.isInteger(v)) throw new LineError(`${field}: a whole number of ${unit === 1 ? 'bytes' : `${unit}-byte units`} below ${unit === 512 ? '2^53' : `2^53 sectors`}`);
+  return sector;
+}
+
+/** A device or volume number that fits the model's Uint32 column (never wrapped). */
+export function deviceOf(v: number, field: string): number {
+  if (!(v <= MAX_DEVICE) || !Number.isInteger(v)) throw new LineError(`${field}: a whole device number below 2^32`);
+  return v;
+}
+
+/** A time already scaled to nanoseconds: finite and below MAX_TIME_NS (1e308 ms is refused, not dropped). */
+export function timeNsOf(ns: number, field: string): number {
+  if (!(ns <= MAX_TIME_NS) || !(ns >= 0)) throw new LineError(`${field}: a time below 2^63 ns (292 years)`);
+  return ns;
 }

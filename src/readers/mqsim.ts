@@ -4,7 +4,7 @@
  * One request per line, single spaces, arrival times non-decreasing.
  */
 import { Op, SECTOR_BYTES } from '../trace/model.js';
-import { LineError, num, openLineFormat, sizeBytes, sizeOf } from './line-reader.js';
+import { LineError, deviceOf, num, openLineFormat, sectorOf, sizeBytes, sizeOf, timeNsOf } from './line-reader.js';
 import { headLines, looksLike, splitWs } from './text.js';
 import type { TraceFormat } from './types.js';
 
@@ -23,6 +23,7 @@ export const mqsimFormat: TraceFormat = {
       let prev = -Infinity;
       /** Check an arrival time and return it relative to the first request. */
       const arrival = (t: number): number => {
+        timeNsOf(t, 'arrival_ns');
         if (t < prev) throw new LineError(`arrival_ns non-decreasing (previous ${prev})`);
         prev = t;
         if (Number.isNaN(first)) first = t;
@@ -37,13 +38,13 @@ export const mqsimFormat: TraceFormat = {
           const t = arrival(num(f[0], 'arrival_ns'));
           const type = f[4];
           if (type !== '0' && type !== '1') throw new LineError('type 0 (write) or 1 (read)');
-          b.push(t, num(f[2], 'start_sector'), sizeBytes(f[3], 'size_sectors', SECTOR_BYTES), type === '1' ? Op.READ : Op.WRITE, num(f[1], 'device'));
+          b.push(t, sectorOf(num(f[2], 'start_sector'), 'start_sector'), sizeBytes(f[3], 'size_sectors', SECTOR_BYTES), type === '1' ? Op.READ : Op.WRITE, deviceOf(num(f[1], 'device'), 'device'));
           return true;
         },
         fast: {
           kinds: ['int', 'int', 'int', 'int', 'bit'],
           row(v, o, b) {
-            b.push(arrival(v[o]), v[o + 2], sizeOf(v[o + 3], 'size_sectors', SECTOR_BYTES), v[o + 4] === 1 ? Op.READ : Op.WRITE, v[o + 1]);
+            b.push(arrival(v[o]), v[o + 2], sizeOf(v[o + 3], 'size_sectors', SECTOR_BYTES), v[o + 4] === 1 ? Op.READ : Op.WRITE, deviceOf(v[o + 1], 'device'));
             return true;
           },
         },

@@ -5,7 +5,7 @@
  * Read or Write, Offset and Size are bytes, ResponseTime is in 100 ns ticks.
  */
 import { Op, SECTOR_BYTES } from '../trace/model.js';
-import { LineError, num, openLineFormat, sizeBytes } from './line-reader.js';
+import { LineError, deviceOf, num, openLineFormat, sectorOf, sizeBytes, timeNsOf } from './line-reader.js';
 import { ReorderBuffer } from './reorder.js';
 import { headLines, looksLike, isDigits } from './text.js';
 import type { TraceFormat } from './types.js';
@@ -57,16 +57,17 @@ export const msrFormat: TraceFormat = {
           if (f[3] === 'Read') op = Op.READ;
           else if (f[3] === 'Write') op = Op.WRITE;
           else throw new LineError('Type: Read or Write');
-          const disk = num(f[2], 'DiskNumber');
+          const disk = deviceOf(num(f[2], 'DiskNumber'), 'DiskNumber');
           const offset = num(f[4], 'Offset');
+          const sector = sectorOf(offset, 'Offset', 1);
           const size = sizeBytes(f[5], 'Size');
-          const rt = num(f[6], 'ResponseTime') * 100;
+          const rt = timeNsOf(num(f[6], 'ResponseTime') * 100, 'ResponseTime');
           if (host === undefined) host = f[1];
           else if (host !== f[1] && !meta.warnings.some((w) => w.startsWith('several hosts'))) {
             meta.warnings.push(`several hosts in one file (${host}, ${f[1]}...): devices are numbered by DiskNumber only`);
           }
           if (offset % SECTOR_BYTES !== 0) unaligned++;
-          rb.push(t, Math.floor(offset / SECTOR_BYTES), size, op, disk, 0, NaN, t + rt);
+          rb.push(t, sector, size, op, disk, 0, NaN, t + rt);
           return true;
         },
         finish(_b, meta) {

@@ -2,18 +2,19 @@
  * All trace formats, and `openTrace`, the one way to read a trace file:
  * sniff the format from content (or take --format), then open it.
  */
-import { ERR_TRACE_UNKNOWN_FORMAT, ERR_USAGE } from '../errors.js';
+import { ERR_TRACE_AMBIGUOUS_FORMAT, ERR_TRACE_UNKNOWN_FORMAT, ERR_USAGE } from '../errors.js';
 import type { TraceSource } from '../trace/model.js';
 import { checkReadableFile, readHead } from './input.js';
 import { mqsimFormat } from './mqsim.js';
 import { blkparseFormat } from './blkparse.js';
 import { msrFormat } from './msr.js';
 import { tencentFormat } from './tencent.js';
-import { msnfsFormat } from './msnfs.js';
+import { heimdallFormat, msnfsFormat } from './msnfs.js';
+import { blkreplayFormat } from './blkreplay.js';
 import { vscsiFormat } from './vscsi.js';
 import { fioIologFormat } from './fio-iolog.js';
 import { blktraceFormat } from './blktrace.js';
-import type { ReaderOptions, TraceFormat } from './types.js';
+import type { InputOptions, ReaderOptions, TraceFormat } from './types.js';
 
 /**
  * Every format the sniffer considers. Sniffers return a confidence; they are
@@ -27,8 +28,13 @@ export const FORMATS: readonly TraceFormat[] = [
   tencentFormat,
   vscsiFormat,
   msnfsFormat,
+  heimdallFormat,
   mqsimFormat,
+  blkreplayFormat,
 ];
+
+/** Scores this close to the best are a tie: the sniffer does not guess between them. */
+const TIE = 0.05;
 
 export function formatByName(name: string): TraceFormat {
   const f = FORMATS.find((x) => x.name === name);
@@ -36,22 +42,28 @@ export function formatByName(name: string): TraceFormat {
   return f;
 }
 
-/** Pick the format whose sniffer is most confident about the file's first bytes. */
-export async function sniffFormat(path: string): Promise<TraceFormat> {
-  const size = await checkReadableFile(path);
-  if (size === 0) throw ERR_TRACE_UNKNOWN_FORMAT(path, 'the file is empty');
-  const head = await readHead(path);
-  let best: TraceFormat | undefined;
-  let bestScore = 0;
-  for (const f of FORMATS) {
-    const s = f.sniff(head, path);
-    if (s > bestScore) {
-      best = f;
-      bestScore = s;
-    }
-  }
-  if (!best) throw ERR_TRACE_UNKNOWN_FORMAT(path, `first bytes ${JSON.stringify(head.subarray(0, 40).toString('latin1'))} match none of ${FORMATS.map((x) => x.name).join(', ')}`);
-  return best;
+/**
+ * Pick the format whose sniffer is most confident about the file's first bytes.
+ * Formats that read the same columns in different units (msnfs's 512-byte
+ * blocks, heimdall's bytes) each check that their reading is plausible; when
+ * more than one is, the sniffer refuses to guess and names the candidates.
+ */
+export async function sniffFormat(path: string, opts: InputOptions = {}): Promise<TraceFormat> {
+  const { size, kind } = await checkReadableFile(path);
+  if (kind === 'stream') throw ERR_TRACE_UNKNOWN_FORMAT(path, 'a FIFO or socket can be read only once, so its head cannot be sniffed first');
+  if (size === 0 && kind === 'file') throw ERR_TRACE_UNKNOWN_FORMAT(path, 'the file is empty');
+  const head = await readHead(path, 65536, opts);
+  const scored = FORMATS.map((f) => ({ f, s: f.sniff(head, path) })).filter((x) => x.s > 0);
+  if (!scored.length) throw ERR_TRACE_UNKNOWN_FORMAT(path, `first bytes ${JSON.stringify(head.subarray(0, 40).toString('latin1'))} match none of ${FORMATS.map((x) => x.name).join(', ')}`);
+  const best = Math.max(...scored.map((x) => x.s));
+  const tied = scored.filter((x) => x.s >= best - TIE).map((x) => x.f);
+  if (tied.length > 1)
+    throw ERR_TRACE_AMBIGUOUS_FORMAT(
+      path,
+      tied.map((f) => f.explain?.(head) ?? f.name).join(' or '),
+      tied.map((f) => `--format ${f.name}`).join(' or '),
+    );
+  return tied[0];
 }
 
 export interface OpenOptions extends ReaderOptions {
@@ -60,6 +72,6 @@ export interface OpenOptions extends ReaderOptions {
 }
 
 export async function openTrace(path: string, opts: OpenOptions = {}): Promise<TraceSource> {
-  const fmt = opts.format ? formatByName(opts.format) : await sniffFormat(path);
+  const fmt = opts.format ? formatByName(opts.format) : await sniffFormat(path, opts);
   return fmt.open(path, opts);
 }

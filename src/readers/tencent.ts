@@ -7,7 +7,7 @@
  * of order: the reader sorts them within a 10 s window.
  */
 import { Op, SECTOR_BYTES } from '../trace/model.js';
-import { LineError, num, openLineFormat, sizeBytes } from './line-reader.js';
+import { LineError, deviceOf, num, openLineFormat, sectorOf, sizeBytes, timeNsOf } from './line-reader.js';
 import { ReorderBuffer } from './reorder.js';
 import { headLines, looksLike, isDigits } from './text.js';
 import type { TraceFormat } from './types.js';
@@ -36,13 +36,21 @@ export const tencentFormat: TraceFormat = {
           if (lineNo === 1 && !isDigits(f[0])) return false; // a header some copies carry
           if (f.length !== 5) throw new LineError('5 comma-separated fields: Timestamp,Offset,Size,IOType,VolumeID');
           const ts = num(f[0], 'Timestamp (unix seconds)');
+          timeNsOf(ts * 1e9, 'Timestamp (unix seconds)');
           if (!rb) {
             t0 = ts;
             rb = new ReorderBuffer(b, meta, { windowNs: 10e9, timing: false, rebase: true, anchorEpochNs: ts * 1e9 });
           }
           const type = f[3];
           if (type !== '0' && type !== '1') throw new LineError('IOType 0 (read) or 1 (write)');
-          rb.push((ts - t0) * 1e9, num(f[1], 'Offset (sectors)'), sizeBytes(f[2], 'Size (sectors)', SECTOR_BYTES), type === '0' ? Op.READ : Op.WRITE, num(f[4], 'VolumeID'), 0);
+          rb.push(
+            (ts - t0) * 1e9,
+            sectorOf(num(f[1], 'Offset (sectors)'), 'Offset (sectors)'),
+            sizeBytes(f[2], 'Size (sectors)', SECTOR_BYTES),
+            type === '0' ? Op.READ : Op.WRITE,
+            deviceOf(num(f[4], 'VolumeID'), 'VolumeID'),
+            0,
+          );
           return true;
         },
         finish() {

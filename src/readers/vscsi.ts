@@ -6,7 +6,7 @@
  * divides the original microseconds by 10^6), so many requests share a time.
  */
 import { Op } from '../trace/model.js';
-import { LineError, num, openLineFormat, sizeBytes } from './line-reader.js';
+import { LineError, num, openLineFormat, sectorOf, sizeBytes, timeNsOf } from './line-reader.js';
 import { ReorderBuffer } from './reorder.js';
 import { headLines, looksLike, isDigits } from './text.js';
 import type { TraceFormat } from './types.js';
@@ -63,9 +63,9 @@ export const vscsiFormat: TraceFormat = {
           const opcode = f[2];
           if (!isHex(opcode)) throw new LineError('op: a SCSI opcode in hex (28 READ(10), 2a WRITE(10)...)');
           const op = OPCODES.get(parseInt(opcode, 16));
-          const t = num(f[1], 'time') * 1e9;
+          const t = timeNsOf(num(f[1], 'time') * 1e9, 'time');
           const bytes = sizeBytes(f[3], 'size');
-          const lbn = num(f[4], 'lbn');
+          const lbn = sectorOf(num(f[4], 'lbn'), 'lbn');
           num(f[0], 'version');
           if (op === undefined) {
             skippedOps.set(opcode, (skippedOps.get(opcode) ?? 0) + 1);

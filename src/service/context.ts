@@ -16,7 +16,7 @@ export interface Service {
 
 export async function openService(settings: Settings, handlers: Record<string, (svc: Service) => JobHandler> = {}): Promise<Service> {
   mkdirSync(settings.dataDir, { recursive: true, mode: 0o700 });
-  const db = await ConfDB.open(settings.dataDir);
+  const db = await ConfDB.open(settings.dataDir, settings.store);
   const svc = { settings, db } as Service;
   svc.jobs = new JobRunner(db, Object.fromEntries(Object.entries(handlers).map(([k, make]) => [k, make(svc)])));
   await svc.jobs.recoverInterrupted();

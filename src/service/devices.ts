@@ -20,9 +20,13 @@ export async function hostValuesOf(svc: Service, configId: string): Promise<Reco
 }
 
 export async function applyStoredConfig(svc: Service, device: string, configId: string, o: { dryRun?: boolean; actor: string }): Promise<ApplyResult> {
-  const values = await hostValuesOf(svc, configId);
+  return applyValues(svc, device, await hostValuesOf(svc, configId), { ...o, configId });
+}
+
+/** Apply host values (from a stored configuration when configId is set); the previous values are recorded in the ConfDB first. */
+export async function applyValues(svc: Service, device: string, values: Record<string, string | number>, o: { dryRun?: boolean; actor: string; configId?: string }): Promise<ApplyResult> {
   // A dry run writes nothing, so nothing needs recording.
-  const store = o.dryRun ? new MemoryStateStore() : new ConfDbStateStore(svc.db, o.actor, configId);
+  const store = o.dryRun ? new MemoryStateStore() : new ConfDbStateStore(svc.db, o.actor, o.configId);
   return applyHostConfig(device, values, { store, dryRun: !!o.dryRun });
 }
 

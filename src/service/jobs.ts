@@ -27,11 +27,19 @@ export type JobHandler = (job: JobRecord, ctl: JobControl) => Promise<Record<str
 
 const ACTIVE: JobStatus[] = ['queued', 'running'];
 const PROGRESS_PERSIST_MS = 1000;
+/**
+ * In a store shared with other processes (PostgreSQL), a job is another live
+ * process's while its record was touched within LEASE_MS: the runner touches
+ * its queued and running jobs every HEARTBEAT_MS.
+ */
+const HEARTBEAT_MS = 15_000;
+const LEASE_MS = 60_000;
 
 export class JobRunner extends EventEmitter {
   private queue: string[] = [];
   private running = new Map<string, { abort: AbortController; done: Promise<void> }>();
   private closed = false;
+  private readonly heartbeat?: NodeJS.Timeout;
 
   constructor(
     private readonly db: ConfDB,
@@ -39,14 +47,21 @@ export class JobRunner extends EventEmitter {
     private readonly concurrency = 1,
   ) {
     super();
+    if (db.shared) {
+      this.heartbeat = setInterval(() => void this.touchOwnJobs().catch(() => {}), HEARTBEAT_MS);
+      this.heartbeat.unref();
+    }
   }
 
   /**
-   * Call once after opening the ConfDB: LevelDB admits one process, so any job
-   * still `running` or `queued` belonged to a process that died.
+   * Call once after opening the ConfDB. LevelDB admits one process, so any job
+   * still `running` or `queued` belonged to a process that died; in a shared
+   * store, only those whose owner stopped touching them (LEASE_MS).
    */
   async recoverInterrupted(): Promise<JobRecord[]> {
-    const stale = (await this.db.list('jobs')).filter((j) => ACTIVE.includes(j.status));
+    const now0 = Date.now();
+    const active = await this.db.jobsWithStatus(ACTIVE);
+    const stale = this.db.shared ? active.filter((j) => now0 - Date.parse(j.updatedAt) > LEASE_MS) : active;
     const now = new Date().toISOString();
     const marked = stale.map((j) => ({ ...j, status: 'interrupted' as const, updatedAt: now, pid: undefined }));
     await this.db.batch([
@@ -58,7 +73,7 @@ export class JobRunner extends EventEmitter {
 
   /** Queue again every job that `recoverInterrupted` marked (the server does this at start). */
   async resumeInterrupted(actor: string): Promise<JobRecord[]> {
-    const jobs = (await this.db.list('jobs')).filter((j) => j.status === 'interrupted' && this.handlers[j.kind]);
+    const jobs = (await this.db.jobsWithStatus(['interrupted'])).filter((j) => this.handlers[j.kind]);
     const out: JobRecord[] = [];
     for (const j of jobs) out.push(await this.resume(j.id, actor));
     return out;
@@ -67,7 +82,7 @@ export class JobRunner extends EventEmitter {
   async submit(kind: string, key: string, params: Record<string, unknown>, actor: string, opts: { force?: boolean } = {}): Promise<{ job: JobRecord; deduplicated: boolean }> {
     if (!this.handlers[kind]) throw ERR_USAGE(`unknown job kind "${kind}"; known: ${Object.keys(this.handlers).join(', ')}`);
     if (!opts.force) {
-      const same = (await this.db.list('jobs', { reverse: true })).find((j) => j.key === key && (ACTIVE.includes(j.status) || j.status === 'done'));
+      const same = await this.db.latestJobWithKey(key, [...ACTIVE, 'done']);
       if (same) return { job: same, deduplicated: true };
     }
     const now = new Date().toISOString();
@@ -111,7 +126,22 @@ export class JobRunner extends EventEmitter {
     while (this.queue.length || this.running.size) await Promise.all([...this.running.values()].map((r) => r.done));
   }
 
+  /**
+   * The heartbeat of this runner's queued jobs in a shared store (running ones
+   * beat in run()), under the job's lock so that run() marking it running is
+   * never overwritten.
+   */
+  private async touchOwnJobs(): Promise<void> {
+    for (const id of [...this.queue]) {
+      await this.db.exclusive(`job:${id}`, async (tx) => {
+        const j = await tx.get('jobs', id);
+        if (j?.status === 'queued') await tx.put('jobs', { ...j, updatedAt: new Date().toISOString() });
+      });
+    }
+  }
+
   async close(): Promise<void> {
+    clearInterval(this.heartbeat);
     this.closed = true;
     this.queue = [];
     for (const r of this.running.values()) r.abort.abort();
@@ -135,7 +165,7 @@ export class JobRunner extends EventEmitter {
     let job = await this.db.require('jobs', id);
     const resumeFrom = job.checkpoint;
     job = { ...job, status: 'running', pid: process.pid, updatedAt: new Date().toISOString() };
-    await this.db.put('jobs', job);
+    await this.db.exclusive(`job:${id}`, (tx) => tx.put('jobs', job));
     this.emit('update', job);
     let lastPersist = 0;
     let current = job;
@@ -158,12 +188,15 @@ export class JobRunner extends EventEmitter {
       },
       checkpoint: (state) => persist({ checkpoint: state }),
     };
+    const beat = this.db.shared ? setInterval(() => void persist({}).catch(() => {}), HEARTBEAT_MS) : undefined;
     try {
       const result = await this.handlers[job.kind](current, ctl);
       await this.finish(current, signal.aborted ? (this.closed ? 'interrupted' : 'cancelled') : 'done', { result });
     } catch (e) {
       const status: JobStatus = signal.aborted ? (this.closed ? 'interrupted' : 'cancelled') : 'failed';
       await this.finish(current, status, { error: (e as Error).message });
+    } finally {
+      clearInterval(beat);
     }
   }
 

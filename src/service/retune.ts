@@ -15,8 +15,9 @@ import type { Change } from '../host/applier.js';
 import { acquirePidLock } from '../util/pid-lock.js';
 import { writeBlktrace } from '../writers/blktrace.js';
 import type { Service } from './context.js';
-import { applyStoredConfig } from './devices.js';
+import { applyValues } from './devices.js';
 import { tune } from './tune.js';
+import { resolveTuneArgs } from './tune-spec.js';
 
 export interface RetuneOptions {
   device: string;
@@ -24,6 +25,7 @@ export interface RetuneOptions {
   /** Evaluations when the workload is new. */
   budget: number;
   backend?: BackendName | 'auto';
+  /** Decide and report; write nothing (no sysfs write, no ConfDB record, not even the audit line). */
   dryRun?: boolean;
   actor: string;
 }
@@ -66,30 +68,32 @@ export async function retune(svc: Service, o: RetuneOptions): Promise<RetuneDeci
       await collector.stop();
     }
     const base = { device: o.device, at, requests, backend: choice, changes: [] as Change[] };
-    if (requests === 0) return record(svc, o.actor, { ...base, action: 'skipped', reason: 'no I/O in the window' });
+    const record = async (d: RetuneDecision): Promise<RetuneDecision> => {
+      if (!o.dryRun) await svc.db.batch([ConfDB.audit(o.actor, 'retune', d as unknown as Record<string, unknown>)]);
+      return d;
+    };
+    if (requests === 0) return record({ ...base, action: 'skipped', reason: 'no I/O in the window' });
     let result;
     try {
-      result = await tune(svc, { tracePath: files[0]!, evaluator: 'readahead-model', budget: o.budget, name: `${path.basename(o.device)} at ${at}` });
+      const { spec } = resolveTuneArgs({ space: 'host', evaluator: 'readahead-model', budget: o.budget, name: `${path.basename(o.device)} at ${at}` }, svc.settings);
+      result = await tune(svc, { spec, tracePath: files[0]! }, { dryRun: !!o.dryRun });
     } catch (e) {
-      if ((e as { code?: string }).code === 'SSDTUNE_FEATURES_TOO_SHORT') return record(svc, o.actor, { ...base, action: 'skipped', reason: (e as Error).message });
+      if ((e as { code?: string }).code === 'SSDTUNE_FEATURES_TOO_SHORT') return record({ ...base, action: 'skipped', reason: (e as Error).message });
       throw e;
     }
     const workload = { id: result.workload.id, name: result.workload.name, known: result.workload.known };
-    const dry = await applyStoredConfig(svc, o.device, result.config.id, { dryRun: true, actor: o.actor });
+    // On a dry run a new workload's configuration was not stored: apply (dry) its values, not its id.
+    const values = Object.fromEntries(Object.entries(result.config.values).map(([k, v]) => [k, typeof v === 'boolean' ? Number(v) : v]));
+    const dry = await applyValues(svc, o.device, values, { dryRun: true, actor: o.actor });
     const decided = { ...base, workload, configId: result.config.id, changes: dry.changes };
-    if (dry.changes.length === 0) return record(svc, o.actor, { ...decided, action: 'unchanged', reason: 'the device already has this workload\'s configuration' });
-    if (o.dryRun) return record(svc, o.actor, { ...decided, action: 'dry-run', reason: 'would apply' });
-    const applied = await applyStoredConfig(svc, o.device, result.config.id, { actor: o.actor });
-    return record(svc, o.actor, { ...decided, changes: applied.changes, action: 'applied', reason: workload.known ? 'known workload, its stored configuration' : 'new workload, configuration learned now' });
+    if (dry.changes.length === 0) return record({ ...decided, action: 'unchanged', reason: 'the device already has this workload\'s configuration' });
+    if (o.dryRun) return record({ ...decided, action: 'dry-run', reason: workload.known ? 'would apply the known workload\'s stored configuration' : 'would apply a configuration learned now (not stored)' });
+    const applied = await applyValues(svc, o.device, values, { actor: o.actor, configId: result.config.id });
+    return record({ ...decided, changes: applied.changes, action: 'applied', reason: workload.known ? 'known workload, its stored configuration' : 'new workload, configuration learned now' });
   } finally {
     for (const f of files) rmSync(f, { force: true });
     release();
   }
-}
-
-async function record(svc: Service, actor: string, d: RetuneDecision): Promise<RetuneDecision> {
-  await svc.db.batch([ConfDB.audit(actor, 'retune', d as unknown as Record<string, unknown>)]);
-  return d;
 }
 
 /** The one log line per decision that cron mails and journald keep. */

@@ -49,7 +49,7 @@ export async function registerLocalTrace(svc: Service, file: string, actor: stri
   const abs = path.resolve(file);
   const fmt = await sniffFormat(abs);
   const st = await fsp.stat(abs);
-  const existing = (await svc.db.list('traces')).find((t) => t.path === abs && t.bytes === st.size);
+  const existing = await svc.db.traceAt(abs, st.size);
   if (existing) return existing;
   const rec: TraceRecord = { id: newId(), name: path.basename(abs), path: abs, bytes: st.size, format: fmt.name, uploadedAt: new Date().toISOString(), by: actor };
   await svc.db.batch([{ kind: 'traces', type: 'put', value: rec }, ConfDB.audit(actor, 'traces.register', { id: rec.id, path: abs })]);

@@ -11,7 +11,6 @@ import { ConfDB } from '../confdb/db.js';
 import { newId } from '../confdb/ids.js';
 import type { ConfigRecord, EvaluationRecord, WorkloadRecord } from '../confdb/records.js';
 import { ERR_FEATURES_TOO_SHORT } from '../errors.js';
-import { evaluatorFactory, spaceFor } from '../evaluators/registry.js';
 import type { Metrics, WorkloadRef } from '../evaluators/types.js';
 import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
 import { characterise, describeTrace, windowStreams } from '../ml/characterise.js';
@@ -20,25 +19,19 @@ import { loadSimilarityModel, type SimilarityModel } from '../ml/model-io.js';
 import { openTrace } from '../readers/registry.js';
 import { makeSearcher, parseRecord, runSearch, type SearchRecord } from '../search/search.js';
 import { speedups } from '../search/grade.js';
+import { planTune } from './catalog.js';
 import type { Service } from './context.js';
+import type { ResolvedTuneArgs } from './tune-spec.js';
 import { ConfDBWorkloadStore } from './workload-store.js';
+import { ConfDbStateStore } from '../host/confdb-state.js';
 
-export interface TuneRequest {
+/**
+ * A resolved tune request and where its trace is: the job handler looks the
+ * path up from the spec's traceId; retune tunes a capture it never stores.
+ */
+export interface TuneInput {
+  spec: ResolvedTuneArgs;
   tracePath: string;
-  /** Trace format, when it must be forced. */
-  format?: string;
-  evaluator: string;
-  /** Block device for the `live` evaluator. */
-  device?: string;
-  /** Evaluations for a search, the baseline included. */
-  budget: number;
-  searcher?: string;
-  seed?: number;
-  /** Name for a new workload (default: the trace file's name). */
-  name?: string;
-  /** Search even when a stored configuration matches. */
-  forceSearch?: boolean;
-  jobId?: string;
 }
 
 export interface TuneControl {
@@ -48,6 +41,10 @@ export interface TuneControl {
   checkpoint?: (state: TuneCheckpoint) => Promise<void> | void;
   /** A TuneCheckpoint from an interrupted run. */
   resumeFrom?: unknown;
+  /** The job this search runs in (recorded on its evaluations). */
+  jobId?: string;
+  /** Decide and report, store nothing (retune --dry-run). */
+  dryRun?: boolean;
 }
 
 /** What a tune job persists while it searches: the workload id it will store under, and the search so far. */
@@ -85,46 +82,47 @@ function gainOf(c: ConfigRecord): TuneResult['gain'] {
   return { grade: c.grade, throughputSpeedup: s.throughput, latencySpeedup: s.latency };
 }
 
-export async function tune(svc: Service, req: TuneRequest, ctl: TuneControl = {}): Promise<TuneResult> {
-  // Name and requirements first: reading a large trace only to reject a misspelt evaluator wastes minutes.
-  const makeEvaluator = evaluatorFactory(req.evaluator, svc.settings, req.device ? { device: req.device } : {});
+export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}): Promise<TuneResult> {
+  const { spec: req, tracePath } = input;
+  // Catalogue and requirements first: reading a large trace only to reject a misspelt evaluator wastes minutes.
+  const plan = planTune(req, svc.settings);
   const model = await similarityModel(svc.settings.modelDir);
   const windowSize = model.meta.windowSize;
   ctl.progress?.(0, req.budget, 'characterising');
-  const source = await openTrace(req.tracePath, { ...(req.format ? { format: req.format } : {}) });
+  const source = await openTrace(tracePath, { ...(req.format ? { format: req.format } : {}) });
   // Per device stream, as the similarity model was trained: windows never mix devices.
-  const described = await describeTrace(source, { size: windowSize, splitByDevice: true, source: req.tracePath });
+  const described = await describeTrace(source, { size: windowSize, splitByDevice: true, source: tracePath });
   const streams = windowStreams(described).map((s) => s.windows);
   if (described.windows.length === 0) {
-    throw ERR_FEATURES_TOO_SHORT(req.tracePath, `${described.requests} requests make no full window of ${windowSize} on any one device; tuning needs at least one`);
+    throw ERR_FEATURES_TOO_SHORT(tracePath, `${described.requests} requests make no full window of ${windowSize} on any one device; tuning needs at least one`);
   }
   // Cluster labels need PCA + k-means over at least two windows.
   const clusters = described.windows.length >= 2 ? characterise(described).label.clusters : undefined;
   const ident = await identify(model, streams, new ConfDBWorkloadStore(svc.db, windowSize, model.id));
-  const evaluator = makeEvaluator({ totalRequests: described.requests });
-  const space = spaceFor(evaluator, req.device);
+  // A device-backed evaluator records each device's way back in the ConfDB before it writes.
+  const evaluator = plan.makeEvaluator({ totalRequests: described.requests, deviceState: new ConfDbStateStore(svc.db, 'live-evaluator') });
+  const space = plan.buildSpace();
 
   const known = ident.kind === 'known' && ident.nearest ? await svc.db.get('workloads', ident.nearest.id) : undefined;
   if (known && !req.forceSearch) {
-    const stored = (await svc.db.list('configs')).filter((c) => c.workloadId === known.id && c.space === space.name && c.grade !== undefined);
-    stored.sort((a, b) => b.grade! - a.grade!);
-    if (stored[0]) {
+    const stored = await svc.db.bestConfig(known.id, space.name);
+    if (stored) {
       ctl.progress?.(req.budget, req.budget, 'recommended a stored configuration');
-      return { workload: { id: known.id, name: known.name, known: true, identification: ident, ...(clusters ? { clusters } : {}) }, source: 'confdb', config: stored[0], gain: gainOf(stored[0]) };
+      return { workload: { id: known.id, name: known.name, known: true, identification: ident, ...(clusters ? { clusters } : {}) }, source: 'confdb', config: stored, gain: gainOf(stored) };
     }
   }
 
   const checkpoint = ctl.resumeFrom as TuneCheckpoint | undefined;
   const resume = checkpoint ? parseRecord(checkpoint.search, 'job checkpoint') : undefined;
   const workloadId = known?.id ?? checkpoint?.workloadId ?? newId();
-  const name = known?.name ?? req.name ?? path.basename(req.tracePath);
-  const ref: WorkloadRef = { name: `${name} (${workloadId})`, open: () => openTrace(req.tracePath, { ...(req.format ? { format: req.format } : {}) }) };
-  const record = await runSearch(makeSearcher(req.searcher ?? 'learnedssd'), {
+  const name = known?.name ?? req.name ?? path.basename(tracePath);
+  const ref: WorkloadRef = { name: `${name} (${workloadId})`, open: () => openTrace(tracePath, { ...(req.format ? { format: req.format } : {}) }) };
+  const record = await runSearch(makeSearcher('learnedssd'), {
     space,
     evaluator,
     workload: ref,
     budget: { evaluations: req.budget },
-    seed: req.seed ?? 1,
+    seed: req.seed,
     ...(ctl.signal ? { signal: ctl.signal } : {}),
     ...(resume ? { resume } : {}),
     onEvent: (e) => {
@@ -163,14 +161,14 @@ export async function tune(svc: Service, req: TuneRequest, ctl: TuneControl = {}
     ...(e.message ? { error: e.message } : {}),
     at: e.startedAt,
     durationMs: e.ms,
-    ...(req.jobId ? { jobId: req.jobId } : {}),
+    ...(ctl.jobId ? { jobId: ctl.jobId } : {}),
   }));
   const prof = known ? undefined : profileWorkload(model, workloadId, name, streams);
   const workload: WorkloadRecord | undefined = prof && {
     id: workloadId,
     name,
     createdAt: now,
-    source: { paths: [path.resolve(req.tracePath)], format: source.meta.format, requests: described.requests },
+    source: { paths: [path.resolve(tracePath)], format: source.meta.format, requests: described.requests },
     descriptorNames: [...DESCRIPTOR_VECTOR_NAMES],
     descriptors: prof.descriptors,
     pcaCentre: prof.pcaCentre,
@@ -181,7 +179,7 @@ export async function tune(svc: Service, req: TuneRequest, ctl: TuneControl = {}
     ...(model.id ? { modelId: model.id } : {}),
     ...(clusters ? { clusters } : {}),
   };
-  await svc.db.batch([
+  if (!ctl.dryRun) await svc.db.batch([
     ...(workload ? [{ kind: 'workloads' as const, type: 'put' as const, value: workload }] : []),
     { kind: 'configs', type: 'put', value: config },
     ...evaluations.map((value) => ({ kind: 'evaluations' as const, type: 'put' as const, value })),

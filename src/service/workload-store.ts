@@ -35,7 +35,7 @@ export class ConfDBWorkloadStore implements WorkloadStore {
 
   async list(): Promise<readonly KnownWorkload[]> {
     const out: KnownWorkload[] = [];
-    for (const w of await this.db.list('workloads')) {
+    for (const w of await this.db.workloadsWithWindow(this.windowSize)) {
       // Profiles made with another descriptor set come from another model generation: their
       // embeddings and PCA centres live in a different space and would match at random.
       const sameDescriptors = w.descriptorNames?.length === DESCRIPTOR_VECTOR_NAMES.length && w.descriptorNames.every((n, i) => n === DESCRIPTOR_VECTOR_NAMES[i]);

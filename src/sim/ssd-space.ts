@@ -98,17 +98,28 @@ export function physicalBytes(c: SsdConfig): number {
   return c.channels * c.chipsPerChannel * c.diesPerChip * c.planesPerDie * c.blocksPerPlane * c.pagesPerBlock * c.pageBytes;
 }
 
+/**
+ * Logical pages, exactly as the simulator computes them: MQSim's logical space,
+ * each plane exporting floor(pages x sectors per page x (1 - OP)) sectors,
+ * in whole pages.
+ */
+export function logicalPages(c: SsdConfig): number {
+  const planes = c.channels * c.chipsPerChannel * c.diesPerChip * c.planesPerDie;
+  const spp = c.pageBytes / 512;
+  const lsa = planes * Math.floor(c.blocksPerPlane * c.pagesPerBlock * spp * (1 - c.overProvisioning));
+  return Math.floor(lsa / spp);
+}
+
 /** Logical capacity in 512-byte sectors, exactly as the simulator computes it. */
 export function logicalSectors(c: SsdConfig): number {
-  const physPages = c.channels * c.chipsPerChannel * c.diesPerChip * c.planesPerDie * c.blocksPerPlane * c.pagesPerBlock;
-  return Math.floor(physPages * (1 - c.overProvisioning)) * (c.pageBytes / 512);
+  return logicalPages(c) * (c.pageBytes / 512);
 }
 
 const BASE_CAPACITY = physicalBytes(AUTOBLOX_BASELINE);
 
-/** Free blocks per plane GC keeps, exactly as the simulator's FTL computes it. */
+/** Free blocks per plane below which GC runs, as MQSim (and the simulator) computes it: never below its 10 concurrent GCs. */
 export function gcThresholdBlocks(c: SsdConfig): number {
-  return Math.max(2, Math.floor(c.gcThreshold * c.blocksPerPlane));
+  return Math.max(1, Math.floor(c.gcThreshold * c.blocksPerPlane), 10);
 }
 
 const params: ParamSpec[] = [
@@ -154,7 +165,7 @@ const constraints: Constraint[] = [
     check: (c) => {
       const s = toSsdConfig(c);
       const planes = s.channels * s.chipsPerChannel * s.diesPerChip * s.planesPerDie;
-      const logical = Math.floor(planes * s.blocksPerPlane * s.pagesPerBlock * (1 - s.overProvisioning));
+      const logical = logicalPages(s);
       const spare = s.blocksPerPlane - Math.ceil(Math.ceil(logical / planes) / s.pagesPerBlock);
       return gcThresholdBlocks(s) + 2 <= spare;
     },
@@ -211,8 +222,13 @@ export function validateSsdConfig(c: SsdConfig, opts: { lbaSpanSectors?: number 
   if (c.pagesPerBlock < 1) bad('pagesPerBlock', `a block must hold at least one page (a page cannot be larger than its block), got ${c.pagesPerBlock}`);
   if (c.blocksPerPlane < 4) bad('blocksPerPlane', `must be at least 4, got ${c.blocksPerPlane}`);
   if (c.pageBytes < 512 || c.pageBytes % 512 !== 0) bad('pageBytes', `must be a positive multiple of 512, got ${c.pageBytes}`);
+  if (c.queueDepth < 2) bad('queueDepth', `an NVMe queue holds one entry fewer than its size: must be at least 2, got ${c.queueDepth}`);
   if (c.queueDepth > 65535) bad('queueDepth', `NVMe queues hold at most 65535 entries, got ${c.queueDepth}`);
-  if (c.planesPerDie > 64) bad('planesPerDie', `must be at most 64, got ${c.planesPerDie}`);
+  if (c.planesPerDie > 16) bad('planesPerDie', `must be at most 16, got ${c.planesPerDie}`);
+  if (c.pageBytes > 32768) bad('pageBytes', `a page's sectors are a 64-bit bitmap: at most 32768, got ${c.pageBytes}`);
+  if (c.channelMTs > 1000) bad('channelMTs', `must be at most 1000, got ${c.channelMTs}`);
+  if (c.dataCacheBytes >= 2 ** 32) bad('dataCacheBytes', `must be below 4 GiB, got ${c.dataCacheBytes}`);
+  if (c.cmtBytes >= 2 ** 32) bad('cmtBytes', `must be below 4 GiB, got ${c.cmtBytes}`);
   if (!(c.pcieLaneGBps > 0)) bad('pcieLaneGBps', `must be positive, got ${c.pcieLaneGBps}`);
   if (!(c.channelMTs > 0)) bad('channelMTs', `must be positive, got ${c.channelMTs}`);
   for (const k of ['readLatencyNs', 'programLatencyNs', 'eraseLatencyNs', 'dataCacheBytes'] as const)
@@ -226,11 +242,11 @@ export function validateSsdConfig(c: SsdConfig, opts: { lbaSpanSectors?: number 
   const planes = c.channels * c.chipsPerChannel * c.diesPerChip * c.planesPerDie;
   const physPages = planes * c.blocksPerPlane * c.pagesPerBlock;
   if (physPages >= 0xfffffff0) bad('blocksPerPlane', `the device has ${physPages} physical pages; the simulator addresses fewer than 2^32`);
-  const logicalPages = Math.floor(physPages * (1 - c.overProvisioning));
-  if (logicalPages < 1) bad('overProvisioning', 'leaves no logical pages');
-  if (Math.ceil(logicalPages / planes) + 2 * c.pagesPerBlock > c.blocksPerPlane * c.pagesPerBlock)
+  const logical = logicalPages(c);
+  if (logical < 1) bad('overProvisioning', 'leaves no logical pages');
+  if (Math.ceil(logical / planes) + 2 * c.pagesPerBlock > c.blocksPerPlane * c.pagesPerBlock)
     bad('overProvisioning', `${c.overProvisioning} leaves fewer than 2 spare blocks per plane for GC`);
-  const spareBlocks = c.blocksPerPlane - Math.ceil(Math.ceil(logicalPages / planes) / c.pagesPerBlock);
+  const spareBlocks = c.blocksPerPlane - Math.ceil(Math.ceil(logical / planes) / c.pagesPerBlock);
   const gcBlocks = gcThresholdBlocks(c);
   if (gcBlocks + 2 > spareBlocks)
     bad('gcThreshold', `${c.gcThreshold} keeps ${gcBlocks} blocks per plane free, but over-provisioning leaves only ${spareBlocks} spare blocks per plane (GC could never reach its threshold)`);

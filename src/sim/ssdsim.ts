@@ -22,8 +22,14 @@ export interface SimOptions {
   preconditionFill?: number;
   /** Random overwrites before the replay, as a multiple of the logical pages (default 3: GREEDY's steady state). */
   preconditionAge?: number;
-  /** Planes aged with real writes; the others copy one of them (default 16). */
+  /** Planes aged with real writes; the others start as a copy of one of them (default 4). */
   preconditionTemplates?: number;
+  /** Departure from MQSim: dies of a chip work in parallel (MQSim: one die per chip at a time). */
+  dieInterleaving?: boolean;
+  /** Reads of never-written pages: 'flash' (MQSim: a mapping is created and flash read) or 'zero' (no flash access). */
+  unwrittenReads?: 'flash' | 'zero';
+  /** What the CMT caches: 'entry' (MQSim: single mapping entries) or 'translation-page'. */
+  cmtGranularity?: 'entry' | 'translation-page';
   seed?: number;
 }
 
@@ -73,16 +79,24 @@ export interface SimResults {
   ftl: FtlCounts;
   precondition: FtlCounts;
   flashReads: number;
+  /** Reads of the sectors a partial-page write does not cover (MQSim's update reads). */
+  updateReads: number;
   mappingReads: number;
   mappingPrograms: number;
   cacheReadHits: number;
   cacheReadLookups: number;
   cacheWriteHits: number;
   cacheWriteLookups: number;
+  cacheEvictions: number;
+  flashCommands: number;
+  multiPlaneCommands: number;
+  /** Bytes of simulator state at the end of the replay (sparse mapping, block tables, caches, pools). */
+  stateBytes: number;
   cmtHits: number;
   cmtLookups: number;
   utilisation: { channelMean: number; channelMax: number; dieMean: number; dieMax: number; pcieHostToDevice: number; pcieDeviceToHost: number };
-  pages: { valid: number; invalid: number; free: number; physical: number; logical: number };
+  /** Data pages valid/invalid/free, translation pages (mapping), and totals: valid + invalid + free + mapping = physical. */
+  pages: { valid: number; invalid: number; free: number; mapping: number; physical: number; logical: number };
 }
 
 /** Figures derived from SimResults the way the evaluators report them. */
@@ -186,7 +200,7 @@ export async function simulate(config: SsdConfig, source: TraceSource, opts: Sim
 
 function stripUndefined(o: SimulateOptions): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const k of ['mode', 'closedLoopDepth', 'lbaPolicy', 'preconditionFill', 'preconditionAge', 'preconditionTemplates', 'seed'] as const)
+  for (const k of ['mode', 'closedLoopDepth', 'lbaPolicy', 'preconditionFill', 'preconditionAge', 'preconditionTemplates', 'dieInterleaving', 'unwrittenReads', 'cmtGranularity', 'seed'] as const)
     if (o[k] !== undefined) out[k] = o[k];
   return out;
 }

@@ -1,9 +1,9 @@
-// Live block I/O collector: the native halves of the eBPF and kernel
-// blktrace backends (the tracefs backend needs no native code).
+// Live block I/O collector: the native half of the kernel blktrace backend
+// (the tracefs backend needs no native code; the eBPF backend is the
+// separate ssdtune_ebpf addon, ebpf_session.cc).
 #pragma once
 #include <napi.h>
 
 namespace ssdtune {
-void InitEbpfSession(Napi::Env env, Napi::Object exports);
 void InitBlktraceIoctl(Napi::Env env, Napi::Object exports);
 }  // namespace ssdtune

@@ -1,11 +1,17 @@
-// N-API binding of the replay loop: replayRun(options) -> Promise<result>,
-// run on a worker thread (AsyncWorker) so the event loop stays free while the
-// device is busy. replayDropCache(path) is synchronous.
+// The ssdtune_uring addon (features/ssdtune_uring.node): the replay loop of
+// the live evaluator. replayRun(options) -> Promise<result>, run on a worker
+// thread (AsyncWorker) so the event loop stays free while the device is busy;
+// replayDropCache(path) is synchronous. liburing is optional: built without
+// it, the addon exports only why (src/native.ts reports it).
 #include <napi.h>
 
-#include <stdexcept>
+#ifdef SSDTUNE_HAVE_LIBURING
 
-#include "modules.h"
+#include <liburing.h>
+
+#include <stdexcept>
+#include <string>
+
 #include "replay/replay.h"
 
 namespace ssdtune {
@@ -98,11 +104,34 @@ Napi::Value ReplayDropCache(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-}  // namespace
-
-void InitReplay(Napi::Env env, Napi::Object exports) {
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("available", Napi::Boolean::New(env, true));
+#ifdef IO_URING_VERSION_MAJOR  // liburing >= 2.4
+  exports.Set("library", Napi::String::New(env, "liburing " + std::to_string(IO_URING_VERSION_MAJOR) + "." + std::to_string(IO_URING_VERSION_MINOR)));
+#else
+  exports.Set("library", Napi::String::New(env, "liburing (< 2.4)"));
+#endif
   exports.Set("replayRun", Napi::Function::New(env, ReplayRun, "replayRun"));
   exports.Set("replayDropCache", Napi::Function::New(env, ReplayDropCache, "replayDropCache"));
+  return exports;
 }
 
+}  // namespace
 }  // namespace ssdtune
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return ssdtune::Init(env, exports); }
+
+NODE_API_MODULE(ssdtune_uring, InitAddon)
+
+#else  // built without liburing
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("available", Napi::Boolean::New(env, false));
+  exports.Set("reason", Napi::String::New(env, "the addon was built without liburing (liburing-dev was not installed at build time)"));
+  exports.Set("fix", Napi::String::New(env, "apt-get install liburing-dev, then npm run build:native"));
+  return exports;
+}
+
+NODE_API_MODULE(ssdtune_uring, Init)
+
+#endif

@@ -10,6 +10,7 @@ namespace {
 void require(bool ok, const char* param, const std::string& msg) {
   if (!ok) throw ConfigError(param, msg);
 }
+using HeapItem = std::pair<uint64_t, uint32_t>;
 }  // namespace
 
 Ftl::Ftl(const SimConfig& c) : cfg_(c), rng_(c.seed * 0x2545F4914F6CDD1DULL + 7) {
@@ -20,36 +21,42 @@ Ftl::Ftl(const SimConfig& c) : cfg_(c), rng_(c.seed * 0x2545F4914F6CDD1DULL + 7)
   require(c.blocksPerPlane >= 4, "blocksPerPlane", "blocksPerPlane must be at least 4");
   require(c.pagesPerBlock >= 1, "pagesPerBlock", "pagesPerBlock must be at least 1");
   require(c.pageBytes >= 512 && c.pageBytes % 512 == 0, "pageBytes", "pageBytes must be a positive multiple of 512");
+  require(c.pageBytes <= 64 * 512, "pageBytes", "pageBytes must be at most 32 KiB (a page's sectors are a 64-bit bitmap)");
   require(c.overProvisioning >= 0 && c.overProvisioning < 1, "overProvisioning", "overProvisioning must be in [0, 1)");
   planes_ = c.channels * c.chipsPerChannel * c.diesPerChip * c.planesPerDie;
   bpp_ = c.blocksPerPlane;
   ppb_ = c.pagesPerBlock;
-  physical_ = static_cast<uint64_t>(planes_) * bpp_ * ppb_;
+  ppp_ = bpp_ * ppb_;
+  physical_ = static_cast<uint64_t>(planes_) * ppp_;
   require(physical_ < 0xFFFFFFF0ULL, "blocksPerPlane", "the device has 2^32 or more physical pages; use larger pages or fewer blocks");
-  logical_ = static_cast<uint32_t>(std::floor(static_cast<double>(physical_) * (1.0 - c.overProvisioning)));
-  // Each plane must keep at least two spare blocks: one write frontier for GC
-  // moves plus one to make progress.
-  uint64_t perPlane = (logical_ + planes_ - 1) / planes_;
-  require(perPlane + 2ULL * ppb_ <= static_cast<uint64_t>(bpp_) * ppb_, "overProvisioning",
-          "overProvisioning leaves fewer than 2 spare blocks per plane");
+  const uint32_t spp = c.pageBytes / 512;
+  // MQSim's logical space: each plane exports floor(pages x sectors x (1 - OP)) sectors.
+  const uint64_t lsa = static_cast<uint64_t>(planes_) *
+                       static_cast<uint64_t>(std::floor(static_cast<double>(ppp_) * spp * (1.0 - c.overProvisioning)));
+  logical_ = static_cast<uint32_t>(lsa / spp);
   require(logical_ > 0, "overProvisioning", "no logical pages left");
+  const uint64_t perPlane = (logical_ + planes_ - 1) / planes_;
+  require(perPlane + 2ULL * ppb_ <= ppp_, "overProvisioning", "overProvisioning leaves fewer than 2 spare blocks per plane");
 
-  gcBlocks_ = std::max<uint32_t>(2, static_cast<uint32_t>(c.gcThreshold * bpp_));
-  {
-    const uint64_t usedBlocks = (perPlane + ppb_ - 1) / ppb_;
-    require(gcBlocks_ + 2 + usedBlocks <= bpp_, "gcThreshold",
-            "gcThreshold keeps more free blocks per plane than over-provisioning leaves spare (GC could never reach it)");
-  }
+  // MQSim's mapping geometry (Address_Mapping_Unit_Page_Level): a GTD entry
+  // holds a physical page number and a sector bitmap; a translation page holds
+  // as many as fit; the translation pages are written once at start.
+  const double bits = std::log2(static_cast<double>(physical_));
+  const uint32_t gtdEntry = static_cast<uint32_t>(std::ceil((bits + spp) / 8));
+  entriesPerTp_ = c.pageBytes / gtdEntry;
+  const uint64_t mqLogicalPages = (lsa + spp - 1) / spp;
+  transPages_ = static_cast<uint32_t>(mqLogicalPages / entriesPerTp_);
+
+  gcBlocks_ = std::max<uint32_t>(1, static_cast<uint32_t>(c.gcThreshold * bpp_));
+  gcBlocks_ = std::max(gcBlocks_, kMaxOngoingGc);  // MQSim raises the threshold to the GC concurrency
   hardBlocks_ = std::max<uint32_t>(1, static_cast<uint32_t>(c.gcHardThreshold * bpp_));
   rgaSet_ = std::max<uint32_t>(1, static_cast<uint32_t>(std::log2(static_cast<double>(bpp_))));
-  // RANDOM_PP: a victim needs at least this many invalid pages. MQSim derives
-  // it from a factor rho of the block size; 0.1 is our choice (documented).
-  randomPpMin_ = std::max<uint32_t>(1, static_cast<uint32_t>(0.1 * ppb_));
+  // RANDOM_PP: MQSim requires rho x pages invalid, rho being the flow's initial occupancy.
+  randomPpMin_ = static_cast<uint32_t>(std::min(1.0, std::max(0.0, c.preconditionFill)) * ppb_);
+  fullBitmap_ = spp >= 64 ? ~0ULL : ((1ULL << spp) - 1);
 
-  // Static plane allocation: consecutive lpns advance the first letter fastest.
   const uint32_t sizeOf[4] = {c.channels, c.chipsPerChannel, c.diesPerChip, c.planesPerDie};
-  const uint32_t strideOf[4] = {c.chipsPerChannel * c.diesPerChip * c.planesPerDie, c.diesPerChip * c.planesPerDie,
-                                c.planesPerDie, 1};
+  const uint32_t strideOf[4] = {c.chipsPerChannel * c.diesPerChip * c.planesPerDie, c.diesPerChip * c.planesPerDie, c.planesPerDie, 1};
   bool seen[4] = {false, false, false, false};
   uint32_t div = 1;
   for (int i = 0; i < 4; i++) {
@@ -64,148 +71,220 @@ Ftl::Ftl(const SimConfig& c) : cfg_(c), rng_(c.seed * 0x2545F4914F6CDD1DULL + 7)
     stride_[i] = strideOf[k];
     div *= sizeOf[k];
   }
-
-  map_.assign(logical_, kNone);
-  mappedBits_.assign((logical_ + 63) / 64, 0);
-  rmap_.assign(physical_, kNone);
-  blocks_.assign(static_cast<size_t>(planes_) * bpp_, Block{});
-  active_.assign(planes_, kNone);
-  freeRing_.resize(static_cast<size_t>(planes_) * bpp_);
-  fifoRing_.resize(static_cast<size_t>(planes_) * bpp_);
-  freeHead_.assign(planes_, 0);
-  freeCount_.assign(planes_, bpp_);
-  fifoHead_.assign(planes_, 0);
-  fifoCount_.assign(planes_, 0);
-  inGc_.assign(planes_, 0);
-  // The plane of an lpn depends only on lpn mod planes (each letter's digit
-  // cycles within the product of all sizes): plane p owns k * planes + residue_[p].
+  // The plane of an lpn depends only on lpn mod planes: plane p owns k * planes + residue_[p].
   residue_.assign(planes_, kNone);
-  for (uint32_t r = 0; r < planes_; r++) residue_[planeOfLpn(r)] = r;
+  for (uint32_t r = 0; r < planes_; r++) residue_[planeOf(r)] = r;
+  planes_v_.resize(planes_);
   for (uint32_t p = 0; p < planes_; p++)
-    for (uint32_t b = 0; b < bpp_; b++) freeRing_[static_cast<size_t>(p) * bpp_ + b] = p * bpp_ + b;
+    planes_v_[p].owned = logical_ > residue_[p] ? (logical_ - residue_[p] - 1) / planes_ + 1 : 0;
 }
 
-uint32_t Ftl::planeOfLpn(uint32_t lpn) const {
+uint32_t Ftl::planeOf(uint32_t lpn) const {
   uint32_t plane = 0;
   for (int i = 0; i < 4; i++) plane += ((lpn / div_[i]) % mod_[i]) * stride_[i];
   return plane;
 }
 
-void Ftl::retireActive(uint32_t plane) {
-  uint32_t b = active_[plane];
-  if (b == kNone) return;
-  active_[plane] = kNone;
-  size_t base = static_cast<size_t>(plane) * bpp_;
-  fifoRing_[base + (fifoHead_[plane] + fifoCount_[plane]) % bpp_] = b;
-  fifoCount_[plane]++;
+// ---- block pool ---------------------------------------------------------------
+
+uint32_t Ftl::poolSize(uint32_t p) const {
+  const Plane& pl = materialised(p) ? planes_v_[p] : (templateOf(p) ? templateOf(p)->plane : planes_v_[p]);
+  if (pl.blocks.empty()) return bpp_ - 3;  // fresh: three frontiers taken at start
+  return (bpp_ - pl.nextFresh) + static_cast<uint32_t>(pl.recycled.size());
 }
 
-uint32_t Ftl::allocPage(uint32_t plane, GcSink* sink) {
-  uint32_t b = active_[plane];
-  if (b == kNone || blocks_[b].written == ppb_) {
-    retireActive(plane);
-    if (!inGc_[plane]) {
-      maybeGc(plane, sink);
-      // GC moves opened a new frontier block: keep filling it.
-      b = active_[plane];
-      if (b != kNone && blocks_[b].written < ppb_) return b * ppb_ + blocks_[b].written++;
-      retireActive(plane);
-    }
-    if (freeCount_[plane] == 0)
-      throw DeviceFull("plane " + std::to_string(plane) +
-                       " has no free block left and GC cannot reclaim one (over-provisioning too small for this workload)");
-    size_t base = static_cast<size_t>(plane) * bpp_;
-    b = freeRing_[base + freeHead_[plane]];
-    freeHead_[plane] = (freeHead_[plane] + 1) % bpp_;
-    freeCount_[plane]--;
-    active_[plane] = b;
-  }
-  return b * ppb_ + blocks_[b].written++;
-}
-
-void Ftl::write(uint32_t lpn, GcSink* sink) {
-  uint32_t plane = planeOfLpn(lpn);
-  uint32_t ppn = allocPage(plane, sink);
-  uint32_t old = map_[lpn];
-  if (old != kNone) {
-    rmap_[old] = kNone;
-    blocks_[old / ppb_].valid--;
+uint32_t Ftl::takeFree(Plane& pl, uint32_t p) {
+  uint32_t b;
+  if (pl.nextFresh < bpp_) {
+    b = pl.nextFresh++;
+  } else if (!pl.recycled.empty()) {
+    std::pop_heap(pl.recycled.begin(), pl.recycled.end(), std::greater<HeapItem>());
+    b = pl.recycled.back().second;
+    pl.recycled.pop_back();
   } else {
-    mappedBits_[lpn >> 6] |= 1ULL << (lpn & 63);
+    throw DeviceFull("plane " + std::to_string(p) +
+                     " has no free block left and GC cannot reclaim one (over-provisioning too small for this workload)");
   }
-  map_[lpn] = ppn;
-  rmap_[ppn] = lpn;
-  blocks_[ppn / ppb_].valid++;
-  counters.hostPrograms++;
+  pl.history.push_back(b);
+  return b;
 }
 
-void Ftl::maybeGc(uint32_t plane, GcSink* sink) {
-  inGc_[plane] = 1;
-  // Each pass frees one block and consumes the victim's valid pages; the cap
-  // only guards against a policy that keeps picking blocks with nothing to gain.
-  for (uint32_t guard = 0; freeCount_[plane] < gcBlocks_ && guard < bpp_; guard++) {
-    uint32_t v = selectVictim(plane, false);
-    if (v == kNone || invalid(v) == 0) {
-      // MQSim skips GC when the policy picks a useless block. We do the same
-      // unless the pool is about to run dry, where we fall back to GREEDY so
-      // the drive cannot deadlock.
-      if (freeCount_[plane] > 1) break;
-      v = selectVictim(plane, true);
-      if (v == kNone || invalid(v) == 0) break;
-    }
-    collect(plane, v, sink);
-  }
-  inGc_[plane] = 0;
+void Ftl::addFree(Plane& pl, uint32_t block) {
+  pl.recycled.emplace_back((static_cast<uint64_t>(pl.blocks[block].erases) << 32) | pl.recycledSeq++, block);
+  std::push_heap(pl.recycled.begin(), pl.recycled.end(), std::greater<HeapItem>());
 }
 
-uint32_t Ftl::selectVictim(uint32_t plane, bool forceGreedy) {
-  const uint32_t first = plane * bpp_;
-  GcPolicy policy = forceGreedy ? GcPolicy::GREEDY : cfg_.gcPolicy;
-  switch (policy) {
+// MQSim's start state of a plane: data, translation and GC frontiers taken
+// from the pool in that order, then the plane's share of the translation
+// pages written into the translation frontier.
+void Ftl::freshPlane(Plane& pl, uint32_t p) {
+  pl.blocks.assign(bpp_, Block{});
+  pl.dataWf = takeFree(pl, p);
+  uint32_t tb = takeFree(pl, p);
+  pl.gcWf = takeFree(pl, p);
+  const uint32_t r = residue_[p];
+  uint32_t n = transPages_ > r ? (transPages_ - r - 1) / planes_ + 1 : 0;
+  for (;;) {
+    Block& b = pl.blocks[tb];
+    b.mapping = 1;
+    const uint32_t k = std::min(n, ppb_);
+    b.written = b.valid = k;
+    n -= k;
+    if (n == 0) break;
+    tb = takeFree(pl, p);
+  }
+}
+
+void Ftl::materialise(uint32_t p) {
+  Plane& pl = planes_v_[p];
+  const Template* t = templateOf(p);
+  if (!t) {
+    freshPlane(pl, p);
+    return;
+  }
+  const uint32_t owned = pl.owned;
+  pl = t->plane;
+  pl.owned = owned;
+  for (Block& b : pl.blocks) b.rmap = kNone;  // shared with the template until written
+  // A plane owning one logical page fewer than its template: that copy is invalid.
+  for (uint32_t k = owned; k < t->map.size(); k++) {
+    const uint32_t rp = t->map[k];
+    if (rp == kNone) continue;
+    uint32_t* rm = rmapOf(p, rp / ppb_, true);
+    rm[rp % ppb_] = kNone;
+    pl.blocks[rp / ppb_].valid--;
+  }
+}
+
+// The reverse map of a block (page -> lpn / planes, kNone when free or
+// invalid); copied from the template or created when it is about to change.
+uint32_t* Ftl::rmapOf(uint32_t p, uint32_t block, bool forWrite) {
+  Block& b = planes_v_[p].blocks[block];
+  if (b.rmap != kNone) return &rmaps_[static_cast<size_t>(b.rmap) * ppb_];
+  const Template* t = templateOf(p);
+  if (!forWrite) return t ? const_cast<uint32_t*>(&t->rmap[static_cast<size_t>(block) * ppb_]) : nullptr;
+  uint32_t idx;
+  if (!rmapFree_.empty()) {
+    idx = rmapFree_.back();
+    rmapFree_.pop_back();
+  } else {
+    idx = static_cast<uint32_t>(rmaps_.size() / ppb_);
+    rmaps_.resize(rmaps_.size() + ppb_);
+  }
+  uint32_t* dst = &rmaps_[static_cast<size_t>(idx) * ppb_];
+  if (t)
+    std::copy_n(&t->rmap[static_cast<size_t>(block) * ppb_], ppb_, dst);
+  else
+    std::fill_n(dst, ppb_, kNone);
+  b.rmap = idx;
+  return dst;
+}
+
+uint32_t Ftl::alloc(uint32_t p, bool gc) {
+  Plane& pl = planes_v_[p];
+  uint32_t& wf = gc ? pl.gcWf : pl.dataWf;
+  Block& b = pl.blocks[wf];
+  const uint32_t ppn = p * ppp_ + wf * ppb_ + b.written++;
+  b.valid++;
+  if (b.written == ppb_) {
+    wf = takeFree(pl, p);
+    gcChecks_.push_back(p);  // MQSim: Check_gc_required whenever a frontier block is replaced
+  }
+  return ppn;
+}
+
+void Ftl::invalidate(uint32_t ppn) {
+  const uint32_t p = ppn / ppp_, block = (ppn % ppp_) / ppb_;
+  if (!materialised(p)) materialise(p);
+  rmapOf(p, block, true)[ppn % ppb_] = kNone;
+  planes_v_[p].blocks[block].valid--;
+}
+
+bool Ftl::lookup(uint32_t lpn, uint32_t& ppn, uint64_t& bitmap) const {
+  if (const MapEntry* e = map_.find(lpn)) {
+    ppn = e->ppn;
+    bitmap = e->bitmap;
+    return true;
+  }
+  if (templates_.empty()) return false;
+  const uint32_t p = planeOf(lpn);
+  const Template* t = templateOf(p);
+  const uint32_t k = lpn / planes_;
+  if (k >= t->map.size() || t->map[k] == kNone) return false;
+  ppn = p * ppp_ + t->map[k];
+  bitmap = fullBitmap_;
+  return true;
+}
+
+uint32_t Ftl::place(uint32_t lpn, uint64_t bitmap, bool program) {
+  const uint32_t p = planeOf(lpn);
+  if (!materialised(p)) materialise(p);
+  uint32_t old;
+  uint64_t oldBits;
+  if (lookup(lpn, old, oldBits)) invalidate(old);
+  const uint32_t ppn = alloc(p, false);
+  rmapOf(p, (ppn % ppp_) / ppb_, true)[ppn % ppb_] = lpn / planes_;
+  map_[lpn] = MapEntry{bitmap, ppn};
+  if (program) counters.hostPrograms++;
+  return ppn;
+}
+
+// ---- garbage collection ----------------------------------------------------------
+
+bool Ftl::gcRunning(uint32_t p) const { return materialised(p) && planes_v_[p].ongoingGc > 0; }
+
+bool Ftl::safeVictim(const Plane& pl, uint32_t b) const {
+  return b != pl.dataWf && b != pl.gcWf && !pl.blocks[b].inGc && !pl.blocks[b].mapping;
+}
+
+uint32_t Ftl::selectVictim(uint32_t p, bool greedy) {
+  Plane& pl = planes_v_[p];
+  const auto full = [&](uint32_t b) { return pl.blocks[b].written == ppb_; };
+  switch (greedy ? GcPolicy::GREEDY : cfg_.gcPolicy) {
     case GcPolicy::GREEDY: {
       uint32_t best = kNone, bestInv = 0;
-      for (uint32_t b = first; b < first + bpp_; b++)
-        if (fullBlock(b) && invalid(b) > bestInv) best = b, bestInv = invalid(b);
+      for (uint32_t b = 0; b < bpp_; b++)
+        if (full(b) && safeVictim(pl, b) && invalidCount(pl.blocks[b]) > bestInv) best = b, bestInv = invalidCount(pl.blocks[b]);
       return best;
     }
     case GcPolicy::RGA: {
-      // A random sample of log2(blocks) full blocks; the one with most invalid pages wins.
-      uint32_t best = kNone, bestInv = 0;
-      for (uint32_t i = 0, tries = 0; i < rgaSet_ && tries < 4 * bpp_; tries++) {
-        uint32_t b = first + rng_.below(bpp_);
-        if (!fullBlock(b)) continue;
-        i++;
-        if (best == kNone || invalid(b) > bestInv) best = b, bestInv = invalid(b);
+      // A random set of log2(blocks) eligible blocks; the full one with most invalid pages wins
+      // (MQSim: the lowest block id of the set when none beats it).
+      uint32_t set[32];
+      uint32_t n = 0;
+      for (uint32_t tries = 0; n < rgaSet_ && tries < 64 * bpp_; tries++) {
+        const uint32_t b = rng_.below(bpp_);
+        if (!safeVictim(pl, b) || std::find(set, set + n, b) != set + n) continue;
+        set[n++] = b;
       }
+      if (n == 0) return kNone;
+      std::sort(set, set + n);
+      uint32_t best = set[0];
+      for (uint32_t i = 0; i < n; i++)
+        if (invalidCount(pl.blocks[set[i]]) > invalidCount(pl.blocks[best]) && full(set[i])) best = set[i];
       return best;
     }
     case GcPolicy::RANDOM: {
-      // Any block except the write frontier (may be a free one: then nothing to gain).
-      for (uint32_t t = 0; t < bpp_; t++) {
-        uint32_t b = first + rng_.below(bpp_);
-        if (active_[plane] != b) return b;
-      }
-      return kNone;
+      uint32_t b = rng_.below(bpp_);
+      for (uint32_t r = 0; !safeVictim(pl, b) && r < bpp_; r++) b = rng_.below(bpp_);
+      return b;
     }
     case GcPolicy::RANDOM_P:
     case GcPolicy::RANDOM_PP: {
-      uint32_t b = kNone;
-      for (uint32_t t = 0; t <= bpp_; t++) {
-        b = first + rng_.below(bpp_);
-        if (fullBlock(b) && (policy == GcPolicy::RANDOM_P || invalid(b) >= randomPpMin_)) return b;
-      }
+      const uint32_t minInv = cfg_.gcPolicy == GcPolicy::RANDOM_PP ? randomPpMin_ : 0;
+      uint32_t b = rng_.below(bpp_);
+      for (uint32_t r = 0; (!full(b) || invalidCount(pl.blocks[b]) < minInv || !safeVictim(pl, b)) && r < bpp_; r++) b = rng_.below(bpp_);
       return b;  // like MQSim: after the retries, whatever was drawn last
     }
     case GcPolicy::FIFO: {
-      // Oldest filled block; blocks with nothing invalid go back to the tail.
-      size_t base = static_cast<size_t>(plane) * bpp_;
-      for (uint32_t t = fifoCount_[plane]; t > 0; t--) {
-        uint32_t b = fifoRing_[base + fifoHead_[plane]];
-        fifoHead_[plane] = (fifoHead_[plane] + 1) % bpp_;
-        fifoCount_[plane]--;
-        if (invalid(b) > 0) return b;
-        fifoRing_[base + (fifoHead_[plane] + fifoCount_[plane]) % bpp_] = b;
-        fifoCount_[plane]++;
+      // The oldest block taken from the pool (MQSim's Block_usage_history).
+      while (pl.historyHead < pl.history.size()) {
+        const uint32_t b = pl.history[pl.historyHead++];
+        if (pl.historyHead > 4096 && pl.historyHead * 2 > pl.history.size()) {
+          pl.history.erase(pl.history.begin(), pl.history.begin() + pl.historyHead);
+          pl.historyHead = 0;
+        }
+        return b;
       }
       return kNone;
     }
@@ -213,130 +292,214 @@ uint32_t Ftl::selectVictim(uint32_t plane, bool forceGreedy) {
   return kNone;
 }
 
-void Ftl::collect(uint32_t plane, uint32_t victim, GcSink* sink) {
+bool Ftl::startGc(uint32_t p, uint32_t& victim, std::vector<GcMove>& moves, bool greedyFallback) {
+  moves.clear();
+  if (poolSize(p) >= gcBlocks_) return false;
+  if (!materialised(p)) materialise(p);
+  Plane& pl = planes_v_[p];
+  if (pl.ongoingGc >= kMaxOngoingGc) return false;
+  const auto useless = [&](uint32_t b) { return b == kNone || !safeVictim(pl, b) || pl.blocks[b].written == 0 || invalidCount(pl.blocks[b]) == 0; };
+  uint32_t v = selectVictim(p);
+  if (useless(v) && greedyFallback) v = selectVictim(p, true);
+  if (useless(v)) return false;  // MQSim: nothing to reclaim, no GC
+  Block& vb = pl.blocks[v];
+  // The moves must not take the last free block (MQSim aborts when its pool runs dry; we wait for an erase).
+  const uint32_t blocksTaken = (pl.blocks[pl.gcWf].written + vb.valid) / ppb_;
+  if (blocksTaken > poolSize(p)) return false;
+  victim = v;
   counters.gcInvocations++;
-  // The victim leaves the fill-order ring (a FIFO-policy victim is already
-  // out; for the others the ring is compacted, O(blocks) like a GREEDY scan).
-  {
-    size_t base = static_cast<size_t>(plane) * bpp_;
-    uint32_t n = fifoCount_[plane], h = fifoHead_[plane], w = 0;
-    for (uint32_t i = 0; i < n; i++) {
-      uint32_t b = fifoRing_[base + (h + i) % bpp_];
-      if (b != victim) fifoRing_[base + (h + w++) % bpp_] = b;
+  vb.inGc = 1;
+  pl.ongoingGc++;
+  if (vb.valid > 0) {
+    // A copy: allocating the moves' pages may create reverse maps and move rmaps_.
+    const uint32_t* src = rmapOf(p, v, false);
+    std::vector<uint32_t> rm(src ? src : nullptr, src ? src + ppb_ : nullptr);
+    const uint32_t res = residue_[p];
+    const uint32_t written = vb.written;
+    for (uint32_t i = 0; i < written; i++) {
+      const uint32_t k = rm.empty() ? kNone : rm[i];
+      if (k == kNone) continue;
+      const uint32_t lpn = k * planes_ + res;
+      uint32_t cur;
+      uint64_t bits;
+      lookup(lpn, cur, bits);
+      const uint32_t from = p * ppp_ + v * ppb_ + i;
+      const uint32_t to = alloc(p, true);
+      rmapOf(p, (to % ppp_) / ppb_, true)[to % ppb_] = k;
+      map_[lpn] = MapEntry{bits, to};
+      moves.push_back(GcMove{lpn, from, to});
+      counters.gcPrograms++;
     }
-    fifoCount_[plane] = w;
-  }
-  uint32_t job = sink ? sink->gcBegin(plane, victim - plane * bpp_) : 0;
-  Block& vb = blocks_[victim];
-  const uint32_t firstPpn = victim * ppb_;
-  for (uint32_t i = 0; i < vb.written; i++) {
-    if (i + 8 < vb.written && rmap_[firstPpn + i + 8] != kNone) __builtin_prefetch(&map_[rmap_[firstPpn + i + 8]]);
-    uint32_t lpn = rmap_[firstPpn + i];
-    if (lpn == kNone) continue;
-    uint32_t dst = allocPage(plane, sink);
-    rmap_[firstPpn + i] = kNone;
-    vb.valid--;
-    map_[lpn] = dst;
-    rmap_[dst] = lpn;
-    blocks_[dst / ppb_].valid++;
-    counters.gcPrograms++;
-    if (sink) sink->gcMove(job, plane);
-  }
-  vb.written = 0;
-  vb.valid = 0;
-  vb.erases++;
-  counters.erases++;
-  size_t base = static_cast<size_t>(plane) * bpp_;
-  freeRing_[base + (freeHead_[plane] + freeCount_[plane]) % bpp_] = victim;
-  freeCount_[plane]++;
-  if (sink) sink->gcErase(job, plane);
-}
-
-bool Ftl::precondition(double fill, double age, uint64_t seed, uint32_t templates, const std::atomic<bool>& cancel) {
-  fill = std::min(1.0, std::max(0.0, fill));
-  age = std::max(0.0, age);
-  templates = std::max<uint32_t>(1, std::min(templates, planes_));
-  // Templates: the planes owning residues 0..templates-1, which hold the most
-  // logical pages when logical pages do not divide evenly.
-  std::vector<uint32_t> tpl(templates);
-  for (uint32_t t = 0; t < templates; t++) tpl[t] = planeOfLpn(t);
-  Rng rng(seed);
-  for (uint32_t t = 0; t < templates; t++) {
-    const uint32_t r = t;
-    const uint32_t count = logical_ > r ? (logical_ - r - 1) / planes_ + 1 : 0;  // lpns r, r+P, ... below logical_
-    const uint32_t filled = static_cast<uint32_t>(std::floor(fill * count));
-    for (uint32_t k = 0; k < filled; k++) write(k * planes_ + r, nullptr);
-    if (filled == 0) continue;
-    // Uniformly random overwrites of this plane's filled pages, drawn a few
-    // steps ahead (same sequence) so the mapping entries can be prefetched.
-    const uint64_t n = static_cast<uint64_t>(age * static_cast<double>(count));
-    constexpr uint64_t kAhead = 32, kHalf = 16, kRing = 64;
-    uint32_t ring[kRing];
-    for (uint64_t i = 0; i < std::min(n, kAhead); i++) ring[i] = rng.below(filled) * planes_ + r;
-    for (uint64_t i = 0; i < n; i++) {
-      if ((i & 0xFFFF) == 0 && cancel.load(std::memory_order_relaxed)) return false;
-      if (i + kAhead < n) {
-        ring[(i + kAhead) % kRing] = rng.below(filled) * planes_ + r;
-        prefetchMap(ring[(i + kAhead) % kRing]);
-      }
-      if (i + kHalf < n) prefetchOld(ring[(i + kHalf) % kRing]);
-      write(ring[i % kRing], nullptr);
-    }
-  }
-  std::vector<uint8_t> isTemplate(planes_, 0);
-  for (uint32_t p : tpl) isTemplate[p] = 1;
-  uint32_t next = 0;
-  for (uint32_t p = 0; p < planes_; p++) {
-    if (isTemplate[p]) continue;
-    if ((p & 15) == 0 && cancel.load(std::memory_order_relaxed)) return false;
-    copyPlane(tpl[next], p);
-    next = (next + 1) % templates;
+    uint32_t* wrm = rmapOf(p, v, true);
+    std::fill_n(wrm, ppb_, kNone);
+    planes_v_[p].blocks[v].valid = 0;
   }
   return true;
 }
 
-void Ftl::copyPlane(uint32_t src, uint32_t dst) {
-  const size_t sb = static_cast<size_t>(src) * bpp_, db = static_cast<size_t>(dst) * bpp_;
-  const uint32_t shiftBlocks = (dst - src) * bpp_;  // may wrap: unsigned arithmetic is modular
-  const uint64_t pagesPerPlane = static_cast<uint64_t>(bpp_) * ppb_;
-  for (uint32_t b = 0; b < bpp_; b++) {
-    blocks_[db + b] = blocks_[sb + b];
-    freeRing_[db + b] = freeRing_[sb + b] + shiftBlocks;
-    fifoRing_[db + b] = fifoRing_[sb + b] + shiftBlocks;
-  }
-  active_[dst] = active_[src] == kNone ? kNone : active_[src] + shiftBlocks;
-  freeHead_[dst] = freeHead_[src];
-  freeCount_[dst] = freeCount_[src];
-  fifoHead_[dst] = fifoHead_[src];
-  fifoCount_[dst] = fifoCount_[src];
-  const uint32_t rs = residue_[src], rd = residue_[dst];
-  const uint64_t ppnShift = static_cast<uint64_t>(dst) * pagesPerPlane - static_cast<uint64_t>(src) * pagesPerPlane;
-  // Walk the template's logical pages in order: strided, prefetch-friendly
-  // access to the mapping; the destination plane's reverse map stays in cache.
-  for (uint64_t k = 0;; k++) {
-    const uint64_t ls = k * planes_ + rs;
-    if (ls >= logical_) break;
-    const uint32_t ppn = map_[ls];
-    if (ppn == kNone) continue;
-    const uint32_t dppn = static_cast<uint32_t>(ppn + ppnShift);
-    const uint64_t ld = k * planes_ + rd;
-    if (ld >= logical_) {  // the destination owns one logical page fewer: that copy is invalid
-      blocks_[dppn / ppb_].valid--;
-      continue;
+void Ftl::finishErase(uint32_t p, uint32_t block) {
+  Plane& pl = planes_v_[p];
+  Block& b = pl.blocks[block];
+  if (b.rmap != kNone) rmapFree_.push_back(b.rmap);
+  b.rmap = kNone;
+  b.written = b.valid = 0;
+  b.erases++;
+  b.inGc = 0;
+  // An erased block has no template content any more: give it an explicit, empty reverse map.
+  if (templateOf(p)) std::fill_n(rmapOf(p, block, true), ppb_, kNone);
+  pl.ongoingGc--;
+  counters.erases++;
+  addFree(pl, block);
+}
+
+// ---- preconditioning ----------------------------------------------------------------
+
+void Ftl::agePlane(Template& t, uint32_t p, double fill, double age, Rng& rng, const std::atomic<bool>& cancel, bool& cancelled) {
+  Plane& pl = t.plane;
+  freshPlane(pl, p);
+  const uint32_t owned = planes_v_[p].owned;
+  t.rmap.assign(ppp_, kNone);
+  t.map.assign(owned, kNone);
+  // Untimed writes into the data frontier, GC as MQSim starts it (one victim
+  // per frontier change while the pool is low), erases immediate.
+  // A frontier change only notes that GC is due; it runs once the write that
+  // caused it has been recorded (the victim may be the block just filled).
+  uint32_t gcDue = 0;
+  auto allocT = [&](bool forGc) {
+    uint32_t& wf = forGc ? pl.gcWf : pl.dataWf;
+    Block& b = pl.blocks[wf];
+    const uint32_t rp = wf * ppb_ + b.written++;
+    b.valid++;
+    if (b.written == ppb_) {
+      wf = takeFree(pl, p);
+      gcDue++;
     }
-    map_[ld] = dppn;
-    rmap_[dppn] = static_cast<uint32_t>(ld);
-    mappedBits_[ld >> 6] |= 1ULL << (ld & 63);
+    return rp;
+  };
+  auto gc = [&]() {
+    const uint32_t pool = (bpp_ - pl.nextFresh) + static_cast<uint32_t>(pl.recycled.size());
+    if (pool >= gcBlocks_) return;
+    // Reuse the timed victim selection on the template's state; GREEDY when
+    // the policy finds nothing and the pool is about to run dry.
+    const auto useless = [&](uint32_t b) { return b == kNone || !safeVictim(pl, b) || pl.blocks[b].written == 0 || invalidCount(pl.blocks[b]) == 0; };
+    const auto select = [&](bool greedy) {
+      std::swap(planes_v_[p], pl);  // selectVictim works on planes_v_[p]
+      const uint32_t b = selectVictim(p, greedy);
+      std::swap(planes_v_[p], pl);
+      return b;
+    };
+    uint32_t v = select(false);
+    if (useless(v) && pool <= 3) v = select(true);
+    if (useless(v)) return;
+    pl.blocks[v].inGc = 1;
+    for (uint32_t i = 0; i < pl.blocks[v].written; i++) {
+      const uint32_t k = t.rmap[v * ppb_ + i];
+      if (k == kNone) continue;
+      const uint32_t to = allocT(true);
+      t.rmap[v * ppb_ + i] = kNone;
+      t.rmap[to] = k;
+      t.map[k] = to;
+      counters.gcPrograms++;
+    }
+    Block& vb = pl.blocks[v];
+    vb.written = vb.valid = 0;
+    vb.erases++;
+    vb.inGc = 0;
+    counters.erases++;
+    counters.gcInvocations++;
+    addFree(pl, v);
+  };
+  auto runGc = [&]() {
+    while (gcDue > 0) {
+      gcDue--;
+      gc();
+    }
+  };
+  auto write = [&](uint32_t k) {
+    const uint32_t old = t.map[k];
+    if (old != kNone) {
+      t.rmap[old] = kNone;
+      pl.blocks[old / ppb_].valid--;
+    }
+    const uint32_t rp = allocT(false);
+    t.rmap[rp] = k;
+    t.map[k] = rp;
+    counters.hostPrograms++;
+    runGc();
+  };
+  const uint32_t filled = static_cast<uint32_t>(std::floor(std::min(1.0, std::max(0.0, fill)) * owned));
+  for (uint32_t k = 0; k < filled; k++) write(k);
+  if (filled == 0) return;
+  const uint64_t n = static_cast<uint64_t>(std::max(0.0, age) * static_cast<double>(owned));
+  for (uint64_t i = 0; i < n; i++) {
+    if ((i & 0xFFFF) == 0 && cancel.load(std::memory_order_relaxed)) {
+      cancelled = true;
+      return;
+    }
+    write(rng.below(filled));
   }
 }
 
-void Ftl::accounting(uint64_t& valid, uint64_t& invalid, uint64_t& free) const {
-  valid = invalid = free = 0;
-  for (const Block& b : blocks_) {
-    valid += b.valid;
-    invalid += b.written - b.valid;
-    free += ppb_ - b.written;
+bool Ftl::precondition(double fill, double age, uint64_t seed, uint32_t templates, const std::atomic<bool>& cancel) {
+  if (!(fill > 0)) return true;  // a fresh drive: nothing to build
+  templates = std::max<uint32_t>(1, std::min(templates, planes_));
+  templates_.clear();
+  Rng rng(seed);
+  // Template t is aged as plane t's residue class (the planes owning the most logical pages).
+  for (uint32_t t = 0; t < templates; t++) {
+    auto tp = std::make_unique<Template>();
+    bool cancelled = false;
+    agePlane(*tp, planeOf(t), fill, age, rng, cancel, cancelled);
+    if (cancelled) return false;
+    templates_.push_back(std::move(tp));
   }
+  // Templates serve planes by index (p % templates): plane p must own no more pages than its template.
+  for (uint32_t p = 0; p < planes_; p++)
+    if (planes_v_[p].owned > templates_[p % templates]->map.size())
+      templates_[p % templates]->map.resize(planes_v_[p].owned, kNone);  // never reached: residues 0..t-1 own the most
+  return true;
+}
+
+void Ftl::accounting(uint64_t& valid, uint64_t& invalid, uint64_t& free, uint64_t& mapping) const {
+  valid = invalid = free = mapping = 0;
+  for (uint32_t p = 0; p < planes_; p++) {
+    const Plane* pl = &planes_v_[p];
+    int64_t adjust = 0;  // pages of a template the plane does not own
+    if (!materialised(p)) {
+      const Template* t = templateOf(p);
+      if (t) {
+        pl = &t->plane;
+        for (uint32_t k = planes_v_[p].owned; k < t->map.size(); k++)
+          if (t->map[k] != kNone) adjust++;
+      } else {
+        // Fresh and never written: three frontier blocks, the translation pages, all else free.
+        const uint32_t r = residue_[p];
+        const uint64_t n = transPages_ > r ? (transPages_ - r - 1) / planes_ + 1 : 0;
+        mapping += n;
+        free += ppp_ - n;
+        continue;
+      }
+    }
+    for (const Block& b : pl->blocks) {
+      if (b.mapping) {
+        mapping += b.valid;
+        invalid += b.written - b.valid;
+      } else {
+        valid += b.valid;
+        invalid += b.written - b.valid;
+      }
+      free += ppb_ - b.written;
+    }
+    valid -= adjust;
+    invalid += adjust;
+  }
+}
+
+size_t Ftl::stateBytes() const {
+  size_t s = map_.bytes() + rmaps_.capacity() * sizeof(uint32_t) + planes_v_.capacity() * sizeof(Plane);
+  for (const Plane& pl : planes_v_) s += pl.blocks.capacity() * sizeof(Block) + pl.history.capacity() * 4 + pl.recycled.capacity() * 16;
+  for (const auto& t : templates_) s += t->rmap.capacity() * 4 + t->map.capacity() * 4 + t->plane.blocks.capacity() * sizeof(Block);
+  return s;
 }
 
 }  // namespace ssdsim

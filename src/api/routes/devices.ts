@@ -12,6 +12,7 @@ const changeReply = {
     dryRun: { type: 'boolean' },
     changes: { type: 'array', items: { type: 'object', additionalProperties: true } },
     after: { type: 'object', additionalProperties: true },
+    interrupted: { type: 'string', description: 'revert: the unfinished change the record carried (an interrupted apply or live evaluation)' },
   },
 };
 
@@ -29,7 +30,7 @@ export function registerDeviceRoutes(app: FastifyInstance, svc: Service): void {
     },
     async (req) => {
       const r = await applyStoredConfig(svc, req.params.name, req.body.configId, { dryRun: req.body.dryRun ?? false, actor: 'api' });
-      return { device: r.device.name, dryRun: r.dryRun, changes: r.changes, after: r.after };
+      return { device: r.device.disk.name, dryRun: r.dryRun, changes: r.changes, after: r.after };
     },
   );
   app.post<{ Params: { name: string }; Body: { dryRun?: boolean } | undefined }>(
@@ -45,7 +46,7 @@ export function registerDeviceRoutes(app: FastifyInstance, svc: Service): void {
     },
     async (req) => {
       const r = await revertDevice(svc, req.params.name, { dryRun: req.body?.dryRun ?? false, actor: 'api' });
-      return { device: r.device.name, dryRun: r.dryRun, changes: r.changes, after: r.after };
+      return { device: r.device.disk.name, dryRun: r.dryRun, changes: r.changes, after: r.after, ...(r.interrupted ? { interrupted: r.interrupted } : {}) };
     },
   );
 }

@@ -1,33 +1,33 @@
 /** Tune jobs: start (async, deduplicated), cancel, resume. Reading them is in records.ts. */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
+import Type from 'typebox';
 import type { Service } from '../../service/context.js';
-import { submitTune, type TuneParams } from '../../service/tune-request.js';
+import { submitTune } from '../../service/tune-jobs.js';
+import { TuneSpecSchema } from '../../service/tune-spec.js';
 import { errors, idParams } from '../schemas.js';
 
+/** A tune job request: the TuneSpec, plus whether to start a new job even when an identical one exists. */
+const SubmitTuneBody = Type.Object(
+  { ...TuneSpecSchema.properties, force: Type.Optional(Type.Boolean({ default: false, description: 'start a new job even when an identical one is queued, running or done' })) },
+  { additionalProperties: false },
+);
+
 export function registerJobRoutes(app: FastifyInstance, svc: Service): void {
-  app.post<{ Body: TuneParams }>(
+  app.withTypeProvider<TypeBoxTypeProvider>().post(
     '/v1/jobs',
     {
       schema: {
         tags: ['jobs'],
         summary: 'Start a tune job for a stored trace (202; poll GET /v1/jobs/:id). The same request twice shares one job.',
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['traceId'],
-          properties: {
-            traceId: { type: 'string', minLength: 1 },
-            space: { type: 'string', enum: ['ssd', 'host'], default: 'ssd' },
-            evaluator: { type: 'string', minLength: 1 },
-            budget: { type: 'integer', minimum: 1, maximum: 10000, default: 30 },
-            device: { type: 'string' },
-            force: { type: 'boolean', default: false },
-          },
-        },
+        body: SubmitTuneBody,
         response: { 202: { type: 'object', properties: { job: { $ref: 'Job#' }, deduplicated: { type: 'boolean' } } }, ...errors(400, 401, 404) },
       },
     },
-    async (req, reply) => reply.status(202).send(await submitTune(svc, req.body, 'api')),
+    async (req, reply) => {
+      const { force, ...spec } = req.body;
+      return reply.status(202).send(await submitTune(svc, spec, 'api', { force: force ?? false }));
+    },
   );
   app.post<{ Params: { id: string } }>(
     '/v1/jobs/:id/cancel',

@@ -17,7 +17,8 @@ const ROUTES: { path: string; kind: Kind; schema: string; tag: string }[] = [
 /**
  * List pages are cached as serialised JSON until the kind is written again:
  * reads vastly outnumber writes here (dashboards, pollers), and a LevelDB
- * scan plus serialisation per request would cap throughput.
+ * scan plus serialisation per request would cap throughput. The generation
+ * is the store's, so a write by another process sharing it is seen too.
  */
 const PAGE_CACHE_MAX = 256;
 
@@ -29,7 +30,7 @@ export function registerRecordRoutes(app: FastifyInstance, svc: Service): void {
       { schema: { tags: [r.tag], summary: `List ${r.path} (key order; page with ?after=<last id>)`, querystring: listQuery, response: { 200: listOf(r.schema), ...errors(400) } } },
       async (req, reply) => {
         const key = `${r.kind}|${req.query.limit}|${req.query.after ?? ''}`;
-        const gen = svc.db.generation(r.kind);
+        const gen = await svc.db.generation(r.kind);
         let page = pages.get(key);
         if (!page || page.gen !== gen) {
           const items = await svc.db.list(r.kind, { limit: req.query.limit, ...(req.query.after ? { after: req.query.after } : {}) });

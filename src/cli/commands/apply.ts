@@ -47,19 +47,19 @@ export function register(program: Command): void {
         const store = o.dryRun || o.export ? new MemoryStateStore() : new ConfDbStateStore(svc.db);
         const r = await applyHostConfig(o.device, config, { store, dryRun: !!(o.dryRun || o.export) });
         if (o.export) {
-          const text = o.export === 'tuned' ? toTunedProfile(r.device.name, r.target) : toUdevRule(r.device.name, r.target);
-          process.stdout.write(o.json ? JSON.stringify({ device: r.device.name, kind: o.export, text }) + '\n' : text);
+          const text = o.export === 'tuned' ? toTunedProfile(r.device.disk.name, r.target) : toUdevRule(r.device.disk.name, r.target);
+          process.stdout.write(o.json ? JSON.stringify({ device: r.device.disk.name, kind: o.export, text }) + '\n' : text);
           return;
         }
         if (o.json) {
-          process.stdout.write(JSON.stringify({ device: r.device.name, partition: r.device.partition, dryRun: r.dryRun, changes: r.changes, sideEffects: r.sideEffects, after: r.after }) + '\n');
+          process.stdout.write(JSON.stringify({ device: r.device.disk.name, partition: r.device.partition ? r.device.name : undefined, dryRun: r.dryRun, changes: r.changes, sideEffects: r.sideEffects, after: r.after }) + '\n');
           return;
         }
-        const head = r.device.partition ? `(${r.device.partition} is a partition of ${r.device.name}; tuning the disk)\n` : '';
-        process.stdout.write(head + formatChanges(r.device.name, r.changes));
+        const head = r.device.partition ? `(${r.device.name} is a partition of ${r.device.disk.name}; tuning the disk)\n` : '';
+        process.stdout.write(head + formatChanges(r.device.disk.name, r.changes));
         if (r.sideEffects.length) process.stdout.write(`the new scheduler also resets: ${r.sideEffects.join(', ')} (revert restores them)\n`);
         if (r.dryRun) process.stdout.write('dry run: nothing written\n');
-        else if (r.changes.length) process.stdout.write(`applied; previous values recorded in the ConfDB (ssdtune revert --device ${r.device.name})\n`);
+        else if (r.changes.length) process.stdout.write(`applied; previous values recorded in the ConfDB (ssdtune revert --device ${r.device.disk.name})\n`);
       });
     });
 }

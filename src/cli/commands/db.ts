@@ -20,6 +20,7 @@ function summary(kind: Kind, r: Record<string, unknown>): string {
     jobs: ['kind', 'status', 'updatedAt'],
     traces: ['name', 'format', 'bytes'],
     audit: ['at', 'actor', 'action'],
+    pins: ['configId', 'by', 'at'],
   };
   return [id, ...pick[kind].map((f) => (r[f] === undefined ? '-' : typeof r[f] === 'number' ? (r[f] as number).toPrecision(4) : String(r[f])))].join('  ');
 }

@@ -1,9 +1,10 @@
-/** `ssdtune doctor`: which live-capture backends work here, why not, what to do. */
+/** `ssdtune doctor`: which live-capture backends and optional native features work here, why not, what to do. */
 import type { Command } from 'commander';
 import { EXIT } from '../../errors.js';
 import { probeBlktraceOn } from '../../collector/index.js';
-import { resolveDevice } from '../../collector/device.js';
-import { doctor, PREFERENCE } from '../../collector/doctor.js';
+import { resolveDevice } from '../../blockdev/resolve.js';
+import { doctor, EBPF_MIN_KERNEL, PREFERENCE } from '../../collector/doctor.js';
+import { featureStatus, NATIVE_FEATURES, type NativeFeature } from '../../native.js';
 
 export function register(program: Command): void {
   program
@@ -15,14 +16,21 @@ export function register(program: Command): void {
       const probe = opts.device ? probeBlktraceOn(resolveDevice(opts.device)) : undefined;
       const checks = doctor(probe);
       const best = PREFERENCE.find((b) => checks.find((c) => c.backend === b)?.works);
+      const features = (Object.keys(NATIVE_FEATURES) as NativeFeature[]).map(featureStatus);
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ checks, auto: best ?? null }, null, 2) + '\n');
+        process.stdout.write(JSON.stringify({ checks, auto: best ?? null, features, ebpfMinKernel: EBPF_MIN_KERNEL.join('.') }, null, 2) + '\n');
       } else {
+        process.stdout.write('Capture backends:\n');
         for (const c of checks) {
           process.stdout.write(`${c.works ? 'ok  ' : 'no  '} ${c.backend.padEnd(8)} ${c.reason}\n`);
           if (!c.works) process.stdout.write(`     ${''.padEnd(8)} fix: ${c.fix}\n`);
         }
         process.stdout.write(best ? `\n--backend auto would use ${best}.\n` : '\nNo backend works here: see the fixes above.\n');
+        process.stdout.write(`(The eBPF backend needs Linux >= ${EBPF_MIN_KERNEL.join('.')} with BTF.)\n\nOptional native features:\n`);
+        for (const f of features) {
+          process.stdout.write(`${f.available ? 'ok  ' : 'no  '} ${f.feature.padEnd(8)} ${f.what}: ${f.detail}\n`);
+          if (!f.available) process.stdout.write(`     ${''.padEnd(8)} fix: ${f.fix}\n`);
+        }
       }
       if (!best) process.exitCode = EXIT.UNSUPPORTED;
     });

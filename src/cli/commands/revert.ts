@@ -17,10 +17,11 @@ export function register(program: Command): void {
     await withLocalService(o, async (svc) => {
       const r = await revertHostConfig(o.device, { store: new ConfDbStateStore(svc.db), dryRun: o.dryRun });
       if (o.json) {
-        process.stdout.write(JSON.stringify({ device: r.device.name, dryRun: r.dryRun, changes: r.changes, after: r.after }) + '\n');
+        process.stdout.write(JSON.stringify({ device: r.device.disk.name, dryRun: r.dryRun, changes: r.changes, after: r.after, ...(r.interrupted ? { interrupted: r.interrupted } : {}) }) + '\n');
         return;
       }
-      process.stdout.write(formatChanges(r.device.name, r.changes));
+      if (r.interrupted) process.stdout.write(`${r.device.disk.name}: ${r.interrupted}; restoring the original values\n`);
+      process.stdout.write(formatChanges(r.device.disk.name, r.changes));
       process.stdout.write(r.dryRun ? 'dry run: nothing written\n' : 'reverted\n');
     });
   });

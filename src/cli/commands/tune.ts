@@ -3,16 +3,18 @@
  * configuration, or learn one with the chosen evaluator. Runs in this process,
  * or as a job on the server that holds the ConfDB.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobRecord } from '../../confdb/records.js';
 import { ERR_USAGE } from '../../errors.js';
+import { describeCatalog, EVALUATOR_NAMES, SPACE_NAMES, SPACES } from '../../service/catalog.js';
 import { registerLocalTrace } from '../../service/traces.js';
+import { BUDGET, DEFAULT_SEED, parseReplay, resolveTuneArgs, type TuneArgs } from '../../service/tune-spec.js';
 import type { TuneResult } from '../../service/tune.js';
 import { progressBar } from '../progress.js';
 import { addCommonOptions, withService, type CommonOptions } from '../service-access.js';
 
-interface TuneOptions extends CommonOptions {
+type TuneFlags = CommonOptions & {
   space: string;
   evaluator?: string;
   device?: string;
@@ -21,6 +23,24 @@ interface TuneOptions extends CommonOptions {
   format?: string;
   name?: string;
   forceSearch?: boolean;
+  replay?: string;
+  lbaPolicy?: string;
+};
+
+/** The TuneSpec (minus the trace) a command line asks for; the service validates it. */
+function argsOf(o: TuneFlags): TuneArgs {
+  return {
+    space: o.space as TuneArgs['space'],
+    ...(o.evaluator ? { evaluator: o.evaluator as TuneArgs['evaluator'] } : {}),
+    budget: o.budget,
+    seed: o.seed,
+    ...(o.device ? { device: o.device } : {}),
+    ...(o.format ? { format: o.format } : {}),
+    ...(o.name ? { name: o.name } : {}),
+    ...(o.forceSearch ? { forceSearch: true } : {}),
+    ...(o.replay ? { replay: parseReplay(o.replay) } : {}),
+    ...(o.lbaPolicy ? { lbaPolicy: o.lbaPolicy as TuneArgs['lbaPolicy'] } : {}),
+  };
 }
 
 /** Spread (in typical radii) above which a new workload is announced as hard to recognise by similarity. */
@@ -53,33 +73,31 @@ export function register(program: Command): void {
     program
       .command('tune <trace>')
       .description('identify the workload of a trace; recommend its stored configuration or learn one')
-      .option('--space <space>', 'ssd (device internals, simulated) or host (readahead and block layer)', 'ssd')
-      .option('--evaluator <name>', 'ssd: ssdsim (default) or mqsim (needs SSDTUNE_MQSIM); host: readahead-model (default) or live (needs --device)')
+      .addOption(new Option('--space <space>', SPACE_NAMES.map((n) => `${n}: ${SPACES[n].summary}`).join('; ')).choices(SPACE_NAMES).default('ssd'))
+      .addOption(new Option('--evaluator <name>', `per space: ${describeCatalog()}`).choices(EVALUATOR_NAMES))
       .option('--device <dev>', 'block device the live evaluator replays on (read-only)')
-      .option('--budget <n>', 'evaluations for a search, the baseline included', (v) => Number(v), 30)
-      .option('--seed <n>', 'search seed', (v) => Number(v), 1)
+      .option('--budget <n>', `evaluations for a search, the baseline included (>= ${BUDGET.min})`, (v) => Number(v), BUDGET.default)
+      .option('--seed <n>', 'search seed', (v) => Number(v), DEFAULT_SEED)
       .option('--format <fmt>', 'force the trace format')
       .option('--name <name>', 'name for a new workload')
       .option('--force-search', 'search even when a stored configuration matches')
+      .option('--replay <mode>', 'replay intensity: recorded (default), scaled:<speedup> (arrival times divided by it), closed:<queueDepth>')
+      .addOption(new Option('--lba-policy <policy>', 'requests beyond a simulated capacity: reject (default) or modulo').choices(['reject', 'modulo']))
       .addHelpText('after', '\nExamples:\n  ssdtune tune traces/msps_msnfs_30s.trace\n  ssdtune tune --budget 60 --json traces/mqsim_wsrch-small.trace\n  ssdtune tune --space host traces/mqsim_wsrch-small.trace'),
-  ).action(async (trace: string, o: TuneOptions) => {
-    if (!Number.isInteger(o.budget) || o.budget < 2) throw ERR_USAGE(`--budget must be an integer >= 2 (the baseline and at least one candidate), got ${o.budget}`);
-    if (o.space !== 'ssd' && o.space !== 'host') throw ERR_USAGE(`--space takes ssd or host, not ${o.space}`);
-    const evaluator = o.evaluator ?? (o.space === 'ssd' ? 'ssdsim' : 'readahead-model');
+  ).action(async (trace: string, o: TuneFlags) => {
+    const wanted = argsOf(o);
     const bar = progressBar('tune');
     const result = await withService(o, async (a) => {
       if (a.local) {
-        await registerLocalTrace(a.local, trace, 'cli');
+        // Checked before the trace is registered: a refused request writes nothing.
+        const { spec } = resolveTuneArgs(wanted, a.local.settings);
+        const rec = await registerLocalTrace(a.local, trace, 'cli');
         const { tune } = await import('../../service/tune.js');
-        return tune(
-          a.local,
-          { tracePath: trace, evaluator, budget: o.budget, seed: o.seed, ...(o.device ? { device: o.device } : {}), ...(o.format ? { format: o.format } : {}), ...(o.name ? { name: o.name } : {}), ...(o.forceSearch ? { forceSearch: true } : {}) },
-          { progress: (d, t) => bar.update(d, t) },
-        );
+        return tune(a.local, { spec, tracePath: rec.path }, { progress: (d, t) => bar.update(d, t) });
       }
       // The server holds the ConfDB: register the trace by path there and follow the job.
       const rec = await a.remote.request<{ id: string }>('POST', '/v1/traces/register', { path: trace });
-      let { job } = await a.remote.request<{ job: JobRecord }>('POST', '/v1/jobs', { traceId: rec.id, space: o.space, evaluator, budget: o.budget, ...(o.device ? { device: o.device } : {}) });
+      let { job } = await a.remote.request<{ job: JobRecord }>('POST', '/v1/jobs', { ...wanted, traceId: rec.id, force: true });
       while (job.status === 'queued' || job.status === 'running') {
         bar.update(job.progress.done, job.progress.total);
         await sleep(500);

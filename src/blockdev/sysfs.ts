@@ -1,15 +1,13 @@
 /**
- * The block-layer sysfs surface ssdtune may touch (DESIGN.md part 11): device
- * name resolution, the allow-list of queue attributes, and reading/writing
- * them. Nothing outside the allow-list is ever written: writeAttr checks it
+ * The block-layer sysfs surface ssdtune may touch (DESIGN.md part 11): the
+ * allow-list of queue attributes, and reading/writing them on the disk that
+ * owns a device's request queue (resolve.ts finds it). Nothing outside the allow-list is ever written: writeAttr checks it
  * again itself so no caller can bypass it.
  */
-import { existsSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ERR_HOST_ATTRIBUTE, ERR_HOST_DEVICE } from '../errors.js';
-
-/** Where the kernel lists every block device and partition. */
-export const SYS_CLASS_BLOCK = '/sys/class/block';
+import { ERR_HOST_ATTRIBUTE } from '../errors.js';
+import type { BlockDevice } from './resolve.js';
 
 /** Queue attributes ssdtune tunes, keyed as in configurations (file queue/<key>). */
 export const QUEUE_ATTRS = ['scheduler', 'nr_requests', 'max_sectors_kb', 'read_ahead_kb', 'wbt_lat_usec', 'rq_affinity', 'nomerges'] as const;
@@ -27,65 +25,12 @@ export const IOSCHED_TUNABLES: Readonly<Record<string, readonly string[]>> = {
 
 export const IOSCHED_PREFIX = 'iosched.';
 
-/** A resolved whole disk (partitions resolve to the disk that owns the queue). */
-export interface BlockDevice {
-  /** What the user passed. */
-  given: string;
-  /** Kernel name of the disk: loop0, nvme0n1, sda, vda, zram0. */
-  name: string;
-  /** The partition the user named, when it was one. */
-  partition?: string;
-  /** /sys/class/block/<name> resolved. */
-  sysDir: string;
-  /** major:minor of the disk (to notice a name reused by another device). */
-  devNumber: string;
-}
-
-// Kernel block names: letters, digits and a few separators; never a path.
-const NAME_RE = /^[A-Za-z0-9._:+-]+$/;
-
-/** Resolve /dev/X, X, /dev/disk/by-id/... or a partition to its disk. */
-export function resolveDevice(given: string): BlockDevice {
-  if (!given) throw ERR_HOST_DEVICE('(empty)', 'no device given');
-  let name = given;
-  if (given.startsWith('/')) {
-    let real: string;
-    try {
-      real = realpathSync(given);
-    } catch {
-      throw ERR_HOST_DEVICE(given, 'no such device');
-    }
-    if (real.startsWith('/dev/')) {
-      if (!statSync(real).isBlockDevice()) throw ERR_HOST_DEVICE(given, `${real} is not a block device`);
-      name = path.basename(real);
-    } else if (real.startsWith('/sys/')) {
-      name = path.basename(real);
-    } else {
-      throw ERR_HOST_DEVICE(given, 'expected a block device under /dev or a name such as sda, nvme0n1, loop0');
-    }
-  }
-  if (!NAME_RE.test(name)) throw ERR_HOST_DEVICE(given, 'not a block device name');
-  const classDir = path.join(SYS_CLASS_BLOCK, name);
-  if (!existsSync(classDir)) throw ERR_HOST_DEVICE(given, `no such block device (${classDir} is missing)`);
-  let sysDir = realpathSync(classDir);
-  let partition: string | undefined;
-  if (existsSync(path.join(sysDir, 'partition'))) {
-    // A partition shares its disk's request queue: tune the parent.
-    partition = name;
-    sysDir = path.dirname(sysDir);
-    name = path.basename(sysDir);
-  }
-  if (!existsSync(path.join(sysDir, 'queue'))) throw ERR_HOST_DEVICE(given, `${name} has no request queue (${sysDir}/queue)`);
-  const devNumber = readFileSync(path.join(sysDir, 'dev'), 'utf8').trim();
-  return { given, name, ...(partition ? { partition } : {}), sysDir, devNumber };
-}
-
 /** The file behind a configuration key, or undefined when the key is not on the allow-list. */
 export function attrPath(dev: BlockDevice, key: string): string | undefined {
-  if ((QUEUE_ATTRS as readonly string[]).includes(key)) return path.join(dev.sysDir, 'queue', key);
+  if ((QUEUE_ATTRS as readonly string[]).includes(key)) return path.join(dev.disk.sysDir, 'queue', key);
   if (key.startsWith(IOSCHED_PREFIX)) {
     const tunable = key.slice(IOSCHED_PREFIX.length);
-    if (Object.values(IOSCHED_TUNABLES).some((l) => l.includes(tunable))) return path.join(dev.sysDir, 'queue', 'iosched', tunable);
+    if (Object.values(IOSCHED_TUNABLES).some((l) => l.includes(tunable))) return path.join(dev.disk.sysDir, 'queue', 'iosched', tunable);
   }
   return undefined;
 }
@@ -98,20 +43,20 @@ export function hasAttr(dev: BlockDevice, key: string): boolean {
 /** Read an attribute (trimmed); for `scheduler`, the raw list (see parseScheduler). */
 export function readAttr(dev: BlockDevice, key: string): string {
   const p = attrPath(dev, key);
-  if (!p) throw ERR_HOST_ATTRIBUTE(dev.name, key, 'not on the allow-list');
+  if (!p) throw ERR_HOST_ATTRIBUTE(dev.disk.name, key, 'not on the allow-list');
   return readFileSync(p, 'utf8').trim();
 }
 
 /** Any other queue file (read-only limits such as max_hw_sectors_kb). */
 export function readQueueFile(dev: BlockDevice, file: string): string | undefined {
-  const p = path.join(dev.sysDir, 'queue', file);
+  const p = path.join(dev.disk.sysDir, 'queue', file);
   return existsSync(p) ? readFileSync(p, 'utf8').trim() : undefined;
 }
 
 /** Write an allow-listed attribute. Throws the kernel's error (EINVAL...) as is. */
 export function writeAttr(dev: BlockDevice, key: string, value: string): void {
   const p = attrPath(dev, key);
-  if (!p) throw ERR_HOST_ATTRIBUTE(dev.name, key, 'not on the allow-list');
+  if (!p) throw ERR_HOST_ATTRIBUTE(dev.disk.name, key, 'not on the allow-list');
   writeFileSync(p, value);
 }
 
@@ -141,7 +86,7 @@ export function parseScheduler(raw: string): SchedulerList {
 export function activeIoschedKeys(dev: BlockDevice, scheduler: string): string[] {
   const allowed = IOSCHED_TUNABLES[scheduler];
   if (!allowed) return [];
-  const dir = path.join(dev.sysDir, 'queue', 'iosched');
+  const dir = path.join(dev.disk.sysDir, 'queue', 'iosched');
   if (!existsSync(dir)) return [];
   const present = new Set(readdirSync(dir));
   return allowed.filter((t) => present.has(t)).map((t) => IOSCHED_PREFIX + t);

@@ -5,7 +5,7 @@
  * rules themselves key on: mean request size and the share of requests that
  * start where the previous one ended.
  */
-import { Op, type TraceBatch } from '../trace/model.js';
+import { Op, type TraceBatch } from '../../trace/model.js';
 
 export const FEATURE_NAMES = [
   'log2_transactions',

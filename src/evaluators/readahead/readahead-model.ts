@@ -28,10 +28,10 @@
  * - max window = read_ahead_kb, or up to max_sectors_kb when the request
  *   itself is larger (ractl_max_pages).
  */
-import type { EvaluateOptions, Evaluator, Metrics, WorkloadRef } from '../evaluators/types.js';
-import type { Configuration } from '../space/types.js';
-import { Op, concatBatches, type TraceBatch } from '../trace/model.js';
-import { planReplay } from './live-evaluator.js';
+import type { EvaluateOptions, Evaluator, Metrics, WorkloadRef } from '../types.js';
+import type { Configuration } from '../../space/types.js';
+import { Op, concatBatches, type TraceBatch } from '../../trace/model.js';
+import { planReplay } from '../live/replay-plan.js';
 
 export const PAGE = 4096;
 const BATCH_PAGES = 31;

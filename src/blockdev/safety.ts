@@ -7,13 +7,13 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { ERR_HOST_UNSAFE } from '../errors.js';
-import type { BlockDevice } from './sysfs.js';
+import type { BlockDevice } from './resolve.js';
 
 /** The disk and its partitions: name -> major:minor. */
 function familyDevNumbers(dev: BlockDevice): Map<string, string> {
-  const out = new Map([[dev.name, dev.devNumber]]);
-  for (const e of readdirSync(dev.sysDir)) {
-    const p = path.join(dev.sysDir, e);
+  const out = new Map([[dev.disk.name, dev.disk.devNumber]]);
+  for (const e of readdirSync(dev.disk.sysDir)) {
+    const p = path.join(dev.disk.sysDir, e);
     if (existsSync(path.join(p, 'partition'))) out.set(e, readFileSync(path.join(p, 'dev'), 'utf8').trim());
   }
   return out;
@@ -41,7 +41,7 @@ export function mountsOf(dev: BlockDevice): string[] {
 export function holdersOf(dev: BlockDevice): string[] {
   const out: string[] = [];
   for (const name of familyDevNumbers(dev).keys()) {
-    const dir = name === dev.name ? path.join(dev.sysDir, 'holders') : path.join(dev.sysDir, name, 'holders');
+    const dir = name === dev.disk.name ? path.join(dev.disk.sysDir, 'holders') : path.join(dev.disk.sysDir, name, 'holders');
     if (existsSync(dir)) out.push(...readdirSync(dir));
   }
   return out;
@@ -85,10 +85,10 @@ export function signatureOf(devPath: string): string | undefined {
 /** Throw unless the device is free to replay on (or `force`). */
 export function assertReplaySafe(dev: BlockDevice, devPath: string, force: boolean): void {
   const mounts = mountsOf(dev);
-  if (mounts.length) throw ERR_HOST_UNSAFE(dev.name, `in use: mounted at ${mounts.join(', ')}; the live evaluator never replays on a mounted device`);
+  if (mounts.length) throw ERR_HOST_UNSAFE(dev.disk.name, `in use: mounted at ${mounts.join(', ')}; the live evaluator never replays on a mounted device`);
   const holders = holdersOf(dev);
-  if (holders.length && !force) throw ERR_HOST_UNSAFE(dev.name, `in use by ${holders.join(', ')}; pass force to replay anyway`);
+  if (holders.length && !force) throw ERR_HOST_UNSAFE(dev.disk.name, `in use by ${holders.join(', ')}; pass force to replay anyway`);
   if (force) return;
   const sig = signatureOf(devPath);
-  if (sig) throw ERR_HOST_UNSAFE(dev.name, `has a ${sig} signature (someone's data); pass force to replay reads on it anyway`);
+  if (sig) throw ERR_HOST_UNSAFE(dev.disk.name, `has a ${sig} signature (someone's data); pass force to replay reads on it anyway`);
 }

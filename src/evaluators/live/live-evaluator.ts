@@ -4,22 +4,29 @@
  * with io_uring from native code (worker thread), and reverts. Buffered reads
  * by default so readahead matters; the device's page cache is dropped before
  * each repetition. Read-only unless the device is declared scratch.
+ *
+ * Each candidate goes on the device through the applier's withTrialConfig:
+ * the way back is in the given StateStore (the ConfDB) before the first
+ * write, so a kill -9 mid-measurement leaves a record `ssdtune revert` uses.
  */
 import { readFileSync } from 'node:fs';
-import { ERR_HOST_UNSAFE, ERR_NATIVE } from '../errors.js';
-import { native } from '../native.js';
-import type { EvaluateOptions, Evaluator, Metrics, WorkloadRef } from '../evaluators/types.js';
-import type { Configuration } from '../space/types.js';
-import { Op, SECTOR_BYTES, concatBatches, type TraceBatch } from '../trace/model.js';
-import { applyHostConfig, revertHostConfig } from './applier.js';
-import { assertReplaySafe } from './device-safety.js';
-import { MemoryStateStore } from './state.js';
-import { resolveDevice, type BlockDevice } from './sysfs.js';
-import type { DeviceCost } from './readahead-model.js';
+import { ERR_HOST_UNSAFE } from '../../errors.js';
+import { nativeFeature } from '../../native.js';
+import type { EvaluateOptions, Evaluator, Metrics, WorkloadRef } from '../types.js';
+import type { Configuration } from '../../space/types.js';
+import { SECTOR_BYTES, concatBatches, type TraceBatch } from '../../trace/model.js';
+import { withTrialConfig } from '../../host/applier.js';
+import { assertReplaySafe } from '../../blockdev/safety.js';
+import type { StateStore } from '../../host/state.js';
+import { resolveDevice, type BlockDevice } from '../../blockdev/resolve.js';
+import type { DeviceCost } from '../readahead/readahead-model.js';
+import { planReplay, type ReplayPlan } from './replay-plan.js';
 
 export interface LiveOptions {
   /** Whole block device (/dev/loop3, /dev/nvme1n1). */
   device: string;
+  /** Where the device's way back is recorded (durably) before a candidate is written. */
+  store: StateStore;
   /** The device holds nothing of value: writes in the trace are replayed. */
   scratch?: boolean;
   /** Replay even though the device has a filesystem signature or holders (never when mounted). */
@@ -36,59 +43,6 @@ export interface LiveOptions {
   maxRequests?: number;
 }
 
-/** Requests mapped onto the device, ready for the native replay. */
-export interface ReplayPlan {
-  offsets: Float64Array;
-  lengths: Uint32Array;
-  writes: Uint8Array;
-  timesNs: Float64Array;
-  /** Writes dropped because the device is not scratch. */
-  writesSkipped: number;
-  /** Requests that are neither read nor write (flush, discard). */
-  otherSkipped: number;
-}
-
-const MAX_REQUEST = 4 << 20;
-
-/**
- * Map trace requests into a device of `deviceBytes`: offsets relative to the
- * lowest sector (keeps locality and strides), wrapped into the device, aligned
- * to `align`; lengths rounded up to `align`, capped at 4 MiB.
- */
-export function planReplay(batch: TraceBatch, deviceBytes: number, opts: { allowWrite: boolean; align: number; maxRequests?: number }): ReplayPlan {
-  const n0 = Math.min(batch.length, opts.maxRequests ?? Infinity);
-  let minSector = Infinity;
-  for (let i = 0; i < n0; i++) if (batch.sector[i]! < minSector) minSector = batch.sector[i]!;
-  const idx: number[] = [];
-  let writesSkipped = 0;
-  let otherSkipped = 0;
-  for (let i = 0; i < n0; i++) {
-    const op = batch.op[i]!;
-    if (op & (Op.DISCARD | Op.FLUSH) || !(op & (Op.READ | Op.WRITE)) || batch.bytes[i] === 0) otherSkipped++;
-    else if (op & Op.WRITE && !opts.allowWrite) writesSkipped++;
-    else idx.push(i);
-  }
-  const n = idx.length;
-  const plan: ReplayPlan = {
-    offsets: new Float64Array(n), lengths: new Uint32Array(n), writes: new Uint8Array(n), timesNs: new Float64Array(n),
-    writesSkipped, otherSkipped,
-  };
-  const t0 = n ? batch.timeNs[idx[0]!]! : 0;
-  const a = opts.align;
-  for (let j = 0; j < n; j++) {
-    const i = idx[j]!;
-    const len = Math.min(MAX_REQUEST, Math.ceil(batch.bytes[i]! / a) * a, Math.floor(deviceBytes / a) * a);
-    let off = ((batch.sector[i]! - minSector) * SECTOR_BYTES) % deviceBytes;
-    off = Math.floor(off / a) * a;
-    if (off + len > deviceBytes) off = Math.floor((deviceBytes - len) / a) * a;
-    plan.offsets[j] = off;
-    plan.lengths[j] = len;
-    plan.writes[j] = batch.op[i]! & Op.WRITE ? 1 : 0;
-    plan.timesNs[j] = Math.max(0, batch.timeNs[i]! - t0);
-  }
-  return plan;
-}
-
 export interface ReplayRunResult {
   elapsedNs: number;
   bytes: number;
@@ -100,8 +54,7 @@ export interface ReplayRunResult {
 
 /** One native replay (drops the device's cache first unless told not to). */
 export async function runReplay(path: string, plan: ReplayPlan, o: { direct: boolean; allowWrite: boolean; timed: boolean; queueDepth: number; timeScale?: number; dropCache?: boolean }): Promise<ReplayRunResult> {
-  const addon = native();
-  if (typeof addon.replayRun !== 'function') throw ERR_NATIVE('replayRun is missing: rebuild with `npm run build:native` (needs liburing-dev)');
+  const addon = nativeFeature('uring');
   return (await addon.replayRun({
     path, offsets: plan.offsets, lengths: plan.lengths, writes: plan.writes, timesNs: plan.timesNs,
     direct: o.direct, allowWrite: o.allowWrite, timed: o.timed, queueDepth: o.queueDepth, timeScale: o.timeScale ?? 1, dropCache: o.dropCache ?? true,
@@ -158,10 +111,6 @@ export class LiveEvaluator implements Evaluator {
     const plan = planReplay(concatBatches(batches), devBytes, { allowWrite: !!o.scratch, align: o.direct ? Math.max(lbs, 512) : 512, maxRequests: o.maxRequests });
     if (plan.offsets.length === 0) throw ERR_HOST_UNSAFE(this.dev.name, `workload ${workload.name} has no requests to replay here (${plan.writesSkipped} writes skipped: not a scratch device)`);
 
-    // Apply for the measurement only; a private store so the user's own apply record is untouched.
-    const store = new MemoryStateStore();
-    const toApply = Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === 'boolean' ? Number(v) : v]));
-    if (Object.keys(toApply).length) await applyHostConfig(`/dev/${this.dev.name}`, toApply, { store });
     const reps = Math.max(1, o.repetitions ?? 3);
     const tput: number[] = [];
     const iops: number[] = [];
@@ -169,11 +118,13 @@ export class LiveEvaluator implements Evaluator {
     const devBytes2: number[] = [];
     const all: number[] = [];
     let errors = 0;
-    try {
+    const toApply = Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === 'boolean' ? Number(v) : v]));
+    // On the device for the measurement only: recorded first, restored after, the record then put back as it was.
+    await withTrialConfig(this.dev.path, toApply, o.store, async () => {
       for (let r = 0; r < reps; r++) {
         if (eo.signal?.aborted) throw eo.signal.reason ?? new Error('aborted');
         const c0 = deviceReadCounters(this.dev);
-        const res = await runReplay(`/dev/${this.dev.name}`, plan, {
+        const res = await runReplay(this.dev.path, plan, {
           direct: !!o.direct, allowWrite: !!o.scratch, timed: o.mode === 'timed', queueDepth: o.queueDepth ?? 1, timeScale: o.timeScale,
         });
         const c1 = deviceReadCounters(this.dev);
@@ -186,9 +137,7 @@ export class LiveEvaluator implements Evaluator {
         for (const l of res.latencyNs) all.push(l);
         eo.onProgress?.((r + 1) / reps);
       }
-    } finally {
-      if (await store.get(this.dev.name)) await revertHostConfig(`/dev/${this.dev.name}`, { store });
-    }
+    });
     const lat = Float64Array.from(all).sort();
     const t = meanStd(tput);
     const latMean = all.reduce((a, b) => a + b, 0) / Math.max(1, all.length);

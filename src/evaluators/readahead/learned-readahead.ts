@@ -7,14 +7,14 @@
  * Labels come from the readahead model (chooseReadahead over the classes,
  * smallest within 2% of the best, so random windows get the small class as in
  * KML). The model lives in models/readahead/ (model.json, weights.bin,
- * meta.json) with a model card; src/host/train-readahead.ts rebuilds it.
+ * meta.json) with a model card; src/evaluators/readahead/train-readahead.ts rebuilds it.
  */
 import * as tf from '@tensorflow/tfjs';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ERR_NOT_FOUND } from '../errors.js';
-import { PROJECT_ROOT } from '../native.js';
-import type { TraceBatch } from '../trace/model.js';
+import { ERR_NOT_FOUND } from '../../errors.js';
+import { PROJECT_ROOT } from '../../native.js';
+import type { TraceBatch } from '../../trace/model.js';
 import { FEATURE_NAMES, windowFeatures } from './kml-features.js';
 
 /** read_ahead_kb classes (KML used 4 classes too: 8/8/320/480 KiB). */
@@ -91,7 +91,7 @@ export class LearnedReadahead {
       weights = readFileSync(path.join(dir, 'weights.bin'));
       meta = JSON.parse(readFileSync(path.join(dir, 'meta.json'), 'utf8'));
     } catch (e) {
-      throw ERR_NOT_FOUND(`learned readahead model in ${dir}: ${(e as Error).message} (rebuild: node dist/src/host/train-readahead.js)`);
+      throw ERR_NOT_FOUND(`learned readahead model in ${dir}: ${(e as Error).message} (rebuild: node dist/src/evaluators/readahead/train-readahead.js)`);
     }
     const ab = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength);
     const model = await tf.loadLayersModel(tf.io.fromMemory({

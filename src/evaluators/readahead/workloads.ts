@@ -3,9 +3,9 @@
  * random), as traces: used to validate the readahead model against the live
  * evaluator and to benchmark host configurations. Deterministic (seeded).
  */
-import { Op, emptyMeta, sourceFromBatches, TraceBuilder, type TraceBatch } from '../trace/model.js';
-import type { WorkloadRef } from '../evaluators/types.js';
-import { Rng } from '../space/rng.js';
+import { Op, emptyMeta, sourceFromBatches, TraceBuilder, type TraceBatch } from '../../trace/model.js';
+import type { WorkloadRef } from '../types.js';
+import { Rng } from '../../space/rng.js';
 
 export type Pattern = 'sequential' | 'strided' | 'random' | 'reverse';
 

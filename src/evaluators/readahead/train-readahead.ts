@@ -5,19 +5,19 @@
  * split 80/20; trains, reports held-out accuracy and the predicted-time cost
  * of its mistakes, saves the model and its metrics.
  *
- *   node dist/src/host/train-readahead.js [--out DIR]
+ *   node dist/src/evaluators/readahead/train-readahead.js [--out DIR]
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openTrace } from '../readers/registry.js';
-import { PROJECT_ROOT } from '../native.js';
-import { collect, type TraceBatch } from '../trace/model.js';
+import { openTrace } from '../../readers/registry.js';
+import { PROJECT_ROOT } from '../../native.js';
+import { collect, type TraceBatch } from '../../trace/model.js';
 import { windowFeatures } from './kml-features.js';
 import { CLASSES, DEFAULT_MODEL_DIR, LearnedReadahead, type Sample } from './learned-readahead.js';
 import { chooseReadahead } from './readahead-search.js';
 import { patternTrace, type Pattern } from './workloads.js';
 import type { DeviceCost } from './readahead-model.js';
-import { Rng } from '../space/rng.js';
+import { Rng } from '../../space/rng.js';
 
 /** Labels are for an NVMe-class device: 40 us per request, 2 GB/s, 2 us per cached read. */
 export const TRAINING_COST: DeviceCost = { requestUs: 40, bytesPerSec: 2e9, appRequestUs: 2 };

@@ -6,8 +6,8 @@
  * wins when it is one of them (do not change what does not matter), else the
  * smallest (less wasted prefetch and memory).
  */
-import type { TraceBatch } from '../trace/model.js';
-import { READ_AHEAD_KB_VALUES } from './host-space.js';
+import type { TraceBatch } from '../../trace/model.js';
+import { READ_AHEAD_KB_VALUES } from '../../host/host-space.js';
 import { simulateReadahead, type ReadaheadModelOptions, type ReadaheadStats } from './readahead-model.js';
 
 export interface ReadaheadChoice {

@@ -1,0 +1,175 @@
+/**
+ * The embedded ConfDB engine: LevelDB (classic-level) under the data
+ * directory, one sublevel per record kind. LevelDB admits one process at a
+ * time, so this process is the only writer: generations are counted here,
+ * locks are in-process, and the named queries scan (as the embedded store
+ * always has; a fleet's store is PostgreSQL).
+ */
+import { ClassicLevel } from 'classic-level';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { ERR_CONFDB_LOCKED, ERR_CONFDB_OPEN } from '../errors.js';
+import { StoreBase } from './base.js';
+import type { ConfDB } from './db.js';
+import { KINDS, keyOf, pinKey, type BatchOp, type Kind, type ListOptions, type RecordOf } from './kinds.js';
+import type { ConfigRecord, EvaluationRecord, JobRecord, JobStatus, PinRecord, TraceRecord, WorkloadRecord } from './records.js';
+
+/** The part of a classic-level sublevel the ConfDB uses, with its value type. */
+interface Sub<V> {
+  get(key: string): Promise<V | undefined>;
+  put(key: string, value: V): Promise<void>;
+  values(range?: Record<string, unknown>): AsyncIterable<V>;
+  keys(range?: Record<string, unknown>): AsyncIterable<string>;
+  iterator(range?: Record<string, unknown>): AsyncIterable<[string, V]>;
+}
+
+export class LevelStore extends StoreBase implements ConfDB {
+  readonly shared = false;
+  /** Bumped on every write to a kind, so readers can cache what they derived from it. */
+  private readonly generations = new Map<Kind, number>();
+  /** Tail of each named lock's queue. */
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  private constructor(
+    readonly location: string,
+    private readonly db: ClassicLevel<string, unknown>,
+    private readonly subs: { [K in Kind]: Sub<RecordOf[K]> },
+    private readonly meta: Sub<unknown>,
+  ) {
+    super();
+  }
+
+  static async open(dataDir: string): Promise<LevelStore> {
+    const location = path.join(dataDir, 'confdb');
+    try {
+      mkdirSync(location, { recursive: true });
+    } catch (e) {
+      throw ERR_CONFDB_OPEN(location, (e as Error).message);
+    }
+    const db = new ClassicLevel<string, unknown>(location, { valueEncoding: 'json' });
+    try {
+      await db.open();
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string } }).cause;
+      if (cause?.code === 'LEVEL_LOCKED') throw ERR_CONFDB_LOCKED(location);
+      throw ERR_CONFDB_OPEN(location, (cause as Error | undefined)?.message ?? (e as Error).message);
+    }
+    const sub = (name: string) => db.sublevel<string, unknown>(name, { valueEncoding: 'json' }) as never;
+    const subs = Object.fromEntries(KINDS.map((k) => [k, sub(k)])) as unknown as { [K in Kind]: Sub<RecordOf[K]> };
+    const conf = new LevelStore(location, db, subs, sub('meta'));
+    await conf.migrate();
+    return conf;
+  }
+
+  protected async readSchema(): Promise<number | undefined> {
+    return (await this.meta.get('schema')) as number | undefined;
+  }
+  protected async writeSchema(v: number): Promise<void> {
+    await this.meta.put('schema', v);
+  }
+
+  async get<K extends Kind>(kind: K, key: string): Promise<RecordOf[K] | undefined> {
+    return (await this.subs[kind].get(key)) as RecordOf[K] | undefined;
+  }
+
+  async list<K extends Kind>(kind: K, opts: ListOptions = {}): Promise<RecordOf[K][]> {
+    const out: RecordOf[K][] = [];
+    const range: Record<string, unknown> = { limit: opts.limit ?? -1, reverse: opts.reverse ?? false };
+    if (opts.after !== undefined) range[opts.reverse ? 'lt' : 'gt'] = opts.after;
+    for await (const v of this.subs[kind].values(range)) out.push(v as RecordOf[K]);
+    return out;
+  }
+
+  async count(kind: Kind): Promise<number> {
+    let n = 0;
+    for await (const _ of this.subs[kind].keys()) n++;
+    return n;
+  }
+
+  /** One LevelDB batch (synced to disk when asked). */
+  async batch(ops: BatchOp[], o: { sync?: boolean } = {}): Promise<void> {
+    if (ops.length === 0) return;
+    const chained = this.db.batch();
+    for (const op of ops) {
+      const sub = this.subs[op.kind] as unknown as ClassicLevel<string, unknown>;
+      if (op.type === 'put') chained.put(keyOf[op.kind](op.value as never), op.value, { sublevel: sub as never });
+      else chained.del(op.key, { sublevel: sub as never });
+    }
+    await chained.write({ sync: o.sync ?? false });
+    for (const op of ops) this.generations.set(op.kind, (this.generations.get(op.kind) ?? 0) + 1);
+  }
+
+  async insertIfAbsent<K extends Kind>(kind: K, value: RecordOf[K]): Promise<boolean> {
+    const key = keyOf[kind](value);
+    return this.exclusive(`insert:${kind}:${key}`, async () => {
+      if ((await this.get(kind, key)) !== undefined) return false;
+      await this.put(kind, value);
+      return true;
+    });
+  }
+
+  async generation(kind: Kind): Promise<number> {
+    return this.generations.get(kind) ?? 0;
+  }
+
+  async *entries(kind: Kind): AsyncGenerator<[string, unknown]> {
+    for await (const e of this.subs[kind].iterator()) yield e as [string, unknown];
+  }
+
+  async compact(): Promise<void> {
+    await this.db.compactRange('\x00', '\xff');
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+
+  private async scan<K extends Kind>(kind: K, keep: (r: RecordOf[K]) => boolean): Promise<RecordOf[K][]> {
+    const out: RecordOf[K][] = [];
+    for await (const v of this.subs[kind].values()) if (keep(v as RecordOf[K])) out.push(v as RecordOf[K]);
+    return out;
+  }
+
+  async bestConfig(workloadId: string, space: string, deviceClass?: string): Promise<ConfigRecord | undefined> {
+    const graded = await this.scan('configs', (c) => c.workloadId === workloadId && c.space === space && c.grade !== undefined && (deviceClass === undefined || c.deviceClass === deviceClass));
+    // Stable: among equal grades the oldest (lowest id) wins, as in PostgreSQL's ORDER BY grade DESC, id.
+    return graded.sort((a, b) => b.grade! - a.grade!)[0];
+  }
+
+  async pinFor(workloadId: string, space: string, deviceClass?: string): Promise<PinRecord | undefined> {
+    return (deviceClass !== undefined ? await this.get('pins', pinKey(workloadId, space, deviceClass)) : undefined) ?? this.get('pins', pinKey(workloadId, space));
+  }
+
+  workloadsWithWindow(windowSize: number): Promise<WorkloadRecord[]> {
+    return this.scan('workloads', (w) => w.windowSize === windowSize);
+  }
+
+  async latestJobWithKey(key: string, statuses: readonly JobStatus[]): Promise<JobRecord | undefined> {
+    for await (const j of this.subs.jobs.values({ reverse: true })) if (j.key === key && statuses.includes(j.status)) return j;
+    return undefined;
+  }
+
+  jobsWithStatus(statuses: readonly JobStatus[]): Promise<JobRecord[]> {
+    return this.scan('jobs', (j) => statuses.includes(j.status));
+  }
+
+  async traceAt(file: string, bytes: number): Promise<TraceRecord | undefined> {
+    return (await this.scan('traces', (t) => t.path === file && t.bytes === bytes))[0];
+  }
+
+  evaluationsOf(workloadId: string): Promise<EvaluationRecord[]> {
+    return this.scan('evaluations', (e) => e.workloadId === workloadId);
+  }
+
+  async exclusive<T>(lock: string, fn: (db: ConfDB) => Promise<T>): Promise<T> {
+    const before = this.locks.get(lock) ?? Promise.resolve();
+    const run = before.then(() => fn(this));
+    const tail = run.catch(() => {});
+    this.locks.set(lock, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.locks.get(lock) === tail) this.locks.delete(lock);
+    }
+  }
+}

@@ -1,0 +1,281 @@
+/**
+ * The shared ConfDB engine: PostgreSQL through `pg`, chosen with
+ * SSDTUNE_STORE=postgres://user:pass@host:port/db. One table per record kind
+ * (`id text COLLATE "C"` so keys sort as LevelDB sorts them, `doc jsonb`),
+ * with expression indexes for the named queries. A batch is one transaction;
+ * a generation counter per kind, bumped in the same transaction, tells every
+ * process sharing the store when its caches are stale. Transient failures
+ * (the server restarting, a dropped connection) are retried for a while
+ * rather than failing the caller: every write here is an upsert, a delete or
+ * an insert-if-absent, so running one again is harmless.
+ */
+import pg from 'pg';
+import { ERR_CONFDB_OPEN } from '../errors.js';
+import { StoreBase } from './base.js';
+import type { ConfDB } from './db.js';
+import { KINDS, keyOf, pinKey, type BatchOp, type Kind, type ListOptions, type RecordOf } from './kinds.js';
+import type { ConfigRecord, EvaluationRecord, JobRecord, JobStatus, PinRecord, TraceRecord, WorkloadRecord } from './records.js';
+
+const table = (k: Kind) => `ssdtune_${k}`;
+
+/** Indexes behind the named queries. */
+const INDEXES = [
+  `CREATE INDEX IF NOT EXISTS ssdtune_configs_best ON ssdtune_configs ((doc->>'workloadId'), (doc->>'space'), ((doc->>'grade')::float8) DESC) WHERE doc ? 'grade'`,
+  `CREATE INDEX IF NOT EXISTS ssdtune_workloads_window ON ssdtune_workloads (((doc->>'windowSize')::int))`,
+  `CREATE INDEX IF NOT EXISTS ssdtune_jobs_key ON ssdtune_jobs ((doc->>'key'), id)`,
+  `CREATE INDEX IF NOT EXISTS ssdtune_jobs_status ON ssdtune_jobs ((doc->>'status'))`,
+  `CREATE INDEX IF NOT EXISTS ssdtune_traces_path ON ssdtune_traces ((doc->>'path'))`,
+  `CREATE INDEX IF NOT EXISTS ssdtune_evaluations_workload ON ssdtune_evaluations ((doc->>'workloadId'))`,
+];
+
+/** Key of the advisory lock taken while creating or migrating the schema. */
+const SCHEMA_LOCK = 'ssdtune:schema';
+
+/** SQLSTATE classes and codes worth retrying: connection failures, shutdowns, serialization. */
+function transient(e: unknown): boolean {
+  const code = (e as { code?: string }).code ?? '';
+  if (/^(08|57P)/.test(code) || code === '40001' || code === '40P01' || code === '53300') return true;
+  const msg = (e as Error).message ?? '';
+  return ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code) || /Connection terminated|terminating connection|not yet accepting|the database system is (starting|shutting)/i.test(msg);
+}
+
+/** How long a transient failure is retried before it reaches the caller. */
+const RETRY_MS = 30_000;
+
+type Exec = Pick<pg.PoolClient, 'query'>;
+
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://(unparsable URL)';
+  }
+}
+
+export class PgStore extends StoreBase implements ConfDB {
+  readonly shared = true;
+
+  private constructor(
+    readonly location: string,
+    private readonly pool: pg.Pool,
+    /** Inside exclusive(): the transaction's client; writes commit with it. */
+    private readonly tx?: Exec,
+  ) {
+    super();
+  }
+
+  static async open(url: string, opts: { poolSize?: number } = {}): Promise<PgStore> {
+    const location = redactUrl(url);
+    const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 8, idleTimeoutMillis: 10_000 });
+    // An idle connection dropped by a restarting server must not crash the process; the next query reconnects.
+    pool.on('error', () => {});
+    const store = new PgStore(location, pool);
+    try {
+      await store.transaction(async (c) => {
+        await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [SCHEMA_LOCK]);
+        await c.query('CREATE TABLE IF NOT EXISTS ssdtune_meta (name text PRIMARY KEY, value jsonb NOT NULL)');
+        await c.query('CREATE TABLE IF NOT EXISTS ssdtune_generations (kind text PRIMARY KEY, n bigint NOT NULL)');
+        for (const k of KINDS) {
+          await c.query(`CREATE TABLE IF NOT EXISTS ${table(k)} (id text COLLATE "C" PRIMARY KEY, doc jsonb NOT NULL)`);
+          await c.query('INSERT INTO ssdtune_generations (kind, n) VALUES ($1, 0) ON CONFLICT DO NOTHING', [k]);
+        }
+        for (const sql of INDEXES) await c.query(sql);
+      }, 0);
+      await store.migrate();
+    } catch (e) {
+      await pool.end().catch(() => {});
+      if ((e as { code?: string }).code?.startsWith('SSDTUNE_')) throw e;
+      throw ERR_CONFDB_OPEN(location, (e as Error).message);
+    }
+    return store;
+  }
+
+  /** Run a statement, retrying transient failures outside a transaction. */
+  private async q<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+    if (this.tx) return this.tx.query<R>(sql, params);
+    return this.retrying(() => this.pool.query<R>(sql, params), RETRY_MS);
+  }
+
+  private async retrying<T>(fn: () => Promise<T>, budgetMs: number): Promise<T> {
+    const until = Date.now() + budgetMs;
+    for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!transient(e) || Date.now() + delay > until) throw e;
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  /** BEGIN ... COMMIT on one client (or inside the current transaction), retried whole on a transient failure. */
+  private async transaction<T>(fn: (c: Exec) => Promise<T>, budgetMs = RETRY_MS): Promise<T> {
+    if (this.tx) return fn(this.tx);
+    return this.retrying(async () => {
+      const client = await this.pool.connect();
+      let broken = false;
+      try {
+        await client.query('BEGIN');
+        const out = await fn(client);
+        await client.query('COMMIT');
+        return out;
+      } catch (e) {
+        broken = transient(e);
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
+        throw e;
+      } finally {
+        client.release(broken);
+      }
+    }, budgetMs);
+  }
+
+  protected async readSchema(): Promise<number | undefined> {
+    const r = await this.q<{ value: number }>(`SELECT value FROM ssdtune_meta WHERE name = 'schema'`);
+    return r.rows[0]?.value;
+  }
+  protected async writeSchema(v: number): Promise<void> {
+    await this.q(`INSERT INTO ssdtune_meta (name, value) VALUES ('schema', $1::jsonb) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value`, [JSON.stringify(v)]);
+  }
+
+  async get<K extends Kind>(kind: K, key: string): Promise<RecordOf[K] | undefined> {
+    const r = await this.q<{ doc: RecordOf[K] }>(`SELECT doc FROM ${table(kind)} WHERE id = $1`, [key]);
+    return r.rows[0]?.doc;
+  }
+
+  async list<K extends Kind>(kind: K, opts: ListOptions = {}): Promise<RecordOf[K][]> {
+    const dir = opts.reverse ? 'DESC' : 'ASC';
+    const cmp = opts.reverse ? '<' : '>';
+    const limit = opts.limit === undefined || opts.limit < 0 ? null : opts.limit;
+    const r = await this.q<{ doc: RecordOf[K] }>(`SELECT doc FROM ${table(kind)} WHERE ($1::text IS NULL OR id ${cmp} $1) ORDER BY id ${dir} LIMIT $2`, [opts.after ?? null, limit]);
+    return r.rows.map((row) => row.doc);
+  }
+
+  async count(kind: Kind): Promise<number> {
+    const r = await this.q<{ n: string }>(`SELECT count(*) AS n FROM ${table(kind)}`);
+    return Number(r.rows[0].n);
+  }
+
+  /**
+   * One transaction. Consecutive writes of one kind and type go in one
+   * statement (the last write of a key in a run wins, as it would applied
+   * one by one); the kinds' generations move in the same transaction. A
+   * commit is durable (synchronous_commit), so `sync` asks nothing more.
+   */
+  async batch(ops: BatchOp[], _o: { sync?: boolean } = {}): Promise<void> {
+    if (ops.length === 0) return;
+    const runs: { kind: Kind; type: 'put' | 'del'; items: Map<string, unknown> }[] = [];
+    for (const op of ops) {
+      let run = runs.at(-1);
+      if (!run || run.kind !== op.kind || run.type !== op.type) runs.push((run = { kind: op.kind, type: op.type, items: new Map() }));
+      const key = op.type === 'put' ? keyOf[op.kind](op.value as never) : op.key;
+      run.items.delete(key);
+      run.items.set(key, op.type === 'put' ? JSON.stringify(op.value) : null);
+    }
+    const kinds = [...new Set(ops.map((o) => o.kind))];
+    await this.transaction(async (c) => {
+      for (const run of runs) {
+        const keys = [...run.items.keys()];
+        if (run.type === 'put') {
+          await c.query(
+            `INSERT INTO ${table(run.kind)} (id, doc) SELECT * FROM unnest($1::text[], $2::jsonb[]) ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc`,
+            [keys, [...run.items.values()]],
+          );
+        } else {
+          await c.query(`DELETE FROM ${table(run.kind)} WHERE id = ANY($1::text[])`, [keys]);
+        }
+      }
+      await c.query('UPDATE ssdtune_generations SET n = n + 1 WHERE kind = ANY($1::text[])', [kinds]);
+    });
+  }
+
+  async insertIfAbsent<K extends Kind>(kind: K, value: RecordOf[K]): Promise<boolean> {
+    // One statement: the insert and its generation bump commit together, and only when it inserted.
+    const r = await this.q<{ n: string }>(
+      `WITH ins AS (INSERT INTO ${table(kind)} (id, doc) VALUES ($1, $2::jsonb) ON CONFLICT (id) DO NOTHING RETURNING 1),
+            gen AS (UPDATE ssdtune_generations SET n = n + 1 WHERE kind = $3 AND EXISTS (SELECT 1 FROM ins))
+       SELECT count(*) AS n FROM ins`,
+      [keyOf[kind](value), JSON.stringify(value), kind],
+    );
+    return Number(r.rows[0].n) === 1;
+  }
+
+  async generation(kind: Kind): Promise<number> {
+    const r = await this.q<{ n: string }>('SELECT n FROM ssdtune_generations WHERE kind = $1', [kind]);
+    return Number(r.rows[0]?.n ?? 0);
+  }
+
+  /** Keyset pages of 500, so an export of any size holds one page at a time. */
+  async *entries(kind: Kind): AsyncGenerator<[string, unknown]> {
+    let after: string | null = null;
+    for (;;) {
+      const r: pg.QueryResult<{ id: string; doc: unknown }> = await this.q<{ id: string; doc: unknown }>(
+        `SELECT id, doc FROM ${table(kind)} WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT 500`,
+        [after],
+      );
+      for (const row of r.rows) yield [row.id, row.doc];
+      if (r.rows.length < 500) return;
+      after = r.rows.at(-1)!.id;
+    }
+  }
+
+  async compact(): Promise<void> {
+    for (const k of KINDS) await this.q(`VACUUM ANALYZE ${table(k)}`);
+  }
+
+  async close(): Promise<void> {
+    if (!this.tx) await this.pool.end();
+  }
+
+  async bestConfig(workloadId: string, space: string, deviceClass?: string): Promise<ConfigRecord | undefined> {
+    const r = await this.q<{ doc: ConfigRecord }>(
+      `SELECT doc FROM ssdtune_configs WHERE doc->>'workloadId' = $1 AND doc->>'space' = $2 AND doc ? 'grade'
+         AND ($3::text IS NULL OR doc->>'deviceClass' = $3)
+       ORDER BY (doc->>'grade')::float8 DESC, id LIMIT 1`,
+      [workloadId, space, deviceClass ?? null],
+    );
+    return r.rows[0]?.doc;
+  }
+
+  async pinFor(workloadId: string, space: string, deviceClass?: string): Promise<PinRecord | undefined> {
+    const keys = deviceClass !== undefined ? [pinKey(workloadId, space, deviceClass), pinKey(workloadId, space)] : [pinKey(workloadId, space)];
+    const r = await this.q<{ doc: PinRecord }>(`SELECT doc FROM ssdtune_pins WHERE id = ANY($1::text[]) ORDER BY array_position($1::text[], id::text) LIMIT 1`, [keys]);
+    return r.rows[0]?.doc;
+  }
+
+  async workloadsWithWindow(windowSize: number): Promise<WorkloadRecord[]> {
+    const r = await this.q<{ doc: WorkloadRecord }>(`SELECT doc FROM ssdtune_workloads WHERE (doc->>'windowSize')::int = $1 ORDER BY id`, [windowSize]);
+    return r.rows.map((row) => row.doc);
+  }
+
+  async latestJobWithKey(key: string, statuses: readonly JobStatus[]): Promise<JobRecord | undefined> {
+    const r = await this.q<{ doc: JobRecord }>(`SELECT doc FROM ssdtune_jobs WHERE doc->>'key' = $1 AND doc->>'status' = ANY($2::text[]) ORDER BY id DESC LIMIT 1`, [key, [...statuses]]);
+    return r.rows[0]?.doc;
+  }
+
+  async jobsWithStatus(statuses: readonly JobStatus[]): Promise<JobRecord[]> {
+    const r = await this.q<{ doc: JobRecord }>(`SELECT doc FROM ssdtune_jobs WHERE doc->>'status' = ANY($1::text[]) ORDER BY id`, [[...statuses]]);
+    return r.rows.map((row) => row.doc);
+  }
+
+  async traceAt(file: string, bytes: number): Promise<TraceRecord | undefined> {
+    const r = await this.q<{ doc: TraceRecord }>(`SELECT doc FROM ssdtune_traces WHERE doc->>'path' = $1 AND (doc->>'bytes')::bigint = $2 ORDER BY id LIMIT 1`, [file, bytes]);
+    return r.rows[0]?.doc;
+  }
+
+  async evaluationsOf(workloadId: string): Promise<EvaluationRecord[]> {
+    const r = await this.q<{ doc: EvaluationRecord }>(`SELECT doc FROM ssdtune_evaluations WHERE doc->>'workloadId' = $1 ORDER BY id`, [workloadId]);
+    return r.rows.map((row) => row.doc);
+  }
+
+  /** One transaction holding a transaction-scoped advisory lock, seen by every process on this database. */
+  async exclusive<T>(lock: string, fn: (db: ConfDB) => Promise<T>): Promise<T> {
+    return this.transaction(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [lock]);
+      return fn(this.tx ? this : new PgStore(this.location, this.pool, c));
+    });
+  }
+}

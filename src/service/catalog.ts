@@ -1,0 +1,203 @@
+/**
+ * The catalogue of configuration spaces and their evaluators: the one place
+ * that knows which spaces exist, how each builds its parameters, which
+ * evaluators score it (and which is the default), which replay modes each
+ * evaluator honours, and whether and how a space's configurations reach a
+ * device. Front ends generate their choices, help, REST enums and defaults
+ * from it; tune() refuses any combination it does not list.
+ *
+ * It lives in the service layer, above sim/, host/ and evaluators/, so every
+ * import points down. Adding an evaluator is one entry in EVALUATORS plus its
+ * module, and its name in the `evaluators` of the space(s) it scores; adding a
+ * space is one entry in SPACES plus its module.
+ */
+import type { Settings } from '../config.js';
+import { ERR_USAGE } from '../errors.js';
+import { LiveEvaluator } from '../evaluators/live/live-evaluator.js';
+import { ReadaheadModelEvaluator } from '../evaluators/readahead/readahead-model.js';
+import type { Evaluator, EvaluatorOptions, Replay, ReplayMode } from '../evaluators/types.js';
+import { applyHostConfig, revertHostConfig, type ApplyOptions, type ApplyResult, type RevertResult } from '../host/applier.js';
+import { buildHostSpace, readaheadModelSpace } from '../host/host-space.js';
+import { createMqsimEvaluator } from '../sim/mqsim.js';
+import { ssdSpace } from '../sim/ssd-space.js';
+import { createSsdsimEvaluator } from '../sim/ssdsim.js';
+import type { ConfigSpace } from '../space/types.js';
+import type { StateStore } from '../host/state.js';
+
+/** What is known once the trace has been read, and where device changes are recorded. */
+export interface EvaluatorRun {
+  /** Requests in the trace (ssdsim reports progress against it). */
+  totalRequests?: number;
+  /** The way back of any device the evaluator changes (the ConfDB's device records), written before it writes. */
+  deviceState?: StateStore;
+}
+
+/** Makes the evaluator once the trace has been read. */
+export type EvaluatorMaker = (run: EvaluatorRun) => Evaluator;
+
+export interface EvaluatorEntry {
+  /** One line for help texts and the OpenAPI description. */
+  summary: string;
+  /** Replay modes it honours; any other is refused before the trace is read. */
+  replayModes: readonly ReplayMode[];
+  /** It maps addresses beyond the simulated capacity as told (lbaPolicy). */
+  lbaPolicy: boolean;
+  /** It works on a block device (--device): required, or not used at all. */
+  device: 'required' | 'unused';
+  /**
+   * Checks what the evaluator needs (an MQSim binary, a device) and returns its
+   * maker. Two steps because a wrong request must fail before the trace is
+   * read, not after minutes of it.
+   */
+  prepare(o: EvaluatorOptions, settings: Pick<Settings, 'mqsimPath' | 'ssdsim'>): EvaluatorMaker;
+}
+
+/** How a space's configurations reach a device (today: sysfs, through the applier). */
+export interface SpaceApplier {
+  how: string;
+  apply(device: string, values: Record<string, string | number>, o: ApplyOptions): Promise<ApplyResult>;
+  revert(device: string, o: ApplyOptions): Promise<RevertResult>;
+}
+
+export interface SpaceEntry<E extends string = string> {
+  summary: string;
+  evaluators: readonly E[];
+  defaultEvaluator: E;
+  /** Its parameters: from the device when the evaluator works on one, else the device-less form. */
+  build(o: { evaluator: E; device?: string }): ConfigSpace;
+  /** Absent when its configurations cannot be applied; `notApplicable` then says what to do instead. */
+  applier?: SpaceApplier;
+  notApplicable?: string;
+}
+
+const ssdsimReplay = (r: Replay) => (r.mode === 'closed' ? { mode: 'closed' as const, closedLoopDepth: r.queueDepth } : { mode: 'trace' as const });
+
+const EVALUATORS_TABLE = {
+  ssdsim: {
+    summary: 'the native SSD simulator',
+    replayModes: ['recorded', 'closed'],
+    lbaPolicy: true,
+    device: 'unused',
+    prepare: (o, settings) => (run) =>
+      createSsdsimEvaluator({
+        ...settings.ssdsim,
+        ...ssdsimReplay(o.replay),
+        ...(o.lbaPolicy ? { lbaPolicy: o.lbaPolicy } : {}),
+        ...(run.totalRequests ? { totalRequests: run.totalRequests } : {}),
+      }),
+  },
+  mqsim: {
+    summary: 'MQSim, the reference simulator (needs SSDTUNE_MQSIM)',
+    replayModes: ['recorded'],
+    lbaPolicy: true,
+    device: 'unused',
+    prepare: (o, settings) => {
+      const binary = settings.mqsimPath;
+      if (!binary) throw ERR_USAGE('the mqsim evaluator needs the path of an MQSim binary: set SSDTUNE_MQSIM or "mqsimPath" in config.json');
+      return () => createMqsimEvaluator({ binary, ...(o.lbaPolicy ? { lbaPolicy: o.lbaPolicy } : {}) });
+    },
+  },
+  'readahead-model': {
+    summary: "a model of Linux's page cache and readahead",
+    // The model replays requests in trace order without timing them; the other modes await its timing (issue 13).
+    replayModes: ['recorded'],
+    lbaPolicy: false,
+    device: 'unused',
+    prepare: () => () => new ReadaheadModelEvaluator(),
+  },
+  live: {
+    summary: 'replay on a real block device (needs --device; read-only)',
+    replayModes: ['recorded', 'scaled', 'closed'],
+    lbaPolicy: false,
+    device: 'required',
+    prepare: (o) => {
+      const device = o.device;
+      if (!device) throw ERR_USAGE('the live evaluator replays on a block device: give --device (read-only unless --scratch)');
+      const r = o.replay;
+      const mode = r.mode === 'closed' ? { mode: 'closed' as const, queueDepth: r.queueDepth } : { mode: 'timed' as const, timeScale: r.mode === 'scaled' ? 1 / r.speedup : 1 };
+      return (run) => {
+        if (!run.deviceState) throw ERR_USAGE('the live evaluator needs a store for the way back to the device (the ConfDB)');
+        return new LiveEvaluator({ device, store: run.deviceState, ...mode });
+      };
+    },
+  },
+} satisfies Record<string, EvaluatorEntry>;
+
+export type EvaluatorName = keyof typeof EVALUATORS_TABLE;
+export const EVALUATORS: Readonly<Record<EvaluatorName, EvaluatorEntry>> = EVALUATORS_TABLE;
+export const EVALUATOR_NAMES = Object.keys(EVALUATORS) as EvaluatorName[];
+
+const SPACES_TABLE = {
+  ssd: {
+    summary: 'SSD internals (channels, dies, caches, FTL), simulated',
+    evaluators: ['ssdsim', 'mqsim'],
+    defaultEvaluator: 'ssdsim',
+    build: () => ssdSpace,
+    notApplicable: 'device internals, which sysfs cannot set; export it as an MQSim ssdconfig.xml instead',
+  },
+  host: {
+    summary: 'readahead and block layer (read_ahead_kb, max_sectors_kb, scheduler ...)',
+    evaluators: ['readahead-model', 'live'],
+    defaultEvaluator: 'readahead-model',
+    build: (o) => (o.evaluator === 'live' && o.device ? buildHostSpace(o.device) : readaheadModelSpace()),
+    applier: { how: 'sysfs (block queue attributes), all or nothing, previous values recorded first', apply: applyHostConfig, revert: revertHostConfig },
+  },
+} satisfies Record<string, SpaceEntry<EvaluatorName>>;
+
+export type SpaceName = keyof typeof SPACES_TABLE;
+export const SPACES: Readonly<Record<SpaceName, SpaceEntry<EvaluatorName>>> = SPACES_TABLE;
+export const SPACE_NAMES = Object.keys(SPACES) as SpaceName[];
+export const REPLAY_MODES: readonly ReplayMode[] = ['recorded', 'scaled', 'closed'];
+
+export function isSpace(s: string): s is SpaceName {
+  return Object.hasOwn(SPACES, s);
+}
+
+export function isEvaluator(s: string): s is EvaluatorName {
+  return Object.hasOwn(EVALUATORS, s);
+}
+
+/** The space's default evaluator, or the configured one (settings.evaluator) when it belongs to the space. */
+export function defaultEvaluator(space: SpaceName, settings: Pick<Settings, 'evaluator'>): EvaluatorName {
+  const s = SPACES[space];
+  return (s.evaluators as readonly string[]).includes(settings.evaluator) ? (settings.evaluator as EvaluatorName) : s.defaultEvaluator;
+}
+
+/** What tune() needs from the catalogue for one request. */
+export interface TunePlan {
+  space: SpaceName;
+  evaluator: EvaluatorName;
+  makeEvaluator: EvaluatorMaker;
+  buildSpace(): ConfigSpace;
+}
+
+/**
+ * Checks a space/evaluator pair and the evaluator's options against the
+ * catalogue (a usage error for anything it does not list) and prepares the
+ * evaluator. Cheap: nothing is read yet.
+ */
+export function planTune(
+  r: { space: string; evaluator: string; replay: Replay; lbaPolicy?: EvaluatorOptions['lbaPolicy']; device?: string },
+  settings: Pick<Settings, 'mqsimPath' | 'ssdsim'>,
+): TunePlan {
+  if (!isSpace(r.space)) throw ERR_USAGE(`unknown space "${r.space}"; known: ${SPACE_NAMES.join(', ')}`);
+  if (!isEvaluator(r.evaluator)) throw ERR_USAGE(`unknown evaluator "${r.evaluator}"; known: ${EVALUATOR_NAMES.join(', ')}`);
+  const space = SPACES[r.space];
+  const entry = EVALUATORS[r.evaluator];
+  if (!space.evaluators.includes(r.evaluator)) {
+    throw ERR_USAGE(`the ${r.evaluator} evaluator does not score the ${r.space} space; its evaluators: ${space.evaluators.join(', ')}`);
+  }
+  if (!entry.replayModes.includes(r.replay.mode)) {
+    throw ERR_USAGE(`the ${r.evaluator} evaluator cannot replay in "${r.replay.mode}" mode; it honours ${entry.replayModes.join(', ')}`);
+  }
+  if (r.lbaPolicy && !entry.lbaPolicy) throw ERR_USAGE(`the ${r.evaluator} evaluator maps no addresses onto a simulated capacity: lbaPolicy does not apply to it`);
+  if (r.device && entry.device === 'unused') throw ERR_USAGE(`the ${r.evaluator} evaluator works from the trace alone: --device does not apply to it (the live evaluator replays on a device)`);
+  const makeEvaluator = entry.prepare({ replay: r.replay, ...(r.lbaPolicy ? { lbaPolicy: r.lbaPolicy } : {}), ...(r.device ? { device: r.device } : {}) }, settings);
+  const evaluator = r.evaluator;
+  return { space: r.space, evaluator, makeEvaluator, buildSpace: () => space.build({ evaluator, ...(r.device ? { device: r.device } : {}) }) };
+}
+
+/** For help texts: "ssd: ssdsim (default), mqsim; host: ..." */
+export function describeCatalog(): string {
+  return SPACE_NAMES.map((s) => `${s}: ${SPACES[s].evaluators.map((e) => (e === SPACES[s].defaultEvaluator ? `${e} (default)` : e)).join(', ')}`).join('; ');
+}

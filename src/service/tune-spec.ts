@@ -1,0 +1,125 @@
+/**
+ * The one tune request: its TypeScript type is inferred from its JSON schema
+ * (TypeBox), so the two cannot drift. The CLI builds one from its flags, the
+ * REST API validates its body against the same schema (fastify type provider),
+ * and a tune job stores it as-is (defaults filled in) in its record.
+ *
+ * The schema checks shapes and ranges; which space takes which evaluator,
+ * replay mode, device or lbaPolicy is the catalogue's business (planTune).
+ */
+import { Ajv } from 'ajv';
+import Type, { type Static, type TSchema } from 'typebox';
+import type { Settings } from '../config.js';
+import { ERR_USAGE } from '../errors.js';
+import type { LbaPolicy, Replay } from '../evaluators/types.js';
+import { defaultEvaluator, EVALUATOR_NAMES, planTune, REPLAY_MODES, SPACE_NAMES, describeCatalog, type EvaluatorName, type SpaceName, type TunePlan } from './catalog.js';
+
+/** A string enum the OpenAPI document shows as one `enum` (a union of literals would be an anyOf). */
+const StringEnum = <T extends string>(values: readonly T[], opts: Record<string, unknown> = {}) => Type.Unsafe<T>({ type: 'string', enum: [...values], ...opts });
+
+export const ReplaySchema = Type.Union(
+  [
+    Type.Object({ mode: Type.Literal('recorded') }, { additionalProperties: false }),
+    Type.Object({ mode: Type.Literal('scaled'), speedup: Type.Number({ exclusiveMinimum: 0, description: 'arrival times are divided by it' }) }, { additionalProperties: false }),
+    Type.Object({ mode: Type.Literal('closed'), queueDepth: Type.Integer({ minimum: 1, maximum: 65536, description: 'requests kept outstanding' }) }, { additionalProperties: false }),
+  ],
+  { description: `replay intensity (${REPLAY_MODES.join(', ')}); default recorded` },
+);
+
+export const BUDGET = { min: 2, max: 10_000, default: 30 } as const;
+export const DEFAULT_SEED = 1;
+
+/** Everything a tune request says but which trace (the CLI knows a path before it has a trace id). */
+const argProperties = {
+    space: Type.Optional(StringEnum<SpaceName>(SPACE_NAMES, { default: 'ssd', description: describeCatalog() })),
+    evaluator: Type.Optional(StringEnum<EvaluatorName>(EVALUATOR_NAMES, { description: "default: the space's default evaluator" })),
+    budget: Type.Optional(Type.Integer({ minimum: BUDGET.min, maximum: BUDGET.max, default: BUDGET.default, description: 'evaluations for a search, the baseline included' })),
+    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, default: DEFAULT_SEED })),
+    format: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'force the trace format instead of sniffing' })),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "name for a new workload (default: the trace's name)" })),
+    forceSearch: Type.Optional(Type.Boolean({ description: 'search even when a stored configuration matches' })),
+    device: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'block device the live evaluator replays on (read-only)' })),
+    replay: Type.Optional(ReplaySchema),
+    lbaPolicy: Type.Optional(StringEnum<LbaPolicy>(['reject', 'modulo'], { description: 'requests beyond the simulated capacity: reject (default) or wrap' })),
+};
+
+export const TuneArgsSchema = Type.Object(argProperties, { additionalProperties: false });
+export const TuneSpecSchema = Type.Object(
+  { traceId: Type.String({ minLength: 1, maxLength: 200, description: 'a stored trace (POST /v1/traces or /v1/traces/register)' }), ...argProperties },
+  { additionalProperties: false },
+);
+
+export type TuneSpec = Static<typeof TuneSpecSchema>;
+/** A TuneSpec without its trace. */
+export type TuneArgs = Static<typeof TuneArgsSchema>;
+
+type Defaults = { space: SpaceName; evaluator: EvaluatorName; budget: number; seed: number; replay: Replay };
+/** A validated spec with every default filled in: what a job record stores. */
+export type ResolvedTuneSpec = TuneSpec & Defaults;
+export type ResolvedTuneArgs = TuneArgs & Defaults;
+
+// The schema's replay type is the evaluators' Replay, exactly (a compile error if either drifts).
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const replayMatches: Same<Static<typeof ReplaySchema>, Replay> = true;
+void replayMatches;
+
+// Same options as fastify's validator: defaults filled in; unlike fastify's, unknown fields are an error, not dropped.
+const ajv = new Ajv({ useDefaults: true, allErrors: false, strict: false });
+const compiled = new Map<TSchema, ReturnType<typeof ajv.compile>>();
+
+/** Validate `input` against `schema` (filling defaults in a copy); a usage error names the field. */
+export function validate<S extends TSchema>(schema: S, input: unknown, what: string): Static<S> {
+  let check = compiled.get(schema);
+  if (!check) compiled.set(schema, (check = ajv.compile(schema)));
+  const copy = structuredClone(input);
+  if (!check(copy)) {
+    const e = check.errors![0]!;
+    const field = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : what;
+    const extra = e.keyword === 'additionalProperties' ? ` (${String((e.params as { additionalProperty: string }).additionalProperty)})` : '';
+    throw ERR_USAGE(`${what}: ${field} ${e.message}${extra}`);
+  }
+  return copy as Static<S>;
+}
+
+/**
+ * Validate a tune request, fill its defaults, and check it against the
+ * catalogue: the evaluator must score the space and honour the replay mode.
+ * Everything here is a usage error (exit 2, HTTP 400) raised before any trace is read.
+ */
+export function resolveTuneSpec(input: unknown, settings: TuneSettings): { spec: ResolvedTuneSpec; plan: TunePlan } {
+  const s = validate(TuneSpecSchema, input, 'tune request');
+  return resolve(s, settings);
+}
+
+/** resolveTuneSpec for a request whose trace is not stored yet (checked before anything is written). */
+export function resolveTuneArgs(input: unknown, settings: TuneSettings): { spec: ResolvedTuneArgs; plan: TunePlan } {
+  return resolve(validate(TuneArgsSchema, input, 'tune request'), settings);
+}
+
+type TuneSettings = Pick<Settings, 'evaluator' | 'mqsimPath' | 'ssdsim'>;
+
+function resolve<T extends TuneArgs>(s: T, settings: TuneSettings): { spec: T & Defaults; plan: TunePlan } {
+  const space = s.space ?? 'ssd';
+  const spec = {
+    ...s,
+    space,
+    evaluator: s.evaluator ?? defaultEvaluator(space, settings),
+    budget: s.budget ?? BUDGET.default,
+    seed: s.seed ?? DEFAULT_SEED,
+    replay: s.replay ?? { mode: 'recorded' as const },
+  };
+  return { spec, plan: planTune(spec, settings) };
+}
+
+/** `recorded`, `scaled:<speedup>` or `closed:<queueDepth>` (the CLI's --replay) as a Replay; the schema checks the numbers. */
+export function parseReplay(text: string): Replay {
+  const [mode, arg, ...rest] = text.split(':');
+  const num = (what: string) => {
+    if (arg === undefined || arg === '' || rest.length) throw ERR_USAGE(`--replay ${mode} takes ${what} after a colon (e.g. ${mode}:${mode === 'scaled' ? '2' : '32'}), got "${text}"`);
+    return Number(arg);
+  };
+  if (mode === 'recorded' && arg === undefined) return { mode };
+  if (mode === 'scaled') return { mode, speedup: num('the speedup') };
+  if (mode === 'closed') return { mode, queueDepth: num('the queue depth') };
+  throw ERR_USAGE(`--replay: expected recorded, scaled:<speedup> or closed:<queueDepth>, got "${text}"`);
+}

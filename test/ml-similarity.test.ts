@@ -94,6 +94,8 @@ test('chunks, queries, profile split, majority vote', () => {
   // Known only with a strict majority of chunks behind one workload; ties and pluralities are "new".
   const at = (nearest: string, distance: number) => ({ nearest, distance });
   assert.deepEqual(majority([at('a', 0.1), at('a', 0.1), at('b', 0.1)], 0.5), { answer: 'a', share: 2 / 3 });
+  // One chunk is not enough evidence to reuse a configuration.
+  assert.equal(majority([at('a', 0.1)], 0.5).answer, 'new');
   assert.equal(majority([at('a', 0.1), at('a', 0.9)], 0.5).answer, 'new');
   assert.equal(majority([at('a', 0.1), at('a', 0.1), at('b', 0.1), at('c', 0.1), at('x', 0.9)], 0.5).answer, 'new');
 });
@@ -229,7 +231,7 @@ test('a workload with two phases is known in either phase: distances go to the n
   assert.ok(profile.modes && profile.modes.length >= 2, 'phases summarised');
   const store = new MemoryWorkloadStore();
   store.put(profile);
-  const later = [writes.slice(200, 200 + m.meta.queryWindows)];
+  const later = [writes.slice(200, 200 + 2 * m.meta.queryWindows)];
   const withModes = await identify(m, later, store);
   const { modes: _dropped, ...single } = profile;
   const one = new MemoryWorkloadStore();

@@ -9,7 +9,7 @@
  */
 import type { Stream } from './data.js';
 import { calibrateThreshold, type Threshold } from './calibration.js';
-import { chunkRanges, embedWindows, METHODS, nearestOf, profileWorkload, signatureOf, type KnownWorkload, type Method, type WindowStreams } from './identify.js';
+import { chunkRanges, embedWindows, METHODS, MIN_KNOWN_CHUNKS, nearestOf, profileWorkload, signatureOf, type KnownWorkload, type Method, type WindowStreams } from './identify.js';
 import type { SimilarityModel } from './model-io.js';
 import { byWorkload, profileSplit } from './split.js';
 
@@ -134,7 +134,7 @@ export function crossFittedThreshold(folds: readonly FoldOutcome[], i: number, m
   return calibrateThreshold(d.positives, d.negatives, minRejection);
 }
 
-/** The answer to a set of chunk outcomes: a workload holding a strict majority of the chunks, else "new" (as identify decides). */
+/** The answer to a set of chunk outcomes: a workload holding a strict majority of the chunks (and at least MIN_KNOWN_CHUNKS), else "new" (as identify decides). */
 export function majority(chunks: readonly Outcome[], threshold: number): { answer: string; share: number } {
   const votes = new Map<string, number>();
   for (const c of chunks) {
@@ -142,7 +142,7 @@ export function majority(chunks: readonly Outcome[], threshold: number): { answe
     votes.set(k, (votes.get(k) ?? 0) + 1);
   }
   const [top, n] = [...votes.entries()].sort((a, b) => b[1] - a[1])[0] ?? ['new', 0];
-  return top !== 'new' && n * 2 > chunks.length ? { answer: top, share: n / chunks.length } : { answer: 'new', share: (votes.get('new') ?? 0) / Math.max(1, chunks.length) };
+  return top !== 'new' && n * 2 > chunks.length && n >= MIN_KNOWN_CHUNKS ? { answer: top, share: n / chunks.length } : { answer: 'new', share: (votes.get('new') ?? 0) / Math.max(1, chunks.length) };
 }
 
 /** A held-out source's figures under one threshold. */

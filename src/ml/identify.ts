@@ -23,8 +23,9 @@
  *
  * Decision: a chunk votes for its nearest workload when that distance is at
  * most the calibrated threshold (calibration.ts), else for "new". The answer
- * is "known" only when one workload holds a strict majority of the chunks;
- * otherwise "new" (when unsure, learning anew is the cheaper mistake). At most
+ * is "known" only when one workload holds a strict majority of the chunks, and
+ * at least MIN_KNOWN_CHUNKS of them; otherwise "new" (when unsure, learning
+ * anew is the cheaper mistake). At most
  * MAX_CHUNKS chunks are asked, spread evenly over the trace's streams. A
  * query without one full chunk is "new": the threshold says nothing about
  * fewer windows.
@@ -204,10 +205,15 @@ export function embeddingSpread(streams: readonly (readonly number[][])[], q: nu
   return { p90: d[Math.min(d.length - 1, Math.ceil(0.9 * d.length) - 1)]!, n: d.length };
 }
 
-/** Phase centroids per stream, at most; each holds at least 2 queries' worth of windows. */
-export const MAX_MODES = 8;
+/**
+ * Phase centroids per stream, at most; each holds at least 2 queries' worth of
+ * windows. Many small phases rather than a few: real traces return to earlier
+ * behaviour in bursts (CloudPhysics alternates four), and a query is near one
+ * of them, not near an average of several.
+ */
+export const MAX_MODES = 64;
 /** Phase centroids per workload, at most (a trace of many volumes keeps those of its longest streams). */
-export const MAX_MODES_TOTAL = 64;
+export const MAX_MODES_TOTAL = 128;
 
 function modesOf(streams: readonly (readonly number[][])[], q: number): number[][] | undefined {
   const per = streams.map((e) => Math.min(MAX_MODES, Math.floor(e.length / (2 * q))));
@@ -277,6 +283,14 @@ export function nearestOf(sig: Signature, known: readonly KnownWorkload[], metho
 export const thresholdOf = (m: SimilarityModel, method: Method) => (method === 'network' ? m.meta.threshold : m.meta.pcaThreshold);
 const curveOf = (m: SimilarityModel, method: Method) => (method === 'network' ? m.meta.confidence : m.meta.pcaConfidence);
 
+/**
+ * Chunks that must agree on a workload for the answer "known": one chunk (a
+ * single query of queryWindows windows) is wrong about 1% of the time on
+ * workloads it has never seen (MODEL_CARD.md), and a "known" answer reuses a
+ * configuration without a search. Shorter queries are "new" unless exact.
+ */
+export const MIN_KNOWN_CHUNKS = 2;
+
 /** Chunks asked per query, at most (evenly spread over the trace's streams). */
 export const MAX_CHUNKS = 64;
 
@@ -316,7 +330,7 @@ export function decideChunks(m: SimilarityModel, outcomes: readonly ChunkOutcome
     votes[key] = (votes[key] ?? 0) + 1;
   }
   const [top, topVotes] = Object.entries(votes).sort((a, b) => b[1] - a[1])[0]!;
-  const isKnown = top !== 'new' && topVotes * 2 > outcomes.length;
+  const isKnown = top !== 'new' && topVotes * 2 > outcomes.length && topVotes >= MIN_KNOWN_CHUNKS;
   const byId = new Map(known.map((k) => [k.id, k]));
   const candidates: Candidate[] = [...(outcomes[0]?.all.keys() ?? [])]
     .map((id) => ({ id, name: byId.get(id)!.name, distance: median(outcomes.map((o) => o.all.get(id)!)) }))

@@ -60,8 +60,8 @@ Everything above the hand-written section was measured by the run that wrote thi
 
 ## Network
 Dense(${cfg.hidden}, relu) -> Dense(${cfg.embedding}), output L2-normalised; batch-hard triplet loss, margin ${cfg.margin},
-Adam lr ${cfg.learningRate}, ${cfg.steps} steps of ${cfg.classesPerBatch} workloads x ${cfg.windowsPerClass} windows, seed ${cfg.seed}, at most
-${cfg.maxTrainWindowsPerStream} windows per stream. Backend: ${r.backend}. The shipped network trained in ${r.trainSeconds.toFixed(1)} s
+Adam lr ${cfg.learningRate}, ${cfg.steps} steps of ${cfg.classesPerBatch} workloads x ${cfg.samplesPerClass} samples, seed ${cfg.seed}; a sample is
+the renormalised mean embedding of ${cfg.trainRun} consecutive windows of one stream (as a query is embedded). Backend: ${r.backend}. The shipped network trained in ${r.trainSeconds.toFixed(1)} s
 (triplet loss ${r.losses[0]?.toFixed(3)} -> ${r.losses.at(-1)?.toFixed(3)}); the whole run (one network per held-out source, then the
 shipped one) took ${r.cpuSeconds.toFixed(0)} CPU-seconds.
 

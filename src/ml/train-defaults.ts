@@ -7,20 +7,25 @@ import type { TrainConfig } from './train.js';
 export const DEFAULT_TRAIN: Omit<TrainConfig, 'tracesDir' | 'outDir'> = {
   windowSize: 64,
   minWindows: 10,
-  maxTrainWindowsPerStream: 400,
   queryWindows: 4,
-  hidden: 64,
-  embedding: 16,
+  hidden: 128,
+  embedding: 32,
   steps: 800,
   classesPerBatch: 8,
-  windowsPerClass: 8,
+  samplesPerClass: 8,
+  trainRun: 1,
   margin: 0.5,
   learningRate: 0.003,
   // The MQSim trace's devices are ASUs of ONE WebSearch application (UMass/SPC trace):
   // the same workload as far as configuration reuse goes, and statistically twins.
   mergeDevicesOf: ['mqsim_wsrch-small.trace'],
-  // Reusing a wrong workload's configuration costs more than learning anew: the threshold
-  // answers "new" to 99% of the held-out sources' queries (the goal is 95%).
-  minRejection: 0.99,
+  // Each trace also replayed 4x faster and 4x slower, as workloads of their own: intensity changes
+  // what a configuration must handle, so a faster copy is not the same workload for tuning
+  // (kept on that principle; its effect on the figures was within the spread of seeds).
+  timeScales: [0.25, 4],
+  // Reusing a wrong workload's configuration costs more than learning anew: the threshold answers
+  // "new" to 98% of the held-out sources' single queries (the goal is 95%); a whole answer "known"
+  // also needs two agreeing chunks (identify.ts MIN_KNOWN_CHUNKS).
+  minRejection: 0.98,
   seed: 42,
 };

@@ -26,7 +26,7 @@ import { META_VERSION, saveSimilarityModel, type SimilarityMeta, type Similarity
 import { fitPca } from './pca.js';
 import { Reservoir, seededRng } from './rng.js';
 import { buildEmbedder, initBackend, trainEmbedder } from './similarity.js';
-import { byWorkload, sourcesOf, thin } from './split.js';
+import { byWorkload, sourcesOf } from './split.js';
 import { fitScaler, standardize } from './standardize.js';
 
 export interface TrainConfig {
@@ -35,17 +35,20 @@ export interface TrainConfig {
   windowSize: number;
   /** Windows a held-out stream needs to be stored from its beginning and asked again later (same-workload match). */
   minWindows: number;
-  maxTrainWindowsPerStream: number;
   queryWindows: number;
   hidden: number;
   embedding: number;
   steps: number;
   classesPerBatch: number;
-  windowsPerClass: number;
+  samplesPerClass: number;
+  /** Consecutive windows per training sample (similarity.ts trainEmbedder); queryWindows trains on what identification asks. */
+  trainRun: number;
   margin: number;
   learningRate: number;
   /** Trace files whose devices count as ONE workload (the ASUs of one application). */
   mergeDevicesOf: string[];
+  /** Slower copies of every trace trained on as workloads of their own (data.ts Stream.timeScale); [] for none. */
+  timeScales: number[];
   /** Share of new-workload queries the threshold must answer "new" (calibration.ts). */
   minRejection: number;
   seed: number;
@@ -57,16 +60,8 @@ export { DEFAULT_TRAIN } from './train-defaults.js';
 /** The network, scaler and PCA baseline fitted on some streams (thresholds not yet calibrated). */
 export async function fitModel(streams: readonly Stream[], cfg: TrainConfig): Promise<{ model: SimilarityModel; losses: number[]; seconds: number }> {
   const workloads = [...byWorkload(streams).keys()];
-  const rows: Float64Array[] = [];
-  const labels: number[] = [];
-  for (const s of streams) {
-    const label = workloads.indexOf(s.workload);
-    for (const v of thin(s.windows, cfg.maxTrainWindowsPerStream)) {
-      rows.push(v);
-      labels.push(label);
-    }
-  }
   if (workloads.length < 2) throw ERR_ML_DEGENERATE(`need at least 2 workloads with windows of ${cfg.windowSize} requests, found ${workloads.length}`);
+  const rows = streams.flatMap((s) => s.windows);
   const scaler = fitScaler(rows);
   const pcaSample = new Reservoir<Float64Array>(2000, seededRng(cfg.seed));
   for (const r of rows) pcaSample.offer(r);
@@ -75,9 +70,8 @@ export async function fitModel(streams: readonly Stream[], cfg: TrainConfig): Pr
   const t0 = performance.now();
   const losses = trainEmbedder(
     net,
-    rows.map((r) => standardize(scaler, r)),
-    labels,
-    { seed: cfg.seed, steps: cfg.steps, classesPerBatch: cfg.classesPerBatch, windowsPerClass: cfg.windowsPerClass, margin: cfg.margin, learningRate: cfg.learningRate, every: 100 },
+    streams.map((s) => ({ label: workloads.indexOf(s.workload), rows: s.windows.map((w) => standardize(scaler, w)) })),
+    { seed: cfg.seed, steps: cfg.steps, classesPerBatch: cfg.classesPerBatch, windowsPerClass: cfg.samplesPerClass, run: cfg.trainRun, margin: cfg.margin, learningRate: cfg.learningRate, every: 100 },
   );
   const seconds = (performance.now() - t0) / 1000;
   const flat = { intercept: 0, slope: 0 };
@@ -131,9 +125,10 @@ export async function trainSimilarity(cfg: TrainConfig): Promise<TrainResult> {
   const cpu0 = cpuUsage();
   const backend = await initBackend();
   log(`tfjs backend: ${backend}`);
-  const data = await loadStreams(cfg.tracesDir, cfg.windowSize, cfg.mergeDevicesOf, log);
+  const data = await loadStreams(cfg.tracesDir, cfg.windowSize, { mergeDevicesOf: cfg.mergeDevicesOf, timeScales: cfg.timeScales }, log);
   // A triplet needs two windows of a workload; single-window streams can only be asked about.
   const streams = data.streams.filter((s) => s.windows.length >= 2);
+  const real = (s: Stream) => s.timeScale === undefined;
   const sources = sourcesOf(streams);
   if (sources.length < 3) throw ERR_ML_DEGENERATE(`leave-one-source-out calibration needs at least 3 trace files with windows of ${cfg.windowSize} requests in ${cfg.tracesDir}, found ${sources.length}`);
 
@@ -141,7 +136,7 @@ export async function trainSimilarity(cfg: TrainConfig): Promise<TrainResult> {
   for (const source of sources) {
     const rest = streams.filter((s) => s.source !== source);
     const { model } = await fitModel(rest, cfg);
-    folds.push(askFold(model, source, data.streams.filter((s) => s.source === source), profiles(model, rest), cfg.minWindows));
+    folds.push(askFold(model, source, data.streams.filter((s) => s.source === source && real(s)), profiles(model, rest.filter(real)), cfg.minWindows));
     model.model.dispose();
     log(`held out ${source}: asked ${folds.at(-1)!.streams.length} stream(s)`);
   }
@@ -170,7 +165,7 @@ export async function trainSimilarity(cfg: TrainConfig): Promise<TrainResult> {
     model,
     figures,
     data,
-    streams: streams.map((s) => ({ name: s.name, source: s.source, windows: s.windows.length })),
+    streams: streams.filter(real).map((s) => ({ name: s.name, source: s.source, windows: s.windows.length })),
     backend,
     trainSeconds: seconds,
     losses,

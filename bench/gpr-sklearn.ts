@@ -15,13 +15,18 @@ const SCRIPT = String.raw`
 import json, sys, time
 import numpy as np
 from sklearn.gaussian_process import GaussianProcessRegressor
-from sklearn.gaussian_process.kernels import RBF, RationalQuadratic, WhiteKernel, ConstantKernel as C
+from sklearn.gaussian_process.kernels import RBF, RationalQuadratic, WhiteKernel, Matern, ConstantKernel as C
 req = json.load(sys.stdin)
 out = []
 for job in req:
     X = np.array(job["X"], dtype=float); y = np.array(job["y"], dtype=float); Xs = np.array(job["Xs"], dtype=float)
-    k = job.get("kernel", [1e3, 10.0, 1e3, 1.0, 1.0, 1e3])
-    kernel = C(k[0]) * RBF(k[1]) + C(k[2]) * RationalQuadratic(alpha=k[4], length_scale=k[3]) + WhiteKernel(k[5])
+    if job.get("family") == "matern":
+        # [amplitude, length scales..., noise], bounds as given
+        k = job["kernel"]; b = job["bounds"]
+        kernel = C(k[0], tuple(b[0])) * Matern(length_scale=k[1:-1], length_scale_bounds=tuple(b[1]), nu=2.5) + WhiteKernel(k[-1], tuple(b[2]))
+    else:
+        k = job.get("kernel", [1e3, 10.0, 1e3, 1.0, 1.0, 1e3])
+        kernel = C(k[0]) * RBF(k[1]) + C(k[2]) * RationalQuadratic(alpha=k[4], length_scale=k[3]) + WhiteKernel(k[5])
     gp = GaussianProcessRegressor(kernel=kernel, optimizer="fmin_l_bfgs_b" if job["optimize"] else None,
                                   normalize_y=job["normalize"], n_restarts_optimizer=job.get("restarts", 0), random_state=0)
     t0 = time.perf_counter()
@@ -41,8 +46,14 @@ export interface SklearnJob {
   optimize: boolean;
   normalize: boolean;
   restarts?: number;
-  /** [c1, rbf length, c2, rq length, rq alpha, noise]; default AutoBlox's. */
+  /**
+   * AutoBlox family (default): [c1, rbf length, c2, rq length, rq alpha, noise], default AutoBlox's.
+   * 'matern': C * Matern(ARD, nu=2.5) + White as [amplitude, length scales..., noise] with `bounds`.
+   */
   kernel?: number[];
+  family?: 'autoblox' | 'matern';
+  /** 'matern' only: [amplitude, length scale, noise] bounds. */
+  bounds?: Array<[number, number]>;
 }
 export interface SklearnResult {
   mean: number[];

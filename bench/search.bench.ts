@@ -12,7 +12,7 @@ import { levelCount, valueAt } from '../src/space/space.js';
 import type { Configuration } from '../src/space/types.js';
 import { AnalyticEvaluator, analyticWorkload, braninProblem, hartmann6Problem, metricsFromValue, type AnalyticProblem } from '../src/search/analytic.js';
 import { grade } from '../src/search/grade.js';
-import { LearnedSsdSearch, RandomSearch, runSearch, type Searcher } from '../src/search/search.js';
+import { LearnedSsdSearch, RandomSearch, makeSearcher, runSearch, type Searcher } from '../src/search/search.js';
 
 /** f over the whole grid, or over the box of +-radius levels around a configuration. */
 function enumerate(p: AnalyticProblem, around?: Configuration, radius = 3): number[] {
@@ -85,21 +85,27 @@ export async function run(): Promise<void> {
   const seeds = Number(process.env.SEARCH_BENCH_SEEDS ?? 10);
   const budgetModel = Number(process.env.SEARCH_BENCH_BUDGET ?? 150);
   const budgetRandom = Number(process.env.SEARCH_BENCH_RANDOM_BUDGET ?? 3000);
-  console.log(`seeds ${seeds}; budget ${budgetModel} (learnedssd), ${budgetRandom} (random); Infinity = target not reached within the budget`);
+  console.log(`seeds ${seeds}; budget ${budgetModel} (model-guided), ${budgetRandom} (random); Infinity = target not reached within the budget`);
   for (const pr of problems()) {
-    const ours: number[] = [];
-    const rnd: number[] = [];
-    const t0 = performance.now();
-    for (let s = 1; s <= seeds; s++) ours.push(await evaluationsToTarget(new LearnedSsdSearch(), pr, s, budgetModel));
-    const tOurs = performance.now() - t0;
-    for (let s = 1; s <= seeds; s++) rnd.push(await evaluationsToTarget(new RandomSearch(), pr, s, budgetRandom));
-    const mo = median(ours);
-    const mr = median(rnd);
     const expected = 1 + (pr.size + 1) / (pr.hits + 1);
     console.log(`${pr.name.padEnd(10)} best-known grade ${pr.best.toFixed(4)}, target ${pr.target.toFixed(4)}; ${pr.hits} of ${pr.size} grid points reach it`);
-    console.log(`  learnedssd: median ${mo} evaluations  [${ours.join(' ')}]  (${(tOurs / seeds / 1000).toFixed(2)} s per search)`);
-    console.log(`  random    : median ${mr} evaluations  [${rnd.join(' ')}]`);
-    console.log(`  random (exact expectation, baseline + (N+1)/(K+1) draws): ${expected.toFixed(0)} evaluations`);
-    console.log(`  ratio random/learnedssd: measured medians ${(mr / mo).toFixed(1)}x, expectation ${(expected / mo).toFixed(1)}x`);
+    const rnd: number[] = [];
+    for (let s = 1; s <= seeds; s++) rnd.push(await evaluationsToTarget(new RandomSearch(), pr, s, budgetRandom));
+    const mr = median(rnd);
+    for (const [name, make] of [['adaptive', () => makeSearcher('adaptive')], ['learnedssd', () => new LearnedSsdSearch()]] as const) {
+      const counts: number[] = [];
+      const c0 = process.cpuUsage();
+      for (let s = 1; s <= seeds; s++) counts.push(await evaluationsToTarget(make(), pr, s, budgetModel));
+      const cpu = process.cpuUsage(c0);
+      const mo = median(counts);
+      console.log(`  ${name.padEnd(10)}: median ${mo} evaluations  [${counts.join(' ')}]  (${((cpu.user + cpu.system) / 1e6 / seeds).toFixed(2)} CPU-s per search); random/${name} ${(mr / mo).toFixed(1)}x measured, ${(expected / mo).toFixed(1)}x expected`);
+    }
+    console.log(`  random    : median ${mr} evaluations  [${rnd.join(' ')}]; exact expectation (baseline + (N+1)/(K+1) draws) ${expected.toFixed(0)}`);
+    // Batches: evaluations to the target when k configurations are proposed per round (constant liar).
+    for (const k of [2, 4, 8]) {
+      const counts: number[] = [];
+      for (let s = 1; s <= seeds; s++) counts.push(await evaluationsToTarget(makeSearcher('adaptive', { batch: k }), pr, s, budgetModel));
+      console.log(`  adaptive, batches of ${k}: median ${median(counts)} evaluations (${Math.ceil(median(counts) / k)} rounds)  [${counts.join(' ')}]`);
+    }
   }
 }

@@ -1,9 +1,9 @@
 /**
- * `npm run bench ssdsim`: simulated requests per wall second of the native
- * SSD simulator, on a 4 KiB random 70/30 read/write trace of 1M requests and
- * on the real traces, plus preconditioning time and peak RSS. Reference:
- * MQSim, measured at ~54k requests/s at best on these machines (MQSIM.md;
- * no MQSim binary is installed here to run it side by side).
+ * `npm run bench ssdsim`: simulated requests per CPU- and wall-second of the
+ * native SSD simulator on preconditioned drives (the option MQSim lacks), on
+ * a 4 KiB random 70/30 read/write trace of 1M requests and on the real
+ * traces, plus preconditioning time and peak RSS. MQSim itself, side by
+ * side on fresh drives: `npm run bench ssdsim-vs-mqsim`.
  */
 import path from 'node:path';
 import { existsSync } from 'node:fs';
@@ -35,7 +35,7 @@ function line(name: string, cfg: SsdConfig, x: { r: SimResults; total: number; p
   const gib = (cfg.channels * cfg.chipsPerChannel * cfg.diesPerChip * cfg.planesPerDie * cfg.blocksPerPlane * cfg.pagesPerBlock * cfg.pageBytes) / 2 ** 30;
   console.log(
     `${name.padEnd(32)} ${String(x.r.completed).padStart(8)} req | replay ${(x.r.completed / replayCpu / 1e6).toFixed(2)} M req/CPU-s, ${(x.r.completed / replayWall / 1e6).toFixed(2)} M req/wall-s` +
-      ` (MQSim ~0.054) | precondition ${(x.r.preconditionCpuNs / 1e9).toFixed(1)} CPU-s, ${x.pre.toFixed(1)} wall-s` +
+      ` | precondition ${(x.r.preconditionCpuNs / 1e9).toFixed(1)} CPU-s, ${x.pre.toFixed(1)} wall-s` +
       ` | sim ${s.iops.toFixed(0)} IOPS, mean ${(x.r.all.meanNs / 1e3).toFixed(0)} us, p99 ${(x.r.all.p99Ns / 1e3).toFixed(0)} us, WA ${s.writeAmplification.toFixed(2)}` +
       ` | ${gib.toFixed(0)} GiB device, peak RSS ${rssMiB().toFixed(0)} MiB`,
   );

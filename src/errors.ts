@@ -43,6 +43,18 @@ export const EXIT = {
   CONFLICT: 7,
 } as const;
 
+/** What each exit code means: `ssdtune --help`, the man page and docs/errors.md print this. */
+export const EXIT_MEANING: Record<keyof typeof EXIT, string> = {
+  OK: 'success',
+  FAILURE: 'failure: an error of none of the kinds below',
+  USAGE: 'usage: an unknown command or option, a missing or malformed argument',
+  BAD_INPUT: 'bad input: a trace, configuration or file that is malformed or out of range',
+  NOT_FOUND: 'not found: a file, device, record or model that does not exist',
+  PERMISSION: 'permission: needs root, or the API token',
+  UNSUPPORTED: 'unsupported here: the kernel, a library or a feature this needs is missing',
+  CONFLICT: 'conflict: busy or locked, or a device no longer as ssdtune left it (verify)',
+};
+
 export function defineError(code: string, status: number, exitCode: number, template: string): (...args: unknown[]) => SsdtuneError {
   if (registry.has(code)) throw new Error(`error code defined twice: ${code}`);
   const def: ErrorDef = { code, status, exitCode, template };
@@ -60,6 +72,15 @@ export function defineError(code: string, status: number, exitCode: number, temp
 
 export function errorDefinitions(): ErrorDef[] {
   return [...registry.values()];
+}
+
+/**
+ * An error reported elsewhere (a REST reply, a failed job's record) made a
+ * coded error again, with its own exit code and status; unknown codes keep
+ * the status given and exit 1.
+ */
+export function errorFromCode(code: string, message: string, status = 500): SsdtuneError {
+  return new SsdtuneError(registry.get(code) ?? { code, status, exitCode: EXIT.FAILURE, template: '%s' }, message);
 }
 
 export function isSsdtuneError(e: unknown, code?: string): e is SsdtuneError {

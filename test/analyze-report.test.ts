@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -36,10 +36,11 @@ test('HTML report renders offline in Chromium with its SVG charts', async (t) =>
     });
     await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
     const svgs = await page.locator('figure > svg').count();
-    // MQSim: heat map, throughput (one SVG with two panels), size histogram; MSR and combined: the same + latency CDF
-    assert.equal(svgs, 3 + 4 + 4);
+    // MQSim: heat map, throughput (one SVG with two panels), size histogram, seek distance; MSR: the same +
+    // queue depth over time + latency CDF; combined: MQSim's + latency CDF (queue depth is only per trace)
+    assert.equal(svgs, 4 + 6 + 5);
     const titles = await page.locator('figure svg text').allTextContents();
-    for (const title of ['Where and when: requests by LBA and time', 'Throughput over time', 'Request sizes', 'Latency distribution (CDF)']) {
+    for (const title of ['Where and when: requests by LBA and time', 'Throughput over time', 'Request sizes', 'Latency distribution (CDF)', 'Queue depth over time', 'Seek distance']) {
       assert.ok(titles.includes(title), `chart "${title}" present`);
     }
     assert.ok(titles.includes('LBA offset (GiB)') && titles.includes('time (s)'), 'axes carry units');
@@ -49,5 +50,6 @@ test('HTML report renders offline in Chromium with its SVG charts', async (t) =>
     assert.deepEqual(requests, [], 'the page fetches nothing');
   } finally {
     await browser.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -8,7 +8,7 @@ import { loadSettings } from '../src/config.js';
 import { openService, type Service } from '../src/service/context.js';
 import { jobHandlers } from '../src/service/handlers.js';
 import { startServer } from '../src/api/server.js';
-import { tokenPath } from '../src/api/token.js';
+import { tokenPath } from '../src/service/token.js';
 
 let svc: Service;
 let app: FastifyInstance;

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { openCollector, type BackendName } from '../src/collector/index.js';
 import { checkBackend } from '../src/collector/doctor.js';
 import { LOCK_DIR } from '../src/collector/lock.js';
-import { createLoop, haveTool, runFio, type FioIo, type ScratchDevice } from '../src/collector/testbed.js';
+import { createLoop, haveTool, runFio, runFioAsync, type FioIo, type ScratchDevice } from '../src/collector/testbed.js';
 import { tracefsRoot } from '../src/collector/tracefs.js';
 import { concatBatches, Op, type TraceBatch, type TraceMeta } from '../src/trace/model.js';
 import type { CollectorStats } from '../src/collector/types.js';
@@ -142,6 +142,31 @@ describe('live collector on a loop device', { skip: skipAll }, () => {
           assert.deepEqual(capturedKeys(c.batch), fioKeys(ios));
           assert.equal(c.stats.lost, 0);
           checkTimes(c.batch);
+        });
+
+        it('JS blocked for seconds during a capture: the reader holds back (bounded queue), loses nothing, and stop() returns', { skip }, async () => {
+          const { collector } = await openCollector(loop.path, { backend });
+          const parts: TraceBatch[] = [];
+          const reading = (async () => {
+            for await (const b of collector) parts.push(b);
+          })();
+          // fio runs in its own process, 1000 I/Os a second for the 4 s
+          const fio = runFioAsync(loop.path, { rw: 'randread', bs: 4096, ios: 4000, extra: ['--rate_iops=1000'] });
+          // Block the event loop for 4 s: the poll thread makes a chunk every 50 ms, well past its 64-chunk bound.
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 4000);
+          const ios = (await fio).ios;
+          await collector.stop();
+          await reading;
+          assert.equal(collector.stats().lost, 0);
+          const got = capturedKeys(concatBatches(parts));
+          // Everything the kernel program submitted reached JS, in bounded memory, and stop() returned.
+          const native = (collector as unknown as { session: { stats(): { submitted: number; delivered: number; completions: number } } }).session.stats();
+          assert.equal(native.delivered, native.submitted);
+          assert.equal(got.length, native.submitted);
+          // KNOWN DEFECT (issue 17 report, pre-existing since the slot table): about 1 completion in 10^4 is not
+          // seen by bt_complete (issues 4000, completions 3999; tracefs sees all 4000). Until it is found, this
+          // test bounds it instead of hiding it: at most 0.1% missing, and the kernel's own counts name the gap.
+          assert.ok(ios.length - got.length <= ios.length / 1000, `captured ${got.length} of fio's ${ios.length}: ${JSON.stringify(native)}`);
         });
 
         it('without the slot table (the path of kernels without BPF cmpxchg, < 5.12) still captures every request', { skip }, async () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ConstantKernel, RBF, RationalQuadratic, WhiteKernel, Sum, Product, autobloxKernel, thetaOf, namesOf, type Kernel } from '../src/gpr/kernels.js';
 import { cholesky, choInverse, choSolve } from '../src/gpr/cholesky.js';
 import { native } from '../src/native.js';
-import { GaussianProcess } from '../src/gpr/gpr.js';
+import { GaussianProcess, logNormalPrior } from '../src/gpr/gpr.js';
 import { Rng } from '../src/space/rng.js';
 import { isSsdtuneError } from '../src/errors.js';
 
@@ -167,4 +167,31 @@ test('duplicate points with no noise need jitter and still fit', () => {
   assert.ok(gp.jitter > 0);
   const p = gp.predict([[1, 1]]);
   assert.ok(Math.abs(p.mean[0]! - 1) < 1e-3);
+});
+
+test('leave-one-out predictions equal refitting without each point; a log-normal prior pulls the fitted scale', () => {
+  const rng = new Rng(31);
+  const rows = Array.from({ length: 15 }, () => [rng.next(), rng.next()]);
+  const y = rows.map(([a, b]) => Math.sin(4 * a!) + b! * b! + 0.01 * rng.next());
+  const kernel = new Sum(new Product(new ConstantKernel(1.2), new RBF([0.4, 0.7])), new WhiteKernel(1e-3));
+  const gp = new GaussianProcess({ kernel, optimize: false, normalizeY: true }).fit(rows, y);
+  const loo = gp.leaveOneOut();
+  const plain = new GaussianProcess({ kernel, optimize: false }).fit(rows, y);
+  const looPlain = plain.leaveOneOut();
+  for (const i of [0, 6, 14]) {
+    const rest = new GaussianProcess({ kernel, optimize: false }).fit(rows.filter((_, j) => j !== i), y.filter((_, j) => j !== i));
+    const p = rest.predict([rows[i]!]);
+    // Both variances include the white-noise term (predict's prior diagonal carries it, as scikit-learn's does).
+    assert.ok(Math.abs(looPlain.mean[i]! - p.mean[0]!) < 1e-8, `mean ${looPlain.mean[i]} vs ${p.mean[0]}`);
+    assert.ok(Math.abs(looPlain.std[i]! - p.std[0]!) < 1e-8, `std ${looPlain.std[i]} vs ${p.std[0]}`);
+  }
+  assert.equal(loo.mean.length, 15);
+  // MAP with a tight prior at length scale 5 keeps the scale near 5; maximum likelihood does not.
+  const iso = () => new Sum(new Product(new ConstantKernel(1), new RBF(1)), new WhiteKernel(1e-3));
+  const ml = new GaussianProcess({ kernel: iso() }).fit(rows, y);
+  const map = new GaussianProcess({ kernel: iso(), prior: logNormalPrior(new Map([[1, [Math.log(5), 0.05]]])) }).fit(rows, y);
+  const lsOf = (g: GaussianProcess) => Math.exp(thetaOf(g.kernel)[1]!);
+  assert.ok(Math.abs(lsOf(map) - 5) < 0.5, `MAP length scale ${lsOf(map)}`);
+  assert.ok(Math.abs(lsOf(ml) - 5) > 1, `ML length scale ${lsOf(ml)}`);
+  assert.ok(ml.lml >= map.lml, 'the likelihood alone is highest at the maximum-likelihood fit');
 });

@@ -77,13 +77,16 @@ test('decompression: outputs of exact multiples of 256 KiB and 1 MiB read whole 
 /** Peak RSS (MiB) and outcome of reading `file` in a fresh process. */
 function readInChild(file: string, opts: object): { rssMiB: number; code?: string; message?: string; seconds: number } {
   const script = `
+    import { readFileSync } from 'node:fs';
+    // VmHWM: this process's own peak (getrusage's maxRSS also counts the parent's pages at fork).
+    const hwmMiB = () => Number(/VmHWM:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) / 1024;
     import { openTrace } from ${JSON.stringify(path.join(PROJECT_ROOT, 'dist', 'src', 'readers', 'registry.js'))};
     const t0 = performance.now();
     let out = {};
     try { for await (const _ of await openTrace(${JSON.stringify(file)}, ${JSON.stringify(opts)})); }
     catch (e) { out = { code: e.code, message: e.message }; }
     out.seconds = (performance.now() - t0) / 1000;
-    out.rssMiB = process.resourceUsage().maxRSS / 1024;
+    out.rssMiB = hwmMiB();
     console.log(JSON.stringify(out));`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 120_000 });
   assert.equal(r.status, 0, r.stderr);
@@ -241,4 +244,18 @@ test('numeric fields are range-checked, never wrapped, rounded or dropped: file,
     assert.equal(t.length, 1, name);
     assert.equal(src.meta.skippedRecords, 1, name);
   }
+});
+
+test('quoteInput: false keeps file content out of every error (for a server reading files by path)', async () => {
+  const dir = tmp();
+  const f = path.join(dir, 'secret');
+  writeFileSync(f, 'root:$6$salt$hash:19000:0:99999:7:::\n');
+  for (const opts of [{}, { format: 'msnfs' }, { format: 'mqsim' }, { format: 'blkreplay' }]) {
+    await assert.rejects(
+      openTrace(f, { ...opts, quoteInput: false }).then(collect),
+      (e: unknown) => isSsdtuneError(e) && !/root|salt|hash/.test((e as Error).message),
+    );
+  }
+  // The CLI default quotes, which is what a user at a terminal wants.
+  await assert.rejects(openTrace(f, { format: 'mqsim' }).then(collect), /got "root:/);
 });

@@ -1,10 +1,10 @@
 /**
- * MQSim interoperability: ssdconfig.xml export/import round trip, workload
- * export (read back with the project's MQSim trace reader), the result parser
- * on a hand-written file following MQSim's output structure (XmlWriter:
- * <MQSim_Results><Host><Host.IO_Flow> with one child element per statistic),
- * and the run checks. No MQSim binary is available on this machine, so the
- * evaluator itself is only exercised up to its binary check.
+ * MQSim interoperability without running MQSim: ssdconfig.xml export/import
+ * round trip, workload export (read back with the project's MQSim trace
+ * reader), the result parser on a hand-written file following MQSim's output
+ * structure (XmlWriter: <MQSim_Results><Host><Host.IO_Flow> with one child
+ * element per statistic, plus the exact figures of ssdtune's patch), and what
+ * the evaluator refuses before running. test/mqsim-live.test.ts runs MQSim.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,6 +22,8 @@ import {
   exportSsdConfigXml,
   importSsdConfigXml,
   mqsimMetrics,
+  mqsimRefusal,
+  parseMqsimFlashCounts,
   parseMqsimResults,
   parseMqsimStdout,
   workloadXml,
@@ -78,6 +80,27 @@ test('bad ssdconfig.xml content is rejected naming file, tag and line', () => {
   assert.throws(() => exportSsdConfigXml({ ...AUTOBLOX_BASELINE, pageBytes: 65536 }), (e) => isSsdtuneError(e, 'SSDTUNE_SSDSIM_CONFIG') && /pageBytes/.test(e.message));
 });
 
+test('the export spells the suspend tags as MQSim parses them (only the erase-for-read one with one r)', () => {
+  const xml = exportSsdConfigXml(AUTOBLOX_BASELINE);
+  assert.match(xml, /<Prefered_suspend_erase_time_for_read>700000</);
+  assert.match(xml, /<Preferred_suspend_erase_time_for_write>700000</);
+  assert.match(xml, /<Preferred_suspend_write_time_for_read>100000</);
+  assert.doesNotMatch(xml, /Prefered_suspend_(erase_time_for_write|write_time_for_read)/);
+});
+
+test('configurations MQSim cannot run are refused before it runs, naming the parameter', async () => {
+  assert.equal(mqsimRefusal(AUTOBLOX_BASELINE), undefined);
+  assert.equal(mqsimRefusal({ ...AUTOBLOX_BASELINE, dataCacheBytes: 0 })?.param, 'dataCacheBytes');
+  assert.equal(mqsimRefusal({ ...AUTOBLOX_BASELINE, planesPerDie: 8, diesPerChip: 1 })?.param, 'planesPerDie');
+  assert.equal(mqsimRefusal({ ...AUTOBLOX_BASELINE, pageBytes: 65536 })?.param, 'pageBytes');
+  // The evaluator refuses them before looking for the binary or reading the trace.
+  const ev = createMqsimEvaluator({ binary: '/nonexistent/MQSim' });
+  const wl = { name: 'never', open: () => Promise.reject(new Error('the trace must not be read')) };
+  await assert.rejects(ev.evaluate({ dataCacheBytes: 0 }, wl), (e) => isSsdtuneError(e, 'SSDTUNE_SSDSIM_CONFIG') && /dataCacheBytes: MQSim aborts/.test(e.message));
+  // MQSim replays traces open loop only.
+  assert.throws(() => createMqsimEvaluator({ binary: '/x', replay: { mode: 'closed', queueDepth: 32 } }), (e) => isSsdtuneError(e, 'SSDTUNE_USAGE') && /closed loop/.test(e.message));
+});
+
 test('workload.xml gives every flow parameter, with ID lists matching the geometry', () => {
   const c: SsdConfig = { ...AUTOBLOX_BASELINE, channels: 4, chipsPerChannel: 3, diesPerChip: 2, planesPerDie: 1 };
   const root = parseXml(workloadXml(c, '/tmp/t.trace'), 'w.xml');
@@ -89,6 +112,10 @@ test('workload.xml gives every flow parameter, with ID lists matching the geomet
   assert.equal(v.Plane_IDs, '0');
   for (const k of ['Priority_Class', 'Device_Level_Data_Caching_Mode', 'Initial_Occupancy_Percentage', 'File_Path', 'Percentage_To_Be_Executed', 'Relay_Count', 'Time_Unit'])
     assert.ok(v[k], `${k} present`);
+  // The occupancy ssdsim uses: a fresh drive unless told otherwise (MQSim also takes RANDOM_PP's rho from it).
+  assert.equal(v.Initial_Occupancy_Percentage, '0');
+  const full = Object.fromEntries(findAll(parseXml(workloadXml(c, '/t', { initialOccupancyPercent: 100 }), 'w.xml'), 'IO_Flow_Parameter_Set_Trace_Based')[0]!.children.map((e) => [e.name, e.text]));
+  assert.equal(full.Initial_Occupancy_Percentage, '100');
 });
 
 test('an exported trace reads back request for request; out-of-range LBAs are rejected or mapped as chosen', async () => {
@@ -99,6 +126,7 @@ test('an exported trace reads back request for request; out-of-range LBAs are re
     const file = path.join(dir, 'out.trace');
     const res = await exportMqsimTrace(sourceFromBatches(emptyMeta('wsrch', 'mqsim'), [original]), big, file);
     assert.equal(res.requests, original.length);
+    assert.equal(res.firstArrivalNs, 0, 'this trace starts at 0; others are shifted so that MQSim starts at 0 too');
     const back = await collect(await openTrace(file, { format: 'mqsim' }));
     assert.equal(back.length, original.length);
     assert.deepEqual(back.sector, original.sector);
@@ -142,15 +170,25 @@ const SAMPLE = `<?xml version="1.0" encoding="us-ascii"?>
 			 <End_to_End_Request_Delay>182</End_to_End_Request_Delay>
 			 <Min_End_to_End_Request_Delay>95</Min_End_to_End_Request_Delay>
 			 <Max_End_to_End_Request_Delay>2290</Max_End_to_End_Request_Delay>
+			 <Last_Completion_Time_ns>60055386480</Last_Completion_Time_ns>
+			 <Simulation_End_Time_ns>60055386488</Simulation_End_Time_ns>
+			 <Serviced_Read_Request_Count>24780</Serviced_Read_Request_Count>
+			 <Serviced_Write_Request_Count>3</Serviced_Write_Request_Count>
+			 <Sum_Device_Response_Time_ns>4193454678</Sum_Device_Response_Time_ns>
+			 <Sum_Device_Response_Time_Read_ns>4193280510</Sum_Device_Response_Time_Read_ns>
+			 <Sum_Device_Response_Time_Write_ns>174168</Sum_Device_Response_Time_Write_ns>
+			 <Sum_End_to_End_Request_Delay_ns>4510506000</Sum_End_to_End_Request_Delay_ns>
+			 <Sum_End_to_End_Request_Delay_Read_ns>4510331832</Sum_End_to_End_Request_Delay_Read_ns>
+			 <Sum_End_to_End_Request_Delay_Write_ns>174168</Sum_End_to_End_Request_Delay_Write_ns>
 		</Host.IO_Flow>
 	</Host>
 	<SSDDevice>
-		<SSDDevice.FTL Issued_Flash_Read_CMD="25010" Issued_Flash_Program_CMD="3"/>
+		<SSDDevice.FTL Issued_Flash_Read_CMD="117979" Issued_Flash_Multiplane_Read_CMD="0" Issued_Flash_Program_CMD="8" Issued_Flash_Multiplane_Program_CMD="0" Issued_Flash_Erase_CMD="0" Issued_Flash_Read_CMD_For_Mapping="24675"/>
 	</SSDDevice>
 </MQSim_Results>
 `;
 
-test('MQSim results: flows parsed, IOPS recomputed from the simulated end time, latencies in microseconds', () => {
+test('MQSim results: IOPS from the exact simulated end time (not whole seconds), latencies from the ns sums', () => {
   const flows = parseMqsimResults(SAMPLE, 'workload_scenario_1.xml');
   assert.equal(flows.length, 1);
   assert.equal(flows[0]!.requestCount, 24783);
@@ -158,20 +196,35 @@ test('MQSim results: flows parsed, IOPS recomputed from the simulated end time, 
   const stdout = 'Flow Host.IO_Flow.Trace.workload.trace - total requests generated: 24783 total requests serviced:24783\n                   - device response time: 180 (us) end-to-end request delay:182 (us)\n';
   const counts = parseMqsimStdout(stdout);
   assert.deepEqual(counts, [{ flow: 'Host.IO_Flow.Trace.workload.trace', generated: 24783, serviced: 24783 }]);
-  // Last arrival 60.2 s: MQSim's IOPS (413.05 = 24783 / 60 whole seconds) overstates it.
-  const m = mqsimMetrics(flows, counts, 60_200_000_000, 'mqsim');
-  const endS = (60_200_000_000 + 182_000) / 1e9;
-  assert.ok(Math.abs(m.iops - 24783 / endS) < 1e-6);
-  assert.ok(m.iops < flows[0]!.reportedIops);
-  assert.equal(m.latencyMeanUs, 182);
+  const m = mqsimMetrics(flows, counts, 'mqsim', parseMqsimFlashCounts(SAMPLE));
+  const endS = 60_055_386_480 / 1e9;
+  assert.ok(Math.abs(m.iops - 24783 / endS) < 1e-9);
+  assert.ok(m.iops < flows[0]!.reportedIops, "MQSim's own IOPS divide by 60 whole seconds");
+  assert.ok(Math.abs(m.latencyMeanUs - 4510506000 / 24783 / 1e3) < 1e-9);
+  assert.ok(Math.abs(m.extra!.writeMeanUs! - 174168 / 3 / 1e3) < 1e-9);
   assert.ok(Math.abs(m.throughputBps - 388104192 / endS) < 1e-3);
+  assert.equal(m.extra!.mappingReads, 24675);
+  assert.equal(m.extra!.flashCommands, 117979 + 8);
+  // Less than a simulated second: MQSim writes inf for its rates; the exact figures do not care.
+  const short = SAMPLE.replace('<IOPS>413.050000</IOPS>', '<IOPS>inf</IOPS>').replace('<Bandwidth>6468403.200000</Bandwidth>', '<Bandwidth>inf</Bandwidth>').replace('60055386480', '136000000');
+  const s = mqsimMetrics(parseMqsimResults(short, 's.xml'), counts, 'mqsim');
+  assert.ok(Number.isNaN(parseMqsimResults(short, 's.xml')[0]!.reportedIops));
+  assert.ok(Math.abs(s.iops - 24783 / 0.136) < 1e-6);
+});
+
+test("an MQSim without ssdtune's exact-time patch is refused, not estimated", () => {
+  const unpatched = SAMPLE.replace(/\s*<(Last_Completion|Simulation_End|Serviced|Sum_)[^\n]*/g, '');
+  const flows = parseMqsimResults(unpatched, 'u.xml');
+  assert.equal(flows[0]!.exact, undefined);
+  const counts = parseMqsimStdout('Flow F - total requests generated: 24783 total requests serviced:24783\n');
+  assert.throws(() => mqsimMetrics(flows, counts, 'mqsim'), (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_RUN') && /build-mqsim\.sh/.test(e.message));
 });
 
 test('a stalled or unfinished MQSim run is a failed evaluation', () => {
   const flows = parseMqsimResults(SAMPLE, 'r.xml');
   const stalled = parseMqsimStdout('Flow F - total requests generated: 24783 total requests serviced:1200\n');
-  assert.throws(() => mqsimMetrics(flows, stalled, 1e9, 'mqsim'), (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_RUN') && /stalled: flow F serviced 1200 of 24783/.test(e.message));
-  assert.throws(() => mqsimMetrics(flows, [], 1e9, 'mqsim'), (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_RUN'));
+  assert.throws(() => mqsimMetrics(flows, stalled, 'mqsim'), (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_RUN') && /stalled: flow F serviced 1200 of 24783/.test(e.message));
+  assert.throws(() => mqsimMetrics(flows, [], 'mqsim'), (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_RUN'));
   assert.throws(() => parseMqsimResults('<MQSim_Results><Host/></MQSim_Results>', 'e.xml'), (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_XML') && /Host\.IO_Flow/.test(e.message));
   assert.throws(
     () => parseMqsimResults(SAMPLE.replace('<Request_Count>24783</Request_Count>', '<Request_Count>x</Request_Count>'), 'n.xml'),
@@ -179,7 +232,7 @@ test('a stalled or unfinished MQSim run is a failed evaluation', () => {
   );
 });
 
-test('the mqsim evaluator needs an executable MQSim binary (none is installed here)', async () => {
+test('the mqsim evaluator needs an executable MQSim binary', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ssdtune-mqsim-test-'));
   try {
     const notExec = path.join(dir, 'MQSim');
@@ -188,7 +241,7 @@ test('the mqsim evaluator needs an executable MQSim binary (none is installed he
     assert.equal(ev.name, 'mqsim');
     assert.equal(ev.space, 'ssd');
     const wl = { name: 'wsrch', open: () => openTrace(WSRCH) };
-    await assert.rejects(ev.evaluate({}, wl), (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_RUN') && /not an executable/.test(e.message));
+    await assert.rejects(ev.evaluate({}, wl), (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_RUN') && /not an executable.*build-mqsim\.sh/.test(e.message));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -166,7 +166,7 @@ test('constraints: every evaluated configuration is feasible; an infeasible base
       return m(lat, 1e6 / lat);
     },
   };
-  for (const name of ['learnedssd', 'random', 'grid', 'coordinate']) {
+  for (const name of ['adaptive', 'learnedssd', 'random', 'grid', 'coordinate']) {
     const rec = await runSearch(makeSearcher(name), { space, evaluator: ev, workload: W, budget: { evaluations: 25 }, seed: 4 });
     for (const e of rec.evaluations) assert.ok(isFeasible(space, e.config), `${name}: ${JSON.stringify(e.config)}`);
     const best = rec.evaluations[rec.best!]!;

@@ -99,13 +99,17 @@ test('upload a real trace, tune it as a job, read the recommendation; the same r
   }
 });
 
+const KILL_BUDGET = 40;
+
 test('kill -9 during a tune job: the ConfDB reopens, the job is marked interrupted, nothing half-written shows, and it resumes to done', async () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'ssdtune-kill-'));
   let s = await startServe(dataDir);
   let jobId: string;
   try {
     const up = await api<{ id: string }>(s, 'POST', '/v1/traces?name=hm_0.csv', undefined, readFileSync(TRACE));
-    const { data } = await api<{ job: JobRecord }>(s, 'POST', '/v1/jobs', { traceId: up.data.id, budget: 6 });
+    // A budget large enough that the search cannot finish between the second checkpoint and the
+    // kill (an evaluation of this sample takes milliseconds since the simulator keeps sparse state).
+    const { data } = await api<{ job: JobRecord }>(s, 'POST', '/v1/jobs', { traceId: up.data.id, budget: KILL_BUDGET });
     jobId = data.job.id;
     // Wait for a checkpoint with at least two evaluations, then kill without warning.
     await waitJob(s, jobId, (j) => ((j.checkpoint as { search?: { evaluations: unknown[] } } | undefined)?.search?.evaluations.length ?? 0) >= 2);
@@ -123,7 +127,7 @@ test('kill -9 during a tune job: the ConfDB reopens, the job is marked interrupt
     const job = await waitJob(s, jobId!, (j) => !['queued', 'running', 'interrupted'].includes(j.status));
     assert.equal(job.status, 'done', job.error);
     const evals = await api<{ items: { jobId?: string }[] }>(s, 'GET', '/v1/evaluations?limit=1000');
-    assert.equal(evals.data.items.filter((e) => e.jobId === jobId).length, 6, 'the resumed search kept the evaluations made before the kill');
+    assert.equal(evals.data.items.filter((e) => e.jobId === jobId).length, KILL_BUDGET, 'the resumed search kept the evaluations made before the kill');
     assert.equal((await api<{ items: unknown[] }>(s, 'GET', '/v1/configs')).data.items.length, 1);
   } finally {
     await stop(s);

@@ -272,9 +272,9 @@ test('same input and seed give identical output, however the trace is batched', 
   const cfg = small({ gcPolicy: 'RGA', dataCacheBytes: 256 * 4096 });
   const spec = { requests: 20_000, readRatio: 0.7, bytes: 4096, pattern: 'random' as const, spanSectors: logicalSectors(cfg), interArrivalNs: 20_000, seed: 5 };
   const opts: SimOptions = { preconditionFill: 1, preconditionAge: 1, seed: 9 };
-  // Everything but the CPU time the simulation took.
+  // Everything but the CPU time the simulation took and its memory (sized from the first batch).
   const sim = async (batchSize: number, o: SimOptions) => {
-    const { preconditionCpuNs: _p, replayCpuNs: _r, preconditionWallNs: _w, ...rest } = await simulate(cfg, syntheticTrace({ ...spec, batchSize }), o);
+    const { preconditionCpuNs: _p, replayCpuNs: _r, preconditionWallNs: _w, stateBytes: _s, ...rest } = await simulate(cfg, syntheticTrace({ ...spec, batchSize }), o);
     return rest;
   };
   const a = await sim(20_000, opts);

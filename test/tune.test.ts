@@ -10,6 +10,7 @@ import { openService } from '../src/service/context.js';
 import { jobHandlers } from '../src/service/handlers.js';
 import { tune } from '../src/service/tune.js';
 import { resolveTuneArgs } from '../src/service/tune-spec.js';
+import { builtMqsim } from '../src/sim/mqsim.js';
 import type { Settings } from '../src/config.js';
 
 const TRACE = path.resolve('traces/msr_hm_0_sample1000.csv');
@@ -25,8 +26,9 @@ test('tune: a new workload is searched and stored; the same trace again is recog
     const first = await tune(svc, { tracePath: TRACE, spec: ssdsim(svc.settings, 3) }, { progress: (d) => progress.push(d) });
     assert.equal(first.source, 'search');
     assert.equal(first.workload.known, false);
-    // The 1,000-request MSR sample is noisy at 64-request windows: its spread is reported, far above typical.
-    assert.ok(first.workload.spreadRatio! > 3, `spread ratio ${first.workload.spreadRatio}`);
+    // The 1,000-request MSR sample is noisy at 64-request windows: its spread is reported, well above typical
+    // (2.5x with the shipped model of the locality descriptors).
+    assert.ok(first.workload.spreadRatio! > 2, `spread ratio ${first.workload.spreadRatio}`);
     assert.equal(first.search!.evaluations, 3);
     assert.ok(progress.includes(3));
     assert.equal(first.config.space, 'ssd');
@@ -62,7 +64,10 @@ test('tune: bad requests fail clearly and store nothing', async () => {
     assert.throws(() => args({ space: 'host', replay: { mode: 'scaled', speedup: 2 } }), usage(/readahead-model evaluator cannot replay in "scaled" mode/));
     assert.throws(() => args({ replay: { mode: 'closed', queueDepth: 0 } }), usage(/replay/));
     assert.throws(() => args({ space: 'host', lbaPolicy: 'modulo' }), usage(/lbaPolicy does not apply/));
-    assert.throws(() => args({ evaluator: 'mqsim' }), /MQSim binary/);
+    // MQSim comes from scripts/build-mqsim.sh (or SSDTUNE_MQSIM); it replays traces open loop only.
+    if (builtMqsim() || svc.settings.mqsimPath) assert.equal(args({ evaluator: 'mqsim' }).evaluator, 'mqsim');
+    else assert.throws(() => args({ evaluator: 'mqsim' }), usage(/build-mqsim\.sh/));
+    assert.throws(() => args({ evaluator: 'mqsim', replay: { mode: 'closed', queueDepth: 8 } }), usage(/mqsim evaluator cannot replay in "closed" mode/));
     assert.throws(() => args({ space: 'host', evaluator: 'live' }), /give --device/);
     assert.throws(() => args({ budget: 3, nope: true }), usage(/must NOT have additional properties \(nope\)/));
     await assert.rejects(tune(svc, { tracePath: '/nonexistent/trace', spec: ssdsim(svc.settings, 3) }), /no such file/);

@@ -258,7 +258,10 @@ int BPF_PROG(bt_insert) {
 SEC("tp_btf/block_rq_issue")
 int BPF_PROG(bt_issue) {
   struct request *rq = tp_rq(ctx);
-  if (wanted(rq)) remember(rq, false);
+  if (wanted(rq)) {
+    count(BT_CNT_ISSUES);
+    remember(rq, false);
+  }
   return 0;
 }
 
@@ -277,9 +280,13 @@ int BPF_PROG(bt_merge, struct request *rq) {
 SEC("tp_btf/block_rq_complete")
 int BPF_PROG(bt_complete, struct request *rq, int error, unsigned int nr_bytes) {
   if (!wanted(rq)) return 0;
+  count(BT_CNT_COMPLETES);
   __u64 key = rq_key(rq);
   struct start *s = find(key);
-  if (!s) return 0; /* issued before the capture started */
+  if (!s) { /* issued before the capture started */
+    count(BT_CNT_UNTRACKED);
+    return 0;
+  }
   struct biorec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
   if (!r) {
     count(BT_CNT_RINGBUF_FULL);

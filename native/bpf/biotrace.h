@@ -24,7 +24,10 @@
 #define BT_CNT_RINGBUF_FULL 0 /* records dropped: ring buffer full */
 #define BT_CNT_START_FULL 1   /* requests not tracked: start map full */
 #define BT_CNT_COMPLETED 2    /* records submitted to the ring buffer */
-#define BT_CNT_MAX 4
+#define BT_CNT_UNTRACKED 3    /* completions of the device's requests with no tracking entry */
+#define BT_CNT_ISSUES 4       /* issues of the device's requests seen */
+#define BT_CNT_COMPLETES 5    /* completions of the device's requests seen */
+#define BT_CNT_MAX 8
 
 struct biorec {
   unsigned long long queue_ns;    /* insert (or issue) time, CLOCK_MONOTONIC */

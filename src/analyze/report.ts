@@ -7,7 +7,7 @@
 import * as vl from 'vega-lite';
 import * as vega from 'vega';
 import type { TopLevelSpec } from 'vega-lite';
-import type { AnalysisReport } from '../service/analyze.js';
+import type { AnalysisReport } from './types.js';
 import { statsText } from './text.js';
 import { OP_CLASSES, type TraceStats } from './stats.js';
 import { fmtBytes, fmtCount, fmtNs, fmtPct, fmtRate } from './units.js';
@@ -75,38 +75,99 @@ function heatmapSpec(s: TraceStats): TopLevelSpec | null {
   };
 }
 
+/** Foot of the bars on a log axis (below 1, so a bin of one request shows). */
+const LOG_BASE = 0.5;
+
 function sizeSpec(s: TraceStats): TopLevelSpec | null {
   if (s.size.histogram.length === 0) return null;
-  const values: Array<{ size: string; order: number; op: string; n: number }> = [];
+  // Grouped bars on a log scale: 76 reads of 128 KiB stay visible beside 15,448 writes of 4 KiB
+  // (stacked linear bars hid them); each bar is labelled with its count and its share of the op.
+  const opTotal = { read: 0, write: 0, other: 0 };
+  for (const b of s.size.histogram) for (const op of ['read', 'write', 'other'] as const) opTotal[op] += b[op];
+  const labels: string[] = [];
+  const values: Array<{ size: string; op: string; n: number; base: number; label: string }> = [];
   for (const b of s.size.histogram) {
-    const label = b.lowBytes >= 2 ** 31 ? '>= 2 GiB' : `${fmtBytes(b.lowBytes)} - ${fmtBytes(b.lowBytes * 2)}`;
-    // empty bins get a zero row so the axis keeps every power of two between the smallest and largest size
-    const ops = (['read', 'write', 'other'] as const).filter((op) => b[op]);
-    if (ops.length === 0) values.push({ size: label, order: b.lowBytes, op: 'read', n: 0 });
-    for (const op of ops) values.push({ size: label, order: b.lowBytes, op, n: b[op] });
+    const size = b.lowBytes >= 2 ** 31 ? '>= 2 GiB' : `${fmtBytes(b.lowBytes)} - ${fmtBytes(b.lowBytes * 2)}`;
+    labels.push(size); // every power of two between the smallest and largest size stays on the axis
+    for (const op of ['read', 'write', 'other'] as const) {
+      if (b[op]) values.push({ size, op, n: b[op], base: LOG_BASE, label: `${fmtCount(b[op])} (${fmtPct(b[op] / opTotal[op])})` });
+    }
   }
-  const x = { field: 'size', type: 'ordinal' as const, title: 'request size', sort: { field: 'order', op: 'min' as const }, axis: { labelAngle: -30 } };
+  const ops = (['read', 'write', 'other'] as const).filter((op) => opTotal[op] > 0);
+  const x = { field: 'size', type: 'ordinal' as const, title: 'request size', scale: { domain: labels }, axis: { labelAngle: -30 } };
+  const xOffset = { field: 'op', type: 'nominal' as const, scale: { domain: [...ops] } };
+  const y = { field: 'n', type: 'quantitative' as const, title: 'requests (log scale)', scale: { type: 'log' as const, domainMin: LOG_BASE } };
   return {
-    title: { text: 'Request sizes', subtitle: 'requests per power-of-two size bin [low, 2 x low); totals above the bars' },
+    title: { text: 'Request sizes', subtitle: "requests per power-of-two size bin [low, 2 x low), per operation, log scale; labels: count (share of that operation's requests)" },
     width: WIDTH,
-    height: 260,
+    height: 280,
     data: { values },
     layer: [
       {
         mark: { type: 'bar' },
+        // a log axis has no zero: bars rise from LOG_BASE
+        encoding: { x, xOffset, y, y2: { field: 'base' }, color: { field: 'op', type: 'nominal', title: 'operation', scale: { domain: Object.keys(OP_COLORS), range: Object.values(OP_COLORS) } } },
+      },
+      { mark: { type: 'text', dy: -6, fontSize: 10 }, encoding: { x, xOffset, y, text: { field: 'label', type: 'nominal' } } },
+    ],
+  };
+}
+
+function queueDepthSpec(s: TraceStats): TopLevelSpec | null {
+  const bins = s.throughput.bins.filter((b) => b.meanInFlight !== null);
+  if (bins.length === 0) return null;
+  const tu = timeUnit(s.throughput.bins.length * s.throughput.binWidthNs);
+  return {
+    title: { text: 'Queue depth over time', subtitle: `mean number of requests in flight seen by the requests arriving in each bin of ${fmtNs(s.throughput.binWidthNs)} (themselves included)` },
+    width: WIDTH,
+    height: 200,
+    // one bar per time bin with arrivals (a line would bridge stretches where nothing arrived)
+    data: { values: bins.map((b) => ({ t0: b.startNs / tu.div, t1: (b.startNs + s.throughput.binWidthNs) / tu.div, qd: b.meanInFlight })) },
+    mark: { type: 'rect', color: OP_COLORS.read },
+    encoding: {
+      x: { field: 't0', type: 'quantitative', title: `time (${tu.name})` },
+      x2: { field: 't1' },
+      y: { field: 'qd', type: 'quantitative', title: 'requests in flight' },
+      y2: { datum: 0 },
+    },
+  };
+}
+
+/** A seek bin by its bound nearer to zero ("+4 KiB" = [4 KiB, 8 KiB), "-4 KiB" = (-8 KiB, -4 KiB]). */
+function seekLabel(b: { fromSectors: number; toSectors: number }): string {
+  if (b.fromSectors === 0 && b.toSectors === 1) return '0';
+  return b.fromSectors > 0 ? `+${fmtBytes(b.fromSectors * 512)}` : `-${fmtBytes((1 - b.toSectors) * 512)}`;
+}
+
+function seekSpec(s: TraceStats): TopLevelSpec | null {
+  const k = s.seek;
+  if (!k) return null;
+  const labels = k.bins.map(seekLabel);
+  return {
+    title: {
+      text: 'Seek distance',
+      subtitle: [
+        'from the end of the previous data request on the same device to the start of the next; 0 = sequential, backward seeks on the left;',
+        `power-of-two bins labelled by their bound nearer 0 (+4 KiB = 4 to 8 KiB forward); mean |seek| ${fmtBytes(k.meanAbsSectors * 512)} over ${fmtCount(k.requests)} requests`,
+      ],
+    },
+    width: WIDTH,
+    height: 240,
+    data: { values: k.bins.map((b, i) => ({ bin: labels[i], n: b.count, share: b.count / k.requests, label: b.count / k.requests >= 0.005 ? fmtPct(b.count / k.requests) : '' })) },
+    layer: [
+      {
+        mark: { type: 'bar', color: '#72b7b2' },
         encoding: {
-          x,
-          y: { field: 'n', type: 'quantitative', title: 'requests', stack: 'zero' },
-          color: { field: 'op', type: 'nominal', title: 'operation', scale: { domain: Object.keys(OP_COLORS), range: Object.values(OP_COLORS) } },
+          x: { field: 'bin', type: 'ordinal', title: 'seek distance', scale: { domain: labels }, axis: { labelAngle: -40 } },
+          y: { field: 'share', type: 'quantitative', title: 'share of requests', axis: { format: '%' } },
         },
       },
       {
-        // small bins are invisible next to large ones: print every bin's total
-        mark: { type: 'text', dy: -6, fontSize: 11 },
+        mark: { type: 'text', dy: -6, fontSize: 10 },
         encoding: {
-          x,
-          y: { aggregate: 'sum', field: 'n', type: 'quantitative' },
-          text: { aggregate: 'sum', field: 'n', type: 'quantitative', format: ',d' },
+          x: { field: 'bin', type: 'ordinal', scale: { domain: labels } },
+          y: { field: 'share', type: 'quantitative' },
+          text: { field: 'label', type: 'nominal' },
         },
       },
     ],
@@ -207,7 +268,7 @@ async function section(title: string, s: TraceStats, notes: string[], combined =
     ),
     '</div>',
   );
-  for (const spec of [heatmapSpec(s), timelineSpec(s), sizeSpec(s), latencySpec(s)]) {
+  for (const spec of [heatmapSpec(s), timelineSpec(s), queueDepthSpec(s), sizeSpec(s), seekSpec(s), latencySpec(s)]) {
     if (spec) parts.push(`<figure>${await renderSvg(spec)}</figure>`);
   }
   parts.push(

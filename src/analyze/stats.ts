@@ -63,11 +63,24 @@ export interface SizeBin {
 export interface TimeBin {
   /** bin start, ns from the analysis origin */
   startNs: number;
+  /**
+   * Mean number of requests in flight (arrived, not completed) seen by the
+   * requests arriving in this bin, themselves included; null without
+   * completion times, when no request arrived in the bin, or in a combined
+   * analysis of several traces.
+   */
+  meanInFlight: number | null;
   readIops: number;
   writeIops: number;
   otherIops: number;
   readBytesPerSec: number;
   writeBytesPerSec: number;
+}
+
+export interface SeekBin {
+  fromSectors: number;
+  toSectors: number;
+  count: number;
 }
 
 export interface ProcessRow {
@@ -138,6 +151,22 @@ export interface TraceStats {
     deviceCdf: Array<[number, number]>;
     totalCdf: Array<[number, number]>;
   } | null;
+  /**
+   * biolatency-style log2 histograms of latency in microseconds, per
+   * operation class: counts[k] holds latencies in [2^k, 2^(k+1)) µs, except
+   * counts[0], which holds [0, 2) µs (biolatency's "0 -> 1"). Device time
+   * (issue to completion, as biolatency measures) where the trace has issue
+   * times, else arrival to completion. Null without completion times.
+   */
+  latencyHistogram: { basis: 'D->C' | 'Q->C'; ops: Partial<Record<OpClass, number[]>> } | null;
+  /**
+   * Seek distance: from where the previous data request on the same device
+   * ended to where this one starts, in sectors (the first request of each
+   * device has none). Bins in log2 steps on each side of 0: a bin covers
+   * [fromSectors, toSectors) (negative = backwards); the bin with
+   * fromSectors 0 and toSectors 1 counts sequential requests.
+   */
+  seek: { bins: SeekBin[]; requests: number; meanAbsSectors: number } | null;
   processes: ProcessRow[];
   devices: DeviceRow[];
   /** distinct pids / devices (the tables keep the busiest TABLE_ROWS; the rest are summed in the `others` rows) */
@@ -195,6 +224,27 @@ const S_WRITE = 1;
 const S_OTHER = 2;
 const S_READ_B = 3;
 const S_WRITE_B = 4;
+/** sum of in-flight counts seen at arrivals, and how many arrivals were counted */
+const S_QD_SUM = 5;
+const S_QD_N = 6;
+/** Log2 latency buckets (µs) kept per op class: 2^40 µs is 12 days. */
+const LAT_BUCKETS = 41;
+/** Seek bins per direction: distances up to 2^50 sectors. */
+const SEEK_LOG2 = 51;
+
+/** biolatency's bucket of a latency in ns: [0, 2) µs -> 0, [2^k, 2^(k+1)) µs -> k. */
+function latBucket(ns: number): number {
+  const us = ns / 1000;
+  if (!(us >= 2)) return 0;
+  return Math.min(LAT_BUCKETS - 1, Math.floor(Math.log2(us)));
+}
+
+/** Seek histogram index: SEEK_LOG2 for 0; SEEK_LOG2 + 1 + k for [2^k, 2^(k+1)); mirrored below for backward seeks. */
+function seekIndex(d: number): number {
+  if (d === 0) return SEEK_LOG2;
+  const k = Math.min(SEEK_LOG2 - 1, Math.floor(Math.log2(Math.abs(d))));
+  return d > 0 ? SEEK_LOG2 + 1 + k : SEEK_LOG2 - 1 - k;
+}
 
 export interface AccumulatorOptions {
   /** Time origin (ns) of the timeline and heat map; default the first arrival seen. */
@@ -222,10 +272,16 @@ export class StatsAccumulator {
   private minSector = Infinity;
   private maxSector = -Infinity;
   private readonly blocks: BlockSet;
-  private readonly timeline = new TimeSeriesBins(256, 5);
+  private readonly timeline = new TimeSeriesBins(256, 7);
   private readonly heatmap = new Heatmap();
   private readonly latDevice = new Quantiles();
   private readonly latTotal = new Quantiles();
+  /** latHist*[cls * LAT_BUCKETS + bucket] */
+  private readonly latHistDevice = new Float64Array(5 * LAT_BUCKETS);
+  private readonly latHistTotal = new Float64Array(5 * LAT_BUCKETS);
+  private readonly seekHist = new Float64Array(2 * SEEK_LOG2 + 1);
+  private seekAbsSum = 0;
+  private seekCount = 0;
   private readonly devices = new Map<number, DevAcc>();
   private readonly procs = new Map<number, ProcAcc>();
   private readonly streams: StreamState[] = [];
@@ -340,6 +396,12 @@ export class StatsAccumulator {
         }
         const end = sec + sz / SECTOR_BYTES;
         d.data++;
+        if (d.lastEnd >= 0) {
+          const dist = sec - d.lastEnd;
+          this.seekHist[seekIndex(dist)]++;
+          this.seekAbsSum += Math.abs(dist);
+          this.seekCount++;
+        }
         if (sec === d.lastEnd) {
           d.seq++;
           this.seqAll++;
@@ -368,16 +430,20 @@ export class StatsAccumulator {
           while (heap.size && heap.peek() <= q) heap.pop();
           heap.push(c);
           if (heap.size > st.maxInFlight) st.maxInFlight = heap.size;
+          tl.add(bin, S_QD_SUM, heap.size);
+          tl.add(bin, S_QD_N, 1);
           if (q < st.firstArrival) st.firstArrival = q;
           if (c > st.lastComplete) st.lastComplete = c;
           st.sumTotal += c - q;
           this.latTotal.add(c - q);
+          this.latHistTotal[cls * LAT_BUCKETS + latBucket(c - q)]++;
           if (issue) {
             const di = issue[i] + offsetNs;
             if (di === di) {
               st.hasIssue = true;
               st.sumDevice += c - di;
               this.latDevice.add(c - di);
+              this.latHistDevice[cls * LAT_BUCKETS + latBucket(c - di)]++;
             }
           }
         }
@@ -420,9 +486,12 @@ export class StatsAccumulator {
     const bins: TimeBin[] = [];
     let peakIops = 0;
     let peakBw = 0;
+    const qdOverTime = this.streams.length === 1;
     for (let i = 0; i < tl.used; i++) {
+      const qdN = tl.get(i, S_QD_N);
       const tb: TimeBin = {
         startNs: i * tl.width,
+        meanInFlight: qdOverTime && qdN > 0 ? tl.get(i, S_QD_SUM) / qdN : null,
         readIops: tl.get(i, S_READ) / wsec,
         writeIops: tl.get(i, S_WRITE) / wsec,
         otherIops: tl.get(i, S_OTHER) / wsec,
@@ -456,6 +525,35 @@ export class StatsAccumulator {
             totalCdf: this.latTotal.cdf(),
           }
         : null;
+
+    const hasIssue = this.streams.some((s) => s.hasIssue);
+    const latHist = hasIssue ? this.latHistDevice : this.latHistTotal;
+    let latencyHistogram: TraceStats['latencyHistogram'] = null;
+    if (this.latTotal.count) {
+      const ops: Partial<Record<OpClass, number[]>> = {};
+      OP_CLASSES.forEach((name, c) => {
+        const counts = Array.from(latHist.subarray(c * LAT_BUCKETS, (c + 1) * LAT_BUCKETS));
+        let last = counts.length - 1;
+        while (last >= 0 && counts[last] === 0) last--;
+        if (last >= 0) ops[name] = counts.slice(0, last + 1);
+      });
+      latencyHistogram = { basis: hasIssue ? 'D->C' : 'Q->C', ops };
+    }
+
+    let seek: TraceStats['seek'] = null;
+    if (this.seekCount) {
+      const bins: SeekBin[] = [];
+      let lo = 0;
+      let hi = this.seekHist.length - 1;
+      while (this.seekHist[lo] === 0) lo++;
+      while (this.seekHist[hi] === 0) hi--;
+      for (let j = lo; j <= hi; j++) {
+        const k = Math.abs(j - SEEK_LOG2) - 1;
+        const range: [number, number] = j === SEEK_LOG2 ? [0, 1] : j > SEEK_LOG2 ? [2 ** k, 2 ** (k + 1)] : [-(2 ** (k + 1)) + 1, -(2 ** k) + 1];
+        bins.push({ fromSectors: range[0], toSectors: range[1], count: this.seekHist[j] });
+      }
+      seek = { bins, requests: this.seekCount, meanAbsSectors: this.seekAbsSum / this.seekCount };
+    }
 
     const multi = this.streams.length > 1;
     const processes = topRows(
@@ -532,6 +630,8 @@ export class StatsAccumulator {
       },
       queueDepth,
       latency,
+      latencyHistogram,
+      seek,
       processes,
       devices,
       processCount: this.procs.size,

@@ -1,5 +1,5 @@
 /** The plain-text rendering of an AnalysisReport (the default output of `ssdtune analyze`). */
-import type { AnalysisReport } from '../service/analyze.js';
+import type { AnalysisReport } from './types.js';
 import type { QuantileSummary } from './sketch.js';
 import { OP_CLASSES, type TraceStats } from './stats.js';
 import { fmtBytes, fmtCount, fmtNs, fmtPct, fmtRate, table } from './units.js';
@@ -62,6 +62,7 @@ export function statsText(s: TraceStats, combined = false): string[] {
     if (s.latency.device) rows.push(['latency D->C', q(s.latency.device, fmtNs)]);
   } else rows.push(['latency', 'n/a (no completion times in the trace)']);
   out.push(...kv(rows), '');
+  out.push(...latencyHistogramText(s));
 
   out.push(
     ...table(
@@ -125,5 +126,33 @@ export function statsText(s: TraceStats, combined = false): string[] {
     ).map((l) => '  ' + l),
   );
   if (s.devices.length > TEXT_ROWS) out.push(`  ... ${s.deviceCount - TEXT_ROWS} more in --json`);
+  return out;
+}
+
+/**
+ * biolatency's terminal histogram, one per operation: log2 buckets of
+ * microseconds, from the first to the last non-empty one, 40 stars for the
+ * fullest bucket.
+ */
+export function latencyHistogramText(s: TraceStats): string[] {
+  const h = s.latencyHistogram;
+  if (!h) return [];
+  const out: string[] = [];
+  const basis = h.basis === 'D->C' ? 'issue to completion (D->C)' : 'arrival to completion (Q->C; the trace has no issue times)';
+  for (const op of OP_CLASSES) {
+    const counts = h.ops[op];
+    if (!counts) continue;
+    const first = counts.findIndex((c) => c > 0);
+    const max = Math.max(...counts);
+    out.push(`${op} latency, ${basis}:`, `${'usecs'.padStart(10).padEnd(24)} : count    distribution`);
+    for (let k = first; k < counts.length; k++) {
+      const lo = k === 0 ? 0 : 2 ** k;
+      const hi = 2 ** (k + 1) - 1;
+      const c = counts[k]!;
+      const stars = max > 0 ? Math.round((40 * c) / max) : 0;
+      out.push(`${String(lo).padStart(10)} -> ${String(hi).padEnd(10)} : ${String(c).padEnd(8)} |${'*'.repeat(stars).padEnd(40)}|`);
+    }
+    out.push('');
+  }
   return out;
 }

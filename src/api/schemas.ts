@@ -1,4 +1,5 @@
 /** JSON schemas shared by the routes (validation of bodies, serialisation of replies, OpenAPI). */
+import Type from 'typebox';
 
 export const errorReply = {
   $id: 'ErrorReply',
@@ -32,18 +33,16 @@ export const trace = record('Trace', ['id', 'name', 'bytes'], { id: { type: 'str
 
 export const audit = record('Audit', ['id', 'at', 'action'], { id: { type: 'string' }, at: { type: 'string' }, actor: { type: 'string' }, action: { type: 'string' }, details: { type: 'object', additionalProperties: true } });
 
-export const ALL_SCHEMAS = [errorReply, workload, config, evaluation, device, job, trace, audit];
+export const pin = record('Pin', ['id', 'workloadId', 'space', 'configId'], { id: { type: 'string' }, workloadId: { type: 'string' }, space: { type: 'string' }, deviceClass: { type: 'string' }, configId: { type: 'string' } });
 
-export const idParams = { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 200 } }, required: ['id'] } as const;
+export const ALL_SCHEMAS = [errorReply, workload, config, evaluation, device, job, trace, audit, pin];
 
-export const listQuery = {
-  type: 'object',
-  properties: {
-    limit: { type: 'integer', minimum: 1, maximum: 10000, default: 100 },
-    after: { type: 'string', maxLength: 200 },
-  },
-  additionalProperties: false,
-} as const;
+export const idParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) });
+
+export const listQuery = Type.Object(
+  { limit: Type.Integer({ minimum: 1, maximum: 10000, default: 100 }), after: Type.Optional(Type.String({ maxLength: 200 })) },
+  { additionalProperties: false },
+);
 
 export const listOf = (ref: string) => ({
   type: 'object',
@@ -52,3 +51,5 @@ export const listOf = (ref: string) => ({
 });
 
 export const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, { $ref: 'ErrorReply#' }]));
+
+export { StringEnum } from '../service/tune-spec.js';

@@ -1,26 +1,53 @@
 /**
- * The REST API (fastify). Every route calls the service layer; this file only
- * assembles the plugins: coded errors, token auth, metrics, OpenAPI at /docs.
- * Bound to 127.0.0.1 unless told otherwise; CORS is not enabled.
+ * The REST API (fastify): thin adapters over the in-process service API.
+ * The service is decorated on the instance (`app.ssdtune`) and, with the
+ * caller recorded as actor, on each request (`req.api`); the routes are
+ * encapsulated plugins under /v1 (src/api/routes/). This file assembles them
+ * with the root-level plugins: coded errors, token auth, metrics, OpenAPI at
+ * /docs. Bound to 127.0.0.1 unless told otherwise; CORS is not enabled.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../native.js';
+import { InProcessApi } from '../service/api.js';
 import type { Service } from '../service/context.js';
+import { loadOrCreateToken, serverFile } from '../service/token.js';
+import { usageError } from '../service/tune-spec.js';
 import { registerAuth } from './plugins/auth.js';
 import { registerErrorHandling } from './plugins/errors.js';
 import { registerMetrics } from './plugins/metrics.js';
-import { registerHealthRoutes } from './routes/health.js';
-import { registerJobRoutes } from './routes/jobs.js';
-import { registerRecordRoutes } from './routes/records.js';
-import { registerTraceRoutes } from './routes/traces.js';
-import { registerDashboard } from './routes/dashboard.js';
-import { registerDeviceRoutes } from './routes/devices.js';
+import dashboardRoutes from './routes/dashboard.js';
+import deviceRoutes from './routes/devices.js';
+import healthRoutes from './routes/health.js';
+import identifyRoutes from './routes/identify.js';
+import jobRoutes from './routes/jobs.js';
+import recordRoutes from './routes/records.js';
+import traceRoutes from './routes/traces.js';
 import { ALL_SCHEMAS } from './schemas.js';
-import { loadOrCreateToken } from './token.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The service API this server adapts (actor "api"). */
+    ssdtune: InProcessApi;
+  }
+  interface FastifyRequest {
+    /** The service API recording this request's caller as actor. */
+    api: InProcessApi;
+  }
+}
+
+/** The /v1 route plugins: one file each in routes/, registered under the prefix. */
+const V1_ROUTES = [healthRoutes, recordRoutes, traceRoutes, jobRoutes, deviceRoutes, identifyRoutes];
+
+// Who asked, as a front end going through the API names itself (the CLI sends "cli"); "api" otherwise.
+const ACTOR_RE = /^[a-z][a-z0-9._-]{0,31}$/;
+function actorOf(req: FastifyRequest): string {
+  const h = req.headers['x-ssdtune-actor'];
+  return typeof h === 'string' && ACTOR_RE.test(h) ? h : 'api';
+}
 
 export interface ServerOptions {
   logger?: boolean;
@@ -30,7 +57,19 @@ export async function buildServer(svc: Service, opts: ServerOptions = {}): Promi
   const version = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   const token = loadOrCreateToken(svc.settings.dataDir);
   // Unknown fields are refused (400), not silently dropped as fastify's default (removeAdditional) would.
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 1 << 20, ajv: { customOptions: { removeAdditional: false } } });
+  // Schema violations are usage errors worded as the service words them (SSDTUNE_USAGE, 400).
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: 1 << 20,
+    ajv: { customOptions: { removeAdditional: false } },
+    schemaErrorFormatter: (errors, dataVar) => usageError(errors, dataVar),
+  });
+  const api = new InProcessApi(svc, 'api', version);
+  app.decorate('ssdtune', api);
+  app.decorateRequest('api', null as unknown as InProcessApi);
+  app.addHook('onRequest', async (req) => {
+    req.api = api.as(actorOf(req));
+  });
   for (const s of ALL_SCHEMAS) app.addSchema(s);
   await app.register(swagger, {
     openapi: {
@@ -42,19 +81,10 @@ export async function buildServer(svc: Service, opts: ServerOptions = {}): Promi
   await app.register(swaggerUi, { routePrefix: '/docs' });
   registerErrorHandling(app);
   registerAuth(app, token);
-  registerMetrics(app, svc);
-  registerHealthRoutes(app, svc, version);
-  registerRecordRoutes(app, svc);
-  registerTraceRoutes(app, svc);
-  registerJobRoutes(app, svc);
-  registerDeviceRoutes(app, svc);
-  registerDashboard(app);
+  registerMetrics(app);
+  for (const routes of V1_ROUTES) await app.register(routes, { prefix: '/v1' });
+  await app.register(dashboardRoutes);
   return app;
-}
-
-/** Where a running server advertises itself, so the CLI can go through it. */
-export function serverFile(dataDir: string): string {
-  return path.join(dataDir, 'server.json');
 }
 
 export async function startServer(svc: Service, opts: ServerOptions = {}): Promise<{ app: FastifyInstance; url: string }> {

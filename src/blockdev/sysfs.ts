@@ -1,5 +1,5 @@
 /**
- * The block-layer sysfs surface ssdtune may touch (DESIGN.md part 11): the
+ * The block-layer sysfs surface ssdtune may touch (docs/devices.md): the
  * allow-list of queue attributes, and reading/writing them on the disk that
  * owns a device's request queue (resolve.ts finds it). Nothing outside the allow-list is ever written: writeAttr checks it
  * again itself so no caller can bypass it.

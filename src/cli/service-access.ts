@@ -1,17 +1,19 @@
 /**
- * How a CLI command reaches the service: open the ConfDB in this process, or,
- * when a running `ssdtune serve` holds it (LevelDB admits one process), go
+ * How a CLI command reaches the service: in this process over the ConfDB,
+ * or, when a running `ssdtune serve` holds it (LevelDB admits one process),
  * through that server's REST API. The server advertises its URL in
  * `<dataDir>/server.json`; --server / SSDTUNE_SERVER name one explicitly.
+ * Either way the command gets the same SsdtuneApi and behaves the same.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadSettings, type Settings } from '../config.js';
-import { ERR_CONFLICT, isSsdtuneError, SsdtuneError, ERR_NOT_FOUND, ERR_USAGE } from '../errors.js';
-import { serverFile } from '../api/server.js';
-import { readToken } from '../api/token.js';
-import { openService, type Service } from '../service/context.js';
+import { isSsdtuneError } from '../errors.js';
+import { InProcessApi, type SsdtuneApi } from '../service/api.js';
+import { openService } from '../service/context.js';
 import { jobHandlers } from '../service/handlers.js';
+import { readToken, serverFile } from '../service/token.js';
+import { HttpApi } from './http-client.js';
 
 export interface CommonOptions {
   dataDir?: string;
@@ -32,64 +34,24 @@ export function settingsFrom(o: CommonOptions): Settings {
   return loadSettings({ ...(o.dataDir ? { dataDir: o.dataDir } : {}), ...(o.store ? { store: o.store } : {}), ...(o.server ? { server: o.server } : {}) });
 }
 
-/** A REST client for the server that holds the ConfDB. */
-export class RemoteService {
-  constructor(
-    readonly url: string,
-    private readonly token: string | undefined,
-  ) {}
-
-  async request<T>(method: string, route: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = {};
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    let res: Response;
-    try {
-      res = await fetch(new URL(route, this.url), { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-    } catch (e) {
-      throw ERR_USAGE(`cannot reach the ssdtune server at ${this.url}: ${(e as Error).message}`);
-    }
-    const data = (await res.json()) as T & { error?: { code: string; message: string } };
-    if (!res.ok) {
-      if (res.status === 404) throw ERR_NOT_FOUND(data.error?.message ?? `${route}: not found`);
-      throw new SsdtuneError({ code: data.error?.code ?? 'SSDTUNE_REMOTE', status: res.status, exitCode: 1, template: '' }, `server: ${data.error?.message ?? res.statusText}`);
-    }
-    return data;
-  }
-}
-
-export type Access = { local: Service; remote?: undefined } | { remote: RemoteService; local?: undefined };
-
-/**
- * Open the service locally, falling back to the advertised server when the
- * ConfDB is held by it. `fn` runs with whichever was reached; a local service
- * is closed afterwards.
- */
-export async function withService<T>(o: CommonOptions, fn: (a: Access) => Promise<T>): Promise<T> {
+/** Open the service API (in-process, or the server that holds the ConfDB), run `fn`, close it. */
+export async function withApi<T>(o: CommonOptions, fn: (api: SsdtuneApi) => Promise<T>, actor = 'cli'): Promise<T> {
   const settings = settingsFrom(o);
-  if (settings.server) return fn({ remote: new RemoteService(settings.server, readToken(settings.dataDir)) });
-  let svc: Service;
-  try {
-    svc = await openService(settings, jobHandlers);
-  } catch (e) {
-    const file = serverFile(settings.dataDir);
-    if (isSsdtuneError(e, 'SSDTUNE_CONFDB_LOCKED') && existsSync(file)) {
+  let api: SsdtuneApi;
+  if (settings.server) api = new HttpApi(settings.server, readToken(settings.dataDir), actor);
+  else {
+    try {
+      api = new InProcessApi(await openService(settings, jobHandlers), actor);
+    } catch (e) {
+      const file = serverFile(settings.dataDir);
+      if (!(isSsdtuneError(e, 'SSDTUNE_CONFDB_LOCKED') && existsSync(file))) throw e;
       const { url } = JSON.parse(readFileSync(file, 'utf8')) as { url: string };
-      return fn({ remote: new RemoteService(url, readToken(settings.dataDir)) });
+      api = new HttpApi(url, readToken(settings.dataDir), actor);
     }
-    throw e;
   }
   try {
-    return await fn({ local: svc });
+    return await fn(api);
   } finally {
-    await svc.close();
+    await api.close();
   }
-}
-
-/** For commands that only make sense in-process (e.g. serve). */
-export async function withLocalService<T>(o: CommonOptions, fn: (svc: Service) => Promise<T>): Promise<T> {
-  return withService(o, async (a) => {
-    if (!a.local) throw ERR_CONFLICT(`the ConfDB is held by the server at ${a.remote.url}; stop it first`);
-    return fn(a.local);
-  });
 }

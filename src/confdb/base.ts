@@ -1,6 +1,6 @@
 /** What both ConfDB engines share: lookups by key, single puts, schema migration. */
 import { ERR_CONFDB_SCHEMA, ERR_NOT_FOUND } from '../errors.js';
-import type { ConfDB } from './db.js';
+import type { ConfDB } from './store.js';
 import type { BatchOp, Kind, RecordOf } from './kinds.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 

@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ERR_CONFDB_LOCKED, ERR_CONFDB_OPEN } from '../errors.js';
 import { StoreBase } from './base.js';
-import type { ConfDB } from './db.js';
+import type { ConfDB } from './store.js';
 import { KINDS, keyOf, pinKey, type BatchOp, type Kind, type ListOptions, type RecordOf } from './kinds.js';
 import type { ConfigRecord, EvaluationRecord, JobRecord, JobStatus, PinRecord, TraceRecord, WorkloadRecord } from './records.js';
 

@@ -12,7 +12,7 @@
 import pg from 'pg';
 import { ERR_CONFDB_OPEN } from '../errors.js';
 import { StoreBase } from './base.js';
-import type { ConfDB } from './db.js';
+import type { ConfDB } from './store.js';
 import { KINDS, keyOf, pinKey, type BatchOp, type Kind, type ListOptions, type RecordOf } from './kinds.js';
 import type { ConfigRecord, EvaluationRecord, JobRecord, JobStatus, PinRecord, TraceRecord, WorkloadRecord } from './records.js';
 

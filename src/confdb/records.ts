@@ -1,9 +1,9 @@
 /**
- * What the ConfDB stores (DESIGN.md part 10). Every record is plain JSON so
+ * What the ConfDB stores (docs/confdb.md). Every record is plain JSON so
  * that export/import as JSON lines moves a ConfDB between hosts unchanged.
  */
 import type { Configuration } from '../space/types.js';
-import type { Metrics } from '../evaluators/types.js';
+import type { Metrics, Replay } from '../evaluators/types.js';
 
 export interface WorkloadRecord {
   id: string;
@@ -46,6 +46,8 @@ export interface ConfigRecord {
   baselineMetrics?: Metrics;
   /** The device class it was learned on (host space from fleet agents; see service/fleet.ts). */
   deviceClass?: string;
+  /** The replay intensity its grade was measured at (absent: recorded). */
+  replay?: Replay;
 }
 
 export interface EvaluationRecord {
@@ -110,6 +112,8 @@ export interface JobRecord {
   pid?: number;
   result?: Record<string, unknown>;
   error?: string;
+  /** The coded error's code (SSDTUNE_...), so a client rethrows it with its exit code and HTTP status. */
+  errorCode?: string;
   /** Resumable search state (JSON). */
   checkpoint?: unknown;
   createdAt: string;

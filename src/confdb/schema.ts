@@ -3,7 +3,8 @@
  * returns the writes to make; they are applied in one batch before the
  * version number moves, so an interrupted migration simply runs again.
  */
-import type { BatchOp, ConfDB } from './db.js';
+import type { BatchOp } from './kinds.js';
+import type { ConfDB } from './store.js';
 
 export const SCHEMA_VERSION = 1;
 

@@ -7,6 +7,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { once } from 'node:events';
+import type { Readable, Writable } from 'node:stream';
 import { ERR_CONFDB_IMPORT } from '../errors.js';
 import { ConfDB, KINDS, keyOf, type BatchOp, type Kind } from './db.js';
 
@@ -25,7 +26,11 @@ const REQUIRED: Record<Kind, string[]> = {
 };
 
 export async function exportConfDB(db: ConfDB, file: string): Promise<Record<Kind, number>> {
-  const out = createWriteStream(file, { mode: 0o600 });
+  return exportConfDBTo(db, createWriteStream(file, { mode: 0o600 }));
+}
+
+/** The export as JSON lines on a stream (a file, an HTTP reply); ends the stream. */
+export async function exportConfDBTo(db: ConfDB, out: Writable): Promise<Record<Kind, number>> {
   const counts = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<Kind, number>;
   const write = async (line: string) => {
     if (!out.write(line + '\n')) await once(out, 'drain');
@@ -43,9 +48,14 @@ export async function exportConfDB(db: ConfDB, file: string): Promise<Record<Kin
 }
 
 export async function importConfDB(db: ConfDB, file: string, actor = 'cli'): Promise<Record<Kind, number>> {
+  return importConfDBFrom(db, createReadStream(file), file, actor);
+}
+
+/** Import JSON lines from a stream; `file` names it in errors. */
+export async function importConfDBFrom(db: ConfDB, input: Readable, file: string, actor = 'cli'): Promise<Record<Kind, number>> {
   const ops: BatchOp[] = [];
   const counts = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<Kind, number>;
-  const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+  const rl = createInterface({ input, crlfDelay: Infinity });
   let lineNo = 0;
   try {
     for await (const line of rl) {

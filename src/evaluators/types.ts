@@ -1,5 +1,5 @@
 /**
- * Evaluators (DESIGN.md part 8) score a configuration on a workload: the
+ * Evaluators (docs/tuning.md) score a configuration on a workload: the
  * native SSD simulator, the readahead model, live replay, MQSim. The search
  * only sees this interface.
  */

@@ -10,7 +10,7 @@
  * h = p (n-1), f = floor(h).
  */
 import { ERR_ML_NONFINITE } from '../errors.js';
-import type { RequestWindow } from './perio.js';
+import type { RequestWindow } from './types.js';
 import { measureWindow, WINDOW_SLOTS } from './window-native.js';
 
 /** Latency assumed for the queue-depth estimate when the trace has no completion times (a typical SSD 4 KiB read). The addon (native/src/descriptors.cc) holds the same value. */

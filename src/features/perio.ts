@@ -28,21 +28,12 @@
  */
 import { ERR_FEATURES_INPUT, ERR_USAGE } from '../errors.js';
 import type { TraceBatch } from '../trace/model.js';
+import type { PerIoFeatures, RequestWindow } from './types.js';
 import { measureWindow, WINDOW_SLOTS } from './window-native.js';
 
-export const DEFAULT_WINDOW = 3000;
+export type { PerIoFeatures, RequestWindow } from './types.js';
 
-/** N consecutive requests of one stream: the batch columns (completeNs when the source has it) plus where they sit. */
-export interface RequestWindow extends Pick<TraceBatch, 'length' | 'timeNs' | 'sector' | 'bytes' | 'op' | 'device' | 'completeNs'> {
-  /** Device id of the stream when split by device, else -1 (whole trace). */
-  readonly stream: number;
-  /** Window number within its stream (0-based). */
-  readonly index: number;
-  /** Index, within the stream, of the window's first request. */
-  readonly firstRequest: number;
-  /** Arrival of the stream's request just before this window; NaN when the window starts the stream. */
-  readonly prevTimeNs: number;
-}
+export const DEFAULT_WINDOW = 3000;
 
 export interface WindowOptions {
   /** Requests per window (default 3000). */
@@ -219,15 +210,6 @@ export async function* windowsOf(batches: AsyncIterable<TraceBatch>, opts: Windo
 }
 
 export const PER_IO_FEATURES = ['logIat', 'logOffset', 'logSize', 'isRead', 'device'] as const;
-
-export interface PerIoFeatures {
-  readonly length: number;
-  readonly logIat: Float64Array;
-  readonly logOffset: Float64Array;
-  readonly logSize: Float64Array;
-  readonly isRead: Uint8Array;
-  readonly device: Uint32Array;
-}
 
 /** The per-I/O features of one window (computed by the addon, window-native.ts, with the window's descriptors). */
 export function perIoFeatures(w: RequestWindow): PerIoFeatures {

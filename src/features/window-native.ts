@@ -11,7 +11,7 @@
  */
 import { ERR_ML_NONFINITE, ERR_NATIVE } from '../errors.js';
 import { native } from '../native.js';
-import type { PerIoFeatures, RequestWindow } from './perio.js';
+import type { PerIoFeatures, RequestWindow } from './types.js';
 
 /** The addon's output slots, in order (checked against the addon's own list on first use). */
 export const WINDOW_SLOTS = [

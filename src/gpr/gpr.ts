@@ -1,5 +1,5 @@
 /**
- * Gaussian-process regression (DESIGN.md part 6), following scikit-learn's
+ * Gaussian-process regression (docs/tuning.md), following scikit-learn's
  * GaussianProcessRegressor closely enough that its numbers can be checked
  * against it: `alpha` added to the kernel diagonal, optional y
  * normalisation (normalize_y), hyper-parameters fitted by maximising the
@@ -33,6 +33,28 @@ export interface GprOptions {
   restarts?: number;
   seed?: number;
   optimizer?: LbfgsbOptions;
+  /**
+   * A prior over the log hyper-parameters: the fit maximises LML + log prior
+   * (a MAP estimate) instead of the LML alone. `lml` still reports the
+   * likelihood. None by default (scikit-learn's maximum likelihood).
+   */
+  prior?: HyperPrior;
+}
+
+/** log p(theta) up to a constant, adding its gradient into `grad`. */
+export type HyperPrior = (theta: Float64Array, grad: Float64Array) => number;
+
+/** Independent normal priors on chosen log hyper-parameters: index -> [mean, standard deviation] of the log. */
+export function logNormalPrior(terms: ReadonlyMap<number, readonly [number, number]>): HyperPrior {
+  return (theta, grad) => {
+    let lp = 0;
+    for (const [i, [m, sd]] of terms) {
+      const u = (theta[i]! - m) / sd;
+      lp -= 0.5 * u * u;
+      grad[i] -= u / sd;
+    }
+    return lp;
+  };
 }
 
 export interface Prediction {
@@ -83,7 +105,7 @@ function toFlat(rows: ReadonlyArray<ArrayLike<number>>, what: string): { X: Floa
 }
 
 export class GaussianProcess {
-  readonly opts: Required<Omit<GprOptions, 'kernel' | 'optimizer'>> & { optimizer: LbfgsbOptions };
+  readonly opts: Required<Omit<GprOptions, 'kernel' | 'optimizer' | 'prior'>> & { optimizer: LbfgsbOptions; prior?: HyperPrior };
   /** The kernel with the fitted hyper-parameters (a copy of the prior's). */
   kernel: Kernel;
   /** Log marginal likelihood of the fitted model (on the normalised scale when normalizeY). */
@@ -117,6 +139,7 @@ export class GaussianProcess {
       restarts: opts.restarts ?? 0,
       seed: opts.seed ?? 1,
       optimizer: opts.optimizer ?? {},
+      ...(opts.prior ? { prior: opts.prior } : {}),
     };
   }
 
@@ -147,11 +170,17 @@ export class GaussianProcess {
     if (this.opts.optimize && this.kernel.nParams > 0) {
       const bounds = boundsOf(this.kernel);
       const rng = new Rng(this.opts.seed);
+      const prior = this.opts.prior;
       const objective = (theta: Float64Array, g?: Float64Array): number => {
         const r = this.likelihood(theta, yy, g !== undefined);
         if (!r) return Infinity;
-        if (g) for (let p = 0; p < g.length; p++) g[p] = -r.grad[p]!;
-        return -r.lml;
+        let f = -r.lml;
+        if (prior) {
+          const pg = new Float64Array(theta.length);
+          f -= prior(theta, pg);
+          if (g) for (let p = 0; p < g.length; p++) g[p] = -r.grad[p]! - pg[p]!;
+        } else if (g) for (let p = 0; p < g.length; p++) g[p] = -r.grad[p]!;
+        return f;
       };
       let best: { theta: Float64Array; f: number } | undefined;
       for (let s = 0; s <= this.opts.restarts; s++) {
@@ -232,6 +261,27 @@ export class GaussianProcess {
       for (let p = 0; p < grad.length; p++) grad[p] *= 0.5;
     }
     return { lml, grad, L, alpha, mean, jitter: f.jitter };
+  }
+
+  /**
+   * Leave-one-out predictions of the training points in closed form
+   * (Rasmussen & Williams eq. 5.12): mean y_i - a_i / [K^-1]_ii and
+   * variance 1 / [K^-1]_ii, on the original scale of y. Tells how well the
+   * model would have predicted each point without it: a search reads the
+   * most recent ones as the model's calibration.
+   */
+  leaveOneOut(): Prediction {
+    if (this.n === 0) throw ERR_GPR('leaveOneOut before fit');
+    const n = this.n;
+    const Kinv = choInverse(this.L, n);
+    const mean = new Float64Array(n);
+    const std = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const d = Kinv[i * n + i]!;
+      mean[i] = (this.yTrain[i]! - this.alphaVec[i]! / d) * this.yStd + this.yMean;
+      std[i] = Math.sqrt(1 / d) * this.yStd;
+    }
+    return { mean, std };
   }
 
   predict(rows: ReadonlyArray<ArrayLike<number>>): Prediction {

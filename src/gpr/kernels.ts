@@ -173,8 +173,12 @@ function sqdist(X: Float64Array, n: number, d: number): Float64Array {
 abstract class Stationary implements Kernel {
   abstract readonly nParams: number;
   private cache: { X: Float64Array; key: string; K: Float64Array; Z: Float64Array | undefined } | undefined;
-  /** Length scales: one (isotropic) or d (ARD). */
-  constructor(public lengthScale: number[], readonly lsBounds: Bounds) {}
+  /**
+   * Length scales: one (isotropic) or one per input dimension (ARD); with
+   * `tie`, dimension k uses lengthScale[tie[k]] (the one-hot columns of one
+   * categorical parameter share a scale).
+   */
+  constructor(public lengthScale: number[], readonly lsBounds: Bounds, readonly tie?: readonly number[]) {}
   abstract getTheta(out: Float64Array, at: number): void;
   abstract setTheta(t: ArrayLike<number>, at: number): void;
   abstract logBounds(out: Array<[number, number]>): void;
@@ -197,12 +201,13 @@ abstract class Stationary implements Kernel {
 
   /** Inverse squared length scale per dimension. */
   private inv2(d: number): Float64Array {
-    if (!this.isotropic && this.lengthScale.length !== d) {
+    if (this.tie && this.tie.length !== d) throw new Error(`kernel ties ${this.tie.length} dimensions, points have ${d}`);
+    if (!this.isotropic && !this.tie && this.lengthScale.length !== d) {
       throw new Error(`kernel has ${this.lengthScale.length} length scales for ${d}-dimensional points`);
     }
     const out = new Float64Array(d);
     for (let k = 0; k < d; k++) {
-      const l = this.isotropic ? this.lengthScale[0]! : this.lengthScale[k]!;
+      const l = this.isotropic ? this.lengthScale[0]! : this.lengthScale[this.tie ? this.tie[k]! : k]!;
       out[k] = 1 / (l * l);
     }
     return out;
@@ -302,13 +307,10 @@ abstract class Stationary implements Kernel {
   }
 }
 
-export class RBF extends Stationary {
+/** A stationary kernel whose only hyper-parameters are its length scales (one, or one per dimension). */
+abstract class LengthScaled extends Stationary {
   get nParams(): number {
     return this.lengthScale.length;
-  }
-  /** `lengthScale` as an array makes an ARD kernel (one scale per input dimension). */
-  constructor(lengthScale: number | number[] = 1, bounds: Bounds = DEFAULT_BOUNDS) {
-    super(Array.isArray(lengthScale) ? [...lengthScale] : [lengthScale], bounds);
   }
   getTheta(out: Float64Array, at: number): void {
     this.lengthScale.forEach((l, k) => (out[at + k] = Math.log(l)));
@@ -326,6 +328,16 @@ export class RBF extends Stationary {
   protected paramKey(): string {
     return this.lengthScale.join(',');
   }
+  protected scalesText(): string {
+    return this.lengthScale.length === 1 ? fmt(this.lengthScale[0]!) : `[${this.lengthScale.map(fmt).join(', ')}]`;
+  }
+}
+
+export class RBF extends LengthScaled {
+  /** `lengthScale` as an array makes an ARD kernel (one scale per input dimension). */
+  constructor(lengthScale: number | number[] = 1, bounds: Bounds = DEFAULT_BOUNDS) {
+    super(Array.isArray(lengthScale) ? [...lengthScale] : [lengthScale], bounds);
+  }
   protected value(z: number): number {
     return Math.exp(-0.5 * z);
   }
@@ -338,8 +350,7 @@ export class RBF extends Stationary {
     return new RBF(this.lengthScale.length === 1 ? this.lengthScale[0]! : [...this.lengthScale], this.lsBounds);
   }
   toString(): string {
-    const ls = this.lengthScale.length === 1 ? fmt(this.lengthScale[0]!) : `[${this.lengthScale.map(fmt).join(', ')}]`;
-    return `RBF(length_scale=${ls})`;
+    return `RBF(length_scale=${this.scalesText()})`;
   }
 }
 
@@ -379,6 +390,40 @@ export class RationalQuadratic extends Stationary {
   }
   toString(): string {
     return `RationalQuadratic(alpha=${fmt(this.alpha)}, length_scale=${fmt(this.lengthScale[0]!)})`;
+  }
+}
+
+/**
+ * Matérn kernel with nu = 5/2 (scikit-learn's Matern(nu=2.5)): twice
+ * differentiable, the usual prior for Bayesian optimisation, where the RBF's
+ * infinite smoothness makes the model overconfident between observations.
+ * k = (1 + r + r^2/3) exp(-r), r = sqrt(5 z). ARD with an array of length
+ * scales; `tie` maps input dimensions onto shared length scales.
+ */
+export class Matern52 extends LengthScaled {
+  constructor(lengthScale: number | number[] = 1, bounds: Bounds = DEFAULT_BOUNDS, tie?: readonly number[]) {
+    super(Array.isArray(lengthScale) ? [...lengthScale] : [lengthScale], bounds, tie);
+    if (tie && (tie.some((t) => !Number.isInteger(t) || t < 0 || t >= this.lengthScale.length) || this.lengthScale.length === 1)) {
+      throw new Error(`Matern52: tie must map dimensions onto 0..${this.lengthScale.length - 1} of several length scales`);
+    }
+  }
+  protected value(z: number): number {
+    const r = Math.sqrt(5 * z);
+    return (1 + r + (r * r) / 3) * Math.exp(-r);
+  }
+  protected grad(z: number, _k: number, diff2: Float64Array, w: number, g: Float64Array): void {
+    // dk/dlog l_q = (5/3) (1 + r) exp(-r) (dx_q / l_q)^2; isotropic: the same with z.
+    const r = Math.sqrt(5 * z);
+    const c = w * (5 / 3) * (1 + r) * Math.exp(-r);
+    if (this.lengthScale.length === 1) g[0] += c * z;
+    else if (this.tie) for (let q = 0; q < diff2.length; q++) g[this.tie[q]!] += c * diff2[q]!;
+    else for (let q = 0; q < diff2.length; q++) g[q] += c * diff2[q]!;
+  }
+  clone(): Kernel {
+    return new Matern52(this.lengthScale.length === 1 ? this.lengthScale[0]! : [...this.lengthScale], this.lsBounds, this.tie);
+  }
+  toString(): string {
+    return `Matern(length_scale=${this.scalesText()}, nu=2.5)`;
   }
 }
 

@@ -1,6 +1,6 @@
 /**
- * Applies a host configuration through sysfs, all or nothing (DESIGN.md part
- * 11): validate everything first, record the way back durably before the
+ * Applies a host configuration through sysfs, all or nothing
+ * (docs/devices.md): validate everything first, record the way back durably before the
  * first write, write in the kernel's order, read every write back, and on any
  * failure restore the snapshot taken before the first write.
  *

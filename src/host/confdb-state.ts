@@ -1,5 +1,5 @@
 /**
- * StateStore on the ConfDB's `devices` records (DESIGN.md part 10: what is
+ * StateStore on the ConfDB's `devices` records (docs/confdb.md: what is
  * applied to which device and what it replaced), each change written in one
  * synced batch with its audit record: the applier writes sysfs only once the
  * way back is on disk.

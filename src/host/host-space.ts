@@ -1,5 +1,5 @@
 /**
- * The `host` configuration space (DESIGN.md part 9), built per device from
+ * The `host` configuration space (docs/tuning.md), built per device from
  * what its sysfs offers: schedulers it lists, max_sectors_kb up to
  * max_hw_sectors_kb, nr_requests up to the tag depth without a scheduler,
  * and the active scheduler's tunables. The baseline is what the device has

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { ERR_USAGE, isSsdtuneError } from '../errors.js';
 import { openTrace } from '../readers/registry.js';
 import type { TraceBatch } from '../trace/model.js';
-import { describeTrace, windowStreams } from './characterise.js';
+import { describeTrace, windowStreams, type DescribedTrace } from './characterise.js';
 
 export interface Stream {
   name: string;
@@ -76,11 +76,23 @@ async function* scaledTime(batches: AsyncIterable<TraceBatch>, k: number): Async
   }
 }
 
-/** Per-device window vectors of one trace file, in device order (of its copy `timeScale` times slower, when given). */
-export async function traceStreams(file: string, windowSize: number, format?: string, timeScale?: number): Promise<{ format: string; requests: number; streams: { device: number; windows: Float64Array[] }[] }> {
+export interface TraceStreams {
+  /** The trace's format, as sniffed or forced. */
+  format: string;
+  requests: number;
+  described: DescribedTrace;
+  /** Window vectors per device stream, in device order. */
+  streams: { device: number; windows: Float64Array[] }[];
+}
+
+/**
+ * Per-device window vectors of one trace file (of its copy `timeScale` times
+ * slower, when given): the one windowing of training, `tune` and `identify`.
+ */
+export async function traceStreams(file: string, windowSize: number, format?: string, timeScale?: number): Promise<TraceStreams> {
   const src = await openTrace(file, format ? { format } : {});
   const t = await describeTrace(timeScale ? scaledTime(src, timeScale) : src, { size: windowSize, splitByDevice: true, source: file });
-  return { format: src.meta.format, requests: t.requests, streams: windowStreams(t) };
+  return { format: src.meta.format, requests: t.requests, described: t, streams: windowStreams(t) };
 }
 
 export interface LoadOptions {

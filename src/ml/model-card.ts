@@ -8,7 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
 import type { SourceFigures, Totals } from './evaluation.js';
-import type { TrainConfig, TrainResult } from './train.js';
+import type { TrainConfig } from './train-defaults.js';
+import type { TrainResult } from './train-result.js';
 
 export const HAND_WRITTEN_MARKER = '<!-- Hand-written below this line: `ssdtune model train` keeps it as it is. -->';
 

@@ -1,8 +1,33 @@
 /**
- * Training defaults, apart from train.ts so that the CLI can show them in
- * `--help` without loading TensorFlow.js at start-up.
+ * The training configuration and its defaults, apart from train.ts so that
+ * the CLI can show them in `--help` without loading TensorFlow.js at start-up.
  */
-import type { TrainConfig } from './train.js';
+
+export interface TrainConfig {
+  tracesDir: string;
+  outDir: string;
+  windowSize: number;
+  /** Windows a held-out stream needs to be stored from its beginning and asked again later (same-workload match). */
+  minWindows: number;
+  queryWindows: number;
+  hidden: number;
+  embedding: number;
+  steps: number;
+  classesPerBatch: number;
+  samplesPerClass: number;
+  /** Consecutive windows per training sample (similarity.ts trainEmbedder); queryWindows trains on what identification asks. */
+  trainRun: number;
+  margin: number;
+  learningRate: number;
+  /** Trace files whose devices count as ONE workload (the ASUs of one application). */
+  mergeDevicesOf: string[];
+  /** Slower copies of every trace trained on as workloads of their own (data.ts Stream.timeScale); [] for none. */
+  timeScales: number[];
+  /** Share of new-workload queries the threshold must answer "new" (calibration.ts). */
+  minRejection: number;
+  seed: number;
+  log?: (msg: string) => void;
+}
 
 export const DEFAULT_TRAIN: Omit<TrainConfig, 'tracesDir' | 'outDir'> = {
   windowSize: 64,

@@ -17,9 +17,9 @@ import path from 'node:path';
 import { cpuUsage } from 'node:process';
 import { ERR_ML_DEGENERATE } from '../errors.js';
 import { DESCRIPTOR_DIM, DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
-import { calibrateThreshold, fitConfidence, type ConfidenceCurve, type Threshold } from './calibration.js';
-import { loadStreams, type LoadedTraces, type Stream } from './data.js';
-import { askFold, calibrationData, crossFittedThreshold, profiles, scoreFold, totals, type FoldOutcome, type SourceFigures, type Totals } from './evaluation.js';
+import { calibrateThreshold, fitConfidence } from './calibration.js';
+import { loadStreams, type Stream } from './data.js';
+import { askFold, calibrationData, crossFittedThreshold, profiles, scoreFold, totals, type FoldOutcome } from './evaluation.js';
 import { embeddingSpread, embedWindows, METHODS, type Method } from './identify.js';
 import { readHandWritten, modelCard } from './model-card.js';
 import { META_VERSION, saveSimilarityModel, type SimilarityMeta, type SimilarityModel } from './model-io.js';
@@ -28,34 +28,11 @@ import { Reservoir, seededRng } from './rng.js';
 import { buildEmbedder, initBackend, trainEmbedder } from './similarity.js';
 import { byWorkload, sourcesOf } from './split.js';
 import { fitScaler, standardize } from './standardize.js';
+import type { TrainConfig } from './train-defaults.js';
+import type { MethodFigures, TrainResult } from './train-result.js';
 
-export interface TrainConfig {
-  tracesDir: string;
-  outDir: string;
-  windowSize: number;
-  /** Windows a held-out stream needs to be stored from its beginning and asked again later (same-workload match). */
-  minWindows: number;
-  queryWindows: number;
-  hidden: number;
-  embedding: number;
-  steps: number;
-  classesPerBatch: number;
-  samplesPerClass: number;
-  /** Consecutive windows per training sample (similarity.ts trainEmbedder); queryWindows trains on what identification asks. */
-  trainRun: number;
-  margin: number;
-  learningRate: number;
-  /** Trace files whose devices count as ONE workload (the ASUs of one application). */
-  mergeDevicesOf: string[];
-  /** Slower copies of every trace trained on as workloads of their own (data.ts Stream.timeScale); [] for none. */
-  timeScales: number[];
-  /** Share of new-workload queries the threshold must answer "new" (calibration.ts). */
-  minRejection: number;
-  seed: number;
-  log?: (msg: string) => void;
-}
-
-export { DEFAULT_TRAIN } from './train-defaults.js';
+export { DEFAULT_TRAIN, type TrainConfig } from './train-defaults.js';
+export type { MethodFigures, TrainResult } from './train-result.js';
 
 /** The network, scaler and PCA baseline fitted on some streams (thresholds not yet calibrated). */
 export async function fitModel(streams: readonly Stream[], cfg: TrainConfig): Promise<{ model: SimilarityModel; losses: number[]; seconds: number }> {
@@ -96,28 +73,6 @@ export async function fitModel(streams: readonly Stream[], cfg: TrainConfig): Pr
   const spreads = [...byWorkload(streams).values()].map((ss) => embeddingSpread(ss.map((s) => embedWindows(model, s.windows)), cfg.queryWindows)).filter((x) => x.n >= 8).map((x) => x.p90).sort((a, b) => a - b);
   meta.typicalSpread = spreads.length ? spreads[Math.floor((spreads.length - 1) / 2)]! : 0;
   return { model, losses, seconds };
-}
-
-export interface MethodFigures {
-  /** Per held-out source, with the threshold cross-fitted on the other sources. */
-  sources: SourceFigures[];
-  totals: Totals;
-  /** The shipped threshold (calibrated on every source's outcomes) and its rates on them. */
-  shipped: Threshold;
-  curve: ConfidenceCurve;
-}
-
-export interface TrainResult {
-  model: SimilarityModel;
-  figures: Record<Method, MethodFigures>;
-  data: LoadedTraces;
-  /** Streams used (at least 2 windows each): name, source, windows. */
-  streams: { name: string; source: string; windows: number }[];
-  backend: string;
-  /** Wall seconds of the shipped network's training, its loss curve, and the CPU seconds of the whole run (every fold). */
-  trainSeconds: number;
-  losses: number[];
-  cpuSeconds: number;
 }
 
 export async function trainSimilarity(cfg: TrainConfig): Promise<TrainResult> {
@@ -179,4 +134,15 @@ export async function trainAndSave(cfg: TrainConfig, command: string): Promise<T
   const cardFile = path.join(cfg.outDir, 'MODEL_CARD.md');
   writeFileSync(cardFile, modelCard(r, cfg, command, readHandWritten(cardFile)));
   return r;
+}
+
+/** What `ssdtune model train` prints: where the model went and its leave-one-source-out totals. */
+export function trainSummary(r: TrainResult, cfg: TrainConfig): string {
+  const t = r.figures.network.totals;
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  return (
+    `model saved to ${cfg.outDir} (${r.streams.length} streams of ${new Set(r.streams.map((s) => s.source)).size} sources, ${r.cpuSeconds.toFixed(0)} CPU-s on ${r.backend})\n` +
+    `leave one source out: new-workload detection ${pct(t.detection)} (${t.falseKnown} false "known" of ${t.detectionQueries}), whole held-out traces answered "known" ${t.wholeTracesFalseKnown}, ` +
+    `same-workload match ${pct(t.match)} of ${t.matchQueries} (${t.wrongKnown} another workload, ${t.missed} "new"); per source in ${path.join(cfg.outDir, 'MODEL_CARD.md')}\n`
+  );
 }

@@ -50,7 +50,7 @@ export async function openLineFormat(path: string, format: string, opts: ReaderO
       let records = 0;
       const rejected = (e: unknown, lineNo: number, line: string): void => {
         if (!(e instanceof LineError)) throw e;
-        if (!opts.skipBad) throw ERR_TRACE_FORMAT(path, `line ${lineNo}`, `${e.expected}, got ${JSON.stringify(line.slice(0, 120))}`);
+        if (!opts.skipBad) throw ERR_TRACE_FORMAT(path, `line ${lineNo}`, opts.quoteInput === false ? e.expected : `${e.expected}, got ${JSON.stringify(line.slice(0, 120))}`);
         meta.skippedRecords++;
       };
       const parseLine = (line: string, lineNo: number): void => {

@@ -54,7 +54,10 @@ export async function sniffFormat(path: string, opts: InputOptions = {}): Promis
   if (size === 0 && kind === 'file') throw ERR_TRACE_UNKNOWN_FORMAT(path, 'the file is empty');
   const head = await readHead(path, 65536, opts);
   const scored = FORMATS.map((f) => ({ f, s: f.sniff(head, path) })).filter((x) => x.s > 0);
-  if (!scored.length) throw ERR_TRACE_UNKNOWN_FORMAT(path, `first bytes ${JSON.stringify(head.subarray(0, 40).toString('latin1'))} match none of ${FORMATS.map((x) => x.name).join(', ')}`);
+  if (!scored.length) {
+    const what = opts.quoteInput === false ? 'its first bytes' : `first bytes ${JSON.stringify(head.subarray(0, 40).toString('latin1'))}`;
+    throw ERR_TRACE_UNKNOWN_FORMAT(path, `${what} match none of ${FORMATS.map((x) => x.name).join(', ')}`);
+  }
   const best = Math.max(...scored.map((x) => x.s));
   const tied = scored.filter((x) => x.s >= best - TIE).map((x) => x.f);
   if (tied.length > 1)

@@ -33,6 +33,12 @@ export interface InputOptions {
   limits?: Partial<InputLimits>;
   /** Cancels the read: the reader stops with SSDTUNE_TRACE_ABORTED (a FIFO waiting for a writer included). */
   signal?: AbortSignal;
+  /**
+   * Quote the offending bytes in errors (the first bytes of an unknown format,
+   * the start of a bad line). Default true, for the CLI user; a server reading
+   * files by path passes false so that no error discloses a file's content.
+   */
+  quoteInput?: boolean;
 }
 
 export interface ReaderOptions extends InputOptions {

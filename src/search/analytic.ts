@@ -5,7 +5,7 @@
  *
  * A function value f (to minimise, known minimum f*) is reported as a
  * latency of 1 + (f - f*) microseconds and the matching throughput, so the
- * grade of DESIGN.md part 7 is ln(latency_baseline / latency): maximising
+ * grade (docs/tuning.md) is ln(latency_baseline / latency): maximising
  * the grade minimises f, and the true optimum has latency exactly 1.
  */
 import type { Evaluator, Metrics, WorkloadRef } from '../evaluators/types.js';

@@ -1,5 +1,5 @@
 /**
- * The grade of DESIGN.md part 7 (LearnedSSD/AutoBlox):
+ * The grade (LearnedSSD/AutoBlox; docs/tuning.md):
  *   grade = (1 - a) ln(latency speedup) + a ln(throughput speedup), a = 0.5,
  * relative to the baseline configuration's metrics on the same workload, so
  * the baseline grades 0 and a configuration twice as fast on both grades

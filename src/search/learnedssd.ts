@@ -1,5 +1,5 @@
 /**
- * The LearnedSSD/AutoBlox search (DESIGN.md part 7).
+ * The LearnedSSD/AutoBlox search (docs/tuning.md, "The search").
  *
  * Starting from the baseline (plus `initial` random feasible configurations,
  * none by default: in the benchmarks they cost more evaluations than the

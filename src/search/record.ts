@@ -7,6 +7,7 @@
 import { ERR_SEARCH } from '../errors.js';
 import type { Metrics } from '../evaluators/types.js';
 import type { Configuration } from '../space/types.js';
+import { grade, objective, otherRatio } from './grade.js';
 
 export type EvaluationStatus = 'ok' | 'failed';
 
@@ -41,16 +42,8 @@ export interface EvaluationRecord {
 
 export type SearchStatus = 'running' | 'budget' | 'time' | 'cancelled' | 'converged' | 'exhausted';
 
-export interface SearchRecord {
+export interface SearchRecord extends RecordIdentity {
   version: 1;
-  searcher: string;
-  space: string;
-  evaluator: string;
-  workload: string;
-  others: string[];
-  seed: number;
-  gradeAlpha: number;
-  minOtherRatio: number;
   createdAt: string;
   updatedAt: string;
   /** Wall time spent over all runs. */
@@ -59,6 +52,8 @@ export interface SearchRecord {
   evaluations: EvaluationRecord[];
   /** Index of the best evaluation: highest objective among acceptable ones (any ok one if none is acceptable). */
   best?: number;
+  /** Per parameter, how much it mattered for this workload (most relevant 1, flat near 0), when the searcher learns it. */
+  relevance?: Record<string, number>;
 }
 
 export function bestOf(evals: readonly EvaluationRecord[]): EvaluationRecord | undefined {
@@ -96,4 +91,61 @@ export function parseRecord(json: unknown, where = 'search record'): SearchRecor
     }
   });
   return r as unknown as SearchRecord;
+}
+
+/**
+ * A successful evaluation of `record`, graded against its baseline (the
+ * record's first evaluation; an evaluation at index 0 is the baseline and
+ * its own reference). Throws when the grade is not finite.
+ */
+export function gradeEvaluation(record: SearchRecord, base: Omit<EvaluationRecord, 'status' | 'ms'>, metrics: Metrics, others: Metrics[], ms: number): EvaluationRecord {
+  let ref = { target: metrics, others };
+  if (base.index !== 0) {
+    const b = record.evaluations[0];
+    if (!b || b.status !== 'ok') throw ERR_SEARCH('the baseline has not been evaluated');
+    ref = { target: b.metrics!, others: b.others ?? [] };
+  }
+  const g = grade(metrics, ref.target, record.gradeAlpha);
+  const ratio = otherRatio(others, ref.others);
+  if (!Number.isFinite(g) || !Number.isFinite(ratio)) throw new Error(`grade is not finite (grade ${g}, non-target ratio ${ratio})`);
+  return {
+    ...base,
+    status: 'ok',
+    metrics,
+    ...(others.length ? { others } : {}),
+    grade: g,
+    otherRatio: ratio,
+    acceptable: ratio >= record.minOtherRatio,
+    objective: objective(g, ratio, record.minOtherRatio),
+    ms,
+  };
+}
+
+/** What identifies a search: a record resumes only under the same names. */
+export interface RecordIdentity {
+  searcher: string;
+  space: string;
+  evaluator: string;
+  workload: string;
+  others: string[];
+  seed: number;
+  gradeAlpha: number;
+  minOtherRatio: number;
+}
+
+export function newRecord(id: RecordIdentity): SearchRecord {
+  const now = new Date().toISOString();
+  return { version: 1, ...id, others: [...id.others], createdAt: now, updatedAt: now, elapsedMs: 0, status: 'running', evaluations: [] };
+}
+
+/** Throws SSDTUNE_SEARCH naming the first field in which the record differs from the search resuming it. */
+export function checkResumable(r: SearchRecord, id: RecordIdentity): void {
+  const want: Array<[string, unknown, unknown]> = [
+    ['searcher', r.searcher, id.searcher],
+    ['space', r.space, id.space],
+    ['evaluator', r.evaluator, id.evaluator],
+    ['workload', r.workload, id.workload],
+    ['others', r.others.join(','), id.others.join(',')],
+  ];
+  for (const [field, had, now] of want) if (had !== now) throw ERR_SEARCH(`cannot resume: the record's ${field} is ${JSON.stringify(had)}, this search's is ${JSON.stringify(now)}`);
 }

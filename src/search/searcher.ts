@@ -9,7 +9,7 @@ import type { Evaluator, WorkloadRef } from '../evaluators/types.js';
 import { Rng, sampleFeasible, validateSpace, violations } from '../space/space.js';
 import type { ConfigSpace } from '../space/types.js';
 import { DEFAULT_GRADE_ALPHA, DEFAULT_MIN_OTHER_RATIO } from './grade.js';
-import { bestOf, parseRecord, type SearchRecord, type SearchStatus } from './record.js';
+import { bestOf, checkResumable, newRecord, parseRecord, type RecordIdentity, type SearchRecord, type SearchStatus } from './record.js';
 import { SearchSession, StopSearch, type SearchBudget, type SearchEvent } from './session.js';
 
 export interface Searcher {
@@ -21,6 +21,8 @@ export interface Searcher {
    * replays to where the previous one stopped.
    */
   search(session: SearchSession, seed: number): Promise<SearchStatus>;
+  /** What the searcher learned about each parameter's relevance, stored with the record at the end. */
+  relevance?(session: SearchSession, seed: number): Record<string, number> | undefined;
 }
 
 export interface SearchOptions {
@@ -40,37 +42,6 @@ export interface SearchOptions {
   minOtherRatio?: number;
 }
 
-function newRecord(searcher: Searcher, o: SearchOptions): SearchRecord {
-  const now = new Date().toISOString();
-  return {
-    version: 1,
-    searcher: searcher.name,
-    space: o.space.name,
-    evaluator: o.evaluator.name,
-    workload: o.workload.name,
-    others: (o.others ?? []).map((w) => w.name),
-    seed: o.seed ?? 1,
-    gradeAlpha: o.gradeAlpha ?? DEFAULT_GRADE_ALPHA,
-    minOtherRatio: o.minOtherRatio ?? DEFAULT_MIN_OTHER_RATIO,
-    createdAt: now,
-    updatedAt: now,
-    elapsedMs: 0,
-    status: 'running',
-    evaluations: [],
-  };
-}
-
-function checkResumable(r: SearchRecord, searcher: Searcher, o: SearchOptions): void {
-  const want: Array<[string, unknown, unknown]> = [
-    ['searcher', r.searcher, searcher.name],
-    ['space', r.space, o.space.name],
-    ['evaluator', r.evaluator, o.evaluator.name],
-    ['workload', r.workload, o.workload.name],
-    ['others', r.others.join(','), (o.others ?? []).map((w) => w.name).join(',')],
-  ];
-  for (const [field, had, now] of want) if (had !== now) throw ERR_SEARCH(`cannot resume: the record's ${field} is ${JSON.stringify(had)}, this search's is ${JSON.stringify(now)}`);
-}
-
 export async function runSearch(searcher: Searcher, o: SearchOptions): Promise<SearchRecord> {
   validateSpace(o.space);
   if (o.budget.evaluations === undefined && o.budget.timeMs === undefined) throw ERR_SEARCH('give a budget: evaluations and/or wall time');
@@ -82,12 +53,16 @@ export async function runSearch(searcher: Searcher, o: SearchOptions): Promise<S
     sampleFeasible(o.space, new Rng(1), 1);
     throw ERR_SEARCH(`the baseline of space ${o.space.name} violates ${broken.join(', ')}; grades are relative to it, so give a feasible baseline`);
   }
+  const identity: RecordIdentity = {
+    searcher: searcher.name, space: o.space.name, evaluator: o.evaluator.name, workload: o.workload.name, others: (o.others ?? []).map((w) => w.name),
+    seed: o.seed ?? 1, gradeAlpha: o.gradeAlpha ?? DEFAULT_GRADE_ALPHA, minOtherRatio: o.minOtherRatio ?? DEFAULT_MIN_OTHER_RATIO,
+  };
   let record: SearchRecord;
   if (o.resume) {
     record = parseRecord(structuredClone(o.resume));
-    checkResumable(record, searcher, o);
+    checkResumable(record, identity);
     record.status = 'running';
-  } else record = newRecord(searcher, o);
+  } else record = newRecord(identity);
   const session = new SearchSession({ space: o.space, evaluator: o.evaluator, workload: o.workload, others: o.others ?? [], budget: o.budget, record, signal: o.signal, onEvent: o.onEvent });
   let status: SearchStatus;
   try {
@@ -100,6 +75,8 @@ export async function runSearch(searcher: Searcher, o: SearchOptions): Promise<S
   }
   record.status = status;
   record.best = bestOf(record.evaluations)?.index;
+  const relevance = searcher.relevance?.(session, record.seed);
+  if (relevance) record.relevance = relevance;
   record.updatedAt = new Date().toISOString();
   o.onEvent?.({ type: 'done', status, ...(session.best ? { best: session.best } : {}), count: record.evaluations.length });
   return record;

@@ -14,8 +14,8 @@ import { ERR_SEARCH } from '../errors.js';
 import type { Evaluator, Metrics, WorkloadRef } from '../evaluators/types.js';
 import { configKey, isFeasible, validateConfig } from '../space/space.js';
 import type { ConfigSpace, Configuration } from '../space/types.js';
-import { badMetrics, grade, objective, otherRatio } from './grade.js';
-import { bestOf, type EvaluationRecord, type SearchRecord, type SearchStatus } from './record.js';
+import { badMetrics } from './grade.js';
+import { bestOf, gradeEvaluation, type EvaluationRecord, type SearchRecord, type SearchStatus } from './record.js';
 
 export interface SearchBudget {
   /** Total evaluations in the record (the baseline included); a resumed search continues up to it. */
@@ -88,17 +88,17 @@ export class SearchSession {
   get best(): EvaluationRecord | undefined {
     return this.record.best === undefined ? undefined : this.record.evaluations[this.record.best];
   }
-  get baselineMetrics(): { target: Metrics; others: Metrics[] } {
-    const b = this.record.evaluations[0];
-    if (!b || b.status !== 'ok') throw ERR_SEARCH('the baseline has not been evaluated');
-    return { target: b.metrics!, others: b.others ?? [] };
-  }
   has(c: Configuration): boolean {
     return this.visibleKeys.has(configKey(this.space, c));
   }
   lookup(c: Configuration): EvaluationRecord | undefined {
     const k = configKey(this.space, c);
     return this.visibleKeys.has(k) ? this.byKey.get(k) : undefined;
+  }
+
+  /** Shows the searcher every recorded evaluation at once: for stateless planners, which need no replay to resume. */
+  revealAll(): void {
+    for (const e of this.record.evaluations) this.show(configKey(this.space, e.config), e);
   }
 
   private show(k: string, e: EvaluationRecord): EvaluationRecord {
@@ -111,8 +111,10 @@ export class SearchSession {
   /** Evaluations still allowed by the evaluation budget (Infinity without one). */
   get remaining(): number {
     const lim = this.init.budget.evaluations;
-    return lim === undefined ? Infinity : Math.max(0, lim - this.record.evaluations.length);
+    return lim === undefined ? Infinity : Math.max(0, lim - this.record.evaluations.length - this.inFlight);
   }
+  /** Evaluations started and not yet recorded (a batch evaluates several at once). */
+  private inFlight = 0;
 
   /** Throws StopSearch when cancelled or out of budget. */
   checkStop(): void {
@@ -143,13 +145,14 @@ export class SearchSession {
     const startedAt = new Date();
     const t0 = performance.now();
     const { evaluator, workload, others } = this.init;
-    const index = this.record.evaluations.length;
-    const base: Omit<EvaluationRecord, 'status' | 'ms'> = { index, config: cfg, evaluator: evaluator.name, workload: workload.name, startedAt: startedAt.toISOString(), phase };
+    // The index is the position at which the result is recorded: concurrent evaluations finish in any order.
+    const base: Omit<EvaluationRecord, 'status' | 'ms'> = { index: -1, config: cfg, evaluator: evaluator.name, workload: workload.name, startedAt: startedAt.toISOString(), phase };
     let ev: EvaluationRecord;
+    this.inFlight++;
     try {
       const opts = {
         signal: this.init.signal,
-        onProgress: (fraction: number) => this.init.onEvent?.({ type: 'evaluator-progress', fraction, count: index }),
+        onProgress: (fraction: number) => this.init.onEvent?.({ type: 'evaluator-progress', fraction, count: this.record.evaluations.length }),
       };
       const metrics = await evaluator.evaluate(cfg, workload, opts);
       const why = badMetrics(metrics);
@@ -161,11 +164,14 @@ export class SearchSession {
         if (whyOther) throw new Error(`${evaluator.name} on non-target ${w.name}: ${whyOther}`);
         otherMetrics.push(m);
       }
-      ev = this.graded(base, metrics, otherMetrics, performance.now() - t0);
+      base.index = this.record.evaluations.length;
+      ev = gradeEvaluation(this.record, base, metrics, otherMetrics, performance.now() - t0);
     } catch (e) {
       // A cancelled evaluation is not a result: stop without recording it.
       if (this.init.signal?.aborted) throw new StopSearch('cancelled');
-      ev = { ...base, status: 'failed', message: e instanceof Error ? e.message : String(e), ms: performance.now() - t0 };
+      ev = { ...base, index: this.record.evaluations.length, status: 'failed', message: e instanceof Error ? e.message : String(e), ms: performance.now() - t0 };
+    } finally {
+      this.inFlight--;
     }
     this.record.evaluations.push(ev);
     this.byKey.set(key, ev);
@@ -179,25 +185,5 @@ export class SearchSession {
     this.init.onEvent?.({ type: 'evaluation', evaluation: ev, count: this.record.evaluations.length, ...(lim !== undefined ? { limit: lim } : {}), ...(best ? { best } : {}), record: this.record });
     if (best && best !== before) this.init.onEvent?.({ type: 'improved', best });
     return ev;
-  }
-
-  private graded(base: Omit<EvaluationRecord, 'status' | 'ms'>, metrics: Metrics, others: Metrics[], ms: number): EvaluationRecord {
-    // The first evaluation is the baseline: its own reference.
-    const ref = base.index === 0 ? { target: metrics, others } : this.baselineMetrics;
-    const g = grade(metrics, ref.target, this.record.gradeAlpha);
-    const ratio = otherRatio(others, ref.others);
-    if (!Number.isFinite(g) || !Number.isFinite(ratio)) throw new Error(`grade is not finite (grade ${g}, non-target ratio ${ratio})`);
-    const acceptable = ratio >= this.record.minOtherRatio;
-    return {
-      ...base,
-      status: 'ok',
-      metrics,
-      ...(others.length ? { others } : {}),
-      grade: g,
-      otherRatio: ratio,
-      acceptable,
-      objective: objective(g, ratio, this.record.minOtherRatio),
-      ms,
-    };
   }
 }

@@ -7,8 +7,11 @@
  */
 import { openTrace } from '../readers/registry.js';
 import type { TraceSource } from '../trace/model.js';
-import type { TraceStats } from '../analyze/stats.js';
 import { StatsPipeline } from '../analyze/pipeline.js';
+import { expandTraceInputs } from '../analyze/inputs.js';
+import type { AnalysisReport, TraceAnalysis } from '../analyze/types.js';
+
+export type { AnalysisReport, TraceAnalysis } from '../analyze/types.js';
 
 export interface AnalyzeOptions {
   /** Force a format instead of sniffing each file. */
@@ -19,37 +22,20 @@ export interface AnalyzeOptions {
   onProgress?: (index: number, count: number, done: number, total: number) => void;
 }
 
-export interface TraceAnalysis {
-  source: string;
-  format: string;
-  /** ns since the Unix epoch of the trace's t=0, 0 when unknown */
-  baseTimeNs: number;
-  warnings: string[];
-  skippedRecords: number;
-  stats: TraceStats;
-}
-
-export interface AnalysisReport {
-  /** bumped when the report's shape changes incompatibly */
-  schema: 1;
-  generatedAt: string;
-  traces: TraceAnalysis[];
-  /**
-   * All traces together (null for a single trace). Times are aligned on the
-   * traces' absolute time bases when all of them are known when the files are
-   * opened; otherwise each trace starts at t=0.
-   */
-  combined: { sources: string[]; stats: TraceStats } | null;
-}
-
-export async function analyzeTraces(paths: readonly string[], opts: AnalyzeOptions = {}): Promise<AnalysisReport> {
-  if (paths.length === 0) throw new Error('analyzeTraces: no trace paths');
+/**
+ * `args` are trace files, blktrace set base names (`sdb`, as `blkparse -i`
+ * takes) or directories of blktrace sets (each set is one trace).
+ */
+export async function analyzeTraces(args: readonly string[], opts: AnalyzeOptions = {}): Promise<AnalysisReport> {
+  if (args.length === 0) throw new Error('analyzeTraces: no trace paths');
+  const inputs = expandTraceInputs(args);
+  const paths = inputs.map((i) => i.path);
   // Open (sniff) every file first so a bad path fails before any work.
   const sources: TraceSource[] = [];
   for (let i = 0; i < paths.length; i++) {
     sources.push(
       await openTrace(paths[i], {
-        format: opts.format,
+        format: opts.format ?? inputs[i].format,
         skipBad: opts.skipBad,
         onProgress: opts.onProgress ? (done, total) => opts.onProgress!(i, paths.length, done, total) : undefined,
       }),

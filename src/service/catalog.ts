@@ -18,7 +18,7 @@ import { ReadaheadModelEvaluator } from '../evaluators/readahead/readahead-model
 import type { Evaluator, EvaluatorOptions, Replay, ReplayMode } from '../evaluators/types.js';
 import { applyHostConfig, revertHostConfig, type ApplyOptions, type ApplyResult, type RevertResult } from '../host/applier.js';
 import { buildHostSpace, readaheadModelSpace } from '../host/host-space.js';
-import { createMqsimEvaluator } from '../sim/mqsim.js';
+import { builtMqsim, createMqsimEvaluator } from '../sim/mqsim.js';
 import { ssdSpace } from '../sim/ssd-space.js';
 import { createSsdsimEvaluator } from '../sim/ssdsim.js';
 import type { ConfigSpace } from '../space/types.js';
@@ -70,31 +70,30 @@ export interface SpaceEntry<E extends string = string> {
   notApplicable?: string;
 }
 
-const ssdsimReplay = (r: Replay) => (r.mode === 'closed' ? { mode: 'closed' as const, closedLoopDepth: r.queueDepth } : { mode: 'trace' as const });
-
 const EVALUATORS_TABLE = {
   ssdsim: {
     summary: 'the native SSD simulator',
-    replayModes: ['recorded', 'closed'],
+    replayModes: ['recorded', 'scaled', 'closed'],
     lbaPolicy: true,
     device: 'unused',
     prepare: (o, settings) => (run) =>
       createSsdsimEvaluator({
         ...settings.ssdsim,
-        ...ssdsimReplay(o.replay),
+        replay: o.replay,
         ...(o.lbaPolicy ? { lbaPolicy: o.lbaPolicy } : {}),
         ...(run.totalRequests ? { totalRequests: run.totalRequests } : {}),
       }),
   },
   mqsim: {
-    summary: 'MQSim, the reference simulator (needs SSDTUNE_MQSIM)',
-    replayModes: ['recorded'],
+    summary: 'MQSim, the reference simulator (built by scripts/build-mqsim.sh, or SSDTUNE_MQSIM)',
+    // MQSim replays traces open loop only.
+    replayModes: ['recorded', 'scaled'],
     lbaPolicy: true,
     device: 'unused',
     prepare: (o, settings) => {
-      const binary = settings.mqsimPath;
-      if (!binary) throw ERR_USAGE('the mqsim evaluator needs the path of an MQSim binary: set SSDTUNE_MQSIM or "mqsimPath" in config.json');
-      return () => createMqsimEvaluator({ binary, ...(o.lbaPolicy ? { lbaPolicy: o.lbaPolicy } : {}) });
+      const binary = settings.mqsimPath ?? builtMqsim();
+      if (!binary) throw ERR_USAGE('the mqsim evaluator needs MQSim: build it with scripts/build-mqsim.sh, or set SSDTUNE_MQSIM or "mqsimPath" in config.json');
+      return () => createMqsimEvaluator({ binary, replay: o.replay, ...(o.lbaPolicy ? { lbaPolicy: o.lbaPolicy } : {}) });
     },
   },
   'readahead-model': {

@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import { ConfDB } from '../confdb/db.js';
 import { newId } from '../confdb/ids.js';
 import type { JobRecord, JobStatus } from '../confdb/records.js';
-import { ERR_CONFLICT, ERR_USAGE } from '../errors.js';
+import { ERR_CONFLICT, ERR_USAGE, isSsdtuneError } from '../errors.js';
 
 export interface JobControl {
   signal: AbortSignal;
@@ -98,7 +98,7 @@ export class JobRunner extends EventEmitter {
     const job = await this.db.require('jobs', id);
     if (ACTIVE.includes(job.status)) throw ERR_CONFLICT(`job ${id} is already ${job.status}`);
     if (job.status === 'done') throw ERR_CONFLICT(`job ${id} is done; submit a new job to run it again`);
-    const next: JobRecord = { ...job, status: 'queued', error: undefined, updatedAt: new Date().toISOString() };
+    const next: JobRecord = { ...job, status: 'queued', error: undefined, errorCode: undefined, updatedAt: new Date().toISOString() };
     await this.db.batch([{ kind: 'jobs', type: 'put', value: next }, ConfDB.audit(actor, 'jobs.resume', { id })]);
     this.queue.push(id);
     this.pump();
@@ -194,7 +194,7 @@ export class JobRunner extends EventEmitter {
       await this.finish(current, signal.aborted ? (this.closed ? 'interrupted' : 'cancelled') : 'done', { result });
     } catch (e) {
       const status: JobStatus = signal.aborted ? (this.closed ? 'interrupted' : 'cancelled') : 'failed';
-      await this.finish(current, status, { error: (e as Error).message });
+      await this.finish(current, status, { error: (e as Error).message, ...(isSsdtuneError(e) ? { errorCode: e.code } : {}) });
     } finally {
       clearInterval(beat);
     }

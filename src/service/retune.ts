@@ -12,6 +12,9 @@ import { ConfDB } from '../confdb/db.js';
 import { openCollector, type BackendName } from '../collector/index.js';
 import { ERR_CONFLICT } from '../errors.js';
 import type { Change } from '../host/applier.js';
+import type { RetuneDecision } from './retune-decision.js';
+
+export { decisionLine, type RetuneDecision } from './retune-decision.js';
 import { acquirePidLock } from '../util/pid-lock.js';
 import { writeBlktrace } from '../writers/blktrace.js';
 import type { Service } from './context.js';
@@ -28,19 +31,6 @@ export interface RetuneOptions {
   /** Decide and report; write nothing (no sysfs write, no ConfDB record, not even the audit line). */
   dryRun?: boolean;
   actor: string;
-}
-
-export interface RetuneDecision {
-  device: string;
-  at: string;
-  /** applied: the device now has the workload's configuration; unchanged: it had it already. */
-  action: 'applied' | 'unchanged' | 'dry-run' | 'skipped';
-  reason: string;
-  requests: number;
-  backend?: string;
-  workload?: { id: string; name: string; known: boolean };
-  configId?: string;
-  changes: Change[];
 }
 
 /** `<dataDir>/locks/retune-<dev>.lock`: one retune per device at a time. */
@@ -94,11 +84,4 @@ export async function retune(svc: Service, o: RetuneOptions): Promise<RetuneDeci
     for (const f of files) rmSync(f, { force: true });
     release();
   }
-}
-
-/** The one log line per decision that cron mails and journald keep. */
-export function decisionLine(d: RetuneDecision): string {
-  const w = d.workload ? ` workload "${d.workload.name}" (${d.workload.known ? 'known' : 'new'}) config ${d.configId}:` : '';
-  const ch = d.changes.length ? ' ' + d.changes.map((c) => `${c.key} ${c.from ?? '-'}->${c.to}`).join(', ') : '';
-  return `${d.at} retune ${d.device}: ${d.requests} requests via ${d.backend ?? '-'};${w} ${d.action} (${d.reason})${ch}`;
 }

@@ -7,15 +7,15 @@
  * The schema checks shapes and ranges; which space takes which evaluator,
  * replay mode, device or lbaPolicy is the catalogue's business (planTune).
  */
-import { Ajv } from 'ajv';
+import { Ajv, type ErrorObject } from 'ajv';
 import Type, { type Static, type TSchema } from 'typebox';
 import type { Settings } from '../config.js';
-import { ERR_USAGE } from '../errors.js';
+import { ERR_USAGE, type SsdtuneError } from '../errors.js';
 import type { LbaPolicy, Replay } from '../evaluators/types.js';
 import { defaultEvaluator, EVALUATOR_NAMES, planTune, REPLAY_MODES, SPACE_NAMES, describeCatalog, type EvaluatorName, type SpaceName, type TunePlan } from './catalog.js';
 
 /** A string enum the OpenAPI document shows as one `enum` (a union of literals would be an anyOf). */
-const StringEnum = <T extends string>(values: readonly T[], opts: Record<string, unknown> = {}) => Type.Unsafe<T>({ type: 'string', enum: [...values], ...opts });
+export const StringEnum = <T extends string>(values: readonly T[], opts: Record<string, unknown> = {}) => Type.Unsafe<T>({ type: 'string', enum: [...values], ...opts });
 
 export const ReplaySchema = Type.Union(
   [
@@ -43,6 +43,9 @@ const argProperties = {
     lbaPolicy: Type.Optional(StringEnum<LbaPolicy>(['reject', 'modulo'], { description: 'requests beyond the simulated capacity: reject (default) or wrap' })),
 };
 
+/** What a tune request is called in its usage errors, from any front end. */
+export const TUNE_REQUEST = 'tune request';
+
 export const TuneArgsSchema = Type.Object(argProperties, { additionalProperties: false });
 export const TuneSpecSchema = Type.Object(
   { traceId: Type.String({ minLength: 1, maxLength: 200, description: 'a stored trace (POST /v1/traces or /v1/traces/register)' }), ...argProperties },
@@ -67,17 +70,23 @@ void replayMatches;
 const ajv = new Ajv({ useDefaults: true, allErrors: false, strict: false });
 const compiled = new Map<TSchema, ReturnType<typeof ajv.compile>>();
 
+/**
+ * A usage error from the first schema violation, naming the field: the same
+ * words whether the service or fastify (schemaErrorFormatter) found it.
+ */
+export function usageError(errors: readonly Pick<ErrorObject, 'instancePath' | 'keyword' | 'params' | 'message'>[], what: string): SsdtuneError {
+  const e = errors[0]!;
+  const field = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : what;
+  const extra = e.keyword === 'additionalProperties' ? ` (${String((e.params as { additionalProperty: string }).additionalProperty)})` : '';
+  return ERR_USAGE(`${what}: ${field} ${e.message ?? 'is invalid'}${extra}`);
+}
+
 /** Validate `input` against `schema` (filling defaults in a copy); a usage error names the field. */
 export function validate<S extends TSchema>(schema: S, input: unknown, what: string): Static<S> {
   let check = compiled.get(schema);
   if (!check) compiled.set(schema, (check = ajv.compile(schema)));
   const copy = structuredClone(input);
-  if (!check(copy)) {
-    const e = check.errors![0]!;
-    const field = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : what;
-    const extra = e.keyword === 'additionalProperties' ? ` (${String((e.params as { additionalProperty: string }).additionalProperty)})` : '';
-    throw ERR_USAGE(`${what}: ${field} ${e.message}${extra}`);
-  }
+  if (!check(copy)) throw usageError(check.errors!, what);
   return copy as Static<S>;
 }
 
@@ -87,13 +96,13 @@ export function validate<S extends TSchema>(schema: S, input: unknown, what: str
  * Everything here is a usage error (exit 2, HTTP 400) raised before any trace is read.
  */
 export function resolveTuneSpec(input: unknown, settings: TuneSettings): { spec: ResolvedTuneSpec; plan: TunePlan } {
-  const s = validate(TuneSpecSchema, input, 'tune request');
+  const s = validate(TuneSpecSchema, input, TUNE_REQUEST);
   return resolve(s, settings);
 }
 
 /** resolveTuneSpec for a request whose trace is not stored yet (checked before anything is written). */
 export function resolveTuneArgs(input: unknown, settings: TuneSettings): { spec: ResolvedTuneArgs; plan: TunePlan } {
-  return resolve(validate(TuneArgsSchema, input, 'tune request'), settings);
+  return resolve(validate(TuneArgsSchema, input, TUNE_REQUEST), settings);
 }
 
 type TuneSettings = Pick<Settings, 'evaluator' | 'mqsimPath' | 'ssdsim'>;
@@ -109,6 +118,18 @@ function resolve<T extends TuneArgs>(s: T, settings: TuneSettings): { spec: T & 
     replay: s.replay ?? { mode: 'recorded' as const },
   };
   return { spec, plan: planTune(spec, settings) };
+}
+
+export { describeReplay } from '../sim/replay.js';
+
+/** Two intensities are the same replay (an absent one is recorded). */
+export function sameReplay(a: Replay | undefined, b: Replay | undefined): boolean {
+  const x = a ?? { mode: 'recorded' };
+  const y = b ?? { mode: 'recorded' };
+  if (x.mode !== y.mode) return false;
+  if (x.mode === 'scaled') return x.speedup === (y as typeof x).speedup;
+  if (x.mode === 'closed') return x.queueDepth === (y as typeof x).queueDepth;
+  return true;
 }
 
 /** `recorded`, `scaled:<speedup>` or `closed:<queueDepth>` (the CLI's --replay) as a Replay; the schema checks the numbers. */

@@ -1,5 +1,5 @@
 /**
- * The LearnedSSD flow as one service call (DESIGN.md data flow):
+ * The LearnedSSD flow as one service call (docs/architecture.md, "Data flow of a tune"):
  * trace -> window descriptors -> identify against the ConfDB ->
  *   known workload with a stored configuration for this space: recommend it;
  *   otherwise: search one within the budget with the chosen evaluator, store
@@ -10,19 +10,17 @@ import path from 'node:path';
 import { ConfDB } from '../confdb/db.js';
 import { newId } from '../confdb/ids.js';
 import type { ConfigRecord, EvaluationRecord, WorkloadRecord } from '../confdb/records.js';
-import { ERR_FEATURES_TOO_SHORT } from '../errors.js';
 import type { Metrics, WorkloadRef } from '../evaluators/types.js';
 import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
-import { characterise, describeTrace, windowStreams } from '../ml/characterise.js';
-import { identify, profileWorkload, type Identification } from '../ml/identify.js';
-import { loadSimilarityModel, type SimilarityModel } from '../ml/model-io.js';
+import { characterise } from '../ml/characterise.js';
+import { profileWorkload, type Identification } from '../ml/identify.js';
 import { openTrace } from '../readers/registry.js';
 import { makeSearcher, parseRecord, runSearch, type SearchRecord } from '../search/search.js';
 import { speedups } from '../search/grade.js';
 import { planTune } from './catalog.js';
 import type { Service } from './context.js';
-import type { ResolvedTuneArgs } from './tune-spec.js';
-import { ConfDBWorkloadStore } from './workload-store.js';
+import { identifyTrace } from './identify.js';
+import { sameReplay, type ResolvedTuneArgs } from './tune-spec.js';
 import { ConfDbStateStore } from '../host/confdb-state.js';
 
 /**
@@ -70,12 +68,6 @@ export interface TuneResult {
   search?: { status: string; evaluations: number; failed: number; elapsedMs: number };
 }
 
-let modelCache: { dir: string; model: Promise<SimilarityModel> } | undefined;
-function similarityModel(dir: string): Promise<SimilarityModel> {
-  if (!modelCache || modelCache.dir !== dir) modelCache = { dir, model: loadSimilarityModel(dir) };
-  return modelCache.model;
-}
-
 function gainOf(c: ConfigRecord): TuneResult['gain'] {
   if (c.grade === undefined || !c.metrics || !c.baselineMetrics) return undefined;
   const s = speedups(c.metrics, c.baselineMetrics);
@@ -86,19 +78,11 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
   const { spec: req, tracePath } = input;
   // Catalogue and requirements first: reading a large trace only to reject a misspelt evaluator wastes minutes.
   const plan = planTune(req, svc.settings);
-  const model = await similarityModel(svc.settings.modelDir);
-  const windowSize = model.meta.windowSize;
   ctl.progress?.(0, req.budget, 'characterising');
-  const source = await openTrace(tracePath, { ...(req.format ? { format: req.format } : {}) });
-  // Per device stream, as the similarity model was trained: windows never mix devices.
-  const described = await describeTrace(source, { size: windowSize, splitByDevice: true, source: tracePath });
-  const streams = windowStreams(described).map((s) => s.windows);
-  if (described.windows.length === 0) {
-    throw ERR_FEATURES_TOO_SHORT(tracePath, `${described.requests} requests make no full window of ${windowSize} on any one device; tuning needs at least one`);
-  }
+  const { model, described, format, streams, identification: ident } = await identifyTrace(svc, tracePath, { ...(req.format ? { format: req.format } : {}), purpose: 'tuning needs at least one' });
+  const windowSize = model.meta.windowSize;
   // Cluster labels need PCA + k-means over at least two windows.
   const clusters = described.windows.length >= 2 ? characterise(described).label.clusters : undefined;
-  const ident = await identify(model, streams, new ConfDBWorkloadStore(svc.db, windowSize, model.id));
   // A device-backed evaluator records each device's way back in the ConfDB before it writes.
   const evaluator = plan.makeEvaluator({ totalRequests: described.requests, deviceState: new ConfDbStateStore(svc.db, 'live-evaluator') });
   const space = plan.buildSpace();
@@ -106,7 +90,8 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
   const known = ident.kind === 'known' && ident.nearest ? await svc.db.get('workloads', ident.nearest.id) : undefined;
   if (known && !req.forceSearch) {
     const stored = await svc.db.bestConfig(known.id, space.name);
-    if (stored) {
+    // A grade holds at the intensity it was measured at: a busy-hour request searches anew.
+    if (stored && sameReplay(stored.replay, req.replay)) {
       ctl.progress?.(req.budget, req.budget, 'recommended a stored configuration');
       return { workload: { id: known.id, name: known.name, known: true, identification: ident, ...(clusters ? { clusters } : {}) }, source: 'confdb', config: stored, gain: gainOf(stored) };
     }
@@ -145,6 +130,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
     createdAt: now,
     workloadId,
     evaluator: evaluator.name,
+    replay: req.replay,
     ...(best.grade !== undefined ? { grade: best.grade } : {}),
     ...(best.metrics ? { metrics: best.metrics } : {}),
     ...(baseline.metrics ? { baselineMetrics: baseline.metrics as Metrics } : {}),
@@ -168,7 +154,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
     id: workloadId,
     name,
     createdAt: now,
-    source: { paths: [path.resolve(tracePath)], format: source.meta.format, requests: described.requests },
+    source: { paths: [path.resolve(tracePath)], format, requests: described.requests },
     descriptorNames: [...DESCRIPTOR_VECTOR_NAMES],
     descriptors: prof.descriptors,
     pcaCentre: prof.pcaCentre,

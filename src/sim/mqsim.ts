@@ -1,31 +1,61 @@
 /**
  * MQSim interoperability (shared/MQSIM.md): export an SsdConfig as MQSim's
  * ssdconfig.xml, a trace as MQSim's ASCII trace plus workload.xml, import an
- * ssdconfig.xml, and the `mqsim` evaluator that runs a user-supplied MQSim
- * binary behind the same Evaluator interface as `ssdsim`.
+ * ssdconfig.xml, and the `mqsim` evaluator that runs MQSim behind the same
+ * Evaluator interface as `ssdsim`.
  *
  * MQSim pitfalls handled here: flow parameters have no defaults (all are
  * written), Channel/Chip/Die/Plane ID lists must match the geometry, trace
- * times are always ns, out-of-range LBAs would wrap silently (we reject or
- * map them explicitly before writing), stalled runs (serviced < generated)
- * are failures even when MQSim exits 0, reported IOPS divide by whole
- * simulated seconds (we recompute), latencies are microseconds.
+ * times are always ns and absolute (we start them at 0), out-of-range LBAs
+ * would wrap silently (we reject or map them explicitly before writing),
+ * stalled runs (serviced < generated) are failures even when MQSim exits 0,
+ * configurations MQSim cannot run are refused before it runs. Its reported
+ * IOPS divide by whole simulated seconds ("inf" below one second) and its
+ * delays are whole microseconds, so the evaluator needs the MQSim that
+ * scripts/build-mqsim.sh builds: its small patch (scripts/mqsim/ssdtune.patch)
+ * adds the exact last completion time and ns sums to the result file.
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync, accessSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile, access, constants } from 'node:fs/promises';
 import { once } from 'node:events';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
-import { ERR_MQSIM_RUN, ERR_MQSIM_XML, ERR_SSDSIM_CANCELLED, ERR_SSDSIM_CONFIG, ERR_SSDSIM_LBA_RANGE } from '../errors.js';
+import { ERR_MQSIM_RUN, ERR_MQSIM_XML, ERR_SSDSIM_CANCELLED, ERR_SSDSIM_CONFIG, ERR_SSDSIM_LBA_RANGE, ERR_USAGE } from '../errors.js';
+import { PROJECT_ROOT } from '../native.js';
 import { Op, type TraceSource } from '../trace/model.js';
 import type { Configuration } from '../space/types.js';
-import type { EvaluateOptions, Evaluator, Metrics, WorkloadRef } from '../evaluators/types.js';
+import type { EvaluateOptions, Evaluator, Metrics, Replay, WorkloadRef } from '../evaluators/types.js';
 import { GC_POLICIES, logicalSectors, PLANE_ALLOCATIONS, toSsdConfig, validateSsdConfig, type GcPolicyName, type SsdConfig } from './ssd-space.js';
+import { RECORDED, replayExtra, scaledSource, speedupOf } from './replay.js';
 import { escapeXml, findAll, parseXml, type XmlElement } from './xml.js';
 
 /** MQSim's sector bitmap per page is a uint64: at most 64 sectors (32 KiB) per page. */
 const MQSIM_MAX_PAGE_BYTES = 64 * 512;
+/** MQSim's ONFI command-time tables stop at 4 planes (beyond, it reads past their end). */
+const MQSIM_MAX_PLANES_PER_DIE = 4;
+
+/**
+ * Why MQSim cannot run `c`, or undefined when it can. Checked before every
+ * run: MQSim would abort, or simulate garbage, on these.
+ */
+export function mqsimRefusal(c: SsdConfig): { param: string; why: string } | undefined {
+  if (c.dataCacheBytes === 0) return { param: 'dataCacheBytes', why: 'MQSim aborts on a data cache of 0 bytes (assertion in Data_Cache_Flash.cpp); give it at least one page' };
+  if (c.dataCacheBytes < c.pageBytes) return { param: 'dataCacheBytes', why: `MQSim needs a data cache of at least one page (${c.pageBytes} B)` };
+  if (c.dataCacheBytes >= 2 ** 32) return { param: 'dataCacheBytes', why: 'MQSim stores the data cache capacity as uint32 (< 4 GiB)' };
+  if (c.cmtBytes >= 2 ** 32) return { param: 'cmtBytes', why: 'MQSim stores the CMT capacity as uint32 (< 4 GiB)' };
+  if (c.pageBytes > MQSIM_MAX_PAGE_BYTES) return { param: 'pageBytes', why: `MQSim pages hold at most ${MQSIM_MAX_PAGE_BYTES} bytes (a 64-bit sector bitmap), got ${c.pageBytes}` };
+  if (c.planesPerDie > MQSIM_MAX_PLANES_PER_DIE) return { param: 'planesPerDie', why: `MQSim's command timings cover at most ${MQSIM_MAX_PLANES_PER_DIE} planes per die, got ${c.planesPerDie}` };
+  return undefined;
+}
+
+function checkRunnable(c: SsdConfig): void {
+  validateSsdConfig(c);
+  const r = mqsimRefusal(c);
+  if (r) throw ERR_SSDSIM_CONFIG(r.param, r.why);
+}
 
 // ---- ssdconfig.xml -----------------------------------------------------------
 
@@ -35,9 +65,7 @@ export interface MqsimExportOptions {
 
 /** Render `c` as a complete MQSim ssdconfig.xml (every tag written; MQSim's own defaults for what we do not model). */
 export function exportSsdConfigXml(c: SsdConfig, opts: MqsimExportOptions = {}): string {
-  validateSsdConfig(c);
-  if (c.pageBytes > MQSIM_MAX_PAGE_BYTES) throw ERR_SSDSIM_CONFIG('pageBytes', `MQSim pages hold at most ${MQSIM_MAX_PAGE_BYTES} bytes, got ${c.pageBytes}`);
-  if (c.dataCacheBytes > 0xffffffff) throw ERR_SSDSIM_CONFIG('dataCacheBytes', 'MQSim stores the data cache capacity as uint32 (< 4 GiB)');
+  checkRunnable(c);
   const t = (tag: string, v: string | number | boolean, indent = '\t\t'): string => `${indent}<${tag}>${escapeXml(String(v))}</${tag}>`;
   const f = '\t\t\t';
   return [
@@ -81,10 +109,10 @@ export function exportSsdConfigXml(c: SsdConfig, opts: MqsimExportOptions = {}):
     t('Dynamic_Wearleveling_Enabled', true),
     t('Static_Wearleveling_Enabled', true),
     t('Static_Wearleveling_Threshold', 100),
-    // MQSim's parser spells these with one r ("Prefered").
+    // MQSim's parser (Device_Parameter_Set.cpp) spells only this one with one r.
     t('Prefered_suspend_erase_time_for_read', 700000),
-    t('Prefered_suspend_erase_time_for_write', 700000),
-    t('Prefered_suspend_write_time_for_read', 100000),
+    t('Preferred_suspend_erase_time_for_write', 700000),
+    t('Preferred_suspend_write_time_for_read', 100000),
     t('Flash_Channel_Count', c.channels),
     t('Flash_Channel_Width', c.channelWidthBytes),
     t('Channel_Transfer_Rate', c.channelMTs),
@@ -225,15 +253,24 @@ export interface TraceExportResult {
   requests: number;
   /** Neither read nor write, or zero-length: MQSim has no such request. */
   skipped: number;
+  /** The trace's first arrival (ns, rounded); the exported times start at 0 from it. */
+  firstArrivalNs: number;
+  /** The last exported arrival time (ns from the first). */
   lastArrivalNs: number;
 }
 
-/** Write `source` as an MQSim ASCII trace for a device of config `c` (streamed; arrival times made non-decreasing). */
+/**
+ * Write `source` as an MQSim ASCII trace for a device of config `c` (streamed).
+ * Arrival times are rounded to ns, made non-decreasing and counted from the
+ * first arrival: ssdsim rounds and clamps the same way, so both replay the
+ * same times. LBAs beyond the device are wrapped exactly as ssdsim wraps them.
+ */
 export async function exportMqsimTrace(source: TraceSource, c: SsdConfig, file: string, opts: TraceExportOptions = {}): Promise<TraceExportResult> {
   const capacity = logicalSectors(c);
   const out = createWriteStream(file);
-  const res: TraceExportResult = { requests: 0, skipped: 0, lastArrivalNs: 0 };
+  const res: TraceExportResult = { requests: 0, skipped: 0, firstArrivalNs: 0, lastArrivalNs: 0 };
   let index = 0;
+  let last = -Infinity;
   try {
     for await (const b of source) {
       let chunk = '';
@@ -246,13 +283,15 @@ export async function exportMqsimTrace(source: TraceSource, c: SsdConfig, file: 
         }
         let sector = b.sector[i]!;
         if (sector + sectors > capacity) {
-          if (opts.lbaPolicy !== 'modulo') throw ERR_SSDSIM_LBA_RANGE(source.meta.source, index, sector + sectors - 1, capacity);
+          if (opts.lbaPolicy !== 'modulo' || sectors > capacity) throw ERR_SSDSIM_LBA_RANGE(source.meta.source, index, sector + sectors - 1, capacity);
           sector %= capacity;
           if (sector + sectors > capacity) sector = capacity - sectors;
         }
-        const t = Math.max(res.lastArrivalNs, Math.round(b.timeNs[i]!));
-        res.lastArrivalNs = t;
-        chunk += `${t} 0 ${sector} ${sectors} ${op & Op.WRITE ? 0 : 1}\n`;
+        const t = Math.max(last, Math.round(Math.max(0, b.timeNs[i]!)));
+        if (res.requests === 0) res.firstArrivalNs = t;
+        last = t;
+        res.lastArrivalNs = t - res.firstArrivalNs;
+        chunk += `${res.lastArrivalNs} 0 ${sector} ${sectors} ${op & Op.WRITE ? 0 : 1}\n`;
         res.requests++;
       }
       if (!out.write(chunk)) await once(out, 'drain');
@@ -266,8 +305,18 @@ export async function exportMqsimTrace(source: TraceSource, c: SsdConfig, file: 
 
 const ids = (n: number): string => Array.from({ length: n }, (_, i) => i).join(',');
 
+export interface WorkloadXmlOptions {
+  /**
+   * MQSim's Initial_Occupancy_Percentage: used for preconditioning, which
+   * MQSim cannot do for traces, and as rho, the share of invalid pages
+   * RANDOM_PP wants in a victim. ssdsim takes rho from its preconditioning
+   * fill, 0 on the default fresh drive; so does this default.
+   */
+  initialOccupancyPercent?: number;
+}
+
 /** workload.xml with one trace-based flow; every flow parameter is given (MQSim has no defaults for them). */
-export function workloadXml(c: SsdConfig, tracePath: string): string {
+export function workloadXml(c: SsdConfig, tracePath: string, opts: WorkloadXmlOptions = {}): string {
   const t = (tag: string, v: string | number): string => `\t\t\t<${tag}>${escapeXml(String(v))}</${tag}>`;
   return [
     '<?xml version="1.0" encoding="us-ascii"?>',
@@ -280,7 +329,7 @@ export function workloadXml(c: SsdConfig, tracePath: string): string {
     t('Chip_IDs', ids(c.chipsPerChannel)),
     t('Die_IDs', ids(c.diesPerChip)),
     t('Plane_IDs', ids(c.planesPerDie)),
-    t('Initial_Occupancy_Percentage', 50),
+    t('Initial_Occupancy_Percentage', opts.initialOccupancyPercent ?? 0),
     t('File_Path', tracePath),
     t('Percentage_To_Be_Executed', 100),
     t('Relay_Count', 1),
@@ -294,18 +343,31 @@ export function workloadXml(c: SsdConfig, tracePath: string): string {
 
 // ---- results -------------------------------------------------------------------
 
+/** Exact figures from ssdtune's patch (scripts/mqsim/ssdtune.patch), all ns. */
+export interface MqsimExact {
+  lastCompletionNs: number;
+  sumDelayNs: number;
+  sumDelayReadNs: number;
+  sumDelayWriteNs: number;
+  sumDeviceResponseNs: number;
+  servicedReads: number;
+  servicedWrites: number;
+}
+
 export interface MqsimFlowResult {
   name: string;
   requestCount: number;
   readRequestCount: number;
   writeRequestCount: number;
-  /** As MQSim reports it: divided by whole simulated seconds (do not use as is). */
+  /** As MQSim reports it: divided by whole simulated seconds, NaN for its "inf" (do not use as is). */
   reportedIops: number;
   bytesTransferred: number;
-  /** Microseconds, as MQSim reports them. */
+  /** Whole microseconds, as MQSim reports them. */
   deviceResponseTimeUs: number;
   endToEndDelayUs: number;
   maxEndToEndDelayUs: number;
+  /** Present when MQSim carries ssdtune's patch. */
+  exact?: MqsimExact;
 }
 
 /** Read the Host.IO_Flow records of an MQSim scenario result file. */
@@ -323,18 +385,58 @@ export function parseMqsimResults(xml: string, file: string): MqsimFlowResult[] 
       if (s === undefined || s === '' || Number.isNaN(v)) throw ERR_MQSIM_XML(file, `<Host.IO_Flow> on line ${f.line}`, `a numeric <${k}>, found ${s === undefined ? 'none' : JSON.stringify(s)}`);
       return v;
     };
+    // MQSim writes inf (or nan) for rates when less than one whole second was simulated.
+    const rate = (k: string): number => {
+      const s = get(k);
+      return s === undefined || /^[-+]?(inf|nan)/i.test(s) ? NaN : num(k);
+    };
+    const exact: MqsimExact | undefined =
+      get('Last_Completion_Time_ns') === undefined
+        ? undefined
+        : {
+            lastCompletionNs: num('Last_Completion_Time_ns'),
+            sumDelayNs: num('Sum_End_to_End_Request_Delay_ns'),
+            sumDelayReadNs: num('Sum_End_to_End_Request_Delay_Read_ns'),
+            sumDelayWriteNs: num('Sum_End_to_End_Request_Delay_Write_ns'),
+            sumDeviceResponseNs: num('Sum_Device_Response_Time_ns'),
+            servicedReads: num('Serviced_Read_Request_Count'),
+            servicedWrites: num('Serviced_Write_Request_Count'),
+          };
     return {
       name: get('Name') ?? '',
       requestCount: num('Request_Count'),
       readRequestCount: num('Read_Request_Count'),
       writeRequestCount: num('Write_Request_Count'),
-      reportedIops: num('IOPS'),
+      reportedIops: rate('IOPS'),
       bytesTransferred: num('Bytes_Transferred'),
       deviceResponseTimeUs: num('Device_Response_Time'),
       endToEndDelayUs: num('End_to_End_Request_Delay'),
       maxEndToEndDelayUs: num('Max_End_to_End_Request_Delay'),
+      ...(exact ? { exact } : {}),
     };
   });
+}
+
+/**
+ * MQSim's flash command counts (the SSDDevice.FTL element), for side-by-side
+ * comparisons. They count commands: a multi-plane command counts once, in its own counter.
+ */
+export interface MqsimFlashCounts {
+  /** Every command issued to a chip (reads, programs, erases, single or multi-plane, copyback). */
+  commands: number;
+  multiPlaneCommands: number;
+  /** Translation-page reads. */
+  mappingReads: number;
+  erases: number;
+}
+
+export function parseMqsimFlashCounts(xml: string): MqsimFlashCounts | undefined {
+  const m = xml.match(/<SSDDevice\.FTL\s([^>]*)\/?>/);
+  if (!m) return undefined;
+  const a = (k: string): number => Number(m[1]!.match(new RegExp(`\\b${k}="([^"]*)"`))?.[1] ?? 0);
+  const single = ['Read', 'Program', 'Erase', 'Copyback_Read', 'Copyback_Program'].reduce((s, k) => s + a(`Issued_Flash_${k}_CMD`), 0);
+  const multi = ['Read', 'Program', 'Erase', 'Copyback_Read', 'Copyback_Program'].reduce((s, k) => s + a(`Issued_Flash_Multiplane_${k}_CMD`), 0);
+  return { commands: single + multi, multiPlaneCommands: multi, mappingReads: a('Issued_Flash_Read_CMD_For_Mapping'), erases: a('Issued_Flash_Erase_CMD') + a('Issued_Flash_Multiplane_Erase_CMD') };
 }
 
 export interface MqsimRunCounts {
@@ -352,60 +454,109 @@ export function parseMqsimStdout(stdout: string): MqsimRunCounts[] {
 }
 
 /**
- * Metrics from MQSim's outputs. MQSim's XML has no simulated end time and its
- * IOPS divide by whole seconds, so the end time is estimated as the last
- * arrival plus the mean end-to-end delay, kept within the whole-second bracket
- * MQSim's IOPS implies.
+ * Metrics from MQSim's outputs, defined as ssdsim defines them: IOPS and
+ * throughput over first arrival .. last completion (the exported trace starts
+ * at 0), latency = arrival to completion. Needs the exact figures of ssdtune's
+ * patch: MQSim's own are whole seconds and whole microseconds.
  */
-export function mqsimMetrics(flows: MqsimFlowResult[], counts: MqsimRunCounts[], lastArrivalNs: number, where: string): Metrics {
+export function mqsimMetrics(flows: MqsimFlowResult[], counts: MqsimRunCounts[], where: string, flash?: MqsimFlashCounts): Metrics {
   if (counts.length === 0) throw ERR_MQSIM_RUN(where, 'printed no "total requests generated / serviced" line: it did not finish');
   for (const c of counts)
     if (c.serviced < c.generated) throw ERR_MQSIM_RUN(where, `stalled: flow ${c.flow} serviced ${c.serviced} of ${c.generated} requests (MQSim's GC path stalls on small or full devices)`);
+  if (flows.some((f) => !f.exact))
+    throw ERR_MQSIM_RUN(where, "reports no exact simulated end time (its IOPS divide by whole seconds): use the MQSim that scripts/build-mqsim.sh builds, with ssdtune's small output patch");
   const requests = flows.reduce((a, f) => a + f.requestCount, 0);
   const bytes = flows.reduce((a, f) => a + f.bytesTransferred, 0);
-  const delayUs = requests > 0 ? flows.reduce((a, f) => a + f.endToEndDelayUs * f.requestCount, 0) / requests : 0;
-  let endNs = lastArrivalNs + delayUs * 1e3;
-  const f0 = flows[0]!;
-  if (Number.isFinite(f0.reportedIops) && f0.reportedIops > 0) {
-    const wholeSeconds = Math.round(f0.requestCount / f0.reportedIops);
-    endNs = Math.min(Math.max(endNs, wholeSeconds * 1e9), (wholeSeconds + 1) * 1e9);
-  }
+  const endNs = Math.max(...flows.map((f) => f.exact!.lastCompletionNs));
+  const sum = (k: keyof MqsimExact): number => flows.reduce((a, f) => a + f.exact![k], 0);
+  const reads = sum('servicedReads');
+  const writes = sum('servicedWrites');
   const endS = endNs / 1e9;
   return {
     iops: endS > 0 ? requests / endS : 0,
     throughputBps: endS > 0 ? bytes / endS : 0,
-    latencyMeanUs: delayUs,
+    latencyMeanUs: requests > 0 ? sum('sumDelayNs') / requests / 1e3 : 0,
     extra: {
-      deviceResponseMeanUs: requests > 0 ? flows.reduce((a, f) => a + f.deviceResponseTimeUs * f.requestCount, 0) / requests : 0,
+      readMeanUs: reads > 0 ? sum('sumDelayReadNs') / reads / 1e3 : 0,
+      writeMeanUs: writes > 0 ? sum('sumDelayWriteNs') / writes / 1e3 : 0,
+      deviceResponseMeanUs: requests > 0 ? sum('sumDeviceResponseNs') / requests / 1e3 : 0,
       maxLatencyUs: Math.max(...flows.map((f) => f.maxEndToEndDelayUs)),
       requests,
-      simulatedEndNsEstimate: endNs,
+      simulatedEndNs: endNs,
+      ...(flash ? { flashCommands: flash.commands, multiPlaneCommands: flash.multiPlaneCommands, mappingReads: flash.mappingReads, erases: flash.erases } : {}),
     },
   };
+}
+
+// ---- the binary ------------------------------------------------------------------
+
+/** Where scripts/build-mqsim.sh builds MQSim unless told otherwise. */
+export function mqsimBuildDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.SSDTUNE_MQSIM_DIR || path.join(os.tmpdir(), 'mqsim');
+}
+
+/** The MQSim that scripts/build-mqsim.sh built, when it is there (executable, with its stamp). */
+export function builtMqsim(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const dir = mqsimBuildDir(env);
+  const bin = path.join(dir, 'MQSim', 'MQSim');
+  try {
+    accessSync(bin, constants.X_OK);
+  } catch {
+    return undefined;
+  }
+  return existsSync(path.join(dir, '.ssdtune-stamp')) ? bin : undefined;
+}
+
+/**
+ * Build MQSim from ../shared/mqsim/ with scripts/build-mqsim.sh (a few minutes
+ * on two cores, once; later calls return at once) and return the binary.
+ */
+export async function buildMqsim(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const script = path.join(PROJECT_ROOT, 'scripts', 'build-mqsim.sh');
+  try {
+    const { stdout } = await promisify(execFile)('bash', [script, mqsimBuildDir(env)], { env, maxBuffer: 1 << 24 });
+    return stdout.trim().split('\n').pop()!;
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    throw ERR_MQSIM_RUN(script, `could not build MQSim: ${(err.stderr || err.message).trim().slice(-600)}`);
+  }
 }
 
 // ---- evaluator -------------------------------------------------------------------
 
 export interface MqsimEvaluatorOptions extends TraceExportOptions {
-  /** Path of the user's MQSim binary. */
+  /** Path of the MQSim binary (scripts/build-mqsim.sh builds one). */
   binary: string;
+  /** Replay intensity: recorded (default) or scaled. MQSim replays traces open loop only. */
+  replay?: Replay;
   /** Where run directories are created (default: the OS temp dir); each is removed afterwards unless keepRuns. */
   workDir?: string;
   keepRuns?: boolean;
   timeoutMs?: number;
   seed?: number;
+  /** Measure MQSim's CPU time and peak RSS (with /usr/bin/time) into extra.cpuSeconds and extra.maxRssBytes. */
+  measure?: boolean;
+}
+
+/** MQSim cannot replay a trace closed loop (its trace flows are open loop): refuse that before anything runs. */
+export function checkMqsimReplay(r: Replay): void {
+  if (r.mode === 'closed')
+    throw ERR_USAGE('the mqsim evaluator cannot replay closed loop: MQSim replays a trace at its arrival times only (use recorded or scaled:<speedup>)');
 }
 
 export function createMqsimEvaluator(o: MqsimEvaluatorOptions): Evaluator {
+  const replay = o.replay ?? RECORDED;
+  checkMqsimReplay(replay);
   return {
     name: 'mqsim',
     space: 'ssd',
     async evaluate(config: Configuration, workload: WorkloadRef, opts: EvaluateOptions = {}): Promise<Metrics> {
       const cfg = toSsdConfig(config);
+      checkRunnable(cfg);
       try {
         await access(o.binary, constants.X_OK);
       } catch {
-        throw ERR_MQSIM_RUN(o.binary, 'is not an executable file (set the path of your MQSim build)');
+        throw ERR_MQSIM_RUN(o.binary, 'is not an executable file (build one with scripts/build-mqsim.sh, or set the path of your MQSim build)');
       }
       const dir = await mkdtemp(path.join(o.workDir ?? os.tmpdir(), 'ssdtune-mqsim-'));
       try {
@@ -413,18 +564,20 @@ export function createMqsimEvaluator(o: MqsimEvaluatorOptions): Evaluator {
         const tracePath = path.join(dir, 'workload.trace');
         const wlXml = path.join(dir, 'workload.xml');
         await writeFile(ssdXml, exportSsdConfigXml(cfg, { seed: o.seed }));
-        const tr = await exportMqsimTrace(await workload.open(), cfg, tracePath, o);
+        await exportMqsimTrace(scaledSource(await workload.open(), speedupOf(replay)), cfg, tracePath, o);
         await writeFile(wlXml, workloadXml(cfg, tracePath));
-        const stdout = await runBinary(o.binary, ['-i', ssdXml, '-w', wlXml], dir, o.timeoutMs ?? 3_600_000, opts.signal);
+        const run = await runBinary(o.binary, ['-i', ssdXml, '-w', wlXml], dir, o.timeoutMs ?? 3_600_000, opts.signal, o.measure ? path.join(dir, 'rusage') : undefined);
         const resultFile = path.join(dir, 'workload_scenario_1.xml');
         let xml: string;
         try {
           xml = await readFile(resultFile, 'utf8');
         } catch {
-          throw ERR_MQSIM_RUN(o.binary, `wrote no result file ${resultFile}; last output: ${stdout.slice(-400)}`);
+          throw ERR_MQSIM_RUN(o.binary, `wrote no result file ${resultFile}; last output: ${run.stdout.slice(-400)}`);
         }
         opts.onProgress?.(1);
-        return mqsimMetrics(parseMqsimResults(xml, resultFile), parseMqsimStdout(stdout), tr.lastArrivalNs, o.binary);
+        const m = mqsimMetrics(parseMqsimResults(xml, resultFile), parseMqsimStdout(run.stdout), o.binary, parseMqsimFlashCounts(xml));
+        m.extra = { ...m.extra, ...replayExtra(replay), ...(run.usage ? { cpuSeconds: run.usage.cpuSeconds, maxRssBytes: run.usage.maxRssBytes } : {}) };
+        return m;
       } finally {
         if (!o.keepRuns) await rm(dir, { recursive: true, force: true });
       }
@@ -432,11 +585,23 @@ export function createMqsimEvaluator(o: MqsimEvaluatorOptions): Evaluator {
   };
 }
 
-/** Run MQSim with stdin closed (it waits for a key press at the end); resolve with its stdout whatever the exit code. */
-function runBinary(bin: string, args: string[], cwd: string, timeoutMs: number, signal?: AbortSignal): Promise<string> {
+interface RunResult {
+  stdout: string;
+  usage?: { cpuSeconds: number; maxRssBytes: number };
+}
+
+/**
+ * Run MQSim with stdin closed and MQSIM_NO_WAIT (it waits for a key press at
+ * the end otherwise); resolve with its stdout whatever the exit code. With
+ * `usageFile`, run it under /usr/bin/time to measure its CPU time and peak RSS.
+ */
+function runBinary(bin: string, args: string[], cwd: string, timeoutMs: number, signal?: AbortSignal, usageFile?: string): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(ERR_SSDSIM_CANCELLED());
-    const child = spawn(bin, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' } });
+    const timed = usageFile && existsSync('/usr/bin/time');
+    const cmd = timed ? '/usr/bin/time' : bin;
+    const argv = timed ? ['-f', '%U %S %M', '-o', usageFile!, bin, ...args] : args;
+    const child = spawn(cmd, argv, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MQSIM_NO_WAIT: '1', GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' } });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -463,7 +628,16 @@ function runBinary(bin: string, args: string[], cwd: string, timeoutMs: number, 
       // serviced counts and the result file, not by the exit status alone.
       if (sig && !out.includes('total requests serviced')) return reject(ERR_MQSIM_RUN(bin, `killed by ${sig}${sig === 'SIGKILL' ? ' (timeout)' : ''}; stderr: ${err}`));
       if (code !== 0 && !out.includes('total requests serviced')) return reject(ERR_MQSIM_RUN(bin, `exited with status ${code}; stderr: ${err}`));
-      resolve(out);
+      let usage: RunResult['usage'];
+      if (timed) {
+        try {
+          const [u, s, kb] = readFileSync(usageFile!, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+          if (Number.isFinite(u) && Number.isFinite(s) && Number.isFinite(kb)) usage = { cpuSeconds: u! + s!, maxRssBytes: kb! * 1024 };
+        } catch {
+          /* no figures: the run itself is still good */
+        }
+      }
+      resolve({ stdout: out, ...(usage ? { usage } : {}) });
     });
   });
 }

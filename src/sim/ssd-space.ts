@@ -1,5 +1,5 @@
 /**
- * The `ssd` configuration space (DESIGN.md part 9): device-internal SSD
+ * The `ssd` configuration space (docs/tuning.md): device-internal SSD
  * parameters as AutoBlox tunes them, with its baseline as the default, and
  * the validation every SSD evaluator (ssdsim, mqsim) runs before simulating.
  *
@@ -60,7 +60,7 @@ export interface SsdConfig {
 const MiB = 1 << 20;
 
 /**
- * AutoBlox's baseline (DESIGN.md facts): 12 channels x 5 chips x 8 dies x 1
+ * AutoBlox's baseline (docs/tuning.md): 12 channels x 5 chips x 8 dies x 1
  * plane, 512 blocks x 512 pages of 4 KiB, 800 MiB data cache, 256 MiB CMT,
  * OP 0.2, GREEDY, CWDP, PCIe 4 lanes. Timings, lane speed and queue depth are
  * MQSim's shipped ssdconfig.xml values (AutoBlox ran MQSim).

@@ -1,5 +1,5 @@
 /**
- * Configuration spaces (DESIGN.md part 9): the typed parameters the search
+ * Configuration spaces (docs/tuning.md): the typed parameters the search
  * tunes. The `host` space (sysfs) and the `ssd` space (simulator / MQSim)
  * are both expressed with these types; src/space/ holds the generic
  * machinery (validation, encoding, neighbours, distance).

@@ -147,14 +147,18 @@ class EbpfSession;
 std::mutex g_sessions_mu;
 std::set<EbpfSession*> g_sessions;
 
+
 struct Chunk {
   std::vector<char> data;
+  EbpfSession* session;
 };
 
-// Chunks waiting for JS, at most: past this the poll thread stops draining
-// the ring buffer, which then fills and counts its drops in the kernel
-// (ringbufFull), so memory stays bounded when JS falls behind.
-constexpr size_t kMaxQueuedChunks = 64;
+// Chunks handed to JS and not yet taken, at most, while capturing: past this
+// the poll thread stops draining the ring buffer, which then fills and counts
+// its drops in the kernel (ringbufFull), so memory stays bounded when JS
+// falls behind. The final drain at stop() ignores the bound: the JS thread is
+// then waiting for the poll thread, and nothing may wait for the JS thread.
+constexpr int kMaxQueuedChunks = 64;
 
 class EbpfSession : public Napi::ObjectWrap<EbpfSession> {
  public:
@@ -206,7 +210,7 @@ class EbpfSession : public Napi::ObjectWrap<EbpfSession> {
     // end of the stream with onRecords(null) once every queued chunk is out,
     // and only then drops the reference that keeps this object alive (so the
     // finalizer never touches a collected session).
-    tsfn_ = Napi::ThreadSafeFunction::New(env, callback_.Value(), "ssdtune-ebpf", kMaxQueuedChunks, 1, this,
+    tsfn_ = Napi::ThreadSafeFunction::New(env, callback_.Value(), "ssdtune-ebpf", 0, 1, this,
                                           [](Napi::Env env, EbpfSession* self) {
                                             if (self->exiting_) return;
                                             try {
@@ -243,6 +247,9 @@ class EbpfSession : public Napi::ObjectWrap<EbpfSession> {
     s.Set("ringbufFull", Napi::Number::New(env, static_cast<double>(c[BT_CNT_RINGBUF_FULL])));
     s.Set("startMapFull", Napi::Number::New(env, static_cast<double>(c[BT_CNT_START_FULL])));
     s.Set("submitted", Napi::Number::New(env, static_cast<double>(c[BT_CNT_COMPLETED])));
+    s.Set("untracked", Napi::Number::New(env, static_cast<double>(c[BT_CNT_UNTRACKED])));
+    s.Set("issues", Napi::Number::New(env, static_cast<double>(c[BT_CNT_ISSUES])));
+    s.Set("completions", Napi::Number::New(env, static_cast<double>(c[BT_CNT_COMPLETES])));
     s.Set("delivered", Napi::Number::New(env, static_cast<double>(delivered_.load())));
     s.Set("running", Napi::Boolean::New(env, running_));
     std::lock_guard<std::mutex> lock(poll_error_mu_);
@@ -285,14 +292,18 @@ class EbpfSession : public Napi::ObjectWrap<EbpfSession> {
     return 0;
   }
 
-  // Hands what is pending to JS. False when the TSFN queue is full: the
-  // records stay pending and the caller stops draining the ring buffer.
-  bool Flush() {
+  // Hands what is pending to JS. False, keeping the records pending, when
+  // JS is kMaxQueuedChunks behind (unless `final`): the caller then stops
+  // draining the ring buffer.
+  bool Flush(bool final = false) {
     if (pending_.empty() || !have_tsfn_) return true;
-    auto* chunk = new Chunk{std::move(pending_)};
+    if (!final && queued_.load() >= kMaxQueuedChunks) return false;
+    auto* chunk = new Chunk{std::move(pending_), this};
     pending_.clear();
     size_t n = chunk->data.size() / sizeof(struct biorec);
+    queued_++;
     napi_status st = tsfn_.NonBlockingCall(chunk, [](Napi::Env env, Napi::Function cb, Chunk* c) {
+      c->session->queued_--;
       if (env == nullptr || cb.IsEmpty()) {
         delete c;
         return;
@@ -311,9 +322,9 @@ class EbpfSession : public Napi::ObjectWrap<EbpfSession> {
       delivered_ += n;
       return true;
     }
-    pending_ = std::move(chunk->data);
+    queued_--;  // the TSFN is closing (environment teardown): nothing more is delivered
     delete chunk;
-    return st != napi_queue_full;  // closing: nothing more will be delivered
+    return true;
   }
 
   void SetPollError(const std::string& e) {
@@ -337,7 +348,7 @@ class EbpfSession : public Napi::ObjectWrap<EbpfSession> {
       }
     }
     ring_buffer__consume(rb_);
-    while (!Flush()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    Flush(true);
   }
 
   void ReadCounters(uint64_t out[BT_CNT_MAX]) {
@@ -389,6 +400,7 @@ class EbpfSession : public Napi::ObjectWrap<EbpfSession> {
   bool exiting_ = false;
   std::atomic<bool> running_{false};
   std::atomic<uint64_t> delivered_{0};
+  std::atomic<int> queued_{0};  // chunks handed to the TSFN and not yet taken by the JS thread
   std::mutex poll_error_mu_;
   std::string poll_error_;
   struct biotrace* skel_ = nullptr;

@@ -1,5 +1,5 @@
 // Replays block requests on a device or file with io_uring (the `live`
-// evaluator, DESIGN.md part 8). Pure C++ (no N-API) so it can run on a worker
+// evaluator, docs/tuning.md). Pure C++ (no N-API) so it can run on a worker
 // thread; replay_addon.cc wraps it.
 #pragma once
 #include <cstdint>

@@ -28,28 +28,30 @@ uint64_t Sim::dramNs(uint64_t bytes) const {
   const uint64_t tRCD = cfg_.dramTrcdNs, tCL = cfg_.dramTclNs, tRP = cfg_.dramTrpNs;
   const double bt = dramBurstNs_;
   if (bytes <= row) return tRCD + tCL + static_cast<uint64_t>(static_cast<double>(bytes / burst / 2) * bt);
-  // MQSim's formula for accesses longer than a row, operator for operator (estimate_dram_access_time).
-  const uint64_t perRow = tRCD + tCL + static_cast<uint64_t>(static_cast<double>(row / burst / 2) * bt + static_cast<double>(tRP));
-  return static_cast<uint64_t>(static_cast<double>(perRow) * static_cast<double>(bytes / row / 2)) + tRCD + tCL +
+  // MQSim's formula for accesses longer than a row, operator for operator
+  // (estimate_dram_access_time; its precedence makes tRCD + tCL count twice, not per row).
+  const uint64_t perRow = static_cast<uint64_t>(static_cast<double>(row / burst / 2) * bt + static_cast<double>(tRP));
+  return static_cast<uint64_t>(static_cast<double>(tRCD + tCL) + static_cast<double>(perRow) * static_cast<double>(bytes / row / 2)) + tRCD + tCL +
          static_cast<uint64_t>(static_cast<double>(bytes % row) / (static_cast<double>(burst) * bt));
 }
 
 void Sim::dramAccess(uint8_t kind, uint32_t req, uint32_t sectors, uint32_t list) {
   const uint32_t j = dram_.alloc();
   dram_[j] = Dram{req, sectors, list, kind};
-  dramFree_ = std::max(now_, dramFree_) + dramNs(static_cast<uint64_t>(sectors) * 512);
-  schedule(dramFree_, EV_DRAM, j);
+  fifoPush(dramQ_, EV_DRAM, dramNs(static_cast<uint64_t>(sectors) * 512), j);
 }
 
-void Sim::onDram(uint32_t j) {
+void Sim::onDram() {
+  const uint32_t j = fifoPop(dramQ_);
   const Dram d = dram_[j];
   dram_.release(j);
   if (d.kind == J_EVICT) {
     dispatch(d.list);  // the evicted pages go to flash once read out of DRAM
-    return;
+  } else {
+    reqs_[d.req].cacheSectors -= d.sectors;
+    if (requestDone(d.req)) requestServiced(d.req);
   }
-  reqs_[d.req].cacheSectors -= d.sectors;
-  if (requestDone(d.req)) requestServiced(d.req);
+  fifoNext(dramQ_, EV_DRAM);
 }
 
 bool Sim::requestDone(uint32_t r) const {
@@ -251,14 +253,18 @@ void Sim::cacheWriteServiced(uint32_t tx) {
     cacheUsed_--;
   }
   if (cacheWaiting_.empty()) return;
-  std::vector<uint32_t> waiting;
+  std::vector<uint32_t>& waiting = cacheWaitingScratch_;
   waiting.swap(cacheWaiting_);
+  cacheWaiting_.clear();
   size_t i = 0;
   for (; i < waiting.size(); i++) {
     const uint32_t r = waiting[i];
     writeToCache(r);
     if (reqs_[r].admitted < reqs_[r].sectors) cacheWaiting_.push_back(r);
-    if (backPressure_ > backPressureMax_) {
+    // MQSim goes on down the list until back-pressure exceeds its limit; at the
+    // limit, though, the rest can take no page and their calls change nothing
+    // (the period check has just run at this instant), so we stop there.
+    if (backPressure_ >= backPressureMax_) {
       i++;
       break;
     }

@@ -71,6 +71,7 @@ uint32_t Sim::listPop(List& l) {
 // ---- scheduling (TSU) ------------------------------------------------------------------
 
 void Sim::scheduleFlash() {
+  if (receive_.empty()) return;
   for (const uint32_t t : receive_) {
     const Tx& x = txs_[t];
     Unit& u = units_[unitOf(x.plane)];
@@ -82,17 +83,33 @@ void Sim::scheduleFlash() {
     else
       q = Q_GC_ERASE;
     listPush(u.q[q], t);
+    u.queued++;
+    chans_[channelOfUnit(unitOf(x.plane))].queued++;
   }
+  // MQSim's Schedule() tries every idle channel. Only those that just received
+  // work can start something: any other idle channel has already been tried
+  // since its last change (every change of a chip's or channel's state ends in
+  // a try on that channel), so trying it again would find nothing.
+  touched_.clear();
+  for (const uint32_t t : receive_) touched_.push_back(channelOfUnit(unitOf(txs_[t].plane)));
   receive_.clear();
-  for (uint32_t ch = 0; ch < chans_.size(); ch++)
+  std::sort(touched_.begin(), touched_.end());
+  touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
+  for (const uint32_t ch : touched_)
     if (!chans_[ch].busy) channelIdle(ch);
 }
 
-// A free channel looks for work over its chips, round-robin (MQSim's handle_channel_idle_signal).
+// A free channel looks for work over its chips, round-robin (MQSim's
+// handle_channel_idle_signal). A chip that is busy or has nothing queued
+// cannot take a command, so it is passed over without being asked (the
+// round-robin position moves on exactly as MQSim's does).
 void Sim::channelIdle(uint32_t ch) {
   Channel& c = chans_[ch];
+  if (c.queued == 0) return;  // a full round that issues nothing leaves the position where it was
+  const uint32_t base = ch * unitsPerChannel_;
   for (uint32_t i = 0; i < unitsPerChannel_; i++) {
-    processUnit(ch * unitsPerChannel_ + c.rr);
+    const Unit& un = units_[base + c.rr];
+    if (un.queued && un.status == U_IDLE) processUnit(base + c.rr);
     c.rr = (c.rr + 1) % unitsPerChannel_;
     if (c.busy) break;
   }
@@ -215,6 +232,8 @@ void Sim::issue(uint32_t u, List* q1, List* q2, uint8_t op) {
   scan(*q1);
   if (q2 && n < planesPerDie_) scan(*q2);
   if (n == 0) return;  // nothing ready on that die (MQSim reports the chip served all the same)
+  un.queued -= n;
+  chans_[channelOfUnit(u)].queued -= n;
   un.n = n;
   un.op = op;
   sendCommand(u);

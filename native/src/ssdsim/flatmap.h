@@ -17,6 +17,12 @@ class FlatMap {
   explicit FlatMap(uint32_t initial = 16) { rehash(initial < 16 ? 16 : initial); }
 
   size_t size() const { return n_; }
+  // Room for `n` keys without rehashing.
+  void reserve(size_t n) {
+    size_t cap = keys_.size();
+    while (cap < 2 * n) cap *= 2;
+    if (cap > keys_.size()) rehash(static_cast<uint32_t>(cap));
+  }
 
   V* find(uint32_t key) {
     for (uint32_t i = slot(key);; i = (i + 1) & mask_) {

@@ -27,7 +27,8 @@ inline uint32_t popcount(uint64_t x) { return static_cast<uint32_t>(__builtin_po
 }  // namespace
 
 void Sim::dispatch(uint32_t head) {
-  std::vector<uint32_t> batch;
+  std::vector<uint32_t>& batch = dispatchBatch_;
+  batch.clear();
   for (uint32_t t = head; t != kNone;) {
     const uint32_t nx = txs_[t].next;
     txs_[t].next = kNone;

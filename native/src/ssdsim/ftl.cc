@@ -73,13 +73,14 @@ Ftl::Ftl(const SimConfig& c) : cfg_(c), rng_(c.seed * 0x2545F4914F6CDD1DULL + 7)
   }
   // The plane of an lpn depends only on lpn mod planes: plane p owns k * planes + residue_[p].
   residue_.assign(planes_, kNone);
-  for (uint32_t r = 0; r < planes_; r++) residue_[planeOf(r)] = r;
+  planeOfResidue_.resize(planes_);
+  for (uint32_t r = 0; r < planes_; r++) residue_[planeOfResidue_[r] = computePlane(r)] = r;
   planes_v_.resize(planes_);
   for (uint32_t p = 0; p < planes_; p++)
     planes_v_[p].owned = logical_ > residue_[p] ? (logical_ - residue_[p] - 1) / planes_ + 1 : 0;
 }
 
-uint32_t Ftl::planeOf(uint32_t lpn) const {
+uint32_t Ftl::computePlane(uint32_t lpn) const {
   uint32_t plane = 0;
   for (int i = 0; i < 4; i++) plane += ((lpn / div_[i]) % mod_[i]) * stride_[i];
   return plane;
@@ -97,6 +98,7 @@ uint32_t Ftl::takeFree(Plane& pl, uint32_t p) {
   uint32_t b;
   if (pl.nextFresh < bpp_) {
     b = pl.nextFresh++;
+    pl.blocks.resize(pl.nextFresh);
   } else if (!pl.recycled.empty()) {
     std::pop_heap(pl.recycled.begin(), pl.recycled.end(), std::greater<HeapItem>());
     b = pl.recycled.back().second;
@@ -118,7 +120,7 @@ void Ftl::addFree(Plane& pl, uint32_t block) {
 // from the pool in that order, then the plane's share of the translation
 // pages written into the translation frontier.
 void Ftl::freshPlane(Plane& pl, uint32_t p) {
-  pl.blocks.assign(bpp_, Block{});
+  pl.blocks.clear();
   pl.dataWf = takeFree(pl, p);
   uint32_t tb = takeFree(pl, p);
   pl.gcWf = takeFree(pl, p);
@@ -234,17 +236,18 @@ uint32_t Ftl::place(uint32_t lpn, uint64_t bitmap, bool program) {
 bool Ftl::gcRunning(uint32_t p) const { return materialised(p) && planes_v_[p].ongoingGc > 0; }
 
 bool Ftl::safeVictim(const Plane& pl, uint32_t b) const {
-  return b != pl.dataWf && b != pl.gcWf && !pl.blocks[b].inGc && !pl.blocks[b].mapping;
+  return b != pl.dataWf && b != pl.gcWf && !blk(pl, b).inGc && !blk(pl, b).mapping;
 }
 
 uint32_t Ftl::selectVictim(uint32_t p, bool greedy) {
   Plane& pl = planes_v_[p];
-  const auto full = [&](uint32_t b) { return pl.blocks[b].written == ppb_; };
+  const auto full = [&](uint32_t b) { return blk(pl, b).written == ppb_; };
+  const auto inv = [&](uint32_t b) { return invalidCount(blk(pl, b)); };
   switch (greedy ? GcPolicy::GREEDY : cfg_.gcPolicy) {
     case GcPolicy::GREEDY: {
       uint32_t best = kNone, bestInv = 0;
-      for (uint32_t b = 0; b < bpp_; b++)
-        if (full(b) && safeVictim(pl, b) && invalidCount(pl.blocks[b]) > bestInv) best = b, bestInv = invalidCount(pl.blocks[b]);
+      for (uint32_t b = 0; b < pl.blocks.size(); b++)
+        if (full(b) && safeVictim(pl, b) && inv(b) > bestInv) best = b, bestInv = inv(b);
       return best;
     }
     case GcPolicy::RGA: {
@@ -261,7 +264,7 @@ uint32_t Ftl::selectVictim(uint32_t p, bool greedy) {
       std::sort(set, set + n);
       uint32_t best = set[0];
       for (uint32_t i = 0; i < n; i++)
-        if (invalidCount(pl.blocks[set[i]]) > invalidCount(pl.blocks[best]) && full(set[i])) best = set[i];
+        if (inv(set[i]) > inv(best) && full(set[i])) best = set[i];
       return best;
     }
     case GcPolicy::RANDOM: {
@@ -273,7 +276,7 @@ uint32_t Ftl::selectVictim(uint32_t p, bool greedy) {
     case GcPolicy::RANDOM_PP: {
       const uint32_t minInv = cfg_.gcPolicy == GcPolicy::RANDOM_PP ? randomPpMin_ : 0;
       uint32_t b = rng_.below(bpp_);
-      for (uint32_t r = 0; (!full(b) || invalidCount(pl.blocks[b]) < minInv || !safeVictim(pl, b)) && r < bpp_; r++) b = rng_.below(bpp_);
+      for (uint32_t r = 0; (!full(b) || inv(b) < minInv || !safeVictim(pl, b)) && r < bpp_; r++) b = rng_.below(bpp_);
       return b;  // like MQSim: after the retries, whatever was drawn last
     }
     case GcPolicy::FIFO: {
@@ -298,7 +301,7 @@ bool Ftl::startGc(uint32_t p, uint32_t& victim, std::vector<GcMove>& moves, bool
   if (!materialised(p)) materialise(p);
   Plane& pl = planes_v_[p];
   if (pl.ongoingGc >= kMaxOngoingGc) return false;
-  const auto useless = [&](uint32_t b) { return b == kNone || !safeVictim(pl, b) || pl.blocks[b].written == 0 || invalidCount(pl.blocks[b]) == 0; };
+  const auto useless = [&](uint32_t b) { return b == kNone || !safeVictim(pl, b) || blk(pl, b).written == 0 || invalidCount(blk(pl, b)) == 0; };
   uint32_t v = selectVictim(p);
   if (useless(v) && greedyFallback) v = selectVictim(p, true);
   if (useless(v)) return false;  // MQSim: nothing to reclaim, no GC
@@ -381,7 +384,7 @@ void Ftl::agePlane(Template& t, uint32_t p, double fill, double age, Rng& rng, c
     if (pool >= gcBlocks_) return;
     // Reuse the timed victim selection on the template's state; GREEDY when
     // the policy finds nothing and the pool is about to run dry.
-    const auto useless = [&](uint32_t b) { return b == kNone || !safeVictim(pl, b) || pl.blocks[b].written == 0 || invalidCount(pl.blocks[b]) == 0; };
+    const auto useless = [&](uint32_t b) { return b == kNone || !safeVictim(pl, b) || blk(pl, b).written == 0 || invalidCount(blk(pl, b)) == 0; };
     const auto select = [&](bool greedy) {
       std::swap(planes_v_[p], pl);  // selectVictim works on planes_v_[p]
       const uint32_t b = selectVictim(p, greedy);
@@ -480,6 +483,7 @@ void Ftl::accounting(uint64_t& valid, uint64_t& invalid, uint64_t& free, uint64_
         continue;
       }
     }
+    free += static_cast<uint64_t>(bpp_ - pl->blocks.size()) * ppb_;  // never taken from the pool
     for (const Block& b : pl->blocks) {
       if (b.mapping) {
         mapping += b.valid;

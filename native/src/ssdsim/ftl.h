@@ -46,7 +46,8 @@ class Ftl {
   uint64_t physicalPages() const { return physical_; }
   uint32_t planes() const { return planes_; }
   uint32_t pagesPerBlock() const { return ppb_; }
-  uint32_t planeOf(uint32_t lpn) const;
+  // Static allocation: the plane depends only on lpn mod planes (each letter's digit cycles within the product).
+  uint32_t planeOf(uint32_t lpn) const { return planeOfResidue_[lpn % planes_]; }
   uint32_t pagesPerPlane() const { return ppp_; }
   // MQSim's mapping geometry: translation pages written at start, and mapping entries per translation page.
   uint32_t translationPages() const { return transPages_; }
@@ -88,6 +89,9 @@ class Ftl {
   // Untimed preconditioning (see the header comment). Returns false when cancelled.
   bool precondition(double fill, double age, uint64_t seed, uint32_t templates, const std::atomic<bool>& cancel);
 
+  // Expect about `pages` mapped logical pages (sizes the sparse map once instead of growing it).
+  void reservePages(size_t pages) { map_.reserve(pages); }
+
   // valid + invalid + free + mapping == physical pages.
   void accounting(uint64_t& valid, uint64_t& invalid, uint64_t& free, uint64_t& mapping) const;
   // Bytes of simulator state (for the memory figures).
@@ -105,7 +109,7 @@ class Ftl {
     uint8_t inGc = 0, mapping = 0;
   };
   struct Plane {
-    std::vector<Block> blocks;          // empty until the plane is first written
+    std::vector<Block> blocks;          // blocks ever taken from the pool (ids below nextFresh); empty until the plane is first written
     uint32_t dataWf = kNone, gcWf = kNone;
     uint32_t nextFresh = 0;             // never-used blocks nextFresh.. are free (erase count 0, id order)
     std::vector<std::pair<uint64_t, uint32_t>> recycled;  // min-heap of (erase count << 32 | seq, block): least worn first, FIFO among equals
@@ -122,6 +126,11 @@ class Ftl {
   };
 
   bool materialised(uint32_t p) const { return !planes_v_[p].blocks.empty(); }
+  // A block's state; blocks never taken from the pool are not stored (they are free and unworn).
+  static const Block& blk(const Plane& pl, uint32_t b) {
+    static const Block kFresh{};
+    return b < pl.blocks.size() ? pl.blocks[b] : kFresh;
+  }
   void materialise(uint32_t p);
   void freshPlane(Plane& pl, uint32_t p);
   uint32_t takeFree(Plane& pl, uint32_t p);
@@ -142,6 +151,8 @@ class Ftl {
   uint32_t transPages_ = 0, entriesPerTp_ = 0;  // MQSim's Total_translation_pages_no, entries per translation page
   uint32_t div_[4], mod_[4], stride_[4];   // static plane allocation
   std::vector<uint32_t> residue_;          // per plane: the lpn residue mod planes that maps to it
+  std::vector<uint32_t> planeOfResidue_;   // and back
+  uint32_t computePlane(uint32_t lpn) const;
   struct MapEntry {
     uint64_t bitmap;
     uint32_t ppn;

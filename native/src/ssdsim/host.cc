@@ -31,13 +31,18 @@ uint64_t Sim::pcieNs(uint32_t payload, bool readRequest) const {
 }
 
 void Sim::send(uint8_t kind, uint32_t req, uint64_t value, uint32_t bytes, bool toDevice, bool readRequest) {
+  const uint64_t dur = pcieNs(bytes, readRequest);
+  Fifo& link = toDevice ? h2d_ : d2h_;
+  // Read data landing in host memory and the completion-queue doorbell change
+  // nothing on arrival: they only hold their link, so they need no event.
+  if (kind == M_READ_DATA || kind == M_CQ_DOORBELL) {
+    link.free = std::max(now_, link.free) + dur;
+    link.busyNs += dur;
+    return;
+  }
   const uint32_t m = msgs_.alloc();
   msgs_[m] = Msg{value, req, kind};
-  const uint64_t dur = pcieNs(bytes, readRequest);
-  uint64_t& free = toDevice ? h2dFree_ : d2hFree_;
-  free = std::max(now_, free) + dur;
-  (toDevice ? h2dBusyNs_ : d2hBusyNs_) += dur;
-  schedule(free, toDevice ? EV_H2D : EV_D2H, m);
+  fifoPush(link, toDevice ? EV_H2D : EV_D2H, dur, m);
 }
 
 void Sim::arrive(const InputReq& in, uint64_t arrival) {
@@ -85,7 +90,8 @@ void Sim::fetchNext() {
   }
 }
 
-void Sim::onH2D(uint32_t m) {
+void Sim::onH2D() {
+  const uint32_t m = fifoPop(h2d_);
   const Msg msg = msgs_[m];
   msgs_.release(m);
   switch (msg.kind) {
@@ -106,9 +112,11 @@ void Sim::onH2D(uint32_t m) {
     case M_CQ_DOORBELL:
       break;
   }
+  fifoNext(h2d_, EV_H2D);
 }
 
-void Sim::onD2H(uint32_t m) {
+void Sim::onD2H() {
+  const uint32_t m = fifoPop(d2h_);
   const Msg msg = msgs_[m];
   msgs_.release(m);
   switch (msg.kind) {
@@ -124,6 +132,7 @@ void Sim::onD2H(uint32_t m) {
       hostCompletion(msg.req, msg.value);
       break;
   }
+  fifoNext(d2h_, EV_D2H);
 }
 
 // The device finished a request (MQSim's Handle_serviced_request).

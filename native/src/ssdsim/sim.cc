@@ -73,7 +73,8 @@ Sim::Sim(const SimConfig& c) : cfg_(c), ftl_(c) {
   st_.writeLat = &writeLat_;
   st_.deviceResp = &devResp_;
   st_.allLat = &allLat_;
-  heap_.reserve(1024);
+  events_.reserve(1024);
+  if (units_.size() > EventQueue::kMaxId) throw ConfigError("channels", "too many flash units to simulate");
 }
 
 // ---- input ---------------------------------------------------------------------
@@ -108,6 +109,12 @@ FeedResult Sim::feed(const double* t, const double* sector, const uint32_t* byte
     inHead_ = 0;
   }
   in_.reserve(in_.size() + n);
+  if (!anyFed_) {
+    // Sparse state sized from the first batch (a few pages per request) instead of grown step by step.
+    const size_t pages = std::min<size_t>(n * 2, ftl_.logicalPages());
+    ftl_.reservePages(pages);
+    cmtSlotOf_.reserve(std::min<size_t>(pages, cmtCap_));
+  }
   for (size_t i = 0; i < n; i++) {
     // Only reads and writes reach the device; discards and flushes are
     // counted as skipped (TRIM is not modelled, as in MQSim).
@@ -138,8 +145,24 @@ FeedResult Sim::feed(const double* t, const double* sector, const uint32_t* byte
 // ---- event loop ------------------------------------------------------------------
 
 void Sim::schedule(uint64_t t, uint32_t kind, uint32_t id) {
-  heap_.push_back(Ev{t, evSeq_++, kind, id});
-  std::push_heap(heap_.begin(), heap_.end(), EvLater());
+  events_.push(t, kind, id);
+}
+
+void Sim::fifoPush(Fifo& f, uint32_t kind, uint64_t dur, uint32_t item) {
+  f.free = std::max(now_, f.free) + dur;
+  f.busyNs += dur;
+  if (f.empty()) {
+    f.items.clear();
+    f.head = 0;
+    schedule(f.free, kind, 0);
+  }
+  f.items.emplace_back(f.free, item);
+}
+
+uint32_t Sim::fifoPop(Fifo& f) { return f.items[f.head++].second; }
+
+void Sim::fifoNext(Fifo& f, uint32_t kind) {
+  if (!f.empty()) schedule(f.items[f.head].first, kind, 0);
 }
 
 RunStatus Sim::run(bool final) {
@@ -173,14 +196,14 @@ RunStatus Sim::loop(bool final) {
     } else if (inHead_ < in_.size()) {
       // An arrival precedes events at the same instant.
       const InputReq& in = in_[inHead_];
-      if (heap_.empty() || in.t <= heap_.front().t) {
+      if (events_.empty() || in.t <= events_.top().t) {
         if (in.t > now_) now_ = in.t;
         inHead_++;
         arrive(in, in.t);
         continue;
       }
     }
-    if (heap_.empty()) {
+    if (events_.empty()) {
       if (!final) return RunStatus::NEED_MORE;
       if (outstanding_ > 0)
         throw DeviceFull(std::to_string(outstanding_) +
@@ -189,17 +212,15 @@ RunStatus Sim::loop(bool final) {
     }
     // Without buffered input, an event at or after the last fed arrival might
     // still be preceded by an arrival of the next batch.
-    if (!closed && !final && inHead_ == in_.size() && heap_.front().t >= lastFedT_) return RunStatus::NEED_MORE;
-    std::pop_heap(heap_.begin(), heap_.end(), EvLater());
-    const Ev ev = heap_.back();
-    heap_.pop_back();
+    if (!closed && !final && inHead_ == in_.size() && events_.top().t >= lastFedT_) return RunStatus::NEED_MORE;
+    const Event ev = events_.pop();
     now_ = ev.t;
-    switch (ev.kind) {
-      case EV_H2D: onH2D(ev.id); break;
-      case EV_D2H: onD2H(ev.id); break;
-      case EV_DRAM: onDram(ev.id); break;
-      case EV_CHAN: onChan(ev.id); break;
-      case EV_UNIT: onUnit(ev.id); break;
+    switch (ev.kind()) {
+      case EV_H2D: onH2D(); break;
+      case EV_D2H: onD2H(); break;
+      case EV_DRAM: onDram(); break;
+      case EV_CHAN: onChan(ev.id()); break;
+      case EV_UNIT: onUnit(ev.id()); break;
     }
   }
 }
@@ -227,8 +248,8 @@ Results Sim::results() {
     }
     r.dieUtilMean = sum / units_.size();
     r.dieUtilMax = mx;
-    r.pcieH2dUtil = static_cast<double>(h2dBusyNs_) / span;
-    r.pcieD2hUtil = static_cast<double>(d2hBusyNs_) / span;
+    r.pcieH2dUtil = static_cast<double>(h2d_.busyNs) / span;
+    r.pcieD2hUtil = static_cast<double>(d2h_.busyNs) / span;
   }
   ftl_.accounting(r.validPages, r.invalidPages, r.freePages, r.mappingPages);
   r.physicalPages = ftl_.physicalPages();
@@ -236,7 +257,7 @@ Results Sim::results() {
   size_t bytes = ftl_.stateBytes() + reqs_.bytes() + msgs_.bytes() + txs_.bytes() + dram_.bytes() +
                  slotOf_.bytes() + bloom_.bytes() + cmtSlotOf_.bytes() + arriving_.bytes() + waitRead_.bytes() + waitProg_.bytes() +
                  (sLpn_.capacity() * 12 + sBitmap_.capacity() * 16 + sState_.capacity()) + (cKey_.capacity() * 12 + cValid_.capacity() * 2) +
-                 units_.capacity() * sizeof(Unit) + heap_.capacity() * sizeof(Ev);
+                 units_.capacity() * sizeof(Unit) + events_.capacityBytes();
   r.stateBytes = bytes;
   return r;
 }

@@ -7,7 +7,7 @@
 //   fmap.cc   cached mapping table, translation  (Address_Mapping_Unit_Page_Level)
 //   flash.cc  scheduling, chips, channels, GC    (TSU_Priority_OutOfOrder, NVM_PHY_ONFI_NVDDR2, GC_and_WL_Unit)
 //
-// Events are fixed-size records in a binary heap ordered by (time, sequence);
+// Events are 16-byte records in a 4-ary heap ordered by (time, sequence);
 // requests, transactions and messages come from free-listed pools, so a
 // steady replay allocates nothing per request. Streaming: feed() appends
 // requests, run() simulates as far as the input allows (arrivals are
@@ -22,6 +22,7 @@
 #include "config.h"
 #include "flatmap.h"
 #include "ftl.h"
+#include "eventq.h"
 #include "histogram.h"
 #include "pool.h"
 
@@ -77,15 +78,24 @@ class Sim {
  private:
   // ---- pools and events --------------------------------------------------------
   enum EvKind : uint32_t { EV_H2D, EV_D2H, EV_DRAM, EV_CHAN, EV_UNIT };
-  struct Ev {
-    uint64_t t, seq;
-    uint32_t kind, id;
-  };
-  struct EvLater {
-    bool operator()(const Ev& a, const Ev& b) const { return a.t != b.t ? a.t > b.t : a.seq > b.seq; }
-  };
   void schedule(uint64_t t, uint32_t kind, uint32_t id);
   RunStatus loop(bool final);
+
+  // A FIFO server (a PCIe link direction, the DRAM channel): items finish in
+  // the order they came, each when the server is done with the one before.
+  // Only the head's completion is an event (as in MQSim, which registers the
+  // next when the previous one ends), which keeps the event heap small.
+  struct Fifo {
+    std::vector<std::pair<uint64_t, uint32_t>> items;  // (done at, item), from head
+    size_t head = 0;
+    uint64_t free = 0, busyNs = 0;
+    bool empty() const { return head == items.size(); }
+  };
+  // Append an item taking `dur` ns; schedules its completion event when it is at the head.
+  void fifoPush(Fifo& f, uint32_t kind, uint64_t dur, uint32_t item);
+  // The head item (its completion event is being handled); the next one's event is scheduled by fifoNext.
+  uint32_t fifoPop(Fifo& f);
+  void fifoNext(Fifo& f, uint32_t kind);
 
   // ---- host: NVMe submission/completion queues over a PCIe link (host.cc) ----------
   struct Req {
@@ -106,8 +116,8 @@ class Sim {
   void arrive(const InputReq& in, uint64_t arrival);
   void submit(uint32_t r);
   void send(uint8_t kind, uint32_t req, uint64_t value, uint32_t bytes, bool toDevice, bool readRequest = false);
-  void onH2D(uint32_t m);
-  void onD2H(uint32_t m);
+  void onH2D();
+  void onD2H();
   void fetchNext();
   void requestServiced(uint32_t r);
   void hostCompletion(uint32_t r, uint64_t sqHead);
@@ -124,7 +134,7 @@ class Sim {
   void writeArrived(uint32_t r);
   void writeToCache(uint32_t r);
   void dramAccess(uint8_t kind, uint32_t req, uint32_t sectors, uint32_t list);
-  void onDram(uint32_t j);
+  void onDram();
   uint64_t dramNs(uint64_t bytes) const;
   bool requestDone(uint32_t r) const;
   void cacheWriteServiced(uint32_t tx);
@@ -176,6 +186,7 @@ class Sim {
   struct Unit {
     List q[Q_COUNT];
     uint64_t busyFrom = 0, busyNs = 0;
+    uint32_t queued = 0;  // transactions in its queues
     uint32_t n = 0, waitingReads = 0, transfer = kNone;
     uint8_t status = U_IDLE, phase = P_NONE, op = T_READ;
   };
@@ -184,6 +195,7 @@ class Sim {
     std::vector<uint32_t> waitCopyback;   // units waiting to send a copyback program
     uint64_t busyFrom = 0, busyNs = 0;
     uint32_t rr = 0;
+    uint32_t queued = 0;  // transactions in its chips' queues
     bool busy = false;
   };
   uint32_t newTx(uint8_t kind, uint8_t source, uint32_t lpn, uint32_t bytes);
@@ -222,8 +234,8 @@ class Sim {
   bool preconditioned_ = false;
 
   // Events and input.
-  std::vector<Ev> heap_;
-  uint64_t now_ = 0, evSeq_ = 0;
+  EventQueue events_;
+  uint64_t now_ = 0;
   std::vector<InputReq> in_;
   size_t inHead_ = 0;
   uint64_t lastFedT_ = 0;
@@ -238,7 +250,7 @@ class Sim {
   uint64_t sqBase_ = 0, submitted_ = 0, headKnown_ = 0;
   uint64_t devTail_ = 0, devHead_ = 0, headInformed_ = 0;
   uint32_t onTheFly_ = 0, outstanding_ = 0;
-  uint64_t h2dFree_ = 0, d2hFree_ = 0, h2dBusyNs_ = 0, d2hBusyNs_ = 0;
+  Fifo h2d_, d2h_;  // the PCIe link, one FIFO per direction
   uint32_t pcieOverhead_ = 28, tlpPayload_ = 128;
 
   // Write cache (MQSim's ADVANCED manager, WRITE_CACHE mode) and its DRAM.
@@ -253,8 +265,9 @@ class Sim {
   uint64_t nextBloomReset_ = 0;
   uint64_t backPressure_ = 0, backPressureMax_ = 0;  // sectors being written back to flash, and MQSim's limit
   std::vector<uint32_t> cacheWaiting_;  // write requests waiting for back-pressure to drop
+  std::vector<uint32_t> cacheWaitingScratch_;
   Pool<Dram> dram_;
-  uint64_t dramFree_ = 0;
+  Fifo dramQ_;
   double dramBurstNs_ = 0;
 
   // Mapping: CMT of entries (or translation pages), in-flight translation reads, waiting transactions.
@@ -278,6 +291,7 @@ class Sim {
   // Flash.
   Pool<Tx> txs_;
   std::vector<uint32_t> receive_;       // transactions submitted since the last scheduling pass
+  std::vector<uint32_t> touched_;       // scheduleFlash's scratch: channels that received some
   std::vector<Unit> units_;
   std::vector<Channel> chans_;
   std::vector<uint32_t> batch_;         // per unit: the transactions of its current command
@@ -285,6 +299,7 @@ class Sim {
   uint64_t readCmdNs_[17], progCmdNs_[17], eraseCmdNs_[17];
   uint64_t twoUnitNs_;
   std::vector<GcMove> moves_;
+  std::vector<uint32_t> dispatchBatch_;  // dispatch()'s scratch (it never nests)
 
   // Statistics.
   Histogram readLat_, writeLat_, allLat_, devResp_;

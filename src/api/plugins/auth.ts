@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { ERR_UNAUTHORIZED } from '../../errors.js';
-import { tokenMatches } from '../token.js';
+import { tokenMatches } from '../../service/token.js';
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 

@@ -1,10 +1,8 @@
 /** Prometheus text exposition at GET /metrics: request counts and latency, jobs, stored records. */
 import type {} from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
-import { KINDS } from '../../confdb/db.js';
-import type { Service } from '../../service/context.js';
 
-export function registerMetrics(app: FastifyInstance, svc: Service): void {
+export function registerMetrics(app: FastifyInstance): void {
   const requests = new Map<string, number>();
   let durationSum = 0;
   let durationCount = 0;
@@ -21,13 +19,11 @@ export function registerMetrics(app: FastifyInstance, svc: Service): void {
     for (const [k, v] of requests) lines.push(`ssdtune_http_requests_total{${k}} ${v}`);
     lines.push('# HELP ssdtune_http_request_duration_seconds Time spent serving requests.', '# TYPE ssdtune_http_request_duration_seconds summary');
     lines.push(`ssdtune_http_request_duration_seconds_sum ${durationSum}`, `ssdtune_http_request_duration_seconds_count ${durationCount}`);
+    const stats = await app.ssdtune.stats();
     lines.push('# HELP ssdtune_records Records in the ConfDB.', '# TYPE ssdtune_records gauge');
-    for (const k of KINDS) lines.push(`ssdtune_records{kind="${k}"} ${await svc.db.count(k)}`);
-    const jobs = await svc.db.list('jobs');
-    const byStatus = new Map<string, number>();
-    for (const j of jobs) byStatus.set(j.status, (byStatus.get(j.status) ?? 0) + 1);
+    for (const [k, n] of Object.entries(stats.records)) lines.push(`ssdtune_records{kind="${k}"} ${n}`);
     lines.push('# HELP ssdtune_jobs Tune jobs by status.', '# TYPE ssdtune_jobs gauge');
-    for (const [s, n] of byStatus) lines.push(`ssdtune_jobs{status="${s}"} ${n}`);
+    for (const [s, n] of Object.entries(stats.jobs)) lines.push(`ssdtune_jobs{status="${s}"} ${n}`);
     const mem = process.memoryUsage();
     lines.push('# TYPE process_resident_memory_bytes gauge', `process_resident_memory_bytes ${mem.rss}`);
     void reply.type('text/plain; version=0.0.4').send(lines.join('\n') + '\n');

@@ -3,10 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { PROJECT_ROOT } from '../../native.js';
 
-export function registerDashboard(app: FastifyInstance): void {
-  const page = readFileSync(path.join(PROJECT_ROOT, 'src', 'api', 'dashboard', 'index.html'));
+export default async function dashboardRoutes(app: FastifyInstance): Promise<void> {
+  // Beside this module: `npm run build` copies src/api/dashboard/ into dist/ (an installed package has no src/).
+  const page = readFileSync(new URL('../dashboard/index.html', import.meta.url));
   const require = createRequire(import.meta.url);
   // The packages do not export package.json; find their folder from the main entry instead.
   const asset = (pkg: string, file: string) => {

@@ -1,17 +1,19 @@
+/** Liveness and ConfDB status. */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import type { Service } from '../../service/context.js';
+import Type from 'typebox';
 
-export function registerHealthRoutes(app: FastifyInstance, svc: Service, version: string): void {
-  const started = Date.now();
+export default async function healthRoutes(fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   app.get(
-    '/v1/health',
+    '/health',
     {
       schema: {
         tags: ['health'],
         summary: 'Liveness and ConfDB status',
-        response: { 200: { type: 'object', properties: { status: { type: 'string' }, version: { type: 'string' }, schema: { type: 'integer' }, uptimeSeconds: { type: 'number' } } } },
+        response: { 200: Type.Object({ status: Type.String(), version: Type.String(), schema: Type.Integer(), uptimeSeconds: Type.Number() }) },
       },
     },
-    async () => ({ status: 'ok', version, schema: await svc.db.schemaVersion(), uptimeSeconds: (Date.now() - started) / 1000 }),
+    async (req) => req.api.health(),
   );
 }

@@ -1,18 +1,16 @@
-/** Read routes for stored records: workloads, configs, evaluations, devices, traces, jobs. */
+/** Read routes for stored records (workloads, configs, evaluations, devices, traces, jobs, audit, pins), and moving the whole ConfDB. */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import type { Kind } from '../../confdb/db.js';
-import type { Service } from '../../service/context.js';
+import type { Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
+import Type from 'typebox';
+import { KINDS } from '../../service/api.js';
 import { errors, idParams, listOf, listQuery } from '../schemas.js';
 
-const ROUTES: { path: string; kind: Kind; schema: string; tag: string }[] = [
-  { path: 'workloads', kind: 'workloads', schema: 'Workload', tag: 'workloads' },
-  { path: 'configs', kind: 'configs', schema: 'Config', tag: 'configs' },
-  { path: 'evaluations', kind: 'evaluations', schema: 'Evaluation', tag: 'evaluations' },
-  { path: 'devices', kind: 'devices', schema: 'Device', tag: 'devices' },
-  { path: 'traces', kind: 'traces', schema: 'Trace', tag: 'traces' },
-  { path: 'jobs', kind: 'jobs', schema: 'Job', tag: 'jobs' },
-  { path: 'audit', kind: 'audit', schema: 'Audit', tag: 'audit' },
-];
+/** The reply schema of each kind (schemas.ts). */
+const SCHEMA: Record<(typeof KINDS)[number], string> = {
+  workloads: 'Workload', configs: 'Config', evaluations: 'Evaluation', devices: 'Device', traces: 'Trace', jobs: 'Job', audit: 'Audit', pins: 'Pin',
+};
 
 /**
  * List pages are cached as serialised JSON until the kind is written again:
@@ -22,31 +20,57 @@ const ROUTES: { path: string; kind: Kind; schema: string; tag: string }[] = [
  */
 const PAGE_CACHE_MAX = 256;
 
-export function registerRecordRoutes(app: FastifyInstance, svc: Service): void {
+const Counts = Type.Record(Type.String(), Type.Integer());
+
+export default async function recordRoutes(fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const pages = new Map<string, { gen: number; body: string }>();
-  for (const r of ROUTES) {
-    app.get<{ Querystring: { limit: number; after?: string } }>(
-      `/v1/${r.path}`,
-      { schema: { tags: [r.tag], summary: `List ${r.path} (key order; page with ?after=<last id>)`, querystring: listQuery, response: { 200: listOf(r.schema), ...errors(400) } } },
+  for (const kind of KINDS) {
+    app.get(
+      `/${kind}`,
+      { schema: { tags: [kind], summary: `List ${kind} (key order; page with ?after=<last id>)`, querystring: listQuery, response: { 200: listOf(SCHEMA[kind]), ...errors(400) } } },
       async (req, reply) => {
-        const key = `${r.kind}|${req.query.limit}|${req.query.after ?? ''}`;
-        const gen = await svc.db.generation(r.kind);
+        const key = `${kind}|${req.query.limit}|${req.query.after ?? ''}`;
+        const gen = await fastify.ssdtune.generation(kind);
         let page = pages.get(key);
         if (!page || page.gen !== gen) {
-          const items = await svc.db.list(r.kind, { limit: req.query.limit, ...(req.query.after ? { after: req.query.after } : {}) });
-          const last = items.at(-1) as Record<string, unknown> | undefined;
-          const next = items.length === req.query.limit && last ? String(last.id ?? last.device) : undefined;
-          page = { gen, body: JSON.stringify(next ? { items, next } : { items }) };
+          page = { gen, body: JSON.stringify(await req.api.list(kind, req.query)) };
           if (pages.size >= PAGE_CACHE_MAX) pages.delete(pages.keys().next().value!);
           pages.set(key, page);
         }
-        return reply.type('application/json; charset=utf-8').send(page.body);
+        // Already serialised: sent as is.
+        return reply.type('application/json; charset=utf-8').send(page.body as never);
       },
     );
-    app.get<{ Params: { id: string } }>(
-      `/v1/${r.path}/:id`,
-      { schema: { tags: [r.tag], summary: `One ${r.kind.replace(/s$/, '')}`, params: idParams, response: { 200: { $ref: `${r.schema}#` }, ...errors(404) } } },
-      async (req) => svc.db.require(r.kind, req.params.id),
+    app.get(
+      `/${kind}/:id`,
+      { schema: { tags: [kind], summary: `One ${kind.replace(/s$/, '')}`, params: idParams, response: { 200: { $ref: `${SCHEMA[kind]}#` }, ...errors(404) } } },
+      // A record is sent as stored (the schema's serialiser would reorder its fields).
+      async (req, reply) => reply.type('application/json; charset=utf-8').send(JSON.stringify(await req.api.get(kind, req.params.id)) as never),
     );
   }
+
+  app.get('/export', { schema: { tags: ['confdb'], summary: 'The whole ConfDB as JSON lines (ssdtune db export)' } }, async (req, reply) => {
+    const out = new PassThrough();
+    void req.api.exportRecords(out).catch((e: Error) => out.destroy(e));
+    return reply.type('application/x-ndjson').send(out);
+  });
+  app.addContentTypeParser('application/x-ndjson', (_req, payload, done) => done(null, payload));
+  app.post(
+    '/import',
+    {
+      bodyLimit: Number.MAX_SAFE_INTEGER,
+      schema: {
+        tags: ['confdb'],
+        summary: 'Add the records of an export (Content-Type: application/x-ndjson), all or nothing (ssdtune db import)',
+        querystring: Type.Object({ name: Type.Optional(Type.String({ maxLength: 4096 })) }),
+        response: { 200: Counts, ...errors(400, 401) },
+      },
+    },
+    async (req) => req.api.importRecords(req.body as Readable, req.query.name ?? 'upload'),
+  );
+  app.post('/compact', { schema: { tags: ['confdb'], summary: 'Compact the LevelDB files', response: { 200: Type.Object({}), ...errors(401) } } }, async (req) => {
+    await req.api.compact();
+    return {};
+  });
 }

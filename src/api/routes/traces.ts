@@ -1,45 +1,47 @@
-/** Trace upload: the body is streamed to disk (never buffered whole) under a size limit. */
+/** Traces: upload (streamed to disk, never buffered whole, under a size limit) or register a file on the server's host by path. */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Readable } from 'node:stream';
+import Type from 'typebox';
 import { ERR_UPLOAD_TOO_LARGE } from '../../errors.js';
-import type { Service } from '../../service/context.js';
-import { registerLocalTrace, storeUpload } from '../../service/traces.js';
 import { errors } from '../schemas.js';
 
-export function registerTraceRoutes(app: FastifyInstance, svc: Service): void {
-  // Hand the raw request stream to the route instead of buffering it.
+export default async function traceRoutes(fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const limit = fastify.ssdtune.svc.settings.maxUploadBytes;
+  // Hand the raw request stream to the route instead of buffering it (this plugin's routes only).
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
-  app.post<{ Querystring: { name?: string }; Body: Readable }>(
-    '/v1/traces',
+  app.post(
+    '/traces',
     {
       bodyLimit: Number.MAX_SAFE_INTEGER, // enforced while streaming, against settings.maxUploadBytes
       schema: {
         tags: ['traces'],
         summary: 'Upload a trace file (Content-Type: application/octet-stream; any format ssdtune reads, optionally compressed)',
-        querystring: { type: 'object', properties: { name: { type: 'string', maxLength: 200 } } },
+        querystring: Type.Object({ name: Type.Optional(Type.String({ maxLength: 200 })) }),
         response: { 201: { $ref: 'Trace#' }, ...errors(400, 401, 413, 415) },
       },
     },
     async (req, reply) => {
+      const body = req.body as Readable;
       const declared = Number(req.headers['content-length'] ?? NaN);
-      if (declared > svc.settings.maxUploadBytes) {
-        req.body.resume();
-        throw ERR_UPLOAD_TOO_LARGE(svc.settings.maxUploadBytes);
+      if (declared > limit) {
+        body.resume();
+        throw ERR_UPLOAD_TOO_LARGE(limit);
       }
-      const rec = await storeUpload(svc, req.body, req.query.name ?? 'upload', 'api');
-      return reply.status(201).send(rec);
+      return reply.status(201).send(await req.api.uploadTrace(body, req.query.name ?? 'upload'));
     },
   );
-  app.post<{ Body: { path: string } }>(
-    '/v1/traces/register',
+  app.post(
+    '/traces/register',
     {
       schema: {
         tags: ['traces'],
         summary: "Register a trace file already on the server's host, by path (no copy)",
-        body: { type: 'object', additionalProperties: false, required: ['path'], properties: { path: { type: 'string', minLength: 1, maxLength: 4096 } } },
+        body: Type.Object({ path: Type.String({ minLength: 1, maxLength: 4096 }) }, { additionalProperties: false }),
         response: { 200: { $ref: 'Trace#' }, ...errors(400, 401) },
       },
     },
-    async (req) => registerLocalTrace(svc, req.body.path, 'api'),
+    async (req) => req.api.addTrace(req.body.path),
   );
 }

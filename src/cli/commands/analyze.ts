@@ -2,9 +2,7 @@
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { analyzeTraces } from '../../service/analyze.js';
-import { renderText } from '../../analyze/text.js';
-import { renderReport } from '../../analyze/report.js';
+import { hostLocal } from '../../service/api.js';
 import { progressBar } from '../progress.js';
 import { ERR_REPORT_WRITE } from '../../errors.js';
 
@@ -19,7 +17,7 @@ export function register(program: Command): void {
   program
     .command('analyze')
     .description('Whole-trace statistics: mix, sizes, sequentiality, LBA span, working set, IOPS/bandwidth over time, queue depth, latency, per process and device')
-    .argument('<trace...>', 'trace files (format sniffed from content; .gz read directly)')
+    .argument('<trace...>', 'trace files (format sniffed from content; compressed read directly), blktrace sets by base name (sda for sda.blktrace.N, as blkparse -i) or directories of sets')
     .option('--json', 'print the report as JSON')
     .option('--format <name>', 'force the trace format instead of sniffing')
     .option('--skip-bad', 'skip malformed records (counted in the report) instead of failing')
@@ -28,7 +26,7 @@ export function register(program: Command): void {
       const bar = progressBar('analyze');
       let report;
       try {
-        report = await analyzeTraces(traces, {
+        report = await hostLocal.analyze(traces, {
           format: flags.format,
           skipBad: flags.skipBad,
           onProgress: (i, n, done, total) => bar.update(total > 0 ? i + done / total : i, n),
@@ -38,7 +36,7 @@ export function register(program: Command): void {
       }
       // Write the HTML first: if it fails, nothing has been printed as if complete.
       if (flags.report) {
-        const html = await renderReport(report);
+        const html = await hostLocal.renderAnalysis(report, 'html');
         try {
           await writeFile(flags.report, html);
         } catch (e) {
@@ -50,7 +48,7 @@ export function register(program: Command): void {
         if (e.code === 'EPIPE') process.exit(0);
         throw e;
       });
-      process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : renderText(report) + '\n');
+      process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : (await hostLocal.renderAnalysis(report, 'text')) + '\n');
       if (flags.report && !flags.json) process.stderr.write(`report written to ${path.resolve(flags.report)}\n`);
     });
 }

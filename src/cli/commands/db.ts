@@ -1,9 +1,9 @@
 /** `ssdtune db list|show|export|import|compact`: look into and move the ConfDB. */
 import type { Command } from 'commander';
-import { KINDS, type Kind } from '../../confdb/db.js';
-import { exportConfDB, importConfDB } from '../../confdb/transfer.js';
-import { ERR_USAGE } from '../../errors.js';
-import { addCommonOptions, withLocalService, withService, type CommonOptions } from '../service-access.js';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { ERR_CONFDB_IMPORT, ERR_USAGE } from '../../errors.js';
+import { KINDS, type Counts, type Kind } from '../../service/api.js';
+import { addCommonOptions, withApi, type CommonOptions } from '../service-access.js';
 
 function kindArg(k: string): Kind {
   if (!(KINDS as readonly string[]).includes(k)) throw ERR_USAGE(`unknown record kind "${k}"; one of ${KINDS.join(', ')}`);
@@ -32,31 +32,31 @@ export function register(program: Command): void {
     .option('--limit <n>', 'at most n records', (v) => Number(v), 100)
     .action(async (k: string, o: CommonOptions & { limit: number }) => {
       const kind = kindArg(k);
-      const items = await withService(o, async (a) =>
-        a.local ? a.local.db.list(kind, { limit: o.limit }) : (await a.remote.request<{ items: unknown[] }>('GET', `/v1/${kind}?limit=${o.limit}`)).items,
-      );
+      const { items } = await withApi(o, (api) => api.list(kind, { limit: o.limit }));
       if (o.json) console.log(JSON.stringify(items, null, 2));
-      else for (const r of items) console.log(summary(kind, r as Record<string, unknown>));
+      else for (const r of items) console.log(summary(kind, r as unknown as Record<string, unknown>));
     });
 
   addCommonOptions(db.command('show <kind> <id>').description('print one record as JSON')).action(async (k: string, id: string, o: CommonOptions) => {
     const kind = kindArg(k);
-    const rec = await withService(o, async (a) => (a.local ? a.local.db.require(kind, id) : a.remote.request('GET', `/v1/${kind}/${encodeURIComponent(id)}`)));
+    const rec = await withApi(o, (api) => api.get(kind, id));
     console.log(JSON.stringify(rec, null, 2));
   });
 
   addCommonOptions(db.command('export <file>').description('write the whole ConfDB as JSON lines')).action(async (file: string, o: CommonOptions) => {
-    const counts = await withLocalService(o, (svc) => exportConfDB(svc.db, file));
+    // Written here, where the command runs, whoever holds the ConfDB.
+    const counts = await withApi(o, (api) => api.exportRecords(createWriteStream(file, { mode: 0o600 })));
     console.log(o.json ? JSON.stringify({ file, counts }) : `exported to ${file}: ${Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(', ')}`);
   });
 
   addCommonOptions(db.command('import <file>').description('add the records of an export (all or nothing)')).action(async (file: string, o: CommonOptions) => {
-    const counts = await withLocalService(o, (svc) => importConfDB(svc.db, file, 'cli'));
+    if (!existsSync(file)) throw ERR_CONFDB_IMPORT(file, 0, 'no such file');
+    const counts: Counts = await withApi(o, (api) => api.importRecords(createReadStream(file), file));
     console.log(o.json ? JSON.stringify({ file, counts }) : `imported ${file}: ${Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(', ')}`);
   });
 
   addCommonOptions(db.command('compact').description('compact the LevelDB files')).action(async (o: CommonOptions) => {
-    await withLocalService(o, (svc) => svc.db.compact());
+    await withApi(o, (api) => api.compact());
     if (!o.json) console.log('compacted');
   });
 }

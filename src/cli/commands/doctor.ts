@@ -1,10 +1,7 @@
 /** `ssdtune doctor`: which live-capture backends and optional native features work here, why not, what to do. */
 import type { Command } from 'commander';
 import { EXIT } from '../../errors.js';
-import { probeBlktraceOn } from '../../collector/index.js';
-import { resolveDevice } from '../../blockdev/resolve.js';
-import { doctor, EBPF_MIN_KERNEL, PREFERENCE } from '../../collector/doctor.js';
-import { featureStatus, NATIVE_FEATURES, type NativeFeature } from '../../native.js';
+import { hostLocal } from '../../service/api.js';
 
 export function register(program: Command): void {
   program
@@ -13,12 +10,10 @@ export function register(program: Command): void {
     .option('--device <path>', 'also try kernel blktrace on this device (setup, open relay files, teardown)')
     .option('--json', 'print the checks as JSON')
     .action((opts: { device?: string; json?: boolean }) => {
-      const probe = opts.device ? probeBlktraceOn(resolveDevice(opts.device)) : undefined;
-      const checks = doctor(probe);
-      const best = PREFERENCE.find((b) => checks.find((c) => c.backend === b)?.works);
-      const features = (Object.keys(NATIVE_FEATURES) as NativeFeature[]).map(featureStatus);
+      const report = hostLocal.doctor(opts.device);
+      const { checks, auto: best, features, ebpfMinKernel } = report;
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ checks, auto: best ?? null, features, ebpfMinKernel: EBPF_MIN_KERNEL.join('.') }, null, 2) + '\n');
+        process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       } else {
         process.stdout.write('Capture backends:\n');
         for (const c of checks) {
@@ -26,7 +21,7 @@ export function register(program: Command): void {
           if (!c.works) process.stdout.write(`     ${''.padEnd(8)} fix: ${c.fix}\n`);
         }
         process.stdout.write(best ? `\n--backend auto would use ${best}.\n` : '\nNo backend works here: see the fixes above.\n');
-        process.stdout.write(`(The eBPF backend needs Linux >= ${EBPF_MIN_KERNEL.join('.')} with BTF.)\n\nOptional native features:\n`);
+        process.stdout.write(`(The eBPF backend needs Linux >= ${ebpfMinKernel} with BTF.)\n\nOptional native features:\n`);
         for (const f of features) {
           process.stdout.write(`${f.available ? 'ok  ' : 'no  '} ${f.feature.padEnd(8)} ${f.what}: ${f.detail}\n`);
           if (!f.available) process.stdout.write(`     ${''.padEnd(8)} fix: ${f.fix}\n`);

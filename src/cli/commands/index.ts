@@ -10,6 +10,9 @@ import { register as registerRevert } from './revert.js';
 import { register as registerRetune } from './retune.js';
 import { register as registerDoctor } from './doctor.js';
 import { register as registerCollect } from './collect.js';
+import { register as registerIdentify } from './identify.js';
+import { register as registerVerify } from './verify.js';
+import { register as registerCompletion } from './completion.js';
 
 export function registerCommands(program: Command): void {
   registerAnalyze(program);
@@ -17,9 +20,12 @@ export function registerCommands(program: Command): void {
   registerModel(program);
   registerServe(program);
   registerTune(program);
+  registerIdentify(program);
   registerApply(program);
   registerRevert(program);
+  registerVerify(program);
   registerRetune(program);
   registerDoctor(program);
   registerCollect(program);
+  registerCompletion(program);
 }

@@ -7,11 +7,7 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import { ERR_USAGE } from '../../errors.js';
 import { PROJECT_ROOT } from '../../native.js';
-import type { TrainConfig } from '../../ml/train.js';
-import { DEFAULT_TRAIN } from '../../ml/train-defaults.js';
-import type { Identification } from '../../ml/identify.js';
-import { openTrace } from '../../readers/registry.js';
-import { ERR_FEATURES_TOO_SHORT } from '../../errors.js';
+import { DEFAULT_TRAIN, hostLocal, type TrainConfig } from '../../service/api.js';
 
 const SUBCOMMANDS: ((model: Command) => void)[] = [registerTrain, registerIdentify];
 
@@ -34,7 +30,7 @@ function registerTrain(model: Command): void {
     .command('train')
     .description('train the workload similarity network on real traces, calibrate the known/new threshold, evaluate, and save it')
     .option('--traces <dir>', 'directory of traces (every readable file is used)', path.join(PROJECT_ROOT, 'traces'))
-    .option('--out <dir>', 'where to write the model', path.join(PROJECT_ROOT, 'models', 'similarity'))
+    .requiredOption('--out <dir>', 'where to write the model (never defaults to the shipped models/similarity: pass it to replace that on purpose)')
     .option('--window <n>', 'requests per window', int('window', 2), d.windowSize)
     .option('--query-windows <n>', 'windows per identification query', int('query-windows', 1), d.queryWindows)
     .option('--steps <n>', 'training steps', int('steps', 1), d.steps)
@@ -55,29 +51,14 @@ function registerTrain(model: Command): void {
       const rel = (p: string) => path.relative(process.cwd(), p) || '.';
       const command = `ssdtune model train --traces ${rel(cfg.tracesDir)} --out ${rel(cfg.outDir)} --window ${cfg.windowSize} --query-windows ${cfg.queryWindows} --steps ${cfg.steps} --seed ${cfg.seed}`;
       // TensorFlow.js loads only for the model commands that need it (CLI start-up stays fast).
-      const { trainAndSave } = await import('../../ml/train.js');
-      const r = await trainAndSave(cfg, command);
-      const totals = { network: r.figures.network.totals, pca: r.figures.pca.totals };
+      const { result: r, summary } = await hostLocal.trainModel(cfg, command);
       if (o.json) {
+        const totals = { network: r.figures.network.totals, pca: r.figures.pca.totals };
         process.stdout.write(JSON.stringify({ out: cfg.outDir, backend: r.backend, cpuSeconds: r.cpuSeconds, streams: r.streams, skipped: r.data.skipped, threshold: r.model.meta.threshold, totals, sources: r.figures.network.sources }, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)) + '\n');
       } else {
-        const t = totals.network;
-        const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-        process.stdout.write(
-          `model saved to ${cfg.outDir} (${r.streams.length} streams of ${new Set(r.streams.map((s) => s.source)).size} sources, ${r.cpuSeconds.toFixed(0)} CPU-s on ${r.backend})\n` +
-            `leave one source out: new-workload detection ${pct(t.detection)} (${t.falseKnown} false "known" of ${t.detectionQueries}), whole held-out traces answered "known" ${t.wholeTracesFalseKnown}, ` +
-            `same-workload match ${pct(t.match)} of ${t.matchQueries} (${t.wrongKnown} another workload, ${t.missed} "new"); per source in ${path.join(cfg.outDir, 'MODEL_CARD.md')}\n`,
-        );
+        process.stdout.write(summary);
       }
     });
-}
-
-/** A trace's window vectors per device stream (the model's windowing). */
-async function windowVectors(file: string, windowSize: number, format?: string): Promise<Float64Array[][]> {
-  const { describeTrace, windowStreams } = await import('../../ml/characterise.js');
-  const t = await describeTrace(await openTrace(file, format ? { format } : {}), { size: windowSize, splitByDevice: true, source: file });
-  if (t.windows.length === 0) throw ERR_FEATURES_TOO_SHORT(file, `${t.requests} requests, the model needs windows of ${windowSize} on one device`);
-  return windowStreams(t).map((s) => s.windows);
 }
 
 function registerIdentify(model: Command): void {
@@ -90,14 +71,9 @@ function registerIdentify(model: Command): void {
     .option('--format <name>', 'trace format of <trace> (default: sniffed)')
     .option('--json', 'print the answer as JSON')
     .addHelpText('after', '\nExample:\n  ssdtune model identify new.trace --known traces/msps_msnfs_30s.trace traces/mqsim_wsrch-small.trace')
-    .action(async (trace: string, o: { known: string[]; model: string; method: string; format?: string; json?: boolean }) => {
+    .action(async (trace: string, o: { known: string[]; model: string; method: 'network' | 'pca'; format?: string; json?: boolean }) => {
       if (o.method !== 'network' && o.method !== 'pca') throw ERR_USAGE(`--method must be network or pca, got "${o.method}"`);
-      const { loadSimilarityModel } = await import('../../ml/model-io.js');
-      const { identify, MemoryWorkloadStore, profileWorkload } = await import('../../ml/identify.js');
-      const m = await loadSimilarityModel(path.resolve(o.model));
-      const store = new MemoryWorkloadStore();
-      for (const k of o.known) store.put(profileWorkload(m, k, path.basename(k), await windowVectors(k, m.meta.windowSize)));
-      const r: Identification = await identify(m, await windowVectors(trace, m.meta.windowSize, o.format), store, { method: o.method });
+      const r = await hostLocal.identifyAmong(trace, o.known, { modelDir: o.model, method: o.method, ...(o.format ? { format: o.format } : {}) });
       if (o.json) process.stdout.write(JSON.stringify({ trace, ...r, distance: Number.isFinite(r.distance) ? r.distance : null }) + '\n');
       else if (r.exact) process.stdout.write(`known: ${r.nearest!.name} (the very windows it was profiled from, ${r.windows} windows)\n`);
       else if (r.kind === 'known') process.stdout.write(`known: ${r.nearest!.name} (distance ${r.distance.toFixed(3)} <= threshold ${r.threshold.toFixed(3)}, confidence ${r.confidence.toFixed(2)}, ${r.windows} windows, ${r.method})\n`);

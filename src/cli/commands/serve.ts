@@ -1,11 +1,12 @@
 /** `ssdtune serve`: the REST API and job runner over the ConfDB, until SIGINT/SIGTERM. */
 import type { Command } from 'commander';
 import { startServer } from '../../api/server.js';
-import { tokenPath } from '../../api/token.js';
+import { tokenPath } from '../../service/token.js';
 import { loadSettings } from '../../config.js';
 import { openService } from '../../service/context.js';
 import { jobHandlers } from '../../service/handlers.js';
 import { parseDuration } from './collect.js';
+import { decisionLine } from '../../service/api.js';
 
 export function register(program: Command): void {
   program
@@ -26,10 +27,10 @@ export function register(program: Command): void {
       const resumed = await svc.jobs.resumeInterrupted('server');
       process.stderr.write(`ssdtune: serving ${url} (token in ${tokenPath(settings.dataDir)})${resumed.length ? `; resumed ${resumed.length} interrupted job(s)` : ''}\n`);
       // The internal schedule runs the same service call as the cron job, under the same per-device lock.
-      const { decisionLine, retune } = await import('../../service/retune.js');
+      const api = app.ssdtune.as('server');
       const schedule = o.retune
         ? setInterval(() => {
-            retune(svc, { device: o.retune!, windowMs: parseDuration(o.retuneWindow), budget: 12, actor: 'server' }).then(
+            api.retune({ device: o.retune!, windowMs: parseDuration(o.retuneWindow), budget: 12 }).then(
               (d) => process.stderr.write(decisionLine(d) + '\n'),
               (e: Error) => process.stderr.write(`retune ${o.retune}: ${e.message}\n`),
             );

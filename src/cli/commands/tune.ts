@@ -1,18 +1,14 @@
 /**
  * `ssdtune tune <trace>`: identify the workload and recommend a stored
- * configuration, or learn one with the chosen evaluator. Runs in this process,
- * or as a job on the server that holds the ConfDB.
+ * configuration, or learn one with the chosen evaluator. A job, in this
+ * process or on the server that holds the ConfDB.
  */
 import { Option, type Command } from 'commander';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { JobRecord } from '../../confdb/records.js';
-import { ERR_USAGE } from '../../errors.js';
 import { describeCatalog, EVALUATOR_NAMES, SPACE_NAMES, SPACES } from '../../service/catalog.js';
-import { registerLocalTrace } from '../../service/traces.js';
-import { BUDGET, DEFAULT_SEED, parseReplay, resolveTuneArgs, type TuneArgs } from '../../service/tune-spec.js';
-import type { TuneResult } from '../../service/tune.js';
+import type { TuneResult } from '../../service/api.js';
+import { BUDGET, DEFAULT_SEED, describeReplay, parseReplay, type TuneArgs } from '../../service/tune-spec.js';
 import { progressBar } from '../progress.js';
-import { addCommonOptions, withService, type CommonOptions } from '../service-access.js';
+import { addCommonOptions, withApi, type CommonOptions } from '../service-access.js';
 
 type TuneFlags = CommonOptions & {
   space: string;
@@ -56,7 +52,7 @@ function printResult(r: TuneResult, json: boolean | undefined): void {
   if (r.workload.spreadRatio !== undefined && r.workload.spreadRatio > SPREAD_WARNING) {
     console.log(`            its windows spread ${r.workload.spreadRatio.toFixed(1)}x a typical workload's (a short, noisy or multi-phase trace): later captures of it are harder to recognise; this trace itself always will be`);
   }
-  console.log(`config      ${r.config.id} (${r.config.space} space, ${r.source === 'confdb' ? 'stored in the ConfDB' : 'learned now'}, evaluator ${r.config.evaluator ?? '-'})`);
+  console.log(`config      ${r.config.id} (${r.config.space} space, ${r.source === 'confdb' ? 'stored in the ConfDB' : 'learned now'}, evaluator ${r.config.evaluator ?? '-'}, replay ${describeReplay(r.config.replay ?? { mode: 'recorded' })})`);
   if (r.search) console.log(`search      ${r.search.evaluations} evaluations (${r.search.failed} failed), ${r.search.status}, ${(r.search.elapsedMs / 1000).toFixed(1)} s`);
   if (r.gain) {
     console.log(`gain        grade ${r.gain.grade.toFixed(3)}; throughput x${r.gain.throughputSpeedup.toFixed(3)}, latency x${r.gain.latencySpeedup.toFixed(3)} vs the baseline`);
@@ -85,28 +81,13 @@ export function register(program: Command): void {
       .addOption(new Option('--lba-policy <policy>', 'requests beyond a simulated capacity: reject (default) or modulo').choices(['reject', 'modulo']))
       .addHelpText('after', '\nExamples:\n  ssdtune tune traces/msps_msnfs_30s.trace\n  ssdtune tune --budget 60 --json traces/mqsim_wsrch-small.trace\n  ssdtune tune --space host traces/mqsim_wsrch-small.trace'),
   ).action(async (trace: string, o: TuneFlags) => {
-    const wanted = argsOf(o);
     const bar = progressBar('tune');
-    const result = await withService(o, async (a) => {
-      if (a.local) {
-        // Checked before the trace is registered: a refused request writes nothing.
-        const { spec } = resolveTuneArgs(wanted, a.local.settings);
-        const rec = await registerLocalTrace(a.local, trace, 'cli');
-        const { tune } = await import('../../service/tune.js');
-        return tune(a.local, { spec, tracePath: rec.path }, { progress: (d, t) => bar.update(d, t) });
-      }
-      // The server holds the ConfDB: register the trace by path there and follow the job.
-      const rec = await a.remote.request<{ id: string }>('POST', '/v1/traces/register', { path: trace });
-      let { job } = await a.remote.request<{ job: JobRecord }>('POST', '/v1/jobs', { ...wanted, traceId: rec.id, force: true });
-      while (job.status === 'queued' || job.status === 'running') {
-        bar.update(job.progress.done, job.progress.total);
-        await sleep(500);
-        job = await a.remote.request<JobRecord>('GET', `/v1/jobs/${job.id}`);
-      }
-      if (job.status !== 'done') throw ERR_USAGE(`tune job ${job.id} ended ${job.status}${job.error ? `: ${job.error}` : ''}`);
-      return job.result as unknown as TuneResult;
-    });
-    bar.done();
+    let result: TuneResult;
+    try {
+      result = await withApi(o, (api) => api.tune(trace, argsOf(o), { onProgress: (d, t) => bar.update(d, t) }));
+    } finally {
+      bar.done();
+    }
     printResult(result, o.json);
   });
 }

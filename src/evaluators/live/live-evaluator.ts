@@ -1,5 +1,5 @@
 /**
- * The `live` evaluator (DESIGN.md part 8): applies a `host` configuration to
+ * The `live` evaluator (docs/tuning.md): applies a `host` configuration to
  * a real block device through the applier, replays a trace's requests on it
  * with io_uring from native code (worker thread), and reverts. Buffered reads
  * by default so readahead matters; the device's page cache is dropped before

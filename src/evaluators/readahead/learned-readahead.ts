@@ -1,5 +1,5 @@
 /**
- * Learned readahead (Lynx / KML line, DESIGN.md): a small TensorFlow.js
+ * Learned readahead (Lynx / KML line; docs/tuning.md): a small TensorFlow.js
  * classifier from a window's KML features to the best read_ahead_kb class.
  * It is the fast path before a search on the `host` space: one forward pass
  * per window instead of simulating every candidate.

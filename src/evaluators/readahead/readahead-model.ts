@@ -1,5 +1,5 @@
 /**
- * The `readahead-model` evaluator (DESIGN.md part 8): a bounded LRU page
+ * The `readahead-model` evaluator (docs/tuning.md): a bounded LRU page
  * cache plus Linux's on-demand readahead (mm/readahead.c, filemap_read),
  * replayed over a trace's reads. Predicts cache hits, device requests, bytes
  * read and wasted prefetch for a read_ahead_kb, and a time from a simple

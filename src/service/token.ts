@@ -1,11 +1,18 @@
 /**
- * The API bearer token: generated at the server's first start into
+ * How a front end finds and authenticates to the server that holds the
+ * ConfDB. The bearer token is generated at the server's first start into
  * `<dataDir>/api-token` with mode 0600, so only the owner (and root) can use
- * the routes that change state.
+ * the routes that change state; a running server advertises its URL in
+ * `<dataDir>/server.json`.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+
+/** Where a running server advertises itself, so the CLI can go through it. */
+export function serverFile(dataDir: string): string {
+  return path.join(dataDir, 'server.json');
+}
 
 export function tokenPath(dataDir: string): string {
   return path.join(dataDir, 'api-token');

@@ -1,0 +1,26 @@
+/** `ssdtune identify <trace>`: is this trace one of the workloads the ConfDB knows? (Stores nothing but the trace's registration.) */
+import { Option, type Command } from 'commander';
+import { IDENTIFY_METHODS, type IdentifyMethod } from '../../service/identify.js';
+import { addCommonOptions, withApi, type CommonOptions } from '../service-access.js';
+
+export function register(program: Command): void {
+  addCommonOptions(
+    program
+      .command('identify <trace>')
+      .description("say whether a trace is one of the workloads in the ConfDB (which one, distance, confidence) or a new one; what tune does first")
+      .addOption(new Option('--method <m>', "'network' (Siamese network) or 'pca' (plain PCA-centre distance)").choices(IDENTIFY_METHODS).default('network')),
+  )
+    .addHelpText('after', '\nExample:\n  ssdtune identify traces/mqsim_wsrch-small.trace')
+    .action(async (trace: string, o: CommonOptions & { method: IdentifyMethod }) => {
+      const r = await withApi(o, async (api) => api.identify((await api.addTrace(trace)).id, { method: o.method }));
+      if (o.json) {
+        process.stdout.write(JSON.stringify(r) + '\n');
+        return;
+      }
+      const id = r.identification;
+      const d = id.distance === null || !Number.isFinite(id.distance) ? '∞' : id.distance.toFixed(3);
+      const how = `distance ${d} vs threshold ${id.threshold.toFixed(3)}, confidence ${id.confidence.toFixed(2)}, ${id.windows} windows, ${id.method}`;
+      if (r.workload) process.stdout.write(`known: ${r.workload.name} (${r.workload.id})${id.exact ? ', the very windows it was profiled from' : ''}; ${how}\n`);
+      else process.stdout.write(`new workload (nearest ${id.nearest ? id.nearest.name : 'none'}; ${how})\n`);
+    });
+}

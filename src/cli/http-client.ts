@@ -1,0 +1,164 @@
+/**
+ * The service API over HTTP: a client of the REST API of the `ssdtune serve`
+ * that holds the ConfDB. Errors come back as the coded errors the server
+ * raised (same code, same exit code); a tune is a job, polled until it ends.
+ */
+import { once } from 'node:events';
+import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ERR_USAGE, errorFromCode } from '../errors.js';
+import { HostLocal } from '../service/local.js';
+import {
+  jobOutcome,
+  KINDS,
+  type ApplyOutcome, type ApplyRequest, type Counts, type Health, type IdentifyMethod, type IdentifyOutcome, type JobRecord, type Kind, type OnProgress,
+  type Page, type RecordOf, type RetuneDecision, type RetuneRequest, type RevertOutcome, type SsdtuneApi, type TraceRecord, type TuneArgs, type TuneResult,
+  type TuneSpec, type VerifyOutcome,
+} from '../service/api.js';
+
+const POLL_MS = 250;
+
+export class HttpApi extends HostLocal implements SsdtuneApi {
+  constructor(
+    readonly endpoint: string,
+    private readonly token: string | undefined,
+    /** Recorded by the server as who asked (audit and device records). */
+    private readonly actor = 'cli',
+  ) {
+    super();
+  }
+
+  private async send(method: string, route: string, body?: { json: unknown } | { stream: Readable; type: string }): Promise<Response> {
+    const headers: Record<string, string> = { 'x-ssdtune-actor': this.actor };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let payload: string | Readable | undefined;
+    if (body && 'json' in body) {
+      headers['content-type'] = 'application/json';
+      payload = JSON.stringify(body.json);
+    } else if (body) {
+      headers['content-type'] = body.type;
+      payload = body.stream;
+    }
+    let res: Response;
+    try {
+      res = await fetch(new URL(route, this.endpoint), {
+        method,
+        headers,
+        ...(payload !== undefined ? { body: payload, duplex: 'half' } : {}),
+      } as RequestInit);
+    } catch (e) {
+      throw ERR_USAGE(`cannot reach the ssdtune server at ${this.endpoint}: ${(e as Error).message}`);
+    }
+    if (!res.ok) {
+      const data = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } };
+      throw errorFromCode(data.error?.code ?? 'SSDTUNE_REMOTE', data.error?.message ?? `${method} ${route}: ${res.status} ${res.statusText}`, res.status);
+    }
+    return res;
+  }
+
+  private async call<T>(method: string, route: string, json?: unknown): Promise<T> {
+    return (await (await this.send(method, route, json === undefined ? undefined : { json })).json()) as T;
+  }
+
+  // Paths are made absolute here: the server resolves them on its host, from its own working directory.
+  addTrace(file: string): Promise<TraceRecord> {
+    return this.call('POST', '/v1/traces/register', { path: path.resolve(file) });
+  }
+
+  async uploadTrace(body: Readable, name: string): Promise<TraceRecord> {
+    return (await (await this.send('POST', `/v1/traces?name=${encodeURIComponent(name)}`, { stream: body, type: 'application/octet-stream' })).json()) as TraceRecord;
+  }
+
+  async tune(trace: string, args: TuneArgs, o: { onProgress?: OnProgress } = {}): Promise<TuneResult> {
+    // The server validates the request before it registers the trace, as in-process.
+    const { job } = await this.call<{ job: JobRecord }>('POST', '/v1/tune', { trace: path.resolve(trace), ...args });
+    return jobOutcome<TuneResult>(await this.waitJob(job.id, o));
+  }
+
+  submitTune(spec: TuneSpec, o: { force?: boolean } = {}): Promise<{ job: JobRecord; deduplicated: boolean }> {
+    return this.call('POST', '/v1/jobs', { ...spec, ...(o.force ? { force: true } : {}) });
+  }
+
+  async waitJob(id: string, o: { onProgress?: OnProgress } = {}): Promise<JobRecord> {
+    for (;;) {
+      const job = await this.get('jobs', id);
+      o.onProgress?.(job.progress.done, job.progress.total, job.progress.message);
+      if (job.status !== 'queued' && job.status !== 'running') return job;
+      await sleep(POLL_MS);
+    }
+  }
+
+  cancelJob(id: string): Promise<JobRecord> {
+    return this.call('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`);
+  }
+
+  resumeJob(id: string): Promise<JobRecord> {
+    return this.call('POST', `/v1/jobs/${encodeURIComponent(id)}/resume`);
+  }
+
+  list<K extends Kind>(kind: K, o: { limit?: number; after?: string } = {}): Promise<Page<RecordOf[K]>> {
+    const q = new URLSearchParams({ limit: String(o.limit ?? 100), ...(o.after ? { after: o.after } : {}) });
+    return this.call('GET', `/v1/${kind}?${q}`);
+  }
+
+  get<K extends Kind>(kind: K, id: string): Promise<RecordOf[K]> {
+    return this.call('GET', `/v1/${kind}/${encodeURIComponent(id)}`);
+  }
+
+  async exportRecords(out: Writable): Promise<Counts> {
+    const res = await this.send('GET', '/v1/export');
+    const counts: Record<string, number> = {};
+    let rest = '';
+    // Count the records per kind as the lines pass through (line 1 is the header).
+    for await (const chunk of Readable.fromWeb(res.body! as import('node:stream/web').ReadableStream<Uint8Array>)) {
+      const text = rest + Buffer.from(chunk as Uint8Array).toString('utf8');
+      const lines = text.split('\n');
+      rest = lines.pop()!;
+      for (const l of lines) {
+        const kind = /^\{"kind":"([a-z]+)"/.exec(l)?.[1];
+        if (kind) counts[kind] = (counts[kind] ?? 0) + 1;
+      }
+      if (!out.write(chunk)) await once(out, 'drain');
+    }
+    out.end();
+    await once(out, 'finish');
+    return Object.fromEntries(KINDS.map((k) => [k, counts[k] ?? 0])) as Counts;
+  }
+
+  async importRecords(input: Readable, name: string): Promise<Counts> {
+    return (await (await this.send('POST', `/v1/import?name=${encodeURIComponent(name)}`, { stream: input, type: 'application/x-ndjson' })).json()) as Counts;
+  }
+
+  async compact(): Promise<void> {
+    await this.call('POST', '/v1/compact');
+  }
+
+  health(): Promise<Health> {
+    return this.call('GET', '/v1/health');
+  }
+
+  apply(r: ApplyRequest): Promise<ApplyOutcome> {
+    const { device, ...body } = r;
+    return this.call('POST', `/v1/devices/${encodeURIComponent(device)}/apply`, body);
+  }
+
+  revert(device: string, o: { dryRun?: boolean } = {}): Promise<RevertOutcome> {
+    return this.call('POST', `/v1/devices/${encodeURIComponent(device)}/revert`, o);
+  }
+
+  verify(device: string): Promise<VerifyOutcome> {
+    return this.call('GET', `/v1/devices/${encodeURIComponent(device)}/verify`);
+  }
+
+  retune(r: RetuneRequest): Promise<RetuneDecision> {
+    const { device, ...body } = r;
+    return this.call('POST', `/v1/devices/${encodeURIComponent(device)}/retune`, body);
+  }
+
+  identify(traceId: string, o: { method?: IdentifyMethod } = {}): Promise<IdentifyOutcome> {
+    return this.call('POST', '/v1/identify', { traceId, ...o });
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,57 @@
+/** The ConfDB interface (see db.ts): what LevelStore and PgStore implement and every reader or writer uses. */
+import type { ConfigRecord, EvaluationRecord, JobRecord, JobStatus, PinRecord, TraceRecord, WorkloadRecord } from './records.js';
+import type { BatchOp, Kind, ListOptions, RecordOf } from './kinds.js';
+
+export interface ConfDB {
+  /** Where it is: a directory, or the PostgreSQL URL without its password. */
+  readonly location: string;
+  /** True when other processes may read and write the same store at the same time. */
+  readonly shared: boolean;
+  schemaVersion(): Promise<number>;
+
+  get<K extends Kind>(kind: K, key: string): Promise<RecordOf[K] | undefined>;
+  /** Like get, but a missing record is a coded not-found error. */
+  require<K extends Kind>(kind: K, key: string): Promise<RecordOf[K]>;
+  /** Records of a kind in key order (ids sort by creation time). */
+  list<K extends Kind>(kind: K, opts?: ListOptions): Promise<RecordOf[K][]>;
+  count(kind: Kind): Promise<number>;
+  /**
+   * Apply writes atomically. `sync`: resolve only once the batch is on disk
+   * (LevelDB fdatasync; a PostgreSQL commit is durable already), for records
+   * that must survive a power loss too: the way back to a device's settings.
+   */
+  batch(ops: BatchOp[], o?: { sync?: boolean }): Promise<void>;
+  put<K extends Kind>(kind: K, value: RecordOf[K]): Promise<void>;
+  /** Write the record unless its key is taken; true when this call wrote it (results recorded exactly once). */
+  insertIfAbsent<K extends Kind>(kind: K, value: RecordOf[K]): Promise<boolean>;
+  /** Changes whenever a record of `kind` is written, by any process sharing the store: key for caches. */
+  generation(kind: Kind): Promise<number>;
+  /** Raw access to a kind's entries, in key order (export, migrations). */
+  entries(kind: Kind): AsyncGenerator<[string, unknown]>;
+  /** Reclaim space (LevelDB compaction, PostgreSQL VACUUM ANALYZE). */
+  compact(): Promise<void>;
+  close(): Promise<void>;
+
+  // ---- named queries ----
+  /** The best-graded configuration learned for a workload in a space (on one device class, when given). */
+  bestConfig(workloadId: string, space: string, deviceClass?: string): Promise<ConfigRecord | undefined>;
+  /** The operator's pin for a workload in a space: the device class's own, else the one for every class. */
+  pinFor(workloadId: string, space: string, deviceClass?: string): Promise<PinRecord | undefined>;
+  /** Workloads profiled with windows of this many requests (the only ones identification can compare). */
+  workloadsWithWindow(windowSize: number): Promise<WorkloadRecord[]>;
+  /** The newest job with this key in one of these states. */
+  latestJobWithKey(key: string, statuses: readonly JobStatus[]): Promise<JobRecord | undefined>;
+  jobsWithStatus(statuses: readonly JobStatus[]): Promise<JobRecord[]>;
+  /** A trace registered at this path with this size. */
+  traceAt(path: string, bytes: number): Promise<TraceRecord | undefined>;
+  evaluationsOf(workloadId: string): Promise<EvaluationRecord[]>;
+
+  /**
+   * Run `fn` holding the named lock, with a view of the store whose writes
+   * commit with the lock's release (PostgreSQL: one transaction holding an
+   * advisory lock, seen by every process; LevelDB: an in-process lock, the
+   * only process there is). Identify-and-register runs under one, so many
+   * agents reporting one new workload at once create it once.
+   */
+  exclusive<T>(lock: string, fn: (db: ConfDB) => Promise<T>): Promise<T>;
+}

@@ -1,0 +1,339 @@
+/**
+ * The adaptive search: learns which parameters matter for the workload at
+ * hand and spends its evaluations on them.
+ *
+ * 1. Screening. After the baseline, a spaced design: when the space's
+ *    parameters come in groups (what they affect: parallelism, GC, DRAM...),
+ *    one configuration per group that moves all of that group's parameters
+ *    at once (a one-at-a-time pass over groups, repaired where a move breaks
+ *    a fixed total); otherwise a few spread-out random configurations.
+ * 2. Model. A Gaussian process with one length scale per parameter
+ *    (surrogate.ts). A parameter whose scale grows long is flat for this
+ *    workload; candidates move parameters with probability growing with
+ *    their relevance (1 / length scale), in steps scaled by it, around the
+ *    best configurations so far; one-parameter moves of the best and a few
+ *    random feasible configurations complete the pool. Small spaces are
+ *    listed whole instead.
+ * 3. Acquisition. The upper confidence bound mean + kappa * width * std; the
+ *    best candidates are refined by hill-climbing it over one-parameter moves.
+ * 4. Exploration width. The model's leave-one-out errors on its most recent
+ *    proposals, in units of its own predicted deviation, measure how far it
+ *    can be trusted: when they are large (the model is wrong more than it
+ *    thinks), the confidence bound widens, perturbations grow in size and
+ *    count and random candidates enter; when it predicts well, the search
+ *    exploits its model around the best configuration.
+ * 5. Batches. For k proposals at once (or with evaluations pending), each
+ *    chosen configuration is added to the model at its predicted value (the
+ *    kriging believer, a constant liar), which removes the expected
+ *    improvement around it, before the next is chosen.
+ */
+import { Rng, configKey, sampleFeasible, indexOf, levelCount, valueAt } from '../space/space.js';
+import type { ConfigSpace, Configuration, ParamSpec } from '../space/types.js';
+import { enumerateFeasible, moves, perturb, repair, stepLevel } from './candidates.js';
+import { mixSeed, type PlanInput, type Planner, type Proposal } from './planner.js';
+import { Surrogate } from './surrogate.js';
+
+export interface AdaptiveOptions {
+  /** Spread-out configurations after the baseline in a space without groups (default: half the parameters, 2..5). */
+  initial?: number;
+  /** Step scale of those configurations around the baseline, in units of each parameter's range (default 0.2). */
+  screenRadius?: number;
+  /** Perturbations of good configurations scored per proposal (default 300). */
+  perturbations?: number;
+  /** Random feasible configurations scored per proposal per unit of width above 1 (default 100). */
+  randoms?: number;
+  /** Perturbation step, in units of a parameter's range at width 1 and the average length scale (default 0.2). */
+  stepScale?: number;
+  /** Share of perturbations around the best configuration (the rest around the second and third; default 0.55). */
+  bestShare?: number;
+  /** Exploration weight of the confidence bound at width 1 (default 1). */
+  kappa?: number;
+  /** Recent model proposals whose leave-one-out errors set the exploration width (default 4). */
+  calibrationWindow?: number;
+  /** Narrowest exploration width (default 0.5). */
+  minWidth?: number;
+  /** Standard deviation of the log-normal prior on each length scale (default 1; 0: none). */
+  lengthScalePriorSd?: number;
+  /** Median of that prior, encoded units (default 0.5). */
+  lengthScalePriorMedian?: number;
+  /**
+   * Relevance (1 / length scale, the most relevant parameter at 1) below which a parameter counts as flat:
+   * candidates that change only flat parameters of a configuration already evaluated are not proposed (default 0.2).
+   */
+  relevanceFloor?: number;
+}
+
+interface Group {
+  name: string;
+  params: ParamSpec[];
+}
+
+function groupsOf(space: ConfigSpace): Group[] {
+  const m = new Map<string, ParamSpec[]>();
+  for (const p of space.params) {
+    const g = p.group ?? '';
+    m.set(g, [...(m.get(g) ?? []), p]);
+  }
+  return [...m.entries()].map(([name, params]) => ({ name: name || '(ungrouped)', params }));
+}
+
+/** Index of the largest value. */
+function argmax(xs: ArrayLike<number>): number {
+  let b = 0;
+  for (let i = 1; i < xs.length; i++) if (xs[i]! > xs[b]!) b = i;
+  return b;
+}
+
+export class AdaptiveSearch implements Planner {
+  readonly name = 'adaptive';
+  constructor(readonly opts: AdaptiveOptions = {}) {}
+
+  /**
+   * The screening design: a function of the space and the seed only, so a
+   * resumed run proposes the same one.
+   */
+  screeningDesign(space: ConfigSpace, seed: number): Proposal[] {
+    const rng = new Rng(mixSeed(seed, 0x5c2ee7));
+    const groups = groupsOf(space);
+    const out: Proposal[] = [];
+    const seen = new Set<string>([configKey(space, space.baseline)]);
+    const push = (c: Configuration | undefined, phase: string): boolean => {
+      if (!c) return false;
+      const k = configKey(space, c);
+      if (seen.has(k)) return false;
+      seen.add(k);
+      out.push({ config: c, phase });
+      return true;
+    };
+    if (groups.length >= 2) {
+      for (const g of groups) {
+        // Large moves of every parameter of the group; retried when no single other parameter repairs them.
+        for (let attempt = 0; attempt < 20; attempt++) {
+          const c = { ...space.baseline };
+          for (const p of g.params) c[p.name] = valueAt(p, stepLevel(p, indexOf(p, c[p.name]), 0.5, rng));
+          if (push(repair(space, c, new Set(g.params.map((p) => p.name)), rng), `screen:${g.name}`)) break;
+        }
+      }
+      return out;
+    }
+    const n = this.opts.initial ?? Math.min(5, Math.max(2, Math.round(space.params.length / 2)));
+    // Every parameter moved around the baseline (defaults are usually reasonable: the search starts near them);
+    // maximin: each point the farthest (in levels) of 20 such draws from those chosen so far.
+    const ones = space.params.map(() => 1);
+    const radius = this.opts.screenRadius ?? 0.2;
+    const pool: Configuration[] = [];
+    for (let i = 0; i < 20 * n; i++) {
+      const c = perturb(space, space.baseline, rng, { weights: ones, count: space.params.length, scales: ones.map(() => radius) });
+      if (c) pool.push(c);
+    }
+    const pos = (c: Configuration): number[] => space.params.map((p) => (levelCount(p) > 1 ? indexOf(p, c[p.name]) / (levelCount(p) - 1) : 0));
+    const chosen: number[][] = [pos(space.baseline)];
+    for (let i = 0; i < n && pool.length; i++) {
+      let best = 0;
+      let bestD = -1;
+      for (let j = 0; j < pool.length; j++) {
+        const x = pos(pool[j]!);
+        let d = Infinity;
+        for (const y of chosen) d = Math.min(d, x.reduce((s, v, q) => s + Math.abs(v - y[q]!), 0));
+        if (d > bestD) [best, bestD] = [j, d];
+      }
+      const c = pool.splice(best, 1)[0]!;
+      chosen.push(pos(c));
+      push(c, 'screen');
+    }
+    return out;
+  }
+
+  propose(input: PlanInput, k: number): Proposal[] {
+    const { space, evaluations, pending, seed } = input;
+    const taken = new Set<string>([...evaluations.map((e) => configKey(space, e.config)), ...pending.map((c) => configKey(space, c))]);
+    const out: Proposal[] = [];
+    const take = (p: Proposal): void => {
+      taken.add(configKey(space, p.config));
+      out.push(p);
+    };
+    if (k <= 0) return out;
+    if (!taken.has(configKey(space, space.baseline))) take({ config: space.baseline, phase: 'baseline' });
+    for (const p of this.screeningDesign(space, seed)) {
+      if (out.length >= k) return out;
+      if (!taken.has(configKey(space, p.config))) take(p);
+    }
+    if (out.length >= k) return out;
+
+    const rng = new Rng(mixSeed(seed, evaluations.length, pending.length));
+    const ok = evaluations.filter((e) => e.status === 'ok');
+    const model = this.fitModel(input);
+    if (!model) return [...out, ...this.randomFill(space, rng, taken, k - out.length)];
+
+    const width = this.explorationWidth(model, input);
+    const kappa = (this.opts.kappa ?? 1) * width;
+    const acq = (mu: number, sd: number): number => mu + kappa * sd;
+    const all = enumerateFeasible(space);
+    const rel = this.relevance(model, input);
+    let pool = all ? all.filter((c) => !taken.has(configKey(space, c))) : this.candidates(space, model, rel, ok.length ? ok : [], rng, width, taken);
+    // A candidate that differs from an evaluated (or pending) configuration only in parameters the model finds
+    // flat would teach nothing: an evaluation spent where it does not matter.
+    const relevant = space.params.filter((p) => rel.get(p.name)! >= (this.opts.relevanceFloor ?? 0.2));
+    const relKey = (c: Configuration): string => JSON.stringify(relevant.map((p) => c[p.name]));
+    const seenRel = new Set([...evaluations.map((e) => relKey(e.config)), ...pending.map(relKey), ...out.map((p) => relKey(p.config))]);
+    const informative = pool.filter((c) => !seenRel.has(relKey(c)));
+    if (informative.length) pool = informative;
+    if (pool.length === 0) return out;
+
+    // Pending configurations count as observed at their predicted value, like the batch's own picks.
+    let m = model;
+    if (pending.length) m = m.withLies(pending, Array.from(m.predict(pending).mean));
+    while (out.length < k && pool.length) {
+      const { mean, std } = m.predict(pool);
+      const a = Float64Array.from(mean, (mu, i) => acq(mu, std[i]!));
+      const movable = new Set(relevant.map((p) => p.name));
+      const pick = all ? pool[argmax(a)]! : this.refine(space, m, pool, a, acq, rng, movable, (c) => !taken.has(configKey(space, c)) && !seenRel.has(relKey(c)));
+      take({ config: pick, phase: width > 1.5 ? 'model:wide' : 'model' });
+      const key = relKey(pick);
+      seenRel.add(key);
+      pool = pool.filter((c) => relKey(c) !== key);
+      if (out.length < k) m = m.withLies([pick], [m.predict([pick]).mean[0]!]);
+    }
+    return out;
+  }
+
+  /**
+   * What the search has learned about the parameters for this workload:
+   * their relevance (most relevant 1, flat ones near 0), from the model
+   * fitted on the evaluations so far and the screening pass. Undefined until
+   * a model can be fitted.
+   */
+  parameterRelevance(input: PlanInput): Map<string, number> | undefined {
+    const model = this.fitModel(input);
+    return model ? this.relevance(model, input) : undefined;
+  }
+
+  private fitModel(input: PlanInput): Surrogate | undefined {
+    const { space, evaluations, seed } = input;
+    const ok = evaluations.filter((e) => e.status === 'ok');
+    // A failed configuration is taught to the model as the worst seen, so it steers away from it.
+    const worst = ok.length ? Math.min(...ok.map((e) => e.objective!)) : 0;
+    const obs = evaluations.map((e) => ({ config: e.config, y: e.status === 'ok' ? e.objective! : worst }));
+    const model = new Surrogate(space);
+    const prior = {
+      ...(this.opts.lengthScalePriorSd !== undefined ? { lengthScalePriorSd: this.opts.lengthScalePriorSd } : {}),
+      ...(this.opts.lengthScalePriorMedian !== undefined ? { lengthScalePriorMedian: this.opts.lengthScalePriorMedian } : {}),
+    };
+    return model.fit(obs, { seed: mixSeed(seed, evaluations.length), ...prior }) ? model : undefined;
+  }
+
+  /**
+   * Relevance of each parameter (most relevant 1): the model's, scaled down
+   * to a tenth for the parameters of a group whose screening configuration
+   * changed the objective by less than 1% of the largest change any group's
+   * did (the one-at-a-time pass over groups says they are flat here; the
+   * model alone needs many more points to say so).
+   */
+  relevance(model: Surrogate, input: PlanInput): Map<string, number> {
+    const rel = model.relevance();
+    const base = input.evaluations[0];
+    if (!base || base.status !== 'ok') return rel;
+    const effect = new Map<string, number>();
+    for (const e of input.evaluations) {
+      if (!e.phase.startsWith('screen:') || e.status !== 'ok') continue;
+      effect.set(e.phase.slice('screen:'.length), Math.abs(e.objective! - base.objective!));
+    }
+    if (effect.size < 2) return rel;
+    const top = Math.max(...effect.values());
+    if (!(top > 0)) return rel;
+    for (const p of input.space.params) {
+      const eff = effect.get(p.group || '(ungrouped)');
+      if (eff !== undefined && eff < 0.01 * top) rel.set(p.name, rel.get(p.name)! * 0.1);
+    }
+    const max = Math.max(...rel.values());
+    for (const [k, v] of rel) rel.set(k, v / max);
+    return rel;
+  }
+
+  /**
+   * How far to look: the root mean square of the leave-one-out errors
+   * (in predicted standard deviations) of the last few model-guided
+   * evaluations, between 0.5 and 4. About 1 when the model is calibrated.
+   */
+  explorationWidth(model: Surrogate, input: PlanInput): number {
+    const w = this.opts.calibrationWindow ?? 4;
+    const idx: number[] = [];
+    input.evaluations.forEach((e, i) => {
+      if (e.phase.startsWith('model')) idx.push(i);
+    });
+    const recent = idx.slice(-w);
+    if (recent.length === 0) return 1;
+    const loo = model.leaveOneOut();
+    let s = 0;
+    for (const i of recent) s += ((loo.z[i]! - loo.mean[i]!) / Math.max(1e-6, loo.std[i]!)) ** 2;
+    return Math.min(4, Math.max(this.opts.minWidth ?? 0.5, Math.sqrt(s / recent.length)));
+  }
+
+  private candidates(space: ConfigSpace, model: Surrogate, rel: ReadonlyMap<string, number>, ok: readonly { config: Configuration; objective?: number }[], rng: Rng, width: number, taken: Set<string>): Configuration[] {
+    const ranked = [...ok].sort((a, b) => b.objective! - a.objective!).slice(0, 3);
+    const centres = ranked.length ? ranked.map((e) => e.config) : [space.baseline];
+    const ls = model.lengthScales();
+    const geo = Math.exp(ls.reduce((s, l) => s + Math.log(l), 0) / ls.length);
+    // Relevant parameters are moved far more often; the doubtful model (wide) spreads its moves more evenly.
+    const weights = space.params.map((p) => 0.02 + rel.get(p.name)! ** (2 / width));
+    const step = this.opts.stepScale ?? 0.2;
+    const scales = ls.map((l) => Math.min(1, Math.max(0.02, step * width * (l / geo))));
+    const out: Configuration[] = [];
+    const seen = new Set<string>(taken);
+    const add = (c: Configuration | undefined): void => {
+      if (!c) return;
+      const key = configKey(space, c);
+      if (seen.has(key)) return;
+      seen.add(key);
+      out.push(c);
+    };
+    const n = this.opts.perturbations ?? 300;
+    const bestShare = this.opts.bestShare ?? 0.55;
+    for (let i = 0; i < n; i++) {
+      const r = rng.next() < bestShare ? 0 : rng.next() < 0.6 ? 1 : 2;
+      add(perturb(space, centres[Math.min(r, centres.length - 1)]!, rng, { weights, count: 1 + 0.5 * width, scales }));
+    }
+    for (const c of moves(space, centres[0]!, rng)) add(c);
+    // Random configurations only when the model is doubtful: it is then no better guide than chance far away.
+    const nr = Math.round((this.opts.randoms ?? 100) * Math.max(0, Math.min(2, width - 1)));
+    if (nr > 0) for (const c of sampleFeasible(space, rng, nr)) add(c);
+    return out;
+  }
+
+  /** The best of the top candidates after hill-climbing the acquisition through one-parameter moves. */
+  /** `movable`: the parameters hill-climbing may change (over flat ones it only drifts, teaching the model nothing). */
+  private refine(space: ConfigSpace, model: Surrogate, pool: Configuration[], scores: Float64Array, acq: (mu: number, sd: number) => number, rng: Rng, movable: ReadonlySet<string>, fresh: (c: Configuration) => boolean): Configuration {
+    const order = Array.from(scores.keys()).sort((a, b) => scores[b]! - scores[a]!).slice(0, 5);
+
+    let best = pool[order[0]!]!;
+    let bestA = scores[order[0]!]!;
+    for (const i of order) {
+      let cur = pool[i]!;
+      let curA = scores[i]!;
+      for (let step = 0; step < 4; step++) {
+        const nb = moves(space, cur, rng, 6, movable).filter(fresh);
+        if (nb.length === 0) break;
+        const p = model.predict(nb);
+        const a = Float64Array.from(p.mean, (mu, j) => acq(mu, p.std[j]!));
+        const j = argmax(a);
+        if (a[j]! <= curA) break;
+        cur = nb[j]!;
+        curA = a[j]!;
+      }
+      if (curA > bestA) [best, bestA] = [cur, curA];
+    }
+    return best;
+  }
+
+  private randomFill(space: ConfigSpace, rng: Rng, taken: Set<string>, k: number): Proposal[] {
+    const out: Proposal[] = [];
+    for (const c of sampleFeasible(space, rng, 4 * k + 8)) {
+      if (out.length >= k) break;
+      const key = configKey(space, c);
+      if (taken.has(key)) continue;
+      taken.add(key);
+      out.push({ config: c, phase: 'random' });
+    }
+    return out;
+  }
+}

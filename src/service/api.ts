@@ -1,0 +1,259 @@
+/**
+ * The service API: everything a front end can ask of ssdtune, as one
+ * interface with two implementations. `InProcessApi` (below) works on the
+ * ConfDB and job runner of this process; `HttpApi` (src/cli/http-client.ts)
+ * is a client of the REST API of the `ssdtune serve` that holds the ConfDB,
+ * with job polling hidden inside. A command behaves the same through either;
+ * the REST routes are thin adapters over InProcessApi.
+ *
+ * Host-local operations (capture, doctor, analysis, model training, offline
+ * identification among given traces) need no ConfDB: both implementations
+ * run them in the calling process (src/service/local.ts).
+ *
+ * Adding an operation: a method here, its implementation in InProcessApi
+ * (over a service module), a route in src/api/routes/ calling it, and the
+ * same call over HTTP in HttpApi; the e2e suite (test/cli-e2e.test.ts) runs
+ * each CLI command through both.
+ */
+import type { Readable, Writable } from 'node:stream';
+import type { BackendName } from '../collector/index.js';
+import { KINDS, type Kind, type RecordOf } from '../confdb/db.js';
+import type { JobRecord, JobStatus, TraceRecord } from '../confdb/records.js';
+import { exportConfDBTo, importConfDBFrom } from '../confdb/transfer.js';
+import { ERR_USAGE, errorFromCode } from '../errors.js';
+import type { Service } from './context.js';
+import { HostLocal, type HostLocalApi } from './local.js';
+import { applyConfig, revertDevice, verifyDevice, type ApplyOutcome, type ApplyRequest, type RevertOutcome, type VerifyOutcome } from './devices.js';
+import { identifyStored, type IdentifyMethod, type IdentifyOutcome } from './identify.js';
+import type { RetuneDecision } from './retune-decision.js';
+import { registerLocalTrace, storeUpload } from './traces.js';
+import { submitTune } from './tune-jobs.js';
+import { resolveTuneArgs, type TuneArgs, type TuneSpec } from './tune-spec.js';
+import type { TuneResult } from './tune.js';
+
+export { KINDS, type Kind, type RecordOf } from '../confdb/db.js';
+export type { AuditRecord, ConfigRecord, DeviceRecord, EvaluationRecord, JobRecord, JobStatus, TraceRecord, WorkloadRecord } from '../confdb/records.js';
+export type { ApplyOutcome, ApplyRequest, Change, ExportKind, RevertOutcome, VerifyOutcome } from './devices.js';
+export type { IdentifyMethod, IdentifyOutcome } from './identify.js';
+export { decisionLine, type RetuneDecision } from './retune-decision.js';
+export type { TuneArgs, TuneSpec } from './tune-spec.js';
+export type { TuneResult } from './tune.js';
+export {
+  BACKENDS, CAPTURE_FORMATS, DEFAULT_TRAIN, hostLocal,
+  type AnalysisReport, type AnalyzeOptions, type BackendCheck, type BackendName, type CaptureFormat, type CaptureRequest, type CaptureSummary,
+  type DoctorReport, type HostLocalApi, type TrainConfig,
+} from './local.js';
+
+export type Counts = Record<Kind, number>;
+export type OnProgress = (done: number, total: number, message?: string) => void;
+
+export interface Page<T> {
+  items: T[];
+  /** Pass as `after` for the next page; absent on the last one. */
+  next?: string;
+}
+
+export interface RetuneRequest {
+  device: string;
+  windowMs: number;
+  budget: number;
+  backend?: BackendName | 'auto';
+  dryRun?: boolean;
+}
+
+export interface Health {
+  status: 'ok';
+  version: string;
+  schema: number;
+  uptimeSeconds: number;
+}
+
+export interface SsdtuneApi extends HostLocalApi {
+  /** "in-process", or the server's URL. */
+  readonly endpoint: string;
+
+  // ---- traces
+  /** Register a trace file by path, without copying it (the path is read where the service runs). */
+  addTrace(path: string): Promise<TraceRecord>;
+  /** Store an uploaded trace (streamed, size-limited). */
+  uploadTrace(body: Readable, name: string): Promise<TraceRecord>;
+
+  // ---- tuning
+  /** Tune a trace file as a job and wait for it: the CLI's `tune`. Checked before anything is written. */
+  tune(trace: string, args: TuneArgs, o?: { onProgress?: OnProgress }): Promise<TuneResult>;
+  /** Queue a tune job; an identical request shares a job unless `force`. */
+  submitTune(spec: TuneSpec, o?: { force?: boolean }): Promise<{ job: JobRecord; deduplicated: boolean }>;
+  /** Wait until a job is no longer queued or running. */
+  waitJob(id: string, o?: { onProgress?: OnProgress }): Promise<JobRecord>;
+  cancelJob(id: string): Promise<JobRecord>;
+  resumeJob(id: string): Promise<JobRecord>;
+
+  // ---- records
+  list<K extends Kind>(kind: K, o?: { limit?: number; after?: string }): Promise<Page<RecordOf[K]>>;
+  get<K extends Kind>(kind: K, id: string): Promise<RecordOf[K]>;
+  /** The whole ConfDB as JSON lines (see src/confdb/transfer.ts); ends `out`. */
+  exportRecords(out: Writable): Promise<Counts>;
+  /** Add the records of an export, all or nothing; `name` names the input in errors. */
+  importRecords(input: Readable, name: string): Promise<Counts>;
+  compact(): Promise<void>;
+  health(): Promise<Health>;
+
+  // ---- devices (on the host the service runs on)
+  apply(r: ApplyRequest): Promise<ApplyOutcome>;
+  revert(device: string, o?: { dryRun?: boolean }): Promise<RevertOutcome>;
+  /** Does the device still have what ssdtune applied? */
+  verify(device: string): Promise<VerifyOutcome>;
+  /** Capture a window, identify the workload, apply its configuration when it differs. */
+  retune(r: RetuneRequest): Promise<RetuneDecision>;
+
+  // ---- identification against the ConfDB's workloads
+  identify(traceId: string, o?: { method?: IdentifyMethod }): Promise<IdentifyOutcome>;
+
+  close(): Promise<void>;
+}
+
+const PENDING: JobStatus[] = ['queued', 'running'];
+
+/** A finished job's outcome: its result, or its error rethrown with its code (and so its exit code). */
+export function jobOutcome<T>(job: JobRecord): T {
+  if (job.status === 'done') return job.result as T;
+  throw errorFromCode(job.errorCode ?? 'SSDTUNE_JOB', `tune job ${job.id} ${job.status}${job.error ? `: ${job.error}` : ''}`);
+}
+
+/** The service API over this process's ConfDB and job runner. */
+export class InProcessApi extends HostLocal implements SsdtuneApi {
+  readonly endpoint = 'in-process';
+  private readonly started = Date.now();
+
+  constructor(
+    readonly svc: Service,
+    /** Who is recorded in audit and device records: cli, api, retune... */
+    readonly actor: string,
+    private readonly version = '',
+  ) {
+    super();
+  }
+
+  /** The same API recording another actor (a REST request's). */
+  as(actor: string): InProcessApi {
+    return actor === this.actor ? this : new InProcessApi(this.svc, actor, this.version);
+  }
+
+  /** Bumped on every write to a kind, by any process sharing the store (REST list pages are cached by it). */
+  generation(kind: Kind): Promise<number> {
+    return this.svc.db.generation(kind);
+  }
+
+  addTrace(path: string): Promise<TraceRecord> {
+    return registerLocalTrace(this.svc, path, this.actor);
+  }
+
+  uploadTrace(body: Readable, name: string): Promise<TraceRecord> {
+    return storeUpload(this.svc, body, name, this.actor);
+  }
+
+  async tune(trace: string, args: TuneArgs, o: { onProgress?: OnProgress } = {}): Promise<TuneResult> {
+    const job = await this.startTune(trace, args);
+    return jobOutcome<TuneResult>(await this.waitJob(job.id, o));
+  }
+
+  /** tune() without the wait (POST /v1/tune). */
+  async startTune(trace: string, args: TuneArgs): Promise<JobRecord> {
+    // A refused request writes nothing, not even the trace's record.
+    resolveTuneArgs(args, this.svc.settings);
+    const rec = await this.addTrace(trace);
+    // Every `tune` runs: identifying the workload again is the point (POST /v1/jobs shares identical jobs).
+    return (await this.submitTune({ ...args, traceId: rec.id }, { force: true })).job;
+  }
+
+  submitTune(spec: TuneSpec, o: { force?: boolean } = {}) {
+    return submitTune(this.svc, spec, this.actor, o);
+  }
+
+  async waitJob(id: string, o: { onProgress?: OnProgress } = {}): Promise<JobRecord> {
+    let job = await this.svc.db.require('jobs', id);
+    if (!PENDING.includes(job.status)) return job;
+    return new Promise<JobRecord>((resolve) => {
+      const onUpdate = (j: JobRecord) => {
+        if (j.id !== id) return;
+        job = j;
+        o.onProgress?.(j.progress.done, j.progress.total, j.progress.message);
+        if (!PENDING.includes(j.status)) {
+          this.svc.jobs.off('update', onUpdate);
+          resolve(j);
+        }
+      };
+      this.svc.jobs.on('update', onUpdate);
+    });
+  }
+
+  cancelJob(id: string): Promise<JobRecord> {
+    return this.svc.jobs.cancel(id, this.actor);
+  }
+
+  resumeJob(id: string): Promise<JobRecord> {
+    return this.svc.jobs.resume(id, this.actor);
+  }
+
+  async list<K extends Kind>(kind: K, o: { limit?: number; after?: string } = {}): Promise<Page<RecordOf[K]>> {
+    const limit = o.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw ERR_USAGE(`limit must be an integer 1..10000, got ${limit}`);
+    const items = await this.svc.db.list(kind, { limit, ...(o.after ? { after: o.after } : {}) });
+    const last = items.at(-1) as Record<string, unknown> | undefined;
+    return items.length === limit && last ? { items, next: String(last.id ?? last.device) } : { items };
+  }
+
+  get<K extends Kind>(kind: K, id: string): Promise<RecordOf[K]> {
+    return this.svc.db.require(kind, id);
+  }
+
+  exportRecords(out: Writable): Promise<Counts> {
+    return exportConfDBTo(this.svc.db, out);
+  }
+
+  importRecords(input: Readable, name: string): Promise<Counts> {
+    return importConfDBFrom(this.svc.db, input, name, this.actor);
+  }
+
+  compact(): Promise<void> {
+    return this.svc.db.compact();
+  }
+
+  /** Records per kind and jobs per status (Prometheus /metrics). */
+  async stats(): Promise<{ records: Counts; jobs: Partial<Record<JobStatus, number>> }> {
+    const records = Object.fromEntries(await Promise.all(KINDS.map(async (k) => [k, await this.svc.db.count(k)] as const))) as Counts;
+    const jobs: Partial<Record<JobStatus, number>> = {};
+    for (const j of await this.svc.db.list('jobs')) jobs[j.status] = (jobs[j.status] ?? 0) + 1;
+    return { records, jobs };
+  }
+
+  async health(): Promise<Health> {
+    return { status: 'ok', version: this.version, schema: await this.svc.db.schemaVersion(), uptimeSeconds: (Date.now() - this.started) / 1000 };
+  }
+
+  apply(r: ApplyRequest): Promise<ApplyOutcome> {
+    return applyConfig(this.svc, r, this.actor);
+  }
+
+  revert(device: string, o: { dryRun?: boolean } = {}): Promise<RevertOutcome> {
+    return revertDevice(this.svc, device, o, this.actor);
+  }
+
+  verify(device: string): Promise<VerifyOutcome> {
+    return verifyDevice(this.svc, device);
+  }
+
+  async retune(r: RetuneRequest): Promise<RetuneDecision> {
+    // Loaded on first use: it brings the collector and TensorFlow.js.
+    const { retune } = await import('./retune.js');
+    return retune(this.svc, { ...r, actor: this.actor });
+  }
+
+  identify(traceId: string, o: { method?: IdentifyMethod } = {}): Promise<IdentifyOutcome> {
+    return identifyStored(this.svc, traceId, o.method);
+  }
+
+  close(): Promise<void> {
+    return this.svc.close();
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Identifying a trace's workload against the workloads stored in the ConfDB:
+ * describe it in windows with the shipped similarity model and ask the
+ * identification module (src/ml/identify.ts) for the nearest known workload.
+ * `tune` starts with it; `ssdtune identify` and POST /v1/identify stop there.
+ */
+import { ERR_FEATURES_TOO_SHORT } from '../errors.js';
+import type { DescribedTrace } from '../ml/characterise.js';
+import { traceStreams } from '../ml/data.js';
+import { identify, type Identification, type Method } from '../ml/identify.js';
+import { loadSimilarityModel, type SimilarityModel } from '../ml/model-io.js';
+import type { Service } from './context.js';
+import { ConfDBWorkloadStore } from './workload-store.js';
+
+export type { Identification } from '../ml/identify.js';
+export type IdentifyMethod = Method;
+export const IDENTIFY_METHODS: readonly IdentifyMethod[] = ['network', 'pca'];
+
+let modelCache: { dir: string; model: Promise<SimilarityModel> } | undefined;
+export function similarityModel(dir: string): Promise<SimilarityModel> {
+  if (!modelCache || modelCache.dir !== dir) modelCache = { dir, model: loadSimilarityModel(dir) };
+  return modelCache.model;
+}
+
+export interface DescribedForIdentification {
+  model: SimilarityModel;
+  described: DescribedTrace;
+  /** The trace's format, as sniffed or forced. */
+  format: string;
+  /** Window vectors per device stream: windows never mix devices, as in training (ml/data.ts). */
+  streams: Float64Array[][];
+  identification: Identification;
+}
+
+/**
+ * Describe a trace in the model's windows, per device stream, and identify
+ * it. `purpose` ends the error when no device makes a full window ("tuning
+ * needs at least one").
+ */
+export async function identifyTrace(svc: Service, tracePath: string, o: { format?: string; method?: IdentifyMethod; purpose: string }): Promise<DescribedForIdentification> {
+  const model = await similarityModel(svc.settings.modelDir);
+  const windowSize = model.meta.windowSize;
+  const t = await traceStreams(tracePath, windowSize, o.format);
+  if (t.described.windows.length === 0) throw ERR_FEATURES_TOO_SHORT(tracePath, `${t.requests} requests make no full window of ${windowSize} on any one device; ${o.purpose}`);
+  const streams = t.streams.map((s) => s.windows);
+  const identification = await identify(model, streams, new ConfDBWorkloadStore(svc.db, windowSize, model.id), { method: o.method ?? 'network' });
+  return { model, described: t.described, format: t.format, streams, identification };
+}
+
+/** What `ssdtune identify` reports. */
+export interface IdentifyOutcome {
+  trace: string;
+  requests: number;
+  identification: Identification;
+  /** The stored workload it is, when known. */
+  workload?: { id: string; name: string };
+}
+
+export async function identifyStored(svc: Service, traceId: string, method: IdentifyMethod = 'network'): Promise<IdentifyOutcome> {
+  const trace = await svc.db.require('traces', traceId);
+  const r = await identifyTrace(svc, trace.path, { method, purpose: 'identification needs at least one' });
+  const id = r.identification;
+  // JSON has no infinity: an empty ConfDB's distance is reported as null.
+  const identification = { ...id, distance: Number.isFinite(id.distance) ? id.distance : (null as unknown as number) };
+  return {
+    trace: trace.name,
+    requests: r.described.requests,
+    identification,
+    ...(id.kind === 'known' && id.nearest ? { workload: { id: id.nearest.id, name: id.nearest.name } } : {}),
+  };
+}

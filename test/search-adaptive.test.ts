@@ -1,0 +1,175 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { configKey, defineSpace, isFeasible } from '../src/space/space.js';
+import type { Configuration } from '../src/space/types.js';
+import type { Evaluator, Metrics } from '../src/evaluators/types.js';
+import { AnalyticEvaluator, analyticWorkload, braninProblem, hartmann6, HARTMANN6_MIN, metricsFromValue } from '../src/search/analytic.js';
+import { AdaptiveSearch, PlannedSearch, RandomSearch, SearchCoordinator, makeSearcher, runSearch, type SearchRecord } from '../src/search/search.js';
+import { isSsdtuneError } from '../src/errors.js';
+
+const W = analyticWorkload('w');
+const m = (lat: number): Metrics => ({ latencyMeanUs: lat, throughputBps: 1e6 / lat, iops: 1e6 / lat });
+
+/**
+ * Hartmann-6 in a 12-parameter space whose other six parameters do nothing,
+ * in groups the way real spaces come: the search should learn that the
+ * `dead` ones are flat and spend its moves on the `live` ones.
+ */
+function embedded() {
+  const levels = Array.from({ length: 21 }, (_, i) => i);
+  const live = [1, 2, 3, 4, 5, 6].map((k) => ({ name: `x${k}`, kind: 'ordinal' as const, values: levels, default: 10, group: k <= 3 ? 'liveA' : 'liveB' }));
+  const dead = [1, 2, 3, 4, 5, 6].map((k) => ({ name: `d${k}`, kind: 'ordinal' as const, values: levels, default: 10, group: k <= 3 ? 'deadA' : 'deadB' }));
+  const space = defineSpace({ name: 'embedded', params: [...live, ...dead] });
+  const f = (c: Configuration): number => hartmann6([1, 2, 3, 4, 5, 6].map((k) => (c[`x${k}`] as number) / 20));
+  const ev: Evaluator = { name: 'embedded', space: 'embedded', evaluate: async (c) => metricsFromValue(f(c), HARTMANN6_MIN) };
+  return { space, f, ev };
+}
+
+test('adaptive search: screening by groups, then the model learns which parameters matter', async () => {
+  const { space, f, ev } = embedded();
+  const rec = await runSearch(makeSearcher('adaptive'), { space, evaluator: ev, workload: W, budget: { evaluations: 40 }, seed: 1 });
+  assert.equal(rec.searcher, 'adaptive');
+  assert.equal(rec.evaluations.length, 40);
+  // One screening configuration per group, each moving only that group's parameters.
+  const screens = rec.evaluations.filter((e) => e.phase.startsWith('screen:'));
+  assert.deepEqual(screens.map((e) => e.phase).sort(), ['screen:deadA', 'screen:deadB', 'screen:liveA', 'screen:liveB']);
+  for (const e of screens) {
+    const g = e.phase.slice('screen:'.length);
+    const moved = space.params.filter((p) => e.config[p.name] !== space.baseline[p.name]).map((p) => p.group);
+    assert.ok(moved.length > 0 && moved.every((x) => x === g), `${e.phase} moved ${moved.join(',')}`);
+  }
+  const rel = new AdaptiveSearch().parameterRelevance({ space, evaluations: rec.evaluations, pending: [], seed: 1 })!;
+  const liveRel = [1, 2, 3, 4, 5, 6].map((k) => rel.get(`x${k}`)!);
+  const deadRel = [1, 2, 3, 4, 5, 6].map((k) => rel.get(`d${k}`)!);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  assert.ok(mean(deadRel) < mean(liveRel) / 3, `live ${liveRel.map((v) => v.toFixed(2))} dead ${deadRel.map((v) => v.toFixed(2))}`);
+  // After screening, evaluations are spent on the live parameters: hardly any model proposal differs from the
+  // best configuration so far in dead parameters alone (such an evaluation could teach nothing).
+  let incumbent = rec.evaluations[0]!;
+  let deadOnly = 0;
+  let modelled = 0;
+  for (const e of rec.evaluations) {
+    if (e.phase.startsWith('model')) {
+      modelled++;
+      const changed = space.params.filter((p) => e.config[p.name] !== incumbent.config[p.name]);
+      if (changed.every((p) => p.name.startsWith('d'))) deadOnly++;
+    }
+    if (e.objective! > incumbent.objective!) incumbent = e;
+  }
+  assert.ok(modelled >= 30 && deadOnly <= 2, `${deadOnly} of ${modelled} model proposals moved dead parameters only`);
+  const best = rec.evaluations[rec.best!]!;
+  assert.ok(f(best.config) < -3, `best f ${f(best.config)}`);
+});
+
+test('adaptive search beats random search on Hartmann-6 at 30 evaluations over three seeds', async () => {
+  const { space, f, ev } = embedded();
+  let wins = 0;
+  for (const seed of [1, 2, 3]) {
+    const ours = await runSearch(makeSearcher('adaptive'), { space, evaluator: ev, workload: W, budget: { evaluations: 30 }, seed });
+    const rnd = await runSearch(new RandomSearch(), { space, evaluator: ev, workload: W, budget: { evaluations: 30 }, seed });
+    if (f(ours.evaluations[ours.best!]!.config) < f(rnd.evaluations[rnd.best!]!.config)) wins++;
+  }
+  assert.equal(wins, 3);
+});
+
+test('adaptive search: a small space is searched exhaustively, then the search converges', async () => {
+  const p = braninProblem();
+  const tiny = defineSpace({ name: 'branin', params: [{ name: 'i1', kind: 'int', min: 20, max: 25, default: 22 }, { name: 'x2', kind: 'ordinal', values: [0, 2.5, 5, 7.5], default: 7.5 }] });
+  const rec = await runSearch(makeSearcher('adaptive'), { space: tiny, evaluator: new AnalyticEvaluator(p), workload: W, budget: { evaluations: 100 }, seed: 1 });
+  assert.equal(rec.status, 'converged');
+  assert.equal(rec.evaluations.length, 24);
+  assert.equal(new Set(rec.evaluations.map((e) => configKey(tiny, e.config))).size, 24);
+});
+
+test('batches: k configurations are evaluated at once, all distinct and feasible; resume continues from the record', async () => {
+  const space = defineSpace({
+    name: 'c',
+    params: [
+      { name: 'a', kind: 'ordinal', values: [1, 2, 4, 8, 16], default: 2, group: 'g' },
+      { name: 'b', kind: 'ordinal', values: [1, 2, 4, 8, 16], default: 2, group: 'g' },
+      { name: 'u', kind: 'int', min: 0, max: 40, default: 20, group: 'h' },
+      { name: 'mode', kind: 'categorical', values: ['p', 'q', 'r'], default: 'p', group: 'h' },
+    ],
+    constraints: [{ name: 'budget', description: 'a*b <= 16', check: (c) => (c.a as number) * (c.b as number) <= 16 }],
+  });
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const ev: Evaluator = {
+    name: 'slowprod', space: 'c',
+    async evaluate(c) {
+      maxInFlight = Math.max(maxInFlight, ++inFlight);
+      await new Promise((r) => setTimeout(r, 2));
+      inFlight--;
+      return m(100 / ((c.a as number) * (c.b as number)) + ((c.u as number) - 31) ** 2 / 10 + (c.mode === 'q' ? 0 : 3));
+    },
+  };
+  const rec = await runSearch(new PlannedSearch(new AdaptiveSearch(), 4), { space, evaluator: ev, workload: W, budget: { evaluations: 25 }, seed: 4 });
+  assert.equal(maxInFlight, 4);
+  assert.equal(rec.evaluations.length, 25);
+  assert.equal(new Set(rec.evaluations.map((e) => configKey(space, e.config))).size, 25);
+  rec.evaluations.forEach((e, i) => {
+    assert.equal(e.index, i);
+    assert.ok(isFeasible(space, e.config));
+  });
+  const best = rec.evaluations[rec.best!]!;
+  assert.ok(best.grade! > 1, `best grade ${best.grade}`);
+  // Resumed with a larger budget: the recorded evaluations are not repeated.
+  let calls = 0;
+  const counting: Evaluator = { ...ev, evaluate: (c, w, o) => (calls++, ev.evaluate(c, w, o)) };
+  const more = await runSearch(new PlannedSearch(new AdaptiveSearch(), 4), { space, evaluator: counting, workload: W, budget: { evaluations: 33 }, resume: JSON.parse(JSON.stringify(rec)) });
+  assert.equal(calls, 8);
+  assert.deepEqual(more.evaluations.slice(0, 25).map((e) => e.config), rec.evaluations.map((e) => e.config));
+});
+
+test('coordinator: proposals with evaluations pending, results in any order, held until the baseline, resumed mid-flight', () => {
+  const p = braninProblem();
+  const fOf = (c: Configuration) => metricsFromValue(p.f(c), p.fmin);
+  const opts = { planner: new AdaptiveSearch(), space: p.space, evaluator: 'analytic', workload: 'branin', budget: 14, seed: 7 };
+  const c = new SearchCoordinator(opts);
+  const first = c.propose(3);
+  assert.equal(first.length, 3);
+  assert.equal(first[0]!.phase, 'baseline');
+  assert.deepEqual(first[0]!.config, p.space.baseline);
+  // A screening result before the baseline's is held, then recorded right after it.
+  assert.equal(c.complete(first[2]!.config, { metrics: fOf(first[2]!.config) }, { worker: 'w3' }), undefined);
+  assert.equal(c.record.evaluations.length, 0);
+  const base = c.complete(first[0]!.config, { metrics: fOf(first[0]!.config) })!;
+  assert.equal(base.index, 0);
+  assert.equal(c.record.evaluations.length, 2);
+  assert.equal(c.record.evaluations[1]!.phase, `${first[2]!.phase}@w3`);
+  assert.ok(Number.isFinite(c.record.evaluations[1]!.grade));
+  // One still pending: new proposals avoid it.
+  const second = c.propose(4);
+  assert.equal(second.length, 4);
+  const keys = new Set([...c.record.evaluations, ...second].map((e) => configKey(p.space, e.config)));
+  keys.add(configKey(p.space, first[1]!.config));
+  assert.equal(keys.size, 2 + 4 + 1);
+  assert.equal(c.pending.length, 5);
+  // A worker fails one, another is lost (released and proposed again later).
+  c.complete(second[0]!.config, { error: 'worker ran out of memory' });
+  c.release(second[1]!.config);
+  assert.equal(c.record.evaluations.at(-1)!.status, 'failed');
+  assert.throws(() => c.complete(second[0]!.config, { metrics: fOf(second[0]!.config) }), (e) => isSsdtuneError(e, 'SSDTUNE_SEARCH') && /already recorded/.test(e.message));
+  assert.throws(() => c.complete({ i1: 0, x2: 0 }, { metrics: fOf({ i1: 0, x2: 0 }) }), /never proposed/);
+
+  // The coordinator restarts: from the stored record and the configurations still out, it proposes what the original would.
+  const stored = JSON.parse(JSON.stringify(c.record)) as SearchRecord;
+  const resumed = new SearchCoordinator({ ...opts, resume: stored, pending: c.pending });
+  assert.deepEqual(resumed.propose(2), c.propose(2));
+  // Budget: 14 in all, pending ones counted.
+  for (const x of c.pending) c.complete(x, { metrics: fOf(x) });
+  let guard = 0;
+  while (c.status === 'running' && guard++ < 50) for (const q of c.propose(3)) c.complete(q.config, { metrics: fOf(q.config) });
+  assert.equal(c.status, 'budget');
+  assert.equal(c.record.evaluations.length, 14);
+  assert.deepEqual(c.propose(3), []);
+  // A resumed record must come from the same planner, space and names.
+  assert.throws(() => new SearchCoordinator({ ...opts, workload: 'other', resume: stored }), /cannot resume: the record's workload is "branin"/);
+});
+
+test('coordinator: a failed baseline is an error', () => {
+  const p = braninProblem();
+  const c = new SearchCoordinator({ planner: new AdaptiveSearch(), space: p.space, evaluator: 'analytic', workload: 'b' });
+  const [b] = c.propose(1);
+  assert.throws(() => c.complete(b!.config, { error: 'device missing' }), /baseline configuration could not be evaluated.*device missing/);
+});

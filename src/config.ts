@@ -1,14 +1,40 @@
 /**
  * Settings shared by every front end: where the data directory is, which
  * server the CLI talks to, what address the server binds, which evaluator a
- * tune uses by default. Precedence: command-line flag > environment variable
- * > config file (`<dataDir>/config.json` or $SSDTUNE_CONFIG) > default.
+ * tune uses by default, and the defaults of every tune setting. Precedence:
+ * command-line flag > environment variable > config file
+ * (`<dataDir>/config.json` or $SSDTUNE_CONFIG) > default. Layers merge deeply:
+ * an environment variable that sets one field of a section (ssdsim, tune)
+ * leaves the config file's other fields of that section in place.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ERR_USAGE } from './errors.js';
 import { PROJECT_ROOT } from './native.js';
+
+/**
+ * Defaults of a tune request's settings, for the fields a request leaves out
+ * (flags and request fields win). Replay is in the CLI's text form
+ * (recorded, scaled:<speedup>, closed:<queueDepth>).
+ */
+export interface TuneDefaults {
+  space?: string;
+  budget?: number;
+  seed?: number;
+  searcher?: string;
+  /** Configurations evaluated together per search round. */
+  batch?: number;
+  replay?: string;
+  lbaPolicy?: 'reject' | 'modulo';
+  /** Screen on this fraction of the trace before confirming on the whole (multi-fidelity); 1 = off. */
+  screenFraction?: number;
+  /** The block device of the live evaluator. */
+  device?: string;
+}
+
+/** How long-running commands report progress: a bar on a terminal, log lines otherwise (auto), or as told. */
+export type ProgressMode = 'auto' | 'bar' | 'log' | 'none';
 
 export interface Settings {
   dataDir: string;
@@ -37,7 +63,9 @@ export interface Settings {
    * drive (MQSim cannot precondition trace replays). Preconditioning (fill +
    * age the drive so that writes meet GC) is an option: SSDTUNE_SIM_PRECONDITION=1.
    */
-  ssdsim: { preconditionFill?: number; preconditionAge?: number; lbaPolicy?: 'reject' | 'modulo' };
+  ssdsim: { preconditionFill?: number; preconditionAge?: number };
+  tune: TuneDefaults;
+  progress: ProgressMode;
 }
 
 export function defaultDataDir(): string {
@@ -53,18 +81,101 @@ const DEFAULTS: Omit<Settings, 'dataDir'> = {
   maxUploadBytes: 512 * 1024 * 1024,
   modelDir: path.join(PROJECT_ROOT, 'models', 'similarity'),
   ssdsim: {},
+  tune: {},
+  progress: 'auto',
 };
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Layers merged left to right: objects field by field (recursively), anything else (undefined aside) replaced. */
+export function mergeDeep<T>(...layers: unknown[]): T {
+  const out: Record<string, unknown> = {};
+  for (const layer of layers) {
+    if (!isObject(layer)) continue;
+    for (const [k, v] of Object.entries(layer)) {
+      if (v === undefined) continue;
+      out[k] = isObject(v) && isObject(out[k]) ? mergeDeep(out[k], v) : isObject(v) ? mergeDeep(v) : v;
+    }
+  }
+  return out as T;
+}
+
+/** An integer environment variable, or a usage error naming it. */
+function envInt(name: string, min: number): number | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw ERR_USAGE(`${name}=${v}: expected an integer >= ${min}`);
+  return n;
+}
+
+function envNumber(name: string, lo: number, hi: number): number | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= lo || n > hi) throw ERR_USAGE(`${name}=${v}: expected a number in (${lo}, ${hi}]`);
+  return n;
+}
+
+function envChoice<T extends string>(name: string, choices: readonly T[]): T | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === '') return undefined;
+  if (!(choices as readonly string[]).includes(v)) throw ERR_USAGE(`${name}=${v}: expected one of ${choices.join(', ')}`);
+  return v as T;
+}
+
+/** The tune defaults the environment sets (SSDTUNE_SPACE, SSDTUNE_BUDGET, ...). */
+function tuneFromEnv(): TuneDefaults {
+  const e = process.env;
+  return {
+    ...(e.SSDTUNE_SPACE ? { space: e.SSDTUNE_SPACE } : {}),
+    ...(envInt('SSDTUNE_BUDGET', 2) !== undefined ? { budget: envInt('SSDTUNE_BUDGET', 2)! } : {}),
+    ...(envInt('SSDTUNE_SEED', 0) !== undefined ? { seed: envInt('SSDTUNE_SEED', 0)! } : {}),
+    ...(e.SSDTUNE_SEARCHER ? { searcher: e.SSDTUNE_SEARCHER } : {}),
+    ...(envInt('SSDTUNE_BATCH', 1) !== undefined ? { batch: envInt('SSDTUNE_BATCH', 1)! } : {}),
+    ...(e.SSDTUNE_REPLAY ? { replay: e.SSDTUNE_REPLAY } : {}),
+    ...(envChoice('SSDTUNE_LBA_POLICY', ['reject', 'modulo'] as const) ? { lbaPolicy: envChoice('SSDTUNE_LBA_POLICY', ['reject', 'modulo'] as const)! } : {}),
+    ...(envNumber('SSDTUNE_SCREEN_FRACTION', 0, 1) !== undefined ? { screenFraction: envNumber('SSDTUNE_SCREEN_FRACTION', 0, 1)! } : {}),
+    ...(e.SSDTUNE_DEVICE ? { device: e.SSDTUNE_DEVICE } : {}),
+  };
+}
+
+/** Checks the shape of config.json's sections, naming the file and the field. */
+function checkFile(file: string, json: unknown): Record<string, unknown> {
+  const bad = (field: string, expected: string): never => {
+    throw ERR_USAGE(`${file}: field ${field}: expected ${expected}`);
+  };
+  if (!isObject(json)) bad('(root)', 'an object');
+  const o = json as Record<string, unknown>;
+  for (const k of ['ssdsim', 'tune'] as const) if (o[k] !== undefined && !isObject(o[k])) bad(k, 'an object');
+  const t = (o.tune ?? {}) as Record<string, unknown>;
+  for (const k of ['space', 'searcher', 'replay', 'device'] as const) if (t[k] !== undefined && typeof t[k] !== 'string') bad(`tune.${k}`, 'a string');
+  for (const [k, min] of [['budget', 2], ['seed', 0], ['batch', 1]] as const) if (t[k] !== undefined && !(Number.isInteger(t[k]) && (t[k] as number) >= min)) bad(`tune.${k}`, `an integer >= ${min}`);
+  if (t.lbaPolicy !== undefined && t.lbaPolicy !== 'reject' && t.lbaPolicy !== 'modulo') bad('tune.lbaPolicy', '"reject" or "modulo"');
+  if (t.screenFraction !== undefined && !(typeof t.screenFraction === 'number' && t.screenFraction > 0 && t.screenFraction <= 1)) bad('tune.screenFraction', 'a number in (0, 1]');
+  if (o.progress !== undefined && !['auto', 'bar', 'log', 'none'].includes(o.progress as string)) bad('progress', '"auto", "bar", "log" or "none"');
+  // Before the tune section, lbaPolicy lived under ssdsim: still honoured there.
+  const sim = (o.ssdsim ?? {}) as Record<string, unknown>;
+  if (sim.lbaPolicy !== undefined) {
+    if (sim.lbaPolicy !== 'reject' && sim.lbaPolicy !== 'modulo') bad('ssdsim.lbaPolicy', '"reject" or "modulo"');
+    const { lbaPolicy, ...rest } = sim;
+    return { ...o, ssdsim: rest, tune: { lbaPolicy, ...t } };
+  }
+  return o;
+}
 
 export function loadSettings(overrides: Partial<Settings> = {}): Settings {
   const dataDir = path.resolve(overrides.dataDir ?? defaultDataDir());
   const file = process.env.SSDTUNE_CONFIG ?? path.join(dataDir, 'config.json');
-  let fromFile: Partial<Settings> = {};
+  let fromFile: Record<string, unknown> = {};
   if (existsSync(file)) {
+    let json: unknown;
     try {
-      fromFile = JSON.parse(readFileSync(file, 'utf8')) as Partial<Settings>;
+      json = JSON.parse(readFileSync(file, 'utf8'));
     } catch (e) {
       throw ERR_USAGE(`${file}: not valid JSON: ${(e as Error).message}`);
     }
+    fromFile = checkFile(file, json);
   }
   const env = process.env;
   const fromEnv: Partial<Settings> = {
@@ -79,9 +190,10 @@ export function loadSettings(overrides: Partial<Settings> = {}): Settings {
     // SSDTUNE_SIM_PRECONDITION=1 fills and ages the drive first; 0 (the default) replays on a fresh drive, as MQSim does.
     ...(env.SSDTUNE_SIM_PRECONDITION === '1' ? { ssdsim: { preconditionFill: 1, preconditionAge: 3 } } : {}),
     ...(env.SSDTUNE_SIM_PRECONDITION === '0' ? { ssdsim: { preconditionFill: 0 } } : {}),
+    tune: tuneFromEnv(),
+    ...(envChoice('SSDTUNE_PROGRESS', ['auto', 'bar', 'log', 'none'] as const) ? { progress: envChoice('SSDTUNE_PROGRESS', ['auto', 'bar', 'log', 'none'] as const)! } : {}),
   };
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
-  const s: Settings = { ...DEFAULTS, ...fromFile, ...fromEnv, ...defined, dataDir };
+  const s = mergeDeep<Settings>(DEFAULTS, fromFile, fromEnv, overrides, { dataDir });
   if (!Number.isInteger(s.port) || s.port < 0 || s.port > 65535) throw ERR_USAGE(`port must be 0..65535, got ${s.port}`);
   if (s.store !== undefined && !/^postgres(ql)?:\/\//.test(s.store)) throw ERR_USAGE(`store (SSDTUNE_STORE) must be a postgres:// URL, or unset for the embedded LevelDB; got "${s.store}"`);
   if (s.queue !== undefined && !/^rediss?:\/\//.test(s.queue)) throw ERR_USAGE(`queue (SSDTUNE_QUEUE) must be a redis:// URL, or unset for in-process jobs; got "${s.queue}"`);

@@ -41,6 +41,10 @@ function mask(s: string, dataDir: string): string {
     .replace(/\b\d+(\.\d+)? s\b/g, '<n> s')
     // doctor probes blktrace on a loop device of its own
     .replace(/debug\/block\/loop\d+\//g, 'debug/block/loop<n>/')
+    // Progress log lines: which counts a line shows depends on timing (the server's
+    // job is polled), the phases and their order do not.
+    .replace(/^(\w+:(?: [^\d\n][^\n]*?)?) \d+(?:\/\d+)?(?=[ ,])[^\n]*, \S+ elapsed[^\n]*$/gm, '$1 <progress>')
+    .replace(/^(.+ <progress>\n)(\1)+/gm, '$1')
     ;
 }
 

@@ -12,21 +12,21 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { simulateReadahead, ReadaheadModelEvaluator } from '../src/evaluators/readahead/readahead-model.js';
+import { PageTable, simulateReadahead, ReadaheadModelEvaluator } from '../src/evaluators/readahead/readahead-model.js';
 import { readaheadModelSpace } from '../src/host/host-space.js';
 import { chooseReadahead } from '../src/evaluators/readahead/readahead-search.js';
 import { patternTrace, patternWorkload, type PatternSpec } from '../src/evaluators/readahead/workloads.js';
 import { LiveEvaluator, calibrateDevice, runReplay } from '../src/evaluators/live/live-evaluator.js';
 import { planReplay } from '../src/evaluators/live/replay-plan.js';
-import { Op, TraceBuilder } from '../src/trace/model.js';
+import { Op, TraceBuilder, emptyMeta, sourceFromBatches } from '../src/trace/model.js';
 import { canUseLoopDevices, createLoopDevice } from '../src/blockdev/loop.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { JsonFileStateStore } from '../src/host/state.js';
-import type { Metrics } from '../src/evaluators/types.js';
+import type { Metrics, Replay } from '../src/evaluators/types.js';
 import { native } from '../src/native.js';
 
 const MiB = 1 << 20;
@@ -70,11 +70,7 @@ test('model: the pieces of one readahead window are served together on a device 
   const serial = { requestUs: 80, bytesPerSec: 1.5e9, appRequestUs: 2 };
   const overlapped = { ...serial, parallelism: 8 };
   const at = (ra: number, cost: typeof serial) => simulateReadahead(t, ra, { maxSectorsKb: 128, cost });
-  for (const ra of [128, 1024]) {
-    assert.equal(at(ra, serial).deviceRounds, at(ra, serial).deviceRequests, 'parallelism 1: every request is a round');
-    assert.equal(at(ra, overlapped).deviceRequests, at(ra, serial).deviceRequests, 'parallelism changes the cost, not the I/O');
-  }
-  assert.ok(at(1024, overlapped).deviceRounds <= at(1024, overlapped).deviceRequests / 4);
+  for (const ra of [128, 1024]) assert.equal(at(ra, overlapped).deviceRequests, at(ra, serial).deviceRequests, 'parallelism changes the cost, not the I/O');
   // Serially the larger window saves nothing (as many requests, a little more prefetch past the end); overlapped it does.
   assert.ok(Math.abs(at(1024, serial).seconds - at(128, serial).seconds) < 0.1 * at(128, serial).seconds);
   assert.ok(at(1024, overlapped).seconds < 0.8 * at(128, overlapped).seconds);
@@ -89,12 +85,19 @@ test('readahead search: the device-less space and the model agree on streams and
   const s = chooseReadahead(seq, { prefer: 128 });
   assert.ok(s.readAheadKb > 128, `a stream gets a larger window: ${s.readAheadKb}`);
   assert.equal(chooseReadahead(rnd, { prefer: 128 }).readAheadKb, 128, 'random 4 KiB reads: no difference, keep the current value');
-  const ev = new ReadaheadModelEvaluator();
+  // Back to back (closed loop) the larger window wins throughput; at the trace's own pace (10 us apart, which
+  // even the default window keeps up with) both deliver what arrives, and the larger window only saves device requests.
   const w = patternWorkload('seq', { pattern: 'sequential', count: 4096, requestBytes: 4096, spanBytes: 64 * MiB });
-  const m = await ev.evaluate({ ...space.baseline, read_ahead_kb: s.readAheadKb }, w);
-  const base = await ev.evaluate(space.baseline, w);
-  assert.ok(m.throughputBps > base.throughputBps);
+  const closed = new ReadaheadModelEvaluator({ replay: { mode: 'closed', queueDepth: 1 } });
+  const m = await closed.evaluate({ ...space.baseline, read_ahead_kb: s.readAheadKb }, w);
+  const base = await closed.evaluate(space.baseline, w);
+  assert.ok(m.throughputBps > 1.2 * base.throughputBps, `${m.throughputBps} vs ${base.throughputBps}`);
   assert.ok(m.extra!.deviceReads! < base.extra!.deviceReads!);
+  const recorded = new ReadaheadModelEvaluator();
+  const mr = await recorded.evaluate({ ...space.baseline, read_ahead_kb: s.readAheadKb }, w);
+  const br = await recorded.evaluate(space.baseline, w);
+  assert.ok(Math.abs(mr.throughputBps / br.throughputBps - 1) < 0.01, `recorded: ${mr.throughputBps} vs ${br.throughputBps}`);
+  assert.ok(mr.extra!.deviceReads! < br.extra!.deviceReads!);
 });
 
 test('live evaluator refuses writes on a non-scratch device and maps LBAs into the device', () => {
@@ -191,7 +194,7 @@ test('readahead model and live replay rank read_ahead_kb values the same way', {
   try {
     const cost = await calibrateDevice(loop.path, size);
     const live = new LiveEvaluator({ device: loop.path, repetitions: 3, store: scratchStore() });
-    const model = new ReadaheadModelEvaluator({ deviceBytes: size, cost, maxSectorsKb: 1280 });
+    const model = new ReadaheadModelEvaluator({ deviceBytes: size, cost, maxSectorsKb: 1280, replay: { mode: 'closed', queueDepth: 1 } });
     const specs: [string, PatternSpec][] = [
       ['sequential', { pattern: 'sequential', count: 4096, requestBytes: 4096, spanBytes: 64 * MiB }],
       ['strided', { pattern: 'strided', count: 1500, requestBytes: 16384, strideBytes: 20480, spanBytes: 64 * MiB }],
@@ -233,6 +236,174 @@ test('readahead model and live replay rank read_ahead_kb values the same way', {
           if (a.model.throughputBps > 3 * b.model.throughputBps) {
             assert.ok(a.live.extra!.throughputMaxBps! > 0.75 * b.live.extra!.throughputMaxBps!, `${name}: throughput ra=${a.ra} vs ra=${b.ra}\n${report.join('\n')}`);
           }
+        }
+      }
+    }
+    console.log(report.join('\n'));
+  } finally {
+    loop.destroy();
+  }
+});
+
+test('model: the page table keeps its mapping through millions of inserts and deletes (against a Map)', () => {
+  const t = new PageTable(1000);
+  const ref = new Map<number, number>();
+  let x = 7;
+  const rnd = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0);
+  for (let i = 0; i < 200_000; i++) {
+    // Keys clustered (collisions) and huge (beyond 2^32 pages).
+    const k = rnd() % 3 === 0 ? rnd() % 2000 : 2 ** 40 + (rnd() % 5000);
+    if (ref.size < 1000 && rnd() % 2 === 0) {
+      t.set(k, i);
+      ref.set(k, i);
+    } else {
+      t.delete(k);
+      ref.delete(k);
+    }
+    if (i % 997 === 0) for (const [kk, v] of ref) assert.equal(t.get(kk), v);
+  }
+  assert.equal(t.size, ref.size);
+  for (const [k, v] of ref) assert.equal(t.get(k), v);
+  assert.equal(t.get(123456789), -1);
+});
+
+test('model: time is linear in the trace (the LRU no longer goes quadratic once the cache is full)', () => {
+  const run = (n: number) => {
+    const b = new TraceBuilder({ initialCapacity: n });
+    let x = 3;
+    for (let i = 0; i < n; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      b.push(i * 1000, (x % (1 << 24)) * 8, 4096, Op.READ);
+    }
+    const batch = b.take();
+    const c0 = process.cpuUsage();
+    // A 64 MiB cache fills after 16k pages: every later insert evicts.
+    const s = simulateReadahead(batch, 128, { cacheBytes: 64 * MiB });
+    const c = process.cpuUsage(c0);
+    assert.equal(s.missPages, n - s.hitPages);
+    return (c.user + c.system) / 1e6;
+  };
+  run(50_000); // warm the JIT
+  const small = run(150_000);
+  const large = run(600_000);
+  // 4x the requests: ~4x the time (the Map-based LRU took 44x for 2x at this size).
+  assert.ok(large < 8 * small + 0.2, `150k: ${small.toFixed(2)} CPU-s, 600k: ${large.toFixed(2)} CPU-s`);
+  assert.ok(large < 10, `600k requests in ${large.toFixed(2)} CPU-s`);
+});
+
+test('model: replay intensity changes the result: readahead in flight when a faster application catches up', async () => {
+  const w = patternWorkload('seq', { pattern: 'sequential', count: 4096, requestBytes: 4096, spanBytes: 64 * MiB, gapNs: 50_000 });
+  const cost = { requestUs: 60, bytesPerSec: 1e9, appRequestUs: 3 };
+  const at = (replay: Replay) => new ReadaheadModelEvaluator({ replay, cost }).evaluate({ read_ahead_kb: 128, max_sectors_kb: 1280 }, w);
+  const slow = await at({ mode: 'recorded' });
+  const fast = await at({ mode: 'scaled', speedup: 50 });
+  const closed = await at({ mode: 'closed', queueDepth: 1 });
+  // 50 us apart, each 128 KiB window (~190 us) is read while the application works through the previous one.
+  assert.ok(slow.extra!.inFlightHitPages! < 0.05 * 4096, `slow: ${slow.extra!.inFlightHitPages} pages waited for`);
+  assert.ok(slow.latencyMeanUs < 6, `slow: ${slow.latencyMeanUs} us`);
+  assert.ok(fast.latencyMeanUs > 2 * slow.latencyMeanUs, `fast ${fast.latencyMeanUs} vs slow ${slow.latencyMeanUs} us`);
+  assert.ok(closed.latencyMeanUs >= fast.latencyMeanUs * 0.99);
+  // Offered load bounds the recorded replay's throughput: 4096 x 4 KiB over 4096 x 50 us.
+  assert.ok(Math.abs(slow.throughputBps - 4096 / 50e-6) < 0.02 * (4096 / 50e-6), `${slow.throughputBps}`);
+  assert.ok(closed.throughputBps > 5 * slow.throughputBps);
+  // At speed, a larger window pays off; at the recorded pace it cannot.
+  const big = (replay: Replay) => new ReadaheadModelEvaluator({ replay, cost }).evaluate({ read_ahead_kb: 2048, max_sectors_kb: 1280 }, w);
+  assert.ok((await big({ mode: 'closed', queueDepth: 1 })).latencyMeanUs < 0.8 * closed.latencyMeanUs);
+  assert.ok(Math.abs((await big({ mode: 'recorded' })).latencyMeanUs - slow.latencyMeanUs) < 0.5);
+});
+
+test('model: writes are timed too (a write-only trace is graded), writeback starts past the background threshold and throttles writers', async () => {
+  const b = new TraceBuilder();
+  for (let i = 0; i < 20_000; i++) b.push(i * 5_000, i * 128, 65536, Op.WRITE); // 64 KiB sequential writes, 13 GB/s offered at 1x
+  const batch = b.take();
+  const ref = { name: 'writes', open: async () => sourceFromBatches(emptyMeta('writes', 'test'), [batch]) };
+  const hb = new TraceBuilder();
+  for (let i = 0; i < 3000; i++) hb.push(i * 5_000, i * 128, 65536, Op.WRITE);
+  const headBatch = hb.take();
+  const cost = { requestUs: 50, bytesPerSec: 1e9, appRequestUs: 4 };
+  const head = { name: 'writes', open: async () => sourceFromBatches(emptyMeta('writes', 'test'), [headBatch]) };
+  const big = await new ReadaheadModelEvaluator({ cost, cacheBytes: 2048 * MiB, replay: { mode: 'recorded' } }).evaluate({ read_ahead_kb: 128 }, head);
+  // 187.5 MiB written into a 2 GiB cache: below the 10% background threshold, nothing reaches the device during the replay.
+  assert.equal(big.extra!.deviceWrites, 0);
+  assert.ok(big.latencyMeanUs >= 4 && big.latencyMeanUs < 5, `${big.latencyMeanUs}`);
+  assert.equal(big.extra!.writeRequests, 3000);
+  const small = await new ReadaheadModelEvaluator({ cost, cacheBytes: 256 * MiB, replay: { mode: 'recorded' } }).evaluate({ read_ahead_kb: 128 }, ref);
+  // 256 MiB cache: writeback past 25.6 MiB, writers throttled at 51.2 MiB dirty + in flight: the device's 1 GB/s sets the pace.
+  assert.ok(small.extra!.deviceBytesWritten! > 1e9, `${small.extra!.deviceBytesWritten}`);
+  assert.ok(small.latencyMeanUs > 10 * big.latencyMeanUs, `throttled ${small.latencyMeanUs} us vs ${big.latencyMeanUs} us`);
+  assert.ok(small.throughputBps < 1.2e9 && small.throughputBps > 0.5e9, `${small.throughputBps}`);
+  // max_sectors_kb splits writeback requests.
+  const split = await new ReadaheadModelEvaluator({ cost, cacheBytes: 256 * MiB, replay: { mode: 'recorded' } }).evaluate({ read_ahead_kb: 128, max_sectors_kb: 128 }, ref);
+  assert.ok(split.extra!.deviceWrites! > 1.5 * small.extra!.deviceWrites!);
+});
+
+test('readahead model and live replay agree across replay intensities (recorded, 4x, 20x, closed loop)', { skip, timeout: 120_000 }, async () => {
+  native();
+  const size = 96 * MiB;
+  const loop = createLoopDevice({ sizeBytes: size, directIo: true, dir: '/dev/shm', fill: true });
+  try {
+    const cost = await calibrateDevice(loop.path, size);
+    const maxSectorsKb = Number(readFileSync(`/sys/block/${path.basename(loop.path)}/queue/max_sectors_kb`, 'utf8'));
+    const intensities: Array<[string, Replay, { mode: 'timed'; timeScale: number } | { mode: 'closed'; queueDepth: number }]> = [
+      ['recorded', { mode: 'recorded' }, { mode: 'timed', timeScale: 1 }],
+      ['4x', { mode: 'scaled', speedup: 4 }, { mode: 'timed', timeScale: 0.25 }],
+      ['20x', { mode: 'scaled', speedup: 20 }, { mode: 'timed', timeScale: 0.05 }],
+      ['closed', { mode: 'closed', queueDepth: 1 }, { mode: 'closed', queueDepth: 1 }],
+    ];
+    const workloads: Array<[string, PatternSpec]> = [
+      // 400 us apart: at 20x a request every 20 us, which a replay on a loaded 2-core machine still keeps up with.
+      ['sequential', { pattern: 'sequential', count: 2048, requestBytes: 4096, spanBytes: 64 * MiB, gapNs: 400_000 }],
+      ['random', { pattern: 'random', count: 1024, requestBytes: 16384, spanBytes: 64 * MiB, gapNs: 400_000, seed: 5 }],
+    ];
+    const report: string[] = [];
+    for (const [wname, spec] of workloads) {
+      const w = patternWorkload(wname, spec);
+      const offered = (spec.count * spec.requestBytes) / ((spec.count - 1) * spec.gapNs! * 1e-9);
+      for (const ra of [128, 1024]) {
+        const rows: Array<{ name: string; model: Metrics; live: Metrics; best: number; measure: () => Promise<Metrics> }> = [];
+        for (const [name, replay, live] of intensities) {
+          const model = await new ReadaheadModelEvaluator({ replay, cost, deviceBytes: size, maxSectorsKb }).evaluate({ read_ahead_kb: ra }, w);
+          const measure = () => new LiveEvaluator({ device: loop.path, store: scratchStore(), repetitions: 3, ...live }).evaluate({ read_ahead_kb: ra }, w);
+          const l = await measure();
+          rows.push({ name, model, live: l, best: l.extra!.throughputMaxBps!, measure });
+          report.push(`${wname} ra=${ra} ${name}: model ${(model.throughputBps / 1e6).toFixed(0)} MB/s ${model.latencyMeanUs.toFixed(1)} us ${model.extra!.deviceReads} reqs | live ${(l.throughputBps / 1e6).toFixed(0)} MB/s (best ${(l.extra!.throughputMaxBps! / 1e6).toFixed(0)}) ${l.latencyMeanUs.toFixed(1)} us ${l.extra!.deviceReads!.toFixed(0)} reqs`);
+        }
+        const why = () => report.join('\n');
+        // Load from other processes only ever slows a live replay (a starved
+        // replay thread issues late, a closed loop waits longer), never the
+        // model. So a wall-clock check that fails is measured again, best
+        // throughput kept, up to RETRIES times before it counts.
+        const RETRIES = 4;
+        const holds = async (check: () => boolean, involved: typeof rows) => {
+          for (let t = 0; t < RETRIES && !check(); t++) {
+            for (const r of involved) {
+              const again = await r.measure();
+              r.best = Math.max(r.best, again.extra!.throughputMaxBps!);
+              report.push(`${wname} ra=${ra} ${r.name}: measured again, best ${(r.best / 1e6).toFixed(0)} MB/s`);
+            }
+          }
+          return check();
+        };
+        for (const r of rows) {
+          // What reached the device, at every intensity: the kernel's counters against the model's.
+          const lb = r.live.extra!.deviceBytesRead!;
+          const mb = r.model.extra!.deviceBytesRead!;
+          assert.ok(Math.abs(lb - mb) <= 0.3 * Math.max(lb, mb) + MiB, `${wname} ra=${ra} ${r.name}: device bytes live ${lb} model ${mb}\n${why()}`);
+          const lr = r.live.extra!.deviceReads!;
+          const mr = r.model.extra!.deviceReads!;
+          assert.ok(Math.abs(lr - mr) <= 0.3 * Math.max(lr, mr) + 8, `${wname} ra=${ra} ${r.name}: device reads live ${lr} model ${mr}\n${why()}`);
+          // Where the model says the replay keeps up with the arrivals with room to spare (busy at most a quarter of
+          // the time), throughput is the offered load, live too.
+          const speed = r.name === '4x' ? 4 : r.name === '20x' ? 20 : 1;
+          const busy = (r.model.latencyMeanUs * 1e3 * speed) / spec.gapNs!;
+          if (r.name !== 'closed' && busy < 0.25 && r.model.throughputBps > 0.95 * offered * speed) {
+            assert.ok(await holds(() => r.best > 0.7 * offered * speed, [r]), `${wname} ra=${ra} ${r.name}: live cannot keep up with the arrivals the model keeps up with\n${why()}`);
+          }
+        }
+        // Intensity ranks the replays the same way: throughput grows from recorded to 4x, 20x and closed loop in both.
+        for (let i = 1; i < rows.length; i++) {
+          const [a, b] = [rows[i - 1]!, rows[i]!];
+          if (b.model.throughputBps > 1.5 * a.model.throughputBps) assert.ok(await holds(() => b.best > a.best, [b]), `${wname} ra=${ra}: ${b.name} vs ${a.name}\n${why()}`);
         }
       }
     }

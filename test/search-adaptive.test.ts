@@ -6,6 +6,8 @@ import type { Evaluator, Metrics } from '../src/evaluators/types.js';
 import { AnalyticEvaluator, analyticWorkload, braninProblem, hartmann6, HARTMANN6_MIN, metricsFromValue } from '../src/search/analytic.js';
 import { AdaptiveSearch, PlannedSearch, RandomSearch, SearchCoordinator, makeSearcher, runSearch, type SearchRecord } from '../src/search/search.js';
 import { isSsdtuneError } from '../src/errors.js';
+import { runMultiFidelity, splitBudget } from '../src/search/fidelity.js';
+import { Op, TraceBuilder, emptyMeta, limitSource, sourceFromBatches } from '../src/trace/model.js';
 
 const W = analyticWorkload('w');
 const m = (lat: number): Metrics => ({ latencyMeanUs: lat, throughputBps: 1e6 / lat, iops: 1e6 / lat });
@@ -172,4 +174,62 @@ test('coordinator: a failed baseline is an error', () => {
   const c = new SearchCoordinator({ planner: new AdaptiveSearch(), space: p.space, evaluator: 'analytic', workload: 'b' });
   const [b] = c.propose(1);
   assert.throws(() => c.complete(b!.config, { error: 'device missing' }), /baseline configuration could not be evaluated.*device missing/);
+});
+
+test('limitSource: the first n requests of a trace, across batch boundaries, the rest never read', async () => {
+  const b1 = new TraceBuilder();
+  for (let i = 0; i < 5; i++) b1.push(i, i, 4096, Op.READ);
+  const b2 = new TraceBuilder();
+  for (let i = 5; i < 10; i++) b2.push(i, i, 4096, Op.READ);
+  let pulled = 0;
+  const batches = [b1.take(), b2.take(), b1.take()];
+  const src = { meta: emptyMeta('x', 'test'), async *[Symbol.asyncIterator]() { for (const b of batches) { pulled++; yield b; } } };
+  const got: number[] = [];
+  for await (const b of limitSource(src, 7)) got.push(...b.timeNs);
+  assert.deepEqual(got, [0, 1, 2, 3, 4, 5, 6]);
+  assert.equal(pulled, 2, 'the third batch is never read');
+});
+
+test('multi-fidelity: screen on a prefix, confirm the best screened on the whole, budget in whole-trace evaluations; resumable', async () => {
+  // A workload whose first 10% already shows where the good configurations are (a little noisier).
+  const p = braninProblem();
+  const calls = { prefix: 0, whole: 0 };
+  const ev: Evaluator = {
+    name: 'prefix-aware', space: 'branin',
+    async evaluate(c, w) {
+      const src = await w.open();
+      let n = 0;
+      for await (const b of src) n += b.length;
+      const prefix = n < 1000;
+      calls[prefix ? 'prefix' : 'whole']++;
+      const f = p.f(c) + (prefix ? 0.3 * Math.sin(7 * (c.i1 as number)) : 0);
+      return metricsFromValue(f, p.fmin - 0.5);
+    },
+  };
+  const tb = new TraceBuilder();
+  for (let i = 0; i < 1000; i++) tb.push(i * 1000, i * 8, 4096, Op.READ);
+  const whole = tb.take();
+  const workload = { name: 'trace', open: async () => sourceFromBatches(emptyMeta('trace', 'test'), [whole]) };
+  assert.deepEqual(splitBudget(20, 0.1), { screen: 100, whole: 10 });
+  assert.throws(() => splitBudget(3, 0.1), /cannot be split/);
+  const events: string[] = [];
+  const r = await runMultiFidelity({ space: p.space, evaluator: ev, workload, budget: 20, fraction: 0.1, totalRequests: 1000, seed: 3, onEvent: (e) => e.type === 'evaluation' && events.push(e.stage) });
+  assert.equal(r.screen.evaluations.length, 100);
+  assert.match(r.screen.workload, /\[first 10%\]/);
+  assert.equal(r.record.evaluations.length, 10);
+  assert.equal(calls.whole, 10);
+  assert.equal(r.record.evaluations[0]!.phase, 'baseline');
+  // The whole-trace search starts from the screen's best distinct configurations (2..6 of them).
+  const confirmed = r.record.evaluations.filter((e) => e.phase === 'confirm');
+  assert.ok(confirmed.length >= 2, `${confirmed.length} confirmed`);
+  const screenBest = [...r.screen.evaluations].sort((a, b) => b.objective! - a.objective!)[0]!;
+  assert.deepEqual(confirmed[0]!.config, screenBest.config);
+  assert.equal(events.filter((s) => s === 'screen').length, 100);
+  const bestWhole = r.record.evaluations[r.record.best!]!;
+  assert.ok(p.f(bestWhole.config) < 1, `best on the whole trace f = ${p.f(bestWhole.config)}`);
+  // Resume: a stopped run with both records continues without repeating an evaluation.
+  const before = { ...calls };
+  const again = await runMultiFidelity({ space: p.space, evaluator: ev, workload, budget: 20, fraction: 0.1, totalRequests: 1000, seed: 3, resume: { screen: JSON.parse(JSON.stringify(r.screen)), search: JSON.parse(JSON.stringify(r.record)) } });
+  assert.deepEqual(calls, before);
+  assert.deepEqual(again.record.evaluations.map((e) => e.config), r.record.evaluations.map((e) => e.config));
 });

@@ -61,7 +61,6 @@ test('tune: bad requests fail clearly and store nothing', async () => {
     assert.throws(() => args({ space: 'host', evaluator: 'ssdsim' }), usage(/the ssdsim evaluator does not score the host space; its evaluators: readahead-model, live/));
     assert.throws(() => args({ space: 'ssd', evaluator: 'readahead-model' }), usage(/does not score the ssd space/));
     assert.throws(() => args({ budget: 1 }), usage(/budget must be >= 2/));
-    assert.throws(() => args({ space: 'host', replay: { mode: 'scaled', speedup: 2 } }), usage(/readahead-model evaluator cannot replay in "scaled" mode/));
     assert.throws(() => args({ replay: { mode: 'closed', queueDepth: 0 } }), usage(/replay/));
     assert.throws(() => args({ space: 'host', lbaPolicy: 'modulo' }), usage(/lbaPolicy does not apply/));
     // MQSim comes from scripts/build-mqsim.sh (or SSDTUNE_MQSIM); it replays traces open loop only.
@@ -71,7 +70,7 @@ test('tune: bad requests fail clearly and store nothing', async () => {
     assert.throws(() => args({ space: 'host', evaluator: 'live' }), /give --device/);
     assert.throws(() => args({ budget: 3, nope: true }), usage(/must NOT have additional properties \(nope\)/));
     await assert.rejects(tune(svc, { tracePath: '/nonexistent/trace', spec: ssdsim(svc.settings, 3) }), /no such file/);
-    assert.deepEqual(args({}), { space: 'ssd', evaluator: 'ssdsim', budget: 30, seed: 1, replay: { mode: 'recorded' } });
+    assert.deepEqual(args({}), { space: 'ssd', evaluator: 'ssdsim', budget: 30, seed: 1, replay: { mode: 'recorded' }, searcher: 'adaptive', batch: 1 });
     assert.equal(await svc.db.count('workloads'), 0);
     assert.equal(await svc.db.count('configs'), 0);
   } finally {

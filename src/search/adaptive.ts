@@ -27,13 +27,18 @@
  *    kriging believer, a constant liar), which removes the expected
  *    improvement around it, before the next is chosen.
  */
-import { Rng, configKey, sampleFeasible, indexOf, levelCount, valueAt } from '../space/space.js';
+import { Rng, configKey, indexOf, levelCount, sampleFeasible, validateConfig, valueAt } from '../space/space.js';
 import type { ConfigSpace, Configuration, ParamSpec } from '../space/types.js';
 import { enumerateFeasible, moves, perturb, repair, stepLevel } from './candidates.js';
 import { mixSeed, type PlanInput, type Planner, type Proposal } from './planner.js';
 import { Surrogate } from './surrogate.js';
 
 export interface AdaptiveOptions {
+  /**
+   * Configurations to evaluate right after the baseline instead of the
+   * screening design (a multi-fidelity search's best screened ones).
+   */
+  start?: readonly Configuration[];
   /** Spread-out configurations after the baseline in a space without groups (default: half the parameters, 2..5). */
   initial?: number;
   /** Step scale of those configurations around the baseline, in units of each parameter's range (default 0.2). */
@@ -93,6 +98,7 @@ export class AdaptiveSearch implements Planner {
    * resumed run proposes the same one.
    */
   screeningDesign(space: ConfigSpace, seed: number): Proposal[] {
+    if (this.opts.start?.length) return this.opts.start.map((c) => ({ config: validateConfig(space, c, { unknown: 'ignore' }), phase: 'confirm' }));
     const rng = new Rng(mixSeed(seed, 0x5c2ee7));
     const groups = groupsOf(space);
     const out: Proposal[] = [];

@@ -38,6 +38,7 @@ export type { IdentifyMethod, IdentifyOutcome } from './identify.js';
 export { decisionLine, type RetuneDecision } from './retune-decision.js';
 export type { TuneArgs, TuneSpec } from './tune-spec.js';
 export type { TuneResult } from './tune.js';
+export { parseProgressText, type ProgressParts } from './progress-text.js';
 export {
   BACKENDS, CAPTURE_FORMATS, DEFAULT_TRAIN, hostLocal,
   type AnalysisReport, type AnalyzeOptions, type BackendCheck, type BackendName, type CaptureFormat, type CaptureRequest, type CaptureSummary,

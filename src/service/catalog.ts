@@ -98,11 +98,10 @@ const EVALUATORS_TABLE = {
   },
   'readahead-model': {
     summary: "a model of Linux's page cache and readahead",
-    // The model replays requests in trace order without timing them; the other modes await its timing (issue 13).
-    replayModes: ['recorded'],
+    replayModes: ['recorded', 'scaled', 'closed'],
     lbaPolicy: false,
     device: 'unused',
-    prepare: () => () => new ReadaheadModelEvaluator(),
+    prepare: (o) => () => new ReadaheadModelEvaluator({ replay: o.replay }),
   },
   live: {
     summary: 'replay on a real block device (needs --device; read-only)',

@@ -12,7 +12,10 @@ import Type, { type Static, type TSchema } from 'typebox';
 import type { Settings } from '../config.js';
 import { ERR_USAGE, type SsdtuneError } from '../errors.js';
 import type { LbaPolicy, Replay } from '../evaluators/types.js';
-import { defaultEvaluator, EVALUATOR_NAMES, planTune, REPLAY_MODES, SPACE_NAMES, describeCatalog, type EvaluatorName, type SpaceName, type TunePlan } from './catalog.js';
+import { SEARCHERS, type SearcherName } from '../search/search.js';
+
+export { SEARCHERS };
+import { defaultEvaluator, EVALUATOR_NAMES, EVALUATORS, isEvaluator, planTune, REPLAY_MODES, SPACE_NAMES, describeCatalog, type EvaluatorName, type SpaceName, type TunePlan } from './catalog.js';
 
 /** A string enum the OpenAPI document shows as one `enum` (a union of literals would be an anyOf). */
 export const StringEnum = <T extends string>(values: readonly T[], opts: Record<string, unknown> = {}) => Type.Unsafe<T>({ type: 'string', enum: [...values], ...opts });
@@ -31,16 +34,19 @@ export const DEFAULT_SEED = 1;
 
 /** Everything a tune request says but which trace (the CLI knows a path before it has a trace id). */
 const argProperties = {
-    space: Type.Optional(StringEnum<SpaceName>(SPACE_NAMES, { default: 'ssd', description: describeCatalog() })),
+    space: Type.Optional(StringEnum<SpaceName>(SPACE_NAMES, { description: `${describeCatalog()} (default ssd)` })),
     evaluator: Type.Optional(StringEnum<EvaluatorName>(EVALUATOR_NAMES, { description: "default: the space's default evaluator" })),
-    budget: Type.Optional(Type.Integer({ minimum: BUDGET.min, maximum: BUDGET.max, default: BUDGET.default, description: 'evaluations for a search, the baseline included' })),
-    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, default: DEFAULT_SEED })),
+    budget: Type.Optional(Type.Integer({ minimum: BUDGET.min, maximum: BUDGET.max, description: `evaluations for a search, the baseline included (default ${BUDGET.default}, or the server's SSDTUNE_BUDGET)` })),
+    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, description: `search seed (default ${DEFAULT_SEED})` })),
     format: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'force the trace format instead of sniffing' })),
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "name for a new workload (default: the trace's name)" })),
     forceSearch: Type.Optional(Type.Boolean({ description: 'search even when a stored configuration matches' })),
     device: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'block device the live evaluator replays on (read-only)' })),
     replay: Type.Optional(ReplaySchema),
     lbaPolicy: Type.Optional(StringEnum<LbaPolicy>(['reject', 'modulo'], { description: 'requests beyond the simulated capacity: reject (default) or wrap' })),
+    searcher: Type.Optional(StringEnum<SearcherName>(SEARCHERS, { description: 'search strategy (default adaptive: learns which parameters matter; learnedssd: the LearnedSSD/AutoBlox search)' })),
+    batch: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'configurations proposed and evaluated together per round (default 1)' })),
+    screenFraction: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'multi-fidelity: screen on this leading fraction of the trace, then confirm on the whole (default 1: off)' })),
 };
 
 /** What a tune request is called in its usage errors, from any front end. */
@@ -56,7 +62,7 @@ export type TuneSpec = Static<typeof TuneSpecSchema>;
 /** A TuneSpec without its trace. */
 export type TuneArgs = Static<typeof TuneArgsSchema>;
 
-type Defaults = { space: SpaceName; evaluator: EvaluatorName; budget: number; seed: number; replay: Replay };
+type Defaults = { space: SpaceName; evaluator: EvaluatorName; budget: number; seed: number; replay: Replay; searcher: SearcherName; batch: number };
 /** A validated spec with every default filled in: what a job record stores. */
 export type ResolvedTuneSpec = TuneSpec & Defaults;
 export type ResolvedTuneArgs = TuneArgs & Defaults;
@@ -105,17 +111,44 @@ export function resolveTuneArgs(input: unknown, settings: TuneSettings): { spec:
   return resolve(validate(TuneArgsSchema, input, TUNE_REQUEST), settings);
 }
 
-type TuneSettings = Pick<Settings, 'evaluator' | 'mqsimPath' | 'ssdsim'>;
+type TuneSettings = Pick<Settings, 'evaluator' | 'mqsimPath' | 'ssdsim'> & Partial<Pick<Settings, 'tune'>>;
 
+/**
+ * Fills what the request leaves out from the settings' tune defaults
+ * (environment, config file), then the built-in defaults. The settings'
+ * values are checked like the request's own (a bad SSDTUNE_BUDGET is a usage
+ * error naming it). lbaPolicy and device defaults apply only to evaluators
+ * that use them.
+ */
 function resolve<T extends TuneArgs>(s: T, settings: TuneSettings): { spec: T & Defaults; plan: TunePlan } {
-  const space = s.space ?? 'ssd';
+  const d = settings.tune ?? {};
+  const fromSettings = validate(TuneArgsSchema, {
+    ...(d.space !== undefined ? { space: d.space } : {}),
+    ...(d.budget !== undefined ? { budget: d.budget } : {}),
+    ...(d.seed !== undefined ? { seed: d.seed } : {}),
+    ...(d.searcher !== undefined ? { searcher: d.searcher } : {}),
+    ...(d.batch !== undefined ? { batch: d.batch } : {}),
+    ...(d.replay !== undefined ? { replay: parseReplay(d.replay) } : {}),
+    ...(d.screenFraction !== undefined && d.screenFraction < 1 ? { screenFraction: d.screenFraction } : {}),
+  }, 'tune settings (SSDTUNE_* environment, config.json "tune")');
+  const space = s.space ?? fromSettings.space ?? 'ssd';
+  const evaluator = s.evaluator ?? defaultEvaluator(space, settings);
+  const uses = isEvaluator(evaluator) ? EVALUATORS[evaluator] : undefined;
+  const lbaPolicy = s.lbaPolicy ?? (uses?.lbaPolicy ? d.lbaPolicy : undefined);
+  const device = s.device ?? (uses?.device === 'required' ? d.device : undefined);
+  const screenFraction = s.screenFraction ?? fromSettings.screenFraction;
   const spec = {
     ...s,
     space,
-    evaluator: s.evaluator ?? defaultEvaluator(space, settings),
-    budget: s.budget ?? BUDGET.default,
-    seed: s.seed ?? DEFAULT_SEED,
-    replay: s.replay ?? { mode: 'recorded' as const },
+    evaluator,
+    budget: s.budget ?? fromSettings.budget ?? BUDGET.default,
+    seed: s.seed ?? fromSettings.seed ?? DEFAULT_SEED,
+    replay: s.replay ?? fromSettings.replay ?? { mode: 'recorded' as const },
+    searcher: s.searcher ?? fromSettings.searcher ?? 'adaptive',
+    batch: s.batch ?? fromSettings.batch ?? 1,
+    ...(lbaPolicy ? { lbaPolicy } : {}),
+    ...(device ? { device } : {}),
+    ...(screenFraction !== undefined && screenFraction < 1 ? { screenFraction } : {}),
   };
   return { spec, plan: planTune(spec, settings) };
 }

@@ -16,6 +16,8 @@ import { characterise } from '../ml/characterise.js';
 import { profileWorkload, type Identification } from '../ml/identify.js';
 import { openTrace } from '../readers/registry.js';
 import { makeSearcher, parseRecord, runSearch, type SearchRecord } from '../search/search.js';
+import { runMultiFidelity, splitBudget } from '../search/fidelity.js';
+import { progressText, type ProgressParts } from './progress-text.js';
 import { speedups } from '../search/grade.js';
 import { planTune } from './catalog.js';
 import type { Service } from './context.js';
@@ -34,7 +36,7 @@ export interface TuneInput {
 
 export interface TuneControl {
   signal?: AbortSignal;
-  progress?: (done: number, total: number, message: string) => void;
+  progress?: (done: number, total: number, message: string, info?: TuneProgressInfo) => void;
   /** Persist the search state so an interrupted search resumes. */
   checkpoint?: (state: TuneCheckpoint) => Promise<void> | void;
   /** A TuneCheckpoint from an interrupted run. */
@@ -45,11 +47,20 @@ export interface TuneControl {
   dryRun?: boolean;
 }
 
-/** What a tune job persists while it searches: the workload id it will store under, and the search so far. */
+/**
+ * What a tune job persists while it searches: the workload id it will store
+ * under, and the search so far (with multi-fidelity, the screen's record too;
+ * `search` is absent while the screen runs).
+ */
 export interface TuneCheckpoint {
   workloadId: string;
-  search: SearchRecord;
+  search?: SearchRecord;
+  screen?: SearchRecord;
 }
+
+/** Progress details beside the message: the phase and the best grade so far. */
+export type TuneProgressInfo = ProgressParts;
+
 
 export interface TuneResult {
   workload: {
@@ -65,7 +76,18 @@ export interface TuneResult {
   source: 'confdb' | 'search';
   config: ConfigRecord;
   gain?: { grade: number; throughputSpeedup: number; latencySpeedup: number };
-  search?: { status: string; evaluations: number; failed: number; elapsedMs: number };
+  search?: {
+    status: string;
+    searcher?: string;
+    /** Evaluations on the whole trace (the baseline included). */
+    evaluations: number;
+    failed: number;
+    elapsedMs: number;
+    /** Multi-fidelity: evaluations on the leading fraction of the trace before the search on the whole. */
+    screened?: { evaluations: number; fraction: number };
+    /** How much each parameter mattered for this workload (most relevant 1), when the searcher learns it. */
+    relevance?: Record<string, number>;
+  };
 }
 
 function gainOf(c: ConfigRecord): TuneResult['gain'] {
@@ -78,7 +100,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
   const { spec: req, tracePath } = input;
   // Catalogue and requirements first: reading a large trace only to reject a misspelt evaluator wastes minutes.
   const plan = planTune(req, svc.settings);
-  ctl.progress?.(0, req.budget, 'characterising');
+  ctl.progress?.(0, req.budget, 'characterising', { phase: 'characterising' });
   const { model, described, format, streams, identification: ident } = await identifyTrace(svc, tracePath, { ...(req.format ? { format: req.format } : {}), purpose: 'tuning needs at least one' });
   const windowSize = model.meta.windowSize;
   // Cluster labels need PCA + k-means over at least two windows.
@@ -98,25 +120,45 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
   }
 
   const checkpoint = ctl.resumeFrom as TuneCheckpoint | undefined;
-  const resume = checkpoint ? parseRecord(checkpoint.search, 'job checkpoint') : undefined;
+  const resume = checkpoint?.search ? parseRecord(checkpoint.search, 'job checkpoint') : undefined;
   const workloadId = known?.id ?? checkpoint?.workloadId ?? newId();
   const name = known?.name ?? req.name ?? path.basename(tracePath);
   const ref: WorkloadRef = { name: `${name} (${workloadId})`, open: () => openTrace(tracePath, { ...(req.format ? { format: req.format } : {}) }) };
-  const record = await runSearch(makeSearcher('learnedssd'), {
-    space,
-    evaluator,
-    workload: ref,
-    budget: { evaluations: req.budget },
-    seed: req.seed,
-    ...(ctl.signal ? { signal: ctl.signal } : {}),
-    ...(resume ? { resume } : {}),
-    onEvent: (e) => {
-      if (e.type !== 'evaluation') return;
-      const best = e.best?.grade !== undefined ? `, best grade ${e.best.grade.toFixed(3)}` : '';
-      ctl.progress?.(e.count, req.budget, `evaluation ${e.count}/${req.budget}${best}`);
-      void ctl.checkpoint?.({ workloadId, search: structuredClone(e.record) });
-    },
-  });
+  const common = { space, evaluator, seed: req.seed, ...(ctl.signal ? { signal: ctl.signal } : {}) };
+  const fraction = req.screenFraction;
+  let screened: SearchRecord | undefined;
+  let record: SearchRecord;
+  if (fraction !== undefined && fraction < 1) {
+    // Multi-fidelity: screen on the trace's leading fraction, confirm on the whole; both records checkpointed.
+    let screen = checkpoint?.screen ? parseRecord(checkpoint.screen, 'job checkpoint (screen)') : undefined;
+    const { screen: nScreen, whole } = splitBudget(req.budget, fraction);
+    const mf = await runMultiFidelity({
+      ...common, workload: ref, budget: req.budget, fraction, totalRequests: described.requests, batch: req.batch,
+      resume: { ...(screen ? { screen } : {}), ...(resume ? { search: resume } : {}) },
+      onEvent: (e) => {
+        if (e.type !== 'evaluation') return;
+        const stage = e.stage === 'screen' ? `screening on ${(fraction * 100).toFixed(0)}% of the trace` : 'search on the whole trace';
+        const total = e.stage === 'screen' ? nScreen : whole;
+        ctl.progress?.(e.count, total, progressText(stage, e.count, total, e.best?.grade), { phase: stage, ...(e.best?.grade !== undefined ? { best: e.best.grade } : {}), unit: 'evaluations' });
+        if (e.stage === 'screen') screen = e.record;
+        void ctl.checkpoint?.({ workloadId, ...(e.stage === 'search' ? { search: structuredClone(e.record) } : {}), ...(screen ? { screen: structuredClone(screen) } : {}) } as TuneCheckpoint);
+      },
+    });
+    screened = mf.screen;
+    record = mf.record;
+  } else {
+    record = await runSearch(makeSearcher(req.searcher, { batch: req.batch }), {
+      ...common,
+      workload: ref,
+      budget: { evaluations: req.budget },
+      ...(resume ? { resume } : {}),
+      onEvent: (e) => {
+        if (e.type !== 'evaluation') return;
+        ctl.progress?.(e.count, req.budget, progressText('search', e.count, req.budget, e.best?.grade), { phase: 'search', ...(e.best?.grade !== undefined ? { best: e.best.grade } : {}), unit: 'evaluations' });
+        void ctl.checkpoint?.({ workloadId, search: structuredClone(e.record) });
+      },
+    });
+  }
   if (ctl.signal?.aborted) throw new Error('tune cancelled');
 
   const now = new Date().toISOString();
@@ -176,6 +218,14 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
     source: 'search',
     config,
     gain: gainOf(config),
-    search: { status: record.status, evaluations: record.evaluations.length, failed: record.evaluations.filter((e) => e.status === 'failed').length, elapsedMs: record.elapsedMs },
+    search: {
+      status: record.status,
+      searcher: record.searcher,
+      evaluations: record.evaluations.length,
+      failed: record.evaluations.filter((e) => e.status === 'failed').length,
+      elapsedMs: record.elapsedMs + (screened?.elapsedMs ?? 0),
+      ...(screened && fraction ? { screened: { evaluations: screened.evaluations.length, fraction } } : {}),
+      ...(record.relevance ? { relevance: record.relevance } : {}),
+    },
   };
 }

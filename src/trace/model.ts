@@ -205,6 +205,38 @@ export function sourceFromBatches(meta: TraceMeta, batches: readonly TraceBatch[
   };
 }
 
+/** Rows [0, n) of a batch, sharing its memory (views, no copy). */
+export function headOfBatch(b: TraceBatch, n: number): TraceBatch {
+  const m = Math.min(n, b.length);
+  return {
+    length: m,
+    timeNs: b.timeNs.subarray(0, m),
+    sector: b.sector.subarray(0, m),
+    bytes: b.bytes.subarray(0, m),
+    op: b.op.subarray(0, m),
+    device: b.device.subarray(0, m),
+    pid: b.pid.subarray(0, m),
+    ...(b.issueNs ? { issueNs: b.issueNs.subarray(0, m) } : {}),
+    ...(b.completeNs ? { completeNs: b.completeNs.subarray(0, m) } : {}),
+  };
+}
+
+/** The first `n` requests of a source; the rest is never read (a prefix of a long trace costs only its own length). */
+export function limitSource(src: TraceSource, n: number): TraceSource {
+  return {
+    meta: src.meta,
+    async *[Symbol.asyncIterator]() {
+      let left = n;
+      if (left <= 0) return;
+      for await (const b of src) {
+        yield b.length <= left ? b : headOfBatch(b, left);
+        left -= b.length;
+        if (left <= 0) return;
+      }
+    },
+  };
+}
+
 export function opString(op: number): string {
   let s = '';
   if (op & Op.DISCARD) s += 'D';

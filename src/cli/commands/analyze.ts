@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { hostLocal } from '../../service/api.js';
-import { progressBar } from '../progress.js';
+import { envProgressMode, progressReporter } from '../progress.js';
 import { ERR_REPORT_WRITE } from '../../errors.js';
 
 interface AnalyzeFlags {
@@ -23,7 +23,7 @@ export function register(program: Command): void {
     .option('--skip-bad', 'skip malformed records (counted in the report) instead of failing')
     .option('--report <file.html>', 'also write a self-contained HTML report with plots')
     .action(async (traces: string[], flags: AnalyzeFlags) => {
-      const bar = progressBar('analyze');
+      const bar = progressReporter('analyze', { mode: envProgressMode() });
       let report;
       try {
         report = await hostLocal.analyze(traces, {

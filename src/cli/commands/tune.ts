@@ -5,17 +5,22 @@
  */
 import { Option, type Command } from 'commander';
 import { describeCatalog, EVALUATOR_NAMES, SPACE_NAMES, SPACES } from '../../service/catalog.js';
-import type { TuneResult } from '../../service/api.js';
-import { BUDGET, DEFAULT_SEED, describeReplay, parseReplay, type TuneArgs } from '../../service/tune-spec.js';
-import { progressBar } from '../progress.js';
-import { addCommonOptions, withApi, type CommonOptions } from '../service-access.js';
+import { BUDGET, DEFAULT_SEED, SEARCHERS, describeReplay, parseReplay, type TuneArgs } from '../../service/tune-spec.js';
+import type { ProgressMode } from '../../config.js';
+import { parseProgressText, type TuneResult } from '../../service/api.js';
+import { progressReporter } from '../progress.js';
+import { addCommonOptions, settingsFrom, withApi, type CommonOptions } from '../service-access.js';
 
 type TuneFlags = CommonOptions & {
-  space: string;
+  space?: string;
   evaluator?: string;
   device?: string;
-  budget: number;
-  seed: number;
+  budget?: number;
+  seed?: number;
+  searcher?: string;
+  batch?: number;
+  screenFraction?: number;
+  progress?: ProgressMode;
   format?: string;
   name?: string;
   forceSearch?: boolean;
@@ -25,11 +30,15 @@ type TuneFlags = CommonOptions & {
 
 /** The TuneSpec (minus the trace) a command line asks for; the service validates it. */
 function argsOf(o: TuneFlags): TuneArgs {
+  // Flags left out are filled by the service from the settings (SSDTUNE_* environment, config.json), then built-in defaults.
   return {
-    space: o.space as TuneArgs['space'],
+    ...(o.space ? { space: o.space as TuneArgs['space'] } : {}),
     ...(o.evaluator ? { evaluator: o.evaluator as TuneArgs['evaluator'] } : {}),
-    budget: o.budget,
-    seed: o.seed,
+    ...(o.budget !== undefined ? { budget: o.budget } : {}),
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    ...(o.searcher ? { searcher: o.searcher as TuneArgs['searcher'] } : {}),
+    ...(o.batch !== undefined ? { batch: o.batch } : {}),
+    ...(o.screenFraction !== undefined && o.screenFraction < 1 ? { screenFraction: o.screenFraction } : {}),
     ...(o.device ? { device: o.device } : {}),
     ...(o.format ? { format: o.format } : {}),
     ...(o.name ? { name: o.name } : {}),
@@ -53,7 +62,17 @@ function printResult(r: TuneResult, json: boolean | undefined): void {
     console.log(`            its windows spread ${r.workload.spreadRatio.toFixed(1)}x a typical workload's (a short, noisy or multi-phase trace): later captures of it are harder to recognise; this trace itself always will be`);
   }
   console.log(`config      ${r.config.id} (${r.config.space} space, ${r.source === 'confdb' ? 'stored in the ConfDB' : 'learned now'}, evaluator ${r.config.evaluator ?? '-'}, replay ${describeReplay(r.config.replay ?? { mode: 'recorded' })})`);
-  if (r.search) console.log(`search      ${r.search.evaluations} evaluations (${r.search.failed} failed), ${r.search.status}, ${(r.search.elapsedMs / 1000).toFixed(1)} s`);
+  if (r.search) {
+    const sc = r.search.screened;
+    console.log(`search      ${r.search.searcher ? `${r.search.searcher}, ` : ''}${r.search.evaluations} evaluations${sc ? ` on the whole trace after ${sc.evaluations} on its first ${(sc.fraction * 100).toFixed(0)}%` : ''} (${r.search.failed} failed), ${r.search.status}, ${(r.search.elapsedMs / 1000).toFixed(1)} s`);
+    // What mattered for this workload: the parameters the search found relevant, most first.
+    const rel = Object.entries(r.search.relevance ?? {}).sort((a, b) => b[1] - a[1]);
+    if (rel.length > 1) {
+      const top = rel.filter(([, v]) => v >= 0.2);
+      const flat = rel.length - top.length;
+      console.log(`mattered    ${top.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}${flat ? `; ${flat} other parameter${flat > 1 ? 's' : ''} hardly (relevance < 0.2)` : ''}`);
+    }
+  }
   if (r.gain) {
     console.log(`gain        grade ${r.gain.grade.toFixed(3)}; throughput x${r.gain.throughputSpeedup.toFixed(3)}, latency x${r.gain.latencySpeedup.toFixed(3)} vs the baseline`);
     // A grade of 0 is an answer, not a failure: say what it means rather than leave a bare x1.000.
@@ -69,22 +88,26 @@ export function register(program: Command): void {
     program
       .command('tune <trace>')
       .description('identify the workload of a trace; recommend its stored configuration or learn one')
-      .addOption(new Option('--space <space>', SPACE_NAMES.map((n) => `${n}: ${SPACES[n].summary}`).join('; ')).choices(SPACE_NAMES).default('ssd'))
-      .addOption(new Option('--evaluator <name>', `per space: ${describeCatalog()}`).choices(EVALUATOR_NAMES))
-      .option('--device <dev>', 'block device the live evaluator replays on (read-only)')
-      .option('--budget <n>', `evaluations for a search, the baseline included (>= ${BUDGET.min})`, (v) => Number(v), BUDGET.default)
-      .option('--seed <n>', 'search seed', (v) => Number(v), DEFAULT_SEED)
+      .addOption(new Option('--space <space>', `${SPACE_NAMES.map((n) => `${n}: ${SPACES[n].summary}`).join('; ')} (env SSDTUNE_SPACE; default ssd)`).choices(SPACE_NAMES))
+      .addOption(new Option('--evaluator <name>', `per space: ${describeCatalog()} (env SSDTUNE_EVALUATOR)`).choices(EVALUATOR_NAMES))
+      .option('--device <dev>', 'block device the live evaluator replays on, read-only (env SSDTUNE_DEVICE)')
+      .option('--budget <n>', `evaluations for a search, the baseline included, >= ${BUDGET.min} (env SSDTUNE_BUDGET; default ${BUDGET.default})`, (v) => Number(v))
+      .option('--seed <n>', `search seed (env SSDTUNE_SEED; default ${DEFAULT_SEED})`, (v) => Number(v))
+      .addOption(new Option('--searcher <name>', 'adaptive (learns which parameters matter), learnedssd, random, grid, coordinate (env SSDTUNE_SEARCHER; default adaptive)').choices(SEARCHERS))
+      .option('--batch <k>', 'configurations evaluated together per search round (env SSDTUNE_BATCH; default 1)', (v) => Number(v))
+      .option('--screen-fraction <f>', 'multi-fidelity: screen on this leading fraction of the trace (e.g. 0.1), then search on the whole; the budget counts a screening evaluation as f of one (env SSDTUNE_SCREEN_FRACTION; default 1: off)', (v) => Number(v))
       .option('--format <fmt>', 'force the trace format')
       .option('--name <name>', 'name for a new workload')
       .option('--force-search', 'search even when a stored configuration matches')
-      .option('--replay <mode>', 'replay intensity: recorded (default), scaled:<speedup> (arrival times divided by it), closed:<queueDepth>')
-      .addOption(new Option('--lba-policy <policy>', 'requests beyond a simulated capacity: reject (default) or modulo').choices(['reject', 'modulo']))
+      .option('--replay <mode>', 'replay intensity: recorded (default), scaled:<speedup> (arrival times divided by it), closed:<queueDepth> (env SSDTUNE_REPLAY)')
+      .addOption(new Option('--lba-policy <policy>', 'requests beyond a simulated capacity: reject (default) or modulo (env SSDTUNE_LBA_POLICY)').choices(['reject', 'modulo']))
+      .addOption(new Option('--progress <mode>', 'auto: a bar on a terminal, log lines otherwise; bar; log; none (env SSDTUNE_PROGRESS)').choices(['auto', 'bar', 'log', 'none']))
       .addHelpText('after', '\nExamples:\n  ssdtune tune traces/msps_msnfs_30s.trace\n  ssdtune tune --budget 60 --json traces/mqsim_wsrch-small.trace\n  ssdtune tune --space host traces/mqsim_wsrch-small.trace'),
   ).action(async (trace: string, o: TuneFlags) => {
-    const bar = progressBar('tune');
+    const bar = progressReporter('tune', { mode: o.progress ?? settingsFrom(o).progress });
     let result: TuneResult;
     try {
-      result = await withApi(o, (api) => api.tune(trace, argsOf(o), { onProgress: (d, t) => bar.update(d, t) }));
+      result = await withApi(o, (api) => api.tune(trace, argsOf(o), { onProgress: (d, t, message) => bar.update(d, t, parseProgressText(message)) }));
     } finally {
       bar.done();
     }

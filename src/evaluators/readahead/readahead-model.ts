@@ -1,13 +1,14 @@
 /**
  * The `readahead-model` evaluator (docs/tuning.md): a bounded LRU page
- * cache plus Linux's on-demand readahead (mm/readahead.c, filemap_read),
- * replayed over a trace's reads. Predicts cache hits, device requests, bytes
- * read and wasted prefetch for a read_ahead_kb, and a time from a simple
- * device cost model (per request + per byte; async readahead overlaps with the
- * application), which can be calibrated on the
- * real device (calibrateDevice in live-evaluator.ts).
+ * cache plus Linux's on-demand readahead (mm/readahead.c, filemap_read) and
+ * buffered writeback, replayed over a trace in time: requests arrive at their
+ * trace times (or scaled, or closed-loop), device requests queue on a device
+ * that serves `parallelism` of them at once, and a read waits for exactly the
+ * pages it needs, so readahead issued during the application's idle time is
+ * free and readahead still in flight when the application catches up is not.
+ * That is how replay intensity changes the result.
  *
- * Rules modelled, as in the kernel (page = 4 KiB, request = [index, last)):
+ * Readahead rules, as in the kernel (page = 4 KiB, request = [index, last)):
  * - filemap_read: for each run of the request, a missing page triggers
  *   page_cache_sync_ra(index, last-index); a present batch (<= 31 pages) whose
  *   last page carries PG_readahead triggers page_cache_async_ra.
@@ -27,10 +28,29 @@
  *   start + size - async when that page was newly read.
  * - max window = read_ahead_kb, or up to max_sectors_kb when the request
  *   itself is larger (ractl_max_pages).
+ *
+ * Time (the same definitions as the live replay, so the two can be compared):
+ * - A request is issued at its arrival time when an application slot is free
+ *   (`queueDepth` slots; recorded and scaled replay use 1, as the live replay
+ *   does by default), or as soon as a slot frees (closed loop). Its latency is
+ *   from issue to completion; the elapsed time from the first issue to the
+ *   last completion.
+ * - A device request costs requestUs + bytes / bytesPerSec on one of
+ *   `parallelism` servers, first come first served.
+ * - A read completes when its last page is up to date, plus appRequestUs.
+ * - A write is copied into the cache (appRequestUs) and its pages are dirty;
+ *   writeback starts when dirty data exceeds the background threshold and
+ *   writes wait (balance_dirty_pages) while it exceeds the hard one. An evicted
+ *   dirty page is written first.
+ *
+ * Cost: O(1) per page touched (a hash table and an intrusive LRU list in typed
+ * arrays), so a trace is replayed in time linear in its pages. (A JavaScript
+ * Map used as the LRU went quadratic: evicting its oldest entry scans the holes
+ * deletions leave at the front of V8's ordered table.)
  */
-import type { EvaluateOptions, Evaluator, Metrics, WorkloadRef } from '../types.js';
+import type { EvaluateOptions, Evaluator, Metrics, Replay, WorkloadRef } from '../types.js';
 import type { Configuration } from '../../space/types.js';
-import { Op, concatBatches, type TraceBatch } from '../../trace/model.js';
+import { concatBatches, type TraceBatch } from '../../trace/model.js';
 import { planReplay } from '../live/replay-plan.js';
 
 export const PAGE = 4096;
@@ -45,11 +65,9 @@ export interface DeviceCost {
   /** Per application request (syscall, copy setup) (us). */
   appRequestUs: number;
   /**
-   * Requests the device serves at once when they are submitted together (the
-   * pieces of one readahead window split at max_sectors_kb); default 1. With
-   * 1, a window split into 20 requests costs 20 request times and a larger
-   * read_ahead_kb never pays off on a device with a small max_sectors_kb,
-   * although live replay measures 1.6x on such a loop device.
+   * Requests the device serves at once (default 1): the pieces of one
+   * readahead window split at max_sectors_kb are served together, and at high
+   * intensity so are the requests of overlapping reads.
    */
   parallelism?: number;
 }
@@ -67,99 +85,295 @@ export interface ReadaheadModelOptions {
   /** Wrap offsets into a device of this size (as the live evaluator does). */
   deviceBytes?: number;
   cost?: DeviceCost;
+  /**
+   * How requests are issued: at the trace's times (recorded), faster
+   * (scaled), or closed loop. Default for simulateReadahead: closed loop at
+   * depth 1 (requests back to back); the evaluator's default: recorded.
+   */
+  replay?: Replay;
+  /** Application slots in recorded/scaled replay (default 1, as the live replay). */
+  queueDepth?: number;
+  /** Dirty data above which writeback starts (default 10% of the cache) and writers are throttled (default 20%). */
+  dirtyBackgroundBytes?: number;
+  dirtyBytes?: number;
 }
 
 export interface ReadaheadStats {
   appRequests: number;
   appBytes: number;
-  /** Pages found in the cache when the application asked for them. */
+  readRequests: number;
+  writeRequests: number;
+  /** Pages found in the cache when the application asked for them (up to date or still being read ahead). */
   hitPages: number;
   missPages: number;
+  /** Of the hits, pages still being read when the application asked for them. */
+  inFlightHitPages: number;
+  /** Device reads (requests, bytes). */
   deviceRequests: number;
   deviceBytes: number;
-  /** Pages read ahead and evicted or never used by the end. */
-  wastedPages: number;
-  /** Device requests issued by async readahead (overlap with the application). */
+  /** Device requests issued by async readahead. */
   asyncDeviceRequests: number;
   asyncDeviceBytes: number;
-  /** Rounds of requests the device serves one after another: a submission of n requests takes ceil(n / parallelism). */
-  deviceRounds: number;
-  asyncDeviceRounds: number;
-  /** Predicted elapsed time (s) from the cost model. */
+  /** Writeback to the device (requests, bytes). */
+  deviceWrites: number;
+  deviceBytesWritten: number;
+  /** Pages read ahead and evicted or never used by the end. */
+  wastedPages: number;
+  /** First issue to last completion (s). */
   seconds: number;
+  /** Sum of request latencies (s), reads and writes. */
+  latencySum: number;
+  readLatencySum: number;
+  writeLatencySum: number;
 }
 
-// Page flags stored in the LRU map.
+// Page flags.
 const F_MARKER = 1; // PG_readahead
 const F_UNUSED = 2; // read ahead, not yet accessed
+const F_DIRTY = 4;
+
+/**
+ * Open-addressing hash table from page number (an integer below 2^53) to a
+ * slot, linear probing with backward-shift deletion (no tombstones, so a
+ * table that sees millions of inserts and deletes never degrades).
+ */
+export class PageTable {
+  private keys: Float64Array;
+  private vals: Int32Array;
+  private mask: number;
+  size = 0;
+  constructor(capacity: number) {
+    let n = 16;
+    while (n < 2 * capacity) n *= 2;
+    this.keys = new Float64Array(n).fill(-1);
+    this.vals = new Int32Array(n);
+    this.mask = n - 1;
+  }
+  private home(k: number): number {
+    const lo = k >>> 0;
+    const hi = (k / 4294967296) >>> 0;
+    let h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    return (h ^ (h >>> 16)) & this.mask;
+  }
+  get(k: number): number {
+    for (let i = this.home(k); ; i = (i + 1) & this.mask) {
+      const x = this.keys[i]!;
+      if (x === k) return this.vals[i]!;
+      if (x === -1) return -1;
+    }
+  }
+  set(k: number, v: number): void {
+    let i = this.home(k);
+    while (this.keys[i] !== -1 && this.keys[i] !== k) i = (i + 1) & this.mask;
+    if (this.keys[i] === -1) this.size++;
+    this.keys[i] = k;
+    this.vals[i] = v;
+  }
+  delete(k: number): void {
+    let i = this.home(k);
+    while (this.keys[i] !== k) {
+      if (this.keys[i] === -1) return;
+      i = (i + 1) & this.mask;
+    }
+    this.size--;
+    // Backward shift: move later entries of the probe run into the hole when their home allows it.
+    let j = i;
+    for (;;) {
+      j = (j + 1) & this.mask;
+      const kj = this.keys[j]!;
+      if (kj === -1) break;
+      const h = this.home(kj);
+      // Entry j may fill hole i if its home is not in the cyclic range (i, j].
+      if (i <= j ? h <= i || h > j : h <= i && h > j) {
+        this.keys[i] = kj;
+        this.vals[i] = this.vals[j]!;
+        i = j;
+      }
+    }
+    this.keys[i] = -1;
+  }
+}
+
+/** A device of `servers` identical servers, first come first served. */
+class Device {
+  private readonly free: Float64Array;
+  constructor(
+    servers: number,
+    private readonly requestNs: number,
+    private readonly nsPerByte: number,
+  ) {
+    this.free = new Float64Array(servers);
+  }
+  /** Completion time of a request of `bytes` submitted at `t`. */
+  submit(t: number, bytes: number): number {
+    let s = 0;
+    for (let i = 1; i < this.free.length; i++) if (this.free[i]! < this.free[s]!) s = i;
+    const end = Math.max(t, this.free[s]!) + this.requestNs + bytes * this.nsPerByte;
+    this.free[s] = end;
+    return end;
+  }
+}
+
+/** Issue times: at arrival when one of `depth` slots is free, or whenever one frees (closed loop). */
+class Slots {
+  private readonly done: Float64Array;
+  private last = 0;
+  constructor(depth: number) {
+    this.done = new Float64Array(Math.max(1, depth));
+  }
+  /** The issue time of a request arriving at `arrival` (ignored when undefined: closed loop); reserves the slot until `complete` is called. */
+  issue(arrival: number | undefined): { t: number; slot: number } {
+    let s = 0;
+    for (let i = 1; i < this.done.length; i++) if (this.done[i]! < this.done[s]!) s = i;
+    const t = Math.max(this.last, this.done[s]!, arrival ?? 0);
+    this.last = t;
+    return { t, slot: s };
+  }
+  complete(slot: number, t: number): void {
+    this.done[slot] = t;
+  }
+}
 
 class Sim {
-  private readonly lru = new Map<number, number>();
+  private readonly table: PageTable;
+  // Intrusive LRU list over slots 0..capacity-1; slot `capacity` is the sentinel (next = oldest, prev = newest).
+  private readonly prev: Int32Array;
+  private readonly next: Int32Array;
+  private readonly pageOf: Float64Array;
+  private readonly flags: Uint8Array;
+  private readonly readyAt: Float64Array;
+  private readonly freeSlots: Int32Array;
+  private nFree: number;
+  private readonly head: number;
   private ra = { start: 0, size: 0, async: 0 };
   private prevPos = -1;
-  readonly s: ReadaheadStats = { appRequests: 0, appBytes: 0, hitPages: 0, missPages: 0, deviceRequests: 0, deviceBytes: 0, wastedPages: 0, asyncDeviceRequests: 0, asyncDeviceBytes: 0, deviceRounds: 0, asyncDeviceRounds: 0, seconds: 0 };
+  /** The application's clock within the request being processed. */
+  private now = 0;
   private inAsync = false;
+  private dirty = 0;
+  /** Dirty pages in the order they became dirty (ring of pages; a page cleaned or evicted is skipped when reached). */
+  private dirtyQueue: Float64Array;
+  private dqHead = 0;
+  private dqLen = 0;
+  /** Completion times of writeback requests and their pages, oldest first, for throttling. */
+  private wbEnds: number[] = [];
+  private wbPages: number[] = [];
+  private wbFirst = 0;
+  private wbOutstanding = 0;
+  readonly s: ReadaheadStats = {
+    appRequests: 0, appBytes: 0, readRequests: 0, writeRequests: 0, hitPages: 0, missPages: 0, inFlightHitPages: 0,
+    deviceRequests: 0, deviceBytes: 0, asyncDeviceRequests: 0, asyncDeviceBytes: 0, deviceWrites: 0, deviceBytesWritten: 0,
+    wastedPages: 0, seconds: 0, latencySum: 0, readLatencySum: 0, writeLatencySum: 0,
+  };
 
   constructor(
     private readonly raPages: number,
     private readonly ioPages: number,
     private readonly capacity: number,
     private readonly endPage: number,
-    private readonly parallelism: number,
-  ) {}
-
-  private has(p: number): boolean {
-    return this.lru.has(p);
+    private readonly device: Device,
+    private readonly dirtyBackground: number,
+    private readonly dirtyLimit: number,
+  ) {
+    this.table = new PageTable(capacity);
+    this.prev = new Int32Array(capacity + 1);
+    this.next = new Int32Array(capacity + 1);
+    this.pageOf = new Float64Array(capacity);
+    this.flags = new Uint8Array(capacity);
+    this.readyAt = new Float64Array(capacity);
+    this.freeSlots = new Int32Array(capacity);
+    for (let i = 0; i < capacity; i++) this.freeSlots[i] = capacity - 1 - i;
+    this.nFree = capacity;
+    this.head = capacity;
+    this.prev[this.head] = this.head;
+    this.next[this.head] = this.head;
+    this.dirtyQueue = new Float64Array(Math.max(16, capacity));
   }
 
-  /** Access by the application: LRU touch, clear "unused". */
-  private touch(p: number): number {
-    const f = this.lru.get(p)!;
-    this.lru.delete(p);
-    this.lru.set(p, f & ~F_UNUSED);
-    return f;
+  private unlink(x: number): void {
+    this.next[this.prev[x]!] = this.next[x]!;
+    this.prev[this.next[x]!] = this.prev[x]!;
+  }
+  private pushNewest(x: number): void {
+    const h = this.head;
+    const last = this.prev[h]!;
+    this.next[last] = x;
+    this.prev[x] = last;
+    this.next[x] = h;
+    this.prev[h] = x;
   }
 
-  private insert(p: number, flags: number): void {
-    this.lru.set(p, flags);
-    if (this.lru.size > this.capacity) {
-      const [old, f] = this.lru.entries().next().value as [number, number];
-      this.lru.delete(old);
-      if (f & F_UNUSED) this.s.wastedPages++;
+  /** Slot of a cached page, or -1. */
+  private find(p: number): number {
+    return this.table.get(p);
+  }
+
+  /** Access by the application: LRU touch, clear "unused"; returns the slot. */
+  private touch(x: number): void {
+    this.unlink(x);
+    this.pushNewest(x);
+    this.flags[x]! &= ~F_UNUSED;
+  }
+
+  private evictOldest(): void {
+    const x = this.next[this.head]!;
+    if (this.flags[x]! & F_UNUSED) this.s.wastedPages++;
+    // A dirty page is written before its frame is reused.
+    if (this.flags[x]! & F_DIRTY) {
+      this.flags[x]! &= ~F_DIRTY;
+      this.dirty--;
+      this.submitWrite(PAGE);
     }
+    this.unlink(x);
+    this.table.delete(this.pageOf[x]!);
+    this.freeSlots[this.nFree++] = x;
   }
 
-  /** One submission of contiguous new pages: split at max_sectors_kb. */
-  private submit(pages: number): void {
-    const reqs = Math.ceil(pages / this.ioPages);
-    const rounds = Math.ceil(reqs / this.parallelism);
-    this.s.deviceRequests += reqs;
-    this.s.deviceBytes += pages * PAGE;
-    this.s.deviceRounds += rounds;
-    if (this.inAsync) {
-      this.s.asyncDeviceRequests += reqs;
-      this.s.asyncDeviceBytes += pages * PAGE;
-      this.s.asyncDeviceRounds += rounds;
+  private insert(p: number, flags: number, ready: number): number {
+    if (this.nFree === 0) this.evictOldest();
+    const x = this.freeSlots[--this.nFree]!;
+    this.pageOf[x] = p;
+    this.flags[x] = flags;
+    this.readyAt[x] = ready;
+    this.table.set(p, x);
+    this.pushNewest(x);
+    return x;
+  }
+
+  /** One submission of `pages` contiguous new pages (their slots): split at max_sectors_kb; their pages become ready as each piece completes. */
+  private submitRead(pages: number, slots: number[]): void {
+    for (let off = 0; off < pages; off += this.ioPages) {
+      const n = Math.min(this.ioPages, pages - off);
+      const end = this.device.submit(this.now, n * PAGE);
+      for (let k = 0; k < n; k++) this.readyAt[slots[off + k]!] = end;
+      this.s.deviceRequests++;
+      this.s.deviceBytes += n * PAGE;
+      if (this.inAsync) {
+        this.s.asyncDeviceRequests++;
+        this.s.asyncDeviceBytes += n * PAGE;
+      }
     }
   }
 
   /** do_page_cache_ra / page_cache_ra_unbounded: read missing pages of [index, index+nr), marker at nr-lookahead. */
   private readWindow(index: number, nr: number, lookahead: number, demand: number): void {
-    nr = Math.min(nr, this.endPage - index);
+    // A window never exceeds half the cache (it would evict its own pages while being read).
+    nr = Math.min(nr, this.endPage - index, this.capacity >> 1);
     if (nr <= 0) return;
     const mark = lookahead > 0 ? index + nr - lookahead : -1;
-    let run = 0;
+    const run: number[] = [];
     for (let p = index; p < index + nr; p++) {
-      if (this.has(p)) {
-        if (run) this.submit(run);
-        run = 0;
+      if (this.find(p) >= 0) {
+        if (run.length) this.submitRead(run.length, run);
+        run.length = 0;
         continue;
       }
       // Pages beyond what the application asked for count as prefetch.
-      this.insert(p, (p === mark ? F_MARKER : 0) | (p >= demand ? F_UNUSED : 0));
-      run++;
+      run.push(this.insert(p, (p === mark ? F_MARKER : 0) | (p >= demand ? F_UNUSED : 0), Infinity));
     }
-    if (run) this.submit(run);
+    if (run.length) this.submitRead(run.length, run);
   }
 
   private maxPages(req: number): number {
@@ -194,7 +408,7 @@ class Sim {
       // page_cache_prev_miss(index - 1, max): cached pages right before index.
       let p = index - 1;
       const lo = Math.max(0, index - max);
-      while (p >= lo && this.has(p)) p--;
+      while (p >= lo && this.find(p) >= 0) p--;
       const fromZero = p < 0;
       let contig = index - 1 - p;
       if (contig <= req) {
@@ -209,8 +423,8 @@ class Sim {
 
   private asyncRa(index: number, req: number, demandEnd: number): void {
     if (this.raPages === 0) return;
-    const f = this.lru.get(index)!;
-    this.lru.set(index, f & ~F_MARKER);
+    const x = this.find(index);
+    this.flags[x]! &= ~F_MARKER;
     const max = this.maxPages(req);
     if (index === this.ra.start + this.ra.size - this.ra.async) {
       this.ra.start += this.ra.size;
@@ -218,7 +432,7 @@ class Sim {
       this.ra.async = this.ra.size;
     } else {
       let start = index + 1;
-      while (start - index <= max && this.has(start)) start++;
+      while (start - index <= max && this.find(start) >= 0) start++;
       if (start - index > max) return;
       const size = Sim.nextSize(start - index + req, max);
       this.ra = { start, size, async: size };
@@ -228,74 +442,185 @@ class Sim {
     this.inAsync = false;
   }
 
-  read(offset: number, bytes: number): void {
+  /** A buffered read issued at `t`; returns its completion time before the per-request cost. */
+  read(t: number, offset: number, bytes: number): number {
     const first = Math.floor(offset / PAGE);
     const last = Math.ceil((offset + bytes) / PAGE);
-    this.s.appRequests++;
-    this.s.appBytes += bytes;
+    this.now = t;
     let pos = first;
     while (pos < last) {
-      if (!this.has(pos)) {
+      const x = this.find(pos);
+      if (x < 0) {
         this.s.missPages++;
         this.syncRa(pos, last - pos, last);
-        if (!this.has(pos)) this.readWindow(pos, 1, 0, last);
-        this.touch(pos);
+        let y = this.find(pos);
+        if (y < 0) {
+          this.readWindow(pos, 1, 0, last);
+          y = this.find(pos);
+        }
+        this.touch(y);
+        this.now = Math.max(this.now, this.readyAt[y]!);
         pos++;
         continue;
       }
-      // filemap_get_read_batch: present pages up to the request's end, at most a batch.
+      // filemap_get_read_batch: present pages up to the request's end, at most a batch;
+      // the async trigger happens at lookup, before waiting for the batch to be up to date.
       let end = pos;
       let lastFlags = 0;
-      while (end < last && end - pos < BATCH_PAGES && this.has(end)) {
-        lastFlags = this.touch(end);
+      let ready = this.now;
+      while (end < last && end - pos < BATCH_PAGES) {
+        const y = this.find(end);
+        if (y < 0) break;
+        lastFlags = this.flags[y]!;
+        this.touch(y);
         this.s.hitPages++;
+        if (this.readyAt[y]! > this.now) this.s.inFlightHitPages++;
+        ready = Math.max(ready, this.readyAt[y]!);
         end++;
       }
       if (lastFlags & F_MARKER) this.asyncRa(end - 1, last - (end - 1), last);
+      this.now = ready;
       pos = end;
     }
     this.prevPos = offset + bytes;
+    return this.now;
   }
 
-  /** Buffered write: the written pages are cached (they reach the device later, not counted as reads). */
-  write(offset: number, bytes: number): void {
+  /** A buffered write issued at `t`: the pages are dirtied in the cache; throttled while dirty data exceeds the limit. */
+  write(t: number, offset: number, bytes: number): number {
+    this.now = t;
     for (let p = Math.floor(offset / PAGE); p < Math.ceil((offset + bytes) / PAGE); p++) {
-      if (this.has(p)) this.touch(p);
-      else this.insert(p, 0);
+      let x = this.find(p);
+      if (x >= 0) this.touch(x);
+      else x = this.insert(p, 0, t);
+      if (!(this.flags[x]! & F_DIRTY)) {
+        this.flags[x]! |= F_DIRTY;
+        this.dirty++;
+        this.enqueueDirty(p);
+      }
+    }
+    // The flusher writes in chunks of up to 4 MiB (MIN_WRITEBACK_PAGES), not page by page as writes arrive.
+    if (this.dirty > this.dirtyBackground) this.writeback(this.dirty - this.dirtyBackground + Math.min(1024, this.dirtyBackground >> 1));
+    // balance_dirty_pages: wait while writeback in flight keeps dirty + writing above the limit.
+    this.retireWriteback(this.now);
+    while (this.dirty + this.wbOutstanding > this.dirtyLimit && this.wbFirst < this.wbEnds.length) {
+      this.now = Math.max(this.now, this.wbEnds[this.wbFirst]!);
+      this.retireWriteback(this.now);
+    }
+    return this.now;
+  }
+
+  private enqueueDirty(p: number): void {
+    if (this.dqLen === this.dirtyQueue.length) {
+      const bigger = new Float64Array(this.dirtyQueue.length * 2);
+      for (let i = 0; i < this.dqLen; i++) bigger[i] = this.dirtyQueue[(this.dqHead + i) % this.dirtyQueue.length]!;
+      this.dirtyQueue = bigger;
+      this.dqHead = 0;
+    }
+    this.dirtyQueue[(this.dqHead + this.dqLen) % this.dirtyQueue.length] = p;
+    this.dqLen++;
+  }
+
+  private retireWriteback(t: number): void {
+    while (this.wbFirst < this.wbEnds.length && this.wbEnds[this.wbFirst]! <= t) this.wbOutstanding -= this.wbPages[this.wbFirst++]!;
+    if (this.wbFirst > 1024 && this.wbFirst * 2 > this.wbEnds.length) {
+      this.wbEnds = this.wbEnds.slice(this.wbFirst);
+      this.wbPages = this.wbPages.slice(this.wbFirst);
+      this.wbFirst = 0;
     }
   }
 
-  finish(cost: DeviceCost): ReadaheadStats {
-    for (const f of this.lru.values()) if (f & F_UNUSED) this.s.wastedPages++;
-    // The application waits for synchronous reads; async readahead overlaps with
-    // the application's own work and only costs what exceeds it.
-    const app = (this.s.appRequests * cost.appRequestUs) / 1e6;
-    const dev = (rounds: number, bytes: number) => (rounds * cost.requestUs) / 1e6 + bytes / cost.bytesPerSec;
-    const sync = dev(this.s.deviceRounds - this.s.asyncDeviceRounds, this.s.deviceBytes - this.s.asyncDeviceBytes);
-    const asyncDev = dev(this.s.asyncDeviceRounds, this.s.asyncDeviceBytes);
-    this.s.seconds = app + sync + Math.max(0, asyncDev - app);
-    return this.s;
+  private submitWrite(bytes: number): void {
+    const end = this.device.submit(this.now, bytes);
+    this.s.deviceWrites++;
+    this.s.deviceBytesWritten += bytes;
+    this.wbEnds.push(end);
+    this.wbPages.push(bytes / PAGE);
+    this.wbOutstanding += bytes / PAGE;
+  }
+
+  /** Writes back (at least) `pages` of the oldest dirty pages, contiguous runs merged up to max_sectors_kb. */
+  private writeback(pages: number): void {
+    let done = 0;
+    let runStart = -1;
+    let runLen = 0;
+    const flush = (): void => {
+      if (runLen === 0) return;
+      this.submitWrite(runLen * PAGE);
+      runLen = 0;
+    };
+    while (done < pages && this.dqLen > 0) {
+      const p = this.dirtyQueue[this.dqHead]!;
+      this.dqHead = (this.dqHead + 1) % this.dirtyQueue.length;
+      this.dqLen--;
+      const x = this.find(p);
+      if (x < 0 || !(this.flags[x]! & F_DIRTY)) continue;
+      this.flags[x]! &= ~F_DIRTY;
+      this.dirty--;
+      done++;
+      if (runLen > 0 && p === runStart + runLen && runLen < this.ioPages) runLen++;
+      else {
+        flush();
+        runStart = p;
+        runLen = 1;
+      }
+    }
+    flush();
+  }
+
+  finish(): void {
+    for (let x = this.next[this.head]!; x !== this.head; x = this.next[x]!) if (this.flags[x]! & F_UNUSED) this.s.wastedPages++;
   }
 }
 
-/** Replay a trace's requests through the model for one read_ahead_kb. */
+/**
+ * Replay a trace's requests through the model for one read_ahead_kb (and
+ * max_sectors_kb from the options): counts, and times under opts.replay.
+ */
 export function simulateReadahead(batch: TraceBatch, readAheadKb: number, opts: ReadaheadModelOptions = {}): ReadaheadStats {
   const deviceBytes = opts.deviceBytes ?? Infinity;
   const plan = planReplay(batch, deviceBytes, { allowWrite: true, align: 512 });
   const maxSectorsKb = opts.maxSectorsKb ?? 1280;
   const cost = opts.cost ?? DEFAULT_COST;
+  const capacity = Math.max(16, Math.floor((opts.cacheBytes ?? 1 << 30) / PAGE));
+  const replay = opts.replay ?? { mode: 'closed', queueDepth: 1 };
   const sim = new Sim(
     Math.floor(readAheadKb / 4),
     Math.max(1, Math.floor(maxSectorsKb / 4)),
-    Math.max(16, Math.floor((opts.cacheBytes ?? 1 << 30) / PAGE)),
+    capacity,
     Number.isFinite(deviceBytes) ? Math.floor(deviceBytes / PAGE) : Number.MAX_SAFE_INTEGER,
-    Math.max(1, cost.parallelism ?? 1),
+    new Device(Math.max(1, Math.round(cost.parallelism ?? 1)), cost.requestUs * 1e3, 1e9 / cost.bytesPerSec),
+    Math.max(1, Math.floor((opts.dirtyBackgroundBytes ?? capacity * PAGE * 0.1) / PAGE)),
+    Math.max(2, Math.floor((opts.dirtyBytes ?? capacity * PAGE * 0.2) / PAGE)),
   );
+  const slots = new Slots(replay.mode === 'closed' ? replay.queueDepth : opts.queueDepth ?? 1);
+  const speed = replay.mode === 'scaled' ? replay.speedup : 1;
+  const appNs = cost.appRequestUs * 1e3;
+  const s = sim.s;
+  let firstIssue = Infinity;
+  let lastDone = 0;
   for (let i = 0; i < plan.offsets.length; i++) {
-    if (plan.writes[i]) sim.write(plan.offsets[i]!, plan.lengths[i]!);
-    else sim.read(plan.offsets[i]!, plan.lengths[i]!);
+    const { t, slot } = slots.issue(replay.mode === 'closed' ? undefined : plan.timesNs[i]! / speed);
+    firstIssue = Math.min(firstIssue, t);
+    const write = plan.writes[i] === 1;
+    const done = (write ? sim.write(t, plan.offsets[i]!, plan.lengths[i]!) : sim.read(t, plan.offsets[i]!, plan.lengths[i]!)) + appNs;
+    slots.complete(slot, done);
+    lastDone = Math.max(lastDone, done);
+    const lat = (done - t) / 1e9;
+    s.latencySum += lat;
+    if (write) {
+      s.writeRequests++;
+      s.writeLatencySum += lat;
+    } else {
+      s.readRequests++;
+      s.readLatencySum += lat;
+    }
+    s.appRequests++;
+    s.appBytes += plan.lengths[i]!;
   }
-  return sim.finish(cost);
+  sim.finish();
+  s.seconds = s.appRequests ? (lastDone - firstIssue) / 1e9 : 0;
+  return s;
 }
 
 export class ReadaheadModelEvaluator implements Evaluator {
@@ -312,23 +637,31 @@ export class ReadaheadModelEvaluator implements Evaluator {
     const batch = concatBatches(parts);
     const ra = config.read_ahead_kb !== undefined ? Number(config.read_ahead_kb) : this.opts.readAheadKb ?? 128;
     const ms = config.max_sectors_kb !== undefined ? Number(config.max_sectors_kb) : this.opts.maxSectorsKb;
-    const s = simulateReadahead(batch, ra, { ...this.opts, maxSectorsKb: ms });
+    const s = simulateReadahead(batch, ra, { ...this.opts, replay: this.opts.replay ?? { mode: 'recorded' }, ...(ms !== undefined ? { maxSectorsKb: ms } : {}) });
     eo.onProgress?.(1);
+    if (s.appRequests === 0) throw new Error(`${workload.name}: no read or write requests to replay (flushes and discards only)`);
     const reads = s.hitPages + s.missPages;
-    let readOps = 0;
-    for (let i = 0; i < batch.length; i++) if (batch.op[i]! & Op.READ) readOps++;
+    // A replay that takes no time (every request a cache hit at zero cost) still has its requests: floor at 1 ns each.
+    const seconds = Math.max(s.seconds, s.appRequests * 1e-9);
     return {
-      iops: s.appRequests / s.seconds,
-      throughputBps: s.appBytes / s.seconds,
-      latencyMeanUs: (s.seconds * 1e6) / Math.max(1, s.appRequests),
+      iops: s.appRequests / seconds,
+      throughputBps: s.appBytes / seconds,
+      latencyMeanUs: Math.max(1e-3, (s.latencySum * 1e6) / s.appRequests),
       extra: {
         hitRatio: reads ? s.hitPages / reads : 0,
         hitPages: s.hitPages,
         missPages: s.missPages,
+        inFlightHitPages: s.inFlightHitPages,
         deviceReads: s.deviceRequests,
         deviceBytesRead: s.deviceBytes,
+        deviceWrites: s.deviceWrites,
+        deviceBytesWritten: s.deviceBytesWritten,
         wastedPrefetchBytes: s.wastedPages * PAGE,
-        readRequests: readOps,
+        readRequests: s.readRequests,
+        writeRequests: s.writeRequests,
+        readLatencyMeanUs: s.readRequests ? (s.readLatencySum * 1e6) / s.readRequests : 0,
+        writeLatencyMeanUs: s.writeRequests ? (s.writeLatencySum * 1e6) / s.writeRequests : 0,
+        elapsedSeconds: s.seconds,
       },
     };
   }

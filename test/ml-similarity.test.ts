@@ -91,9 +91,11 @@ test('chunks, queries, profile split, majority vote', () => {
   assert.deepEqual(chunkRanges([9, 3, 4], 4), [[0, 0, 4], [0, 4, 8], [2, 0, 4]]);
   assert.deepEqual(chunkRanges([3], 4), []);
   assert.equal(chunkRanges([4000], 4, 64).length, 64);
-  // Known only with a strict majority of chunks behind one workload; ties and pluralities are "new".
+  // Known only with two thirds of the chunks behind one workload; a bare majority, ties and pluralities are "new".
   const at = (nearest: string, distance: number) => ({ nearest, distance });
   assert.deepEqual(majority([at('a', 0.1), at('a', 0.1), at('b', 0.1)], 0.5), { answer: 'a', share: 2 / 3 });
+  assert.equal(majority([at('a', 0.1), at('a', 0.1), at('a', 0.1), at('b', 0.1), at('x', 0.9)], 0.5).answer, 'new');
+  assert.equal(majority([...Array(6).fill(at('a', 0.1)), at('b', 0.1), at('x', 0.9), at('x', 0.9)], 0.5).answer, 'a');
   // One chunk is not enough evidence to reuse a configuration.
   assert.equal(majority([at('a', 0.1)], 0.5).answer, 'new');
   assert.equal(majority([at('a', 0.1), at('a', 0.9)], 0.5).answer, 'new');

@@ -9,7 +9,7 @@
  */
 import type { Stream } from './data.js';
 import { calibrateThreshold, type Threshold } from './calibration.js';
-import { chunkRanges, embedWindows, METHODS, MIN_KNOWN_CHUNKS, nearestOf, profileWorkload, signatureOf, type KnownWorkload, type Method, type WindowStreams } from './identify.js';
+import { chunkRanges, embedWindows, knownByVote, METHODS, nearestOf, profileWorkload, signatureOf, type KnownWorkload, type Method, type WindowStreams } from './identify.js';
 import type { SimilarityModel } from './model-io.js';
 import { byWorkload, profileSplit } from './split.js';
 
@@ -38,6 +38,8 @@ export interface FoldOutcome {
       wholeTrace: Outcome[];
       /** Same-workload queries: later chunks of the source's workloads, stored from their beginnings. */
       match: MatchOutcome[];
+      /** The same later chunks grouped per stream: a whole later capture asked at once (as `tune` asks again). */
+      laterCaptures: { workload: string; chunks: Outcome[] }[];
     }
   >;
 }
@@ -90,7 +92,7 @@ export function askFold(m: SimilarityModel, source: string, held: readonly Strea
   const q = m.meta.queryWindows;
   const asked = held.filter((s) => s.windows.length >= q);
   const embedded = new Map(asked.map((s) => [s.name, embedStream(m, s.windows)]));
-  const fold: FoldOutcome = { source, streams: asked.map((s) => s.name), byMethod: { network: { detection: [], wholeStreams: [], wholeTrace: [], match: [] }, pca: { detection: [], wholeStreams: [], wholeTrace: [], match: [] } } };
+  const fold: FoldOutcome = { source, streams: asked.map((s) => s.name), byMethod: { network: { detection: [], wholeStreams: [], wholeTrace: [], match: [], laterCaptures: [] }, pca: { detection: [], wholeStreams: [], wholeTrace: [], match: [], laterCaptures: [] } } };
   for (const s of asked) {
     const r = askChunks(m, [embedded.get(s.name)!], others, q);
     for (const method of METHODS) {
@@ -108,7 +110,10 @@ export function askFold(m: SimilarityModel, source: string, held: readonly Strea
   for (const s of long) {
     const later = profileSplit(s.windows).later;
     const r = askChunks(m, [embedStream(m, later)], store, q);
-    for (const method of METHODS) fold.byMethod[method].match.push(...r[method].map((o) => ({ ...o, workload: s.workload })));
+    for (const method of METHODS) {
+      fold.byMethod[method].match.push(...r[method].map((o) => ({ ...o, workload: s.workload })));
+      fold.byMethod[method].laterCaptures.push({ workload: s.workload, chunks: r[method] });
+    }
   }
   return fold;
 }
@@ -134,7 +139,7 @@ export function crossFittedThreshold(folds: readonly FoldOutcome[], i: number, m
   return calibrateThreshold(d.positives, d.negatives, minRejection);
 }
 
-/** The answer to a set of chunk outcomes: a workload holding a strict majority of the chunks (and at least MIN_KNOWN_CHUNKS), else "new" (as identify decides). */
+/** The answer to a set of chunk outcomes, as identify decides (knownByVote): a workload or "new". */
 export function majority(chunks: readonly Outcome[], threshold: number): { answer: string; share: number } {
   const votes = new Map<string, number>();
   for (const c of chunks) {
@@ -142,7 +147,7 @@ export function majority(chunks: readonly Outcome[], threshold: number): { answe
     votes.set(k, (votes.get(k) ?? 0) + 1);
   }
   const [top, n] = [...votes.entries()].sort((a, b) => b[1] - a[1])[0] ?? ['new', 0];
-  return top !== 'new' && n * 2 > chunks.length && n >= MIN_KNOWN_CHUNKS ? { answer: top, share: n / chunks.length } : { answer: 'new', share: (votes.get('new') ?? 0) / Math.max(1, chunks.length) };
+  return top !== 'new' && knownByVote(n, chunks.length) ? { answer: top, share: n / chunks.length } : { answer: 'new', share: (votes.get('new') ?? 0) / Math.max(1, chunks.length) };
 }
 
 /** A held-out source's figures under one threshold. */
@@ -157,6 +162,8 @@ export interface SourceFigures {
   wholeTrace: { answer: string; share: number; chunks: number };
   /** Same-workload queries: right workload, another workload (false known), "new" (missed). */
   match: { queries: number; right: number; wrongKnown: number; missed: number };
+  /** Whole later captures of its workloads asked at once: answered with the right workload, with another. */
+  laterCaptures: { asked: number; right: number; wrongKnown: number };
 }
 
 export function scoreFold(f: FoldOutcome, method: Method, threshold: number): SourceFigures {
@@ -175,6 +182,11 @@ export function scoreFold(f: FoldOutcome, method: Method, threshold: number): So
       wrongKnown: o.match.filter((x) => known(x) && x.nearest !== x.workload).length,
       missed: o.match.filter((x) => !known(x)).length,
     },
+    laterCaptures: {
+      asked: o.laterCaptures.length,
+      right: o.laterCaptures.filter((c) => majority(c.chunks, threshold).answer === c.workload).length,
+      wrongKnown: o.laterCaptures.filter((c) => !['new', c.workload].includes(majority(c.chunks, threshold).answer)).length,
+    },
   };
 }
 
@@ -192,6 +204,10 @@ export interface Totals {
   matchQueries: number;
   wrongKnown: number;
   missed: number;
+  /** Whole later captures asked at once: answered with the right workload, with another (false known). */
+  laterCaptures: number;
+  laterCapturesRight: number;
+  laterCapturesWrongKnown: number;
 }
 
 export function totals(rows: readonly SourceFigures[]): Totals {
@@ -209,5 +225,8 @@ export function totals(rows: readonly SourceFigures[]): Totals {
     matchQueries: mq,
     wrongKnown: sum((r) => r.match.wrongKnown),
     missed: sum((r) => r.match.missed),
+    laterCaptures: sum((r) => r.laterCaptures.asked),
+    laterCapturesRight: sum((r) => r.laterCaptures.right),
+    laterCapturesWrongKnown: sum((r) => r.laterCaptures.wrongKnown),
   };
 }

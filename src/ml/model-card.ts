@@ -40,7 +40,7 @@ function sourceTable(rows: readonly SourceFigures[]): string {
 }
 
 function totalsLine(t: Totals): string {
-  return `new-workload detection ${pct(t.detection)} of ${t.detectionQueries} queries (${t.falseKnown} false "known"); whole held-out streams answered "known": ${t.wholeStreamsFalseKnown} of ${t.wholeStreams}; whole held-out traces answered "known": ${t.wholeTracesFalseKnown}; same-workload match ${pct(t.match)} of ${t.matchQueries} queries (${t.wrongKnown} answered another workload, ${t.missed} answered "new")`;
+  return `new-workload detection ${pct(t.detection)} of ${t.detectionQueries} queries (${t.falseKnown} false "known"); whole held-out streams answered "known": ${t.wholeStreamsFalseKnown} of ${t.wholeStreams}; whole held-out traces answered "known": ${t.wholeTracesFalseKnown}; same-workload match ${pct(t.match)} of ${t.matchQueries} queries (${t.wrongKnown} answered another workload, ${t.missed} answered "new"); whole later captures answered with their workload: ${t.laterCapturesRight} of ${t.laterCaptures} (${t.laterCapturesWrongKnown} with another)`;
 }
 
 const verdict = (ok: boolean) => (ok ? 'met' : '**MISSED**');
@@ -80,11 +80,12 @@ source, the other sources' workloads are stored (whole traces, as \`tune\` store
   spread), against the store without it: any answer but "new" is a false "known". Each whole stream, and the whole
   trace (all its streams, as \`identify\` and \`tune\` ask), are asked too;
 - **same-workload match**: each stream of at least ${cfg.minWindows} windows is also stored from its first 60% and queried with
-  chunks of its last 40%: the answer must be that workload (another workload is a false "known" too).
+  chunks of its last 40%: the answer must be that workload (another workload is a false "known" too). Those
+  chunks are also asked together, as one later capture of the workload (as \`tune\` asks again).
 The threshold that judges a source is calibrated on the other sources' outcomes only (cross-fitted): among thresholds
 answering "new" to at least ${pct(cfg.minRejection)} of their new-workload queries, the one matching the most same-workload queries.
 A chunk votes for its nearest stored workload when within the threshold, else "new"; a whole query is "known" only with
-a strict majority of its chunks behind one workload.
+at least two thirds of its chunks (and two) behind one workload (\`knownByVote\` in \`src/ml/identify.ts\`).
 
 ## Figures (Siamese network, ${cfg.queryWindows}-window queries)
 

@@ -50,7 +50,7 @@ export const DEFAULT_TRAIN: Omit<TrainConfig, 'tracesDir' | 'outDir'> = {
   timeScales: [0.25, 4],
   // Reusing a wrong workload's configuration costs more than learning anew: the threshold answers
   // "new" to 98% of the held-out sources' single queries (the goal is 95%); a whole answer "known"
-  // also needs two agreeing chunks (identify.ts MIN_KNOWN_CHUNKS).
+  // also needs two thirds of its chunks, and two, behind one workload (identify.ts knownByVote).
   minRejection: 0.98,
   seed: 42,
 };

@@ -6,7 +6,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { sha256File } from '../src/util/digest.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfDB, pinKey } from '../src/confdb/db.js';
@@ -100,6 +102,28 @@ for (const eng of ENGINES) {
       await db.close();
     });
 
+    test('workloads since a generation: what a cache following the store reads (the new ones, the count, deletions noticed)', async () => {
+      const db = await eng.open();
+      const a = workload('a', 256);
+      await db.batch([{ kind: 'workloads', type: 'put', value: a }, { kind: 'workloads', type: 'put', value: workload('x', 512) }]);
+      const all = await db.workloadsSince(256);
+      assert.deepEqual([all.workloads.map((w) => w.id), all.complete, all.total], [[a.id], true, 1]);
+      assert.equal(all.generation, await db.generation('workloads'));
+      const same = await db.workloadsSince(256, all.generation);
+      assert.deepEqual(same.workloads, []);
+      const b = workload('b', 256);
+      await db.put('workloads', b);
+      const next = await db.workloadsSince(256, all.generation);
+      assert.ok(next.generation > all.generation);
+      // PostgreSQL answers with the change only; LevelDB (one process) with the whole set again.
+      assert.deepEqual(next.workloads.map((w) => w.id), next.complete ? [a.id, b.id] : [b.id]);
+      assert.equal(next.total, 2);
+      await db.batch([{ kind: 'workloads', type: 'del', key: a.id }]);
+      const after = await db.workloadsSince(256, next.generation);
+      assert.equal(after.complete ? after.workloads.length : after.total, 1, 'a deletion shows in the count');
+      await db.close();
+    });
+
     test('named queries: best configuration (per device class), pins, workloads per window, jobs per key and status, traces by path', async () => {
       const db = await eng.open();
       const w = workload('w', 256);
@@ -137,6 +161,24 @@ for (const eng of ENGINES) {
       const e = { id: newId(), workloadId: w.id, values: {}, evaluator: 'e', status: 'ok' as const, at: 'now', durationMs: 1 };
       await db.put('evaluations', e);
       assert.deepEqual(await db.evaluationsOf(w.id), [e]);
+      await db.close();
+    });
+
+    test('blobs: a file kept under its SHA-256 in chunks reads back whole; a wrong digest is refused', async () => {
+      const db = await eng.open();
+      const dir = tmp();
+      const file = path.join(dir, 'trace.bin');
+      writeFileSync(file, randomBytes(2.5 * 1024 * 1024));
+      const digest = await sha256File(file);
+      assert.equal(await db.hasBlob(digest), false);
+      assert.equal(await db.readBlob(digest, path.join(dir, 'none')), false);
+      await db.putBlob(digest, file);
+      await db.putBlob(digest, file);
+      assert.equal(await db.hasBlob(digest), true);
+      await db.readBlob(digest, path.join(dir, 'back'));
+      assert.ok(readFileSync(path.join(dir, 'back')).equals(readFileSync(file)));
+      await assert.rejects(db.putBlob('0'.repeat(64), file), /SHA-256/);
+      assert.equal(await db.hasBlob('0'.repeat(64)), false);
       await db.close();
     });
 

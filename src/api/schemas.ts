@@ -35,7 +35,11 @@ export const audit = record('Audit', ['id', 'at', 'action'], { id: { type: 'stri
 
 export const pin = record('Pin', ['id', 'workloadId', 'space', 'configId'], { id: { type: 'string' }, workloadId: { type: 'string' }, space: { type: 'string' }, deviceClass: { type: 'string' }, configId: { type: 'string' } });
 
-export const ALL_SCHEMAS = [errorReply, workload, config, evaluation, device, job, trace, audit, pin];
+export const result = record('Result', ['id', 'status', 'worker'], { id: { type: 'string' }, status: { type: 'string' }, worker: { type: 'string' }, at: { type: 'string' }, ms: { type: 'number' } });
+
+export const agent = record('Agent', ['id', 'host', 'device', 'workloadId'], { id: { type: 'string' }, host: { type: 'string' }, device: { type: 'string' }, deviceClass: { type: 'string' }, workloadId: { type: 'string' }, configId: { type: 'string' } });
+
+export const ALL_SCHEMAS = [errorReply, workload, config, evaluation, device, job, trace, audit, pin, result, agent];
 
 export const idParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) });
 

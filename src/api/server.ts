@@ -21,6 +21,7 @@ import { registerErrorHandling } from './plugins/errors.js';
 import { registerMetrics } from './plugins/metrics.js';
 import dashboardRoutes from './routes/dashboard.js';
 import deviceRoutes from './routes/devices.js';
+import fleetRoutes from './routes/fleet.js';
 import healthRoutes from './routes/health.js';
 import identifyRoutes from './routes/identify.js';
 import jobRoutes from './routes/jobs.js';
@@ -40,7 +41,7 @@ declare module 'fastify' {
 }
 
 /** The /v1 route plugins: one file each in routes/, registered under the prefix. */
-const V1_ROUTES = [healthRoutes, recordRoutes, traceRoutes, jobRoutes, deviceRoutes, identifyRoutes];
+const V1_ROUTES = [healthRoutes, recordRoutes, traceRoutes, jobRoutes, deviceRoutes, identifyRoutes, fleetRoutes];
 
 // Who asked, as a front end going through the API names itself (the CLI sends "cli"); "api" otherwise.
 const ACTOR_RE = /^[a-z][a-z0-9._-]{0,31}$/;

@@ -7,12 +7,12 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ERR_USAGE, errorFromCode } from '../errors.js';
+import { ERR_SERVER_UNREACHABLE, ERR_USAGE, errorFromCode } from '../errors.js';
 import { HostLocal } from '../service/local.js';
 import {
   jobOutcome,
   KINDS,
-  type ApplyOutcome, type ApplyRequest, type Counts, type Health, type IdentifyMethod, type IdentifyOutcome, type JobRecord, type Kind, type OnProgress,
+  type AgentReport, type ApplyOutcome, type ApplyRequest, type PinRecord, type PinRequest, type Recommendation, type Counts, type Health, type IdentifyMethod, type IdentifyOutcome, type JobRecord, type Kind, type OnProgress,
   type Page, type RecordOf, type RetuneDecision, type RetuneRequest, type RevertOutcome, type SsdtuneApi, type TraceRecord, type TuneArgs, type TuneResult,
   type TuneSpec, type VerifyOutcome,
 } from '../service/api.js';
@@ -25,6 +25,8 @@ export class HttpApi extends HostLocal implements SsdtuneApi {
     private readonly token: string | undefined,
     /** Recorded by the server as who asked (audit and device records). */
     private readonly actor = 'cli',
+    /** Give up on a request (not an upload) after this long: a fleet agent then works from its cache. */
+    private readonly o: { timeoutMs?: number } = {},
   ) {
     super();
   }
@@ -46,9 +48,12 @@ export class HttpApi extends HostLocal implements SsdtuneApi {
         method,
         headers,
         ...(payload !== undefined ? { body: payload, duplex: 'half' } : {}),
+        // Uploads take as long as their bytes do.
+        ...(this.o.timeoutMs && !(payload instanceof Readable) ? { signal: AbortSignal.timeout(this.o.timeoutMs) } : {}),
       } as RequestInit);
     } catch (e) {
-      throw ERR_USAGE(`cannot reach the ssdtune server at ${this.endpoint}: ${(e as Error).message}`);
+      const cause = (e as Error & { cause?: Error }).cause;
+      throw ERR_SERVER_UNREACHABLE(this.endpoint, cause?.message ?? (e as Error).message);
     }
     if (!res.ok) {
       const data = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } };
@@ -152,12 +157,32 @@ export class HttpApi extends HostLocal implements SsdtuneApi {
   }
 
   retune(r: RetuneRequest): Promise<RetuneDecision> {
-    const { device, ...body } = r;
+    const { device, fleet, ...body } = r;
+    // An agent applies on its own host with its own ConfDB holding the way back; a server retunes its own devices.
+    if (fleet) throw ERR_USAGE(`a fleet agent retunes ${device} through this host's ConfDB, which the server at ${this.endpoint} holds: stop that server or give this agent its own --data-dir`);
     return this.call('POST', `/v1/devices/${encodeURIComponent(device)}/retune`, body);
   }
 
   identify(traceId: string, o: { method?: IdentifyMethod } = {}): Promise<IdentifyOutcome> {
     return this.call('POST', '/v1/identify', { traceId, ...o });
+  }
+
+  fleetReport(r: AgentReport): Promise<Recommendation> {
+    return this.call('POST', '/v1/fleet/reports', r);
+  }
+
+  async fleetCapture(workloadId: string, deviceClass: string, body: Readable, o: { host?: string } = {}): Promise<{ job: JobRecord; deduplicated: boolean }> {
+    const q = new URLSearchParams({ deviceClass, ...(o.host ? { host: o.host } : {}) });
+    return (await (await this.send('POST', `/v1/fleet/workloads/${encodeURIComponent(workloadId)}/capture?${q}`, { stream: body, type: 'application/octet-stream' })).json()) as { job: JobRecord; deduplicated: boolean };
+  }
+
+  pin(p: PinRequest): Promise<PinRecord> {
+    return this.call('PUT', '/v1/fleet/pins', p);
+  }
+
+  async unpin(workloadId: string, o: { deviceClass?: string } = {}): Promise<void> {
+    const q = new URLSearchParams({ workloadId, ...(o.deviceClass ? { deviceClass: o.deviceClass } : {}) });
+    await this.send('DELETE', `/v1/fleet/pins?${q}`);
   }
 
   async close(): Promise<void> {}

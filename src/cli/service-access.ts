@@ -34,11 +34,19 @@ export function settingsFrom(o: CommonOptions): Settings {
   return loadSettings({ ...(o.dataDir ? { dataDir: o.dataDir } : {}), ...(o.store ? { store: o.store } : {}), ...(o.server ? { server: o.server } : {}) });
 }
 
-/** Open the service API (in-process, or the server that holds the ConfDB), run `fn`, close it. */
-export async function withApi<T>(o: CommonOptions, fn: (api: SsdtuneApi) => Promise<T>, actor = 'cli'): Promise<T> {
-  const settings = settingsFrom(o);
+/** The server's bearer token: SSDTUNE_TOKEN (a fleet host), else the one in the data directory. */
+export function serverToken(settings: Settings): string | undefined {
+  return process.env.SSDTUNE_TOKEN ?? readToken(settings.dataDir);
+}
+
+/**
+ * Open the service API (in-process, or the server that holds the ConfDB), run `fn`, close it.
+ * `local`: this host's own ConfDB even when --server names a server (a fleet agent's way back lives here).
+ */
+export async function withApi<T>(o: CommonOptions, fn: (api: SsdtuneApi) => Promise<T>, actor = 'cli', local = false): Promise<T> {
+  const settings = local ? { ...settingsFrom(o), server: undefined } : settingsFrom(o);
   let api: SsdtuneApi;
-  if (settings.server) api = new HttpApi(settings.server, readToken(settings.dataDir), actor);
+  if (settings.server) api = new HttpApi(settings.server, serverToken(settings), actor);
   else {
     try {
       api = new InProcessApi(await openService(settings, jobHandlers), actor);
@@ -46,7 +54,7 @@ export async function withApi<T>(o: CommonOptions, fn: (api: SsdtuneApi) => Prom
       const file = serverFile(settings.dataDir);
       if (!(isSsdtuneError(e, 'SSDTUNE_CONFDB_LOCKED') && existsSync(file))) throw e;
       const { url } = JSON.parse(readFileSync(file, 'utf8')) as { url: string };
-      api = new HttpApi(url, readToken(settings.dataDir), actor);
+      api = new HttpApi(url, serverToken(settings), actor);
     }
   }
   try {

@@ -3,9 +3,9 @@
  * shared by the store interface (db.ts) and both engines (level.ts, postgres.ts).
  */
 import { newId } from './ids.js';
-import type { AuditRecord, ConfigRecord, DeviceRecord, EvaluationRecord, JobRecord, PinRecord, TraceRecord, WorkloadRecord } from './records.js';
+import type { AgentRecord, AuditRecord, ConfigRecord, DeviceRecord, EvaluationRecord, JobRecord, PinRecord, ResultRecord, TraceRecord, WorkloadRecord } from './records.js';
 
-export const KINDS = ['workloads', 'configs', 'evaluations', 'devices', 'jobs', 'traces', 'audit', 'pins'] as const;
+export const KINDS = ['workloads', 'configs', 'evaluations', 'devices', 'jobs', 'traces', 'audit', 'pins', 'results', 'agents'] as const;
 export type Kind = (typeof KINDS)[number];
 export interface RecordOf {
   workloads: WorkloadRecord;
@@ -16,6 +16,8 @@ export interface RecordOf {
   traces: TraceRecord;
   audit: AuditRecord;
   pins: PinRecord;
+  results: ResultRecord;
+  agents: AgentRecord;
 }
 /** The key of each record kind. */
 export const keyOf: { [K in Kind]: (r: RecordOf[K]) => string } = {
@@ -27,6 +29,8 @@ export const keyOf: { [K in Kind]: (r: RecordOf[K]) => string } = {
   traces: (r) => r.id,
   audit: (r) => r.id,
   pins: (r) => r.id,
+  results: (r) => r.id,
+  agents: (r) => r.id,
 };
 
 /** One write in a batch: put a record of a kind, or delete a key. */

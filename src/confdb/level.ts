@@ -9,8 +9,8 @@ import { ClassicLevel } from 'classic-level';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ERR_CONFDB_LOCKED, ERR_CONFDB_OPEN } from '../errors.js';
-import { StoreBase } from './base.js';
-import type { ConfDB } from './store.js';
+import { StoreBase, type BlobMark } from './base.js';
+import type { ConfDB, WorkloadsSince } from './store.js';
 import { KINDS, keyOf, pinKey, type BatchOp, type Kind, type ListOptions, type RecordOf } from './kinds.js';
 import type { ConfigRecord, EvaluationRecord, JobRecord, JobStatus, PinRecord, TraceRecord, WorkloadRecord } from './records.js';
 
@@ -35,6 +35,7 @@ export class LevelStore extends StoreBase implements ConfDB {
     private readonly db: ClassicLevel<string, unknown>,
     private readonly subs: { [K in Kind]: Sub<RecordOf[K]> },
     private readonly meta: Sub<unknown>,
+    private readonly blobs: Sub<Buffer>,
   ) {
     super();
   }
@@ -56,7 +57,8 @@ export class LevelStore extends StoreBase implements ConfDB {
     }
     const sub = (name: string) => db.sublevel<string, unknown>(name, { valueEncoding: 'json' }) as never;
     const subs = Object.fromEntries(KINDS.map((k) => [k, sub(k)])) as unknown as { [K in Kind]: Sub<RecordOf[K]> };
-    const conf = new LevelStore(location, db, subs, sub('meta'));
+    const blobs = db.sublevel<string, Buffer>('blobs', { valueEncoding: 'buffer' }) as never;
+    const conf = new LevelStore(location, db, subs, sub('meta'), blobs);
     await conf.migrate();
     return conf;
   }
@@ -66,6 +68,19 @@ export class LevelStore extends StoreBase implements ConfDB {
   }
   protected async writeSchema(v: number): Promise<void> {
     await this.meta.put('schema', v);
+  }
+
+  protected async putBlobChunk(digest: string, seq: number, data: Buffer): Promise<void> {
+    await this.blobs.put(`${digest}/${seq.toString(16).padStart(8, '0')}`, data);
+  }
+  protected getBlobChunk(digest: string, seq: number): Promise<Buffer | undefined> {
+    return this.blobs.get(`${digest}/${seq.toString(16).padStart(8, '0')}`);
+  }
+  protected async putBlobMark(digest: string, mark: BlobMark): Promise<void> {
+    await this.meta.put(`blob:${digest}`, mark);
+  }
+  protected async getBlobMark(digest: string): Promise<BlobMark | undefined> {
+    return (await this.meta.get(`blob:${digest}`)) as BlobMark | undefined;
   }
 
   async get<K extends Kind>(kind: K, key: string): Promise<RecordOf[K] | undefined> {
@@ -142,6 +157,14 @@ export class LevelStore extends StoreBase implements ConfDB {
 
   workloadsWithWindow(windowSize: number): Promise<WorkloadRecord[]> {
     return this.scan('workloads', (w) => w.windowSize === windowSize);
+  }
+
+  /** One process holds a LevelDB: its generation counts every write, and a changed one means a full read. */
+  async workloadsSince(windowSize: number, since?: number): Promise<WorkloadsSince> {
+    const generation = await this.generation('workloads');
+    if (since === generation) return { generation, workloads: [], complete: false, total: -1 };
+    const workloads = await this.workloadsWithWindow(windowSize);
+    return { generation, workloads, complete: true, total: workloads.length };
   }
 
   async latestJobWithKey(key: string, statuses: readonly JobStatus[]): Promise<JobRecord | undefined> {

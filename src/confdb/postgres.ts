@@ -4,15 +4,19 @@
  * (`id text COLLATE "C"` so keys sort as LevelDB sorts them, `doc jsonb`),
  * with expression indexes for the named queries. A batch is one transaction;
  * a generation counter per kind, bumped in the same transaction, tells every
- * process sharing the store when its caches are stale. Transient failures
+ * process sharing the store when its caches are stale. Each row keeps the
+ * generation that wrote it (`gen`); the bump comes first in a transaction and
+ * holds the counter's row lock until commit, so writers of one kind commit in
+ * generation order and "rows with gen > G" is exactly what a reader that saw
+ * G has not seen (how the agents' workload cache follows the store). Transient failures
  * (the server restarting, a dropped connection) are retried for a while
  * rather than failing the caller: every write here is an upsert, a delete or
  * an insert-if-absent, so running one again is harmless.
  */
 import pg from 'pg';
 import { ERR_CONFDB_OPEN } from '../errors.js';
-import { StoreBase } from './base.js';
-import type { ConfDB } from './store.js';
+import { StoreBase, type BlobMark } from './base.js';
+import type { ConfDB, WorkloadsSince } from './store.js';
 import { KINDS, keyOf, pinKey, type BatchOp, type Kind, type ListOptions, type RecordOf } from './kinds.js';
 import type { ConfigRecord, EvaluationRecord, JobRecord, JobStatus, PinRecord, TraceRecord, WorkloadRecord } from './records.js';
 
@@ -22,6 +26,7 @@ const table = (k: Kind) => `ssdtune_${k}`;
 const INDEXES = [
   `CREATE INDEX IF NOT EXISTS ssdtune_configs_best ON ssdtune_configs ((doc->>'workloadId'), (doc->>'space'), ((doc->>'grade')::float8) DESC) WHERE doc ? 'grade'`,
   `CREATE INDEX IF NOT EXISTS ssdtune_workloads_window ON ssdtune_workloads (((doc->>'windowSize')::int))`,
+  `CREATE INDEX IF NOT EXISTS ssdtune_workloads_gen ON ssdtune_workloads (gen)`,
   `CREATE INDEX IF NOT EXISTS ssdtune_jobs_key ON ssdtune_jobs ((doc->>'key'), id)`,
   `CREATE INDEX IF NOT EXISTS ssdtune_jobs_status ON ssdtune_jobs ((doc->>'status'))`,
   `CREATE INDEX IF NOT EXISTS ssdtune_traces_path ON ssdtune_traces ((doc->>'path'))`,
@@ -60,6 +65,12 @@ export class PgStore extends StoreBase implements ConfDB {
   private constructor(
     readonly location: string,
     private readonly pool: pg.Pool,
+    /**
+     * Connections that wait for and hold exclusive() locks. Apart from the
+     * main pool: a holder may use the store outside its transaction, which
+     * must not wait behind connections parked on the lock it holds.
+     */
+    private readonly lockPool: pg.Pool,
     /** Inside exclusive(): the transaction's client; writes commit with it. */
     private readonly tx?: Exec,
   ) {
@@ -69,23 +80,30 @@ export class PgStore extends StoreBase implements ConfDB {
   static async open(url: string, opts: { poolSize?: number } = {}): Promise<PgStore> {
     const location = redactUrl(url);
     const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 8, idleTimeoutMillis: 10_000 });
+    const lockPool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 8, idleTimeoutMillis: 10_000 });
     // An idle connection dropped by a restarting server must not crash the process; the next query reconnects.
     pool.on('error', () => {});
-    const store = new PgStore(location, pool);
+    lockPool.on('error', () => {});
+    const store = new PgStore(location, pool, lockPool);
     try {
       await store.transaction(async (c) => {
         await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [SCHEMA_LOCK]);
         await c.query('CREATE TABLE IF NOT EXISTS ssdtune_meta (name text PRIMARY KEY, value jsonb NOT NULL)');
         await c.query('CREATE TABLE IF NOT EXISTS ssdtune_generations (kind text PRIMARY KEY, n bigint NOT NULL)');
         for (const k of KINDS) {
-          await c.query(`CREATE TABLE IF NOT EXISTS ${table(k)} (id text COLLATE "C" PRIMARY KEY, doc jsonb NOT NULL)`);
+          await c.query(`CREATE TABLE IF NOT EXISTS ${table(k)} (id text COLLATE "C" PRIMARY KEY, doc jsonb NOT NULL, gen bigint NOT NULL DEFAULT 0)`);
+          // Stores made before rows kept their generation: theirs read as 0, older than any reader's.
+          await c.query(`ALTER TABLE ${table(k)} ADD COLUMN IF NOT EXISTS gen bigint NOT NULL DEFAULT 0`);
           await c.query('INSERT INTO ssdtune_generations (kind, n) VALUES ($1, 0) ON CONFLICT DO NOTHING', [k]);
         }
+        await c.query('CREATE TABLE IF NOT EXISTS ssdtune_blob_chunks (digest text NOT NULL, seq int NOT NULL, data bytea NOT NULL, PRIMARY KEY (digest, seq))');
+        await c.query('CREATE TABLE IF NOT EXISTS ssdtune_blobs (digest text PRIMARY KEY, bytes bigint NOT NULL, chunks int NOT NULL)');
         for (const sql of INDEXES) await c.query(sql);
       }, 0);
       await store.migrate();
     } catch (e) {
       await pool.end().catch(() => {});
+      await lockPool.end().catch(() => {});
       if ((e as { code?: string }).code?.startsWith('SSDTUNE_')) throw e;
       throw ERR_CONFDB_OPEN(location, (e as Error).message);
     }
@@ -111,10 +129,10 @@ export class PgStore extends StoreBase implements ConfDB {
   }
 
   /** BEGIN ... COMMIT on one client (or inside the current transaction), retried whole on a transient failure. */
-  private async transaction<T>(fn: (c: Exec) => Promise<T>, budgetMs = RETRY_MS): Promise<T> {
+  private async transaction<T>(fn: (c: Exec) => Promise<T>, budgetMs = RETRY_MS, pool = this.pool): Promise<T> {
     if (this.tx) return fn(this.tx);
     return this.retrying(async () => {
-      const client = await this.pool.connect();
+      const client = await pool.connect();
       let broken = false;
       try {
         await client.query('BEGIN');
@@ -139,6 +157,20 @@ export class PgStore extends StoreBase implements ConfDB {
   }
   protected async writeSchema(v: number): Promise<void> {
     await this.q(`INSERT INTO ssdtune_meta (name, value) VALUES ('schema', $1::jsonb) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value`, [JSON.stringify(v)]);
+  }
+
+  protected async putBlobChunk(digest: string, seq: number, data: Buffer): Promise<void> {
+    await this.q('INSERT INTO ssdtune_blob_chunks (digest, seq, data) VALUES ($1, $2, $3) ON CONFLICT (digest, seq) DO UPDATE SET data = EXCLUDED.data', [digest, seq, data]);
+  }
+  protected async getBlobChunk(digest: string, seq: number): Promise<Buffer | undefined> {
+    return (await this.q<{ data: Buffer }>('SELECT data FROM ssdtune_blob_chunks WHERE digest = $1 AND seq = $2', [digest, seq])).rows[0]?.data;
+  }
+  protected async putBlobMark(digest: string, mark: BlobMark): Promise<void> {
+    await this.q('INSERT INTO ssdtune_blobs (digest, bytes, chunks) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [digest, mark.bytes, mark.chunks]);
+  }
+  protected async getBlobMark(digest: string): Promise<BlobMark | undefined> {
+    const r = await this.q<{ bytes: string; chunks: number }>('SELECT bytes, chunks FROM ssdtune_blobs WHERE digest = $1', [digest]);
+    return r.rows[0] ? { bytes: Number(r.rows[0].bytes), chunks: r.rows[0].chunks } : undefined;
   }
 
   async get<K extends Kind>(kind: K, key: string): Promise<RecordOf[K] | undefined> {
@@ -175,28 +207,32 @@ export class PgStore extends StoreBase implements ConfDB {
       run.items.delete(key);
       run.items.set(key, op.type === 'put' ? JSON.stringify(op.value) : null);
     }
-    const kinds = [...new Set(ops.map((o) => o.kind))];
+    const kinds = [...new Set(ops.map((o) => o.kind))].sort();
     await this.transaction(async (c) => {
+      // First, and in kind order (no two batches wait on each other's counters): see the file's comment.
+      await c.query('SELECT 1 FROM ssdtune_generations WHERE kind = ANY($1::text[]) ORDER BY kind FOR UPDATE', [kinds]);
+      const bumped = await c.query<{ kind: Kind; n: string }>('UPDATE ssdtune_generations SET n = n + 1 WHERE kind = ANY($1::text[]) RETURNING kind, n', [kinds]);
+      const gen = new Map(bumped.rows.map((r) => [r.kind, r.n]));
       for (const run of runs) {
         const keys = [...run.items.keys()];
         if (run.type === 'put') {
           await c.query(
-            `INSERT INTO ${table(run.kind)} (id, doc) SELECT * FROM unnest($1::text[], $2::jsonb[]) ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc`,
-            [keys, [...run.items.values()]],
+            `INSERT INTO ${table(run.kind)} (id, doc, gen) SELECT id, doc, $3 FROM unnest($1::text[], $2::jsonb[]) AS u(id, doc) ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc, gen = EXCLUDED.gen`,
+            [keys, [...run.items.values()], gen.get(run.kind) ?? '0'],
           );
         } else {
           await c.query(`DELETE FROM ${table(run.kind)} WHERE id = ANY($1::text[])`, [keys]);
         }
       }
-      await c.query('UPDATE ssdtune_generations SET n = n + 1 WHERE kind = ANY($1::text[])', [kinds]);
     });
   }
 
   async insertIfAbsent<K extends Kind>(kind: K, value: RecordOf[K]): Promise<boolean> {
-    // One statement: the insert and its generation bump commit together, and only when it inserted.
+    // One statement: the generation bump (first, as in batch) and the insert commit together.
+    // The bump happens even when the key is taken: a generation may move without a change, never the reverse.
     const r = await this.q<{ n: string }>(
-      `WITH ins AS (INSERT INTO ${table(kind)} (id, doc) VALUES ($1, $2::jsonb) ON CONFLICT (id) DO NOTHING RETURNING 1),
-            gen AS (UPDATE ssdtune_generations SET n = n + 1 WHERE kind = $3 AND EXISTS (SELECT 1 FROM ins))
+      `WITH gen AS (UPDATE ssdtune_generations SET n = n + 1 WHERE kind = $3 RETURNING n),
+            ins AS (INSERT INTO ${table(kind)} (id, doc, gen) SELECT $1, $2::jsonb, n FROM gen ON CONFLICT (id) DO NOTHING RETURNING 1)
        SELECT count(*) AS n FROM ins`,
       [keyOf[kind](value), JSON.stringify(value), kind],
     );
@@ -227,7 +263,7 @@ export class PgStore extends StoreBase implements ConfDB {
   }
 
   async close(): Promise<void> {
-    if (!this.tx) await this.pool.end();
+    if (!this.tx) await Promise.all([this.pool.end(), this.lockPool.end()]);
   }
 
   async bestConfig(workloadId: string, space: string, deviceClass?: string): Promise<ConfigRecord | undefined> {
@@ -249,6 +285,18 @@ export class PgStore extends StoreBase implements ConfDB {
   async workloadsWithWindow(windowSize: number): Promise<WorkloadRecord[]> {
     const r = await this.q<{ doc: WorkloadRecord }>(`SELECT doc FROM ssdtune_workloads WHERE (doc->>'windowSize')::int = $1 ORDER BY id`, [windowSize]);
     return r.rows.map((row) => row.doc);
+  }
+
+  async workloadsSince(windowSize: number, since?: number): Promise<WorkloadsSince> {
+    // One statement, one snapshot: the generation, the changes and the count agree.
+    const r = await this.q<{ n: string; total: string; docs: WorkloadRecord[] | null }>(
+      `SELECT (SELECT n FROM ssdtune_generations WHERE kind = 'workloads') AS n,
+              (SELECT count(*) FROM ssdtune_workloads WHERE (doc->>'windowSize')::int = $1) AS total,
+              (SELECT json_agg(doc ORDER BY id) FROM ssdtune_workloads WHERE (doc->>'windowSize')::int = $1 AND ($2::bigint IS NULL OR gen > $2)) AS docs`,
+      [windowSize, since ?? null],
+    );
+    const row = r.rows[0]!;
+    return { generation: Number(row.n), workloads: row.docs ?? [], complete: since === undefined, total: Number(row.total) };
   }
 
   async latestJobWithKey(key: string, statuses: readonly JobStatus[]): Promise<JobRecord | undefined> {
@@ -275,7 +323,7 @@ export class PgStore extends StoreBase implements ConfDB {
   async exclusive<T>(lock: string, fn: (db: ConfDB) => Promise<T>): Promise<T> {
     return this.transaction(async (c) => {
       await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [lock]);
-      return fn(this.tx ? this : new PgStore(this.location, this.pool, c));
-    });
+      return fn(this.tx ? this : new PgStore(this.location, this.pool, this.lockPool, c));
+    }, RETRY_MS, this.lockPool);
   }
 }

@@ -116,6 +116,12 @@ export interface JobRecord {
   errorCode?: string;
   /** Resumable search state (JSON). */
   checkpoint?: unknown;
+  /** Queued runs so far (BullMQ queue: each run is one queue entry; a job interrupted too often fails). */
+  attempts?: number;
+  /** Which process runs it (host:pid), on a queue shared by several. */
+  owner?: string;
+  /** Cancellation asked of a job running in another process (BullMQ queue); its runner stops at its next check. */
+  cancelRequested?: boolean;
   createdAt: string;
   updatedAt: string;
 }
@@ -136,6 +142,8 @@ export interface TraceRecord {
   bytes: number;
   /** Sniffed format, when it could be told. */
   format?: string;
+  /** Content digest (hex SHA-256): how workers on other hosts fetch it (ConfDB blobs, then their bounded cache). */
+  sha256?: string;
   uploadedAt: string;
   by: string;
 }
@@ -154,4 +162,41 @@ export interface PinRecord {
   by: string;
   at: string;
   reason?: string;
+}
+
+/**
+ * The outcome of one evaluation job (fleet mode): the evaluator's metrics
+ * for one configuration on one trace, keyed by a digest of everything that
+ * determines it, so a job run twice (a worker died after evaluating) is
+ * recorded once, and a restarted coordinator finds what was already done.
+ */
+export interface ResultRecord {
+  /** evaluationKey(): hex SHA-256 of evaluator, its options, trace digest and configuration. */
+  id: string;
+  status: 'ok' | 'failed';
+  metrics?: Metrics;
+  error?: string;
+  /** Which worker (host:pid) recorded it, when, and how long the evaluation took. */
+  worker: string;
+  at: string;
+  ms: number;
+}
+
+/**
+ * What a fleet agent last reported for one device: written only when it
+ * changed (a thousand agents reporting every few minutes write nothing new
+ * while nothing changes).
+ */
+export interface AgentRecord {
+  /** `<host>/<device>` */
+  id: string;
+  host: string;
+  device: string;
+  deviceClass: string;
+  workloadId: string;
+  /** The configuration recommended, when there is one. */
+  configId?: string;
+  /** The attributes as the agent found them (after its last apply). */
+  applied: Record<string, string>;
+  at: string;
 }

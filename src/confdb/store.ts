@@ -2,6 +2,14 @@
 import type { ConfigRecord, EvaluationRecord, JobRecord, JobStatus, PinRecord, TraceRecord, WorkloadRecord } from './records.js';
 import type { BatchOp, Kind, ListOptions, RecordOf } from './kinds.js';
 
+export interface WorkloadsSince {
+  generation: number;
+  workloads: WorkloadRecord[];
+  /** `workloads` is the whole set, not the changes since. */
+  complete: boolean;
+  total: number;
+}
+
 export interface ConfDB {
   /** Where it is: a directory, or the PostgreSQL URL without its password. */
   readonly location: string;
@@ -39,12 +47,29 @@ export interface ConfDB {
   pinFor(workloadId: string, space: string, deviceClass?: string): Promise<PinRecord | undefined>;
   /** Workloads profiled with windows of this many requests (the only ones identification can compare). */
   workloadsWithWindow(windowSize: number): Promise<WorkloadRecord[]>;
+  /**
+   * What a cache of these workloads needs to follow the store without reading it whole: the
+   * workloads of this window size written after generation `since` (every one when `since` is
+   * undefined, or when the store cannot tell: `complete`), the generation the answer is current
+   * to, and how many such workloads there are now (a reader notices deletions by the count).
+   */
+  workloadsSince(windowSize: number, since?: number): Promise<WorkloadsSince>;
   /** The newest job with this key in one of these states. */
   latestJobWithKey(key: string, statuses: readonly JobStatus[]): Promise<JobRecord | undefined>;
   jobsWithStatus(statuses: readonly JobStatus[]): Promise<JobRecord[]>;
   /** A trace registered at this path with this size. */
   traceAt(path: string, bytes: number): Promise<TraceRecord | undefined>;
   evaluationsOf(workloadId: string): Promise<EvaluationRecord[]>;
+
+  // ---- content-addressed files ----
+  /**
+   * Keep a file under its SHA-256 (streamed in 1 MiB chunks, committed whole),
+   * so workers on other hosts can fetch a trace by digest. Already kept: nothing to do.
+   */
+  putBlob(digest: string, file: string): Promise<void>;
+  hasBlob(digest: string): Promise<boolean>;
+  /** Write the blob to `dest` chunk by chunk; false when there is no such blob. */
+  readBlob(digest: string, dest: string): Promise<boolean>;
 
   /**
    * Run `fn` holding the named lock, with a view of the store whose writes

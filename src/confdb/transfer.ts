@@ -23,6 +23,8 @@ const REQUIRED: Record<Kind, string[]> = {
   traces: ['id', 'name', 'path', 'bytes'],
   audit: ['id', 'at', 'action'],
   pins: ['id', 'workloadId', 'space', 'deviceClass', 'configId'],
+  results: ['id', 'status', 'worker'],
+  agents: ['id', 'host', 'device', 'workloadId'],
 };
 
 export async function exportConfDB(db: ConfDB, file: string): Promise<Record<Kind, number>> {

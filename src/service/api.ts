@@ -18,10 +18,12 @@
 import type { Readable, Writable } from 'node:stream';
 import type { BackendName } from '../collector/index.js';
 import { KINDS, type Kind, type RecordOf } from '../confdb/db.js';
-import type { JobRecord, JobStatus, TraceRecord } from '../confdb/records.js';
+import type { JobRecord, JobStatus, PinRecord, TraceRecord } from '../confdb/records.js';
 import { exportConfDBTo, importConfDBFrom } from '../confdb/transfer.js';
 import { ERR_USAGE, errorFromCode } from '../errors.js';
+import type { Settings } from '../config.js';
 import type { Service } from './context.js';
+import { captureForSearch, pinConfig, report, unpin, type AgentReport, type FleetServer, type PinRequest, type Recommendation } from './fleet.js';
 import { HostLocal, type HostLocalApi } from './local.js';
 import { applyConfig, revertDevice, verifyDevice, type ApplyOutcome, type ApplyRequest, type RevertOutcome, type VerifyOutcome } from './devices.js';
 import { identifyStored, type IdentifyMethod, type IdentifyOutcome } from './identify.js';
@@ -30,9 +32,12 @@ import { registerLocalTrace, storeUpload } from './traces.js';
 import { submitTune } from './tune-jobs.js';
 import { resolveTuneArgs, type TuneArgs, type TuneSpec } from './tune-spec.js';
 import type { TuneResult } from './tune.js';
+import type { WorkerOptions } from './worker.js';
 
 export { KINDS, type Kind, type RecordOf } from '../confdb/db.js';
-export type { AuditRecord, ConfigRecord, DeviceRecord, EvaluationRecord, JobRecord, JobStatus, TraceRecord, WorkloadRecord } from '../confdb/records.js';
+export type { AgentRecord, AuditRecord, ConfigRecord, DeviceRecord, EvaluationRecord, JobRecord, JobStatus, PinRecord, ResultRecord, TraceRecord, WorkloadRecord } from '../confdb/records.js';
+export type { AgentReport, DeviceClass, FleetServer, PinRequest, Recommendation } from './fleet.js';
+export type { WorkerOptions } from './worker.js';
 export type { ApplyOutcome, ApplyRequest, Change, ExportKind, RevertOutcome, VerifyOutcome } from './devices.js';
 export type { IdentifyMethod, IdentifyOutcome } from './identify.js';
 export { decisionLine, type RetuneDecision } from './retune-decision.js';
@@ -60,6 +65,11 @@ export interface RetuneRequest {
   budget: number;
   backend?: BackendName | 'auto';
   dryRun?: boolean;
+  /**
+   * A fleet agent (`retune --server URL`): the fleet's server decides what to
+   * apply from the window's descriptors; this host applies it and keeps the way back.
+   */
+  fleet?: FleetServer;
 }
 
 export interface Health {
@@ -109,6 +119,15 @@ export interface SsdtuneApi extends HostLocalApi {
 
   // ---- identification against the ConfDB's workloads
   identify(traceId: string, o?: { method?: IdentifyMethod }): Promise<IdentifyOutcome>;
+
+  // ---- fleet: what agents (`retune --server URL`, src/service/agent.ts) ask, and the operator's pins
+  /** An agent's capture window (descriptors only), device class and applied attributes: its workload and what to apply. */
+  fleetReport(r: AgentReport): Promise<Recommendation>;
+  /** The capture of a workload with nothing learned on this device class (the report said needs-trace): starts its one search. */
+  fleetCapture(workloadId: string, deviceClass: string, body: Readable, o?: { host?: string }): Promise<{ job: JobRecord; deduplicated: boolean }>;
+  /** Pin a host configuration for a workload, on one device class or on all: it outranks every learned one. */
+  pin(p: PinRequest): Promise<PinRecord>;
+  unpin(workloadId: string, o?: { deviceClass?: string }): Promise<void>;
 
   close(): Promise<void>;
 }
@@ -172,20 +191,9 @@ export class InProcessApi extends HostLocal implements SsdtuneApi {
   }
 
   async waitJob(id: string, o: { onProgress?: OnProgress } = {}): Promise<JobRecord> {
-    let job = await this.svc.db.require('jobs', id);
+    const job = await this.svc.db.require('jobs', id);
     if (!PENDING.includes(job.status)) return job;
-    return new Promise<JobRecord>((resolve) => {
-      const onUpdate = (j: JobRecord) => {
-        if (j.id !== id) return;
-        job = j;
-        o.onProgress?.(j.progress.done, j.progress.total, j.progress.message);
-        if (!PENDING.includes(j.status)) {
-          this.svc.jobs.off('update', onUpdate);
-          resolve(j);
-        }
-      };
-      this.svc.jobs.on('update', onUpdate);
-    });
+    return this.svc.jobs.wait(id, (j) => o.onProgress?.(j.progress.done, j.progress.total, j.progress.message));
   }
 
   cancelJob(id: string): Promise<JobRecord> {
@@ -245,7 +253,12 @@ export class InProcessApi extends HostLocal implements SsdtuneApi {
   }
 
   async retune(r: RetuneRequest): Promise<RetuneDecision> {
-    // Loaded on first use: it brings the collector and TensorFlow.js.
+    // Loaded on first use: they bring the collector and TensorFlow.js.
+    if (r.fleet) {
+      const { agentRetune } = await import('./agent.js');
+      const { fleet, ...o } = r;
+      return agentRetune(this.svc, { ...o, actor: this.actor, server: fleet });
+    }
     const { retune } = await import('./retune.js');
     return retune(this.svc, { ...r, actor: this.actor });
   }
@@ -254,7 +267,41 @@ export class InProcessApi extends HostLocal implements SsdtuneApi {
     return identifyStored(this.svc, traceId, o.method);
   }
 
+  fleetReport(r: AgentReport): Promise<Recommendation> {
+    return report(this.svc, r);
+  }
+
+  fleetCapture(workloadId: string, deviceClass: string, body: Readable, o: { host?: string } = {}): Promise<{ job: JobRecord; deduplicated: boolean }> {
+    return captureForSearch(this.svc, workloadId, deviceClass, body, o.host ?? 'unknown');
+  }
+
+  pin(p: PinRequest): Promise<PinRecord> {
+    return pinConfig(this.svc, p, this.actor);
+  }
+
+  unpin(workloadId: string, o: { deviceClass?: string } = {}): Promise<void> {
+    return unpin(this.svc, workloadId, o.deviceClass, this.actor);
+  }
+
   close(): Promise<void> {
     return this.svc.close();
   }
+}
+
+/** A running `ssdtune worker`: tune jobs and evaluations from the fleet queue, in this process, until closed. */
+export interface FleetWorker {
+  /** Where it takes work from and records it ("redis://... (ConfDB postgres://...)"). */
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Start running the fleet queue's jobs in this process (`ssdtune worker`):
+ * needs SSDTUNE_QUEUE and SSDTUNE_STORE, the same as the serve instances.
+ * Loaded on first use: it brings BullMQ.
+ */
+export async function startFleetWorker(settings: Settings, o: WorkerOptions): Promise<FleetWorker> {
+  const { startWorker } = await import('./worker.js');
+  const w = await startWorker(settings, o);
+  return { description: `${settings.queue} (ConfDB ${w.svc.db.location})`, close: () => w.close() };
 }

@@ -12,6 +12,7 @@ import { ConfDB } from '../confdb/db.js';
 import { newId } from '../confdb/ids.js';
 import type { JobRecord, JobStatus } from '../confdb/records.js';
 import { ERR_CONFLICT, ERR_USAGE, isSsdtuneError } from '../errors.js';
+import { ACTIVE_JOB_STATES, pollJob, type JobQueue } from './queue.js';
 
 export interface JobControl {
   signal: AbortSignal;
@@ -25,7 +26,7 @@ export interface JobControl {
 
 export type JobHandler = (job: JobRecord, ctl: JobControl) => Promise<Record<string, unknown>>;
 
-const ACTIVE: JobStatus[] = ['queued', 'running'];
+const ACTIVE = ACTIVE_JOB_STATES;
 const PROGRESS_PERSIST_MS = 1000;
 /**
  * In a store shared with other processes (PostgreSQL), a job is another live
@@ -35,7 +36,8 @@ const PROGRESS_PERSIST_MS = 1000;
 const HEARTBEAT_MS = 15_000;
 const LEASE_MS = 60_000;
 
-export class JobRunner extends EventEmitter {
+/** The in-process JobQueue (the default): jobs run in the process that holds the ConfDB. */
+export class JobRunner extends EventEmitter implements JobQueue {
   private queue: string[] = [];
   private running = new Map<string, { abort: AbortController; done: Promise<void> }>();
   private closed = false;
@@ -122,6 +124,31 @@ export class JobRunner extends EventEmitter {
   }
 
   /** Resolves when no job is queued or running (tests, CLI one-shot tune). */
+  /** This runner's events for the jobs it runs; the record, read, for a job another process sharing the store runs. */
+  wait(id: string, onUpdate?: (job: JobRecord) => void): Promise<JobRecord> {
+    return new Promise<JobRecord>((resolve, reject) => {
+      let settled = false;
+      const done = (j: JobRecord) => {
+        if (settled) return;
+        settled = true;
+        this.off('update', onEvent);
+        resolve(j);
+      };
+      const onEvent = (j: JobRecord) => {
+        if (j.id !== id || settled) return;
+        onUpdate?.(j);
+        if (!ACTIVE.includes(j.status)) done(j);
+      };
+      this.on('update', onEvent);
+      if (this.running.has(id) || this.queue.includes(id)) return;
+      // Not this runner's (or it ended before the listener was added): read the record.
+      pollJob(this.db, id, (j) => !settled && onUpdate?.(j)).then(done, (e) => {
+        this.off('update', onEvent);
+        reject(e);
+      });
+    });
+  }
+
   async idle(): Promise<void> {
     while (this.queue.length || this.running.size) await Promise.all([...this.running.values()].map((r) => r.done));
   }

@@ -12,11 +12,16 @@ export interface RetuneDecision {
   workload?: { id: string; name: string; known: boolean };
   configId?: string;
   changes: Change[];
+  /** A fleet agent: where the configuration came from, the server now or the cache of its last answer. */
+  from?: 'server' | 'cache';
+  /** A fleet agent: attributes left alone because an administrator set them by hand. */
+  handSet?: string[];
 }
 
 /** The one log line per decision that cron mails and journald keep. */
 export function decisionLine(d: RetuneDecision): string {
   const w = d.workload ? ` workload "${d.workload.name}" (${d.workload.known ? 'known' : 'new'}) config ${d.configId}:` : '';
   const ch = d.changes.length ? ' ' + d.changes.map((c) => `${c.key} ${c.from ?? '-'}->${c.to}`).join(', ') : '';
-  return `${d.at} retune ${d.device}: ${d.requests} requests via ${d.backend ?? '-'};${w} ${d.action} (${d.reason})${ch}`;
+  const fleet = `${d.from === 'cache' ? ' [from cache]' : ''}${d.handSet?.length ? ` [left alone, set by hand: ${d.handSet.join(', ')}]` : ''}`;
+  return `${d.at} retune ${d.device}: ${d.requests} requests via ${d.backend ?? '-'};${w} ${d.action} (${d.reason})${ch}${fleet}`;
 }

@@ -33,31 +33,44 @@ export interface RetuneOptions {
   actor: string;
 }
 
-/** `<dataDir>/locks/retune-<dev>.lock`: one retune per device at a time. */
-function lock(dataDir: string, device: string): () => void {
+/** `<dataDir>/locks/retune-<dev>.lock`: one retune per device at a time (fleet agents included). */
+export function lockRetune(dataDir: string, device: string): () => void {
   const file = path.join(dataDir, 'locks', `retune-${path.basename(device)}.lock`);
   return acquirePidLock(file, (owner) => ERR_CONFLICT(`another retune of ${device} is running (pid ${owner}, lock ${file})`), 0o600);
 }
 
-export async function retune(svc: Service, o: RetuneOptions): Promise<RetuneDecision> {
-  const release = lock(svc.settings.dataDir, o.device);
-  const at = new Date().toISOString();
-  const capDir = path.join(svc.settings.dataDir, 'captures');
+export interface Capture {
+  /** blktrace files of the window (the caller removes them). */
+  files: string[];
+  requests: number;
+  backend: string;
+}
+
+/** Capture `windowMs` of a device's I/O into `<dataDir>/captures/` as blktrace files. */
+export async function captureWindow(dataDir: string, device: string, windowMs: number, backend: BackendName | 'auto', at: string): Promise<Capture> {
+  const capDir = path.join(dataDir, 'captures');
   mkdirSync(capDir, { recursive: true });
-  const prefix = path.join(capDir, `${path.basename(o.device)}-${at.replace(/[:.]/g, '-')}`);
+  const prefix = path.join(capDir, `${path.basename(device)}-${at.replace(/[:.]/g, '-')}`);
+  const { collector, choice } = await openCollector(device, { backend });
+  const timer = setTimeout(() => void collector.stop(), windowMs);
+  try {
+    const files = (await writeBlktrace(collector, prefix)).files;
+    return { files, requests: collector.stats().events, backend: choice };
+  } finally {
+    clearTimeout(timer);
+    await collector.stop();
+  }
+}
+
+export async function retune(svc: Service, o: RetuneOptions): Promise<RetuneDecision> {
+  const release = lockRetune(svc.settings.dataDir, o.device);
+  const at = new Date().toISOString();
   let files: string[] = [];
   try {
-    const { collector, choice } = await openCollector(o.device, { backend: o.backend ?? 'auto' });
-    const timer = setTimeout(() => void collector.stop(), o.windowMs);
-    let requests: number;
-    try {
-      files = (await writeBlktrace(collector, prefix)).files;
-      requests = collector.stats().events;
-    } finally {
-      clearTimeout(timer);
-      await collector.stop();
-    }
-    const base = { device: o.device, at, requests, backend: choice, changes: [] as Change[] };
+    const cap = await captureWindow(svc.settings.dataDir, o.device, o.windowMs, o.backend ?? 'auto', at);
+    files = cap.files;
+    const requests = cap.requests;
+    const base = { device: o.device, at, requests, backend: cap.backend, changes: [] as Change[] };
     const record = async (d: RetuneDecision): Promise<RetuneDecision> => {
       if (!o.dryRun) await svc.db.batch([ConfDB.audit(o.actor, 'retune', d as unknown as Record<string, unknown>)]);
       return d;

@@ -13,6 +13,7 @@ import { newId } from '../confdb/ids.js';
 import type { TraceRecord } from '../confdb/records.js';
 import { ERR_UPLOAD_TOO_LARGE } from '../errors.js';
 import { sniffFormat } from '../readers/registry.js';
+import { sha256File } from '../util/digest.js';
 import type { Service } from './context.js';
 
 const SAFE_NAME = /[^A-Za-z0-9._-]/g;
@@ -53,5 +54,18 @@ export async function registerLocalTrace(svc: Service, file: string, actor: stri
   if (existing) return existing;
   const rec: TraceRecord = { id: newId(), name: path.basename(abs), path: abs, bytes: st.size, format: fmt.name, uploadedAt: new Date().toISOString(), by: actor };
   await svc.db.batch([{ kind: 'traces', type: 'put', value: rec }, ConfDB.audit(actor, 'traces.register', { id: rec.id, path: abs })]);
+  return rec;
+}
+
+/**
+ * Fleet mode: keep a trace's bytes in the ConfDB under its SHA-256, so a
+ * worker on any host can fetch it (once, into its bounded cache).
+ */
+export async function keepTraceBytes(svc: Service, trace: TraceRecord): Promise<TraceRecord> {
+  const sha256 = trace.sha256 ?? (await sha256File(trace.path));
+  await svc.db.putBlob(sha256, trace.path);
+  if (trace.sha256) return trace;
+  const rec = { ...trace, sha256 };
+  await svc.db.put('traces', rec);
   return rec;
 }

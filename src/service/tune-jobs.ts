@@ -4,19 +4,14 @@
  * identical requests share one job instead of doing the work twice.
  */
 import type { JobRecord } from '../confdb/records.js';
+import { canonicalJson } from '../util/canonical-json.js';
 import type { Service } from './context.js';
 import type { JobHandler } from './jobs.js';
+import { keepTraceBytes } from './traces.js';
 import { resolveTuneSpec, type ResolvedTuneSpec, type TuneSpec } from './tune-spec.js';
 
-/** JSON with sorted keys: the same request always gives the same key. */
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
-  return JSON.stringify(v);
-}
-
 export function tuneJobKey(spec: ResolvedTuneSpec): string {
-  return `tune:${canonical(spec)}`;
+  return `tune:${canonicalJson(spec)}`;
 }
 
 /**
@@ -27,22 +22,29 @@ export function tuneJobKey(spec: ResolvedTuneSpec): string {
  */
 export async function submitTune(svc: Service, input: TuneSpec, actor: string, o: { force?: boolean } = {}): Promise<{ job: JobRecord; deduplicated: boolean }> {
   const { spec } = resolveTuneSpec(input, svc.settings);
-  await svc.db.require('traces', spec.traceId);
+  const trace = await svc.db.require('traces', spec.traceId);
+  // Fleet mode: the job runs on a worker that may be on another host; it fetches the trace by digest.
+  if (svc.evaluations) await keepTraceBytes(svc, trace);
   return svc.jobs.submit('tune', tuneJobKey(spec), spec, actor, { force: o.force ?? false });
 }
 
 export const tuneJobHandler =
   (svc: Service): JobHandler =>
   async (job, ctl) => {
-    const { spec } = resolveTuneSpec(job.params, svc.settings);
+    // A fleet search (fleet.ts) is a tune job that learns for an agent's workload on its device class.
+    const { fleet, ...params } = job.params as Record<string, unknown> & { fleet?: { workloadId: string; deviceClass: string } };
+    const { spec } = resolveTuneSpec(params, svc.settings);
     const trace = await svc.db.require('traces', spec.traceId);
     // Loaded on first use: it brings TensorFlow.js, which CLI commands that never tune should not pay for.
     const { tune } = await import('./tune.js');
     const { traceId: _, ...rest } = spec;
-    const result = await tune(
-      svc,
-      { spec: { ...rest, name: spec.name ?? trace.name }, tracePath: trace.path },
-      { signal: ctl.signal, progress: ctl.progress, checkpoint: (r) => ctl.checkpoint(r), resumeFrom: ctl.resumeFrom, jobId: job.id },
-    );
+    const run = (tracePath: string) =>
+      tune(
+        svc,
+        { spec: { ...rest, name: spec.name ?? trace.name }, tracePath, ...(trace.sha256 ? { traceSha256: trace.sha256 } : {}), ...(fleet ? { fleet } : {}) },
+        { signal: ctl.signal, progress: ctl.progress, checkpoint: (r) => ctl.checkpoint(r), resumeFrom: ctl.resumeFrom, jobId: job.id },
+      );
+    // A fleet worker reads the trace from its cache, fetched by digest; otherwise it is where it was stored.
+    const result = svc.traceCache && trace.sha256 ? await svc.traceCache.with(trace.sha256, run) : await run(trace.path);
     return result as unknown as Record<string, unknown>;
   };

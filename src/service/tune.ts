@@ -11,7 +11,6 @@ import { ConfDB } from '../confdb/db.js';
 import { newId } from '../confdb/ids.js';
 import type { ConfigRecord, EvaluationRecord, WorkloadRecord } from '../confdb/records.js';
 import type { Metrics, WorkloadRef } from '../evaluators/types.js';
-import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
 import { characterise } from '../ml/characterise.js';
 import { profileWorkload, type Identification } from '../ml/identify.js';
 import { openTrace } from '../readers/registry.js';
@@ -23,6 +22,7 @@ import { planTune } from './catalog.js';
 import type { Service } from './context.js';
 import { identifyTrace } from './identify.js';
 import { sameReplay, type ResolvedTuneArgs } from './tune-spec.js';
+import { workloadRecord } from './workload-store.js';
 import { ConfDbStateStore } from '../host/confdb-state.js';
 
 /**
@@ -32,6 +32,10 @@ import { ConfDbStateStore } from '../host/confdb-state.js';
 export interface TuneInput {
   spec: ResolvedTuneArgs;
   tracePath: string;
+  /** The trace's SHA-256 when the ConfDB keeps its bytes: in fleet mode evaluations then run as jobs that fetch it by digest. */
+  traceSha256?: string;
+  /** Learn for this stored workload, on this device class (a fleet search for an agent's workload), whatever the trace identifies as. */
+  fleet?: { workloadId: string; deviceClass: string };
 }
 
 export interface TuneControl {
@@ -106,12 +110,29 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
   // Cluster labels need PCA + k-means over at least two windows.
   const clusters = described.windows.length >= 2 ? characterise(described).label.clusters : undefined;
   // A device-backed evaluator records each device's way back in the ConfDB before it writes.
-  const evaluator = plan.makeEvaluator({ totalRequests: described.requests, deviceState: new ConfDbStateStore(svc.db, 'live-evaluator') });
+  const local = plan.makeEvaluator({ totalRequests: described.requests, deviceState: new ConfDbStateStore(svc.db, 'live-evaluator') });
+  const evaluator =
+    svc.evaluations && input.traceSha256
+      ? svc.evaluations.evaluator(
+          local,
+          {
+            space: req.space,
+            evaluator: req.evaluator,
+            replay: req.replay,
+            ...(req.lbaPolicy ? { lbaPolicy: req.lbaPolicy } : {}),
+            ...(req.device ? { device: req.device } : {}),
+            ...(req.format ? { format: req.format } : {}),
+            ssdsim: svc.settings.ssdsim,
+            trace: { sha256: input.traceSha256, name: path.basename(tracePath) },
+          },
+          described.requests,
+        )
+      : local;
   const space = plan.buildSpace();
 
-  const known = ident.kind === 'known' && ident.nearest ? await svc.db.get('workloads', ident.nearest.id) : undefined;
+  const known = input.fleet ? await svc.db.require('workloads', input.fleet.workloadId) : ident.kind === 'known' && ident.nearest ? await svc.db.get('workloads', ident.nearest.id) : undefined;
   if (known && !req.forceSearch) {
-    const stored = await svc.db.bestConfig(known.id, space.name);
+    const stored = await svc.db.bestConfig(known.id, space.name, input.fleet?.deviceClass);
     // A grade holds at the intensity it was measured at: a busy-hour request searches anew.
     if (stored && sameReplay(stored.replay, req.replay)) {
       ctl.progress?.(req.budget, req.budget, 'recommended a stored configuration');
@@ -171,6 +192,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
     values: best.config,
     createdAt: now,
     workloadId,
+    ...(input.fleet ? { deviceClass: input.fleet.deviceClass } : {}),
     evaluator: evaluator.name,
     replay: req.replay,
     ...(best.grade !== undefined ? { grade: best.grade } : {}),
@@ -192,21 +214,15 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
     ...(ctl.jobId ? { jobId: ctl.jobId } : {}),
   }));
   const prof = known ? undefined : profileWorkload(model, workloadId, name, streams);
-  const workload: WorkloadRecord | undefined = prof && {
-    id: workloadId,
-    name,
-    createdAt: now,
-    source: { paths: [path.resolve(tracePath)], format, requests: described.requests },
-    descriptorNames: [...DESCRIPTOR_VECTOR_NAMES],
-    descriptors: prof.descriptors,
-    pcaCentre: prof.pcaCentre,
-    embedding: prof.centroidEmbedding,
-    ...(prof.modes ? { modes: prof.modes } : {}),
-    ...(prof.spread !== undefined ? { embeddingSpread: prof.spread } : {}),
-    windowSize,
-    ...(model.id ? { modelId: model.id } : {}),
-    ...(clusters ? { clusters } : {}),
-  };
+  const workload: WorkloadRecord | undefined =
+    prof &&
+    workloadRecord(prof, {
+      name,
+      source: { paths: [path.resolve(tracePath)], format, requests: described.requests },
+      windowSize,
+      ...(model.id ? { modelId: model.id } : {}),
+      ...(clusters ? { clusters } : {}),
+    });
   if (!ctl.dryRun) await svc.db.batch([
     ...(workload ? [{ kind: 'workloads' as const, type: 'put' as const, value: workload }] : []),
     { kind: 'configs', type: 'put', value: config },

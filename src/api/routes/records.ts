@@ -1,4 +1,4 @@
-/** Read routes for stored records (workloads, configs, evaluations, devices, traces, jobs, audit, pins), and moving the whole ConfDB. */
+/** Read routes for stored records (workloads, configs, evaluations, devices, traces, jobs, audit, pins, results, agents), and moving the whole ConfDB. */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Readable } from 'node:stream';
@@ -9,7 +9,7 @@ import { errors, idParams, listOf, listQuery } from '../schemas.js';
 
 /** The reply schema of each kind (schemas.ts). */
 const SCHEMA: Record<(typeof KINDS)[number], string> = {
-  workloads: 'Workload', configs: 'Config', evaluations: 'Evaluation', devices: 'Device', traces: 'Trace', jobs: 'Job', audit: 'Audit', pins: 'Pin',
+  workloads: 'Workload', configs: 'Config', evaluations: 'Evaluation', devices: 'Device', traces: 'Trace', jobs: 'Job', audit: 'Audit', pins: 'Pin', results: 'Result', agents: 'Agent',
 };
 
 /**

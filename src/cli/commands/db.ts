@@ -21,6 +21,8 @@ function summary(kind: Kind, r: Record<string, unknown>): string {
     traces: ['name', 'format', 'bytes'],
     audit: ['at', 'actor', 'action'],
     pins: ['configId', 'by', 'at'],
+    results: ['status', 'worker', 'ms'],
+    agents: ['deviceClass', 'workloadId', 'configId', 'at'],
   };
   return [id, ...pick[kind].map((f) => (r[f] === undefined ? '-' : typeof r[f] === 'number' ? (r[f] as number).toPrecision(4) : String(r[f])))].join('  ');
 }

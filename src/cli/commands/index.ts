@@ -13,6 +13,7 @@ import { register as registerCollect } from './collect.js';
 import { register as registerIdentify } from './identify.js';
 import { register as registerVerify } from './verify.js';
 import { register as registerCompletion } from './completion.js';
+import { register as registerWorker } from './worker.js';
 
 export function registerCommands(program: Command): void {
   registerAnalyze(program);
@@ -27,5 +28,6 @@ export function registerCommands(program: Command): void {
   registerRetune(program);
   registerDoctor(program);
   registerCollect(program);
+  registerWorker(program);
   registerCompletion(program);
 }

@@ -3,7 +3,8 @@ import { Option, type Command } from 'commander';
 import { ERR_USAGE } from '../../errors.js';
 import { BACKENDS, decisionLine, type BackendName } from '../../service/api.js';
 import { BUDGET } from '../../service/tune-spec.js';
-import { addCommonOptions, withApi, type CommonOptions } from '../service-access.js';
+import { HttpApi } from '../http-client.js';
+import { addCommonOptions, serverToken, settingsFrom, withApi, type CommonOptions } from '../service-access.js';
 import { parseDuration } from './collect.js';
 
 export function register(program: Command): void {
@@ -17,12 +18,29 @@ export function register(program: Command): void {
       .addOption(new Option('--backend <name>', 'capture backend').choices(['auto', ...BACKENDS]).default('auto'))
       .option('--dry-run', 'decide and log, write nothing (no sysfs write, no ConfDB record)'),
   )
-    .addHelpText('after', '\nOne log line per run; a lock keeps runs from overlapping. Exit 0 when applied, unchanged or skipped.\nSee contrib/ for a systemd timer and a crontab line.\n\nExample:\n  ssdtune retune --device /dev/nvme0n1 --window 60s')
+    .addHelpText('after', '\nOne log line per run; a lock keeps runs from overlapping. Exit 0 when applied, unchanged or skipped.\nWith --server (or SSDTUNE_SERVER) it is a fleet agent: it sends the server only the window\'s descriptors, the device class and what is applied,\napplies the recommendation itself, and keeps the last one when the server is down (token: SSDTUNE_TOKEN or <data dir>/api-token).\nSee contrib/ for a systemd timer and a crontab line.\n\nExample:\n  ssdtune retune --device /dev/nvme0n1 --window 60s\n  ssdtune retune --device /dev/nvme0n1 --server http://ssdtune.example:7411')
     .action(async (o: CommonOptions & { device: string; window: string; budget: number; backend: BackendName | 'auto'; dryRun?: boolean }) => {
       // Checked before the capture window is spent.
       if (!Number.isInteger(o.budget) || o.budget < BUDGET.min) throw ERR_USAGE(`--budget must be an integer >= ${BUDGET.min}, got ${o.budget}`);
       const windowMs = parseDuration(o.window);
-      const d = await withApi(o, (api) => api.retune({ device: o.device, windowMs, budget: o.budget, backend: o.backend, dryRun: !!o.dryRun }), 'retune');
+      const settings = settingsFrom(o);
+      const r = { device: o.device, windowMs, budget: o.budget, backend: o.backend, dryRun: !!o.dryRun };
+      // A fleet agent: the server decides, this host applies with its own ConfDB keeping the way back.
+      const d = settings.server
+        ? await withApi(o, (api) => api.retune({ ...r, fleet: agentServer(settings.server!, serverToken(settings)) }), 'retune-agent', true)
+        : await withApi(o, (api) => api.retune(r), 'retune');
       process.stdout.write(o.json ? JSON.stringify(d) + '\n' : decisionLine(d) + '\n');
     });
+}
+
+/** How long an agent waits for the server before it works from its cache. */
+const AGENT_TIMEOUT_MS = 10_000;
+
+function agentServer(url: string, token: string | undefined): HttpApi {
+  try {
+    new URL(url);
+  } catch {
+    throw ERR_USAGE(`--server: expected a URL such as http://ssdtune.example:7411, got "${url}"`);
+  }
+  return new HttpApi(url, token, 'retune-agent', { timeoutMs: AGENT_TIMEOUT_MS });
 }

@@ -1,0 +1,202 @@
+/**
+ * Evaluations as jobs (fleet mode, SSDTUNE_QUEUE=redis://...). A tune job's
+ * coordinator hands each evaluation its search asks for to the
+ * `ssdtune-eval` queue instead of running it; `ssdtune worker` processes on
+ * any machine run them.
+ *
+ * - Keyed: an evaluation's queue id is the digest of everything that decides
+ *   its outcome (evaluator, its options, the trace's SHA-256, the
+ *   configuration), so the same evaluation asked twice is one job.
+ * - Recorded exactly once: the worker inserts the outcome into the ConfDB's
+ *   `results` if absent; a job run twice (its worker died after evaluating)
+ *   cannot record twice.
+ * - Resumable: a coordinator asks the ConfDB first, so a restarted search
+ *   replays its (seeded) proposals against what is already recorded and
+ *   carries on where it stopped.
+ * - A worker that dies mid-evaluation loses its lock; after lockMs BullMQ's
+ *   stalled check gives the job to another worker.
+ * - Traces travel by digest: a worker fetches each once into its bounded
+ *   TraceCache.
+ * Whatever parallelism the searcher asks for (several evaluations in flight)
+ * is spread over the workers; each evaluation is a plain Evaluator call.
+ */
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../util/canonical-json.js';
+import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
+import type { ConfDB } from '../confdb/db.js';
+import type { ResultRecord } from '../confdb/records.js';
+import type { Evaluator, EvaluatorOptions, Metrics, Replay } from '../evaluators/types.js';
+import { openTrace } from '../readers/registry.js';
+import type { Configuration } from '../space/types.js';
+import { planTune } from './catalog.js';
+import type { Settings } from '../config.js';
+import { redisConnection, workerName } from './queue-bullmq.js';
+import type { TraceCache } from './trace-cache.js';
+import { ConfDbStateStore } from '../host/confdb-state.js';
+
+export const EVAL_QUEUE = 'ssdtune-eval';
+/** Runs of one evaluation job before BullMQ fails it (each worker death costs one). */
+const EVAL_ATTEMPTS = 6;
+/** How often a waiting coordinator looks at a job that sent no event (a lost event, a restarted Redis). */
+const CHECK_MS = 2000;
+
+/** What decides an evaluation's outcome, and what a worker needs to run it. */
+export interface EvaluationSpec {
+  space: string;
+  evaluator: string;
+  replay: Replay;
+  lbaPolicy?: EvaluatorOptions['lbaPolicy'];
+  device?: string;
+  format?: string;
+  /** The coordinator's simulator settings: they decide the outcome, so workers use these, not their own. */
+  ssdsim?: Settings['ssdsim'];
+  trace: { sha256: string; name: string };
+}
+
+export interface EvaluationJob {
+  key: string;
+  spec: EvaluationSpec;
+  config: Configuration;
+  /** Requests in the trace (for the evaluator's progress; not part of the key). */
+  totalRequests?: number;
+  workload: string;
+}
+
+export function evaluationKey(spec: EvaluationSpec, config: Configuration): string {
+  return createHash('sha256').update(canonicalJson({ spec: { ...spec, trace: spec.trace.sha256 }, config })).digest('hex');
+}
+
+function outcome(r: ResultRecord): Metrics {
+  if (r.status === 'ok' && r.metrics) return r.metrics;
+  throw new Error(r.error ?? 'evaluation failed');
+}
+
+/** The coordinator's side: evaluators whose evaluations run on the queue. */
+export class RemoteEvaluations {
+  private readonly queue: Queue;
+  private readonly events: QueueEvents;
+  private readonly waiters = new Map<string, Set<() => void>>();
+
+  constructor(
+    private readonly db: ConfDB,
+    url: string,
+  ) {
+    const connection = redisConnection(url);
+    this.queue = new Queue(EVAL_QUEUE, { connection });
+    this.queue.on('error', () => {});
+    this.events = new QueueEvents(EVAL_QUEUE, { connection });
+    this.events.on('error', () => {});
+    const wake = ({ jobId }: { jobId: string }) => this.waiters.get(jobId)?.forEach((f) => f());
+    this.events.on('completed', wake);
+    this.events.on('failed', wake);
+  }
+
+  /** An Evaluator with `local`'s name and space whose evaluations are jobs. */
+  evaluator(local: Pick<Evaluator, 'name' | 'space'>, spec: EvaluationSpec, totalRequests?: number): Evaluator {
+    return {
+      name: local.name,
+      space: local.space,
+      evaluate: (config, workload, opts) => this.evaluate({ key: evaluationKey(spec, config), spec, config, workload: workload.name, ...(totalRequests !== undefined ? { totalRequests } : {}) }, opts?.signal),
+    };
+  }
+
+  /** Queue the evaluation unless it is recorded, and wait for its outcome. */
+  async evaluate(job: EvaluationJob, signal?: AbortSignal): Promise<Metrics> {
+    const done = await this.db.get('results', job.key);
+    if (done) return outcome(done);
+    await this.add(job);
+    for (;;) {
+      await this.nap(job.key, signal);
+      if (signal?.aborted) throw new Error('evaluation cancelled');
+      const r = await this.db.get('results', job.key);
+      if (r) return outcome(r);
+      const entry = await this.queue.getJob(job.key);
+      if (!entry) await this.add(job);
+      else if ((await entry.getState()) === 'failed') {
+        // Out of attempts (its workers kept dying): record that, once, so the search goes on.
+        await this.db.insertIfAbsent('results', { id: job.key, status: 'failed', error: `no worker finished it: ${entry.failedReason}`, worker: workerName(), at: new Date().toISOString(), ms: 0 });
+      }
+    }
+  }
+
+  private async add(job: EvaluationJob): Promise<void> {
+    await this.queue.add('evaluate', job, { jobId: job.key, attempts: EVAL_ATTEMPTS, backoff: { type: 'fixed', delay: 500 }, removeOnComplete: { age: 3600 }, removeOnFail: { age: 86400 } });
+  }
+
+  /** Until an event about this job, CHECK_MS, or cancellation. */
+  private nap(key: string, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.waiters.get(key);
+      if (!set) this.waiters.set(key, (set = new Set()));
+      const wake = () => {
+        clearTimeout(t);
+        signal?.removeEventListener('abort', wake);
+        set!.delete(wake);
+        if (set!.size === 0) this.waiters.delete(key);
+        resolve();
+      };
+      const t = setTimeout(wake, CHECK_MS);
+      set.add(wake);
+      signal?.addEventListener('abort', wake, { once: true });
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.events.close();
+    await this.queue.close();
+  }
+}
+
+/** Extra evaluators a worker offers beyond the catalogue's (benchmarks' calibrated ones). */
+export type EvaluatorMakers = Record<string, (spec: EvaluationSpec, totalRequests?: number) => Evaluator>;
+
+export interface EvaluationWorkerOptions {
+  concurrency: number;
+  lockMs: number;
+  cache: TraceCache;
+  extraEvaluators?: EvaluatorMakers;
+}
+
+/** The worker's side: run evaluation jobs, record each outcome once. */
+export function startEvaluationWorker(db: ConfDB, settings: Settings, url: string, o: EvaluationWorkerOptions): Worker {
+  const make = (spec: EvaluationSpec, totalRequests?: number): Evaluator => {
+    const extra = o.extraEvaluators?.[spec.evaluator];
+    if (extra) return extra(spec, totalRequests);
+    const plan = planTune(
+      { space: spec.space, evaluator: spec.evaluator, replay: spec.replay, ...(spec.lbaPolicy ? { lbaPolicy: spec.lbaPolicy } : {}), ...(spec.device ? { device: spec.device } : {}) },
+      { ...settings, ssdsim: spec.ssdsim ?? {} },
+    );
+    // A device-backed evaluator records the device's way back in the shared ConfDB before it writes.
+    return plan.makeEvaluator({ ...(totalRequests !== undefined ? { totalRequests } : {}), deviceState: new ConfDbStateStore(db, 'live-evaluator') });
+  };
+  const worker = new Worker(
+    EVAL_QUEUE,
+    async (bjob: Job, _token?: string, signal?: AbortSignal) => {
+      const job = bjob.data as EvaluationJob;
+      if (await db.get('results', job.key)) return 'recorded before';
+      const t0 = performance.now();
+      let rec: ResultRecord;
+      try {
+        const evaluator = make(job.spec, job.totalRequests);
+        const metrics = await o.cache.with(job.spec.trace.sha256, (file) =>
+          evaluator.evaluate(job.config, { name: job.workload, open: () => openTrace(file, job.spec.format ? { format: job.spec.format } : {}) }, signal ? { signal } : {}),
+        );
+        rec = { id: job.key, status: 'ok', metrics, worker: workerName(), at: new Date().toISOString(), ms: performance.now() - t0 };
+      } catch (e) {
+        // The store or Redis failing is not the evaluation's outcome: let BullMQ run it again.
+        if (signal?.aborted || isInfrastructure(e)) throw e;
+        rec = { id: job.key, status: 'failed', error: (e as Error).message, worker: workerName(), at: new Date().toISOString(), ms: performance.now() - t0 };
+      }
+      return (await db.insertIfAbsent('results', rec)) ? 'recorded' : 'recorded by another run';
+    },
+    { connection: redisConnection(url), concurrency: o.concurrency, lockDuration: o.lockMs, stalledInterval: Math.max(1000, o.lockMs / 2), maxStalledCount: EVAL_ATTEMPTS },
+  );
+  worker.on('error', () => {});
+  return worker;
+}
+
+/** Failures of the machinery (database, network), as opposed to the evaluator's verdict. */
+function isInfrastructure(e: unknown): boolean {
+  const code = (e as { code?: string }).code ?? '';
+  return /^(08|57P|53)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code) || /Connection terminated|terminating connection/i.test((e as Error).message ?? '');
+}

@@ -1,0 +1,156 @@
+/**
+ * Fleet agents against the real REST server: a hundred agents reporting one
+ * new workload at once create one workload and one search (against LevelDB,
+ * and against one PostgreSQL shared by two serve instances), and operator
+ * pins outrank learned configurations.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from '../src/api/server.js';
+import { loadOrCreateToken } from '../src/service/token.js';
+import { loadSettings } from '../src/config.js';
+import { newId } from '../src/confdb/ids.js';
+import { describeTrace } from '../src/ml/characterise.js';
+import { openTrace } from '../src/readers/registry.js';
+import { openService, type Service } from '../src/service/context.js';
+import { deviceClassKey, type AgentReport, type Recommendation } from '../src/service/fleet.js';
+import { jobHandlers } from '../src/service/handlers.js';
+import { similarityModel } from '../src/service/identify.js';
+import { PostgresServer, postgresMissing } from './helpers/servers.js';
+
+const TRACE = path.resolve('traces/msr_hm_0_sample1000.csv');
+const tmp = (p: string) => mkdtempSync(path.join(tmpdir(), `ssdtune-agents-${p}-`));
+const CLASS = { model: 'Samsung SSD 980', capacityBytes: 1e12, rotational: false, queues: 8, kernel: '6.1.0-18-amd64' };
+
+let pgs: PostgresServer | undefined;
+let descriptors: number[][] = [];
+let windowSize = 0;
+before(async () => {
+  if (!postgresMissing()) pgs = await PostgresServer.start();
+  windowSize = (await similarityModel(loadSettings({ dataDir: tmp('m') }).modelDir)).meta.windowSize;
+  const d = await describeTrace(await openTrace(TRACE), { size: windowSize, source: TRACE });
+  descriptors = d.windows.map((w) => Array.from(w.vector));
+});
+after(async () => {
+  await pgs?.stop();
+});
+
+interface Instance {
+  svc: Service;
+  app: FastifyInstance;
+  url: string;
+  token: string;
+}
+async function serve(dataDir: string, store?: string, token?: string): Promise<Instance> {
+  const svc = await openService(loadSettings({ dataDir, ...(store ? { store } : {}) }), jobHandlers);
+  if (token) {
+    // Several serve instances answer one fleet with one token.
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(path.join(dataDir, 'api-token'), token + '\n', { mode: 0o600 });
+  }
+  const app = await buildServer(svc);
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  return { svc, app, url, token: loadOrCreateToken(dataDir) };
+}
+async function post<T>(i: Instance, route: string, body: unknown, raw?: Buffer): Promise<{ status: number; data: T }> {
+  const res = await fetch(i.url + route, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${i.token}`, 'content-type': raw ? 'application/octet-stream' : 'application/json' },
+    body: raw ?? JSON.stringify(body),
+  });
+  return { status: res.status, data: (await res.json()) as T };
+}
+const reportOf = (host: string): AgentReport => ({ host, device: 'nvme0n1', deviceClass: CLASS, windowSize, descriptors, applied: { read_ahead_kb: '128', scheduler: 'none' } });
+
+const SETUPS = [
+  { name: 'LevelDB, one serve', skip: false as string | false, open: async () => [await serve(tmp('level'))] },
+  {
+    name: 'PostgreSQL, two serve instances',
+    skip: postgresMissing() ?? (false as string | false),
+    open: async () => {
+      const store = await pgs!.newDatabase();
+      const a = await serve(tmp('pg-a'), store);
+      return [a, await serve(tmp('pg-b'), store, a.token)];
+    },
+  },
+];
+
+for (const s of SETUPS) {
+  describe(`fleet agents: ${s.name}`, { skip: s.skip }, () => {
+    test('100 agents report one new workload at once: one workload, one search; the rest find it', async () => {
+      const insts = await s.open();
+      try {
+        const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => post<Recommendation>(insts[i % insts.length]!, '/v1/fleet/reports', reportOf(`host${i}`))));
+        for (const a of answers) assert.equal(a.status, 200, JSON.stringify(a.data));
+        const ids = new Set(answers.map((a) => a.data.workload.id));
+        assert.equal(ids.size, 1, 'every agent got the same workload');
+        assert.equal(answers.filter((a) => a.data.workload.created).length, 1);
+        assert.equal(await insts[0]!.svc.db.count('workloads'), 1);
+        assert.equal(answers[0]!.data.search.state, 'needs-trace');
+        assert.equal(answers[0]!.data.deviceClass, deviceClassKey(CLASS));
+        assert.equal(await insts[0]!.svc.db.count('agents'), 100);
+        // The same agents again: nothing changed, nothing written.
+        const gen = await insts[0]!.svc.db.generation('agents');
+        await Promise.all(Array.from({ length: 10 }, (_, i) => post(insts[i % insts.length]!, '/v1/fleet/reports', reportOf(`host${i}`))));
+        assert.equal(await insts[0]!.svc.db.generation('agents'), gen);
+
+        // Every agent uploads its capture: one search starts.
+        const { readFileSync } = await import('node:fs');
+        const body = readFileSync(TRACE);
+        const wid = [...ids][0]!;
+        const q = `?deviceClass=${encodeURIComponent(deviceClassKey(CLASS))}&host=h`;
+        const ups = await Promise.all(Array.from({ length: 20 }, (_, i) => post<{ job: { id: string } }>(insts[i % insts.length]!, `/v1/fleet/workloads/${wid}/capture${q}`, undefined, body)));
+        for (const u of ups) assert.ok([200, 202].includes(u.status), JSON.stringify(u.data));
+        assert.equal(new Set(ups.map((u) => u.data.job.id)).size, 1);
+        assert.equal(await insts[0]!.svc.db.count('jobs'), 1);
+        const again = await post<Recommendation>(insts[0]!, '/v1/fleet/reports', reportOf('late'));
+        // The search is under way, or already done and its configuration recommended.
+        assert.ok(again.data.config?.source === 'learned' || ['queued', 'running'].includes(again.data.search.state), JSON.stringify(again.data.search));
+      } finally {
+        for (const i of insts) {
+          await i.app.close();
+          await i.svc.close();
+        }
+      }
+    });
+
+    test('an operator pin outranks the best learned configuration; without it the learned one is recommended', async () => {
+      const insts = await s.open();
+      const db = insts[0]!.svc.db;
+      try {
+        const first = await post<Recommendation>(insts[0]!, '/v1/fleet/reports', reportOf('h'));
+        const wid = first.data.workload.id;
+        const cls = deviceClassKey(CLASS);
+        const learned = { id: newId(), space: 'host', values: { read_ahead_kb: 1024 }, createdAt: 'now', workloadId: wid, grade: 1.4, deviceClass: cls };
+        const worse = { ...learned, id: newId(), values: { read_ahead_kb: 256 }, grade: 1.1 };
+        const chosen = { id: newId(), space: 'host', values: { read_ahead_kb: 64 }, createdAt: 'now' };
+        await db.batch([learned, worse, chosen].map((value) => ({ kind: 'configs' as const, type: 'put' as const, value })));
+        const last = insts.at(-1)!;
+        let r = await post<Recommendation>(last, '/v1/fleet/reports', reportOf('h'));
+        assert.deepEqual(r.data.config, { id: learned.id, values: learned.values, source: 'learned', grade: 1.4 });
+        const pin = await fetch(insts[0]!.url + '/v1/fleet/pins', { method: 'PUT', headers: { authorization: `Bearer ${insts[0]!.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ workloadId: wid, configId: chosen.id, reason: 'vendor advice' }) });
+        assert.equal(pin.status, 200);
+        r = await post<Recommendation>(last, '/v1/fleet/reports', reportOf('h'));
+        assert.equal(r.data.config?.id, chosen.id);
+        assert.equal(r.data.config?.source, 'pin');
+        const del = await fetch(`${insts[0]!.url}/v1/fleet/pins?workloadId=${wid}`, { method: 'DELETE', headers: { authorization: `Bearer ${insts[0]!.token}` } });
+        assert.equal(del.status, 204);
+        r = await post<Recommendation>(last, '/v1/fleet/reports', reportOf('h'));
+        assert.equal(r.data.config?.id, learned.id);
+        // A report the server cannot use is a coded 400 naming the field.
+        const bad = await post<{ error: { code: string; message: string } }>(last, '/v1/fleet/reports', { ...reportOf('h'), windowSize: windowSize * 2 });
+        assert.equal(bad.status, 400);
+        assert.match(bad.data.error.message, /windowSize/);
+      } finally {
+        for (const i of insts) {
+          await i.app.close();
+          await i.svc.close();
+        }
+      }
+    });
+  });
+}

@@ -17,7 +17,7 @@
     "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
     "cflags!": ["-fno-exceptions"],
     "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-    "cflags_cc": ["-std=c++17", "-O2", "-fopenmp-simd", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    "cflags_cc": ["-std=c++17", "-O2", "-fvisibility=hidden", "-fopenmp-simd", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"]
   },
   "targets": [
     {

@@ -72,7 +72,7 @@ async function traceFile(): Promise<string> {
 }
 
 function mrps(n: number, ms: number): string {
-  return `${((n / ms) * 1e3 / 1e6).toFixed(2)} M req/s`;
+  return `${(((n / ms) * 1e3) / 1e6).toFixed(2)} M req/s`;
 }
 
 interface Timing {
@@ -123,8 +123,22 @@ function cli(file: string): Timing & { rssKiB: number } {
   const t0 = performance.now();
   const useTime = existsSync('/usr/bin/time');
   const r = useTime
-    ? spawnSync('/usr/bin/time', ['-f', 'MAXRSS_KIB=%M CPU_S=%U+%S', process.execPath, CLI, 'analyze', '--json', file], { encoding: 'utf8', maxBuffer: 1 << 28 })
-    : spawnSync(process.execPath, ['--import', 'data:text/javascript,process.on("exit",()=>{const u=process.resourceUsage();process.stderr.write("MAXRSS_KIB="+u.maxRSS+" CPU_S="+u.userCPUTime/1e6+"+"+u.systemCPUTime/1e6+"\\n")})', CLI, 'analyze', '--json', file], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    ? spawnSync('/usr/bin/time', ['-f', 'MAXRSS_KIB=%M CPU_S=%U+%S', process.execPath, CLI, 'analyze', '--json', file], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 28,
+      })
+    : spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'data:text/javascript,process.on("exit",()=>{const u=process.resourceUsage();process.stderr.write("MAXRSS_KIB="+u.maxRSS+" CPU_S="+u.userCPUTime/1e6+"+"+u.systemCPUTime/1e6+"\\n")})',
+          CLI,
+          'analyze',
+          '--json',
+          file,
+        ],
+        { encoding: 'utf8', maxBuffer: 1 << 28 },
+      );
   const ms = performance.now() - t0;
   if (r.status !== 0) throw new Error(`analyze failed (${r.status}): ${r.stderr}`);
   const m = /MAXRSS_KIB=(\d+) CPU_S=([\d.]+)\+([\d.]+)/.exec(r.stderr);
@@ -155,5 +169,9 @@ export async function run(): Promise<void> {
     ['ssdtune analyze --json (CLI, whole job)', sec(c.ms), sec(c.cpuMs), mrps(N, c.ms), `peak RSS ${(c.rssKiB / 1024).toFixed(0)} MiB`],
   ];
   for (const r of rows) console.log(`${r[0].padEnd(42)} ${r[1].padStart(9)} ${r[2].padStart(9)} ${r[3].padStart(15)}  ${r[4]}`);
-  console.log(`goal: CLI <= 10 s wall -> ${c.ms <= 10_000 ? 'met' : 'NOT met'}; load average at end ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} cores`);
+  console.log(
+    `goal: CLI <= 10 s wall -> ${c.ms <= 10_000 ? 'met' : 'NOT met'}; load average at end ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} on ${cpus().length} cores`,
+  );
 }

@@ -33,7 +33,14 @@ export async function run(): Promise<void> {
       ops.push({
         kind: 'workloads',
         type: 'put',
-        value: { id: newId(), name: `w${j}`, createdAt: new Date().toISOString(), source: { paths: [`/t/${j}`], format: 'mqsim', requests: 1000 + j }, descriptorNames: names, descriptors: names.map((_, k) => (j * 7 + k) % 13) },
+        value: {
+          id: newId(),
+          name: `w${j}`,
+          createdAt: new Date().toISOString(),
+          source: { paths: [`/t/${j}`], format: 'mqsim', requests: 1000 + j },
+          descriptorNames: names,
+          descriptors: names.map((_, k) => (j * 7 + k) % 13),
+        },
       });
     await svc.db.batch(ops);
   }
@@ -48,7 +55,9 @@ export async function run(): Promise<void> {
     const small = await load(`${url}/v1/workloads?limit=10`);
     const ceiling = await load(bareUrl);
     const row = (name: string, r: { rps: number; p50: number; p99: number; errors: number }) =>
-      console.log(`${name.padEnd(44)} ${r.rps.toFixed(0).padStart(8)} req/s   p50 ${r.p50.toFixed(1).padStart(5)} ms   p99 ${r.p99.toFixed(1).padStart(5)} ms   errors ${r.errors}`);
+      console.log(
+        `${name.padEnd(44)} ${r.rps.toFixed(0).padStart(8)} req/s   p50 ${r.p50.toFixed(1).padStart(5)} ms   p99 ${r.p99.toFixed(1).padStart(5)} ms   errors ${r.errors}`,
+      );
     row('ssdtune GET /v1/workloads (100/page)', ours);
     row('ssdtune GET /v1/workloads?limit=10', small);
     row('bare fastify, same bytes from memory', ceiling);

@@ -67,7 +67,7 @@ type Prog = { id: number; name?: string; run_cnt?: number; run_time_ns?: number 
  */
 function progIdsOf(pid: number | 'self'): Set<number> {
   const ids = new Set<number>();
-  let fds: string[] = [];
+  let fds: string[];
   try {
     fds = readdirSync(`/proc/${pid}/fdinfo`);
   } catch {
@@ -119,7 +119,13 @@ function meanLatUs(r: FioResult): number {
   const jobs = (r.json as { jobs: { read: Side; write: Side }[] }).jobs;
   let n = 0;
   let sum = 0;
-  for (const j of jobs) for (const s of [j.read, j.write]) if (s.total_ios && s.clat_ns) (n += s.total_ios), (sum += s.clat_ns.mean * s.total_ios);
+  for (const j of jobs) {
+    for (const s of [j.read, j.write]) {
+      if (!s.total_ios || !s.clat_ns) continue;
+      n += s.total_ios;
+      sum += s.clat_ns.mean * s.total_ios;
+    }
+  }
   return n ? sum / n / 1000 : NaN;
 }
 
@@ -218,7 +224,15 @@ async function once(dev: ScratchDevice, mode: Mode): Promise<Sample> {
       res = await t.stop();
     }
     const wallSec = Number(process.hrtime.bigint() - t0) / 1e9;
-    return { iops: r.iops, fioCpuUs: r.cpuUsPerIo, fioIos: r.total, latUs: meanLatUs(r), captured: res.captured, lost: res.lost, tracerCpuPct: (res.cpuSec / wallSec) * 100 };
+    return {
+      iops: r.iops,
+      fioCpuUs: r.cpuUsPerIo,
+      fioIos: r.total,
+      latUs: meanLatUs(r),
+      captured: res.captured,
+      lost: res.lost,
+      tracerCpuPct: (res.cpuSec / wallSec) * 100,
+    };
   }
   const { collector } = await openCollector(dev.path, { backend: mode });
   let captured = 0;
@@ -237,7 +251,15 @@ async function once(dev: ScratchDevice, mode: Mode): Promise<Sample> {
   await reading;
   const cpu = process.cpuUsage(cpu0);
   const wallUs = Number(process.hrtime.bigint() - t0) / 1000;
-  return { iops: r.iops, fioCpuUs: r.cpuUsPerIo, fioIos: r.total, latUs: meanLatUs(r), captured, lost: collector.stats().lost, tracerCpuPct: ((cpu.user + cpu.system) / wallUs) * 100 };
+  return {
+    iops: r.iops,
+    fioCpuUs: r.cpuUsPerIo,
+    fioIos: r.total,
+    latUs: meanLatUs(r),
+    captured,
+    lost: collector.stats().lost,
+    tracerCpuPct: ((cpu.user + cpu.system) / wallUs) * 100,
+  };
 }
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
@@ -270,8 +292,12 @@ function print(d: DeviceResult, dev: ScratchDevice): void {
   const ref = d.samples.get('none')!;
   const lat = median(ref.map((s) => s.latUs));
   const perIo = 1e6 / median(ref.map((s) => s.iops));
-  console.log(`\n${d.label} (${dev.name}): time per request ${perIo.toFixed(1)} us (1 / IOPS without capture); fio's mean completion latency at queue depth 32 ${lat.toFixed(0)} us`);
-  console.log('| mode | IOPS (median) | IOPS loss, median of pairs (range) | fio CPU per I/O | captured / fio I/Os | records lost | tracer CPU (% of a core) |');
+  console.log(
+    `\n${d.label} (${dev.name}): time per request ${perIo.toFixed(1)} us (1 / IOPS without capture); fio's mean completion latency at queue depth 32 ${lat.toFixed(0)} us`,
+  );
+  console.log(
+    '| mode | IOPS (median) | IOPS loss, median of pairs (range) | fio CPU per I/O | captured / fio I/Os | records lost | tracer CPU (% of a core) |',
+  );
   console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const [mode, ss] of d.samples) {
     const p = d.paired.get(mode) ?? [];
@@ -291,8 +317,12 @@ function print(d: DeviceResult, dev: ScratchDevice): void {
   console.log(`per-round IOPS: ${[...d.samples].map(([m, ss]) => `${m}: ${ss.map((s) => Math.round(s.iops)).join(' ')}`).join('; ')}`);
   const e = d.paired.get('ebpf');
   const a = d.paired.get('bpftrace');
-  if (e && a) console.log(`goal, no more overhead than the anchor: ebpf ${pct(median(e))} vs bpftrace ${pct(median(a))}: ${median(e) <= median(a) ? 'met' : 'MISSED'}`);
-  if (e && perIo >= 50) console.log(`goal, <= 3% where a request takes >= 50 us (here ${perIo.toFixed(0)} us): ebpf ${pct(median(e))}: ${median(e) <= GOAL_SLOW ? 'met' : 'MISSED'}`);
+  if (e && a)
+    console.log(`goal, no more overhead than the anchor: ebpf ${pct(median(e))} vs bpftrace ${pct(median(a))}: ${median(e) <= median(a) ? 'met' : 'MISSED'}`);
+  if (e && perIo >= 50)
+    console.log(
+      `goal, <= 3% where a request takes >= 50 us (here ${perIo.toFixed(0)} us): ebpf ${pct(median(e))}: ${median(e) <= GOAL_SLOW ? 'met' : 'MISSED'}`,
+    );
 }
 
 export async function run(): Promise<void> {
@@ -307,7 +337,9 @@ export async function run(): Promise<void> {
   if (haveTool('bpftrace')) modes.splice(1, 0, 'bpftrace');
   else console.log('bpftrace: not measured (not installed: apt-get install bpftrace): no anchor in this run');
   const load0 = os.loadavg();
-  console.log(`load average at start: ${load0.map((x) => x.toFixed(2)).join(' ')}; fio randread 4 KiB libaio iodepth 32 O_DIRECT, ${SECONDS} s per run, ${ROUNDS} rounds, modes alternated with a no-capture run before each`);
+  console.log(
+    `load average at start: ${load0.map((x) => x.toFixed(2)).join(' ')}; fio randread 4 KiB libaio iodepth 32 O_DIRECT, ${SECONDS} s per run, ${ROUNDS} rounds, modes alternated with a no-capture run before each`,
+  );
   const statsWas = existsSync(BPF_STATS) ? readFileSync(BPF_STATS, 'utf8').trim() : undefined;
   if (statsWas === '0') writeFileSync(BPF_STATS, '1'); // per-program run time, restored below
   if (statsWas === '0') cleanups.add(() => writeFileSync(BPF_STATS, '0'));
@@ -330,5 +362,10 @@ export async function run(): Promise<void> {
   } finally {
     if (statsWas === '0') writeFileSync(BPF_STATS, '0');
   }
-  console.log(`\nload average at end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (timed figures need an idle machine: re-run idle before quoting them)`);
+  console.log(
+    `\nload average at end: ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} (timed figures need an idle machine: re-run idle before quoting them)`,
+  );
 }

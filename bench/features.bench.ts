@@ -62,7 +62,15 @@ function loadColumns(): TraceBatch {
     return new ctor(b.buffer.slice(b.byteOffset, b.byteOffset + b.length) as ArrayBuffer);
   };
   const timeNs = read('time', Float64Array);
-  return { length: timeNs.length, timeNs, sector: read('sector', Float64Array), bytes: read('bytes', Uint32Array), op: read('op', Uint16Array), device: read('device', Uint32Array), pid: new Uint32Array(timeNs.length) };
+  return {
+    length: timeNs.length,
+    timeNs,
+    sector: read('sector', Float64Array),
+    bytes: read('bytes', Uint32Array),
+    op: read('op', Uint16Array),
+    device: read('device', Uint32Array),
+    pid: new Uint32Array(timeNs.length),
+  };
 }
 
 /** The ssdtune side, in a child process. */
@@ -72,7 +80,15 @@ async function worker(): Promise<void> {
   const B = 65536;
   for (let o = 0; o < all.length; o += B) {
     const e = Math.min(all.length, o + B);
-    batches.push({ length: e - o, timeNs: all.timeNs.subarray(o, e), sector: all.sector.subarray(o, e), bytes: all.bytes.subarray(o, e), op: all.op.subarray(o, e), device: all.device.subarray(o, e), pid: all.pid.subarray(o, e) });
+    batches.push({
+      length: e - o,
+      timeNs: all.timeNs.subarray(o, e),
+      sector: all.sector.subarray(o, e),
+      bytes: all.bytes.subarray(o, e),
+      op: all.op.subarray(o, e),
+      device: all.device.subarray(o, e),
+      pid: all.pid.subarray(o, e),
+    });
   }
   const cpu = () => {
     const u = process.cpuUsage();
@@ -188,7 +204,9 @@ export async function run(): Promise<void> {
   else console.log(`scikit-learn side failed or missing (/usr/bin/python3 with python3-sklearn): ${py.stderr.trim().split('\n').pop()}`);
   const f = (x: number) => x.toFixed(3).padStart(9);
   const row = (label: string, get: (s: Side) => number) => console.log(`${label.padEnd(34)}${f(get(a))}        ${b ? f(get(b)) : '      n/a'}`);
-  console.log(`${N} requests, ${a.windows} windows of ${WINDOW}; 2-core machine shared with other jobs (load average ${loadavg()[0]!.toFixed(1)}): CPU times are the steadier figure`);
+  console.log(
+    `${N} requests, ${a.windows} windows of ${WINDOW}; 2-core machine shared with other jobs (load average ${loadavg()[0]!.toFixed(1)}): CPU times are the steadier figure`,
+  );
   console.log(`${''.padEnd(34)}  ssdtune    numpy+sklearn`);
   row('features+descriptors wall (s)', (s) => s.features);
   row('features+descriptors CPU (s)', (s) => s.cpuFeatures);
@@ -198,7 +216,9 @@ export async function run(): Promise<void> {
   row('total CPU (s)', (s) => s.cpuFeatures + s.cpuModel);
   row('peak RSS (MiB)', (s) => s.maxRssMiB);
   console.log(`${'chosen k'.padEnd(34)}${String(a.k).padStart(9)}        ${b ? String(b.k).padStart(9) : '      n/a'}`);
-  console.log(`${'PCA explained variance ratio'.padEnd(34)}${a.ratio.map((x) => x.toFixed(4)).join(' ')}  ${b ? b.ratio.map((x) => x.toFixed(4)).join(' ') : 'n/a'}`);
+  console.log(
+    `${'PCA explained variance ratio'.padEnd(34)}${a.ratio.map((x) => x.toFixed(4)).join(' ')}  ${b ? b.ratio.map((x) => x.toFixed(4)).join(' ') : 'n/a'}`,
+  );
   if (b) {
     let maxDiff = 0;
     for (let i = 0; i < a.X.length; i++) for (let j = 0; j < a.X[i]!.length; j++) maxDiff = Math.max(maxDiff, Math.abs(a.X[i]![j]! - b.X[i]![j]!));

@@ -201,7 +201,7 @@ async function partB(pgs: PostgresServer, redis: RedisServer): Promise<void> {
   const N = 200;
   const sleepMs = 250;
   console.log(`\n(b) drain ${N} evaluations, sleep-calibrated evaluator ${sleepMs} ms, lock 3 s`);
-  console.log('workers  kills  elapsed s  eval/s  vs linear  results  lost  dup-executed  worst recovery s  load');
+  console.log('workers  kills  elapsed s  eval/s  vs linear  results  lost  dup-executed  worst recovery s  worker cpu ms/eval  load');
   let base = 0;
   for (const killEvery of [0, 10_000]) {
     for (const workers of [1, 2, 4, 8]) {
@@ -243,8 +243,11 @@ async function partB(pgs: PostgresServer, redis: RedisServer): Promise<void> {
           pool[i] = await spawnOne();
         }
       })();
+      const cpu0 = pool.reduce((a, w) => a + cpuSeconds(w.p.pid!), 0);
       const outcomes = await Promise.allSettled(Array.from({ length: N }, (_, i) => remote.evaluate({ key: evaluationKey(spec, { i }), spec, config: { i }, workload: 'msr' })));
       const elapsed = (Date.now() - t0) / 1000;
+      // The surviving workers' CPU per evaluation (a killed worker's is lost): what the drain costs whatever the load.
+      const cpuPerEval = ((pool.reduce((a, w) => a + cpuSeconds(w.p.pid!), 0) - cpu0) / N) * 1000;
       draining = false;
       const results = await db.count('results');
       let starts = 0;
@@ -264,7 +267,7 @@ async function partB(pgs: PostgresServer, redis: RedisServer): Promise<void> {
       if (workers === 1 && !killEvery) base = rate;
       const linear = base ? rate / (workers * base) : NaN;
       const lost = N - results + outcomes.filter((o) => o.status === 'rejected').length;
-      console.log(`${String(workers).padStart(7)} ${String(kills.length).padStart(6)} ${elapsed.toFixed(1).padStart(10)} ${rate.toFixed(1).padStart(7)} ${(linear * 100).toFixed(0).padStart(9)}% ${String(results).padStart(8)} ${String(lost).padStart(5)} ${String(starts - N).padStart(13)} ${(kills.length ? worst.toFixed(1) : '-').padStart(17)}  ${load()}`);
+      console.log(`${String(workers).padStart(7)} ${String(kills.length).padStart(6)} ${elapsed.toFixed(1).padStart(10)} ${rate.toFixed(1).padStart(7)} ${(linear * 100).toFixed(0).padStart(9)}% ${String(results).padStart(8)} ${String(lost).padStart(5)} ${String(starts - N).padStart(13)} ${(kills.length ? worst.toFixed(1) : '-').padStart(17)} ${(kills.length ? '-' : cpuPerEval.toFixed(1)).padStart(19)}  ${load()}`);
       await killer;
       for (const w of pool) await stopProc(w.p);
       await remote.close();

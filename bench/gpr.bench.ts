@@ -10,7 +10,6 @@
 import { GaussianProcess } from '../src/gpr/gpr.js';
 import { gprDataset, runSklearn, sklearnMissing, type SklearnJob } from './gpr-sklearn.js';
 
-
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 export async function run(): Promise<void> {
@@ -24,7 +23,9 @@ export async function run(): Promise<void> {
     const warm = gprDataset(99 + n, n, d, 10);
     new GaussianProcess({ normalizeY: true }).fit(warm.X, warm.y).predict(warm.Xs);
   }
-  console.log(`d = ${d}, kernel 1e3*RBF(10) + 1e3*RationalQuadratic(1, 1) + WhiteKernel(1e3), normalize_y, 1 optimiser start, 200 predictions; median of ${repeats}`);
+  console.log(
+    `d = ${d}, kernel 1e3*RBF(10) + 1e3*RationalQuadratic(1, 1) + WhiteKernel(1e3), normalize_y, 1 optimiser start, 200 predictions; median of ${repeats}`,
+  );
   console.log('    n |   ours ms   evals        LML |  sklearn ms        LML | speed-up  dLML');
   for (const n of sizes) {
     const data = gprDataset(n, n, d, 200);
@@ -45,6 +46,8 @@ export async function run(): Promise<void> {
       skMs = median(res.map((r) => r.seconds * 1000));
       skLml = res[0]!.lml;
     }
-    console.log(`${String(n).padStart(5)} | ${ours.toFixed(1).padStart(9)} ${String(gp!.evaluations).padStart(7)} ${gp!.lml.toFixed(4).padStart(10)} | ${skMs.toFixed(1).padStart(11)} ${skLml.toFixed(4).padStart(10)} | ${(skMs / ours).toFixed(2).padStart(7)}x ${(gp!.lml - skLml).toExponential(1).padStart(8)}`);
+    console.log(
+      `${String(n).padStart(5)} | ${ours.toFixed(1).padStart(9)} ${String(gp!.evaluations).padStart(7)} ${gp!.lml.toFixed(4).padStart(10)} | ${skMs.toFixed(1).padStart(11)} ${skLml.toFixed(4).padStart(10)} | ${(skMs / ours).toFixed(2).padStart(7)}x ${(gp!.lml - skLml).toExponential(1).padStart(8)}`,
+    );
   }
 }

@@ -32,7 +32,17 @@ function median(xs: number[]): number {
 }
 
 function fioArgs(dev: string, spec: PatternSpec): string[] {
-  const common = ['--name=bench', `--filename=${dev}`, '--readonly', '--ioengine=io_uring', '--iodepth=1', '--direct=0', '--invalidate=1', `--bs=${spec.requestBytes}`, '--output-format=json'];
+  const common = [
+    '--name=bench',
+    `--filename=${dev}`,
+    '--readonly',
+    '--ioengine=io_uring',
+    '--iodepth=1',
+    '--direct=0',
+    '--invalidate=1',
+    `--bs=${spec.requestBytes}`,
+    '--output-format=json',
+  ];
   if (spec.pattern === 'sequential') return [...common, '--rw=read', `--size=${spec.count * spec.requestBytes}`];
   return [...common, '--rw=randread', `--size=${spec.spanBytes}`, `--number_ios=${spec.count}`, '--randrepeat=1', '--norandommap'];
 }
@@ -70,10 +80,14 @@ export async function run(): Promise<void> {
     const asCreated = readSnapshot(dev);
     const load = execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).trim();
     const fsType = execFileSync('df', ['--output=fstype', loop.backingFile], { encoding: 'utf8' }).trim().split('\n').pop();
-    console.log(`device ${loop.name}: ${size / MiB} MiB file ${loop.backingFile} (${fsType}), direct I/O on; as created read_ahead_kb=${asCreated.read_ahead_kb} max_sectors_kb=${asCreated.max_sectors_kb} scheduler=${asCreated.scheduler}`);
+    console.log(
+      `device ${loop.name}: ${size / MiB} MiB file ${loop.backingFile} (${fsType}), direct I/O on; as created read_ahead_kb=${asCreated.read_ahead_kb} max_sectors_kb=${asCreated.max_sectors_kb} scheduler=${asCreated.scheduler}`,
+    );
     console.log(`load average at start: ${load} (2 cores shared with other jobs: figures are under contention)`);
     const cost = await calibrateDevice(loop.path, size);
-    console.log(`calibrated cost: ${cost.requestUs.toFixed(1)} us/request, ${cost.parallelism.toFixed(1)} requests overlapped, ${(cost.bytesPerSec / 1e9).toFixed(2)} GB/s, ${cost.appRequestUs.toFixed(1)} us per cached read`);
+    console.log(
+      `calibrated cost: ${cost.requestUs.toFixed(1)} us/request, ${cost.parallelism.toFixed(1)} requests overlapped, ${(cost.bytesPerSec / 1e9).toFixed(2)} GB/s, ${cost.appRequestUs.toFixed(1)} us per cached read`,
+    );
     const live = new LiveEvaluator({ device: loop.path, repetitions: 1, store });
     const workloads: [string, PatternSpec][] = [
       ['sequential 4 KiB reads, 64 MiB', { pattern: 'sequential', count: 16384, requestBytes: 4096, spanBytes: 448 * MiB }],
@@ -107,8 +121,12 @@ export async function run(): Promise<void> {
         const o = ours[i]!;
         const f = fio[i]!;
         const cv = meanStd(o);
-        const fioCol = haveFio ? `   fio ${(median(f) / 1e6).toFixed(0).padStart(5)} [${(Math.min(...f) / 1e6).toFixed(0)}-${(Math.max(...f) / 1e6).toFixed(0)}] x${(median(f) / fbase).toFixed(2)}` : '   fio n/a';
-        console.log(`  ${configs[i]![0].padEnd(42)} ssdtune replay ${(median(o) / 1e6).toFixed(0).padStart(5)} [${(Math.min(...o) / 1e6).toFixed(0)}-${(Math.max(...o) / 1e6).toFixed(0)}] cv ${((cv.std / cv.mean) * 100).toFixed(0)}% x${(median(o) / base).toFixed(2)}${fioCol}`);
+        const fioCol = haveFio
+          ? `   fio ${(median(f) / 1e6).toFixed(0).padStart(5)} [${(Math.min(...f) / 1e6).toFixed(0)}-${(Math.max(...f) / 1e6).toFixed(0)}] x${(median(f) / fbase).toFixed(2)}`
+          : '   fio n/a';
+        console.log(
+          `  ${configs[i]![0].padEnd(42)} ssdtune replay ${(median(o) / 1e6).toFixed(0).padStart(5)} [${(Math.min(...o) / 1e6).toFixed(0)}-${(Math.max(...o) / 1e6).toFixed(0)}] cv ${((cv.std / cv.mean) * 100).toFixed(0)}% x${(median(o) / base).toFixed(2)}${fioCol}`,
+        );
       }
     }
   } finally {

@@ -51,7 +51,8 @@ function reference(cmd: string): { cpu: number; rssMiB: number } {
   return { cpu: u + s, rssMiB: m / 1024 };
 }
 
-const show = (o: Outcome): string => `${o.code ?? `${o.requests} requests`}, peak RSS ${o.rssMiB.toFixed(0)} MiB, ${o.cpu.toFixed(2)} CPU-s (${o.wall.toFixed(2)} s wall)`;
+const show = (o: Outcome): string =>
+  `${o.code ?? `${o.requests} requests`}, peak RSS ${o.rssMiB.toFixed(0)} MiB, ${o.cpu.toFixed(2)} CPU-s (${o.wall.toFixed(2)} s wall)`;
 
 export async function run(): Promise<void> {
   mkdirSync(DATA, { recursive: true });
@@ -71,7 +72,9 @@ export async function run(): Promise<void> {
     const ref = reference(`bzip2 -dc '${file}' | wc -c`);
     console.log(`  ${name}`);
     console.log(`    --format mqsim, default limits:       ${show(readChild(file, { format: 'mqsim' }))}`);
-    console.log(`    line+ratio caps off, 256 MiB byte cap:  ${show(readChild(file, { format: 'mqsim', limits: { maxCompressionRatio: 0, maxLineBytes: 2 ** 40, maxDecompressedBytes: 256 << 20 } }))}`);
+    console.log(
+      `    line+ratio caps off, 256 MiB byte cap:  ${show(readChild(file, { format: 'mqsim', limits: { maxCompressionRatio: 0, maxLineBytes: 2 ** 40, maxDecompressedBytes: 256 << 20 } }))}`,
+    );
     console.log(`    bzip2 -dc | wc -c (whole 1 GiB):      peak RSS ${ref.rssMiB.toFixed(0)} MiB, ${ref.cpu.toFixed(2)} CPU-s`);
   }
   console.log('a 100 MiB line (line 2): default maxLineBytes (1 MiB) vs raised to 256 MiB (read whole, then rejected by the parser)');

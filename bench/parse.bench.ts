@@ -40,7 +40,16 @@ async function replicated(copies: number): Promise<TraceSource> {
           const dt = (k0 + k) * span;
           const ds = ((k0 + k) % 64) * 2097152;
           for (let i = 0; i < real.length; i++) {
-            b.push(real.timeNs[i] + dt, real.sector[i] + ds, real.bytes[i], real.op[i], real.device[i], real.pid[i], real.issueNs![i] + dt, real.completeNs![i] + dt);
+            b.push(
+              real.timeNs[i] + dt,
+              real.sector[i] + ds,
+              real.bytes[i],
+              real.op[i],
+              real.device[i],
+              real.pid[i],
+              real.issueNs![i] + dt,
+              real.completeNs![i] + dt,
+            );
           }
         }
         yield b.take();
@@ -57,7 +66,9 @@ async function ensureData(): Promise<void> {
   const res = await writeBlktrace(await replicated(copies), PREFIX, { cpus: 2 });
   const { writeFileSync } = await import('node:fs');
   writeFileSync(stamp, String(res.events));
-  console.log(`made ${res.events} events (${res.requests} requests) in ${((performance.now() - t0) / 1000).toFixed(1)} s with writeBlktrace -> ${PREFIX}.blktrace.{0,1}`);
+  console.log(
+    `made ${res.events} events (${res.requests} requests) in ${((performance.now() - t0) / 1000).toFixed(1)} s with writeBlktrace -> ${PREFIX}.blktrace.{0,1}`,
+  );
 }
 
 function bytesOfSet(): number {
@@ -103,7 +114,8 @@ function timeBlkparse(args: string[]): Timing {
 }
 
 const rate = (n: number, s: number) => `${(n / s / 1e6).toFixed(2)} M events/s`;
-const fmt = (t: Timing, events: number) => `wall ${t.s.toFixed(3)} s ${rate(events, t.s).padStart(17)} | cpu ${t.cpu.toFixed(3)} s ${rate(events, t.cpu).padStart(17)}`;
+const fmt = (t: Timing, events: number) =>
+  `wall ${t.s.toFixed(3)} s ${rate(events, t.s).padStart(17)} | cpu ${t.cpu.toFixed(3)} s ${rate(events, t.cpu).padStart(17)}`;
 const bestOf = (ts: Timing[]) => ({ s: Math.min(...ts.map((t) => t.s)), cpu: Math.min(...ts.map((t) => t.cpu)) });
 
 export async function run(): Promise<void> {

@@ -14,7 +14,11 @@ const files = readdirSync(dir)
   .filter((f) => wanted.length === 0 || wanted.includes(f.replace(/\.bench\.js$/, '')))
   .sort();
 if (files.length === 0) {
-  console.error(`no benchmark matches ${wanted.join(' ')}; have: ${readdirSync(dir).filter((f) => f.endsWith('.bench.js')).join(' ')}`);
+  console.error(
+    `no benchmark matches ${wanted.join(' ')}; have: ${readdirSync(dir)
+      .filter((f) => f.endsWith('.bench.js'))
+      .join(' ')}`,
+  );
   process.exit(2);
 }
 for (const f of files) {

@@ -64,7 +64,7 @@ export function spearman(a: number[], b: number[]): number {
   const ranks = (v: number[]): number[] => {
     const idx = v.map((x, i) => [x, i] as const).sort((p, q) => p[0] - q[0]);
     const r = new Array<number>(v.length);
-    for (let i = 0; i < idx.length; ) {
+    for (let i = 0; i < idx.length;) {
       let j = i;
       while (j + 1 < idx.length && idx[j + 1]![0] === idx[i]![0]) j++;
       for (let k = i; k <= j; k++) r[idx[k]![1]] = (i + j) / 2 + 1;
@@ -104,7 +104,11 @@ async function mqsimSide(binary: string, file: string, config: Configuration, re
 }
 
 const fmt = (x: number, d = 2): string => (Number.isFinite(x) ? x.toFixed(d) : String(x));
-const load = (): string => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+const load = (): string =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 
 export async function run(): Promise<void> {
   const pickTraces = process.env.SSDSIM_VS_MQSIM_TRACES?.split(',');
@@ -126,7 +130,9 @@ export async function run(): Promise<void> {
     for (const replay of replays) {
       const label = `${t.name} ${describeReplay(replay)}`;
       console.log(`\n--- ${label}: ${t.what} ---`);
-      console.log(`${'configuration'.padEnd(18)} ${'MQSim us'.padStart(11)} ${'ssdsim us'.padStart(11)} ${'diff'.padStart(7)} ${'MQSim grade'.padStart(12)} ${'ssdsim grade'.padStart(12)} | CPU-s MQSim / ssdsim | peak RSS MB MQSim / ssdsim`);
+      console.log(
+        `${'configuration'.padEnd(18)} ${'MQSim us'.padStart(11)} ${'ssdsim us'.padStart(11)} ${'diff'.padStart(7)} ${'MQSim grade'.padStart(12)} ${'ssdsim grade'.padStart(12)} | CPU-s MQSim / ssdsim | peak RSS MB MQSim / ssdsim`,
+      );
       const rows: { name: string; mq: Side; ss: Side }[] = [];
       for (const [name, over] of configs) {
         const cfg = { ...AUTOBLOX_BASELINE, ...over } as unknown as Configuration;
@@ -167,11 +173,17 @@ export async function run(): Promise<void> {
   }
   console.log(`\n--- goals (load average now ${load()}) ---`);
   const worstRho = goals.spearman.reduce((w, x) => (x[1] < w[1] ? x : w), ['-', Infinity] as [string, number]);
-  console.log(`Spearman >= 0.9 on every trace and intensity that ranks: ${worstRho[1] >= 0.9 ? 'met' : 'MISSED'} (lowest ${fmt(worstRho[1], 3)}, ${worstRho[0]})`);
+  console.log(
+    `Spearman >= 0.9 on every trace and intensity that ranks: ${worstRho[1] >= 0.9 ? 'met' : 'MISSED'} (lowest ${fmt(worstRho[1], 3)}, ${worstRho[0]})`,
+  );
   const worstPick = goals.pick.reduce((w, x) => (x[1] > w[1] ? x : w), ['-', 0] as [string, number]);
-  console.log(`ssdsim's best within 5% of MQSim's best grade: ${worstPick[1] <= 1.05 ? 'met' : 'MISSED'} (worst ${fmt((worstPick[1] - 1) * 100, 2)}% short, ${worstPick[0]})`);
+  console.log(
+    `ssdsim's best within 5% of MQSim's best grade: ${worstPick[1] <= 1.05 ? 'met' : 'MISSED'} (worst ${fmt((worstPick[1] - 1) * 100, 2)}% short, ${worstPick[0]})`,
+  );
   const minCpu = Math.min(...goals.cpu);
-  console.log(`>= 20x fewer CPU-seconds per evaluation: ${minCpu >= 20 ? 'met' : 'MISSED'} (least ${fmt(minCpu, 1)}x, median ${fmt(goals.cpu.sort((a, b) => a - b)[goals.cpu.length >> 1]!, 1)}x)`);
+  console.log(
+    `>= 20x fewer CPU-seconds per evaluation: ${minCpu >= 20 ? 'met' : 'MISSED'} (least ${fmt(minCpu, 1)}x, median ${fmt(goals.cpu.sort((a, b) => a - b)[goals.cpu.length >> 1]!, 1)}x)`,
+  );
   const maxRss = Math.max(...goals.rss);
   console.log(`<= 1/10 of MQSim's memory: ${maxRss <= 0.1 ? 'met' : 'MISSED'} (at most 1/${fmt(1 / maxRss, 1)} of it)`);
 }

@@ -22,7 +22,11 @@ function rssMiB(): number {
 }
 
 /** Wall time of the whole call; the simulator reports its preconditioning time itself. */
-async function timed(cfg: SsdConfig, open: () => Promise<TraceSource> | TraceSource, opts: Parameters<typeof simulate>[2]): Promise<{ r: SimResults; total: number; pre: number }> {
+async function timed(
+  cfg: SsdConfig,
+  open: () => Promise<TraceSource> | TraceSource,
+  opts: Parameters<typeof simulate>[2],
+): Promise<{ r: SimResults; total: number; pre: number }> {
   const t0 = performance.now();
   const r = await simulate(cfg, await open(), opts);
   return { r, total: (performance.now() - t0) / 1000, pre: r.preconditionWallNs / 1e9 };
@@ -55,7 +59,9 @@ async function search(n: number): Promise<void> {
       if (e.type !== 'evaluation') return;
       if (e.evaluation.status === 'failed') failed++;
       const ev = e.evaluation;
-      console.log(`  #${ev.index} ${ev.phase} ${(ev.ms / 1000).toFixed(1)} s ${ev.status}${ev.grade !== undefined ? ` grade ${ev.grade.toFixed(3)}` : ''}${ev.message ? ` (${ev.message})` : ''}`);
+      console.log(
+        `  #${ev.index} ${ev.phase} ${(ev.ms / 1000).toFixed(1)} s ${ev.status}${ev.grade !== undefined ? ` grade ${ev.grade.toFixed(3)}` : ''}${ev.message ? ` (${ev.message})` : ''}`,
+      );
     },
   });
   const best = bestOf(rec.evaluations);
@@ -72,7 +78,18 @@ export async function run(): Promise<void> {
   if (searchN > 0) return search(searchN);
   const n = Number(process.env.SSDSIM_BENCH_REQUESTS ?? 1_000_000);
   // A 64 GiB device (MQSim's default geometry with 256 blocks per plane), then the AutoBlox baseline (480 GiB).
-  const mid: SsdConfig = { ...AUTOBLOX_BASELINE, channels: 8, chipsPerChannel: 4, diesPerChip: 2, planesPerDie: 2, blocksPerPlane: 256, pagesPerBlock: 256, pageBytes: 8192, dataCacheBytes: 256 << 20, cmtBytes: 2 << 20 };
+  const mid: SsdConfig = {
+    ...AUTOBLOX_BASELINE,
+    channels: 8,
+    chipsPerChannel: 4,
+    diesPerChip: 2,
+    planesPerDie: 2,
+    blocksPerPlane: 256,
+    pagesPerBlock: 256,
+    pageBytes: 8192,
+    dataCacheBytes: 256 << 20,
+    cmtBytes: 2 << 20,
+  };
   const devices: [string, SsdConfig][] = [['64GiB', mid]];
   if (process.env.SSDSIM_BENCH_BASELINE !== '0') devices.push(['baseline', { ...AUTOBLOX_BASELINE }]);
   for (const [dname, cfg] of devices) {
@@ -81,12 +98,29 @@ export async function run(): Promise<void> {
       // Open loop: 25k requests/s of simulated time (below the 64 GiB device's capacity); closed loop: 64 outstanding.
       const x = await timed(
         cfg,
-        () => syntheticTrace({ requests: n, readRatio: 0.7, bytes: 4096, pattern: 'random', spanSectors: span, interArrivalNs: mode === 'trace' ? 40_000 : 0, seed: 1 }),
+        () =>
+          syntheticTrace({
+            requests: n,
+            readRatio: 0.7,
+            bytes: 4096,
+            pattern: 'random',
+            spanSectors: span,
+            interArrivalNs: mode === 'trace' ? 40_000 : 0,
+            seed: 1,
+          }),
         { mode, closedLoopDepth: 64, preconditionFill: 1, preconditionAge: 1 },
       );
       line(`${dname} 4K rand 70/30 ${mode === 'closed' ? 'QD64' : 'open 25k/s'}`, cfg, x);
     }
-    for (const t of ['mqsim_wsrch-small.trace', 'msps_msnfs_30s.trace', 'msr_hm_0_sample1000.csv', 'cloudphysics_vscsi_sample.csv', 'tencent_cbs_sample50k.csv.bz2', 'blkparse_hadoop_writeback_apress.txt', 'blktrace_centos7_vm_small']) {
+    for (const t of [
+      'mqsim_wsrch-small.trace',
+      'msps_msnfs_30s.trace',
+      'msr_hm_0_sample1000.csv',
+      'cloudphysics_vscsi_sample.csv',
+      'tencent_cbs_sample50k.csv.bz2',
+      'blkparse_hadoop_writeback_apress.txt',
+      'blktrace_centos7_vm_small',
+    ]) {
       const file = path.join(PROJECT_ROOT, 'traces', t);
       if (!existsSync(file)) continue;
       try {

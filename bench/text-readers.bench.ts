@@ -16,7 +16,9 @@ const DATA = path.join(PROJECT_ROOT, 'bench', 'data');
 function repeatShifted(src: string, out: string, times: number, shift: (line: string, k: number) => string): string {
   const file = path.join(DATA, out);
   if (existsSync(file)) return file;
-  const lines = readFileSync(path.join(PROJECT_ROOT, 'traces', src), 'latin1').split('\n').filter((l) => l.length);
+  const lines = readFileSync(path.join(PROJECT_ROOT, 'traces', src), 'latin1')
+    .split('\n')
+    .filter((l) => l.length);
   const parts: string[] = [];
   for (let k = 0; k < times; k++) parts.push(lines.map((l) => shift(l, k)).join('\n'));
   writeFileSync(file, parts.join('\n') + '\n');

@@ -13,5 +13,5 @@ $SUDO apt-get install -y -q --no-install-recommends \
   clang llvm libbpf-dev libelf-dev bpftool linux-libc-dev \
   fio blktrace bpftrace util-linux kmod strace gzip bzip2 xz-utils zstd \
   python3-sklearn python3-numpy \
-  chromium fonts-dejavu-core zsh groff-base \
+  chromium fonts-dejavu-core zsh groff-base clang-format \
   postgresql redis-server

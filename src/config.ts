@@ -54,6 +54,14 @@ export interface Settings {
   evaluator: string;
   /** Largest trace upload the API accepts, bytes. */
   maxUploadBytes: number;
+  /** Host names (Host header) the server answers to besides loopback's, this host's name and the bound address. */
+  allowedHosts: string[];
+  /** Directories besides the upload directory whose files the API may register by path (default none). */
+  traceDirs: string[];
+  /** Jobs that may wait in the queue; a submission beyond is refused (HTTP 429). */
+  maxQueuedJobs: number;
+  /** Runs of one job that may start before an interrupted job is no longer resumed automatically. */
+  maxJobAttempts: number;
   /** Path of a user-supplied MQSim binary, for the mqsim evaluator. */
   mqsimPath?: string;
   /** Directory of the workload similarity model (default: the one shipped in models/similarity). */
@@ -79,6 +87,10 @@ const DEFAULTS: Omit<Settings, 'dataDir'> = {
   port: 7411,
   evaluator: 'ssdsim',
   maxUploadBytes: 512 * 1024 * 1024,
+  traceDirs: [],
+  allowedHosts: [],
+  maxQueuedJobs: 100,
+  maxJobAttempts: 3,
   modelDir: path.join(PROJECT_ROOT, 'models', 'similarity'),
   ssdsim: {},
   tune: {},
@@ -153,6 +165,9 @@ function checkFile(file: string, json: unknown): Record<string, unknown> {
   for (const [k, min] of [['budget', 2], ['seed', 0], ['batch', 1]] as const) if (t[k] !== undefined && !(Number.isInteger(t[k]) && (t[k] as number) >= min)) bad(`tune.${k}`, `an integer >= ${min}`);
   if (t.lbaPolicy !== undefined && t.lbaPolicy !== 'reject' && t.lbaPolicy !== 'modulo') bad('tune.lbaPolicy', '"reject" or "modulo"');
   if (t.screenFraction !== undefined && !(typeof t.screenFraction === 'number' && t.screenFraction > 0 && t.screenFraction <= 1)) bad('tune.screenFraction', 'a number in (0, 1]');
+  for (const k of ['traceDirs', 'allowedHosts'] as const) {
+    if (o[k] !== undefined && !(Array.isArray(o[k]) && (o[k] as unknown[]).every((v) => typeof v === 'string' && v !== ''))) bad(k, 'a list of non-empty strings');
+  }
   if (o.progress !== undefined && !['auto', 'bar', 'log', 'none'].includes(o.progress as string)) bad('progress', '"auto", "bar", "log" or "none"');
   // Before the tune section, lbaPolicy lived under ssdsim: still honoured there.
   const sim = (o.ssdsim ?? {}) as Record<string, unknown>;

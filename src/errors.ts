@@ -107,6 +107,8 @@ export const ERR_TRACE_LIMIT = defineError('SSDTUNE_TRACE_LIMIT', 413, EXIT.BAD_
 /** file, why (the signal's reason) */
 export const ERR_TRACE_ABORTED = defineError('SSDTUNE_TRACE_ABORTED', 499, EXIT.FAILURE, '%s: reading cancelled (%s)');
 export const ERR_TRACE_OPEN = defineError('SSDTUNE_TRACE_OPEN', 400, EXIT.BAD_INPUT, '%s: %s');
+/** output file, why it cannot be written */
+export const ERR_TRACE_WRITE = defineError('SSDTUNE_TRACE_WRITE', 500, EXIT.FAILURE, 'cannot write %s: %s');
 
 // ---- configuration space, GPR and search ---------------------------------
 /** space name, parameter name, what is wrong */
@@ -155,11 +157,23 @@ export const ERR_CONFDB_LOCKED = defineError(
   EXIT.CONFLICT,
   'the ConfDB at %s is open in another process (is `ssdtune serve` running? then pass --server URL or set SSDTUNE_SERVER so the CLI goes through its API; otherwise stop the other ssdtune process)',
 );
+/** location, LevelDB's message */
+export const ERR_CONFDB_CORRUPT = defineError('SSDTUNE_CONFDB_CORRUPT', 500, EXIT.FAILURE, 'the ConfDB at %s is damaged (%s): move it aside and restore the records from an export (`ssdtune db import FILE` into the fresh one); ssdtune does not write to a damaged store');
 export const ERR_CONFDB_OPEN = defineError('SSDTUNE_CONFDB_OPEN', 500, EXIT.FAILURE, 'cannot open the ConfDB at %s: %s');
 export const ERR_CONFDB_SCHEMA = defineError('SSDTUNE_CONFDB_SCHEMA', 500, EXIT.UNSUPPORTED, 'the ConfDB at %s has schema version %s, newer than this ssdtune understands (%s): upgrade ssdtune');
 export const ERR_CONFDB_IMPORT = defineError('SSDTUNE_CONFDB_IMPORT', 400, EXIT.BAD_INPUT, '%s: line %s: %s');
 export const ERR_CONFLICT = defineError('SSDTUNE_CONFLICT', 409, EXIT.CONFLICT, '%s');
+/** jobs waiting, the limit */
+export const ERR_QUEUE_FULL = defineError('SSDTUNE_QUEUE_FULL', 429, EXIT.CONFLICT, 'the job queue is full (%s jobs waiting, limit %s): try again when some have finished');
+/** address:port, why */
+export const ERR_SERVE_LISTEN = defineError('SSDTUNE_SERVE_LISTEN', 500, EXIT.CONFLICT, 'cannot serve on %s: %s');
+/** token file, what is wrong with it */
+export const ERR_TOKEN = defineError('SSDTUNE_TOKEN', 500, EXIT.PERMISSION, '%s: not a usable API token: %s; it must hold 32 to 512 visible ASCII characters (delete the file and the server makes a new one)');
 export const ERR_UNAUTHORIZED = defineError('SSDTUNE_UNAUTHORIZED', 401, EXIT.PERMISSION, '%s');
+/** address as given, the address it resolves to */
+export const ERR_SERVE_EXPOSED = defineError('SSDTUNE_SERVE_EXPOSED', 400, EXIT.USAGE, 'refusing to serve on %s (%s is not a loopback address) without --expose: other hosts could reach the API; pass --expose to serve beyond this host (every route then needs the API token)');
+/** the Host header's name, the names allowed */
+export const ERR_HOST_NOT_ALLOWED = defineError('SSDTUNE_HOST_NOT_ALLOWED', 421, EXIT.PERMISSION, 'this server does not answer to the host name "%s" (it answers to %s): add it to "allowedHosts" in config.json or with serve --allow-host');
 export const ERR_UPLOAD_TOO_LARGE = defineError('SSDTUNE_UPLOAD_TOO_LARGE', 413, EXIT.BAD_INPUT, 'upload exceeds the limit of %s bytes');
 /** server URL, why (refused, timed out, ...): the server did not answer, as opposed to answering no (a fleet agent then works from its cache) */
 export const ERR_SERVER_UNREACHABLE = defineError('SSDTUNE_SERVER_UNREACHABLE', 503, EXIT.FAILURE, 'cannot reach the ssdtune server at %s: %s');

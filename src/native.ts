@@ -44,7 +44,9 @@ export function mainAddonPath(): string {
     const gypBuild = require('node-gyp-build') as { resolve(dir: string): string };
     return gypBuild.resolve(PROJECT_ROOT);
   } catch (e) {
-    throw ERR_NATIVE(`${local} is missing and no prebuilt binary fits this machine (${(e as Error).message.split('\n')[0]}): run \`npm run build:native\` (needs g++ and make)`);
+    throw ERR_NATIVE(
+      `${local} is missing and no prebuilt binary fits this machine (${(e as Error).message.split('\n')[0]}): run \`npm run build:native\` (needs g++ and make)`,
+    );
   }
 }
 
@@ -65,7 +67,12 @@ export type NativeFeature = 'ebpf' | 'uring';
 
 /** What each optional feature gives, and the run-time library it links. */
 export const NATIVE_FEATURES: Record<NativeFeature, { what: string; library: string; runtimePackages: string; buildPackages: string }> = {
-  ebpf: { what: 'live capture with eBPF (collect --backend ebpf)', library: 'libbpf', runtimePackages: 'libbpf1 libelf1', buildPackages: 'libbpf-dev libelf-dev zlib1g-dev clang bpftool' },
+  ebpf: {
+    what: 'live capture with eBPF (collect --backend ebpf)',
+    library: 'libbpf',
+    runtimePackages: 'libbpf1 libelf1',
+    buildPackages: 'libbpf-dev libelf-dev zlib1g-dev clang bpftool',
+  },
   uring: { what: 'live replay on a device (the live evaluator, io_uring)', library: 'liburing', runtimePackages: 'liburing2', buildPackages: 'liburing-dev' },
 };
 
@@ -97,7 +104,15 @@ function loadFeature(f: NativeFeature): { addon?: NativeAddon; status: FeatureSt
     } else {
       const addon = require(file) as NativeAddon;
       out = addon.available
-        ? { addon, status: { ...base, available: true, detail: [addon.library, addon.program && `BPF program built with ${String(addon.program)}`].filter(Boolean).join(', '), fix: '' } }
+        ? {
+            addon,
+            status: {
+              ...base,
+              available: true,
+              detail: [addon.library, addon.program && `BPF program built with ${String(addon.program)}`].filter(Boolean).join(', '),
+              fix: '',
+            },
+          }
         : { status: { ...base, available: false, detail: String(addon.reason), fix: String(addon.fix) } };
     }
   } catch (e) {

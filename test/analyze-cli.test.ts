@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { EXIT } from '../src/errors.js';
 import type { AnalysisReport } from '../src/service/analyze.js';
+import { tempDir } from './helpers/tmp.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');
 const MQSIM = 'traces/mqsim_wsrch-small.trace';
@@ -59,8 +59,14 @@ test('analyze --json on the real blktrace set: process names, device numbers, D-
   const s = (JSON.parse(r.out) as AnalysisReport).traces[0].stats;
   assert.ok(s.requests > 100);
   assert.equal(s.mix.write.fraction, 1, 'background writeback only');
-  assert.deepEqual(s.devices.map((d) => d.device), ['8,0']);
-  assert.ok(s.processes.some((p) => p.name.startsWith('kworker')), 'names from notify records');
+  assert.deepEqual(
+    s.devices.map((d) => d.device),
+    ['8,0'],
+  );
+  assert.ok(
+    s.processes.some((p) => p.name.startsWith('kworker')),
+    'names from notify records',
+  );
   assert.ok(s.latency!.device!.count > 0 && s.latency!.device!.p50 <= s.latency!.total!.p50);
   assert.notEqual(s.queueDepth!.meanAtDevice, null);
 });
@@ -75,14 +81,17 @@ test('analyze prints aligned text by default', () => {
 });
 
 test('analyze of two traces gives each and the combination; --report writes HTML', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-analyze-'));
+  const dir = tempDir('ssdtune-analyze-');
   const second = path.join(dir, 'second.trace');
   writeFileSync(second, '0 0 0 8 0\n1000 0 8 8 0\n2000 0 16 8 1\n');
   const html = path.join(dir, 'r.html');
   const r = run('--json', '--report', html, MQSIM, second);
   assert.equal(r.code, 0, r.err);
   const rep = JSON.parse(r.out) as AnalysisReport;
-  assert.deepEqual(rep.traces.map((t) => t.stats.requests), [24783, 3]);
+  assert.deepEqual(
+    rep.traces.map((t) => t.stats.requests),
+    [24783, 3],
+  );
   assert.equal(rep.combined!.stats.requests, 24786);
   assert.equal(rep.combined!.stats.mix.write.requests, 6);
   assert.equal(rep.traces[1].stats.sequential.fraction, 2 / 3);
@@ -94,7 +103,7 @@ test('analyze of two traces gives each and the combination; --report writes HTML
 });
 
 test('analyze: missing file, bad line and --skip-bad', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-analyze-'));
+  const dir = tempDir('ssdtune-analyze-');
   const missing = path.join(dir, 'nope.trace');
   let r = run(missing);
   assert.equal(r.code, EXIT.BAD_INPUT);

@@ -59,7 +59,10 @@ test('queue depth over time: mean in flight seen by the arrivals of each bin', (
   const bins = stats(rows).throughput.bins;
   assert.equal(bins[0]!.startNs, 0);
   assert.equal(bins[1]!.startNs, bins[0]!.startNs + stats(rows).throughput.binWidthNs);
-  assert.deepEqual(bins.slice(0, 4).map((b) => b.meanInFlight), [1, 2, 3, 4]);
+  assert.deepEqual(
+    bins.slice(0, 4).map((b) => b.meanInFlight),
+    [1, 2, 3, 4],
+  );
   assert.equal(bins[5]!.meanInFlight, null, 'no arrival in the bin');
   assert.equal(bins[20]!.meanInFlight, 1);
 });
@@ -80,7 +83,10 @@ test('seek distance: signed log2 bins from the end of the previous request', () 
   assert.equal(count(-2047, -1023), 1);
   assert.equal(k.bins[0]!.fromSectors, -2047, 'bins run from the farthest backward seek');
   assert.equal(k.bins.at(-1)!.toSectors, 1024, 'to the farthest forward one, every bin between kept');
-  assert.equal(k.bins.reduce((a, b) => a + b.count, 0), 3);
+  assert.equal(
+    k.bins.reduce((a, b) => a + b.count, 0),
+    3,
+  );
 });
 
 test('HTML report: queue depth, seek distance, and a size chart where 76 reads of 128 KiB stay visible beside 15,448 writes of 4 KiB', async () => {
@@ -88,7 +94,12 @@ test('HTML report: queue depth, seek distance, and a size chart where 76 reads o
   for (let i = 0; i < 15448; i++) rows.push([i * 1000, i * 8, 4096, Op.WRITE, i * 1000, i * 1000 + 50_000]);
   for (let i = 0; i < 76; i++) rows.push([15448 * 1000 + i * 1000, 1e6 + i * 256, 131072, Op.READ, 15448 * 1000 + i * 1000, 15448 * 1000 + i * 1000 + 90_000]);
   const s = stats(rows);
-  const report: AnalysisReport = { schema: 1, generatedAt: new Date().toISOString(), traces: [{ source: 'synthetic', format: 'test', baseTimeNs: 0, warnings: [], skippedRecords: 0, stats: s }], combined: null };
+  const report: AnalysisReport = {
+    schema: 1,
+    generatedAt: new Date().toISOString(),
+    traces: [{ source: 'synthetic', format: 'test', baseTimeNs: 0, warnings: [], skippedRecords: 0, stats: s }],
+    combined: null,
+  };
   const html = await renderReport(report);
   assert.match(html, /Queue depth over time/);
   assert.match(html, /Seek distance/);
@@ -116,7 +127,13 @@ test('a blktrace set by its base name (blkparse -i sda) or its directory reads a
   }
   const h = byFile.stats.latencyHistogram!;
   assert.equal(h.basis, 'D->C');
-  assert.equal(Object.values(h.ops).flat().reduce((a, b) => a + b, 0), byFile.stats.latency!.device!.count, 'every completed request in one bucket');
+  assert.equal(
+    Object.values(h.ops)
+      .flat()
+      .reduce((a, b) => a + b, 0),
+    byFile.stats.latency!.device!.count,
+    'every completed request in one bucket',
+  );
   const text = spawnSync(process.execPath, [CLI, 'analyze', `${dir}/sda`], { encoding: 'utf8' }).stdout;
   assert.match(text, /write latency, issue to completion \(D->C\):\n {7}usecs {15}: count {4}distribution\n/);
 });

@@ -1,21 +1,29 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { analyzeTraces } from '../src/service/analyze.js';
 import { renderReport } from '../src/analyze/report.js';
+import { tempDir } from './helpers/tmp.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 test('HTML report renders offline in Chromium with its SVG charts', async (t) => {
   if (!existsSync(CHROMIUM)) {
     t.skip(`${CHROMIUM} not installed`);
     return;
   }
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-report-'));
+  const dir = tempDir('ssdtune-report-');
   // MQSim has no completion times; the MSR sample has response times (latency CDF); plus their combination
   const report = await analyzeTraces([path.resolve('traces/mqsim_wsrch-small.trace'), path.resolve('traces/msr_hm_0_sample1000.csv')]);
   const file = path.join(dir, 'report.html');
@@ -40,7 +48,14 @@ test('HTML report renders offline in Chromium with its SVG charts', async (t) =>
     // queue depth over time + latency CDF; combined: MQSim's + latency CDF (queue depth is only per trace)
     assert.equal(svgs, 4 + 6 + 5);
     const titles = await page.locator('figure svg text').allTextContents();
-    for (const title of ['Where and when: requests by LBA and time', 'Throughput over time', 'Request sizes', 'Latency distribution (CDF)', 'Queue depth over time', 'Seek distance']) {
+    for (const title of [
+      'Where and when: requests by LBA and time',
+      'Throughput over time',
+      'Request sizes',
+      'Latency distribution (CDF)',
+      'Queue depth over time',
+      'Seek distance',
+    ]) {
       assert.ok(titles.includes(title), `chart "${title}" present`);
     }
     assert.ok(titles.includes('LBA offset (GiB)') && titles.includes('time (s)'), 'axes carry units');

@@ -33,7 +33,13 @@ function analyse(batches: TraceBatch[], processes = new Map<number, string>()): 
 }
 
 test('stats: mix, sizes, sequential fraction, LBA span and working set on known requests', () => {
-  const s = analyse([batchOf(ROWS)], new Map([[10, 'dd'], [20, 'fio']]));
+  const s = analyse(
+    [batchOf(ROWS)],
+    new Map([
+      [10, 'dd'],
+      [20, 'fio'],
+    ]),
+  );
   assert.equal(s.requests, 8);
   assert.equal(s.durationNs, 70);
   assert.deepEqual([s.mix.read.requests, s.mix.write.requests, s.mix.discard.requests, s.mix.flush.requests, s.mix.other.requests], [4, 2, 1, 1, 0]);
@@ -111,7 +117,13 @@ test('stats: queue depth and latency from issue and completion times', () => {
 });
 
 test('stats: IOPS timeline bins', () => {
-  const s = analyse([batchOf([[0, 0, 512, Op.READ, 0, 0], [500_000, 8, 512, Op.READ, 0, 0], [2_500_000, 16, 1024, Op.WRITE, 0, 0]])]);
+  const s = analyse([
+    batchOf([
+      [0, 0, 512, Op.READ, 0, 0],
+      [500_000, 8, 512, Op.READ, 0, 0],
+      [2_500_000, 16, 1024, Op.WRITE, 0, 0],
+    ]),
+  ]);
   // initial bin width 1 ms: bins 0, 0, 2
   assert.equal(s.throughput.binWidthNs, 1e6);
   assert.equal(s.throughput.bins.length, 3);

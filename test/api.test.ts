@@ -1,14 +1,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { loadSettings } from '../src/config.js';
 import { openService, type Service } from '../src/service/context.js';
 import { jobHandlers } from '../src/service/handlers.js';
 import { startServer } from '../src/api/server.js';
 import { tokenPath } from '../src/service/token.js';
+import { tempDir } from './helpers/tmp.js';
 
 let svc: Service;
 let app: FastifyInstance;
@@ -16,7 +15,7 @@ let url: string;
 let token: string;
 
 before(async () => {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'ssdtune-api-'));
+  const dataDir = tempDir('ssdtune-api-');
   svc = await openService(loadSettings({ dataDir, port: 0, maxUploadBytes: 1 << 20 }), jobHandlers);
   ({ app, url } = await startServer(svc));
   token = readFileSync(tokenPath(dataDir), 'utf8').trim();

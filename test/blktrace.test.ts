@@ -1,19 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { actionLetter, BlkCategory, blktraceFormat, openBlktrace, readBlktraceEvents, type BlktraceEvents } from '../src/readers/blktrace.js';
 import { writeBlktrace } from '../src/writers/blktrace.js';
 import { collect, emptyMeta, Op, sourceFromBatches, type TraceBatch } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
+import { tempDir } from './helpers/tmp.js';
 
 const DIR = path.resolve('traces/blktrace_centos7_vm_small');
 const SET = path.join(DIR, 'sda');
 const BLKPARSE = '/usr/bin/blkparse';
 const haveBlkparse = existsSync(BLKPARSE);
-const tmp = () => mkdtempSync(path.join(tmpdir(), 'ssdtune-bt-'));
+const tmp = () => tempDir('ssdtune-bt-');
 
 /** One line per event from blkparse's custom format, keyed by cpu:sequence (unique per event). */
 function blkparseEvents(dir: string, name: string): Map<string, string> {
@@ -35,7 +35,10 @@ function ourEvents(e: BlktraceEvents): Map<string, string> {
     const t = e.timeNs[i];
     const time = `${Math.floor(t / 1e9)}.${String(t % 1e9).padStart(9, '0')}`;
     const dev = e.device[i];
-    m.set(`${e.cpu[i]}:${e.sequence[i]}`, `${e.cpu[i]} ${e.sequence[i]} ${time} ${e.sector[i]} ${e.bytes[i] >>> 9} ${actionLetter(e.act[i], e.category[i])} ${e.pid[i]} ${dev >>> 20},${dev & 0xfffff}`);
+    m.set(
+      `${e.cpu[i]}:${e.sequence[i]}`,
+      `${e.cpu[i]} ${e.sequence[i]} ${time} ${e.sector[i]} ${e.bytes[i] >>> 9} ${actionLetter(e.act[i], e.category[i])} ${e.pid[i]} ${dev >>> 20},${dev & 0xfffff}`,
+    );
   }
   return m;
 }
@@ -119,7 +122,7 @@ test('blktrace sniff: magic at offset 0 in either byte order', () => {
 /** Rewrite a v7 little-endian file record by record: byte-swapped, or as version 8 (blk_io_trace2). */
 function convert(buf: Buffer, to: 'be' | 'v8'): Buffer {
   const parts: Buffer[] = [];
-  for (let o = 0; o < buf.length; ) {
+  for (let o = 0; o < buf.length;) {
     const pdu = buf.readUInt16LE(o + 46);
     const h = buf.subarray(o, o + 48);
     const payload = Buffer.from(buf.subarray(o + 48, o + 48 + pdu));
@@ -192,7 +195,7 @@ test('blktrace: records with the cgroup flag carry the cgroup id before their pa
   for (const n of [0, 1]) {
     const buf = readFileSync(`${SET}.blktrace.${n}`);
     const parts: Buffer[] = [];
-    for (let o = 0; o < buf.length; ) {
+    for (let o = 0; o < buf.length;) {
       const pdu = buf.readUInt16LE(o + 46);
       const h = Buffer.from(buf.subarray(o, o + 48));
       const payload = buf.subarray(o + 48, o + 48 + pdu);
@@ -269,14 +272,11 @@ test('blktrace writer: unknown issue/complete times are omitted (round trip keep
 });
 
 async function rejectsFormat(p: string, re: RegExp, code = 'SSDTUNE_TRACE_FORMAT'): Promise<void> {
-  await assert.rejects(
-    (async () => collect(await openBlktrace(p)))(),
-    (e: unknown) => {
-      assert.ok(isSsdtuneError(e, code), `expected ${code}, got ${String(e)}`);
-      assert.match((e as Error).message, re);
-      return true;
-    },
-  );
+  await assert.rejects((async () => collect(await openBlktrace(p)))(), (e: unknown) => {
+    assert.ok(isSsdtuneError(e, code), `expected ${code}, got ${String(e)}`);
+    assert.match((e as Error).message, re);
+    return true;
+  });
 }
 
 test('blktrace bad input: truncated, wrong magic, pdu overflow, zero-length, garbage, directory', async () => {
@@ -324,8 +324,14 @@ test('blktrace: a set with one per-CPU file missing reads with a warning and unp
   const src = await openBlktrace(path.join(dir, 'sda'));
   const r = await collect(src);
   assert.ok(r.length > 0 && r.length < 109);
-  assert.ok(src.meta.warnings.some((w) => /sda\.blktrace\.0 missing/.test(w)), src.meta.warnings.join('; '));
-  assert.ok(src.meta.warnings.some((w) => /\d+ unpaired event/.test(w) || /never completed/.test(w)), src.meta.warnings.join('; '));
+  assert.ok(
+    src.meta.warnings.some((w) => /sda\.blktrace\.0 missing/.test(w)),
+    src.meta.warnings.join('; '),
+  );
+  assert.ok(
+    src.meta.warnings.some((w) => /\d+ unpaired event/.test(w) || /never completed/.test(w)),
+    src.meta.warnings.join('; '),
+  );
 });
 
 /** One version-7 little-endian record. */
@@ -357,19 +363,42 @@ test('blktrace pairing: requeue, front merge, split, abort, partial completion, 
   const r = (t: number, s: number, n: number, act: number, cat: number, pdu?: Buffer) => rec(++seq, t, s, n, act, cat, pdu);
   const records = [
     // requeued once: the second D counts
-    r(100, 1000, 8, 1, Q), r(105, 1000, 8, 4, Q), r(110, 1000, 8, 12, Q), r(120, 1000, 8, 7, D), r(130, 1000, 8, 6, BlkCategory.REQUEUE | W), r(140, 1000, 8, 7, D), r(200, 1000, 8, 8, C),
+    r(100, 1000, 8, 1, Q),
+    r(105, 1000, 8, 4, Q),
+    r(110, 1000, 8, 12, Q),
+    r(120, 1000, 8, 7, D),
+    r(130, 1000, 8, 6, BlkCategory.REQUEUE | W),
+    r(140, 1000, 8, 7, D),
+    r(200, 1000, 8, 8, C),
     // front merge: the bio at 2000 joins the request at 2008
-    r(300, 2008, 8, 1, Q), r(301, 2008, 8, 4, Q), r(302, 2000, 8, 1, Q), r(303, 2000, 8, 3, Q), r(310, 2000, 16, 7, D), r(400, 2000, 16, 8, C),
+    r(300, 2008, 8, 1, Q),
+    r(301, 2008, 8, 4, Q),
+    r(302, 2000, 8, 1, Q),
+    r(303, 2000, 8, 3, Q),
+    r(310, 2000, 16, 7, D),
+    r(400, 2000, 16, 8, C),
     // split at 3008: two requests with the same queue time
-    r(500, 3000, 16, 1, Q), r(501, 3000, 16, 13, 0, be64(3008)), r(502, 3000, 8, 4, Q), r(503, 3000, 8, 7, D), r(504, 3008, 8, 4, Q), r(505, 3008, 8, 7, D), r(600, 3000, 8, 8, C), r(610, 3008, 8, 8, C),
+    r(500, 3000, 16, 1, Q),
+    r(501, 3000, 16, 13, 0, be64(3008)),
+    r(502, 3000, 8, 4, Q),
+    r(503, 3000, 8, 7, D),
+    r(504, 3008, 8, 4, Q),
+    r(505, 3008, 8, 7, D),
+    r(600, 3000, 8, 8, C),
+    r(610, 3008, 8, 8, C),
     // aborted before dispatch: no request
-    r(700, 4000, 8, 1, Q), r(701, 4000, 8, 16, Q),
+    r(700, 4000, 8, 1, Q),
+    r(701, 4000, 8, 16, Q),
     // completed in two parts
-    r(800, 5000, 16, 1, Q), r(810, 5000, 16, 7, D), r(900, 5000, 8, 8, C), r(950, 5008, 8, 8, C),
+    r(800, 5000, 16, 1, Q),
+    r(810, 5000, 16, 7, D),
+    r(900, 5000, 8, 8, C),
+    r(950, 5008, 8, 8, C),
     // SCSI passthrough: not a block request
     r(960, 0, 0, 7, BlkCategory.ISSUE | BlkCategory.PC),
     // nothing queued there: unpaired
-    r(1000, 9000, 8, 8, C), r(1001, 9100, 8, 7, D),
+    r(1000, 9000, 8, 8, C),
+    r(1001, 9100, 8, 7, D),
   ];
   const dir = tmp();
   writeFileSync(path.join(dir, 'syn.blktrace.0'), Buffer.concat(records));
@@ -383,7 +412,10 @@ test('blktrace pairing: requeue, front merge, split, abort, partial completion, 
     [400, 3008, 4096, 405, 510],
     [700, 5000, 8192, 710, 850],
   ]);
-  assert.ok(src.meta.warnings.some((w) => /2 unpaired event\(s\) \(D 1, C 1\)/.test(w)), src.meta.warnings.join('; '));
+  assert.ok(
+    src.meta.warnings.some((w) => /2 unpaired event\(s\) \(D 1, C 1\)/.test(w)),
+    src.meta.warnings.join('; '),
+  );
 });
 
 test('blktrace: an unreadable file is a clear error', async (t) => {

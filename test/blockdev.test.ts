@@ -13,7 +13,11 @@ const noLoop = canUseLoopDevices();
 
 test('resolveDevice: missing devices, files and path-like names are coded errors naming what was given', () => {
   for (const given of ['/dev/ssdtune-no-such-device', 'ssdtune-no-such-device', '../../etc', '/etc/passwd', '/dev/null', '']) {
-    assert.throws(() => resolveDevice(given), (e) => isSsdtuneError(e, 'SSDTUNE_DEVICE') && e.message.startsWith(given || '(empty)'), given);
+    assert.throws(
+      () => resolveDevice(given),
+      (e) => isSsdtuneError(e, 'SSDTUNE_DEVICE') && e.message.startsWith(given || '(empty)'),
+      given,
+    );
   }
 });
 

@@ -5,8 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +14,7 @@ import { featureStatus, PROJECT_ROOT as ROOT } from '../src/native.js';
 import { createLoop, haveTool, runFio, type FioIo, type ScratchDevice } from '../src/collector/testbed.js';
 import { openTrace } from '../src/readers/registry.js';
 import { collect, Op } from '../src/trace/model.js';
+import { tempDir } from './helpers/tmp.js';
 
 const isRoot = process.getuid?.() === 0;
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
@@ -39,7 +39,10 @@ function sortedKeys(rows: { op: string; sector: number; bytes: number }[]): stri
 describe('ssdtune doctor', { skip: isRoot ? undefined : 'needs root' }, () => {
   it('lists every backend with a reason, and what auto would use', () => {
     const { code, json } = doctor();
-    assert.deepEqual(json.checks.map((c) => c.backend), ['ebpf', 'tracefs', 'blktrace']);
+    assert.deepEqual(
+      json.checks.map((c) => c.backend),
+      ['ebpf', 'tracefs', 'blktrace'],
+    );
     for (const c of json.checks) {
       assert.ok(c.reason.length > 0);
       if (!c.works) assert.ok(c.fix.length > 0, `${c.backend} says what to do`);
@@ -51,7 +54,10 @@ describe('ssdtune doctor', { skip: isRoot ? undefined : 'needs root' }, () => {
   it('lists the optional native features and the eBPF minimum kernel', () => {
     const { json } = doctor();
     assert.equal(json.ebpfMinKernel, '5.8');
-    assert.deepEqual(json.features.map((f) => f.feature), ['ebpf', 'uring']);
+    assert.deepEqual(
+      json.features.map((f) => f.feature),
+      ['ebpf', 'uring'],
+    );
     for (const f of json.features) {
       assert.equal(f.available, featureStatus(f.feature as 'ebpf' | 'uring').available);
       assert.ok(f.detail.length > 0 && (f.available || f.fix.length > 0), `${f.feature} says what it has or why not`);
@@ -81,9 +87,12 @@ describe('scripts/build-bpf.sh without a toolchain', () => {
   }
 
   it('writes a header that says why there is no program, which the addon reports', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-bpfbuild-'));
+    const dir = tempDir('ssdtune-bpfbuild-');
     try {
-      const r = spawnSync(path.join(bareBin(dir), 'bash'), [tree(dir, false), path.join(dir, 'out')], { encoding: 'utf8', env: { PATH: path.join(dir, 'bin') } });
+      const r = spawnSync(path.join(bareBin(dir), 'bash'), [tree(dir, false), path.join(dir, 'out')], {
+        encoding: 'utf8',
+        env: { PATH: path.join(dir, 'bin') },
+      });
       assert.equal(r.status, 0, r.stderr);
       const h = readFileSync(path.join(dir, 'out', 'biotrace.skel.h'), 'utf8');
       assert.match(h, /#define BIOTRACE_SKEL_UNAVAILABLE "clang was not installed when the addon was built \(apt-get install clang\)"/);
@@ -93,9 +102,12 @@ describe('scripts/build-bpf.sh without a toolchain', () => {
   });
 
   it('uses the skeleton shipped in the npm package when there is one', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-bpfbuild-'));
+    const dir = tempDir('ssdtune-bpfbuild-');
     try {
-      const r = spawnSync(path.join(bareBin(dir), 'bash'), [tree(dir, true), path.join(dir, 'out')], { encoding: 'utf8', env: { PATH: path.join(dir, 'bin') } });
+      const r = spawnSync(path.join(bareBin(dir), 'bash'), [tree(dir, true), path.join(dir, 'out')], {
+        encoding: 'utf8',
+        env: { PATH: path.join(dir, 'bin') },
+      });
       assert.equal(r.status, 0, r.stderr);
       assert.equal(readFileSync(path.join(dir, 'out', 'biotrace.skel.h'), 'utf8'), '/* a shipped skeleton */\n');
       assert.match(r.stderr, /using the shipped skeleton/);
@@ -110,7 +122,7 @@ describe('ssdtune collect', { skip: skipAll }, () => {
   let dir: string;
   before(() => {
     loop = createLoop(64);
-    dir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-collect-'));
+    dir = tempDir('ssdtune-collect-');
   });
   after(() => {
     loop?.destroy();
@@ -118,47 +130,53 @@ describe('ssdtune collect', { skip: skipAll }, () => {
   });
 
   for (const backend of ['ebpf', 'tracefs'] as const) {
-    it(`${backend}: capture until SIGINT, read back by our reader and by blkparse as fio's requests`, { skip: isRoot && !checkBackend(backend).works ? `${backend} does not work here` : undefined }, async () => {
-      const prefix = path.join(dir, backend);
-      const child = spawn(process.execPath, [MAIN, 'collect', '--device', loop.path, '--backend', backend, '-o', prefix, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-      await new Promise<void>((resolve, reject) => {
-        child.stderr.on('data', (d: Buffer) => {
-          err += d.toString();
-          if (/capturing until/.test(err)) resolve();
+    it(
+      `${backend}: capture until SIGINT, read back by our reader and by blkparse as fio's requests`,
+      { skip: isRoot && !checkBackend(backend).works ? `${backend} does not work here` : undefined },
+      async () => {
+        const prefix = path.join(dir, backend);
+        const child = spawn(process.execPath, [MAIN, 'collect', '--device', loop.path, '--backend', backend, '-o', prefix, '--json'], {
+          stdio: ['ignore', 'pipe', 'pipe'],
         });
-        void exited.then(() => reject(new Error(`collect exited early: ${err}`)));
-      });
-      let ios: FioIo[] = [];
-      try {
-        ios = runFio(loop.path, { rw: 'randrw', bs: 4096, ios: 300, rwmixread: 60 }).ios;
-      } finally {
-        child.kill('SIGINT');
-      }
-      assert.equal(await exited, 0, err);
-      const summary = JSON.parse(out) as { requests: number; lost: number; backend: string; files: string[] };
-      assert.equal(summary.backend, backend);
-      assert.equal(summary.requests, 300);
-      assert.equal(summary.lost, 0);
-      const want = sortedKeys(ios.map((io) => ({ op: io.op, sector: io.offset / 512, bytes: io.bytes })));
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+        await new Promise<void>((resolve, reject) => {
+          child.stderr.on('data', (d: Buffer) => {
+            err += d.toString();
+            if (/capturing until/.test(err)) resolve();
+          });
+          void exited.then(() => reject(new Error(`collect exited early: ${err}`)));
+        });
+        let ios: FioIo[];
+        try {
+          ios = runFio(loop.path, { rw: 'randrw', bs: 4096, ios: 300, rwmixread: 60 }).ios;
+        } finally {
+          child.kill('SIGINT');
+        }
+        assert.equal(await exited, 0, err);
+        const summary = JSON.parse(out) as { requests: number; lost: number; backend: string; files: string[] };
+        assert.equal(summary.backend, backend);
+        assert.equal(summary.requests, 300);
+        assert.equal(summary.lost, 0);
+        const want = sortedKeys(ios.map((io) => ({ op: io.op, sector: io.offset / 512, bytes: io.bytes })));
 
-      const b = await collect(await openTrace(summary.files[0]!));
-      const ours = [...Array(b.length).keys()].map((i) => ({ op: b.op[i]! & Op.WRITE ? 'write' : 'read', sector: b.sector[i]!, bytes: b.bytes[i]! }));
-      assert.deepEqual(sortedKeys(ours), want, 'our blktrace reader');
-      for (let i = 0; i < b.length; i++) assert.ok(b.completeNs![i]! > b.issueNs![i]!, 'latencies survive the round trip');
+        const b = await collect(await openTrace(summary.files[0]!));
+        const ours = [...Array(b.length).keys()].map((i) => ({ op: b.op[i]! & Op.WRITE ? 'write' : 'read', sector: b.sector[i]!, bytes: b.bytes[i]! }));
+        assert.deepEqual(sortedKeys(ours), want, 'our blktrace reader');
+        for (let i = 0; i < b.length; i++) assert.ok(b.completeNs![i]! > b.issueNs![i]!, 'latencies survive the round trip');
 
-      if (haveTool('blkparse')) {
-        const text = spawnSync('blkparse', ['-i', prefix, '-f', '%a %d %S %n\\n'], { encoding: 'utf8' }).stdout;
-        const completions = text
-          .split('\n')
-          .map((l) => l.trim().split(/\s+/))
-          .filter((f) => f[0] === 'C')
-          .map((f) => ({ op: f[1]!.includes('W') ? 'write' : 'read', sector: Number(f[2]), bytes: Number(f[3]) * 512 }));
-        assert.deepEqual(sortedKeys(completions), want, 'stock blkparse');
-      }
-    });
+        if (haveTool('blkparse')) {
+          const text = spawnSync('blkparse', ['-i', prefix, '-f', '%a %d %S %n\\n'], { encoding: 'utf8' }).stdout;
+          const completions = text
+            .split('\n')
+            .map((l) => l.trim().split(/\s+/))
+            .filter((f) => f[0] === 'C')
+            .map((f) => ({ op: f[1]!.includes('W') ? 'write' : 'read', sector: Number(f[2]), bytes: Number(f[3]) * 512 }));
+          assert.deepEqual(sortedKeys(completions), want, 'stock blkparse');
+        }
+      },
+    );
   }
 });

@@ -6,10 +6,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { sha256File } from '../src/util/digest.js';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfDB, pinKey } from '../src/confdb/db.js';
 import { newId } from '../src/confdb/ids.js';
@@ -17,8 +16,9 @@ import type { ConfigRecord, JobRecord, WorkloadRecord } from '../src/confdb/reco
 import { exportConfDB, importConfDB } from '../src/confdb/transfer.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { PostgresServer, postgresMissing } from './helpers/servers.js';
+import { tempDir } from './helpers/tmp.js';
 
-const tmp = () => mkdtempSync(path.join(tmpdir(), 'ssdtune-stores-'));
+const tmp = () => tempDir('ssdtune-stores-');
 const pgMissing = postgresMissing();
 let server: PostgresServer | undefined;
 

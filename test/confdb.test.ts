@@ -1,18 +1,25 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfDB } from '../src/confdb/db.js';
 import { newId } from '../src/confdb/ids.js';
 import { exportConfDB, importConfDB } from '../src/confdb/transfer.js';
 import { isSsdtuneError } from '../src/errors.js';
 import type { WorkloadRecord } from '../src/confdb/records.js';
+import { tempDir } from './helpers/tmp.js';
 
-const tmp = () => mkdtempSync(path.join(tmpdir(), 'ssdtune-db-'));
+const tmp = () => tempDir('ssdtune-db-');
 
 function workload(name: string): WorkloadRecord {
-  return { id: newId(), name, createdAt: new Date().toISOString(), source: { paths: ['x'], format: 'mqsim', requests: 10 }, descriptorNames: ['a', 'b'], descriptors: [1, 2] };
+  return {
+    id: newId(),
+    name,
+    createdAt: new Date().toISOString(),
+    source: { paths: ['x'], format: 'mqsim', requests: 10 },
+    descriptorNames: ['a', 'b'],
+    descriptors: [1, 2],
+  };
 }
 
 test('ConfDB: records survive close and reopen; list is in id (time) order with pagination', async () => {
@@ -23,10 +30,16 @@ test('ConfDB: records survive close and reopen; list is in id (time) order with 
   await db.close();
   db = await ConfDB.open(dir);
   assert.equal(await db.schemaVersion(), 1);
-  assert.deepEqual((await db.list('workloads')).map((w) => w.name), ['w1', 'w2', 'w3']);
+  assert.deepEqual(
+    (await db.list('workloads')).map((w) => w.name),
+    ['w1', 'w2', 'w3'],
+  );
   const page = await db.list('workloads', { limit: 2 });
   assert.equal(page.length, 2);
-  assert.deepEqual((await db.list('workloads', { after: page[1].id })).map((w) => w.name), ['w3']);
+  assert.deepEqual(
+    (await db.list('workloads', { after: page[1].id })).map((w) => w.name),
+    ['w3'],
+  );
   await assert.rejects(db.require('workloads', 'nope'), (e) => isSsdtuneError(e, 'SSDTUNE_NOT_FOUND'));
   await db.close();
 });

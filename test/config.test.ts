@@ -5,8 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
@@ -14,31 +13,52 @@ import { loadSettings, mergeDeep } from '../src/config.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { resolveTuneArgs } from '../src/service/tune-spec.js';
 import { formatDuration, progressReporter } from '../src/cli/progress.js';
+import { tempDir } from './helpers/tmp.js';
 
 /** Runs fn with the environment variables set (and restores them). */
 function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T): T {
   const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  for (const [k, v] of Object.entries(vars)) if (v === undefined) delete process.env[k];
-  else process.env[k] = v;
+  for (const [k, v] of Object.entries(vars))
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
   try {
     return fn();
   } finally {
-    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
+    for (const [k, v] of Object.entries(saved))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
   }
 }
 
-const TUNE_ENV = ['SSDTUNE_SPACE', 'SSDTUNE_BUDGET', 'SSDTUNE_SEED', 'SSDTUNE_SEARCHER', 'SSDTUNE_BATCH', 'SSDTUNE_REPLAY', 'SSDTUNE_LBA_POLICY', 'SSDTUNE_SCREEN_FRACTION', 'SSDTUNE_DEVICE', 'SSDTUNE_PROGRESS', 'SSDTUNE_SIM_PRECONDITION', 'SSDTUNE_EVALUATOR', 'SSDTUNE_CONFIG'];
+const TUNE_ENV = [
+  'SSDTUNE_SPACE',
+  'SSDTUNE_BUDGET',
+  'SSDTUNE_SEED',
+  'SSDTUNE_SEARCHER',
+  'SSDTUNE_BATCH',
+  'SSDTUNE_REPLAY',
+  'SSDTUNE_LBA_POLICY',
+  'SSDTUNE_SCREEN_FRACTION',
+  'SSDTUNE_DEVICE',
+  'SSDTUNE_PROGRESS',
+  'SSDTUNE_SIM_PRECONDITION',
+  'SSDTUNE_EVALUATOR',
+  'SSDTUNE_CONFIG',
+];
 const clean = Object.fromEntries(TUNE_ENV.map((k) => [k, undefined]));
 
 function dataDirWith(config: unknown): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-config-'));
+  const dir = tempDir('ssdtune-config-');
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
   return dir;
 }
 
 test('mergeDeep: objects field by field, everything else replaced, undefined skipped', () => {
-  assert.deepEqual(mergeDeep({ a: 1, s: { x: 1, y: 2 }, l: [1, 2] }, { s: { y: 3 }, l: [9] }, { a: undefined, s: { z: 4 } }), { a: 1, s: { x: 1, y: 3, z: 4 }, l: [9] });
+  assert.deepEqual(mergeDeep({ a: 1, s: { x: 1, y: 2 }, l: [1, 2] }, { s: { y: 3 }, l: [9] }, { a: undefined, s: { z: 4 } }), {
+    a: 1,
+    s: { x: 1, y: 3, z: 4 },
+    l: [9],
+  });
 });
 
 test('settings merge deeply: SSDTUNE_SIM_PRECONDITION=0 no longer drops lbaPolicy from config.json', () => {
@@ -49,7 +69,7 @@ test('settings merge deeply: SSDTUNE_SIM_PRECONDITION=0 no longer drops lbaPolic
   assert.equal(s.tune.lbaPolicy, 'modulo');
   assert.equal(s.tune.budget, 12);
   const spec = resolveTuneArgs({}, s).spec;
-  assert.equal(spec.lbaPolicy, 'modulo', 'the ssd space\'s evaluator gets it');
+  assert.equal(spec.lbaPolicy, 'modulo', "the ssd space's evaluator gets it");
   assert.equal(spec.budget, 12);
   // An evaluator that maps no addresses does not get a default it would refuse.
   assert.equal(resolveTuneArgs({ space: 'host' }, s).spec.lbaPolicy, undefined);
@@ -58,14 +78,42 @@ test('settings merge deeply: SSDTUNE_SIM_PRECONDITION=0 no longer drops lbaPolic
 test('every tune setting has an environment variable; flags (request fields) win over them', () => {
   const dir = dataDirWith({ tune: { budget: 50, searcher: 'random' } });
   const s = withEnv(
-    { ...clean, SSDTUNE_SPACE: 'host', SSDTUNE_BUDGET: '7', SSDTUNE_SEED: '42', SSDTUNE_SEARCHER: 'learnedssd', SSDTUNE_BATCH: '4', SSDTUNE_REPLAY: 'scaled:10', SSDTUNE_SCREEN_FRACTION: '0.25', SSDTUNE_PROGRESS: 'log' },
+    {
+      ...clean,
+      SSDTUNE_SPACE: 'host',
+      SSDTUNE_BUDGET: '7',
+      SSDTUNE_SEED: '42',
+      SSDTUNE_SEARCHER: 'learnedssd',
+      SSDTUNE_BATCH: '4',
+      SSDTUNE_REPLAY: 'scaled:10',
+      SSDTUNE_SCREEN_FRACTION: '0.25',
+      SSDTUNE_PROGRESS: 'log',
+    },
     () => loadSettings({ dataDir: dir }),
   );
   assert.equal(s.progress, 'log');
   const spec = resolveTuneArgs({}, s).spec;
   assert.deepEqual(
-    { space: spec.space, evaluator: spec.evaluator, budget: spec.budget, seed: spec.seed, searcher: spec.searcher, batch: spec.batch, replay: spec.replay, screenFraction: spec.screenFraction },
-    { space: 'host', evaluator: 'readahead-model', budget: 7, seed: 42, searcher: 'learnedssd', batch: 4, replay: { mode: 'scaled', speedup: 10 }, screenFraction: 0.25 },
+    {
+      space: spec.space,
+      evaluator: spec.evaluator,
+      budget: spec.budget,
+      seed: spec.seed,
+      searcher: spec.searcher,
+      batch: spec.batch,
+      replay: spec.replay,
+      screenFraction: spec.screenFraction,
+    },
+    {
+      space: 'host',
+      evaluator: 'readahead-model',
+      budget: 7,
+      seed: 42,
+      searcher: 'learnedssd',
+      batch: 4,
+      replay: { mode: 'scaled', speedup: 10 },
+      screenFraction: 0.25,
+    },
   );
   const flags = resolveTuneArgs({ budget: 9, searcher: 'adaptive', batch: 1, replay: { mode: 'recorded' } }, s).spec;
   assert.deepEqual([flags.budget, flags.searcher, flags.batch, flags.replay], [9, 'adaptive', 1, { mode: 'recorded' }]);
@@ -77,8 +125,14 @@ test('every tune setting has an environment variable; flags (request fields) win
 test('bad settings are usage errors naming the variable, or the file and field', () => {
   const dir = dataDirWith({});
   const usage = (re: RegExp) => (e: unknown) => isSsdtuneError(e, 'SSDTUNE_USAGE') && re.test((e as Error).message);
-  assert.throws(() => withEnv({ ...clean, SSDTUNE_BUDGET: 'lots' }, () => loadSettings({ dataDir: dir })), usage(/SSDTUNE_BUDGET=lots: expected an integer >= 2/));
-  assert.throws(() => withEnv({ ...clean, SSDTUNE_LBA_POLICY: 'wrap' }, () => loadSettings({ dataDir: dir })), usage(/SSDTUNE_LBA_POLICY=wrap: expected one of reject, modulo/));
+  assert.throws(
+    () => withEnv({ ...clean, SSDTUNE_BUDGET: 'lots' }, () => loadSettings({ dataDir: dir })),
+    usage(/SSDTUNE_BUDGET=lots: expected an integer >= 2/),
+  );
+  assert.throws(
+    () => withEnv({ ...clean, SSDTUNE_LBA_POLICY: 'wrap' }, () => loadSettings({ dataDir: dir })),
+    usage(/SSDTUNE_LBA_POLICY=wrap: expected one of reject, modulo/),
+  );
   assert.throws(() => withEnv({ ...clean, SSDTUNE_SCREEN_FRACTION: '0' }, () => loadSettings({ dataDir: dir })), usage(/SSDTUNE_SCREEN_FRACTION=0/));
   assert.throws(() => withEnv({ ...clean, SSDTUNE_PROGRESS: 'loud' }, () => loadSettings({ dataDir: dir })), usage(/SSDTUNE_PROGRESS=loud/));
   const bad = dataDirWith({ tune: { batch: 0 } });
@@ -87,7 +141,10 @@ test('bad settings are usage errors naming the variable, or the file and field',
   assert.throws(() => withEnv(clean, () => loadSettings({ dataDir: badSim })), usage(/field ssdsim\.lbaPolicy: expected "reject" or "modulo"/));
   // A searcher or replay the request schema refuses is named as coming from the settings.
   const s = withEnv({ ...clean, SSDTUNE_SEARCHER: 'bayes' }, () => loadSettings({ dataDir: dir }));
-  assert.throws(() => resolveTuneArgs({}, s), usage(/tune settings \(SSDTUNE_\* environment, config\.json "tune"\): searcher must be equal to one of the allowed values/));
+  assert.throws(
+    () => resolveTuneArgs({}, s),
+    usage(/tune settings \(SSDTUNE_\* environment, config\.json "tune"\): searcher must be equal to one of the allowed values/),
+  );
   const r = withEnv({ ...clean, SSDTUNE_REPLAY: 'fast' }, () => loadSettings({ dataDir: dir }));
   assert.throws(() => resolveTuneArgs({}, r), usage(/--replay: expected recorded, scaled:<speedup> or closed:<queueDepth>, got "fast"/));
 });
@@ -149,11 +206,15 @@ test('progress: log lines (phase, evaluations, best grade, ETA) when not a termi
 });
 
 test('tune from a script: progress arrives as log lines on stderr, the result on stdout', () => {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'ssdtune-progress-'));
-  const r = spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), 'tune', '--data-dir', dataDir, '--space', 'host', '--budget', '5', path.resolve('traces/mqsim_wsrch-small.trace')], {
-    encoding: 'utf8',
-    env: { ...process.env, ...Object.fromEntries(TUNE_ENV.map((k) => [k, ''])), SSDTUNE_PROGRESS: 'log' },
-  });
+  const dataDir = tempDir('ssdtune-progress-');
+  const r = spawnSync(
+    process.execPath,
+    [path.resolve('dist/src/cli/main.js'), 'tune', '--data-dir', dataDir, '--space', 'host', '--budget', '5', path.resolve('traces/mqsim_wsrch-small.trace')],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, ...Object.fromEntries(TUNE_ENV.map((k) => [k, ''])), SSDTUNE_PROGRESS: 'log' },
+    },
+  );
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /^tune: characterising 0\/5, \d+s elapsed$/m);
   assert.match(r.stderr, /^tune: search \d\/5 evaluations(, best grade \d\.\d{3})?, \d+s elapsed/m);

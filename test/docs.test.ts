@@ -6,8 +6,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { errorDefinitions, EXIT } from '../src/errors.js';
@@ -15,6 +14,7 @@ import { renderErrorsMd } from '../src/cli/errors-doc.js';
 import { bashCompletion, commandTree, manPage, zshCompletion, type CommandRef } from '../src/cli/reference.js';
 import { buildProgram } from '../src/cli/program.js';
 import { PROJECT_ROOT as ROOT } from '../src/native.js';
+import { tempDir } from './helpers/tmp.js';
 
 const have = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
 
@@ -44,7 +44,11 @@ describe('man page', () => {
   const version = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
   it('is what the command definitions generate (else: npm run docs)', () => {
-    assert.equal(readFileSync(path.join(ROOT, 'man', 'ssdtune.1'), 'utf8'), manPage(program, version), 'man/ssdtune.1 is stale: run `npm run build && npm run docs`');
+    assert.equal(
+      readFileSync(path.join(ROOT, 'man', 'ssdtune.1'), 'utf8'),
+      manPage(program, version),
+      'man/ssdtune.1 is stale: run `npm run build && npm run docs`',
+    );
   });
 
   it('names every command and option, and renders without a groff warning', { skip: have('groff') ? undefined : 'groff is not installed' }, () => {
@@ -67,7 +71,7 @@ describe('shell completion', () => {
   const tree = commandTree(program);
   let dir: string;
   before(() => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-completion-'));
+    dir = tempDir('ssdtune-completion-');
   });
   after(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -87,7 +91,13 @@ describe('shell completion', () => {
     assert.deepEqual(bash('ssdtune', '').sort(), tree.subcommands.map((c) => c.path[1]!).sort(), 'every command');
     assert.ok(bash('ssdtune', 'an').includes('analyze'));
     const analyze = tree.subcommands.find((c) => c.path[1] === 'analyze')!;
-    assert.deepEqual(bash('ssdtune', 'analyze', '--').sort(), analyze.options.flatMap((o) => o.names).filter((n) => n.startsWith('--')).sort());
+    assert.deepEqual(
+      bash('ssdtune', 'analyze', '--').sort(),
+      analyze.options
+        .flatMap((o) => o.names)
+        .filter((n) => n.startsWith('--'))
+        .sort(),
+    );
     const db = tree.subcommands.find((c) => c.subcommands.length > 0)!;
     assert.deepEqual(bash('ssdtune', db.path[1]!, '').sort(), db.subcommands.map((c) => c.path[2]!).sort(), `${db.path[1]} subcommands`);
     const withChoices = allCommands(tree).flatMap((c) => c.options.filter((o) => o.choices).map((o) => ({ c, o })))[0];
@@ -100,7 +110,11 @@ describe('shell completion', () => {
     const file = path.join(dir, '_ssdtune');
     writeFileSync(file, zshCompletion(program));
     assert.equal(spawnSync('zsh', ['-n', file]).status, 0, 'syntax');
-    const r = spawnSync('zsh', ['-f', '-c', `autoload -Uz compinit && compinit -u -D -d ${dir}/zcompdump; source ${file}; print -r -- $_comps[ssdtune]; whence -w _ssdtune_analyze`], { encoding: 'utf8' });
+    const r = spawnSync(
+      'zsh',
+      ['-f', '-c', `autoload -Uz compinit && compinit -u -D -d ${dir}/zcompdump; source ${file}; print -r -- $_comps[ssdtune]; whence -w _ssdtune_analyze`],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^_ssdtune\n_ssdtune_analyze: function\n$/);
     for (const c of allCommands(tree)) assert.ok(zshCompletion(program).includes(`_${c.path.join('_')}() {`), `${c.path.join(' ')} has a function`);

@@ -6,8 +6,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../src/api/server.js';
@@ -21,9 +19,10 @@ import { deviceClassKey, type AgentReport, type Recommendation } from '../src/se
 import { jobHandlers } from '../src/service/handlers.js';
 import { similarityModel } from '../src/service/identify.js';
 import { PostgresServer, postgresMissing } from './helpers/servers.js';
+import { tempDir } from './helpers/tmp.js';
 
 const TRACE = path.resolve('traces/msr_hm_0_sample1000.csv');
-const tmp = (p: string) => mkdtempSync(path.join(tmpdir(), `ssdtune-agents-${p}-`));
+const tmp = (p: string) => tempDir(`ssdtune-agents-${p}-`);
 const CLASS = { model: 'Samsung SSD 980', capacityBytes: 1e12, rotational: false, queues: 8, kernel: '6.1.0-18-amd64' };
 
 let pgs: PostgresServer | undefined;

@@ -10,13 +10,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { ConfDB } from '../src/confdb/db.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { TraceCache } from '../src/service/trace-cache.js';
 import { sha256File } from '../src/util/digest.js';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { loadSettings, type Settings } from '../src/config.js';
@@ -29,11 +28,12 @@ import { keepTraceBytes, registerLocalTrace } from '../src/service/traces.js';
 import { submitTune } from '../src/service/tune-jobs.js';
 import { startWorker, type RunningWorker } from '../src/service/worker.js';
 import { PostgresServer, postgresMissing, RedisServer, redisMissing } from './helpers/servers.js';
+import { tempDir } from './helpers/tmp.js';
 
 const TRACE = path.resolve('traces/msr_hm_0_sample1000.csv');
 const CLI = path.resolve('dist/src/cli/main.js');
 const FAST_SIM = { preconditionFill: 0, preconditionAge: 0 };
-const tmp = (p: string) => mkdtempSync(path.join(tmpdir(), `ssdtune-fleet-${p}-`));
+const tmp = (p: string) => tempDir(`ssdtune-fleet-${p}-`);
 const missing = postgresMissing() ?? redisMissing();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -10,7 +10,6 @@ import { gprDataset, runSklearn, sklearnMissing, type SklearnJob } from '../benc
 
 const missing = sklearnMissing();
 
-
 function relErr(a: number, b: number): number {
   return Math.abs(a - b) / Math.max(Math.abs(b), 1e-300);
 }
@@ -38,7 +37,7 @@ test('fixed hyper-parameters: predictions equal scikit-learn to 1e-8 relative', 
   });
 });
 
-test('fitted hyper-parameters: our log marginal likelihood >= scikit-learn\'s - 1e-3', { skip: missing }, () => {
+test("fitted hyper-parameters: our log marginal likelihood >= scikit-learn's - 1e-3", { skip: missing }, () => {
   const cases = [
     { seed: 4, n: 40, d: 2, normalize: false },
     { seed: 5, n: 40, d: 2, normalize: true },
@@ -63,7 +62,11 @@ function maternArd(k: number[], bounds: Array<[number, number]>, tie?: number[])
 }
 
 test('Matern 5/2 with one length scale per dimension: predictions and fitted likelihood against scikit-learn', { skip: missing }, () => {
-  const bounds: Array<[number, number]> = [[1e-2, 1e2], [1e-2, 1e2], [1e-6, 1]];
+  const bounds: Array<[number, number]> = [
+    [1e-2, 1e2],
+    [1e-2, 1e2],
+    [1e-6, 1],
+  ];
   // Fixed hyper-parameters, inputs in [0,1]^d as the search encodes them.
   const fixed = [
     { seed: 11, n: 25, d: 3, kernel: [1.5, 0.3, 2, 0.7, 1e-3] },
@@ -75,12 +78,26 @@ test('Matern 5/2 with one length scale per dimension: predictions and fitted lik
     const g = gprDataset(seed, n, d, nTest);
     return { X: g.X.map((r) => r.map((v) => v / 10)), y: g.y.map((v) => v / 20), Xs: g.Xs.map((r) => r.map((v) => v / 10)) };
   };
-  const fixedJobs: SklearnJob[] = fixed.map((c) => ({ ...unit(c.seed, c.n, c.d, 30), optimize: false, normalize: true, family: 'matern', kernel: c.kernel, bounds }));
+  const fixedJobs: SklearnJob[] = fixed.map((c) => ({
+    ...unit(c.seed, c.n, c.d, 30),
+    optimize: false,
+    normalize: true,
+    family: 'matern',
+    kernel: c.kernel,
+    bounds,
+  }));
   const fitted = [
     { seed: 13, n: 30, d: 2 },
     { seed: 14, n: 50, d: 4 },
   ];
-  const fitJobs: SklearnJob[] = fitted.map((c) => ({ ...unit(c.seed, c.n, c.d, 10), optimize: true, normalize: true, family: 'matern', kernel: [1, ...Array(c.d).fill(0.5), 1e-2], bounds }));
+  const fitJobs: SklearnJob[] = fitted.map((c) => ({
+    ...unit(c.seed, c.n, c.d, 10),
+    optimize: true,
+    normalize: true,
+    family: 'matern',
+    kernel: [1, ...Array(c.d).fill(0.5), 1e-2],
+    bounds,
+  }));
   const sk = runSklearn([...fixedJobs, ...fitJobs]);
   let tiedChecked = 0;
   fixedJobs.forEach((job, i) => {
@@ -95,7 +112,11 @@ test('Matern 5/2 with one length scale per dimension: predictions and fitted lik
     const tie = Array.from({ length: d }, (_, k) => (k === 0 ? 0 : 1));
     const same = job.kernel!.slice(1, -1).every((v, k) => k === 0 || v === job.kernel![2]);
     if (same) tiedChecked++;
-    if (same) assert.ok(relErr(new GaussianProcess({ kernel: maternArd(job.kernel!, bounds, tie), optimize: false, normalizeY: true }).fit(job.X, job.y).lml, sk[i]!.lml) <= 1e-8);
+    if (same)
+      assert.ok(
+        relErr(new GaussianProcess({ kernel: maternArd(job.kernel!, bounds, tie), optimize: false, normalizeY: true }).fit(job.X, job.y).lml, sk[i]!.lml) <=
+          1e-8,
+      );
   });
   assert.equal(tiedChecked, 1);
   fitJobs.forEach((job, j) => {

@@ -54,8 +54,12 @@ test('every kernel gradient matches central finite differences in log space', ()
     }
   }
   assert.deepEqual(namesOf(autobloxKernel()), [
-    'k1__k1__k1__constant_value', 'k1__k1__k2__length_scale', 'k1__k2__k1__constant_value',
-    'k1__k2__k2__length_scale', 'k1__k2__k2__alpha', 'k2__noise_level',
+    'k1__k1__k1__constant_value',
+    'k1__k1__k2__length_scale',
+    'k1__k2__k1__constant_value',
+    'k1__k2__k2__length_scale',
+    'k1__k2__k2__alpha',
+    'k2__noise_level',
   ]);
 });
 
@@ -152,17 +156,40 @@ test('fit and predict refuse bad input with a coded error', () => {
     }
     return 'no error';
   };
-  assert.match(msg(() => gp.predict([[1]])), /predict before fit/);
-  assert.match(msg(() => gp.fit([], [])), /no points/);
-  assert.match(msg(() => gp.fit([[1, 2], [3]], [1, 2])), /row 1 has 1 values, expected 2/);
-  assert.match(msg(() => gp.fit([[1], [NaN]], [1, 2])), /row 1 column 0 is NaN/);
-  assert.match(msg(() => gp.fit([[1], [2]], [1, Infinity])), /value 1 is Infinity/);
+  assert.match(
+    msg(() => gp.predict([[1]])),
+    /predict before fit/,
+  );
+  assert.match(
+    msg(() => gp.fit([], [])),
+    /no points/,
+  );
+  assert.match(
+    msg(() => gp.fit([[1, 2], [3]], [1, 2])),
+    /row 1 has 1 values, expected 2/,
+  );
+  assert.match(
+    msg(() => gp.fit([[1], [NaN]], [1, 2])),
+    /row 1 column 0 is NaN/,
+  );
+  assert.match(
+    msg(() => gp.fit([[1], [2]], [1, Infinity])),
+    /value 1 is Infinity/,
+  );
   gp.fit([[1], [2]], [1, 2]);
-  assert.match(msg(() => gp.predict([[1, 2]])), /2 dimensions, the model was fitted on 1/);
+  assert.match(
+    msg(() => gp.predict([[1, 2]])),
+    /2 dimensions, the model was fitted on 1/,
+  );
 });
 
 test('duplicate points with no noise need jitter and still fit', () => {
-  const X = [[1, 1], [1, 1], [2, 2], [2, 2]];
+  const X = [
+    [1, 1],
+    [1, 1],
+    [2, 2],
+    [2, 2],
+  ];
   const gp = new GaussianProcess({ kernel: new RBF(1), alpha: 0, optimize: false }).fit(X, [1, 1, 2, 2]);
   assert.ok(gp.jitter > 0);
   const p = gp.predict([[1, 1]]);
@@ -179,7 +206,10 @@ test('leave-one-out predictions equal refitting without each point; a log-normal
   const plain = new GaussianProcess({ kernel, optimize: false }).fit(rows, y);
   const looPlain = plain.leaveOneOut();
   for (const i of [0, 6, 14]) {
-    const rest = new GaussianProcess({ kernel, optimize: false }).fit(rows.filter((_, j) => j !== i), y.filter((_, j) => j !== i));
+    const rest = new GaussianProcess({ kernel, optimize: false }).fit(
+      rows.filter((_, j) => j !== i),
+      y.filter((_, j) => j !== i),
+    );
     const p = rest.predict([rows[i]!]);
     // Both variances include the white-noise term (predict's prior diagonal carries it, as scikit-learn's does).
     assert.ok(Math.abs(looPlain.mean[i]! - p.mean[0]!) < 1e-8, `mean ${looPlain.mean[i]} vs ${p.mean[0]}`);

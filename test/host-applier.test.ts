@@ -6,8 +6,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, openSync, writeSync, closeSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { chmodSync, openSync, writeSync, closeSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { applyHostConfig, revertHostConfig } from '../src/host/applier.js';
 import { JsonFileStateStore } from '../src/host/state.js';
@@ -20,6 +19,7 @@ import { isFeasible } from '../src/space/constraints.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { jiffiesRoundTrip, kernelHz, pageKb } from '../src/host/validate.js';
 import { PROJECT_ROOT } from '../src/native.js';
+import { tempDir } from './helpers/tmp.js';
 
 const skip = canUseLoopDevices();
 
@@ -27,7 +27,7 @@ type LoopTest = (loop: LoopDevice, store: JsonFileStateStore, dataDir: string, t
 
 function withLoop(fn: LoopTest, partscan = false) {
   return async (t: TestContext) => {
-    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-state-'));
+    const dataDir = tempDir('ssdtune-state-');
     const loop = createLoopDevice({ sizeBytes: 32 << 20, partscan });
     try {
       await fn(loop, new JsonFileStateStore(dataDir), dataDir, t);
@@ -50,213 +50,285 @@ test('tuned profile and udev rule carry the configuration in write order', () =>
   assert.match(tuned, /\[disk\]\ndevices=nvme0n1\nelevator=mq-deadline\nreadahead=4096\n/);
   assert.match(tuned, /\[sysfs\]\n\/sys\/block\/nvme0n1\/queue\/iosched\/fifo_batch=8\n\/sys\/block\/nvme0n1\/queue\/nr_requests=512\n/);
   const udev = toUdevRule('nvme0n1', cfg);
-  assert.match(udev, /KERNEL=="nvme0n1", ATTR\{queue\/scheduler\}="mq-deadline", ATTR\{queue\/iosched\/fifo_batch\}="8", ATTR\{queue\/read_ahead_kb\}="4096", ATTR\{queue\/nr_requests\}="512"/);
+  assert.match(
+    udev,
+    /KERNEL=="nvme0n1", ATTR\{queue\/scheduler\}="mq-deadline", ATTR\{queue\/iosched\/fifo_batch\}="8", ATTR\{queue\/read_ahead_kb\}="4096", ATTR\{queue\/nr_requests\}="512"/,
+  );
 });
 
 test('missing device: clear error', () => {
-  assert.throws(() => resolveDevice('/dev/ssdtune-no-such-device'), (e) => isSsdtuneError(e, 'SSDTUNE_DEVICE'));
-  assert.throws(() => resolveDevice('../../etc'), (e) => isSsdtuneError(e, 'SSDTUNE_DEVICE'));
-  assert.throws(() => resolveDevice('/etc/passwd'), (e) => isSsdtuneError(e, 'SSDTUNE_DEVICE'));
+  assert.throws(
+    () => resolveDevice('/dev/ssdtune-no-such-device'),
+    (e) => isSsdtuneError(e, 'SSDTUNE_DEVICE'),
+  );
+  assert.throws(
+    () => resolveDevice('../../etc'),
+    (e) => isSsdtuneError(e, 'SSDTUNE_DEVICE'),
+  );
+  assert.throws(
+    () => resolveDevice('/etc/passwd'),
+    (e) => isSsdtuneError(e, 'SSDTUNE_DEVICE'),
+  );
 });
 
-test('apply then revert restores every attribute exactly', { skip }, withLoop(async (loop, store) => {
-  const before = readSnapshot(resolveDevice(loop.path));
-  const lim = Number(execFileSync('cat', [`/sys/block/${loop.name}/queue/max_hw_sectors_kb`], { encoding: 'utf8' }));
-  const config = {
-    scheduler: before.scheduler === 'mq-deadline' ? 'kyber' : 'mq-deadline',
-    read_ahead_kb: Number(before.read_ahead_kb) === 1024 ? 2048 : 1024,
-    max_sectors_kb: Math.min(lim, 64),
-    wbt_lat_usec: 3456,
-    rq_affinity: Number(before.rq_affinity) === 2 ? 1 : 2,
-    nomerges: Number(before.nomerges) === 1 ? 0 : 1,
-    nr_requests: 96,
-  } as Record<string, number | string>;
-  if (config.scheduler === 'mq-deadline') config['iosched.fifo_batch'] = 7;
-  else config['queue/iosched/read_lat_nsec'] = 1234567;
+test(
+  'apply then revert restores every attribute exactly',
+  { skip },
+  withLoop(async (loop, store) => {
+    const before = readSnapshot(resolveDevice(loop.path));
+    const lim = Number(execFileSync('cat', [`/sys/block/${loop.name}/queue/max_hw_sectors_kb`], { encoding: 'utf8' }));
+    const config = {
+      scheduler: before.scheduler === 'mq-deadline' ? 'kyber' : 'mq-deadline',
+      read_ahead_kb: Number(before.read_ahead_kb) === 1024 ? 2048 : 1024,
+      max_sectors_kb: Math.min(lim, 64),
+      wbt_lat_usec: 3456,
+      rq_affinity: Number(before.rq_affinity) === 2 ? 1 : 2,
+      nomerges: Number(before.nomerges) === 1 ? 0 : 1,
+      nr_requests: 96,
+    } as Record<string, number | string>;
+    if (config.scheduler === 'mq-deadline') config['iosched.fifo_batch'] = 7;
+    else config['queue/iosched/read_lat_nsec'] = 1234567;
 
-  const dry = await applyHostConfig(loop.path, config, { store, dryRun: true });
-  assert.ok(dry.changes.length >= 7);
-  assert.equal(dry.changes[0]!.key, 'scheduler', 'scheduler is written first');
-  assert.equal(dry.changes.at(-1)!.key, 'nr_requests', 'nr_requests after the scheduler');
-  assert.deepEqual(readSnapshot(resolveDevice(loop.path)), before, 'dry run writes nothing');
-  assert.equal(await store.get(loop.name), undefined);
+    const dry = await applyHostConfig(loop.path, config, { store, dryRun: true });
+    assert.ok(dry.changes.length >= 7);
+    assert.equal(dry.changes[0]!.key, 'scheduler', 'scheduler is written first');
+    assert.equal(dry.changes.at(-1)!.key, 'nr_requests', 'nr_requests after the scheduler');
+    assert.deepEqual(readSnapshot(resolveDevice(loop.path)), before, 'dry run writes nothing');
+    assert.equal(await store.get(loop.name), undefined);
 
-  const r = await applyHostConfig(loop.path, config, { store });
-  const after = readSnapshot(resolveDevice(loop.path));
-  for (const c of r.changes) assert.equal(after[c.key], c.to, `${c.key} applied`);
-  const rec = await store.get(loop.name);
-  assert.deepEqual(rec?.previous, before, 'previous values recorded');
+    const r = await applyHostConfig(loop.path, config, { store });
+    const after = readSnapshot(resolveDevice(loop.path));
+    for (const c of r.changes) assert.equal(after[c.key], c.to, `${c.key} applied`);
+    const rec = await store.get(loop.name);
+    assert.deepEqual(rec?.previous, before, 'previous values recorded');
 
-  // A second apply keeps the original values for revert.
-  await applyHostConfig(loop.name, { read_ahead_kb: 256 }, { store });
-  assert.deepEqual((await store.get(loop.name))?.previous, before);
+    // A second apply keeps the original values for revert.
+    await applyHostConfig(loop.name, { read_ahead_kb: 256 }, { store });
+    assert.deepEqual((await store.get(loop.name))?.previous, before);
 
-  await revertHostConfig(loop.name, { store });
-  assert.deepEqual(readSnapshot(resolveDevice(loop.path)), before);
-  assert.equal(await store.get(loop.name), undefined);
-  await assert.rejects(revertHostConfig(loop.name, { store }), (e) => isSsdtuneError(e, 'SSDTUNE_HOST_STATE'));
-}));
+    await revertHostConfig(loop.name, { store });
+    assert.deepEqual(readSnapshot(resolveDevice(loop.path)), before);
+    assert.equal(await store.get(loop.name), undefined);
+    await assert.rejects(revertHostConfig(loop.name, { store }), (e) => isSsdtuneError(e, 'SSDTUNE_HOST_STATE'));
+  }),
+);
 
-test('a kernel-rejected third write rolls back the first two', { skip }, withLoop(async (loop, store) => {
-  const dev = resolveDevice(loop.path);
-  const before = readSnapshot(dev);
-  assert.equal(before.scheduler, 'none', 'loop devices start without a scheduler');
-  // Order: max_sectors_kb, read_ahead_kb, nr_requests. Without a scheduler nr_requests
-  // cannot exceed the tag depth, so the kernel refuses 2048 (within the validated range).
-  const config = { nr_requests: 2048, read_ahead_kb: Number(before.read_ahead_kb) + 4, max_sectors_kb: 32 };
-  await assert.rejects(applyHostConfig(loop.path, config, { store }), (e) => {
-    assert.ok(isSsdtuneError(e, 'SSDTUNE_HOST_APPLY'), String(e));
-    assert.match((e as Error).message, /nr_requests=2048 failed .*rolled back/);
-    return true;
-  });
-  assert.deepEqual(readSnapshot(dev), before);
-  assert.equal(await store.get(loop.name), undefined, 'no state left behind');
-}));
-
-test('unknown scheduler, out-of-range values and unlisted attributes write nothing', { skip }, withLoop(async (loop, store) => {
-  const dev = resolveDevice(loop.path);
-  const before = readSnapshot(dev);
-  const hw = Number(execFileSync('cat', [`/sys/block/${loop.name}/queue/max_hw_sectors_kb`], { encoding: 'utf8' }));
-  const bad: [Record<string, unknown>, string, RegExp][] = [
-    [{ read_ahead_kb: 64, scheduler: 'cfq-from-2015' }, 'SSDTUNE_HOST_VALUE', /scheduler=cfq-from-2015 .*offers/],
-    [{ read_ahead_kb: 64, max_sectors_kb: hw * 2 }, 'SSDTUNE_HOST_VALUE', /max_sectors_kb=\d+ .*max_hw_sectors_kb/],
-    [{ read_ahead_kb: -5 }, 'SSDTUNE_HOST_VALUE', /read_ahead_kb=-5/],
-    [{ rq_affinity: 3 }, 'SSDTUNE_HOST_VALUE', /expected 0..2/],
-    [{ nr_requests: 'many' }, 'SSDTUNE_HOST_VALUE', /expected an integer/],
-    [{ read_ahead_kb: 64, rotational: 1 }, 'SSDTUNE_HOST_ATTRIBUTE', /rotational is not a tunable/],
-    [{ 'iosched.fifo_batch': 4 }, 'SSDTUNE_HOST_ATTRIBUTE', /scheduler none has no tunables/],
-    [{ scheduler: 'kyber', 'iosched.fifo_batch': 4 }, 'SSDTUNE_HOST_ATTRIBUTE', /kyber tunables are/],
-  ];
-  for (const [cfg, code, re] of bad) {
-    await assert.rejects(applyHostConfig(loop.path, cfg, { store }), (e) => {
-      assert.ok(isSsdtuneError(e, code), `${JSON.stringify(cfg)}: ${String(e)}`);
-      assert.match((e as Error).message, re);
+test(
+  'a kernel-rejected third write rolls back the first two',
+  { skip },
+  withLoop(async (loop, store) => {
+    const dev = resolveDevice(loop.path);
+    const before = readSnapshot(dev);
+    assert.equal(before.scheduler, 'none', 'loop devices start without a scheduler');
+    // Order: max_sectors_kb, read_ahead_kb, nr_requests. Without a scheduler nr_requests
+    // cannot exceed the tag depth, so the kernel refuses 2048 (within the validated range).
+    const config = { nr_requests: 2048, read_ahead_kb: Number(before.read_ahead_kb) + 4, max_sectors_kb: 32 };
+    await assert.rejects(applyHostConfig(loop.path, config, { store }), (e) => {
+      assert.ok(isSsdtuneError(e, 'SSDTUNE_HOST_APPLY'), String(e));
+      assert.match((e as Error).message, /nr_requests=2048 failed .*rolled back/);
       return true;
     });
-  }
-  assert.deepEqual(readSnapshot(dev), before);
-  assert.equal(await store.get(loop.name), undefined);
-}));
+    assert.deepEqual(readSnapshot(dev), before);
+    assert.equal(await store.get(loop.name), undefined, 'no state left behind');
+  }),
+);
 
-test('not root: the CLI refuses with exit 5 and writes nothing', { skip }, withLoop(async (loop, _store, dataDir) => {
-  const before = readSnapshot(resolveDevice(loop.path));
-  chmodSync(dataDir, 0o755); // nobody must be able to read the config file
-  const cfgFile = path.join(dataDir, 'cfg.json');
-  writeFileSync(cfgFile, JSON.stringify({ read_ahead_kb: Number(before.read_ahead_kb) + 8 }));
-  const cli = path.join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
-  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cli, 'apply', '--device', loop.path, '--config', cfgFile, '--data-dir', path.join(dataDir, 'nobody')], { encoding: 'utf8' });
-  assert.equal(r.status, 5, r.stderr);
-  assert.match(r.stderr, /needs root.*SSDTUNE_HOST_ROOT/);
-  assert.deepEqual(readSnapshot(resolveDevice(loop.path)), before);
-  assert.ok(!existsSync(path.join(dataDir, 'nobody', 'host-state.json')));
-}));
-
-test('CLI apply and revert record the previous values in the ConfDB', { skip }, withLoop(async (loop, _store, dataDir) => {
-  const before = readSnapshot(resolveDevice(loop.path));
-  const cfgFile = path.join(dataDir, 'cfg.json');
-  writeFileSync(cfgFile, JSON.stringify({ config: { 'queue/read_ahead_kb': Number(before.read_ahead_kb) + 12, scheduler: 'mq-deadline' } }));
-  const cli = path.join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
-  const db = path.join(dataDir, 'db');
-  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args, '--data-dir', db], { encoding: 'utf8' });
-  const tuned = run('apply', '--device', loop.name, '--config', cfgFile, '--export', 'tuned');
-  assert.equal(tuned.status, 0, tuned.stderr);
-  assert.match(tuned.stdout, new RegExp(`devices=${loop.name}\nelevator=mq-deadline\nreadahead=${Number(before.read_ahead_kb) + 12}`));
-  assert.deepEqual(readSnapshot(resolveDevice(loop.path)), before, 'export writes nothing');
-  const a = run('apply', '--device', loop.path, '--config', cfgFile, '--json');
-  assert.equal(a.status, 0, a.stderr);
-  assert.deepEqual(JSON.parse(a.stdout).changes.map((c: { key: string }) => c.key), ['scheduler', 'read_ahead_kb']);
-  const rec = JSON.parse(run('db', 'show', 'devices', loop.name).stdout);
-  assert.deepEqual(rec.previous, before);
-  const r = run('revert', '--device', loop.name);
-  assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(readSnapshot(resolveDevice(loop.path)), before);
-  assert.equal(run('db', 'show', 'devices', loop.name).status, 4, 'record removed');
-  const audit = JSON.parse(run('db', 'list', 'audit', '--json').stdout) as { action: string }[];
-  assert.deepEqual(audit.map((x) => x.action).sort(), ['host.apply', 'host.revert']);
-}));
-
-test('the host space is built from the device and its configurations apply', { skip }, withLoop(async (loop, store) => {
-  const before = readSnapshot(resolveDevice(loop.path));
-  const space = buildHostSpace(loop.path);
-  const byName = Object.fromEntries(space.params.map((p) => [p.name, p]));
-  assert.equal(space.name, 'host');
-  assert.deepEqual(space.baseline.read_ahead_kb, Number(before.read_ahead_kb));
-  // The choices are exactly what this device's kernel offers (read from its own list, not assumed).
-  const offered = parseScheduler(readFileSync(`/sys/block/${loop.name}/queue/scheduler`, 'utf8')).available.sort();
-  assert.deepEqual(byName.scheduler!.kind === 'categorical' && [...byName.scheduler!.values].sort(), offered);
-  const hw = Number(execFileSync('cat', [`/sys/block/${loop.name}/queue/max_hw_sectors_kb`], { encoding: 'utf8' }));
-  assert.ok(byName.max_sectors_kb!.kind === 'ordinal' && Math.max(...byName.max_sectors_kb!.values) === hw, 'max_sectors_kb bounded by max_hw_sectors_kb');
-  assert.ok(!isFeasible(space, { ...space.baseline, scheduler: 'none', nr_requests: 2048 }), 'tag depth bounds nr_requests without a scheduler');
-  assert.ok(isFeasible(space, { ...space.baseline, scheduler: 'mq-deadline', nr_requests: 2048 }));
-  const cfg = hostConfigToApply(space, { ...space.baseline, read_ahead_kb: 4096, scheduler: 'mq-deadline', nr_requests: 512 });
-  await applyHostConfig(loop.path, cfg, { store });
-  assert.equal(readSnapshot(resolveDevice(loop.path)).nr_requests, '512');
-  await revertHostConfig(loop.path, { store });
-  assert.deepEqual(readSnapshot(resolveDevice(loop.path)), before);
-}));
-
-test('a partition resolves to its disk', { skip }, withLoop(async (loop, _s, _d, t) => {
-  // The loop device was created with partscan; write an MBR with one partition
-  // into our own backing file, then ask the kernel to rescan it.
-  const mbr = Buffer.alloc(512);
-  mbr[446 + 4] = 0x83;
-  mbr.writeUInt32LE(2048, 446 + 8);
-  mbr.writeUInt32LE(8192, 446 + 12);
-  mbr[510] = 0x55;
-  mbr[511] = 0xaa;
-  const fd = openSync(loop.backingFile, 'r+');
-  writeSync(fd, mbr, 0, 512, 0);
-  closeSync(fd);
-  execFileSync('blockdev', ['--rereadpt', loop.path]);
-  const part = `${loop.path}p1`;
-  for (let i = 0; i < 25 && !existsSync(part); i++) await new Promise((r) => setTimeout(r, 20));
-  if (!existsSync(`/sys/class/block/${loop.name}p1`)) {
-    t.skip('this kernel does not scan partitions on loop devices (no loopNp1 after --partscan)');
-    return;
-  }
-  const dev = resolveDevice(part);
-  assert.equal(dev.disk.name, loop.name);
-  assert.equal(dev.name, `${loop.name}p1`);
-  assert.ok(dev.partition && dev.partition.sectors > 0);
-  // By name or by node: one set of rules, the same device.
-  assert.deepEqual({ ...resolveDevice(`${loop.name}p1`), given: part }, dev);
-}, true));
-
-test('values the kernel would round or overflow, and one attribute spelled twice, are refused before any write', { skip }, withLoop(async (loop, store) => {
-  const dev = resolveDevice(loop.path);
-  const before = readSnapshot(dev);
-  const offered = parseScheduler(readFileSync(`/sys/block/${loop.name}/queue/scheduler`, 'utf8')).available;
-  const page = pageKb();
-  const bad: [Record<string, unknown>, RegExp][] = [
-    [{ read_ahead_kb: 128, 'queue/read_ahead_kb': 256 }, /read_ahead_kb=256 is not valid: given twice, as "read_ahead_kb" and "queue\/read_ahead_kb"/],
-    [{ 'iosched.fifo_batch': 8, 'queue/iosched/fifo_batch': 8, scheduler: 'mq-deadline' }, /given twice/],
-    [{ read_ahead_kb: page * 32 + 1 }, new RegExp(`whole ${page} KiB pages and would read back ${page * 32}`)],
-  ];
-  const hz = kernelHz();
-  if (hz !== null && offered.includes('mq-deadline')) {
-    // The model of msecs_to_jiffies/jiffies_to_msecs checked against this kernel on our own device first.
-    const probe = await import('../src/blockdev/sysfs.js');
-    await applyHostConfig(loop.path, { scheduler: 'mq-deadline' }, { store });
-    try {
-      for (const ms of [1, 5, 7, 2147483647]) {
-        probe.writeAttr(dev, 'iosched.read_expire', String(ms));
-        assert.equal(Number(probe.readAttr(dev, 'iosched.read_expire')), jiffiesRoundTrip(ms, hz), `read_expire=${ms} at HZ=${hz}`);
-      }
-    } finally {
-      await revertHostConfig(loop.path, { store });
+test(
+  'unknown scheduler, out-of-range values and unlisted attributes write nothing',
+  { skip },
+  withLoop(async (loop, store) => {
+    const dev = resolveDevice(loop.path);
+    const before = readSnapshot(dev);
+    const hw = Number(execFileSync('cat', [`/sys/block/${loop.name}/queue/max_hw_sectors_kb`], { encoding: 'utf8' }));
+    const bad: [Record<string, unknown>, string, RegExp][] = [
+      [{ read_ahead_kb: 64, scheduler: 'cfq-from-2015' }, 'SSDTUNE_HOST_VALUE', /scheduler=cfq-from-2015 .*offers/],
+      [{ read_ahead_kb: 64, max_sectors_kb: hw * 2 }, 'SSDTUNE_HOST_VALUE', /max_sectors_kb=\d+ .*max_hw_sectors_kb/],
+      [{ read_ahead_kb: -5 }, 'SSDTUNE_HOST_VALUE', /read_ahead_kb=-5/],
+      [{ rq_affinity: 3 }, 'SSDTUNE_HOST_VALUE', /expected 0..2/],
+      [{ nr_requests: 'many' }, 'SSDTUNE_HOST_VALUE', /expected an integer/],
+      [{ read_ahead_kb: 64, rotational: 1 }, 'SSDTUNE_HOST_ATTRIBUTE', /rotational is not a tunable/],
+      [{ 'iosched.fifo_batch': 4 }, 'SSDTUNE_HOST_ATTRIBUTE', /scheduler none has no tunables/],
+      [{ scheduler: 'kyber', 'iosched.fifo_batch': 4 }, 'SSDTUNE_HOST_ATTRIBUTE', /kyber tunables are/],
+    ];
+    for (const [cfg, code, re] of bad) {
+      await assert.rejects(applyHostConfig(loop.path, cfg, { store }), (e) => {
+        assert.ok(isSsdtuneError(e, code), `${JSON.stringify(cfg)}: ${String(e)}`);
+        assert.match((e as Error).message, re);
+        return true;
+      });
     }
     assert.deepEqual(readSnapshot(dev), before);
-    if (jiffiesRoundTrip(1, hz) !== 1) bad.push([{ scheduler: 'mq-deadline', 'iosched.read_expire': 1 }, new RegExp(`read_expire=1 is not valid: the kernel keeps it in jiffies of .* \\(HZ=${hz}\\) and would read back ${jiffiesRoundTrip(1, hz)}`)]);
-    if (jiffiesRoundTrip(2147483647, hz) !== 2147483647) bad.push([{ scheduler: 'mq-deadline', 'iosched.write_expire': 2147483647 }, /write_expire=2147483647 is not valid: the kernel would overflow it and read back -\d+/]);
-    bad.push([{ scheduler: 'mq-deadline', 'iosched.async_depth': 0 }, /async_depth=0 is not valid: expected 1\.\./]);
-  }
-  for (const [cfg, re] of bad) {
-    await assert.rejects(applyHostConfig(loop.path, cfg, { store }), (e) => {
-      assert.ok(isSsdtuneError(e, 'SSDTUNE_HOST_VALUE'), `${JSON.stringify(cfg)}: ${String(e)}`);
-      assert.match((e as Error).message, re);
-      return true;
-    });
-  }
-  assert.deepEqual(readSnapshot(dev), before);
-  assert.equal(await store.get(loop.name), undefined);
-}));
+    assert.equal(await store.get(loop.name), undefined);
+  }),
+);
+
+test(
+  'not root: the CLI refuses with exit 5 and writes nothing',
+  { skip },
+  withLoop(async (loop, _store, dataDir) => {
+    const before = readSnapshot(resolveDevice(loop.path));
+    chmodSync(dataDir, 0o755); // nobody must be able to read the config file
+    const cfgFile = path.join(dataDir, 'cfg.json');
+    writeFileSync(cfgFile, JSON.stringify({ read_ahead_kb: Number(before.read_ahead_kb) + 8 }));
+    const cli = path.join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
+    const r = spawnSync(
+      'setpriv',
+      [
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        process.execPath,
+        cli,
+        'apply',
+        '--device',
+        loop.path,
+        '--config',
+        cfgFile,
+        '--data-dir',
+        path.join(dataDir, 'nobody'),
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(r.status, 5, r.stderr);
+    assert.match(r.stderr, /needs root.*SSDTUNE_HOST_ROOT/);
+    assert.deepEqual(readSnapshot(resolveDevice(loop.path)), before);
+    assert.ok(!existsSync(path.join(dataDir, 'nobody', 'host-state.json')));
+  }),
+);
+
+test(
+  'CLI apply and revert record the previous values in the ConfDB',
+  { skip },
+  withLoop(async (loop, _store, dataDir) => {
+    const before = readSnapshot(resolveDevice(loop.path));
+    const cfgFile = path.join(dataDir, 'cfg.json');
+    writeFileSync(cfgFile, JSON.stringify({ config: { 'queue/read_ahead_kb': Number(before.read_ahead_kb) + 12, scheduler: 'mq-deadline' } }));
+    const cli = path.join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
+    const db = path.join(dataDir, 'db');
+    const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args, '--data-dir', db], { encoding: 'utf8' });
+    const tuned = run('apply', '--device', loop.name, '--config', cfgFile, '--export', 'tuned');
+    assert.equal(tuned.status, 0, tuned.stderr);
+    assert.match(tuned.stdout, new RegExp(`devices=${loop.name}\nelevator=mq-deadline\nreadahead=${Number(before.read_ahead_kb) + 12}`));
+    assert.deepEqual(readSnapshot(resolveDevice(loop.path)), before, 'export writes nothing');
+    const a = run('apply', '--device', loop.path, '--config', cfgFile, '--json');
+    assert.equal(a.status, 0, a.stderr);
+    assert.deepEqual(
+      JSON.parse(a.stdout).changes.map((c: { key: string }) => c.key),
+      ['scheduler', 'read_ahead_kb'],
+    );
+    const rec = JSON.parse(run('db', 'show', 'devices', loop.name).stdout);
+    assert.deepEqual(rec.previous, before);
+    const r = run('revert', '--device', loop.name);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(readSnapshot(resolveDevice(loop.path)), before);
+    assert.equal(run('db', 'show', 'devices', loop.name).status, 4, 'record removed');
+    const audit = JSON.parse(run('db', 'list', 'audit', '--json').stdout) as { action: string }[];
+    assert.deepEqual(audit.map((x) => x.action).sort(), ['host.apply', 'host.revert']);
+  }),
+);
+
+test(
+  'the host space is built from the device and its configurations apply',
+  { skip },
+  withLoop(async (loop, store) => {
+    const before = readSnapshot(resolveDevice(loop.path));
+    const space = buildHostSpace(loop.path);
+    const byName = Object.fromEntries(space.params.map((p) => [p.name, p]));
+    assert.equal(space.name, 'host');
+    assert.deepEqual(space.baseline.read_ahead_kb, Number(before.read_ahead_kb));
+    // The choices are exactly what this device's kernel offers (read from its own list, not assumed).
+    const offered = parseScheduler(readFileSync(`/sys/block/${loop.name}/queue/scheduler`, 'utf8')).available.sort();
+    assert.deepEqual(byName.scheduler!.kind === 'categorical' && [...byName.scheduler!.values].sort(), offered);
+    const hw = Number(execFileSync('cat', [`/sys/block/${loop.name}/queue/max_hw_sectors_kb`], { encoding: 'utf8' }));
+    assert.ok(byName.max_sectors_kb!.kind === 'ordinal' && Math.max(...byName.max_sectors_kb!.values) === hw, 'max_sectors_kb bounded by max_hw_sectors_kb');
+    assert.ok(!isFeasible(space, { ...space.baseline, scheduler: 'none', nr_requests: 2048 }), 'tag depth bounds nr_requests without a scheduler');
+    assert.ok(isFeasible(space, { ...space.baseline, scheduler: 'mq-deadline', nr_requests: 2048 }));
+    const cfg = hostConfigToApply(space, { ...space.baseline, read_ahead_kb: 4096, scheduler: 'mq-deadline', nr_requests: 512 });
+    await applyHostConfig(loop.path, cfg, { store });
+    assert.equal(readSnapshot(resolveDevice(loop.path)).nr_requests, '512');
+    await revertHostConfig(loop.path, { store });
+    assert.deepEqual(readSnapshot(resolveDevice(loop.path)), before);
+  }),
+);
+
+test(
+  'a partition resolves to its disk',
+  { skip },
+  withLoop(async (loop, _s, _d, t) => {
+    // The loop device was created with partscan; write an MBR with one partition
+    // into our own backing file, then ask the kernel to rescan it.
+    const mbr = Buffer.alloc(512);
+    mbr[446 + 4] = 0x83;
+    mbr.writeUInt32LE(2048, 446 + 8);
+    mbr.writeUInt32LE(8192, 446 + 12);
+    mbr[510] = 0x55;
+    mbr[511] = 0xaa;
+    const fd = openSync(loop.backingFile, 'r+');
+    writeSync(fd, mbr, 0, 512, 0);
+    closeSync(fd);
+    execFileSync('blockdev', ['--rereadpt', loop.path]);
+    const part = `${loop.path}p1`;
+    for (let i = 0; i < 25 && !existsSync(part); i++) await new Promise((r) => setTimeout(r, 20));
+    if (!existsSync(`/sys/class/block/${loop.name}p1`)) {
+      t.skip('this kernel does not scan partitions on loop devices (no loopNp1 after --partscan)');
+      return;
+    }
+    const dev = resolveDevice(part);
+    assert.equal(dev.disk.name, loop.name);
+    assert.equal(dev.name, `${loop.name}p1`);
+    assert.ok(dev.partition && dev.partition.sectors > 0);
+    // By name or by node: one set of rules, the same device.
+    assert.deepEqual({ ...resolveDevice(`${loop.name}p1`), given: part }, dev);
+  }, true),
+);
+
+test(
+  'values the kernel would round or overflow, and one attribute spelled twice, are refused before any write',
+  { skip },
+  withLoop(async (loop, store) => {
+    const dev = resolveDevice(loop.path);
+    const before = readSnapshot(dev);
+    const offered = parseScheduler(readFileSync(`/sys/block/${loop.name}/queue/scheduler`, 'utf8')).available;
+    const page = pageKb();
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [{ read_ahead_kb: 128, 'queue/read_ahead_kb': 256 }, /read_ahead_kb=256 is not valid: given twice, as "read_ahead_kb" and "queue\/read_ahead_kb"/],
+      [{ 'iosched.fifo_batch': 8, 'queue/iosched/fifo_batch': 8, scheduler: 'mq-deadline' }, /given twice/],
+      [{ read_ahead_kb: page * 32 + 1 }, new RegExp(`whole ${page} KiB pages and would read back ${page * 32}`)],
+    ];
+    const hz = kernelHz();
+    if (hz !== null && offered.includes('mq-deadline')) {
+      // The model of msecs_to_jiffies/jiffies_to_msecs checked against this kernel on our own device first.
+      const probe = await import('../src/blockdev/sysfs.js');
+      await applyHostConfig(loop.path, { scheduler: 'mq-deadline' }, { store });
+      try {
+        for (const ms of [1, 5, 7, 2147483647]) {
+          probe.writeAttr(dev, 'iosched.read_expire', String(ms));
+          assert.equal(Number(probe.readAttr(dev, 'iosched.read_expire')), jiffiesRoundTrip(ms, hz), `read_expire=${ms} at HZ=${hz}`);
+        }
+      } finally {
+        await revertHostConfig(loop.path, { store });
+      }
+      assert.deepEqual(readSnapshot(dev), before);
+      if (jiffiesRoundTrip(1, hz) !== 1)
+        bad.push([
+          { scheduler: 'mq-deadline', 'iosched.read_expire': 1 },
+          new RegExp(`read_expire=1 is not valid: the kernel keeps it in jiffies of .* \\(HZ=${hz}\\) and would read back ${jiffiesRoundTrip(1, hz)}`),
+        ]);
+      if (jiffiesRoundTrip(2147483647, hz) !== 2147483647)
+        bad.push([
+          { scheduler: 'mq-deadline', 'iosched.write_expire': 2147483647 },
+          /write_expire=2147483647 is not valid: the kernel would overflow it and read back -\d+/,
+        ]);
+      bad.push([{ scheduler: 'mq-deadline', 'iosched.async_depth': 0 }, /async_depth=0 is not valid: expected 1\.\./]);
+    }
+    for (const [cfg, re] of bad) {
+      await assert.rejects(applyHostConfig(loop.path, cfg, { store }), (e) => {
+        assert.ok(isSsdtuneError(e, 'SSDTUNE_HOST_VALUE'), `${JSON.stringify(cfg)}: ${String(e)}`);
+        assert.match((e as Error).message, re);
+        return true;
+      });
+    }
+    assert.deepEqual(readSnapshot(dev), before);
+    assert.equal(await store.get(loop.name), undefined);
+  }),
+);

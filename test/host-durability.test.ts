@@ -9,8 +9,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { canUseLoopDevices, createLoopDevice, type LoopDevice } from '../src/blockdev/loop.js';
 import { resolveDevice } from '../src/blockdev/resolve.js';
@@ -20,6 +19,7 @@ import { ConfDB } from '../src/confdb/db.js';
 import type { DeviceRecord } from '../src/confdb/records.js';
 import { revertHostConfig } from '../src/host/applier.js';
 import { ConfDbStateStore } from '../src/host/confdb-state.js';
+import { tempDir } from './helpers/tmp.js';
 
 const CLI = path.join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
 
@@ -43,13 +43,17 @@ interface Ctx {
 
 function withLoop(fn: (c: Ctx, t: TestContext) => Promise<void> | void) {
   return async (t: TestContext) => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-durability-'));
+    const dir = tempDir('ssdtune-durability-');
     const loop = createLoopDevice({ sizeBytes: 32 << 20 });
     try {
       const dev = resolveDevice(loop.path);
       const queue = path.join(dev.disk.sysDir, 'queue');
       const run = (args: string[], dataDir: string, inject?: string[]) =>
-        spawnSync(inject ? 'strace' : process.execPath, [...(inject ? ['-f', '-qq', '-o', '/dev/null', ...inject, process.execPath] : []), CLI, ...args, '--data-dir', dataDir], { encoding: 'utf8', timeout: 120_000 });
+        spawnSync(
+          inject ? 'strace' : process.execPath,
+          [...(inject ? ['-f', '-qq', '-o', '/dev/null', ...inject, process.execPath] : []), CLI, ...args, '--data-dir', dataDir],
+          { encoding: 'utf8', timeout: 120_000 },
+        );
       await fn({ loop, dir, queue, before: readSnapshot(dev), run }, t);
     } finally {
       loop.destroy();
@@ -97,100 +101,171 @@ async function assertWayBack(c: Ctx, dataDir: string, what: string): Promise<voi
   assert.deepEqual(readSnapshot(resolveDevice(c.loop.path)), c.before, `${what}: revert restored the original values`);
 }
 
-test('a rollback that fails part-way keeps the record, marked, and revert restores from it', { skip }, withLoop(async (c) => {
-  assert.equal(c.before.scheduler, 'none', 'loop devices start without a scheduler');
-  const cfg = path.join(c.dir, 'cfg.json');
-  // Written in order max_sectors_kb, read_ahead_kb, nr_requests; without a scheduler the kernel
-  // refuses nr_requests 2048 (above the tag depth), and the rollback's write of read_ahead_kb
-  // (the second write to that file) gets EIO.
-  writeFileSync(cfg, JSON.stringify({ nr_requests: 2048, read_ahead_kb: Number(c.before.read_ahead_kb) + 4, max_sectors_kb: 32 }));
-  const data = path.join(c.dir, 'db');
-  const r = c.run(['apply', '--device', c.loop.path, '--config', cfg], data, ['-P', path.join(c.queue, 'read_ahead_kb'), '-e', 'trace=write', '-e', 'inject=write:error=EIO:when=2']);
-  assert.equal(r.status, 1, r.stderr);
-  assert.match(r.stderr, /nr_requests=2048 failed .*ROLLBACK INCOMPLETE: read_ahead_kb=\d+ \(EIO.*ssdtune revert --device .*SSDTUNE_HOST_APPLY/);
-  assert.equal(readSnapshot(resolveDevice(c.loop.path)).read_ahead_kb, String(Number(c.before.read_ahead_kb) + 4), 'the device is still changed');
-  const rec = await record(c, data);
-  assert.ok(rec, 'the record survives the failed rollback');
-  assert.deepEqual(rec.previous, c.before);
-  assert.equal(rec.pending?.op, 'apply');
-  assert.deepEqual(rec.pending?.failed?.left, ['read_ahead_kb']);
-  // Nothing else may be applied over a device in an unknown state.
-  const again = c.run(['apply', '--device', c.loop.path, '--config', cfg], data);
-  assert.equal(again.status, 7, again.stderr);
-  assert.match(again.stderr, /failed and could not roll back.*ssdtune revert.*SSDTUNE_HOST_STATE/);
-  const rv = c.run(['revert', '--device', c.loop.name], data);
-  assert.equal(rv.status, 0, rv.stderr);
-  assert.match(rv.stdout, /could not roll back: read_ahead_kb.*restoring the original values/);
-  assert.deepEqual(readSnapshot(resolveDevice(c.loop.path)), c.before);
-  assert.equal(await record(c, data), undefined);
-}));
+test(
+  'a rollback that fails part-way keeps the record, marked, and revert restores from it',
+  { skip },
+  withLoop(async (c) => {
+    assert.equal(c.before.scheduler, 'none', 'loop devices start without a scheduler');
+    const cfg = path.join(c.dir, 'cfg.json');
+    // Written in order max_sectors_kb, read_ahead_kb, nr_requests; without a scheduler the kernel
+    // refuses nr_requests 2048 (above the tag depth), and the rollback's write of read_ahead_kb
+    // (the second write to that file) gets EIO.
+    writeFileSync(cfg, JSON.stringify({ nr_requests: 2048, read_ahead_kb: Number(c.before.read_ahead_kb) + 4, max_sectors_kb: 32 }));
+    const data = path.join(c.dir, 'db');
+    const r = c.run(['apply', '--device', c.loop.path, '--config', cfg], data, [
+      '-P',
+      path.join(c.queue, 'read_ahead_kb'),
+      '-e',
+      'trace=write',
+      '-e',
+      'inject=write:error=EIO:when=2',
+    ]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /nr_requests=2048 failed .*ROLLBACK INCOMPLETE: read_ahead_kb=\d+ \(EIO.*ssdtune revert --device .*SSDTUNE_HOST_APPLY/);
+    assert.equal(readSnapshot(resolveDevice(c.loop.path)).read_ahead_kb, String(Number(c.before.read_ahead_kb) + 4), 'the device is still changed');
+    const rec = await record(c, data);
+    assert.ok(rec, 'the record survives the failed rollback');
+    assert.deepEqual(rec.previous, c.before);
+    assert.equal(rec.pending?.op, 'apply');
+    assert.deepEqual(rec.pending?.failed?.left, ['read_ahead_kb']);
+    // Nothing else may be applied over a device in an unknown state.
+    const again = c.run(['apply', '--device', c.loop.path, '--config', cfg], data);
+    assert.equal(again.status, 7, again.stderr);
+    assert.match(again.stderr, /failed and could not roll back.*ssdtune revert.*SSDTUNE_HOST_STATE/);
+    const rv = c.run(['revert', '--device', c.loop.name], data);
+    assert.equal(rv.status, 0, rv.stderr);
+    assert.match(rv.stdout, /could not roll back: read_ahead_kb.*restoring the original values/);
+    assert.deepEqual(readSnapshot(resolveDevice(c.loop.path)), c.before);
+    assert.equal(await record(c, data), undefined);
+  }),
+);
 
-test('a revert whose write fails keeps the record; the next revert completes', { skip }, withLoop(async (c) => {
-  const cfg = path.join(c.dir, 'cfg.json');
-  writeFileSync(cfg, JSON.stringify({ read_ahead_kb: Number(c.before.read_ahead_kb) + 8, max_sectors_kb: 64 }));
-  const data = path.join(c.dir, 'db');
-  assert.equal(c.run(['apply', '--device', c.loop.path, '--config', cfg], data).status, 0);
-  const r = c.run(['revert', '--device', c.loop.name], data, ['-P', path.join(c.queue, 'read_ahead_kb'), '-e', 'trace=write', '-e', 'inject=write:error=EIO:when=1']);
-  assert.equal(r.status, 1, r.stderr);
-  assert.match(r.stderr, /restoring the recorded original values failed: read_ahead_kb=\d+ \(EIO.*SSDTUNE_HOST_RESTORE/);
-  assert.equal((await record(c, data))?.pending?.op, 'revert');
-  await assertWayBack(c, data, 'second revert');
-}));
+test(
+  'a revert whose write fails keeps the record; the next revert completes',
+  { skip },
+  withLoop(async (c) => {
+    const cfg = path.join(c.dir, 'cfg.json');
+    writeFileSync(cfg, JSON.stringify({ read_ahead_kb: Number(c.before.read_ahead_kb) + 8, max_sectors_kb: 64 }));
+    const data = path.join(c.dir, 'db');
+    assert.equal(c.run(['apply', '--device', c.loop.path, '--config', cfg], data).status, 0);
+    const r = c.run(['revert', '--device', c.loop.name], data, [
+      '-P',
+      path.join(c.queue, 'read_ahead_kb'),
+      '-e',
+      'trace=write',
+      '-e',
+      'inject=write:error=EIO:when=1',
+    ]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /restoring the recorded original values failed: read_ahead_kb=\d+ \(EIO.*SSDTUNE_HOST_RESTORE/);
+    assert.equal((await record(c, data))?.pending?.op, 'revert');
+    await assertWayBack(c, data, 'second revert');
+  }),
+);
 
-test('kill -9 at every sysfs write of apply: the original values are recorded or untouched', { skip, timeout: 120_000 }, withLoop(async (c) => {
-  const cfg = path.join(c.dir, 'cfg.json');
-  writeFileSync(cfg, JSON.stringify({ scheduler: 'mq-deadline', 'iosched.fifo_batch': 8, max_sectors_kb: 64, read_ahead_kb: Number(c.before.read_ahead_kb) + 12, nomerges: 1 }));
-  const trace = onAttrs(c.queue, ['iosched/fifo_batch']);
-  let completed = false;
-  for (let n = 1; n < 20 && !completed; n++) {
-    const data = path.join(c.dir, `db-w${n}`);
-    const r = c.run(['apply', '--device', c.loop.path, '--config', cfg], data, [...trace, '-e', 'trace=write', '-e', `inject=write:signal=KILL:when=${n}`]);
-    completed = !killed(r);
-    if (completed) assert.equal(r.status, 0, r.stderr);
-    if (n === 2) {
-      // An interrupted apply is not built upon.
-      const again = c.run(['apply', '--device', c.loop.path, '--config', cfg], data);
-      assert.equal(again.status, 7, again.stderr);
-      assert.match(again.stderr, /an apply \(pid \d+.*\) was interrupted.*ssdtune revert/);
+test(
+  'kill -9 at every sysfs write of apply: the original values are recorded or untouched',
+  { skip, timeout: 120_000 },
+  withLoop(async (c) => {
+    const cfg = path.join(c.dir, 'cfg.json');
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        scheduler: 'mq-deadline',
+        'iosched.fifo_batch': 8,
+        max_sectors_kb: 64,
+        read_ahead_kb: Number(c.before.read_ahead_kb) + 12,
+        nomerges: 1,
+      }),
+    );
+    const trace = onAttrs(c.queue, ['iosched/fifo_batch']);
+    let completed = false;
+    for (let n = 1; n < 20 && !completed; n++) {
+      const data = path.join(c.dir, `db-w${n}`);
+      const r = c.run(['apply', '--device', c.loop.path, '--config', cfg], data, [...trace, '-e', 'trace=write', '-e', `inject=write:signal=KILL:when=${n}`]);
+      completed = !killed(r);
+      if (completed) assert.equal(r.status, 0, r.stderr);
+      if (n === 2) {
+        // An interrupted apply is not built upon.
+        const again = c.run(['apply', '--device', c.loop.path, '--config', cfg], data);
+        assert.equal(again.status, 7, again.stderr);
+        assert.match(again.stderr, /an apply \(pid \d+.*\) was interrupted.*ssdtune revert/);
+      }
+      await assertWayBack(c, data, `killed at write ${n}`);
     }
-    await assertWayBack(c, data, `killed at write ${n}`);
-  }
-  assert.ok(completed, 'the sweep reached an apply that completed');
-  // After the last write (nomerges), before the record is marked complete: kill at the reads of
-  // that file that follow its write (the read-back and the final snapshot), counted on a clean run.
-  const log = path.join(c.dir, 'reads.log');
-  const clean = spawnSync('strace', ['-f', '-qq', '-o', log, '-P', path.join(c.queue, 'nomerges'), '-e', 'trace=read,write', process.execPath, CLI, 'apply', '--device', c.loop.path, '--config', cfg, '--data-dir', path.join(c.dir, 'db-clean')], { encoding: 'utf8' });
-  assert.equal(clean.status, 0, clean.stderr);
-  await assertWayBack(c, path.join(c.dir, 'db-clean'), 'clean run');
-  const calls = readFileSync(log, 'utf8').split('\n').filter((l) => / (read|write)\(/.test(l)).map((l) => (/ write\(/.test(l) ? 'w' : 'r'));
-  const readsBeforeWrite = calls.slice(0, calls.indexOf('w')).length;
-  const readsAfter = calls.length - readsBeforeWrite - 1;
-  assert.ok(readsAfter >= 1, `nomerges is read back after its write (${calls.join('')})`);
-  for (let n = readsBeforeWrite + 1; n <= readsBeforeWrite + readsAfter; n++) {
-    const data = path.join(c.dir, `db-r${n}`);
-    const r = c.run(['apply', '--device', c.loop.path, '--config', cfg], data, ['-P', path.join(c.queue, 'nomerges'), '-e', 'trace=read', '-e', `inject=read:signal=KILL:when=${n}`]);
-    assert.ok(killed(r), `killed at read ${n}`);
-    assert.equal(readSnapshot(resolveDevice(c.loop.path)).nomerges, '1', 'the last write had happened');
-    await assertWayBack(c, data, `killed at read ${n} of nomerges, after its write`);
-  }
-}));
+    assert.ok(completed, 'the sweep reached an apply that completed');
+    // After the last write (nomerges), before the record is marked complete: kill at the reads of
+    // that file that follow its write (the read-back and the final snapshot), counted on a clean run.
+    const log = path.join(c.dir, 'reads.log');
+    const clean = spawnSync(
+      'strace',
+      [
+        '-f',
+        '-qq',
+        '-o',
+        log,
+        '-P',
+        path.join(c.queue, 'nomerges'),
+        '-e',
+        'trace=read,write',
+        process.execPath,
+        CLI,
+        'apply',
+        '--device',
+        c.loop.path,
+        '--config',
+        cfg,
+        '--data-dir',
+        path.join(c.dir, 'db-clean'),
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(clean.status, 0, clean.stderr);
+    await assertWayBack(c, path.join(c.dir, 'db-clean'), 'clean run');
+    const calls = readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((l) => / (read|write)\(/.test(l))
+      .map((l) => (/ write\(/.test(l) ? 'w' : 'r'));
+    const readsBeforeWrite = calls.slice(0, calls.indexOf('w')).length;
+    const readsAfter = calls.length - readsBeforeWrite - 1;
+    assert.ok(readsAfter >= 1, `nomerges is read back after its write (${calls.join('')})`);
+    for (let n = readsBeforeWrite + 1; n <= readsBeforeWrite + readsAfter; n++) {
+      const data = path.join(c.dir, `db-r${n}`);
+      const r = c.run(['apply', '--device', c.loop.path, '--config', cfg], data, [
+        '-P',
+        path.join(c.queue, 'nomerges'),
+        '-e',
+        'trace=read',
+        '-e',
+        `inject=read:signal=KILL:when=${n}`,
+      ]);
+      assert.ok(killed(r), `killed at read ${n}`);
+      assert.equal(readSnapshot(resolveDevice(c.loop.path)).nomerges, '1', 'the last write had happened');
+      await assertWayBack(c, data, `killed at read ${n} of nomerges, after its write`);
+    }
+  }),
+);
 
-test('kill -9 at every sysfs write of `tune --evaluator live`: revert restores the device', { skip, timeout: 180_000 }, withLoop(async (c) => {
-  // A short slice of a real trace: the search's baseline and one candidate, replayed read-only.
-  const lines = execFileSync('head', ['-n', '400', path.join(PROJECT_ROOT, 'traces', 'mqsim_wsrch-small.trace')], { encoding: 'utf8' });
-  const trace = path.join(c.dir, 'wsrch-400.trace');
-  writeFileSync(trace, lines);
-  const args = ['tune', '--space', 'host', '--evaluator', 'live', '--device', c.loop.path, '--budget', '2', trace];
-  let completed = false;
-  let kills = 0;
-  for (let n = 1; n < 24 && !completed; n++) {
-    const data = path.join(c.dir, `db-t${n}`);
-    const r = c.run(args, data, [...onAttrs(c.queue, ['iosched/fifo_batch']), '-e', 'trace=write', '-e', `inject=write:signal=KILL:when=${n}`]);
-    completed = !killed(r);
-    if (completed) assert.equal(r.status, 0, r.stderr);
-    else kills++;
-    await assertWayBack(c, data, `tune killed at write ${n}`);
-  }
-  assert.ok(completed, 'the sweep reached a tune that completed');
-  assert.ok(kills >= 2, `the candidate writes at least one attribute and restores it (${kills} kill points)`);
-}));
+test(
+  'kill -9 at every sysfs write of `tune --evaluator live`: revert restores the device',
+  { skip, timeout: 180_000 },
+  withLoop(async (c) => {
+    // A short slice of a real trace: the search's baseline and one candidate, replayed read-only.
+    const lines = execFileSync('head', ['-n', '400', path.join(PROJECT_ROOT, 'traces', 'mqsim_wsrch-small.trace')], { encoding: 'utf8' });
+    const trace = path.join(c.dir, 'wsrch-400.trace');
+    writeFileSync(trace, lines);
+    const args = ['tune', '--space', 'host', '--evaluator', 'live', '--device', c.loop.path, '--budget', '2', trace];
+    let completed = false;
+    let kills = 0;
+    for (let n = 1; n < 24 && !completed; n++) {
+      const data = path.join(c.dir, `db-t${n}`);
+      const r = c.run(args, data, [...onAttrs(c.queue, ['iosched/fifo_batch']), '-e', 'trace=write', '-e', `inject=write:signal=KILL:when=${n}`]);
+      completed = !killed(r);
+      if (completed) assert.equal(r.status, 0, r.stderr);
+      else kills++;
+      await assertWayBack(c, data, `tune killed at write ${n}`);
+    }
+    assert.ok(completed, 'the sweep reached a tune that completed');
+    assert.ok(kills >= 2, `the candidate writes at least one attribute and restores it (${kills} kill points)`);
+  }),
+);

@@ -5,13 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { LearnedReadahead } from '../src/evaluators/readahead/learned-readahead.js';
 import { windowFeatures, FEATURE_NAMES } from '../src/evaluators/readahead/kml-features.js';
 import { patternTrace } from '../src/evaluators/readahead/workloads.js';
 import { isSsdtuneError } from '../src/errors.js';
+import { tempDir } from './helpers/tmp.js';
 
 test('KML features separate sequential from random windows', () => {
   const seq = patternTrace({ pattern: 'sequential', count: 256, requestBytes: 4096, spanBytes: 1 << 30 });
@@ -38,7 +38,7 @@ test('the shipped model picks large readahead for streams and the small class fo
 
 test('save/load round trip keeps the predictions; a missing model is a clear error', async () => {
   const m = await LearnedReadahead.load();
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-ra-model-'));
+  const dir = tempDir('ssdtune-ra-model-');
   try {
     await m.save(dir);
     const again = await LearnedReadahead.load(dir);

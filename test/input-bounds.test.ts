@@ -233,6 +233,7 @@ test('numeric fields are range-checked, never wrapped, rounded or dropped: file,
     ['heimdall', '0.5 0 4096 4096 1\n1.0 0 18446744073709551616 4096 0\n', 'hsector', /line 2: offset_bytes: /],
     ['tencent', '1538323200,100,8,1,1\n1538323201,100,8,1,99999999999\n', 'tvol', /line 2: VolumeID: a whole device number below 2\^32/],
     ['msr', '128166385295514663,hm,0,Write,4096,4096,100\n128166385295514664,hm,4294967296,Write,4096,4096,100\n', 'msrdisk', /line 2: DiskNumber: /],
+    ['msr', '128166385295514663,hm,0,Write,4096,4096,100\n1281663852955146640000000,hm,0,Write,4096,4096,100\n', 'msrtime', /line 2: Timestamp: .*at most 19 digits/],
   ];
   for (const [format, text, name, re] of cases) {
     const f = path.join(dir, name);
@@ -258,4 +259,18 @@ test('quoteInput: false keeps file content out of every error (for a server read
   }
   // The CLI default quotes, which is what a user at a terminal wants.
   await assert.rejects(openTrace(f, { format: 'mqsim' }).then(collect), /got "root:/);
+});
+
+test('blkparse text: a sector of 2^64, a dev_t beyond 12:20 bits and a pid beyond 2^32 are coded errors, not wrapped', async () => {
+  const dir = tmp();
+  const ok = '8,16 5 2 0.000001850 18615 Q R 1444645666 + 256 [java]\n';
+  for (const [bad, re] of [
+    ['8,16 5 3 0.000002000 18615 Q R 18446744073709551616 + 8 [java]\n', /line 2: sector: a whole number of 512-byte units below 2\^53/],
+    ['5000,16 5 3 0.000002000 18615 Q R 1444645922 + 8 [java]\n', /line 2: device: maj,min with a major below 4096/],
+    ['8,16 5 3 0.000002000 4294967296 Q R 1444645922 + 8 [java]\n', /line 2: pid: an integer below 2\^32/],
+  ] as const) {
+    const f = path.join(dir, 'bp.txt');
+    writeFileSync(f, ok + bad);
+    await assert.rejects(collect(await openTrace(f, { format: 'blkparse' })), hasCode('SSDTUNE_TRACE_FORMAT', re));
+  }
 });

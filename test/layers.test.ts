@@ -29,7 +29,9 @@ const ALLOWED: Record<string, string> = {
 const layerOf = new Map<string, number>(LAYERS.flatMap(([, dirs], i) => dirs.map((d) => [d, i] as [string, number])));
 
 function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : [],
+  );
 }
 
 /** Relative imports of a file (static, dynamic, re-exports, type-only), as src-relative .ts paths. */

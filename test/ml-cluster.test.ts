@@ -20,7 +20,10 @@ test('label: top cluster, or top two when top < 2x second', () => {
   assert.deepEqual(labelTrace([0, 0, 0, 1, 1, 2], 3).clusters, [0, 1]); // 3 < 2*2
   assert.deepEqual(labelTrace([2, 2, 2], 3), { clusters: [2], counts: [0, 0, 3] });
   assert.deepEqual(labelTrace([1, 0], 2).clusters, [0, 1]); // tie: lower id first
-  assert.throws(() => labelTrace([], 2), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_FEATURES_TOO_SHORT'));
+  assert.throws(
+    () => labelTrace([], 2),
+    (e: unknown) => isSsdtuneError(e, 'SSDTUNE_FEATURES_TOO_SHORT'),
+  );
 });
 
 test('silhouette and k choice on well separated points', () => {
@@ -35,11 +38,22 @@ test('silhouette and k choice on well separated points', () => {
   const exp = [(4.5 - 1) / 4.5, (3.5 - 1) / 3.5, (3.5 - 1) / 3.5, (4.5 - 1) / 4.5];
   assert.ok(Math.abs(s - exp.reduce((a, b) => a + b) / 4) < 1e-12);
   assert.equal(fitKMeans(pts, { k: 2, seed: 1 }).k, 2);
-  assert.throws(() => fitKMeans([[1, 1], [1, 1]], {}), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_DEGENERATE'));
+  assert.throws(
+    () =>
+      fitKMeans(
+        [
+          [1, 1],
+          [1, 1],
+        ],
+        {},
+      ),
+    (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_DEGENERATE'),
+  );
 });
 
 test('characterise a real trace: deterministic, every window assigned, sample bounded', async () => {
-  const run = async () => characterise(await describeTrace(await openTrace(path.resolve('traces/mqsim_wsrch-small.trace')), { size: 250 }), { sampleSize: 40, seed: 7 });
+  const run = async () =>
+    characterise(await describeTrace(await openTrace(path.resolve('traces/mqsim_wsrch-small.trace')), { size: 250 }), { sampleSize: 40, seed: 7 });
   const a = await run();
   const b = await run();
   assert.equal(a.fittedOn, 40);
@@ -53,12 +67,40 @@ test('characterise a real trace: deterministic, every window assigned, sample bo
 });
 
 test('bad input: too short, a single request, identical requests', async () => {
-  const short = await describeTrace(synthetic(2999, (i) => [i * 1000, i * 8, 4096, Op.READ]), { source: 'short.trace' });
-  assert.throws(() => characterise(short), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_FEATURES_TOO_SHORT') && /short\.trace: 2999 requests make 0 full window\(s\) of 3000/.test((e as Error).message));
-  const single = await describeTrace(synthetic(1, () => [0, 0, 4096, Op.READ]), { size: 2, source: 'one.trace' });
-  assert.throws(() => characterise(single), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_FEATURES_TOO_SHORT') && /one\.trace: 1 requests/.test((e as Error).message));
-  const same = await describeTrace(synthetic(1000, () => [0, 64, 4096, Op.READ]), { size: 100 });
-  assert.throws(() => characterise(same), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_DEGENERATE') && /identical descriptors/.test((e as Error).message));
-  assert.throws(() => fitPca([[1, 2]]), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_DEGENERATE'));
-  assert.throws(() => fitPca([[1, NaN], [2, 3]]), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_NONFINITE'));
+  const short = await describeTrace(
+    synthetic(2999, (i) => [i * 1000, i * 8, 4096, Op.READ]),
+    { source: 'short.trace' },
+  );
+  assert.throws(
+    () => characterise(short),
+    (e: unknown) => isSsdtuneError(e, 'SSDTUNE_FEATURES_TOO_SHORT') && /short\.trace: 2999 requests make 0 full window\(s\) of 3000/.test((e as Error).message),
+  );
+  const single = await describeTrace(
+    synthetic(1, () => [0, 0, 4096, Op.READ]),
+    { size: 2, source: 'one.trace' },
+  );
+  assert.throws(
+    () => characterise(single),
+    (e: unknown) => isSsdtuneError(e, 'SSDTUNE_FEATURES_TOO_SHORT') && /one\.trace: 1 requests/.test((e as Error).message),
+  );
+  const same = await describeTrace(
+    synthetic(1000, () => [0, 64, 4096, Op.READ]),
+    { size: 100 },
+  );
+  assert.throws(
+    () => characterise(same),
+    (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_DEGENERATE') && /identical descriptors/.test((e as Error).message),
+  );
+  assert.throws(
+    () => fitPca([[1, 2]]),
+    (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_DEGENERATE'),
+  );
+  assert.throws(
+    () =>
+      fitPca([
+        [1, NaN],
+        [2, 3],
+      ]),
+    (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_NONFINITE'),
+  );
 });

@@ -5,17 +5,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { openTrace } from '../src/readers/registry.js';
 import { describeTrace } from '../src/ml/characterise.js';
 import { fitPca, projectPca } from '../src/ml/pca.js';
 import { fitKMeans, silhouette } from '../src/ml/kmeans.js';
+import { tempDir } from './helpers/tmp.js';
 
 const PY = '/usr/bin/python3';
 const probe = spawnSync(PY, ['-c', 'import sklearn, numpy'], { encoding: 'utf8' });
-const skip = probe.status === 0 ? false : `${PY} has no scikit-learn (${(probe.error?.message ?? probe.stderr).trim().split('\n').pop()}); install python3-sklearn`;
+const skip =
+  probe.status === 0 ? false : `${PY} has no scikit-learn (${(probe.error?.message ?? probe.stderr).trim().split('\n').pop()}); install python3-sklearn`;
 
 const SCRIPT = `
 import json, sys, numpy as np
@@ -45,7 +46,7 @@ test('PCA and k-means agree with scikit-learn on a real trace', { skip }, async 
   const init = [0, Math.floor(X.length / 2), X.length - 1].map((i) => P[i]!);
   const km = fitKMeans(P, { initialCentres: init });
 
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-sk-'));
+  const dir = tempDir('ssdtune-sk-');
   try {
     const f = path.join(dir, 'm.json');
     writeFileSync(f, JSON.stringify({ X, P, init }));
@@ -59,7 +60,8 @@ test('PCA and k-means agree with scikit-learn on a real trace', { skip }, async 
       let big = 0;
       for (let i = 0; i < P.length; i++) if (Math.abs(sk.proj[i]![c]!) > Math.abs(sk.proj[big]![c]!)) big = i;
       const sign = Math.sign(P[big]![c]!) === Math.sign(sk.proj[big]![c]!) ? 1 : -1;
-      for (let i = 0; i < P.length; i++) assert.ok(Math.abs(P[i]![c]! - sign * sk.proj[i]![c]!) <= 1e-6, `projection ${i},${c}: ${P[i]![c]} vs ${sk.proj[i]![c]}`);
+      for (let i = 0; i < P.length; i++)
+        assert.ok(Math.abs(P[i]![c]! - sign * sk.proj[i]![c]!) <= 1e-6, `projection ${i},${c}: ${P[i]![c]} vs ${sk.proj[i]![c]}`);
     }
     assert.deepEqual(km.assignments, sk.labels);
     assert.ok(Math.abs(km.inertia - sk.inertia) <= 1e-6 * sk.inertia, `inertia ${km.inertia} vs ${sk.inertia}`);

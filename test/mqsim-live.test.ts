@@ -35,7 +35,16 @@ function workload(cfg: SsdConfig): WorkloadRef {
   // 3000 mixed 4-16 KiB requests, 50 us apart: 0.15 s of simulated time (MQSim reports inf IOPS for it).
   return {
     name: 'mixed',
-    open: async () => syntheticTrace({ requests: 3000, readRatio: 0.6, bytes: 8192, pattern: 'random', spanSectors: logicalSectors(cfg) / 4, interArrivalNs: 50_000, seed: 12 }),
+    open: async () =>
+      syntheticTrace({
+        requests: 3000,
+        readRatio: 0.6,
+        bytes: 8192,
+        pattern: 'random',
+        spanSectors: logicalSectors(cfg) / 4,
+        interArrivalNs: 50_000,
+        seed: 12,
+      }),
   };
 }
 
@@ -56,7 +65,10 @@ test('MQSim and ssdsim agree on a tiny configuration: latency, end time, flash w
   assert.ok(close(ss.iops, mq.iops, 0.001), `IOPS ssdsim ${ss.iops} vs MQSim ${mq.iops}`);
   assert.ok(close(ss.extra!.mappingReads!, mq.extra!.mappingReads!, 0.01), `mapping reads ${ss.extra!.mappingReads} vs ${mq.extra!.mappingReads}`);
   assert.ok(close(ss.extra!.flashCommands!, mq.extra!.flashCommands!, 0.01), `flash commands ${ss.extra!.flashCommands} vs ${mq.extra!.flashCommands}`);
-  assert.ok(close(ss.extra!.multiPlaneCommands!, mq.extra!.multiPlaneCommands!, 0.02), `multi-plane ${ss.extra!.multiPlaneCommands} vs ${mq.extra!.multiPlaneCommands}`);
+  assert.ok(
+    close(ss.extra!.multiPlaneCommands!, mq.extra!.multiPlaneCommands!, 0.02),
+    `multi-plane ${ss.extra!.multiPlaneCommands} vs ${mq.extra!.multiPlaneCommands}`,
+  );
 });
 
 test('both rank configurations alike at a busy intensity (time-scaled replay), and record it', { skip }, async () => {

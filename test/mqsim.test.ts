@@ -75,9 +75,18 @@ test('importing a partial ssdconfig.xml takes MQSim built-in values for absent t
 
 test('bad ssdconfig.xml content is rejected naming file, tag and line', () => {
   const bad = exportSsdConfigXml(AUTOBLOX_BASELINE).replace('<GC_Block_Selection_Policy>GREEDY<', '<GC_Block_Selection_Policy>BEST<');
-  assert.throws(() => importSsdConfigXml(bad, 'bad.xml'), (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_XML') && /bad\.xml: <GC_Block_Selection_Policy> on line \d+: one of GREEDY/.test(e.message));
-  assert.throws(() => importSsdConfigXml('<Execution_Parameter_Set>\n<A>1</B>\n</Execution_Parameter_Set>', 'm.xml'), (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_XML') && /m\.xml: line 2/.test(e.message));
-  assert.throws(() => exportSsdConfigXml({ ...AUTOBLOX_BASELINE, pageBytes: 65536 }), (e) => isSsdtuneError(e, 'SSDTUNE_SSDSIM_CONFIG') && /pageBytes/.test(e.message));
+  assert.throws(
+    () => importSsdConfigXml(bad, 'bad.xml'),
+    (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_XML') && /bad\.xml: <GC_Block_Selection_Policy> on line \d+: one of GREEDY/.test(e.message),
+  );
+  assert.throws(
+    () => importSsdConfigXml('<Execution_Parameter_Set>\n<A>1</B>\n</Execution_Parameter_Set>', 'm.xml'),
+    (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_XML') && /m\.xml: line 2/.test(e.message),
+  );
+  assert.throws(
+    () => exportSsdConfigXml({ ...AUTOBLOX_BASELINE, pageBytes: 65536 }),
+    (e) => isSsdtuneError(e, 'SSDTUNE_SSDSIM_CONFIG') && /pageBytes/.test(e.message),
+  );
 });
 
 test('the export spells the suspend tags as MQSim parses them (only the erase-for-read one with one r)', () => {
@@ -96,9 +105,15 @@ test('configurations MQSim cannot run are refused before it runs, naming the par
   // The evaluator refuses them before looking for the binary or reading the trace.
   const ev = createMqsimEvaluator({ binary: '/nonexistent/MQSim' });
   const wl = { name: 'never', open: () => Promise.reject(new Error('the trace must not be read')) };
-  await assert.rejects(ev.evaluate({ dataCacheBytes: 0 }, wl), (e) => isSsdtuneError(e, 'SSDTUNE_SSDSIM_CONFIG') && /dataCacheBytes: MQSim aborts/.test(e.message));
+  await assert.rejects(
+    ev.evaluate({ dataCacheBytes: 0 }, wl),
+    (e) => isSsdtuneError(e, 'SSDTUNE_SSDSIM_CONFIG') && /dataCacheBytes: MQSim aborts/.test(e.message),
+  );
   // MQSim replays traces open loop only.
-  assert.throws(() => createMqsimEvaluator({ binary: '/x', replay: { mode: 'closed', queueDepth: 32 } }), (e) => isSsdtuneError(e, 'SSDTUNE_USAGE') && /closed loop/.test(e.message));
+  assert.throws(
+    () => createMqsimEvaluator({ binary: '/x', replay: { mode: 'closed', queueDepth: 32 } }),
+    (e) => isSsdtuneError(e, 'SSDTUNE_USAGE') && /closed loop/.test(e.message),
+  );
 });
 
 test('workload.xml gives every flow parameter, with ID lists matching the geometry', () => {
@@ -110,11 +125,24 @@ test('workload.xml gives every flow parameter, with ID lists matching the geomet
   assert.equal(v.Chip_IDs, '0,1,2');
   assert.equal(v.Die_IDs, '0,1');
   assert.equal(v.Plane_IDs, '0');
-  for (const k of ['Priority_Class', 'Device_Level_Data_Caching_Mode', 'Initial_Occupancy_Percentage', 'File_Path', 'Percentage_To_Be_Executed', 'Relay_Count', 'Time_Unit'])
+  for (const k of [
+    'Priority_Class',
+    'Device_Level_Data_Caching_Mode',
+    'Initial_Occupancy_Percentage',
+    'File_Path',
+    'Percentage_To_Be_Executed',
+    'Relay_Count',
+    'Time_Unit',
+  ])
     assert.ok(v[k], `${k} present`);
   // The occupancy ssdsim uses: a fresh drive unless told otherwise (MQSim also takes RANDOM_PP's rho from it).
   assert.equal(v.Initial_Occupancy_Percentage, '0');
-  const full = Object.fromEntries(findAll(parseXml(workloadXml(c, '/t', { initialOccupancyPercent: 100 }), 'w.xml'), 'IO_Flow_Parameter_Set_Trace_Based')[0]!.children.map((e) => [e.name, e.text]));
+  const full = Object.fromEntries(
+    findAll(parseXml(workloadXml(c, '/t', { initialOccupancyPercent: 100 }), 'w.xml'), 'IO_Flow_Parameter_Set_Trace_Based')[0]!.children.map((e) => [
+      e.name,
+      e.text,
+    ]),
+  );
   assert.equal(full.Initial_Occupancy_Percentage, '100');
 });
 
@@ -136,7 +164,10 @@ test('an exported trace reads back request for request; out-of-range LBAs are re
 
     // A device smaller than the trace's 16.7 GiB span.
     const tiny: SsdConfig = { ...AUTOBLOX_BASELINE, channels: 2, chipsPerChannel: 1, diesPerChip: 1, blocksPerPlane: 256, pagesPerBlock: 256 };
-    await assert.rejects(exportMqsimTrace(sourceFromBatches(emptyMeta('wsrch', 'mqsim'), [original]), tiny, file), (e) => isSsdtuneError(e, 'SSDTUNE_SSDSIM_LBA_RANGE') && /wsrch: request \d+ ends at sector/.test(e.message));
+    await assert.rejects(
+      exportMqsimTrace(sourceFromBatches(emptyMeta('wsrch', 'mqsim'), [original]), tiny, file),
+      (e) => isSsdtuneError(e, 'SSDTUNE_SSDSIM_LBA_RANGE') && /wsrch: request \d+ ends at sector/.test(e.message),
+    );
     await exportMqsimTrace(sourceFromBatches(emptyMeta('wsrch', 'mqsim'), [original]), tiny, file, { lbaPolicy: 'modulo' });
     const wrapped = await collect(await openTrace(file, { format: 'mqsim' }));
     const cap = logicalSectors(tiny);
@@ -193,7 +224,8 @@ test('MQSim results: IOPS from the exact simulated end time (not whole seconds),
   assert.equal(flows.length, 1);
   assert.equal(flows[0]!.requestCount, 24783);
   assert.equal(flows[0]!.endToEndDelayUs, 182);
-  const stdout = 'Flow Host.IO_Flow.Trace.workload.trace - total requests generated: 24783 total requests serviced:24783\n                   - device response time: 180 (us) end-to-end request delay:182 (us)\n';
+  const stdout =
+    'Flow Host.IO_Flow.Trace.workload.trace - total requests generated: 24783 total requests serviced:24783\n                   - device response time: 180 (us) end-to-end request delay:182 (us)\n';
   const counts = parseMqsimStdout(stdout);
   assert.deepEqual(counts, [{ flow: 'Host.IO_Flow.Trace.workload.trace', generated: 24783, serviced: 24783 }]);
   const m = mqsimMetrics(flows, counts, 'mqsim', parseMqsimFlashCounts(SAMPLE));
@@ -206,7 +238,9 @@ test('MQSim results: IOPS from the exact simulated end time (not whole seconds),
   assert.equal(m.extra!.mappingReads, 24675);
   assert.equal(m.extra!.flashCommands, 117979 + 8);
   // Less than a simulated second: MQSim writes inf for its rates; the exact figures do not care.
-  const short = SAMPLE.replace('<IOPS>413.050000</IOPS>', '<IOPS>inf</IOPS>').replace('<Bandwidth>6468403.200000</Bandwidth>', '<Bandwidth>inf</Bandwidth>').replace('60055386480', '136000000');
+  const short = SAMPLE.replace('<IOPS>413.050000</IOPS>', '<IOPS>inf</IOPS>')
+    .replace('<Bandwidth>6468403.200000</Bandwidth>', '<Bandwidth>inf</Bandwidth>')
+    .replace('60055386480', '136000000');
   const s = mqsimMetrics(parseMqsimResults(short, 's.xml'), counts, 'mqsim');
   assert.ok(Number.isNaN(parseMqsimResults(short, 's.xml')[0]!.reportedIops));
   assert.ok(Math.abs(s.iops - 24783 / 0.136) < 1e-6);
@@ -217,15 +251,27 @@ test("an MQSim without ssdtune's exact-time patch is refused, not estimated", ()
   const flows = parseMqsimResults(unpatched, 'u.xml');
   assert.equal(flows[0]!.exact, undefined);
   const counts = parseMqsimStdout('Flow F - total requests generated: 24783 total requests serviced:24783\n');
-  assert.throws(() => mqsimMetrics(flows, counts, 'mqsim'), (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_RUN') && /build-mqsim\.sh/.test(e.message));
+  assert.throws(
+    () => mqsimMetrics(flows, counts, 'mqsim'),
+    (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_RUN') && /build-mqsim\.sh/.test(e.message),
+  );
 });
 
 test('a stalled or unfinished MQSim run is a failed evaluation', () => {
   const flows = parseMqsimResults(SAMPLE, 'r.xml');
   const stalled = parseMqsimStdout('Flow F - total requests generated: 24783 total requests serviced:1200\n');
-  assert.throws(() => mqsimMetrics(flows, stalled, 'mqsim'), (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_RUN') && /stalled: flow F serviced 1200 of 24783/.test(e.message));
-  assert.throws(() => mqsimMetrics(flows, [], 'mqsim'), (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_RUN'));
-  assert.throws(() => parseMqsimResults('<MQSim_Results><Host/></MQSim_Results>', 'e.xml'), (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_XML') && /Host\.IO_Flow/.test(e.message));
+  assert.throws(
+    () => mqsimMetrics(flows, stalled, 'mqsim'),
+    (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_RUN') && /stalled: flow F serviced 1200 of 24783/.test(e.message),
+  );
+  assert.throws(
+    () => mqsimMetrics(flows, [], 'mqsim'),
+    (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_RUN'),
+  );
+  assert.throws(
+    () => parseMqsimResults('<MQSim_Results><Host/></MQSim_Results>', 'e.xml'),
+    (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_XML') && /Host\.IO_Flow/.test(e.message),
+  );
   assert.throws(
     () => parseMqsimResults(SAMPLE.replace('<Request_Count>24783</Request_Count>', '<Request_Count>x</Request_Count>'), 'n.xml'),
     (e) => isSsdtuneError(e, 'SSDTUNE_MQSIM_XML') && /Request_Count/.test(e.message),

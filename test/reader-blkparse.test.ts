@@ -1,19 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openTrace } from '../src/readers/registry.js';
 import { decodeRwbs } from '../src/readers/blkparse.js';
 import { collect, Op } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
+import { tempDir } from './helpers/tmp.js';
 
 const TRACE = path.resolve('traces/blkparse_hadoop_writeback_apress.txt');
 const DEV_8_16 = (8 << 20) | 16;
 
 function tmp(name: string, text: string): string {
-  const f = path.join(mkdtempSync(path.join(tmpdir(), 'ssdtune-blkparse-')), name);
+  const f = path.join(tempDir('ssdtune-blkparse-'), name);
   writeFileSync(f, text);
   return f;
 }
@@ -128,7 +128,13 @@ test('blkparse: device-mapper remaps count once, front merges, flushes and the s
 test('blkparse: a bad event line names the line; skipBad counts it', async () => {
   const f = tmp(
     'bad.txt',
-    ['  8,0    0        1     0.000000000   100  Q   W 2048 + 8 [dd]', '  8,0    0        2     0.00000x000   100  Q   W 4096 + 8 [dd]', 'garbage here', '  8,0    0        3     0.000002000   100  Q   W 8192 + 8 [dd]', ''].join('\n'),
+    [
+      '  8,0    0        1     0.000000000   100  Q   W 2048 + 8 [dd]',
+      '  8,0    0        2     0.00000x000   100  Q   W 4096 + 8 [dd]',
+      'garbage here',
+      '  8,0    0        3     0.000002000   100  Q   W 8192 + 8 [dd]',
+      '',
+    ].join('\n'),
   );
   await assert.rejects(collect(await openTrace(f, { format: 'blkparse' })), (e: unknown) => {
     assert.ok(isSsdtuneError(e, 'SSDTUNE_TRACE_FORMAT'));
@@ -142,7 +148,7 @@ test('blkparse: a bad event line names the line; skipBad counts it', async () =>
 });
 
 test('blkparse: output of the installed blkparse on the real CentOS capture (dm + partition remaps, summary)', async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-blkparse-'));
+  const dir = tempDir('ssdtune-blkparse-');
   const out = path.join(dir, 'sda.txt');
   try {
     writeFileSync(out, execFileSync('blkparse', ['-i', 'sda', '-D', path.resolve('traces/blktrace_centos7_vm_small')], { cwd: dir }));

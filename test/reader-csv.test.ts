@@ -1,17 +1,17 @@
 // MSR Cambridge, SNIA Tencent CBS, the MSNFS replayer format and vSCSI: real samples, exact records, bad rows.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openTrace } from '../src/readers/registry.js';
 import { splitByDevice, filterDevice } from '../src/readers/split.js';
 import { collect, Op, sourceFromBatches, type TraceBatch } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
+import { tempDir } from './helpers/tmp.js';
 
 function tmp(name: string, text: string): string {
-  const f = path.join(mkdtempSync(path.join(tmpdir(), 'ssdtune-csv-')), name);
+  const f = path.join(tempDir('ssdtune-csv-'), name);
   writeFileSync(f, text);
   return f;
 }
@@ -129,7 +129,10 @@ test('vSCSI: SCSI opcodes, header, non-data commands skipped and counted', async
 
 test('CSV readers: zero rows, garbage and a text file of another kind fail clearly', async () => {
   const header = tmp('only-header.csv', 'version,time,op,size,lbn\n');
-  await assert.rejects(collect(await openTrace(header)), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_TRACE_FORMAT') && /end of file: no vscsi records/.test((e as Error).message));
+  await assert.rejects(
+    collect(await openTrace(header)),
+    (e: unknown) => isSsdtuneError(e, 'SSDTUNE_TRACE_FORMAT') && /end of file: no vscsi records/.test((e as Error).message),
+  );
   const garbage = tmp('garbage.bin', Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) & 255)).toString('latin1'));
   await assert.rejects(openTrace(garbage), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_TRACE_UNKNOWN_FORMAT'));
   const prose = tmp('notes.txt', 'This is not a trace.\nJust some words, with commas, here.\n');
@@ -137,7 +140,7 @@ test('CSV readers: zero rows, garbage and a text file of another kind fail clear
 });
 
 test('compressed input: gz, xz and zst copies read identically; truncated and corrupt files fail clearly', async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-comp-'));
+  const dir = tempDir('ssdtune-comp-');
   const plain = path.join(dir, 'msr.csv');
   writeFileSync(plain, readFileSync('traces/msr_hm_0_sample1000.csv'));
   const ref = await collect(await openTrace(plain));

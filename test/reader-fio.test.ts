@@ -1,12 +1,12 @@
 // fio iolog v2/v3: logs written by the installed fio itself, checked line by line.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openTrace } from '../src/readers/registry.js';
 import { collect, Op } from '../src/trace/model.js';
+import { tempDir } from './helpers/tmp.js';
 
 function haveFio(): boolean {
   try {
@@ -19,7 +19,9 @@ function haveFio(): boolean {
 
 /** Replay an iolog against a scratch file with fio; returns fio's per-direction I/O counts. */
 function fioReplayCounts(log: string, extra: string[] = []): { read: number; write: number; sync: number } {
-  const json = execFileSync('fio', ['--name=replay', `--read_iolog=${log}`, '--ioengine=psync', '--replay_no_stall=1', '--output-format=json', ...extra], { encoding: 'utf8' });
+  const json = execFileSync('fio', ['--name=replay', `--read_iolog=${log}`, '--ioengine=psync', '--replay_no_stall=1', '--output-format=json', ...extra], {
+    encoding: 'utf8',
+  });
   const job = JSON.parse(json.slice(json.indexOf('{'))).jobs[0];
   assert.equal(job.error, 0);
   // fio counts syncs in the latency samples only; psync does not trim regular files.
@@ -28,13 +30,27 @@ function fioReplayCounts(log: string, extra: string[] = []): { read: number; wri
 
 test('fio iolog v3 written by fio: every I/O line read back exactly', async (t) => {
   if (!haveFio()) return t.skip('fio is not installed');
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-fio-'));
+  const dir = tempDir('ssdtune-fio-');
   const file = path.join(dir, 'data');
   const log = path.join(dir, 'job.iolog');
-  execFileSync('fio', ['--name=gen', `--filename=${file}`, '--size=1M', '--bs=4k', '--rw=randrw', '--io_size=128k', '--fsync=4', '--ioengine=psync', `--write_iolog=${log}`, '--output=/dev/null']);
+  execFileSync('fio', [
+    '--name=gen',
+    `--filename=${file}`,
+    '--size=1M',
+    '--bs=4k',
+    '--rw=randrw',
+    '--io_size=128k',
+    '--fsync=4',
+    '--ioengine=psync',
+    `--write_iolog=${log}`,
+    '--output=/dev/null',
+  ]);
   const lines = readFileSync(log, 'utf8').trim().split('\n');
   assert.equal(lines[0], 'fio version 3 iolog');
-  const io = lines.slice(1).map((l) => l.split(' ')).filter((f) => f.length === 5);
+  const io = lines
+    .slice(1)
+    .map((l) => l.split(' '))
+    .filter((f) => f.length === 5);
   const src = await openTrace(log);
   assert.equal(src.meta.format, 'fio-iolog');
   const tr = await collect(src);
@@ -53,7 +69,7 @@ test('fio iolog v3 written by fio: every I/O line read back exactly', async (t) 
 });
 
 test('fio iolog v2 (two files, wait, trim, datasync) reads as fio replays it', async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-fio-'));
+  const dir = tempDir('ssdtune-fio-');
   const a = path.join(dir, 'a');
   const b = path.join(dir, 'b');
   writeFileSync(a, Buffer.alloc(1 << 20));
@@ -91,7 +107,7 @@ test('fio iolog v2 (two files, wait, trim, datasync) reads as fio replays it', a
 });
 
 test('fio iolog: a bad action names the line', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-fio-'));
+  const dir = tempDir('ssdtune-fio-');
   const log = path.join(dir, 'bad.iolog');
   writeFileSync(log, 'fio version 3 iolog\n0 /x add\n0 /x open\n10 /x read 0 4096\n20 /x scribble 0 4096\n');
   await assert.rejects(collect(await openTrace(log)), /bad\.iolog: line 5: an I\/O action: read, write, trim, sync or datasync/);

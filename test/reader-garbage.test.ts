@@ -1,12 +1,12 @@
 // Every text reader, forced onto hostile input, fails with a coded error (or skips and counts), never a crash.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FORMATS, openTrace } from '../src/readers/registry.js';
 import { collect } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
+import { tempDir } from './helpers/tmp.js';
 
 /** Deterministic pseudo-random numbers (xorshift), so a failure reproduces. */
 function rng(seed: number): () => number {
@@ -28,7 +28,34 @@ function hostileFiles(dir: string): string[] {
     files.push(f);
   };
   put('random.bin', Buffer.from(Array.from({ length: 20000 }, () => Math.floor(r() * 256))));
-  const tokens = ['8,16', '0', '-1', '1e309', 'NaN', '+', '[x]', '(8,17)', '<-', 'Q', 'C', 'M', 'A', 'R', 'W', 'Read', 'fio', 'read', ',', ',,', '0x2a', '2a', '99999999999999999999', '1.5', '.', ''];
+  const tokens = [
+    '8,16',
+    '0',
+    '-1',
+    '1e309',
+    'NaN',
+    '+',
+    '[x]',
+    '(8,17)',
+    '<-',
+    'Q',
+    'C',
+    'M',
+    'A',
+    'R',
+    'W',
+    'Read',
+    'fio',
+    'read',
+    ',',
+    ',,',
+    '0x2a',
+    '2a',
+    '99999999999999999999',
+    '1.5',
+    '.',
+    '',
+  ];
   const lines: string[] = [];
   for (let i = 0; i < 1500; i++) {
     const n = 1 + Math.floor(r() * 14);
@@ -41,12 +68,16 @@ function hostileFiles(dir: string): string[] {
     const text = readFileSync(path.join('traces', s), 'latin1').split('\n').slice(0, 1500);
     put(`cut-${s}`, text.map((l) => l.slice(0, Math.floor(r() * (l.length + 1)))).join('\n'));
   }
-  put('fio-cut.log', 'fio version 3 iolog\n' + ['0 /f add', '1 /f open', '2 /f read 0', '3 /f', '4', 'x /f read 0 4096', '5 /f write -8 4096', '6 /f write 0 4096 extra'].join('\n'));
+  put(
+    'fio-cut.log',
+    'fio version 3 iolog\n' +
+      ['0 /f add', '1 /f open', '2 /f read 0', '3 /f', '4', 'x /f read 0 4096', '5 /f write -8 4096', '6 /f write 0 4096 extra'].join('\n'),
+  );
   return files;
 }
 
 test('readers: hostile input gives coded errors, and skipBad reads what it can', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-garbage-'));
+  const dir = tempDir('ssdtune-garbage-');
   const files = hostileFiles(dir);
   const formats = FORMATS.filter((f) => f.name !== 'blktrace').map((f) => f.name);
   for (const file of files) {

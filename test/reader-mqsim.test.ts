@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { openTrace } from '../src/readers/registry.js';
 import { collect, Op } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
+import { tempDir } from './helpers/tmp.js';
 
 const TRACE = path.resolve('traces/mqsim_wsrch-small.trace');
 
@@ -25,7 +25,7 @@ test('MQSim reader: the real wsrch-small trace is sniffed and read exactly', asy
 });
 
 test('MQSim reader: a bad line names the file, the line and what was expected', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-'));
+  const dir = tempDir('ssdtune-');
   const f = path.join(dir, 'bad.trace');
   writeFileSync(f, '100 0 8 8 1\n200 0 16 8 0\n300 0 x 8 1\n');
   const src = await openTrace(f, { format: 'mqsim' });
@@ -41,7 +41,7 @@ test('MQSim reader: a bad line names the file, the line and what was expected', 
 });
 
 test('openTrace: empty file, directory and missing path give clear errors', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-'));
+  const dir = tempDir('ssdtune-');
   const empty = path.join(dir, 'empty');
   writeFileSync(empty, '');
   await assert.rejects(openTrace(empty), /empty: .*empty/);

@@ -4,13 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { openTrace, sniffFormat } from '../src/readers/registry.js';
 import { collect, Op, type TraceBatch } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { PROJECT_ROOT } from '../src/native.js';
+import { tempDir } from './helpers/tmp.js';
 
 /** Real traces recorded by others, beside the checkout (as CI lays it out). */
 const SHARED = path.resolve(PROJECT_ROOT, '..', 'shared', 'traces');
@@ -76,12 +76,16 @@ test('blkreplay reader: the real production loads read as an independent awk rea
     assert.deepEqual(got, { n, reads: r, writes: w, bytes, sectorSum: ss, firstNs: first, lastNs: last }, f);
     // blkreplay's own count: every scanned line is R or W (RA reads by its first letter).
     assert.equal(rawR + rawW, raw, f);
-    if (paired) assert.ok(src.meta.warnings.some((m) => m.startsWith(`${paired} lines repeat`)), `${f}: ${src.meta.warnings}`);
+    if (paired)
+      assert.ok(
+        src.meta.warnings.some((m) => m.startsWith(`${paired} lines repeat`)),
+        `${f}: ${src.meta.warnings}`,
+      );
   }
 });
 
 test('blkreplay reader: header text, RWBS ops, Q/D pairs and bad lines', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-blkreplay-'));
+  const dir = tempDir('ssdtune-blkreplay-');
   const f = path.join(dir, 'x.load');
   const rows = [
     'Copyright someone',
@@ -156,7 +160,7 @@ test('sniffer: a Heimdall cut is refused as ambiguous, naming both readings; MSN
 });
 
 test('sniffer: byte units are implausible when sizes are not whole sectors, block units when requests exceed 64 MiB', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-units-'));
+  const dir = tempDir('ssdtune-units-');
   const blocks = path.join(dir, 'blocks.trace');
   writeFileSync(blocks, '0.5 0 1000 16 1\n1.5 0 2000 8 0\n');
   assert.equal((await sniffFormat(blocks)).name, 'msnfs');

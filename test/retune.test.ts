@@ -5,8 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadSettings } from '../src/config.js';
 import { openService } from '../src/service/context.js';
@@ -16,13 +15,20 @@ import { checkBackend } from '../src/collector/doctor.js';
 import { createLoop, haveTool, runFioAsync } from '../src/collector/testbed.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { KINDS } from '../src/confdb/db.js';
+import { tempDir } from './helpers/tmp.js';
 
 const skip =
-  process.getuid?.() !== 0 ? 'needs root (loop devices, tracing)' : !haveTool('fio') ? 'fio is not installed' : !checkBackend('tracefs').works && !checkBackend('ebpf').works ? 'no live capture backend works here' : false;
+  process.getuid?.() !== 0
+    ? 'needs root (loop devices, tracing)'
+    : !haveTool('fio')
+      ? 'fio is not installed'
+      : !checkBackend('tracefs').works && !checkBackend('ebpf').works
+        ? 'no live capture backend works here'
+        : false;
 
-test('retune: captures fio\'s sequential reads, applies the learned configuration; a second run changes nothing', { skip }, async () => {
+test("retune: captures fio's sequential reads, applies the learned configuration; a second run changes nothing", { skip }, async () => {
   const loop = createLoop(64);
-  const svc = await openService(loadSettings({ dataDir: mkdtempSync(path.join(tmpdir(), 'ssdtune-retune-')) }), jobHandlers);
+  const svc = await openService(loadSettings({ dataDir: tempDir('ssdtune-retune-') }), jobHandlers);
   const name = path.basename(loop.path);
   const ra = () => readFileSync(`/sys/block/${name}/queue/read_ahead_kb`, 'utf8').trim();
   const original = ra();
@@ -48,7 +54,7 @@ test('retune: captures fio\'s sequential reads, applies the learned configuratio
     assert.ok(first.requests > 100, `captured ${first.requests} requests`);
     assert.ok(['applied', 'unchanged'].includes(first.action), `${first.action}: ${first.reason}`);
     const cfg = await svc.db.require('configs', first.configId!);
-    assert.equal(ra(), String(cfg.values.read_ahead_kb), 'the device has the workload\'s configuration');
+    assert.equal(ra(), String(cfg.values.read_ahead_kb), "the device has the workload's configuration");
     if (first.action === 'applied') assert.equal((await svc.db.require('devices', name)).appliedConfigId, first.configId);
 
     // By kernel name, as `apply --device loop0` takes it: the same device, the same record.

@@ -76,8 +76,20 @@ test('adaptive search beats random search on Hartmann-6 at 30 evaluations over t
 
 test('adaptive search: a small space is searched exhaustively, then the search converges', async () => {
   const p = braninProblem();
-  const tiny = defineSpace({ name: 'branin', params: [{ name: 'i1', kind: 'int', min: 20, max: 25, default: 22 }, { name: 'x2', kind: 'ordinal', values: [0, 2.5, 5, 7.5], default: 7.5 }] });
-  const rec = await runSearch(makeSearcher('adaptive'), { space: tiny, evaluator: new AnalyticEvaluator(p), workload: W, budget: { evaluations: 100 }, seed: 1 });
+  const tiny = defineSpace({
+    name: 'branin',
+    params: [
+      { name: 'i1', kind: 'int', min: 20, max: 25, default: 22 },
+      { name: 'x2', kind: 'ordinal', values: [0, 2.5, 5, 7.5], default: 7.5 },
+    ],
+  });
+  const rec = await runSearch(makeSearcher('adaptive'), {
+    space: tiny,
+    evaluator: new AnalyticEvaluator(p),
+    workload: W,
+    budget: { evaluations: 100 },
+    seed: 1,
+  });
   assert.equal(rec.status, 'converged');
   assert.equal(rec.evaluations.length, 24);
   assert.equal(new Set(rec.evaluations.map((e) => configKey(tiny, e.config))).size, 24);
@@ -97,7 +109,8 @@ test('batches: k configurations are evaluated at once, all distinct and feasible
   let inFlight = 0;
   let maxInFlight = 0;
   const ev: Evaluator = {
-    name: 'slowprod', space: 'c',
+    name: 'slowprod',
+    space: 'c',
     async evaluate(c) {
       maxInFlight = Math.max(maxInFlight, ++inFlight);
       await new Promise((r) => setTimeout(r, 2));
@@ -118,9 +131,18 @@ test('batches: k configurations are evaluated at once, all distinct and feasible
   // Resumed with a larger budget: the recorded evaluations are not repeated.
   let calls = 0;
   const counting: Evaluator = { ...ev, evaluate: (c, w, o) => (calls++, ev.evaluate(c, w, o)) };
-  const more = await runSearch(new PlannedSearch(new AdaptiveSearch(), 4), { space, evaluator: counting, workload: W, budget: { evaluations: 33 }, resume: JSON.parse(JSON.stringify(rec)) });
+  const more = await runSearch(new PlannedSearch(new AdaptiveSearch(), 4), {
+    space,
+    evaluator: counting,
+    workload: W,
+    budget: { evaluations: 33 },
+    resume: JSON.parse(JSON.stringify(rec)),
+  });
   assert.equal(calls, 8);
-  assert.deepEqual(more.evaluations.slice(0, 25).map((e) => e.config), rec.evaluations.map((e) => e.config));
+  assert.deepEqual(
+    more.evaluations.slice(0, 25).map((e) => e.config),
+    rec.evaluations.map((e) => e.config),
+  );
 });
 
 test('coordinator: proposals with evaluations pending, results in any order, held until the baseline, resumed mid-flight', () => {
@@ -151,7 +173,10 @@ test('coordinator: proposals with evaluations pending, results in any order, hel
   c.complete(second[0]!.config, { error: 'worker ran out of memory' });
   c.release(second[1]!.config);
   assert.equal(c.record.evaluations.at(-1)!.status, 'failed');
-  assert.throws(() => c.complete(second[0]!.config, { metrics: fOf(second[0]!.config) }), (e) => isSsdtuneError(e, 'SSDTUNE_SEARCH') && /already recorded/.test(e.message));
+  assert.throws(
+    () => c.complete(second[0]!.config, { metrics: fOf(second[0]!.config) }),
+    (e) => isSsdtuneError(e, 'SSDTUNE_SEARCH') && /already recorded/.test(e.message),
+  );
   assert.throws(() => c.complete({ i1: 0, x2: 0 }, { metrics: fOf({ i1: 0, x2: 0 }) }), /never proposed/);
 
   // The coordinator restarts: from the stored record and the configurations still out, it proposes what the original would.
@@ -183,7 +208,15 @@ test('limitSource: the first n requests of a trace, across batch boundaries, the
   for (let i = 5; i < 10; i++) b2.push(i, i, 4096, Op.READ);
   let pulled = 0;
   const batches = [b1.take(), b2.take(), b1.take()];
-  const src = { meta: emptyMeta('x', 'test'), async *[Symbol.asyncIterator]() { for (const b of batches) { pulled++; yield b; } } };
+  const src = {
+    meta: emptyMeta('x', 'test'),
+    async *[Symbol.asyncIterator]() {
+      for (const b of batches) {
+        pulled++;
+        yield b;
+      }
+    },
+  };
   const got: number[] = [];
   for await (const b of limitSource(src, 7)) got.push(...b.timeNs);
   assert.deepEqual(got, [0, 1, 2, 3, 4, 5, 6]);
@@ -195,7 +228,8 @@ test('multi-fidelity: screen on a prefix, confirm the best screened on the whole
   const p = braninProblem();
   const calls = { prefix: 0, whole: 0 };
   const ev: Evaluator = {
-    name: 'prefix-aware', space: 'branin',
+    name: 'prefix-aware',
+    space: 'branin',
     async evaluate(c, w) {
       const src = await w.open();
       let n = 0;
@@ -213,7 +247,16 @@ test('multi-fidelity: screen on a prefix, confirm the best screened on the whole
   assert.deepEqual(splitBudget(20, 0.1), { screen: 100, whole: 10 });
   assert.throws(() => splitBudget(3, 0.1), /cannot be split/);
   const events: string[] = [];
-  const r = await runMultiFidelity({ space: p.space, evaluator: ev, workload, budget: 20, fraction: 0.1, totalRequests: 1000, seed: 3, onEvent: (e) => e.type === 'evaluation' && events.push(e.stage) });
+  const r = await runMultiFidelity({
+    space: p.space,
+    evaluator: ev,
+    workload,
+    budget: 20,
+    fraction: 0.1,
+    totalRequests: 1000,
+    seed: 3,
+    onEvent: (e) => e.type === 'evaluation' && events.push(e.stage),
+  });
   assert.equal(r.screen.evaluations.length, 100);
   assert.match(r.screen.workload, /\[first 10%\]/);
   assert.equal(r.record.evaluations.length, 10);
@@ -229,7 +272,19 @@ test('multi-fidelity: screen on a prefix, confirm the best screened on the whole
   assert.ok(p.f(bestWhole.config) < 1, `best on the whole trace f = ${p.f(bestWhole.config)}`);
   // Resume: a stopped run with both records continues without repeating an evaluation.
   const before = { ...calls };
-  const again = await runMultiFidelity({ space: p.space, evaluator: ev, workload, budget: 20, fraction: 0.1, totalRequests: 1000, seed: 3, resume: { screen: JSON.parse(JSON.stringify(r.screen)), search: JSON.parse(JSON.stringify(r.record)) } });
+  const again = await runMultiFidelity({
+    space: p.space,
+    evaluator: ev,
+    workload,
+    budget: 20,
+    fraction: 0.1,
+    totalRequests: 1000,
+    seed: 3,
+    resume: { screen: JSON.parse(JSON.stringify(r.screen)), search: JSON.parse(JSON.stringify(r.record)) },
+  });
   assert.deepEqual(calls, before);
-  assert.deepEqual(again.record.evaluations.map((e) => e.config), r.record.evaluations.map((e) => e.config));
+  assert.deepEqual(
+    again.record.evaluations.map((e) => e.config),
+    r.record.evaluations.map((e) => e.config),
+  );
 });

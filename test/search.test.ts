@@ -4,7 +4,19 @@ import { defineSpace, isFeasible } from '../src/space/space.js';
 import type { Configuration } from '../src/space/types.js';
 import type { Evaluator, Metrics, WorkloadRef } from '../src/evaluators/types.js';
 import { AnalyticEvaluator, analyticWorkload, braninProblem, hartmann6Problem, metricsFromValue } from '../src/search/analytic.js';
-import { CoordinateDescent, GridSearch, LearnedSsdSearch, RandomSearch, grade, objective, parseRecord, runSearch, makeSearcher, type SearchEvent, type SearchRecord } from '../src/search/search.js';
+import {
+  CoordinateDescent,
+  GridSearch,
+  LearnedSsdSearch,
+  RandomSearch,
+  grade,
+  objective,
+  parseRecord,
+  runSearch,
+  makeSearcher,
+  type SearchEvent,
+  type SearchRecord,
+} from '../src/search/search.js';
 import { isSsdtuneError } from '../src/errors.js';
 
 const W = analyticWorkload('w');
@@ -26,10 +38,17 @@ test('grade: ln speedups weighted 0.5/0.5 against the baseline; non-target short
   assert.ok(objective(0.3, 0.8) < 0.3 - 1);
 });
 
-test('LearnedSSD finds Branin\'s optimum region within 40 evaluations, recording everything', async () => {
+test("LearnedSSD finds Branin's optimum region within 40 evaluations, recording everything", async () => {
   const p = braninProblem();
   const events: SearchEvent[] = [];
-  const rec = await runSearch(new LearnedSsdSearch(), { space: p.space, evaluator: new AnalyticEvaluator(p), workload: W, budget: { evaluations: 40 }, seed: 1, onEvent: (e) => events.push(e) });
+  const rec = await runSearch(new LearnedSsdSearch(), {
+    space: p.space,
+    evaluator: new AnalyticEvaluator(p),
+    workload: W,
+    budget: { evaluations: 40 },
+    seed: 1,
+    onEvent: (e) => events.push(e),
+  });
   const best = rec.evaluations[rec.best!]!;
   assert.ok(p.f(best.config) < 0.6, `best f ${p.f(best.config)} at ${JSON.stringify(best.config)}`);
   assert.equal(rec.evaluations[0]!.phase, 'baseline');
@@ -75,7 +94,10 @@ test('an evaluator that throws or returns NaN gives failed evaluations; the sear
     const rec = await runSearch(s, { space: p.space, evaluator: flaky, workload: W, budget: { evaluations: 30 }, seed: 2 });
     const failed = rec.evaluations.filter((e) => e.status === 'failed');
     assert.ok(failed.length > 0, `${s.name}: some failures`);
-    assert.ok(rec.evaluations.some((e) => e.status === 'ok' && e.index > 0), `${s.name}: some successes after the baseline`);
+    assert.ok(
+      rec.evaluations.some((e) => e.status === 'ok' && e.index > 0),
+      `${s.name}: some successes after the baseline`,
+    );
     for (const f of failed) {
       assert.match(f.message!, /simulator crashed at i1=|latencyMeanUs is NaN, expected a positive finite number/);
       assert.equal(f.grade, undefined);
@@ -84,16 +106,31 @@ test('an evaluator that throws or returns NaN gives failed evaluations; the sear
     noNaN(rec);
   }
   // A baseline that cannot be evaluated is an error: nothing could be graded.
-  const dead: Evaluator = { name: 'dead', space: 'branin', evaluate: async () => { throw new Error('no device'); } };
-  await assert.rejects(runSearch(new RandomSearch(), { space: p.space, evaluator: dead, workload: W, budget: { evaluations: 5 } }), (e) => isSsdtuneError(e, 'SSDTUNE_SEARCH') && /baseline configuration could not be evaluated.*no device/.test(e.message));
+  const dead: Evaluator = {
+    name: 'dead',
+    space: 'branin',
+    evaluate: async () => {
+      throw new Error('no device');
+    },
+  };
+  await assert.rejects(
+    runSearch(new RandomSearch(), { space: p.space, evaluator: dead, workload: W, budget: { evaluations: 5 } }),
+    (e) => isSsdtuneError(e, 'SSDTUNE_SEARCH') && /baseline configuration could not be evaluated.*no device/.test(e.message),
+  );
 });
 
 test('cancellation through an AbortSignal stops the search with what it has', async () => {
   const p = braninProblem();
   const ac = new AbortController();
   const rec = await runSearch(new LearnedSsdSearch(), {
-    space: p.space, evaluator: new AnalyticEvaluator(p), workload: W, budget: { evaluations: 100 }, signal: ac.signal,
-    onEvent: (e) => { if (e.type === 'evaluation' && e.count === 7) ac.abort(); },
+    space: p.space,
+    evaluator: new AnalyticEvaluator(p),
+    workload: W,
+    budget: { evaluations: 100 },
+    signal: ac.signal,
+    onEvent: (e) => {
+      if (e.type === 'evaluation' && e.count === 7) ac.abort();
+    },
   });
   assert.equal(rec.status, 'cancelled');
   assert.equal(rec.evaluations.length, 7);
@@ -101,22 +138,62 @@ test('cancellation through an AbortSignal stops the search with what it has', as
 
 test('a stopped search resumed from its JSON record continues exactly where it stopped', async () => {
   const p = hartmann6Problem();
-  const full = await runSearch(new LearnedSsdSearch(), { space: p.space, evaluator: new AnalyticEvaluator(p), workload: W, budget: { evaluations: 24 }, seed: 5 });
-  const part = await runSearch(new LearnedSsdSearch(), { space: p.space, evaluator: new AnalyticEvaluator(p), workload: W, budget: { evaluations: 10 }, seed: 5 });
+  const full = await runSearch(new LearnedSsdSearch(), {
+    space: p.space,
+    evaluator: new AnalyticEvaluator(p),
+    workload: W,
+    budget: { evaluations: 24 },
+    seed: 5,
+  });
+  const part = await runSearch(new LearnedSsdSearch(), {
+    space: p.space,
+    evaluator: new AnalyticEvaluator(p),
+    workload: W,
+    budget: { evaluations: 10 },
+    seed: 5,
+  });
   assert.equal(part.status, 'budget');
   const ev = new AnalyticEvaluator(p);
-  const resumed = await runSearch(new LearnedSsdSearch(), { space: p.space, evaluator: ev, workload: W, budget: { evaluations: 24 }, resume: JSON.parse(JSON.stringify(part)) });
+  const resumed = await runSearch(new LearnedSsdSearch(), {
+    space: p.space,
+    evaluator: ev,
+    workload: W,
+    budget: { evaluations: 24 },
+    resume: JSON.parse(JSON.stringify(part)),
+  });
   assert.equal(ev.calls, full.evaluations.length - 10, 'recorded evaluations are not repeated');
-  assert.deepEqual(resumed.evaluations.map((e) => e.config), full.evaluations.map((e) => e.config));
+  assert.deepEqual(
+    resumed.evaluations.map((e) => e.config),
+    full.evaluations.map((e) => e.config),
+  );
   assert.equal(resumed.best, full.best);
   // A record from another searcher or space is refused.
-  await assert.rejects(runSearch(new RandomSearch(), { space: p.space, evaluator: ev, workload: W, budget: { evaluations: 30 }, resume: part }), /cannot resume: the record's searcher is "learnedssd"/);
-  await assert.rejects(runSearch(new RandomSearch(), { space: p.space, evaluator: ev, workload: W, budget: { evaluations: 30 }, resume: { ...part, evaluations: [{ index: 3 }] } as unknown as SearchRecord }), /field evaluations\[0\]\.index: expected 0/);
+  await assert.rejects(
+    runSearch(new RandomSearch(), { space: p.space, evaluator: ev, workload: W, budget: { evaluations: 30 }, resume: part }),
+    /cannot resume: the record's searcher is "learnedssd"/,
+  );
+  await assert.rejects(
+    runSearch(new RandomSearch(), {
+      space: p.space,
+      evaluator: ev,
+      workload: W,
+      budget: { evaluations: 30 },
+      resume: { ...part, evaluations: [{ index: 3 }] } as unknown as SearchRecord,
+    }),
+    /field evaluations\[0\]\.index: expected 0/,
+  );
 });
 
 test('wall-time budget', async () => {
   const p = braninProblem();
-  const slow: Evaluator = { name: 'slow', space: 'branin', evaluate: async (c) => { await new Promise((r) => setTimeout(r, 20)); return metricsFromValue(p.f(c), p.fmin); } };
+  const slow: Evaluator = {
+    name: 'slow',
+    space: 'branin',
+    evaluate: async (c) => {
+      await new Promise((r) => setTimeout(r, 20));
+      return metricsFromValue(p.f(c), p.fmin);
+    },
+  };
   const rec = await runSearch(new RandomSearch(), { space: p.space, evaluator: slow, workload: W, budget: { timeMs: 150 } });
   assert.equal(rec.status, 'time');
   assert.ok(rec.evaluations.length >= 2 && rec.evaluations.length <= 9, `${rec.evaluations.length}`);
@@ -160,7 +237,8 @@ test('constraints: every evaluated configuration is feasible; an infeasible base
     constraints: [{ name: 'budget', description: 'a*b <= 16', check: (c) => (c.a as number) * (c.b as number) <= 16 }],
   });
   const ev: Evaluator = {
-    name: 'prod', space: 'c',
+    name: 'prod',
+    space: 'c',
     async evaluate(c) {
       const lat = 100 / ((c.a as number) * (c.b as number)) + (c.mode === 'q' ? 0 : 3);
       return m(lat, 1e6 / lat);
@@ -173,17 +251,38 @@ test('constraints: every evaluated configuration is feasible; an infeasible base
     assert.ok((best.config.a as number) * (best.config.b as number) >= 8, `${name}: best ${JSON.stringify(best.config)}`);
   }
   const bad = { ...space, baseline: { a: 16, b: 16, mode: 'p' } };
-  await assert.rejects(runSearch(new RandomSearch(), { space: bad, evaluator: ev, workload: W, budget: { evaluations: 5 } }), /baseline of space c violates budget/);
+  await assert.rejects(
+    runSearch(new RandomSearch(), { space: bad, evaluator: ev, workload: W, budget: { evaluations: 5 } }),
+    /baseline of space c violates budget/,
+  );
   const contra = { ...space, constraints: [...space.constraints, { name: 'never', description: 'impossible', check: () => false }] };
-  await assert.rejects(runSearch(new RandomSearch(), { space: contra, evaluator: ev, workload: W, budget: { evaluations: 5 } }), (e) => isSsdtuneError(e, 'SSDTUNE_NOTHING_FEASIBLE'));
-  await assert.rejects(runSearch(new RandomSearch(), { space, evaluator: { ...ev, space: 'ssd' }, workload: W, budget: { evaluations: 5 } }), /evaluates space ssd, not c/);
+  await assert.rejects(runSearch(new RandomSearch(), { space: contra, evaluator: ev, workload: W, budget: { evaluations: 5 } }), (e) =>
+    isSsdtuneError(e, 'SSDTUNE_NOTHING_FEASIBLE'),
+  );
+  await assert.rejects(
+    runSearch(new RandomSearch(), { space, evaluator: { ...ev, space: 'ssd' }, workload: W, budget: { evaluations: 5 } }),
+    /evaluates space ssd, not c/,
+  );
   assert.throws(() => makeSearcher('bayes'), /unknown searcher "bayes"/);
 });
 
 test('grid enumerates a small space; coordinate descent converges to the optimum of a separable function', async () => {
   const p = braninProblem();
-  const sep = defineSpace({ name: 'sep', params: [{ name: 'u', kind: 'int', min: 0, max: 8, default: 0 }, { name: 'v', kind: 'int', min: 0, max: 8, default: 8 }] });
-  const ev: Evaluator = { name: 'sep', space: 'sep', evaluate: async (c) => { const lat = 1 + ((c.u as number) - 3) ** 2 + ((c.v as number) - 5) ** 2; return m(lat, 1e6 / lat); } };
+  const sep = defineSpace({
+    name: 'sep',
+    params: [
+      { name: 'u', kind: 'int', min: 0, max: 8, default: 0 },
+      { name: 'v', kind: 'int', min: 0, max: 8, default: 8 },
+    ],
+  });
+  const ev: Evaluator = {
+    name: 'sep',
+    space: 'sep',
+    evaluate: async (c) => {
+      const lat = 1 + ((c.u as number) - 3) ** 2 + ((c.v as number) - 5) ** 2;
+      return m(lat, 1e6 / lat);
+    },
+  };
   const grid = await runSearch(new GridSearch(), { space: sep, evaluator: ev, workload: W, budget: { evaluations: 1000 } });
   assert.equal(grid.evaluations.length, 81);
   const cd = await runSearch(new CoordinateDescent(), { space: sep, evaluator: ev, workload: W, budget: { evaluations: 1000 } });

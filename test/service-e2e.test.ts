@@ -5,12 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobRecord } from '../src/confdb/records.js';
 import { canUseLoopDevices, createLoopDevice } from '../src/blockdev/loop.js';
+import { tempDir } from './helpers/tmp.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');
 const TRACE = path.resolve('traces/msr_hm_0_sample1000.csv');
@@ -69,7 +69,7 @@ async function stop(s: Server, signal: NodeJS.Signals = 'SIGTERM'): Promise<void
 }
 
 test('upload a real trace, tune it as a job, read the recommendation; the same request twice shares one job', async () => {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'ssdtune-e2e-'));
+  const dataDir = tempDir('ssdtune-e2e-');
   const s = await startServe(dataDir);
   try {
     const up = await api<{ id: string; format: string }>(s, 'POST', '/v1/traces?name=hm_0.csv', undefined, readFileSync(TRACE));
@@ -102,7 +102,7 @@ test('upload a real trace, tune it as a job, read the recommendation; the same r
 const KILL_BUDGET = 40;
 
 test('kill -9 during a tune job: the ConfDB reopens, the job is marked interrupted, nothing half-written shows, and it resumes to done', async () => {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'ssdtune-kill-'));
+  const dataDir = tempDir('ssdtune-kill-');
   let s = await startServe(dataDir);
   let jobId: string;
   try {
@@ -122,8 +122,14 @@ test('kill -9 during a tune job: the ConfDB reopens, the job is marked interrupt
     const [configs, now] = await Promise.all([api<{ items: unknown[] }>(s, 'GET', '/v1/configs'), api<JobRecord>(s, 'GET', `/v1/jobs/${jobId!}`)]);
     assert.ok(configs.data.items.length === 0 || now.data.status === 'done');
     const audit = await api<{ items: { action: string; actor: string; details: { ids?: string[]; id?: string } }[] }>(s, 'GET', '/v1/audit?limit=1000');
-    assert.ok(audit.data.items.some((a) => a.action === 'jobs.interrupted' && a.details.ids?.includes(jobId!)), 'marked interrupted at restart');
-    assert.ok(audit.data.items.some((a) => a.action === 'jobs.resume' && a.actor === 'server' && a.details.id === jobId!), 'resumed by the server');
+    assert.ok(
+      audit.data.items.some((a) => a.action === 'jobs.interrupted' && a.details.ids?.includes(jobId!)),
+      'marked interrupted at restart',
+    );
+    assert.ok(
+      audit.data.items.some((a) => a.action === 'jobs.resume' && a.actor === 'server' && a.details.id === jobId!),
+      'resumed by the server',
+    );
     const job = await waitJob(s, jobId!, (j) => !['queued', 'running', 'interrupted'].includes(j.status));
     assert.equal(job.status, 'done', job.error);
     const evals = await api<{ items: { jobId?: string }[] }>(s, 'GET', '/v1/evaluations?limit=1000');
@@ -135,7 +141,7 @@ test('kill -9 during a tune job: the ConfDB reopens, the job is marked interrupt
 });
 
 test('tune the host space from a real trace over the API, apply the recommendation to a loop device, revert it', { skip: canUseLoopDevices() }, async () => {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'ssdtune-apply-'));
+  const dataDir = tempDir('ssdtune-apply-');
   const loop = createLoopDevice({ sizeBytes: 32 << 20 });
   const sysfs = (attr: string) => readFileSync(`/sys/block/${loop.name}/queue/${attr}`, 'utf8').trim();
   const before = { read_ahead_kb: sysfs('read_ahead_kb'), max_sectors_kb: sysfs('max_sectors_kb') };
@@ -149,7 +155,16 @@ test('tune the host space from a real trace over the API, apply the recommendati
     const cfg = (await api<{ space: string; values: { read_ahead_kb: number; max_sectors_kb: number } }>(s, 'GET', `/v1/configs/${configId}`)).data;
     assert.equal(cfg.space, 'host');
 
-    assert.equal((await fetch(`${s.url}/v1/devices/${loop.name}/apply`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ configId }) })).status, 401);
+    assert.equal(
+      (
+        await fetch(`${s.url}/v1/devices/${loop.name}/apply`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ configId }),
+        })
+      ).status,
+      401,
+    );
     const dry = await api<{ dryRun: boolean }>(s, 'POST', `/v1/devices/${loop.name}/apply`, { configId, dryRun: true });
     assert.equal(dry.data.dryRun, true);
     assert.deepEqual({ read_ahead_kb: sysfs('read_ahead_kb'), max_sectors_kb: sysfs('max_sectors_kb') }, before, 'a dry run writes nothing');

@@ -1,7 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  defineSpace, validateConfig, validateSpace, Encoder, neighbours, sampleFeasible, isFeasible, configKey, Rng, complete, levelCount,
+  defineSpace,
+  validateConfig,
+  validateSpace,
+  Encoder,
+  neighbours,
+  sampleFeasible,
+  isFeasible,
+  configKey,
+  Rng,
+  complete,
+  levelCount,
 } from '../src/space/space.js';
 import { isSsdtuneError } from '../src/errors.js';
 import type { ConfigSpace, ParamSpec } from '../src/space/types.js';
@@ -13,7 +23,11 @@ const params: ParamSpec[] = [
   { name: 'gc', kind: 'categorical', values: ['GREEDY', 'RGA', 'FIFO'], default: 'GREEDY', group: 'gc' },
   { name: 'writeCache', kind: 'bool', default: true, group: 'cache' },
 ];
-const budget = { name: 'chip-budget', description: 'channels x chips <= 64', check: (c: Record<string, unknown>) => (c.channels as number) * (c.chips as number) <= 64 };
+const budget = {
+  name: 'chip-budget',
+  description: 'channels x chips <= 64',
+  check: (c: Record<string, unknown>) => (c.channels as number) * (c.chips as number) <= 64,
+};
 const space = defineSpace({ name: 'toy', params, constraints: [budget] });
 
 function code(fn: () => unknown): string {
@@ -28,15 +42,39 @@ function code(fn: () => unknown): string {
 
 test('validateConfig names the bad parameter and what was expected', () => {
   assert.deepEqual(validateConfig(space, space.baseline), space.baseline);
-  assert.match(code(() => validateConfig(space, { ...space.baseline, channels: 3 })), /SSDTUNE_CONFIG_INVALID: .*parameter channels: got 3, expected one of 1, 2, 4, 8, 16/);
-  assert.match(code(() => validateConfig(space, { ...space.baseline, cacheMiB: 20 })), /parameter cacheMiB: .*steps of 16/);
-  assert.match(code(() => validateConfig(space, { ...space.baseline, gc: 'LRU' })), /parameter gc: got "LRU"/);
-  assert.match(code(() => validateConfig(space, { ...space.baseline, writeCache: 1 })), /parameter writeCache: got 1, expected true or false/);
+  assert.match(
+    code(() => validateConfig(space, { ...space.baseline, channels: 3 })),
+    /SSDTUNE_CONFIG_INVALID: .*parameter channels: got 3, expected one of 1, 2, 4, 8, 16/,
+  );
+  assert.match(
+    code(() => validateConfig(space, { ...space.baseline, cacheMiB: 20 })),
+    /parameter cacheMiB: .*steps of 16/,
+  );
+  assert.match(
+    code(() => validateConfig(space, { ...space.baseline, gc: 'LRU' })),
+    /parameter gc: got "LRU"/,
+  );
+  assert.match(
+    code(() => validateConfig(space, { ...space.baseline, writeCache: 1 })),
+    /parameter writeCache: got 1, expected true or false/,
+  );
   const { gc: _gc, ...missing } = space.baseline;
-  assert.match(code(() => validateConfig(space, missing)), /parameter gc: missing/);
-  assert.match(code(() => validateConfig(space, { ...space.baseline, bogus: 1 })), /parameter bogus: unknown parameter/);
-  assert.match(code(() => validateConfig(space, { ...space.baseline, channels: 16, chips: 16 })), /violates chip-budget \(channels x chips <= 64\)/);
-  assert.match(code(() => validateConfig(space, [1, 2])), /expected an object/);
+  assert.match(
+    code(() => validateConfig(space, missing)),
+    /parameter gc: missing/,
+  );
+  assert.match(
+    code(() => validateConfig(space, { ...space.baseline, bogus: 1 })),
+    /parameter bogus: unknown parameter/,
+  );
+  assert.match(
+    code(() => validateConfig(space, { ...space.baseline, channels: 16, chips: 16 })),
+    /violates chip-budget \(channels x chips <= 64\)/,
+  );
+  assert.match(
+    code(() => validateConfig(space, [1, 2])),
+    /expected an object/,
+  );
   assert.deepEqual(complete(space, { gc: 'RGA' }), { ...space.baseline, gc: 'RGA' });
   // Fixed, non-tunable settings beside the parameters may be ignored on request (a baseline carrying them).
   assert.deepEqual(validateConfig(space, { ...space.baseline, flashReadNs: 3000 }, { unknown: 'ignore' }), space.baseline);
@@ -51,8 +89,14 @@ test('bad space definitions are refused with the parameter named', () => {
   assert.match(mk({ name: 'a', kind: 'ordinal', values: [4, 2], default: 4 }), /strictly increasing/);
   assert.match(mk({ name: 'a', kind: 'categorical', values: [], default: 'x' }), /has no values/);
   assert.match(mk({ name: 'a', kind: 'int', min: 0, max: 10, default: 11 }), /default 11 is not an integer in 0..10/);
-  assert.match(code(() => defineSpace({ name: 'empty', params: [] })), /the space has no parameters/);
-  assert.match(code(() => validateSpace({ name: 'd', params: [params[0]!, params[0]!], constraints: [], baseline: {} })), /parameter channels: defined twice/);
+  assert.match(
+    code(() => defineSpace({ name: 'empty', params: [] })),
+    /the space has no parameters/,
+  );
+  assert.match(
+    code(() => validateSpace({ name: 'd', params: [params[0]!, params[0]!], constraints: [], baseline: {} })),
+    /parameter channels: defined twice/,
+  );
 });
 
 test('encoding: index for numeric, log for log ranges, one-hot for categorical, 0/1 for bool; decode inverts it', () => {
@@ -94,7 +138,13 @@ test('neighbours change one parameter, or two of the same group, and respect con
     assert.ok(isFeasible(space, n));
   }
   // All four other channel values appear as single moves; 16x16 is infeasible and absent.
-  assert.deepEqual(ns.filter((n) => n.chips === 4 && n.cacheMiB === 256 && n.gc === 'GREEDY' && n.writeCache).map((n) => n.channels).sort((a, b) => (a as number) - (b as number)), [1, 2, 8, 16]);
+  assert.deepEqual(
+    ns
+      .filter((n) => n.chips === 4 && n.cacheMiB === 256 && n.gc === 'GREEDY' && n.writeCache)
+      .map((n) => n.channels)
+      .sort((a, b) => (a as number) - (b as number)),
+    [1, 2, 8, 16],
+  );
   assert.ok(!ns.some((n) => n.channels === 16 && n.chips === 16));
   // A long int range uses geometric steps plus both ends.
   const only = neighbours(space, space.baseline, { params: ['cacheMiB'], pairs: false });
@@ -130,9 +180,24 @@ test('sampling: distinct feasible configurations; walk when constraints are tigh
       { name: 'high', description: 'x > 7', check: (c) => (c.x as number) > 7 },
     ],
   });
-  assert.match(code(() => sampleFeasible(contradiction, new Rng(1), 5)), /SSDTUNE_NOTHING_FEASIBLE: space contra: nothing feasible: .*baseline violates low, high/);
+  assert.match(
+    code(() => sampleFeasible(contradiction, new Rng(1), 5)),
+    /SSDTUNE_NOTHING_FEASIBLE: space contra: nothing feasible: .*baseline violates low, high/,
+  );
   // A constraint that throws is a violation, not a crash.
-  const throwing = defineSpace({ name: 't', params: [{ name: 'x', kind: 'bool', default: true }], constraints: [{ name: 'boom', description: '', check: () => { throw new Error('x'); } }] });
+  const throwing = defineSpace({
+    name: 't',
+    params: [{ name: 'x', kind: 'bool', default: true }],
+    constraints: [
+      {
+        name: 'boom',
+        description: '',
+        check: () => {
+          throw new Error('x');
+        },
+      },
+    ],
+  });
   assert.equal(isFeasible(throwing, throwing.baseline), false);
   assert.equal(levelCount({ name: 'q', kind: 'int', min: 0, max: 10, step: 3, default: 0 }), 4);
 });

@@ -57,7 +57,10 @@ test('LBAs beyond the device are rejected with their request index, or mapped mo
   b.push(1000, cap - 4, 4096, Op.READ); // last sector cap+3: out of range
   const src = () => sourceFromBatches(emptyMeta('beyond.trace', 'test'), [b.take()]);
   const batch = src();
-  await assert.rejects(simulate(small, batch), (e) => isSsdtuneError(e, 'SSDTUNE_SSDSIM_LBA_RANGE') && /beyond\.trace: request 1 ends at sector \d+/.test(e.message));
+  await assert.rejects(
+    simulate(small, batch),
+    (e) => isSsdtuneError(e, 'SSDTUNE_SSDSIM_LBA_RANGE') && /beyond\.trace: request 1 ends at sector \d+/.test(e.message),
+  );
   const b2 = new TraceBuilder();
   b2.push(0, 0, 4096, Op.WRITE);
   b2.push(1000, cap - 4, 4096, Op.READ);
@@ -65,19 +68,26 @@ test('LBAs beyond the device are rejected with their request index, or mapped mo
   assert.equal(r.completed, 2);
   const b3 = new TraceBuilder();
   b3.push(0, -8, 4096, Op.READ);
-  await assert.rejects(simulate(small, sourceFromBatches(emptyMeta('neg.trace', 'test'), [b3.take()]), { lbaPolicy: 'modulo' }), (e) => isSsdtuneError(e, 'SSDTUNE_TRACE_FORMAT') && /neg\.trace: request 0: a sector number/.test(e.message));
+  await assert.rejects(
+    simulate(small, sourceFromBatches(emptyMeta('neg.trace', 'test'), [b3.take()]), { lbaPolicy: 'modulo' }),
+    (e) => isSsdtuneError(e, 'SSDTUNE_TRACE_FORMAT') && /neg\.trace: request 0: a sector number/.test(e.message),
+  );
 });
 
 test('a replay can be cancelled through its AbortSignal', async () => {
   const ac = new AbortController();
   const big: SsdConfig = { ...small, blocksPerPlane: 512, pagesPerBlock: 256 };
-  const p = simulate(big, syntheticTrace({ requests: 2_000_000, readRatio: 0.5, bytes: 4096, pattern: 'random', spanSectors: logicalSectors(big), batchSize: 10_000 }), {
-    signal: ac.signal,
-    mode: 'closed',
-    onBatch: (fed) => {
-      if (fed >= 50_000) ac.abort();
+  const p = simulate(
+    big,
+    syntheticTrace({ requests: 2_000_000, readRatio: 0.5, bytes: 4096, pattern: 'random', spanSectors: logicalSectors(big), batchSize: 10_000 }),
+    {
+      signal: ac.signal,
+      mode: 'closed',
+      onBatch: (fed) => {
+        if (fed >= 50_000) ac.abort();
+      },
     },
-  });
+  );
   await assert.rejects(p, (e) => isSsdtuneError(e, 'SSDTUNE_SSDSIM_CANCELLED'));
 });
 
@@ -99,7 +109,17 @@ test('the ssd space: AutoBlox baseline as default, satisfying its own constraint
 
 test('the ssdsim evaluator replays a real trace (MQSim wsrch) and reports metrics', async () => {
   // 16.7 GiB span: 4 ch x 2 chips x 2 dies x 2 planes x 1024 blocks x 256 pages x 4 KiB = 32 GiB physical.
-  const cfg = { ...small, channels: 4, chipsPerChannel: 2, diesPerChip: 2, planesPerDie: 2, blocksPerPlane: 1024, pagesPerBlock: 256, dataCacheBytes: 64 << 20, cmtBytes: 4 << 20 };
+  const cfg = {
+    ...small,
+    channels: 4,
+    chipsPerChannel: 2,
+    diesPerChip: 2,
+    planesPerDie: 2,
+    blocksPerPlane: 1024,
+    pagesPerBlock: 256,
+    dataCacheBytes: 64 << 20,
+    cmtBytes: 4 << 20,
+  };
   const ev = createSsdsimEvaluator({ preconditionFill: 1, preconditionAge: 0, totalRequests: 24783 });
   const seen: number[] = [];
   const m = await ev.evaluate(cfg, { name: 'wsrch', open: () => openTrace(WSRCH) }, { onProgress: (f) => seen.push(f) });

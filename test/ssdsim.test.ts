@@ -76,7 +76,11 @@ test('a lone read of a never-written page goes to flash: translation page, then 
 test('the CMT caches single mapping entries: a neighbour in the same translation page misses again', async () => {
   const cfg = small();
   // Two pages of the same translation page, 10 ms apart.
-  const trace = () => rows([[0, 0, 4096, Op.READ], [10_000_000, 8 * 5, 4096, Op.READ]]);
+  const trace = () =>
+    rows([
+      [0, 0, 4096, Op.READ],
+      [10_000_000, 8 * 5, 4096, Op.READ],
+    ]);
   const r = await simulate(cfg, trace());
   assert.equal(r.mappingReads, 2);
   assert.equal(r.cmtHits, 0);
@@ -90,7 +94,13 @@ test('the CMT caches single mapping entries: a neighbour in the same translation
 
 test('first-touched writes reach flash at once; a read meanwhile is served from the write cache', async () => {
   const cfg = small({ dataCacheBytes: 64 * 4096 });
-  const r = await simulate(cfg, rows([[0, 800, 4096, Op.WRITE], [100_000, 800, 4096, Op.READ]]));
+  const r = await simulate(
+    cfg,
+    rows([
+      [0, 800, 4096, Op.WRITE],
+      [100_000, 800, 4096, Op.READ],
+    ]),
+  );
   // MQSim's DRAM: 100 MT/s, 1-byte bursts, tRCD + tCL = 26 ns; 4 KiB = 2048 two-byte cycles of 10 ns.
   const dram = 26 + 2048 * 10;
   assert.equal(r.ftl.hostPrograms, 1, 'the page was written back to flash');
@@ -99,7 +109,13 @@ test('first-touched writes reach flash at once; a read meanwhile is served from 
   assert.equal(r.write.maxNs, submitNs(cfg) + readReq(cfg) + pcie(cfg, 4096) + dram + pcie(cfg, 16), 'a cached write completes in DRAM');
   assert.equal(r.read.maxNs, submitNs(cfg) + dram + pcie(cfg, 4096) + pcie(cfg, 16));
   // Once its program is done the page leaves the cache: a later read goes to flash.
-  const later = await simulate(cfg, rows([[0, 800, 4096, Op.WRITE], [10_000_000, 800, 4096, Op.READ]]));
+  const later = await simulate(
+    cfg,
+    rows([
+      [0, 800, 4096, Op.WRITE],
+      [10_000_000, 800, 4096, Op.READ],
+    ]),
+  );
   assert.equal(later.cacheReadHits, 0);
   assert.equal(later.flashReads, 1);
 });
@@ -163,7 +179,7 @@ test('random-read IOPS grows with chips until the queue depth limits it; a busy 
   }
   const service = flashRead(small(), 4096); // a data read alone, the least a request costs
   for (let i = 1; i < 4; i++) assert.ok(iops[i]! > iops[i - 1]! * 1.3, `IOPS should grow from ${units[i - 1]} to ${units[i]} chips: ${iops}`);
-  units.forEach((u, i) => assert.ok(iops[i]! <= (Math.min(u, qd) * 1e9) / service * 1.001, `${u} chips: ${iops[i]} exceeds the bound`));
+  units.forEach((u, i) => assert.ok(iops[i]! <= ((Math.min(u, qd) * 1e9) / service) * 1.001, `${u} chips: ${iops[i]} exceeds the bound`));
   assert.ok(iops[5]! < iops[3]! * 1.5, `saturation at QD ${qd}: ${iops}`);
 });
 
@@ -208,12 +224,16 @@ test('uniform random-write WA under GREEDY agrees with the analytical model with
   const cfg = small({ channels: 1, chipsPerChannel: 1, planesPerDie: 4, blocksPerPlane: 1024, pagesPerBlock: 16, overProvisioning: op, gcThreshold: 0.001 });
   const alpha = 1 / (1 - op);
   const model = alpha / (alpha + lambertW(-alpha * Math.exp(-alpha)));
-  const r = await simulate(cfg, syntheticTrace({ requests: 120_000, readRatio: 0, bytes: 4096, pattern: 'random', spanSectors: logicalSectors(cfg), seed: 3 }), {
-    preconditionFill: 1,
-    preconditionAge: 3,
-    mode: 'closed',
-    closedLoopDepth: 32,
-  });
+  const r = await simulate(
+    cfg,
+    syntheticTrace({ requests: 120_000, readRatio: 0, bytes: 4096, pattern: 'random', spanSectors: logicalSectors(cfg), seed: 3 }),
+    {
+      preconditionFill: 1,
+      preconditionAge: 3,
+      mode: 'closed',
+      closedLoopDepth: 32,
+    },
+  );
   const wa = summarize(r).writeAmplification;
   assert.ok(Math.abs(wa / model - 1) < 0.1, `WA ${wa.toFixed(3)} vs model ${model.toFixed(3)}`);
   assert.ok(r.ftl.gcInvocations > 0 && r.ftl.erases <= r.ftl.gcInvocations && r.ftl.erases > 0.95 * r.ftl.gcInvocations);
@@ -222,12 +242,16 @@ test('uniform random-write WA under GREEDY agrees with the analytical model with
 test('valid + invalid + free + translation pages = total, and every logical page stays mapped once, through a long mixed run', async () => {
   for (const gcPolicy of ['GREEDY', 'RGA', 'RANDOM', 'RANDOM_P', 'RANDOM_PP', 'FIFO'] as const) {
     const cfg = small({ gcPolicy, dataCacheBytes: 128 * 4096, copybackGc: gcPolicy === 'FIFO', preemptibleGc: gcPolicy === 'RGA' });
-    const r = await simulate(cfg, syntheticTrace({ requests: 40_000, readRatio: 0.3, bytes: 8192, pattern: 'random', spanSectors: logicalSectors(cfg), seed: 11 }), {
-      preconditionFill: 1,
-      preconditionAge: 1,
-      mode: 'closed',
-      closedLoopDepth: 64,
-    });
+    const r = await simulate(
+      cfg,
+      syntheticTrace({ requests: 40_000, readRatio: 0.3, bytes: 8192, pattern: 'random', spanSectors: logicalSectors(cfg), seed: 11 }),
+      {
+        preconditionFill: 1,
+        preconditionAge: 1,
+        mode: 'closed',
+        closedLoopDepth: 64,
+      },
+    );
     const p = r.pages;
     assert.equal(p.valid + p.invalid + p.free + p.mapping, p.physical, `${gcPolicy}: page accounting`);
     assert.equal(p.valid, p.logical, `${gcPolicy}: each logical page has exactly one valid copy`);
@@ -239,13 +263,17 @@ test('valid + invalid + free + translation pages = total, and every logical page
 test('preconditioning by template planes leaves every logical page mapped once and the pages accounted', async () => {
   // 60 planes, 4 aged templates; 60 does not divide the logical pages, so some planes own one page fewer.
   const cfg = small({ channels: 5, chipsPerChannel: 3, diesPerChip: 2, planesPerDie: 2, blocksPerPlane: 32, pagesPerBlock: 32, overProvisioning: 0.45 });
-  const r = await simulate(cfg, syntheticTrace({ requests: 30_000, readRatio: 0.5, bytes: 4096, pattern: 'random', spanSectors: logicalSectors(cfg), seed: 2 }), {
-    preconditionFill: 1,
-    preconditionAge: 3,
-    preconditionTemplates: 4,
-    mode: 'closed',
-    closedLoopDepth: 32,
-  });
+  const r = await simulate(
+    cfg,
+    syntheticTrace({ requests: 30_000, readRatio: 0.5, bytes: 4096, pattern: 'random', spanSectors: logicalSectors(cfg), seed: 2 }),
+    {
+      preconditionFill: 1,
+      preconditionAge: 3,
+      preconditionTemplates: 4,
+      mode: 'closed',
+      closedLoopDepth: 32,
+    },
+  );
   const p = r.pages;
   assert.ok(p.logical % 60 !== 0);
   assert.equal(p.valid + p.invalid + p.free + p.mapping, p.physical);
@@ -255,15 +283,38 @@ test('preconditioning by template planes leaves every logical page mapped once a
 });
 
 test('memory follows the pages a trace touches: a 480 GiB device replaying 10k requests keeps a few MB of state', async () => {
-  const r = await simulate(AUTOBLOX_BASELINE, syntheticTrace({ requests: 10_000, readRatio: 0.5, bytes: 4096, pattern: 'random', spanSectors: logicalSectors(AUTOBLOX_BASELINE), interArrivalNs: 50_000, seed: 4 }));
+  const r = await simulate(
+    AUTOBLOX_BASELINE,
+    syntheticTrace({
+      requests: 10_000,
+      readRatio: 0.5,
+      bytes: 4096,
+      pattern: 'random',
+      spanSectors: logicalSectors(AUTOBLOX_BASELINE),
+      interArrivalNs: 50_000,
+      seed: 4,
+    }),
+  );
   assert.equal(r.completed, 10_000);
   assert.ok(r.stateBytes < 64 * 2 ** 20, `state ${(r.stateBytes / 2 ** 20).toFixed(1)} MiB`);
   assert.ok(r.preconditionCpuNs < 50e6, `a fresh drive costs no set-up: ${r.preconditionCpuNs / 1e6} ms`);
   // Preconditioning ages a few template planes, not the device.
-  const p = await simulate(AUTOBLOX_BASELINE, syntheticTrace({ requests: 10_000, readRatio: 0.5, bytes: 4096, pattern: 'random', spanSectors: logicalSectors(AUTOBLOX_BASELINE), interArrivalNs: 50_000, seed: 4 }), {
-    preconditionFill: 1,
-    preconditionAge: 1,
-  });
+  const p = await simulate(
+    AUTOBLOX_BASELINE,
+    syntheticTrace({
+      requests: 10_000,
+      readRatio: 0.5,
+      bytes: 4096,
+      pattern: 'random',
+      spanSectors: logicalSectors(AUTOBLOX_BASELINE),
+      interArrivalNs: 50_000,
+      seed: 4,
+    }),
+    {
+      preconditionFill: 1,
+      preconditionAge: 1,
+    },
+  );
   assert.ok(p.stateBytes < 256 * 2 ** 20, `preconditioned state ${(p.stateBytes / 2 ** 20).toFixed(1)} MiB`);
   assert.equal(p.unmappedReads, 0);
 });
@@ -274,7 +325,13 @@ test('same input and seed give identical output, however the trace is batched', 
   const opts: SimOptions = { preconditionFill: 1, preconditionAge: 1, seed: 9 };
   // Everything but the CPU time the simulation took and its memory (sized from the first batch).
   const sim = async (batchSize: number, o: SimOptions) => {
-    const { preconditionCpuNs: _p, replayCpuNs: _r, preconditionWallNs: _w, stateBytes: _s, ...rest } = await simulate(cfg, syntheticTrace({ ...spec, batchSize }), o);
+    const {
+      preconditionCpuNs: _p,
+      replayCpuNs: _r,
+      preconditionWallNs: _w,
+      stateBytes: _s,
+      ...rest
+    } = await simulate(cfg, syntheticTrace({ ...spec, batchSize }), o);
     return rest;
   };
   const a = await sim(20_000, opts);

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { FIELD_KIND, ScanStop, textScan } from '../src/readers/text.js';
 import { openTrace } from '../src/readers/registry.js';
 import { collect, Op } from '../src/trace/model.js';
+import { tempDir } from './helpers/tmp.js';
 
 const { int, dec, bit } = FIELD_KIND;
 
@@ -74,7 +74,7 @@ test('textScan: anything outside the narrow grammar is handed back as a SLOW lin
 
 test('textScan: values are exactly Number(field), and FULL stops resume where they left off', () => {
   let seed = 42;
-  const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+  const rnd = (n: number): number => (seed = (seed * 1103515245 + 12345) >>> 0) % n;
   const lines: string[] = [];
   for (let i = 0; i < 3000; i++) {
     const ip = String(rnd(10 ** (1 + rnd(9))));
@@ -103,7 +103,7 @@ test('textScan: bad arguments are TypeErrors/RangeErrors, not crashes', () => {
 });
 
 test('fast path: lines spanning 1 MiB chunks, odd lines, errors and skipBad behave like the line parser', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-textscan-'));
+  const dir = tempDir('ssdtune-textscan-');
   const lines: string[] = [];
   let t = 1000;
   // ~2.5 MB so lines straddle the reader's 1 MiB chunks

@@ -125,7 +125,7 @@ test('writers: a failing source or an unwritable path leaves no partial file', a
   await assert.rejects(writeMqsim(failing(), out), /source broke/);
   assert.equal(existsSync(out), false);
   assert.deepEqual(readdirSync(dir), []);
-  await assert.rejects(writeFioIolog(failing(), path.join(dir, 'no', 'such', 'dir.iolog'), { target: '/tmp/x' }), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_TRACE_OPEN'));
+  await assert.rejects(writeFioIolog(failing(), path.join(dir, 'no', 'such', 'dir.iolog'), { target: '/tmp/x' }), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_TRACE_WRITE'));
   writeFileSync(out, 'keep');
   await assert.rejects(writeMqsim(failing(), out), /source broke/);
   assert.equal(readFileSync(out, 'utf8'), 'keep');

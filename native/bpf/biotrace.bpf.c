@@ -58,18 +58,6 @@ enum req_op___new { REQ_OP_READ___new, REQ_OP_WRITE___new, REQ_OP_FLUSH___new, R
 enum req_opf___old { REQ_OP_READ___old, REQ_OP_WRITE___old, REQ_OP_FLUSH___old, REQ_OP_DISCARD___old,
                      REQ_OP_SECURE_ERASE___old, REQ_OP_WRITE_ZEROES___old };
 
-struct start {
-  __u64 key;    /* struct request * owning a slot of `slots`; 0 = free (unused in `inflight`) */
-  __u64 gen;    /* rq->start_time_ns: tells a reused request struct from a stale entry */
-  __u64 queue_ns;
-  __u64 issue_ns;
-  __u64 sector; /* as dispatched: merges after insert can change it */
-  __u32 bytes;
-  __u32 op;
-  __u32 pid;
-  __u32 flags;
-  char comm[16];
-};
 
 /* In-flight requests live in a direct-mapped table indexed by a hash of the
  * request pointer: an array element is found without the hash map's bucket
@@ -84,7 +72,7 @@ struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(max_entries, 1 << 16);
   __type(key, __u32);
-  __type(value, struct start);
+  __type(value, struct bt_inflight);
 } slots SEC(".maps");
 
 /* The collision fallback: a plain hash (an LRU hash costs more per update).
@@ -96,7 +84,7 @@ struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 16384);
   __type(key, __u64); /* struct request * */
-  __type(value, struct start);
+  __type(value, struct bt_inflight);
 } inflight SEC(".maps");
 
 struct {
@@ -175,21 +163,21 @@ static __always_inline __u64 rq_key(struct request *rq) {
   return k;
 }
 
-static __always_inline struct start *slot_of(__u64 key) {
+static __always_inline struct bt_inflight *slot_of(__u64 key) {
   if (!use_slot_table) return NULL;
   __u32 idx = (__u32)((key * 0x9E3779B97F4A7C15ULL) >> 32) & slot_mask; /* Fibonacci hashing */
   return bpf_map_lookup_elem(&slots, &idx);
 }
 
 /* The entry tracking `key`, or NULL. */
-static __always_inline struct start *find(__u64 key) {
-  struct start *s = slot_of(key);
+static __always_inline struct bt_inflight *find(__u64 key) {
+  struct bt_inflight *s = slot_of(key);
   if (s && s->key == key) return s;
   return bpf_map_lookup_elem(&inflight, &key);
 }
 
 /* Stop tracking `key` (completed or merged away). */
-static __always_inline void forget(__u64 key, struct start *s) {
+static __always_inline void forget(__u64 key, struct bt_inflight *s) {
   if (s->key == key) s->key = 0; /* a slot; hash entries keep key 0 */
   else bpf_map_delete_elem(&inflight, &key);
 }
@@ -197,10 +185,10 @@ static __always_inline void forget(__u64 key, struct start *s) {
 /* An entry for `key`: its free slot if the compare-and-swap wins it, else a
  * new hash entry (NULL, counted, when the hash is full too). The caller sets
  * every field but `key` (a slot's key must never pass through 0 while held). */
-static __always_inline struct start *claim(__u64 key) {
-  struct start *s = slot_of(key);
+static __always_inline struct bt_inflight *claim(__u64 key) {
+  struct bt_inflight *s = slot_of(key);
   if (s && use_slot_table && __sync_val_compare_and_swap(&s->key, 0, key) == 0) return s;
-  struct start zero = {};
+  struct bt_inflight zero = {};
   if (bpf_map_update_elem(&inflight, &key, &zero, BPF_ANY) != 0) {
     count(BT_CNT_START_FULL);
     return NULL;
@@ -212,7 +200,7 @@ static __always_inline void remember(struct request *rq, bool insert) {
   __u64 key = rq_key(rq);
   __u64 now = bpf_ktime_get_ns();
   __u64 gen = rq->start_time_ns;
-  struct start *s = find(key);
+  struct bt_inflight *s = find(key);
   if (s && !insert && s->gen == gen) {
     /* issue after insert: keep the queue time and the submitter's pid,
      * take the geometry as dispatched (merges may have grown the request) */
@@ -224,7 +212,12 @@ static __always_inline void remember(struct request *rq, bool insert) {
     return;
   }
   /* A new lifetime: insert, or issue without insert (no scheduler), or a
-   * stale entry of a reused request struct. */
+   * stale entry of a reused request struct. A stale entry that was issued
+   * means a completion this program never saw: the kernel ran the tracepoint
+   * (tracefs sees it) but not this program, about once in 10^4 requests under
+   * CPU load here (the cause is not found; see also libbpf/libbpf#500). It is
+   * counted, so the loss is reported, never silent. */
+  if (s && s->gen != gen && (s->flags & BT_F_ISSUE_SEEN)) count(BT_CNT_ORPHANED);
   if (!s) s = claim(key);
   if (!s) return;
   s->gen = gen;
@@ -272,7 +265,7 @@ int BPF_PROG(bt_issue) {
 SEC("tp_btf/block_rq_merge")
 int BPF_PROG(bt_merge, struct request *rq) {
   __u64 key = rq_key(rq);
-  struct start *s = find(key);
+  struct bt_inflight *s = find(key);
   if (s) forget(key, s);
   return 0;
 }
@@ -282,7 +275,7 @@ int BPF_PROG(bt_complete, struct request *rq, int error, unsigned int nr_bytes) 
   if (!wanted(rq)) return 0;
   count(BT_CNT_COMPLETES);
   __u64 key = rq_key(rq);
-  struct start *s = find(key);
+  struct bt_inflight *s = find(key);
   if (!s) { /* issued before the capture started */
     count(BT_CNT_UNTRACKED);
     return 0;

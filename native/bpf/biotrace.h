@@ -27,6 +27,7 @@
 #define BT_CNT_UNTRACKED 3    /* completions of the device's requests with no tracking entry */
 #define BT_CNT_ISSUES 4       /* issues of the device's requests seen */
 #define BT_CNT_COMPLETES 5    /* completions of the device's requests seen */
+#define BT_CNT_ORPHANED 6     /* issued requests whose completion the program never saw (entry found stale) */
 #define BT_CNT_MAX 8
 
 struct biorec {
@@ -42,5 +43,20 @@ struct biorec {
   unsigned int flags;             /* BT_F_* */
   char comm[16];
 }; /* 72 bytes */
+
+/* An in-flight request's entry in the `slots` table or the `inflight` hash.
+ * Shared so that user space can count what is still in flight at stop. */
+struct bt_inflight {
+  unsigned long long key;      /* struct request * owning a slot of `slots`; 0 = free (unused in `inflight`) */
+  unsigned long long gen;      /* rq->start_time_ns: tells a reused request struct from a stale entry */
+  unsigned long long queue_ns;
+  unsigned long long issue_ns;
+  unsigned long long sector;   /* as dispatched: merges after insert can change it */
+  unsigned int bytes;
+  unsigned int op;
+  unsigned int pid;
+  unsigned int flags;          /* BT_F_* */
+  char comm[16];
+}; /* 64 bytes */
 
 #endif

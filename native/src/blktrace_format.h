@@ -90,9 +90,12 @@ enum OpFlag : uint16_t {
 /** Map category bits to Op flags. A discard also carries the write bit in the kernel; it is reported as DISCARD only. */
 inline uint16_t opFromCategory(uint64_t cat) {
   uint16_t op = 0;
-  if (cat & TC_DISCARD) op |= OP_DISCARD;
-  else if (cat & TC_WRITE) op |= OP_WRITE;
-  else if (cat & TC_READ) op |= OP_READ;
+  if (cat & TC_DISCARD)
+    op |= OP_DISCARD;
+  else if (cat & TC_WRITE)
+    op |= OP_WRITE;
+  else if (cat & TC_READ)
+    op |= OP_READ;
   if (cat & TC_FLUSH) op |= OP_FLUSH;
   if (cat & TC_SYNC) op |= OP_SYNC;
   if (cat & TC_META) op |= OP_META;
@@ -159,9 +162,18 @@ struct Layout {
     uint32_t m = kMagic | version;
     return swap ? bswap32(m) : m;
   }
-  uint16_t u16(const uint8_t* p) const { uint16_t v = load<uint16_t>(p); return swap ? bswap16(v) : v; }
-  uint32_t u32(const uint8_t* p) const { uint32_t v = load<uint32_t>(p); return swap ? bswap32(v) : v; }
-  uint64_t u64(const uint8_t* p) const { uint64_t v = load<uint64_t>(p); return swap ? bswap64(v) : v; }
+  uint16_t u16(const uint8_t* p) const {
+    uint16_t v = load<uint16_t>(p);
+    return swap ? bswap16(v) : v;
+  }
+  uint32_t u32(const uint8_t* p) const {
+    uint32_t v = load<uint32_t>(p);
+    return swap ? bswap32(v) : v;
+  }
+  uint64_t u64(const uint8_t* p) const {
+    uint64_t v = load<uint64_t>(p);
+    return swap ? bswap64(v) : v;
+  }
 
   /** Decode the header at p (at least `header` bytes); the caller has checked the magic. */
   void decode(const uint8_t* p, Event& e) const {
@@ -188,9 +200,7 @@ struct Layout {
 };
 
 /** Big-endian helpers: remap and split payloads are always big-endian (cpu_to_be*). */
-inline uint32_t be32(const uint8_t* p) {
-  return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
-}
+inline uint32_t be32(const uint8_t* p) { return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]); }
 inline uint64_t be64(const uint8_t* p) { return (uint64_t(be32(p)) << 32) | be32(p + 4); }
 
 }  // namespace ssdtune::blktrace

@@ -87,9 +87,7 @@ bool RecordStream::fill(size_t need) {
   return true;
 }
 
-void RecordStream::fail(const char* code, const std::string& expected) const {
-  throw ParseError(code, name_, offset(), expected);
-}
+void RecordStream::fail(const char* code, const std::string& expected) const { throw ParseError(code, name_, offset(), expected); }
 
 static std::string hex32(uint32_t v) {
   char b[16];
@@ -151,7 +149,8 @@ bool RecordStream::next(Event& e) {
         if (!resync()) return false;
         continue;
       }
-      fail("BLKTRACE_BAD_MAGIC", "blktrace magic " + hex32(kMagic | layout_.version) + (layout_.swap ? " (byte-swapped, as earlier records)" : "") + ", found " + hex32(layout_.swap ? bswap32(raw) : raw));
+      fail("BLKTRACE_BAD_MAGIC", "blktrace magic " + hex32(kMagic | layout_.version) + (layout_.swap ? " (byte-swapped, as earlier records)" : "") +
+                                     ", found " + hex32(layout_.swap ? bswap32(raw) : raw));
     }
     if (!fill(layout_.header)) {
       size_t left = end_ - pos_;
@@ -170,7 +169,8 @@ bool RecordStream::next(Event& e) {
         pos_ = end_;
         return false;
       }
-      fail("BLKTRACE_PDU_OVERFLOW", "pdu_len " + std::to_string(e.pduLen) + " payload bytes after the header, only " + std::to_string(left) + " bytes left in the file");
+      fail("BLKTRACE_PDU_OVERFLOW",
+           "pdu_len " + std::to_string(e.pduLen) + " payload bytes after the header, only " + std::to_string(left) + " bytes left in the file");
     }
     e.pdu = buf_.data() + pos_ + layout_.header;
     pos_ += layout_.header + e.pduLen;
@@ -366,8 +366,10 @@ void Parser::chainRemove(uint64_t id) {
   uint64_t* h = start_.find(r.device, r.keySector);
   if (!h) return;
   if (*h == id) {
-    if (r.nextSame == kNone) start_.erase(r.device, r.keySector);
-    else *h = r.nextSame;
+    if (r.nextSame == kNone)
+      start_.erase(r.device, r.keySector);
+    else
+      *h = r.nextSame;
     return;
   }
   for (uint64_t c = *h; c != kNone; c = at(c).nextSame) {
@@ -700,8 +702,10 @@ size_t Parser::nextEvents(const EventCols& out, size_t max) {
       continue;
     }
     if (!pending_.empty()) flushPending();
-    if (n < max) put(e, aux, auxDev);
-    else pending_.push_back(Pending{e, aux, auxDev});
+    if (n < max)
+      put(e, aux, auxDev);
+    else
+      pending_.push_back(Pending{e, aux, auxDev});
   }
   return n;
 }

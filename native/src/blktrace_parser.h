@@ -131,20 +131,20 @@ class KeyMap {
 
 /** Counters the reader reports (and turns into warnings). */
 struct Stats {
-  uint64_t events = 0;          // records read (all kinds)
-  uint64_t byAct[32] = {};      // non-notify records by action code
-  uint64_t notify[4] = {};      // process, timestamp, message, other
-  uint64_t pcEvents = 0;        // SCSI passthrough (BLK_TC_PC) records, not paired
-  uint64_t unpaired[32] = {};   // events (by action) whose request was not found
+  uint64_t events = 0;         // records read (all kinds)
+  uint64_t byAct[32] = {};     // non-notify records by action code
+  uint64_t notify[4] = {};     // process, timestamp, message, other
+  uint64_t pcEvents = 0;       // SCSI passthrough (BLK_TC_PC) records, not paired
+  uint64_t unpaired[32] = {};  // events (by action) whose request was not found
   uint64_t completedWithoutIssue = 0;
-  uint64_t merged = 0;          // bios merged into another request (M/F)
-  uint64_t remapped = 0;        // queued bios dropped because an A remap moved them to another device in this set
+  uint64_t merged = 0;    // bios merged into another request (M/F)
+  uint64_t remapped = 0;  // queued bios dropped because an A remap moved them to another device in this set
   uint64_t splits = 0;
   uint64_t requeues = 0;
   uint64_t aborted = 0;
   uint64_t partialCompletions = 0;
-  uint64_t incomplete = 0;      // requests emitted without a completion
-  uint64_t requests = 0;        // requests emitted
+  uint64_t incomplete = 0;  // requests emitted without a completion
+  uint64_t requests = 0;    // requests emitted
 };
 
 /** Output columns for requests (caller-owned, `max` rows each). */
@@ -164,8 +164,8 @@ struct EventCols {
   double* timeNs;
   double* sector;
   uint32_t* bytes;
-  uint16_t* act;        // action & 0xffff (action code + cgroup flag)
-  uint32_t* category;   // action >> 16
+  uint16_t* act;       // action & 0xffff (action code + cgroup flag)
+  uint32_t* category;  // action >> 16
   uint32_t* pid;
   uint32_t* device;
   uint32_t* cpu;

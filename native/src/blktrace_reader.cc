@@ -27,8 +27,8 @@ struct ColSpec {
   int bits;  // 64: Float64Array, 32: Uint32Array, 16: Uint16Array
 };
 // Order matters: Next() hands the pointers to EventCols / RequestCols in this order.
-constexpr ColSpec kEventCols[] = {{"timeNs", 64}, {"sector", 64},   {"bytes", 32},    {"act", 16},   {"category", 32},  {"pid", 32},
-                                  {"device", 32}, {"cpu", 32},      {"sequence", 32}, {"error", 16}, {"auxSector", 64}, {"auxDevice", 32}};
+constexpr ColSpec kEventCols[] = {{"timeNs", 64}, {"sector", 64}, {"bytes", 32},    {"act", 16},   {"category", 32},  {"pid", 32},
+                                  {"device", 32}, {"cpu", 32},    {"sequence", 32}, {"error", 16}, {"auxSector", 64}, {"auxDevice", 32}};
 constexpr ColSpec kRequestCols[] = {{"timeNs", 64}, {"sector", 64}, {"bytes", 32},   {"op", 16},
                                     {"device", 32}, {"pid", 32},    {"issueNs", 64}, {"completeNs", 64}};
 
@@ -64,9 +64,12 @@ class Batch {
     for (size_t i = 0; i < n_; i++) {
       size_t off = base_ + offs_[i];
       Napi::Value v;
-      if (cols_[i].bits == 64) v = Napi::Float64Array::New(env, n, ab_, off);
-      else if (cols_[i].bits == 32) v = Napi::Uint32Array::New(env, n, ab_, off);
-      else v = Napi::Uint16Array::New(env, n, ab_, off);
+      if (cols_[i].bits == 64)
+        v = Napi::Float64Array::New(env, n, ab_, off);
+      else if (cols_[i].bits == 32)
+        v = Napi::Uint32Array::New(env, n, ab_, off);
+      else
+        v = Napi::Uint16Array::New(env, n, ab_, off);
       out.Set(cols_[i].name, v);
     }
   }
@@ -83,7 +86,8 @@ class Batch {
 class Reader : public Napi::ObjectWrap<Reader> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "BlktraceReader", {InstanceMethod("next", &Reader::Next), InstanceMethod("meta", &Reader::Meta), InstanceMethod("close", &Reader::Close)});
+    return DefineClass(env, "BlktraceReader",
+                       {InstanceMethod("next", &Reader::Next), InstanceMethod("meta", &Reader::Meta), InstanceMethod("close", &Reader::Close)});
   }
 
   Reader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Reader>(info) {
@@ -100,7 +104,8 @@ class Reader : public Napi::ObjectWrap<Reader> {
     try {
       files_ = bt::findSetFiles(path_, missing_);
       std::vector<std::unique_ptr<bt::RecordStream>> streams;
-      for (const std::string& f : files_) streams.push_back(std::make_unique<bt::RecordStream>(std::make_unique<bt::FileSource>(f), f, po.bufBytes, po.skipBad));
+      for (const std::string& f : files_)
+        streams.push_back(std::make_unique<bt::RecordStream>(std::make_unique<bt::FileSource>(f), f, po.bufBytes, po.skipBad));
       parser_ = std::make_unique<bt::Parser>(std::move(streams), po);
     } catch (const bt::ParseError& e) {
       throwJs(env, e);
@@ -119,14 +124,14 @@ class Reader : public Napi::ObjectWrap<Reader> {
     try {
       if (events_) {
         Batch b(env, kEventCols, max);
-        bt::EventCols c{b.at<double>(0), b.at<double>(1),   b.at<uint32_t>(2), b.at<uint16_t>(3), b.at<uint32_t>(4),  b.at<uint32_t>(5),
-                        b.at<uint32_t>(6), b.at<uint32_t>(7), b.at<uint32_t>(8), b.at<uint16_t>(9), b.at<double>(10), b.at<uint32_t>(11)};
+        bt::EventCols c{b.at<double>(0),   b.at<double>(1),   b.at<uint32_t>(2), b.at<uint16_t>(3), b.at<uint32_t>(4), b.at<uint32_t>(5),
+                        b.at<uint32_t>(6), b.at<uint32_t>(7), b.at<uint32_t>(8), b.at<uint16_t>(9), b.at<double>(10),  b.at<uint32_t>(11)};
         n = parser_->nextEvents(c, max);
         if (n) b.expose(env, out, n);
       } else {
         Batch b(env, kRequestCols, max);
-        bt::RequestCols c{b.at<double>(0), b.at<double>(1), b.at<uint32_t>(2), b.at<uint16_t>(3),
-                          b.at<uint32_t>(4), b.at<uint32_t>(5), b.at<double>(6), b.at<double>(7)};
+        bt::RequestCols c{b.at<double>(0),   b.at<double>(1),   b.at<uint32_t>(2), b.at<uint16_t>(3),
+                          b.at<uint32_t>(4), b.at<uint32_t>(5), b.at<double>(6),   b.at<double>(7)};
         n = parser_->nextRequests(c, max);
         if (n) b.expose(env, out, n);
       }

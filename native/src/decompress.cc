@@ -24,9 +24,7 @@ using decompress::Status;
 
 class Decompressor : public Napi::ObjectWrap<Decompressor> {
  public:
-  static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Decompressor", {InstanceMethod("decode", &Decompressor::Decode)});
-  }
+  static Napi::Function Define(Napi::Env env) { return DefineClass(env, "Decompressor", {InstanceMethod("decode", &Decompressor::Decode)}); }
 
   explicit Decompressor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Decompressor>(info) {
     Napi::Env env = info.Env();
@@ -112,8 +110,8 @@ class Decompressor : public Napi::ObjectWrap<Decompressor> {
 
 void InitDecompress(Napi::Env env, Napi::Object exports) {
   exports.Set("Decompressor", Decompressor::Define(env));
-  exports.Set("decompressVersions", Napi::String::New(env, std::string("zlib ") + zlibVersion() + ", bzip2 " + BZ2_bzlibVersion() +
-                                                               ", xz " + lzma_version_string() + ", zstd " + ZSTD_versionString()));
+  exports.Set("decompressVersions", Napi::String::New(env, std::string("zlib ") + zlibVersion() + ", bzip2 " + BZ2_bzlibVersion() + ", xz " +
+                                                               lzma_version_string() + ", zstd " + ZSTD_versionString()));
 }
 
 }  // namespace ssdtune

@@ -62,7 +62,6 @@ class Engine {
   size_t avail_ = 0;
 };
 
-
 // ---------------------------------------------------------------- gzip -----
 // zlib inflate with gzip headers; members concatenated (`cat a.gz b.gz`,
 // pigz) are read in turn. Bytes after the last member that do not start a new
@@ -119,7 +118,7 @@ class GzipEngine : public Engine {
         if (rc == Z_BUF_ERROR) return fail(r, "decoder made no progress");
         continue;
       }
-      return fail(r, rc == Z_DATA_ERROR ? std::string("corrupt compressed data (") + (z_.msg ? z_.msg : "Z_DATA_ERROR") + ")"
+      return fail(r, rc == Z_DATA_ERROR  ? std::string("corrupt compressed data (") + (z_.msg ? z_.msg : "Z_DATA_ERROR") + ")"
                      : rc == Z_MEM_ERROR ? "out of memory"
                                          : "decoder error " + std::to_string(rc));
     }
@@ -202,9 +201,7 @@ class Bz2Engine : public Engine {
 // ------------------------------------------------------------------ xz -----
 class XzEngine : public Engine {
  public:
-  explicit XzEngine(uint64_t memLimit) : limit_(memLimit) {
-    ok_ = lzma_stream_decoder(&s_, memLimit, LZMA_CONCATENATED) == LZMA_OK;
-  }
+  explicit XzEngine(uint64_t memLimit) : limit_(memLimit) { ok_ = lzma_stream_decoder(&s_, memLimit, LZMA_CONCATENATED) == LZMA_OK; }
   ~XzEngine() override { lzma_end(&s_); }
   Result decode(uint8_t* out, size_t cap, bool eof) override {
     Result r;
@@ -282,8 +279,7 @@ class ZstdEngine : public Engine {
       avail_ -= ib.pos;
       r.produced = ob.pos;
       if (ZSTD_isError(rc)) {
-        if (ZSTD_getErrorCode(rc) == ZSTD_error_frameParameter_windowTooLarge)
-          return fail(r, "the frame's window is larger than the decoder memory limit");
+        if (ZSTD_getErrorCode(rc) == ZSTD_error_frameParameter_windowTooLarge) return fail(r, "the frame's window is larger than the decoder memory limit");
         return fail(r, std::string("corrupt compressed data (") + ZSTD_getErrorName(rc) + ")");
       }
       // rc == 0: a frame is complete and fully flushed. A call that moved no

@@ -88,7 +88,8 @@ double* Square(const Napi::CallbackInfo& info, size_t at, size_t n, const char* 
   }
   Napi::Float64Array a = v.As<Napi::Float64Array>();
   if (a.ElementLength() != n * n) {
-    throw Napi::TypeError::New(info.Env(), std::string(what) + " has " + std::to_string(a.ElementLength()) + " elements, expected n*n = " + std::to_string(n * n));
+    throw Napi::TypeError::New(info.Env(),
+                               std::string(what) + " has " + std::to_string(a.ElementLength()) + " elements, expected n*n = " + std::to_string(n * n));
   }
   return a.Data();
 }

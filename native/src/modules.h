@@ -8,7 +8,7 @@ void InitDecompress(Napi::Env env, Napi::Object exports);  // decompress.cc: bz2
 void InitBlktrace(Napi::Env env, Napi::Object exports);
 void InitSsdSim(Napi::Env env, Napi::Object exports);
 void InitCollector(Napi::Env env, Napi::Object exports);
-void InitTextScan(Napi::Env env, Napi::Object exports);  // textscan.cc: numeric text line tokenizer
-void InitLinalg(Napi::Env env, Napi::Object exports);    // linalg.cc: Cholesky and inverse for the GP fit
+void InitTextScan(Napi::Env env, Napi::Object exports);     // textscan.cc: numeric text line tokenizer
+void InitLinalg(Napi::Env env, Napi::Object exports);       // linalg.cc: Cholesky and inverse for the GP fit
 void InitDescriptors(Napi::Env env, Napi::Object exports);  // descriptors.cc: window descriptors + per-I/O features
 }  // namespace ssdtune

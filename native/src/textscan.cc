@@ -12,15 +12,14 @@ namespace {
 
 Napi::Value TextScan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 5 || !info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsTypedArray() || !info[3].IsTypedArray() ||
-      !info[4].IsTypedArray())
+  if (info.Length() < 5 || !info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsTypedArray() || !info[3].IsTypedArray() || !info[4].IsTypedArray())
     throw Napi::TypeError::New(env, "textScan(buf: Uint8Array, pos: number, kinds: Uint8Array, out: Float64Array, state: Float64Array)");
   auto buf = info[0].As<Napi::Uint8Array>();
   auto kinds = info[2].As<Napi::Uint8Array>();
   auto out = info[3].As<Napi::Float64Array>();
   auto state = info[4].As<Napi::Float64Array>();
-  if (buf.TypedArrayType() != napi_uint8_array || kinds.TypedArrayType() != napi_uint8_array ||
-      out.TypedArrayType() != napi_float64_array || state.TypedArrayType() != napi_float64_array || state.ElementLength() < 4)
+  if (buf.TypedArrayType() != napi_uint8_array || kinds.TypedArrayType() != napi_uint8_array || out.TypedArrayType() != napi_float64_array ||
+      state.TypedArrayType() != napi_float64_array || state.ElementLength() < 4)
     throw Napi::TypeError::New(env, "textScan: buf and kinds must be Uint8Arrays, out and state (>= 4) Float64Arrays");
   size_t nFields = kinds.ElementLength();
   if (nFields == 0) throw Napi::RangeError::New(env, "textScan: kinds must name at least one field");

@@ -31,10 +31,10 @@ enum Stop : int {
 };
 
 struct Result {
-  size_t rows = 0;      // rows written to out
-  size_t pos = 0;       // first byte not consumed (start of a line)
-  size_t lines = 0;     // lines consumed ('\n'-terminated, rows and blank ones)
-  size_t lineEnd = 0;   // for SLOW: index of the '\n' ending the line at pos
+  size_t rows = 0;     // rows written to out
+  size_t pos = 0;      // first byte not consumed (start of a line)
+  size_t lines = 0;    // lines consumed ('\n'-terminated, rows and blank ones)
+  size_t lineEnd = 0;  // for SLOW: index of the '\n' ending the line at pos
   Stop stop = NEED_MORE;
 };
 

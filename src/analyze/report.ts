@@ -10,7 +10,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { AnalysisReport } from './types.js';
 import { statsText } from './text.js';
 import { OP_CLASSES, type TraceStats } from './stats.js';
-import { fmtBytes, fmtCount, fmtNs, fmtPct, fmtRate } from './units.js';
+import { fmtBytes, fmtCount, fmtNs, fmtPct, fmtRate } from '../util/units.js';
 
 const WIDTH = 800;
 const OP_COLORS = { read: '#4c78a8', write: '#e45756', other: '#9d9d9d' };
@@ -60,7 +60,10 @@ function heatmapSpec(s: TraceStats): TopLevelSpec | null {
     });
   });
   return {
-    title: { text: 'Where and when: requests by LBA and time', subtitle: `bins of ${fmtNs(h.timeBinNs)} x ${fmtBytes(h.lbaBinSectors * 512)}; colour = requests per bin (log scale)` },
+    title: {
+      text: 'Where and when: requests by LBA and time',
+      subtitle: `bins of ${fmtNs(h.timeBinNs)} x ${fmtBytes(h.lbaBinSectors * 512)}; colour = requests per bin (log scale)`,
+    },
     width: WIDTH,
     height: 360,
     data: { values },
@@ -98,7 +101,10 @@ function sizeSpec(s: TraceStats): TopLevelSpec | null {
   const xOffset = { field: 'op', type: 'nominal' as const, scale: { domain: [...ops] } };
   const y = { field: 'n', type: 'quantitative' as const, title: 'requests (log scale)', scale: { type: 'log' as const, domainMin: LOG_BASE } };
   return {
-    title: { text: 'Request sizes', subtitle: "requests per power-of-two size bin [low, 2 x low), per operation, log scale; labels: count (share of that operation's requests)" },
+    title: {
+      text: 'Request sizes',
+      subtitle: "requests per power-of-two size bin [low, 2 x low), per operation, log scale; labels: count (share of that operation's requests)",
+    },
     width: WIDTH,
     height: 280,
     data: { values },
@@ -106,7 +112,13 @@ function sizeSpec(s: TraceStats): TopLevelSpec | null {
       {
         mark: { type: 'bar' },
         // a log axis has no zero: bars rise from LOG_BASE
-        encoding: { x, xOffset, y, y2: { field: 'base' }, color: { field: 'op', type: 'nominal', title: 'operation', scale: { domain: Object.keys(OP_COLORS), range: Object.values(OP_COLORS) } } },
+        encoding: {
+          x,
+          xOffset,
+          y,
+          y2: { field: 'base' },
+          color: { field: 'op', type: 'nominal', title: 'operation', scale: { domain: Object.keys(OP_COLORS), range: Object.values(OP_COLORS) } },
+        },
       },
       { mark: { type: 'text', dy: -6, fontSize: 10 }, encoding: { x, xOffset, y, text: { field: 'label', type: 'nominal' } } },
     ],
@@ -118,7 +130,10 @@ function queueDepthSpec(s: TraceStats): TopLevelSpec | null {
   if (bins.length === 0) return null;
   const tu = timeUnit(s.throughput.bins.length * s.throughput.binWidthNs);
   return {
-    title: { text: 'Queue depth over time', subtitle: `mean number of requests in flight seen by the requests arriving in each bin of ${fmtNs(s.throughput.binWidthNs)} (themselves included)` },
+    title: {
+      text: 'Queue depth over time',
+      subtitle: `mean number of requests in flight seen by the requests arriving in each bin of ${fmtNs(s.throughput.binWidthNs)} (themselves included)`,
+    },
     width: WIDTH,
     height: 200,
     // one bar per time bin with arrivals (a line would bridge stretches where nothing arrived)
@@ -153,7 +168,14 @@ function seekSpec(s: TraceStats): TopLevelSpec | null {
     },
     width: WIDTH,
     height: 240,
-    data: { values: k.bins.map((b, i) => ({ bin: labels[i], n: b.count, share: b.count / k.requests, label: b.count / k.requests >= 0.005 ? fmtPct(b.count / k.requests) : '' })) },
+    data: {
+      values: k.bins.map((b, i) => ({
+        bin: labels[i],
+        n: b.count,
+        share: b.count / k.requests,
+        label: b.count / k.requests >= 0.005 ? fmtPct(b.count / k.requests) : '',
+      })),
+    },
     layer: [
       {
         mark: { type: 'bar', color: '#72b7b2' },
@@ -192,8 +214,18 @@ function timelineSpec(s: TraceStats): TopLevelSpec | null {
     title: { text: 'Throughput over time', subtitle: `bins of ${fmtNs(s.throughput.binWidthNs)} (the last bin may be only partly covered by the trace)` },
     data: { values },
     vconcat: [
-      { width: WIDTH, height: 200, mark: { type: 'line', interpolate: 'step-after' }, encoding: { x, y: { field: 'iops', type: 'quantitative', title: 'IOPS' }, color } },
-      { width: WIDTH, height: 200, mark: { type: 'line', interpolate: 'step-after' }, encoding: { x, y: { field: 'bw', type: 'quantitative', title: `bandwidth (${bu.name}/s)` }, color } },
+      {
+        width: WIDTH,
+        height: 200,
+        mark: { type: 'line', interpolate: 'step-after' },
+        encoding: { x, y: { field: 'iops', type: 'quantitative', title: 'IOPS' }, color },
+      },
+      {
+        width: WIDTH,
+        height: 200,
+        mark: { type: 'line', interpolate: 'step-after' },
+        encoding: { x, y: { field: 'bw', type: 'quantitative', title: `bandwidth (${bu.name}/s)` }, color },
+      },
     ],
   };
 }
@@ -232,7 +264,8 @@ async function section(title: string, s: TraceStats, notes: string[], combined =
   const parts: string[] = [`<section><h2>${esc(title)}</h2>`];
   for (const n of notes) parts.push(`<p class="note">${esc(n)}</p>`);
   if (s.requests === 0) return parts.concat('<p>No requests in this trace.</p></section>').join('\n');
-  const q = (x: { p50: number; p90: number; p99: number; max: number } | null, f: (v: number) => string): string[] => (x ? [f(x.p50), f(x.p90), f(x.p99), f(x.max)] : ['-', '-', '-', '-']);
+  const q = (x: { p50: number; p90: number; p99: number; max: number } | null, f: (v: number) => string): string[] =>
+    x ? [f(x.p50), f(x.p90), f(x.p99), f(x.max)] : ['-', '-', '-', '-'];
   parts.push(
     '<div class="grid">',
     htmlTable(
@@ -246,7 +279,10 @@ async function section(title: string, s: TraceStats, notes: string[], combined =
         ['sequential', `${fmtPct(s.sequential.fraction)} (R ${fmtPct(s.sequential.readFraction)}, W ${fmtPct(s.sequential.writeFraction)})`],
         ['LBA span', s.lba ? fmtBytes(s.lba.spanBytes) : '-'],
         ['working set', `${fmtBytes(s.workingSet.bytes)}${s.workingSet.exact ? '' : ` (±${(s.workingSet.relativeError * 100).toFixed(1)}%)`}`],
-        ['queue depth (mean / max in flight)', s.queueDepth ? `${s.queueDepth.meanInFlight.toFixed(2)} / ${s.queueDepth.maxInFlight}` : combined ? 'see each trace' : 'n/a'],
+        [
+          'queue depth (mean / max in flight)',
+          s.queueDepth ? `${s.queueDepth.meanInFlight.toFixed(2)} / ${s.queueDepth.maxInFlight}` : combined ? 'see each trace' : 'n/a',
+        ],
       ],
       [false, true],
     ),
@@ -275,13 +311,29 @@ async function section(title: string, s: TraceStats, notes: string[], combined =
     `<h3>Processes (${fmtCount(s.processCount)})</h3>`,
     htmlTable(
       ['pid', 'name', 'requests', 'reads', 'writes', 'read', 'written'],
-      s.processes.map((p) => [p.pid < 0 ? '' : String(p.pid), p.name, fmtCount(p.requests), fmtCount(p.reads), fmtCount(p.writes), fmtBytes(p.readBytes), fmtBytes(p.writeBytes)]),
+      s.processes.map((p) => [
+        p.pid < 0 ? '' : String(p.pid),
+        p.name,
+        fmtCount(p.requests),
+        fmtCount(p.reads),
+        fmtCount(p.writes),
+        fmtBytes(p.readBytes),
+        fmtBytes(p.writeBytes),
+      ]),
       [true, false, true, true, true, true, true],
     ),
     `<h3>Devices (${fmtCount(s.deviceCount)})</h3>`,
     htmlTable(
       ['device', 'requests', 'read', 'written', 'sequential', 'first sector', 'last sector'],
-      s.devices.map((d) => [(d.trace !== undefined ? `#${d.trace + 1} ` : '') + d.device, fmtCount(d.requests), fmtBytes(d.readBytes), fmtBytes(d.writeBytes), fmtPct(d.sequentialFraction), fmtCount(d.minSector), fmtCount(d.maxSector)]),
+      s.devices.map((d) => [
+        (d.trace !== undefined ? `#${d.trace + 1} ` : '') + d.device,
+        fmtCount(d.requests),
+        fmtBytes(d.readBytes),
+        fmtBytes(d.writeBytes),
+        fmtPct(d.sequentialFraction),
+        fmtCount(d.minSector),
+        fmtCount(d.maxSector),
+      ]),
       [false, true, true, true, true, true, true],
     ),
     `<details><summary>As text</summary><pre>${esc(statsText(s, combined).join('\n'))}</pre></details>`,
@@ -308,7 +360,15 @@ export async function renderReport(r: AnalysisReport): Promise<string> {
     for (const w of t.warnings) notes.push(`warning: ${w}`);
     sections.push(await section(t.source, t.stats, notes));
   }
-  if (r.combined) sections.push(await section(`Combined: ${r.combined.sources.length} traces`, r.combined.stats, ['per-trace devices and processes kept apart; queue depth only per trace'], true));
+  if (r.combined)
+    sections.push(
+      await section(
+        `Combined: ${r.combined.sources.length} traces`,
+        r.combined.stats,
+        ['per-trace devices and processes kept apart; queue depth only per trace'],
+        true,
+      ),
+    );
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">

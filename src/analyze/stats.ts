@@ -344,7 +344,19 @@ export class StatsAccumulator {
       if (devKey !== lastDevKey) {
         dev = this.devices.get(devKey);
         if (!dev) {
-          dev = { id: this.devices.size, stream, device: device[i], requests: 0, readBytes: 0, writeBytes: 0, minSector: Infinity, maxSector: -Infinity, lastEnd: -1, data: 0, seq: 0 };
+          dev = {
+            id: this.devices.size,
+            stream,
+            device: device[i],
+            requests: 0,
+            readBytes: 0,
+            writeBytes: 0,
+            minSector: Infinity,
+            maxSector: -Infinity,
+            lastEnd: -1,
+            data: 0,
+            seq: 0,
+          };
           this.devices.set(devKey, dev);
         }
         lastDevKey = devKey;
@@ -476,7 +488,8 @@ export class StatsAccumulator {
         kHi = k;
       }
     }
-    for (let k = kLo; k <= kHi; k++) histogram.push({ lowBytes: 2 ** k, read: this.sizeHist[k * 3], write: this.sizeHist[k * 3 + 1], other: this.sizeHist[k * 3 + 2] });
+    for (let k = kLo; k <= kHi; k++)
+      histogram.push({ lowBytes: 2 ** k, read: this.sizeHist[k * 3], write: this.sizeHist[k * 3 + 1], other: this.sizeHist[k * 3 + 2] });
 
     const reads = this.sizeRead.count;
     const writes = this.sizeWrite.count;
@@ -599,7 +612,12 @@ export class StatsAccumulator {
         writeBytes: sum(rest, (r) => r.writeBytes),
         minSector: rest.reduce((m, r) => (r.data ? Math.min(m, r.minSector) : m), Infinity),
         maxSector: rest.reduce((m, r) => (r.data ? Math.max(m, r.maxSector) : m), -Infinity),
-        sequentialFraction: sum(rest, (r) => r.seq) / Math.max(1, sum(rest, (r) => r.data)),
+        sequentialFraction:
+          sum(rest, (r) => r.seq) /
+          Math.max(
+            1,
+            sum(rest, (r) => r.data),
+          ),
       }),
     );
 

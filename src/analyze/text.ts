@@ -2,7 +2,7 @@
 import type { AnalysisReport } from './types.js';
 import type { QuantileSummary } from './sketch.js';
 import { OP_CLASSES, type TraceStats } from './stats.js';
-import { fmtBytes, fmtCount, fmtNs, fmtPct, fmtRate, table } from './units.js';
+import { fmtBytes, fmtCount, fmtNs, fmtPct, fmtRate, table } from '../util/units.js';
 
 /** Process / device rows shown in text (the JSON has up to TABLE_ROWS). */
 const TEXT_ROWS = 10;
@@ -55,7 +55,10 @@ export function statsText(s: TraceStats, combined = false): string[] {
   ];
   if (s.queueDepth) {
     const qd = s.queueDepth;
-    rows.push(['queue depth', `in flight mean ${qd.meanInFlight.toFixed(2)} max ${qd.maxInFlight}${qd.meanAtDevice !== null ? `; at device mean ${qd.meanAtDevice.toFixed(2)}` : ''} (from ${qd.source})`]);
+    rows.push([
+      'queue depth',
+      `in flight mean ${qd.meanInFlight.toFixed(2)} max ${qd.maxInFlight}${qd.meanAtDevice !== null ? `; at device mean ${qd.meanAtDevice.toFixed(2)}` : ''} (from ${qd.source})`,
+    ]);
   } else rows.push(['queue depth', combined ? 'see each trace' : 'n/a (no completion times in the trace)']);
   if (s.latency) {
     rows.push(['latency Q->C', q(s.latency.total, fmtNs)]);
@@ -67,7 +70,13 @@ export function statsText(s: TraceStats, combined = false): string[] {
   out.push(
     ...table(
       ['op', 'requests', 'share', 'bytes', 'byte share'],
-      OP_CLASSES.filter((c) => s.mix[c].requests > 0).map((c) => [c, fmtCount(s.mix[c].requests), fmtPct(s.mix[c].fraction), fmtBytes(s.mix[c].bytes), fmtPct(s.mix[c].byteFraction)]),
+      OP_CLASSES.filter((c) => s.mix[c].requests > 0).map((c) => [
+        c,
+        fmtCount(s.mix[c].requests),
+        fmtPct(s.mix[c].fraction),
+        fmtBytes(s.mix[c].bytes),
+        fmtPct(s.mix[c].byteFraction),
+      ]),
       [false, true, true, true, true],
     ),
     '',
@@ -93,16 +102,18 @@ export function statsText(s: TraceStats, combined = false): string[] {
   out.push(
     ...table(
       ['pid', 'name', ...(s.processes.some((p) => p.trace !== undefined) ? ['trace'] : []), 'requests', 'reads', 'writes', 'read', 'written'],
-      s.processes.slice(0, TEXT_ROWS).map((p) => [
-        p.pid < 0 ? '' : String(p.pid),
-        p.name,
-        ...(p.trace !== undefined ? [String(p.trace + 1)] : s.processes.some((x) => x.trace !== undefined) ? [''] : []),
-        fmtCount(p.requests),
-        fmtCount(p.reads),
-        fmtCount(p.writes),
-        fmtBytes(p.readBytes),
-        fmtBytes(p.writeBytes),
-      ]),
+      s.processes
+        .slice(0, TEXT_ROWS)
+        .map((p) => [
+          p.pid < 0 ? '' : String(p.pid),
+          p.name,
+          ...(p.trace !== undefined ? [String(p.trace + 1)] : s.processes.some((x) => x.trace !== undefined) ? [''] : []),
+          fmtCount(p.requests),
+          fmtCount(p.reads),
+          fmtCount(p.writes),
+          fmtBytes(p.readBytes),
+          fmtBytes(p.writeBytes),
+        ]),
       [true, false, ...(s.processes.some((p) => p.trace !== undefined) ? [true] : []), true, true, true, true, true],
     ).map((l) => '  ' + l),
   );
@@ -112,16 +123,18 @@ export function statsText(s: TraceStats, combined = false): string[] {
   out.push(
     ...table(
       ['device', ...(multi ? ['trace'] : []), 'requests', 'read', 'written', 'sequential', 'first sector', 'last sector'],
-      s.devices.slice(0, TEXT_ROWS).map((d) => [
-        d.device,
-        ...(multi ? [d.trace !== undefined ? String(d.trace + 1) : ''] : []),
-        fmtCount(d.requests),
-        fmtBytes(d.readBytes),
-        fmtBytes(d.writeBytes),
-        fmtPct(d.sequentialFraction),
-        fmtCount(d.minSector),
-        fmtCount(d.maxSector),
-      ]),
+      s.devices
+        .slice(0, TEXT_ROWS)
+        .map((d) => [
+          d.device,
+          ...(multi ? [d.trace !== undefined ? String(d.trace + 1) : ''] : []),
+          fmtCount(d.requests),
+          fmtBytes(d.readBytes),
+          fmtBytes(d.writeBytes),
+          fmtPct(d.sequentialFraction),
+          fmtCount(d.minSector),
+          fmtCount(d.maxSector),
+        ]),
       [false, ...(multi ? [true] : []), true, true, true, true, true, true],
     ).map((l) => '  ' + l),
   );

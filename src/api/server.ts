@@ -4,18 +4,25 @@
  * caller recorded as actor, on each request (`req.api`); the routes are
  * encapsulated plugins under /v1 (src/api/routes/). This file assembles them
  * with the root-level plugins: coded errors, token auth, metrics, OpenAPI at
- * /docs. Bound to 127.0.0.1 unless told otherwise; CORS is not enabled.
+ * /docs. Bound to 127.0.0.1 unless told otherwise: another address needs
+ * `expose` and then every route needs the token (src/api/exposure.ts); the
+ * Host header is checked on every request. CORS is not enabled.
  */
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { ERR_SERVE_EXPOSED, ERR_SERVE_LISTEN } from '../errors.js';
 import { PROJECT_ROOT } from '../native.js';
 import { InProcessApi } from '../service/api.js';
 import type { Service } from '../service/context.js';
 import { loadOrCreateToken, serverFile } from '../service/token.js';
+import { cleanUploadDebris } from '../service/traces.js';
 import { usageError } from '../service/tune-spec.js';
+import { addressesOf, allowedHostNames, hostPort, isLoopback, isWildcard, localUrl } from './exposure.js';
+import { PageCache } from './page-cache.js';
 import { registerAuth } from './plugins/auth.js';
 import { registerErrorHandling } from './plugins/errors.js';
 import { registerMetrics } from './plugins/metrics.js';
@@ -33,6 +40,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The service API this server adapts (actor "api"). */
     ssdtune: InProcessApi;
+    /** List pages kept for reuse, bounded (records routes; gauge on /metrics). */
+    pageCache: PageCache;
   }
   interface FastifyRequest {
     /** The service API recording this request's caller as actor. */
@@ -52,9 +61,20 @@ function actorOf(req: FastifyRequest): string {
 
 export interface ServerOptions {
   logger?: boolean;
+  /** Serve beyond loopback (serve --expose): required for a non-loopback address; every route then needs the token. */
+  expose?: boolean;
 }
 
-export async function buildServer(svc: Service, opts: ServerOptions = {}): Promise<FastifyInstance> {
+/** Who can reach a server built for these settings, as buildServer enforces it. */
+interface Reach {
+  exposed: boolean;
+  /** The addresses `settings.host` stands for. */
+  bound: string[];
+}
+
+export async function buildServer(svc: Service, opts: ServerOptions = {}, reach?: Reach): Promise<FastifyInstance> {
+  const bound = reach?.bound ?? (await addressesOf(svc.settings.host));
+  const exposed = reach?.exposed ?? bound.some((a) => !isLoopback(a));
   const version = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   const token = loadOrCreateToken(svc.settings.dataDir);
   // Unknown fields are refused (400), not silently dropped as fastify's default (removeAdditional) would.
@@ -65,34 +85,90 @@ export async function buildServer(svc: Service, opts: ServerOptions = {}): Promi
     ajv: { customOptions: { removeAdditional: false } },
     schemaErrorFormatter: (errors, dataVar) => usageError(errors, dataVar),
   });
-  const api = new InProcessApi(svc, 'api', version);
+  // Paths in requests come from callers: confined to the directories the server may read.
+  const api = new InProcessApi(svc, 'api', version, true);
   app.decorate('ssdtune', api);
+  app.decorate('pageCache', new PageCache());
   app.decorateRequest('api', null as unknown as InProcessApi);
   app.addHook('onRequest', async (req) => {
     req.api = api.as(actorOf(req));
   });
   for (const s of ALL_SCHEMAS) app.addSchema(s);
+  // Before any plugin: every route, the OpenAPI pages included, gets the coded errors and the checks.
+  registerErrorHandling(app);
+  registerAuth(app, { token, exposed, hostNames: allowedHostNames(bound, svc.settings.allowedHosts) });
   await app.register(swagger, {
     openapi: {
       info: { title: 'ssdtune', version, description: 'Learn storage configurations from block I/O traces and apply them.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
+      // Each route that needs the token says so itself (plugins/auth.ts): on loopback, reading needs none.
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'the token in <dataDir>/api-token' } } },
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  registerErrorHandling(app);
-  registerAuth(app, token);
   registerMetrics(app);
   for (const routes of V1_ROUTES) await app.register(routes, { prefix: '/v1' });
   await app.register(dashboardRoutes);
   return app;
 }
 
-export async function startServer(svc: Service, opts: ServerOptions = {}): Promise<{ app: FastifyInstance; url: string }> {
-  const app = await buildServer(svc, opts);
+/** Why the server could not bind, as a coded error saying what to do. */
+function listenError(host: string, port: number, e: NodeJS.ErrnoException): Error {
+  const where = `${host}:${port}`;
+  switch (e.code) {
+    case 'EADDRINUSE':
+      return ERR_SERVE_LISTEN(where, 'the port is in use (another ssdtune serve? see <dataDir>/server.json); pass --port N, or --port 0 for a free one');
+    case 'EACCES':
+      return ERR_SERVE_LISTEN(where, 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)');
+    case 'EADDRNOTAVAIL':
+      return ERR_SERVE_LISTEN(where, 'not an address of this host');
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return ERR_SERVE_LISTEN(where, 'the host name does not resolve');
+    default:
+      return ERR_SERVE_LISTEN(where, `${e.code ?? 'error'}: ${e.message}`);
+  }
+}
+
+/** Where a started server listens, as its banner and server.json state it. */
+export interface Listening {
+  /** The URL a client on this host uses (a wildcard address is reached through loopback). */
+  url: string;
+  /** The address and port actually bound, e.g. 0.0.0.0:7411. */
+  address: string;
+  /** Reachable from other hosts: every route needs the token. */
+  exposed: boolean;
+}
+
+export async function startServer(svc: Service, opts: ServerOptions = {}): Promise<{ app: FastifyInstance } & Listening> {
+  const { host, port } = svc.settings;
+  // Before anything listens: an address other hosts can reach is served only when asked for explicitly.
+  const bound = await addressesOf(host);
+  const outside = bound.find((a) => !isLoopback(a));
+  if (outside !== undefined && !opts.expose) throw ERR_SERVE_EXPOSED(host, outside);
+  // Uploads a crash cut off are removed before any new one can start.
+  cleanUploadDebris(svc.settings.dataDir);
+  const app = await buildServer(svc, opts, { exposed: outside !== undefined, bound });
   app.addHook('onClose', async () => rmSync(serverFile(svc.settings.dataDir), { force: true }));
-  const addr = await app.listen({ host: svc.settings.host, port: svc.settings.port });
-  const url = addr.replace('[::1]', 'localhost');
-  writeFileSync(serverFile(svc.settings.dataDir), JSON.stringify({ url, pid: process.pid }) + '\n', { mode: 0o600 });
-  return { app, url };
+  try {
+    await app.listen({ host, port });
+  } catch (e) {
+    await app.close();
+    throw listenError(host, port, e as NodeJS.ErrnoException);
+  }
+  // The address the socket really has (fastify's own answer names 127.0.0.1 for a wildcard).
+  const real = app.server.address() as AddressInfo;
+  const where: Listening = { url: localUrl(real.address, real.port), address: hostPort(real.address, real.port), exposed: outside !== undefined };
+  // Written whole under a temporary name and renamed: a reader never sees half of it.
+  const file = serverFile(svc.settings.dataDir);
+  writeFileSync(`${file}.${process.pid}.tmp`, JSON.stringify({ ...where, pid: process.pid }) + '\n', { mode: 0o600 });
+  renameSync(`${file}.${process.pid}.tmp`, file);
+  return { app, ...where };
+}
+
+/** The server's first line: where it listens, and who can reach it. */
+export function banner(l: Listening, tokenFile: string): string {
+  const reach = l.exposed
+    ? `bound to ${l.address}${isWildcard(l.address.replace(/:\d+$/, '')) ? ' (every address of this host)' : ''}: EXPOSED beyond this host, every route needs the token in ${tokenFile}`
+    : `bound to ${l.address} (loopback only; the token in ${tokenFile} is needed to change state)`;
+  return `ssdtune: serving ${l.url} ${reach}`;
 }

@@ -134,7 +134,10 @@ export function requireCapturable(d: BlockDevice): BlockDevice {
   if (!existsSync(d.path)) throw ERR_COLLECT_DEVICE(d.given, `no device node ${d.path} (pass the node's path)`);
   if (Number(readSys(path.join(d.sysDir, 'size'))) === 0) throw ERR_COLLECT_DEVICE(d.given, 'the device has no media (size 0; a detached loop device?)');
   if (!d.requestBased) {
-    throw ERR_COLLECT_DEVICE(d.given, `${d.disk.name} is bio-based (no blk-mq request queue, as zram, device-mapper and md): block request events never fire for it; capture the disk underneath instead`);
+    throw ERR_COLLECT_DEVICE(
+      d.given,
+      `${d.disk.name} is bio-based (no blk-mq request queue, as zram, device-mapper and md): block request events never fire for it; capture the disk underneath instead`,
+    );
   }
   return d;
 }

@@ -18,8 +18,16 @@ export const IOSCHED_TUNABLES: Readonly<Record<string, readonly string[]>> = {
   'mq-deadline': ['read_expire', 'write_expire', 'writes_starved', 'front_merges', 'fifo_batch', 'async_depth', 'prio_aging_expire'],
   kyber: ['read_lat_nsec', 'write_lat_nsec'],
   bfq: [
-    'slice_idle', 'slice_idle_us', 'low_latency', 'back_seek_max', 'back_seek_penalty', 'fifo_expire_async',
-    'fifo_expire_sync', 'max_budget', 'strict_guarantees', 'timeout_sync',
+    'slice_idle',
+    'slice_idle_us',
+    'low_latency',
+    'back_seek_max',
+    'back_seek_penalty',
+    'fifo_expire_async',
+    'fifo_expire_sync',
+    'max_budget',
+    'strict_guarantees',
+    'timeout_sync',
   ],
 };
 

@@ -31,7 +31,10 @@ export function readErrorSource(source: string): Map<string, SourceInfo> {
     if (line.startsWith('/**')) {
       let text = line;
       while (!text.includes('*/') && i + 1 < lines.length) text += ' ' + lines[++i]!.trim();
-      doc = text.replace(/^\/\*\*|\*\/$/g, '').replace(/\s\*\s/g, ' ').trim();
+      doc = text
+        .replace(/^\/\*\*|\*\/$/g, '')
+        .replace(/\s\*\s/g, ' ')
+        .trim();
       continue;
     }
     const def = /defineError\(\s*'([A-Z0-9_]+)'/.exec(line) ?? (/defineError\($/.test(line) ? /^'([A-Z0-9_]+)'/.exec(lines[i + 1]?.trim() ?? '') : null);

@@ -4,10 +4,11 @@
  * raised (same code, same exit code); a tune is a job, polled until it ends.
  */
 import { once } from 'node:events';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ERR_SERVER_UNREACHABLE, ERR_USAGE, errorFromCode } from '../errors.js';
+import { ERR_SERVER_UNREACHABLE, ERR_TRACE_OPEN, ERR_USAGE, errorFromCode, isSsdtuneError } from '../errors.js';
 import { HostLocal } from '../service/local.js';
 import {
   jobOutcome,
@@ -66,9 +67,27 @@ export class HttpApi extends HostLocal implements SsdtuneApi {
     return (await (await this.send(method, route, json === undefined ? undefined : { json })).json()) as T;
   }
 
-  // Paths are made absolute here: the server resolves them on its host, from its own working directory.
-  addTrace(file: string): Promise<TraceRecord> {
-    return this.call('POST', '/v1/traces/register', { path: path.resolve(file) });
+  /**
+   * Paths are made absolute here: the server resolves them on its host, from
+   * its own working directory. The server registers by path only under its
+   * upload directory and `traceDirs` (SSDTUNE_PERMISSION otherwise): then the
+   * file is uploaded (streamed) instead, so the command works the same.
+   */
+  async addTrace(file: string): Promise<TraceRecord> {
+    try {
+      return await this.call<TraceRecord>('POST', '/v1/traces/register', { path: path.resolve(file) });
+    } catch (e) {
+      if (!isSsdtuneError(e, 'SSDTUNE_PERMISSION')) throw e;
+    }
+    return this.uploadFile(file);
+  }
+
+  /** A local file uploaded (streamed); one this process cannot read is a coded error, not a broken upload. */
+  private async uploadFile(file: string): Promise<TraceRecord> {
+    const fh = await fsp.open(file).catch((e: NodeJS.ErrnoException) => {
+      throw ERR_TRACE_OPEN(file, e.code === 'ENOENT' ? 'no such file' : `cannot open it (${e.code ?? e.message})`);
+    });
+    return this.uploadTrace(fh.createReadStream(), path.basename(file));
   }
 
   async uploadTrace(body: Readable, name: string): Promise<TraceRecord> {
@@ -76,8 +95,16 @@ export class HttpApi extends HostLocal implements SsdtuneApi {
   }
 
   async tune(trace: string, args: TuneArgs, o: { onProgress?: OnProgress } = {}): Promise<TuneResult> {
-    // The server validates the request before it registers the trace, as in-process.
-    const { job } = await this.call<{ job: JobRecord }>('POST', '/v1/tune', { trace: path.resolve(trace), ...args });
+    // The server validates the request before it registers the trace, as in-process: a refusal of
+    // the path (not under the directories the server may read) means the request itself was good.
+    let job: JobRecord;
+    try {
+      ({ job } = await this.call<{ job: JobRecord }>('POST', '/v1/tune', { trace: path.resolve(trace), ...args }));
+    } catch (e) {
+      if (!isSsdtuneError(e, 'SSDTUNE_PERMISSION')) throw e;
+      const rec = await this.uploadFile(trace);
+      ({ job } = await this.submitTune({ ...args, traceId: rec.id }, { force: true }));
+    }
     return jobOutcome<TuneResult>(await this.waitJob(job.id, o));
   }
 

@@ -41,7 +41,15 @@ export function commandTree(cmd: Command, parent: string[] = []): CommandRef {
       ...(o.required || o.optional ? { value: o.flags.slice(o.flags.search(/[<[]/)) } : {}),
       ...(o.argChoices ? { choices: [...o.argChoices] } : {}),
     })),
-    args: help.visibleArguments(cmd).map((a) => ({ name: a.name(), required: a.required, variadic: a.variadic, description: a.description, ...(a.argChoices ? { choices: [...a.argChoices] } : {}) })),
+    args: help
+      .visibleArguments(cmd)
+      .map((a) => ({
+        name: a.name(),
+        required: a.required,
+        variadic: a.variadic,
+        description: a.description,
+        ...(a.argChoices ? { choices: [...a.argChoices] } : {}),
+      })),
     subcommands: help
       .visibleCommands(cmd)
       .filter((c) => c.name() !== 'help')
@@ -190,7 +198,11 @@ export function manPage(program: Command, version: string): string {
   ];
   const options = (c: CommandRef): void => {
     for (const o of c.options) {
-      out.push('.TP', `.B ${o.names.map(roffOpt).join(', ')}${o.value ? ` \\fI${roff(o.value)}\\fR` : ''}`, roff(o.description) + (o.choices ? ` (one of: ${o.choices.map(roff).join(', ')})` : ''));
+      out.push(
+        '.TP',
+        `.B ${o.names.map(roffOpt).join(', ')}${o.value ? ` \\fI${roff(o.value)}\\fR` : ''}`,
+        roff(o.description) + (o.choices ? ` (one of: ${o.choices.map(roff).join(', ')})` : ''),
+      );
     }
   };
   options(root);

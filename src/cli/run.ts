@@ -11,7 +11,20 @@ function overrideExits(cmd: Command): void {
   for (const sub of cmd.commands) overrideExits(sub);
 }
 
+/**
+ * A reader that stops early (`ssdtune analyze x | head`) closes the pipe: stop quietly, as cat or
+ * blkparse do, rather than die of an unhandled EPIPE with a stack trace.
+ */
+function quitWhenStdoutCloses(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(EXIT.OK);
+    process.stderr.write(`ssdtune: cannot write the output: ${e.message}\n`);
+    process.exit(EXIT.FAILURE);
+  });
+}
+
 export async function runMain(program: Command, argv: string[]): Promise<void> {
+  quitWhenStdoutCloses();
   overrideExits(program);
   try {
     await program.parseAsync(argv);

@@ -54,22 +54,34 @@ export class BlktraceSession {
   private started = false;
   private readonly undo: () => void;
 
-  constructor(readonly device: BlockDevice, opts: { bufSize?: number; bufNr?: number } = {}) {
+  constructor(
+    readonly device: BlockDevice,
+    opts: { bufSize?: number; bufNr?: number } = {},
+  ) {
     const debugfs = debugfsRoot();
-    if (!debugfs) throw ERR_COLLECT_BACKEND('blktrace', 'debugfs is not mounted', 'mount it: mount -t debugfs nodev /sys/kernel/debug; or use --backend ebpf / tracefs');
+    if (!debugfs)
+      throw ERR_COLLECT_BACKEND('blktrace', 'debugfs is not mounted', 'mount it: mount -t debugfs nodev /sys/kernel/debug; or use --backend ebpf / tracefs');
     this.fd = openSync(device.path, 'r');
     try {
       this.name = ioctls().blktraceSetup(this.fd, { bufSize: opts.bufSize ?? 512 << 10, bufNr: opts.bufNr ?? 8, actMask: 0xffff });
     } catch (e) {
       closeSync(this.fd);
       const err = e as Error & { errno?: number };
-      if (err.errno === 16) throw ERR_COLLECT_BACKEND('blktrace', `${device.path} is already traced by another blktrace (BLKTRACESETUP: EBUSY)`, 'stop the other blktrace, or use --backend ebpf / tracefs');
+      if (err.errno === 16)
+        throw ERR_COLLECT_BACKEND(
+          'blktrace',
+          `${device.path} is already traced by another blktrace (BLKTRACESETUP: EBUSY)`,
+          'stop the other blktrace, or use --backend ebpf / tracefs',
+        );
       throw ERR_COLLECT_BACKEND('blktrace', err.message, 'use --backend ebpf or --backend tracefs');
     }
     this.undo = registerUndo(() => this.teardown());
     this.dir = path.join(debugfs, 'block', this.name);
     try {
-      const cpus = readdirSync(this.dir).map((f) => /^trace(\d+)$/.exec(f)).filter((m): m is RegExpExecArray => m !== null).map((m) => Number(m[1]));
+      const cpus = readdirSync(this.dir)
+        .map((f) => /^trace(\d+)$/.exec(f))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => Number(m[1]));
       for (const cpu of cpus.sort((a, b) => a - b)) {
         const file = path.join(this.dir, `trace${cpu}`);
         try {
@@ -79,7 +91,8 @@ export class BlktraceSession {
           throw e;
         }
       }
-      if (this.relays.length === 0) throw ERR_COLLECT_BACKEND('blktrace', `${this.dir} has no trace<cpu> relay files`, 'use --backend ebpf or --backend tracefs');
+      if (this.relays.length === 0)
+        throw ERR_COLLECT_BACKEND('blktrace', `${this.dir} has no trace<cpu> relay files`, 'use --backend ebpf or --backend tracefs');
     } catch (e) {
       this.undo();
       throw e;
@@ -226,7 +239,16 @@ export class BlktraceCapture extends LiveCapture {
             // there): move them onto this capture's monotonic timeline.
             const shift = this.baseMono + (src.meta.baseTimeNs > 0 ? src.meta.baseTimeNs - this.meta.baseTimeNs : 0);
             for (let i = 0; i < b.length; i++) {
-              this.addRequest(b.timeNs[i]! + shift, b.issueNs ? b.issueNs[i]! + shift : NaN, b.completeNs ? b.completeNs[i]! + shift : NaN, b.sector[i]!, b.bytes[i]!, b.op[i]!, b.device[i]!, b.pid[i]!);
+              this.addRequest(
+                b.timeNs[i]! + shift,
+                b.issueNs ? b.issueNs[i]! + shift : NaN,
+                b.completeNs ? b.completeNs[i]! + shift : NaN,
+                b.sector[i]!,
+                b.bytes[i]!,
+                b.op[i]!,
+                b.device[i]!,
+                b.pid[i]!,
+              );
             }
             for (const [pid, name] of src.meta.processes) this.noteProcess(pid, name);
           }

@@ -63,9 +63,20 @@ export function checkEbpf(): BackendCheck {
   const k = kernelSupport();
   const v = kernelVersion(k.release);
   if (v && (v[0] < EBPF_MIN_KERNEL[0] || (v[0] === EBPF_MIN_KERNEL[0] && v[1] < EBPF_MIN_KERNEL[1]))) {
-    return { backend: b, works: false, reason: `kernel ${k.release} is older than ${min}, the oldest the eBPF backend runs on (BPF ring buffer)`, fix: `use a kernel >= ${min} with BTF, or --backend tracefs` };
+    return {
+      backend: b,
+      works: false,
+      reason: `kernel ${k.release} is older than ${min}, the oldest the eBPF backend runs on (BPF ring buffer)`,
+      fix: `use a kernel >= ${min} with BTF, or --backend tracefs`,
+    };
   }
-  if (k.btfError) return { backend: b, works: false, reason: `${k.btfError} (minimum kernel ${min}, built with CONFIG_DEBUG_INFO_BTF)`, fix: 'use a kernel built with CONFIG_DEBUG_INFO_BTF=y, or --backend tracefs' };
+  if (k.btfError)
+    return {
+      backend: b,
+      works: false,
+      reason: `${k.btfError} (minimum kernel ${min}, built with CONFIG_DEBUG_INFO_BTF)`,
+      fix: 'use a kernel built with CONFIG_DEBUG_INFO_BTF=y, or --backend tracefs',
+    };
   if (!isRoot()) return nonRoot(b);
   // Load and attach for real, filtered to a dev_t no disk has, then detach.
   try {
@@ -73,7 +84,12 @@ export function checkEbpf(): BackendCheck {
     s.start();
     s.stop();
   } catch (e) {
-    return { backend: b, works: false, reason: `loading the program failed: ${(e as Error).message}`, fix: 'check dmesg and that the kernel allows BPF (kernel.unprivileged_bpf_disabled does not matter for root; lockdown "confidentiality" blocks it); or use --backend tracefs' };
+    return {
+      backend: b,
+      works: false,
+      reason: `loading the program failed: ${(e as Error).message}`,
+      fix: 'check dmesg and that the kernel allows BPF (kernel.unprivileged_bpf_disabled does not matter for root; lockdown "confidentiality" blocks it); or use --backend tracefs',
+    };
   }
   const layout = [
     `disk from ${k.diskField}`,
@@ -90,14 +106,25 @@ export function checkTracefs(): BackendCheck {
   const root = tracefsRoot();
   if (!root) return { backend: b, works: false, reason: 'tracefs is not mounted', fix: 'mount -t tracefs nodev /sys/kernel/tracing' };
   for (const ev of ['block_rq_issue', 'block_rq_complete']) {
-    if (!existsSync(path.join(root, 'events', 'block', ev, 'format'))) return { backend: b, works: false, reason: `the kernel has no block/${ev} tracepoint`, fix: 'use a kernel with CONFIG_BLK_DEV_IO_TRACE / tracepoints, or --backend ebpf' };
+    if (!existsSync(path.join(root, 'events', 'block', ev, 'format')))
+      return {
+        backend: b,
+        works: false,
+        reason: `the kernel has no block/${ev} tracepoint`,
+        fix: 'use a kernel with CONFIG_BLK_DEV_IO_TRACE / tracepoints, or --backend ebpf',
+      };
   }
   const probe = path.join(root, 'instances', `ssdtune-${process.pid}-doctor`);
   try {
     mkdirSync(probe);
     rmdirSync(probe);
   } catch (e) {
-    return { backend: b, works: false, reason: `cannot create a tracefs instance in ${root}/instances: ${(e as Error).message}`, fix: 'run as root with tracefs mounted read-write' };
+    return {
+      backend: b,
+      works: false,
+      reason: `cannot create a tracefs instance in ${root}/instances: ${(e as Error).message}`,
+      fix: 'run as root with tracefs mounted read-write',
+    };
   }
   return { backend: b, works: true, reason: `block_rq_* events available in ${root}; private instances can be created`, fix: '' };
 }
@@ -114,13 +141,30 @@ export function checkBlktrace(probe?: () => void): BackendCheck {
   try {
     accessSync(path.join(debugfs, 'block'), constants.R_OK);
   } catch {
-    return { backend: b, works: false, reason: `${debugfs}/block is not accessible (kernel without CONFIG_BLK_DEV_IO_TRACE, or lockdown)`, fix: 'use --backend ebpf or --backend tracefs' };
+    return {
+      backend: b,
+      works: false,
+      reason: `${debugfs}/block is not accessible (kernel without CONFIG_BLK_DEV_IO_TRACE, or lockdown)`,
+      fix: 'use --backend ebpf or --backend tracefs',
+    };
   }
   const mode = lockdownMode();
-  if (mode && mode !== 'none') return { backend: b, works: false, reason: `kernel lockdown "${mode}" restricts debugfs, so the relay files cannot be opened`, fix: 'use --backend ebpf or --backend tracefs (boot with lockdown=none to use blktrace)' };
+  if (mode && mode !== 'none')
+    return {
+      backend: b,
+      works: false,
+      reason: `kernel lockdown "${mode}" restricts debugfs, so the relay files cannot be opened`,
+      fix: 'use --backend ebpf or --backend tracefs (boot with lockdown=none to use blktrace)',
+    };
   let where = 'the device';
   if (!probe) {
-    if (!haveTool('losetup')) return { backend: b, works: true, reason: `debugfs at ${debugfs}, lockdown ${mode ?? 'not reported'}; relay access is only confirmed at capture time (no losetup for a scratch probe)`, fix: '' };
+    if (!haveTool('losetup'))
+      return {
+        backend: b,
+        works: true,
+        reason: `debugfs at ${debugfs}, lockdown ${mode ?? 'not reported'}; relay access is only confirmed at capture time (no losetup for a scratch probe)`,
+        fix: '',
+      };
     where = 'a scratch loop device';
     probe = () => {
       const loop = createLoop(1);

@@ -18,7 +18,7 @@ const F_ISSUE_SEEN = 2;
 interface NativeSession {
   start(): void;
   stop(): void;
-  stats(): { ringbufFull: number; startMapFull: number; submitted: number; delivered: number; running: boolean; pollError: string };
+  stats(): { ringbufFull: number; startMapFull: number; submitted: number; delivered: number; untracked: number; orphaned: number; unfinished: number; running: boolean; pollError: string };
 }
 
 export interface EbpfSessionOptions {
@@ -128,15 +128,18 @@ export class EbpfCapture extends LiveCapture {
     }
   }
 
+  /** Brings the kernel's loss counters into stats().lostBy, by cause (they only grow). */
   private syncLost(): void {
     if (!this.session) return;
     const s = this.session.stats();
-    const known = (this.counters.lostBy['ring buffer full'] ?? 0) + (this.counters.lostBy['in-flight map full'] ?? 0);
-    const now = s.ringbufFull + s.startMapFull;
-    if (now > known) {
-      this.addLost('ring buffer full', s.ringbufFull - (this.counters.lostBy['ring buffer full'] ?? 0));
-      this.addLost('in-flight map full', s.startMapFull - (this.counters.lostBy['in-flight map full'] ?? 0));
+    for (const [cause, n] of [
+      ['ring buffer full', s.ringbufFull],
+      ['in-flight map full', s.startMapFull],
+      ['completion not seen by the eBPF program', s.orphaned],
+    ] as const) {
+      this.addLost(cause, n - (this.counters.lostBy[cause] ?? 0));
     }
+    this.counters.unpaired = s.untracked;
   }
 
   stop(err?: unknown): Promise<void> {
@@ -147,6 +150,7 @@ export class EbpfCapture extends LiveCapture {
         s.stop(); // detaches, drains the ring buffer; onRecords(null) follows the last chunk
         await this.drained;
         this.syncLost();
+        this.noteUnfinished(s.stats().unfinished);
       }
       this.finish(err);
     })();

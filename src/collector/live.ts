@@ -35,7 +35,7 @@ export function monoNowNs(): number {
 export abstract class LiveCapture implements Collector {
   abstract readonly backend: BackendName;
   readonly meta: TraceMeta;
-  protected readonly counters: CollectorStats = { events: 0, lost: 0, lostBy: {}, unpaired: 0, deviceGone: false };
+  protected readonly counters: CollectorStats = { events: 0, lost: 0, lostBy: {}, unpaired: 0, unfinished: 0, deviceGone: false };
   /** CLOCK_MONOTONIC ns at t=0 (meta.baseTimeNs is the same instant in Unix time). */
   protected readonly baseMono: number;
   private readonly windowNs: number;
@@ -94,6 +94,12 @@ export abstract class LiveCapture implements Collector {
     const b = this.buckets.get(key);
     if (b) b.push(rec);
     else this.buckets.set(key, [rec]);
+  }
+
+  /** Requests issued but not completed when the capture stopped: not emitted, reported. */
+  protected noteUnfinished(n: number): void {
+    this.counters.unfinished = n;
+    if (n > 0) this.meta.warnings.push(`${n} requests were still in flight when the capture stopped (not emitted)`);
   }
 
   protected deviceVanished(): void {

@@ -80,7 +80,7 @@ function cstr(buf: Buffer, f: FieldSpec, base: number): string {
 export function removeStaleInstances(root: string): string[] {
   const dir = path.join(root, 'instances');
   const removed: string[] = [];
-  let names: string[] = [];
+  let names: string[];
   try {
     names = readdirSync(dir);
   } catch {
@@ -332,7 +332,7 @@ export class TracefsCapture extends LiveCapture {
         failure ??= e;
       }
       this.pair(true);
-      if (this.inflight.size > 0) this.meta.warnings.push(`${this.inflight.size} requests were still in flight when the capture stopped (not emitted)`);
+      this.noteUnfinished(this.inflight.size);
       try {
         this.undo();
       } catch (e) {

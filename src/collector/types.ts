@@ -18,6 +18,8 @@ export interface CollectorStats {
   lostBy: Record<string, number>;
   /** Completions seen without their issue (in flight when the capture began): not emitted, not lost. */
   unpaired: number;
+  /** Requests issued but not completed when the capture stopped: not emitted, not counted as lost. */
+  unfinished: number;
   /** The device disappeared during the capture (which then stopped on its own). */
   deviceGone: boolean;
 }

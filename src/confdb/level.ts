@@ -8,7 +8,7 @@
 import { ClassicLevel } from 'classic-level';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { ERR_CONFDB_LOCKED, ERR_CONFDB_OPEN } from '../errors.js';
+import { ERR_CONFDB_CORRUPT, ERR_CONFDB_LOCKED, ERR_CONFDB_OPEN } from '../errors.js';
 import { StoreBase, type BlobMark } from './base.js';
 import type { ConfDB, WorkloadsSince } from './store.js';
 import { KINDS, keyOf, pinKey, type BatchOp, type Kind, type ListOptions, type RecordOf } from './kinds.js';
@@ -23,6 +23,36 @@ interface Sub<V> {
   iterator(range?: Record<string, unknown>): AsyncIterable<[string, V]>;
 }
 
+/** LevelDB's own checksum errors (a damaged .ldb or .log file), as a coded error saying what to do. */
+function mapCorruption(location: string): (e: unknown) => never {
+  return (e) => {
+    const code = (e as { code?: string }).code;
+    // LevelDB's own "Corruption: ..." status reaches us with LEVEL_CORRUPTION, or without a code from an iterator.
+    if (code === 'LEVEL_CORRUPTION' || /^Corruption: /.test(String((e as Error)?.message))) throw ERR_CONFDB_CORRUPT(location, (e as Error).message);
+    if (code === 'LEVEL_DECODE_ERROR') throw ERR_CONFDB_CORRUPT(location, 'a stored record is not valid JSON');
+    throw e;
+  };
+}
+
+async function* guardedIter<T>(it: AsyncIterable<T>, fail: (e: unknown) => never): AsyncGenerator<T> {
+  try {
+    for await (const x of it) yield x;
+  } catch (e) {
+    fail(e);
+  }
+}
+
+/** A sublevel whose reads and writes turn corruption into SSDTUNE_CONFDB_CORRUPT. */
+function guarded<V>(sub: Sub<V>, fail: (e: unknown) => never): Sub<V> {
+  return {
+    get: (k) => sub.get(k).catch(fail),
+    put: (k, v) => sub.put(k, v).catch(fail),
+    values: (r) => guardedIter(sub.values(r), fail),
+    keys: (r) => guardedIter(sub.keys(r), fail),
+    iterator: (r) => guardedIter(sub.iterator(r), fail),
+  };
+}
+
 export class LevelStore extends StoreBase implements ConfDB {
   readonly shared = false;
   /** Bumped on every write to a kind, so readers can cache what they derived from it. */
@@ -30,14 +60,24 @@ export class LevelStore extends StoreBase implements ConfDB {
   /** Tail of each named lock's queue. */
   private readonly locks = new Map<string, Promise<unknown>>();
 
+  private readonly subs: { [K in Kind]: Sub<RecordOf[K]> };
+  private readonly meta: Sub<unknown>;
+  private readonly blobs: Sub<Buffer>;
+  private readonly corrupt: (e: unknown) => never;
+
   private constructor(
     readonly location: string,
     private readonly db: ClassicLevel<string, unknown>,
-    private readonly subs: { [K in Kind]: Sub<RecordOf[K]> },
-    private readonly meta: Sub<unknown>,
-    private readonly blobs: Sub<Buffer>,
+    /** The sublevels themselves, for batches (which name them); reads go through `subs`. */
+    private readonly raw: { [K in Kind]: Sub<RecordOf[K]> },
+    meta: Sub<unknown>,
+    blobs: Sub<Buffer>,
   ) {
     super();
+    this.corrupt = mapCorruption(location);
+    this.subs = Object.fromEntries(KINDS.map((k) => [k, guarded(raw[k] as Sub<unknown>, this.corrupt)])) as unknown as { [K in Kind]: Sub<RecordOf[K]> };
+    this.meta = guarded(meta, this.corrupt);
+    this.blobs = guarded(blobs as Sub<unknown>, this.corrupt) as unknown as Sub<Buffer>;
   }
 
   static async open(dataDir: string): Promise<LevelStore> {
@@ -53,6 +93,7 @@ export class LevelStore extends StoreBase implements ConfDB {
     } catch (e) {
       const cause = (e as { cause?: { code?: string } }).cause;
       if (cause?.code === 'LEVEL_LOCKED') throw ERR_CONFDB_LOCKED(location);
+      if (cause?.code === 'LEVEL_CORRUPTION') throw ERR_CONFDB_CORRUPT(location, (cause as unknown as Error).message);
       throw ERR_CONFDB_OPEN(location, (cause as Error | undefined)?.message ?? (e as Error).message);
     }
     const sub = (name: string) => db.sublevel<string, unknown>(name, { valueEncoding: 'json' }) as never;
@@ -106,11 +147,11 @@ export class LevelStore extends StoreBase implements ConfDB {
     if (ops.length === 0) return;
     const chained = this.db.batch();
     for (const op of ops) {
-      const sub = this.subs[op.kind] as unknown as ClassicLevel<string, unknown>;
+      const sub = this.raw[op.kind] as unknown as ClassicLevel<string, unknown>;
       if (op.type === 'put') chained.put(keyOf[op.kind](op.value as never), op.value, { sublevel: sub as never });
       else chained.del(op.key, { sublevel: sub as never });
     }
-    await chained.write({ sync: o.sync ?? false });
+    await chained.write({ sync: o.sync ?? false }).catch(this.corrupt);
     for (const op of ops) this.generations.set(op.kind, (this.generations.get(op.kind) ?? 0) + 1);
   }
 
@@ -132,7 +173,7 @@ export class LevelStore extends StoreBase implements ConfDB {
   }
 
   async compact(): Promise<void> {
-    await this.db.compactRange('\x00', '\xff');
+    await this.db.compactRange('\x00', '\xff').catch(this.corrupt);
   }
 
   async close(): Promise<void> {

@@ -4,11 +4,12 @@
  * (`id text COLLATE "C"` so keys sort as LevelDB sorts them, `doc jsonb`),
  * with expression indexes for the named queries. A batch is one transaction;
  * a generation counter per kind, bumped in the same transaction, tells every
- * process sharing the store when its caches are stale. Each row keeps the
- * generation that wrote it (`gen`); the bump comes first in a transaction and
- * holds the counter's row lock until commit, so writers of one kind commit in
- * generation order and "rows with gen > G" is exactly what a reader that saw
- * G has not seen (how the agents' workload cache follows the store). Transient failures
+ * process sharing the store when its caches are stale. A workload row keeps
+ * the generation that wrote it (`gen`); the bump comes first in its
+ * transaction and holds the counter's row lock until commit, so writers of
+ * workloads commit in generation order and "rows with gen > G" is exactly
+ * what a reader that saw G has not seen (how the agents' workload cache
+ * follows the store). Transient failures
  * (the server restarting, a dropped connection) are retried for a while
  * rather than failing the caller: every write here is an upsert, a delete or
  * an insert-if-absent, so running one again is harmless.
@@ -21,6 +22,13 @@ import { KINDS, keyOf, pinKey, type BatchOp, type Kind, type ListOptions, type R
 import type { ConfigRecord, EvaluationRecord, JobRecord, JobStatus, PinRecord, TraceRecord, WorkloadRecord } from './records.js';
 
 const table = (k: Kind) => `ssdtune_${k}`;
+
+/**
+ * Kinds whose rows keep the generation that wrote them, for readers that follow
+ * the store by "what changed since" (workloadsSince). Their writers commit one
+ * at a time; the other kinds' writers only meet at their commits.
+ */
+const FOLLOWED = new Set<Kind>(['workloads']);
 
 /** Indexes behind the named queries. */
 const INDEXES = [
@@ -207,11 +215,11 @@ export class PgStore extends StoreBase implements ConfDB {
       run.items.delete(key);
       run.items.set(key, op.type === 'put' ? JSON.stringify(op.value) : null);
     }
-    const kinds = [...new Set(ops.map((o) => o.kind))].sort();
+    const kinds = [...new Set(ops.map((o) => o.kind))];
+    const followed = kinds.filter((k) => FOLLOWED.has(k));
     await this.transaction(async (c) => {
-      // First, and in kind order (no two batches wait on each other's counters): see the file's comment.
-      await c.query('SELECT 1 FROM ssdtune_generations WHERE kind = ANY($1::text[]) ORDER BY kind FOR UPDATE', [kinds]);
-      const bumped = await c.query<{ kind: Kind; n: string }>('UPDATE ssdtune_generations SET n = n + 1 WHERE kind = ANY($1::text[]) RETURNING kind, n', [kinds]);
+      // A followed kind's counter first (see the file's comment): its writers then commit one at a time.
+      const bumped = followed.length ? await c.query<{ kind: Kind; n: string }>('UPDATE ssdtune_generations SET n = n + 1 WHERE kind = ANY($1::text[]) RETURNING kind, n', [followed]) : { rows: [] };
       const gen = new Map(bumped.rows.map((r) => [r.kind, r.n]));
       for (const run of runs) {
         const keys = [...run.items.keys()];
@@ -224,15 +232,22 @@ export class PgStore extends StoreBase implements ConfDB {
           await c.query(`DELETE FROM ${table(run.kind)} WHERE id = ANY($1::text[])`, [keys]);
         }
       }
+      // The other kinds' counters last: their row locks are held only for the commit.
+      const rest = kinds.filter((k) => !FOLLOWED.has(k));
+      if (rest.length) await c.query('UPDATE ssdtune_generations SET n = n + 1 WHERE kind = ANY($1::text[])', [rest]);
     });
   }
 
   async insertIfAbsent<K extends Kind>(kind: K, value: RecordOf[K]): Promise<boolean> {
-    // One statement: the generation bump (first, as in batch) and the insert commit together.
-    // The bump happens even when the key is taken: a generation may move without a change, never the reverse.
+    // One statement: the insert and its generation bump commit together, and only when it inserted.
+    // A followed kind bumps first (so always: a generation may move without a change, never the reverse).
     const r = await this.q<{ n: string }>(
-      `WITH gen AS (UPDATE ssdtune_generations SET n = n + 1 WHERE kind = $3 RETURNING n),
-            ins AS (INSERT INTO ${table(kind)} (id, doc, gen) SELECT $1, $2::jsonb, n FROM gen ON CONFLICT (id) DO NOTHING RETURNING 1)
+      FOLLOWED.has(kind)
+        ? `WITH gen AS (UPDATE ssdtune_generations SET n = n + 1 WHERE kind = $3 RETURNING n),
+                ins AS (INSERT INTO ${table(kind)} (id, doc, gen) SELECT $1, $2::jsonb, n FROM gen ON CONFLICT (id) DO NOTHING RETURNING 1)
+           SELECT count(*) AS n FROM ins`
+        : `WITH ins AS (INSERT INTO ${table(kind)} (id, doc) VALUES ($1, $2::jsonb) ON CONFLICT (id) DO NOTHING RETURNING 1),
+            gen AS (UPDATE ssdtune_generations SET n = n + 1 WHERE kind = $3 AND EXISTS (SELECT 1 FROM ins))
        SELECT count(*) AS n FROM ins`,
       [keyOf[kind](value), JSON.stringify(value), kind],
     );

@@ -116,7 +116,7 @@ export interface JobRecord {
   errorCode?: string;
   /** Resumable search state (JSON). */
   checkpoint?: unknown;
-  /** Queued runs so far (BullMQ queue: each run is one queue entry; a job interrupted too often fails). */
+  /** Times a run of it started (BullMQ queue: each run is one queue entry); a job interrupted this often is not resumed automatically again. */
   attempts?: number;
   /** Which process runs it (host:pid), on a queue shared by several. */
   owner?: string;

@@ -214,7 +214,13 @@ export const PER_IO_FEATURES = ['logIat', 'logOffset', 'logSize', 'isRead', 'dev
 /** The per-I/O features of one window (computed by the addon, window-native.ts, with the window's descriptors). */
 export function perIoFeatures(w: RequestWindow): PerIoFeatures {
   const n = w.length;
-  const f = { logIat: new Float64Array(n), logOffset: new Float64Array(n), logSize: new Float64Array(n), isRead: new Uint8Array(n), device: new Uint32Array(n) };
+  const f = {
+    logIat: new Float64Array(n),
+    logOffset: new Float64Array(n),
+    logSize: new Float64Array(n),
+    isRead: new Uint8Array(n),
+    device: new Uint32Array(n),
+  };
   measureWindow(w, new Float64Array(WINDOW_SLOTS.length), `window ${w.index}`, f);
   return { length: n, ...f };
 }

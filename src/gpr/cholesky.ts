@@ -9,7 +9,6 @@
 import { ERR_NATIVE } from '../errors.js';
 import { native } from '../native.js';
 
-
 /** sum_k A[a+k] B[b+k] for k < len, with four accumulators so the loop pipelines (about 2x over a plain loop in V8). */
 function dot(A: Float64Array, a: number, B: Float64Array, b: number, len: number): number {
   let s0 = 0;

@@ -214,7 +214,10 @@ export class GaussianProcess {
   private lastFactor: { key: string; y: Float64Array; k: Kernel; L: Float64Array; alpha: Float64Array; mean: number; lml: number; jitter: number } | undefined;
 
   /** K's factor, alpha = K^-1 (y - m), the mean and the LML at theta (undefined where K cannot be factored). */
-  private factorAt(theta: Float64Array, y: Float64Array): { k: Kernel; L: Float64Array; alpha: Float64Array; mean: number; lml: number; jitter: number } | undefined {
+  private factorAt(
+    theta: Float64Array,
+    y: Float64Array,
+  ): { k: Kernel; L: Float64Array; alpha: Float64Array; mean: number; lml: number; jitter: number } | undefined {
     const key = theta.join(',');
     const c = this.lastFactor;
     if (c && c.key === key && c.y === y) return c;
@@ -247,7 +250,11 @@ export class GaussianProcess {
     return this.lastFactor;
   }
 
-  private likelihood(theta: Float64Array, y: Float64Array, withGrad: boolean): { lml: number; grad: Float64Array; L: Float64Array; alpha: Float64Array; mean: number; jitter: number } | undefined {
+  private likelihood(
+    theta: Float64Array,
+    y: Float64Array,
+    withGrad: boolean,
+  ): { lml: number; grad: Float64Array; L: Float64Array; alpha: Float64Array; mean: number; jitter: number } | undefined {
     const f = this.factorAt(theta, y);
     if (!f) return undefined;
     const { k, L, alpha, mean, lml } = f;

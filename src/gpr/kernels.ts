@@ -63,7 +63,10 @@ const fmt = (x: number): string => Number(x.toPrecision(3)).toString();
 
 export class ConstantKernel implements Kernel {
   readonly nParams = 1;
-  constructor(public value = 1, readonly bounds: Bounds = DEFAULT_BOUNDS) {}
+  constructor(
+    public value = 1,
+    readonly bounds: Bounds = DEFAULT_BOUNDS,
+  ) {}
   getTheta(out: Float64Array, at: number): void {
     out[at] = Math.log(this.value);
   }
@@ -100,7 +103,10 @@ export class ConstantKernel implements Kernel {
 
 export class WhiteKernel implements Kernel {
   readonly nParams = 1;
-  constructor(public noise = 1, readonly bounds: Bounds = DEFAULT_BOUNDS) {}
+  constructor(
+    public noise = 1,
+    readonly bounds: Bounds = DEFAULT_BOUNDS,
+  ) {}
   getTheta(out: Float64Array, at: number): void {
     out[at] = Math.log(this.noise);
   }
@@ -178,7 +184,11 @@ abstract class Stationary implements Kernel {
    * `tie`, dimension k uses lengthScale[tie[k]] (the one-hot columns of one
    * categorical parameter share a scale).
    */
-  constructor(public lengthScale: number[], readonly lsBounds: Bounds, readonly tie?: readonly number[]) {}
+  constructor(
+    public lengthScale: number[],
+    readonly lsBounds: Bounds,
+    readonly tie?: readonly number[],
+  ) {}
   abstract getTheta(out: Float64Array, at: number): void;
   abstract setTheta(t: ArrayLike<number>, at: number): void;
   abstract logBounds(out: Array<[number, number]>): void;
@@ -356,7 +366,12 @@ export class RBF extends LengthScaled {
 
 export class RationalQuadratic extends Stationary {
   readonly nParams = 2;
-  constructor(lengthScale = 1, public alpha = 1, bounds: Bounds = DEFAULT_BOUNDS, readonly alphaBounds: Bounds = DEFAULT_BOUNDS) {
+  constructor(
+    lengthScale = 1,
+    public alpha = 1,
+    bounds: Bounds = DEFAULT_BOUNDS,
+    readonly alphaBounds: Bounds = DEFAULT_BOUNDS,
+  ) {
     super([lengthScale], bounds);
   }
   getTheta(out: Float64Array, at: number): void {
@@ -382,7 +397,7 @@ export class RationalQuadratic extends Stationary {
   }
   protected grad(z: number, k: number, _diff2: Float64Array, w: number, g: Float64Array): void {
     const base = 1 + z / (2 * this.alpha);
-    g[0] += w * k * z / base;
+    g[0] += (w * k * z) / base;
     g[1] += w * k * (-this.alpha * Math.log(base) + z / (2 * base));
   }
   clone(): Kernel {
@@ -429,7 +444,10 @@ export class Matern52 extends LengthScaled {
 
 abstract class Binary implements Kernel {
   readonly nParams: number;
-  constructor(readonly a: Kernel, readonly b: Kernel) {
+  constructor(
+    readonly a: Kernel,
+    readonly b: Kernel,
+  ) {
     this.nParams = a.nParams + b.nParams;
   }
   getTheta(out: Float64Array, at: number): void {

@@ -41,7 +41,12 @@ export type ObjectiveWithGradient = (x: Float64Array, g?: Float64Array) => numbe
 
 const EPS = 2.220446049250313e-16;
 
-export function minimizeBounded(fg: ObjectiveWithGradient, x0: ArrayLike<number>, bounds: ReadonlyArray<readonly [number, number]>, opts: LbfgsbOptions = {}): LbfgsbResult {
+export function minimizeBounded(
+  fg: ObjectiveWithGradient,
+  x0: ArrayLike<number>,
+  bounds: ReadonlyArray<readonly [number, number]>,
+  opts: LbfgsbOptions = {},
+): LbfgsbResult {
   const n = x0.length;
   if (bounds.length !== n) throw new Error(`minimizeBounded: ${bounds.length} bounds for ${n} variables`);
   const m = opts.m ?? 10;

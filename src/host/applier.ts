@@ -14,9 +14,7 @@
  */
 import { ERR_HOST_APPLY, ERR_HOST_RESTORE, ERR_HOST_ROOT, ERR_HOST_STATE } from '../errors.js';
 import type { PendingDeviceChange } from '../confdb/records.js';
-import {
-  IOSCHED_PREFIX, activeIoschedKeys, hasAttr, parseScheduler, readAttr, readSnapshot, writeAttr, type Snapshot,
-} from '../blockdev/sysfs.js';
+import { IOSCHED_PREFIX, activeIoschedKeys, hasAttr, parseScheduler, readAttr, readSnapshot, writeAttr, type Snapshot } from '../blockdev/sysfs.js';
 import { resolveDevice, type BlockDevice } from '../blockdev/resolve.js';
 import { readLimits, validateConfig } from './validate.js';
 import type { HostStateRecord, StateStore } from './state.js';
@@ -154,13 +152,22 @@ function describePending(p: PendingDeviceChange): string {
 async function settledRecord(dev: BlockDevice, store: StateStore, o: { forRevert?: boolean } = {}): Promise<HostStateRecord | undefined> {
   const rec = await store.get(dev.disk.name);
   if (rec && rec.devNumber !== dev.disk.devNumber) {
-    throw ERR_HOST_STATE(dev.disk.name, `state recorded for device ${rec.devNumber} but ${dev.disk.name} is now ${dev.disk.devNumber}; not touching a different device (remove its entry from the ConfDB: ssdtune db delete devices ${dev.disk.name})`);
+    throw ERR_HOST_STATE(
+      dev.disk.name,
+      `state recorded for device ${rec.devNumber} but ${dev.disk.name} is now ${dev.disk.devNumber}; not touching a different device (remove its entry from the ConfDB: ssdtune db delete devices ${dev.disk.name})`,
+    );
   }
   if (inFlight.has(dev.disk.name) || (rec?.pending && !rec.pending.failed && stillRunning(rec.pending, dev.disk.name))) {
-    throw ERR_HOST_STATE(dev.disk.name, `busy: ${rec?.pending ? describePending(rec.pending).replace(/ was interrupted.*$/, ' is in progress') : 'a change is in progress'}; try again when it ends`);
+    throw ERR_HOST_STATE(
+      dev.disk.name,
+      `busy: ${rec?.pending ? describePending(rec.pending).replace(/ was interrupted.*$/, ' is in progress') : 'a change is in progress'}; try again when it ends`,
+    );
   }
   if (rec?.pending && !o.forRevert) {
-    throw ERR_HOST_STATE(dev.disk.name, `${describePending(rec.pending)}; the device may hold values nobody chose: run \`ssdtune revert --device ${dev.disk.name}\` to restore the recorded original values first`);
+    throw ERR_HOST_STATE(
+      dev.disk.name,
+      `${describePending(rec.pending)}; the device may hold values nobody chose: run \`ssdtune revert --device ${dev.disk.name}\` to restore the recorded original values first`,
+    );
   }
   return rec;
 }
@@ -172,8 +179,13 @@ async function settledRecord(dev: BlockDevice, store: StateStore, o: { forRevert
  * left (rollback incomplete). Returns the record as it now stands.
  */
 async function recordedChange(
-  dev: BlockDevice, store: StateStore, existing: HostStateRecord | undefined, before: Snapshot,
-  next: Omit<HostStateRecord, 'pending'>, op: PendingDeviceChange['op'], target: Record<string, string>,
+  dev: BlockDevice,
+  store: StateStore,
+  existing: HostStateRecord | undefined,
+  before: Snapshot,
+  next: Omit<HostStateRecord, 'pending'>,
+  op: PendingDeviceChange['op'],
+  target: Record<string, string>,
 ): Promise<HostStateRecord> {
   const pending: PendingDeviceChange = { op, pid: process.pid, startedAt: new Date().toISOString(), before };
   await store.put({ ...next, pending }, op === 'trial' ? 'host.trial' : 'host.apply');
@@ -192,7 +204,13 @@ async function recordedChange(
   }
   const failed = { at: new Date().toISOString(), reason: describeLeft(back), left: back.left };
   await store.put({ ...next, pending: { ...pending, failed } }, 'host.incomplete');
-  throw ERR_HOST_APPLY(dev.disk.name, f.key, f.value, f.reason, `ROLLBACK INCOMPLETE: ${failed.reason}; the original values stay recorded: run \`ssdtune revert --device ${dev.disk.name}\``);
+  throw ERR_HOST_APPLY(
+    dev.disk.name,
+    f.key,
+    f.value,
+    f.reason,
+    `ROLLBACK INCOMPLETE: ${failed.reason}; the original values stay recorded: run \`ssdtune revert --device ${dev.disk.name}\``,
+  );
 }
 
 export interface ApplyOptions {
@@ -226,9 +244,10 @@ function plan(device: string, config: Record<string, unknown>): Planned {
   const before = readSnapshot(dev);
   const target = validateConfig(dev, config, before, readLimits(dev));
   const changes = diff(before, target);
-  const sideEffects = target.scheduler && target.scheduler !== before.scheduler
-    ? ['nr_requests', ...activeIoschedKeys(dev, before.scheduler ?? '')].filter((k) => !(k in target))
-    : [];
+  const sideEffects =
+    target.scheduler && target.scheduler !== before.scheduler
+      ? ['nr_requests', ...activeIoschedKeys(dev, before.scheduler ?? '')].filter((k) => !(k in target))
+      : [];
   return { dev, before, target, changes, sideEffects };
 }
 
@@ -241,13 +260,21 @@ export async function applyHostConfig(device: string, config: Record<string, unk
   inFlight.add(name);
   try {
     // A second apply keeps the original values: revert goes back to before ssdtune's first change.
-    await recordedChange(dev, opts.store, existing, before, {
-      device: name,
-      devNumber: dev.disk.devNumber,
-      savedAt: existing?.savedAt ?? new Date().toISOString(),
-      previous: existing?.previous ?? before,
-      applied: { ...(existing?.applied ?? {}), ...target },
-    }, 'apply', target);
+    await recordedChange(
+      dev,
+      opts.store,
+      existing,
+      before,
+      {
+        device: name,
+        devNumber: dev.disk.devNumber,
+        savedAt: existing?.savedAt ?? new Date().toISOString(),
+        previous: existing?.previous ?? before,
+        applied: { ...(existing?.applied ?? {}), ...target },
+      },
+      'apply',
+      target,
+    );
   } finally {
     inFlight.delete(name);
   }
@@ -261,7 +288,12 @@ export async function applyHostConfig(device: string, config: Record<string, unk
  * device holds its earlier values again, so a kill -9 during `fn` leaves a
  * record `revert` restores from.
  */
-export async function withTrialConfig<T>(device: string, config: Record<string, unknown>, store: StateStore, fn: (applied: ApplyResult) => Promise<T>): Promise<T> {
+export async function withTrialConfig<T>(
+  device: string,
+  config: Record<string, unknown>,
+  store: StateStore,
+  fn: (applied: ApplyResult) => Promise<T>,
+): Promise<T> {
   const { dev, before, target, changes, sideEffects } = plan(device, config);
   const applied: ApplyResult = { device: dev, dryRun: false, target, changes, sideEffects, after: before };
   const name = dev.disk.name;
@@ -278,13 +310,21 @@ export async function withTrialConfig<T>(device: string, config: Record<string, 
   requireRoot(`trying a configuration on ${name}`);
   inFlight.add(name);
   try {
-    const rec = await recordedChange(dev, store, existing, before, {
-      device: name,
-      devNumber: dev.disk.devNumber,
-      savedAt: existing?.savedAt ?? new Date().toISOString(),
-      previous: existing?.previous ?? before,
-      applied: existing?.applied ?? {},
-    }, 'trial', target);
+    const rec = await recordedChange(
+      dev,
+      store,
+      existing,
+      before,
+      {
+        device: name,
+        devNumber: dev.disk.devNumber,
+        savedAt: existing?.savedAt ?? new Date().toISOString(),
+        previous: existing?.previous ?? before,
+        applied: existing?.applied ?? {},
+      },
+      'trial',
+      target,
+    );
     let outcome: { ok: true; value: T } | { ok: false; error: unknown };
     try {
       outcome = { ok: true, value: await fn({ ...applied, after: readSnapshot(dev) }) };
@@ -296,7 +336,12 @@ export async function withTrialConfig<T>(device: string, config: Record<string, 
       // A device left changed outweighs the measurement's own outcome.
       const failed = { at: new Date().toISOString(), reason: describeLeft(back), left: back.left };
       await store.put({ ...rec, pending: { ...rec.pending!, failed } }, 'host.incomplete');
-      throw ERR_HOST_RESTORE(name, 'the values it had before the evaluation', failed.reason, `the original values stay recorded: run \`ssdtune revert --device ${name}\``);
+      throw ERR_HOST_RESTORE(
+        name,
+        'the values it had before the evaluation',
+        failed.reason,
+        `the original values stay recorded: run \`ssdtune revert --device ${name}\``,
+      );
     }
     if (existing) await store.put(existing, 'host.trial-end');
     else await store.delete(name, 'host.trial-end');

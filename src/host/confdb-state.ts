@@ -21,7 +21,11 @@ export class ConfDbStateStore implements StateStore {
     const r = await this.db.get('devices', device);
     if (!r) return undefined;
     return {
-      device: r.device, devNumber: r.devNumber ?? '', savedAt: r.appliedAt, previous: r.previous, applied: r.applied,
+      device: r.device,
+      devNumber: r.devNumber ?? '',
+      savedAt: r.appliedAt,
+      previous: r.previous,
+      applied: r.applied,
       ...(r.pending ? { pending: r.pending } : {}),
     };
   }
@@ -33,13 +37,24 @@ export class ConfDbStateStore implements StateStore {
     const own = action === 'host.apply';
     const configId = own ? this.configId : prior?.appliedConfigId;
     const value: DeviceRecord = {
-      device: rec.device, devNumber: rec.devNumber, applied: rec.applied, previous: rec.previous, appliedAt: rec.savedAt,
-      by: own ? this.actor : prior?.by ?? this.actor,
+      device: rec.device,
+      devNumber: rec.devNumber,
+      applied: rec.applied,
+      previous: rec.previous,
+      appliedAt: rec.savedAt,
+      by: own ? this.actor : (prior?.by ?? this.actor),
       ...(configId ? { appliedConfigId: configId } : {}),
       ...(rec.pending ? { pending: rec.pending } : {}),
     };
     const audit = action
-      ? [ConfDB.audit(this.actor, action, { device: rec.device, applied: rec.applied, ...(rec.pending ? { pending: rec.pending.op, pid: rec.pending.pid } : {}), ...(rec.pending?.failed ? { failed: rec.pending.failed } : {}) })]
+      ? [
+          ConfDB.audit(this.actor, action, {
+            device: rec.device,
+            applied: rec.applied,
+            ...(rec.pending ? { pending: rec.pending.op, pid: rec.pending.pid } : {}),
+            ...(rec.pending?.failed ? { failed: rec.pending.failed } : {}),
+          }),
+        ]
       : [];
     await this.db.batch([{ kind: 'devices', type: 'put', value }, ...audit], { sync: true });
   }

@@ -46,41 +46,75 @@ export function buildHostSpace(device: string | BlockDevice): ConfigSpace {
   const params: ParamSpec[] = [];
 
   params.push({
-    name: 'read_ahead_kb', kind: 'ordinal', unit: 'KiB', group: 'readahead',
+    name: 'read_ahead_kb',
+    kind: 'ordinal',
+    unit: 'KiB',
+    group: 'readahead',
     description: 'maximum readahead window of the page cache for this device',
-    values: withValue(READ_AHEAD_KB_VALUES, num('read_ahead_kb')), default: num('read_ahead_kb'),
+    values: withValue(READ_AHEAD_KB_VALUES, num('read_ahead_kb')),
+    default: num('read_ahead_kb'),
   });
   if (snap.max_sectors_kb !== undefined) {
     const hw = Number.isFinite(limits.maxHwSectorsKb) ? limits.maxHwSectorsKb : num('max_sectors_kb');
     params.push({
-      name: 'max_sectors_kb', kind: 'ordinal', unit: 'KiB', group: 'readahead',
+      name: 'max_sectors_kb',
+      kind: 'ordinal',
+      unit: 'KiB',
+      group: 'readahead',
       description: 'largest request the block layer issues (readahead windows are split at it)',
-      values: withValue(withValue(pow2(32, hw), hw), num('max_sectors_kb')), default: num('max_sectors_kb'),
+      values: withValue(withValue(pow2(32, hw), hw), num('max_sectors_kb')),
+      default: num('max_sectors_kb'),
     });
   }
   params.push({
-    name: 'scheduler', kind: 'categorical', group: 'queue',
-    description: 'I/O scheduler (elevator)', values: limits.schedulers, default: limits.activeScheduler,
+    name: 'scheduler',
+    kind: 'categorical',
+    group: 'queue',
+    description: 'I/O scheduler (elevator)',
+    values: limits.schedulers,
+    default: limits.activeScheduler,
   });
   if (snap.nr_requests !== undefined) {
     params.push({
-      name: 'nr_requests', kind: 'ordinal', unit: 'requests', group: 'queue',
+      name: 'nr_requests',
+      kind: 'ordinal',
+      unit: 'requests',
+      group: 'queue',
       description: 'request queue depth (scheduler tags)',
-      values: withValue(pow2(16, 2048), num('nr_requests')), default: num('nr_requests'),
+      values: withValue(pow2(16, 2048), num('nr_requests')),
+      default: num('nr_requests'),
     });
   }
   if (snap.wbt_lat_usec !== undefined) {
     params.push({
-      name: 'wbt_lat_usec', kind: 'ordinal', unit: 'us', group: 'throttle',
+      name: 'wbt_lat_usec',
+      kind: 'ordinal',
+      unit: 'us',
+      group: 'throttle',
       description: 'writeback throttling latency target (0 = off)',
-      values: withValue([0, 1000, 2000, 5000, 10000, 20000, 75000], num('wbt_lat_usec')), default: num('wbt_lat_usec'),
+      values: withValue([0, 1000, 2000, 5000, 10000, 20000, 75000], num('wbt_lat_usec')),
+      default: num('wbt_lat_usec'),
     });
   }
   if (snap.rq_affinity !== undefined) {
-    params.push({ name: 'rq_affinity', kind: 'ordinal', group: 'cpu', description: 'complete on the submitting CPU (1: group, 2: exact)', values: [0, 1, 2], default: num('rq_affinity') });
+    params.push({
+      name: 'rq_affinity',
+      kind: 'ordinal',
+      group: 'cpu',
+      description: 'complete on the submitting CPU (1: group, 2: exact)',
+      values: [0, 1, 2],
+      default: num('rq_affinity'),
+    });
   }
   if (snap.nomerges !== undefined) {
-    params.push({ name: 'nomerges', kind: 'ordinal', group: 'merge', description: '0 merge, 1 simple merges only, 2 no merging', values: [0, 1, 2], default: num('nomerges') });
+    params.push({
+      name: 'nomerges',
+      kind: 'ordinal',
+      group: 'merge',
+      description: '0 merge, 1 simple merges only, 2 no merging',
+      values: [0, 1, 2],
+      default: num('nomerges'),
+    });
   }
   // The active scheduler's tunables: a factor-of-4 range around the current value.
   for (const t of IOSCHED_TUNABLES[limits.activeScheduler] ?? []) {
@@ -88,8 +122,16 @@ export function buildHostSpace(device: string | BlockDevice): ConfigSpace {
     if (snap[key] === undefined) continue;
     const v = num(key);
     // Candidates the kernel would round (jiffies tunables) are snapped to what it prints back.
-    const raw = v === 0 ? [0, 1] : v === 1 && /front_merges|low_latency|strict_guarantees/.test(t) ? [0, 1] : [Math.max(1, Math.round(v / 4)), Math.max(1, Math.round(v / 2)), v * 2, v * 4];
-    const values = withValue(raw.map((x) => ioschedReadBack(t, x)).filter((x) => x >= 0), v);
+    const raw =
+      v === 0
+        ? [0, 1]
+        : v === 1 && /front_merges|low_latency|strict_guarantees/.test(t)
+          ? [0, 1]
+          : [Math.max(1, Math.round(v / 4)), Math.max(1, Math.round(v / 2)), v * 2, v * 4];
+    const values = withValue(
+      raw.map((x) => ioschedReadBack(t, x)).filter((x) => x >= 0),
+      v,
+    );
     params.push({ name: key, kind: 'ordinal', group: 'iosched', description: `${limits.activeScheduler} tunable ${t}`, values, default: v });
   }
 
@@ -129,8 +171,24 @@ export function readaheadModelSpace(): ConfigSpace {
   return defineSpace({
     name: 'host',
     params: [
-      { name: 'read_ahead_kb', kind: 'ordinal', unit: 'KiB', group: 'readahead', description: 'maximum readahead window', values: READ_AHEAD_KB_VALUES, default: 128 },
-      { name: 'max_sectors_kb', kind: 'ordinal', unit: 'KiB', group: 'readahead', description: 'largest request the block layer issues', values: [128, 256, 512, 1280], default: 1280 },
+      {
+        name: 'read_ahead_kb',
+        kind: 'ordinal',
+        unit: 'KiB',
+        group: 'readahead',
+        description: 'maximum readahead window',
+        values: READ_AHEAD_KB_VALUES,
+        default: 128,
+      },
+      {
+        name: 'max_sectors_kb',
+        kind: 'ordinal',
+        unit: 'KiB',
+        group: 'readahead',
+        description: 'largest request the block layer issues',
+        values: [128, 256, 512, 1280],
+        default: 1280,
+      },
     ],
   });
 }

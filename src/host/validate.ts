@@ -8,9 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import { ERR_HOST_ATTRIBUTE, ERR_HOST_VALUE } from '../errors.js';
-import {
-  IOSCHED_PREFIX, IOSCHED_TUNABLES, QUEUE_ATTRS, hasAttr, parseScheduler, readAttr, readQueueFile, type Snapshot,
-} from '../blockdev/sysfs.js';
+import { IOSCHED_PREFIX, IOSCHED_TUNABLES, QUEUE_ATTRS, hasAttr, parseScheduler, readAttr, readQueueFile, type Snapshot } from '../blockdev/sysfs.js';
 import type { BlockDevice } from '../blockdev/resolve.js';
 
 /** The kernel's bounds (block/blk-sysfs.c, block/elevator.h). */
@@ -150,7 +148,13 @@ export function validateConfig(dev: BlockDevice, config: Record<string, unknown>
       case 'read_ahead_kb': {
         out[key] = intIn(dev, key, raw, LIMITS.readAheadKb[0], LIMITS.readAheadKb[1], 'KiB');
         const page = pageKb();
-        if (Number(out[key]) % page !== 0) throw ERR_HOST_VALUE(dev.disk.name, key, out[key], `the kernel keeps readahead in whole ${page} KiB pages and would read back ${Math.floor(Number(out[key]) / page) * page}: give a multiple of ${page}`);
+        if (Number(out[key]) % page !== 0)
+          throw ERR_HOST_VALUE(
+            dev.disk.name,
+            key,
+            out[key],
+            `the kernel keeps readahead in whole ${page} KiB pages and would read back ${Math.floor(Number(out[key]) / page) * page}: give a multiple of ${page}`,
+          );
         break;
       }
       case 'max_sectors_kb': {
@@ -191,9 +195,15 @@ function checkJiffies(dev: BlockDevice, key: string, ms: number): void {
   const back = jiffiesRoundTrip(ms, hz);
   if (back === ms) return;
   const tick = 1000 / hz;
-  const why = back < 0 || back > INT_MAX
-    ? `the kernel would overflow it and read back ${back}`
-    : `the kernel keeps it in jiffies of ${Number.isInteger(tick) ? tick : tick.toFixed(3)} ms (HZ=${hz}) and would read back ${back}`;
-  const largest = Math.floor(Math.floor((INT_MAX * hz) / 1000) * 1000 / hz);
-  throw ERR_HOST_VALUE(dev.disk.name, key, String(ms), `${why}: give a multiple of ${Number.isInteger(tick) ? tick : `${tick.toFixed(3)} ms that reads back unchanged`} up to ${largest - (Number.isInteger(tick) ? largest % tick : 0)}`);
+  const why =
+    back < 0 || back > INT_MAX
+      ? `the kernel would overflow it and read back ${back}`
+      : `the kernel keeps it in jiffies of ${Number.isInteger(tick) ? tick : tick.toFixed(3)} ms (HZ=${hz}) and would read back ${back}`;
+  const largest = Math.floor((Math.floor((INT_MAX * hz) / 1000) * 1000) / hz);
+  throw ERR_HOST_VALUE(
+    dev.disk.name,
+    key,
+    String(ms),
+    `${why}: give a multiple of ${Number.isInteger(tick) ? tick : `${tick.toFixed(3)} ms that reads back unchanged`} up to ${largest - (Number.isInteger(tick) ? largest % tick : 0)}`,
+  );
 }

@@ -98,6 +98,8 @@ export const METHODS: readonly Method[] = ['network', 'pca'];
 
 /** Window vectors of a trace, one list per device stream (in time order within each). */
 export type WindowStreams = readonly (readonly ArrayLike<number>[])[];
+/** The similarity network's embeddings of WindowStreams, stream by stream, window by window. */
+export type EmbeddedStreams = readonly (readonly number[][])[];
 
 export interface Candidate {
   id: string;
@@ -151,6 +153,14 @@ function checkStreams(m: SimilarityModel, streams: WindowStreams): number {
   }
   if (n === 0) throw ERR_FEATURES_TOO_SHORT('query', `no complete window of ${m.meta.windowSize} requests to identify`);
   return n;
+}
+
+/** Embeddings a caller passes must be one per window of each stream. */
+function checkEmbedded(streams: WindowStreams, embedded: EmbeddedStreams | undefined): void {
+  if (embedded === undefined) return;
+  const got = embedded.map((e) => e.length).join(',');
+  const want = streams.map((s) => s.length).join(',');
+  if (got !== want) throw ERR_ML_DEGENERATE(`embeddings given per stream [${got}] for windows per stream [${want}]`);
 }
 
 /** Component-wise mean of equal-length rows. */
@@ -229,18 +239,28 @@ function modesOf(streams: readonly (readonly number[][])[], q: number): number[]
   return out.length >= 2 ? out : undefined;
 }
 
-/** A known-workload record for the store, from the windows of that workload (one list per device stream). */
-export function profileWorkload(m: SimilarityModel, id: string, name: string, streams: WindowStreams): KnownWorkload {
+/**
+ * A known-workload record for the store, from the windows of that workload
+ * (one list per device stream). `embedded`: the windows' embeddings, per
+ * stream, when the caller computed them already (off the event loop:
+ * src/ml/worker.ts); otherwise they are computed here.
+ */
+export function profileWorkload(m: SimilarityModel, id: string, name: string, streams: WindowStreams, embedded?: EmbeddedStreams): KnownWorkload {
   checkStreams(m, streams);
-  const nonEmpty = streams.filter((s) => s.length > 0);
-  const windows = nonEmpty.flat();
-  // One pass through the network serves the centroid, the phases and the spread.
-  const all = embedWindows(m, windows);
-  const emb: number[][][] = [];
-  let at = 0;
-  for (const s of nonEmpty) {
-    emb.push(all.slice(at, at + s.length));
-    at += s.length;
+  checkEmbedded(streams, embedded);
+  const kept = streams.map((_, i) => i).filter((i) => streams[i]!.length > 0);
+  const windows = kept.flatMap((i) => streams[i]!);
+  // One pass through the network serves the centroid, the phases and the spread (or the caller's).
+  let emb: (readonly number[][])[];
+  if (embedded) emb = kept.map((i) => embedded[i]!);
+  else {
+    const all = embedWindows(m, windows);
+    emb = [];
+    let at = 0;
+    for (const i of kept) {
+      emb.push(all.slice(at, at + streams[i]!.length));
+      at += streams[i]!.length;
+    }
   }
   const modes = modesOf(emb, m.meta.queryWindows);
   const spread = embeddingSpread(emb, m.meta.queryWindows);
@@ -248,7 +268,7 @@ export function profileWorkload(m: SimilarityModel, id: string, name: string, st
   return {
     id,
     name,
-    ...signatureOf(m, windows, all),
+    ...signatureOf(m, windows, emb.flat()),
     descriptors: meanOf(windows),
     ...(modes ? { modes } : {}),
     ...(spread.n > 0 ? { spread: spread.p90, ...(typical > 0 ? { spreadRatio: spread.p90 / typical } : {}) } : {}),
@@ -379,11 +399,20 @@ export interface IdentifyOptions {
   method?: Method;
   /** Nearest stored workloads to report (default 5). */
   candidates?: number;
+  /** The windows' embeddings, per stream, when the caller computed them already (off the event loop: src/ml/worker.ts). */
+  embedded?: EmbeddedStreams;
 }
 
 export async function identify(m: SimilarityModel, streams: WindowStreams, store: WorkloadStore, opts: IdentifyOptions = {}): Promise<Identification> {
   const method = opts.method ?? 'network';
   const windows = checkStreams(m, streams);
+  const embedded = opts.embedded;
+  checkEmbedded(streams, embedded);
+  // The signature of windows [a, b) of stream s: only the windows a decision reads are embedded (unless given).
+  const sig = (s: number, a: number, b: number) => {
+    const w = streams[s]!.slice(a, b);
+    return signatureOf(m, w, embedded ? embedded[s]!.slice(a, b) : embedWindows(m, w));
+  };
   const nStreams = streams.filter((s) => s.length > 0).length;
   const known = await store.list();
   const same = exactMatch(streams.flat(), known);
@@ -397,12 +426,12 @@ export async function identify(m: SimilarityModel, streams: WindowStreams, store
   );
   if (ranges.length === 0) {
     // Each stream's few windows as one chunk, for the candidates only.
-    const outcomes = streams.filter((s) => s.length > 0).map((s) => nearestOf(signature(m, s), known, method));
+    const outcomes = streams.flatMap((w, s) => (w.length > 0 ? [nearestOf(sig(s, 0, w.length), known, method)] : []));
     const r = decideChunks(m, outcomes, known, method, windows, nStreams, opts.candidates ?? 5);
     const { nearest: _answer, ...rest } = r;
     const nearest = r.candidates[0];
     return { ...rest, kind: 'new', ...(nearest ? { nearest } : {}), distance: nearest?.distance ?? Infinity, confidence: 0, chunks: 0, votes: {}, short: true };
   }
-  const outcomes = ranges.map(([s, a, b]) => nearestOf(signature(m, streams[s]!.slice(a, b)), known, method));
+  const outcomes = ranges.map(([s, a, b]) => nearestOf(sig(s, a, b), known, method));
   return decideChunks(m, outcomes, known, method, windows, nStreams, opts.candidates ?? 5);
 }

@@ -45,7 +45,8 @@ export function fitPca(rows: readonly ArrayLike<number>[], nComponents = 2): Pca
   const pca = new PCA(z, { method: 'covarianceMatrix', center: true, scale: false });
   const ev = pca.getEigenvalues();
   const total = ev.reduce((a, b) => a + b, 0);
-  if (!(total > 0)) throw ERR_ML_DEGENERATE(`all ${rows.length} windows have identical descriptors; there is nothing to cluster (a trace of identical requests?)`);
+  if (!(total > 0))
+    throw ERR_ML_DEGENERATE(`all ${rows.length} windows have identical descriptors; there is nothing to cluster (a trace of identical requests?)`);
   const vecs = pca.getEigenvectors(); // D x min(n, D), columns are components
   const components: number[][] = [];
   const explainedVariance: number[] = [];

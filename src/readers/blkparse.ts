@@ -16,7 +16,7 @@
  * summary are ignored. Times are blkparse's own, relative to the trace start.
  */
 import { Op, SECTOR_BYTES, type TraceBuilder, type TraceMeta } from '../trace/model.js';
-import { LineError, openLineFormat } from './line-reader.js';
+import { LineError, openLineFormat, sectorOf, timeNsOf } from './line-reader.js';
 import { fractionMatching, headLines, isDigits, splitWs } from './text.js';
 import { RowStore } from './row-store.js';
 import type { TraceFormat } from './types.js';
@@ -35,7 +35,11 @@ function parseDev(s: string): number {
   const maj = s.slice(0, comma);
   const min = s.slice(comma + 1);
   if (!isDigits(maj) || !isDigits(min)) return -1;
-  return (Number(maj) * 1048576 + Number(min)) >>> 0;
+  const ma = Number(maj);
+  const mi = Number(min);
+  // The kernel's dev_t: 12-bit major, 20-bit minor. Beyond, the packed number would wrap.
+  if (ma > 4095 || mi > 1048575) return -2;
+  return ma * 1048576 + mi;
 }
 
 /** "12.000001850" (blkparse's %T.%t) -> ns, or NaN. */
@@ -178,6 +182,7 @@ class BlkparsePairer {
     if (n === 0) return false;
     // Most lines name the same device as the one before: skip re-parsing it.
     const devNo = f[0] === this.lastDevStr ? this.lastDevStrNo : parseDev(f[0]);
+    if (devNo === -2) throw new LineError('device: maj,min with a major below 4096 and a minor below 2^20 (a dev_t)');
     if (devNo < 0) {
       // blkparse ends with per-CPU and total statistics ("CPU0 (8,16):", " Reads Queued: ...").
       if (SUMMARY.test(line)) this.summary = true;
@@ -190,7 +195,8 @@ class BlkparsePairer {
     if (act.length !== 1 || 'QGIDCMFAX'.indexOf(act) < 0) return false;
     const t = parseTime(f[3]);
     if (Number.isNaN(t)) throw new LineError('time: seconds.nanoseconds');
-    if (!isDigits(f[4])) throw new LineError('pid: an integer');
+    timeNsOf(t, 'time');
+    if (!isDigits(f[4]) || Number(f[4]) > 0xffffffff) throw new LineError('pid: an integer below 2^32');
     this.lastDevStr = f[0];
     this.lastDevStrNo = devNo;
     if (n < 8) throw new LineError(`a sector or [comm] after the RWBS of a ${act} event`);
@@ -209,7 +215,7 @@ class BlkparsePairer {
     let sectors = 0;
     if (f[7][0] !== '[') {
       if (!isDigits(f[7])) throw new LineError('"sector + sectors" after the RWBS field');
-      sector = Number(f[7]);
+      sector = sectorOf(Number(f[7]), 'sector');
       if (n >= 10 && f[8] === '+' && isDigits(f[9])) {
         sectors = Number(f[9]);
         if (sectors * SECTOR_BYTES > 0xffffffff) throw new LineError('sectors: a request size below 4 GiB');

@@ -168,7 +168,9 @@ export function blktraceWarnings(m: BlktraceNativeMeta, requestsMode: boolean): 
   const w: string[] = [];
   if (m.missingCpus.length) {
     const base = m.files[0]?.replace(/\.blktrace\.\d+$/, '') ?? '';
-    w.push(`per-CPU file(s) ${m.missingCpus.map((c) => `${path.basename(base)}.blktrace.${c}`).join(', ')} missing: the set is incomplete, events recorded on those CPUs are lost`);
+    w.push(
+      `per-CPU file(s) ${m.missingCpus.map((c) => `${path.basename(base)}.blktrace.${c}`).join(', ')} missing: the set is incomplete, events recorded on those CPUs are lost`,
+    );
   }
   if (m.skipped) w.push(`${m.skipped} bad stretch(es) of records skipped`);
   if (!requestsMode) return w;
@@ -180,7 +182,8 @@ export function blktraceWarnings(m: BlktraceNativeMeta, requestsMode: boolean): 
       total += n;
     }
   });
-  if (total) w.push(`${total} unpaired event(s) (${parts.join(', ')}): their request was queued before the trace began or its events are in a missing per-CPU file`);
+  if (total)
+    w.push(`${total} unpaired event(s) (${parts.join(', ')}): their request was queued before the trace began or its events are in a missing per-CPU file`);
   if (m.stats.completedWithoutIssue) w.push(`${m.stats.completedWithoutIssue} request(s) completed without an issue (D) event: issueNs is NaN`);
   if (m.stats.incomplete) w.push(`${m.stats.incomplete} request(s) never completed (no C event): completeNs is NaN`);
   return w;
@@ -236,7 +239,10 @@ export async function openBlktrace(file: string, opts: ReaderOptions = {}): Prom
  * threshold are recycled from the heap instead of faulting in fresh pages for
  * every batch (measured: a third less CPU on a cold 5M-event read).
  */
-export async function* blktraceEventBatches(file: string, opts: { skipBad?: boolean; batchSize?: number; done?: (meta: BlktraceNativeMeta) => void } = {}): AsyncGenerator<BlktraceEvents> {
+export async function* blktraceEventBatches(
+  file: string,
+  opts: { skipBad?: boolean; batchSize?: number; done?: (meta: BlktraceNativeMeta) => void } = {},
+): AsyncGenerator<BlktraceEvents> {
   const reader = openNative(file, 'events', opts.skipBad ?? false);
   try {
     for (;;) {
@@ -245,7 +251,8 @@ export async function* blktraceEventBatches(file: string, opts: { skipBad?: bool
       yield rows as unknown as BlktraceEvents;
     }
     const meta = reader.meta();
-    if (meta.stats.events === 0 && meta.skipped === 0) throw ERR_TRACE_FORMAT(meta.files.join(', '), 'byte offset 0', 'blktrace records, found none (empty file?)');
+    if (meta.stats.events === 0 && meta.skipped === 0)
+      throw ERR_TRACE_FORMAT(meta.files.join(', '), 'byte offset 0', 'blktrace records, found none (empty file?)');
     opts.done?.(meta);
   } finally {
     reader.close();
@@ -253,7 +260,10 @@ export async function* blktraceEventBatches(file: string, opts: { skipBad?: bool
 }
 
 /** Every raw event of a set in one set of columns (for verification and small sets: holds them all). */
-export async function readBlktraceEvents(file: string, opts: { skipBad?: boolean } = {}): Promise<{ events: BlktraceEvents; meta: BlktraceNativeMeta; warnings: string[] }> {
+export async function readBlktraceEvents(
+  file: string,
+  opts: { skipBad?: boolean } = {},
+): Promise<{ events: BlktraceEvents; meta: BlktraceNativeMeta; warnings: string[] }> {
   const parts: BlktraceEvents[] = [];
   let meta: BlktraceNativeMeta | undefined;
   for await (const b of blktraceEventBatches(file, { ...opts, done: (m) => (meta = m) })) parts.push(b);

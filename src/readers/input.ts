@@ -176,8 +176,14 @@ export async function* readChunks(path: string, opts: InputOptions = {}): AsyncG
       throwIfAborted(path, signal);
       out += buf.length;
       if (out > limits.maxDecompressedBytes) {
-        const where = decoder ? `decompressed byte ${limits.maxDecompressedBytes} (compressed byte ${decoder.consumed})` : `byte ${limits.maxDecompressedBytes}`;
-        throw ERR_TRACE_LIMIT(path, where, `more than the limit of ${limits.maxDecompressedBytes} ${decoder ? 'decompressed ' : ''}bytes (maxDecompressedBytes)`);
+        const where = decoder
+          ? `decompressed byte ${limits.maxDecompressedBytes} (compressed byte ${decoder.consumed})`
+          : `byte ${limits.maxDecompressedBytes}`;
+        throw ERR_TRACE_LIMIT(
+          path,
+          where,
+          `more than the limit of ${limits.maxDecompressedBytes} ${decoder ? 'decompressed ' : ''}bytes (maxDecompressedBytes)`,
+        );
       }
       if (decoder && limits.maxCompressionRatio > 0 && out >= RATIO_AFTER && out > limits.maxCompressionRatio * decoder.consumed) {
         throw ERR_TRACE_LIMIT(

@@ -50,7 +50,8 @@ export async function openLineFormat(path: string, format: string, opts: ReaderO
       let records = 0;
       const rejected = (e: unknown, lineNo: number, line: string): void => {
         if (!(e instanceof LineError)) throw e;
-        if (!opts.skipBad) throw ERR_TRACE_FORMAT(path, `line ${lineNo}`, opts.quoteInput === false ? e.expected : `${e.expected}, got ${JSON.stringify(line.slice(0, 120))}`);
+        if (!opts.skipBad)
+          throw ERR_TRACE_FORMAT(path, `line ${lineNo}`, opts.quoteInput === false ? e.expected : `${e.expected}, got ${JSON.stringify(line.slice(0, 120))}`);
         meta.skippedRecords++;
       };
       const parseLine = (line: string, lineNo: number): void => {
@@ -244,7 +245,8 @@ export function sizeOf(v: number, field: string, unit = 1): number {
 /** A start position of `unit` bytes per step (512: sectors; 1: bytes, rounded down) as a 512-byte sector number. */
 export function sectorOf(v: number, field: string, unit = 512): number {
   const sector = unit === 512 ? v : Math.floor((v * unit) / 512);
-  if (!(sector <= MAX_SECTOR) || !Number.isInteger(v)) throw new LineError(`${field}: a whole number of ${unit === 1 ? 'bytes' : `${unit}-byte units`} below ${unit === 512 ? '2^53' : `2^53 sectors`}`);
+  if (!(sector <= MAX_SECTOR) || !Number.isInteger(v))
+    throw new LineError(`${field}: a whole number of ${unit === 1 ? 'bytes' : `${unit}-byte units`} below ${unit === 512 ? '2^53' : `2^53 sectors`}`);
   return sector;
 }
 

@@ -38,7 +38,13 @@ export const mqsimFormat: TraceFormat = {
           const t = arrival(num(f[0], 'arrival_ns'));
           const type = f[4];
           if (type !== '0' && type !== '1') throw new LineError('type 0 (write) or 1 (read)');
-          b.push(t, sectorOf(num(f[2], 'start_sector'), 'start_sector'), sizeBytes(f[3], 'size_sectors', SECTOR_BYTES), type === '1' ? Op.READ : Op.WRITE, deviceOf(num(f[1], 'device'), 'device'));
+          b.push(
+            t,
+            sectorOf(num(f[2], 'start_sector'), 'start_sector'),
+            sizeBytes(f[3], 'size_sectors', SECTOR_BYTES),
+            type === '1' ? Op.READ : Op.WRITE,
+            deviceOf(num(f[1], 'device'), 'device'),
+          );
           return true;
         },
         fast: {

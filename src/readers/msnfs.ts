@@ -79,7 +79,8 @@ function replayerFormat(name: string, unit: number, description: string): TraceF
         const f: string[] = [];
         let rb: ReorderBuffer | undefined;
         let unaligned = 0;
-        const reorder = (b: TraceBuilder, meta: TraceMeta): ReorderBuffer => (rb ??= new ReorderBuffer(b, meta, { windowNs: 10e9, timing: false, rebase: false }));
+        const reorder = (b: TraceBuilder, meta: TraceMeta): ReorderBuffer =>
+          (rb ??= new ReorderBuffer(b, meta, { windowNs: 10e9, timing: false, rebase: false }));
         const push = (b: TraceBuilder, meta: TraceMeta, tsMs: number, device: number, start: number, size: number, read: boolean): void => {
           if (unit !== SECTOR_BYTES && start % SECTOR_BYTES !== 0) unaligned++;
           reorder(b, meta).push(
@@ -95,10 +96,19 @@ function replayerFormat(name: string, unit: number, description: string): TraceF
           parse(line, b, meta) {
             const n = splitWs(line, f);
             if (n === 0) return false;
-            if (n !== 5) throw new LineError(`5 space-separated fields: ts_ms device ${unit === SECTOR_BYTES ? 'block size_blocks' : 'offset_bytes size_bytes'} op`);
+            if (n !== 5)
+              throw new LineError(`5 space-separated fields: ts_ms device ${unit === SECTOR_BYTES ? 'block size_blocks' : 'offset_bytes size_bytes'} op`);
             const op = f[4];
             if (op !== '0' && op !== '1') throw new LineError('op 1 (read) or 0 (write)');
-            push(b, meta, num(f[0], 'ts_ms'), num(f[1], 'device'), num(f[2], unit === SECTOR_BYTES ? 'block' : 'offset_bytes'), num(f[3], unit === SECTOR_BYTES ? 'size_blocks' : 'size_bytes'), op === '1');
+            push(
+              b,
+              meta,
+              num(f[0], 'ts_ms'),
+              num(f[1], 'device'),
+              num(f[2], unit === SECTOR_BYTES ? 'block' : 'offset_bytes'),
+              num(f[3], unit === SECTOR_BYTES ? 'size_blocks' : 'size_bytes'),
+              op === '1',
+            );
             return true;
           },
           fast: {

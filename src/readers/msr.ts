@@ -43,7 +43,8 @@ export const msrFormat: TraceFormat = {
           if (lineNo === 1 && f[0].toLowerCase() === 'timestamp') return false;
           if (f.length !== 7) throw new LineError('7 comma-separated fields: Timestamp,Hostname,DiskNumber,Type,Offset,Size,ResponseTime');
           const ts = f[0];
-          if (!isDigits(ts) || ts.length <= LOW_DIGITS) throw new LineError('Timestamp: a Windows FILETIME (integer 100 ns ticks)');
+          // 19 digits: FILETIMEs up to year 30828 (2^63 ticks); more would lose the low digits' exactness.
+          if (!isDigits(ts) || ts.length <= LOW_DIGITS || ts.length > 19) throw new LineError('Timestamp: a Windows FILETIME (integer 100 ns ticks, at most 19 digits)');
           const hi = Number(ts.slice(0, -LOW_DIGITS));
           const lo = Number(ts.slice(-LOW_DIGITS));
           if (!rb) {

@@ -61,11 +61,7 @@ export async function sniffFormat(path: string, opts: InputOptions = {}): Promis
   const best = Math.max(...scored.map((x) => x.s));
   const tied = scored.filter((x) => x.s >= best - TIE).map((x) => x.f);
   if (tied.length > 1)
-    throw ERR_TRACE_AMBIGUOUS_FORMAT(
-      path,
-      tied.map((f) => f.explain?.(head) ?? f.name).join(' or '),
-      tied.map((f) => `--format ${f.name}`).join(' or '),
-    );
+    throw ERR_TRACE_AMBIGUOUS_FORMAT(path, tied.map((f) => f.explain?.(head) ?? f.name).join(' or '), tied.map((f) => `--format ${f.name}`).join(' or '));
   return tied[0];
 }
 

@@ -54,7 +54,7 @@ export class ReorderBuffer {
 
   push(t: number, sector: number, bytes: number, op: number, device: number, pid: number, issueNs = NaN, completeNs = NaN): void {
     const r = this.rows;
-    let i = r.append();
+    const i = r.append();
     if (t < this.lastOut) {
       // Too late to sort in. Everything held is at or after lastOut, so the row
       // can go out now at lastOut, keeping the output monotonic.
@@ -80,7 +80,9 @@ export class ReorderBuffer {
     const w = this.opts.windowNs / 1e9;
     if (this.reordered) this.meta.warnings.push(`${this.reordered} requests were out of time order in the file and were sorted (window ${w} s)`);
     if (this.clamped)
-      this.meta.warnings.push(`${this.clamped} requests were more than ${w} s out of order and were given the preceding request's time to keep the trace non-decreasing`);
+      this.meta.warnings.push(
+        `${this.clamped} requests were more than ${w} s out of order and were given the preceding request's time to keep the trace non-decreasing`,
+      );
   }
 
   /** Sort what is held if needed, then emit the rows older than `limit` (and any beyond maxPending). */

@@ -15,7 +15,15 @@ import type { TraceFormat } from './types.js';
 function isTencentLine(l: string): boolean {
   const f = l.split(',');
   // Unix seconds have 9-10 digits (2001..2286), which tells these rows from other 5-column CSVs.
-  return f.length === 5 && isDigits(f[0]) && (f[0].length === 10 || f[0].length === 9) && isDigits(f[1]) && isDigits(f[2]) && (f[3] === '0' || f[3] === '1') && isDigits(f[4]);
+  return (
+    f.length === 5 &&
+    isDigits(f[0]) &&
+    (f[0].length === 10 || f[0].length === 9) &&
+    isDigits(f[1]) &&
+    isDigits(f[2]) &&
+    (f[3] === '0' || f[3] === '1') &&
+    isDigits(f[4])
+  );
 }
 
 export const tencentFormat: TraceFormat = {

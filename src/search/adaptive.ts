@@ -140,7 +140,11 @@ export class AdaptiveSearch implements Planner {
       for (let j = 0; j < pool.length; j++) {
         const x = pos(pool[j]!);
         let d = Infinity;
-        for (const y of chosen) d = Math.min(d, x.reduce((s, v, q) => s + Math.abs(v - y[q]!), 0));
+        for (const y of chosen)
+          d = Math.min(
+            d,
+            x.reduce((s, v, q) => s + Math.abs(v - y[q]!), 0),
+          );
         if (d > bestD) [best, bestD] = [j, d];
       }
       const c = pool.splice(best, 1)[0]!;
@@ -193,7 +197,9 @@ export class AdaptiveSearch implements Planner {
       const { mean, std } = m.predict(pool);
       const a = Float64Array.from(mean, (mu, i) => acq(mu, std[i]!));
       const movable = new Set(relevant.map((p) => p.name));
-      const pick = all ? pool[argmax(a)]! : this.refine(space, m, pool, a, acq, rng, movable, (c) => !taken.has(configKey(space, c)) && !seenRel.has(relKey(c)));
+      const pick = all
+        ? pool[argmax(a)]!
+        : this.refine(space, m, pool, a, acq, rng, movable, (c) => !taken.has(configKey(space, c)) && !seenRel.has(relKey(c)));
       take({ config: pick, phase: width > 1.5 ? 'model:wide' : 'model' });
       const key = relKey(pick);
       seenRel.add(key);
@@ -275,7 +281,15 @@ export class AdaptiveSearch implements Planner {
     return Math.min(4, Math.max(this.opts.minWidth ?? 0.5, Math.sqrt(s / recent.length)));
   }
 
-  private candidates(space: ConfigSpace, model: Surrogate, rel: ReadonlyMap<string, number>, ok: readonly { config: Configuration; objective?: number }[], rng: Rng, width: number, taken: Set<string>): Configuration[] {
+  private candidates(
+    space: ConfigSpace,
+    model: Surrogate,
+    rel: ReadonlyMap<string, number>,
+    ok: readonly { config: Configuration; objective?: number }[],
+    rng: Rng,
+    width: number,
+    taken: Set<string>,
+  ): Configuration[] {
     const ranked = [...ok].sort((a, b) => b.objective! - a.objective!).slice(0, 3);
     const centres = ranked.length ? ranked.map((e) => e.config) : [space.baseline];
     const ls = model.lengthScales();
@@ -308,8 +322,19 @@ export class AdaptiveSearch implements Planner {
 
   /** The best of the top candidates after hill-climbing the acquisition through one-parameter moves. */
   /** `movable`: the parameters hill-climbing may change (over flat ones it only drifts, teaching the model nothing). */
-  private refine(space: ConfigSpace, model: Surrogate, pool: Configuration[], scores: Float64Array, acq: (mu: number, sd: number) => number, rng: Rng, movable: ReadonlySet<string>, fresh: (c: Configuration) => boolean): Configuration {
-    const order = Array.from(scores.keys()).sort((a, b) => scores[b]! - scores[a]!).slice(0, 5);
+  private refine(
+    space: ConfigSpace,
+    model: Surrogate,
+    pool: Configuration[],
+    scores: Float64Array,
+    acq: (mu: number, sd: number) => number,
+    rng: Rng,
+    movable: ReadonlySet<string>,
+    fresh: (c: Configuration) => boolean,
+  ): Configuration {
+    const order = Array.from(scores.keys())
+      .sort((a, b) => scores[b]! - scores[a]!)
+      .slice(0, 5);
 
     let best = pool[order[0]!]!;
     let bestA = scores[order[0]!]!;

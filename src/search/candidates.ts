@@ -20,7 +20,12 @@ export function enumerateFeasible(space: ConfigSpace, limit = ENUMERATE_LIMIT): 
     size *= levelCount(p);
     if (size > limit) return undefined;
   }
-  return [...gridConfigs(space, space.params.map((p) => Array.from({ length: levelCount(p) }, (_, i) => i)))];
+  return [
+    ...gridConfigs(
+      space,
+      space.params.map((p) => Array.from({ length: levelCount(p) }, (_, i) => i)),
+    ),
+  ];
 }
 
 /** A new level for `p`, away from index `i`: a Gaussian step of `scale` (in units of the whole range) for ordered kinds, any other value otherwise. */

@@ -74,8 +74,14 @@ export class SearchCoordinator {
   constructor(private readonly o: CoordinatorOptions) {
     validateSpace(o.space);
     const id = {
-      searcher: o.planner.name, space: o.space.name, evaluator: o.evaluator, workload: o.workload, others: o.others ?? [],
-      seed: o.seed ?? 1, gradeAlpha: o.gradeAlpha ?? DEFAULT_GRADE_ALPHA, minOtherRatio: o.minOtherRatio ?? DEFAULT_MIN_OTHER_RATIO,
+      searcher: o.planner.name,
+      space: o.space.name,
+      evaluator: o.evaluator,
+      workload: o.workload,
+      others: o.others ?? [],
+      seed: o.seed ?? 1,
+      gradeAlpha: o.gradeAlpha ?? DEFAULT_GRADE_ALPHA,
+      minOtherRatio: o.minOtherRatio ?? DEFAULT_MIN_OTHER_RATIO,
     };
     if (o.resume) {
       this.record = parseRecord(structuredClone(o.resume));
@@ -83,7 +89,8 @@ export class SearchCoordinator {
       this.record.status = 'running';
     } else this.record = newRecord(id);
     this.elapsedBefore = this.record.elapsedMs;
-    if (o.budget !== undefined && !(Number.isInteger(o.budget) && o.budget >= 1)) throw ERR_SEARCH(`budget ${o.budget}: expected an integer >= 1 (the baseline)`);
+    if (o.budget !== undefined && !(Number.isInteger(o.budget) && o.budget >= 1))
+      throw ERR_SEARCH(`budget ${o.budget}: expected an integer >= 1 (the baseline)`);
     for (const c of o.pending ?? []) {
       const cfg = validateConfig(o.space, c, { unknown: 'ignore' });
       this.pendingByKey.set(configKey(o.space, cfg), { config: cfg, phase: 'resumed', proposedAt: Date.now() });
@@ -179,9 +186,12 @@ export class SearchCoordinator {
     };
     const ms = timing.ms ?? Date.now() - out.proposedAt;
     let ev: EvaluationRecord;
-    const why = 'error' in outcome ? outcome.error : badMetrics(outcome.metrics) ?? (outcome.others ?? []).map(badMetrics).find((w) => w !== undefined);
+    const why = 'error' in outcome ? outcome.error : (badMetrics(outcome.metrics) ?? (outcome.others ?? []).map(badMetrics).find((w) => w !== undefined));
     const nOthers = this.record.others.length;
-    const othersWrong = !('error' in outcome) && (outcome.others ?? []).length !== nOthers ? `expected metrics for ${nOthers} non-target workloads, got ${(outcome.others ?? []).length}` : undefined;
+    const othersWrong =
+      !('error' in outcome) && (outcome.others ?? []).length !== nOthers
+        ? `expected metrics for ${nOthers} non-target workloads, got ${(outcome.others ?? []).length}`
+        : undefined;
     if (why || othersWrong || 'error' in outcome) ev = { ...base, status: 'failed', message: why ?? othersWrong!, ms };
     else {
       try {

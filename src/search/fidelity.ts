@@ -58,7 +58,10 @@ export function splitBudget(budget: number, fraction: number, share = 0.5, maxSc
   if (!(fraction > 0 && fraction < 1)) throw ERR_SEARCH(`screening fraction ${fraction}: expected a number strictly between 0 and 1`);
   const screen = Math.min(maxScreen, Math.floor((budget * share) / fraction));
   const whole = budget - Math.ceil(screen * fraction);
-  if (whole < 2 || screen < 2) throw ERR_SEARCH(`a budget of ${budget} cannot be split into a screen on ${fraction} of the trace and a search on the whole (it needs >= 2 of each); raise the budget or screen on less`);
+  if (whole < 2 || screen < 2)
+    throw ERR_SEARCH(
+      `a budget of ${budget} cannot be split into a screen on ${fraction} of the trace and a search on the whole (it needs >= 2 of each); raise the budget or screen on less`,
+    );
   return { screen, whole };
 }
 
@@ -67,7 +70,14 @@ export async function runMultiFidelity(o: MultiFidelityOptions): Promise<MultiFi
   const requests = Math.max(1, Math.round(o.totalRequests * o.fraction));
   const screenRef = prefixWorkload(o.workload, requests, o.fraction);
   const others = (o.others ?? []).map((w) => prefixWorkload(w, requests, o.fraction));
-  const base = { space: o.space, evaluator: o.evaluator, ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.signal ? { signal: o.signal } : {}), ...(o.gradeAlpha !== undefined ? { gradeAlpha: o.gradeAlpha } : {}), ...(o.minOtherRatio !== undefined ? { minOtherRatio: o.minOtherRatio } : {}) };
+  const base = {
+    space: o.space,
+    evaluator: o.evaluator,
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.gradeAlpha !== undefined ? { gradeAlpha: o.gradeAlpha } : {}),
+    ...(o.minOtherRatio !== undefined ? { minOtherRatio: o.minOtherRatio } : {}),
+  };
   const screen = await runSearch(new PlannedSearch(new AdaptiveSearch(o.adaptive), o.batch ?? 1), {
     ...base,
     workload: screenRef,

@@ -14,8 +14,10 @@ export const DEFAULT_MIN_OTHER_RATIO = 0.9;
 export function badMetrics(m: unknown): string | undefined {
   if (typeof m !== 'object' || m === null) return `expected a metrics object, got ${m === null ? 'null' : typeof m}`;
   const { latencyMeanUs, throughputBps } = m as Partial<Metrics>;
-  if (typeof latencyMeanUs !== 'number' || !Number.isFinite(latencyMeanUs) || latencyMeanUs <= 0) return `latencyMeanUs is ${latencyMeanUs}, expected a positive finite number`;
-  if (typeof throughputBps !== 'number' || !Number.isFinite(throughputBps) || throughputBps <= 0) return `throughputBps is ${throughputBps}, expected a positive finite number`;
+  if (typeof latencyMeanUs !== 'number' || !Number.isFinite(latencyMeanUs) || latencyMeanUs <= 0)
+    return `latencyMeanUs is ${latencyMeanUs}, expected a positive finite number`;
+  if (typeof throughputBps !== 'number' || !Number.isFinite(throughputBps) || throughputBps <= 0)
+    return `throughputBps is ${throughputBps}, expected a positive finite number`;
   return undefined;
 }
 

@@ -25,7 +25,11 @@ export class GradeModel {
   private lastRefitN = 0;
   private X: Float64Array[] = [];
 
-  constructor(readonly space: ConfigSpace, private readonly opts: ModelOptions = {}, private readonly seed = 1) {
+  constructor(
+    readonly space: ConfigSpace,
+    private readonly opts: ModelOptions = {},
+    private readonly seed = 1,
+  ) {
     this.encoder = new Encoder(space);
   }
 
@@ -47,7 +51,7 @@ export class GradeModel {
     const base = this.opts.gpr ?? {};
     try {
       const gp = new GaussianProcess({
-        kernel: this.gp && !refit ? this.gp.kernel : base.kernel ?? autobloxKernel(),
+        kernel: this.gp && !refit ? this.gp.kernel : (base.kernel ?? autobloxKernel()),
         normalizeY: base.normalizeY ?? true,
         mean: base.mean ?? 'constant',
         alpha: base.alpha ?? 1e-10,

@@ -62,7 +62,10 @@ export function mixSeed(...xs: number[]): number {
 export class PlannedSearch implements Searcher {
   readonly name: string;
   /** `batch`: configurations proposed and evaluated together per round (default 1). */
-  constructor(readonly planner: Planner, readonly batch = 1) {
+  constructor(
+    readonly planner: Planner,
+    readonly batch = 1,
+  ) {
     if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch must be a positive integer, got ${batch}`);
     this.name = planner.name;
   }

@@ -76,7 +76,8 @@ export function parseRecord(json: unknown, where = 'search record'): SearchRecor
   const r = json as Record<string, unknown>;
   if (r.version !== 1) bad('version', '1');
   for (const k of ['searcher', 'space', 'evaluator', 'workload', 'createdAt', 'status'] as const) if (typeof r[k] !== 'string') bad(k, 'a string');
-  for (const k of ['seed', 'gradeAlpha', 'minOtherRatio', 'elapsedMs'] as const) if (typeof r[k] !== 'number' || !Number.isFinite(r[k])) bad(k, 'a finite number');
+  for (const k of ['seed', 'gradeAlpha', 'minOtherRatio', 'elapsedMs'] as const)
+    if (typeof r[k] !== 'number' || !Number.isFinite(r[k])) bad(k, 'a finite number');
   if (!Array.isArray(r.others)) bad('others', 'an array of workload names');
   if (!Array.isArray(r.evaluations)) bad('evaluations', 'an array');
   (r.evaluations as unknown[]).forEach((e, i) => {
@@ -86,7 +87,8 @@ export function parseRecord(json: unknown, where = 'search record'): SearchRecor
     if (typeof ev.config !== 'object' || ev.config === null) bad(`evaluations[${i}].config`, 'an object');
     if (ev.status !== 'ok' && ev.status !== 'failed') bad(`evaluations[${i}].status`, '"ok" or "failed"');
     if (ev.status === 'ok') {
-      for (const k of ['grade', 'objective', 'otherRatio'] as const) if (typeof ev[k] !== 'number' || !Number.isFinite(ev[k])) bad(`evaluations[${i}].${k}`, 'a finite number');
+      for (const k of ['grade', 'objective', 'otherRatio'] as const)
+        if (typeof ev[k] !== 'number' || !Number.isFinite(ev[k])) bad(`evaluations[${i}].${k}`, 'a finite number');
       if (typeof ev.metrics !== 'object' || ev.metrics === null) bad(`evaluations[${i}].metrics`, 'an object');
     }
   });
@@ -98,7 +100,13 @@ export function parseRecord(json: unknown, where = 'search record'): SearchRecor
  * record's first evaluation; an evaluation at index 0 is the baseline and
  * its own reference). Throws when the grade is not finite.
  */
-export function gradeEvaluation(record: SearchRecord, base: Omit<EvaluationRecord, 'status' | 'ms'>, metrics: Metrics, others: Metrics[], ms: number): EvaluationRecord {
+export function gradeEvaluation(
+  record: SearchRecord,
+  base: Omit<EvaluationRecord, 'status' | 'ms'>,
+  metrics: Metrics,
+  others: Metrics[],
+  ms: number,
+): EvaluationRecord {
   let ref = { target: metrics, others };
   if (base.index !== 0) {
     const b = record.evaluations[0];
@@ -147,5 +155,6 @@ export function checkResumable(r: SearchRecord, id: RecordIdentity): void {
     ['workload', r.workload, id.workload],
     ['others', r.others.join(','), id.others.join(',')],
   ];
-  for (const [field, had, now] of want) if (had !== now) throw ERR_SEARCH(`cannot resume: the record's ${field} is ${JSON.stringify(had)}, this search's is ${JSON.stringify(now)}`);
+  for (const [field, had, now] of want)
+    if (had !== now) throw ERR_SEARCH(`cannot resume: the record's ${field} is ${JSON.stringify(had)}, this search's is ${JSON.stringify(now)}`);
 }

@@ -45,7 +45,8 @@ export interface SearchOptions {
 export async function runSearch(searcher: Searcher, o: SearchOptions): Promise<SearchRecord> {
   validateSpace(o.space);
   if (o.budget.evaluations === undefined && o.budget.timeMs === undefined) throw ERR_SEARCH('give a budget: evaluations and/or wall time');
-  if (o.budget.evaluations !== undefined && !(o.budget.evaluations >= 1)) throw ERR_SEARCH(`evaluation budget ${o.budget.evaluations}: expected at least 1 (the baseline)`);
+  if (o.budget.evaluations !== undefined && !(o.budget.evaluations >= 1))
+    throw ERR_SEARCH(`evaluation budget ${o.budget.evaluations}: expected at least 1 (the baseline)`);
   if (o.space.name !== o.evaluator.space) throw ERR_SEARCH(`evaluator ${o.evaluator.name} evaluates space ${o.evaluator.space}, not ${o.space.name}`);
   const broken = violations(o.space, o.space.baseline);
   if (broken.length > 0) {
@@ -54,8 +55,14 @@ export async function runSearch(searcher: Searcher, o: SearchOptions): Promise<S
     throw ERR_SEARCH(`the baseline of space ${o.space.name} violates ${broken.join(', ')}; grades are relative to it, so give a feasible baseline`);
   }
   const identity: RecordIdentity = {
-    searcher: searcher.name, space: o.space.name, evaluator: o.evaluator.name, workload: o.workload.name, others: (o.others ?? []).map((w) => w.name),
-    seed: o.seed ?? 1, gradeAlpha: o.gradeAlpha ?? DEFAULT_GRADE_ALPHA, minOtherRatio: o.minOtherRatio ?? DEFAULT_MIN_OTHER_RATIO,
+    searcher: searcher.name,
+    space: o.space.name,
+    evaluator: o.evaluator.name,
+    workload: o.workload.name,
+    others: (o.others ?? []).map((w) => w.name),
+    seed: o.seed ?? 1,
+    gradeAlpha: o.gradeAlpha ?? DEFAULT_GRADE_ALPHA,
+    minOtherRatio: o.minOtherRatio ?? DEFAULT_MIN_OTHER_RATIO,
   };
   let record: SearchRecord;
   if (o.resume) {
@@ -63,7 +70,16 @@ export async function runSearch(searcher: Searcher, o: SearchOptions): Promise<S
     checkResumable(record, identity);
     record.status = 'running';
   } else record = newRecord(identity);
-  const session = new SearchSession({ space: o.space, evaluator: o.evaluator, workload: o.workload, others: o.others ?? [], budget: o.budget, record, signal: o.signal, onEvent: o.onEvent });
+  const session = new SearchSession({
+    space: o.space,
+    evaluator: o.evaluator,
+    workload: o.workload,
+    others: o.others ?? [],
+    budget: o.budget,
+    record,
+    signal: o.signal,
+    onEvent: o.onEvent,
+  });
   let status: SearchStatus;
   try {
     const base = await session.evaluate(o.space.baseline, 'baseline');

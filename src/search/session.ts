@@ -133,7 +133,8 @@ export class SearchSession {
   async evaluate(config: Configuration, phase: string): Promise<EvaluationRecord> {
     // Searchers start from the baseline, which may carry fixed non-parameter settings: only parameters are recorded.
     const cfg = validateConfig(this.space, config, { constraints: false, unknown: 'ignore' });
-    if (!isFeasible(this.space, cfg)) throw ERR_SEARCH(`searcher proposed a configuration that violates the constraints of space ${this.space.name}: ${configKey(this.space, cfg)}`);
+    if (!isFeasible(this.space, cfg))
+      throw ERR_SEARCH(`searcher proposed a configuration that violates the constraints of space ${this.space.name}: ${configKey(this.space, cfg)}`);
     const key = configKey(this.space, cfg);
     const cached = this.byKey.get(key);
     if (cached) {
@@ -146,7 +147,14 @@ export class SearchSession {
     const t0 = performance.now();
     const { evaluator, workload, others } = this.init;
     // The index is the position at which the result is recorded: concurrent evaluations finish in any order.
-    const base: Omit<EvaluationRecord, 'status' | 'ms'> = { index: -1, config: cfg, evaluator: evaluator.name, workload: workload.name, startedAt: startedAt.toISOString(), phase };
+    const base: Omit<EvaluationRecord, 'status' | 'ms'> = {
+      index: -1,
+      config: cfg,
+      evaluator: evaluator.name,
+      workload: workload.name,
+      startedAt: startedAt.toISOString(),
+      phase,
+    };
     let ev: EvaluationRecord;
     this.inFlight++;
     try {
@@ -169,7 +177,13 @@ export class SearchSession {
     } catch (e) {
       // A cancelled evaluation is not a result: stop without recording it.
       if (this.init.signal?.aborted) throw new StopSearch('cancelled');
-      ev = { ...base, index: this.record.evaluations.length, status: 'failed', message: e instanceof Error ? e.message : String(e), ms: performance.now() - t0 };
+      ev = {
+        ...base,
+        index: this.record.evaluations.length,
+        status: 'failed',
+        message: e instanceof Error ? e.message : String(e),
+        ms: performance.now() - t0,
+      };
     } finally {
       this.inFlight--;
     }
@@ -182,7 +196,14 @@ export class SearchSession {
     const best = bestOf(this.record.evaluations);
     this.record.best = best?.index;
     const lim = this.init.budget.evaluations;
-    this.init.onEvent?.({ type: 'evaluation', evaluation: ev, count: this.record.evaluations.length, ...(lim !== undefined ? { limit: lim } : {}), ...(best ? { best } : {}), record: this.record });
+    this.init.onEvent?.({
+      type: 'evaluation',
+      evaluation: ev,
+      count: this.record.evaluations.length,
+      ...(lim !== undefined ? { limit: lim } : {}),
+      ...(best ? { best } : {}),
+      record: this.record,
+    });
     if (best && best !== before) this.init.onEvent?.({ type: 'improved', best });
     return ev;
   }

@@ -104,7 +104,13 @@ export class Surrogate {
     const sd = opts.lengthScalePriorSd ?? 1;
     const terms = new Map<number, [number, number]>(Array.from({ length: np }, (_, i) => [1 + i, [Math.log(opts.lengthScalePriorMedian ?? 0.5), sd]]));
     const gp = new GaussianProcess({
-      kernel: this.prior(), normalizeY: false, mean: 'constant', alpha: 1e-8, restarts: opts.restarts ?? 2, seed: opts.seed ?? 1, optimizer: { maxIter: 200 },
+      kernel: this.prior(),
+      normalizeY: false,
+      mean: 'constant',
+      alpha: 1e-8,
+      restarts: opts.restarts ?? 2,
+      seed: opts.seed ?? 1,
+      optimizer: { maxIter: 200 },
       ...(sd > 0 ? { prior: logNormalPrior(terms) } : {}),
     });
     gp.fit(this.X, z);

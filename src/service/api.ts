@@ -150,13 +150,19 @@ export class InProcessApi extends HostLocal implements SsdtuneApi {
     /** Who is recorded in audit and device records: cli, api, retune... */
     readonly actor: string,
     private readonly version = '',
+    /**
+     * Paths come from remote callers (the REST API): a trace is registered by
+     * path only under the upload directory and the configured `traceDirs`, and
+     * no error quotes a byte of the file. The CLI's own paths are not confined.
+     */
+    private readonly confinePaths = false,
   ) {
     super();
   }
 
   /** The same API recording another actor (a REST request's). */
   as(actor: string): InProcessApi {
-    return actor === this.actor ? this : new InProcessApi(this.svc, actor, this.version);
+    return actor === this.actor ? this : new InProcessApi(this.svc, actor, this.version, this.confinePaths);
   }
 
   /** Bumped on every write to a kind, by any process sharing the store (REST list pages are cached by it). */
@@ -165,7 +171,7 @@ export class InProcessApi extends HostLocal implements SsdtuneApi {
   }
 
   addTrace(path: string): Promise<TraceRecord> {
-    return registerLocalTrace(this.svc, path, this.actor);
+    return registerLocalTrace(this.svc, path, this.actor, { confine: this.confinePaths });
   }
 
   uploadTrace(body: Readable, name: string): Promise<TraceRecord> {

@@ -112,7 +112,10 @@ const EVALUATORS_TABLE = {
       const device = o.device;
       if (!device) throw ERR_USAGE('the live evaluator replays on a block device: give --device (read-only unless --scratch)');
       const r = o.replay;
-      const mode = r.mode === 'closed' ? { mode: 'closed' as const, queueDepth: r.queueDepth } : { mode: 'timed' as const, timeScale: r.mode === 'scaled' ? 1 / r.speedup : 1 };
+      const mode =
+        r.mode === 'closed'
+          ? { mode: 'closed' as const, queueDepth: r.queueDepth }
+          : { mode: 'timed' as const, timeScale: r.mode === 'scaled' ? 1 / r.speedup : 1 };
       return (run) => {
         if (!run.deviceState) throw ERR_USAGE('the live evaluator needs a store for the way back to the device (the ConfDB)');
         return new LiveEvaluator({ device, store: run.deviceState, ...mode });
@@ -188,9 +191,14 @@ export function planTune(
   if (!entry.replayModes.includes(r.replay.mode)) {
     throw ERR_USAGE(`the ${r.evaluator} evaluator cannot replay in "${r.replay.mode}" mode; it honours ${entry.replayModes.join(', ')}`);
   }
-  if (r.lbaPolicy && !entry.lbaPolicy) throw ERR_USAGE(`the ${r.evaluator} evaluator maps no addresses onto a simulated capacity: lbaPolicy does not apply to it`);
-  if (r.device && entry.device === 'unused') throw ERR_USAGE(`the ${r.evaluator} evaluator works from the trace alone: --device does not apply to it (the live evaluator replays on a device)`);
-  const makeEvaluator = entry.prepare({ replay: r.replay, ...(r.lbaPolicy ? { lbaPolicy: r.lbaPolicy } : {}), ...(r.device ? { device: r.device } : {}) }, settings);
+  if (r.lbaPolicy && !entry.lbaPolicy)
+    throw ERR_USAGE(`the ${r.evaluator} evaluator maps no addresses onto a simulated capacity: lbaPolicy does not apply to it`);
+  if (r.device && entry.device === 'unused')
+    throw ERR_USAGE(`the ${r.evaluator} evaluator works from the trace alone: --device does not apply to it (the live evaluator replays on a device)`);
+  const makeEvaluator = entry.prepare(
+    { replay: r.replay, ...(r.lbaPolicy ? { lbaPolicy: r.lbaPolicy } : {}), ...(r.device ? { device: r.device } : {}) },
+    settings,
+  );
   const evaluator = r.evaluator;
   return { space: r.space, evaluator, makeEvaluator, buildSpace: () => space.build({ evaluator, ...(r.device ? { device: r.device } : {}) }) };
 }

@@ -46,7 +46,7 @@ export async function openService(settings: Settings, handlers: Record<string, (
       svc.jobs = new BullJobQueue(db, made, settings.queue, { concurrency: o.tuneConcurrency ?? 0, lockMs: o.lockMs ?? DEFAULT_LOCK_MS });
       svc.evaluations = new RemoteEvaluations(db, settings.queue);
     } else {
-      svc.jobs = new JobRunner(db, made);
+      svc.jobs = new JobRunner(db, made, { maxQueued: settings.maxQueuedJobs, maxAttempts: settings.maxJobAttempts });
     }
     await svc.jobs.recoverInterrupted();
   } catch (e) {

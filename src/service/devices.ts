@@ -128,14 +128,25 @@ export async function applyConfig(svc: Service, req: ApplyRequest, actor: string
 }
 
 /** Apply values learned for a workload (retune): a configuration id only names where they came from. */
-export async function applyValues(svc: Service, device: string, values: Record<string, string | number>, o: { dryRun?: boolean; actor: string; configId?: string }): Promise<ApplyResult> {
+export async function applyValues(
+  svc: Service,
+  device: string,
+  values: Record<string, string | number>,
+  o: { dryRun?: boolean; actor: string; configId?: string },
+): Promise<ApplyResult> {
   const store = o.dryRun ? new MemoryStateStore() : new ConfDbStateStore(svc.db, o.actor, o.configId);
   return hostApplier().apply(device, values, { store, dryRun: !!o.dryRun });
 }
 
 export async function revertDevice(svc: Service, device: string, o: { dryRun?: boolean }, actor: string): Promise<RevertOutcome> {
   const r: RevertResult = await hostApplier().revert(device, { store: new ConfDbStateStore(svc.db, actor), dryRun: !!o.dryRun });
-  return { device: r.device.disk.name, dryRun: r.dryRun, changes: changes(r.changes), after: r.after, ...(r.interrupted ? { interrupted: r.interrupted } : {}) };
+  return {
+    device: r.device.disk.name,
+    dryRun: r.dryRun,
+    changes: changes(r.changes),
+    after: r.after,
+    ...(r.interrupted ? { interrupted: r.interrupted } : {}),
+  };
 }
 
 export async function verifyDevice(svc: Service, device: string): Promise<VerifyOutcome> {

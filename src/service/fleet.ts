@@ -22,7 +22,7 @@
 import type { Readable } from 'node:stream';
 import { ConfDB, pinKey } from '../confdb/db.js';
 import { newId } from '../confdb/ids.js';
-import type { ConfigRecord, JobRecord, PinRecord, TraceRecord, WorkloadRecord } from '../confdb/records.js';
+import type { ConfigRecord, JobRecord, PinRecord, TraceRecord } from '../confdb/records.js';
 import { ERR_NOT_FOUND, ERR_USAGE } from '../errors.js';
 import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
 import { identify, profileWorkload, type Identification } from '../ml/identify.js';
@@ -106,6 +106,16 @@ function checkReport(r: AgentReport, windowSize: number): void {
 /** Each process's known workloads, per store and model (the similarity model's window size and id). */
 const caches = new WeakMap<ConfDB, FollowingWorkloadStore>();
 
+/** One registration at a time per store in this process (the store's lock then orders the processes). */
+const registering = {
+  tails: new WeakMap<ConfDB, Promise<unknown>>(),
+  run<T>(db: ConfDB, fn: () => Promise<T>): Promise<T> {
+    const out = (this.tails.get(db) ?? Promise.resolve()).then(fn, fn);
+    this.tails.set(db, out.catch(() => {}));
+    return out;
+  },
+};
+
 export function fleetSearchKey(workloadId: string, deviceClass: string): string {
   return `fleet-search:${workloadId}:${FLEET_SPACE}:${deviceClass}`;
 }
@@ -117,25 +127,32 @@ export async function report(svc: Service, r: AgentReport): Promise<Recommendati
   let known = caches.get(svc.db);
   if (!known) caches.set(svc.db, (known = new FollowingWorkloadStore(model.meta.windowSize, model.id)));
   const cache = known;
-  let ident = await identify(model, [r.descriptors], { list: () => cache.list(svc.db) });
-  let workload: WorkloadRecord | undefined = ident.kind === 'known' ? await svc.db.get('workloads', ident.nearest!.id) : undefined;
+  // The report's windows are one device stream (ml/identify.ts).
+  const list = () => cache.list(svc.db);
+  let ident = await identify(model, [r.descriptors], { list });
   let created = false;
-  if (!workload) {
-    // Under the lock, against the store as it is now (another agent may have registered it meanwhile).
-    ({ ident, workload, created } = await svc.db.exclusive('fleet:register-workload', async (tx) => {
-      // Only what was registered since this process last looked is read: the lock is held for milliseconds.
-      const fresh = await identify(model, [r.descriptors], { list: () => cache.list(tx) });
-      const found = fresh.kind === 'known' ? await tx.get('workloads', fresh.nearest!.id) : undefined;
-      if (found) return { ident: fresh, workload: found, created: false };
-      const id = newId();
-      const name = `${r.host}/${r.device} at ${new Date().toISOString()}`;
-      const prof = profileWorkload(model, id, name, [r.descriptors]);
-      const w = workloadRecord(prof, { name, source: { paths: [], format: 'agent-descriptors', requests: r.descriptors.length * r.windowSize }, windowSize: r.windowSize, ...(model.id ? { modelId: model.id } : {}) });
-      await tx.batch([{ kind: 'workloads', type: 'put', value: w }, ConfDB.audit(`agent:${r.host}`, 'fleet.workload', { id, device: r.device })]);
-      return { ident: fresh, workload: w, created: true };
+  if (ident.kind !== 'known') {
+    // One registration at a time in this process: a report queued behind another's registration of
+    // the same new workload finds it in the cache and never takes the store's lock.
+    ({ ident, created } = await registering.run(svc.db, async () => {
+      const again = await identify(model, [r.descriptors], { list });
+      if (again.kind === 'known') return { ident: again, created: false };
+      // Under the store's lock, against the store as it is now (another serve instance may have registered it).
+      return svc.db.exclusive('fleet:register-workload', async (tx) => {
+        // Only what was registered since this process last looked is read: the lock is held for milliseconds.
+        const fresh = await identify(model, [r.descriptors], { list: () => cache.list(tx) });
+        if (fresh.kind === 'known') return { ident: fresh, created: false };
+        const id = newId();
+        const name = `${r.host}/${r.device} at ${new Date().toISOString()}`;
+        const prof = profileWorkload(model, id, name, [r.descriptors]);
+        const w = workloadRecord(prof, { name, source: { paths: [], format: 'agent-descriptors', requests: r.descriptors.length * r.windowSize }, windowSize: r.windowSize, ...(model.id ? { modelId: model.id } : {}) });
+        await tx.batch([{ kind: 'workloads', type: 'put', value: w }, ConfDB.audit(`agent:${r.host}`, 'fleet.workload', { id, device: r.device })]);
+        return { ident: { ...fresh, nearest: { id, name, distance: 0 } }, created: true };
+      });
     }));
   }
-  const w = workload!;
+  // Known: the cache has its id and name (no read of the record).
+  const w = ident.nearest!;
   const cls = deviceClassKey(r.deviceClass);
   const config = await recommended(svc.db, w.id, cls);
   let search: Recommendation['search'] = { state: 'none' };

@@ -6,9 +6,9 @@
  */
 import { ERR_FEATURES_TOO_SHORT } from '../errors.js';
 import type { DescribedTrace } from '../ml/characterise.js';
-import { traceStreams } from '../ml/data.js';
 import { identify, type Identification, type Method } from '../ml/identify.js';
 import { loadSimilarityModel, type SimilarityModel } from '../ml/model-io.js';
+import { describeOffThread, embedOffThread } from '../ml/worker.js';
 import type { Service } from './context.js';
 import { ConfDBWorkloadStore } from './workload-store.js';
 
@@ -29,6 +29,8 @@ export interface DescribedForIdentification {
   format: string;
   /** Window vectors per device stream: windows never mix devices, as in training (ml/data.ts). */
   streams: Float64Array[][];
+  /** The similarity network's embedding of each window, per device stream. */
+  embeddings: number[][][];
   identification: Identification;
 }
 
@@ -37,14 +39,28 @@ export interface DescribedForIdentification {
  * it. `purpose` ends the error when no device makes a full window ("tuning
  * needs at least one").
  */
-export async function identifyTrace(svc: Service, tracePath: string, o: { format?: string; method?: IdentifyMethod; purpose: string }): Promise<DescribedForIdentification> {
+export async function identifyTrace(
+  svc: Service,
+  tracePath: string,
+  o: { format?: string; method?: IdentifyMethod; purpose: string; signal?: AbortSignal },
+): Promise<DescribedForIdentification> {
   const model = await similarityModel(svc.settings.modelDir);
   const windowSize = model.meta.windowSize;
-  const t = await traceStreams(tracePath, windowSize, o.format);
+  // Reading, describing (per device, as training does: ml/data.ts) and the network's pass over every
+  // window run on the ML worker: the server keeps answering meanwhile.
+  const t = await describeOffThread(tracePath, { windowSize, ...(o.format ? { format: o.format } : {}), ...(o.signal ? { signal: o.signal } : {}) });
   if (t.described.windows.length === 0) throw ERR_FEATURES_TOO_SHORT(tracePath, `${t.requests} requests make no full window of ${windowSize} on any one device; ${o.purpose}`);
   const streams = t.streams.map((s) => s.windows);
-  const identification = await identify(model, streams, new ConfDBWorkloadStore(svc.db, windowSize, model.id), { method: o.method ?? 'network' });
-  return { model, described: t.described, format: t.format, streams, identification };
+  // One pass for every stream's windows, cut back into streams.
+  const all = await embedOffThread(svc.settings.modelDir, streams.flat());
+  const embeddings: number[][][] = [];
+  let at = 0;
+  for (const s of streams) {
+    embeddings.push(all.slice(at, at + s.length));
+    at += s.length;
+  }
+  const identification = await identify(model, streams, new ConfDBWorkloadStore(svc.db, windowSize, model.id), { method: o.method ?? 'network', embedded: embeddings });
+  return { model, described: t.described, format: t.format, streams, embeddings, identification };
 }
 
 /** What `ssdtune identify` reports. */

@@ -5,13 +5,18 @@
  * marks it `interrupted` and can resume it from the checkpoint.
  *
  * Two submissions with the same key (same workload, space, evaluator,
- * budget) share one job instead of doing the work twice.
+ * budget) share one job instead of doing the work twice: the check and the
+ * insert run under one ConfDB lock, so concurrent identical submissions make
+ * one job. The queue is bounded (SSDTUNE_QUEUE_FULL, HTTP 429, beyond
+ * `maxQueued` waiting jobs), and a job whose runs were interrupted
+ * `maxAttempts` times (a crash it causes itself, say) is failed instead of
+ * resumed again at every start.
  */
 import { EventEmitter } from 'node:events';
 import { ConfDB } from '../confdb/db.js';
 import { newId } from '../confdb/ids.js';
 import type { JobRecord, JobStatus } from '../confdb/records.js';
-import { ERR_CONFLICT, ERR_USAGE, isSsdtuneError } from '../errors.js';
+import { ERR_CONFLICT, ERR_QUEUE_FULL, ERR_USAGE, isSsdtuneError } from '../errors.js';
 import { ACTIVE_JOB_STATES, pollJob, type JobQueue } from './queue.js';
 
 export interface JobControl {
@@ -36,19 +41,34 @@ const PROGRESS_PERSIST_MS = 1000;
 const HEARTBEAT_MS = 15_000;
 const LEASE_MS = 60_000;
 
+export interface JobLimits {
+  /** Jobs run at once. */
+  concurrency?: number;
+  /** Queued jobs beyond which a submission is refused (429). */
+  maxQueued?: number;
+  /** Runs of one job that may start (the first and the automatic resumes after interruptions). */
+  maxAttempts?: number;
+  /** How long cancel() waits for a running job to stop before it answers. */
+  cancelWaitMs?: number;
+}
+
+export const JOB_LIMITS: Required<JobLimits> = { concurrency: 1, maxQueued: 100, maxAttempts: 3, cancelWaitMs: 5000 };
+
 /** The in-process JobQueue (the default): jobs run in the process that holds the ConfDB. */
 export class JobRunner extends EventEmitter implements JobQueue {
   private queue: string[] = [];
   private running = new Map<string, { abort: AbortController; done: Promise<void> }>();
   private closed = false;
   private readonly heartbeat?: NodeJS.Timeout;
+  private readonly limits: Required<JobLimits>;
 
   constructor(
     private readonly db: ConfDB,
     private readonly handlers: Record<string, JobHandler>,
-    private readonly concurrency = 1,
+    limits: JobLimits = {},
   ) {
     super();
+    this.limits = { ...JOB_LIMITS, ...Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined)) };
     if (db.shared) {
       this.heartbeat = setInterval(() => void this.touchOwnJobs().catch(() => {}), HEARTBEAT_MS);
       this.heartbeat.unref();
@@ -73,26 +93,48 @@ export class JobRunner extends EventEmitter implements JobQueue {
     return marked;
   }
 
-  /** Queue again every job that `recoverInterrupted` marked (the server does this at start). */
+  /**
+   * Queue again every job that `recoverInterrupted` marked (the server does
+   * this at start), except those already started maxAttempts times: they are
+   * failed, so a job that takes the process down cannot do so at every start.
+   */
   async resumeInterrupted(actor: string): Promise<JobRecord[]> {
     const jobs = (await this.db.jobsWithStatus(['interrupted'])).filter((j) => this.handlers[j.kind]);
     const out: JobRecord[] = [];
-    for (const j of jobs) out.push(await this.resume(j.id, actor));
+    for (const j of jobs) {
+      const attempts = j.attempts ?? 0;
+      if (attempts >= this.limits.maxAttempts) {
+        const error = `interrupted ${attempts} times (limit ${this.limits.maxAttempts}); not resumed again automatically: resume it explicitly (POST /v1/jobs/${j.id}/resume) once the cause is fixed`;
+        const failed: JobRecord = { ...j, status: 'failed', error, updatedAt: new Date().toISOString() };
+        await this.db.batch([{ kind: 'jobs', type: 'put', value: failed }, ConfDB.audit(actor, 'jobs.retry-limit', { id: j.id, attempts })]);
+        this.emit('update', failed);
+        continue;
+      }
+      out.push(await this.resume(j.id, actor));
+    }
     return out;
   }
 
   async submit(kind: string, key: string, params: Record<string, unknown>, actor: string, opts: { force?: boolean } = {}): Promise<{ job: JobRecord; deduplicated: boolean }> {
     if (!this.handlers[kind]) throw ERR_USAGE(`unknown job kind "${kind}"; known: ${Object.keys(this.handlers).join(', ')}`);
-    if (!opts.force) {
-      const same = await this.db.latestJobWithKey(key, [...ACTIVE, 'done']);
-      if (same) return { job: same, deduplicated: true };
+    // One lock for the check and the insert: identical concurrent submissions share one job, and the bound holds.
+    const r = await this.db.exclusive('jobs:submit', async (tx) => {
+      if (!opts.force) {
+        const same = await tx.latestJobWithKey(key, [...ACTIVE, 'done']);
+        if (same) return { job: same, deduplicated: true };
+      }
+      const waiting = (await tx.jobsWithStatus(['queued'])).length;
+      if (waiting >= this.limits.maxQueued) throw ERR_QUEUE_FULL(waiting, this.limits.maxQueued);
+      const now = new Date().toISOString();
+      const job: JobRecord = { id: newId(), kind: kind as JobRecord['kind'], status: 'queued', key, params, progress: { done: 0, total: 0 }, createdAt: now, updatedAt: now };
+      await tx.batch([{ kind: 'jobs', type: 'put', value: job }, ConfDB.audit(actor, 'jobs.submit', { id: job.id, kind, key })]);
+      return { job, deduplicated: false };
+    });
+    if (!r.deduplicated) {
+      this.queue.push(r.job.id);
+      this.pump();
     }
-    const now = new Date().toISOString();
-    const job: JobRecord = { id: newId(), kind: kind as JobRecord['kind'], status: 'queued', key, params, progress: { done: 0, total: 0 }, createdAt: now, updatedAt: now };
-    await this.db.batch([{ kind: 'jobs', type: 'put', value: job }, ConfDB.audit(actor, 'jobs.submit', { id: job.id, kind, key })]);
-    this.queue.push(job.id);
-    this.pump();
-    return { job, deduplicated: false };
+    return r;
   }
 
   /** Queue an interrupted (or failed/cancelled) job again; it starts from its checkpoint. */
@@ -111,8 +153,11 @@ export class JobRunner extends EventEmitter implements JobQueue {
     const job = await this.db.require('jobs', id);
     const live = this.running.get(id);
     if (live) {
+      // The signal reaches the reader and the evaluator; answer within cancelWaitMs even if one is slow to notice.
       live.abort.abort();
-      await live.done;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([live.done, new Promise((r) => (timer = setTimeout(r, this.limits.cancelWaitMs)))]);
+      clearTimeout(timer);
     } else if (job.status === 'queued') {
       this.queue = this.queue.filter((q) => q !== id);
       await this.finish(job, 'cancelled', {});
@@ -176,7 +221,7 @@ export class JobRunner extends EventEmitter implements JobQueue {
   }
 
   private pump(): void {
-    while (!this.closed && this.running.size < this.concurrency && this.queue.length) {
+    while (!this.closed && this.running.size < this.limits.concurrency && this.queue.length) {
       const id = this.queue.shift()!;
       const abort = new AbortController();
       const entry = { abort, done: Promise.resolve() };
@@ -191,15 +236,28 @@ export class JobRunner extends EventEmitter implements JobQueue {
   private async run(id: string, signal: AbortSignal): Promise<void> {
     let job = await this.db.require('jobs', id);
     const resumeFrom = job.checkpoint;
-    job = { ...job, status: 'running', pid: process.pid, updatedAt: new Date().toISOString() };
+    job = { ...job, status: 'running', pid: process.pid, attempts: (job.attempts ?? 0) + 1, updatedAt: new Date().toISOString() };
     await this.db.exclusive(`job:${id}`, (tx) => tx.put('jobs', job));
     this.emit('update', job);
     let lastPersist = 0;
     let current = job;
-    const persist = async (patch: Partial<JobRecord>) => {
+    // The record's writes go one after another, and none after the job ended: progress and
+    // heartbeat writes are not awaited by the search, and a store with a connection pool
+    // (PostgreSQL) may commit two concurrent writes in either order, so a late "running" could
+    // otherwise overwrite the final status and leave the job running forever.
+    let writes: Promise<void> = Promise.resolve();
+    let ended = false;
+    const persist = (patch: Partial<JobRecord>): Promise<void> => {
+      if (ended) return writes;
       current = { ...current, ...patch, updatedAt: new Date().toISOString() };
-      await this.db.put('jobs', current);
-      this.emit('update', current);
+      const rec = current;
+      const write = writes.then(async () => {
+        if (ended) return;
+        await this.db.put('jobs', rec);
+        this.emit('update', rec);
+      });
+      writes = write.catch(() => {});
+      return write;
     };
     const ctl: JobControl = {
       signal,
@@ -216,15 +274,26 @@ export class JobRunner extends EventEmitter implements JobQueue {
       checkpoint: (state) => persist({ checkpoint: state }),
     };
     const beat = this.db.shared ? setInterval(() => void persist({}).catch(() => {}), HEARTBEAT_MS) : undefined;
+    const stopped = () => (this.closed ? 'interrupted' : 'cancelled');
+    let status: JobStatus;
+    let patch: Partial<JobRecord>;
     try {
       const result = await this.handlers[job.kind](current, ctl);
-      await this.finish(current, signal.aborted ? (this.closed ? 'interrupted' : 'cancelled') : 'done', { result });
+      status = signal.aborted ? stopped() : 'done';
+      patch = { result, ...this.gracefulAttempt(current, status) };
     } catch (e) {
-      const status: JobStatus = signal.aborted ? (this.closed ? 'interrupted' : 'cancelled') : 'failed';
-      await this.finish(current, status, { error: (e as Error).message, ...(isSsdtuneError(e) ? { errorCode: e.code } : {}) });
-    } finally {
-      clearInterval(beat);
+      status = signal.aborted ? stopped() : 'failed';
+      patch = { error: (e as Error).message, ...(isSsdtuneError(e) ? { errorCode: e.code } : {}), ...this.gracefulAttempt(current, status) };
     }
+    clearInterval(beat);
+    ended = true;
+    await writes; // the last progress write lands before the final record, never after it
+    await this.finish(current, status, patch);
+  }
+
+  /** A run this runner stopped itself (shutdown) does not count against the job's attempts: only crashes do. */
+  private gracefulAttempt(job: JobRecord, status: JobStatus): Partial<JobRecord> {
+    return status === 'interrupted' ? { attempts: Math.max(0, (job.attempts ?? 1) - 1) } : {};
   }
 
   private async finish(job: JobRecord, status: JobStatus, patch: Partial<JobRecord>): Promise<void> {

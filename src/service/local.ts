@@ -14,7 +14,9 @@ import { featureStatus, NATIVE_FEATURES, type FeatureStatus, type NativeFeature 
 import { ERR_FEATURES_TOO_SHORT } from '../errors.js';
 import type { Identification, Method } from '../ml/identify.js';
 import { traceStreams } from '../ml/data.js';
+import { longTimeout } from '../util/long-timer.js';
 import { writeBlktrace } from '../writers/blktrace.js';
+import { assertWritable } from '../writers/lines.js';
 import { writeMqsim } from '../writers/mqsim.js';
 import type { AnalysisReport } from '../analyze/types.js';
 
@@ -80,18 +82,21 @@ export interface CaptureSummary {
 
 /** Capture block I/O live into trace files, streamed (memory stays bounded however long it runs). */
 export async function capture(r: CaptureRequest): Promise<CaptureSummary> {
+  // Before the capture starts: an output that cannot be written fails now, not after the capture.
+  assertWritable(r.format === 'mqsim' ? r.output : `${r.output}.blktrace.0`);
   const { collector, choice } = await openCollector(r.device, { backend: r.backend });
   r.onStart?.(choice);
   const stop = () => void collector.stop();
   r.signal?.addEventListener('abort', stop, { once: true });
-  const timer = r.durationMs !== undefined ? setTimeout(stop, r.durationMs) : undefined;
+  // Node's setTimeout fires at once beyond 2^31-1 ms (24.8 days): `--duration 600h` used to stop immediately.
+  const timer = r.durationMs !== undefined ? longTimeout(stop, r.durationMs) : undefined;
   const progress = r.onProgress ? setInterval(() => r.onProgress!(collector.stats().events, collector.stats().lost), 1000) : undefined;
   const t0 = Date.now();
   let files: string[];
   try {
     files = r.format === 'mqsim' ? (await writeMqsim(collector, r.output), [r.output]) : (await writeBlktrace(collector, r.output)).files;
   } finally {
-    clearTimeout(timer);
+    timer?.cancel();
     clearInterval(progress);
     r.signal?.removeEventListener('abort', stop);
     await collector.stop();

@@ -6,6 +6,7 @@
  * A lock file keeps two runs for one device from overlapping; running it
  * twice in a row on the same workload changes nothing the second time.
  */
+import { longTimeout } from '../util/long-timer.js';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ConfDB } from '../confdb/db.js';
@@ -52,12 +53,13 @@ export async function captureWindow(dataDir: string, device: string, windowMs: n
   mkdirSync(capDir, { recursive: true });
   const prefix = path.join(capDir, `${path.basename(device)}-${at.replace(/[:.]/g, '-')}`);
   const { collector, choice } = await openCollector(device, { backend });
-  const timer = setTimeout(() => void collector.stop(), windowMs);
+  // Beyond 2^31-1 ms setTimeout fires at once: a long window must wait its length.
+  const timer = longTimeout(() => void collector.stop(), windowMs);
   try {
     const files = (await writeBlktrace(collector, prefix)).files;
     return { files, requests: collector.stats().events, backend: choice };
   } finally {
-    clearTimeout(timer);
+    timer.cancel();
     await collector.stop();
   }
 }

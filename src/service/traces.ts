@@ -1,9 +1,15 @@
 /**
  * Traces known to the service: uploads are streamed to `<dataDir>/traces/`
- * with a size limit (never buffered whole); local files can be registered in
- * place. The format is sniffed so a bad upload is reported at once.
+ * with a size limit (never buffered whole) under a temporary name, renamed
+ * once complete, so a kill mid-upload leaves only debris that the next start
+ * removes (cleanUploadDebris); local files can be registered in place. The
+ * format is sniffed so a bad upload is reported at once.
+ *
+ * Registering by path over the API is confined to the upload directory and
+ * the configured `traceDirs`: anything else gets one refusal, whether or not
+ * it exists, and no error quotes a byte of the file.
  */
-import { createWriteStream, mkdirSync, promises as fsp } from 'node:fs';
+import { createWriteStream, mkdirSync, promises as fsp, readdirSync, realpathSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -11,20 +17,41 @@ import { Transform } from 'node:stream';
 import { ConfDB } from '../confdb/db.js';
 import { newId } from '../confdb/ids.js';
 import type { TraceRecord } from '../confdb/records.js';
-import { ERR_UPLOAD_TOO_LARGE } from '../errors.js';
+import { ERR_PERMISSION, ERR_UPLOAD_TOO_LARGE } from '../errors.js';
 import { sniffFormat } from '../readers/registry.js';
 import { sha256File } from '../util/digest.js';
 import type { Service } from './context.js';
 
 const SAFE_NAME = /[^A-Za-z0-9._-]/g;
+/** Uploads in progress are written under this prefix (never a stored trace's name: ids do not start with a dot). */
+const PARTIAL = '.partial-';
+
+export function uploadDir(dataDir: string): string {
+  return path.join(dataDir, 'traces');
+}
+
+/** Remove what uploads cut off by a crash left (the server calls it at start, before it accepts any). */
+export function cleanUploadDebris(dataDir: string): string[] {
+  const dir = uploadDir(dataDir);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const debris = names.filter((n) => n.startsWith(PARTIAL));
+  for (const n of debris) rmSync(path.join(dir, n), { force: true });
+  return debris;
+}
 
 export async function storeUpload(svc: Service, body: Readable, name: string, actor: string): Promise<TraceRecord> {
   const limit = svc.settings.maxUploadBytes;
-  const dir = path.join(svc.settings.dataDir, 'traces');
-  mkdirSync(dir, { recursive: true });
+  const dir = uploadDir(svc.settings.dataDir);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const id = newId();
   const safe = (name || 'trace').replace(SAFE_NAME, '_').slice(0, 100);
   const file = path.join(dir, `${id}-${safe}`);
+  const partial = path.join(dir, `${PARTIAL}${id}-${safe}`);
   let bytes = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -34,21 +61,51 @@ export async function storeUpload(svc: Service, body: Readable, name: string, ac
     },
   });
   try {
-    await pipeline(body, counter, createWriteStream(file, { mode: 0o600 }));
+    await pipeline(body, counter, createWriteStream(partial, { mode: 0o600 }));
+    await fsp.rename(partial, file);
     const format = (await sniffFormat(file)).name;
     const rec: TraceRecord = { id, name: safe, path: file, bytes, format, uploadedAt: new Date().toISOString(), by: actor };
     await svc.db.batch([{ kind: 'traces', type: 'put', value: rec }, ConfDB.audit(actor, 'traces.upload', { id, name: safe, bytes, format })]);
     return rec;
   } catch (e) {
+    await fsp.rm(partial, { force: true });
     await fsp.rm(file, { force: true });
     throw e;
   }
 }
 
-/** Register a trace file that is already on this host (the CLI's path) without copying it. */
-export async function registerLocalTrace(svc: Service, file: string, actor: string): Promise<TraceRecord> {
-  const abs = path.resolve(file);
-  const fmt = await sniffFormat(abs);
+/**
+ * The real path of `file` when it lies under the upload directory or one of
+ * `traceDirs` (symbolic links resolved, so none leads out); otherwise one
+ * refusal that says the same for a file that exists and one that does not.
+ */
+export function confinedPath(settings: { dataDir: string; traceDirs: string[] }, file: string): string {
+  const roots = [uploadDir(settings.dataDir), ...settings.traceDirs].map((d) => {
+    try {
+      return realpathSync(d);
+    } catch {
+      return path.resolve(d);
+    }
+  });
+  let real: string;
+  try {
+    real = realpathSync(path.resolve(file));
+  } catch {
+    real = path.resolve(file);
+  }
+  if (roots.some((r) => real === r || real.startsWith(r.endsWith(path.sep) ? r : r + path.sep))) return real;
+  throw ERR_PERMISSION(`${file}: the server registers traces only under its upload directory${settings.traceDirs.length ? ' and traceDirs' : ''} (set "traceDirs" in config.json to allow more); upload the file instead (POST /v1/traces)`);
+}
+
+/**
+ * Register a trace file that is already on this host without copying it: the
+ * CLI's own path, or (`confine`, for requests from the API) a path under the
+ * directories the server may read.
+ */
+export async function registerLocalTrace(svc: Service, file: string, actor: string, o: { confine?: boolean } = {}): Promise<TraceRecord> {
+  const abs = o.confine ? confinedPath(svc.settings, file) : path.resolve(file);
+  // The sniffer quotes what it could not read: fine for the CLI's own file, never for a remote caller.
+  const fmt = await sniffFormat(abs, { quoteInput: !o.confine });
   const st = await fsp.stat(abs);
   const existing = await svc.db.traceAt(abs, st.size);
   if (existing) return existing;

@@ -15,16 +15,35 @@ import type { LbaPolicy, Replay } from '../evaluators/types.js';
 import { SEARCHERS, type SearcherName } from '../search/search.js';
 
 export { SEARCHERS };
-import { defaultEvaluator, EVALUATOR_NAMES, EVALUATORS, isEvaluator, planTune, REPLAY_MODES, SPACE_NAMES, describeCatalog, type EvaluatorName, type SpaceName, type TunePlan } from './catalog.js';
+import {
+  defaultEvaluator,
+  EVALUATOR_NAMES,
+  EVALUATORS,
+  isEvaluator,
+  planTune,
+  REPLAY_MODES,
+  SPACE_NAMES,
+  describeCatalog,
+  type EvaluatorName,
+  type SpaceName,
+  type TunePlan,
+} from './catalog.js';
 
 /** A string enum the OpenAPI document shows as one `enum` (a union of literals would be an anyOf). */
-export const StringEnum = <T extends string>(values: readonly T[], opts: Record<string, unknown> = {}) => Type.Unsafe<T>({ type: 'string', enum: [...values], ...opts });
+export const StringEnum = <T extends string>(values: readonly T[], opts: Record<string, unknown> = {}) =>
+  Type.Unsafe<T>({ type: 'string', enum: [...values], ...opts });
 
 export const ReplaySchema = Type.Union(
   [
     Type.Object({ mode: Type.Literal('recorded') }, { additionalProperties: false }),
-    Type.Object({ mode: Type.Literal('scaled'), speedup: Type.Number({ exclusiveMinimum: 0, description: 'arrival times are divided by it' }) }, { additionalProperties: false }),
-    Type.Object({ mode: Type.Literal('closed'), queueDepth: Type.Integer({ minimum: 1, maximum: 65536, description: 'requests kept outstanding' }) }, { additionalProperties: false }),
+    Type.Object(
+      { mode: Type.Literal('scaled'), speedup: Type.Number({ exclusiveMinimum: 0, description: 'arrival times are divided by it' }) },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      { mode: Type.Literal('closed'), queueDepth: Type.Integer({ minimum: 1, maximum: 65536, description: 'requests kept outstanding' }) },
+      { additionalProperties: false },
+    ),
   ],
   { description: `replay intensity (${REPLAY_MODES.join(', ')}); default recorded` },
 );
@@ -34,19 +53,35 @@ export const DEFAULT_SEED = 1;
 
 /** Everything a tune request says but which trace (the CLI knows a path before it has a trace id). */
 const argProperties = {
-    space: Type.Optional(StringEnum<SpaceName>(SPACE_NAMES, { description: `${describeCatalog()} (default ssd)` })),
-    evaluator: Type.Optional(StringEnum<EvaluatorName>(EVALUATOR_NAMES, { description: "default: the space's default evaluator" })),
-    budget: Type.Optional(Type.Integer({ minimum: BUDGET.min, maximum: BUDGET.max, description: `evaluations for a search, the baseline included (default ${BUDGET.default}, or the server's SSDTUNE_BUDGET)` })),
-    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, description: `search seed (default ${DEFAULT_SEED})` })),
-    format: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'force the trace format instead of sniffing' })),
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "name for a new workload (default: the trace's name)" })),
-    forceSearch: Type.Optional(Type.Boolean({ description: 'search even when a stored configuration matches' })),
-    device: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'block device the live evaluator replays on (read-only)' })),
-    replay: Type.Optional(ReplaySchema),
-    lbaPolicy: Type.Optional(StringEnum<LbaPolicy>(['reject', 'modulo'], { description: 'requests beyond the simulated capacity: reject (default) or wrap' })),
-    searcher: Type.Optional(StringEnum<SearcherName>(SEARCHERS, { description: 'search strategy (default adaptive: learns which parameters matter; learnedssd: the LearnedSSD/AutoBlox search)' })),
-    batch: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'configurations proposed and evaluated together per round (default 1)' })),
-    screenFraction: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'multi-fidelity: screen on this leading fraction of the trace, then confirm on the whole (default 1: off)' })),
+  space: Type.Optional(StringEnum<SpaceName>(SPACE_NAMES, { description: `${describeCatalog()} (default ssd)` })),
+  evaluator: Type.Optional(StringEnum<EvaluatorName>(EVALUATOR_NAMES, { description: "default: the space's default evaluator" })),
+  budget: Type.Optional(
+    Type.Integer({
+      minimum: BUDGET.min,
+      maximum: BUDGET.max,
+      description: `evaluations for a search, the baseline included (default ${BUDGET.default}, or the server's SSDTUNE_BUDGET)`,
+    }),
+  ),
+  seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, description: `search seed (default ${DEFAULT_SEED})` })),
+  format: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'force the trace format instead of sniffing' })),
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "name for a new workload (default: the trace's name)" })),
+  forceSearch: Type.Optional(Type.Boolean({ description: 'search even when a stored configuration matches' })),
+  device: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'block device the live evaluator replays on (read-only)' })),
+  replay: Type.Optional(ReplaySchema),
+  lbaPolicy: Type.Optional(StringEnum<LbaPolicy>(['reject', 'modulo'], { description: 'requests beyond the simulated capacity: reject (default) or wrap' })),
+  searcher: Type.Optional(
+    StringEnum<SearcherName>(SEARCHERS, {
+      description: 'search strategy (default adaptive: learns which parameters matter; learnedssd: the LearnedSSD/AutoBlox search)',
+    }),
+  ),
+  batch: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'configurations proposed and evaluated together per round (default 1)' })),
+  screenFraction: Type.Optional(
+    Type.Number({
+      exclusiveMinimum: 0,
+      maximum: 1,
+      description: 'multi-fidelity: screen on this leading fraction of the trace, then confirm on the whole (default 1: off)',
+    }),
+  ),
 };
 
 /** What a tune request is called in its usage errors, from any front end. */
@@ -122,15 +157,19 @@ type TuneSettings = Pick<Settings, 'evaluator' | 'mqsimPath' | 'ssdsim'> & Parti
  */
 function resolve<T extends TuneArgs>(s: T, settings: TuneSettings): { spec: T & Defaults; plan: TunePlan } {
   const d = settings.tune ?? {};
-  const fromSettings = validate(TuneArgsSchema, {
-    ...(d.space !== undefined ? { space: d.space } : {}),
-    ...(d.budget !== undefined ? { budget: d.budget } : {}),
-    ...(d.seed !== undefined ? { seed: d.seed } : {}),
-    ...(d.searcher !== undefined ? { searcher: d.searcher } : {}),
-    ...(d.batch !== undefined ? { batch: d.batch } : {}),
-    ...(d.replay !== undefined ? { replay: parseReplay(d.replay) } : {}),
-    ...(d.screenFraction !== undefined && d.screenFraction < 1 ? { screenFraction: d.screenFraction } : {}),
-  }, 'tune settings (SSDTUNE_* environment, config.json "tune")');
+  const fromSettings = validate(
+    TuneArgsSchema,
+    {
+      ...(d.space !== undefined ? { space: d.space } : {}),
+      ...(d.budget !== undefined ? { budget: d.budget } : {}),
+      ...(d.seed !== undefined ? { seed: d.seed } : {}),
+      ...(d.searcher !== undefined ? { searcher: d.searcher } : {}),
+      ...(d.batch !== undefined ? { batch: d.batch } : {}),
+      ...(d.replay !== undefined ? { replay: parseReplay(d.replay) } : {}),
+      ...(d.screenFraction !== undefined && d.screenFraction < 1 ? { screenFraction: d.screenFraction } : {}),
+    },
+    'tune settings (SSDTUNE_* environment, config.json "tune")',
+  );
   const space = s.space ?? fromSettings.space ?? 'ssd';
   const evaluator = s.evaluator ?? defaultEvaluator(space, settings);
   const uses = isEvaluator(evaluator) ? EVALUATORS[evaluator] : undefined;
@@ -169,7 +208,8 @@ export function sameReplay(a: Replay | undefined, b: Replay | undefined): boolea
 export function parseReplay(text: string): Replay {
   const [mode, arg, ...rest] = text.split(':');
   const num = (what: string) => {
-    if (arg === undefined || arg === '' || rest.length) throw ERR_USAGE(`--replay ${mode} takes ${what} after a colon (e.g. ${mode}:${mode === 'scaled' ? '2' : '32'}), got "${text}"`);
+    if (arg === undefined || arg === '' || rest.length)
+      throw ERR_USAGE(`--replay ${mode} takes ${what} after a colon (e.g. ${mode}:${mode === 'scaled' ? '2' : '32'}), got "${text}"`);
     return Number(arg);
   };
   if (mode === 'recorded' && arg === undefined) return { mode };

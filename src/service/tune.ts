@@ -11,7 +11,8 @@ import { ConfDB } from '../confdb/db.js';
 import { newId } from '../confdb/ids.js';
 import type { ConfigRecord, EvaluationRecord, WorkloadRecord } from '../confdb/records.js';
 import type { Metrics, WorkloadRef } from '../evaluators/types.js';
-import { characterise } from '../ml/characterise.js';
+import type { Configuration } from '../space/types.js';
+import { clusterLabelOffThread } from '../ml/worker.js';
 import { profileWorkload, type Identification } from '../ml/identify.js';
 import { openTrace } from '../readers/registry.js';
 import { makeSearcher, parseRecord, runSearch, type SearchRecord } from '../search/search.js';
@@ -79,6 +80,8 @@ export interface TuneResult {
   /** 'confdb': a stored configuration was recommended; 'search': one was learned now. */
   source: 'confdb' | 'search';
   config: ConfigRecord;
+  /** The space's baseline the configuration is graded against (what the device has now, for the host space on a device). */
+  baseline?: Configuration;
   gain?: { grade: number; throughputSpeedup: number; latencySpeedup: number };
   search?: {
     status: string;
@@ -105,10 +108,12 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
   // Catalogue and requirements first: reading a large trace only to reject a misspelt evaluator wastes minutes.
   const plan = planTune(req, svc.settings);
   ctl.progress?.(0, req.budget, 'characterising', { phase: 'characterising' });
-  const { model, described, format, streams, identification: ident } = await identifyTrace(svc, tracePath, { ...(req.format ? { format: req.format } : {}), purpose: 'tuning needs at least one' });
+  // The job's signal reaches the reader: a cancelled job stops reading, however large or slow the input.
+  const readOpts = { ...(req.format ? { format: req.format } : {}), ...(ctl.signal ? { signal: ctl.signal } : {}) };
+  const { model, described, format, streams, embeddings, identification: ident } = await identifyTrace(svc, tracePath, { ...readOpts, purpose: 'tuning needs at least one' });
   const windowSize = model.meta.windowSize;
-  // Cluster labels need PCA + k-means over at least two windows.
-  const clusters = described.windows.length >= 2 ? characterise(described).label.clusters : undefined;
+  // Cluster labels need PCA + k-means over at least two windows (on the ML worker, off the event loop).
+  const clusters = described.windows.length >= 2 ? (await clusterLabelOffThread(described)).clusters : undefined;
   // A device-backed evaluator records each device's way back in the ConfDB before it writes.
   const local = plan.makeEvaluator({ totalRequests: described.requests, deviceState: new ConfDbStateStore(svc.db, 'live-evaluator') });
   const evaluator =
@@ -136,7 +141,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
     // A grade holds at the intensity it was measured at: a busy-hour request searches anew.
     if (stored && sameReplay(stored.replay, req.replay)) {
       ctl.progress?.(req.budget, req.budget, 'recommended a stored configuration');
-      return { workload: { id: known.id, name: known.name, known: true, identification: ident, ...(clusters ? { clusters } : {}) }, source: 'confdb', config: stored, gain: gainOf(stored) };
+      return { workload: { id: known.id, name: known.name, known: true, identification: ident, ...(clusters ? { clusters } : {}) }, source: 'confdb', config: stored, baseline: space.baseline, gain: gainOf(stored) };
     }
   }
 
@@ -144,7 +149,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
   const resume = checkpoint?.search ? parseRecord(checkpoint.search, 'job checkpoint') : undefined;
   const workloadId = known?.id ?? checkpoint?.workloadId ?? newId();
   const name = known?.name ?? req.name ?? path.basename(tracePath);
-  const ref: WorkloadRef = { name: `${name} (${workloadId})`, open: () => openTrace(tracePath, { ...(req.format ? { format: req.format } : {}) }) };
+  const ref: WorkloadRef = { name: `${name} (${workloadId})`, open: () => openTrace(tracePath, readOpts) };
   const common = { space, evaluator, seed: req.seed, ...(ctl.signal ? { signal: ctl.signal } : {}) };
   const fraction = req.screenFraction;
   let screened: SearchRecord | undefined;
@@ -213,7 +218,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
     durationMs: e.ms,
     ...(ctl.jobId ? { jobId: ctl.jobId } : {}),
   }));
-  const prof = known ? undefined : profileWorkload(model, workloadId, name, streams);
+  const prof = known ? undefined : profileWorkload(model, workloadId, name, streams, embeddings);
   const workload: WorkloadRecord | undefined =
     prof &&
     workloadRecord(prof, {
@@ -233,6 +238,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
     workload: { id: workloadId, name, known: !!known, identification: ident, ...(clusters ? { clusters } : {}), ...(prof?.spreadRatio !== undefined ? { spreadRatio: prof.spreadRatio } : {}) },
     source: 'search',
     config,
+    baseline: baseline.config,
     gain: gainOf(config),
     search: {
       status: record.status,

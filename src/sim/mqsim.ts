@@ -42,12 +42,15 @@ const MQSIM_MAX_PLANES_PER_DIE = 4;
  * run: MQSim would abort, or simulate garbage, on these.
  */
 export function mqsimRefusal(c: SsdConfig): { param: string; why: string } | undefined {
-  if (c.dataCacheBytes === 0) return { param: 'dataCacheBytes', why: 'MQSim aborts on a data cache of 0 bytes (assertion in Data_Cache_Flash.cpp); give it at least one page' };
+  if (c.dataCacheBytes === 0)
+    return { param: 'dataCacheBytes', why: 'MQSim aborts on a data cache of 0 bytes (assertion in Data_Cache_Flash.cpp); give it at least one page' };
   if (c.dataCacheBytes < c.pageBytes) return { param: 'dataCacheBytes', why: `MQSim needs a data cache of at least one page (${c.pageBytes} B)` };
   if (c.dataCacheBytes >= 2 ** 32) return { param: 'dataCacheBytes', why: 'MQSim stores the data cache capacity as uint32 (< 4 GiB)' };
   if (c.cmtBytes >= 2 ** 32) return { param: 'cmtBytes', why: 'MQSim stores the CMT capacity as uint32 (< 4 GiB)' };
-  if (c.pageBytes > MQSIM_MAX_PAGE_BYTES) return { param: 'pageBytes', why: `MQSim pages hold at most ${MQSIM_MAX_PAGE_BYTES} bytes (a 64-bit sector bitmap), got ${c.pageBytes}` };
-  if (c.planesPerDie > MQSIM_MAX_PLANES_PER_DIE) return { param: 'planesPerDie', why: `MQSim's command timings cover at most ${MQSIM_MAX_PLANES_PER_DIE} planes per die, got ${c.planesPerDie}` };
+  if (c.pageBytes > MQSIM_MAX_PAGE_BYTES)
+    return { param: 'pageBytes', why: `MQSim pages hold at most ${MQSIM_MAX_PAGE_BYTES} bytes (a 64-bit sector bitmap), got ${c.pageBytes}` };
+  if (c.planesPerDie > MQSIM_MAX_PLANES_PER_DIE)
+    return { param: 'planesPerDie', why: `MQSim's command timings cover at most ${MQSIM_MAX_PLANES_PER_DIE} planes per die, got ${c.planesPerDie}` };
   return undefined;
 }
 
@@ -203,7 +206,8 @@ export function importSsdConfigXml(xml: string, file: string): SsdConfig {
   const oneOf = <T extends string>(tag: string, allowed: readonly T[], dflt: T): T => {
     const s = text(tag);
     if (s === undefined) return dflt;
-    if (!(allowed as readonly string[]).includes(s)) throw ERR_MQSIM_XML(file, `<${tag}> on line ${values.get(tag)!.line}`, `one of ${allowed.join(', ')}, found ${JSON.stringify(s)}`);
+    if (!(allowed as readonly string[]).includes(s))
+      throw ERR_MQSIM_XML(file, `<${tag}> on line ${values.get(tag)!.line}`, `one of ${allowed.join(', ')}, found ${JSON.stringify(s)}`);
     return s as T;
   };
   const b = MQSIM_BUILTIN;
@@ -238,7 +242,11 @@ export function importSsdConfigXml(xml: string, file: string): SsdConfig {
   };
   const addr = text('Address_Mapping');
   if (addr !== undefined && addr !== 'PAGE_LEVEL')
-    throw ERR_MQSIM_XML(file, `<Address_Mapping> on line ${values.get('Address_Mapping')!.line}`, `PAGE_LEVEL (MQSim's HYBRID mapping is an empty stub), found ${JSON.stringify(addr)}`);
+    throw ERR_MQSIM_XML(
+      file,
+      `<Address_Mapping> on line ${values.get('Address_Mapping')!.line}`,
+      `PAGE_LEVEL (MQSim's HYBRID mapping is an empty stub), found ${JSON.stringify(addr)}`,
+    );
   return cfg;
 }
 
@@ -382,7 +390,8 @@ export function parseMqsimResults(xml: string, file: string): MqsimFlowResult[] 
     const num = (k: string): number => {
       const s = get(k);
       const v = Number(s);
-      if (s === undefined || s === '' || Number.isNaN(v)) throw ERR_MQSIM_XML(file, `<Host.IO_Flow> on line ${f.line}`, `a numeric <${k}>, found ${s === undefined ? 'none' : JSON.stringify(s)}`);
+      if (s === undefined || s === '' || Number.isNaN(v))
+        throw ERR_MQSIM_XML(file, `<Host.IO_Flow> on line ${f.line}`, `a numeric <${k}>, found ${s === undefined ? 'none' : JSON.stringify(s)}`);
       return v;
     };
     // MQSim writes inf (or nan) for rates when less than one whole second was simulated.
@@ -436,7 +445,12 @@ export function parseMqsimFlashCounts(xml: string): MqsimFlashCounts | undefined
   const a = (k: string): number => Number(m[1]!.match(new RegExp(`\\b${k}="([^"]*)"`))?.[1] ?? 0);
   const single = ['Read', 'Program', 'Erase', 'Copyback_Read', 'Copyback_Program'].reduce((s, k) => s + a(`Issued_Flash_${k}_CMD`), 0);
   const multi = ['Read', 'Program', 'Erase', 'Copyback_Read', 'Copyback_Program'].reduce((s, k) => s + a(`Issued_Flash_Multiplane_${k}_CMD`), 0);
-  return { commands: single + multi, multiPlaneCommands: multi, mappingReads: a('Issued_Flash_Read_CMD_For_Mapping'), erases: a('Issued_Flash_Erase_CMD') + a('Issued_Flash_Multiplane_Erase_CMD') };
+  return {
+    commands: single + multi,
+    multiPlaneCommands: multi,
+    mappingReads: a('Issued_Flash_Read_CMD_For_Mapping'),
+    erases: a('Issued_Flash_Erase_CMD') + a('Issued_Flash_Multiplane_Erase_CMD'),
+  };
 }
 
 export interface MqsimRunCounts {
@@ -462,9 +476,13 @@ export function parseMqsimStdout(stdout: string): MqsimRunCounts[] {
 export function mqsimMetrics(flows: MqsimFlowResult[], counts: MqsimRunCounts[], where: string, flash?: MqsimFlashCounts): Metrics {
   if (counts.length === 0) throw ERR_MQSIM_RUN(where, 'printed no "total requests generated / serviced" line: it did not finish');
   for (const c of counts)
-    if (c.serviced < c.generated) throw ERR_MQSIM_RUN(where, `stalled: flow ${c.flow} serviced ${c.serviced} of ${c.generated} requests (MQSim's GC path stalls on small or full devices)`);
+    if (c.serviced < c.generated)
+      throw ERR_MQSIM_RUN(where, `stalled: flow ${c.flow} serviced ${c.serviced} of ${c.generated} requests (MQSim's GC path stalls on small or full devices)`);
   if (flows.some((f) => !f.exact))
-    throw ERR_MQSIM_RUN(where, "reports no exact simulated end time (its IOPS divide by whole seconds): use the MQSim that scripts/build-mqsim.sh builds, with ssdtune's small output patch");
+    throw ERR_MQSIM_RUN(
+      where,
+      "reports no exact simulated end time (its IOPS divide by whole seconds): use the MQSim that scripts/build-mqsim.sh builds, with ssdtune's small output patch",
+    );
   const requests = flows.reduce((a, f) => a + f.requestCount, 0);
   const bytes = flows.reduce((a, f) => a + f.bytesTransferred, 0);
   const endNs = Math.max(...flows.map((f) => f.exact!.lastCompletionNs));
@@ -566,7 +584,14 @@ export function createMqsimEvaluator(o: MqsimEvaluatorOptions): Evaluator {
         await writeFile(ssdXml, exportSsdConfigXml(cfg, { seed: o.seed }));
         await exportMqsimTrace(scaledSource(await workload.open(), speedupOf(replay)), cfg, tracePath, o);
         await writeFile(wlXml, workloadXml(cfg, tracePath));
-        const run = await runBinary(o.binary, ['-i', ssdXml, '-w', wlXml], dir, o.timeoutMs ?? 3_600_000, opts.signal, o.measure ? path.join(dir, 'rusage') : undefined);
+        const run = await runBinary(
+          o.binary,
+          ['-i', ssdXml, '-w', wlXml],
+          dir,
+          o.timeoutMs ?? 3_600_000,
+          opts.signal,
+          o.measure ? path.join(dir, 'rusage') : undefined,
+        );
         const resultFile = path.join(dir, 'workload_scenario_1.xml');
         let xml: string;
         try {
@@ -601,7 +626,11 @@ function runBinary(bin: string, args: string[], cwd: string, timeoutMs: number, 
     const timed = usageFile && existsSync('/usr/bin/time');
     const cmd = timed ? '/usr/bin/time' : bin;
     const argv = timed ? ['-f', '%U %S %M', '-o', usageFile!, bin, ...args] : args;
-    const child = spawn(cmd, argv, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MQSIM_NO_WAIT: '1', GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' } });
+    const child = spawn(cmd, argv, {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, MQSIM_NO_WAIT: '1', GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' },
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -626,7 +655,8 @@ function runBinary(bin: string, args: string[], cwd: string, timeoutMs: number, 
       if (signal?.aborted) return reject(ERR_SSDSIM_CANCELLED());
       // MQSim may crash after writing its results (MQSIM.md): judge by the
       // serviced counts and the result file, not by the exit status alone.
-      if (sig && !out.includes('total requests serviced')) return reject(ERR_MQSIM_RUN(bin, `killed by ${sig}${sig === 'SIGKILL' ? ' (timeout)' : ''}; stderr: ${err}`));
+      if (sig && !out.includes('total requests serviced'))
+        return reject(ERR_MQSIM_RUN(bin, `killed by ${sig}${sig === 'SIGKILL' ? ' (timeout)' : ''}; stderr: ${err}`));
       if (code !== 0 && !out.includes('total requests serviced')) return reject(ERR_MQSIM_RUN(bin, `exited with status ${code}; stderr: ${err}`));
       let usage: RunResult['usage'];
       if (timed) {

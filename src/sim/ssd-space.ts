@@ -181,9 +181,26 @@ export const ssdSpace: ConfigSpace = {
 };
 
 const NUMERIC: readonly (keyof SsdConfig)[] = [
-  'queueDepth', 'pcieLanes', 'pcieLaneGBps', 'dataCacheBytes', 'cmtBytes', 'channels', 'chipsPerChannel', 'diesPerChip',
-  'planesPerDie', 'blocksPerPlane', 'pagesPerBlock', 'pageBytes', 'readLatencyNs', 'programLatencyNs', 'eraseLatencyNs',
-  'channelWidthBytes', 'channelMTs', 'overProvisioning', 'gcThreshold', 'gcHardThreshold',
+  'queueDepth',
+  'pcieLanes',
+  'pcieLaneGBps',
+  'dataCacheBytes',
+  'cmtBytes',
+  'channels',
+  'chipsPerChannel',
+  'diesPerChip',
+  'planesPerDie',
+  'blocksPerPlane',
+  'pagesPerBlock',
+  'pageBytes',
+  'readLatencyNs',
+  'programLatencyNs',
+  'eraseLatencyNs',
+  'channelWidthBytes',
+  'channelMTs',
+  'overProvisioning',
+  'gcThreshold',
+  'gcHardThreshold',
 ];
 
 /** A full SsdConfig from a (partial) Configuration: missing keys take the baseline; unknown keys and wrong types are errors. */
@@ -199,8 +216,21 @@ export function toSsdConfig(c: Configuration, base: SsdConfig = AUTOBLOX_BASELIN
 }
 
 const INTEGER: readonly (keyof SsdConfig)[] = [
-  'queueDepth', 'pcieLanes', 'dataCacheBytes', 'cmtBytes', 'channels', 'chipsPerChannel', 'diesPerChip', 'planesPerDie',
-  'blocksPerPlane', 'pagesPerBlock', 'pageBytes', 'readLatencyNs', 'programLatencyNs', 'eraseLatencyNs', 'channelWidthBytes',
+  'queueDepth',
+  'pcieLanes',
+  'dataCacheBytes',
+  'cmtBytes',
+  'channels',
+  'chipsPerChannel',
+  'diesPerChip',
+  'planesPerDie',
+  'blocksPerPlane',
+  'pagesPerBlock',
+  'pageBytes',
+  'readLatencyNs',
+  'programLatencyNs',
+  'eraseLatencyNs',
+  'channelWidthBytes',
 ];
 
 /**
@@ -231,8 +261,7 @@ export function validateSsdConfig(c: SsdConfig, opts: { lbaSpanSectors?: number 
   if (c.cmtBytes >= 2 ** 32) bad('cmtBytes', `must be below 4 GiB, got ${c.cmtBytes}`);
   if (!(c.pcieLaneGBps > 0)) bad('pcieLaneGBps', `must be positive, got ${c.pcieLaneGBps}`);
   if (!(c.channelMTs > 0)) bad('channelMTs', `must be positive, got ${c.channelMTs}`);
-  for (const k of ['readLatencyNs', 'programLatencyNs', 'eraseLatencyNs', 'dataCacheBytes'] as const)
-    if (c[k] < 0) bad(k, `must not be negative, got ${c[k]}`);
+  for (const k of ['readLatencyNs', 'programLatencyNs', 'eraseLatencyNs', 'dataCacheBytes'] as const) if (c[k] < 0) bad(k, `must not be negative, got ${c[k]}`);
   if (!(c.overProvisioning >= 0 && c.overProvisioning < 1)) bad('overProvisioning', `must be in [0, 1), got ${c.overProvisioning}`);
   if (!(c.gcThreshold >= 0 && c.gcThreshold < 1)) bad('gcThreshold', `must be in [0, 1), got ${c.gcThreshold}`);
   if (!(c.gcHardThreshold >= 0 && c.gcHardThreshold < 1)) bad('gcHardThreshold', `must be in [0, 1), got ${c.gcHardThreshold}`);
@@ -249,7 +278,13 @@ export function validateSsdConfig(c: SsdConfig, opts: { lbaSpanSectors?: number 
   const spareBlocks = c.blocksPerPlane - Math.ceil(Math.ceil(logical / planes) / c.pagesPerBlock);
   const gcBlocks = gcThresholdBlocks(c);
   if (gcBlocks + 2 > spareBlocks)
-    bad('gcThreshold', `${c.gcThreshold} keeps ${gcBlocks} blocks per plane free, but over-provisioning leaves only ${spareBlocks} spare blocks per plane (GC could never reach its threshold)`);
+    bad(
+      'gcThreshold',
+      `${c.gcThreshold} keeps ${gcBlocks} blocks per plane free, but over-provisioning leaves only ${spareBlocks} spare blocks per plane (GC could never reach its threshold)`,
+    );
   if (opts.lbaSpanSectors !== undefined && opts.lbaSpanSectors > logicalSectors(c))
-    bad('capacity', `the workload spans ${opts.lbaSpanSectors} sectors but the device exports ${logicalSectors(c)} (raise blocksPerPlane or lower overProvisioning)`);
+    bad(
+      'capacity',
+      `the workload spans ${opts.lbaSpanSectors} sectors but the device exports ${logicalSectors(c)} (raise blocksPerPlane or lower overProvisioning)`,
+    );
 }

@@ -179,8 +179,7 @@ export async function simulate(config: SsdConfig, source: TraceSource, opts: Sim
       const fr = sim.feed(b.timeNs, b.sector, b.bytes, b.op);
       if (fr.badIndex >= 0 && fr.badSector)
         throw ERR_TRACE_FORMAT(source.meta.source, `request ${fed + fr.badIndex}`, `a sector number in [0, 2^53), got ${b.sector[fr.badIndex]}`);
-      if (fr.badIndex >= 0)
-        throw ERR_SSDSIM_LBA_RANGE(source.meta.source, fed + fr.badIndex, fr.badLastSector, sim.logicalSectors);
+      if (fr.badIndex >= 0) throw ERR_SSDSIM_LBA_RANGE(source.meta.source, fed + fr.badIndex, fr.badLastSector, sim.logicalSectors);
       fed += b.length;
       await step(false);
       opts.onBatch?.(fed, sim.completed);
@@ -201,7 +200,18 @@ export async function simulate(config: SsdConfig, source: TraceSource, opts: Sim
 
 function stripUndefined(o: SimulateOptions): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const k of ['mode', 'closedLoopDepth', 'lbaPolicy', 'preconditionFill', 'preconditionAge', 'preconditionTemplates', 'dieInterleaving', 'unwrittenReads', 'cmtGranularity', 'seed'] as const)
+  for (const k of [
+    'mode',
+    'closedLoopDepth',
+    'lbaPolicy',
+    'preconditionFill',
+    'preconditionAge',
+    'preconditionTemplates',
+    'dieInterleaving',
+    'unwrittenReads',
+    'cmtGranularity',
+    'seed',
+  ] as const)
     if (o[k] !== undefined) out[k] = o[k];
   return out;
 }
@@ -259,7 +269,16 @@ export function replayOptions(r: Replay): Pick<SimOptions, 'mode' | 'closedLoopD
 const DECODED_CACHE_BYTES = 64 * 1024 * 1024;
 
 function batchBytes(b: TraceBatch): number {
-  return b.timeNs.byteLength + b.sector.byteLength + b.bytes.byteLength + b.op.byteLength + b.device.byteLength + b.pid.byteLength + (b.issueNs?.byteLength ?? 0) + (b.completeNs?.byteLength ?? 0);
+  return (
+    b.timeNs.byteLength +
+    b.sector.byteLength +
+    b.bytes.byteLength +
+    b.op.byteLength +
+    b.device.byteLength +
+    b.pid.byteLength +
+    (b.issueNs?.byteLength ?? 0) +
+    (b.completeNs?.byteLength ?? 0)
+  );
 }
 
 /**

@@ -49,7 +49,11 @@ export function parseXml(xml: string, file: string): XmlElement {
     } else if (m[2] !== undefined) {
       const open = stack.pop()!;
       if (open === root || open.name !== m[2])
-        throw ERR_MQSIM_XML(file, `line ${at}`, open === root ? `no open element to close with </${m[2]}>` : `</${open.name}> (opened on line ${open.line}), found </${m[2]}>`);
+        throw ERR_MQSIM_XML(
+          file,
+          `line ${at}`,
+          open === root ? `no open element to close with </${m[2]}>` : `</${open.name}> (opened on line ${open.line}), found </${m[2]}>`,
+        );
     } else if (m[3] !== undefined) {
       const attrs: Record<string, string> = {};
       for (const a of (m[4] ?? '').matchAll(/([^\s=]+)\s*=\s*"([^"]*)"/g)) attrs[a[1]!] = decode(a[2]!);

@@ -5,7 +5,7 @@ import type { ConfigSpace, Configuration } from './types.js';
 export function violations(space: ConfigSpace, c: Configuration): string[] {
   const out: string[] = [];
   for (const r of space.constraints) {
-    let ok = false;
+    let ok: boolean;
     try {
       ok = r.check(c) === true;
     } catch {

@@ -85,7 +85,10 @@ export function sampleFeasible(space: ConfigSpace, rng: Rng, n: number, opts: Sa
   const starts = [space.baseline, ...(opts.seeds ?? []), ...out].filter((c) => isFeasible(space, c));
   if (starts.length === 0) {
     const worst = [...rejectedBy.entries()].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} (rejected ${v}/${tries})`);
-    throw ERR_NOTHING_FEASIBLE(space.name, `no feasible configuration in ${tries} random draws and the baseline violates ${violations(space, space.baseline).join(', ') || 'nothing'}; constraints rejecting most: ${worst.slice(0, 3).join(', ')}`);
+    throw ERR_NOTHING_FEASIBLE(
+      space.name,
+      `no feasible configuration in ${tries} random draws and the baseline violates ${violations(space, space.baseline).join(', ') || 'nothing'}; constraints rejecting most: ${worst.slice(0, 3).join(', ')}`,
+    );
   }
   let cur = rng.pick(starts);
   take(cur);

@@ -58,10 +58,12 @@ export function validateSpace(space: ConfigSpace): void {
  * configuration restricted to the space's parameters, in their order.
  */
 export function validateConfig(space: ConfigSpace, c: unknown, opts: { constraints?: boolean; unknown?: 'error' | 'ignore' } = {}): Configuration {
-  if (typeof c !== 'object' || c === null || Array.isArray(c)) throw ERR_CONFIG_INVALID(space.name, '(all)', `expected an object of parameter values, got ${Array.isArray(c) ? 'an array' : typeof c}`);
+  if (typeof c !== 'object' || c === null || Array.isArray(c))
+    throw ERR_CONFIG_INVALID(space.name, '(all)', `expected an object of parameter values, got ${Array.isArray(c) ? 'an array' : typeof c}`);
   const obj = c as Record<string, unknown>;
   const known = new Set(space.params.map((p) => p.name));
-  if (opts.unknown !== 'ignore') for (const k of Object.keys(obj)) if (!known.has(k)) throw ERR_CONFIG_INVALID(space.name, k, `unknown parameter; the space has ${[...known].join(', ')}`);
+  if (opts.unknown !== 'ignore')
+    for (const k of Object.keys(obj)) if (!known.has(k)) throw ERR_CONFIG_INVALID(space.name, k, `unknown parameter; the space has ${[...known].join(', ')}`);
   const out: Configuration = {};
   for (const p of space.params) {
     if (!(p.name in obj)) throw ERR_CONFIG_INVALID(space.name, p.name, 'missing');

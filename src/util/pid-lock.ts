@@ -36,7 +36,7 @@ export function acquirePidLock(file: string, busy: (owner: number | string) => E
       };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      let owner = NaN;
+      let owner: number;
       try {
         owner = Number(readFileSync(file, 'utf8').trim());
       } catch {

@@ -9,10 +9,11 @@
  * requests' Q: pending D/C events wait in a min-heap until the queue times of
  * later requests pass them.
  */
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { Op, type TraceSource } from '../trace/model.js';
 import { BlkAction, BlkCategory, BlkNotify, BLKTRACE_MAGIC } from '../readers/blktrace.js';
+import { writeError } from './lines.js';
 
 export interface BlktraceWriteOptions {
   /** Per-CPU files to spread requests over (default 2). All events of one request go to one CPU. */
@@ -59,19 +60,28 @@ const ACT_D = BlkAction.ISSUE | (BlkCategory.ISSUE << 16);
 const ACT_C = BlkAction.COMPLETE | (BlkCategory.COMPLETE << 16);
 const NOTE = BlkCategory.NOTIFY << 16;
 
-/** One CPU's file: a large buffer flushed with plain writes. */
+/**
+ * One CPU's file: a large buffer flushed with plain writes, into a temporary
+ * name beside the target that is renamed only once the whole set is written.
+ */
 class CpuFile {
   private buf = Buffer.allocUnsafe(4 << 20);
   private len = 0;
   private seq = 0;
   private fd: number;
+  readonly tmp: string;
   events = 0;
 
   constructor(
     readonly file: string,
     readonly cpu: number,
   ) {
-    this.fd = openSync(file, 'w');
+    this.tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+    try {
+      this.fd = openSync(this.tmp, 'w');
+    } catch (e) {
+      throw writeError(file, e);
+    }
   }
 
   record(time: number, sector: number, bytes: number, action: number, pid: number, device: number, pdu?: Buffer, note = false): void {
@@ -98,13 +108,20 @@ class CpuFile {
 
   flush(): void {
     let off = 0;
-    while (off < this.len) off += writeSync(this.fd, this.buf, off, this.len - off);
+    try {
+      while (off < this.len) off += writeSync(this.fd, this.buf, off, this.len - off);
+    } catch (e) {
+      throw writeError(this.file, e);
+    }
     this.len = 0;
   }
 
   close(): void {
-    this.flush();
-    closeSync(this.fd);
+    try {
+      this.flush();
+    } finally {
+      closeSync(this.fd);
+    }
   }
 }
 
@@ -246,9 +263,20 @@ export async function writeBlktrace(source: TraceSource, outPrefix: string, opts
     }
     flushUntil(Infinity);
     nameNew(last);
+    for (const f of files) f.close();
+    for (const f of files) renameSync(f.tmp, f.file);
     const events = files.reduce((a, f) => a + f.events, 0);
     return { files: files.map((f) => f.file), requests, events };
-  } finally {
-    for (const f of files) f.close();
+  } catch (e) {
+    // Nothing partial is left behind under a name that looks complete (nor under a temporary one).
+    for (const f of files) {
+      try {
+        f.close();
+      } catch {
+        // already closed, or the failing flush itself
+      }
+      rmSync(f.tmp, { force: true });
+    }
+    throw e;
   }
 }

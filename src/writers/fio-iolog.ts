@@ -22,7 +22,13 @@ function checkName(name: string): string {
 }
 
 export async function writeFioIolog(source: AsyncIterable<TraceBatch>, out: string, opts: FioIologOptions): Promise<WriteResult> {
-  const nameOf = typeof opts.target === 'string' ? ((n: string) => () => n)(checkName(opts.target)) : (d: number) => checkName((opts.target as (d: number) => string)(d));
+  const nameOf =
+    typeof opts.target === 'string'
+      ? (
+          (n: string) => () =>
+            n
+        )(checkName(opts.target))
+      : (d: number) => checkName((opts.target as (d: number) => string)(d));
   const names = new Map<number, string>();
   const opened = new Set<string>();
   let written = 0;

@@ -7,7 +7,8 @@
 import { createWriteStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
-import { ERR_TRACE_OPEN } from '../errors.js';
+import { closeSync, openSync, unlinkSync } from 'node:fs';
+import { ERR_TRACE_WRITE } from '../errors.js';
 
 export interface WriteResult {
   /** Requests written. */
@@ -41,8 +42,29 @@ export async function writeTextAtomically(out: string, produce: (write: (text: s
   } catch (e) {
     ws.destroy();
     await fsp.rm(tmp, { force: true });
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOSPC') throw ERR_TRACE_OPEN(out, `cannot write: ${(e as Error).message}`);
-    throw e;
+    throw writeError(out, e);
+  }
+}
+
+/** A file-system error while writing `out` (ENOSPC, EACCES, EROFS ...) as a coded error; others unchanged. */
+export function writeError(out: string, e: unknown): unknown {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (typeof code !== 'string' || !code.startsWith('E')) return e;
+  const why = code === 'ENOSPC' ? 'no space left on the device (the partial output was removed)' : `${code}: ${(e as Error).message.replace(/^[A-Z]+: /, '')}`;
+  return ERR_TRACE_WRITE(out, why);
+}
+
+/**
+ * Check before a long capture that `file` can be created where asked: a
+ * file created and removed beside it (so /proc, /sys, a read-only or missing
+ * directory fail at once, not after the capture).
+ */
+export function assertWritable(file: string): void {
+  const probe = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.probe`);
+  try {
+    closeSync(openSync(probe, 'wx', 0o600));
+    unlinkSync(probe);
+  } catch (e) {
+    throw writeError(file, e);
   }
 }

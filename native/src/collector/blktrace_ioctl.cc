@@ -54,9 +54,12 @@ Napi::Value Simple(const Napi::CallbackInfo& info, unsigned long req, const char
 
 void InitBlktraceIoctl(Napi::Env env, Napi::Object exports) {
   exports.Set("blktraceSetup", Napi::Function::New(env, Setup, "blktraceSetup"));
-  exports.Set("blktraceStart", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return Simple(i, BLKTRACESTART, "BLKTRACESTART"); }, "blktraceStart"));
-  exports.Set("blktraceStop", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return Simple(i, BLKTRACESTOP, "BLKTRACESTOP"); }, "blktraceStop"));
-  exports.Set("blktraceTeardown", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return Simple(i, BLKTRACETEARDOWN, "BLKTRACETEARDOWN"); }, "blktraceTeardown"));
+  exports.Set("blktraceStart", Napi::Function::New(
+                                   env, [](const Napi::CallbackInfo& i) { return Simple(i, BLKTRACESTART, "BLKTRACESTART"); }, "blktraceStart"));
+  exports.Set("blktraceStop", Napi::Function::New(
+                                  env, [](const Napi::CallbackInfo& i) { return Simple(i, BLKTRACESTOP, "BLKTRACESTOP"); }, "blktraceStop"));
+  exports.Set("blktraceTeardown", Napi::Function::New(
+                                      env, [](const Napi::CallbackInfo& i) { return Simple(i, BLKTRACETEARDOWN, "BLKTRACETEARDOWN"); }, "blktraceTeardown"));
 }
 
 }  // namespace ssdtune

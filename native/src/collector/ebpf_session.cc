@@ -250,6 +250,8 @@ class EbpfSession : public Napi::ObjectWrap<EbpfSession> {
     s.Set("untracked", Napi::Number::New(env, static_cast<double>(c[BT_CNT_UNTRACKED])));
     s.Set("issues", Napi::Number::New(env, static_cast<double>(c[BT_CNT_ISSUES])));
     s.Set("completions", Napi::Number::New(env, static_cast<double>(c[BT_CNT_COMPLETES])));
+    s.Set("orphaned", Napi::Number::New(env, static_cast<double>(c[BT_CNT_ORPHANED])));
+    s.Set("unfinished", Napi::Number::New(env, static_cast<double>(unfinished_)));
     s.Set("delivered", Napi::Number::New(env, static_cast<double>(delivered_.load())));
     s.Set("running", Napi::Boolean::New(env, running_));
     std::lock_guard<std::mutex> lock(poll_error_mu_);
@@ -362,6 +364,25 @@ class EbpfSession : public Napi::ObjectWrap<EbpfSession> {
     }
   }
 
+  // Requests issued and still tracked once the programs are detached: in
+  // flight at stop, or issued requests whose completion the program never saw
+  // and whose request struct was not reused before the stop (those reused are
+  // BT_CNT_ORPHANED). Not emitted; reported so that the gap is never silent.
+  uint64_t CountUnfinished() {
+    uint64_t n = 0;
+    bt_inflight v;
+    int slots = bpf_map__fd(skel_->maps.slots);
+    for (uint32_t k = 0; k < (1u << slot_bits_); k++)
+      if (bpf_map_lookup_elem(slots, &k, &v) == 0 && v.key != 0 && (v.flags & BT_F_ISSUE_SEEN)) n++;
+    int hash = bpf_map__fd(skel_->maps.inflight);
+    uint64_t key = 0, next = 0;
+    for (uint64_t* prev = nullptr; bpf_map_get_next_key(hash, prev, &next) == 0; prev = &key) {
+      if (bpf_map_lookup_elem(hash, &next, &v) == 0 && (v.flags & BT_F_ISSUE_SEEN)) n++;
+      key = next;
+    }
+    return n;
+  }
+
   // The one cleanup path. Detach first so no new records arrive, then let
   // the poll thread drain what is already in the ring buffer.
   void Shutdown() {
@@ -381,6 +402,7 @@ class EbpfSession : public Napi::ObjectWrap<EbpfSession> {
     if (skel_) {
       // Keep the last counter values readable after stop.
       ReadCounters(final_counters_);
+      unfinished_ = CountUnfinished();
       biotrace__destroy(skel_);
       skel_ = nullptr;
     }
@@ -406,6 +428,7 @@ class EbpfSession : public Napi::ObjectWrap<EbpfSession> {
   struct biotrace* skel_ = nullptr;
   struct ring_buffer* rb_ = nullptr;
   uint64_t final_counters_[BT_CNT_MAX] = {0};
+  uint64_t unfinished_ = 0;
   std::vector<char> pending_;
   std::thread thread_;
 };

@@ -49,7 +49,7 @@ namespace {
 
 struct Slot {
   void* buf = nullptr;
-  size_t index = 0;      // request index
+  size_t index = 0;  // request index
   double submit_ns = 0;
   bool busy = false;
 };
@@ -155,8 +155,10 @@ Result Run(const Options& opts, const std::vector<Request>& reqs) {
           free_slots.push_back(si);
           break;
         }
-        if (r.write) io_uring_prep_write(sqe, fd.get(), s.buf, r.length, r.offset);
-        else io_uring_prep_read(sqe, fd.get(), s.buf, r.length, r.offset);
+        if (r.write)
+          io_uring_prep_write(sqe, fd.get(), s.buf, r.length, r.offset);
+        else
+          io_uring_prep_read(sqe, fd.get(), s.buf, r.length, r.offset);
         io_uring_sqe_set_data64(sqe, si);
         s.busy = true;
         s.index = next++;
@@ -180,7 +182,8 @@ Result Run(const Options& opts, const std::vector<Request>& reqs) {
         if (d > 0) {
           __kernel_timespec ts{int64_t(d / 1e9), int64_t(std::fmod(d, 1e9))};
           int rc = in_flight > 0 ? io_uring_wait_cqe_timeout(ring.get(), &cqe, &ts) : -ETIME;
-          if (rc == 0) reap(cqe);
+          if (rc == 0)
+            reap(cqe);
           else if (in_flight == 0) {
             timespec sl{time_t(d / 1e9), long(std::fmod(d, 1e9))};
             nanosleep(&sl, nullptr);

@@ -10,20 +10,20 @@ namespace ssdtune {
 namespace replay {
 
 struct Request {
-  uint64_t offset;   // bytes, already mapped into the device and aligned
-  uint32_t length;   // bytes
+  uint64_t offset;  // bytes, already mapped into the device and aligned
+  uint32_t length;  // bytes
   bool write;
-  double time_ns;    // arrival time relative to the first request (timed mode)
+  double time_ns;  // arrival time relative to the first request (timed mode)
 };
 
 struct Options {
   std::string path;
-  bool direct = false;         // O_DIRECT (bypass the page cache, readahead irrelevant)
-  bool allow_write = false;    // scratch device: writes permitted
-  bool timed = false;          // issue at the trace's arrival times (else closed loop)
-  double time_scale = 1.0;     // timed mode: multiply inter-arrival gaps
-  unsigned queue_depth = 1;    // in-flight limit (closed loop: always this many)
-  bool drop_cache = true;      // flush the device's page cache before starting
+  bool direct = false;       // O_DIRECT (bypass the page cache, readahead irrelevant)
+  bool allow_write = false;  // scratch device: writes permitted
+  bool timed = false;        // issue at the trace's arrival times (else closed loop)
+  double time_scale = 1.0;   // timed mode: multiply inter-arrival gaps
+  unsigned queue_depth = 1;  // in-flight limit (closed loop: always this many)
+  bool drop_cache = true;    // flush the device's page cache before starting
 };
 
 struct Result {

@@ -69,8 +69,14 @@ Napi::Value ReplayRun(const Napi::CallbackInfo& info) {
   replay::Options opts;
   if (!o.Get("path").IsString()) throw Napi::TypeError::New(env, "replayRun: path must be a string");
   opts.path = o.Get("path").As<Napi::String>().Utf8Value();
-  auto flag = [&](const char* k, bool def) { Napi::Value v = o.Get(k); return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : def; };
-  auto num = [&](const char* k, double def) { Napi::Value v = o.Get(k); return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : def; };
+  auto flag = [&](const char* k, bool def) {
+    Napi::Value v = o.Get(k);
+    return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : def;
+  };
+  auto num = [&](const char* k, double def) {
+    Napi::Value v = o.Get(k);
+    return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : def;
+  };
   opts.direct = flag("direct", false);
   opts.allow_write = flag("allowWrite", false);
   opts.timed = flag("timed", false);

@@ -87,13 +87,20 @@ SimConfig parseConfig(const Napi::Object& o) {
   c.gcThreshold = num(o, "gcThreshold", c.gcThreshold);
   c.gcHardThreshold = num(o, "gcHardThreshold", c.gcHardThreshold);
   const std::string pol = str(o, "gcPolicy", "GREEDY");
-  if (pol == "GREEDY") c.gcPolicy = ssdsim::GcPolicy::GREEDY;
-  else if (pol == "RGA") c.gcPolicy = ssdsim::GcPolicy::RGA;
-  else if (pol == "RANDOM") c.gcPolicy = ssdsim::GcPolicy::RANDOM;
-  else if (pol == "RANDOM_P") c.gcPolicy = ssdsim::GcPolicy::RANDOM_P;
-  else if (pol == "RANDOM_PP") c.gcPolicy = ssdsim::GcPolicy::RANDOM_PP;
-  else if (pol == "FIFO") c.gcPolicy = ssdsim::GcPolicy::FIFO;
-  else throw ConfigError("gcPolicy", "gcPolicy must be GREEDY, RGA, RANDOM, RANDOM_P, RANDOM_PP or FIFO");
+  if (pol == "GREEDY")
+    c.gcPolicy = ssdsim::GcPolicy::GREEDY;
+  else if (pol == "RGA")
+    c.gcPolicy = ssdsim::GcPolicy::RGA;
+  else if (pol == "RANDOM")
+    c.gcPolicy = ssdsim::GcPolicy::RANDOM;
+  else if (pol == "RANDOM_P")
+    c.gcPolicy = ssdsim::GcPolicy::RANDOM_P;
+  else if (pol == "RANDOM_PP")
+    c.gcPolicy = ssdsim::GcPolicy::RANDOM_PP;
+  else if (pol == "FIFO")
+    c.gcPolicy = ssdsim::GcPolicy::FIFO;
+  else
+    throw ConfigError("gcPolicy", "gcPolicy must be GREEDY, RGA, RANDOM, RANDOM_P, RANDOM_PP or FIFO");
   c.copyback = flag(o, "copybackGc", c.copyback);
   c.preemptibleGc = flag(o, "preemptibleGc", c.preemptibleGc);
   c.dieInterleaving = flag(o, "dieInterleaving", c.dieInterleaving);
@@ -108,9 +115,12 @@ SimConfig parseConfig(const Napi::Object& o) {
   c.preconditionTemplates = u32(o, "preconditionTemplates", c.preconditionTemplates);
   if (c.preconditionTemplates < 1) throw ConfigError("preconditionTemplates", "preconditionTemplates must be at least 1");
   const std::string mode = str(o, "mode", "trace");
-  if (mode == "trace") c.mode = ssdsim::Mode::TRACE;
-  else if (mode == "closed") c.mode = ssdsim::Mode::CLOSED;
-  else throw ConfigError("mode", "mode must be 'trace' or 'closed'");
+  if (mode == "trace")
+    c.mode = ssdsim::Mode::TRACE;
+  else if (mode == "closed")
+    c.mode = ssdsim::Mode::CLOSED;
+  else
+    throw ConfigError("mode", "mode must be 'trace' or 'closed'");
   c.closedLoopDepth = u32(o, "closedLoopDepth", c.closedLoopDepth);
   const std::string lba = str(o, "lbaPolicy", "reject");
   if (lba != "reject" && lba != "modulo") throw ConfigError("lbaPolicy", "lbaPolicy must be 'reject' or 'modulo'");
@@ -122,12 +132,11 @@ SimConfig parseConfig(const Napi::Object& o) {
 class SsdSimWrap : public Napi::ObjectWrap<SsdSimWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "SsdSim",
-                       {InstanceMethod("feed", &SsdSimWrap::Feed), InstanceMethod("run", &SsdSimWrap::Run),
-                        InstanceMethod("cancel", &SsdSimWrap::Cancel), InstanceMethod("results", &SsdSimWrap::GetResults),
-                        InstanceMethod("close", &SsdSimWrap::Close),
-                        InstanceAccessor("logicalSectors", &SsdSimWrap::LogicalSectors, nullptr),
-                        InstanceAccessor("completed", &SsdSimWrap::Completed, nullptr)});
+    return DefineClass(
+        env, "SsdSim",
+        {InstanceMethod("feed", &SsdSimWrap::Feed), InstanceMethod("run", &SsdSimWrap::Run), InstanceMethod("cancel", &SsdSimWrap::Cancel),
+         InstanceMethod("results", &SsdSimWrap::GetResults), InstanceMethod("close", &SsdSimWrap::Close),
+         InstanceAccessor("logicalSectors", &SsdSimWrap::LogicalSectors, nullptr), InstanceAccessor("completed", &SsdSimWrap::Completed, nullptr)});
   }
 
   explicit SsdSimWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SsdSimWrap>(info) {
@@ -204,14 +213,13 @@ class SsdSimWrap : public Napi::ObjectWrap<SsdSimWrap> {
     auto s = info[1].As<Napi::TypedArray>();
     auto b = info[2].As<Napi::TypedArray>();
     auto o = info[3].As<Napi::TypedArray>();
-    if (t.TypedArrayType() != napi_float64_array || s.TypedArrayType() != napi_float64_array ||
-        b.TypedArrayType() != napi_uint32_array || o.TypedArrayType() != napi_uint16_array)
+    if (t.TypedArrayType() != napi_float64_array || s.TypedArrayType() != napi_float64_array || b.TypedArrayType() != napi_uint32_array ||
+        o.TypedArrayType() != napi_uint16_array)
       throw Napi::TypeError::New(env, "feed: column types must be Float64Array, Float64Array, Uint32Array, Uint16Array");
     const size_t n = t.ElementLength();
-    if (s.ElementLength() != n || b.ElementLength() != n || o.ElementLength() != n)
-      throw Napi::TypeError::New(env, "feed: columns differ in length");
-    ssdsim::FeedResult fr = sim_->feed(t.As<Napi::Float64Array>().Data(), s.As<Napi::Float64Array>().Data(),
-                                       b.As<Napi::Uint32Array>().Data(), o.As<Napi::Uint16Array>().Data(), n);
+    if (s.ElementLength() != n || b.ElementLength() != n || o.ElementLength() != n) throw Napi::TypeError::New(env, "feed: columns differ in length");
+    ssdsim::FeedResult fr =
+        sim_->feed(t.As<Napi::Float64Array>().Data(), s.As<Napi::Float64Array>().Data(), b.As<Napi::Uint32Array>().Data(), o.As<Napi::Uint16Array>().Data(), n);
     Napi::Object r = Napi::Object::New(env);
     r.Set("badIndex", static_cast<double>(fr.badIndex));
     r.Set("badLastSector", static_cast<double>(fr.badLastSector));

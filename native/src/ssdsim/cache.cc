@@ -252,24 +252,26 @@ void Sim::cacheWriteServiced(uint32_t tx) {
     slotFree_.push_back(static_cast<uint32_t>(s));
     cacheUsed_--;
   }
-  if (cacheWaiting_.empty()) return;
-  std::vector<uint32_t>& waiting = cacheWaitingScratch_;
-  waiting.swap(cacheWaiting_);
-  cacheWaiting_.clear();
-  size_t i = 0;
-  for (; i < waiting.size(); i++) {
-    const uint32_t r = waiting[i];
+  // MQSim goes down the waiting list, each request taking pages until
+  // back-pressure reaches its limit. A request left short is the one that hit
+  // the limit, and the rest can take nothing (the period check has just run
+  // at this instant), so the list only ever loses a prefix: a FIFO read from
+  // its head, instead of rebuilding the list on every write-back (quadratic
+  // in the backlog of a write burst).
+  while (cacheWaitHead_ < cacheWaiting_.size()) {
+    const uint32_t r = cacheWaiting_[cacheWaitHead_];
     writeToCache(r);
-    if (reqs_[r].admitted < reqs_[r].sectors) cacheWaiting_.push_back(r);
-    // MQSim goes on down the list until back-pressure exceeds its limit; at the
-    // limit, though, the rest can take no page and their calls change nothing
-    // (the period check has just run at this instant), so we stop there.
-    if (backPressure_ >= backPressureMax_) {
-      i++;
-      break;
-    }
+    if (reqs_[r].admitted < reqs_[r].sectors) break;  // short: back-pressure is at its limit
+    cacheWaitHead_++;
+    if (backPressure_ >= backPressureMax_) break;
   }
-  for (; i < waiting.size(); i++) cacheWaiting_.push_back(waiting[i]);
+  if (cacheWaitHead_ == cacheWaiting_.size()) {
+    cacheWaiting_.clear();
+    cacheWaitHead_ = 0;
+  } else if (cacheWaitHead_ > 4096 && cacheWaitHead_ * 2 > cacheWaiting_.size()) {
+    cacheWaiting_.erase(cacheWaiting_.begin(), cacheWaiting_.begin() + static_cast<std::ptrdiff_t>(cacheWaitHead_));
+    cacheWaitHead_ = 0;
+  }
 }
 
 }  // namespace ssdsim

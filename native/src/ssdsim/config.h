@@ -13,8 +13,8 @@ enum class Mode : uint8_t { TRACE, CLOSED };
 
 struct SimConfig {
   // Host interface: NVMe over PCIe, as MQSim models it.
-  uint32_t queueDepth = 1024;       // submission/completion queue entries (MQSim's IO_Queue_Depth)
-  uint32_t queueFetchSize = 512;    // commands the device works on at once (MQSim's Queue_Fetch_Size)
+  uint32_t queueDepth = 1024;     // submission/completion queue entries (MQSim's IO_Queue_Depth)
+  uint32_t queueFetchSize = 512;  // commands the device works on at once (MQSim's Queue_Fetch_Size)
   uint32_t pcieLanes = 4;
   double pcieLaneGBps = 1.0;  // GB/s per lane
   // DRAM: data cache (write cache, MQSim's ADVANCED manager in WRITE_CACHE mode) and cached mapping table.
@@ -42,9 +42,9 @@ struct SimConfig {
   bool preemptibleGc = false;
   // Model choices where ssdsim may depart from MQSim (docs/ssdsim.md,
   // "Departures"). The defaults are MQSim's, so that ranks can be validated.
-  bool dieInterleaving = false;          // MQSim: one die per chip busy at a time
-  bool unwrittenReadsFromFlash = true;   // MQSim: a read of a never-written page creates a mapping and reads flash
-  bool cmtPerTranslationPage = false;    // MQSim: the CMT caches single mapping entries
+  bool dieInterleaving = false;         // MQSim: one die per chip busy at a time
+  bool unwrittenReadsFromFlash = true;  // MQSim: a read of a never-written page creates a mapping and reads flash
+  bool cmtPerTranslationPage = false;   // MQSim: the CMT caches single mapping entries
   // Preconditioning (functional, untimed): fill a fraction of the logical
   // pages, then overwrite `preconditionAge` x logical pages at random. MQSim
   // cannot precondition trace replays, so the default is a fresh drive.

@@ -110,7 +110,7 @@ void Sim::channelIdle(uint32_t ch) {
   for (uint32_t i = 0; i < unitsPerChannel_; i++) {
     const Unit& un = units_[base + c.rr];
     if (un.queued && un.status == U_IDLE) processUnit(base + c.rr);
-    c.rr = (c.rr + 1) % unitsPerChannel_;
+    if (++c.rr == unitsPerChannel_) c.rr = 0;
     if (c.busy) break;
   }
 }

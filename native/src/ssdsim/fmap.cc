@@ -54,7 +54,10 @@ void Sim::cmtEvictIfFull() {
   if (cmtUsed_ < cmtCap_) return;
   const uint32_t s = cTail_;
   // MQSim evicts the least recently used slot whatever its state.
-  if (cPrev_[s] != kNone) cNext_[cPrev_[s]] = kNone; else cHead_ = kNone;
+  if (cPrev_[s] != kNone)
+    cNext_[cPrev_[s]] = kNone;
+  else
+    cHead_ = kNone;
   cTail_ = cPrev_[s];
   cmtSlotOf_.erase(cKey_[s]);
   cmtFree_.push_back(s);
@@ -85,7 +88,10 @@ void Sim::cmtReserve(uint32_t key, bool valid) {
   cDirty_[s] = 0;
   cPrev_[s] = kNone;
   cNext_[s] = cHead_;
-  if (cHead_ != kNone) cPrev_[cHead_] = s; else cTail_ = s;
+  if (cHead_ != kNone)
+    cPrev_[cHead_] = s;
+  else
+    cTail_ = s;
   cHead_ = s;
   cmtSlotOf_[key] = s;
   cmtUsed_++;
@@ -141,7 +147,10 @@ void Sim::arrivingPush(uint32_t mvpn, uint32_t key) {
     akNext_.push_back(kNone);
   }
   KeyList& a = arriving_[mvpn];
-  if (a.tail == kNone) a.head = node; else akNext_[a.tail] = node;
+  if (a.tail == kNone)
+    a.head = node;
+  else
+    akNext_[a.tail] = node;
   a.tail = node;
 }
 
@@ -193,7 +202,10 @@ bool Sim::translate(uint32_t tx) {
   const uint32_t s = sp ? *sp : kNone;
   if (s != kNone && cHead_ != s) {
     if (cPrev_[s] != kNone) cNext_[cPrev_[s]] = cNext_[s];
-    if (cNext_[s] != kNone) cPrev_[cNext_[s]] = cPrev_[s]; else cTail_ = cPrev_[s];
+    if (cNext_[s] != kNone)
+      cPrev_[cNext_[s]] = cPrev_[s];
+    else
+      cTail_ = cPrev_[s];
     cPrev_[s] = kNone;
     cNext_[s] = cHead_;
     cPrev_[cHead_] = s;
@@ -242,7 +254,10 @@ bool Sim::translate(uint32_t tx) {
 void Sim::waitForMapping(uint32_t key, uint32_t tx, bool program) {
   KeyList& w = (program ? waitProg_ : waitRead_)[key];
   txs_[tx].next = kNone;
-  if (w.tail == kNone) w.head = tx; else txs_[w.tail].next = tx;
+  if (w.tail == kNone)
+    w.head = tx;
+  else
+    txs_[w.tail].next = tx;
   w.tail = tx;
 }
 
@@ -250,7 +265,10 @@ void Sim::waitForPlane(uint32_t tx) {
   const uint32_t plane = ftl_.planeOf(txs_[tx].lpn);
   KeyList& w = planeWait_[plane];
   txs_[tx].next = kNone;
-  if (w.tail == kNone) w.head = tx; else txs_[w.tail].next = tx;
+  if (w.tail == kNone)
+    w.head = tx;
+  else
+    txs_[w.tail].next = tx;
   w.tail = tx;
   // Nothing will free a block here unless a GC starts now: MQSim would stall (departure, docs/ssdsim.md).
   if (!ftl_.gcRunning(plane)) startGc(plane, true);

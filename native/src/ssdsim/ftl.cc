@@ -31,8 +31,7 @@ Ftl::Ftl(const SimConfig& c) : cfg_(c), rng_(c.seed * 0x2545F4914F6CDD1DULL + 7)
   require(physical_ < 0xFFFFFFF0ULL, "blocksPerPlane", "the device has 2^32 or more physical pages; use larger pages or fewer blocks");
   const uint32_t spp = c.pageBytes / 512;
   // MQSim's logical space: each plane exports floor(pages x sectors x (1 - OP)) sectors.
-  const uint64_t lsa = static_cast<uint64_t>(planes_) *
-                       static_cast<uint64_t>(std::floor(static_cast<double>(ppp_) * spp * (1.0 - c.overProvisioning)));
+  const uint64_t lsa = static_cast<uint64_t>(planes_) * static_cast<uint64_t>(std::floor(static_cast<double>(ppp_) * spp * (1.0 - c.overProvisioning)));
   logical_ = static_cast<uint32_t>(lsa / spp);
   require(logical_ > 0, "overProvisioning", "no logical pages left");
   const uint64_t perPlane = (logical_ + planes_ - 1) / planes_;
@@ -76,8 +75,7 @@ Ftl::Ftl(const SimConfig& c) : cfg_(c), rng_(c.seed * 0x2545F4914F6CDD1DULL + 7)
   planeOfResidue_.resize(planes_);
   for (uint32_t r = 0; r < planes_; r++) residue_[planeOfResidue_[r] = computePlane(r)] = r;
   planes_v_.resize(planes_);
-  for (uint32_t p = 0; p < planes_; p++)
-    planes_v_[p].owned = logical_ > residue_[p] ? (logical_ - residue_[p] - 1) / planes_ + 1 : 0;
+  for (uint32_t p = 0; p < planes_; p++) planes_v_[p].owned = logical_ > residue_[p] ? (logical_ - residue_[p] - 1) / planes_ + 1 : 0;
 }
 
 uint32_t Ftl::computePlane(uint32_t lpn) const {
@@ -104,8 +102,7 @@ uint32_t Ftl::takeFree(Plane& pl, uint32_t p) {
     b = pl.recycled.back().second;
     pl.recycled.pop_back();
   } else {
-    throw DeviceFull("plane " + std::to_string(p) +
-                     " has no free block left and GC cannot reclaim one (over-provisioning too small for this workload)");
+    throw DeviceFull("plane " + std::to_string(p) + " has no free block left and GC cannot reclaim one (over-provisioning too small for this workload)");
   }
   pl.history.push_back(b);
   return b;
@@ -235,9 +232,7 @@ uint32_t Ftl::place(uint32_t lpn, uint64_t bitmap, bool program) {
 
 bool Ftl::gcRunning(uint32_t p) const { return materialised(p) && planes_v_[p].ongoingGc > 0; }
 
-bool Ftl::safeVictim(const Plane& pl, uint32_t b) const {
-  return b != pl.dataWf && b != pl.gcWf && !blk(pl, b).inGc && !blk(pl, b).mapping;
-}
+bool Ftl::safeVictim(const Plane& pl, uint32_t b) const { return b != pl.dataWf && b != pl.gcWf && !blk(pl, b).inGc && !blk(pl, b).mapping; }
 
 uint32_t Ftl::selectVictim(uint32_t p, bool greedy) {
   Plane& pl = planes_v_[p];

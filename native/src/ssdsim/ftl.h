@@ -27,8 +27,8 @@ namespace ssdsim {
 constexpr uint32_t kNone = UINT32_MAX;
 
 struct FtlCounters {
-  uint64_t hostPrograms = 0;   // pages programmed for host data
-  uint64_t gcPrograms = 0;     // pages moved by GC
+  uint64_t hostPrograms = 0;  // pages programmed for host data
+  uint64_t gcPrograms = 0;    // pages moved by GC
   uint64_t erases = 0;
   uint64_t gcInvocations = 0;  // victim blocks collected
 };
@@ -105,24 +105,24 @@ class Ftl {
     uint32_t valid = 0;
     uint32_t written = 0;  // next page index to program (MQSim's Current_page_write_index)
     uint32_t erases = 0;
-    uint32_t rmap = kNone; // index into rmaps_ (page -> lpn / planes), or kNone: shared with the template / never written
+    uint32_t rmap = kNone;  // index into rmaps_ (page -> lpn / planes), or kNone: shared with the template / never written
     uint8_t inGc = 0, mapping = 0;
   };
   struct Plane {
-    std::vector<Block> blocks;          // blocks ever taken from the pool (ids below nextFresh); empty until the plane is first written
+    std::vector<Block> blocks;  // blocks ever taken from the pool (ids below nextFresh); empty until the plane is first written
     uint32_t dataWf = kNone, gcWf = kNone;
-    uint32_t nextFresh = 0;             // never-used blocks nextFresh.. are free (erase count 0, id order)
+    uint32_t nextFresh = 0;                               // never-used blocks nextFresh.. are free (erase count 0, id order)
     std::vector<std::pair<uint64_t, uint32_t>> recycled;  // min-heap of (erase count << 32 | seq, block): least worn first, FIFO among equals
     uint32_t recycledSeq = 0;
-    std::vector<uint32_t> history;      // blocks in the order they left the pool (FIFO policy)
+    std::vector<uint32_t> history;  // blocks in the order they left the pool (FIFO policy)
     uint32_t historyHead = 0;
     uint32_t ongoingGc = 0;
-    uint32_t owned = 0;                 // logical pages this plane holds
+    uint32_t owned = 0;  // logical pages this plane holds
   };
   struct Template {
-    Plane plane;                         // materialised, aged
-    std::vector<uint32_t> rmap;          // dense: plane-relative ppn -> k (lpn / planes)
-    std::vector<uint32_t> map;           // k -> plane-relative ppn
+    Plane plane;                 // materialised, aged
+    std::vector<uint32_t> rmap;  // dense: plane-relative ppn -> k (lpn / planes)
+    std::vector<uint32_t> map;   // k -> plane-relative ppn
   };
 
   bool materialised(uint32_t p) const { return !planes_v_[p].blocks.empty(); }
@@ -149,17 +149,17 @@ class Ftl {
   uint64_t physical_;
   uint32_t gcBlocks_, hardBlocks_, rgaSet_, randomPpMin_;
   uint32_t transPages_ = 0, entriesPerTp_ = 0;  // MQSim's Total_translation_pages_no, entries per translation page
-  uint32_t div_[4], mod_[4], stride_[4];   // static plane allocation
-  std::vector<uint32_t> residue_;          // per plane: the lpn residue mod planes that maps to it
-  std::vector<uint32_t> planeOfResidue_;   // and back
+  uint32_t div_[4], mod_[4], stride_[4];        // static plane allocation
+  std::vector<uint32_t> residue_;               // per plane: the lpn residue mod planes that maps to it
+  std::vector<uint32_t> planeOfResidue_;        // and back
   uint32_t computePlane(uint32_t lpn) const;
   struct MapEntry {
     uint64_t bitmap;
     uint32_t ppn;
   };
-  FlatMap<MapEntry> map_;                  // lpn -> current page (absent: unmapped, or the template's page)
+  FlatMap<MapEntry> map_;  // lpn -> current page (absent: unmapped, or the template's page)
   std::vector<Plane> planes_v_;
-  std::vector<uint32_t> rmaps_;            // per-block reverse maps, ppb_ entries each
+  std::vector<uint32_t> rmaps_;  // per-block reverse maps, ppb_ entries each
   std::vector<uint32_t> rmapFree_;
   std::vector<std::unique_ptr<Template>> templates_;
   std::vector<uint32_t> gcChecks_;

@@ -25,8 +25,8 @@ uint64_t Sim::pcieNs(uint32_t payload, bool readRequest) const {
     const uint32_t b = pcieOverhead_ + 4;
     return static_cast<uint64_t>(static_cast<double>(b / lanes + (b % lanes ? 1 : 0)) / cfg_.pcieLaneGBps);
   }
-  const uint64_t total = static_cast<uint64_t>(payload / tlpPayload_) * (tlpPayload_ + pcieOverhead_) +
-                         (payload % tlpPayload_ == 0 ? 0 : payload % tlpPayload_ + pcieOverhead_);
+  const uint64_t total =
+      static_cast<uint64_t>(payload / tlpPayload_) * (tlpPayload_ + pcieOverhead_) + (payload % tlpPayload_ == 0 ? 0 : payload % tlpPayload_ + pcieOverhead_);
   return static_cast<uint64_t>(static_cast<double>(total / lanes + (total % lanes == 0 ? 0 : 1)) / cfg_.pcieLaneGBps);
 }
 

@@ -82,6 +82,7 @@ Sim::Sim(const SimConfig& c) : cfg_(c), ftl_(c) {
 FeedResult Sim::feed(const double* t, const double* sector, const uint32_t* bytes, const uint16_t* op, size_t n) {
   FeedResult fr;
   const uint64_t limit = logicalSectors();
+  uint64_t spanned = 0;  // logical pages the batch's requests cover (with repeats)
   for (size_t i = 0; i < n; i++) {
     if (bytes[i] == 0 || !(op[i] & 3)) continue;
     if (!(sector[i] >= 0 && sector[i] < 9007199254740992.0)) {
@@ -95,8 +96,10 @@ FeedResult Sim::feed(const double* t, const double* sector, const uint32_t* byte
       fr.badLastSector = static_cast<uint64_t>(sector[i]) + sectors - 1;
       return fr;
     }
+    const uint64_t first = static_cast<uint64_t>(sector[i]);
+    spanned += (first % spp_ + sectors + spp_ - 1) / spp_;
     if (!cfg_.lbaModulo) {
-      const uint64_t last = static_cast<uint64_t>(sector[i]) + sectors - 1;
+      const uint64_t last = first + sectors - 1;
       if (last >= limit) {
         fr.badIndex = static_cast<int64_t>(i);
         fr.badLastSector = last;
@@ -110,8 +113,10 @@ FeedResult Sim::feed(const double* t, const double* sector, const uint32_t* byte
   }
   in_.reserve(in_.size() + n);
   if (!anyFed_) {
-    // Sparse state sized from the first batch (a few pages per request) instead of grown step by step.
-    const size_t pages = std::min<size_t>(n * 2, ftl_.logicalPages());
+    // Sparse state sized from the first batch (the pages its requests cover,
+    // at most four per request) instead of grown step by step: each growth
+    // rehashes the whole map into fresh memory.
+    const size_t pages = std::min<size_t>(std::min<uint64_t>(spanned, 4 * static_cast<uint64_t>(n)), ftl_.logicalPages());
     ftl_.reservePages(pages);
     cmtSlotOf_.reserve(std::min<size_t>(pages, cmtCap_));
   }
@@ -154,7 +159,7 @@ void Sim::fifoPush(Fifo& f, uint32_t kind, uint64_t dur, uint32_t item) {
   if (f.empty()) {
     f.items.clear();
     f.head = 0;
-    schedule(f.free, kind, 0);
+    events_.pushLane(kind, f.free, kind, 0);
   }
   f.items.emplace_back(f.free, item);
 }
@@ -162,7 +167,7 @@ void Sim::fifoPush(Fifo& f, uint32_t kind, uint64_t dur, uint32_t item) {
 uint32_t Sim::fifoPop(Fifo& f) { return f.items[f.head++].second; }
 
 void Sim::fifoNext(Fifo& f, uint32_t kind) {
-  if (!f.empty()) schedule(f.items[f.head].first, kind, 0);
+  if (!f.empty()) events_.pushLane(kind, f.items[f.head].first, kind, 0);
 }
 
 RunStatus Sim::run(bool final) {
@@ -193,17 +198,19 @@ RunStatus Sim::loop(bool final) {
       // Closed loop: a new request arrives as soon as one completes (here, at the completion's instant).
       while (outstanding_ < cfg_.closedLoopDepth && inHead_ < in_.size()) arrive(in_[inHead_++], now_);
       if (outstanding_ < cfg_.closedLoopDepth && inHead_ == in_.size() && !final) return RunStatus::NEED_MORE;
-    } else if (inHead_ < in_.size()) {
+    }
+    const Event* next = events_.peek();
+    if (!closed && inHead_ < in_.size()) {
       // An arrival precedes events at the same instant.
       const InputReq& in = in_[inHead_];
-      if (events_.empty() || in.t <= events_.top().t) {
+      if (!next || in.t <= next->t()) {
         if (in.t > now_) now_ = in.t;
         inHead_++;
         arrive(in, in.t);
         continue;
       }
     }
-    if (events_.empty()) {
+    if (!next) {
       if (!final) return RunStatus::NEED_MORE;
       if (outstanding_ > 0)
         throw DeviceFull(std::to_string(outstanding_) +
@@ -212,9 +219,9 @@ RunStatus Sim::loop(bool final) {
     }
     // Without buffered input, an event at or after the last fed arrival might
     // still be preceded by an arrival of the next batch.
-    if (!closed && !final && inHead_ == in_.size() && events_.top().t >= lastFedT_) return RunStatus::NEED_MORE;
-    const Event ev = events_.pop();
-    now_ = ev.t;
+    if (!closed && !final && inHead_ == in_.size() && next->t() >= lastFedT_) return RunStatus::NEED_MORE;
+    const Event ev = events_.take(next);
+    now_ = ev.t();
     switch (ev.kind()) {
       case EV_H2D: onH2D(); break;
       case EV_D2H: onD2H(); break;

@@ -7,7 +7,7 @@
 //   fmap.cc   cached mapping table, translation  (Address_Mapping_Unit_Page_Level)
 //   flash.cc  scheduling, chips, channels, GC    (TSU_Priority_OutOfOrder, NVM_PHY_ONFI_NVDDR2, GC_and_WL_Unit)
 //
-// Events are 16-byte records in a 4-ary heap ordered by (time, sequence);
+// Events are 16-byte keys ordered by (time, sequence): the FIFO servers' in lanes, the rest in a 4-ary heap (eventq.h);
 // requests, transactions and messages come from free-listed pools, so a
 // steady replay allocates nothing per request. Streaming: feed() appends
 // requests, run() simulates as far as the input allows (arrivals are
@@ -77,6 +77,7 @@ class Sim {
 
  private:
   // ---- pools and events --------------------------------------------------------
+  // The FIFO servers' kinds double as their event-queue lanes (below EventQueue::kLanes).
   enum EvKind : uint32_t { EV_H2D, EV_D2H, EV_DRAM, EV_CHAN, EV_UNIT };
   void schedule(uint64_t t, uint32_t kind, uint32_t id);
   RunStatus loop(bool final);
@@ -264,8 +265,8 @@ class Sim {
   FlatMap<uint8_t> bloom_;
   uint64_t nextBloomReset_ = 0;
   uint64_t backPressure_ = 0, backPressureMax_ = 0;  // sectors being written back to flash, and MQSim's limit
-  std::vector<uint32_t> cacheWaiting_;  // write requests waiting for back-pressure to drop
-  std::vector<uint32_t> cacheWaitingScratch_;
+  std::vector<uint32_t> cacheWaiting_;  // write requests waiting for back-pressure to drop, FIFO from cacheWaitHead_
+  size_t cacheWaitHead_ = 0;
   Pool<Dram> dram_;
   Fifo dramQ_;
   double dramBurstNs_ = 0;

@@ -89,7 +89,14 @@ export default async function deviceRoutes(fastify: FastifyInstance): Promise<vo
   );
   app.get(
     '/devices/:name/verify',
-    { schema: { tags: ['devices'], summary: 'Does the device still have what ssdtune applied? (drift: attributes changed since)', params: DeviceParams, response: { 200: VerifyReply, ...errors(404) } } },
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'Does the device still have what ssdtune applied? (drift: attributes changed since)',
+        params: DeviceParams,
+        response: { 200: VerifyReply, ...errors(404) },
+      },
+    },
     async (req) => req.api.verify(req.params.name),
   );
   app.post(

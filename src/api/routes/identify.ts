@@ -13,7 +13,10 @@ export default async function identifyRoutes(fastify: FastifyInstance): Promise<
       schema: {
         tags: ['workloads'],
         summary: "Is a stored trace one of the ConfDB's workloads? (what `tune` does first; nothing is stored)",
-        body: Type.Object({ traceId: Type.String({ minLength: 1, maxLength: 200 }), method: Type.Optional(StringEnum(IDENTIFY_METHODS, { default: 'network' })) }, { additionalProperties: false }),
+        body: Type.Object(
+          { traceId: Type.String({ minLength: 1, maxLength: 200 }), method: Type.Optional(StringEnum(IDENTIFY_METHODS, { default: 'network' })) },
+          { additionalProperties: false },
+        ),
         response: { 200: Type.Object({}, { additionalProperties: true }), ...errors(400, 401, 404) },
       },
     },

@@ -27,7 +27,7 @@ export default async function jobRoutes(fastify: FastifyInstance): Promise<void>
         tags: ['jobs'],
         summary: 'Start a tune job for a stored trace (202; poll GET /v1/jobs/:id). The same request twice shares one job.',
         body: SubmitTuneBody,
-        response: { 202: Accepted, ...errors(400, 401, 404) },
+        response: { 202: Accepted, ...errors(400, 401, 403, 404, 429) },
       },
     },
     async (req, reply) => {
@@ -43,7 +43,7 @@ export default async function jobRoutes(fastify: FastifyInstance): Promise<void>
         tags: ['jobs'],
         summary: 'Register a trace file on the server by path and tune it as a new job (202; poll GET /v1/jobs/:id): `ssdtune tune` over HTTP',
         body: TuneBody,
-        response: { 202: Accepted, ...errors(400, 401, 404) },
+        response: { 202: Accepted, ...errors(400, 401, 403, 404, 429) },
       },
     },
     async (req, reply) => {

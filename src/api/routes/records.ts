@@ -12,19 +12,13 @@ const SCHEMA: Record<(typeof KINDS)[number], string> = {
   workloads: 'Workload', configs: 'Config', evaluations: 'Evaluation', devices: 'Device', traces: 'Trace', jobs: 'Job', audit: 'Audit', pins: 'Pin', results: 'Result', agents: 'Agent',
 };
 
-/**
- * List pages are cached as serialised JSON until the kind is written again:
- * reads vastly outnumber writes here (dashboards, pollers), and a LevelDB
- * scan plus serialisation per request would cap throughput. The generation
- * is the store's, so a write by another process sharing it is seen too.
- */
-const PAGE_CACHE_MAX = 256;
-
 const Counts = Type.Record(Type.String(), Type.Integer());
 
 export default async function recordRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  const pages = new Map<string, { gen: number; body: string }>();
+  // List pages are cached (bounded: page-cache.ts) until the kind's generation moves; the generation
+  // is the store's, so a write by another process sharing it is seen too.
+  const pages = fastify.pageCache;
   for (const kind of KINDS) {
     app.get(
       `/${kind}`,
@@ -32,14 +26,13 @@ export default async function recordRoutes(fastify: FastifyInstance): Promise<vo
       async (req, reply) => {
         const key = `${kind}|${req.query.limit}|${req.query.after ?? ''}`;
         const gen = await fastify.ssdtune.generation(kind);
-        let page = pages.get(key);
-        if (!page || page.gen !== gen) {
-          page = { gen, body: JSON.stringify(await req.api.list(kind, req.query)) };
-          if (pages.size >= PAGE_CACHE_MAX) pages.delete(pages.keys().next().value!);
-          pages.set(key, page);
+        let body = pages.get(key, gen);
+        if (body === undefined) {
+          body = JSON.stringify(await req.api.list(kind, req.query));
+          pages.set(key, gen, body);
         }
         // Already serialised: sent as is.
-        return reply.type('application/json; charset=utf-8').send(page.body as never);
+        return reply.type('application/json; charset=utf-8').send(body as never);
       },
     );
     app.get(

@@ -39,7 +39,7 @@ export default async function traceRoutes(fastify: FastifyInstance): Promise<voi
         tags: ['traces'],
         summary: "Register a trace file already on the server's host, by path (no copy)",
         body: Type.Object({ path: Type.String({ minLength: 1, maxLength: 4096 }) }, { additionalProperties: false }),
-        response: { 200: { $ref: 'Trace#' }, ...errors(400, 401) },
+        response: { 200: { $ref: 'Trace#' }, ...errors(400, 401, 403) },
       },
     },
     async (req) => req.api.addTrace(req.body.path),

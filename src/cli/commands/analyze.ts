@@ -16,8 +16,13 @@ interface AnalyzeFlags {
 export function register(program: Command): void {
   program
     .command('analyze')
-    .description('Whole-trace statistics: mix, sizes, sequentiality, LBA span, working set, IOPS/bandwidth over time, queue depth, latency, per process and device')
-    .argument('<trace...>', 'trace files (format sniffed from content; compressed read directly), blktrace sets by base name (sda for sda.blktrace.N, as blkparse -i) or directories of sets')
+    .description(
+      'Whole-trace statistics: mix, sizes, sequentiality, LBA span, working set, IOPS/bandwidth over time, queue depth, latency, per process and device',
+    )
+    .argument(
+      '<trace...>',
+      'trace files (format sniffed from content; compressed read directly), blktrace sets by base name (sda for sda.blktrace.N, as blkparse -i) or directories of sets',
+    )
     .option('--json', 'print the report as JSON')
     .option('--format <name>', 'force the trace format instead of sniffing')
     .option('--skip-bad', 'skip malformed records (counted in the report) instead of failing')

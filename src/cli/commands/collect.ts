@@ -9,12 +9,16 @@ import { ERR_COLLECT_LOST_DEVICE, ERR_USAGE } from '../../errors.js';
 import { BACKENDS, CAPTURE_FORMATS, hostLocal, type BackendName, type CaptureFormat } from '../../service/api.js';
 
 const UNITS: Record<string, number> = { ms: 1e-3, s: 1, m: 60, h: 3600 };
+const MAX_DURATION_MS = 8760 * 3600 * 1000;
 
 /** "30s", "500ms", "2m", "1h", or plain seconds -> milliseconds. */
 export function parseDuration(s: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s.trim());
   if (!m || Number(m[1]) <= 0) throw ERR_USAGE(`--duration: expected a positive time such as 30s, 500ms, 2m or 1h, got "${s}"`);
-  return Number(m[1]) * UNITS[m[2] ?? 's']! * 1000;
+  const ms = Number(m[1]) * UNITS[m[2] ?? 's']! * 1000;
+  // Beyond a year is a typo, and beyond 2^53 ms a deadline cannot be computed at all.
+  if (!(ms <= MAX_DURATION_MS)) throw ERR_USAGE(`--duration: "${s}" is longer than a year (8760h); stop an open-ended capture with SIGINT instead`);
+  return ms;
 }
 
 interface CollectOpts {

@@ -7,7 +7,10 @@ export function register(program: Command): void {
     .command('completion')
     .description('print a bash or zsh completion script for ssdtune (generated from its command definitions)')
     .addArgument(new Argument('<shell>', 'bash or zsh').choices(['bash', 'zsh']))
-    .addHelpText('after', '\nInstall:\n  ssdtune completion bash > /etc/bash_completion.d/ssdtune\n  ssdtune completion zsh > "${fpath[1]}/_ssdtune"   # then restart zsh')
+    .addHelpText(
+      'after',
+      '\nInstall:\n  ssdtune completion bash > /etc/bash_completion.d/ssdtune\n  ssdtune completion zsh > "${fpath[1]}/_ssdtune"   # then restart zsh',
+    )
     .action((shell: 'bash' | 'zsh') => {
       // the root command: the script covers every command, this one included
       let root = program;

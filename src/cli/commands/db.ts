@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { ERR_CONFDB_IMPORT, ERR_USAGE } from '../../errors.js';
-import { KINDS, type Counts, type Kind } from '../../service/api.js';
+import { KINDS, type Counts, type Kind, type SsdtuneApi } from '../../service/api.js';
+import { fmtBytes, fmtCount, fmtNs, table } from '../../util/units.js';
 import { addCommonOptions, withApi, type CommonOptions } from '../service-access.js';
 
 function kindArg(k: string): Kind {
@@ -10,22 +11,126 @@ function kindArg(k: string): Kind {
   return k as Kind;
 }
 
-function summary(kind: Kind, r: Record<string, unknown>): string {
-  const id = String(r.id ?? r.device);
-  const pick: Record<Kind, string[]> = {
-    workloads: ['name', 'createdAt'],
-    configs: ['space', 'workloadId', 'grade', 'evaluator'],
-    evaluations: ['workloadId', 'evaluator', 'status', 'grade'],
-    devices: ['appliedConfigId', 'appliedAt', 'by'],
-    jobs: ['kind', 'status', 'updatedAt'],
-    traces: ['name', 'format', 'bytes'],
-    audit: ['at', 'actor', 'action'],
-    pins: ['configId', 'by', 'at'],
-    results: ['status', 'worker', 'ms'],
-    agents: ['deviceClass', 'workloadId', 'configId', 'at'],
-  };
-  return [id, ...pick[kind].map((f) => (r[f] === undefined ? '-' : typeof r[f] === 'number' ? (r[f] as number).toPrecision(4) : String(r[f])))].join('  ');
+/** A time as people read it in a table: to the second, UTC. */
+function when(iso: unknown): string {
+  return typeof iso === 'string' ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-';
 }
+
+// -0.0003 prints as 0.000, not -0.000.
+const num = (v: unknown, digits = 3): string => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits).replace(/^-(0\.0*)$/, '$1') : '-');
+const text = (v: unknown): string => (v === undefined || v === null || v === '' ? '-' : String(v));
+
+/** One column of `db list`: header, cell, right-aligned (numbers). */
+type Column = [header: string, cell: (r: Record<string, unknown>, names: Map<string, string>) => string, right?: boolean];
+
+/** The workload a record belongs to, by name when it is stored. */
+const workloadCell = (r: Record<string, unknown>, names: Map<string, string>): string => (typeof r.workloadId === 'string' ? (names.get(r.workloadId) ?? r.workloadId) : '-');
+
+const COLUMNS: Partial<Record<Kind, Column[]>> = {
+  workloads: [
+    ['id', (r) => text(r.id)],
+    ['name', (r) => text(r.name)],
+    ['format', (r) => text((r.source as { format?: string } | undefined)?.format)],
+    ['requests', (r) => { const n = (r.source as { requests?: number } | undefined)?.requests; return n === undefined ? '-' : fmtCount(n); }, true],
+    ['created', (r) => when(r.createdAt)],
+  ],
+  configs: [
+    ['id', (r) => text(r.id)],
+    ['space', (r) => text(r.space)],
+    ['workload', workloadCell],
+    ['evaluator', (r) => text(r.evaluator)],
+    ['grade', (r) => num(r.grade), true],
+    ['created', (r) => when(r.createdAt)],
+  ],
+  evaluations: [
+    ['id', (r) => text(r.id)],
+    ['workload', workloadCell],
+    ['evaluator', (r) => text(r.evaluator)],
+    ['status', (r) => text(r.status)],
+    ['grade', (r) => num(r.grade), true],
+    ['took', (r) => (typeof r.durationMs === 'number' ? fmtNs(r.durationMs * 1e6) : '-'), true],
+    ['at', (r) => when(r.at)],
+  ],
+  devices: [
+    ['device', (r) => text(r.device)],
+    ['config', (r) => text(r.appliedConfigId)],
+    ['applied', (r) => Object.entries((r.applied as Record<string, string> | undefined) ?? {}).map(([k, v]) => `${k}=${v}`).join(' ') || '-'],
+    ['at', (r) => when(r.appliedAt)],
+    ['by', (r) => text(r.by)],
+  ],
+  jobs: [
+    ['id', (r) => text(r.id)],
+    ['kind', (r) => text(r.kind)],
+    ['status', (r) => text(r.status)],
+    ['progress', (r) => { const p = r.progress as { done: number; total: number } | undefined; return p ? `${p.done}/${p.total}` : '-'; }, true],
+    ['updated', (r) => when(r.updatedAt)],
+  ],
+  traces: [
+    ['id', (r) => text(r.id)],
+    ['name', (r) => text(r.name)],
+    ['format', (r) => text(r.format)],
+    ['size', (r) => (typeof r.bytes === 'number' ? fmtBytes(r.bytes) : '-'), true],
+    ['added', (r) => when(r.uploadedAt)],
+    ['by', (r) => text(r.by)],
+  ],
+  audit: [
+    ['at', (r) => when(r.at)],
+    ['actor', (r) => text(r.actor)],
+    ['action', (r) => text(r.action)],
+    ['id', (r) => text(r.id)],
+  ],
+  pins: [
+    ['workload', workloadCell],
+    ['space', (r) => text(r.space)],
+    ['device class', (r) => text(r.deviceClass)],
+    ['config', (r) => text(r.configId)],
+    ['by', (r) => text(r.by)],
+    ['at', (r) => when(r.at)],
+  ],
+  results: [
+    ['key', (r) => (typeof r.id === 'string' ? r.id.slice(0, 16) : '-')],
+    ['status', (r) => text(r.status)],
+    ['took', (r) => (typeof r.ms === 'number' ? fmtNs(r.ms * 1e6) : '-'), true],
+    ['worker', (r) => text(r.worker)],
+    ['at', (r) => when(r.at)],
+  ],
+  agents: [
+    ['host/device', (r) => text(r.id)],
+    ['device class', (r) => text(r.deviceClass)],
+    ['workload', workloadCell],
+    ['config', (r) => text(r.configId)],
+    ['at', (r) => when(r.at)],
+  ],
+};
+
+/** Columns of a kind without a layout of its own: its key and its scalar fields. */
+function genericColumns(items: Record<string, unknown>[]): Column[] {
+  const keys = [...new Set(items.flatMap((r) => Object.keys(r).filter((k) => ['string', 'number', 'boolean'].includes(typeof r[k]))))].slice(0, 6);
+  return keys.map((k): Column => [k, (r) => (typeof r[k] === 'number' ? fmtCount(r[k] as number) : text(r[k])), items.every((r) => r[k] === undefined || typeof r[k] === 'number')]);
+}
+
+/** `db list` as a table: a header, human units, workloads by name. */
+async function listTable(api: SsdtuneApi, kind: Kind, limit: number): Promise<string[]> {
+  const { items, next } = await api.list(kind, { limit });
+  if (items.length === 0) return [`no ${kind} stored yet${EMPTY_HINT[kind] ? ` (${EMPTY_HINT[kind]})` : ''}`];
+  const rows = items as unknown as Record<string, unknown>[];
+  const names = new Map<string, string>();
+  for (const id of new Set(rows.map((r) => r.workloadId).filter((w): w is string => typeof w === 'string'))) {
+    // A record can outlive its workload (an import of part of a ConfDB): its id stands in for the name then.
+    const w = await api.get('workloads', id).catch(() => undefined);
+    if (w) names.set(id, w.name);
+  }
+  const cols = COLUMNS[kind] ?? genericColumns(rows);
+  const out = table(cols.map((c) => c[0]), rows.map((r) => cols.map((c) => c[1](r, names))), cols.map((c) => c[2] ?? false));
+  if (next) out.push(`(the first ${items.length}; --limit N shows more)`);
+  return out;
+}
+
+const EMPTY_HINT: Partial<Record<Kind, string>> = {
+  workloads: '`ssdtune tune <trace>` learns one',
+  configs: '`ssdtune tune <trace>` learns one',
+  devices: '`ssdtune apply` records each device it changes',
+};
 
 export function register(program: Command): void {
   const db = program.command('db').description('inspect, export, import and compact the ConfDB');
@@ -34,9 +139,9 @@ export function register(program: Command): void {
     .option('--limit <n>', 'at most n records', (v) => Number(v), 100)
     .action(async (k: string, o: CommonOptions & { limit: number }) => {
       const kind = kindArg(k);
-      const { items } = await withApi(o, (api) => api.list(kind, { limit: o.limit }));
-      if (o.json) console.log(JSON.stringify(items, null, 2));
-      else for (const r of items) console.log(summary(kind, r as unknown as Record<string, unknown>));
+      if (!Number.isInteger(o.limit) || o.limit < 1) throw ERR_USAGE(`--limit must be a positive integer, not "${o.limit}"`);
+      if (o.json) console.log(JSON.stringify((await withApi(o, (api) => api.list(kind, { limit: o.limit }))).items, null, 2));
+      else for (const line of await withApi(o, (api) => listTable(api, kind, o.limit))) console.log(line);
     });
 
   addCommonOptions(db.command('show <kind> <id>').description('print one record as JSON')).action(async (k: string, id: string, o: CommonOptions) => {

@@ -7,7 +7,7 @@ export function register(program: Command): void {
   addCommonOptions(
     program
       .command('identify <trace>')
-      .description("say whether a trace is one of the workloads in the ConfDB (which one, distance, confidence) or a new one; what tune does first")
+      .description('say whether a trace is one of the workloads in the ConfDB (which one, distance, confidence) or a new one; what tune does first')
       .addOption(new Option('--method <m>', "'network' (Siamese network) or 'pca' (plain PCA-centre distance)").choices(IDENTIFY_METHODS).default('network')),
   )
     .addHelpText('after', '\nExample:\n  ssdtune identify traces/mqsim_wsrch-small.trace')
@@ -20,7 +20,8 @@ export function register(program: Command): void {
       const id = r.identification;
       const d = id.distance === null || !Number.isFinite(id.distance) ? '∞' : id.distance.toFixed(3);
       const how = `distance ${d} vs threshold ${id.threshold.toFixed(3)}, confidence ${id.confidence.toFixed(2)}, ${id.windows} windows, ${id.method}`;
-      if (r.workload) process.stdout.write(`known: ${r.workload.name} (${r.workload.id})${id.exact ? ', the very windows it was profiled from' : ''}; ${how}\n`);
+      if (r.workload)
+        process.stdout.write(`known: ${r.workload.name} (${r.workload.id})${id.exact ? ', the very windows it was profiled from' : ''}; ${how}\n`);
       else process.stdout.write(`new workload (nearest ${id.nearest ? id.nearest.name : 'none'}; ${how})\n`);
     });
 }

@@ -51,36 +51,83 @@ function argsOf(o: TuneFlags): TuneArgs {
 /** Spread (in typical radii) above which a new workload is announced as hard to recognise by similarity. */
 const SPREAD_WARNING = 3;
 
+/** How the trace was identified, in words: an empty ConfDB has no distance to give. */
+function identificationText(known: boolean, id: TuneResult['workload']['identification']): string {
+  if (!id.nearest) return 'new: no workloads stored yet to compare it with';
+  const test = `distance ${id.distance.toFixed(3)} vs threshold ${id.threshold.toFixed(3)}, ${id.method}`;
+  if (known) return id.exact ? 'known (the same trace as before)' : `known (${test})`;
+  return `new; the nearest stored workload, ${id.nearest.name}, is too far (${test})`;
+}
+
+const UNCHANGED_LISTED = 6;
+const show = (v: unknown): string => (v === undefined ? '(unset)' : String(v));
+
+/** The chosen values as a diff against the baseline they were graded against (a bare list when the result carries no baseline). */
+function valuesText(values: Record<string, unknown>, baseline: Record<string, unknown> | undefined): string[] {
+  if (!baseline)
+    return [
+      'values      ' +
+        Object.entries(values)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' '),
+    ];
+  const keys = [...new Set([...Object.keys(baseline), ...Object.keys(values)])];
+  const changed = keys.filter((k) => String(values[k]) !== String(baseline[k]));
+  const same = keys.filter((k) => !changed.includes(k));
+  // A long list of what did not change hides what did: past a few, a count (--json has them all).
+  const unchanged = same.length <= UNCHANGED_LISTED ? same.map((k) => `${k}=${show(values[k])}`).join(' ') : `${same.length} parameters (--json lists them)`;
+  if (changed.length === 0) return [`values      the baseline's: no parameter changed (${unchanged})`];
+  const w = Math.max(...changed.map((k) => k.length));
+  const bw = Math.max(...changed.map((k) => show(baseline[k]).length));
+  return [
+    `values      ${changed.length} of ${keys.length} parameters differ from the baseline:`,
+    ...changed.map((k) => `              ${k.padEnd(w)}  ${show(baseline[k]).padStart(bw)} -> ${show(values[k])}`),
+    ...(same.length ? [`            unchanged: ${unchanged}`] : []),
+  ];
+}
+
 function printResult(r: TuneResult, json: boolean | undefined): void {
   if (json) {
     console.log(JSON.stringify(r, null, 2));
     return;
   }
   const id = r.workload.identification;
-  console.log(`workload    ${r.workload.name} (${r.workload.id}) — ${r.workload.known ? (id.exact ? 'known (the same trace as before)' : 'known') : 'new'}; distance ${Number.isFinite(id.distance) ? id.distance.toFixed(3) : '∞'} vs threshold ${id.threshold.toFixed(3)} (${id.method})${r.workload.clusters ? `; clusters ${r.workload.clusters.join('+')}` : ''}`);
+  console.log(`workload    ${r.workload.name} (${r.workload.id}) — ${identificationText(r.workload.known, id)}`);
   if (r.workload.spreadRatio !== undefined && r.workload.spreadRatio > SPREAD_WARNING) {
-    console.log(`            its windows spread ${r.workload.spreadRatio.toFixed(1)}x a typical workload's (a short, noisy or multi-phase trace): later captures of it are harder to recognise; this trace itself always will be`);
+    console.log(
+      `            its windows spread ${r.workload.spreadRatio.toFixed(1)}x a typical workload's (a short, noisy or multi-phase trace): later captures of it are harder to recognise; this trace itself always will be`,
+    );
   }
-  console.log(`config      ${r.config.id} (${r.config.space} space, ${r.source === 'confdb' ? 'stored in the ConfDB' : 'learned now'}, evaluator ${r.config.evaluator ?? '-'}, replay ${describeReplay(r.config.replay ?? { mode: 'recorded' })})`);
+  console.log(
+    `config      ${r.config.id} (${r.config.space} space, ${r.source === 'confdb' ? 'stored in the ConfDB' : 'learned now'}, evaluator ${r.config.evaluator ?? '-'}, replay ${describeReplay(r.config.replay ?? { mode: 'recorded' })})`,
+  );
   if (r.search) {
     const sc = r.search.screened;
-    console.log(`search      ${r.search.searcher ? `${r.search.searcher}, ` : ''}${r.search.evaluations} evaluations${sc ? ` on the whole trace after ${sc.evaluations} on its first ${(sc.fraction * 100).toFixed(0)}%` : ''} (${r.search.failed} failed), ${r.search.status}, ${(r.search.elapsedMs / 1000).toFixed(1)} s`);
+    console.log(
+      `search      ${r.search.searcher ? `${r.search.searcher}, ` : ''}${r.search.evaluations} evaluations${sc ? ` on the whole trace after ${sc.evaluations} on its first ${(sc.fraction * 100).toFixed(0)}%` : ''} (${r.search.failed} failed), ${r.search.status}, ${(r.search.elapsedMs / 1000).toFixed(1)} s`,
+    );
     // What mattered for this workload: the parameters the search found relevant, most first.
     const rel = Object.entries(r.search.relevance ?? {}).sort((a, b) => b[1] - a[1]);
     if (rel.length > 1) {
       const top = rel.filter(([, v]) => v >= 0.2);
       const flat = rel.length - top.length;
-      console.log(`mattered    ${top.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}${flat ? `; ${flat} other parameter${flat > 1 ? 's' : ''} hardly (relevance < 0.2)` : ''}`);
+      console.log(
+        `mattered    ${top.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}${flat ? `; ${flat} other parameter${flat > 1 ? 's' : ''} hardly (relevance < 0.2)` : ''}`,
+      );
     }
   }
   if (r.gain) {
-    console.log(`gain        grade ${r.gain.grade.toFixed(3)}; throughput x${r.gain.throughputSpeedup.toFixed(3)}, latency x${r.gain.latencySpeedup.toFixed(3)} vs the baseline`);
+    console.log(
+      `gain        grade ${r.gain.grade.toFixed(3)}; throughput x${r.gain.throughputSpeedup.toFixed(3)}, latency x${r.gain.latencySpeedup.toFixed(3)} vs the baseline`,
+    );
     // A grade of 0 is an answer, not a failure: say what it means rather than leave a bare x1.000.
     if (r.source === 'search' && r.gain.grade <= 0.001) {
-      console.log(`            no configuration beat the baseline measurably (grade <= 0.001): this workload does not stress what the ${r.config.space} space tunes (too light, or bound elsewhere)`);
+      console.log(
+        `            no configuration beat the baseline measurably (grade <= 0.001): this workload does not stress what the ${r.config.space} space tunes (too light, or bound elsewhere)`,
+      );
     }
   }
-  console.log('values      ' + Object.entries(r.config.values).map(([k, v]) => `${k}=${v}`).join(' '));
+  for (const line of valuesText(r.config.values, r.baseline)) console.log(line);
 }
 
 export function register(program: Command): void {
@@ -88,21 +135,54 @@ export function register(program: Command): void {
     program
       .command('tune <trace>')
       .description('identify the workload of a trace; recommend its stored configuration or learn one')
-      .addOption(new Option('--space <space>', `${SPACE_NAMES.map((n) => `${n}: ${SPACES[n].summary}`).join('; ')} (env SSDTUNE_SPACE; default ssd)`).choices(SPACE_NAMES))
+      .addOption(
+        new Option('--space <space>', `${SPACE_NAMES.map((n) => `${n}: ${SPACES[n].summary}`).join('; ')} (env SSDTUNE_SPACE; default ssd)`).choices(
+          SPACE_NAMES,
+        ),
+      )
       .addOption(new Option('--evaluator <name>', `per space: ${describeCatalog()} (env SSDTUNE_EVALUATOR)`).choices(EVALUATOR_NAMES))
       .option('--device <dev>', 'block device the live evaluator replays on, read-only (env SSDTUNE_DEVICE)')
-      .option('--budget <n>', `evaluations for a search, the baseline included, >= ${BUDGET.min} (env SSDTUNE_BUDGET; default ${BUDGET.default})`, (v) => Number(v))
+      .option('--budget <n>', `evaluations for a search, the baseline included, >= ${BUDGET.min} (env SSDTUNE_BUDGET; default ${BUDGET.default})`, (v) =>
+        Number(v),
+      )
       .option('--seed <n>', `search seed (env SSDTUNE_SEED; default ${DEFAULT_SEED})`, (v) => Number(v))
-      .addOption(new Option('--searcher <name>', 'adaptive (learns which parameters matter), learnedssd, random, grid, coordinate (env SSDTUNE_SEARCHER; default adaptive)').choices(SEARCHERS))
+      .addOption(
+        new Option(
+          '--searcher <name>',
+          'adaptive (learns which parameters matter), learnedssd, random, grid, coordinate (env SSDTUNE_SEARCHER; default adaptive)',
+        ).choices(SEARCHERS),
+      )
       .option('--batch <k>', 'configurations evaluated together per search round (env SSDTUNE_BATCH; default 1)', (v) => Number(v))
-      .option('--screen-fraction <f>', 'multi-fidelity: screen on this leading fraction of the trace (e.g. 0.1), then search on the whole; the budget counts a screening evaluation as f of one (env SSDTUNE_SCREEN_FRACTION; default 1: off)', (v) => Number(v))
+      .option(
+        '--screen-fraction <f>',
+        'multi-fidelity: screen on this leading fraction of the trace (e.g. 0.1), then search on the whole; the budget counts a screening evaluation as f of one (env SSDTUNE_SCREEN_FRACTION; default 1: off)',
+        (v) => Number(v),
+      )
       .option('--format <fmt>', 'force the trace format')
       .option('--name <name>', 'name for a new workload')
       .option('--force-search', 'search even when a stored configuration matches')
-      .option('--replay <mode>', 'replay intensity: recorded (default), scaled:<speedup> (arrival times divided by it), closed:<queueDepth> (env SSDTUNE_REPLAY)')
-      .addOption(new Option('--lba-policy <policy>', 'requests beyond a simulated capacity: reject (default) or modulo (env SSDTUNE_LBA_POLICY)').choices(['reject', 'modulo']))
-      .addOption(new Option('--progress <mode>', 'auto: a bar on a terminal, log lines otherwise; bar; log; none (env SSDTUNE_PROGRESS)').choices(['auto', 'bar', 'log', 'none']))
-      .addHelpText('after', '\nExamples:\n  ssdtune tune traces/msps_msnfs_30s.trace\n  ssdtune tune --budget 60 --json traces/mqsim_wsrch-small.trace\n  ssdtune tune --space host traces/mqsim_wsrch-small.trace'),
+      .option(
+        '--replay <mode>',
+        'replay intensity: recorded (default), scaled:<speedup> (arrival times divided by it), closed:<queueDepth> (env SSDTUNE_REPLAY)',
+      )
+      .addOption(
+        new Option('--lba-policy <policy>', 'requests beyond a simulated capacity: reject (default) or modulo (env SSDTUNE_LBA_POLICY)').choices([
+          'reject',
+          'modulo',
+        ]),
+      )
+      .addOption(
+        new Option('--progress <mode>', 'auto: a bar on a terminal, log lines otherwise; bar; log; none (env SSDTUNE_PROGRESS)').choices([
+          'auto',
+          'bar',
+          'log',
+          'none',
+        ]),
+      )
+      .addHelpText(
+        'after',
+        '\nExamples:\n  ssdtune tune traces/msps_msnfs_30s.trace\n  ssdtune tune --budget 60 --json traces/mqsim_wsrch-small.trace\n  ssdtune tune --space host traces/mqsim_wsrch-small.trace',
+      ),
   ).action(async (trace: string, o: TuneFlags) => {
     const bar = progressReporter('tune', { mode: o.progress ?? settingsFrom(o).progress });
     let result: TuneResult;

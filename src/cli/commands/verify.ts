@@ -14,7 +14,8 @@ export function register(program: Command): void {
     .action(async (o: CommonOptions & { device: string }) => {
       const r = await withApi(o, (api) => api.verify(o.device));
       if (o.json) process.stdout.write(JSON.stringify(r) + '\n');
-      else if (r.drift.length === 0) process.stdout.write(`${r.device}: as applied${r.configId ? ` (configuration ${r.configId})` : ''} at ${r.appliedAt} by ${r.by}\n`);
+      else if (r.drift.length === 0)
+        process.stdout.write(`${r.device}: as applied${r.configId ? ` (configuration ${r.configId})` : ''} at ${r.appliedAt} by ${r.by}\n`);
       else for (const d of r.drift) process.stdout.write(`${r.device}  ${d.key}  applied ${d.applied}, now ${d.now ?? '(absent)'}\n`);
       if (r.drift.length) process.exitCode = EXIT.CONFLICT;
     });

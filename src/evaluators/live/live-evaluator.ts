@@ -53,11 +53,24 @@ export interface ReplayRunResult {
 }
 
 /** One native replay (drops the device's cache first unless told not to). */
-export async function runReplay(path: string, plan: ReplayPlan, o: { direct: boolean; allowWrite: boolean; timed: boolean; queueDepth: number; timeScale?: number; dropCache?: boolean }): Promise<ReplayRunResult> {
+export async function runReplay(
+  path: string,
+  plan: ReplayPlan,
+  o: { direct: boolean; allowWrite: boolean; timed: boolean; queueDepth: number; timeScale?: number; dropCache?: boolean },
+): Promise<ReplayRunResult> {
   const addon = nativeFeature('uring');
   return (await addon.replayRun({
-    path, offsets: plan.offsets, lengths: plan.lengths, writes: plan.writes, timesNs: plan.timesNs,
-    direct: o.direct, allowWrite: o.allowWrite, timed: o.timed, queueDepth: o.queueDepth, timeScale: o.timeScale ?? 1, dropCache: o.dropCache ?? true,
+    path,
+    offsets: plan.offsets,
+    lengths: plan.lengths,
+    writes: plan.writes,
+    timesNs: plan.timesNs,
+    direct: o.direct,
+    allowWrite: o.allowWrite,
+    timed: o.timed,
+    queueDepth: o.queueDepth,
+    timeScale: o.timeScale ?? 1,
+    dropCache: o.dropCache ?? true,
   })) as ReplayRunResult;
 }
 
@@ -108,8 +121,16 @@ export class LiveEvaluator implements Evaluator {
     }
     const devBytes = Number(readFileSync(`${this.dev.sysDir}/size`, 'utf8').trim()) * SECTOR_BYTES;
     const lbs = Number(readFileSync(`${this.dev.sysDir}/queue/logical_block_size`, 'utf8').trim());
-    const plan = planReplay(concatBatches(batches), devBytes, { allowWrite: !!o.scratch, align: o.direct ? Math.max(lbs, 512) : 512, maxRequests: o.maxRequests });
-    if (plan.offsets.length === 0) throw ERR_HOST_UNSAFE(this.dev.name, `workload ${workload.name} has no requests to replay here (${plan.writesSkipped} writes skipped: not a scratch device)`);
+    const plan = planReplay(concatBatches(batches), devBytes, {
+      allowWrite: !!o.scratch,
+      align: o.direct ? Math.max(lbs, 512) : 512,
+      maxRequests: o.maxRequests,
+    });
+    if (plan.offsets.length === 0)
+      throw ERR_HOST_UNSAFE(
+        this.dev.name,
+        `workload ${workload.name} has no requests to replay here (${plan.writesSkipped} writes skipped: not a scratch device)`,
+      );
 
     const reps = Math.max(1, o.repetitions ?? 3);
     const tput: number[] = [];
@@ -125,7 +146,11 @@ export class LiveEvaluator implements Evaluator {
         if (eo.signal?.aborted) throw eo.signal.reason ?? new Error('aborted');
         const c0 = deviceReadCounters(this.dev);
         const res = await runReplay(this.dev.path, plan, {
-          direct: !!o.direct, allowWrite: !!o.scratch, timed: o.mode === 'timed', queueDepth: o.queueDepth ?? 1, timeScale: o.timeScale,
+          direct: !!o.direct,
+          allowWrite: !!o.scratch,
+          timed: o.mode === 'timed',
+          queueDepth: o.queueDepth ?? 1,
+          timeScale: o.timeScale,
         });
         const c1 = deviceReadCounters(this.dev);
         errors += res.errors;
@@ -174,7 +199,14 @@ const CALIBRATION_DEPTH = 32;
 
 export async function calibrateDevice(devPath: string, deviceBytes: number): Promise<Required<DeviceCost>> {
   const mk = (n: number, len: number, spread: number, shift: number): ReplayPlan => {
-    const p: ReplayPlan = { offsets: new Float64Array(n), lengths: new Uint32Array(n).fill(len), writes: new Uint8Array(n), timesNs: new Float64Array(n), writesSkipped: 0, otherSkipped: 0 };
+    const p: ReplayPlan = {
+      offsets: new Float64Array(n),
+      lengths: new Uint32Array(n).fill(len),
+      writes: new Uint8Array(n),
+      timesNs: new Float64Array(n),
+      writesSkipped: 0,
+      otherSkipped: 0,
+    };
     const slots = Math.max(1, Math.floor(Math.min(spread, deviceBytes) / len));
     // A fixed permutation walk: no two consecutive requests adjacent (no merging).
     for (let i = 0; i < n; i++) p.offsets[i] = (((i + shift) * 7919) % slots) * len;
@@ -203,7 +235,10 @@ export async function calibrateDevice(devPath: string, deviceBytes: number): Pro
   let hot = Infinity;
   for (let t = 0; t < trials; t++) {
     const r = await runReplay(devPath, cached, { ...o, direct: false, dropCache: false });
-    hot = Math.min(hot, r.latencyNs.subarray(256).reduce((a, b) => a + b, 0));
+    hot = Math.min(
+      hot,
+      r.latencyNs.subarray(256).reduce((a, b) => a + b, 0),
+    );
   }
   const parallelism = Math.min(CALIBRATION_DEPTH, Math.max(1, tSmall / Math.max(1e-3, tDeep)));
   return { requestUs, bytesPerSec, appRequestUs: hot / 1e3 / 256, parallelism };

@@ -40,8 +40,12 @@ export function planReplay(batch: TraceBatch, deviceBytes: number, opts: { allow
   }
   const n = idx.length;
   const plan: ReplayPlan = {
-    offsets: new Float64Array(n), lengths: new Uint32Array(n), writes: new Uint8Array(n), timesNs: new Float64Array(n),
-    writesSkipped, otherSkipped,
+    offsets: new Float64Array(n),
+    lengths: new Uint32Array(n),
+    writes: new Uint8Array(n),
+    timesNs: new Float64Array(n),
+    writesSkipped,
+    otherSkipped,
   };
   const t0 = n ? batch.timeNs[idx[0]!]! : 0;
   const a = opts.align;
@@ -58,4 +62,3 @@ export function planReplay(batch: TraceBatch, deviceBytes: number, opts: { allow
   }
   return plan;
 }
-

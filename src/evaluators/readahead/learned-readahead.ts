@@ -66,7 +66,10 @@ export class LearnedReadahead {
     await tf.setBackend('cpu');
     const { mean, std } = standardiser(samples);
     const x = tf.tensor2d(samples.map((s) => s.features.map((v, j) => (v - mean[j]!) / std[j]!)));
-    const y = tf.tensor1d(samples.map((s) => s.label), 'float32');
+    const y = tf.tensor1d(
+      samples.map((s) => s.label),
+      'float32',
+    );
     const model = buildNetwork();
     // No shuffling here: the trainer passes samples in a seeded random order, so a retrain is reproducible.
     const h = await model.fit(x, y, { epochs: opts.epochs ?? 80, batchSize: 64, shuffle: false, verbose: 0 });
@@ -74,7 +77,11 @@ export class LearnedReadahead {
     y.dispose();
     const acc = h.history.acc ?? h.history.accuracy;
     const meta: ModelMeta = {
-      features: FEATURE_NAMES, classes: CLASSES, mean, std, windowRequests: opts.windowRequests,
+      features: FEATURE_NAMES,
+      classes: CLASSES,
+      mean,
+      std,
+      windowRequests: opts.windowRequests,
       trainedAt: new Date().toISOString(),
       metrics: { trainSamples: samples.length, trainAccuracy: Number(acc?.at(-1) ?? NaN) },
     };
@@ -94,25 +101,33 @@ export class LearnedReadahead {
       throw ERR_NOT_FOUND(`learned readahead model in ${dir}: ${(e as Error).message} (rebuild: node dist/src/evaluators/readahead/train-readahead.js)`);
     }
     const ab = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength);
-    const model = await tf.loadLayersModel(tf.io.fromMemory({
-      modelTopology: topo.modelTopology,
-      weightSpecs: topo.weightsManifest.flatMap((g) => g.weights),
-      weightData: ab,
-    }));
+    const model = await tf.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: topo.modelTopology,
+        weightSpecs: topo.weightsManifest.flatMap((g) => g.weights),
+        weightData: ab,
+      }),
+    );
     return new LearnedReadahead(model, meta);
   }
 
   async save(dir: string = DEFAULT_MODEL_DIR): Promise<void> {
     mkdirSync(dir, { recursive: true });
-    await this.model.save(tf.io.withSaveHandler(async (a) => {
-      writeFileSync(path.join(dir, 'model.json'), JSON.stringify({
-        format: 'layers-model', generatedBy: `tfjs ${tf.version.tfjs}`,
-        modelTopology: a.modelTopology,
-        weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
-      }) + '\n');
-      writeFileSync(path.join(dir, 'weights.bin'), Buffer.from(a.weightData as ArrayBuffer));
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }));
+    await this.model.save(
+      tf.io.withSaveHandler(async (a) => {
+        writeFileSync(
+          path.join(dir, 'model.json'),
+          JSON.stringify({
+            format: 'layers-model',
+            generatedBy: `tfjs ${tf.version.tfjs}`,
+            modelTopology: a.modelTopology,
+            weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
+          }) + '\n',
+        );
+        writeFileSync(path.join(dir, 'weights.bin'), Buffer.from(a.weightData as ArrayBuffer));
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
     writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(this.meta, null, 2) + '\n');
   }
 

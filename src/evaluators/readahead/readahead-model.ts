@@ -263,9 +263,24 @@ class Sim {
   private wbFirst = 0;
   private wbOutstanding = 0;
   readonly s: ReadaheadStats = {
-    appRequests: 0, appBytes: 0, readRequests: 0, writeRequests: 0, hitPages: 0, missPages: 0, inFlightHitPages: 0,
-    deviceRequests: 0, deviceBytes: 0, asyncDeviceRequests: 0, asyncDeviceBytes: 0, deviceWrites: 0, deviceBytesWritten: 0,
-    wastedPages: 0, seconds: 0, latencySum: 0, readLatencySum: 0, writeLatencySum: 0,
+    appRequests: 0,
+    appBytes: 0,
+    readRequests: 0,
+    writeRequests: 0,
+    hitPages: 0,
+    missPages: 0,
+    inFlightHitPages: 0,
+    deviceRequests: 0,
+    deviceBytes: 0,
+    asyncDeviceRequests: 0,
+    asyncDeviceBytes: 0,
+    deviceWrites: 0,
+    deviceBytesWritten: 0,
+    wastedPages: 0,
+    seconds: 0,
+    latencySum: 0,
+    readLatencySum: 0,
+    writeLatencySum: 0,
   };
 
   constructor(
@@ -593,7 +608,7 @@ export function simulateReadahead(batch: TraceBatch, readAheadKb: number, opts: 
     Math.max(1, Math.floor((opts.dirtyBackgroundBytes ?? capacity * PAGE * 0.1) / PAGE)),
     Math.max(2, Math.floor((opts.dirtyBytes ?? capacity * PAGE * 0.2) / PAGE)),
   );
-  const slots = new Slots(replay.mode === 'closed' ? replay.queueDepth : opts.queueDepth ?? 1);
+  const slots = new Slots(replay.mode === 'closed' ? replay.queueDepth : (opts.queueDepth ?? 1));
   const speed = replay.mode === 'scaled' ? replay.speedup : 1;
   const appNs = cost.appRequestUs * 1e3;
   const s = sim.s;
@@ -635,9 +650,13 @@ export class ReadaheadModelEvaluator implements Evaluator {
       parts.push(b);
     }
     const batch = concatBatches(parts);
-    const ra = config.read_ahead_kb !== undefined ? Number(config.read_ahead_kb) : this.opts.readAheadKb ?? 128;
+    const ra = config.read_ahead_kb !== undefined ? Number(config.read_ahead_kb) : (this.opts.readAheadKb ?? 128);
     const ms = config.max_sectors_kb !== undefined ? Number(config.max_sectors_kb) : this.opts.maxSectorsKb;
-    const s = simulateReadahead(batch, ra, { ...this.opts, replay: this.opts.replay ?? { mode: 'recorded' }, ...(ms !== undefined ? { maxSectorsKb: ms } : {}) });
+    const s = simulateReadahead(batch, ra, {
+      ...this.opts,
+      replay: this.opts.replay ?? { mode: 'recorded' },
+      ...(ms !== undefined ? { maxSectorsKb: ms } : {}),
+    });
     eo.onProgress?.(1);
     if (s.appRequests === 0) throw new Error(`${workload.name}: no read or write requests to replay (flushes and discards only)`);
     const reads = s.hitPages + s.missPages;

@@ -25,8 +25,13 @@ export const WINDOW = 256;
 
 export function sliceBatch(b: TraceBatch, from: number, to: number): TraceBatch {
   return {
-    length: to - from, timeNs: b.timeNs.slice(from, to), sector: b.sector.slice(from, to), bytes: b.bytes.slice(from, to),
-    op: b.op.slice(from, to), device: b.device.slice(from, to), pid: b.pid.slice(from, to),
+    length: to - from,
+    timeNs: b.timeNs.slice(from, to),
+    sector: b.sector.slice(from, to),
+    bytes: b.bytes.slice(from, to),
+    op: b.op.slice(from, to),
+    device: b.device.slice(from, to),
+    pid: b.pid.slice(from, to),
   };
 }
 

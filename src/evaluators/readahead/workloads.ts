@@ -33,10 +33,18 @@ export function patternTrace(spec: PatternSpec): TraceBatch {
   for (let i = 0; i < spec.count; i++) {
     let off: number;
     switch (spec.pattern) {
-      case 'sequential': off = (i * spec.requestBytes) % (slots * spec.requestBytes); break;
-      case 'reverse': off = (slots - 1 - (i % slots)) * spec.requestBytes; break;
-      case 'strided': off = (i * stride) % Math.max(stride, spec.spanBytes - spec.requestBytes); break;
-      case 'random': off = rng.int(slots) * spec.requestBytes; break;
+      case 'sequential':
+        off = (i * spec.requestBytes) % (slots * spec.requestBytes);
+        break;
+      case 'reverse':
+        off = (slots - 1 - (i % slots)) * spec.requestBytes;
+        break;
+      case 'strided':
+        off = (i * stride) % Math.max(stride, spec.spanBytes - spec.requestBytes);
+        break;
+      case 'random':
+        off = rng.int(slots) * spec.requestBytes;
+        break;
     }
     b.push(i * gap, off / 512, spec.requestBytes, Op.READ);
   }

@@ -31,7 +31,7 @@ import { DESCRIPTOR_VECTOR_NAMES } from '../src/features/descriptors.js';
 import { describeTrace } from '../src/ml/characterise.js';
 import { openTrace } from '../src/readers/registry.js';
 import { AdaptiveSearch } from '../src/search/adaptive.js';
-import { PlannedSearch } from '../src/search/planner.js';
+import { PlannedSearch } from '../src/search/planned-search.js';
 import { runSearch } from '../src/search/search.js';
 import { planTune } from '../src/service/catalog.js';
 import { EVAL_QUEUE, RemoteEvaluations, evaluationKey, type EvaluationSpec } from '../src/service/evaluation-jobs.js';

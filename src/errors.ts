@@ -161,6 +161,8 @@ export const ERR_CONFDB_LOCKED = defineError(
 export const ERR_CONFDB_CORRUPT = defineError('SSDTUNE_CONFDB_CORRUPT', 500, EXIT.FAILURE, 'the ConfDB at %s is damaged (%s): move it aside and restore the records from an export (`ssdtune db import FILE` into the fresh one); ssdtune does not write to a damaged store');
 export const ERR_CONFDB_OPEN = defineError('SSDTUNE_CONFDB_OPEN', 500, EXIT.FAILURE, 'cannot open the ConfDB at %s: %s');
 export const ERR_CONFDB_SCHEMA = defineError('SSDTUNE_CONFDB_SCHEMA', 500, EXIT.UNSUPPORTED, 'the ConfDB at %s has schema version %s, newer than this ssdtune understands (%s): upgrade ssdtune');
+/** the lock asked for, the lock held: a programming error (see PgStore.exclusive) */
+export const ERR_CONFDB_NESTED_LOCK = defineError('SSDTUNE_CONFDB_NESTED_LOCK', 500, EXIT.FAILURE, 'exclusive(%s) asked of the store while holding exclusive(%s): use the store exclusive() passed in');
 export const ERR_CONFDB_IMPORT = defineError('SSDTUNE_CONFDB_IMPORT', 400, EXIT.BAD_INPUT, '%s: line %s: %s');
 export const ERR_CONFLICT = defineError('SSDTUNE_CONFLICT', 409, EXIT.CONFLICT, '%s');
 /** jobs waiting, the limit */

@@ -234,6 +234,37 @@ describe('PostgreSQL ConfDB shared by several processes', { skip: pgMissing ?? f
     await Promise.all([a.close(), b.close()]);
   });
 
+  test('locks: a burst of holders that take a second lock and read outside their transaction all finish; a nested lock on the outer store is refused', async () => {
+    const db = await ConfDB.open(tmp(), await server!.newDatabase());
+    // Five times the pool: each holder takes a second lock (on its transaction) and reads through the pool.
+    const started = Date.now();
+    const n = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        db.exclusive('outer', async (tx) =>
+          tx.exclusive(`inner:${i % 3}`, async (tx2) => {
+            await tx2.put('configs', config(`w${i}`, 'host', i));
+            return db.count('workloads');
+          }),
+        ),
+      ),
+    );
+    assert.equal(n.length, 40);
+    assert.equal(await db.count('configs'), 40);
+    assert.ok(Date.now() - started < 60_000, `40 holders took ${Date.now() - started} ms`);
+    // Asking the outer store from inside would park a second connection per holder: a coded error, at once.
+    await assert.rejects(
+      db.exclusive('a', async () => db.exclusive('b', async () => 1)),
+      (e) => isSsdtuneError(e, 'SSDTUNE_CONFDB_NESTED_LOCK') && /exclusive\(b\).*exclusive\(a\)/.test((e as Error).message),
+    );
+    // Work a holder leaves running may lock once the holder is done.
+    let later: Promise<number> | undefined;
+    await db.exclusive('a', async () => {
+      later = new Promise((r) => setTimeout(r, 20)).then(() => db.exclusive('b', async () => 2));
+    });
+    assert.equal(await later, 2);
+    await db.close();
+  });
+
   test('a newer schema is refused; an unreachable server is a coded open error naming the URL without password', async () => {
     const url = await server!.newDatabase();
     const db = await ConfDB.open(tmp(), url);

@@ -9,6 +9,7 @@ import { ClassicLevel } from 'classic-level';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ERR_CONFDB_CORRUPT, ERR_CONFDB_LOCKED, ERR_CONFDB_OPEN } from '../errors.js';
+import { KeyedQueue } from '../util/keyed-queue.js';
 import { StoreBase, type BlobMark } from './base.js';
 import type { ConfDB, WorkloadsSince } from './store.js';
 import { KINDS, keyOf, pinKey, type BatchOp, type Kind, type ListOptions, type RecordOf } from './kinds.js';
@@ -57,8 +58,8 @@ export class LevelStore extends StoreBase implements ConfDB {
   readonly shared = false;
   /** Bumped on every write to a kind, so readers can cache what they derived from it. */
   private readonly generations = new Map<Kind, number>();
-  /** Tail of each named lock's queue. */
-  private readonly locks = new Map<string, Promise<unknown>>();
+  /** The named locks (in-process: this is the only process there is). */
+  private readonly locks = new KeyedQueue();
 
   private readonly subs: { [K in Kind]: Sub<RecordOf[K]> };
   private readonly meta: Sub<unknown>;
@@ -226,14 +227,7 @@ export class LevelStore extends StoreBase implements ConfDB {
   }
 
   async exclusive<T>(lock: string, fn: (db: ConfDB) => Promise<T>): Promise<T> {
-    const before = this.locks.get(lock) ?? Promise.resolve();
-    const run = before.then(() => fn(this));
-    const tail = run.catch(() => {});
-    this.locks.set(lock, tail);
-    try {
-      return await run;
-    } finally {
-      if (this.locks.get(lock) === tail) this.locks.delete(lock);
-    }
+    return this.locks.run(lock, () => fn(this));
   }
+
 }

@@ -14,14 +14,19 @@
  * rather than failing the caller: every write here is an upsert, a delete or
  * an insert-if-absent, so running one again is harmless.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
-import { ERR_CONFDB_OPEN } from '../errors.js';
+import { ERR_CONFDB_NESTED_LOCK, ERR_CONFDB_OPEN } from '../errors.js';
+import { KeyedQueue } from '../util/keyed-queue.js';
 import { StoreBase, type BlobMark } from './base.js';
 import type { ConfDB, WorkloadsSince } from './store.js';
 import { KINDS, keyOf, pinKey, type BatchOp, type Kind, type ListOptions, type RecordOf } from './kinds.js';
 import type { ConfigRecord, EvaluationRecord, JobRecord, JobStatus, PinRecord, TraceRecord, WorkloadRecord } from './records.js';
 
 const table = (k: Kind) => `ssdtune_${k}`;
+
+/** The exclusive() lock this async context is inside, while it is held (see exclusive). */
+const holding = new AsyncLocalStorage<{ pool: pg.Pool; lock: string; held: boolean }>();
 
 /**
  * Kinds whose rows keep the generation that wrote them, for readers that follow
@@ -84,6 +89,9 @@ export class PgStore extends StoreBase implements ConfDB {
   ) {
     super();
   }
+
+  /** The named locks' in-process queues (the root store's; a transaction's view takes locks on its own connection). */
+  private readonly turns = new KeyedQueue();
 
   static async open(url: string, opts: { poolSize?: number } = {}): Promise<PgStore> {
     const location = redactUrl(url);
@@ -334,11 +342,37 @@ export class PgStore extends StoreBase implements ConfDB {
     return r.rows.map((row) => row.doc);
   }
 
-  /** One transaction holding a transaction-scoped advisory lock, seen by every process on this database. */
+  /**
+   * One transaction holding a transaction-scoped advisory lock, seen by every
+   * process on this database. Waiters queue in-process first, so each lock
+   * parks at most one lockPool connection per process. `fn` must use the store
+   * it is given: an exclusive() on the outer store from inside `fn` would
+   * need a second lockPool connection while the holder's waiters occupy the
+   * others, a deadlock no server detects (it hung CI once), so it is refused.
+   */
   async exclusive<T>(lock: string, fn: (db: ConfDB) => Promise<T>): Promise<T> {
-    return this.transaction(async (c) => {
-      await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [lock]);
-      return fn(this.tx ? this : new PgStore(this.location, this.pool, this.lockPool, c));
-    }, RETRY_MS, this.lockPool);
+    if (this.tx) {
+      await this.tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [lock]);
+      return fn(this);
+    }
+    const outer = holding.getStore();
+    if (outer?.held && outer.pool === this.pool) throw ERR_CONFDB_NESTED_LOCK(lock, outer.lock);
+    return this.turns.run(lock, () =>
+      this.transaction(
+        async (c) => {
+          await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [lock]);
+          const mark = { pool: this.pool, lock, held: true };
+          try {
+            return await holding.run(mark, () => fn(new PgStore(this.location, this.pool, this.lockPool, c)));
+          } finally {
+            // Work fn started and left running (a job it queued) may take locks once this one is released.
+            mark.held = false;
+          }
+        },
+        RETRY_MS,
+        this.lockPool,
+      ),
+    );
   }
+
 }

@@ -145,7 +145,8 @@ export function buildHostSpace(device: string | BlockDevice): ConfigSpace {
     });
   }
   // Baseline: the parameters' defaults, i.e. what the device has now.
-  return defineSpace({ name: 'host', params, constraints });
+  // The device node, not `device`: another thread rebuilding the constraints resolves it again.
+  return defineSpace({ name: 'host', params, constraints, origin: { module: import.meta.url, export: 'buildHostSpace', args: [dev.path] } });
 }
 
 /**

@@ -19,7 +19,7 @@ import { ERR_SEARCH } from '../errors.js';
 import type { WorkloadRef } from '../evaluators/types.js';
 import { limitSource } from '../trace/model.js';
 import { AdaptiveSearch, type AdaptiveOptions } from './adaptive.js';
-import { PlannedSearch } from './planner.js';
+import { PlannedSearch } from './planned-search.js';
 import type { SearchRecord } from './record.js';
 import { runSearch, type SearchOptions } from './searcher.js';
 import type { SearchEvent } from './session.js';

@@ -11,13 +11,11 @@
  * Randomness is seeded from the search seed and the counts of evaluations
  * and pending configurations, so the same state gives the same proposals.
  *
- * `PlannedSearch` runs a planner as a `Searcher` under `runSearch`, in
- * rounds of `batch` configurations evaluated concurrently.
+ * `PlannedSearch` (planned-search.ts) runs a planner as a `Searcher` under
+ * `runSearch`, in rounds of `batch` configurations evaluated concurrently.
  */
 import type { ConfigSpace, Configuration } from '../space/types.js';
-import type { EvaluationRecord, SearchStatus } from './record.js';
-import type { Searcher } from './searcher.js';
-import type { SearchSession } from './session.js';
+import type { EvaluationRecord } from './record.js';
 
 export interface Proposal {
   config: Configuration;
@@ -57,36 +55,4 @@ export function mixSeed(...xs: number[]): number {
     h ^= h >>> 16;
   }
   return h >>> 0;
-}
-
-export class PlannedSearch implements Searcher {
-  readonly name: string;
-  /** `batch`: configurations proposed and evaluated together per round (default 1). */
-  constructor(
-    readonly planner: Planner,
-    readonly batch = 1,
-  ) {
-    if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch must be a positive integer, got ${batch}`);
-    this.name = planner.name;
-  }
-
-  relevance(session: SearchSession, seed: number): Record<string, number> | undefined {
-    const r = this.planner.parameterRelevance?.({ space: session.space, evaluations: session.evaluations, pending: [], seed });
-    return r && Object.fromEntries([...r].map(([k, v]) => [k, Math.round(v * 1000) / 1000]));
-  }
-
-  async search(session: SearchSession, seed: number): Promise<SearchStatus> {
-    // The planner is stateless: a resumed run starts from everything recorded.
-    session.revealAll();
-    for (;;) {
-      session.checkStop();
-      const k = Math.min(this.batch, session.remaining);
-      const props = this.planner.propose({ space: session.space, evaluations: session.evaluations, pending: [], seed }, k);
-      if (props.length === 0) return 'converged';
-      // Settle the whole round before stopping, so nothing is recorded after runSearch returns.
-      const settled = await Promise.allSettled(props.map((p) => session.evaluate(p.config, p.phase)));
-      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
-    }
-  }
 }

@@ -6,7 +6,7 @@ import { CoordinateDescent } from './coordinate.js';
 import { GridSearch } from './grid.js';
 import { AdaptiveSearch, type AdaptiveOptions } from './adaptive.js';
 import { LearnedSsdSearch, type LearnedSsdOptions } from './learnedssd.js';
-import { PlannedSearch } from './planner.js';
+import { PlannedSearch } from './planned-search.js';
 import { RandomSearch } from './random.js';
 import type { Searcher } from './searcher.js';
 

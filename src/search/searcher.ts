@@ -22,7 +22,7 @@ export interface Searcher {
    */
   search(session: SearchSession, seed: number): Promise<SearchStatus>;
   /** What the searcher learned about each parameter's relevance, stored with the record at the end. */
-  relevance?(session: SearchSession, seed: number): Record<string, number> | undefined;
+  relevance?(session: SearchSession, seed: number): Record<string, number> | undefined | Promise<Record<string, number> | undefined>;
 }
 
 export interface SearchOptions {
@@ -91,7 +91,7 @@ export async function runSearch(searcher: Searcher, o: SearchOptions): Promise<S
   }
   record.status = status;
   record.best = bestOf(record.evaluations)?.index;
-  const relevance = searcher.relevance?.(session, record.seed);
+  const relevance = await searcher.relevance?.(session, record.seed);
   if (relevance) record.relevance = relevance;
   record.updatedAt = new Date().toISOString();
   o.onEvent?.({ type: 'done', status, ...(session.best ? { best: session.best } : {}), count: record.evaluations.length });

@@ -116,6 +116,11 @@ export class SearchSession {
   /** Evaluations started and not yet recorded (a batch evaluates several at once). */
   private inFlight = 0;
 
+  /** The run's cancellation. */
+  get signal(): AbortSignal | undefined {
+    return this.init.signal;
+  }
+
   /** Throws StopSearch when cancelled or out of budget. */
   checkStop(): void {
     if (this.init.signal?.aborted) throw new StopSearch('cancelled');

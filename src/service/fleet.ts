@@ -200,11 +200,9 @@ export async function startFleetSearch(svc: Service, workloadId: string, deviceC
   // The readahead model needs no device: the search runs wherever a worker is.
   const spec = { traceId: kept.id, space: FLEET_SPACE, evaluator: 'readahead-model', budget, seed: 1, replay: { mode: 'recorded' }, fleet: { workloadId, deviceClass } };
   const key = fleetSearchKey(workloadId, deviceClass);
-  // One search per workload and class, whichever queue: decided under a store lock every serve instance shares.
-  return svc.db.exclusive(`fleet:search:${key}`, async () => {
-    const same = await svc.db.latestJobWithKey(key, [...ACTIVE_JOB_STATES, 'done']);
-    return same ? { job: same, deduplicated: true } : svc.jobs.submit('tune', key, spec, actor);
-  });
+  // One search per workload and class, whichever queue: every queue's submit decides "same key: that job"
+  // under a store lock all serve instances share.
+  return svc.jobs.submit('tune', key, spec, actor);
 }
 
 /**

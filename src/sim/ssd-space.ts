@@ -177,6 +177,7 @@ export const ssdSpace: ConfigSpace = {
   name: 'ssd',
   params,
   constraints,
+  origin: { module: import.meta.url, export: 'ssdSpace' },
   baseline: Object.fromEntries(params.map((p) => [p.name, (AUTOBLOX_BASELINE as unknown as Configuration)[p.name]!])),
 };
 

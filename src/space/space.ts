@@ -7,7 +7,7 @@
 import { ERR_CONFIG_INVALID, ERR_SPACE_INVALID } from '../errors.js';
 import { violations } from './constraints.js';
 import { checkParamSpec, requireIndex } from './params.js';
-import type { ConfigSpace, Configuration, Constraint, ParamSpec } from './types.js';
+import type { ConfigSpace, Configuration, Constraint, ParamSpec, SpaceOrigin } from './types.js';
 
 export { Encoder } from './encode.js';
 export { neighbours, moveIndices, type NeighbourOptions } from './neighbours.js';
@@ -24,12 +24,19 @@ export function defaults(params: readonly ParamSpec[]): Configuration {
 }
 
 /** Builds a space whose baseline is the parameters' defaults unless given; validates it. */
-export function defineSpace(def: { name: string; params: readonly ParamSpec[]; constraints?: readonly Constraint[]; baseline?: Configuration }): ConfigSpace {
+export function defineSpace(def: {
+  name: string;
+  params: readonly ParamSpec[];
+  constraints?: readonly Constraint[];
+  baseline?: Configuration;
+  origin?: SpaceOrigin;
+}): ConfigSpace {
   const space: ConfigSpace = {
     name: def.name,
     params: def.params,
     constraints: def.constraints ?? [],
     baseline: def.baseline ?? defaults(def.params),
+    ...(def.origin ? { origin: def.origin } : {}),
   };
   validateSpace(space);
   return space;

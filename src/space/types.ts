@@ -41,4 +41,16 @@ export interface ConfigSpace {
   constraints: readonly Constraint[];
   /** The reference configuration grades are relative to (defaults of the params unless given). */
   baseline: Configuration;
+  /**
+   * How another thread rebuilds the constraints (functions do not cross threads): the module's URL and the
+   * export, a space or a function of `args` returning one. Without it, a space with constraints is searched
+   * on the thread that holds it.
+   */
+  origin?: SpaceOrigin;
+}
+
+export interface SpaceOrigin {
+  module: string;
+  export: string;
+  args?: readonly (string | number | boolean)[];
 }

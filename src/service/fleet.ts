@@ -25,7 +25,7 @@
 import type { Readable } from 'node:stream';
 import { ConfDB, pinKey } from '../confdb/db.js';
 import { newId } from '../confdb/ids.js';
-import type { ConfigRecord, JobRecord, PinRecord, TraceRecord } from '../confdb/records.js';
+import type { AgentRecord, ConfigRecord, JobRecord, PinRecord, TraceRecord } from '../confdb/records.js';
 import { ERR_NOT_FOUND, ERR_USAGE } from '../errors.js';
 import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
 import { embedWindows, identify, profileWorkload, type EmbeddedStreams, type Identification, type KnownWorkload } from '../ml/identify.js';
@@ -138,13 +138,14 @@ export async function report(svc: Service, r: AgentReport): Promise<Recommendati
   // Known: the cache has its id and name (no read of the record).
   const w = ident.nearest!;
   const cls = deviceClassKey(r.deviceClass);
-  const config = await recommended(svc.db, w.id, cls);
+  // Independent reads at once: on PostgreSQL each is a round trip, and a report waits for the longest, not the sum.
+  const [config, prev] = await Promise.all([recommended(svc.db, w.id, cls), svc.db.get('agents', agentKey(r))]);
   let search: Recommendation['search'] = { state: 'none' };
   if (!config) {
     const job = await svc.db.latestJobWithKey(fleetSearchKey(w.id, cls), [...ACTIVE_JOB_STATES, 'done', 'failed', 'cancelled', 'interrupted']);
     search = job ? { state: job.status, jobId: job.id } : { state: 'needs-trace' };
   }
-  await noteAgent(svc.db, r, w.id, cls, config?.id);
+  await noteAgent(svc.db, r, prev, w.id, cls, config?.id);
   return {
     workload: { id: w.id, name: w.name, known: !created, created },
     deviceClass: cls,
@@ -195,23 +196,23 @@ async function register(svc: Service, model: SimilarityModel, cache: FollowingWo
 }
 
 async function recommended(db: ConfDB, workloadId: string, cls: string): Promise<Recommendation['config']> {
-  const pin = await db.pinFor(workloadId, FLEET_SPACE, cls);
+  // The learned one is read alongside the pin (one round trip's wait, not two); the pin outranks it.
+  const [pin, best] = await Promise.all([db.pinFor(workloadId, FLEET_SPACE, cls), db.bestConfig(workloadId, FLEET_SPACE, cls)]);
   if (pin) {
     const c = await db.get('configs', pin.configId);
     if (c) return { id: c.id, values: c.values, source: 'pin' };
   }
-  const best = await db.bestConfig(workloadId, FLEET_SPACE, cls);
   return best ? { id: best.id, values: best.values, source: 'learned', ...(best.grade !== undefined ? { grade: best.grade } : {}) } : undefined;
 }
 
-/** The agent's status record, written only when something in it changed. */
-async function noteAgent(db: ConfDB, r: AgentReport, workloadId: string, deviceClass: string, configId?: string): Promise<void> {
-  const id = `${r.host}/${r.device}`;
-  const prev = await db.get('agents', id);
+const agentKey = (r: AgentReport) => `${r.host}/${r.device}`;
+
+/** The agent's status record (`prev`: as stored), written only when something in it changed. */
+async function noteAgent(db: ConfDB, r: AgentReport, prev: AgentRecord | undefined, workloadId: string, deviceClass: string, configId?: string): Promise<void> {
   const same =
     prev && prev.workloadId === workloadId && prev.deviceClass === deviceClass && prev.configId === configId && canonicalJson(prev.applied) === canonicalJson(r.applied);
   if (same) return;
-  await db.put('agents', { id, host: r.host, device: r.device, deviceClass, workloadId, ...(configId ? { configId } : {}), applied: r.applied, at: new Date().toISOString() });
+  await db.put('agents', { id: agentKey(r), host: r.host, device: r.device, deviceClass, workloadId, ...(configId ? { configId } : {}), applied: r.applied, at: new Date().toISOString() });
 }
 
 /**

@@ -28,7 +28,7 @@ import { newId } from '../confdb/ids.js';
 import type { AgentRecord, ConfigRecord, JobRecord, PinRecord, TraceRecord } from '../confdb/records.js';
 import { ERR_NOT_FOUND, ERR_USAGE } from '../errors.js';
 import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
-import { embedWindows, identify, profileWorkload, type Identification, type KnownWorkload } from '../ml/identify.js';
+import { embedWindows, identify, profileWorkload, type EmbeddedStreams, type Identification, type KnownWorkload } from '../ml/identify.js';
 import type { SimilarityModel } from '../ml/model-io.js';
 import type { Service } from './context.js';
 import { ACTIVE_JOB_STATES } from './queue.js';
@@ -130,8 +130,9 @@ export async function report(svc: Service, r: AgentReport): Promise<Recommendati
   if (!known) caches.set(svc.db, (known = new FollowingWorkloadStore(model.meta.windowSize, model.id)));
   const cache = known;
   // The windows' embeddings once: every identification below and a new workload's profile share them.
-  const embedded = embedWindows(model, r.descriptors);
-  let ident = await identify(model, r.descriptors, { list: () => cache.list(svc.db) }, 'network', embedded);
+  // The report's windows are one device stream (ml/identify.ts).
+  const embedded = [embedWindows(model, r.descriptors)];
+  let ident = await identify(model, [r.descriptors], { list: () => cache.list(svc.db) }, { embedded });
   let created = false;
   if (ident.kind !== 'known') ({ ident, created } = await register(svc, model, cache, r, embedded));
   // Known: the cache has its id and name (no read of the record).
@@ -162,8 +163,8 @@ export async function report(svc: Service, r: AgentReport): Promise<Recommendati
  * compared again (no second pass through the network), so registrations of
  * different workloads queue only for a few queries and one comparison.
  */
-async function register(svc: Service, model: SimilarityModel, cache: FollowingWorkloadStore, r: AgentReport, embedded: number[][]): Promise<{ ident: Identification; created: boolean }> {
-  const identifyIn = (list: () => Promise<readonly KnownWorkload[]>) => identify(model, r.descriptors, { list }, 'network', embedded);
+async function register(svc: Service, model: SimilarityModel, cache: FollowingWorkloadStore, r: AgentReport, embedded: EmbeddedStreams): Promise<{ ident: Identification; created: boolean }> {
+  const identifyIn = (list: () => Promise<readonly KnownWorkload[]>) => identify(model, [r.descriptors], { list }, { embedded });
   let pending = registering.get(svc.db);
   if (!pending) registering.set(svc.db, (pending = new Map()));
   const underWay = [...pending.values()];
@@ -177,7 +178,7 @@ async function register(svc: Service, model: SimilarityModel, cache: FollowingWo
   }
   const id = newId();
   const name = `${r.host}/${r.device} at ${new Date().toISOString()}`;
-  const profile = profileWorkload(model, id, name, r.descriptors, embedded);
+  const profile = profileWorkload(model, id, name, [r.descriptors], embedded);
   const w = workloadRecord(profile, { name, source: { paths: [], format: 'agent-descriptors', requests: r.descriptors.length * r.windowSize }, windowSize: r.windowSize, ...(model.id ? { modelId: model.id } : {}) });
   let decide!: () => void;
   pending.set(id, { profile, decided: new Promise<void>((resolve) => (decide = resolve)) });

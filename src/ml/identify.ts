@@ -38,7 +38,7 @@
  */
 import { ERR_FEATURES_TOO_SHORT, ERR_ML_DEGENERATE } from '../errors.js';
 import { assertFiniteVector } from '../features/descriptors.js';
-import type { SimilarityModel } from './model-io.js';
+import type { SimilarityInfo, SimilarityModel } from './model-io.js';
 import { projectPca } from './pca.js';
 import { centroid, distance, embed } from './similarity.js';
 import { standardize } from './standardize.js';
@@ -128,7 +128,7 @@ export interface Signature {
   descriptors: number[];
 }
 
-function checkWindows(m: SimilarityModel, windows: readonly ArrayLike<number>[]): void {
+function checkWindows(m: SimilarityInfo, windows: readonly ArrayLike<number>[]): void {
   if (windows.length === 0) throw ERR_FEATURES_TOO_SHORT('query', `no complete window of ${m.meta.windowSize} requests to identify`);
   for (const w of windows) {
     if (w.length !== m.meta.shape.inputDim) throw ERR_ML_DEGENERATE(`window vector has ${w.length} components, the model expects ${m.meta.shape.inputDim}`);
@@ -148,8 +148,15 @@ export function embedWindows(m: SimilarityModel, windows: readonly ArrayLike<num
   return embed(m.model, windows.map((w) => standardize(m.meta.scaler, w)));
 }
 
+/** The windows' embeddings: the caller's (`embedded`, computed on the ML worker), else the network's here. */
+function embeddingsOf(m: SimilarityInfo | SimilarityModel, windows: readonly ArrayLike<number>[], embedded: readonly number[][] | undefined): readonly number[][] {
+  if (embedded) return embedded;
+  if (!('model' in m)) throw new Error('identification from the model metadata alone needs the windows\' embeddings (src/ml/worker.ts embedOffThread)');
+  return embedWindows(m, windows);
+}
+
 /** The signature of windows whose embeddings are already at hand. */
-function signatureOf(m: SimilarityModel, windows: readonly ArrayLike<number>[], emb: readonly number[][]): Signature {
+function signatureOf(m: SimilarityInfo, windows: readonly ArrayLike<number>[], emb: readonly number[][]): Signature {
   return { centroidEmbedding: centroid(emb), pcaCentre: meanOf(windows.map((w) => projectPca(m.meta.pca, w))), descriptors: meanOf(windows) };
 }
 
@@ -202,7 +209,7 @@ export function embeddingSpread(emb: readonly number[][], q: number): { p90: num
  * rejects some of its own far-flung queries instead (learning anew is the
  * cheaper mistake than reusing a wrong configuration).
  */
-export function shrunkRadius(m: SimilarityModel, spread: { p90: number; n: number }): number {
+export function shrunkRadius(m: SimilarityInfo, spread: { p90: number; n: number }): number {
   const r0 = m.meta.radiusPrior ?? 0;
   const n0 = r0 > 0 ? (m.meta.radiusPriorWeight ?? 0) : 0;
   const r = spread.n + n0 > 0 ? Math.sqrt((spread.n * spread.p90 ** 2 + n0 * r0 ** 2) / (spread.n + n0)) : 0;
@@ -220,10 +227,10 @@ function modesOf(emb: readonly number[][], q: number): number[][] | undefined {
 }
 
 /** A known-workload record for the store, from windows of that workload. */
-export function profileWorkload(m: SimilarityModel, id: string, name: string, windows: readonly ArrayLike<number>[], embedded?: readonly number[][]): KnownWorkload {
+export function profileWorkload(m: SimilarityInfo | SimilarityModel, id: string, name: string, windows: readonly ArrayLike<number>[], embedded?: readonly number[][]): KnownWorkload {
   checkWindows(m, windows);
   // One pass through the network serves the centroid, the phases and the spread (or the caller's, `embedded`).
-  const emb = embedded ?? embedWindows(m, windows);
+  const emb = embeddingsOf(m, windows, embedded);
   if (emb.length !== windows.length) throw ERR_ML_DEGENERATE(`${emb.length} embeddings given for ${windows.length} windows`);
   const sig = signatureOf(m, windows, emb);
   const modes = modesOf(emb, m.meta.queryWindows);
@@ -240,7 +247,7 @@ function networkDistance(sig: Signature, k: KnownWorkload): number {
 }
 
 /** Decide from a signature (shared by identify() and the evaluation, which reuses signatures). */
-export function decide(m: SimilarityModel, sig: Signature, known: readonly KnownWorkload[], method: Method, windows: number): Identification {
+export function decide(m: SimilarityInfo, sig: Signature, known: readonly KnownWorkload[], method: Method, windows: number): Identification {
   if (method === 'both') {
     const a = decide(m, sig, known, 'network', windows);
     const b = decide(m, sig, known, 'pca', windows);
@@ -294,13 +301,13 @@ function exactMatch(windows: readonly ArrayLike<number>[], known: readonly Known
  * `embedded`: the windows' embeddings when the caller computed them already
  * (off the event loop: src/ml/worker.ts); otherwise they are computed here.
  */
-export async function identify(m: SimilarityModel, windows: readonly ArrayLike<number>[], store: WorkloadStore, method: Method = 'network', embedded?: readonly number[][]): Promise<Identification> {
+export async function identify(m: SimilarityInfo | SimilarityModel, windows: readonly ArrayLike<number>[], store: WorkloadStore, method: Method = 'network', embedded?: readonly number[][]): Promise<Identification> {
   checkWindows(m, windows);
   if (embedded !== undefined && embedded.length !== windows.length) throw ERR_ML_DEGENERATE(`${embedded.length} embeddings given for ${windows.length} windows`);
   // The signature of windows [start, end): only the windows a decision reads are embedded.
   const sig = (start: number, end: number) => {
     const w = windows.slice(start, end);
-    return signatureOf(m, w, embedded ? embedded.slice(start, end) : embedWindows(m, w));
+    return signatureOf(m, w, embeddingsOf(m, w, embedded?.slice(start, end)));
   };
   const known = await store.list();
   const same = exactMatch(windows, known);

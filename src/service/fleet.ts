@@ -29,7 +29,8 @@ import { identify, profileWorkload, type Identification } from '../ml/identify.j
 import type { Service } from './context.js';
 import { ACTIVE_JOB_STATES } from './queue.js';
 import { keepTraceBytes, storeUpload } from './traces.js';
-import { similarityModel } from './identify.js';
+import { similarityInfo } from './identify.js';
+import { embedOffThread } from '../ml/worker.js';
 import { canonicalJson } from '../util/canonical-json.js';
 import { FollowingWorkloadStore, workloadRecord } from './workload-store.js';
 
@@ -122,28 +123,30 @@ export function fleetSearchKey(workloadId: string, deviceClass: string): string 
 
 /** Identify (registering a new workload under the lock), pick what to apply, record the agent's status when it changed. */
 export async function report(svc: Service, r: AgentReport): Promise<Recommendation> {
-  const model = await similarityModel(svc.settings.modelDir);
+  const model = similarityInfo(svc.settings.modelDir);
   checkReport(r, model.meta.windowSize);
+  // Embedded once, on the ML worker: every identification below (and the new profile) reads these.
+  const embeddings = await embedOffThread(svc.settings.modelDir, r.descriptors);
   let known = caches.get(svc.db);
   if (!known) caches.set(svc.db, (known = new FollowingWorkloadStore(model.meta.windowSize, model.id)));
   const cache = known;
   const list = () => cache.list(svc.db);
-  let ident = await identify(model, r.descriptors, { list });
+  let ident = await identify(model, r.descriptors, { list }, 'network', embeddings);
   let created = false;
   if (ident.kind !== 'known') {
     // One registration at a time in this process: a report queued behind another's registration of
     // the same new workload finds it in the cache and never takes the store's lock.
     ({ ident, created } = await registering.run(svc.db, async () => {
-      const again = await identify(model, r.descriptors, { list });
+      const again = await identify(model, r.descriptors, { list }, 'network', embeddings);
       if (again.kind === 'known') return { ident: again, created: false };
       // Under the store's lock, against the store as it is now (another serve instance may have registered it).
       return svc.db.exclusive('fleet:register-workload', async (tx) => {
         // Only what was registered since this process last looked is read: the lock is held for milliseconds.
-        const fresh = await identify(model, r.descriptors, { list: () => cache.list(tx) });
+        const fresh = await identify(model, r.descriptors, { list: () => cache.list(tx) }, 'network', embeddings);
         if (fresh.kind === 'known') return { ident: fresh, created: false };
         const id = newId();
         const name = `${r.host}/${r.device} at ${new Date().toISOString()}`;
-        const prof = profileWorkload(model, id, name, r.descriptors);
+        const prof = profileWorkload(model, id, name, r.descriptors, embeddings);
         const w = workloadRecord(prof, { name, source: { paths: [], format: 'agent-descriptors', requests: r.descriptors.length * r.windowSize }, windowSize: r.windowSize, ...(model.id ? { modelId: model.id } : {}) });
         await tx.batch([{ kind: 'workloads', type: 'put', value: w }, ConfDB.audit(`agent:${r.host}`, 'fleet.workload', { id, device: r.device })]);
         return { ident: { ...fresh, nearest: { id, name, distance: 0 } }, created: true };

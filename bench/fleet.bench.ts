@@ -5,7 +5,10 @@
  *      processes sharing one PostgreSQL holding 100 / 1k / 10k workloads,
  *      paced (100 reports/s arriving) and saturated (64 in flight):
  *      observations/s, p50/p99 recommendation latency, workloads created,
- *      the servers' CPU seconds. SSDTUNE_BENCH_FLEET_STORED=10000 picks sizes.
+ *      the servers' CPU seconds; the same against one serve process on the
+ *      embedded LevelDB. SSDTUNE_BENCH_FLEET_STORED=10000 picks sizes,
+ *      SSDTUNE_BENCH_FLEET_ENGINES=postgres|level and
+ *      SSDTUNE_BENCH_FLEET_DRIVES=paced|saturated pick engines and drives.
  *  (b) 200 evaluations drained by 1, 2, 4, 8 `ssdtune worker`s (the real
  *      worker with a sleep-calibrated evaluator, bench/fleet-worker.ts):
  *      without faults (throughput against linear), then with a random worker
@@ -104,10 +107,13 @@ interface Serve {
   url: string;
   token: string;
 }
-async function startServe(store: string, token?: string): Promise<Serve> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'ssdtune-bench-serve-'));
+/** A serve process on `store` (a postgres:// URL), or on the LevelDB ConfDB under `dataDir` when `store` is undefined. */
+async function startServe(store: string | undefined, token?: string, dataDir = mkdtempSync(path.join(tmpdir(), 'ssdtune-bench-serve-'))): Promise<Serve> {
   if (token) writeFileSync(path.join(dataDir, 'api-token'), token + '\n', { mode: 0o600 });
-  const proc = spawn(process.execPath, [CLI, 'serve', '--data-dir', dataDir, '--port', '0'], { env: { ...process.env, SSDTUNE_STORE: store }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const env = { ...process.env };
+  if (store) env.SSDTUNE_STORE = store;
+  else delete env.SSDTUNE_STORE;
+  const proc = spawn(process.execPath, [CLI, 'serve', '--data-dir', dataDir, '--port', '0'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const file = path.join(dataDir, 'server.json');
   for (let i = 0; i < 600 && !existsSync(file); i++) await sleep(100);
   const { url } = JSON.parse(readFileSync(file, 'utf8')) as { url: string };
@@ -132,60 +138,69 @@ async function partA(pgs: PostgresServer): Promise<void> {
   // 64 requests always in flight, which measures throughput; its latency is mostly queueing (64 / obs/s).
   const stores = (process.env.SSDTUNE_BENCH_FLEET_STORED ?? '100,1000,10000').split(',').map(Number);
   const RATE = Number(process.env.SSDTUNE_BENCH_FLEET_RATE ?? 100);
-  console.log(`paced: ${RATE} reports/s arriving (Poisson); saturated: 64 in flight`);
-  console.log('instances  stored  agents  drive      obs/s   p50 ms   p99 ms  created  server cpu s  load');
-  for (const stored of stores) {
-    for (const instances of [1, 2]) {
-      for (const drive of ['paced', 'saturated'] as const) {
-        const agents = 1000;
-        const url = await pgs.newDatabase();
-        const db = await ConfDB.open(settings.dataDir, url);
-        await seedWorkloads(db, stored, dim, windowSize, model.id);
-        const first = await startServe(url);
-        const servers = [first, ...(instances === 2 ? [await startServe(url, first.token)] : [])];
-        const r = rng(agents + stored);
-        const reports = Array.from({ length: agents }, (_, i) => {
-          const w = real[i % real.length]!;
-          const at = Math.floor(r.u() * Math.max(1, w.windows.length - 8));
-          const descriptors = w.windows.slice(at, at + 8).map((v) => v.map((x) => x * (1 + 0.02 * r.normal())));
-          return { host: `agent${i}`, device: 'nvme0n1', deviceClass: { model: 'bench', capacityBytes: 1e12, rotational: false, queues: 4, kernel: os.release() }, windowSize, descriptors, applied: { read_ahead_kb: '128' } };
-        });
-        const post = async (i: number) => {
-          const s = servers[i % servers.length]!;
+  // LevelDB admits one process: one serve instance. PostgreSQL: one and two sharing it.
+  const engines = (process.env.SSDTUNE_BENCH_FLEET_ENGINES ?? 'postgres,level').split(',');
+  const drives = (process.env.SSDTUNE_BENCH_FLEET_DRIVES ?? 'paced,saturated').split(',') as ('paced' | 'saturated')[];
+  console.log(`paced: ${RATE} reports/s arriving (Poisson); saturated: 64 in flight; created: reports answered with a new workload`);
+  console.log('engine    instances  stored  agents  drive      obs/s   p50 ms   p99 ms  created  server cpu s  load');
+  for (const engine of engines) {
+    if (engine !== 'postgres' && engine !== 'level') throw new Error(`SSDTUNE_BENCH_FLEET_ENGINES: expected postgres and/or level, got ${engine}`);
+    for (const stored of stores) {
+      for (const instances of engine === 'level' ? [1] : [1, 2]) {
+        for (const drive of drives) {
+          const agents = 1000;
+          const url = engine === 'postgres' ? await pgs.newDatabase() : undefined;
+          const dataDir = mkdtempSync(path.join(tmpdir(), 'ssdtune-bench-serve-'));
+          const db = await ConfDB.open(dataDir, url);
+          await seedWorkloads(db, stored, dim, windowSize, model.id);
+          // A LevelDB is the serve process's from here on.
+          await db.close();
+          const first = await startServe(url, undefined, dataDir);
+          const servers = [first, ...(instances === 2 ? [await startServe(url, first.token)] : [])];
+          const r = rng(agents + stored);
+          const reports = Array.from({ length: agents }, (_, i) => {
+            const w = real[i % real.length]!;
+            const at = Math.floor(r.u() * Math.max(1, w.windows.length - 8));
+            const descriptors = w.windows.slice(at, at + 8).map((v) => v.map((x) => x * (1 + 0.02 * r.normal())));
+            return { host: `agent${i}`, device: 'nvme0n1', deviceClass: { model: 'bench', capacityBytes: 1e12, rotational: false, queues: 4, kernel: os.release() }, windowSize, descriptors, applied: { read_ahead_kb: '128' } };
+          });
+          let created = 0;
+          const post = async (i: number) => {
+            const s = servers[i % servers.length]!;
+            const t0 = performance.now();
+            const res = await fetch(s.url + '/v1/fleet/reports', { method: 'POST', headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' }, body: JSON.stringify(reports[i]) });
+            const body = (await res.json()) as { workload?: { created?: boolean } };
+            if (!res.ok) throw new Error(`report ${i}: HTTP ${res.status}`);
+            if (body.workload?.created) created++;
+            return performance.now() - t0;
+          };
+          // Warm each server (model load, caches) before timing.
+          for (let i = 0; i < servers.length * 4; i++) await post(i);
+          created = 0;
+          const cpuBefore = servers.reduce((a, s) => a + cpuSeconds(s.proc.pid!), 0);
+          const lat: number[] = [];
           const t0 = performance.now();
-          const res = await fetch(s.url + '/v1/fleet/reports', { method: 'POST', headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' }, body: JSON.stringify(reports[i]) });
-          await res.arrayBuffer();
-          if (!res.ok) throw new Error(`report ${i}: HTTP ${res.status}`);
-          return performance.now() - t0;
-        };
-        // Warm each server (model load, caches) before timing.
-        for (let i = 0; i < servers.length * 4; i++) await post(i);
-        const before = await db.count('workloads');
-        const cpuBefore = servers.reduce((a, s) => a + cpuSeconds(s.proc.pid!), 0);
-        const lat: number[] = [];
-        const t0 = performance.now();
-        if (drive === 'saturated') {
-          let next = 0;
-          await Promise.all(Array.from({ length: 64 }, async () => {
-            while (next < agents) lat.push(await post(next++));
-          }));
-        } else {
-          const pending: Promise<void>[] = [];
-          let due = 0;
-          for (let i = 0; i < agents; i++) {
-            due += (-Math.log(r.u()) / RATE) * 1000;
-            const wait = t0 + due - performance.now();
-            if (wait > 0) await sleep(wait);
-            pending.push(post(i).then((ms) => void lat.push(ms)));
+          if (drive === 'saturated') {
+            let next = 0;
+            await Promise.all(Array.from({ length: 64 }, async () => {
+              while (next < agents) lat.push(await post(next++));
+            }));
+          } else {
+            const pending: Promise<void>[] = [];
+            let due = 0;
+            for (let i = 0; i < agents; i++) {
+              due += (-Math.log(r.u()) / RATE) * 1000;
+              const wait = t0 + due - performance.now();
+              if (wait > 0) await sleep(wait);
+              pending.push(post(i).then((ms) => void lat.push(ms)));
+            }
+            await Promise.all(pending);
           }
-          await Promise.all(pending);
+          const secs = (performance.now() - t0) / 1000;
+          const cpu = servers.reduce((a, s) => a + cpuSeconds(s.proc.pid!), 0) - cpuBefore;
+          console.log(`${engine.padEnd(9)} ${String(instances).padStart(9)} ${String(stored).padStart(7)} ${String(agents).padStart(7)}  ${drive.padEnd(9)} ${(agents / secs).toFixed(0).padStart(6)} ${pct(lat, 50).toFixed(1).padStart(8)} ${pct(lat, 99).toFixed(1).padStart(8)} ${String(created).padStart(8)} ${cpu.toFixed(1).padStart(13)}  ${load()}`);
+          for (const s of servers) await stopProc(s.proc);
         }
-        const secs = (performance.now() - t0) / 1000;
-        const cpu = servers.reduce((a, s) => a + cpuSeconds(s.proc.pid!), 0) - cpuBefore;
-        const created = (await db.count('workloads')) - before;
-        console.log(`${String(instances).padStart(9)} ${String(stored).padStart(7)} ${String(agents).padStart(7)}  ${drive.padEnd(9)} ${(agents / secs).toFixed(0).padStart(6)} ${pct(lat, 50).toFixed(1).padStart(8)} ${pct(lat, 99).toFixed(1).padStart(8)} ${String(created).padStart(8)} ${cpu.toFixed(1).padStart(13)}  ${load()}`);
-        for (const s of servers) await stopProc(s.proc);
-        await db.close();
       }
     }
   }

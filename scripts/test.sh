@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # `npm test`: the whole suite, with a private TMPDIR that is removed
-# afterwards, whatever the outcome. Tests remove the directories they make;
-# this catches what one forgets (or leaves when it is killed), names it so
-# it gets fixed, and keeps /tmp clean on developers' machines and in CI.
+# afterwards, whatever the outcome. Tests remove the directories they make
+# (test/helpers/tmp.ts): anything left there fails the run, named, so that a
+# leak is fixed where it is made; /tmp stays clean on developers' machines
+# and in CI either way.
 # Extra arguments go to node's test runner (e.g. a file: dist/test/x.test.js).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/ssdtune-test-XXXXXX")"
 chmod 1777 "$tmp" # as /tmp: tests run servers as other users (PostgreSQL runs as postgres)
 cleanup() {
-  local left
+  local rc=$? left
   left="$(find "$tmp" -mindepth 1 -maxdepth 1 -printf '%f ' 2>/dev/null)"
-  [ -z "$left" ] || echo "test.sh: tests left these in their temp dir (removed now): $left" >&2
   rm -rf "$tmp"
+  if [ -n "$left" ]; then
+    # "not ok": it stands out beside the runner's own failures (and land.sh shows it).
+    echo "not ok - test.sh: tests left these in their temp dir (removed now; make each test remove what it makes): $left" >&2
+    [ "$rc" -ne 0 ] || rc=1
+  fi
+  exit "$rc"
 }
 trap cleanup EXIT
 if [ $# -eq 0 ]; then set -- dist/test/; fi

@@ -8,12 +8,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { canUseLoopDevices, createLoopDevice, type LoopDevice } from '../src/blockdev/loop.js';
 import { checkBackend } from '../src/collector/doctor.js';
+import { tempDir } from './helpers/tmp.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');
 const WSRCH = path.resolve('traces/mqsim_wsrch-small.trace');
@@ -119,8 +119,8 @@ function script(dataDir: string, scratch: string, loop: LoopDevice | undefined):
 }
 
 async function session(mode: 'in-process' | 'server', loop: LoopDevice | undefined): Promise<Entry[]> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), `ssdtune-cli-${mode}-`));
-  const scratch = mkdtempSync(path.join(tmpdir(), 'ssdtune-cli-scratch-'));
+  const dataDir = tempDir(`ssdtune-cli-${mode}-`);
+  const scratch = tempDir('ssdtune-cli-scratch-');
   writeFileSync(path.join(scratch, 'short.csv'), readFileSync(MSR, 'utf8').split('\n').slice(0, 20).join('\n') + '\n');
   writeFileSync(path.join(scratch, 'host.json'), JSON.stringify({ read_ahead_kb: 256, nr_requests: 64 }));
   // The server registers these traces by path (traceDirs): the same files as in-process, the same records.
@@ -142,7 +142,7 @@ async function session(mode: 'in-process' | 'server', loop: LoopDevice | undefin
       const audit = spawnSync(process.execPath, [CLI, 'db', 'list', 'audit', '--data-dir', dataDir, '--limit', '1000', '--json'], { env: ENV, encoding: 'utf8' });
       assert.equal(audit.status, 0, audit.stderr);
       // A trace outside traceDirs: the server refuses its path, the CLI uploads it instead and the command works.
-      const elsewhere = mkdtempSync(path.join(tmpdir(), 'ssdtune-cli-elsewhere-'));
+      const elsewhere = tempDir('ssdtune-cli-elsewhere-');
       try {
         const file = path.join(elsewhere, 'elsewhere.trace');
         copyFileSync(MSNFS, file);
@@ -166,7 +166,8 @@ async function session(mode: 'in-process' | 'server', loop: LoopDevice | undefin
       server.kill('SIGTERM');
       await exited;
     }
-    rmSync(scratch, { recursive: true, force: true });
+    // Only once the server has exited: it writes into its data directory until then.
+    for (const dir of [dataDir, scratch]) rmSync(dir, { recursive: true, force: true });
   }
   return out;
 }

@@ -115,12 +115,51 @@ for (const eng of ENGINES) {
       await db.put('workloads', b);
       const next = await db.workloadsSince(256, all.generation);
       assert.ok(next.generation > all.generation);
-      // PostgreSQL answers with the change only; LevelDB (one process) with the whole set again.
-      assert.deepEqual(next.workloads.map((w) => w.id), next.complete ? [a.id, b.id] : [b.id]);
+      // Both engines answer with the change only (LevelDB from its index of the workloads, PostgreSQL by the rows' generation).
+      assert.deepEqual([next.complete, next.workloads.map((w) => w.id)], [false, [b.id]]);
       assert.equal(next.total, 2);
       await db.batch([{ kind: 'workloads', type: 'del', key: a.id }]);
       const after = await db.workloadsSince(256, next.generation);
       assert.equal(after.complete ? after.workloads.length : after.total, 1, 'a deletion shows in the count');
+      // Written again with another window size: gone from this window's count.
+      await db.put('workloads', { ...b, windowSize: 512 });
+      const moved = await db.workloadsSince(256, after.generation);
+      assert.deepEqual([moved.workloads, moved.total], [[], 0]);
+      await db.close();
+    });
+
+    test('workloads since a generation: a reader following while 60 workloads are written (some deleted) ends with exactly the stored set', async () => {
+      const db = await eng.open();
+      await db.batch(Array.from({ length: 20 }, (_, i) => ({ kind: 'workloads' as const, type: 'put' as const, value: workload(`seed${i}`, 256) })));
+      const seen = new Map<string, string>();
+      let gen: number | undefined;
+      const follow = async () => {
+        const r = await db.workloadsSince(256, gen);
+        if (r.complete) seen.clear();
+        for (const w of r.workloads) seen.set(w.id, w.name);
+        if (!r.complete && r.total >= 0 && r.total !== seen.size) {
+          const all = await db.workloadsSince(256);
+          seen.clear();
+          for (const w of all.workloads) seen.set(w.id, w.name);
+          gen = all.generation;
+        } else gen = r.generation;
+      };
+      let writing = true;
+      const writer = (async () => {
+        const ids: string[] = [];
+        for (let i = 0; i < 60; i++) {
+          const w = workload(`w${i}`, i % 3 === 0 ? 512 : 256);
+          ids.push(w.id);
+          await db.put('workloads', w);
+          if (i % 7 === 6) await db.batch([{ kind: 'workloads', type: 'del', key: ids[i - 3]! }]);
+        }
+        writing = false;
+      })();
+      while (writing) await follow();
+      await writer;
+      await follow();
+      const stored = (await db.workloadsWithWindow(256)).map((w) => w.id).sort();
+      assert.deepEqual([...seen.keys()].sort(), stored);
       await db.close();
     });
 

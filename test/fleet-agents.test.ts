@@ -1,8 +1,9 @@
 /**
  * Fleet agents against the real REST server: a hundred agents reporting one
  * new workload at once create one workload and one search (against LevelDB,
- * and against one PostgreSQL shared by two serve instances), and operator
- * pins outrank learned configurations.
+ * and against one PostgreSQL shared by two serve instances), agents of
+ * several new workloads at once create one each, and operator pins outrank
+ * learned configurations.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -109,6 +110,29 @@ for (const s of SETUPS) {
         const again = await post<Recommendation>(insts[0]!, '/v1/fleet/reports', reportOf('late'));
         // The search is under way, or already done and its configuration recommended.
         assert.ok(again.data.config?.source === 'learned' || ['queued', 'running'].includes(again.data.search.state), JSON.stringify(again.data.search));
+      } finally {
+        for (const i of insts) {
+          await i.app.close();
+          await i.svc.close();
+        }
+      }
+    });
+
+    test('agents of 4 different new workloads report at once: 4 workloads, each agent gets its own workload', async () => {
+      const insts = await s.open();
+      try {
+        const traces = ['fio_oltp.trace.xz', 'fio_log-append.trace.xz', 'fio_backup-seqread.trace.xz', 'msr_hm_0_sample1000.csv'];
+        const windows = await Promise.all(traces.map(async (t) => {
+          const file = path.resolve('traces', t);
+          return (await describeTrace(await openTrace(file), { size: windowSize, source: file })).windows.slice(0, 16).map((w) => Array.from(w.vector));
+        }));
+        const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => post<Recommendation>(insts[i % insts.length]!, '/v1/fleet/reports', { ...reportOf(`host${i}`), descriptors: windows[i % traces.length] })));
+        for (const a of answers) assert.equal(a.status, 200, JSON.stringify(a.data));
+        const byTrace = traces.map((_, t) => new Set(answers.filter((_, i) => i % traces.length === t).map((a) => a.data.workload.id)));
+        assert.deepEqual(byTrace.map((ids) => ids.size), [1, 1, 1, 1], 'the agents of one workload got one id');
+        assert.equal(new Set(byTrace.map((ids) => [...ids][0])).size, 4, 'different workloads, different ids');
+        assert.equal(answers.filter((a) => a.data.workload.created).length, 4);
+        assert.equal(await insts[0]!.svc.db.count('workloads'), 4);
       } finally {
         for (const i of insts) {
           await i.app.close();

@@ -5,14 +5,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { openTrace } from '../src/readers/registry.js';
 import { readChunks } from '../src/readers/input.js';
 import { collect } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { PROJECT_ROOT } from '../src/native.js';
+import { tempDir } from './helpers/tmp.js';
 
 const FIXTURES = path.join(PROJECT_ROOT, 'test', 'fixtures');
 /** 785 bytes of bzip2: 1 GiB of zeros (the bomb). */
@@ -21,7 +21,7 @@ const ZEROS_BOMB = path.join(FIXTURES, 'zeros-1gib.bz2');
 const LINES_8MB = path.join(FIXTURES, 'lines-8mb.bz2');
 const CLI = path.join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
 
-const tmp = (): string => mkdtempSync(path.join(tmpdir(), 'ssdtune-bounds-'));
+const tmp = (): string => tempDir('ssdtune-bounds-');
 
 function hasCode(code: string, re?: RegExp): (e: unknown) => boolean {
   return (e: unknown) => {

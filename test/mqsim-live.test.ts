@@ -89,8 +89,7 @@ test('both rank configurations alike at a busy intensity (time-scaled replay), a
 });
 
 test("the README demo's ssd tune (fio oltp, x10 busy hour, budget 10) finds a gain that MQSim confirms", { skip }, async () => {
-  const { mkdtempSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
+  const { tempDir } = await import('./helpers/tmp.js');
   const path = await import('node:path');
   const { loadSettings } = await import('../src/config.js');
   const { openService } = await import('../src/service/context.js');
@@ -101,7 +100,7 @@ test("the README demo's ssd tune (fio oltp, x10 busy hour, budget 10) finds a ga
   const { grade } = await import('../src/search/grade.js');
   const trace = path.resolve('traces/fio_oltp.trace.xz');
   const replay: Replay = { mode: 'scaled', speedup: 10 };
-  const svc = await openService(loadSettings({ dataDir: mkdtempSync(path.join(tmpdir(), 'ssdtune-demo-')) }), jobHandlers);
+  const svc = await openService(loadSettings({ dataDir: tempDir('ssdtune-demo-') }), jobHandlers);
   try {
     // What `npm run demo` runs: tune --budget 10 --replay scaled:10 traces/fio_oltp.trace.xz
     const { spec } = resolveTuneArgs({ budget: 10, replay }, svc.settings);

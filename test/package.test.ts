@@ -7,11 +7,11 @@
  */
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PROJECT_ROOT as ROOT } from '../src/native.js';
+import { tempDir } from './helpers/tmp.js';
 
 describe('the packed tarball, installed into a temporary prefix', { timeout: 20 * 60_000 }, () => {
   let dir: string;
@@ -21,13 +21,16 @@ describe('the packed tarball, installed into a temporary prefix', { timeout: 20 
   let bin: string;
   let files: string[];
   before(() => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-package-'));
-    const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'] })) as { filename: string; files: { path: string }[] }[];
+    dir = tempDir('ssdtune-package-');
+    // What npm's children leave in $TMPDIR (prebuildify's cache, core-js's banner list) goes with `dir`.
+    const env = { ...process.env, TMPDIR: path.join(dir, 'tmp') };
+    mkdirSync(env.TMPDIR);
+    const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: ROOT, env, encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'] })) as { filename: string; files: { path: string }[] }[];
     tarball = path.join(dir, packed[0]!.filename);
     files = packed[0]!.files.map((f) => f.path);
     prefix = path.join(dir, 'prefix');
     // --prefer-offline: the dependencies come from npm's cache when `npm ci` filled it
-    execFileSync('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    execFileSync('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     pkgDir = path.join(prefix, 'lib', 'node_modules', 'ssdtune');
     bin = path.join(prefix, 'bin', 'ssdtune');
   });

@@ -1,13 +1,13 @@
 // The sniffer tells every real trace in traces/ apart, compressed or not, and claims no binary or prose file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { FORMATS, sniffFormat } from '../src/readers/registry.js';
 import { readHead } from '../src/readers/input.js';
 import { isSsdtuneError } from '../src/errors.js';
+import { tempDir } from './helpers/tmp.js';
 
 const EXPECTED: Record<string, string> = {
   'blkparse_hadoop_writeback_apress.txt': 'blkparse',
@@ -59,7 +59,7 @@ test('sniffer: every file in traces/ is recognised as its format, well ahead of 
 });
 
 test('sniffer: gzip, xz and zstd copies sniff like the originals', async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-sniff-'));
+  const dir = tempDir('ssdtune-sniff-');
   for (const [base, want] of Object.entries(EXPECTED)) {
     if (base.endsWith('.bz2')) continue;
     const plain = path.join(dir, base);
@@ -82,7 +82,7 @@ test('sniffer: gzip, xz and zstd copies sniff like the originals', async (t) => 
 });
 
 test('sniffer: near misses go to the right format or to none', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-sniff-'));
+  const dir = tempDir('ssdtune-sniff-');
   const cases: [string, string, string | null][] = [
     // integer times in the 5-column space format are MQSim's layout
     ['int.trace', '0 5 174224064 16 1\n221 5 162947904 16 1\n', 'mqsim'],

@@ -2,8 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isSsdtuneError } from '../src/errors.js';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadSettings } from '../src/config.js';
 import { openService } from '../src/service/context.js';
@@ -12,6 +11,7 @@ import { tune } from '../src/service/tune.js';
 import { resolveTuneArgs } from '../src/service/tune-spec.js';
 import { builtMqsim } from '../src/sim/mqsim.js';
 import type { Settings } from '../src/config.js';
+import { tempDir } from './helpers/tmp.js';
 
 const TRACE = path.resolve('traces/msr_hm_0_sample1000.csv');
 const CLI = path.resolve('dist/src/cli/main.js');
@@ -20,7 +20,7 @@ const FAST_SIM = { preconditionFill: 0, preconditionAge: 0 };
 const ssdsim = (settings: Settings, budget: number) => resolveTuneArgs({ evaluator: 'ssdsim', budget }, settings).spec;
 
 test('tune: a new workload is searched and stored; the same trace again is recognised and gets the stored configuration', async () => {
-  const svc = await openService(loadSettings({ dataDir: mkdtempSync(path.join(tmpdir(), 'ssdtune-tune-')), ssdsim: FAST_SIM }), jobHandlers);
+  const svc = await openService(loadSettings({ dataDir: tempDir('ssdtune-tune-'), ssdsim: FAST_SIM }), jobHandlers);
   try {
     const progress: number[] = [];
     const first = await tune(svc, { tracePath: TRACE, spec: ssdsim(svc.settings, 3) }, { progress: (d) => progress.push(d) });
@@ -51,7 +51,7 @@ test('tune: a new workload is searched and stored; the same trace again is recog
 });
 
 test('tune: bad requests fail clearly and store nothing', async () => {
-  const svc = await openService(loadSettings({ dataDir: mkdtempSync(path.join(tmpdir(), 'ssdtune-tune-')), ssdsim: FAST_SIM }), jobHandlers);
+  const svc = await openService(loadSettings({ dataDir: tempDir('ssdtune-tune-'), ssdsim: FAST_SIM }), jobHandlers);
   try {
     const args = (a: Record<string, unknown>) => resolveTuneArgs(a, svc.settings).spec;
     const usage = (re: RegExp) => (e: unknown) => isSsdtuneError(e, 'SSDTUNE_USAGE') && e.exitCode === 2 && re.test(e.message);
@@ -78,7 +78,7 @@ test('tune: bad requests fail clearly and store nothing', async () => {
 });
 
 test('tune CLI: an evaluator outside the space or a budget below 2 is a usage error (exit 2) before anything is read or stored', () => {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'ssdtune-tune-cli-'));
+  const dataDir = tempDir('ssdtune-tune-cli-');
   for (const [args, re] of [
     [['--space', 'host', '--evaluator', 'ssdsim'], /the ssdsim evaluator does not score the host space/],
     [['--budget', '1'], /budget must be >= 2/],

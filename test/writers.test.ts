@@ -1,17 +1,17 @@
 // MQSim ASCII and fio iolog writers: exact output, round trips through the readers, replay by fio.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openTrace } from '../src/readers/registry.js';
 import { writeMqsim } from '../src/writers/mqsim.js';
 import { writeFioIolog } from '../src/writers/fio-iolog.js';
 import { collect, emptyMeta, Op, sourceFromBatches, TraceBuilder, type TraceBatch } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
+import { tempDir } from './helpers/tmp.js';
 
-const tmpDir = (): string => mkdtempSync(path.join(tmpdir(), 'ssdtune-writers-'));
+const tmpDir = (): string => tempDir('ssdtune-writers-');
 
 function batchOf(rows: [number, number, number, number, number?][]): TraceBatch {
   const b = new TraceBuilder();

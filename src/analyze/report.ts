@@ -8,7 +8,7 @@ import * as vl from 'vega-lite';
 import * as vega from 'vega';
 import type { TopLevelSpec } from 'vega-lite';
 import type { AnalysisReport } from './types.js';
-import { statsText } from './text.js';
+import { devicesTable, processesTable, statsText } from './text.js';
 import { OP_CLASSES, type TraceStats } from './stats.js';
 import { fmtBytes, fmtCount, fmtNs, fmtPct, fmtRate } from '../util/units.js';
 
@@ -254,6 +254,7 @@ function latencySpec(s: TraceStats): TopLevelSpec | null {
   };
 }
 
+/** `numeric`: the columns that hold numbers (right-aligned). */
 function htmlTable(header: string[], rows: string[][], numeric: boolean[]): string {
   const th = header.map((h, i) => `<th${numeric[i] ? ' class="n"' : ''}>${esc(h)}</th>`).join('');
   const trs = rows.map((r) => `<tr>${r.map((c, i) => `<td${numeric[i] ? ' class="n"' : ''}>${esc(c)}</td>`).join('')}</tr>`).join('\n');
@@ -307,35 +308,13 @@ async function section(title: string, s: TraceStats, notes: string[], combined =
   for (const spec of [heatmapSpec(s), timelineSpec(s), queueDepthSpec(s), sizeSpec(s), seekSpec(s), latencySpec(s)]) {
     if (spec) parts.push(`<figure>${await renderSvg(spec)}</figure>`);
   }
+  const processes = processesTable(s);
+  const devices = devicesTable(s);
   parts.push(
     `<h3>Processes (${fmtCount(s.processCount)})</h3>`,
-    htmlTable(
-      ['pid', 'name', 'requests', 'reads', 'writes', 'read', 'written'],
-      s.processes.map((p) => [
-        p.pid < 0 ? '' : String(p.pid),
-        p.name,
-        fmtCount(p.requests),
-        fmtCount(p.reads),
-        fmtCount(p.writes),
-        fmtBytes(p.readBytes),
-        fmtBytes(p.writeBytes),
-      ]),
-      [true, false, true, true, true, true, true],
-    ),
+    htmlTable(processes.header, processes.rows, processes.numeric),
     `<h3>Devices (${fmtCount(s.deviceCount)})</h3>`,
-    htmlTable(
-      ['device', 'requests', 'read', 'written', 'sequential', 'first sector', 'last sector'],
-      s.devices.map((d) => [
-        (d.trace !== undefined ? `#${d.trace + 1} ` : '') + d.device,
-        fmtCount(d.requests),
-        fmtBytes(d.readBytes),
-        fmtBytes(d.writeBytes),
-        fmtPct(d.sequentialFraction),
-        fmtCount(d.minSector),
-        fmtCount(d.maxSector),
-      ]),
-      [false, true, true, true, true, true, true],
-    ),
+    htmlTable(devices.header, devices.rows, devices.numeric),
     `<details><summary>As text</summary><pre>${esc(statsText(s, combined).join('\n'))}</pre></details>`,
     '</section>',
   );

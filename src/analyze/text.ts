@@ -98,48 +98,67 @@ export function statsText(s: TraceStats, combined = false): string[] {
     '',
   );
 
-  out.push(`processes (${fmtCount(s.processCount)}):`);
-  out.push(
-    ...table(
-      ['pid', 'name', ...(s.processes.some((p) => p.trace !== undefined) ? ['trace'] : []), 'requests', 'reads', 'writes', 'read', 'written'],
-      s.processes
-        .slice(0, TEXT_ROWS)
-        .map((p) => [
-          p.pid < 0 ? '' : String(p.pid),
-          p.name,
-          ...(p.trace !== undefined ? [String(p.trace + 1)] : s.processes.some((x) => x.trace !== undefined) ? [''] : []),
-          fmtCount(p.requests),
-          fmtCount(p.reads),
-          fmtCount(p.writes),
-          fmtBytes(p.readBytes),
-          fmtBytes(p.writeBytes),
-        ]),
-      [true, false, ...(s.processes.some((p) => p.trace !== undefined) ? [true] : []), true, true, true, true, true],
-    ).map((l) => '  ' + l),
-  );
+  const indented = (t: Tabular): string[] => table(t.header, t.rows, t.numeric).map((l) => '  ' + l);
+  out.push(`processes (${fmtCount(s.processCount)}):`, ...indented(processesTable(s, TEXT_ROWS)));
   if (s.processes.length > TEXT_ROWS) out.push(`  ... ${s.processCount - TEXT_ROWS} more in --json`);
-  out.push('', `devices (${fmtCount(s.deviceCount)}):`);
-  const multi = s.devices.some((d) => d.trace !== undefined);
-  out.push(
-    ...table(
-      ['device', ...(multi ? ['trace'] : []), 'requests', 'read', 'written', 'sequential', 'first sector', 'last sector'],
-      s.devices
-        .slice(0, TEXT_ROWS)
-        .map((d) => [
-          d.device,
-          ...(multi ? [d.trace !== undefined ? String(d.trace + 1) : ''] : []),
-          fmtCount(d.requests),
-          fmtBytes(d.readBytes),
-          fmtBytes(d.writeBytes),
-          fmtPct(d.sequentialFraction),
-          fmtCount(d.minSector),
-          fmtCount(d.maxSector),
-        ]),
-      [false, ...(multi ? [true] : []), true, true, true, true, true, true],
-    ).map((l) => '  ' + l),
-  );
+  out.push('', `devices (${fmtCount(s.deviceCount)}):`, ...indented(devicesTable(s, TEXT_ROWS)));
   if (s.devices.length > TEXT_ROWS) out.push(`  ... ${s.deviceCount - TEXT_ROWS} more in --json`);
   return out;
+}
+
+/** A table as the text and the HTML report both draw it: which columns hold numbers (right-aligned). */
+export interface Tabular {
+  header: string[];
+  rows: string[][];
+  numeric: boolean[];
+}
+
+/** A trace column where the rows come from several traces (a combined analysis), else none. */
+function traceColumn(rows: Array<{ trace?: number }>): { header: string[]; cell: (r: { trace?: number }) => string[]; numeric: boolean[] } {
+  if (!rows.some((r) => r.trace !== undefined)) return { header: [], cell: () => [], numeric: [] };
+  return { header: ['trace'], cell: (r) => [r.trace !== undefined ? String(r.trace + 1) : ''], numeric: [true] };
+}
+
+/** The busiest processes of `s`, the first `limit` of them. */
+export function processesTable(s: TraceStats, limit = Infinity): Tabular {
+  const t = traceColumn(s.processes);
+  return {
+    header: ['pid', 'name', ...t.header, 'requests', 'reads', 'writes', 'read', 'written'],
+    rows: s.processes
+      .slice(0, limit)
+      .map((p) => [
+        p.pid < 0 ? '' : String(p.pid),
+        p.name,
+        ...t.cell(p),
+        fmtCount(p.requests),
+        fmtCount(p.reads),
+        fmtCount(p.writes),
+        fmtBytes(p.readBytes),
+        fmtBytes(p.writeBytes),
+      ]),
+    numeric: [true, false, ...t.numeric, true, true, true, true, true],
+  };
+}
+
+/** The devices of `s`, the first `limit` of them. */
+export function devicesTable(s: TraceStats, limit = Infinity): Tabular {
+  const t = traceColumn(s.devices);
+  return {
+    header: ['device', ...t.header, 'requests', 'read', 'written', 'sequential', 'first sector', 'last sector'],
+    rows: s.devices
+      .slice(0, limit)
+      .map((d) => [
+        d.device,
+        ...t.cell(d),
+        fmtCount(d.requests),
+        fmtBytes(d.readBytes),
+        fmtBytes(d.writeBytes),
+        fmtPct(d.sequentialFraction),
+        fmtCount(d.minSector),
+        fmtCount(d.maxSector),
+      ]),
+    numeric: [false, ...t.numeric, true, true, true, true, true, true],
+  };
 }
 
 /**

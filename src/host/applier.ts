@@ -183,10 +183,18 @@ async function recordedChange(
   store: StateStore,
   existing: HostStateRecord | undefined,
   before: Snapshot,
-  next: Omit<HostStateRecord, 'pending'>,
+  applied: Record<string, string>,
   op: PendingDeviceChange['op'],
   target: Record<string, string>,
 ): Promise<HostStateRecord> {
+  // An earlier record keeps its first time and values: revert goes back to before ssdtune's first change.
+  const next: HostStateRecord = {
+    device: dev.disk.name,
+    devNumber: dev.disk.devNumber,
+    savedAt: existing?.savedAt ?? new Date().toISOString(),
+    previous: existing?.previous ?? before,
+    applied,
+  };
   const pending: PendingDeviceChange = { op, pid: process.pid, startedAt: new Date().toISOString(), before };
   await store.put({ ...next, pending }, op === 'trial' ? 'host.trial' : 'host.apply');
   const { failures } = writeOrdered(dev, target, false);
@@ -259,22 +267,7 @@ export async function applyHostConfig(device: string, config: Record<string, unk
   const existing = await settledRecord(dev, opts.store);
   inFlight.add(name);
   try {
-    // A second apply keeps the original values: revert goes back to before ssdtune's first change.
-    await recordedChange(
-      dev,
-      opts.store,
-      existing,
-      before,
-      {
-        device: name,
-        devNumber: dev.disk.devNumber,
-        savedAt: existing?.savedAt ?? new Date().toISOString(),
-        previous: existing?.previous ?? before,
-        applied: { ...(existing?.applied ?? {}), ...target },
-      },
-      'apply',
-      target,
-    );
+    await recordedChange(dev, opts.store, existing, before, { ...(existing?.applied ?? {}), ...target }, 'apply', target);
   } finally {
     inFlight.delete(name);
   }
@@ -310,21 +303,8 @@ export async function withTrialConfig<T>(
   requireRoot(`trying a configuration on ${name}`);
   inFlight.add(name);
   try {
-    const rec = await recordedChange(
-      dev,
-      store,
-      existing,
-      before,
-      {
-        device: name,
-        devNumber: dev.disk.devNumber,
-        savedAt: existing?.savedAt ?? new Date().toISOString(),
-        previous: existing?.previous ?? before,
-        applied: existing?.applied ?? {},
-      },
-      'trial',
-      target,
-    );
+    // A trial leaves what ssdtune applied as it was.
+    const rec = await recordedChange(dev, store, existing, before, existing?.applied ?? {}, 'trial', target);
     let outcome: { ok: true; value: T } | { ok: false; error: unknown };
     try {
       outcome = { ok: true, value: await fn({ ...applied, after: readSnapshot(dev) }) };

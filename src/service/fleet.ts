@@ -5,10 +5,13 @@
  * configuration to apply, which it applies itself with the host's own
  * allow-list, validation and rollback.
  *
- * - Identify-and-register runs under one store lock (a PostgreSQL
- *   transaction-scoped advisory lock shared by every serve instance): when a
- *   hundred agents report the same new workload at once, the first creates it
- *   and the others find it.
+ * - The check-and-insert of a new workload runs under one store lock (a
+ *   PostgreSQL transaction-scoped advisory lock shared by every serve
+ *   instance): when a hundred agents report the same new workload at once,
+ *   the first creates it and the others find it. Identifying and profiling
+ *   (the pass through the network) happen outside it: the lock is held for a
+ *   few queries and one comparison, and reports of a workload this process
+ *   is registering wait for that registration, not for the lock.
  * - What to apply: the operator's pin for the workload on this device class,
  *   else the one for every class, else the best configuration learned on
  *   this class. Pins outrank everything learned.
@@ -25,7 +28,8 @@ import { newId } from '../confdb/ids.js';
 import type { ConfigRecord, JobRecord, PinRecord, TraceRecord } from '../confdb/records.js';
 import { ERR_NOT_FOUND, ERR_USAGE } from '../errors.js';
 import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
-import { identify, profileWorkload, type Identification } from '../ml/identify.js';
+import { identify, profileWorkload, type Identification, type KnownWorkload } from '../ml/identify.js';
+import type { SimilarityInfo } from '../ml/model-io.js';
 import type { Service } from './context.js';
 import { ACTIVE_JOB_STATES } from './queue.js';
 import { keepTraceBytes, storeUpload } from './traces.js';
@@ -107,52 +111,30 @@ function checkReport(r: AgentReport, windowSize: number): void {
 /** Each process's known workloads, per store and model (the similarity model's window size and id). */
 const caches = new WeakMap<ConfDB, FollowingWorkloadStore>();
 
-/** One registration at a time per store in this process (the store's lock then orders the processes). */
-const registering = {
-  tails: new WeakMap<ConfDB, Promise<unknown>>(),
-  run<T>(db: ConfDB, fn: () => Promise<T>): Promise<T> {
-    const out = (this.tails.get(db) ?? Promise.resolve()).then(fn, fn);
-    this.tails.set(db, out.catch(() => {}));
-    return out;
-  },
-};
+/**
+ * This process's registrations under way, per store: their profiles, and a
+ * promise settled once each is decided. A report of a workload one of them is
+ * registering waits for it and then finds it, instead of queueing on the
+ * store's lock; reports of other new workloads do not wait for it at all.
+ */
+const registering = new WeakMap<ConfDB, Map<string, { profile: KnownWorkload; decided: Promise<void> }>>();
 
 export function fleetSearchKey(workloadId: string, deviceClass: string): string {
   return `fleet-search:${workloadId}:${FLEET_SPACE}:${deviceClass}`;
 }
 
-/** Identify (registering a new workload under the lock), pick what to apply, record the agent's status when it changed. */
+/** Identify (registering a new workload: register()), pick what to apply, record the agent's status when it changed. */
 export async function report(svc: Service, r: AgentReport): Promise<Recommendation> {
   const model = similarityInfo(svc.settings.modelDir);
   checkReport(r, model.meta.windowSize);
-  // Embedded once, on the ML worker: every identification below (and the new profile) reads these.
-  const embeddings = await embedOffThread(svc.settings.modelDir, r.descriptors);
   let known = caches.get(svc.db);
   if (!known) caches.set(svc.db, (known = new FollowingWorkloadStore(model.meta.windowSize, model.id)));
   const cache = known;
-  const list = () => cache.list(svc.db);
-  let ident = await identify(model, r.descriptors, { list }, 'network', embeddings);
+  // The windows' embeddings once, on the ML worker: every identification below and a new workload's profile share them.
+  const embedded = await embedOffThread(svc.settings.modelDir, r.descriptors);
+  let ident = await identify(model, r.descriptors, { list: () => cache.list(svc.db) }, 'network', embedded);
   let created = false;
-  if (ident.kind !== 'known') {
-    // One registration at a time in this process: a report queued behind another's registration of
-    // the same new workload finds it in the cache and never takes the store's lock.
-    ({ ident, created } = await registering.run(svc.db, async () => {
-      const again = await identify(model, r.descriptors, { list }, 'network', embeddings);
-      if (again.kind === 'known') return { ident: again, created: false };
-      // Under the store's lock, against the store as it is now (another serve instance may have registered it).
-      return svc.db.exclusive('fleet:register-workload', async (tx) => {
-        // Only what was registered since this process last looked is read: the lock is held for milliseconds.
-        const fresh = await identify(model, r.descriptors, { list: () => cache.list(tx) }, 'network', embeddings);
-        if (fresh.kind === 'known') return { ident: fresh, created: false };
-        const id = newId();
-        const name = `${r.host}/${r.device} at ${new Date().toISOString()}`;
-        const prof = profileWorkload(model, id, name, r.descriptors, embeddings);
-        const w = workloadRecord(prof, { name, source: { paths: [], format: 'agent-descriptors', requests: r.descriptors.length * r.windowSize }, windowSize: r.windowSize, ...(model.id ? { modelId: model.id } : {}) });
-        await tx.batch([{ kind: 'workloads', type: 'put', value: w }, ConfDB.audit(`agent:${r.host}`, 'fleet.workload', { id, device: r.device })]);
-        return { ident: { ...fresh, nearest: { id, name, distance: 0 } }, created: true };
-      });
-    }));
-  }
+  if (ident.kind !== 'known') ({ ident, created } = await register(svc, model, cache, r, embedded));
   // Known: the cache has its id and name (no read of the record).
   const w = ident.nearest!;
   const cls = deviceClassKey(r.deviceClass);
@@ -170,6 +152,46 @@ export async function report(svc: Service, r: AgentReport): Promise<Recommendati
     search,
     identification: { distance: ident.distance, threshold: ident.threshold, confidence: ident.confidence },
   };
+}
+
+/**
+ * A workload new to this process's cache: registered unless the store has it
+ * by now. The identification and the profile are made outside the store's
+ * lock; under it (shared by every serve instance) only the workloads
+ * registered since this process last looked are read and the embeddings
+ * compared again (no second pass through the network), so registrations of
+ * different workloads queue only for a few queries and one comparison.
+ */
+async function register(svc: Service, model: SimilarityInfo, cache: FollowingWorkloadStore, r: AgentReport, embedded: number[][]): Promise<{ ident: Identification; created: boolean }> {
+  const identifyIn = (list: () => Promise<readonly KnownWorkload[]>) => identify(model, r.descriptors, { list }, 'network', embedded);
+  let pending = registering.get(svc.db);
+  if (!pending) registering.set(svc.db, (pending = new Map()));
+  const underWay = [...pending.values()];
+  if (underWay.length > 0) {
+    const same = await identifyIn(async () => underWay.map((u) => u.profile));
+    if (same.kind === 'known') {
+      await pending.get(same.nearest!.id)?.decided;
+      const found = await identifyIn(() => cache.list(svc.db));
+      if (found.kind === 'known') return { ident: found, created: false };
+    }
+  }
+  const id = newId();
+  const name = `${r.host}/${r.device} at ${new Date().toISOString()}`;
+  const profile = profileWorkload(model, id, name, r.descriptors, embedded);
+  const w = workloadRecord(profile, { name, source: { paths: [], format: 'agent-descriptors', requests: r.descriptors.length * r.windowSize }, windowSize: r.windowSize, ...(model.id ? { modelId: model.id } : {}) });
+  let decide!: () => void;
+  pending.set(id, { profile, decided: new Promise<void>((resolve) => (decide = resolve)) });
+  try {
+    return await svc.db.exclusive('fleet:register-workload', async (tx) => {
+      const fresh = await identifyIn(() => cache.list(tx));
+      if (fresh.kind === 'known') return { ident: fresh, created: false };
+      await tx.batch([{ kind: 'workloads', type: 'put', value: w }, ConfDB.audit(`agent:${r.host}`, 'fleet.workload', { id, device: r.device })]);
+      return { ident: { ...fresh, nearest: { id, name, distance: 0 } }, created: true };
+    });
+  } finally {
+    pending.delete(id);
+    decide();
+  }
 }
 
 async function recommended(db: ConfDB, workloadId: string, cls: string): Promise<Recommendation['config']> {

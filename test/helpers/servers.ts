@@ -1,16 +1,18 @@
 /**
  * Real PostgreSQL and Redis servers for the fleet tests, each started on a
  * free loopback port in its own temporary directory and stopped (or killed
- * and restarted, for the fault tests) by the test. `initdb` refuses root, so
+ * and restarted, for the fault tests) by the test. `stop` removes the
+ * directory once the server has exited (and tempDir at the process's exit,
+ * should a test fail before it stops its server). `initdb` refuses root, so
  * as root the server runs as the `postgres` user through runuser. Where the
  * binaries are absent, `skip` says why instead.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { tempDir } from './tmp.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -66,7 +68,7 @@ export class PostgresServer {
 
   static async start(): Promise<PostgresServer> {
     const bin = pgBinDir()!;
-    const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-pg-'));
+    const dir = tempDir('ssdtune-pg-');
     const srv = new PostgresServer(dir, await freePort(), bin);
     if (asRoot) {
       const { uid, gid } = idsOf('postgres');
@@ -170,7 +172,7 @@ export class RedisServer {
   ) {}
 
   static async start(): Promise<RedisServer> {
-    const srv = new RedisServer(mkdtempSync(path.join(tmpdir(), 'ssdtune-redis-')), await freePort());
+    const srv = new RedisServer(tempDir('ssdtune-redis-'), await freePort());
     await srv.startServer();
     return srv;
   }

@@ -92,7 +92,7 @@ async function seedWorkloads(db: ConfDB, n: number, dim: number, windowSize: num
         descriptors: DESCRIPTOR_VECTOR_NAMES.map(() => r.u()),
         pcaCentre: [r.normal(), r.normal()],
         embedding: e.map((x) => x / norm),
-        embeddingRadius: 0.05,
+        embeddingSpread: 0.05,
         windowSize,
         ...(modelId ? { modelId } : {}),
       };

@@ -47,6 +47,14 @@ for w in json.load(open(sys.argv[1])):
         lat = np.where(ok, c - t, 1e5); measured = bool(ok.all())
     end = (t + lat).max()
     lia = np.log1p(g); lof = np.log1p(s - s.min()); lsz = np.log1p(b)
+    # Locality: jumps from the previous request's end (a device change jumps 16 MiB), distinct regions.
+    same = dev[1:] == dev[:-1]
+    jump = np.where(same, np.abs(s[1:] - (s[:-1] + b[:-1] / 512)) * 512, 16 * 2**20)
+    contiguous = same & (jump == 0)
+    rd = (op & 1) != 0
+    regions = lambda sectors: len({(int(o), int(np.floor(x / sectors))) for o, x in zip(ords.tolist(), s.tolist())}) / n
+    med = lambda xs: float(np.median(xs)) if len(xs) else 0.0
+    share = lambda mask, among: float(np.count_nonzero(mask & among)) / np.count_nonzero(among) if np.count_nonzero(among) else 0.0
     sp = np.percentile(b, [10, 50, 90]); opc = np.percentile(s * 512, [10, 50, 90]); gp = np.percentile(g, [10, 50, 90])
     out.append({
         "requests": n, "readRatio": float(np.count_nonzero(op & 1)) / n,
@@ -60,6 +68,13 @@ for w in json.load(open(sys.argv[1])):
         "devices": len(first),
         "meanLogIat": lia.mean(), "stdLogIat": lia.std(), "meanLogOffset": lof.mean(), "stdLogOffset": lof.std(),
         "meanLogSize": lsz.mean(), "stdLogSize": lsz.std(),
+        "nearFraction": float(np.count_nonzero((jump > 0) & (jump <= 2**20))) / (n - 1), "jumpMedianBytes": med(np.minimum(jump, 16 * 2**20)),
+        "regions64k": regions(128), "regions1m": regions(2048), "regions16m": regions(32768),
+        "readSizeP50": med(b[rd]), "writeSizeP50": med(b[~rd]),
+        "readSequentialFraction": share(contiguous, rd[1:]), "writeSequentialFraction": share(contiguous, ~rd[1:]),
+        "alignedFraction": float(np.count_nonzero(np.mod(s, 8) == 0)) / n,
+        "sizeUpTo4k": float(np.count_nonzero(b <= 4096)) / n, "size4kTo16k": float(np.count_nonzero((b > 4096) & (b <= 16384))) / n,
+        "size16kTo64k": float(np.count_nonzero((b > 16384) & (b <= 65536))) / n,
         "perIo": {"logIat": lia.tolist(), "logOffset": lof.tolist(), "logSize": lsz.tolist(), "isRead": (op & 1 != 0).astype(int).tolist(), "device": ords.tolist()},
     })
 json.dump(out, sys.stdout)

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describeWindow, descriptorVector, DESCRIPTOR_DIM, NOMINAL_LATENCY_NS } from '../src/features/descriptors.js';
 import { perIoFeatures, Windower, type RequestWindow } from '../src/features/perio.js';
+import { WINDOW_SLOTS } from '../src/features/window-native.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { native } from '../src/native.js';
 import { collect, Op, TraceBuilder, type TraceBatch } from '../src/trace/model.js';
@@ -231,11 +232,11 @@ test('describeWindow: malformed columns are TypeErrors naming the field and what
   bad({ prevTimeNs: undefined }, /window\.prevTimeNs must be a number \(NaN at the stream start\), got undefined/);
   bad({ timeNs: new Float64Array(0) }, /the window is empty/);
   const addon = native();
-  assert.throws(() => addon.describeWindow(good(), new Float64Array(3)), (e: unknown) => e instanceof TypeError && /out has 3 elements, needs 27/.test(e.message));
+  assert.throws(() => addon.describeWindow(good(), new Float64Array(3)), (e: unknown) => e instanceof TypeError && new RegExp(`out has 3 elements, needs ${WINDOW_SLOTS.length}`).test(e.message));
   assert.throws(() => addon.describeWindow(good(), [0]), (e: unknown) => e instanceof TypeError && /out must be a Float64Array, got an Array/.test(e.message));
-  assert.throws(() => addon.describeWindow(42, new Float64Array(27)), (e: unknown) => e instanceof TypeError && /window must be an object, got a number/.test(e.message));
+  assert.throws(() => addon.describeWindow(42, new Float64Array(WINDOW_SLOTS.length)), (e: unknown) => e instanceof TypeError && /window must be an object, got a number/.test(e.message));
   const perIo = { logIat: new Float64Array(4), logOffset: new Float64Array(4), logSize: new Float64Array(4), isRead: new Uint8Array(4), device: new Uint32Array(2) };
-  assert.throws(() => addon.describeWindow(good(), new Float64Array(27), perIo), (e: unknown) => e instanceof TypeError && /perIo\.device has 2 elements, expected 4/.test(e.message));
+  assert.throws(() => addon.describeWindow(good(), new Float64Array(WINDOW_SLOTS.length), perIo), (e: unknown) => e instanceof TypeError && /perIo\.device has 2 elements, expected 4/.test(e.message));
 });
 
 test('requests beyond the reuse table\'s range raise SSDTUNE_ML_NONFINITE naming the request', async () => {

@@ -597,9 +597,9 @@ test(
       const info = loadSimilarityInfo(modelDir);
       assert.deepEqual(info, { meta: m.meta, id: m.id });
       const store = new MemoryWorkloadStore();
-      store.put(profileWorkload(info, 'msnfs', 'msnfs', vectors.slice(0, 4), off.slice(0, 4)));
-      assert.deepEqual(await identify(info, vectors, store, 'network', off), await identify(m, vectors, store, 'network', off));
-      await assert.rejects(identify(info, vectors, store), /needs the windows' embeddings/);
+      store.put(profileWorkload(info, 'msnfs', 'msnfs', [vectors.slice(0, 4)], [off.slice(0, 4)]));
+      assert.deepEqual(await identify(info, [vectors], store, { embedded: [off] }), await identify(m, [vectors], store, { embedded: [off] }));
+      await assert.rejects(identify(info, [vectors], store), /needs the windows' embeddings/);
       // The worker runs below the event loop's priority (nice is per thread on Linux; field 19 of a task's stat).
       const nice = readdirSync('/proc/self/task').map((tid) => {
         const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');

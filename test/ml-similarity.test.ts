@@ -4,16 +4,21 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isSsdtuneError } from '../src/errors.js';
-import { embeddingSpread, identify, MemoryWorkloadStore, MIN_RADIUS, profileWorkload, shrunkRadius } from '../src/ml/identify.js';
+import { calibrateThreshold, fitConfidence, sameWorkloadProbability } from '../src/ml/calibration.js';
+import { chunkRanges, embeddingSpread, identify, MemoryWorkloadStore, profileWorkload } from '../src/ml/identify.js';
+import { majority } from '../src/ml/evaluation.js';
+import { HAND_WRITTEN_MARKER } from '../src/ml/model-card.js';
 import { ConfDB } from '../src/confdb/db.js';
 import { DESCRIPTOR_VECTOR_NAMES } from '../src/features/descriptors.js';
 import { ConfDBWorkloadStore } from '../src/service/workload-store.js';
-import { loadSimilarityModel, META_FILE, MODEL_FILE, WEIGHTS_FILE, type SimilarityModel } from '../src/ml/model-io.js';
+import { loadSimilarityModel, META_FILE, MODEL_FILE, WEIGHTS_FILE } from '../src/ml/model-io.js';
 import { embed, initBackend } from '../src/ml/similarity.js';
-import { describeTrace } from '../src/ml/characterise.js';
+import { describeTrace, windowStreams } from '../src/ml/characterise.js';
 import { openTrace } from '../src/readers/registry.js';
 import { standardize } from '../src/ml/standardize.js';
-import { assignRoles, calibrateThreshold, DEFAULT_TRAIN, loadStreams, queries, timeSplit, trainAndSave, type TrainConfig } from '../src/ml/train.js';
+import { loadStreams } from '../src/ml/data.js';
+import { profileSplit, queries, thin } from '../src/ml/split.js';
+import { DEFAULT_TRAIN, trainAndSave, type TrainConfig } from '../src/ml/train.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'ssdtune-sim-'));
 const tracesDir = path.join(tmp, 'traces');
@@ -21,121 +26,145 @@ const outDir = path.join(tmp, 'model');
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function cfg(out: string): TrainConfig {
-  return { ...DEFAULT_TRAIN, tracesDir, outDir: out, steps: 60, compareUnmerged: false };
+  return { ...DEFAULT_TRAIN, tracesDir, outDir: out, steps: 60 };
+}
+
+/** Window vectors of a bundled trace, per device stream. */
+async function streamsOf(file: string, windowSize: number): Promise<Float64Array[][]> {
+  const t = await describeTrace(await openTrace(path.resolve('traces', file)), { size: windowSize, splitByDevice: true });
+  return windowStreams(t).map((s) => s.windows);
 }
 
 test('the wasm backend loads from node_modules', async () => {
   assert.equal(await initBackend(), 'wasm');
 });
 
-test('workload spread is measured leave-run-out and shrunk towards the typical radius', () => {
+test('workload spread is measured leave-run-out, within streams', () => {
   // q=1: each window against the centroid of the other three: (1,0) vs (1,2)/sqrt5, (0,1) vs (2,1)/sqrt5.
-  const s = embeddingSpread([[1, 0], [0, 1], [1, 0], [0, 1]], 1);
+  const s = embeddingSpread([[[1, 0], [0, 1], [1, 0], [0, 1]]], 1);
   assert.equal(s.n, 4);
   assert.ok(Math.abs(s.p90 - Math.sqrt(2 - 2 / Math.sqrt(5))) < 1e-12);
   // Runs of 2 overlap: 3 runs, each (1,1)/sqrt2 against the same direction: no spread.
-  assert.deepEqual(embeddingSpread([[1, 0], [0, 1], [1, 0], [0, 1]], 2), { p90: 0, n: 3 });
-  // Too few windows to leave a run out: nothing measured, the prior decides.
-  assert.equal(embeddingSpread([[1, 0], [0, 1]], 2).n, 0);
-  const m = { meta: { radiusPrior: 0.5, radiusPriorWeight: 4 } } as unknown as SimilarityModel;
-  assert.ok(Math.abs(shrunkRadius(m, { p90: 0.1, n: 1 }) - Math.sqrt((0.01 + 4 * 0.25) / 5)) < 1e-12);
-  assert.ok(Math.abs(shrunkRadius(m, { p90: 0, n: 0 }) - 0.5) < 1e-12);
-  assert.equal(shrunkRadius({ meta: {} } as unknown as SimilarityModel, { p90: 0, n: 0 }), MIN_RADIUS);
-  // The cap: a broad workload's radius stops at radiusCap x the prior; tight ones keep theirs.
-  const capped = { meta: { radiusPrior: 0.5, radiusPriorWeight: 4, radiusCap: 1 } } as unknown as SimilarityModel;
-  assert.equal(shrunkRadius(capped, { p90: 3, n: 100 }), 0.5);
-  assert.ok(Math.abs(shrunkRadius(capped, { p90: 0.1, n: 1 }) - Math.sqrt((0.01 + 4 * 0.25) / 5)) < 1e-12);
+  assert.deepEqual(embeddingSpread([[[1, 0], [0, 1], [1, 0], [0, 1]]], 2), { p90: 0, n: 3 });
+  // Runs never straddle two streams: two streams of 2 windows give 2 runs of 2, not 3.
+  assert.equal(embeddingSpread([[[1, 0], [0, 1]], [[1, 0], [0, 1]]], 2).n, 2);
+  // Too few windows to leave a run out: nothing measured.
+  assert.equal(embeddingSpread([[[1, 0], [0, 1]]], 2).n, 0);
 });
 
-test('calibration, roles, time split and query grouping', () => {
-  const c = calibrateThreshold([0.1, 0.2, 0.3], [0.5, 0.6]);
+test('calibration: the most same-workload matches among thresholds that reject enough new workloads', () => {
+  const c = calibrateThreshold([0.1, 0.2, 0.3], [0.5, 0.6], 0.99);
   assert.ok(Math.abs(c.threshold - 0.4) < 1e-12);
-  assert.equal(c.balancedAccuracy, 1);
-  const o = calibrateThreshold([0.1, 0.5], [0.3, 0.6]); // best: accept 0.1 only, or accept <= 0.55: both 0.75
-  assert.equal(o.balancedAccuracy, 0.75);
-  assert.ok(Math.abs(o.threshold - 0.2) < 1e-12); // the first best (lowest threshold) wins
-  // A minimum rejection rules out thresholds that accept too many negatives:
-  // known [0.1, 0.5], negatives [0.3, 0.6, 0.7, 0.8]: t=0.55 has the best balanced accuracy (1 + 0.75)/2 but rejects
-  // only 75%; with 0.9 required, t=0.2 (rejects all, accepts half) is the best allowed.
-  assert.ok(Math.abs(calibrateThreshold([0.1, 0.5], [0.3, 0.6, 0.7, 0.8]).threshold - 0.55) < 1e-12);
-  assert.ok(Math.abs(calibrateThreshold([0.1, 0.5], [0.3, 0.6, 0.7, 0.8], 0.9).threshold - 0.2) < 1e-12);
-  // Without held-out workloads: the 95th percentile of known distances.
-  assert.equal(calibrateThreshold([1, 2, 3, 4], []).threshold, 4);
-  // 6 files: f0 has 3 streams (largest, always known); 5 others, 1 held out for validation, 1 for test.
-  const streams = [
-    ...['a', 'b', 'c'].map((d) => ({ name: `f0#${d}`, file: 'f0' })),
-    ...[1, 2, 3, 4, 5].map((i) => ({ name: `f${i}`, file: `f${i}` })),
-    { name: 'f5#x', file: 'f5' },
-  ];
-  const r1 = assignRoles(streams, 1);
-  assert.deepEqual([...assignRoles(streams, 1)], [...r1]);
-  const count = (role: string) => [...r1.values()].filter((x) => x === role).length;
-  assert.equal(count('new-val') >= 1 && count('new-test') >= 1, true);
-  assert.equal(count('known') + count('new-val') + count('new-test'), 9);
-  assert.ok(['f0#a', 'f0#b', 'f0#c'].every((n) => r1.get(n) === 'known'));
-  assert.equal(r1.get('f5'), r1.get('f5#x')); // a file's streams share their role
-  assert.ok([...assignRoles(streams.slice(0, 5), 1).values()].every((x) => x === 'known')); // 3 files: too few to hold out
-  assert.deepEqual(timeSplit([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]), { train: [1, 2, 3, 4, 5, 6], val: [7, 8], test: [9, 10] });
-  assert.deepEqual(queries([1, 2, 3, 4, 5], 2), [[1, 2], [3, 4]]);
-  assert.deepEqual(queries([1], 4), [[1]]);
+  assert.equal(c.acceptance, 1);
+  assert.equal(c.rejection, 1);
+  // Negatives among the positives: rejecting 75% allows t = 0.55 (accepts both positives);
+  // rejecting all of them forces t below 0.3 (accepts one).
+  assert.ok(Math.abs(calibrateThreshold([0.1, 0.5], [0.3, 0.6, 0.7, 0.8], 0.75).threshold - 0.55) < 1e-12);
+  const strict = calibrateThreshold([0.1, 0.5], [0.3, 0.6, 0.7, 0.8], 0.9);
+  assert.ok(Math.abs(strict.threshold - 0.2) < 1e-12);
+  assert.equal(strict.acceptance, 0.5);
+  // Nothing separates: the threshold below every distance still rejects everything.
+  assert.equal(calibrateThreshold([1, 1], [1, 1], 1).acceptance, 0);
+  assert.throws(() => calibrateThreshold([], [1], 0.9), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_DEGENERATE'));
+  assert.throws(() => calibrateThreshold([1], [], 0.9), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_DEGENERATE'));
 });
 
-test('train on a real trace, save, load back identically, identify', async () => {
+test('confidence curve: near distances are the same workload, far ones are not, 1/2 between the classes', () => {
+  const curve = fitConfidence([0.01, 0.02, 0.03, 0.05, 0.08], [0.1, 0.3, 0.4, 0.5, 0.9]);
+  assert.ok(curve.slope < 0, JSON.stringify(curve));
+  assert.ok(sameWorkloadProbability(curve, 0.01) > 0.9);
+  assert.ok(sameWorkloadProbability(curve, 0.9) < 0.1);
+  const mid = Math.exp(-curve.intercept / curve.slope);
+  assert.ok(mid > 0.05 && mid < 0.15, `p = 1/2 at ${mid}`);
+  assert.equal(sameWorkloadProbability(curve, Infinity), 0);
+  // Classes that separate completely still give a finite curve.
+  const sep = fitConfidence([0.01, 0.02], [1, 2]);
+  assert.ok(Number.isFinite(sep.intercept) && Number.isFinite(sep.slope));
+});
+
+test('chunks, queries, profile split, majority vote', () => {
+  assert.deepEqual(queries([1, 2, 3, 4, 5], 2), [[1, 2], [3, 4]]);
+  assert.deepEqual(queries([1], 4), []);
+  assert.deepEqual(thin([1, 2, 3, 4], 2), [1, 3]);
+  assert.deepEqual(profileSplit([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]), { profile: [1, 2, 3, 4, 5, 6], later: [7, 8, 9, 10] });
+  // Chunks never straddle streams; a stream's remainder and streams shorter than q give none.
+  assert.deepEqual(chunkRanges([9, 3, 4], 4), [[0, 0, 4], [0, 4, 8], [2, 0, 4]]);
+  assert.deepEqual(chunkRanges([3], 4), []);
+  assert.equal(chunkRanges([4000], 4, 64).length, 64);
+  // Known only with two thirds of the chunks behind one workload; a bare majority, ties and pluralities are "new".
+  const at = (nearest: string, distance: number) => ({ nearest, distance });
+  assert.deepEqual(majority([at('a', 0.1), at('a', 0.1), at('b', 0.1)], 0.5), { answer: 'a', share: 2 / 3 });
+  assert.equal(majority([at('a', 0.1), at('a', 0.1), at('a', 0.1), at('b', 0.1), at('x', 0.9)], 0.5).answer, 'new');
+  assert.equal(majority([...Array(6).fill(at('a', 0.1)), at('b', 0.1), at('x', 0.9), at('x', 0.9)], 0.5).answer, 'a');
+  // One chunk is not enough evidence to reuse a configuration.
+  assert.equal(majority([at('a', 0.1)], 0.5).answer, 'new');
+  assert.equal(majority([at('a', 0.1), at('a', 0.9)], 0.5).answer, 'new');
+  assert.equal(majority([at('a', 0.1), at('a', 0.1), at('b', 0.1), at('c', 0.1), at('x', 0.9)], 0.5).answer, 'new');
+});
+
+test('train leave-one-source-out on real traces, save, load back identically, keep the hand-written card section, identify', async () => {
   mkdirSync(tracesDir, { recursive: true });
   copyFileSync(path.resolve('traces/mqsim_wsrch-small.trace'), path.join(tracesDir, 'mqsim_wsrch-small.trace'));
   copyFileSync(path.resolve('traces/blkparse_hadoop_writeback_apress.txt'), path.join(tracesDir, 'hadoop.blkparse.txt'));
+  copyFileSync(path.resolve('traces/msr_hm_0_sample1000.csv'), path.join(tracesDir, 'msr_hm_0.csv'));
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(path.join(outDir, 'MODEL_CARD.md'), `old generated text\n${HAND_WRITTEN_MARKER}\n## Notes\nA hand-written comparison.\n`);
   const r = await trainAndSave(cfg(outDir), 'test');
-  assert.equal(r.streams.length, 4); // 3 MQSim devices + Hadoop
-  assert.ok(r.streams.every((s) => s.role === 'known'));
+  assert.deepEqual([...new Set(r.streams.map((s) => s.source))].sort(), ['hadoop.blkparse.txt', 'mqsim_wsrch-small.trace', 'msr_hm_0.csv']);
+  assert.equal(r.streams.filter((s) => s.source === 'mqsim_wsrch-small.trace').length, 3); // per device
+  // Every source was held out once, with a threshold from the others.
+  assert.deepEqual(r.figures.network.sources.map((s) => s.source).sort(), ['hadoop.blkparse.txt', 'mqsim_wsrch-small.trace', 'msr_hm_0.csv']);
+  for (const s of r.figures.network.sources) assert.ok(s.detection.queries > 0 && s.threshold > 0, JSON.stringify(s));
   assert.ok(r.losses.length > 0 && r.losses.every(Number.isFinite));
   const card = readFileSync(path.join(outDir, 'MODEL_CARD.md'), 'utf8');
   assert.match(card, /## Retrain/);
-  assert.match(card, /Siamese network/);
+  assert.match(card, /leave one source out/i);
+  assert.match(card, /Same-workload match >= 95% of 4-window queries: [\d.]+%, (met|\*\*MISSED\*\*)/);
+  assert.ok(card.endsWith(`${HAND_WRITTEN_MARKER}\n\n## Notes\nA hand-written comparison.\n`), card.slice(-300));
+  assert.doesNotMatch(card, /old generated text/);
 
   const loaded = await loadSimilarityModel(outDir);
   assert.deepEqual(loaded.meta.scaler, r.model.meta.scaler);
   assert.equal(loaded.meta.threshold, r.model.meta.threshold);
+  assert.deepEqual(loaded.meta.confidence, r.figures.network.curve);
   const { streams } = await loadStreams(tracesDir, loaded.meta.windowSize);
   const rows = streams[0]!.windows.slice(0, 5).map((w) => standardize(loaded.meta.scaler, w));
   assert.deepEqual(embed(loaded.model, rows), embed(r.model.model, rows));
 
-  // Same seed, same data: the same weights.
+  // Same seed, same data: the same weights and thresholds.
   const again = path.join(tmp, 'again');
   await trainAndSave(cfg(again), 'test');
   assert.deepEqual(readFileSync(path.join(again, WEIGHTS_FILE)), readFileSync(path.join(outDir, WEIGHTS_FILE)));
+  assert.deepEqual(JSON.parse(readFileSync(path.join(again, META_FILE), 'utf8')).threshold, loaded.meta.threshold);
 
   const store = new MemoryWorkloadStore();
-  const empty = await identify(loaded, streams[0]!.windows.slice(0, 4), store);
+  const hadoop = streams.find((s) => s.source === 'hadoop.blkparse.txt')!;
+  const empty = await identify(loaded, [hadoop.windows.slice(0, 4)], store);
   assert.equal(empty.kind, 'new');
   assert.equal(empty.distance, Infinity);
-  for (const s of streams) store.put(profileWorkload(loaded, s.name, s.name, timeSplit(s.windows).train));
-  // A long query (many chunks) of a known workload's own windows: known, that workload.
-  // (Hadoop writeback: the MQSim devices are near-twins, ASUs of one WebSearch application.)
-  const hadoop = streams.find((s) => s.name.startsWith('hadoop'))!;
-  const own = timeSplit(hadoop.windows).train;
-  {
-    const id = await identify(loaded, own, store, 'network');
-    assert.equal(id.kind, 'known', JSON.stringify(id));
-    assert.equal(id.nearest?.id, hadoop.name);
-    assert.equal(id.windows, own.length);
-    assert.ok(id.confidence > 0 && id.confidence <= 1);
-    const pca = await identify(loaded, own, store, 'pca');
-    assert.equal(pca.distance, pca.nearest?.distance); // the reported chunk's own nearest and distance
-  }
-  // A one-chunk query identical to a profile is at distance 0 from it.
-  const q = own.slice(0, loaded.meta.queryWindows);
-  const exact = new MemoryWorkloadStore();
-  exact.put(profileWorkload(loaded, 'x', 'x', q));
-  for (const method of ['network', 'pca', 'both'] as const) {
-    const id = await identify(loaded, q, exact, method);
-    assert.equal(id.kind, 'known');
-    assert.ok(id.distance < 1e-6 && id.confidence > 0.99, `${method}: ${JSON.stringify(id)}`);
-  }
-  await assert.rejects(identify(loaded, [], store), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_FEATURES_TOO_SHORT'));
+  assert.deepEqual(empty.candidates, []);
+  for (const s of streams) store.put(profileWorkload(loaded, s.name, s.name, [profileSplit(s.windows).profile]));
+  // A long query (many chunks) of a stored workload's own windows: known, that workload, nearest candidate.
+  const own = profileSplit(hadoop.windows).profile;
+  const id = await identify(loaded, [own], store);
+  assert.equal(id.kind, 'known', JSON.stringify(id));
+  assert.equal(id.exact, true);
+  const part = await identify(loaded, [own.slice(0, 40)], store);
+  assert.notEqual(part.exact, true);
+  assert.equal(part.chunks, 10);
+  assert.equal(part.candidates[0]?.id, hadoop.name);
+  assert.ok(part.candidates.every((c, i) => i === 0 || c.distance >= part.candidates[i - 1]!.distance), 'candidates nearest first');
+  assert.ok(part.confidence >= 0 && part.confidence <= 1);
+  // Fewer windows than one query: "new", not decided by a distance the threshold was not calibrated for.
+  const short = await identify(loaded, [own.slice(1, 3)], store);
+  assert.equal(short.kind, 'new');
+  assert.equal(short.short, true);
+  assert.equal(short.nearest?.id, hadoop.name);
+  await assert.rejects(identify(loaded, [[]], store), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_FEATURES_TOO_SHORT'));
   const nan = Float64Array.from(own[0]!);
   nan[3] = NaN;
-  await assert.rejects(identify(loaded, [nan], store), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_NONFINITE'));
-  await assert.rejects(identify(loaded, [new Float64Array(3)], store), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_DEGENERATE'));
+  await assert.rejects(identify(loaded, [[nan]], store), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_NONFINITE'));
+  await assert.rejects(identify(loaded, [[new Float64Array(3)]], store), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_DEGENERATE'));
 });
 
 test('corrupt or missing model files give coded errors naming the file', async () => {
@@ -160,74 +189,51 @@ test('corrupt or missing model files give coded errors naming the file', async (
   await corrupt(MODEL_FILE, (b) => b.subarray(0, 100), /not valid JSON/);
   await corrupt(MODEL_FILE, () => '{"modelTopology": 3}', /expected a tfjs layers-model/);
   await corrupt(META_FILE, (b) => JSON.stringify({ ...JSON.parse(b.toString()), threshold: null }), /threshold must be a positive number/);
+  await corrupt(META_FILE, (b) => JSON.stringify({ ...JSON.parse(b.toString()), confidence: { intercept: 1 } }), /confidence must hold a finite intercept and slope/);
+  await corrupt(META_FILE, (b) => JSON.stringify({ ...JSON.parse(b.toString()), version: 1 }), /version is 1, expected 2 .*retrain/);
   await corrupt(META_FILE, (b) => JSON.stringify({ ...JSON.parse(b.toString()), descriptorNames: ['x'] }), /retrain/);
 });
 
-test('the shipped model in models/similarity loads and tells its own workloads from a new one', async () => {
+test('the shipped model tells a stored workload from a new one, per device stream', async () => {
   const m = await loadSimilarityModel(path.resolve('models/similarity'));
   assert.equal(m.meta.windowSize, 64);
-  const t = await describeTrace(await openTrace(path.resolve('traces/mqsim_wsrch-small.trace')), { size: m.meta.windowSize, splitByDevice: true });
-  const dev0 = { name: 'mqsim#0', windows: t.windows.filter((w) => w.stream === 0).map((w) => w.vector) };
+  assert.match(m.id ?? '', /^[0-9a-f]{16}$/);
+  const [dev0] = await streamsOf('mqsim_wsrch-small.trace', m.meta.windowSize);
   const store = new MemoryWorkloadStore();
-  store.put(profileWorkload(m, dev0.name, 'WebSearch ASU 0', timeSplit(dev0.windows).train));
-  const id = await identify(m, dev0.windows.slice(0, m.meta.queryWindows), store);
-  assert.equal(id.kind, 'known');
+  store.put(profileWorkload(m, 'ws', 'WebSearch ASU 0', [profileSplit(dev0!).profile]));
+  const id = await identify(m, [profileSplit(dev0!).later], store);
+  assert.equal(id.kind, 'known', JSON.stringify(id));
   assert.equal(id.nearest?.name, 'WebSearch ASU 0');
-  // A synthetic sequential-write stream (1 MiB writes, back to back) is nothing like WebSearch reads.
-  const seq = Array.from({ length: m.meta.queryWindows }, (_, k) => {
-    const v = Float64Array.from(dev0.windows[k]!);
-    const at = (name: string) => DESCRIPTOR_VECTOR_NAMES.indexOf(name as (typeof DESCRIPTOR_VECTOR_NAMES)[number]);
-    v[at('readRatio')] = 0;
-    v[at('sequentialFraction')] = 1;
-    v[at('ln1p(sizeP10)')] = v[at('ln1p(sizeP50)')] = v[at('ln1p(sizeP90)')] = Math.log1p(1 << 20);
-    return v;
-  });
-  const other = await identify(m, seq, store);
+  assert.ok(id.confidence > 0.5, JSON.stringify(id));
+  // Sequential 1 MiB writes (the Hadoop writeback trace's opposite: a fio video ingest) are nothing like WebSearch reads.
+  const video = await streamsOf('fio_video-ingest.trace.xz', m.meta.windowSize);
+  const other = await identify(m, video, store);
   assert.equal(other.kind, 'new', JSON.stringify(other));
+  assert.ok(other.confidence > 0.5, JSON.stringify(other));
 });
 
-test('a short, noisy workload alone in the store does not swallow other traces; its own trace is still known', async () => {
+test('a profile from another model is recognised only by its exact windows', async () => {
   const m = await loadSimilarityModel(path.resolve('models/similarity'));
-  const windowsOf = async (f: string) => (await describeTrace(await openTrace(path.resolve('traces', f)), { size: m.meta.windowSize })).windows.map((w) => w.vector);
-  // The 1,000-request MSR sample: 15 windows spread ~10x the typical radius. Uncapped, its radius
-  // made every trace below "known: MSR".
-  const msr = await windowsOf('msr_hm_0_sample1000.csv');
-  const store = new MemoryWorkloadStore();
+  const msr = await streamsOf('msr_hm_0_sample1000.csv', m.meta.windowSize);
   const profile = profileWorkload(m, 'msr', 'MSR hm_0', msr);
-  assert.ok(profile.embeddingRadius <= m.meta.radiusCap! * m.meta.radiusPrior! + 1e-12, 'radius capped');
-  store.put(profile);
-  for (const other of ['mqsim_wsrch-small.trace', 'msps_msnfs_30s.trace', 'blkparse_hadoop_writeback_apress.txt', 'cloudphysics_vscsi_sample.csv']) {
-    const r = await identify(m, await windowsOf(other), store);
-    assert.equal(r.kind, 'new', `${other}: ${JSON.stringify(r)}`);
-  }
-  const self = await identify(m, msr, store);
-  assert.equal(self.kind, 'known');
-  assert.equal(self.exact, true);
-  // A different slice of it is not the same windows: decided by distance, no exact shortcut.
-  const part = await identify(m, msr.slice(0, 8), store);
-  assert.notEqual(part.exact, true);
-  // A profile from another model is never compared by distance, only recognised exactly.
   const foreign = new MemoryWorkloadStore();
   foreign.put({ ...profile, comparable: false });
   assert.equal((await identify(m, msr, foreign)).exact, true);
-  const far = await identify(m, msr.slice(0, 8), foreign);
+  const far = await identify(m, [msr[0]!.slice(0, 8)], foreign);
   assert.equal(far.kind, 'new');
   assert.equal(far.nearest, undefined, 'nothing comparable to be near');
-  // The shipped model has a fingerprint of its files.
-  assert.match(m.id ?? '', /^[0-9a-f]{16}$/);
 });
 
 test('a workload with two phases is known in either phase: distances go to the nearest phase centroid', async () => {
   const m = await loadSimilarityModel(path.resolve('models/similarity'));
-  const windowsOf = async (f: string) => (await describeTrace(await openTrace(path.resolve('traces', f)), { size: m.meta.windowSize })).windows.map((w) => w.vector);
   // Two real workloads back to back stand for one application with a read phase and a write phase.
-  const reads = (await windowsOf('mqsim_wsrch-small.trace')).slice(0, 120);
-  const writes = (await windowsOf('blkparse_hadoop_writeback_apress.txt')).slice(0, 120);
-  const profile = profileWorkload(m, 'app', 'two-phase app', [...reads, ...writes]);
+  const reads = (await streamsOf('mqsim_wsrch-small.trace', m.meta.windowSize))[0]!.slice(0, 80);
+  const writes = (await streamsOf('blkparse_hadoop_writeback_apress.txt', m.meta.windowSize))[0]!;
+  const profile = profileWorkload(m, 'app', 'two-phase app', [[...reads, ...writes.slice(0, 120)]]);
   assert.ok(profile.modes && profile.modes.length >= 2, 'phases summarised');
   const store = new MemoryWorkloadStore();
   store.put(profile);
-  const later = (await windowsOf('blkparse_hadoop_writeback_apress.txt')).slice(200, 200 + m.meta.queryWindows);
+  const later = [writes.slice(200, 200 + 2 * m.meta.queryWindows)];
   const withModes = await identify(m, later, store);
   const { modes: _dropped, ...single } = profile;
   const one = new MemoryWorkloadStore();
@@ -240,7 +246,7 @@ test('a workload with two phases is known in either phase: distances go to the n
 test('the ConfDB workload store only offers profiles made with this descriptor set and window size', async () => {
   const db = await ConfDB.open(mkdtempSync(path.join(tmp, 'confdb-')));
   try {
-    const base = { name: 'w', createdAt: new Date(0).toISOString(), source: { paths: ['x'], format: 'mqsim', requests: 1 }, descriptors: [1], pcaCentre: [0, 0], embedding: [1, 0], embeddingRadius: 0.1, windowSize: 64 };
+    const base = { name: 'w', createdAt: new Date(0).toISOString(), source: { paths: ['x'], format: 'mqsim', requests: 1 }, descriptors: [1], pcaCentre: [0, 0], embedding: [1, 0], embeddingSpread: 0.1, windowSize: 64 };
     await db.put('workloads', { ...base, id: 'current', descriptorNames: [...DESCRIPTOR_VECTOR_NAMES] });
     await db.put('workloads', { ...base, id: 'older-model', descriptorNames: DESCRIPTOR_VECTOR_NAMES.slice(0, 20) });
     await db.put('workloads', { ...base, id: 'other-window', descriptorNames: [...DESCRIPTOR_VECTOR_NAMES], windowSize: 128 });

@@ -26,8 +26,9 @@ test('tune: a new workload is searched and stored; the same trace again is recog
     const first = await tune(svc, { tracePath: TRACE, spec: ssdsim(svc.settings, 3) }, { progress: (d) => progress.push(d) });
     assert.equal(first.source, 'search');
     assert.equal(first.workload.known, false);
-    // The 1,000-request MSR sample is noisy at 64-request windows: its spread is reported, far above typical.
-    assert.ok(first.workload.spreadRatio! > 3, `spread ratio ${first.workload.spreadRatio}`);
+    // The 1,000-request MSR sample is noisy at 64-request windows: its spread is reported, well above typical
+    // (2.5x with the shipped model of the locality descriptors).
+    assert.ok(first.workload.spreadRatio! > 2, `spread ratio ${first.workload.spreadRatio}`);
     assert.equal(first.search!.evaluations, 3);
     assert.ok(progress.includes(3));
     assert.equal(first.config.space, 'ssd');

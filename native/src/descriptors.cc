@@ -37,19 +37,27 @@ constexpr double kReusePageSectors = 8;       // REUSE_PAGE_SECTORS in descripto
 constexpr double kPageLimit = 2199023255552.0;  // 2^41 pages: page << 12 | device stays below 2^53
 constexpr uint32_t kDeviceLimit = 4096;
 constexpr uint16_t kOpRead = 1;  // Op.READ in src/trace/model.ts
+constexpr double kNearBytes = 1 << 20;       // NEAR_JUMP_BYTES in descriptors.ts
+constexpr double kJumpClipBytes = 16 << 20;  // JUMP_CLIP_BYTES in descriptors.ts
+// REGION_BYTES in descriptors.ts: 64 KiB, 1 MiB, 16 MiB, in sectors.
+constexpr double kRegionSectors[3] = {128, 2048, 32768};
 
 // Output slots, in the order of the Descriptors interface.
 enum Slot {
   kRequests, kReadRatio, kSizeP10, kSizeP50, kSizeP90, kSizeMode, kOffsetP10, kOffsetP50, kOffsetP90,
   kIatP10, kIatP50, kIatP90, kIatMean, kIatCv, kSequentialFraction, kLbaSpanBytes, kReuseFraction,
   kReuseIntervalMedian, kQueueDepth, kQueueDepthMeasured, kDevices, kMeanLogIat, kStdLogIat,
-  kMeanLogOffset, kStdLogOffset, kMeanLogSize, kStdLogSize, kSlots
+  kMeanLogOffset, kStdLogOffset, kMeanLogSize, kStdLogSize, kNearFraction, kJumpMedianBytes, kRegions64k,
+  kRegions1m, kRegions16m, kReadSizeP50, kWriteSizeP50, kReadSequentialFraction, kWriteSequentialFraction,
+  kAlignedFraction, kSizeUpTo4k, kSize4kTo16k, kSize16kTo64k, kSlots
 };
 const char* const kSlotNames[kSlots] = {
     "requests", "readRatio", "sizeP10", "sizeP50", "sizeP90", "sizeMode", "offsetP10", "offsetP50", "offsetP90",
     "iatP10", "iatP50", "iatP90", "iatMean", "iatCv", "sequentialFraction", "lbaSpanBytes", "reuseFraction",
     "reuseIntervalMedian", "queueDepth", "queueDepthMeasured", "devices", "meanLogIat", "stdLogIat",
-    "meanLogOffset", "stdLogOffset", "meanLogSize", "stdLogSize"};
+    "meanLogOffset", "stdLogOffset", "meanLogSize", "stdLogSize", "nearFraction", "jumpMedianBytes", "regions64k",
+    "regions1m", "regions16m", "readSizeP50", "writeSizeP50", "readSequentialFraction", "writeSequentialFraction",
+    "alignedFraction", "sizeUpTo4k", "size4kTo16k", "size16kTo64k"};
 
 struct Window {
   size_t n;
@@ -126,11 +134,12 @@ class StampedTable {
 
 // Scratch reused between calls (per thread: worker threads may load the addon too).
 struct Scratch {
-  std::vector<double> gaps, offsets, intervals, logIat, logOffset, logSize;
+  std::vector<double> gaps, offsets, intervals, logIat, logOffset, logSize, jumps, readSizes, writeSizes;
   std::vector<uint32_t> ordinal;
   std::unordered_map<uint32_t, uint32_t> ordinalOf;
   StampedTable reuse;  // (page << 12 | device ordinal) -> last request that started there
   StampedTable sizes;  // request size -> count
+  StampedTable regions;  // (region << 12 | device ordinal) -> seen
   std::vector<size_t> sizeSlots;
   std::vector<std::pair<double, uint32_t>> sizeCounts;  // (size, count), ascending
 };
@@ -255,12 +264,29 @@ void SizeCounts(const Window& w, std::vector<std::pair<double, uint32_t>>& out) 
   std::sort(out.begin(), out.end());
 }
 
+// Distinct (device ordinal, region of `sectors` sectors) among the requests' start sectors.
+// ReuseIntervals has already checked every sector and ordinal against the table's key range.
+size_t DistinctRegions(const Window& w, const uint32_t* ordinal, double sectors) {
+  StampedTable& table = scratch.regions;
+  table.Reset(w.n);
+  size_t distinct = 0;
+  for (size_t i = 0; i < w.n; i++) {
+    bool first;
+    table.Find((uint64_t(std::floor(w.sector[i] / sectors)) << 12) | ordinal[i], &first);
+    distinct += first;
+  }
+  return distinct;
+}
+
 bool Describe(const Window& w, double* out, const PerIo* perIo, OutOfRange* bad) {
   Scratch& s = scratch;
   const size_t n = w.n;
   s.gaps.resize(n);
   s.offsets.resize(n);
   s.ordinal.resize(n);
+  s.jumps.clear();
+  s.readSizes.clear();
+  s.writeSizes.clear();
   double* logIat = perIo ? perIo->logIat : (s.logIat.resize(n), s.logIat.data());
   double* logOffset = perIo ? perIo->logOffset : (s.logOffset.resize(n), s.logOffset.data());
   double* logSize = perIo ? perIo->logSize : (s.logSize.resize(n), s.logSize.data());
@@ -276,7 +302,9 @@ bool Describe(const Window& w, double* out, const PerIo* perIo, OutOfRange* bad)
   uint32_t lastBytes = 0;
   double lastLogSize = 0;  // sizes repeat (4 KiB, 8 KiB...): reuse the last logarithm
   bool haveBytes = false;
-  size_t reads = 0, seq = 0;
+  size_t reads = 0, seq = 0, near = 0, aligned = 0;
+  size_t readPairs = 0, readSeq = 0, writePairs = 0, writeSeq = 0;
+  size_t upTo4k = 0, upTo16k = 0, upTo64k = 0;
   double lo = INFINITY, hi = -INFINITY;
   double busy = 0, first = INFINITY, end = -INFINITY;
   bool measured = w.complete != nullptr;
@@ -310,7 +338,22 @@ bool Describe(const Window& w, double* out, const PerIo* perIo, OutOfRange* bad)
     }
     ordinal[i] = lastOrd;
     s.offsets[i] = sec * kSectorBytes;
-    if (i > 0 && d == w.device[i - 1] && sec == w.sector[i - 1] + w.bytes[i - 1] / kSectorBytes) seq++;
+    (read ? s.readSizes : s.writeSizes).push_back(double(b));
+    if (std::fmod(sec, kReusePageSectors) == 0) aligned++;
+    upTo4k += b <= 4096;
+    upTo16k += b > 4096 && b <= 16384;
+    upTo64k += b > 16384 && b <= 65536;
+    if (i > 0) {
+      // The jump from the previous request's end; across devices, as far as the clip.
+      const bool sameDev = d == w.device[i - 1];
+      const double jump = sameDev ? std::fabs(sec - (w.sector[i - 1] + w.bytes[i - 1] / kSectorBytes)) * kSectorBytes : kJumpClipBytes;
+      const bool contiguous = sameDev && jump == 0;
+      seq += contiguous;
+      near += jump > 0 && jump <= kNearBytes;
+      s.jumps.push_back(std::min(jump, kJumpClipBytes));
+      if (read) readPairs++, readSeq += contiguous;
+      else writePairs++, writeSeq += contiguous;
+    }
     lo = std::min(lo, sec);
     hi = std::max(hi, sec + b / kSectorBytes);
     double lat = kNominalLatencyNs;
@@ -354,6 +397,18 @@ bool Describe(const Window& w, double* out, const PerIo* perIo, OutOfRange* bad)
   MeanStd(logIat, n, out + kMeanLogIat, out + kStdLogIat);
   MeanStd(logOffset, n, out + kMeanLogOffset, out + kStdLogOffset);
   MeanStd(logSize, n, out + kMeanLogSize, out + kStdLogSize);
+
+  out[kNearFraction] = n > 1 ? double(near) / double(n - 1) : 0;
+  Percentiles(s.jumps.data(), s.jumps.size(), kMedian, 1, out + kJumpMedianBytes);
+  for (int r = 0; r < 3; r++) out[kRegions64k + r] = double(DistinctRegions(w, ordinal, kRegionSectors[r])) / dn;
+  Percentiles(s.readSizes.data(), s.readSizes.size(), kMedian, 1, out + kReadSizeP50);
+  Percentiles(s.writeSizes.data(), s.writeSizes.size(), kMedian, 1, out + kWriteSizeP50);
+  out[kReadSequentialFraction] = readPairs ? double(readSeq) / double(readPairs) : 0;
+  out[kWriteSequentialFraction] = writePairs ? double(writeSeq) / double(writePairs) : 0;
+  out[kAlignedFraction] = double(aligned) / dn;
+  out[kSizeUpTo4k] = double(upTo4k) / dn;
+  out[kSize4kTo16k] = double(upTo16k) / dn;
+  out[kSize16kTo64k] = double(upTo64k) / dn;
   return true;
 }
 

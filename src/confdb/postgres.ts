@@ -223,6 +223,7 @@ export class PgStore extends StoreBase implements ConfDB {
       run.items.delete(key);
       run.items.set(key, op.type === 'put' ? JSON.stringify(op.value) : null);
     }
+    if (runs.length === 1 && !this.tx) return this.oneStatement(runs[0]!);
     const kinds = [...new Set(ops.map((o) => o.kind))];
     const followed = kinds.filter((k) => FOLLOWED.has(k));
     await this.transaction(async (c) => {
@@ -244,6 +245,29 @@ export class PgStore extends StoreBase implements ConfDB {
       const rest = kinds.filter((k) => !FOLLOWED.has(k));
       if (rest.length) await c.query('UPDATE ssdtune_generations SET n = n + 1 WHERE kind = ANY($1::text[])', [rest]);
     });
+  }
+
+  /**
+   * A batch of one kind and type outside a transaction (an agent's status, a
+   * job's progress): one statement, atomic by itself, so one round trip
+   * instead of BEGIN, write, counter, COMMIT. A followed kind's counter moves
+   * in the same statement and its rows take the new generation, as in batch().
+   */
+  private async oneStatement(run: { kind: Kind; type: 'put' | 'del'; items: Map<string, unknown> }): Promise<void> {
+    const keys = [...run.items.keys()];
+    const t = table(run.kind);
+    const bump = 'UPDATE ssdtune_generations SET n = n + 1 WHERE kind = $3 RETURNING n';
+    if (run.type === 'put') {
+      const upsert = `ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc, gen = EXCLUDED.gen`;
+      await this.q(
+        FOLLOWED.has(run.kind)
+          ? `WITH gen AS (${bump}) INSERT INTO ${t} (id, doc, gen) SELECT u.id, u.doc, gen.n FROM unnest($1::text[], $2::jsonb[]) AS u(id, doc), gen ${upsert}`
+          : `WITH ins AS (INSERT INTO ${t} (id, doc, gen) SELECT id, doc, 0 FROM unnest($1::text[], $2::jsonb[]) AS u(id, doc) ${upsert}) ${bump}`,
+        [keys, [...run.items.values()], run.kind],
+      );
+    } else {
+      await this.q(`WITH d AS (DELETE FROM ${t} WHERE id = ANY($1::text[])) ${bump.replace('$3', '$2')}`, [keys, run.kind]);
+    }
   }
 
   async insertIfAbsent<K extends Kind>(kind: K, value: RecordOf[K]): Promise<boolean> {

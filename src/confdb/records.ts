@@ -24,11 +24,11 @@ export interface WorkloadRecord {
   embedding?: number[];
   /** Centroids of its phases (consecutive time segments of its windows), in the same space. */
   modes?: number[][];
-  /** Spread of its own windows' embeddings (identification distances are in these units). */
-  embeddingRadius?: number;
+  /** Spread of its own windows' embeddings (KnownWorkload.spread in ml/identify.ts; informational). */
+  embeddingSpread?: number;
   /** Requests per window the descriptors were computed with. */
   windowSize?: number;
-  /** Fingerprint of the similarity model that made `embedding` and `embeddingRadius` (SimilarityModel.id). */
+  /** Fingerprint of the similarity model that made `embedding` and `modes` (SimilarityModel.id). */
   modelId?: string;
 }
 

@@ -17,6 +17,12 @@ import { measureWindow, WINDOW_SLOTS } from './window-native.js';
 export const NOMINAL_LATENCY_NS = 100_000;
 /** Reuse is tracked per 4 KiB page (8 sectors), the page-cache and FTL mapping unit (the same value in native/src/descriptors.cc). */
 export const REUSE_PAGE_SECTORS = 8;
+/** A jump of at most this many bytes (but not 0) is "near" (the same value in native/src/descriptors.cc). */
+export const NEAR_JUMP_BYTES = 1 << 20;
+/** Jumps are clipped at this many bytes before their median is taken (the same value in native/src/descriptors.cc). */
+export const JUMP_CLIP_BYTES = 16 << 20;
+/** Region sizes of the regions* descriptors: 64 KiB, 1 MiB, 16 MiB (the same values in native/src/descriptors.cc). */
+export const REGION_BYTES = [64 << 10, 1 << 20, 16 << 20] as const;
 
 export interface Descriptors {
   /** Requests in the window. */
@@ -31,9 +37,8 @@ export interface Descriptors {
   sizeMode: number;
   /**
    * 10th / 50th / 90th percentile of the requests' absolute start offset
-   * (sector * 512), bytes: WHERE on the device the workload works. A volume
-   * keeps touching the same files and extents over time, so this tells apart
-   * workloads whose request mix is alike (Tencent volumes, WebSearch ASUs).
+   * (sector * 512), bytes: WHERE on the device the workload works. Describes
+   * a window; not in the models' vector (see DESCRIPTOR_VECTOR_NAMES).
    */
   offsetP10: number;
   offsetP50: number;
@@ -71,6 +76,36 @@ export interface Descriptors {
   stdLogOffset: number;
   meanLogSize: number;
   stdLogSize: number;
+  /**
+   * Locality, none of it tied to where on the device the requests land (the
+   * model sees these, not the absolute offsets above, see DESCRIPTOR_VECTOR_NAMES).
+   * A request's jump is |its start sector - (the previous request's start + size)| in
+   * bytes, over the n-1 consecutive pairs; a pair on two devices jumps JUMP_CLIP_BYTES.
+   * nearFraction: share of pairs with 0 < jump <= NEAR_JUMP_BYTES (strided, nearly sequential).
+   */
+  nearFraction: number;
+  /** Median of min(jump, JUMP_CLIP_BYTES) over the pairs, bytes (0 for one request). */
+  jumpMedianBytes: number;
+  /**
+   * Distinct (device, region) pairs among the requests' start sectors, divided
+   * by n, for regions of REGION_BYTES: 64 KiB, 1 MiB, 16 MiB (1 when every
+   * request starts in a region of its own; small for sequential or hot-spot I/O).
+   */
+  regions64k: number;
+  regions1m: number;
+  regions16m: number;
+  /** Median (numpy linear) size of the reads, and of the other requests, bytes; 0 when none. */
+  readSizeP50: number;
+  writeSizeP50: number;
+  /** Among pairs whose second request is a read (resp. not a read): share where it starts where the first ended, same device; 0 when none. */
+  readSequentialFraction: number;
+  writeSequentialFraction: number;
+  /** Share of requests starting on a 4 KiB boundary (sector multiple of 8). */
+  alignedFraction: number;
+  /** Shares of requests of <= 4 KiB, (4, 16] KiB, (16, 64] KiB (the rest is larger). */
+  sizeUpTo4k: number;
+  size4kTo16k: number;
+  size16kTo64k: number;
 }
 
 const OUT = new Float64Array(WINDOW_SLOTS.length);
@@ -91,9 +126,17 @@ export function describeWindow(w: RequestWindow, where = `window ${w.index}`): D
 
 /**
  * The numeric vector the models see, in this order. Heavy-tailed quantities
- * (sizes, gaps, spans, intervals, depth) enter as ln(1 + x) so that one
- * huge window does not dominate a standardised column; fractions and the
- * per-I/O moments (already logs) enter as they are.
+ * (sizes, gaps, jumps, intervals, depth) enter as ln(1 + x) so that one huge
+ * window does not dominate a standardised column; fractions and the per-I/O
+ * moments (already logs) enter as they are.
+ *
+ * Location enters only through locality measures (sequential and near
+ * fractions, clipped jumps, distinct regions, reuse): never the absolute
+ * offsets, the window's LBA span or the log-offset moments. Those made a
+ * workload "the same" as another because it sat at the same disk offsets, and
+ * "different" because it was recorded on a smaller device (a random workload's
+ * span is the device's). The measures above saturate for scattered I/O
+ * whatever the device size. Effect, leave one source out: models/similarity/MODEL_CARD.md.
  */
 export const DESCRIPTOR_VECTOR_NAMES = [
   'readRatio',
@@ -101,25 +144,32 @@ export const DESCRIPTOR_VECTOR_NAMES = [
   'ln1p(sizeP50)',
   'ln1p(sizeP90)',
   'ln1p(sizeMode)',
-  'ln1p(offsetP10)',
-  'ln1p(offsetP50)',
-  'ln1p(offsetP90)',
   'ln1p(iatP10)',
   'ln1p(iatP50)',
   'ln1p(iatP90)',
   'ln1p(iatMean)',
   'ln1p(iatCv)',
   'sequentialFraction',
-  'ln1p(lbaSpanBytes)',
   'reuseFraction',
   'ln1p(reuseIntervalMedian)',
   'ln1p(queueDepth)',
   'meanLogIat',
   'stdLogIat',
-  'meanLogOffset',
-  'stdLogOffset',
   'meanLogSize',
   'stdLogSize',
+  'nearFraction',
+  'ln1p(jumpMedianBytes)',
+  'regions64k',
+  'regions1m',
+  'regions16m',
+  'ln1p(readSizeP50)',
+  'ln1p(writeSizeP50)',
+  'readSequentialFraction',
+  'writeSequentialFraction',
+  'alignedFraction',
+  'sizeUpTo4k',
+  'size4kTo16k',
+  'size16kTo64k',
 ] as const;
 export const DESCRIPTOR_DIM = DESCRIPTOR_VECTOR_NAMES.length;
 
@@ -131,25 +181,32 @@ export function descriptorVector(d: Descriptors, where = 'window'): Float64Array
     l(d.sizeP50),
     l(d.sizeP90),
     l(d.sizeMode),
-    l(d.offsetP10),
-    l(d.offsetP50),
-    l(d.offsetP90),
     l(d.iatP10),
     l(d.iatP50),
     l(d.iatP90),
     l(d.iatMean),
     l(d.iatCv),
     d.sequentialFraction,
-    l(d.lbaSpanBytes),
     d.reuseFraction,
     l(d.reuseIntervalMedian),
     l(d.queueDepth),
     d.meanLogIat,
     d.stdLogIat,
-    d.meanLogOffset,
-    d.stdLogOffset,
     d.meanLogSize,
     d.stdLogSize,
+    d.nearFraction,
+    l(d.jumpMedianBytes),
+    d.regions64k,
+    d.regions1m,
+    d.regions16m,
+    l(d.readSizeP50),
+    l(d.writeSizeP50),
+    d.readSequentialFraction,
+    d.writeSequentialFraction,
+    d.alignedFraction,
+    d.sizeUpTo4k,
+    d.size4kTo16k,
+    d.size16kTo64k,
   );
   assertFiniteVector(v, where, DESCRIPTOR_VECTOR_NAMES);
   return v;

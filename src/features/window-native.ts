@@ -42,6 +42,19 @@ export const WINDOW_SLOTS = [
   'stdLogOffset',
   'meanLogSize',
   'stdLogSize',
+  'nearFraction',
+  'jumpMedianBytes',
+  'regions64k',
+  'regions1m',
+  'regions16m',
+  'readSizeP50',
+  'writeSizeP50',
+  'readSequentialFraction',
+  'writeSequentialFraction',
+  'alignedFraction',
+  'sizeUpTo4k',
+  'size4kTo16k',
+  'size16kTo64k',
 ] as const;
 
 type WindowColumns = Pick<RequestWindow, 'timeNs' | 'sector' | 'bytes' | 'op' | 'device' | 'completeNs' | 'prevTimeNs'>;

@@ -48,6 +48,20 @@ export async function describeTrace(batches: AsyncIterable<TraceBatch>, opts: Wi
   return { source, windowSize: w.size, requests: w.requests, leftover: w.leftover, windows };
 }
 
+/**
+ * The window vectors of a described trace, one list per stream (device, when
+ * described with splitByDevice), streams in device order, windows in time order.
+ */
+export function windowStreams(t: DescribedTrace): { device: number; windows: Float64Array[] }[] {
+  const byStream = new Map<number, Float64Array[]>();
+  for (const w of t.windows) {
+    const g = byStream.get(w.stream) ?? [];
+    g.push(w.vector);
+    byStream.set(w.stream, g);
+  }
+  return [...byStream.keys()].sort((a, b) => a - b).map((device) => ({ device, windows: byStream.get(device)! }));
+}
+
 export interface CharacteriseOptions {
   /** Windows PCA and k-means are fitted on, at most (default 2000). */
   sampleSize?: number;

@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ERR_MODEL_CORRUPT, ERR_MODEL_MISSING } from '../errors.js';
 import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
+import type { ConfidenceCurve } from './calibration.js';
 import type { PcaModel } from './pca.js';
 import type { Scaler } from './standardize.js';
 import type { EmbedderShape } from './similarity.js';
@@ -24,7 +25,8 @@ import { initBackend } from './similarity.js';
 export const MODEL_FILE = 'model.json';
 export const WEIGHTS_FILE = 'weights.bin';
 export const META_FILE = 'similarity.json';
-export const META_VERSION = 1;
+/** 2: no per-workload radius; leave-one-source-out thresholds and confidence curves. */
+export const META_VERSION = 2;
 
 /** Everything about the model that is not weights. */
 export interface SimilarityMeta {
@@ -37,17 +39,16 @@ export interface SimilarityMeta {
   shape: EmbedderShape;
   /** Windows per identification query the thresholds were calibrated for. */
   queryWindows: number;
-  /** Embedding distance, in units of the workload's radius, at or below which a query is a known workload. */
+  /** Embedding distance (0..2) at or below which a query chunk is its nearest known workload (calibration.ts). */
   threshold: number;
-  /** The plain-distance baseline: PCA fitted on the training windows and its calibrated threshold. */
+  /** P(the nearest workload is the query's own | distance), for the confidence of answers. */
+  confidence: ConfidenceCurve;
+  /** The plain-distance baseline: PCA fitted on the training windows, its calibrated threshold and confidence curve. */
   pca: PcaModel;
   pcaThreshold: number;
-  /** Typical workload radius (median raw spread of the training workloads) that small workloads' radii shrink towards; 0 = no shrinkage. */
-  radiusPrior?: number;
-  /** Weight of radiusPrior, in runs of queryWindows windows. */
-  radiusPriorWeight?: number;
-  /** Largest workload radius, as a multiple of radiusPrior (absent: no cap). See shrunkRadius in identify.ts. */
-  radiusCap?: number;
+  pcaConfidence: ConfidenceCurve;
+  /** Median spread of the training workloads (identify.ts embeddingSpread), the unit of a workload's spreadRatio. */
+  typicalSpread: number;
   seed: number;
   /** Free-form training record (data, split, metrics) also shown in MODEL_CARD.md. */
   training: Record<string, unknown>;
@@ -104,7 +105,7 @@ function checkMeta(file: string, x: unknown): SimilarityMeta {
   const m = x as Partial<SimilarityMeta>;
   const bad = (what: string) => ERR_MODEL_CORRUPT(file, what);
   if (typeof m !== 'object' || m === null) throw bad('expected a JSON object');
-  if (m.version !== META_VERSION) throw bad(`version is ${String(m.version)}, expected ${META_VERSION}`);
+  if (m.version !== META_VERSION) throw bad(`version is ${String(m.version)}, expected ${META_VERSION} (a model of another ssdtune version: retrain it with 'ssdtune model train')`);
   if (!Number.isInteger(m.windowSize) || m.windowSize! < 2) throw bad(`windowSize ${String(m.windowSize)} is not an integer >= 2`);
   if (JSON.stringify(m.descriptorNames) !== JSON.stringify(DESCRIPTOR_VECTOR_NAMES)) throw bad('descriptorNames differ from this version of ssdtune; retrain the model');
   const d = DESCRIPTOR_VECTOR_NAMES.length;
@@ -114,8 +115,10 @@ function checkMeta(file: string, x: unknown): SimilarityMeta {
   for (const k of ['threshold', 'pcaThreshold', 'queryWindows'] as const) {
     if (typeof m[k] !== 'number' || !Number.isFinite(m[k]) || m[k]! <= 0) throw bad(`${k} must be a positive number, got ${String(m[k])}`);
   }
-  for (const k of ['radiusPrior', 'radiusPriorWeight', 'radiusCap'] as const) {
-    if (m[k] !== undefined && (typeof m[k] !== 'number' || !Number.isFinite(m[k]) || m[k]! < 0)) throw bad(`${k} must be a number >= 0, got ${String(m[k])}`);
+  if (typeof m.typicalSpread !== 'number' || !Number.isFinite(m.typicalSpread) || m.typicalSpread < 0) throw bad(`typicalSpread must be a number >= 0, got ${String(m.typicalSpread)}`);
+  for (const k of ['confidence', 'pcaConfidence'] as const) {
+    const c = m[k];
+    if (!c || !Number.isFinite(c.intercept) || !Number.isFinite(c.slope)) throw bad(`${k} must hold a finite intercept and slope`);
   }
   const p = m.pca;
   if (!p || !finiteArray(p.centre, d) || !Array.isArray(p.components) || !p.components.every((c) => finiteArray(c, d)) || !p.scaler || !finiteArray(p.scaler.mean, d) || !finiteArray(p.scaler.std, d)) {

@@ -10,8 +10,9 @@
  * distances lie in [0, 2].
  *
  * Training: batch-hard triplet loss (Hermans et al. 2017): each batch holds
- * P workloads x K windows; for every anchor the farthest same-workload window
- * and the nearest other-workload window form the triplet,
+ * P workloads x K samples (a sample: the renormalised mean embedding of a run
+ * of consecutive windows, as a query is embedded); for every anchor the
+ * farthest same-workload sample and the nearest other-workload sample form the triplet,
  * loss = mean(max(0, d(a,p) - d(a,n) + margin)). All randomness (initial
  * weights, batch draws) comes from the seed.
  *
@@ -90,14 +91,26 @@ export interface TrainOptions {
   seed: number;
   /** Optimisation steps. */
   steps: number;
-  /** Workloads per batch (P) and windows per workload (K). */
+  /** Workloads per batch (P) and samples per workload (K). */
   classesPerBatch: number;
   windowsPerClass: number;
+  /**
+   * Windows per sample: a sample is `run` consecutive windows of one stream,
+   * embedded, averaged and renormalised, the way identification embeds a
+   * query (identify.ts). 1: single windows.
+   */
+  run: number;
   margin: number;
   learningRate: number;
   /** Called every `every` steps with the mean loss since the last call. */
   onLoss?: (step: number, loss: number) => void;
   every?: number;
+}
+
+/** Standardised windows of one stream, in time order, and its workload label (0..C-1). */
+export interface LabelledStream {
+  label: number;
+  rows: readonly number[][];
 }
 
 function batchHardLoss(emb: tf.Tensor2D, labels: tf.Tensor1D, margin: number): tf.Scalar {
@@ -115,45 +128,68 @@ function batchHardLoss(emb: tf.Tensor2D, labels: tf.Tensor1D, margin: number): t
   return tf.mean(tf.relu(tf.add(tf.sub(hardestPos, hardestNeg), margin))) as tf.Scalar;
 }
 
+const normalise = (e: tf.Tensor) => tf.div(e, tf.maximum(tf.norm(e, 'euclidean', -1, true), 1e-12));
+
 /**
- * Train `model` on standardised rows labelled by workload (0..C-1). Needs at
- * least two workloads with at least two windows each.
+ * Train `model` on labelled streams. Each step draws P workloads and K
+ * samples of each (a stream of the workload drawn in proportion to its
+ * windows, then `run` consecutive windows of it; a stream shorter than `run`
+ * gives its windows drawn with replacement). Needs at least two workloads
+ * with at least two windows each.
  */
-export function trainEmbedder(model: tf.Sequential, rows: readonly number[][], labels: readonly number[], o: TrainOptions): number[] {
-  const byClass = new Map<number, number[]>();
-  labels.forEach((l, i) => {
-    const g = byClass.get(l) ?? [];
-    g.push(i);
-    byClass.set(l, g);
-  });
-  const classes = [...byClass.keys()].filter((c) => byClass.get(c)!.length >= 2).sort((a, b) => a - b);
+export function trainEmbedder(model: tf.Sequential, streams: readonly LabelledStream[], o: TrainOptions): number[] {
+  const byClass = new Map<number, LabelledStream[]>();
+  for (const s of streams) {
+    if (s.rows.length === 0) continue;
+    const g = byClass.get(s.label) ?? [];
+    g.push(s);
+    byClass.set(s.label, g);
+  }
+  const size = (c: number) => byClass.get(c)!.reduce((n, s) => n + s.rows.length, 0);
+  const classes = [...byClass.keys()].filter((c) => size(c) >= 2).sort((a, b) => a - b);
   if (classes.length < 2) throw ERR_ML_DEGENERATE(`triplet training needs >= 2 workloads with >= 2 windows each, got ${classes.length}`);
   const rng = seededRng(o.seed);
   const opt = tf.train.adam(o.learningRate);
   const P = Math.min(o.classesPerBatch, classes.length);
+  const run = Math.max(1, o.run);
   const losses: number[] = [];
   let acc = 0;
   let accN = 0;
   const every = o.every ?? 50;
+  const sample = (c: number, xb: number[][]) => {
+    const ss = byClass.get(c)!;
+    let k = randInt(rng, size(c));
+    let s = ss[0]!;
+    for (const x of ss) {
+      if (k < x.rows.length) {
+        s = x;
+        break;
+      }
+      k -= x.rows.length;
+    }
+    if (s.rows.length >= run) {
+      const start = randInt(rng, s.rows.length - run + 1);
+      for (let i = 0; i < run; i++) xb.push(s.rows[start + i]!);
+    } else for (let i = 0; i < run; i++) xb.push(s.rows[randInt(rng, s.rows.length)]!);
+  };
   for (let step = 1; step <= o.steps; step++) {
-    // Draw P distinct workloads, K windows each (with replacement inside a small workload).
+    // Draw P distinct workloads, K samples of `run` windows each.
     const pool = classes.slice();
     const xb: number[][] = [];
     const yb: number[] = [];
     for (let p = 0; p < P; p++) {
       const c = pool.splice(randInt(rng, pool.length), 1)[0]!;
-      const members = byClass.get(c)!;
       for (let k = 0; k < o.windowsPerClass; k++) {
-        xb.push(rows[members[randInt(rng, members.length)]!] as number[]);
+        sample(c, xb);
         yb.push(c);
       }
     }
     const lossT = opt.minimize(
       () =>
         tf.tidy(() => {
-          const e = model.apply(tf.tensor2d(xb, undefined, 'float32'), { training: true }) as tf.Tensor2D;
-          const en = tf.div(e, tf.maximum(tf.norm(e, 'euclidean', 1, true), 1e-12)) as tf.Tensor2D;
-          return batchHardLoss(en, tf.tensor1d(yb, 'int32'), o.margin);
+          const e = normalise(model.apply(tf.tensor2d(xb, undefined, 'float32'), { training: true }) as tf.Tensor2D);
+          const samples = normalise(tf.mean(tf.reshape(e, [yb.length, run, -1]), 1)) as tf.Tensor2D;
+          return batchHardLoss(samples, tf.tensor1d(yb, 'int32'), o.margin);
         }),
       true,
     )!;

@@ -8,10 +8,10 @@
  * thread, the loop only receives the window vectors and results.
  */
 import { ERR_TRACE_ABORTED } from '../errors.js';
-import { openTrace } from '../readers/registry.js';
 import { isTaskThread, serveTasks, TaskThread } from '../util/task-thread.js';
-import { characterise, describeTrace, type DescribedTrace } from './characterise.js';
+import { characterise, type DescribedTrace } from './characterise.js';
 import type { ClusterLabel } from './cluster-label.js';
+import { traceStreams, type TraceStreams } from './data.js';
 import { embedWindows } from './identify.js';
 import { loadSimilarityModel, type SimilarityModel } from './model-io.js';
 
@@ -25,10 +25,8 @@ const MARK = 'ssdtune-ml-worker';
 if (isTaskThread(MARK)) {
   const models = new Map<string, Promise<SimilarityModel>>();
   serveTasks<Task>(async (t) => {
-    if (t.op === 'describe') {
-      const source = await openTrace(t.path, t.format ? { format: t.format } : {});
-      return { described: await describeTrace(source, { size: t.windowSize, source: t.path }), format: source.meta.format };
-    }
+    // Per device stream, the one windowing of training, tune and identify (the streams share the described windows' vectors).
+    if (t.op === 'describe') return traceStreams(t.path, t.windowSize, t.format);
     if (t.op === 'embed') {
       if (!models.has(t.modelDir)) models.set(t.modelDir, loadSimilarityModel(t.modelDir));
       return embedWindows(await models.get(t.modelDir)!, t.windows);
@@ -39,11 +37,8 @@ if (isTaskThread(MARK)) {
 
 const thread = new TaskThread<Task>(new URL(import.meta.url), MARK, 'the ML worker thread');
 
-/** A trace read and described in windows of `windowSize` requests, off the event loop; `signal` cancels the reading. */
-export function describeOffThread(
-  path: string,
-  o: { windowSize: number; format?: string; signal?: AbortSignal },
-): Promise<{ described: DescribedTrace; format: string }> {
+/** A trace read and described in windows of `windowSize` requests per device stream, off the event loop; `signal` cancels the reading. */
+export function describeOffThread(path: string, o: { windowSize: number; format?: string; signal?: AbortSignal }): Promise<TraceStreams> {
   const signal = o.signal;
   const abort = signal && {
     signal,

@@ -25,16 +25,16 @@
 import type { Readable } from 'node:stream';
 import { ConfDB, pinKey } from '../confdb/db.js';
 import { newId } from '../confdb/ids.js';
-import type { ConfigRecord, JobRecord, PinRecord, TraceRecord } from '../confdb/records.js';
+import type { AgentRecord, ConfigRecord, JobRecord, PinRecord, TraceRecord } from '../confdb/records.js';
 import { ERR_NOT_FOUND, ERR_USAGE } from '../errors.js';
 import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
-import { identify, profileWorkload, type Identification, type KnownWorkload } from '../ml/identify.js';
+import { identify, profileWorkload, type EmbeddedStreams, type Identification, type KnownWorkload } from '../ml/identify.js';
 import type { SimilarityInfo } from '../ml/model-io.js';
+import { embedOffThread } from '../ml/worker.js';
 import type { Service } from './context.js';
 import { ACTIVE_JOB_STATES } from './queue.js';
 import { keepTraceBytes, storeUpload } from './traces.js';
 import { similarityInfo } from './identify.js';
-import { embedOffThread } from '../ml/worker.js';
 import { canonicalJson } from '../util/canonical-json.js';
 import { FollowingWorkloadStore, workloadRecord } from './workload-store.js';
 
@@ -130,21 +130,23 @@ export async function report(svc: Service, r: AgentReport): Promise<Recommendati
   let known = caches.get(svc.db);
   if (!known) caches.set(svc.db, (known = new FollowingWorkloadStore(model.meta.windowSize, model.id)));
   const cache = known;
-  // The windows' embeddings once, on the ML worker: every identification below and a new workload's profile share them.
-  const embedded = await embedOffThread(svc.settings.modelDir, r.descriptors);
-  let ident = await identify(model, r.descriptors, { list: () => cache.list(svc.db) }, 'network', embedded);
+  // The windows' embeddings once, on the ML worker: every identification below and a new workload's profile
+  // share them. The report's windows are one device stream (ml/identify.ts).
+  const embedded = [await embedOffThread(svc.settings.modelDir, r.descriptors)];
+  let ident = await identify(model, [r.descriptors], { list: () => cache.list(svc.db) }, { embedded });
   let created = false;
   if (ident.kind !== 'known') ({ ident, created } = await register(svc, model, cache, r, embedded));
   // Known: the cache has its id and name (no read of the record).
   const w = ident.nearest!;
   const cls = deviceClassKey(r.deviceClass);
-  const config = await recommended(svc.db, w.id, cls);
+  // Independent reads at once: on PostgreSQL each is a round trip, and a report waits for the longest, not the sum.
+  const [config, prev] = await Promise.all([recommended(svc.db, w.id, cls), svc.db.get('agents', agentKey(r))]);
   let search: Recommendation['search'] = { state: 'none' };
   if (!config) {
     const job = await svc.db.latestJobWithKey(fleetSearchKey(w.id, cls), [...ACTIVE_JOB_STATES, 'done', 'failed', 'cancelled', 'interrupted']);
     search = job ? { state: job.status, jobId: job.id } : { state: 'needs-trace' };
   }
-  await noteAgent(svc.db, r, w.id, cls, config?.id);
+  await noteAgent(svc.db, r, prev, w.id, cls, config?.id);
   return {
     workload: { id: w.id, name: w.name, known: !created, created },
     deviceClass: cls,
@@ -162,8 +164,8 @@ export async function report(svc: Service, r: AgentReport): Promise<Recommendati
  * compared again (no second pass through the network), so registrations of
  * different workloads queue only for a few queries and one comparison.
  */
-async function register(svc: Service, model: SimilarityInfo, cache: FollowingWorkloadStore, r: AgentReport, embedded: number[][]): Promise<{ ident: Identification; created: boolean }> {
-  const identifyIn = (list: () => Promise<readonly KnownWorkload[]>) => identify(model, r.descriptors, { list }, 'network', embedded);
+async function register(svc: Service, model: SimilarityInfo, cache: FollowingWorkloadStore, r: AgentReport, embedded: EmbeddedStreams): Promise<{ ident: Identification; created: boolean }> {
+  const identifyIn = (list: () => Promise<readonly KnownWorkload[]>) => identify(model, [r.descriptors], { list }, { embedded });
   let pending = registering.get(svc.db);
   if (!pending) registering.set(svc.db, (pending = new Map()));
   const underWay = [...pending.values()];
@@ -177,7 +179,7 @@ async function register(svc: Service, model: SimilarityInfo, cache: FollowingWor
   }
   const id = newId();
   const name = `${r.host}/${r.device} at ${new Date().toISOString()}`;
-  const profile = profileWorkload(model, id, name, r.descriptors, embedded);
+  const profile = profileWorkload(model, id, name, [r.descriptors], embedded);
   const w = workloadRecord(profile, { name, source: { paths: [], format: 'agent-descriptors', requests: r.descriptors.length * r.windowSize }, windowSize: r.windowSize, ...(model.id ? { modelId: model.id } : {}) });
   let decide!: () => void;
   pending.set(id, { profile, decided: new Promise<void>((resolve) => (decide = resolve)) });
@@ -195,23 +197,23 @@ async function register(svc: Service, model: SimilarityInfo, cache: FollowingWor
 }
 
 async function recommended(db: ConfDB, workloadId: string, cls: string): Promise<Recommendation['config']> {
-  const pin = await db.pinFor(workloadId, FLEET_SPACE, cls);
+  // The learned one is read alongside the pin (one round trip's wait, not two); the pin outranks it.
+  const [pin, best] = await Promise.all([db.pinFor(workloadId, FLEET_SPACE, cls), db.bestConfig(workloadId, FLEET_SPACE, cls)]);
   if (pin) {
     const c = await db.get('configs', pin.configId);
     if (c) return { id: c.id, values: c.values, source: 'pin' };
   }
-  const best = await db.bestConfig(workloadId, FLEET_SPACE, cls);
   return best ? { id: best.id, values: best.values, source: 'learned', ...(best.grade !== undefined ? { grade: best.grade } : {}) } : undefined;
 }
 
-/** The agent's status record, written only when something in it changed. */
-async function noteAgent(db: ConfDB, r: AgentReport, workloadId: string, deviceClass: string, configId?: string): Promise<void> {
-  const id = `${r.host}/${r.device}`;
-  const prev = await db.get('agents', id);
+const agentKey = (r: AgentReport) => `${r.host}/${r.device}`;
+
+/** The agent's status record (`prev`: as stored), written only when something in it changed. */
+async function noteAgent(db: ConfDB, r: AgentReport, prev: AgentRecord | undefined, workloadId: string, deviceClass: string, configId?: string): Promise<void> {
   const same =
     prev && prev.workloadId === workloadId && prev.deviceClass === deviceClass && prev.configId === configId && canonicalJson(prev.applied) === canonicalJson(r.applied);
   if (same) return;
-  await db.put('agents', { id, host: r.host, device: r.device, deviceClass, workloadId, ...(configId ? { configId } : {}), applied: r.applied, at: new Date().toISOString() });
+  await db.put('agents', { id: agentKey(r), host: r.host, device: r.device, deviceClass, workloadId, ...(configId ? { configId } : {}), applied: r.applied, at: new Date().toISOString() });
 }
 
 /**

@@ -13,7 +13,7 @@ import type { Service } from './context.js';
 import { ConfDBWorkloadStore } from './workload-store.js';
 
 export type { Identification } from '../ml/identify.js';
-export type IdentifyMethod = Exclude<Method, 'both'>;
+export type IdentifyMethod = Method;
 export const IDENTIFY_METHODS: readonly IdentifyMethod[] = ['network', 'pca'];
 
 let modelCache: { dir: string; info: SimilarityInfo } | undefined;
@@ -32,15 +32,17 @@ export interface DescribedForIdentification {
   described: DescribedTrace;
   /** The trace's format, as sniffed or forced. */
   format: string;
-  vectors: Float64Array[];
-  /** The similarity network's embedding of each window. */
-  embeddings: number[][];
+  /** Window vectors per device stream: windows never mix devices, as in training (ml/data.ts). */
+  streams: Float64Array[][];
+  /** The similarity network's embedding of each window, per device stream. */
+  embeddings: number[][][];
   identification: Identification;
 }
 
 /**
- * Describe a trace in the model's windows and identify it. `purpose` ends the
- * error when the trace makes no full window ("tuning needs at least one").
+ * Describe a trace in the model's windows, per device stream, and identify
+ * it. `purpose` ends the error when no device makes a full window ("tuning
+ * needs at least one").
  */
 export async function identifyTrace(
   svc: Service,
@@ -49,16 +51,21 @@ export async function identifyTrace(
 ): Promise<DescribedForIdentification> {
   const model = similarityInfo(svc.settings.modelDir);
   const windowSize = model.meta.windowSize;
-  // Reading, describing and the network's pass over every window run on the ML worker: the server keeps answering meanwhile.
-  const { described, format } = await describeOffThread(tracePath, { windowSize, ...(o.format ? { format: o.format } : {}), ...(o.signal ? { signal: o.signal } : {}) });
-  const vectors = described.windows.map((w) => w.vector);
-  if (vectors.length === 0) throw ERR_FEATURES_TOO_SHORT(tracePath, `${described.requests} requests make no full window of ${windowSize}; ${o.purpose}`);
-  // The network method by default, the one chosen on validation data. ('both', network and PCA
-  // agreeing, makes fewer false "known" answers on held-out traces but rejects the very trace a
-  // workload was learned from when its 4-window queries spread in the PCA plane.)
-  const embeddings = await embedOffThread(svc.settings.modelDir, vectors);
-  const identification = await identify(model, vectors, new ConfDBWorkloadStore(svc.db, windowSize, model.id), o.method ?? 'network', embeddings);
-  return { model, described, format, vectors, embeddings, identification };
+  // Reading, describing (per device, as training does: ml/data.ts) and the network's pass over every
+  // window run on the ML worker: the server keeps answering meanwhile.
+  const t = await describeOffThread(tracePath, { windowSize, ...(o.format ? { format: o.format } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+  if (t.described.windows.length === 0) throw ERR_FEATURES_TOO_SHORT(tracePath, `${t.requests} requests make no full window of ${windowSize} on any one device; ${o.purpose}`);
+  const streams = t.streams.map((s) => s.windows);
+  // One pass for every stream's windows, cut back into streams.
+  const all = await embedOffThread(svc.settings.modelDir, streams.flat());
+  const embeddings: number[][][] = [];
+  let at = 0;
+  for (const s of streams) {
+    embeddings.push(all.slice(at, at + s.length));
+    at += s.length;
+  }
+  const identification = await identify(model, streams, new ConfDBWorkloadStore(svc.db, windowSize, model.id), { method: o.method ?? 'network', embedded: embeddings });
+  return { model, described: t.described, format: t.format, streams, embeddings, identification };
 }
 
 /** What `ssdtune identify` reports. */

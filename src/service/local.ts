@@ -13,7 +13,7 @@ import { doctor, EBPF_MIN_KERNEL, PREFERENCE, type BackendCheck } from '../colle
 import { featureStatus, NATIVE_FEATURES, type FeatureStatus, type NativeFeature } from '../native.js';
 import { ERR_FEATURES_TOO_SHORT } from '../errors.js';
 import type { Identification, Method } from '../ml/identify.js';
-import { openTrace } from '../readers/registry.js';
+import { traceStreams } from '../ml/data.js';
 import { longTimeout } from '../util/long-timer.js';
 import { writeBlktrace } from '../writers/blktrace.js';
 import { assertWritable } from '../writers/lines.js';
@@ -127,28 +127,28 @@ export async function renderAnalysis(report: AnalysisReport, as: 'text' | 'html'
 export type { TrainConfig } from '../ml/train.js';
 export { DEFAULT_TRAIN } from '../ml/train-defaults.js';
 
-/** Train, calibrate, evaluate and save the similarity model; returns the result and its metrics as a table. */
+/** Train, calibrate, evaluate and save the similarity model; returns the result and a summary of its figures. */
 export async function trainModel(cfg: import('../ml/train.js').TrainConfig, command: string) {
-  const { metricsTable, trainAndSave } = await import('../ml/train.js');
+  const { trainAndSave, trainSummary } = await import('../ml/train.js');
   const result = await trainAndSave(cfg, command);
-  return { result, table: metricsTable(result.metrics) };
+  return { result, summary: trainSummary(result, cfg) };
 }
 
-async function windowVectors(file: string, windowSize: number, format?: string): Promise<Float64Array[]> {
-  const { describeTrace } = await import('../ml/characterise.js');
-  const t = await describeTrace(await openTrace(file, format ? { format } : {}), { size: windowSize, source: file });
-  if (t.windows.length === 0) throw ERR_FEATURES_TOO_SHORT(file, `${t.requests} requests, the model needs windows of ${windowSize}`);
-  return t.windows.map((w) => w.vector);
+/** A trace's window vectors per device stream (the model's windowing, ml/data.ts). */
+async function windowStreamsOf(file: string, windowSize: number, format?: string): Promise<Float64Array[][]> {
+  const t = await traceStreams(file, windowSize, format);
+  if (t.described.windows.length === 0) throw ERR_FEATURES_TOO_SHORT(file, `${t.requests} requests, the model needs windows of ${windowSize} on one device`);
+  return t.streams.map((s) => s.windows);
 }
 
 /** Is `trace` one of the `known` traces' workloads (each file one workload)? No ConfDB involved. */
-export async function identifyAmong(trace: string, known: readonly string[], o: { modelDir: string; method: Exclude<Method, 'both'>; format?: string }): Promise<Identification> {
+export async function identifyAmong(trace: string, known: readonly string[], o: { modelDir: string; method: Method; format?: string }): Promise<Identification> {
   const { loadSimilarityModel } = await import('../ml/model-io.js');
   const { identify, MemoryWorkloadStore, profileWorkload } = await import('../ml/identify.js');
   const m = await loadSimilarityModel(path.resolve(o.modelDir));
   const store = new MemoryWorkloadStore();
-  for (const k of known) store.put(profileWorkload(m, k, path.basename(k), await windowVectors(k, m.meta.windowSize)));
-  return identify(m, await windowVectors(trace, m.meta.windowSize, o.format), store, o.method);
+  for (const k of known) store.put(profileWorkload(m, k, path.basename(k), await windowStreamsOf(k, m.meta.windowSize)));
+  return identify(m, await windowStreamsOf(trace, m.meta.windowSize, o.format), store, { method: o.method });
 }
 
 /** The host-local part of the service API (SsdtuneApi extends it). */
@@ -158,7 +158,7 @@ export interface HostLocalApi {
   analyze(paths: readonly string[], o?: AnalyzeOptions): Promise<AnalysisReport>;
   renderAnalysis(report: AnalysisReport, as: 'text' | 'html'): Promise<string>;
   trainModel(cfg: import('../ml/train.js').TrainConfig, command: string): ReturnType<typeof trainModel>;
-  identifyAmong(trace: string, known: readonly string[], o: { modelDir: string; method: Exclude<Method, 'both'>; format?: string }): Promise<Identification>;
+  identifyAmong(trace: string, known: readonly string[], o: { modelDir: string; method: Method; format?: string }): Promise<Identification>;
 }
 
 /** Host-local operations, run in this process whichever implementation holds the ConfDB. */
@@ -178,7 +178,7 @@ export class HostLocal implements HostLocalApi {
   trainModel(cfg: import('../ml/train.js').TrainConfig, command: string): ReturnType<typeof trainModel> {
     return trainModel(cfg, command);
   }
-  identifyAmong(trace: string, known: readonly string[], o: { modelDir: string; method: Exclude<Method, 'both'>; format?: string }): Promise<Identification> {
+  identifyAmong(trace: string, known: readonly string[], o: { modelDir: string; method: Method; format?: string }): Promise<Identification> {
     return identifyAmong(trace, known, o);
   }
 }

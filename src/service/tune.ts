@@ -110,10 +110,10 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
   ctl.progress?.(0, req.budget, 'characterising', { phase: 'characterising' });
   // The job's signal reaches the reader: a cancelled job stops reading, however large or slow the input.
   const readOpts = { ...(req.format ? { format: req.format } : {}), ...(ctl.signal ? { signal: ctl.signal } : {}) };
-  const { model, described, format, vectors, embeddings, identification: ident } = await identifyTrace(svc, tracePath, { ...readOpts, purpose: 'tuning needs at least one' });
+  const { model, described, format, streams, embeddings, identification: ident } = await identifyTrace(svc, tracePath, { ...readOpts, purpose: 'tuning needs at least one' });
   const windowSize = model.meta.windowSize;
   // Cluster labels need PCA + k-means over at least two windows (on the ML worker, off the event loop).
-  const clusters = vectors.length >= 2 ? (await clusterLabelOffThread(described)).clusters : undefined;
+  const clusters = described.windows.length >= 2 ? (await clusterLabelOffThread(described)).clusters : undefined;
   // A device-backed evaluator records each device's way back in the ConfDB before it writes.
   const local = plan.makeEvaluator({ totalRequests: described.requests, deviceState: new ConfDbStateStore(svc.db, 'live-evaluator') });
   const evaluator =
@@ -219,7 +219,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
     durationMs: e.ms,
     ...(ctl.jobId ? { jobId: ctl.jobId } : {}),
   }));
-  const prof = known ? undefined : profileWorkload(model, workloadId, name, vectors, embeddings);
+  const prof = known ? undefined : profileWorkload(model, workloadId, name, streams, embeddings);
   const workload: WorkloadRecord | undefined =
     prof &&
     workloadRecord(prof, {

@@ -10,14 +10,14 @@ import type { KnownWorkload, WorkloadStore } from '../ml/identify.js';
  * rule only: its embedding lives in that model's space.
  */
 export function toKnown(w: WorkloadRecord, modelId?: string): KnownWorkload | undefined {
-  if (!w.embedding || w.embeddingRadius === undefined || !w.pcaCentre) return undefined;
+  if (!w.embedding || !w.pcaCentre) return undefined;
   const comparable = modelId === undefined || w.modelId === modelId;
   return {
     id: w.id,
     name: w.name,
     centroidEmbedding: w.embedding,
     ...(w.modes ? { modes: w.modes } : {}),
-    embeddingRadius: w.embeddingRadius,
+    ...(w.embeddingSpread !== undefined ? { spread: w.embeddingSpread } : {}),
     pcaCentre: w.pcaCentre,
     descriptors: w.descriptors,
     ...(comparable ? {} : { comparable: false }),
@@ -109,7 +109,7 @@ export function workloadRecord(prof: KnownWorkload, o: { name: string; source: W
     pcaCentre: prof.pcaCentre,
     embedding: prof.centroidEmbedding,
     ...(prof.modes ? { modes: prof.modes } : {}),
-    embeddingRadius: prof.embeddingRadius,
+    ...(prof.spread !== undefined ? { embeddingSpread: prof.spread } : {}),
     windowSize: o.windowSize,
     ...(o.modelId ? { modelId: o.modelId } : {}),
     ...(o.clusters ? { clusters: o.clusters } : {}),

@@ -51,11 +51,12 @@ function registerTrain(model: Command): void {
       const rel = (p: string) => path.relative(process.cwd(), p) || '.';
       const command = `ssdtune model train --traces ${rel(cfg.tracesDir)} --out ${rel(cfg.outDir)} --window ${cfg.windowSize} --query-windows ${cfg.queryWindows} --steps ${cfg.steps} --seed ${cfg.seed}`;
       // TensorFlow.js loads only for the model commands that need it (CLI start-up stays fast).
-      const { result: r, table } = await hostLocal.trainModel(cfg, command);
+      const { result: r, summary } = await hostLocal.trainModel(cfg, command);
       if (o.json) {
-        process.stdout.write(JSON.stringify({ out: cfg.outDir, backend: r.backend, trainSeconds: r.trainSeconds, streams: r.streams, skipped: r.skipped, metrics: r.metrics }, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)) + '\n');
+        const totals = { network: r.figures.network.totals, pca: r.figures.pca.totals };
+        process.stdout.write(JSON.stringify({ out: cfg.outDir, backend: r.backend, cpuSeconds: r.cpuSeconds, streams: r.streams, skipped: r.data.skipped, threshold: r.model.meta.threshold, totals, sources: r.figures.network.sources }, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)) + '\n');
       } else {
-        process.stdout.write(`model saved to ${cfg.outDir} (${r.streams.length} workloads, trained in ${r.trainSeconds.toFixed(1)} s on ${r.backend})\n\n${table}\n`);
+        process.stdout.write(summary);
       }
     });
 }

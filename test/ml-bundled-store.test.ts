@@ -1,0 +1,69 @@
+/**
+ * Building a ConfDB from the bundled traces: `tune` on each, in turn, into
+ * one fresh ConfDB must store every one as a workload of its own (the traces
+ * are distinct workloads: none may be absorbed as "known" by an earlier one)
+ * and fail on none. The similarity model was trained on these traces, so this
+ * is not a test of unseen workloads (the model card's leave-one-source-out
+ * figures are): it checks that the store a new user builds first is right.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadSettings } from '../src/config.js';
+import { FORMATS_MANIFEST, formatsManifest } from '../src/ml/data.js';
+import { openService } from '../src/service/context.js';
+import { jobHandlers } from '../src/service/handlers.js';
+import { tune } from '../src/service/tune.js';
+import { resolveTuneArgs } from '../src/service/tune-spec.js';
+
+const DIR = path.resolve('traces');
+
+/** Every bundled trace: each file of traces/, and the first file of each per-CPU blktrace set (the reader takes the set). */
+function bundledTraces(): { path: string; format?: string }[] {
+  const formats = formatsManifest(DIR);
+  const out: { path: string; format?: string }[] = [];
+  for (const name of readdirSync(DIR).sort()) {
+    const p = path.join(DIR, name);
+    if (statSync(p).isDirectory()) {
+      const first = readdirSync(p).sort().find((f) => /\.blktrace\.0$/.test(f));
+      if (first) out.push({ path: path.join(p, first) });
+    } else if (!/\.md$/i.test(name) && name !== FORMATS_MANIFEST) out.push({ path: p, ...(formats[name] ? { format: formats[name] } : {}) });
+  }
+  return out;
+}
+
+test('tune on every bundled trace into one fresh ConfDB stores every workload and fails on none', async () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'ssdtune-bundled-'));
+  // A fresh drive (no preconditioning): two evaluations per trace, the baseline and one candidate.
+  const svc = await openService(loadSettings({ dataDir, ssdsim: { preconditionFill: 0, preconditionAge: 0 } }), jobHandlers);
+  try {
+    const traces = bundledTraces();
+    assert.ok(traces.length >= 20, `bundled traces: ${traces.length}`);
+    const absorbed: string[] = [];
+    const failed: string[] = [];
+    for (const t of traces) {
+      const name = path.relative(DIR, t.path);
+      try {
+        // Several traces address beyond the default simulated drive's capacity: wrapped, as a user would ask (--lba-policy modulo).
+        const args = { evaluator: 'ssdsim', budget: 2, lbaPolicy: 'modulo' as const, ...(t.format ? { format: t.format } : {}) };
+        const r = await tune(svc, { tracePath: t.path, spec: resolveTuneArgs(args, svc.settings).spec });
+        const id = r.workload.identification;
+        if (r.workload.known) absorbed.push(`${name} -> known: ${r.workload.name} (distance ${id.distance.toFixed(3)}, threshold ${id.threshold.toFixed(3)}, votes ${JSON.stringify(id.votes)})`);
+      } catch (e) {
+        failed.push(`${name}: ${(e as Error).message}`);
+      }
+    }
+    assert.deepEqual(failed, [], 'tune failed');
+    // MISSED (issue 14): the 1,000-request MSR hm_0 sample is answered known: the Heimdall MSR cut rw_40_60, stored
+    // before it. Both are MSR Cambridge and likely the same volume (59 of the sample's 698 distinct 4 KiB pages are
+    // in the cut, against about 1 expected by chance over their 14 GiB spans), but nothing in the data says so.
+    const expected = ['msr_hm_0_sample1000.csv -> known: heimdall_msr_cut_rw_40_60.1370.trace.xz'];
+    assert.deepEqual(absorbed.map((a) => a.replace(/ \(distance .*$/, '')), expected, `absorbed as known by an earlier workload: ${absorbed.join('; ')}`);
+    assert.equal(await svc.db.count('workloads'), traces.length - expected.length);
+  } finally {
+    await svc.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

@@ -39,7 +39,7 @@ import { runSearch } from '../src/search/search.js';
 import { planTune } from '../src/service/catalog.js';
 import { EVAL_QUEUE, RemoteEvaluations, evaluationKey, type EvaluationSpec } from '../src/service/evaluation-jobs.js';
 import { redisConnection } from '../src/service/queue-bullmq.js';
-import { similarityModel } from '../src/service/identify.js';
+import { similarityInfo } from '../src/service/identify.js';
 import { sha256File } from '../src/util/digest.js';
 import { PostgresServer, postgresMissing, RedisServer, redisMissing } from '../test/helpers/servers.js';
 
@@ -128,7 +128,7 @@ async function stopProc(p: ChildProcess): Promise<void> {
 
 async function partA(pgs: PostgresServer): Promise<void> {
   const settings = loadSettings({ dataDir: mkdtempSync(path.join(tmpdir(), 'ssdtune-bench-')) });
-  const model = await similarityModel(settings.modelDir);
+  const model = similarityInfo(settings.modelDir);
   const windowSize = model.meta.windowSize;
   const real = await realWorkloads(windowSize);
   const dim = model.meta.shape.embedding;

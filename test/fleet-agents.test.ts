@@ -18,7 +18,7 @@ import { openTrace } from '../src/readers/registry.js';
 import { openService, type Service } from '../src/service/context.js';
 import { deviceClassKey, type AgentReport, type Recommendation } from '../src/service/fleet.js';
 import { jobHandlers } from '../src/service/handlers.js';
-import { similarityModel } from '../src/service/identify.js';
+import { similarityInfo } from '../src/service/identify.js';
 import { PostgresServer, postgresMissing } from './helpers/servers.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -31,7 +31,7 @@ let descriptors: number[][] = [];
 let windowSize = 0;
 before(async () => {
   if (!postgresMissing()) pgs = await PostgresServer.start();
-  windowSize = (await similarityModel(loadSettings({ dataDir: tmp('m') }).modelDir)).meta.windowSize;
+  windowSize = similarityInfo(loadSettings({ dataDir: tmp('m') }).modelDir).meta.windowSize;
   const d = await describeTrace(await openTrace(TRACE), { size: windowSize, source: TRACE });
   descriptors = d.windows.map((w) => Array.from(w.vector));
 });

@@ -25,8 +25,8 @@ import { openService } from '../src/service/context.js';
 import { jobHandlers } from '../src/service/handlers.js';
 import { startServer } from '../src/api/server.js';
 import { characterise, describeTrace } from '../src/ml/characterise.js';
-import { embedWindows } from '../src/ml/identify.js';
-import { loadSimilarityModel } from '../src/ml/model-io.js';
+import { embedWindows, identify, MemoryWorkloadStore, profileWorkload } from '../src/ml/identify.js';
+import { loadSimilarityInfo, loadSimilarityModel } from '../src/ml/model-io.js';
 import { clusterLabelOffThread, embedOffThread, stopMlWorker } from '../src/ml/worker.js';
 import { openTrace } from '../src/readers/registry.js';
 import { tokenPath } from '../src/service/token.js';
@@ -575,7 +575,7 @@ test('the Host header must name this server (DNS rebinding); --allow-host adds a
 // ---- item 14: CPU-heavy work off the event loop --------------------------------
 
 test(
-  'the ML worker computes what the event loop would (embeddings, cluster label) and returns coded errors with their code',
+  'the ML worker computes what the event loop would (embeddings, cluster label) and returns coded errors with their code; the loop identifies from the metadata alone',
   { timeout: 120_000 },
   async () => {
     const modelDir = path.join(PROJECT_ROOT, 'models', 'similarity');
@@ -593,6 +593,13 @@ test(
       for (let i = 0; i < here.length; i++)
         for (let j = 0; j < here[i]!.length; j++) assert.ok(Math.abs(off[i]![j]! - here[i]![j]!) <= 1e-6, `window ${i} component ${j}`);
       assert.deepEqual(await clusterLabelOffThread(described), characterise(described).label);
+      // The event loop identifies from the model's metadata and the worker's embeddings: no network of its own.
+      const info = loadSimilarityInfo(modelDir);
+      assert.deepEqual(info, { meta: m.meta, id: m.id });
+      const store = new MemoryWorkloadStore();
+      store.put(profileWorkload(info, 'msnfs', 'msnfs', [vectors.slice(0, 4)], [off.slice(0, 4)]));
+      assert.deepEqual(await identify(info, [vectors], store, { embedded: [off] }), await identify(m, [vectors], store, { embedded: [off] }));
+      await assert.rejects(identify(info, [vectors], store), /needs the windows' embeddings/);
       // The worker runs below the event loop's priority (nice is per thread on Linux; field 19 of a task's stat).
       const nice = readdirSync('/proc/self/task').map((tid) => {
         const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');

@@ -7,6 +7,7 @@ import { AnalyticEvaluator, analyticWorkload, braninProblem, hartmann6, HARTMANN
 import { AdaptiveSearch, PlannedSearch, RandomSearch, SearchCoordinator, makeSearcher, runSearch, type SearchRecord } from '../src/search/search.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { runMultiFidelity, splitBudget } from '../src/search/fidelity.js';
+import { robustScale } from '../src/search/surrogate.js';
 import { Op, TraceBuilder, emptyMeta, limitSource, sourceFromBatches } from '../src/trace/model.js';
 
 const W = analyticWorkload('w');
@@ -287,4 +288,19 @@ test('multi-fidelity: screen on a prefix, confirm the best screened on the whole
     again.record.evaluations.map((e) => e.config),
     r.record.evaluations.map((e) => e.config),
   );
+});
+
+test('robustScale: repeated values (parameters with no effect) do not let one catastrophe set the model scale', () => {
+  // Ten grades of an ssd search: six configurations changed only parameters with no effect on this
+  // workload (the baseline's grade 0 again), one screening move overloaded the device.
+  const ys = [0, -4.568, 0, 0, 0, 0, 0.0006, -0.02, 0, 0];
+  const { z, toZ } = robustScale(ys);
+  // The catastrophe is clipped a few interquartile ranges below the rest, still the worst...
+  assert.ok(z[1]! < Math.min(...z.filter((_, i) => i !== 1)));
+  assert.ok(z[1]! > -4, `the catastrophe at ${z[1]} standard deviations`);
+  // ...and the good configurations keep differences the model can see (unclipped: 0.013 of the scale).
+  assert.ok(toZ(0.0006) - toZ(-0.02) > 0.3, `spread among good grades ${toZ(0.0006) - toZ(-0.02)}`);
+  // Distinct values only: with no ties the scale is what it was (nothing clipped in a tight cluster).
+  const { z: z2 } = robustScale([1, 2, 3, 4, 5]);
+  assert.deepEqual(Array.from(z2, (v) => +v.toFixed(6)), [-1.414214, -0.707107, 0, 0.707107, 1.414214]);
 });

@@ -1,6 +1,6 @@
 /**
- * The adaptive planner on its thread (src/search/plan-thread.ts): the same
- * proposals bit for bit as on the event loop, the model fits off the loop,
+ * The search's model fits on their thread (src/search/plan-thread.ts): the
+ * same proposals bit for bit as on the event loop, the model fits off the loop,
  * cancellation that reaches it, coded errors that cross back.
  */
 import { test, after } from 'node:test';
@@ -11,7 +11,9 @@ import type { Evaluator } from '../src/evaluators/types.js';
 import { analyticWorkload, metricsFromValue } from '../src/search/analytic.js';
 import { proposeOffThread, relevanceOffThread, stopPlanThread } from '../src/search/plan-thread.js';
 import type { PlanInput, Planner } from '../src/search/planner.js';
-import { AdaptiveSearch, PlannedSearch, runSearch, type SearchRecord } from '../src/search/search.js';
+import { AdaptiveSearch, LearnedSsdSearch, PlannedSearch, runSearch, type SearchRecord } from '../src/search/search.js';
+import { GaussianProcess } from '../src/gpr/gpr.js';
+import { autobloxKernel } from '../src/gpr/kernels.js';
 import { StopSearch } from '../src/search/session.js';
 import { Surrogate } from '../src/search/surrogate.js';
 import { ssdSpace } from '../src/sim/ssd-space.js';
@@ -127,4 +129,26 @@ test('plan thread: errors cross back coded; constraints the thread cannot rebuil
   const { origin: _, ...bare } = extra;
   const props = await proposeOffThread(new AdaptiveSearch(), { space: bare, evaluations: [], pending: [], seed: 1 }, 1);
   assert.equal(props[0]?.phase, 'baseline');
+});
+
+test('plan thread: the learnedssd model is optimised off the loop and ends where an optimisation on the loop would, bit for bit', async () => {
+  const orig = GaussianProcess.prototype.fit;
+  let optimisedHere = 0;
+  GaussianProcess.prototype.fit = function (this: GaussianProcess, ...a: Parameters<GaussianProcess['fit']>) {
+    const r = orig.apply(this, a);
+    if (this.theta) optimisedHere++;
+    return r;
+  };
+  try {
+    const o = { space: ssdSpace, evaluator, workload: W, budget: { evaluations: 10 }, seed: 5 };
+    const off = await runSearch(new LearnedSsdSearch(), o);
+    const offOptimised = optimisedHere;
+    // A kernel given explicitly (the same default) is one the thread does not rebuild: optimised on the loop.
+    const here = await runSearch(new LearnedSsdSearch({ model: { gpr: { kernel: autobloxKernel() } } }), o);
+    assert.deepEqual(strip(off), strip(here));
+    assert.equal(offOptimised, 0, 'no optimiser run on the event loop');
+    assert.ok(optimisedHere > 0, 'the loop-side run optimises on the loop (the count can fail)');
+  } finally {
+    GaussianProcess.prototype.fit = orig;
+  }
 });

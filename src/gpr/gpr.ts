@@ -39,6 +39,12 @@ export interface GprOptions {
    * likelihood. None by default (scikit-learn's maximum likelihood).
    */
   prior?: HyperPrior;
+  /**
+   * Hyper-parameters an earlier optimising fit found (its `theta`, e.g. on
+   * another thread): set as they are and the optimiser skipped, so the fit
+   * ends exactly where that one did.
+   */
+  theta?: Float64Array;
 }
 
 /** log p(theta) up to a constant, adding its gradient into `grad`. */
@@ -105,7 +111,7 @@ function toFlat(rows: ReadonlyArray<ArrayLike<number>>, what: string): { X: Floa
 }
 
 export class GaussianProcess {
-  readonly opts: Required<Omit<GprOptions, 'kernel' | 'optimizer' | 'prior'>> & { optimizer: LbfgsbOptions; prior?: HyperPrior };
+  readonly opts: Required<Omit<GprOptions, 'kernel' | 'optimizer' | 'prior' | 'theta'>> & { optimizer: LbfgsbOptions; prior?: HyperPrior; theta?: Float64Array };
   /** The kernel with the fitted hyper-parameters (a copy of the prior's). */
   kernel: Kernel;
   /** Log marginal likelihood of the fitted model (on the normalised scale when normalizeY). */
@@ -118,6 +124,8 @@ export class GaussianProcess {
   starts: number[] = [];
   /** Likelihood evaluations (kernel matrix factorisations) in the last fit. */
   evaluations = 0;
+  /** The log hyper-parameters the optimiser chose in the last fit, exactly (undefined when it did not run). */
+  theta: Float64Array | undefined;
 
   private X: Float64Array = new Float64Array(0);
   private n = 0;
@@ -140,6 +148,7 @@ export class GaussianProcess {
       seed: opts.seed ?? 1,
       optimizer: opts.optimizer ?? {},
       ...(opts.prior ? { prior: opts.prior } : {}),
+      ...(opts.theta ? { theta: opts.theta } : {}),
     };
   }
 
@@ -167,7 +176,9 @@ export class GaussianProcess {
     this.yTrain = yy;
     this.evaluations = 0;
     this.starts = [];
-    if (this.opts.optimize && this.kernel.nParams > 0) {
+    this.theta = undefined;
+    if (this.opts.theta) this.kernel.setTheta(this.opts.theta, 0);
+    else if (this.opts.optimize && this.kernel.nParams > 0) {
       const bounds = boundsOf(this.kernel);
       const rng = new Rng(this.opts.seed);
       const prior = this.opts.prior;
@@ -191,6 +202,7 @@ export class GaussianProcess {
       }
       if (!best) throw ERR_GPR(`no start of the optimiser reached a finite log marginal likelihood (kernel ${this.kernel}); the inputs may be degenerate`);
       this.kernel.setTheta(best.theta, 0);
+      this.theta = best.theta;
     }
     const r = this.likelihood(thetaOf(this.kernel), yy, false);
     if (!r) throw ERR_GPR(`kernel matrix is not positive definite even with jitter (kernel ${this.kernel})`);

@@ -41,7 +41,7 @@
 import { ERR_FEATURES_TOO_SHORT, ERR_ML_DEGENERATE } from '../errors.js';
 import { assertFiniteVector } from '../features/descriptors.js';
 import { sameWorkloadProbability } from './calibration.js';
-import type { SimilarityModel } from './model-io.js';
+import type { SimilarityInfo, SimilarityModel } from './model-io.js';
 import { projectPca } from './pca.js';
 import { centroid, distance, embed } from './similarity.js';
 import { standardize } from './standardize.js';
@@ -142,7 +142,7 @@ export interface Signature {
   pcaCentre: number[];
 }
 
-function checkStreams(m: SimilarityModel, streams: WindowStreams): number {
+function checkStreams(m: SimilarityInfo, streams: WindowStreams): number {
   let n = 0;
   for (const s of streams) {
     for (const w of s) {
@@ -175,8 +175,14 @@ export function embedWindows(m: SimilarityModel, windows: readonly ArrayLike<num
   return embed(m.model, windows.map((w) => standardize(m.meta.scaler, w)));
 }
 
+/** The model with its network, to embed here: the metadata alone (a serve process, whose ML worker embeds) needs the caller's embeddings. */
+function networkOf(m: SimilarityInfo | SimilarityModel): SimilarityModel {
+  if (!('model' in m)) throw new Error("identification from the model metadata alone needs the windows' embeddings (src/ml/worker.ts embedOffThread)");
+  return m;
+}
+
 /** The signature of windows whose embeddings are already at hand. */
-export function signatureOf(m: SimilarityModel, windows: readonly ArrayLike<number>[], emb: readonly number[][]): Signature {
+export function signatureOf(m: SimilarityInfo, windows: readonly ArrayLike<number>[], emb: readonly number[][]): Signature {
   return { centroidEmbedding: centroid(emb), pcaCentre: meanOf(windows.map((w) => projectPca(m.meta.pca, w))) };
 }
 
@@ -245,7 +251,7 @@ function modesOf(streams: readonly (readonly number[][])[], q: number): number[]
  * stream, when the caller computed them already (off the event loop:
  * src/ml/worker.ts); otherwise they are computed here.
  */
-export function profileWorkload(m: SimilarityModel, id: string, name: string, streams: WindowStreams, embedded?: EmbeddedStreams): KnownWorkload {
+export function profileWorkload(m: SimilarityInfo | SimilarityModel, id: string, name: string, streams: WindowStreams, embedded?: EmbeddedStreams): KnownWorkload {
   checkStreams(m, streams);
   checkEmbedded(streams, embedded);
   const kept = streams.map((_, i) => i).filter((i) => streams[i]!.length > 0);
@@ -254,7 +260,7 @@ export function profileWorkload(m: SimilarityModel, id: string, name: string, st
   let emb: (readonly number[][])[];
   if (embedded) emb = kept.map((i) => embedded[i]!);
   else {
-    const all = embedWindows(m, windows);
+    const all = embedWindows(networkOf(m), windows);
     emb = [];
     let at = 0;
     for (const i of kept) {
@@ -300,8 +306,8 @@ export function nearestOf(sig: Signature, known: readonly KnownWorkload[], metho
   return { ...(nearest ? { nearest } : {}), distance: best, all };
 }
 
-export const thresholdOf = (m: SimilarityModel, method: Method) => (method === 'network' ? m.meta.threshold : m.meta.pcaThreshold);
-const curveOf = (m: SimilarityModel, method: Method) => (method === 'network' ? m.meta.confidence : m.meta.pcaConfidence);
+export const thresholdOf = (m: SimilarityInfo, method: Method) => (method === 'network' ? m.meta.threshold : m.meta.pcaThreshold);
+const curveOf = (m: SimilarityInfo, method: Method) => (method === 'network' ? m.meta.confidence : m.meta.pcaConfidence);
 
 /**
  * Chunks that must agree on a workload for the answer "known": one chunk (a
@@ -353,7 +359,7 @@ export interface ChunkOutcome {
 }
 
 /** Decide from chunk outcomes (shared by identify() and the evaluation, which computes the outcomes once). */
-export function decideChunks(m: SimilarityModel, outcomes: readonly ChunkOutcome[], known: readonly KnownWorkload[], method: Method, windows: number, streams: number, maxCandidates = 5): Identification {
+export function decideChunks(m: SimilarityInfo, outcomes: readonly ChunkOutcome[], known: readonly KnownWorkload[], method: Method, windows: number, streams: number, maxCandidates = 5): Identification {
   const threshold = thresholdOf(m, method);
   const curve = curveOf(m, method);
   const votes: Record<string, number> = {};
@@ -403,7 +409,7 @@ export interface IdentifyOptions {
   embedded?: EmbeddedStreams;
 }
 
-export async function identify(m: SimilarityModel, streams: WindowStreams, store: WorkloadStore, opts: IdentifyOptions = {}): Promise<Identification> {
+export async function identify(m: SimilarityInfo | SimilarityModel, streams: WindowStreams, store: WorkloadStore, opts: IdentifyOptions = {}): Promise<Identification> {
   const method = opts.method ?? 'network';
   const windows = checkStreams(m, streams);
   const embedded = opts.embedded;
@@ -411,7 +417,7 @@ export async function identify(m: SimilarityModel, streams: WindowStreams, store
   // The signature of windows [a, b) of stream s: only the windows a decision reads are embedded (unless given).
   const sig = (s: number, a: number, b: number) => {
     const w = streams[s]!.slice(a, b);
-    return signatureOf(m, w, embedded ? embedded[s]!.slice(a, b) : embedWindows(m, w));
+    return signatureOf(m, w, embedded ? embedded[s]!.slice(a, b) : embedWindows(networkOf(m), w));
   };
   const nStreams = streams.filter((s) => s.length > 0).length;
   const known = await store.list();

@@ -54,15 +54,19 @@ export interface SimilarityMeta {
   training: Record<string, unknown>;
 }
 
-export interface SimilarityModel {
-  model: tf.LayersModel;
+/** What identification reads of a model besides its network: the metadata and the fingerprint. */
+export interface SimilarityInfo {
   meta: SimilarityMeta;
   /**
-   * Fingerprint of the saved model (its three files), set by loadSimilarityModel.
+   * Fingerprint of the saved model (its three files), set by loadSimilarityInfo.
    * Stored workload profiles record it: embeddings and radii from another
    * model live in another space and must not be compared with this one's.
    */
   id?: string;
+}
+
+export interface SimilarityModel extends SimilarityInfo {
+  model: tf.LayersModel;
 }
 
 export async function saveSimilarityModel(dir: string, m: SimilarityModel): Promise<void> {
@@ -123,12 +127,25 @@ function checkMeta(file: string, x: unknown): SimilarityMeta {
   return m as SimilarityMeta;
 }
 
-export async function loadSimilarityModel(dir: string): Promise<SimilarityModel> {
-  const modelFile = path.join(dir, MODEL_FILE);
+/**
+ * The model's metadata (checked) and fingerprint, without building the
+ * network: what a process that embeds on the ML worker (src/ml/worker.ts)
+ * needs on its event loop. The network's files are checked where it is loaded.
+ */
+export function loadSimilarityInfo(dir: string): SimilarityInfo {
   for (const f of [MODEL_FILE, WEIGHTS_FILE, META_FILE]) {
     if (!existsSync(path.join(dir, f))) throw ERR_MODEL_MISSING(dir, `${f} not found`);
   }
   const meta = checkMeta(path.join(dir, META_FILE), readJson(path.join(dir, META_FILE)));
+  const h = createHash('sha256');
+  for (const f of [MODEL_FILE, WEIGHTS_FILE, META_FILE]) h.update(readFileSync(path.join(dir, f)));
+  return { meta, id: h.digest('hex').slice(0, 16) };
+}
+
+export async function loadSimilarityModel(dir: string): Promise<SimilarityModel> {
+  const modelFile = path.join(dir, MODEL_FILE);
+  const info = loadSimilarityInfo(dir);
+  const meta = info.meta;
   const json = readJson(modelFile) as { modelTopology?: unknown; weightsManifest?: { weights?: tf.io.WeightsManifestEntry[] }[] };
   if (typeof json !== 'object' || json === null || typeof json.modelTopology !== 'object' || !Array.isArray(json.weightsManifest)) {
     throw ERR_MODEL_CORRUPT(modelFile, 'expected a tfjs layers-model JSON with modelTopology and weightsManifest');
@@ -157,7 +174,5 @@ export async function loadSimilarityModel(dir: string): Promise<SimilarityModel>
   if (inShape?.[1] !== meta.shape.inputDim || outShape?.[1] !== meta.shape.embedding) {
     throw ERR_MODEL_CORRUPT(modelFile, `network maps ${inShape?.[1]} -> ${outShape?.[1]}, ${META_FILE} says ${meta.shape.inputDim} -> ${meta.shape.embedding}`);
   }
-  const h = createHash('sha256');
-  for (const f of [MODEL_FILE, WEIGHTS_FILE, META_FILE]) h.update(readFileSync(path.join(dir, f)));
-  return { model, meta, id: h.digest('hex').slice(0, 16) };
+  return { model, ...info };
 }

@@ -17,7 +17,7 @@ import { loadSimilarityModel, type SimilarityModel } from './model-io.js';
 
 type Task =
   | { op: 'describe'; path: string; format?: string; windowSize: number }
-  | { op: 'embed'; modelDir: string; windows: Float64Array[] }
+  | { op: 'embed'; modelDir: string; windows: readonly ArrayLike<number>[] }
   | { op: 'label'; described: DescribedTrace };
 
 const MARK = 'ssdtune-ml-worker';
@@ -48,7 +48,7 @@ export function describeOffThread(path: string, o: { windowSize: number; format?
 }
 
 /** The similarity network's embedding of each window (the model in `modelDir`), computed off the event loop. */
-export function embedOffThread(modelDir: string, windows: Float64Array[]): Promise<number[][]> {
+export function embedOffThread(modelDir: string, windows: readonly ArrayLike<number>[]): Promise<number[][]> {
   return thread.run({ op: 'embed', modelDir, windows });
 }
 

@@ -79,7 +79,7 @@ export class LearnedSsdSearch implements Searcher {
 
     let stale = 0;
     for (let round = 0; ; round++) {
-      model.fit(session.learned);
+      await model.fit(session.learned);
       const ranked = session.learned.sort((a, b) => b.objective! - a.objective!).slice(0, o.topK ?? 3);
       const weights = ranked.map((_, r) => 1 / (r + 1));
       let u = rng.next() * weights.reduce((a, b) => a + b, 0);
@@ -104,7 +104,7 @@ export class LearnedSsdSearch implements Searcher {
           if (!pick) break;
           if (it > 0 && pick.acq <= rootObj) break;
           const e = await session.evaluate(pick.config, `step:${g.name}`);
-          model.fit(session.learned);
+          await model.fit(session.learned);
           if (e.status === 'ok' && e.objective! > rootObj) {
             root = pick.config;
             rootObj = e.objective!;

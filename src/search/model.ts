@@ -3,16 +3,19 @@
  * predicting the objective (grade), refitted as evaluations arrive. The
  * hyper-parameters are re-optimised while data is scarce and every few
  * points after that; in between, the model is re-conditioned on the new
- * data with the last hyper-parameters (the fit dominates the cost).
+ * data with the last hyper-parameters (the fit dominates the cost). The
+ * optimiser runs on the search's thread (plan-thread.ts), off the event loop,
+ * when the kernel is the default one that thread can rebuild.
  */
 import { GaussianProcess, type GprOptions } from '../gpr/gpr.js';
 import { autobloxKernel } from '../gpr/kernels.js';
 import { Encoder } from '../space/space.js';
+import { fitThetaOffThread } from './plan-thread.js';
 import type { ConfigSpace, Configuration } from '../space/types.js';
 import type { EvaluationRecord } from './record.js';
 
 export interface ModelOptions {
-  gpr?: Omit<GprOptions, 'seed' | 'optimize'>;
+  gpr?: Omit<GprOptions, 'seed' | 'optimize' | 'theta'>;
   /** Re-optimise hyper-parameters at every new point up to this many points (default 30)... */
   refitAllUntil?: number;
   /** ...and then every this many new points (default 5). */
@@ -40,8 +43,8 @@ export class GradeModel {
     return this.gp ? String(this.gp.kernel) : '(unfitted)';
   }
 
-  /** Fits on the successful evaluations; returns false (model unusable) when the GP cannot be fitted. */
-  fit(learned: readonly EvaluationRecord[]): boolean {
+  /** Fits on the successful evaluations; resolves false (model unusable) when the GP cannot be fitted. */
+  async fit(learned: readonly EvaluationRecord[]): Promise<boolean> {
     const ok = learned.filter((e) => e.status === 'ok');
     if (ok.length === 0) return false;
     this.X = ok.map((e) => this.encoder.encode(e.config));
@@ -50,15 +53,20 @@ export class GradeModel {
     const refit = !this.gp || n <= (this.opts.refitAllUntil ?? 30) || n - this.lastRefitN >= (this.opts.refitEvery ?? 5);
     const base = this.opts.gpr ?? {};
     try {
-      const gp = new GaussianProcess({
-        kernel: this.gp && !refit ? this.gp.kernel : (base.kernel ?? autobloxKernel()),
+      const common = {
         normalizeY: base.normalizeY ?? true,
         mean: base.mean ?? 'constant',
         alpha: base.alpha ?? 1e-10,
         restarts: base.restarts ?? 1,
-        optimize: refit,
         seed: this.seed + n,
         ...(base.optimizer ? { optimizer: base.optimizer } : {}),
+      } as const;
+      const theta = refit && !base.kernel ? await fitThetaOffThread(common, this.X, y) : undefined;
+      const gp = new GaussianProcess({
+        kernel: this.gp && !refit ? this.gp.kernel : (base.kernel ?? autobloxKernel()),
+        ...common,
+        optimize: refit,
+        ...(theta ? { theta } : {}),
       });
       gp.fit(this.X, y);
       this.gp = gp;

@@ -1,5 +1,7 @@
 /**
- * The adaptive planner on a worker thread (a TaskThread, src/util/task-thread.ts).
+ * The search's model fits on a worker thread (a TaskThread,
+ * src/util/task-thread.ts): the adaptive planner, and the optimiser of the
+ * learnedssd searcher's Gaussian process (model.ts).
  * Each proposal fits a Gaussian process with one length scale per parameter
  * (surrogate.ts): about 200 ms of CPU on the ssd space, which on the event
  * loop held every request a server answered meanwhile (/v1/health p99 207.7 ms
@@ -11,8 +13,13 @@
  * constraints (functions) rebuilt on the thread from the space's `origin`
  * and checked to be the same rules by name and description. A planner or a
  * space the thread cannot rebuild (a test's own) is planned where it is.
+ * The learnedssd model sends its data and options; the thread returns the
+ * hyper-parameters exactly as its optimiser found them, and the model is
+ * factorised with them on the loop (milliseconds), ending where a fit there
+ * would have.
  */
 import { ERR_SEARCH } from '../errors.js';
+import { GaussianProcess, type GprOptions } from '../gpr/gpr.js';
 import type { ConfigSpace, SpaceOrigin } from '../space/types.js';
 import { isTaskThread, serveTasks, TaskThread } from '../util/task-thread.js';
 import { AdaptiveSearch, type AdaptiveOptions } from './adaptive.js';
@@ -30,7 +37,13 @@ interface SpaceData {
 }
 
 type Input = Omit<PlanInput, 'space'> & { space: SpaceData };
-type Task = { op: 'propose'; adaptive: AdaptiveOptions; input: Input; k: number } | { op: 'relevance'; adaptive: AdaptiveOptions; input: Input };
+/** A Gaussian process's options that cross as data: the default kernel (the thread builds its own), no prior function. */
+export type GprData = Omit<GprOptions, 'kernel' | 'prior' | 'theta' | 'optimize'>;
+
+type Task =
+  | { op: 'propose'; adaptive: AdaptiveOptions; input: Input; k: number }
+  | { op: 'relevance'; adaptive: AdaptiveOptions; input: Input }
+  | { op: 'gpr-theta'; opts: GprData; X: Float64Array[]; y: number[] };
 
 const MARK = 'ssdtune-plan-thread';
 
@@ -53,6 +66,7 @@ async function rebuild(d: SpaceData): Promise<ConfigSpace> {
 
 if (isTaskThread(MARK)) {
   serveTasks<Task>(async (t) => {
+    if (t.op === 'gpr-theta') return new GaussianProcess({ ...t.opts, optimize: true }).fit(t.X, t.y).theta;
     const input: PlanInput = { ...t.input, space: await rebuild(t.input.space) };
     const planner = new AdaptiveSearch(t.adaptive);
     return t.op === 'propose' ? planner.propose(input, t.k) : planner.parameterRelevance(input);
@@ -84,6 +98,15 @@ export async function relevanceOffThread(planner: Planner, input: PlanInput): Pr
   const c = crossing(planner, input);
   if (!c) return planner.parameterRelevance?.(input);
   return thread.run({ op: 'relevance', ...c });
+}
+
+/**
+ * The log hyper-parameters an optimising fit of a Gaussian process with the
+ * default kernel finds on (X, y), exactly, found off the event loop; undefined
+ * when the kernel has none. Pass them as `theta` to fit the same model here.
+ */
+export function fitThetaOffThread(opts: GprData, X: Float64Array[], y: number[]): Promise<Float64Array | undefined> {
+  return thread.run({ op: 'gpr-theta', opts, X, y });
 }
 
 /** Stop the thread (a process that ends on its own need not). */

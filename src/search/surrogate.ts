@@ -34,7 +34,10 @@ export interface Observation {
  * them, and they are what the last evaluations of a search resolve).
  */
 export function robustScale(ys: readonly number[]): { z: Float64Array; toZ: (y: number) => number } {
-  const s = [...ys].sort((a, b) => a - b);
+  // Quartiles of the distinct values: configurations that differ only in parameters with no effect repeat
+  // one value (often the baseline's 0) many times, which makes the interquartile range 0; nothing would be
+  // clipped and one overloaded configuration would set the whole scale (the ssd space's small searches).
+  const s = [...new Set(ys)].sort((a, b) => a - b);
   const q = (f: number): number => s[Math.min(s.length - 1, Math.max(0, Math.round(f * (s.length - 1))))]!;
   const iqr = q(0.75) - q(0.25);
   const floor = iqr > 0 ? q(0.25) - 3 * iqr : -Infinity;

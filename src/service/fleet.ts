@@ -28,12 +28,13 @@ import { newId } from '../confdb/ids.js';
 import type { AgentRecord, ConfigRecord, JobRecord, PinRecord, TraceRecord } from '../confdb/records.js';
 import { ERR_NOT_FOUND, ERR_USAGE } from '../errors.js';
 import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
-import { embedWindows, identify, profileWorkload, type EmbeddedStreams, type Identification, type KnownWorkload } from '../ml/identify.js';
-import type { SimilarityModel } from '../ml/model-io.js';
+import { identify, profileWorkload, type EmbeddedStreams, type Identification, type KnownWorkload } from '../ml/identify.js';
+import type { SimilarityInfo } from '../ml/model-io.js';
+import { embedOffThread } from '../ml/worker.js';
 import type { Service } from './context.js';
 import { ACTIVE_JOB_STATES } from './queue.js';
 import { keepTraceBytes, storeUpload } from './traces.js';
-import { similarityModel } from './identify.js';
+import { similarityInfo } from './identify.js';
 import { canonicalJson } from '../util/canonical-json.js';
 import { FollowingWorkloadStore, workloadRecord } from './workload-store.js';
 
@@ -124,14 +125,14 @@ export function fleetSearchKey(workloadId: string, deviceClass: string): string 
 
 /** Identify (registering a new workload: register()), pick what to apply, record the agent's status when it changed. */
 export async function report(svc: Service, r: AgentReport): Promise<Recommendation> {
-  const model = await similarityModel(svc.settings.modelDir);
+  const model = similarityInfo(svc.settings.modelDir);
   checkReport(r, model.meta.windowSize);
   let known = caches.get(svc.db);
   if (!known) caches.set(svc.db, (known = new FollowingWorkloadStore(model.meta.windowSize, model.id)));
   const cache = known;
-  // The windows' embeddings once: every identification below and a new workload's profile share them.
-  // The report's windows are one device stream (ml/identify.ts).
-  const embedded = [embedWindows(model, r.descriptors)];
+  // The windows' embeddings once, on the ML worker: every identification below and a new workload's profile
+  // share them. The report's windows are one device stream (ml/identify.ts).
+  const embedded = [await embedOffThread(svc.settings.modelDir, r.descriptors)];
   let ident = await identify(model, [r.descriptors], { list: () => cache.list(svc.db) }, { embedded });
   let created = false;
   if (ident.kind !== 'known') ({ ident, created } = await register(svc, model, cache, r, embedded));
@@ -163,7 +164,7 @@ export async function report(svc: Service, r: AgentReport): Promise<Recommendati
  * compared again (no second pass through the network), so registrations of
  * different workloads queue only for a few queries and one comparison.
  */
-async function register(svc: Service, model: SimilarityModel, cache: FollowingWorkloadStore, r: AgentReport, embedded: EmbeddedStreams): Promise<{ ident: Identification; created: boolean }> {
+async function register(svc: Service, model: SimilarityInfo, cache: FollowingWorkloadStore, r: AgentReport, embedded: EmbeddedStreams): Promise<{ ident: Identification; created: boolean }> {
   const identifyIn = (list: () => Promise<readonly KnownWorkload[]>) => identify(model, [r.descriptors], { list }, { embedded });
   let pending = registering.get(svc.db);
   if (!pending) registering.set(svc.db, (pending = new Map()));

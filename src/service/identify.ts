@@ -7,7 +7,7 @@
 import { ERR_FEATURES_TOO_SHORT } from '../errors.js';
 import type { DescribedTrace } from '../ml/characterise.js';
 import { identify, type Identification, type Method } from '../ml/identify.js';
-import { loadSimilarityModel, type SimilarityModel } from '../ml/model-io.js';
+import { loadSimilarityInfo, type SimilarityInfo } from '../ml/model-io.js';
 import { describeOffThread, embedOffThread } from '../ml/worker.js';
 import type { Service } from './context.js';
 import { ConfDBWorkloadStore } from './workload-store.js';
@@ -16,14 +16,19 @@ export type { Identification } from '../ml/identify.js';
 export type IdentifyMethod = Method;
 export const IDENTIFY_METHODS: readonly IdentifyMethod[] = ['network', 'pca'];
 
-let modelCache: { dir: string; model: Promise<SimilarityModel> } | undefined;
-export function similarityModel(dir: string): Promise<SimilarityModel> {
-  if (!modelCache || modelCache.dir !== dir) modelCache = { dir, model: loadSimilarityModel(dir) };
-  return modelCache.model;
+let modelCache: { dir: string; info: SimilarityInfo } | undefined;
+/**
+ * The similarity model's metadata and fingerprint. The network itself is
+ * loaded (TF.js, its backend and weights) and run by the ML worker only:
+ * the first identification used to build it on the event loop.
+ */
+export function similarityInfo(dir: string): SimilarityInfo {
+  if (!modelCache || modelCache.dir !== dir) modelCache = { dir, info: loadSimilarityInfo(dir) };
+  return modelCache.info;
 }
 
 export interface DescribedForIdentification {
-  model: SimilarityModel;
+  model: SimilarityInfo;
   described: DescribedTrace;
   /** The trace's format, as sniffed or forced. */
   format: string;
@@ -44,7 +49,7 @@ export async function identifyTrace(
   tracePath: string,
   o: { format?: string; method?: IdentifyMethod; purpose: string; signal?: AbortSignal },
 ): Promise<DescribedForIdentification> {
-  const model = await similarityModel(svc.settings.modelDir);
+  const model = similarityInfo(svc.settings.modelDir);
   const windowSize = model.meta.windowSize;
   // Reading, describing (per device, as training does: ml/data.ts) and the network's pass over every
   // window run on the ML worker: the server keeps answering meanwhile.

@@ -14,7 +14,7 @@ import type { Metrics, WorkloadRef } from '../evaluators/types.js';
 import type { Configuration } from '../space/types.js';
 import { clusterLabelOffThread } from '../ml/worker.js';
 import { profileWorkload, type Identification } from '../ml/identify.js';
-import { openTrace } from '../readers/registry.js';
+import { openTraceOffThread } from '../readers/off-thread.js';
 import { makeSearcher, parseRecord, runSearch, type SearchRecord } from '../search/search.js';
 import { runMultiFidelity, splitBudget } from '../search/fidelity.js';
 import { progressText, type ProgressParts } from './progress-text.js';
@@ -149,7 +149,8 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
   const resume = checkpoint?.search ? parseRecord(checkpoint.search, 'job checkpoint') : undefined;
   const workloadId = known?.id ?? checkpoint?.workloadId ?? newId();
   const name = known?.name ?? req.name ?? path.basename(tracePath);
-  const ref: WorkloadRef = { name: `${name} (${workloadId})`, open: () => openTrace(tracePath, readOpts) };
+  // Each evaluation reads the trace on a reader thread: parsing it on the event loop held up every request meanwhile.
+  const ref: WorkloadRef = { name: `${name} (${workloadId})`, open: () => openTraceOffThread(tracePath, readOpts) };
   const common = { space, evaluator, seed: req.seed, ...(ctl.signal ? { signal: ctl.signal } : {}) };
   const fraction = req.screenFraction;
   let screened: SearchRecord | undefined;

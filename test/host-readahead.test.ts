@@ -401,15 +401,18 @@ test('readahead model and live replay agree across replay intensities (recorded,
           }
         }
         // Intensity ranks the replays the same way: throughput grows from recorded to 4x, 20x and closed loop in both.
+        // The device's ceiling here is what its fastest replay reached (on a loaded machine the loop device's CPU
+        // sets it, well below the calibrated model's): a lower intensity that no longer delivers its arrivals, or
+        // whose arrivals already come within 20% of that ceiling, leaves a higher one no room to go faster, and a tie
+        // there says nothing about the model. Below the ceiling the ranking must hold.
+        const ceiling = Math.max(...rows.map((r) => r.best));
         for (let i = 1; i < rows.length; i++) {
           const [a, b] = [rows[i - 1]!, rows[i]!];
           if (!(b.model.throughputBps > 1.5 * a.model.throughputBps)) continue;
-          // Where the live replay at the lower intensity no longer delivers its arrivals, it is already at the
-          // device's ceiling (on a loaded machine the loop device's CPU sets it), and a higher intensity cannot go
-          // faster: a tie there says nothing about the model. Below that ceiling the ranking must hold.
           const aSpeed = a.name === '4x' ? 4 : a.name === '20x' ? 20 : 1;
-          if (a.best > 0.7 * offered * aSpeed) assert.ok(await holds(() => b.best > a.best, [b]), `${wname} ra=${ra}: ${b.name} vs ${a.name}\n${why()}`);
-          else report.push(`${wname} ra=${ra}: ${a.name} live at the device's ceiling (${(a.best / 1e6).toFixed(0)} MB/s of ${((offered * aSpeed) / 1e6).toFixed(0)} offered): ${b.name} vs ${a.name} not ranked`);
+          const aOffered = offered * aSpeed;
+          if (a.best > 0.7 * aOffered && aOffered < 0.8 * ceiling) assert.ok(await holds(() => b.best > a.best, [b]), `${wname} ra=${ra}: ${b.name} vs ${a.name}\n${why()}`);
+          else report.push(`${wname} ra=${ra}: ${a.name} live at or near the device's ceiling (${(a.best / 1e6).toFixed(0)} MB/s, ${(aOffered / 1e6).toFixed(0)} offered, ceiling ${(ceiling / 1e6).toFixed(0)}): ${b.name} vs ${a.name} not ranked`);
         }
       }
     }

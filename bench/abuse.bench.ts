@@ -145,7 +145,9 @@ export async function run(): Promise<void> {
     const h = p99(all.samples.slice(from));
     const ok = res.ok && (!rssBound || peak < RSS_GOAL);
     rows.push({ attack: name, peakRss: peak, answer: res.answer, ok, healthP99: h });
-    console.log(`${name.padEnd(50)} ${(peak / MiB).toFixed(0).padStart(5)} MiB${rssBound ? ' ' : '*'} health p99 ${h.toFixed(1).padStart(7)} ms  ${ok ? 'ok  ' : 'FAIL'}  ${res.answer}`);
+    console.log(
+      `${name.padEnd(50)} ${(peak / MiB).toFixed(0).padStart(5)} MiB${rssBound ? ' ' : '*'} health p99 ${h.toFixed(1).padStart(7)} ms  ${ok ? 'ok  ' : 'FAIL'}  ${res.answer}`,
+    );
   };
 
   const upload = async (file: string, name: string): Promise<Answer & { id?: string }> => {
@@ -171,7 +173,10 @@ export async function run(): Promise<void> {
       const j = (await (await fetch(`${s.url}/v1/jobs/${job.id}`)).json()) as { status: string; error?: string; errorCode?: string };
       if (!['queued', 'running'].includes(j.status)) {
         const code = j.errorCode ?? /\[?(SSDTUNE_[A-Z_]+)\]?/.exec(j.error ?? '')?.[1];
-        return { answer: `job ${j.status}${code ? ` ${code}` : ''}: ${(j.error ?? '').slice(0, 90)}`, ok: j.status === 'failed' && /SSDTUNE_TRACE_LIMIT|limit/.test(`${code} ${j.error}`) };
+        return {
+          answer: `job ${j.status}${code ? ` ${code}` : ''}: ${(j.error ?? '').slice(0, 90)}`,
+          ok: j.status === 'failed' && /SSDTUNE_TRACE_LIMIT|limit/.test(`${code} ${j.error}`),
+        };
       }
       if (Date.now() > until) return { answer: `job still ${j.status} after 300 s`, ok: false };
       await new Promise((r) => setTimeout(r, 250));
@@ -183,18 +188,25 @@ export async function run(): Promise<void> {
     const seed = await upload(path.join(PROJECT_ROOT, 'traces', 'msr_hm_0_sample1000.csv'), 'seed.csv');
     const countKinds = async () => {
       const out: Record<string, number> = {};
-      for (const k of ['traces', 'jobs', 'configs', 'workloads']) out[k] = ((await (await fetch(`${s.url}/v1/${k}?limit=10000`, { headers: auth })).json()) as { items: unknown[] }).items.length;
+      for (const k of ['traces', 'jobs', 'configs', 'workloads'])
+        out[k] = ((await (await fetch(`${s.url}/v1/${k}?limit=10000`, { headers: auth })).json()) as { items: unknown[] }).items.length;
       return out;
     };
-    const seedJob = (await (await fetch(`${s.url}/v1/jobs`, { method: 'POST', headers: json, body: JSON.stringify({ traceId: seed.id, budget: 4 }) })).json()) as { job: { id: string } };
+    const seedJob = (await (
+      await fetch(`${s.url}/v1/jobs`, { method: 'POST', headers: json, body: JSON.stringify({ traceId: seed.id, budget: 4 }) })
+    ).json()) as { job: { id: string } };
     for (let i = 0; i < 600; i++) {
       const j = (await (await fetch(`${s.url}/v1/jobs/${seedJob.job.id}`)).json()) as { status: string };
       if (!['queued', 'running'].includes(j.status)) break;
       await new Promise((r) => setTimeout(r, 250));
     }
     const before = await countKinds();
-    console.log(`load average at start: ${load0}; server pid ${pid}, RSS ${(rssOf(pid) / MiB).toFixed(0)} MiB after a first tune; stored: ${JSON.stringify(before)}`);
-    console.log(`${'attack'.padEnd(50)} ${'peak RSS'.padStart(9)}  ${'health p99'.padStart(18)}  verdict / answer   (* RSS reported, not held to ${RSS_GOAL / MiB} MiB)`);
+    console.log(
+      `load average at start: ${load0}; server pid ${pid}, RSS ${(rssOf(pid) / MiB).toFixed(0)} MiB after a first tune; stored: ${JSON.stringify(before)}`,
+    );
+    console.log(
+      `${'attack'.padEnd(50)} ${'peak RSS'.padStart(9)}  ${'health p99'.padStart(18)}  verdict / answer   (* RSS reported, not held to ${RSS_GOAL / MiB} MiB)`,
+    );
 
     // 1. Decompression bombs: 1 GiB of zeros in each codec (item 1).
     const zeros = (codec: string, args: string[]): string => {
@@ -202,7 +214,12 @@ export async function run(): Promise<void> {
       execFileSync('bash', ['-c', `head -c 1G /dev/zero | ${[codec, ...args].join(' ')} > ${out}`]);
       return out;
     };
-    for (const [codec, args, ext] of [['bzip2', ['-9'], 'bz2'], ['xz', ['-0', '-T1'], 'xz'], ['zstd', ['-19', '-q'], 'zst'], ['gzip', ['-9'], 'gz']] as const) {
+    for (const [codec, args, ext] of [
+      ['bzip2', ['-9'], 'bz2'],
+      ['xz', ['-0', '-T1'], 'xz'],
+      ['zstd', ['-19', '-q'], 'zst'],
+      ['gzip', ['-9'], 'gz'],
+    ] as const) {
       let file: string;
       try {
         file = zeros(codec, [...args]);
@@ -228,7 +245,9 @@ export async function run(): Promise<void> {
       return { answer: `${a.status} ${a.code ?? ''}${leaked ? ' LEAKS CONTENT' : ''}`, ok: !!a.code && a.status >= 400 && !leaked };
     });
     await attack('register /etc/nonexistent (existence probe)', async () => {
-      const a = await answerOf(await fetch(`${s.url}/v1/traces/register`, { method: 'POST', headers: json, body: JSON.stringify({ path: '/etc/ssdtune-nonexistent' }) }));
+      const a = await answerOf(
+        await fetch(`${s.url}/v1/traces/register`, { method: 'POST', headers: json, body: JSON.stringify({ path: '/etc/ssdtune-nonexistent' }) }),
+      );
       const b = await answerOf(await fetch(`${s.url}/v1/traces/register`, { method: 'POST', headers: json, body: JSON.stringify({ path: '/etc/hostname' }) }));
       const same = a.status === b.status && a.code === b.code;
       return { answer: `${a.status} ${a.code} vs ${b.status} ${b.code}${same ? '' : ' (tells them apart)'}`, ok: same && !!a.code };
@@ -247,83 +266,121 @@ export async function run(): Promise<void> {
 
     // 5. The token (item 4).
     await attack('POST with "Bearer \\xa0"', async () => {
-      const a = await answerOf(await fetch(`${s.url}/v1/jobs`, { method: 'POST', headers: { authorization: 'Bearer \xa0', 'content-type': 'application/json' }, body: '{}' }));
+      const a = await answerOf(
+        await fetch(`${s.url}/v1/jobs`, { method: 'POST', headers: { authorization: 'Bearer \xa0', 'content-type': 'application/json' }, body: '{}' }),
+      );
       return { answer: `${a.status} ${a.code}`, ok: a.status === 401 && a.code === 'SSDTUNE_UNAUTHORIZED' };
     });
 
     // 6. Job flooding (item 10).
-    await attack('20 identical concurrent job submissions', async () => {
-      const rs = await Promise.all(Array.from({ length: 20 }, () => fetch(`${s.url}/v1/jobs`, { method: 'POST', headers: json, body: JSON.stringify({ traceId: seed.id, budget: 7777 }) }).then((r) => r.json() as Promise<{ job: { id: string } }>)));
-      const ids = new Set(rs.map((r) => r.job.id));
-      await fetch(`${s.url}/v1/jobs/${[...ids][0]}/cancel`, { method: 'POST', headers: auth });
-      return { answer: `${ids.size} job(s)`, ok: ids.size === 1 };
-    }, false);
-    await attack('1000 distinct job submissions', async () => {
-      const codes = new Map<string, number>();
-      const made: string[] = [];
-      for (let b = 100; b < 1100; b++) {
-        const r = await fetch(`${s.url}/v1/jobs`, { method: 'POST', headers: json, body: JSON.stringify({ traceId: seed.id, budget: b }) });
-        const a = (await r.json()) as { job?: { id: string }; error?: { code: string } };
-        if (a.job) made.push(a.job.id);
-        const k = `${r.status}${a.error ? ` ${a.error.code}` : ''}`;
-        codes.set(k, (codes.get(k) ?? 0) + 1);
-      }
-      for (const id of made) await fetch(`${s.url}/v1/jobs/${id}/cancel`, { method: 'POST', headers: auth });
-      return { answer: [...codes].map(([c, n]) => `${n}x ${c}`).join(', '), ok: [...codes.keys()].some((k) => k.startsWith('429 SSDTUNE_QUEUE_FULL')) };
-    }, false);
+    await attack(
+      '20 identical concurrent job submissions',
+      async () => {
+        const rs = await Promise.all(
+          Array.from({ length: 20 }, () =>
+            fetch(`${s.url}/v1/jobs`, { method: 'POST', headers: json, body: JSON.stringify({ traceId: seed.id, budget: 7777 }) }).then(
+              (r) => r.json() as Promise<{ job: { id: string } }>,
+            ),
+          ),
+        );
+        const ids = new Set(rs.map((r) => r.job.id));
+        await fetch(`${s.url}/v1/jobs/${[...ids][0]}/cancel`, { method: 'POST', headers: auth });
+        return { answer: `${ids.size} job(s)`, ok: ids.size === 1 };
+      },
+      false,
+    );
+    await attack(
+      '1000 distinct job submissions',
+      async () => {
+        const codes = new Map<string, number>();
+        const made: string[] = [];
+        for (let b = 100; b < 1100; b++) {
+          const r = await fetch(`${s.url}/v1/jobs`, { method: 'POST', headers: json, body: JSON.stringify({ traceId: seed.id, budget: b }) });
+          const a = (await r.json()) as { job?: { id: string }; error?: { code: string } };
+          if (a.job) made.push(a.job.id);
+          const k = `${r.status}${a.error ? ` ${a.error.code}` : ''}`;
+          codes.set(k, (codes.get(k) ?? 0) + 1);
+        }
+        for (const id of made) await fetch(`${s.url}/v1/jobs/${id}/cancel`, { method: 'POST', headers: auth });
+        return { answer: [...codes].map(([c, n]) => `${n}x ${c}`).join(', '), ok: [...codes.keys()].some((k) => k.startsWith('429 SSDTUNE_QUEUE_FULL')) };
+      },
+      false,
+    );
 
     // 7. CPU-heavy work while health is probed (item 14): an ssd tune of a 4 MB trace (identification,
     //    characterisation and the search); the verdict is the health p99 while it ran.
-    await attack('ssd tune job (msnfs 4 MB, budget 8), health p99', async () => {
-      const up = await upload(path.join(PROJECT_ROOT, 'traces', 'msps_msnfs_30s.trace'), 'msnfs.trace');
-      const from = all.samples.length;
-      const sub = await fetch(`${s.url}/v1/jobs`, { method: 'POST', headers: json, body: JSON.stringify({ traceId: up.id, budget: 8 }) });
-      const { job } = (await sub.json()) as { job: { id: string } };
-      let j: { status: string; error?: string } = { status: 'queued' };
-      while (['queued', 'running'].includes(j.status)) {
-        await new Promise((r) => setTimeout(r, 250));
-        j = (await (await fetch(`${s.url}/v1/jobs/${job.id}`)).json()) as typeof j;
-      }
-      const h = p99(all.samples.slice(from));
-      return { answer: `job ${j.status}${j.error ? `: ${j.error.slice(0, 60)}` : ''}; health p99 ${h.toFixed(1)} ms`, ok: j.status === 'done' && h < HEALTH_GOAL_MS };
-    }, false);
+    await attack(
+      'ssd tune job (msnfs 4 MB, budget 8), health p99',
+      async () => {
+        const up = await upload(path.join(PROJECT_ROOT, 'traces', 'msps_msnfs_30s.trace'), 'msnfs.trace');
+        const from = all.samples.length;
+        const sub = await fetch(`${s.url}/v1/jobs`, { method: 'POST', headers: json, body: JSON.stringify({ traceId: up.id, budget: 8 }) });
+        const { job } = (await sub.json()) as { job: { id: string } };
+        let j: { status: string; error?: string } = { status: 'queued' };
+        while (['queued', 'running'].includes(j.status)) {
+          await new Promise((r) => setTimeout(r, 250));
+          j = (await (await fetch(`${s.url}/v1/jobs/${job.id}`)).json()) as typeof j;
+        }
+        const h = p99(all.samples.slice(from));
+        return {
+          answer: `job ${j.status}${j.error ? `: ${j.error.slice(0, 60)}` : ''}; health p99 ${h.toFixed(1)} ms`,
+          ok: j.status === 'done' && h < HEALTH_GOAL_MS,
+        };
+      },
+      false,
+    );
 
     // 8. Exposure (item 8): a rebinding Host header; a non-loopback bind without --expose; reads of an exposed server.
-    await attack('GET /v1/audit with Host: rebind.attacker.example', async () => {
-      const { request } = await import('node:http');
-      const u = new URL(s.url);
-      const a = await new Promise<Answer>((resolve, reject) => {
-        const req = request({ host: u.hostname, port: u.port, path: '/v1/audit', headers: { host: 'rebind.attacker.example' } }, (res) => {
-          let body = '';
-          res.on('data', (d: Buffer) => (body += d.toString()));
-          res.on('end', () => resolve({ status: res.statusCode!, code: (JSON.parse(body) as { error?: { code: string } }).error?.code }));
+    await attack(
+      'GET /v1/audit with Host: rebind.attacker.example',
+      async () => {
+        const { request } = await import('node:http');
+        const u = new URL(s.url);
+        const a = await new Promise<Answer>((resolve, reject) => {
+          const req = request({ host: u.hostname, port: u.port, path: '/v1/audit', headers: { host: 'rebind.attacker.example' } }, (res) => {
+            let body = '';
+            res.on('data', (d: Buffer) => (body += d.toString()));
+            res.on('end', () => resolve({ status: res.statusCode!, code: (JSON.parse(body) as { error?: { code: string } }).error?.code }));
+          });
+          req.on('error', reject);
+          req.end();
         });
-        req.on('error', reject);
-        req.end();
-      });
-      return { answer: `${a.status} ${a.code ?? ''}`, ok: a.status === 421 && a.code === 'SSDTUNE_HOST_NOT_ALLOWED' };
-    }, false);
-    await attack('serve --host 0.0.0.0 without --expose; exposed reads', async () => {
-      const other = path.join(work, 'exposed');
-      const r = spawnSync(process.execPath, [CLI, 'serve', '--data-dir', other, '--port', '0', '--host', '0.0.0.0'], { encoding: 'utf8', timeout: 60_000 });
-      const refused = /\[(SSDTUNE_[A-Z_]+)\]/.exec(r.stderr)?.[1];
-      const e = await startServe(other, ['--host', '0.0.0.0', '--expose']);
-      try {
-        const codes = await Promise.all(['/v1/audit', '/v1/traces', '/v1/devices', '/metrics'].map(async (route) => (await answerOf(await fetch(`${e.url}${route}`))).code));
-        const all401 = codes.every((c) => c === 'SSDTUNE_UNAUTHORIZED');
-        return { answer: `plain: exit ${r.status} ${refused ?? ''}; --expose: 4 reads without token: ${all401 ? '401 SSDTUNE_UNAUTHORIZED' : codes.join(',')}`, ok: r.status === 2 && refused === 'SSDTUNE_SERVE_EXPOSED' && all401 };
-      } finally {
-        e.child.kill('SIGTERM');
-        await new Promise((res) => e.child.once('exit', res));
-      }
-    }, false);
+        return { answer: `${a.status} ${a.code ?? ''}`, ok: a.status === 421 && a.code === 'SSDTUNE_HOST_NOT_ALLOWED' };
+      },
+      false,
+    );
+    await attack(
+      'serve --host 0.0.0.0 without --expose; exposed reads',
+      async () => {
+        const other = path.join(work, 'exposed');
+        const r = spawnSync(process.execPath, [CLI, 'serve', '--data-dir', other, '--port', '0', '--host', '0.0.0.0'], { encoding: 'utf8', timeout: 60_000 });
+        const refused = /\[(SSDTUNE_[A-Z_]+)\]/.exec(r.stderr)?.[1];
+        const e = await startServe(other, ['--host', '0.0.0.0', '--expose']);
+        try {
+          const codes = await Promise.all(
+            ['/v1/audit', '/v1/traces', '/v1/devices', '/metrics'].map(async (route) => (await answerOf(await fetch(`${e.url}${route}`))).code),
+          );
+          const all401 = codes.every((c) => c === 'SSDTUNE_UNAUTHORIZED');
+          return {
+            answer: `plain: exit ${r.status} ${refused ?? ''}; --expose: 4 reads without token: ${all401 ? '401 SSDTUNE_UNAUTHORIZED' : codes.join(',')}`,
+            ok: r.status === 2 && refused === 'SSDTUNE_SERVE_EXPOSED' && all401,
+          };
+        } finally {
+          e.child.kill('SIGTERM');
+          await new Promise((res) => e.child.once('exit', res));
+        }
+      },
+      false,
+    );
 
     const after = await countKinds();
     const lost = Object.keys(before).filter((k) => after[k]! < before[k]!);
     await all.end();
     const overall = p99(all.samples);
     console.log(`stored after: ${JSON.stringify(after)}; ${lost.length ? `LOST: ${lost.join(', ')}` : 'nothing lost'}`);
-    console.log(`health: ${all.samples.length} probes, ${all.failures} failed, p99 ${overall.toFixed(1)} ms (goal < ${HEALTH_GOAL_MS} ms) ${overall < HEALTH_GOAL_MS && all.failures === 0 ? 'ok' : 'MISSED'}`);
+    console.log(
+      `health: ${all.samples.length} probes, ${all.failures} failed, p99 ${overall.toFixed(1)} ms (goal < ${HEALTH_GOAL_MS} ms) ${overall < HEALTH_GOAL_MS && all.failures === 0 ? 'ok' : 'MISSED'}`,
+    );
     console.log(`attacks ok: ${rows.filter((r) => r.ok).length}/${rows.length}; load average at end: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
   } finally {
     await all.end();

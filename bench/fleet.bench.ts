@@ -48,7 +48,11 @@ const CLI = path.join(ROOT, 'dist/src/cli/main.js');
 const WORKER = path.join(ROOT, 'dist/bench/fleet-worker.js');
 const TRACES = path.join(ROOT, 'traces');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+const load = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 const pct = (xs: number[], p: number) => {
   const s = xs.slice().sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
@@ -63,7 +67,9 @@ function rng(seed: number) {
 
 async function realWorkloads(windowSize: number): Promise<{ name: string; windows: number[][] }[]> {
   const out: { name: string; windows: number[][] }[] = [];
-  for (const f of readdirSync(TRACES).filter((f) => /\.(trace|trace\.xz|csv)$/.test(f)).sort()) {
+  for (const f of readdirSync(TRACES)
+    .filter((f) => /\.(trace|trace\.xz|csv)$/.test(f))
+    .sort()) {
     const file = path.join(TRACES, f);
     try {
       const d = await describeTrace(await openTrace(file), { size: windowSize, source: file });
@@ -78,7 +84,7 @@ async function realWorkloads(windowSize: number): Promise<{ name: string; window
 /** `n` stored workloads far from the real ones (random points of the embedding sphere): the store the agents are identified against. */
 async function seedWorkloads(db: ConfDB, n: number, dim: number, windowSize: number, modelId: string | undefined): Promise<void> {
   const r = rng(n);
-  for (let done = 0; done < n; ) {
+  for (let done = 0; done < n;) {
     const ops = [];
     for (let i = 0; i < 1000 && done < n; i++, done++) {
       const e = Array.from({ length: dim }, () => r.normal());
@@ -132,7 +138,9 @@ async function partA(pgs: PostgresServer): Promise<void> {
   const windowSize = model.meta.windowSize;
   const real = await realWorkloads(windowSize);
   const dim = model.meta.shape.embedding;
-  console.log(`(a) agents: descriptors from ${real.length} real workloads (${real.map((w) => w.name).join(', ')}), 8 windows of ${windowSize} requests, 2% noise; 64 requests in flight`);
+  console.log(
+    `(a) agents: descriptors from ${real.length} real workloads (${real.map((w) => w.name).join(', ')}), 8 windows of ${windowSize} requests, 2% noise; 64 requests in flight`,
+  );
   // Two ways to drive the agents. "paced": they arrive at a fixed rate (1,000 agents within 10 s, as a
   // cron firing on every host at once spreads out), and the latency is what one agent waits. "saturated":
   // 64 requests always in flight, which measures throughput; its latency is mostly queueing (64 / obs/s).
@@ -163,14 +171,25 @@ async function partA(pgs: PostgresServer): Promise<void> {
             const w = real[i % real.length]!;
             const at = Math.floor(r.u() * Math.max(1, w.windows.length - 8));
             const descriptors = w.windows.slice(at, at + 8).map((v) => v.map((x) => x * (1 + 0.02 * r.normal())));
-            return { host: `agent${i}`, device: 'nvme0n1', deviceClass: { model: 'bench', capacityBytes: 1e12, rotational: false, queues: 4, kernel: os.release() }, windowSize, descriptors, applied: { read_ahead_kb: '128' } };
+            return {
+              host: `agent${i}`,
+              device: 'nvme0n1',
+              deviceClass: { model: 'bench', capacityBytes: 1e12, rotational: false, queues: 4, kernel: os.release() },
+              windowSize,
+              descriptors,
+              applied: { read_ahead_kb: '128' },
+            };
           });
           let created = 0;
           const createdMs: number[] = [];
           const post = async (i: number) => {
             const s = servers[i % servers.length]!;
             const t0 = performance.now();
-            const res = await fetch(s.url + '/v1/fleet/reports', { method: 'POST', headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' }, body: JSON.stringify(reports[i]) });
+            const res = await fetch(s.url + '/v1/fleet/reports', {
+              method: 'POST',
+              headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' },
+              body: JSON.stringify(reports[i]),
+            });
             const body = (await res.json()) as { workload?: { created?: boolean } };
             if (!res.ok) throw new Error(`report ${i}: HTTP ${res.status}`);
             const ms = performance.now() - t0;
@@ -189,9 +208,11 @@ async function partA(pgs: PostgresServer): Promise<void> {
           const t0 = performance.now();
           if (drive === 'saturated') {
             let next = 0;
-            await Promise.all(Array.from({ length: 64 }, async () => {
-              while (next < agents) lat.push(await post(next++));
-            }));
+            await Promise.all(
+              Array.from({ length: 64 }, async () => {
+                while (next < agents) lat.push(await post(next++));
+              }),
+            );
           } else {
             const pending: Promise<void>[] = [];
             let due = 0;
@@ -205,7 +226,9 @@ async function partA(pgs: PostgresServer): Promise<void> {
           }
           const secs = (performance.now() - t0) / 1000;
           const cpu = servers.reduce((a, s) => a + cpuSeconds(s.proc.pid!), 0) - cpuBefore;
-          console.log(`${engine.padEnd(9)} ${String(instances).padStart(9)} ${String(stored).padStart(7)} ${String(agents).padStart(7)}  ${drive.padEnd(9)} ${(agents / secs).toFixed(0).padStart(6)} ${pct(lat, 50).toFixed(1).padStart(8)} ${pct(lat, 99).toFixed(1).padStart(8)} ${String(created).padStart(8)} ${`${lat.filter((ms) => ms > 50).length} (${createdMs.filter((ms) => ms > 50).length})`.padStart(17)} ${cpu.toFixed(1).padStart(13)}  ${load()}`);
+          console.log(
+            `${engine.padEnd(9)} ${String(instances).padStart(9)} ${String(stored).padStart(7)} ${String(agents).padStart(7)}  ${drive.padEnd(9)} ${(agents / secs).toFixed(0).padStart(6)} ${pct(lat, 50).toFixed(1).padStart(8)} ${pct(lat, 99).toFixed(1).padStart(8)} ${String(created).padStart(8)} ${`${lat.filter((ms) => ms > 50).length} (${createdMs.filter((ms) => ms > 50).length})`.padStart(17)} ${cpu.toFixed(1).padStart(13)}  ${load()}`,
+          );
           for (const s of servers) await stopProc(s.proc);
         }
       }
@@ -245,7 +268,10 @@ async function partB(pgs: PostgresServer, redis: RedisServer): Promise<void> {
         const log = path.join(dataDir, `w${logs.length}.log`);
         logs.push(log);
         writeFileSync(log, '');
-        const p = spawn(process.execPath, [WORKER, log], { env: { ...env, SSDTUNE_DATA_DIR: mkdtempSync(path.join(dataDir, 'w-')) }, stdio: ['ignore', 'pipe', 'inherit'] });
+        const p = spawn(process.execPath, [WORKER, log], {
+          env: { ...env, SSDTUNE_DATA_DIR: mkdtempSync(path.join(dataDir, 'w-')) },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
         await new Promise<void>((resolve) => p.stdout!.once('data', () => resolve()));
         return { p, log };
       };
@@ -266,7 +292,9 @@ async function partB(pgs: PostgresServer, redis: RedisServer): Promise<void> {
         }
       })();
       const cpu0 = pool.reduce((a, w) => a + cpuSeconds(w.p.pid!), 0);
-      const outcomes = await Promise.allSettled(Array.from({ length: N }, (_, i) => remote.evaluate({ key: evaluationKey(spec, { i }), spec, config: { i }, workload: 'msr' })));
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: N }, (_, i) => remote.evaluate({ key: evaluationKey(spec, { i }), spec, config: { i }, workload: 'msr' })),
+      );
       const elapsed = (Date.now() - t0) / 1000;
       // The surviving workers' CPU per evaluation (a killed worker's is lost): what the drain costs whatever the load.
       const cpuPerEval = ((pool.reduce((a, w) => a + cpuSeconds(w.p.pid!), 0) - cpu0) / N) * 1000;
@@ -274,7 +302,10 @@ async function partB(pgs: PostgresServer, redis: RedisServer): Promise<void> {
       const results = await db.count('results');
       let starts = 0;
       let worst = 0;
-      for (const log of logs) starts += readFileSync(log, 'utf8').split('\n').filter((l) => l.startsWith('start ')).length;
+      for (const log of logs)
+        starts += readFileSync(log, 'utf8')
+          .split('\n')
+          .filter((l) => l.startsWith('start ')).length;
       for (const k of kills) {
         // What the killed worker had started and not finished: time from the kill to its result.
         const lines = readFileSync(k.log, 'utf8').split('\n');
@@ -289,7 +320,9 @@ async function partB(pgs: PostgresServer, redis: RedisServer): Promise<void> {
       if (workers === 1 && !killEvery) base = rate;
       const linear = base ? rate / (workers * base) : NaN;
       const lost = N - results + outcomes.filter((o) => o.status === 'rejected').length;
-      console.log(`${String(workers).padStart(7)} ${String(kills.length).padStart(6)} ${elapsed.toFixed(1).padStart(10)} ${rate.toFixed(1).padStart(7)} ${(linear * 100).toFixed(0).padStart(9)}% ${String(results).padStart(8)} ${String(lost).padStart(5)} ${String(starts - N).padStart(13)} ${(kills.length ? worst.toFixed(1) : '-').padStart(17)} ${(kills.length ? '-' : cpuPerEval.toFixed(1)).padStart(19)}  ${load()}`);
+      console.log(
+        `${String(workers).padStart(7)} ${String(kills.length).padStart(6)} ${elapsed.toFixed(1).padStart(10)} ${rate.toFixed(1).padStart(7)} ${(linear * 100).toFixed(0).padStart(9)}% ${String(results).padStart(8)} ${String(lost).padStart(5)} ${String(starts - N).padStart(13)} ${(kills.length ? worst.toFixed(1) : '-').padStart(17)} ${(kills.length ? '-' : cpuPerEval.toFixed(1)).padStart(19)}  ${load()}`,
+      );
       await killer;
       for (const w of pool) await stopProc(w.p);
       await remote.close();
@@ -313,20 +346,27 @@ async function partC(): Promise<void> {
         budget: { evaluations: 30 },
         seed,
       });
-      runs.push({ k, seed, grades: rec.evaluations.map((e) => (e.status === 'ok' ? e.objective ?? e.grade ?? -Infinity : -Infinity)) });
+      runs.push({ k, seed, grades: rec.evaluations.map((e) => (e.status === 'ok' ? (e.objective ?? e.grade ?? -Infinity) : -Infinity)) });
     }
   }
   const best = Math.max(...runs.flatMap((r) => r.grades));
   console.log(`best objective over all runs ${best.toFixed(4)}; target 98%: ${(0.98 * best).toFixed(4)}`);
   console.log('batch  evaluations to target (seeds 1,2,3)  mean  rounds');
   for (const k of [1, 2, 4, 8]) {
-    const ns = runs.filter((r) => r.k === k).map((r) => {
-      let m = -Infinity;
-      for (let i = 0; i < r.grades.length; i++) if ((m = Math.max(m, r.grades[i]!)) >= 0.98 * best) return i + 1;
-      return Infinity;
-    });
+    const ns = runs
+      .filter((r) => r.k === k)
+      .map((r) => {
+        let m = -Infinity;
+        for (let i = 0; i < r.grades.length; i++) if ((m = Math.max(m, r.grades[i]!)) >= 0.98 * best) return i + 1;
+        return Infinity;
+      });
     const mean = ns.reduce((s, x) => s + x, 0) / ns.length;
-    console.log(`${String(k).padStart(5)}  ${ns.map((n) => (Number.isFinite(n) ? String(n) : '>30')).join(', ').padEnd(34)}  ${Number.isFinite(mean) ? mean.toFixed(1) : '>30'}  ${Number.isFinite(mean) ? Math.ceil((mean - 1) / k + 1).toString() : '-'}`);
+    console.log(
+      `${String(k).padStart(5)}  ${ns
+        .map((n) => (Number.isFinite(n) ? String(n) : '>30'))
+        .join(', ')
+        .padEnd(34)}  ${Number.isFinite(mean) ? mean.toFixed(1) : '>30'}  ${Number.isFinite(mean) ? Math.ceil((mean - 1) / k + 1).toString() : '-'}`,
+    );
   }
 }
 

@@ -71,7 +71,11 @@ export async function run(): Promise<void> {
   const target = Number(process.env.HOST_EVAL_BENCH_REQUESTS ?? 1_000_000);
   const repeats = Number(process.env.HOST_EVAL_BENCH_REPEATS ?? 3);
   const names = (process.env.HOST_EVAL_BENCH_TRACES ?? Object.keys(TRACES).join(',')).split(',').filter(Boolean);
-  console.log(`host-space evaluation (readahead model, recorded replay, 1 GiB cache) of ${target} requests; median of ${repeats}; goal <= 5 s; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `host-space evaluation (readahead model, recorded replay, 1 GiB cache) of ${target} requests; median of ${repeats}; goal <= 5 s; load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   const evaluator = new ReadaheadModelEvaluator({ replay: { mode: 'recorded' } });
   for (const name of names) {
     const file = TRACES[name];
@@ -82,7 +86,10 @@ export async function run(): Promise<void> {
     const one = concatBatches(parts);
     const readS = (Date.now() - r0) / 1000;
     const batch = repeatTo(one, target);
-    const workload: WorkloadRef = { name: `${name} x${Math.ceil(target / one.length)}`, open: async () => sourceFromBatches(emptyMeta(name, 'memory'), [batch]) };
+    const workload: WorkloadRef = {
+      name: `${name} x${Math.ceil(target / one.length)}`,
+      open: async () => sourceFromBatches(emptyMeta(name, 'memory'), [batch]),
+    };
     for (const ra of [128, 4096]) {
       const wall: number[] = [];
       const cpu: number[] = [];

@@ -94,7 +94,13 @@ export interface Problem {
  */
 function analytic(name: string, p: AnalyticProblem, fs: number[]): Problem {
   const base = metricsFromValue(p.f(p.space.baseline), p.fmin);
-  return { name, space: p.space, evaluator: new AnalyticEvaluator(p), workload: analyticWorkload(name), knownBest: grade(metricsFromValue(Math.min(...fs), p.fmin), base) };
+  return {
+    name,
+    space: p.space,
+    evaluator: new AnalyticEvaluator(p),
+    workload: analyticWorkload(name),
+    knownBest: grade(metricsFromValue(Math.min(...fs), p.fmin), base),
+  };
 }
 
 /** A trace, cut to its first `limit` requests and replayed `speedup` times faster. */
@@ -126,7 +132,10 @@ class CachedEvaluator implements Evaluator {
   /** Distinct configurations simulated and their CPU time. */
   simulated = 0;
   cpuSeconds = 0;
-  constructor(private readonly inner: Evaluator, private readonly configSpace: ConfigSpace) {
+  constructor(
+    private readonly inner: Evaluator,
+    private readonly configSpace: ConfigSpace,
+  ) {
     this.name = inner.name;
     this.space = inner.space;
   }
@@ -175,7 +184,13 @@ export async function problems(only?: readonly string[]): Promise<Problem[]> {
   }
   if (want('host:seqread-8x')) {
     const w = traceWorkload('host:seqread-8x', 'fio_buffered-seqread.trace.xz', 8);
-    out.push({ name: 'host:seqread-8x', space: readaheadModelSpace(), evaluator: new ReadaheadModelEvaluator({ replay: { mode: 'recorded' } }), workload: w, requests: await countRequests(w) });
+    out.push({
+      name: 'host:seqread-8x',
+      space: readaheadModelSpace(),
+      evaluator: new ReadaheadModelEvaluator({ replay: { mode: 'recorded' } }),
+      workload: w,
+      requests: await countRequests(w),
+    });
   }
   return out;
 }
@@ -209,15 +224,24 @@ export async function run(): Promise<void> {
   const batchSeeds = Number(process.env.SEARCH_BENCH_BATCH_SEEDS ?? seeds);
   const mfSeeds = Number(process.env.SEARCH_BENCH_MF_SEEDS ?? seeds);
   const only = process.env.SEARCH_BENCH_PROBLEMS?.split(',');
-  console.log(`seeds ${seeds} (batches ${batchSeeds}, multi-fidelity ${mfSeeds}); budget ${budget} (adaptive, learnedssd), ${randomBudget} (random); long run ${longBudget}; ∞ = not reached within the budget; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `seeds ${seeds} (batches ${batchSeeds}, multi-fidelity ${mfSeeds}); budget ${budget} (adaptive, learnedssd), ${randomBudget} (random); long run ${longBudget}; ∞ = not reached within the budget; load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   for (const pr of await problems(only)) {
     const ev = new CachedEvaluator(pr.evaluator, pr.space);
     const c0 = process.cpuUsage();
-    const search = (s: Searcher, seed: number, n: number) => runSearch(s, { space: pr.space, evaluator: ev, workload: pr.workload, budget: { evaluations: n }, seed });
+    const search = (s: Searcher, seed: number, n: number) =>
+      runSearch(s, { space: pr.space, evaluator: ev, workload: pr.workload, budget: { evaluations: n }, seed });
     const recs: Record<string, SearchRecord[]> = { adaptive: [], learnedssd: [], random: [] };
     const searchCpu: Record<string, number> = { adaptive: 0, learnedssd: 0, random: 0 };
     for (let s = 1; s <= seeds; s++) {
-      for (const [name, make, n] of [['adaptive', () => makeSearcher('adaptive'), budget], ['learnedssd', () => new LearnedSsdSearch(), budget], ['random', () => new RandomSearch(), randomBudget]] as const) {
+      for (const [name, make, n] of [
+        ['adaptive', () => makeSearcher('adaptive'), budget],
+        ['learnedssd', () => new LearnedSsdSearch(), budget],
+        ['random', () => new RandomSearch(), randomBudget],
+      ] as const) {
         const t = process.cpuUsage();
         recs[name]!.push(await search(make(), s, n));
         const d = process.cpuUsage(t);
@@ -236,7 +260,9 @@ export async function run(): Promise<void> {
     const t90 = 0.9 * best;
     const t98 = 0.98 * best;
     const cpu = process.cpuUsage(c0);
-    console.log(`\n${pr.name}: best grade known ${best.toFixed(4)} (${pr.knownBest !== undefined ? 'exact' : `long adaptive run of ${longBudget} reached ${long ? Math.max(...long.evaluations.filter((e) => e.status === 'ok').map((e) => e.grade!)).toFixed(4) : '-'}, best of all ${ev.simulated} configurations evaluated`}); ${((cpu.user + cpu.system) / 1e6).toFixed(0)} CPU-s, of which evaluations ${ev.cpuSeconds.toFixed(0)}`);
+    console.log(
+      `\n${pr.name}: best grade known ${best.toFixed(4)} (${pr.knownBest !== undefined ? 'exact' : `long adaptive run of ${longBudget} reached ${long ? Math.max(...long.evaluations.filter((e) => e.status === 'ok').map((e) => e.grade!)).toFixed(4) : '-'}, best of all ${ev.simulated} configurations evaluated`}); ${((cpu.user + cpu.system) / 1e6).toFixed(0)} CPU-s, of which evaluations ${ev.cpuSeconds.toFixed(0)}`,
+    );
     if (best <= 1e-3) {
       console.log('  the space does not matter for this workload (no configuration beats the baseline): skipped');
       continue;
@@ -247,7 +273,9 @@ export async function run(): Promise<void> {
       const e90 = rs.map((r) => reach(r, t90));
       const e98 = rs.map((r) => reach(r, t98));
       const at20 = rs.map((r) => bestWithin(r, 20) / best);
-      table.push(`  ${name.padEnd(10)} to 90%: median ${fmt(median(e90))} [${e90.map(fmt).join(' ')}]; to 98%: median ${fmt(median(e98))} [${e98.map(fmt).join(' ')}]; within 20: median ${(100 * median(at20)).toFixed(1)}% of best; ${(searchCpu[name]! / seeds).toFixed(1)} CPU-s per search (cached evaluations not counted again)`);
+      table.push(
+        `  ${name.padEnd(10)} to 90%: median ${fmt(median(e90))} [${e90.map(fmt).join(' ')}]; to 98%: median ${fmt(median(e98))} [${e98.map(fmt).join(' ')}]; within 20: median ${(100 * median(at20)).toFixed(1)}% of best; ${(searchCpu[name]! / seeds).toFixed(1)} CPU-s per search (cached evaluations not counted again)`,
+      );
     }
     // Random search's expectation from all its draws pooled (distinct configurations, the baseline first).
     const draws = recs.random!.flatMap((r) => r.evaluations.slice(1));
@@ -255,17 +283,24 @@ export async function run(): Promise<void> {
     const expected = hits > 0 ? 1 + draws.length / hits : Infinity;
     const ours98 = median(recs.adaptive!.map((r) => reach(r, t98)));
     const rnd98 = median(recs.random!.map((r) => reach(r, t98)));
-    table.push(`  random, pooled: ${hits} of ${draws.length} draws reach 98%: expected ${hits ? expected.toFixed(0) : `> ${draws.length}`} evaluations; random/adaptive to 98%: measured medians ${Number.isFinite(rnd98) ? (rnd98 / ours98).toFixed(1) : `> ${(randomBudget / ours98).toFixed(1)}`}x, pooled ${hits ? (expected / ours98).toFixed(1) : `> ${(draws.length / ours98).toFixed(1)}`}x`);
+    table.push(
+      `  random, pooled: ${hits} of ${draws.length} draws reach 98%: expected ${hits ? expected.toFixed(0) : `> ${draws.length}`} evaluations; random/adaptive to 98%: measured medians ${Number.isFinite(rnd98) ? (rnd98 / ours98).toFixed(1) : `> ${(randomBudget / ours98).toFixed(1)}`}x, pooled ${hits ? (expected / ours98).toFixed(1) : `> ${(draws.length / ours98).toFixed(1)}`}x`,
+    );
     for (const [k, rs] of [[1, recs.adaptive!] as const, ...batchRecs]) {
       const e98 = rs.map((r) => reach(r, t98));
       const at20 = rs.map((r) => bestWithin(r, 20) / best);
-      table.push(`  adaptive, batches of ${k}: to 98% median ${fmt(median(e98))} evaluations (${Number.isFinite(median(e98)) ? Math.ceil(median(e98) / k) : '∞'} rounds); within 20 evaluations ${(100 * median(at20)).toFixed(1)}% of best`);
+      table.push(
+        `  adaptive, batches of ${k}: to 98% median ${fmt(median(e98))} evaluations (${Number.isFinite(median(e98)) ? Math.ceil(median(e98) / k) : '∞'} rounds); within 20 evaluations ${(100 * median(at20)).toFixed(1)}% of best`,
+      );
     }
     // The issue's goals for the adaptive search.
     const at20 = median(recs.adaptive!.map((r) => bestWithin(r, 20) / best));
     const ratio = hits ? expected / ours98 : Infinity;
     const verdict = (ok: boolean): string => (ok ? 'met' : 'MISSED');
-    const goals = [`>= 90% of best within 20: ${(100 * at20).toFixed(1)}% ${verdict(at20 >= 0.9)}`, `>= 3x fewer evaluations than random to 98%: ${hits ? `${ratio.toFixed(1)}x` : `> ${(draws.length / ours98).toFixed(1)}x (random never reached it)`} ${hits ? verdict(ratio >= 3) : draws.length / ours98 >= 3 ? 'met' : 'undecided (raise SEARCH_BENCH_RANDOM_BUDGET)'}`];
+    const goals = [
+      `>= 90% of best within 20: ${(100 * at20).toFixed(1)}% ${verdict(at20 >= 0.9)}`,
+      `>= 3x fewer evaluations than random to 98%: ${hits ? `${ratio.toFixed(1)}x` : `> ${(draws.length / ours98).toFixed(1)}x (random never reached it)`} ${hits ? verdict(ratio >= 3) : draws.length / ours98 >= 3 ? 'met' : 'undecided (raise SEARCH_BENCH_RANDOM_BUDGET)'}`,
+    ];
     if (pr.name === 'hartmann6') goals.push(`98% within 20: median ${fmt(ours98)} ${verdict(ours98 <= 20)}`);
     table.push(`  goals (adaptive, ${seeds} seeds): ${goals.join('; ')}; load average ${loadavg()[0]!.toFixed(2)}`);
     console.log(table.join('\n'));
@@ -273,10 +308,20 @@ export async function run(): Promise<void> {
       // Multi-fidelity: budgets counted in whole-trace evaluations; a screening evaluation on 10% counts 0.1.
       const mf: number[] = [];
       for (let s = 1; s <= mfSeeds; s++) {
-        const r = await runMultiFidelity({ space: pr.space, evaluator: ev, workload: pr.workload, budget: 20, fraction: 0.1, totalRequests: pr.requests, seed: s });
+        const r = await runMultiFidelity({
+          space: pr.space,
+          evaluator: ev,
+          workload: pr.workload,
+          budget: 20,
+          fraction: 0.1,
+          totalRequests: pr.requests,
+          seed: s,
+        });
         mf.push(bestWithin(r.record, Infinity) / best);
       }
-      console.log(`  multi-fidelity (budget 20 whole-trace evaluations: 100 on the first 10%, then 10 on the whole): median ${(100 * median(mf)).toFixed(1)}% of best [${mf.map((x) => (100 * x).toFixed(0)).join(' ')}]`);
+      console.log(
+        `  multi-fidelity (budget 20 whole-trace evaluations: 100 on the first 10%, then 10 on the whole): median ${(100 * median(mf)).toFixed(1)}% of best [${mf.map((x) => (100 * x).toFixed(0)).join(' ')}]`,
+      );
     }
   }
 }

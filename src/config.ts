@@ -162,11 +162,18 @@ function checkFile(file: string, json: unknown): Record<string, unknown> {
   for (const k of ['ssdsim', 'tune'] as const) if (o[k] !== undefined && !isObject(o[k])) bad(k, 'an object');
   const t = (o.tune ?? {}) as Record<string, unknown>;
   for (const k of ['space', 'searcher', 'replay', 'device'] as const) if (t[k] !== undefined && typeof t[k] !== 'string') bad(`tune.${k}`, 'a string');
-  for (const [k, min] of [['budget', 2], ['seed', 0], ['batch', 1]] as const) if (t[k] !== undefined && !(Number.isInteger(t[k]) && (t[k] as number) >= min)) bad(`tune.${k}`, `an integer >= ${min}`);
+  for (const [k, min] of [
+    ['budget', 2],
+    ['seed', 0],
+    ['batch', 1],
+  ] as const)
+    if (t[k] !== undefined && !(Number.isInteger(t[k]) && (t[k] as number) >= min)) bad(`tune.${k}`, `an integer >= ${min}`);
   if (t.lbaPolicy !== undefined && t.lbaPolicy !== 'reject' && t.lbaPolicy !== 'modulo') bad('tune.lbaPolicy', '"reject" or "modulo"');
-  if (t.screenFraction !== undefined && !(typeof t.screenFraction === 'number' && t.screenFraction > 0 && t.screenFraction <= 1)) bad('tune.screenFraction', 'a number in (0, 1]');
+  if (t.screenFraction !== undefined && !(typeof t.screenFraction === 'number' && t.screenFraction > 0 && t.screenFraction <= 1))
+    bad('tune.screenFraction', 'a number in (0, 1]');
   for (const k of ['traceDirs', 'allowedHosts'] as const) {
-    if (o[k] !== undefined && !(Array.isArray(o[k]) && (o[k] as unknown[]).every((v) => typeof v === 'string' && v !== ''))) bad(k, 'a list of non-empty strings');
+    if (o[k] !== undefined && !(Array.isArray(o[k]) && (o[k] as unknown[]).every((v) => typeof v === 'string' && v !== '')))
+      bad(k, 'a list of non-empty strings');
   }
   if (o.progress !== undefined && !['auto', 'bar', 'log', 'none'].includes(o.progress as string)) bad('progress', '"auto", "bar", "log" or "none"');
   // Before the tune section, lbaPolicy lived under ssdsim: still honoured there.
@@ -206,11 +213,15 @@ export function loadSettings(overrides: Partial<Settings> = {}): Settings {
     ...(env.SSDTUNE_SIM_PRECONDITION === '1' ? { ssdsim: { preconditionFill: 1, preconditionAge: 3 } } : {}),
     ...(env.SSDTUNE_SIM_PRECONDITION === '0' ? { ssdsim: { preconditionFill: 0 } } : {}),
     tune: tuneFromEnv(),
-    ...(envChoice('SSDTUNE_PROGRESS', ['auto', 'bar', 'log', 'none'] as const) ? { progress: envChoice('SSDTUNE_PROGRESS', ['auto', 'bar', 'log', 'none'] as const)! } : {}),
+    ...(envChoice('SSDTUNE_PROGRESS', ['auto', 'bar', 'log', 'none'] as const)
+      ? { progress: envChoice('SSDTUNE_PROGRESS', ['auto', 'bar', 'log', 'none'] as const)! }
+      : {}),
   };
   const s = mergeDeep<Settings>(DEFAULTS, fromFile, fromEnv, overrides, { dataDir });
   if (!Number.isInteger(s.port) || s.port < 0 || s.port > 65535) throw ERR_USAGE(`port must be 0..65535, got ${s.port}`);
-  if (s.store !== undefined && !/^postgres(ql)?:\/\//.test(s.store)) throw ERR_USAGE(`store (SSDTUNE_STORE) must be a postgres:// URL, or unset for the embedded LevelDB; got "${s.store}"`);
-  if (s.queue !== undefined && !/^rediss?:\/\//.test(s.queue)) throw ERR_USAGE(`queue (SSDTUNE_QUEUE) must be a redis:// URL, or unset for in-process jobs; got "${s.queue}"`);
+  if (s.store !== undefined && !/^postgres(ql)?:\/\//.test(s.store))
+    throw ERR_USAGE(`store (SSDTUNE_STORE) must be a postgres:// URL, or unset for the embedded LevelDB; got "${s.store}"`);
+  if (s.queue !== undefined && !/^rediss?:\/\//.test(s.queue))
+    throw ERR_USAGE(`queue (SSDTUNE_QUEUE) must be a redis:// URL, or unset for in-process jobs; got "${s.queue}"`);
   return s;
 }

@@ -99,9 +99,19 @@ export const ERR_FEATURE_MISSING = defineError('SSDTUNE_FEATURE_MISSING', 501, E
 // ---- trace input -----------------------------------------------------------
 /** file, where (byte offset or line), what was expected */
 export const ERR_TRACE_FORMAT = defineError('SSDTUNE_TRACE_FORMAT', 400, EXIT.BAD_INPUT, '%s: %s: %s');
-export const ERR_TRACE_UNKNOWN_FORMAT = defineError('SSDTUNE_TRACE_UNKNOWN_FORMAT', 400, EXIT.BAD_INPUT, '%s: cannot tell the trace format (%s); pass --format');
+export const ERR_TRACE_UNKNOWN_FORMAT = defineError(
+  'SSDTUNE_TRACE_UNKNOWN_FORMAT',
+  400,
+  EXIT.BAD_INPUT,
+  '%s: cannot tell the trace format (%s); pass --format',
+);
 /** file, the candidate readings, the --format choices */
-export const ERR_TRACE_AMBIGUOUS_FORMAT = defineError('SSDTUNE_TRACE_AMBIGUOUS_FORMAT', 400, EXIT.BAD_INPUT, '%s: the lines fit several formats that read the same columns in different units: %s; pass %s');
+export const ERR_TRACE_AMBIGUOUS_FORMAT = defineError(
+  'SSDTUNE_TRACE_AMBIGUOUS_FORMAT',
+  400,
+  EXIT.BAD_INPUT,
+  '%s: the lines fit several formats that read the same columns in different units: %s; pass %s',
+);
 /** file, where (line, byte offsets), which limit and how to raise it */
 export const ERR_TRACE_LIMIT = defineError('SSDTUNE_TRACE_LIMIT', 413, EXIT.BAD_INPUT, '%s: %s: %s');
 /** file, why (the signal's reason) */
@@ -158,24 +168,59 @@ export const ERR_CONFDB_LOCKED = defineError(
   'the ConfDB at %s is open in another process (is `ssdtune serve` running? then pass --server URL or set SSDTUNE_SERVER so the CLI goes through its API; otherwise stop the other ssdtune process)',
 );
 /** location, LevelDB's message */
-export const ERR_CONFDB_CORRUPT = defineError('SSDTUNE_CONFDB_CORRUPT', 500, EXIT.FAILURE, 'the ConfDB at %s is damaged (%s): move it aside and restore the records from an export (`ssdtune db import FILE` into the fresh one); ssdtune does not write to a damaged store');
+export const ERR_CONFDB_CORRUPT = defineError(
+  'SSDTUNE_CONFDB_CORRUPT',
+  500,
+  EXIT.FAILURE,
+  'the ConfDB at %s is damaged (%s): move it aside and restore the records from an export (`ssdtune db import FILE` into the fresh one); ssdtune does not write to a damaged store',
+);
 export const ERR_CONFDB_OPEN = defineError('SSDTUNE_CONFDB_OPEN', 500, EXIT.FAILURE, 'cannot open the ConfDB at %s: %s');
-export const ERR_CONFDB_SCHEMA = defineError('SSDTUNE_CONFDB_SCHEMA', 500, EXIT.UNSUPPORTED, 'the ConfDB at %s has schema version %s, newer than this ssdtune understands (%s): upgrade ssdtune');
+export const ERR_CONFDB_SCHEMA = defineError(
+  'SSDTUNE_CONFDB_SCHEMA',
+  500,
+  EXIT.UNSUPPORTED,
+  'the ConfDB at %s has schema version %s, newer than this ssdtune understands (%s): upgrade ssdtune',
+);
 /** the lock asked for, the lock held: a programming error (see PgStore.exclusive) */
-export const ERR_CONFDB_NESTED_LOCK = defineError('SSDTUNE_CONFDB_NESTED_LOCK', 500, EXIT.FAILURE, 'exclusive(%s) asked of the store while holding exclusive(%s): use the store exclusive() passed in');
+export const ERR_CONFDB_NESTED_LOCK = defineError(
+  'SSDTUNE_CONFDB_NESTED_LOCK',
+  500,
+  EXIT.FAILURE,
+  'exclusive(%s) asked of the store while holding exclusive(%s): use the store exclusive() passed in',
+);
 export const ERR_CONFDB_IMPORT = defineError('SSDTUNE_CONFDB_IMPORT', 400, EXIT.BAD_INPUT, '%s: line %s: %s');
 export const ERR_CONFLICT = defineError('SSDTUNE_CONFLICT', 409, EXIT.CONFLICT, '%s');
 /** jobs waiting, the limit */
-export const ERR_QUEUE_FULL = defineError('SSDTUNE_QUEUE_FULL', 429, EXIT.CONFLICT, 'the job queue is full (%s jobs waiting, limit %s): try again when some have finished');
+export const ERR_QUEUE_FULL = defineError(
+  'SSDTUNE_QUEUE_FULL',
+  429,
+  EXIT.CONFLICT,
+  'the job queue is full (%s jobs waiting, limit %s): try again when some have finished',
+);
 /** address:port, why */
 export const ERR_SERVE_LISTEN = defineError('SSDTUNE_SERVE_LISTEN', 500, EXIT.CONFLICT, 'cannot serve on %s: %s');
 /** token file, what is wrong with it */
-export const ERR_TOKEN = defineError('SSDTUNE_TOKEN', 500, EXIT.PERMISSION, '%s: not a usable API token: %s; it must hold 32 to 512 visible ASCII characters (delete the file and the server makes a new one)');
+export const ERR_TOKEN = defineError(
+  'SSDTUNE_TOKEN',
+  500,
+  EXIT.PERMISSION,
+  '%s: not a usable API token: %s; it must hold 32 to 512 visible ASCII characters (delete the file and the server makes a new one)',
+);
 export const ERR_UNAUTHORIZED = defineError('SSDTUNE_UNAUTHORIZED', 401, EXIT.PERMISSION, '%s');
 /** address as given, the address it resolves to */
-export const ERR_SERVE_EXPOSED = defineError('SSDTUNE_SERVE_EXPOSED', 400, EXIT.USAGE, 'refusing to serve on %s (%s is not a loopback address) without --expose: other hosts could reach the API; pass --expose to serve beyond this host (every route then needs the API token)');
+export const ERR_SERVE_EXPOSED = defineError(
+  'SSDTUNE_SERVE_EXPOSED',
+  400,
+  EXIT.USAGE,
+  'refusing to serve on %s (%s is not a loopback address) without --expose: other hosts could reach the API; pass --expose to serve beyond this host (every route then needs the API token)',
+);
 /** the Host header's name, the names allowed */
-export const ERR_HOST_NOT_ALLOWED = defineError('SSDTUNE_HOST_NOT_ALLOWED', 421, EXIT.PERMISSION, 'this server does not answer to the host name "%s" (it answers to %s): add it to "allowedHosts" in config.json or with serve --allow-host');
+export const ERR_HOST_NOT_ALLOWED = defineError(
+  'SSDTUNE_HOST_NOT_ALLOWED',
+  421,
+  EXIT.PERMISSION,
+  'this server does not answer to the host name "%s" (it answers to %s): add it to "allowedHosts" in config.json or with serve --allow-host',
+);
 export const ERR_UPLOAD_TOO_LARGE = defineError('SSDTUNE_UPLOAD_TOO_LARGE', 413, EXIT.BAD_INPUT, 'upload exceeds the limit of %s bytes');
 /** server URL, why (refused, timed out, ...): the server did not answer, as opposed to answering no (a fleet agent then works from its cache) */
 export const ERR_SERVER_UNREACHABLE = defineError('SSDTUNE_SERVER_UNREACHABLE', 503, EXIT.FAILURE, 'cannot reach the ssdtune server at %s: %s');
@@ -203,11 +248,26 @@ export const ERR_HOST_UNSAFE = defineError('SSDTUNE_HOST_UNSAFE', 409, EXIT.CONF
 /** device path, what is wrong */
 export const ERR_COLLECT_DEVICE = defineError('SSDTUNE_COLLECT_DEVICE', 404, EXIT.NOT_FOUND, '%s: %s');
 /** device, owner pid, lock file */
-export const ERR_COLLECT_BUSY = defineError('SSDTUNE_COLLECT_BUSY', 409, EXIT.CONFLICT, '%s is already being captured by pid %s (lock %s); stop that capture first');
+export const ERR_COLLECT_BUSY = defineError(
+  'SSDTUNE_COLLECT_BUSY',
+  409,
+  EXIT.CONFLICT,
+  '%s is already being captured by pid %s (lock %s); stop that capture first',
+);
 /** backend, why, what to do */
 export const ERR_COLLECT_BACKEND = defineError('SSDTUNE_COLLECT_BACKEND', 501, EXIT.UNSUPPORTED, 'collector backend %s cannot run here: %s. %s');
 /** blktrace relay open refused by kernel lockdown: file */
-export const ERR_COLLECT_LOCKDOWN = defineError('SSDTUNE_COLLECT_LOCKDOWN', 501, EXIT.UNSUPPORTED, 'kernel blktrace is blocked by kernel lockdown (%s: EPERM, dmesg "Lockdown: blktrace: debugfs access is restricted"); use --backend ebpf or --backend tracefs, which lockdown allows');
-export const ERR_COLLECT_NOT_ROOT = defineError('SSDTUNE_COLLECT_NOT_ROOT', 403, EXIT.PERMISSION, 'capturing block I/O needs root (CAP_BPF/CAP_SYS_ADMIN and tracefs write access): run as root (sudo ssdtune %s)');
+export const ERR_COLLECT_LOCKDOWN = defineError(
+  'SSDTUNE_COLLECT_LOCKDOWN',
+  501,
+  EXIT.UNSUPPORTED,
+  'kernel blktrace is blocked by kernel lockdown (%s: EPERM, dmesg "Lockdown: blktrace: debugfs access is restricted"); use --backend ebpf or --backend tracefs, which lockdown allows',
+);
+export const ERR_COLLECT_NOT_ROOT = defineError(
+  'SSDTUNE_COLLECT_NOT_ROOT',
+  403,
+  EXIT.PERMISSION,
+  'capturing block I/O needs root (CAP_BPF/CAP_SYS_ADMIN and tracefs write access): run as root (sudo ssdtune %s)',
+);
 /** device, what happened */
 export const ERR_COLLECT_LOST_DEVICE = defineError('SSDTUNE_COLLECT_DEVICE_GONE', 410, EXIT.FAILURE, '%s disappeared during the capture: %s');

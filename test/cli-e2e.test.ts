@@ -33,19 +33,21 @@ interface Entry {
 
 /** What legitimately differs between two runs: ids, times, durations, the data directory. */
 function mask(s: string, dataDir: string): string {
-  return s
-    .split(dataDir).join('<data>')
-    .replace(/\b[0-9a-z]{12}[0-9a-f]{6}\b/g, '<id>')
-    .replace(/\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?Z/g, '<time>')
-    .replace(/"(elapsedMs|durationMs|seconds|uptimeSeconds|trainSeconds|ms)": ?[\d.e+-]+/g, '"$1":<n>')
-    .replace(/\b\d+(\.\d+)? s\b/g, '<n> s')
-    // doctor probes blktrace on a loop device of its own
-    .replace(/debug\/block\/loop\d+\//g, 'debug/block/loop<n>/')
-    // Progress log lines: through a server the CLI polls the job, so which of them appear
-    // (a phase shorter than a poll is never seen) depends on timing. They are tested on
-    // their own (config.test.ts: progress as log lines from a script).
-    .replace(/^\w+:(?: [^\d\n][^\n]*?)? \d+(?:\/\d+)?(?=[ ,])[^\n]*, \S+ elapsed[^\n]*\n/gm, '')
-    ;
+  return (
+    s
+      .split(dataDir)
+      .join('<data>')
+      .replace(/\b[0-9a-z]{12}[0-9a-f]{6}\b/g, '<id>')
+      .replace(/\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?Z/g, '<time>')
+      .replace(/"(elapsedMs|durationMs|seconds|uptimeSeconds|trainSeconds|ms)": ?[\d.e+-]+/g, '"$1":<n>')
+      .replace(/\b\d+(\.\d+)? s\b/g, '<n> s')
+      // doctor probes blktrace on a loop device of its own
+      .replace(/debug\/block\/loop\d+\//g, 'debug/block/loop<n>/')
+      // Progress log lines: through a server the CLI polls the job, so which of them appear
+      // (a phase shorter than a poll is never seen) depends on timing. They are tested on
+      // their own (config.test.ts: progress as log lines from a script).
+      .replace(/^\w+:(?: [^\d\n][^\n]*?)? \d+(?:\/\d+)?(?=[ ,])[^\n]*, \S+ elapsed[^\n]*\n/gm, '')
+  );
 }
 
 async function startServe(dataDir: string): Promise<ChildProcess> {
@@ -65,24 +67,69 @@ async function startServe(dataDir: string): Promise<ChildProcess> {
  * The session: each step is a command line (a function of what earlier steps
  * printed, e.g. a configuration id) and the exit code it must give.
  */
-function script(dataDir: string, scratch: string, loop: LoopDevice | undefined): { name: string; args: (ctx: Record<string, string>) => string[]; status: number; after?: (out: string, ctx: Record<string, string>) => void }[] {
+function script(
+  dataDir: string,
+  scratch: string,
+  loop: LoopDevice | undefined,
+): { name: string; args: (ctx: Record<string, string>) => string[]; status: number; after?: (out: string, ctx: Record<string, string>) => void }[] {
   const db = ['--data-dir', dataDir];
   const steps: ReturnType<typeof script> = [
-    { name: 'tune host (new workload, JSON)', args: () => ['tune', ...db, '--space', 'host', '--budget', '4', '--json', WSRCH], status: 0, after: (out, ctx) => void (ctx.config = (JSON.parse(out) as { config: { id: string } }).config.id) },
+    {
+      name: 'tune host (new workload, JSON)',
+      args: () => ['tune', ...db, '--space', 'host', '--budget', '4', '--json', WSRCH],
+      status: 0,
+      after: (out, ctx) => void (ctx.config = (JSON.parse(out) as { config: { id: string } }).config.id),
+    },
     { name: 'tune host again (known, text)', args: () => ['tune', ...db, '--space', 'host', '--budget', '4', WSRCH], status: 0 },
-    { name: 'tune ssd with ssdsim, closed-loop replay', args: () => ['tune', ...db, '--budget', '3', '--replay', 'closed:8', '--json', MSR], status: 0, after: (out, ctx) => void (ctx.ssdConfig = (JSON.parse(out) as { config: { id: string } }).config.id) },
+    {
+      name: 'tune ssd with ssdsim, closed-loop replay',
+      args: () => ['tune', ...db, '--budget', '3', '--replay', 'closed:8', '--json', MSR],
+      status: 0,
+      after: (out, ctx) => void (ctx.ssdConfig = (JSON.parse(out) as { config: { id: string } }).config.id),
+    },
     { name: 'tune: evaluator outside the space', args: () => ['tune', ...db, '--space', 'host', '--evaluator', 'ssdsim', WSRCH], status: 2 },
     { name: 'tune: budget 1', args: () => ['tune', ...db, '--budget', '1', WSRCH], status: 2 },
     { name: 'tune: a trace too short for a window', args: () => ['tune', ...db, '--space', 'host', path.join(scratch, 'short.csv')], status: 3 },
     { name: 'identify (known)', args: () => ['identify', ...db, '--json', WSRCH], status: 0 },
     { name: 'identify (new)', args: () => ['identify', ...db, MSNFS], status: 0 },
     // Every flag reaches the search through a server too (its remote path used to drop these four).
-    { name: 'tune --seed --name --format --force-search', args: () => ['tune', ...db, '--space', 'host', '--budget', '3', '--seed', '7', '--name', 'nfs-share', '--format', 'msnfs', '--force-search', '--json', MSNFS], status: 0, after: (out) => assert.equal((JSON.parse(out) as { workload: { name: string } }).workload.name, 'nfs-share') },
-    { name: 'tune --force-search on a known workload searches again', args: () => ['tune', ...db, '--space', 'host', '--budget', '3', '--force-search', WSRCH], status: 0, after: (out) => assert.match(out, /learned now/) },
+    {
+      name: 'tune --seed --name --format --force-search',
+      args: () => [
+        'tune',
+        ...db,
+        '--space',
+        'host',
+        '--budget',
+        '3',
+        '--seed',
+        '7',
+        '--name',
+        'nfs-share',
+        '--format',
+        'msnfs',
+        '--force-search',
+        '--json',
+        MSNFS,
+      ],
+      status: 0,
+      after: (out) => assert.equal((JSON.parse(out) as { workload: { name: string } }).workload.name, 'nfs-share'),
+    },
+    {
+      name: 'tune --force-search on a known workload searches again',
+      args: () => ['tune', ...db, '--space', 'host', '--budget', '3', '--force-search', WSRCH],
+      status: 0,
+      after: (out) => assert.match(out, /learned now/),
+    },
     { name: 'db list configs', args: () => ['db', 'list', 'configs', ...db], status: 0 },
     { name: 'db list workloads --json', args: () => ['db', 'list', 'workloads', ...db, '--json'], status: 0 },
     { name: 'db show config', args: (ctx) => ['db', 'show', 'configs', ctx.config!, ...db], status: 0 },
-    { name: 'db list jobs --json', args: () => ['db', 'list', 'jobs', ...db, '--json'], status: 0, after: (out, ctx) => void (ctx.job = (JSON.parse(out) as { id: string }[])[0]!.id) },
+    {
+      name: 'db list jobs --json',
+      args: () => ['db', 'list', 'jobs', ...db, '--json'],
+      status: 0,
+      after: (out, ctx) => void (ctx.job = (JSON.parse(out) as { id: string }[])[0]!.id),
+    },
     { name: 'db show job', args: (ctx) => ['db', 'show', 'jobs', ctx.job!, ...db], status: 0 },
     { name: 'db show: unknown id', args: () => ['db', 'show', 'jobs', 'nosuch', ...db], status: 4 },
     { name: 'db export', args: () => ['db', 'export', path.join(scratch, 'export.jsonl'), ...db, '--json'], status: 0 },
@@ -102,7 +149,11 @@ function script(dataDir: string, scratch: string, loop: LoopDevice | undefined):
       { name: 'apply the stored configuration', args: (ctx) => ['apply', ...db, ...dev, '--config', ctx.config!, '--json'], status: 0 },
       { name: 'db show the device record', args: () => ['db', 'show', 'devices', loop.name, ...db], status: 0 },
       { name: 'verify (as applied)', args: () => ['verify', ...db, ...dev], status: 0 },
-      { name: 'verify (drifted)', args: () => (writeFileSync(`/sys/block/${loop.name}/queue/nr_requests`, '32'), ['verify', ...db, ...dev, '--json']), status: 7 },
+      {
+        name: 'verify (drifted)',
+        args: () => (writeFileSync(`/sys/block/${loop.name}/queue/nr_requests`, '32'), ['verify', ...db, ...dev, '--json']),
+        status: 7,
+      },
       { name: 'revert', args: () => ['revert', ...db, ...dev], status: 0 },
       { name: 'verify (nothing applied)', args: () => ['verify', ...db, ...dev], status: 4 },
       { name: 'apply: an unknown configuration', args: () => ['apply', ...db, ...dev, '--config', 'nosuch'], status: 4 },
@@ -111,7 +162,11 @@ function script(dataDir: string, scratch: string, loop: LoopDevice | undefined):
     if (!noCapture) {
       steps.push(
         { name: 'retune --dry-run (no I/O in the window)', args: () => ['retune', ...db, ...dev, '--window', '500ms', '--dry-run', '--json'], status: 0 },
-        { name: 'collect', args: () => ['collect', ...dev, '--duration', '500ms', '-o', path.join(scratch, 'cap'), '--backend', checkBackend('ebpf').works ? 'ebpf' : 'tracefs'], status: 0 },
+        {
+          name: 'collect',
+          args: () => ['collect', ...dev, '--duration', '500ms', '-o', path.join(scratch, 'cap'), '--backend', checkBackend('ebpf').works ? 'ebpf' : 'tracefs'],
+          status: 0,
+        },
       );
     }
   }
@@ -135,29 +190,49 @@ async function session(mode: 'in-process' | 'server', loop: LoopDevice | undefin
       const r = spawnSync(process.execPath, [CLI, ...args], { env: ENV, encoding: 'utf8', timeout: 300_000 });
       assert.equal(r.status, step.status, `${mode}: ${step.name}: ssdtune ${args.join(' ')}\n${r.stderr}`);
       step.after?.(r.stdout, ctx);
-      out.push({ cmd: step.name, status: r.status, stdout: mask(r.stdout, dataDir).split(scratch).join('<scratch>'), stderr: mask(r.stderr, dataDir).split(scratch).join('<scratch>') });
+      out.push({
+        cmd: step.name,
+        status: r.status,
+        stdout: mask(r.stdout, dataDir).split(scratch).join('<scratch>'),
+        stderr: mask(r.stderr, dataDir).split(scratch).join('<scratch>'),
+      });
     }
     if (server) {
       // Everything went through the server: the CLI never opened the ConfDB while it held it.
-      const audit = spawnSync(process.execPath, [CLI, 'db', 'list', 'audit', '--data-dir', dataDir, '--limit', '1000', '--json'], { env: ENV, encoding: 'utf8' });
+      const audit = spawnSync(process.execPath, [CLI, 'db', 'list', 'audit', '--data-dir', dataDir, '--limit', '1000', '--json'], {
+        env: ENV,
+        encoding: 'utf8',
+      });
       assert.equal(audit.status, 0, audit.stderr);
       // A trace outside traceDirs: the server refuses its path, the CLI uploads it instead and the command works.
       const elsewhere = tempDir('ssdtune-cli-elsewhere-');
       try {
         const file = path.join(elsewhere, 'elsewhere.trace');
         copyFileSync(MSNFS, file);
-        for (const args of [['identify', '--json', file], ['tune', '--space', 'host', '--budget', '3', '--json', file]]) {
+        for (const args of [
+          ['identify', '--json', file],
+          ['tune', '--space', 'host', '--budget', '3', '--json', file],
+        ]) {
           const r = spawnSync(process.execPath, [CLI, ...args, '--data-dir', dataDir], { env: ENV, encoding: 'utf8', timeout: 300_000 });
           assert.equal(r.status, 0, `${args[0]} of a trace the server may not read: ${r.stderr}`);
         }
       } finally {
         rmSync(elsewhere, { recursive: true, force: true });
       }
-      const traces = spawnSync(process.execPath, [CLI, 'db', 'list', 'traces', '--data-dir', dataDir, '--limit', '1000', '--json'], { env: ENV, encoding: 'utf8' });
+      const traces = spawnSync(process.execPath, [CLI, 'db', 'list', 'traces', '--data-dir', dataDir, '--limit', '1000', '--json'], {
+        env: ENV,
+        encoding: 'utf8',
+      });
       assert.equal(traces.status, 0, traces.stderr);
       const recs = JSON.parse(traces.stdout) as { name: string; path: string }[];
-      assert.ok(recs.some((t) => t.path === path.join(realpathSync(scratch), 'short.csv')), `short.csv registered in place: ${traces.stdout}`);
-      assert.ok(recs.some((t) => t.name === 'elsewhere.trace' && (t.path.startsWith(dataDir) || t.path.startsWith(realpathSync(dataDir)))), `elsewhere.trace uploaded: ${traces.stdout}`);
+      assert.ok(
+        recs.some((t) => t.path === path.join(realpathSync(scratch), 'short.csv')),
+        `short.csv registered in place: ${traces.stdout}`,
+      );
+      assert.ok(
+        recs.some((t) => t.name === 'elsewhere.trace' && (t.path.startsWith(dataDir) || t.path.startsWith(realpathSync(dataDir)))),
+        `elsewhere.trace uploaded: ${traces.stdout}`,
+      );
     }
   } finally {
     if (loop) writeFileSync(`/sys/block/${loop.name}/queue/nr_requests`, before);

@@ -16,7 +16,13 @@ import { concatBatches, Op, type TraceBatch, type TraceMeta } from '../src/trace
 import type { CollectorStats } from '../src/collector/types.js';
 
 const isRoot = process.getuid?.() === 0;
-const skipAll = !isRoot ? 'needs root (loop devices, eBPF, tracefs)' : !haveTool('fio') ? 'fio is not installed' : !haveTool('losetup') ? 'losetup is not installed' : undefined;
+const skipAll = !isRoot
+  ? 'needs root (loop devices, eBPF, tracefs)'
+  : !haveTool('fio')
+    ? 'fio is not installed'
+    : !haveTool('losetup')
+      ? 'losetup is not installed'
+      : undefined;
 
 interface Captured {
   batch: TraceBatch;
@@ -72,10 +78,17 @@ function assertCapturedAsFio(c: Captured, ios: FioIo[]): void {
   let missing = 0;
   for (const n of want.values()) missing += n;
   const s = c.stats;
-  assert.equal(missing, s.lost + s.unfinished + s.unpaired, `${missing} of fio's ${ios.length} requests missing; the collector accounts for ${s.lost + s.unfinished + s.unpaired}: ${JSON.stringify(s)}`);
+  assert.equal(
+    missing,
+    s.lost + s.unfinished + s.unpaired,
+    `${missing} of fio's ${ios.length} requests missing; the collector accounts for ${s.lost + s.unfinished + s.unpaired}: ${JSON.stringify(s)}`,
+  );
   // Measured: 3 of 4,000 (0.075%) at load 8-9; 10 of 4,000 (0.25%) in a clean-clone CI run at load 2-4,
   // in the test that blocks JS for 4 s; about 1 in 10^4 in the others. 1% is far above what was seen.
-  assert.ok(missing <= Math.max(2, ios.length * 0.01), `${missing} of fio's ${ios.length} requests missing (reported: ${JSON.stringify(s.lostBy)}); more than the rare kernel-side miss`);
+  assert.ok(
+    missing <= Math.max(2, ios.length * 0.01),
+    `${missing} of fio's ${ios.length} requests missing (reported: ${JSON.stringify(s.lostBy)}); more than the rare kernel-side miss`,
+  );
 }
 
 function checkTimes(b: TraceBatch): void {
@@ -209,7 +222,11 @@ describe('live collector on a loop device', { skip: skipAll }, () => {
 
       it('leaves nothing behind: no tracefs instance, no lock file', { skip }, () => {
         const root = tracefsRoot();
-        if (root) assert.deepEqual(readdirSync(`${root}/instances`).filter((n) => n.startsWith(`ssdtune-${process.pid}-`)), []);
+        if (root)
+          assert.deepEqual(
+            readdirSync(`${root}/instances`).filter((n) => n.startsWith(`ssdtune-${process.pid}-`)),
+            [],
+          );
         assert.equal(existsSync(`${LOCK_DIR}/collect-7_${Number(loop.name.replace('loop', ''))}.lock`), false);
       });
     });

@@ -41,10 +41,26 @@ const ENGINES: Engine[] = [
 ];
 
 function workload(name: string, windowSize = 256): WorkloadRecord {
-  return { id: newId(), name, createdAt: new Date().toISOString(), source: { paths: ['x'], format: 'mqsim', requests: 10 }, descriptorNames: ['a', 'b'], descriptors: [1, 2.5e-7], windowSize };
+  return {
+    id: newId(),
+    name,
+    createdAt: new Date().toISOString(),
+    source: { paths: ['x'], format: 'mqsim', requests: 10 },
+    descriptorNames: ['a', 'b'],
+    descriptors: [1, 2.5e-7],
+    windowSize,
+  };
 }
 function config(workloadId: string, space: string, grade: number | undefined, deviceClass?: string): ConfigRecord {
-  return { id: newId(), space, values: { read_ahead_kb: 128 }, createdAt: 'now', workloadId, ...(grade !== undefined ? { grade } : {}), ...(deviceClass ? { deviceClass } : {}) };
+  return {
+    id: newId(),
+    space,
+    values: { read_ahead_kb: 128 },
+    createdAt: 'now',
+    workloadId,
+    ...(grade !== undefined ? { grade } : {}),
+    ...(deviceClass ? { deviceClass } : {}),
+  };
 }
 function job(key: string, status: JobRecord['status']): JobRecord {
   return { id: newId(), kind: 'tune', status, key, params: {}, progress: { done: 0, total: 0 }, createdAt: 'now', updatedAt: new Date().toISOString() };
@@ -57,17 +73,32 @@ for (const eng of ENGINES) {
       const ws = [workload('w1'), workload('w2'), workload('w3')];
       for (const w of ws) await db.put('workloads', w);
       assert.deepEqual(await db.get('workloads', ws[1].id), ws[1]);
-      assert.deepEqual((await db.list('workloads')).map((w) => w.name), ['w1', 'w2', 'w3']);
+      assert.deepEqual(
+        (await db.list('workloads')).map((w) => w.name),
+        ['w1', 'w2', 'w3'],
+      );
       const page = await db.list('workloads', { limit: 2 });
-      assert.deepEqual(page.map((w) => w.name), ['w1', 'w2']);
-      assert.deepEqual((await db.list('workloads', { after: page[1].id })).map((w) => w.name), ['w3']);
-      assert.deepEqual((await db.list('workloads', { reverse: true, after: ws[2].id })).map((w) => w.name), ['w2', 'w1']);
+      assert.deepEqual(
+        page.map((w) => w.name),
+        ['w1', 'w2'],
+      );
+      assert.deepEqual(
+        (await db.list('workloads', { after: page[1].id })).map((w) => w.name),
+        ['w3'],
+      );
+      assert.deepEqual(
+        (await db.list('workloads', { reverse: true, after: ws[2].id })).map((w) => w.name),
+        ['w2', 'w1'],
+      );
       assert.equal(await db.count('workloads'), 3);
       assert.equal(await db.schemaVersion(), 1);
       await assert.rejects(db.require('workloads', 'nope'), (e) => isSsdtuneError(e, 'SSDTUNE_NOT_FOUND'));
       // Keys sort bytewise, as LevelDB sorts them, whatever the server's collation.
       for (const device of ['sdb', 'Sda', 'nvme0n1', '_x']) await db.put('devices', { device, applied: {}, previous: {}, appliedAt: 'now', by: 't' });
-      assert.deepEqual((await db.list('devices')).map((d) => d.device), ['Sda', '_x', 'nvme0n1', 'sdb']);
+      assert.deepEqual(
+        (await db.list('devices')).map((d) => d.device),
+        ['Sda', '_x', 'nvme0n1', 'sdb'],
+      );
       await db.close();
     });
 
@@ -95,7 +126,11 @@ for (const eng of ENGINES) {
     test('insert-if-absent: of 20 concurrent inserts of one key exactly one writes', async () => {
       const db = await eng.open();
       const id = newId();
-      const wins = await Promise.all(Array.from({ length: 20 }, (_, i) => db.insertIfAbsent('evaluations', { id, workloadId: 'w', values: { i }, evaluator: 'e', status: 'ok', at: 'now', durationMs: i })));
+      const wins = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          db.insertIfAbsent('evaluations', { id, workloadId: 'w', values: { i }, evaluator: 'e', status: 'ok', at: 'now', durationMs: i }),
+        ),
+      );
       assert.equal(wins.filter(Boolean).length, 1);
       const stored = await db.require('evaluations', id);
       assert.equal(stored.durationMs, wins.indexOf(true));
@@ -105,7 +140,10 @@ for (const eng of ENGINES) {
     test('workloads since a generation: what a cache following the store reads (the new ones, the count, deletions noticed)', async () => {
       const db = await eng.open();
       const a = workload('a', 256);
-      await db.batch([{ kind: 'workloads', type: 'put', value: a }, { kind: 'workloads', type: 'put', value: workload('x', 512) }]);
+      await db.batch([
+        { kind: 'workloads', type: 'put', value: a },
+        { kind: 'workloads', type: 'put', value: workload('x', 512) },
+      ]);
       const all = await db.workloadsSince(256);
       assert.deepEqual([all.workloads.map((w) => w.id), all.complete, all.total], [[a.id], true, 1]);
       assert.equal(all.generation, await db.generation('workloads'));
@@ -167,8 +205,17 @@ for (const eng of ENGINES) {
       const db = await eng.open();
       const w = workload('w', 256);
       const other = workload('other', 512);
-      const cs = [config(w.id, 'host', 1.1, 'nvme'), config(w.id, 'host', 1.4, 'hdd'), config(w.id, 'host', undefined), config(w.id, 'ssd', 2), config(other.id, 'host', 9)];
-      await db.batch([...[w, other].map((value) => ({ kind: 'workloads' as const, type: 'put' as const, value })), ...cs.map((value) => ({ kind: 'configs' as const, type: 'put' as const, value }))]);
+      const cs = [
+        config(w.id, 'host', 1.1, 'nvme'),
+        config(w.id, 'host', 1.4, 'hdd'),
+        config(w.id, 'host', undefined),
+        config(w.id, 'ssd', 2),
+        config(other.id, 'host', 9),
+      ];
+      await db.batch([
+        ...[w, other].map((value) => ({ kind: 'workloads' as const, type: 'put' as const, value })),
+        ...cs.map((value) => ({ kind: 'configs' as const, type: 'put' as const, value })),
+      ]);
       assert.equal((await db.bestConfig(w.id, 'host'))?.id, cs[1].id);
       assert.equal((await db.bestConfig(w.id, 'host', 'nvme'))?.id, cs[0].id);
       assert.equal(await db.bestConfig(w.id, 'host', 'rot'), undefined);
@@ -176,21 +223,33 @@ for (const eng of ENGINES) {
 
       const pinAll = { id: pinKey(w.id, 'host'), workloadId: w.id, space: 'host', deviceClass: '*', configId: cs[2].id, by: 'admin', at: 'now' };
       const pinNvme = { ...pinAll, id: pinKey(w.id, 'host', 'nvme'), deviceClass: 'nvme', configId: cs[0].id };
-      await db.batch([{ kind: 'pins', type: 'put', value: pinAll }, { kind: 'pins', type: 'put', value: pinNvme }]);
+      await db.batch([
+        { kind: 'pins', type: 'put', value: pinAll },
+        { kind: 'pins', type: 'put', value: pinNvme },
+      ]);
       assert.equal((await db.pinFor(w.id, 'host', 'nvme'))?.configId, cs[0].id);
       assert.equal((await db.pinFor(w.id, 'host', 'hdd'))?.configId, cs[2].id);
       assert.equal((await db.pinFor(w.id, 'host'))?.configId, cs[2].id);
       assert.equal(await db.pinFor(w.id, 'ssd'), undefined);
 
-      assert.deepEqual((await db.workloadsWithWindow(256)).map((x) => x.id), [w.id]);
-      assert.deepEqual((await db.workloadsWithWindow(1024)).map((x) => x.id), []);
+      assert.deepEqual(
+        (await db.workloadsWithWindow(256)).map((x) => x.id),
+        [w.id],
+      );
+      assert.deepEqual(
+        (await db.workloadsWithWindow(1024)).map((x) => x.id),
+        [],
+      );
 
       const jobs = [job('k', 'done'), job('k', 'failed'), job('k', 'running'), job('j', 'queued')];
       for (const j of jobs) await db.put('jobs', j);
       assert.equal((await db.latestJobWithKey('k', ['queued', 'running', 'done']))?.id, jobs[2].id);
       assert.equal((await db.latestJobWithKey('k', ['done']))?.id, jobs[0].id);
       assert.equal(await db.latestJobWithKey('k', ['cancelled']), undefined);
-      assert.deepEqual((await db.jobsWithStatus(['queued', 'running'])).map((j) => j.id), [jobs[2].id, jobs[3].id]);
+      assert.deepEqual(
+        (await db.jobsWithStatus(['queued', 'running'])).map((j) => j.id),
+        [jobs[2].id, jobs[3].id],
+      );
 
       const t = { id: newId(), name: 't', path: '/x/t.csv', bytes: 10, uploadedAt: 'now', by: 't' };
       await db.put('traces', t);
@@ -249,7 +308,7 @@ for (const eng of ENGINES) {
 }
 
 describe('PostgreSQL ConfDB shared by several processes', { skip: pgMissing ?? false }, () => {
-  test('a second opener sees the first one\'s writes and generations; locks hold across connections', async () => {
+  test("a second opener sees the first one's writes and generations; locks hold across connections", async () => {
     const url = await server!.newDatabase();
     const [a, b] = await Promise.all([ConfDB.open(tmp(), url), ConfDB.open(tmp(), url)]);
     assert.equal(a.shared, true);
@@ -269,7 +328,10 @@ describe('PostgreSQL ConfDB shared by several processes', { skip: pgMissing ?? f
         }),
       ),
     );
-    assert.equal(created.reduce((s: number, x) => s + x, 0), 1);
+    assert.equal(
+      created.reduce((s: number, x) => s + x, 0),
+      1,
+    );
     await Promise.all([a.close(), b.close()]);
   });
 

@@ -104,7 +104,20 @@ test('native descriptors and per-I/O features equal numpy on real trace windows'
   try {
     const f = path.join(dir, 'windows.json');
     const col = (a: ArrayLike<number>) => Array.from(a, (x) => (Number.isNaN(x) ? null : x));
-    writeFileSync(f, JSON.stringify(windows.map((w) => ({ t: col(w.timeNs), s: col(w.sector), b: col(w.bytes), op: col(w.op), d: col(w.device), c: w.completeNs ? col(w.completeNs) : null, prev: Number.isNaN(w.prevTimeNs) ? null : w.prevTimeNs }))));
+    writeFileSync(
+      f,
+      JSON.stringify(
+        windows.map((w) => ({
+          t: col(w.timeNs),
+          s: col(w.sector),
+          b: col(w.bytes),
+          op: col(w.op),
+          d: col(w.device),
+          c: w.completeNs ? col(w.completeNs) : null,
+          prev: Number.isNaN(w.prevTimeNs) ? null : w.prevTimeNs,
+        })),
+      ),
+    );
     const r = spawnSync(PY, ['-c', SCRIPT, f], { encoding: 'utf8', maxBuffer: 256 << 20 });
     assert.equal(r.status, 0, r.stderr);
     py = JSON.parse(r.stdout) as NumpySide[];
@@ -131,8 +144,17 @@ test('native descriptors and per-I/O features equal numpy on real trace windows'
   });
   // The windows exercise what they are here for.
   const described = windows.map((w) => describeWindow(w));
-  assert.ok(described.slice(0, 2).every((d) => d.devices > 10), 'Tencent windows hold many volumes');
-  assert.ok(described.slice(2, 4).some((d) => d.queueDepthMeasured), 'Hadoop windows use measured latencies');
-  assert.ok(windows.slice(4).every((w) => !Number.isNaN(w.prevTimeNs)), 'WebSearch windows continue their stream');
+  assert.ok(
+    described.slice(0, 2).every((d) => d.devices > 10),
+    'Tencent windows hold many volumes',
+  );
+  assert.ok(
+    described.slice(2, 4).some((d) => d.queueDepthMeasured),
+    'Hadoop windows use measured latencies',
+  );
+  assert.ok(
+    windows.slice(4).every((w) => !Number.isNaN(w.prevTimeNs)),
+    'WebSearch windows continue their stream',
+  );
   assert.ok(described.some((d) => d.reuseFraction > 0 && d.sequentialFraction > 0));
 });

@@ -39,7 +39,18 @@ const HAND: Row[] = [
 /** A window built straight from columns (the Windower needs >= 2 requests; the addon takes 1). */
 function columns(sector: number[], bytes: number[], timeNs = sector.map((_, i) => i * 1000)): RequestWindow {
   const n = sector.length;
-  return { stream: -1, index: 0, firstRequest: 0, length: n, timeNs: Float64Array.from(timeNs), sector: Float64Array.from(sector), bytes: Uint32Array.from(bytes), op: new Uint16Array(n).fill(R), device: new Uint32Array(n), prevTimeNs: NaN };
+  return {
+    stream: -1,
+    index: 0,
+    firstRequest: 0,
+    length: n,
+    timeNs: Float64Array.from(timeNs),
+    sector: Float64Array.from(sector),
+    bytes: Uint32Array.from(bytes),
+    op: new Uint16Array(n).fill(R),
+    device: new Uint32Array(n),
+    prevTimeNs: NaN,
+  };
 }
 
 /** Reference percentile: full sort, then numpy's linear interpolation (written here independently of the addon). */
@@ -66,14 +77,18 @@ test('percentiles: numpy linear interpolation, a single request', () => {
 
 test('selection percentiles equal sorted percentiles (random, duplicates, tiny)', () => {
   let seed = 12345;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   for (const n of [1, 2, 3, 10, 101, 3000]) {
     for (const dupes of [false, true]) {
       const sector = Array.from({ length: n }, () => (dupes ? Math.floor(rnd() * 5) * 8 : Math.floor(rnd() * 1e9)));
       const bytes = Array.from({ length: n }, () => (dupes ? 512 << Math.floor(rnd() * 4) : Math.floor(rnd() * 1e6)));
       const d = describeWindow(columns(sector, bytes));
       const offsets = sector.map((s) => s * 512);
-      for (const [p, off, size] of [[0.1, d.offsetP10, d.sizeP10], [0.5, d.offsetP50, d.sizeP50], [0.9, d.offsetP90, d.sizeP90]] as const) {
+      for (const [p, off, size] of [
+        [0.1, d.offsetP10, d.sizeP10],
+        [0.5, d.offsetP50, d.sizeP50],
+        [0.9, d.offsetP90, d.sizeP90],
+      ] as const) {
         assert.equal(off, sortedPercentile(offsets, p), `offset n=${n} p=${p}`);
         assert.equal(size, sortedPercentile(bytes, p), `size n=${n} p=${p}`);
       }
@@ -119,7 +134,7 @@ test('descriptors of a hand-built window are exact', () => {
   assert.equal(v.length, DESCRIPTOR_DIM);
 });
 
-test('queue depth uses measured latencies (Little\'s law) when the trace has completions', () => {
+test("queue depth uses measured latencies (Little's law) when the trace has completions", () => {
   // Two requests overlapping: [0, 10 µs) and [5 µs, 25 µs): busy 30 µs over 25 µs -> 1.2 outstanding.
   const d = describeWindow(
     oneWindow(
@@ -144,14 +159,34 @@ test('devices are counted and sequentiality needs the same device', () => {
   );
   assert.equal(d.devices, 2);
   close(d.sequentialFraction, 0.5);
-  const f = perIoFeatures(oneWindow([[0, 0, 512, R, 7], [1, 0, 512, R, 9], [2, 0, 512, R, 7]]));
+  const f = perIoFeatures(
+    oneWindow([
+      [0, 0, 512, R, 7],
+      [1, 0, 512, R, 9],
+      [2, 0, 512, R, 7],
+    ]),
+  );
   assert.deepEqual([...f.device], [0, 1, 0]);
 });
 
 test('size mode: the most frequent size, the smallest of equally frequent ones', () => {
-  const d = describeWindow(oneWindow([[0, 0, 8192, R], [1, 16, 512, R], [2, 32, 8192, R], [3, 48, 512, R], [4, 64, 65536, R]]));
+  const d = describeWindow(
+    oneWindow([
+      [0, 0, 8192, R],
+      [1, 16, 512, R],
+      [2, 32, 8192, R],
+      [3, 48, 512, R],
+      [4, 64, 65536, R],
+    ]),
+  );
   assert.equal(d.sizeMode, 512);
-  const e = describeWindow(oneWindow([[0, 0, 8192, R], [1, 16, 512, R], [2, 32, 8192, R]]));
+  const e = describeWindow(
+    oneWindow([
+      [0, 0, 8192, R],
+      [1, 16, 512, R],
+      [2, 32, 8192, R],
+    ]),
+  );
   assert.equal(e.sizeMode, 8192);
 });
 
@@ -169,11 +204,22 @@ test('all-identical requests give finite descriptors', () => {
 
 test('windower: streams per device, carry-over of the previous arrival, leftover', () => {
   const w = new Windower({ size: 2, splitByDevice: true });
-  const first = w.push(batch([[0, 0, 512, R, 1], [10, 0, 512, R, 2], [20, 0, 512, R, 1]]));
+  const first = w.push(
+    batch([
+      [0, 0, 512, R, 1],
+      [10, 0, 512, R, 2],
+      [20, 0, 512, R, 1],
+    ]),
+  );
   assert.equal(first.length, 1);
   assert.equal(first[0]!.stream, 1);
   assert.ok(Number.isNaN(first[0]!.prevTimeNs));
-  const second = w.push(batch([[40, 0, 512, R, 1], [2040, 0, 512, R, 1]]));
+  const second = w.push(
+    batch([
+      [40, 0, 512, R, 1],
+      [2040, 0, 512, R, 1],
+    ]),
+  );
   assert.equal(second.length, 1);
   assert.equal(second[0]!.index, 1);
   assert.equal(second[0]!.firstRequest, 2);
@@ -184,24 +230,41 @@ test('windower: streams per device, carry-over of the previous arrival, leftover
 });
 
 test('out-of-order arrivals count as simultaneous, never negative', () => {
-  const f = perIoFeatures(oneWindow([[5000, 0, 512, R], [4000, 0, 512, R]]));
+  const f = perIoFeatures(
+    oneWindow([
+      [5000, 0, 512, R],
+      [4000, 0, 512, R],
+    ]),
+  );
   assert.deepEqual([...f.logIat], [0, 0]);
 });
 
 test('NaN or infinite input raises a coded error naming the trace and the request', () => {
   const w = new Windower({ size: 4, source: 'x.trace' });
   assert.throws(
-    () => w.push(batch([[0, 0, 512, R], [NaN, 0, 512, R]])),
+    () =>
+      w.push(
+        batch([
+          [0, 0, 512, R],
+          [NaN, 0, 512, R],
+        ]),
+      ),
     (e: unknown) => isSsdtuneError(e, 'SSDTUNE_FEATURES_INPUT') && /x\.trace: request 1: time is NaN/.test((e as Error).message),
   );
   assert.throws(
     () => new Windower({ size: 4 }).push(batch([[0, Infinity, 512, R]])),
     (e: unknown) => isSsdtuneError(e, 'SSDTUNE_FEATURES_INPUT') && /sector is Infinity/.test((e as Error).message),
   );
-  assert.throws(() => new Windower({ size: 1 }), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_USAGE'));
+  assert.throws(
+    () => new Windower({ size: 1 }),
+    (e: unknown) => isSsdtuneError(e, 'SSDTUNE_USAGE'),
+  );
   const d = describeWindow(oneWindow(HAND));
   d.iatMean = NaN;
-  assert.throws(() => descriptorVector(d, 'w0'), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_NONFINITE') && /w0: non-finite value NaN in ln1p\(iatMean\)/.test((e as Error).message));
+  assert.throws(
+    () => descriptorVector(d, 'w0'),
+    (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_NONFINITE') && /w0: non-finite value NaN in ln1p\(iatMean\)/.test((e as Error).message),
+  );
 });
 
 test('real MQSim trace: one stream per device, every vector finite', async () => {
@@ -220,7 +283,11 @@ test('real MQSim trace: one stream per device, every vector finite', async () =>
 test('describeWindow: malformed columns are TypeErrors naming the field and what was expected', () => {
   const good = () => columns([0, 8, 16, 24], [512, 512, 512, 512]);
   const bad = (patch: Record<string, unknown>, re: RegExp) =>
-    assert.throws(() => describeWindow({ ...good(), ...patch } as unknown as RequestWindow), (e: unknown) => e instanceof TypeError && re.test(e.message), String(re));
+    assert.throws(
+      () => describeWindow({ ...good(), ...patch } as unknown as RequestWindow),
+      (e: unknown) => e instanceof TypeError && re.test(e.message),
+      String(re),
+    );
   bad({ sector: [0, 8, 16, 24] }, /window\.sector must be a Float64Array, got an Array/);
   bad({ timeNs: new Float32Array(4) }, /window\.timeNs must be a Float64Array, got a Float32Array/);
   bad({ bytes: new Float64Array(4) }, /window\.bytes must be a Uint32Array, got a Float64Array/);
@@ -232,35 +299,69 @@ test('describeWindow: malformed columns are TypeErrors naming the field and what
   bad({ prevTimeNs: undefined }, /window\.prevTimeNs must be a number \(NaN at the stream start\), got undefined/);
   bad({ timeNs: new Float64Array(0) }, /the window is empty/);
   const addon = native();
-  assert.throws(() => addon.describeWindow(good(), new Float64Array(3)), (e: unknown) => e instanceof TypeError && new RegExp(`out has 3 elements, needs ${WINDOW_SLOTS.length}`).test(e.message));
-  assert.throws(() => addon.describeWindow(good(), [0]), (e: unknown) => e instanceof TypeError && /out must be a Float64Array, got an Array/.test(e.message));
-  assert.throws(() => addon.describeWindow(42, new Float64Array(WINDOW_SLOTS.length)), (e: unknown) => e instanceof TypeError && /window must be an object, got a number/.test(e.message));
-  const perIo = { logIat: new Float64Array(4), logOffset: new Float64Array(4), logSize: new Float64Array(4), isRead: new Uint8Array(4), device: new Uint32Array(2) };
-  assert.throws(() => addon.describeWindow(good(), new Float64Array(WINDOW_SLOTS.length), perIo), (e: unknown) => e instanceof TypeError && /perIo\.device has 2 elements, expected 4/.test(e.message));
+  assert.throws(
+    () => addon.describeWindow(good(), new Float64Array(3)),
+    (e: unknown) => e instanceof TypeError && new RegExp(`out has 3 elements, needs ${WINDOW_SLOTS.length}`).test(e.message),
+  );
+  assert.throws(
+    () => addon.describeWindow(good(), [0]),
+    (e: unknown) => e instanceof TypeError && /out must be a Float64Array, got an Array/.test(e.message),
+  );
+  assert.throws(
+    () => addon.describeWindow(42, new Float64Array(WINDOW_SLOTS.length)),
+    (e: unknown) => e instanceof TypeError && /window must be an object, got a number/.test(e.message),
+  );
+  const perIo = {
+    logIat: new Float64Array(4),
+    logOffset: new Float64Array(4),
+    logSize: new Float64Array(4),
+    isRead: new Uint8Array(4),
+    device: new Uint32Array(2),
+  };
+  assert.throws(
+    () => addon.describeWindow(good(), new Float64Array(WINDOW_SLOTS.length), perIo),
+    (e: unknown) => e instanceof TypeError && /perIo\.device has 2 elements, expected 4/.test(e.message),
+  );
 });
 
-test('requests beyond the reuse table\'s range raise SSDTUNE_ML_NONFINITE naming the request', async () => {
+test("requests beyond the reuse table's range raise SSDTUNE_ML_NONFINITE naming the request", async () => {
   // floor(sector / 8) must stay below 2^41 (sector < 2^44).
   const far = columns([0, 2 ** 44, 8], [512, 512, 512]);
-  assert.throws(() => describeWindow(far), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_NONFINITE') && /^window 0: .*reuse key of request 1: sector 17592186044416/.test((e as Error).message));
+  assert.throws(
+    () => describeWindow(far),
+    (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_NONFINITE') && /^window 0: .*reuse key of request 1: sector 17592186044416/.test((e as Error).message),
+  );
   assert.equal(describeWindow(columns([0, 2 ** 44 - 1], [512, 512])).requests, 2);
   // Through describeTrace the error names the trace, the window and the request within its stream.
   await assert.rejects(
     describeTrace(
       (async function* () {
-        yield batch([[0, 0, 512, R], [1, 8, 512, R], [2, 2 ** 44, 512, R], [3, 0, 512, R]]);
+        yield batch([
+          [0, 0, 512, R],
+          [1, 8, 512, R],
+          [2, 2 ** 44, 512, R],
+          [3, 0, 512, R],
+        ]);
       })(),
       { size: 2, source: 'far.trace' },
     ),
-    (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_NONFINITE') && /^far\.trace: window 1 \(request 2\): .*reuse key of request 2: sector 17592186044416/.test((e as Error).message),
+    (e: unknown) =>
+      isSsdtuneError(e, 'SSDTUNE_ML_NONFINITE') &&
+      /^far\.trace: window 1 \(request 2\): .*reuse key of request 2: sector 17592186044416/.test((e as Error).message),
   );
   // 4096 distinct devices in one window.
-  const many = columns(Array.from({ length: 4097 }, () => 0), Array.from({ length: 4097 }, () => 512));
+  const many = columns(
+    Array.from({ length: 4097 }, () => 0),
+    Array.from({ length: 4097 }, () => 512),
+  );
   many.device.forEach((_, i) => (many.device[i] = i));
-  assert.throws(() => describeWindow(many), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_NONFINITE') && /request 4096: .*device count 4097/.test((e as Error).message));
+  assert.throws(
+    () => describeWindow(many),
+    (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_NONFINITE') && /request 4096: .*device count 4097/.test((e as Error).message),
+  );
 });
 
-test('windower: every window holds exactly its stream\'s requests (real traces, block and per-request copies)', async () => {
+test("windower: every window holds exactly its stream's requests (real traces, block and per-request copies)", async () => {
   for (const [file, size, splitByDevice] of [
     ['traces/mqsim_wsrch-small.trace', 700, true],
     ['traces/mqsim_wsrch-small.trace', 3000, false],
@@ -277,16 +378,37 @@ test('windower: every window holds exactly its stream\'s requests (real traces, 
     const w = new Windower({ size, splitByDevice });
     let windows = 0;
     // Uneven batches, so that windows straddle batch boundaries.
-    for (let o = 0, b = 777; o < all.length; o += b, b = (b * 7) % 5003 + 1) {
+    for (let o = 0, b = 777; o < all.length; o += b, b = ((b * 7) % 5003) + 1) {
       const e = Math.min(all.length, o + b);
-      const part: TraceBatch = { length: e - o, timeNs: all.timeNs.subarray(o, e), sector: all.sector.subarray(o, e), bytes: all.bytes.subarray(o, e), op: all.op.subarray(o, e), device: all.device.subarray(o, e), pid: all.pid.subarray(o, e), ...(all.completeNs ? { completeNs: all.completeNs.subarray(o, e) } : {}) };
+      const part: TraceBatch = {
+        length: e - o,
+        timeNs: all.timeNs.subarray(o, e),
+        sector: all.sector.subarray(o, e),
+        bytes: all.bytes.subarray(o, e),
+        op: all.op.subarray(o, e),
+        device: all.device.subarray(o, e),
+        pid: all.pid.subarray(o, e),
+        ...(all.completeNs ? { completeNs: all.completeNs.subarray(o, e) } : {}),
+      };
       w.feed(part, (win) => {
         windows++;
         const idx = byStream.get(win.stream)!.slice(win.index * size, (win.index + 1) * size);
         assert.equal(win.firstRequest, win.index * size);
         assert.equal(win.prevTimeNs, win.index === 0 ? NaN : all.timeNs[byStream.get(win.stream)![win.index * size - 1]!]);
-        const cols = [['timeNs', all.timeNs], ['sector', all.sector], ['bytes', all.bytes], ['op', all.op], ['device', all.device], ...(all.completeNs ? [['completeNs', all.completeNs] as const] : [])] as const;
-        for (const [name, src] of cols) assert.deepEqual([...win[name]!], idx.map((i) => src[i]!), `${file} stream ${win.stream} window ${win.index} ${name}`);
+        const cols = [
+          ['timeNs', all.timeNs],
+          ['sector', all.sector],
+          ['bytes', all.bytes],
+          ['op', all.op],
+          ['device', all.device],
+          ...(all.completeNs ? [['completeNs', all.completeNs] as const] : []),
+        ] as const;
+        for (const [name, src] of cols)
+          assert.deepEqual(
+            [...win[name]!],
+            idx.map((i) => src[i]!),
+            `${file} stream ${win.stream} window ${win.index} ${name}`,
+          );
       });
     }
     let expected = 0;

@@ -64,7 +64,14 @@ async function post<T>(i: Instance, route: string, body: unknown, raw?: Buffer):
   });
   return { status: res.status, data: (await res.json()) as T };
 }
-const reportOf = (host: string): AgentReport => ({ host, device: 'nvme0n1', deviceClass: CLASS, windowSize, descriptors, applied: { read_ahead_kb: '128', scheduler: 'none' } });
+const reportOf = (host: string): AgentReport => ({
+  host,
+  device: 'nvme0n1',
+  deviceClass: CLASS,
+  windowSize,
+  descriptors,
+  applied: { read_ahead_kb: '128', scheduler: 'none' },
+});
 
 const SETUPS = [
   { name: 'LevelDB, one serve', skip: false as string | false, open: async () => [await serve(tmp('level'))] },
@@ -84,7 +91,9 @@ for (const s of SETUPS) {
     test('100 agents report one new workload at once: one workload, one search; the rest find it', async () => {
       const insts = await s.open();
       try {
-        const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => post<Recommendation>(insts[i % insts.length]!, '/v1/fleet/reports', reportOf(`host${i}`))));
+        const answers = await Promise.all(
+          Array.from({ length: 100 }, (_, i) => post<Recommendation>(insts[i % insts.length]!, '/v1/fleet/reports', reportOf(`host${i}`))),
+        );
         for (const a of answers) assert.equal(a.status, 200, JSON.stringify(a.data));
         const ids = new Set(answers.map((a) => a.data.workload.id));
         assert.equal(ids.size, 1, 'every agent got the same workload');
@@ -103,7 +112,11 @@ for (const s of SETUPS) {
         const body = readFileSync(TRACE);
         const wid = [...ids][0]!;
         const q = `?deviceClass=${encodeURIComponent(deviceClassKey(CLASS))}&host=h`;
-        const ups = await Promise.all(Array.from({ length: 20 }, (_, i) => post<{ job: { id: string } }>(insts[i % insts.length]!, `/v1/fleet/workloads/${wid}/capture${q}`, undefined, body)));
+        const ups = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            post<{ job: { id: string } }>(insts[i % insts.length]!, `/v1/fleet/workloads/${wid}/capture${q}`, undefined, body),
+          ),
+        );
         for (const u of ups) assert.ok([200, 202].includes(u.status), JSON.stringify(u.data));
         assert.equal(new Set(ups.map((u) => u.data.job.id)).size, 1);
         assert.equal(await insts[0]!.svc.db.count('jobs'), 1);
@@ -122,14 +135,24 @@ for (const s of SETUPS) {
       const insts = await s.open();
       try {
         const traces = ['fio_oltp.trace.xz', 'fio_log-append.trace.xz', 'fio_backup-seqread.trace.xz', 'msr_hm_0_sample1000.csv'];
-        const windows = await Promise.all(traces.map(async (t) => {
-          const file = path.resolve('traces', t);
-          return (await describeTrace(await openTrace(file), { size: windowSize, source: file })).windows.slice(0, 16).map((w) => Array.from(w.vector));
-        }));
-        const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => post<Recommendation>(insts[i % insts.length]!, '/v1/fleet/reports', { ...reportOf(`host${i}`), descriptors: windows[i % traces.length] })));
+        const windows = await Promise.all(
+          traces.map(async (t) => {
+            const file = path.resolve('traces', t);
+            return (await describeTrace(await openTrace(file), { size: windowSize, source: file })).windows.slice(0, 16).map((w) => Array.from(w.vector));
+          }),
+        );
+        const answers = await Promise.all(
+          Array.from({ length: 40 }, (_, i) =>
+            post<Recommendation>(insts[i % insts.length]!, '/v1/fleet/reports', { ...reportOf(`host${i}`), descriptors: windows[i % traces.length] }),
+          ),
+        );
         for (const a of answers) assert.equal(a.status, 200, JSON.stringify(a.data));
         const byTrace = traces.map((_, t) => new Set(answers.filter((_, i) => i % traces.length === t).map((a) => a.data.workload.id)));
-        assert.deepEqual(byTrace.map((ids) => ids.size), [1, 1, 1, 1], 'the agents of one workload got one id');
+        assert.deepEqual(
+          byTrace.map((ids) => ids.size),
+          [1, 1, 1, 1],
+          'the agents of one workload got one id',
+        );
         assert.equal(new Set(byTrace.map((ids) => [...ids][0])).size, 4, 'different workloads, different ids');
         assert.equal(answers.filter((a) => a.data.workload.created).length, 4);
         assert.equal(await insts[0]!.svc.db.count('workloads'), 4);
@@ -155,12 +178,19 @@ for (const s of SETUPS) {
         const last = insts.at(-1)!;
         let r = await post<Recommendation>(last, '/v1/fleet/reports', reportOf('h'));
         assert.deepEqual(r.data.config, { id: learned.id, values: learned.values, source: 'learned', grade: 1.4 });
-        const pin = await fetch(insts[0]!.url + '/v1/fleet/pins', { method: 'PUT', headers: { authorization: `Bearer ${insts[0]!.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ workloadId: wid, configId: chosen.id, reason: 'vendor advice' }) });
+        const pin = await fetch(insts[0]!.url + '/v1/fleet/pins', {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${insts[0]!.token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ workloadId: wid, configId: chosen.id, reason: 'vendor advice' }),
+        });
         assert.equal(pin.status, 200);
         r = await post<Recommendation>(last, '/v1/fleet/reports', reportOf('h'));
         assert.equal(r.data.config?.id, chosen.id);
         assert.equal(r.data.config?.source, 'pin');
-        const del = await fetch(`${insts[0]!.url}/v1/fleet/pins?workloadId=${wid}`, { method: 'DELETE', headers: { authorization: `Bearer ${insts[0]!.token}` } });
+        const del = await fetch(`${insts[0]!.url}/v1/fleet/pins?workloadId=${wid}`, {
+          method: 'DELETE',
+          headers: { authorization: `Bearer ${insts[0]!.token}` },
+        });
         assert.equal(del.status, 204);
         r = await post<Recommendation>(last, '/v1/fleet/reports', reportOf('h'));
         assert.equal(r.data.config?.id, learned.id);

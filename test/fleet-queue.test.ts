@@ -177,7 +177,10 @@ test('trace cache: fetched once by digest, kept within its byte budget, in-use c
   });
   await cache.with(digests[1], async () => {});
   assert.equal(cache.fetches, 3, 't1 stayed cached');
-  await assert.rejects(cache.with('f'.repeat(64), async () => {}), (e) => isSsdtuneError(e, 'SSDTUNE_NOT_FOUND'));
+  await assert.rejects(
+    cache.with('f'.repeat(64), async () => {}),
+    (e) => isSsdtuneError(e, 'SSDTUNE_NOT_FOUND'),
+  );
   await db.close();
 });
 
@@ -208,7 +211,12 @@ async function stop(p: ChildProcess): Promise<void> {
 describe('fleet faults', { skip: missing ?? false }, () => {
   async function fleet(o: { precondition?: boolean; trace?: string } = {}) {
     await flushRedis();
-    const settings = loadSettings({ dataDir: tmp('serve'), store: await pgs!.newDatabase(), queue: redis!.url, ...(o.precondition ? {} : { ssdsim: FAST_SIM }) });
+    const settings = loadSettings({
+      dataDir: tmp('serve'),
+      store: await pgs!.newDatabase(),
+      queue: redis!.url,
+      ...(o.precondition ? {} : { ssdsim: FAST_SIM }),
+    });
     const svc = await openService(settings, jobHandlers);
     const trace = await keepTraceBytes(svc, await registerLocalTrace(svc, o.trace ?? TRACE, 'test'));
     const spec = (config: Record<string, unknown>): { spec: EvaluationSpec; config: Record<string, unknown> } => ({
@@ -266,7 +274,7 @@ describe('fleet faults', { skip: missing ?? false }, () => {
       await waitJob(svc, job.id, (j) => j.progress.done >= 3, 120_000);
       await kill9(w1);
       const midway = await svc.db.require('jobs', job.id);
-      assert.equal(midway.status, 'running', 'the dead worker\'s job is still marked running');
+      assert.equal(midway.status, 'running', "the dead worker's job is still marked running");
       w2 = spawnWorker(settings);
       const done = await waitJob(svc, job.id, finished);
       assert.equal(done.status, 'done', done.error);

@@ -125,7 +125,10 @@ test('live evaluator refuses a device with a filesystem signature unless forced'
     writeSync(fd, Buffer.from([0x53, 0xef]), 0, 2, 0x438);
     fsyncSync(fd);
     closeSync(fd);
-    assert.throws(() => new LiveEvaluator({ device: loop.path, store: scratchStore() }), (e) => isSsdtuneError(e, 'SSDTUNE_HOST_UNSAFE') && /ext/.test((e as Error).message));
+    assert.throws(
+      () => new LiveEvaluator({ device: loop.path, store: scratchStore() }),
+      (e) => isSsdtuneError(e, 'SSDTUNE_HOST_UNSAFE') && /ext/.test((e as Error).message),
+    );
     assert.doesNotThrow(() => new LiveEvaluator({ device: loop.path, force: true, store: scratchStore() }));
   } finally {
     loop.destroy();
@@ -145,7 +148,10 @@ test('live evaluator never replays on a mounted device, even forced', { skip }, 
       t.skip('mount is not permitted here');
       return;
     }
-    assert.throws(() => new LiveEvaluator({ device: loop.path, force: true, store: scratchStore() }), (e) => isSsdtuneError(e, 'SSDTUNE_HOST_UNSAFE') && /mounted at/.test((e as Error).message));
+    assert.throws(
+      () => new LiveEvaluator({ device: loop.path, force: true, store: scratchStore() }),
+      (e) => isSsdtuneError(e, 'SSDTUNE_HOST_UNSAFE') && /mounted at/.test((e as Error).message),
+    );
   } finally {
     if (mounted) execFileSync('umount', [mnt]);
     rmSync(mnt, { recursive: true, force: true });
@@ -214,7 +220,9 @@ test('readahead model and live replay rank read_ahead_kb values the same way', {
         }
       }
       for (const { ra, model: m, live: l } of rows) {
-        report.push(`${name} ra=${ra}: model ${(m.throughputBps / 1e6).toFixed(0)} MB/s ${m.extra!.deviceReads} reqs ${(m.extra!.deviceBytesRead / MiB).toFixed(1)} MiB | live best ${(l.extra!.throughputMaxBps! / 1e6).toFixed(0)} MB/s ${l.extra!.deviceReads} reqs ${(l.extra!.deviceBytesRead! / MiB).toFixed(1)} MiB`);
+        report.push(
+          `${name} ra=${ra}: model ${(m.throughputBps / 1e6).toFixed(0)} MB/s ${m.extra!.deviceReads} reqs ${(m.extra!.deviceBytesRead / MiB).toFixed(1)} MiB | live best ${(l.extra!.throughputMaxBps! / 1e6).toFixed(0)} MB/s ${l.extra!.deviceReads} reqs ${(l.extra!.deviceBytesRead! / MiB).toFixed(1)} MiB`,
+        );
       }
       for (const r of rows) {
         // What reached the device: the kernel's own counters against the model.
@@ -234,7 +242,10 @@ test('readahead model and live replay rank read_ahead_kb values the same way', {
           if (ma > 1.15 * mb) assert.ok(la > lb, `${name}: device work ra=${a.ra} vs ra=${b.ra}\n${report.join('\n')}`);
           // Throughput: where the model predicts >= 3x, live must not contradict it beyond noise.
           if (a.model.throughputBps > 3 * b.model.throughputBps) {
-            assert.ok(a.live.extra!.throughputMaxBps! > 0.75 * b.live.extra!.throughputMaxBps!, `${name}: throughput ra=${a.ra} vs ra=${b.ra}\n${report.join('\n')}`);
+            assert.ok(
+              a.live.extra!.throughputMaxBps! > 0.75 * b.live.extra!.throughputMaxBps!,
+              `${name}: throughput ra=${a.ra} vs ra=${b.ra}\n${report.join('\n')}`,
+            );
           }
         }
       }
@@ -333,7 +344,10 @@ test('model: writes are timed too (a write-only trace is graded), writeback star
   assert.ok(small.latencyMeanUs > 10 * big.latencyMeanUs, `throttled ${small.latencyMeanUs} us vs ${big.latencyMeanUs} us`);
   assert.ok(small.throughputBps < 1.2e9 && small.throughputBps > 0.5e9, `${small.throughputBps}`);
   // max_sectors_kb splits writeback requests.
-  const split = await new ReadaheadModelEvaluator({ cost, cacheBytes: 256 * MiB, replay: { mode: 'recorded' } }).evaluate({ read_ahead_kb: 128, max_sectors_kb: 128 }, ref);
+  const split = await new ReadaheadModelEvaluator({ cost, cacheBytes: 256 * MiB, replay: { mode: 'recorded' } }).evaluate(
+    { read_ahead_kb: 128, max_sectors_kb: 128 },
+    ref,
+  );
   assert.ok(split.extra!.deviceWrites! > 1.5 * small.extra!.deviceWrites!);
 });
 
@@ -366,7 +380,9 @@ test('readahead model and live replay agree across replay intensities (recorded,
           const measure = () => new LiveEvaluator({ device: loop.path, store: scratchStore(), repetitions: 3, ...live }).evaluate({ read_ahead_kb: ra }, w);
           const l = await measure();
           rows.push({ name, model, live: l, best: l.extra!.throughputMaxBps!, measure });
-          report.push(`${wname} ra=${ra} ${name}: model ${(model.throughputBps / 1e6).toFixed(0)} MB/s ${model.latencyMeanUs.toFixed(1)} us ${model.extra!.deviceReads} reqs | live ${(l.throughputBps / 1e6).toFixed(0)} MB/s (best ${(l.extra!.throughputMaxBps! / 1e6).toFixed(0)}) ${l.latencyMeanUs.toFixed(1)} us ${l.extra!.deviceReads!.toFixed(0)} reqs`);
+          report.push(
+            `${wname} ra=${ra} ${name}: model ${(model.throughputBps / 1e6).toFixed(0)} MB/s ${model.latencyMeanUs.toFixed(1)} us ${model.extra!.deviceReads} reqs | live ${(l.throughputBps / 1e6).toFixed(0)} MB/s (best ${(l.extra!.throughputMaxBps! / 1e6).toFixed(0)}) ${l.latencyMeanUs.toFixed(1)} us ${l.extra!.deviceReads!.toFixed(0)} reqs`,
+          );
         }
         const why = () => report.join('\n');
         // Load from other processes only ever slows a live replay (a starved
@@ -397,7 +413,10 @@ test('readahead model and live replay agree across replay intensities (recorded,
           const speed = r.name === '4x' ? 4 : r.name === '20x' ? 20 : 1;
           const busy = (r.model.latencyMeanUs * 1e3 * speed) / spec.gapNs!;
           if (r.name !== 'closed' && busy < 0.25 && r.model.throughputBps > 0.95 * offered * speed) {
-            assert.ok(await holds(() => r.best > 0.7 * offered * speed, [r]), `${wname} ra=${ra} ${r.name}: live cannot keep up with the arrivals the model keeps up with\n${why()}`);
+            assert.ok(
+              await holds(() => r.best > 0.7 * offered * speed, [r]),
+              `${wname} ra=${ra} ${r.name}: live cannot keep up with the arrivals the model keeps up with\n${why()}`,
+            );
           }
         }
         // Intensity ranks the replays the same way: throughput grows from recorded to 4x, 20x and closed loop in both.
@@ -411,8 +430,12 @@ test('readahead model and live replay agree across replay intensities (recorded,
           if (!(b.model.throughputBps > 1.5 * a.model.throughputBps)) continue;
           const aSpeed = a.name === '4x' ? 4 : a.name === '20x' ? 20 : 1;
           const aOffered = offered * aSpeed;
-          if (a.best > 0.7 * aOffered && aOffered < 0.8 * ceiling) assert.ok(await holds(() => b.best > a.best, [b]), `${wname} ra=${ra}: ${b.name} vs ${a.name}\n${why()}`);
-          else report.push(`${wname} ra=${ra}: ${a.name} live at or near the device's ceiling (${(a.best / 1e6).toFixed(0)} MB/s, ${(aOffered / 1e6).toFixed(0)} offered, ceiling ${(ceiling / 1e6).toFixed(0)}): ${b.name} vs ${a.name} not ranked`);
+          if (a.best > 0.7 * aOffered && aOffered < 0.8 * ceiling)
+            assert.ok(await holds(() => b.best > a.best, [b]), `${wname} ra=${ra}: ${b.name} vs ${a.name}\n${why()}`);
+          else
+            report.push(
+              `${wname} ra=${ra}: ${a.name} live at or near the device's ceiling (${(a.best / 1e6).toFixed(0)} MB/s, ${(aOffered / 1e6).toFixed(0)} offered, ceiling ${(ceiling / 1e6).toFixed(0)}): ${b.name} vs ${a.name} not ranked`,
+            );
         }
       }
     }

@@ -121,7 +121,10 @@ test('decompression bomb of valid lines: the ratio cap and the byte cap stop it,
   // The absolute cap, for callers that set one (an upload server).
   await assert.rejects(
     collect(await openTrace(bomb, { format: 'mqsim', limits: { maxDecompressedBytes: 20 << 20 } })),
-    hasCode('SSDTUNE_TRACE_LIMIT', /decompressed byte 20971520 \(compressed byte \d+\): more than the limit of 20971520 decompressed bytes \(maxDecompressedBytes\)/),
+    hasCode(
+      'SSDTUNE_TRACE_LIMIT',
+      /decompressed byte 20971520 \(compressed byte \d+\): more than the limit of 20971520 decompressed bytes \(maxDecompressedBytes\)/,
+    ),
   );
 });
 
@@ -180,7 +183,10 @@ test('FIFOs: read once with --format (no ESPIPE), refused for sniffing, and a FI
   const ac = new AbortController();
   const t0 = performance.now();
   setTimeout(() => ac.abort(new Error('job cancelled')), 200);
-  await assert.rejects(collect(await openTrace(fifo, { format: 'mqsim', signal: ac.signal })), hasCode('SSDTUNE_TRACE_ABORTED', /pipe: reading cancelled \(job cancelled\)/));
+  await assert.rejects(
+    collect(await openTrace(fifo, { format: 'mqsim', signal: ac.signal })),
+    hasCode('SSDTUNE_TRACE_ABORTED', /pipe: reading cancelled \(job cancelled\)/),
+  );
   assert.ok(performance.now() - t0 < 2000);
   // An already aborted signal stops before opening.
   await assert.rejects(openTrace(src, { signal: AbortSignal.abort() }).then(collect), hasCode('SSDTUNE_TRACE_ABORTED'));
@@ -216,10 +222,16 @@ test('corrupt and truncated compressed streams: coded errors naming the compress
     // skipBad: the garbage a decoder may emit before its checksum fails is skipped, the decoder's error is not.
     // (zstd --no-check frames carry no checksum: a flipped literal is undetectable, `zstd -t` passes it too.)
     if (ext !== 'nocheck.zst')
-      await assert.rejects(collect(await openTrace(c, { format: 'msnfs', skipBad: true })), hasCode('SSDTUNE_TRACE_FORMAT', /corrupt\.[a-z0-9.]+: [a-z0-9]+ data at compressed byte \d+: /));
+      await assert.rejects(
+        collect(await openTrace(c, { format: 'msnfs', skipBad: true })),
+        hasCode('SSDTUNE_TRACE_FORMAT', /corrupt\.[a-z0-9.]+: [a-z0-9]+ data at compressed byte \d+: /),
+      );
     const cut = path.join(dir, `cut.${ext}`);
     writeFileSync(cut, good.subarray(0, good.length - 100));
-    await assert.rejects(collect(await openTrace(cut, { format: 'msnfs' })), hasCode('SSDTUNE_TRACE_FORMAT', /at compressed byte \d+: complete [a-z0-9]+ data, but the input ends mid-stream \(truncated\?\)/));
+    await assert.rejects(
+      collect(await openTrace(cut, { format: 'msnfs' })),
+      hasCode('SSDTUNE_TRACE_FORMAT', /at compressed byte \d+: complete [a-z0-9]+ data, but the input ends mid-stream \(truncated\?\)/),
+    );
   }
 });
 
@@ -233,7 +245,12 @@ test('numeric fields are range-checked, never wrapped, rounded or dropped: file,
     ['heimdall', '0.5 0 4096 4096 1\n1.0 0 18446744073709551616 4096 0\n', 'hsector', /line 2: offset_bytes: /],
     ['tencent', '1538323200,100,8,1,1\n1538323201,100,8,1,99999999999\n', 'tvol', /line 2: VolumeID: a whole device number below 2\^32/],
     ['msr', '128166385295514663,hm,0,Write,4096,4096,100\n128166385295514664,hm,4294967296,Write,4096,4096,100\n', 'msrdisk', /line 2: DiskNumber: /],
-    ['msr', '128166385295514663,hm,0,Write,4096,4096,100\n1281663852955146640000000,hm,0,Write,4096,4096,100\n', 'msrtime', /line 2: Timestamp: .*at most 19 digits/],
+    [
+      'msr',
+      '128166385295514663,hm,0,Write,4096,4096,100\n1281663852955146640000000,hm,0,Write,4096,4096,100\n',
+      'msrtime',
+      /line 2: Timestamp: .*at most 19 digits/,
+    ],
   ];
   for (const [format, text, name, re] of cases) {
     const f = path.join(dir, name);

@@ -27,7 +27,9 @@ function bundledTraces(): { path: string; format?: string }[] {
   for (const name of readdirSync(DIR).sort()) {
     const p = path.join(DIR, name);
     if (statSync(p).isDirectory()) {
-      const first = readdirSync(p).sort().find((f) => /\.blktrace\.0$/.test(f));
+      const first = readdirSync(p)
+        .sort()
+        .find((f) => /\.blktrace\.0$/.test(f));
       if (first) out.push({ path: path.join(p, first) });
     } else if (!/\.md$/i.test(name) && name !== FORMATS_MANIFEST) out.push({ path: p, ...(formats[name] ? { format: formats[name] } : {}) });
   }
@@ -50,7 +52,10 @@ test('tune on every bundled trace into one fresh ConfDB stores every workload an
         const args = { evaluator: 'ssdsim', budget: 2, lbaPolicy: 'modulo' as const, ...(t.format ? { format: t.format } : {}) };
         const r = await tune(svc, { tracePath: t.path, spec: resolveTuneArgs(args, svc.settings).spec });
         const id = r.workload.identification;
-        if (r.workload.known) absorbed.push(`${name} -> known: ${r.workload.name} (distance ${id.distance.toFixed(3)}, threshold ${id.threshold.toFixed(3)}, votes ${JSON.stringify(id.votes)})`);
+        if (r.workload.known)
+          absorbed.push(
+            `${name} -> known: ${r.workload.name} (distance ${id.distance.toFixed(3)}, threshold ${id.threshold.toFixed(3)}, votes ${JSON.stringify(id.votes)})`,
+          );
       } catch (e) {
         failed.push(`${name}: ${(e as Error).message}`);
       }
@@ -60,7 +65,11 @@ test('tune on every bundled trace into one fresh ConfDB stores every workload an
     // before it. Both are MSR Cambridge and likely the same volume (59 of the sample's 698 distinct 4 KiB pages are
     // in the cut, against about 1 expected by chance over their 14 GiB spans), but nothing in the data says so.
     const expected = ['msr_hm_0_sample1000.csv -> known: heimdall_msr_cut_rw_40_60.1370.trace.xz'];
-    assert.deepEqual(absorbed.map((a) => a.replace(/ \(distance .*$/, '')), expected, `absorbed as known by an earlier workload: ${absorbed.join('; ')}`);
+    assert.deepEqual(
+      absorbed.map((a) => a.replace(/ \(distance .*$/, '')),
+      expected,
+      `absorbed as known by an earlier workload: ${absorbed.join('; ')}`,
+    );
     assert.equal(await svc.db.count('workloads'), traces.length - expected.length);
   } finally {
     await svc.close();

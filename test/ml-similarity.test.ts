@@ -41,15 +41,64 @@ test('the wasm backend loads from node_modules', async () => {
 
 test('workload spread is measured leave-run-out, within streams', () => {
   // q=1: each window against the centroid of the other three: (1,0) vs (1,2)/sqrt5, (0,1) vs (2,1)/sqrt5.
-  const s = embeddingSpread([[[1, 0], [0, 1], [1, 0], [0, 1]]], 1);
+  const s = embeddingSpread(
+    [
+      [
+        [1, 0],
+        [0, 1],
+        [1, 0],
+        [0, 1],
+      ],
+    ],
+    1,
+  );
   assert.equal(s.n, 4);
   assert.ok(Math.abs(s.p90 - Math.sqrt(2 - 2 / Math.sqrt(5))) < 1e-12);
   // Runs of 2 overlap: 3 runs, each (1,1)/sqrt2 against the same direction: no spread.
-  assert.deepEqual(embeddingSpread([[[1, 0], [0, 1], [1, 0], [0, 1]]], 2), { p90: 0, n: 3 });
+  assert.deepEqual(
+    embeddingSpread(
+      [
+        [
+          [1, 0],
+          [0, 1],
+          [1, 0],
+          [0, 1],
+        ],
+      ],
+      2,
+    ),
+    { p90: 0, n: 3 },
+  );
   // Runs never straddle two streams: two streams of 2 windows give 2 runs of 2, not 3.
-  assert.equal(embeddingSpread([[[1, 0], [0, 1]], [[1, 0], [0, 1]]], 2).n, 2);
+  assert.equal(
+    embeddingSpread(
+      [
+        [
+          [1, 0],
+          [0, 1],
+        ],
+        [
+          [1, 0],
+          [0, 1],
+        ],
+      ],
+      2,
+    ).n,
+    2,
+  );
   // Too few windows to leave a run out: nothing measured.
-  assert.equal(embeddingSpread([[[1, 0], [0, 1]]], 2).n, 0);
+  assert.equal(
+    embeddingSpread(
+      [
+        [
+          [1, 0],
+          [0, 1],
+        ],
+      ],
+      2,
+    ).n,
+    0,
+  );
 });
 
 test('calibration: the most same-workload matches among thresholds that reject enough new workloads', () => {
@@ -65,8 +114,14 @@ test('calibration: the most same-workload matches among thresholds that reject e
   assert.equal(strict.acceptance, 0.5);
   // Nothing separates: the threshold below every distance still rejects everything.
   assert.equal(calibrateThreshold([1, 1], [1, 1], 1).acceptance, 0);
-  assert.throws(() => calibrateThreshold([], [1], 0.9), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_DEGENERATE'));
-  assert.throws(() => calibrateThreshold([1], [], 0.9), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_DEGENERATE'));
+  assert.throws(
+    () => calibrateThreshold([], [1], 0.9),
+    (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_DEGENERATE'),
+  );
+  assert.throws(
+    () => calibrateThreshold([1], [], 0.9),
+    (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_DEGENERATE'),
+  );
 });
 
 test('confidence curve: near distances are the same workload, far ones are not, 1/2 between the classes', () => {
@@ -83,12 +138,19 @@ test('confidence curve: near distances are the same workload, far ones are not, 
 });
 
 test('chunks, queries, profile split, majority vote', () => {
-  assert.deepEqual(queries([1, 2, 3, 4, 5], 2), [[1, 2], [3, 4]]);
+  assert.deepEqual(queries([1, 2, 3, 4, 5], 2), [
+    [1, 2],
+    [3, 4],
+  ]);
   assert.deepEqual(queries([1], 4), []);
   assert.deepEqual(thin([1, 2, 3, 4], 2), [1, 3]);
   assert.deepEqual(profileSplit([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]), { profile: [1, 2, 3, 4, 5, 6], later: [7, 8, 9, 10] });
   // Chunks never straddle streams; a stream's remainder and streams shorter than q give none.
-  assert.deepEqual(chunkRanges([9, 3, 4], 4), [[0, 0, 4], [0, 4, 8], [2, 0, 4]]);
+  assert.deepEqual(chunkRanges([9, 3, 4], 4), [
+    [0, 0, 4],
+    [0, 4, 8],
+    [2, 0, 4],
+  ]);
   assert.deepEqual(chunkRanges([3], 4), []);
   assert.equal(chunkRanges([4000], 4, 64).length, 64);
   // Known only with two thirds of the chunks behind one workload; a bare majority, ties and pluralities are "new".
@@ -153,7 +215,10 @@ test('train leave-one-source-out on real traces, save, load back identically, ke
   assert.notEqual(part.exact, true);
   assert.equal(part.chunks, 10);
   assert.equal(part.candidates[0]?.id, hadoop.name);
-  assert.ok(part.candidates.every((c, i) => i === 0 || c.distance >= part.candidates[i - 1]!.distance), 'candidates nearest first');
+  assert.ok(
+    part.candidates.every((c, i) => i === 0 || c.distance >= part.candidates[i - 1]!.distance),
+    'candidates nearest first',
+  );
   assert.ok(part.confidence >= 0 && part.confidence <= 1);
   // Fewer windows than one query: "new", not decided by a distance the threshold was not calibrated for.
   const short = await identify(loaded, [own.slice(1, 3)], store);
@@ -168,7 +233,10 @@ test('train leave-one-source-out on real traces, save, load back identically, ke
 });
 
 test('corrupt or missing model files give coded errors naming the file', async () => {
-  await assert.rejects(loadSimilarityModel(path.join(tmp, 'nowhere')), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_MODEL_MISSING') && /nowhere: no model here/.test((e as Error).message));
+  await assert.rejects(
+    loadSimilarityModel(path.join(tmp, 'nowhere')),
+    (e: unknown) => isSsdtuneError(e, 'SSDTUNE_MODEL_MISSING') && /nowhere: no model here/.test((e as Error).message),
+  );
   const corrupt = async (file: string, mutate: (b: Buffer) => Buffer | string, pattern: RegExp) => {
     const dir = mkdtempSync(path.join(tmp, 'bad-'));
     for (const f of [MODEL_FILE, WEIGHTS_FILE, META_FILE]) copyFileSync(path.join(outDir, f), path.join(dir, f));
@@ -181,15 +249,23 @@ test('corrupt or missing model files give coded errors naming the file', async (
     });
   };
   await corrupt(WEIGHTS_FILE, (b) => b.subarray(0, b.length - 7), /bytes, model.json describes/);
-  await corrupt(WEIGHTS_FILE, (b) => {
-    const c = Buffer.from(b);
-    c.writeFloatLE(NaN, 8);
-    return c;
-  }, /weight 2 is NaN/);
+  await corrupt(
+    WEIGHTS_FILE,
+    (b) => {
+      const c = Buffer.from(b);
+      c.writeFloatLE(NaN, 8);
+      return c;
+    },
+    /weight 2 is NaN/,
+  );
   await corrupt(MODEL_FILE, (b) => b.subarray(0, 100), /not valid JSON/);
   await corrupt(MODEL_FILE, () => '{"modelTopology": 3}', /expected a tfjs layers-model/);
   await corrupt(META_FILE, (b) => JSON.stringify({ ...JSON.parse(b.toString()), threshold: null }), /threshold must be a positive number/);
-  await corrupt(META_FILE, (b) => JSON.stringify({ ...JSON.parse(b.toString()), confidence: { intercept: 1 } }), /confidence must hold a finite intercept and slope/);
+  await corrupt(
+    META_FILE,
+    (b) => JSON.stringify({ ...JSON.parse(b.toString()), confidence: { intercept: 1 } }),
+    /confidence must hold a finite intercept and slope/,
+  );
   await corrupt(META_FILE, (b) => JSON.stringify({ ...JSON.parse(b.toString()), version: 1 }), /version is 1, expected 2 .*retrain/);
   await corrupt(META_FILE, (b) => JSON.stringify({ ...JSON.parse(b.toString()), descriptorNames: ['x'] }), /retrain/);
 });
@@ -246,11 +322,23 @@ test('a workload with two phases is known in either phase: distances go to the n
 test('the ConfDB workload store only offers profiles made with this descriptor set and window size', async () => {
   const db = await ConfDB.open(mkdtempSync(path.join(tmp, 'confdb-')));
   try {
-    const base = { name: 'w', createdAt: new Date(0).toISOString(), source: { paths: ['x'], format: 'mqsim', requests: 1 }, descriptors: [1], pcaCentre: [0, 0], embedding: [1, 0], embeddingSpread: 0.1, windowSize: 64 };
+    const base = {
+      name: 'w',
+      createdAt: new Date(0).toISOString(),
+      source: { paths: ['x'], format: 'mqsim', requests: 1 },
+      descriptors: [1],
+      pcaCentre: [0, 0],
+      embedding: [1, 0],
+      embeddingSpread: 0.1,
+      windowSize: 64,
+    };
     await db.put('workloads', { ...base, id: 'current', descriptorNames: [...DESCRIPTOR_VECTOR_NAMES] });
     await db.put('workloads', { ...base, id: 'older-model', descriptorNames: DESCRIPTOR_VECTOR_NAMES.slice(0, 20) });
     await db.put('workloads', { ...base, id: 'other-window', descriptorNames: [...DESCRIPTOR_VECTOR_NAMES], windowSize: 128 });
-    assert.deepEqual((await new ConfDBWorkloadStore(db, 64).list()).map((k) => k.id), ['current']);
+    assert.deepEqual(
+      (await new ConfDBWorkloadStore(db, 64).list()).map((k) => k.id),
+      ['current'],
+    );
     // Given the loaded model's fingerprint, profiles of another model (or of none recorded) are exact-match only.
     await db.put('workloads', { ...base, id: 'this-model', descriptorNames: [...DESCRIPTOR_VECTOR_NAMES], modelId: 'abc' });
     await db.put('workloads', { ...base, id: 'retrained-since', descriptorNames: [...DESCRIPTOR_VECTOR_NAMES], modelId: 'old' });

@@ -25,12 +25,24 @@ describe('the packed tarball, installed into a temporary prefix', { timeout: 20 
     // What npm's children leave in $TMPDIR (prebuildify's cache, core-js's banner list) goes with `dir`.
     const env = { ...process.env, TMPDIR: path.join(dir, 'tmp') };
     mkdirSync(env.TMPDIR);
-    const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: ROOT, env, encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'] })) as { filename: string; files: { path: string }[] }[];
+    const packed = JSON.parse(
+      execFileSync('npm', ['pack', '--json', '--pack-destination', dir], {
+        cwd: ROOT,
+        env,
+        encoding: 'utf8',
+        maxBuffer: 64 << 20,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }),
+    ) as { filename: string; files: { path: string }[] }[];
     tarball = path.join(dir, packed[0]!.filename);
     files = packed[0]!.files.map((f) => f.path);
     prefix = path.join(dir, 'prefix');
     // --prefer-offline: the dependencies come from npm's cache when `npm ci` filled it
-    execFileSync('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    execFileSync('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], {
+      env,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     pkgDir = path.join(prefix, 'lib', 'node_modules', 'ssdtune');
     bin = path.join(prefix, 'bin', 'ssdtune');
   });
@@ -39,14 +51,31 @@ describe('the packed tarball, installed into a temporary prefix', { timeout: 20 
   });
 
   it('ships what runs, not the repository', () => {
-    for (const f of ['dist/src/cli/main.js', 'dist/src/api/dashboard/index.html', 'models/similarity/model.json', 'binding.gyp', 'scripts/build-bpf.sh', 'native/bpf/biotrace.bpf.c']) assert.ok(files.includes(f), `${f} is in the package`);
-    assert.ok(files.some((f) => /^prebuilds\/linux-[^/]+\/ssdtune\..*node$/.test(f)), 'the prebuilt main addon');
-    for (const feature of ['ebpf', 'uring']) assert.ok(files.some((f) => new RegExp(`^prebuilds/linux-[^/]+/features/ssdtune_${feature}\\.node$`).test(f)), `the prebuilt ${feature} addon`);
+    for (const f of [
+      'dist/src/cli/main.js',
+      'dist/src/api/dashboard/index.html',
+      'models/similarity/model.json',
+      'binding.gyp',
+      'scripts/build-bpf.sh',
+      'native/bpf/biotrace.bpf.c',
+    ])
+      assert.ok(files.includes(f), `${f} is in the package`);
+    assert.ok(
+      files.some((f) => /^prebuilds\/linux-[^/]+\/ssdtune\..*node$/.test(f)),
+      'the prebuilt main addon',
+    );
+    for (const feature of ['ebpf', 'uring'])
+      assert.ok(
+        files.some((f) => new RegExp(`^prebuilds/linux-[^/]+/features/ssdtune_${feature}\\.node$`).test(f)),
+        `the prebuilt ${feature} addon`,
+      );
     // Only what runs or documents: an allow-list, so that a new top-level folder is a decision, not an accident.
-    const shipped = /^(dist\/src\/|native\/(src|bpf)\/|prebuilds\/|models\/|docs\/|man\/|contrib\/|scripts\/build-bpf\.sh$|binding\.gyp$|package\.json$|README\.md$|LICENSE$)/;
+    const shipped =
+      /^(dist\/src\/|native\/(src|bpf)\/|prebuilds\/|models\/|docs\/|man\/|contrib\/|scripts\/build-bpf\.sh$|binding\.gyp$|package\.json$|README\.md$|LICENSE$)/;
     for (const f of files) assert.ok(shipped.test(f), `${f} should not be shipped`);
     // No stale compiled module (a moved or deleted source still shipped from an old dist/): each is built from a source.
-    for (const f of files.filter((x) => /^dist\/src\/.*\.js$/.test(x))) assert.ok(existsSync(path.join(ROOT, f.replace(/^dist\//, '').replace(/\.js$/, '.ts'))), `${f} has no source`);
+    for (const f of files.filter((x) => /^dist\/src\/.*\.js$/.test(x)))
+      assert.ok(existsSync(path.join(ROOT, f.replace(/^dist\//, '').replace(/\.js$/, '.ts'))), `${f} has no source`);
   });
 
   it('installs without compiling and runs `ssdtune analyze`', () => {
@@ -56,7 +85,9 @@ describe('the packed tarball, installed into a temporary prefix', { timeout: 20 
     assert.equal(r.status, 0, r.stderr);
     const report = JSON.parse(r.stdout) as { traces: { stats: { requests: number } }[] };
     assert.equal(report.traces[0]!.stats.requests, 1000);
-    const doctor = JSON.parse(spawnSync(bin, ['doctor', '--json'], { encoding: 'utf8' }).stdout) as { features: { feature: string; available: boolean; detail: string }[] };
+    const doctor = JSON.parse(spawnSync(bin, ['doctor', '--json'], { encoding: 'utf8' }).stdout) as {
+      features: { feature: string; available: boolean; detail: string }[];
+    };
     for (const f of doctor.features) assert.ok(f.available || f.detail.length > 0, `${f.feature}: available or says why`);
   });
 

@@ -302,5 +302,8 @@ test('robustScale: repeated values (parameters with no effect) do not let one ca
   assert.ok(toZ(0.0006) - toZ(-0.02) > 0.3, `spread among good grades ${toZ(0.0006) - toZ(-0.02)}`);
   // Distinct values only: with no ties the scale is what it was (nothing clipped in a tight cluster).
   const { z: z2 } = robustScale([1, 2, 3, 4, 5]);
-  assert.deepEqual(Array.from(z2, (v) => +v.toFixed(6)), [-1.414214, -0.707107, 0, 0.707107, 1.414214]);
+  assert.deepEqual(
+    Array.from(z2, (v) => +v.toFixed(6)),
+    [-1.414214, -0.707107, 0, 0.707107, 1.414214],
+  );
 });

@@ -59,7 +59,11 @@ test('sniffer: every file in traces/ is recognised as its format, well ahead of 
       continue;
     }
     if (AMBIGUOUS[base]) {
-      await assert.rejects(sniffFormat(file), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_TRACE_AMBIGUOUS_FORMAT') && (e as Error).message.includes(`--format ${AMBIGUOUS[base]}`), base);
+      await assert.rejects(
+        sniffFormat(file),
+        (e: unknown) => isSsdtuneError(e, 'SSDTUNE_TRACE_AMBIGUOUS_FORMAT') && (e as Error).message.includes(`--format ${AMBIGUOUS[base]}`),
+        base,
+      );
       continue;
     }
     // The project's own fio recordings (scripts/record-fio-workloads.sh) are xz-compressed MQSim text.

@@ -58,7 +58,10 @@ test('tune: bad requests fail clearly and store nothing', async () => {
     const usage = (re: RegExp) => (e: unknown) => isSsdtuneError(e, 'SSDTUNE_USAGE') && e.exitCode === 2 && re.test(e.message);
     assert.throws(() => args({ evaluator: 'nosuch' }), usage(/evaluator must be equal to one of the allowed values/));
     // An evaluator of another space is refused, not silently swapped for that space (it used to search ssd).
-    assert.throws(() => args({ space: 'host', evaluator: 'ssdsim' }), usage(/the ssdsim evaluator does not score the host space; its evaluators: readahead-model, live/));
+    assert.throws(
+      () => args({ space: 'host', evaluator: 'ssdsim' }),
+      usage(/the ssdsim evaluator does not score the host space; its evaluators: readahead-model, live/),
+    );
     assert.throws(() => args({ space: 'ssd', evaluator: 'readahead-model' }), usage(/does not score the ssd space/));
     assert.throws(() => args({ budget: 1 }), usage(/budget must be >= 2/));
     assert.throws(() => args({ replay: { mode: 'closed', queueDepth: 0 } }), usage(/replay/));

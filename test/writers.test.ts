@@ -71,7 +71,13 @@ test('fio iolog writer: the MSNFS sample round-trips; names map devices', async 
   const res = await writeFioIolog(sourceFromBatches(emptyMeta('x', 'msnfs'), [first]), out, { target: (d) => `/dev/fake${d}` });
   assert.equal(res.written, 20000);
   const lines = readFileSync(out, 'latin1').split('\n', 5);
-  assert.deepEqual(lines, ['fio version 3 iolog', '0 /dev/fake5 add', '0 /dev/fake5 open', '0 /dev/fake5 read 89202720768 8192', '221 /dev/fake5 read 83429326848 8192']);
+  assert.deepEqual(lines, [
+    'fio version 3 iolog',
+    '0 /dev/fake5 add',
+    '0 /dev/fake5 open',
+    '0 /dev/fake5 read 89202720768 8192',
+    '221 /dev/fake5 read 83429326848 8192',
+  ]);
   const src = await openTrace(out);
   assert.equal(src.meta.format, 'fio-iolog');
   const back = await collect(src);
@@ -106,13 +112,18 @@ test('fio iolog writer: fio replays the written log against a scratch file', asy
   const res = await writeFioIolog(sourceFromBatches(emptyMeta('x', 'msr'), [b.take()]), log, { target: data });
   assert.equal(res.written, 201);
   const reads = [...ref.op.subarray(0, 200)].filter((o) => o & Op.READ).length;
-  const json = execFileSync('fio', ['--name=replay', `--read_iolog=${log}`, '--ioengine=psync', '--replay_no_stall=1', '--output-format=json'], { encoding: 'utf8' });
+  const json = execFileSync('fio', ['--name=replay', `--read_iolog=${log}`, '--ioengine=psync', '--replay_no_stall=1', '--output-format=json'], {
+    encoding: 'utf8',
+  });
   const job = JSON.parse(json.slice(json.indexOf('{'))).jobs[0];
   assert.equal(job.error, 0);
   assert.equal(job.read.total_ios, reads);
   assert.equal(job.write.total_ios, 200 - reads);
   assert.equal(job.sync.lat_ns.N, 1);
-  assert.equal(job.read.io_bytes + job.write.io_bytes, [...ref.bytes.subarray(0, 200)].reduce((a, x) => a + x, 0));
+  assert.equal(
+    job.read.io_bytes + job.write.io_bytes,
+    [...ref.bytes.subarray(0, 200)].reduce((a, x) => a + x, 0),
+  );
 });
 
 test('writers: a failing source or an unwritable path leaves no partial file', async () => {
@@ -125,7 +136,9 @@ test('writers: a failing source or an unwritable path leaves no partial file', a
   await assert.rejects(writeMqsim(failing(), out), /source broke/);
   assert.equal(existsSync(out), false);
   assert.deepEqual(readdirSync(dir), []);
-  await assert.rejects(writeFioIolog(failing(), path.join(dir, 'no', 'such', 'dir.iolog'), { target: '/tmp/x' }), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_TRACE_WRITE'));
+  await assert.rejects(writeFioIolog(failing(), path.join(dir, 'no', 'such', 'dir.iolog'), { target: '/tmp/x' }), (e: unknown) =>
+    isSsdtuneError(e, 'SSDTUNE_TRACE_WRITE'),
+  );
   writeFileSync(out, 'keep');
   await assert.rejects(writeMqsim(failing(), out), /source broke/);
   assert.equal(readFileSync(out, 'utf8'), 'keep');

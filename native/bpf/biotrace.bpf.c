@@ -19,8 +19,8 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by the loader through the skeleton before load (read-only data: the
  * verifier prunes the branches that a zero filter makes dead). */
-const volatile __u32 target_dev = 0;      /* 0 = every device */
-const volatile __u64 sector_lo = 0;       /* partition filter: [lo, hi) */
+const volatile __u32 target_dev = 0; /* 0 = every device */
+const volatile __u64 sector_lo = 0;  /* partition filter: [lo, hi) */
 const volatile __u64 sector_hi = ~0ULL;
 /* Wake the reader only when this much is waiting: a wakeup per record would
  * cost more than the record at high IOPS; the reader also polls on a timer. */
@@ -53,11 +53,8 @@ struct request___x {
 
 /* enum req_opf was renamed enum req_op in 6.0 (commit ff07a02e9e8e); the
  * values never changed, so the numbers are the fallback of last resort. */
-enum req_op___new { REQ_OP_READ___new, REQ_OP_WRITE___new, REQ_OP_FLUSH___new, REQ_OP_DISCARD___new,
-                    REQ_OP_SECURE_ERASE___new, REQ_OP_WRITE_ZEROES___new };
-enum req_opf___old { REQ_OP_READ___old, REQ_OP_WRITE___old, REQ_OP_FLUSH___old, REQ_OP_DISCARD___old,
-                     REQ_OP_SECURE_ERASE___old, REQ_OP_WRITE_ZEROES___old };
-
+enum req_op___new { REQ_OP_READ___new, REQ_OP_WRITE___new, REQ_OP_FLUSH___new, REQ_OP_DISCARD___new, REQ_OP_SECURE_ERASE___new, REQ_OP_WRITE_ZEROES___new };
+enum req_opf___old { REQ_OP_READ___old, REQ_OP_WRITE___old, REQ_OP_FLUSH___old, REQ_OP_DISCARD___old, REQ_OP_SECURE_ERASE___old, REQ_OP_WRITE_ZEROES___old };
 
 /* In-flight requests live in a direct-mapped table indexed by a hash of the
  * request pointer: an array element is found without the hash map's bucket
@@ -110,8 +107,10 @@ static __always_inline void count(__u32 idx) {
 static __always_inline __u32 rq_dev(struct request *rq) {
   struct request___x *r = (void *)rq;
   struct gendisk *disk;
-  if (bpf_core_field_exists(r->rq_disk)) disk = r->rq_disk;
-  else disk = r->q->disk;
+  if (bpf_core_field_exists(r->rq_disk))
+    disk = r->rq_disk;
+  else
+    disk = r->q->disk;
   if (!disk) return 0;
   return ((__u32)disk->major << 20) | (__u32)disk->first_minor;
 }
@@ -126,12 +125,10 @@ static __always_inline bool wanted(struct request *rq) {
 }
 
 /* The kernel's number for a request op, whichever name its enum has. */
-#define REQ_OP_VALUE(name, fallback)                                                   \
-  (bpf_core_enum_value_exists(enum req_op___new, name##___new)                        \
-       ? bpf_core_enum_value(enum req_op___new, name##___new)                         \
-       : bpf_core_enum_value_exists(enum req_opf___old, name##___old)                 \
-             ? bpf_core_enum_value(enum req_opf___old, name##___old)                  \
-             : (fallback))
+#define REQ_OP_VALUE(name, fallback)                                                                                      \
+  (bpf_core_enum_value_exists(enum req_op___new, name##___new)    ? bpf_core_enum_value(enum req_op___new, name##___new)  \
+   : bpf_core_enum_value_exists(enum req_opf___old, name##___old) ? bpf_core_enum_value(enum req_opf___old, name##___old) \
+                                                                  : (fallback))
 
 /* Translate cmd_flags to ssdtune Op flags with CO-RE enum values, so the
  * numbering of req_op/req_flag_bits on the running kernel is used. */
@@ -139,11 +136,16 @@ static __always_inline __u32 rq_op(struct request *rq) {
   __u32 f = rq->cmd_flags;
   __u32 opv = f & ((1u << 8) - 1); /* REQ_OP_BITS = 8 since 4.20 */
   __u32 op = 0;
-  if (opv == REQ_OP_VALUE(REQ_OP_READ, 0)) op |= BT_OP_READ;
-  else if (opv == REQ_OP_VALUE(REQ_OP_WRITE, 1)) op |= BT_OP_WRITE;
-  else if (opv == REQ_OP_VALUE(REQ_OP_FLUSH, 2)) op |= BT_OP_FLUSH;
-  else if (opv == REQ_OP_VALUE(REQ_OP_DISCARD, 3) || opv == REQ_OP_VALUE(REQ_OP_SECURE_ERASE, 5)) op |= BT_OP_DISCARD;
-  else if (opv == REQ_OP_VALUE(REQ_OP_WRITE_ZEROES, 9)) op |= BT_OP_WRITE;
+  if (opv == REQ_OP_VALUE(REQ_OP_READ, 0))
+    op |= BT_OP_READ;
+  else if (opv == REQ_OP_VALUE(REQ_OP_WRITE, 1))
+    op |= BT_OP_WRITE;
+  else if (opv == REQ_OP_VALUE(REQ_OP_FLUSH, 2))
+    op |= BT_OP_FLUSH;
+  else if (opv == REQ_OP_VALUE(REQ_OP_DISCARD, 3) || opv == REQ_OP_VALUE(REQ_OP_SECURE_ERASE, 5))
+    op |= BT_OP_DISCARD;
+  else if (opv == REQ_OP_VALUE(REQ_OP_WRITE_ZEROES, 9))
+    op |= BT_OP_WRITE;
   if (f & (1u << bpf_core_enum_value(enum req_flag_bits, __REQ_SYNC))) op |= BT_OP_SYNC;
   if (f & (1u << bpf_core_enum_value(enum req_flag_bits, __REQ_META))) op |= BT_OP_META;
   if (f & (1u << bpf_core_enum_value(enum req_flag_bits, __REQ_RAHEAD))) op |= BT_OP_READAHEAD;
@@ -178,8 +180,10 @@ static __always_inline struct bt_inflight *find(__u64 key) {
 
 /* Stop tracking `key` (completed or merged away). */
 static __always_inline void forget(__u64 key, struct bt_inflight *s) {
-  if (s->key == key) s->key = 0; /* a slot; hash entries keep key 0 */
-  else bpf_map_delete_elem(&inflight, &key);
+  if (s->key == key)
+    s->key = 0; /* a slot; hash entries keep key 0 */
+  else
+    bpf_map_delete_elem(&inflight, &key);
 }
 
 /* An entry for `key`: its free slot if the compare-and-swap wins it, else a
@@ -237,9 +241,7 @@ static __always_inline void remember(struct request *rq, bool insert) {
 }
 
 /* The request argument of block_rq_insert/issue (see rq_tp_queue_arg). */
-static __always_inline struct request *tp_rq(unsigned long long *ctx) {
-  return rq_tp_queue_arg ? (struct request *)ctx[1] : (struct request *)ctx[0];
-}
+static __always_inline struct request *tp_rq(unsigned long long *ctx) { return rq_tp_queue_arg ? (struct request *)ctx[1] : (struct request *)ctx[0]; }
 
 SEC("tp_btf/block_rq_insert")
 int BPF_PROG(bt_insert) {

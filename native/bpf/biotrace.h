@@ -47,15 +47,15 @@ struct biorec {
 /* An in-flight request's entry in the `slots` table or the `inflight` hash.
  * Shared so that user space can count what is still in flight at stop. */
 struct bt_inflight {
-  unsigned long long key;      /* struct request * owning a slot of `slots`; 0 = free (unused in `inflight`) */
-  unsigned long long gen;      /* rq->start_time_ns: tells a reused request struct from a stale entry */
+  unsigned long long key; /* struct request * owning a slot of `slots`; 0 = free (unused in `inflight`) */
+  unsigned long long gen; /* rq->start_time_ns: tells a reused request struct from a stale entry */
   unsigned long long queue_ns;
   unsigned long long issue_ns;
-  unsigned long long sector;   /* as dispatched: merges after insert can change it */
+  unsigned long long sector; /* as dispatched: merges after insert can change it */
   unsigned int bytes;
   unsigned int op;
   unsigned int pid;
-  unsigned int flags;          /* BT_F_* */
+  unsigned int flags; /* BT_F_* */
   char comm[16];
 }; /* 64 bytes */
 

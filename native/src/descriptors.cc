@@ -32,11 +32,11 @@ namespace ssdtune {
 namespace {
 
 constexpr double kSectorBytes = 512;
-constexpr double kNominalLatencyNs = 100000;  // NOMINAL_LATENCY_NS in descriptors.ts
-constexpr double kReusePageSectors = 8;       // REUSE_PAGE_SECTORS in descriptors.ts
+constexpr double kNominalLatencyNs = 100000;    // NOMINAL_LATENCY_NS in descriptors.ts
+constexpr double kReusePageSectors = 8;         // REUSE_PAGE_SECTORS in descriptors.ts
 constexpr double kPageLimit = 2199023255552.0;  // 2^41 pages: page << 12 | device stays below 2^53
 constexpr uint32_t kDeviceLimit = 4096;
-constexpr uint16_t kOpRead = 1;  // Op.READ in src/trace/model.ts
+constexpr uint16_t kOpRead = 1;              // Op.READ in src/trace/model.ts
 constexpr double kNearBytes = 1 << 20;       // NEAR_JUMP_BYTES in descriptors.ts
 constexpr double kJumpClipBytes = 16 << 20;  // JUMP_CLIP_BYTES in descriptors.ts
 // REGION_BYTES in descriptors.ts: 64 KiB, 1 MiB, 16 MiB, in sectors.
@@ -44,20 +44,88 @@ constexpr double kRegionSectors[3] = {128, 2048, 32768};
 
 // Output slots, in the order of the Descriptors interface.
 enum Slot {
-  kRequests, kReadRatio, kSizeP10, kSizeP50, kSizeP90, kSizeMode, kOffsetP10, kOffsetP50, kOffsetP90,
-  kIatP10, kIatP50, kIatP90, kIatMean, kIatCv, kSequentialFraction, kLbaSpanBytes, kReuseFraction,
-  kReuseIntervalMedian, kQueueDepth, kQueueDepthMeasured, kDevices, kMeanLogIat, kStdLogIat,
-  kMeanLogOffset, kStdLogOffset, kMeanLogSize, kStdLogSize, kNearFraction, kJumpMedianBytes, kRegions64k,
-  kRegions1m, kRegions16m, kReadSizeP50, kWriteSizeP50, kReadSequentialFraction, kWriteSequentialFraction,
-  kAlignedFraction, kSizeUpTo4k, kSize4kTo16k, kSize16kTo64k, kSlots
+  kRequests,
+  kReadRatio,
+  kSizeP10,
+  kSizeP50,
+  kSizeP90,
+  kSizeMode,
+  kOffsetP10,
+  kOffsetP50,
+  kOffsetP90,
+  kIatP10,
+  kIatP50,
+  kIatP90,
+  kIatMean,
+  kIatCv,
+  kSequentialFraction,
+  kLbaSpanBytes,
+  kReuseFraction,
+  kReuseIntervalMedian,
+  kQueueDepth,
+  kQueueDepthMeasured,
+  kDevices,
+  kMeanLogIat,
+  kStdLogIat,
+  kMeanLogOffset,
+  kStdLogOffset,
+  kMeanLogSize,
+  kStdLogSize,
+  kNearFraction,
+  kJumpMedianBytes,
+  kRegions64k,
+  kRegions1m,
+  kRegions16m,
+  kReadSizeP50,
+  kWriteSizeP50,
+  kReadSequentialFraction,
+  kWriteSequentialFraction,
+  kAlignedFraction,
+  kSizeUpTo4k,
+  kSize4kTo16k,
+  kSize16kTo64k,
+  kSlots
 };
-const char* const kSlotNames[kSlots] = {
-    "requests", "readRatio", "sizeP10", "sizeP50", "sizeP90", "sizeMode", "offsetP10", "offsetP50", "offsetP90",
-    "iatP10", "iatP50", "iatP90", "iatMean", "iatCv", "sequentialFraction", "lbaSpanBytes", "reuseFraction",
-    "reuseIntervalMedian", "queueDepth", "queueDepthMeasured", "devices", "meanLogIat", "stdLogIat",
-    "meanLogOffset", "stdLogOffset", "meanLogSize", "stdLogSize", "nearFraction", "jumpMedianBytes", "regions64k",
-    "regions1m", "regions16m", "readSizeP50", "writeSizeP50", "readSequentialFraction", "writeSequentialFraction",
-    "alignedFraction", "sizeUpTo4k", "size4kTo16k", "size16kTo64k"};
+const char* const kSlotNames[kSlots] = {"requests",
+                                        "readRatio",
+                                        "sizeP10",
+                                        "sizeP50",
+                                        "sizeP90",
+                                        "sizeMode",
+                                        "offsetP10",
+                                        "offsetP50",
+                                        "offsetP90",
+                                        "iatP10",
+                                        "iatP50",
+                                        "iatP90",
+                                        "iatMean",
+                                        "iatCv",
+                                        "sequentialFraction",
+                                        "lbaSpanBytes",
+                                        "reuseFraction",
+                                        "reuseIntervalMedian",
+                                        "queueDepth",
+                                        "queueDepthMeasured",
+                                        "devices",
+                                        "meanLogIat",
+                                        "stdLogIat",
+                                        "meanLogOffset",
+                                        "stdLogOffset",
+                                        "meanLogSize",
+                                        "stdLogSize",
+                                        "nearFraction",
+                                        "jumpMedianBytes",
+                                        "regions64k",
+                                        "regions1m",
+                                        "regions16m",
+                                        "readSizeP50",
+                                        "writeSizeP50",
+                                        "readSequentialFraction",
+                                        "writeSequentialFraction",
+                                        "alignedFraction",
+                                        "sizeUpTo4k",
+                                        "size4kTo16k",
+                                        "size16kTo64k"};
 
 struct Window {
   size_t n;
@@ -137,8 +205,8 @@ struct Scratch {
   std::vector<double> gaps, offsets, intervals, logIat, logOffset, logSize, jumps, readSizes, writeSizes;
   std::vector<uint32_t> ordinal;
   std::unordered_map<uint32_t, uint32_t> ordinalOf;
-  StampedTable reuse;  // (page << 12 | device ordinal) -> last request that started there
-  StampedTable sizes;  // request size -> count
+  StampedTable reuse;    // (page << 12 | device ordinal) -> last request that started there
+  StampedTable sizes;    // request size -> count
   StampedTable regions;  // (region << 12 | device ordinal) -> seen
   std::vector<size_t> sizeSlots;
   std::vector<std::pair<double, uint32_t>> sizeCounts;  // (size, count), ascending
@@ -351,14 +419,18 @@ bool Describe(const Window& w, double* out, const PerIo* perIo, OutOfRange* bad)
       seq += contiguous;
       near += jump > 0 && jump <= kNearBytes;
       s.jumps.push_back(std::min(jump, kJumpClipBytes));
-      if (read) readPairs++, readSeq += contiguous;
-      else writePairs++, writeSeq += contiguous;
+      if (read)
+        readPairs++, readSeq += contiguous;
+      else
+        writePairs++, writeSeq += contiguous;
     }
     lo = std::min(lo, sec);
     hi = std::max(hi, sec + b / kSectorBytes);
     double lat = kNominalLatencyNs;
-    if (w.complete && std::isfinite(w.complete[i]) && w.complete[i] >= t) lat = w.complete[i] - t;
-    else measured = false;
+    if (w.complete && std::isfinite(w.complete[i]) && w.complete[i] >= t)
+      lat = w.complete[i] - t;
+    else
+      measured = false;
     busy += lat;
     first = std::min(first, t);
     end = std::max(end, t + lat);
@@ -416,16 +488,26 @@ bool Describe(const Window& w, double* out, const PerIo* perIo, OutOfRange* bad)
 
 const char* TypedArrayName(napi_typedarray_type t) {
   switch (t) {
-    case napi_int8_array: return "an Int8Array";
-    case napi_uint8_array: return "a Uint8Array";
-    case napi_uint8_clamped_array: return "a Uint8ClampedArray";
-    case napi_int16_array: return "an Int16Array";
-    case napi_uint16_array: return "a Uint16Array";
-    case napi_int32_array: return "an Int32Array";
-    case napi_uint32_array: return "a Uint32Array";
-    case napi_float32_array: return "a Float32Array";
-    case napi_float64_array: return "a Float64Array";
-    default: return "a BigInt typed array";
+    case napi_int8_array:
+      return "an Int8Array";
+    case napi_uint8_array:
+      return "a Uint8Array";
+    case napi_uint8_clamped_array:
+      return "a Uint8ClampedArray";
+    case napi_int16_array:
+      return "an Int16Array";
+    case napi_uint16_array:
+      return "a Uint16Array";
+    case napi_int32_array:
+      return "an Int32Array";
+    case napi_uint32_array:
+      return "a Uint32Array";
+    case napi_float32_array:
+      return "a Float32Array";
+    case napi_float64_array:
+      return "a Float64Array";
+    default:
+      return "a BigInt typed array";
   }
 }
 
@@ -450,10 +532,11 @@ T* Column(const Napi::Object& obj, const char* objName, const char* name, napi_t
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
     throw Napi::TypeError::New(env, field + " must be " + TypedArrayName(type) + ", got " + Kind(v));
   auto a = v.As<Napi::TypedArrayOf<T>>();
-  if (*n == SIZE_MAX) *n = a.ElementLength();
+  if (*n == SIZE_MAX)
+    *n = a.ElementLength();
   else if (a.ElementLength() != *n)
-    throw Napi::TypeError::New(env, field + " has " + std::to_string(a.ElementLength()) + " elements, expected " + std::to_string(*n) +
-                                        " (the length of window.timeNs)");
+    throw Napi::TypeError::New(
+        env, field + " has " + std::to_string(a.ElementLength()) + " elements, expected " + std::to_string(*n) + " (the length of window.timeNs)");
   return a.Data();
 }
 

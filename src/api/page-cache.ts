@@ -30,7 +30,8 @@ export class PageCache {
     this.evict(key);
     if (body.length > PAGE_MAX_BYTES) return;
     // Oldest first, until both bounds hold with the new page in.
-    while (this.pages.size && (this.pages.size >= PAGE_CACHE_MAX || this.held + body.length > PAGE_CACHE_MAX_BYTES)) this.evict(this.pages.keys().next().value!);
+    while (this.pages.size && (this.pages.size >= PAGE_CACHE_MAX || this.held + body.length > PAGE_CACHE_MAX_BYTES))
+      this.evict(this.pages.keys().next().value!);
     this.pages.set(key, { gen, body });
     this.held += body.length;
   }

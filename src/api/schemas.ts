@@ -25,19 +25,67 @@ const record = (id: string, required: string[], properties: Record<string, unkno
 });
 
 export const workload = record('Workload', ['id', 'name'], { id: { type: 'string' }, name: { type: 'string' }, createdAt: { type: 'string' } });
-export const config = record('Config', ['id', 'space', 'values'], { id: { type: 'string' }, space: { type: 'string' }, values: { type: 'object', additionalProperties: true } });
-export const evaluation = record('Evaluation', ['id', 'workloadId', 'evaluator', 'status'], { id: { type: 'string' }, workloadId: { type: 'string' }, evaluator: { type: 'string' }, status: { type: 'string' } });
-export const device = record('Device', ['device'], { device: { type: 'string' }, applied: { type: 'object', additionalProperties: true }, previous: { type: 'object', additionalProperties: true } });
-export const job = record('Job', ['id', 'kind', 'status'], { id: { type: 'string' }, kind: { type: 'string' }, status: { type: 'string' }, progress: { type: 'object', additionalProperties: true } });
-export const trace = record('Trace', ['id', 'name', 'bytes'], { id: { type: 'string' }, name: { type: 'string' }, bytes: { type: 'integer' }, format: { type: 'string' } });
+export const config = record('Config', ['id', 'space', 'values'], {
+  id: { type: 'string' },
+  space: { type: 'string' },
+  values: { type: 'object', additionalProperties: true },
+});
+export const evaluation = record('Evaluation', ['id', 'workloadId', 'evaluator', 'status'], {
+  id: { type: 'string' },
+  workloadId: { type: 'string' },
+  evaluator: { type: 'string' },
+  status: { type: 'string' },
+});
+export const device = record('Device', ['device'], {
+  device: { type: 'string' },
+  applied: { type: 'object', additionalProperties: true },
+  previous: { type: 'object', additionalProperties: true },
+});
+export const job = record('Job', ['id', 'kind', 'status'], {
+  id: { type: 'string' },
+  kind: { type: 'string' },
+  status: { type: 'string' },
+  progress: { type: 'object', additionalProperties: true },
+});
+export const trace = record('Trace', ['id', 'name', 'bytes'], {
+  id: { type: 'string' },
+  name: { type: 'string' },
+  bytes: { type: 'integer' },
+  format: { type: 'string' },
+});
 
-export const audit = record('Audit', ['id', 'at', 'action'], { id: { type: 'string' }, at: { type: 'string' }, actor: { type: 'string' }, action: { type: 'string' }, details: { type: 'object', additionalProperties: true } });
+export const audit = record('Audit', ['id', 'at', 'action'], {
+  id: { type: 'string' },
+  at: { type: 'string' },
+  actor: { type: 'string' },
+  action: { type: 'string' },
+  details: { type: 'object', additionalProperties: true },
+});
 
-export const pin = record('Pin', ['id', 'workloadId', 'space', 'configId'], { id: { type: 'string' }, workloadId: { type: 'string' }, space: { type: 'string' }, deviceClass: { type: 'string' }, configId: { type: 'string' } });
+export const pin = record('Pin', ['id', 'workloadId', 'space', 'configId'], {
+  id: { type: 'string' },
+  workloadId: { type: 'string' },
+  space: { type: 'string' },
+  deviceClass: { type: 'string' },
+  configId: { type: 'string' },
+});
 
-export const result = record('Result', ['id', 'status', 'worker'], { id: { type: 'string' }, status: { type: 'string' }, worker: { type: 'string' }, at: { type: 'string' }, ms: { type: 'number' } });
+export const result = record('Result', ['id', 'status', 'worker'], {
+  id: { type: 'string' },
+  status: { type: 'string' },
+  worker: { type: 'string' },
+  at: { type: 'string' },
+  ms: { type: 'number' },
+});
 
-export const agent = record('Agent', ['id', 'host', 'device', 'workloadId'], { id: { type: 'string' }, host: { type: 'string' }, device: { type: 'string' }, deviceClass: { type: 'string' }, workloadId: { type: 'string' }, configId: { type: 'string' } });
+export const agent = record('Agent', ['id', 'host', 'device', 'workloadId'], {
+  id: { type: 'string' },
+  host: { type: 'string' },
+  device: { type: 'string' },
+  deviceClass: { type: 'string' },
+  workloadId: { type: 'string' },
+  configId: { type: 'string' },
+});
 
 export const ALL_SCHEMAS = [errorReply, workload, config, evaluation, device, job, trace, audit, pin, result, agent];
 

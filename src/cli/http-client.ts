@@ -13,9 +13,30 @@ import { HostLocal } from '../service/local.js';
 import {
   jobOutcome,
   KINDS,
-  type AgentReport, type ApplyOutcome, type ApplyRequest, type PinRecord, type PinRequest, type Recommendation, type Counts, type Health, type IdentifyMethod, type IdentifyOutcome, type JobRecord, type Kind, type OnProgress,
-  type Page, type RecordOf, type RetuneDecision, type RetuneRequest, type RevertOutcome, type SsdtuneApi, type TraceRecord, type TuneArgs, type TuneResult,
-  type TuneSpec, type VerifyOutcome,
+  type AgentReport,
+  type ApplyOutcome,
+  type ApplyRequest,
+  type PinRecord,
+  type PinRequest,
+  type Recommendation,
+  type Counts,
+  type Health,
+  type IdentifyMethod,
+  type IdentifyOutcome,
+  type JobRecord,
+  type Kind,
+  type OnProgress,
+  type Page,
+  type RecordOf,
+  type RetuneDecision,
+  type RetuneRequest,
+  type RevertOutcome,
+  type SsdtuneApi,
+  type TraceRecord,
+  type TuneArgs,
+  type TuneResult,
+  type TuneSpec,
+  type VerifyOutcome,
 } from '../service/api.js';
 
 const POLL_MS = 250;
@@ -91,7 +112,9 @@ export class HttpApi extends HostLocal implements SsdtuneApi {
   }
 
   async uploadTrace(body: Readable, name: string): Promise<TraceRecord> {
-    return (await (await this.send('POST', `/v1/traces?name=${encodeURIComponent(name)}`, { stream: body, type: 'application/octet-stream' })).json()) as TraceRecord;
+    return (await (
+      await this.send('POST', `/v1/traces?name=${encodeURIComponent(name)}`, { stream: body, type: 'application/octet-stream' })
+    ).json()) as TraceRecord;
   }
 
   async tune(trace: string, args: TuneArgs, o: { onProgress?: OnProgress } = {}): Promise<TuneResult> {
@@ -186,7 +209,10 @@ export class HttpApi extends HostLocal implements SsdtuneApi {
   retune(r: RetuneRequest): Promise<RetuneDecision> {
     const { device, fleet, ...body } = r;
     // An agent applies on its own host with its own ConfDB holding the way back; a server retunes its own devices.
-    if (fleet) throw ERR_USAGE(`a fleet agent retunes ${device} through this host's ConfDB, which the server at ${this.endpoint} holds: stop that server or give this agent its own --data-dir`);
+    if (fleet)
+      throw ERR_USAGE(
+        `a fleet agent retunes ${device} through this host's ConfDB, which the server at ${this.endpoint} holds: stop that server or give this agent its own --data-dir`,
+      );
     return this.call('POST', `/v1/devices/${encodeURIComponent(device)}/retune`, body);
   }
 
@@ -200,7 +226,9 @@ export class HttpApi extends HostLocal implements SsdtuneApi {
 
   async fleetCapture(workloadId: string, deviceClass: string, body: Readable, o: { host?: string } = {}): Promise<{ job: JobRecord; deduplicated: boolean }> {
     const q = new URLSearchParams({ deviceClass, ...(o.host ? { host: o.host } : {}) });
-    return (await (await this.send('POST', `/v1/fleet/workloads/${encodeURIComponent(workloadId)}/capture?${q}`, { stream: body, type: 'application/octet-stream' })).json()) as { job: JobRecord; deduplicated: boolean };
+    return (await (
+      await this.send('POST', `/v1/fleet/workloads/${encodeURIComponent(workloadId)}/capture?${q}`, { stream: body, type: 'application/octet-stream' })
+    ).json()) as { job: JobRecord; deduplicated: boolean };
   }
 
   pin(p: PinRequest): Promise<PinRecord> {

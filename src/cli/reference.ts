@@ -41,15 +41,13 @@ export function commandTree(cmd: Command, parent: string[] = []): CommandRef {
       ...(o.required || o.optional ? { value: o.flags.slice(o.flags.search(/[<[]/)) } : {}),
       ...(o.argChoices ? { choices: [...o.argChoices] } : {}),
     })),
-    args: help
-      .visibleArguments(cmd)
-      .map((a) => ({
-        name: a.name(),
-        required: a.required,
-        variadic: a.variadic,
-        description: a.description,
-        ...(a.argChoices ? { choices: [...a.argChoices] } : {}),
-      })),
+    args: help.visibleArguments(cmd).map((a) => ({
+      name: a.name(),
+      required: a.required,
+      variadic: a.variadic,
+      description: a.description,
+      ...(a.argChoices ? { choices: [...a.argChoices] } : {}),
+    })),
     subcommands: help
       .visibleCommands(cmd)
       .filter((c) => c.name() !== 'help')

@@ -18,7 +18,17 @@ const F_ISSUE_SEEN = 2;
 interface NativeSession {
   start(): void;
   stop(): void;
-  stats(): { ringbufFull: number; startMapFull: number; submitted: number; delivered: number; untracked: number; orphaned: number; unfinished: number; running: boolean; pollError: string };
+  stats(): {
+    ringbufFull: number;
+    startMapFull: number;
+    submitted: number;
+    delivered: number;
+    untracked: number;
+    orphaned: number;
+    unfinished: number;
+    running: boolean;
+    pollError: string;
+  };
 }
 
 export interface EbpfSessionOptions {
@@ -119,7 +129,16 @@ export class EbpfCapture extends LiveCapture {
       const flags = dv.getUint32(off + REC.flags, true);
       const issue = flags & F_ISSUE_SEEN ? u64(dv, off + REC.issue) : NaN;
       const pid = dv.getUint32(off + REC.pid, true);
-      this.addRequest(u64(dv, off + REC.queue), issue, u64(dv, off + REC.complete), u64(dv, off + REC.sector), dv.getUint32(off + REC.size, true), dv.getUint32(off + REC.op, true), dv.getUint32(off + REC.dev, true), pid);
+      this.addRequest(
+        u64(dv, off + REC.queue),
+        issue,
+        u64(dv, off + REC.complete),
+        u64(dv, off + REC.sector),
+        dv.getUint32(off + REC.size, true),
+        dv.getUint32(off + REC.op, true),
+        dv.getUint32(off + REC.dev, true),
+        pid,
+      );
       if (pid && !this.meta.processes.has(pid)) {
         const c = buf.subarray(off + REC.comm, off + REC.comm + 16);
         const z = c.indexOf(0);

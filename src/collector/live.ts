@@ -150,9 +150,15 @@ export abstract class LiveCapture implements Collector {
   protected finish(err?: unknown): void {
     if (this.ended) return;
     this.release(true);
-    if (this.late > 0) this.meta.warnings.push(`${this.late} requests were in flight longer than the reorder window and were stamped with a later arrival time`);
+    if (this.late > 0)
+      this.meta.warnings.push(`${this.late} requests were in flight longer than the reorder window and were stamped with a later arrival time`);
     const st = this.counters;
-    if (st.lost > 0) this.meta.warnings.push(`${st.lost} requests lost (${Object.entries(st.lostBy).map(([k, v]) => `${k}: ${v}`).join(', ')})`);
+    if (st.lost > 0)
+      this.meta.warnings.push(
+        `${st.lost} requests lost (${Object.entries(st.lostBy)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join(', ')})`,
+      );
     if (err !== undefined) this.failure = err;
     this.ended = true;
     for (const fn of this.finalizers.splice(0)) {

@@ -3,7 +3,18 @@
  * shared by the store interface (db.ts) and both engines (level.ts, postgres.ts).
  */
 import { newId } from './ids.js';
-import type { AgentRecord, AuditRecord, ConfigRecord, DeviceRecord, EvaluationRecord, JobRecord, PinRecord, ResultRecord, TraceRecord, WorkloadRecord } from './records.js';
+import type {
+  AgentRecord,
+  AuditRecord,
+  ConfigRecord,
+  DeviceRecord,
+  EvaluationRecord,
+  JobRecord,
+  PinRecord,
+  ResultRecord,
+  TraceRecord,
+  WorkloadRecord,
+} from './records.js';
 
 export const KINDS = ['workloads', 'configs', 'evaluations', 'devices', 'jobs', 'traces', 'audit', 'pins', 'results', 'agents'] as const;
 export type Kind = (typeof KINDS)[number];

@@ -201,13 +201,18 @@ export class LevelStore extends StoreBase implements ConfDB {
   }
 
   async bestConfig(workloadId: string, space: string, deviceClass?: string): Promise<ConfigRecord | undefined> {
-    const graded = await this.scan('configs', (c) => c.workloadId === workloadId && c.space === space && c.grade !== undefined && (deviceClass === undefined || c.deviceClass === deviceClass));
+    const graded = await this.scan(
+      'configs',
+      (c) => c.workloadId === workloadId && c.space === space && c.grade !== undefined && (deviceClass === undefined || c.deviceClass === deviceClass),
+    );
     // Stable: among equal grades the oldest (lowest id) wins, as in PostgreSQL's ORDER BY grade DESC, id.
     return graded.sort((a, b) => b.grade! - a.grade!)[0];
   }
 
   async pinFor(workloadId: string, space: string, deviceClass?: string): Promise<PinRecord | undefined> {
-    return (deviceClass !== undefined ? await this.get('pins', pinKey(workloadId, space, deviceClass)) : undefined) ?? this.get('pins', pinKey(workloadId, space));
+    return (
+      (deviceClass !== undefined ? await this.get('pins', pinKey(workloadId, space, deviceClass)) : undefined) ?? this.get('pins', pinKey(workloadId, space))
+    );
   }
 
   workloadsWithWindow(windowSize: number): Promise<WorkloadRecord[]> {
@@ -270,5 +275,4 @@ export class LevelStore extends StoreBase implements ConfDB {
   async exclusive<T>(lock: string, fn: (db: ConfDB) => Promise<T>): Promise<T> {
     return this.locks.run(lock, () => fn(this));
   }
-
 }

@@ -54,7 +54,10 @@ function transient(e: unknown): boolean {
   const code = (e as { code?: string }).code ?? '';
   if (/^(08|57P)/.test(code) || code === '40001' || code === '40P01' || code === '53300') return true;
   const msg = (e as Error).message ?? '';
-  return ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code) || /Connection terminated|terminating connection|not yet accepting|the database system is (starting|shutting)/i.test(msg);
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code) ||
+    /Connection terminated|terminating connection|not yet accepting|the database system is (starting|shutting)/i.test(msg)
+  );
 }
 
 /** How long a transient failure is retried before it reaches the caller. */
@@ -117,7 +120,9 @@ export class PgStore extends StoreBase implements ConfDB {
         // rows (a sequential scan parsing every jsonb); from the column's index it is under 1 ms.
         await c.query(`ALTER TABLE ssdtune_workloads ADD COLUMN IF NOT EXISTS window_size int GENERATED ALWAYS AS ((doc->>'windowSize')::int) STORED`);
         await c.query('DROP INDEX IF EXISTS ssdtune_workloads_window');
-        await c.query('CREATE TABLE IF NOT EXISTS ssdtune_blob_chunks (digest text NOT NULL, seq int NOT NULL, data bytea NOT NULL, PRIMARY KEY (digest, seq))');
+        await c.query(
+          'CREATE TABLE IF NOT EXISTS ssdtune_blob_chunks (digest text NOT NULL, seq int NOT NULL, data bytea NOT NULL, PRIMARY KEY (digest, seq))',
+        );
         await c.query('CREATE TABLE IF NOT EXISTS ssdtune_blobs (digest text PRIMARY KEY, bytes bigint NOT NULL, chunks int NOT NULL)');
         for (const sql of INDEXES) await c.query(sql);
       }, 0);
@@ -177,11 +182,17 @@ export class PgStore extends StoreBase implements ConfDB {
     return r.rows[0]?.value;
   }
   protected async writeSchema(v: number): Promise<void> {
-    await this.q(`INSERT INTO ssdtune_meta (name, value) VALUES ('schema', $1::jsonb) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value`, [JSON.stringify(v)]);
+    await this.q(`INSERT INTO ssdtune_meta (name, value) VALUES ('schema', $1::jsonb) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value`, [
+      JSON.stringify(v),
+    ]);
   }
 
   protected async putBlobChunk(digest: string, seq: number, data: Buffer): Promise<void> {
-    await this.q('INSERT INTO ssdtune_blob_chunks (digest, seq, data) VALUES ($1, $2, $3) ON CONFLICT (digest, seq) DO UPDATE SET data = EXCLUDED.data', [digest, seq, data]);
+    await this.q('INSERT INTO ssdtune_blob_chunks (digest, seq, data) VALUES ($1, $2, $3) ON CONFLICT (digest, seq) DO UPDATE SET data = EXCLUDED.data', [
+      digest,
+      seq,
+      data,
+    ]);
   }
   protected async getBlobChunk(digest: string, seq: number): Promise<Buffer | undefined> {
     return (await this.q<{ data: Buffer }>('SELECT data FROM ssdtune_blob_chunks WHERE digest = $1 AND seq = $2', [digest, seq])).rows[0]?.data;
@@ -203,7 +214,10 @@ export class PgStore extends StoreBase implements ConfDB {
     const dir = opts.reverse ? 'DESC' : 'ASC';
     const cmp = opts.reverse ? '<' : '>';
     const limit = opts.limit === undefined || opts.limit < 0 ? null : opts.limit;
-    const r = await this.q<{ doc: RecordOf[K] }>(`SELECT doc FROM ${table(kind)} WHERE ($1::text IS NULL OR id ${cmp} $1) ORDER BY id ${dir} LIMIT $2`, [opts.after ?? null, limit]);
+    const r = await this.q<{ doc: RecordOf[K] }>(`SELECT doc FROM ${table(kind)} WHERE ($1::text IS NULL OR id ${cmp} $1) ORDER BY id ${dir} LIMIT $2`, [
+      opts.after ?? null,
+      limit,
+    ]);
     return r.rows.map((row) => row.doc);
   }
 
@@ -233,7 +247,9 @@ export class PgStore extends StoreBase implements ConfDB {
     const followed = kinds.filter((k) => FOLLOWED.has(k));
     await this.transaction(async (c) => {
       // A followed kind's counter first (see the file's comment): its writers then commit one at a time.
-      const bumped = followed.length ? await c.query<{ kind: Kind; n: string }>('UPDATE ssdtune_generations SET n = n + 1 WHERE kind = ANY($1::text[]) RETURNING kind, n', [followed]) : { rows: [] };
+      const bumped = followed.length
+        ? await c.query<{ kind: Kind; n: string }>('UPDATE ssdtune_generations SET n = n + 1 WHERE kind = ANY($1::text[]) RETURNING kind, n', [followed])
+        : { rows: [] };
       const gen = new Map(bumped.rows.map((r) => [r.kind, r.n]));
       for (const run of runs) {
         const keys = [...run.items.keys()];
@@ -330,7 +346,10 @@ export class PgStore extends StoreBase implements ConfDB {
 
   async pinFor(workloadId: string, space: string, deviceClass?: string): Promise<PinRecord | undefined> {
     const keys = deviceClass !== undefined ? [pinKey(workloadId, space, deviceClass), pinKey(workloadId, space)] : [pinKey(workloadId, space)];
-    const r = await this.q<{ doc: PinRecord }>(`SELECT doc FROM ssdtune_pins WHERE id = ANY($1::text[]) ORDER BY array_position($1::text[], id::text) LIMIT 1`, [keys]);
+    const r = await this.q<{ doc: PinRecord }>(
+      `SELECT doc FROM ssdtune_pins WHERE id = ANY($1::text[]) ORDER BY array_position($1::text[], id::text) LIMIT 1`,
+      [keys],
+    );
     return r.rows[0]?.doc;
   }
 
@@ -352,7 +371,10 @@ export class PgStore extends StoreBase implements ConfDB {
   }
 
   async latestJobWithKey(key: string, statuses: readonly JobStatus[]): Promise<JobRecord | undefined> {
-    const r = await this.q<{ doc: JobRecord }>(`SELECT doc FROM ssdtune_jobs WHERE doc->>'key' = $1 AND doc->>'status' = ANY($2::text[]) ORDER BY id DESC LIMIT 1`, [key, [...statuses]]);
+    const r = await this.q<{ doc: JobRecord }>(
+      `SELECT doc FROM ssdtune_jobs WHERE doc->>'key' = $1 AND doc->>'status' = ANY($2::text[]) ORDER BY id DESC LIMIT 1`,
+      [key, [...statuses]],
+    );
     return r.rows[0]?.doc;
   }
 
@@ -362,7 +384,10 @@ export class PgStore extends StoreBase implements ConfDB {
   }
 
   async traceAt(file: string, bytes: number): Promise<TraceRecord | undefined> {
-    const r = await this.q<{ doc: TraceRecord }>(`SELECT doc FROM ssdtune_traces WHERE doc->>'path' = $1 AND (doc->>'bytes')::bigint = $2 ORDER BY id LIMIT 1`, [file, bytes]);
+    const r = await this.q<{ doc: TraceRecord }>(
+      `SELECT doc FROM ssdtune_traces WHERE doc->>'path' = $1 AND (doc->>'bytes')::bigint = $2 ORDER BY id LIMIT 1`,
+      [file, bytes],
+    );
     return r.rows[0]?.doc;
   }
 
@@ -403,5 +428,4 @@ export class PgStore extends StoreBase implements ConfDB {
       ),
     );
   }
-
 }

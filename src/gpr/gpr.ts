@@ -111,7 +111,11 @@ function toFlat(rows: ReadonlyArray<ArrayLike<number>>, what: string): { X: Floa
 }
 
 export class GaussianProcess {
-  readonly opts: Required<Omit<GprOptions, 'kernel' | 'optimizer' | 'prior' | 'theta'>> & { optimizer: LbfgsbOptions; prior?: HyperPrior; theta?: Float64Array };
+  readonly opts: Required<Omit<GprOptions, 'kernel' | 'optimizer' | 'prior' | 'theta'>> & {
+    optimizer: LbfgsbOptions;
+    prior?: HyperPrior;
+    theta?: Float64Array;
+  };
   /** The kernel with the fitted hyper-parameters (a copy of the prior's). */
   kernel: Kernel;
   /** Log marginal likelihood of the fitted model (on the normalised scale when normalizeY). */

@@ -83,7 +83,10 @@ export interface Characterisation {
 
 export function characterise(t: DescribedTrace, opts: CharacteriseOptions = {}): Characterisation {
   if (t.windows.length < 2) {
-    throw ERR_FEATURES_TOO_SHORT(t.source, `${t.requests} requests make ${t.windows.length} full window(s) of ${t.windowSize}; characterisation needs at least 2 (use a smaller window)`);
+    throw ERR_FEATURES_TOO_SHORT(
+      t.source,
+      `${t.requests} requests make ${t.windows.length} full window(s) of ${t.windowSize}; characterisation needs at least 2 (use a smaller window)`,
+    );
   }
   const seed = opts.seed ?? DEFAULT_SEED;
   const sample = new Reservoir<Float64Array>(opts.sampleSize ?? 2000, seededRng(seed));

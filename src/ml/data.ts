@@ -131,7 +131,14 @@ export async function loadStreams(dir: string, windowSize: number, opts: LoadOpt
         const v = await traceStreams(file, windowSize, formats[name], k);
         for (const s of v.streams) {
           const streamName = `${many ? `${name}#${s.device}` : name}@x${k}`;
-          out.streams.push({ name: streamName, source: name, device: s.device, workload: `${merged.has(name) ? name : streamName.replace(/@x.*$/, '')}@x${k}`, windows: s.windows, timeScale: k });
+          out.streams.push({
+            name: streamName,
+            source: name,
+            device: s.device,
+            workload: `${merged.has(name) ? name : streamName.replace(/@x.*$/, '')}@x${k}`,
+            windows: s.windows,
+            timeScale: k,
+          });
         }
       }
       out.files.push({ file: name, format: t.format, requests: t.requests, streams: t.streams.length });

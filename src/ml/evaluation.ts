@@ -9,7 +9,18 @@
  */
 import type { Stream } from './data.js';
 import { calibrateThreshold, type Threshold } from './calibration.js';
-import { chunkRanges, embedWindows, knownByVote, METHODS, nearestOf, profileWorkload, signatureOf, type KnownWorkload, type Method, type WindowStreams } from './identify.js';
+import {
+  chunkRanges,
+  embedWindows,
+  knownByVote,
+  METHODS,
+  nearestOf,
+  profileWorkload,
+  signatureOf,
+  type KnownWorkload,
+  type Method,
+  type WindowStreams,
+} from './identify.js';
 import type { SimilarityModel } from './model-io.js';
 import { byWorkload, profileSplit } from './split.js';
 
@@ -92,7 +103,14 @@ export function askFold(m: SimilarityModel, source: string, held: readonly Strea
   const q = m.meta.queryWindows;
   const asked = held.filter((s) => s.windows.length >= q);
   const embedded = new Map(asked.map((s) => [s.name, embedStream(m, s.windows)]));
-  const fold: FoldOutcome = { source, streams: asked.map((s) => s.name), byMethod: { network: { detection: [], wholeStreams: [], wholeTrace: [], match: [], laterCaptures: [] }, pca: { detection: [], wholeStreams: [], wholeTrace: [], match: [], laterCaptures: [] } } };
+  const fold: FoldOutcome = {
+    source,
+    streams: asked.map((s) => s.name),
+    byMethod: {
+      network: { detection: [], wholeStreams: [], wholeTrace: [], match: [], laterCaptures: [] },
+      pca: { detection: [], wholeStreams: [], wholeTrace: [], match: [], laterCaptures: [] },
+    },
+  };
   for (const s of asked) {
     const r = askChunks(m, [embedded.get(s.name)!], others, q);
     for (const method of METHODS) {
@@ -106,7 +124,12 @@ export function askFold(m: SimilarityModel, source: string, held: readonly Strea
   const long = asked.filter((s) => s.windows.length >= minWindows);
   const store = [...others, ...profiles(m, long, (w) => profileSplit(w).profile)];
   const stored = new Set(store.map((k) => k.id));
-  store.push(...profiles(m, held.filter((s) => s.windows.length > 0 && !stored.has(s.workload))));
+  store.push(
+    ...profiles(
+      m,
+      held.filter((s) => s.windows.length > 0 && !stored.has(s.workload)),
+    ),
+  );
   for (const s of long) {
     const later = profileSplit(s.windows).later;
     const r = askChunks(m, [embedStream(m, later)], store, q);
@@ -147,7 +170,9 @@ export function majority(chunks: readonly Outcome[], threshold: number): { answe
     votes.set(k, (votes.get(k) ?? 0) + 1);
   }
   const [top, n] = [...votes.entries()].sort((a, b) => b[1] - a[1])[0] ?? ['new', 0];
-  return top !== 'new' && knownByVote(n, chunks.length) ? { answer: top, share: n / chunks.length } : { answer: 'new', share: (votes.get('new') ?? 0) / Math.max(1, chunks.length) };
+  return top !== 'new' && knownByVote(n, chunks.length)
+    ? { answer: top, share: n / chunks.length }
+    : { answer: 'new', share: (votes.get('new') ?? 0) / Math.max(1, chunks.length) };
 }
 
 /** A held-out source's figures under one threshold. */

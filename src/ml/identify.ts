@@ -172,7 +172,10 @@ function meanOf(rows: readonly ArrayLike<number>[]): number[] {
 
 /** The windows' embeddings from the similarity network. */
 export function embedWindows(m: SimilarityModel, windows: readonly ArrayLike<number>[]): number[][] {
-  return embed(m.model, windows.map((w) => standardize(m.meta.scaler, w)));
+  return embed(
+    m.model,
+    windows.map((w) => standardize(m.meta.scaler, w)),
+  );
 }
 
 /** The model with its network, to embed here: the metadata alone (a serve process, whose ML worker embeds) needs the caller's embeddings. */
@@ -251,7 +254,13 @@ function modesOf(streams: readonly (readonly number[][])[], q: number): number[]
  * stream, when the caller computed them already (off the event loop:
  * src/ml/worker.ts); otherwise they are computed here.
  */
-export function profileWorkload(m: SimilarityInfo | SimilarityModel, id: string, name: string, streams: WindowStreams, embedded?: EmbeddedStreams): KnownWorkload {
+export function profileWorkload(
+  m: SimilarityInfo | SimilarityModel,
+  id: string,
+  name: string,
+  streams: WindowStreams,
+  embedded?: EmbeddedStreams,
+): KnownWorkload {
   checkStreams(m, streams);
   checkEmbedded(streams, embedded);
   const kept = streams.map((_, i) => i).filter((i) => streams[i]!.length > 0);
@@ -290,7 +299,11 @@ export function workloadDistance(sig: Signature, k: KnownWorkload, method: Metho
 }
 
 /** The nearest comparable stored workload of a signature, and every distance (by workload id). */
-export function nearestOf(sig: Signature, known: readonly KnownWorkload[], method: Method): { nearest?: KnownWorkload; distance: number; all: Map<string, number> } {
+export function nearestOf(
+  sig: Signature,
+  known: readonly KnownWorkload[],
+  method: Method,
+): { nearest?: KnownWorkload; distance: number; all: Map<string, number> } {
   let nearest: KnownWorkload | undefined;
   let best = Infinity;
   const all = new Map<string, number>();
@@ -359,7 +372,15 @@ export interface ChunkOutcome {
 }
 
 /** Decide from chunk outcomes (shared by identify() and the evaluation, which computes the outcomes once). */
-export function decideChunks(m: SimilarityInfo, outcomes: readonly ChunkOutcome[], known: readonly KnownWorkload[], method: Method, windows: number, streams: number, maxCandidates = 5): Identification {
+export function decideChunks(
+  m: SimilarityInfo,
+  outcomes: readonly ChunkOutcome[],
+  known: readonly KnownWorkload[],
+  method: Method,
+  windows: number,
+  streams: number,
+  maxCandidates = 5,
+): Identification {
   const threshold = thresholdOf(m, method);
   const curve = curveOf(m, method);
   const votes: Record<string, number> = {};
@@ -375,7 +396,9 @@ export function decideChunks(m: SimilarityInfo, outcomes: readonly ChunkOutcome[
     .sort((a, b) => a.distance - b.distance);
   const nearest = isKnown ? candidates.find((c) => c.id === top) : candidates[0];
   const p = outcomes.map((o) => sameWorkloadProbability(curve, o.distance));
-  const confidence = isKnown ? outcomes.reduce((s, o, i) => s + (o.nearest?.id === top ? p[i]! : 0), 0) / outcomes.length : p.reduce((s, x) => s + (1 - x), 0) / outcomes.length;
+  const confidence = isKnown
+    ? outcomes.reduce((s, o, i) => s + (o.nearest?.id === top ? p[i]! : 0), 0) / outcomes.length
+    : p.reduce((s, x) => s + (1 - x), 0) / outcomes.length;
   return {
     kind: isKnown ? 'known' : 'new',
     method,
@@ -409,7 +432,12 @@ export interface IdentifyOptions {
   embedded?: EmbeddedStreams;
 }
 
-export async function identify(m: SimilarityInfo | SimilarityModel, streams: WindowStreams, store: WorkloadStore, opts: IdentifyOptions = {}): Promise<Identification> {
+export async function identify(
+  m: SimilarityInfo | SimilarityModel,
+  streams: WindowStreams,
+  store: WorkloadStore,
+  opts: IdentifyOptions = {},
+): Promise<Identification> {
   const method = opts.method ?? 'network';
   const windows = checkStreams(m, streams);
   const embedded = opts.embedded;
@@ -424,7 +452,20 @@ export async function identify(m: SimilarityInfo | SimilarityModel, streams: Win
   const same = exactMatch(streams.flat(), known);
   if (same) {
     const hit = { id: same.id, name: same.name, distance: 0 };
-    return { kind: 'known', method, nearest: hit, distance: 0, threshold: thresholdOf(m, method), confidence: 1, windows, streams: nStreams, chunks: 0, votes: {}, candidates: [hit], exact: true };
+    return {
+      kind: 'known',
+      method,
+      nearest: hit,
+      distance: 0,
+      threshold: thresholdOf(m, method),
+      confidence: 1,
+      windows,
+      streams: nStreams,
+      chunks: 0,
+      votes: {},
+      candidates: [hit],
+      exact: true,
+    };
   }
   const ranges = chunkRanges(
     streams.map((s) => s.length),

@@ -30,8 +30,18 @@ function sourceTable(rows: readonly SourceFigures[]): string {
     '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
-    const whole = r.wholeTrace.chunks === 0 ? 'not asked (no stream of a full query)' : r.wholeTrace.answer === 'new' ? `new (${pct(r.wholeTrace.share)} of chunks)` : `**known: ${r.wholeTrace.answer}** (${pct(r.wholeTrace.share)})`;
-    const streams = r.wholeStreams.falseKnown.length ? `**${r.wholeStreams.falseKnown.length}/${r.wholeStreams.asked}**: ${r.wholeStreams.falseKnown.slice(0, 3).map((s) => `\`${s}\``).join(', ')}${r.wholeStreams.falseKnown.length > 3 ? ', ...' : ''}` : `0/${r.wholeStreams.asked}`;
+    const whole =
+      r.wholeTrace.chunks === 0
+        ? 'not asked (no stream of a full query)'
+        : r.wholeTrace.answer === 'new'
+          ? `new (${pct(r.wholeTrace.share)} of chunks)`
+          : `**known: ${r.wholeTrace.answer}** (${pct(r.wholeTrace.share)})`;
+    const streams = r.wholeStreams.falseKnown.length
+      ? `**${r.wholeStreams.falseKnown.length}/${r.wholeStreams.asked}**: ${r.wholeStreams.falseKnown
+          .slice(0, 3)
+          .map((s) => `\`${s}\``)
+          .join(', ')}${r.wholeStreams.falseKnown.length > 3 ? ', ...' : ''}`
+      : `0/${r.wholeStreams.asked}`;
     out.push(
       `| \`${r.source}\` | ${r.threshold.toFixed(4)} | ${ratio(r.detection.queries - r.detection.falseKnown, r.detection.queries)} | ${r.detection.falseKnown} | ${streams} | ${whole} | ${ratio(r.match.right, r.match.queries)} | ${r.match.wrongKnown} | ${r.match.missed} |`,
     );

@@ -73,7 +73,8 @@ export async function saveSimilarityModel(dir: string, m: SimilarityModel): Prom
   mkdirSync(dir, { recursive: true });
   await m.model.save(
     tf.io.withSaveHandler(async (art) => {
-      const weights = art.weightData instanceof ArrayBuffer ? new Uint8Array(art.weightData) : new Uint8Array(tf.io.concatenateArrayBuffers(art.weightData as ArrayBuffer[]));
+      const weights =
+        art.weightData instanceof ArrayBuffer ? new Uint8Array(art.weightData) : new Uint8Array(tf.io.concatenateArrayBuffers(art.weightData as ArrayBuffer[]));
       writeFileSync(path.join(dir, WEIGHTS_FILE), weights);
       const json = {
         format: 'layers-model',
@@ -105,23 +106,36 @@ function checkMeta(file: string, x: unknown): SimilarityMeta {
   const m = x as Partial<SimilarityMeta>;
   const bad = (what: string) => ERR_MODEL_CORRUPT(file, what);
   if (typeof m !== 'object' || m === null) throw bad('expected a JSON object');
-  if (m.version !== META_VERSION) throw bad(`version is ${String(m.version)}, expected ${META_VERSION} (a model of another ssdtune version: retrain it with 'ssdtune model train')`);
+  if (m.version !== META_VERSION)
+    throw bad(`version is ${String(m.version)}, expected ${META_VERSION} (a model of another ssdtune version: retrain it with 'ssdtune model train')`);
   if (!Number.isInteger(m.windowSize) || m.windowSize! < 2) throw bad(`windowSize ${String(m.windowSize)} is not an integer >= 2`);
-  if (JSON.stringify(m.descriptorNames) !== JSON.stringify(DESCRIPTOR_VECTOR_NAMES)) throw bad('descriptorNames differ from this version of ssdtune; retrain the model');
+  if (JSON.stringify(m.descriptorNames) !== JSON.stringify(DESCRIPTOR_VECTOR_NAMES))
+    throw bad('descriptorNames differ from this version of ssdtune; retrain the model');
   const d = DESCRIPTOR_VECTOR_NAMES.length;
   const finiteArray = (a: unknown, n: number) => Array.isArray(a) && a.length === n && a.every((v) => typeof v === 'number' && Number.isFinite(v));
-  if (!m.scaler || !finiteArray(m.scaler.mean, d) || !finiteArray(m.scaler.std, d) || m.scaler.std.some((s) => s <= 0)) throw bad(`scaler must hold ${d} finite means and positive stds`);
-  if (!m.shape || m.shape.inputDim !== d || !(m.shape.hidden >= 1) || !(m.shape.embedding >= 1)) throw bad('shape is missing or does not match the descriptor size');
+  if (!m.scaler || !finiteArray(m.scaler.mean, d) || !finiteArray(m.scaler.std, d) || m.scaler.std.some((s) => s <= 0))
+    throw bad(`scaler must hold ${d} finite means and positive stds`);
+  if (!m.shape || m.shape.inputDim !== d || !(m.shape.hidden >= 1) || !(m.shape.embedding >= 1))
+    throw bad('shape is missing or does not match the descriptor size');
   for (const k of ['threshold', 'pcaThreshold', 'queryWindows'] as const) {
     if (typeof m[k] !== 'number' || !Number.isFinite(m[k]) || m[k]! <= 0) throw bad(`${k} must be a positive number, got ${String(m[k])}`);
   }
-  if (typeof m.typicalSpread !== 'number' || !Number.isFinite(m.typicalSpread) || m.typicalSpread < 0) throw bad(`typicalSpread must be a number >= 0, got ${String(m.typicalSpread)}`);
+  if (typeof m.typicalSpread !== 'number' || !Number.isFinite(m.typicalSpread) || m.typicalSpread < 0)
+    throw bad(`typicalSpread must be a number >= 0, got ${String(m.typicalSpread)}`);
   for (const k of ['confidence', 'pcaConfidence'] as const) {
     const c = m[k];
     if (!c || !Number.isFinite(c.intercept) || !Number.isFinite(c.slope)) throw bad(`${k} must hold a finite intercept and slope`);
   }
   const p = m.pca;
-  if (!p || !finiteArray(p.centre, d) || !Array.isArray(p.components) || !p.components.every((c) => finiteArray(c, d)) || !p.scaler || !finiteArray(p.scaler.mean, d) || !finiteArray(p.scaler.std, d)) {
+  if (
+    !p ||
+    !finiteArray(p.centre, d) ||
+    !Array.isArray(p.components) ||
+    !p.components.every((c) => finiteArray(c, d)) ||
+    !p.scaler ||
+    !finiteArray(p.scaler.mean, d) ||
+    !finiteArray(p.scaler.std, d)
+  ) {
     throw bad('pca baseline is missing or malformed');
   }
   return m as SimilarityMeta;
@@ -165,7 +179,9 @@ export async function loadSimilarityModel(dir: string): Promise<SimilarityModel>
   await initBackend();
   let model: tf.LayersModel;
   try {
-    model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology as object, weightSpecs: specs, weightData: weights.buffer as ArrayBuffer }));
+    model = await tf.loadLayersModel(
+      tf.io.fromMemory({ modelTopology: json.modelTopology as object, weightSpecs: specs, weightData: weights.buffer as ArrayBuffer }),
+    );
   } catch (e) {
     throw ERR_MODEL_CORRUPT(modelFile, `tfjs cannot build the model (${(e as Error).message})`);
   }

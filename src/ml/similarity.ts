@@ -54,7 +54,15 @@ export interface EmbedderShape {
 
 export function buildEmbedder(shape: EmbedderShape, seed: number): tf.Sequential {
   const m = tf.sequential({ name: 'workload_embedder' });
-  m.add(tf.layers.dense({ inputShape: [shape.inputDim], units: shape.hidden, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed }), name: 'hidden' }));
+  m.add(
+    tf.layers.dense({
+      inputShape: [shape.inputDim],
+      units: shape.hidden,
+      activation: 'relu',
+      kernelInitializer: tf.initializers.glorotUniform({ seed }),
+      name: 'hidden',
+    }),
+  );
   m.add(tf.layers.dense({ units: shape.embedding, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }), name: 'embedding' }));
   return m;
 }

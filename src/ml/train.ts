@@ -48,7 +48,16 @@ export async function fitModel(streams: readonly Stream[], cfg: TrainConfig): Pr
   const losses = trainEmbedder(
     net,
     streams.map((s) => ({ label: workloads.indexOf(s.workload), rows: s.windows.map((w) => standardize(scaler, w)) })),
-    { seed: cfg.seed, steps: cfg.steps, classesPerBatch: cfg.classesPerBatch, windowsPerClass: cfg.samplesPerClass, run: cfg.trainRun, margin: cfg.margin, learningRate: cfg.learningRate, every: 100 },
+    {
+      seed: cfg.seed,
+      steps: cfg.steps,
+      classesPerBatch: cfg.classesPerBatch,
+      windowsPerClass: cfg.samplesPerClass,
+      run: cfg.trainRun,
+      margin: cfg.margin,
+      learningRate: cfg.learningRate,
+      every: 100,
+    },
   );
   const seconds = (performance.now() - t0) / 1000;
   const flat = { intercept: 0, slope: 0 };
@@ -70,7 +79,16 @@ export async function fitModel(streams: readonly Stream[], cfg: TrainConfig): Pr
   };
   const model: SimilarityModel = { model: net, meta };
   // The typical spread: the median over workloads with enough runs to measure it on.
-  const spreads = [...byWorkload(streams).values()].map((ss) => embeddingSpread(ss.map((s) => embedWindows(model, s.windows)), cfg.queryWindows)).filter((x) => x.n >= 8).map((x) => x.p90).sort((a, b) => a - b);
+  const spreads = [...byWorkload(streams).values()]
+    .map((ss) =>
+      embeddingSpread(
+        ss.map((s) => embedWindows(model, s.windows)),
+        cfg.queryWindows,
+      ),
+    )
+    .filter((x) => x.n >= 8)
+    .map((x) => x.p90)
+    .sort((a, b) => a - b);
   meta.typicalSpread = spreads.length ? spreads[Math.floor((spreads.length - 1) / 2)]! : 0;
   return { model, losses, seconds };
 }
@@ -85,13 +103,24 @@ export async function trainSimilarity(cfg: TrainConfig): Promise<TrainResult> {
   const streams = data.streams.filter((s) => s.windows.length >= 2);
   const real = (s: Stream) => s.timeScale === undefined;
   const sources = sourcesOf(streams);
-  if (sources.length < 3) throw ERR_ML_DEGENERATE(`leave-one-source-out calibration needs at least 3 trace files with windows of ${cfg.windowSize} requests in ${cfg.tracesDir}, found ${sources.length}`);
+  if (sources.length < 3)
+    throw ERR_ML_DEGENERATE(
+      `leave-one-source-out calibration needs at least 3 trace files with windows of ${cfg.windowSize} requests in ${cfg.tracesDir}, found ${sources.length}`,
+    );
 
   const folds: FoldOutcome[] = [];
   for (const source of sources) {
     const rest = streams.filter((s) => s.source !== source);
     const { model } = await fitModel(rest, cfg);
-    folds.push(askFold(model, source, data.streams.filter((s) => s.source === source && real(s)), profiles(model, rest.filter(real)), cfg.minWindows));
+    folds.push(
+      askFold(
+        model,
+        source,
+        data.streams.filter((s) => s.source === source && real(s)),
+        profiles(model, rest.filter(real)),
+        cfg.minWindows,
+      ),
+    );
     model.model.dispose();
     log(`held out ${source}: asked ${folds.at(-1)!.streams.length} stream(s)`);
   }
@@ -100,7 +129,12 @@ export async function trainSimilarity(cfg: TrainConfig): Promise<TrainResult> {
   for (const method of METHODS) {
     const rows = folds.map((f, i) => scoreFold(f, method, crossFittedThreshold(folds, i, method, cfg.minRejection).threshold));
     const d = calibrationData(folds, method);
-    figures[method] = { sources: rows, totals: totals(rows), shipped: calibrateThreshold(d.positives, d.negatives, cfg.minRejection), curve: fitConfidence(d.positives, d.negatives) };
+    figures[method] = {
+      sources: rows,
+      totals: totals(rows),
+      shipped: calibrateThreshold(d.positives, d.negatives, cfg.minRejection),
+      curve: fitConfidence(d.positives, d.negatives),
+    };
   }
 
   log('training the shipped network on every source');

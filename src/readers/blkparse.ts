@@ -202,7 +202,8 @@ class BlkparsePairer {
     if (n < 8) throw new LineError(`a sector or [comm] after the RWBS of a ${act} event`);
     if (t > this.now) this.now = t;
     let queued = false;
-    if (f[7][0] === '(') this.passthrough++; // SCSI passthrough: "(cdb) [comm]", no sector
+    if (f[7][0] === '(')
+      this.passthrough++; // SCSI passthrough: "(cdb) [comm]", no sector
     else queued = this.event(act, t, devNo, f, n, line);
     this.drain();
     return queued;
@@ -219,8 +220,7 @@ class BlkparsePairer {
       if (n >= 10 && f[8] === '+' && isDigits(f[9])) {
         sectors = Number(f[9]);
         if (sectors * SECTOR_BYTES > 0xffffffff) throw new LineError('sectors: a request size below 4 GiB');
-      }
-      else if (act === 'X' && n >= 10 && f[8] === '/' && isDigits(f[9])) {
+      } else if (act === 'X' && n >= 10 && f[8] === '/' && isDigits(f[9])) {
         // split: "X W 1000 / 1256 [comm]": the tail half completes the same bio
         const id = st.queued.get(sector);
         if (pend.live(id)) st.queued.set(Number(f[9]), id);

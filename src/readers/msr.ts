@@ -17,7 +17,16 @@ const LOW_DIGITS = 8;
 
 function isMsrLine(l: string): boolean {
   const f = l.split(',');
-  return f.length === 7 && isDigits(f[0]) && f[0].length >= 15 && isDigits(f[2]) && (f[3] === 'Read' || f[3] === 'Write') && isDigits(f[4]) && isDigits(f[5]) && isDigits(f[6]);
+  return (
+    f.length === 7 &&
+    isDigits(f[0]) &&
+    f[0].length >= 15 &&
+    isDigits(f[2]) &&
+    (f[3] === 'Read' || f[3] === 'Write') &&
+    isDigits(f[4]) &&
+    isDigits(f[5]) &&
+    isDigits(f[6])
+  );
 }
 
 export const msrFormat: TraceFormat = {
@@ -44,7 +53,8 @@ export const msrFormat: TraceFormat = {
           if (f.length !== 7) throw new LineError('7 comma-separated fields: Timestamp,Hostname,DiskNumber,Type,Offset,Size,ResponseTime');
           const ts = f[0];
           // 19 digits: FILETIMEs up to year 30828 (2^63 ticks); more would lose the low digits' exactness.
-          if (!isDigits(ts) || ts.length <= LOW_DIGITS || ts.length > 19) throw new LineError('Timestamp: a Windows FILETIME (integer 100 ns ticks, at most 19 digits)');
+          if (!isDigits(ts) || ts.length <= LOW_DIGITS || ts.length > 19)
+            throw new LineError('Timestamp: a Windows FILETIME (integer 100 ns ticks, at most 19 digits)');
           const hi = Number(ts.slice(0, -LOW_DIGITS));
           const lo = Number(ts.slice(-LOW_DIGITS));
           if (!rb) {

@@ -73,7 +73,9 @@ if (isTaskThread(MARK)) {
   });
 }
 
-const thread = new TaskThread<Task>(new URL(import.meta.url), MARK, 'the planner thread');
+// Ended after 5 s without a fit (a search's evaluations are seconds apart): an idle server keeps no
+// planner heap (about 15 MiB of RSS, which the 256 MiB bound of `npm run bench abuse` counts).
+const thread = new TaskThread<Task>(new URL(import.meta.url), MARK, 'the planner thread', 5000);
 
 /** The task's planner and space as data, or undefined when the thread cannot rebuild them. */
 function crossing(planner: Planner, input: PlanInput): { adaptive: AdaptiveOptions; input: Input } | undefined {

@@ -42,7 +42,6 @@ export interface AgentOptions {
   server: FleetServer;
 }
 
-
 interface AgentCache {
   at: string;
   server: string;
@@ -103,13 +102,17 @@ export async function agentRetune(svc: Service, o: AgentOptions): Promise<Retune
     if (cap.requests > 0) {
       const windowSize = (JSON.parse(readFileSync(path.join(svc.settings.modelDir, META_FILE), 'utf8')) as { windowSize: number }).windowSize;
       const described = await describeTrace(await openTrace(files[0]!), { size: windowSize, source: files[0]! });
-      if (described.windows.length === 0) return record({ ...base, action: 'skipped', reason: `${cap.requests} requests make no full window of ${windowSize}` });
+      if (described.windows.length === 0)
+        return record({ ...base, action: 'skipped', reason: `${cap.requests} requests make no full window of ${windowSize}` });
       const report: AgentReport = {
         host: os.hostname(),
         device: dev.disk.name,
         deviceClass: deviceClassOf(dev),
         windowSize,
-        descriptors: spread(described.windows.map((w) => Array.from(w.vector)), MAX_REPORT_WINDOWS),
+        descriptors: spread(
+          described.windows.map((w) => Array.from(w.vector)),
+          MAX_REPORT_WINDOWS,
+        ),
         applied: readSnapshot(dev),
       };
       try {
@@ -136,7 +139,13 @@ export async function agentRetune(svc: Service, o: AgentOptions): Promise<Retune
         const sent = await o.server.fleetCapture(rec.workload.id, rec.deviceClass, createReadStream(files[0]!), { host: os.hostname() });
         return record({ ...base, workload, from, action: 'skipped', reason: `new workload: sent the capture (${size} bytes), search job ${sent.job.id}` });
       }
-      return record({ ...base, workload, from, action: 'skipped', reason: `nothing learned for this workload on ${rec.deviceClass} yet (search ${rec.search.state})` });
+      return record({
+        ...base,
+        workload,
+        from,
+        action: 'skipped',
+        reason: `nothing learned for this workload on ${rec.deviceClass} yet (search ${rec.search.state})`,
+      });
     }
     // Leave alone what an administrator changed since this agent last set it.
     const now = readSnapshot(dev);
@@ -153,10 +162,22 @@ export async function agentRetune(svc: Service, o: AgentOptions): Promise<Retune
     const save = (lastApplied: Record<string, string>) => {
       mkdirSync(path.dirname(cacheFile), { recursive: true });
       const tmp = `${cacheFile}.${process.pid}.tmp`;
-      writeFileSync(tmp, JSON.stringify({ at: from === 'cache' ? cached!.at : at, server: o.server.endpoint, recommendation: rec, lastApplied } satisfies AgentCache, null, 2) + '\n', { mode: 0o600 });
+      writeFileSync(
+        tmp,
+        JSON.stringify({ at: from === 'cache' ? cached!.at : at, server: o.server.endpoint, recommendation: rec, lastApplied } satisfies AgentCache, null, 2) +
+          '\n',
+        { mode: 0o600 },
+      );
       renameSync(tmp, cacheFile);
     };
-    const kept = (snap: Record<string, string>) => ({ ...Object.fromEntries(Object.entries(last).filter(([k]) => !handSet.includes(k))), ...Object.fromEntries(Object.keys(values).filter((k) => snap[k] !== undefined).map((k) => [k, snap[k]!])) });
+    const kept = (snap: Record<string, string>) => ({
+      ...Object.fromEntries(Object.entries(last).filter(([k]) => !handSet.includes(k))),
+      ...Object.fromEntries(
+        Object.keys(values)
+          .filter((k) => snap[k] !== undefined)
+          .map((k) => [k, snap[k]!]),
+      ),
+    });
     if (dry.changes.length === 0) {
       if (!o.dryRun) save(kept(now));
       return record({ ...decided, action: 'unchanged', reason: `${reason}; the device has it already` });

@@ -35,7 +35,19 @@ import type { TuneResult } from './tune.js';
 import type { WorkerOptions } from './worker.js';
 
 export { KINDS, type Kind, type RecordOf } from '../confdb/db.js';
-export type { AgentRecord, AuditRecord, ConfigRecord, DeviceRecord, EvaluationRecord, JobRecord, JobStatus, PinRecord, ResultRecord, TraceRecord, WorkloadRecord } from '../confdb/records.js';
+export type {
+  AgentRecord,
+  AuditRecord,
+  ConfigRecord,
+  DeviceRecord,
+  EvaluationRecord,
+  JobRecord,
+  JobStatus,
+  PinRecord,
+  ResultRecord,
+  TraceRecord,
+  WorkloadRecord,
+} from '../confdb/records.js';
 export type { AgentReport, DeviceClass, FleetServer, PinRequest, Recommendation } from './fleet.js';
 export type { WorkerOptions } from './worker.js';
 export type { ApplyOutcome, ApplyRequest, Change, ExportKind, RevertOutcome, VerifyOutcome } from './devices.js';
@@ -45,9 +57,20 @@ export type { TuneArgs, TuneSpec } from './tune-spec.js';
 export type { TuneResult } from './tune.js';
 export { parseProgressText, type ProgressParts } from './progress-text.js';
 export {
-  BACKENDS, CAPTURE_FORMATS, DEFAULT_TRAIN, hostLocal,
-  type AnalysisReport, type AnalyzeOptions, type BackendCheck, type BackendName, type CaptureFormat, type CaptureRequest, type CaptureSummary,
-  type DoctorReport, type HostLocalApi, type TrainConfig,
+  BACKENDS,
+  CAPTURE_FORMATS,
+  DEFAULT_TRAIN,
+  hostLocal,
+  type AnalysisReport,
+  type AnalyzeOptions,
+  type BackendCheck,
+  type BackendName,
+  type CaptureFormat,
+  type CaptureRequest,
+  type CaptureSummary,
+  type DoctorReport,
+  type HostLocalApi,
+  type TrainConfig,
 } from './local.js';
 
 export type Counts = Record<Kind, number>;

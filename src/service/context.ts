@@ -35,7 +35,8 @@ export const DEFAULT_LOCK_MS = 30_000;
 
 export async function openService(settings: Settings, handlers: Record<string, (svc: Service) => JobHandler> = {}, o: ServiceOptions = {}): Promise<Service> {
   mkdirSync(settings.dataDir, { recursive: true, mode: 0o700 });
-  if (settings.queue && !settings.store) throw ERR_USAGE('a Redis job queue (SSDTUNE_QUEUE) needs a ConfDB that workers on other hosts can reach: set SSDTUNE_STORE=postgres://... too');
+  if (settings.queue && !settings.store)
+    throw ERR_USAGE('a Redis job queue (SSDTUNE_QUEUE) needs a ConfDB that workers on other hosts can reach: set SSDTUNE_STORE=postgres://... too');
   const db = await ConfDB.open(settings.dataDir, settings.store);
   const svc = { settings, db } as Service;
   const made = Object.fromEntries(Object.entries(handlers).map(([k, make]) => [k, make(svc)]));

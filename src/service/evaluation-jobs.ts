@@ -63,7 +63,9 @@ export interface EvaluationJob {
 }
 
 export function evaluationKey(spec: EvaluationSpec, config: Configuration): string {
-  return createHash('sha256').update(canonicalJson({ spec: { ...spec, trace: spec.trace.sha256 }, config })).digest('hex');
+  return createHash('sha256')
+    .update(canonicalJson({ spec: { ...spec, trace: spec.trace.sha256 }, config }))
+    .digest('hex');
 }
 
 function outcome(r: ResultRecord): Metrics {
@@ -96,7 +98,11 @@ export class RemoteEvaluations {
     return {
       name: local.name,
       space: local.space,
-      evaluate: (config, workload, opts) => this.evaluate({ key: evaluationKey(spec, config), spec, config, workload: workload.name, ...(totalRequests !== undefined ? { totalRequests } : {}) }, opts?.signal),
+      evaluate: (config, workload, opts) =>
+        this.evaluate(
+          { key: evaluationKey(spec, config), spec, config, workload: workload.name, ...(totalRequests !== undefined ? { totalRequests } : {}) },
+          opts?.signal,
+        ),
     };
   }
 
@@ -114,13 +120,26 @@ export class RemoteEvaluations {
       if (!entry) await this.add(job);
       else if ((await entry.getState()) === 'failed') {
         // Out of attempts (its workers kept dying): record that, once, so the search goes on.
-        await this.db.insertIfAbsent('results', { id: job.key, status: 'failed', error: `no worker finished it: ${entry.failedReason}`, worker: workerName(), at: new Date().toISOString(), ms: 0 });
+        await this.db.insertIfAbsent('results', {
+          id: job.key,
+          status: 'failed',
+          error: `no worker finished it: ${entry.failedReason}`,
+          worker: workerName(),
+          at: new Date().toISOString(),
+          ms: 0,
+        });
       }
     }
   }
 
   private async add(job: EvaluationJob): Promise<void> {
-    await this.queue.add('evaluate', job, { jobId: job.key, attempts: EVAL_ATTEMPTS, backoff: { type: 'fixed', delay: 500 }, removeOnComplete: { age: 3600 }, removeOnFail: { age: 86400 } });
+    await this.queue.add('evaluate', job, {
+      jobId: job.key,
+      attempts: EVAL_ATTEMPTS,
+      backoff: { type: 'fixed', delay: 500 },
+      removeOnComplete: { age: 3600 },
+      removeOnFail: { age: 86400 },
+    });
   }
 
   /** Until an event about this job, CHECK_MS, or cancellation. */
@@ -163,7 +182,13 @@ export function startEvaluationWorker(db: ConfDB, settings: Settings, url: strin
     const extra = o.extraEvaluators?.[spec.evaluator];
     if (extra) return extra(spec, totalRequests);
     const plan = planTune(
-      { space: spec.space, evaluator: spec.evaluator, replay: spec.replay, ...(spec.lbaPolicy ? { lbaPolicy: spec.lbaPolicy } : {}), ...(spec.device ? { device: spec.device } : {}) },
+      {
+        space: spec.space,
+        evaluator: spec.evaluator,
+        replay: spec.replay,
+        ...(spec.lbaPolicy ? { lbaPolicy: spec.lbaPolicy } : {}),
+        ...(spec.device ? { device: spec.device } : {}),
+      },
       { ...settings, ssdsim: spec.ssdsim ?? {} },
     );
     // A device-backed evaluator records the device's way back in the shared ConfDB before it writes.
@@ -179,7 +204,11 @@ export function startEvaluationWorker(db: ConfDB, settings: Settings, url: strin
       try {
         const evaluator = make(job.spec, job.totalRequests);
         const metrics = await o.cache.with(job.spec.trace.sha256, (file) =>
-          evaluator.evaluate(job.config, { name: job.workload, open: () => openTrace(file, job.spec.format ? { format: job.spec.format } : {}) }, signal ? { signal } : {}),
+          evaluator.evaluate(
+            job.config,
+            { name: job.workload, open: () => openTrace(file, job.spec.format ? { format: job.spec.format } : {}) },
+            signal ? { signal } : {},
+          ),
         );
         rec = { id: job.key, status: 'ok', metrics, worker: workerName(), at: new Date().toISOString(), ms: performance.now() - t0 };
       } catch (e) {
@@ -189,7 +218,13 @@ export function startEvaluationWorker(db: ConfDB, settings: Settings, url: strin
       }
       return (await db.insertIfAbsent('results', rec)) ? 'recorded' : 'recorded by another run';
     },
-    { connection: redisConnection(url), concurrency: o.concurrency, lockDuration: o.lockMs, stalledInterval: Math.max(1000, o.lockMs / 2), maxStalledCount: EVAL_ATTEMPTS },
+    {
+      connection: redisConnection(url),
+      concurrency: o.concurrency,
+      lockDuration: o.lockMs,
+      stalledInterval: Math.max(1000, o.lockMs / 2),
+      maxStalledCount: EVAL_ATTEMPTS,
+    },
   );
   worker.on('error', () => {});
   return worker;
@@ -198,5 +233,9 @@ export function startEvaluationWorker(db: ConfDB, settings: Settings, url: strin
 /** Failures of the machinery (database, network), as opposed to the evaluator's verdict. */
 function isInfrastructure(e: unknown): boolean {
   const code = (e as { code?: string }).code ?? '';
-  return /^(08|57P|53)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code) || /Connection terminated|terminating connection/i.test((e as Error).message ?? '');
+  return (
+    /^(08|57P|53)/.test(code) ||
+    ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code) ||
+    /Connection terminated|terminating connection/i.test((e as Error).message ?? '')
+  );
 }

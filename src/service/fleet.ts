@@ -98,14 +98,23 @@ function checkReport(r: AgentReport, windowSize: number): void {
   if (typeof r.host !== 'string' || !r.host) bad('host: expected a host name');
   if (typeof r.device !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(r.device)) bad('device: expected a kernel device name');
   if (r.windowSize !== windowSize) bad(`windowSize: the server's similarity model uses windows of ${windowSize} requests, the report has ${r.windowSize}`);
-  if (!Array.isArray(r.descriptors) || r.descriptors.length === 0 || r.descriptors.length > MAX_REPORT_WINDOWS) bad(`descriptors: expected 1 to ${MAX_REPORT_WINDOWS} windows`);
+  if (!Array.isArray(r.descriptors) || r.descriptors.length === 0 || r.descriptors.length > MAX_REPORT_WINDOWS)
+    bad(`descriptors: expected 1 to ${MAX_REPORT_WINDOWS} windows`);
   r.descriptors.forEach((w, i) => {
     if (!Array.isArray(w) || w.length !== DESCRIPTOR_VECTOR_NAMES.length || !w.every((x) => typeof x === 'number' && Number.isFinite(x))) {
       bad(`descriptors[${i}]: expected ${DESCRIPTOR_VECTOR_NAMES.length} finite numbers`);
     }
   });
   const c = r.deviceClass;
-  if (!c || typeof c.model !== 'string' || !(c.capacityBytes >= 0) || typeof c.rotational !== 'boolean' || !Number.isInteger(c.queues) || typeof c.kernel !== 'string') bad('deviceClass: expected model, capacityBytes, rotational, queues, kernel');
+  if (
+    !c ||
+    typeof c.model !== 'string' ||
+    !(c.capacityBytes >= 0) ||
+    typeof c.rotational !== 'boolean' ||
+    !Number.isInteger(c.queues) ||
+    typeof c.kernel !== 'string'
+  )
+    bad('deviceClass: expected model, capacityBytes, rotational, queues, kernel');
 }
 
 /** Each process's known workloads, per store and model (the similarity model's window size and id). */
@@ -164,7 +173,13 @@ export async function report(svc: Service, r: AgentReport): Promise<Recommendati
  * compared again (no second pass through the network), so registrations of
  * different workloads queue only for a few queries and one comparison.
  */
-async function register(svc: Service, model: SimilarityInfo, cache: FollowingWorkloadStore, r: AgentReport, embedded: EmbeddedStreams): Promise<{ ident: Identification; created: boolean }> {
+async function register(
+  svc: Service,
+  model: SimilarityInfo,
+  cache: FollowingWorkloadStore,
+  r: AgentReport,
+  embedded: EmbeddedStreams,
+): Promise<{ ident: Identification; created: boolean }> {
   const identifyIn = (list: () => Promise<readonly KnownWorkload[]>) => identify(model, [r.descriptors], { list }, { embedded });
   let pending = registering.get(svc.db);
   if (!pending) registering.set(svc.db, (pending = new Map()));
@@ -180,7 +195,12 @@ async function register(svc: Service, model: SimilarityInfo, cache: FollowingWor
   const id = newId();
   const name = `${r.host}/${r.device} at ${new Date().toISOString()}`;
   const profile = profileWorkload(model, id, name, [r.descriptors], embedded);
-  const w = workloadRecord(profile, { name, source: { paths: [], format: 'agent-descriptors', requests: r.descriptors.length * r.windowSize }, windowSize: r.windowSize, ...(model.id ? { modelId: model.id } : {}) });
+  const w = workloadRecord(profile, {
+    name,
+    source: { paths: [], format: 'agent-descriptors', requests: r.descriptors.length * r.windowSize },
+    windowSize: r.windowSize,
+    ...(model.id ? { modelId: model.id } : {}),
+  });
   let decide!: () => void;
   pending.set(id, { profile, decided: new Promise<void>((resolve) => (decide = resolve)) });
   try {
@@ -211,20 +231,48 @@ const agentKey = (r: AgentReport) => `${r.host}/${r.device}`;
 /** The agent's status record (`prev`: as stored), written only when something in it changed. */
 async function noteAgent(db: ConfDB, r: AgentReport, prev: AgentRecord | undefined, workloadId: string, deviceClass: string, configId?: string): Promise<void> {
   const same =
-    prev && prev.workloadId === workloadId && prev.deviceClass === deviceClass && prev.configId === configId && canonicalJson(prev.applied) === canonicalJson(r.applied);
+    prev &&
+    prev.workloadId === workloadId &&
+    prev.deviceClass === deviceClass &&
+    prev.configId === configId &&
+    canonicalJson(prev.applied) === canonicalJson(r.applied);
   if (same) return;
-  await db.put('agents', { id: agentKey(r), host: r.host, device: r.device, deviceClass, workloadId, ...(configId ? { configId } : {}), applied: r.applied, at: new Date().toISOString() });
+  await db.put('agents', {
+    id: agentKey(r),
+    host: r.host,
+    device: r.device,
+    deviceClass,
+    workloadId,
+    ...(configId ? { configId } : {}),
+    applied: r.applied,
+    at: new Date().toISOString(),
+  });
 }
 
 /**
  * An agent's capture for a workload with nothing learned on its class: keep
  * it and start the search (one per workload and class, however many upload).
  */
-export async function startFleetSearch(svc: Service, workloadId: string, deviceClass: string, trace: TraceRecord, actor: string, budget = 12): Promise<{ job: JobRecord; deduplicated: boolean }> {
+export async function startFleetSearch(
+  svc: Service,
+  workloadId: string,
+  deviceClass: string,
+  trace: TraceRecord,
+  actor: string,
+  budget = 12,
+): Promise<{ job: JobRecord; deduplicated: boolean }> {
   await svc.db.require('workloads', workloadId);
   const kept = svc.evaluations ? await keepTraceBytes(svc, trace) : trace;
   // The readahead model needs no device: the search runs wherever a worker is.
-  const spec = { traceId: kept.id, space: FLEET_SPACE, evaluator: 'readahead-model', budget, seed: 1, replay: { mode: 'recorded' }, fleet: { workloadId, deviceClass } };
+  const spec = {
+    traceId: kept.id,
+    space: FLEET_SPACE,
+    evaluator: 'readahead-model',
+    budget,
+    seed: 1,
+    replay: { mode: 'recorded' },
+    fleet: { workloadId, deviceClass },
+  };
   const key = fleetSearchKey(workloadId, deviceClass);
   // One search per workload and class, whichever queue: every queue's submit decides "same key: that job"
   // under a store lock all serve instances share.
@@ -236,7 +284,13 @@ export async function startFleetSearch(svc: Service, workloadId: string, deviceC
  * server answered `needs-trace`). When another agent's capture has started
  * the search already, this one is not needed: its bytes are drained unread.
  */
-export async function captureForSearch(svc: Service, workloadId: string, deviceClass: string, body: Readable, host: string): Promise<{ job: JobRecord; deduplicated: boolean }> {
+export async function captureForSearch(
+  svc: Service,
+  workloadId: string,
+  deviceClass: string,
+  body: Readable,
+  host: string,
+): Promise<{ job: JobRecord; deduplicated: boolean }> {
   const actor = `agent:${host}`;
   const running = await svc.db.latestJobWithKey(fleetSearchKey(workloadId, deviceClass), [...ACTIVE_JOB_STATES, 'done']);
   if (running) {
@@ -260,7 +314,16 @@ export async function pinConfig(svc: Service, p: PinRequest, actor: string): Pro
   const c = await svc.db.require('configs', p.configId);
   if (c.space !== FLEET_SPACE) throw ERR_USAGE(`configuration ${c.id} is for the ${c.space} space; agents apply ${FLEET_SPACE} configurations`);
   const cls = p.deviceClass ?? '*';
-  const pin: PinRecord = { id: pinKey(p.workloadId, FLEET_SPACE, cls), workloadId: p.workloadId, space: FLEET_SPACE, deviceClass: cls, configId: c.id, by: actor, at: new Date().toISOString(), ...(p.reason ? { reason: p.reason } : {}) };
+  const pin: PinRecord = {
+    id: pinKey(p.workloadId, FLEET_SPACE, cls),
+    workloadId: p.workloadId,
+    space: FLEET_SPACE,
+    deviceClass: cls,
+    configId: c.id,
+    by: actor,
+    at: new Date().toISOString(),
+    ...(p.reason ? { reason: p.reason } : {}),
+  };
   await svc.db.batch([{ kind: 'pins', type: 'put', value: pin }, ConfDB.audit(actor, 'fleet.pin', { ...pin })]);
   return pin;
 }

@@ -54,7 +54,8 @@ export async function identifyTrace(
   // Reading, describing (per device, as training does: ml/data.ts) and the network's pass over every
   // window run on the ML worker: the server keeps answering meanwhile.
   const t = await describeOffThread(tracePath, { windowSize, ...(o.format ? { format: o.format } : {}), ...(o.signal ? { signal: o.signal } : {}) });
-  if (t.described.windows.length === 0) throw ERR_FEATURES_TOO_SHORT(tracePath, `${t.requests} requests make no full window of ${windowSize} on any one device; ${o.purpose}`);
+  if (t.described.windows.length === 0)
+    throw ERR_FEATURES_TOO_SHORT(tracePath, `${t.requests} requests make no full window of ${windowSize} on any one device; ${o.purpose}`);
   const streams = t.streams.map((s) => s.windows);
   // One pass for every stream's windows, cut back into streams.
   const all = await embedOffThread(svc.settings.modelDir, streams.flat());
@@ -64,7 +65,10 @@ export async function identifyTrace(
     embeddings.push(all.slice(at, at + s.length));
     at += s.length;
   }
-  const identification = await identify(model, streams, new ConfDBWorkloadStore(svc.db, windowSize, model.id), { method: o.method ?? 'network', embedded: embeddings });
+  const identification = await identify(model, streams, new ConfDBWorkloadStore(svc.db, windowSize, model.id), {
+    method: o.method ?? 'network',
+    embedded: embeddings,
+  });
   return { model, described: t.described, format: t.format, streams, embeddings, identification };
 }
 

@@ -115,7 +115,13 @@ export class JobRunner extends EventEmitter implements JobQueue {
     return out;
   }
 
-  async submit(kind: string, key: string, params: Record<string, unknown>, actor: string, opts: { force?: boolean } = {}): Promise<{ job: JobRecord; deduplicated: boolean }> {
+  async submit(
+    kind: string,
+    key: string,
+    params: Record<string, unknown>,
+    actor: string,
+    opts: { force?: boolean } = {},
+  ): Promise<{ job: JobRecord; deduplicated: boolean }> {
     if (!this.handlers[kind]) throw ERR_USAGE(`unknown job kind "${kind}"; known: ${Object.keys(this.handlers).join(', ')}`);
     // One lock for the check and the insert: identical concurrent submissions share one job, and the bound holds.
     const r = await this.db.exclusive('jobs:submit', async (tx) => {
@@ -126,7 +132,16 @@ export class JobRunner extends EventEmitter implements JobQueue {
       const waiting = (await tx.jobsWithStatus(['queued'])).length;
       if (waiting >= this.limits.maxQueued) throw ERR_QUEUE_FULL(waiting, this.limits.maxQueued);
       const now = new Date().toISOString();
-      const job: JobRecord = { id: newId(), kind: kind as JobRecord['kind'], status: 'queued', key, params, progress: { done: 0, total: 0 }, createdAt: now, updatedAt: now };
+      const job: JobRecord = {
+        id: newId(),
+        kind: kind as JobRecord['kind'],
+        status: 'queued',
+        key,
+        params,
+        progress: { done: 0, total: 0 },
+        createdAt: now,
+        updatedAt: now,
+      };
       await tx.batch([{ kind: 'jobs', type: 'put', value: job }, ConfDB.audit(actor, 'jobs.submit', { id: job.id, kind, key })]);
       return { job, deduplicated: false };
     });

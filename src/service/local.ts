@@ -142,7 +142,11 @@ async function windowStreamsOf(file: string, windowSize: number, format?: string
 }
 
 /** Is `trace` one of the `known` traces' workloads (each file one workload)? No ConfDB involved. */
-export async function identifyAmong(trace: string, known: readonly string[], o: { modelDir: string; method: Method; format?: string }): Promise<Identification> {
+export async function identifyAmong(
+  trace: string,
+  known: readonly string[],
+  o: { modelDir: string; method: Method; format?: string },
+): Promise<Identification> {
   const { loadSimilarityModel } = await import('../ml/model-io.js');
   const { identify, MemoryWorkloadStore, profileWorkload } = await import('../ml/identify.js');
   const m = await loadSimilarityModel(path.resolve(o.modelDir));

@@ -79,7 +79,13 @@ export class BullJobQueue implements JobQueue {
     await this.queue.add(job.kind, { id: job.id }, { jobId: `${job.id}.${job.attempts ?? 0}`, removeOnComplete: { age: 3600 }, removeOnFail: { age: 86400 } });
   }
 
-  async submit(kind: string, key: string, params: Record<string, unknown>, actor: string, opts: { force?: boolean } = {}): Promise<{ job: JobRecord; deduplicated: boolean }> {
+  async submit(
+    kind: string,
+    key: string,
+    params: Record<string, unknown>,
+    actor: string,
+    opts: { force?: boolean } = {},
+  ): Promise<{ job: JobRecord; deduplicated: boolean }> {
     if (!this.handlers[kind]) throw ERR_USAGE(`unknown job kind "${kind}"; known: ${Object.keys(this.handlers).join(', ')}`);
     const decided = await this.db.exclusive(`jobs:key:${key}`, async (tx) => {
       if (!opts.force) {
@@ -87,7 +93,17 @@ export class BullJobQueue implements JobQueue {
         if (same) return { job: same, deduplicated: true };
       }
       const now = new Date().toISOString();
-      const job: JobRecord = { id: newId(), kind: kind as JobRecord['kind'], status: 'queued', key, params, progress: { done: 0, total: 0 }, attempts: 0, createdAt: now, updatedAt: now };
+      const job: JobRecord = {
+        id: newId(),
+        kind: kind as JobRecord['kind'],
+        status: 'queued',
+        key,
+        params,
+        progress: { done: 0, total: 0 },
+        attempts: 0,
+        createdAt: now,
+        updatedAt: now,
+      };
       await tx.batch([{ kind: 'jobs', type: 'put', value: job }, ConfDB.audit(actor, 'jobs.submit', { id: job.id, kind, key })]);
       return { job, deduplicated: false };
     });
@@ -101,7 +117,15 @@ export class BullJobQueue implements JobQueue {
       const job = await tx.require('jobs', id);
       if (ACTIVE.includes(job.status)) throw ERR_CONFLICT(`job ${id} is already ${job.status}`);
       if (job.status === 'done') throw ERR_CONFLICT(`job ${id} is done; submit a new job to run it again`);
-      const n: JobRecord = { ...job, status: 'queued', error: undefined, errorCode: undefined, cancelRequested: undefined, attempts: (job.attempts ?? 0) + 1, updatedAt: new Date().toISOString() };
+      const n: JobRecord = {
+        ...job,
+        status: 'queued',
+        error: undefined,
+        errorCode: undefined,
+        cancelRequested: undefined,
+        attempts: (job.attempts ?? 0) + 1,
+        updatedAt: new Date().toISOString(),
+      };
       await tx.batch([{ kind: 'jobs', type: 'put', value: n }, ConfDB.audit(actor, 'jobs.resume', { id })]);
       return n;
     });
@@ -114,7 +138,12 @@ export class BullJobQueue implements JobQueue {
     if (job.status === 'queued') {
       const entry = await this.queue.getJob(`${id}.${job.attempts ?? 0}`);
       // Removal fails only when a worker has just taken it: then it is running, and cancelled as below.
-      const removed = entry ? await entry.remove().then(() => true, () => false) : true;
+      const removed = entry
+        ? await entry.remove().then(
+            () => true,
+            () => false,
+          )
+        : true;
       if (removed) {
         await this.setStatus(id, ['queued'], 'cancelled', {});
         await this.db.put('audit', { id: newId(), at: new Date().toISOString(), actor, action: 'jobs.cancel', details: { id } });
@@ -205,7 +234,7 @@ export class BullJobQueue implements JobQueue {
       return;
     }
     // A record still `running` here belonged to a worker that died (its lock expired): this run takes over.
-    const job = await this.setStatus(id, ACTIVE, 'running', { owner: workerName(), attempts: rec.status === 'running' ? runs : rec.attempts ?? 0 });
+    const job = await this.setStatus(id, ACTIVE, 'running', { owner: workerName(), attempts: rec.status === 'running' ? runs : (rec.attempts ?? 0) });
     if (!job) return;
     const abort = new AbortController();
     this.aborts.set(id, abort);
@@ -213,13 +242,19 @@ export class BullJobQueue implements JobQueue {
     let lastPersist = 0;
     const persist = async (patch: Partial<JobRecord>) => {
       current = { ...current, ...patch };
-      const latest = await this.setStatus(id, ['running'], 'running', { progress: current.progress, ...(patch.checkpoint !== undefined ? { checkpoint: patch.checkpoint } : {}) });
+      const latest = await this.setStatus(id, ['running'], 'running', {
+        progress: current.progress,
+        ...(patch.checkpoint !== undefined ? { checkpoint: patch.checkpoint } : {}),
+      });
       if (latest?.cancelRequested) abort.abort();
     };
     const poll = setInterval(() => {
-      void this.db.get('jobs', id).then((j) => {
-        if (j?.cancelRequested || (j && !ACTIVE.includes(j.status))) abort.abort();
-      }, () => {});
+      void this.db.get('jobs', id).then(
+        (j) => {
+          if (j?.cancelRequested || (j && !ACTIVE.includes(j.status))) abort.abort();
+        },
+        () => {},
+      );
     }, CANCEL_POLL_MS);
     const ctl: JobControl = {
       signal: abort.signal,
@@ -244,7 +279,12 @@ export class BullJobQueue implements JobQueue {
         const back = await this.setStatus(id, ['running'], 'queued', { attempts: (current.attempts ?? 0) + 1 });
         if (back) await this.enqueue(back);
       } else {
-        await this.setStatus(id, ['running'], abort.signal.aborted ? 'cancelled' : 'failed', abort.signal.aborted ? {} : { error: (e as Error).message, ...(isSsdtuneError(e) ? { errorCode: e.code } : {}) });
+        await this.setStatus(
+          id,
+          ['running'],
+          abort.signal.aborted ? 'cancelled' : 'failed',
+          abort.signal.aborted ? {} : { error: (e as Error).message, ...(isSsdtuneError(e) ? { errorCode: e.code } : {}) },
+        );
       }
     } finally {
       clearInterval(poll);

@@ -16,7 +16,13 @@ export interface JobQueue {
    * Queue a job unless one with the same key is queued, running or done
    * (atomic per key, across processes sharing the store); `force` queues anew.
    */
-  submit(kind: string, key: string, params: Record<string, unknown>, actor: string, opts?: { force?: boolean }): Promise<{ job: JobRecord; deduplicated: boolean }>;
+  submit(
+    kind: string,
+    key: string,
+    params: Record<string, unknown>,
+    actor: string,
+    opts?: { force?: boolean },
+  ): Promise<{ job: JobRecord; deduplicated: boolean }>;
   /** Queue an interrupted, failed or cancelled job again; it starts from its checkpoint. */
   resume(id: string, actor: string): Promise<JobRecord>;
   cancel(id: string, actor: string): Promise<JobRecord>;
@@ -44,7 +50,11 @@ export const WAIT_POLL_MS = 250;
  * Wait by reading the record (a job another process runs: BullMQ workers, or
  * another serve's runner on a shared store). `onUpdate` sees each new version.
  */
-export async function pollJob(db: { require(kind: 'jobs', id: string): Promise<JobRecord> }, id: string, onUpdate?: (job: JobRecord) => void): Promise<JobRecord> {
+export async function pollJob(
+  db: { require(kind: 'jobs', id: string): Promise<JobRecord> },
+  id: string,
+  onUpdate?: (job: JobRecord) => void,
+): Promise<JobRecord> {
   let seen = '';
   for (;;) {
     const j = await db.require('jobs', id);

@@ -80,7 +80,10 @@ export async function retune(svc: Service, o: RetuneOptions): Promise<RetuneDeci
     if (requests === 0) return record({ ...base, action: 'skipped', reason: 'no I/O in the window' });
     let result;
     try {
-      const { spec } = resolveTuneArgs({ space: 'host', evaluator: 'readahead-model', budget: o.budget, name: `${path.basename(o.device)} at ${at}` }, svc.settings);
+      const { spec } = resolveTuneArgs(
+        { space: 'host', evaluator: 'readahead-model', budget: o.budget, name: `${path.basename(o.device)} at ${at}` },
+        svc.settings,
+      );
       result = await tune(svc, { spec, tracePath: files[0]! }, { dryRun: !!o.dryRun });
     } catch (e) {
       if ((e as { code?: string }).code === 'SSDTUNE_FEATURES_TOO_SHORT') return record({ ...base, action: 'skipped', reason: (e as Error).message });
@@ -91,10 +94,20 @@ export async function retune(svc: Service, o: RetuneOptions): Promise<RetuneDeci
     const values = Object.fromEntries(Object.entries(result.config.values).map(([k, v]) => [k, typeof v === 'boolean' ? Number(v) : v]));
     const dry = await applyValues(svc, o.device, values, { dryRun: true, actor: o.actor });
     const decided = { ...base, workload, configId: result.config.id, changes: dry.changes };
-    if (dry.changes.length === 0) return record({ ...decided, action: 'unchanged', reason: 'the device already has this workload\'s configuration' });
-    if (o.dryRun) return record({ ...decided, action: 'dry-run', reason: workload.known ? 'would apply the known workload\'s stored configuration' : 'would apply a configuration learned now (not stored)' });
+    if (dry.changes.length === 0) return record({ ...decided, action: 'unchanged', reason: "the device already has this workload's configuration" });
+    if (o.dryRun)
+      return record({
+        ...decided,
+        action: 'dry-run',
+        reason: workload.known ? "would apply the known workload's stored configuration" : 'would apply a configuration learned now (not stored)',
+      });
     const applied = await applyValues(svc, o.device, values, { actor: o.actor, configId: result.config.id });
-    return record({ ...decided, changes: applied.changes, action: 'applied', reason: workload.known ? 'known workload, its stored configuration' : 'new workload, configuration learned now' });
+    return record({
+      ...decided,
+      changes: applied.changes,
+      action: 'applied',
+      reason: workload.known ? 'known workload, its stored configuration' : 'new workload, configuration learned now',
+    });
   } finally {
     for (const f of files) rmSync(f, { force: true });
     release();

@@ -34,13 +34,14 @@ export function parseTokenFile(file: string, bytes: Buffer): string {
   let text = bytes.toString('utf8');
   if (text.endsWith('\n')) text = text.slice(0, text.endsWith('\r\n') ? -2 : -1);
   if (TOKEN_RE.test(text)) return text;
-  const why = text.length === 0
-    ? 'it is empty'
-    : /^[\s\u00a0]*$/.test(text)
-      ? 'it holds only whitespace'
-      : /[^\x21-\x7e]/.test(text)
-        ? 'it holds spaces, control characters or non-ASCII bytes'
-        : `it holds ${text.length} characters, fewer than 32`;
+  const why =
+    text.length === 0
+      ? 'it is empty'
+      : /^[\s\u00a0]*$/.test(text)
+        ? 'it holds only whitespace'
+        : /[^\x21-\x7e]/.test(text)
+          ? 'it holds spaces, control characters or non-ASCII bytes'
+          : `it holds ${text.length} characters, fewer than 32`;
   throw ERR_TOKEN(file, why);
 }
 

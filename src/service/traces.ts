@@ -94,7 +94,9 @@ export function confinedPath(settings: { dataDir: string; traceDirs: string[] },
     real = path.resolve(file);
   }
   if (roots.some((r) => real === r || real.startsWith(r.endsWith(path.sep) ? r : r + path.sep))) return real;
-  throw ERR_PERMISSION(`${file}: the server registers traces only under its upload directory${settings.traceDirs.length ? ' and traceDirs' : ''} (set "traceDirs" in config.json to allow more); upload the file instead (POST /v1/traces)`);
+  throw ERR_PERMISSION(
+    `${file}: the server registers traces only under its upload directory${settings.traceDirs.length ? ' and traceDirs' : ''} (set "traceDirs" in config.json to allow more); upload the file instead (POST /v1/traces)`,
+  );
 }
 
 /**
@@ -109,7 +111,15 @@ export async function registerLocalTrace(svc: Service, file: string, actor: stri
   const st = await fsp.stat(abs);
   const existing = await svc.db.traceAt(abs, st.size);
   if (existing) return existing;
-  const rec: TraceRecord = { id: newId(), name: path.basename(abs), path: abs, bytes: st.size, format: fmt.name, uploadedAt: new Date().toISOString(), by: actor };
+  const rec: TraceRecord = {
+    id: newId(),
+    name: path.basename(abs),
+    path: abs,
+    bytes: st.size,
+    format: fmt.name,
+    uploadedAt: new Date().toISOString(),
+    by: actor,
+  };
   await svc.db.batch([{ kind: 'traces', type: 'put', value: rec }, ConfDB.audit(actor, 'traces.register', { id: rec.id, path: abs })]);
   return rec;
 }

@@ -20,7 +20,12 @@ export function tuneJobKey(spec: ResolvedTuneSpec): string {
  * here, not queued. `force` starts a new job even when an identical one is
  * queued, running or done.
  */
-export async function submitTune(svc: Service, input: TuneSpec, actor: string, o: { force?: boolean } = {}): Promise<{ job: JobRecord; deduplicated: boolean }> {
+export async function submitTune(
+  svc: Service,
+  input: TuneSpec,
+  actor: string,
+  o: { force?: boolean } = {},
+): Promise<{ job: JobRecord; deduplicated: boolean }> {
   const { spec } = resolveTuneSpec(input, svc.settings);
   const trace = await svc.db.require('traces', spec.traceId);
   // Fleet mode: the job runs on a worker that may be on another host; it fetches the trace by digest.

@@ -66,7 +66,6 @@ export interface TuneCheckpoint {
 /** Progress details beside the message: the phase and the best grade so far. */
 export type TuneProgressInfo = ProgressParts;
 
-
 export interface TuneResult {
   workload: {
     id: string;
@@ -110,7 +109,14 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
   ctl.progress?.(0, req.budget, 'characterising', { phase: 'characterising' });
   // The job's signal reaches the reader: a cancelled job stops reading, however large or slow the input.
   const readOpts = { ...(req.format ? { format: req.format } : {}), ...(ctl.signal ? { signal: ctl.signal } : {}) };
-  const { model, described, format, streams, embeddings, identification: ident } = await identifyTrace(svc, tracePath, { ...readOpts, purpose: 'tuning needs at least one' });
+  const {
+    model,
+    described,
+    format,
+    streams,
+    embeddings,
+    identification: ident,
+  } = await identifyTrace(svc, tracePath, { ...readOpts, purpose: 'tuning needs at least one' });
   const windowSize = model.meta.windowSize;
   // Cluster labels need PCA + k-means over at least two windows (on the ML worker, off the event loop).
   const clusters = described.windows.length >= 2 ? (await clusterLabelOffThread(described)).clusters : undefined;
@@ -135,13 +141,23 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
       : local;
   const space = plan.buildSpace();
 
-  const known = input.fleet ? await svc.db.require('workloads', input.fleet.workloadId) : ident.kind === 'known' && ident.nearest ? await svc.db.get('workloads', ident.nearest.id) : undefined;
+  const known = input.fleet
+    ? await svc.db.require('workloads', input.fleet.workloadId)
+    : ident.kind === 'known' && ident.nearest
+      ? await svc.db.get('workloads', ident.nearest.id)
+      : undefined;
   if (known && !req.forceSearch) {
     const stored = await svc.db.bestConfig(known.id, space.name, input.fleet?.deviceClass);
     // A grade holds at the intensity it was measured at: a busy-hour request searches anew.
     if (stored && sameReplay(stored.replay, req.replay)) {
       ctl.progress?.(req.budget, req.budget, 'recommended a stored configuration');
-      return { workload: { id: known.id, name: known.name, known: true, identification: ident, ...(clusters ? { clusters } : {}) }, source: 'confdb', config: stored, baseline: space.baseline, gain: gainOf(stored) };
+      return {
+        workload: { id: known.id, name: known.name, known: true, identification: ident, ...(clusters ? { clusters } : {}) },
+        source: 'confdb',
+        config: stored,
+        baseline: space.baseline,
+        gain: gainOf(stored),
+      };
     }
   }
 
@@ -160,15 +176,28 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
     let screen = checkpoint?.screen ? parseRecord(checkpoint.screen, 'job checkpoint (screen)') : undefined;
     const { screen: nScreen, whole } = splitBudget(req.budget, fraction);
     const mf = await runMultiFidelity({
-      ...common, workload: ref, budget: req.budget, fraction, totalRequests: described.requests, batch: req.batch,
+      ...common,
+      workload: ref,
+      budget: req.budget,
+      fraction,
+      totalRequests: described.requests,
+      batch: req.batch,
       resume: { ...(screen ? { screen } : {}), ...(resume ? { search: resume } : {}) },
       onEvent: (e) => {
         if (e.type !== 'evaluation') return;
         const stage = e.stage === 'screen' ? `screening on ${(fraction * 100).toFixed(0)}% of the trace` : 'search on the whole trace';
         const total = e.stage === 'screen' ? nScreen : whole;
-        ctl.progress?.(e.count, total, progressText(stage, e.count, total, e.best?.grade), { phase: stage, ...(e.best?.grade !== undefined ? { best: e.best.grade } : {}), unit: 'evaluations' });
+        ctl.progress?.(e.count, total, progressText(stage, e.count, total, e.best?.grade), {
+          phase: stage,
+          ...(e.best?.grade !== undefined ? { best: e.best.grade } : {}),
+          unit: 'evaluations',
+        });
         if (e.stage === 'screen') screen = e.record;
-        void ctl.checkpoint?.({ workloadId, ...(e.stage === 'search' ? { search: structuredClone(e.record) } : {}), ...(screen ? { screen: structuredClone(screen) } : {}) } as TuneCheckpoint);
+        void ctl.checkpoint?.({
+          workloadId,
+          ...(e.stage === 'search' ? { search: structuredClone(e.record) } : {}),
+          ...(screen ? { screen: structuredClone(screen) } : {}),
+        } as TuneCheckpoint);
       },
     });
     screened = mf.screen;
@@ -181,7 +210,11 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
       ...(resume ? { resume } : {}),
       onEvent: (e) => {
         if (e.type !== 'evaluation') return;
-        ctl.progress?.(e.count, req.budget, progressText('search', e.count, req.budget, e.best?.grade), { phase: 'search', ...(e.best?.grade !== undefined ? { best: e.best.grade } : {}), unit: 'evaluations' });
+        ctl.progress?.(e.count, req.budget, progressText('search', e.count, req.budget, e.best?.grade), {
+          phase: 'search',
+          ...(e.best?.grade !== undefined ? { best: e.best.grade } : {}),
+          unit: 'evaluations',
+        });
         void ctl.checkpoint?.({ workloadId, search: structuredClone(e.record) });
       },
     });
@@ -229,14 +262,22 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
       ...(model.id ? { modelId: model.id } : {}),
       ...(clusters ? { clusters } : {}),
     });
-  if (!ctl.dryRun) await svc.db.batch([
-    ...(workload ? [{ kind: 'workloads' as const, type: 'put' as const, value: workload }] : []),
-    { kind: 'configs', type: 'put', value: config },
-    ...evaluations.map((value) => ({ kind: 'evaluations' as const, type: 'put' as const, value })),
-    ConfDB.audit('service', 'tune', { workloadId, configId, evaluator: evaluator.name, evaluations: evaluations.length, status: record.status }),
-  ]);
+  if (!ctl.dryRun)
+    await svc.db.batch([
+      ...(workload ? [{ kind: 'workloads' as const, type: 'put' as const, value: workload }] : []),
+      { kind: 'configs', type: 'put', value: config },
+      ...evaluations.map((value) => ({ kind: 'evaluations' as const, type: 'put' as const, value })),
+      ConfDB.audit('service', 'tune', { workloadId, configId, evaluator: evaluator.name, evaluations: evaluations.length, status: record.status }),
+    ]);
   return {
-    workload: { id: workloadId, name, known: !!known, identification: ident, ...(clusters ? { clusters } : {}), ...(prof?.spreadRatio !== undefined ? { spreadRatio: prof.spreadRatio } : {}) },
+    workload: {
+      id: workloadId,
+      name,
+      known: !!known,
+      identification: ident,
+      ...(clusters ? { clusters } : {}),
+      ...(prof?.spreadRatio !== undefined ? { spreadRatio: prof.spreadRatio } : {}),
+    },
     source: 'search',
     config,
     baseline: baseline.config,

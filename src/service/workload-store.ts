@@ -98,7 +98,10 @@ export class FollowingWorkloadStore {
 }
 
 /** The stored record of a workload profiled now (profileWorkload), by tune from a trace or by an agent's report. */
-export function workloadRecord(prof: KnownWorkload, o: { name: string; source: WorkloadRecord['source']; windowSize: number; modelId?: string; clusters?: number[] }): WorkloadRecord {
+export function workloadRecord(
+  prof: KnownWorkload,
+  o: { name: string; source: WorkloadRecord['source']; windowSize: number; modelId?: string; clusters?: number[] },
+): WorkloadRecord {
   return {
     id: prof.id,
     name: o.name,

@@ -64,12 +64,18 @@ export class TaskThread<T> {
   private running: Queued<T> | undefined;
   private readonly queue: Queued<T>[] = [];
   private nextId = 0;
+  private idle: NodeJS.Timeout | undefined;
 
-  /** `url`: the module that calls serveTasks when isTaskThread(mark); `what` names the thread in errors. */
+  /**
+   * `url`: the module that calls serveTasks when isTaskThread(mark); `what` names the thread in errors.
+   * `idleMs`: end the thread after this long without a task, returning its heap (the next task starts a
+   * new one); by default it stays until the process ends.
+   */
   constructor(
     private readonly url: URL,
     private readonly mark: string,
     private readonly what: string,
+    private readonly idleMs?: number,
   ) {}
 
   /** Run a task; `abort` cancels it (see the module comment). */
@@ -107,9 +113,14 @@ export class TaskThread<T> {
 
   private pump(): void {
     if (this.running) return;
+    clearTimeout(this.idle);
     const next = this.queue.shift();
     if (!next) {
       this.worker?.unref();
+      if (this.worker && this.idleMs !== undefined) {
+        this.idle = setTimeout(() => void this.stop(), this.idleMs);
+        this.idle.unref();
+      }
       return;
     }
     this.worker ??= this.start();

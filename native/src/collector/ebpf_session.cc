@@ -113,11 +113,11 @@ bool StructHasMember(const struct btf* btf, const char* type, const char* member
 // stack: the verifier of a kernel without BPF_CMPXCHG rejects it.
 bool ProbeCmpxchg() {
   struct bpf_insn insns[] = {
-      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},                    // r0 = 0
-      {BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_0, -8, 0},           // *(u64 *)(r10 - 8) = r0
-      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, 1},                    // r1 = 1
+      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},                        // r0 = 0
+      {BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_0, -8, 0},               // *(u64 *)(r10 - 8) = r0
+      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, 1},                        // r1 = 1
       {BPF_STX | BPF_ATOMIC | BPF_DW, BPF_REG_10, BPF_REG_1, -8, BPF_CMPXCHG},  // r0 = cmpxchg(r10 - 8, r0, r1)
-      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},                    // r0 = 0
+      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},                        // r0 = 0
       {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
   };
   int fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, nullptr, "GPL", insns, sizeof insns / sizeof insns[0], nullptr);
@@ -147,7 +147,6 @@ class EbpfSession;
 std::mutex g_sessions_mu;
 std::set<EbpfSession*> g_sessions;
 
-
 struct Chunk {
   std::vector<char> data;
   EbpfSession* session;
@@ -163,9 +162,9 @@ constexpr int kMaxQueuedChunks = 64;
 class EbpfSession : public Napi::ObjectWrap<EbpfSession> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "EbpfSession",
-                       {InstanceMethod("start", &EbpfSession::Start), InstanceMethod("stop", &EbpfSession::Stop),
-                        InstanceMethod("stats", &EbpfSession::Stats)});
+    return DefineClass(
+        env, "EbpfSession",
+        {InstanceMethod("start", &EbpfSession::Start), InstanceMethod("stop", &EbpfSession::Stop), InstanceMethod("stats", &EbpfSession::Stats)});
   }
 
   // new EbpfSession({ dev, sectorLo, sectorHi, ringBytes, slotBits, slotTable, onRecords })
@@ -210,16 +209,15 @@ class EbpfSession : public Napi::ObjectWrap<EbpfSession> {
     // end of the stream with onRecords(null) once every queued chunk is out,
     // and only then drops the reference that keeps this object alive (so the
     // finalizer never touches a collected session).
-    tsfn_ = Napi::ThreadSafeFunction::New(env, callback_.Value(), "ssdtune-ebpf", 0, 1, this,
-                                          [](Napi::Env env, EbpfSession* self) {
-                                            if (self->exiting_) return;
-                                            try {
-                                              if (!self->callback_.IsEmpty()) self->callback_.Value().Call({env.Null()});
-                                            } catch (const Napi::Error& e) {
-                                              // an exception in onRecords(null) must not abort the process
-                                            }
-                                            self->Unref();
-                                          });
+    tsfn_ = Napi::ThreadSafeFunction::New(env, callback_.Value(), "ssdtune-ebpf", 0, 1, this, [](Napi::Env env, EbpfSession* self) {
+      if (self->exiting_) return;
+      try {
+        if (!self->callback_.IsEmpty()) self->callback_.Value().Call({env.Null()});
+      } catch (const Napi::Error& e) {
+        // an exception in onRecords(null) must not abort the process
+      }
+      self->Unref();
+    });
     have_tsfn_ = true;
     running_ = true;
     {
@@ -242,8 +240,10 @@ class EbpfSession : public Napi::ObjectWrap<EbpfSession> {
     Napi::Env env = info.Env();
     Napi::Object s = Napi::Object::New(env);
     uint64_t c[BT_CNT_MAX] = {0};
-    if (skel_) ReadCounters(c);
-    else memcpy(c, final_counters_, sizeof c);
+    if (skel_)
+      ReadCounters(c);
+    else
+      memcpy(c, final_counters_, sizeof c);
     s.Set("ringbufFull", Napi::Number::New(env, static_cast<double>(c[BT_CNT_RINGBUF_FULL])));
     s.Set("startMapFull", Napi::Number::New(env, static_cast<double>(c[BT_CNT_START_FULL])));
     s.Set("submitted", Napi::Number::New(env, static_cast<double>(c[BT_CNT_COMPLETED])));
@@ -312,7 +312,8 @@ class EbpfSession : public Napi::ObjectWrap<EbpfSession> {
       }
       size_t len = c->data.size();
       char* ptr = c->data.data();
-      auto buf = Napi::Buffer<char>::New(env, ptr, len, [](Napi::Env, char*, Chunk* hint) { delete hint; }, c);
+      auto buf = Napi::Buffer<char>::New(
+          env, ptr, len, [](Napi::Env, char*, Chunk* hint) { delete hint; }, c);
       try {
         cb.Call({buf});
       } catch (const Napi::Error&) {
@@ -394,8 +395,10 @@ class EbpfSession : public Napi::ObjectWrap<EbpfSession> {
     running_ = false;
     if (have_tsfn_) {
       have_tsfn_ = false;
-      if (exiting_) tsfn_.Abort();
-      else tsfn_.Release();
+      if (exiting_)
+        tsfn_.Abort();
+      else
+        tsfn_.Release();
     }
     if (rb_) ring_buffer__free(rb_);
     rb_ = nullptr;

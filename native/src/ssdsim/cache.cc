@@ -62,15 +62,24 @@ bool Sim::requestDone(uint32_t r) const {
 // ---- LRU of cache slots -------------------------------------------------------------
 
 void Sim::lruUnlink(uint32_t s) {
-  if (sPrev_[s] != kNone) sNext_[sPrev_[s]] = sNext_[s]; else lruHead_ = sNext_[s];
-  if (sNext_[s] != kNone) sPrev_[sNext_[s]] = sPrev_[s]; else lruTail_ = sPrev_[s];
+  if (sPrev_[s] != kNone)
+    sNext_[sPrev_[s]] = sNext_[s];
+  else
+    lruHead_ = sNext_[s];
+  if (sNext_[s] != kNone)
+    sPrev_[sNext_[s]] = sPrev_[s];
+  else
+    lruTail_ = sPrev_[s];
   sPrev_[s] = sNext_[s] = kNone;
 }
 
 void Sim::lruPushFront(uint32_t s) {
   sPrev_[s] = kNone;
   sNext_[s] = lruHead_;
-  if (lruHead_ != kNone) sPrev_[lruHead_] = s; else lruTail_ = s;
+  if (lruHead_ != kNone)
+    sPrev_[lruHead_] = s;
+  else
+    lruTail_ = s;
   lruHead_ = s;
 }
 
@@ -114,7 +123,10 @@ void Sim::readArrived(uint32_t r) {
     txs_[t].bitmap = bits;
     txs_[t].req = r;
     txs_[t].stamp = now_;
-    if (tail == kNone) head = t; else txs_[tail].next = t;
+    if (tail == kNone)
+      head = t;
+    else
+      txs_[tail].next = t;
     tail = t;
     n++;
   }
@@ -144,7 +156,10 @@ void Sim::writeArrived(uint32_t r) {
     txs_[t].bitmap = sectorMask(size) << off;
     txs_[t].req = r;
     txs_[t].stamp = now_;
-    if (tail == kNone) head = t; else txs_[tail].next = t;
+    if (tail == kNone)
+      head = t;
+    else
+      txs_[tail].next = t;
     tail = t;
     n++;
   }
@@ -159,7 +174,10 @@ void Sim::writeToCache(uint32_t r) {
   uint32_t dramSectors = 0;
   uint32_t evHead = kNone, evTail = kNone, wbHead = kNone, wbTail = kNone;
   auto append = [&](uint32_t& head, uint32_t& tail, uint32_t t) {
-    if (tail == kNone) head = t; else txs_[tail].next = t;
+    if (tail == kNone)
+      head = t;
+    else
+      txs_[tail].next = t;
     tail = t;
   };
   while (reqs_[r].admitted < reqs_[r].sectors && backPressure_ + evictSectors + wbSectors < backPressureMax_) {

@@ -49,15 +49,24 @@ void Sim::setLocation(uint32_t tx, uint32_t ppn) {
 void Sim::listPush(List& l, uint32_t tx) {
   txs_[tx].next = kNone;
   txs_[tx].prev = l.tail;
-  if (l.tail != kNone) txs_[l.tail].next = tx; else l.head = tx;
+  if (l.tail != kNone)
+    txs_[l.tail].next = tx;
+  else
+    l.head = tx;
   l.tail = tx;
   l.size++;
 }
 
 void Sim::listRemove(List& l, uint32_t tx) {
   Tx& x = txs_[tx];
-  if (x.prev != kNone) txs_[x.prev].next = x.next; else l.head = x.next;
-  if (x.next != kNone) txs_[x.next].prev = x.prev; else l.tail = x.prev;
+  if (x.prev != kNone)
+    txs_[x.prev].next = x.next;
+  else
+    l.head = x.next;
+  if (x.next != kNone)
+    txs_[x.next].prev = x.prev;
+  else
+    l.tail = x.prev;
   x.next = x.prev = kNone;
   l.size--;
 }
@@ -345,7 +354,10 @@ void Sim::onChan(uint32_t u) {
       un.transfer = kNone;
       un.phase = P_NONE;
       serviced(t);  // (the channel is still busy while the data is consumed)
-      if (--un.waitingReads == 0) setUnitIdle(u); else un.status = U_WAIT_DATA_OUT;
+      if (--un.waitingReads == 0)
+        setUnitIdle(u);
+      else
+        un.status = U_WAIT_DATA_OUT;
       releaseChannel(ch);
       break;
     }

@@ -149,9 +149,7 @@ FeedResult Sim::feed(const double* t, const double* sector, const uint32_t* byte
 
 // ---- event loop ------------------------------------------------------------------
 
-void Sim::schedule(uint64_t t, uint32_t kind, uint32_t id) {
-  events_.push(t, kind, id);
-}
+void Sim::schedule(uint64_t t, uint32_t kind, uint32_t id) { events_.push(t, kind, id); }
 
 void Sim::fifoPush(Fifo& f, uint32_t kind, uint64_t dur, uint32_t item) {
   f.free = std::max(now_, f.free) + dur;
@@ -223,11 +221,21 @@ RunStatus Sim::loop(bool final) {
     const Event ev = events_.take(next);
     now_ = ev.t();
     switch (ev.kind()) {
-      case EV_H2D: onH2D(); break;
-      case EV_D2H: onD2H(); break;
-      case EV_DRAM: onDram(); break;
-      case EV_CHAN: onChan(ev.id()); break;
-      case EV_UNIT: onUnit(ev.id()); break;
+      case EV_H2D:
+        onH2D();
+        break;
+      case EV_D2H:
+        onD2H();
+        break;
+      case EV_DRAM:
+        onDram();
+        break;
+      case EV_CHAN:
+        onChan(ev.id());
+        break;
+      case EV_UNIT:
+        onUnit(ev.id());
+        break;
     }
   }
 }
@@ -261,10 +269,9 @@ Results Sim::results() {
   ftl_.accounting(r.validPages, r.invalidPages, r.freePages, r.mappingPages);
   r.physicalPages = ftl_.physicalPages();
   r.logicalPages = ftl_.logicalPages();
-  size_t bytes = ftl_.stateBytes() + reqs_.bytes() + msgs_.bytes() + txs_.bytes() + dram_.bytes() +
-                 slotOf_.bytes() + bloom_.bytes() + cmtSlotOf_.bytes() + arriving_.bytes() + waitRead_.bytes() + waitProg_.bytes() +
-                 (sLpn_.capacity() * 12 + sBitmap_.capacity() * 16 + sState_.capacity()) + (cKey_.capacity() * 12 + cValid_.capacity() * 2) +
-                 units_.capacity() * sizeof(Unit) + events_.capacityBytes();
+  size_t bytes = ftl_.stateBytes() + reqs_.bytes() + msgs_.bytes() + txs_.bytes() + dram_.bytes() + slotOf_.bytes() + bloom_.bytes() + cmtSlotOf_.bytes() +
+                 arriving_.bytes() + waitRead_.bytes() + waitProg_.bytes() + (sLpn_.capacity() * 12 + sBitmap_.capacity() * 16 + sState_.capacity()) +
+                 (cKey_.capacity() * 12 + cValid_.capacity() * 2) + units_.capacity() * sizeof(Unit) + events_.capacityBytes();
   r.stateBytes = bytes;
   return r;
 }

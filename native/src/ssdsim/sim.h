@@ -139,7 +139,10 @@ class Sim {
   uint64_t dramNs(uint64_t bytes) const;
   bool requestDone(uint32_t r) const;
   void cacheWriteServiced(uint32_t tx);
-  int32_t cacheFind(uint32_t lpn) { const uint32_t* s = slotOf_.find(lpn); return s ? static_cast<int32_t>(*s) : -1; }
+  int32_t cacheFind(uint32_t lpn) {
+    const uint32_t* s = slotOf_.find(lpn);
+    return s ? static_cast<int32_t>(*s) : -1;
+  }
   void lruTouch(uint32_t s);
   void lruUnlink(uint32_t s);
   void lruPushFront(uint32_t s);
@@ -178,8 +181,18 @@ class Sim {
   enum Queue : uint8_t { Q_MAP_READ, Q_USER_READ, Q_USER_WRITE_URGENT, Q_USER_WRITE, Q_GC_READ, Q_GC_WRITE, Q_GC_ERASE, Q_COUNT };
   enum UnitStatus : uint8_t { U_IDLE, U_CMD_IN, U_READING, U_WAIT_DATA_OUT, U_DATA_OUT, U_CMD_DATA_IN, U_WRITING, U_ERASING, U_COPYBACK_WAIT };
   enum UnitPhase : uint8_t {
-    P_NONE, P_READ_CMD, P_PROG_CMD, P_ERASE_CMD, P_CB_READ_CMD, P_CB_PROG_CMD, P_DATA_OUT,  // on the channel
-    P_READ_EXEC, P_PROG_EXEC, P_ERASE_EXEC, P_CB_READ_EXEC, P_CB_PROG_EXEC                  // in the chip
+    P_NONE,
+    P_READ_CMD,
+    P_PROG_CMD,
+    P_ERASE_CMD,
+    P_CB_READ_CMD,
+    P_CB_PROG_CMD,
+    P_DATA_OUT,  // on the channel
+    P_READ_EXEC,
+    P_PROG_EXEC,
+    P_ERASE_EXEC,
+    P_CB_READ_EXEC,
+    P_CB_PROG_EXEC  // in the chip
   };
   struct List {
     uint32_t head = kNone, tail = kNone, size = 0;
@@ -193,7 +206,7 @@ class Sim {
   };
   struct Channel {
     List waitMapping, waitUser, waitGc;  // read data waiting for the bus
-    std::vector<uint32_t> waitCopyback;   // units waiting to send a copyback program
+    std::vector<uint32_t> waitCopyback;  // units waiting to send a copyback program
     uint64_t busyFrom = 0, busyNs = 0;
     uint32_t rr = 0;
     uint32_t queued = 0;  // transactions in its chips' queues
@@ -247,7 +260,7 @@ class Sim {
   Pool<Msg> msgs_;
   std::vector<uint32_t> hostWaiting_;  // FIFO (head index below) of requests the full submission queue holds back
   size_t hostWaitHead_ = 0;
-  std::vector<uint32_t> sq_;           // requests in submission order, from sqBase_
+  std::vector<uint32_t> sq_;  // requests in submission order, from sqBase_
   uint64_t sqBase_ = 0, submitted_ = 0, headKnown_ = 0;
   uint64_t devTail_ = 0, devHead_ = 0, headInformed_ = 0;
   uint32_t onTheFly_ = 0, outstanding_ = 0;
@@ -265,7 +278,7 @@ class Sim {
   FlatMap<uint8_t> bloom_;
   uint64_t nextBloomReset_ = 0;
   uint64_t backPressure_ = 0, backPressureMax_ = 0;  // sectors being written back to flash, and MQSim's limit
-  std::vector<uint32_t> cacheWaiting_;  // write requests waiting for back-pressure to drop, FIFO from cacheWaitHead_
+  std::vector<uint32_t> cacheWaiting_;               // write requests waiting for back-pressure to drop, FIFO from cacheWaitHead_
   size_t cacheWaitHead_ = 0;
   Pool<Dram> dram_;
   Fifo dramQ_;
@@ -282,20 +295,20 @@ class Sim {
   struct KeyList {
     uint32_t head = kNone, tail = kNone;
   };
-  FlatMap<KeyList> arriving_;          // mvpn -> keys waiting for its translation read (nodes in akNode_)
+  FlatMap<KeyList> arriving_;  // mvpn -> keys waiting for its translation read (nodes in akNode_)
   std::vector<uint32_t> akKey_, akNext_;
   std::vector<uint32_t> akFree_;
-  FlatMap<uint8_t> departing_;          // mvpns whose translation write was issued (it never executes in MQSim)
+  FlatMap<uint8_t> departing_;            // mvpns whose translation write was issued (it never executes in MQSim)
   FlatMap<KeyList> waitRead_, waitProg_;  // key -> transactions waiting for its mapping entry (linked by next)
-  std::vector<KeyList> planeWait_;      // writes held while a plane's pool is below MQSim's limit
+  std::vector<KeyList> planeWait_;        // writes held while a plane's pool is below MQSim's limit
 
   // Flash.
   Pool<Tx> txs_;
-  std::vector<uint32_t> receive_;       // transactions submitted since the last scheduling pass
-  std::vector<uint32_t> touched_;       // scheduleFlash's scratch: channels that received some
+  std::vector<uint32_t> receive_;  // transactions submitted since the last scheduling pass
+  std::vector<uint32_t> touched_;  // scheduleFlash's scratch: channels that received some
   std::vector<Unit> units_;
   std::vector<Channel> chans_;
-  std::vector<uint32_t> batch_;         // per unit: the transactions of its current command
+  std::vector<uint32_t> batch_;  // per unit: the transactions of its current command
   uint32_t planesPerUnit_, unitsPerChannel_, planesPerDie_;
   uint64_t readCmdNs_[17], progCmdNs_[17], eraseCmdNs_[17];
   uint64_t twoUnitNs_;

@@ -43,9 +43,11 @@ export function registerAuth(app: FastifyInstance, o: AuthOptions): void {
     if (name === undefined || !o.hostNames.has(name)) throw ERR_HOST_NOT_ALLOWED(String(req.headers.host ?? '').slice(0, 100), answersTo);
     if (!needsToken(o, req.method, req.url)) return;
     if (!tokenMatches(req.headers.authorization, o.token)) {
-      throw ERR_UNAUTHORIZED(o.exposed
-        ? 'this server is exposed beyond loopback (serve --expose): every route needs "Authorization: Bearer <token>" (the token is in <dataDir>/api-token)'
-        : 'this route changes state: send "Authorization: Bearer <token>" (the token is in <dataDir>/api-token)');
+      throw ERR_UNAUTHORIZED(
+        o.exposed
+          ? 'this server is exposed beyond loopback (serve --expose): every route needs "Authorization: Bearer <token>" (the token is in <dataDir>/api-token)'
+          : 'this route changes state: send "Authorization: Bearer <token>" (the token is in <dataDir>/api-token)',
+      );
     }
   });
 }

@@ -24,7 +24,11 @@ export function registerMetrics(app: FastifyInstance): void {
     for (const [k, n] of Object.entries(stats.records)) lines.push(`ssdtune_records{kind="${k}"} ${n}`);
     lines.push('# HELP ssdtune_jobs Tune jobs by status.', '# TYPE ssdtune_jobs gauge');
     for (const [s, n] of Object.entries(stats.jobs)) lines.push(`ssdtune_jobs{status="${s}"} ${n}`);
-    lines.push('# HELP ssdtune_page_cache_bytes Bytes of list pages kept for reuse (bounded).', '# TYPE ssdtune_page_cache_bytes gauge', `ssdtune_page_cache_bytes ${app.pageCache.bytes}`);
+    lines.push(
+      '# HELP ssdtune_page_cache_bytes Bytes of list pages kept for reuse (bounded).',
+      '# TYPE ssdtune_page_cache_bytes gauge',
+      `ssdtune_page_cache_bytes ${app.pageCache.bytes}`,
+    );
     const mem = process.memoryUsage();
     lines.push('# TYPE process_resident_memory_bytes gauge', `process_resident_memory_bytes ${mem.rss}`);
     void reply.type('text/plain; version=0.0.4').send(lines.join('\n') + '\n');

@@ -28,7 +28,10 @@ const ReportBody = Type.Object(
     deviceClass: DeviceClass,
     windowSize: Type.Integer({ minimum: 1, description: "requests per window (the server's similarity model's)" }),
     descriptors: Type.Array(Type.Array(Type.Number(), { maxItems: 256 }), { minItems: 1, maxItems: 64, description: 'window descriptor vectors' }),
-    applied: Type.Record(Type.String({ maxLength: 200 }), Type.String({ maxLength: 4096 }), { maxProperties: 64, description: 'the attributes the device has now' }),
+    applied: Type.Record(Type.String({ maxLength: 200 }), Type.String({ maxLength: 4096 }), {
+      maxProperties: 64,
+      description: 'the attributes the device has now',
+    }),
   },
   { additionalProperties: false },
 );
@@ -120,7 +123,10 @@ export default async function fleetRoutes(fastify: FastifyInstance): Promise<voi
       schema: {
         tags: ['fleet'],
         summary: 'Remove a pin',
-        querystring: Type.Object({ workloadId: Type.String({ minLength: 1, maxLength: 64 }), deviceClass: Type.Optional(Type.String({ minLength: 1, maxLength: 400 })) }),
+        querystring: Type.Object({
+          workloadId: Type.String({ minLength: 1, maxLength: 64 }),
+          deviceClass: Type.Optional(Type.String({ minLength: 1, maxLength: 400 })),
+        }),
         response: { 204: Type.Null(), ...errors(400, 401, 404) },
       },
     },

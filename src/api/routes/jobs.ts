@@ -7,12 +7,18 @@ import { errors, idParams } from '../schemas.js';
 
 /** A tune job request: the TuneSpec, plus whether to start a new job even when an identical one exists. */
 const SubmitTuneBody = Type.Object(
-  { ...TuneSpecSchema.properties, force: Type.Optional(Type.Boolean({ default: false, description: 'start a new job even when an identical one is queued, running or done' })) },
+  {
+    ...TuneSpecSchema.properties,
+    force: Type.Optional(Type.Boolean({ default: false, description: 'start a new job even when an identical one is queued, running or done' })),
+  },
   { additionalProperties: false },
 );
 /** `ssdtune tune <trace>` over HTTP: the trace by its path on the server's host, and the spec's other fields. */
 const TuneBody = Type.Object(
-  { trace: Type.String({ minLength: 1, maxLength: 4096, description: "a trace file's path on the server's host (registered, not copied)" }), ...TuneArgsSchema.properties },
+  {
+    trace: Type.String({ minLength: 1, maxLength: 4096, description: "a trace file's path on the server's host (registered, not copied)" }),
+    ...TuneArgsSchema.properties,
+  },
   { additionalProperties: false },
 );
 const Accepted = { type: 'object', properties: { job: { $ref: 'Job#' }, deduplicated: { type: 'boolean' } } } as const;
@@ -58,7 +64,14 @@ export default async function jobRoutes(fastify: FastifyInstance): Promise<void>
   );
   app.post(
     '/jobs/:id/resume',
-    { schema: { tags: ['jobs'], summary: 'Resume an interrupted, failed or cancelled job from its checkpoint', params: idParams, response: { 200: { $ref: 'Job#' }, ...errors(401, 404, 409) } } },
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Resume an interrupted, failed or cancelled job from its checkpoint',
+        params: idParams,
+        response: { 200: { $ref: 'Job#' }, ...errors(401, 404, 409) },
+      },
+    },
     async (req) => req.api.resumeJob(req.params.id),
   );
 }

@@ -9,7 +9,16 @@ import { errors, idParams, listOf, listQuery } from '../schemas.js';
 
 /** The reply schema of each kind (schemas.ts). */
 const SCHEMA: Record<(typeof KINDS)[number], string> = {
-  workloads: 'Workload', configs: 'Config', evaluations: 'Evaluation', devices: 'Device', traces: 'Trace', jobs: 'Job', audit: 'Audit', pins: 'Pin', results: 'Result', agents: 'Agent',
+  workloads: 'Workload',
+  configs: 'Config',
+  evaluations: 'Evaluation',
+  devices: 'Device',
+  traces: 'Trace',
+  jobs: 'Job',
+  audit: 'Audit',
+  pins: 'Pin',
+  results: 'Result',
+  agents: 'Agent',
 };
 
 const Counts = Type.Record(Type.String(), Type.Integer());
@@ -22,7 +31,14 @@ export default async function recordRoutes(fastify: FastifyInstance): Promise<vo
   for (const kind of KINDS) {
     app.get(
       `/${kind}`,
-      { schema: { tags: [kind], summary: `List ${kind} (key order; page with ?after=<last id>)`, querystring: listQuery, response: { 200: listOf(SCHEMA[kind]), ...errors(400) } } },
+      {
+        schema: {
+          tags: [kind],
+          summary: `List ${kind} (key order; page with ?after=<last id>)`,
+          querystring: listQuery,
+          response: { 200: listOf(SCHEMA[kind]), ...errors(400) },
+        },
+      },
       async (req, reply) => {
         const key = `${kind}|${req.query.limit}|${req.query.after ?? ''}`;
         const gen = await fastify.ssdtune.generation(kind);
@@ -62,8 +78,12 @@ export default async function recordRoutes(fastify: FastifyInstance): Promise<vo
     },
     async (req) => req.api.importRecords(req.body as Readable, req.query.name ?? 'upload'),
   );
-  app.post('/compact', { schema: { tags: ['confdb'], summary: 'Compact the LevelDB files', response: { 200: Type.Object({}), ...errors(401) } } }, async (req) => {
-    await req.api.compact();
-    return {};
-  });
+  app.post(
+    '/compact',
+    { schema: { tags: ['confdb'], summary: 'Compact the LevelDB files', response: { 200: Type.Object({}), ...errors(401) } } },
+    async (req) => {
+      await req.api.compact();
+      return {};
+    },
+  );
 }

@@ -79,7 +79,15 @@ export function register(program: Command): void {
       if (opts.json) process.stdout.write(JSON.stringify(shown, null, 2) + '\n');
       else {
         if (live) process.stderr.write('\n');
-        process.stdout.write(`${summary.requests} requests captured in ${summary.seconds.toFixed(1)} s with ${summary.backend}; lost ${summary.lost}${summary.lost ? ` (${Object.entries(summary.lostBy).map(([k, v]) => `${k}: ${v}`).join(', ')})` : ''}\n`);
+        process.stdout.write(
+          `${summary.requests} requests captured in ${summary.seconds.toFixed(1)} s with ${summary.backend}; lost ${summary.lost}${
+            summary.lost
+              ? ` (${Object.entries(summary.lostBy)
+                  .map(([k, v]) => `${k}: ${v}`)
+                  .join(', ')})`
+              : ''
+          }\n`,
+        );
         process.stdout.write(`wrote ${summary.files.join(', ')}\n`);
         for (const w of summary.warnings) process.stderr.write(`warning: ${w}\n`);
       }

@@ -24,14 +24,22 @@ const text = (v: unknown): string => (v === undefined || v === null || v === '' 
 type Column = [header: string, cell: (r: Record<string, unknown>, names: Map<string, string>) => string, right?: boolean];
 
 /** The workload a record belongs to, by name when it is stored. */
-const workloadCell = (r: Record<string, unknown>, names: Map<string, string>): string => (typeof r.workloadId === 'string' ? (names.get(r.workloadId) ?? r.workloadId) : '-');
+const workloadCell = (r: Record<string, unknown>, names: Map<string, string>): string =>
+  typeof r.workloadId === 'string' ? (names.get(r.workloadId) ?? r.workloadId) : '-';
 
 const COLUMNS: Partial<Record<Kind, Column[]>> = {
   workloads: [
     ['id', (r) => text(r.id)],
     ['name', (r) => text(r.name)],
     ['format', (r) => text((r.source as { format?: string } | undefined)?.format)],
-    ['requests', (r) => { const n = (r.source as { requests?: number } | undefined)?.requests; return n === undefined ? '-' : fmtCount(n); }, true],
+    [
+      'requests',
+      (r) => {
+        const n = (r.source as { requests?: number } | undefined)?.requests;
+        return n === undefined ? '-' : fmtCount(n);
+      },
+      true,
+    ],
     ['created', (r) => when(r.createdAt)],
   ],
   configs: [
@@ -54,7 +62,13 @@ const COLUMNS: Partial<Record<Kind, Column[]>> = {
   devices: [
     ['device', (r) => text(r.device)],
     ['config', (r) => text(r.appliedConfigId)],
-    ['applied', (r) => Object.entries((r.applied as Record<string, string> | undefined) ?? {}).map(([k, v]) => `${k}=${v}`).join(' ') || '-'],
+    [
+      'applied',
+      (r) =>
+        Object.entries((r.applied as Record<string, string> | undefined) ?? {})
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ') || '-',
+    ],
     ['at', (r) => when(r.appliedAt)],
     ['by', (r) => text(r.by)],
   ],
@@ -62,7 +76,14 @@ const COLUMNS: Partial<Record<Kind, Column[]>> = {
     ['id', (r) => text(r.id)],
     ['kind', (r) => text(r.kind)],
     ['status', (r) => text(r.status)],
-    ['progress', (r) => { const p = r.progress as { done: number; total: number } | undefined; return p ? `${p.done}/${p.total}` : '-'; }, true],
+    [
+      'progress',
+      (r) => {
+        const p = r.progress as { done: number; total: number } | undefined;
+        return p ? `${p.done}/${p.total}` : '-';
+      },
+      true,
+    ],
     ['updated', (r) => when(r.updatedAt)],
   ],
   traces: [
@@ -106,7 +127,11 @@ const COLUMNS: Partial<Record<Kind, Column[]>> = {
 /** Columns of a kind without a layout of its own: its key and its scalar fields. */
 function genericColumns(items: Record<string, unknown>[]): Column[] {
   const keys = [...new Set(items.flatMap((r) => Object.keys(r).filter((k) => ['string', 'number', 'boolean'].includes(typeof r[k]))))].slice(0, 6);
-  return keys.map((k): Column => [k, (r) => (typeof r[k] === 'number' ? fmtCount(r[k] as number) : text(r[k])), items.every((r) => r[k] === undefined || typeof r[k] === 'number')]);
+  return keys.map((k): Column => [
+    k,
+    (r) => (typeof r[k] === 'number' ? fmtCount(r[k] as number) : text(r[k])),
+    items.every((r) => r[k] === undefined || typeof r[k] === 'number'),
+  ]);
 }
 
 /** `db list` as a table: a header, human units, workloads by name. */
@@ -121,7 +146,11 @@ async function listTable(api: SsdtuneApi, kind: Kind, limit: number): Promise<st
     if (w) names.set(id, w.name);
   }
   const cols = COLUMNS[kind] ?? genericColumns(rows);
-  const out = table(cols.map((c) => c[0]), rows.map((r) => cols.map((c) => c[1](r, names))), cols.map((c) => c[2] ?? false));
+  const out = table(
+    cols.map((c) => c[0]),
+    rows.map((r) => cols.map((c) => c[1](r, names))),
+    cols.map((c) => c[2] ?? false),
+  );
   if (next) out.push(`(the first ${items.length}; --limit N shows more)`);
   return out;
 }
@@ -153,13 +182,25 @@ export function register(program: Command): void {
   addCommonOptions(db.command('export <file>').description('write the whole ConfDB as JSON lines')).action(async (file: string, o: CommonOptions) => {
     // Written here, where the command runs, whoever holds the ConfDB.
     const counts = await withApi(o, (api) => api.exportRecords(createWriteStream(file, { mode: 0o600 })));
-    console.log(o.json ? JSON.stringify({ file, counts }) : `exported to ${file}: ${Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(', ')}`);
+    console.log(
+      o.json
+        ? JSON.stringify({ file, counts })
+        : `exported to ${file}: ${Object.entries(counts)
+            .map(([k, n]) => `${n} ${k}`)
+            .join(', ')}`,
+    );
   });
 
   addCommonOptions(db.command('import <file>').description('add the records of an export (all or nothing)')).action(async (file: string, o: CommonOptions) => {
     if (!existsSync(file)) throw ERR_CONFDB_IMPORT(file, 0, 'no such file');
     const counts: Counts = await withApi(o, (api) => api.importRecords(createReadStream(file), file));
-    console.log(o.json ? JSON.stringify({ file, counts }) : `imported ${file}: ${Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(', ')}`);
+    console.log(
+      o.json
+        ? JSON.stringify({ file, counts })
+        : `imported ${file}: ${Object.entries(counts)
+            .map(([k, n]) => `${n} ${k}`)
+            .join(', ')}`,
+    );
   });
 
   addCommonOptions(db.command('compact').description('compact the LevelDB files')).action(async (o: CommonOptions) => {

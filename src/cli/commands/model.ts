@@ -54,7 +54,21 @@ function registerTrain(model: Command): void {
       const { result: r, summary } = await hostLocal.trainModel(cfg, command);
       if (o.json) {
         const totals = { network: r.figures.network.totals, pca: r.figures.pca.totals };
-        process.stdout.write(JSON.stringify({ out: cfg.outDir, backend: r.backend, cpuSeconds: r.cpuSeconds, streams: r.streams, skipped: r.data.skipped, threshold: r.model.meta.threshold, totals, sources: r.figures.network.sources }, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)) + '\n');
+        process.stdout.write(
+          JSON.stringify(
+            {
+              out: cfg.outDir,
+              backend: r.backend,
+              cpuSeconds: r.cpuSeconds,
+              streams: r.streams,
+              skipped: r.data.skipped,
+              threshold: r.model.meta.threshold,
+              totals,
+              sources: r.figures.network.sources,
+            },
+            (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v),
+          ) + '\n',
+        );
       } else {
         process.stdout.write(summary);
       }
@@ -76,7 +90,13 @@ function registerIdentify(model: Command): void {
       const r = await hostLocal.identifyAmong(trace, o.known, { modelDir: o.model, method: o.method, ...(o.format ? { format: o.format } : {}) });
       if (o.json) process.stdout.write(JSON.stringify({ trace, ...r, distance: Number.isFinite(r.distance) ? r.distance : null }) + '\n');
       else if (r.exact) process.stdout.write(`known: ${r.nearest!.name} (the very windows it was profiled from, ${r.windows} windows)\n`);
-      else if (r.kind === 'known') process.stdout.write(`known: ${r.nearest!.name} (distance ${r.distance.toFixed(3)} <= threshold ${r.threshold.toFixed(3)}, confidence ${r.confidence.toFixed(2)}, ${r.windows} windows, ${r.method})\n`);
-      else process.stdout.write(`new workload (nearest ${r.nearest ? `${r.nearest.name} at ${r.distance.toFixed(3)}` : 'none'} > threshold ${r.threshold.toFixed(3)}, confidence ${r.confidence.toFixed(2)}, ${r.windows} windows, ${r.method})\n`);
+      else if (r.kind === 'known')
+        process.stdout.write(
+          `known: ${r.nearest!.name} (distance ${r.distance.toFixed(3)} <= threshold ${r.threshold.toFixed(3)}, confidence ${r.confidence.toFixed(2)}, ${r.windows} windows, ${r.method})\n`,
+        );
+      else
+        process.stdout.write(
+          `new workload (nearest ${r.nearest ? `${r.nearest.name} at ${r.distance.toFixed(3)}` : 'none'} > threshold ${r.threshold.toFixed(3)}, confidence ${r.confidence.toFixed(2)}, ${r.windows} windows, ${r.method})\n`,
+        );
     });
 }

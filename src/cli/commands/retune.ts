@@ -11,14 +11,17 @@ export function register(program: Command): void {
   addCommonOptions(
     program
       .command('retune')
-      .description('capture a window of a device\'s I/O, identify the workload, apply its host configuration when it differs (learning one if new)')
+      .description("capture a window of a device's I/O, identify the workload, apply its host configuration when it differs (learning one if new)")
       .requiredOption('--device <dev>', 'block device to watch and tune')
       .option('--window <time>', 'capture window (30s, 2m, ...)', '60s')
       .option('--budget <n>', 'evaluations when the workload is new', (v) => Number(v), 12)
       .addOption(new Option('--backend <name>', 'capture backend').choices(['auto', ...BACKENDS]).default('auto'))
       .option('--dry-run', 'decide and log, write nothing (no sysfs write, no ConfDB record)'),
   )
-    .addHelpText('after', '\nOne log line per run; a lock keeps runs from overlapping. Exit 0 when applied, unchanged or skipped.\nWith --server (or SSDTUNE_SERVER) it is a fleet agent: it sends the server only the window\'s descriptors, the device class and what is applied,\napplies the recommendation itself, and keeps the last one when the server is down (token: SSDTUNE_TOKEN or <data dir>/api-token).\nSee contrib/ for a systemd timer and a crontab line.\n\nExample:\n  ssdtune retune --device /dev/nvme0n1 --window 60s\n  ssdtune retune --device /dev/nvme0n1 --server http://ssdtune.example:7411')
+    .addHelpText(
+      'after',
+      "\nOne log line per run; a lock keeps runs from overlapping. Exit 0 when applied, unchanged or skipped.\nWith --server (or SSDTUNE_SERVER) it is a fleet agent: it sends the server only the window's descriptors, the device class and what is applied,\napplies the recommendation itself, and keeps the last one when the server is down (token: SSDTUNE_TOKEN or <data dir>/api-token).\nSee contrib/ for a systemd timer and a crontab line.\n\nExample:\n  ssdtune retune --device /dev/nvme0n1 --window 60s\n  ssdtune retune --device /dev/nvme0n1 --server http://ssdtune.example:7411",
+    )
     .action(async (o: CommonOptions & { device: string; window: string; budget: number; backend: BackendName | 'auto'; dryRun?: boolean }) => {
       // Checked before the capture window is spent.
       if (!Number.isInteger(o.budget) || o.budget < BUDGET.min) throw ERR_USAGE(`--budget must be an integer >= ${BUDGET.min}, got ${o.budget}`);

@@ -22,22 +22,30 @@ export function register(program: Command): void {
     .option('--queue <url>', 'the fleet queue, redis://... (env SSDTUNE_QUEUE)')
     .option('--concurrency <n>', 'evaluations at once', positiveInt('--concurrency'), 1)
     .option('--tune-concurrency <n>', 'tune jobs (coordinators) at once', positiveInt('--tune-concurrency'), 2)
-    .option('--lock <time>', 'job lock; a dead worker\'s job is retried after about this long', '30s')
+    .option('--lock <time>', "job lock; a dead worker's job is retried after about this long", '30s')
     .option('--cache-bytes <n>', 'trace cache budget in bytes', positiveInt('--cache-bytes'))
     .addHelpText('after', '\nExample:\n  SSDTUNE_STORE=postgres://ssdtune@db/ssdtune SSDTUNE_QUEUE=redis://queue:6379 ssdtune worker --concurrency 2')
-    .action(async (o: { dataDir?: string; store?: string; queue?: string; concurrency: number; tuneConcurrency: number; lock: string; cacheBytes?: number }) => {
-      const settings = loadSettings({ ...(o.dataDir ? { dataDir: o.dataDir } : {}), ...(o.store ? { store: o.store } : {}), ...(o.queue ? { queue: o.queue } : {}) });
-      const w = await startFleetWorker(settings, {
-        concurrency: o.concurrency,
-        tuneConcurrency: o.tuneConcurrency,
-        lockMs: parseDuration(o.lock),
-        ...(o.cacheBytes ? { cacheBytes: o.cacheBytes } : {}),
-      });
-      process.stderr.write(`ssdtune: worker ${process.pid} on ${w.description}, ${o.concurrency} evaluation(s) and ${o.tuneConcurrency} tune job(s) at once\n`);
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', () => resolve());
-        process.once('SIGTERM', () => resolve());
-      });
-      await w.close();
-    });
+    .action(
+      async (o: { dataDir?: string; store?: string; queue?: string; concurrency: number; tuneConcurrency: number; lock: string; cacheBytes?: number }) => {
+        const settings = loadSettings({
+          ...(o.dataDir ? { dataDir: o.dataDir } : {}),
+          ...(o.store ? { store: o.store } : {}),
+          ...(o.queue ? { queue: o.queue } : {}),
+        });
+        const w = await startFleetWorker(settings, {
+          concurrency: o.concurrency,
+          tuneConcurrency: o.tuneConcurrency,
+          lockMs: parseDuration(o.lock),
+          ...(o.cacheBytes ? { cacheBytes: o.cacheBytes } : {}),
+        });
+        process.stderr.write(
+          `ssdtune: worker ${process.pid} on ${w.description}, ${o.concurrency} evaluation(s) and ${o.tuneConcurrency} tune job(s) at once\n`,
+        );
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', () => resolve());
+          process.once('SIGTERM', () => resolve());
+        });
+        await w.close();
+      },
+    );
 }

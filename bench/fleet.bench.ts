@@ -8,7 +8,8 @@
  *      the servers' CPU seconds; the same against one serve process on the
  *      embedded LevelDB. SSDTUNE_BENCH_FLEET_STORED=10000 picks sizes,
  *      SSDTUNE_BENCH_FLEET_ENGINES=postgres|level and
- *      SSDTUNE_BENCH_FLEET_DRIVES=paced|saturated pick engines and drives.
+ *      SSDTUNE_BENCH_FLEET_DRIVES=paced|saturated pick engines and drives;
+ *      SSDTUNE_BENCH_PROF=DIR writes each serve process's CPU profile there.
  *  (b) 200 evaluations drained by 1, 2, 4, 8 `ssdtune worker`s (the real
  *      worker with a sleep-calibrated evaluator, bench/fleet-worker.ts):
  *      without faults (throughput against linear), then with a random worker
@@ -119,7 +120,19 @@ async function startServe(store: string | undefined, token?: string, dataDir = m
   const env = { ...process.env };
   if (store) env.SSDTUNE_STORE = store;
   else delete env.SSDTUNE_STORE;
-  const proc = spawn(process.execPath, [CLI, 'serve', '--data-dir', dataDir, '--port', '0'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const proc = spawn(
+    process.execPath,
+    [
+      ...(process.env.SSDTUNE_BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.SSDTUNE_BENCH_PROF] : []),
+      CLI,
+      'serve',
+      '--data-dir',
+      dataDir,
+      '--port',
+      '0',
+    ],
+    { env, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   const file = path.join(dataDir, 'server.json');
   for (let i = 0; i < 600 && !existsSync(file); i++) await sleep(100);
   const { url } = JSON.parse(readFileSync(file, 'utf8')) as { url: string };

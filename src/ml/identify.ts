@@ -299,23 +299,20 @@ export function workloadDistance(sig: Signature, k: KnownWorkload, method: Metho
 }
 
 /** The nearest comparable stored workload of a signature, and every distance (by workload id). */
-export function nearestOf(
-  sig: Signature,
-  known: readonly KnownWorkload[],
-  method: Method,
-): { nearest?: KnownWorkload; distance: number; all: Map<string, number> } {
+export function nearestOf(sig: Signature, known: readonly KnownWorkload[], method: Method): { nearest?: KnownWorkload; distance: number; all: Float64Array } {
   let nearest: KnownWorkload | undefined;
   let best = Infinity;
-  const all = new Map<string, number>();
-  for (const k of known) {
-    if (k.comparable === false) continue;
+  // Indexed like `known` (NaN: not comparable): a report against 10k stored workloads builds no map.
+  const all = new Float64Array(known.length).fill(NaN);
+  known.forEach((k, i) => {
+    if (k.comparable === false) return;
     const d = workloadDistance(sig, k, method);
-    all.set(k.id, d);
+    all[i] = d;
     if (d < best) {
       best = d;
       nearest = k;
     }
-  }
+  });
   return { ...(nearest ? { nearest } : {}), distance: best, all };
 }
 
@@ -368,7 +365,8 @@ const median = (x: readonly number[]) => {
 export interface ChunkOutcome {
   nearest?: KnownWorkload;
   distance: number;
-  all: Map<string, number>;
+  /** Distance to each stored workload, indexed like the `known` passed to decideChunks (NaN: not comparable). */
+  all: Float64Array;
 }
 
 /** Decide from chunk outcomes (shared by identify() and the evaluation, which computes the outcomes once). */
@@ -390,11 +388,30 @@ export function decideChunks(
   }
   const [top, topVotes] = Object.entries(votes).sort((a, b) => b[1] - a[1])[0]!;
   const isKnown = top !== 'new' && knownByVote(topVotes, outcomes.length);
-  const byId = new Map(known.map((k) => [k.id, k]));
-  const candidates: Candidate[] = [...(outcomes[0]?.all.keys() ?? [])]
-    .map((id) => ({ id, name: byId.get(id)!.name, distance: median(outcomes.map((o) => o.all.get(id)!)) }))
-    .sort((a, b) => a.distance - b.distance);
-  const nearest = isKnown ? candidates.find((c) => c.id === top) : candidates[0];
+  // Each stored workload's median distance over the chunks; only the closest few (and the voted one) become
+  // candidates: a report against 10k stored workloads sorts nothing (this ran for every fleet report).
+  const med = new Float64Array(known.length);
+  const per = new Array<number>(outcomes.length);
+  for (let i = 0; i < known.length; i++) {
+    for (let j = 0; j < outcomes.length; j++) per[j] = outcomes[j]!.all[i]!;
+    med[i] = outcomes.length ? median(per) : NaN;
+  }
+  const keep = Math.max(1, maxCandidates);
+  const closest: number[] = [];
+  for (let i = 0; i < known.length; i++) {
+    if (Number.isNaN(med[i]!)) continue;
+    if (closest.length < keep || med[i]! < med[closest[closest.length - 1]!]!) {
+      let at = closest.length;
+      while (at > 0 && med[closest[at - 1]!]! > med[i]!) at--;
+      closest.splice(at, 0, i);
+      if (closest.length > keep) closest.pop();
+    }
+  }
+  const candidate = (i: number): Candidate => ({ id: known[i]!.id, name: known[i]!.name, distance: med[i]! });
+  const ranked = closest.map(candidate);
+  const candidates = ranked.slice(0, maxCandidates);
+  const voted = isKnown ? known.findIndex((k) => k.id === top) : -1;
+  const nearest = isKnown ? candidate(voted) : ranked[0];
   const p = outcomes.map((o) => sameWorkloadProbability(curve, o.distance));
   const confidence = isKnown
     ? outcomes.reduce((s, o, i) => s + (o.nearest?.id === top ? p[i]! : 0), 0) / outcomes.length
@@ -410,7 +427,7 @@ export function decideChunks(
     streams,
     chunks: outcomes.length,
     votes,
-    candidates: candidates.slice(0, maxCandidates),
+    candidates,
   };
 }
 

@@ -17,7 +17,7 @@ import { ConfDB } from '../confdb/db.js';
 import { newId } from '../confdb/ids.js';
 import type { JobRecord, JobStatus } from '../confdb/records.js';
 import { ERR_CONFLICT, ERR_QUEUE_FULL, ERR_USAGE, isSsdtuneError } from '../errors.js';
-import { ACTIVE_JOB_STATES, pollJob, type JobQueue } from './queue.js';
+import { ACTIVE_JOB_STATES, decideSubmission, pollJob, type JobQueue } from './queue.js';
 
 export interface JobControl {
   signal: AbortSignal;
@@ -124,27 +124,18 @@ export class JobRunner extends EventEmitter implements JobQueue {
   ): Promise<{ job: JobRecord; deduplicated: boolean }> {
     if (!this.handlers[kind]) throw ERR_USAGE(`unknown job kind "${kind}"; known: ${Object.keys(this.handlers).join(', ')}`);
     // One lock for the check and the insert: identical concurrent submissions share one job, and the bound holds.
-    const r = await this.db.exclusive('jobs:submit', async (tx) => {
-      if (!opts.force) {
-        const same = await tx.latestJobWithKey(key, [...ACTIVE, 'done']);
-        if (same) return { job: same, deduplicated: true };
-      }
-      const waiting = (await tx.jobsWithStatus(['queued'])).length;
-      if (waiting >= this.limits.maxQueued) throw ERR_QUEUE_FULL(waiting, this.limits.maxQueued);
-      const now = new Date().toISOString();
-      const job: JobRecord = {
-        id: newId(),
-        kind: kind as JobRecord['kind'],
-        status: 'queued',
-        key,
-        params,
-        progress: { done: 0, total: 0 },
-        createdAt: now,
-        updatedAt: now,
-      };
-      await tx.batch([{ kind: 'jobs', type: 'put', value: job }, ConfDB.audit(actor, 'jobs.submit', { id: job.id, kind, key })]);
-      return { job, deduplicated: false };
-    });
+    const r = await this.db.exclusive('jobs:submit', (tx) =>
+      decideSubmission(
+        tx,
+        { kind, key, params, actor, ...opts },
+        {
+          admit: async () => {
+            const waiting = (await tx.jobsWithStatus(['queued'])).length;
+            if (waiting >= this.limits.maxQueued) throw ERR_QUEUE_FULL(waiting, this.limits.maxQueued);
+          },
+        },
+      ),
+    );
     if (!r.deduplicated) {
       this.queue.push(r.job.id);
       this.pump();

@@ -21,7 +21,7 @@ import { newId } from '../confdb/ids.js';
 import type { JobRecord, JobStatus } from '../confdb/records.js';
 import { ERR_CONFLICT, ERR_USAGE, isSsdtuneError } from '../errors.js';
 import type { JobControl, JobHandler } from './jobs.js';
-import { ACTIVE_JOB_STATES as ACTIVE, pollJob, type JobQueue } from './queue.js';
+import { ACTIVE_JOB_STATES as ACTIVE, decideSubmission, pollJob, type JobQueue } from './queue.js';
 
 export const TUNE_QUEUE = 'ssdtune-tune';
 /** Runs of one job before it is failed instead of resumed again (a job that kills its worker must not loop). */
@@ -87,26 +87,9 @@ export class BullJobQueue implements JobQueue {
     opts: { force?: boolean } = {},
   ): Promise<{ job: JobRecord; deduplicated: boolean }> {
     if (!this.handlers[kind]) throw ERR_USAGE(`unknown job kind "${kind}"; known: ${Object.keys(this.handlers).join(', ')}`);
-    const decided = await this.db.exclusive(`jobs:key:${key}`, async (tx) => {
-      if (!opts.force) {
-        const same = await tx.latestJobWithKey(key, [...ACTIVE, 'done']);
-        if (same) return { job: same, deduplicated: true };
-      }
-      const now = new Date().toISOString();
-      const job: JobRecord = {
-        id: newId(),
-        kind: kind as JobRecord['kind'],
-        status: 'queued',
-        key,
-        params,
-        progress: { done: 0, total: 0 },
-        attempts: 0,
-        createdAt: now,
-        updatedAt: now,
-      };
-      await tx.batch([{ kind: 'jobs', type: 'put', value: job }, ConfDB.audit(actor, 'jobs.submit', { id: job.id, kind, key })]);
-      return { job, deduplicated: false };
-    });
+    const decided = await this.db.exclusive(`jobs:key:${key}`, (tx) =>
+      decideSubmission(tx, { kind, key, params, actor, ...opts }, { fields: { attempts: 0 } }),
+    );
     // After the record commits: a crash in between leaves a queued record that resumeInterrupted queues.
     if (!decided.deduplicated) await this.enqueue(decided.job);
     return decided;

@@ -9,6 +9,8 @@
  * Either way the ConfDB's job record is the truth about a job (status,
  * progress, checkpoint, result); the queue only decides who runs it when.
  */
+import { ConfDB } from '../confdb/db.js';
+import { newId } from '../confdb/ids.js';
 import type { JobRecord, JobStatus } from '../confdb/records.js';
 
 export interface JobQueue {
@@ -65,4 +67,37 @@ export async function pollJob(
     if (!ACTIVE_JOB_STATES.includes(j.status)) return j;
     await new Promise((r) => setTimeout(r, WAIT_POLL_MS));
   }
+}
+
+/**
+ * What a submission comes to, decided inside the caller's store lock (both
+ * queues): the queued, running or done job with the same key, unless
+ * `force`; else a new queued record with its audit entry, written through
+ * `tx`. `admit` runs before the insert (the in-process queue's bound);
+ * `fields` are the queue's own (BullMQ counts attempts).
+ */
+export async function decideSubmission(
+  tx: ConfDB,
+  s: { kind: string; key: string; params: Record<string, unknown>; actor: string; force?: boolean },
+  o: { admit?: () => Promise<void>; fields?: Partial<JobRecord> } = {},
+): Promise<{ job: JobRecord; deduplicated: boolean }> {
+  if (!s.force) {
+    const same = await tx.latestJobWithKey(s.key, [...ACTIVE_JOB_STATES, 'done']);
+    if (same) return { job: same, deduplicated: true };
+  }
+  await o.admit?.();
+  const now = new Date().toISOString();
+  const job: JobRecord = {
+    id: newId(),
+    kind: s.kind as JobRecord['kind'],
+    status: 'queued',
+    key: s.key,
+    params: s.params,
+    progress: { done: 0, total: 0 },
+    ...o.fields,
+    createdAt: now,
+    updatedAt: now,
+  };
+  await tx.batch([{ kind: 'jobs', type: 'put', value: job }, ConfDB.audit(s.actor, 'jobs.submit', { id: job.id, kind: s.kind, key: s.key })]);
+  return { job, deduplicated: false };
 }

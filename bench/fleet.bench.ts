@@ -29,9 +29,6 @@ import path from 'node:path';
 import { Queue } from 'bullmq';
 import { loadSettings } from '../src/config.js';
 import { ConfDB } from '../src/confdb/db.js';
-import { newId } from '../src/confdb/ids.js';
-import type { WorkloadRecord } from '../src/confdb/records.js';
-import { DESCRIPTOR_VECTOR_NAMES } from '../src/features/descriptors.js';
 import { describeTrace } from '../src/ml/characterise.js';
 import { openTrace } from '../src/readers/registry.js';
 import { AdaptiveSearch } from '../src/search/adaptive.js';
@@ -42,6 +39,7 @@ import { EVAL_QUEUE, RemoteEvaluations, evaluationKey, type EvaluationSpec } fro
 import { redisConnection } from '../src/service/queue-bullmq.js';
 import { similarityInfo } from '../src/service/identify.js';
 import { sha256File } from '../src/util/digest.js';
+import { rng, seedWorkloads } from '../test/helpers/fleet.js';
 import { PostgresServer, postgresMissing, RedisServer, redisMissing } from '../test/helpers/servers.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
@@ -59,13 +57,6 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 };
 
-/** Deterministic normal draws. */
-function rng(seed: number) {
-  let s = seed >>> 0;
-  const u = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) + 0.5) / 2 ** 32;
-  return { u, normal: () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u()) };
-}
-
 async function realWorkloads(windowSize: number): Promise<{ name: string; windows: number[][] }[]> {
   const out: { name: string; windows: number[][] }[] = [];
   for (const f of readdirSync(TRACES)
@@ -80,33 +71,6 @@ async function realWorkloads(windowSize: number): Promise<{ name: string; window
     }
   }
   return out;
-}
-
-/** `n` stored workloads far from the real ones (random points of the embedding sphere): the store the agents are identified against. */
-async function seedWorkloads(db: ConfDB, n: number, dim: number, windowSize: number, modelId: string | undefined): Promise<void> {
-  const r = rng(n);
-  for (let done = 0; done < n;) {
-    const ops = [];
-    for (let i = 0; i < 1000 && done < n; i++, done++) {
-      const e = Array.from({ length: dim }, () => r.normal());
-      const norm = Math.hypot(...e);
-      const w: WorkloadRecord = {
-        id: newId(),
-        name: `seeded ${done}`,
-        createdAt: new Date().toISOString(),
-        source: { paths: [], format: 'bench', requests: 0 },
-        descriptorNames: [...DESCRIPTOR_VECTOR_NAMES],
-        descriptors: DESCRIPTOR_VECTOR_NAMES.map(() => r.u()),
-        pcaCentre: [r.normal(), r.normal()],
-        embedding: e.map((x) => x / norm),
-        embeddingSpread: 0.05,
-        windowSize,
-        ...(modelId ? { modelId } : {}),
-      };
-      ops.push({ kind: 'workloads' as const, type: 'put' as const, value: w });
-    }
-    await db.batch(ops);
-  }
 }
 
 interface Serve {

@@ -43,41 +43,11 @@ import { assertFiniteVector } from '../features/descriptors.js';
 import { sameWorkloadProbability } from './calibration.js';
 import type { SimilarityInfo, SimilarityModel } from './model-io.js';
 import { projectPca } from './pca.js';
-import { KnownWorkloads, medianDistance, scanChunks } from './known-workloads.js';
+import { KnownWorkloads, medianDistance, scanChunks, type KnownWorkload, type Method } from './known-workloads.js';
 import { centroid, distance, embed } from './similarity.js';
 import { standardize } from './standardize.js';
 
-export interface KnownWorkload {
-  id: string;
-  name: string;
-  /** Unit-length centroid of the workload's window embeddings. */
-  centroidEmbedding: number[];
-  /** Unit-length centroids of its phases (time segments of each device stream); absent when too short to segment. */
-  modes?: number[][];
-  /** Mean of the workload's window projections in the model's PCA plane. */
-  pcaCentre: number[];
-  /** Mean raw descriptor vector of the workload's windows (DESCRIPTOR_VECTOR_NAMES order). */
-  descriptors: number[];
-  /**
-   * Spread of its windows' embeddings (90th percentile, over runs of
-   * queryWindows windows, of the run centroid's distance to the rest): what
-   * the workload's own later queries may look like. Informational; distances
-   * are not scaled by it.
-   */
-  spread?: number;
-  /**
-   * spread / the model's typical spread. Far above 1 (a short, noisy or
-   * multi-phase trace), later captures of the workload are hard to recognise;
-   * the same trace always is (exact match).
-   */
-  spreadRatio?: number;
-  /**
-   * False when the embedding and PCA centre come from another model (a
-   * profile stored before a retrain): only the exact-match rule, which
-   * compares raw descriptors, can recognise it. Default true.
-   */
-  comparable?: boolean;
-}
+export type { KnownWorkload, Method } from './known-workloads.js';
 
 /**
  * Where known workloads live: the ConfDB (service/workload-store.ts) or
@@ -99,7 +69,6 @@ export class MemoryWorkloadStore implements WorkloadStore {
   }
 }
 
-export type Method = 'network' | 'pca';
 export const METHODS: readonly Method[] = ['network', 'pca'];
 
 /** Window vectors of a trace, one list per device stream (in time order within each). */

@@ -21,7 +21,41 @@
  *   early prune the rest. Ties go to the earlier workload (lower index), as
  *   they did when the scan ran in order.
  */
-import type { KnownWorkload, Method } from './identify.js';
+/** How a query is compared with stored workloads (identify.ts). */
+export type Method = 'network' | 'pca';
+
+/** A stored workload as identification sees it (identify.ts; the ConfDB's record: service/workload-store.ts). */
+export interface KnownWorkload {
+  id: string;
+  name: string;
+  /** Unit-length centroid of the workload's window embeddings. */
+  centroidEmbedding: number[];
+  /** Unit-length centroids of its phases (time segments of each device stream); absent when too short to segment. */
+  modes?: number[][];
+  /** Mean of the workload's window projections in the model's PCA plane. */
+  pcaCentre: number[];
+  /** Mean raw descriptor vector of the workload's windows (DESCRIPTOR_VECTOR_NAMES order). */
+  descriptors: number[];
+  /**
+   * Spread of its windows' embeddings (90th percentile, over runs of
+   * queryWindows windows, of the run centroid's distance to the rest): what
+   * the workload's own later queries may look like. Informational; distances
+   * are not scaled by it.
+   */
+  spread?: number;
+  /**
+   * spread / the model's typical spread. Far above 1 (a short, noisy or
+   * multi-phase trace), later captures of the workload are hard to recognise;
+   * the same trace always is (exact match).
+   */
+  spreadRatio?: number;
+  /**
+   * False when the embedding and PCA centre come from another model (a
+   * profile stored before a retrain): only the exact-match rule, which
+   * compares raw descriptors, can recognise it. Default true.
+   */
+  comparable?: boolean;
+}
 
 /** Rows of one method, `dim` components each (-1: no row yet). */
 class Rows {

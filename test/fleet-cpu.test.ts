@@ -23,7 +23,7 @@ import { loadSettings } from '../src/config.js';
 import { describeTrace } from '../src/ml/characterise.js';
 import { openTrace } from '../src/readers/registry.js';
 import { openService } from '../src/service/context.js';
-import type { AgentReport, Recommendation } from '../src/service/fleet.js';
+import { deviceClassKey, type AgentReport, type Recommendation } from '../src/service/fleet.js';
 import { jobHandlers } from '../src/service/handlers.js';
 import { similarityInfo } from '../src/service/identify.js';
 import { loadOrCreateToken } from '../src/service/token.js';
@@ -42,7 +42,9 @@ test(`a fleet report against ${STORED} stored workloads costs at most ${REPORT_C
   try {
     const model = similarityInfo(svc.settings.modelDir);
     const windowSize = model.meta.windowSize;
-    await seedWorkloads(svc.db, STORED, model.meta.shape.embedding, windowSize, model.id);
+    // Each with a configuration learned on the agents' device class: the recommendation is looked up among 10k.
+    const deviceClass = { model: 'test', capacityBytes: 1e12, rotational: false, queues: 4, kernel: os.release() };
+    await seedWorkloads(svc.db, STORED, model.meta.shape.embedding, windowSize, model.id, { configsFor: deviceClassKey(deviceClass) });
     const r = rng(42);
     // Agents report windows of real workloads with 2% noise: most find a workload, some register one.
     const real = await Promise.all(
@@ -59,7 +61,7 @@ test(`a fleet report against ${STORED} stored workloads costs at most ${REPORT_C
       return {
         host: `agent${i}`,
         device: 'nvme0n1',
-        deviceClass: { model: 'test', capacityBytes: 1e12, rotational: false, queues: 4, kernel: os.release() },
+        deviceClass,
         windowSize,
         descriptors: w.slice(at, at + 8).map((v) => v.map((x) => x * (1 + 0.02 * r.normal()))),
         applied: { read_ahead_kb: '128' },

@@ -51,9 +51,9 @@ export type { KnownWorkload, Method } from './known-workloads.js';
 
 /**
  * Where known workloads live: the ConfDB (service/workload-store.ts) or
- * memory. `known()` gives them packed for the scan (known-workloads.ts); what
- * it gives is read at once, before the caller awaits anything else (a cache
- * that follows the store appends to it).
+ * memory. `known()` gives them packed for the scan (known-workloads.ts). A
+ * cache that follows the store may append to what it gave (workloads stored
+ * since), never take from it.
  */
 export interface WorkloadStore {
   known(): Promise<KnownWorkloads>;

@@ -141,9 +141,11 @@ export async function report(svc: Service, r: AgentReport): Promise<Recommendati
   if (!known) caches.set(svc.db, (known = new FollowingWorkloadStore(model.meta.windowSize, model.id)));
   const cache = known;
   // The windows' embeddings once, on the ML worker: every identification below and a new workload's profile
-  // share them. The report's windows are one device stream (ml/identify.ts).
-  const embedded = [await embedOffThread(svc.settings.modelDir, r.descriptors)];
-  let ident = await identify(model, [r.descriptors], { known: () => cache.known(svc.db) }, { embedded });
+  // share them. The report's windows are one device stream (ml/identify.ts). Meanwhile the known workloads
+  // are brought up to date (a round trip on PostgreSQL).
+  const [emb, current] = await Promise.all([embedOffThread(svc.settings.modelDir, r.descriptors), cache.known(svc.db)]);
+  const embedded = [emb];
+  let ident = await identify(model, [r.descriptors], { known: async () => current }, { embedded });
   let created = false;
   if (ident.kind !== 'known') ({ ident, created } = await register(svc, model, cache, r, embedded));
   // Known: the cache has its id and name (no read of the record).

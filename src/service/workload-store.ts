@@ -80,8 +80,8 @@ export class FollowingWorkloadStore {
 
   /**
    * The workloads as `db` (the store, or the transaction of a lock held on it)
-   * sees them now. Read it before awaiting anything else: a later call may
-   * append to it.
+   * sees them now. A later call may append to it (workloads stored since);
+   * a rewrite or deletion packs a new one.
    */
   async known(db: ConfDB): Promise<KnownWorkloads> {
     for (;;) {

@@ -128,7 +128,8 @@ async function partA(pgs: PostgresServer): Promise<void> {
   const drives = (process.env.SSDTUNE_BENCH_FLEET_DRIVES ?? 'paced,saturated').split(',') as ('paced' | 'saturated')[];
   console.log(`paced: ${RATE} reports/s arriving (Poisson); saturated: 64 in flight; created: reports answered with a new workload`);
   // '>50 ms': reports slower than the goal, and how many of them created a workload (the registrations' share of the tail).
-  console.log('engine    instances  stored  agents  drive      obs/s   p50 ms   p99 ms  created  >50 ms (created)  server cpu s  load');
+  // CPU seconds for the timed reports: the serve processes', and PostgreSQL's (postmaster and backends), which shares the cores.
+  console.log('engine    instances  stored  agents  drive      obs/s   p50 ms   p99 ms  created  >50 ms (created)  server cpu s  pg cpu s  load');
   for (const engine of engines) {
     if (engine !== 'postgres' && engine !== 'level') throw new Error(`SSDTUNE_BENCH_FLEET_ENGINES: expected postgres and/or level, got ${engine}`);
     for (const stored of stores) {
@@ -181,6 +182,7 @@ async function partA(pgs: PostgresServer): Promise<void> {
           created = 0;
           createdMs.length = 0;
           const cpuBefore = servers.reduce((a, s) => a + cpuSeconds(s.proc.pid!), 0);
+          const pgBefore = engine === 'postgres' ? postgresCpuSeconds(pgs) : 0;
           const lat: number[] = [];
           const t0 = performance.now();
           if (drive === 'saturated') {
@@ -203,8 +205,9 @@ async function partA(pgs: PostgresServer): Promise<void> {
           }
           const secs = (performance.now() - t0) / 1000;
           const cpu = servers.reduce((a, s) => a + cpuSeconds(s.proc.pid!), 0) - cpuBefore;
+          const pgCpu = engine === 'postgres' ? (postgresCpuSeconds(pgs) - pgBefore).toFixed(1) : '-';
           console.log(
-            `${engine.padEnd(9)} ${String(instances).padStart(9)} ${String(stored).padStart(7)} ${String(agents).padStart(7)}  ${drive.padEnd(9)} ${(agents / secs).toFixed(0).padStart(6)} ${pct(lat, 50).toFixed(1).padStart(8)} ${pct(lat, 99).toFixed(1).padStart(8)} ${String(created).padStart(8)} ${`${lat.filter((ms) => ms > 50).length} (${createdMs.filter((ms) => ms > 50).length})`.padStart(17)} ${cpu.toFixed(1).padStart(13)}  ${load()}`,
+            `${engine.padEnd(9)} ${String(instances).padStart(9)} ${String(stored).padStart(7)} ${String(agents).padStart(7)}  ${drive.padEnd(9)} ${(agents / secs).toFixed(0).padStart(6)} ${pct(lat, 50).toFixed(1).padStart(8)} ${pct(lat, 99).toFixed(1).padStart(8)} ${String(created).padStart(8)} ${`${lat.filter((ms) => ms > 50).length} (${createdMs.filter((ms) => ms > 50).length})`.padStart(17)} ${cpu.toFixed(1).padStart(13)} ${pgCpu.padStart(9)}  ${load()}`,
           );
           for (const s of servers) await stopProc(s.proc);
         }
@@ -213,10 +216,29 @@ async function partA(pgs: PostgresServer): Promise<void> {
   }
 }
 
+/** /proc/PID/stat's fields after the command name (state is [0]). */
+const statOf = (pid: number | string) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+
 /** User + system CPU seconds of a process so far (/proc/PID/stat), so a figure can be read apart from the load. */
 function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const f = statOf(pid);
   return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** PostgreSQL's CPU seconds so far: the postmaster's own and its ended backends' (cutime, cstime), and its live backends'. */
+function postgresCpuSeconds(pgs: PostgresServer): number {
+  const pm = Number(readFileSync(path.join(pgs.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const f = statOf(pm);
+  let ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const c = statOf(p);
+      if (Number(c[1]) === pm) ticks += Number(c[11]) + Number(c[12]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ticks / 100;
 }
 
 async function partB(pgs: PostgresServer, redis: RedisServer): Promise<void> {

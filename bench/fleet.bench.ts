@@ -5,11 +5,14 @@
  *      processes sharing one PostgreSQL holding 100 / 1k / 10k workloads,
  *      paced (100 reports/s arriving) and saturated (64 in flight):
  *      observations/s, p50/p99 recommendation latency, workloads created,
- *      the servers' CPU seconds; the same against one serve process on the
- *      embedded LevelDB. SSDTUNE_BENCH_FLEET_STORED=10000 picks sizes,
+ *      the serve processes' and PostgreSQL's CPU seconds; the same against
+ *      one serve process on the embedded LevelDB.
+ *      SSDTUNE_BENCH_FLEET_STORED=10000 picks sizes,
  *      SSDTUNE_BENCH_FLEET_ENGINES=postgres|level and
  *      SSDTUNE_BENCH_FLEET_DRIVES=paced|saturated pick engines and drives;
- *      SSDTUNE_BENCH_PROF=DIR writes each serve process's CPU profile there.
+ *      SSDTUNE_BENCH_FLEET_CONFIGS=1 gives each stored workload a learned
+ *      configuration (a tuned fleet); SSDTUNE_BENCH_PROF=DIR writes each
+ *      serve process's CPU profile there.
  *  (b) 200 evaluations drained by 1, 2, 4, 8 `ssdtune worker`s (the real
  *      worker with a sleep-calibrated evaluator, bench/fleet-worker.ts):
  *      without faults (throughput against linear), then with a random worker
@@ -37,6 +40,7 @@ import { runSearch } from '../src/search/search.js';
 import { planTune } from '../src/service/catalog.js';
 import { EVAL_QUEUE, RemoteEvaluations, evaluationKey, type EvaluationSpec } from '../src/service/evaluation-jobs.js';
 import { redisConnection } from '../src/service/queue-bullmq.js';
+import { deviceClassKey } from '../src/service/fleet.js';
 import { similarityInfo } from '../src/service/identify.js';
 import { sha256File } from '../src/util/digest.js';
 import { rng, seedWorkloads } from '../test/helpers/fleet.js';
@@ -126,7 +130,12 @@ async function partA(pgs: PostgresServer): Promise<void> {
   // LevelDB admits one process: one serve instance. PostgreSQL: one and two sharing it.
   const engines = (process.env.SSDTUNE_BENCH_FLEET_ENGINES ?? 'postgres,level').split(',');
   const drives = (process.env.SSDTUNE_BENCH_FLEET_DRIVES ?? 'paced,saturated').split(',') as ('paced' | 'saturated')[];
+  // A tuned fleet: each stored workload has a configuration learned on the agents' device class (so the
+  // recommendation is looked up among as many).
+  const configs = process.env.SSDTUNE_BENCH_FLEET_CONFIGS === '1';
+  const deviceClass = { model: 'bench', capacityBytes: 1e12, rotational: false, queues: 4, kernel: os.release() };
   console.log(`paced: ${RATE} reports/s arriving (Poisson); saturated: 64 in flight; created: reports answered with a new workload`);
+  console.log(`stored workloads ${configs ? 'each with' : 'without'} a learned configuration (SSDTUNE_BENCH_FLEET_CONFIGS=1: with)`);
   // '>50 ms': reports slower than the goal, and how many of them created a workload (the registrations' share of the tail).
   // CPU seconds for the timed reports: the serve processes', and PostgreSQL's (postmaster and backends), which shares the cores.
   console.log('engine    instances  stored  agents  drive      obs/s   p50 ms   p99 ms  created  >50 ms (created)  server cpu s  pg cpu s  load');
@@ -139,7 +148,7 @@ async function partA(pgs: PostgresServer): Promise<void> {
           const url = engine === 'postgres' ? await pgs.newDatabase() : undefined;
           const dataDir = mkdtempSync(path.join(tmpdir(), 'ssdtune-bench-serve-'));
           const db = await ConfDB.open(dataDir, url);
-          await seedWorkloads(db, stored, dim, windowSize, model.id);
+          await seedWorkloads(db, stored, dim, windowSize, model.id, configs ? { configsFor: deviceClassKey(deviceClass) } : {});
           // A LevelDB is the serve process's from here on.
           await db.close();
           const first = await startServe(url, undefined, dataDir);
@@ -152,7 +161,7 @@ async function partA(pgs: PostgresServer): Promise<void> {
             return {
               host: `agent${i}`,
               device: 'nvme0n1',
-              deviceClass: { model: 'bench', capacityBytes: 1e12, rotational: false, queues: 4, kernel: os.release() },
+              deviceClass,
               windowSize,
               descriptors,
               applied: { read_ahead_kb: '128' },

@@ -8,9 +8,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { tempDir } from './helpers/tmp.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { collect, emptyMeta, sourceFromBatches } from '../src/trace/model.js';
 import { openTrace } from '../src/readers/registry.js';
@@ -147,7 +147,7 @@ test('workload.xml gives every flow parameter, with ID lists matching the geomet
 });
 
 test('an exported trace reads back request for request; out-of-range LBAs are rejected or mapped as chosen', async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'ssdtune-mqsim-test-'));
+  const dir = tempDir('ssdtune-mqsim-test-');
   try {
     const original = await collect(await openTrace(WSRCH));
     const big: SsdConfig = { ...AUTOBLOX_BASELINE };
@@ -279,7 +279,7 @@ test('a stalled or unfinished MQSim run is a failed evaluation', () => {
 });
 
 test('the mqsim evaluator needs an executable MQSim binary', async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'ssdtune-mqsim-test-'));
+  const dir = tempDir('ssdtune-mqsim-test-');
   try {
     const notExec = path.join(dir, 'MQSim');
     await writeFile(notExec, 'not a program');

@@ -65,6 +65,17 @@ test('ConfDB: a newer schema is refused, not silently read', async () => {
   await assert.rejects(ConfDB.open(dir), (e) => isSsdtuneError(e, 'SSDTUNE_CONFDB_SCHEMA'));
 });
 
+test('ConfDB: a schema version ssdtune never writes (0, a string) is a coded corruption error, not a TypeError or a silent open', async () => {
+  for (const bad of [0, 'x', 1.5]) {
+    const dir = tmp();
+    const db = await ConfDB.open(dir);
+    const raw = (db as unknown as { meta: { put(k: string, v: unknown): Promise<void> } }).meta;
+    await raw.put('schema', bad);
+    await db.close();
+    await assert.rejects(ConfDB.open(dir), (e) => isSsdtuneError(e, 'SSDTUNE_CONFDB_CORRUPT') && e.message.includes('schema version'), String(bad));
+  }
+});
+
 test('ConfDB: export then import into a fresh store gives the same records; a bad file writes nothing', async () => {
   const a = await ConfDB.open(tmp());
   await a.batch([

@@ -86,7 +86,7 @@ test('sniffer: gzip, xz and zstd copies sniff like the originals', async (t) => 
       ['gzip', 'gz'],
       ['xz', 'xz'],
       ['zstd', 'zst'],
-    ]) {
+    ] as const) {
       try {
         execFileSync(tool, ['-k', '-q', '-1', plain]);
       } catch {

@@ -56,8 +56,8 @@ export function splitWs(line: string, out: string[]): number {
   return n;
 }
 
-/** n strings, as a tuple type: Tuple<3> is [string, string, string]. */
-export type Tuple<N extends number, R extends string[] = []> = R['length'] extends N ? R : Tuple<N, [string, ...R]>;
+/** n values as a tuple type: Tuple<3> is [string, string, string], Tuple<2, number> [number, number]. */
+export type Tuple<N extends number, T = string, R extends T[] = []> = R['length'] extends N ? R : Tuple<N, T, [T, ...R]>;
 
 /**
  * `f` typed as exactly `n` fields when it has that many, else undefined:

@@ -434,12 +434,14 @@ function print(d: DeviceResult, dev: ScratchDevice): void {
   console.log(`per-round IOPS: ${[...d.samples].map(([m, ss]) => `${m}: ${ss.map((s) => Math.round(s.iops)).join(' ')}`).join('; ')}`);
   const e = d.paired.get('ebpf');
   const a = d.paired.get('bpftrace');
-  if (e && a)
-    console.log(`goal, no more overhead than the anchor: ebpf ${pct(median(e))} vs bpftrace ${pct(median(a))}: ${median(e) <= median(a) ? 'met' : 'MISSED'}`);
+  // A capture run faster than its no-capture run by more than the 3% goal is drift on a busy machine,
+  // larger than the effect measured: no verdict from such a run.
+  const noisy = [...d.paired.values()].flat().filter((x) => x < -GOAL_SLOW);
+  const verdict = (ok: boolean): string =>
+    noisy.length ? `no verdict: ${noisy.length} capture runs were faster than their reference by more than 3% (drift); re-run idle` : ok ? 'met' : 'MISSED';
+  if (e && a) console.log(`goal, no more overhead than the anchor: ebpf ${pct(median(e))} vs bpftrace ${pct(median(a))}: ${verdict(median(e) <= median(a))}`);
   if (e && perIo >= 50)
-    console.log(
-      `goal, <= 3% where a request takes >= 50 us (here ${perIo.toFixed(0)} us): ebpf ${pct(median(e))}: ${median(e) <= GOAL_SLOW ? 'met' : 'MISSED'}`,
-    );
+    console.log(`goal, <= 3% where a request takes >= 50 us (here ${perIo.toFixed(0)} us): ebpf ${pct(median(e))}: ${verdict(median(e) <= GOAL_SLOW)}`);
 }
 
 export async function run(): Promise<void> {

@@ -8,6 +8,7 @@ import { exportConfDB, importConfDB } from '../src/confdb/transfer.js';
 import { isSsdtuneError } from '../src/errors.js';
 import type { WorkloadRecord } from '../src/confdb/records.js';
 import { tempDir } from './helpers/tmp.js';
+import { at } from '../src/util/at.js';
 
 const tmp = () => tempDir('ssdtune-db-');
 
@@ -37,7 +38,7 @@ test('ConfDB: records survive close and reopen; list is in id (time) order with 
   const page = await db.list('workloads', { limit: 2 });
   assert.equal(page.length, 2);
   assert.deepEqual(
-    (await db.list('workloads', { after: page[1].id })).map((w) => w.name),
+    (await db.list('workloads', { after: at(page, 1).id })).map((w) => w.name),
     ['w3'],
   );
   await assert.rejects(db.require('workloads', 'nope'), (e) => isSsdtuneError(e, 'SSDTUNE_NOT_FOUND'));

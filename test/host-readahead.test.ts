@@ -220,7 +220,7 @@ test('readahead model and live replay rank read_ahead_kb values the same way', {
       }
       for (const { ra, model: m, live: l } of rows) {
         report.push(
-          `${name} ra=${ra}: model ${(m.throughputBps / 1e6).toFixed(0)} MB/s ${m.extra!.deviceReads} reqs ${(m.extra!.deviceBytesRead / MiB).toFixed(1)} MiB | live best ${(l.extra!.throughputMaxBps! / 1e6).toFixed(0)} MB/s ${l.extra!.deviceReads} reqs ${(l.extra!.deviceBytesRead! / MiB).toFixed(1)} MiB`,
+          `${name} ra=${ra}: model ${(m.throughputBps / 1e6).toFixed(0)} MB/s ${m.extra!.deviceReads} reqs ${((m.extra!.deviceBytesRead ?? NaN) / MiB).toFixed(1)} MiB | live best ${(l.extra!.throughputMaxBps! / 1e6).toFixed(0)} MB/s ${l.extra!.deviceReads} reqs ${(l.extra!.deviceBytesRead! / MiB).toFixed(1)} MiB`,
         );
       }
       for (const r of rows) {

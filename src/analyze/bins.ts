@@ -4,13 +4,13 @@
  * pairs) whenever a value falls past its last bin, so memory stays fixed and
  * the final resolution is between n/2 and n bins over the range seen.
  */
-import { at, bump } from '../util/at.js';
+import { bump, col } from '../util/at.js';
 
 /** Merge adjacent bin pairs of a `bins`-long axis in place (stride = distance between bins). */
 function halveAxis(a: Float64Array, bins: number, stride: number, count: number, off: number): void {
   for (let j = 0; j < bins / 2; j++) {
     for (let k = 0; k < count; k++) {
-      a[off + j * stride + k] = at(a, off + 2 * j * stride + k, 'bins') + at(a, off + (2 * j + 1) * stride + k, 'bins');
+      a[off + j * stride + k] = col(a, off + 2 * j * stride + k, 'bins') + col(a, off + (2 * j + 1) * stride + k, 'bins');
     }
   }
   for (let j = bins / 2; j < bins; j++) for (let k = 0; k < count; k++) a[off + j * stride + k] = 0;
@@ -53,7 +53,7 @@ export class TimeSeriesBins {
   }
 
   get(bin: number, series: number): number {
-    return at(this.data, bin * this.nSeries + series, 'bins');
+    return col(this.data, bin * this.nSeries + series, 'bins');
   }
 }
 

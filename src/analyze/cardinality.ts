@@ -8,7 +8,7 @@
  * with 2^14 registers has a standard error of 1.04/sqrt(2^14) = 0.81% and a
  * fixed 16 KiB footprint whatever the trace length.
  */
-import { at } from '../util/at.js';
+import { col } from '../util/at.js';
 
 const HLL_P = 14;
 const HLL_M = 1 << HLL_P;
@@ -55,7 +55,7 @@ export class HyperLogLog {
       // rank from a second finaliser: 14 index + 32 rank bits, so no
       // large-range correction is needed for any realistic cardinality.
       const rank = Math.clz32(fmix32(base ^ 0x5bd1e995)) + 1;
-      if (rank > at(reg, idx, 'HLL register')) reg[idx] = rank;
+      if (rank > col(reg, idx, 'HLL register')) reg[idx] = rank;
     }
   }
 
@@ -141,9 +141,9 @@ export class BlockSet {
     const kd = new Uint32Array(od.length * 2);
     const mask = kb.length - 1;
     for (let j = 0; j < ob.length; j++) {
-      const tag = at(od, j, 'block set');
+      const tag = col(od, j, 'block set');
       if (tag === 0) continue;
-      const block = at(ob, j, 'block set');
+      const block = col(ob, j, 'block set');
       let i = slot(tag - 1, block) & mask;
       while (kd[i] !== 0) i = (i + 1) & mask;
       kb[i] = block;
@@ -158,7 +158,7 @@ export class BlockSet {
     const kb = this.keysBlock!;
     const kd = this.keysDev!;
     kd.forEach((tag, i) => {
-      if (tag) h.addRange(tag - 1, at(kb, i, 'block set'), 1);
+      if (tag) h.addRange(tag - 1, col(kb, i, 'block set'), 1);
     });
     this.hll = h;
     this.keysBlock = null;

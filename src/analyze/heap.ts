@@ -1,12 +1,12 @@
 /** A binary min-heap of numbers in a growable Float64Array (no per-item allocation). */
 import { ERR_INTERNAL_INDEX } from '../errors.js';
-import { at } from '../util/at.js';
+import { col } from '../util/at.js';
 export class MinHeap {
   private a = new Float64Array(64);
   size = 0;
 
   peek(): number {
-    return this.size ? at(this.a, 0, 'heap') : Infinity;
+    return this.size ? col(this.a, 0, 'heap') : Infinity;
   }
 
   push(v: number): void {
@@ -19,7 +19,7 @@ export class MinHeap {
     let i = this.size++;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      const parent = at(a, p, 'heap');
+      const parent = col(a, p, 'heap');
       if (parent <= v) break;
       a[i] = parent;
       i = p;
@@ -31,15 +31,15 @@ export class MinHeap {
   pop(): number {
     if (this.size === 0) throw ERR_INTERNAL_INDEX('heap', 0, 0);
     const a = this.a;
-    const top = at(a, 0, 'heap');
-    const last = at(a, --this.size, 'heap');
+    const top = col(a, 0, 'heap');
+    const last = col(a, --this.size, 'heap');
     let i = 0;
     for (;;) {
       let c = 2 * i + 1;
       if (c >= this.size) break;
-      let child = at(a, c, 'heap');
+      let child = col(a, c, 'heap');
       if (c + 1 < this.size) {
-        const right = at(a, c + 1, 'heap');
+        const right = col(a, c + 1, 'heap');
         if (right < child) {
           c++;
           child = right;

@@ -18,7 +18,7 @@ import { Heatmap, TimeSeriesBins } from './bins.js';
 import { BlockSet, HLL_STANDARD_ERROR } from './cardinality.js';
 import { MinHeap } from './heap.js';
 import { Quantiles, type QuantileSummary } from './sketch.js';
-import { at, bump } from '../util/at.js';
+import { at, bump, col } from '../util/at.js';
 
 export const BLOCK_BYTES = 4096;
 const SECTORS_PER_BLOCK = BLOCK_BYTES / SECTOR_BYTES;
@@ -321,7 +321,7 @@ export class StatsAccumulator {
     const { timeNs, sector, bytes, op, device, pid } = b;
     const complete = b.completeNs;
     const issue = b.issueNs;
-    if (Number.isNaN(this.origin)) this.origin = at(timeNs, 0) + offsetNs;
+    if (Number.isNaN(this.origin)) this.origin = col(timeNs, 0) + offsetNs;
     const origin = this.origin;
     const streamKey = stream * STREAM_SHIFT;
     let lastDevKey = -1;
@@ -333,16 +333,16 @@ export class StatsAccumulator {
     const tl = this.timeline;
     for (let i = 0; i < n; i++) {
       // every column has the batch's length (TraceBatch)
-      const t = at(timeNs, i) + offsetNs;
+      const t = col(timeNs, i) + offsetNs;
       if (t < this.firstNs) this.firstNs = t;
       if (t > this.lastNs) this.lastNs = t;
-      const cls = opClass(at(op, i));
-      const sz = at(bytes, i);
-      const sec = at(sector, i);
+      const cls = opClass(col(op, i));
+      const sz = col(bytes, i);
+      const sec = col(sector, i);
       bump(mixCount, cls);
       bump(mixBytes, cls, sz);
 
-      const devNum = at(device, i);
+      const devNum = col(device, i);
       const devKey = streamKey + devNum;
       if (devKey !== lastDevKey || !dev) {
         dev = this.devices.get(devKey);
@@ -367,7 +367,7 @@ export class StatsAccumulator {
       const d = dev;
       d.requests++;
 
-      const pidNum = at(pid, i);
+      const pidNum = col(pid, i);
       const pidKey = streamKey + pidNum;
       if (pidKey !== lastPidKey || !proc) {
         proc = this.procs.get(pidKey);
@@ -438,7 +438,7 @@ export class StatsAccumulator {
       }
 
       if (complete) {
-        const c = at(complete, i) + offsetNs;
+        const c = col(complete, i) + offsetNs;
         if (c === c) {
           const q = t;
           st.hasComplete = true;
@@ -454,7 +454,7 @@ export class StatsAccumulator {
           this.latTotal.add(c - q);
           bump(this.latHistTotal, cls * LAT_BUCKETS + latBucket(c - q));
           if (issue) {
-            const di = at(issue, i) + offsetNs;
+            const di = col(issue, i) + offsetNs;
             if (di === di) {
               st.hasIssue = true;
               st.sumDevice += c - di;
@@ -474,8 +474,8 @@ export class StatsAccumulator {
     const totalBytes = this.mixBytes.reduce((a, b) => a + b, 0);
     const mix = {} as Record<OpClass, MixEntry>;
     OP_CLASSES.forEach((name, i) => {
-      const requests = at(this.mixCount, i);
-      const bytes = at(this.mixBytes, i);
+      const requests = col(this.mixCount, i);
+      const bytes = col(this.mixBytes, i);
       mix[name] = { requests, bytes, fraction: n ? requests / n : 0, byteFraction: totalBytes ? bytes / totalBytes : 0 };
     });
 
@@ -490,7 +490,7 @@ export class StatsAccumulator {
       }
     }
     for (let k = kLo; k <= kHi; k++)
-      histogram.push({ lowBytes: 2 ** k, read: at(this.sizeHist, k * 3), write: at(this.sizeHist, k * 3 + 1), other: at(this.sizeHist, k * 3 + 2) });
+      histogram.push({ lowBytes: 2 ** k, read: col(this.sizeHist, k * 3), write: col(this.sizeHist, k * 3 + 1), other: col(this.sizeHist, k * 3 + 2) });
 
     const reads = this.sizeRead.count;
     const writes = this.sizeWrite.count;
@@ -563,7 +563,7 @@ export class StatsAccumulator {
       for (let j = lo; j <= hi; j++) {
         const k = Math.abs(j - SEEK_LOG2) - 1;
         const range: [number, number] = j === SEEK_LOG2 ? [0, 1] : j > SEEK_LOG2 ? [2 ** k, 2 ** (k + 1)] : [-(2 ** (k + 1)) + 1, -(2 ** k) + 1];
-        bins.push({ fromSectors: range[0], toSectors: range[1], count: at(this.seekHist, j) });
+        bins.push({ fromSectors: range[0], toSectors: range[1], count: col(this.seekHist, j) });
       }
       seek = { bins, requests: this.seekCount, meanAbsSectors: this.seekAbsSum / this.seekCount };
     }
@@ -640,7 +640,7 @@ export class StatsAccumulator {
       workingSet: { blocks: ws, bytes: ws * BLOCK_BYTES, exact: this.blocks.isExact, relativeError: this.blocks.isExact ? 0 : HLL_STANDARD_ERROR },
       throughput: {
         meanIops: secs > 0 ? n / secs : 0,
-        meanBytesPerSec: secs > 0 ? (at(this.mixBytes, READ) + at(this.mixBytes, WRITE)) / secs : 0,
+        meanBytesPerSec: secs > 0 ? (col(this.mixBytes, READ) + col(this.mixBytes, WRITE)) / secs : 0,
         peakIops,
         peakBytesPerSec: peakBw,
         binWidthNs: tl.width,

@@ -8,11 +8,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { isSsdtuneError } from '../src/errors.js';
-import { collect, emptyMeta, sourceFromBatches } from '../src/trace/model.js';
+import { collect, emptyMeta, Op, sourceFromBatches, TraceBuilder } from '../src/trace/model.js';
+import { simulate, type SimResults } from '../src/sim/ssdsim.js';
 import { openTrace } from '../src/readers/registry.js';
 import { PROJECT_ROOT } from '../src/native.js';
 import { AUTOBLOX_BASELINE, logicalSectors, type SsdConfig } from '../src/sim/ssd-space.js';
@@ -29,6 +30,7 @@ import {
   workloadXml,
 } from '../src/sim/mqsim.js';
 import { findAll, parseXml } from '../src/sim/xml.js';
+import { SMALL_SSD } from './helpers/ssd.js';
 
 const WSRCH = path.join(PROJECT_ROOT, 'traces', 'mqsim_wsrch-small.trace');
 
@@ -146,7 +148,7 @@ test('workload.xml gives every flow parameter, with ID lists matching the geomet
   assert.equal(full.Initial_Occupancy_Percentage, '100');
 });
 
-test('an exported trace reads back request for request; out-of-range LBAs are rejected or mapped as chosen', async () => {
+test('an exported trace reads back request for request; out-of-range LBAs are folded by default, rejected when asked', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ssdtune-mqsim-test-'));
   try {
     const original = await collect(await openTrace(WSRCH));
@@ -165,16 +167,90 @@ test('an exported trace reads back request for request; out-of-range LBAs are re
     // A device smaller than the trace's 16.7 GiB span.
     const tiny: SsdConfig = { ...AUTOBLOX_BASELINE, channels: 2, chipsPerChannel: 1, diesPerChip: 1, blocksPerPlane: 256, pagesPerBlock: 256 };
     await assert.rejects(
-      exportMqsimTrace(sourceFromBatches(emptyMeta('wsrch', 'mqsim'), [original]), tiny, file),
+      exportMqsimTrace(sourceFromBatches(emptyMeta('wsrch', 'mqsim'), [original]), tiny, file, { lbaPolicy: 'reject' }),
       (e) => isSsdtuneError(e, 'SSDTUNE_SSDSIM_LBA_RANGE') && /wsrch: request \d+ ends at sector/.test(e.message),
     );
-    await exportMqsimTrace(sourceFromBatches(emptyMeta('wsrch', 'mqsim'), [original]), tiny, file, { lbaPolicy: 'modulo' });
+    const folded = await exportMqsimTrace(sourceFromBatches(emptyMeta('wsrch', 'mqsim'), [original]), tiny, file);
     const wrapped = await collect(await openTrace(file, { format: 'mqsim' }));
     const cap = logicalSectors(tiny);
+    let beyond = 0;
+    for (let i = 0; i < original.length; i++) if (original.sector[i]! + Math.ceil(original.bytes[i]! / 512) > cap) beyond++;
+    assert.ok(beyond > 0, 'the trace spans more than the tiny drive');
+    assert.equal(folded.folded, beyond, 'every request beyond the drive is counted as folded');
+    assert.equal(wrapped.length, original.length);
     for (let i = 0; i < wrapped.length; i++) assert.ok(wrapped.sector[i]! + wrapped.bytes[i]! / 512 <= cap);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('a folded trace gives the same addresses in ssdsim and in the trace MQSim receives: sectors mod the logical sectors, ends clamped', async () => {
+  // A small drive (4 planes, pages of 4 KiB: 8 sectors); requests of one page.
+  const c = SMALL_SSD;
+  const N = logicalSectors(c);
+  const spp = c.pageBytes / 512;
+  // MQSim's own logical space (Logical_Address_Partitioning_Unit.cpp: per plane, floor(blocks x pages x sectors x (1 - OP))):
+  // it folds only addresses past its last sector (IO_Flow_Trace_Based.cpp, Host_Interface_NVMe.cpp segment_user_request).
+  const planes = c.channels * c.chipsPerChannel * c.diesPerChip * c.planesPerDie;
+  const mqsimSectors = planes * Math.floor(c.blocksPerPlane * c.pagesPerBlock * spp * (1 - c.overProvisioning));
+  assert.ok(N <= mqsimSectors, 'ssdsim exports no sector MQSim lacks');
+  // Writes, then reads of the same data addressed k drives further on, so that a
+  // different fold reads pages never written (and the results differ).
+  const page = c.pageBytes;
+  const rows: [number, number, number][] = [
+    // [sector as traced, sector it must be replayed at (by hand: mod N, end clamped), op]
+    [0, 0, Op.WRITE],
+    [N + 64, 64, Op.WRITE],
+    [5 * N + 1024, 1024, Op.WRITE],
+    [3 * N - 4, N - spp, Op.WRITE], // mod N is N - 4: it would cross the end, so it ends at the last sector
+    [N - spp, N - spp, Op.READ],
+    [7 * N, 0, Op.READ],
+    [64, 64, Op.READ],
+    [2 * N + 1024, 1024, Op.READ],
+    [N - 4, N - spp, Op.READ], // in range at its start, crossing the end: folded as well
+  ];
+  const trace = (i: 0 | 1) => {
+    const b = new TraceBuilder();
+    rows.forEach((r, k) => b.push(k * 1_000_000, r[i], page, r[2]));
+    return sourceFromBatches(emptyMeta(i === 0 ? 'traced' : 'by-hand', 'test'), [b.take()]);
+  };
+  const beyond = rows.filter((r) => r[0] !== r[1]).length;
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ssdtune-mqsim-fold-'));
+  try {
+    // MQSim's side: the exported trace of the traced addresses is the exported trace of the folded ones, byte for byte.
+    const a = await exportMqsimTrace(trace(0), c, path.join(dir, 'traced.trace'));
+    const h = await exportMqsimTrace(trace(1), c, path.join(dir, 'by-hand.trace'), { lbaPolicy: 'reject' });
+    assert.equal(a.folded, beyond);
+    assert.equal(h.folded, 0);
+    const text = await readFile(path.join(dir, 'traced.trace'), 'utf8');
+    assert.equal(text, await readFile(path.join(dir, 'by-hand.trace'), 'utf8'));
+    const exported = text
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ').map(Number));
+    assert.deepEqual(
+      exported.map((f) => f[2]),
+      rows.map((r) => r[1]),
+    );
+    for (const f of exported) assert.ok(f[2]! + f[3]! - 1 <= mqsimSectors - 1, 'MQSim applies no fold of its own to an exported request');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  // ssdsim's side: replaying the traced addresses is replaying the folded ones (on an empty drive: unwritten pages show).
+  const opts = { preconditionFill: 0, preconditionAge: 0 };
+  const same = (r: SimResults) => ({ ...r, preconditionCpuNs: 0, replayCpuNs: 0, preconditionWallNs: 0, foldedRequests: 0 });
+  const traced = await simulate(c, trace(0), opts);
+  const byHand = await simulate(c, trace(1), { ...opts, lbaPolicy: 'reject' });
+  assert.equal(traced.foldedRequests, beyond);
+  assert.equal(byHand.foldedRequests, 0);
+  assert.equal(byHand.unmappedReads, 0, 'every read finds what a write put there');
+  assert.deepEqual(same(traced), same(byHand));
+  // The comparison can fail: one read a page off reads an unwritten page.
+  const off = new TraceBuilder();
+  rows.forEach((r, k) => off.push(k * 1_000_000, k === 5 ? r[1] + spp : r[1], page, r[2]));
+  const shifted = await simulate(c, sourceFromBatches(emptyMeta('shifted', 'test'), [off.take()]), opts);
+  assert.equal(shifted.unmappedReads, 1);
+  assert.notDeepEqual(same(shifted), same(byHand));
 });
 
 /** Hand-written in the layout MQSim's XmlWriter produces (Write_open_tag + Write_attribute_string children). */

@@ -9,25 +9,15 @@ import { isSsdtuneError } from '../src/errors.js';
 import { emptyMeta, Op, sourceFromBatches, TraceBuilder } from '../src/trace/model.js';
 import { openTrace } from '../src/readers/registry.js';
 import { PROJECT_ROOT } from '../src/native.js';
-import { createSsdsimEvaluator, simulate } from '../src/sim/ssdsim.js';
+import { createSsdsimEvaluator, simulate, toMetrics } from '../src/sim/ssdsim.js';
 import { AUTOBLOX_BASELINE, logicalSectors, physicalBytes, ssdSpace, toSsdConfig, validateSsdConfig, type SsdConfig } from '../src/sim/ssd-space.js';
 import { syntheticTrace } from '../src/sim/synthetic.js';
+import { SMALL_SSD } from './helpers/ssd.js';
 import { validateSpace, violations } from '../src/space/space.js';
 
 const WSRCH = path.join(PROJECT_ROOT, 'traces', 'mqsim_wsrch-small.trace');
 
-const small: SsdConfig = {
-  ...AUTOBLOX_BASELINE,
-  channels: 2,
-  chipsPerChannel: 2,
-  diesPerChip: 1,
-  planesPerDie: 1,
-  blocksPerPlane: 64,
-  pagesPerBlock: 32,
-  overProvisioning: 0.25,
-  dataCacheBytes: 16 * 4096,
-  cmtBytes: 4 * 4096,
-};
+const small = SMALL_SSD;
 
 function configError(param: string) {
   return (e: unknown) => isSsdtuneError(e, 'SSDTUNE_SSDSIM_CONFIG') && e.message.includes(`parameter ${param}:`);
@@ -50,7 +40,7 @@ test('impossible configurations are rejected before simulating, naming the param
   assert.throws(() => toSsdConfig({ channels: '4' }), configError('channels'));
 });
 
-test('LBAs beyond the device are rejected with their request index, or mapped modulo when chosen', async () => {
+test('LBAs beyond the device are folded and counted by default, rejected with their request index when asked', async () => {
   const cap = logicalSectors(small);
   const b = new TraceBuilder();
   b.push(0, 0, 4096, Op.WRITE);
@@ -58,14 +48,18 @@ test('LBAs beyond the device are rejected with their request index, or mapped mo
   const src = () => sourceFromBatches(emptyMeta('beyond.trace', 'test'), [b.take()]);
   const batch = src();
   await assert.rejects(
-    simulate(small, batch),
+    simulate(small, batch, { lbaPolicy: 'reject' }),
     (e) => isSsdtuneError(e, 'SSDTUNE_SSDSIM_LBA_RANGE') && /beyond\.trace: request 1 ends at sector \d+/.test(e.message),
   );
   const b2 = new TraceBuilder();
   b2.push(0, 0, 4096, Op.WRITE);
   b2.push(1000, cap - 4, 4096, Op.READ);
-  const r = await simulate(small, sourceFromBatches(emptyMeta('beyond.trace', 'test'), [b2.take()]), { lbaPolicy: 'modulo' });
+  const r = await simulate(small, sourceFromBatches(emptyMeta('beyond.trace', 'test'), [b2.take()]));
   assert.equal(r.completed, 2);
+  assert.equal(r.foldedRequests, 1, 'the read crossing the end was folded (the default policy)');
+  const m = toMetrics(r);
+  assert.equal(m.extra!.foldedRequests, 1);
+  assert.equal(m.extra!.foldedShare, 0.5, 'one of the two replayed requests');
   const b3 = new TraceBuilder();
   b3.push(0, -8, 4096, Op.READ);
   await assert.rejects(

@@ -48,7 +48,7 @@ export interface Evaluator {
 export type Replay = { mode: 'recorded' } | { mode: 'scaled'; speedup: number } | { mode: 'closed'; queueDepth: number };
 export type ReplayMode = Replay['mode'];
 
-/** Requests beyond a simulated device's capacity: 'reject' (a coded error) or 'modulo' (wrap, chosen explicitly). */
+/** Requests beyond a simulated device's capacity: 'modulo' (the default: folded onto it, as MQSim folds; src/sim/lba-fold.ts) or 'reject' (a coded error). */
 export type LbaPolicy = 'reject' | 'modulo';
 
 /** What a tune request tells the evaluator it makes (beyond the configuration it scores). */

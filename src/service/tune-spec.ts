@@ -68,7 +68,12 @@ const argProperties = {
   forceSearch: Type.Optional(Type.Boolean({ description: 'search even when a stored configuration matches' })),
   device: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'block device the live evaluator replays on (read-only)' })),
   replay: Type.Optional(ReplaySchema),
-  lbaPolicy: Type.Optional(StringEnum<LbaPolicy>(['reject', 'modulo'], { description: 'requests beyond the simulated capacity: reject (default) or wrap' })),
+  lbaPolicy: Type.Optional(
+    StringEnum<LbaPolicy>(['reject', 'modulo'], {
+      description:
+        'requests beyond the simulated capacity: modulo (default; folded onto it as MQSim folds, the count reported in the metrics as foldedRequests and foldedShare) or reject (a coded error naming the request)',
+    }),
+  ),
   searcher: Type.Optional(
     StringEnum<SearcherName>(SEARCHERS, {
       description: 'search strategy (default adaptive: learns which parameters matter; learnedssd: the LearnedSSD/AutoBlox search)',
@@ -193,6 +198,8 @@ function resolve<T extends TuneArgs>(s: T, settings: TuneSettings): { spec: T & 
 }
 
 export { describeReplay } from '../sim/replay.js';
+/** From this share of folded requests `tune` warns that the replay overlaps addresses the trace kept apart. */
+export { FOLD_WARN_SHARE } from '../sim/lba-fold.js';
 
 /** Two intensities are the same replay (an absent one is recorded). */
 export function sameReplay(a: Replay | undefined, b: Replay | undefined): boolean {

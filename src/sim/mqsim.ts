@@ -27,10 +27,11 @@ import { ERR_MQSIM_RUN, ERR_MQSIM_XML, ERR_SSDSIM_CANCELLED, ERR_SSDSIM_CONFIG, 
 import { PROJECT_ROOT } from '../native.js';
 import { Op, type TraceSource } from '../trace/model.js';
 import type { Configuration } from '../space/types.js';
-import type { EvaluateOptions, Evaluator, Metrics, Replay, WorkloadRef } from '../evaluators/types.js';
+import type { EvaluateOptions, Evaluator, LbaPolicy, Metrics, Replay, WorkloadRef } from '../evaluators/types.js';
 import { GC_POLICIES, logicalSectors, PLANE_ALLOCATIONS, toSsdConfig, validateSsdConfig, type GcPolicyName, type SsdConfig } from './ssd-space.js';
 import { RECORDED, replayExtra, scaledSource, speedupOf } from './replay.js';
 import { escapeXml, findAll, parseXml, type XmlElement } from './xml.js';
+import { DEFAULT_LBA_POLICY, foldExtra, foldSector } from './lba-fold.js';
 
 /** MQSim's sector bitmap per page is a uint64: at most 64 sectors (32 KiB) per page. */
 const MQSIM_MAX_PAGE_BYTES = 64 * 512;
@@ -253,14 +254,16 @@ export function importSsdConfigXml(xml: string, file: string): SsdConfig {
 // ---- trace + workload.xml ------------------------------------------------------
 
 export interface TraceExportOptions {
-  /** Out-of-range requests: 'reject' (default) or 'modulo' (wrapped by us, explicitly, before MQSim sees them). */
-  lbaPolicy?: 'reject' | 'modulo';
+  /** Out-of-range requests: 'modulo' (default: folded here as ssdsim folds them, before MQSim sees them; see lba-fold.ts) or 'reject'. */
+  lbaPolicy?: LbaPolicy;
 }
 
 export interface TraceExportResult {
   requests: number;
   /** Neither read nor write, or zero-length: MQSim has no such request. */
   skipped: number;
+  /** Requests beyond the device's logical capacity, folded into it (lbaPolicy 'modulo'). */
+  folded: number;
   /** The trace's first arrival (ns, rounded); the exported times start at 0 from it. */
   firstArrivalNs: number;
   /** The last exported arrival time (ns from the first). */
@@ -271,12 +274,12 @@ export interface TraceExportResult {
  * Write `source` as an MQSim ASCII trace for a device of config `c` (streamed).
  * Arrival times are rounded to ns, made non-decreasing and counted from the
  * first arrival: ssdsim rounds and clamps the same way, so both replay the
- * same times. LBAs beyond the device are wrapped exactly as ssdsim wraps them.
+ * same times. LBAs beyond the device are folded exactly as ssdsim folds them.
  */
 export async function exportMqsimTrace(source: TraceSource, c: SsdConfig, file: string, opts: TraceExportOptions = {}): Promise<TraceExportResult> {
   const capacity = logicalSectors(c);
   const out = createWriteStream(file);
-  const res: TraceExportResult = { requests: 0, skipped: 0, firstArrivalNs: 0, lastArrivalNs: 0 };
+  const res: TraceExportResult = { requests: 0, skipped: 0, folded: 0, firstArrivalNs: 0, lastArrivalNs: 0 };
   let index = 0;
   let last = -Infinity;
   try {
@@ -291,9 +294,10 @@ export async function exportMqsimTrace(source: TraceSource, c: SsdConfig, file: 
         }
         let sector = b.sector[i]!;
         if (sector + sectors > capacity) {
-          if (opts.lbaPolicy !== 'modulo' || sectors > capacity) throw ERR_SSDSIM_LBA_RANGE(source.meta.source, index, sector + sectors - 1, capacity);
-          sector %= capacity;
-          if (sector + sectors > capacity) sector = capacity - sectors;
+          if ((opts.lbaPolicy ?? DEFAULT_LBA_POLICY) === 'reject' || sectors > capacity)
+            throw ERR_SSDSIM_LBA_RANGE(source.meta.source, index, sector + sectors - 1, capacity);
+          sector = foldSector(sector, sectors, capacity);
+          res.folded++;
         }
         const t = Math.max(last, Math.round(Math.max(0, b.timeNs[i]!)));
         if (res.requests === 0) res.firstArrivalNs = t;
@@ -582,7 +586,7 @@ export function createMqsimEvaluator(o: MqsimEvaluatorOptions): Evaluator {
         const tracePath = path.join(dir, 'workload.trace');
         const wlXml = path.join(dir, 'workload.xml');
         await writeFile(ssdXml, exportSsdConfigXml(cfg, { seed: o.seed }));
-        await exportMqsimTrace(scaledSource(await workload.open(), speedupOf(replay)), cfg, tracePath, o);
+        const exported = await exportMqsimTrace(scaledSource(await workload.open(), speedupOf(replay)), cfg, tracePath, o);
         await writeFile(wlXml, workloadXml(cfg, tracePath));
         const run = await runBinary(
           o.binary,
@@ -601,7 +605,12 @@ export function createMqsimEvaluator(o: MqsimEvaluatorOptions): Evaluator {
         }
         opts.onProgress?.(1);
         const m = mqsimMetrics(parseMqsimResults(xml, resultFile), parseMqsimStdout(run.stdout), o.binary, parseMqsimFlashCounts(xml));
-        m.extra = { ...m.extra, ...replayExtra(replay), ...(run.usage ? { cpuSeconds: run.usage.cpuSeconds, maxRssBytes: run.usage.maxRssBytes } : {}) };
+        m.extra = {
+          ...m.extra,
+          ...replayExtra(replay),
+          ...foldExtra(exported.folded, exported.requests),
+          ...(run.usage ? { cpuSeconds: run.usage.cpuSeconds, maxRssBytes: run.usage.maxRssBytes } : {}),
+        };
         return m;
       } finally {
         if (!o.keepRuns) await rm(dir, { recursive: true, force: true });

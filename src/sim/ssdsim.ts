@@ -8,7 +8,8 @@ import { native } from '../native.js';
 import { ERR_NATIVE, ERR_SSDSIM_CANCELLED, ERR_SSDSIM_CONFIG, ERR_SSDSIM_DEVICE_FULL, ERR_SSDSIM_LBA_RANGE, ERR_TRACE_FORMAT } from '../errors.js';
 import { sourceFromBatches, type TraceBatch, type TraceSource } from '../trace/model.js';
 import type { Configuration } from '../space/types.js';
-import type { EvaluateOptions, Evaluator, Metrics, Replay, WorkloadRef } from '../evaluators/types.js';
+import type { EvaluateOptions, Evaluator, LbaPolicy, Metrics, Replay, WorkloadRef } from '../evaluators/types.js';
+import { foldExtra } from './lba-fold.js';
 import { RECORDED, replayExtra, scaledSource, speedupOf } from './replay.js';
 import { toSsdConfig, validateSsdConfig, type SsdConfig } from './ssd-space.js';
 
@@ -17,8 +18,8 @@ export interface SimOptions {
   mode?: 'trace' | 'closed';
   /** Outstanding requests in closed-loop mode (capped by the config's queueDepth). Default 32. */
   closedLoopDepth?: number;
-  /** Requests beyond the logical capacity: 'reject' (default, coded error) or 'modulo' (wrap, chosen explicitly). */
-  lbaPolicy?: 'reject' | 'modulo';
+  /** Requests beyond the logical capacity: 'modulo' (default: folded as MQSim folds, see lba-fold.ts) or 'reject' (a coded error). */
+  lbaPolicy?: LbaPolicy;
   /** Fraction of logical pages written sequentially before the replay (default 1). */
   preconditionFill?: number;
   /** Random overwrites before the replay, as a multiple of the logical pages (default 3: GREEDY's steady state). */
@@ -64,6 +65,8 @@ export interface SimResults {
   unmappedReads: number;
   /** Arrivals earlier than their predecessor, moved up to it. */
   clampedArrivals: number;
+  /** Requests beyond the logical capacity, folded into it (lbaPolicy 'modulo'). */
+  foldedRequests: number;
   readBytes: number;
   writeBytes: number;
   firstArrivalNs: number;
@@ -250,6 +253,7 @@ export function toMetrics(r: SimResults): Metrics {
       flashCommands: r.flashCommands,
       multiPlaneCommands: r.multiPlaneCommands,
       stateBytes: r.stateBytes,
+      ...foldExtra(r.foldedRequests, r.requests),
     },
   };
 }

@@ -122,7 +122,7 @@ SimConfig parseConfig(const Napi::Object& o) {
   else
     throw ConfigError("mode", "mode must be 'trace' or 'closed'");
   c.closedLoopDepth = u32(o, "closedLoopDepth", c.closedLoopDepth);
-  const std::string lba = str(o, "lbaPolicy", "reject");
+  const std::string lba = str(o, "lbaPolicy", "modulo");
   if (lba != "reject" && lba != "modulo") throw ConfigError("lbaPolicy", "lbaPolicy must be 'reject' or 'modulo'");
   c.lbaModulo = lba == "modulo";
   c.seed = u64(o, "seed", c.seed);
@@ -299,6 +299,7 @@ class SsdSimWrap : public Napi::ObjectWrap<SsdSimWrap> {
     o.Set("skipped", d(r.skipped));
     o.Set("unmappedReads", d(r.unmappedReads));
     o.Set("clampedArrivals", d(r.clampedArrivals));
+    o.Set("foldedRequests", d(r.foldedRequests));
     o.Set("readBytes", d(r.readBytes));
     o.Set("writeBytes", d(r.writeBytes));
     o.Set("firstArrivalNs", d(r.firstArrivalNs));

@@ -54,7 +54,7 @@ struct SimConfig {
   // Replay.
   Mode mode = Mode::TRACE;
   uint32_t closedLoopDepth = 32;
-  bool lbaModulo = false;  // map out-of-range LBAs modulo the logical space instead of rejecting
+  bool lbaModulo = true;  // map out-of-range LBAs modulo the logical space (MQSim folds too) instead of rejecting
   uint64_t seed = 1;
 };
 

@@ -138,9 +138,14 @@ FeedResult Sim::feed(const double* t, const double* sector, const uint32_t* byte
     anyFed_ = true;
     uint64_t s = static_cast<uint64_t>(sector[i]);
     const uint64_t sectors = (bytes[i] + 511) / 512;
-    if (s + sectors > limit) {  // only with lbaModulo: wrapped the way the MQSim trace export wraps it
+    if (s + sectors > limit) {
+      // Only with lbaModulo (feed refused it otherwise). In 512-byte sectors, modulo
+      // the logical sectors; a request that would then cross the end ends at the
+      // last sector. exportMqsimTrace folds the same way (src/sim/mqsim.ts), so
+      // MQSim receives in-range addresses and never applies its own fold.
       s %= limit;
       if (s + sectors > limit) s = limit - sectors;
+      st_.foldedRequests++;
     }
     in_.push_back(InputReq{tn, s, bytes[i], static_cast<uint8_t>(w ? 1 : 0)});
   }

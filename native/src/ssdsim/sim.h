@@ -46,6 +46,7 @@ enum class RunStatus { NEED_MORE, DONE, CANCELLED };
 
 struct Results {
   uint64_t requests = 0, reads = 0, writes = 0, skipped = 0, unmappedReads = 0, clampedArrivals = 0;
+  uint64_t foldedRequests = 0;  // requests beyond the logical space, mapped back into it (lbaModulo)
   uint64_t readBytes = 0, writeBytes = 0;
   uint64_t firstArrivalNs = 0, lastCompletionNs = 0;
   const Histogram* readLat = nullptr;

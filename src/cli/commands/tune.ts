@@ -5,7 +5,7 @@
  */
 import { Option, type Command } from 'commander';
 import { describeCatalog, EVALUATOR_NAMES, SPACE_NAMES, SPACES } from '../../service/catalog.js';
-import { BUDGET, DEFAULT_SEED, SEARCHERS, describeReplay, parseReplay, type TuneArgs } from '../../service/tune-spec.js';
+import { BUDGET, DEFAULT_SEED, FOLD_WARN_SHARE, SEARCHERS, describeReplay, parseReplay, type TuneArgs } from '../../service/tune-spec.js';
 import type { ProgressMode } from '../../config.js';
 import { parseProgressText, type TuneResult } from '../../service/api.js';
 import { progressReporter } from '../progress.js';
@@ -127,7 +127,20 @@ function printResult(r: TuneResult, json: boolean | undefined): void {
       );
     }
   }
+  const fold = foldedText(r.config.metrics?.extra);
+  if (fold) console.log(fold);
   for (const line of valuesText(r.config.values, r.baseline)) console.log(line);
+}
+
+/** What folding addresses onto the simulated drive did to the recommended configuration's replay; a warning past FOLD_WARN_SHARE. */
+function foldedText(extra: Record<string, number> | undefined): string | undefined {
+  const n = extra?.foldedRequests;
+  if (!n) return undefined;
+  const share = extra.foldedShare ?? 0;
+  const text = `folded      ${n.toLocaleString('en-US')} requests (${(share * 100).toFixed(1)}%) lay beyond the simulated drive's capacity and were folded onto it (--lba-policy modulo, as MQSim does)`;
+  return share >= FOLD_WARN_SHARE
+    ? `${text}\nwarning     the traced volume is larger than the simulated drive: requests the trace kept apart may share pages in this replay; weigh the grade accordingly (--lba-policy reject stops at the first such request)`
+    : text;
 }
 
 export function register(program: Command): void {
@@ -166,10 +179,10 @@ export function register(program: Command): void {
         'replay intensity: recorded (default), scaled:<speedup> (arrival times divided by it), closed:<queueDepth> (env SSDTUNE_REPLAY)',
       )
       .addOption(
-        new Option('--lba-policy <policy>', 'requests beyond a simulated capacity: reject (default) or modulo (env SSDTUNE_LBA_POLICY)').choices([
-          'reject',
-          'modulo',
-        ]),
+        new Option(
+          '--lba-policy <policy>',
+          'requests beyond a simulated capacity (ssdsim, mqsim): modulo (default; folded onto the drive as MQSim folds, and counted) or reject (an error naming the request) (env SSDTUNE_LBA_POLICY)',
+        ).choices(['modulo', 'reject']),
       )
       .addOption(
         new Option('--progress <mode>', 'auto: a bar on a terminal, log lines otherwise; bar; log; none (env SSDTUNE_PROGRESS)').choices([

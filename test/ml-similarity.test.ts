@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { tempDir } from './helpers/tmp.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { calibrateThreshold, fitConfidence, sameWorkloadProbability } from '../src/ml/calibration.js';
 import { chunkRanges, embeddingSpread, identify, MemoryWorkloadStore, profileWorkload } from '../src/ml/identify.js';
@@ -20,10 +20,9 @@ import { loadStreams } from '../src/ml/data.js';
 import { profileSplit, queries, thin } from '../src/ml/split.js';
 import { DEFAULT_TRAIN, trainAndSave, type TrainConfig } from '../src/ml/train.js';
 
-const tmp = mkdtempSync(path.join(tmpdir(), 'ssdtune-sim-'));
+const tmp = tempDir('ssdtune-sim-');
 const tracesDir = path.join(tmp, 'traces');
 const outDir = path.join(tmp, 'model');
-test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function cfg(out: string): TrainConfig {
   return { ...DEFAULT_TRAIN, tracesDir, outDir: out, steps: 60 };

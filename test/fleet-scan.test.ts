@@ -322,6 +322,87 @@ test('the packed scan answers exactly as the per-workload scan did, on real stor
   assert.equal(identical, asked);
 });
 
+test('a crowd of workloads at nearly equal distances from a 2-chunk report: the same answers', async () => {
+  // The pruning bounds are tested where they bite: hundreds of workloads whose medians and per-chunk
+  // distances differ in the last digits, exact duplicates among them, the candidates decided among them.
+  await loadReal();
+  const r = rng(11);
+  const q = model.meta.queryWindows;
+  for (const s of [real[0]!, real[2]!, real[6]!]) {
+    const streams = [s.windows.slice(0, 2 * q)];
+    const embedded = [s.emb.slice(0, 2 * q)];
+    const c = [0, 1].map((k) => signatureOf(model, streams[0]!.slice(k * q, (k + 1) * q), embedded[0]!.slice(k * q, (k + 1) * q)));
+    const stored: KnownWorkload[] = [];
+    for (let i = 0; i < 1500; i++) {
+      const a = r.u();
+      const eps = [0, 1e-12, 1e-6, 0.01, 0.05][i % 5]!;
+      const e = unit(c[0]!.centroidEmbedding.map((x, j) => a * x + (1 - a) * c[1]!.centroidEmbedding[j]! + eps * r.normal()));
+      const w: KnownWorkload = {
+        id: `crowd${i}`,
+        name: `crowd${i}`,
+        centroidEmbedding: e,
+        pcaCentre: c[0]!.pcaCentre.map((x, j) => a * x + (1 - a) * c[1]!.pcaCentre[j]! + eps * r.normal()),
+        descriptors: [i],
+      };
+      stored.push(w);
+      if (i % 7 === 0) stored.push({ ...w, id: `crowd${i}=dup` });
+    }
+    // A ring around chunk 0's centroid at nearly one distance, turned away from chunk 1's (large medians,
+    // out of the candidates, competing for chunk 0's nearest) and, stored last (scanned first), towards it;
+    // asked alone too (in the crowd, rows nearer chunk 0 decide its nearest).
+    const ring: KnownWorkload[] = [];
+    const dot = (a: number[], b: number[]) => a.reduce((t, x, j) => t + x * b[j]!, 0);
+    const minus = (a: number[], b: number[], k: number) => a.map((x, j) => x - k * b[j]!);
+    for (const [at, other] of [
+      [0, 1],
+      [1, 0],
+    ] as const) {
+      const c0 = c[at]!.centroidEmbedding;
+      const c1 = c[other]!.centroidEmbedding;
+      const v = unit(minus(c1, c0, dot(c1, c0)));
+      const perp = unit(((g: number[]) => minus(minus(g, c0, dot(g, c0)), v, dot(g, v)))(c0.map(() => r.normal())));
+      for (const toward of [false, true]) {
+        for (let i = 0; i < 200; i++) {
+          const d = 0.05 * (1 + 1e-4 * r.u());
+          const phi = (toward ? 1 : -1) * (Math.PI / 2) * r.u();
+          const e = unit(c0.map((x, j) => x + d * (Math.cos(phi) * perp[j]! + Math.sin(phi) * v[j]!)));
+          ring.push({
+            id: `ring${at}${toward ? '+' : '-'}${i}`,
+            name: 'ring',
+            // A third with phases: one far, one the ring point itself (the workload's distance is its nearest row's).
+            centroidEmbedding: i % 3 ? e : unit(e.map(() => r.normal())),
+            ...(i % 3 ? {} : { modes: [unit(e.map(() => r.normal())), e] }),
+            pcaCentre: c[at]!.pcaCentre.map((x) => x + d * r.normal()),
+            descriptors: [-1 - i - 1000 * at],
+          });
+        }
+      }
+    }
+    for (const [what, set] of [
+      ['crowd', [...stored, ...ring]],
+      ['ring', ring],
+      ['ring without phases', ring.map(({ modes: _phases, ...w }) => w)],
+    ] as const) {
+      for (const method of ['network', 'pca'] as const) {
+        // The report's 2 chunks, and its first chunk alone.
+        for (const [w, e] of [
+          [streams, embedded],
+          [[streams[0]!.slice(0, q)], [embedded[0]!.slice(0, q)]],
+        ] as const) {
+          for (const candidates of [1, 5, 40]) {
+            const got = await identify(model, w, { known: async () => KnownWorkloads.of(set) }, { method, candidates, embedded: e });
+            assertSame(
+              got,
+              identifyBefore(model, w, e, set, method, candidates),
+              `${s.name} ${what} ${method} ${w[0]!.length} windows, candidates ${candidates}`,
+            );
+          }
+        }
+      }
+    }
+  }
+});
+
 test('ties go to the earlier stored workload, whatever order the scan runs in', async () => {
   await loadReal();
   const s = real[0]!;

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { configKey, defineSpace, isFeasible } from '../src/space/space.js';
+import { configKey, defineSpace, indexOf, isFeasible, levelCount } from '../src/space/space.js';
+import { ssdSpace } from '../src/sim/ssd-space.js';
 import type { Configuration } from '../src/space/types.js';
 import type { Evaluator, Metrics } from '../src/evaluators/types.js';
 import { AnalyticEvaluator, analyticWorkload, braninProblem, hartmann6, HARTMANN6_MIN, metricsFromValue } from '../src/search/analytic.js';
@@ -306,4 +307,68 @@ test('robustScale: repeated values (parameters with no effect) do not let one ca
     Array.from(z2, (v) => +v.toFixed(6)),
     [-1.414214, -0.707107, 0, 0.707107, 1.414214],
   );
+});
+
+test('screening on the ssd space: each group moves towards the middle of its ranges and repairs capacity itself', () => {
+  const ordered = (p: (typeof ssdSpace.params)[number]): boolean => p.kind === 'int' || (p.kind === 'ordinal' && levelCount(p) > 2);
+  let outward = 0;
+  let moved = 0;
+  let foreign = 0;
+  for (let seed = 1; seed <= 10; seed++) {
+    const design = new AdaptiveSearch().screeningDesign(ssdSpace, seed);
+    assert.equal(design.length, 5, 'one screen per group: parallelism, geometry, gc, dram, host');
+    for (const { config, phase } of design) {
+      assert.ok(isFeasible(ssdSpace, config), `${phase} feasible`);
+      const g = phase.slice('screen:'.length);
+      const groupOutward: string[] = [];
+      for (const p of ssdSpace.params) {
+        const from = indexOf(p, ssdSpace.baseline[p.name]);
+        const to = indexOf(p, config[p.name]);
+        if (from === to) continue;
+        if (p.group !== g) {
+          foreign++;
+          continue;
+        }
+        if (!ordered(p)) continue;
+        moved++;
+        const mid = (levelCount(p) - 1) / 2;
+        // A default in the very middle has no inward side: it moves either way.
+        if (from !== mid && Math.sign(to - from) !== Math.sign(mid - from)) groupOutward.push(p.name);
+      }
+      // At most one parameter of the group moves outwards: the one that repairs the constraint the others broke.
+      assert.ok(groupOutward.length <= 1, `seed ${seed} ${phase} moved ${groupOutward.join(', ')} outwards`);
+      outward += groupOutward.length;
+    }
+  }
+  // Channels 12 -> 1 (a 5,000x slower device on a busy trace) is the kind of move this rules out; and the
+  // screen of a group says what that group does: parameters of other groups stay at the baseline.
+  assert.ok(outward <= moved / 5, `${outward} of ${moved} moves outwards`);
+  assert.equal(foreign, 0, 'screens that moved another group to repair a constraint');
+});
+
+test('after screening, the moves that beat the baseline are tried together before the model guides', async () => {
+  // Three groups: `a` and `b` lower the latency as their values grow (their defaults sit low in the range, so
+  // the inward screening moves help), `c` does nothing.
+  const levels = Array.from({ length: 21 }, (_, i) => i);
+  const params = ['a1', 'a2', 'b1', 'b2', 'c1', 'c2'].map((name) => ({ name, kind: 'ordinal' as const, values: levels, default: 3, group: name[0]! }));
+  const space = defineSpace({ name: 'additive', params });
+  const ev: Evaluator = {
+    name: 'additive',
+    space: 'additive',
+    evaluate: async (c) => m(100 - (c.a1 as number) - (c.a2 as number) - (c.b1 as number) - (c.b2 as number)),
+  };
+  for (const seed of [1, 2, 3]) {
+    const rec = await runSearch(makeSearcher('adaptive'), { space, evaluator: ev, workload: W, budget: { evaluations: 6 }, seed });
+    assert.deepEqual(
+      rec.evaluations.map((e) => e.phase),
+      ['baseline', 'screen:a', 'screen:b', 'screen:c', 'combine', rec.evaluations[5]!.phase],
+    );
+    const [, a, b, c, both] = rec.evaluations;
+    for (const p of ['a1', 'a2']) assert.equal(both!.config[p], a!.config[p]);
+    for (const p of ['b1', 'b2']) assert.equal(both!.config[p], b!.config[p]);
+    // The flat group's move beat nothing: its parameters stay at the baseline.
+    assert.equal(c!.grade, 0);
+    for (const p of ['c1', 'c2']) assert.equal(both!.config[p], 3);
+    assert.ok(both!.grade! > Math.max(a!.grade!, b!.grade!));
+  }
 });

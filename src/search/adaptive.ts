@@ -5,8 +5,11 @@
  * 1. Screening. After the baseline, a spaced design: when the space's
  *    parameters come in groups (what they affect: parallelism, GC, DRAM...),
  *    one configuration per group that moves all of that group's parameters
- *    at once (a one-at-a-time pass over groups, repaired where a move breaks
- *    a fixed total); otherwise a few spread-out random configurations.
+ *    at once, towards the middle of their ranges (a one-at-a-time pass over
+ *    groups, repaired within the group where a move breaks a fixed total);
+ *    otherwise a few spread-out random configurations. Then the group moves
+ *    that beat the baseline, together (the first step of the one-at-a-time
+ *    design's path).
  * 2. Model. A Gaussian process with one length scale per parameter
  *    (surrogate.ts). A parameter whose scale grows long is flat for this
  *    workload; candidates move parameters with probability growing with
@@ -39,6 +42,14 @@ export interface AdaptiveOptions {
    * screening design (a multi-fidelity search's best screened ones).
    */
   start?: readonly Configuration[];
+  /** Step of the screening moves of a parameter group, in units of each parameter's range (default 0.5). */
+  groupScreenStep?: number;
+  /**
+   * Screening moves of ordered parameters go towards the middle of their ranges, never towards the nearer edge
+   * (default true: a default near an edge, 12 of 1..32 channels, is otherwise often moved to the edge, and on a
+   * loaded device such a move costs thousands of times the latency: an evaluation spent learning only that).
+   */
+  groupScreenInward?: boolean;
   /** Spread-out configurations after the baseline in a space without groups (default: half the parameters, 2..5). */
   initial?: number;
   /** Step scale of those configurations around the baseline, in units of each parameter's range (default 0.2). */
@@ -112,12 +123,20 @@ export class AdaptiveSearch implements Planner {
       return true;
     };
     if (groups.length >= 2) {
+      const step = this.opts.groupScreenStep ?? 0.5;
+      const inward = this.opts.groupScreenInward ?? true;
       for (const g of groups) {
-        // Large moves of every parameter of the group; retried when no single other parameter repairs them.
+        const own = new Set(g.params.map((p) => p.name));
+        const others = new Set(space.params.filter((p) => !own.has(p.name)).map((p) => p.name));
+        // Moves of every parameter of the group. A move that breaks a constraint is repaired by one of the
+        // group's own parameters where one can (the screen then says what this group does, not what the
+        // repairing parameter of another group does), else by one parameter of another group; retried when
+        // neither repairs it.
         for (let attempt = 0; attempt < 20; attempt++) {
           const c = { ...space.baseline };
-          for (const p of g.params) c[p.name] = valueAt(p, stepLevel(p, indexOf(p, c[p.name]), 0.5, rng));
-          if (push(repair(space, c, new Set(g.params.map((p) => p.name)), rng), `screen:${g.name}`)) break;
+          for (const p of g.params) c[p.name] = valueAt(p, stepLevel(p, indexOf(p, c[p.name]), step, rng, inward));
+          const fixed = (g.params.length > 1 && repair(space, c, others, rng)) || repair(space, c, own, rng);
+          if (push(fixed, `screen:${g.name}`)) break;
         }
       }
       return out;
@@ -169,6 +188,11 @@ export class AdaptiveSearch implements Planner {
       if (!taken.has(configKey(space, p.config))) take(p);
     }
     if (out.length >= k) return out;
+    const combined = this.combineScreens(input);
+    if (combined && !taken.has(configKey(space, combined))) {
+      take({ config: combined, phase: 'combine' });
+      if (out.length >= k) return out;
+    }
 
     const rng = new Rng(mixSeed(seed, evaluations.length, pending.length));
     const ok = evaluations.filter((e) => e.status === 'ok');
@@ -207,6 +231,32 @@ export class AdaptiveSearch implements Planner {
       if (out.length < k) m = m.withLies([pick], [m.predict([pick]).mean[0]!]);
     }
     return out;
+  }
+
+  /**
+   * The screening moves that beat the baseline, applied together (the better screen's value where two moved the
+   * same parameter), repaired if they break a constraint: the first step of a one-at-a-time design's path, taken
+   * before the model guides. Undefined unless at least two group moves beat the baseline and every screening
+   * configuration has been evaluated.
+   */
+  combineScreens(input: PlanInput): Configuration | undefined {
+    const { space, evaluations, pending } = input;
+    const base = evaluations[0];
+    if (!base || base.status !== 'ok' || this.opts.start?.length) return undefined;
+    const screens = evaluations.filter((e) => e.phase.startsWith('screen:'));
+    if (pending.length || screens.length < this.screeningDesign(space, input.seed).length) return undefined;
+    const better = screens.filter((e) => e.status === 'ok' && e.objective! > base.objective!).sort((a, b) => a.objective! - b.objective!);
+    if (better.length < 2) return undefined;
+    const c = { ...space.baseline };
+    const moved = new Set<string>();
+    // Worst first, so the best screen's values win where two screens moved one parameter.
+    for (const e of better)
+      for (const p of space.params)
+        if (e.config[p.name] !== space.baseline[p.name]) {
+          c[p.name] = e.config[p.name]!;
+          moved.add(p.name);
+        }
+    return repair(space, c, moved, new Rng(mixSeed(input.seed, 0xc0b1e))) ?? repair(space, c, new Set(), new Rng(mixSeed(input.seed, 0xc0b1f)));
   }
 
   /**

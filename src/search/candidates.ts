@@ -28,8 +28,12 @@ export function enumerateFeasible(space: ConfigSpace, limit = ENUMERATE_LIMIT): 
   ];
 }
 
-/** A new level for `p`, away from index `i`: a Gaussian step of `scale` (in units of the whole range) for ordered kinds, any other value otherwise. */
-export function stepLevel(p: ParamSpec, i: number, scale: number, rng: Rng): number {
+/**
+ * A new level for `p`, away from index `i`: a Gaussian step of `scale` (in units of the whole range) for ordered
+ * kinds, any other value otherwise. `inward`: an ordered parameter steps towards the middle of its range (its
+ * size still Gaussian), never towards the nearer edge.
+ */
+export function stepLevel(p: ParamSpec, i: number, scale: number, rng: Rng, inward = false): number {
   const n = levelCount(p);
   if (n <= 1) return i;
   if (p.kind === 'categorical' || p.kind === 'bool' || n === 2) {
@@ -40,6 +44,8 @@ export function stepLevel(p: ParamSpec, i: number, scale: number, rng: Rng): num
   const g = Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
   let step = Math.round(g * scale * (n - 1));
   if (step === 0) step = rng.next() < 0.5 ? -1 : 1;
+  const mid = (n - 1) / 2;
+  if (inward && i !== mid) step = Math.abs(step) * Math.sign(mid - i);
   let k = i + step;
   if (k < 0) k = i === 0 ? 1 : 0;
   if (k > n - 1) k = i === n - 1 ? n - 2 : n - 1;

@@ -21,6 +21,7 @@ import { openTrace } from '../src/readers/registry.js';
 import { StatsAccumulator } from '../src/analyze/stats.js';
 import { Op, TraceBuilder, type TraceBatch } from '../src/trace/model.js';
 import { Rng } from '../src/space/rng.js';
+import { at } from '../src/util/at.js';
 
 const N = Number(process.env.SSDTUNE_BENCH_ANALYZE_N ?? 10_000_000);
 const DATA = path.join(PROJECT_ROOT, 'bench', 'data');
@@ -43,7 +44,7 @@ function* requests(n: number): Generator<[t: number, dev: number, sector: number
     const sectors = 8 << (r() % 5);
     const read = r() % 10 < 7;
     // 40% continue the device's sequential stream, else jump within 256 GiB
-    const sector = r() % 10 < 4 ? next[dev] : (r() % 67_108_864) * 8;
+    const sector = r() % 10 < 4 ? at(next, dev) : (r() % 67_108_864) * 8;
     next[dev] = sector + sectors;
     yield [t, dev, sector, sectors, read];
   }
@@ -143,7 +144,7 @@ function cli(file: string): Timing & { rssKiB: number } {
   if (r.status !== 0) throw new Error(`analyze failed (${r.status}): ${r.stderr}`);
   const m = /MAXRSS_KIB=(\d+) CPU_S=([\d.]+)\+([\d.]+)/.exec(r.stderr);
   const rep = JSON.parse(r.stdout) as { traces: Array<{ stats: { requests: number } }> };
-  return { ms, cpuMs: m ? (Number(m[2]) + Number(m[3])) * 1e3 : NaN, rssKiB: m ? Number(m[1]) : NaN, n: rep.traces[0].stats.requests };
+  return { ms, cpuMs: m ? (Number(m[2]) + Number(m[3])) * 1e3 : NaN, rssKiB: m ? Number(m[1]) : NaN, n: at(rep.traces, 0).stats.requests };
 }
 
 export async function run(): Promise<void> {
@@ -168,7 +169,7 @@ export async function run(): Promise<void> {
     ['stats engine alone (in-memory batches)', sec(st.ms), sec(st.cpuMs), mrps(st.n, st.ms), ''],
     ['ssdtune analyze --json (CLI, whole job)', sec(c.ms), sec(c.cpuMs), mrps(N, c.ms), `peak RSS ${(c.rssKiB / 1024).toFixed(0)} MiB`],
   ];
-  for (const r of rows) console.log(`${r[0].padEnd(42)} ${r[1].padStart(9)} ${r[2].padStart(9)} ${r[3].padStart(15)}  ${r[4]}`);
+  for (const r of rows) console.log(`${at(r, 0).padEnd(42)} ${at(r, 1).padStart(9)} ${at(r, 2).padStart(9)} ${at(r, 3).padStart(15)}  ${r[4]}`);
   console.log(
     `goal: CLI <= 10 s wall -> ${c.ms <= 10_000 ? 'met' : 'NOT met'}; load average at end ${loadavg()
       .map((x) => x.toFixed(1))

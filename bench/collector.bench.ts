@@ -5,7 +5,7 @@
  * map keyed by the request from issue to completion, one record per
  * completed request printed to user space), and with the tracefs backend,
  * alternated round by round so drift on a shared machine hits every mode
- * alike. On two devices:
+ * alike. On three devices (SSDTUNE_BENCH_DEVICES=ram,disk,slow picks some):
  *
  * - ram: a loop device over a file in /dev/shm (direct I/O): a request costs
  *   a few microseconds, so the per-request tracing cost shows at its largest.
@@ -17,6 +17,13 @@
  *   capture; the RAM device's is a few us); the 3% goal applies where it is
  *   >= 50 us. The mean completion latency fio sees at queue depth 32 is
  *   printed too (mostly queueing).
+ * - slow: a loop device (direct I/O) over the one file of a small FUSE file
+ *   system (bench/fuse-delay.c, compiled here against libfuse3) that sleeps
+ *   a fixed service time (SSDTUNE_BENCH_FUSE_US, default 50 us) before each
+ *   read or write and serves one request at a time: a device slower than
+ *   50 us per request, on a kernel without null_blk, scsi_debug,
+ *   device-mapper, NBD or ublk. Skipped with the reason where /dev/fuse,
+ *   libfuse3 (pkg-config fuse3) or a C compiler is missing.
  *
  * Per mode: IOPS (median of rounds), the IOPS loss of each capture run
  * against the no-capture run just before it (median of pairs), fio's own
@@ -32,15 +39,19 @@
 import { resolveDevice } from '../src/blockdev/resolve.js';
 import { checkBackend } from '../src/collector/doctor.js';
 import { openCollector, type BackendName } from '../src/collector/index.js';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createLoop, haveTool, runFioAsync, type FioResult, type ScratchDevice } from '../src/collector/testbed.js';
 
 const ROUNDS = Number(process.env.SSDTUNE_BENCH_ROUNDS ?? 4);
 const SECONDS = Number(process.env.SSDTUNE_BENCH_SECONDS ?? 3);
 const SIZE = '192M';
 const GOAL_SLOW = 0.03;
+const FUSE_US = Number(process.env.SSDTUNE_BENCH_FUSE_US ?? 50);
+const FUSE_SOURCE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'fuse-delay.c');
 
 type Mode = 'none' | 'ebpf' | 'bpftrace' | 'tracefs';
 
@@ -53,6 +64,9 @@ interface Sample {
   captured: number;
   lost: number;
   tracerCpuPct: number;
+  /** CPU the tracer spent per request fio made: its programs in the kernel, and its user-space reader */
+  kernelUsPerIo: number;
+  userUsPerIo: number;
 }
 
 const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';
@@ -84,15 +98,20 @@ function progIdsOf(pid: number | 'self'): Set<number> {
   return ids;
 }
 
-/** Average kernel run time per run (kernel.bpf_stats_enabled) of the programs `pid` holds. */
-function bpfRunNs(pid: number | 'self'): string {
-  if (!haveTool('bpftool')) return '';
+/**
+ * Kernel run time (kernel.bpf_stats_enabled) of the programs `pid` holds:
+ * per program run as text, and in all (ns) since they were loaded (each run
+ * loads its own).
+ */
+function bpfRunNs(pid: number | 'self'): { text: string; totalNs: number } {
+  if (!haveTool('bpftool')) return { text: '', totalNs: NaN };
   const mine = progIdsOf(pid);
   const progs = JSON.parse(spawnSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' }).stdout || '[]') as Prog[];
-  return progs
-    .filter((p) => mine.has(p.id) && p.run_cnt)
-    .map((p) => `${p.name} ${Math.round(p.run_time_ns! / p.run_cnt!)} ns`)
-    .join(', ');
+  const ran = progs.filter((p) => mine.has(p.id) && p.run_cnt && p.run_time_ns !== undefined);
+  return {
+    text: ran.map((p) => `${p.name} ${Math.round((p.run_time_ns ?? 0) / (p.run_cnt ?? 1))} ns`).join(', '),
+    totalNs: ran.reduce((a, p) => a + (p.run_time_ns ?? 0), 0),
+  };
 }
 
 /** Undo what a run left (tracer child, loop device) should the bench be interrupted. */
@@ -203,13 +222,91 @@ async function startBpftrace(dev: number): Promise<Tracer> {
   };
 }
 
+/** Why the FUSE device cannot be built here, or undefined when it can. */
+function fuseMissing(): string | undefined {
+  if (!existsSync('/dev/fuse')) return '/dev/fuse is absent (kernel without CONFIG_FUSE_FS, or not exposed to this container)';
+  if (!existsSync(FUSE_SOURCE)) return `${FUSE_SOURCE} is missing (run from the source tree)`;
+  if (!haveTool('cc')) return 'no C compiler (apt-get install build-essential)';
+  if (spawnSync('pkg-config', ['--exists', 'fuse3']).status !== 0) return 'libfuse3 is not installed (apt-get install libfuse3-dev)';
+  return undefined;
+}
+
+/**
+ * A loop device (direct I/O) over the file of bench/fuse-delay.c's file
+ * system, whose backing file lives in /dev/shm: apart from FUSE's own cost,
+ * every request takes the added service time. The helper is compiled into
+ * a temporary directory; destroy() detaches the loop device, unmounts,
+ * stops the helper and removes every file it made.
+ */
+function createFuseLoop(serviceUs: number): ScratchDevice {
+  const work = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-bench-fuse-'));
+  const back = mkdtempSync(path.join(existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'ssdtune-bench-fuse-'));
+  const mnt = path.join(work, 'mnt');
+  let helper: ReturnType<typeof spawn> | undefined;
+  let loop: string | undefined;
+  let mounted = false;
+  const destroy = (): void => {
+    try {
+      for (let attempt = 0; loop; attempt++) {
+        try {
+          execFileSync('losetup', ['--detach', loop], { stdio: 'ignore' });
+          loop = undefined;
+        } catch (e) {
+          if (attempt >= 20) throw e; // the kernel can report it busy for a moment after fio closed it
+          spawnSync('sleep', ['0.1']);
+        }
+      }
+      if (mounted) spawnSync('umount', [mnt], { stdio: 'ignore' });
+      mounted = false;
+    } finally {
+      helper?.kill('SIGTERM');
+      helper = undefined;
+      rmSync(work, { recursive: true, force: true });
+      rmSync(back, { recursive: true, force: true });
+    }
+  };
+  try {
+    const bin = path.join(work, 'fuse-delay');
+    const flags = spawnSync('pkg-config', ['--cflags', '--libs', 'fuse3'], { encoding: 'utf8' }).stdout.trim().split(/\s+/);
+    execFileSync('cc', ['-O2', '-Wall', FUSE_SOURCE, ...flags, '-o', bin], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const img = path.join(back, 'backing.img');
+    const fd = openSync(img, 'w');
+    ftruncateSync(fd, 256 << 20);
+    closeSync(fd);
+    mkdirSync(mnt);
+    helper = spawn(bin, [img, mnt, String(serviceUs)], { stdio: ['ignore', 'ignore', 'inherit'] });
+    mounted = true;
+    const file = path.join(mnt, 'disk');
+    for (let i = 0; i < 100 && !existsSync(file); i++) spawnSync('sleep', ['0.05']);
+    if (!existsSync(file)) throw new Error(`fuse-delay did not mount ${mnt} within 5 s`);
+    loop = execFileSync('losetup', ['--find', '--show', '--direct-io=on', file], { encoding: 'utf8' }).trim();
+    const name = path.basename(loop);
+    // Without direct I/O the page cache would serve reads and the added latency would not show.
+    if (readFileSync(`/sys/block/${name}/loop/dio`, 'utf8').trim() !== '1') throw new Error(`${loop}: the kernel refused direct I/O over FUSE`);
+    return { path: loop, name, destroy };
+  } catch (e) {
+    destroy();
+    throw e;
+  }
+}
+
 const bpfRuns = new Map<string, string[]>();
 
 async function once(dev: ScratchDevice, mode: Mode): Promise<Sample> {
   const job = { rw: 'randread' as const, bs: 4096, ios: 0, size: SIZE, iodepth: 32, runtimeSec: SECONDS };
   if (mode === 'none') {
     const r = await runFioAsync(dev.path, job);
-    return { iops: r.iops, fioCpuUs: r.cpuUsPerIo, fioIos: r.total, latUs: meanLatUs(r), captured: 0, lost: 0, tracerCpuPct: 0 };
+    return {
+      iops: r.iops,
+      fioCpuUs: r.cpuUsPerIo,
+      fioIos: r.total,
+      latUs: meanLatUs(r),
+      captured: 0,
+      lost: 0,
+      tracerCpuPct: 0,
+      kernelUsPerIo: 0,
+      userUsPerIo: 0,
+    };
   }
   const key = `${dev.name} ${mode}`;
   if (mode === 'bpftrace') {
@@ -217,9 +314,11 @@ async function once(dev: ScratchDevice, mode: Mode): Promise<Sample> {
     const t0 = process.hrtime.bigint();
     let r: FioResult;
     let res: Awaited<ReturnType<Tracer['stop']>>;
+    let kernel: ReturnType<typeof bpfRunNs>;
     try {
       r = await runFioAsync(dev.path, job);
-      bpfRuns.set(key, [...(bpfRuns.get(key) ?? []), bpfRunNs(t.pid)]); // while still attached
+      kernel = bpfRunNs(t.pid); // while still attached
+      bpfRuns.set(key, [...(bpfRuns.get(key) ?? []), kernel.text]);
     } finally {
       res = await t.stop();
     }
@@ -232,6 +331,8 @@ async function once(dev: ScratchDevice, mode: Mode): Promise<Sample> {
       captured: res.captured,
       lost: res.lost,
       tracerCpuPct: (res.cpuSec / wallSec) * 100,
+      kernelUsPerIo: kernel.totalNs / 1000 / r.total,
+      userUsPerIo: (res.cpuSec * 1e6) / r.total,
     };
   }
   const { collector } = await openCollector(dev.path, { backend: mode });
@@ -242,9 +343,11 @@ async function once(dev: ScratchDevice, mode: Mode): Promise<Sample> {
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   let r: FioResult;
+  let kernel = { text: '', totalNs: NaN };
   try {
     r = await runFioAsync(dev.path, job);
-    if (mode === 'ebpf') bpfRuns.set(key, [...(bpfRuns.get(key) ?? []), bpfRunNs('self')]); // while still attached
+    if (mode === 'ebpf') kernel = bpfRunNs('self'); // while still attached
+    bpfRuns.set(key, [...(bpfRuns.get(key) ?? []), kernel.text]);
   } finally {
     await collector.stop();
   }
@@ -259,6 +362,8 @@ async function once(dev: ScratchDevice, mode: Mode): Promise<Sample> {
     captured,
     lost: collector.stats().lost,
     tracerCpuPct: ((cpu.user + cpu.system) / wallUs) * 100,
+    kernelUsPerIo: kernel.totalNs / 1000 / r.total,
+    userUsPerIo: (cpu.user + cpu.system) / r.total,
   };
 }
 
@@ -314,15 +419,29 @@ function print(d: DeviceResult, dev: ScratchDevice): void {
     const runs = bpfRuns.get(`${dev.name} ${mode}`)?.filter(Boolean);
     if (runs?.length) console.log(`kernel cost per program run, ${mode}: ${runs.join(' | ')}`);
   }
+  // Load disturbs CPU time little: the tracer's CPU per request against the device's time per request
+  // is the overhead it would cost were the CPU the bottleneck (an upper bound where the device is slow).
+  for (const mode of ['ebpf', 'bpftrace'] as const) {
+    const ss = d.samples.get(mode);
+    if (!ss) continue;
+    const k = median(ss.map((s) => s.kernelUsPerIo));
+    const u = median(ss.map((s) => s.userUsPerIo));
+    if (Number.isFinite(k))
+      console.log(
+        `tracer CPU per request, ${mode}: kernel ${k.toFixed(2)} us + user space ${u.toFixed(2)} us = ${(((k + u) / perIo) * 100).toFixed(2)}% of the time per request (median of rounds)`,
+      );
+  }
   console.log(`per-round IOPS: ${[...d.samples].map(([m, ss]) => `${m}: ${ss.map((s) => Math.round(s.iops)).join(' ')}`).join('; ')}`);
   const e = d.paired.get('ebpf');
   const a = d.paired.get('bpftrace');
-  if (e && a)
-    console.log(`goal, no more overhead than the anchor: ebpf ${pct(median(e))} vs bpftrace ${pct(median(a))}: ${median(e) <= median(a) ? 'met' : 'MISSED'}`);
+  // A capture run faster than its no-capture run by more than the 3% goal is drift on a busy machine,
+  // larger than the effect measured: no verdict from such a run.
+  const noisy = [...d.paired.values()].flat().filter((x) => x < -GOAL_SLOW);
+  const verdict = (ok: boolean): string =>
+    noisy.length ? `no verdict: ${noisy.length} capture runs were faster than their reference by more than 3% (drift); re-run idle` : ok ? 'met' : 'MISSED';
+  if (e && a) console.log(`goal, no more overhead than the anchor: ebpf ${pct(median(e))} vs bpftrace ${pct(median(a))}: ${verdict(median(e) <= median(a))}`);
   if (e && perIo >= 50)
-    console.log(
-      `goal, <= 3% where a request takes >= 50 us (here ${perIo.toFixed(0)} us): ebpf ${pct(median(e))}: ${median(e) <= GOAL_SLOW ? 'met' : 'MISSED'}`,
-    );
+    console.log(`goal, <= 3% where a request takes >= 50 us (here ${perIo.toFixed(0)} us): ebpf ${pct(median(e))}: ${verdict(median(e) <= GOAL_SLOW)}`);
 }
 
 export async function run(): Promise<void> {
@@ -345,11 +464,19 @@ export async function run(): Promise<void> {
   if (statsWas === '0') cleanups.add(() => writeFileSync(BPF_STATS, '0'));
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, onInterrupt);
   try {
+    const wantedDevices = new Set((process.env.SSDTUNE_BENCH_DEVICES ?? 'ram,disk,slow').split(','));
     const devices: [string, () => ScratchDevice][] = [
       ['ram: loop over /dev/shm, direct I/O', () => createLoop(256, existsSync('/dev/shm') ? { dir: '/dev/shm' } : {})],
       ['disk: loop over a file on the root file system, direct I/O', () => createLoop(256, { dir: '/var/tmp' })],
     ];
-    for (const [label, make] of devices) {
+    const noFuse = fuseMissing();
+    if (noFuse) console.log(`slow device (FUSE, ${FUSE_US} us added per request): not measured: ${noFuse}`);
+    else
+      devices.push([
+        `slow: loop over a FUSE file (bench/fuse-delay.c, ${FUSE_US} us added per request, one at a time), direct I/O`,
+        () => createFuseLoop(FUSE_US),
+      ]);
+    for (const [label, make] of devices.filter(([l]) => wantedDevices.has(l.split(':')[0]!))) {
       const dev = make();
       cleanups.add(dev.destroy);
       try {

@@ -47,7 +47,7 @@ function readChild(file: string, opts: object): Outcome {
 /** CPU seconds and peak RSS (MiB) of a shell pipeline's largest process (GNU time). */
 function reference(cmd: string): { cpu: number; rssMiB: number } {
   const r = spawnSync('/usr/bin/time', ['-f', '%U %S %M', 'sh', '-c', cmd], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
-  const [u, s, m] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
+  const [u = NaN, s = NaN, m = NaN] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
   return { cpu: u + s, rssMiB: m / 1024 };
 }
 

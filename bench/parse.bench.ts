@@ -14,6 +14,7 @@ import { PROJECT_ROOT } from '../src/native.js';
 import { blktraceEventBatches, openBlktrace } from '../src/readers/blktrace.js';
 import { writeBlktrace } from '../src/writers/blktrace.js';
 import { collect, emptyMeta, TraceBuilder, type TraceBatch, type TraceSource } from '../src/trace/model.js';
+import { at, col } from '../src/util/at.js';
 
 const EVENTS_WANTED = 5_000_000;
 const DATA = path.join(PROJECT_ROOT, 'bench', 'data', 'blktrace5m');
@@ -25,7 +26,7 @@ const BLKPARSE = '/usr/bin/blkparse';
 async function replicated(copies: number): Promise<TraceSource> {
   const realSrc = await openBlktrace(path.join(PROJECT_ROOT, 'traces', 'blktrace_centos7_vm_small', 'sda'));
   const real = await collect(realSrc);
-  const span = real.completeNs![real.length - 1] + 1_000_000;
+  const span = col(real.completeNs!, real.length - 1) + 1_000_000;
   const meta = emptyMeta('replicated blktrace_centos7_vm_small', 'blktrace');
   meta.baseTimeNs = realSrc.meta.baseTimeNs;
   meta.processes = realSrc.meta.processes;
@@ -41,14 +42,14 @@ async function replicated(copies: number): Promise<TraceSource> {
           const ds = ((k0 + k) % 64) * 2097152;
           for (let i = 0; i < real.length; i++) {
             b.push(
-              real.timeNs[i] + dt,
-              real.sector[i] + ds,
-              real.bytes[i],
-              real.op[i],
+              col(real.timeNs, i) + dt,
+              col(real.sector, i) + ds,
+              col(real.bytes, i),
+              col(real.op, i),
               real.device[i],
               real.pid[i],
-              real.issueNs![i] + dt,
-              real.completeNs![i] + dt,
+              col(real.issueNs!, i) + dt,
+              col(real.completeNs!, i) + dt,
             );
           }
         }
@@ -128,7 +129,7 @@ export async function run(): Promise<void> {
   const ours = async (mode: 'events' | 'requests') => {
     const runs = [];
     for (let i = 0; i < 3; i++) runs.push(await timeOurs(mode));
-    return { ...bestOf(runs), rows: runs[0].rows };
+    return { ...bestOf(runs), rows: at(runs, 0).rows };
   };
   const ev = await ours('events');
   const rq = await ours('requests');

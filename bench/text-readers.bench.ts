@@ -37,7 +37,7 @@ function timeCmd(cmd: string): Timing {
   const t0 = performance.now();
   const r = spawnSync('/usr/bin/time', ['-f', '%U %S', 'sh', '-c', cmd], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
-  const [u, sy] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
+  const [u = NaN, sy = NaN] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
   return { s: (performance.now() - t0) / 1000, cpu: u + sy };
 }
 

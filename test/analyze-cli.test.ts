@@ -6,6 +6,7 @@ import path from 'node:path';
 import { EXIT } from '../src/errors.js';
 import type { AnalysisReport } from '../src/service/analyze.js';
 import { tempDir } from './helpers/tmp.js';
+import { at } from '../src/util/at.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');
 const MQSIM = 'traces/mqsim_wsrch-small.trace';
@@ -21,8 +22,8 @@ test('analyze --json on the real MQSim trace', () => {
   const rep = JSON.parse(r.out) as AnalysisReport;
   assert.equal(rep.traces.length, 1);
   assert.equal(rep.combined, null);
-  const s = rep.traces[0].stats;
-  assert.equal(rep.traces[0].format, 'mqsim');
+  const s = at(rep.traces, 0).stats;
+  assert.equal(at(rep.traces, 0).format, 'mqsim');
   assert.equal(s.requests, 24783);
   // the file has 4 writes (type 0) among 24,783 requests
   assert.equal(s.mix.write.requests, 4);
@@ -36,7 +37,7 @@ test('analyze --json on the real MQSim trace', () => {
 test('analyze --json on the MSR sample: latency and queue depth from its response times', () => {
   const r = run('--json', 'traces/msr_hm_0_sample1000.csv');
   assert.equal(r.code, 0, r.err);
-  const s = (JSON.parse(r.out) as AnalysisReport).traces[0].stats;
+  const s = at((JSON.parse(r.out) as AnalysisReport).traces, 0).stats;
   assert.equal(s.requests, 1000);
   assert.equal(s.mix.read.requests + s.mix.write.requests, 1000);
   // MSR gives arrival + response time: total latency and in-flight depth, no separate device time
@@ -56,7 +57,7 @@ test('analyze --json on the real blktrace set: process names, device numbers, D-
   }
   const r = run('--json', 'traces/blktrace_centos7_vm_small/sda.blktrace.0');
   assert.equal(r.code, 0, r.err);
-  const s = (JSON.parse(r.out) as AnalysisReport).traces[0].stats;
+  const s = at((JSON.parse(r.out) as AnalysisReport).traces, 0).stats;
   assert.ok(s.requests > 100);
   assert.equal(s.mix.write.fraction, 1, 'background writeback only');
   assert.deepEqual(
@@ -94,7 +95,7 @@ test('analyze of two traces gives each and the combination; --report writes HTML
   );
   assert.equal(rep.combined!.stats.requests, 24786);
   assert.equal(rep.combined!.stats.mix.write.requests, 6);
-  assert.equal(rep.traces[1].stats.sequential.fraction, 2 / 3);
+  assert.equal(at(rep.traces, 1).stats.sequential.fraction, 2 / 3);
   // devices of different traces are kept apart: 6 + 1
   assert.equal(rep.combined!.stats.deviceCount, 7);
   const page = readFileSync(html, 'utf8');
@@ -124,8 +125,8 @@ test('analyze: missing file, bad line and --skip-bad', () => {
   r = run('--json', '--skip-bad', bad);
   assert.equal(r.code, 0, r.err);
   const rep = JSON.parse(r.out) as AnalysisReport;
-  assert.equal(rep.traces[0].skippedRecords, 1);
-  assert.equal(rep.traces[0].stats.requests, 4);
+  assert.equal(at(rep.traces, 0).skippedRecords, 1);
+  assert.equal(at(rep.traces, 0).stats.requests, 4);
 
   r = run('--json', '--format', 'nosuch', MQSIM);
   assert.equal(r.code, EXIT.USAGE);

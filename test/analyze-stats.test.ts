@@ -4,6 +4,7 @@ import { Op, TraceBuilder, type TraceBatch } from '../src/trace/model.js';
 import { StatsAccumulator, type TraceStats } from '../src/analyze/stats.js';
 import { LogSketch, Quantiles } from '../src/analyze/sketch.js';
 import { BlockSet } from '../src/analyze/cardinality.js';
+import { at } from '../src/util/at.js';
 
 type Row = [t: number, sector: number, bytes: number, op: number, dev: number, pid: number];
 
@@ -127,9 +128,9 @@ test('stats: IOPS timeline bins', () => {
   // initial bin width 1 ms: bins 0, 0, 2
   assert.equal(s.throughput.binWidthNs, 1e6);
   assert.equal(s.throughput.bins.length, 3);
-  assert.equal(s.throughput.bins[0].readIops, 2000);
-  assert.equal(s.throughput.bins[1].readIops + s.throughput.bins[1].writeIops, 0);
-  assert.equal(s.throughput.bins[2].writeBytesPerSec, 1024 * 1000);
+  assert.equal(at(s.throughput.bins, 0).readIops, 2000);
+  assert.equal(at(s.throughput.bins, 1).readIops + at(s.throughput.bins, 1).writeIops, 0);
+  assert.equal(at(s.throughput.bins, 2).writeBytesPerSec, 1024 * 1000);
   assert.equal(s.throughput.meanIops, 3 / 0.0025);
 });
 
@@ -157,7 +158,7 @@ test('sketch: exact percentiles while few distinct values, within 1% after', () 
   assert.equal(q.isExact, false);
   vals.sort((a, b) => a - b);
   for (const p of [0.5, 0.9, 0.99]) {
-    const exact = vals[Math.ceil(p * vals.length) - 1];
+    const exact = at(vals, Math.ceil(p * vals.length) - 1);
     const got = q.quantile(p);
     assert.ok(Math.abs(got - exact) / exact <= 0.01 + 1e-12, `p${p * 100}: ${got} vs ${exact}`);
   }

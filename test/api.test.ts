@@ -59,7 +59,7 @@ test('every mutating route answers 401 without the token', async () => {
     ['POST', '/v1/jobs'],
     ['POST', '/v1/jobs/x/cancel'],
     ['POST', '/v1/jobs/x/resume'],
-  ]) {
+  ] as const) {
     const r = await call(method, route, { auth: false, body: {} });
     assert.equal(r.status, 401, `${method} ${route}`);
     assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'SSDTUNE_UNAUTHORIZED');

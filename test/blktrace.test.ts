@@ -8,6 +8,7 @@ import { writeBlktrace } from '../src/writers/blktrace.js';
 import { collect, emptyMeta, Op, sourceFromBatches, type TraceBatch } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { tempDir } from './helpers/tmp.js';
+import { at, col } from '../src/util/at.js';
 
 const DIR = path.resolve('traces/blktrace_centos7_vm_small');
 const SET = path.join(DIR, 'sda');
@@ -21,7 +22,7 @@ function blkparseEvents(dir: string, name: string): Map<string, string> {
   const m = new Map<string, string>();
   for (const line of out.split('\n')) {
     const f = line.split(' ');
-    if (f.length !== 8 || !/^\d+$/.test(f[0])) continue; // "Input file ... added"
+    if (f.length !== 8 || !/^\d+$/.test(at(f, 0))) continue; // "Input file ... added"
     m.set(`${f[0]}:${f[1]}`, line);
   }
   return m;
@@ -31,13 +32,13 @@ function blkparseEvents(dir: string, name: string): Map<string, string> {
 function ourEvents(e: BlktraceEvents): Map<string, string> {
   const m = new Map<string, string>();
   for (let i = 0; i < e.length; i++) {
-    if (e.category[i] & BlkCategory.NOTIFY) continue;
-    const t = e.timeNs[i];
+    if (col(e.category, i) & BlkCategory.NOTIFY) continue;
+    const t = col(e.timeNs, i);
     const time = `${Math.floor(t / 1e9)}.${String(t % 1e9).padStart(9, '0')}`;
-    const dev = e.device[i];
+    const dev = col(e.device, i);
     m.set(
       `${e.cpu[i]}:${e.sequence[i]}`,
-      `${e.cpu[i]} ${e.sequence[i]} ${time} ${e.sector[i]} ${e.bytes[i] >>> 9} ${actionLetter(e.act[i], e.category[i])} ${e.pid[i]} ${dev >>> 20},${dev & 0xfffff}`,
+      `${e.cpu[i]} ${e.sequence[i]} ${time} ${e.sector[i]} ${col(e.bytes, i) >>> 9} ${actionLetter(col(e.act, i), col(e.category, i))} ${e.pid[i]} ${dev >>> 20},${dev & 0xfffff}`,
     );
   }
   return m;
@@ -58,12 +59,13 @@ test('blktrace events: every event matches blkparse (time, sector, size, action,
   // Our merge order is blkparse's time order.
   let prev = -Infinity;
   for (let i = 0; i < events.length; i++) {
-    if (events.category[i] & BlkCategory.NOTIFY) continue;
-    assert.ok(events.timeNs[i] >= prev);
-    prev = events.timeNs[i];
+    if (col(events.category, i) & BlkCategory.NOTIFY) continue;
+    const t = col(events.timeNs, i);
+    assert.ok(t >= prev);
+    prev = t;
   }
   // Remaps carry where they came from: "A W 24391512 + 160 <- (253,0) 20481880".
-  const a = [...Array(events.length).keys()].find((i) => events.sector[i] === 24391512 && actionLetter(events.act[i], events.category[i]) === 'A');
+  const a = [...Array(events.length).keys()].find((i) => events.sector[i] === 24391512 && actionLetter(col(events.act, i), col(events.category, i)) === 'A');
   assert.ok(a !== undefined);
   assert.equal(events.auxDevice[a], (253 << 20) | 0);
   assert.equal(events.auxSector[a], 20481880);
@@ -84,8 +86,8 @@ test('blktrace requests: Q/G/I/D/C/M pairing on the real set', async () => {
   assert.equal(r.length, 109);
   assert.deepEqual(src.meta.warnings, []);
   for (let i = 0; i < r.length; i++) {
-    assert.ok(r.issueNs![i] >= r.timeNs[i] && r.completeNs![i] >= r.issueNs![i], `request ${i} times ordered`);
-    if (i) assert.ok(r.timeNs[i] >= r.timeNs[i - 1]);
+    assert.ok(col(r.issueNs!, i) >= col(r.timeNs, i) && col(r.completeNs!, i) >= col(r.issueNs!, i), `request ${i} times ordered`);
+    if (i) assert.ok(col(r.timeNs, i) >= col(r.timeNs, i - 1));
   }
   // First request: Q 0.000252703, D 0.000418904, C 0.004057032, W 24803160 + 160, kworker/u256:1.
   assert.equal(r.timeNs[0], 252703);
@@ -221,7 +223,7 @@ test('blktrace: progress reports bytes of the set', async () => {
   const total = readFileSync(`${SET}.blktrace.0`).length + readFileSync(`${SET}.blktrace.1`).length;
   assert.ok(seen.length > 5);
   assert.ok(seen.every(([d, t]) => t === total && d <= total));
-  assert.ok(seen[seen.length - 1][0] > total / 2);
+  assert.ok(at(seen, seen.length - 1)[0] > total / 2);
 });
 
 test('blktrace writer: round trip is identical and blkparse reads the output', async (t) => {

@@ -17,6 +17,7 @@ import { exportConfDB, importConfDB } from '../src/confdb/transfer.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { PostgresServer, postgresMissing } from './helpers/servers.js';
 import { tempDir } from './helpers/tmp.js';
+import { at } from '../src/util/at.js';
 
 const tmp = () => tempDir('ssdtune-stores-');
 const pgMissing = postgresMissing();
@@ -72,7 +73,7 @@ for (const eng of ENGINES) {
       const db = await eng.open();
       const ws = [workload('w1'), workload('w2'), workload('w3')];
       for (const w of ws) await db.put('workloads', w);
-      assert.deepEqual(await db.get('workloads', ws[1].id), ws[1]);
+      assert.deepEqual(await db.get('workloads', at(ws, 1).id), ws[1]);
       assert.deepEqual(
         (await db.list('workloads')).map((w) => w.name),
         ['w1', 'w2', 'w3'],
@@ -83,11 +84,11 @@ for (const eng of ENGINES) {
         ['w1', 'w2'],
       );
       assert.deepEqual(
-        (await db.list('workloads', { after: page[1].id })).map((w) => w.name),
+        (await db.list('workloads', { after: at(page, 1).id })).map((w) => w.name),
         ['w3'],
       );
       assert.deepEqual(
-        (await db.list('workloads', { reverse: true, after: ws[2].id })).map((w) => w.name),
+        (await db.list('workloads', { reverse: true, after: at(ws, 2).id })).map((w) => w.name),
         ['w2', 'w1'],
       );
       assert.equal(await db.count('workloads'), 3);
@@ -216,20 +217,34 @@ for (const eng of ENGINES) {
         ...[w, other].map((value) => ({ kind: 'workloads' as const, type: 'put' as const, value })),
         ...cs.map((value) => ({ kind: 'configs' as const, type: 'put' as const, value })),
       ]);
-      assert.equal((await db.bestConfig(w.id, 'host'))?.id, cs[1].id);
-      assert.equal((await db.bestConfig(w.id, 'host', 'nvme'))?.id, cs[0].id);
+      assert.equal((await db.bestConfig(w.id, 'host'))?.id, at(cs, 1).id);
+      assert.equal((await db.bestConfig(w.id, 'host', 'nvme'))?.id, at(cs, 0).id);
       assert.equal(await db.bestConfig(w.id, 'host', 'rot'), undefined);
       assert.equal(await db.bestConfig('nope', 'host'), undefined);
+      // After the first answer (LevelDB keeps an index of each workload's configurations from then on): a better
+      // one, one moved to another workload, one deleted, equal grades (the oldest wins).
+      const better = config(w.id, 'host', 1.5, 'hdd');
+      await db.put('configs', better);
+      assert.equal((await db.bestConfig(w.id, 'host'))?.id, better.id);
+      await db.put('configs', { ...better, workloadId: other.id });
+      assert.equal((await db.bestConfig(w.id, 'host'))?.id, cs[1].id);
+      assert.equal((await db.bestConfig(other.id, 'host'))?.id, cs[4].id);
+      await db.batch([{ kind: 'configs', type: 'del', key: cs[1].id }]);
+      assert.equal((await db.bestConfig(w.id, 'host'))?.id, cs[0].id);
+      const tie = config(w.id, 'host', 1.1, 'nvme');
+      await db.put('configs', tie);
+      assert.equal((await db.bestConfig(w.id, 'host'))?.id, [cs[0].id, tie.id].sort()[0]);
+      await db.batch([{ kind: 'configs', type: 'put', value: cs[1] }]);
 
-      const pinAll = { id: pinKey(w.id, 'host'), workloadId: w.id, space: 'host', deviceClass: '*', configId: cs[2].id, by: 'admin', at: 'now' };
-      const pinNvme = { ...pinAll, id: pinKey(w.id, 'host', 'nvme'), deviceClass: 'nvme', configId: cs[0].id };
+      const pinAll = { id: pinKey(w.id, 'host'), workloadId: w.id, space: 'host', deviceClass: '*', configId: at(cs, 2).id, by: 'admin', at: 'now' };
+      const pinNvme = { ...pinAll, id: pinKey(w.id, 'host', 'nvme'), deviceClass: 'nvme', configId: at(cs, 0).id };
       await db.batch([
         { kind: 'pins', type: 'put', value: pinAll },
         { kind: 'pins', type: 'put', value: pinNvme },
       ]);
-      assert.equal((await db.pinFor(w.id, 'host', 'nvme'))?.configId, cs[0].id);
-      assert.equal((await db.pinFor(w.id, 'host', 'hdd'))?.configId, cs[2].id);
-      assert.equal((await db.pinFor(w.id, 'host'))?.configId, cs[2].id);
+      assert.equal((await db.pinFor(w.id, 'host', 'nvme'))?.configId, at(cs, 0).id);
+      assert.equal((await db.pinFor(w.id, 'host', 'hdd'))?.configId, at(cs, 2).id);
+      assert.equal((await db.pinFor(w.id, 'host'))?.configId, at(cs, 2).id);
       assert.equal(await db.pinFor(w.id, 'ssd'), undefined);
 
       assert.deepEqual(
@@ -243,12 +258,12 @@ for (const eng of ENGINES) {
 
       const jobs = [job('k', 'done'), job('k', 'failed'), job('k', 'running'), job('j', 'queued')];
       for (const j of jobs) await db.put('jobs', j);
-      assert.equal((await db.latestJobWithKey('k', ['queued', 'running', 'done']))?.id, jobs[2].id);
-      assert.equal((await db.latestJobWithKey('k', ['done']))?.id, jobs[0].id);
+      assert.equal((await db.latestJobWithKey('k', ['queued', 'running', 'done']))?.id, at(jobs, 2).id);
+      assert.equal((await db.latestJobWithKey('k', ['done']))?.id, at(jobs, 0).id);
       assert.equal(await db.latestJobWithKey('k', ['cancelled']), undefined);
       assert.deepEqual(
         (await db.jobsWithStatus(['queued', 'running'])).map((j) => j.id),
-        [jobs[2].id, jobs[3].id],
+        [at(jobs, 2).id, at(jobs, 3).id],
       );
 
       const t = { id: newId(), name: 't', path: '/x/t.csv', bytes: 10, uploadedAt: 'now', by: 't' };

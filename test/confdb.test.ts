@@ -8,6 +8,7 @@ import { exportConfDB, importConfDB } from '../src/confdb/transfer.js';
 import { isSsdtuneError } from '../src/errors.js';
 import type { WorkloadRecord } from '../src/confdb/records.js';
 import { tempDir } from './helpers/tmp.js';
+import { at } from '../src/util/at.js';
 
 const tmp = () => tempDir('ssdtune-db-');
 
@@ -37,7 +38,7 @@ test('ConfDB: records survive close and reopen; list is in id (time) order with 
   const page = await db.list('workloads', { limit: 2 });
   assert.equal(page.length, 2);
   assert.deepEqual(
-    (await db.list('workloads', { after: page[1].id })).map((w) => w.name),
+    (await db.list('workloads', { after: at(page, 1).id })).map((w) => w.name),
     ['w3'],
   );
   await assert.rejects(db.require('workloads', 'nope'), (e) => isSsdtuneError(e, 'SSDTUNE_NOT_FOUND'));
@@ -63,6 +64,17 @@ test('ConfDB: a newer schema is refused, not silently read', async () => {
   await raw.put('schema', 99);
   await db.close();
   await assert.rejects(ConfDB.open(dir), (e) => isSsdtuneError(e, 'SSDTUNE_CONFDB_SCHEMA'));
+});
+
+test('ConfDB: a schema version ssdtune never writes (0, a string) is a coded corruption error, not a TypeError or a silent open', async () => {
+  for (const bad of [0, 'x', 1.5]) {
+    const dir = tmp();
+    const db = await ConfDB.open(dir);
+    const raw = (db as unknown as { meta: { put(k: string, v: unknown): Promise<void> } }).meta;
+    await raw.put('schema', bad);
+    await db.close();
+    await assert.rejects(ConfDB.open(dir), (e) => isSsdtuneError(e, 'SSDTUNE_CONFDB_CORRUPT') && e.message.includes('schema version'), String(bad));
+  }
 });
 
 test('ConfDB: export then import into a fresh store gives the same records; a bad file writes nothing', async () => {

@@ -9,9 +9,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { tempDir } from './helpers/tmp.js';
 import { describeWindow, type Descriptors } from '../src/features/descriptors.js';
 import { perIoFeatures, Windower, type RequestWindow, type WindowOptions } from '../src/features/perio.js';
 import { openTrace } from '../src/readers/registry.js';
@@ -99,7 +99,7 @@ test('native descriptors and per-I/O features equal numpy on real trace windows'
     ...(await windowsOf('traces/blkparse_hadoop_writeback_apress.txt', { size: 3000 }, [0, 3])),
     ...(await windowsOf('traces/mqsim_wsrch-small.trace', { size: 2000, splitByDevice: true }, [0, 5], (w) => w.index > 0)),
   ];
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssdtune-desc-'));
+  const dir = tempDir('ssdtune-desc-');
   let py: NumpySide[];
   try {
     const f = path.join(dir, 'windows.json');

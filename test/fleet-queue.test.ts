@@ -29,6 +29,7 @@ import { submitTune } from '../src/service/tune-jobs.js';
 import { startWorker, type RunningWorker } from '../src/service/worker.js';
 import { PostgresServer, postgresMissing, RedisServer, redisMissing } from './helpers/servers.js';
 import { tempDir } from './helpers/tmp.js';
+import { at } from '../src/util/at.js';
 
 const TRACE = path.resolve('traces/msr_hm_0_sample1000.csv');
 const CLI = path.resolve('dist/src/cli/main.js');
@@ -164,18 +165,18 @@ test('trace cache: fetched once by digest, kept within its byte budget, in-use c
     const f = path.join(dir, `t${i}`);
     writeFileSync(f, randomBytes(300_000));
     digests.push(await sha256File(f));
-    await db.putBlob(digests[i], f);
+    await db.putBlob(at(digests, i), f);
   }
   const cache = new TraceCache(db, tmp('cache'), 700_000);
-  await cache.with(digests[0], async (f) => assert.equal(statSync(f).size, 300_000));
-  await cache.with(digests[0], async () => {});
+  await cache.with(at(digests, 0), async (f) => assert.equal(statSync(f).size, 300_000));
+  await cache.with(at(digests, 0), async () => {});
   assert.equal(cache.fetches, 1);
-  await cache.with(digests[1], async () => {
+  await cache.with(at(digests, 1), async () => {
     // While t1 is read, fetching t2 must evict t0 (the oldest), not t1.
-    await cache.with(digests[2], async () => {});
+    await cache.with(at(digests, 2), async () => {});
     assert.ok((await cache.bytes()) <= 700_000);
   });
-  await cache.with(digests[1], async () => {});
+  await cache.with(at(digests, 1), async () => {});
   assert.equal(cache.fetches, 3, 't1 stayed cached');
   await assert.rejects(
     cache.with('f'.repeat(64), async () => {}),
@@ -298,7 +299,7 @@ describe('fleet faults', { skip: missing ?? false }, () => {
       const jobs = Array.from({ length: 16 }, (_, i) => spec({ channels: 4 + (i % 8), diesPerChip: i < 8 ? 4 : 8 }));
       const keys = jobs.map((j) => evaluationKey(j.spec, j.config as never));
       assert.equal(new Set(keys).size, jobs.length);
-      const all = Promise.all(jobs.map((j, i) => svc.evaluations!.evaluate({ key: keys[i], spec: j.spec, config: j.config as never, workload: 'msr' })));
+      const all = Promise.all(jobs.map((j, i) => svc.evaluations!.evaluate({ key: at(keys, i), spec: j.spec, config: j.config as never, workload: 'msr' })));
       const progress = async (n: number) => {
         for (let i = 0; i < 1200 && (await svc.db.count('results')) < n; i++) await sleep(50);
       };

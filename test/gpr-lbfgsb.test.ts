@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { minimizeBounded } from '../src/gpr/lbfgsb.js';
+import { bump } from '../src/util/at.js';
 
 /** n-dimensional Rosenbrock with gradient. */
 function rosen(x: Float64Array, g?: Float64Array): number {
@@ -11,8 +12,8 @@ function rosen(x: Float64Array, g?: Float64Array): number {
     const b = 1 - x[i]!;
     f += 100 * a * a + b * b;
     if (g) {
-      g[i] += -400 * x[i]! * a - 2 * b;
-      g[i + 1] += 200 * a;
+      bump(g, i, -400 * x[i]! * a - 2 * b);
+      bump(g, i + 1, 200 * a);
     }
   }
   return f;

@@ -6,6 +6,7 @@ import { native } from '../src/native.js';
 import { GaussianProcess, logNormalPrior } from '../src/gpr/gpr.js';
 import { Rng } from '../src/space/rng.js';
 import { isSsdtuneError } from '../src/errors.js';
+import { bump } from '../src/util/at.js';
 
 function points(rng: Rng, n: number, d: number, scale = 1): Float64Array {
   return Float64Array.from({ length: n * d }, () => rng.next() * scale);
@@ -45,9 +46,9 @@ test('every kernel gradient matches central finite differences in log space', ()
       const a = k.clone();
       const b = k.clone();
       const tp = Float64Array.from(theta);
-      tp[p] += h;
+      bump(tp, p, h);
       a.setTheta(tp, 0);
-      tp[p] -= 2 * h;
+      bump(tp, p, -(2 * h));
       b.setTheta(tp, 0);
       const fd = (contraction(a, X, n, d, W) - contraction(b, X, n, d, W)) / (2 * h);
       assert.ok(Math.abs(fd - g[p]!) <= 1e-6 * Math.max(1, Math.abs(fd)), `${k} param ${namesOf(k)[p]}: analytic ${g[p]} vs numeric ${fd}`);
@@ -123,9 +124,9 @@ test('log marginal likelihood gradient matches finite differences, with and with
     for (let p = 0; p < theta.length; p++) {
       const h = 1e-5;
       const a = Float64Array.from(theta);
-      a[p] += h;
+      bump(a, p, h);
       const b = Float64Array.from(theta);
-      b[p] -= h;
+      bump(b, p, -h);
       const fd = (gp.logMarginalLikelihood(a).lml - gp.logMarginalLikelihood(b).lml) / (2 * h);
       assert.ok(Math.abs(fd - grad[p]!) < 1e-4 * Math.max(1, Math.abs(fd)), `${mean} p${p}: ${grad[p]} vs ${fd}`);
     }

@@ -11,10 +11,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { tempDir } from './helpers/tmp.js';
 import { loadSettings } from '../src/config.js';
 import { ConfDB } from '../src/confdb/db.js';
 import { newId } from '../src/confdb/ids.js';
@@ -39,7 +40,7 @@ const CLI = path.join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 function tmp(name: string): string {
-  return mkdtempSync(path.join(os.tmpdir(), `ssdtune-${name}-`));
+  return tempDir(`ssdtune-${name}-`);
 }
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {

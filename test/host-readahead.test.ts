@@ -10,12 +10,12 @@
  * identical runs vary 2-5x under load. bench/host.bench.ts measures
  * throughput with alternated, longer runs.
  */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import os from 'node:os';
 import path from 'node:path';
+import { tempDir } from './helpers/tmp.js';
 import { PageTable, simulateReadahead, ReadaheadModelEvaluator } from '../src/evaluators/readahead/readahead-model.js';
 import { readaheadModelSpace } from '../src/host/host-space.js';
 import { chooseReadahead } from '../src/evaluators/readahead/readahead-search.js';
@@ -111,8 +111,7 @@ test('live evaluator refuses writes on a non-scratch device and maps LBAs into t
 });
 
 /** The way back of the test's own loop devices, in a file of a temporary data directory. */
-const stateDir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-state-'));
-after(() => rmSync(stateDir, { recursive: true, force: true }));
+const stateDir = tempDir('ssdtune-state-');
 const scratchStore = (): JsonFileStateStore => new JsonFileStateStore(stateDir);
 
 const skip = canUseLoopDevices() ?? (existsSync('/dev/shm') ? undefined : 'no /dev/shm');
@@ -137,7 +136,7 @@ test('live evaluator refuses a device with a filesystem signature unless forced'
 
 test('live evaluator never replays on a mounted device, even forced', { skip }, (t) => {
   const loop = createLoopDevice({ sizeBytes: 16 * MiB });
-  const mnt = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-mnt-'));
+  const mnt = tempDir('ssdtune-mnt-');
   let mounted = false;
   try {
     execFileSync('mkfs.ext4', ['-q', '-F', loop.path], { stdio: 'ignore' });
@@ -221,7 +220,7 @@ test('readahead model and live replay rank read_ahead_kb values the same way', {
       }
       for (const { ra, model: m, live: l } of rows) {
         report.push(
-          `${name} ra=${ra}: model ${(m.throughputBps / 1e6).toFixed(0)} MB/s ${m.extra!.deviceReads} reqs ${(m.extra!.deviceBytesRead / MiB).toFixed(1)} MiB | live best ${(l.extra!.throughputMaxBps! / 1e6).toFixed(0)} MB/s ${l.extra!.deviceReads} reqs ${(l.extra!.deviceBytesRead! / MiB).toFixed(1)} MiB`,
+          `${name} ra=${ra}: model ${(m.throughputBps / 1e6).toFixed(0)} MB/s ${m.extra!.deviceReads} reqs ${((m.extra!.deviceBytesRead ?? NaN) / MiB).toFixed(1)} MiB | live best ${(l.extra!.throughputMaxBps! / 1e6).toFixed(0)} MB/s ${l.extra!.deviceReads} reqs ${(l.extra!.deviceBytesRead! / MiB).toFixed(1)} MiB`,
         );
       }
       for (const r of rows) {

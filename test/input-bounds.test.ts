@@ -13,6 +13,7 @@ import { collect } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { PROJECT_ROOT } from '../src/native.js';
 import { tempDir } from './helpers/tmp.js';
+import { col } from '../src/util/at.js';
 
 const FIXTURES = path.join(PROJECT_ROOT, 'test', 'fixtures');
 /** 785 bytes of bzip2: 1 GiB of zeros (the issue's bomb). */
@@ -134,7 +135,7 @@ test('long lines: linear time on both text paths, plain and gzipped; beyond maxL
   for (const [format, head, tail] of [
     ['mqsim', '1 0 8 8 1\n2 0 16 8 1\n', '\n3 0 24 8 1\n'],
     ['tencent', '1538323200,100,8,1,1\n1538323201,108,8,1,1\n', '\n1538323202,116,8,1,1\n'],
-  ]) {
+  ] as const) {
     const plain = path.join(dir, `long-${format}`);
     writeFileSync(plain, Buffer.concat([Buffer.from(head), long, Buffer.from(tail)]));
     const gz = `${plain}.gz`;
@@ -170,7 +171,7 @@ test('FIFOs: read once with --format (no ESPIPE), refused for sniffing, and a FI
   for (const [cmd, format] of [
     [`cat '${src}' > '${fifo}'`, 'mqsim'],
     [`gzip -c '${src}' > '${fifo}'`, 'mqsim'],
-  ]) {
+  ] as const) {
     const writer = spawn('sh', ['-c', cmd]);
     const exited = new Promise((r) => writer.on('exit', r));
     const t = await collect(await openTrace(fifo, { format }));
@@ -216,7 +217,7 @@ test('corrupt and truncated compressed streams: coded errors naming the compress
   for (const [tool, args, ext] of COMPRESSORS) {
     const good = execFileSync(tool, args, { input: text, maxBuffer: 1 << 26 });
     const corrupt = Buffer.from(good);
-    for (let i = 0; i < 64; i++) corrupt[(good.length >> 1) + i] ^= 0x5a;
+    for (let i = good.length >> 1; i < (good.length >> 1) + 64; i++) corrupt[i] = col(corrupt, i) ^ 0x5a;
     const c = path.join(dir, `corrupt.${ext}`);
     writeFileSync(c, corrupt);
     // skipBad: the garbage a decoder may emit before its checksum fails is skipped, the decoder's error is not.

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { tempDir } from './helpers/tmp.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { calibrateThreshold, fitConfidence, sameWorkloadProbability } from '../src/ml/calibration.js';
 import { chunkRanges, embeddingSpread, identify, MemoryWorkloadStore, profileWorkload } from '../src/ml/identify.js';
@@ -20,10 +20,9 @@ import { loadStreams } from '../src/ml/data.js';
 import { profileSplit, queries, thin } from '../src/ml/split.js';
 import { DEFAULT_TRAIN, trainAndSave, type TrainConfig } from '../src/ml/train.js';
 
-const tmp = mkdtempSync(path.join(tmpdir(), 'ssdtune-sim-'));
+const tmp = tempDir('ssdtune-sim-');
 const tracesDir = path.join(tmp, 'traces');
 const outDir = path.join(tmp, 'model');
-test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function cfg(out: string): TrainConfig {
   return { ...DEFAULT_TRAIN, tracesDir, outDir: out, steps: 60 };
@@ -162,6 +161,28 @@ test('chunks, queries, profile split, majority vote', () => {
   assert.equal(majority([at('a', 0.1)], 0.5).answer, 'new');
   assert.equal(majority([at('a', 0.1), at('a', 0.9)], 0.5).answer, 'new');
   assert.equal(majority([at('a', 0.1), at('a', 0.1), at('b', 0.1), at('c', 0.1), at('x', 0.9)], 0.5).answer, 'new');
+});
+
+test('training data: a per-CPU blktrace set in a subdirectory is read as one trace; other subdirectories are listed as not read', async () => {
+  const dir = path.join(tmp, 'sets');
+  mkdirSync(path.join(dir, 'vm'), { recursive: true });
+  mkdirSync(path.join(dir, 'empty'), { recursive: true });
+  for (const f of ['sda.blktrace.0', 'sda.blktrace.1']) copyFileSync(path.resolve('traces/blktrace_centos7_vm_small', f), path.join(dir, 'vm', f));
+  copyFileSync(path.resolve('traces/msr_hm_0_sample1000.csv'), path.join(dir, 'msr_hm_0.csv'));
+  const r = await loadStreams(dir, 64);
+  assert.deepEqual(
+    r.files.map((f) => [f.file, f.format]),
+    [
+      ['msr_hm_0.csv', 'msr'],
+      [path.join('vm', 'sda.blktrace.0'), 'blktrace'],
+    ],
+  );
+  assert.deepEqual(
+    r.skipped.map((s) => s.file),
+    ['empty'],
+  );
+  // Both per-CPU files are read as one trace (the reader finds the set from its first file).
+  assert.equal(r.files.find((f) => f.format === 'blktrace')!.requests, 109);
 });
 
 test('train leave-one-source-out on real traces, save, load back identically, keep the hand-written card section, identify', async () => {

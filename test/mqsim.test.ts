@@ -8,9 +8,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { tempDir } from './helpers/tmp.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { collect, emptyMeta, Op, sourceFromBatches, TraceBuilder } from '../src/trace/model.js';
 import { simulate, type SimResults } from '../src/sim/ssdsim.js';
@@ -149,7 +149,7 @@ test('workload.xml gives every flow parameter, with ID lists matching the geomet
 });
 
 test('an exported trace reads back request for request; out-of-range LBAs are folded by default, rejected when asked', async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'ssdtune-mqsim-test-'));
+  const dir = tempDir('ssdtune-mqsim-test-');
   try {
     const original = await collect(await openTrace(WSRCH));
     const big: SsdConfig = { ...AUTOBLOX_BASELINE };
@@ -215,7 +215,7 @@ test('a folded trace gives the same addresses in ssdsim and in the trace MQSim r
     return sourceFromBatches(emptyMeta(i === 0 ? 'traced' : 'by-hand', 'test'), [b.take()]);
   };
   const beyond = rows.filter((r) => r[0] !== r[1]).length;
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'ssdtune-mqsim-fold-'));
+  const dir = tempDir('ssdtune-mqsim-fold-');
   try {
     // MQSim's side: the exported trace of the traced addresses is the exported trace of the folded ones, byte for byte.
     const a = await exportMqsimTrace(trace(0), c, path.join(dir, 'traced.trace'));
@@ -355,7 +355,7 @@ test('a stalled or unfinished MQSim run is a failed evaluation', () => {
 });
 
 test('the mqsim evaluator needs an executable MQSim binary', async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'ssdtune-mqsim-test-'));
+  const dir = tempDir('ssdtune-mqsim-test-');
   try {
     const notExec = path.join(dir, 'MQSim');
     await writeFile(notExec, 'not a program');

@@ -8,6 +8,7 @@ import { decodeRwbs } from '../src/readers/blkparse.js';
 import { collect, Op } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { tempDir } from './helpers/tmp.js';
+import { at, col } from '../src/util/at.js';
 
 const TRACE = path.resolve('traces/blkparse_hadoop_writeback_apress.txt');
 const DEV_8_16 = (8 << 20) | 16;
@@ -66,18 +67,18 @@ test('blkparse: the real Hadoop writeback trace pairs Q with D and C, merges inc
     .map((f) => ({ s: Number(f[7]), e: Number(f[7]) + Number(f[9]), t: Math.round(Number(f[3]) * 1e9) }));
   let completed = 0;
   for (let k = 0; k < t.length; k++) {
-    const c = cs.find((x) => x.s <= t.sector[k] && t.sector[k] + t.bytes[k] / 512 <= x.e && x.t > t.timeNs[k]);
+    const c = cs.find((x) => x.s <= col(t.sector, k) && col(t.sector, k) + col(t.bytes, k) / 512 <= x.e && x.t > col(t.timeNs, k));
     if (Number.isNaN(t.completeNs![k])) {
       assert.equal(c, undefined, `request ${k} at sector ${t.sector[k]} has a covering completion`);
     } else {
       completed++;
       assert.ok(c, `request ${k} completed without a covering C`);
-      assert.ok(Math.abs(c.t - t.completeNs![k]) < 2, `request ${k}: completion ${t.completeNs![k]} vs ${c.t}`);
-      assert.ok(t.issueNs![k] >= t.timeNs[k] && t.completeNs![k] >= t.issueNs![k]);
+      assert.ok(Math.abs(c.t - col(t.completeNs!, k)) < 2, `request ${k}: completion ${t.completeNs![k]} vs ${c.t}`);
+      assert.ok(col(t.issueNs!, k) >= col(t.timeNs, k) && col(t.completeNs!, k) >= col(t.issueNs!, k));
     }
   }
   assert.equal(completed, 7710);
-  for (let k = 1; k < t.length; k++) assert.ok(t.timeNs[k] >= t.timeNs[k - 1]);
+  for (let k = 1; k < t.length; k++) assert.ok(col(t.timeNs, k) >= col(t.timeNs, k - 1));
   assert.match(src.meta.warnings.join('\n'), /7814 queued requests have no completion/);
 });
 
@@ -169,18 +170,18 @@ test('blkparse: output of the installed blkparse on the real CentOS capture (dm 
   // an unmerged one takes its D and C from the lines with its own sector.
   let own = 0;
   for (let i = 0; i < tr.length; i++) {
-    const q = qs[i];
-    assert.equal(tr.timeNs[i], ns(q[3]));
+    const q = at(qs, i);
+    assert.equal(tr.timeNs[i], ns(at(q, 3)));
     assert.equal(tr.sector[i], Number(q[7]));
     assert.equal(tr.bytes[i], Number(q[9]) * 512);
     assert.equal(tr.device[i], 8 << 20);
     assert.ok(!Number.isNaN(tr.completeNs![i]), `request ${i} not completed`);
-    const d = ev.find((f) => f[5] === 'D' && f[7] === q[7] && ns(f[3]) >= ns(q[3]));
-    const c = ev.find((f) => f[5] === 'C' && f[7] === q[7] && ns(f[3]) >= ns(q[3]));
+    const d = ev.find((f) => f[5] === 'D' && f[7] === q[7] && ns(at(f, 3)) >= ns(at(q, 3)));
+    const c = ev.find((f) => f[5] === 'C' && f[7] === q[7] && ns(at(f, 3)) >= ns(at(q, 3)));
     if (d && c && d[9] === q[9]) {
       own++;
-      assert.equal(tr.issueNs![i], ns(d[3]));
-      assert.equal(tr.completeNs![i], ns(c[3]));
+      assert.equal(tr.issueNs![i], ns(at(d, 3)));
+      assert.equal(tr.completeNs![i], ns(at(c, 3)));
     }
   }
   assert.ok(own >= 100, `only ${own} requests matched their own D/C lines`);

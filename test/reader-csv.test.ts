@@ -9,6 +9,7 @@ import { splitByDevice, filterDevice } from '../src/readers/split.js';
 import { collect, Op, sourceFromBatches, type TraceBatch } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { tempDir } from './helpers/tmp.js';
+import { at, col } from '../src/util/at.js';
 
 function tmp(name: string, text: string): string {
   const f = path.join(tempDir('ssdtune-csv-'), name);
@@ -18,12 +19,12 @@ function tmp(name: string, text: string): string {
 
 function count(t: TraceBatch, flag: number): number {
   let n = 0;
-  for (let i = 0; i < t.length; i++) if (t.op[i] & flag) n++;
+  for (let i = 0; i < t.length; i++) if (col(t.op, i) & flag) n++;
   return n;
 }
 
 function assertNonDecreasing(t: TraceBatch): void {
-  for (let i = 1; i < t.length; i++) assert.ok(t.timeNs[i] >= t.timeNs[i - 1], `time goes back at ${i}`);
+  for (let i = 1; i < t.length; i++) assert.ok(col(t.timeNs, i) >= col(t.timeNs, i - 1), `time goes back at ${i}`);
 }
 
 test('MSR: the hm_0 sample, FILETIME to epoch, bytes to sectors, response time', async () => {
@@ -41,7 +42,7 @@ test('MSR: the hm_0 sample, FILETIME to epoch, bytes to sectors, response time',
   // 2007-02-22 (the MSR Cambridge capture week)
   assert.equal(new Date(src.meta.baseTimeNs / 1e6).toISOString().slice(0, 10), '2007-02-22');
   const last = readFileSync('traces/msr_hm_0_sample1000.csv', 'latin1').trim().split('\n').pop()!.split(',');
-  assert.equal(t.timeNs[999], Number(BigInt(last[0]) - 128166385295514663n) * 100);
+  assert.equal(t.timeNs[999], Number(BigInt(at(last, 0)) - 128166385295514663n) * 100);
   assert.equal(t.sector[999], Number(last[4]) / 512);
   assertNonDecreasing(t);
 });
@@ -152,7 +153,7 @@ test('compressed input: gz, xz and zst copies read identically; truncated and co
   ];
   for (const [ext, cmd] of tools) {
     try {
-      execFileSync(cmd[0], cmd.slice(1));
+      execFileSync(at(cmd, 0), cmd.slice(1));
     } catch {
       t.diagnostic(`${cmd[0]} not installed: ${ext} not checked`);
       continue;

@@ -56,8 +56,7 @@ test('fio iolog v3 written by fio: every I/O line read back exactly', async (t) 
   const tr = await collect(src);
   assert.equal(tr.length, io.length);
   const want = { read: Op.READ, write: Op.WRITE, sync: Op.FLUSH | Op.SYNC } as Record<string, number>;
-  for (let i = 0; i < io.length; i++) {
-    const [us, name, act, off, len] = io[i];
+  for (const [i, [us, name, act = '', off, len]] of io.entries()) {
     assert.equal(name, file);
     assert.equal(tr.timeNs[i], Number(us) * 1000, `line ${i}`);
     assert.equal(tr.op[i], want[act], `line ${i} ${act}`);

@@ -7,6 +7,7 @@ import { FORMATS, openTrace } from '../src/readers/registry.js';
 import { collect } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { tempDir } from './helpers/tmp.js';
+import { col } from '../src/util/at.js';
 
 /** Deterministic pseudo-random numbers (xorshift), so a failure reproduces. */
 function rng(seed: number): () => number {
@@ -88,10 +89,10 @@ test('readers: hostile input gives coded errors, and skipBad reads what it can',
           const src = await openTrace(file, { format, skipBad });
           const t = await collect(src);
           for (let i = 0; i < t.length; i++) {
-            assert.ok(Number.isFinite(t.timeNs[i]) && t.timeNs[i] >= 0, `${what}: time ${t.timeNs[i]}`);
-            assert.ok(Number.isFinite(t.sector[i]) && t.sector[i] >= 0, `${what}: sector ${t.sector[i]}`);
-            assert.ok(t.bytes[i] < 0xffffffff, `${what}: bytes ${t.bytes[i]}`);
-            if (i > 0) assert.ok(t.timeNs[i] >= t.timeNs[i - 1], `${what}: time goes back`);
+            assert.ok(Number.isFinite(t.timeNs[i]) && col(t.timeNs, i) >= 0, `${what}: time ${t.timeNs[i]}`);
+            assert.ok(Number.isFinite(t.sector[i]) && col(t.sector, i) >= 0, `${what}: sector ${t.sector[i]}`);
+            assert.ok(col(t.bytes, i) < 0xffffffff, `${what}: bytes ${t.bytes[i]}`);
+            if (i > 0) assert.ok(col(t.timeNs, i) >= col(t.timeNs, i - 1), `${what}: time goes back`);
           }
         } catch (e) {
           assert.ok(isSsdtuneError(e), `${what}: uncoded ${(e as Error).stack}`);

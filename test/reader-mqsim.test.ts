@@ -6,6 +6,7 @@ import { openTrace } from '../src/readers/registry.js';
 import { collect, Op } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { tempDir } from './helpers/tmp.js';
+import { col } from '../src/util/at.js';
 
 const TRACE = path.resolve('traces/mqsim_wsrch-small.trace');
 
@@ -20,7 +21,7 @@ test('MQSim reader: the real wsrch-small trace is sniffed and read exactly', asy
   assert.equal(t.bytes[0], 16 * 512);
   assert.equal(t.op[0], Op.READ);
   let reads = 0;
-  for (let i = 0; i < t.length; i++) if (t.op[i] & Op.READ) reads++;
+  for (let i = 0; i < t.length; i++) if (col(t.op, i) & Op.READ) reads++;
   assert.ok(reads / t.length > 0.99);
 });
 

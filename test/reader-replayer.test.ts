@@ -11,6 +11,8 @@ import { collect, Op, type TraceBatch } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { PROJECT_ROOT } from '../src/native.js';
 import { tempDir } from './helpers/tmp.js';
+import { col } from '../src/util/at.js';
+import type { Tuple } from '../src/readers/text.js';
 
 /** Real traces recorded by others, beside the checkout (as CI lays it out). */
 const SHARED = path.resolve(PROJECT_ROOT, '..', 'shared', 'traces');
@@ -34,13 +36,20 @@ interface Summary {
   lastNs: number;
 }
 
+/** The `n` numbers a reference command printed on one line, their count checked. */
+function numbers<N extends number>(out: string, n: N): Tuple<N, number> {
+  const v = out.trim().split(' ').map(Number);
+  assert.equal(v.length, n, `expected ${n} numbers, got: ${out}`);
+  return v as Tuple<N, number>;
+}
+
 function summarise(t: TraceBatch): Summary {
-  const s: Summary = { n: t.length, reads: 0, writes: 0, bytes: 0, sectorSum: 0, firstNs: t.timeNs[0], lastNs: t.timeNs[t.length - 1] };
+  const s: Summary = { n: t.length, reads: 0, writes: 0, bytes: 0, sectorSum: 0, firstNs: t.timeNs[0] ?? NaN, lastNs: t.timeNs[t.length - 1] ?? NaN }; // NaN for an empty trace
   for (let i = 0; i < t.length; i++) {
-    if (t.op[i] & Op.READ) s.reads++;
-    if (t.op[i] & Op.WRITE) s.writes++;
-    s.bytes += t.bytes[i];
-    s.sectorSum += t.sector[i];
+    if (col(t.op, i) & Op.READ) s.reads++;
+    if (col(t.op, i) & Op.WRITE) s.writes++;
+    s.bytes += col(t.bytes, i);
+    s.sectorSum += col(t.sector, i);
   }
   return s;
 }
@@ -72,7 +81,7 @@ test('blkreplay reader: the real production loads read as an independent awk rea
     assert.equal((await sniffFormat(file)).name, 'blkreplay', f);
     const src = await openTrace(file);
     const got = summarise(await collect(src));
-    const [n, r, w, bytes, ss, first, last, paired, raw, rawR, rawW] = sh(`gzip -dc '${file}' | awk '${AWK_BLKREPLAY}'`).trim().split(' ').map(Number);
+    const [n, r, w, bytes, ss, first, last, paired, raw, rawR, rawW] = numbers(sh(`gzip -dc '${file}' | awk '${AWK_BLKREPLAY}'`), 11);
     assert.deepEqual(got, { n, reads: r, writes: w, bytes, sectorSum: ss, firstNs: first, lastNs: last }, f);
     // blkreplay's own count: every scanned line is R or W (RA reads by its first letter).
     assert.equal(rawR + rawW, raw, f);
@@ -128,7 +137,7 @@ test('heimdall reader: the real MSR cuts read as awk reads them, in bytes', { sk
   for (const f of HEIMDALL) {
     const file = shared(f);
     const t = await collect(await openTrace(file, { format: 'heimdall' }));
-    const [n, r, w, bytes, ss, first, last] = sh(`xz -dc '${file}' | awk '${AWK_HEIMDALL}'`).trim().split(' ').map(Number);
+    const [n, r, w, bytes, ss, first, last] = numbers(sh(`xz -dc '${file}' | awk '${AWK_HEIMDALL}'`), 7);
     const got = summarise(t);
     assert.deepEqual(
       { n: got.n, reads: got.reads, writes: got.writes, bytes: got.bytes, sectorSum: got.sectorSum },
@@ -140,7 +149,7 @@ test('heimdall reader: the real MSR cuts read as awk reads them, in bytes', { sk
     assert.equal(got.lastNs, Math.round(last * 1e6), f);
     // The issue's figures: 4 KiB requests over ~14 GiB, not 2 MiB over 7 TiB.
     let max = 0;
-    for (let i = 0; i < t.length; i++) max = Math.max(max, (t.sector[i] * 512 + t.bytes[i]) / 2 ** 30);
+    for (let i = 0; i < t.length; i++) max = Math.max(max, (col(t.sector, i) * 512 + col(t.bytes, i)) / 2 ** 30);
     assert.ok(max < 16, `${f}: span ${max} GiB`);
   }
 });

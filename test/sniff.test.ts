@@ -86,7 +86,7 @@ test('sniffer: gzip, xz and zstd copies sniff like the originals', async (t) => 
       ['gzip', 'gz'],
       ['xz', 'xz'],
       ['zstd', 'zst'],
-    ]) {
+    ] as const) {
       try {
         execFileSync(tool, ['-k', '-q', '-1', plain]);
       } catch {
@@ -109,6 +109,8 @@ test('sniffer: near misses go to the right format or to none', async () => {
     ['msr-hdr.csv', 'Timestamp,Hostname,DiskNumber,Type,Offset,Size,ResponseTime\n128166385295514663,hm,0,Write,9056014336,2048,2833\n', 'msr'],
     ['fio2.log', 'fio version 2 iolog\n/dev/sdb add\n', 'fio-iolog'],
     ['five-ints.csv', '1,2,3,4,5\n6,7,8,9,10\n', null],
+    // a short line once read as the vSCSI hex opcode "undefined" (it has the letters d, e, f)
+    ['five-ints-short-line.csv', '1,2,3,4,5\n6,7,8,9,10\n11,12,13,14,15\nend\n', null],
     ['words.txt', 'hello world\nthis is text\n', null],
     ['binary.bin', '\u0007\u0000\u0001abc', null],
   ];

@@ -7,6 +7,7 @@ import { FIELD_KIND, ScanStop, textScan } from '../src/readers/text.js';
 import { openTrace } from '../src/readers/registry.js';
 import { collect, Op } from '../src/trace/model.js';
 import { tempDir } from './helpers/tmp.js';
+import { at, col } from '../src/util/at.js';
 
 const { int, dec, bit } = FIELD_KIND;
 
@@ -22,13 +23,14 @@ function scanAll(text: string, kinds: number[], rowsPerCall = 64): { rows: numbe
   let lines = 0;
   for (;;) {
     const n = textScan()(buf, pos, k, out, state);
-    for (let r = 0; r < n; r++) rows.push([...out.subarray(r * w, r * w + kinds.length), lines + out[r * w + kinds.length], out[r * w + kinds.length + 1]]);
-    lines += state[1];
-    pos = state[0];
+    for (let r = 0; r < n; r++)
+      rows.push([...out.subarray(r * w, r * w + kinds.length), lines + col(out, r * w + kinds.length), col(out, r * w + kinds.length + 1)]);
+    lines += col(state, 1);
+    pos = col(state, 0);
     if (state[3] === ScanStop.NEED_MORE) break;
     if (state[3] === ScanStop.SLOW) {
-      stops.push([pos, state[2]]);
-      pos = state[2] + 1;
+      stops.push([pos, col(state, 2)]);
+      pos = col(state, 2) + 1;
       lines++;
     }
   }
@@ -67,7 +69,7 @@ test('textScan: anything outside the narrow grammar is handed back as a SLOW lin
   const text = odd.map((l) => `${l}\n1 0 1 8 1\n`).join('');
   const r = scanAll(text, [dec, int, int, int, bit]);
   assert.equal(r.stops.length, odd.length);
-  for (let i = 0; i < odd.length; i++) assert.equal(Buffer.from(text, 'latin1').toString('latin1', r.stops[i][0], r.stops[i][1]), odd[i]);
+  for (let i = 0; i < odd.length; i++) assert.equal(Buffer.from(text, 'latin1').toString('latin1', at(r.stops, i)[0], at(r.stops, i)[1]), odd[i]);
   assert.equal(r.rows.length, odd.length);
   assert.equal(r.lines, 2 * odd.length);
 });
@@ -84,10 +86,10 @@ test('textScan: values are exactly Number(field), and FULL stops resume where th
   const r = scanAll(lines.join('\n') + '\n', [dec, int], 7);
   assert.equal(r.rows.length, lines.length);
   for (let i = 0; i < lines.length; i++) {
-    const [a, b] = lines[i].split(' ');
-    assert.equal(r.rows[i][0], Number(a), lines[i]);
-    assert.equal(r.rows[i][1], Number(b));
-    assert.equal(r.rows[i][2], i);
+    const [a, b] = at(lines, i).split(' ');
+    assert.equal(at(r.rows, i)[0], Number(a), lines[i]);
+    assert.equal(at(r.rows, i)[1], Number(b));
+    assert.equal(at(r.rows, i)[2], i);
   }
 });
 
@@ -108,7 +110,7 @@ test('fast path: lines spanning 1 MiB chunks, odd lines, errors and skipBad beha
   let t = 1000;
   // ~2.5 MB so lines straddle the reader's 1 MiB chunks
   for (let i = 0; i < 100_000; i++) lines.push(`${(t += 7)} ${i % 4} ${i * 8} ${8 << (i % 3)} ${i % 2}`);
-  lines[5] = `${Number(lines[5].split(' ')[0])}.0 1 40 8 1`; // decimal: the string parser's Number() takes it
+  lines[5] = `${Number(at(lines, 5).split(' ')[0])}.0 1 40 8 1`; // decimal: the string parser's Number() takes it
   lines[6] = '';
   lines[7] = lines[7] + '\r';
   lines[70_000] = '1e3 0 1 8 1'; // goes back in time: an error on line 70001

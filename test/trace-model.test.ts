@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TraceBuilder, concatBatches, collect, sourceFromBatches, emptyMeta, Op, opString } from '../src/trace/model.js';
 import { native } from '../src/native.js';
+import { col } from '../src/util/at.js';
 
 test('TraceBuilder grows past its initial capacity and keeps every column', () => {
   const b = new TraceBuilder({ initialCapacity: 16, timing: true });
@@ -25,7 +26,7 @@ test('concatBatches and collect join batches in order', async () => {
   const all = await collect(sourceFromBatches(emptyMeta('mem', 'test'), [x, y]));
   assert.deepEqual([...all.timeNs], [1, 3]);
   assert.equal(all.issueNs, undefined);
-  assert.equal(opString(all.op[1]), 'WS');
+  assert.equal(opString(col(all.op, 1)), 'WS');
 });
 
 test('the native addon loads', () => {

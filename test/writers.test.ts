@@ -10,6 +10,7 @@ import { writeFioIolog } from '../src/writers/fio-iolog.js';
 import { collect, emptyMeta, Op, sourceFromBatches, TraceBuilder, type TraceBatch } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { tempDir } from './helpers/tmp.js';
+import { col } from '../src/util/at.js';
 
 const tmpDir = (): string => tempDir('ssdtune-writers-');
 
@@ -102,10 +103,10 @@ test('fio iolog writer: fio replays the written log against a scratch file', asy
   const b = new TraceBuilder();
   let end = 0;
   for (let i = 0; i < 200; i++) {
-    b.push(ref.timeNs[i], ref.sector[i], ref.bytes[i], ref.op[i], 0);
-    end = Math.max(end, ref.sector[i] * 512 + ref.bytes[i]);
+    b.push(col(ref.timeNs, i), col(ref.sector, i), col(ref.bytes, i), col(ref.op, i), 0);
+    end = Math.max(end, col(ref.sector, i) * 512 + col(ref.bytes, i));
   }
-  const last = ref.timeNs[199];
+  const last = col(ref.timeNs, 199);
   b.push(last + 1000, 0, 0, Op.FLUSH, 0);
   execFileSync('truncate', ['-s', String(end), data]);
   const log = path.join(dir, 'replay.iolog');

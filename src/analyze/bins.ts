@@ -4,12 +4,13 @@
  * pairs) whenever a value falls past its last bin, so memory stays fixed and
  * the final resolution is between n/2 and n bins over the range seen.
  */
+import { bump, col } from '../util/at.js';
 
 /** Merge adjacent bin pairs of a `bins`-long axis in place (stride = distance between bins). */
 function halveAxis(a: Float64Array, bins: number, stride: number, count: number, off: number): void {
   for (let j = 0; j < bins / 2; j++) {
     for (let k = 0; k < count; k++) {
-      a[off + j * stride + k] = a[off + 2 * j * stride + k] + a[off + (2 * j + 1) * stride + k];
+      a[off + j * stride + k] = col(a, off + 2 * j * stride + k, 'bins') + col(a, off + (2 * j + 1) * stride + k, 'bins');
     }
   }
   for (let j = bins / 2; j < bins; j++) for (let k = 0; k < count; k++) a[off + j * stride + k] = 0;
@@ -48,11 +49,11 @@ export class TimeSeriesBins {
   }
 
   add(bin: number, series: number, v: number): void {
-    this.data[bin * this.nSeries + series] += v;
+    bump(this.data, bin * this.nSeries + series, v, 'bins');
   }
 
   get(bin: number, series: number): number {
-    return this.data[bin * this.nSeries + series];
+    return col(this.data, bin * this.nSeries + series, 'bins');
   }
 }
 

@@ -8,6 +8,7 @@
  * with 2^14 registers has a standard error of 1.04/sqrt(2^14) = 0.81% and a
  * fixed 16 KiB footprint whatever the trace length.
  */
+import { col } from '../util/at.js';
 
 const HLL_P = 14;
 const HLL_M = 1 << HLL_P;
@@ -54,16 +55,16 @@ export class HyperLogLog {
       // rank from a second finaliser: 14 index + 32 rank bits, so no
       // large-range correction is needed for any realistic cardinality.
       const rank = Math.clz32(fmix32(base ^ 0x5bd1e995)) + 1;
-      if (rank > reg[idx]) reg[idx] = rank;
+      if (rank > col(reg, idx, 'HLL register')) reg[idx] = rank;
     }
   }
 
   estimate(): number {
     let sum = 0;
     let zeros = 0;
-    for (let i = 0; i < HLL_M; i++) {
-      sum += 2 ** -this.reg[i];
-      if (this.reg[i] === 0) zeros++;
+    for (const r of this.reg) {
+      sum += 2 ** -r;
+      if (r === 0) zeros++;
     }
     const alpha = 0.7213 / (1 + 1.079 / HLL_M);
     const raw = (alpha * HLL_M * HLL_M) / sum;
@@ -140,9 +141,9 @@ export class BlockSet {
     const kd = new Uint32Array(od.length * 2);
     const mask = kb.length - 1;
     for (let j = 0; j < ob.length; j++) {
-      const tag = od[j];
+      const tag = col(od, j, 'block set');
       if (tag === 0) continue;
-      const block = ob[j];
+      const block = col(ob, j, 'block set');
       let i = slot(tag - 1, block) & mask;
       while (kd[i] !== 0) i = (i + 1) & mask;
       kb[i] = block;
@@ -156,7 +157,9 @@ export class BlockSet {
     const h = new HyperLogLog();
     const kb = this.keysBlock!;
     const kd = this.keysDev!;
-    for (let i = 0; i < kb.length; i++) if (kd[i]) h.addRange(kd[i] - 1, kb[i], 1);
+    kd.forEach((tag, i) => {
+      if (tag) h.addRange(tag - 1, col(kb, i, 'block set'), 1);
+    });
     this.hll = h;
     this.keysBlock = null;
     this.keysDev = null;

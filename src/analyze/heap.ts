@@ -1,10 +1,12 @@
 /** A binary min-heap of numbers in a growable Float64Array (no per-item allocation). */
+import { ERR_INTERNAL_INDEX } from '../errors.js';
+import { col } from '../util/at.js';
 export class MinHeap {
   private a = new Float64Array(64);
   size = 0;
 
   peek(): number {
-    return this.size ? this.a[0] : Infinity;
+    return this.size ? col(this.a, 0, 'heap') : Infinity;
   }
 
   push(v: number): void {
@@ -17,24 +19,34 @@ export class MinHeap {
     let i = this.size++;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (a[p] <= v) break;
-      a[i] = a[p];
+      const parent = col(a, p, 'heap');
+      if (parent <= v) break;
+      a[i] = parent;
       i = p;
     }
     a[i] = v;
   }
 
+  /** The smallest value, removed; callers check `size` first (popping an empty heap is a bug). */
   pop(): number {
+    if (this.size === 0) throw ERR_INTERNAL_INDEX('heap', 0, 0);
     const a = this.a;
-    const top = a[0];
-    const last = a[--this.size];
+    const top = col(a, 0, 'heap');
+    const last = col(a, --this.size, 'heap');
     let i = 0;
     for (;;) {
       let c = 2 * i + 1;
       if (c >= this.size) break;
-      if (c + 1 < this.size && a[c + 1] < a[c]) c++;
-      if (a[c] >= last) break;
-      a[i] = a[c];
+      let child = col(a, c, 'heap');
+      if (c + 1 < this.size) {
+        const right = col(a, c + 1, 'heap');
+        if (right < child) {
+          c++;
+          child = right;
+        }
+      }
+      if (child >= last) break;
+      a[i] = child;
       i = c;
     }
     a[i] = last;

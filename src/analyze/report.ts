@@ -47,8 +47,9 @@ function byteUnit(bytes: number): { div: number; name: string } {
 
 function heatmapSpec(s: TraceStats): TopLevelSpec | null {
   const h = s.heatmap;
-  if (h.counts.length === 0) return null;
-  const cols = h.counts[0].length;
+  const [first] = h.counts;
+  if (!first) return null;
+  const cols = first.length;
   const tu = timeUnit(cols * h.timeBinNs);
   const bu = byteUnit((h.lbaFirstSector + h.counts.length * h.lbaBinSectors) * 512);
   const values: Array<{ t0: number; t1: number; l0: number; l1: number; n: number }> = [];

@@ -14,6 +14,7 @@
  * Quantile definition (nearest rank): q-quantile = the smallest value v such
  * that at least ceil(q * n) of the n values are <= v.
  */
+import { bump } from '../util/at.js';
 
 export const DEFAULT_RELATIVE_ERROR = 0.01;
 
@@ -40,7 +41,7 @@ export class LogSketch {
       return;
     }
     const i = Math.min(this.counts.length - 1, Math.ceil(Math.log(v) / this.lnGamma));
-    this.counts[i] += n;
+    bump(this.counts, i, n, 'sketch');
   }
 
   /** The representative of bucket i: within relativeError of every value in it. */
@@ -53,8 +54,8 @@ export class LogSketch {
     const rank = Math.max(1, Math.ceil(q * this.count));
     let cum = this.zero;
     if (cum >= rank) return 0;
-    for (let i = 0; i < this.counts.length; i++) {
-      cum += this.counts[i];
+    for (const [i, c] of this.counts.entries()) {
+      cum += c;
       if (cum >= rank) return this.value(i);
     }
     return this.value(this.counts.length - 1);
@@ -64,7 +65,7 @@ export class LogSketch {
   entries(): Array<[number, number]> {
     const out: Array<[number, number]> = [];
     if (this.zero) out.push([0, this.zero]);
-    for (let i = 0; i < this.counts.length; i++) if (this.counts[i]) out.push([this.value(i), this.counts[i]]);
+    for (const [i, c] of this.counts.entries()) if (c) out.push([this.value(i), c]);
     return out;
   }
 }
@@ -167,10 +168,10 @@ export class Quantiles {
     let cum = 0;
     const step = this.count / maxPoints;
     let next = 0;
-    for (let i = 0; i < e.length; i++) {
-      cum += e[i][1];
+    for (const [i, [value, n]] of e.entries()) {
+      cum += n;
       if (cum >= next || i === e.length - 1) {
-        out.push([clamp(e[i][0], this.min, this.max), cum / this.count]);
+        out.push([clamp(value, this.min, this.max), cum / this.count]);
         next = cum + step;
       }
     }

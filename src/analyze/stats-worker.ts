@@ -5,6 +5,7 @@
 import { parentPort } from 'node:worker_threads';
 import { StatsAccumulator, type TraceStats } from './stats.js';
 import type { PipelineReply, PipelineRequest } from './pipeline.js';
+import { at } from '../util/at.js';
 
 const port = parentPort!;
 let perTrace: StatsAccumulator[] = [];
@@ -15,20 +16,22 @@ port.on('message', (m: PipelineRequest) => {
   try {
     if (m.kind === 'start') {
       perTrace = [];
+      names.length = 0;
       combined = m.traces > 1 ? new StatsAccumulator({ originNs: 0 }) : null;
       for (let i = 0; i < m.traces; i++) {
-        names.push(new Map());
         const acc = new StatsAccumulator();
-        acc.addStream(names[i]);
+        const processes = new Map<number, string>();
+        names.push(processes);
+        acc.addStream(processes);
         perTrace.push(acc);
-        combined?.addStream(names[i]);
+        combined?.addStream(processes);
       }
     } else if (m.kind === 'batch') {
-      perTrace[m.trace].add(m.batch, 0);
+      at(perTrace, m.trace, 'trace').add(m.batch, 0);
       combined?.add(m.batch, m.trace, m.offsetNs);
       port.postMessage({ kind: 'ack' } satisfies PipelineReply);
     } else {
-      m.processes.forEach((entries, i) => entries.forEach(([pid, name]) => names[i].set(pid, name)));
+      m.processes.forEach((entries, i) => entries.forEach(([pid, name]) => at(names, i, 'trace').set(pid, name)));
       const stats: TraceStats[] = perTrace.map((a) => a.finish());
       port.postMessage({ kind: 'done', stats, combined: combined?.finish() ?? null } satisfies PipelineReply);
     }

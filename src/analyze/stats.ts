@@ -18,6 +18,7 @@ import { Heatmap, TimeSeriesBins } from './bins.js';
 import { BlockSet, HLL_STANDARD_ERROR } from './cardinality.js';
 import { MinHeap } from './heap.js';
 import { Quantiles, type QuantileSummary } from './sketch.js';
+import { at, bump, col } from '../util/at.js';
 
 export const BLOCK_BYTES = 4096;
 const SECTORS_PER_BLOCK = BLOCK_BYTES / SECTOR_BYTES;
@@ -316,11 +317,11 @@ export class StatsAccumulator {
     if (stream >= this.streams.length) throw new Error(`stream ${stream} not registered (addStream first)`);
     const n = b.length;
     if (n === 0) return;
-    const st = this.streams[stream];
+    const st = at(this.streams, stream, 'stream');
     const { timeNs, sector, bytes, op, device, pid } = b;
     const complete = b.completeNs;
     const issue = b.issueNs;
-    if (Number.isNaN(this.origin)) this.origin = timeNs[0] + offsetNs;
+    if (Number.isNaN(this.origin)) this.origin = col(timeNs, 0) + offsetNs;
     const origin = this.origin;
     const streamKey = stream * STREAM_SHIFT;
     let lastDevKey = -1;
@@ -331,23 +332,25 @@ export class StatsAccumulator {
     const mixBytes = this.mixBytes;
     const tl = this.timeline;
     for (let i = 0; i < n; i++) {
-      const t = timeNs[i] + offsetNs;
+      // every column has the batch's length (TraceBatch)
+      const t = col(timeNs, i) + offsetNs;
       if (t < this.firstNs) this.firstNs = t;
       if (t > this.lastNs) this.lastNs = t;
-      const cls = opClass(op[i]);
-      const sz = bytes[i];
-      const sec = sector[i];
-      mixCount[cls]++;
-      mixBytes[cls] += sz;
+      const cls = opClass(col(op, i));
+      const sz = col(bytes, i);
+      const sec = col(sector, i);
+      bump(mixCount, cls);
+      bump(mixBytes, cls, sz);
 
-      const devKey = streamKey + device[i];
-      if (devKey !== lastDevKey) {
+      const devNum = col(device, i);
+      const devKey = streamKey + devNum;
+      if (devKey !== lastDevKey || !dev) {
         dev = this.devices.get(devKey);
         if (!dev) {
           dev = {
             id: this.devices.size,
             stream,
-            device: device[i],
+            device: devNum,
             requests: 0,
             readBytes: 0,
             writeBytes: 0,
@@ -361,19 +364,20 @@ export class StatsAccumulator {
         }
         lastDevKey = devKey;
       }
-      const d = dev!;
+      const d = dev;
       d.requests++;
 
-      const pidKey = streamKey + pid[i];
-      if (pidKey !== lastPidKey) {
+      const pidNum = col(pid, i);
+      const pidKey = streamKey + pidNum;
+      if (pidKey !== lastPidKey || !proc) {
         proc = this.procs.get(pidKey);
         if (!proc) {
-          proc = { stream, pid: pid[i], requests: 0, reads: 0, writes: 0, readBytes: 0, writeBytes: 0 };
+          proc = { stream, pid: pidNum, requests: 0, reads: 0, writes: 0, readBytes: 0, writeBytes: 0 };
           this.procs.set(pidKey, proc);
         }
         lastPidKey = pidKey;
       }
-      const p = proc!;
+      const p = proc;
       p.requests++;
 
       const bin = tl.bin(t - origin);
@@ -399,18 +403,18 @@ export class StatsAccumulator {
         const k = 31 - Math.clz32(sz);
         if (cls === READ) {
           this.sizeRead.add(sz);
-          this.sizeHist[k * 3]++;
+          bump(this.sizeHist, k * 3);
         } else if (cls === WRITE) {
           this.sizeWrite.add(sz);
-          this.sizeHist[k * 3 + 1]++;
+          bump(this.sizeHist, k * 3 + 1);
         } else {
-          this.sizeHist[k * 3 + 2]++;
+          bump(this.sizeHist, k * 3 + 2);
         }
         const end = sec + sz / SECTOR_BYTES;
         d.data++;
         if (d.lastEnd >= 0) {
           const dist = sec - d.lastEnd;
-          this.seekHist[seekIndex(dist)]++;
+          bump(this.seekHist, seekIndex(dist));
           this.seekAbsSum += Math.abs(dist);
           this.seekCount++;
         }
@@ -434,7 +438,7 @@ export class StatsAccumulator {
       }
 
       if (complete) {
-        const c = complete[i] + offsetNs;
+        const c = col(complete, i) + offsetNs;
         if (c === c) {
           const q = t;
           st.hasComplete = true;
@@ -448,14 +452,14 @@ export class StatsAccumulator {
           if (c > st.lastComplete) st.lastComplete = c;
           st.sumTotal += c - q;
           this.latTotal.add(c - q);
-          this.latHistTotal[cls * LAT_BUCKETS + latBucket(c - q)]++;
+          bump(this.latHistTotal, cls * LAT_BUCKETS + latBucket(c - q));
           if (issue) {
-            const di = issue[i] + offsetNs;
+            const di = col(issue, i) + offsetNs;
             if (di === di) {
               st.hasIssue = true;
               st.sumDevice += c - di;
               this.latDevice.add(c - di);
-              this.latHistDevice[cls * LAT_BUCKETS + latBucket(c - di)]++;
+              bump(this.latHistDevice, cls * LAT_BUCKETS + latBucket(c - di));
             }
           }
         }
@@ -470,12 +474,9 @@ export class StatsAccumulator {
     const totalBytes = this.mixBytes.reduce((a, b) => a + b, 0);
     const mix = {} as Record<OpClass, MixEntry>;
     OP_CLASSES.forEach((name, i) => {
-      mix[name] = {
-        requests: this.mixCount[i],
-        bytes: this.mixBytes[i],
-        fraction: n ? this.mixCount[i] / n : 0,
-        byteFraction: totalBytes ? this.mixBytes[i] / totalBytes : 0,
-      };
+      const requests = col(this.mixCount, i);
+      const bytes = col(this.mixBytes, i);
+      mix[name] = { requests, bytes, fraction: n ? requests / n : 0, byteFraction: totalBytes ? bytes / totalBytes : 0 };
     });
 
     const histogram: SizeBin[] = [];
@@ -489,7 +490,7 @@ export class StatsAccumulator {
       }
     }
     for (let k = kLo; k <= kHi; k++)
-      histogram.push({ lowBytes: 2 ** k, read: this.sizeHist[k * 3], write: this.sizeHist[k * 3 + 1], other: this.sizeHist[k * 3 + 2] });
+      histogram.push({ lowBytes: 2 ** k, read: col(this.sizeHist, k * 3), write: col(this.sizeHist, k * 3 + 1), other: col(this.sizeHist, k * 3 + 2) });
 
     const reads = this.sizeRead.count;
     const writes = this.sizeWrite.count;
@@ -517,9 +518,8 @@ export class StatsAccumulator {
     }
 
     let queueDepth: TraceStats['queueDepth'] = null;
-    const withCompletions = this.streams.filter((s) => s.hasComplete);
-    if (this.streams.length === 1 && withCompletions.length === 1) {
-      const s = withCompletions[0];
+    const [s, ...others] = this.streams;
+    if (s?.hasComplete && others.length === 0) {
       const span = s.lastComplete - s.firstArrival;
       queueDepth = {
         source: s.hasIssue ? 'issue/complete times' : 'arrival + completion (latency) times',
@@ -563,7 +563,7 @@ export class StatsAccumulator {
       for (let j = lo; j <= hi; j++) {
         const k = Math.abs(j - SEEK_LOG2) - 1;
         const range: [number, number] = j === SEEK_LOG2 ? [0, 1] : j > SEEK_LOG2 ? [2 ** k, 2 ** (k + 1)] : [-(2 ** (k + 1)) + 1, -(2 ** k) + 1];
-        bins.push({ fromSectors: range[0], toSectors: range[1], count: this.seekHist[j] });
+        bins.push({ fromSectors: range[0], toSectors: range[1], count: col(this.seekHist, j) });
       }
       seek = { bins, requests: this.seekCount, meanAbsSectors: this.seekAbsSum / this.seekCount };
     }
@@ -574,7 +574,7 @@ export class StatsAccumulator {
       (a) => a.requests,
       (p): ProcessRow => ({
         pid: p.pid,
-        name: this.streams[p.stream].processes.get(p.pid) ?? (p.pid === 0 ? '(unknown)' : ''),
+        name: at(this.streams, p.stream, 'stream').processes.get(p.pid) ?? (p.pid === 0 ? '(unknown)' : ''),
         ...(multi ? { trace: p.stream } : {}),
         requests: p.requests,
         reads: p.reads,
@@ -640,7 +640,7 @@ export class StatsAccumulator {
       workingSet: { blocks: ws, bytes: ws * BLOCK_BYTES, exact: this.blocks.isExact, relativeError: this.blocks.isExact ? 0 : HLL_STANDARD_ERROR },
       throughput: {
         meanIops: secs > 0 ? n / secs : 0,
-        meanBytesPerSec: secs > 0 ? (this.mixBytes[READ] + this.mixBytes[WRITE]) / secs : 0,
+        meanBytesPerSec: secs > 0 ? (col(this.mixBytes, READ) + col(this.mixBytes, WRITE)) / secs : 0,
         peakIops,
         peakBytesPerSec: peakBw,
         binWidthNs: tl.width,

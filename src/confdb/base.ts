@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { once } from 'node:events';
-import { ERR_CONFDB_SCHEMA, ERR_NOT_FOUND, ERR_USAGE } from '../errors.js';
+import { ERR_CONFDB_CORRUPT, ERR_CONFDB_SCHEMA, ERR_NOT_FOUND, ERR_USAGE } from '../errors.js';
 import type { ConfDB } from './store.js';
 import type { BatchOp, Kind, RecordOf } from './kinds.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
@@ -90,9 +90,13 @@ export abstract class StoreBase {
       await this.writeSchema(SCHEMA_VERSION);
       return;
     }
+    // Versions start at 1 and only ever grow; anything else was not written by ssdtune.
+    if (!Number.isInteger(stored) || stored < 1) throw ERR_CONFDB_CORRUPT(this.location, `schema version ${JSON.stringify(stored)} is not one ssdtune writes`);
     if (stored > SCHEMA_VERSION) throw ERR_CONFDB_SCHEMA(this.location, stored, SCHEMA_VERSION);
     for (let v = stored; v < SCHEMA_VERSION; v++) {
-      await this.batch([...(await MIGRATIONS[v](this as unknown as ConfDB))]);
+      const step = MIGRATIONS[v];
+      if (!step) throw ERR_CONFDB_CORRUPT(this.location, `no migration from schema version ${v}`);
+      await this.batch([...(await step(this as unknown as ConfDB))]);
       await this.writeSchema(v + 1);
     }
   }

@@ -223,7 +223,7 @@ export class PgStore extends StoreBase implements ConfDB {
 
   async count(kind: Kind): Promise<number> {
     const r = await this.q<{ n: string }>(`SELECT count(*) AS n FROM ${table(kind)}`);
-    return Number(r.rows[0].n);
+    return Number(r.rows[0]?.n ?? 0);
   }
 
   /**
@@ -304,7 +304,7 @@ export class PgStore extends StoreBase implements ConfDB {
        SELECT count(*) AS n FROM ins`,
       [keyOf[kind](value), JSON.stringify(value), kind],
     );
-    return Number(r.rows[0].n) === 1;
+    return Number(r.rows[0]?.n ?? 0) === 1;
   }
 
   async generation(kind: Kind): Promise<number> {

@@ -17,6 +17,7 @@ import { Rng } from '../space/rng.js';
 import { choInverse, choSolve, cholesky, solveLower } from './cholesky.js';
 import { autobloxKernel, boundsOf, thetaOf, type Kernel } from './kernels.js';
 import { minimizeBounded, type LbfgsbOptions } from './lbfgsb.js';
+import { bump } from '../util/at.js';
 
 export interface GprOptions {
   /** Prior covariance (default: AutoBlox's kernel). Fitting works on a copy. */
@@ -57,7 +58,7 @@ export function logNormalPrior(terms: ReadonlyMap<number, readonly [number, numb
     for (const [i, [m, sd]] of terms) {
       const u = (theta[i]! - m) / sd;
       lp -= 0.5 * u * u;
-      grad[i] -= u / sd;
+      bump(grad, i, -(u / sd));
     }
     return lp;
   };
@@ -84,7 +85,7 @@ function factorWithJitter(K: Float64Array, n: number): Factor | undefined {
   const Kj = Float64Array.from(K);
   let added = 0;
   for (let jitter = 1e-10 * meanDiag; jitter <= 1e-3 * meanDiag; jitter *= 10) {
-    for (let i = 0; i < n; i++) Kj[i * n + i] += jitter - added;
+    for (let i = 0; i < n; i++) bump(Kj, i * n + i, jitter - added);
     added = jitter;
     L = cholesky(Kj, n);
     if (L) return { L, jitter };
@@ -242,7 +243,7 @@ export class GaussianProcess {
     const k = this.kernel.clone();
     k.setTheta(theta, 0);
     const K = k.matrix(this.X, n, this.d);
-    for (let i = 0; i < n; i++) K[i * n + i] += this.opts.alpha;
+    for (let i = 0; i < n; i++) bump(K, i * n + i, this.opts.alpha);
     const fac = factorWithJitter(K, n);
     if (!fac) return undefined;
     const { L } = fac;
@@ -281,7 +282,7 @@ export class GaussianProcess {
       const W = choInverse(L, n);
       for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) W[i * n + j] = alpha[i]! * alpha[j]! - W[i * n + j]!;
       k.gradDot(this.X, n, this.d, W, grad, 0);
-      for (let p = 0; p < grad.length; p++) grad[p] *= 0.5;
+      for (const [p, g] of grad.entries()) grad[p] = g * 0.5;
     }
     return { lml, grad, L, alpha, mean, jitter: f.jitter };
   }

@@ -11,6 +11,7 @@
  * pass: that contraction is all the log-marginal-likelihood gradient needs,
  * and it avoids allocating p extra n x n matrices.
  */
+import { bump } from '../util/at.js';
 
 export type Bounds = readonly [number, number];
 /** scikit-learn's default hyper-parameter bounds. */
@@ -91,7 +92,7 @@ export class ConstantKernel implements Kernel {
   gradDot(_X: Float64Array, n: number, _d: number, W: Float64Array, out: Float64Array, at: number): void {
     let s = 0;
     for (let i = 0; i < n * n; i++) s += W[i]!;
-    out[at] += s * this.value;
+    bump(out, at, s * this.value);
   }
   clone(): Kernel {
     return new ConstantKernel(this.value, this.bounds);
@@ -133,7 +134,7 @@ export class WhiteKernel implements Kernel {
   gradDot(_X: Float64Array, n: number, _d: number, W: Float64Array, out: Float64Array, at: number): void {
     let s = 0;
     for (let i = 0; i < n; i++) s += W[i * n + i]!;
-    out[at] += s * this.noise;
+    bump(out, at, s * this.noise);
   }
   clone(): Kernel {
     return new WhiteKernel(this.noise, this.bounds);
@@ -313,7 +314,7 @@ abstract class Stationary implements Kernel {
         }
       }
     }
-    for (let p = 0; p < this.nParams; p++) out[at + p] += g[p]!;
+    for (let p = 0; p < this.nParams; p++) bump(out, at + p, g[p]!);
   }
 }
 
@@ -353,8 +354,8 @@ export class RBF extends LengthScaled {
   }
   protected grad(z: number, k: number, diff2: Float64Array, w: number, g: Float64Array): void {
     // d/dlog l_k exp(-z/2) = exp(-z/2) * (dx_k / l_k)^2; isotropic: k * z
-    if (this.lengthScale.length === 1) g[0] += w * k * z;
-    else for (let q = 0; q < diff2.length; q++) g[q] += w * k * diff2[q]!;
+    if (this.lengthScale.length === 1) bump(g, 0, w * k * z);
+    else for (let q = 0; q < diff2.length; q++) bump(g, q, w * k * diff2[q]!);
   }
   clone(): Kernel {
     return new RBF(this.lengthScale.length === 1 ? this.lengthScale[0]! : [...this.lengthScale], this.lsBounds);
@@ -397,8 +398,8 @@ export class RationalQuadratic extends Stationary {
   }
   protected grad(z: number, k: number, _diff2: Float64Array, w: number, g: Float64Array): void {
     const base = 1 + z / (2 * this.alpha);
-    g[0] += (w * k * z) / base;
-    g[1] += w * k * (-this.alpha * Math.log(base) + z / (2 * base));
+    bump(g, 0, (w * k * z) / base);
+    bump(g, 1, w * k * (-this.alpha * Math.log(base) + z / (2 * base)));
   }
   clone(): Kernel {
     return new RationalQuadratic(this.lengthScale[0]!, this.alpha, this.lsBounds, this.alphaBounds);
@@ -430,9 +431,9 @@ export class Matern52 extends LengthScaled {
     // dk/dlog l_q = (5/3) (1 + r) exp(-r) (dx_q / l_q)^2; isotropic: the same with z.
     const r = Math.sqrt(5 * z);
     const c = w * (5 / 3) * (1 + r) * Math.exp(-r);
-    if (this.lengthScale.length === 1) g[0] += c * z;
-    else if (this.tie) for (let q = 0; q < diff2.length; q++) g[this.tie[q]!] += c * diff2[q]!;
-    else for (let q = 0; q < diff2.length; q++) g[q] += c * diff2[q]!;
+    if (this.lengthScale.length === 1) bump(g, 0, c * z);
+    else if (this.tie) for (let q = 0; q < diff2.length; q++) bump(g, this.tie[q]!, c * diff2[q]!);
+    else for (let q = 0; q < diff2.length; q++) bump(g, q, c * diff2[q]!);
   }
   clone(): Kernel {
     return new Matern52(this.lengthScale.length === 1 ? this.lengthScale[0]! : [...this.lengthScale], this.lsBounds, this.tie);
@@ -476,17 +477,17 @@ abstract class Binary implements Kernel {
 
 /** x + y into x (x is a fresh array the caller owns). */
 function add(x: Float64Array, y: Float64Array): Float64Array {
-  for (let i = 0; i < x.length; i++) x[i] += y[i]!;
+  for (let i = 0; i < x.length; i++) bump(x, i, y[i]!);
   return x;
 }
 /** x * c into x (x is a fresh array the caller owns). */
 function scale(x: Float64Array, c: number): Float64Array {
-  for (let i = 0; i < x.length; i++) x[i] *= c;
+  for (const [i, v] of x.entries()) x[i] = v * c;
   return x;
 }
 /** x * y elementwise into x (x is a fresh array the caller owns). */
 function mul(x: Float64Array, y: Float64Array): Float64Array {
-  for (let i = 0; i < x.length; i++) x[i] *= y[i]!;
+  for (const [i, v] of x.entries()) x[i] = v * y[i]!;
   return x;
 }
 
@@ -541,8 +542,8 @@ export class Product extends Binary {
       s.k.gradDot(X, n, d, W, g, 0);
       const cAt = s.cFirst ? at : at + this.a.nParams;
       const kAt = s.cFirst ? at + 1 : at;
-      out[cAt] += s.c.value * wk;
-      for (let p = 0; p < g.length; p++) out[kAt + p] += s.c.value * g[p]!;
+      bump(out, cAt, s.c.value * wk);
+      for (let p = 0; p < g.length; p++) bump(out, kAt + p, s.c.value * g[p]!);
       return;
     }
     // d(ab) = b da + a db, so contract a's gradient with W∘B and b's with W∘A.

@@ -8,6 +8,7 @@
  * SciPy's L-BFGS-B: projected-gradient infinity norm <= pgtol, or a
  * relative decrease of f below factr * machine epsilon.
  */
+import { bump } from '../util/at.js';
 
 export interface LbfgsbOptions {
   /** Curvature pairs kept (default 10, SciPy's). */
@@ -92,18 +93,18 @@ export function minimizeBounded(
       const a = rho[k]! * dotFree(S[k]!, d);
       alphaBuf[k] = a;
       const yk = Y[k]!;
-      for (let i = 0; i < n; i++) if (free[i]) d[i] -= a * yk[i]!;
+      for (let i = 0; i < n; i++) if (free[i]) bump(d, i, -(a * yk[i]!));
     }
     if (S.length > 0) {
       const last = S.length - 1;
       const yy = dotFree(Y[last]!, Y[last]!);
       const gamma = yy > 0 ? dotFree(S[last]!, Y[last]!) / yy : 1;
-      for (let i = 0; i < n; i++) d[i] *= gamma > 0 ? gamma : 1;
+      for (const [i, v] of d.entries()) d[i] = v * (gamma > 0 ? gamma : 1);
     }
     for (let k = 0; k < S.length; k++) {
       const b = rho[k]! * dotFree(Y[k]!, d);
       const sk = S[k]!;
-      for (let i = 0; i < n; i++) if (free[i]) d[i] += (alphaBuf[k]! - b) * sk[i]!;
+      for (let i = 0; i < n; i++) if (free[i]) bump(d, i, (alphaBuf[k]! - b) * sk[i]!);
     }
     for (let i = 0; i < n; i++) d[i] = -d[i]!;
     let gd = 0;

@@ -102,6 +102,31 @@ export interface LoadOptions {
   timeScales?: readonly number[];
 }
 
+/**
+ * The traces of a directory, as paths relative to it: its files, and in a
+ * subdirectory each per-CPU blktrace set (`X.blktrace.0`, `X.blktrace.1`, ...),
+ * named by its first file (the blktrace reader reads the whole set from it).
+ * Other subdirectories are listed in `skipped`.
+ */
+function traceFiles(dir: string, entries: string[], skipped: LoadedTraces['skipped']): string[] {
+  const out: string[] = [];
+  for (const name of entries) {
+    const file = path.join(dir, name);
+    if (statSync(file).isFile()) {
+      out.push(name);
+      continue;
+    }
+    const sets = statSync(file).isDirectory()
+      ? readdirSync(file)
+          .filter((f) => /\.blktrace\.0$/.test(f))
+          .sort()
+      : [];
+    if (sets.length === 0) skipped.push({ file: name, reason: 'not a file, nor a directory of per-CPU blktrace sets' });
+    for (const f of sets) out.push(path.join(name, f));
+  }
+  return out;
+}
+
 /** Read every trace in `dir` into per-device streams. Unreadable files are listed, not fatal. */
 export async function loadStreams(dir: string, windowSize: number, opts: LoadOptions = {}, log: (m: string) => void = () => {}): Promise<LoadedTraces> {
   const out: LoadedTraces = { streams: [], skipped: [], files: [] };
@@ -113,12 +138,8 @@ export async function loadStreams(dir: string, windowSize: number, opts: LoadOpt
   }
   const merged = new Set(opts.mergeDevicesOf ?? []);
   const formats = formatsManifest(dir);
-  for (const name of entries) {
+  for (const name of traceFiles(dir, entries, out.skipped)) {
     const file = path.join(dir, name);
-    if (!statSync(file).isFile()) {
-      out.skipped.push({ file: name, reason: 'directory' });
-      continue;
-    }
     if (/\.md$/i.test(name) || name === FORMATS_MANIFEST) continue;
     try {
       const t = await traceStreams(file, windowSize, formats[name]);

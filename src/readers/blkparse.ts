@@ -20,6 +20,7 @@ import { LineError, openLineFormat, sectorOf, timeNsOf } from './line-reader.js'
 import { fractionMatching, headLines, isDigits, splitWs } from './text.js';
 import { RowStore } from './row-store.js';
 import type { TraceFormat } from './types.js';
+import { at, col } from '../util/at.js';
 
 /** The statistics blkparse prints after the events ("CPU0 (sda):", "Total (8,16):"). */
 const SUMMARY = /^\s*(CPU\d+|Total) \([^)]*\):/;
@@ -178,10 +179,12 @@ class BlkparsePairer {
   /** Returns true when the line queued a new request. */
   line(line: string): boolean {
     const f = this.f;
+    // f is reused from line to line: only fields below n are this line's, and those are strings.
     const n = splitWs(line, f);
     if (n === 0) return false;
+    const dev = at(f, 0, 'field');
     // Most lines name the same device as the one before: skip re-parsing it.
-    const devNo = f[0] === this.lastDevStr ? this.lastDevStrNo : parseDev(f[0]);
+    const devNo = dev === this.lastDevStr ? this.lastDevStrNo : parseDev(dev);
     if (devNo === -2) throw new LineError('device: maj,min with a major below 4096 and a minor below 2^20 (a dev_t)');
     if (devNo < 0) {
       // blkparse ends with per-CPU and total statistics ("CPU0 (8,16):", " Reads Queued: ...").
@@ -190,19 +193,19 @@ class BlkparsePairer {
       throw new LineError('a blkparse event "maj,min cpu seq sec.nsec pid action rwbs ..."');
     }
     if (n < 7) throw new LineError('at least 7 fields: dev cpu seq time pid action rwbs');
-    const act = f[5];
+    const act = at(f, 5, 'field');
     // P, U, UT, T, S, R, B, m (scheduler messages) ... carry no request: not even parsed.
     if (act.length !== 1 || 'QGIDCMFAX'.indexOf(act) < 0) return false;
-    const t = parseTime(f[3]);
+    const t = parseTime(at(f, 3, 'field'));
     if (Number.isNaN(t)) throw new LineError('time: seconds.nanoseconds');
     timeNsOf(t, 'time');
     if (!isDigits(f[4]) || Number(f[4]) > 0xffffffff) throw new LineError('pid: an integer below 2^32');
-    this.lastDevStr = f[0];
+    this.lastDevStr = dev;
     this.lastDevStrNo = devNo;
     if (n < 8) throw new LineError(`a sector or [comm] after the RWBS of a ${act} event`);
     if (t > this.now) this.now = t;
     let queued = false;
-    if (f[7][0] === '(')
+    if (at(f, 7, 'field')[0] === '(')
       this.passthrough++; // SCSI passthrough: "(cdb) [comm]", no sector
     else queued = this.event(act, t, devNo, f, n, line);
     this.drain();
@@ -214,9 +217,10 @@ class BlkparsePairer {
     const pend = this.pend;
     let sector = -1;
     let sectors = 0;
-    if (f[7][0] !== '[') {
-      if (!isDigits(f[7])) throw new LineError('"sector + sectors" after the RWBS field');
-      sector = sectorOf(Number(f[7]), 'sector');
+    const first = at(f, 7, 'field'); // n >= 8 (line())
+    if (first[0] !== '[') {
+      if (!isDigits(first)) throw new LineError('"sector + sectors" after the RWBS field');
+      sector = sectorOf(Number(first), 'sector');
       if (n >= 10 && f[8] === '+' && isDigits(f[9])) {
         sectors = Number(f[9]);
         if (sectors * SECTOR_BYTES > 0xffffffff) throw new LineError('sectors: a request size below 4 GiB');
@@ -225,7 +229,7 @@ class BlkparsePairer {
         const id = st.queued.get(sector);
         if (pend.live(id)) st.queued.set(Number(f[9]), id);
         return false;
-      } else if (n === 8 || f[8][0] === '[') {
+      } else if (n === 8 || at(f, 8, 'field')[0] === '[') {
         // "C WS 1950885322 [0]": the empty post-flush of a barrier request already completed
         if (act === 'C' && !st.byStart.has(sector) && !st.queued.has(sector)) return false;
       } else throw new LineError('"sector + sectors" after the RWBS field');
@@ -242,7 +246,7 @@ class BlkparsePairer {
           }
         }
         if (sector < 0) {
-          st.flushWaiting.push(pend.add(t, 0, 0, decodeRwbs(f[6]), devNo, pid));
+          st.flushWaiting.push(pend.add(t, 0, 0, decodeRwbs(at(f, 6, 'field')), devNo, pid));
           return true;
         }
         const up = st.remapped.get(sector);
@@ -253,13 +257,13 @@ class BlkparsePairer {
             return false;
           }
         }
-        st.queued.set(sector, pend.add(t, sector, sectors * SECTOR_BYTES, decodeRwbs(f[6]), devNo, pid));
+        st.queued.set(sector, pend.add(t, sector, sectors * SECTOR_BYTES, decodeRwbs(at(f, 6, 'field')), devNo, pid));
         return true;
       }
       case 'A': {
         // "A W 3428327194 + 8 <- (8,17) 3428327160"
         if (sector < 0 || n < 13 || f[10] !== '<-') throw new LineError('a remap "sector + sectors <- (maj,min) from_sector"');
-        const from = this.devs.get(parseDev(f[11].slice(1, -1)));
+        const from = this.devs.get(parseDev(at(f, 11, 'field').slice(1, -1)));
         const fromSector = Number(f[12]);
         const id = from?.queued.get(fromSector);
         if (from && pend.live(id)) {
@@ -374,7 +378,7 @@ class BlkparsePairer {
     const stale = this.now - STALE_NS;
     while (pend.head < pend.next) {
       const i = r.head;
-      if (Number.isNaN(r.cmp[i]) && r.t[i] >= stale && pend.next - pend.head <= MAX_PENDING) break;
+      if (Number.isNaN(r.cmp[i]) && col(r.t, i, 'pending') >= stale && pend.next - pend.head <= MAX_PENDING) break;
       this.emit(i);
       pend.shift();
     }
@@ -386,11 +390,11 @@ class BlkparsePairer {
 
   private emit(i: number): void {
     const r = this.pend.rows;
-    if (r.t[i] < this.lastOut) {
+    const t = col(r.t, i, 'pending');
+    if (t < this.lastOut) {
       r.t[i] = this.lastOut;
       this.clamped++;
-    }
-    this.lastOut = r.t[i];
+    } else this.lastOut = t;
     if (Number.isNaN(r.cmp[i])) this.unpaired++;
     r.emit(i, this.out, 0, true);
   }
@@ -434,7 +438,7 @@ export const blkparseFormat: TraceFormat = {
   description: 'blkparse default text output: "maj,min cpu seq sec.nsec pid action rwbs sector + sectors [comm]"',
   sniff(head) {
     const lines = headLines(head);
-    if (!lines?.length || !EVENT.test(lines[0])) return 0;
+    if (!lines?.length || !EVENT.test(lines[0] ?? '')) return 0;
     const end = lines.findIndex((l) => SUMMARY.test(l));
     return fractionMatching(end < 0 ? lines : lines.slice(0, end), (l) => EVENT.test(l)) >= 0.8 ? 0.95 : 0;
   },

@@ -27,7 +27,7 @@
  */
 import { LineError, openLineFormat, sectorOf, sizeOf, timeNsOf } from './line-reader.js';
 import { ReorderBuffer } from './reorder.js';
-import { headLines, isDigits } from './text.js';
+import { atLeast, headLines, isDigits } from './text.js';
 import { decodeRwbs, parseTime } from './blkparse.js';
 import type { TraceFormat } from './types.js';
 
@@ -69,8 +69,8 @@ export const blkreplayFormat: TraceFormat = {
       let noData = 0;
       return {
         parse(line, b, meta) {
-          const f = line.split(';');
-          if (f.length < 4 || !ROW.test(line)) {
+          const f = atLeast(line.split(';'), 4);
+          if (!f || !ROW.test(line)) {
             if (!started || line.trim() === '') return false;
             throw new LineError('start ; sector ; length ; op [; replay_delay ; replay_duration]');
           }

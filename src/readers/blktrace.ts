@@ -273,7 +273,8 @@ export async function readBlktraceEvents(
 const EVENT_COLUMNS = ['timeNs', 'sector', 'bytes', 'act', 'category', 'pid', 'device', 'cpu', 'sequence', 'error', 'auxSector', 'auxDevice'] as const;
 
 function concatEvents(parts: BlktraceEvents[]): BlktraceEvents {
-  if (parts.length === 1) return parts[0];
+  const [only, ...more] = parts;
+  if (only && more.length === 0) return only;
   const n = parts.reduce((a, p) => a + p.length, 0);
   const out = { length: n } as Record<string, unknown>;
   for (const c of EVENT_COLUMNS) {

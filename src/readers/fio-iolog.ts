@@ -14,6 +14,7 @@ import { LineError, num, openLineFormat, sectorOf, sizeBytes, timeNsOf } from '.
 import { ReorderBuffer } from './reorder.js';
 import { headLines, splitWs } from './text.js';
 import type { TraceFormat } from './types.js';
+import { at } from '../util/at.js';
 
 const ACTIONS: Record<string, number> = {
   read: Op.READ,
@@ -53,18 +54,19 @@ export const fioIologFormat: TraceFormat = {
             else throw new LineError('the header "fio version 2 iolog" or "fio version 3 iolog"');
             return false;
           }
+          // f is reused from line to line: only fields below n are this line's
           const n = splitWs(line, f);
           if (n === 0) return false;
           const k = version === 3 ? 1 : 0; // index of the file name
           let tNs = waitNs;
           if (version === 3) tNs = timeNsOf(num(f[0], 'timestamp (usec)') * 1000, 'timestamp (usec)');
           if (n === k + 2) {
-            if (!FILE_ACTIONS.has(f[k + 1])) throw new LineError('a file action: add, open or close');
-            fileNo(f[k]);
+            if (!FILE_ACTIONS.has(at(f, k + 1, 'field'))) throw new LineError('a file action: add, open or close');
+            fileNo(at(f, k, 'field'));
             return false;
           }
           if (n !== k + 4) throw new LineError(version === 3 ? 'usec file action [offset length]' : 'file action [offset length]');
-          const act = f[k + 1];
+          const act = at(f, k + 1, 'field');
           if (act === 'wait' && version === 2) {
             waitNs = timeNsOf(num(f[k + 2], 'wait time') * 1e6, 'wait time');
             return false;
@@ -74,7 +76,7 @@ export const fioIologFormat: TraceFormat = {
           const offset = num(f[k + 2], 'offset (bytes)');
           const len = sizeBytes(f[k + 3], 'length (bytes)');
           rb ??= new ReorderBuffer(b, meta, { windowNs: 10e9, timing: false, rebase: false });
-          rb.push(tNs, sectorOf(offset, 'offset (bytes)', 1), len, op, fileNo(f[k]), 0);
+          rb.push(tNs, sectorOf(offset, 'offset (bytes)', 1), len, op, fileNo(at(f, k, 'field')), 0);
           return true;
         },
         finish(_b, meta) {

@@ -26,13 +26,15 @@ const RATIO_AFTER = 64 << 20;
 
 /** Detect compression from the magic bytes (never from the file name). */
 export function detectCompression(head: Buffer): Compression {
+  // A head shorter than a magic matches none: bytes past its end read as undefined.
   const at = (i: number, ...bytes: number[]): boolean => bytes.every((b, k) => head[i + k] === b);
+  const byte = (i: number): number => head[i] ?? -1;
   if (at(0, 0x1f, 0x8b)) return 'gzip';
   // "BZh" + block size digit 1-9
-  if (at(0, 0x42, 0x5a, 0x68) && head[3] >= 0x31 && head[3] <= 0x39) return 'bz2';
+  if (at(0, 0x42, 0x5a, 0x68) && byte(3) >= 0x31 && byte(3) <= 0x39) return 'bz2';
   if (at(0, 0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00)) return 'xz';
   // zstd frame magic 0xFD2FB528, or a skippable frame 0x184D2A5? (little endian)
-  if (at(0, 0x28, 0xb5, 0x2f, 0xfd) || (at(1, 0x2a, 0x4d, 0x18) && (head[0] & 0xf0) === 0x50)) return 'zstd';
+  if (at(0, 0x28, 0xb5, 0x2f, 0xfd) || (at(1, 0x2a, 0x4d, 0x18) && (byte(0) & 0xf0) === 0x50)) return 'zstd';
   return 'none';
 }
 
@@ -269,9 +271,9 @@ export async function* readLines(path: string, opts: InputOptions = {}): AsyncGe
     if (body.length > limits.maxLineBytes) {
       // Only a cap below the chunk size can be exceeded inside one chunk.
       let at = offset;
-      for (let i = 0; i < lines.length; i++) {
-        if (lines[i].length > limits.maxLineBytes) throw lineTooLong(path, lineNo + i, at, limits);
-        at += lines[i].length + 1;
+      for (const [i, l] of lines.entries()) {
+        if (l.length > limits.maxLineBytes) throw lineTooLong(path, lineNo + i, at, limits);
+        at += l.length + 1;
       }
     }
     offset += heldLen + last + 1;

@@ -8,6 +8,7 @@ import { ERR_TRACE_FORMAT } from '../errors.js';
 import { checkReadableFile, limitsOf, lineTooLong, readChunks, readLines } from './input.js';
 import { FIELD_KIND, ScanStop, textScan, type FieldKind } from './text.js';
 import { DEFAULT_BATCH, type InputOptions, type ReaderOptions } from './types.js';
+import { col } from '../util/at.js';
 
 /** Thrown by a line parser: `expected` says what the line should have looked like. */
 export class LineError extends Error {
@@ -80,8 +81,8 @@ export async function openLineFormat(path: string, format: string, opts: ReaderO
         for await (const _ of scanRows(path, opts, fast.kinds, onLine, onRow, progress)) yield* pieces(b.take(), batchSize);
       } else {
         for await (const chunk of readLines(path, opts)) {
-          for (let i = 0; i < chunk.lines.length; i++) {
-            parseLine(chunk.lines[i], chunk.firstLine + i);
+          for (const [i, l] of chunk.lines.entries()) {
+            parseLine(l, chunk.firstLine + i);
             if (b.length >= batchSize) yield* pieces(b.take(), batchSize);
           }
           opts.onProgress?.(chunk.bytesRead, total);
@@ -148,13 +149,16 @@ async function* scanRows(
       for (let r = 0; r < rows; r++) {
         const o = r * w;
         // (buf, offset) rather than a closure: no allocation per row on the hot path
-        if (row(out, o, lineNo + out[o + nf], buf, out[o + nf + 1])) yield;
+        // after a row's nf fields: its line number (from lineNo) and its byte offset in buf
+        if (row(out, o, lineNo + col(out, o + nf, 'scanned row'), buf, col(out, o + nf + 1, 'scanned row'))) yield;
       }
-      lineNo += state[1];
-      pos = state[0];
-      if (state[3] === ScanStop.NEED_MORE) break;
-      if (state[3] === ScanStop.SLOW) {
-        const eol = state[2];
+      // state: [position, lines consumed, end of the line it stopped at, why it stopped]
+      lineNo += col(state, 1, 'scan state');
+      pos = col(state, 0, 'scan state');
+      const stop = col(state, 3, 'scan state');
+      if (stop === ScanStop.NEED_MORE) break;
+      if (stop === ScanStop.SLOW) {
+        const eol = col(state, 2, 'scan state');
         if (eol - pos > limits.maxLineBytes) throw lineTooLong(path, lineNo, base + pos, limits);
         const full = line(buf.toString('latin1', pos, eol), lineNo++);
         pos = eol + 1;

@@ -18,6 +18,7 @@ import { LineError, deviceOf, num, openLineFormat, sectorOf, sizeOf, timeNsOf } 
 import { ReorderBuffer } from './reorder.js';
 import { headLines, looksLike, isDecimal, isDigits, splitWs } from './text.js';
 import type { TraceFormat } from './types.js';
+import { at, col } from '../util/at.js';
 
 function isReplayerLine(l: string): boolean {
   const f = l.trim().split(/\s+/);
@@ -64,15 +65,16 @@ function replayerFormat(name: string, unit: number, description: string): TraceF
       const h = headRows(head);
       if (!h || !plausible(h.rows, unit)) return 0;
       // Integer-only times also fit MQSim's layout; fractional milliseconds are this family's mark.
-      return h.lines.some((l) => l.trimStart().split(/\s/)[0].includes('.')) ? 0.9 : 0.5;
+      return h.lines.some((l) => l.trimStart().split(/\s/, 1)[0]?.includes('.')) ? 0.9 : 0.5;
     },
     explain(head) {
       const h = headRows(head);
       if (!h?.rows.length) return `${name} (start and size in ${unitName})`;
       const sizes = h.rows.map(([, s]) => s * unit).sort((a, b) => a - b);
+      const median = at(sizes, sizes.length >> 1, 'sizes'); // rows is not empty
       const lo = Math.min(...h.rows.map(([s]) => s * unit));
       const hi = Math.max(...h.rows.map(([s, n]) => (s + n) * unit));
-      return `${name} (start and size in ${unitName}: median request ${human(sizes[sizes.length >> 1])}, span ${human(hi - lo)} in the first ${h.rows.length} rows)`;
+      return `${name} (start and size in ${unitName}: median request ${human(median)}, span ${human(hi - lo)} in the first ${h.rows.length} rows)`;
     },
     open(path, opts) {
       return openLineFormat(path, name, opts, () => {
@@ -114,7 +116,9 @@ function replayerFormat(name: string, unit: number, description: string): TraceF
           fast: {
             kinds: ['dec', 'int', 'int', 'int', 'bit'],
             row(v, o, b, meta) {
-              push(b, meta, v[o], v[o + 1], v[o + 2], v[o + 3], v[o + 4] === 1);
+              // the scanner wrote this row's 5 fields at v[o..o+4]
+              const read = col(v, o + 4, 'scanned row') === 1;
+              push(b, meta, col(v, o, 'scanned row'), col(v, o + 1, 'scanned row'), col(v, o + 2, 'scanned row'), col(v, o + 3, 'scanned row'), read);
               return true;
             },
           },

@@ -7,7 +7,7 @@
 import { Op, SECTOR_BYTES } from '../trace/model.js';
 import { LineError, deviceOf, num, openLineFormat, sectorOf, sizeBytes, timeNsOf } from './line-reader.js';
 import { ReorderBuffer } from './reorder.js';
-import { headLines, looksLike, isDigits } from './text.js';
+import { exactly, headLines, looksLike, isDigits } from './text.js';
 import type { TraceFormat } from './types.js';
 
 /** 100 ns ticks between 1601-01-01 and 1970-01-01. */
@@ -16,9 +16,9 @@ const FILETIME_UNIX_EPOCH = 116444736000000000n;
 const LOW_DIGITS = 8;
 
 function isMsrLine(l: string): boolean {
-  const f = l.split(',');
+  const f = exactly(l.split(','), 7);
   return (
-    f.length === 7 &&
+    f !== undefined &&
     isDigits(f[0]) &&
     f[0].length >= 15 &&
     isDigits(f[2]) &&
@@ -35,7 +35,7 @@ export const msrFormat: TraceFormat = {
   sniff(head) {
     const lines = headLines(head);
     if (!lines?.length) return 0;
-    const body = /^timestamp,/i.test(lines[0]) ? lines.slice(1) : lines;
+    const body = /^timestamp,/i.test(lines[0] ?? '') ? lines.slice(1) : lines;
     return looksLike(body, isMsrLine) ? 0.95 : 0;
   },
   open(path, opts) {
@@ -48,9 +48,10 @@ export const msrFormat: TraceFormat = {
       return {
         timing: true,
         parse(line, b, meta, lineNo) {
-          const f = line.split(',');
-          if (lineNo === 1 && f[0].toLowerCase() === 'timestamp') return false;
-          if (f.length !== 7) throw new LineError('7 comma-separated fields: Timestamp,Hostname,DiskNumber,Type,Offset,Size,ResponseTime');
+          const all = line.split(',');
+          if (lineNo === 1 && all[0]?.toLowerCase() === 'timestamp') return false;
+          const f = exactly(all, 7);
+          if (!f) throw new LineError('7 comma-separated fields: Timestamp,Hostname,DiskNumber,Type,Offset,Size,ResponseTime');
           const ts = f[0];
           // 19 digits: FILETIMEs up to year 30828 (2^63 ticks); more would lose the low digits' exactness.
           if (!isDigits(ts) || ts.length <= LOW_DIGITS || ts.length > 19)

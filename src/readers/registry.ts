@@ -15,6 +15,7 @@ import { vscsiFormat } from './vscsi.js';
 import { fioIologFormat } from './fio-iolog.js';
 import { blktraceFormat } from './blktrace.js';
 import type { InputOptions, ReaderOptions, TraceFormat } from './types.js';
+import { at } from '../util/at.js';
 
 /**
  * Every format the sniffer considers. Sniffers return a confidence; they are
@@ -62,7 +63,7 @@ export async function sniffFormat(path: string, opts: InputOptions = {}): Promis
   const tied = scored.filter((x) => x.s >= best - TIE).map((x) => x.f);
   if (tied.length > 1)
     throw ERR_TRACE_AMBIGUOUS_FORMAT(path, tied.map((f) => f.explain?.(head) ?? f.name).join(' or '), tied.map((f) => `--format ${f.name}`).join(' or '));
-  return tied[0];
+  return at(tied, 0, 'formats'); // the best-scored one is always among them
 }
 
 export interface OpenOptions extends ReaderOptions {

@@ -12,6 +12,7 @@
  */
 import type { TraceBuilder, TraceMeta } from '../trace/model.js';
 import { RowStore } from './row-store.js';
+import { col } from '../util/at.js';
 
 export interface ReorderOptions {
   windowNs: number;
@@ -89,7 +90,7 @@ export class ReorderBuffer {
   private flush(limit: number): void {
     if (!this.sorted) this.sortHeld();
     const r = this.rows;
-    while (r.head < r.tail && (r.t[r.head] < limit || r.size > this.maxPending)) this.emit(r.head++);
+    while (r.head < r.tail && (col(r.t, r.head, 'row') < limit || r.size > this.maxPending)) this.emit(r.head++);
     // Amortise: the rows kept are sorted again only after as many new ones arrived.
     this.flushAt = Math.max(FLUSH_MIN, 2 * r.size);
   }
@@ -98,16 +99,16 @@ export class ReorderBuffer {
   private sortHeld(): void {
     const r = this.rows;
     const idx = Array.from({ length: r.size }, (_, k) => r.head + k);
-    idx.sort((a, b) => r.t[a] - r.t[b] || a - b);
+    idx.sort((a, b) => col(r.t, a, 'row') - col(r.t, b, 'row') || a - b);
     const s = new RowStore();
-    for (const i of idx) s.set(s.append(), r.t[i], r.s[i], r.by[i], r.o[i], r.d[i], r.p[i], r.iss[i], r.cmp[i]);
+    for (const i of idx) s.copyRow(r, i);
     this.rows = s;
     this.sorted = true;
-    this.lastIn = s.size ? s.t[s.tail - 1] : -Infinity;
+    this.lastIn = s.size ? col(s.t, s.tail - 1, 'row') : -Infinity;
   }
 
   private emit(i: number): void {
-    const t = this.rows.t[i];
+    const t = col(this.rows.t, i, 'row');
     if (Number.isNaN(this.base)) {
       this.base = this.opts.rebase ? t : 0;
       if (this.opts.rebase && this.opts.anchorEpochNs !== undefined) this.meta.baseTimeNs = this.opts.anchorEpochNs + t;

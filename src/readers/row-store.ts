@@ -5,6 +5,7 @@
  * them here. Space is reused by compacting before it grows.
  */
 import type { TraceBuilder } from '../trace/model.js';
+import { col } from '../util/at.js';
 
 type Column = Float64Array | Uint32Array | Uint16Array;
 
@@ -44,10 +45,22 @@ export class RowStore {
     this.cmp[i] = completeNs;
   }
 
+  /** Append row i of `from` at the tail. */
+  copyRow(from: RowStore, i: number): void {
+    const j = this.append();
+    for (const k of ['t', 's', 'by', 'o', 'd', 'p', 'iss', 'cmp'] as const) this[k][j] = col(from[k], i, 'row');
+  }
+
   /** Push row i to `out` with times moved by -base; timing columns only when `timing`. */
   emit(i: number, out: TraceBuilder, base: number, timing: boolean): void {
-    if (timing) out.push(this.t[i] - base, this.s[i], this.by[i], this.o[i], this.d[i], this.p[i], this.iss[i] - base, this.cmp[i] - base);
-    else out.push(this.t[i] - base, this.s[i], this.by[i], this.o[i], this.d[i], this.p[i]);
+    const t = col(this.t, i, 'row') - base;
+    const s = col(this.s, i, 'row');
+    const by = col(this.by, i, 'row');
+    const o = col(this.o, i, 'row');
+    const d = col(this.d, i, 'row');
+    const p = col(this.p, i, 'row');
+    if (timing) out.push(t, s, by, o, d, p, col(this.iss, i, 'row') - base, col(this.cmp, i, 'row') - base);
+    else out.push(t, s, by, o, d, p);
   }
 
   private columns(): Column[] {

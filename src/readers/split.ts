@@ -3,10 +3,13 @@
  * volume per VolumeID, thousands interleaved) are analysed per volume.
  */
 import { TraceBuilder, type TraceBatch, type TraceSource } from '../trace/model.js';
+import { col } from '../util/at.js';
 
+/** Row i of `b` (every column has the batch's length) onto `tb`. */
 function copyRow(b: TraceBatch, i: number, tb: TraceBuilder): void {
-  if (b.issueNs && b.completeNs) tb.push(b.timeNs[i], b.sector[i], b.bytes[i], b.op[i], b.device[i], b.pid[i], b.issueNs[i], b.completeNs[i]);
-  else tb.push(b.timeNs[i], b.sector[i], b.bytes[i], b.op[i], b.device[i], b.pid[i]);
+  const [t, s, by, o, d, p] = [col(b.timeNs, i), col(b.sector, i), col(b.bytes, i), col(b.op, i), col(b.device, i), col(b.pid, i)];
+  if (b.issueNs && b.completeNs) tb.push(t, s, by, o, d, p, col(b.issueNs, i), col(b.completeNs, i));
+  else tb.push(t, s, by, o, d, p);
 }
 
 /**
@@ -17,8 +20,7 @@ export async function splitByDevice(source: AsyncIterable<TraceBatch>): Promise<
   const builders = new Map<number, TraceBuilder>();
   for await (const b of source) {
     const timing = b.issueNs !== undefined && b.completeNs !== undefined;
-    for (let i = 0; i < b.length; i++) {
-      const d = b.device[i];
+    for (const [i, d] of b.device.entries()) {
       let tb = builders.get(d);
       if (!tb) builders.set(d, (tb = new TraceBuilder({ timing, initialCapacity: 256 })));
       copyRow(b, i, tb);

@@ -9,14 +9,14 @@
 import { Op, SECTOR_BYTES } from '../trace/model.js';
 import { LineError, deviceOf, num, openLineFormat, sectorOf, sizeBytes, timeNsOf } from './line-reader.js';
 import { ReorderBuffer } from './reorder.js';
-import { headLines, looksLike, isDigits } from './text.js';
+import { exactly, headLines, looksLike, isDigits } from './text.js';
 import type { TraceFormat } from './types.js';
 
 function isTencentLine(l: string): boolean {
-  const f = l.split(',');
+  const f = exactly(l.split(','), 5);
   // Unix seconds have 9-10 digits (2001..2286), which tells these rows from other 5-column CSVs.
   return (
-    f.length === 5 &&
+    f !== undefined &&
     isDigits(f[0]) &&
     (f[0].length === 10 || f[0].length === 9) &&
     isDigits(f[1]) &&
@@ -40,9 +40,10 @@ export const tencentFormat: TraceFormat = {
       let rb: ReorderBuffer | undefined;
       return {
         parse(line, b, meta, lineNo) {
-          const f = line.split(',');
-          if (lineNo === 1 && !isDigits(f[0])) return false; // a header some copies carry
-          if (f.length !== 5) throw new LineError('5 comma-separated fields: Timestamp,Offset,Size,IOType,VolumeID');
+          const all = line.split(',');
+          if (lineNo === 1 && !isDigits(all[0])) return false; // a header some copies carry
+          const f = exactly(all, 5);
+          if (!f) throw new LineError('5 comma-separated fields: Timestamp,Offset,Size,IOType,VolumeID');
           const ts = num(f[0], 'Timestamp (unix seconds)');
           timeNsOf(ts * 1e9, 'Timestamp (unix seconds)');
           if (!rb) {

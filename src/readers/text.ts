@@ -12,8 +12,7 @@ import { native } from '../native.js';
  */
 export function headLines(head: Buffer, max = 32): string[] | null {
   const n = Math.min(head.length, 65536);
-  for (let i = 0; i < n; i++) {
-    const c = head[i];
+  for (const c of head.subarray(0, n)) {
     if (c < 0x09 || (c > 0x0d && c < 0x20) || c === 0x7f) return null;
   }
   const text = head.subarray(0, n).toString('latin1');
@@ -57,9 +56,25 @@ export function splitWs(line: string, out: string[]): number {
   return n;
 }
 
-/** True for a string of ASCII digits only (non-empty). */
-export function isDigits(s: string): boolean {
-  if (s.length === 0) return false;
+/** n values as a tuple type: Tuple<3> is [string, string, string], Tuple<2, number> [number, number]. */
+export type Tuple<N extends number, T = string, R extends T[] = []> = R['length'] extends N ? R : Tuple<N, T, [T, ...R]>;
+
+/**
+ * `f` typed as exactly `n` fields when it has that many, else undefined:
+ * the caller checks the count once and destructures what it needs.
+ */
+export function exactly<N extends number>(f: string[], n: N): Tuple<N> | undefined {
+  return f.length === n ? (f as Tuple<N>) : undefined;
+}
+
+/** `f` typed as at least `n` fields (the first n named by the tuple), else undefined. */
+export function atLeast<N extends number>(f: string[], n: N): [...Tuple<N>, ...string[]] | undefined {
+  return f.length >= n ? (f as [...Tuple<N>, ...string[]]) : undefined;
+}
+
+/** True for a string of ASCII digits only (non-empty); false for a missing field (undefined). */
+export function isDigits(s: string | undefined): boolean {
+  if (s === undefined || s.length === 0) return false;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c < 48 || c > 57) return false;
@@ -67,8 +82,9 @@ export function isDigits(s: string): boolean {
   return true;
 }
 
-/** True for an unsigned decimal with an optional fraction ("12", "0.250"). */
-export function isDecimal(s: string): boolean {
+/** True for an unsigned decimal with an optional fraction ("12", "0.250"); false for a missing field. */
+export function isDecimal(s: string | undefined): boolean {
+  if (s === undefined) return false;
   const dot = s.indexOf('.');
   if (dot < 0) return isDigits(s);
   return isDigits(s.slice(0, dot)) && (dot === s.length - 1 || isDigits(s.slice(dot + 1)));
@@ -79,7 +95,8 @@ export function isDecimal(s: string): boolean {
  * (a stray bad row must not hide the format; skipBad can then deal with it).
  */
 export function looksLike(lines: readonly string[], ok: (l: string) => boolean): boolean {
-  return lines.length > 0 && ok(lines[0]) && fractionMatching(lines, ok) >= 0.75;
+  const [first] = lines;
+  return first !== undefined && ok(first) && fractionMatching(lines, ok) >= 0.75;
 }
 
 /**

@@ -8,7 +8,7 @@
 import { Op } from '../trace/model.js';
 import { LineError, num, openLineFormat, sectorOf, sizeBytes, timeNsOf } from './line-reader.js';
 import { ReorderBuffer } from './reorder.js';
-import { headLines, looksLike, isDigits } from './text.js';
+import { exactly, headLines, looksLike, isDigits } from './text.js';
 import type { TraceFormat } from './types.js';
 
 const HEADER = 'version,time,op,size,lbn';
@@ -32,13 +32,13 @@ const OPCODES = new Map<number, number>([
   [0x42, Op.DISCARD], // UNMAP
 ]);
 
-function isHex(s: string): boolean {
-  return s.length > 0 && s.length <= 2 && /^[0-9a-fA-F]+$/.test(s);
+function isHex(s: string | undefined): boolean {
+  return s !== undefined && s.length > 0 && s.length <= 2 && /^[0-9a-fA-F]+$/.test(s);
 }
 
 function isVscsiRow(l: string): boolean {
-  const f = l.split(',');
-  return f.length === 5 && isDigits(f[0]) && isDigits(f[1]) && isHex(f[2]) && isDigits(f[3]) && isDigits(f[4]);
+  const f = exactly(l.split(','), 5);
+  return f !== undefined && isDigits(f[0]) && isDigits(f[1]) && isHex(f[2]) && isDigits(f[3]) && isDigits(f[4]);
 }
 
 export const vscsiFormat: TraceFormat = {
@@ -46,10 +46,11 @@ export const vscsiFormat: TraceFormat = {
   description: 'vSCSI CSV (CloudPhysics via libCacheSim): version,time(s),op(SCSI opcode hex),size(bytes),lbn(512 B)',
   sniff(head) {
     const lines = headLines(head);
-    if (!lines?.length) return 0;
-    if (lines[0].trim().toLowerCase() === HEADER) return 0.99;
+    const [first] = lines ?? [];
+    if (!lines || first === undefined) return 0;
+    if (first.trim().toLowerCase() === HEADER) return 0.99;
     // Without the header: a hex opcode column (letters a-f show up in writes) is the mark.
-    return looksLike(lines, isVscsiRow) && lines.some((l) => /[a-f]/i.test(l.split(',')[2])) ? 0.6 : 0;
+    return looksLike(lines, isVscsiRow) && lines.some((l) => /[a-f]/i.test(l.split(',')[2] ?? '')) ? 0.6 : 0;
   },
   open(path, opts) {
     return openLineFormat(path, 'vscsi', opts, () => {
@@ -58,15 +59,15 @@ export const vscsiFormat: TraceFormat = {
       return {
         parse(line, b, meta, lineNo) {
           if (lineNo === 1 && line.trim().toLowerCase() === HEADER) return false;
-          const f = line.split(',');
-          if (f.length !== 5) throw new LineError(`5 comma-separated fields: ${HEADER}`);
-          const opcode = f[2];
+          const f = exactly(line.split(','), 5);
+          if (!f) throw new LineError(`5 comma-separated fields: ${HEADER}`);
+          const [version, time, opcode, size, lbnField] = f;
           if (!isHex(opcode)) throw new LineError('op: a SCSI opcode in hex (28 READ(10), 2a WRITE(10)...)');
           const op = OPCODES.get(parseInt(opcode, 16));
-          const t = timeNsOf(num(f[1], 'time') * 1e9, 'time');
-          const bytes = sizeBytes(f[3], 'size');
-          const lbn = sectorOf(num(f[4], 'lbn'), 'lbn');
-          num(f[0], 'version');
+          const t = timeNsOf(num(time, 'time') * 1e9, 'time');
+          const bytes = sizeBytes(size, 'size');
+          const lbn = sectorOf(num(lbnField, 'lbn'), 'lbn');
+          num(version, 'version');
           if (op === undefined) {
             skippedOps.set(opcode, (skippedOps.get(opcode) ?? 0) + 1);
             return false;

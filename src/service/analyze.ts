@@ -10,6 +10,7 @@ import type { TraceSource } from '../trace/model.js';
 import { StatsPipeline } from '../analyze/pipeline.js';
 import { expandTraceInputs } from '../analyze/inputs.js';
 import type { AnalysisReport, TraceAnalysis } from '../analyze/types.js';
+import { at } from '../util/at.js';
 
 export type { AnalysisReport, TraceAnalysis } from '../analyze/types.js';
 
@@ -29,15 +30,14 @@ export interface AnalyzeOptions {
 export async function analyzeTraces(args: readonly string[], opts: AnalyzeOptions = {}): Promise<AnalysisReport> {
   if (args.length === 0) throw new Error('analyzeTraces: no trace paths');
   const inputs = expandTraceInputs(args);
-  const paths = inputs.map((i) => i.path);
   // Open (sniff) every file first so a bad path fails before any work.
   const sources: TraceSource[] = [];
-  for (let i = 0; i < paths.length; i++) {
+  for (const [i, input] of inputs.entries()) {
     sources.push(
-      await openTrace(paths[i], {
-        format: opts.format ?? inputs[i].format,
+      await openTrace(input.path, {
+        format: opts.format ?? input.format,
         skipBad: opts.skipBad,
-        onProgress: opts.onProgress ? (done, total) => opts.onProgress!(i, paths.length, done, total) : undefined,
+        onProgress: opts.onProgress ? (done, total) => opts.onProgress!(i, inputs.length, done, total) : undefined,
       }),
     );
   }
@@ -50,12 +50,12 @@ export async function analyzeTraces(args: readonly string[], opts: AnalyzeOption
   const pipeline = new StatsPipeline(sources.length);
   let result;
   try {
-    for (let i = 0; i < sources.length; i++) {
-      const src = sources[i];
+    for (const [i, src] of sources.entries()) {
       let offset = NaN;
       for await (const batch of src) {
-        if (batch.length === 0) continue;
-        if (Number.isNaN(offset)) offset = aligned ? src.meta.baseTimeNs - refBase : -batch.timeNs[0];
+        const [first] = batch.timeNs;
+        if (first === undefined) continue; // an empty batch
+        if (Number.isNaN(offset)) offset = aligned ? src.meta.baseTimeNs - refBase : -first;
         await pipeline.add(i, batch, offset);
       }
     }
@@ -69,7 +69,7 @@ export async function analyzeTraces(args: readonly string[], opts: AnalyzeOption
     baseTimeNs: src.meta.baseTimeNs,
     warnings: src.meta.warnings,
     skippedRecords: src.meta.skippedRecords,
-    stats: result.stats[i],
+    stats: at(result.stats, i, 'trace statistics'), // one per source (the pipeline's contract)
   }));
   return {
     schema: 1,

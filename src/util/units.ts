@@ -41,9 +41,10 @@ export function fmtRate(bytesPerSec: number): string {
 export function table(header: string[], rows: string[][], rightAlign: boolean[]): string[] {
   const all = [header, ...rows];
   const w = header.map((_, c) => Math.max(...all.map((r) => (r[c] ?? '').length)));
+  // a row with more cells than the header: the extra cells keep their own width
   const line = (r: string[]): string =>
     r
-      .map((cell, c) => (rightAlign[c] ? cell.padStart(w[c]) : cell.padEnd(w[c])))
+      .map((cell, c) => (rightAlign[c] ? cell.padStart(w[c] ?? 0) : cell.padEnd(w[c] ?? 0)))
       .join('  ')
       .trimEnd();
   return [line(header), line(w.map((x) => '-'.repeat(x))), ...rows.map(line)];

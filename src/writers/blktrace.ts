@@ -14,6 +14,7 @@ import path from 'node:path';
 import { Op, type TraceSource } from '../trace/model.js';
 import { BlkAction, BlkCategory, BlkNotify, BLKTRACE_MAGIC } from '../readers/blktrace.js';
 import { writeError } from './lines.js';
+import { at, col } from '../util/at.js';
 
 export interface BlktraceWriteOptions {
   /** Per-CPU files to spread requests over (default 2). All events of one request go to one CPU. */
@@ -131,32 +132,32 @@ function writeU64(b: Buffer, o: number, v: number): void {
   b.writeUInt32LE(Math.floor(v / 0x100000000), o + 4);
 }
 
+/** A D or C event waiting for its time: [cpu, time, sector, bytes, action, pid, device]. */
+type PendingEvent = [number, number, number, number, number, number, number];
+
 /** Pending D/C events: a binary min-heap on time, ties in insertion order. */
 class EventHeap {
-  private t: number[] = [];
-  private ord: number[] = [];
-  private ev: number[][] = [];
-  private n = 0;
+  private items: { t: number; ord: number; ev: PendingEvent }[] = [];
   private counter = 0;
   get size(): number {
-    return this.n;
+    return this.items.length;
   }
+  /** Time of the earliest event (Infinity when empty). */
   peekTime(): number {
-    return this.t[0];
+    return this.items[0]?.t ?? Infinity;
   }
   private less(i: number, j: number): boolean {
-    return this.t[i] < this.t[j] || (this.t[i] === this.t[j] && this.ord[i] < this.ord[j]);
+    const a = at(this.items, i, 'event heap');
+    const b = at(this.items, j, 'event heap');
+    return a.t < b.t || (a.t === b.t && a.ord < b.ord);
   }
   private swap(i: number, j: number): void {
-    [this.t[i], this.t[j]] = [this.t[j], this.t[i]];
-    [this.ord[i], this.ord[j]] = [this.ord[j], this.ord[i]];
-    [this.ev[i], this.ev[j]] = [this.ev[j], this.ev[i]];
+    const a = at(this.items, i, 'event heap');
+    this.items[i] = at(this.items, j, 'event heap');
+    this.items[j] = a;
   }
-  push(time: number, ev: number[]): void {
-    let i = this.n++;
-    this.t[i] = time;
-    this.ord[i] = this.counter++;
-    this.ev[i] = ev;
+  push(time: number, ev: PendingEvent): void {
+    let i = this.items.push({ t: time, ord: this.counter++, ev }) - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
       if (!this.less(i, p)) break;
@@ -164,26 +165,25 @@ class EventHeap {
       i = p;
     }
   }
-  pop(): number[] {
-    const top = this.ev[0];
-    this.n--;
-    if (this.n > 0) {
-      this.t[0] = this.t[this.n];
-      this.ord[0] = this.ord[this.n];
-      this.ev[0] = this.ev[this.n];
+  /** The earliest event, removed; callers check `size` first. */
+  pop(): PendingEvent {
+    const top = at(this.items, 0, 'event heap');
+    const last = this.items.pop();
+    const n = this.items.length;
+    if (last && n > 0) {
+      this.items[0] = last;
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
         let m = i;
-        if (l < this.n && this.less(l, m)) m = l;
-        if (l + 1 < this.n && this.less(l + 1, m)) m = l + 1;
+        if (l < n && this.less(l, m)) m = l;
+        if (l + 1 < n && this.less(l + 1, m)) m = l + 1;
         if (m === i) break;
         this.swap(i, m);
         i = m;
       }
     }
-    this.t.length = this.ord.length = this.ev.length = this.n;
-    return top;
+    return top.ev;
   }
 }
 
@@ -204,6 +204,9 @@ export async function writeBlktrace(source: TraceSource, outPrefix: string, opts
   const files: CpuFile[] = [];
   try {
     for (let c = 0; c < ncpu; c++) files.push(new CpuFile(`${outPrefix}.blktrace.${c}`, c));
+    const first = at(files, 0, 'per-CPU file'); // ncpu >= 1: notes go to CPU 0's file
+    /** The file of `cpu` (< ncpu: a time slice number modulo ncpu). */
+    const fileOf = (cpu: number): CpuFile => at(files, cpu, 'per-CPU file');
     const heap = new EventHeap();
     const named = new Set<number>();
     let requests = 0;
@@ -213,13 +216,13 @@ export async function writeBlktrace(source: TraceSource, outPrefix: string, opts
       for (const [pid, name] of source.meta.processes) {
         if (named.has(pid)) continue;
         named.add(pid);
-        files[0].record(time, 0, 0, NOTE | BlkNotify.PROCESS, pid, 0, processNote(name), true);
+        first.record(time, 0, 0, NOTE | BlkNotify.PROCESS, pid, 0, processNote(name), true);
       }
     };
     const flushUntil = (time: number) => {
       while (heap.size && heap.peekTime() <= time) {
         const [cpu, t, sector, bytes, action, pid, device] = heap.pop();
-        files[cpu].record(t, sector, bytes, action, pid, device);
+        fileOf(cpu).record(t, sector, bytes, action, pid, device);
         last = t;
       }
     };
@@ -232,28 +235,29 @@ export async function writeBlktrace(source: TraceSource, outPrefix: string, opts
           const pdu = Buffer.alloc(8);
           pdu.writeUInt32LE(Math.floor(base / 1e9), 0);
           pdu.writeUInt32LE(base % 1e9, 4);
-          files[0].record(origin, 0, 0, NOTE | BlkNotify.TIMESTAMP, 0, 0, pdu, true);
+          first.record(origin, 0, 0, NOTE | BlkNotify.TIMESTAMP, 0, 0, pdu, true);
         }
-        files[0].record(origin, 0, 0, NOTE | BlkNotify.MESSAGE, 0, b.length ? b.device[0] : 0, Buffer.from(ORIGIN_MESSAGE, 'latin1'));
+        first.record(origin, 0, 0, NOTE | BlkNotify.MESSAGE, 0, b.device[0] ?? 0, Buffer.from(ORIGIN_MESSAGE, 'latin1'));
       }
-      if (b.length) flushUntil(origin + Math.round(b.timeNs[0]));
+      if (b.length) flushUntil(origin + Math.round(col(b.timeNs, 0)));
       nameNew(last);
-      for (let i = 0; i < b.length; i++) {
-        const q = origin + Math.round(b.timeNs[i]);
+      // every column has the batch's length
+      for (const [i, t] of b.timeNs.entries()) {
+        const q = origin + Math.round(t);
         flushUntil(q);
         last = q;
         const cpu = Math.floor((q - origin) / slice) % ncpu;
-        const sector = b.sector[i];
-        const bytes = b.bytes[i];
-        const cat = categoryOf(b.op[i]) << 16;
-        const pid = b.pid[i];
-        const dev = b.device[i];
-        const f = files[cpu];
+        const sector = col(b.sector, i);
+        const bytes = col(b.bytes, i);
+        const cat = categoryOf(col(b.op, i)) << 16;
+        const pid = col(b.pid, i);
+        const dev = col(b.device, i);
+        const f = fileOf(cpu);
         f.record(q, sector, bytes, ACT_Q | cat, pid, dev);
         f.record(q, sector, bytes, ACT_G | cat, pid, dev);
         f.record(q, sector, bytes, ACT_I | cat, pid, dev);
-        let d = b.issueNs && !Number.isNaN(b.issueNs[i]) ? origin + Math.round(b.issueNs[i]) : NaN;
-        let c = b.completeNs && !Number.isNaN(b.completeNs[i]) ? origin + Math.round(b.completeNs[i]) : NaN;
+        let d = b.issueNs ? origin + Math.round(col(b.issueNs, i)) : NaN; // NaN stays NaN
+        let c = b.completeNs ? origin + Math.round(col(b.completeNs, i)) : NaN;
         if (derive && Number.isNaN(d)) d = q;
         if (derive && Number.isNaN(c)) c = d + latency;
         if (!Number.isNaN(d)) heap.push(Math.max(d, q), [cpu, Math.max(d, q), sector, bytes, ACT_D | cat, pid, dev]);

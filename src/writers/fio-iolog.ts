@@ -10,6 +10,7 @@
 import { Op, SECTOR_BYTES, type TraceBatch } from '../trace/model.js';
 import { ERR_USAGE } from '../errors.js';
 import { writeTextAtomically, type WriteResult } from './lines.js';
+import { col } from '../util/at.js';
 
 export interface FioIologOptions {
   /** Where each trace device is replayed: one path for all, or a mapping. */
@@ -39,8 +40,8 @@ export async function writeFioIolog(source: AsyncIterable<TraceBatch>, out: stri
     await write('fio version 3 iolog\n');
     for await (const b of source) {
       let text = '';
-      for (let i = 0; i < b.length; i++) {
-        const op = b.op[i];
+      // every column has the batch's length
+      for (const [i, op] of b.op.entries()) {
         let act: string;
         if (op & Op.DISCARD) act = 'trim';
         else if (op & Op.WRITE) act = 'write';
@@ -50,13 +51,13 @@ export async function writeFioIolog(source: AsyncIterable<TraceBatch>, out: stri
           skipped++;
           continue;
         }
-        let us = Math.max(0, Math.round(b.timeNs[i] / 1000));
+        let us = Math.max(0, Math.round(col(b.timeNs, i) / 1000));
         if (us < prev) {
           us = prev;
           clamped++;
         }
         prev = us;
-        const dev = b.device[i];
+        const dev = col(b.device, i);
         let name = names.get(dev);
         if (name === undefined) names.set(dev, (name = nameOf(dev)));
         if (!opened.has(name)) {
@@ -64,8 +65,8 @@ export async function writeFioIolog(source: AsyncIterable<TraceBatch>, out: stri
           opened.add(name);
           text += `${us} ${name} add\n${us} ${name} open\n`;
         }
-        const len = act === 'sync' ? 0 : b.bytes[i];
-        const offset = act === 'sync' ? 0 : Math.floor(b.sector[i]) * SECTOR_BYTES;
+        const len = act === 'sync' ? 0 : col(b.bytes, i);
+        const offset = act === 'sync' ? 0 : Math.floor(col(b.sector, i)) * SECTOR_BYTES;
         text += `${us} ${name} ${act} ${offset} ${len}\n`;
         written++;
       }

@@ -7,6 +7,7 @@
  */
 import { Op, SECTOR_BYTES, type TraceBatch } from '../trace/model.js';
 import { writeTextAtomically, type WriteResult } from './lines.js';
+import { col } from '../util/at.js';
 
 export async function writeMqsim(source: AsyncIterable<TraceBatch>, out: string): Promise<WriteResult> {
   let written = 0;
@@ -17,24 +18,25 @@ export async function writeMqsim(source: AsyncIterable<TraceBatch>, out: string)
   await writeTextAtomically(out, async (write) => {
     for await (const b of source) {
       let text = '';
-      for (let i = 0; i < b.length; i++) {
-        const op = b.op[i];
+      // every column has the batch's length
+      for (const [i, op] of b.op.entries()) {
+        const bytes = col(b.bytes, i);
         if (op & Op.DISCARD) {
           discards++;
           continue;
         }
-        if (b.bytes[i] === 0 || !(op & (Op.READ | Op.WRITE))) {
+        if (bytes === 0 || !(op & (Op.READ | Op.WRITE))) {
           empty++;
           continue;
         }
-        let t = Math.max(0, Math.round(b.timeNs[i]));
+        let t = Math.max(0, Math.round(col(b.timeNs, i)));
         if (t < prev) {
           t = prev;
           clamped++;
         }
         prev = t;
         const type = op & Op.WRITE ? 0 : 1;
-        text += `${t} ${b.device[i]} ${Math.floor(b.sector[i])} ${Math.ceil(b.bytes[i] / SECTOR_BYTES)} ${type}\n`;
+        text += `${t} ${col(b.device, i)} ${Math.floor(col(b.sector, i))} ${Math.ceil(bytes / SECTOR_BYTES)} ${type}\n`;
         written++;
       }
       if (text) await write(text);

@@ -5,11 +5,14 @@
  *      processes sharing one PostgreSQL holding 100 / 1k / 10k workloads,
  *      paced (100 reports/s arriving) and saturated (64 in flight):
  *      observations/s, p50/p99 recommendation latency, workloads created,
- *      the servers' CPU seconds; the same against one serve process on the
- *      embedded LevelDB. SSDTUNE_BENCH_FLEET_STORED=10000 picks sizes,
+ *      the serve processes' and PostgreSQL's CPU seconds; the same against
+ *      one serve process on the embedded LevelDB.
+ *      SSDTUNE_BENCH_FLEET_STORED=10000 picks sizes,
  *      SSDTUNE_BENCH_FLEET_ENGINES=postgres|level and
  *      SSDTUNE_BENCH_FLEET_DRIVES=paced|saturated pick engines and drives;
- *      SSDTUNE_BENCH_PROF=DIR writes each serve process's CPU profile there.
+ *      SSDTUNE_BENCH_FLEET_CONFIGS=1 gives each stored workload a learned
+ *      configuration (a tuned fleet); SSDTUNE_BENCH_PROF=DIR writes each
+ *      serve process's CPU profile there.
  *  (b) 200 evaluations drained by 1, 2, 4, 8 `ssdtune worker`s (the real
  *      worker with a sleep-calibrated evaluator, bench/fleet-worker.ts):
  *      without faults (throughput against linear), then with a random worker
@@ -29,9 +32,6 @@ import path from 'node:path';
 import { Queue } from 'bullmq';
 import { loadSettings } from '../src/config.js';
 import { ConfDB } from '../src/confdb/db.js';
-import { newId } from '../src/confdb/ids.js';
-import type { WorkloadRecord } from '../src/confdb/records.js';
-import { DESCRIPTOR_VECTOR_NAMES } from '../src/features/descriptors.js';
 import { describeTrace } from '../src/ml/characterise.js';
 import { openTrace } from '../src/readers/registry.js';
 import { AdaptiveSearch } from '../src/search/adaptive.js';
@@ -40,8 +40,10 @@ import { runSearch } from '../src/search/search.js';
 import { planTune } from '../src/service/catalog.js';
 import { EVAL_QUEUE, RemoteEvaluations, evaluationKey, type EvaluationSpec } from '../src/service/evaluation-jobs.js';
 import { redisConnection } from '../src/service/queue-bullmq.js';
+import { deviceClassKey } from '../src/service/fleet.js';
 import { similarityInfo } from '../src/service/identify.js';
 import { sha256File } from '../src/util/digest.js';
+import { rng, seedWorkloads } from '../test/helpers/fleet.js';
 import { PostgresServer, postgresMissing, RedisServer, redisMissing } from '../test/helpers/servers.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
@@ -59,13 +61,6 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 };
 
-/** Deterministic normal draws. */
-function rng(seed: number) {
-  let s = seed >>> 0;
-  const u = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) + 0.5) / 2 ** 32;
-  return { u, normal: () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u()) };
-}
-
 async function realWorkloads(windowSize: number): Promise<{ name: string; windows: number[][] }[]> {
   const out: { name: string; windows: number[][] }[] = [];
   for (const f of readdirSync(TRACES)
@@ -80,33 +75,6 @@ async function realWorkloads(windowSize: number): Promise<{ name: string; window
     }
   }
   return out;
-}
-
-/** `n` stored workloads far from the real ones (random points of the embedding sphere): the store the agents are identified against. */
-async function seedWorkloads(db: ConfDB, n: number, dim: number, windowSize: number, modelId: string | undefined): Promise<void> {
-  const r = rng(n);
-  for (let done = 0; done < n;) {
-    const ops = [];
-    for (let i = 0; i < 1000 && done < n; i++, done++) {
-      const e = Array.from({ length: dim }, () => r.normal());
-      const norm = Math.hypot(...e);
-      const w: WorkloadRecord = {
-        id: newId(),
-        name: `seeded ${done}`,
-        createdAt: new Date().toISOString(),
-        source: { paths: [], format: 'bench', requests: 0 },
-        descriptorNames: [...DESCRIPTOR_VECTOR_NAMES],
-        descriptors: DESCRIPTOR_VECTOR_NAMES.map(() => r.u()),
-        pcaCentre: [r.normal(), r.normal()],
-        embedding: e.map((x) => x / norm),
-        embeddingSpread: 0.05,
-        windowSize,
-        ...(modelId ? { modelId } : {}),
-      };
-      ops.push({ kind: 'workloads' as const, type: 'put' as const, value: w });
-    }
-    await db.batch(ops);
-  }
 }
 
 interface Serve {
@@ -162,9 +130,15 @@ async function partA(pgs: PostgresServer): Promise<void> {
   // LevelDB admits one process: one serve instance. PostgreSQL: one and two sharing it.
   const engines = (process.env.SSDTUNE_BENCH_FLEET_ENGINES ?? 'postgres,level').split(',');
   const drives = (process.env.SSDTUNE_BENCH_FLEET_DRIVES ?? 'paced,saturated').split(',') as ('paced' | 'saturated')[];
+  // A tuned fleet: each stored workload has a configuration learned on the agents' device class (so the
+  // recommendation is looked up among as many).
+  const configs = process.env.SSDTUNE_BENCH_FLEET_CONFIGS === '1';
+  const deviceClass = { model: 'bench', capacityBytes: 1e12, rotational: false, queues: 4, kernel: os.release() };
   console.log(`paced: ${RATE} reports/s arriving (Poisson); saturated: 64 in flight; created: reports answered with a new workload`);
+  console.log(`stored workloads ${configs ? 'each with' : 'without'} a learned configuration (SSDTUNE_BENCH_FLEET_CONFIGS=1: with)`);
   // '>50 ms': reports slower than the goal, and how many of them created a workload (the registrations' share of the tail).
-  console.log('engine    instances  stored  agents  drive      obs/s   p50 ms   p99 ms  created  >50 ms (created)  server cpu s  load');
+  // CPU seconds for the timed reports: the serve processes', and PostgreSQL's (postmaster and backends), which shares the cores.
+  console.log('engine    instances  stored  agents  drive      obs/s   p50 ms   p99 ms  created  >50 ms (created)  server cpu s  pg cpu s  load');
   for (const engine of engines) {
     if (engine !== 'postgres' && engine !== 'level') throw new Error(`SSDTUNE_BENCH_FLEET_ENGINES: expected postgres and/or level, got ${engine}`);
     for (const stored of stores) {
@@ -174,7 +148,7 @@ async function partA(pgs: PostgresServer): Promise<void> {
           const url = engine === 'postgres' ? await pgs.newDatabase() : undefined;
           const dataDir = mkdtempSync(path.join(tmpdir(), 'ssdtune-bench-serve-'));
           const db = await ConfDB.open(dataDir, url);
-          await seedWorkloads(db, stored, dim, windowSize, model.id);
+          await seedWorkloads(db, stored, dim, windowSize, model.id, configs ? { configsFor: deviceClassKey(deviceClass) } : {});
           // A LevelDB is the serve process's from here on.
           await db.close();
           const first = await startServe(url, undefined, dataDir);
@@ -187,7 +161,7 @@ async function partA(pgs: PostgresServer): Promise<void> {
             return {
               host: `agent${i}`,
               device: 'nvme0n1',
-              deviceClass: { model: 'bench', capacityBytes: 1e12, rotational: false, queues: 4, kernel: os.release() },
+              deviceClass,
               windowSize,
               descriptors,
               applied: { read_ahead_kb: '128' },
@@ -217,6 +191,7 @@ async function partA(pgs: PostgresServer): Promise<void> {
           created = 0;
           createdMs.length = 0;
           const cpuBefore = servers.reduce((a, s) => a + cpuSeconds(s.proc.pid!), 0);
+          const pgBefore = engine === 'postgres' ? postgresCpuSeconds(pgs) : 0;
           const lat: number[] = [];
           const t0 = performance.now();
           if (drive === 'saturated') {
@@ -239,8 +214,9 @@ async function partA(pgs: PostgresServer): Promise<void> {
           }
           const secs = (performance.now() - t0) / 1000;
           const cpu = servers.reduce((a, s) => a + cpuSeconds(s.proc.pid!), 0) - cpuBefore;
+          const pgCpu = engine === 'postgres' ? (postgresCpuSeconds(pgs) - pgBefore).toFixed(1) : '-';
           console.log(
-            `${engine.padEnd(9)} ${String(instances).padStart(9)} ${String(stored).padStart(7)} ${String(agents).padStart(7)}  ${drive.padEnd(9)} ${(agents / secs).toFixed(0).padStart(6)} ${pct(lat, 50).toFixed(1).padStart(8)} ${pct(lat, 99).toFixed(1).padStart(8)} ${String(created).padStart(8)} ${`${lat.filter((ms) => ms > 50).length} (${createdMs.filter((ms) => ms > 50).length})`.padStart(17)} ${cpu.toFixed(1).padStart(13)}  ${load()}`,
+            `${engine.padEnd(9)} ${String(instances).padStart(9)} ${String(stored).padStart(7)} ${String(agents).padStart(7)}  ${drive.padEnd(9)} ${(agents / secs).toFixed(0).padStart(6)} ${pct(lat, 50).toFixed(1).padStart(8)} ${pct(lat, 99).toFixed(1).padStart(8)} ${String(created).padStart(8)} ${`${lat.filter((ms) => ms > 50).length} (${createdMs.filter((ms) => ms > 50).length})`.padStart(17)} ${cpu.toFixed(1).padStart(13)} ${pgCpu.padStart(9)}  ${load()}`,
           );
           for (const s of servers) await stopProc(s.proc);
         }
@@ -249,10 +225,29 @@ async function partA(pgs: PostgresServer): Promise<void> {
   }
 }
 
+/** /proc/PID/stat's fields after the command name (state is [0]). */
+const statOf = (pid: number | string) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+
 /** User + system CPU seconds of a process so far (/proc/PID/stat), so a figure can be read apart from the load. */
 function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const f = statOf(pid);
   return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** PostgreSQL's CPU seconds so far: the postmaster's own and its ended backends' (cutime, cstime), and its live backends'. */
+function postgresCpuSeconds(pgs: PostgresServer): number {
+  const pm = Number(readFileSync(path.join(pgs.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const f = statOf(pm);
+  let ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const c = statOf(p);
+      if (Number(c[1]) === pm) ticks += Number(c[11]) + Number(c[12]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ticks / 100;
 }
 
 async function partB(pgs: PostgresServer, redis: RedisServer): Promise<void> {

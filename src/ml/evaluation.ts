@@ -21,6 +21,7 @@ import {
   type Method,
   type WindowStreams,
 } from './identify.js';
+import { KnownWorkloads } from './known-workloads.js';
 import type { SimilarityModel } from './model-io.js';
 import { byWorkload, profileSplit } from './split.js';
 
@@ -66,8 +67,9 @@ function embedStream(m: SimilarityModel, windows: readonly Float64Array[]): Embe
 }
 
 /** Outcomes, per method, of the chunks of some streams against a store (the chunking identify() uses). */
-function askChunks(m: SimilarityModel, streams: readonly Embedded[], store: readonly KnownWorkload[], q: number, max?: number): Record<Method, Outcome[]> {
+function askChunks(m: SimilarityModel, streams: readonly Embedded[], stored: readonly KnownWorkload[], q: number, max?: number): Record<Method, Outcome[]> {
   const out = { network: [] as Outcome[], pca: [] as Outcome[] };
+  const store = KnownWorkloads.of(stored);
   for (const [s, a, b] of chunkRanges(
     streams.map((x) => x.windows.length),
     q,

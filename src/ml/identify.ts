@@ -43,44 +43,20 @@ import { assertFiniteVector } from '../features/descriptors.js';
 import { sameWorkloadProbability } from './calibration.js';
 import type { SimilarityInfo, SimilarityModel } from './model-io.js';
 import { projectPca } from './pca.js';
+import { KnownWorkloads, medianDistance, scanChunks, type KnownWorkload, type Method } from './known-workloads.js';
 import { centroid, distance, embed } from './similarity.js';
 import { standardize } from './standardize.js';
 
-export interface KnownWorkload {
-  id: string;
-  name: string;
-  /** Unit-length centroid of the workload's window embeddings. */
-  centroidEmbedding: number[];
-  /** Unit-length centroids of its phases (time segments of each device stream); absent when too short to segment. */
-  modes?: number[][];
-  /** Mean of the workload's window projections in the model's PCA plane. */
-  pcaCentre: number[];
-  /** Mean raw descriptor vector of the workload's windows (DESCRIPTOR_VECTOR_NAMES order). */
-  descriptors: number[];
-  /**
-   * Spread of its windows' embeddings (90th percentile, over runs of
-   * queryWindows windows, of the run centroid's distance to the rest): what
-   * the workload's own later queries may look like. Informational; distances
-   * are not scaled by it.
-   */
-  spread?: number;
-  /**
-   * spread / the model's typical spread. Far above 1 (a short, noisy or
-   * multi-phase trace), later captures of the workload are hard to recognise;
-   * the same trace always is (exact match).
-   */
-  spreadRatio?: number;
-  /**
-   * False when the embedding and PCA centre come from another model (a
-   * profile stored before a retrain): only the exact-match rule, which
-   * compares raw descriptors, can recognise it. Default true.
-   */
-  comparable?: boolean;
-}
+export type { KnownWorkload, Method } from './known-workloads.js';
 
-/** Where known workloads live: the ConfDB (service/workload-store.ts) or memory. */
+/**
+ * Where known workloads live: the ConfDB (service/workload-store.ts) or
+ * memory. `known()` gives them packed for the scan (known-workloads.ts). A
+ * cache that follows the store may append to what it gave (workloads stored
+ * since), never take from it.
+ */
 export interface WorkloadStore {
-  list(): Promise<readonly KnownWorkload[]>;
+  known(): Promise<KnownWorkloads>;
 }
 
 export class MemoryWorkloadStore implements WorkloadStore {
@@ -88,12 +64,11 @@ export class MemoryWorkloadStore implements WorkloadStore {
   put(w: KnownWorkload): void {
     this.items.set(w.id, w);
   }
-  async list(): Promise<readonly KnownWorkload[]> {
-    return [...this.items.values()];
+  async known(): Promise<KnownWorkloads> {
+    return KnownWorkloads.of([...this.items.values()]);
   }
 }
 
-export type Method = 'network' | 'pca';
 export const METHODS: readonly Method[] = ['network', 'pca'];
 
 /** Window vectors of a trace, one list per device stream (in time order within each). */
@@ -290,30 +265,20 @@ export function profileWorkload(
   };
 }
 
-/** Distance of a signature to a stored workload by `method`. */
-export function workloadDistance(sig: Signature, k: KnownWorkload, method: Method): number {
-  if (method === 'pca') return distance(sig.pcaCentre, k.pcaCentre);
-  let d = distance(sig.centroidEmbedding, k.centroidEmbedding);
-  for (const c of k.modes ?? []) d = Math.min(d, distance(sig.centroidEmbedding, c));
-  return d;
+/** The rows a signature is compared with by `method`, packed (one chunk per row). */
+function queryRows(sigs: readonly Signature[], method: Method): Float64Array {
+  const rows = sigs.map((g) => (method === 'network' ? g.centroidEmbedding : g.pcaCentre));
+  const dim = rows[0]?.length ?? 0;
+  const out = new Float64Array(rows.length * dim);
+  rows.forEach((r, j) => out.set(r.length === dim ? r : new Array<number>(dim).fill(NaN), j * dim));
+  return out;
 }
 
-/** The nearest comparable stored workload of a signature, and every distance (by workload id). */
-export function nearestOf(sig: Signature, known: readonly KnownWorkload[], method: Method): { nearest?: KnownWorkload; distance: number; all: Float64Array } {
-  let nearest: KnownWorkload | undefined;
-  let best = Infinity;
-  // Indexed like `known` (NaN: not comparable): a report against 10k stored workloads builds no map.
-  const all = new Float64Array(known.length).fill(NaN);
-  known.forEach((k, i) => {
-    if (k.comparable === false) return;
-    const d = workloadDistance(sig, k, method);
-    all[i] = d;
-    if (d < best) {
-      best = d;
-      nearest = k;
-    }
-  });
-  return { ...(nearest ? { nearest } : {}), distance: best, all };
+/** The nearest comparable stored workload of a signature (ties: the earlier one) and its distance (Infinity: none). */
+export function nearestOf(sig: Signature, known: KnownWorkloads, method: Method): { nearest?: KnownWorkload; distance: number } {
+  const r = scanChunks(known, method, queryRows([sig], method), 1, 1);
+  const i = r.nearest[0]!;
+  return { ...(i >= 0 ? { nearest: known.items[i]! } : {}), distance: r.distance[0]! };
 }
 
 export const thresholdOf = (m: SimilarityInfo, method: Method) => (method === 'network' ? m.meta.threshold : m.meta.pcaThreshold);
@@ -356,24 +321,15 @@ export function chunkRanges(lengths: readonly number[], q: number, max = MAX_CHU
   return Array.from({ length: max }, (_, i) => all[Math.floor((i * all.length) / max)]!);
 }
 
-const median = (x: readonly number[]) => {
-  const s = x.slice().sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
-/** One chunk's outcome: its nearest workload and distance, and its distance to every comparable workload. */
-export interface ChunkOutcome {
-  nearest?: KnownWorkload;
-  distance: number;
-  /** Distance to each stored workload, indexed like the `known` passed to decideChunks (NaN: not comparable). */
-  all: Float64Array;
-}
-
-/** Decide from chunk outcomes (shared by identify() and the evaluation, which computes the outcomes once). */
+/**
+ * Decide from the signatures of a query's chunks (see the module comment):
+ * each chunk votes for its nearest workload within the threshold, else "new";
+ * the candidates are the workloads of smallest median distance over the chunks.
+ */
 export function decideChunks(
   m: SimilarityInfo,
-  outcomes: readonly ChunkOutcome[],
-  known: readonly KnownWorkload[],
+  sigs: readonly Signature[],
+  known: KnownWorkloads,
   method: Method,
   windows: number,
   streams: number,
@@ -381,41 +337,26 @@ export function decideChunks(
 ): Identification {
   const threshold = thresholdOf(m, method);
   const curve = curveOf(m, method);
+  const queries = queryRows(sigs, method);
+  const scan = scanChunks(known, method, queries, sigs.length, Math.max(1, maxCandidates));
+  const chunks = Array.from(scan.nearest, (i, j) => ({ id: i >= 0 ? known.items[i]!.id : undefined, distance: scan.distance[j]! }));
   const votes: Record<string, number> = {};
-  for (const o of outcomes) {
-    const key = o.nearest && o.distance <= threshold ? o.nearest.id : 'new';
+  for (const c of chunks) {
+    const key = c.id !== undefined && c.distance <= threshold ? c.id : 'new';
     votes[key] = (votes[key] ?? 0) + 1;
   }
   const [top, topVotes] = Object.entries(votes).sort((a, b) => b[1] - a[1])[0]!;
-  const isKnown = top !== 'new' && knownByVote(topVotes, outcomes.length);
-  // Each stored workload's median distance over the chunks; only the closest few (and the voted one) become
-  // candidates: a report against 10k stored workloads sorts nothing (this ran for every fleet report).
-  const med = new Float64Array(known.length);
-  const per = new Array<number>(outcomes.length);
-  for (let i = 0; i < known.length; i++) {
-    for (let j = 0; j < outcomes.length; j++) per[j] = outcomes[j]!.all[i]!;
-    med[i] = outcomes.length ? median(per) : NaN;
-  }
-  const keep = Math.max(1, maxCandidates);
-  const closest: number[] = [];
-  for (let i = 0; i < known.length; i++) {
-    if (Number.isNaN(med[i]!)) continue;
-    if (closest.length < keep || med[i]! < med[closest[closest.length - 1]!]!) {
-      let at = closest.length;
-      while (at > 0 && med[closest[at - 1]!]! > med[i]!) at--;
-      closest.splice(at, 0, i);
-      if (closest.length > keep) closest.pop();
-    }
-  }
-  const candidate = (i: number): Candidate => ({ id: known[i]!.id, name: known[i]!.name, distance: med[i]! });
-  const ranked = closest.map(candidate);
+  const isKnown = top !== 'new' && knownByVote(topVotes, chunks.length);
+  const candidate = (i: number, distance: number): Candidate => ({ id: known.items[i]!.id, name: known.items[i]!.name, distance });
+  const ranked = scan.closest.map((i, r) => candidate(i, scan.medians[r]!));
   const candidates = ranked.slice(0, maxCandidates);
-  const voted = isKnown ? known.findIndex((k) => k.id === top) : -1;
-  const nearest = isKnown ? candidate(voted) : ranked[0];
-  const p = outcomes.map((o) => sameWorkloadProbability(curve, o.distance));
+  // The voted workload need not be among the closest medians: its own median, computed in full.
+  const voted = isKnown ? scan.nearest[chunks.findIndex((c) => c.id === top)]! : -1;
+  const nearest = isKnown ? candidate(voted, medianDistance(known, method, queries, sigs.length, voted)) : ranked[0];
+  const p = chunks.map((c) => sameWorkloadProbability(curve, c.distance));
   const confidence = isKnown
-    ? outcomes.reduce((s, o, i) => s + (o.nearest?.id === top ? p[i]! : 0), 0) / outcomes.length
-    : p.reduce((s, x) => s + (1 - x), 0) / outcomes.length;
+    ? chunks.reduce((s, c, i) => s + (c.id === top ? p[i]! : 0), 0) / chunks.length
+    : p.reduce((s, x) => s + (1 - x), 0) / chunks.length;
   return {
     kind: isKnown ? 'known' : 'new',
     method,
@@ -425,7 +366,7 @@ export function decideChunks(
     confidence,
     windows,
     streams,
-    chunks: outcomes.length,
+    chunks: chunks.length,
     votes,
     candidates,
   };
@@ -436,9 +377,8 @@ export function decideChunks(
  * vector equals the query's to rounding): the same trace asked again is known
  * whatever its spread.
  */
-function exactMatch(windows: readonly ArrayLike<number>[], known: readonly KnownWorkload[]): KnownWorkload | undefined {
-  const mean = meanOf(windows);
-  return known.find((k) => k.descriptors.length === mean.length && k.descriptors.every((v, j) => Math.abs(v - mean[j]!) <= 1e-9 * Math.max(1, Math.abs(v))));
+function exactMatch(windows: readonly ArrayLike<number>[], known: KnownWorkloads): KnownWorkload | undefined {
+  return known.exact(meanOf(windows));
 }
 
 export interface IdentifyOptions {
@@ -465,7 +405,7 @@ export async function identify(
     return signatureOf(m, w, embedded ? embedded[s]!.slice(a, b) : embedWindows(networkOf(m), w));
   };
   const nStreams = streams.filter((s) => s.length > 0).length;
-  const known = await store.list();
+  const known = await store.known();
   const same = exactMatch(streams.flat(), known);
   if (same) {
     const hit = { id: same.id, name: same.name, distance: 0 };
@@ -490,12 +430,12 @@ export async function identify(
   );
   if (ranges.length === 0) {
     // Each stream's few windows as one chunk, for the candidates only.
-    const outcomes = streams.flatMap((w, s) => (w.length > 0 ? [nearestOf(sig(s, 0, w.length), known, method)] : []));
-    const r = decideChunks(m, outcomes, known, method, windows, nStreams, opts.candidates ?? 5);
+    const sigs = streams.flatMap((w, s) => (w.length > 0 ? [sig(s, 0, w.length)] : []));
+    const r = decideChunks(m, sigs, known, method, windows, nStreams, opts.candidates ?? 5);
     const { nearest: _answer, ...rest } = r;
     const nearest = r.candidates[0];
     return { ...rest, kind: 'new', ...(nearest ? { nearest } : {}), distance: nearest?.distance ?? Infinity, confidence: 0, chunks: 0, votes: {}, short: true };
   }
-  const outcomes = ranges.map(([s, a, b]) => nearestOf(sig(s, a, b), known, method));
-  return decideChunks(m, outcomes, known, method, windows, nStreams, opts.candidates ?? 5);
+  const sigs = ranges.map(([s, a, b]) => sig(s, a, b));
+  return decideChunks(m, sigs, known, method, windows, nStreams, opts.candidates ?? 5);
 }

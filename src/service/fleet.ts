@@ -29,6 +29,7 @@ import type { AgentRecord, ConfigRecord, JobRecord, PinRecord, TraceRecord } fro
 import { ERR_NOT_FOUND, ERR_USAGE } from '../errors.js';
 import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
 import { identify, profileWorkload, type EmbeddedStreams, type Identification, type KnownWorkload } from '../ml/identify.js';
+import { KnownWorkloads } from '../ml/known-workloads.js';
 import type { SimilarityInfo } from '../ml/model-io.js';
 import { embedOffThread } from '../ml/worker.js';
 import type { Service } from './context.js';
@@ -140,9 +141,11 @@ export async function report(svc: Service, r: AgentReport): Promise<Recommendati
   if (!known) caches.set(svc.db, (known = new FollowingWorkloadStore(model.meta.windowSize, model.id)));
   const cache = known;
   // The windows' embeddings once, on the ML worker: every identification below and a new workload's profile
-  // share them. The report's windows are one device stream (ml/identify.ts).
-  const embedded = [await embedOffThread(svc.settings.modelDir, r.descriptors)];
-  let ident = await identify(model, [r.descriptors], { list: () => cache.list(svc.db) }, { embedded });
+  // share them. The report's windows are one device stream (ml/identify.ts). Meanwhile the known workloads
+  // are brought up to date (a round trip on PostgreSQL).
+  const [emb, current] = await Promise.all([embedOffThread(svc.settings.modelDir, r.descriptors), cache.known(svc.db)]);
+  const embedded = [emb];
+  let ident = await identify(model, [r.descriptors], { known: async () => current }, { embedded });
   let created = false;
   if (ident.kind !== 'known') ({ ident, created } = await register(svc, model, cache, r, embedded));
   // Known: the cache has its id and name (no read of the record).
@@ -180,15 +183,15 @@ async function register(
   r: AgentReport,
   embedded: EmbeddedStreams,
 ): Promise<{ ident: Identification; created: boolean }> {
-  const identifyIn = (list: () => Promise<readonly KnownWorkload[]>) => identify(model, [r.descriptors], { list }, { embedded });
+  const identifyIn = (known: () => Promise<KnownWorkloads>) => identify(model, [r.descriptors], { known }, { embedded });
   let pending = registering.get(svc.db);
   if (!pending) registering.set(svc.db, (pending = new Map()));
   const underWay = [...pending.values()];
   if (underWay.length > 0) {
-    const same = await identifyIn(async () => underWay.map((u) => u.profile));
+    const same = await identifyIn(async () => KnownWorkloads.of(underWay.map((u) => u.profile)));
     if (same.kind === 'known') {
       await pending.get(same.nearest!.id)?.decided;
-      const found = await identifyIn(() => cache.list(svc.db));
+      const found = await identifyIn(() => cache.known(svc.db));
       if (found.kind === 'known') return { ident: found, created: false };
     }
   }
@@ -205,7 +208,7 @@ async function register(
   pending.set(id, { profile, decided: new Promise<void>((resolve) => (decide = resolve)) });
   try {
     return await svc.db.exclusive('fleet:register-workload', async (tx) => {
-      const fresh = await identifyIn(() => cache.list(tx));
+      const fresh = await identifyIn(() => cache.known(tx));
       if (fresh.kind === 'known') return { ident: fresh, created: false };
       await tx.batch([{ kind: 'workloads', type: 'put', value: w }, ConfDB.audit(`agent:${r.host}`, 'fleet.workload', { id, device: r.device })]);
       return { ident: { ...fresh, nearest: { id, name, distance: 0 } }, created: true };

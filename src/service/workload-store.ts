@@ -3,6 +3,7 @@ import type { ConfDB } from '../confdb/db.js';
 import type { WorkloadRecord } from '../confdb/records.js';
 import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
 import type { KnownWorkload, WorkloadStore } from '../ml/identify.js';
+import { KnownWorkloads } from '../ml/known-workloads.js';
 
 /**
  * A stored workload as identification sees it. With `modelId`, a profile made
@@ -41,6 +42,10 @@ export class ConfDBWorkloadStore implements WorkloadStore {
     }
     return out;
   }
+
+  async known(): Promise<KnownWorkloads> {
+    return KnownWorkloads.of(await this.list());
+  }
 }
 
 /** A stored workload identification can compare with queries of this window size, as it sees it. */
@@ -57,13 +62,15 @@ function comparable(w: WorkloadRecord, windowSize: number, modelId: string | und
  * it holds (a shared PostgreSQL: rows keep the generation that wrote them).
  * With 10k stored workloads and agents registering new ones, a new workload
  * costs every serve instance a read of one row, not of 10k (about 300 ms of
- * query and JSON parsing on the event loop, measured at load 10).
+ * query and JSON parsing on the event loop, measured at load 10). The
+ * workloads are kept packed for the scan (KnownWorkloads), appended to as
+ * they come; a workload rewritten or deleted packs them all again.
  */
 export class FollowingWorkloadStore {
   private generation?: number;
   /** Every stored workload of the window size; undefined where identification cannot compare it. */
   private readonly byId = new Map<string, KnownWorkload | undefined>();
-  private snapshot: readonly KnownWorkload[] = [];
+  private packed = new KnownWorkloads();
   private following?: Promise<void>;
 
   constructor(
@@ -71,11 +78,15 @@ export class FollowingWorkloadStore {
     private readonly modelId?: string,
   ) {}
 
-  /** The workloads as `db` (the store, or the transaction of a lock held on it) sees them now. */
-  async list(db: ConfDB): Promise<readonly KnownWorkload[]> {
+  /**
+   * The workloads as `db` (the store, or the transaction of a lock held on it)
+   * sees them now. A later call may append to it (workloads stored since);
+   * a rewrite or deletion packs a new one.
+   */
+  async known(db: ConfDB): Promise<KnownWorkloads> {
     for (;;) {
       const now = await db.generation('workloads');
-      if (this.generation !== undefined && this.generation >= now) return this.snapshot;
+      if (this.generation !== undefined && this.generation >= now) return this.packed;
       // One read at a time; the lock's transaction may need one more after a read through the pool.
       this.following ??= this.follow(db).finally(() => (this.following = undefined));
       await this.following;
@@ -84,15 +95,25 @@ export class FollowingWorkloadStore {
 
   private async follow(db: ConfDB): Promise<void> {
     let r = await db.workloadsSince(this.windowSize, this.generation);
+    // New workloads are appended to the packed ones; one rewritten (same id) packs them all again, in the same order.
+    let repack = r.complete;
     if (r.complete) this.byId.clear();
-    for (const w of r.workloads) this.byId.set(w.id, comparable(w, this.windowSize, this.modelId));
+    const added: KnownWorkload[] = [];
+    for (const w of r.workloads) {
+      const k = comparable(w, this.windowSize, this.modelId);
+      if (this.byId.has(w.id)) repack = true;
+      else if (k) added.push(k);
+      this.byId.set(w.id, k);
+    }
     if (!r.complete && r.total >= 0 && r.total !== this.byId.size) {
       // Some were deleted: read them all again.
       r = await db.workloadsSince(this.windowSize);
       this.byId.clear();
       for (const w of r.workloads) this.byId.set(w.id, comparable(w, this.windowSize, this.modelId));
+      repack = true;
     }
-    if (r.workloads.length > 0 || r.complete) this.snapshot = [...this.byId.values()].filter((k): k is KnownWorkload => k !== undefined);
+    if (repack) this.packed = KnownWorkloads.of([...this.byId.values()].filter((k): k is KnownWorkload => k !== undefined));
+    else for (const k of added) this.packed.add(k);
     this.generation = r.generation;
   }
 }

@@ -227,14 +227,14 @@ for (const eng of ENGINES) {
       await db.put('configs', better);
       assert.equal((await db.bestConfig(w.id, 'host'))?.id, better.id);
       await db.put('configs', { ...better, workloadId: other.id });
-      assert.equal((await db.bestConfig(w.id, 'host'))?.id, cs[1].id);
-      assert.equal((await db.bestConfig(other.id, 'host'))?.id, cs[4].id);
-      await db.batch([{ kind: 'configs', type: 'del', key: cs[1].id }]);
-      assert.equal((await db.bestConfig(w.id, 'host'))?.id, cs[0].id);
+      assert.equal((await db.bestConfig(w.id, 'host'))?.id, at(cs, 1).id);
+      assert.equal((await db.bestConfig(other.id, 'host'))?.id, at(cs, 4).id);
+      await db.batch([{ kind: 'configs', type: 'del', key: at(cs, 1).id }]);
+      assert.equal((await db.bestConfig(w.id, 'host'))?.id, at(cs, 0).id);
       const tie = config(w.id, 'host', 1.1, 'nvme');
       await db.put('configs', tie);
-      assert.equal((await db.bestConfig(w.id, 'host'))?.id, [cs[0].id, tie.id].sort()[0]);
-      await db.batch([{ kind: 'configs', type: 'put', value: cs[1] }]);
+      assert.equal((await db.bestConfig(w.id, 'host'))?.id, [at(cs, 0).id, tie.id].sort()[0]);
+      await db.batch([{ kind: 'configs', type: 'put', value: at(cs, 1) }]);
 
       const pinAll = { id: pinKey(w.id, 'host'), workloadId: w.id, space: 'host', deviceClass: '*', configId: at(cs, 2).id, by: 'admin', at: 'now' };
       const pinNvme = { ...pinAll, id: pinKey(w.id, 'host', 'nvme'), deviceClass: 'nvme', configId: at(cs, 0).id };

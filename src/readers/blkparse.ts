@@ -17,10 +17,10 @@
  */
 import { Op, SECTOR_BYTES, type TraceBuilder, type TraceMeta } from '../trace/model.js';
 import { LineError, openLineFormat, sectorOf, timeNsOf } from './line-reader.js';
-import { fractionMatching, headLines, isDigits, splitWs } from './text.js';
+import { field, fractionMatching, headLines, isDigits, splitWs } from './text.js';
 import { RowStore } from './row-store.js';
 import type { TraceFormat } from './types.js';
-import { at, col } from '../util/at.js';
+import { col } from '../util/at.js';
 
 /** The statistics blkparse prints after the events ("CPU0 (sda):", "Total (8,16):"). */
 const SUMMARY = /^\s*(CPU\d+|Total) \([^)]*\):/;
@@ -182,7 +182,7 @@ class BlkparsePairer {
     // f is reused from line to line: only fields below n are this line's, and those are strings.
     const n = splitWs(line, f);
     if (n === 0) return false;
-    const dev = at(f, 0, 'field');
+    const dev = field(f, 0);
     // Most lines name the same device as the one before: skip re-parsing it.
     const devNo = dev === this.lastDevStr ? this.lastDevStrNo : parseDev(dev);
     if (devNo === -2) throw new LineError('device: maj,min with a major below 4096 and a minor below 2^20 (a dev_t)');
@@ -193,10 +193,10 @@ class BlkparsePairer {
       throw new LineError('a blkparse event "maj,min cpu seq sec.nsec pid action rwbs ..."');
     }
     if (n < 7) throw new LineError('at least 7 fields: dev cpu seq time pid action rwbs');
-    const act = at(f, 5, 'field');
+    const act = field(f, 5);
     // P, U, UT, T, S, R, B, m (scheduler messages) ... carry no request: not even parsed.
     if (act.length !== 1 || 'QGIDCMFAX'.indexOf(act) < 0) return false;
-    const t = parseTime(at(f, 3, 'field'));
+    const t = parseTime(field(f, 3));
     if (Number.isNaN(t)) throw new LineError('time: seconds.nanoseconds');
     timeNsOf(t, 'time');
     if (!isDigits(f[4]) || Number(f[4]) > 0xffffffff) throw new LineError('pid: an integer below 2^32');
@@ -205,7 +205,7 @@ class BlkparsePairer {
     if (n < 8) throw new LineError(`a sector or [comm] after the RWBS of a ${act} event`);
     if (t > this.now) this.now = t;
     let queued = false;
-    if (at(f, 7, 'field')[0] === '(')
+    if (field(f, 7)[0] === '(')
       this.passthrough++; // SCSI passthrough: "(cdb) [comm]", no sector
     else queued = this.event(act, t, devNo, f, n, line);
     this.drain();
@@ -217,7 +217,7 @@ class BlkparsePairer {
     const pend = this.pend;
     let sector = -1;
     let sectors = 0;
-    const first = at(f, 7, 'field'); // n >= 8 (line())
+    const first = field(f, 7); // n >= 8 (line())
     if (first[0] !== '[') {
       if (!isDigits(first)) throw new LineError('"sector + sectors" after the RWBS field');
       sector = sectorOf(Number(first), 'sector');
@@ -229,7 +229,7 @@ class BlkparsePairer {
         const id = st.queued.get(sector);
         if (pend.live(id)) st.queued.set(Number(f[9]), id);
         return false;
-      } else if (n === 8 || at(f, 8, 'field')[0] === '[') {
+      } else if (n === 8 || field(f, 8)[0] === '[') {
         // "C WS 1950885322 [0]": the empty post-flush of a barrier request already completed
         if (act === 'C' && !st.byStart.has(sector) && !st.queued.has(sector)) return false;
       } else throw new LineError('"sector + sectors" after the RWBS field');
@@ -246,7 +246,7 @@ class BlkparsePairer {
           }
         }
         if (sector < 0) {
-          st.flushWaiting.push(pend.add(t, 0, 0, decodeRwbs(at(f, 6, 'field')), devNo, pid));
+          st.flushWaiting.push(pend.add(t, 0, 0, decodeRwbs(field(f, 6)), devNo, pid));
           return true;
         }
         const up = st.remapped.get(sector);
@@ -257,13 +257,13 @@ class BlkparsePairer {
             return false;
           }
         }
-        st.queued.set(sector, pend.add(t, sector, sectors * SECTOR_BYTES, decodeRwbs(at(f, 6, 'field')), devNo, pid));
+        st.queued.set(sector, pend.add(t, sector, sectors * SECTOR_BYTES, decodeRwbs(field(f, 6)), devNo, pid));
         return true;
       }
       case 'A': {
         // "A W 3428327194 + 8 <- (8,17) 3428327160"
         if (sector < 0 || n < 13 || f[10] !== '<-') throw new LineError('a remap "sector + sectors <- (maj,min) from_sector"');
-        const from = this.devs.get(parseDev(at(f, 11, 'field').slice(1, -1)));
+        const from = this.devs.get(parseDev(field(f, 11).slice(1, -1)));
         const fromSector = Number(f[12]);
         const id = from?.queued.get(fromSector);
         if (from && pend.live(id)) {

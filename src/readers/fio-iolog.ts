@@ -12,9 +12,8 @@
 import { Op } from '../trace/model.js';
 import { LineError, num, openLineFormat, sectorOf, sizeBytes, timeNsOf } from './line-reader.js';
 import { ReorderBuffer } from './reorder.js';
-import { headLines, splitWs } from './text.js';
+import { field, headLines, splitWs } from './text.js';
 import type { TraceFormat } from './types.js';
-import { at } from '../util/at.js';
 
 const ACTIONS: Record<string, number> = {
   read: Op.READ,
@@ -61,12 +60,12 @@ export const fioIologFormat: TraceFormat = {
           let tNs = waitNs;
           if (version === 3) tNs = timeNsOf(num(f[0], 'timestamp (usec)') * 1000, 'timestamp (usec)');
           if (n === k + 2) {
-            if (!FILE_ACTIONS.has(at(f, k + 1, 'field'))) throw new LineError('a file action: add, open or close');
-            fileNo(at(f, k, 'field'));
+            if (!FILE_ACTIONS.has(field(f, k + 1))) throw new LineError('a file action: add, open or close');
+            fileNo(field(f, k));
             return false;
           }
           if (n !== k + 4) throw new LineError(version === 3 ? 'usec file action [offset length]' : 'file action [offset length]');
-          const act = at(f, k + 1, 'field');
+          const act = field(f, k + 1);
           if (act === 'wait' && version === 2) {
             waitNs = timeNsOf(num(f[k + 2], 'wait time') * 1e6, 'wait time');
             return false;
@@ -76,7 +75,7 @@ export const fioIologFormat: TraceFormat = {
           const offset = num(f[k + 2], 'offset (bytes)');
           const len = sizeBytes(f[k + 3], 'length (bytes)');
           rb ??= new ReorderBuffer(b, meta, { windowNs: 10e9, timing: false, rebase: false });
-          rb.push(tNs, sectorOf(offset, 'offset (bytes)', 1), len, op, fileNo(at(f, k, 'field')), 0);
+          rb.push(tNs, sectorOf(offset, 'offset (bytes)', 1), len, op, fileNo(field(f, k)), 0);
           return true;
         },
         finish(_b, meta) {

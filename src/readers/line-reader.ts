@@ -4,7 +4,7 @@
  * name the file, the line and what was expected (or counts them with skipBad).
  */
 import { TraceBuilder, emptyMeta, type TraceBatch, type TraceMeta, type TraceSource } from '../trace/model.js';
-import { ERR_TRACE_FORMAT } from '../errors.js';
+import { ERR_INTERNAL_INDEX, ERR_TRACE_FORMAT } from '../errors.js';
 import { checkReadableFile, limitsOf, lineTooLong, readChunks, readLines } from './input.js';
 import { FIELD_KIND, ScanStop, textScan, type FieldKind } from './text.js';
 import { DEFAULT_BATCH, type InputOptions, type ReaderOptions } from './types.js';
@@ -146,11 +146,13 @@ async function* scanRows(
     let pos = 0;
     for (;;) {
       const rows = scan(buf, pos, kinds, out, state);
+      // Checked once per scan, so that the rows (here and in the formats' row()) index out without a check per field.
+      if (rows * w > out.length) throw ERR_INTERNAL_INDEX('scanned rows', rows * w - 1, out.length);
       for (let r = 0; r < rows; r++) {
         const o = r * w;
         // (buf, offset) rather than a closure: no allocation per row on the hot path
         // after a row's nf fields: its line number (from lineNo) and its byte offset in buf
-        if (row(out, o, lineNo + col(out, o + nf, 'scanned row'), buf, col(out, o + nf + 1, 'scanned row'))) yield;
+        if (row(out, o, lineNo + out[o + nf]!, buf, out[o + nf + 1]!)) yield;
       }
       // state: [position, lines consumed, end of the line it stopped at, why it stopped]
       lineNo += col(state, 1, 'scan state');

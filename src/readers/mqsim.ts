@@ -7,7 +7,6 @@ import { Op, SECTOR_BYTES } from '../trace/model.js';
 import { LineError, deviceOf, num, openLineFormat, sectorOf, sizeBytes, sizeOf, timeNsOf } from './line-reader.js';
 import { headLines, looksLike, splitWs } from './text.js';
 import type { TraceFormat } from './types.js';
-import { col } from '../util/at.js';
 
 const LINE = /^\d+ \d+ \d+ \d+ [01]$/;
 
@@ -51,11 +50,11 @@ export const mqsimFormat: TraceFormat = {
         fast: {
           kinds: ['int', 'int', 'int', 'int', 'bit'],
           row(v, o, b) {
-            // the scanner wrote this row's 5 fields at v[o..o+4]
-            const device = deviceOf(col(v, o + 1, 'scanned row'), 'device');
-            const size = sizeOf(col(v, o + 3, 'scanned row'), 'size_sectors', SECTOR_BYTES);
-            const op = col(v, o + 4, 'scanned row') === 1 ? Op.READ : Op.WRITE;
-            b.push(arrival(col(v, o, 'scanned row')), col(v, o + 2, 'scanned row'), size, op, device);
+            // the scanner wrote this row's 5 fields at v[o..o+4] (scanRows checks the rows fit in v)
+            const device = deviceOf(v[o + 1]!, 'device');
+            const size = sizeOf(v[o + 3]!, 'size_sectors', SECTOR_BYTES);
+            const op = v[o + 4] === 1 ? Op.READ : Op.WRITE;
+            b.push(arrival(v[o]!), v[o + 2]!, size, op, device);
             return true;
           },
         },

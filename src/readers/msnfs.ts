@@ -18,7 +18,7 @@ import { LineError, deviceOf, num, openLineFormat, sectorOf, sizeOf, timeNsOf } 
 import { ReorderBuffer } from './reorder.js';
 import { headLines, looksLike, isDecimal, isDigits, splitWs } from './text.js';
 import type { TraceFormat } from './types.js';
-import { at, col } from '../util/at.js';
+import { at } from '../util/at.js';
 
 function isReplayerLine(l: string): boolean {
   const f = l.trim().split(/\s+/);
@@ -117,8 +117,8 @@ function replayerFormat(name: string, unit: number, description: string): TraceF
             kinds: ['dec', 'int', 'int', 'int', 'bit'],
             row(v, o, b, meta) {
               // the scanner wrote this row's 5 fields at v[o..o+4]
-              const read = col(v, o + 4, 'scanned row') === 1;
-              push(b, meta, col(v, o, 'scanned row'), col(v, o + 1, 'scanned row'), col(v, o + 2, 'scanned row'), col(v, o + 3, 'scanned row'), read);
+              // the scanner wrote this row's 5 fields at v[o..o+4] (scanRows checks the rows fit in v)
+              push(b, meta, v[o]!, v[o + 1]!, v[o + 2]!, v[o + 3]!, v[o + 4] === 1);
               return true;
             },
           },

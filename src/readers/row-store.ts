@@ -5,6 +5,7 @@
  * them here. Space is reused by compacting before it grows.
  */
 import type { TraceBuilder } from '../trace/model.js';
+import { ERR_INTERNAL_INDEX } from '../errors.js';
 import { col } from '../util/at.js';
 
 type Column = Float64Array | Uint32Array | Uint16Array;
@@ -53,14 +54,11 @@ export class RowStore {
 
   /** Push row i to `out` with times moved by -base; timing columns only when `timing`. */
   emit(i: number, out: TraceBuilder, base: number, timing: boolean): void {
-    const t = col(this.t, i, 'row') - base;
-    const s = col(this.s, i, 'row');
-    const by = col(this.by, i, 'row');
-    const o = col(this.o, i, 'row');
-    const d = col(this.d, i, 'row');
-    const p = col(this.p, i, 'row');
-    if (timing) out.push(t, s, by, o, d, p, col(this.iss, i, 'row') - base, col(this.cmp, i, 'row') - base);
-    else out.push(t, s, by, o, d, p);
+    // One check for the row: every column has `cap` entries, and held rows are below tail <= cap.
+    if (!(i >= 0 && i < this.tail)) throw ERR_INTERNAL_INDEX('row store', i, this.tail);
+    const t = this.t[i]! - base;
+    if (timing) out.push(t, this.s[i]!, this.by[i]!, this.o[i]!, this.d[i]!, this.p[i]!, this.iss[i]! - base, this.cmp[i]! - base);
+    else out.push(t, this.s[i]!, this.by[i]!, this.o[i]!, this.d[i]!, this.p[i]!);
   }
 
   private columns(): Column[] {

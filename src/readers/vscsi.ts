@@ -61,13 +61,13 @@ export const vscsiFormat: TraceFormat = {
           if (lineNo === 1 && line.trim().toLowerCase() === HEADER) return false;
           const f = exactly(line.split(','), 5);
           if (!f) throw new LineError(`5 comma-separated fields: ${HEADER}`);
-          const [version, time, opcode, size, lbnField] = f;
+          const opcode = f[2];
           if (!isHex(opcode)) throw new LineError('op: a SCSI opcode in hex (28 READ(10), 2a WRITE(10)...)');
           const op = OPCODES.get(parseInt(opcode, 16));
-          const t = timeNsOf(num(time, 'time') * 1e9, 'time');
-          const bytes = sizeBytes(size, 'size');
-          const lbn = sectorOf(num(lbnField, 'lbn'), 'lbn');
-          num(version, 'version');
+          const t = timeNsOf(num(f[1], 'time') * 1e9, 'time');
+          const bytes = sizeBytes(f[3], 'size');
+          const lbn = sectorOf(num(f[4], 'lbn'), 'lbn');
+          num(f[0], 'version');
           if (op === undefined) {
             skippedOps.set(opcode, (skippedOps.get(opcode) ?? 0) + 1);
             return false;

@@ -284,7 +284,10 @@ export class JobRunner extends EventEmitter implements JobQueue {
     let status: JobStatus;
     let patch: Partial<JobRecord>;
     try {
-      const result = await this.handlers[job.kind](current, ctl);
+      // submit() refuses unknown kinds and recovery skips them: a job here has a handler
+      const handler = this.handlers[job.kind];
+      if (!handler) throw ERR_USAGE(`unknown job kind "${job.kind}"; known: ${Object.keys(this.handlers).join(', ')}`);
+      const result = await handler(current, ctl);
       status = signal.aborted ? stopped() : 'done';
       patch = { result, ...this.gracefulAttempt(current, status) };
     } catch (e) {

@@ -253,7 +253,9 @@ export class BullJobQueue implements JobQueue {
       checkpoint: (state) => persist({ checkpoint: state }),
     };
     try {
-      const result = await this.handlers[job.kind](current, ctl);
+      const handler = this.handlers[job.kind];
+      if (!handler) throw ERR_USAGE(`unknown job kind "${job.kind}"; known: ${Object.keys(this.handlers).join(', ')}`);
+      const result = await handler(current, ctl);
       if (abort.signal.aborted) throw new Error('stopped');
       await this.setStatus(id, ['running'], 'done', { result, progress: current.progress });
     } catch (e) {

@@ -25,6 +25,8 @@ import { identifyTrace } from './identify.js';
 import { sameReplay, type ResolvedTuneArgs } from './tune-spec.js';
 import { workloadRecord } from './workload-store.js';
 import { ConfDbStateStore } from '../host/confdb-state.js';
+import { at } from '../util/at.js';
+import { ERR_SEARCH } from '../errors.js';
 
 /**
  * A resolved tune request and where its trace is: the job handler looks the
@@ -222,8 +224,10 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
   if (ctl.signal?.aborted) throw new Error('tune cancelled');
 
   const now = new Date().toISOString();
-  const baseline = record.evaluations[0];
-  const best = record.best !== undefined ? record.evaluations[record.best] : baseline;
+  // The search records the baseline first and throws when it fails; without it nothing was graded.
+  const [baseline] = record.evaluations;
+  if (!baseline) throw ERR_SEARCH('no evaluation was recorded, not even the baseline: give a larger budget');
+  const best = record.best !== undefined ? at(record.evaluations, record.best, 'evaluations') : baseline;
   const configId = newId();
   const config: ConfigRecord = {
     id: configId,

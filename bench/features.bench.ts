@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { describeTrace } from '../src/ml/characterise.js';
 import { characterise } from '../src/ml/characterise.js';
 import { openTrace } from '../src/readers/registry.js';
-import { collect, type TraceBatch } from '../src/trace/model.js';
+import { batchRows, collect, type TraceBatch } from '../src/trace/model.js';
 
 const HERE = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(HERE), '../..');
@@ -80,15 +80,7 @@ async function worker(): Promise<void> {
   const B = 65536;
   for (let o = 0; o < all.length; o += B) {
     const e = Math.min(all.length, o + B);
-    batches.push({
-      length: e - o,
-      timeNs: all.timeNs.subarray(o, e),
-      sector: all.sector.subarray(o, e),
-      bytes: all.bytes.subarray(o, e),
-      op: all.op.subarray(o, e),
-      device: all.device.subarray(o, e),
-      pid: all.pid.subarray(o, e),
-    });
+    batches.push(batchRows(all, o, e));
   }
   const cpu = () => {
     const u = process.cpuUsage();

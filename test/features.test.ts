@@ -6,7 +6,7 @@ import { perIoFeatures, Windower, type RequestWindow } from '../src/features/per
 import { WINDOW_SLOTS } from '../src/features/window-native.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { native } from '../src/native.js';
-import { collect, Op, TraceBuilder, type TraceBatch } from '../src/trace/model.js';
+import { batchRows, collect, Op, TraceBuilder, type TraceBatch } from '../src/trace/model.js';
 import { openTrace } from '../src/readers/registry.js';
 import { describeTrace } from '../src/ml/characterise.js';
 
@@ -380,16 +380,7 @@ test("windower: every window holds exactly its stream's requests (real traces, b
     // Uneven batches, so that windows straddle batch boundaries.
     for (let o = 0, b = 777; o < all.length; o += b, b = ((b * 7) % 5003) + 1) {
       const e = Math.min(all.length, o + b);
-      const part: TraceBatch = {
-        length: e - o,
-        timeNs: all.timeNs.subarray(o, e),
-        sector: all.sector.subarray(o, e),
-        bytes: all.bytes.subarray(o, e),
-        op: all.op.subarray(o, e),
-        device: all.device.subarray(o, e),
-        pid: all.pid.subarray(o, e),
-        ...(all.completeNs ? { completeNs: all.completeNs.subarray(o, e) } : {}),
-      };
+      const part = batchRows(all, o, e);
       w.feed(part, (win) => {
         windows++;
         const idx = byStream.get(win.stream)!.slice(win.index * size, (win.index + 1) * size);

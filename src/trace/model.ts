@@ -205,19 +205,18 @@ export function sourceFromBatches(meta: TraceMeta, batches: readonly TraceBatch[
   };
 }
 
-/** Rows [0, n) of a batch, sharing its memory (views, no copy). */
-export function headOfBatch(b: TraceBatch, n: number): TraceBatch {
-  const m = Math.min(n, b.length);
+/** Rows [from, to) of a batch, sharing its memory (views, no copy). */
+export function batchRows(b: TraceBatch, from: number, to: number): TraceBatch {
   return {
-    length: m,
-    timeNs: b.timeNs.subarray(0, m),
-    sector: b.sector.subarray(0, m),
-    bytes: b.bytes.subarray(0, m),
-    op: b.op.subarray(0, m),
-    device: b.device.subarray(0, m),
-    pid: b.pid.subarray(0, m),
-    ...(b.issueNs ? { issueNs: b.issueNs.subarray(0, m) } : {}),
-    ...(b.completeNs ? { completeNs: b.completeNs.subarray(0, m) } : {}),
+    length: to - from,
+    timeNs: b.timeNs.subarray(from, to),
+    sector: b.sector.subarray(from, to),
+    bytes: b.bytes.subarray(from, to),
+    op: b.op.subarray(from, to),
+    device: b.device.subarray(from, to),
+    pid: b.pid.subarray(from, to),
+    ...(b.issueNs ? { issueNs: b.issueNs.subarray(from, to) } : {}),
+    ...(b.completeNs ? { completeNs: b.completeNs.subarray(from, to) } : {}),
   };
 }
 
@@ -229,7 +228,7 @@ export function limitSource(src: TraceSource, n: number): TraceSource {
       let left = n;
       if (left <= 0) return;
       for await (const b of src) {
-        yield b.length <= left ? b : headOfBatch(b, left);
+        yield b.length <= left ? b : batchRows(b, 0, left);
         left -= b.length;
         if (left <= 0) return;
       }

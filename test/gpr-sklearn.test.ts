@@ -55,7 +55,7 @@ test("fitted hyper-parameters: our log marginal likelihood >= scikit-learn's - 1
   });
 });
 
-/** The search's surrogate: amplitude * Matern(nu=2.5, one length scale per dimension) + white noise, with its bounds. */
+/** The search's surrogate: amplitude * Matern(nu=2.5, one length scale per dimension, or one for all) + white noise, with its bounds. */
 function maternArd(k: number[], bounds: Array<[number, number]>, tie?: number[]): Sum {
   const nLs = tie ? Math.max(...tie) + 1 : k.length - 2;
   const ls = tie ? Array.from({ length: nLs }, (_, q) => k[1 + tie.indexOf(q)]!) : k.slice(1, -1);
@@ -87,16 +87,18 @@ test('Matern 5/2 with one length scale per dimension: predictions and fitted lik
     kernel: c.kernel,
     bounds,
   }));
+  // The last: one length scale shared by six dimensions (the search's surrogate on a space without groups).
   const fitted = [
-    { seed: 13, n: 30, d: 2 },
-    { seed: 14, n: 50, d: 4 },
+    { seed: 13, n: 30, d: 2, scales: 2 },
+    { seed: 14, n: 50, d: 4, scales: 4 },
+    { seed: 16, n: 20, d: 6, scales: 1 },
   ];
   const fitJobs: SklearnJob[] = fitted.map((c) => ({
     ...unit(c.seed, c.n, c.d, 10),
     optimize: true,
     normalize: true,
     family: 'matern',
-    kernel: [1, ...Array(c.d).fill(0.5), 1e-2],
+    kernel: [1, ...Array(c.scales).fill(0.5), 1e-2],
     bounds,
   }));
   const sk = runSklearn([...fixedJobs, ...fitJobs]);

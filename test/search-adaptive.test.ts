@@ -4,11 +4,11 @@ import { configKey, defineSpace, indexOf, isFeasible, levelCount } from '../src/
 import { ssdSpace } from '../src/sim/ssd-space.js';
 import type { Configuration } from '../src/space/types.js';
 import type { Evaluator, Metrics } from '../src/evaluators/types.js';
-import { AnalyticEvaluator, analyticWorkload, braninProblem, hartmann6, HARTMANN6_MIN, metricsFromValue } from '../src/search/analytic.js';
+import { AnalyticEvaluator, analyticWorkload, braninProblem, hartmann6, hartmann6Problem, HARTMANN6_MIN, metricsFromValue } from '../src/search/analytic.js';
 import { AdaptiveSearch, PlannedSearch, RandomSearch, SearchCoordinator, makeSearcher, runSearch, type SearchRecord } from '../src/search/search.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { runMultiFidelity, splitBudget } from '../src/search/fidelity.js';
-import { robustScale } from '../src/search/surrogate.js';
+import { Surrogate, robustScale } from '../src/search/surrogate.js';
 import { Op, TraceBuilder, emptyMeta, limitSource, sourceFromBatches } from '../src/trace/model.js';
 
 const W = analyticWorkload('w');
@@ -371,4 +371,37 @@ test('after screening, the moves that beat the baseline are tried together befor
     for (const p of ['c1', 'c2']) assert.equal(both!.config[p], 3);
     assert.ok(both!.grade! > Math.max(a!.grade!, b!.grade!));
   }
+});
+
+test('length scales are shared within a parameter group; a space without groups gets one configuration from the whole space, then the model', async () => {
+  // Without groups (Hartmann-6): one shared length scale, so the model cannot call a parameter flat merely because
+  // the first few points did not vary it; and one design point, not a design around the baseline.
+  const p = hartmann6Problem();
+  const rec = await runSearch(makeSearcher('adaptive'), {
+    space: p.space,
+    evaluator: new AnalyticEvaluator(p),
+    workload: W,
+    budget: { evaluations: 8 },
+    seed: 1,
+  });
+  assert.deepEqual(
+    rec.evaluations.slice(0, 3).map((e) => e.phase.split(':')[0]),
+    ['baseline', 'screen', 'model'],
+  );
+  const flat = new AdaptiveSearch().parameterRelevance({ space: p.space, evaluations: rec.evaluations, pending: [], seed: 1 })!;
+  assert.deepEqual([...flat.values()], [1, 1, 1, 1, 1, 1]);
+  // With groups: the parameters of a group share theirs, the groups differ (the dead ones are flat).
+  const { space, ev } = embedded();
+  const g = await runSearch(makeSearcher('adaptive'), { space, evaluator: ev, workload: W, budget: { evaluations: 16 }, seed: 2 });
+  const s = new Surrogate(space);
+  assert.ok(s.fit(g.evaluations.map((e) => ({ config: e.config, y: e.objective! }))));
+  const ls = new Map(space.params.map((q, i) => [q.name, s.lengthScales()[i]!]));
+  for (const [a, b] of [
+    ['x1', 'x3'],
+    ['x4', 'x6'],
+    ['d1', 'd2'],
+    ['d4', 'd6'],
+  ] as const)
+    assert.equal(ls.get(a), ls.get(b), `${a} and ${b} share a group`);
+  assert.ok(ls.get('d1')! > 2 * ls.get('x1')!, `dead group ${ls.get('d1')}, live ${ls.get('x1')}`);
 });

@@ -22,6 +22,10 @@ export function register(program: Command): void {
       const how = `distance ${d} vs threshold ${id.threshold.toFixed(3)}, confidence ${id.confidence.toFixed(2)}, ${id.windows} windows, ${id.method}`;
       if (r.workload)
         process.stdout.write(`known: ${r.workload.name} (${r.workload.id})${id.exact ? ', the very windows it was profiled from' : ''}; ${how}\n`);
-      else process.stdout.write(`new workload (nearest ${id.nearest ? id.nearest.name : 'none'}; ${how})\n`);
+      else {
+        // Near in the embedding yet not it: say that its rates rule it out, or the answer looks like a contradiction.
+        const pace = id.nearest?.outOfRate ? `, ${id.nearest.outOfRate} of ${id.chunks} chunks at rates too far from its own` : '';
+        process.stdout.write(`new workload (nearest ${id.nearest ? id.nearest.name : 'none'}${pace}; ${how})\n`);
+      }
     });
 }

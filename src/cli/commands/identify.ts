@@ -8,11 +8,12 @@ export function register(program: Command): void {
     program
       .command('identify <trace>')
       .description('say whether a trace is one of the workloads in the ConfDB (which one, distance, confidence) or a new one; what tune does first')
-      .addOption(new Option('--method <m>', "'network' (Siamese network) or 'pca' (plain PCA-centre distance)").choices(IDENTIFY_METHODS).default('network')),
+      .addOption(new Option('--method <m>', "'network' (Siamese network) or 'pca' (plain PCA-centre distance)").choices(IDENTIFY_METHODS).default('network'))
+      .option('--format <fmt>', 'force the trace format (where the sniffer cannot tell, e.g. a Heimdall MSR cut from MSNFS)'),
   )
     .addHelpText('after', '\nExample:\n  ssdtune identify traces/mqsim_wsrch-small.trace')
-    .action(async (trace: string, o: CommonOptions & { method: IdentifyMethod }) => {
-      const r = await withApi(o, async (api) => api.identify((await api.addTrace(trace)).id, { method: o.method }));
+    .action(async (trace: string, o: CommonOptions & { method: IdentifyMethod; format?: string }) => {
+      const r = await withApi(o, async (api) => api.identify((await api.addTrace(trace, o.format ? { format: o.format } : {})).id, { method: o.method }));
       if (o.json) {
         process.stdout.write(JSON.stringify(r) + '\n');
         return;

@@ -7,6 +7,8 @@ import { openService, type Service } from '../src/service/context.js';
 import { jobHandlers } from '../src/service/handlers.js';
 import { startServer } from '../src/api/server.js';
 import { tokenPath } from '../src/service/token.js';
+import { InProcessApi } from '../src/service/api.js';
+import { isSsdtuneError } from '../src/errors.js';
 import { tempDir } from './helpers/tmp.js';
 
 let svc: Service;
@@ -119,4 +121,36 @@ test('malformed JSON is a 400 with a message; unknown ids are 404; the server ke
   }
   assert.equal(((await (await call('GET', '/v1/jobs')).json()) as { items: unknown[] }).items.length, jobsBefore);
   assert.equal((await call('GET', '/v1/health')).status, 200);
+});
+
+test('a trace the sniffer cannot tell apart is registered, uploaded and identified with the format named', async () => {
+  // A Heimdall MSR cut reads as MSNFS too (blocks instead of bytes): the sniffer refuses to guess and asks for --format.
+  const cut = 'traces/heimdall_msr_cut_rw_40_60.1370.trace.xz';
+  const api = new InProcessApi(svc, 'test');
+  await assert.rejects(
+    api.addTrace(cut),
+    (e: unknown) => isSsdtuneError(e, 'SSDTUNE_TRACE_AMBIGUOUS_FORMAT') && /--format heimdall/.test((e as Error).message),
+  );
+  await assert.rejects(
+    api.addTrace(cut, { format: 'nope' }),
+    (e: unknown) => isSsdtuneError(e, 'SSDTUNE_USAGE') && /known: .*heimdall/.test((e as Error).message),
+  );
+  const rec = await api.addTrace(cut, { format: 'heimdall' });
+  assert.equal(rec.format, 'heimdall');
+  // The same file named as the other format is another trace record: it reads as other requests.
+  const other = await api.addTrace(cut, { format: 'msnfs' });
+  assert.notEqual(other.id, rec.id);
+  assert.equal((await api.addTrace(cut, { format: 'heimdall' })).id, rec.id);
+  // Identification reads it in the format it was registered with (10,000 requests, 156 windows of 64).
+  const id = await api.identify(rec.id);
+  assert.equal(id.requests, 10_000);
+  assert.equal(id.identification.windows, 156);
+  // Uploaded over REST with ?format=.
+  const body = readFileSync(cut);
+  const up = await call('POST', '/v1/traces?name=cut.trace.xz&format=heimdall', { raw: body });
+  assert.equal(up.status, 201);
+  assert.equal(((await up.json()) as { format: string }).format, 'heimdall');
+  const refused = await call('POST', '/v1/traces?name=cut.trace.xz', { raw: body });
+  assert.equal(refused.status, 400);
+  assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'SSDTUNE_TRACE_AMBIGUOUS_FORMAT');
 });

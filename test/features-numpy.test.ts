@@ -1,160 +1,235 @@
 /**
- * The addon's window descriptors and per-I/O features (native/src/descriptors.cc)
- * against an independent numpy computation of the definitions in
- * src/features/descriptors.ts and perio.ts, on windows of real traces:
- * Tencent CBS (thousands of volumes interleaved: many devices per window),
- * the Hadoop blkparse trace (measured completion times) and MQSim WebSearch
- * split per device (windows that continue a stream: prevTimeNs is set).
+ * The addon's window descriptors, the model's descriptor vectors and the
+ * per-I/O features (native/src/descriptors.cc) against the numpy reference
+ * (bench/descriptors_numpy.py, also run by the features bench), written from
+ * the definitions in src/features/descriptors.ts and perio.ts. Every full
+ * window of real traces, column by column:
+ * - Tencent CBS, one stream: thousands of volumes interleaved, many devices per window;
+ * - the Hadoop blkparse trace: measured completion times (queue depth from them);
+ * - MQSim WebSearch split per device: windows that continue a stream (prevTimeNs set);
+ * - fio OLTP (8 KiB 70/30 random on a loop device).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tempDir } from './helpers/tmp.js';
-import { describeWindow, type Descriptors } from '../src/features/descriptors.js';
-import { perIoFeatures, Windower, type RequestWindow, type WindowOptions } from '../src/features/perio.js';
+import { compareMatrices, numpyMissing, runNumpyDescriptors, writeColumns, type NumpyTrace } from '../bench/descriptors-numpy.js';
+import { DESCRIPTOR_VECTOR_NAMES } from '../src/features/descriptors.js';
+import { PER_IO_FEATURES, Windower, type WindowOptions } from '../src/features/perio.js';
+import { measureWindow, WINDOW_SLOTS } from '../src/features/window-native.js';
+import { describeTrace } from '../src/ml/characterise.js';
 import { openTrace } from '../src/readers/registry.js';
+import { Rng } from '../src/space/rng.js';
+import { collect, Op, TraceBuilder, type TraceBatch } from '../src/trace/model.js';
 
-const PY = '/usr/bin/python3';
-const probe = spawnSync(PY, ['-c', 'import numpy'], { encoding: 'utf8' });
-const skip = probe.status === 0 ? false : `${PY} has no numpy (${(probe.error?.message ?? probe.stderr).trim().split('\n').pop()}); install python3-numpy`;
+const skip = numpyMissing();
 
-// The definitions, written again with numpy (loops where numpy has no primitive).
-const SCRIPT = String.raw`
-import json, sys, numpy as np
-out = []
-for w in json.load(open(sys.argv[1])):
-    nan = lambda xs: np.array([np.nan if x is None else x for x in xs], dtype=np.float64)
-    t = np.array(w["t"], dtype=np.float64); s = np.array(w["s"], dtype=np.float64); b = np.array(w["b"], dtype=np.float64)
-    op = np.array(w["op"], dtype=np.int64); dev = np.array(w["d"], dtype=np.int64)
-    n = len(t)
-    prev = np.concatenate([[np.nan if w["prev"] is None else w["prev"]], t[:-1]])
-    g = np.where(np.isnan(prev), 0.0, np.maximum(t - prev, 0.0)) / 1000.0
-    first = {}
-    for x in dev.tolist(): first.setdefault(x, len(first))
-    ords = np.array([first[x] for x in dev.tolist()], dtype=np.int64)
-    last = {}; iv = []
-    for i in range(n):
-        key = (int(ords[i]), int(np.floor(s[i] / 8)))
-        if key in last: iv.append(i - last[key])
-        last[key] = i
-    vals, counts = np.unique(b, return_counts=True)
-    if w["c"] is None:
-        lat = np.full(n, 1e5); measured = False
-    else:
-        c = nan(w["c"]); ok = np.isfinite(c) & (c >= t)
-        lat = np.where(ok, c - t, 1e5); measured = bool(ok.all())
-    end = (t + lat).max()
-    lia = np.log1p(g); lof = np.log1p(s - s.min()); lsz = np.log1p(b)
-    # Locality: jumps from the previous request's end (a device change jumps 16 MiB), distinct regions.
-    same = dev[1:] == dev[:-1]
-    jump = np.where(same, np.abs(s[1:] - (s[:-1] + b[:-1] / 512)) * 512, 16 * 2**20)
-    contiguous = same & (jump == 0)
-    rd = (op & 1) != 0
-    regions = lambda sectors: len({(int(o), int(np.floor(x / sectors))) for o, x in zip(ords.tolist(), s.tolist())}) / n
-    med = lambda xs: float(np.median(xs)) if len(xs) else 0.0
-    share = lambda mask, among: float(np.count_nonzero(mask & among)) / np.count_nonzero(among) if np.count_nonzero(among) else 0.0
-    sp = np.percentile(b, [10, 50, 90]); opc = np.percentile(s * 512, [10, 50, 90]); gp = np.percentile(g, [10, 50, 90])
-    out.append({
-        "requests": n, "readRatio": float(np.count_nonzero(op & 1)) / n,
-        "sizeP10": sp[0], "sizeP50": sp[1], "sizeP90": sp[2], "sizeMode": float(vals[np.argmax(counts)]),
-        "offsetP10": opc[0], "offsetP50": opc[1], "offsetP90": opc[2],
-        "iatP10": gp[0], "iatP50": gp[1], "iatP90": gp[2], "iatMean": g.mean(), "iatCv": g.std() / g.mean() if g.mean() > 0 else 0.0,
-        "sequentialFraction": float(np.count_nonzero((dev[1:] == dev[:-1]) & (s[1:] == s[:-1] + b[:-1] / 512))) / (n - 1),
-        "lbaSpanBytes": ((s + b / 512).max() - s.min()) * 512,
-        "reuseFraction": len(iv) / n, "reuseIntervalMedian": float(np.median(iv)) if iv else 0.0,
-        "queueDepth": lat.sum() / (end - t.min()) if end > t.min() else 0.0, "queueDepthMeasured": measured,
-        "devices": len(first),
-        "meanLogIat": lia.mean(), "stdLogIat": lia.std(), "meanLogOffset": lof.mean(), "stdLogOffset": lof.std(),
-        "meanLogSize": lsz.mean(), "stdLogSize": lsz.std(),
-        "nearFraction": float(np.count_nonzero((jump > 0) & (jump <= 2**20))) / (n - 1), "jumpMedianBytes": med(np.minimum(jump, 16 * 2**20)),
-        "regions64k": regions(128), "regions1m": regions(2048), "regions16m": regions(32768),
-        "readSizeP50": med(b[rd]), "writeSizeP50": med(b[~rd]),
-        "readSequentialFraction": share(contiguous, rd[1:]), "writeSequentialFraction": share(contiguous, ~rd[1:]),
-        "alignedFraction": float(np.count_nonzero(np.mod(s, 8) == 0)) / n,
-        "sizeUpTo4k": float(np.count_nonzero(b <= 4096)) / n, "size4kTo16k": float(np.count_nonzero((b > 4096) & (b <= 16384))) / n,
-        "size16kTo64k": float(np.count_nonzero((b > 16384) & (b <= 65536))) / n,
-        "perIo": {"logIat": lia.tolist(), "logOffset": lof.tolist(), "logSize": lsz.tolist(), "isRead": (op & 1 != 0).astype(int).tolist(), "device": ords.tolist()},
-    })
-json.dump(out, sys.stdout)
-`;
-
-/** Windows number `pick` (in push order, among those `keep` accepts) of a real trace. */
-async function windowsOf(file: string, opts: WindowOptions, pick: number[], keep = (_: RequestWindow) => true): Promise<RequestWindow[]> {
-  const w = new Windower(opts);
-  const all: RequestWindow[] = [];
-  for await (const b of await openTrace(path.resolve(file))) {
-    all.push(...w.push(b).filter(keep));
-    if (all.length > Math.max(...pick)) break;
-  }
-  return pick.map((i) => all[i]!);
+interface Ours {
+  keys: string[];
+  descriptors: Float64Array[];
+  vectors: Float64Array[];
+  perIo: Record<(typeof PER_IO_FEATURES)[number], number[]>[];
 }
 
-type NumpySide = Record<keyof Descriptors, number | boolean> & { perIo: Record<'logIat' | 'logOffset' | 'logSize' | 'isRead' | 'device', number[]> };
-
-test('native descriptors and per-I/O features equal numpy on real trace windows', { skip }, async () => {
-  const windows = [
-    ...(await windowsOf('traces/tencent_cbs_sample50k.csv.bz2', { size: 3000 }, [0, 7])),
-    ...(await windowsOf('traces/blkparse_hadoop_writeback_apress.txt', { size: 3000 }, [0, 3])),
-    ...(await windowsOf('traces/mqsim_wsrch-small.trace', { size: 2000, splitByDevice: true }, [0, 5], (w) => w.index > 0)),
-  ];
-  const dir = tempDir('ssdtune-desc-');
-  let py: NumpySide[];
-  try {
-    const f = path.join(dir, 'windows.json');
-    const col = (a: ArrayLike<number>) => Array.from(a, (x) => (Number.isNaN(x) ? null : x));
-    writeFileSync(
-      f,
-      JSON.stringify(
-        windows.map((w) => ({
-          t: col(w.timeNs),
-          s: col(w.sector),
-          b: col(w.bytes),
-          op: col(w.op),
-          d: col(w.device),
-          c: w.completeNs ? col(w.completeNs) : null,
-          prev: Number.isNaN(w.prevTimeNs) ? null : w.prevTimeNs,
-        })),
-      ),
-    );
-    const r = spawnSync(PY, ['-c', SCRIPT, f], { encoding: 'utf8', maxBuffer: 256 << 20 });
-    assert.equal(r.status, 0, r.stderr);
-    py = JSON.parse(r.stdout) as NumpySide[];
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-  const near = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-10 * Math.max(1, Math.abs(b)), `${what}: ${a} (native) vs ${b} (numpy)`);
-  windows.forEach((w, k) => {
-    const d = describeWindow(w);
-    const ref = py[k]!;
-    for (const [name, want] of Object.entries(ref)) {
-      if (name === 'perIo') continue;
-      const got = d[name as keyof Descriptors];
-      if (typeof want === 'boolean') assert.equal(got, want, `window ${k} ${name}`);
-      else near(got as number, want as number, `window ${k} ${name}`);
-    }
-    assert.equal(Object.keys(ref).length - 1, Object.keys(d).length, 'numpy computes every descriptor');
-    const f = perIoFeatures(w);
-    for (const name of ['logIat', 'logOffset', 'logSize', 'isRead', 'device'] as const) {
-      const want = ref.perIo[name];
-      assert.equal(f[name].length, want.length);
-      for (let i = 0; i < want.length; i++) near(f[name][i]!, want[i]!, `window ${k} ${name}[${i}]`);
-    }
+/** ssdtune's side: the production path (describeTrace) for the vectors, the addon's raw slots and per-I/O features beside it. */
+async function ours(batch: TraceBatch, opts: WindowOptions): Promise<Ours> {
+  const described = await describeTrace(
+    (async function* () {
+      yield batch;
+    })(),
+    opts,
+  );
+  const windows = new Windower(opts).push(batch);
+  assert.deepEqual(
+    windows.map((w) => `${w.stream}/${w.index}`),
+    described.windows.map((w) => `${w.stream}/${w.index}`),
+  );
+  const perIo: Ours['perIo'] = [];
+  const descriptors = windows.map((w) => {
+    const f = {
+      logIat: new Float64Array(w.length),
+      logOffset: new Float64Array(w.length),
+      logSize: new Float64Array(w.length),
+      isRead: new Uint8Array(w.length),
+      device: new Uint32Array(w.length),
+    };
+    const out = measureWindow(w, new Float64Array(WINDOW_SLOTS.length), `window ${w.index}`, f).slice();
+    perIo.push({ logIat: [...f.logIat], logOffset: [...f.logOffset], logSize: [...f.logSize], isRead: [...f.isRead], device: [...f.device] });
+    return out;
   });
-  // The windows exercise what they are here for.
-  const described = windows.map((w) => describeWindow(w));
-  assert.ok(
-    described.slice(0, 2).every((d) => d.devices > 10),
-    'Tencent windows hold many volumes',
+  return { keys: windows.map((w) => `${w.stream}/${w.index}`), descriptors, vectors: described.windows.map((w) => w.vector), perIo };
+}
+
+/** The reference's side, on the same trace's columns, windowed by the reference itself. */
+function numpy(batch: TraceBatch, opts: WindowOptions): NumpyTrace {
+  const prefix = path.join(tempDir('ssdtune-numpy-'), 'trace.');
+  writeColumns(prefix, batch);
+  return runNumpyDescriptors(prefix, opts.size!, { splitByDevice: opts.splitByDevice ?? false, perIo: true });
+}
+
+/** Orders the reference's windows as ssdtune's (by stream and index), failing on any window one side lacks. */
+function align(keys: string[], ref: NumpyTrace): NumpyTrace['windows'] {
+  const byKey = new Map(ref.windows.map((w) => [`${w.stream}/${w.index}`, w]));
+  const theirs = keys.map((k) => byKey.get(k));
+  const lacking = keys.filter((_, i) => !theirs[i]);
+  assert.equal(lacking.length, 0, `numpy has no window ${lacking.slice(0, 5).join(', ')} (stream/index)`);
+  assert.equal(ref.windows.length, keys.length, 'numpy and ssdtune cut the same number of windows');
+  return theirs as NumpyTrace['windows'];
+}
+
+const TRACES: { file: string; opts: WindowOptions; check: (d: Float64Array[], keys: string[]) => void }[] = [
+  {
+    file: 'traces/tencent_cbs_sample50k.csv.bz2',
+    opts: { size: 3000 },
+    check: (d) =>
+      assert.ok(
+        d.every((r) => r[WINDOW_SLOTS.indexOf('devices')]! > 10),
+        'Tencent windows hold many volumes',
+      ),
+  },
+  {
+    file: 'traces/blkparse_hadoop_writeback_apress.txt',
+    opts: { size: 3000 },
+    check: (d) =>
+      assert.ok(
+        d.some((r) => r[WINDOW_SLOTS.indexOf('queueDepthMeasured')] === 1),
+        'Hadoop windows use measured latencies',
+      ),
+  },
+  {
+    file: 'traces/mqsim_wsrch-small.trace',
+    opts: { size: 2000, splitByDevice: true },
+    check: (_d, keys) =>
+      assert.ok(keys.some((k) => !k.endsWith('/0')) && new Set(keys.map((k) => k.split('/')[0])).size > 1, 'WebSearch windows continue several device streams'),
+  },
+  {
+    file: 'traces/fio_oltp.trace.xz',
+    opts: { size: 1024 },
+    check: (d) =>
+      assert.ok(
+        d.some((r) => r[WINDOW_SLOTS.indexOf('reuseFraction')]! > 0),
+        'fio OLTP windows re-use pages',
+      ),
+  },
+];
+
+/** Every full window of `batch`: descriptors, model vectors and per-I/O features, ssdtune's against numpy's; `what` names the trace. */
+async function compareTrace(what: string, batch: TraceBatch, opts: WindowOptions): Promise<Ours> {
+  const a = await ours(batch, opts);
+  const ref = numpy(batch, opts);
+  assert.ok(a.keys.length >= 2, `${what} gives ${a.keys.length} windows`);
+  const theirs = align(a.keys, ref);
+  const rowName = (r: number) => `window ${a.keys[r]} (stream/index)`;
+  const raw = compareMatrices({ names: WINDOW_SLOTS, rows: a.descriptors }, { names: ref.descriptors, rows: theirs.map((w) => w.descriptors) }, rowName);
+  assert.deepEqual(raw.problems, [], `descriptors of ${what}`);
+  const vec = compareMatrices({ names: DESCRIPTOR_VECTOR_NAMES, rows: a.vectors }, { names: ref.vector, rows: theirs.map((w) => w.vector) }, rowName);
+  assert.deepEqual(vec.problems, [], `model vectors of ${what}`);
+  for (const name of PER_IO_FEATURES) {
+    const problems = a.perIo.flatMap((f, r) => {
+      const want = theirs[r]!.perIo![name];
+      return compareMatrices(
+        { names: [name], rows: f[name].map((x) => [x]) },
+        { names: [name], rows: want.map((x) => [x]) },
+        (i) => `${rowName(r)} request ${i}`,
+      ).problems;
+    });
+    assert.deepEqual(problems, [], `per-I/O ${name} of ${what}`);
+  }
+  return a;
+}
+
+for (const { file, opts, check } of TRACES) {
+  test(`${path.basename(file)}: descriptors, model vectors and per-I/O features equal numpy's, column by column`, { skip }, async () => {
+    const a = await compareTrace(file, await collect(await openTrace(file)), opts);
+    check(a.descriptors, a.keys);
+  });
+}
+
+/**
+ * A seeded trace built to hit the definitions' edge cases, which real traces reach rarely: contiguous
+ * requests on another device, out-of-order and equal arrival times, tied size counts (small windows),
+ * re-used pages on two devices, unaligned and odd sizes, completions missing or before arrival.
+ */
+function edgeTrace(n: number, seed: number): TraceBatch {
+  const rng = new Rng(seed);
+  const out = new TraceBuilder({ timing: true });
+  const sizes = [512, 4096, 4096, 8192, 12288, 16384, 16385, 65536, 65537, 1 << 20, 3 << 20];
+  const sector: number[] = [];
+  let t = 1e9;
+  let device = 7;
+  let end = 0; // where the previous request ended
+  for (let i = 0; i < n; i++) {
+    const r = rng.next();
+    t += r < 0.1 ? -rng.int(50_000) : r < 0.2 ? 0 : rng.int(2_000_000);
+    const kind = rng.int(6);
+    if (rng.next() < 0.3) device = rng.pick([3, 7, 1 << 20]);
+    sector[i] =
+      kind === 0 || kind === 1
+        ? end // contiguous (on another device when it just changed)
+        : kind === 2
+          ? end + rng.pick([1, 7, 8, 2048, 2049, 32768]) // near, or just past a threshold
+          : kind === 3 && i >= 8
+            ? sector[i - 1 - rng.int(8)]! // a page again
+            : rng.int(1 << 30);
+    const bytes = rng.pick(sizes);
+    end = sector[i]! + bytes / 512;
+    const q = rng.next();
+    const complete = q < 0.1 ? NaN : q < 0.15 ? t - 1 : t + rng.int(500_000);
+    out.push(t, sector[i]!, bytes, rng.next() < 0.6 ? Op.READ : Op.WRITE, device, 0, t, complete);
+  }
+  return out.take();
+}
+
+for (const [size, splitByDevice] of [
+  [8, false],
+  [64, false],
+  [16, true],
+] as const) {
+  test(`edge-case trace, windows of ${size}${splitByDevice ? ' per device' : ''}: ssdtune equals numpy, column by column`, { skip }, async () => {
+    await compareTrace('the edge-case trace', edgeTrace(4096, size), { size, splitByDevice });
+  });
+}
+
+test('the column comparison names the column that disagrees, and fails on NaN and on a missing column', () => {
+  const names = ['a', 'b', 'c'];
+  const rows = [Float64Array.of(1, 2, 3), Float64Array.of(4, 5, 6)];
+  assert.deepEqual(compareMatrices({ names, rows }, { names, rows: rows.map((r) => [...r]) }).problems, []);
+  const off = compareMatrices(
+    { names, rows },
+    {
+      names,
+      rows: [
+        [1, 2, 3],
+        [4, 5 + 1e-6, 6],
+      ],
+    },
   );
-  assert.ok(
-    described.slice(2, 4).some((d) => d.queueDepthMeasured),
-    'Hadoop windows use measured latencies',
+  assert.equal(off.problems.length, 1);
+  assert.match(off.problems[0]!, /^b: 1 of 2 rows differ .* row 1: ssdtune 5, numpy 5\.000001/);
+  const nan = compareMatrices(
+    { names, rows },
+    {
+      names,
+      rows: [
+        [1, 2, NaN],
+        [4, 5, 6],
+      ],
+    },
   );
-  assert.ok(
-    windows.slice(4).every((w) => !Number.isNaN(w.prevTimeNs)),
-    'WebSearch windows continue their stream',
+  assert.match(nan.problems.join(), /^c: 1 of 2 rows .* numpy NaN/);
+  assert.match(
+    compareMatrices(
+      { names, rows },
+      {
+        names: ['a', 'b'],
+        rows: [
+          [1, 2],
+          [4, 5],
+        ],
+      },
+    ).problems.join(),
+    /ssdtune has 3, numpy 2; numpy lacks c/,
   );
-  assert.ok(described.some((d) => d.reuseFraction > 0 && d.sequentialFraction > 0));
+  assert.match(compareMatrices({ names, rows }, { names: ['a', 'c', 'b'], rows }).problems.join(), /order differs from column 1 \(b vs c\)/);
+  assert.match(compareMatrices({ names, rows }, { names, rows: rows.slice(1) }).problems.join(), /rows differ: ssdtune has 2, numpy 1/);
 });

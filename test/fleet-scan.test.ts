@@ -39,6 +39,9 @@ import { tempDir } from './helpers/tmp.js';
  * array per chunk, the median per workload over the chunks. Kept here as the
  * oracle the packed scan must agree with.
  */
+/** Chunk-workload pairs the oracle's intensity rule kept from being a chunk's nearest: the rule must bite in these tests. */
+let rateExcluded = 0;
+
 function identifyBefore(
   m: SimilarityInfo,
   streams: WindowStreams,
@@ -79,6 +82,11 @@ function identifyBefore(
     for (const c of k.modes ?? []) d = Math.min(d, distance(g.centroidEmbedding, c));
     return d;
   };
+  // The intensity rule (added after 9845e7f): a chunk's nearest is among the workloads whose gap range, widened by the
+  // model's factor either way, holds the chunk's mean gap; the medians and candidates are over every workload.
+  const factor = m.meta.intensityFactor ?? 0;
+  const rateFits = (g: ReturnType<typeof sig>, k: KnownWorkload) =>
+    !(factor > 0) || !k.arrivalGapUs || (g.gapUs >= k.arrivalGapUs[0] / factor && g.gapUs <= k.arrivalGapUs[1] * factor);
   const nearestOf = (g: ReturnType<typeof sig>) => {
     let nearest: KnownWorkload | undefined;
     let best = Infinity;
@@ -87,6 +95,10 @@ function identifyBefore(
       if (k.comparable === false) return;
       const d = workloadDistance(g, k);
       all[i] = d;
+      if (!rateFits(g, k)) {
+        rateExcluded++;
+        return;
+      }
       if (d < best) {
         best = d;
         nearest = k;
@@ -212,9 +224,12 @@ function realStore(): KnownWorkload[] {
   base.forEach((k, i) => {
     for (let c = 0; c < 12; c++) {
       const sd = [0.005, 0.02, 0.05, 0.1][c % 4]!;
+      // A third seen at the workload's rates, a third 30x slower, a third 30x faster (the intensity rule bites).
+      const pace = [1, 30, 1 / 30][Math.floor(c / 4)]!;
       out.push({
         ...k,
         id: `${k.id}~${c}`,
+        ...(k.arrivalGapUs ? { arrivalGapUs: [k.arrivalGapUs[0] * pace, k.arrivalGapUs[1] * pace] } : {}),
         centroidEmbedding: jitter(k.centroidEmbedding, sd),
         ...(k.modes ? { modes: k.modes.map((e) => jitter(e, sd)) } : {}),
         pcaCentre: k.pcaCentre.map((x) => x + sd * r.normal()),
@@ -232,6 +247,8 @@ function realStore(): KnownWorkload[] {
       centroidEmbedding: unit(Array.from({ length: dim }, () => r.normal())),
       pcaCentre: [r.normal(), r.normal()],
       descriptors: Array.from({ length: base[0]!.descriptors.length }, () => r.u()),
+      // Half with a range of gaps somewhere between 1 µs and 10 s, half without (a profile of an earlier version).
+      ...(out.length % 2 ? { arrivalGapUs: ((lo: number): [number, number] => [lo, 10 * lo])(10 ** (6 * r.u())) } : {}),
     });
   }
   for (let i = out.length - 1; i > 0; i--) {
@@ -318,6 +335,7 @@ test('the packed scan answers exactly as the per-workload scan did, on real stor
     'two streams',
   );
   assert.ok(asked > 300 && known > asked / 10, `${asked} queries, ${known} known: both answers asked`);
+  assert.ok((model.meta.intensityFactor ?? 0) > 0 && rateExcluded > 1000, `the intensity rule kept ${rateExcluded} chunk-workload pairs apart`);
   // Not only within 1e-9: the scan sums in the same order, so the distances are the very same numbers.
   assert.equal(identical, asked);
 });
@@ -328,6 +346,7 @@ test('a crowd of workloads at nearly equal distances from a 2-chunk report: the 
   await loadReal();
   const r = rng(11);
   const q = model.meta.queryWindows;
+  const excludedBefore = rateExcluded;
   for (const s of [real[0]!, real[2]!, real[6]!]) {
     const streams = [s.windows.slice(0, 2 * q)];
     const embedded = [s.emb.slice(0, 2 * q)];
@@ -343,6 +362,12 @@ test('a crowd of workloads at nearly equal distances from a 2-chunk report: the 
         centroidEmbedding: e,
         pcaCentre: c[0]!.pcaCentre.map((x, j) => a * x + (1 - a) * c[1]!.pcaCentre[j]! + eps * r.normal()),
         descriptors: [i],
+        // A quarter seen far slower than either chunk, a quarter at chunk 0's gap exactly, half with no range.
+        ...(i % 4 === 1
+          ? { arrivalGapUs: [1e12, 1e12] as [number, number] }
+          : i % 4 === 2
+            ? { arrivalGapUs: [c[0]!.gapUs, c[0]!.gapUs] as [number, number] }
+            : {}),
       };
       stored.push(w);
       if (i % 7 === 0) stored.push({ ...w, id: `crowd${i}=dup` });
@@ -374,6 +399,7 @@ test('a crowd of workloads at nearly equal distances from a 2-chunk report: the 
             ...(i % 3 ? {} : { modes: [unit(e.map(() => r.normal())), e] }),
             pcaCentre: c[at]!.pcaCentre.map((x) => x + d * r.normal()),
             descriptors: [-1 - i - 1000 * at],
+            ...(i % 5 === 0 ? { arrivalGapUs: [1e-3, 1e-3] as [number, number] } : {}),
           });
         }
       }
@@ -401,6 +427,7 @@ test('a crowd of workloads at nearly equal distances from a 2-chunk report: the 
       }
     }
   }
+  assert.ok(rateExcluded > excludedBefore, "the intensity rule kept some of the crowd from being a chunk's nearest");
 });
 
 test('ties go to the earlier stored workload, whatever order the scan runs in', async () => {

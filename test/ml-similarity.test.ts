@@ -5,7 +5,8 @@ import path from 'node:path';
 import { tempDir } from './helpers/tmp.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { calibrateThreshold, fitConfidence, sameWorkloadProbability } from '../src/ml/calibration.js';
-import { chunkRanges, embeddingSpread, identify, MemoryWorkloadStore, profileWorkload } from '../src/ml/identify.js';
+import { chunkRanges, embeddingSpread, gapRange, identify, meanGapUs, MemoryWorkloadStore, profileWorkload } from '../src/ml/identify.js';
+import { KnownWorkloads, scanChunks } from '../src/ml/known-workloads.js';
 import { majority } from '../src/ml/evaluation.js';
 import { HAND_WRITTEN_MARKER } from '../src/ml/model-card.js';
 import { ConfDB } from '../src/confdb/db.js';
@@ -18,7 +19,7 @@ import { openTrace } from '../src/readers/registry.js';
 import { standardize } from '../src/ml/standardize.js';
 import { loadStreams } from '../src/ml/data.js';
 import { profileSplit, queries, thin } from '../src/ml/split.js';
-import { DEFAULT_TRAIN, trainAndSave, type TrainConfig } from '../src/ml/train.js';
+import { DEFAULT_TRAIN, intensityFactorOf, trainAndSave, type TrainConfig } from '../src/ml/train.js';
 
 const tmp = tempDir('ssdtune-sim-');
 const tracesDir = path.join(tmp, 'traces');
@@ -340,6 +341,72 @@ test('a workload with two phases is known in either phase: distances go to the n
   assert.equal(withModes.kind, 'known');
 });
 
+test("intensity: mean gaps from the vectors, a workload's range of them, and the factor that keeps other rates apart", () => {
+  const at = DESCRIPTOR_VECTOR_NAMES.indexOf('ln1p(iatMean)');
+  const win = (gapUs: number) => {
+    const v = new Float64Array(DESCRIPTOR_VECTOR_NAMES.length);
+    v[at] = Math.log1p(gapUs);
+    return v;
+  };
+  // Windows hold equally many requests: the mean of their mean gaps is the gap of all their requests.
+  assert.ok(Math.abs(meanGapUs([win(100), win(300)]) - 200) < 1e-9);
+  // Runs of 2 of one stream (10, 20, 30, ... 200 µs): 15, 25, ... 195; a stream shorter than a run counts as one run (5000).
+  // Of those 20 runs the 5th percentile is the 1st (15 µs), the 95th the 19th (195 µs): one idle run does not widen it.
+  const stream = Array.from({ length: 20 }, (_, i) => win(10 * (i + 1)));
+  const [lo, hi] = gapRange([stream, [win(5000)]], 2);
+  assert.ok(Math.abs(lo - 15) < 1e-9 && Math.abs(hi - 195) < 1e-9, `${lo} ${hi}`);
+  // The factor is the largest time scale training treats as another workload, either way.
+  assert.equal(intensityFactorOf([0.25, 4]), 4);
+  assert.equal(intensityFactorOf([0.1, 2]), 10);
+  assert.equal(intensityFactorOf([]), 0);
+  // Two stored workloads at the same place in the embedding, one seen at 100-200 µs, one at 10-20 ms: a chunk at
+  // 150 µs is the first, one at 900 µs (4.5x past the first's slowest, 11x past the second's fastest) neither.
+  const twin = { centroidEmbedding: [1, 0], pcaCentre: [0, 0], descriptors: [0] };
+  const known = KnownWorkloads.of([
+    { ...twin, id: 'fast', name: 'fast', arrivalGapUs: [100, 200] },
+    { ...twin, id: 'slow', name: 'slow', arrivalGapUs: [10_000, 20_000] },
+    { ...twin, id: 'old', name: 'old' },
+  ]);
+  const rows = Float64Array.of(1, 0, 1, 0, 1, 0);
+  const r = scanChunks(known, 'network', rows, 3, 3, { gapUs: [150, 900, 40_000], factor: 4 });
+  assert.deepEqual([...r.nearest], [0, 2, 1], 'the profile without a range (stored before it) is never excluded');
+  const strict = KnownWorkloads.of(known.items.slice(0, 2));
+  const s2 = scanChunks(strict, 'network', rows, 3, 3, { gapUs: [150, 900, 3_000], factor: 4 });
+  assert.deepEqual([...s2.nearest], [0, -1, 1]);
+  assert.deepEqual([...s2.distance], [0, Infinity, 0]);
+  // The candidates are by distance whatever the rate: both are listed.
+  assert.deepEqual(s2.closest, [0, 1]);
+  // Without the rule (a model trained without time-scaled copies), the earlier one.
+  assert.deepEqual([...scanChunks(strict, 'network', rows, 3, 1).nearest], [0, 0, 0]);
+});
+
+test('the MSR hm_0 sample is not the Heimdall cut of 15x its rate; the cut is known again in its own later part', async () => {
+  const m = await loadSimilarityModel(path.resolve('models/similarity'));
+  assert.equal(m.meta.intensityFactor, 4);
+  const cut = await describeTrace(await openTrace(path.resolve('traces/heimdall_msr_cut_rw_40_60.1370.trace.xz'), { format: 'heimdall' }), {
+    size: m.meta.windowSize,
+    splitByDevice: true,
+  });
+  const cutStreams = windowStreams(cut).map((x) => x.windows);
+  // Stored whole, as tune stores it.
+  const store = new MemoryWorkloadStore();
+  store.put(profileWorkload(m, 'cut', 'heimdall rw_40_60', cutStreams));
+  const hm0 = await streamsOf('msr_hm_0_sample1000.csv', m.meta.windowSize);
+  const r = await identify(m, hm0, store);
+  assert.equal(r.kind, 'new', JSON.stringify(r));
+  // Its nearest stored workload is still the cut, within the threshold: only the intensity tells them apart. Two of
+  // the sample's three chunks run more than 4x slower than 95% of the cut's runs.
+  assert.equal(r.nearest?.id, 'cut');
+  assert.ok(r.nearest.distance <= r.threshold, JSON.stringify(r));
+  assert.equal(r.nearest.outOfRate, 2, JSON.stringify(r));
+  assert.deepEqual(r.votes, { cut: 1, new: 2 });
+  // The cut stored from its first 60% is known again from its last 40%, at its own rates.
+  const first = new MemoryWorkloadStore();
+  first.put(profileWorkload(m, 'cut', 'heimdall rw_40_60', [profileSplit(cutStreams[0]!).profile]));
+  const later = await identify(m, [profileSplit(cutStreams[0]!).later], first);
+  assert.equal(later.kind, 'known', JSON.stringify(later));
+});
+
 test('the ConfDB workload store only offers profiles made with this descriptor set and window size', async () => {
   const db = await ConfDB.open(mkdtempSync(path.join(tmp, 'confdb-')));
   try {
@@ -365,6 +432,17 @@ test('the ConfDB workload store only offers profiles made with this descriptor s
     await db.put('workloads', { ...base, id: 'retrained-since', descriptorNames: [...DESCRIPTOR_VECTOR_NAMES], modelId: 'old' });
     const listed = await new ConfDBWorkloadStore(db, 64, 'abc').list();
     assert.deepEqual(Object.fromEntries(listed.map((k) => [k.id, k.comparable ?? true])), { current: false, 'this-model': true, 'retrained-since': false });
+    // The intensity range: read back as stored; a record stored before it existed (or a malformed one) has none.
+    await db.put('workloads', { ...base, id: 'paced', descriptorNames: [...DESCRIPTOR_VECTOR_NAMES], modelId: 'abc', arrivalGapUs: [120, 4000] });
+    await db.put('workloads', { ...base, id: 'bad-pace', descriptorNames: [...DESCRIPTOR_VECTOR_NAMES], modelId: 'abc', arrivalGapUs: [4000, 120] });
+    const paced = await new ConfDBWorkloadStore(db, 64, 'abc').list();
+    assert.deepEqual(Object.fromEntries(paced.map((k) => [k.id, k.arrivalGapUs ?? null])), {
+      current: null,
+      'this-model': null,
+      'retrained-since': null,
+      paced: [120, 4000],
+      'bad-pace': null,
+    });
   } finally {
     await db.close();
   }

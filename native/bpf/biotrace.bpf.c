@@ -217,10 +217,15 @@ static __always_inline void remember(struct request *rq, bool insert) {
   }
   /* A new lifetime: insert, or issue without insert (no scheduler), or a
    * stale entry of a reused request struct. A stale entry that was issued
-   * means a completion this program never saw: the kernel ran the tracepoint
-   * (tracefs sees it) but not this program, about once in 10^4 requests under
-   * CPU load here (the cause is not found; see also libbpf/libbpf#500). It is
-   * counted, so the loss is reported, never silent. */
+   * means a completion this program never saw: the tracepoint fired (tracefs
+   * records it) but the kernel did not run bt_complete. Two causes are known:
+   * the BPF recursion guard (counted by the kernel: the loader reports the
+   * program's recursion_misses), and kernels that run no BPF program while
+   * the current task belongs to PID 1 (bpf_prog_aux.init_owned; the VM
+   * kernels ssdtune is developed on), where a completion softirq or interrupt
+   * landing on PID 1 passes silently. No other BPF hook sees it either: every
+   * entry path (raw tracepoint, trampoline, perf tracepoint) has that check.
+   * It is counted, so the loss is reported with its cause, never silent. */
   if (s && s->gen != gen && (s->flags & BT_F_ISSUE_SEEN)) count(BT_CNT_ORPHANED);
   if (!s) s = claim(key);
   if (!s) return;

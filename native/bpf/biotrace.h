@@ -27,7 +27,7 @@
 #define BT_CNT_UNTRACKED 3    /* completions of the device's requests with no tracking entry */
 #define BT_CNT_ISSUES 4       /* issues of the device's requests seen */
 #define BT_CNT_COMPLETES 5    /* completions of the device's requests seen */
-#define BT_CNT_ORPHANED 6     /* issued requests whose completion the program never saw (entry found stale) */
+#define BT_CNT_ORPHANED 6     /* issued requests whose completion the program never ran for (entry found stale at reuse) */
 #define BT_CNT_MAX 8
 
 struct biorec {

@@ -32,6 +32,7 @@ import {
   type RetuneRequest,
   type RevertOutcome,
   type SsdtuneApi,
+  type TraceOptions,
   type TraceRecord,
   type TuneArgs,
   type TuneResult,
@@ -94,26 +95,27 @@ export class HttpApi extends HostLocal implements SsdtuneApi {
    * upload directory and `traceDirs` (SSDTUNE_PERMISSION otherwise): then the
    * file is uploaded (streamed) instead, so the command works the same.
    */
-  async addTrace(file: string): Promise<TraceRecord> {
+  async addTrace(file: string, o: TraceOptions = {}): Promise<TraceRecord> {
     try {
-      return await this.call<TraceRecord>('POST', '/v1/traces/register', { path: path.resolve(file) });
+      return await this.call<TraceRecord>('POST', '/v1/traces/register', { path: path.resolve(file), ...(o.format ? { format: o.format } : {}) });
     } catch (e) {
       if (!isSsdtuneError(e, 'SSDTUNE_PERMISSION')) throw e;
     }
-    return this.uploadFile(file);
+    return this.uploadFile(file, o);
   }
 
   /** A local file uploaded (streamed); one this process cannot read is a coded error, not a broken upload. */
-  private async uploadFile(file: string): Promise<TraceRecord> {
+  private async uploadFile(file: string, o: TraceOptions = {}): Promise<TraceRecord> {
     const fh = await fsp.open(file).catch((e: NodeJS.ErrnoException) => {
       throw ERR_TRACE_OPEN(file, e.code === 'ENOENT' ? 'no such file' : `cannot open it (${e.code ?? e.message})`);
     });
-    return this.uploadTrace(fh.createReadStream(), path.basename(file));
+    return this.uploadTrace(fh.createReadStream(), path.basename(file), o);
   }
 
-  async uploadTrace(body: Readable, name: string): Promise<TraceRecord> {
+  async uploadTrace(body: Readable, name: string, o: TraceOptions = {}): Promise<TraceRecord> {
+    const format = o.format ? `&format=${encodeURIComponent(o.format)}` : '';
     return (await (
-      await this.send('POST', `/v1/traces?name=${encodeURIComponent(name)}`, { stream: body, type: 'application/octet-stream' })
+      await this.send('POST', `/v1/traces?name=${encodeURIComponent(name)}${format}`, { stream: body, type: 'application/octet-stream' })
     ).json()) as TraceRecord;
   }
 
@@ -125,7 +127,7 @@ export class HttpApi extends HostLocal implements SsdtuneApi {
       ({ job } = await this.call<{ job: JobRecord }>('POST', '/v1/tune', { trace: path.resolve(trace), ...args }));
     } catch (e) {
       if (!isSsdtuneError(e, 'SSDTUNE_PERMISSION')) throw e;
-      const rec = await this.uploadFile(trace);
+      const rec = await this.uploadFile(trace, args.format ? { format: args.format } : {});
       ({ job } = await this.submitTune({ ...args, traceId: rec.id }, { force: true }));
     }
     return jobOutcome<TuneResult>(await this.waitJob(job.id, o));

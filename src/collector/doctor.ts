@@ -96,6 +96,8 @@ export function checkEbpf(): BackendCheck {
     `block_rq_issue(${k.rqTracepointQueueArg ? 'q, rq' : 'rq'})`,
     k.mergeTracepoint ? 'block_rq_merge attached' : 'no block_rq_merge tracepoint',
     k.cmpxchg ? 'in-flight slot table (BPF cmpxchg)' : 'in-flight hash map only (no BPF cmpxchg)',
+    // Rare, counted losses rather than a failure: say so where a user looks first.
+    ...(k.initTaskGate ? ['no BPF program runs while PID 1 is current (completions landing there are counted as lost)'] : []),
   ].join(', ');
   return { backend: b, works: true, reason: `tp_btf programs load and attach on kernel ${k.release} (minimum ${min}; ${layout}; ${feature.detail})`, fix: '' };
 }

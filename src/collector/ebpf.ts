@@ -26,6 +26,10 @@ interface NativeSession {
     untracked: number;
     orphaned: number;
     unfinished: number;
+    /** Runs each program's kernel recursion guard skipped, every device included. */
+    recursionMisses: { insert: number; issue: number; merge: number; complete: number };
+    /** KernelSupport.initTaskGate of the running kernel. */
+    initTaskGate: boolean;
     running: boolean;
     pollError: string;
   };
@@ -60,10 +64,47 @@ export interface KernelSupport {
   mergeTracepoint: boolean;
   diskField: string;
   cmpxchg: boolean;
+  /** The kernel runs no BPF program while the current task belongs to PID 1 (bpf_prog_aux.init_owned). */
+  initTaskGate: boolean;
 }
 
 export function kernelSupport(): KernelSupport {
   return (nativeFeature('ebpf').kernelSupport as () => KernelSupport)();
+}
+
+/**
+ * Causes of a lost request, as stats().lostBy names them. An issued request whose completion the
+ * program never ran for is found when its request struct is reused (or is still tracked at stop:
+ * `unfinished`). The kernel skips a program for two reasons, and for no other:
+ */
+export const LOST_RECURSION = "completion skipped by the kernel's BPF recursion guard";
+/** Kernels with bpf_prog_aux.init_owned run no BPF program while PID 1 is the current task: a completion softirq that lands on it passes unseen. */
+export const LOST_INIT_TASK = 'completion ran while PID 1 was the current task (this kernel runs no BPF program then)';
+/** Neither cause applies: reported rather than hidden. */
+export const LOST_UNSEEN = 'completion not seen by the eBPF program';
+
+/**
+ * Splits the completions the program never ran for by cause, as they are found: each new one goes to
+ * the recursion guard while its skips (counted by the kernel for every device, so an upper bound for
+ * ours) are not yet used up, else to PID 1 where the kernel has that gate. Counts only grow, and they
+ * add up to the kernel program's orphan count exactly.
+ */
+export class OrphanCauses {
+  private orphaned = 0;
+  private recursionUsed = 0;
+
+  /** The new orphans since the last call, by cause. */
+  next(orphaned: number, recursionMisses: number, initTaskGate: boolean): [string, number][] {
+    const fresh = orphaned - this.orphaned;
+    if (fresh <= 0) return [];
+    const recursion = Math.min(fresh, Math.max(0, recursionMisses - this.recursionUsed));
+    this.orphaned = orphaned;
+    this.recursionUsed += recursion;
+    return [
+      [LOST_RECURSION, recursion],
+      [initTaskGate ? LOST_INIT_TASK : LOST_UNSEEN, fresh - recursion],
+    ];
+  }
 }
 
 function u64(dv: DataView, off: number): number {
@@ -76,6 +117,7 @@ export class EbpfCapture extends LiveCapture {
   private timer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
   private drained!: Promise<void>;
+  private readonly orphans = new OrphanCauses();
 
   constructor(device: BlockDevice, opts: CaptureOptions = {}) {
     super(device, opts, 'ebpf');
@@ -154,10 +196,10 @@ export class EbpfCapture extends LiveCapture {
     for (const [cause, n] of [
       ['ring buffer full', s.ringbufFull],
       ['in-flight map full', s.startMapFull],
-      ['completion not seen by the eBPF program', s.orphaned],
     ] as const) {
       this.addLost(cause, n - (this.counters.lostBy[cause] ?? 0));
     }
+    for (const [cause, n] of this.orphans.next(s.orphaned, s.recursionMisses.complete, s.initTaskGate)) this.addLost(cause, n);
     this.counters.unpaired = s.untracked;
   }
 
@@ -169,7 +211,10 @@ export class EbpfCapture extends LiveCapture {
         s.stop(); // detaches, drains the ring buffer; onRecords(null) follows the last chunk
         await this.drained;
         this.syncLost();
-        this.noteUnfinished(s.stats().unfinished);
+        const st = s.stats();
+        this.noteUnfinished(st.unfinished);
+        if (st.unfinished > 0 && st.initTaskGate)
+          this.meta.warnings.push('some of them may instead have completed while PID 1 was the current task, where this kernel runs no BPF program');
       }
       this.finish(err);
     })();

@@ -26,6 +26,12 @@ export interface WorkloadRecord {
   modes?: number[][];
   /** Spread of its own windows' embeddings (KnownWorkload.spread in ml/identify.ts; informational). */
   embeddingSpread?: number;
+  /**
+   * The intensity it was seen at: 10th and 90th percentile of the mean inter-arrival gap, µs, of its runs of a
+   * query's windows (KnownWorkload.arrivalGapUs in ml/known-workloads.ts). Absent in profiles stored before it
+   * existed: those are read as they are and identified without the intensity test.
+   */
+  arrivalGapUs?: [number, number];
   /** Requests per window the descriptors were computed with. */
   windowSize?: number;
   /** Fingerprint of the similarity model that made `embedding` and `modes` (SimilarityModel.id). */

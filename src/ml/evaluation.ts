@@ -77,7 +77,7 @@ function askChunks(m: SimilarityModel, streams: readonly Embedded[], stored: rea
   )) {
     const sig = signatureOf(m, streams[s]!.windows.slice(a, b), streams[s]!.emb.slice(a, b));
     for (const method of METHODS) {
-      const r = nearestOf(sig, store, method);
+      const r = nearestOf(m, sig, store, method);
       out[method].push({ ...(r.nearest ? { nearest: r.nearest.id } : {}), distance: r.distance });
     }
   }

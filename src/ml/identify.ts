@@ -39,11 +39,11 @@
  * (same mean descriptor vector) is known outright (exact).
  */
 import { ERR_FEATURES_TOO_SHORT, ERR_ML_DEGENERATE } from '../errors.js';
-import { assertFiniteVector } from '../features/descriptors.js';
+import { assertFiniteVector, DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
 import { sameWorkloadProbability } from './calibration.js';
 import type { SimilarityInfo, SimilarityModel } from './model-io.js';
 import { projectPca } from './pca.js';
-import { KnownWorkloads, medianDistance, scanChunks, type KnownWorkload, type Method } from './known-workloads.js';
+import { KnownWorkloads, medianDistance, scanChunks, type KnownWorkload, type Method, type RateTest } from './known-workloads.js';
 import { centroid, distance, embed } from './similarity.js';
 import { standardize } from './standardize.js';
 
@@ -81,6 +81,12 @@ export interface Candidate {
   name: string;
   /** Median, over the query's chunks, of the distance to this workload. */
   distance: number;
+  /**
+   * Chunks whose rate lies outside this workload's by more than the model's
+   * intensity factor (KnownWorkloads.rateFits): they could not vote for it,
+   * however near. Absent when none.
+   */
+  outOfRate?: number;
 }
 
 export interface Identification {
@@ -115,6 +121,40 @@ export interface Identification {
 export interface Signature {
   centroidEmbedding: number[];
   pcaCentre: number[];
+  /** Mean inter-arrival gap of the windows' requests, µs (meanGapUs): the intensity a stored workload's range is checked against. */
+  gapUs: number;
+}
+
+const IAT_MEAN = DESCRIPTOR_VECTOR_NAMES.indexOf('ln1p(iatMean)');
+
+/**
+ * Mean inter-arrival gap over windows, µs: the mean of their mean gaps (each
+ * window holds as many requests, so this is the gap of all their requests
+ * together), from the vector's ln1p(iatMean). A copy of the trace replayed k
+ * times slower has exactly k times this gap.
+ */
+export function meanGapUs(windows: readonly ArrayLike<number>[]): number {
+  let s = 0;
+  for (const w of windows) s += Math.expm1(w[IAT_MEAN]!);
+  return s / windows.length;
+}
+
+/**
+ * The range of intensity a workload was seen at: the 10th and 90th
+ * percentile, over runs of `q` consecutive windows of one stream
+ * (overlapping), of the run's mean gap (µs). A stream shorter than q counts
+ * as one run. The tails are left out so that one idle or burst run of a long
+ * trace does not widen the range by itself.
+ */
+export function gapRange(streams: WindowStreams, q: number): [number, number] {
+  const gaps: number[] = [];
+  for (const s of streams) {
+    if (s.length > 0 && s.length < q) gaps.push(meanGapUs(s));
+    for (let i = 0; i + q <= s.length; i++) gaps.push(meanGapUs(s.slice(i, i + q)));
+  }
+  gaps.sort((a, b) => a - b);
+  const at = (p: number) => gaps[Math.min(gaps.length - 1, Math.max(0, Math.ceil(p * gaps.length) - 1))]!;
+  return [at(0.05), at(0.95)];
 }
 
 function checkStreams(m: SimilarityInfo, streams: WindowStreams): number {
@@ -161,7 +201,7 @@ function networkOf(m: SimilarityInfo | SimilarityModel): SimilarityModel {
 
 /** The signature of windows whose embeddings are already at hand. */
 export function signatureOf(m: SimilarityInfo, windows: readonly ArrayLike<number>[], emb: readonly number[][]): Signature {
-  return { centroidEmbedding: centroid(emb), pcaCentre: meanOf(windows.map((w) => projectPca(m.meta.pca, w))) };
+  return { centroidEmbedding: centroid(emb), pcaCentre: meanOf(windows.map((w) => projectPca(m.meta.pca, w))), gapUs: meanGapUs(windows) };
 }
 
 export function signature(m: SimilarityModel, windows: readonly ArrayLike<number>[]): Signature {
@@ -260,6 +300,10 @@ export function profileWorkload(
     name,
     ...signatureOf(m, windows, emb.flat()),
     descriptors: meanOf(windows),
+    arrivalGapUs: gapRange(
+      kept.map((i) => streams[i]!),
+      m.meta.queryWindows,
+    ),
     ...(modes ? { modes } : {}),
     ...(spread.n > 0 ? { spread: spread.p90, ...(typical > 0 ? { spreadRatio: spread.p90 / typical } : {}) } : {}),
   };
@@ -274,9 +318,15 @@ function queryRows(sigs: readonly Signature[], method: Method): Float64Array {
   return out;
 }
 
-/** The nearest comparable stored workload of a signature (ties: the earlier one) and its distance (Infinity: none). */
-export function nearestOf(sig: Signature, known: KnownWorkloads, method: Method): { nearest?: KnownWorkload; distance: number } {
-  const r = scanChunks(known, method, queryRows([sig], method), 1, 1);
+/** The intensity test of a model for these chunks (none when the model has no intensity factor). */
+function rateTest(m: SimilarityInfo, sigs: readonly Signature[]): RateTest | undefined {
+  const factor = m.meta.intensityFactor ?? 0;
+  return factor > 0 ? { gapUs: sigs.map((g) => g.gapUs), factor } : undefined;
+}
+
+/** The nearest comparable stored workload of a signature its intensity allows (ties: the earlier one) and its distance (Infinity: none). */
+export function nearestOf(m: SimilarityInfo, sig: Signature, known: KnownWorkloads, method: Method): { nearest?: KnownWorkload; distance: number } {
+  const r = scanChunks(known, method, queryRows([sig], method), 1, 1, rateTest(m, [sig]));
   const i = r.nearest[0]!;
   return { ...(i >= 0 ? { nearest: known.items[i]! } : {}), distance: r.distance[0]! };
 }
@@ -338,7 +388,7 @@ export function decideChunks(
   const threshold = thresholdOf(m, method);
   const curve = curveOf(m, method);
   const queries = queryRows(sigs, method);
-  const scan = scanChunks(known, method, queries, sigs.length, Math.max(1, maxCandidates));
+  const scan = scanChunks(known, method, queries, sigs.length, Math.max(1, maxCandidates), rateTest(m, sigs));
   const chunks = Array.from(scan.nearest, (i, j) => ({ id: i >= 0 ? known.items[i]!.id : undefined, distance: scan.distance[j]! }));
   const votes: Record<string, number> = {};
   for (const c of chunks) {
@@ -347,7 +397,11 @@ export function decideChunks(
   }
   const [top, topVotes] = Object.entries(votes).sort((a, b) => b[1] - a[1])[0]!;
   const isKnown = top !== 'new' && knownByVote(topVotes, chunks.length);
-  const candidate = (i: number, distance: number): Candidate => ({ id: known.items[i]!.id, name: known.items[i]!.name, distance });
+  const rate = rateTest(m, sigs);
+  const candidate = (i: number, distance: number): Candidate => {
+    const out = rate ? sigs.filter((g) => !known.rateFits(i, g.gapUs, rate.factor)).length : 0;
+    return { id: known.items[i]!.id, name: known.items[i]!.name, distance, ...(out > 0 ? { outOfRate: out } : {}) };
+  };
   const ranked = scan.closest.map((i, r) => candidate(i, scan.medians[r]!));
   const candidates = ranked.slice(0, maxCandidates);
   // The voted workload need not be among the closest medians: its own median, computed in full.

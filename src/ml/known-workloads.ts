@@ -37,6 +37,14 @@ export interface KnownWorkload {
   /** Mean raw descriptor vector of the workload's windows (DESCRIPTOR_VECTOR_NAMES order). */
   descriptors: number[];
   /**
+   * The intensity it was seen at: 10th and 90th percentile of the mean
+   * inter-arrival gap (µs) of its runs of queryWindows windows (identify.ts
+   * gapRange). A chunk whose gap lies beyond it by more than the model's
+   * intensity factor is not this workload (scanChunks). Absent (a profile of an
+   * earlier version): no intensity test.
+   */
+  arrivalGapUs?: [number, number];
+  /**
    * Spread of its windows' embeddings (90th percentile, over runs of
    * queryWindows windows, of the run centroid's distance to the rest): what
    * the workload's own later queries may look like. Informational; distances
@@ -97,6 +105,9 @@ export class KnownWorkloads {
   private readonly first: Record<Method, number[]> = { network: [0], pca: [0] };
   /** Each workload's first raw descriptor (NaN: none), so the exact-match rule reads a workload's own array only when that one agrees. */
   private lead = new Float64Array(64);
+  /** Each workload's arrivalGapUs, lowest and highest (0 and Infinity when it has none). */
+  private gapLo = new Float64Array(64);
+  private gapHi = new Float64Array(64);
 
   static of(ws: readonly KnownWorkload[]): KnownWorkloads {
     const k = new KnownWorkloads();
@@ -120,11 +131,19 @@ export class KnownWorkloads {
       pca.push([w.pcaCentre]);
     }
     if (this.list.length === this.lead.length) {
-      const grown = new Float64Array(2 * this.lead.length);
-      grown.set(this.lead);
-      this.lead = grown;
+      const grow = (a: Float64Array) => {
+        const grown = new Float64Array(2 * a.length);
+        grown.set(a);
+        return grown;
+      };
+      this.lead = grow(this.lead);
+      this.gapLo = grow(this.gapLo);
+      this.gapHi = grow(this.gapHi);
     }
-    this.lead[this.list.length] = w.descriptors.length > 0 ? w.descriptors[0]! : NaN;
+    const at = this.list.length;
+    this.lead[at] = w.descriptors.length > 0 ? w.descriptors[0]! : NaN;
+    this.gapLo[at] = w.arrivalGapUs?.[0] ?? 0;
+    this.gapHi[at] = w.arrivalGapUs?.[1] ?? Infinity;
     this.list.push(w);
     this.first.network.push(network.count);
     this.first.pca.push(pca.count);
@@ -148,6 +167,15 @@ export class KnownWorkloads {
     return undefined;
   }
 
+  /**
+   * Whether a chunk of mean gap `gapUs` may be workload i at intensity factor
+   * `factor`: its gap within [lo / factor, hi * factor] of the workload's
+   * range. Always, for factor 0 (no rule) or a NaN gap.
+   */
+  rateFits(i: number, gapUs: number, factor: number): boolean {
+    return !(factor > 0) || !(gapUs < this.gapLo[i]! / factor || gapUs > this.gapHi[i]! * factor);
+  }
+
   /** The rows of `method`, the width of a row, and each workload's first row. */
   rowsOf(method: Method): { data: Float64Array; dim: number; first: readonly number[] } {
     const r = this.rows[method];
@@ -165,15 +193,23 @@ export interface ChunkScan {
   medians: number[];
 }
 
+/** The intensity test of a scan: each chunk's mean gap (µs), and the model's intensity factor (KnownWorkloads.rateFits). */
+export interface RateTest {
+  gapUs: ArrayLike<number>;
+  factor: number;
+}
+
 /** A relative margin on the pruning bounds: a row is cut only when it is beyond a bound by more than any rounding of a square root or a mean. */
 const MARGIN = 1e-9;
 
 /**
  * Scan the stored workloads for `m` chunks (`queries`: m rows of the method's
  * width, packed). For each chunk, its nearest workload (smallest distance;
- * ties to the lower index); for each workload, the median over the chunks of
- * its distance (for the network: the smallest over its centroid and modes);
- * the `keep` smallest medians.
+ * ties to the lower index) among the workloads it may be by its intensity
+ * (`rate`: a workload seen at rates more than the model's factor away is
+ * another workload, KnownWorkloads.rateFits); for each workload, the median
+ * over the chunks of its distance, whatever the intensity (for the network:
+ * the smallest over its centroid and modes); the `keep` smallest medians.
  *
  * A row's sum of squares only grows as components are added, so the partial
  * sum is a lower bound of the row's distance. A workload's distance to chunk j
@@ -187,7 +223,7 @@ const MARGIN = 1e-9;
  * be. Bounds carry MARGIN, so a cut value is strictly beyond them whatever
  * the rounding, and ties (equal distances or medians) are always computed.
  */
-export function scanChunks(known: KnownWorkloads, method: Method, queries: Float64Array, m: number, keep: number): ChunkScan {
+export function scanChunks(known: KnownWorkloads, method: Method, queries: Float64Array, m: number, keep: number, rate?: RateTest): ChunkScan {
   const { data, dim, first } = known.rowsOf(method);
   const n = known.size;
   const nearest = new Int32Array(m).fill(-1);
@@ -205,18 +241,23 @@ export function scanChunks(known: KnownWorkloads, method: Method, queries: Float
   const odd = m % 2 === 1;
   const lower = (m - 1) >> 1;
   const blocks = dim - (dim % 8);
+  /** Per chunk: whether it may be the current workload by its intensity (only then may it be its nearest). */
+  const fits = new Uint8Array(m);
   for (let i = n - 1; i >= 0; i--) {
     const r0 = first[i]!;
     const r1 = first[i + 1]!;
     if (r1 === r0) continue;
-    // A fleet report's two chunks against a workload without phases: summed side by side (pairSums).
-    if (m === 2 && r1 - r0 === 1) pairSums(queries, data, r0 * dim, dim, bestSq, past, sq);
+    for (let j = 0; j < m; j++) fits[j] = rate === undefined || known.rateFits(i, rate.gapUs[j]!, rate.factor) ? 1 : 0;
+    // A fleet report's two chunks against a workload without phases: summed side by side (pairSums). A chunk
+    // that cannot be this workload needs its sum for the median only (its "nearest" bound: -1, never).
+    if (m === 2 && r1 - r0 === 1)
+      pairSums(queries, data, r0 * dim, dim, fits[0] ? bestSq[0]! * (1 + MARGIN) : -1, fits[1] ? bestSq[1]! * (1 + MARGIN) : -1, past, sq);
     else
       for (let j = 0; j < m; j++) {
         const q = j * dim;
         // The workload's smallest sum over its rows; a row is summed only while it stays at or under `limit`.
         let min = Infinity;
-        let limit = cut[j]!;
+        let limit = fits[j] ? cut[j]! : pastSq;
         for (let r = r0; r < r1; r++) {
           const o = r * dim;
           let s = 0;
@@ -258,7 +299,7 @@ export function scanChunks(known: KnownWorkloads, method: Method, queries: Float
       const min = sq[j]!;
       if (min === Infinity) continue;
       const d = Math.sqrt(min);
-      if (d < distance[j]! || (d === distance[j]! && i < nearest[j]!)) {
+      if (fits[j] && (d < distance[j]! || (d === distance[j]! && i < nearest[j]!))) {
         distance[j] = d;
         nearest[j] = i;
         bestSq[j] = min;
@@ -296,13 +337,11 @@ export function scanChunks(known: KnownWorkloads, method: Method, queries: Float
  * so the two partial sums bound it from below together: (sqrt p0 + sqrt p1) /
  * 2 past T (here `past`, 2T with the margin) puts the workload out of the
  * candidates, and then each chunk stops once its own partial sum is past its
- * nearest's. Apart, each chunk's bound could only be 2T; a random row 1.4 away
- * was cut after 24-32 of 32 components against near workloads at 0.6, and
- * side by side after 8.
+ * nearest's (`near0`, `near1`: that sum with the margin). Apart, each chunk's
+ * bound could only be 2T; a random row 1.4 away was cut after 24-32 of 32
+ * components against near workloads at 0.6, and side by side after 8.
  */
-function pairSums(queries: Float64Array, data: Float64Array, o: number, dim: number, bestSq: Float64Array, past: number, sq: Float64Array): void {
-  const near0 = bestSq[0]! * (1 + MARGIN);
-  const near1 = bestSq[1]! * (1 + MARGIN);
+function pairSums(queries: Float64Array, data: Float64Array, o: number, dim: number, near0: number, near1: number, past: number, sq: Float64Array): void {
   const blocks = dim - (dim % 8);
   let s0 = 0;
   let s1 = 0;

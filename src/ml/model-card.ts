@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
 import type { SourceFigures, Totals } from './evaluation.js';
-import type { TrainConfig } from './train-defaults.js';
+import { intensityFactorOf, type TrainConfig } from './train-defaults.js';
 import type { TrainResult } from './train-result.js';
 
 export const HAND_WRITTEN_MARKER = '<!-- Hand-written below this line: `ssdtune model train` keeps it as it is. -->';
@@ -23,6 +23,15 @@ export function readHandWritten(cardFile: string): string | undefined {
 
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
 const ratio = (a: number, n: number) => (n ? `${a}/${n} (${pct(a / n)})` : 'n/a');
+
+/** How intensity enters the decision, for the protocol section. */
+function intensityNote(cfg: TrainConfig): string {
+  const f = intensityFactorOf(cfg.timeScales);
+  if (!(f > 0)) return 'No intensity test: no time-scaled copies were trained on.';
+  return `A chunk's nearest is sought only among the workloads its rate allows: a chunk whose mean inter-arrival gap lies more than
+${f}x outside a stored workload's range (5th to 95th percentile over its runs of ${cfg.queryWindows} windows) is not that workload,
+${f}x being the largest time scale trained on as another workload (\`rateFits\` in \`src/ml/known-workloads.ts\`).`;
+}
 
 function sourceTable(rows: readonly SourceFigures[]): string {
   const out = [
@@ -96,6 +105,7 @@ The threshold that judges a source is calibrated on the other sources' outcomes 
 answering "new" to at least ${pct(cfg.minRejection)} of their new-workload queries, the one matching the most same-workload queries.
 A chunk votes for its nearest stored workload when within the threshold, else "new"; a whole query is "known" only with
 at least two thirds of its chunks (and two) behind one workload (\`knownByVote\` in \`src/ml/identify.ts\`).
+${intensityNote(cfg)}
 
 ## Figures (Siamese network, ${cfg.queryWindows}-window queries)
 

@@ -49,6 +49,14 @@ export interface SimilarityMeta {
   pcaConfidence: ConfidenceCurve;
   /** Median spread of the training workloads (identify.ts embeddingSpread), the unit of a workload's spreadRatio. */
   typicalSpread: number;
+  /**
+   * The largest time scale training counts as another workload (train-defaults
+   * timeScales: 4 for copies replayed 4x faster and slower): a query chunk whose
+   * mean gap is more than this factor outside a stored workload's range cannot
+   * be that workload (KnownWorkloads.rateFits). 0 or absent: no intensity test
+   * (a model trained without time-scaled copies).
+   */
+  intensityFactor?: number;
   seed: number;
   /** Free-form training record (data, split, metrics) also shown in MODEL_CARD.md. */
   training: Record<string, unknown>;
@@ -122,6 +130,9 @@ function checkMeta(file: string, x: unknown): SimilarityMeta {
   }
   if (typeof m.typicalSpread !== 'number' || !Number.isFinite(m.typicalSpread) || m.typicalSpread < 0)
     throw bad(`typicalSpread must be a number >= 0, got ${String(m.typicalSpread)}`);
+  const f = m.intensityFactor;
+  if (f !== undefined && (typeof f !== 'number' || !Number.isFinite(f) || (f !== 0 && f < 1)))
+    throw bad(`intensityFactor must be 0 or a number >= 1, got ${String(f)}`);
   for (const k of ['confidence', 'pcaConfidence'] as const) {
     const c = m[k];
     if (!c || !Number.isFinite(c.intercept) || !Number.isFinite(c.slope)) throw bad(`${k} must hold a finite intercept and slope`);

@@ -54,3 +54,8 @@ export const DEFAULT_TRAIN: Omit<TrainConfig, 'tracesDir' | 'outDir'> = {
   minRejection: 0.98,
   seed: 42,
 };
+
+/** The factor of intensity training counts as another workload: its largest time scale, either way (0: none). */
+export function intensityFactorOf(timeScales: readonly number[]): number {
+  return timeScales.reduce((f, k) => Math.max(f, k, 1 / k), 0);
+}

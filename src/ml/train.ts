@@ -28,10 +28,10 @@ import { Reservoir, seededRng } from './rng.js';
 import { buildEmbedder, initBackend, trainEmbedder } from './similarity.js';
 import { byWorkload, sourcesOf } from './split.js';
 import { fitScaler, standardize } from './standardize.js';
-import type { TrainConfig } from './train-defaults.js';
+import { intensityFactorOf, type TrainConfig } from './train-defaults.js';
 import type { MethodFigures, TrainResult } from './train-result.js';
 
-export { DEFAULT_TRAIN, type TrainConfig } from './train-defaults.js';
+export { DEFAULT_TRAIN, intensityFactorOf, type TrainConfig } from './train-defaults.js';
 export type { MethodFigures, TrainResult } from './train-result.js';
 
 /** The network, scaler and PCA baseline fitted on some streams (thresholds not yet calibrated). */
@@ -74,6 +74,7 @@ export async function fitModel(streams: readonly Stream[], cfg: TrainConfig): Pr
     pcaThreshold: 1,
     pcaConfidence: flat,
     typicalSpread: 0,
+    intensityFactor: intensityFactorOf(cfg.timeScales),
     seed: cfg.seed,
     training: {},
   };

@@ -28,7 +28,7 @@ import { HostLocal, type HostLocalApi } from './local.js';
 import { applyConfig, revertDevice, verifyDevice, type ApplyOutcome, type ApplyRequest, type RevertOutcome, type VerifyOutcome } from './devices.js';
 import { identifyStored, type IdentifyMethod, type IdentifyOutcome } from './identify.js';
 import type { RetuneDecision } from './retune-decision.js';
-import { registerLocalTrace, storeUpload } from './traces.js';
+import { registerLocalTrace, storeUpload, type TraceOptions } from './traces.js';
 import { submitTune } from './tune-jobs.js';
 import { resolveTuneArgs, type TuneArgs, type TuneSpec } from './tune-spec.js';
 import type { TuneResult } from './tune.js';
@@ -52,6 +52,7 @@ export type { AgentReport, DeviceClass, FleetServer, PinRequest, Recommendation 
 export type { WorkerOptions } from './worker.js';
 export type { ApplyOutcome, ApplyRequest, Change, ExportKind, RevertOutcome, VerifyOutcome } from './devices.js';
 export type { IdentifyMethod, IdentifyOutcome } from './identify.js';
+export type { TraceOptions } from './traces.js';
 export { decisionLine, type RetuneDecision } from './retune-decision.js';
 export type { TuneArgs, TuneSpec } from './tune-spec.js';
 export type { TuneResult } from './tune.js';
@@ -108,9 +109,9 @@ export interface SsdtuneApi extends HostLocalApi {
 
   // ---- traces
   /** Register a trace file by path, without copying it (the path is read where the service runs). */
-  addTrace(path: string): Promise<TraceRecord>;
+  addTrace(path: string, o?: TraceOptions): Promise<TraceRecord>;
   /** Store an uploaded trace (streamed, size-limited). */
-  uploadTrace(body: Readable, name: string): Promise<TraceRecord>;
+  uploadTrace(body: Readable, name: string, o?: TraceOptions): Promise<TraceRecord>;
 
   // ---- tuning
   /** Tune a trace file as a job and wait for it: the CLI's `tune`. Checked before anything is written. */
@@ -193,12 +194,12 @@ export class InProcessApi extends HostLocal implements SsdtuneApi {
     return this.svc.db.generation(kind);
   }
 
-  addTrace(path: string): Promise<TraceRecord> {
-    return registerLocalTrace(this.svc, path, this.actor, { confine: this.confinePaths });
+  addTrace(path: string, o: TraceOptions = {}): Promise<TraceRecord> {
+    return registerLocalTrace(this.svc, path, this.actor, { ...o, confine: this.confinePaths });
   }
 
-  uploadTrace(body: Readable, name: string): Promise<TraceRecord> {
-    return storeUpload(this.svc, body, name, this.actor);
+  uploadTrace(body: Readable, name: string, o: TraceOptions = {}): Promise<TraceRecord> {
+    return storeUpload(this.svc, body, name, this.actor, o);
   }
 
   async tune(trace: string, args: TuneArgs, o: { onProgress?: OnProgress } = {}): Promise<TuneResult> {
@@ -210,7 +211,7 @@ export class InProcessApi extends HostLocal implements SsdtuneApi {
   async startTune(trace: string, args: TuneArgs): Promise<JobRecord> {
     // A refused request writes nothing, not even the trace's record.
     resolveTuneArgs(args, this.svc.settings);
-    const rec = await this.addTrace(trace);
+    const rec = await this.addTrace(trace, args.format ? { format: args.format } : {});
     // Every `tune` runs: identifying the workload again is the point (POST /v1/jobs shares identical jobs).
     return (await this.submitTune({ ...args, traceId: rec.id }, { force: true })).job;
   }

@@ -83,7 +83,8 @@ export interface IdentifyOutcome {
 
 export async function identifyStored(svc: Service, traceId: string, method: IdentifyMethod = 'network'): Promise<IdentifyOutcome> {
   const trace = await svc.db.require('traces', traceId);
-  const r = await identifyTrace(svc, trace.path, { method, purpose: 'identification needs at least one' });
+  // The format it was registered with (sniffed, or named where the sniffer cannot tell).
+  const r = await identifyTrace(svc, trace.path, { method, purpose: 'identification needs at least one', ...(trace.format ? { format: trace.format } : {}) });
   const id = r.identification;
   // JSON has no infinity: an empty ConfDB's distance is reported as null.
   const identification = { ...id, distance: Number.isFinite(id.distance) ? id.distance : (null as unknown as number) };

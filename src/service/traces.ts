@@ -18,7 +18,7 @@ import { ConfDB } from '../confdb/db.js';
 import { newId } from '../confdb/ids.js';
 import type { TraceRecord } from '../confdb/records.js';
 import { ERR_PERMISSION, ERR_UPLOAD_TOO_LARGE } from '../errors.js';
-import { sniffFormat } from '../readers/registry.js';
+import { formatByName, sniffFormat } from '../readers/registry.js';
 import { sha256File } from '../util/digest.js';
 import type { Service } from './context.js';
 
@@ -44,7 +44,23 @@ export function cleanUploadDebris(dataDir: string): string[] {
   return debris;
 }
 
-export async function storeUpload(svc: Service, body: Readable, name: string, actor: string): Promise<TraceRecord> {
+/** How a trace is registered or uploaded. */
+export interface TraceOptions {
+  /**
+   * The trace's format, instead of sniffing it: the sniffer refuses to guess
+   * between formats that read the same columns in different units (a
+   * Heimdall MSR cut and MSNFS), and its error asks for this.
+   */
+  format?: string;
+}
+
+/** The format named, checked (SSDTUNE_USAGE naming the known ones), before anything is read or written. */
+function forcedFormat(o: TraceOptions): string | undefined {
+  return o.format === undefined ? undefined : formatByName(o.format).name;
+}
+
+export async function storeUpload(svc: Service, body: Readable, name: string, actor: string, o: TraceOptions = {}): Promise<TraceRecord> {
+  const forced = forcedFormat(o);
   const limit = svc.settings.maxUploadBytes;
   const dir = uploadDir(svc.settings.dataDir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -63,7 +79,7 @@ export async function storeUpload(svc: Service, body: Readable, name: string, ac
   try {
     await pipeline(body, counter, createWriteStream(partial, { mode: 0o600 }));
     await fsp.rename(partial, file);
-    const format = (await sniffFormat(file)).name;
+    const format = forced ?? (await sniffFormat(file)).name;
     const rec: TraceRecord = { id, name: safe, path: file, bytes, format, uploadedAt: new Date().toISOString(), by: actor };
     await svc.db.batch([{ kind: 'traces', type: 'put', value: rec }, ConfDB.audit(actor, 'traces.upload', { id, name: safe, bytes, format })]);
     return rec;
@@ -104,19 +120,21 @@ export function confinedPath(settings: { dataDir: string; traceDirs: string[] },
  * CLI's own path, or (`confine`, for requests from the API) a path under the
  * directories the server may read.
  */
-export async function registerLocalTrace(svc: Service, file: string, actor: string, o: { confine?: boolean } = {}): Promise<TraceRecord> {
+export async function registerLocalTrace(svc: Service, file: string, actor: string, o: TraceOptions & { confine?: boolean } = {}): Promise<TraceRecord> {
+  const forced = forcedFormat(o);
   const abs = o.confine ? confinedPath(svc.settings, file) : path.resolve(file);
   // The sniffer quotes what it could not read: fine for the CLI's own file, never for a remote caller.
-  const fmt = await sniffFormat(abs, { quoteInput: !o.confine });
+  const format = forced ?? (await sniffFormat(abs, { quoteInput: !o.confine })).name;
   const st = await fsp.stat(abs);
   const existing = await svc.db.traceAt(abs, st.size);
-  if (existing) return existing;
+  // The same file registered with another format is another trace record (it reads as other requests).
+  if (existing && existing.format === format) return existing;
   const rec: TraceRecord = {
     id: newId(),
     name: path.basename(abs),
     path: abs,
     bytes: st.size,
-    format: fmt.name,
+    format,
     uploadedAt: new Date().toISOString(),
     by: actor,
   };

@@ -19,10 +19,16 @@ export function toKnown(w: WorkloadRecord, modelId?: string): KnownWorkload | un
     centroidEmbedding: w.embedding,
     ...(w.modes ? { modes: w.modes } : {}),
     ...(w.embeddingSpread !== undefined ? { spread: w.embeddingSpread } : {}),
+    ...(validGapRange(w.arrivalGapUs) ? { arrivalGapUs: w.arrivalGapUs } : {}),
     pcaCentre: w.pcaCentre,
     descriptors: w.descriptors,
     ...(comparable ? {} : { comparable: false }),
   };
+}
+
+/** A stored gap range identification can use: two finite gaps, lowest first (anything else: no intensity test). */
+function validGapRange(r: unknown): r is [number, number] {
+  return Array.isArray(r) && r.length === 2 && r.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0) && r[0] <= r[1];
 }
 
 export class ConfDBWorkloadStore implements WorkloadStore {
@@ -134,6 +140,7 @@ export function workloadRecord(
     embedding: prof.centroidEmbedding,
     ...(prof.modes ? { modes: prof.modes } : {}),
     ...(prof.spread !== undefined ? { embeddingSpread: prof.spread } : {}),
+    ...(prof.arrivalGapUs ? { arrivalGapUs: prof.arrivalGapUs } : {}),
     windowSize: o.windowSize,
     ...(o.modelId ? { modelId: o.modelId } : {}),
     ...(o.clusters ? { clusters: o.clusters } : {}),

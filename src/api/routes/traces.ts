@@ -6,6 +6,9 @@ import Type from 'typebox';
 import { ERR_UPLOAD_TOO_LARGE } from '../../errors.js';
 import { errors } from '../schemas.js';
 
+/** A trace format forced instead of sniffed (the sniffer refuses to guess between formats that read the same columns in different units). */
+const FORMAT = Type.String({ minLength: 1, maxLength: 64, description: 'the trace format, instead of sniffing it' });
+
 export default async function traceRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const limit = fastify.ssdtune.svc.settings.maxUploadBytes;
@@ -18,7 +21,7 @@ export default async function traceRoutes(fastify: FastifyInstance): Promise<voi
       schema: {
         tags: ['traces'],
         summary: 'Upload a trace file (Content-Type: application/octet-stream; any format ssdtune reads, optionally compressed)',
-        querystring: Type.Object({ name: Type.Optional(Type.String({ maxLength: 200 })) }),
+        querystring: Type.Object({ name: Type.Optional(Type.String({ maxLength: 200 })), format: Type.Optional(FORMAT) }),
         response: { 201: { $ref: 'Trace#' }, ...errors(400, 401, 413, 415) },
       },
     },
@@ -29,7 +32,7 @@ export default async function traceRoutes(fastify: FastifyInstance): Promise<voi
         body.resume();
         throw ERR_UPLOAD_TOO_LARGE(limit);
       }
-      return reply.status(201).send(await req.api.uploadTrace(body, req.query.name ?? 'upload'));
+      return reply.status(201).send(await req.api.uploadTrace(body, req.query.name ?? 'upload', req.query.format ? { format: req.query.format } : {}));
     },
   );
   app.post(
@@ -38,10 +41,10 @@ export default async function traceRoutes(fastify: FastifyInstance): Promise<voi
       schema: {
         tags: ['traces'],
         summary: "Register a trace file already on the server's host, by path (no copy)",
-        body: Type.Object({ path: Type.String({ minLength: 1, maxLength: 4096 }) }, { additionalProperties: false }),
+        body: Type.Object({ path: Type.String({ minLength: 1, maxLength: 4096 }), format: Type.Optional(FORMAT) }, { additionalProperties: false }),
         response: { 200: { $ref: 'Trace#' }, ...errors(400, 401, 403) },
       },
     },
-    async (req) => req.api.addTrace(req.body.path),
+    async (req) => req.api.addTrace(req.body.path, req.body.format ? { format: req.body.format } : {}),
   );
 }

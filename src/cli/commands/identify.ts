@@ -8,11 +8,12 @@ export function register(program: Command): void {
     program
       .command('identify <trace>')
       .description('say whether a trace is one of the workloads in the ConfDB (which one, distance, confidence) or a new one; what tune does first')
-      .addOption(new Option('--method <m>', "'network' (Siamese network) or 'pca' (plain PCA-centre distance)").choices(IDENTIFY_METHODS).default('network')),
+      .addOption(new Option('--method <m>', "'network' (Siamese network) or 'pca' (plain PCA-centre distance)").choices(IDENTIFY_METHODS).default('network'))
+      .option('--format <fmt>', 'force the trace format (where the sniffer cannot tell, e.g. a Heimdall MSR cut from MSNFS)'),
   )
     .addHelpText('after', '\nExample:\n  ssdtune identify traces/mqsim_wsrch-small.trace')
-    .action(async (trace: string, o: CommonOptions & { method: IdentifyMethod }) => {
-      const r = await withApi(o, async (api) => api.identify((await api.addTrace(trace)).id, { method: o.method }));
+    .action(async (trace: string, o: CommonOptions & { method: IdentifyMethod; format?: string }) => {
+      const r = await withApi(o, async (api) => api.identify((await api.addTrace(trace, o.format ? { format: o.format } : {})).id, { method: o.method }));
       if (o.json) {
         process.stdout.write(JSON.stringify(r) + '\n');
         return;
@@ -22,6 +23,10 @@ export function register(program: Command): void {
       const how = `distance ${d} vs threshold ${id.threshold.toFixed(3)}, confidence ${id.confidence.toFixed(2)}, ${id.windows} windows, ${id.method}`;
       if (r.workload)
         process.stdout.write(`known: ${r.workload.name} (${r.workload.id})${id.exact ? ', the very windows it was profiled from' : ''}; ${how}\n`);
-      else process.stdout.write(`new workload (nearest ${id.nearest ? id.nearest.name : 'none'}; ${how})\n`);
+      else {
+        // Near in the embedding yet not it: say that its rates rule it out, or the answer looks like a contradiction.
+        const pace = id.nearest?.outOfRate ? `, ${id.nearest.outOfRate} of ${id.chunks} chunks at rates too far from its own` : '';
+        process.stdout.write(`new workload (nearest ${id.nearest ? id.nearest.name : 'none'}${pace}; ${how})\n`);
+      }
     });
 }

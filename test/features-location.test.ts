@@ -70,8 +70,9 @@ test('an OLTP workload is not taken for MSNFS; spread over a 100x larger span it
 
 // The issue's TPC-C case: an 8 KiB 70/30 random workload over MSNFS's 170 GiB LBA range. Spread that wide, every
 // request starts in a 16 MiB region of its own (regions16m 0.97 instead of 0.63 on fio's 1 GiB file), and 35 of
-// its 64 chunks fall within the threshold of MSNFS (distance 0.251, threshold 0.257): a bare majority, which the
-// two-thirds rule of a "known" answer (identify.ts knownByVote) does not take for MSNFS.
+// its 64 chunks fall within the threshold of MSNFS (distance 0.251 against 0.257, the threshold when this was
+// measured; MODEL_CARD.md gives the current one): a bare majority, which the two-thirds rule of a "known" answer
+// (identify.ts knownByVote) does not take for MSNFS.
 test('an OLTP workload moved onto the LBA range of MSNFS is not taken for MSNFS', async () => {
   const { m, store } = await oltpAndMsnfs();
   // fio's 1 GiB file starts at sector 0; MSNFS works across a much larger range.

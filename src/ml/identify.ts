@@ -140,7 +140,7 @@ export function meanGapUs(windows: readonly ArrayLike<number>[]): number {
 }
 
 /**
- * The range of intensity a workload was seen at: the 10th and 90th
+ * The range of intensity a workload was seen at: the 5th and 95th
  * percentile, over runs of `q` consecutive windows of one stream
  * (overlapping), of the run's mean gap (µs). A stream shorter than q counts
  * as one run. The tails are left out so that one idle or burst run of a long

@@ -37,7 +37,7 @@ export interface KnownWorkload {
   /** Mean raw descriptor vector of the workload's windows (DESCRIPTOR_VECTOR_NAMES order). */
   descriptors: number[];
   /**
-   * The intensity it was seen at: 10th and 90th percentile of the mean
+   * The intensity it was seen at: 5th and 95th percentile of the mean
    * inter-arrival gap (µs) of its runs of queryWindows windows (identify.ts
    * gapRange). A chunk whose gap lies beyond it by more than the model's
    * intensity factor is not this workload (scanChunks). Absent (a profile of an

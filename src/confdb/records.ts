@@ -27,7 +27,7 @@ export interface WorkloadRecord {
   /** Spread of its own windows' embeddings (KnownWorkload.spread in ml/identify.ts; informational). */
   embeddingSpread?: number;
   /**
-   * The intensity it was seen at: 10th and 90th percentile of the mean inter-arrival gap, µs, of its runs of a
+   * The intensity it was seen at: 5th and 95th percentile of the mean inter-arrival gap, µs, of its runs of a
    * query's windows (KnownWorkload.arrivalGapUs in ml/known-workloads.ts). Absent in profiles stored before it
    * existed: those are read as they are and identified without the intensity test.
    */

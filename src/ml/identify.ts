@@ -388,7 +388,8 @@ export function decideChunks(
   const threshold = thresholdOf(m, method);
   const curve = curveOf(m, method);
   const queries = queryRows(sigs, method);
-  const scan = scanChunks(known, method, queries, sigs.length, Math.max(1, maxCandidates), rateTest(m, sigs));
+  const rate = rateTest(m, sigs);
+  const scan = scanChunks(known, method, queries, sigs.length, Math.max(1, maxCandidates), rate);
   const chunks = Array.from(scan.nearest, (i, j) => ({ id: i >= 0 ? known.items[i]!.id : undefined, distance: scan.distance[j]! }));
   const votes: Record<string, number> = {};
   for (const c of chunks) {
@@ -397,7 +398,6 @@ export function decideChunks(
   }
   const [top, topVotes] = Object.entries(votes).sort((a, b) => b[1] - a[1])[0]!;
   const isKnown = top !== 'new' && knownByVote(topVotes, chunks.length);
-  const rate = rateTest(m, sigs);
   const candidate = (i: number, distance: number): Candidate => {
     const out = rate ? sigs.filter((g) => !known.rateFits(i, g.gapUs, rate.factor)).length : 0;
     return { id: known.items[i]!.id, name: known.items[i]!.name, distance, ...(out > 0 ? { outOfRate: out } : {}) };

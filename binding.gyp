@@ -8,6 +8,8 @@
   #   features/ssdtune_ebpf.node   live capture (libbpf; BPF program embedded as a skeleton)
   #   features/ssdtune_uring.node  live replay evaluator (liburing)
   # scripts/prebuild.sh packs all three for npm (prebuildify layout).
+  # Each exports `sourceStamp`, the hash of the sources it was built from
+  # (native_stamp below), which src/native.ts checks at load.
   "variables": {
     "have_libbpf%": "<!(sh -c 'test -f /usr/include/bpf/libbpf.h && echo 1 || echo 0')",
     "have_liburing%": "<!(sh -c 'test -f /usr/include/liburing.h && echo 1 || echo 0')"
@@ -21,10 +23,25 @@
   },
   "targets": [
     {
+      # The sources' stamp (scripts/native-stamp.cjs) as a header,
+      # native/src/source_stamp.h's SSDTUNE_SOURCE_STAMP. Its inputs are the
+      # hashed files, so make writes it afresh whenever one of them changes.
+      "target_name": "native_stamp",
+      "type": "none",
+      "actions": [{
+        "action_name": "native_stamp",
+        "inputs": ["<!@(node scripts/native-stamp.cjs --inputs)", "scripts/native-stamp.cjs"],
+        "outputs": ["<(SHARED_INTERMEDIATE_DIR)/stamp/ssdtune_stamp.h"],
+        "action": ["node", "scripts/native-stamp.cjs", "--header", "<(SHARED_INTERMEDIATE_DIR)/stamp/ssdtune_stamp.h"]
+      }]
+    },
+    {
       # One module per native subsystem. Each exports an Init<Name>(Napi::Env,
       # Napi::Object) declared in native/src/modules.h and called from
       # native/src/addon.cc.
       "target_name": "ssdtune_native",
+      "dependencies": ["native_stamp"],
+      "include_dirs": ["<(SHARED_INTERMEDIATE_DIR)/stamp"],
       "sources": [
         "native/src/addon.cc",
         "native/src/decompress.cc",
@@ -62,9 +79,9 @@
     {
       "target_name": "ssdtune_ebpf",
       "product_dir": "<(PRODUCT_DIR)/features",
-      "dependencies": ["biotrace_skel"],
+      "dependencies": ["biotrace_skel", "native_stamp"],
       "sources": ["native/src/collector/ebpf_session.cc"],
-      "include_dirs": ["<(SHARED_INTERMEDIATE_DIR)/bpf"],
+      "include_dirs": ["<(SHARED_INTERMEDIATE_DIR)/bpf", "<(SHARED_INTERMEDIATE_DIR)/stamp"],
       "conditions": [
         ["have_libbpf==1", {
           "defines": ["SSDTUNE_HAVE_LIBBPF=1"],
@@ -75,6 +92,8 @@
     {
       "target_name": "ssdtune_uring",
       "product_dir": "<(PRODUCT_DIR)/features",
+      "dependencies": ["native_stamp"],
+      "include_dirs": ["<(SHARED_INTERMEDIATE_DIR)/stamp"],
       "sources": ["native/src/replay/replay_addon.cc"],
       "conditions": [
         ["have_liburing==1", {

@@ -21,7 +21,7 @@ stage="$(mktemp -d "${TMPDIR:-/tmp}/ssdtune-prebuild-XXXXXX")"
 trap 'rm -rf "$stage"' EXIT
 cp -a "$root/package.json" "$root/binding.gyp" "$stage/"
 mkdir -p "$stage/scripts"
-cp -a "$root/scripts/build-bpf.sh" "$stage/scripts/"
+cp -a "$root/scripts/build-bpf.sh" "$root/scripts/native-stamp.cjs" "$stage/scripts/"
 cp -a "$root/native" "$stage/native"
 ln -s "$root/node_modules" "$stage/node_modules"
 rm -f "$stage/native/bpf/biotrace.skel.h" # build it afresh where the toolchain is here

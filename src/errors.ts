@@ -93,6 +93,13 @@ export const ERR_NOT_FOUND = defineError('SSDTUNE_NOT_FOUND', 404, EXIT.NOT_FOUN
 export const ERR_PERMISSION = defineError('SSDTUNE_PERMISSION', 403, EXIT.PERMISSION, '%s');
 export const ERR_UNSUPPORTED = defineError('SSDTUNE_UNSUPPORTED', 501, EXIT.UNSUPPORTED, '%s');
 export const ERR_NATIVE = defineError('SSDTUNE_NATIVE', 500, EXIT.FAILURE, 'native addon: %s');
+/** the addon's file, its stamp ('none': built before addons had one), the sources' stamp (src/native.ts, scripts/native-stamp.cjs) */
+export const ERR_NATIVE_STALE = defineError(
+  'SSDTUNE_NATIVE_STALE',
+  500,
+  EXIT.FAILURE,
+  'native addon %s was built from other native sources (stamp %s) than those beside it (stamp %s): run `npm run build:native`',
+);
 /** A bug: an index that is in range by construction was not (src/util/at.ts). */
 export const ERR_INTERNAL_INDEX = defineError('SSDTUNE_INTERNAL_INDEX', 500, EXIT.FAILURE, 'internal error: %s index %s out of range (length %s)');
 /** feature, why it is missing, what to do (an optional native library: src/native.ts) */

@@ -13,12 +13,19 @@
  * (build/Release, made by `npm run build:native` or by the install script
  * when no prebuild fits), else the prebuilt binaries of this platform that
  * the npm package ships (prebuilds/<platform>-<arch>/, scripts/prebuild.sh).
+ *
+ * Every addon carries the stamp of the native sources it was built from
+ * (scripts/native-stamp.cjs, compiled in by binding.gyp), and `loadAddon()`
+ * refuses one whose stamp is not that of the sources beside this code: a
+ * build/ left from older sources, which `npm ci` keeps (node-gyp-build loads
+ * any existing build), would otherwise fail later and obscurely, on an
+ * export it lacks.
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
-import { ERR_FEATURE_MISSING, ERR_NATIVE } from './errors.js';
+import { ERR_FEATURE_MISSING, ERR_NATIVE, ERR_NATIVE_STALE, isSsdtuneError, type SsdtuneError } from './errors.js';
 
 /** Project root: dist/src/native.js -> ../.. ; src/native.ts (ts-node) -> .. */
 export const PROJECT_ROOT = (() => {
@@ -50,14 +57,38 @@ export function mainAddonPath(): string {
   }
 }
 
+let sourcesStamp: string | undefined;
+
+/** The stamp of the native sources beside this code, as the build computes it (scripts/native-stamp.cjs). */
+function expectedStamp(): string {
+  if (sourcesStamp === undefined) {
+    try {
+      const script = require(path.join(PROJECT_ROOT, 'scripts', 'native-stamp.cjs')) as { sourceStamp(root: string): string };
+      sourcesStamp = script.sourceStamp(PROJECT_ROOT);
+    } catch (e) {
+      throw ERR_NATIVE(`cannot hash the native sources under ${PROJECT_ROOT} to check the addon against them: ${(e as Error).message}`);
+    }
+  }
+  return sourcesStamp;
+}
+
+/** Loads one addon file (node's errors pass through) and refuses it, coded, when built from other sources. */
+function loadAddon(file: string): NativeAddon {
+  const addon = require(file) as NativeAddon;
+  const stamp = addon.sourceStamp as unknown;
+  if (stamp !== expectedStamp()) throw ERR_NATIVE_STALE(file, typeof stamp === 'string' ? stamp : 'none', expectedStamp());
+  return addon;
+}
+
 let cached: NativeAddon | undefined;
 
 export function native(): NativeAddon {
   if (cached) return cached;
   const file = mainAddonPath();
   try {
-    cached = require(file) as NativeAddon;
+    cached = loadAddon(file);
   } catch (e) {
+    if (isSsdtuneError(e)) throw e;
     throw ERR_NATIVE(`cannot load ${file}: ${(e as Error).message}; rebuild with \`npm run build:native\``);
   }
   return cached;
@@ -87,22 +118,29 @@ export interface FeatureStatus {
   file: string;
 }
 
-const features = new Map<NativeFeature, { addon?: NativeAddon; status: FeatureStatus }>();
+/** A feature's addon when it loads and works, else why not; `stale`: the addon was refused, built from other sources. */
+interface LoadedFeature {
+  addon?: NativeAddon;
+  status: FeatureStatus;
+  stale?: SsdtuneError;
+}
 
-function loadFeature(f: NativeFeature): { addon?: NativeAddon; status: FeatureStatus } {
+const features = new Map<NativeFeature, LoadedFeature>();
+
+function loadFeature(f: NativeFeature): LoadedFeature {
   const known = features.get(f);
   if (known) return known;
   const info = NATIVE_FEATURES[f];
   let file = path.join(PROJECT_ROOT, 'build', 'Release', 'features', `ssdtune_${f}.node`);
   const base = { feature: f, what: info.what, file };
-  let out: { addon?: NativeAddon; status: FeatureStatus };
+  let out: LoadedFeature;
   try {
     file = path.join(path.dirname(mainAddonPath()), 'features', `ssdtune_${f}.node`);
     base.file = file;
     if (!existsSync(file)) {
       out = { status: { ...base, available: false, detail: `${file} was not built`, fix: `npm run build:native (with ${info.buildPackages} installed)` } };
     } else {
-      const addon = require(file) as NativeAddon;
+      const addon = loadAddon(file);
       out = addon.available
         ? {
             addon,
@@ -116,6 +154,12 @@ function loadFeature(f: NativeFeature): { addon?: NativeAddon; status: FeatureSt
         : { status: { ...base, available: false, detail: String(addon.reason), fix: String(addon.fix) } };
     }
   } catch (e) {
+    if (isSsdtuneError(e, 'SSDTUNE_NATIVE_STALE')) {
+      out = { stale: e, status: { ...base, available: false, detail: e.message, fix: 'npm run build:native' } };
+      features.set(f, out);
+      return out;
+    }
+    if (isSsdtuneError(e)) throw e; // the sources could not be hashed: no addon can be checked
     const msg = (e as Error).message.split('\n')[0]!;
     const missingLib = /cannot open shared object file/.test(msg);
     out = {
@@ -136,9 +180,10 @@ export function featureStatus(f: NativeFeature): FeatureStatus {
   return loadFeature(f).status;
 }
 
-/** The feature's addon, or a coded error that says why it is missing. */
+/** The feature's addon, or a coded error that says why it is missing (or out of date). */
 export function nativeFeature(f: NativeFeature): NativeAddon {
-  const { addon, status } = loadFeature(f);
+  const { addon, status, stale } = loadFeature(f);
+  if (stale) throw stale;
   if (!addon) throw ERR_FEATURE_MISSING(status.what, status.detail, status.fix);
   return addon;
 }

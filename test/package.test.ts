@@ -57,6 +57,7 @@ describe('the packed tarball, installed into a temporary prefix', { timeout: 20 
       'models/similarity/model.json',
       'binding.gyp',
       'scripts/build-bpf.sh',
+      'scripts/native-stamp.cjs',
       'native/bpf/biotrace.bpf.c',
     ])
       assert.ok(files.includes(f), `${f} is in the package`);
@@ -71,7 +72,7 @@ describe('the packed tarball, installed into a temporary prefix', { timeout: 20 
       );
     // Only what runs or documents: an allow-list, so that a new top-level folder is a decision, not an accident.
     const shipped =
-      /^(dist\/src\/|native\/(src|bpf)\/|prebuilds\/|models\/|docs\/|man\/|contrib\/|scripts\/build-bpf\.sh$|binding\.gyp$|package\.json$|README\.md$|LICENSE$)/;
+      /^(dist\/src\/|native\/(src|bpf)\/|prebuilds\/|models\/|docs\/|man\/|contrib\/|scripts\/(build-bpf\.sh|native-stamp\.cjs)$|binding\.gyp$|package\.json$|README\.md$|LICENSE$)/;
     for (const f of files) assert.ok(shipped.test(f), `${f} should not be shipped`);
     // No stale compiled module (a moved or deleted source still shipped from an old dist/): each is built from a source.
     for (const f of files.filter((x) => /^dist\/src\/.*\.js$/.test(x)))

@@ -1,8 +1,9 @@
 // Entry point of the ssdtune native addon: calls each subsystem's Init.
 #include "modules.h"
+#include "source_stamp.h"
 
 static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
-  exports.Set("abiVersion", Napi::Number::New(env, 1));
+  ssdtune::ExportSourceStamp(env, exports);
   ssdtune::InitDecompress(env, exports);
   ssdtune::InitBlktrace(env, exports);
   ssdtune::InitSsdSim(env, exports);

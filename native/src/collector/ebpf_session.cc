@@ -16,6 +16,8 @@
 // set as read-only variables before load.
 #include <napi.h>
 
+#include "source_stamp.h"
+
 #ifdef SSDTUNE_HAVE_LIBBPF
 #include "biotrace.skel.h"  // generated into the build directory by scripts/build-bpf.sh
 #endif
@@ -531,6 +533,7 @@ Napi::Value KernelSupportJs(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  ExportSourceStamp(env, exports);
   exports.Set("available", Napi::Boolean::New(env, true));
   exports.Set("library", Napi::String::New(env, "libbpf " + std::to_string(libbpf_major_version()) + "." + std::to_string(libbpf_minor_version())));
   exports.Set("program", Napi::String::New(env, BIOTRACE_SKEL_BUILT_WITH));
@@ -551,6 +554,7 @@ NODE_API_MODULE(ssdtune_ebpf, InitAddon)
 #else  // built without libbpf or without the program: say why
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  ssdtune::ExportSourceStamp(env, exports);
   exports.Set("available", Napi::Boolean::New(env, false));
 #ifndef SSDTUNE_HAVE_LIBBPF
   exports.Set("reason", Napi::String::New(env, "the addon was built without libbpf (libbpf-dev was not installed at build time)"));

@@ -5,6 +5,8 @@
 // it, the addon exports only why (src/native.ts reports it).
 #include <napi.h>
 
+#include "source_stamp.h"
+
 #ifdef SSDTUNE_HAVE_LIBURING
 
 #include <liburing.h>
@@ -111,6 +113,7 @@ Napi::Value ReplayDropCache(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  ExportSourceStamp(env, exports);
   exports.Set("available", Napi::Boolean::New(env, true));
 #ifdef IO_URING_VERSION_MAJOR  // liburing >= 2.4
   exports.Set("library", Napi::String::New(env, "liburing " + std::to_string(IO_URING_VERSION_MAJOR) + "." + std::to_string(IO_URING_VERSION_MINOR)));
@@ -132,6 +135,7 @@ NODE_API_MODULE(ssdtune_uring, InitAddon)
 #else  // built without liburing
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  ssdtune::ExportSourceStamp(env, exports);
   exports.Set("available", Napi::Boolean::New(env, false));
   exports.Set("reason", Napi::String::New(env, "the addon was built without liburing (liburing-dev was not installed at build time)"));
   exports.Set("fix", Napi::String::New(env, "apt-get install liburing-dev, then npm run build:native"));

@@ -10,7 +10,5 @@
 #include "ssdtune_stamp.h"
 
 namespace ssdtune {
-inline void ExportSourceStamp(Napi::Env env, Napi::Object exports) {
-  exports.Set("sourceStamp", Napi::String::New(env, SSDTUNE_SOURCE_STAMP));
-}
+inline void ExportSourceStamp(Napi::Env env, Napi::Object exports) { exports.Set("sourceStamp", Napi::String::New(env, SSDTUNE_SOURCE_STAMP)); }
 }  // namespace ssdtune

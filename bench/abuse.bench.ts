@@ -15,6 +15,7 @@ import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../src/native.js';
+import { killAtExit } from '../src/util/cleanup.js';
 
 const CLI = path.join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
 const MiB = 1 << 20;
@@ -33,6 +34,7 @@ async function startServe(dataDir: string, extra: string[] = []): Promise<Server
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, SSDTUNE_SIM_PRECONDITION: '0' },
   });
+  killAtExit(child); // should the bench die first (util/cleanup.ts)
   let err = '';
   const url = await new Promise<string>((resolve, reject) => {
     child.stderr!.on('data', (d: Buffer) => {

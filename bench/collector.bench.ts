@@ -35,23 +35,27 @@
  *
  * Timed figures need an idle machine: the load average is printed at the
  * start and the end.
+ *
+ * Whatever ends the run (a return, an exception thrown from a timer, an
+ * unhandled rejection, SIGINT or SIGTERM), the devices, the FUSE daemon,
+ * fio and bpftrace, their temporary directories and the bpf_stats switch
+ * are undone through one cleanup path (src/util/cleanup.ts; proved by
+ * test/scratch-cleanup.test.ts).
  */
 import { resolveDevice } from '../src/blockdev/resolve.js';
 import { checkBackend } from '../src/collector/doctor.js';
 import { openCollector, type BackendName } from '../src/collector/index.js';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createLoop, haveTool, runFioAsync, type FioResult, type ScratchDevice } from '../src/collector/testbed.js';
+import { createFuseLoop, createLoop, fuseMissing, haveTool, runFioAsync, type FioResult, type ScratchDevice } from '../src/collector/testbed.js';
+import { killAtExit, registerUndo } from '../src/util/cleanup.js';
 
 const ROUNDS = Number(process.env.SSDTUNE_BENCH_ROUNDS ?? 4);
 const SECONDS = Number(process.env.SSDTUNE_BENCH_SECONDS ?? 3);
 const SIZE = '192M';
 const GOAL_SLOW = 0.03;
 const FUSE_US = Number(process.env.SSDTUNE_BENCH_FUSE_US ?? 50);
-const FUSE_SOURCE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'fuse-delay.c');
 
 type Mode = 'none' | 'ebpf' | 'bpftrace' | 'tracefs';
 
@@ -114,19 +118,6 @@ function bpfRunNs(pid: number | 'self'): { text: string; totalNs: number } {
   };
 }
 
-/** Undo what a run left (tracer child, loop device) should the bench be interrupted. */
-const cleanups = new Set<() => void>();
-function onInterrupt(): void {
-  for (const c of cleanups) {
-    try {
-      c();
-    } catch {
-      /* best effort on the way out */
-    }
-  }
-  process.exit(130);
-}
-
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -175,8 +166,7 @@ interface Tracer {
 
 async function startBpftrace(dev: number): Promise<Tracer> {
   const child = spawn('bpftrace', ['-e', bpftraceProgram(dev)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const kill = (): void => void child.kill('SIGINT');
-  cleanups.add(kill);
+  killAtExit(child);
   let lines = 0;
   let lostReported = 0;
   let attached = false;
@@ -214,80 +204,11 @@ async function startBpftrace(dev: number): Promise<Tracer> {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGINT');
       await exited;
-      cleanups.delete(kill);
       // bpftrace reports perf buffer losses as "Lost N events" (on either stream, by version)
       const lost = lostReported + [...err.matchAll(/Lost (\d+) events/g)].reduce((a, m) => a + Number(m[1]), 0);
       return { captured: lines, lost, cpuSec };
     },
   };
-}
-
-/** Why the FUSE device cannot be built here, or undefined when it can. */
-function fuseMissing(): string | undefined {
-  if (!existsSync('/dev/fuse')) return '/dev/fuse is absent (kernel without CONFIG_FUSE_FS, or not exposed to this container)';
-  if (!existsSync(FUSE_SOURCE)) return `${FUSE_SOURCE} is missing (run from the source tree)`;
-  if (!haveTool('cc')) return 'no C compiler (apt-get install build-essential)';
-  if (spawnSync('pkg-config', ['--exists', 'fuse3']).status !== 0) return 'libfuse3 is not installed (apt-get install libfuse3-dev)';
-  return undefined;
-}
-
-/**
- * A loop device (direct I/O) over the file of bench/fuse-delay.c's file
- * system, whose backing file lives in /dev/shm: apart from FUSE's own cost,
- * every request takes the added service time. The helper is compiled into
- * a temporary directory; destroy() detaches the loop device, unmounts,
- * stops the helper and removes every file it made.
- */
-function createFuseLoop(serviceUs: number): ScratchDevice {
-  const work = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-bench-fuse-'));
-  const back = mkdtempSync(path.join(existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'ssdtune-bench-fuse-'));
-  const mnt = path.join(work, 'mnt');
-  let helper: ReturnType<typeof spawn> | undefined;
-  let loop: string | undefined;
-  let mounted = false;
-  const destroy = (): void => {
-    try {
-      for (let attempt = 0; loop; attempt++) {
-        try {
-          execFileSync('losetup', ['--detach', loop], { stdio: 'ignore' });
-          loop = undefined;
-        } catch (e) {
-          if (attempt >= 20) throw e; // the kernel can report it busy for a moment after fio closed it
-          spawnSync('sleep', ['0.1']);
-        }
-      }
-      if (mounted) spawnSync('umount', [mnt], { stdio: 'ignore' });
-      mounted = false;
-    } finally {
-      helper?.kill('SIGTERM');
-      helper = undefined;
-      rmSync(work, { recursive: true, force: true });
-      rmSync(back, { recursive: true, force: true });
-    }
-  };
-  try {
-    const bin = path.join(work, 'fuse-delay');
-    const flags = spawnSync('pkg-config', ['--cflags', '--libs', 'fuse3'], { encoding: 'utf8' }).stdout.trim().split(/\s+/);
-    execFileSync('cc', ['-O2', '-Wall', FUSE_SOURCE, ...flags, '-o', bin], { stdio: ['ignore', 'ignore', 'inherit'] });
-    const img = path.join(back, 'backing.img');
-    const fd = openSync(img, 'w');
-    ftruncateSync(fd, 256 << 20);
-    closeSync(fd);
-    mkdirSync(mnt);
-    helper = spawn(bin, [img, mnt, String(serviceUs)], { stdio: ['ignore', 'ignore', 'inherit'] });
-    mounted = true;
-    const file = path.join(mnt, 'disk');
-    for (let i = 0; i < 100 && !existsSync(file); i++) spawnSync('sleep', ['0.05']);
-    if (!existsSync(file)) throw new Error(`fuse-delay did not mount ${mnt} within 5 s`);
-    loop = execFileSync('losetup', ['--find', '--show', '--direct-io=on', file], { encoding: 'utf8' }).trim();
-    const name = path.basename(loop);
-    // Without direct I/O the page cache would serve reads and the added latency would not show.
-    if (readFileSync(`/sys/block/${name}/loop/dio`, 'utf8').trim() !== '1') throw new Error(`${loop}: the kernel refused direct I/O over FUSE`);
-    return { path: loop, name, destroy };
-  } catch (e) {
-    destroy();
-    throw e;
-  }
 }
 
 const bpfRuns = new Map<string, string[]>();
@@ -460,9 +381,8 @@ export async function run(): Promise<void> {
     `load average at start: ${load0.map((x) => x.toFixed(2)).join(' ')}; fio randread 4 KiB libaio iodepth 32 O_DIRECT, ${SECONDS} s per run, ${ROUNDS} rounds, modes alternated with a no-capture run before each`,
   );
   const statsWas = existsSync(BPF_STATS) ? readFileSync(BPF_STATS, 'utf8').trim() : undefined;
-  if (statsWas === '0') writeFileSync(BPF_STATS, '1'); // per-program run time, restored below
-  if (statsWas === '0') cleanups.add(() => writeFileSync(BPF_STATS, '0'));
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, onInterrupt);
+  if (statsWas === '0') writeFileSync(BPF_STATS, '1'); // per-program run time, restored below (or at exit)
+  const restoreStats = statsWas === '0' ? registerUndo(() => writeFileSync(BPF_STATS, '0')) : undefined;
   try {
     const wantedDevices = new Set((process.env.SSDTUNE_BENCH_DEVICES ?? 'ram,disk,slow').split(','));
     const devices: [string, () => ScratchDevice][] = [
@@ -478,16 +398,14 @@ export async function run(): Promise<void> {
       ]);
     for (const [label, make] of devices.filter(([l]) => wantedDevices.has(l.split(':')[0]!))) {
       const dev = make();
-      cleanups.add(dev.destroy);
       try {
         print(await measure(label, dev, modes), dev);
       } finally {
-        cleanups.delete(dev.destroy);
         dev.destroy();
       }
     }
   } finally {
-    if (statsWas === '0') writeFileSync(BPF_STATS, '0');
+    restoreStats?.();
   }
   console.log(
     `\nload average at end: ${os

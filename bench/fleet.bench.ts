@@ -42,6 +42,7 @@ import { EVAL_QUEUE, RemoteEvaluations, evaluationKey, type EvaluationSpec } fro
 import { redisConnection } from '../src/service/queue-bullmq.js';
 import { deviceClassKey } from '../src/service/fleet.js';
 import { similarityInfo } from '../src/service/identify.js';
+import { killAtExit } from '../src/util/cleanup.js';
 import { sha256File } from '../src/util/digest.js';
 import { rng, seedWorkloads } from '../test/helpers/fleet.js';
 import { PostgresServer, postgresMissing, RedisServer, redisMissing } from '../test/helpers/servers.js';
@@ -101,6 +102,7 @@ async function startServe(store: string | undefined, token?: string, dataDir = m
     ],
     { env, stdio: ['ignore', 'ignore', 'inherit'] },
   );
+  killAtExit(proc); // should the bench die first (util/cleanup.ts)
   const file = path.join(dataDir, 'server.json');
   for (let i = 0; i < 600 && !existsSync(file); i++) await sleep(100);
   const { url } = JSON.parse(readFileSync(file, 'utf8')) as { url: string };
@@ -280,6 +282,7 @@ async function partB(pgs: PostgresServer, redis: RedisServer): Promise<void> {
           env: { ...env, SSDTUNE_DATA_DIR: mkdtempSync(path.join(dataDir, 'w-')) },
           stdio: ['ignore', 'pipe', 'inherit'],
         });
+        killAtExit(p);
         await new Promise<void>((resolve) => p.stdout!.once('data', () => resolve()));
         return { p, log };
       };

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, openSync, closeSync, ftruncateSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { registerUndo } from '../util/cleanup.js';
 
 export interface LoopDevice {
   /** /dev/loopN */
@@ -13,7 +14,7 @@ export interface LoopDevice {
   /** loopN */
   name: string;
   backingFile: string;
-  /** Detach the device and delete its backing file (idempotent). */
+  /** Detach the device and delete its backing file (idempotent; run at exit too, however the process ends: util/cleanup.ts). */
   destroy(): void;
 }
 
@@ -42,59 +43,56 @@ export function canUseLoopDevices(): string | undefined {
   return undefined;
 }
 
+/** Detaches loop device `dev`, retrying for 2 s: the kernel can report it busy for a moment after its last user closed it. */
+export function detachLoop(dev: string): void {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      execFileSync('losetup', ['--detach', dev], { stdio: 'ignore' });
+      return;
+    } catch (e) {
+      if (attempt >= 20) throw e;
+      execFileSync('sleep', ['0.1']);
+    }
+  }
+}
+
 export function createLoopDevice(opts: LoopOptions): LoopDevice {
   const dir = mkdtempSync(path.join(opts.dir ?? os.tmpdir(), 'ssdtune-loop-'));
   const backingFile = path.join(dir, 'backing.img');
-  if (opts.fill) {
-    // 1 MiB chunks of a pattern that differs per chunk (no zero pages, no dedup).
-    const chunk = Buffer.alloc(1 << 20);
-    const fd = openSync(backingFile, 'w');
+  let dev: string | undefined;
+  const destroy = registerUndo(() => {
     try {
-      for (let off = 0; off < opts.sizeBytes; off += chunk.length) {
-        chunk.fill(((off >> 20) % 251) + 1);
-        writeFileSync(fd, chunk.subarray(0, Math.min(chunk.length, opts.sizeBytes - off)));
-      }
+      if (dev) detachLoop(dev);
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  try {
+    if (opts.fill) {
+      // 1 MiB chunks of a pattern that differs per chunk (no zero pages, no dedup).
+      const chunk = Buffer.alloc(1 << 20);
+      const fd = openSync(backingFile, 'w');
+      try {
+        for (let off = 0; off < opts.sizeBytes; off += chunk.length) {
+          chunk.fill(((off >> 20) % 251) + 1);
+          writeFileSync(fd, chunk.subarray(0, Math.min(chunk.length, opts.sizeBytes - off)));
+        }
+      } finally {
+        closeSync(fd);
+      }
+    } else {
+      const fd = openSync(backingFile, 'w');
+      ftruncateSync(fd, opts.sizeBytes);
       closeSync(fd);
     }
-  } else {
-    const fd = openSync(backingFile, 'w');
-    ftruncateSync(fd, opts.sizeBytes);
-    closeSync(fd);
-  }
-  const args = ['--find', '--show'];
-  if (opts.directIo) args.push('--direct-io=on');
-  if (opts.partscan) args.push('--partscan');
-  let dev: string;
-  try {
+    const args = ['--find', '--show'];
+    if (opts.directIo) args.push('--direct-io=on');
+    if (opts.partscan) args.push('--partscan');
     opts.beforeAttach?.(backingFile);
     dev = execFileSync('losetup', [...args, backingFile], { encoding: 'utf8' }).trim();
   } catch (e) {
-    rmSync(dir, { recursive: true, force: true });
+    destroy();
     throw e;
   }
-  let destroyed = false;
-  return {
-    path: dev,
-    name: path.basename(dev),
-    backingFile,
-    destroy() {
-      if (destroyed) return;
-      destroyed = true;
-      try {
-        // The kernel can report the device busy for a moment after its last user closed it.
-        for (let attempt = 0; ; attempt++) {
-          try {
-            execFileSync('losetup', ['--detach', dev], { stdio: 'ignore' });
-            break;
-          } catch (e) {
-            if (attempt >= 20) throw e;
-            execFileSync('sleep', ['0.1']);
-          }
-        }
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
-  };
+  return { path: dev, name: path.basename(dev), backingFile, destroy };
 }

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { ERR_COLLECT_BACKEND, ERR_COLLECT_LOCKDOWN } from '../errors.js';
 import { native } from '../native.js';
 import { openTrace } from '../readers/registry.js';
-import { registerUndo } from './cleanup.js';
+import { registerUndo } from '../util/cleanup.js';
 import { deviceAlive, type BlockDevice } from '../blockdev/resolve.js';
 import { LiveCapture } from './live.js';
 import type { CaptureOptions } from './types.js';

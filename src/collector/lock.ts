@@ -5,7 +5,7 @@
  */
 import { ERR_COLLECT_BUSY } from '../errors.js';
 import { acquirePidLock } from '../util/pid-lock.js';
-import { registerUndo } from './cleanup.js';
+import { registerUndo } from '../util/cleanup.js';
 import type { BlockDevice } from '../blockdev/resolve.js';
 
 export const LOCK_DIR = process.env.SSDTUNE_RUN_DIR ?? '/run/ssdtune';

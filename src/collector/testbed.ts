@@ -1,14 +1,18 @@
 /**
  * Scratch block devices and fio runs for the collector's tests, benchmarks
  * and the doctor's blktrace probe: a loop device over a sparse file in a temp dir (never a device
- * that holds data: a signature check refuses one), or a zram disk, always
- * torn down by `destroy()`. Only devices created here are ever written.
+ * that holds data: a signature check refuses one), a zram disk, or a slow
+ * device (a loop device over a FUSE daemon's file), always torn down by
+ * `destroy()`, and at exit however the process ends (util/cleanup.ts) should
+ * it end first. Only devices created here are ever written.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createLoopDevice } from '../blockdev/loop.js';
+import { createLoopDevice, detachLoop } from '../blockdev/loop.js';
+import { PROJECT_ROOT } from '../native.js';
+import { killAtExit, registerUndo } from '../util/cleanup.js';
 
 export interface ScratchDevice {
   path: string;
@@ -16,6 +20,15 @@ export interface ScratchDevice {
   /** Partition device nodes (createLoop with `partition`). */
   partitions?: string[];
   destroy(): void;
+}
+
+/** Whether process `pid` exists and is not a zombie. */
+export function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 export function haveTool(name: string): boolean {
@@ -66,14 +79,14 @@ export function createLoop(sizeMiB = 64, opts: LoopOptions = {}): ScratchDevice 
   });
   const dev = loop.path;
   const made: string[] = [];
-  const destroy = (): void => {
+  const destroy = registerUndo(() => {
     for (const n of made) rmSync(n, { force: true });
     try {
       loop.destroy();
     } catch {
       /* a test may have detached it already (device-gone cases); the backing dir is removed regardless */
     }
-  };
+  });
   const name = path.basename(dev);
   if (opts.partition) {
     // Without udev (containers) nobody creates /dev/loopNp1: make the node from sysfs.
@@ -112,7 +125,7 @@ export function createZram(sizeMiB = 256): ScratchDevice {
   if (!existsSync('/sys/class/zram-control/hot_add')) throw new Error('zram is not available (modprobe zram)');
   const id = readFileSync('/sys/class/zram-control/hot_add', 'utf8').trim();
   const name = `zram${id}`;
-  const destroy = (): void => {
+  const destroy = registerUndo(() => {
     try {
       writeFileSync(`/sys/block/${name}/reset`, '1');
     } catch {
@@ -123,7 +136,7 @@ export function createZram(sizeMiB = 256): ScratchDevice {
     } catch {
       /* gone */
     }
-  };
+  });
   try {
     writeFileSync(`/sys/block/${name}/disksize`, `${sizeMiB}M`);
   } catch (e) {
@@ -131,6 +144,73 @@ export function createZram(sizeMiB = 256): ScratchDevice {
     throw e;
   }
   return { path: `/dev/${name}`, name, destroy };
+}
+
+const FUSE_SOURCE = path.join(PROJECT_ROOT, 'bench', 'fuse-delay.c');
+
+/** Why the FUSE device cannot be built here, or undefined when it can. */
+export function fuseMissing(): string | undefined {
+  if (!existsSync('/dev/fuse')) return '/dev/fuse is absent (kernel without CONFIG_FUSE_FS, or not exposed to this container)';
+  if (!existsSync(FUSE_SOURCE)) return `${FUSE_SOURCE} is missing (run from the source tree)`;
+  if (!haveTool('cc')) return 'no C compiler (apt-get install build-essential)';
+  if (spawnSync('pkg-config', ['--exists', 'fuse3']).status !== 0) return 'libfuse3 is not installed (apt-get install libfuse3-dev)';
+  return undefined;
+}
+
+/**
+ * A loop device (direct I/O) over the file of bench/fuse-delay.c's file
+ * system, whose backing file lives in /dev/shm: apart from FUSE's own cost,
+ * every request takes the added service time. The helper is compiled into
+ * a temporary directory; destroy() (or the exit, however the process
+ * ends) detaches the loop device, unmounts, stops the helper and removes
+ * every file it made, in that order.
+ */
+export function createFuseLoop(serviceUs: number): ScratchDevice {
+  const work = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-bench-fuse-'));
+  const back = mkdtempSync(path.join(existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'ssdtune-bench-fuse-'));
+  const mnt = path.join(work, 'mnt');
+  let helper: ReturnType<typeof spawn> | undefined;
+  let loop: string | undefined;
+  let mounted = false;
+  const destroy = registerUndo(() => {
+    try {
+      if (loop) detachLoop(loop);
+      loop = undefined;
+      if (mounted) spawnSync('umount', [mnt], { stdio: 'ignore' });
+      mounted = false;
+    } finally {
+      const pid = helper?.pid;
+      helper?.kill('SIGTERM');
+      helper = undefined;
+      // Gone before its files go (a zombie until node reaps it counts as gone).
+      for (let i = 0; pid && i < 100 && running(pid); i++) spawnSync('sleep', ['0.05']);
+      rmSync(work, { recursive: true, force: true });
+      rmSync(back, { recursive: true, force: true });
+    }
+  });
+  try {
+    const bin = path.join(work, 'fuse-delay');
+    const flags = spawnSync('pkg-config', ['--cflags', '--libs', 'fuse3'], { encoding: 'utf8' }).stdout.trim().split(/\s+/);
+    execFileSync('cc', ['-O2', '-Wall', FUSE_SOURCE, ...flags, '-o', bin], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const img = path.join(back, 'backing.img');
+    const fd = openSync(img, 'w');
+    ftruncateSync(fd, 256 << 20);
+    closeSync(fd);
+    mkdirSync(mnt);
+    helper = spawn(bin, [img, mnt, String(serviceUs)], { stdio: ['ignore', 'ignore', 'inherit'] });
+    mounted = true;
+    const file = path.join(mnt, 'disk');
+    for (let i = 0; i < 100 && !existsSync(file); i++) spawnSync('sleep', ['0.05']);
+    if (!existsSync(file)) throw new Error(`fuse-delay did not mount ${mnt} within 5 s`);
+    loop = execFileSync('losetup', ['--find', '--show', '--direct-io=on', file], { encoding: 'utf8' }).trim();
+    const name = path.basename(loop);
+    // Without direct I/O the page cache would serve reads and the added latency would not show.
+    if (readFileSync(`/sys/block/${name}/loop/dio`, 'utf8').trim() !== '1') throw new Error(`${loop}: the kernel refused direct I/O over FUSE`);
+    return { path: loop, name, destroy };
+  } catch (e) {
+    destroy();
+    throw e;
+  }
 }
 
 export interface FioIo {
@@ -213,9 +293,11 @@ export function runFio(dev: string, job: FioJob): FioResult {
 /** Runs fio as `runFio` does, without blocking the event loop (a capture in this process keeps running). */
 export async function runFioAsync(dev: string, job: FioJob): Promise<FioResult> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-fio-'));
+  const removeDir = registerUndo(() => rmSync(dir, { recursive: true, force: true }));
   try {
     const log = path.join(dir, 'iolog');
     const child = spawn('fio', fioArgs(dev, job, log), { stdio: ['ignore', 'pipe', 'pipe'] });
+    killAtExit(child); // fio holds the device open: a loop device cannot be detached under it
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -224,6 +306,6 @@ export async function runFioAsync(dev: string, job: FioJob): Promise<FioResult> 
     if (code !== 0) throw new Error(`fio exited with ${code}: ${err}`);
     return fioResult(out, log, job);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    removeDir();
   }
 }

@@ -10,7 +10,7 @@ import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, rea
 import path from 'node:path';
 import { ERR_COLLECT_BACKEND } from '../errors.js';
 import { decodeRwbs } from '../readers/blkparse.js';
-import { registerUndo } from './cleanup.js';
+import { registerUndo } from '../util/cleanup.js';
 import { deviceAlive, type BlockDevice } from '../blockdev/resolve.js';
 import { LiveCapture, monoNowNs } from './live.js';
 import { parseEventFormat, parseHeaderPage, requireField, type EventFormat, type FieldSpec, type PageLayout } from './tracefs-format.js';

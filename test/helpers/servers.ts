@@ -12,6 +12,7 @@ import { chownSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:f
 import { createServer } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
+import { killAtExit, registerUndo } from '../../src/util/cleanup.js';
 import { tempDir } from './tmp.js';
 
 export async function freePort(): Promise<number> {
@@ -60,6 +61,17 @@ export function redisMissing(): string | undefined {
 export class PostgresServer {
   private child?: ChildProcess;
   private dbs = 0;
+  /** Stops the postmaster at once (SIGQUIT) should the process end before stop(): util/cleanup.ts. */
+  private readonly quitAtExit = registerUndo(() => {
+    const pid = this.postmasterPid();
+    if (!pid) return;
+    try {
+      process.kill(pid, 'SIGQUIT');
+    } catch {
+      return; /* gone */
+    }
+    for (let i = 0; i < 50 && alive(pid); i++) spawnSync('sleep', ['0.1']);
+  });
   private constructor(
     readonly dir: string,
     readonly port: number,
@@ -152,7 +164,17 @@ export class PostgresServer {
       }
       await new Promise((r) => (this.child?.exitCode !== null ? r(undefined) : this.child?.once('exit', r)));
     }
+    this.quitAtExit();
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -203,6 +225,7 @@ export class RedisServer {
       ],
       { stdio: 'ignore' },
     );
+    killAtExit(this.child);
     await waitFor('redis', async () => spawnSync('redis-cli', ['-p', String(this.port), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG');
   }
 

@@ -7,6 +7,9 @@
 # Extra arguments go to node's test runner (e.g. a file: dist/test/x.test.js).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# MQSim, which scripts/build-mqsim.sh builds in /tmp/mqsim (CI: .ci/run), is found there and not in
+# the private TMPDIR below, where test/mqsim-live would look for it and skip every test.
+export SSDTUNE_MQSIM_DIR="${SSDTUNE_MQSIM_DIR:-/tmp/mqsim}"
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/ssdtune-test-XXXXXX")"
 chmod 1777 "$tmp" # as /tmp: tests run servers as other users (PostgreSQL runs as postgres)
 cleanup() {

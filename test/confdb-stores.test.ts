@@ -194,7 +194,13 @@ for (const eng of ENGINES) {
         }
         writing = false;
       })();
-      while (writing) await follow();
+      // A follower polls: it yields to the event loop between reads. LevelDB answers "nothing new" without I/O, so a
+      // loop of bare awaits would run on microtasks alone and the writer's put, whose completion is a macrotask,
+      // would never finish (seen in CI: the file timed out after 600 s).
+      while (writing) {
+        await follow();
+        await new Promise((r) => setImmediate(r));
+      }
       await writer;
       await follow();
       const stored = (await db.workloadsWithWindow(256)).map((w) => w.id).sort();

@@ -3,10 +3,10 @@
  * apply/revert restores everything, a kernel-rejected third write rolls back,
  * bad requests are refused before anything is written.
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, openSync, writeSync, closeSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { applyHostConfig, revertHostConfig } from '../src/host/applier.js';
 import { JsonFileStateStore } from '../src/host/state.js';
@@ -20,17 +20,18 @@ import { isSsdtuneError } from '../src/errors.js';
 import { jiffiesRoundTrip, kernelHz, pageKb } from '../src/host/validate.js';
 import { PROJECT_ROOT } from '../src/native.js';
 import { tempDir } from './helpers/tmp.js';
+import { createLoop } from '../src/collector/testbed.js';
 
 const skip = canUseLoopDevices();
 
-type LoopTest = (loop: LoopDevice, store: JsonFileStateStore, dataDir: string, t: TestContext) => Promise<void>;
+type LoopTest = (loop: LoopDevice, store: JsonFileStateStore, dataDir: string) => Promise<void>;
 
-function withLoop(fn: LoopTest, partscan = false) {
-  return async (t: TestContext) => {
+function withLoop(fn: LoopTest) {
+  return async () => {
     const dataDir = tempDir('ssdtune-state-');
-    const loop = createLoopDevice({ sizeBytes: 32 << 20, partscan });
+    const loop = createLoopDevice({ sizeBytes: 32 << 20 });
     try {
-      await fn(loop, new JsonFileStateStore(dataDir), dataDir, t);
+      await fn(loop, new JsonFileStateStore(dataDir), dataDir);
     } finally {
       loop.destroy();
       rmSync(dataDir, { recursive: true, force: true });
@@ -251,36 +252,23 @@ test(
   }),
 );
 
-test(
-  'a partition resolves to its disk',
-  { skip },
-  withLoop(async (loop, _s, _d, t) => {
-    // The loop device was created with partscan; write an MBR with one partition
-    // into our own backing file, then ask the kernel to rescan it.
-    const mbr = Buffer.alloc(512);
-    mbr[446 + 4] = 0x83;
-    mbr.writeUInt32LE(2048, 446 + 8);
-    mbr.writeUInt32LE(8192, 446 + 12);
-    mbr[510] = 0x55;
-    mbr[511] = 0xaa;
-    const fd = openSync(loop.backingFile, 'r+');
-    writeSync(fd, mbr, 0, 512, 0);
-    closeSync(fd);
-    execFileSync('blockdev', ['--rereadpt', loop.path]);
-    const part = `${loop.path}p1`;
-    for (let i = 0; i < 25 && !existsSync(part); i++) await new Promise((r) => setTimeout(r, 20));
-    if (!existsSync(`/sys/class/block/${loop.name}p1`)) {
-      t.skip('this kernel does not scan partitions on loop devices (no loopNp1 after --partscan)');
-      return;
-    }
+test('a partition resolves to its disk', { skip }, () => {
+  // The partition table goes into the backing file before the device is attached (the collector's testbed):
+  // written after, through the file, the kernel's rescan would read the device's cached, empty first sector,
+  // and the test only ever skipped.
+  const disk = createLoop(32, { partition: { start: 2048, sectors: 8192 } });
+  try {
+    const part = disk.partitions![0]!;
     const dev = resolveDevice(part);
-    assert.equal(dev.disk.name, loop.name);
-    assert.equal(dev.name, `${loop.name}p1`);
-    assert.ok(dev.partition && dev.partition.sectors > 0);
+    assert.equal(dev.disk.name, disk.name);
+    assert.equal(dev.name, `${disk.name}p1`);
+    assert.deepEqual(dev.partition, { start: 2048, sectors: 8192 });
     // By name or by node: one set of rules, the same device.
-    assert.deepEqual({ ...resolveDevice(`${loop.name}p1`), given: part }, dev);
-  }, true),
-);
+    assert.deepEqual({ ...resolveDevice(`${disk.name}p1`), given: part }, dev);
+  } finally {
+    disk.destroy();
+  }
+});
 
 test(
   'values the kernel would round or overflow, and one attribute spelled twice, are refused before any write',

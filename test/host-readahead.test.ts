@@ -14,6 +14,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { tempDir } from './helpers/tmp.js';
 import { PageTable, simulateReadahead, ReadaheadModelEvaluator } from '../src/evaluators/readahead/readahead-model.js';
@@ -163,15 +164,23 @@ test('native replay: timed mode keeps arrival times, O_DIRECT at QD 8, writes on
   const loop = createLoopDevice({ sizeBytes: 16 * MiB });
   try {
     const b = new TraceBuilder();
-    for (let i = 0; i < 40; i++) b.push(i * 2e6, i * 64, 4096, Op.READ); // one read every 2 ms
+    for (let i = 0; i < 40; i++) b.push(i * 20e6, i * 64, 4096, Op.READ); // one read every 20 ms
     const batch = b.take();
     const plan = planReplay(batch, 16 * MiB, { allowWrite: false, align: 4096 });
     const timed = await runReplay(loop.path, plan, { direct: true, allowWrite: false, timed: true, queueDepth: 4 });
     assert.equal(timed.completed, 40);
     assert.equal(timed.errors, 0);
-    assert.ok(timed.elapsedNs >= 78e6, `40 arrivals 2 ms apart take >= 78 ms: ${timed.elapsedNs / 1e6} ms`);
-    const half = await runReplay(loop.path, plan, { direct: true, allowWrite: false, timed: true, queueDepth: 4, timeScale: 0.5 });
-    assert.ok(half.elapsedNs >= 39e6 && half.elapsedNs < timed.elapsedNs, 'timeScale 0.5 halves the gaps');
+    assert.ok(timed.elapsedNs >= 780e6, `40 arrivals 20 ms apart take >= 780 ms: ${timed.elapsedNs / 1e6} ms`);
+    // Each request is due at start + arrival x timeScale, so lateness never accumulates: only how late the replay
+    // thread runs at the end stretches a run. The check was 'scale 0.5 of 2 ms gaps (39 ms) ends before the unscaled
+    // run (>= 78 ms)': 39 ms of slack, and 1 run of 3 at load 8-10 (under nice 10) was later than that. Now the
+    // quarter-scaled run (>= 195 ms) must end within half the unscaled one (>= 390 ms): 195 ms of slack, and a
+    // replay that ignored the scale (as long as the unscaled run) still fails.
+    const quarter = await runReplay(loop.path, plan, { direct: true, allowWrite: false, timed: true, queueDepth: 4, timeScale: 0.25 });
+    assert.ok(
+      quarter.elapsedNs >= 195e6 && quarter.elapsedNs < timed.elapsedNs / 2,
+      `timeScale 0.25 quarters the gaps: ${quarter.elapsedNs / 1e6} ms, unscaled ${timed.elapsedNs / 1e6} ms (load ${os.loadavg()[0]!.toFixed(2)})`,
+    );
     const closed = await runReplay(loop.path, plan, { direct: true, allowWrite: false, timed: false, queueDepth: 8 });
     assert.equal(closed.completed, 40);
     assert.equal(closed.bytes, 40 * 4096);

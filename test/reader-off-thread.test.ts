@@ -8,14 +8,15 @@ import assert from 'node:assert/strict';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { isSsdtuneError } from '../src/errors.js';
 import { PROJECT_ROOT } from '../src/native.js';
 import { openTraceOffThread } from '../src/readers/off-thread.js';
 import { openTrace } from '../src/readers/registry.js';
 import type { TraceBatch, TraceSource } from '../src/trace/model.js';
+import { loopCpuMs } from './helpers/cpu.js';
 
 const MSNFS = path.join(PROJECT_ROOT, 'traces', 'msps_msnfs_30s.trace');
+const HADOOP = path.join(PROJECT_ROOT, 'traces', 'blkparse_hadoop_writeback_apress.txt');
 
 async function readAll(s: TraceSource): Promise<TraceBatch[]> {
   const out: TraceBatch[] = [];
@@ -23,21 +24,28 @@ async function readAll(s: TraceSource): Promise<TraceBatch[]> {
   return out;
 }
 
-test('reader thread: the same batches and metadata as reading here, with the parsing off the event loop', async () => {
-  const e0 = performance.eventLoopUtilization();
+test('reader thread: the same batches and metadata as reading here', async () => {
   const off = await openTraceOffThread(MSNFS, { batchSize: 8192 });
   const offBatches = await readAll(off);
-  const offActive = performance.eventLoopUtilization(e0).active;
-  const e1 = performance.eventLoopUtilization();
   const here = await openTrace(MSNFS, { batchSize: 8192 });
   const hereBatches = await readAll(here);
-  const hereActive = performance.eventLoopUtilization(e1).active;
   assert.ok(hereBatches.length > 3, `${hereBatches.length} batches`);
   assert.deepEqual(offBatches, hereBatches);
   assert.deepEqual(off.meta, here.meta);
-  // Event-loop busy time (perf_hooks): copying the batches in is all that is left on the loop.
-  console.log(`# loop busy ${offActive.toFixed(1)} ms reading on the thread, ${hereActive.toFixed(1)} ms reading here`);
-  assert.ok(offActive * 2 < hereActive, `loop busy ${offActive.toFixed(1)} ms reading on the thread, ${hereActive.toFixed(1)} ms reading here`);
+});
+
+test('reader thread: the parsing is off the event loop', async () => {
+  // The event loop's own CPU time, reading a blkparse text trace (the costly parsing the thread is for) in the
+  // evaluator's batches: copying the batches in is all that is left on the loop. Not its wall-clock busy time
+  // (perf_hooks' utilisation), which a loaded machine inflates: that once measured 37 vs 76 ms at load 8, against
+  // a bound of 2x. (On the MQSim-format MSNFS trace, parsed in about 100 ns a request, read in 8,192-request
+  // batches, the loop's CPU was 20 vs 40 ms: there each batch's hand-over costs about as much as its parsing.)
+  const { value: offBatches, ms: offCpu } = await loopCpuMs(async () => readAll(await openTraceOffThread(HADOOP)));
+  const { value: hereBatches, ms: hereCpu } = await loopCpuMs(async () => readAll(await openTrace(HADOOP)));
+  assert.deepEqual(offBatches, hereBatches);
+  const what = `event loop CPU ${offCpu.toFixed(1)} ms reading on the thread, ${hereCpu.toFixed(1)} ms reading here (load ${os.loadavg()[0]!.toFixed(2)})`;
+  console.log(`# ${what}`);
+  assert.ok(offCpu * 2 < hereCpu, what);
 });
 
 test('reader thread: cancelled mid-read, the reading stops with SSDTUNE_TRACE_ABORTED; a bad file is a coded error', async () => {

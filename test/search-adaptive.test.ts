@@ -440,3 +440,22 @@ test('Hartmann-6 and its mirror image: within 20 evaluations the adaptive search
   }
   assert.ok(reached >= 11, `${reached} of 20 searches reached 90% of the best grade within 20: ${fractions.join(' ')}`);
 });
+
+test('the maximin design with initial > 1 keeps its points away from the baseline as well as from each other', () => {
+  // Baseline in a corner of a space without groups. Maximin counts the baseline (evaluated first) as a point
+  // already chosen: the first design point is the draw farthest from it, the next ones spread from both. A design
+  // that spreads its points among themselves only puts one next to the baseline in a good share of seeds (the
+  // first is any draw, the second the draw farthest from it: often the baseline's corner).
+  const levels = Array.from({ length: 21 }, (_, i) => i);
+  const space = defineSpace({ name: 'corner', params: ['u', 'v'].map((name) => ({ name, kind: 'ordinal' as const, values: levels, default: 0 })) });
+  const dist = (a: Configuration, b: Configuration): number =>
+    space.params.reduce((s, p) => s + Math.abs((a[p.name] as number) - (b[p.name] as number)) / 20, 0);
+  for (let seed = 1; seed <= 20; seed++) {
+    const design = new AdaptiveSearch({ initial: 3 }).screeningDesign(space, seed).map((p) => p.config);
+    assert.equal(design.length, 3, `seed ${seed}`);
+    const points = [space.baseline, ...design];
+    const nearest = Math.min(...points.flatMap((a, i) => points.slice(i + 1).map((b) => dist(a, b))));
+    // Three points in the far corners of the square (distance 1 or 2 apart, the range 0..2), give or take a draw.
+    assert.ok(nearest >= 0.6, `seed ${seed}: the nearest pair of baseline + design ${JSON.stringify(design)} is ${nearest.toFixed(2)} apart`);
+  }
+});

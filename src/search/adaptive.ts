@@ -158,12 +158,13 @@ export class AdaptiveSearch implements Planner {
     const n = this.opts.initial ?? 1;
     const pool = sampleFeasible(space, rng, n === 1 ? 1 : 20 * n);
     const pos = (c: Configuration): number[] => space.params.map((p) => (levelCount(p) > 1 ? indexOf(p, c[p.name]) / (levelCount(p) - 1) : 0));
-    // Maximin: each point the farthest (in levels) of the draws from those chosen so far.
-    const chosen: number[][] = [];
+    // Maximin: each point the farthest (in levels) of the draws from those chosen so far, the baseline (evaluated
+    // first) counting as chosen, so that no design point lands next to it.
+    const chosen: number[][] = [pos(space.baseline)];
     for (let i = 0; i < n && pool.length; i++) {
       let best = 0;
       let bestD = -1;
-      for (let j = 0; chosen.length && j < pool.length; j++) {
+      for (let j = 0; j < pool.length; j++) {
         const x = pos(pool[j]!);
         let d = Infinity;
         for (const y of chosen)

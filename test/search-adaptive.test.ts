@@ -412,7 +412,14 @@ test('Hartmann-6 and its mirror image: within 20 evaluations the adaptive search
   // neighbours entered the candidate pool (and with the bound's weight scaled by the exploration width), 6 of these
   // 20 searches reached 90%; now 13.
   const p = hartmann6Problem();
-  const xs = (c: Configuration): number[] => [(c.i1 as number) / 20, (c.i2 as number) / 20, (c.i3 as number) / 20, c.x4 as number, c.x5 as number, c.x6 as number];
+  const xs = (c: Configuration): number[] => [
+    (c.i1 as number) / 20,
+    (c.i2 as number) / 20,
+    (c.i3 as number) / 20,
+    c.x4 as number,
+    c.x5 as number,
+    c.x6 as number,
+  ];
   // The best grid value: every point within 10% of the best grade lies within 3 levels of the continuous optimum.
   let fbest = Infinity;
   const centre = [4, 3, 10, 6, 6, 13];

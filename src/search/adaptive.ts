@@ -232,7 +232,7 @@ export class AdaptiveSearch implements Planner {
       const pick =
         all || !this.opts.refine
           ? pool[argmax(a)]!
-        : this.refine(space, m, pool, a, acq, rng, movable, (c) => !taken.has(configKey(space, c)) && !seenRel.has(relKey(c)));
+          : this.refine(space, m, pool, a, acq, rng, movable, (c) => !taken.has(configKey(space, c)) && !seenRel.has(relKey(c)));
       take({ config: pick, phase: width > 1.5 ? 'model:wide' : 'model' });
       const key = relKey(pick);
       seenRel.add(key);

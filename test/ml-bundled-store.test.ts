@@ -8,9 +8,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { tempDir } from './helpers/tmp.js';
 import { loadSettings } from '../src/config.js';
 import { FORMATS_MANIFEST, formatsManifest } from '../src/ml/data.js';
 import { openService } from '../src/service/context.js';
@@ -37,7 +37,8 @@ function bundledTraces(): { path: string; format?: string }[] {
 }
 
 test('tune on every bundled trace into one fresh ConfDB stores every workload and fails on none', async () => {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'ssdtune-bundled-'));
+  // tempDir: removed at exit even when opening fails or the test times out (its finally never runs then).
+  const dataDir = tempDir('ssdtune-bundled-');
   // A fresh drive (no preconditioning): two evaluations per trace, the baseline and one candidate.
   const svc = await openService(loadSettings({ dataDir, ssdsim: { preconditionFill: 0, preconditionAge: 0 } }), jobHandlers);
   try {

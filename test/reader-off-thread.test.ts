@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { isSsdtuneError } from '../src/errors.js';
@@ -14,6 +14,7 @@ import { openTraceOffThread } from '../src/readers/off-thread.js';
 import { openTrace } from '../src/readers/registry.js';
 import type { TraceBatch, TraceSource } from '../src/trace/model.js';
 import { loopCpuMs } from './helpers/cpu.js';
+import { tempDir } from './helpers/tmp.js';
 
 const MSNFS = path.join(PROJECT_ROOT, 'traces', 'msps_msnfs_30s.trace');
 const HADOOP = path.join(PROJECT_ROOT, 'traces', 'blkparse_hadoop_writeback_apress.txt');
@@ -59,7 +60,7 @@ test('reader thread: cancelled mid-read, the reading stops with SSDTUNE_TRACE_AB
     (e) => isSsdtuneError(e) && e.code === 'SSDTUNE_TRACE_ABORTED' && /job cancelled/.test(e.message),
   );
   assert.equal(n, 2);
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-reader-thread-'));
+  const dir = tempDir('ssdtune-reader-thread-');
   try {
     const bad = path.join(dir, 'bad.trace');
     writeFileSync(bad, 'not a trace at all\n'.repeat(10));

@@ -5,8 +5,7 @@
  * otherwise skipped with the reason.
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { openCollector, type BackendName } from '../src/collector/index.js';
 import { LOST_INIT_TASK, LOST_RECURSION, LOST_UNSEEN, OrphanCauses } from '../src/collector/ebpf.js';
@@ -16,6 +15,7 @@ import { createLoop, haveTool, runFio, runFioAsync, type FioIo, type ScratchDevi
 import { tracefsRoot } from '../src/collector/tracefs.js';
 import { concatBatches, Op, type TraceBatch, type TraceMeta } from '../src/trace/model.js';
 import type { CollectorStats } from '../src/collector/types.js';
+import { completedUnderInit, completionWitness } from './helpers/witness.js';
 
 const isRoot = process.getuid?.() === 0;
 const skipAll = !isRoot
@@ -34,52 +34,6 @@ interface Captured {
   recursionMisses?: number;
   /** eBPF: the tracefs witness's completions on the device, by "op sector": the tgid current at each. */
   witness?: Map<string, number[]>;
-}
-
-/**
- * A tracefs instance beside an eBPF capture, recording block_rq_complete on the device with the
- * thread group that was current when it fired. The eBPF program misses a completion only where the
- * kernel skips it (recursion guard, or PID 1 current on kernels that gate BPF there), and tracefs
- * events are not BPF: the witness tells which cause applied to each request the capture lacks.
- * Undefined where tracefs is absent.
- */
-function completionWitness(name: string): { read(): Map<string, number[]>; close(): void } | undefined {
-  const root = tracefsRoot();
-  if (!root) return undefined;
-  const [maj, min] = readFileSync(`/sys/block/${name}/dev`, 'utf8').trim().split(':').map(Number);
-  const dir = path.join(root, 'instances', `ssdtune-${process.pid}-witness`);
-  const ev = path.join(dir, 'events', 'block', 'block_rq_complete');
-  mkdirSync(dir);
-  const close = (): void => {
-    try {
-      writeFileSync(path.join(ev, 'enable'), '0');
-    } finally {
-      rmdirSync(dir);
-    }
-  };
-  try {
-    writeFileSync(path.join(dir, 'buffer_size_kb'), '2048');
-    writeFileSync(path.join(dir, 'options', 'record-tgid'), '1');
-    writeFileSync(path.join(ev, 'filter'), `dev == ${(maj! << 20) | min!}`);
-    writeFileSync(path.join(ev, 'enable'), '1');
-  } catch (e) {
-    close();
-    throw e;
-  }
-  const read = (): Map<string, number[]> => {
-    const out = new Map<string, number[]>();
-    // "  ksoftirqd/1-24  (   24) [001] ..s.. 57871.422957: block_rq_complete: 7,0 R () 3952 + 8 be,0,4 [0]"
-    for (const line of readFileSync(path.join(dir, 'trace'), 'utf8').split('\n')) {
-      const m = /-\d+\s+\(\s*(\d+)\)\s+\[\d+\].*: block_rq_complete: \S+ (\S+) \(\S*\) (\d+) \+/.exec(line);
-      if (!m) continue;
-      const k = `${m[2]!.includes('W') ? 'write' : 'read'} ${m[3]}`;
-      const l = out.get(k);
-      if (l) l.push(Number(m[1]));
-      else out.set(k, [Number(m[1])]);
-    }
-    return out;
-  };
-  return { read, close };
 }
 
 async function capture(loop: ScratchDevice, backend: BackendName, work: () => void, opts: { slotBits?: number; slotTable?: boolean } = {}): Promise<Captured> {
@@ -163,15 +117,7 @@ function assertCapturedAsFio(c: Captured, ios: FioIo[], t?: TestContext): void {
   for (const cause of Object.keys(s.lostBy))
     assert.ok(cause === LOST_RECURSION || cause === LOST_INIT_TASK, `an unexpected cause of loss: ${JSON.stringify(s.lostBy)}`);
   if (missing === 0 || !c.witness) return;
-  let onInit = 0;
-  const elsewhere: string[] = [];
-  for (const [k, n] of want) {
-    if (n <= 0) continue;
-    const tgids = c.witness.get(k.split(' ', 2).join(' ')) ?? [];
-    const init = Math.min(n, tgids.filter((t) => t === 1).length);
-    onInit += init;
-    if (init < n) elsewhere.push(`${k} completed under tgid ${tgids.join('/') || '(no tracefs event)'}`);
-  }
+  const { onInit, elsewhere } = completedUnderInit(c.witness, want);
   assert.ok(
     missing - onInit <= c.recursionMisses,
     `${missing - onInit} of ${missing} missing requests completed outside PID 1, beyond the ${c.recursionMisses} recursion-guard skips: ${elsewhere.slice(0, 10).join('; ')}`,

@@ -72,8 +72,11 @@ export interface CaptureSummary {
   choice: string;
   seconds: number;
   requests: number;
+  /** Requests issued on the device and never written: lost (by cause), still in flight at stop, or completed without their issue seen. */
   lost: number;
   lostBy: Record<string, number>;
+  unfinished: number;
+  unpaired: number;
   files: string[];
   warnings: string[];
   /** The device disappeared during the capture; the files hold what was captured until then. */
@@ -110,6 +113,8 @@ export async function capture(r: CaptureRequest): Promise<CaptureSummary> {
     requests: st.events,
     lost: st.lost,
     lostBy: st.lostBy,
+    unfinished: st.unfinished,
+    unpaired: st.unpaired,
     files,
     warnings: collector.meta.warnings,
     deviceGone: st.deviceGone,

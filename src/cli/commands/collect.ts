@@ -86,7 +86,7 @@ export function register(program: Command): void {
                   .map(([k, v]) => `${k}: ${v}`)
                   .join(', ')})`
               : ''
-          }\n`,
+          }${summary.unfinished ? `; ${summary.unfinished} in flight at stop` : ''}${summary.unpaired ? `; ${summary.unpaired} completed without their issue` : ''}\n`,
         );
         process.stdout.write(`wrote ${summary.files.join(', ')}\n`);
         for (const w of summary.warnings) process.stderr.write(`warning: ${w}\n`);

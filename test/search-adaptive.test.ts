@@ -4,7 +4,16 @@ import { configKey, defineSpace, indexOf, isFeasible, levelCount } from '../src/
 import { ssdSpace } from '../src/sim/ssd-space.js';
 import type { Configuration } from '../src/space/types.js';
 import type { Evaluator, Metrics } from '../src/evaluators/types.js';
-import { AnalyticEvaluator, analyticWorkload, braninProblem, hartmann6, hartmann6Problem, HARTMANN6_MIN, metricsFromValue } from '../src/search/analytic.js';
+import {
+  AnalyticEvaluator,
+  analyticWorkload,
+  braninProblem,
+  hartmann6,
+  hartmann6Point,
+  hartmann6Problem,
+  HARTMANN6_MIN,
+  metricsFromValue,
+} from '../src/search/analytic.js';
 import { AdaptiveSearch, PlannedSearch, RandomSearch, SearchCoordinator, grade, makeSearcher, runSearch, type SearchRecord } from '../src/search/search.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { runMultiFidelity, splitBudget } from '../src/search/fidelity.js';
@@ -412,14 +421,7 @@ test('Hartmann-6 and its mirror image: within 20 evaluations the adaptive search
   // neighbours entered the candidate pool (and with the bound's weight scaled by the exploration width), 6 of these
   // 20 searches reached 90%; now 13.
   const p = hartmann6Problem();
-  const xs = (c: Configuration): number[] => [
-    (c.i1 as number) / 20,
-    (c.i2 as number) / 20,
-    (c.i3 as number) / 20,
-    c.x4 as number,
-    c.x5 as number,
-    c.x6 as number,
-  ];
+  const xs = hartmann6Point;
   // The best grid value: every point within 10% of the best grade lies within 3 levels of the continuous optimum.
   let fbest = Infinity;
   const centre = [4, 3, 10, 6, 6, 13];

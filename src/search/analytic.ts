@@ -78,15 +78,12 @@ export function hartmann6Problem(): AnalyticProblem {
       ...[4, 5, 6].map((k) => ({ name: `x${k}`, kind: 'ordinal' as const, values, default: 0.5 })),
     ],
   });
-  const xs = (c: Configuration): number[] => [
-    (c.i1 as number) / 20,
-    (c.i2 as number) / 20,
-    (c.i3 as number) / 20,
-    c.x4 as number,
-    c.x5 as number,
-    c.x6 as number,
-  ];
-  return { space, fmin: HARTMANN6_MIN, f: (c) => hartmann6(xs(c)) };
+  return { space, fmin: HARTMANN6_MIN, f: (c) => hartmann6(hartmann6Point(c)) };
+}
+
+/** A configuration of hartmann6Problem's space as the point of the unit cube it stands for. */
+export function hartmann6Point(c: Configuration): number[] {
+  return [(c.i1 as number) / 20, (c.i2 as number) / 20, (c.i3 as number) / 20, c.x4 as number, c.x5 as number, c.x6 as number];
 }
 
 export function metricsFromValue(f: number, fmin: number): Metrics {

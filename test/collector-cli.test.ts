@@ -10,13 +10,13 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { checkBackend } from '../src/collector/doctor.js';
-import { LOST_INIT_TASK, LOST_RECURSION } from '../src/collector/ebpf.js';
+import { LOST_RECURSION } from '../src/collector/ebpf.js';
 import { featureStatus, PROJECT_ROOT as ROOT } from '../src/native.js';
 import { createLoop, haveTool, runFio, type FioIo, type ScratchDevice } from '../src/collector/testbed.js';
 import { openTrace } from '../src/readers/registry.js';
 import { collect, Op } from '../src/trace/model.js';
 import { tempDir } from './helpers/tmp.js';
-import { completedUnderInit, completionWitness } from './helpers/witness.js';
+import { assertMissesAccounted, completionWitness } from './helpers/witness.js';
 
 const isRoot = process.getuid?.() === 0;
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
@@ -181,35 +181,13 @@ describe('ssdtune collect', { skip: skipAll }, () => {
         const ours = [...Array(b.length).keys()].map((i) => ({ op: b.op[i]! & Op.WRITE ? 'write' : 'read', sector: b.sector[i]!, bytes: b.bytes[i]! }));
         assert.equal(summary.requests, b.length, 'the summary counts the requests written');
 
-        // fio's requests less the ones the capture lacks. fio has finished, so nothing was in flight at stop: each
-        // one lacking is a completion the capture did not see, and the summary must account for it (lost with a
-        // cause, or tracked until stop as unfinished, or a completion without its issue); tracefs lacks none.
-        // eBPF's only causes are the kernel's (test/helpers/witness.ts), and the witness must show them.
-        const missing = new Map<string, number>();
-        for (const k of sortedKeys(ios.map((io) => ({ op: io.op, sector: io.offset / 512, bytes: io.bytes })))) missing.set(k, (missing.get(k) ?? 0) + 1);
-        for (const k of sortedKeys(ours)) {
-          assert.ok((missing.get(k) ?? 0) > 0, `captured ${k}, which fio did not issue (or not that often)`);
-          missing.set(k, missing.get(k)! - 1);
-        }
-        const lacking = [...missing.values()].reduce((a, n) => a + n, 0);
+        // fio has finished: each request the capture lacks must be accounted by the summary, and eBPF's by the
+        // kernel's causes with the witness's evidence (test/helpers/witness.ts); tracefs lacks none.
+        const ebpf = backend === 'ebpf' ? { recursionMisses: summary.lostBy[LOST_RECURSION] ?? 0, ...(seen ? { witness: seen } : {}) } : undefined;
+        const issued = sortedKeys(ios.map((io) => ({ op: io.op, sector: io.offset / 512, bytes: io.bytes })));
+        const lacking = assertMissesAccounted(issued, sortedKeys(ours), summary, ebpf, t);
         assert.equal(summary.requests + lacking, 300);
-        const accounted = summary.lost + summary.unfinished + summary.unpaired;
-        assert.equal(accounted, lacking, `${lacking} of fio's 300 requests missing, ${accounted} accounted for: ${out}`);
-        if (lacking > 0) {
-          assert.equal(backend, 'ebpf', `tracefs lost ${lacking}: ${JSON.stringify(summary.lostBy)}`);
-          for (const cause of Object.keys(summary.lostBy))
-            assert.ok(cause === LOST_RECURSION || cause === LOST_INIT_TASK, `an unexpected cause of loss: ${cause}`);
-          if (seen) {
-            const { onInit, elsewhere } = completedUnderInit(seen, missing);
-            assert.ok(
-              lacking - onInit <= (summary.lostBy[LOST_RECURSION] ?? 0),
-              `${lacking - onInit} of ${lacking} missing requests completed outside PID 1, beyond the recursion guard's count: ${elsewhere.slice(0, 10).join('; ')}`,
-            );
-          }
-          t.diagnostic(
-            `${lacking} of 300 requests missed and accounted (${JSON.stringify(summary.lostBy)}, ${summary.unfinished} unfinished, ${summary.unpaired} unpaired)`,
-          );
-        }
+        if (backend === 'tracefs') assert.equal(lacking, 0, `tracefs lost ${lacking}: ${JSON.stringify(summary.lostBy)}`);
         // Our reader's requests are fio's less those (checked above); stock blkparse must read the same.
         const want = sortedKeys(ours);
         for (let i = 0; i < b.length; i++) assert.ok(b.completeNs![i]! > b.issueNs![i]!, 'latencies survive the round trip');

@@ -15,7 +15,7 @@ import { createLoop, haveTool, runFio, runFioAsync, type FioIo, type ScratchDevi
 import { tracefsRoot } from '../src/collector/tracefs.js';
 import { concatBatches, Op, type TraceBatch, type TraceMeta } from '../src/trace/model.js';
 import type { CollectorStats } from '../src/collector/types.js';
-import { completedUnderInit, completionWitness } from './helpers/witness.js';
+import { assertMissesAccounted, completionWitness } from './helpers/witness.js';
 
 const isRoot = process.getuid?.() === 0;
 const skipAll = !isRoot
@@ -80,51 +80,10 @@ function capturedKeys(b: TraceBatch): string[] {
   return out.sort();
 }
 
-/**
- * The capture against fio's own log: every captured request is one fio issued, and every request of
- * fio's missing from the capture is accounted for by the collector's own statistics (lost with a
- * cause, still in flight at stop, or a completion without its issue), never silent.
- *
- * fio has finished, so nothing is in flight: a missing request is a completion the eBPF program did
- * not run for. The kernel skips a program for two reasons only, each checked here: its recursion
- * guard (counted by the kernel), and, on kernels that gate BPF on PID 1 (bpf_prog_aux.init_owned,
- * the VM kernels here), a completion softirq that landed while a PID 1 thread was current: the
- * tracefs witness shows the tgid each missing request completed under. No bound on how many: how
- * often PID 1 runs is up to the host (once 12 of 600 requests); any miss with neither cause fails.
- */
+/** The capture against fio's own log (test/helpers/witness.ts says what is checked). */
 function assertCapturedAsFio(c: Captured, ios: FioIo[], t?: TestContext): void {
-  const want = new Map<string, number>();
-  for (const k of fioKeys(ios)) want.set(k, (want.get(k) ?? 0) + 1);
-  for (const k of capturedKeys(c.batch)) {
-    const n = want.get(k) ?? 0;
-    assert.ok(n > 0, `captured ${k}, which fio did not issue (or not that often)`);
-    want.set(k, n - 1);
-  }
-  let missing = 0;
-  for (const n of want.values()) missing += n;
-  const s = c.stats;
-  assert.equal(
-    missing,
-    s.lost + s.unfinished + s.unpaired,
-    `${missing} of fio's ${ios.length} requests missing; the collector accounts for ${s.lost + s.unfinished + s.unpaired}: ${JSON.stringify(s)}`,
-  );
-  if (c.recursionMisses === undefined) {
-    // tracefs: its only loss is a ring buffer overrun, counted by the kernel.
-    for (const cause of Object.keys(s.lostBy)) assert.match(cause, /overrun/, `an unexpected cause of loss: ${JSON.stringify(s.lostBy)}`);
-    return;
-  }
-  // eBPF: causes by name, then the witness's evidence request by request.
-  for (const cause of Object.keys(s.lostBy))
-    assert.ok(cause === LOST_RECURSION || cause === LOST_INIT_TASK, `an unexpected cause of loss: ${JSON.stringify(s.lostBy)}`);
-  if (missing === 0 || !c.witness) return;
-  const { onInit, elsewhere } = completedUnderInit(c.witness, want);
-  assert.ok(
-    missing - onInit <= c.recursionMisses,
-    `${missing - onInit} of ${missing} missing requests completed outside PID 1, beyond the ${c.recursionMisses} recursion-guard skips: ${elsewhere.slice(0, 10).join('; ')}`,
-  );
-  t?.diagnostic(
-    `${missing} of ${ios.length} requests missed and accounted (${JSON.stringify(s.lostBy)}, ${s.unfinished} unfinished); ${onInit} completed while PID 1 was current per tracefs`,
-  );
+  const ebpf = c.recursionMisses === undefined ? undefined : { recursionMisses: c.recursionMisses, ...(c.witness ? { witness: c.witness } : {}) };
+  assertMissesAccounted(fioKeys(ios), capturedKeys(c.batch), c.stats, ebpf, t);
 }
 
 function checkTimes(b: TraceBatch): void {

@@ -68,12 +68,6 @@ export interface AdaptiveOptions {
   bestShare?: number;
   /** Exploration weight of the confidence bound (default 1.5). */
   kappa?: number;
-  /**
-   * Hill-climb the bound from the best candidates over one-parameter moves before choosing (default false: with the
-   * best configuration's neighbours in the pool, the climb drifts the pick away from what the pool found: on
-   * Hartmann-6 it cost 3-7 points of the median best grade within 20, 28 of 90 searches at 90% instead of 49).
-   */
-  refine?: boolean;
   /** Recent model proposals whose leave-one-out errors set the exploration width (default 4). */
   calibrationWindow?: number;
   /** Narrowest exploration width (default 0.5). */
@@ -228,11 +222,9 @@ export class AdaptiveSearch implements Planner {
     while (out.length < k && pool.length) {
       const { mean, std } = m.predict(pool);
       const a = Float64Array.from(mean, (mu, i) => acq(mu, std[i]!));
-      const movable = new Set(relevant.map((p) => p.name));
-      const pick =
-        all || !this.opts.refine
-          ? pool[argmax(a)]!
-          : this.refine(space, m, pool, a, acq, rng, movable, (c) => !taken.has(configKey(space, c)) && !seenRel.has(relKey(c)));
+      // No hill-climbing of the bound from here: with the best configuration's neighbours in the pool it drifted the
+      // pick away from what the pool found (28 of 90 Hartmann-6 searches at 90% within 20 instead of 49, BENCHMARKS.md).
+      const pick = pool[argmax(a)]!;
       take({ config: pick, phase: width > 1.5 ? 'model:wide' : 'model' });
       const key = relKey(pick);
       seenRel.add(key);
@@ -381,41 +373,6 @@ export class AdaptiveSearch implements Planner {
   }
 
   /** The best of the top candidates after hill-climbing the acquisition through one-parameter moves. */
-  /** `movable`: the parameters hill-climbing may change (over flat ones it only drifts, teaching the model nothing). */
-  private refine(
-    space: ConfigSpace,
-    model: Surrogate,
-    pool: Configuration[],
-    scores: Float64Array,
-    acq: (mu: number, sd: number) => number,
-    rng: Rng,
-    movable: ReadonlySet<string>,
-    fresh: (c: Configuration) => boolean,
-  ): Configuration {
-    const order = Array.from(scores.keys())
-      .sort((a, b) => scores[b]! - scores[a]!)
-      .slice(0, 5);
-
-    let best = pool[order[0]!]!;
-    let bestA = scores[order[0]!]!;
-    for (const i of order) {
-      let cur = pool[i]!;
-      let curA = scores[i]!;
-      for (let step = 0; step < 4; step++) {
-        const nb = moves(space, cur, rng, 6, movable).filter(fresh);
-        if (nb.length === 0) break;
-        const p = model.predict(nb);
-        const a = Float64Array.from(p.mean, (mu, j) => acq(mu, p.std[j]!));
-        const j = argmax(a);
-        if (a[j]! <= curA) break;
-        cur = nb[j]!;
-        curA = a[j]!;
-      }
-      if (curA > bestA) [best, bestA] = [cur, curA];
-    }
-    return best;
-  }
-
   private randomFill(space: ConfigSpace, rng: Rng, taken: Set<string>, k: number): Proposal[] {
     const out: Proposal[] = [];
     for (const c of sampleFeasible(space, rng, 4 * k + 8)) {

@@ -14,7 +14,17 @@ import {
   HARTMANN6_MIN,
   metricsFromValue,
 } from '../src/search/analytic.js';
-import { AdaptiveSearch, PlannedSearch, RandomSearch, SearchCoordinator, grade, makeSearcher, runSearch, type SearchRecord } from '../src/search/search.js';
+import {
+  AdaptiveSearch,
+  PlannedSearch,
+  RandomSearch,
+  SearchCoordinator,
+  grade,
+  makeSearcher,
+  runSearch,
+  type Planner,
+  type SearchRecord,
+} from '../src/search/search.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { runMultiFidelity, splitBudget } from '../src/search/fidelity.js';
 import { Surrogate, robustScale } from '../src/search/surrogate.js';
@@ -203,6 +213,35 @@ test('coordinator: proposals with evaluations pending, results in any order, hel
   assert.deepEqual(c.propose(3), []);
   // A resumed record must come from the same planner, space and names.
   assert.throws(() => new SearchCoordinator({ ...opts, workload: 'other', resume: stored }), /cannot resume: the record's workload is "branin"/);
+});
+
+test('the planner is told the evaluation budget: by a search (resumed too) and by the coordinator; a time-only budget has none', async () => {
+  // A planner that notes what it is told, planning with the adaptive search on the event loop.
+  const seen: (number | undefined)[] = [];
+  const inner = new AdaptiveSearch();
+  const noting: Planner = {
+    name: 'adaptive',
+    propose(input, k) {
+      seen.push(input.budget);
+      return inner.propose(input, k);
+    },
+  };
+  const p = braninProblem();
+  const ev = new AnalyticEvaluator(p);
+  const rec = await runSearch(new PlannedSearch(noting), { space: p.space, evaluator: ev, workload: W, budget: { evaluations: 6 }, seed: 3 });
+  assert.equal(rec.evaluations.length, 6);
+  assert.deepEqual([...new Set(seen)], [6]);
+  seen.length = 0;
+  await runSearch(new PlannedSearch(noting), { space: p.space, evaluator: ev, workload: W, budget: { evaluations: 9 }, seed: 3, resume: rec });
+  assert.deepEqual([...new Set(seen)], [9]);
+  seen.length = 0;
+  await runSearch(new PlannedSearch(noting), { space: p.space, evaluator: ev, workload: W, budget: { timeMs: 300 }, seed: 3 });
+  assert.ok(seen.length > 0);
+  assert.deepEqual([...new Set(seen)], [undefined]);
+  seen.length = 0;
+  const c = new SearchCoordinator({ planner: noting, space: p.space, evaluator: 'analytic', workload: 'branin', budget: 5 });
+  c.propose(2);
+  assert.deepEqual(seen, [5]);
 });
 
 test('coordinator: a failed baseline is an error', () => {

@@ -487,6 +487,24 @@ test('Hartmann-6 and its mirror image: within 20 evaluations the adaptive search
     }
   }
   assert.ok(reached >= 11, `${reached} of 20 searches reached 90% of the best grade within 20: ${fractions.join(' ')}`);
+  // Given a budget of 20, the last evaluation maximises expected improvement rather than the bound: 3 of these 20
+  // searches reach 98% of the best grade (1 when the last evaluation explored like the others).
+  const at98 = fractions.filter((f) => Number(f) >= 0.98).length;
+  assert.ok(at98 >= 2, `${at98} of 20 searches reached 98% of the best grade within 20: ${fractions.join(' ')}`);
+});
+
+test('a search that knows its budget spends its last round on expected improvement; without an evaluation budget it never does', async () => {
+  const p = hartmann6Problem();
+  const ev = new AnalyticEvaluator(p);
+  const last = (r: SearchRecord) => r.evaluations.map((e) => e.phase === 'model:last');
+  const one = await runSearch(makeSearcher('adaptive'), { space: p.space, evaluator: ev, workload: W, budget: { evaluations: 12 }, seed: 2 });
+  assert.deepEqual(last(one), [...new Array(11).fill(false), true]);
+  // Batches of 3 with a budget of 13: the baseline, then rounds of 3; the fourth (evaluations 11-13) is the last.
+  const batched = await runSearch(makeSearcher('adaptive', { batch: 3 }), { space: p.space, evaluator: ev, workload: W, budget: { evaluations: 13 }, seed: 2 });
+  assert.equal(batched.evaluations.length, 13);
+  assert.deepEqual(last(batched).slice(-4), [false, true, true, true]);
+  const timed = await runSearch(makeSearcher('adaptive'), { space: p.space, evaluator: ev, workload: W, budget: { timeMs: 1500 }, seed: 2 });
+  assert.ok(timed.evaluations.length > 12 && !last(timed).some(Boolean), `${timed.evaluations.length} evaluations`);
 });
 
 test('the maximin design with initial > 1 keeps its points away from the baseline as well as from each other', () => {

@@ -14,8 +14,9 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { test } from 'node:test';
 import { canUseLoopDevices } from '../src/blockdev/loop.js';
-import { fuseMissing, running } from '../src/collector/testbed.js';
+import { fuseMissing } from '../src/collector/testbed.js';
 import { PROJECT_ROOT } from '../src/native.js';
+import { running } from '../src/util/running.js';
 
 const noLoop = canUseLoopDevices();
 const noFuse = fuseMissing();
@@ -142,3 +143,27 @@ for (const how of ['timer', 'rejection', 'SIGTERM', 'SIGINT'] as const)
       await dieAndCheck(how);
     },
   );
+
+test('running(pid): a live process runs; an exited one, a zombie and a pid that never was do not', async () => {
+  assert.ok(running(process.pid));
+  // `sleep 0.3` exits once its parent has become `sleep 5`, which never reaps it: a zombie.
+  const sh = spawn('sh', ['-c', 'sleep 0.3 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    const zombie = Number(await new Promise<string>((r) => sh.stdout.once('data', (d: Buffer) => r(d.toString()))));
+    let stat = '';
+    for (let i = 0; i < 200 && !/ Z /.test(stat); i++) {
+      spawnSync('sleep', ['0.02']);
+      stat = readFileSync(`/proc/${zombie}/stat`, 'utf8');
+    }
+    assert.match(stat, /^\d+ \(sleep\) Z /, 'the control: the process exists as a zombie');
+    assert.equal(running(zombie), false);
+    assert.equal(running(sh.pid!), true);
+  } finally {
+    const gone = new Promise((r) => sh.once('exit', r));
+    sh.kill('SIGKILL');
+    await gone;
+  }
+  assert.equal(running(sh.pid!), false, 'reaped: gone');
+  assert.equal(running(0), false);
+  assert.equal(running(2 ** 22 + 1), false, 'above pid_max');
+});

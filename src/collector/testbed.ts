@@ -13,6 +13,7 @@ import path from 'node:path';
 import { createLoopDevice, detachLoop } from '../blockdev/loop.js';
 import { PROJECT_ROOT } from '../native.js';
 import { killAtExit, registerUndo } from '../util/cleanup.js';
+import { running } from '../util/running.js';
 
 export interface ScratchDevice {
   path: string;
@@ -20,15 +21,6 @@ export interface ScratchDevice {
   /** Partition device nodes (createLoop with `partition`). */
   partitions?: string[];
   destroy(): void;
-}
-
-/** Whether process `pid` exists and is not a zombie. */
-export function running(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
 }
 
 export function haveTool(name: string): boolean {

@@ -289,7 +289,10 @@ export async function runFioAsync(dev: string, job: FioJob): Promise<FioResult> 
   try {
     const log = path.join(dir, 'iolog');
     const child = spawn('fio', fioArgs(dev, job, log), { stdio: ['ignore', 'pipe', 'pipe'] });
-    killAtExit(child); // fio holds the device open: a loop device cannot be detached under it
+    // fio holds the device open: a loop device cannot be detached under it. SIGTERM, not SIGKILL: fio
+    // runs each job in a forked process of its own session, which outlives a killed fio for the whole
+    // runtime; asked to stop, fio ends its jobs itself.
+    killAtExit(child, { signal: 'SIGTERM', graceMs: 5000 });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -18,6 +18,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { PROJECT_ROOT } from '../src/native.js';
 import { openTrace } from '../src/readers/registry.js';
+import { killAtExit } from '../src/util/cleanup.js';
 import { grade } from '../src/search/grade.js';
 import type { Metrics, Replay } from '../src/evaluators/types.js';
 import type { Configuration } from '../src/space/types.js';
@@ -93,7 +94,9 @@ const roundGrade = (g: number): number => Math.round(g * 1e4) / 1e4;
 
 async function ssdsimSide(file: string, config: Configuration, replay: Replay): Promise<Side> {
   const child = path.join(PROJECT_ROOT, 'dist', 'bench', 'ssdsim-eval-child.js');
-  const { stdout } = await promisify(execFile)(process.execPath, [child, JSON.stringify({ trace: file, config, replay })], { maxBuffer: 1 << 24 });
+  const run = promisify(execFile)(process.execPath, [child, JSON.stringify({ trace: file, config, replay })], { maxBuffer: 1 << 24 });
+  killAtExit(run.child); // should the bench die first (util/cleanup.ts)
+  const { stdout } = await run;
   const r = JSON.parse(stdout.trim().split('\n').pop()!) as { metrics: Metrics; cpuSeconds: number; maxRssBytes: number };
   return { m: r.metrics, cpuSeconds: r.cpuSeconds, maxRssBytes: r.maxRssBytes };
 }

@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { canUseLoopDevices, createLoopDevice, type LoopDevice } from '../src/blockdev/loop.js';
 import { checkBackend } from '../src/collector/doctor.js';
 import { tempDir } from './helpers/tmp.js';
+import { killAtExit } from '../src/util/cleanup.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');
 const WSRCH = path.resolve('traces/mqsim_wsrch-small.trace');
@@ -52,6 +53,7 @@ function mask(s: string, dataDir: string): string {
 
 async function startServe(dataDir: string): Promise<ChildProcess> {
   const proc = spawn(process.execPath, [CLI, 'serve', '--data-dir', dataDir, '--port', '0'], { env: ENV, stdio: ['ignore', 'ignore', 'pipe'] });
+  killAtExit(proc); // a finally does not run on a signal or a throw from a timer (util/cleanup.ts)
   let err = '';
   proc.stderr!.on('data', (d) => (err += d));
   const file = path.join(dataDir, 'server.json');

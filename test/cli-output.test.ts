@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { tempDir } from './helpers/tmp.js';
+import { killAtExit } from '../src/util/cleanup.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');
 const WSRCH = path.resolve('traces/mqsim_wsrch-small.trace');
@@ -80,6 +81,7 @@ test('output piped into a reader that stops early (| head): a quiet exit 0, no E
     ['verify', '--help'],
   ]) {
     const child = spawn(process.execPath, [CLI, ...args], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    killAtExit(child);
     // The reader is gone before the command writes its first line: every write meets a closed pipe.
     child.stdout.destroy();
     let stderr = '';

@@ -17,6 +17,7 @@ import { openTrace } from '../src/readers/registry.js';
 import { collect, Op } from '../src/trace/model.js';
 import { tempDir } from './helpers/tmp.js';
 import { assertMissesAccounted, completionWitness } from './helpers/witness.js';
+import { killAtExit } from '../src/util/cleanup.js';
 
 const isRoot = process.getuid?.() === 0;
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
@@ -143,6 +144,7 @@ describe('ssdtune collect', { skip: skipAll }, () => {
         const child = spawn(process.execPath, [MAIN, 'collect', '--device', loop.path, '--backend', backend, '-o', prefix, '--json'], {
           stdio: ['ignore', 'pipe', 'pipe'],
         });
+        killAtExit(child, { signal: 'SIGTERM', graceMs: 5000 }); // its own cleanup removes its tracefs instance and lock
         let out = '';
         let err = '';
         child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -20,6 +20,7 @@ import { createLoop, createZram, haveTool, runFio, type ScratchDevice } from '..
 import { tracefsRoot } from '../src/collector/tracefs.js';
 import { parseEventFormat } from '../src/collector/tracefs-format.js';
 import { concatBatches, type TraceBatch } from '../src/trace/model.js';
+import { killAtExit } from '../src/util/cleanup.js';
 
 const isRoot = process.getuid?.() === 0;
 const skipAll = !isRoot ? 'needs root (loop devices, eBPF, tracefs)' : !haveTool('fio') ? 'fio is not installed' : undefined;
@@ -115,6 +116,7 @@ describe('collector robustness on loop devices', { skip: skipAll }, () => {
     async () => {
       const script = `const m = await import('${distSrc}/collector/index.js'); const { collector } = await m.openCollector('${loop.path}', { backend: 'tracefs' }); console.log(collector.instance); setInterval(() => {}, 1000);`;
       const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      killAtExit(child, { signal: 'SIGTERM', graceMs: 5000 }); // its own cleanup removes its tracefs instance and lock
       const instance = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())));
       assert.ok(existsSync(instance), `${instance} exists while capturing`);
       const lock = `${LOCK_DIR}/collect-${resolveDevice(loop.path).major}_${resolveDevice(loop.path).minor}.lock`;
@@ -133,6 +135,7 @@ describe('collector robustness on loop devices', { skip: skipAll }, () => {
     async () => {
       const script = `const m = await import('${distSrc}/collector/index.js'); const { collector } = await m.openCollector('${loop.path}', { backend: 'tracefs' }); console.log(collector.instance); setInterval(() => {}, 1000);`;
       const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      killAtExit(child, { signal: 'SIGTERM', graceMs: 5000 }); // its own cleanup removes its tracefs instance and lock
       const instance = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())));
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
@@ -159,6 +162,7 @@ describe('collector robustness on loop devices', { skip: skipAll }, () => {
         };
         const script2 = `const m = await import('${distSrc}/collector/index.js'); await m.openCollector('${loop.path}', { backend: 'ebpf' }); console.log('up'); setInterval(() => {}, 1000);`;
         const c2 = spawn(process.execPath, ['--input-type=module', '-e', script2], { stdio: ['ignore', 'pipe', 'inherit'] });
+        killAtExit(c2, { signal: 'SIGTERM', graceMs: 5000 }); // its own cleanup removes its tracefs instance and lock
         try {
           await new Promise((resolve) => c2.stdout.once('data', resolve));
           const ids = progIds(c2.pid!);

@@ -30,6 +30,7 @@ import { startWorker, type RunningWorker } from '../src/service/worker.js';
 import { PostgresServer, postgresMissing, RedisServer, redisMissing } from './helpers/servers.js';
 import { tempDir } from './helpers/tmp.js';
 import { at } from '../src/util/at.js';
+import { killAtExit } from '../src/util/cleanup.js';
 
 const TRACE = path.resolve('traces/msr_hm_0_sample1000.csv');
 const CLI = path.resolve('dist/src/cli/main.js');
@@ -191,6 +192,7 @@ function spawnWorker(settings: Settings, extra: string[] = [], env: Record<strin
     env: { ...process.env, SSDTUNE_STORE: settings.store!, SSDTUNE_QUEUE: settings.queue!, SSDTUNE_SIM_PRECONDITION: '0', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  killAtExit(proc); // a finally does not run on a signal or a throw from a timer (util/cleanup.ts)
   let log = '';
   proc.stderr!.on('data', (d) => (log += d));
   return Object.assign(proc, { log: () => log });

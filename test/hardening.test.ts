@@ -35,6 +35,7 @@ import { longTimeout } from '../src/util/long-timer.js';
 import { writeBlktrace } from '../src/writers/blktrace.js';
 import { writeMqsim } from '../src/writers/mqsim.js';
 import { emptyMeta, Op, sourceFromBatches, TraceBuilder } from '../src/trace/model.js';
+import { killAtExit } from '../src/util/cleanup.js';
 
 const CLI = path.join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -53,6 +54,7 @@ async function serve(
   extra: string[] = [],
 ): Promise<{ child: ChildProcess; url: string; stderr: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
   const child = spawn(process.execPath, [CLI, 'serve', '--data-dir', dataDir, '--port', '0', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  killAtExit(child); // a finally does not run on a signal or a throw from a timer (util/cleanup.ts)
   let err = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
   const url = await new Promise<string>((resolve, reject) => {

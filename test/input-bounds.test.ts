@@ -14,6 +14,7 @@ import { isSsdtuneError } from '../src/errors.js';
 import { PROJECT_ROOT } from '../src/native.js';
 import { tempDir } from './helpers/tmp.js';
 import { col } from '../src/util/at.js';
+import { killAtExit } from '../src/util/cleanup.js';
 
 const FIXTURES = path.join(PROJECT_ROOT, 'test', 'fixtures');
 /** 785 bytes of bzip2: 1 GiB of zeros (the issue's bomb). */
@@ -173,6 +174,7 @@ test('FIFOs: read once with --format (no ESPIPE), refused for sniffing, and a FI
     [`gzip -c '${src}' > '${fifo}'`, 'mqsim'],
   ] as const) {
     const writer = spawn('sh', ['-c', cmd]);
+    killAtExit(writer); // blocked on the FIFO should the reader fail
     const exited = new Promise((r) => writer.on('exit', r));
     const t = await collect(await openTrace(fifo, { format }));
     assert.equal(t.length, 24783);

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PROJECT_ROOT as ROOT } from '../src/native.js';
 import { tempDir } from './helpers/tmp.js';
+import { killAtExit } from '../src/util/cleanup.js';
 
 describe('the packed tarball, installed into a temporary prefix', { timeout: 20 * 60_000 }, () => {
   let dir: string;
@@ -95,6 +96,7 @@ describe('the packed tarball, installed into a temporary prefix', { timeout: 20 
   it('runs `ssdtune serve`: health and the dashboard answer', async () => {
     const data = path.join(dir, 'data');
     const child = spawn(bin, ['serve', '--data-dir', data, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir });
+    killAtExit(child); // a finally does not run on a signal or a throw from a timer (util/cleanup.ts)
     try {
       const url = await new Promise<string>((resolve, reject) => {
         let err = '';

@@ -10,12 +10,13 @@
  * reads `losetup -a`, the process list, /proc/mounts and the directories.
  */
 import { strict as assert } from 'node:assert';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { test } from 'node:test';
 import { canUseLoopDevices } from '../src/blockdev/loop.js';
-import { fuseMissing, running } from '../src/collector/testbed.js';
+import { fuseMissing } from '../src/collector/testbed.js';
 import { PROJECT_ROOT } from '../src/native.js';
+import { running } from '../src/util/running.js';
 
 const noLoop = canUseLoopDevices();
 const noFuse = fuseMissing();
@@ -84,18 +85,49 @@ function sweep(made: Made): void {
   for (const d of made.dirs) rmSync(d, { recursive: true, force: true });
 }
 
-async function dieAndCheck(how: 'timer' | 'rejection' | 'SIGTERM' | 'SIGINT'): Promise<void> {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, how, noFuse ? 'plain' : 'fuse'], { stdio: ['pipe', 'pipe', 'pipe'] });
+type How = 'timer' | 'rejection' | 'SIGTERM' | 'SIGINT';
+
+/** Runs `script` in a child node process; resolves with the first line it prints (what it made, as JSON). */
+async function startChild<T>(script: string, args: string[]): Promise<{ child: ChildProcessWithoutNullStreams; made: T; stderr: () => string }> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const made = await new Promise<Made>((resolve, reject) => {
+  const made = await new Promise<T>((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!) as Made);
+      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!) as T);
     });
-    child.once('exit', () => reject(new Error(`the child died before it made its devices: ${err}`)));
+    child.once('exit', () => reject(new Error(`the child died before it made its things: ${err}`)));
   });
+  return { child, made, stderr: () => err };
+}
+
+/** Makes the child die `how` (a timer or rejection on a line on stdin, or the signal) and checks it died of that. */
+async function kill(child: ChildProcessWithoutNullStreams, how: How, stderr: () => string): Promise<void> {
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('exit', (code, sig) => r([code, sig])));
+  if (how === 'SIGTERM' || how === 'SIGINT') child.kill(how);
+  else child.stdin.write('go\n');
+  const [code, sig] = await exited;
+  if (how === 'timer' || how === 'rejection') {
+    assert.equal(code, 1, stderr());
+    assert.match(stderr(), how === 'timer' ? /injected from a timer/ : /injected rejection/);
+  } else assert.equal(sig, how, `died of ${how} (re-raised after the cleanup), not code ${code}: ${stderr()}`);
+}
+
+/** After a failed check: the child is gone and its pipes closed. */
+async function reap(child: ChildProcessWithoutNullStreams): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const gone = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await gone;
+  }
+  child.stdout.destroy();
+  child.stderr.destroy();
+}
+
+async function dieAndCheck(how: How): Promise<void> {
+  const { child, made, stderr } = await startChild<Made>(CHILD, [how, noFuse ? 'plain' : 'fuse']);
   try {
     // Control: everything is there while the child lives, so the checks below can fail.
     const losetup = (): string => execFileSync('losetup', ['-a'], { encoding: 'utf8' });
@@ -106,14 +138,7 @@ async function dieAndCheck(how: 'timer' | 'rejection' | 'SIGTERM' | 'SIGINT'): P
     assert.equal(made.loops.length, noFuse ? 1 : 2);
     assert.equal(made.pids.length, noFuse ? 1 : 2);
 
-    const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('exit', (code, sig) => r([code, sig])));
-    if (how === 'SIGTERM' || how === 'SIGINT') child.kill(how);
-    else child.stdin.write('go\n');
-    const [code, sig] = await exited;
-    if (how === 'timer' || how === 'rejection') {
-      assert.equal(code, 1, err);
-      assert.match(err, how === 'timer' ? /injected from a timer/ : /injected rejection/);
-    } else assert.equal(sig, how, `died of ${how} (re-raised after the cleanup), not code ${code}: ${err}`);
+    await kill(child, how, stderr);
 
     const lo = losetup();
     for (const l of made.loops) assert.ok(!lo.includes(l.backing), `${l.name} over ${l.backing} was left attached:\n${lo}`);
@@ -122,14 +147,8 @@ async function dieAndCheck(how: 'timer' | 'rejection' | 'SIGTERM' | 'SIGINT'): P
     for (const m of made.mounts) assert.ok(!mounts.includes(` ${m} `), `${m} was left mounted`);
     for (const d of made.dirs) assert.ok(!existsSync(d), `${d} was left: ${existsSync(d) ? readdirSync(d).join(' ') : ''}`);
   } finally {
-    if (child.exitCode === null && child.signalCode === null) {
-      const gone = new Promise((r) => child.once('exit', r));
-      child.kill('SIGKILL');
-      await gone;
-    }
+    await reap(child);
     sweep(made);
-    child.stdout.destroy();
-    child.stderr.destroy();
   }
 }
 
@@ -142,3 +161,152 @@ for (const how of ['timer', 'rejection', 'SIGTERM', 'SIGINT'] as const)
       await dieAndCheck(how);
     },
   );
+
+/**
+ * The children the tests and benchmarks start, each started here as they start it and registered
+ * where it is made: the serve child (as the e2e tests start it), PostgreSQL and Redis (test/helpers/servers),
+ * a fleet worker on them (as fleet-queue does), fio on a scratch loop device (testbed's runFioAsync) and a
+ * capturing collector child (as collector-robustness does: asked with SIGTERM first, so that it removes its own
+ * tracefs instance). Prints what it made; dies as told.
+ */
+const DAEMONS = `
+  import { spawn } from 'node:child_process';
+  import { readFileSync } from 'node:fs';
+  const root = ${JSON.stringify(PROJECT_ROOT)};
+  const { killAtExit } = await import(root + '/dist/src/util/cleanup.js');
+  const tb = await import(root + '/dist/src/collector/testbed.js');
+  const servers = await import(root + '/dist/test/helpers/servers.js');
+  const { tempDir } = await import(root + '/dist/test/helpers/tmp.js');
+  const { checkTracefs } = await import(root + '/dist/src/collector/doctor.js');
+  const CLI = root + '/dist/src/cli/main.js';
+  const made = { dirs: [], loops: [], instances: [], pids: {} };
+  const ready = (child, what, re) => new Promise((resolve, reject) => {
+    let err = '';
+    child[re ? 'stderr' : 'stdout'].on('data', (d) => { err += d; if (!re || re.test(err)) resolve(err); });
+    child.once('exit', (c) => reject(new Error(what + ' exited with ' + c + ': ' + err)));
+  });
+  const data = tempDir('ssdtune-cleanup-serve-');
+  made.dirs.push(data);
+  const serve = spawn(process.execPath, [CLI, 'serve', '--data-dir', data, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  killAtExit(serve);
+  await ready(serve, 'serve', /serving http/);
+  made.pids.serve = serve.pid;
+  if (!servers.postgresMissing() && !servers.redisMissing()) {
+    const pg = await servers.PostgresServer.start();
+    const redis = await servers.RedisServer.start();
+    made.dirs.push(pg.dir, redis.dir);
+    made.pids.postgres = Number(readFileSync(pg.dataDir + '/postmaster.pid', 'utf8').split('\\n')[0]);
+    const wdata = tempDir('ssdtune-cleanup-worker-');
+    made.dirs.push(wdata);
+    const worker = spawn(process.execPath, [CLI, 'worker', '--data-dir', wdata, '--lock', '2s'], {
+      env: { ...process.env, SSDTUNE_STORE: await pg.newDatabase(), SSDTUNE_QUEUE: redis.url },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    killAtExit(worker);
+    made.pids.worker = worker.pid;
+  }
+  const loop = tb.createLoop(16);
+  made.loops.push({ name: loop.name, backing: readFileSync('/sys/block/' + loop.name + '/loop/backing_file', 'utf8').trim() });
+  void tb.runFioAsync(loop.path, { rw: 'randread', bs: 4096, ios: 0, size: '8M', runtimeSec: 600 });
+  if (checkTracefs().works) {
+    const script = "const m = await import('" + root + "/dist/src/collector/index.js'); const { collector } = await m.openCollector('" + loop.path + "', { backend: 'tracefs' }); console.log(collector.instance); setInterval(() => {}, 1000);";
+    const collector = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    killAtExit(collector, { signal: 'SIGTERM', graceMs: 5000 });
+    made.instances.push((await ready(collector, 'the collector')).trim());
+    made.pids.collector = collector.pid;
+  }
+  console.log(JSON.stringify(made));
+  setInterval(() => {}, 1000);
+  process.stdin.once('data', () => setTimeout(() => { throw new Error('injected from a timer'); }, 10));
+`;
+
+interface Daemons {
+  dirs: string[];
+  loops: { name: string; backing: string }[];
+  instances: string[];
+  pids: Record<string, number>;
+}
+
+/** Every process descended from `root` now: pid and command name. */
+function descendants(root: number): { pid: number; comm: string }[] {
+  const parent = new Map<number, number>();
+  const comm = new Map<number, string>();
+  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      parent.set(Number(p), Number(stat.slice(close + 2).split(' ')[1]));
+      comm.set(Number(p), stat.slice(stat.indexOf('(') + 1, close));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  const under = (pid: number): boolean => {
+    for (let q = parent.get(pid); q !== undefined && q > 1; q = parent.get(q)) if (q === root) return true;
+    return false;
+  };
+  return [...parent.keys()].filter(under).map((pid) => ({ pid, comm: comm.get(pid)! }));
+}
+
+for (const how of ['timer', 'SIGTERM'] as const)
+  test(
+    `the children tests and benches start (serve, PostgreSQL, Redis, a fleet worker, fio, a collector) go with a process that dies of ${how === 'timer' ? 'an exception thrown from a timer' : how}`,
+    { skip: noLoop, timeout: 120_000 },
+    async (t) => {
+      const { child, made, stderr } = await startChild<Daemons>(DAEMONS, []);
+      // fio's job runs in a process fio forks once set up: wait for it (it must go too).
+      let procs = descendants(child.pid!);
+      for (let i = 0; i < 100 && procs.filter((p) => p.comm === 'fio').length < 2; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        procs = descendants(child.pid!);
+      }
+      try {
+        // Control: everything runs while the child lives, so the checks below can fail.
+        for (const [what, pid] of Object.entries(made.pids)) assert.ok(running(pid), `${what} (pid ${pid}) runs`);
+        const comms = procs.map((p) => p.comm);
+        assert.equal(comms.filter((c) => c === 'fio').length, 2, `fio and its job run: ${comms.join(' ')}`);
+        if (made.pids.postgres) assert.ok(comms.includes('postgres') && comms.includes('redis-server'), comms.join(' '));
+        else t.diagnostic('without PostgreSQL or Redis: no database daemons and no fleet worker');
+        if (!made.instances.length) t.diagnostic('tracefs does not work here: no collector child');
+        for (const i of made.instances) assert.ok(existsSync(i), `${i} exists`);
+        for (const d of made.dirs) assert.ok(existsSync(d), `${d} exists`);
+        assert.ok(execFileSync('losetup', ['-a'], { encoding: 'utf8' }).includes(made.loops[0]!.backing));
+
+        await kill(child, how, stderr);
+
+        const left = procs.filter((p) => lingers(p.pid));
+        assert.deepEqual(left, [], `processes left running: ${JSON.stringify(left)}`);
+        const lo = execFileSync('losetup', ['-a'], { encoding: 'utf8' });
+        for (const l of made.loops) assert.ok(!lo.includes(l.backing), `${l.name} over ${l.backing} was left attached`);
+        for (const i of made.instances) assert.ok(!existsSync(i), `tracefs instance ${i} was left (the collector was not asked to stop first)`);
+        for (const d of made.dirs) assert.ok(!existsSync(d), `${d} was left`);
+      } finally {
+        await reap(child);
+        sweep({ loops: made.loops, pids: procs.map((p) => p.pid), mounts: [], dirs: made.dirs });
+      }
+    },
+  );
+
+test('running(pid): a live process runs; an exited one, a zombie and a pid that never was do not', async () => {
+  assert.ok(running(process.pid));
+  // `sleep 0.3` exits once its parent has become `sleep 5`, which never reaps it: a zombie.
+  const sh = spawn('sh', ['-c', 'sleep 0.3 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    const zombie = Number(await new Promise<string>((r) => sh.stdout.once('data', (d: Buffer) => r(d.toString()))));
+    let stat = '';
+    for (let i = 0; i < 200 && !/ Z /.test(stat); i++) {
+      spawnSync('sleep', ['0.02']);
+      stat = readFileSync(`/proc/${zombie}/stat`, 'utf8');
+    }
+    assert.match(stat, /^\d+ \(sleep\) Z /, 'the control: the process exists as a zombie');
+    assert.equal(running(zombie), false);
+    assert.equal(running(sh.pid!), true);
+  } finally {
+    const gone = new Promise((r) => sh.once('exit', r));
+    sh.kill('SIGKILL');
+    await gone;
+  }
+  assert.equal(running(sh.pid!), false, 'reaped: gone');
+  assert.equal(running(0), false);
+  assert.equal(running(2 ** 22 + 1), false, 'above pid_max');
+});

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobRecord } from '../src/confdb/records.js';
 import { canUseLoopDevices, createLoopDevice } from '../src/blockdev/loop.js';
 import { tempDir } from './helpers/tmp.js';
+import { killAtExit } from '../src/util/cleanup.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');
 const TRACE = path.resolve('traces/msr_hm_0_sample1000.csv');
@@ -26,6 +27,7 @@ async function startServe(dataDir: string): Promise<Server> {
     env: { ...process.env, SSDTUNE_SIM_PRECONDITION: '0' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  killAtExit(proc); // a finally does not run on a signal or a throw from a timer (util/cleanup.ts)
   let err = '';
   proc.stderr!.on('data', (d) => (err += d));
   // A server killed with -9 leaves its server.json behind: wait for this process's own.

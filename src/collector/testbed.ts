@@ -13,6 +13,7 @@ import path from 'node:path';
 import { createLoopDevice, detachLoop } from '../blockdev/loop.js';
 import { PROJECT_ROOT } from '../native.js';
 import { killAtExit, registerUndo } from '../util/cleanup.js';
+import { running } from '../util/running.js';
 
 export interface ScratchDevice {
   path: string;
@@ -20,15 +21,6 @@ export interface ScratchDevice {
   /** Partition device nodes (createLoop with `partition`). */
   partitions?: string[];
   destroy(): void;
-}
-
-/** Whether process `pid` exists and is not a zombie. */
-export function running(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
 }
 
 export function haveTool(name: string): boolean {
@@ -297,7 +289,10 @@ export async function runFioAsync(dev: string, job: FioJob): Promise<FioResult> 
   try {
     const log = path.join(dir, 'iolog');
     const child = spawn('fio', fioArgs(dev, job, log), { stdio: ['ignore', 'pipe', 'pipe'] });
-    killAtExit(child); // fio holds the device open: a loop device cannot be detached under it
+    // fio holds the device open: a loop device cannot be detached under it. SIGTERM, not SIGKILL: fio
+    // runs each job in a forked process of its own session, which outlives a killed fio for the whole
+    // runtime; asked to stop, fio ends its jobs itself.
+    killAtExit(child, { signal: 'SIGTERM', graceMs: 5000 });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -16,15 +16,14 @@
  * adds the exact last completion time and ns sums to the result file.
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, accessSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile, access, constants } from 'node:fs/promises';
+import { createWriteStream, existsSync, accessSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtemp, readFile, writeFile, access, constants } from 'node:fs/promises';
 import { once } from 'node:events';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
 import { ERR_MQSIM_RUN, ERR_MQSIM_XML, ERR_SSDSIM_CANCELLED, ERR_SSDSIM_CONFIG, ERR_SSDSIM_LBA_RANGE, ERR_USAGE } from '../errors.js';
 import { PROJECT_ROOT } from '../native.js';
+import { killAtExit, registerUndo } from '../util/cleanup.js';
 import { Op, type TraceSource } from '../trace/model.js';
 import type { Configuration } from '../space/types.js';
 import type { EvaluateOptions, Evaluator, LbaPolicy, Metrics, Replay, WorkloadRef } from '../evaluators/types.js';
@@ -535,13 +534,19 @@ export function builtMqsim(env: NodeJS.ProcessEnv = process.env): string | undef
  */
 export async function buildMqsim(env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const script = path.join(PROJECT_ROOT, 'scripts', 'build-mqsim.sh');
-  try {
-    const { stdout } = await promisify(execFile)('bash', [script, mqsimBuildDir(env)], { env, maxBuffer: 1 << 24 });
-    return stdout.trim().split('\n').pop()!;
-  } catch (e) {
-    const err = e as { stderr?: string; message: string };
-    throw ERR_MQSIM_RUN(script, `could not build MQSim: ${(err.stderr || err.message).trim().slice(-600)}`);
-  }
+  // Its own process group, stopped whole (make and the compilers too) should this process end first.
+  const child = spawn('bash', [script, mqsimBuildDir(env)], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  killAtExit(child, { group: true });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+  const [code, why] = await new Promise<[number | null, string]>((resolve) => {
+    child.once('error', (e) => resolve([null, e.message]));
+    child.once('close', (c, sig) => resolve([c, sig ? `killed by ${sig}` : `exit status ${c}`]));
+  });
+  if (code !== 0) throw ERR_MQSIM_RUN(script, `could not build MQSim: ${(err.trim() || why).slice(-600)}`);
+  return out.trim().split('\n').pop()!;
 }
 
 // ---- evaluator -------------------------------------------------------------------
@@ -581,6 +586,8 @@ export function createMqsimEvaluator(o: MqsimEvaluatorOptions): Evaluator {
         throw ERR_MQSIM_RUN(o.binary, 'is not an executable file (build one with scripts/build-mqsim.sh, or set the path of your MQSim build)');
       }
       const dir = await mkdtemp(path.join(o.workDir ?? os.tmpdir(), 'ssdtune-mqsim-'));
+      // Removed however the process ends (util/cleanup.ts), the run being killed first.
+      const removeDir = o.keepRuns ? undefined : registerUndo(() => rmSync(dir, { recursive: true, force: true }));
       try {
         const ssdXml = path.join(dir, 'ssdconfig.xml');
         const tracePath = path.join(dir, 'workload.trace');
@@ -613,7 +620,7 @@ export function createMqsimEvaluator(o: MqsimEvaluatorOptions): Evaluator {
         };
         return m;
       } finally {
-        if (!o.keepRuns) await rm(dir, { recursive: true, force: true });
+        removeDir?.();
       }
     },
   };
@@ -635,11 +642,22 @@ function runBinary(bin: string, args: string[], cwd: string, timeoutMs: number, 
     const timed = usageFile && existsSync('/usr/bin/time');
     const cmd = timed ? '/usr/bin/time' : bin;
     const argv = timed ? ['-f', '%U %S %M', '-o', usageFile!, bin, ...args] : args;
+    // Its own process group: a kill reaches MQSim under /usr/bin/time too (killing only the wrapper
+    // would leave MQSim running, holding the pipes open).
     const child = spawn(cmd, argv, {
       cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, MQSIM_NO_WAIT: '1', GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' },
+      detached: true,
     });
+    killAtExit(child, { group: true });
+    const kill = (): void => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* gone, or never started (the 'error' event says why) */
+      }
+    };
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -649,10 +667,8 @@ function runBinary(bin: string, args: string[], cwd: string, timeoutMs: number, 
     child.stderr.on('data', (d: Buffer) => {
       err = (err + d.toString()).slice(-4000);
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    const onAbort = (): void => {
-      child.kill('SIGKILL');
-    };
+    const timer = setTimeout(kill, timeoutMs);
+    const onAbort = kill;
     signal?.addEventListener('abort', onAbort, { once: true });
     child.on('error', (e) => {
       clearTimeout(timer);

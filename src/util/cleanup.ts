@@ -18,6 +18,7 @@
  * descriptors close.
  */
 import type { ChildProcess } from 'node:child_process';
+import { running } from './running.js';
 
 const undos = new Map<number, () => void>();
 let nextId = 1;
@@ -63,14 +64,60 @@ export function registerUndo(undo: () => void): () => void {
   };
 }
 
+export interface KillAtExitOptions {
+  /**
+   * Ask with this signal first and give the child `graceMs` to go, so that its
+   * own cleanup path runs (a capture in the child removes its tracefs
+   * instance); SIGKILL after that. Default: SIGKILL at once.
+   */
+  signal?: NodeJS.Signals;
+  graceMs?: number;
+  /**
+   * The child leads its own process group (spawned with `detached: true`):
+   * signal the whole group, so that what a wrapper (/usr/bin/time, a shell
+   * script, make) started goes with it.
+   */
+  group?: boolean;
+}
+
+/** Block this thread for `ms` (an exit hook cannot await). */
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Wait up to `ms` for `pid` to go (a zombie is gone: no exit hook reaps its children). */
+function waitGone(pid: number, ms: number): boolean {
+  for (const until = Date.now() + ms; running(pid) && Date.now() < until;) pause(10);
+  return !running(pid);
+}
+
 /**
- * A child process (a daemon a test or benchmark started) killed with SIGKILL should this process end before
- * it stops the child itself; released when the child exits.
+ * A child process (a daemon, server, worker or tool a test, benchmark or
+ * evaluator started) stopped should this process end before it stops the
+ * child itself; released when the child exits. Register it on the line that
+ * spawns it: a `finally` does not run on a signal or an exception thrown from
+ * a timer. The undo returns once the child is gone (up to 2 s after SIGKILL),
+ * so that what is undone after it (a loop device it held open, its
+ * directory) is free.
  */
-export function killAtExit(child: ChildProcess): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+export function killAtExit(child: ChildProcess, opts: KillAtExitOptions = {}): void {
+  const pid = child.pid;
+  if (pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const send = (sig: NodeJS.Signals): void => {
+    try {
+      process.kill(opts.group ? -pid : pid, sig);
+    } catch {
+      /* gone */
+    }
+  };
   const kill = registerUndo(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    if (opts.signal && opts.signal !== 'SIGKILL') {
+      send(opts.signal);
+      if (waitGone(pid, opts.graceMs ?? 3000) && !opts.group) return;
+    }
+    send('SIGKILL'); // a group's members may outlive its leader
+    waitGone(pid, 2000);
   });
   child.once('exit', () => kill());
 }

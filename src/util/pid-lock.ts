@@ -5,15 +5,7 @@
  */
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import { running } from './running.js';
 
 /**
  * Take `file` or throw `busy(owner)` (owner: the holding pid, or 'another
@@ -43,7 +35,7 @@ export function acquirePidLock(file: string, busy: (owner: number | string) => E
         continue; // removed meanwhile: retry
       }
       // Held by this very process (a second capture/retune from the same server) or by a live one.
-      if (owner === process.pid || (Number.isInteger(owner) && owner > 0 && alive(owner))) throw busy(owner);
+      if (owner === process.pid || (Number.isInteger(owner) && owner > 0 && running(owner))) throw busy(owner);
       try {
         unlinkSync(file); // stale: its process is gone
       } catch {

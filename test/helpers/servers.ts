@@ -13,6 +13,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { killAtExit, registerUndo } from '../../src/util/cleanup.js';
+import { running } from '../../src/util/running.js';
 import { tempDir } from './tmp.js';
 
 export async function freePort(): Promise<number> {
@@ -70,7 +71,7 @@ export class PostgresServer {
     } catch {
       return; /* gone */
     }
-    for (let i = 0; i < 50 && alive(pid); i++) spawnSync('sleep', ['0.1']);
+    for (let i = 0; i < 50 && running(pid); i++) spawnSync('sleep', ['0.1']);
   });
   private constructor(
     readonly dir: string,
@@ -166,15 +167,6 @@ export class PostgresServer {
     }
     this.quitAtExit();
     rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

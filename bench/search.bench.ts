@@ -24,10 +24,16 @@
  * points) is simulated once. Counts of evaluations do not depend on load;
  * CPU seconds are given for the cost.
  *
+ * The adaptive search knows its budget (it exploits more as the end nears),
+ * so "within 20" is measured on adaptive searches GIVEN a budget of 20 (what
+ * `--budget 20` gets), not read from the first 20 evaluations of a budget-60
+ * run; the budget-60 runs give the evaluations to 90% and 98%.
+ *
  * Each problem ends with the issue's goals, met or MISSED, for the adaptive
- * search: median >= 90% of the best grade within 20 evaluations, >= 3x fewer
- * evaluations than random search to 98% (random's pooled expectation), and
- * for Hartmann-6 98% within 20.
+ * search: median >= 90% of the best grade within 20 evaluations (budget-20
+ * runs), >= 3x fewer evaluations than random search to 98% (budget-60 runs
+ * against random's pooled expectation), and for Hartmann-6 98% within 20
+ * (budget-20 runs: the median of the evaluations to 98%, ∞ where not reached).
  *
  * Knobs: SEARCH_BENCH_SEEDS (10), SEARCH_BENCH_PROBLEMS (comma list),
  * SEARCH_BENCH_BUDGET (60, model-guided), SEARCH_BENCH_RANDOM_BUDGET (100),
@@ -234,13 +240,14 @@ export async function run(): Promise<void> {
     const c0 = process.cpuUsage();
     const search = (s: Searcher, seed: number, n: number) =>
       runSearch(s, { space: pr.space, evaluator: ev, workload: pr.workload, budget: { evaluations: n }, seed });
-    const recs: Record<string, SearchRecord[]> = { adaptive: [], learnedssd: [], random: [] };
-    const searchCpu: Record<string, number> = { adaptive: 0, learnedssd: 0, random: 0 };
+    const recs: Record<string, SearchRecord[]> = { adaptive: [], learnedssd: [], random: [], adaptive20: [] };
+    const searchCpu: Record<string, number> = { adaptive: 0, learnedssd: 0, random: 0, adaptive20: 0 };
     for (let s = 1; s <= seeds; s++) {
       for (const [name, make, n] of [
         ['adaptive', () => makeSearcher('adaptive'), budget],
         ['learnedssd', () => new LearnedSsdSearch(), budget],
         ['random', () => new RandomSearch(), randomBudget],
+        ['adaptive20', () => makeSearcher('adaptive'), 20],
       ] as const) {
         const t = process.cpuUsage();
         recs[name]!.push(await search(make(), s, n));
@@ -274,9 +281,17 @@ export async function run(): Promise<void> {
       const e98 = rs.map((r) => reach(r, t98));
       const at20 = rs.map((r) => bestWithin(r, 20) / best);
       table.push(
-        `  ${name.padEnd(10)} to 90%: median ${fmt(median(e90))} [${e90.map(fmt).join(' ')}]; to 98%: median ${fmt(median(e98))} [${e98.map(fmt).join(' ')}]; within 20: median ${(100 * median(at20)).toFixed(1)}% of best; ${(searchCpu[name]! / seeds).toFixed(1)} CPU-s per search (cached evaluations not counted again)`,
+        `  ${name.padEnd(10)} budget ${name === 'random' ? randomBudget : budget}: to 90%: median ${fmt(median(e90))} [${e90.map(fmt).join(' ')}]; to 98%: median ${fmt(median(e98))} [${e98.map(fmt).join(' ')}]; first 20: median ${(100 * median(at20)).toFixed(1)}% of best; ${(searchCpu[name]! / seeds).toFixed(1)} CPU-s per search (cached evaluations not counted again)`,
       );
     }
+    // The budget a user gives: adaptive searches given 20 evaluations (LearnedSSD and random do not look at their budget,
+    // so their first 20 evaluations above are what a budget of 20 gives them).
+    const r20 = recs.adaptive20!;
+    const at20Given = r20.map((r) => bestWithin(r, 20) / best);
+    const e98Given = r20.map((r) => reach(r, t98));
+    table.push(
+      `  adaptive, given a budget of 20: within 20: median ${(100 * median(at20Given)).toFixed(1)}% of best [${at20Given.map((x) => (100 * x).toFixed(0)).join(' ')}]; to 98%: median ${fmt(median(e98Given))} [${e98Given.map(fmt).join(' ')}], ${e98Given.filter(Number.isFinite).length} of ${seeds} reach it; ${(searchCpu.adaptive20! / seeds).toFixed(1)} CPU-s per search`,
+    );
     // Random search's expectation from all its draws pooled (distinct configurations, the baseline first).
     const draws = recs.random!.flatMap((r) => r.evaluations.slice(1));
     const hits = draws.filter((e) => e.status === 'ok' && e.grade! >= t98 - 1e-12).length;
@@ -290,18 +305,18 @@ export async function run(): Promise<void> {
       const e98 = rs.map((r) => reach(r, t98));
       const at20 = rs.map((r) => bestWithin(r, 20) / best);
       table.push(
-        `  adaptive, batches of ${k}: to 98% median ${fmt(median(e98))} evaluations (${Number.isFinite(median(e98)) ? Math.ceil(median(e98) / k) : '∞'} rounds); within 20 evaluations ${(100 * median(at20)).toFixed(1)}% of best`,
+        `  adaptive, batches of ${k}: to 98% median ${fmt(median(e98))} evaluations (${Number.isFinite(median(e98)) ? Math.ceil(median(e98) / k) : '∞'} rounds); first 20 evaluations ${(100 * median(at20)).toFixed(1)}% of best`,
       );
     }
-    // The issue's goals for the adaptive search.
-    const at20 = median(recs.adaptive!.map((r) => bestWithin(r, 20) / best));
+    // The issue's goals for the adaptive search: "within 20" from the searches given a budget of 20.
+    const at20 = median(at20Given);
     const ratio = hits ? expected / ours98 : Infinity;
     const verdict = (ok: boolean): string => (ok ? 'met' : 'MISSED');
     const goals = [
-      `>= 90% of best within 20: ${(100 * at20).toFixed(1)}% ${verdict(at20 >= 0.9)}`,
+      `>= 90% of best within 20 (budget 20): ${(100 * at20).toFixed(1)}% ${verdict(at20 >= 0.9)}`,
       `>= 3x fewer evaluations than random to 98%: ${hits ? `${ratio.toFixed(1)}x` : `> ${(draws.length / ours98).toFixed(1)}x (random never reached it)`} ${hits ? verdict(ratio >= 3) : draws.length / ours98 >= 3 ? 'met' : 'undecided (raise SEARCH_BENCH_RANDOM_BUDGET)'}`,
     ];
-    if (pr.name === 'hartmann6') goals.push(`98% within 20: median ${fmt(ours98)} ${verdict(ours98 <= 20)}`);
+    if (pr.name === 'hartmann6') goals.push(`98% within 20 (budget 20): median ${fmt(median(e98Given))} ${verdict(median(e98Given) <= 20)}`);
     table.push(`  goals (adaptive, ${seeds} seeds): ${goals.join('; ')}; load average ${loadavg()[0]!.toFixed(2)}`);
     console.log(table.join('\n'));
     if (pr.requests && pr.name.startsWith('ssd:') && mfSeeds > 0) {

@@ -5,7 +5,7 @@
  * breaks a fixed total is completed by a second parameter, and the whole
  * feasible set when the space is small enough to list.
  */
-import { configKey, isFeasible, levelCount, valueAt, indexOf } from '../space/space.js';
+import { isFeasible, levelCount, valueAt, indexOf } from '../space/space.js';
 import type { Rng } from '../space/space.js';
 import type { ConfigSpace, Configuration, ParamSpec } from '../space/types.js';
 import { gridConfigs } from './grid.js';
@@ -116,32 +116,4 @@ export function perturb(space: ConfigSpace, c: Configuration, rng: Rng, o: Pertu
     fixed.add(p.name);
   }
   return repair(space, out, fixed, rng);
-}
-
-/**
- * One-parameter moves of `c` (of the parameters in `only`, when given) to every level (parameters with few levels)
- * or to levels at geometric distances (long ranges), feasible ones only,
- * repaired through a second parameter when a move alone breaks a constraint.
- */
-export function moves(space: ConfigSpace, c: Configuration, rng: Rng, maxPerParam = 12, only?: ReadonlySet<string>): Configuration[] {
-  const out: Configuration[] = [];
-  const seen = new Set<string>([configKey(space, c)]);
-  for (const p of space.params) {
-    if (only && !only.has(p.name)) continue;
-    const n = levelCount(p);
-    const i = indexOf(p, c[p.name]);
-    const ks = new Set<number>();
-    if (n - 1 <= maxPerParam) for (let k = 0; k < n; k++) ks.add(k);
-    else for (let s = 1; s < n && ks.size < maxPerParam; s *= 2) [i - s, i + s].forEach((k) => k >= 0 && k < n && ks.add(k));
-    ks.delete(i);
-    for (const k of ks) {
-      const r = repair(space, { ...c, [p.name]: valueAt(p, k) }, new Set([p.name]), rng);
-      if (!r) continue;
-      const key = configKey(space, r);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      out.push(r);
-    }
-  }
-  return out;
 }

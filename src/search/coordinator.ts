@@ -23,7 +23,7 @@ import type { Metrics } from '../evaluators/types.js';
 import { configKey, validateConfig, validateSpace } from '../space/space.js';
 import type { ConfigSpace, Configuration } from '../space/types.js';
 import { DEFAULT_GRADE_ALPHA, DEFAULT_MIN_OTHER_RATIO, badMetrics } from './grade.js';
-import type { Planner, Proposal } from './planner.js';
+import type { PlanInput, Planner, Proposal } from './planner.js';
 import { bestOf, checkResumable, gradeEvaluation, newRecord, parseRecord, type EvaluationRecord, type SearchRecord } from './record.js';
 
 export interface CoordinatorOptions {
@@ -111,7 +111,7 @@ export class SearchCoordinator {
 
   /** How much each parameter matters for this workload so far (most relevant 1), when the planner learns it. */
   relevance(): Map<string, number> | undefined {
-    return this.o.planner.parameterRelevance?.({ space: this.o.space, evaluations: this.record.evaluations, pending: this.pending, seed: this.record.seed });
+    return this.o.planner.parameterRelevance?.(this.input(this.pending));
   }
 
   get best(): EvaluationRecord | undefined {
@@ -129,11 +129,17 @@ export class SearchCoordinator {
     const n = Math.min(k, Math.max(0, left));
     if (n === 0) return [];
     const pending = [...this.pending, ...this.held.map((h) => h.out.config)];
-    const props = this.o.planner.propose({ space: this.o.space, evaluations: this.record.evaluations, pending, seed: this.record.seed }, n);
+    const props = this.o.planner.propose(this.input(pending), n);
     if (props.length === 0 && pending.length === 0) this.converged = true;
     const now = Date.now();
     for (const p of props) this.pendingByKey.set(configKey(this.o.space, p.config), { config: p.config, phase: p.phase, proposedAt: now });
     return props;
+  }
+
+  /** What the planner knows: the record, what is out on workers, and the budget (the fleet's as a user's). */
+  private input(pending: readonly Configuration[]): PlanInput {
+    const { space, budget } = this.o;
+    return { space, evaluations: this.record.evaluations, pending, seed: this.record.seed, ...(budget !== undefined ? { budget } : {}) };
   }
 
   /** A pending configuration's worker went away: forget it, so it can be proposed again. */

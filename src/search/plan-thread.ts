@@ -83,7 +83,8 @@ function crossing(planner: Planner, input: PlanInput): { adaptive: AdaptiveOptio
   const s = input.space;
   if (s.constraints.length > 0 && !s.origin) return undefined;
   const space: SpaceData = { name: s.name, params: s.params, baseline: s.baseline, rules: rulesOf(s), ...(s.origin ? { origin: s.origin } : {}) };
-  return { adaptive: planner.opts, input: { evaluations: input.evaluations, pending: input.pending, seed: input.seed, space } };
+  const { evaluations, pending, seed, budget } = input;
+  return { adaptive: planner.opts, input: { evaluations, pending, seed, ...(budget !== undefined ? { budget } : {}), space } };
 }
 
 const cancelled = (signal: AbortSignal | undefined) => signal && { signal, error: () => new StopSearch('cancelled') };

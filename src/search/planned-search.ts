@@ -5,7 +5,7 @@
  * evaluations run here.
  */
 import { proposeOffThread, relevanceOffThread } from './plan-thread.js';
-import type { Planner } from './planner.js';
+import type { PlanInput, Planner } from './planner.js';
 import type { SearchStatus } from './record.js';
 import type { Searcher } from './searcher.js';
 import type { SearchSession } from './session.js';
@@ -23,8 +23,14 @@ export class PlannedSearch implements Searcher {
 
   /** Not cancellable: a cancelled run still stores what it learned (one model fit). */
   async relevance(session: SearchSession, seed: number): Promise<Record<string, number> | undefined> {
-    const r = await relevanceOffThread(this.planner, { space: session.space, evaluations: session.evaluations, pending: [], seed });
+    const r = await relevanceOffThread(this.planner, this.input(session, seed));
     return r && Object.fromEntries([...r].map(([k, v]) => [k, Math.round(v * 1000) / 1000]));
+  }
+
+  /** What the planner knows: the evaluations so far and the budget they are spent from. */
+  private input(session: SearchSession, seed: number): PlanInput {
+    const budget = session.evaluationBudget;
+    return { space: session.space, evaluations: session.evaluations, pending: [], seed, ...(budget !== undefined ? { budget } : {}) };
   }
 
   async search(session: SearchSession, seed: number): Promise<SearchStatus> {
@@ -33,7 +39,7 @@ export class PlannedSearch implements Searcher {
     for (;;) {
       session.checkStop();
       const k = Math.min(this.batch, session.remaining);
-      const props = await proposeOffThread(this.planner, { space: session.space, evaluations: session.evaluations, pending: [], seed }, k, session.signal);
+      const props = await proposeOffThread(this.planner, this.input(session, seed), k, session.signal);
       if (props.length === 0) return 'converged';
       // Settle the whole round before stopping, so nothing is recorded after runSearch returns.
       const settled = await Promise.allSettled(props.map((p) => session.evaluate(p.config, p.phase)));

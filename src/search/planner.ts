@@ -30,6 +30,11 @@ export interface PlanInput {
   /** Configurations proposed earlier whose results have not arrived. */
   pending: readonly Configuration[];
   seed: number;
+  /**
+   * Evaluations the search may make in all, the baseline included (the run's evaluation budget). The evaluations
+   * left are this minus those recorded and pending. Undefined when the budget has no evaluation count (time only).
+   */
+  budget?: number;
 }
 
 export interface Planner {

@@ -108,6 +108,10 @@ export class SearchSession {
     }
     return e;
   }
+  /** The evaluation budget: evaluations in the record in all, the baseline included (undefined for a time-only budget). */
+  get evaluationBudget(): number | undefined {
+    return this.init.budget.evaluations;
+  }
   /** Evaluations still allowed by the evaluation budget (Infinity without one). */
   get remaining(): number {
     const lim = this.init.budget.evaluations;

@@ -11,9 +11,11 @@
  */
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
-import { canUseLoopDevices } from '../src/blockdev/loop.js';
+import { canUseLoopDevices, createLoopDevice } from '../src/blockdev/loop.js';
 import { fuseMissing } from '../src/collector/testbed.js';
 import { PROJECT_ROOT } from '../src/native.js';
 import { running } from '../src/util/running.js';
@@ -309,4 +311,31 @@ test('running(pid): a live process runs; an exited one, a zombie and a pid that 
   assert.equal(running(sh.pid!), false, 'reaped: gone');
   assert.equal(running(0), false);
   assert.equal(running(2 ** 22 + 1), false, 'above pid_max');
+});
+
+test('a loop device over a file its caller made: attached with direct I/O, destroy() detaches it and leaves the file', { skip: noLoop }, (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-own-backing-'));
+  try {
+    const file = path.join(dir, 'disk.img');
+    writeFileSync(file, Buffer.alloc(4 << 20, 7));
+    const loop = createLoopDevice({ backingFile: file, directIo: true });
+    try {
+      assert.equal(readFileSync(`/sys/block/${loop.name}/loop/backing_file`, 'utf8').trim(), file);
+      // The kernel takes direct I/O where the file system opens the file with O_DIRECT.
+      let direct = true;
+      try {
+        closeSync(openSync(file, constants.O_RDONLY | constants.O_DIRECT));
+      } catch {
+        direct = false;
+        t.diagnostic(`${dir}: its file system refuses O_DIRECT, so the loop device runs without direct I/O`);
+      }
+      if (direct) assert.equal(readFileSync(`/sys/block/${loop.name}/loop/dio`, 'utf8').trim(), '1', 'direct I/O');
+    } finally {
+      loop.destroy();
+    }
+    assert.ok(!execFileSync('losetup', ['-a'], { encoding: 'utf8' }).includes(file), 'detached');
+    assert.deepEqual(readFileSync(file), Buffer.alloc(4 << 20, 7), 'the file stays, unchanged');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

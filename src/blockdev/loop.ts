@@ -18,19 +18,30 @@ export interface LoopDevice {
   destroy(): void;
 }
 
-export interface LoopOptions {
-  sizeBytes: number;
+interface AttachOptions {
   /** Open the backing file with O_DIRECT (losetup --direct-io=on), so the backing file's page cache is bypassed. */
   directIo?: boolean;
+  /** Scan partitions (losetup -P). */
+  partscan?: boolean;
+}
+
+/** A loop device over a new backing file of its own, removed with the device. */
+export interface NewBackingOptions extends AttachOptions {
+  sizeBytes: number;
   /** Directory for the backing file (default: a new temp dir). */
   dir?: string;
   /** Fill with a repeating non-zero pattern so reads are of real data (default: sparse). */
   fill?: boolean;
-  /** Scan partitions (losetup -P). */
-  partscan?: boolean;
   /** Called with the backing file before it is attached (e.g. to write a partition table into it). */
   beforeAttach?: (backingFile: string) => void;
 }
+
+/** A loop device over a file its caller made (a FUSE daemon's file): destroy() detaches, the file stays. */
+export interface ExistingBackingOptions extends AttachOptions {
+  backingFile: string;
+}
+
+export type LoopOptions = NewBackingOptions | ExistingBackingOptions;
 
 export function canUseLoopDevices(): string | undefined {
   if (process.platform !== 'linux') return 'loop devices are Linux only';
@@ -57,42 +68,43 @@ export function detachLoop(dev: string): void {
 }
 
 export function createLoopDevice(opts: LoopOptions): LoopDevice {
-  const dir = mkdtempSync(path.join(opts.dir ?? os.tmpdir(), 'ssdtune-loop-'));
-  const backingFile = path.join(dir, 'backing.img');
+  const own = 'sizeBytes' in opts ? opts : undefined;
+  const dir = own ? mkdtempSync(path.join(own.dir ?? os.tmpdir(), 'ssdtune-loop-')) : undefined;
+  const backingFile = dir ? path.join(dir, 'backing.img') : (opts as ExistingBackingOptions).backingFile;
   let dev: string | undefined;
   const destroy = registerUndo(() => {
     try {
       if (dev) detachLoop(dev);
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      if (dir) rmSync(dir, { recursive: true, force: true });
     }
   });
   try {
-    if (opts.fill) {
-      // 1 MiB chunks of a pattern that differs per chunk (no zero pages, no dedup).
-      const chunk = Buffer.alloc(1 << 20);
-      const fd = openSync(backingFile, 'w');
-      try {
-        for (let off = 0; off < opts.sizeBytes; off += chunk.length) {
-          chunk.fill(((off >> 20) % 251) + 1);
-          writeFileSync(fd, chunk.subarray(0, Math.min(chunk.length, opts.sizeBytes - off)));
-        }
-      } finally {
-        closeSync(fd);
-      }
-    } else {
-      const fd = openSync(backingFile, 'w');
-      ftruncateSync(fd, opts.sizeBytes);
-      closeSync(fd);
-    }
+    if (own) makeBackingFile(backingFile, own);
     const args = ['--find', '--show'];
     if (opts.directIo) args.push('--direct-io=on');
     if (opts.partscan) args.push('--partscan');
-    opts.beforeAttach?.(backingFile);
     dev = execFileSync('losetup', [...args, backingFile], { encoding: 'utf8' }).trim();
   } catch (e) {
     destroy();
     throw e;
   }
   return { path: dev, name: path.basename(dev), backingFile, destroy };
+}
+
+function makeBackingFile(file: string, opts: NewBackingOptions): void {
+  const fd = openSync(file, 'w');
+  try {
+    if (opts.fill) {
+      // 1 MiB chunks of a pattern that differs per chunk (no zero pages, no dedup).
+      const chunk = Buffer.alloc(1 << 20);
+      for (let off = 0; off < opts.sizeBytes; off += chunk.length) {
+        chunk.fill(((off >> 20) % 251) + 1);
+        writeFileSync(fd, chunk.subarray(0, Math.min(chunk.length, opts.sizeBytes - off)));
+      }
+    } else ftruncateSync(fd, opts.sizeBytes);
+  } finally {
+    closeSync(fd);
+  }
+  opts.beforeAttach?.(file);
 }

@@ -10,7 +10,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createLoopDevice, detachLoop } from '../blockdev/loop.js';
+import { createLoopDevice, type LoopDevice } from '../blockdev/loop.js';
 import { PROJECT_ROOT } from '../native.js';
 import { killAtExit, registerUndo } from '../util/cleanup.js';
 import { running } from '../util/running.js';
@@ -162,11 +162,11 @@ export function createFuseLoop(serviceUs: number): ScratchDevice {
   const back = mkdtempSync(path.join(existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'ssdtune-bench-fuse-'));
   const mnt = path.join(work, 'mnt');
   let helper: ReturnType<typeof spawn> | undefined;
-  let loop: string | undefined;
+  let loop: LoopDevice | undefined;
   let mounted = false;
   const destroy = registerUndo(() => {
     try {
-      if (loop) detachLoop(loop);
+      loop?.destroy();
       loop = undefined;
       if (mounted) spawnSync('umount', [mnt], { stdio: 'ignore' });
       mounted = false;
@@ -194,11 +194,10 @@ export function createFuseLoop(serviceUs: number): ScratchDevice {
     const file = path.join(mnt, 'disk');
     for (let i = 0; i < 100 && !existsSync(file); i++) spawnSync('sleep', ['0.05']);
     if (!existsSync(file)) throw new Error(`fuse-delay did not mount ${mnt} within 5 s`);
-    loop = execFileSync('losetup', ['--find', '--show', '--direct-io=on', file], { encoding: 'utf8' }).trim();
-    const name = path.basename(loop);
+    loop = createLoopDevice({ backingFile: file, directIo: true });
     // Without direct I/O the page cache would serve reads and the added latency would not show.
-    if (readFileSync(`/sys/block/${name}/loop/dio`, 'utf8').trim() !== '1') throw new Error(`${loop}: the kernel refused direct I/O over FUSE`);
-    return { path: loop, name, destroy };
+    if (readFileSync(`/sys/block/${loop.name}/loop/dio`, 'utf8').trim() !== '1') throw new Error(`${loop.path}: the kernel refused direct I/O over FUSE`);
+    return { path: loop.path, name: loop.name, destroy };
   } catch (e) {
     destroy();
     throw e;

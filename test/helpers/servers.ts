@@ -27,13 +27,73 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitFor(what: string, ok: () => Promise<boolean>, ms = 20_000): Promise<void> {
+/** How many ports a server start tries before it gives up. */
+export const PORT_TRIES = 5;
+
+/** The port was free when picked, and another process bound it before the server did. */
+class PortTaken extends Error {}
+
+/**
+ * Starts a server that cannot bind port 0 and report it (PostgreSQL, Redis)
+ * on a port picked free, and on a new one should another process (another
+ * test's server) take it between the pick and the bind: a bounded count,
+ * then a clear error. `first` is tried first.
+ */
+async function startOnFreePort(what: string, srv: { port: number; startServer(): Promise<void> }, first?: number): Promise<void> {
+  const taken: number[] = [];
+  for (let i = 0; i < PORT_TRIES; i++) {
+    srv.port = i === 0 && first !== undefined ? first : await freePort();
+    try {
+      return await srv.startServer();
+    } catch (e) {
+      if (!(e instanceof PortTaken)) throw e;
+      taken.push(srv.port);
+    }
+  }
+  throw new Error(
+    `${what} could not listen on 127.0.0.1: ${PORT_TRIES} ports picked free were taken by another process before it bound them (${taken.join(', ')})`,
+  );
+}
+
+/**
+ * Waits until `ours()` says the server answering on its port is this child,
+ * 'other' when another process's server answers there. The child exiting
+ * with "Address already in use", or another server answering, is PortTaken.
+ */
+async function waitReady(what: string, child: ChildProcess, stderr: () => string, ours: () => Promise<boolean | 'other'>, ms = 20_000): Promise<void> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
-    if (await ok().catch(() => false)) return;
+    if (child.exitCode !== null || child.signalCode !== null) {
+      if (/address already in use/i.test(stderr())) throw new PortTaken();
+      throw new Error(`${what} exited (${child.exitCode ?? child.signalCode}) before it was ready: ${stderr().trim().slice(-600)}`);
+    }
+    const r = await ours().catch(() => false);
+    if (r === true) return;
+    // Another server answers: this one cannot bind and ends by itself (killed mid-start, PostgreSQL
+    // would leave an empty lock file in its data directory and refuse the next start).
+    if (r === 'other') {
+      const gone = child.exitCode !== null || new Promise<boolean>((r) => child.once('exit', () => r(true)));
+      if (!(await Promise.race([gone, new Promise((r) => setTimeout(() => r(false), 10_000))]))) await stopChild(child);
+      throw new PortTaken();
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`${what} did not become ready within ${ms} ms`);
+  await stopChild(child);
+  throw new Error(`${what} did not become ready within ${ms} ms: ${stderr().trim().slice(-600)}`);
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/** The child's log (stderr, or stdout for Redis), its last 4000 characters. */
+function tail(child: ChildProcess, stream: 'stderr' | 'stdout' = 'stderr'): () => string {
+  let log = '';
+  child[stream]?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
+  return () => log;
 }
 
 function pgBinDir(): string | undefined {
@@ -73,23 +133,25 @@ export class PostgresServer {
     }
     for (let i = 0; i < 50 && running(pid); i++) spawnSync('sleep', ['0.1']);
   });
+  /** Set by start(); kept across crashAndRestart. */
+  port = 0;
   private constructor(
     readonly dir: string,
-    readonly port: number,
     private readonly bin: string,
   ) {}
 
-  static async start(): Promise<PostgresServer> {
+  /** `opts.port`: the port to try first (a new free one after it, should it be taken). */
+  static async start(opts: { port?: number } = {}): Promise<PostgresServer> {
     const bin = pgBinDir()!;
     const dir = tempDir('ssdtune-pg-');
-    const srv = new PostgresServer(dir, await freePort(), bin);
+    const srv = new PostgresServer(dir, bin);
     if (asRoot) {
       const { uid, gid } = idsOf('postgres');
       chownSync(dir, uid, gid);
     }
     const init = srv.run(path.join(bin, 'initdb'), ['-D', srv.dataDir, '-U', 'ssdtune', '--auth=trust', '-E', 'UTF8', '--no-sync']);
     if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`);
-    await srv.startServer();
+    await startOnFreePort('PostgreSQL', srv, opts.port);
     return srv;
   }
 
@@ -101,7 +163,8 @@ export class PostgresServer {
     return asRoot ? spawnSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { encoding: 'utf8' }) : spawnSync(cmd, args, { encoding: 'utf8' });
   }
 
-  private async startServer(): Promise<void> {
+  /** (Re)starts the server on `port` (startOnFreePort picks it). */
+  async startServer(): Promise<void> {
     const args = [
       '-D',
       this.dataDir,
@@ -117,12 +180,20 @@ export class PostgresServer {
       'max_connections=200',
     ];
     const cmd = path.join(this.bin, 'postgres');
-    this.child = asRoot ? spawn('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio: 'ignore' }) : spawn(cmd, args, { stdio: 'ignore' });
-    await waitFor('postgres', async () => {
-      const c = new pg.Client({ connectionString: this.url('postgres') });
+    const stdio: ['ignore', 'ignore', 'pipe'] = ['ignore', 'ignore', 'pipe'];
+    const child = asRoot ? spawn('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio }) : spawn(cmd, args, { stdio });
+    this.child = child;
+    // The server answering there is this one: another test's would have another data directory.
+    await waitReady('PostgreSQL', child, tail(child), async () => {
+      // Bounded: what answers on the port may be something that never speaks (not a server).
+      const c = new pg.Client({ connectionString: this.url('postgres'), connectionTimeoutMillis: 2000, query_timeout: 2000 });
       await c.connect();
-      await c.end();
-      return true;
+      try {
+        const r = await c.query<{ data_directory: string }>('SHOW data_directory');
+        return r.rows[0]?.data_directory === this.dataDir || 'other';
+      } finally {
+        await c.end();
+      }
     });
   }
 
@@ -180,14 +251,14 @@ function idsOf(user: string): { uid: number; gid: number } {
 
 export class RedisServer {
   private child?: ChildProcess;
-  private constructor(
-    readonly dir: string,
-    readonly port: number,
-  ) {}
+  /** Set by start(); kept across crashAndRestart. */
+  port = 0;
+  private constructor(readonly dir: string) {}
 
-  static async start(): Promise<RedisServer> {
-    const srv = new RedisServer(tempDir('ssdtune-redis-'), await freePort());
-    await srv.startServer();
+  /** `opts.port`: the port to try first (a new free one after it, should it be taken). */
+  static async start(opts: { port?: number } = {}): Promise<RedisServer> {
+    const srv = new RedisServer(tempDir('ssdtune-redis-'));
+    await startOnFreePort('Redis', srv, opts.port);
     return srv;
   }
 
@@ -195,7 +266,8 @@ export class RedisServer {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  private async startServer(): Promise<void> {
+  /** (Re)starts the server on `port` (startOnFreePort picks it). */
+  async startServer(): Promise<void> {
     // What production needs for BullMQ: append-only durability and no eviction of keys.
     this.child = spawn(
       'redis-server',
@@ -215,10 +287,16 @@ export class RedisServer {
         '--maxmemory-policy',
         'noeviction',
       ],
-      { stdio: 'ignore' },
+      { stdio: ['ignore', 'pipe', 'ignore'] },
     );
-    killAtExit(this.child);
-    await waitFor('redis', async () => spawnSync('redis-cli', ['-p', String(this.port), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG');
+    const child = this.child;
+    killAtExit(child);
+    // Redis logs to stdout. The server answering there is this one: its process id says so.
+    await waitReady('Redis', child, tail(child, 'stdout'), async () => {
+      const info = spawnSync('redis-cli', ['-p', String(this.port), 'info', 'server'], { encoding: 'utf8', timeout: 2000 }).stdout;
+      const pid = /^process_id:(\d+)/m.exec(info)?.[1];
+      return pid === undefined ? false : Number(pid) === child.pid || 'other';
+    });
   }
 
   /** Kill -9 and start again from its append-only file. */

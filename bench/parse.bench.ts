@@ -12,6 +12,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../src/native.js';
 import { blktraceEventBatches, openBlktrace } from '../src/readers/blktrace.js';
+import { openTraceOffThread } from '../src/readers/off-thread.js';
+import { threadCpuNs } from '../test/helpers/cpu.js';
 import { writeBlktrace } from '../src/writers/blktrace.js';
 import { collect, emptyMeta, TraceBuilder, type TraceBatch, type TraceSource } from '../src/trace/model.js';
 import { at, col } from '../src/util/at.js';
@@ -101,6 +103,25 @@ async function timeOurs(mode: 'events' | 'requests'): Promise<Timing & { events:
   return { s: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6, events, rows };
 }
 
+/**
+ * The paired requests read on the reader thread (readers/off-thread.ts, as the evaluators read a workload):
+ * what the event loop's own thread spends per batch handed over, besides the wall and process CPU.
+ */
+async function timeOffThread(batchSize: number): Promise<Timing & { rows: number; batches: number; loopMs: number }> {
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  const l0 = threadCpuNs();
+  let rows = 0;
+  let batches = 0;
+  for await (const b of await openTraceOffThread(`${PREFIX}.blktrace.0`, { batchSize })) {
+    rows += b.length;
+    batches++;
+  }
+  const loopMs = (threadCpuNs() - l0) / 1e6;
+  const c = process.cpuUsage(c0);
+  return { s: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6, rows, batches, loopMs };
+}
+
 /** Run blkparse under bash so its `times` builtin reports the child's CPU time. */
 function timeBlkparse(args: string[]): Timing {
   const t0 = performance.now();
@@ -135,6 +156,15 @@ export async function run(): Promise<void> {
   const rq = await ours('requests');
   console.log(`ssdtune raw events        : ${fmt(ev, events)}  (${ev.rows} rows)`);
   console.log(`ssdtune paired requests   : ${fmt(rq, events)}  (${rq.rows} requests)`);
+  for (const batchSize of [65_536, 8_192]) {
+    const runs = [];
+    for (let i = 0; i < 3; i++) runs.push(await timeOffThread(batchSize));
+    const r0 = at(runs, 0);
+    const loopMs = Math.min(...runs.map((r) => r.loopMs));
+    console.log(
+      `ssdtune requests, reader thread, batches of ${batchSize}: ${fmt(bestOf(runs), events)}  (${r0.rows} requests; event loop ${loopMs.toFixed(1)} ms CPU for ${r0.batches} batches, ${(loopMs / r0.batches).toFixed(3)} ms a batch)`,
+    );
+  }
   if (!existsSync(BLKPARSE)) {
     console.log('blkparse is not installed: no reference figures');
     return;

@@ -35,6 +35,31 @@ test('reader thread: the same batches and metadata as reading here', async () =>
   assert.deepEqual(off.meta, here.meta);
 });
 
+test('reader thread: each batch arrives intact with its own buffers only (moved, not copied with the rest of a larger batch)', async () => {
+  // MSNFS in batches of 1,000: the text reader cuts larger batches into views (pieces of one buffer); the
+  // binary blktrace reader carves a batch's columns out of one allocation; the native and the builder's
+  // batches of the other formats are arrays of their own.
+  for (const [file, batchSize] of [
+    [MSNFS, 1000],
+    [path.join(PROJECT_ROOT, 'traces', 'blktrace_centos7_vm_small', 'sda.blktrace.0'), 16],
+    [HADOOP, 4096],
+  ] as const) {
+    const off = await readAll(await openTraceOffThread(file, { batchSize }));
+    const here = await readAll(await openTrace(file, { batchSize }));
+    assert.ok(here.length > 3, `${file}: ${here.length} batches`);
+    assert.deepEqual(off, here, `${file}: the same batches`);
+    for (const b of off) {
+      const cols = Object.entries(b).filter(([, v]) => ArrayBuffer.isView(v)) as [string, Float64Array][];
+      for (const [k, v] of cols) assert.equal(v.length, b.length, `${file}: ${k} has the batch's length`);
+      // The buffers that arrived hold this batch's columns and nothing more (one buffer may hold them all).
+      const buffers = new Set(cols.map(([, v]) => v.buffer));
+      const held = [...buffers].reduce((n, buf) => n + buf.byteLength, 0);
+      const used = cols.reduce((n, [, v]) => n + v.byteLength, 0);
+      assert.equal(held, used, `${file}: a batch of ${b.length} arrived in buffers of ${held} bytes for its ${used}`);
+    }
+  }
+});
+
 test('reader thread: the parsing is off the event loop', async () => {
   // The event loop's own CPU time, reading a blkparse text trace (the costly parsing the thread is for) in the
   // evaluator's batches: copying the batches in is all that is left on the loop. Not its wall-clock busy time

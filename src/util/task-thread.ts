@@ -26,7 +26,19 @@ export function isTaskThread(mark: string): boolean {
   return !isMainThread && (workerData as { mark?: string } | undefined)?.mark === mark;
 }
 
-/** The thread's side: answers each task with `run`'s result or error. Call it only where isTaskThread is true. */
+/**
+ * A task's result whose buffers move to the caller instead of being copied
+ * (postMessage's transfer list): after the reply they are detached here, so
+ * the thread must never touch them again.
+ */
+export class Transfer<R> {
+  constructor(
+    readonly value: R,
+    readonly buffers: ArrayBuffer[],
+  ) {}
+}
+
+/** The thread's side: answers each task with `run`'s result (a Transfer moves its buffers) or error. Call it only where isTaskThread is true. */
 export function serveTasks<T>(run: (task: T) => unknown): void {
   // Below the event loop's priority (Linux: nice is per thread, /proc/thread-self names this one), so a
   // busy machine still schedules the requests first. Elsewhere, or when refused, it runs as it is.
@@ -39,7 +51,10 @@ export function serveTasks<T>(run: (task: T) => unknown): void {
     Promise.resolve()
       .then(() => run(m.task))
       .then(
-        (result) => parentPort!.postMessage({ id: m.id, result } satisfies Reply),
+        (result) =>
+          result instanceof Transfer
+            ? parentPort!.postMessage({ id: m.id, result: result.value } satisfies Reply, result.buffers)
+            : parentPort!.postMessage({ id: m.id, result } satisfies Reply),
         (e: Error) => parentPort!.postMessage({ id: m.id, error: { ...(isSsdtuneError(e) ? { code: e.code } : {}), message: e.message } } satisfies Reply),
       );
   });

@@ -219,14 +219,33 @@ class CachedEvaluator implements Evaluator {
 const SSD_REFERENCES: Record<'oltp' | 'msnfs', Reference[]> = {
   oltp: [
     {
-      set: { channels: 20, chipsPerChannel: 4, diesPerChip: 1, planesPerDie: 16, blocksPerPlane: 416, pagesPerBlock: 64, pageBytes: 16384, planeAllocation: 'CDPW' },
+      set: {
+        channels: 20,
+        chipsPerChannel: 4,
+        diesPerChip: 1,
+        planesPerDie: 16,
+        blocksPerPlane: 416,
+        pagesPerBlock: 64,
+        pageBytes: 16384,
+        planeAllocation: 'CDPW',
+      },
       grade: 0.0961,
       from: 'adaptive seed 2, evaluation 55 of a long run of 150 (SEARCH_BENCH_LONG=150 SEARCH_BENCH_LONG_SEEDS=2)',
     },
   ],
   msnfs: [
     {
-      set: { channels: 26, chipsPerChannel: 3, diesPerChip: 1, planesPerDie: 16, blocksPerPlane: 192, pagesPerBlock: 128, pageBytes: 16384, gcPolicy: 'RANDOM_P', planeAllocation: 'CPDW' },
+      set: {
+        channels: 26,
+        chipsPerChannel: 3,
+        diesPerChip: 1,
+        planesPerDie: 16,
+        blocksPerPlane: 192,
+        pagesPerBlock: 128,
+        pageBytes: 16384,
+        gcPolicy: 'RANDOM_P',
+        planeAllocation: 'CPDW',
+      },
       grade: 2.0598,
       from: 'adaptive seed 2, evaluation 75 of a long run of 200 (SEARCH_BENCH_LONG=200 SEARCH_BENCH_LONG_SEEDS=2)',
     },
@@ -429,7 +448,9 @@ export async function run(): Promise<void> {
         .flat()
         .flatMap((r) => r.evaluations);
       const top = bestOf(all)!;
-      console.log(`  a search went above the references: ${top.grade!.toFixed(4)} ${JSON.stringify(awayFromBaseline(pr.space, top.config))}; record it as a reference`);
+      console.log(
+        `  a search went above the references: ${top.grade!.toFixed(4)} ${JSON.stringify(awayFromBaseline(pr.space, top.config))}; record it as a reference`,
+      );
     }
     if (best <= 1e-3) {
       console.log('  the space does not matter for this workload (no configuration beats the baseline): skipped');
@@ -514,7 +535,8 @@ function ratioVerdict(ours: number, cap: number, hits: number, expected: number,
   if (moved) return 'undecided (a search went above the references, which stopped the searches too early: record it as a reference)';
   if (!Number.isFinite(ours)) {
     // Fewer than half the seeds reached 98% within the cap: the median is beyond it, so the ratio is below random's over the cap.
-    if (expHi / cap < 3) return `< ${(expHi / cap).toFixed(1)}x (adaptive median beyond the cap of ${cap}; random ${hits ? expected.toFixed(0) : `> ${expLo.toFixed(0)}`}) MISSED`;
+    if (expHi / cap < 3)
+      return `< ${(expHi / cap).toFixed(1)}x (adaptive median beyond the cap of ${cap}; random ${hits ? expected.toFixed(0) : `> ${expLo.toFixed(0)}`}) MISSED`;
     return `undecided (adaptive median beyond the cap of ${cap}: raise SEARCH_BENCH_CAP)`;
   }
   const figure = `${hits ? `${(expected / ours).toFixed(1)}x, 95% ` : '> '}${(expLo / ours).toFixed(1)}x${hits ? `-${fmt(Number((expHi / ours).toFixed(1)))}x` : ''} (random ${hits ? expected.toFixed(0) : `> ${expLo.toFixed(0)}`} / adaptive ${ours})`;

@@ -230,7 +230,7 @@ const SSD_REFERENCES: Record<'oltp' | 'msnfs', Reference[]> = {
         planeAllocation: 'CDPW',
       },
       grade: 0.0961,
-      from: 'adaptive seed 2, evaluation 55 of a long run of 150 (SEARCH_BENCH_LONG=150 SEARCH_BENCH_LONG_SEEDS=2)',
+      from: 'adaptive seed 2, evaluation 55 of a long run of 150 on c7275e6; since cf9624b seed 9 finds the same grade at evaluation 48 (SEARCH_BENCH_LONG=80 SEARCH_BENCH_LONG_SEEDS=9)',
     },
   ],
   msnfs: [
@@ -247,7 +247,7 @@ const SSD_REFERENCES: Record<'oltp' | 'msnfs', Reference[]> = {
         planeAllocation: 'CPDW',
       },
       grade: 2.0598,
-      from: 'adaptive seed 2, evaluation 75 of a long run of 200 (SEARCH_BENCH_LONG=200 SEARCH_BENCH_LONG_SEEDS=2)',
+      from: 'adaptive seed 2, evaluation 75 of a long run of 200 on c7275e6; evaluation 73 since cf9624b (SEARCH_BENCH_LONG=100 SEARCH_BENCH_LONG_SEEDS=2)',
     },
   ],
 };

@@ -12,12 +12,22 @@
  *    faster, the issue's example;
  *  - host:seqread-8x: the `host` space, readahead model, the fio buffered
  *    sequential-read trace 8x faster.
- * For each: the best grade known (a long adaptive run plus every evaluation
- * of the bench), then per searcher and seed the evaluations needed to reach
- * 90% and 98% of it and the fraction reached within 20; random search's
- * expected evaluations to 98% from all its draws pooled; batches of 2, 4 and
- * 8 (constant liar) beside batches of 1; and for the ssd workloads the
- * multi-fidelity search (screen on 10% of the trace, confirm on the whole).
+ * For each: the best grade known (exact for the analytic grids; on the ssd
+ * problems the best of the reference configurations long searches found,
+ * which every run evaluates, and of every evaluation of the run), then per
+ * searcher and seed the evaluations needed to reach 90% and 98% of it and
+ * the fraction reached within 20; random search's expected evaluations to
+ * 98% from all its draws pooled, with the 95% range of its hit rate; batches
+ * of 2, 4 and 8 (constant liar) beside batches of 1; and for the ssd
+ * workloads the multi-fidelity search (screen on 10% of the trace, confirm
+ * on the whole).
+ *
+ * A model-guided search (adaptive, LearnedSSD) that has not reached 98% of
+ * the best known (before the run: the references) after its budget goes on
+ * until it does or reaches the cap: one search given the cap as its budget,
+ * stopped at the first evaluation past the budget where it has reached 98%.
+ * So "evaluations to 98%" is a count for every seed that gets there within
+ * the cap, and the median a number when more than half do.
  *
  * Evaluations are deterministic, so each problem keeps an in-memory cache:
  * a configuration evaluated by several searches (the baseline, screening
@@ -31,13 +41,20 @@
  *
  * Each problem ends with the issue's goals, met or MISSED, for the adaptive
  * search: median >= 90% of the best grade within 20 evaluations (budget-20
- * runs), >= 3x fewer evaluations than random search to 98% (budget-60 runs
- * against random's pooled expectation), and for Hartmann-6 98% within 20
- * (budget-20 runs: the median of the evaluations to 98%, ∞ where not reached).
+ * runs), >= 3x fewer evaluations than random search to 98% (the budget-60
+ * runs, gone on to the cap, against random's pooled expectation), and for
+ * Hartmann-6 98% within 20 (budget-20 runs: the median of the evaluations to
+ * 98%, ∞ where not reached). The 3x goal is met only when it holds at the
+ * low end of random's 95% range and MISSED when it fails at the high end;
+ * otherwise the verdict says which knob would decide it.
  *
  * Knobs: SEARCH_BENCH_SEEDS (10), SEARCH_BENCH_PROBLEMS (comma list),
- * SEARCH_BENCH_BUDGET (60, model-guided), SEARCH_BENCH_RANDOM_BUDGET (100),
- * SEARCH_BENCH_LONG (200: the long run), SEARCH_BENCH_BATCHES (2,4,8),
+ * SEARCH_BENCH_BUDGET (60, model-guided), SEARCH_BENCH_CAP (150: where a
+ * search short of 98% stops), SEARCH_BENCH_RANDOM_BUDGET (300),
+ * SEARCH_BENCH_LONG (0: long runs off; n: long searches of n evaluations,
+ * SEARCH_BENCH_LONG_SEEDS (1000) of SEARCH_BENCH_LONG_SEARCHERS (adaptive),
+ * each printing its best configuration: how references are found; with
+ * SEARCH_BENCH_SEEDS=0 nothing else runs), SEARCH_BENCH_BATCHES (2,4,8),
  * SEARCH_BENCH_BATCH_SEEDS and SEARCH_BENCH_MF_SEEDS (default: the seeds;
  * fewer make a loaded machine's run fit: on the ssd problems an adaptive
  * search of 60 costs about 14 CPU-s, most of it refitting its model).
@@ -46,7 +63,7 @@ import { levelCount, valueAt, configKey } from '../src/space/space.js';
 import type { ConfigSpace, Configuration } from '../src/space/types.js';
 import { AnalyticEvaluator, analyticWorkload, braninProblem, hartmann6Problem, metricsFromValue, type AnalyticProblem } from '../src/search/analytic.js';
 import { grade } from '../src/search/grade.js';
-import { LearnedSsdSearch, RandomSearch, makeSearcher, runSearch, type Searcher, type SearchRecord } from '../src/search/search.js';
+import { LearnedSsdSearch, RandomSearch, bestOf, makeSearcher, runSearch, type Searcher, type SearchEvent, type SearchRecord } from '../src/search/search.js';
 import { runMultiFidelity } from '../src/search/fidelity.js';
 import type { Evaluator, Metrics, WorkloadRef } from '../src/evaluators/types.js';
 import { openTrace } from '../src/readers/registry.js';
@@ -80,13 +97,30 @@ function enumerate(p: AnalyticProblem, around?: Configuration, radius = 3): numb
   }
 }
 
+/**
+ * A reference configuration: the best a long search found on a problem whose
+ * best grade cannot be enumerated. Every bench run evaluates it (once,
+ * cached), so the best grade known, and with it the 90% and 98% targets, is
+ * at least its grade whatever the run's own searches happen to find.
+ */
+export interface Reference {
+  /** The parameters it sets away from the space's baseline. */
+  set: Configuration;
+  /** Its grade when it was found (the bench re-evaluates it and says when the evaluator now disagrees). */
+  grade: number;
+  /** Where it came from: the command, seed and evaluation index. */
+  from: string;
+}
+
 export interface Problem {
   name: string;
   space: ConfigSpace;
   evaluator: Evaluator;
   workload: WorkloadRef;
-  /** Exactly known best grade (analytic problems); otherwise from the long run and the bench's evaluations. */
+  /** Exactly known best grade (analytic problems); otherwise from the references and the bench's evaluations. */
   knownBest?: number;
+  /** The best configurations long searches found (problems whose best is not known exactly). */
+  references?: readonly Reference[];
   /** Requests of the trace (multi-fidelity needs them). */
   requests?: number;
 }
@@ -168,6 +202,56 @@ class CachedEvaluator implements Evaluator {
   }
 }
 
+/**
+ * The best configurations known on the ssd problems, from long searches
+ * (2026-12-06; reproduce one with SEARCH_BENCH_PROBLEMS=<problem>
+ * SEARCH_BENCH_SEEDS=0 SEARCH_BENCH_LONG=<n> SEARCH_BENCH_LONG_SEEDS=<seed>;
+ * evaluation numbers count the baseline as 1). Both are local optima: none of
+ * their LearnedSSD neighbours (every one-parameter move and every two-parameter
+ * move within a group, 244 and 239 configurations) grades higher.
+ *  - oltp: runs of 150-250 evaluations (adaptive seeds 1, 2, 4; LearnedSSD
+ *    seeds 1-6 up to 300) found nothing above 0.0961. Every configuration
+ *    found within 98% of it has 20 channels of 4 chips and 16 KiB pages; the
+ *    next best, 16 x 5, grades 0.0941.
+ *  - msnfs: adaptive runs of 200 (seeds 1, 2) found nothing above 2.0598;
+ *    26 channels of 3 chips, 16 KiB pages.
+ */
+const SSD_REFERENCES: Record<'oltp' | 'msnfs', Reference[]> = {
+  oltp: [
+    {
+      set: {
+        channels: 20,
+        chipsPerChannel: 4,
+        diesPerChip: 1,
+        planesPerDie: 16,
+        blocksPerPlane: 416,
+        pagesPerBlock: 64,
+        pageBytes: 16384,
+        planeAllocation: 'CDPW',
+      },
+      grade: 0.0961,
+      from: 'adaptive seed 2, evaluation 55 of a long run of 150 (SEARCH_BENCH_LONG=150 SEARCH_BENCH_LONG_SEEDS=2)',
+    },
+  ],
+  msnfs: [
+    {
+      set: {
+        channels: 26,
+        chipsPerChannel: 3,
+        diesPerChip: 1,
+        planesPerDie: 16,
+        blocksPerPlane: 192,
+        pagesPerBlock: 128,
+        pageBytes: 16384,
+        gcPolicy: 'RANDOM_P',
+        planeAllocation: 'CPDW',
+      },
+      grade: 2.0598,
+      from: 'adaptive seed 2, evaluation 75 of a long run of 200 (SEARCH_BENCH_LONG=200 SEARCH_BENCH_LONG_SEEDS=2)',
+    },
+  ],
+};
+
 export async function problems(only?: readonly string[]): Promise<Problem[]> {
   const want = (n: string) => !only || only.includes(n);
   const out: Problem[] = [];
@@ -180,13 +264,13 @@ export async function problems(only?: readonly string[]): Promise<Problem[]> {
     out.push(analytic('hartmann6', p, enumerate(p, { i1: 4, i2: 3, i3: 10, x4: 0.3, x5: 0.3, x6: 0.65 })));
   }
   const ssd = createSsdsimEvaluator({ lbaPolicy: 'modulo' });
-  for (const [name, file, speed, limit] of [
-    ['ssd:msnfs-50x', 'msps_msnfs_30s.trace', 50, 30_000],
-    ['ssd:oltp-10x', 'fio_oltp.trace.xz', 10, Infinity],
+  for (const [name, file, speed, limit, references] of [
+    ['ssd:msnfs-50x', 'msps_msnfs_30s.trace', 50, 30_000, SSD_REFERENCES.msnfs],
+    ['ssd:oltp-10x', 'fio_oltp.trace.xz', 10, Infinity, SSD_REFERENCES.oltp],
   ] as const) {
     if (!want(name)) continue;
     const w = traceWorkload(name, file, speed, limit);
-    out.push({ name, space: ssdSpace, evaluator: ssd, workload: w, requests: await countRequests(w) });
+    out.push({ name, space: ssdSpace, evaluator: ssd, workload: w, requests: await countRequests(w), references });
   }
   if (want('host:seqread-8x')) {
     const w = traceWorkload('host:seqread-8x', 'fio_buffered-seqread.trace.xz', 8);
@@ -221,36 +305,109 @@ function bestWithin(rec: SearchRecord, n: number): number {
 
 const fmt = (x: number): string => (Number.isFinite(x) ? String(x) : '∞');
 
+/** The parameters `c` sets away from the space's baseline. */
+function awayFromBaseline(space: ConfigSpace, c: Configuration): Configuration {
+  return Object.fromEntries(space.params.filter((p) => c[p.name] !== space.baseline[p.name]).map((p) => [p.name, c[p.name]!]));
+}
+
+/** P(X <= k) for X ~ Binomial(n, p), summed in log space. */
+function binomialCdf(k: number, n: number, p: number): number {
+  if (p <= 0) return 1;
+  if (p >= 1) return k >= n ? 1 : 0;
+  let logTerm = n * Math.log(1 - p); // P(X = 0)
+  let sum = Math.exp(logTerm);
+  for (let i = 1; i <= k; i++) {
+    logTerm += Math.log((n - i + 1) / i) + Math.log(p / (1 - p));
+    sum += Math.exp(logTerm);
+  }
+  return Math.min(1, sum);
+}
+
+/**
+ * Clopper-Pearson bounds of a hit rate from `hits` of `n` independent draws,
+ * each one-sided at 97.5% (together a 95% interval): the random search's
+ * expected evaluations to a target are 1 + 1 / rate, so a rare target's
+ * expectation from a thousand draws is a range, and the verdict must hold at
+ * both its ends.
+ */
+export function hitRateBounds(hits: number, n: number): { lo: number; hi: number } {
+  const solve = (f: (p: number) => boolean): number => {
+    let [a, b] = [0, 1];
+    for (let i = 0; i < 60; i++) {
+      const m = (a + b) / 2;
+      if (f(m)) a = m;
+      else b = m;
+    }
+    return (a + b) / 2;
+  };
+  // hi: the largest p under which seeing `hits` or fewer still has probability >= 2.5%.
+  const hi = hits >= n ? 1 : solve((p) => binomialCdf(hits, n, p) >= 0.025);
+  // lo: the smallest p under which seeing `hits` or more has probability >= 2.5%.
+  const lo = hits === 0 ? 0 : solve((p) => 1 - binomialCdf(hits - 1, n, p) < 0.025);
+  return { lo, hi };
+}
+
 export async function run(): Promise<void> {
   const seeds = Number(process.env.SEARCH_BENCH_SEEDS ?? 10);
   const budget = Number(process.env.SEARCH_BENCH_BUDGET ?? 60);
-  const randomBudget = Number(process.env.SEARCH_BENCH_RANDOM_BUDGET ?? 100);
-  const longBudget = Number(process.env.SEARCH_BENCH_LONG ?? 200);
+  const cap = Math.max(budget, Number(process.env.SEARCH_BENCH_CAP ?? 150));
+  const randomBudget = Number(process.env.SEARCH_BENCH_RANDOM_BUDGET ?? 300);
+  const longBudget = Number(process.env.SEARCH_BENCH_LONG ?? 0);
+  const longSeeds = (process.env.SEARCH_BENCH_LONG_SEEDS ?? '1000').split(',').filter(Boolean).map(Number);
+  const longSearchers = (process.env.SEARCH_BENCH_LONG_SEARCHERS ?? 'adaptive').split(',').filter(Boolean);
   const batches = (process.env.SEARCH_BENCH_BATCHES ?? '2,4,8').split(',').filter(Boolean).map(Number);
   const batchSeeds = Number(process.env.SEARCH_BENCH_BATCH_SEEDS ?? seeds);
   const mfSeeds = Number(process.env.SEARCH_BENCH_MF_SEEDS ?? seeds);
   const only = process.env.SEARCH_BENCH_PROBLEMS?.split(',');
   console.log(
-    `seeds ${seeds} (batches ${batchSeeds}, multi-fidelity ${mfSeeds}); budget ${budget} (adaptive, learnedssd), ${randomBudget} (random); long run ${longBudget}; ∞ = not reached within the budget; load average ${loadavg()
+    `seeds ${seeds} (batches ${batchSeeds}, multi-fidelity ${mfSeeds}); budget ${budget} (adaptive, learnedssd; a run short of 98% of the best known goes on to ${cap}), ${randomBudget} (random); long runs ${longBudget ? `of ${longBudget} (${longSearchers.join(', ')}, seeds ${longSeeds.join(' ')})` : 'off'}; ∞ = not reached within the cap; load average ${loadavg()
       .map((x) => x.toFixed(2))
       .join(' ')}`,
   );
   for (const pr of await problems(only)) {
     const ev = new CachedEvaluator(pr.evaluator, pr.space);
     const c0 = process.cpuUsage();
-    const search = (s: Searcher, seed: number, n: number) =>
-      runSearch(s, { space: pr.space, evaluator: ev, workload: pr.workload, budget: { evaluations: n }, seed });
+    const baseMetrics = await ev.evaluate(pr.space.baseline, pr.workload);
+    // The references first: the best grade known is at least theirs, whatever this run's searches find.
+    const refs: string[] = [];
+    let refBest = -Infinity;
+    for (const r of pr.references ?? []) {
+      const g = grade(await ev.evaluate({ ...pr.space.baseline, ...r.set }, pr.workload), baseMetrics);
+      refBest = Math.max(refBest, g);
+      refs.push(`${g.toFixed(4)}${Math.abs(g - r.grade) > 1e-4 ? ` (recorded ${r.grade.toFixed(4)}: the evaluator changed)` : ''} from ${r.from}`);
+    }
+    // 98% of what is known before the searches run: a model-guided search short of it after its budget goes on
+    // until it reaches it or the cap, so that "evaluations to 98%" is a count for most seeds, not "more than 60".
+    const known = pr.knownBest ?? (Number.isFinite(refBest) ? refBest : undefined);
+    const search = (s: Searcher, seed: number, n: number, stopAt?: number) => {
+      const stop = new AbortController();
+      const n0 = stopAt === undefined ? n : Math.max(n, cap);
+      return runSearch(s, {
+        space: pr.space,
+        evaluator: ev,
+        workload: pr.workload,
+        budget: { evaluations: n0 },
+        seed,
+        signal: stop.signal,
+        ...(stopAt !== undefined && {
+          onEvent: (e: SearchEvent) => {
+            if (e.type === 'evaluation' && e.count >= n && (e.best?.grade ?? -Infinity) >= stopAt - 1e-12) stop.abort();
+          },
+        }),
+      });
+    };
+    const stopAt = known === undefined ? undefined : 0.98 * known;
     const recs: Record<string, SearchRecord[]> = { adaptive: [], learnedssd: [], random: [], adaptive20: [] };
     const searchCpu: Record<string, number> = { adaptive: 0, learnedssd: 0, random: 0, adaptive20: 0 };
     for (let s = 1; s <= seeds; s++) {
-      for (const [name, make, n] of [
-        ['adaptive', () => makeSearcher('adaptive'), budget],
-        ['learnedssd', () => new LearnedSsdSearch(), budget],
-        ['random', () => new RandomSearch(), randomBudget],
-        ['adaptive20', () => makeSearcher('adaptive'), 20],
+      for (const [name, make, n, until] of [
+        ['adaptive', () => makeSearcher('adaptive'), budget, stopAt],
+        ['learnedssd', () => new LearnedSsdSearch(), budget, stopAt],
+        ['random', () => new RandomSearch(), randomBudget, undefined],
+        ['adaptive20', () => makeSearcher('adaptive'), 20, undefined],
       ] as const) {
         const t = process.cpuUsage();
-        recs[name]!.push(await search(make(), s, n));
+        recs[name]!.push(await search(make(), s, n, until));
         const d = process.cpuUsage(t);
         searchCpu[name]! += (d.user + d.system) / 1e6;
       }
@@ -261,15 +418,40 @@ export async function run(): Promise<void> {
       for (let s = 1; s <= batchSeeds; s++) rs.push(await search(makeSearcher('adaptive', { batch: k }), s, budget));
       batchRecs.set(k, rs);
     }
-    const long = pr.knownBest === undefined ? await search(makeSearcher('adaptive'), 1000, longBudget) : undefined;
-    const baseMetrics = recs.adaptive![0]!.evaluations[0]!.metrics!;
-    const best = pr.knownBest ?? (await ev.bestGrade(pr.workload, baseMetrics));
+    // Long runs: how references are found (each prints its best configuration, to be recorded in problems()).
+    const longs: string[] = [];
+    if (pr.knownBest === undefined && longBudget > 0)
+      for (const name of longSearchers)
+        for (const seed of longSeeds) {
+          const t = process.cpuUsage();
+          const r = await search(name === 'learnedssd' ? new LearnedSsdSearch() : makeSearcher(name), seed, longBudget);
+          const d = process.cpuUsage(t);
+          const b = bestOf(r.evaluations);
+          longs.push(
+            `  long ${name} seed ${seed}: ${r.evaluations.length} evaluations, ${((d.user + d.system) / 1e6).toFixed(0)} CPU-s; best ${b?.grade?.toFixed(4) ?? '-'} at evaluation ${b ? b.index + 1 : '-'}: ${b ? JSON.stringify(awayFromBaseline(pr.space, b.config)) : '-'}`,
+          );
+        }
+    const runBest = await ev.bestGrade(pr.workload, baseMetrics);
+    const best = pr.knownBest ?? runBest;
     const t90 = 0.9 * best;
     const t98 = 0.98 * best;
     const cpu = process.cpuUsage(c0);
+    // The searches stopped at 98% of `known`; a grade above it that moves the target makes their counts too short.
+    const moved = known !== undefined && pr.knownBest === undefined && 0.98 * runBest > (stopAt ?? 0) + 1e-12;
     console.log(
-      `\n${pr.name}: best grade known ${best.toFixed(4)} (${pr.knownBest !== undefined ? 'exact' : `long adaptive run of ${longBudget} reached ${long ? Math.max(...long.evaluations.filter((e) => e.status === 'ok').map((e) => e.grade!)).toFixed(4) : '-'}, best of all ${ev.simulated} configurations evaluated`}); ${((cpu.user + cpu.system) / 1e6).toFixed(0)} CPU-s, of which evaluations ${ev.cpuSeconds.toFixed(0)}`,
+      `\n${pr.name}: best grade known ${best.toFixed(4)} (${pr.knownBest !== undefined ? 'exact' : `${refs.length ? `references ${refs.join('; ')}` : 'no references'}; best of all ${ev.simulated} configurations evaluated ${runBest.toFixed(4)}`}); ${((cpu.user + cpu.system) / 1e6).toFixed(0)} CPU-s, of which evaluations ${ev.cpuSeconds.toFixed(0)}`,
     );
+    if (longs.length) console.log(longs.join('\n'));
+    if (seeds === 0) continue;
+    if (moved) {
+      const all = Object.values(recs)
+        .flat()
+        .flatMap((r) => r.evaluations);
+      const top = bestOf(all)!;
+      console.log(
+        `  a search went above the references: ${top.grade!.toFixed(4)} ${JSON.stringify(awayFromBaseline(pr.space, top.config))}; record it as a reference`,
+      );
+    }
     if (best <= 1e-3) {
       console.log('  the space does not matter for this workload (no configuration beats the baseline): skipped');
       continue;
@@ -281,7 +463,7 @@ export async function run(): Promise<void> {
       const e98 = rs.map((r) => reach(r, t98));
       const at20 = rs.map((r) => bestWithin(r, 20) / best);
       table.push(
-        `  ${name.padEnd(10)} budget ${name === 'random' ? randomBudget : budget}: to 90%: median ${fmt(median(e90))} [${e90.map(fmt).join(' ')}]; to 98%: median ${fmt(median(e98))} [${e98.map(fmt).join(' ')}]; first 20: median ${(100 * median(at20)).toFixed(1)}% of best; ${(searchCpu[name]! / seeds).toFixed(1)} CPU-s per search (cached evaluations not counted again)`,
+        `  ${name.padEnd(10)} budget ${name === 'random' ? randomBudget : stopAt !== undefined ? `${budget} (on to ${cap} short of 98%)` : budget}: to 90%: median ${fmt(median(e90))} [${e90.map(fmt).join(' ')}]; to 98%: median ${fmt(median(e98))} [${e98.map(fmt).join(' ')}]; first 20: median ${(100 * median(at20)).toFixed(1)}% of best; ${(searchCpu[name]! / seeds).toFixed(1)} CPU-s per search (cached evaluations not counted again)`,
       );
     }
     // The budget a user gives: adaptive searches given 20 evaluations (LearnedSSD and random do not look at their budget,
@@ -292,14 +474,17 @@ export async function run(): Promise<void> {
     table.push(
       `  adaptive, given a budget of 20: within 20: median ${(100 * median(at20Given)).toFixed(1)}% of best [${at20Given.map((x) => (100 * x).toFixed(0)).join(' ')}]; to 98%: median ${fmt(median(e98Given))} [${e98Given.map(fmt).join(' ')}], ${e98Given.filter(Number.isFinite).length} of ${seeds} reach it; ${(searchCpu.adaptive20! / seeds).toFixed(1)} CPU-s per search`,
     );
-    // Random search's expectation from all its draws pooled (distinct configurations, the baseline first).
+    // Random search's expectation from all its draws pooled (distinct configurations, the baseline first): 1 + 1 / the
+    // hit rate, with the rate's 95% interval (Clopper-Pearson), since a rare target gives few or no hits.
     const draws = recs.random!.flatMap((r) => r.evaluations.slice(1));
     const hits = draws.filter((e) => e.status === 'ok' && e.grade! >= t98 - 1e-12).length;
+    const { lo, hi } = hitRateBounds(hits, draws.length);
     const expected = hits > 0 ? 1 + draws.length / hits : Infinity;
+    const [expLo, expHi] = [1 + 1 / hi, lo > 0 ? 1 + 1 / lo : Infinity];
     const ours98 = median(recs.adaptive!.map((r) => reach(r, t98)));
-    const rnd98 = median(recs.random!.map((r) => reach(r, t98)));
+    const range = `95% ${expLo.toFixed(0)}-${fmt(Math.round(expHi))}`;
     table.push(
-      `  random, pooled: ${hits} of ${draws.length} draws reach 98%: expected ${hits ? expected.toFixed(0) : `> ${draws.length}`} evaluations; random/adaptive to 98%: measured medians ${Number.isFinite(rnd98) ? (rnd98 / ours98).toFixed(1) : `> ${(randomBudget / ours98).toFixed(1)}`}x, pooled ${hits ? (expected / ours98).toFixed(1) : `> ${(draws.length / ours98).toFixed(1)}`}x`,
+      `  random, pooled: ${hits} of ${draws.length} draws reach 98%: expected ${hits ? expected.toFixed(0) : `> ${expLo.toFixed(0)}`} evaluations (${range})`,
     );
     for (const [k, rs] of [[1, recs.adaptive!] as const, ...batchRecs]) {
       const e98 = rs.map((r) => reach(r, t98));
@@ -310,11 +495,10 @@ export async function run(): Promise<void> {
     }
     // The issue's goals for the adaptive search: "within 20" from the searches given a budget of 20.
     const at20 = median(at20Given);
-    const ratio = hits ? expected / ours98 : Infinity;
     const verdict = (ok: boolean): string => (ok ? 'met' : 'MISSED');
     const goals = [
       `>= 90% of best within 20 (budget 20): ${(100 * at20).toFixed(1)}% ${verdict(at20 >= 0.9)}`,
-      `>= 3x fewer evaluations than random to 98%: ${hits ? `${ratio.toFixed(1)}x` : `> ${(draws.length / ours98).toFixed(1)}x (random never reached it)`} ${hits ? verdict(ratio >= 3) : draws.length / ours98 >= 3 ? 'met' : 'undecided (raise SEARCH_BENCH_RANDOM_BUDGET)'}`,
+      `>= 3x fewer evaluations than random to 98%: ${ratioVerdict(ours98, cap, hits, expected, expLo, expHi, moved)}`,
     ];
     if (pr.name === 'hartmann6') goals.push(`98% within 20 (budget 20): median ${fmt(median(e98Given))} ${verdict(median(e98Given) <= 20)}`);
     table.push(`  goals (adaptive, ${seeds} seeds): ${goals.join('; ')}; load average ${loadavg()[0]!.toFixed(2)}`);
@@ -339,4 +523,24 @@ export async function run(): Promise<void> {
       );
     }
   }
+}
+
+/**
+ * The 3x goal: random search's expected evaluations to 98% over the adaptive
+ * search's median, met only when it holds at the low end of random's 95%
+ * range, MISSED when it fails at the high end; otherwise the figures do not
+ * decide it and the verdict says which knob would.
+ */
+function ratioVerdict(ours: number, cap: number, hits: number, expected: number, expLo: number, expHi: number, moved: boolean): string {
+  if (moved) return 'undecided (a search went above the references, which stopped the searches too early: record it as a reference)';
+  if (!Number.isFinite(ours)) {
+    // Fewer than half the seeds reached 98% within the cap: the median is beyond it, so the ratio is below random's over the cap.
+    if (expHi / cap < 3)
+      return `< ${(expHi / cap).toFixed(1)}x (adaptive median beyond the cap of ${cap}; random ${hits ? expected.toFixed(0) : `> ${expLo.toFixed(0)}`}) MISSED`;
+    return `undecided (adaptive median beyond the cap of ${cap}: raise SEARCH_BENCH_CAP)`;
+  }
+  const figure = `${hits ? `${(expected / ours).toFixed(1)}x, 95% ` : '> '}${(expLo / ours).toFixed(1)}x${hits ? `-${fmt(Number((expHi / ours).toFixed(1)))}x` : ''} (random ${hits ? expected.toFixed(0) : `> ${expLo.toFixed(0)}`} / adaptive ${ours})`;
+  if (expLo / ours >= 3) return `${figure} met`;
+  if (expHi / ours < 3) return `${figure} MISSED`;
+  return `${figure} undecided (raise SEARCH_BENCH_RANDOM_BUDGET)`;
 }

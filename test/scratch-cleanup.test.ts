@@ -18,6 +18,7 @@ import { test } from 'node:test';
 import { canUseLoopDevices, createLoopDevice } from '../src/blockdev/loop.js';
 import { fuseMissing } from '../src/collector/testbed.js';
 import { PROJECT_ROOT } from '../src/native.js';
+import { signalProcess } from '../src/util/cleanup.js';
 import { running } from '../src/util/running.js';
 
 const noLoop = canUseLoopDevices();
@@ -339,3 +340,19 @@ test('a loop device over a file its caller made: attached with direct I/O, destr
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('signalProcess: the one way to signal a child reaches its whole group, and says false once there is nothing to signal', async () => {
+  // A group: bash leads it and has started a sleep of its own, as /usr/bin/time starts MQSim.
+  const lead = spawn('bash', ['-c', 'sleep 600 & echo $!; wait'], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+  const member = Number(await new Promise<string>((r) => lead.stdout.once('data', (d: Buffer) => r(d.toString()))));
+  const gone = new Promise((r) => lead.once('exit', r));
+  assert.ok(running(member), 'the control: the member runs');
+  assert.equal(signalProcess(lead.pid, 'SIGKILL', true), true);
+  await gone;
+  assert.ok(!lingers(member), 'the member went with the group');
+  // (Not the group: its member may stay a zombie, still in it, until init reaps it.)
+  assert.equal(signalProcess(lead.pid, 'SIGTERM'), false, 'ESRCH: the leader is gone (reaped)');
+  assert.equal(signalProcess(undefined, 'SIGKILL', true), false, 'no pid: the spawn failed');
+  assert.throws(() => signalProcess(process.pid, 'SIGNOPE' as NodeJS.Signals), /SIGNOPE|signal/i, 'an error that is not "nothing to signal" is thrown');
+});
+

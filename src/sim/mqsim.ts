@@ -23,7 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ERR_MQSIM_RUN, ERR_MQSIM_XML, ERR_SSDSIM_CANCELLED, ERR_SSDSIM_CONFIG, ERR_SSDSIM_LBA_RANGE, ERR_USAGE } from '../errors.js';
 import { PROJECT_ROOT } from '../native.js';
-import { killAtExit, registerUndo } from '../util/cleanup.js';
+import { killAtExit, registerUndo, signalProcess } from '../util/cleanup.js';
 import { Op, type TraceSource } from '../trace/model.js';
 import type { Configuration } from '../space/types.js';
 import type { EvaluateOptions, Evaluator, LbaPolicy, Metrics, Replay, WorkloadRef } from '../evaluators/types.js';
@@ -651,13 +651,8 @@ function runBinary(bin: string, args: string[], cwd: string, timeoutMs: number, 
       detached: true,
     });
     killAtExit(child, { group: true });
-    const kill = (): void => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        /* gone, or never started (the 'error' event says why) */
-      }
-    };
+    // Gone, or never started (the 'error' event says why): nothing to signal.
+    const kill = (): void => void signalProcess(child.pid, 'SIGKILL', true);
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => {

@@ -80,6 +80,25 @@ export interface KillAtExitOptions {
   group?: boolean;
 }
 
+/**
+ * Send `sig` to process `pid`, or with `group` to the process group it leads:
+ * the one way to signal a child (the exit path here, a timeout or an abort of
+ * the caller). Returns whether the signal went; false when there is nothing
+ * to signal: no pid (the spawn failed), ESRCH (gone, or a group with no member
+ * left), or EPERM (the pid now names a process that is not ours: ours is gone).
+ */
+export function signalProcess(pid: number | undefined, sig: NodeJS.Signals, group = false): boolean {
+  if (pid === undefined || !Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(group ? -pid : pid, sig);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ESRCH' || code === 'EPERM') return false;
+    throw e;
+  }
+}
+
 /** Block this thread for `ms` (an exit hook cannot await). */
 function pause(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -103,13 +122,7 @@ function waitGone(pid: number, ms: number): boolean {
 export function killAtExit(child: ChildProcess, opts: KillAtExitOptions = {}): void {
   const pid = child.pid;
   if (pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const send = (sig: NodeJS.Signals): void => {
-    try {
-      process.kill(opts.group ? -pid : pid, sig);
-    } catch {
-      /* gone */
-    }
-  };
+  const send = (sig: NodeJS.Signals): boolean => signalProcess(pid, sig, opts.group);
   const kill = registerUndo(() => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     if (opts.signal && opts.signal !== 'SIGKILL') {

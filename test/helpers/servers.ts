@@ -12,7 +12,7 @@ import { chownSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:f
 import { createServer } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
-import { killAtExit, registerUndo } from '../../src/util/cleanup.js';
+import { killAtExit, registerUndo, signalProcess } from '../../src/util/cleanup.js';
 import { running } from '../../src/util/running.js';
 import { tempDir } from './tmp.js';
 
@@ -126,11 +126,7 @@ export class PostgresServer {
   private readonly quitAtExit = registerUndo(() => {
     const pid = this.postmasterPid();
     if (!pid) return;
-    try {
-      process.kill(pid, 'SIGQUIT');
-    } catch {
-      return; /* gone */
-    }
+    if (!signalProcess(pid, 'SIGQUIT')) return; // gone
     for (let i = 0; i < 50 && running(pid); i++) spawnSync('sleep', ['0.1']);
   });
   /** Set by start(); kept across crashAndRestart. */

@@ -356,3 +356,52 @@ test('signalProcess: the one way to signal a child reaches its whole group, and 
   assert.throws(() => signalProcess(process.pid, 'SIGNOPE' as NodeJS.Signals), /SIGNOPE|signal/i, 'an error that is not "nothing to signal" is thrown');
 });
 
+/**
+ * Four children that ignore SIGTERM, each registered with a 1.5 s grace, and a directory registered before them
+ * whose undo notes which of them still ran when it ran. Prints the children's pids; throws from a timer on a line.
+ */
+const SLOW_CHILDREN = `
+  import { spawn } from 'node:child_process';
+  import { writeFileSync } from 'node:fs';
+  const root = ${JSON.stringify(PROJECT_ROOT)};
+  const { killAtExit, registerUndo } = await import(root + '/dist/src/util/cleanup.js');
+  const { running } = await import(root + '/dist/src/util/running.js');
+  const [note, n] = process.argv.slice(1);
+  const pids = [];
+  registerUndo(() => writeFileSync(note, JSON.stringify(pids.filter(running))));
+  for (let i = 0; i < Number(n); i++) {
+    // SIGTERM ignored, and still ignored after the exec: only SIGKILL ends it.
+    const child = spawn('bash', ['-c', 'trap "" TERM; exec sleep 600'], { stdio: 'ignore' });
+    killAtExit(child, { signal: 'SIGTERM', graceMs: 1500 });
+    pids.push(child.pid);
+  }
+  console.log(JSON.stringify(pids));
+  setInterval(() => {}, 1000);
+  process.stdin.once('data', () => setTimeout(() => { throw new Error('injected from a timer'); }, 10));
+`;
+
+test('exit stops its children together: four that ignore SIGTERM with a 1.5 s grace each take one grace, not four, and go before the older undos', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-slow-children-'));
+  try {
+    const note = path.join(dir, 'note.json');
+    const { child, made: pids, stderr } = await startChild<number[]>(SLOW_CHILDREN, [note, '4']);
+    try {
+      for (const p of pids) assert.ok(running(p), `the control: pid ${p} runs`);
+      // Let bash exec sleep (the trap set): a SIGTERM before the exec would end it at once.
+      for (let i = 0; i < 100 && !pids.every((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'sleep'); i++)
+        await new Promise((r) => setTimeout(r, 20));
+      const t0 = Date.now();
+      await kill(child, 'timer', stderr);
+      const took = Date.now() - t0;
+      for (const p of pids) assert.ok(!lingers(p), `pid ${p} was left running`);
+      assert.deepEqual(JSON.parse(readFileSync(note, 'utf8')), [], 'the older undo ran once every child had gone');
+      // One grace (1.5 s) and the SIGKILL; serially it was 4 x 1.5 s = 6 s at least.
+      assert.ok(took >= 1400 && took < 4500, `exit took ${took} ms`);
+    } finally {
+      await reap(child);
+      sweep({ loops: [], pids, mounts: [], dirs: [] });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -6,7 +6,12 @@
  * directories of the tests and benchmarks; a sysctl a benchmark switched.
  * Each registers a synchronous undo here. An undo runs once, newest first
  * (a loop device over a FUSE file goes before the FUSE daemon): when its
- * owner calls the function returned, or however the process ends:
+ * owner calls the function returned, or however the process ends. At the
+ * end the child processes (killAtExit) go first, all together: each is
+ * signalled, then they are waited for against one deadline (the longest
+ * grace), then the rest are killed, so that exit takes the longest grace,
+ * not the sum; the other undos run after that, when what a child held (a
+ * loop device, its directory) is free. The end comes:
  * - on exit: the event loop ran dry, process.exit, or an uncaught exception
  *   or unhandled rejection ended the process (node emits 'exit' then too),
  *   thrown from a timer or a callback, where no finally block runs;
@@ -27,6 +32,11 @@ let installed = false;
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 export function runAllUndos(): void {
+  try {
+    stopChildren();
+  } catch (e) {
+    console.error(`cleanup at exit: ${(e as Error).message}`);
+  }
   for (const [id, undo] of [...undos].reverse()) {
     undos.delete(id);
     try {
@@ -104,10 +114,53 @@ function pause(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-/** Wait up to `ms` for `pid` to go (a zombie is gone: no exit hook reaps its children). */
-function waitGone(pid: number, ms: number): boolean {
-  for (const until = Date.now() + ms; running(pid) && Date.now() < until;) pause(10);
-  return !running(pid);
+/** Wait until `until` (epoch ms) for every pid in `pids` to go (a zombie is gone: no exit hook reaps its children). */
+function waitAllGone(pids: number[], until: number): number[] {
+  let left = pids.filter(running);
+  while (left.length && Date.now() < until) {
+    pause(10);
+    left = left.filter(running);
+  }
+  return left;
+}
+
+interface ChildEntry {
+  pid: number;
+  child: ChildProcess;
+  opts: KillAtExitOptions;
+}
+
+/** The children killAtExit registered and that have not exited. */
+const children = new Set<ChildEntry>();
+
+const exited = (c: ChildProcess): boolean => c.exitCode !== null || c.signalCode !== null;
+
+/**
+ * At the end, before any other undo: every registered child together. Each is
+ * sent its signal, then all are waited for against one deadline (the longest
+ * grace); then what is left, the children without a signal of their own and
+ * every group (its members may outlive the leader) are sent SIGKILL and waited
+ * for up to 2 s, so that what is undone after them (a loop device a child held
+ * open, its directory) is free.
+ */
+function stopChildren(): void {
+  const live = [...children].filter((e) => !exited(e.child));
+  children.clear();
+  const asked = live.filter((e) => e.opts.signal && e.opts.signal !== 'SIGKILL');
+  for (const e of asked) signalProcess(e.pid, e.opts.signal!, e.opts.group);
+  const grace = Math.max(0, ...asked.map((e) => e.opts.graceMs ?? 3000));
+  const stayed = new Set(
+    waitAllGone(
+      asked.map((e) => e.pid),
+      Date.now() + grace,
+    ),
+  );
+  const toKill = live.filter((e) => !asked.includes(e) || stayed.has(e.pid) || e.opts.group);
+  for (const e of toKill) signalProcess(e.pid, 'SIGKILL', e.opts.group);
+  waitAllGone(
+    toKill.map((e) => e.pid),
+    Date.now() + 2000,
+  );
 }
 
 /**
@@ -115,22 +168,14 @@ function waitGone(pid: number, ms: number): boolean {
  * evaluator started) stopped should this process end before it stops the
  * child itself; released when the child exits. Register it on the line that
  * spawns it: a `finally` does not run on a signal or an exception thrown from
- * a timer. The undo returns once the child is gone (up to 2 s after SIGKILL),
- * so that what is undone after it (a loop device it held open, its
- * directory) is free.
+ * a timer. At the end the children go together, before the other undos
+ * (stopChildren).
  */
 export function killAtExit(child: ChildProcess, opts: KillAtExitOptions = {}): void {
   const pid = child.pid;
-  if (pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const send = (sig: NodeJS.Signals): boolean => signalProcess(pid, sig, opts.group);
-  const kill = registerUndo(() => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    if (opts.signal && opts.signal !== 'SIGKILL') {
-      send(opts.signal);
-      if (waitGone(pid, opts.graceMs ?? 3000) && !opts.group) return;
-    }
-    send('SIGKILL'); // a group's members may outlive its leader
-    waitGone(pid, 2000);
-  });
-  child.once('exit', () => kill());
+  if (pid === undefined || exited(child)) return;
+  install();
+  const entry = { pid, child, opts };
+  children.add(entry);
+  child.once('exit', () => children.delete(entry)); // gone by itself: nothing left to stop
 }

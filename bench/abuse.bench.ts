@@ -11,11 +11,11 @@
  * Wall-clock figures need an idle machine: the load average is printed.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import os from 'node:os';
+import { createReadStream, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../src/native.js';
 import { killAtExit } from '../src/util/cleanup.js';
+import { tempDir } from '../src/util/temp-dir.js';
 
 const CLI = path.join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
 const MiB = 1 << 20;
@@ -116,7 +116,7 @@ interface Row {
 }
 
 export async function run(): Promise<void> {
-  const work = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-bench-abuse-'));
+  const work = tempDir('ssdtune-bench-abuse-');
   const load0 = readFileSync('/proc/loadavg', 'utf8').trim();
   const s = await startServe(path.join(work, 'data'));
   const pid = s.child.pid!;

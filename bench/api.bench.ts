@@ -6,14 +6,13 @@
  */
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { rmSync } from 'node:fs';
 import { loadSettings } from '../src/config.js';
 import { newId } from '../src/confdb/ids.js';
 import type { BatchOp } from '../src/confdb/db.js';
 import { openService } from '../src/service/context.js';
 import { startServer } from '../src/api/server.js';
+import { tempDir } from '../src/util/temp-dir.js';
 
 const WORKLOADS = 10_000;
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10);
@@ -24,7 +23,7 @@ async function load(url: string): Promise<{ rps: number; p99: number; p50: numbe
 }
 
 export async function run(): Promise<void> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'ssdtune-bench-api-'));
+  const dataDir = tempDir('ssdtune-bench-api-');
   const svc = await openService(loadSettings({ dataDir, port: 0 }));
   const names = ['read_ratio', 'size_p50', 'size_p99', 'iat_p50', 'iat_p99', 'seq_frac', 'lba_span', 'reuse', 'burst', 'qd'];
   for (let i = 0; i < WORKLOADS; i += 1000) {

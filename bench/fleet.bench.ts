@@ -27,7 +27,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import os, { tmpdir } from 'node:os';
+import os from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { loadSettings } from '../src/config.js';
@@ -43,6 +43,7 @@ import { redisConnection } from '../src/service/queue-bullmq.js';
 import { deviceClassKey } from '../src/service/fleet.js';
 import { similarityInfo } from '../src/service/identify.js';
 import { killAtExit } from '../src/util/cleanup.js';
+import { tempDir } from '../src/util/temp-dir.js';
 import { sha256File } from '../src/util/digest.js';
 import { rng, seedWorkloads } from '../test/helpers/fleet.js';
 import { PostgresServer, postgresMissing, RedisServer, redisMissing } from '../test/helpers/servers.js';
@@ -84,7 +85,7 @@ interface Serve {
   token: string;
 }
 /** A serve process on `store` (a postgres:// URL), or on the LevelDB ConfDB under `dataDir` when `store` is undefined. */
-async function startServe(store: string | undefined, token?: string, dataDir = mkdtempSync(path.join(tmpdir(), 'ssdtune-bench-serve-'))): Promise<Serve> {
+async function startServe(store: string | undefined, token?: string, dataDir = tempDir('ssdtune-bench-serve-')): Promise<Serve> {
   if (token) writeFileSync(path.join(dataDir, 'api-token'), token + '\n', { mode: 0o600 });
   const env = { ...process.env };
   if (store) env.SSDTUNE_STORE = store;
@@ -116,7 +117,7 @@ async function stopProc(p: ChildProcess): Promise<void> {
 }
 
 async function partA(pgs: PostgresServer): Promise<void> {
-  const settings = loadSettings({ dataDir: mkdtempSync(path.join(tmpdir(), 'ssdtune-bench-')) });
+  const settings = loadSettings({ dataDir: tempDir('ssdtune-bench-') });
   const model = similarityInfo(settings.modelDir);
   const windowSize = model.meta.windowSize;
   const real = await realWorkloads(windowSize);
@@ -148,7 +149,7 @@ async function partA(pgs: PostgresServer): Promise<void> {
         for (const drive of drives) {
           const agents = 1000;
           const url = engine === 'postgres' ? await pgs.newDatabase() : undefined;
-          const dataDir = mkdtempSync(path.join(tmpdir(), 'ssdtune-bench-serve-'));
+          const dataDir = tempDir('ssdtune-bench-serve-');
           const db = await ConfDB.open(dataDir, url);
           await seedWorkloads(db, stored, dim, windowSize, model.id, configs ? { configsFor: deviceClassKey(deviceClass) } : {});
           // A LevelDB is the serve process's from here on.
@@ -266,7 +267,7 @@ async function partB(pgs: PostgresServer, redis: RedisServer): Promise<void> {
         await qq.close();
       }
       const store = await pgs.newDatabase();
-      const dataDir = mkdtempSync(path.join(tmpdir(), 'ssdtune-bench-b-'));
+      const dataDir = tempDir('ssdtune-bench-b-');
       const db = await ConfDB.open(dataDir, store);
       const traceFile = path.join(TRACES, 'msr_hm_0_sample1000.csv');
       const digest = await sha256File(traceFile);
@@ -344,7 +345,7 @@ async function partB(pgs: PostgresServer, redis: RedisServer): Promise<void> {
 
 async function partC(): Promise<void> {
   console.log('\n(c) evaluations to 98% of the best grade: adaptive planner, readahead model (host space), budget 30, seeds 1-3');
-  const settings = loadSettings({ dataDir: mkdtempSync(path.join(tmpdir(), 'ssdtune-bench-c-')) });
+  const settings = loadSettings({ dataDir: tempDir('ssdtune-bench-c-') });
   const trace = path.join(TRACES, 'fio_oltp.trace.xz');
   const plan = planTune({ space: 'host', evaluator: 'readahead-model', replay: { mode: 'recorded' } }, settings);
   const runs: { k: number; seed: number; grades: number[] }[] = [];

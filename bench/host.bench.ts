@@ -11,10 +11,9 @@
  * (default 7).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { rmSync } from 'node:fs';
 import { withTrialConfig } from '../src/host/applier.js';
+import { tempDir } from '../src/util/temp-dir.js';
 import { LiveEvaluator, calibrateDevice, meanStd } from '../src/evaluators/live/live-evaluator.js';
 import { canUseLoopDevices, createLoopDevice } from '../src/blockdev/loop.js';
 import { chooseReadahead } from '../src/evaluators/readahead/readahead-search.js';
@@ -73,7 +72,7 @@ export async function run(): Promise<void> {
   // block device, so per-request cost is what readahead amortises. SSDTUNE_BENCH_DIR overrides.
   const loop = createLoopDevice({ sizeBytes: size, directIo: true, dir: process.env.SSDTUNE_BENCH_DIR, fill: true });
   // The way back of the bench's own device, recorded before each configuration is written.
-  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-bench-state-'));
+  const stateDir = tempDir('ssdtune-bench-state-');
   const store = new JsonFileStateStore(stateDir);
   try {
     const dev = resolveDevice(loop.path);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: the whole suite, with a private TMPDIR that is removed
 # afterwards, whatever the outcome. Tests remove the directories they make
-# (test/helpers/tmp.ts): anything left there fails the run, named, so that a
+# (src/util/temp-dir.ts): anything left there fails the run, named, so that a
 # leak is fixed where it is made; /tmp stays clean on developers' machines
 # and in CI either way.
 # Extra arguments go to node's test runner (e.g. a file: dist/test/x.test.js).

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { EXIT } from '../src/errors.js';
 import type { AnalysisReport } from '../src/service/analyze.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 import { at } from '../src/util/at.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { analyzeTraces } from '../src/service/analyze.js';
 import { renderReport } from '../src/analyze/report.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = [

@@ -9,7 +9,7 @@ import { startServer } from '../src/api/server.js';
 import { tokenPath } from '../src/service/token.js';
 import { InProcessApi } from '../src/service/api.js';
 import { isSsdtuneError } from '../src/errors.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 
 let svc: Service;
 let app: FastifyInstance;

@@ -7,7 +7,7 @@ import { actionLetter, BlkCategory, blktraceFormat, openBlktrace, readBlktraceEv
 import { writeBlktrace } from '../src/writers/blktrace.js';
 import { collect, emptyMeta, Op, sourceFromBatches, type TraceBatch } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 import { at, col } from '../src/util/at.js';
 
 const DIR = path.resolve('traces/blktrace_centos7_vm_small');

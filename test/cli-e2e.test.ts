@@ -13,7 +13,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { canUseLoopDevices, createLoopDevice, type LoopDevice } from '../src/blockdev/loop.js';
 import { checkBackend } from '../src/collector/doctor.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 import { killAtExit } from '../src/util/cleanup.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');

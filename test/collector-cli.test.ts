@@ -15,7 +15,7 @@ import { featureStatus, PROJECT_ROOT as ROOT } from '../src/native.js';
 import { createLoop, haveTool, runFio, type FioIo, type ScratchDevice } from '../src/collector/testbed.js';
 import { openTrace } from '../src/readers/registry.js';
 import { collect, Op } from '../src/trace/model.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 import { assertMissesAccounted, completionWitness } from './helpers/witness.js';
 import { killAtExit } from '../src/util/cleanup.js';
 

@@ -7,7 +7,7 @@ import { newId } from '../src/confdb/ids.js';
 import { exportConfDB, importConfDB } from '../src/confdb/transfer.js';
 import { isSsdtuneError } from '../src/errors.js';
 import type { WorkloadRecord } from '../src/confdb/records.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 import { at } from '../src/util/at.js';
 
 const tmp = () => tempDir('ssdtune-db-');

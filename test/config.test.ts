@@ -13,7 +13,7 @@ import { loadSettings, mergeDeep } from '../src/config.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { resolveTuneArgs } from '../src/service/tune-spec.js';
 import { formatDuration, progressReporter } from '../src/cli/progress.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 
 /** Runs fn with the environment variables set (and restores them). */
 function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T): T {

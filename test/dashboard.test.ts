@@ -8,7 +8,7 @@ import { openService } from '../src/service/context.js';
 import { jobHandlers } from '../src/service/handlers.js';
 import { startServer } from '../src/api/server.js';
 import { InProcessApi } from '../src/service/api.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = [

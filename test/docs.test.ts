@@ -14,7 +14,7 @@ import { renderErrorsMd } from '../src/cli/errors-doc.js';
 import { bashCompletion, commandTree, manPage, zshCompletion, type CommandRef } from '../src/cli/reference.js';
 import { buildProgram } from '../src/cli/program.js';
 import { PROJECT_ROOT as ROOT } from '../src/native.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 
 const have = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
 

@@ -12,7 +12,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 import { compareMatrices, numpyMissing, runNumpyDescriptors, writeColumns, type NumpyTrace } from '../bench/descriptors-numpy.js';
 import { DESCRIPTOR_VECTOR_NAMES } from '../src/features/descriptors.js';
 import { PER_IO_FEATURES, Windower, type WindowOptions } from '../src/features/perio.js';

@@ -20,7 +20,7 @@ import { deviceClassKey, type AgentReport, type Recommendation } from '../src/se
 import { jobHandlers } from '../src/service/handlers.js';
 import { similarityInfo } from '../src/service/identify.js';
 import { PostgresServer, postgresMissing } from './helpers/servers.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 
 const TRACE = path.resolve('traces/msr_hm_0_sample1000.csv');
 const tmp = (p: string) => tempDir(`ssdtune-agents-${p}-`);

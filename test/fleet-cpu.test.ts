@@ -28,7 +28,7 @@ import { jobHandlers } from '../src/service/handlers.js';
 import { similarityInfo } from '../src/service/identify.js';
 import { loadOrCreateToken } from '../src/service/token.js';
 import { rng, seedWorkloads } from './helpers/fleet.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 
 /** CPU milliseconds one report may cost, at most (see the module comment for how it was chosen). */
 const REPORT_CPU_MS = 6;

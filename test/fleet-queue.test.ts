@@ -28,7 +28,7 @@ import { keepTraceBytes, registerLocalTrace } from '../src/service/traces.js';
 import { submitTune } from '../src/service/tune-jobs.js';
 import { startWorker, type RunningWorker } from '../src/service/worker.js';
 import { PostgresServer, postgresMissing, RedisServer, redisMissing } from './helpers/servers.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 import { at } from '../src/util/at.js';
 import { killAtExit } from '../src/util/cleanup.js';
 

@@ -31,7 +31,7 @@ import { distance } from '../src/ml/similarity.js';
 import { profileSplit } from '../src/ml/split.js';
 import { openTrace } from '../src/readers/registry.js';
 import { FollowingWorkloadStore, workloadRecord } from '../src/service/workload-store.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 
 /**
  * The decision as src/ml/identify.ts made it before the packed scan (main at

@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, 
 import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 import { loadSettings } from '../src/config.js';
 import { ConfDB } from '../src/confdb/db.js';
 import { newId } from '../src/confdb/ids.js';

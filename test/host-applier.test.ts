@@ -19,7 +19,7 @@ import { isFeasible } from '../src/space/constraints.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { jiffiesRoundTrip, kernelHz, pageKb } from '../src/host/validate.js';
 import { PROJECT_ROOT } from '../src/native.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 import { createLoop } from '../src/collector/testbed.js';
 
 const skip = canUseLoopDevices();

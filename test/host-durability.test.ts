@@ -19,7 +19,7 @@ import { ConfDB } from '../src/confdb/db.js';
 import type { DeviceRecord } from '../src/confdb/records.js';
 import { revertHostConfig } from '../src/host/applier.js';
 import { ConfDbStateStore } from '../src/host/confdb-state.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 
 const CLI = path.join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
 

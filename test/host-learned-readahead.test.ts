@@ -11,7 +11,7 @@ import { LearnedReadahead } from '../src/evaluators/readahead/learned-readahead.
 import { windowFeatures, FEATURE_NAMES } from '../src/evaluators/readahead/kml-features.js';
 import { patternTrace } from '../src/evaluators/readahead/workloads.js';
 import { isSsdtuneError } from '../src/errors.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 
 test('KML features separate sequential from random windows', () => {
   const seq = patternTrace({ pattern: 'sequential', count: 256, requestBytes: 4096, spanBytes: 1 << 30 });

@@ -16,7 +16,7 @@ import { closeSync, existsSync, fsyncSync, openSync, readFileSync, rmSync, write
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 import { PageTable, simulateReadahead, ReadaheadModelEvaluator } from '../src/evaluators/readahead/readahead-model.js';
 import { readaheadModelSpace } from '../src/host/host-space.js';
 import { chooseReadahead } from '../src/evaluators/readahead/readahead-search.js';

@@ -12,7 +12,7 @@ import { readChunks } from '../src/readers/input.js';
 import { collect } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { PROJECT_ROOT } from '../src/native.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 import { col } from '../src/util/at.js';
 import { killAtExit } from '../src/util/cleanup.js';
 

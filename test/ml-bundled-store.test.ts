@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 import { loadSettings } from '../src/config.js';
 import { FORMATS_MANIFEST, formatsManifest } from '../src/ml/data.js';
 import { openService } from '../src/service/context.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { calibrateThreshold, fitConfidence, sameWorkloadProbability } from '../src/ml/calibration.js';
 import { chunkRanges, embeddingSpread, gapRange, identify, meanGapUs, MemoryWorkloadStore, profileWorkload } from '../src/ml/identify.js';

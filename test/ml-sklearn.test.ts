@@ -11,7 +11,7 @@ import { openTrace } from '../src/readers/registry.js';
 import { describeTrace } from '../src/ml/characterise.js';
 import { fitPca, projectPca } from '../src/ml/pca.js';
 import { fitKMeans, silhouette } from '../src/ml/kmeans.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 
 const PY = '/usr/bin/python3';
 const probe = spawnSync(PY, ['-c', 'import sklearn, numpy'], { encoding: 'utf8' });

@@ -89,7 +89,7 @@ test('both rank configurations alike at a busy intensity (time-scaled replay), a
 });
 
 test("the README demo's ssd tune (fio oltp, x10 busy hour, budget 10) finds a gain that MQSim confirms", { skip }, async () => {
-  const { tempDir } = await import('./helpers/tmp.js');
+  const { tempDir } = await import('../src/util/temp-dir.js');
   const path = await import('node:path');
   const { loadSettings } = await import('../src/config.js');
   const { openService } = await import('../src/service/context.js');

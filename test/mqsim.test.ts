@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { collect, emptyMeta, Op, sourceFromBatches, TraceBuilder } from '../src/trace/model.js';
 import { simulate, type SimResults } from '../src/sim/ssdsim.js';

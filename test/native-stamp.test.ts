@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { test } from 'node:test';
 import { PROJECT_ROOT as ROOT, featureStatus, native, nativeFeature } from '../src/native.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 
 const require = createRequire(import.meta.url);
 const { sourceStamp } = require(path.join(ROOT, 'scripts', 'native-stamp.cjs')) as { sourceStamp(root: string): string };

@@ -11,7 +11,7 @@ import { loadSettings } from '../src/config.js';
 import { openService } from '../src/service/context.js';
 import { jobHandlers } from '../src/service/handlers.js';
 import { startServer } from '../src/api/server.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 
 interface Operation {
   security?: Array<Record<string, string[]>>;

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PROJECT_ROOT as ROOT } from '../src/native.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 import { killAtExit } from '../src/util/cleanup.js';
 
 describe('the packed tarball, installed into a temporary prefix', { timeout: 20 * 60_000 }, () => {

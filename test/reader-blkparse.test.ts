@@ -7,7 +7,7 @@ import { openTrace } from '../src/readers/registry.js';
 import { decodeRwbs } from '../src/readers/blkparse.js';
 import { collect, Op } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 import { at, col } from '../src/util/at.js';
 
 const TRACE = path.resolve('traces/blkparse_hadoop_writeback_apress.txt');

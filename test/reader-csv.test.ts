@@ -8,7 +8,7 @@ import { openTrace } from '../src/readers/registry.js';
 import { splitByDevice, filterDevice } from '../src/readers/split.js';
 import { collect, Op, sourceFromBatches, type TraceBatch } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 import { at, col } from '../src/util/at.js';
 
 function tmp(name: string, text: string): string {

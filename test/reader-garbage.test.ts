@@ -6,7 +6,7 @@ import path from 'node:path';
 import { FORMATS, openTrace } from '../src/readers/registry.js';
 import { collect } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 import { col } from '../src/util/at.js';
 
 /** Deterministic pseudo-random numbers (xorshift), so a failure reproduces. */

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { openTrace } from '../src/readers/registry.js';
 import { collect, Op } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 import { col } from '../src/util/at.js';
 
 const TRACE = path.resolve('traces/mqsim_wsrch-small.trace');

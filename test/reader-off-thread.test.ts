@@ -14,7 +14,7 @@ import { openTraceOffThread } from '../src/readers/off-thread.js';
 import { openTrace } from '../src/readers/registry.js';
 import type { TraceBatch, TraceSource } from '../src/trace/model.js';
 import { loopCpuMs } from './helpers/cpu.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 
 const MSNFS = path.join(PROJECT_ROOT, 'traces', 'msps_msnfs_30s.trace');
 const HADOOP = path.join(PROJECT_ROOT, 'traces', 'blkparse_hadoop_writeback_apress.txt');

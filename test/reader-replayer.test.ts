@@ -10,7 +10,7 @@ import { openTrace, sniffFormat } from '../src/readers/registry.js';
 import { collect, Op, type TraceBatch } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { PROJECT_ROOT } from '../src/native.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 import { col } from '../src/util/at.js';
 import type { Tuple } from '../src/readers/text.js';
 

@@ -15,7 +15,7 @@ import { checkBackend } from '../src/collector/doctor.js';
 import { createLoop, haveTool, runFioAsync } from '../src/collector/testbed.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { KINDS } from '../src/confdb/db.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 
 const skip =
   process.getuid?.() !== 0

@@ -179,7 +179,7 @@ const DAEMONS = `
   const { killAtExit } = await import(root + '/dist/src/util/cleanup.js');
   const tb = await import(root + '/dist/src/collector/testbed.js');
   const servers = await import(root + '/dist/test/helpers/servers.js');
-  const { tempDir } = await import(root + '/dist/test/helpers/tmp.js');
+  const { tempDir } = await import(root + '/dist/src/util/temp-dir.js');
   const { checkTracefs } = await import(root + '/dist/src/collector/doctor.js');
   const CLI = root + '/dist/src/cli/main.js';
   const made = { dirs: [], loops: [], instances: [], pids: {} };
@@ -405,3 +405,34 @@ test('exit stops its children together: four that ignore SIGTERM with a 1.5 s gr
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+for (const bench of ['api', 'abuse'] as const)
+  test(`the ${bench} bench killed by SIGTERM leaves no temporary directory`, { timeout: 60_000 }, async () => {
+    // A TMPDIR of this test's own: whatever the bench leaves is in it.
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-bench-kill-'));
+    try {
+      const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist', 'bench', 'run.js'), bench], {
+        env: { ...process.env, TMPDIR: tmp },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_c, sig) => r(sig)));
+      try {
+        // Control: the bench made its directory (the kill comes while it is in use).
+        let made: string[] = [];
+        for (let i = 0; i < 600 && made.length === 0 && child.exitCode === null; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          made = readdirSync(tmp).filter((f) => f.startsWith(`ssdtune-bench-${bench}-`));
+        }
+        assert.equal(made.length, 1, `the bench made its directory: ${readdirSync(tmp).join(' ')}; ${err}`);
+        child.kill('SIGTERM');
+        assert.equal(await exited, 'SIGTERM', err);
+        assert.deepEqual(readdirSync(tmp), [], 'left in TMPDIR');
+      } finally {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobRecord } from '../src/confdb/records.js';
 import { canUseLoopDevices, createLoopDevice } from '../src/blockdev/loop.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 import { killAtExit } from '../src/util/cleanup.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { FORMATS, sniffFormat } from '../src/readers/registry.js';
 import { readHead } from '../src/readers/input.js';
 import { isSsdtuneError } from '../src/errors.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 
 const EXPECTED: Record<string, string> = {
   'blkparse_hadoop_writeback_apress.txt': 'blkparse',

@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { FIELD_KIND, ScanStop, textScan } from '../src/readers/text.js';
 import { openTrace } from '../src/readers/registry.js';
 import { collect, Op } from '../src/trace/model.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 import { at, col } from '../src/util/at.js';
 
 const { int, dec, bit } = FIELD_KIND;

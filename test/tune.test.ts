@@ -11,7 +11,7 @@ import { tune } from '../src/service/tune.js';
 import { resolveTuneArgs } from '../src/service/tune-spec.js';
 import { builtMqsim } from '../src/sim/mqsim.js';
 import type { Settings } from '../src/config.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 
 const TRACE = path.resolve('traces/msr_hm_0_sample1000.csv');
 const CLI = path.resolve('dist/src/cli/main.js');

@@ -9,7 +9,7 @@ import { writeMqsim } from '../src/writers/mqsim.js';
 import { writeFioIolog } from '../src/writers/fio-iolog.js';
 import { collect, emptyMeta, Op, sourceFromBatches, TraceBuilder, type TraceBatch } from '../src/trace/model.js';
 import { isSsdtuneError } from '../src/errors.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../src/util/temp-dir.js';
 import { col } from '../src/util/at.js';
 
 const tmpDir = (): string => tempDir('ssdtune-writers-');

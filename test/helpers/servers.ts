@@ -14,7 +14,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { killAtExit, registerUndo, signalProcess } from '../../src/util/cleanup.js';
 import { running } from '../../src/util/running.js';
-import { tempDir } from './tmp.js';
+import { tempDir } from '../../src/util/temp-dir.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

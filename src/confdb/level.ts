@@ -2,8 +2,10 @@
  * The embedded ConfDB engine: LevelDB (classic-level) under the data
  * directory, one sublevel per record kind. LevelDB admits one process at a
  * time, so this process is the only writer: generations are counted here,
- * locks are in-process, and the named queries scan (as the embedded store
- * always has; a fleet's store is PostgreSQL).
+ * locks are in-process, and most named queries scan (as the embedded store
+ * always has; a fleet's store is PostgreSQL). latestJobWithKey, asked on
+ * every fleet report and job submission, reads an index instead (jobs by
+ * key, kept in the same batch as the jobs: see JOBS_BY_KEY).
  */
 import { ClassicLevel } from 'classic-level';
 import { mkdirSync } from 'node:fs';
@@ -11,7 +13,7 @@ import path from 'node:path';
 import { ERR_CONFDB_CORRUPT, ERR_CONFDB_LOCKED, ERR_CONFDB_OPEN } from '../errors.js';
 import { KeyedQueue } from '../util/keyed-queue.js';
 import { StoreBase, type BlobMark } from './base.js';
-import type { ConfDB, WorkloadsSince } from './store.js';
+import type { ConfDB, PinnedAndBest, WorkloadsSince } from './store.js';
 import { KINDS, keyOf, pinKey, type BatchOp, type Kind, type ListOptions, type RecordOf } from './kinds.js';
 import type { ConfigRecord, EvaluationRecord, JobRecord, JobStatus, PinRecord, TraceRecord, WorkloadRecord } from './records.js';
 
@@ -53,6 +55,22 @@ function guarded<V>(sub: Sub<V>, fail: (e: unknown) => never): Sub<V> {
     iterator: (r) => guardedIter(sub.iterator(r), fail),
   };
 }
+
+/**
+ * The jobs-by-key index: a sublevel with an entry `<key>\0<job id>` for
+ * every stored job, written in the batch that writes the job, so the newest
+ * job with a key is a short reverse range read instead of a scan of every
+ * job (job ids sort by creation time). An entry only points: the job itself
+ * is read and its key and status checked, so an entry left stale (a job
+ * whose key changed, a race of two writers of one job) hides nothing and
+ * shows nothing wrong. A database written before the index existed, or by a
+ * version without it since, is told by the mark in meta or by the index's
+ * count disagreeing with the jobs', and the index is rebuilt from the jobs
+ * at open, in one batch.
+ */
+const JOBS_BY_KEY = 'jobs-by-key';
+const JOBS_BY_KEY_MARK = `index:${JOBS_BY_KEY}`;
+const jobKeyEntry = (key: string, id: string): string => `${key}\0${id}`;
 
 /** The configurations of each workload, and each configuration's workload (LevelStore's configIndex). */
 interface ConfigIndex {
@@ -102,6 +120,7 @@ export class LevelStore extends StoreBase implements ConfDB {
   private readonly subs: { [K in Kind]: Sub<RecordOf[K]> };
   private readonly meta: Sub<unknown>;
   private readonly blobs: Sub<Buffer>;
+  private readonly jobKeys: Sub<number>;
   private readonly corrupt: (e: unknown) => never;
 
   private constructor(
@@ -109,14 +128,18 @@ export class LevelStore extends StoreBase implements ConfDB {
     private readonly db: ClassicLevel<string, unknown>,
     /** The sublevels themselves, for batches (which name them); reads go through `subs`. */
     private readonly raw: { [K in Kind]: Sub<RecordOf[K]> },
-    meta: Sub<unknown>,
+    /** The meta sublevel itself, for batches; reads go through `meta`. */
+    private readonly rawMeta: Sub<unknown>,
     blobs: Sub<Buffer>,
+    /** The jobs-by-key sublevel itself, for batches; reads go through `jobKeys`. */
+    private readonly rawJobKeys: Sub<number>,
   ) {
     super();
     this.corrupt = mapCorruption(location);
     this.subs = Object.fromEntries(KINDS.map((k) => [k, guarded(raw[k] as Sub<unknown>, this.corrupt)])) as unknown as { [K in Kind]: Sub<RecordOf[K]> };
-    this.meta = guarded(meta, this.corrupt);
+    this.meta = guarded(rawMeta, this.corrupt);
     this.blobs = guarded(blobs as Sub<unknown>, this.corrupt) as unknown as Sub<Buffer>;
+    this.jobKeys = guarded(rawJobKeys, this.corrupt);
   }
 
   static async open(dataDir: string): Promise<LevelStore> {
@@ -138,8 +161,9 @@ export class LevelStore extends StoreBase implements ConfDB {
     const sub = (name: string) => db.sublevel<string, unknown>(name, { valueEncoding: 'json' }) as never;
     const subs = Object.fromEntries(KINDS.map((k) => [k, sub(k)])) as unknown as { [K in Kind]: Sub<RecordOf[K]> };
     const blobs = db.sublevel<string, Buffer>('blobs', { valueEncoding: 'buffer' }) as never;
-    const conf = new LevelStore(location, db, subs, sub('meta'), blobs);
+    const conf = new LevelStore(location, db, subs, sub('meta'), blobs, sub(JOBS_BY_KEY));
     await conf.migrate();
+    await conf.checkJobIndex();
     return conf;
   }
 
@@ -181,14 +205,23 @@ export class LevelStore extends StoreBase implements ConfDB {
     return n;
   }
 
-  /** One LevelDB batch (synced to disk when asked). */
+  /** One LevelDB batch (synced to disk when asked), with the jobs-by-key entries of its jobs. */
   async batch(ops: BatchOp[], o: { sync?: boolean } = {}): Promise<void> {
     if (ops.length === 0) return;
     const chained = this.db.batch();
+    const byKey = { sublevel: this.rawJobKeys as never };
+    // A job written or deleted: its entry under the key it had goes (when the key changes, or it goes).
+    const jobIds = ops.filter((op) => op.kind === 'jobs').map((op) => (op.type === 'put' ? op.value.id : op.key));
+    const before = new Map((await Promise.all(jobIds.map((id) => this.subs.jobs.get(id)))).flatMap((j) => (j ? [[j.id, j.key] as const] : [])));
     for (const op of ops) {
       const sub = this.raw[op.kind] as unknown as ClassicLevel<string, unknown>;
       if (op.type === 'put') chained.put(keyOf[op.kind](op.value as never), op.value, { sublevel: sub as never });
       else chained.del(op.key, { sublevel: sub as never });
+      if (op.kind !== 'jobs') continue;
+      const id = op.type === 'put' ? op.value.id : op.key;
+      const old = before.get(id);
+      if (old !== undefined && (op.type === 'del' || old !== op.value.key)) chained.del(jobKeyEntry(old, id), byKey);
+      if (op.type === 'put') chained.put(jobKeyEntry(op.value.key, id), 1, byKey);
     }
     await chained.write({ sync: o.sync ?? false }).catch(this.corrupt);
     for (const op of ops) {
@@ -263,6 +296,12 @@ export class LevelStore extends StoreBase implements ConfDB {
     );
   }
 
+  async pinnedAndBest(workloadId: string, space: string, deviceClass: string): Promise<PinnedAndBest> {
+    const [pin, best] = await Promise.all([this.pinFor(workloadId, space, deviceClass), this.bestConfig(workloadId, space, deviceClass)]);
+    const pinned = pin ? await this.get('configs', pin.configId) : undefined;
+    return { ...(pin ? { pin } : {}), ...(pinned ? { pinned } : {}), ...(best ? { best } : {}) };
+  }
+
   workloadsWithWindow(windowSize: number): Promise<WorkloadRecord[]> {
     return this.scan('workloads', (w) => w.windowSize === windowSize);
   }
@@ -303,9 +342,35 @@ export class LevelStore extends StoreBase implements ConfDB {
     return { generation, workloads, complete: true, total: workloads.length };
   }
 
+  /** From the jobs-by-key index, newest first; each job read and checked (an entry only points). */
   async latestJobWithKey(key: string, statuses: readonly JobStatus[]): Promise<JobRecord | undefined> {
-    for await (const j of this.subs.jobs.values({ reverse: true })) if (j.key === key && statuses.includes(j.status)) return j;
+    for await (const entry of this.jobKeys.keys({ gt: jobKeyEntry(key, ''), lt: `${key}\u0001`, reverse: true })) {
+      const j = await this.get('jobs', entry.slice(key.length + 1));
+      if (j && j.key === key && statuses.includes(j.status)) return j;
+    }
     return undefined;
+  }
+
+  /**
+   * The jobs-by-key index is whole (see JOBS_BY_KEY), or is rebuilt from the
+   * jobs now: absent (a database from before it), or its count disagreeing
+   * with the jobs' (jobs written by a version without it). One batch: the old
+   * entries go, one per job is written, and the mark last.
+   */
+  private async checkJobIndex(): Promise<void> {
+    const count = async (sub: Sub<unknown>): Promise<number> => {
+      let n = 0;
+      for await (const _ of sub.keys()) n++;
+      return n;
+    };
+    const marked = (await this.meta.get(JOBS_BY_KEY_MARK)) === 1;
+    if (marked && (await count(this.subs.jobs as Sub<unknown>)) === (await count(this.jobKeys))) return;
+    const chained = this.db.batch();
+    const byKey = { sublevel: this.rawJobKeys as never };
+    for await (const k of this.jobKeys.keys()) chained.del(k, byKey);
+    for await (const j of this.subs.jobs.values()) chained.put(jobKeyEntry(j.key, j.id), 1, byKey);
+    chained.put(JOBS_BY_KEY_MARK, 1, { sublevel: this.rawMeta as never });
+    await chained.write({ sync: true }).catch(this.corrupt);
   }
 
   jobsWithStatus(statuses: readonly JobStatus[]): Promise<JobRecord[]> {

@@ -19,7 +19,7 @@ import pg from 'pg';
 import { ERR_CONFDB_NESTED_LOCK, ERR_CONFDB_OPEN } from '../errors.js';
 import { KeyedQueue } from '../util/keyed-queue.js';
 import { StoreBase, type BlobMark } from './base.js';
-import type { ConfDB, WorkloadsSince } from './store.js';
+import type { ConfDB, PinnedAndBest, WorkloadsSince } from './store.js';
 import { KINDS, keyOf, pinKey, type BatchOp, type Kind, type ListOptions, type RecordOf } from './kinds.js';
 import type { ConfigRecord, EvaluationRecord, JobRecord, JobStatus, PinRecord, TraceRecord, WorkloadRecord } from './records.js';
 
@@ -45,6 +45,19 @@ const INDEXES = [
   `CREATE INDEX IF NOT EXISTS ssdtune_traces_path ON ssdtune_traces ((doc->>'path'))`,
   `CREATE INDEX IF NOT EXISTS ssdtune_evaluations_workload ON ssdtune_evaluations ((doc->>'workloadId'))`,
 ];
+
+/** The best-graded configuration of workload $1 in space $2 (on device class $3 unless NULL): bestConfig. */
+const BEST_CONFIG = `SELECT doc FROM ssdtune_configs WHERE doc->>'workloadId' = $1 AND doc->>'space' = $2 AND doc ? 'grade'
+    AND ($3::text IS NULL OR doc->>'deviceClass' = $3)
+  ORDER BY (doc->>'grade')::float8 DESC, id LIMIT 1`;
+
+/** The first of the pins with the keys in parameter `keys` (the class's own, then the one for every class): pinFor. */
+const pinForSql = (keys: string): string =>
+  `SELECT doc FROM ssdtune_pins WHERE id = ANY(${keys}::text[]) ORDER BY array_position(${keys}::text[], id::text) LIMIT 1`;
+
+/** pinFor's keys, the device class's own pin first. */
+const pinKeys = (workloadId: string, space: string, deviceClass?: string): string[] =>
+  deviceClass !== undefined ? [pinKey(workloadId, space, deviceClass), pinKey(workloadId, space)] : [pinKey(workloadId, space)];
 
 /** Key of the advisory lock taken while creating or migrating the schema. */
 const SCHEMA_LOCK = 'ssdtune:schema';
@@ -335,22 +348,26 @@ export class PgStore extends StoreBase implements ConfDB {
   }
 
   async bestConfig(workloadId: string, space: string, deviceClass?: string): Promise<ConfigRecord | undefined> {
-    const r = await this.q<{ doc: ConfigRecord }>(
-      `SELECT doc FROM ssdtune_configs WHERE doc->>'workloadId' = $1 AND doc->>'space' = $2 AND doc ? 'grade'
-         AND ($3::text IS NULL OR doc->>'deviceClass' = $3)
-       ORDER BY (doc->>'grade')::float8 DESC, id LIMIT 1`,
-      [workloadId, space, deviceClass ?? null],
-    );
+    const r = await this.q<{ doc: ConfigRecord }>(BEST_CONFIG, [workloadId, space, deviceClass ?? null]);
     return r.rows[0]?.doc;
   }
 
   async pinFor(workloadId: string, space: string, deviceClass?: string): Promise<PinRecord | undefined> {
-    const keys = deviceClass !== undefined ? [pinKey(workloadId, space, deviceClass), pinKey(workloadId, space)] : [pinKey(workloadId, space)];
-    const r = await this.q<{ doc: PinRecord }>(
-      `SELECT doc FROM ssdtune_pins WHERE id = ANY($1::text[]) ORDER BY array_position($1::text[], id::text) LIMIT 1`,
-      [keys],
-    );
+    const r = await this.q<{ doc: PinRecord }>(pinForSql('$1'), [pinKeys(workloadId, space, deviceClass)]);
     return r.rows[0]?.doc;
+  }
+
+  /** One statement, one snapshot: the pin, its configuration and the best learned. */
+  async pinnedAndBest(workloadId: string, space: string, deviceClass: string): Promise<PinnedAndBest> {
+    const r = await this.q<{ pin: PinRecord | null; pinned: ConfigRecord | null; best: ConfigRecord | null }>(
+      `WITH pin AS (${pinForSql('$4')})
+       SELECT (SELECT doc FROM pin) AS pin,
+              (SELECT c.doc FROM ssdtune_configs c, pin WHERE c.id = pin.doc->>'configId') AS pinned,
+              (${BEST_CONFIG}) AS best`,
+      [workloadId, space, deviceClass, pinKeys(workloadId, space, deviceClass)],
+    );
+    const { pin, pinned, best } = r.rows[0]!;
+    return { ...(pin ? { pin } : {}), ...(pinned ? { pinned } : {}), ...(best ? { best } : {}) };
   }
 
   async workloadsWithWindow(windowSize: number): Promise<WorkloadRecord[]> {

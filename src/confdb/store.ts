@@ -10,6 +10,13 @@ export interface WorkloadsSince {
   total: number;
 }
 
+export interface PinnedAndBest {
+  pin?: PinRecord;
+  /** The configuration the pin names (absent when it names one no longer stored). */
+  pinned?: ConfigRecord;
+  best?: ConfigRecord;
+}
+
 export interface ConfDB {
   /** Where it is: a directory, or the PostgreSQL URL without its password. */
   readonly location: string;
@@ -45,6 +52,12 @@ export interface ConfDB {
   bestConfig(workloadId: string, space: string, deviceClass?: string): Promise<ConfigRecord | undefined>;
   /** The operator's pin for a workload in a space: the device class's own, else the one for every class. */
   pinFor(workloadId: string, space: string, deviceClass?: string): Promise<PinRecord | undefined>;
+  /**
+   * What may be recommended for a workload in a space on a device class, read at once: the pin
+   * (as pinFor), the configuration it names, and the best-graded configuration learned on the class
+   * (as bestConfig). One statement on PostgreSQL, where a fleet report asked each in turn.
+   */
+  pinnedAndBest(workloadId: string, space: string, deviceClass: string): Promise<PinnedAndBest>;
   /** Workloads profiled with windows of this many requests (the only ones identification can compare). */
   workloadsWithWindow(windowSize: number): Promise<WorkloadRecord[]>;
   /**

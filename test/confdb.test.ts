@@ -102,3 +102,29 @@ test('ConfDB: export then import into a fresh store gives the same records; a ba
   assert.equal(await c.count('configs'), 0);
   await Promise.all([a.close(), b.close(), c.close()]);
 });
+
+test("ConfDB import: a device's recorded way back is not replaced by the file's record; the same record again is fine", async () => {
+  const rec = (previous: string) => ({
+    device: 'nvme0n1',
+    devNumber: '259:0',
+    applied: { read_ahead_kb: '512' },
+    previous: { read_ahead_kb: previous },
+    appliedAt: 'now',
+    by: 'cli',
+  });
+  const a = await ConfDB.open(tmp());
+  await a.put('devices', rec('128'));
+  const file = path.join(tmp(), 'export.jsonl');
+  await exportConfDB(a, file);
+  // This host's record of its own nvme0n1: what it had before ssdtune, 4096.
+  const b = await ConfDB.open(tmp());
+  await b.put('devices', rec('4096'));
+  await assert.rejects(importConfDB(b, file, 'test'), /line 2: device nvme0n1 has a recorded way back in this ConfDB/);
+  assert.deepEqual((await b.get('devices', 'nvme0n1'))?.previous, { read_ahead_kb: '4096' }, 'the way back stays');
+  await importConfDB(a, file, 'test');
+  assert.deepEqual(await a.get('devices', 'nvme0n1'), rec('128'));
+  const c = await ConfDB.open(tmp());
+  await importConfDB(c, file, 'test');
+  assert.deepEqual(await c.get('devices', 'nvme0n1'), rec('128'), 'a store without a record of it takes it');
+  for (const db of [a, b, c]) await db.close();
+});

@@ -9,7 +9,9 @@ import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { ERR_CONFDB_IMPORT } from '../errors.js';
+import { canonicalJson } from '../util/canonical-json.js';
 import { ConfDB, KINDS, keyOf, type BatchOp, type Kind } from './db.js';
+import type { DeviceRecord } from './records.js';
 
 export const EXPORT_MAGIC = 'ssdtune-confdb';
 
@@ -49,6 +51,22 @@ export async function exportConfDBTo(db: ConfDB, out: Writable): Promise<Record<
   return counts;
 }
 
+/**
+ * A device's record here is its way back (the values it had before
+ * ssdtune's first change): an import must not replace it with another (an
+ * old export, another host's device of the same name), or revert would
+ * restore values this device never had. The same record again is fine.
+ */
+async function keepWayBack(db: ConfDB, rec: DeviceRecord, file: string, lineNo: number): Promise<void> {
+  const here = await db.get('devices', rec.device);
+  if (here && canonicalJson(here) !== canonicalJson(rec))
+    throw ERR_CONFDB_IMPORT(
+      file,
+      lineNo,
+      `device ${rec.device} has a recorded way back in this ConfDB that the file's record would replace: run \`ssdtune revert --device ${rec.device}\` first, or leave its record out of the file`,
+    );
+}
+
 export async function importConfDB(db: ConfDB, file: string, actor = 'cli'): Promise<Record<Kind, number>> {
   return importConfDBFrom(db, createReadStream(file), file, actor);
 }
@@ -81,6 +99,7 @@ export async function importConfDBFrom(db: ConfDB, input: Readable, file: string
       if (typeof value !== 'object' || value === null) throw ERR_CONFDB_IMPORT(file, lineNo, 'expected "value" to be an object');
       for (const f of REQUIRED[kind]) if (!(f in value)) throw ERR_CONFDB_IMPORT(file, lineNo, `a ${kind} record needs field "${f}"`);
       if (typeof keyOf[kind](value as never) !== 'string') throw ERR_CONFDB_IMPORT(file, lineNo, 'expected a string key');
+      if (kind === 'devices') await keepWayBack(db, value as unknown as DeviceRecord, file, lineNo);
       ops.push({ kind, type: 'put', value } as unknown as BatchOp);
       counts[kind]++;
     }

@@ -5,14 +5,21 @@
  * embedded LevelDB, measured with process.cpuUsage (every thread of the
  * process), not wall time, so a loaded machine slows it but hardly moves it.
  *
- * The bound, REPORT_CPU_MS: this test measured 2.2-2.7 CPU-ms per report
- * on the 2-core team machine at load 6-8 (2026-12-06, the packed scan of
- * src/ml/known-workloads.ts), and 5.3-5.7 on the code before it (9845e7f).
- * The serve process's CPU per report was 5x higher still with per-stream
- * identification's regression (82aac27, BENCHMARKS.md fleet). 6 ms is
- * about 2.5x the measured figure: room for a CI machine with slower cores
- * or busier caches, while a regression of 2.5x or more (such as the last,
- * 5x) fails it.
+ * What it bounds, and why two ways:
+ * - SCALING, the cost against 10k stored workloads over the cost against
+ *   1k, both measured in this run under the same load: the regressions
+ *   this test has caught were scans growing with the store (a scan of every
+ *   stored configuration per report: 136 CPU-ms per report against 2.4,
+ *   c92dc69). Measured 1.36-1.50 (2026-12-06, a new team VM, load 6.3-6.4:
+ *   1k 2.99-3.68, 10k 4.46-5.52 CPU-ms; identification's packed scan is
+ *   linear in the store, about 0.2 us per stored workload); such a scan
+ *   gives 4x or more. 2.5 leaves room for noise.
+ * - REPORT_CPU_MS, an absolute ceiling for regressions that do not grow
+ *   with the store (per-stream identification's was 5x per report, 82aac27).
+ *   The same code measured 2.2-2.7 CPU-ms on the previous team machine and
+ *   5.5-6.6 on this one at load 6-8 (c92dc69 as well: it is the machine, a
+ *   VM whose process CPU time inflates when the host is busy), so the
+ *   ceiling, 6 before, is 15: the ratio carries the sharp check.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,11 +38,21 @@ import { rng, seedWorkloads } from './helpers/fleet.js';
 import { tempDir } from './helpers/tmp.js';
 
 /** CPU milliseconds one report may cost, at most (see the module comment for how it was chosen). */
-const REPORT_CPU_MS = 6;
+const REPORT_CPU_MS = 15;
+/** How much more a report against 10k stored workloads may cost than one against 1k (see the module comment). */
+const SCALING = 2.5;
 const STORED = 10_000;
+const SMALL = 1_000;
 const REPORTS = 300;
 
-test(`a fleet report against ${STORED} stored workloads costs at most ${REPORT_CPU_MS} CPU-ms`, async (t) => {
+interface Measured {
+  perReport: number;
+  created: number;
+  load: number;
+}
+
+/** CPU-ms per report of REPORTS agent reports against a new store of `stored` workloads. */
+async function measure(stored: number): Promise<Measured> {
   const dataDir = tempDir('ssdtune-fleet-cpu-');
   const svc = await openService(loadSettings({ dataDir }), jobHandlers);
   const app = await buildServer(svc);
@@ -44,7 +61,7 @@ test(`a fleet report against ${STORED} stored workloads costs at most ${REPORT_C
     const windowSize = model.meta.windowSize;
     // Each with a configuration learned on the agents' device class: the recommendation is looked up among 10k.
     const deviceClass = { model: 'test', capacityBytes: 1e12, rotational: false, queues: 4, kernel: os.release() };
-    await seedWorkloads(svc.db, STORED, model.meta.shape.embedding, windowSize, model.id, { configsFor: deviceClassKey(deviceClass) });
+    await seedWorkloads(svc.db, stored, model.meta.shape.embedding, windowSize, model.id, { configsFor: deviceClassKey(deviceClass) });
     const r = rng(42);
     // Agents report windows of real workloads with 2% noise: most find a workload, some register one.
     const real = await Promise.all(
@@ -91,12 +108,26 @@ test(`a fleet report against ${STORED} stored workloads costs at most ${REPORT_C
       }),
     );
     const used = process.cpuUsage(before);
-    const perReport = (used.user + used.system) / 1000 / REPORTS;
-    t.diagnostic(`${perReport.toFixed(2)} CPU-ms per report (${REPORTS} reports, ${created} created a workload; load ${os.loadavg()[0]!.toFixed(2)})`);
-    assert.ok(created > 0 && created < REPORTS / 2, `${created} of ${REPORTS} reports created a workload: both paths measured`);
-    assert.ok(perReport <= REPORT_CPU_MS, `${perReport.toFixed(2)} CPU-ms per report, above the bound of ${REPORT_CPU_MS}`);
+    return { perReport: (used.user + used.system) / 1000 / REPORTS, created, load: os.loadavg()[0]! };
   } finally {
     await app.close();
     await svc.close();
   }
+}
+
+test(`a fleet report against ${STORED} stored workloads costs at most ${REPORT_CPU_MS} CPU-ms and ${SCALING}x one against ${SMALL}`, async (t) => {
+  const small = await measure(SMALL);
+  const large = await measure(STORED);
+  for (const [n, m] of [
+    [SMALL, small],
+    [STORED, large],
+  ] as const)
+    t.diagnostic(`${n} stored: ${m.perReport.toFixed(2)} CPU-ms per report (${REPORTS} reports, ${m.created} created a workload; load ${m.load.toFixed(2)})`);
+  for (const m of [small, large])
+    assert.ok(m.created > 0 && m.created < REPORTS / 2, `${m.created} of ${REPORTS} reports created a workload: both paths measured`);
+  assert.ok(
+    large.perReport <= SCALING * small.perReport,
+    `${large.perReport.toFixed(2)} CPU-ms per report against ${STORED} stored, ${(large.perReport / small.perReport).toFixed(2)}x the ${small.perReport.toFixed(2)} against ${SMALL}: a report scales with the store`,
+  );
+  assert.ok(large.perReport <= REPORT_CPU_MS, `${large.perReport.toFixed(2)} CPU-ms per report, above the bound of ${REPORT_CPU_MS}`);
 });

@@ -339,3 +339,26 @@ test('a loop device over a file its caller made: attached with direct I/O, destr
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('destroy() of a loop device someone else detached leaves alone the device that took its number', { skip: noLoop }, () => {
+  const ours = createLoopDevice({ sizeBytes: 1 << 20 });
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-other-backing-'));
+  let theirs = false;
+  try {
+    // Our device is detached behind our back (a test's `losetup -d`, an operator), and another process's
+    // device takes the freed number: attached here explicitly by number, so the reuse is certain.
+    execFileSync('losetup', ['--detach', ours.path]);
+    const other = path.join(dir, 'other.img');
+    writeFileSync(other, Buffer.alloc(1 << 20));
+    execFileSync('losetup', [ours.path, other]);
+    theirs = true;
+    ours.destroy();
+    const now = readFileSync(`/sys/block/${ours.name}/loop/backing_file`, 'utf8').trim();
+    assert.equal(now, other, `${ours.path} now belongs to another: destroy() must not detach it`);
+    assert.ok(!existsSync(path.dirname(ours.backingFile)), 'our backing file is removed all the same');
+  } finally {
+    if (theirs) spawnSync('losetup', ['--detach', ours.path]);
+    ours.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

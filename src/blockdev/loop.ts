@@ -3,7 +3,7 @@
  * devices the tests and benchmarks write sysfs of (or data to). Needs root.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, openSync, closeSync, ftruncateSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync, ftruncateSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { registerUndo } from '../util/cleanup.js';
@@ -54,9 +54,30 @@ export function canUseLoopDevices(): string | undefined {
   return undefined;
 }
 
-/** Detaches loop device `dev`, retrying for 2 s: the kernel can report it busy for a moment after its last user closed it. */
-export function detachLoop(dev: string): void {
+/**
+ * The backing file loop device `dev` is attached to now, or undefined when it is attached to none. The kernel
+ * appends " (deleted)" to a file removed while attached.
+ */
+function attachedFile(dev: string): string | undefined {
+  try {
+    return readFileSync(`/sys/block/${path.basename(dev)}/loop/backing_file`, 'utf8')
+      .trim()
+      .replace(/ \(deleted\)$/, '');
+  } catch {
+    return undefined; // no loop/ directory: not attached (or no such device)
+  }
+}
+
+/**
+ * Detaches loop device `dev` if it is still attached to `backingFile` (as the kernel named it when attached), retrying for 2 s: the kernel can report
+ * it busy for a moment after its last user closed it. The device is named by number, and a number freed by
+ * anyone (`losetup -d` in a test, a kernel autoclear) is the next `losetup --find` of any process: detaching by
+ * number alone would then detach another process's device. So the device is checked to be ours first, and a
+ * device that is no longer ours is already detached as far as we are concerned.
+ */
+function detachLoop(dev: string, backingFile: string): void {
   for (let attempt = 0; ; attempt++) {
+    if (attachedFile(dev) !== backingFile) return;
     try {
       execFileSync('losetup', ['--detach', dev], { stdio: 'ignore' });
       return;
@@ -72,9 +93,11 @@ export function createLoopDevice(opts: LoopOptions): LoopDevice {
   const dir = own ? mkdtempSync(path.join(own.dir ?? os.tmpdir(), 'ssdtune-loop-')) : undefined;
   const backingFile = dir ? path.join(dir, 'backing.img') : (opts as ExistingBackingOptions).backingFile;
   let dev: string | undefined;
+  // The backing file as the kernel names it (absolute, symlinks resolved): what detachLoop checks the device by.
+  let attachedAs: string | undefined;
   const destroy = registerUndo(() => {
     try {
-      if (dev) detachLoop(dev);
+      if (dev) detachLoop(dev, attachedAs ?? backingFile);
     } finally {
       if (dir) rmSync(dir, { recursive: true, force: true });
     }
@@ -85,6 +108,7 @@ export function createLoopDevice(opts: LoopOptions): LoopDevice {
     if (opts.directIo) args.push('--direct-io=on');
     if (opts.partscan) args.push('--partscan');
     dev = execFileSync('losetup', [...args, backingFile], { encoding: 'utf8' }).trim();
+    attachedAs = attachedFile(dev);
   } catch (e) {
     destroy();
     throw e;

@@ -123,6 +123,10 @@ export function gcThresholdBlocks(c: SsdConfig): number {
 }
 
 const params: ParamSpec[] = [
+  // Channels and chips stay linear (index) in the model's coordinates although capacity and the 80-chip limit are
+  // products: on a log scale (same product = a straight line) the search did worse since cf9624b: oltp 5 of 10 seeds
+  // at 98% within 150 against 7, msnfs median 47 against 35 (BENCHMARKS.md, "channels and chips on a log scale").
+  // Dies, planes, pages and page sizes are powers of two, so their level index already is the log.
   { name: 'channels', kind: 'int', min: 1, max: 32, default: 12, group: 'parallelism', description: 'flash channels' },
   { name: 'chipsPerChannel', kind: 'int', min: 1, max: 16, default: 5, group: 'parallelism', description: 'chips (ways) per channel' },
   { name: 'diesPerChip', kind: 'ordinal', values: [1, 2, 4, 8, 16], default: 8, group: 'parallelism' },

@@ -91,6 +91,35 @@ test('uploading a real trace stores it with its sniffed format; 413 when too lar
   assert.match(((await garbage.json()) as { error: { message: string } }).error.message, /cannot tell the trace format/);
 });
 
+test('a ConfDB import over the upload limit is a 413, declared or streamed (a line that never ends); nothing is stored', async () => {
+  const before = ((await (await call('GET', '/v1/audit')).json()) as { items: unknown[] }).items.length;
+  const header = Buffer.from('{"ssdtune-confdb":1,"schema":1}\n');
+  // Declared: Content-Length says 2 MiB, refused before it is read.
+  const declared = await call('POST', '/v1/import?name=big', { raw: Buffer.concat([header, Buffer.alloc(2 << 20, 0x61)]), type: 'application/x-ndjson' });
+  assert.equal(declared.status, 413);
+  // Streamed: chunked, no length, one line of 2 MiB without a newline: readline would hold all of it.
+  const chunk = Buffer.alloc(64 << 10, 0x61);
+  let sent = 0;
+  const endless = new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (sent === 0) c.enqueue(header);
+      if (sent >= 32) return c.close();
+      sent++;
+      c.enqueue(chunk);
+    },
+  });
+  const streamed = await fetch(url + '/v1/import?name=endless', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-ndjson' },
+    body: endless,
+    duplex: 'half',
+  } as RequestInit);
+  assert.equal(streamed.status, 413, await streamed.text());
+  const after = ((await (await call('GET', '/v1/audit')).json()) as { items: unknown[] }).items.length;
+  assert.equal(after, before, 'no import was recorded');
+  assert.equal((await call('GET', '/v1/health', { auth: false })).status, 200, 'the server keeps serving');
+});
+
 test('malformed JSON is a 400 with a message; unknown ids are 404; the server keeps serving', async () => {
   const bad = await call('POST', '/v1/jobs', { body: '{"traceId": ' });
   assert.equal(bad.status, 400);

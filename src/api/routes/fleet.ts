@@ -7,8 +7,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Readable } from 'node:stream';
 import Type from 'typebox';
-import { ERR_UPLOAD_TOO_LARGE } from '../../errors.js';
 import { errors } from '../schemas.js';
+import { refuseDeclaredOver } from '../upload-limit.js';
 
 const DeviceClass = Type.Object(
   {
@@ -97,10 +97,7 @@ export default async function fleetRoutes(fastify: FastifyInstance): Promise<voi
     },
     async (req, reply) => {
       const body = req.body as Readable;
-      if (Number(req.headers['content-length'] ?? NaN) > limit) {
-        body.resume();
-        throw ERR_UPLOAD_TOO_LARGE(limit);
-      }
+      refuseDeclaredOver(req, limit);
       const r = await req.api.fleetCapture(req.params.id, req.query.deviceClass, body, req.query.host ? { host: req.query.host } : {});
       return reply.status(r.deduplicated ? 200 : 202).send(r);
     },

@@ -1,11 +1,11 @@
 /** Read routes for stored records (workloads, configs, evaluations, devices, traces, jobs, audit, pins, results, agents), and moving the whole ConfDB. */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import type { Readable } from 'node:stream';
 import { PassThrough } from 'node:stream';
 import Type from 'typebox';
 import { KINDS } from '../../service/api.js';
 import { errors, idParams, listOf, listQuery } from '../schemas.js';
+import { cappedBody, refuseDeclaredOver } from '../upload-limit.js';
 
 /** The reply schema of each kind (schemas.ts). */
 const SCHEMA: Record<(typeof KINDS)[number], string> = {
@@ -65,18 +65,24 @@ export default async function recordRoutes(fastify: FastifyInstance): Promise<vo
     return reply.type('application/x-ndjson').send(out);
   });
   app.addContentTypeParser('application/x-ndjson', (_req, payload, done) => done(null, payload));
+  // An import is one batch, all or nothing, so its records are held until the end: the body's size bounds that
+  // memory (and readline's, for a line that never ends).
+  const limit = fastify.ssdtune.svc.settings.maxUploadBytes;
   app.post(
     '/import',
     {
-      bodyLimit: Number.MAX_SAFE_INTEGER,
+      bodyLimit: Number.MAX_SAFE_INTEGER, // enforced while streaming, against settings.maxUploadBytes
       schema: {
         tags: ['confdb'],
         summary: 'Add the records of an export (Content-Type: application/x-ndjson), all or nothing (ssdtune db import)',
         querystring: Type.Object({ name: Type.Optional(Type.String({ maxLength: 4096 })) }),
-        response: { 200: Counts, ...errors(400, 401) },
+        response: { 200: Counts, ...errors(400, 401, 413) },
       },
     },
-    async (req) => req.api.importRecords(req.body as Readable, req.query.name ?? 'upload'),
+    async (req) => {
+      refuseDeclaredOver(req, limit);
+      return req.api.importRecords(cappedBody(req, limit), req.query.name ?? 'upload');
+    },
   );
   app.post(
     '/compact',

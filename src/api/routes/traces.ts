@@ -3,8 +3,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Readable } from 'node:stream';
 import Type from 'typebox';
-import { ERR_UPLOAD_TOO_LARGE } from '../../errors.js';
 import { errors } from '../schemas.js';
+import { refuseDeclaredOver } from '../upload-limit.js';
 
 /** A trace format forced instead of sniffed (the sniffer refuses to guess between formats that read the same columns in different units). */
 const FORMAT = Type.String({ minLength: 1, maxLength: 64, description: 'the trace format, instead of sniffing it' });
@@ -27,11 +27,7 @@ export default async function traceRoutes(fastify: FastifyInstance): Promise<voi
     },
     async (req, reply) => {
       const body = req.body as Readable;
-      const declared = Number(req.headers['content-length'] ?? NaN);
-      if (declared > limit) {
-        body.resume();
-        throw ERR_UPLOAD_TOO_LARGE(limit);
-      }
+      refuseDeclaredOver(req, limit);
       return reply.status(201).send(await req.api.uploadTrace(body, req.query.name ?? 'upload', req.query.format ? { format: req.query.format } : {}));
     },
   );

@@ -451,7 +451,7 @@ for (const bench of ['api', 'abuse'] as const)
         assert.equal(made.length, 1, `the bench made its directory: ${readdirSync(tmp).join(' ')}; ${err}`);
         child.kill('SIGTERM');
         assert.equal(await exited, 'SIGTERM', err);
-        assert.deepEqual(readdirSync(tmp), [], 'left in TMPDIR');
+        assert.deepEqual(readdirSync(tmp), [], `left in TMPDIR; the bench's stderr: ${err}`);
       } finally {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       }

@@ -8,7 +8,7 @@
  * directory, and children are stopped before any directory goes; it may
  * remove the directory itself once it has stopped the server.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { registerUndo } from './cleanup.js';
@@ -17,13 +17,22 @@ import { registerUndo } from './cleanup.js';
 export function tempDir(prefix: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
   registerUndo(() => {
-    try {
-      // Retries: a process that was just stopped may still be closing files in it.
-      rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
-    } catch (e) {
-      // The others go all the same; say what is left.
-      console.error(`tempDir: could not remove ${dir}: ${(e as Error).message}`);
+    // Until it stays gone, for up to about 2 s: at a signal the undo runs on the main thread while other threads
+    // of this process may still be writing in the directory (LevelDB opening a store in it on the thread pool),
+    // and a process that was just stopped may still be closing files in it (rmSync's own retries).
+    let error: unknown;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      try {
+        rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+        error = undefined;
+      } catch (e) {
+        error = e;
+      }
+      if (!existsSync(dir)) return;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50); // an exit hook cannot await
     }
+    // The others go all the same; say what is left.
+    console.error(`tempDir: could not remove ${dir}: ${error ? (error as Error).message : 'it came back'}`);
   });
   return dir;
 }

@@ -197,6 +197,7 @@ export const ERR_CONFDB_NESTED_LOCK = defineError(
   EXIT.FAILURE,
   'exclusive(%s) asked of the store while holding exclusive(%s): use the store exclusive() passed in',
 );
+/** file, line, what is wrong: a malformed line, or a devices record that would replace this ConfDB's or that another host made */
 export const ERR_CONFDB_IMPORT = defineError('SSDTUNE_CONFDB_IMPORT', 400, EXIT.BAD_INPUT, '%s: line %s: %s');
 export const ERR_CONFLICT = defineError('SSDTUNE_CONFLICT', 409, EXIT.CONFLICT, '%s');
 /** jobs waiting, the limit */
@@ -247,7 +248,12 @@ export const ERR_HOST_ROOT = defineError('SSDTUNE_HOST_ROOT', 403, EXIT.PERMISSI
 export const ERR_HOST_APPLY = defineError('SSDTUNE_HOST_APPLY', 500, EXIT.FAILURE, '%s: writing %s=%s failed (%s); %s');
 /** device, what was being restored, what is left, what to do */
 export const ERR_HOST_RESTORE = defineError('SSDTUNE_HOST_RESTORE', 500, EXIT.FAILURE, '%s: restoring %s failed: %s; %s');
-/** device, what */
+/**
+ * device, what: a change in progress, or one left unfinished (revert first); the name now belongs to another device
+ * (its major:minor changed); or the recorded way back may not be this device's: made on another host (a shared
+ * ConfDB, an import), or naming no host (an older ssdtune) while the device shows neither its applied nor its
+ * previous values (revert --anyway, or db delete devices)
+ */
 export const ERR_HOST_STATE = defineError('SSDTUNE_HOST_STATE', 409, EXIT.CONFLICT, '%s: %s');
 /** config file, where, what was expected */
 export const ERR_HOST_CONFIG = defineError('SSDTUNE_HOST_CONFIG', 400, EXIT.BAD_INPUT, '%s: %s: %s');

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { loadSettings } from '../src/config.js';
 import { openService, type Service } from '../src/service/context.js';
@@ -8,6 +8,7 @@ import { jobHandlers } from '../src/service/handlers.js';
 import { startServer } from '../src/api/server.js';
 import { tokenPath } from '../src/service/token.js';
 import { InProcessApi } from '../src/service/api.js';
+import { uploadDir } from '../src/service/traces.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { tempDir } from '../src/util/temp-dir.js';
 
@@ -70,6 +71,26 @@ test('every mutating route answers 401 without the token', async () => {
   assert.equal(wrong.status, 401);
 });
 
+/** POST `head` then `total` bytes of 'a' in 64 KiB chunks, chunked (no Content-Length: only counting can refuse it). */
+function postChunked(route: string, type: string, head: Buffer, total: number): Promise<Response> {
+  const chunk = Buffer.alloc(64 << 10, 0x61);
+  let sent = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (sent === 0) c.enqueue(head);
+      if (sent >= total) return c.close();
+      sent += chunk.length;
+      c.enqueue(chunk);
+    },
+  });
+  return fetch(url + route, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': type },
+    body,
+    duplex: 'half',
+  } as RequestInit);
+}
+
 test('uploading a real trace stores it with its sniffed format; 413 when too large; nothing left behind', async () => {
   const raw = readFileSync('traces/mqsim_wsrch-small.trace').subarray(0, 200_000);
   const cut = raw.subarray(0, raw.lastIndexOf(10) + 1);
@@ -83,8 +104,12 @@ test('uploading a real trace stores it with its sniffed format; 413 when too lar
 
   const big = await call('POST', '/v1/traces?name=big', { raw: Buffer.alloc(2 << 20, 0x41) });
   assert.equal(big.status, 413);
+  // Chunked, no declared length: the service counts it as it stores it, and removes what it stored.
+  const streamed = await postChunked('/v1/traces?name=streamed', 'application/octet-stream', Buffer.alloc(0), 2 << 20);
+  assert.equal(streamed.status, 413, await streamed.text());
   const list = (await (await call('GET', '/v1/traces')).json()) as { items: unknown[] };
   assert.equal(list.items.length, 1);
+  assert.deepEqual(readdirSync(uploadDir(svc.settings.dataDir)), [`${rec.id}-wsrch.trace`], 'only the stored trace is left');
 
   const garbage = await call('POST', '/v1/traces?name=junk', { raw: Buffer.from('\x00\x01garbage that is no trace\n') });
   assert.equal(garbage.status, 400);
@@ -98,22 +123,7 @@ test('a ConfDB import over the upload limit is a 413, declared or streamed (a li
   const declared = await call('POST', '/v1/import?name=big', { raw: Buffer.concat([header, Buffer.alloc(2 << 20, 0x61)]), type: 'application/x-ndjson' });
   assert.equal(declared.status, 413);
   // Streamed: chunked, no length, one line of 2 MiB without a newline: readline would hold all of it.
-  const chunk = Buffer.alloc(64 << 10, 0x61);
-  let sent = 0;
-  const endless = new ReadableStream<Uint8Array>({
-    pull(c) {
-      if (sent === 0) c.enqueue(header);
-      if (sent >= 32) return c.close();
-      sent++;
-      c.enqueue(chunk);
-    },
-  });
-  const streamed = await fetch(url + '/v1/import?name=endless', {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-ndjson' },
-    body: endless,
-    duplex: 'half',
-  } as RequestInit);
+  const streamed = await postChunked('/v1/import?name=endless', 'application/x-ndjson', header, 2 << 20);
   assert.equal(streamed.status, 413, await streamed.text());
   const after = ((await (await call('GET', '/v1/audit')).json()) as { items: unknown[] }).items.length;
   assert.equal(after, before, 'no import was recorded');

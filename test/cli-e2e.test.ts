@@ -66,6 +66,35 @@ async function startServe(dataDir: string): Promise<ChildProcess> {
 }
 
 /**
+ * An export holding one device record for `loop` (as `recordedOn` says, or as an older ssdtune wrote it): its
+ * previous read_ahead_kb is the device's now, its applied one 8 more.
+ */
+function deviceExport(scratch: string, loop: LoopDevice, recordedOn?: { id: string; name: string }): string {
+  const sys = `/sys/block/${loop.name}`;
+  const ra = Number(readFileSync(`${sys}/queue/read_ahead_kb`, 'utf8'));
+  const value = {
+    device: loop.name,
+    devNumber: readFileSync(`${sys}/dev`, 'utf8').trim(),
+    ...(recordedOn ? { recordedOn } : {}),
+    applied: { read_ahead_kb: String(ra + 8) },
+    previous: { read_ahead_kb: String(ra) },
+    appliedAt: '2025-01-01T00:00:00.000Z',
+    by: 'old',
+  };
+  const file = path.join(scratch, recordedOn ? 'foreign.jsonl' : 'legacy.jsonl');
+  writeFileSync(
+    file,
+    [
+      { 'ssdtune-confdb': 1, schema: 1 },
+      { kind: 'devices', value },
+    ]
+      .map((l) => JSON.stringify(l) + '\n')
+      .join(''),
+  );
+  return file;
+}
+
+/**
  * The session: each step is a command line (a function of what earlier steps
  * printed, e.g. a configuration id) and the exit code it must give.
  */
@@ -158,6 +187,28 @@ function script(
       },
       { name: 'revert', args: () => ['revert', ...db, ...dev], status: 0 },
       { name: 'verify (nothing applied)', args: () => ['verify', ...db, ...dev], status: 4 },
+      // A way back that may not be this device's: refused on import (another host's), or by revert (an older
+      // ssdtune's record the device does not match, read_ahead_kb changed by hand) until --anyway.
+      {
+        name: "db import: another host's device record",
+        args: () => ['db', 'import', deviceExport(scratch, loop, { id: 'machine-id:0123456789abcdef0123456789abcdef', name: 'other-host' }), ...db],
+        status: 3,
+      },
+      {
+        name: "db import: an older export's device record",
+        args: () => ['db', 'import', deviceExport(scratch, loop), ...db, '--json'],
+        status: 0,
+      },
+      {
+        name: 'revert: a record naming no host that the device matches neither way',
+        args: () => {
+          const ra = `/sys/block/${loop.name}/queue/read_ahead_kb`;
+          writeFileSync(ra, String(Number(readFileSync(ra, 'utf8')) + 4));
+          return ['revert', ...db, ...dev];
+        },
+        status: 7,
+      },
+      { name: 'revert --anyway', args: () => ['revert', ...db, ...dev, '--anyway'], status: 0 },
       { name: 'apply: an unknown configuration', args: () => ['apply', ...db, ...dev, '--config', 'nosuch'], status: 4 },
       { name: 'apply: an ssd configuration (sysfs cannot set it)', args: (ctx) => ['apply', ...db, ...dev, '--config', ctx.ssdConfig!], status: 3 },
     );

@@ -12,7 +12,9 @@ import { sha256File } from '../src/util/digest.js';
 import path from 'node:path';
 import { ConfDB, pinKey } from '../src/confdb/db.js';
 import { newId } from '../src/confdb/ids.js';
-import type { ConfigRecord, JobRecord, WorkloadRecord } from '../src/confdb/records.js';
+import type { ConfigRecord, DeviceRecord, JobRecord, RecordingHost, WorkloadRecord } from '../src/confdb/records.js';
+import { ConfDbStateStore } from '../src/host/confdb-state.js';
+import { hostIdentity } from '../src/host/identity.js';
 import { exportConfDB, importConfDB } from '../src/confdb/transfer.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { PostgresServer, postgresMissing } from './helpers/servers.js';
@@ -62,6 +64,17 @@ function config(workloadId: string, space: string, grade: number | undefined, de
     workloadId,
     ...(grade !== undefined ? { grade } : {}),
     ...(deviceClass ? { deviceClass } : {}),
+  };
+}
+function device(name: string, recordedOn?: RecordingHost): DeviceRecord {
+  return {
+    device: name,
+    devNumber: '259:0',
+    ...(recordedOn ? { recordedOn } : {}),
+    applied: { read_ahead_kb: '512' },
+    previous: { read_ahead_kb: '128' },
+    appliedAt: 'now',
+    by: 'cli',
   };
 }
 function job(key: string, status: JobRecord['status']): JobRecord {
@@ -319,6 +332,19 @@ for (const eng of ENGINES) {
       await db.close();
     });
 
+    test('a device record keeps the host it was made on; one written before records named it reads without one', async () => {
+      const db = await eng.open();
+      const store = new ConfDbStateStore(db, 'test');
+      const rec = { device: 'nvme0n1', devNumber: '259:0', savedAt: 'now', previous: { read_ahead_kb: '128' }, applied: { read_ahead_kb: '512' } };
+      await store.put({ ...rec, recordedOn: hostIdentity() }, 'host.apply');
+      assert.deepEqual((await store.get('nvme0n1'))?.recordedOn, hostIdentity());
+      assert.deepEqual((await db.get('devices', 'nvme0n1'))?.recordedOn, hostIdentity());
+      await db.put('devices', device('sda'));
+      const old = await store.get('sda');
+      assert.ok(old && !('recordedOn' in old), JSON.stringify(old));
+      await db.close();
+    });
+
     test('exclusive: concurrent check-then-create under one lock creates once; a throw inside writes nothing', async () => {
       const db = await eng.open();
       const create = () =>
@@ -347,10 +373,11 @@ for (const eng of ENGINES) {
 }
 
 describe('LevelDB: the jobs-by-key index', () => {
-  /** Jobs written as a version without the index wrote them: into the jobs sublevel, nothing else. */
-  async function writeJobsAsBefore(dir: string, jobs: JobRecord[]): Promise<void> {
+  /** Jobs written (and deleted) as a version without the index did: in the jobs sublevel, nothing else. */
+  async function writeJobsAsBefore(dir: string, jobs: JobRecord[], deleted: string[] = []): Promise<void> {
     const raw = new ClassicLevel<string, unknown>(path.join(dir, 'confdb'), { valueEncoding: 'json' });
     const sub = raw.sublevel<string, JobRecord>('jobs', { valueEncoding: 'json' });
+    for (const id of deleted) await sub.del(id);
     for (const j of jobs) await sub.put(j.id, j);
     await raw.close();
   }
@@ -372,6 +399,17 @@ describe('LevelDB: the jobs-by-key index', () => {
       assert.equal((await db.latestJobWithKey('b', ['queued', 'running']))?.id, since.id, 'written by a version without the index');
       assert.equal((await db.latestJobWithKey('c', ['queued']))?.key, 'c');
       assert.equal(await db.count('jobs'), 5);
+    } finally {
+      await db.close();
+    }
+    // One job deleted and another added by a version without the index: the count of entries still equals the jobs'.
+    const replacing = job('d', 'queued');
+    await writeJobsAsBefore(dir, [replacing], [at(old, 1).id]);
+    db = await ConfDB.open(dir);
+    try {
+      assert.equal(await db.count('jobs'), 5);
+      assert.equal((await db.latestJobWithKey('d', ['queued']))?.id, replacing.id, 'added while one was deleted');
+      assert.equal(await db.latestJobWithKey('b', ['running']), undefined, 'the deleted one is gone');
     } finally {
       await db.close();
     }
@@ -509,6 +547,9 @@ describe('db export / import between LevelDB and PostgreSQL', { skip: pgMissing 
       { kind: 'configs', type: 'put', value: config(w.id, 'host', 1.25) },
       { kind: 'jobs', type: 'put', value: job('k', 'done') },
       { kind: 'pins', type: 'put', value: { id: pinKey(w.id, 'host'), workloadId: w.id, space: 'host', deviceClass: '*', configId: 'c', by: 'a', at: 'now' } },
+      // A device record names the host it was made on, or none (an older ssdtune's): both move, this host's own.
+      { kind: 'devices', type: 'put', value: device('nvme0n1', hostIdentity()) },
+      { kind: 'devices', type: 'put', value: device('nvme1n1') },
       ConfDB.audit('test', 'seed', { n: 1 }),
     ]);
     const f1 = path.join(tmp(), 'a.jsonl');
@@ -519,9 +560,32 @@ describe('db export / import between LevelDB and PostgreSQL', { skip: pgMissing 
     await exportConfDB(pgdb, f2);
     const back = await ConfDB.open(tmp());
     await importConfDB(back, f2, 'test');
-    for (const kind of ['workloads', 'configs', 'jobs', 'pins'] as const) assert.deepEqual(await back.list(kind), await level.list(kind), kind);
+    for (const kind of ['workloads', 'configs', 'jobs', 'pins', 'devices'] as const) assert.deepEqual(await back.list(kind), await level.list(kind), kind);
     // Each import adds its own audit record.
     assert.equal(await back.count('audit'), (await level.count('audit')) + 2);
     await Promise.all([level.close(), pgdb.close(), back.close()]);
+  });
+
+  test("an import of another host's device record into PostgreSQL is refused, nothing written", async () => {
+    const file = path.join(tmp(), 'c.jsonl');
+    const other = { id: 'machine-id:0123456789abcdef0123456789abcdef', name: 'other-host' };
+    writeFileSync(
+      file,
+      [
+        { 'ssdtune-confdb': 1, schema: 1 },
+        { kind: 'workloads', value: workload('w') },
+        { kind: 'devices', value: device('nvme2n1', other) },
+      ]
+        .map((l) => JSON.stringify(l) + '\n')
+        .join(''),
+    );
+    const pgdb = await ConfDB.open(tmp(), await server!.newDatabase());
+    await assert.rejects(
+      importConfDB(pgdb, file, 'test'),
+      (e) => isSsdtuneError(e, 'SSDTUNE_CONFDB_IMPORT') && /line 3: device nvme2n1's record was made on another host, other-host/.test((e as Error).message),
+    );
+    assert.equal(await pgdb.count('workloads'), 0);
+    assert.equal(await pgdb.count('audit'), 0);
+    await pgdb.close();
   });
 });

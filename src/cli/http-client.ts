@@ -31,6 +31,7 @@ import {
   type RetuneDecision,
   type RetuneRequest,
   type RevertOutcome,
+  type RevertRequest,
   type SsdtuneApi,
   type TraceOptions,
   type TraceRecord,
@@ -200,7 +201,7 @@ export class HttpApi extends HostLocal implements SsdtuneApi {
     return this.call('POST', `/v1/devices/${encodeURIComponent(device)}/apply`, body);
   }
 
-  revert(device: string, o: { dryRun?: boolean } = {}): Promise<RevertOutcome> {
+  revert(device: string, o: RevertRequest = {}): Promise<RevertOutcome> {
     return this.call('POST', `/v1/devices/${encodeURIComponent(device)}/revert`, o);
   }
 

@@ -90,11 +90,25 @@ export interface PendingDeviceChange {
   failed?: { at: string; reason: string; left: string[] };
 }
 
+/** The host a device record was made on (src/host/identity.ts). */
+export interface RecordingHost {
+  /** `machine-id:<32 hex digits>`, or `hostname:<name>` where the machine has no machine id. */
+  id: string;
+  /** The host name when recorded, for people reading the record or an error. */
+  name: string;
+}
+
 export interface DeviceRecord {
   /** Kernel name of the whole disk (sda, nvme0n1, loop3). */
   device: string;
   /** major:minor when applied, so a revert notices the name now belongs to another device. */
   devNumber?: string;
+  /**
+   * The host whose device this is: apply, revert and the live evaluator refuse another host's record, and
+   * an import refuses to bring one in. Absent in records written before it existed: those are trusted only
+   * while the device shows their applied or their previous values (docs/devices.md).
+   */
+  recordedOn?: RecordingHost;
   appliedConfigId?: string;
   applied: Record<string, string>;
   /** Values before ssdtune first wrote, used by revert. */

@@ -12,6 +12,7 @@ import { ERR_CONFDB_IMPORT } from '../errors.js';
 import { canonicalJson } from '../util/canonical-json.js';
 import { ConfDB, KINDS, keyOf, type BatchOp, type Kind } from './db.js';
 import type { DeviceRecord } from './records.js';
+import { describeHost, hostIdentity } from '../host/identity.js';
 
 export const EXPORT_MAGIC = 'ssdtune-confdb';
 
@@ -55,9 +56,27 @@ export async function exportConfDBTo(db: ConfDB, out: Writable): Promise<Record<
  * A device's record here is its way back (the values it had before
  * ssdtune's first change): an import must not replace it with another (an
  * old export, another host's device of the same name), or revert would
- * restore values this device never had. The same record again is fine.
+ * restore values this device never had. The same record again is fine. Nor
+ * may it bring in another host's record for a device with none here (the
+ * next apply would keep its values as this device's); this host's own
+ * records, and those naming no host, import (a move between engines on one
+ * host: the applier checks a record naming no host against the device).
  */
 async function keepWayBack(db: ConfDB, rec: DeviceRecord, file: string, lineNo: number): Promise<void> {
+  const from = rec.recordedOn as unknown;
+  if (from !== undefined) {
+    const h = from as Record<string, unknown>;
+    if (typeof h !== 'object' || h === null || typeof h.id !== 'string' || typeof h.name !== 'string')
+      throw ERR_CONFDB_IMPORT(file, lineNo, `expected the devices record's "recordedOn" to be {"id": string, "name": string}`);
+    const self = hostIdentity();
+    if (rec.recordedOn!.id !== self.id)
+      throw ERR_CONFDB_IMPORT(
+        file,
+        lineNo,
+        `device ${rec.device}'s record was made on another host, ${describeHost(rec.recordedOn!, self)} (this is ${describeHost(self, rec.recordedOn)}): ` +
+          `its way back is that host's disk's, not this one's: leave its record out of the file (it belongs in that host's ConfDB)`,
+      );
+  }
   const here = await db.get('devices', rec.device);
   if (here && canonicalJson(here) !== canonicalJson(rec))
     throw ERR_CONFDB_IMPORT(

@@ -18,6 +18,7 @@ import { IOSCHED_PREFIX, activeIoschedKeys, hasAttr, parseScheduler, readAttr, r
 import { resolveDevice, type BlockDevice } from '../blockdev/resolve.js';
 import { readLimits, validateConfig } from './validate.js';
 import type { HostStateRecord, StateStore } from './state.js';
+import { describeHost, hostIdentity } from './identity.js';
 
 /**
  * Write order. The scheduler first: switching it recreates queue/iosched and
@@ -144,12 +145,61 @@ function describePending(p: PendingDeviceChange): string {
     : `${what} (pid ${p.pid}, ${p.startedAt}) was interrupted before it finished`;
 }
 
+/** Does the device show every value of `values` (as `matches` reads them back)? */
+function shows(now: Snapshot, values: Record<string, string>): boolean {
+  return Object.entries(values).every(([k, v]) => matches(k, v, now[k] ?? ''));
+}
+
+/** `key=now (recorded v)` for each attribute of `values` the device does not show. */
+function mismatches(now: Snapshot, values: Record<string, string>): string {
+  return Object.entries(values)
+    .filter(([k, v]) => !matches(k, v, now[k] ?? ''))
+    .map(([k, v]) => `${k}=${now[k] ?? '(none)'} (recorded ${v})`)
+    .join(', ');
+}
+
 /**
- * The record of `dev`, checked: it belongs to this very device, and no change
- * is in flight on it here or was left unfinished by a dead process (the
- * device would then hold values nobody chose; only `revert` may touch it).
+ * Refuse a record that may not be this device's way back: one made on
+ * another host (a shared ConfDB, an import), or one that names no host
+ * (written before records did) while the device shows neither the values it
+ * says were applied nor those it says the device had before (a reboot brings
+ * those back). Restoring such a record would write values this device may
+ * never have had; `revert --anyway` is the user saying it is this device's.
  */
-async function settledRecord(dev: BlockDevice, store: StateStore, o: { forRevert?: boolean } = {}): Promise<HostStateRecord | undefined> {
+function checkProvenance(dev: BlockDevice, rec: HostStateRecord): void {
+  const name = dev.disk.name;
+  const anyway = `\`ssdtune revert --device ${name} --anyway\` restores the recorded previous values all the same`;
+  const forget = `\`ssdtune db delete devices ${name}\` forgets the record (the device's values at the next apply become its way back)`;
+  if (rec.recordedOn) {
+    const here = hostIdentity();
+    if (rec.recordedOn.id === here.id) return;
+    throw ERR_HOST_STATE(
+      name,
+      `the recorded way back of ${name} was made on another host, ${describeHost(rec.recordedOn, here)}, not on this one, ${describeHost(here, rec.recordedOn)}: ` +
+        `its values are that host's disk's, so nothing was written. A ConfDB shared by several hosts (PostgreSQL) holds one record per disk name: ` +
+        `apply on each host with its own embedded ConfDB (without --store or SSDTUNE_STORE), as fleet agents do. ` +
+        `Ways out: ${forget}, where that host no longer needs it (in a shared ConfDB it is that host's way back); ${anyway}, if the record is this host's own (its machine id changed)`,
+    );
+  }
+  const now = readSnapshot(dev);
+  const applied = Object.keys(rec.applied).length > 0 && shows(now, rec.applied);
+  if (applied || shows(now, rec.previous) || (rec.pending && shows(now, rec.pending.before))) return;
+  throw ERR_HOST_STATE(
+    name,
+    `the recorded way back of ${name} names no host (an older ssdtune wrote it, or an old export brought it) and the device shows neither its applied values ` +
+      `[${mismatches(now, rec.applied) || 'none recorded'}] nor its previous ones [${mismatches(now, rec.previous)}]: it may be another host's disk's, so nothing was written. ` +
+      `Ways out: ${anyway}, if the record is this device's (changed by hand since); ${forget}`,
+  );
+}
+
+/**
+ * The record of `dev`, checked: it belongs to this very device (its number,
+ * its host: checkProvenance), and no change is in flight on it here or was
+ * left unfinished by a dead process (the device would then hold values nobody
+ * chose; only `revert` may touch it). `anyway` (revert only) skips the
+ * provenance check, never the device number's.
+ */
+async function settledRecord(dev: BlockDevice, store: StateStore, o: { forRevert?: boolean; anyway?: boolean } = {}): Promise<HostStateRecord | undefined> {
   const rec = await store.get(dev.disk.name);
   if (rec && rec.devNumber !== dev.disk.devNumber) {
     throw ERR_HOST_STATE(
@@ -157,12 +207,16 @@ async function settledRecord(dev: BlockDevice, store: StateStore, o: { forRevert
       `state recorded for device ${rec.devNumber} but ${dev.disk.name} is now ${dev.disk.devNumber}; not touching a different device (remove its entry from the ConfDB: ssdtune db delete devices ${dev.disk.name})`,
     );
   }
+  // Another host's pid in a pending mark means nothing here: its host is checked first.
+  if (rec?.recordedOn && !o.anyway) checkProvenance(dev, rec);
   if (inFlight.has(dev.disk.name) || (rec?.pending && !rec.pending.failed && stillRunning(rec.pending, dev.disk.name))) {
     throw ERR_HOST_STATE(
       dev.disk.name,
       `busy: ${rec?.pending ? describePending(rec.pending).replace(/ was interrupted.*$/, ' is in progress') : 'a change is in progress'}; try again when it ends`,
     );
   }
+  // A record naming no host: read once nobody else is changing the device.
+  if (rec && !rec.recordedOn && !o.anyway) checkProvenance(dev, rec);
   if (rec?.pending && !o.forRevert) {
     throw ERR_HOST_STATE(
       dev.disk.name,
@@ -188,9 +242,11 @@ async function recordedChange(
   target: Record<string, string>,
 ): Promise<HostStateRecord> {
   // An earlier record keeps its first time and values: revert goes back to before ssdtune's first change.
+  // The record is this host's: a new one, or one checkProvenance let through (a record naming no host is adopted).
   const next: HostStateRecord = {
     device: dev.disk.name,
     devNumber: dev.disk.devNumber,
+    recordedOn: hostIdentity(),
     savedAt: existing?.savedAt ?? new Date().toISOString(),
     previous: existing?.previous ?? before,
     applied,
@@ -224,6 +280,11 @@ async function recordedChange(
 export interface ApplyOptions {
   store: StateStore;
   dryRun?: boolean;
+}
+
+export interface RevertOptions extends ApplyOptions {
+  /** Restore the recorded values even when ssdtune cannot tell the record is this device's (checkProvenance). */
+  anyway?: boolean;
 }
 
 export interface ApplyResult {
@@ -267,7 +328,10 @@ export async function applyHostConfig(device: string, config: Record<string, unk
   const existing = await settledRecord(dev, opts.store);
   inFlight.add(name);
   try {
-    await recordedChange(dev, opts.store, existing, before, { ...(existing?.applied ?? {}), ...target }, 'apply', target);
+    // What is applied now: the earlier applies' values the kernel kept (a new scheduler resets nr_requests and
+    // its tunables), then this one's; `verify` and checkProvenance compare the device with it.
+    const kept = Object.entries(existing?.applied ?? {}).filter(([k]) => !sideEffects.includes(k));
+    await recordedChange(dev, opts.store, existing, before, { ...Object.fromEntries(kept), ...target }, 'apply', target);
   } finally {
     inFlight.delete(name);
   }
@@ -346,10 +410,10 @@ export interface RevertResult {
  * is tried; the record is removed only when the device holds all of them
  * again, otherwise it stays (marked) so revert can be run again.
  */
-export async function revertHostConfig(device: string, opts: ApplyOptions): Promise<RevertResult> {
+export async function revertHostConfig(device: string, opts: RevertOptions): Promise<RevertResult> {
   const dev = resolveDevice(device);
   const name = dev.disk.name;
-  const rec = await settledRecord(dev, opts.store, { forRevert: true });
+  const rec = await settledRecord(dev, opts.store, { forRevert: true, anyway: !!opts.anyway });
   if (!rec) throw ERR_HOST_STATE(name, 'ssdtune has not applied anything to this device (nothing to revert)');
   const interrupted = rec.pending ? describePending(rec.pending) : undefined;
   const before = readSnapshot(dev);

@@ -23,6 +23,7 @@ export class ConfDbStateStore implements StateStore {
     return {
       device: r.device,
       devNumber: r.devNumber ?? '',
+      ...(r.recordedOn ? { recordedOn: r.recordedOn } : {}),
       savedAt: r.appliedAt,
       previous: r.previous,
       applied: r.applied,
@@ -39,6 +40,7 @@ export class ConfDbStateStore implements StateStore {
     const value: DeviceRecord = {
       device: rec.device,
       devNumber: rec.devNumber,
+      ...(rec.recordedOn ? { recordedOn: rec.recordedOn } : {}),
       applied: rec.applied,
       previous: rec.previous,
       appliedAt: rec.savedAt,

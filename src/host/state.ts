@@ -10,7 +10,7 @@ import path from 'node:path';
 import { defaultDataDir } from '../config.js';
 import { ERR_HOST_STATE } from '../errors.js';
 import type { Snapshot } from '../blockdev/sysfs.js';
-import type { PendingDeviceChange } from '../confdb/records.js';
+import type { PendingDeviceChange, RecordingHost } from '../confdb/records.js';
 
 export type { PendingDeviceChange };
 
@@ -19,6 +19,8 @@ export interface HostStateRecord {
   device: string;
   /** major:minor when recorded: a different number means the name now belongs to another device. */
   devNumber: string;
+  /** The host the record was made on (absent: written before records named it; see DeviceRecord.recordedOn). */
+  recordedOn?: RecordingHost;
   /** ISO time of the first apply. */
   savedAt: string;
   /** Every allow-listed attribute as it was before the first write. */

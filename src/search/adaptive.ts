@@ -403,7 +403,7 @@ export class AdaptiveSearch implements Planner {
     return out;
   }
 
-  /** The best of the top candidates after hill-climbing the acquisition through one-parameter moves. */
+  /** Up to `k` random feasible configurations not yet taken: the proposals while no model can be fitted. */
   private randomFill(space: ConfigSpace, rng: Rng, taken: Set<string>, k: number): Proposal[] {
     const out: Proposal[] = [];
     for (const c of sampleFeasible(space, rng, 4 * k + 8)) {

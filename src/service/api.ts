@@ -25,7 +25,16 @@ import type { Settings } from '../config.js';
 import type { Service } from './context.js';
 import { captureForSearch, pinConfig, report, unpin, type AgentReport, type FleetServer, type PinRequest, type Recommendation } from './fleet.js';
 import { HostLocal, type HostLocalApi } from './local.js';
-import { applyConfig, revertDevice, verifyDevice, type ApplyOutcome, type ApplyRequest, type RevertOutcome, type VerifyOutcome } from './devices.js';
+import {
+  applyConfig,
+  revertDevice,
+  verifyDevice,
+  type ApplyOutcome,
+  type ApplyRequest,
+  type RevertOutcome,
+  type RevertRequest,
+  type VerifyOutcome,
+} from './devices.js';
 import { identifyStored, type IdentifyMethod, type IdentifyOutcome } from './identify.js';
 import type { RetuneDecision } from './retune-decision.js';
 import { registerLocalTrace, storeUpload, type TraceOptions } from './traces.js';
@@ -50,7 +59,7 @@ export type {
 } from '../confdb/records.js';
 export type { AgentReport, DeviceClass, FleetServer, PinRequest, Recommendation } from './fleet.js';
 export type { WorkerOptions } from './worker.js';
-export type { ApplyOutcome, ApplyRequest, Change, ExportKind, RevertOutcome, VerifyOutcome } from './devices.js';
+export type { ApplyOutcome, ApplyRequest, Change, ExportKind, RevertOutcome, RevertRequest, VerifyOutcome } from './devices.js';
 export type { IdentifyMethod, IdentifyOutcome } from './identify.js';
 export type { TraceOptions } from './traces.js';
 export { decisionLine, type RetuneDecision } from './retune-decision.js';
@@ -135,7 +144,8 @@ export interface SsdtuneApi extends HostLocalApi {
 
   // ---- devices (on the host the service runs on)
   apply(r: ApplyRequest): Promise<ApplyOutcome>;
-  revert(device: string, o?: { dryRun?: boolean }): Promise<RevertOutcome>;
+  /** `anyway`: restore the recorded values even when ssdtune cannot tell the record is this device's. */
+  revert(device: string, o?: RevertRequest): Promise<RevertOutcome>;
   /** Does the device still have what ssdtune applied? */
   verify(device: string): Promise<VerifyOutcome>;
   /** Capture a window, identify the workload, apply its configuration when it differs. */
@@ -274,7 +284,7 @@ export class InProcessApi extends HostLocal implements SsdtuneApi {
     return applyConfig(this.svc, r, this.actor);
   }
 
-  revert(device: string, o: { dryRun?: boolean } = {}): Promise<RevertOutcome> {
+  revert(device: string, o: RevertRequest = {}): Promise<RevertOutcome> {
     return revertDevice(this.svc, device, o, this.actor);
   }
 

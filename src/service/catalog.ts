@@ -16,7 +16,7 @@ import { ERR_USAGE } from '../errors.js';
 import { LiveEvaluator } from '../evaluators/live/live-evaluator.js';
 import { ReadaheadModelEvaluator } from '../evaluators/readahead/readahead-model.js';
 import type { Evaluator, EvaluatorOptions, Replay, ReplayMode } from '../evaluators/types.js';
-import { applyHostConfig, revertHostConfig, type ApplyOptions, type ApplyResult, type RevertResult } from '../host/applier.js';
+import { applyHostConfig, revertHostConfig, type ApplyOptions, type ApplyResult, type RevertOptions, type RevertResult } from '../host/applier.js';
 import { buildHostSpace, readaheadModelSpace } from '../host/host-space.js';
 import { builtMqsim, createMqsimEvaluator } from '../sim/mqsim.js';
 import { ssdSpace } from '../sim/ssd-space.js';
@@ -56,7 +56,7 @@ export interface EvaluatorEntry {
 export interface SpaceApplier {
   how: string;
   apply(device: string, values: Record<string, string | number>, o: ApplyOptions): Promise<ApplyResult>;
-  revert(device: string, o: ApplyOptions): Promise<RevertResult>;
+  revert(device: string, o: RevertOptions): Promise<RevertResult>;
 }
 
 export interface SpaceEntry<E extends string = string> {

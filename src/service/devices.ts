@@ -138,8 +138,14 @@ export async function applyValues(
   return hostApplier().apply(device, values, { store, dryRun: !!o.dryRun });
 }
 
-export async function revertDevice(svc: Service, device: string, o: { dryRun?: boolean }, actor: string): Promise<RevertOutcome> {
-  const r: RevertResult = await hostApplier().revert(device, { store: new ConfDbStateStore(svc.db, actor), dryRun: !!o.dryRun });
+/** `anyway`: restore the recorded values even when ssdtune cannot tell the record is this device's (docs/devices.md). */
+export interface RevertRequest {
+  dryRun?: boolean;
+  anyway?: boolean;
+}
+
+export async function revertDevice(svc: Service, device: string, o: RevertRequest, actor: string): Promise<RevertOutcome> {
+  const r: RevertResult = await hostApplier().revert(device, { store: new ConfDbStateStore(svc.db, actor), dryRun: !!o.dryRun, anyway: !!o.anyway });
   return {
     device: r.device.disk.name,
     dryRun: r.dryRun,

@@ -13,12 +13,12 @@ import { createWriteStream, mkdirSync, promises as fsp, readdirSync, realpathSyn
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
 import { ConfDB } from '../confdb/db.js';
 import { newId } from '../confdb/ids.js';
 import type { TraceRecord } from '../confdb/records.js';
-import { ERR_PERMISSION, ERR_UPLOAD_TOO_LARGE } from '../errors.js';
+import { ERR_PERMISSION } from '../errors.js';
 import { formatByName, sniffFormat } from '../readers/registry.js';
+import { capped } from '../util/byte-cap.js';
 import { sha256File } from '../util/digest.js';
 import type { Service } from './context.js';
 
@@ -68,18 +68,12 @@ export async function storeUpload(svc: Service, body: Readable, name: string, ac
   const safe = (name || 'trace').replace(SAFE_NAME, '_').slice(0, 100);
   const file = path.join(dir, `${id}-${safe}`);
   const partial = path.join(dir, `${PARTIAL}${id}-${safe}`);
-  let bytes = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      bytes += chunk.length;
-      if (bytes > limit) cb(ERR_UPLOAD_TOO_LARGE(limit));
-      else cb(null, chunk);
-    },
-  });
   try {
-    await pipeline(body, counter, createWriteStream(partial, { mode: 0o600 }));
+    const counter = capped(body, limit);
+    await pipeline(counter, createWriteStream(partial, { mode: 0o600 }));
     await fsp.rename(partial, file);
     const format = forced ?? (await sniffFormat(file)).name;
+    const bytes = counter.bytes;
     const rec: TraceRecord = { id, name: safe, path: file, bytes, format, uploadedAt: new Date().toISOString(), by: actor };
     await svc.db.batch([{ kind: 'traces', type: 'put', value: rec }, ConfDB.audit(actor, 'traces.upload', { id, name: safe, bytes, format })]);
     return rec;

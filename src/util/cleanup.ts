@@ -110,7 +110,7 @@ export function signalProcess(pid: number | undefined, sig: NodeJS.Signals, grou
 }
 
 /** Block this thread for `ms` (an exit hook cannot await). */
-function pause(ms: number): void {
+export function pause(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 

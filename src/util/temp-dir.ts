@@ -11,7 +11,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { registerUndo } from './cleanup.js';
+import { pause, registerUndo } from './cleanup.js';
 
 /** A new directory under $TMPDIR whose name starts with `prefix` (as mkdtemp). */
 export function tempDir(prefix: string): string {
@@ -29,7 +29,7 @@ export function tempDir(prefix: string): string {
         error = e;
       }
       if (!existsSync(dir)) return;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50); // an exit hook cannot await
+      pause(50);
     }
     // The others go all the same; say what is left.
     console.error(`tempDir: could not remove ${dir}: ${error ? (error as Error).message : 'it came back'}`);

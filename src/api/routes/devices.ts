@@ -81,11 +81,25 @@ export default async function deviceRoutes(fastify: FastifyInstance): Promise<vo
         tags: ['devices'],
         summary: 'Restore the values the device had before ssdtune first changed it',
         params: DeviceParams,
-        body: Type.Optional(Type.Object({ dryRun: Type.Optional(Type.Boolean({ default: false })) }, { additionalProperties: false })),
+        body: Type.Optional(
+          Type.Object(
+            {
+              dryRun: Type.Optional(Type.Boolean({ default: false })),
+              anyway: Type.Optional(
+                Type.Boolean({
+                  default: false,
+                  description:
+                    "restore the recorded values even when ssdtune cannot tell the record is this device's (made on another host, or naming no host while the device shows neither its applied nor its previous values)",
+                }),
+              ),
+            },
+            { additionalProperties: false },
+          ),
+        ),
         response: { 200: RevertReply, ...errors(400, 401, 403, 404, 409) },
       },
     },
-    async (req) => req.api.revert(req.params.name, { dryRun: req.body?.dryRun ?? false }),
+    async (req) => req.api.revert(req.params.name, { dryRun: req.body?.dryRun ?? false, anyway: req.body?.anyway ?? false }),
   );
   app.get(
     '/devices/:name/verify',

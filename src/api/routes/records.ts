@@ -1,11 +1,12 @@
 /** Read routes for stored records (workloads, configs, evaluations, devices, traces, jobs, audit, pins, results, agents), and moving the whole ConfDB. */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import Type from 'typebox';
 import { KINDS } from '../../service/api.js';
 import { errors, idParams, listOf, listQuery } from '../schemas.js';
-import { cappedBody, refuseDeclaredOver } from '../upload-limit.js';
+import { refuseDeclaredOver } from '../upload-limit.js';
+import { capped } from '../../util/byte-cap.js';
 
 /** The reply schema of each kind (schemas.ts). */
 const SCHEMA: Record<(typeof KINDS)[number], string> = {
@@ -81,7 +82,7 @@ export default async function recordRoutes(fastify: FastifyInstance): Promise<vo
     },
     async (req) => {
       refuseDeclaredOver(req, limit);
-      return req.api.importRecords(cappedBody(req, limit), req.query.name ?? 'upload');
+      return req.api.importRecords(capped(req.body as Readable, limit), req.query.name ?? 'upload');
     },
   );
   app.post(

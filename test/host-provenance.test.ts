@@ -1,0 +1,230 @@
+/**
+ * A device's recorded way back is this device's (docs/devices.md): on real
+ * loop devices this test creates (root only), a record made on another host
+ * is refused by apply, a live trial and revert, and by an import; a record
+ * naming no host (an older ssdtune's) is trusted only while the device shows
+ * its applied or its previous values; `applied` stays truthful when a new
+ * scheduler resets nr_requests.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { applyHostConfig, orderKeys, revertHostConfig, withTrialConfig } from '../src/host/applier.js';
+import { ConfDbStateStore } from '../src/host/confdb-state.js';
+import { hostIdentity } from '../src/host/identity.js';
+import { ConfDB } from '../src/confdb/db.js';
+import type { DeviceRecord } from '../src/confdb/records.js';
+import { exportConfDB, importConfDB } from '../src/confdb/transfer.js';
+import { resolveDevice, type BlockDevice } from '../src/blockdev/resolve.js';
+import { hasAttr, parseScheduler, readSnapshot, writeAttr, type Snapshot } from '../src/blockdev/sysfs.js';
+import { canUseLoopDevices, createLoopDevice, type LoopDevice } from '../src/blockdev/loop.js';
+import { isSsdtuneError } from '../src/errors.js';
+import { tempDir } from '../src/util/temp-dir.js';
+
+const skip = canUseLoopDevices();
+const OTHER = { id: 'machine-id:0123456789abcdef0123456789abcdef', name: 'other-host' };
+
+interface Ctx {
+  loop: LoopDevice;
+  dev: BlockDevice;
+  dir: string;
+  db: ConfDB;
+  store: ConfDbStateStore;
+  before: Snapshot;
+  /** The device's values now. */
+  now(): Snapshot;
+}
+
+function withLoop(fn: (c: Ctx) => Promise<void>) {
+  return async () => {
+    const dir = tempDir('ssdtune-provenance-');
+    const loop = createLoopDevice({ sizeBytes: 32 << 20 });
+    const db = await ConfDB.open(path.join(dir, 'db'));
+    const dev = resolveDevice(loop.path);
+    const before = readSnapshot(dev);
+    try {
+      await fn({ loop, dev, dir, db, store: new ConfDbStateStore(db, 'test'), before, now: () => readSnapshot(dev) });
+    } finally {
+      // A loop device keeps its queue settings once detached: a failed test must not hand them to the next user of its number.
+      for (const k of orderKeys(Object.keys(before))) {
+        if (hasAttr(dev, k) && readSnapshot(dev)[k] !== before[k]) writeAttr(dev, k, before[k]!);
+      }
+      await db.close();
+      loop.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+/** The record as an older ssdtune wrote it: no recordedOn. */
+async function makeLegacy(c: Ctx): Promise<DeviceRecord> {
+  const { recordedOn: _, ...rec } = (await c.db.get('devices', c.loop.name))!;
+  await c.db.put('devices', rec);
+  return rec;
+}
+
+const refused = (re: RegExp) => (e: unknown) => {
+  assert.ok(isSsdtuneError(e, 'SSDTUNE_HOST_STATE'), String(e));
+  assert.match((e as Error).message, re);
+  return true;
+};
+
+test('hostIdentity: the machine id when there is one, the host name otherwise', () => {
+  const dir = tempDir('ssdtune-identity-');
+  try {
+    const f = path.join(dir, 'machine-id');
+    writeFileSync(f, '0123456789ABCDEF0123456789abcdef\n');
+    const h = hostIdentity(f);
+    assert.equal(h.id, 'machine-id:0123456789abcdef0123456789abcdef');
+    assert.equal(hostIdentity(path.join(dir, 'none')).id, `hostname:${h.name}`);
+    writeFileSync(f, 'uninitialized\n');
+    assert.equal(hostIdentity(f).id, `hostname:${h.name}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test(
+  "another host's record is refused by apply, a live trial and revert, and nothing is written; revert --anyway restores it",
+  { skip },
+  withLoop(async (c) => {
+    const ra = Number(c.before.read_ahead_kb);
+    // Another host's nvme0n1, brought in by a shared ConfDB: same name, same number, that host's values.
+    await c.db.put('devices', {
+      device: c.loop.name,
+      devNumber: c.dev.disk.devNumber,
+      recordedOn: OTHER,
+      applied: { read_ahead_kb: String(ra + 8) },
+      previous: { ...c.before, read_ahead_kb: String(ra + 4) },
+      appliedAt: new Date().toISOString(),
+      by: 'someone',
+    });
+    const foreign = new RegExp(`${c.loop.name}.* made on another host, other-host, not on this one.*ssdtune db delete devices ${c.loop.name}`);
+    await assert.rejects(applyHostConfig(c.loop.path, { read_ahead_kb: ra + 12 }, { store: c.store }), refused(foreign));
+    assert.deepEqual(c.now(), c.before, 'apply wrote nothing');
+    let measured = false;
+    await assert.rejects(
+      withTrialConfig(c.loop.path, { read_ahead_kb: ra + 12 }, c.store, async () => {
+        measured = true;
+      }),
+      refused(foreign),
+    );
+    assert.ok(!measured, 'the trial did not run');
+    await assert.rejects(revertHostConfig(c.loop.path, { store: c.store }), refused(/--anyway/));
+    await assert.rejects(revertHostConfig(c.loop.path, { store: c.store, dryRun: true }), refused(foreign));
+    assert.deepEqual(c.now(), c.before, 'revert wrote nothing');
+    assert.deepEqual((await c.db.get('devices', c.loop.name))?.recordedOn, OTHER, 'the record stays');
+    // The user says it is this device's after all (this host's machine id changed): revert restores it.
+    await revertHostConfig(c.loop.path, { store: c.store, anyway: true });
+    assert.deepEqual(c.now(), { ...c.before, read_ahead_kb: String(ra + 4) });
+    assert.equal(await c.db.get('devices', c.loop.name), undefined);
+  }),
+);
+
+test(
+  "an import of another host's device record is refused before anything is written; this host's own imports and reverts",
+  { skip },
+  withLoop(async (c) => {
+    const ra = Number(c.before.read_ahead_kb);
+    await applyHostConfig(c.loop.path, { read_ahead_kb: ra + 16 }, { store: c.store });
+    const rec = (await c.db.get('devices', c.loop.name))!;
+    assert.deepEqual(rec.recordedOn, hostIdentity(), 'the record names this host');
+    const own = path.join(c.dir, 'own.jsonl');
+    await exportConfDB(c.db, own);
+    const lines = readFileSync(own, 'utf8').split('\n');
+    const at = lines.findIndex((l) => l.includes('"kind":"devices"'));
+    const foreign = path.join(c.dir, 'foreign.jsonl');
+    writeFileSync(foreign, lines.map((l, i) => (i === at ? JSON.stringify({ kind: 'devices', value: { ...rec, recordedOn: OTHER } }) : l)).join('\n'));
+    const fresh = await ConfDB.open(path.join(c.dir, 'fresh'));
+    try {
+      await assert.rejects(importConfDB(fresh, foreign, 'test'), (e) => {
+        assert.ok(isSsdtuneError(e, 'SSDTUNE_CONFDB_IMPORT'), String(e));
+        assert.match((e as Error).message, new RegExp(`line ${at + 1}: device ${c.loop.name}'s record was made on another host, other-host`));
+        return true;
+      });
+      assert.equal(await fresh.count('devices'), 0);
+      assert.equal(await fresh.count('audit'), 0, 'nothing written');
+      // The README's move (LevelDB export, import on the same host): accepted, and its way back works.
+      await importConfDB(fresh, own, 'test');
+      assert.deepEqual(await fresh.get('devices', c.loop.name), rec);
+      await revertHostConfig(c.loop.path, { store: new ConfDbStateStore(fresh, 'test') });
+      assert.deepEqual(c.now(), c.before);
+    } finally {
+      await fresh.close();
+    }
+  }),
+);
+
+test(
+  "a record naming no host is trusted while the device shows its applied values, or its previous ones (a reboot), and becomes this host's",
+  { skip },
+  withLoop(async (c) => {
+    const ra = Number(c.before.read_ahead_kb);
+    const rq = c.before.rq_affinity === '2' ? 1 : 2;
+    await applyHostConfig(c.loop.path, { read_ahead_kb: ra + 20, rq_affinity: rq }, { store: c.store });
+    await makeLegacy(c);
+    // The device shows the applied values: the normal case.
+    await applyHostConfig(c.loop.path, { read_ahead_kb: ra + 24 }, { store: c.store });
+    assert.equal(c.now().read_ahead_kb, String(ra + 24));
+    assert.deepEqual((await c.db.get('devices', c.loop.name))?.recordedOn, hostIdentity(), "adopted as this host's");
+    assert.deepEqual((await c.db.get('devices', c.loop.name))?.previous, c.before, 'the first way back is kept');
+    // After a reboot the device shows its previous values again.
+    await makeLegacy(c);
+    for (const k of ['read_ahead_kb', 'rq_affinity']) writeAttr(c.dev, k, c.before[k]!);
+    await applyHostConfig(c.loop.path, { read_ahead_kb: ra + 28, rq_affinity: rq }, { store: c.store });
+    assert.deepEqual((await c.db.get('devices', c.loop.name))?.recordedOn, hostIdentity());
+    await makeLegacy(c);
+    await revertHostConfig(c.loop.path, { store: c.store });
+    assert.deepEqual(c.now(), c.before);
+  }),
+);
+
+test(
+  'a record naming no host whose values the device shows neither of is refused, naming the attributes; revert --anyway restores it',
+  { skip },
+  withLoop(async (c) => {
+    const ra = Number(c.before.read_ahead_kb);
+    await applyHostConfig(c.loop.path, { read_ahead_kb: ra + 32 }, { store: c.store });
+    await makeLegacy(c);
+    writeAttr(c.dev, 'read_ahead_kb', String(ra + 36)); // neither applied nor previous
+    const changed = c.now();
+    const re = new RegExp(`names no host.*read_ahead_kb=${ra + 36} \\(recorded ${ra + 32}\\).*read_ahead_kb=${ra + 36} \\(recorded ${ra}\\).*--anyway`);
+    await assert.rejects(applyHostConfig(c.loop.path, { read_ahead_kb: ra + 40 }, { store: c.store }), refused(re));
+    let measured = false;
+    await assert.rejects(
+      withTrialConfig(c.loop.path, { read_ahead_kb: ra + 40 }, c.store, async () => {
+        measured = true;
+      }),
+      refused(re),
+    );
+    assert.ok(!measured);
+    await assert.rejects(revertHostConfig(c.loop.path, { store: c.store }), refused(re));
+    assert.deepEqual(c.now(), changed, 'nothing written');
+    await revertHostConfig(c.loop.path, { store: c.store, anyway: true });
+    assert.deepEqual(c.now(), c.before);
+    assert.equal(await c.db.get('devices', c.loop.name), undefined);
+  }),
+);
+
+test(
+  'a scheduler applied after nr_requests resets it: applied no longer claims it, and the record naming no host is trusted',
+  { skip },
+  withLoop(async (c) => {
+    const offered = parseScheduler(readFileSync(`/sys/block/${c.loop.name}/queue/scheduler`, 'utf8')).available;
+    const other = offered.find((x) => x !== c.before.scheduler)!;
+    assert.ok(other, `a second scheduler is offered (${offered.join(' ')})`);
+    // Below the tag depth (the limit without a scheduler) and below every scheduler's default.
+    const nr = 32;
+    await applyHostConfig(c.loop.path, { nr_requests: nr }, { store: c.store });
+    const r = await applyHostConfig(c.loop.path, { scheduler: other }, { store: c.store });
+    assert.ok(r.sideEffects.includes('nr_requests'));
+    assert.notEqual(c.now().nr_requests, String(nr), 'the kernel reset nr_requests');
+    const rec = await makeLegacy(c);
+    assert.deepEqual(rec.applied, { scheduler: other }, 'applied holds what the device has');
+    await applyHostConfig(c.loop.path, { read_ahead_kb: Number(c.before.read_ahead_kb) + 44 }, { store: c.store });
+    await makeLegacy(c);
+    await revertHostConfig(c.loop.path, { store: c.store });
+    assert.deepEqual(c.now(), c.before);
+  }),
+);

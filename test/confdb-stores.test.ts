@@ -373,10 +373,11 @@ for (const eng of ENGINES) {
 }
 
 describe('LevelDB: the jobs-by-key index', () => {
-  /** Jobs written as a version without the index wrote them: into the jobs sublevel, nothing else. */
-  async function writeJobsAsBefore(dir: string, jobs: JobRecord[]): Promise<void> {
+  /** Jobs written (and deleted) as a version without the index did: in the jobs sublevel, nothing else. */
+  async function writeJobsAsBefore(dir: string, jobs: JobRecord[], deleted: string[] = []): Promise<void> {
     const raw = new ClassicLevel<string, unknown>(path.join(dir, 'confdb'), { valueEncoding: 'json' });
     const sub = raw.sublevel<string, JobRecord>('jobs', { valueEncoding: 'json' });
+    for (const id of deleted) await sub.del(id);
     for (const j of jobs) await sub.put(j.id, j);
     await raw.close();
   }
@@ -398,6 +399,17 @@ describe('LevelDB: the jobs-by-key index', () => {
       assert.equal((await db.latestJobWithKey('b', ['queued', 'running']))?.id, since.id, 'written by a version without the index');
       assert.equal((await db.latestJobWithKey('c', ['queued']))?.key, 'c');
       assert.equal(await db.count('jobs'), 5);
+    } finally {
+      await db.close();
+    }
+    // One job deleted and another added by a version without the index: the count of entries still equals the jobs'.
+    const replacing = job('d', 'queued');
+    await writeJobsAsBefore(dir, [replacing], [at(old, 1).id]);
+    db = await ConfDB.open(dir);
+    try {
+      assert.equal(await db.count('jobs'), 5);
+      assert.equal((await db.latestJobWithKey('d', ['queued']))?.id, replacing.id, 'added while one was deleted');
+      assert.equal(await db.latestJobWithKey('b', ['running']), undefined, 'the deleted one is gone');
     } finally {
       await db.close();
     }

@@ -65,7 +65,7 @@ function guarded<V>(sub: Sub<V>, fail: (e: unknown) => never): Sub<V> {
  * whose key changed, a race of two writers of one job) hides nothing and
  * shows nothing wrong. A database written before the index existed, or by a
  * version without it since, is told by the mark in meta or by the index's
- * count disagreeing with the jobs', and the index is rebuilt from the jobs
+ * job ids differing from the jobs', and the index is rebuilt from the jobs
  * at open, in one batch.
  */
 const JOBS_BY_KEY = 'jobs-by-key';
@@ -353,18 +353,21 @@ export class LevelStore extends StoreBase implements ConfDB {
 
   /**
    * The jobs-by-key index is whole (see JOBS_BY_KEY), or is rebuilt from the
-   * jobs now: absent (a database from before it), or its count disagreeing
-   * with the jobs' (jobs written by a version without it). One batch: the old
-   * entries go, one per job is written, and the mark last.
+   * jobs now: absent (a database from before it), or its job ids differing
+   * from the jobs' (jobs written or deleted by a version without it: a count
+   * would miss one job deleted and another added). Keys only are read, no
+   * job. One batch: the old entries go, one per job is written, and the mark
+   * last.
    */
   private async checkJobIndex(): Promise<void> {
-    const count = async (sub: Sub<unknown>): Promise<number> => {
-      let n = 0;
-      for await (const _ of sub.keys()) n++;
-      return n;
+    // Every entry names a job of its own, and every job has one: each job id is struck off once, and none is left.
+    const whole = async (): Promise<boolean> => {
+      const unindexed = new Set<string>();
+      for await (const id of this.subs.jobs.keys()) unindexed.add(id);
+      for await (const entry of this.jobKeys.keys()) if (!unindexed.delete(entry.slice(entry.lastIndexOf('\0') + 1))) return false;
+      return unindexed.size === 0;
     };
-    const marked = (await this.meta.get(JOBS_BY_KEY_MARK)) === 1;
-    if (marked && (await count(this.subs.jobs as Sub<unknown>)) === (await count(this.jobKeys))) return;
+    if ((await this.meta.get(JOBS_BY_KEY_MARK)) === 1 && (await whole())) return;
     const chained = this.db.batch();
     const byKey = { sublevel: this.rawJobKeys as never };
     for await (const k of this.jobKeys.keys()) chained.del(k, byKey);

@@ -12,7 +12,7 @@ import { applyHostConfig, revertHostConfig } from '../src/host/applier.js';
 import { JsonFileStateStore } from '../src/host/state.js';
 import { resolveDevice } from '../src/blockdev/resolve.js';
 import { parseScheduler, readSnapshot } from '../src/blockdev/sysfs.js';
-import { canUseLoopDevices, createLoopDevice, type LoopDevice } from '../src/blockdev/loop.js';
+import { canUseLoopDevices, type LoopDevice } from '../src/blockdev/loop.js';
 import { toTunedProfile, toUdevRule } from '../src/host/export.js';
 import { buildHostSpace, hostConfigToApply } from '../src/host/host-space.js';
 import { isFeasible } from '../src/space/constraints.js';
@@ -20,6 +20,7 @@ import { isSsdtuneError } from '../src/errors.js';
 import { jiffiesRoundTrip, kernelHz, pageKb } from '../src/host/validate.js';
 import { PROJECT_ROOT } from '../src/native.js';
 import { tempDir } from '../src/util/temp-dir.js';
+import { loopWithoutScheduler } from './helpers/loop.js';
 import { createLoop } from '../src/collector/testbed.js';
 
 const skip = canUseLoopDevices();
@@ -29,7 +30,7 @@ type LoopTest = (loop: LoopDevice, store: JsonFileStateStore, dataDir: string) =
 function withLoop(fn: LoopTest) {
   return async () => {
     const dataDir = tempDir('ssdtune-state-');
-    const loop = createLoopDevice({ sizeBytes: 32 << 20 });
+    const loop = loopWithoutScheduler(32 << 20);
     try {
       await fn(loop, new JsonFileStateStore(dataDir), dataDir);
     } finally {
@@ -120,7 +121,7 @@ test(
   withLoop(async (loop, store) => {
     const dev = resolveDevice(loop.path);
     const before = readSnapshot(dev);
-    assert.equal(before.scheduler, 'none', 'loop devices start without a scheduler');
+    assert.equal(before.scheduler, 'none', 'withLoop starts without a scheduler');
     // Order: max_sectors_kb, read_ahead_kb, nr_requests. Without a scheduler nr_requests
     // cannot exceed the tag depth, so the kernel refuses 2048 (within the validated range).
     const config = { nr_requests: 2048, read_ahead_kb: Number(before.read_ahead_kb) + 4, max_sectors_kb: 32 };

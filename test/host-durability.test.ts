@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { canUseLoopDevices, createLoopDevice, type LoopDevice } from '../src/blockdev/loop.js';
+import { canUseLoopDevices, type LoopDevice } from '../src/blockdev/loop.js';
 import { resolveDevice } from '../src/blockdev/resolve.js';
 import { QUEUE_ATTRS, readSnapshot, type Snapshot } from '../src/blockdev/sysfs.js';
 import { PROJECT_ROOT } from '../src/native.js';
@@ -20,6 +20,7 @@ import type { DeviceRecord } from '../src/confdb/records.js';
 import { revertHostConfig } from '../src/host/applier.js';
 import { ConfDbStateStore } from '../src/host/confdb-state.js';
 import { tempDir } from '../src/util/temp-dir.js';
+import { loopWithoutScheduler } from './helpers/loop.js';
 
 const CLI = path.join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
 
@@ -44,7 +45,7 @@ interface Ctx {
 function withLoop(fn: (c: Ctx, t: TestContext) => Promise<void> | void) {
   return async (t: TestContext) => {
     const dir = tempDir('ssdtune-durability-');
-    const loop = createLoopDevice({ sizeBytes: 32 << 20 });
+    const loop = loopWithoutScheduler(32 << 20);
     try {
       const dev = resolveDevice(loop.path);
       const queue = path.join(dev.disk.sysDir, 'queue');
@@ -105,7 +106,7 @@ test(
   'a rollback that fails part-way keeps the record, marked, and revert restores from it',
   { skip },
   withLoop(async (c) => {
-    assert.equal(c.before.scheduler, 'none', 'loop devices start without a scheduler');
+    assert.equal(c.before.scheduler, 'none', 'withLoop starts without a scheduler');
     const cfg = path.join(c.dir, 'cfg.json');
     // Written in order max_sectors_kb, read_ahead_kb, nr_requests; without a scheduler the kernel
     // refuses nr_requests 2048 (above the tag depth), and the rollback's write of read_ahead_kb

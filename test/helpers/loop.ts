@@ -1,0 +1,23 @@
+/**
+ * Scratch loop devices for the host tests, in a known state. A loop number keeps its queue settings after it is
+ * detached (the next user of the number inherits what the last one left), and udev rules on some distributions
+ * give every block device a scheduler. The tests that need the kernel's bound on nr_requests without a scheduler
+ * (the tag depth) would then depend on the machine's history: they start from none themselves, on a device they
+ * created.
+ */
+import { createLoopDevice, type LoopDevice } from '../../src/blockdev/loop.js';
+import { resolveDevice } from '../../src/blockdev/resolve.js';
+import { parseScheduler, readAttr, writeAttr } from '../../src/blockdev/sysfs.js';
+
+/** A new loop device of `sizeBytes` (a sparse file) whose queue has no scheduler. */
+export function loopWithoutScheduler(sizeBytes: number): LoopDevice {
+  const loop = createLoopDevice({ sizeBytes });
+  try {
+    const dev = resolveDevice(loop.path);
+    if (parseScheduler(readAttr(dev, 'scheduler')).active !== 'none') writeAttr(dev, 'scheduler', 'none');
+  } catch (e) {
+    loop.destroy();
+    throw e;
+  }
+  return loop;
+}

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { canUseLoopDevices, createLoopDevice, type LoopDevice } from '../src/blockdev/loop.js';
@@ -179,6 +180,12 @@ function script(
       { name: 'apply from a file', args: () => ['apply', ...db, '--device', loop.path, '--config', path.join(scratch, 'host.json')], status: 0 },
       { name: 'apply the stored configuration', args: (ctx) => ['apply', ...db, ...dev, '--config', ctx.config!, '--json'], status: 0 },
       { name: 'db show the device record', args: () => ['db', 'show', 'devices', loop.name, ...db], status: 0 },
+      {
+        name: 'db list devices: the host each record was made on',
+        args: () => ['db', 'list', 'devices', ...db],
+        status: 0,
+        after: (out) => assert.match(out, new RegExp(`^${loop.name} .* ${os.hostname()}\\s*$`, 'm')),
+      },
       { name: 'verify (as applied)', args: () => ['verify', ...db, ...dev], status: 0 },
       {
         name: 'verify (drifted)',

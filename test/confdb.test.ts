@@ -126,5 +126,15 @@ test("ConfDB import: a device's recorded way back is not replaced by the file's 
   const c = await ConfDB.open(tmp());
   await importConfDB(c, file, 'test');
   assert.deepEqual(await c.get('devices', 'nvme0n1'), rec('128'), 'a store without a record of it takes it');
+  // The host a record names must be one: an id and a name.
+  const odd = path.join(tmp(), 'odd.jsonl');
+  writeFileSync(odd, readFileSync(file, 'utf8').replace('"by":"cli"', '"by":"cli","recordedOn":"vm"'));
+  const d = await ConfDB.open(tmp());
+  await assert.rejects(
+    importConfDB(d, odd, 'test'),
+    (e) => isSsdtuneError(e, 'SSDTUNE_CONFDB_IMPORT') && /line 2: .*"recordedOn" to be \{"id": string, "name": string\}/.test(String(e)),
+  );
+  assert.equal(await d.count('devices'), 0);
+  await d.close();
   for (const db of [a, b, c]) await db.close();
 });

@@ -71,6 +71,8 @@ const COLUMNS: Partial<Record<Kind, Column[]>> = {
     ],
     ['at', (r) => when(r.appliedAt)],
     ['by', (r) => text(r.by)],
+    // Whose device: a shared ConfDB may hold another host's record of a disk of the same name.
+    ['host', (r) => text((r.recordedOn as { name?: string } | undefined)?.name)],
   ],
   jobs: [
     ['id', (r) => text(r.id)],

@@ -70,6 +70,11 @@ const refused = (re: RegExp) => (e: unknown) => {
   return true;
 };
 
+/** The audit's revert actions, oldest first. */
+async function revertActions(db: ConfDB): Promise<string[]> {
+  return (await db.list('audit')).map((a) => a.action).filter((x) => x.startsWith('host.revert'));
+}
+
 test('hostIdentity: the machine id when there is one, the host name otherwise', () => {
   const dir = tempDir('ssdtune-identity-');
   try {
@@ -119,6 +124,7 @@ test(
     await revertHostConfig(c.loop.path, { store: c.store, anyway: true });
     assert.deepEqual(c.now(), { ...c.before, read_ahead_kb: String(ra + 4) });
     assert.equal(await c.db.get('devices', c.loop.name), undefined);
+    assert.deepEqual(await revertActions(c.db), ['host.revert-anyway'], 'the audit says the check was overridden');
   }),
 );
 
@@ -175,8 +181,10 @@ test(
     await applyHostConfig(c.loop.path, { read_ahead_kb: ra + 28, rq_affinity: rq }, { store: c.store });
     assert.deepEqual((await c.db.get('devices', c.loop.name))?.recordedOn, hostIdentity());
     await makeLegacy(c);
-    await revertHostConfig(c.loop.path, { store: c.store });
+    // --anyway on a record the check trusts overrides nothing: an ordinary revert in the audit.
+    await revertHostConfig(c.loop.path, { store: c.store, anyway: true });
     assert.deepEqual(c.now(), c.before);
+    assert.deepEqual(await revertActions(c.db), ['host.revert']);
   }),
 );
 
@@ -204,6 +212,7 @@ test(
     await revertHostConfig(c.loop.path, { store: c.store, anyway: true });
     assert.deepEqual(c.now(), c.before);
     assert.equal(await c.db.get('devices', c.loop.name), undefined);
+    assert.deepEqual(await revertActions(c.db), ['host.revert-anyway'], 'the audit says the check was overridden');
   }),
 );
 

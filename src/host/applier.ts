@@ -159,21 +159,22 @@ function mismatches(now: Snapshot, values: Record<string, string>): string {
 }
 
 /**
- * Refuse a record that may not be this device's way back: one made on
- * another host (a shared ConfDB, an import), or one that names no host
- * (written before records did) while the device shows neither the values it
- * says were applied nor those it says the device had before (a reboot brings
- * those back). Restoring such a record would write values this device may
- * never have had; `revert --anyway` is the user saying it is this device's.
+ * The refusal of a record that may not be this device's way back, if it is
+ * one: one made on another host (a shared ConfDB, an import), or one that
+ * names no host (written before records did) while the device shows neither
+ * the values it says were applied nor those it says the device had before (a
+ * reboot brings those back). Restoring such a record would write values this
+ * device may never have had; `revert --anyway` is the user saying it is this
+ * device's.
  */
-function checkProvenance(dev: BlockDevice, rec: HostStateRecord): void {
+function provenanceRefusal(dev: BlockDevice, rec: HostStateRecord): Error | undefined {
   const name = dev.disk.name;
   const anyway = `\`ssdtune revert --device ${name} --anyway\` restores the recorded previous values all the same`;
   const forget = `\`ssdtune db delete devices ${name}\` forgets the record (the device's values at the next apply become its way back)`;
   if (rec.recordedOn) {
     const here = hostIdentity();
-    if (rec.recordedOn.id === here.id) return;
-    throw ERR_HOST_STATE(
+    if (rec.recordedOn.id === here.id) return undefined;
+    return ERR_HOST_STATE(
       name,
       `the recorded way back of ${name} was made on another host, ${describeHost(rec.recordedOn, here)}, not on this one, ${describeHost(here, rec.recordedOn)}: ` +
         `its values are that host's disk's, so nothing was written. A ConfDB shared by several hosts (PostgreSQL) holds one record per disk name: ` +
@@ -183,13 +184,19 @@ function checkProvenance(dev: BlockDevice, rec: HostStateRecord): void {
   }
   const now = readSnapshot(dev);
   const applied = Object.keys(rec.applied).length > 0 && shows(now, rec.applied);
-  if (applied || shows(now, rec.previous) || (rec.pending && shows(now, rec.pending.before))) return;
-  throw ERR_HOST_STATE(
+  if (applied || shows(now, rec.previous) || (rec.pending && shows(now, rec.pending.before))) return undefined;
+  return ERR_HOST_STATE(
     name,
     `the recorded way back of ${name} names no host (an older ssdtune wrote it, or an old export brought it) and the device shows neither its applied values ` +
       `[${mismatches(now, rec.applied) || 'none recorded'}] nor its previous ones [${mismatches(now, rec.previous)}]: it may be another host's disk's, so nothing was written. ` +
       `Ways out: ${anyway}, if the record is this device's (changed by hand since); ${forget}`,
   );
+}
+
+/** Throws provenanceRefusal's refusal, if any. */
+function checkProvenance(dev: BlockDevice, rec: HostStateRecord): void {
+  const refusal = provenanceRefusal(dev, rec);
+  if (refusal) throw refusal;
 }
 
 /**
@@ -416,6 +423,8 @@ export async function revertHostConfig(device: string, opts: RevertOptions): Pro
   const rec = await settledRecord(dev, opts.store, { forRevert: true, anyway: !!opts.anyway });
   if (!rec) throw ERR_HOST_STATE(name, 'ssdtune has not applied anything to this device (nothing to revert)');
   const interrupted = rec.pending ? describePending(rec.pending) : undefined;
+  // The audit trail says when a revert restored values ssdtune could not tell were this device's.
+  const action = opts.anyway && provenanceRefusal(dev, rec) ? 'host.revert-anyway' : 'host.revert';
   const before = readSnapshot(dev);
   const changes = diff(before, rec.previous);
   if (opts.dryRun) return { device: dev, changes, after: before, dryRun: true, ...(interrupted ? { interrupted } : {}) };
@@ -435,6 +444,6 @@ export async function revertHostConfig(device: string, opts: RevertOptions): Pro
       inFlight.delete(name);
     }
   }
-  await opts.store.delete(name, 'host.revert');
+  await opts.store.delete(name, action);
   return { device: dev, changes, after: readSnapshot(dev), dryRun: false, ...(interrupted ? { interrupted } : {}) };
 }

@@ -75,6 +75,14 @@ async function revertActions(db: ConfDB): Promise<string[]> {
   return (await db.list('audit')).map((a) => a.action).filter((x) => x.startsWith('host.revert'));
 }
 
+/** `revert --anyway` of a refused record: the device holds `expected` (the recorded previous values), the record is gone, and the audit says the check was overridden. */
+async function revertAnywayRestores(c: Ctx, expected: Snapshot): Promise<void> {
+  await revertHostConfig(c.loop.path, { store: c.store, anyway: true });
+  assert.deepEqual(c.now(), expected);
+  assert.equal(await c.db.get('devices', c.loop.name), undefined);
+  assert.deepEqual(await revertActions(c.db), ['host.revert-anyway'], 'the audit says the check was overridden');
+}
+
 test('hostIdentity: the machine id when there is one, the host name otherwise', () => {
   const dir = tempDir('ssdtune-identity-');
   try {
@@ -121,10 +129,7 @@ test(
     assert.deepEqual(c.now(), c.before, 'revert wrote nothing');
     assert.deepEqual((await c.db.get('devices', c.loop.name))?.recordedOn, OTHER, 'the record stays');
     // The user says it is this device's after all (this host's machine id changed): revert restores it.
-    await revertHostConfig(c.loop.path, { store: c.store, anyway: true });
-    assert.deepEqual(c.now(), { ...c.before, read_ahead_kb: String(ra + 4) });
-    assert.equal(await c.db.get('devices', c.loop.name), undefined);
-    assert.deepEqual(await revertActions(c.db), ['host.revert-anyway'], 'the audit says the check was overridden');
+    await revertAnywayRestores(c, { ...c.before, read_ahead_kb: String(ra + 4) });
   }),
 );
 
@@ -209,10 +214,7 @@ test(
     assert.ok(!measured);
     await assert.rejects(revertHostConfig(c.loop.path, { store: c.store }), refused(re));
     assert.deepEqual(c.now(), changed, 'nothing written');
-    await revertHostConfig(c.loop.path, { store: c.store, anyway: true });
-    assert.deepEqual(c.now(), c.before);
-    assert.equal(await c.db.get('devices', c.loop.name), undefined);
-    assert.deepEqual(await revertActions(c.db), ['host.revert-anyway'], 'the audit says the check was overridden');
+    await revertAnywayRestores(c, c.before);
   }),
 );
 

@@ -3,7 +3,8 @@
  * loop devices this test creates (root only), a record made on another host
  * is refused by apply, a live trial and revert, and by an import; a record
  * naming no host (an older ssdtune's) is trusted only while the device shows
- * its applied or its previous values; `applied` stays truthful when a new
+ * its applied values, or attribute by attribute its applied or previous ones
+ * or what a scheduler switch explains; `applied` stays truthful when a new
  * scheduler resets nr_requests.
  */
 import { test } from 'node:test';
@@ -18,7 +19,8 @@ import type { DeviceRecord } from '../src/confdb/records.js';
 import { exportConfDB, importConfDB } from '../src/confdb/transfer.js';
 import { resolveDevice, type BlockDevice } from '../src/blockdev/resolve.js';
 import { hasAttr, parseScheduler, readSnapshot, writeAttr, type Snapshot } from '../src/blockdev/sysfs.js';
-import { canUseLoopDevices, createLoopDevice, type LoopDevice } from '../src/blockdev/loop.js';
+import { canUseLoopDevices, type LoopDevice } from '../src/blockdev/loop.js';
+import { loopWithoutScheduler } from './helpers/loop.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { tempDir } from '../src/util/temp-dir.js';
 
@@ -39,7 +41,7 @@ interface Ctx {
 function withLoop(fn: (c: Ctx) => Promise<void>) {
   return async () => {
     const dir = tempDir('ssdtune-provenance-');
-    const loop = createLoopDevice({ sizeBytes: 32 << 20 });
+    const loop = loopWithoutScheduler(32 << 20);
     const db = await ConfDB.open(path.join(dir, 'db'));
     const dev = resolveDevice(loop.path);
     const before = readSnapshot(dev);
@@ -57,11 +59,12 @@ function withLoop(fn: (c: Ctx) => Promise<void>) {
   };
 }
 
-/** The record as an older ssdtune wrote it: no recordedOn. */
-async function makeLegacy(c: Ctx): Promise<DeviceRecord> {
+/** The record as an older ssdtune wrote it: no recordedOn (and, given, the `applied` it kept). */
+async function makeLegacy(c: Ctx, applied?: Record<string, string>): Promise<DeviceRecord> {
   const { recordedOn: _, ...rec } = (await c.db.get('devices', c.loop.name))!;
-  await c.db.put('devices', rec);
-  return rec;
+  const legacy = applied ? { ...rec, applied } : rec;
+  await c.db.put('devices', legacy);
+  return legacy;
 }
 
 const refused = (re: RegExp) => (e: unknown) => {
@@ -73,6 +76,13 @@ const refused = (re: RegExp) => (e: unknown) => {
 /** The audit's revert actions, oldest first. */
 async function revertActions(db: ConfDB): Promise<string[]> {
   return (await db.list('audit')).map((a) => a.action).filter((x) => x.startsWith('host.revert'));
+}
+
+/** A revert of a record the check trusts: the device is back as it was, audited as an ordinary revert (`--anyway` overrides nothing then). */
+async function trustedRevertRestores(c: Ctx, o: { anyway?: boolean } = {}): Promise<void> {
+  await revertHostConfig(c.loop.path, { store: c.store, ...o });
+  assert.deepEqual(c.now(), c.before);
+  assert.deepEqual(await revertActions(c.db), ['host.revert']);
 }
 
 /** `revert --anyway` of a refused record: the device holds `expected` (the recorded previous values), the record is gone, and the audit says the check was overridden. */
@@ -186,10 +196,7 @@ test(
     await applyHostConfig(c.loop.path, { read_ahead_kb: ra + 28, rq_affinity: rq }, { store: c.store });
     assert.deepEqual((await c.db.get('devices', c.loop.name))?.recordedOn, hostIdentity());
     await makeLegacy(c);
-    // --anyway on a record the check trusts overrides nothing: an ordinary revert in the audit.
-    await revertHostConfig(c.loop.path, { store: c.store, anyway: true });
-    assert.deepEqual(c.now(), c.before);
-    assert.deepEqual(await revertActions(c.db), ['host.revert']);
+    await trustedRevertRestores(c, { anyway: true });
   }),
 );
 
@@ -202,7 +209,9 @@ test(
     await makeLegacy(c);
     writeAttr(c.dev, 'read_ahead_kb', String(ra + 36)); // neither applied nor previous
     const changed = c.now();
-    const re = new RegExp(`names no host.*read_ahead_kb=${ra + 36} \\(recorded ${ra + 32}\\).*read_ahead_kb=${ra + 36} \\(recorded ${ra}\\).*--anyway`);
+    const re = new RegExp(
+      `names no host.*neither the applied nor the previous value of read_ahead_kb=${ra + 36} \\(applied ${ra + 32}, previous ${ra}\\): .*--anyway`,
+    );
     await assert.rejects(applyHostConfig(c.loop.path, { read_ahead_kb: ra + 40 }, { store: c.store }), refused(re));
     let measured = false;
     await assert.rejects(
@@ -237,5 +246,57 @@ test(
     await makeLegacy(c);
     await revertHostConfig(c.loop.path, { store: c.store });
     assert.deepEqual(c.now(), c.before);
+  }),
+);
+
+test(
+  "a record naming no host that an older ssdtune left claiming nr_requests and the old scheduler's tunables after a new scheduler reset them is trusted, while the device shows that scheduler",
+  { skip },
+  withLoop(async (c) => {
+    const offered = parseScheduler(readFileSync(`/sys/block/${c.loop.name}/queue/scheduler`, 'utf8')).available;
+    const first = 'mq-deadline';
+    const then = offered.find((x) => ![first, 'none', c.before.scheduler].includes(x));
+    assert.ok(offered.includes(first) && then, `mq-deadline and a third scheduler are offered (${offered.join(' ')})`);
+    await applyHostConfig(c.loop.path, { scheduler: first, 'iosched.fifo_batch': 8, nr_requests: 32 }, { store: c.store });
+    await applyHostConfig(c.loop.path, { scheduler: then }, { store: c.store });
+    assert.notEqual(c.now().nr_requests, '32', 'the kernel reset nr_requests');
+    assert.equal(c.now()['iosched.fifo_batch'], undefined, "mq-deadline's tunables went with it");
+    // The older ssdtune kept every value it had written in `applied`.
+    const stale = { scheduler: then, 'iosched.fifo_batch': '8', nr_requests: '32' };
+    await makeLegacy(c, stale);
+    // Another scheduler shown (by hand, or another host's disk): the stale values are no longer the kernel's doing.
+    writeAttr(c.dev, 'scheduler', first);
+    await assert.rejects(
+      applyHostConfig(c.loop.path, { read_ahead_kb: Number(c.before.read_ahead_kb) + 56 }, { store: c.store }),
+      refused(new RegExp(`names no host.*scheduler=${first} `)),
+    );
+    writeAttr(c.dev, 'scheduler', then);
+    await applyHostConfig(c.loop.path, { read_ahead_kb: Number(c.before.read_ahead_kb) + 56 }, { store: c.store });
+    const adopted = (await c.db.get('devices', c.loop.name))!;
+    assert.deepEqual(adopted.recordedOn, hostIdentity(), "adopted as this host's");
+    assert.deepEqual(adopted.previous, c.before, 'the first way back is kept');
+    assert.deepEqual(adopted.applied, { scheduler: then, read_ahead_kb: String(Number(c.before.read_ahead_kb) + 56) }, 'applied holds what the device has');
+    await makeLegacy(c, { ...stale, read_ahead_kb: adopted.applied.read_ahead_kb! });
+    await trustedRevertRestores(c);
+  }),
+);
+
+test(
+  'a record naming no host whose configuration was only partly applied again after a reboot is trusted, attribute by attribute',
+  { skip },
+  withLoop(async (c) => {
+    const ra = Number(c.before.read_ahead_kb);
+    const rq = c.before.rq_affinity === '2' ? 1 : 2;
+    await applyHostConfig(c.loop.path, { read_ahead_kb: ra + 60, rq_affinity: rq }, { store: c.store });
+    await makeLegacy(c);
+    // The reboot brought back the previous values; only rq_affinity was applied again.
+    writeAttr(c.dev, 'read_ahead_kb', c.before.read_ahead_kb!);
+    assert.equal(c.now().rq_affinity, String(rq));
+    await applyHostConfig(c.loop.path, { read_ahead_kb: ra + 64 }, { store: c.store });
+    const adopted = (await c.db.get('devices', c.loop.name))!;
+    assert.deepEqual(adopted.recordedOn, hostIdentity(), "adopted as this host's");
+    assert.deepEqual(adopted.applied, { rq_affinity: String(rq), read_ahead_kb: String(ra + 64) });
+    await makeLegacy(c);
+    await trustedRevertRestores(c);
   }),
 );

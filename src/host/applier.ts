@@ -14,7 +14,7 @@
  */
 import { ERR_HOST_APPLY, ERR_HOST_RESTORE, ERR_HOST_ROOT, ERR_HOST_STATE } from '../errors.js';
 import type { PendingDeviceChange } from '../confdb/records.js';
-import { IOSCHED_PREFIX, activeIoschedKeys, hasAttr, parseScheduler, readAttr, readSnapshot, writeAttr, type Snapshot } from '../blockdev/sysfs.js';
+import { IOSCHED_PREFIX, IOSCHED_TUNABLES, hasAttr, parseScheduler, readAttr, readSnapshot, writeAttr, type Snapshot } from '../blockdev/sysfs.js';
 import { resolveDevice, type BlockDevice } from '../blockdev/resolve.js';
 import { readLimits, validateConfig } from './validate.js';
 import type { HostStateRecord, StateStore } from './state.js';
@@ -150,24 +150,47 @@ function shows(now: Snapshot, values: Record<string, string>): boolean {
   return Object.entries(values).every(([k, v]) => matches(k, v, now[k] ?? ''));
 }
 
-/** `key=now (recorded v)` for each attribute of `values` the device does not show. */
-function mismatches(now: Snapshot, values: Record<string, string>): string {
-  return Object.entries(values)
-    .filter(([k, v]) => !matches(k, v, now[k] ?? ''))
-    .map(([k, v]) => `${k}=${now[k] ?? '(none)'} (recorded ${v})`)
-    .join(', ');
+/**
+ * What the kernel changes when the scheduler is switched away from `from`: nr_requests (reset to a default
+ * of the new scheduler's and the tag depth's) and `from`'s tunables (gone with it). The one list of an apply's
+ * side effects (plan) and of what a record naming no host may show changed by them (unaccounted).
+ */
+function switchResets(from: string): string[] {
+  return ['nr_requests', ...(IOSCHED_TUNABLES[from] ?? []).map((t) => IOSCHED_PREFIX + t)];
+}
+
+/**
+ * `key=now (applied a, previous p)` for each attribute a record names that the device shows neither its
+ * applied nor its previous value of, unless a scheduler switch explains it: the device shows the scheduler
+ * the record applied, and the attribute is one a switch to it resets (nr_requests, to a value of the
+ * kernel's; another scheduler's tunable, absent now). An older ssdtune kept such attributes in `applied`
+ * after the kernel reset them, and a reboot followed by a partial re-apply leaves some attributes applied
+ * and the rest previous: judged attribute by attribute, both are accounted for.
+ */
+function unaccounted(now: Snapshot, rec: HostStateRecord): string[] {
+  const shown = rec.applied.scheduler !== undefined && rec.applied.scheduler === now.scheduler ? now.scheduler : undefined;
+  // A switch to `shown` from any other scheduler (a tunable of `shown` itself is not reset away: it must match).
+  const reset = new Set(shown === undefined ? [] : ['none', ...Object.keys(IOSCHED_TUNABLES)].filter((s) => s !== shown).flatMap(switchResets));
+  const value = (v: string | undefined) => v ?? '(none)';
+  return [...new Set([...Object.keys(rec.applied), ...Object.keys(rec.previous)])]
+    .filter((k) => {
+      const was = [rec.applied[k], rec.previous[k]].filter((v) => v !== undefined);
+      return !was.some((v) => matches(k, v, now[k] ?? '')) && !reset.has(k);
+    })
+    .map((k) => `${k}=${value(now[k])} (${k in rec.applied ? `applied ${rec.applied[k]}, ` : ''}previous ${value(rec.previous[k])})`);
 }
 
 /**
  * The refusal of a record that may not be this device's way back, if it is
  * one: one made on another host (a shared ConfDB, an import), or one that
- * names no host (written before records did) while the device shows neither
- * the values it says were applied nor those it says the device had before (a
- * reboot brings those back). Restoring such a record would write values this
+ * names no host (written before records did) unless the device shows all its
+ * applied values, the values before its unfinished change, or attribute by
+ * attribute its applied or previous values (unaccounted: a reboot brings the
+ * previous ones back). Restoring such a record would write values this
  * device may never have had; `revert --anyway` is the user saying it is this
- * device's.
+ * device's. `outcome` says what the refusal stopped.
  */
-function provenanceRefusal(dev: BlockDevice, rec: HostStateRecord): Error | undefined {
+function provenanceRefusal(dev: BlockDevice, rec: HostStateRecord, outcome = 'nothing was written'): Error | undefined {
   const name = dev.disk.name;
   const anyway = `\`ssdtune revert --device ${name} --anyway\` restores the recorded previous values all the same`;
   const forget = `\`ssdtune db delete devices ${name}\` forgets the record (the device's values at the next apply become its way back)`;
@@ -177,18 +200,20 @@ function provenanceRefusal(dev: BlockDevice, rec: HostStateRecord): Error | unde
     return ERR_HOST_STATE(
       name,
       `the recorded way back of ${name} was made on another host, ${describeHost(rec.recordedOn, here)}, not on this one, ${describeHost(here, rec.recordedOn)}: ` +
-        `its values are that host's disk's, so nothing was written. A ConfDB shared by several hosts (PostgreSQL) holds one record per disk name: ` +
+        `its values are that host's disk's, so ${outcome}. A ConfDB shared by several hosts (PostgreSQL) holds one record per disk name: ` +
         `apply on each host with its own embedded ConfDB (without --store or SSDTUNE_STORE), as fleet agents do. ` +
         `Ways out: ${forget}, where that host no longer needs it (in a shared ConfDB it is that host's way back); ${anyway}, if the record is this host's own (its machine id changed)`,
     );
   }
   const now = readSnapshot(dev);
   const applied = Object.keys(rec.applied).length > 0 && shows(now, rec.applied);
-  if (applied || shows(now, rec.previous) || (rec.pending && shows(now, rec.pending.before))) return undefined;
+  if (applied || (rec.pending && shows(now, rec.pending.before))) return undefined;
+  const differ = unaccounted(now, rec);
+  if (differ.length === 0) return undefined;
   return ERR_HOST_STATE(
     name,
-    `the recorded way back of ${name} names no host (an older ssdtune wrote it, or an old export brought it) and the device shows neither its applied values ` +
-      `[${mismatches(now, rec.applied) || 'none recorded'}] nor its previous ones [${mismatches(now, rec.previous)}]: it may be another host's disk's, so nothing was written. ` +
+    `the recorded way back of ${name} names no host (an older ssdtune wrote it, or an old export brought it) and the device shows neither the applied ` +
+      `nor the previous value of ${differ.join(', ')}: it may be another host's disk's, so ${outcome}. ` +
       `Ways out: ${anyway}, if the record is this device's (changed by hand since); ${forget}`,
   );
 }
@@ -321,9 +346,7 @@ function plan(device: string, config: Record<string, unknown>): Planned {
   const target = validateConfig(dev, config, before, readLimits(dev));
   const changes = diff(before, target);
   const sideEffects =
-    target.scheduler && target.scheduler !== before.scheduler
-      ? ['nr_requests', ...activeIoschedKeys(dev, before.scheduler ?? '')].filter((k) => !(k in target))
-      : [];
+    target.scheduler && target.scheduler !== before.scheduler ? switchResets(before.scheduler ?? '').filter((k) => k in before && !(k in target)) : [];
   return { dev, before, target, changes, sideEffects };
 }
 
@@ -336,8 +359,12 @@ export async function applyHostConfig(device: string, config: Record<string, unk
   inFlight.add(name);
   try {
     // What is applied now: the earlier applies' values the kernel kept (a new scheduler resets nr_requests and
-    // its tunables), then this one's; `verify` and checkProvenance compare the device with it.
-    const kept = Object.entries(existing?.applied ?? {}).filter(([k]) => !sideEffects.includes(k));
+    // its tunables), then this one's; `verify` and checkProvenance compare the device with it. A record naming no
+    // host, adopted, keeps only the values the device shows: an older ssdtune kept some the kernel had reset,
+    // and a reboot may have undone others.
+    const kept = Object.entries(existing?.applied ?? {}).filter(
+      ([k, v]) => !sideEffects.includes(k) && (existing?.recordedOn !== undefined || matches(k, v, before[k] ?? '')),
+    );
     await recordedChange(dev, opts.store, existing, before, { ...Object.fromEntries(kept), ...target }, 'apply', target);
   } finally {
     inFlight.delete(name);

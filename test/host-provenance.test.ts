@@ -11,14 +11,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { applyHostConfig, orderKeys, revertHostConfig, withTrialConfig } from '../src/host/applier.js';
+import { applyHostConfig, revertHostConfig, withTrialConfig } from '../src/host/applier.js';
 import { ConfDbStateStore } from '../src/host/confdb-state.js';
 import { hostIdentity } from '../src/host/identity.js';
 import { ConfDB } from '../src/confdb/db.js';
 import type { DeviceRecord } from '../src/confdb/records.js';
 import { exportConfDB, importConfDB } from '../src/confdb/transfer.js';
 import { resolveDevice, type BlockDevice } from '../src/blockdev/resolve.js';
-import { hasAttr, parseScheduler, readSnapshot, writeAttr, type Snapshot } from '../src/blockdev/sysfs.js';
+import { parseScheduler, readSnapshot, writeAttr, type Snapshot } from '../src/blockdev/sysfs.js';
 import { canUseLoopDevices, type LoopDevice } from '../src/blockdev/loop.js';
 import { loopWithoutScheduler } from './helpers/loop.js';
 import { isSsdtuneError, type SsdtuneError } from '../src/errors.js';
@@ -53,10 +53,6 @@ function withLoop(fn: (c: Ctx) => Promise<void>) {
     try {
       await fn({ loop, dev, dir, svc, db, store: new ConfDbStateStore(db, 'test'), before, now: () => readSnapshot(dev) });
     } finally {
-      // A loop device keeps its queue settings once detached: a failed test must not hand them to the next user of its number.
-      for (const k of orderKeys(Object.keys(before))) {
-        if (hasAttr(dev, k) && readSnapshot(dev)[k] !== before[k]) writeAttr(dev, k, before[k]!);
-      }
       await svc.close();
       loop.destroy();
       rmSync(dir, { recursive: true, force: true });

@@ -13,7 +13,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { applyHostConfig, revertHostConfig, withTrialConfig } from '../src/host/applier.js';
 import { ConfDbStateStore } from '../src/host/confdb-state.js';
-import { hostIdentity } from '../src/host/identity.js';
+import { hostIdentity } from '../src/util/host-identity.js';
 import { ConfDB } from '../src/confdb/db.js';
 import type { DeviceRecord } from '../src/confdb/records.js';
 import { exportConfDB, importConfDB } from '../src/confdb/transfer.js';

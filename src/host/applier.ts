@@ -13,12 +13,12 @@
  * (withTrialConfig), so their temporary configurations are recorded too.
  */
 import { ERR_HOST_APPLY, ERR_HOST_RESTORE, ERR_HOST_ROOT, ERR_HOST_STATE } from '../errors.js';
-import type { PendingDeviceChange, RecordingHost } from '../confdb/records.js';
+import type { PendingDeviceChange } from '../confdb/records.js';
 import { IOSCHED_PREFIX, IOSCHED_TUNABLES, describeLeft, matches, orderKeys, readSnapshot, restoreTo, writeOrdered, type Snapshot } from '../blockdev/sysfs.js';
 import { resolveDevice, type BlockDevice } from '../blockdev/resolve.js';
 import { readLimits, validateConfig } from './validate.js';
 import type { HostStateRecord, StateStore } from './state.js';
-import { describeHost, hostIdentity } from './identity.js';
+import { describeHost, hostIdentity, type RecordingHost } from '../util/host-identity.js';
 
 export interface Change {
   key: string;

@@ -31,6 +31,8 @@ export interface TuneDefaults {
   screenFraction?: number;
   /** The block device of the live evaluator. */
   device?: string;
+  /** Rounds confirming a measured evaluator's best against the baseline (0: off). */
+  confirmRounds?: number;
 }
 
 /** How long-running commands report progress: a bar on a terminal, log lines otherwise (auto), or as told. */
@@ -149,6 +151,7 @@ function tuneFromEnv(): TuneDefaults {
     ...(envChoice('SSDTUNE_LBA_POLICY', ['reject', 'modulo'] as const) ? { lbaPolicy: envChoice('SSDTUNE_LBA_POLICY', ['reject', 'modulo'] as const)! } : {}),
     ...(envNumber('SSDTUNE_SCREEN_FRACTION', 0, 1) !== undefined ? { screenFraction: envNumber('SSDTUNE_SCREEN_FRACTION', 0, 1)! } : {}),
     ...(e.SSDTUNE_DEVICE ? { device: e.SSDTUNE_DEVICE } : {}),
+    ...(envInt('SSDTUNE_CONFIRM_ROUNDS', 0) !== undefined ? { confirmRounds: envInt('SSDTUNE_CONFIRM_ROUNDS', 0)! } : {}),
   };
 }
 
@@ -166,6 +169,7 @@ function checkFile(file: string, json: unknown): Record<string, unknown> {
     ['budget', 2],
     ['seed', 0],
     ['batch', 1],
+    ['confirmRounds', 0],
   ] as const)
     if (t[k] !== undefined && !(Number.isInteger(t[k]) && (t[k] as number) >= min)) bad(`tune.${k}`, `an integer >= ${min}`);
   if (t.lbaPolicy !== undefined && t.lbaPolicy !== 'reject' && t.lbaPolicy !== 'modulo') bad('tune.lbaPolicy', '"reject" or "modulo"');

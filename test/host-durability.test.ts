@@ -255,7 +255,9 @@ test(
     const lines = execFileSync('head', ['-n', '400', path.join(PROJECT_ROOT, 'traces', 'mqsim_wsrch-small.trace')], { encoding: 'utf8' });
     const trace = path.join(c.dir, 'wsrch-400.trace');
     writeFileSync(trace, lines);
-    const args = ['tune', '--space', 'host', '--evaluator', 'live', '--device', c.loop.path, '--budget', '2', trace];
+    // Without confirmation rounds: they measure through the same withTrialConfig as the search's evaluations, and
+    // would only lengthen the sweep (test/confirm.test.ts checks that they revert).
+    const args = ['tune', '--space', 'host', '--evaluator', 'live', '--device', c.loop.path, '--budget', '2', '--confirm-rounds', '0', trace];
     let completed = false;
     let kills = 0;
     for (let n = 1; n < 24 && !completed; n++) {

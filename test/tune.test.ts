@@ -71,6 +71,16 @@ test('tune: bad requests fail clearly and store nothing', async () => {
     else assert.throws(() => args({ evaluator: 'mqsim' }), usage(/build-mqsim\.sh/));
     assert.throws(() => args({ evaluator: 'mqsim', replay: { mode: 'closed', queueDepth: 8 } }), usage(/mqsim evaluator cannot replay in "closed" mode/));
     assert.throws(() => args({ space: 'host', evaluator: 'live' }), /give --device/);
+    // Confirmation rounds: for measured evaluators only, never 1 (no spread), default 4; settings reach only live.
+    const plan = (a: Record<string, unknown>, s: Partial<Settings> = {}) => resolveTuneArgs(a, { ...svc.settings, ...s }).plan;
+    const live = { space: 'host', evaluator: 'live', device: '/dev/null' };
+    assert.throws(() => args({ confirmRounds: 3 }), usage(/the ssdsim evaluator is deterministic: .*confirmRounds does not apply/));
+    assert.throws(() => args({ ...live, confirmRounds: 1 }), usage(/confirmRounds 1: one round gives no spread/));
+    assert.throws(() => args({ ...live, confirmRounds: 21 }), usage(/confirmRounds must be <= 20/));
+    assert.equal(plan(live).confirmRounds, 4);
+    assert.equal(plan({ ...live, confirmRounds: 0 }).confirmRounds, 0);
+    assert.equal(plan(live, { tune: { confirmRounds: 6 } }).confirmRounds, 6);
+    assert.equal(plan({}, { tune: { confirmRounds: 6 } }).confirmRounds, 0, 'a setting for live does not break ssdsim tunes');
     assert.throws(() => args({ budget: 3, nope: true }), usage(/must NOT have additional properties \(nope\)/));
     await assert.rejects(tune(svc, { tracePath: '/nonexistent/trace', spec: ssdsim(svc.settings, 3) }), /no such file/);
     assert.deepEqual(args({}), { space: 'ssd', evaluator: 'ssdsim', budget: 30, seed: 1, replay: { mode: 'recorded' }, searcher: 'adaptive', batch: 1 });

@@ -55,6 +55,21 @@ export interface ConfigRecord {
   deviceClass?: string;
   /** The replay intensity its grade was measured at (absent: recorded). */
   replay?: Replay;
+  /**
+   * A measured evaluator's search result measured again against the baseline
+   * (src/search/confirm.ts). When it held, `grade`, `metrics` and
+   * `baselineMetrics` are the confirmation's; when it did not, `values` are the
+   * baseline's (grade 0) and `candidate` is what the search had found.
+   */
+  confirmation?: {
+    rounds: number;
+    grades: number[];
+    low: number;
+    holds: boolean;
+    /** The grade the search measured for its best (biased upwards: the best of many noisy measurements). */
+    searchGrade: number;
+    candidate?: Configuration;
+  };
 }
 
 export interface EvaluationRecord {

@@ -23,6 +23,7 @@ import { ssdSpace } from '../sim/ssd-space.js';
 import { createSsdsimEvaluator } from '../sim/ssdsim.js';
 import type { ConfigSpace } from '../space/types.js';
 import type { StateStore } from '../host/state.js';
+import { CONFIRM_ROUNDS } from '../search/confirm.js';
 
 /** What is known once the trace has been read, and where device changes are recorded. */
 export interface EvaluatorRun {
@@ -44,6 +45,12 @@ export interface EvaluatorEntry {
   lbaPolicy: boolean;
   /** It works on a block device (--device): required, or not used at all. */
   device: 'required' | 'unused';
+  /**
+   * Its scores are measurements, different from run to run (live replay): a
+   * search's best is measured again against the baseline before it is kept
+   * (confirmRounds, src/search/confirm.ts). The others are deterministic.
+   */
+  measured: boolean;
   /**
    * Checks what the evaluator needs (an MQSim binary, a device) and returns its
    * maker. Two steps because a wrong request must fail before the trace is
@@ -76,6 +83,7 @@ const EVALUATORS_TABLE = {
     replayModes: ['recorded', 'scaled', 'closed'],
     lbaPolicy: true,
     device: 'unused',
+    measured: false,
     prepare: (o, settings) => (run) =>
       createSsdsimEvaluator({
         ...settings.ssdsim,
@@ -90,6 +98,7 @@ const EVALUATORS_TABLE = {
     replayModes: ['recorded', 'scaled'],
     lbaPolicy: true,
     device: 'unused',
+    measured: false,
     prepare: (o, settings) => {
       const binary = settings.mqsimPath ?? builtMqsim();
       if (!binary) throw ERR_USAGE('the mqsim evaluator needs MQSim: build it with scripts/build-mqsim.sh, or set SSDTUNE_MQSIM or "mqsimPath" in config.json');
@@ -101,6 +110,7 @@ const EVALUATORS_TABLE = {
     replayModes: ['recorded', 'scaled', 'closed'],
     lbaPolicy: false,
     device: 'unused',
+    measured: false,
     prepare: (o) => () => new ReadaheadModelEvaluator({ replay: o.replay }),
   },
   live: {
@@ -108,6 +118,7 @@ const EVALUATORS_TABLE = {
     replayModes: ['recorded', 'scaled', 'closed'],
     lbaPolicy: false,
     device: 'required',
+    measured: true,
     prepare: (o) => {
       const device = o.device;
       if (!device) throw ERR_USAGE('the live evaluator replays on a block device: give --device (read-only unless --scratch)');
@@ -170,6 +181,8 @@ export interface TunePlan {
   evaluator: EvaluatorName;
   makeEvaluator: EvaluatorMaker;
   buildSpace(): ConfigSpace;
+  /** Rounds that confirm the search's best against the baseline: 0 unless the evaluator measures (EvaluatorEntry.measured). */
+  confirmRounds: number;
 }
 
 /**
@@ -178,7 +191,7 @@ export interface TunePlan {
  * evaluator. Cheap: nothing is read yet.
  */
 export function planTune(
-  r: { space: string; evaluator: string; replay: Replay; lbaPolicy?: EvaluatorOptions['lbaPolicy']; device?: string },
+  r: { space: string; evaluator: string; replay: Replay; lbaPolicy?: EvaluatorOptions['lbaPolicy']; device?: string; confirmRounds?: number },
   settings: Pick<Settings, 'mqsimPath' | 'ssdsim'>,
 ): TunePlan {
   if (!isSpace(r.space)) throw ERR_USAGE(`unknown space "${r.space}"; known: ${SPACE_NAMES.join(', ')}`);
@@ -195,12 +208,24 @@ export function planTune(
     throw ERR_USAGE(`the ${r.evaluator} evaluator maps no addresses onto a simulated capacity: lbaPolicy does not apply to it`);
   if (r.device && entry.device === 'unused')
     throw ERR_USAGE(`the ${r.evaluator} evaluator works from the trace alone: --device does not apply to it (the live evaluator replays on a device)`);
+  if (r.confirmRounds === 1)
+    throw ERR_USAGE(`confirmRounds 1: one round gives no spread to judge a gain by; give 0 (off) or ${CONFIRM_ROUNDS.min}..${CONFIRM_ROUNDS.max}`);
+  if (r.confirmRounds && !entry.measured)
+    throw ERR_USAGE(
+      `the ${r.evaluator} evaluator is deterministic: its grades need no confirmation, so confirmRounds does not apply to it (the live evaluator's do)`,
+    );
   const makeEvaluator = entry.prepare(
     { replay: r.replay, ...(r.lbaPolicy ? { lbaPolicy: r.lbaPolicy } : {}), ...(r.device ? { device: r.device } : {}) },
     settings,
   );
   const evaluator = r.evaluator;
-  return { space: r.space, evaluator, makeEvaluator, buildSpace: () => space.build({ evaluator, ...(r.device ? { device: r.device } : {}) }) };
+  return {
+    space: r.space,
+    evaluator,
+    makeEvaluator,
+    buildSpace: () => space.build({ evaluator, ...(r.device ? { device: r.device } : {}) }),
+    confirmRounds: entry.measured ? (r.confirmRounds ?? CONFIRM_ROUNDS.default) : 0,
+  };
 }
 
 /** For help texts: "ssd: ssdsim (default), mqsim; host: ..." */

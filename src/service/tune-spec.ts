@@ -13,8 +13,9 @@ import type { Settings } from '../config.js';
 import { ERR_USAGE, type SsdtuneError } from '../errors.js';
 import type { LbaPolicy, Replay } from '../evaluators/types.js';
 import { SEARCHERS, type SearcherName } from '../search/search.js';
+import { CONFIRM_ROUNDS } from '../search/confirm.js';
 
-export { SEARCHERS };
+export { SEARCHERS, CONFIRM_ROUNDS };
 import {
   defaultEvaluator,
   EVALUATOR_NAMES,
@@ -87,6 +88,13 @@ const argProperties = {
       description: 'multi-fidelity: screen on this leading fraction of the trace, then confirm on the whole (default 1: off)',
     }),
   ),
+  confirmRounds: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: CONFIRM_ROUNDS.max,
+      description: `measured evaluators (live): rounds that measure the search's best against the baseline again, in alternating order, before it is kept; it is kept only if its gain's 95% lower bound is above 0 (default ${CONFIRM_ROUNDS.default}; 0: off; else ${CONFIRM_ROUNDS.min}..${CONFIRM_ROUNDS.max})`,
+    }),
+  ),
 };
 
 /** What a tune request is called in its usage errors, from any front end. */
@@ -157,8 +165,8 @@ type TuneSettings = Pick<Settings, 'evaluator' | 'mqsimPath' | 'ssdsim'> & Parti
  * Fills what the request leaves out from the settings' tune defaults
  * (environment, config file), then the built-in defaults. The settings'
  * values are checked like the request's own (a bad SSDTUNE_BUDGET is a usage
- * error naming it). lbaPolicy and device defaults apply only to evaluators
- * that use them.
+ * error naming it). lbaPolicy, device and confirmRounds defaults apply only to
+ * evaluators that use them.
  */
 function resolve<T extends TuneArgs>(s: T, settings: TuneSettings): { spec: T & Defaults; plan: TunePlan } {
   const d = settings.tune ?? {};
@@ -172,6 +180,7 @@ function resolve<T extends TuneArgs>(s: T, settings: TuneSettings): { spec: T & 
       ...(d.batch !== undefined ? { batch: d.batch } : {}),
       ...(d.replay !== undefined ? { replay: parseReplay(d.replay) } : {}),
       ...(d.screenFraction !== undefined && d.screenFraction < 1 ? { screenFraction: d.screenFraction } : {}),
+      ...(d.confirmRounds !== undefined ? { confirmRounds: d.confirmRounds } : {}),
     },
     'tune settings (SSDTUNE_* environment, config.json "tune")',
   );
@@ -181,6 +190,7 @@ function resolve<T extends TuneArgs>(s: T, settings: TuneSettings): { spec: T & 
   const lbaPolicy = s.lbaPolicy ?? (uses?.lbaPolicy ? d.lbaPolicy : undefined);
   const device = s.device ?? (uses?.device === 'required' ? d.device : undefined);
   const screenFraction = s.screenFraction ?? fromSettings.screenFraction;
+  const confirmRounds = s.confirmRounds ?? (uses?.measured ? fromSettings.confirmRounds : undefined);
   const spec = {
     ...s,
     space,
@@ -193,6 +203,7 @@ function resolve<T extends TuneArgs>(s: T, settings: TuneSettings): { spec: T & 
     ...(lbaPolicy ? { lbaPolicy } : {}),
     ...(device ? { device } : {}),
     ...(screenFraction !== undefined && screenFraction < 1 ? { screenFraction } : {}),
+    ...(confirmRounds !== undefined ? { confirmRounds } : {}),
   };
   return { spec, plan: planTune(spec, settings) };
 }

@@ -2,7 +2,8 @@
  * The LearnedSSD flow as one service call (docs/architecture.md, "Data flow of a tune"):
  * trace -> window descriptors -> identify against the ConfDB ->
  *   known workload with a stored configuration for this space: recommend it;
- *   otherwise: search one within the budget with the chosen evaluator, store
+ *   otherwise: search one within the budget with the chosen evaluator (a
+ *   measured evaluator's best confirmed against the baseline), store
  *   workload + configuration + every evaluation in one batch, recommend it.
  * The CLI `tune`, the REST job and `retune` all call `tune`.
  */
@@ -17,6 +18,7 @@ import { profileWorkload, type Identification } from '../ml/identify.js';
 import { openTraceOffThread } from '../readers/off-thread.js';
 import { makeSearcher, parseRecord, runSearch, type SearchRecord } from '../search/search.js';
 import { runMultiFidelity, splitBudget } from '../search/fidelity.js';
+import { confirmGain, type Confirmation } from '../search/confirm.js';
 import { progressText, type ProgressParts } from './progress-text.js';
 import { speedups } from '../search/grade.js';
 import { planTune } from './catalog.js';
@@ -227,7 +229,31 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
   // The search records the baseline first and throws when it fails; without it nothing was graded.
   const [baseline] = record.evaluations;
   if (!baseline) throw ERR_SEARCH('no evaluation was recorded, not even the baseline: give a larger budget');
-  const best = record.best !== undefined ? at(record.evaluations, record.best, 'evaluations') : baseline;
+  const found = record.best !== undefined ? at(record.evaluations, record.best, 'evaluations') : baseline;
+  // A measured evaluator's best is measured again against the baseline, and kept only if its gain holds
+  // (search/confirm.ts). On the local evaluator: the queued one runs a configuration asked twice once.
+  let confirmation: Confirmation | undefined;
+  if (plan.confirmRounds > 0 && found !== baseline && found.grade !== undefined && found.grade > 0) {
+    const total = 2 * plan.confirmRounds;
+    const stage = 'confirming the best against the baseline';
+    ctl.progress?.(0, total, progressText(stage, 0, total), { phase: stage, unit: 'evaluations' });
+    confirmation = await confirmGain(local, ref, baseline.config, found.config, plan.confirmRounds, {
+      ...(ctl.signal ? { signal: ctl.signal } : {}),
+      onRound: (done) => ctl.progress?.(2 * done, total, progressText(stage, 2 * done, total), { phase: stage, unit: 'evaluations' }),
+    });
+  }
+  const best = confirmation && !confirmation.holds ? baseline : found;
+  const measured: Pick<ConfigRecord, 'grade' | 'metrics' | 'baselineMetrics'> = confirmation
+    ? {
+        grade: confirmation.holds ? confirmation.grade : 0,
+        metrics: confirmation.holds ? confirmation.candidate : confirmation.baseline,
+        baselineMetrics: confirmation.baseline,
+      }
+    : {
+        ...(best.grade !== undefined ? { grade: best.grade } : {}),
+        ...(best.metrics ? { metrics: best.metrics } : {}),
+        ...(baseline.metrics ? { baselineMetrics: baseline.metrics as Metrics } : {}),
+      };
   const configId = newId();
   const config: ConfigRecord = {
     id: configId,
@@ -238,9 +264,19 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
     ...(input.fleet ? { deviceClass: input.fleet.deviceClass } : {}),
     evaluator: evaluator.name,
     replay: req.replay,
-    ...(best.grade !== undefined ? { grade: best.grade } : {}),
-    ...(best.metrics ? { metrics: best.metrics } : {}),
-    ...(baseline.metrics ? { baselineMetrics: baseline.metrics as Metrics } : {}),
+    ...measured,
+    ...(confirmation
+      ? {
+          confirmation: {
+            rounds: confirmation.rounds,
+            grades: confirmation.grades,
+            low: confirmation.low,
+            holds: confirmation.holds,
+            searchGrade: found.grade!,
+            ...(confirmation.holds ? {} : { candidate: found.config }),
+          },
+        }
+      : {}),
   };
   const evaluations: EvaluationRecord[] = record.evaluations.map((e) => ({
     id: newId(),

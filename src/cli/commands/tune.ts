@@ -5,7 +5,7 @@
  */
 import { Option, type Command } from 'commander';
 import { describeCatalog, EVALUATOR_NAMES, SPACE_NAMES, SPACES } from '../../service/catalog.js';
-import { BUDGET, DEFAULT_SEED, FOLD_WARN_SHARE, SEARCHERS, describeReplay, parseReplay, type TuneArgs } from '../../service/tune-spec.js';
+import { BUDGET, CONFIRM_ROUNDS, DEFAULT_SEED, FOLD_WARN_SHARE, SEARCHERS, describeReplay, parseReplay, type TuneArgs } from '../../service/tune-spec.js';
 import type { ProgressMode } from '../../config.js';
 import { parseProgressText, type TuneResult } from '../../service/api.js';
 import { progressReporter } from '../progress.js';
@@ -26,6 +26,7 @@ type TuneFlags = CommonOptions & {
   forceSearch?: boolean;
   replay?: string;
   lbaPolicy?: string;
+  confirmRounds?: number;
 };
 
 /** The TuneSpec (minus the trace) a command line asks for; the service validates it. */
@@ -45,6 +46,7 @@ function argsOf(o: TuneFlags): TuneArgs {
     ...(o.forceSearch ? { forceSearch: true } : {}),
     ...(o.replay ? { replay: parseReplay(o.replay) } : {}),
     ...(o.lbaPolicy ? { lbaPolicy: o.lbaPolicy as TuneArgs['lbaPolicy'] } : {}),
+    ...(o.confirmRounds !== undefined ? { confirmRounds: o.confirmRounds } : {}),
   };
 }
 
@@ -120,8 +122,10 @@ function printResult(r: TuneResult, json: boolean | undefined): void {
     console.log(
       `gain        grade ${r.gain.grade.toFixed(3)}; throughput x${r.gain.throughputSpeedup.toFixed(3)}, latency x${r.gain.latencySpeedup.toFixed(3)} vs the baseline`,
     );
+    const c = r.config.confirmation;
+    if (c) console.log(confirmationText(c, r.gain.grade));
     // A grade of 0 is an answer, not a failure: say what it means rather than leave a bare x1.000.
-    if (r.source === 'search' && r.gain.grade <= 0.001) {
+    if (r.source === 'search' && r.gain.grade <= 0.001 && !c) {
       console.log(
         `            no configuration beat the baseline measurably (grade <= 0.001): this workload does not stress what the ${r.config.space} space tunes (too light, or bound elsewhere)`,
       );
@@ -130,6 +134,15 @@ function printResult(r: TuneResult, json: boolean | undefined): void {
   const fold = foldedText(r.config.metrics?.extra);
   if (fold) console.log(fold);
   for (const line of valuesText(r.config.values, r.baseline)) console.log(line);
+}
+
+/** What measuring the search's best again against the baseline said (a measured evaluator: live). */
+function confirmationText(c: NonNullable<TuneResult['config']['confirmation']>, kept: number): string {
+  const rounds = `${c.rounds} alternating rounds against the baseline (${c.grades.map((g) => g.toFixed(3)).join(', ')})`;
+  const found = `the search's best (grade ${c.searchGrade.toFixed(3)} in the search)`;
+  return c.holds
+    ? `confirmed   ${found} measured grade ${kept.toFixed(3)}, 95% lower bound ${c.low.toFixed(3)} > 0, over ${rounds}`
+    : `unconfirmed ${found} measured a 95% lower bound of ${c.low.toFixed(3)} <= 0 over ${rounds}: its gain may be noise, so the baseline is kept (its values are in --json as config.confirmation.candidate)`;
 }
 
 /** What folding addresses onto the simulated drive did to the recommended configuration's replay; a warning past FOLD_WARN_SHARE. */
@@ -169,6 +182,11 @@ export function register(program: Command): void {
       .option(
         '--screen-fraction <f>',
         'multi-fidelity: screen on this leading fraction of the trace (e.g. 0.1), then search on the whole; the budget counts a screening evaluation as f of one (env SSDTUNE_SCREEN_FRACTION; default 1: off)',
+        (v) => Number(v),
+      )
+      .option(
+        '--confirm-rounds <n>',
+        `live evaluator: measure the search's best against the baseline again in n alternating rounds and keep it only if its gain's 95% lower bound is above 0 (env SSDTUNE_CONFIRM_ROUNDS; default ${CONFIRM_ROUNDS.default}; 0: off)`,
         (v) => Number(v),
       )
       .option('--format <fmt>', 'force the trace format')

@@ -16,6 +16,7 @@ import { ERR_HOST_APPLY, ERR_HOST_RESTORE, ERR_HOST_ROOT, ERR_HOST_STATE } from 
 import type { PendingDeviceChange } from '../confdb/records.js';
 import { IOSCHED_PREFIX, IOSCHED_TUNABLES, hasAttr, parseScheduler, readAttr, readSnapshot, writeAttr, type Snapshot } from '../blockdev/sysfs.js';
 import { resolveDevice, type BlockDevice } from '../blockdev/resolve.js';
+import { lockBlockDevice } from '../blockdev/device-lock.js';
 import { readLimits, validateConfig } from './validate.js';
 import type { HostStateRecord, StateStore } from './state.js';
 import { describeHost, hostIdentity } from './identity.js';
@@ -108,9 +109,11 @@ function describeLeft(r: { left: string[]; reasons: string[] }): string {
   return [...r.reasons, ...unexplained.map((k) => `${k} differs`)].join(', ');
 }
 
+const isRoot = (): boolean => typeof process.getuid !== 'function' || process.getuid() === 0;
+
 /** Writing sysfs needs root: say so before anything else is attempted. */
 export function requireRoot(what: string): void {
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) throw ERR_HOST_ROOT(what);
+  if (!isRoot()) throw ERR_HOST_ROOT(what);
 }
 
 /** Every attribute a target would change, in write order, with the current value. */
@@ -120,16 +123,36 @@ function diff(current: Snapshot, target: Record<string, string>): Change[] {
     .map((k) => ({ key: k, from: current[k], to: target[k]! }));
 }
 
-/** Disks this process is changing now. */
-const inFlight = new Set<string>();
+/**
+ * One change of a disk's queue at a time, whichever ssdtune process and whichever ConfDB makes it: its machine-wide
+ * `queue` lock (blockdev/device-lock.ts), held from before the values a change starts from are read until its
+ * record is settled. A per-ConfDB check is not enough: a process with another data directory would record the
+ * other's trial values as the device's way back. Without root nothing here can be written and /run cannot be: no
+ * lock (the change then stops at requireRoot).
+ */
+async function underQueueLock<T>(dev: BlockDevice, fn: () => Promise<T>): Promise<T> {
+  if (!isRoot()) return fn();
+  const lock = lockBlockDevice('queue', dev.disk, (owner, file) =>
+    ERR_HOST_STATE(
+      dev.disk.name,
+      `busy: ${owner === process.pid ? 'this process is' : `pid ${owner} is`} changing its queue attributes (lock ${file}); try again when it ends`,
+    ),
+  );
+  try {
+    return await fn();
+  } finally {
+    lock.release();
+  }
+}
 
 /**
- * Is the process a pending mark names still at it? This one: when it holds
- * the disk in inFlight. Another: while that pid lives (a shared ConfDB lets
- * several processes of this host in; a dead one's mark means interrupted).
+ * Is the process a pending mark names still at it? Not this one: it holds the
+ * queue lock now, so its own earlier change has ended. Another: while that pid
+ * lives (an ssdtune older than the lock, sharing the ConfDB; a dead one's mark
+ * means interrupted).
  */
-function stillRunning(p: PendingDeviceChange, disk: string): boolean {
-  if (p.pid === process.pid) return inFlight.has(disk);
+function stillRunning(p: PendingDeviceChange): boolean {
+  if (p.pid === process.pid) return false;
   try {
     process.kill(p.pid, 0);
     return true;
@@ -241,7 +264,7 @@ async function settledRecord(dev: BlockDevice, store: StateStore, o: { forRevert
   }
   // Another host's pid in a pending mark means nothing here: its host is checked first.
   if (rec?.recordedOn && !o.anyway) checkProvenance(dev, rec);
-  if (inFlight.has(dev.disk.name) || (rec?.pending && !rec.pending.failed && stillRunning(rec.pending, dev.disk.name))) {
+  if (rec?.pending && !rec.pending.failed && stillRunning(rec.pending)) {
     throw ERR_HOST_STATE(
       dev.disk.name,
       `busy: ${rec?.pending ? describePending(rec.pending).replace(/ was interrupted.*$/, ' is in progress') : 'a change is in progress'}; try again when it ends`,
@@ -351,13 +374,14 @@ function plan(device: string, config: Record<string, unknown>): Planned {
 }
 
 export async function applyHostConfig(device: string, config: Record<string, unknown>, opts: ApplyOptions): Promise<ApplyResult> {
-  const { dev, before, target, changes, sideEffects } = plan(device, config);
-  if (opts.dryRun || changes.length === 0) return { device: dev, dryRun: !!opts.dryRun, target, changes, sideEffects, after: before };
-  requireRoot(`applying to ${dev.disk.name}`);
-  const name = dev.disk.name;
-  const existing = await settledRecord(dev, opts.store);
-  inFlight.add(name);
-  try {
+  const first = plan(device, config);
+  if (opts.dryRun || first.changes.length === 0) return { ...first, device: first.dev, dryRun: !!opts.dryRun, after: first.before };
+  requireRoot(`applying to ${first.dev.disk.name}`);
+  return underQueueLock(first.dev, async () => {
+    // Planned again under the lock: a change that ended meanwhile moved what this one starts from.
+    const { dev, before, target, changes, sideEffects } = plan(device, config);
+    if (changes.length === 0) return { device: dev, dryRun: false, target, changes, sideEffects, after: before };
+    const existing = await settledRecord(dev, opts.store);
     // What is applied now: the earlier applies' values the kernel kept (a new scheduler resets nr_requests and
     // its tunables), then this one's; `verify` and checkProvenance compare the device with it. A record naming no
     // host, adopted, keeps only the values the device shows: an older ssdtune kept some the kernel had reset,
@@ -366,10 +390,8 @@ export async function applyHostConfig(device: string, config: Record<string, unk
       ([k, v]) => !sideEffects.includes(k) && (existing?.recordedOn !== undefined || matches(k, v, before[k] ?? '')),
     );
     await recordedChange(dev, opts.store, existing, before, { ...Object.fromEntries(kept), ...target }, 'apply', target);
-  } finally {
-    inFlight.delete(name);
-  }
-  return { device: dev, dryRun: false, target, changes, sideEffects, after: readSnapshot(dev) };
+    return { device: dev, dryRun: false, target, changes, sideEffects, after: readSnapshot(dev) };
+  });
 }
 
 /**
@@ -377,7 +399,8 @@ export async function applyHostConfig(device: string, config: Record<string, unk
  * measurement), then restore what the device had. The record is written
  * before the first write and removed (or put back as it was) only once the
  * device holds its earlier values again, so a kill -9 during `fn` leaves a
- * record `revert` restores from.
+ * record `revert` restores from. The queue lock is held throughout, even when
+ * nothing is written: the device must not change under the measurement.
  */
 export async function withTrialConfig<T>(
   device: string,
@@ -385,22 +408,15 @@ export async function withTrialConfig<T>(
   store: StateStore,
   fn: (applied: ApplyResult) => Promise<T>,
 ): Promise<T> {
-  const { dev, before, target, changes, sideEffects } = plan(device, config);
-  const applied: ApplyResult = { device: dev, dryRun: false, target, changes, sideEffects, after: before };
-  const name = dev.disk.name;
-  const existing = await settledRecord(dev, store);
-  if (changes.length === 0) {
-    // Nothing to write, but the device must not change under the measurement either.
-    inFlight.add(name);
-    try {
-      return await fn(applied);
-    } finally {
-      inFlight.delete(name);
-    }
-  }
-  requireRoot(`trying a configuration on ${name}`);
-  inFlight.add(name);
-  try {
+  const first = plan(device, config);
+  if (first.changes.length > 0) requireRoot(`trying a configuration on ${first.dev.disk.name}`);
+  return underQueueLock(first.dev, async () => {
+    const { dev, before, target, changes, sideEffects } = plan(device, config);
+    const applied: ApplyResult = { device: dev, dryRun: false, target, changes, sideEffects, after: before };
+    const name = dev.disk.name;
+    const existing = await settledRecord(dev, store);
+    if (changes.length === 0) return fn(applied);
+    requireRoot(`trying a configuration on ${name}`);
     // A trial leaves what ssdtune applied as it was.
     const rec = await recordedChange(dev, store, existing, before, existing?.applied ?? {}, 'trial', target);
     let outcome: { ok: true; value: T } | { ok: false; error: unknown };
@@ -425,9 +441,7 @@ export async function withTrialConfig<T>(
     else await store.delete(name, 'host.trial-end');
     if (!outcome.ok) throw outcome.error;
     return outcome.value;
-  } finally {
-    inFlight.delete(name);
-  }
+  });
 }
 
 export interface RevertResult {
@@ -447,18 +461,17 @@ export interface RevertResult {
 export async function revertHostConfig(device: string, opts: RevertOptions): Promise<RevertResult> {
   const dev = resolveDevice(device);
   const name = dev.disk.name;
-  const rec = await settledRecord(dev, opts.store, { forRevert: true, anyway: !!opts.anyway });
-  if (!rec) throw ERR_HOST_STATE(name, 'ssdtune has not applied anything to this device (nothing to revert)');
-  const interrupted = rec.pending ? describePending(rec.pending) : undefined;
-  // The audit trail says when a revert restored values ssdtune could not tell were this device's.
-  const action = opts.anyway && provenanceRefusal(dev, rec) ? 'host.revert-anyway' : 'host.revert';
-  const before = readSnapshot(dev);
-  const changes = diff(before, rec.previous);
-  if (opts.dryRun) return { device: dev, changes, after: before, dryRun: true, ...(interrupted ? { interrupted } : {}) };
-  if (changes.length > 0) {
-    requireRoot(`reverting ${name}`);
-    inFlight.add(name);
-    try {
+  const revert = async (): Promise<RevertResult> => {
+    const rec = await settledRecord(dev, opts.store, { forRevert: true, anyway: !!opts.anyway });
+    if (!rec) throw ERR_HOST_STATE(name, 'ssdtune has not applied anything to this device (nothing to revert)');
+    const interrupted = rec.pending ? describePending(rec.pending) : undefined;
+    // The audit trail says when a revert restored values ssdtune could not tell were this device's.
+    const action = opts.anyway && provenanceRefusal(dev, rec) ? 'host.revert-anyway' : 'host.revert';
+    const before = readSnapshot(dev);
+    const changes = diff(before, rec.previous);
+    if (opts.dryRun) return { device: dev, changes, after: before, dryRun: true, ...(interrupted ? { interrupted } : {}) };
+    if (changes.length > 0) {
+      requireRoot(`reverting ${name}`);
       // The record already holds the way back; marking it says a revert was under way if this one dies too.
       await opts.store.put({ ...rec, pending: { op: 'revert', pid: process.pid, startedAt: new Date().toISOString(), before } });
       const back = restoreTo(dev, rec.previous);
@@ -467,10 +480,9 @@ export async function revertHostConfig(device: string, opts: RevertOptions): Pro
         await opts.store.put({ ...rec, pending: { op: 'revert', pid: process.pid, startedAt: new Date().toISOString(), before, failed } }, 'host.incomplete');
         throw ERR_HOST_RESTORE(name, 'the recorded original values', failed.reason, 'the record is kept: run revert again once the cause is fixed');
       }
-    } finally {
-      inFlight.delete(name);
     }
-  }
-  await opts.store.delete(name, action);
-  return { device: dev, changes, after: readSnapshot(dev), dryRun: false, ...(interrupted ? { interrupted } : {}) };
+    await opts.store.delete(name, action);
+    return { device: dev, changes, after: readSnapshot(dev), dryRun: false, ...(interrupted ? { interrupted } : {}) };
+  };
+  return opts.dryRun ? revert() : underQueueLock(dev, revert);
 }

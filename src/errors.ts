@@ -252,8 +252,8 @@ export const ERR_HOST_RESTORE = defineError('SSDTUNE_HOST_RESTORE', 500, EXIT.FA
  * device, what: a change in progress (another process holds the disk's queue lock, or its pending mark says so), or
  * one left unfinished (revert first); the name now belongs to another device
  * (its major:minor changed); or the recorded way back may not be this device's: made on another host (a shared
- * ConfDB, an import), or naming no host (an older ssdtune) while the device shows neither its applied nor its
- * previous values (revert --anyway, or db delete devices)
+ * ConfDB, an import; verify refuses it too), or naming no host (an older ssdtune) while the device shows, for some
+ * attribute, neither its applied nor its previous value (revert --anyway, or db delete devices)
  */
 export const ERR_HOST_STATE = defineError('SSDTUNE_HOST_STATE', 409, EXIT.CONFLICT, '%s: %s');
 /** config file, where, what was expected */

@@ -12,9 +12,9 @@ import { sha256File } from '../src/util/digest.js';
 import path from 'node:path';
 import { ConfDB, pinKey } from '../src/confdb/db.js';
 import { newId } from '../src/confdb/ids.js';
-import type { ConfigRecord, DeviceRecord, JobRecord, RecordingHost, WorkloadRecord } from '../src/confdb/records.js';
+import type { ConfigRecord, DeviceRecord, JobRecord, WorkloadRecord } from '../src/confdb/records.js';
 import { ConfDbStateStore } from '../src/host/confdb-state.js';
-import { hostIdentity } from '../src/host/identity.js';
+import { hostIdentity, type RecordingHost } from '../src/util/host-identity.js';
 import { exportConfDB, importConfDB } from '../src/confdb/transfer.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { PostgresServer, postgresMissing } from './helpers/servers.js';
@@ -149,6 +149,59 @@ for (const eng of ENGINES) {
       assert.equal(wins.filter(Boolean).length, 1);
       const stored = await db.require('evaluations', id);
       assert.equal(stored.durationMs, wins.indexOf(true));
+      await db.close();
+    });
+
+    test('batch if unchanged: of 10 writers at one generation exactly one writes, its audit with it; the refused and the stale write nothing', async () => {
+      const db = await eng.open();
+      const before = workload('before');
+      await db.put('workloads', before);
+      const g = await db.generation('workloads');
+      const audits = await db.generation('audit');
+      const ws = Array.from({ length: 10 }, (_, i) => workload(`w${i}`));
+      const got = await Promise.all(
+        ws.map((w) => db.batchIfUnchanged('workloads', g, [{ kind: 'workloads', type: 'put', value: w }, ConfDB.audit('test', 'register', { id: w.id })])),
+      );
+      const won = got.flatMap((n, i) => (n === undefined ? [] : [i]));
+      assert.equal(won.length, 1, `one writer wins: ${JSON.stringify(got)}`);
+      const winner = ws[won[0]!]!;
+      assert.equal(got[won[0]!], g + 1, "the kind's generation after the write");
+      assert.equal(await db.generation('workloads'), g + 1);
+      assert.ok((await db.generation('audit')) > audits, "the audit's generation moved with it");
+      assert.deepEqual(await db.get('workloads', winner.id), winner);
+      assert.equal(await db.count('workloads'), 2);
+      assert.deepEqual(
+        (await db.list('audit')).map((a) => a.details.id),
+        [winner.id],
+      );
+      // A follower at the old generation reads the written one (LevelDB may send more: it tells rewrites apart).
+      const since = (await db.workloadsSince(256, g)).workloads.map((w) => w.id);
+      assert.ok(since.includes(winner.id));
+      assert.ok(!ws.some((w) => w !== winner && since.includes(w.id)));
+      // At a stale generation nothing is written, deletes and other kinds included.
+      const c = config(winner.id, 'host', 1);
+      assert.equal(
+        await db.batchIfUnchanged('workloads', g, [
+          { kind: 'workloads', type: 'del', key: before.id },
+          { kind: 'configs', type: 'put', value: c },
+        ]),
+        undefined,
+      );
+      assert.equal(await db.count('workloads'), 2);
+      assert.equal(await db.count('configs'), 0);
+      // At the current one: puts and deletes of one kind, the last write of a key winning, as batch() applies them.
+      const x = workload('x');
+      const y = workload('y');
+      const now = await db.batchIfUnchanged('workloads', g + 1, [
+        { kind: 'workloads', type: 'put', value: x },
+        { kind: 'configs', type: 'put', value: c },
+        { kind: 'workloads', type: 'del', key: x.id },
+        { kind: 'workloads', type: 'del', key: before.id },
+        { kind: 'workloads', type: 'put', value: y },
+      ]);
+      assert.equal(now, await db.generation('workloads'));
+      assert.deepEqual((await db.list('workloads')).map((w) => w.name).sort(), ['w' + won[0], 'y'].sort());
+      assert.deepEqual(await db.get('configs', c.id), c);
       await db.close();
     });
 
@@ -463,6 +516,48 @@ describe('PostgreSQL ConfDB shared by several processes', { skip: pgMissing ?? f
       created.reduce((s: number, x) => s + x, 0),
       1,
     );
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test('batch if unchanged across processes: one of 20 writers on two openers wins; a write committing meanwhile refuses it, one rolled back does not', async () => {
+    const url = await server!.newDatabase();
+    const [a, b] = await Promise.all([ConfDB.open(tmp(), url), ConfDB.open(tmp(), url)]);
+    const g = await a.generation('workloads');
+    const ws = Array.from({ length: 20 }, (_, i) => workload(`w${i}`));
+    const got = await Promise.all(ws.map((w, i) => [a, b][i % 2]!.batchIfUnchanged('workloads', g, [{ kind: 'workloads', type: 'put', value: w }])));
+    assert.equal(got.filter((n) => n !== undefined).length, 1);
+    assert.equal(await b.count('workloads'), 1);
+    // A transaction of another process that has written a workload and not yet committed: the
+    // conditional write waits for it, then sees the generation it committed and writes nothing.
+    const slowWrite = (fail: boolean) => {
+      let wrote!: () => void;
+      const written = new Promise<void>((r) => (wrote = r));
+      const done = a.exclusive('slow writer', async (tx) => {
+        await tx.put('workloads', workload('slow'));
+        wrote();
+        await new Promise((r) => setTimeout(r, 300));
+        if (fail) throw new Error('rolled back');
+      });
+      done.catch(() => {}); // asserted below, after the conditional write it outlives
+      return { written, done };
+    };
+    let at = await b.generation('workloads');
+    const committing = slowWrite(false);
+    await committing.written;
+    assert.equal(await b.batchIfUnchanged('workloads', at, [{ kind: 'workloads', type: 'put', value: workload('late') }]), undefined);
+    await committing.done;
+    const others = async () =>
+      (await a.list('workloads'))
+        .map((w) => w.name)
+        .filter((n) => !/^w\d+$/.test(n))
+        .sort();
+    assert.deepEqual(await others(), ['slow']);
+    at = await b.generation('workloads');
+    const failing = slowWrite(true);
+    await failing.written;
+    assert.equal(await b.batchIfUnchanged('workloads', at, [{ kind: 'workloads', type: 'put', value: workload('after rollback') }]), at + 1);
+    await assert.rejects(failing.done, /rolled back/);
+    assert.deepEqual(await others(), ['after rollback', 'slow']);
     await Promise.all([a.close(), b.close()]);
   });
 

@@ -12,6 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../src/api/server.js';
 import { loadOrCreateToken } from '../src/service/token.js';
 import { loadSettings } from '../src/config.js';
+import { ConfDB } from '../src/confdb/db.js';
 import { newId } from '../src/confdb/ids.js';
 import { describeTrace } from '../src/ml/characterise.js';
 import { openTrace } from '../src/readers/registry.js';
@@ -72,6 +73,35 @@ const reportOf = (host: string): AgentReport => ({
   descriptors,
   applied: { read_ahead_kb: '128', scheduler: 'none' },
 });
+
+/**
+ * `agents` agents, spread over the instances and over the workloads of these
+ * traces (16 windows each, new to the store), report at once: each workload
+ * is created once and every agent of it gets its id.
+ */
+async function newWorkloadsAtOnce(insts: Instance[], traces: string[], agents: number): Promise<void> {
+  const windows = await Promise.all(
+    traces.map(async (t) => {
+      const file = path.resolve('traces', t);
+      return (await describeTrace(await openTrace(file), { size: windowSize, source: file })).windows.slice(0, 16).map((w) => Array.from(w.vector));
+    }),
+  );
+  const answers = await Promise.all(
+    Array.from({ length: agents }, (_, i) =>
+      post<Recommendation>(insts[i % insts.length]!, '/v1/fleet/reports', { ...reportOf(`host${i}`), descriptors: windows[i % traces.length] }),
+    ),
+  );
+  for (const a of answers) assert.equal(a.status, 200, JSON.stringify(a.data));
+  const byTrace = traces.map((_, t) => new Set(answers.filter((_, i) => i % traces.length === t).map((a) => a.data.workload.id)));
+  assert.deepEqual(
+    byTrace.map((ids) => ids.size),
+    traces.map(() => 1),
+    'the agents of one workload got one id',
+  );
+  assert.equal(new Set(byTrace.map((ids) => [...ids][0])).size, traces.length, 'different workloads, different ids');
+  assert.equal(answers.filter((a) => a.data.workload.created).length, traces.length);
+  assert.equal(await insts[0]!.svc.db.count('workloads'), traces.length);
+}
 
 const SETUPS = [
   { name: 'LevelDB, one serve', skip: false as string | false, open: async () => [await serve(tmp('level'))] },
@@ -134,28 +164,7 @@ for (const s of SETUPS) {
     test('agents of 4 different new workloads report at once: 4 workloads, each agent gets its own workload', async () => {
       const insts = await s.open();
       try {
-        const traces = ['fio_oltp.trace.xz', 'fio_log-append.trace.xz', 'fio_backup-seqread.trace.xz', 'msr_hm_0_sample1000.csv'];
-        const windows = await Promise.all(
-          traces.map(async (t) => {
-            const file = path.resolve('traces', t);
-            return (await describeTrace(await openTrace(file), { size: windowSize, source: file })).windows.slice(0, 16).map((w) => Array.from(w.vector));
-          }),
-        );
-        const answers = await Promise.all(
-          Array.from({ length: 40 }, (_, i) =>
-            post<Recommendation>(insts[i % insts.length]!, '/v1/fleet/reports', { ...reportOf(`host${i}`), descriptors: windows[i % traces.length] }),
-          ),
-        );
-        for (const a of answers) assert.equal(a.status, 200, JSON.stringify(a.data));
-        const byTrace = traces.map((_, t) => new Set(answers.filter((_, i) => i % traces.length === t).map((a) => a.data.workload.id)));
-        assert.deepEqual(
-          byTrace.map((ids) => ids.size),
-          [1, 1, 1, 1],
-          'the agents of one workload got one id',
-        );
-        assert.equal(new Set(byTrace.map((ids) => [...ids][0])).size, 4, 'different workloads, different ids');
-        assert.equal(answers.filter((a) => a.data.workload.created).length, 4);
-        assert.equal(await insts[0]!.svc.db.count('workloads'), 4);
+        await newWorkloadsAtOnce(insts, ['fio_oltp.trace.xz', 'fio_log-append.trace.xz', 'fio_backup-seqread.trace.xz', 'msr_hm_0_sample1000.csv'], 40);
       } finally {
         for (const i of insts) {
           await i.app.close();
@@ -207,3 +216,38 @@ for (const s of SETUPS) {
     });
   });
 }
+
+describe('fleet agents: registrations share no lock between serve instances', { skip: postgresMissing() ?? false }, () => {
+  test('a process stalled holding the lock registrations took before does not hold up two instances registering new workloads', async () => {
+    const store = await pgs!.newDatabase();
+    const a = await serve(tmp('nolock-a'), store);
+    const insts = [a, await serve(tmp('nolock-b'), store, a.token)];
+    // A process inside the lock (an instance of the version that registered under it, stalled mid-registration).
+    const stalled = await ConfDB.open(tmp('nolock-c'), store);
+    let release!: () => void;
+    let held!: () => void;
+    const holding = new Promise<void>((r) => (held = r));
+    const released = new Promise<void>((r) => (release = r));
+    let stillHeld = true;
+    // It lets go after 20 s at most, so that a registration waiting for it ends (and the test fails) rather than hangs.
+    const holder = stalled
+      .exclusive('fleet:register-workload', async () => {
+        held();
+        await Promise.race([released, new Promise((r) => setTimeout(r, 20_000))]);
+      })
+      .finally(() => (stillHeld = false));
+    try {
+      await holding;
+      await newWorkloadsAtOnce(insts, ['fio_oltp.trace.xz', 'msr_hm_0_sample1000.csv'], 20);
+      assert.ok(stillHeld, 'every agent was answered while the lock was held');
+    } finally {
+      release();
+      await holder;
+      await stalled.close();
+      for (const i of insts) {
+        await i.app.close();
+        await i.svc.close();
+      }
+    }
+  });
+});

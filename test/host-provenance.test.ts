@@ -11,17 +11,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { applyHostConfig, orderKeys, revertHostConfig, withTrialConfig } from '../src/host/applier.js';
+import { applyHostConfig, revertHostConfig, withTrialConfig } from '../src/host/applier.js';
 import { ConfDbStateStore } from '../src/host/confdb-state.js';
-import { hostIdentity } from '../src/host/identity.js';
+import { hostIdentity } from '../src/util/host-identity.js';
 import { ConfDB } from '../src/confdb/db.js';
 import type { DeviceRecord } from '../src/confdb/records.js';
 import { exportConfDB, importConfDB } from '../src/confdb/transfer.js';
 import { resolveDevice, type BlockDevice } from '../src/blockdev/resolve.js';
-import { hasAttr, parseScheduler, readSnapshot, writeAttr, type Snapshot } from '../src/blockdev/sysfs.js';
+import { parseScheduler, readSnapshot, writeAttr, type Snapshot } from '../src/blockdev/sysfs.js';
 import { canUseLoopDevices, type LoopDevice } from '../src/blockdev/loop.js';
 import { loopWithoutScheduler } from './helpers/loop.js';
-import { isSsdtuneError } from '../src/errors.js';
+import { isSsdtuneError, type SsdtuneError } from '../src/errors.js';
+import { loadSettings } from '../src/config.js';
+import { openService, type Service } from '../src/service/context.js';
+import { verifyDevice } from '../src/service/devices.js';
 import { tempDir } from '../src/util/temp-dir.js';
 
 const skip = canUseLoopDevices();
@@ -31,6 +34,7 @@ interface Ctx {
   loop: LoopDevice;
   dev: BlockDevice;
   dir: string;
+  svc: Service;
   db: ConfDB;
   store: ConfDbStateStore;
   before: Snapshot;
@@ -42,17 +46,14 @@ function withLoop(fn: (c: Ctx) => Promise<void>) {
   return async () => {
     const dir = tempDir('ssdtune-provenance-');
     const loop = loopWithoutScheduler(32 << 20);
-    const db = await ConfDB.open(path.join(dir, 'db'));
+    const svc = await openService(loadSettings({ dataDir: path.join(dir, 'data'), port: 0 }));
+    const db = svc.db;
     const dev = resolveDevice(loop.path);
     const before = readSnapshot(dev);
     try {
-      await fn({ loop, dev, dir, db, store: new ConfDbStateStore(db, 'test'), before, now: () => readSnapshot(dev) });
+      await fn({ loop, dev, dir, svc, db, store: new ConfDbStateStore(db, 'test'), before, now: () => readSnapshot(dev) });
     } finally {
-      // A loop device keeps its queue settings once detached: a failed test must not hand them to the next user of its number.
-      for (const k of orderKeys(Object.keys(before))) {
-        if (hasAttr(dev, k) && readSnapshot(dev)[k] !== before[k]) writeAttr(dev, k, before[k]!);
-      }
-      await db.close();
+      await svc.close();
       loop.destroy();
       rmSync(dir, { recursive: true, force: true });
     }
@@ -298,5 +299,32 @@ test(
     assert.deepEqual(adopted.applied, { rq_affinity: String(rq), read_ahead_kb: String(ra + 64) });
     await makeLegacy(c);
     await trustedRevertRestores(c);
+  }),
+);
+
+test(
+  "verify refuses another host's record (SSDTUNE_HOST_STATE, exit 7) instead of listing drift against that host's values; this host's record and one naming no host are verified",
+  { skip },
+  withLoop(async (c) => {
+    const ra = Number(c.before.read_ahead_kb);
+    await applyHostConfig(c.loop.path, { read_ahead_kb: ra + 68 }, { store: c.store });
+    assert.deepEqual((await verifyDevice(c.svc, c.loop.path)).drift, []);
+    const rec = (await c.db.get('devices', c.loop.name))!;
+    // Another host's disk of the same name: its applied values are not this device's to drift from.
+    await c.db.put('devices', { ...rec, recordedOn: OTHER, applied: { read_ahead_kb: String(ra + 72) } });
+    await assert.rejects(verifyDevice(c.svc, c.loop.path), (e) => {
+      refused(new RegExp(`${c.loop.name}.* made on another host, other-host, not on this one.*so verify compared nothing`))(e);
+      assert.equal((e as SsdtuneError).exitCode, 7);
+      return true;
+    });
+    // The name now another device's: refused as revert refuses it.
+    await c.db.put('devices', { ...rec, devNumber: '7:9999' });
+    await assert.rejects(verifyDevice(c.svc, c.loop.path), refused(/recorded for device 7:9999 .* the record is another device's, so verify compared nothing/));
+    // A record naming no host is compared: verify writes nothing, and its drift names what differs.
+    await c.db.put('devices', rec);
+    await makeLegacy(c);
+    writeAttr(c.dev, 'read_ahead_kb', String(ra + 76));
+    assert.deepEqual((await verifyDevice(c.svc, c.loop.path)).drift, [{ key: 'read_ahead_kb', applied: String(ra + 68), now: String(ra + 76) }]);
+    await revertAnywayRestores(c, c.before);
   }),
 );

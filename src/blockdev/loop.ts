@@ -1,12 +1,20 @@
 /**
  * Scratch loop devices backed by a file ssdtune creates itself: the only
  * devices the tests and benchmarks write sysfs of (or data to). Needs root.
+ * A loop number keeps its queue settings (scheduler, nr_requests,
+ * read_ahead_kb, ...) after it is detached, so its next user would inherit
+ * what ours set: the allow-listed queue attributes (sysfs.ts, what ssdtune
+ * may change) are read when the device is attached and written back before
+ * it is detached.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync, ftruncateSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ERR_HOST_RESTORE } from '../errors.js';
 import { registerUndo } from '../util/cleanup.js';
+import { resolveDevice, type BlockDevice } from './resolve.js';
+import { describeLeft, readSnapshot, restoreTo, type Snapshot } from './sysfs.js';
 
 export interface LoopDevice {
   /** /dev/loopN */
@@ -14,7 +22,11 @@ export interface LoopDevice {
   /** loopN */
   name: string;
   backingFile: string;
-  /** Detach the device and delete its backing file (idempotent; run at exit too, however the process ends: util/cleanup.ts). */
+  /**
+   * Give the queue settings back as they were found, detach the device and delete its backing file (idempotent;
+   * run at exit too, however the process ends: util/cleanup.ts). Settings that could not be given back are
+   * reported (SSDTUNE_HOST_RESTORE) once the device is detached all the same.
+   */
   destroy(): void;
 }
 
@@ -95,11 +107,32 @@ export function createLoopDevice(opts: LoopOptions): LoopDevice {
   let dev: string | undefined;
   // The backing file as the kernel names it (absolute, symlinks resolved): what detachLoop checks the device by.
   let attachedAs: string | undefined;
+  // The queue settings the number had when we attached it.
+  let found: { queue: BlockDevice; settings: Snapshot } | undefined;
   const destroy = registerUndo(() => {
+    // What could not be given back, reported once the device is detached all the same.
+    let unreturned: string | undefined;
     try {
+      // Only while the number is still ours (a number detached by someone else may be another process's now).
+      if (found && dev && attachedFile(dev) === (attachedAs ?? backingFile)) {
+        try {
+          const r = restoreTo(found.queue, found.settings); // every attribute is tried, whatever failed before it
+          if (r.left.length) unreturned = describeLeft(r);
+        } catch (e) {
+          unreturned = (e as Error).message;
+        }
+      }
       if (dev) detachLoop(dev, attachedAs ?? backingFile);
     } finally {
       if (dir) rmSync(dir, { recursive: true, force: true });
+    }
+    if (unreturned) {
+      throw ERR_HOST_RESTORE(
+        dev!,
+        'the queue settings the loop number had when attached',
+        unreturned,
+        'it was detached all the same: its next user inherits them',
+      );
     }
   });
   try {
@@ -109,6 +142,8 @@ export function createLoopDevice(opts: LoopOptions): LoopDevice {
     if (opts.partscan) args.push('--partscan');
     dev = execFileSync('losetup', [...args, backingFile], { encoding: 'utf8' }).trim();
     attachedAs = attachedFile(dev);
+    const queue = resolveDevice(dev);
+    found = { queue, settings: readSnapshot(queue) };
   } catch (e) {
     destroy();
     throw e;

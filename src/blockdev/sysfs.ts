@@ -1,7 +1,9 @@
 /**
  * The block-layer sysfs surface ssdtune may touch (docs/devices.md): the
  * allow-list of queue attributes, and reading/writing them on the disk that
- * owns a device's request queue (resolve.ts finds it). Nothing outside the allow-list is ever written: writeAttr checks it
+ * owns a device's request queue (resolve.ts finds it), in the kernel's order:
+ * the applier's changes and a scratch loop device's restore (loop.ts) write
+ * through writeOrdered. Nothing outside the allow-list is ever written: writeAttr checks it
  * again itself so no caller can bypass it.
  */
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -111,4 +113,86 @@ export function readSnapshot(dev: BlockDevice): Snapshot {
   }
   for (const key of activeIoschedKeys(dev, snap.scheduler ?? '')) snap[key] = readAttr(dev, key);
   return snap;
+}
+
+/**
+ * Write order. The scheduler first: switching it recreates queue/iosched and
+ * resets nr_requests, so its tunables come next and nr_requests last.
+ * max_sectors_kb precedes read_ahead_kb because readahead windows are split
+ * into requests of at most max_sectors_kb.
+ */
+const ORDER = ['scheduler', IOSCHED_PREFIX, 'max_sectors_kb', 'read_ahead_kb', 'wbt_lat_usec', 'rq_affinity', 'nomerges', 'nr_requests'];
+
+function rank(key: string): number {
+  const i = ORDER.indexOf(key.startsWith(IOSCHED_PREFIX) ? IOSCHED_PREFIX : key);
+  return i < 0 ? ORDER.length : i;
+}
+
+export function orderKeys(keys: Iterable<string>): string[] {
+  return [...keys].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+/** The value as the kernel prints it now, normalised like a Snapshot. */
+export function readNormalised(dev: BlockDevice, key: string): string {
+  const raw = readAttr(dev, key);
+  return key === 'scheduler' ? parseScheduler(raw).active : raw;
+}
+
+/** Does the read-back value match what was written? */
+export function matches(key: string, wanted: string, got: string): boolean {
+  // -1 asks the kernel for its default, which then reads back as a number.
+  if (key === 'wbt_lat_usec' && wanted === '-1') return /^\d+$/.test(got);
+  return wanted === got;
+}
+
+export interface WriteFailure {
+  key: string;
+  value: string;
+  reason: string;
+}
+
+/**
+ * Write `target` in ORDER, skipping values already in place, verifying each.
+ * iosched keys are written only when their file exists once the scheduler is
+ * set (a snapshot's tunables belong to its scheduler). Stops at the first
+ * failure unless `keepGoing` (rollback does its best on everything).
+ */
+export function writeOrdered(dev: BlockDevice, target: Record<string, string>, keepGoing: boolean): { written: string[]; failures: WriteFailure[] } {
+  const written: string[] = [];
+  const failures: WriteFailure[] = [];
+  for (const key of orderKeys(Object.keys(target))) {
+    const value = target[key]!;
+    try {
+      if (key.startsWith(IOSCHED_PREFIX) && !hasAttr(dev, key)) {
+        throw new Error(`queue/iosched/${key.slice(IOSCHED_PREFIX.length)} does not exist under scheduler ${readNormalised(dev, 'scheduler')}`);
+      }
+      if (matches(key, value, readNormalised(dev, key))) continue;
+      writeAttr(dev, key, value);
+      written.push(key);
+      const got = readNormalised(dev, key);
+      if (!matches(key, value, got)) throw new Error(`read back ${got}`);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      failures.push({ key, value, reason: err.code ? `${err.code}: ${err.message.replace(/^[A-Z]+: /, '')}` : err.message });
+      if (!keepGoing) break;
+    }
+  }
+  return { written, failures };
+}
+
+/** Does the device still hold exactly the snapshot's values? */
+function differences(dev: BlockDevice, snap: Snapshot): string[] {
+  const now = readSnapshot(dev);
+  return Object.keys(snap).filter((k) => now[k] !== snap[k]);
+}
+
+/** Bring the device back to `snap`, trying every attribute; what could not be restored. */
+export function restoreTo(dev: BlockDevice, snap: Snapshot): { left: string[]; reasons: string[] } {
+  const { failures } = writeOrdered(dev, snap, true);
+  return { left: differences(dev, snap), reasons: failures.map((r) => `${r.key}=${r.value} (${r.reason})`) };
+}
+
+export function describeLeft(r: { left: string[]; reasons: string[] }): string {
+  const unexplained = r.left.filter((k) => !r.reasons.some((x) => x.startsWith(`${k}=`)));
+  return [...r.reasons, ...unexplained.map((k) => `${k} differs`)].join(', ');
 }

@@ -237,6 +237,19 @@ export class LevelStore extends StoreBase implements ConfDB {
     }
   }
 
+  /**
+   * This process is the only writer: the check and the batch run one at a
+   * time per kind among conditional batches (a plain batch() does not wait for
+   * them, as it never waited for exclusive()).
+   */
+  async batchIfUnchanged(kind: Kind, generation: number, ops: BatchOp[]): Promise<number | undefined> {
+    return this.locks.run(`generation:${kind}`, async () => {
+      if ((await this.generation(kind)) !== generation) return undefined;
+      await this.batch(ops);
+      return this.generation(kind);
+    });
+  }
+
   async insertIfAbsent<K extends Kind>(kind: K, value: RecordOf[K]): Promise<boolean> {
     const key = keyOf[kind](value);
     return this.exclusive(`insert:${kind}:${key}`, async () => {

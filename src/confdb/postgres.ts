@@ -304,6 +304,45 @@ export class PgStore extends StoreBase implements ConfDB {
     }
   }
 
+  /**
+   * One statement: `kind`'s counter moves only if it is still at `generation`
+   * (re-checked against the committed row when another writer held it: a
+   * compare-and-set under READ COMMITTED), and every write is joined to that
+   * move, so all of them happen or none. Each kind's writes are folded to the
+   * last per key first, so no row is touched twice in the statement.
+   */
+  async batchIfUnchanged(kind: Kind, generation: number, ops: BatchOp[]): Promise<number | undefined> {
+    const byKind = new Map<Kind, Map<string, string | null>>();
+    for (const op of ops) {
+      let m = byKind.get(op.kind);
+      if (!m) byKind.set(op.kind, (m = new Map()));
+      const key = op.type === 'put' ? keyOf[op.kind](op.value as never) : op.key;
+      m.delete(key);
+      m.set(key, op.type === 'put' ? JSON.stringify(op.value) : null);
+    }
+    const params: unknown[] = [kind, generation];
+    const p = (v: unknown) => `$${params.push(v)}`;
+    const ctes = ['g AS (UPDATE ssdtune_generations SET n = n + 1 WHERE kind = $1 AND n = $2 RETURNING n)'];
+    let i = 0;
+    for (const [k, m] of byKind) {
+      i++;
+      // Every kind written moves its counter too, only when the condition held (a row from g).
+      const gen = k === kind ? 'g' : `g${i}`;
+      if (k !== kind) ctes.push(`${gen} AS (UPDATE ssdtune_generations SET n = n + 1 WHERE kind = ${p(k)} AND EXISTS (SELECT 1 FROM g) RETURNING n)`);
+      const puts = [...m].filter(([, doc]) => doc !== null);
+      const dels = [...m].filter(([, doc]) => doc === null).map(([key]) => key);
+      if (puts.length)
+        ctes.push(
+          `p${i} AS (INSERT INTO ${table(k)} (id, doc, gen) SELECT u.id, u.doc, ${FOLLOWED.has(k) ? `${gen}.n` : '0'}
+             FROM unnest(${p(puts.map(([key]) => key))}::text[], ${p(puts.map(([, doc]) => doc))}::jsonb[]) AS u(id, doc), ${gen}
+             ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc, gen = EXCLUDED.gen)`,
+        );
+      if (dels.length) ctes.push(`d${i} AS (DELETE FROM ${table(k)} WHERE id = ANY(${p(dels)}::text[]) AND EXISTS (SELECT 1 FROM ${gen}))`);
+    }
+    const r = await this.q<{ n: string }>(`WITH ${ctes.join(',\n')} SELECT n FROM g`, params);
+    return r.rows[0] ? Number(r.rows[0].n) : undefined;
+  }
+
   async insertIfAbsent<K extends Kind>(kind: K, value: RecordOf[K]): Promise<boolean> {
     // One statement: the insert and its generation bump commit together, and only when it inserted.
     // A followed kind bumps first (so always: a generation may move without a change, never the reverse).

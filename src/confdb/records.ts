@@ -4,6 +4,7 @@
  */
 import type { Configuration } from '../space/types.js';
 import type { Metrics, Replay } from '../evaluators/types.js';
+import type { RecordingHost } from '../util/host-identity.js';
 
 export interface WorkloadRecord {
   id: string;
@@ -103,14 +104,6 @@ export interface PendingDeviceChange {
   before: Record<string, string>;
   /** Set when the change failed and the device could not be brought back to `before`. */
   failed?: { at: string; reason: string; left: string[] };
-}
-
-/** The host a device record was made on (src/host/identity.ts). */
-export interface RecordingHost {
-  /** `machine-id:<32 hex digits>`, or `hostname:<name>` where the machine has no machine id. */
-  id: string;
-  /** The host name when recorded, for people reading the record or an error. */
-  name: string;
 }
 
 export interface DeviceRecord {

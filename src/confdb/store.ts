@@ -37,6 +37,16 @@ export interface ConfDB {
    */
   batch(ops: BatchOp[], o?: { sync?: boolean }): Promise<void>;
   put<K extends Kind>(kind: K, value: RecordOf[K]): Promise<void>;
+  /**
+   * Apply writes atomically, but only if no record of `kind` has been written since the store
+   * was at `generation` (see generation()): `kind`'s generation after the writes when applied,
+   * undefined (nothing written) when another writer came first. A check-then-write without a
+   * lock: the caller decided on what it read at that generation, and when refused reads what
+   * changed and decides again (how fleet agents register a new workload: one statement on
+   * PostgreSQL, where a lock shared by every serve instance cost a transaction of eight round
+   * trips that all their registrations queued for).
+   */
+  batchIfUnchanged(kind: Kind, generation: number, ops: BatchOp[]): Promise<number | undefined>;
   /** Write the record unless its key is taken; true when this call wrote it (results recorded exactly once). */
   insertIfAbsent<K extends Kind>(kind: K, value: RecordOf[K]): Promise<boolean>;
   /** Changes whenever a record of `kind` is written, by any process sharing the store: key for caches. */
@@ -88,8 +98,8 @@ export interface ConfDB {
    * Run `fn` holding the named lock, with a view of the store whose writes
    * commit with the lock's release (PostgreSQL: one transaction holding an
    * advisory lock, seen by every process; LevelDB: an in-process lock, the
-   * only process there is). Identify-and-register runs under one, so many
-   * agents reporting one new workload at once create it once.
+   * only process there is). Job submission runs under one, so many
+   * callers submitting one key at once start one job.
    */
   exclusive<T>(lock: string, fn: (db: ConfDB) => Promise<T>): Promise<T>;
 }

@@ -12,7 +12,7 @@ import { ERR_CONFDB_IMPORT } from '../errors.js';
 import { canonicalJson } from '../util/canonical-json.js';
 import { ConfDB, KINDS, keyOf, type BatchOp, type Kind } from './db.js';
 import type { DeviceRecord } from './records.js';
-import { describeHost, hostIdentity } from '../host/identity.js';
+import { describeHost, hostIdentity } from '../util/host-identity.js';
 
 export const EXPORT_MAGIC = 'ssdtune-confdb';
 

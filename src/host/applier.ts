@@ -14,99 +14,17 @@
  */
 import { ERR_HOST_APPLY, ERR_HOST_RESTORE, ERR_HOST_ROOT, ERR_HOST_STATE } from '../errors.js';
 import type { PendingDeviceChange } from '../confdb/records.js';
-import { IOSCHED_PREFIX, IOSCHED_TUNABLES, hasAttr, parseScheduler, readAttr, readSnapshot, writeAttr, type Snapshot } from '../blockdev/sysfs.js';
+import { IOSCHED_PREFIX, IOSCHED_TUNABLES, describeLeft, matches, orderKeys, readSnapshot, restoreTo, writeOrdered, type Snapshot } from '../blockdev/sysfs.js';
 import { resolveDevice, type BlockDevice } from '../blockdev/resolve.js';
 import { lockBlockDevice } from '../blockdev/device-lock.js';
 import { readLimits, validateConfig } from './validate.js';
 import type { HostStateRecord, StateStore } from './state.js';
-import { describeHost, hostIdentity } from './identity.js';
-
-/**
- * Write order. The scheduler first: switching it recreates queue/iosched and
- * resets nr_requests, so its tunables come next and nr_requests last.
- * max_sectors_kb precedes read_ahead_kb because readahead windows are split
- * into requests of at most max_sectors_kb.
- */
-const ORDER = ['scheduler', IOSCHED_PREFIX, 'max_sectors_kb', 'read_ahead_kb', 'wbt_lat_usec', 'rq_affinity', 'nomerges', 'nr_requests'];
-
-function rank(key: string): number {
-  const i = ORDER.indexOf(key.startsWith(IOSCHED_PREFIX) ? IOSCHED_PREFIX : key);
-  return i < 0 ? ORDER.length : i;
-}
-
-export function orderKeys(keys: Iterable<string>): string[] {
-  return [...keys].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
-}
-
-/** The value as the kernel prints it now, normalised like a Snapshot. */
-function readNormalised(dev: BlockDevice, key: string): string {
-  const raw = readAttr(dev, key);
-  return key === 'scheduler' ? parseScheduler(raw).active : raw;
-}
-
-/** Does the read-back value match what was written? */
-function matches(key: string, wanted: string, got: string): boolean {
-  // -1 asks the kernel for its default, which then reads back as a number.
-  if (key === 'wbt_lat_usec' && wanted === '-1') return /^\d+$/.test(got);
-  return wanted === got;
-}
+import { describeHost, hostIdentity, type RecordingHost } from '../util/host-identity.js';
 
 export interface Change {
   key: string;
   from: string | undefined;
   to: string;
-}
-
-export interface WriteFailure {
-  key: string;
-  value: string;
-  reason: string;
-}
-
-/**
- * Write `target` in ORDER, skipping values already in place, verifying each.
- * iosched keys are written only when their file exists once the scheduler is
- * set (a snapshot's tunables belong to its scheduler). Stops at the first
- * failure unless `keepGoing` (rollback does its best on everything).
- */
-function writeOrdered(dev: BlockDevice, target: Record<string, string>, keepGoing: boolean): { written: string[]; failures: WriteFailure[] } {
-  const written: string[] = [];
-  const failures: WriteFailure[] = [];
-  for (const key of orderKeys(Object.keys(target))) {
-    const value = target[key]!;
-    try {
-      if (key.startsWith(IOSCHED_PREFIX) && !hasAttr(dev, key)) {
-        throw new Error(`queue/iosched/${key.slice(IOSCHED_PREFIX.length)} does not exist under scheduler ${readNormalised(dev, 'scheduler')}`);
-      }
-      if (matches(key, value, readNormalised(dev, key))) continue;
-      writeAttr(dev, key, value);
-      written.push(key);
-      const got = readNormalised(dev, key);
-      if (!matches(key, value, got)) throw new Error(`read back ${got}`);
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      failures.push({ key, value, reason: err.code ? `${err.code}: ${err.message.replace(/^[A-Z]+: /, '')}` : err.message });
-      if (!keepGoing) break;
-    }
-  }
-  return { written, failures };
-}
-
-/** Does the device still hold exactly the snapshot's values? */
-function differences(dev: BlockDevice, snap: Snapshot): string[] {
-  const now = readSnapshot(dev);
-  return Object.keys(snap).filter((k) => now[k] !== snap[k]);
-}
-
-/** Bring the device back to `snap`, trying every attribute; what could not be restored. */
-function restoreTo(dev: BlockDevice, snap: Snapshot): { left: string[]; reasons: string[] } {
-  const { failures } = writeOrdered(dev, snap, true);
-  return { left: differences(dev, snap), reasons: failures.map((r) => `${r.key}=${r.value} (${r.reason})`) };
-}
-
-function describeLeft(r: { left: string[]; reasons: string[] }): string {
-  const unexplained = r.left.filter((k) => !r.reasons.some((x) => x.startsWith(`${k}=`)));
-  return [...r.reasons, ...unexplained.map((k) => `${k} differs`)].join(', ');
 }
 
 const isRoot = (): boolean => typeof process.getuid !== 'function' || process.getuid() === 0;
@@ -214,31 +132,57 @@ function unaccounted(now: Snapshot, rec: HostStateRecord): string[] {
  * device's. `outcome` says what the refusal stopped.
  */
 function provenanceRefusal(dev: BlockDevice, rec: HostStateRecord, outcome = 'nothing was written'): Error | undefined {
+  if (rec.recordedOn) return hostRefusal(dev, rec.recordedOn, outcome);
   const name = dev.disk.name;
-  const anyway = `\`ssdtune revert --device ${name} --anyway\` restores the recorded previous values all the same`;
-  const forget = `\`ssdtune db delete devices ${name}\` forgets the record (the device's values at the next apply become its way back)`;
-  if (rec.recordedOn) {
-    const here = hostIdentity();
-    if (rec.recordedOn.id === here.id) return undefined;
-    return ERR_HOST_STATE(
-      name,
-      `the recorded way back of ${name} was made on another host, ${describeHost(rec.recordedOn, here)}, not on this one, ${describeHost(here, rec.recordedOn)}: ` +
-        `its values are that host's disk's, so ${outcome}. A ConfDB shared by several hosts (PostgreSQL) holds one record per disk name: ` +
-        `apply on each host with its own embedded ConfDB (without --store or SSDTUNE_STORE), as fleet agents do. ` +
-        `Ways out: ${forget}, where that host no longer needs it (in a shared ConfDB it is that host's way back); ${anyway}, if the record is this host's own (its machine id changed)`,
-    );
-  }
   const now = readSnapshot(dev);
   const applied = Object.keys(rec.applied).length > 0 && shows(now, rec.applied);
   if (applied || (rec.pending && shows(now, rec.pending.before))) return undefined;
   const differ = unaccounted(now, rec);
   if (differ.length === 0) return undefined;
+  const ways = waysOut(name);
   return ERR_HOST_STATE(
     name,
     `the recorded way back of ${name} names no host (an older ssdtune wrote it, or an old export brought it) and the device shows neither the applied ` +
       `nor the previous value of ${differ.join(', ')}: it may be another host's disk's, so ${outcome}. ` +
-      `Ways out: ${anyway}, if the record is this device's (changed by hand since); ${forget}`,
+      `Ways out: ${ways.anyway}, if the record is this device's (changed by hand since); ${ways.forget}`,
   );
+}
+
+/** The refusal of a record made on another host than this one, if it is. */
+function hostRefusal(dev: BlockDevice, recordedOn: RecordingHost, outcome: string): Error | undefined {
+  const here = hostIdentity();
+  if (recordedOn.id === here.id) return undefined;
+  const name = dev.disk.name;
+  const ways = waysOut(name);
+  return ERR_HOST_STATE(
+    name,
+    `the recorded way back of ${name} was made on another host, ${describeHost(recordedOn, here)}, not on this one, ${describeHost(here, recordedOn)}: ` +
+      `its values are that host's disk's, so ${outcome}. A ConfDB shared by several hosts (PostgreSQL) holds one record per disk name: ` +
+      `apply on each host with its own embedded ConfDB (without --store or SSDTUNE_STORE), as fleet agents do. ` +
+      `Ways out: ${ways.forget}, where that host no longer needs it (in a shared ConfDB it is that host's way back); ${ways.anyway}, if the record is this host's own (its machine id changed)`,
+  );
+}
+
+function waysOut(name: string): { anyway: string; forget: string } {
+  return {
+    anyway: `\`ssdtune revert --device ${name} --anyway\` restores the recorded previous values all the same`,
+    forget: `\`ssdtune db delete devices ${name}\` forgets the record (the device's values at the next apply become its way back)`,
+  };
+}
+
+/**
+ * Refuses a record that is certainly another device's way back: recorded for another major:minor (the name now
+ * belongs to another device), or, unless `anyway`, made on another host. `outcome` says what the refusal stopped.
+ */
+function refuseOthers(dev: BlockDevice, rec: Pick<HostStateRecord, 'devNumber' | 'recordedOn'>, o: { anyway?: boolean; outcome: string }): void {
+  if (rec.devNumber !== dev.disk.devNumber) {
+    throw ERR_HOST_STATE(
+      dev.disk.name,
+      `state recorded for device ${rec.devNumber} but ${dev.disk.name} is now ${dev.disk.devNumber}: the record is another device's, so ${o.outcome} (remove its entry from the ConfDB: ssdtune db delete devices ${dev.disk.name})`,
+    );
+  }
+  const refusal = rec.recordedOn && !o.anyway ? hostRefusal(dev, rec.recordedOn, o.outcome) : undefined;
+  if (refusal) throw refusal;
 }
 
 /** Throws provenanceRefusal's refusal, if any. */
@@ -249,26 +193,18 @@ function checkProvenance(dev: BlockDevice, rec: HostStateRecord): void {
 
 /**
  * The record of `dev`, checked: it belongs to this very device (its number,
- * its host: checkProvenance), and no change is in flight on it here or was
- * left unfinished by a dead process (the device would then hold values nobody
+ * its host: refuseOthers, checkProvenance), and no change is marked in progress
+ * by another live process (the caller holds the queue lock) or was left
+ * unfinished by a dead process (the device would then hold values nobody
  * chose; only `revert` may touch it). `anyway` (revert only) skips the
  * provenance check, never the device number's.
  */
 async function settledRecord(dev: BlockDevice, store: StateStore, o: { forRevert?: boolean; anyway?: boolean } = {}): Promise<HostStateRecord | undefined> {
   const rec = await store.get(dev.disk.name);
-  if (rec && rec.devNumber !== dev.disk.devNumber) {
-    throw ERR_HOST_STATE(
-      dev.disk.name,
-      `state recorded for device ${rec.devNumber} but ${dev.disk.name} is now ${dev.disk.devNumber}; not touching a different device (remove its entry from the ConfDB: ssdtune db delete devices ${dev.disk.name})`,
-    );
-  }
   // Another host's pid in a pending mark means nothing here: its host is checked first.
-  if (rec?.recordedOn && !o.anyway) checkProvenance(dev, rec);
+  if (rec) refuseOthers(dev, rec, { anyway: !!o.anyway, outcome: 'nothing was written' });
   if (rec?.pending && !rec.pending.failed && stillRunning(rec.pending)) {
-    throw ERR_HOST_STATE(
-      dev.disk.name,
-      `busy: ${rec?.pending ? describePending(rec.pending).replace(/ was interrupted.*$/, ' is in progress') : 'a change is in progress'}; try again when it ends`,
-    );
+    throw ERR_HOST_STATE(dev.disk.name, `busy: ${describePending(rec.pending).replace(/ was interrupted.*$/, ' is in progress')}; try again when it ends`);
   }
   // A record naming no host: read once nobody else is changing the device.
   if (rec && !rec.recordedOn && !o.anyway) checkProvenance(dev, rec);
@@ -485,4 +421,25 @@ export async function revertHostConfig(device: string, opts: RevertOptions): Pro
     return { device: dev, changes, after: readSnapshot(dev), dryRun: false, ...(interrupted ? { interrupted } : {}) };
   };
   return opts.dryRun ? revert() : underQueueLock(dev, revert);
+}
+
+/** An applied attribute the device no longer shows. */
+export interface Drift {
+  key: string;
+  applied: string;
+  now: string | undefined;
+}
+
+/**
+ * What `verify` reports: each applied attribute the device no longer shows. A record that is another device's
+ * (another major:minor) or another host's is refused first, as apply and revert refuse it: its applied values
+ * are another disk's, so drift against them would mean nothing. A record naming no host is compared all the
+ * same: verify writes nothing, and the attributes it lists are those its check would name.
+ */
+export function verifyRecord(dev: BlockDevice, rec: Pick<HostStateRecord, 'devNumber' | 'recordedOn' | 'applied'>): Drift[] {
+  refuseOthers(dev, rec, { outcome: 'verify compared nothing' });
+  const now = readSnapshot(dev);
+  return Object.entries(rec.applied)
+    .filter(([k, v]) => !matches(k, v, now[k] ?? ''))
+    .map(([key, applied]) => ({ key, applied, now: now[key] }));
 }

@@ -3,7 +3,7 @@
  * `tuned` or udev instead of ssdtune. Both write attributes in the applier's
  * order (scheduler before its tunables, nr_requests last).
  */
-import { orderKeys } from './applier.js';
+import { orderKeys } from '../blockdev/sysfs.js';
 import { IOSCHED_PREFIX } from '../blockdev/sysfs.js';
 
 function sysfsFile(device: string, key: string): string {

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { defaultDataDir } from '../config.js';
 import { ERR_HOST_STATE } from '../errors.js';
 import type { Snapshot } from '../blockdev/sysfs.js';
-import type { PendingDeviceChange, RecordingHost } from '../confdb/records.js';
+import type { PendingDeviceChange } from '../confdb/records.js';
+import type { RecordingHost } from '../util/host-identity.js';
 
 export type { PendingDeviceChange };
 

@@ -9,9 +9,8 @@
  */
 import { existsSync } from 'node:fs';
 import { resolveDevice } from '../blockdev/resolve.js';
-import { readSnapshot } from '../blockdev/sysfs.js';
 import { ERR_HOST_CONFIG, ERR_NOT_FOUND, ERR_USAGE } from '../errors.js';
-import type { ApplyResult, Change, RevertResult } from '../host/applier.js';
+import { verifyRecord, type ApplyResult, type Change, type Drift, type RevertResult } from '../host/applier.js';
 import { readHostConfigFile } from '../host/config-file.js';
 import { ConfDbStateStore } from '../host/confdb-state.js';
 import { toTunedProfile, toUdevRule } from '../host/export.js';
@@ -66,7 +65,7 @@ export interface VerifyOutcome {
   appliedAt: string;
   by: string;
   /** Every applied attribute whose current value differs. */
-  drift: { key: string; applied: string; now: string | undefined }[];
+  drift: Drift[];
 }
 
 /** The applier of the `host` space: file configurations and retune's values are host configurations. */
@@ -159,9 +158,6 @@ export async function verifyDevice(svc: Service, device: string): Promise<Verify
   const dev = resolveDevice(device);
   const rec = await svc.db.get('devices', dev.disk.name);
   if (!rec) throw ERR_NOT_FOUND(`${dev.disk.name}: ssdtune has applied nothing to this device (no record in the ConfDB)`);
-  const now = readSnapshot(dev);
-  const drift = Object.entries(rec.applied)
-    .filter(([k, v]) => now[k] !== v && !(k === 'wbt_lat_usec' && v === '-1' && /^\d+$/.test(now[k] ?? '')))
-    .map(([key, applied]) => ({ key, applied, now: now[key] }));
+  const drift = verifyRecord(dev, { devNumber: rec.devNumber ?? '', applied: rec.applied, ...(rec.recordedOn ? { recordedOn: rec.recordedOn } : {}) });
   return { device: dev.disk.name, appliedAt: rec.appliedAt, by: rec.by, drift, ...(rec.appliedConfigId ? { configId: rec.appliedConfigId } : {}) };
 }

@@ -5,13 +5,17 @@
  * configuration to apply, which it applies itself with the host's own
  * allow-list, validation and rollback.
  *
- * - The check-and-insert of a new workload runs under one store lock (a
- *   PostgreSQL transaction-scoped advisory lock shared by every serve
- *   instance): when a hundred agents report the same new workload at once,
- *   the first creates it and the others find it. Identifying and profiling
- *   (the pass through the network) happen outside it: the lock is held for a
- *   few queries and one comparison, and reports of a workload this process
- *   is registering wait for that registration, not for the lock.
+ * - A new workload is inserted only if no workload was stored since the
+ *   known workloads it was compared with (batchIfUnchanged: one statement on
+ *   PostgreSQL); when another writer came first (another serve instance's
+ *   registration, perhaps of the same workload), what it wrote is read and
+ *   compared again. So when a hundred agents report the same new workload at
+ *   once, on any number of serve instances, the first creates it and the
+ *   others find it, and no lock is shared: a registration costs one round
+ *   trip, where the shared lock's transaction cost eight that every
+ *   instance's registrations queued for. Identifying and profiling (the pass
+ *   through the network) happen before; reports of a workload this process
+ *   is registering wait for that registration.
  * - What to apply: the operator's pin for the workload on this device class,
  *   else the one for every class, else the best configuration learned on
  *   this class. Pins outrank everything learned.
@@ -37,6 +41,7 @@ import { ACTIVE_JOB_STATES } from './queue.js';
 import { keepTraceBytes, storeUpload } from './traces.js';
 import { similarityInfo } from './identify.js';
 import { canonicalJson } from '../util/canonical-json.js';
+import { KeyedQueue } from '../util/keyed-queue.js';
 import { FollowingWorkloadStore, workloadRecord } from './workload-store.js';
 
 /** The space agents apply (block-layer attributes through sysfs). */
@@ -122,12 +127,14 @@ function checkReport(r: AgentReport, windowSize: number): void {
 const caches = new WeakMap<ConfDB, FollowingWorkloadStore>();
 
 /**
- * This process's registrations under way, per store: their profiles, and a
- * promise settled once each is decided. A report of a workload one of them is
- * registering waits for it and then finds it, instead of queueing on the
- * store's lock; reports of other new workloads do not wait for it at all.
+ * This process's registrations, per store. `pending`: those under way, their
+ * profiles and a promise settled once each is decided; a report of a workload
+ * one of them is registering waits for it and then finds it. `turns`: they
+ * try to insert one at a time, each at the generation the one before left,
+ * where concurrent attempts at one generation would all but one be refused
+ * and go round again.
  */
-const registering = new WeakMap<ConfDB, Map<string, { profile: KnownWorkload; decided: Promise<void> }>>();
+const registrations = new WeakMap<ConfDB, { pending: Map<string, { profile: KnownWorkload; decided: Promise<void> }>; turns: KeyedQueue }>();
 
 export function fleetSearchKey(workloadId: string, deviceClass: string): string {
   return `fleet-search:${workloadId}:${FLEET_SPACE}:${deviceClass}`;
@@ -142,8 +149,12 @@ export async function report(svc: Service, r: AgentReport): Promise<Recommendati
   const cache = known;
   // The windows' embeddings once, on the ML worker: every identification below and a new workload's profile
   // share them. The report's windows are one device stream (ml/identify.ts). Meanwhile the known workloads
-  // are brought up to date (a round trip on PostgreSQL).
-  const [emb, current] = await Promise.all([embedOffThread(svc.settings.modelDir, r.descriptors), cache.known(svc.db)]);
+  // are brought up to date and the agent's record read (a round trip each on PostgreSQL, at once).
+  const [emb, current, prev] = await Promise.all([
+    embedOffThread(svc.settings.modelDir, r.descriptors),
+    cache.known(svc.db),
+    svc.db.get('agents', agentKey(r)),
+  ]);
   const embedded = [emb];
   let ident = await identify(model, [r.descriptors], { known: async () => current }, { embedded });
   let created = false;
@@ -151,10 +162,10 @@ export async function report(svc: Service, r: AgentReport): Promise<Recommendati
   // Known: the cache has its id and name (no read of the record).
   const w = ident.nearest!;
   const cls = deviceClassKey(r.deviceClass);
-  // Independent reads at once: on PostgreSQL each is a round trip, and a report waits for the longest, not the sum.
-  const [config, prev] = await Promise.all([recommended(svc.db, w.id, cls), svc.db.get('agents', agentKey(r))]);
-  let search: Recommendation['search'] = { state: 'none' };
-  if (!config) {
+  // A workload created now has nothing pinned, learned or searched for yet: no reads to ask so.
+  const config = created ? undefined : await recommended(svc.db, w.id, cls);
+  let search: Recommendation['search'] = { state: created ? 'needs-trace' : 'none' };
+  if (!config && !created) {
     const job = await svc.db.latestJobWithKey(fleetSearchKey(w.id, cls), [...ACTIVE_JOB_STATES, 'done', 'failed', 'cancelled', 'interrupted']);
     search = job ? { state: job.status, jobId: job.id } : { state: 'needs-trace' };
   }
@@ -170,11 +181,10 @@ export async function report(svc: Service, r: AgentReport): Promise<Recommendati
 
 /**
  * A workload new to this process's cache: registered unless the store has it
- * by now. The identification and the profile are made outside the store's
- * lock; under it (shared by every serve instance) only the workloads
- * registered since this process last looked are read and the embeddings
- * compared again (no second pass through the network), so registrations of
- * different workloads queue only for a few queries and one comparison.
+ * by now. The identification and the profile are made first; then, in this
+ * process's turn, the embeddings are compared with the known workloads again
+ * (no second pass through the network) and the workload inserted if none was
+ * stored since they were read; if one was, it is read and compared too.
  */
 async function register(
   svc: Service,
@@ -184,8 +194,9 @@ async function register(
   embedded: EmbeddedStreams,
 ): Promise<{ ident: Identification; created: boolean }> {
   const identifyIn = (known: () => Promise<KnownWorkloads>) => identify(model, [r.descriptors], { known }, { embedded });
-  let pending = registering.get(svc.db);
-  if (!pending) registering.set(svc.db, (pending = new Map()));
+  let regs = registrations.get(svc.db);
+  if (!regs) registrations.set(svc.db, (regs = { pending: new Map(), turns: new KeyedQueue() }));
+  const { pending } = regs;
   const underWay = [...pending.values()];
   if (underWay.length > 0) {
     const same = await identifyIn(async () => KnownWorkloads.of(underWay.map((u) => u.profile)));
@@ -207,11 +218,20 @@ async function register(
   let decide!: () => void;
   pending.set(id, { profile, decided: new Promise<void>((resolve) => (decide = resolve)) });
   try {
-    return await svc.db.exclusive('fleet:register-workload', async (tx) => {
-      const fresh = await identifyIn(() => cache.known(tx));
-      if (fresh.kind === 'known') return { ident: fresh, created: false };
-      await tx.batch([{ kind: 'workloads', type: 'put', value: w }, ConfDB.audit(`agent:${r.host}`, 'fleet.workload', { id, device: r.device })]);
-      return { ident: { ...fresh, nearest: { id, name, distance: 0 } }, created: true };
+    return await regs.turns.run('register', async () => {
+      for (;;) {
+        const held = cache.held() ?? (await cache.known(svc.db), cache.held()!);
+        const fresh = await identifyIn(async () => held.known);
+        if (fresh.kind === 'known') return { ident: fresh, created: false };
+        const ops = [{ kind: 'workloads', type: 'put', value: w } as const, ConfDB.audit(`agent:${r.host}`, 'fleet.workload', { id, device: r.device })];
+        const now = await svc.db.batchIfUnchanged('workloads', held.generation, ops);
+        if (now !== undefined) {
+          cache.wrote(w, held.generation, now);
+          return { ident: { ...fresh, nearest: { id, name, distance: 0 } }, created: true };
+        }
+        // Another writer came first: follow the store to what it wrote, and compare again.
+        await cache.known(svc.db);
+      }
     });
   } finally {
     pending.delete(id);

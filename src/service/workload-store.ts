@@ -99,6 +99,30 @@ export class FollowingWorkloadStore {
     }
   }
 
+  /**
+   * What this cache holds now and the generation it is current to, without
+   * asking the store (undefined before the first known()). The workloads may
+   * grow in place after it is taken (appends), never lose one: a decision made
+   * on them is made on at least the store as it was at `generation`.
+   */
+  held(): { known: KnownWorkloads; generation: number } | undefined {
+    return this.generation === undefined ? undefined : { known: this.packed, generation: this.generation };
+  }
+
+  /**
+   * This process wrote `w`, taking the store's workloads from generation
+   * `from` to `to` (batchIfUnchanged): taken in without reading it back, when
+   * it is the only write between them and this cache holds `from` with no read
+   * under way. Otherwise the next known() reads it as any other.
+   */
+  wrote(w: WorkloadRecord, from: number, to: number): void {
+    if (this.generation !== from || to !== from + 1 || this.following || this.byId.has(w.id)) return;
+    const k = comparable(w, this.windowSize, this.modelId);
+    this.byId.set(w.id, k);
+    if (k) this.packed.add(k);
+    this.generation = to;
+  }
+
   private async follow(db: ConfDB): Promise<void> {
     let r = await db.workloadsSince(this.windowSize, this.generation);
     // New workloads are appended to the packed ones; one rewritten (same id) packs them all again, in the same order.

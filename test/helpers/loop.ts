@@ -1,6 +1,7 @@
 /**
  * Scratch loop devices for the host tests, in a known state. A loop number keeps its queue settings after it is
- * detached (the next user of the number inherits what the last one left), and udev rules on some distributions
+ * detached (loop.ts gives back what it found, but another tool, or a process killed with SIGKILL, leaves its own
+ * to the number's next user), and udev rules on some distributions
  * give every block device a scheduler. The tests that need the kernel's bound on nr_requests without a scheduler
  * (the tag depth) would then depend on the machine's history: they start from none themselves, on a device they
  * created.

@@ -108,7 +108,7 @@ export default async function deviceRoutes(fastify: FastifyInstance): Promise<vo
         tags: ['devices'],
         summary: 'Does the device still have what ssdtune applied? (drift: attributes changed since)',
         params: DeviceParams,
-        response: { 200: VerifyReply, ...errors(404) },
+        response: { 200: VerifyReply, ...errors(404, 409) },
       },
     },
     async (req) => req.api.verify(req.params.name),

@@ -1,4 +1,4 @@
-/** `ssdtune verify`: does a device still have what ssdtune applied? Exit 7 (conflict) when it drifted. */
+/** `ssdtune verify`: does a device still have what ssdtune applied? Exit 7 (conflict) when it drifted, or when the record is another device's or host's. */
 import type { Command } from 'commander';
 import { EXIT } from '../../errors.js';
 import { addCommonOptions, withApi, type CommonOptions } from '../service-access.js';
@@ -10,7 +10,11 @@ export function register(program: Command): void {
       .description('Check that a device still has the attributes ssdtune applied (a reboot, udev or a person may have changed them)')
       .requiredOption('--device <dev>', 'block device previously passed to apply'),
   )
-    .addHelpText('after', '\nExit 0 when every applied attribute is in place, 7 when some drifted (listed), 4 when nothing was applied.')
+    .addHelpText(
+      'after',
+      '\nExit 0 when every applied attribute is in place, 7 when some drifted (listed), 4 when nothing was applied. ' +
+        "A record made on another host, or for another device number, is refused (SSDTUNE_HOST_STATE, exit 7): its values are not this device's to drift from.",
+    )
     .action(async (o: CommonOptions & { device: string }) => {
       const r = await withApi(o, (api) => api.verify(o.device));
       if (o.json) process.stdout.write(JSON.stringify(r) + '\n');

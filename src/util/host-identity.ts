@@ -5,11 +5,19 @@
  * and, on most hosts, the same number (259:0). The systemd machine id
  * survives reboots and renames and differs between installations (a cloned
  * image must regenerate it: systemd-machine-id-setup); without one, the host
- * name stands in.
+ * name stands in. Core, not host/: the applier checks a record's host, and a
+ * ConfDB import (confdb/transfer.ts) refuses another host's record.
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import type { RecordingHost } from '../confdb/records.js';
+
+/** The host a device record was made on. */
+export interface RecordingHost {
+  /** `machine-id:<32 hex digits>`, or `hostname:<name>` where the machine has no machine id. */
+  id: string;
+  /** The host name when recorded, for people reading the record or an error. */
+  name: string;
+}
 
 export function hostIdentity(machineIdFile = '/etc/machine-id'): RecordingHost {
   const name = os.hostname();

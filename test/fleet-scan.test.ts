@@ -447,7 +447,7 @@ test('ties go to the earlier stored workload, whatever order the scan runs in', 
   }
 });
 
-test("the fleet's cache keeps the stored workloads packed as it follows the store", async () => {
+test("the fleet's cache keeps the stored workloads packed as it follows the store, and takes in its own writes", async () => {
   await loadReal();
   const db = await ConfDB.open(tempDir('ssdtune-scan-follow-'));
   try {
@@ -478,6 +478,23 @@ test("the fleet's cache keeps the stored workloads packed as it follows the stor
     assert.equal(await cache.known(db), before, 'a new workload is appended to the same packing');
     assert.equal(before.items.at(-1)!.id, 'one-more');
     await same('one more');
+    // Its own conditional write (a registration) is taken in without a read; one at a generation it does not hold is not.
+    const g = cache.held()!.generation;
+    const own = { ...all[2]!, id: 'own', name: 'own' };
+    all.push(own);
+    const to = await db.batchIfUnchanged('workloads', g, [{ kind: 'workloads', type: 'put', value: rec(own) }]);
+    cache.wrote(rec(own), g, to!);
+    assert.equal(cache.held()!.generation, to);
+    assert.equal(cache.held()!.known.items.at(-1)!.id, 'own');
+    await same('its own write');
+    const other = { ...all[4]!, id: 'other', name: 'other' };
+    const late = { ...all[6]!, id: 'late', name: 'late' };
+    all.push(other, late);
+    await db.put('workloads', rec(other));
+    const g2 = await db.generation('workloads');
+    cache.wrote(rec(late), g2, (await db.batchIfUnchanged('workloads', g2, [{ kind: 'workloads', type: 'put', value: rec(late) }]))!);
+    assert.equal(cache.held()!.generation, to, "not taken in: the cache had not followed another process's write before it");
+    await same('after another writer');
     // Rewritten (a workload moved far away) and deleted: packed again.
     const { modes: _phases, ...rest } = all[3]!;
     const moved = { ...rest, centroidEmbedding: rest.centroidEmbedding.map((x) => -x) };

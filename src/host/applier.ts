@@ -121,6 +121,9 @@ function unaccounted(now: Snapshot, rec: HostStateRecord): string[] {
     .map((k) => `${k}=${value(now[k])} (${k in rec.applied ? `applied ${rec.applied[k]}, ` : ''}previous ${value(rec.previous[k])})`);
 }
 
+/** What a refusal before any write stopped (verify's stops a comparison instead). */
+const WROTE_NOTHING = 'nothing was written';
+
 /**
  * The refusal of a record that may not be this device's way back, if it is
  * one: one made on another host (a shared ConfDB, an import), or one that
@@ -129,10 +132,10 @@ function unaccounted(now: Snapshot, rec: HostStateRecord): string[] {
  * attribute its applied or previous values (unaccounted: a reboot brings the
  * previous ones back). Restoring such a record would write values this
  * device may never have had; `revert --anyway` is the user saying it is this
- * device's. `outcome` says what the refusal stopped.
+ * device's.
  */
-function provenanceRefusal(dev: BlockDevice, rec: HostStateRecord, outcome = 'nothing was written'): Error | undefined {
-  if (rec.recordedOn) return hostRefusal(dev, rec.recordedOn, outcome);
+function provenanceRefusal(dev: BlockDevice, rec: HostStateRecord): Error | undefined {
+  if (rec.recordedOn) return hostRefusal(dev, rec.recordedOn, WROTE_NOTHING);
   const name = dev.disk.name;
   const now = readSnapshot(dev);
   const applied = Object.keys(rec.applied).length > 0 && shows(now, rec.applied);
@@ -143,7 +146,7 @@ function provenanceRefusal(dev: BlockDevice, rec: HostStateRecord, outcome = 'no
   return ERR_HOST_STATE(
     name,
     `the recorded way back of ${name} names no host (an older ssdtune wrote it, or an old export brought it) and the device shows neither the applied ` +
-      `nor the previous value of ${differ.join(', ')}: it may be another host's disk's, so ${outcome}. ` +
+      `nor the previous value of ${differ.join(', ')}: it may be another host's disk's, so ${WROTE_NOTHING}. ` +
       `Ways out: ${ways.anyway}, if the record is this device's (changed by hand since); ${ways.forget}`,
   );
 }
@@ -202,7 +205,7 @@ function checkProvenance(dev: BlockDevice, rec: HostStateRecord): void {
 async function settledRecord(dev: BlockDevice, store: StateStore, o: { forRevert?: boolean; anyway?: boolean } = {}): Promise<HostStateRecord | undefined> {
   const rec = await store.get(dev.disk.name);
   // Another host's pid in a pending mark means nothing here: its host is checked first.
-  if (rec) refuseOthers(dev, rec, { anyway: !!o.anyway, outcome: 'nothing was written' });
+  if (rec) refuseOthers(dev, rec, { anyway: !!o.anyway, outcome: WROTE_NOTHING });
   if (rec?.pending && !rec.pending.failed && stillRunning(rec.pending)) {
     throw ERR_HOST_STATE(dev.disk.name, `busy: ${describePending(rec.pending).replace(/ was interrupted.*$/, ' is in progress')}; try again when it ends`);
   }

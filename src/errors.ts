@@ -249,7 +249,8 @@ export const ERR_HOST_APPLY = defineError('SSDTUNE_HOST_APPLY', 500, EXIT.FAILUR
 /** device, what was being restored, what is left, what to do */
 export const ERR_HOST_RESTORE = defineError('SSDTUNE_HOST_RESTORE', 500, EXIT.FAILURE, '%s: restoring %s failed: %s; %s');
 /**
- * device, what: a change in progress, or one left unfinished (revert first); the name now belongs to another device
+ * device, what: a change in progress (another process holds the disk's queue lock, or its pending mark says so), or
+ * one left unfinished (revert first); the name now belongs to another device
  * (its major:minor changed); or the recorded way back may not be this device's: made on another host (a shared
  * ConfDB, an import; verify refuses it too), or naming no host (an older ssdtune) while the device shows, for some
  * attribute, neither its applied nor its previous value (revert --anyway, or db delete devices)

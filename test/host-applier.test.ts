@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { applyHostConfig, revertHostConfig } from '../src/host/applier.js';
@@ -319,5 +319,47 @@ test(
     }
     assert.deepEqual(readSnapshot(dev), before);
     assert.equal(await store.get(loop.name), undefined);
+  }),
+);
+
+test(
+  'a change by another process is refused while a trial holds the device, whatever ConfDB each uses',
+  { skip, timeout: 60_000 },
+  withLoop(async (loop, store, dataDir) => {
+    const dev = resolveDevice(loop.path);
+    const original = readSnapshot(dev).read_ahead_kb;
+    // Another ssdtune process, with its own state store, trying read_ahead_kb 256 for 2 s (a live evaluation's trial).
+    const child = path.join(dataDir, 'trial.mjs');
+    writeFileSync(
+      child,
+      `import { withTrialConfig } from ${JSON.stringify(path.join(PROJECT_ROOT, 'dist/src/host/applier.js'))};
+       import { JsonFileStateStore } from ${JSON.stringify(path.join(PROJECT_ROOT, 'dist/src/host/state.js'))};
+       await withTrialConfig(${JSON.stringify(loop.path)}, { read_ahead_kb: 256 }, new JsonFileStateStore(${JSON.stringify(path.join(dataDir, 'other'))}), async () => {
+         console.log('trying');
+         await new Promise((r) => setTimeout(r, 2000));
+       });`,
+    );
+    const p = spawn(process.execPath, [child], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise<number | null>((resolve) => p.on('exit', resolve));
+    await new Promise<void>((resolve, reject) => {
+      p.stdout.on('data', (d: Buffer) => d.toString().includes('trying') && resolve());
+      p.on('exit', () => reject(new Error('the trial process ended before trying')));
+    });
+    assert.equal(readSnapshot(dev).read_ahead_kb, '256');
+    // Before the lock, this apply recorded the other's trial value (256) as the device's way back, and the trial's
+    // restore then undid the apply behind its record.
+    await assert.rejects(
+      applyHostConfig(loop.path, { read_ahead_kb: 512 }, { store }),
+      (e: unknown) => isSsdtuneError(e, 'SSDTUNE_HOST_STATE') && /busy: pid \d+ is changing its queue attributes/.test(e.message),
+    );
+    await assert.rejects(revertHostConfig(loop.path, { store }), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_HOST_STATE') && /busy/.test(e.message));
+    assert.equal(await store.get(dev.disk.name), undefined, 'nothing was recorded');
+    assert.equal(await exited, 0);
+    assert.equal(readSnapshot(dev).read_ahead_kb, original, 'the trial restored the device');
+    // Once the trial is over, the change goes through, with the true way back.
+    await applyHostConfig(loop.path, { read_ahead_kb: 512 }, { store });
+    assert.equal((await store.get(dev.disk.name))!.previous.read_ahead_kb, original);
+    await revertHostConfig(loop.path, { store });
+    assert.equal(readSnapshot(dev).read_ahead_kb, original);
   }),
 );

@@ -81,6 +81,9 @@ test('tune: bad requests fail clearly and store nothing', async () => {
     assert.equal(plan({ ...live, confirmRounds: 0 }).confirmRounds, 0);
     assert.equal(plan(live, { tune: { confirmRounds: 6 } }).confirmRounds, 6);
     assert.equal(plan({}, { tune: { confirmRounds: 6 } }).confirmRounds, 0, 'a setting for live does not break ssdsim tunes');
+    // One device measures one configuration at a time.
+    assert.throws(() => args({ ...live, batch: 2 }), usage(/the live evaluator measures on one device, one configuration at a time: a batch of 2/));
+    assert.equal(args({ batch: 2 }).batch, 2);
     assert.throws(() => args({ budget: 3, nope: true }), usage(/must NOT have additional properties \(nope\)/));
     await assert.rejects(tune(svc, { tracePath: '/nonexistent/trace', spec: ssdsim(svc.settings, 3) }), /no such file/);
     assert.deepEqual(args({}), { space: 'ssd', evaluator: 'ssdsim', budget: 30, seed: 1, replay: { mode: 'recorded' }, searcher: 'adaptive', batch: 1 });

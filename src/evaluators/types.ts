@@ -35,6 +35,14 @@ export interface Evaluator {
   /** Name of the configuration space it evaluates. */
   space: string;
   evaluate(config: Configuration, workload: WorkloadRef, opts?: EvaluateOptions): Promise<Metrics>;
+  /**
+   * Whether an error of evaluate() says the evaluator cannot go on (its device
+   * is busy, gone or left changed), not that the configuration failed: the
+   * search then stops with it instead of recording the configuration as the
+   * worst and trying the next one on a device in that state. Absent: every
+   * error is the configuration's.
+   */
+  stopsSearch?(error: unknown): boolean;
 }
 
 /**

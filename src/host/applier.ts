@@ -16,6 +16,7 @@ import { ERR_HOST_APPLY, ERR_HOST_RESTORE, ERR_HOST_ROOT, ERR_HOST_STATE } from 
 import type { PendingDeviceChange } from '../confdb/records.js';
 import { IOSCHED_PREFIX, IOSCHED_TUNABLES, describeLeft, matches, orderKeys, readSnapshot, restoreTo, writeOrdered, type Snapshot } from '../blockdev/sysfs.js';
 import { resolveDevice, type BlockDevice } from '../blockdev/resolve.js';
+import { lockBlockDevice } from '../blockdev/device-lock.js';
 import { readLimits, validateConfig } from './validate.js';
 import type { HostStateRecord, StateStore } from './state.js';
 import { describeHost, hostIdentity, type RecordingHost } from '../util/host-identity.js';
@@ -26,9 +27,11 @@ export interface Change {
   to: string;
 }
 
+const isRoot = (): boolean => typeof process.getuid !== 'function' || process.getuid() === 0;
+
 /** Writing sysfs needs root: say so before anything else is attempted. */
 export function requireRoot(what: string): void {
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) throw ERR_HOST_ROOT(what);
+  if (!isRoot()) throw ERR_HOST_ROOT(what);
 }
 
 /** Every attribute a target would change, in write order, with the current value. */
@@ -38,16 +41,36 @@ function diff(current: Snapshot, target: Record<string, string>): Change[] {
     .map((k) => ({ key: k, from: current[k], to: target[k]! }));
 }
 
-/** Disks this process is changing now. */
-const inFlight = new Set<string>();
+/**
+ * One change of a disk's queue at a time, whichever ssdtune process and whichever ConfDB makes it: its machine-wide
+ * `queue` lock (blockdev/device-lock.ts), held from before the values a change starts from are read until its
+ * record is settled. A per-ConfDB check is not enough: a process with another data directory would record the
+ * other's trial values as the device's way back. Without root nothing here can be written and /run cannot be: no
+ * lock (the change then stops at requireRoot).
+ */
+async function underQueueLock<T>(dev: BlockDevice, fn: () => Promise<T>): Promise<T> {
+  if (!isRoot()) return fn();
+  const lock = lockBlockDevice('queue', dev.disk, (owner, file) =>
+    ERR_HOST_STATE(
+      dev.disk.name,
+      `busy: ${owner === process.pid ? 'this process is' : `pid ${owner} is`} changing its queue attributes (lock ${file}); try again when it ends`,
+    ),
+  );
+  try {
+    return await fn();
+  } finally {
+    lock.release();
+  }
+}
 
 /**
- * Is the process a pending mark names still at it? This one: when it holds
- * the disk in inFlight. Another: while that pid lives (a shared ConfDB lets
- * several processes of this host in; a dead one's mark means interrupted).
+ * Is the process a pending mark names still at it? Not this one: it holds the
+ * queue lock now, so its own earlier change has ended. Another: while that pid
+ * lives (an ssdtune older than the lock, sharing the ConfDB; a dead one's mark
+ * means interrupted).
  */
-function stillRunning(p: PendingDeviceChange, disk: string): boolean {
-  if (p.pid === process.pid) return inFlight.has(disk);
+function stillRunning(p: PendingDeviceChange): boolean {
+  if (p.pid === process.pid) return false;
   try {
     process.kill(p.pid, 0);
     return true;
@@ -98,6 +121,9 @@ function unaccounted(now: Snapshot, rec: HostStateRecord): string[] {
     .map((k) => `${k}=${value(now[k])} (${k in rec.applied ? `applied ${rec.applied[k]}, ` : ''}previous ${value(rec.previous[k])})`);
 }
 
+/** What a refusal before any write stopped (verify's stops a comparison instead). */
+const WROTE_NOTHING = 'nothing was written';
+
 /**
  * The refusal of a record that may not be this device's way back, if it is
  * one: one made on another host (a shared ConfDB, an import), or one that
@@ -106,10 +132,10 @@ function unaccounted(now: Snapshot, rec: HostStateRecord): string[] {
  * attribute its applied or previous values (unaccounted: a reboot brings the
  * previous ones back). Restoring such a record would write values this
  * device may never have had; `revert --anyway` is the user saying it is this
- * device's. `outcome` says what the refusal stopped.
+ * device's.
  */
-function provenanceRefusal(dev: BlockDevice, rec: HostStateRecord, outcome = 'nothing was written'): Error | undefined {
-  if (rec.recordedOn) return hostRefusal(dev, rec.recordedOn, outcome);
+function provenanceRefusal(dev: BlockDevice, rec: HostStateRecord): Error | undefined {
+  if (rec.recordedOn) return hostRefusal(dev, rec.recordedOn, WROTE_NOTHING);
   const name = dev.disk.name;
   const now = readSnapshot(dev);
   const applied = Object.keys(rec.applied).length > 0 && shows(now, rec.applied);
@@ -120,7 +146,7 @@ function provenanceRefusal(dev: BlockDevice, rec: HostStateRecord, outcome = 'no
   return ERR_HOST_STATE(
     name,
     `the recorded way back of ${name} names no host (an older ssdtune wrote it, or an old export brought it) and the device shows neither the applied ` +
-      `nor the previous value of ${differ.join(', ')}: it may be another host's disk's, so ${outcome}. ` +
+      `nor the previous value of ${differ.join(', ')}: it may be another host's disk's, so ${WROTE_NOTHING}. ` +
       `Ways out: ${ways.anyway}, if the record is this device's (changed by hand since); ${ways.forget}`,
   );
 }
@@ -170,20 +196,18 @@ function checkProvenance(dev: BlockDevice, rec: HostStateRecord): void {
 
 /**
  * The record of `dev`, checked: it belongs to this very device (its number,
- * its host: refuseOthers, checkProvenance), and no change is in flight on it here or was
- * left unfinished by a dead process (the device would then hold values nobody
+ * its host: refuseOthers, checkProvenance), and no change is marked in progress
+ * by another live process (the caller holds the queue lock) or was left
+ * unfinished by a dead process (the device would then hold values nobody
  * chose; only `revert` may touch it). `anyway` (revert only) skips the
  * provenance check, never the device number's.
  */
 async function settledRecord(dev: BlockDevice, store: StateStore, o: { forRevert?: boolean; anyway?: boolean } = {}): Promise<HostStateRecord | undefined> {
   const rec = await store.get(dev.disk.name);
   // Another host's pid in a pending mark means nothing here: its host is checked first.
-  if (rec) refuseOthers(dev, rec, { anyway: !!o.anyway, outcome: 'nothing was written' });
-  if (inFlight.has(dev.disk.name) || (rec?.pending && !rec.pending.failed && stillRunning(rec.pending, dev.disk.name))) {
-    throw ERR_HOST_STATE(
-      dev.disk.name,
-      `busy: ${rec?.pending ? describePending(rec.pending).replace(/ was interrupted.*$/, ' is in progress') : 'a change is in progress'}; try again when it ends`,
-    );
+  if (rec) refuseOthers(dev, rec, { anyway: !!o.anyway, outcome: WROTE_NOTHING });
+  if (rec?.pending && !rec.pending.failed && stillRunning(rec.pending)) {
+    throw ERR_HOST_STATE(dev.disk.name, `busy: ${describePending(rec.pending).replace(/ was interrupted.*$/, ' is in progress')}; try again when it ends`);
   }
   // A record naming no host: read once nobody else is changing the device.
   if (rec && !rec.recordedOn && !o.anyway) checkProvenance(dev, rec);
@@ -289,13 +313,14 @@ function plan(device: string, config: Record<string, unknown>): Planned {
 }
 
 export async function applyHostConfig(device: string, config: Record<string, unknown>, opts: ApplyOptions): Promise<ApplyResult> {
-  const { dev, before, target, changes, sideEffects } = plan(device, config);
-  if (opts.dryRun || changes.length === 0) return { device: dev, dryRun: !!opts.dryRun, target, changes, sideEffects, after: before };
-  requireRoot(`applying to ${dev.disk.name}`);
-  const name = dev.disk.name;
-  const existing = await settledRecord(dev, opts.store);
-  inFlight.add(name);
-  try {
+  const first = plan(device, config);
+  if (opts.dryRun || first.changes.length === 0) return { ...first, device: first.dev, dryRun: !!opts.dryRun, after: first.before };
+  requireRoot(`applying to ${first.dev.disk.name}`);
+  return underQueueLock(first.dev, async () => {
+    // Planned again under the lock: a change that ended meanwhile moved what this one starts from.
+    const { dev, before, target, changes, sideEffects } = plan(device, config);
+    if (changes.length === 0) return { device: dev, dryRun: false, target, changes, sideEffects, after: before };
+    const existing = await settledRecord(dev, opts.store);
     // What is applied now: the earlier applies' values the kernel kept (a new scheduler resets nr_requests and
     // its tunables), then this one's; `verify` and checkProvenance compare the device with it. A record naming no
     // host, adopted, keeps only the values the device shows: an older ssdtune kept some the kernel had reset,
@@ -304,10 +329,8 @@ export async function applyHostConfig(device: string, config: Record<string, unk
       ([k, v]) => !sideEffects.includes(k) && (existing?.recordedOn !== undefined || matches(k, v, before[k] ?? '')),
     );
     await recordedChange(dev, opts.store, existing, before, { ...Object.fromEntries(kept), ...target }, 'apply', target);
-  } finally {
-    inFlight.delete(name);
-  }
-  return { device: dev, dryRun: false, target, changes, sideEffects, after: readSnapshot(dev) };
+    return { device: dev, dryRun: false, target, changes, sideEffects, after: readSnapshot(dev) };
+  });
 }
 
 /**
@@ -315,7 +338,8 @@ export async function applyHostConfig(device: string, config: Record<string, unk
  * measurement), then restore what the device had. The record is written
  * before the first write and removed (or put back as it was) only once the
  * device holds its earlier values again, so a kill -9 during `fn` leaves a
- * record `revert` restores from.
+ * record `revert` restores from. The queue lock is held throughout, even when
+ * nothing is written: the device must not change under the measurement.
  */
 export async function withTrialConfig<T>(
   device: string,
@@ -323,22 +347,15 @@ export async function withTrialConfig<T>(
   store: StateStore,
   fn: (applied: ApplyResult) => Promise<T>,
 ): Promise<T> {
-  const { dev, before, target, changes, sideEffects } = plan(device, config);
-  const applied: ApplyResult = { device: dev, dryRun: false, target, changes, sideEffects, after: before };
-  const name = dev.disk.name;
-  const existing = await settledRecord(dev, store);
-  if (changes.length === 0) {
-    // Nothing to write, but the device must not change under the measurement either.
-    inFlight.add(name);
-    try {
-      return await fn(applied);
-    } finally {
-      inFlight.delete(name);
-    }
-  }
-  requireRoot(`trying a configuration on ${name}`);
-  inFlight.add(name);
-  try {
+  const first = plan(device, config);
+  if (first.changes.length > 0) requireRoot(`trying a configuration on ${first.dev.disk.name}`);
+  return underQueueLock(first.dev, async () => {
+    const { dev, before, target, changes, sideEffects } = plan(device, config);
+    const applied: ApplyResult = { device: dev, dryRun: false, target, changes, sideEffects, after: before };
+    const name = dev.disk.name;
+    const existing = await settledRecord(dev, store);
+    if (changes.length === 0) return fn(applied);
+    requireRoot(`trying a configuration on ${name}`);
     // A trial leaves what ssdtune applied as it was.
     const rec = await recordedChange(dev, store, existing, before, existing?.applied ?? {}, 'trial', target);
     let outcome: { ok: true; value: T } | { ok: false; error: unknown };
@@ -363,9 +380,7 @@ export async function withTrialConfig<T>(
     else await store.delete(name, 'host.trial-end');
     if (!outcome.ok) throw outcome.error;
     return outcome.value;
-  } finally {
-    inFlight.delete(name);
-  }
+  });
 }
 
 export interface RevertResult {
@@ -385,18 +400,17 @@ export interface RevertResult {
 export async function revertHostConfig(device: string, opts: RevertOptions): Promise<RevertResult> {
   const dev = resolveDevice(device);
   const name = dev.disk.name;
-  const rec = await settledRecord(dev, opts.store, { forRevert: true, anyway: !!opts.anyway });
-  if (!rec) throw ERR_HOST_STATE(name, 'ssdtune has not applied anything to this device (nothing to revert)');
-  const interrupted = rec.pending ? describePending(rec.pending) : undefined;
-  // The audit trail says when a revert restored values ssdtune could not tell were this device's.
-  const action = opts.anyway && provenanceRefusal(dev, rec) ? 'host.revert-anyway' : 'host.revert';
-  const before = readSnapshot(dev);
-  const changes = diff(before, rec.previous);
-  if (opts.dryRun) return { device: dev, changes, after: before, dryRun: true, ...(interrupted ? { interrupted } : {}) };
-  if (changes.length > 0) {
-    requireRoot(`reverting ${name}`);
-    inFlight.add(name);
-    try {
+  const revert = async (): Promise<RevertResult> => {
+    const rec = await settledRecord(dev, opts.store, { forRevert: true, anyway: !!opts.anyway });
+    if (!rec) throw ERR_HOST_STATE(name, 'ssdtune has not applied anything to this device (nothing to revert)');
+    const interrupted = rec.pending ? describePending(rec.pending) : undefined;
+    // The audit trail says when a revert restored values ssdtune could not tell were this device's.
+    const action = opts.anyway && provenanceRefusal(dev, rec) ? 'host.revert-anyway' : 'host.revert';
+    const before = readSnapshot(dev);
+    const changes = diff(before, rec.previous);
+    if (opts.dryRun) return { device: dev, changes, after: before, dryRun: true, ...(interrupted ? { interrupted } : {}) };
+    if (changes.length > 0) {
+      requireRoot(`reverting ${name}`);
       // The record already holds the way back; marking it says a revert was under way if this one dies too.
       await opts.store.put({ ...rec, pending: { op: 'revert', pid: process.pid, startedAt: new Date().toISOString(), before } });
       const back = restoreTo(dev, rec.previous);
@@ -405,12 +419,11 @@ export async function revertHostConfig(device: string, opts: RevertOptions): Pro
         await opts.store.put({ ...rec, pending: { op: 'revert', pid: process.pid, startedAt: new Date().toISOString(), before, failed } }, 'host.incomplete');
         throw ERR_HOST_RESTORE(name, 'the recorded original values', failed.reason, 'the record is kept: run revert again once the cause is fixed');
       }
-    } finally {
-      inFlight.delete(name);
     }
-  }
-  await opts.store.delete(name, action);
-  return { device: dev, changes, after: readSnapshot(dev), dryRun: false, ...(interrupted ? { interrupted } : {}) };
+    await opts.store.delete(name, action);
+    return { device: dev, changes, after: readSnapshot(dev), dryRun: false, ...(interrupted ? { interrupted } : {}) };
+  };
+  return opts.dryRun ? revert() : underQueueLock(dev, revert);
 }
 
 /** An applied attribute the device no longer shows. */

@@ -186,6 +186,8 @@ export class SearchSession {
     } catch (e) {
       // A cancelled evaluation is not a result: stop without recording it.
       if (this.init.signal?.aborted) throw new StopSearch('cancelled');
+      // Nor is one that failed for the evaluator's own reason (a live device busy or left changed).
+      if (evaluator.stopsSearch?.(e)) throw e;
       ev = {
         ...base,
         index: this.record.evaluations.length,

@@ -191,7 +191,15 @@ export interface TunePlan {
  * evaluator. Cheap: nothing is read yet.
  */
 export function planTune(
-  r: { space: string; evaluator: string; replay: Replay; lbaPolicy?: EvaluatorOptions['lbaPolicy']; device?: string; confirmRounds?: number },
+  r: {
+    space: string;
+    evaluator: string;
+    replay: Replay;
+    lbaPolicy?: EvaluatorOptions['lbaPolicy'];
+    device?: string;
+    confirmRounds?: number;
+    batch?: number;
+  },
   settings: Pick<Settings, 'mqsimPath' | 'ssdsim'>,
 ): TunePlan {
   if (!isSpace(r.space)) throw ERR_USAGE(`unknown space "${r.space}"; known: ${SPACE_NAMES.join(', ')}`);
@@ -208,6 +216,10 @@ export function planTune(
     throw ERR_USAGE(`the ${r.evaluator} evaluator maps no addresses onto a simulated capacity: lbaPolicy does not apply to it`);
   if (r.device && entry.device === 'unused')
     throw ERR_USAGE(`the ${r.evaluator} evaluator works from the trace alone: --device does not apply to it (the live evaluator replays on a device)`);
+  if ((r.batch ?? 1) > 1 && entry.device === 'required')
+    throw ERR_USAGE(
+      `the ${r.evaluator} evaluator measures on one device, one configuration at a time: a batch of ${r.batch} would measure them over each other (batches are for evaluators that run in parallel)`,
+    );
   if (r.confirmRounds === 1)
     throw ERR_USAGE(`confirmRounds 1: one round gives no spread to judge a gain by; give 0 (off) or ${CONFIRM_ROUNDS.min}..${CONFIRM_ROUNDS.max}`);
   if (r.confirmRounds && !entry.measured)

@@ -10,7 +10,7 @@
  * write, so a kill -9 mid-measurement leaves a record `ssdtune revert` uses.
  */
 import { readFileSync } from 'node:fs';
-import { ERR_HOST_UNSAFE } from '../../errors.js';
+import { ERR_HOST_UNSAFE, isSsdtuneError } from '../../errors.js';
 import { nativeFeature } from '../../native.js';
 import type { EvaluateOptions, Evaluator, Metrics, WorkloadRef } from '../types.js';
 import type { Configuration } from '../../space/types.js';
@@ -92,6 +92,9 @@ export function meanStd(xs: number[]): { mean: number; std: number } {
   return { mean, std };
 }
 
+/** Errors of a live evaluation that are the device's (LiveEvaluator.stopsSearch). */
+const DEVICE_ERRORS = ['SSDTUNE_HOST_STATE', 'SSDTUNE_HOST_RESTORE', 'SSDTUNE_HOST_UNSAFE', 'SSDTUNE_HOST_ROOT', 'SSDTUNE_DEVICE'] as const;
+
 export class LiveEvaluator implements Evaluator {
   readonly name = 'live';
   readonly space = 'host';
@@ -105,6 +108,11 @@ export class LiveEvaluator implements Evaluator {
     this.dev = resolveDevice(opts.device);
     if (this.dev.partition) throw ERR_HOST_UNSAFE(opts.device, `is a partition of ${this.dev.name}; replay on the whole disk`);
     assertReplaySafe(this.dev, opts.device, !!opts.force);
+  }
+
+  /** The device, not the configuration: busy with another change, left changed, unsafe, gone, or not ours to write. */
+  stopsSearch(error: unknown): boolean {
+    return DEVICE_ERRORS.some((code) => isSsdtuneError(error, code));
   }
 
   get device(): BlockDevice {

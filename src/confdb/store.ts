@@ -17,6 +17,19 @@ export interface PinnedAndBest {
   best?: ConfigRecord;
 }
 
+/**
+ * Which learned configurations may answer a request. A grade is only comparable with grades taken
+ * the same way: by one evaluator and, for a device-backed one, on one device.
+ */
+export interface ConfigScope {
+  /** Learned on this device class (ConfigRecord.deviceClass: fleet searches). */
+  deviceClass?: string;
+  /** Graded by this evaluator (ConfigRecord.evaluator). */
+  evaluator?: string;
+  /** Measured on this site (ConfigRecord.measuredOn.key). */
+  measuredOn?: string;
+}
+
 export interface ConfDB {
   /** Where it is: a directory, or the PostgreSQL URL without its password. */
   readonly location: string;
@@ -58,8 +71,8 @@ export interface ConfDB {
   close(): Promise<void>;
 
   // ---- named queries ----
-  /** The best-graded configuration learned for a workload in a space (on one device class, when given). */
-  bestConfig(workloadId: string, space: string, deviceClass?: string): Promise<ConfigRecord | undefined>;
+  /** The best-graded configuration learned for a workload in a space, among those in `scope`. */
+  bestConfig(workloadId: string, space: string, scope?: ConfigScope): Promise<ConfigRecord | undefined>;
   /** The operator's pin for a workload in a space: the device class's own, else the one for every class. */
   pinFor(workloadId: string, space: string, deviceClass?: string): Promise<PinRecord | undefined>;
   /**

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { ConfDB, pinKey } from '../src/confdb/db.js';
 import { newId } from '../src/confdb/ids.js';
 import type { ConfigRecord, DeviceRecord, JobRecord, WorkloadRecord } from '../src/confdb/records.js';
+import type { Replay } from '../src/evaluators/types.js';
 import { ConfDbStateStore } from '../src/host/confdb-state.js';
 import { hostIdentity, type RecordingHost } from '../src/util/host-identity.js';
 import { exportConfDB, importConfDB } from '../src/confdb/transfer.js';
@@ -319,7 +320,15 @@ for (const eng of ENGINES) {
       assert.equal((await db.bestConfig(w.id, 'host', { evaluator: 'live', measuredOn: site.key }))?.id, live.id);
       assert.equal(await db.bestConfig(w.id, 'host', { evaluator: 'live', measuredOn: site.key.replace('a.img', 'b.img') }), undefined);
       assert.equal(await db.bestConfig(w.id, 'host', { evaluator: 'readahead-model', deviceClass: 'nvme' }), undefined);
-      await db.batch([live, model].map((c) => ({ kind: 'configs' as const, type: 'del' as const, key: c.id })));
+      // At its own replay intensity (an absent one is recorded), compared by value.
+      const busy = { ...model, id: newId(), grade: 1.3, replay: { mode: 'scaled' as const, speedup: 10 } };
+      await db.put('configs', busy);
+      const modelAt = (replay: Replay) => db.bestConfig(w.id, 'host', { evaluator: 'readahead-model', replay });
+      assert.equal((await modelAt({ mode: 'recorded' }))?.id, model.id);
+      assert.equal((await modelAt({ speedup: 10.0, mode: 'scaled' }))?.id, busy.id);
+      assert.equal(await modelAt({ mode: 'scaled', speedup: 2 }), undefined);
+      assert.equal(await modelAt({ mode: 'closed', queueDepth: 10 }), undefined);
+      await db.batch([live, model, busy].map((c) => ({ kind: 'configs' as const, type: 'del' as const, key: c.id })));
 
       const pinAll = { id: pinKey(w.id, 'host'), workloadId: w.id, space: 'host', deviceClass: '*', configId: at(cs, 2).id, by: 'admin', at: 'now' };
       const pinNvme = { ...pinAll, id: pinKey(w.id, 'host', 'nvme'), deviceClass: 'nvme', configId: at(cs, 0).id };

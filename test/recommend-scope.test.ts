@@ -74,3 +74,24 @@ test(
     }
   },
 );
+
+test('a stored configuration answers a tune at its own replay intensity, whichever is graded higher', async () => {
+  const dir = tempDir('ssdtune-scope-');
+  const svc = await openService(loadSettings({ dataDir: path.join(dir, 'db') }), jobHandlers);
+  try {
+    const trace = path.join(dir, 'seq.trace');
+    writeFileSync(trace, Array.from({ length: 2000 }, (_, i) => `${i * 10_000} 0 ${i * 8} 8 1`).join('\n') + '\n');
+    const run = (replay: TuneArgs['replay']) => tune(svc, { tracePath: trace, spec: resolveTuneArgs({ space: 'host', budget: 3, replay }, svc.settings).spec });
+    const recorded = await run({ mode: 'recorded' });
+    const closed = await run({ mode: 'closed', queueDepth: 4 });
+    assert.equal(recorded.source, 'search');
+    assert.equal(closed.source, 'search', 'another intensity: searched anew');
+    assert.notEqual(recorded.config.grade, closed.config.grade, 'one is graded higher: the test needs the lower one asked again');
+    // Before, the best of the two was looked up first and, at the other intensity, the lower one searched again.
+    assert.equal((await run({ mode: 'recorded' })).config.id, recorded.config.id);
+    assert.equal((await run({ mode: 'closed', queueDepth: 4 })).config.id, closed.config.id);
+    assert.equal(await svc.db.count('configs'), 2, 'nothing learned twice');
+  } finally {
+    await svc.close();
+  }
+});

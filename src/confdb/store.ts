@@ -1,6 +1,7 @@
 /** The ConfDB interface (see db.ts): what LevelStore and PgStore implement and every reader or writer uses. */
 import type { ConfigRecord, EvaluationRecord, JobRecord, JobStatus, PinRecord, TraceRecord, WorkloadRecord } from './records.js';
 import type { BatchOp, Kind, ListOptions, RecordOf } from './kinds.js';
+import type { Replay } from '../evaluators/types.js';
 
 export interface WorkloadsSince {
   generation: number;
@@ -28,6 +29,8 @@ export interface ConfigScope {
   evaluator?: string;
   /** Measured on this site (ConfigRecord.measuredOn.key). */
   measuredOn?: string;
+  /** Graded at this replay intensity (ConfigRecord.replay; an absent one is recorded). */
+  replay?: Replay;
 }
 
 export interface ConfDB {

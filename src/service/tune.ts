@@ -24,7 +24,7 @@ import { speedups } from '../search/grade.js';
 import { planTune } from './catalog.js';
 import type { Service } from './context.js';
 import { identifyTrace } from './identify.js';
-import { sameReplay, type ResolvedTuneArgs } from './tune-spec.js';
+import type { ResolvedTuneArgs } from './tune-spec.js';
 import { workloadRecord } from './workload-store.js';
 import { measurementSite } from './measurement-site.js';
 import { ConfDbStateStore } from '../host/confdb-state.js';
@@ -160,8 +160,9 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
       ...(input.fleet ? { deviceClass: input.fleet.deviceClass } : {}),
       evaluator: req.evaluator,
       ...(site ? { measuredOn: site.key } : {}),
+      replay: req.replay,
     });
-    if (stored && sameReplay(stored.replay, req.replay)) {
+    if (stored) {
       ctl.progress?.(req.budget, req.budget, 'recommended a stored configuration');
       return {
         workload: { id: known.id, name: known.name, known: true, identification: ident, ...(clusters ? { clusters } : {}) },

@@ -1,25 +1,33 @@
 /**
- * Fleet mode (PostgreSQL ConfDB, BullMQ on Redis, a real worker) and what an
- * evaluation's failure carries back: a queued evaluation's coded error
- * reaches the coordinator with its code, so an evaluator's own errors (a live
- * device busy) stop the search there as they do in one process.
+ * Fleet mode (PostgreSQL ConfDB, BullMQ on Redis, a real worker):
+ * - what an evaluation's failure carries back: a queued evaluation's coded
+ *   error reaches the coordinator with its code, so an evaluator's own errors
+ *   (a live device busy) stop the search there as they do in one process;
+ * - a live tune, which measures a device of the host that names it, never
+ *   goes to the fleet's workers (any host): refused, and a worker refuses one
+ *   an older serve queued.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { Queue } from 'bullmq';
 import { canUseLoopDevices } from '../src/blockdev/loop.js';
 import { loadSettings } from '../src/config.js';
 import { isSsdtuneError, SsdtuneError } from '../src/errors.js';
 import { LiveEvaluator } from '../src/evaluators/live/live-evaluator.js';
 import { ConfDbStateStore } from '../src/host/confdb-state.js';
+import { MemoryStateStore } from '../src/host/state.js';
+import { resolveDevice } from '../src/blockdev/resolve.js';
+import { readSnapshot } from '../src/blockdev/sysfs.js';
 import { openTrace } from '../src/readers/registry.js';
 import { openService } from '../src/service/context.js';
-import { EVAL_QUEUE, evaluationKey, type EvaluationSpec } from '../src/service/evaluation-jobs.js';
+import { EVAL_QUEUE, evaluationKey, type EvaluationSpec, type EvaluatorMakers } from '../src/service/evaluation-jobs.js';
 import { jobHandlers } from '../src/service/handlers.js';
 import { redisConnection } from '../src/service/queue-bullmq.js';
 import { keepTraceBytes, registerLocalTrace } from '../src/service/traces.js';
 import { startWorker } from '../src/service/worker.js';
+import { submitTune } from '../src/service/tune-jobs.js';
 import { tempDir } from '../src/util/temp-dir.js';
 import { assertBusyDeviceStopsSearch } from './helpers/busy-device.js';
 import { loopWithoutScheduler } from './helpers/loop.js';
@@ -28,6 +36,7 @@ import { PostgresServer, postgresMissing, RedisServer, redisMissing } from './he
 const MSR = path.resolve('traces/msr_hm_0_sample1000.csv');
 /** A Tencent volume: its addresses reach beyond the simulated drive's capacity. */
 const TENCENT = path.resolve('traces/tencent_cbs_sample50k.csv.bz2');
+const CLI = path.resolve('dist/src/cli/main.js');
 const FAST_SIM = { preconditionFill: 0, preconditionAge: 0 };
 const tmp = (p: string) => tempDir(`ssdtune-fleetlive-${p}-`);
 const missing = postgresMissing() ?? redisMissing();
@@ -45,7 +54,7 @@ after(async () => {
 });
 
 /** A serve-side service and one worker on a fresh database and an emptied Redis, with `trace` stored by digest. */
-async function fleet(trace: string) {
+async function fleet(trace: string, extraEvaluators?: EvaluatorMakers) {
   for (const name of ['ssdtune-tune', EVAL_QUEUE]) {
     const q = new Queue(name, { connection: redisConnection(redis!.url) });
     await q.obliterate({ force: true });
@@ -53,11 +62,20 @@ async function fleet(trace: string) {
   }
   const settings = loadSettings({ dataDir: tmp('serve'), store: await pgs!.newDatabase(), queue: redis!.url, ssdsim: FAST_SIM });
   const svc = await openService(settings, jobHandlers);
-  const worker = await startWorker({ ...settings, dataDir: tmp('worker') }, { concurrency: 1, tuneConcurrency: 1, lockMs: 5000 });
+  const worker = await startWorker(
+    { ...settings, dataDir: tmp('worker') },
+    {
+      concurrency: 1,
+      tuneConcurrency: 1,
+      lockMs: 5000,
+      ...(extraEvaluators ? { extraEvaluators } : {}),
+    },
+  );
   const rec = await keepTraceBytes(svc, await registerLocalTrace(svc, trace, 'test'));
   return {
     svc,
     settings,
+    trace: rec,
     sha256: rec.sha256!,
     close: async () => {
       await worker.close();
@@ -104,11 +122,14 @@ describe('fleet: coded errors across the evaluation queue', { skip: missing ?? f
     "a queued live evaluation whose device is busy stops the search with the device's error",
     { skip: canUseLoopDevices() ?? false, timeout: 120_000 },
     async () => {
-      const f = await fleet(MSR);
+      // The catalogue's live evaluator is refused in fleet mode (below); a worker may offer a device evaluator of its own.
+      const f = await fleet(MSR, {
+        'live-here': (spec) => new LiveEvaluator({ device: spec.device!, store: new MemoryStateStore(), mode: 'closed', queueDepth: 1 }),
+      });
       const loop = loopWithoutScheduler(32 << 20);
       try {
         const replay = { mode: 'closed' as const, queueDepth: 1 };
-        const spec: EvaluationSpec = { space: 'host', evaluator: 'live', replay, device: loop.path, trace: { sha256: f.sha256, name: 'msr' } };
+        const spec: EvaluationSpec = { space: 'host', evaluator: 'live-here', replay, device: loop.path, trace: { sha256: f.sha256, name: 'msr' } };
         // The coordinator's own evaluator says which errors are the device's; the worker runs the evaluations.
         const local = new LiveEvaluator({ device: loop.path, store: new ConfDbStateStore(f.svc.db, 'live-evaluator'), mode: 'closed', queueDepth: 1 });
         await assertBusyDeviceStopsSearch(loop.path, f.svc.evaluations!.evaluator(local, spec), { name: 'msr', open: () => openTrace(MSR) });
@@ -118,4 +139,50 @@ describe('fleet: coded errors across the evaluation queue', { skip: missing ?? f
       }
     },
   );
+});
+
+describe('fleet: a live tune stays on the host that names its device', { skip: missing ?? canUseLoopDevices() ?? false }, () => {
+  test('refused before anything is queued (the CLI: exit 2, no trace recorded); a worker refuses one an older serve queued', { timeout: 120_000 }, async () => {
+    const f = await fleet(MSR);
+    const loop = loopWithoutScheduler(32 << 20);
+    try {
+      const before = readSnapshot(resolveDevice(loop.path));
+      const live = { traceId: f.trace.id, space: 'host', evaluator: 'live', device: loop.path, budget: 3, confirmRounds: 0 } as const;
+      const refusal =
+        /the live evaluator measures \/dev\/loop\d+ on the host that runs it, and with a fleet queue \(SSDTUNE_QUEUE\) tune jobs and evaluations run on any worker's host/;
+      await assert.rejects(submitTune(f.svc, live, 'test'), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_USAGE') && refusal.test(e.message));
+      assert.equal(await f.svc.db.count('jobs'), 0, 'no job was recorded');
+      // The CLI in fleet mode refuses it before it records the trace.
+      const traces = await f.svc.db.count('traces');
+      // `ssdtune tune` of a live evaluation on the loop device, with the fleet's ConfDB and the given queue.
+      const liveTune = (queue: string, flags: string, trace: string) =>
+        spawnSync(process.execPath, [CLI, 'tune', '--space', 'host', '--evaluator', 'live', '--device', loop.path, ...flags.split(' '), trace], {
+          env: { ...process.env, SSDTUNE_DATA_DIR: tmp('cli'), SSDTUNE_STORE: f.settings.store!, SSDTUNE_QUEUE: queue },
+          encoding: 'utf8',
+          timeout: 90_000,
+        });
+      const cli = liveTune(f.settings.queue!, '--budget 3', TENCENT);
+      assert.equal(cli.status, 2, cli.stderr);
+      assert.match(cli.stderr, refusal);
+      assert.equal(await f.svc.db.count('traces'), traces, 'the refused request recorded no trace');
+      // A job queued by a serve from before the rule: the worker that takes it refuses it, measuring nothing.
+      const { job } = await f.svc.jobs.submit('tune', 'tune:queued-before', { ...live }, 'test');
+      const done = await f.svc.jobs.wait(job.id);
+      assert.equal(done.status, 'failed');
+      assert.equal(done.errorCode, 'SSDTUNE_USAGE');
+      assert.match(done.error ?? '', refusal);
+      assert.equal(await f.svc.db.count('results'), 0, 'no evaluation was queued');
+      assert.deepEqual(readSnapshot(resolveDevice(loop.path)), before);
+      // The way out the refusal names: on the device's host without the queue, stored in the fleet's ConfDB.
+      const here = liveTune('', '--budget 2 --confirm-rounds 0 --replay closed:4 --json', MSR);
+      assert.equal(here.status, 0, here.stderr);
+      const result = JSON.parse(here.stdout) as { config: { id: string; evaluator: string } };
+      assert.equal(result.config.evaluator, 'live');
+      assert.ok(await f.svc.db.get('configs', result.config.id), 'stored in the shared ConfDB');
+      assert.deepEqual(readSnapshot(resolveDevice(loop.path)), before);
+    } finally {
+      loop.destroy();
+      await f.close();
+    }
+  });
 });

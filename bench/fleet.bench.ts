@@ -40,7 +40,7 @@ import { runSearch } from '../src/search/search.js';
 import { planTune } from '../src/service/catalog.js';
 import { EVAL_QUEUE, RemoteEvaluations, evaluationKey, type EvaluationSpec } from '../src/service/evaluation-jobs.js';
 import { redisConnection } from '../src/service/queue-bullmq.js';
-import { deviceClassKey } from '../src/service/fleet.js';
+import { deviceClassKey } from '../src/blockdev/device-class.js';
 import { similarityInfo } from '../src/service/identify.js';
 import { killAtExit } from '../src/util/cleanup.js';
 import { tempDir } from '../src/util/temp-dir.js';

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { ConfDB, pinKey } from '../src/confdb/db.js';
 import { newId } from '../src/confdb/ids.js';
 import type { ConfigRecord, DeviceRecord, JobRecord, WorkloadRecord } from '../src/confdb/records.js';
+import type { Replay } from '../src/evaluators/types.js';
 import { ConfDbStateStore } from '../src/host/confdb-state.js';
 import { hostIdentity, type RecordingHost } from '../src/util/host-identity.js';
 import { exportConfDB, importConfDB } from '../src/confdb/transfer.js';
@@ -275,7 +276,7 @@ for (const eng of ENGINES) {
       await db.close();
     });
 
-    test('named queries: best configuration (per device class), pins, workloads per window, jobs per key and status, traces by path', async () => {
+    test('named queries: best configuration (per device class, evaluator, measurement site), pins, workloads per window, jobs per key and status, traces by path', async () => {
       const db = await eng.open();
       const w = workload('w', 256);
       const other = workload('other', 512);
@@ -291,8 +292,8 @@ for (const eng of ENGINES) {
         ...cs.map((value) => ({ kind: 'configs' as const, type: 'put' as const, value })),
       ]);
       assert.equal((await db.bestConfig(w.id, 'host'))?.id, at(cs, 1).id);
-      assert.equal((await db.bestConfig(w.id, 'host', 'nvme'))?.id, at(cs, 0).id);
-      assert.equal(await db.bestConfig(w.id, 'host', 'rot'), undefined);
+      assert.equal((await db.bestConfig(w.id, 'host', { deviceClass: 'nvme' }))?.id, at(cs, 0).id);
+      assert.equal(await db.bestConfig(w.id, 'host', { deviceClass: 'rot' }), undefined);
       assert.equal(await db.bestConfig('nope', 'host'), undefined);
       // After the first answer (LevelDB keeps an index of each workload's configurations from then on): a better
       // one, one moved to another workload, one deleted, equal grades (the oldest wins).
@@ -308,6 +309,26 @@ for (const eng of ENGINES) {
       await db.put('configs', tie);
       assert.equal((await db.bestConfig(w.id, 'host'))?.id, [at(cs, 0).id, tie.id].sort()[0]);
       await db.batch([{ kind: 'configs', type: 'put', value: at(cs, 1) }]);
+      // A grade answers only a request that would take it the same way: by its evaluator and, for a
+      // device-backed one, on the device it was measured on.
+      const site = { key: 'machine-id:1|loop:/a.img:dio=1|flash|loop|1G|q1|6.1', host: 'h', disk: 'loop0' };
+      const live = { ...config(w.id, 'host', 9), evaluator: 'live', measuredOn: site };
+      const model = { ...config(w.id, 'host', 1.2), evaluator: 'readahead-model' };
+      await db.batch([live, model].map((value) => ({ kind: 'configs' as const, type: 'put' as const, value })));
+      assert.equal((await db.bestConfig(w.id, 'host'))?.id, live.id);
+      assert.equal((await db.bestConfig(w.id, 'host', { evaluator: 'readahead-model' }))?.id, model.id);
+      assert.equal((await db.bestConfig(w.id, 'host', { evaluator: 'live', measuredOn: site.key }))?.id, live.id);
+      assert.equal(await db.bestConfig(w.id, 'host', { evaluator: 'live', measuredOn: site.key.replace('a.img', 'b.img') }), undefined);
+      assert.equal(await db.bestConfig(w.id, 'host', { evaluator: 'readahead-model', deviceClass: 'nvme' }), undefined);
+      // At its own replay intensity (an absent one is recorded), compared by value.
+      const busy = { ...model, id: newId(), grade: 1.3, replay: { mode: 'scaled' as const, speedup: 10 } };
+      await db.put('configs', busy);
+      const modelAt = (replay: Replay) => db.bestConfig(w.id, 'host', { evaluator: 'readahead-model', replay });
+      assert.equal((await modelAt({ mode: 'recorded' }))?.id, model.id);
+      assert.equal((await modelAt({ speedup: 10.0, mode: 'scaled' }))?.id, busy.id);
+      assert.equal(await modelAt({ mode: 'scaled', speedup: 2 }), undefined);
+      assert.equal(await modelAt({ mode: 'closed', queueDepth: 10 }), undefined);
+      await db.batch([live, model, busy].map((c) => ({ kind: 'configs' as const, type: 'del' as const, key: c.id })));
 
       const pinAll = { id: pinKey(w.id, 'host'), workloadId: w.id, space: 'host', deviceClass: '*', configId: at(cs, 2).id, by: 'admin', at: 'now' };
       const pinNvme = { ...pinAll, id: pinKey(w.id, 'host', 'nvme'), deviceClass: 'nvme', configId: at(cs, 0).id };
@@ -320,7 +341,11 @@ for (const eng of ENGINES) {
       assert.equal((await db.pinFor(w.id, 'host'))?.configId, at(cs, 2).id);
       assert.equal(await db.pinFor(w.id, 'ssd'), undefined);
       // The three at once, as a fleet report asks: the pin, its configuration, the best learned on the class.
-      assert.deepEqual(await db.pinnedAndBest(w.id, 'host', 'nvme'), { pin: pinNvme, pinned: at(cs, 0), best: (await db.bestConfig(w.id, 'host', 'nvme'))! });
+      assert.deepEqual(await db.pinnedAndBest(w.id, 'host', 'nvme'), {
+        pin: pinNvme,
+        pinned: at(cs, 0),
+        best: (await db.bestConfig(w.id, 'host', { deviceClass: 'nvme' }))!,
+      });
       assert.deepEqual(await db.pinnedAndBest(w.id, 'host', 'hdd'), { pin: pinAll, pinned: at(cs, 2), best: at(cs, 1) });
       assert.deepEqual(await db.pinnedAndBest(other.id, 'host', 'rot'), {}, 'nothing pinned, nothing learned on the class');
       const gone = { ...pinAll, id: pinKey(other.id, 'host'), workloadId: other.id, configId: 'no-such-config' };

@@ -153,3 +153,28 @@ export function deviceAlive(d: BlockDevice): boolean {
     return false;
   }
 }
+
+/** A sysfs file of the disk, trimmed; '' when the driver does not provide it. */
+export function readDiskFile(disk: Disk, file: string): string {
+  try {
+    return readSys(path.join(disk.sysDir, file));
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Which medium the disk is, beyond its name (names follow probe order): its
+ * world-wide id or serial number; for a loop device, its backing file and
+ * whether it bypasses the page cache (direct I/O measures as another device);
+ * else only the name. Measurements are kept per identity (ConfigRecord.measuredOn).
+ */
+export function diskIdentity(disk: Disk): string {
+  const backing = readDiskFile(disk, 'loop/backing_file');
+  if (backing) return `loop:${backing}:dio=${readDiskFile(disk, 'loop/dio') || '?'}`;
+  for (const file of ['wwid', 'device/wwid', 'serial', 'device/serial']) {
+    const v = readDiskFile(disk, file);
+    if (v) return `${path.basename(file)}:${v}`;
+  }
+  return `name:${disk.name}`;
+}

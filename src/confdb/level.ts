@@ -12,8 +12,9 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ERR_CONFDB_CORRUPT, ERR_CONFDB_LOCKED, ERR_CONFDB_OPEN } from '../errors.js';
 import { KeyedQueue } from '../util/keyed-queue.js';
+import { sameReplay } from '../evaluators/types.js';
 import { StoreBase, type BlobMark } from './base.js';
-import type { ConfDB, PinnedAndBest, WorkloadsSince } from './store.js';
+import type { ConfDB, ConfigScope, PinnedAndBest, WorkloadsSince } from './store.js';
 import { KINDS, keyOf, pinKey, type BatchOp, type Kind, type ListOptions, type RecordOf } from './kinds.js';
 import type { ConfigRecord, EvaluationRecord, JobRecord, JobStatus, PinRecord, TraceRecord, WorkloadRecord } from './records.js';
 
@@ -281,9 +282,16 @@ export class LevelStore extends StoreBase implements ConfDB {
     return out;
   }
 
-  async bestConfig(workloadId: string, space: string, deviceClass?: string): Promise<ConfigRecord | undefined> {
+  async bestConfig(workloadId: string, space: string, scope: ConfigScope = {}): Promise<ConfigRecord | undefined> {
+    const { deviceClass, evaluator, measuredOn, replay } = scope;
     const fits = (c: ConfigRecord) =>
-      c.workloadId === workloadId && c.space === space && c.grade !== undefined && (deviceClass === undefined || c.deviceClass === deviceClass);
+      c.workloadId === workloadId &&
+      c.space === space &&
+      c.grade !== undefined &&
+      (deviceClass === undefined || c.deviceClass === deviceClass) &&
+      (evaluator === undefined || c.evaluator === evaluator) &&
+      (measuredOn === undefined || c.measuredOn?.key === measuredOn) &&
+      (replay === undefined || sameReplay(c.replay, replay));
     let graded: ConfigRecord[];
     if (this.configIndex) {
       // In key order, as a scan reads them.
@@ -310,7 +318,7 @@ export class LevelStore extends StoreBase implements ConfDB {
   }
 
   async pinnedAndBest(workloadId: string, space: string, deviceClass: string): Promise<PinnedAndBest> {
-    const [pin, best] = await Promise.all([this.pinFor(workloadId, space, deviceClass), this.bestConfig(workloadId, space, deviceClass)]);
+    const [pin, best] = await Promise.all([this.pinFor(workloadId, space, deviceClass), this.bestConfig(workloadId, space, { deviceClass })]);
     const pinned = pin ? await this.get('configs', pin.configId) : undefined;
     return { ...(pin ? { pin } : {}), ...(pinned ? { pinned } : {}), ...(best ? { best } : {}) };
   }

@@ -19,7 +19,7 @@ import pg from 'pg';
 import { ERR_CONFDB_NESTED_LOCK, ERR_CONFDB_OPEN } from '../errors.js';
 import { KeyedQueue } from '../util/keyed-queue.js';
 import { StoreBase, type BlobMark } from './base.js';
-import type { ConfDB, PinnedAndBest, WorkloadsSince } from './store.js';
+import type { ConfDB, ConfigScope, PinnedAndBest, WorkloadsSince } from './store.js';
 import { KINDS, keyOf, pinKey, type BatchOp, type Kind, type ListOptions, type RecordOf } from './kinds.js';
 import type { ConfigRecord, EvaluationRecord, JobRecord, JobStatus, PinRecord, TraceRecord, WorkloadRecord } from './records.js';
 
@@ -46,10 +46,25 @@ const INDEXES = [
   `CREATE INDEX IF NOT EXISTS ssdtune_evaluations_workload ON ssdtune_evaluations ((doc->>'workloadId'))`,
 ];
 
-/** The best-graded configuration of workload $1 in space $2 (on device class $3 unless NULL): bestConfig. */
+/**
+ * The best-graded configuration of workload $1 in space $2, in a scope (bestConfig): unless NULL,
+ * on device class $3, graded by evaluator $4, measured on site $5, at replay intensity $6 (jsonb
+ * equality: key order and 10 against 10.0 do not matter; an absent replay is recorded, as sameReplay).
+ */
 const BEST_CONFIG = `SELECT doc FROM ssdtune_configs WHERE doc->>'workloadId' = $1 AND doc->>'space' = $2 AND doc ? 'grade'
     AND ($3::text IS NULL OR doc->>'deviceClass' = $3)
+    AND ($4::text IS NULL OR doc->>'evaluator' = $4)
+    AND ($5::text IS NULL OR doc->'measuredOn'->>'key' = $5)
+    AND ($6::jsonb IS NULL OR COALESCE(doc->'replay', '{"mode":"recorded"}'::jsonb) = $6::jsonb)
   ORDER BY (doc->>'grade')::float8 DESC, id LIMIT 1`;
+
+/** BEST_CONFIG's parameters after the workload and the space. */
+const scopeParams = (s: ConfigScope): (string | null)[] => [
+  s.deviceClass ?? null,
+  s.evaluator ?? null,
+  s.measuredOn ?? null,
+  s.replay ? JSON.stringify(s.replay) : null,
+];
 
 /** The first of the pins with the keys in parameter `keys` (the class's own, then the one for every class): pinFor. */
 const pinForSql = (keys: string): string =>
@@ -386,8 +401,8 @@ export class PgStore extends StoreBase implements ConfDB {
     if (!this.tx) await Promise.all([this.pool.end(), this.lockPool.end()]);
   }
 
-  async bestConfig(workloadId: string, space: string, deviceClass?: string): Promise<ConfigRecord | undefined> {
-    const r = await this.q<{ doc: ConfigRecord }>(BEST_CONFIG, [workloadId, space, deviceClass ?? null]);
+  async bestConfig(workloadId: string, space: string, scope: ConfigScope = {}): Promise<ConfigRecord | undefined> {
+    const r = await this.q<{ doc: ConfigRecord }>(BEST_CONFIG, [workloadId, space, ...scopeParams(scope)]);
     return r.rows[0]?.doc;
   }
 
@@ -399,11 +414,11 @@ export class PgStore extends StoreBase implements ConfDB {
   /** One statement, one snapshot: the pin, its configuration and the best learned. */
   async pinnedAndBest(workloadId: string, space: string, deviceClass: string): Promise<PinnedAndBest> {
     const r = await this.q<{ pin: PinRecord | null; pinned: ConfigRecord | null; best: ConfigRecord | null }>(
-      `WITH pin AS (${pinForSql('$4')})
+      `WITH pin AS (${pinForSql('$7')})
        SELECT (SELECT doc FROM pin) AS pin,
               (SELECT c.doc FROM ssdtune_configs c, pin WHERE c.id = pin.doc->>'configId') AS pinned,
               (${BEST_CONFIG}) AS best`,
-      [workloadId, space, deviceClass, pinKeys(workloadId, space, deviceClass)],
+      [workloadId, space, ...scopeParams({ deviceClass }), pinKeys(workloadId, space, deviceClass)],
     );
     const { pin, pinned, best } = r.rows[0]!;
     return { ...(pin ? { pin } : {}), ...(pinned ? { pinned } : {}), ...(best ? { best } : {}) };

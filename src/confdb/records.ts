@@ -56,6 +56,13 @@ export interface ConfigRecord {
   /** The replay intensity its grade was measured at (absent: recorded). */
   replay?: Replay;
   /**
+   * Where a device-backed evaluator (live) measured it: a grade measured on one
+   * disk says nothing of another, so only a tune on the same site is offered it
+   * (ConfigScope.measuredOn). `key` is what is compared (MeasurementSite in
+   * service/measurement-site.ts); `host` and `disk` are for people.
+   */
+  measuredOn?: { key: string; host: string; disk: string };
+  /**
    * A measured evaluator's search result measured again against the baseline
    * (src/search/confirm.ts). When it held, `grade`, `metrics` and
    * `baselineMetrics` are the confirmation's; when it did not, `values` are the

@@ -1,6 +1,7 @@
 /** The ConfDB interface (see db.ts): what LevelStore and PgStore implement and every reader or writer uses. */
 import type { ConfigRecord, EvaluationRecord, JobRecord, JobStatus, PinRecord, TraceRecord, WorkloadRecord } from './records.js';
 import type { BatchOp, Kind, ListOptions, RecordOf } from './kinds.js';
+import type { Replay } from '../evaluators/types.js';
 
 export interface WorkloadsSince {
   generation: number;
@@ -15,6 +16,21 @@ export interface PinnedAndBest {
   /** The configuration the pin names (absent when it names one no longer stored). */
   pinned?: ConfigRecord;
   best?: ConfigRecord;
+}
+
+/**
+ * Which learned configurations may answer a request. A grade is only comparable with grades taken
+ * the same way: by one evaluator and, for a device-backed one, on one device.
+ */
+export interface ConfigScope {
+  /** Learned on this device class (ConfigRecord.deviceClass: fleet searches). */
+  deviceClass?: string;
+  /** Graded by this evaluator (ConfigRecord.evaluator). */
+  evaluator?: string;
+  /** Measured on this site (ConfigRecord.measuredOn.key). */
+  measuredOn?: string;
+  /** Graded at this replay intensity (ConfigRecord.replay; an absent one is recorded). */
+  replay?: Replay;
 }
 
 export interface ConfDB {
@@ -58,8 +74,8 @@ export interface ConfDB {
   close(): Promise<void>;
 
   // ---- named queries ----
-  /** The best-graded configuration learned for a workload in a space (on one device class, when given). */
-  bestConfig(workloadId: string, space: string, deviceClass?: string): Promise<ConfigRecord | undefined>;
+  /** The best-graded configuration learned for a workload in a space, among those in `scope`. */
+  bestConfig(workloadId: string, space: string, scope?: ConfigScope): Promise<ConfigRecord | undefined>;
   /** The operator's pin for a workload in a space: the device class's own, else the one for every class. */
   pinFor(workloadId: string, space: string, deviceClass?: string): Promise<PinRecord | undefined>;
   /**

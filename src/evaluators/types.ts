@@ -56,6 +56,16 @@ export interface Evaluator {
 export type Replay = { mode: 'recorded' } | { mode: 'scaled'; speedup: number } | { mode: 'closed'; queueDepth: number };
 export type ReplayMode = Replay['mode'];
 
+/** Two intensities are the same replay (an absent one is recorded: records stored before intensities existed). */
+export function sameReplay(a: Replay | undefined, b: Replay | undefined): boolean {
+  const x = a ?? { mode: 'recorded' };
+  const y = b ?? { mode: 'recorded' };
+  if (x.mode !== y.mode) return false;
+  if (x.mode === 'scaled') return x.speedup === (y as typeof x).speedup;
+  if (x.mode === 'closed') return x.queueDepth === (y as typeof x).queueDepth;
+  return true;
+}
+
 /** Requests beyond a simulated device's capacity: 'modulo' (the default: folded onto it, as MQSim folds; src/sim/lba-fold.ts) or 'reject' (a coded error). */
 export type LbaPolicy = 'reject' | 'modulo';
 

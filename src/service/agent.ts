@@ -15,12 +15,12 @@
  *   so the server can search a configuration (one search however many agents
  *   upload).
  */
-import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfDB } from '../confdb/db.js';
 import type { BackendName } from '../collector/index.js';
-import { resolveDevice, type BlockDevice } from '../blockdev/resolve.js';
+import { resolveDevice } from '../blockdev/resolve.js';
 import { readSnapshot } from '../blockdev/sysfs.js';
 import { isSsdtuneError } from '../errors.js';
 import { META_FILE } from '../ml/model-io.js';
@@ -29,7 +29,8 @@ import { openTrace } from '../readers/registry.js';
 import type { Change } from '../host/applier.js';
 import type { Service } from './context.js';
 import { applyValues } from './devices.js';
-import { MAX_REPORT_WINDOWS, type AgentReport, type DeviceClass, type FleetServer, type Recommendation } from './fleet.js';
+import { MAX_REPORT_WINDOWS, type AgentReport, type FleetServer, type Recommendation } from './fleet.js';
+import { deviceClassOf } from '../blockdev/device-class.js';
 import { captureWindow, lockRetune, type RetuneDecision } from './retune.js';
 
 export interface AgentOptions {
@@ -48,25 +49,6 @@ interface AgentCache {
   recommendation: Recommendation;
   /** What this agent last wrote, per attribute, as the kernel reads it back. */
   lastApplied: Record<string, string>;
-}
-
-/** The device's class, from sysfs: model, capacity, rotational, hardware queues; and the kernel. */
-export function deviceClassOf(dev: BlockDevice): DeviceClass {
-  const read = (f: string) => {
-    try {
-      return readFileSync(path.join(dev.disk.sysDir, f), 'utf8').trim();
-    } catch {
-      return '';
-    }
-  };
-  const mq = path.join(dev.disk.sysDir, 'mq');
-  return {
-    model: read('device/model') || dev.disk.name.replace(/\d+$/, ''),
-    capacityBytes: Number(read('size') || 0) * 512,
-    rotational: read('queue/rotational') === '1',
-    queues: existsSync(mq) ? readdirSync(mq).length : 0,
-    kernel: os.release(),
-  };
 }
 
 /** Up to MAX_REPORT_WINDOWS windows, evenly spread over the capture. */

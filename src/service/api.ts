@@ -57,7 +57,8 @@ export type {
   TraceRecord,
   WorkloadRecord,
 } from '../confdb/records.js';
-export type { AgentReport, DeviceClass, FleetServer, PinRequest, Recommendation } from './fleet.js';
+export type { AgentReport, FleetServer, PinRequest, Recommendation } from './fleet.js';
+export type { DeviceClass } from '../blockdev/device-class.js';
 export type { WorkerOptions } from './worker.js';
 export type { ApplyOutcome, ApplyRequest, Change, ExportKind, RevertOutcome, RevertRequest, VerifyOutcome } from './devices.js';
 export type { IdentifyMethod, IdentifyOutcome } from './identify.js';

@@ -37,6 +37,7 @@ import { KnownWorkloads } from '../ml/known-workloads.js';
 import type { SimilarityInfo } from '../ml/model-io.js';
 import { embedOffThread } from '../ml/worker.js';
 import type { Service } from './context.js';
+import { deviceClassKey, type DeviceClass } from '../blockdev/device-class.js';
 import { ACTIVE_JOB_STATES } from './queue.js';
 import { keepTraceBytes, storeUpload } from './traces.js';
 import { similarityInfo } from './identify.js';
@@ -49,28 +50,11 @@ export const FLEET_SPACE = 'host';
 /** Windows in one report, at most: enough to identify, bounded work per request. */
 export const MAX_REPORT_WINDOWS = 64;
 
-/** What makes two devices alike for tuning. */
-export interface DeviceClass {
-  model: string;
-  capacityBytes: number;
-  rotational: boolean;
-  /** Hardware queues (blk-mq). */
-  queues: number;
-  /** Kernel release (uname -r). */
-  kernel: string;
-}
-
 /** What an agent asks of the fleet's server: in practice the HttpApi of its `ssdtune serve` (the service API, src/service/api.ts). */
 export interface FleetServer {
   readonly endpoint: string;
   fleetReport(r: AgentReport): Promise<Recommendation>;
   fleetCapture(workloadId: string, deviceClass: string, body: Readable, o?: { host?: string }): Promise<{ job: JobRecord; deduplicated: boolean }>;
-}
-
-/** The class key configurations are learned and pinned under: kind, model, size (GiB), queues, kernel major.minor. */
-export function deviceClassKey(c: DeviceClass): string {
-  const kernel = /^(\d+\.\d+)/.exec(c.kernel)?.[1] ?? c.kernel;
-  return `${c.rotational ? 'rot' : 'flash'}|${c.model.trim() || '-'}|${Math.round(c.capacityBytes / 2 ** 30)}G|q${c.queues}|${kernel}`;
 }
 
 export interface AgentReport {

@@ -212,16 +212,6 @@ export { describeReplay } from '../sim/replay.js';
 /** From this share of folded requests `tune` warns that the replay overlaps addresses the trace kept apart. */
 export { FOLD_WARN_SHARE } from '../sim/lba-fold.js';
 
-/** Two intensities are the same replay (an absent one is recorded). */
-export function sameReplay(a: Replay | undefined, b: Replay | undefined): boolean {
-  const x = a ?? { mode: 'recorded' };
-  const y = b ?? { mode: 'recorded' };
-  if (x.mode !== y.mode) return false;
-  if (x.mode === 'scaled') return x.speedup === (y as typeof x).speedup;
-  if (x.mode === 'closed') return x.queueDepth === (y as typeof x).queueDepth;
-  return true;
-}
-
 /** `recorded`, `scaled:<speedup>` or `closed:<queueDepth>` (the CLI's --replay) as a Replay; the schema checks the numbers. */
 export function parseReplay(text: string): Replay {
   const [mode, arg, ...rest] = text.split(':');

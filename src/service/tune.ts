@@ -24,8 +24,9 @@ import { speedups } from '../search/grade.js';
 import { planTune } from './catalog.js';
 import type { Service } from './context.js';
 import { identifyTrace } from './identify.js';
-import { sameReplay, type ResolvedTuneArgs } from './tune-spec.js';
+import type { ResolvedTuneArgs } from './tune-spec.js';
 import { workloadRecord } from './workload-store.js';
+import { measurementSite } from './measurement-site.js';
 import { ConfDbStateStore } from '../host/confdb-state.js';
 import { at } from '../util/at.js';
 import { ERR_SEARCH } from '../errors.js';
@@ -110,6 +111,8 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
   const { spec: req, tracePath } = input;
   // Catalogue and requirements first: reading a large trace only to reject a misspelt evaluator wastes minutes.
   const plan = planTune(req, svc.settings);
+  // A device-backed evaluator's grades hold for the disk they were measured on (planTune refuses a device to the others).
+  const site = req.device ? measurementSite(req.device) : undefined;
   ctl.progress?.(0, req.budget, 'characterising', { phase: 'characterising' });
   // The job's signal reaches the reader: a cancelled job stops reading, however large or slow the input.
   const readOpts = { ...(req.format ? { format: req.format } : {}), ...(ctl.signal ? { signal: ctl.signal } : {}) };
@@ -151,9 +154,15 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
       ? await svc.db.get('workloads', ident.nearest.id)
       : undefined;
   if (known && !req.forceSearch) {
-    const stored = await svc.db.bestConfig(known.id, space.name, input.fleet?.deviceClass);
-    // A grade holds at the intensity it was measured at: a busy-hour request searches anew.
-    if (stored && sameReplay(stored.replay, req.replay)) {
+    // Only a grade taken the way this request would take it answers it: by the same evaluator, on the same
+    // device, at the same intensity (a busy-hour request searches anew).
+    const stored = await svc.db.bestConfig(known.id, space.name, {
+      ...(input.fleet ? { deviceClass: input.fleet.deviceClass } : {}),
+      evaluator: req.evaluator,
+      ...(site ? { measuredOn: site.key } : {}),
+      replay: req.replay,
+    });
+    if (stored) {
       ctl.progress?.(req.budget, req.budget, 'recommended a stored configuration');
       return {
         workload: { id: known.id, name: known.name, known: true, identification: ident, ...(clusters ? { clusters } : {}) },
@@ -264,6 +273,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
     ...(input.fleet ? { deviceClass: input.fleet.deviceClass } : {}),
     evaluator: evaluator.name,
     replay: req.replay,
+    ...(site ? { measuredOn: site } : {}),
     ...measured,
     ...(confirmation
       ? {

@@ -1,0 +1,97 @@
+/**
+ * A stored configuration is recommended only to a tune that would grade it
+ * the same way: with the evaluator it was graded by and, for live replay, on
+ * the device it was measured on. Before, a live tune of a known workload got
+ * whatever the ConfDB held for the space (a readahead-model result, or
+ * another disk's measurement), and nothing was measured on its device.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { canUseLoopDevices } from '../src/blockdev/loop.js';
+import { resolveDevice } from '../src/blockdev/resolve.js';
+import { readSnapshot } from '../src/blockdev/sysfs.js';
+import { loadSettings } from '../src/config.js';
+import { openService } from '../src/service/context.js';
+import { jobHandlers } from '../src/service/handlers.js';
+import { tune } from '../src/service/tune.js';
+import { resolveTuneArgs, type TuneArgs } from '../src/service/tune-spec.js';
+import { tempDir } from '../src/util/temp-dir.js';
+import { loopWithoutScheduler } from './helpers/loop.js';
+
+const skip = canUseLoopDevices();
+
+test(
+  'a stored configuration answers only a tune with its evaluator and, for live replay, on its device',
+  { skip: skip ?? false, timeout: 240_000 },
+  async () => {
+    const dir = tempDir('ssdtune-scope-');
+    const svc = await openService(loadSettings({ dataDir: path.join(dir, 'db') }), jobHandlers);
+    // Two devices alike in every way the kernel reports but their backing files.
+    const a = loopWithoutScheduler(32 << 20);
+    const b = loopWithoutScheduler(32 << 20);
+    try {
+      const trace = path.join(dir, 'seq.trace');
+      writeFileSync(trace, Array.from({ length: 2000 }, (_, i) => `${i * 10_000} 0 ${i * 8} 8 1`).join('\n') + '\n');
+      const run = (o: TuneArgs) =>
+        tune(svc, {
+          tracePath: trace,
+          spec: resolveTuneArgs({ space: 'host', budget: 2, replay: { mode: 'closed', queueDepth: 1 }, ...o }, svc.settings).spec,
+        });
+      const live = (device: string) => run({ evaluator: 'live', device, confirmRounds: 0 });
+
+      const model = await run({});
+      assert.equal(model.source, 'search');
+      assert.equal(model.config.evaluator, 'readahead-model');
+      assert.equal(model.config.measuredOn, undefined, 'a model measures on no device');
+
+      const before = readSnapshot(resolveDevice(a.path));
+      const onA = await live(a.path);
+      assert.equal(onA.workload.id, model.workload.id, 'the same workload');
+      assert.equal(onA.source, 'search', "the readahead model's grade says nothing of the device: measured anew");
+      assert.equal(onA.config.evaluator, 'live');
+      assert.equal(onA.config.measuredOn?.disk, path.basename(a.path));
+      assert.deepEqual(readSnapshot(resolveDevice(a.path)), before, 'every trial was reverted');
+
+      const againOnA = await live(a.path);
+      assert.equal(againOnA.source, 'confdb', 'measured on this device: recommended');
+      assert.equal(againOnA.config.id, onA.config.id);
+
+      const onB = await live(b.path);
+      assert.equal(onB.source, 'search', "another disk's measurement says nothing of this one");
+      assert.equal(onB.config.measuredOn?.disk, path.basename(b.path));
+      assert.notEqual(onB.config.measuredOn?.key, onA.config.measuredOn?.key);
+
+      const modelAgain = await run({});
+      assert.equal(modelAgain.source, 'confdb');
+      assert.equal(modelAgain.config.id, model.config.id, "the model's own result, whatever the live grades");
+      assert.equal(await svc.db.count('workloads'), 1);
+    } finally {
+      await svc.close();
+      a.destroy();
+      b.destroy();
+    }
+  },
+);
+
+test('a stored configuration answers a tune at its own replay intensity, whichever is graded higher', async () => {
+  const dir = tempDir('ssdtune-scope-');
+  const svc = await openService(loadSettings({ dataDir: path.join(dir, 'db') }), jobHandlers);
+  try {
+    const trace = path.join(dir, 'seq.trace');
+    writeFileSync(trace, Array.from({ length: 2000 }, (_, i) => `${i * 10_000} 0 ${i * 8} 8 1`).join('\n') + '\n');
+    const run = (replay: TuneArgs['replay']) => tune(svc, { tracePath: trace, spec: resolveTuneArgs({ space: 'host', budget: 3, replay }, svc.settings).spec });
+    const recorded = await run({ mode: 'recorded' });
+    const closed = await run({ mode: 'closed', queueDepth: 4 });
+    assert.equal(recorded.source, 'search');
+    assert.equal(closed.source, 'search', 'another intensity: searched anew');
+    assert.notEqual(recorded.config.grade, closed.config.grade, 'one is graded higher: the test needs the lower one asked again');
+    // Before, the best of the two was looked up first and, at the other intensity, the lower one searched again.
+    assert.equal((await run({ mode: 'recorded' })).config.id, recorded.config.id);
+    assert.equal((await run({ mode: 'closed', queueDepth: 4 })).config.id, closed.config.id);
+    assert.equal(await svc.db.count('configs'), 2, 'nothing learned twice');
+  } finally {
+    await svc.close();
+  }
+});

@@ -211,6 +211,8 @@ export interface ResultRecord {
   status: 'ok' | 'failed';
   metrics?: Metrics;
   error?: string;
+  /** The failure's SSDTUNE_* code: the coordinator rethrows it coded (absent in records written before codes were kept). */
+  errorCode?: string;
   /** Which worker (host:pid) recorded it, when, and how long the evaluation took. */
   worker: string;
   at: string;

@@ -187,8 +187,8 @@ export interface TunePlan {
 
 /**
  * Checks a space/evaluator pair and the evaluator's options against the
- * catalogue (a usage error for anything it does not list) and prepares the
- * evaluator. Cheap: nothing is read yet.
+ * catalogue (a usage error for anything it does not list), refuses a device's
+ * evaluator in fleet mode (settings.queue), and prepares the evaluator. Cheap: nothing is read yet.
  */
 export function planTune(
   r: {
@@ -200,7 +200,7 @@ export function planTune(
     confirmRounds?: number;
     batch?: number;
   },
-  settings: Pick<Settings, 'mqsimPath' | 'ssdsim'>,
+  settings: Pick<Settings, 'mqsimPath' | 'ssdsim' | 'queue'>,
 ): TunePlan {
   if (!isSpace(r.space)) throw ERR_USAGE(`unknown space "${r.space}"; known: ${SPACE_NAMES.join(', ')}`);
   if (!isEvaluator(r.evaluator)) throw ERR_USAGE(`unknown evaluator "${r.evaluator}"; known: ${EVALUATOR_NAMES.join(', ')}`);
@@ -216,6 +216,12 @@ export function planTune(
     throw ERR_USAGE(`the ${r.evaluator} evaluator maps no addresses onto a simulated capacity: lbaPolicy does not apply to it`);
   if (r.device && entry.device === 'unused')
     throw ERR_USAGE(`the ${r.evaluator} evaluator works from the trace alone: --device does not apply to it (the live evaluator replays on a device)`);
+  // A measurement on a device happens on the host that names it. A fleet's tune jobs and their evaluations run on
+  // whichever worker takes them, on any host, where the name is another disk or none: refused, not queued.
+  if (settings.queue && entry.device === 'required')
+    throw ERR_USAGE(
+      `the ${r.evaluator} evaluator measures ${r.device ?? 'a device'} on the host that runs it, and with a fleet queue (SSDTUNE_QUEUE) tune jobs and evaluations run on any worker's host: tune on the device's host without SSDTUNE_QUEUE (SSDTUNE_STORE may stay: the result is stored in the shared ConfDB)`,
+    );
   if ((r.batch ?? 1) > 1 && entry.device === 'required')
     throw ERR_USAGE(
       `the ${r.evaluator} evaluator measures on one device, one configuration at a time: a batch of ${r.batch} would measure them over each other (batches are for evaluators that run in parallel)`,

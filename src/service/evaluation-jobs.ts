@@ -17,6 +17,9 @@
  *   stalled check gives the job to another worker.
  * - Traces travel by digest: a worker fetches each once into its bounded
  *   TraceCache.
+ * - Coded: a failure is recorded with its SSDTUNE_* code beside its message,
+ *   and the coordinator rethrows it coded, so the evaluator's stopsSearch
+ *   (which matches codes) decides as it does in one process.
  * Whatever parallelism the searcher asks for (several evaluations in flight)
  * is spread over the workers; each evaluation is a plain Evaluator call.
  */
@@ -33,6 +36,7 @@ import type { Settings } from '../config.js';
 import { redisConnection, workerName } from './queue-bullmq.js';
 import type { TraceCache } from './trace-cache.js';
 import { ConfDbStateStore } from '../host/confdb-state.js';
+import { errorFromCode, isSsdtuneError } from '../errors.js';
 
 export const EVAL_QUEUE = 'ssdtune-eval';
 /** Runs of one evaluation job before BullMQ fails it (each worker death costs one). */
@@ -68,9 +72,11 @@ export function evaluationKey(spec: EvaluationSpec, config: Configuration): stri
     .digest('hex');
 }
 
+/** A recorded outcome: its metrics, or its failure rethrown with the code the worker recorded (stopsSearch matches codes). */
 function outcome(r: ResultRecord): Metrics {
   if (r.status === 'ok' && r.metrics) return r.metrics;
-  throw new Error(r.error ?? 'evaluation failed');
+  const message = r.error ?? 'evaluation failed';
+  throw r.errorCode ? errorFromCode(r.errorCode, message) : new Error(message);
 }
 
 /** The coordinator's side: evaluators whose evaluations run on the queue. */
@@ -93,11 +99,12 @@ export class RemoteEvaluations {
     this.events.on('failed', wake);
   }
 
-  /** An Evaluator with `local`'s name and space whose evaluations are jobs. */
-  evaluator(local: Pick<Evaluator, 'name' | 'space'>, spec: EvaluationSpec, totalRequests?: number): Evaluator {
+  /** An Evaluator with `local`'s name, space and say on which errors stop the search, whose evaluations are jobs. */
+  evaluator(local: Pick<Evaluator, 'name' | 'space' | 'stopsSearch'>, spec: EvaluationSpec, totalRequests?: number): Evaluator {
     return {
       name: local.name,
       space: local.space,
+      ...(local.stopsSearch ? { stopsSearch: (e: unknown) => local.stopsSearch!(e) } : {}),
       evaluate: (config, workload, opts) =>
         this.evaluate(
           { key: evaluationKey(spec, config), spec, config, workload: workload.name, ...(totalRequests !== undefined ? { totalRequests } : {}) },
@@ -214,7 +221,16 @@ export function startEvaluationWorker(db: ConfDB, settings: Settings, url: strin
       } catch (e) {
         // The store or Redis failing is not the evaluation's outcome: let BullMQ run it again.
         if (signal?.aborted || isInfrastructure(e)) throw e;
-        rec = { id: job.key, status: 'failed', error: (e as Error).message, worker: workerName(), at: new Date().toISOString(), ms: performance.now() - t0 };
+        rec = {
+          id: job.key,
+          status: 'failed',
+          error: (e as Error).message,
+          // The code travels beside the message: the coordinator rebuilds the coded error from it.
+          ...(isSsdtuneError(e) ? { errorCode: e.code } : {}),
+          worker: workerName(),
+          at: new Date().toISOString(),
+          ms: performance.now() - t0,
+        };
       }
       return (await db.insertIfAbsent('results', rec)) ? 'recorded' : 'recorded by another run';
     },

@@ -159,7 +159,7 @@ export function resolveTuneArgs(input: unknown, settings: TuneSettings): { spec:
   return resolve(validate(TuneArgsSchema, input, TUNE_REQUEST), settings);
 }
 
-type TuneSettings = Pick<Settings, 'evaluator' | 'mqsimPath' | 'ssdsim'> & Partial<Pick<Settings, 'tune'>>;
+type TuneSettings = Pick<Settings, 'evaluator' | 'mqsimPath' | 'ssdsim' | 'queue'> & Partial<Pick<Settings, 'tune'>>;
 
 /**
  * Fills what the request leaves out from the settings' tune defaults

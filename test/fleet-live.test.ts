@@ -1,0 +1,188 @@
+/**
+ * Fleet mode (PostgreSQL ConfDB, BullMQ on Redis, a real worker):
+ * - what an evaluation's failure carries back: a queued evaluation's coded
+ *   error reaches the coordinator with its code, so an evaluator's own errors
+ *   (a live device busy) stop the search there as they do in one process;
+ * - a live tune, which measures a device of the host that names it, never
+ *   goes to the fleet's workers (any host): refused, and a worker refuses one
+ *   an older serve queued.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { Queue } from 'bullmq';
+import { canUseLoopDevices } from '../src/blockdev/loop.js';
+import { loadSettings } from '../src/config.js';
+import { isSsdtuneError, SsdtuneError } from '../src/errors.js';
+import { LiveEvaluator } from '../src/evaluators/live/live-evaluator.js';
+import { ConfDbStateStore } from '../src/host/confdb-state.js';
+import { MemoryStateStore } from '../src/host/state.js';
+import { resolveDevice } from '../src/blockdev/resolve.js';
+import { readSnapshot } from '../src/blockdev/sysfs.js';
+import { openTrace } from '../src/readers/registry.js';
+import { openService } from '../src/service/context.js';
+import { EVAL_QUEUE, evaluationKey, type EvaluationSpec, type EvaluatorMakers } from '../src/service/evaluation-jobs.js';
+import { jobHandlers } from '../src/service/handlers.js';
+import { redisConnection } from '../src/service/queue-bullmq.js';
+import { keepTraceBytes, registerLocalTrace } from '../src/service/traces.js';
+import { startWorker } from '../src/service/worker.js';
+import { submitTune } from '../src/service/tune-jobs.js';
+import { tempDir } from '../src/util/temp-dir.js';
+import { assertBusyDeviceStopsSearch } from './helpers/busy-device.js';
+import { loopWithoutScheduler } from './helpers/loop.js';
+import { PostgresServer, postgresMissing, RedisServer, redisMissing } from './helpers/servers.js';
+
+const MSR = path.resolve('traces/msr_hm_0_sample1000.csv');
+/** A Tencent volume: its addresses reach beyond the simulated drive's capacity. */
+const TENCENT = path.resolve('traces/tencent_cbs_sample50k.csv.bz2');
+const CLI = path.resolve('dist/src/cli/main.js');
+const FAST_SIM = { preconditionFill: 0, preconditionAge: 0 };
+const tmp = (p: string) => tempDir(`ssdtune-fleetlive-${p}-`);
+const missing = postgresMissing() ?? redisMissing();
+
+let pgs: PostgresServer | undefined;
+let redis: RedisServer | undefined;
+before(async () => {
+  if (missing) return;
+  pgs = await PostgresServer.start();
+  redis = await RedisServer.start();
+});
+after(async () => {
+  await pgs?.stop();
+  await redis?.stop();
+});
+
+/** A serve-side service and one worker on a fresh database and an emptied Redis, with `trace` stored by digest. */
+async function fleet(trace: string, extraEvaluators?: EvaluatorMakers) {
+  for (const name of ['ssdtune-tune', EVAL_QUEUE]) {
+    const q = new Queue(name, { connection: redisConnection(redis!.url) });
+    await q.obliterate({ force: true });
+    await q.close();
+  }
+  const settings = loadSettings({ dataDir: tmp('serve'), store: await pgs!.newDatabase(), queue: redis!.url, ssdsim: FAST_SIM });
+  const svc = await openService(settings, jobHandlers);
+  const worker = await startWorker(
+    { ...settings, dataDir: tmp('worker') },
+    {
+      concurrency: 1,
+      tuneConcurrency: 1,
+      lockMs: 5000,
+      ...(extraEvaluators ? { extraEvaluators } : {}),
+    },
+  );
+  const rec = await keepTraceBytes(svc, await registerLocalTrace(svc, trace, 'test'));
+  return {
+    svc,
+    settings,
+    trace: rec,
+    sha256: rec.sha256!,
+    close: async () => {
+      await worker.close();
+      await svc.close();
+    },
+  };
+}
+
+describe('fleet: coded errors across the evaluation queue', { skip: missing ?? false }, () => {
+  test("a worker's coded error reaches the coordinator with its code; a result recorded without one still reads", async () => {
+    const f = await fleet(TENCENT);
+    try {
+      const spec: EvaluationSpec = {
+        space: 'ssd',
+        evaluator: 'ssdsim',
+        replay: { mode: 'recorded' },
+        lbaPolicy: 'reject',
+        ssdsim: f.settings.ssdsim,
+        trace: { sha256: f.sha256, name: 'tencent' },
+      };
+      const config = { channels: 2 };
+      const key = evaluationKey(spec, config);
+      const coded = (e: unknown) => isSsdtuneError(e, 'SSDTUNE_SSDSIM_LBA_RANGE') && /ends at sector \d+ but the simulated device has/.test(e.message);
+      await assert.rejects(f.svc.evaluations!.evaluate({ key, spec, config, workload: 'tencent' }), coded);
+      const rec = await f.svc.db.require('results', key);
+      assert.equal(rec.status, 'failed');
+      assert.equal(rec.errorCode, 'SSDTUNE_SSDSIM_LBA_RANGE');
+      // Asked again, the recorded outcome answers, code and all.
+      await assert.rejects(f.svc.evaluations!.evaluate({ key, spec, config, workload: 'tencent' }), coded);
+      // A record from before codes were kept: its message, uncoded, as it always read.
+      const old = evaluationKey(spec, { channels: 3 });
+      await f.svc.db.insertIfAbsent('results', { id: old, status: 'failed', error: 'an old failure', worker: 'old:1', at: new Date().toISOString(), ms: 1 });
+      await assert.rejects(f.svc.evaluations!.evaluate({ key: old, spec, config: { channels: 3 }, workload: 'tencent' }), (e: unknown) => {
+        assert.ok(!(e instanceof SsdtuneError), 'no code was recorded, none is made up');
+        assert.equal((e as Error).message, 'an old failure');
+        return true;
+      });
+    } finally {
+      await f.close();
+    }
+  });
+
+  test(
+    "a queued live evaluation whose device is busy stops the search with the device's error",
+    { skip: canUseLoopDevices() ?? false, timeout: 120_000 },
+    async () => {
+      // The catalogue's live evaluator is refused in fleet mode (below); a worker may offer a device evaluator of its own.
+      const f = await fleet(MSR, {
+        'live-here': (spec) => new LiveEvaluator({ device: spec.device!, store: new MemoryStateStore(), mode: 'closed', queueDepth: 1 }),
+      });
+      const loop = loopWithoutScheduler(32 << 20);
+      try {
+        const replay = { mode: 'closed' as const, queueDepth: 1 };
+        const spec: EvaluationSpec = { space: 'host', evaluator: 'live-here', replay, device: loop.path, trace: { sha256: f.sha256, name: 'msr' } };
+        // The coordinator's own evaluator says which errors are the device's; the worker runs the evaluations.
+        const local = new LiveEvaluator({ device: loop.path, store: new ConfDbStateStore(f.svc.db, 'live-evaluator'), mode: 'closed', queueDepth: 1 });
+        await assertBusyDeviceStopsSearch(loop.path, f.svc.evaluations!.evaluator(local, spec), { name: 'msr', open: () => openTrace(MSR) });
+      } finally {
+        loop.destroy();
+        await f.close();
+      }
+    },
+  );
+});
+
+describe('fleet: a live tune stays on the host that names its device', { skip: missing ?? canUseLoopDevices() ?? false }, () => {
+  test('refused before anything is queued (the CLI: exit 2, no trace recorded); a worker refuses one an older serve queued', { timeout: 120_000 }, async () => {
+    const f = await fleet(MSR);
+    const loop = loopWithoutScheduler(32 << 20);
+    try {
+      const before = readSnapshot(resolveDevice(loop.path));
+      const live = { traceId: f.trace.id, space: 'host', evaluator: 'live', device: loop.path, budget: 3, confirmRounds: 0 } as const;
+      const refusal =
+        /the live evaluator measures \/dev\/loop\d+ on the host that runs it, and with a fleet queue \(SSDTUNE_QUEUE\) tune jobs and evaluations run on any worker's host/;
+      await assert.rejects(submitTune(f.svc, live, 'test'), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_USAGE') && refusal.test(e.message));
+      assert.equal(await f.svc.db.count('jobs'), 0, 'no job was recorded');
+      // The CLI in fleet mode refuses it before it records the trace.
+      const traces = await f.svc.db.count('traces');
+      // `ssdtune tune` of a live evaluation on the loop device, with the fleet's ConfDB and the given queue.
+      const liveTune = (queue: string, flags: string, trace: string) =>
+        spawnSync(process.execPath, [CLI, 'tune', '--space', 'host', '--evaluator', 'live', '--device', loop.path, ...flags.split(' '), trace], {
+          env: { ...process.env, SSDTUNE_DATA_DIR: tmp('cli'), SSDTUNE_STORE: f.settings.store!, SSDTUNE_QUEUE: queue },
+          encoding: 'utf8',
+          timeout: 90_000,
+        });
+      const cli = liveTune(f.settings.queue!, '--budget 3', TENCENT);
+      assert.equal(cli.status, 2, cli.stderr);
+      assert.match(cli.stderr, refusal);
+      assert.equal(await f.svc.db.count('traces'), traces, 'the refused request recorded no trace');
+      // A job queued by a serve from before the rule: the worker that takes it refuses it, measuring nothing.
+      const { job } = await f.svc.jobs.submit('tune', 'tune:queued-before', { ...live }, 'test');
+      const done = await f.svc.jobs.wait(job.id);
+      assert.equal(done.status, 'failed');
+      assert.equal(done.errorCode, 'SSDTUNE_USAGE');
+      assert.match(done.error ?? '', refusal);
+      assert.equal(await f.svc.db.count('results'), 0, 'no evaluation was queued');
+      assert.deepEqual(readSnapshot(resolveDevice(loop.path)), before);
+      // The way out the refusal names: on the device's host without the queue, stored in the fleet's ConfDB.
+      const here = liveTune('', '--budget 2 --confirm-rounds 0 --replay closed:4 --json', MSR);
+      assert.equal(here.status, 0, here.stderr);
+      const result = JSON.parse(here.stdout) as { config: { id: string; evaluator: string } };
+      assert.equal(result.config.evaluator, 'live');
+      assert.ok(await f.svc.db.get('configs', result.config.id), 'stored in the shared ConfDB');
+      assert.deepEqual(readSnapshot(resolveDevice(loop.path)), before);
+    } finally {
+      loop.destroy();
+      await f.close();
+    }
+  });
+});

@@ -7,6 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { canUseLoopDevices } from '../src/blockdev/loop.js';
@@ -18,9 +19,18 @@ import { jobHandlers } from '../src/service/handlers.js';
 import { tune } from '../src/service/tune.js';
 import { resolveTuneArgs, type TuneArgs } from '../src/service/tune-spec.js';
 import { tempDir } from '../src/util/temp-dir.js';
+import { PROJECT_ROOT } from '../src/native.js';
 import { loopWithoutScheduler } from './helpers/loop.js';
 
 const skip = canUseLoopDevices();
+const CLI = path.join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
+
+/** 2,000 sequential 4 KiB reads 10 ms apart: readahead matters to them, on the model and on a device. */
+function sequentialTrace(dir: string): string {
+  const trace = path.join(dir, 'seq.trace');
+  writeFileSync(trace, Array.from({ length: 2000 }, (_, i) => `${i * 10_000} 0 ${i * 8} 8 1`).join('\n') + '\n');
+  return trace;
+}
 
 test(
   'a stored configuration answers only a tune with its evaluator and, for live replay, on its device',
@@ -32,8 +42,7 @@ test(
     const a = loopWithoutScheduler(32 << 20);
     const b = loopWithoutScheduler(32 << 20);
     try {
-      const trace = path.join(dir, 'seq.trace');
-      writeFileSync(trace, Array.from({ length: 2000 }, (_, i) => `${i * 10_000} 0 ${i * 8} 8 1`).join('\n') + '\n');
+      const trace = sequentialTrace(dir);
       const run = (o: TuneArgs) =>
         tune(svc, {
           tracePath: trace,
@@ -52,6 +61,7 @@ test(
       assert.equal(onA.source, 'search', "the readahead model's grade says nothing of the device: measured anew");
       assert.equal(onA.config.evaluator, 'live');
       assert.equal(onA.config.measuredOn?.disk, path.basename(a.path));
+      assert.deepEqual(onA.notComparable, { id: model.config.id, evaluator: 'readahead-model', replay: model.config.replay }, 'and says why it searched');
       assert.deepEqual(readSnapshot(resolveDevice(a.path)), before, 'every trial was reverted');
 
       const againOnA = await live(a.path);
@@ -62,6 +72,7 @@ test(
       assert.equal(onB.source, 'search', "another disk's measurement says nothing of this one");
       assert.equal(onB.config.measuredOn?.disk, path.basename(b.path));
       assert.notEqual(onB.config.measuredOn?.key, onA.config.measuredOn?.key);
+      assert.ok([model.config.id, onA.config.id].includes(onB.notComparable!.id));
 
       const modelAgain = await run({});
       assert.equal(modelAgain.source, 'confdb');
@@ -77,10 +88,9 @@ test(
 
 test('a stored configuration answers a tune at its own replay intensity, whichever is graded higher', async () => {
   const dir = tempDir('ssdtune-scope-');
+  const trace = sequentialTrace(dir);
   const svc = await openService(loadSettings({ dataDir: path.join(dir, 'db') }), jobHandlers);
   try {
-    const trace = path.join(dir, 'seq.trace');
-    writeFileSync(trace, Array.from({ length: 2000 }, (_, i) => `${i * 10_000} 0 ${i * 8} 8 1`).join('\n') + '\n');
     const run = (replay: TuneArgs['replay']) => tune(svc, { tracePath: trace, spec: resolveTuneArgs({ space: 'host', budget: 3, replay }, svc.settings).spec });
     const recorded = await run({ mode: 'recorded' });
     const closed = await run({ mode: 'closed', queueDepth: 4 });
@@ -94,4 +104,10 @@ test('a stored configuration answers a tune at its own replay intensity, whichev
   } finally {
     await svc.close();
   }
+  // The CLI says why a known workload was searched.
+  const r = spawnSync(process.execPath, [CLI, 'tune', '--data-dir', path.join(dir, 'db'), '--space', 'host', '--budget', '2', '--replay', 'closed:8', trace], {
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /searched although \S+ is stored for this workload: it was graded by readahead-model, replay (recorded|closed QD 4)/);
 });

@@ -83,6 +83,11 @@ export interface TuneResult {
   };
   /** 'confdb': a stored configuration was recommended; 'search': one was learned now. */
   source: 'confdb' | 'search';
+  /**
+   * A known workload searched although a configuration is stored for it in the space: the best
+   * stored, graded another way (evaluator, device or intensity), so it could not answer.
+   */
+  notComparable?: Pick<ConfigRecord, 'id' | 'evaluator' | 'replay' | 'measuredOn'>;
   config: ConfigRecord;
   /** The space's baseline the configuration is graded against (what the device has now, for the host space on a device). */
   baseline?: Configuration;
@@ -153,15 +158,25 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
     : ident.kind === 'known' && ident.nearest
       ? await svc.db.get('workloads', ident.nearest.id)
       : undefined;
+  let notComparable: TuneResult['notComparable'];
   if (known && !req.forceSearch) {
     // Only a grade taken the way this request would take it answers it: by the same evaluator, on the same
     // device, at the same intensity (a busy-hour request searches anew).
+    const classScope = input.fleet ? { deviceClass: input.fleet.deviceClass } : {};
     const stored = await svc.db.bestConfig(known.id, space.name, {
-      ...(input.fleet ? { deviceClass: input.fleet.deviceClass } : {}),
+      ...classScope,
       evaluator: req.evaluator,
       ...(site ? { measuredOn: site.key } : {}),
       replay: req.replay,
     });
+    if (!stored) {
+      // Said in the result: a known workload's search is otherwise a surprise.
+      const other = await svc.db.bestConfig(known.id, space.name, classScope);
+      if (other) {
+        const { id, evaluator, replay, measuredOn } = other;
+        notComparable = { id, ...(evaluator ? { evaluator } : {}), ...(replay ? { replay } : {}), ...(measuredOn ? { measuredOn } : {}) };
+      }
+    }
     if (stored) {
       ctl.progress?.(req.budget, req.budget, 'recommended a stored configuration');
       return {
@@ -329,6 +344,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
       ...(prof?.spreadRatio !== undefined ? { spreadRatio: prof.spreadRatio } : {}),
     },
     source: 'search',
+    ...(notComparable ? { notComparable } : {}),
     config,
     baseline: baseline.config,
     gain: gainOf(config),

@@ -100,9 +100,12 @@ function printResult(r: TuneResult, json: boolean | undefined): void {
       `            its windows spread ${r.workload.spreadRatio.toFixed(1)}x a typical workload's (a short, noisy or multi-phase trace): later captures of it are harder to recognise; this trace itself always will be`,
     );
   }
-  console.log(
-    `config      ${r.config.id} (${r.config.space} space, ${r.source === 'confdb' ? 'stored in the ConfDB' : 'learned now'}, evaluator ${r.config.evaluator ?? '-'}, replay ${describeReplay(r.config.replay ?? { mode: 'recorded' })})`,
-  );
+  console.log(`config      ${r.config.id} (${r.config.space} space, ${r.source === 'confdb' ? 'stored in the ConfDB' : 'learned now'}, ${gradedBy(r.config)})`);
+  if (r.notComparable) {
+    console.log(
+      `            searched although ${r.notComparable.id} is stored for this workload: it was ${gradedBy(r.notComparable)}, and a grade answers only a request graded the same way (--force-search always searches)`,
+    );
+  }
   if (r.search) {
     const sc = r.search.screened;
     console.log(
@@ -134,6 +137,12 @@ function printResult(r: TuneResult, json: boolean | undefined): void {
   const fold = foldedText(r.config.metrics?.extra);
   if (fold) console.log(fold);
   for (const line of valuesText(r.config.values, r.baseline)) console.log(line);
+}
+
+/** How a configuration's grade was taken: evaluator, device (live), replay intensity. */
+function gradedBy(c: Pick<TuneResult['config'], 'evaluator' | 'measuredOn' | 'replay'>): string {
+  const on = c.measuredOn ? ` on ${c.measuredOn.disk} of ${c.measuredOn.host}` : '';
+  return `graded by ${c.evaluator ?? '-'}${on}, replay ${describeReplay(c.replay ?? { mode: 'recorded' })}`;
 }
 
 /** What measuring the search's best again against the baseline said (a measured evaluator: live). */

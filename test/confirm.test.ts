@@ -7,7 +7,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CONFIRM_ROUNDS, T95, confirmGain, summarise } from '../src/search/confirm.js';
 import { grade } from '../src/search/grade.js';
@@ -16,11 +15,10 @@ import { patternWorkload } from '../src/evaluators/readahead/workloads.js';
 import type { Evaluator } from '../src/evaluators/types.js';
 import { canUseLoopDevices, createLoopDevice } from '../src/blockdev/loop.js';
 import { resolveDevice } from '../src/blockdev/resolve.js';
-import { readAttr, writeAttr } from '../src/blockdev/sysfs.js';
-import { buildHostSpace } from '../src/host/host-space.js';
-import { AdaptiveSearch } from '../src/search/adaptive.js';
+import { readAttr } from '../src/blockdev/sysfs.js';
 import { PROJECT_ROOT } from '../src/native.js';
 import { tempDir } from '../src/util/temp-dir.js';
+import { readaheadOffWithSeed, writeSequentialReads } from './helpers/readahead-gain.js';
 
 const CLI = path.join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
 
@@ -98,18 +96,9 @@ test(
     const loop = createLoopDevice({ sizeBytes: 64 << 20, fill: true });
     try {
       const dev = resolveDevice(loop.path);
-      // Our own device, filled (a sparse file's holes cost nothing to read), readahead off: sequential 4 KiB buffered
-      // reads reach it one page at a time, and a readahead of 128 KiB or more is a large, real gain (grade 1.8-3.3
-      // measured at load 7). A seed whose first screening move (the readahead group) sets one: the search's second
-      // evaluation is that move, whatever noise does to the rest.
-      writeAttr(dev, 'read_ahead_kb', '0');
-      const space = buildHostSpace(loop.path);
-      const seed = Array.from({ length: 500 }, (_, i) => i).find((i) => Number(new AdaptiveSearch().screeningDesign(space, i)[0]!.config.read_ahead_kb) >= 128);
-      assert.ok(seed !== undefined, 'a seed whose first screen sets readahead >= 128 KiB');
-      const lines: string[] = [];
-      for (let i = 0; i < 5000; i++) lines.push(`${i * 10_000} 0 ${i * 8} 8 1`);
+      const seed = readaheadOffWithSeed(loop.path);
       const trace = path.join(dir, 'seq.trace');
-      writeFileSync(trace, lines.join('\n') + '\n');
+      writeSequentialReads(trace);
       const args = [
         'tune',
         '--data-dir',

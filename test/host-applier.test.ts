@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { applyHostConfig, revertHostConfig } from '../src/host/applier.js';
-import { JsonFileStateStore } from '../src/host/state.js';
+import { applyHostConfig, revertHostConfig, withTrialConfig } from '../src/host/applier.js';
+import { JsonFileStateStore, MemoryStateStore } from '../src/host/state.js';
+import { lockBlockDevice } from '../src/blockdev/device-lock.js';
 import { resolveDevice } from '../src/blockdev/resolve.js';
 import { parseScheduler, readSnapshot } from '../src/blockdev/sysfs.js';
 import { canUseLoopDevices, type LoopDevice } from '../src/blockdev/loop.js';
@@ -361,5 +362,64 @@ test(
     assert.equal((await store.get(dev.disk.name))!.previous.read_ahead_kb, original);
     await revertHostConfig(loop.path, { store });
     assert.equal(readSnapshot(dev).read_ahead_kb, original);
+  }),
+);
+
+test(
+  "a trial names a bad configuration before a missing root, and root before the device's record; as root, a busy device before a bad configuration",
+  { skip, timeout: 60_000 },
+  withLoop(async (loop, _store, dataDir) => {
+    const dev = resolveDevice(loop.path);
+    const before = readSnapshot(dev);
+    const bad = { read_ahead_kb: 'lots' };
+    const raise = { read_ahead_kb: Number(before.read_ahead_kb) + 8 };
+    // Not root: each trial's first error (or that it measured), against a record of another host's, which a trial
+    // refuses whatever it changes. No lock without root: the configuration is validated first, as always.
+    chmodSync(dataDir, 0o755);
+    const child = path.join(dataDir, 'trials.mjs');
+    writeFileSync(
+      child,
+      `import { withTrialConfig } from ${JSON.stringify(path.join(PROJECT_ROOT, 'dist/src/host/applier.js'))};
+       import { MemoryStateStore } from ${JSON.stringify(path.join(PROJECT_ROOT, 'dist/src/host/state.js'))};
+       const store = new MemoryStateStore();
+       await store.put(${JSON.stringify({
+         device: dev.disk.name,
+         devNumber: dev.disk.devNumber,
+         recordedOn: { id: 'machine-id:0123456789abcdef0123456789abcdef', name: 'other-host' },
+         savedAt: new Date().toISOString(),
+         previous: before,
+         applied: {},
+       })});
+       const seen = [];
+       for (const cfg of ${JSON.stringify([bad, raise, { read_ahead_kb: Number(before.read_ahead_kb) }])}) {
+         try {
+           await withTrialConfig(${JSON.stringify(loop.path)}, cfg, store, async () => seen.push('measured'));
+         } catch (e) {
+           seen.push(e.code);
+         }
+       }
+       console.log(JSON.stringify(seen));`,
+    );
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, child], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), ['SSDTUNE_HOST_VALUE', 'SSDTUNE_HOST_ROOT', 'SSDTUNE_HOST_STATE']);
+    // Root, while another change holds the device: busy first (the configuration is validated under the lock, against
+    // the values the trial would start from).
+    const store = new MemoryStateStore();
+    const lock = lockBlockDevice('queue', dev.disk, () => new Error('the test could not take the lock'));
+    try {
+      await assert.rejects(
+        withTrialConfig(loop.path, bad, store, async () => assert.fail('measured on a busy device')),
+        (e: unknown) => isSsdtuneError(e, 'SSDTUNE_HOST_STATE') && /busy: this process is changing its queue attributes/.test(e.message),
+      );
+    } finally {
+      lock.release();
+    }
+    await assert.rejects(
+      withTrialConfig(loop.path, bad, store, async () => assert.fail('measured a bad configuration')),
+      (e: unknown) => isSsdtuneError(e, 'SSDTUNE_HOST_VALUE') && /read_ahead_kb="lots" is not valid/.test(e.message),
+    );
+    assert.deepEqual(readSnapshot(dev), before);
+    assert.equal(await store.get(dev.disk.name), undefined);
   }),
 );

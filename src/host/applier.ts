@@ -295,30 +295,29 @@ export interface ApplyResult {
 }
 
 interface Planned {
-  dev: BlockDevice;
   before: Snapshot;
   target: Record<string, string>;
   changes: Change[];
   sideEffects: string[];
 }
 
-function plan(device: string, config: Record<string, unknown>): Planned {
-  const dev = resolveDevice(device);
+function plan(dev: BlockDevice, config: Record<string, unknown>): Planned {
   const before = readSnapshot(dev);
   const target = validateConfig(dev, config, before, readLimits(dev));
   const changes = diff(before, target);
   const sideEffects =
     target.scheduler && target.scheduler !== before.scheduler ? switchResets(before.scheduler ?? '').filter((k) => k in before && !(k in target)) : [];
-  return { dev, before, target, changes, sideEffects };
+  return { before, target, changes, sideEffects };
 }
 
 export async function applyHostConfig(device: string, config: Record<string, unknown>, opts: ApplyOptions): Promise<ApplyResult> {
-  const first = plan(device, config);
-  if (opts.dryRun || first.changes.length === 0) return { ...first, device: first.dev, dryRun: !!opts.dryRun, after: first.before };
-  requireRoot(`applying to ${first.dev.disk.name}`);
-  return underQueueLock(first.dev, async () => {
+  const dev = resolveDevice(device);
+  const first = plan(dev, config);
+  if (opts.dryRun || first.changes.length === 0) return { ...first, device: dev, dryRun: !!opts.dryRun, after: first.before };
+  requireRoot(`applying to ${dev.disk.name}`);
+  return underQueueLock(dev, async () => {
     // Planned again under the lock: a change that ended meanwhile moved what this one starts from.
-    const { dev, before, target, changes, sideEffects } = plan(device, config);
+    const { before, target, changes, sideEffects } = plan(dev, config);
     if (changes.length === 0) return { device: dev, dryRun: false, target, changes, sideEffects, after: before };
     const existing = await settledRecord(dev, opts.store);
     // What is applied now: the earlier applies' values the kernel kept (a new scheduler resets nr_requests and
@@ -340,6 +339,13 @@ export async function applyHostConfig(device: string, config: Record<string, unk
  * device holds its earlier values again, so a kill -9 during `fn` leaves a
  * record `revert` restores from. The queue lock is held throughout, even when
  * nothing is written: the device must not change under the measurement.
+ *
+ * Planned once, under the lock: a trial starts from, and is validated against, values nobody else changes until it
+ * ends. A caller learns, in this order: a device not found; as root, a device busy with another change; a
+ * configuration not valid here; missing root, when the configuration changes anything; the device's record (another
+ * host's, an unfinished change). A bad configuration comes before missing root: it is wrong whoever runs it (without
+ * root no lock is taken). As root, busy comes before it: the other order would validate outside the lock against
+ * values read twice, and a trial's configurations are a search's, which stops on busy either way.
  */
 export async function withTrialConfig<T>(
   device: string,
@@ -347,15 +353,14 @@ export async function withTrialConfig<T>(
   store: StateStore,
   fn: (applied: ApplyResult) => Promise<T>,
 ): Promise<T> {
-  const first = plan(device, config);
-  if (first.changes.length > 0) requireRoot(`trying a configuration on ${first.dev.disk.name}`);
-  return underQueueLock(first.dev, async () => {
-    const { dev, before, target, changes, sideEffects } = plan(device, config);
+  const dev = resolveDevice(device);
+  const name = dev.disk.name;
+  return underQueueLock(dev, async () => {
+    const { before, target, changes, sideEffects } = plan(dev, config);
+    if (changes.length > 0) requireRoot(`trying a configuration on ${name}`);
     const applied: ApplyResult = { device: dev, dryRun: false, target, changes, sideEffects, after: before };
-    const name = dev.disk.name;
     const existing = await settledRecord(dev, store);
     if (changes.length === 0) return fn(applied);
-    requireRoot(`trying a configuration on ${name}`);
     // A trial leaves what ssdtune applied as it was.
     const rec = await recordedChange(dev, store, existing, before, existing?.applied ?? {}, 'trial', target);
     let outcome: { ok: true; value: T } | { ok: false; error: unknown };

@@ -10,9 +10,9 @@ import { createLoopDevice, type LoopDevice } from '../../src/blockdev/loop.js';
 import { resolveDevice } from '../../src/blockdev/resolve.js';
 import { parseScheduler, readAttr, writeAttr } from '../../src/blockdev/sysfs.js';
 
-/** A new loop device of `sizeBytes` (a sparse file) whose queue has no scheduler. */
-export function loopWithoutScheduler(sizeBytes: number): LoopDevice {
-  const loop = createLoopDevice({ sizeBytes });
+/** A new loop device of `sizeBytes` (a sparse file, or with `fill` one of real data) whose queue has no scheduler. */
+export function loopWithoutScheduler(sizeBytes: number, o: { fill?: boolean } = {}): LoopDevice {
+  const loop = createLoopDevice({ sizeBytes, ...(o.fill ? { fill: true } : {}) });
   try {
     const dev = resolveDevice(loop.path);
     if (parseScheduler(readAttr(dev, 'scheduler')).active !== 'none') writeAttr(dev, 'scheduler', 'none');

@@ -235,15 +235,17 @@ export function startEvaluationWorker(db: ConfDB, settings: Settings, url: strin
       const t0 = performance.now();
       let rec: ResultRecord;
       let evaluator: Evaluator | undefined;
+      let cached: string | undefined;
       try {
         evaluator = make(job.spec, job.totalRequests);
-        const metrics = await o.cache.with(job.spec.trace.sha256, (file) =>
-          evaluator!.evaluate(
+        const metrics = await o.cache.with(job.spec.trace.sha256, (file) => {
+          cached = file;
+          return evaluator!.evaluate(
             job.config,
             { name: job.workload, open: () => openTrace(file, job.spec.format ? { format: job.spec.format } : {}) },
             signal ? { signal } : {},
-          ),
-        );
+          );
+        });
         rec = { id: job.key, status: 'ok', metrics, worker: workerName(), at: new Date().toISOString(), ms: performance.now() - t0 };
       } catch (e) {
         // The store or Redis failing is not the evaluation's outcome: let BullMQ run it again.
@@ -254,7 +256,8 @@ export function startEvaluationWorker(db: ConfDB, settings: Settings, url: strin
         rec = {
           id: job.key,
           status: 'failed',
-          error: (e as Error).message,
+          // The reader names the file it read, here this worker's cache copy: the user knows the trace by its name.
+          error: cached ? (e as Error).message.split(cached).join(job.spec.trace.name) : (e as Error).message,
           // The code travels beside the message: the coordinator rebuilds the coded error from it.
           ...(isSsdtuneError(e) ? { errorCode: e.code } : {}),
           worker: workerName(),

@@ -328,7 +328,16 @@ for (const eng of ENGINES) {
       assert.equal((await modelAt({ speedup: 10.0, mode: 'scaled' }))?.id, busy.id);
       assert.equal(await modelAt({ mode: 'scaled', speedup: 2 }), undefined);
       assert.equal(await modelAt({ mode: 'closed', queueDepth: 10 }), undefined);
-      await db.batch([live, model, busy].map((c) => ({ kind: 'configs' as const, type: 'del' as const, key: c.id })));
+      // With its evaluator's options (absent ones are none), compared by value.
+      const fresh = { ...model, id: newId(), grade: 1.25, evaluatorOptions: { preconditionFill: 0, lbaPolicy: 'reject' } };
+      await db.put('configs', fresh);
+      const withOptions = (evaluatorOptions?: Record<string, unknown>) =>
+        db.bestConfig(w.id, 'host', { evaluator: 'readahead-model', replay: { mode: 'recorded' }, ...(evaluatorOptions ? { evaluatorOptions } : {}) });
+      assert.equal((await withOptions({ lbaPolicy: 'reject', preconditionFill: 0 }))?.id, fresh.id);
+      assert.equal((await withOptions({}))?.id, model.id);
+      assert.equal(await withOptions({ preconditionFill: 1 }), undefined);
+      assert.equal((await withOptions())?.id, fresh.id, 'unscoped: the best graded');
+      await db.batch([live, model, busy, fresh].map((c) => ({ kind: 'configs' as const, type: 'del' as const, key: c.id })));
 
       const pinAll = { id: pinKey(w.id, 'host'), workloadId: w.id, space: 'host', deviceClass: '*', configId: at(cs, 2).id, by: 'admin', at: 'now' };
       const pinNvme = { ...pinAll, id: pinKey(w.id, 'host', 'nvme'), deviceClass: 'nvme', configId: at(cs, 0).id };

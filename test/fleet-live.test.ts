@@ -21,6 +21,8 @@ import { MemoryStateStore } from '../src/host/state.js';
 import { resolveDevice } from '../src/blockdev/resolve.js';
 import { readSnapshot } from '../src/blockdev/sysfs.js';
 import { openTrace } from '../src/readers/registry.js';
+import { buildHostSpace } from '../src/host/host-space.js';
+import { makeSearcher, runSearch } from '../src/search/search.js';
 import { openService } from '../src/service/context.js';
 import { EVAL_QUEUE, evaluationKey, type EvaluationSpec, type EvaluatorMakers } from '../src/service/evaluation-jobs.js';
 import { jobHandlers } from '../src/service/handlers.js';
@@ -132,7 +134,17 @@ describe('fleet: coded errors across the evaluation queue', { skip: missing ?? f
         const spec: EvaluationSpec = { space: 'host', evaluator: 'live-here', replay, device: loop.path, trace: { sha256: f.sha256, name: 'msr' } };
         // The coordinator's own evaluator says which errors are the device's; the worker runs the evaluations.
         const local = new LiveEvaluator({ device: loop.path, store: new ConfDbStateStore(f.svc.db, 'live-evaluator'), mode: 'closed', queueDepth: 1 });
-        await assertBusyDeviceStopsSearch(loop.path, f.svc.evaluations!.evaluator(local, spec), { name: 'msr', open: () => openTrace(MSR) });
+        const evaluator = f.svc.evaluations!.evaluator(local, spec);
+        const workload = { name: 'msr', open: () => openTrace(MSR) };
+        await assertBusyDeviceStopsSearch(loop.path, evaluator, workload);
+        // The device's state is not the configuration's outcome: only the baseline is recorded, and the same
+        // search once the device is free measures every configuration instead of replaying the device's error.
+        assert.equal(await f.svc.db.count('results'), 1, 'the error that stopped the search is not recorded as an outcome');
+        const again = await runSearch(makeSearcher('adaptive'), { space: buildHostSpace(loop.path), evaluator, workload, budget: { evaluations: 4 }, seed: 1 });
+        assert.deepEqual(
+          again.evaluations.map((e) => e.status),
+          ['ok', 'ok', 'ok', 'ok'],
+        );
       } finally {
         loop.destroy();
         await f.close();

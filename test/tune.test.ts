@@ -51,6 +51,28 @@ test('tune: a new workload is searched and stored; the same trace again is recog
   }
 });
 
+test('tune: a stored grade answers only a request with the simulator options it was graded with', async () => {
+  const dataDir = tempDir('ssdtune-tune-');
+  const at = async (sim: Settings['ssdsim']) => {
+    const svc = await openService(loadSettings({ dataDir, ssdsim: sim }), jobHandlers);
+    try {
+      return await tune(svc, { tracePath: TRACE, spec: ssdsim(svc.settings, 2) });
+    } finally {
+      await svc.close();
+    }
+  };
+  const fresh = await at(FAST_SIM);
+  assert.deepEqual(fresh.config.evaluatorOptions, FAST_SIM);
+  // A drive a tenth full: another question (write amplification, GC), though the same workload.
+  const filled = await at({ preconditionFill: 0.1, preconditionAge: 0 });
+  assert.equal(filled.workload.id, fresh.workload.id);
+  assert.equal(filled.source, 'search');
+  assert.equal(filled.notComparable?.id, fresh.config.id);
+  const again = await at({ preconditionAge: 0, preconditionFill: 0 });
+  assert.equal(again.source, 'confdb');
+  assert.equal(again.config.id, fresh.config.id);
+});
+
 test('tune: bad requests fail clearly and store nothing', async () => {
   const svc = await openService(loadSettings({ dataDir: tempDir('ssdtune-tune-'), ssdsim: FAST_SIM }), jobHandlers);
   try {

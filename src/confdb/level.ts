@@ -13,6 +13,7 @@ import path from 'node:path';
 import { ERR_CONFDB_CORRUPT, ERR_CONFDB_LOCKED, ERR_CONFDB_OPEN } from '../errors.js';
 import { KeyedQueue } from '../util/keyed-queue.js';
 import { sameReplay } from '../evaluators/types.js';
+import { canonicalJson } from '../util/canonical-json.js';
 import { StoreBase, type BlobMark } from './base.js';
 import type { ConfDB, ConfigScope, PinnedAndBest, WorkloadsSince } from './store.js';
 import { KINDS, keyOf, pinKey, type BatchOp, type Kind, type ListOptions, type RecordOf } from './kinds.js';
@@ -284,6 +285,7 @@ export class LevelStore extends StoreBase implements ConfDB {
 
   async bestConfig(workloadId: string, space: string, scope: ConfigScope = {}): Promise<ConfigRecord | undefined> {
     const { deviceClass, evaluator, measuredOn, replay } = scope;
+    const options = scope.evaluatorOptions && canonicalJson(scope.evaluatorOptions);
     const fits = (c: ConfigRecord) =>
       c.workloadId === workloadId &&
       c.space === space &&
@@ -291,7 +293,8 @@ export class LevelStore extends StoreBase implements ConfDB {
       (deviceClass === undefined || c.deviceClass === deviceClass) &&
       (evaluator === undefined || c.evaluator === evaluator) &&
       (measuredOn === undefined || c.measuredOn?.key === measuredOn) &&
-      (replay === undefined || sameReplay(c.replay, replay));
+      (replay === undefined || sameReplay(c.replay, replay)) &&
+      (options === undefined || canonicalJson(c.evaluatorOptions ?? {}) === options);
     let graded: ConfigRecord[];
     if (this.configIndex) {
       // In key order, as a scan reads them.

@@ -48,14 +48,16 @@ const INDEXES = [
 
 /**
  * The best-graded configuration of workload $1 in space $2, in a scope (bestConfig): unless NULL,
- * on device class $3, graded by evaluator $4, measured on site $5, at replay intensity $6 (jsonb
- * equality: key order and 10 against 10.0 do not matter; an absent replay is recorded, as sameReplay).
+ * on device class $3, graded by evaluator $4, measured on site $5, at replay intensity $6, with
+ * evaluator options $7 (jsonb equality: key order and 10 against 10.0 do not matter; an absent
+ * replay is recorded, as sameReplay; absent options are none).
  */
 const BEST_CONFIG = `SELECT doc FROM ssdtune_configs WHERE doc->>'workloadId' = $1 AND doc->>'space' = $2 AND doc ? 'grade'
     AND ($3::text IS NULL OR doc->>'deviceClass' = $3)
     AND ($4::text IS NULL OR doc->>'evaluator' = $4)
     AND ($5::text IS NULL OR doc->'measuredOn'->>'key' = $5)
     AND ($6::jsonb IS NULL OR COALESCE(doc->'replay', '{"mode":"recorded"}'::jsonb) = $6::jsonb)
+    AND ($7::jsonb IS NULL OR COALESCE(doc->'evaluatorOptions', '{}'::jsonb) = $7::jsonb)
   ORDER BY (doc->>'grade')::float8 DESC, id LIMIT 1`;
 
 /** BEST_CONFIG's parameters after the workload and the space. */
@@ -64,6 +66,7 @@ const scopeParams = (s: ConfigScope): (string | null)[] => [
   s.evaluator ?? null,
   s.measuredOn ?? null,
   s.replay ? JSON.stringify(s.replay) : null,
+  s.evaluatorOptions ? JSON.stringify(s.evaluatorOptions) : null,
 ];
 
 /** The first of the pins with the keys in parameter `keys` (the class's own, then the one for every class): pinFor. */
@@ -414,7 +417,7 @@ export class PgStore extends StoreBase implements ConfDB {
   /** One statement, one snapshot: the pin, its configuration and the best learned. */
   async pinnedAndBest(workloadId: string, space: string, deviceClass: string): Promise<PinnedAndBest> {
     const r = await this.q<{ pin: PinRecord | null; pinned: ConfigRecord | null; best: ConfigRecord | null }>(
-      `WITH pin AS (${pinForSql('$7')})
+      `WITH pin AS (${pinForSql('$8')})
        SELECT (SELECT doc FROM pin) AS pin,
               (SELECT c.doc FROM ssdtune_configs c, pin WHERE c.id = pin.doc->>'configId') AS pinned,
               (${BEST_CONFIG}) AS best`,

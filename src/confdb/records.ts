@@ -63,6 +63,11 @@ export interface ConfigRecord {
    */
   measuredOn?: { key: string; host: string; disk: string };
   /**
+   * The evaluator's options that decided its grade besides the intensity (lbaPolicy, the
+   * simulator's preconditioning: catalogue gradedWith); absent: none, or stored before they were.
+   */
+  evaluatorOptions?: Record<string, unknown>;
+  /**
    * A measured evaluator's search result measured again against the baseline
    * (src/search/confirm.ts). When it held, `grade`, `metrics` and
    * `baselineMetrics` are the confirmation's; when it did not, `values` are the

@@ -31,6 +31,8 @@ export interface ConfigScope {
   measuredOn?: string;
   /** Graded at this replay intensity (ConfigRecord.replay; an absent one is recorded). */
   replay?: Replay;
+  /** Graded with exactly these evaluator options (ConfigRecord.evaluatorOptions; absent ones are none). */
+  evaluatorOptions?: Record<string, unknown>;
 }
 
 export interface ConfDB {

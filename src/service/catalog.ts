@@ -52,6 +52,12 @@ export interface EvaluatorEntry {
    */
   measured: boolean;
   /**
+   * The options that decide its grades besides the replay intensity, as stored with a
+   * configuration (ConfigRecord.evaluatorOptions): a stored grade answers only a request with
+   * the same ones. Spelled as given, not normalised: a different spelling searches again.
+   */
+  gradedWith(o: EvaluatorOptions, settings: Pick<Settings, 'ssdsim'>): Record<string, unknown>;
+  /**
    * Checks what the evaluator needs (an MQSim binary, a device) and returns its
    * maker. Two steps because a wrong request must fail before the trace is
    * read, not after minutes of it.
@@ -84,6 +90,7 @@ const EVALUATORS_TABLE = {
     lbaPolicy: true,
     device: 'unused',
     measured: false,
+    gradedWith: (o, settings) => ({ ...(o.lbaPolicy ? { lbaPolicy: o.lbaPolicy } : {}), ...settings.ssdsim }),
     prepare: (o, settings) => (run) =>
       createSsdsimEvaluator({
         ...settings.ssdsim,
@@ -99,6 +106,7 @@ const EVALUATORS_TABLE = {
     lbaPolicy: true,
     device: 'unused',
     measured: false,
+    gradedWith: (o) => (o.lbaPolicy ? { lbaPolicy: o.lbaPolicy } : {}),
     prepare: (o, settings) => {
       const binary = settings.mqsimPath ?? builtMqsim();
       if (!binary) throw ERR_USAGE('the mqsim evaluator needs MQSim: build it with scripts/build-mqsim.sh, or set SSDTUNE_MQSIM or "mqsimPath" in config.json');
@@ -111,6 +119,7 @@ const EVALUATORS_TABLE = {
     lbaPolicy: false,
     device: 'unused',
     measured: false,
+    gradedWith: () => ({}),
     prepare: (o) => () => new ReadaheadModelEvaluator({ replay: o.replay }),
   },
   live: {
@@ -119,6 +128,8 @@ const EVALUATORS_TABLE = {
     lbaPolicy: false,
     device: 'required',
     measured: true,
+    // The device is the measurement site (ConfigRecord.measuredOn), compared on its own.
+    gradedWith: () => ({}),
     prepare: (o) => {
       const device = o.device;
       if (!device) throw ERR_USAGE('the live evaluator replays on a block device: give --device (read-only unless --scratch)');
@@ -183,6 +194,8 @@ export interface TunePlan {
   buildSpace(): ConfigSpace;
   /** Rounds that confirm the search's best against the baseline: 0 unless the evaluator measures (EvaluatorEntry.measured). */
   confirmRounds: number;
+  /** The evaluator's options that decide its grades (EvaluatorEntry.gradedWith). */
+  gradedWith: Record<string, unknown>;
 }
 
 /**
@@ -232,10 +245,8 @@ export function planTune(
     throw ERR_USAGE(
       `the ${r.evaluator} evaluator is deterministic: its grades need no confirmation, so confirmRounds does not apply to it (the live evaluator's do)`,
     );
-  const makeEvaluator = entry.prepare(
-    { replay: r.replay, ...(r.lbaPolicy ? { lbaPolicy: r.lbaPolicy } : {}), ...(r.device ? { device: r.device } : {}) },
-    settings,
-  );
+  const options: EvaluatorOptions = { replay: r.replay, ...(r.lbaPolicy ? { lbaPolicy: r.lbaPolicy } : {}), ...(r.device ? { device: r.device } : {}) };
+  const makeEvaluator = entry.prepare(options, settings);
   const evaluator = r.evaluator;
   return {
     space: r.space,
@@ -243,6 +254,7 @@ export function planTune(
     makeEvaluator,
     buildSpace: () => space.build({ evaluator, ...(r.device ? { device: r.device } : {}) }),
     confirmRounds: entry.measured ? (r.confirmRounds ?? CONFIRM_ROUNDS.default) : 0,
+    gradedWith: entry.gradedWith(options, settings),
   };
 }
 

@@ -19,13 +19,14 @@
  *   TraceCache.
  * - Coded: a failure is recorded with its SSDTUNE_* code beside its message,
  *   and the coordinator rethrows it coded, so the evaluator's stopsSearch
- *   (which matches codes) decides as it does in one process.
+ *   (which matches codes) decides as it does in one process. An error the
+ *   evaluator calls its own is not an outcome: it fails the job unrecorded.
  * Whatever parallelism the searcher asks for (several evaluations in flight)
  * is spread over the workers; each evaluation is a plain Evaluator call.
  */
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../util/canonical-json.js';
-import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
+import { Queue, QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { ConfDB } from '../confdb/db.js';
 import type { ResultRecord } from '../confdb/records.js';
 import type { Evaluator, EvaluatorOptions, Metrics, Replay } from '../evaluators/types.js';
@@ -72,11 +73,29 @@ export function evaluationKey(spec: EvaluationSpec, config: Configuration): stri
     .digest('hex');
 }
 
-/** A recorded outcome: its metrics, or its failure rethrown with the code the worker recorded (stopsSearch matches codes). */
+/** A worker's error rebuilt on the coordinator, with its code when it had one (stopsSearch matches codes). */
+function rebuilt(message: string, code: string | undefined): Error {
+  return code ? errorFromCode(code, message) : new Error(message);
+}
+
+/** A recorded outcome: its metrics, or its failure rethrown with the code the worker recorded. */
 function outcome(r: ResultRecord): Metrics {
   if (r.status === 'ok' && r.metrics) return r.metrics;
-  const message = r.error ?? 'evaluation failed';
-  throw r.errorCode ? errorFromCode(r.errorCode, message) : new Error(message);
+  throw rebuilt(r.error ?? 'evaluation failed', r.errorCode);
+}
+
+/**
+ * A job's failed reason when the worker's evaluator said the error was its own
+ * (stopsSearch: its device busy, gone): the error, coded, and no outcome recorded.
+ */
+const STOPPED = 'stopped by the evaluator: ';
+function stopReason(e: unknown): string {
+  return STOPPED + JSON.stringify({ message: (e as Error).message, ...(isSsdtuneError(e) ? { code: e.code } : {}) });
+}
+function stoppedError(reason: string | undefined): Error | undefined {
+  if (!reason?.startsWith(STOPPED)) return undefined;
+  const { message, code } = JSON.parse(reason.slice(STOPPED.length)) as { message: string; code?: string };
+  return rebuilt(message, code);
 }
 
 /** The coordinator's side: evaluators whose evaluations run on the queue. */
@@ -126,6 +145,13 @@ export class RemoteEvaluations {
       const entry = await this.queue.getJob(job.key);
       if (!entry) await this.add(job);
       else if ((await entry.getState()) === 'failed') {
+        const stopped = stoppedError(entry.failedReason);
+        if (stopped) {
+          // Nothing was recorded: the entry goes too, so the next search that asks evaluates it anew.
+          // (Another coordinator waiting on the same evaluation may have removed it first.)
+          await entry.remove().catch(() => {});
+          throw stopped;
+        }
         // Out of attempts (its workers kept dying): record that, once, so the search goes on.
         await this.db.insertIfAbsent('results', {
           id: job.key,
@@ -208,10 +234,11 @@ export function startEvaluationWorker(db: ConfDB, settings: Settings, url: strin
       if (await db.get('results', job.key)) return 'recorded before';
       const t0 = performance.now();
       let rec: ResultRecord;
+      let evaluator: Evaluator | undefined;
       try {
-        const evaluator = make(job.spec, job.totalRequests);
+        evaluator = make(job.spec, job.totalRequests);
         const metrics = await o.cache.with(job.spec.trace.sha256, (file) =>
-          evaluator.evaluate(
+          evaluator!.evaluate(
             job.config,
             { name: job.workload, open: () => openTrace(file, job.spec.format ? { format: job.spec.format } : {}) },
             signal ? { signal } : {},
@@ -221,6 +248,9 @@ export function startEvaluationWorker(db: ConfDB, settings: Settings, url: strin
       } catch (e) {
         // The store or Redis failing is not the evaluation's outcome: let BullMQ run it again.
         if (signal?.aborted || isInfrastructure(e)) throw e;
+        // Nor is the evaluator's own state (its device busy): recorded, it would answer every later search that
+        // asks. The job fails at once, unrecorded; the coordinator rethrows the coded error and its search stops.
+        if (evaluator?.stopsSearch?.(e)) throw new UnrecoverableError(stopReason(e));
         rec = {
           id: job.key,
           status: 'failed',

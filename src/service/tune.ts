@@ -87,7 +87,7 @@ export interface TuneResult {
    * A known workload searched although a configuration is stored for it in the space: the best
    * stored, graded another way (evaluator, device or intensity), so it could not answer.
    */
-  notComparable?: Pick<ConfigRecord, 'id' | 'evaluator' | 'replay' | 'measuredOn'>;
+  notComparable?: Pick<ConfigRecord, 'id' | 'evaluator' | 'replay' | 'measuredOn' | 'evaluatorOptions'>;
   config: ConfigRecord;
   /** The space's baseline the configuration is graded against (what the device has now, for the host space on a device). */
   baseline?: Configuration;
@@ -168,13 +168,20 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
       evaluator: req.evaluator,
       ...(site ? { measuredOn: site.key } : {}),
       replay: req.replay,
+      evaluatorOptions: plan.gradedWith,
     });
     if (!stored) {
       // Said in the result: a known workload's search is otherwise a surprise.
       const other = await svc.db.bestConfig(known.id, space.name, classScope);
       if (other) {
-        const { id, evaluator, replay, measuredOn } = other;
-        notComparable = { id, ...(evaluator ? { evaluator } : {}), ...(replay ? { replay } : {}), ...(measuredOn ? { measuredOn } : {}) };
+        const { id, evaluator, replay, measuredOn, evaluatorOptions } = other;
+        notComparable = {
+          id,
+          ...(evaluator ? { evaluator } : {}),
+          ...(replay ? { replay } : {}),
+          ...(measuredOn ? { measuredOn } : {}),
+          ...(evaluatorOptions ? { evaluatorOptions } : {}),
+        };
       }
     }
     if (stored) {
@@ -289,6 +296,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
     evaluator: evaluator.name,
     replay: req.replay,
     ...(site ? { measuredOn: site } : {}),
+    ...(Object.keys(plan.gradedWith).length ? { evaluatorOptions: plan.gradedWith } : {}),
     ...measured,
     ...(confirmation
       ? {

@@ -140,9 +140,10 @@ function printResult(r: TuneResult, json: boolean | undefined): void {
 }
 
 /** How a configuration's grade was taken: evaluator, device (live), replay intensity. */
-function gradedBy(c: Pick<TuneResult['config'], 'evaluator' | 'measuredOn' | 'replay'>): string {
+function gradedBy(c: Pick<TuneResult['config'], 'evaluator' | 'measuredOn' | 'replay' | 'evaluatorOptions'>): string {
   const on = c.measuredOn ? ` on ${c.measuredOn.disk} of ${c.measuredOn.host}` : '';
-  return `graded by ${c.evaluator ?? '-'}${on}, replay ${describeReplay(c.replay ?? { mode: 'recorded' })}`;
+  const options = Object.entries(c.evaluatorOptions ?? {}).map(([k, v]) => `${k} ${String(v)}`);
+  return `graded by ${c.evaluator ?? '-'}${on}${options.length ? ` (${options.join(', ')})` : ''}, replay ${describeReplay(c.replay ?? { mode: 'recorded' })}`;
 }
 
 /** What measuring the search's best again against the baseline said (a measured evaluator: live). */

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { applyHostConfig, revertHostConfig, withTrialConfig } from '../src/host/applier.js';
@@ -323,29 +323,44 @@ test(
   }),
 );
 
+/**
+ * Another ssdtune process mid-measurement: a live evaluation's trial of read_ahead_kb 256 on `loop`, recorded in the
+ * state store at `storeDir`, held `holdMs`. Resolves once the trial is on the device.
+ */
+async function trialInAnotherProcess(
+  loop: LoopDevice,
+  storeDir: string,
+  holdMs: number,
+): Promise<{ child: ChildProcess; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
+  const script = `${storeDir}.mjs`;
+  writeFileSync(
+    script,
+    `import { withTrialConfig } from ${JSON.stringify(path.join(PROJECT_ROOT, 'dist/src/host/applier.js'))};
+     import { JsonFileStateStore } from ${JSON.stringify(path.join(PROJECT_ROOT, 'dist/src/host/state.js'))};
+     await withTrialConfig(${JSON.stringify(loop.path)}, { read_ahead_kb: 256 }, new JsonFileStateStore(${JSON.stringify(storeDir)}), async () => {
+       console.log('trying');
+       await new Promise((r) => setTimeout(r, ${holdMs}));
+     });`,
+  );
+  const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => d.toString().includes('trying') && resolve());
+    child.on('exit', () => reject(new Error('the trial process ended before trying')));
+  });
+  return { child, exited };
+}
+
 test(
   'a change by another process is refused while a trial holds the device, whatever ConfDB each uses',
   { skip, timeout: 60_000 },
   withLoop(async (loop, store, dataDir) => {
     const dev = resolveDevice(loop.path);
     const original = readSnapshot(dev).read_ahead_kb;
-    // Another ssdtune process, with its own state store, trying read_ahead_kb 256 for 2 s (a live evaluation's trial).
-    const child = path.join(dataDir, 'trial.mjs');
-    writeFileSync(
-      child,
-      `import { withTrialConfig } from ${JSON.stringify(path.join(PROJECT_ROOT, 'dist/src/host/applier.js'))};
-       import { JsonFileStateStore } from ${JSON.stringify(path.join(PROJECT_ROOT, 'dist/src/host/state.js'))};
-       await withTrialConfig(${JSON.stringify(loop.path)}, { read_ahead_kb: 256 }, new JsonFileStateStore(${JSON.stringify(path.join(dataDir, 'other'))}), async () => {
-         console.log('trying');
-         await new Promise((r) => setTimeout(r, 2000));
-       });`,
-    );
-    const p = spawn(process.execPath, [child], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const exited = new Promise<number | null>((resolve) => p.on('exit', resolve));
-    await new Promise<void>((resolve, reject) => {
-      p.stdout.on('data', (d: Buffer) => d.toString().includes('trying') && resolve());
-      p.on('exit', () => reject(new Error('the trial process ended before trying')));
-    });
+    // Another ssdtune process, with its own state store, trying read_ahead_kb 256 for 2 s.
+    const { exited } = await trialInAnotherProcess(loop, path.join(dataDir, 'other'), 2000);
     assert.equal(readSnapshot(dev).read_ahead_kb, '256');
     // Before the lock, this apply recorded the other's trial value (256) as the device's way back, and the trial's
     // restore then undid the apply behind its record.
@@ -355,13 +370,39 @@ test(
     );
     await assert.rejects(revertHostConfig(loop.path, { store }), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_HOST_STATE') && /busy/.test(e.message));
     assert.equal(await store.get(dev.disk.name), undefined, 'nothing was recorded');
-    assert.equal(await exited, 0);
+    assert.equal((await exited).code, 0);
     assert.equal(readSnapshot(dev).read_ahead_kb, original, 'the trial restored the device');
     // Once the trial is over, the change goes through, with the true way back.
     await applyHostConfig(loop.path, { read_ahead_kb: 512 }, { store });
     assert.equal((await store.get(dev.disk.name))!.previous.read_ahead_kb, original);
     await revertHostConfig(loop.path, { store });
     assert.equal(readSnapshot(dev).read_ahead_kb, original);
+  }),
+);
+
+test(
+  'a trial ended by SIGTERM or SIGINT gives the device its values back at once; its record stays for revert',
+  { skip, timeout: 60_000 },
+  withLoop(async (loop, _store, dataDir) => {
+    const dev = resolveDevice(loop.path);
+    const original = readSnapshot(dev).read_ahead_kb;
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      // An ssdtune process mid-measurement told to stop.
+      const other = path.join(dataDir, `other-${signal}`);
+      const { child, exited } = await trialInAnotherProcess(loop, other, 30_000);
+      assert.equal(readSnapshot(dev).read_ahead_kb, '256');
+      child.kill(signal);
+      assert.equal((await exited).signal, signal, 'the process ends by the signal');
+      // Before, the device kept the trial's value until someone ran revert.
+      assert.equal(readSnapshot(dev).read_ahead_kb, original, `${signal}: the device has its value back`);
+      const store = new JsonFileStateStore(other);
+      const rec = await store.get(dev.disk.name);
+      assert.equal(rec?.pending?.op, 'trial', 'the record says a trial was interrupted');
+      assert.equal(rec?.previous.read_ahead_kb, original);
+      await revertHostConfig(loop.path, { store });
+      assert.equal(await store.get(dev.disk.name), undefined);
+      assert.equal(readSnapshot(dev).read_ahead_kb, original);
+    }
   }),
 );
 

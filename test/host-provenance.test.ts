@@ -68,6 +68,15 @@ async function makeLegacy(c: Ctx, applied?: Record<string, string>): Promise<Dev
   return legacy;
 }
 
+/** Apply `config` over a record naming no host: the record becomes this host's and keeps its first way back. */
+async function applyAdopting(c: Ctx, config: Record<string, unknown>): Promise<DeviceRecord> {
+  await applyHostConfig(c.loop.path, config, { store: c.store });
+  const adopted = (await c.db.get('devices', c.loop.name))!;
+  assert.deepEqual(adopted.recordedOn, hostIdentity(), "adopted as this host's");
+  assert.deepEqual(adopted.previous, c.before, 'the first way back is kept');
+  return adopted;
+}
+
 const refused = (re: RegExp) => (e: unknown) => {
   assert.ok(isSsdtuneError(e, 'SSDTUNE_HOST_STATE'), String(e));
   assert.match((e as Error).message, re);
@@ -187,15 +196,12 @@ test(
     await applyHostConfig(c.loop.path, { read_ahead_kb: ra + 20, rq_affinity: rq }, { store: c.store });
     await makeLegacy(c);
     // The device shows the applied values: the normal case.
-    await applyHostConfig(c.loop.path, { read_ahead_kb: ra + 24 }, { store: c.store });
+    await applyAdopting(c, { read_ahead_kb: ra + 24 });
     assert.equal(c.now().read_ahead_kb, String(ra + 24));
-    assert.deepEqual((await c.db.get('devices', c.loop.name))?.recordedOn, hostIdentity(), "adopted as this host's");
-    assert.deepEqual((await c.db.get('devices', c.loop.name))?.previous, c.before, 'the first way back is kept');
     // After a reboot the device shows its previous values again.
     await makeLegacy(c);
     for (const k of ['read_ahead_kb', 'rq_affinity']) writeAttr(c.dev, k, c.before[k]!);
-    await applyHostConfig(c.loop.path, { read_ahead_kb: ra + 28, rq_affinity: rq }, { store: c.store });
-    assert.deepEqual((await c.db.get('devices', c.loop.name))?.recordedOn, hostIdentity());
+    await applyAdopting(c, { read_ahead_kb: ra + 28, rq_affinity: rq });
     await makeLegacy(c);
     await trustedRevertRestores(c, { anyway: true });
   }),
@@ -272,10 +278,7 @@ test(
       refused(new RegExp(`names no host.*scheduler=${first} `)),
     );
     writeAttr(c.dev, 'scheduler', then);
-    await applyHostConfig(c.loop.path, { read_ahead_kb: Number(c.before.read_ahead_kb) + 56 }, { store: c.store });
-    const adopted = (await c.db.get('devices', c.loop.name))!;
-    assert.deepEqual(adopted.recordedOn, hostIdentity(), "adopted as this host's");
-    assert.deepEqual(adopted.previous, c.before, 'the first way back is kept');
+    const adopted = await applyAdopting(c, { read_ahead_kb: Number(c.before.read_ahead_kb) + 56 });
     assert.deepEqual(adopted.applied, { scheduler: then, read_ahead_kb: String(Number(c.before.read_ahead_kb) + 56) }, 'applied holds what the device has');
     await makeLegacy(c, { ...stale, read_ahead_kb: adopted.applied.read_ahead_kb! });
     await trustedRevertRestores(c);
@@ -293,9 +296,7 @@ test(
     // The reboot brought back the previous values; only rq_affinity was applied again.
     writeAttr(c.dev, 'read_ahead_kb', c.before.read_ahead_kb!);
     assert.equal(c.now().rq_affinity, String(rq));
-    await applyHostConfig(c.loop.path, { read_ahead_kb: ra + 64 }, { store: c.store });
-    const adopted = (await c.db.get('devices', c.loop.name))!;
-    assert.deepEqual(adopted.recordedOn, hostIdentity(), "adopted as this host's");
+    const adopted = await applyAdopting(c, { read_ahead_kb: ra + 64 });
     assert.deepEqual(adopted.applied, { rq_affinity: String(rq), read_ahead_kb: String(ra + 64) });
     await makeLegacy(c);
     await trustedRevertRestores(c);

@@ -17,6 +17,7 @@ import type { PendingDeviceChange } from '../confdb/records.js';
 import { IOSCHED_PREFIX, IOSCHED_TUNABLES, describeLeft, matches, orderKeys, readSnapshot, restoreTo, writeOrdered, type Snapshot } from '../blockdev/sysfs.js';
 import { resolveDevice, type BlockDevice } from '../blockdev/resolve.js';
 import { lockBlockDevice } from '../blockdev/device-lock.js';
+import { registerUndo } from '../util/cleanup.js';
 import { readLimits, validateConfig } from './validate.js';
 import type { HostStateRecord, StateStore } from './state.js';
 import { describeHost, hostIdentity, type RecordingHost } from '../util/host-identity.js';
@@ -363,13 +364,19 @@ export async function withTrialConfig<T>(
     if (changes.length === 0) return fn(applied);
     // A trial leaves what ssdtune applied as it was.
     const rec = await recordedChange(dev, store, existing, before, existing?.applied ?? {}, 'trial', target);
+    // The one way back to `before`: run once the measurement ends, or by the exit path (util/cleanup.ts) should the
+    // process end first on SIGINT, SIGTERM or SIGHUP, where no finally runs. The device then has its values back at
+    // once; the record, which an exit hook cannot write, stays marked, and `revert` clears it.
+    const restored: ReturnType<typeof restoreTo>[] = [];
+    const restore = registerUndo(() => void restored.push(restoreTo(dev, before)));
     let outcome: { ok: true; value: T } | { ok: false; error: unknown };
     try {
       outcome = { ok: true, value: await fn({ ...applied, after: readSnapshot(dev) }) };
     } catch (error) {
       outcome = { ok: false, error };
     }
-    const back = restoreTo(dev, before);
+    restore();
+    const back = restored[0]!;
     if (back.left.length) {
       // A device left changed outweighs the measurement's own outcome.
       const failed = { at: new Date().toISOString(), reason: describeLeft(back), left: back.left };

@@ -212,6 +212,19 @@ async function settledRecord(dev: BlockDevice, store: StateStore, o: { forRevert
   }
   // A record naming no host: read once nobody else is changing the device.
   if (rec && !rec.recordedOn && !o.anyway) checkProvenance(dev, rec);
+  // A trial that ended before it could clear its mark (a signal: its exit path restored the device but cannot write
+  // the record; or killed before its first write) left the device as it found it when every value from before the
+  // trial shows. A trial changes neither `previous` nor `applied`, so the record without the mark is the way back.
+  if (rec?.pending?.op === 'trial' && !rec.pending.failed && shows(readSnapshot(dev), rec.pending.before)) {
+    const { pending: _, ...settled } = rec;
+    // The trial's own record (no apply before it) has nothing applied: there was none before the trial.
+    if (Object.keys(settled.applied).length === 0) {
+      await store.delete(dev.disk.name, 'host.trial-settled');
+      return undefined;
+    }
+    await store.put(settled, 'host.trial-settled');
+    return settled;
+  }
   if (rec?.pending && !o.forRevert) {
     throw ERR_HOST_STATE(
       dev.disk.name,

@@ -33,7 +33,8 @@ export interface HostStateRecord {
 }
 
 /** What a record's change was, for the audit trail (none: a step within a change already audited). */
-export type StateAction = 'host.apply' | 'host.revert' | 'host.revert-anyway' | 'host.rollback' | 'host.trial' | 'host.trial-end' | 'host.incomplete';
+export type StateAction =
+  'host.apply' | 'host.revert' | 'host.revert-anyway' | 'host.rollback' | 'host.trial' | 'host.trial-end' | 'host.trial-settled' | 'host.incomplete';
 
 export interface StateStore {
   get(device: string): Promise<HostStateRecord | undefined>;

@@ -379,7 +379,8 @@ export async function withTrialConfig<T>(
     const rec = await recordedChange(dev, store, existing, before, existing?.applied ?? {}, 'trial', target);
     // The one way back to `before`: run once the measurement ends, or by the exit path (util/cleanup.ts) should the
     // process end first on SIGINT, SIGTERM or SIGHUP, where no finally runs. The device then has its values back at
-    // once; the record, which an exit hook cannot write, stays marked, and `revert` clears it.
+    // once; the record, which an exit hook cannot write, stays marked until the next change finds the device as the
+    // trial found it and settles it (settledRecord).
     const restored: ReturnType<typeof restoreTo>[] = [];
     const restore = registerUndo(() => void restored.push(restoreTo(dev, before)));
     let outcome: { ok: true; value: T } | { ok: false; error: unknown };

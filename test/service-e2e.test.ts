@@ -123,6 +123,9 @@ test('kill -9 during a tune job: the ConfDB reopens, the job is marked interrupt
     // Results are written in one batch when the search ends, so while the job is unfinished there is no configuration.
     const [configs, now] = await Promise.all([api<{ items: unknown[] }>(s, 'GET', '/v1/configs'), api<JobRecord>(s, 'GET', `/v1/jobs/${jobId!}`)]);
     assert.ok(configs.data.items.length === 0 || now.data.status === 'done');
+    const job = await waitJob(s, jobId!, (j) => !['queued', 'running', 'interrupted'].includes(j.status));
+    assert.equal(job.status, 'done', job.error);
+    // Read once the job is done: the server announces itself (server.json) before it resumes interrupted jobs.
     const audit = await api<{ items: { action: string; actor: string; details: { ids?: string[]; id?: string } }[] }>(s, 'GET', '/v1/audit?limit=1000');
     assert.ok(
       audit.data.items.some((a) => a.action === 'jobs.interrupted' && a.details.ids?.includes(jobId!)),
@@ -132,8 +135,6 @@ test('kill -9 during a tune job: the ConfDB reopens, the job is marked interrupt
       audit.data.items.some((a) => a.action === 'jobs.resume' && a.actor === 'server' && a.details.id === jobId!),
       'resumed by the server',
     );
-    const job = await waitJob(s, jobId!, (j) => !['queued', 'running', 'interrupted'].includes(j.status));
-    assert.equal(job.status, 'done', job.error);
     const evals = await api<{ items: { jobId?: string }[] }>(s, 'GET', '/v1/evaluations?limit=1000');
     assert.equal(evals.data.items.filter((e) => e.jobId === jobId).length, KILL_BUDGET, 'the resumed search kept the evaluations made before the kill');
     assert.equal((await api<{ items: unknown[] }>(s, 'GET', '/v1/configs')).data.items.length, 1);

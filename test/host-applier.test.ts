@@ -362,12 +362,13 @@ test(
 
 /**
  * Another ssdtune process mid-measurement: a live evaluation's trial of read_ahead_kb 256 on `loop`, recorded in the
- * state store at `storeDir`, held `holdMs`. Resolves once the trial is on the device.
+ * state store at `storeDir`, held `holdMs`, with `env` added to its environment. Resolves once the trial is on the device.
  */
 async function trialInAnotherProcess(
   loop: LoopDevice,
   storeDir: string,
   holdMs: number,
+  env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
   const script = `${storeDir}.mjs`;
   writeFileSync(
@@ -379,7 +380,7 @@ async function trialInAnotherProcess(
        await new Promise((r) => setTimeout(r, ${holdMs}));
      });`,
   );
-  const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
@@ -391,13 +392,14 @@ async function trialInAnotherProcess(
 }
 
 test(
-  'a change by another process is refused while a trial holds the device, whatever ConfDB each uses',
+  'a change by another process is refused while a trial holds the device, whatever ConfDB or run directory each uses',
   { skip, timeout: 60_000 },
   withLoop(async (loop, store, dataDir) => {
     const dev = resolveDevice(loop.path);
     const original = readSnapshot(dev).read_ahead_kb;
-    // Another ssdtune process, with its own state store, trying read_ahead_kb 256 for 2 s.
-    const { exited } = await trialInAnotherProcess(loop, path.join(dataDir, 'other'), 2000);
+    // Another ssdtune process, with its own state store, trying read_ahead_kb 256 for 2 s. Its SSDTUNE_RUN_DIR
+    // differs from this one's: an older ssdtune kept the queue lock there, so each process held a lock of its own.
+    const { exited } = await trialInAnotherProcess(loop, path.join(dataDir, 'other'), 2000, { SSDTUNE_RUN_DIR: path.join(dataDir, 'run') });
     assert.equal(readSnapshot(dev).read_ahead_kb, '256');
     // Before the lock, this apply recorded the other's trial value (256) as the device's way back, and the trial's
     // restore then undid the apply behind its record.

@@ -155,6 +155,9 @@ function tuneFromEnv(): TuneDefaults {
   };
 }
 
+/** A drive reaches GREEDY's steady state after about 3 overwrites of its logical pages; 100 takes minutes, not for ever. */
+const MAX_PRECONDITION_AGE = 100;
+
 /** Checks the shape of config.json's sections, naming the file and the field. */
 function checkFile(file: string, json: unknown): Record<string, unknown> {
   const bad = (field: string, expected: string): never => {
@@ -180,8 +183,16 @@ function checkFile(file: string, json: unknown): Record<string, unknown> {
       bad(k, 'a list of non-empty strings');
   }
   if (o.progress !== undefined && !['auto', 'bar', 'log', 'none'].includes(o.progress as string)) bad('progress', '"auto", "bar", "log" or "none"');
-  // Before the tune section, lbaPolicy lived under ssdsim: still honoured there.
+  // Every ssdsim field checked: a misspelt one would silently simulate a fresh drive, and an age without bound would
+  // precondition for ever. Before the tune section, lbaPolicy lived under ssdsim: still honoured there.
   const sim = (o.ssdsim ?? {}) as Record<string, unknown>;
+  for (const k of Object.keys(sim))
+    if (!['preconditionFill', 'preconditionAge', 'lbaPolicy'].includes(k)) bad(`ssdsim.${k}`, 'none such: ssdsim takes preconditionFill and preconditionAge');
+  const within = (v: unknown, hi: number) => typeof v === 'number' && v >= 0 && v <= hi;
+  if (sim.preconditionFill !== undefined && !within(sim.preconditionFill, 1))
+    bad('ssdsim.preconditionFill', 'a number in [0, 1] (the fraction of logical pages written before the replay)');
+  if (sim.preconditionAge !== undefined && !within(sim.preconditionAge, MAX_PRECONDITION_AGE))
+    bad('ssdsim.preconditionAge', `a number in [0, ${MAX_PRECONDITION_AGE}] (random overwrites before the replay, in multiples of the logical pages)`);
   if (sim.lbaPolicy !== undefined) {
     if (sim.lbaPolicy !== 'reject' && sim.lbaPolicy !== 'modulo') bad('ssdsim.lbaPolicy', '"reject" or "modulo"');
     const { lbaPolicy, ...rest } = sim;
@@ -209,20 +220,21 @@ export function loadSettings(overrides: Partial<Settings> = {}): Settings {
     ...(env.SSDTUNE_STORE ? { store: env.SSDTUNE_STORE } : {}),
     ...(env.SSDTUNE_QUEUE ? { queue: env.SSDTUNE_QUEUE } : {}),
     ...(env.SSDTUNE_HOST ? { host: env.SSDTUNE_HOST } : {}),
-    ...(env.SSDTUNE_PORT ? { port: Number(env.SSDTUNE_PORT) } : {}),
+    ...(envInt('SSDTUNE_PORT', 0) !== undefined ? { port: envInt('SSDTUNE_PORT', 0)! } : {}),
     ...(env.SSDTUNE_EVALUATOR ? { evaluator: env.SSDTUNE_EVALUATOR } : {}),
     ...(env.SSDTUNE_MQSIM ? { mqsimPath: env.SSDTUNE_MQSIM } : {}),
     ...(env.SSDTUNE_MODEL_DIR ? { modelDir: path.resolve(env.SSDTUNE_MODEL_DIR) } : {}),
     // SSDTUNE_SIM_PRECONDITION=1 fills and ages the drive first; 0 (the default) replays on a fresh drive, as MQSim does.
-    ...(env.SSDTUNE_SIM_PRECONDITION === '1' ? { ssdsim: { preconditionFill: 1, preconditionAge: 3 } } : {}),
-    ...(env.SSDTUNE_SIM_PRECONDITION === '0' ? { ssdsim: { preconditionFill: 0 } } : {}),
+    ...(envChoice('SSDTUNE_SIM_PRECONDITION', ['0', '1'] as const) === '1' ? { ssdsim: { preconditionFill: 1, preconditionAge: 3 } } : {}),
+    ...(envChoice('SSDTUNE_SIM_PRECONDITION', ['0', '1'] as const) === '0' ? { ssdsim: { preconditionFill: 0 } } : {}),
     tune: tuneFromEnv(),
     ...(envChoice('SSDTUNE_PROGRESS', ['auto', 'bar', 'log', 'none'] as const)
       ? { progress: envChoice('SSDTUNE_PROGRESS', ['auto', 'bar', 'log', 'none'] as const)! }
       : {}),
   };
   const s = mergeDeep<Settings>(DEFAULTS, fromFile, fromEnv, overrides, { dataDir });
-  if (!Number.isInteger(s.port) || s.port < 0 || s.port > 65535) throw ERR_USAGE(`port must be 0..65535, got ${s.port}`);
+  if (!Number.isInteger(s.port) || s.port < 0 || s.port > 65535)
+    throw ERR_USAGE(`port (--port, SSDTUNE_PORT or config.json "port") must be an integer in 0..65535, got ${JSON.stringify(s.port)}`);
   if (s.store !== undefined && !/^postgres(ql)?:\/\//.test(s.store))
     throw ERR_USAGE(`store (SSDTUNE_STORE) must be a postgres:// URL, or unset for the embedded LevelDB; got "${s.store}"`);
   if (s.queue !== undefined && !/^rediss?:\/\//.test(s.queue))

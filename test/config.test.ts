@@ -14,6 +14,7 @@ import { isSsdtuneError } from '../src/errors.js';
 import { resolveTuneArgs } from '../src/service/tune-spec.js';
 import { formatDuration, progressReporter } from '../src/cli/progress.js';
 import { tempDir } from '../src/util/temp-dir.js';
+import { intOption } from '../src/cli/options.js';
 
 /** Runs fn with the environment variables set (and restores them). */
 function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T): T {
@@ -44,6 +45,7 @@ const TUNE_ENV = [
   'SSDTUNE_SIM_PRECONDITION',
   'SSDTUNE_EVALUATOR',
   'SSDTUNE_CONFIG',
+  'SSDTUNE_PORT',
 ];
 const clean = Object.fromEntries(TUNE_ENV.map((k) => [k, undefined]));
 
@@ -139,6 +141,32 @@ test('bad settings are usage errors naming the variable, or the file and field',
   assert.throws(() => withEnv(clean, () => loadSettings({ dataDir: bad })), usage(/config\.json: field tune\.batch: expected an integer >= 1/));
   const badSim = dataDirWith({ ssdsim: { lbaPolicy: 'sometimes' } });
   assert.throws(() => withEnv(clean, () => loadSettings({ dataDir: badSim })), usage(/field ssdsim\.lbaPolicy: expected "reject" or "modulo"/));
+  // The simulator's preconditioning: a misspelt field used to simulate a fresh drive silently, a negative fill was
+  // taken as 0, and an age of 1e12 preconditioned for ever.
+  for (const [sim, re] of [
+    [{ precondtionFill: 0.5 }, /field ssdsim\.precondtionFill: expected none such: ssdsim takes preconditionFill and preconditionAge/],
+    [{ preconditionFill: -1 }, /field ssdsim\.preconditionFill: expected a number in \[0, 1\]/],
+    [{ preconditionFill: 'lots' }, /field ssdsim\.preconditionFill: expected a number in \[0, 1\]/],
+    [{ preconditionFill: 0.01, preconditionAge: 1e12 }, /field ssdsim\.preconditionAge: expected a number in \[0, 100\]/],
+  ] as const)
+    assert.throws(() => withEnv(clean, () => loadSettings({ dataDir: dataDirWith({ ssdsim: sim }) })), usage(re), JSON.stringify(sim));
+  assert.deepEqual(withEnv(clean, () => loadSettings({ dataDir: dataDirWith({ ssdsim: { preconditionFill: 1, preconditionAge: 100 } }) })).ssdsim, {
+    preconditionFill: 1,
+    preconditionAge: 100,
+  });
+  assert.throws(
+    () => withEnv({ ...clean, SSDTUNE_SIM_PRECONDITION: 'yes' }, () => loadSettings({ dataDir: dir })),
+    usage(/SSDTUNE_SIM_PRECONDITION=yes: expected one of 0, 1/),
+  );
+  assert.throws(() => withEnv({ ...clean, SSDTUNE_PORT: 'abc' }, () => loadSettings({ dataDir: dir })), usage(/SSDTUNE_PORT=abc: expected an integer >= 0/));
+  assert.throws(
+    () => withEnv({ ...clean, SSDTUNE_PORT: '99999' }, () => loadSettings({ dataDir: dir })),
+    usage(/port \(--port, SSDTUNE_PORT or config\.json "port"\) must be an integer in 0\.\.65535, got 99999/),
+  );
+  // Numeric flags name the text given, not NaN.
+  assert.throws(() => intOption('port', 0, 65535)('abc'), usage(/--port must be an integer in 0\.\.65535, got "abc"/));
+  assert.throws(() => intOption('budget', 2)(''), usage(/--budget must be an integer >= 2, got ""/));
+  assert.equal(intOption('port', 0, 65535)('7411'), 7411);
   // A searcher or replay the request schema refuses is named as coming from the settings.
   const s = withEnv({ ...clean, SSDTUNE_SEARCHER: 'bayes' }, () => loadSettings({ dataDir: dir }));
   assert.throws(

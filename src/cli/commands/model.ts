@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { ERR_USAGE } from '../../errors.js';
+import { intOption } from '../options.js';
 import { PROJECT_ROOT } from '../../native.js';
 import { DEFAULT_TRAIN, hostLocal, type TrainConfig } from '../../service/api.js';
 
@@ -16,14 +17,6 @@ export function register(program: Command): void {
   for (const add of SUBCOMMANDS) add(model);
 }
 
-function int(name: string, min: number): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw ERR_USAGE(`--${name} must be an integer >= ${min}, got "${v}"`);
-    return n;
-  };
-}
-
 function registerTrain(model: Command): void {
   const d = DEFAULT_TRAIN;
   model
@@ -31,10 +24,10 @@ function registerTrain(model: Command): void {
     .description('train the workload similarity network on real traces, calibrate the known/new threshold, evaluate, and save it')
     .option('--traces <dir>', 'directory of traces (every readable file is used)', path.join(PROJECT_ROOT, 'traces'))
     .requiredOption('--out <dir>', 'where to write the model (never defaults to the shipped models/similarity: pass it to replace that on purpose)')
-    .option('--window <n>', 'requests per window', int('window', 2), d.windowSize)
-    .option('--query-windows <n>', 'windows per identification query', int('query-windows', 1), d.queryWindows)
-    .option('--steps <n>', 'training steps', int('steps', 1), d.steps)
-    .option('--seed <n>', 'random seed', int('seed', 0), d.seed)
+    .option('--window <n>', 'requests per window', intOption('window', 2), d.windowSize)
+    .option('--query-windows <n>', 'windows per identification query', intOption('query-windows', 1), d.queryWindows)
+    .option('--steps <n>', 'training steps', intOption('steps', 1), d.steps)
+    .option('--seed <n>', 'random seed', intOption('seed', 0), d.seed)
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExample:\n  ssdtune model train --traces traces --out models/similarity')
     .action(async (o: { traces: string; out: string; window: number; queryWindows: number; steps: number; seed: number; json?: boolean }) => {

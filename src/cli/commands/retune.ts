@@ -1,6 +1,7 @@
 /** `ssdtune retune`: capture, identify, apply when the workload's configuration differs. Safe from cron. */
 import { Option, type Command } from 'commander';
 import { ERR_USAGE } from '../../errors.js';
+import { intOption } from '../options.js';
 import { BACKENDS, decisionLine, type BackendName } from '../../service/api.js';
 import { BUDGET } from '../../service/tune-spec.js';
 import { HttpApi } from '../http-client.js';
@@ -14,7 +15,7 @@ export function register(program: Command): void {
       .description("capture a window of a device's I/O, identify the workload, apply its host configuration when it differs (learning one if new)")
       .requiredOption('--device <dev>', 'block device to watch and tune')
       .option('--window <time>', 'capture window (30s, 2m, ...)', '60s')
-      .option('--budget <n>', 'evaluations when the workload is new', (v) => Number(v), 12)
+      .option('--budget <n>', 'evaluations when the workload is new', intOption('budget', BUDGET.min), 12)
       .addOption(new Option('--backend <name>', 'capture backend').choices(['auto', ...BACKENDS]).default('auto'))
       .option('--dry-run', 'decide and log, write nothing (no sysfs write, no ConfDB record)'),
   )
@@ -24,7 +25,6 @@ export function register(program: Command): void {
     )
     .action(async (o: CommonOptions & { device: string; window: string; budget: number; backend: BackendName | 'auto'; dryRun?: boolean }) => {
       // Checked before the capture window is spent.
-      if (!Number.isInteger(o.budget) || o.budget < BUDGET.min) throw ERR_USAGE(`--budget must be an integer >= ${BUDGET.min}, got ${o.budget}`);
       const windowMs = parseDuration(o.window);
       const settings = settingsFrom(o);
       const r = { device: o.device, windowMs, budget: o.budget, backend: o.backend, dryRun: !!o.dryRun };

@@ -8,6 +8,7 @@ import { jobHandlers } from '../../service/handlers.js';
 import { parseDuration } from './collect.js';
 import { decisionLine } from '../../service/api.js';
 import { longInterval } from '../../util/long-timer.js';
+import { intOption } from '../options.js';
 
 /** How long a SIGTERM waits for requests and jobs to stop before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 5000;
@@ -24,7 +25,7 @@ export function register(program: Command): void {
       'a host name (Host header) to answer to besides loopback, this host and the bound address; repeatable (config "allowedHosts")',
       (v: string, acc: string[] = []) => [...acc, v],
     )
-    .option('--port <n>', 'port (default 7411; 0 picks a free one; env SSDTUNE_PORT)', (v) => Number(v))
+    .option('--port <n>', 'port (default 7411; 0 picks a free one; env SSDTUNE_PORT)', intOption('port', 0, 65535))
     .option('--log', 'log requests as JSON lines to stdout')
     .option('--retune <dev>', 'also retune this device on a schedule (as `ssdtune retune` would from cron)')
     .option('--retune-every <time>', 'interval of the internal retune schedule', '15m')

@@ -24,6 +24,7 @@ import { createSsdsimEvaluator } from '../sim/ssdsim.js';
 import type { ConfigSpace } from '../space/types.js';
 import type { StateStore } from '../host/state.js';
 import { CONFIRM_ROUNDS } from '../search/confirm.js';
+import { splitBudget } from '../search/fidelity.js';
 
 /** What is known once the trace has been read, and where device changes are recorded. */
 export interface EvaluatorRun {
@@ -212,6 +213,9 @@ export function planTune(
     device?: string;
     confirmRounds?: number;
     batch?: number;
+    budget?: number;
+    searcher?: string;
+    screenFraction?: number;
   },
   settings: Pick<Settings, 'mqsimPath' | 'ssdsim' | 'queue'>,
 ): TunePlan {
@@ -245,6 +249,15 @@ export function planTune(
     throw ERR_USAGE(
       `the ${r.evaluator} evaluator is deterministic: its grades need no confirmation, so confirmRounds does not apply to it (the live evaluator's do)`,
     );
+  if (r.screenFraction !== undefined && r.screenFraction < 1) {
+    // Multi-fidelity is the adaptive search's: its search on the whole trace starts from the screen's best.
+    if (r.searcher !== undefined && r.searcher !== 'adaptive')
+      throw ERR_USAGE(
+        `screenFraction ${r.screenFraction} screens with the adaptive searcher (its search on the whole trace starts from the screen's best); the ${r.searcher} searcher cannot screen: drop one of the two`,
+      );
+    // A budget too small to split fails now, before the trace is read.
+    if (r.budget !== undefined) splitBudget(r.budget, r.screenFraction);
+  }
   const options: EvaluatorOptions = { replay: r.replay, ...(r.lbaPolicy ? { lbaPolicy: r.lbaPolicy } : {}), ...(r.device ? { device: r.device } : {}) };
   const makeEvaluator = entry.prepare(options, settings);
   const evaluator = r.evaluator;

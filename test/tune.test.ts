@@ -86,7 +86,11 @@ test('tune: bad requests fail clearly and store nothing', async () => {
     );
     assert.throws(() => args({ space: 'ssd', evaluator: 'readahead-model' }), usage(/does not score the ssd space/));
     assert.throws(() => args({ budget: 1 }), usage(/budget must be >= 2/));
-    assert.throws(() => args({ replay: { mode: 'closed', queueDepth: 0 } }), usage(/replay/));
+    assert.throws(() => args({ replay: { mode: 'closed', queueDepth: 0 } }), usage(/tune request: replay\.queueDepth must be >= 1/));
+    assert.throws(() => args({ replay: { mode: 'scaled', speedup: 0 } }), usage(/tune request: replay\.speedup must be > 0/));
+    assert.throws(() => args({ replay: { mode: 'scaled' } }), usage(/tune request: replay must have required property 'speedup'/));
+    assert.throws(() => args({ replay: {} }), usage(/tune request: replay\.mode must be one of recorded, scaled, closed, got nothing/));
+    assert.throws(() => args({ replay: { mode: 'recorded', speedup: 2 } }), usage(/replay must NOT have additional properties \(speedup\)/));
     assert.throws(() => args({ space: 'host', lbaPolicy: 'modulo' }), usage(/lbaPolicy does not apply/));
     // MQSim comes from scripts/build-mqsim.sh (or SSDTUNE_MQSIM); it replays traces open loop only.
     if (builtMqsim() || svc.settings.mqsimPath) assert.equal(args({ evaluator: 'mqsim' }).evaluator, 'mqsim');

@@ -82,7 +82,7 @@ export async function buildServer(svc: Service, opts: ServerOptions = {}, reach?
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: 1 << 20,
-    ajv: { customOptions: { removeAdditional: false } },
+    ajv: { customOptions: { removeAdditional: false, discriminator: true } },
     schemaErrorFormatter: (errors, dataVar) => usageError(errors, dataVar),
   });
   // Paths in requests come from callers: confined to the directories the server may read.

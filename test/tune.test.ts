@@ -53,24 +53,35 @@ test('tune: a new workload is searched and stored; the same trace again is recog
 
 test('tune: a stored grade answers only a request with the simulator options it was graded with', async () => {
   const dataDir = tempDir('ssdtune-tune-');
-  const at = async (sim: Settings['ssdsim']) => {
+  const at = async (sim: Settings['ssdsim'], args: Record<string, unknown> = {}) => {
     const svc = await openService(loadSettings({ dataDir, ssdsim: sim }), jobHandlers);
     try {
-      return await tune(svc, { tracePath: TRACE, spec: ssdsim(svc.settings, 2) });
+      return await tune(svc, { tracePath: TRACE, spec: resolveTuneArgs({ evaluator: 'ssdsim', budget: 2, ...args }, svc.settings).spec });
     } finally {
       await svc.close();
     }
   };
+  // A fresh drive spelled out: stored as the defaults, that is with no options.
   const fresh = await at(FAST_SIM);
-  assert.deepEqual(fresh.config.evaluatorOptions, FAST_SIM);
+  assert.equal(fresh.config.evaluatorOptions, undefined);
   // A drive a tenth full: another question (write amplification, GC), though the same workload.
   const filled = await at({ preconditionFill: 0.1, preconditionAge: 0 });
   assert.equal(filled.workload.id, fresh.workload.id);
   assert.equal(filled.source, 'search');
   assert.equal(filled.notComparable?.id, fresh.config.id);
-  const again = await at({ preconditionAge: 0, preconditionFill: 0 });
-  assert.equal(again.source, 'confdb');
-  assert.equal(again.config.id, fresh.config.id);
+  assert.deepEqual(filled.config.evaluatorOptions, { preconditionFill: 0.1, preconditionAge: 0 });
+  // The same fresh drive spelled other ways (the defaults; the default lbaPolicy; an age a fresh drive never gets).
+  for (const [sim, args] of [
+    [{}, {}],
+    [{ preconditionAge: 7 }, { lbaPolicy: 'modulo' }],
+  ] as const) {
+    const again = await at(sim, args);
+    assert.equal(again.source, 'confdb', JSON.stringify({ sim, args }));
+    assert.equal(again.config.id, fresh.config.id);
+  }
+  // Another lbaPolicy is another question.
+  const settings = loadSettings({ dataDir, ssdsim: {} });
+  assert.deepEqual(resolveTuneArgs({ evaluator: 'ssdsim', lbaPolicy: 'reject' }, settings).plan.gradedWith, { lbaPolicy: 'reject' });
 });
 
 test('tune: bad requests fail clearly and store nothing', async () => {

@@ -20,7 +20,8 @@ import { applyHostConfig, revertHostConfig, type ApplyOptions, type ApplyResult,
 import { buildHostSpace, readaheadModelSpace } from '../host/host-space.js';
 import { builtMqsim, createMqsimEvaluator } from '../sim/mqsim.js';
 import { ssdSpace } from '../sim/ssd-space.js';
-import { createSsdsimEvaluator } from '../sim/ssdsim.js';
+import { PRECONDITION_DEFAULTS, createSsdsimEvaluator } from '../sim/ssdsim.js';
+import { DEFAULT_LBA_POLICY } from '../sim/lba-fold.js';
 import type { ConfigSpace } from '../space/types.js';
 import type { StateStore } from '../host/state.js';
 import { CONFIRM_ROUNDS } from '../search/confirm.js';
@@ -54,7 +55,7 @@ export interface EvaluatorEntry {
   /**
    * The options that decide its grades besides the replay intensity, as stored with a
    * configuration (ConfigRecord.evaluatorOptions): a stored grade answers only a request with
-   * the same ones. Spelled as given, not normalised: a different spelling searches again.
+   * the same ones. Only those that differ from the evaluator's defaults (gradeOptions).
    */
   gradedWith(o: EvaluatorOptions, settings: Pick<Settings, 'ssdsim'>): Record<string, unknown>;
   /**
@@ -83,6 +84,21 @@ export interface SpaceEntry<E extends string = string> {
   notApplicable?: string;
 }
 
+/**
+ * A simulator's grade-deciding options without those that change nothing: the defaults (lbaPolicy modulo, a fresh
+ * drive) and the age of a drive that is not filled (only a filled drive is aged). So `{}`, `{lbaPolicy: 'modulo'}`
+ * and `{preconditionFill: 0, preconditionAge: 0}` are stored alike and answer each other; keys in one order.
+ */
+function gradeOptions(o: { lbaPolicy?: string; preconditionFill?: number; preconditionAge?: number }): Record<string, unknown> {
+  const fill = o.preconditionFill ?? PRECONDITION_DEFAULTS.preconditionFill;
+  const age = o.preconditionAge ?? PRECONDITION_DEFAULTS.preconditionAge;
+  return {
+    ...(o.lbaPolicy !== undefined && o.lbaPolicy !== DEFAULT_LBA_POLICY ? { lbaPolicy: o.lbaPolicy } : {}),
+    ...(fill !== PRECONDITION_DEFAULTS.preconditionFill ? { preconditionFill: fill } : {}),
+    ...(fill > 0 && age !== PRECONDITION_DEFAULTS.preconditionAge ? { preconditionAge: age } : {}),
+  };
+}
+
 const EVALUATORS_TABLE = {
   ssdsim: {
     summary: 'the native SSD simulator',
@@ -90,7 +106,7 @@ const EVALUATORS_TABLE = {
     lbaPolicy: true,
     device: 'unused',
     measured: false,
-    gradedWith: (o, settings) => ({ ...(o.lbaPolicy ? { lbaPolicy: o.lbaPolicy } : {}), ...settings.ssdsim }),
+    gradedWith: (o, settings) => gradeOptions({ lbaPolicy: o.lbaPolicy, ...settings.ssdsim }),
     prepare: (o, settings) => (run) =>
       createSsdsimEvaluator({
         ...settings.ssdsim,
@@ -106,7 +122,7 @@ const EVALUATORS_TABLE = {
     lbaPolicy: true,
     device: 'unused',
     measured: false,
-    gradedWith: (o) => (o.lbaPolicy ? { lbaPolicy: o.lbaPolicy } : {}),
+    gradedWith: (o) => gradeOptions({ lbaPolicy: o.lbaPolicy }),
     prepare: (o, settings) => {
       const binary = settings.mqsimPath ?? builtMqsim();
       if (!binary) throw ERR_USAGE('the mqsim evaluator needs MQSim: build it with scripts/build-mqsim.sh, or set SSDTUNE_MQSIM or "mqsimPath" in config.json');

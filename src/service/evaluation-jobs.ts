@@ -21,6 +21,8 @@
  *   and the coordinator rethrows it coded, so the evaluator's stopsSearch
  *   (which matches codes) decides as it does in one process. An error the
  *   evaluator calls its own is not an outcome: it fails the job unrecorded.
+ *   Nor is a job that ran out of runs (SSDTUNE_EVAL_UNFINISHED): the fleet
+ *   failed it, not the configuration.
  * Whatever parallelism the searcher asks for (several evaluations in flight)
  * is spread over the workers; each evaluation is a plain Evaluator call.
  */
@@ -37,11 +39,11 @@ import type { Settings } from '../config.js';
 import { redisConnection, workerName } from './queue-bullmq.js';
 import type { TraceCache } from './trace-cache.js';
 import { ConfDbStateStore } from '../host/confdb-state.js';
-import { errorFromCode, isSsdtuneError } from '../errors.js';
+import { ERR_EVAL_UNFINISHED, errorFromCode, isSsdtuneError } from '../errors.js';
 
 export const EVAL_QUEUE = 'ssdtune-eval';
 /** Runs of one evaluation job before BullMQ fails it (each worker death costs one). */
-const EVAL_ATTEMPTS = 6;
+export const EVAL_ATTEMPTS = 6;
 /** How often a waiting coordinator looks at a job that sent no event (a lost event, a restarted Redis). */
 const CHECK_MS = 2000;
 
@@ -145,22 +147,14 @@ export class RemoteEvaluations {
       const entry = await this.queue.getJob(job.key);
       if (!entry) await this.add(job);
       else if ((await entry.getState()) === 'failed') {
-        const stopped = stoppedError(entry.failedReason);
-        if (stopped) {
-          // Nothing was recorded: the entry goes too, so the next search that asks evaluates it anew.
-          // (Another coordinator waiting on the same evaluation may have removed it first.)
-          await entry.remove().catch(() => {});
-          throw stopped;
-        }
-        // Out of attempts (its workers kept dying): record that, once, so the search goes on.
-        await this.db.insertIfAbsent('results', {
-          id: job.key,
-          status: 'failed',
-          error: `no worker finished it: ${entry.failedReason}`,
-          worker: workerName(),
-          at: new Date().toISOString(),
-          ms: 0,
-        });
+        // Failed unrecorded: stopped by the evaluator, or out of runs. A worker records every verdict of the
+        // evaluator at its first run, so a job runs out of runs only when its workers died (stalled) or could not
+        // reach the ConfDB or Redis each time: the fleet's failure. Recorded, it would answer every later search
+        // that asks as the configuration's outcome; thrown coded, this search records it as a failed evaluation
+        // and goes on (stopsSearch does not match it). The entry goes too, so the next search that asks
+        // evaluates it anew. (Another coordinator waiting on the same evaluation may have removed it first.)
+        await entry.remove().catch(() => {});
+        throw stoppedError(entry.failedReason) ?? ERR_EVAL_UNFINISHED(`${canonicalJson(job.config)} on ${job.workload}`, entry.failedReason);
       }
     }
   }

@@ -22,7 +22,8 @@
  *   (which matches codes) decides as it does in one process. An error the
  *   evaluator calls its own is not an outcome: it fails the job unrecorded.
  *   Nor is a job that ran out of runs (SSDTUNE_EVAL_UNFINISHED): the fleet
- *   failed it, not the configuration.
+ *   failed it, not the configuration. Such a failed entry answers only the
+ *   coordinators waiting on it; the next ask clears it and evaluates anew.
  * Whatever parallelism the searcher asks for (several evaluations in flight)
  * is spread over the workers; each evaluation is a plain Evaluator call.
  */
@@ -138,6 +139,11 @@ export class RemoteEvaluations {
   async evaluate(job: EvaluationJob, signal?: AbortSignal): Promise<Metrics> {
     const done = await this.db.get('results', job.key);
     if (done) return outcome(done);
+    // A failed entry an ask finds before it queues is an earlier ask's failure, which is recorded nowhere (a stop,
+    // or no worker finished it): the coordinators that waited on it have seen it, or died before they could. This
+    // ask evaluates anew; queued on top, it would be handed that failure again.
+    const earlier = await this.queue.getJob(job.key);
+    if (earlier && (await earlier.getState()) === 'failed') await earlier.remove().catch(() => {});
     await this.add(job);
     for (;;) {
       await this.nap(job.key, signal);
@@ -151,9 +157,8 @@ export class RemoteEvaluations {
         // evaluator at its first run, so a job runs out of runs only when its workers died (stalled) or could not
         // reach the ConfDB or Redis each time: the fleet's failure. Recorded, it would answer every later search
         // that asks as the configuration's outcome; thrown coded, this search records it as a failed evaluation
-        // and goes on (stopsSearch does not match it). The entry goes too, so the next search that asks
-        // evaluates it anew. (Another coordinator waiting on the same evaluation may have removed it first.)
-        await entry.remove().catch(() => {});
+        // and goes on (stopsSearch does not match it). The entry stays for every coordinator waiting on it to
+        // see; the next ask removes it (above).
         throw stoppedError(entry.failedReason) ?? ERR_EVAL_UNFINISHED(`${canonicalJson(job.config)} on ${job.workload}`, entry.failedReason);
       }
     }

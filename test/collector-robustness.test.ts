@@ -15,7 +15,7 @@ import { BlktraceSession } from '../src/collector/blktrace-kernel.js';
 import { resolveDevice } from '../src/blockdev/resolve.js';
 import { checkBackend, checkTracefs } from '../src/collector/doctor.js';
 import { openCollector } from '../src/collector/index.js';
-import { RUN_DIR as LOCK_DIR } from '../src/blockdev/device-lock.js';
+import { LOCK_DIR } from '../src/blockdev/device-lock.js';
 import { createLoop, createZram, haveTool, runFio, type ScratchDevice } from '../src/collector/testbed.js';
 import { tracefsRoot } from '../src/collector/tracefs.js';
 import { parseEventFormat } from '../src/collector/tracefs-format.js';

@@ -10,7 +10,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import { openCollector, type BackendName } from '../src/collector/index.js';
 import { LOST_INIT_TASK, LOST_RECURSION, LOST_UNSEEN, OrphanCauses } from '../src/collector/ebpf.js';
 import { checkBackend } from '../src/collector/doctor.js';
-import { RUN_DIR as LOCK_DIR } from '../src/blockdev/device-lock.js';
+import { LOCK_DIR } from '../src/blockdev/device-lock.js';
 import { createLoop, haveTool, runFio, runFioAsync, type FioIo, type ScratchDevice } from '../src/collector/testbed.js';
 import { tracefsRoot } from '../src/collector/tracefs.js';
 import { concatBatches, Op, type TraceBatch, type TraceMeta } from '../src/trace/model.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { applyHostConfig, revertHostConfig, withTrialConfig } from '../src/host/applier.js';
+import { applyHostConfig, revertHostConfig, verifyRecord, withTrialConfig } from '../src/host/applier.js';
 import { JsonFileStateStore, MemoryStateStore } from '../src/host/state.js';
 import { lockBlockDevice } from '../src/blockdev/device-lock.js';
 import { resolveDevice } from '../src/blockdev/resolve.js';
@@ -113,6 +113,43 @@ test(
     assert.deepEqual(readSnapshot(resolveDevice(loop.path)), before);
     assert.equal(await store.get(loop.name), undefined);
     await assert.rejects(revertHostConfig(loop.name, { store }), (e) => isSsdtuneError(e, 'SSDTUNE_HOST_STATE'));
+  }),
+);
+
+test(
+  'max_sectors_kb alone leaves read_ahead_kb as it was: apply, trial, rollback and revert',
+  { skip },
+  withLoop(async (loop, store) => {
+    const dev = resolveDevice(loop.path);
+    const queue = `/sys/block/${loop.name}/queue`;
+    // A read_ahead_kb under the kernel's floor: writing max_sectors_kb raises it (where the kernel couples the two).
+    writeFileSync(`${queue}/read_ahead_kb`, '8');
+    const before = readSnapshot(dev);
+    assert.equal(before.read_ahead_kb, '8');
+    const hw = Number(readFileSync(`${queue}/max_hw_sectors_kb`, 'utf8'));
+    const [a, b] = [64, 256].map((kb) => Math.min(hw, kb)).map((kb) => (String(kb) === before.max_sectors_kb ? kb / 2 : kb));
+
+    const r = await applyHostConfig(loop.path, { max_sectors_kb: a }, { store });
+    assert.deepEqual(
+      r.changes.map((c) => c.key),
+      ['max_sectors_kb'],
+    );
+    assert.equal(readSnapshot(dev).max_sectors_kb, String(a));
+    assert.equal(readSnapshot(dev).read_ahead_kb, '8', 'the apply changed only what it names');
+    assert.deepEqual(verifyRecord(dev, (await store.get(loop.name))!), []);
+
+    await withTrialConfig(loop.path, { max_sectors_kb: b }, store, async () => {
+      assert.equal(readSnapshot(dev).max_sectors_kb, String(b));
+      assert.equal(readSnapshot(dev).read_ahead_kb, '8', 'the trial changed only what it names');
+    });
+    assert.equal(readSnapshot(dev).read_ahead_kb, '8', 'the trial gave back read_ahead_kb');
+
+    // Refused by the kernel after max_sectors_kb was written: the rollback holds read_ahead_kb too.
+    await assert.rejects(applyHostConfig(loop.path, { max_sectors_kb: b, nr_requests: 2048 }, { store }), (e) => isSsdtuneError(e, 'SSDTUNE_HOST_APPLY'));
+    assert.equal(readSnapshot(dev).read_ahead_kb, '8', 'the rollback gave back read_ahead_kb');
+
+    await revertHostConfig(loop.path, { store });
+    assert.deepEqual(readSnapshot(dev), before);
   }),
 );
 
@@ -325,12 +362,13 @@ test(
 
 /**
  * Another ssdtune process mid-measurement: a live evaluation's trial of read_ahead_kb 256 on `loop`, recorded in the
- * state store at `storeDir`, held `holdMs`. Resolves once the trial is on the device.
+ * state store at `storeDir`, held `holdMs`, with `env` added to its environment. Resolves once the trial is on the device.
  */
 async function trialInAnotherProcess(
   loop: LoopDevice,
   storeDir: string,
   holdMs: number,
+  env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
   const script = `${storeDir}.mjs`;
   writeFileSync(
@@ -342,7 +380,7 @@ async function trialInAnotherProcess(
        await new Promise((r) => setTimeout(r, ${holdMs}));
      });`,
   );
-  const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
@@ -354,13 +392,14 @@ async function trialInAnotherProcess(
 }
 
 test(
-  'a change by another process is refused while a trial holds the device, whatever ConfDB each uses',
+  'a change by another process is refused while a trial holds the device, whatever ConfDB or run directory each uses',
   { skip, timeout: 60_000 },
   withLoop(async (loop, store, dataDir) => {
     const dev = resolveDevice(loop.path);
     const original = readSnapshot(dev).read_ahead_kb;
-    // Another ssdtune process, with its own state store, trying read_ahead_kb 256 for 2 s.
-    const { exited } = await trialInAnotherProcess(loop, path.join(dataDir, 'other'), 2000);
+    // Another ssdtune process, with its own state store, trying read_ahead_kb 256 for 2 s. Its SSDTUNE_RUN_DIR
+    // differs from this one's: an older ssdtune kept the queue lock there, so each process held a lock of its own.
+    const { exited } = await trialInAnotherProcess(loop, path.join(dataDir, 'other'), 2000, { SSDTUNE_RUN_DIR: path.join(dataDir, 'run') });
     assert.equal(readSnapshot(dev).read_ahead_kb, '256');
     // Before the lock, this apply recorded the other's trial value (256) as the device's way back, and the trial's
     // restore then undid the apply behind its record.

@@ -1,6 +1,6 @@
 /**
  * Machine-wide locks on a block device, one per purpose: a lock file
- * <run dir>/<purpose>-<major>_<minor>.lock holding the owner's pid
+ * /run/ssdtune/<purpose>-<major>_<minor>.lock holding the owner's pid
  * (util/pid-lock.ts: a dead owner's lock is taken over, so a killed process
  * never blocks the next one). Machine-wide rather than per ConfDB: two ssdtune
  * processes with different data directories reach one device as surely as two
@@ -9,7 +9,12 @@
 import { acquirePidLock } from '../util/pid-lock.js';
 import { registerUndo } from '../util/cleanup.js';
 
-export const RUN_DIR = process.env.SSDTUNE_RUN_DIR ?? '/run/ssdtune';
+/**
+ * Fixed, not configurable: a lock excludes only the processes that look for it in the same place, so a directory
+ * taken from the environment (SSDTUNE_RUN_DIR, read until it let two processes each hold their own lock of one
+ * disk) would make it per process again. Tests need no directory of their own: each locks the devices it creates.
+ */
+export const LOCK_DIR = '/run/ssdtune';
 
 /**
  * - collect: one capture per device;
@@ -29,7 +34,7 @@ export function lockBlockDevice(
   dev: { major: number; minor: number },
   busy: (owner: number | string, file: string) => Error,
 ): DeviceLock {
-  const file = `${RUN_DIR}/${purpose}-${dev.major}_${dev.minor}.lock`;
+  const file = `${LOCK_DIR}/${purpose}-${dev.major}_${dev.minor}.lock`;
   const unlock = acquirePidLock(file, (owner) => busy(owner, file));
   return { file, release: registerUndo(unlock) };
 }

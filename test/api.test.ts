@@ -150,7 +150,11 @@ test('malformed JSON is a 400 with a message; unknown ids are 404; the server ke
     [{ space: 'host', evaluator: 'ssdsim' }, /the ssdsim evaluator does not score the host space/],
     [{ space: 'host', evaluator: 'live' }, /give --device/],
     [{ budget: 1 }, /budget must be >= 2/],
-    [{ replay: { mode: 'scaled', speedup: 0 } }, /replay/],
+    // The field of the form the mode names (before: "replay must NOT have additional properties (speedup)").
+    [{ replay: { mode: 'scaled', speedup: 0 } }, /replay\.speedup must be > 0/],
+    [{ replay: { mode: 'closed', queueDepth: 100_000 } }, /replay\.queueDepth must be <= 65536/],
+    [{ replay: { mode: 'fast' } }, /replay\.mode must be one of recorded, scaled, closed, got "fast"/],
+    [{ replay: 'recorded' }, /replay must be object/],
   ];
   for (const [extra, re] of refused) {
     const body = { traceId: trace.id, ...extra };

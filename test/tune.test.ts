@@ -14,6 +14,8 @@ import type { Settings } from '../src/config.js';
 import { tempDir } from '../src/util/temp-dir.js';
 
 const TRACE = path.resolve('traces/msr_hm_0_sample1000.csv');
+/** 24,783 read requests (traces/README.md): long enough to screen on a quarter. */
+const WSRCH = path.resolve('traces/mqsim_wsrch-small.trace');
 const CLI = path.resolve('dist/src/cli/main.js');
 /** A fresh (not preconditioned) drive: each evaluation costs a fraction of a second instead of seconds. */
 const FAST_SIM = { preconditionFill: 0, preconditionAge: 0 };
@@ -53,24 +55,83 @@ test('tune: a new workload is searched and stored; the same trace again is recog
 
 test('tune: a stored grade answers only a request with the simulator options it was graded with', async () => {
   const dataDir = tempDir('ssdtune-tune-');
-  const at = async (sim: Settings['ssdsim']) => {
+  const at = async (sim: Settings['ssdsim'], args: Record<string, unknown> = {}) => {
     const svc = await openService(loadSettings({ dataDir, ssdsim: sim }), jobHandlers);
     try {
-      return await tune(svc, { tracePath: TRACE, spec: ssdsim(svc.settings, 2) });
+      return await tune(svc, { tracePath: TRACE, spec: resolveTuneArgs({ evaluator: 'ssdsim', budget: 2, ...args }, svc.settings).spec });
     } finally {
       await svc.close();
     }
   };
+  // A fresh drive spelled out: stored as the defaults, that is with no options.
   const fresh = await at(FAST_SIM);
-  assert.deepEqual(fresh.config.evaluatorOptions, FAST_SIM);
+  assert.equal(fresh.config.evaluatorOptions, undefined);
   // A drive a tenth full: another question (write amplification, GC), though the same workload.
   const filled = await at({ preconditionFill: 0.1, preconditionAge: 0 });
   assert.equal(filled.workload.id, fresh.workload.id);
   assert.equal(filled.source, 'search');
   assert.equal(filled.notComparable?.id, fresh.config.id);
-  const again = await at({ preconditionAge: 0, preconditionFill: 0 });
-  assert.equal(again.source, 'confdb');
-  assert.equal(again.config.id, fresh.config.id);
+  assert.deepEqual(filled.config.evaluatorOptions, { preconditionFill: 0.1, preconditionAge: 0 });
+  // The same fresh drive spelled other ways (the defaults; the default lbaPolicy; an age a fresh drive never gets).
+  for (const [sim, args] of [
+    [{}, {}],
+    [{ preconditionAge: 7 }, { lbaPolicy: 'modulo' }],
+  ] as const) {
+    const again = await at(sim, args);
+    assert.equal(again.source, 'confdb', JSON.stringify({ sim, args }));
+    assert.equal(again.config.id, fresh.config.id);
+  }
+  // Another lbaPolicy is another question.
+  const settings = loadSettings({ dataDir, ssdsim: {} });
+  assert.deepEqual(resolveTuneArgs({ evaluator: 'ssdsim', lbaPolicy: 'reject' }, settings).plan.gradedWith, { lbaPolicy: 'reject' });
+});
+
+test('tune with a screen: screens on the leading fraction, grades on the whole trace; a short screen or another searcher is refused', async () => {
+  const svc = await openService(loadSettings({ dataDir: tempDir('ssdtune-tune-'), ssdsim: FAST_SIM }), jobHandlers);
+  try {
+    const spec = (a: Record<string, unknown>) => resolveTuneArgs({ evaluator: 'ssdsim', ...a }, svc.settings).spec;
+    const usage = (re: RegExp) => (e: unknown) => isSsdtuneError(e, 'SSDTUNE_USAGE') && re.test((e as Error).message);
+    // Refused before the trace is read. Before, another searcher was silently replaced by the adaptive one.
+    assert.throws(
+      () => spec({ screenFraction: 0.25, searcher: 'random' }),
+      usage(/screenFraction 0\.25 screens with the adaptive searcher .*the random searcher cannot screen/),
+    );
+    assert.throws(
+      () => spec({ screenFraction: 0.1, budget: 3 }),
+      (e) => isSsdtuneError(e, 'SSDTUNE_SEARCH') && /a budget of 3 cannot be split/.test((e as Error).message),
+    );
+    // Before, a screen on one request of 1,000 ran, its grades all alike.
+    await assert.rejects(
+      tune(svc, { tracePath: TRACE, spec: spec({ screenFraction: 0.001, budget: 8 }) }),
+      usage(/screenFraction 0\.001 screens on 1 of the trace's 1000 requests; a screen needs at least 1000: this trace is too short to screen/),
+    );
+    await assert.rejects(
+      tune(svc, { tracePath: WSRCH, spec: spec({ screenFraction: 0.01, budget: 8 }) }),
+      usage(/screens on 248 of the trace's 24783 requests; a screen needs at least 1000 \(a fraction of at least 0\.041 for this trace\)/),
+    );
+    assert.equal(await svc.db.count('workloads'), 0);
+
+    const phases = new Set<string>();
+    const r = await tune(
+      svc,
+      { tracePath: WSRCH, spec: spec({ screenFraction: 0.25, budget: 8 }) },
+      { progress: (_d, _t, _m, info) => info?.phase && phases.add(info.phase) },
+    );
+    assert.equal(r.source, 'search');
+    // A budget of 8 whole-trace evaluations: half buys 16 on a quarter of the trace, 4 remain for the whole.
+    assert.deepEqual(r.search!.screened, { evaluations: 16, fraction: 0.25 });
+    assert.equal(r.search!.evaluations, 4);
+    assert.deepEqual(
+      [...phases].filter((p) => p !== 'characterising'),
+      ['screening on 25% of the trace', 'search on the whole trace'],
+    );
+    // Only whole-trace evaluations are stored, and the recommendation's grade is one of them.
+    const stored = (await svc.db.list('evaluations')).filter((e) => e.workloadId === r.workload.id);
+    assert.equal(stored.length, 4);
+    assert.equal(stored.find((e) => e.configId === r.config.id)?.grade, r.config.grade);
+  } finally {
+    await svc.close();
+  }
 });
 
 test('tune: bad requests fail clearly and store nothing', async () => {
@@ -86,7 +147,11 @@ test('tune: bad requests fail clearly and store nothing', async () => {
     );
     assert.throws(() => args({ space: 'ssd', evaluator: 'readahead-model' }), usage(/does not score the ssd space/));
     assert.throws(() => args({ budget: 1 }), usage(/budget must be >= 2/));
-    assert.throws(() => args({ replay: { mode: 'closed', queueDepth: 0 } }), usage(/replay/));
+    assert.throws(() => args({ replay: { mode: 'closed', queueDepth: 0 } }), usage(/tune request: replay\.queueDepth must be >= 1/));
+    assert.throws(() => args({ replay: { mode: 'scaled', speedup: 0 } }), usage(/tune request: replay\.speedup must be > 0/));
+    assert.throws(() => args({ replay: { mode: 'scaled' } }), usage(/tune request: replay must have required property 'speedup'/));
+    assert.throws(() => args({ replay: {} }), usage(/tune request: replay\.mode must be one of recorded, scaled, closed, got nothing/));
+    assert.throws(() => args({ replay: { mode: 'recorded', speedup: 2 } }), usage(/replay must NOT have additional properties \(speedup\)/));
     assert.throws(() => args({ space: 'host', lbaPolicy: 'modulo' }), usage(/lbaPolicy does not apply/));
     // MQSim comes from scripts/build-mqsim.sh (or SSDTUNE_MQSIM); it replays traces open loop only.
     if (builtMqsim() || svc.settings.mqsimPath) assert.equal(args({ evaluator: 'mqsim' }).evaluator, 'mqsim');

@@ -82,7 +82,7 @@ export async function buildServer(svc: Service, opts: ServerOptions = {}, reach?
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: 1 << 20,
-    ajv: { customOptions: { removeAdditional: false } },
+    ajv: { customOptions: { removeAdditional: false, discriminator: true } },
     schemaErrorFormatter: (errors, dataVar) => usageError(errors, dataVar),
   });
   // Paths in requests come from callers: confined to the directories the server may read.
@@ -158,11 +158,21 @@ export async function startServer(svc: Service, opts: ServerOptions = {}): Promi
   // The address the socket really has (fastify's own answer names 127.0.0.1 for a wildcard).
   const real = app.server.address() as AddressInfo;
   const where: Listening = { url: localUrl(real.address, real.port), address: hostPort(real.address, real.port), exposed: outside !== undefined };
-  // Written whole under a temporary name and renamed: a reader never sees half of it.
-  const file = serverFile(svc.settings.dataDir);
-  writeFileSync(`${file}.${process.pid}.tmp`, JSON.stringify({ ...where, pid: process.pid }) + '\n', { mode: 0o600 });
-  renameSync(`${file}.${process.pid}.tmp`, file);
   return { app, ...where };
+}
+
+/**
+ * Tell clients on this host where the server is (<dataDir>/server.json, read by the CLI and by scripts waiting for
+ * it): called once the server is ready, after it resumed interrupted jobs, so a client that finds it never sees a
+ * job the server is about to resume as interrupted. Removed when the server closes.
+ */
+export function announceServer(dataDir: string, where: Listening): void {
+  // Written whole under a temporary name and renamed: a reader never sees half of it.
+  const file = serverFile(dataDir);
+  writeFileSync(`${file}.${process.pid}.tmp`, JSON.stringify({ url: where.url, address: where.address, exposed: where.exposed, pid: process.pid }) + '\n', {
+    mode: 0o600,
+  });
+  renameSync(`${file}.${process.pid}.tmp`, file);
 }
 
 /** The server's first line: where it listens, and who can reach it. */

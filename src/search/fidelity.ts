@@ -24,9 +24,14 @@ import type { SearchRecord } from './record.js';
 import { runSearch, type SearchOptions } from './searcher.js';
 import type { SearchEvent } from './session.js';
 
+/** A screened fraction as a percentage for people: one decimal under 10% (0.4%, not 0%). */
+export function percentOf(fraction: number): string {
+  return `${(fraction * 100).toFixed(fraction < 0.1 ? 1 : 0)}%`;
+}
+
 /** The first `requests` requests of a workload, as a workload of its own. */
 export function prefixWorkload(w: WorkloadRef, requests: number, fraction: number): WorkloadRef {
-  return { name: `${w.name} [first ${(fraction * 100).toFixed(fraction < 0.1 ? 1 : 0)}%]`, open: async () => limitSource(await w.open(), requests) };
+  return { name: `${w.name} [first ${percentOf(fraction)}]`, open: async () => limitSource(await w.open(), requests) };
 }
 
 export interface MultiFidelityOptions extends Omit<SearchOptions, 'resume' | 'budget' | 'onEvent'> {

@@ -20,10 +20,12 @@ import { applyHostConfig, revertHostConfig, type ApplyOptions, type ApplyResult,
 import { buildHostSpace, readaheadModelSpace } from '../host/host-space.js';
 import { builtMqsim, createMqsimEvaluator } from '../sim/mqsim.js';
 import { ssdSpace } from '../sim/ssd-space.js';
-import { createSsdsimEvaluator } from '../sim/ssdsim.js';
+import { PRECONDITION_DEFAULTS, createSsdsimEvaluator } from '../sim/ssdsim.js';
+import { DEFAULT_LBA_POLICY } from '../sim/lba-fold.js';
 import type { ConfigSpace } from '../space/types.js';
 import type { StateStore } from '../host/state.js';
 import { CONFIRM_ROUNDS } from '../search/confirm.js';
+import { splitBudget } from '../search/fidelity.js';
 
 /** What is known once the trace has been read, and where device changes are recorded. */
 export interface EvaluatorRun {
@@ -54,7 +56,7 @@ export interface EvaluatorEntry {
   /**
    * The options that decide its grades besides the replay intensity, as stored with a
    * configuration (ConfigRecord.evaluatorOptions): a stored grade answers only a request with
-   * the same ones. Spelled as given, not normalised: a different spelling searches again.
+   * the same ones. Only those that differ from the evaluator's defaults (gradeOptions).
    */
   gradedWith(o: EvaluatorOptions, settings: Pick<Settings, 'ssdsim'>): Record<string, unknown>;
   /**
@@ -83,6 +85,21 @@ export interface SpaceEntry<E extends string = string> {
   notApplicable?: string;
 }
 
+/**
+ * A simulator's grade-deciding options without those that change nothing: the defaults (lbaPolicy modulo, a fresh
+ * drive) and the age of a drive that is not filled (only a filled drive is aged). So `{}`, `{lbaPolicy: 'modulo'}`
+ * and `{preconditionFill: 0, preconditionAge: 0}` are stored alike and answer each other; keys in one order.
+ */
+function gradeOptions(o: { lbaPolicy?: string; preconditionFill?: number; preconditionAge?: number }): Record<string, unknown> {
+  const fill = o.preconditionFill ?? PRECONDITION_DEFAULTS.preconditionFill;
+  const age = o.preconditionAge ?? PRECONDITION_DEFAULTS.preconditionAge;
+  return {
+    ...(o.lbaPolicy !== undefined && o.lbaPolicy !== DEFAULT_LBA_POLICY ? { lbaPolicy: o.lbaPolicy } : {}),
+    ...(fill !== PRECONDITION_DEFAULTS.preconditionFill ? { preconditionFill: fill } : {}),
+    ...(fill > 0 && age !== PRECONDITION_DEFAULTS.preconditionAge ? { preconditionAge: age } : {}),
+  };
+}
+
 const EVALUATORS_TABLE = {
   ssdsim: {
     summary: 'the native SSD simulator',
@@ -90,7 +107,7 @@ const EVALUATORS_TABLE = {
     lbaPolicy: true,
     device: 'unused',
     measured: false,
-    gradedWith: (o, settings) => ({ ...(o.lbaPolicy ? { lbaPolicy: o.lbaPolicy } : {}), ...settings.ssdsim }),
+    gradedWith: (o, settings) => gradeOptions({ lbaPolicy: o.lbaPolicy, ...settings.ssdsim }),
     prepare: (o, settings) => (run) =>
       createSsdsimEvaluator({
         ...settings.ssdsim,
@@ -106,7 +123,7 @@ const EVALUATORS_TABLE = {
     lbaPolicy: true,
     device: 'unused',
     measured: false,
-    gradedWith: (o) => (o.lbaPolicy ? { lbaPolicy: o.lbaPolicy } : {}),
+    gradedWith: (o) => gradeOptions({ lbaPolicy: o.lbaPolicy }),
     prepare: (o, settings) => {
       const binary = settings.mqsimPath ?? builtMqsim();
       if (!binary) throw ERR_USAGE('the mqsim evaluator needs MQSim: build it with scripts/build-mqsim.sh, or set SSDTUNE_MQSIM or "mqsimPath" in config.json');
@@ -212,6 +229,9 @@ export function planTune(
     device?: string;
     confirmRounds?: number;
     batch?: number;
+    budget?: number;
+    searcher?: string;
+    screenFraction?: number;
   },
   settings: Pick<Settings, 'mqsimPath' | 'ssdsim' | 'queue'>,
 ): TunePlan {
@@ -245,6 +265,15 @@ export function planTune(
     throw ERR_USAGE(
       `the ${r.evaluator} evaluator is deterministic: its grades need no confirmation, so confirmRounds does not apply to it (the live evaluator's do)`,
     );
+  if (r.screenFraction !== undefined && r.screenFraction < 1) {
+    // Multi-fidelity is the adaptive search's: its search on the whole trace starts from the screen's best.
+    if (r.searcher !== undefined && r.searcher !== 'adaptive')
+      throw ERR_USAGE(
+        `screenFraction ${r.screenFraction} screens with the adaptive searcher (its search on the whole trace starts from the screen's best); the ${r.searcher} searcher cannot screen: drop one of the two`,
+      );
+    // A budget too small to split fails now, before the trace is read.
+    if (r.budget !== undefined) splitBudget(r.budget, r.screenFraction);
+  }
   const options: EvaluatorOptions = { replay: r.replay, ...(r.lbaPolicy ? { lbaPolicy: r.lbaPolicy } : {}), ...(r.device ? { device: r.device } : {}) };
   const makeEvaluator = entry.prepare(options, settings);
   const evaluator = r.evaluator;

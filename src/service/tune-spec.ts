@@ -34,20 +34,28 @@ import {
 export const StringEnum = <T extends string>(values: readonly T[], opts: Record<string, unknown> = {}) =>
   Type.Unsafe<T>({ type: 'string', enum: [...values], ...opts });
 
-export const ReplaySchema = Type.Union(
-  [
-    Type.Object({ mode: Type.Literal('recorded') }, { additionalProperties: false }),
-    Type.Object(
-      { mode: Type.Literal('scaled'), speedup: Type.Number({ exclusiveMinimum: 0, description: 'arrival times are divided by it' }) },
-      { additionalProperties: false },
-    ),
-    Type.Object(
-      { mode: Type.Literal('closed'), queueDepth: Type.Integer({ minimum: 1, maximum: 65536, description: 'requests kept outstanding' }) },
-      { additionalProperties: false },
-    ),
-  ],
-  { description: `replay intensity (${REPLAY_MODES.join(', ')}); default recorded` },
-);
+const ReplayForms = Type.Union([
+  Type.Object({ mode: Type.Literal('recorded') }, { additionalProperties: false }),
+  Type.Object(
+    { mode: Type.Literal('scaled'), speedup: Type.Number({ exclusiveMinimum: 0, description: 'arrival times are divided by it' }) },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    { mode: Type.Literal('closed'), queueDepth: Type.Integer({ minimum: 1, maximum: 65536, description: 'requests kept outstanding' }) },
+    { additionalProperties: false },
+  ),
+]);
+/**
+ * One form per mode, chosen by `mode` (a discriminator: ajv validates only the form the mode names), so an error
+ * names that form's field ("replay.speedup must be > 0") or the mode itself. As a plain union, every form's first
+ * error came back and the first form's was reported: scaled:0 failed "must NOT have additional properties (speedup)".
+ */
+export const ReplaySchema = Type.Unsafe<Static<typeof ReplayForms>>({
+  type: 'object',
+  oneOf: ReplayForms.anyOf,
+  discriminator: { propertyName: 'mode' },
+  description: `replay intensity (${REPLAY_MODES.join(', ')}); default recorded`,
+});
 
 export const BUDGET = { min: 2, max: 10_000, default: 30 } as const;
 export const DEFAULT_SEED = 1;
@@ -121,7 +129,7 @@ const replayMatches: Same<Static<typeof ReplaySchema>, Replay> = true;
 void replayMatches;
 
 // Same options as fastify's validator: defaults filled in; unlike fastify's, unknown fields are an error, not dropped.
-const ajv = new Ajv({ useDefaults: true, allErrors: false, strict: false });
+const ajv = new Ajv({ useDefaults: true, allErrors: false, strict: false, discriminator: true });
 const compiled = new Map<TSchema, ReturnType<typeof ajv.compile>>();
 
 /**
@@ -131,6 +139,10 @@ const compiled = new Map<TSchema, ReturnType<typeof ajv.compile>>();
 export function usageError(errors: readonly Pick<ErrorObject, 'instancePath' | 'keyword' | 'params' | 'message'>[], what: string): SsdtuneError {
   const e = errors[0]!;
   const field = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : what;
+  if (e.keyword === 'discriminator') {
+    const { tag, tagValue } = e.params as { tag: string; tagValue: unknown };
+    return ERR_USAGE(`${what}: ${field}.${tag} must be one of ${REPLAY_MODES.join(', ')}, got ${JSON.stringify(tagValue) ?? 'nothing'}`);
+  }
   const extra = e.keyword === 'additionalProperties' ? ` (${String((e.params as { additionalProperty: string }).additionalProperty)})` : '';
   return ERR_USAGE(`${what}: ${field} ${e.message ?? 'is invalid'}${extra}`);
 }

@@ -17,7 +17,7 @@ import { clusterLabelOffThread } from '../ml/worker.js';
 import { profileWorkload, type Identification } from '../ml/identify.js';
 import { openTraceOffThread } from '../readers/off-thread.js';
 import { makeSearcher, parseRecord, runSearch, type SearchRecord } from '../search/search.js';
-import { runMultiFidelity, splitBudget } from '../search/fidelity.js';
+import { percentOf, runMultiFidelity, splitBudget } from '../search/fidelity.js';
 import { confirmGain, type Confirmation } from '../search/confirm.js';
 import { progressText, type ProgressParts } from './progress-text.js';
 import { speedups } from '../search/grade.js';
@@ -29,7 +29,7 @@ import { workloadRecord } from './workload-store.js';
 import { measurementSite } from './measurement-site.js';
 import { ConfDbStateStore } from '../host/confdb-state.js';
 import { at } from '../util/at.js';
-import { ERR_SEARCH } from '../errors.js';
+import { ERR_SEARCH, ERR_USAGE } from '../errors.js';
 
 /**
  * A resolved tune request and where its trace is: the job handler looks the
@@ -111,6 +111,9 @@ function gainOf(c: ConfigRecord): TuneResult['gain'] {
   const s = speedups(c.metrics, c.baselineMetrics);
   return { grade: c.grade, throughputSpeedup: s.throughput, latencySpeedup: s.latency };
 }
+
+/** A screen on fewer requests than this says little about the workload, and a trace that short is cheap to evaluate whole. */
+export const MIN_SCREEN_REQUESTS = 1000;
 
 export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}): Promise<TuneResult> {
   const { spec: req, tracePath } = input;
@@ -208,6 +211,15 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
   let record: SearchRecord;
   if (fraction !== undefined && fraction < 1) {
     // Multi-fidelity: screen on the trace's leading fraction, confirm on the whole; both records checkpointed.
+    const prefix = Math.round(described.requests * fraction);
+    if (prefix < MIN_SCREEN_REQUESTS)
+      throw ERR_USAGE(
+        `screenFraction ${fraction} screens on ${prefix} of the trace's ${described.requests} requests; a screen needs at least ${MIN_SCREEN_REQUESTS}` +
+          (described.requests > MIN_SCREEN_REQUESTS
+            ? ` (a fraction of at least ${Math.ceil((MIN_SCREEN_REQUESTS / described.requests) * 1000) / 1000} for this trace)`
+            : ': this trace is too short to screen, and cheap to evaluate whole') +
+          '; screenFraction 1 turns screening off',
+      );
     let screen = checkpoint?.screen ? parseRecord(checkpoint.screen, 'job checkpoint (screen)') : undefined;
     const { screen: nScreen, whole } = splitBudget(req.budget, fraction);
     const mf = await runMultiFidelity({
@@ -220,7 +232,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
       resume: { ...(screen ? { screen } : {}), ...(resume ? { search: resume } : {}) },
       onEvent: (e) => {
         if (e.type !== 'evaluation') return;
-        const stage = e.stage === 'screen' ? `screening on ${(fraction * 100).toFixed(0)}% of the trace` : 'search on the whole trace';
+        const stage = e.stage === 'screen' ? `screening on ${percentOf(fraction)} of the trace` : 'search on the whole trace';
         const total = e.stage === 'screen' ? nScreen : whole;
         ctl.progress?.(e.count, total, progressText(stage, e.count, total, e.best?.grade), {
           phase: stage,

@@ -20,9 +20,9 @@ export interface SimOptions {
   closedLoopDepth?: number;
   /** Requests beyond the logical capacity: 'modulo' (default: folded as MQSim folds, see lba-fold.ts) or 'reject' (a coded error). */
   lbaPolicy?: LbaPolicy;
-  /** Fraction of logical pages written sequentially before the replay (default 1). */
+  /** Fraction of logical pages written sequentially before the replay (default 0: a fresh drive, as MQSim replays). */
   preconditionFill?: number;
-  /** Random overwrites before the replay, as a multiple of the logical pages (default 3: GREEDY's steady state). */
+  /** Random overwrites before the replay, as a multiple of the logical pages (default 3: GREEDY's steady state); none on a fresh drive. */
   preconditionAge?: number;
   /** Planes aged with real writes; the others start as a copy of one of them (default 4). */
   preconditionTemplates?: number;
@@ -34,6 +34,9 @@ export interface SimOptions {
   cmtGranularity?: 'entry' | 'translation-page';
   seed?: number;
 }
+
+/** The native simulator's preconditioning defaults (native/src/ssdsim/config.h): a fresh drive, aged 3x when filled. */
+export const PRECONDITION_DEFAULTS = { preconditionFill: 0, preconditionAge: 3 } as const;
 
 export interface LatencyStats {
   count: number;

@@ -1,6 +1,6 @@
 /** `ssdtune serve`: the REST API and job runner over the ConfDB, until SIGINT/SIGTERM. */
 import type { Command } from 'commander';
-import { banner, startServer } from '../../api/server.js';
+import { announceServer, banner, startServer } from '../../api/server.js';
 import { tokenPath } from '../../service/token.js';
 import { loadSettings } from '../../config.js';
 import { openService } from '../../service/context.js';
@@ -66,7 +66,10 @@ export function register(program: Command): void {
           throw e;
         }
         const { app } = started;
+        // Resumed before the server is announced: a client that finds it (server.json, the banner) sees those jobs
+        // queued again, never interrupted. Resumed after listening: a start that cannot bind resumes nothing.
         const resumed = await svc.jobs.resumeInterrupted('server');
+        announceServer(settings.dataDir, started);
         process.stderr.write(`${banner(started, tokenPath(settings.dataDir))}${resumed.length ? `; resumed ${resumed.length} interrupted job(s)` : ''}\n`);
         // The internal schedule runs the same service call as the cron job, under the same per-device lock.
         const api = app.ssdtune.as('server');

@@ -191,7 +191,7 @@ export function register(program: Command): void {
       .option('--batch <k>', 'configurations evaluated together per search round (env SSDTUNE_BATCH; default 1)', (v) => Number(v))
       .option(
         '--screen-fraction <f>',
-        'multi-fidelity: screen on this leading fraction of the trace (e.g. 0.1), then search on the whole; the budget counts a screening evaluation as f of one (env SSDTUNE_SCREEN_FRACTION; default 1: off)',
+        'multi-fidelity: screen on this leading fraction of the trace (e.g. 0.1; at least 1,000 requests), then search on the whole; the budget counts a screening evaluation as f of one; adaptive searcher only (env SSDTUNE_SCREEN_FRACTION; default 1: off)',
         (v) => Number(v),
       )
       .option(

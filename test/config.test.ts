@@ -94,7 +94,13 @@ test('every tune setting has an environment variable; flags (request fields) win
     () => loadSettings({ dataDir: dir }),
   );
   assert.equal(s.progress, 'log');
-  const spec = resolveTuneArgs({}, s).spec;
+  // A screen is the adaptive search's: the environment's learnedssd with its screen is refused as a pair.
+  assert.throws(
+    () => resolveTuneArgs({}, s),
+    (e) => isSsdtuneError(e, 'SSDTUNE_USAGE') && /screenFraction 0\.25 .*the learnedssd searcher cannot screen/.test((e as Error).message),
+  );
+  assert.equal(resolveTuneArgs({ searcher: 'adaptive' }, s).spec.screenFraction, 0.25);
+  const spec = resolveTuneArgs({ screenFraction: 1 }, s).spec;
   assert.deepEqual(
     {
       space: spec.space,
@@ -114,7 +120,7 @@ test('every tune setting has an environment variable; flags (request fields) win
       searcher: 'learnedssd',
       batch: 4,
       replay: { mode: 'scaled', speedup: 10 },
-      screenFraction: 0.25,
+      screenFraction: 1,
     },
   );
   const flags = resolveTuneArgs({ budget: 9, searcher: 'adaptive', batch: 1, replay: { mode: 'recorded' } }, s).spec;

@@ -10,7 +10,7 @@ import { chmodSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node
 import path from 'node:path';
 import { applyHostConfig, revertHostConfig, withTrialConfig } from '../src/host/applier.js';
 import { JsonFileStateStore, MemoryStateStore } from '../src/host/state.js';
-import { lockBlockDevice } from '../src/blockdev/device-lock.js';
+import { LOCK_DIR, lockBlockDevice } from '../src/blockdev/device-lock.js';
 import { resolveDevice } from '../src/blockdev/resolve.js';
 import { parseScheduler, readSnapshot } from '../src/blockdev/sysfs.js';
 import { canUseLoopDevices, type LoopDevice } from '../src/blockdev/loop.js';
@@ -379,6 +379,29 @@ test(
     assert.equal((await store.get(dev.disk.name))!.previous.read_ahead_kb, original);
     await revertHostConfig(loop.path, { store });
     assert.equal(readSnapshot(dev).read_ahead_kb, original);
+  }),
+);
+
+test(
+  'a queue lock file left naming a live process that does not hold it (a kill -9, then its pid reused) does not make the device busy',
+  { skip },
+  withLoop(async (loop, store) => {
+    const dev = resolveDevice(loop.path);
+    const original = readSnapshot(dev).read_ahead_kb;
+    const file = `${LOCK_DIR}/queue-${dev.disk.major}_${dev.disk.minor}.lock`;
+    // The process the killed holder's pid now belongs to: alive, and no ssdtune.
+    const reused = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      writeFileSync(file, `${reused.pid}\n`);
+      // Before, the apply was refused as busy (pid <sleep's> is changing its queue attributes) until that pid ended.
+      await applyHostConfig(loop.path, { read_ahead_kb: 2 * Number(original) + 4 }, { store });
+      assert.equal(existsSync(file), false, 'taken, then released');
+      await revertHostConfig(loop.path, { store });
+      assert.equal(readSnapshot(dev).read_ahead_kb, original);
+    } finally {
+      reused.kill('SIGKILL');
+      rmSync(file, { force: true });
+    }
   }),
 );
 

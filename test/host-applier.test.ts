@@ -21,6 +21,7 @@ import { isSsdtuneError } from '../src/errors.js';
 import { jiffiesRoundTrip, kernelHz, pageKb } from '../src/host/validate.js';
 import { PROJECT_ROOT } from '../src/native.js';
 import { tempDir } from '../src/util/temp-dir.js';
+import { hostIdentity } from '../src/util/host-identity.js';
 import { loopWithoutScheduler } from './helpers/loop.js';
 import { createLoop } from '../src/collector/testbed.js';
 
@@ -401,6 +402,49 @@ test(
     } finally {
       reused.kill('SIGKILL');
       rmSync(file, { force: true });
+    }
+  }),
+);
+
+test(
+  "a change's mark naming a pid that a process started since has taken (the marking process killed) is an interrupted change, not one in progress",
+  { skip },
+  withLoop(async (loop, store) => {
+    const dev = resolveDevice(loop.path);
+    const before = readSnapshot(dev);
+    const raised = String(2 * Number(before.read_ahead_kb) + 4);
+    // The process the marking process's pid now belongs to: alive, and no ssdtune.
+    const reused = spawn('sleep', ['60'], { stdio: 'ignore' });
+    await new Promise((resolve) => reused.once('spawn', resolve));
+    /** A trial's mark, made at `at` by the pid `reused` now has, killed before its first write (the device shows `before`). */
+    const markedAt = (at: number) =>
+      store.put({
+        device: dev.disk.name,
+        devNumber: dev.disk.devNumber,
+        recordedOn: hostIdentity(),
+        savedAt: new Date(at).toISOString(),
+        previous: before,
+        applied: {},
+        pending: { op: 'trial', pid: reused.pid!, startedAt: new Date(at).toISOString(), before },
+      });
+    try {
+      // Marked a minute before that process started: not its mark. Before, the apply was refused while `sleep` ran
+      // ("busy: a live evaluation (pid <sleep's>) is in progress").
+      await markedAt(Date.now() - 60_000);
+      await applyHostConfig(loop.path, { read_ahead_kb: raised }, { store });
+      assert.equal((await store.get(dev.disk.name))?.pending, undefined, 'the mark was settled');
+      await revertHostConfig(loop.path, { store });
+      assert.deepEqual(readSnapshot(dev), before);
+      // Marked after that process started: it may be its own, still at it.
+      await markedAt(Date.now());
+      await assert.rejects(
+        applyHostConfig(loop.path, { read_ahead_kb: raised }, { store }),
+        (e: unknown) =>
+          isSsdtuneError(e, 'SSDTUNE_HOST_STATE') && new RegExp(`busy: a live evaluation \\(pid ${reused.pid}, .*\\) is in progress`).test(e.message),
+      );
+      assert.deepEqual(readSnapshot(dev), before);
+    } finally {
+      reused.kill('SIGKILL');
     }
   }),
 );

@@ -19,6 +19,7 @@ import { resolveDevice, type BlockDevice } from '../blockdev/resolve.js';
 import { lockBlockDevice } from '../blockdev/device-lock.js';
 import { IOSCHED_SWITCH_DEFAULTS } from '../blockdev/iosched-defaults.js';
 import { registerUndo } from '../util/cleanup.js';
+import { running, startedAt } from '../util/running.js';
 import { readLimits, validateConfig } from './validate.js';
 import type { HostStateRecord, StateStore } from './state.js';
 import { describeHost, hostIdentity, type RecordingHost } from '../util/host-identity.js';
@@ -69,16 +70,15 @@ async function underQueueLock<T>(dev: BlockDevice, fn: () => Promise<T>): Promis
  * Is the process a pending mark names still at it? Not this one: it holds the
  * queue lock now, so its own earlier change has ended. Another: while that pid
  * lives (an ssdtune older than the lock, sharing the ConfDB; a dead one's mark
- * means interrupted).
+ * means interrupted), unless the process with that pid started after the mark
+ * was written (2 s allowed for the clocks' resolution): the marking process was
+ * killed and its pid reused, so the mark means interrupted too.
  */
 function stillRunning(p: PendingDeviceChange): boolean {
   if (p.pid === process.pid) return false;
-  try {
-    process.kill(p.pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  const started = startedAt(p.pid);
+  if (started !== undefined && started > Date.parse(p.startedAt) + 2000) return false;
+  return running(p.pid);
 }
 
 function describePending(p: PendingDeviceChange): string {

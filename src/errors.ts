@@ -207,6 +207,17 @@ export const ERR_QUEUE_FULL = defineError(
   EXIT.CONFLICT,
   'the job queue is full (%s jobs waiting, limit %s): try again when some have finished',
 );
+/**
+ * the evaluation (configuration and workload), the queue's reason: a fleet evaluation whose job ran out of runs (its
+ * workers died, or could not reach the ConfDB or Redis, each time); the fleet's failure, so not recorded as the
+ * configuration's outcome (src/service/evaluation-jobs.ts)
+ */
+export const ERR_EVAL_UNFINISHED = defineError(
+  'SSDTUNE_EVAL_UNFINISHED',
+  503,
+  EXIT.FAILURE,
+  'evaluation of %s: no worker finished it (%s); a failure of the fleet, not of the configuration: it is not recorded, and the next search that asks for it evaluates it again',
+);
 /** address:port, why */
 export const ERR_SERVE_LISTEN = defineError('SSDTUNE_SERVE_LISTEN', 500, EXIT.CONFLICT, 'cannot serve on %s: %s');
 /** token file, what is wrong with it */

@@ -18,7 +18,7 @@ import { ConfDbStateStore } from '../src/host/confdb-state.js';
 import { hostIdentity, type RecordingHost } from '../src/util/host-identity.js';
 import { exportConfDB, importConfDB } from '../src/confdb/transfer.js';
 import { isSsdtuneError } from '../src/errors.js';
-import { PostgresServer, postgresMissing } from './helpers/servers.js';
+import { PostgresServer, postgresMissing, untilAdvisoryLockAwaited } from './helpers/servers.js';
 import { tempDir } from '../src/util/temp-dir.js';
 import { at } from '../src/util/at.js';
 import { ClassicLevel } from 'classic-level';
@@ -593,6 +593,45 @@ describe('PostgreSQL ConfDB shared by several processes', { skip: pgMissing ?? f
     await assert.rejects(failing.done, /rolled back/);
     assert.deepEqual(await others(), ['after rollback', 'slow']);
     await Promise.all([a.close(), b.close()]);
+  });
+
+  test("batch if unchanged with an older version's lock: it waits for that version's writer between its read and its write, and is refused", async () => {
+    const url = await server!.newDatabase();
+    const [a, b] = await Promise.all([ConfDB.open(tmp(), url), ConfDB.open(tmp(), url)]);
+    const lock = 'older writers';
+    // A writer of the older version: under the lock it reads the generation, then writes unconditionally.
+    let read!: () => void;
+    let proceed!: () => void;
+    const hasRead = new Promise<void>((r) => (read = r));
+    const go = new Promise<void>((r) => (proceed = r));
+    const older = a.exclusive(lock, async (tx) => {
+      await tx.generation('workloads');
+      read();
+      await go;
+      await tx.batch([{ kind: 'workloads', type: 'put', value: workload('older') }]);
+    });
+    try {
+      await hasRead;
+      const g = await b.generation('workloads');
+      let settled = false;
+      const newer = b
+        .batchIfUnchanged('workloads', g, [{ kind: 'workloads', type: 'put', value: workload('newer') }], { lock })
+        .finally(() => (settled = true));
+      assert.ok(await untilAdvisoryLockAwaited(url, () => settled), 'the conditional write waits while the older writer holds the lock');
+      proceed();
+      await older;
+      assert.equal(await newer, undefined, "refused: the older writer's write came first");
+      assert.deepEqual(
+        (await b.list('workloads')).map((w) => w.name),
+        ['older'],
+      );
+      // The lock unheld, it writes at once.
+      assert.equal(await b.batchIfUnchanged('workloads', g + 1, [{ kind: 'workloads', type: 'put', value: workload('newer') }], { lock }), g + 2);
+    } finally {
+      proceed();
+      await older.catch(() => {});
+      await Promise.all([a.close(), b.close()]);
+    }
   });
 
   test('locks: a burst of holders that take a second lock and read outside their transaction all finish; a nested lock on the outer store is refused', async () => {

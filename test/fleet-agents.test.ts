@@ -2,8 +2,9 @@
  * Fleet agents against the real REST server: a hundred agents reporting one
  * new workload at once create one workload and one search (against LevelDB,
  * and against one PostgreSQL shared by two serve instances), agents of
- * several new workloads at once create one each, and operator pins outrank
- * learned configurations.
+ * several new workloads at once create one each, operator pins outrank
+ * learned configurations, and during a rolling upgrade a workload reported
+ * to an older instance and to this version's at once is stored once.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,13 +16,16 @@ import { loadSettings } from '../src/config.js';
 import { ConfDB } from '../src/confdb/db.js';
 import { newId } from '../src/confdb/ids.js';
 import { describeTrace } from '../src/ml/characterise.js';
+import { profileWorkload } from '../src/ml/identify.js';
+import { embedOffThread } from '../src/ml/worker.js';
 import { openTrace } from '../src/readers/registry.js';
 import { openService, type Service } from '../src/service/context.js';
-import { type AgentReport, type Recommendation } from '../src/service/fleet.js';
+import { LEGACY_REGISTER_LOCK, type AgentReport, type Recommendation } from '../src/service/fleet.js';
 import { deviceClassKey } from '../src/blockdev/device-class.js';
 import { jobHandlers } from '../src/service/handlers.js';
 import { similarityInfo } from '../src/service/identify.js';
-import { PostgresServer, postgresMissing } from './helpers/servers.js';
+import { workloadRecord } from '../src/service/workload-store.js';
+import { PostgresServer, postgresMissing, untilAdvisoryLockAwaited } from './helpers/servers.js';
 import { tempDir } from '../src/util/temp-dir.js';
 
 const TRACE = path.resolve('traces/msr_hm_0_sample1000.csv');
@@ -218,37 +222,48 @@ for (const s of SETUPS) {
   });
 }
 
-describe('fleet agents: registrations share no lock between serve instances', { skip: postgresMissing() ?? false }, () => {
-  test('a process stalled holding the lock registrations took before does not hold up two instances registering new workloads', async () => {
+describe('fleet agents: a rolling upgrade, beside instances of the version that registered under a shared lock', { skip: postgresMissing() ?? false }, () => {
+  test('a new workload reported to an older instance and to this one at once is stored once', async () => {
     const store = await pgs!.newDatabase();
-    const a = await serve(tmp('nolock-a'), store);
-    const insts = [a, await serve(tmp('nolock-b'), store, a.token)];
-    // A process inside the lock (an instance of the version that registered under it, stalled mid-registration).
-    const stalled = await ConfDB.open(tmp('nolock-c'), store);
-    let release!: () => void;
-    let held!: () => void;
-    const holding = new Promise<void>((r) => (held = r));
-    const released = new Promise<void>((r) => (release = r));
-    let stillHeld = true;
-    // It lets go after 20 s at most, so that a registration waiting for it ends (and the test fails) rather than hangs.
-    const holder = stalled
-      .exclusive('fleet:register-workload', async () => {
-        held();
-        await Promise.race([released, new Promise((r) => setTimeout(r, 20_000))]);
-      })
-      .finally(() => (stillHeld = false));
+    const inst = await serve(tmp('upgrade-new'), store);
+    // An instance of the older version, registering the same workload: under the lock it has read the known
+    // workloads (none like it) and is about to insert the record it made, unconditionally.
+    const older = await ConfDB.open(tmp('upgrade-old'), store);
+    const { modelDir } = inst.svc.settings;
+    const model = similarityInfo(modelDir);
+    const id = newId();
+    const name = 'old-host/nvme0n1';
+    const profile = profileWorkload(model, id, name, [descriptors], [await embedOffThread(modelDir, descriptors)]);
+    const source = { paths: [], format: 'agent-descriptors', requests: descriptors.length * windowSize };
+    const record = workloadRecord(profile, { name, source, windowSize, ...(model.id ? { modelId: model.id } : {}) });
+    let read!: () => void;
+    let proceed!: () => void;
+    const hasRead = new Promise<void>((r) => (read = r));
+    const go = new Promise<void>((r) => (proceed = r));
+    const registering = older.exclusive(LEGACY_REGISTER_LOCK, async (tx) => {
+      assert.equal(await tx.count('workloads'), 0);
+      read();
+      await go;
+      await tx.batch([{ kind: 'workloads', type: 'put', value: record }, ConfDB.audit('agent:old-host', 'fleet.workload', { id, device: 'nvme0n1' })]);
+    });
     try {
-      await holding;
-      await newWorkloadsAtOnce(insts, ['fio_oltp.trace.xz', 'msr_hm_0_sample1000.csv'], 20);
-      assert.ok(stillHeld, 'every agent was answered while the lock was held');
+      await hasRead;
+      let answered = false;
+      const answer = post<Recommendation>(inst, '/v1/fleet/reports', reportOf('new-host')).finally(() => (answered = true));
+      const waited = await untilAdvisoryLockAwaited(store, () => answered);
+      proceed();
+      await registering;
+      const r = await answer;
+      assert.equal(r.status, 200, JSON.stringify(r.data));
+      assert.equal(await inst.svc.db.count('workloads'), 1, 'stored once');
+      assert.deepEqual(r.data.workload, { id, name, known: true, created: false }, "this instance found the older instance's workload");
+      assert.ok(waited, "this instance's registration waited for the older one's");
     } finally {
-      release();
-      await holder;
-      await stalled.close();
-      for (const i of insts) {
-        await i.app.close();
-        await i.svc.close();
-      }
+      proceed();
+      await registering.catch(() => {});
+      await older.close();
+      await inst.app.close();
+      await inst.svc.close();
     }
   });
 });

@@ -10,8 +10,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { Queue } from 'bullmq';
+import { lockBlockDevice, type DeviceLock } from '../src/blockdev/device-lock.js';
 import { canUseLoopDevices } from '../src/blockdev/loop.js';
 import { loadSettings } from '../src/config.js';
 import { isSsdtuneError, SsdtuneError } from '../src/errors.js';
@@ -30,6 +31,7 @@ import { redisConnection } from '../src/service/queue-bullmq.js';
 import { keepTraceBytes, registerLocalTrace } from '../src/service/traces.js';
 import { startWorker } from '../src/service/worker.js';
 import { submitTune } from '../src/service/tune-jobs.js';
+import { killAtExit } from '../src/util/cleanup.js';
 import { tempDir } from '../src/util/temp-dir.js';
 import { assertBusyDeviceStopsSearch } from './helpers/busy-device.js';
 import { loopWithoutScheduler } from './helpers/loop.js';
@@ -42,6 +44,12 @@ const CLI = path.resolve('dist/src/cli/main.js');
 const FAST_SIM = { preconditionFill: 0, preconditionAge: 0 };
 const tmp = (p: string) => tempDir(`ssdtune-fleetlive-${p}-`);
 const missing = postgresMissing() ?? redisMissing();
+const DIST_SRC = path.resolve('dist/src');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The catalogue's live evaluator is refused in fleet mode (below); a worker may offer a device evaluator of its own. */
+const LIVE_HERE: EvaluatorMakers = {
+  'live-here': (spec) => new LiveEvaluator({ device: spec.device!, store: new MemoryStateStore(), mode: 'closed', queueDepth: 1 }),
+};
 
 let pgs: PostgresServer | undefined;
 let redis: RedisServer | undefined;
@@ -55,8 +63,11 @@ after(async () => {
   await redis?.stop();
 });
 
-/** A serve-side service and one worker on a fresh database and an emptied Redis, with `trace` stored by digest. */
-async function fleet(trace: string, extraEvaluators?: EvaluatorMakers) {
+/**
+ * A serve-side service and one worker on a fresh database and an emptied Redis, with `trace` stored by digest.
+ * `workerLater`: the worker starts when the test calls startWorker().
+ */
+async function fleet(trace: string, extraEvaluators?: EvaluatorMakers, o: { workerLater?: boolean } = {}) {
   for (const name of ['ssdtune-tune', EVAL_QUEUE]) {
     const q = new Queue(name, { connection: redisConnection(redis!.url) });
     await q.obliterate({ force: true });
@@ -64,23 +75,28 @@ async function fleet(trace: string, extraEvaluators?: EvaluatorMakers) {
   }
   const settings = loadSettings({ dataDir: tmp('serve'), store: await pgs!.newDatabase(), queue: redis!.url, ssdsim: FAST_SIM });
   const svc = await openService(settings, jobHandlers);
-  const worker = await startWorker(
-    { ...settings, dataDir: tmp('worker') },
-    {
-      concurrency: 1,
-      tuneConcurrency: 1,
-      lockMs: 5000,
-      ...(extraEvaluators ? { extraEvaluators } : {}),
-    },
-  );
+  const start = () =>
+    startWorker(
+      { ...settings, dataDir: tmp('worker') },
+      {
+        concurrency: 1,
+        tuneConcurrency: 1,
+        lockMs: 5000,
+        ...(extraEvaluators ? { extraEvaluators } : {}),
+      },
+    );
+  let worker = o.workerLater ? undefined : await start();
   const rec = await keepTraceBytes(svc, await registerLocalTrace(svc, trace, 'test'));
   return {
     svc,
     settings,
     trace: rec,
     sha256: rec.sha256!,
+    startWorker: async () => {
+      worker = await start();
+    },
     close: async () => {
-      await worker.close();
+      await worker?.close();
       await svc.close();
     },
   };
@@ -127,10 +143,7 @@ describe('fleet: coded errors across the evaluation queue', { skip: missing ?? f
     "a queued live evaluation whose device is busy stops the search with the device's error",
     { skip: canUseLoopDevices() ?? false, timeout: 120_000 },
     async () => {
-      // The catalogue's live evaluator is refused in fleet mode (below); a worker may offer a device evaluator of its own.
-      const f = await fleet(MSR, {
-        'live-here': (spec) => new LiveEvaluator({ device: spec.device!, store: new MemoryStateStore(), mode: 'closed', queueDepth: 1 }),
-      });
+      const f = await fleet(MSR, LIVE_HERE);
       const loop = loopWithoutScheduler(32 << 20);
       try {
         const replay = { mode: 'closed' as const, queueDepth: 1 };
@@ -154,6 +167,67 @@ describe('fleet: coded errors across the evaluation queue', { skip: missing ?? f
       }
     },
   );
+});
+
+describe('fleet: an evaluation stopped by its evaluator, its coordinator dead', { skip: missing ?? canUseLoopDevices() ?? false }, () => {
+  test('the stop is not handed to the next search that asks: it measures', { timeout: 120_000 }, async () => {
+    const f = await fleet(MSR, LIVE_HERE, { workerLater: true });
+    const loop = loopWithoutScheduler(32 << 20);
+    const q = new Queue(EVAL_QUEUE, { connection: redisConnection(redis!.url) });
+    const dev = resolveDevice(loop.path);
+    let lock: DeviceLock | undefined;
+    try {
+      const spec: EvaluationSpec = {
+        space: 'host',
+        evaluator: 'live-here',
+        replay: { mode: 'closed', queueDepth: 1 },
+        device: loop.path,
+        trace: { sha256: f.sha256, name: 'msr' },
+      };
+      const config = buildHostSpace(loop.path).baseline;
+      const job = { key: evaluationKey(spec, config), spec, config, workload: 'msr' };
+      const stateOf = async () => (await q.getJob(job.key))?.getState();
+      // A coordinator of its own, killed (-9) once it has queued the evaluation. No worker runs yet, so whatever
+      // its code, it is dead when the evaluation fails: nobody clears the failed entry, as when a coordinator dies
+      // between a worker's failure and its clearing it.
+      const script = `const { ConfDB } = await import('${DIST_SRC}/confdb/db.js');
+        const { RemoteEvaluations } = await import('${DIST_SRC}/service/evaluation-jobs.js');
+        const o = JSON.parse(process.env.SSDTUNE_TEST_ASK);
+        await new RemoteEvaluations(await ConfDB.open(o.dataDir, o.store), o.queue).evaluate(o.job);`;
+      const ask = { dataDir: tmp('coordinator'), store: f.settings.store, queue: f.settings.queue, job };
+      const coordinator = spawn(process.execPath, ['--input-type=module', '-e', script], {
+        env: { ...process.env, SSDTUNE_TEST_ASK: JSON.stringify(ask) },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      killAtExit(coordinator);
+      let log = '';
+      coordinator.stderr.on('data', (d) => (log += d));
+      for (let i = 0; i < 600 && (await stateOf()) !== 'waiting'; i++) await sleep(50);
+      assert.equal(await stateOf(), 'waiting', `the coordinator queued the evaluation (log: ${log})`);
+      const gone = new Promise((r) => coordinator.once('exit', r));
+      coordinator.kill('SIGKILL');
+      await gone;
+      // The device busy with another change (as an `ssdtune apply` elsewhere would hold it): the worker's evaluator
+      // calls that its own, and the job fails at once, unrecorded.
+      lock = lockBlockDevice('queue', dev, () => new Error('the test could not take the lock'));
+      await f.startWorker();
+      for (let i = 0; i < 600 && (await stateOf()) !== 'failed'; i++) await sleep(50);
+      assert.equal(await stateOf(), 'failed');
+      assert.match((await q.getJob(job.key))!.failedReason, /^stopped by the evaluator: .*SSDTUNE_HOST_STATE/);
+      lock.release();
+      lock = undefined;
+      assert.equal(await f.svc.db.count('results'), 0, 'the stop is not an outcome');
+      // The next search that asks, the device free: measured, not stopped with the old error.
+      const metrics = await f.svc.evaluations!.evaluate(job);
+      assert.ok(metrics.iops > 0);
+      assert.equal((await f.svc.db.require('results', job.key)).status, 'ok');
+    } finally {
+      lock?.release();
+      await q.close();
+      loop.destroy();
+      await f.close();
+    }
+  });
 });
 
 describe('fleet: a live tune stays on the host that names its device', { skip: missing ?? canUseLoopDevices() ?? false }, () => {

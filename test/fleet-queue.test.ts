@@ -21,7 +21,7 @@ import { Queue } from 'bullmq';
 import { loadSettings, type Settings } from '../src/config.js';
 import type { JobRecord } from '../src/confdb/records.js';
 import { openService, type Service } from '../src/service/context.js';
-import { EVAL_QUEUE, evaluationKey, type EvaluationSpec } from '../src/service/evaluation-jobs.js';
+import { EVAL_ATTEMPTS, EVAL_QUEUE, evaluationKey, type EvaluationSpec } from '../src/service/evaluation-jobs.js';
 import { jobHandlers } from '../src/service/handlers.js';
 import { redisConnection } from '../src/service/queue-bullmq.js';
 import { keepTraceBytes, registerLocalTrace } from '../src/service/traces.js';
@@ -255,6 +255,53 @@ describe('fleet faults', { skip: missing ?? false }, () => {
     } finally {
       await kill9(w1);
       if (w2) await stop(w2);
+      await svc.close();
+    }
+  });
+
+  test('every worker that takes an evaluation dies: a coded failure of the fleet, not recorded, and the next search measures it', async () => {
+    const { settings, svc, spec } = await fleet({ precondition: true, trace: path.resolve('traces/tencent_cbs_sample50k.csv.bz2') });
+    const { spec: s0, config } = spec({ channels: 8 });
+    const s = { ...s0, lbaPolicy: 'modulo' as const };
+    const job = { key: evaluationKey(s, config as never), spec: s, config: config as never, workload: 'tencent' };
+    const q = new Queue(EVAL_QUEUE, { connection: redisConnection(settings.queue!) });
+    const workers: ReturnType<typeof spawnWorker>[] = [];
+    // A short lock: a dead worker's job stalls about a second after its death.
+    const start = () => {
+      const w = spawnWorker(settings, ['--lock', '1s']);
+      workers.push(w);
+      return w;
+    };
+    try {
+      const first = svc.evaluations!.evaluate(job);
+      const settled = first.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      // BullMQ fails a job once it has stalled more than EVAL_ATTEMPTS times: that many and one workers die in it.
+      for (let run = 1; run <= EVAL_ATTEMPTS + 1; run++) {
+        const w = start();
+        let entry = await q.getJob(job.key);
+        for (let i = 0; i < 1200 && !(entry && entry.attemptsStarted >= run && (await entry.getState()) === 'active'); i++) {
+          await sleep(50);
+          entry = await q.getJob(job.key);
+        }
+        assert.equal(entry?.attemptsStarted, run, `worker ${run} took the job (log: ${w.log()})`);
+        await kill9(w);
+      }
+      // This one's stalled check fails the job.
+      start();
+      const failure = await settled;
+      assert.ok(isSsdtuneError(failure, 'SSDTUNE_EVAL_UNFINISHED'), `coded as the fleet's failure: ${String(failure)}`);
+      assert.match(failure.message, /^evaluation of \{"channels":8\} on tencent: no worker finished it \(job stalled more than allowable limit\)/);
+      assert.equal(await svc.db.count('results'), 0, "the fleet's failure is not recorded as the configuration's outcome");
+      // The next search that asks for it measures it.
+      const metrics = await svc.evaluations!.evaluate(job);
+      assert.ok(metrics.iops > 0);
+      assert.equal((await svc.db.require('results', job.key)).status, 'ok');
+    } finally {
+      for (const w of workers) await kill9(w);
+      await q.close();
       await svc.close();
     }
   });

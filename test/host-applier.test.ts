@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { applyHostConfig, revertHostConfig, withTrialConfig } from '../src/host/applier.js';
+import { applyHostConfig, revertHostConfig, verifyRecord, withTrialConfig } from '../src/host/applier.js';
 import { JsonFileStateStore, MemoryStateStore } from '../src/host/state.js';
 import { LOCK_DIR, lockBlockDevice } from '../src/blockdev/device-lock.js';
 import { resolveDevice } from '../src/blockdev/resolve.js';
@@ -114,6 +114,43 @@ test(
     assert.deepEqual(readSnapshot(resolveDevice(loop.path)), before);
     assert.equal(await store.get(loop.name), undefined);
     await assert.rejects(revertHostConfig(loop.name, { store }), (e) => isSsdtuneError(e, 'SSDTUNE_HOST_STATE'));
+  }),
+);
+
+test(
+  'max_sectors_kb alone leaves read_ahead_kb as it was: apply, trial, rollback and revert',
+  { skip },
+  withLoop(async (loop, store) => {
+    const dev = resolveDevice(loop.path);
+    const queue = `/sys/block/${loop.name}/queue`;
+    // A read_ahead_kb under the kernel's floor: writing max_sectors_kb raises it (where the kernel couples the two).
+    writeFileSync(`${queue}/read_ahead_kb`, '8');
+    const before = readSnapshot(dev);
+    assert.equal(before.read_ahead_kb, '8');
+    const hw = Number(readFileSync(`${queue}/max_hw_sectors_kb`, 'utf8'));
+    const [a, b] = [64, 256].map((kb) => Math.min(hw, kb)).map((kb) => (String(kb) === before.max_sectors_kb ? kb / 2 : kb));
+
+    const r = await applyHostConfig(loop.path, { max_sectors_kb: a }, { store });
+    assert.deepEqual(
+      r.changes.map((c) => c.key),
+      ['max_sectors_kb'],
+    );
+    assert.equal(readSnapshot(dev).max_sectors_kb, String(a));
+    assert.equal(readSnapshot(dev).read_ahead_kb, '8', 'the apply changed only what it names');
+    assert.deepEqual(verifyRecord(dev, (await store.get(loop.name))!), []);
+
+    await withTrialConfig(loop.path, { max_sectors_kb: b }, store, async () => {
+      assert.equal(readSnapshot(dev).max_sectors_kb, String(b));
+      assert.equal(readSnapshot(dev).read_ahead_kb, '8', 'the trial changed only what it names');
+    });
+    assert.equal(readSnapshot(dev).read_ahead_kb, '8', 'the trial gave back read_ahead_kb');
+
+    // Refused by the kernel after max_sectors_kb was written: the rollback holds read_ahead_kb too.
+    await assert.rejects(applyHostConfig(loop.path, { max_sectors_kb: b, nr_requests: 2048 }, { store }), (e) => isSsdtuneError(e, 'SSDTUNE_HOST_APPLY'));
+    assert.equal(readSnapshot(dev).read_ahead_kb, '8', 'the rollback gave back read_ahead_kb');
+
+    await revertHostConfig(loop.path, { store });
+    assert.deepEqual(readSnapshot(dev), before);
   }),
 );
 

@@ -123,6 +123,27 @@ export function readSnapshot(dev: BlockDevice): Snapshot {
  */
 const ORDER = ['scheduler', IOSCHED_PREFIX, 'max_sectors_kb', 'read_ahead_kb', 'wbt_lat_usec', 'rq_affinity', 'nomerges', 'nr_requests'];
 
+/**
+ * Attributes the kernel changes when another is written. Writing max_sectors_kb commits the queue's limits, and the
+ * kernel then raises read_ahead_kb to a floor of its own (Linux 6.18, a loop device: max_sectors_kb 64 took
+ * read_ahead_kb from 8 to 128, 1280 took it to 2560; it never lowers it). A write ssdtune makes changes only what
+ * it names, so a coupled attribute the target leaves out is held at the value it had, and written back after its
+ * trigger (ORDER puts it later). The kernel's own resets on a scheduler switch are not held: they are the new
+ * scheduler's defaults (switchResets in host/applier.ts).
+ */
+const COUPLED: Record<string, readonly string[]> = { max_sectors_kb: ['read_ahead_kb'] };
+
+/** The current value of each attribute coupled to one `target` writes and that `target` leaves out. */
+function heldValues(dev: BlockDevice, target: Record<string, string>): Record<string, string> {
+  const held: Record<string, string> = {};
+  for (const key of Object.keys(target)) {
+    for (const other of COUPLED[key] ?? []) {
+      if (!(other in target) && hasAttr(dev, other)) held[other] = readNormalised(dev, other);
+    }
+  }
+  return held;
+}
+
 function rank(key: string): number {
   const i = ORDER.indexOf(key.startsWith(IOSCHED_PREFIX) ? IOSCHED_PREFIX : key);
   return i < 0 ? ORDER.length : i;
@@ -152,16 +173,18 @@ export interface WriteFailure {
 }
 
 /**
- * Write `target` in ORDER, skipping values already in place, verifying each.
- * iosched keys are written only when their file exists once the scheduler is
+ * Write `target` in ORDER, skipping values already in place, verifying each,
+ * and holding the attributes coupled to those written (COUPLED) that it leaves
+ * out. iosched keys are written only when their file exists once the scheduler is
  * set (a snapshot's tunables belong to its scheduler). Stops at the first
  * failure unless `keepGoing` (rollback does its best on everything).
  */
 export function writeOrdered(dev: BlockDevice, target: Record<string, string>, keepGoing: boolean): { written: string[]; failures: WriteFailure[] } {
   const written: string[] = [];
   const failures: WriteFailure[] = [];
-  for (const key of orderKeys(Object.keys(target))) {
-    const value = target[key]!;
+  const writes = { ...heldValues(dev, target), ...target };
+  for (const key of orderKeys(Object.keys(writes))) {
+    const value = writes[key]!;
     try {
       if (key.startsWith(IOSCHED_PREFIX) && !hasAttr(dev, key)) {
         throw new Error(`queue/iosched/${key.slice(IOSCHED_PREFIX.length)} does not exist under scheduler ${readNormalised(dev, 'scheduler')}`);

@@ -242,9 +242,10 @@ export class LevelStore extends StoreBase implements ConfDB {
   /**
    * This process is the only writer: the check and the batch run one at a
    * time per kind among conditional batches (a plain batch() does not wait for
-   * them, as it never waited for exclusive()).
+   * them, as it never waited for exclusive()). No older version's writer can
+   * run beside it: `o.lock` has nothing to wait for.
    */
-  async batchIfUnchanged(kind: Kind, generation: number, ops: BatchOp[]): Promise<number | undefined> {
+  async batchIfUnchanged(kind: Kind, generation: number, ops: BatchOp[], _o?: { lock?: string }): Promise<number | undefined> {
     return this.locks.run(`generation:${kind}`, async () => {
       if ((await this.generation(kind)) !== generation) return undefined;
       await this.batch(ops);

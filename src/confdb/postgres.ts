@@ -328,8 +328,11 @@ export class PgStore extends StoreBase implements ConfDB {
    * compare-and-set under READ COMMITTED), and every write is joined to that
    * move, so all of them happen or none. Each kind's writes are folded to the
    * last per key first, so no row is touched twice in the statement.
+   * `o.lock` (store.ts) is the advisory lock exclusive() takes, taken in the
+   * counter's condition: before the counter's row lock, as an exclusive()
+   * holder takes them, so the two orders never cross.
    */
-  async batchIfUnchanged(kind: Kind, generation: number, ops: BatchOp[]): Promise<number | undefined> {
+  async batchIfUnchanged(kind: Kind, generation: number, ops: BatchOp[], o: { lock?: string } = {}): Promise<number | undefined> {
     const byKind = new Map<Kind, Map<string, string | null>>();
     for (const op of ops) {
       let m = byKind.get(op.kind);
@@ -340,7 +343,8 @@ export class PgStore extends StoreBase implements ConfDB {
     }
     const params: unknown[] = [kind, generation];
     const p = (v: unknown) => `$${params.push(v)}`;
-    const ctes = ['g AS (UPDATE ssdtune_generations SET n = n + 1 WHERE kind = $1 AND n = $2 RETURNING n)'];
+    const ctes = o.lock ? [`l AS (SELECT pg_advisory_xact_lock(hashtextextended(${p(o.lock)}, 0)))`] : [];
+    ctes.push(`g AS (UPDATE ssdtune_generations SET n = n + 1 WHERE kind = $1 AND n = $2${o.lock ? ' AND EXISTS (SELECT 1 FROM l)' : ''} RETURNING n)`);
     let i = 0;
     for (const [k, m] of byKind) {
       i++;

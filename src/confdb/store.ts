@@ -63,8 +63,13 @@ export interface ConfDB {
    * changed and decides again (how fleet agents register a new workload: one statement on
    * PostgreSQL, where a lock shared by every serve instance cost a transaction of eight round
    * trips that all their registrations queued for).
+   * `o.lock`: an exclusive() lock under which writers of an older version read `kind` and then
+   * write it unconditionally. The write takes it too, for its one statement, before the
+   * generation's row lock it takes anyway: it waits for such a writer between its read and its
+   * write (and is then refused), and none reads while it writes. Unheld, it costs nothing more.
+   * (LevelDB: one process, so no older writer beside it.)
    */
-  batchIfUnchanged(kind: Kind, generation: number, ops: BatchOp[]): Promise<number | undefined>;
+  batchIfUnchanged(kind: Kind, generation: number, ops: BatchOp[], o?: { lock?: string }): Promise<number | undefined>;
   /** Write the record unless its key is taken; true when this call wrote it (results recorded exactly once). */
   insertIfAbsent<K extends Kind>(kind: K, value: RecordOf[K]): Promise<boolean>;
   /** Changes whenever a record of `kind` is written, by any process sharing the store: key for caches. */

@@ -21,6 +21,9 @@
  *   and the coordinator rethrows it coded, so the evaluator's stopsSearch
  *   (which matches codes) decides as it does in one process. An error the
  *   evaluator calls its own is not an outcome: it fails the job unrecorded.
+ *   Nor is a job that ran out of runs (SSDTUNE_EVAL_UNFINISHED): the fleet
+ *   failed it, not the configuration. Such a failed entry answers only the
+ *   coordinators waiting on it; the next ask clears it and evaluates anew.
  * Whatever parallelism the searcher asks for (several evaluations in flight)
  * is spread over the workers; each evaluation is a plain Evaluator call.
  */
@@ -37,11 +40,11 @@ import type { Settings } from '../config.js';
 import { redisConnection, workerName } from './queue-bullmq.js';
 import type { TraceCache } from './trace-cache.js';
 import { ConfDbStateStore } from '../host/confdb-state.js';
-import { errorFromCode, isSsdtuneError } from '../errors.js';
+import { ERR_EVAL_UNFINISHED, errorFromCode, isSsdtuneError } from '../errors.js';
 
 export const EVAL_QUEUE = 'ssdtune-eval';
 /** Runs of one evaluation job before BullMQ fails it (each worker death costs one). */
-const EVAL_ATTEMPTS = 6;
+export const EVAL_ATTEMPTS = 6;
 /** How often a waiting coordinator looks at a job that sent no event (a lost event, a restarted Redis). */
 const CHECK_MS = 2000;
 
@@ -136,6 +139,11 @@ export class RemoteEvaluations {
   async evaluate(job: EvaluationJob, signal?: AbortSignal): Promise<Metrics> {
     const done = await this.db.get('results', job.key);
     if (done) return outcome(done);
+    // A failed entry an ask finds before it queues is an earlier ask's failure, which is recorded nowhere (a stop,
+    // or no worker finished it): the coordinators that waited on it have seen it, or died before they could. This
+    // ask evaluates anew; queued on top, it would be handed that failure again.
+    const earlier = await this.queue.getJob(job.key);
+    if (earlier && (await earlier.getState()) === 'failed') await earlier.remove().catch(() => {});
     await this.add(job);
     for (;;) {
       await this.nap(job.key, signal);
@@ -145,22 +153,13 @@ export class RemoteEvaluations {
       const entry = await this.queue.getJob(job.key);
       if (!entry) await this.add(job);
       else if ((await entry.getState()) === 'failed') {
-        const stopped = stoppedError(entry.failedReason);
-        if (stopped) {
-          // Nothing was recorded: the entry goes too, so the next search that asks evaluates it anew.
-          // (Another coordinator waiting on the same evaluation may have removed it first.)
-          await entry.remove().catch(() => {});
-          throw stopped;
-        }
-        // Out of attempts (its workers kept dying): record that, once, so the search goes on.
-        await this.db.insertIfAbsent('results', {
-          id: job.key,
-          status: 'failed',
-          error: `no worker finished it: ${entry.failedReason}`,
-          worker: workerName(),
-          at: new Date().toISOString(),
-          ms: 0,
-        });
+        // Failed unrecorded: stopped by the evaluator, or out of runs. A worker records every verdict of the
+        // evaluator at its first run, so a job runs out of runs only when its workers died (stalled) or could not
+        // reach the ConfDB or Redis each time: the fleet's failure. Recorded, it would answer every later search
+        // that asks as the configuration's outcome; thrown coded, this search records it as a failed evaluation
+        // and goes on (stopsSearch does not match it). The entry stays for every coordinator waiting on it to
+        // see; the next ask removes it (above).
+        throw stoppedError(entry.failedReason) ?? ERR_EVAL_UNFINISHED(`${canonicalJson(job.config)} on ${job.workload}`, entry.failedReason);
       }
     }
   }

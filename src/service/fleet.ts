@@ -16,6 +16,15 @@
  *   instance's registrations queued for. Identifying and profiling (the pass
  *   through the network) happen before; reports of a workload this process
  *   is registering wait for that registration.
+ * - During a rolling upgrade, instances of the older version register under
+ *   that lock (LEGACY_REGISTER_LOCK) and insert without the condition. The
+ *   statement takes the lock too, for itself: it waits for an older
+ *   instance between its read and its insert, and is then refused and finds
+ *   what it inserted; an older instance does not read while it inserts. So
+ *   a workload reported to an old and a new instance at once is stored once.
+ *   The lock is held by no one but the statement once every instance runs
+ *   this version, and the statement takes the counter's row lock, which
+ *   every registration shares, for as long.
  * - What to apply: the operator's pin for the workload on this device class,
  *   else the one for every class, else the best configuration learned on
  *   this class. Pins outrank everything learned.
@@ -47,6 +56,8 @@ import { FollowingWorkloadStore, workloadRecord } from './workload-store.js';
 
 /** The space agents apply (block-layer attributes through sysfs). */
 export const FLEET_SPACE = 'host';
+/** The exclusive() lock under which instances of versions before b17991e read and insert a new workload. */
+export const LEGACY_REGISTER_LOCK = 'fleet:register-workload';
 /** Windows in one report, at most: enough to identify, bounded work per request. */
 export const MAX_REPORT_WINDOWS = 64;
 
@@ -208,7 +219,7 @@ async function register(
         const fresh = await identifyIn(async () => held.known);
         if (fresh.kind === 'known') return { ident: fresh, created: false };
         const ops = [{ kind: 'workloads', type: 'put', value: w } as const, ConfDB.audit(`agent:${r.host}`, 'fleet.workload', { id, device: r.device })];
-        const now = await svc.db.batchIfUnchanged('workloads', held.generation, ops);
+        const now = await svc.db.batchIfUnchanged('workloads', held.generation, ops, { lock: LEGACY_REGISTER_LOCK });
         if (now !== undefined) {
           cache.wrote(w, held.generation, now);
           return { ident: { ...fresh, nearest: { id, name, distance: 0 } }, created: true };

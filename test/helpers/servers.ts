@@ -119,6 +119,25 @@ export function redisMissing(): string | undefined {
   return spawnSync('redis-server', ['--version']).status === 0 ? undefined : 'redis-server is absent (Debian package redis-server)';
 }
 
+/**
+ * Until a session of the database at `url` waits for an advisory lock (pg_locks: one not granted), or
+ * `done()` (what would wait has finished instead), for 10 s at most; whether one waits.
+ */
+export async function untilAdvisoryLockAwaited(url: string, done: () => boolean): Promise<boolean> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    for (let i = 0; i < 400 && !done(); i++) {
+      const r = await c.query<{ n: string }>("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted");
+      if (Number(r.rows[0]!.n) > 0) return true;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    return false;
+  } finally {
+    await c.end();
+  }
+}
+
 export class PostgresServer {
   private child?: ChildProcess;
   private dbs = 0;

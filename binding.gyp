@@ -58,7 +58,8 @@
         "native/src/collector/blktrace_ioctl.cc",
         "native/src/textscan.cc",
         "native/src/descriptors.cc",
-        "native/src/linalg.cc"
+        "native/src/linalg.cc",
+        "native/src/file_lock.cc"
       ],
       "libraries": ["-lbz2", "-llzma", "-lzstd", "-lz"]
     },

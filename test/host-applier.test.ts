@@ -10,7 +10,7 @@ import { chmodSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node
 import path from 'node:path';
 import { applyHostConfig, revertHostConfig, verifyRecord, withTrialConfig } from '../src/host/applier.js';
 import { JsonFileStateStore, MemoryStateStore } from '../src/host/state.js';
-import { lockBlockDevice } from '../src/blockdev/device-lock.js';
+import { LOCK_DIR, lockBlockDevice } from '../src/blockdev/device-lock.js';
 import { resolveDevice } from '../src/blockdev/resolve.js';
 import { parseScheduler, readSnapshot } from '../src/blockdev/sysfs.js';
 import { canUseLoopDevices, type LoopDevice } from '../src/blockdev/loop.js';
@@ -21,6 +21,7 @@ import { isSsdtuneError } from '../src/errors.js';
 import { jiffiesRoundTrip, kernelHz, pageKb } from '../src/host/validate.js';
 import { PROJECT_ROOT } from '../src/native.js';
 import { tempDir } from '../src/util/temp-dir.js';
+import { hostIdentity } from '../src/util/host-identity.js';
 import { loopWithoutScheduler } from './helpers/loop.js';
 import { createLoop } from '../src/collector/testbed.js';
 
@@ -416,6 +417,72 @@ test(
     assert.equal((await store.get(dev.disk.name))!.previous.read_ahead_kb, original);
     await revertHostConfig(loop.path, { store });
     assert.equal(readSnapshot(dev).read_ahead_kb, original);
+  }),
+);
+
+test(
+  'a queue lock file left naming a live process that does not hold it (a kill -9, then its pid reused) does not make the device busy',
+  { skip },
+  withLoop(async (loop, store) => {
+    const dev = resolveDevice(loop.path);
+    const original = readSnapshot(dev).read_ahead_kb;
+    const file = `${LOCK_DIR}/queue-${dev.disk.major}_${dev.disk.minor}.lock`;
+    // The process the killed holder's pid now belongs to: alive, and no ssdtune.
+    const reused = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      writeFileSync(file, `${reused.pid}\n`);
+      // Before, the apply was refused as busy (pid <sleep's> is changing its queue attributes) until that pid ended.
+      await applyHostConfig(loop.path, { read_ahead_kb: 2 * Number(original) + 4 }, { store });
+      assert.equal(existsSync(file), false, 'taken, then released');
+      await revertHostConfig(loop.path, { store });
+      assert.equal(readSnapshot(dev).read_ahead_kb, original);
+    } finally {
+      reused.kill('SIGKILL');
+      rmSync(file, { force: true });
+    }
+  }),
+);
+
+test(
+  "a change's mark naming a pid that a process started since has taken (the marking process killed) is an interrupted change, not one in progress",
+  { skip },
+  withLoop(async (loop, store) => {
+    const dev = resolveDevice(loop.path);
+    const before = readSnapshot(dev);
+    const raised = String(2 * Number(before.read_ahead_kb) + 4);
+    // The process the marking process's pid now belongs to: alive, and no ssdtune.
+    const reused = spawn('sleep', ['60'], { stdio: 'ignore' });
+    await new Promise((resolve) => reused.once('spawn', resolve));
+    /** A trial's mark, made at `at` by the pid `reused` now has, killed before its first write (the device shows `before`). */
+    const markedAt = (at: number) =>
+      store.put({
+        device: dev.disk.name,
+        devNumber: dev.disk.devNumber,
+        recordedOn: hostIdentity(),
+        savedAt: new Date(at).toISOString(),
+        previous: before,
+        applied: {},
+        pending: { op: 'trial', pid: reused.pid!, startedAt: new Date(at).toISOString(), before },
+      });
+    try {
+      // Marked a minute before that process started: not its mark. Before, the apply was refused while `sleep` ran
+      // ("busy: a live evaluation (pid <sleep's>) is in progress").
+      await markedAt(Date.now() - 60_000);
+      await applyHostConfig(loop.path, { read_ahead_kb: raised }, { store });
+      assert.equal((await store.get(dev.disk.name))?.pending, undefined, 'the mark was settled');
+      await revertHostConfig(loop.path, { store });
+      assert.deepEqual(readSnapshot(dev), before);
+      // Marked after that process started: it may be its own, still at it.
+      await markedAt(Date.now());
+      await assert.rejects(
+        applyHostConfig(loop.path, { read_ahead_kb: raised }, { store }),
+        (e: unknown) =>
+          isSsdtuneError(e, 'SSDTUNE_HOST_STATE') && new RegExp(`busy: a live evaluation \\(pid ${reused.pid}, .*\\) is in progress`).test(e.message),
+      );
+      assert.deepEqual(readSnapshot(dev), before);
+    } finally {
+      reused.kill('SIGKILL');
+    }
   }),
 );
 

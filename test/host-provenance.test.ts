@@ -77,6 +77,14 @@ async function applyAdopting(c: Ctx, config: Record<string, unknown>): Promise<D
   return adopted;
 }
 
+/** mq-deadline and a third scheduler the device offers (neither none nor the one it started with). */
+function mqDeadlineAndAnother(c: Ctx): [string, string] {
+  const offered = parseScheduler(readFileSync(`/sys/block/${c.loop.name}/queue/scheduler`, 'utf8')).available;
+  const other = offered.find((x) => !['mq-deadline', 'none', c.before.scheduler].includes(x));
+  assert.ok(offered.includes('mq-deadline') && other, `mq-deadline and a third scheduler are offered (${offered.join(' ')})`);
+  return ['mq-deadline', other];
+}
+
 const refused = (re: RegExp) => (e: unknown) => {
   assert.ok(isSsdtuneError(e, 'SSDTUNE_HOST_STATE'), String(e));
   assert.match((e as Error).message, re);
@@ -260,10 +268,7 @@ test(
   "a record naming no host that an older ssdtune left claiming nr_requests and the old scheduler's tunables after a new scheduler reset them is trusted, while the device shows that scheduler",
   { skip },
   withLoop(async (c) => {
-    const offered = parseScheduler(readFileSync(`/sys/block/${c.loop.name}/queue/scheduler`, 'utf8')).available;
-    const first = 'mq-deadline';
-    const then = offered.find((x) => ![first, 'none', c.before.scheduler].includes(x));
-    assert.ok(offered.includes(first) && then, `mq-deadline and a third scheduler are offered (${offered.join(' ')})`);
+    const [first, then] = mqDeadlineAndAnother(c);
     await applyHostConfig(c.loop.path, { scheduler: first, 'iosched.fifo_batch': 8, nr_requests: 32 }, { store: c.store });
     await applyHostConfig(c.loop.path, { scheduler: then }, { store: c.store });
     assert.notEqual(c.now().nr_requests, '32', 'the kernel reset nr_requests');
@@ -280,6 +285,33 @@ test(
     writeAttr(c.dev, 'scheduler', then);
     const adopted = await applyAdopting(c, { read_ahead_kb: Number(c.before.read_ahead_kb) + 56 });
     assert.deepEqual(adopted.applied, { scheduler: then, read_ahead_kb: String(Number(c.before.read_ahead_kb) + 56) }, 'applied holds what the device has');
+    await makeLegacy(c, { ...stale, read_ahead_kb: adopted.applied.read_ahead_kb! });
+    await trustedRevertRestores(c);
+  }),
+);
+
+test(
+  "a record naming no host after a switch away from a scheduler and back is trusted while its tunables show the kernel's values for a new scheduler, and refused when one shows another",
+  { skip },
+  withLoop(async (c) => {
+    const [a, b] = mqDeadlineAndAnother(c);
+    // A→B→A: the switch back made mq-deadline's tunables afresh (fifo_batch 16).
+    await applyHostConfig(c.loop.path, { scheduler: a, 'iosched.fifo_batch': 8 }, { store: c.store });
+    await applyHostConfig(c.loop.path, { scheduler: b }, { store: c.store });
+    await applyHostConfig(c.loop.path, { scheduler: a }, { store: c.store });
+    assert.equal(c.now()['iosched.fifo_batch'], '16', "the switch back gave fifo_batch the kernel's value");
+    // The older ssdtune kept every value it had written in `applied`, fifo_batch 8 with it.
+    const stale = { scheduler: a, 'iosched.fifo_batch': '8' };
+    // Another value than the kernel's (by hand, or another host's disk): not the switch's doing.
+    writeAttr(c.dev, 'iosched.fifo_batch', '12');
+    await makeLegacy(c, stale);
+    await assert.rejects(
+      applyHostConfig(c.loop.path, { read_ahead_kb: Number(c.before.read_ahead_kb) + 80 }, { store: c.store }),
+      refused(/names no host.*iosched\.fifo_batch=12 \(applied 8, previous \(none\)\)/),
+    );
+    writeAttr(c.dev, 'iosched.fifo_batch', '16');
+    const adopted = await applyAdopting(c, { read_ahead_kb: Number(c.before.read_ahead_kb) + 80 });
+    assert.deepEqual(adopted.applied, { scheduler: a, read_ahead_kb: String(Number(c.before.read_ahead_kb) + 80) }, 'applied holds what the device has');
     await makeLegacy(c, { ...stale, read_ahead_kb: adopted.applied.read_ahead_kb! });
     await trustedRevertRestores(c);
   }),

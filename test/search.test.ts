@@ -17,7 +17,7 @@ import {
   type SearchEvent,
   type SearchRecord,
 } from '../src/search/search.js';
-import { isSsdtuneError } from '../src/errors.js';
+import { ERR_SSDSIM_DEVICE_FULL, isSsdtuneError } from '../src/errors.js';
 
 const W = analyticWorkload('w');
 const m = (lat: number, thr: number): Metrics => ({ latencyMeanUs: lat, throughputBps: thr, iops: 1 });
@@ -78,14 +78,14 @@ test('LearnedSSD beats random search at equal budget on Hartmann-6 (seeded)', as
   assert.ok(ours < -2.5, `learnedssd best ${ours}`);
 });
 
-test('an evaluator that throws or returns NaN gives failed evaluations; the search goes on', async () => {
+test('an evaluator that throws or returns NaN gives failed evaluations, a coded error with its code; the search goes on', async () => {
   const p = braninProblem();
   const flaky: Evaluator = {
     name: 'flaky',
     space: 'branin',
     async evaluate(c: Configuration): Promise<Metrics> {
       const i = c.i1 as number;
-      if (i % 3 === 1) throw new Error(`simulator crashed at i1=${i}`);
+      if (i % 3 === 1) throw i % 2 ? ERR_SSDSIM_DEVICE_FULL(`simulator crashed at i1=${i}`) : new Error(`simulator crashed at i1=${i}`);
       if (i % 3 === 2) return { ...metricsFromValue(p.f(c), p.fmin), latencyMeanUs: NaN };
       return metricsFromValue(p.f(c), p.fmin);
     },
@@ -101,7 +101,12 @@ test('an evaluator that throws or returns NaN gives failed evaluations; the sear
     for (const f of failed) {
       assert.match(f.message!, /simulator crashed at i1=|latencyMeanUs is NaN, expected a positive finite number/);
       assert.equal(f.grade, undefined);
+      assert.equal(f.code, f.message!.startsWith('SSD simulation: ') ? 'SSDTUNE_SSDSIM_DEVICE_FULL' : undefined);
     }
+    assert.ok(
+      failed.some((f) => f.code),
+      `${s.name}: some coded failures`,
+    );
     assert.equal(rec.evaluations[rec.best!]!.status, 'ok');
     noNaN(rec);
   }

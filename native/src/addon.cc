@@ -11,6 +11,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   ssdtune::InitTextScan(env, exports);
   ssdtune::InitDescriptors(env, exports);
   ssdtune::InitLinalg(env, exports);
+  ssdtune::InitFileLock(env, exports);
   return exports;
 }
 

@@ -11,4 +11,5 @@ void InitCollector(Napi::Env env, Napi::Object exports);
 void InitTextScan(Napi::Env env, Napi::Object exports);     // textscan.cc: numeric text line tokenizer
 void InitLinalg(Napi::Env env, Napi::Object exports);       // linalg.cc: Cholesky and inverse for the GP fit
 void InitDescriptors(Napi::Env env, Napi::Object exports);  // descriptors.cc: window descriptors + per-I/O features
+void InitFileLock(Napi::Env env, Napi::Object exports);     // file_lock.cc: flock for lock files
 }  // namespace ssdtune

@@ -1,10 +1,10 @@
 /**
  * Machine-wide locks on a block device, one per purpose: a lock file
- * /run/ssdtune/<purpose>-<major>_<minor>.lock holding the owner's pid
- * (util/pid-lock.ts: a dead owner's lock is taken over, so a killed process
- * never blocks the next one). Machine-wide rather than per ConfDB: two ssdtune
- * processes with different data directories reach one device as surely as two
- * sharing one.
+ * /run/ssdtune/<purpose>-<major>_<minor>.lock held with flock and naming the
+ * owner's pid (util/pid-lock.ts: the kernel releases it when its owner ends,
+ * so a killed process never blocks the next one). Machine-wide rather than per
+ * ConfDB: two ssdtune processes with different data directories reach one
+ * device as surely as two sharing one.
  */
 import { acquirePidLock } from '../util/pid-lock.js';
 import { registerUndo } from '../util/cleanup.js';

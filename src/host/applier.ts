@@ -17,7 +17,9 @@ import type { PendingDeviceChange } from '../confdb/records.js';
 import { IOSCHED_PREFIX, IOSCHED_TUNABLES, describeLeft, matches, orderKeys, readSnapshot, restoreTo, writeOrdered, type Snapshot } from '../blockdev/sysfs.js';
 import { resolveDevice, type BlockDevice } from '../blockdev/resolve.js';
 import { lockBlockDevice } from '../blockdev/device-lock.js';
+import { IOSCHED_SWITCH_DEFAULTS } from '../blockdev/iosched-defaults.js';
 import { registerUndo } from '../util/cleanup.js';
+import { running, startedAt } from '../util/running.js';
 import { readLimits, validateConfig } from './validate.js';
 import type { HostStateRecord, StateStore } from './state.js';
 import { describeHost, hostIdentity, type RecordingHost } from '../util/host-identity.js';
@@ -68,16 +70,15 @@ async function underQueueLock<T>(dev: BlockDevice, fn: () => Promise<T>): Promis
  * Is the process a pending mark names still at it? Not this one: it holds the
  * queue lock now, so its own earlier change has ended. Another: while that pid
  * lives (an ssdtune older than the lock, sharing the ConfDB; a dead one's mark
- * means interrupted).
+ * means interrupted), unless the process with that pid started after the mark
+ * was written (2 s allowed for the clocks' resolution): the marking process was
+ * killed and its pid reused, so the mark means interrupted too.
  */
 function stillRunning(p: PendingDeviceChange): boolean {
   if (p.pid === process.pid) return false;
-  try {
-    process.kill(p.pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  const started = startedAt(p.pid);
+  if (started !== undefined && started > Date.parse(p.startedAt) + 2000) return false;
+  return running(p.pid);
 }
 
 function describePending(p: PendingDeviceChange): string {
@@ -102,22 +103,33 @@ function switchResets(from: string): string[] {
 }
 
 /**
+ * Does the device show the value the kernel gives `key` when a queue switches to `scheduler`
+ * (blockdev/iosched-defaults.ts)? One derived from nr_requests is the kernel's whatever it is, as nr_requests is.
+ */
+function freshAtSwitch(scheduler: string, key: string, now: Snapshot): boolean {
+  const fresh = key.startsWith(IOSCHED_PREFIX) ? IOSCHED_SWITCH_DEFAULTS[scheduler]?.[key.slice(IOSCHED_PREFIX.length)] : undefined;
+  return fresh === 'from nr_requests' || (fresh !== undefined && matches(key, fresh, now[key] ?? ''));
+}
+
+/**
  * `key=now (applied a, previous p)` for each attribute a record names that the device shows neither its
  * applied nor its previous value of, unless a scheduler switch explains it: the device shows the scheduler
  * the record applied, and the attribute is one a switch to it resets (nr_requests, to a value of the
- * kernel's; another scheduler's tunable, absent now). An older ssdtune kept such attributes in `applied`
- * after the kernel reset them, and a reboot followed by a partial re-apply leaves some attributes applied
- * and the rest previous: judged attribute by attribute, both are accounted for.
+ * kernel's; another scheduler's tunable, absent now; its own tunable, showing the value the kernel gives a
+ * new scheduler's). An older ssdtune kept such attributes in `applied` after the kernel reset them (through
+ * A→B→A too: A's tunables kept, the switch back gave them the kernel's values), and a reboot followed by a
+ * partial re-apply leaves some attributes applied and the rest previous: judged attribute by attribute, all
+ * are accounted for. Another host's disk passes only where it shows what a switch would: the kernel's values.
  */
 function unaccounted(now: Snapshot, rec: HostStateRecord): string[] {
   const shown = rec.applied.scheduler !== undefined && rec.applied.scheduler === now.scheduler ? now.scheduler : undefined;
-  // A switch to `shown` from any other scheduler (a tunable of `shown` itself is not reset away: it must match).
+  // A switch to `shown` from any other scheduler.
   const reset = new Set(shown === undefined ? [] : ['none', ...Object.keys(IOSCHED_TUNABLES)].filter((s) => s !== shown).flatMap(switchResets));
   const value = (v: string | undefined) => v ?? '(none)';
   return [...new Set([...Object.keys(rec.applied), ...Object.keys(rec.previous)])]
     .filter((k) => {
       const was = [rec.applied[k], rec.previous[k]].filter((v) => v !== undefined);
-      return !was.some((v) => matches(k, v, now[k] ?? '')) && !reset.has(k);
+      return !was.some((v) => matches(k, v, now[k] ?? '')) && !reset.has(k) && !(shown !== undefined && freshAtSwitch(shown, k, now));
     })
     .map((k) => `${k}=${value(now[k])} (${k in rec.applied ? `applied ${rec.applied[k]}, ` : ''}previous ${value(rec.previous[k])})`);
 }

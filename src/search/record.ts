@@ -30,6 +30,8 @@ export interface EvaluationRecord {
   objective?: number;
   /** Why it failed. */
   message?: string;
+  /** The failure's SSDTUNE_* code, when it had one (a queued evaluation no worker finished: SSDTUNE_EVAL_UNFINISHED). */
+  code?: string;
   evaluator: string;
   workload: string;
   /** ISO time the evaluation started. */

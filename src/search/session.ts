@@ -10,7 +10,7 @@
  * the record without running the evaluator or spending budget, so it
  * arrives where the previous run stopped and carries on.
  */
-import { ERR_SEARCH } from '../errors.js';
+import { ERR_SEARCH, isSsdtuneError } from '../errors.js';
 import type { Evaluator, Metrics, WorkloadRef } from '../evaluators/types.js';
 import { configKey, isFeasible, validateConfig } from '../space/space.js';
 import type { ConfigSpace, Configuration } from '../space/types.js';
@@ -193,6 +193,7 @@ export class SearchSession {
         index: this.record.evaluations.length,
         status: 'failed',
         message: e instanceof Error ? e.message : String(e),
+        ...(isSsdtuneError(e) ? { code: e.code } : {}),
         ms: performance.now() - t0,
       };
     } finally {

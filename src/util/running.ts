@@ -22,3 +22,21 @@ export function running(pid: number): boolean {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/**
+ * When process `pid` started, in ms since the epoch (to about a second: /proc/stat's boot time is in seconds), or
+ * undefined when /proc does not say (gone, or hidden under hidepid). From /proc/<pid>/stat's starttime (field 22,
+ * in clock ticks since boot: USER_HZ, 100 on Linux) and the boot time. Tells a pid's process from an earlier one
+ * that had the pid: a process that started after something was written is not the one that wrote it.
+ */
+export function startedAt(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command (which may hold spaces and parentheses) start at field 3.
+    const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[22 - 3]);
+    const btime = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+    return Number.isFinite(ticks) && Number.isFinite(btime) ? btime * 1000 + ticks * 10 : undefined;
+  } catch {
+    return undefined;
+  }
+}

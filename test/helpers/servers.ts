@@ -120,15 +120,16 @@ export function redisMissing(): string | undefined {
 }
 
 /**
- * Until a session of the database at `url` waits for an advisory lock (pg_locks: one not granted), or
- * `done()` (what would wait has finished instead), for 10 s at most; whether one waits.
+ * Until a session of the database at `url` waits for an advisory lock (pg_locks: one of this database not
+ * granted), or `done()` (what would wait has finished instead), for 10 s at most; whether one waits.
  */
 export async function untilAdvisoryLockAwaited(url: string, done: () => boolean): Promise<boolean> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
     for (let i = 0; i < 400 && !done(); i++) {
-      const r = await c.query<{ n: string }>("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted");
+      const r = await c.query<{ n: string }>(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
       if (Number(r.rows[0]!.n) > 0) return true;
       await new Promise((resolve) => setTimeout(resolve, 25));
     }

@@ -11,21 +11,10 @@
 #include <string>
 
 #include "collector/collector.h"
+#include "sys_error.h"
 
 namespace ssdtune {
 namespace {
-
-Napi::Error SysError(Napi::Env env, const char* what, int err) {
-  Napi::Error e = Napi::Error::New(env, std::string(what) + ": " + strerror(err));
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("syscall", Napi::String::New(env, what));
-  return e;
-}
-
-int FdArg(const Napi::CallbackInfo& info) {
-  if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "file descriptor expected");
-  return info[0].As<Napi::Number>().Int32Value();
-}
 
 // blktraceSetup(fd, { bufSize, bufNr, actMask, startLba, endLba }) -> name
 // (the directory under <debugfs>/block/ holding trace<cpu> files)

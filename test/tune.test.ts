@@ -203,3 +203,24 @@ test('CLI: a missing argument or required option of a subcommand exits 2 (usage)
     assert.match(r.stderr, /error: (missing required argument|required option)/);
   }
 });
+
+test('tune: a baseline that fails with a coded error ends the tune with that code, not as a search error', async () => {
+  // The Hadoop recording's first request lies beyond the baseline drive (805,306,080 logical sectors).
+  const trace = path.resolve('traces/blkparse_hadoop_writeback_apress.txt');
+  const svc = await openService(loadSettings({ dataDir: tempDir('ssdtune-tune-'), ssdsim: FAST_SIM }), jobHandlers);
+  try {
+    const spec = resolveTuneArgs({ evaluator: 'ssdsim', budget: 3, lbaPolicy: 'reject' }, svc.settings).spec;
+    await assert.rejects(
+      tune(svc, { tracePath: trace, spec }),
+      (e) =>
+        isSsdtuneError(e, 'SSDTUNE_SSDSIM_LBA_RANGE') &&
+        e.exitCode === 3 &&
+        /^search: the baseline configuration could not be evaluated, so nothing can be graded: .*request 0 ends at sector \d+ but the simulated device has \d+ logical sectors/.test(
+          e.message,
+        ),
+    );
+    assert.equal(await svc.db.count('evaluations'), 0, 'nothing stored');
+  } finally {
+    await svc.close();
+  }
+});

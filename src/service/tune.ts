@@ -323,20 +323,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
         }
       : {}),
   };
-  const evaluations: EvaluationRecord[] = record.evaluations.map((e) => ({
-    id: newId(),
-    workloadId,
-    ...(e.index === best.index ? { configId } : {}),
-    values: e.config,
-    evaluator: e.evaluator,
-    status: e.status,
-    ...(e.metrics ? { metrics: e.metrics } : {}),
-    ...(e.grade !== undefined ? { grade: e.grade } : {}),
-    ...(e.message ? { error: e.message } : {}),
-    at: e.startedAt,
-    durationMs: e.ms,
-    ...(ctl.jobId ? { jobId: ctl.jobId } : {}),
-  }));
+  const evaluations = evaluationRecords(record, { workloadId, configId, bestIndex: best.index, ...(ctl.jobId ? { jobId: ctl.jobId } : {}) });
   const prof = known ? undefined : profileWorkload(model, workloadId, name, streams, embeddings);
   const workload: WorkloadRecord | undefined =
     prof &&
@@ -378,4 +365,23 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
       ...(record.relevance ? { relevance: record.relevance } : {}),
     },
   };
+}
+
+/** A search's evaluations as the ConfDB stores them; the recommended one names its configuration record. */
+export function evaluationRecords(record: SearchRecord, o: { workloadId: string; configId: string; bestIndex: number; jobId?: string }): EvaluationRecord[] {
+  return record.evaluations.map((e) => ({
+    id: newId(),
+    workloadId: o.workloadId,
+    ...(e.index === o.bestIndex ? { configId: o.configId } : {}),
+    values: e.config,
+    evaluator: e.evaluator,
+    status: e.status,
+    ...(e.metrics ? { metrics: e.metrics } : {}),
+    ...(e.grade !== undefined ? { grade: e.grade } : {}),
+    ...(e.message ? { error: e.message } : {}),
+    ...(e.code ? { errorCode: e.code } : {}),
+    at: e.startedAt,
+    durationMs: e.ms,
+    ...(o.jobId ? { jobId: o.jobId } : {}),
+  }));
 }

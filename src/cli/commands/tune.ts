@@ -8,6 +8,7 @@ import { describeCatalog, EVALUATOR_NAMES, SPACE_NAMES, SPACES } from '../../ser
 import { BUDGET, CONFIRM_ROUNDS, DEFAULT_SEED, FOLD_WARN_SHARE, SEARCHERS, describeReplay, parseReplay, type TuneArgs } from '../../service/tune-spec.js';
 import type { ProgressMode } from '../../config.js';
 import { parseProgressText, type TuneResult } from '../../service/api.js';
+import { numberOption } from '../options.js';
 import { progressReporter } from '../progress.js';
 import { addCommonOptions, settingsFrom, withApi, type CommonOptions } from '../service-access.js';
 
@@ -178,26 +179,28 @@ export function register(program: Command): void {
       )
       .addOption(new Option('--evaluator <name>', `per space: ${describeCatalog()} (env SSDTUNE_EVALUATOR)`).choices(EVALUATOR_NAMES))
       .option('--device <dev>', 'block device the live evaluator replays on, read-only (env SSDTUNE_DEVICE)')
-      .option('--budget <n>', `evaluations for a search, the baseline included, >= ${BUDGET.min} (env SSDTUNE_BUDGET; default ${BUDGET.default})`, (v) =>
-        Number(v),
+      .option(
+        '--budget <n>',
+        `evaluations for a search, the baseline included, >= ${BUDGET.min} (env SSDTUNE_BUDGET; default ${BUDGET.default})`,
+        numberOption('budget'),
       )
-      .option('--seed <n>', `search seed (env SSDTUNE_SEED; default ${DEFAULT_SEED})`, (v) => Number(v))
+      .option('--seed <n>', `search seed (env SSDTUNE_SEED; default ${DEFAULT_SEED})`, numberOption('seed'))
       .addOption(
         new Option(
           '--searcher <name>',
           'adaptive (learns which parameters matter), learnedssd, random, grid, coordinate (env SSDTUNE_SEARCHER; default adaptive)',
         ).choices(SEARCHERS),
       )
-      .option('--batch <k>', 'configurations evaluated together per search round (env SSDTUNE_BATCH; default 1)', (v) => Number(v))
+      .option('--batch <k>', 'configurations evaluated together per search round (env SSDTUNE_BATCH; default 1)', numberOption('batch'))
       .option(
         '--screen-fraction <f>',
         'multi-fidelity: screen on this leading fraction of the trace (e.g. 0.1; at least 1,000 requests), then search on the whole; the budget counts a screening evaluation as f of one; adaptive searcher only (env SSDTUNE_SCREEN_FRACTION; default 1: off)',
-        (v) => Number(v),
+        numberOption('screen-fraction'),
       )
       .option(
         '--confirm-rounds <n>',
         `live evaluator: measure the search's best against the baseline again in n alternating rounds and keep it only if its gain's 95% lower bound is above 0 (env SSDTUNE_CONFIRM_ROUNDS; default ${CONFIRM_ROUNDS.default}; 0: off)`,
-        (v) => Number(v),
+        numberOption('confirm-rounds'),
       )
       .option('--format <fmt>', 'force the trace format')
       .option('--name <name>', 'name for a new workload')

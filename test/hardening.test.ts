@@ -304,6 +304,26 @@ test('timers beyond 2^31-1 ms wait (600h is not "now"); durations beyond a year 
   assert.match(r.stderr, /longer than a year.*\[SSDTUNE_USAGE\]/);
 });
 
+test('a bad time flag is refused before anything starts, naming the flag: serve did not read its retune times until the first retune', () => {
+  const dir = tmp('times');
+  try {
+    for (const [args, flag, text] of [
+      [['serve', '--port', '0', '--data-dir', dir, '--retune', 'loop0', '--retune-window', 'bad'], '--retune-window', 'bad'],
+      [['serve', '--port', '0', '--data-dir', dir, '--retune-every', '1x'], '--retune-every', '1x'],
+      [['retune', '--device', '/dev/null', '--data-dir', dir, '--window', '0s'], '--window', '0s'],
+      [['worker', '--lock', '-1s'], '--lock', '-1s'],
+    ] as const) {
+      // The old serve printed its banner and served on: a crash (uncaught, with a stack) waited for the first retune.
+      const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 15_000 });
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stderr, `ssdtune: ${flag}: expected a positive time such as 30s, 500ms, 2m or 1h, got "${text}" [SSDTUNE_USAGE]\n`);
+      assert.ok(!existsSync(path.join(dir, 'server.json')), 'never announced');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 // ---- items 5 and 10: jobs ----------------------------------------------------
 
 test('20 identical concurrent submissions make one job; the queue is bounded (429 beyond)', async () => {

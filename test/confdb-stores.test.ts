@@ -684,6 +684,54 @@ describe('PostgreSQL ConfDB shared by several processes', { skip: pgMissing ?? f
     assert.ok(Date.now() - t0 < 60_000);
   });
 
+  test("a stalled lock holder: the server ends a new instance's session and frees its lock; an older instance's, which sets no limit, ends waits coded", async () => {
+    const url = await server!.newDatabase();
+    const { PgStore } = await import('../src/confdb/postgres.js');
+    const limits = { idleInTransactionMs: 300, lockWaitMs: 1500 };
+    const [a, b] = await Promise.all([PgStore.open(url, { limits }), PgStore.open(url, { limits })]);
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const w = workload('w');
+    let runs = 0;
+    // a stalls for 2 s the first time it holds the lock, as a stopped process would.
+    const stalled = a.exclusive('register', async (tx) => {
+      runs++;
+      if (runs === 1) await sleep(2000);
+      await tx.put('configs', config(w.id, 'host', 1));
+      return runs;
+    });
+    await sleep(100);
+    const t0 = Date.now();
+    const waited = await b.exclusive('register', async () => Date.now() - t0);
+    assert.ok(waited < 1500, `b had the lock after ${waited} ms, before a woke (2 s) and before its own wait's limit`);
+    assert.equal(await stalled, 2, "a's transaction, whose session the server ended, ran again whole when a woke");
+    assert.equal(await a.count('configs'), 1, 'its first attempt left nothing');
+
+    // An older instance holds the lock and sets no limit: the wait ends coded, and succeeds once it is released.
+    const pgmod = await import('pg');
+    const older = new pgmod.default.Client({ connectionString: url });
+    await older.connect();
+    await older.query('BEGIN');
+    await older.query("SELECT pg_advisory_xact_lock(hashtextextended('register', 0))");
+    try {
+      const t1 = Date.now();
+      await assert.rejects(
+        b.exclusive('register', async () => 0),
+        (e) => isSsdtuneError(e, 'SSDTUNE_CONFDB_BUSY') && /a lock was held by another process for more than 2 s/.test((e as Error).message),
+      );
+      assert.ok(Date.now() - t1 < 10_000, 'the wait ended');
+      const g = await b.generation('workloads');
+      await assert.rejects(b.batchIfUnchanged('workloads', g, [{ kind: 'workloads', type: 'put', value: w }], { lock: 'register' }), (e) =>
+        isSsdtuneError(e, 'SSDTUNE_CONFDB_BUSY'),
+      );
+      assert.equal(await b.count('workloads'), 0);
+    } finally {
+      await older.query('COMMIT');
+      await older.end();
+    }
+    assert.equal(await b.exclusive('register', async () => 1), 1);
+    await Promise.all([a.close(), b.close()]);
+  });
+
   test('writes during a PostgreSQL crash and restart wait for it and land once', async () => {
     const url = await server!.newDatabase();
     const db = await ConfDB.open(tmp(), url);

@@ -16,7 +16,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
-import { ERR_CONFDB_NESTED_LOCK, ERR_CONFDB_OPEN } from '../errors.js';
+import { ERR_CONFDB_BUSY, ERR_CONFDB_NESTED_LOCK, ERR_CONFDB_OPEN } from '../errors.js';
 import { KeyedQueue } from '../util/keyed-queue.js';
 import { StoreBase, type BlobMark } from './base.js';
 import type { ConfDB, ConfigScope, PinnedAndBest, WorkloadsSince } from './store.js';
@@ -83,16 +83,32 @@ const SCHEMA_LOCK = 'ssdtune:schema';
 /** SQLSTATE classes and codes worth retrying: connection failures, shutdowns, serialization. */
 function transient(e: unknown): boolean {
   const code = (e as { code?: string }).code ?? '';
-  if (/^(08|57P)/.test(code) || code === '40001' || code === '40P01' || code === '53300') return true;
+  // 25P03: the server ended a session idle in its transaction (PG_LIMITS): the transaction is run again whole.
+  if (/^(08|57P)/.test(code) || code === '40001' || code === '40P01' || code === '53300' || code === '25P03') return true;
   const msg = (e as Error).message ?? '';
   return (
     ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code) ||
-    /Connection terminated|terminating connection|not yet accepting|the database system is (starting|shutting)/i.test(msg)
+    /Connection terminated|terminating connection|not yet accepting|the database system is (starting|shutting)|encountered a connection error and is not queryable/i.test(
+      msg,
+    )
   );
 }
 
+/** PostgreSQL's lock_not_available: lock_timeout ended a wait. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
 /** How long a transient failure is retried before it reaches the caller. */
 const RETRY_MS = 30_000;
+
+/**
+ * A process that stalls while it holds a lock (stopped, swapped out, cut off by a partition with its connection
+ * still open) would hold every other instance's writes behind it until TCP gives up, hours later. So the server
+ * ends a session left idle inside a transaction for IDLE_IN_TRANSACTION_MS (its lock goes with it; the stalled
+ * holder's transaction is retried whole when it wakes, as after any lost connection), and a wait for a lock ends
+ * after LOCK_WAIT_MS as SSDTUNE_CONFDB_BUSY: an instance of an older version, which sets no such limit, may hold one
+ * for ever. Every lock ssdtune takes is held for milliseconds, so neither limit is met in normal work.
+ */
+export const PG_LIMITS = { idleInTransactionMs: 20_000, lockWaitMs: 60_000 };
 
 type Exec = Pick<pg.PoolClient, 'query'>;
 
@@ -118,6 +134,8 @@ export class PgStore extends StoreBase implements ConfDB {
      * must not wait behind connections parked on the lock it holds.
      */
     private readonly lockPool: pg.Pool,
+    /** PG_LIMITS.lockWaitMs as opened, for the busy error. */
+    private readonly lockWaitMs: number,
     /** Inside exclusive(): the transaction's client; writes commit with it. */
     private readonly tx?: Exec,
   ) {
@@ -127,16 +145,20 @@ export class PgStore extends StoreBase implements ConfDB {
   /** The named locks' in-process queues (the root store's; a transaction's view takes locks on its own connection). */
   private readonly turns = new KeyedQueue();
 
-  static async open(url: string, opts: { poolSize?: number } = {}): Promise<PgStore> {
+  static async open(url: string, opts: { poolSize?: number; limits?: Partial<typeof PG_LIMITS> } = {}): Promise<PgStore> {
     const location = redactUrl(url);
-    const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 8, idleTimeoutMillis: 10_000 });
-    const lockPool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 8, idleTimeoutMillis: 10_000 });
+    const limits = { ...PG_LIMITS, ...opts.limits };
+    const options = `-c idle_in_transaction_session_timeout=${limits.idleInTransactionMs} -c lock_timeout=${limits.lockWaitMs}`;
+    const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 8, idleTimeoutMillis: 10_000, options });
+    const lockPool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 8, idleTimeoutMillis: 10_000, options });
     // An idle connection dropped by a restarting server must not crash the process; the next query reconnects.
     pool.on('error', () => {});
     lockPool.on('error', () => {});
-    const store = new PgStore(location, pool, lockPool);
+    const store = new PgStore(location, pool, lockPool, limits.lockWaitMs);
     try {
       await store.transaction(async (c) => {
+        // Another instance creating or migrating the schema is waited for, however long it takes.
+        await c.query('SET LOCAL lock_timeout = 0');
         await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [SCHEMA_LOCK]);
         await c.query('CREATE TABLE IF NOT EXISTS ssdtune_meta (name text PRIMARY KEY, value jsonb NOT NULL)');
         await c.query('CREATE TABLE IF NOT EXISTS ssdtune_generations (kind text PRIMARY KEY, n bigint NOT NULL)');
@@ -179,6 +201,11 @@ export class PgStore extends StoreBase implements ConfDB {
       try {
         return await fn();
       } catch (e) {
+        if ((e as { code?: string }).code === LOCK_NOT_AVAILABLE)
+          throw ERR_CONFDB_BUSY(
+            this.location,
+            `a lock was held by another process for more than ${Math.round(this.lockWaitMs / 1000)} s (an instance that stalled holding it?)`,
+          );
         if (!transient(e) || Date.now() + delay > until) throw e;
         await new Promise((r) => setTimeout(r, delay));
       }
@@ -191,6 +218,10 @@ export class PgStore extends StoreBase implements ConfDB {
     return this.retrying(async () => {
       const client = await pool.connect();
       let broken = false;
+      // The server may end a session between our statements (a restart, its idle-in-transaction limit): the client
+      // then emits 'error', which unheard would end the process. The next statement fails, and is retried.
+      const ended = () => (broken = true);
+      client.on('error', ended);
       try {
         await client.query('BEGIN');
         const out = await fn(client);
@@ -203,6 +234,7 @@ export class PgStore extends StoreBase implements ConfDB {
         });
         throw e;
       } finally {
+        client.off('error', ended);
         client.release(broken);
       }
     }, budgetMs);
@@ -495,7 +527,7 @@ export class PgStore extends StoreBase implements ConfDB {
           await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [lock]);
           const mark = { pool: this.pool, lock, held: true };
           try {
-            return await holding.run(mark, () => fn(new PgStore(this.location, this.pool, this.lockPool, c)));
+            return await holding.run(mark, () => fn(new PgStore(this.location, this.pool, this.lockPool, this.lockWaitMs, c)));
           } finally {
             // Work fn started and left running (a job it queued) may take locks once this one is released.
             mark.held = false;

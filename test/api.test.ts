@@ -196,4 +196,22 @@ test('a trace the sniffer cannot tell apart is registered, uploaded and identifi
   const refused = await call('POST', '/v1/traces?name=cut.trace.xz', { raw: body });
   assert.equal(refused.status, 400);
   assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'SSDTUNE_TRACE_AMBIGUOUS_FORMAT');
+  // A tune job reads it in that format too: it sniffed again, and failed as ambiguous.
+  const submitted = await call('POST', '/v1/jobs', { body: { traceId: rec.id, space: 'host', budget: 2 } });
+  assert.equal(submitted.status, 202, await submitted.clone().text());
+  const jobId = ((await submitted.json()) as { job: { id: string } }).job.id;
+  let job: { status: string; error?: string } = { status: 'queued' };
+  for (let i = 0; i < 600 && (job.status === 'queued' || job.status === 'running'); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    job = (await (await call('GET', `/v1/jobs/${jobId}`)).json()) as typeof job;
+  }
+  assert.equal(job.status, 'done', job.error);
+  // A format forced on a file that does not read in it is refused at once, not when a tune reads it.
+  const kept = readdirSync(uploadDir(svc.settings.dataDir));
+  const wrong = await call('POST', '/v1/traces?name=msr.csv&format=blktrace', { raw: readFileSync('traces/msr_hm_0_sample1000.csv') });
+  assert.equal(wrong.status, 400);
+  const err = ((await wrong.json()) as { error: { code: string; message: string } }).error;
+  assert.equal(err.code, 'SSDTUNE_TRACE_FORMAT');
+  assert.match(err.message, /byte offset 0: blktrace magic/);
+  assert.deepEqual(readdirSync(uploadDir(svc.settings.dataDir)), kept, 'nothing kept');
 });

@@ -17,7 +17,8 @@ import { ConfDB } from '../confdb/db.js';
 import { newId } from '../confdb/ids.js';
 import type { TraceRecord } from '../confdb/records.js';
 import { ERR_PERMISSION } from '../errors.js';
-import { formatByName, sniffFormat } from '../readers/registry.js';
+import { checkReadableFile } from '../readers/input.js';
+import { formatByName, openTrace, sniffFormat } from '../readers/registry.js';
 import { capped } from '../util/byte-cap.js';
 import { sha256File } from '../util/digest.js';
 import type { Service } from './context.js';
@@ -59,6 +60,23 @@ function forcedFormat(o: TraceOptions): string | undefined {
   return o.format === undefined ? undefined : formatByName(o.format).name;
 }
 
+/**
+ * The trace's format: the one forced, once its first records read in it (the sniffer is not asked, and nothing
+ * else would notice a wrong one before a tune read the file), or the sniffer's answer.
+ */
+async function traceFormat(file: string, forced: string | undefined, quoteInput: boolean): Promise<string> {
+  if (forced === undefined) return (await sniffFormat(file, { quoteInput })).name;
+  // A FIFO can be read once: its reader is the tune's.
+  if ((await checkReadableFile(file)).kind === 'stream') return forced;
+  const batches = (await openTrace(file, { format: forced, quoteInput, batchSize: 1024 }))[Symbol.asyncIterator]();
+  try {
+    await batches.next();
+  } finally {
+    await batches.return?.();
+  }
+  return forced;
+}
+
 export async function storeUpload(svc: Service, body: Readable, name: string, actor: string, o: TraceOptions = {}): Promise<TraceRecord> {
   const forced = forcedFormat(o);
   const limit = svc.settings.maxUploadBytes;
@@ -72,7 +90,7 @@ export async function storeUpload(svc: Service, body: Readable, name: string, ac
     const counter = capped(body, limit);
     await pipeline(counter, createWriteStream(partial, { mode: 0o600 }));
     await fsp.rename(partial, file);
-    const format = forced ?? (await sniffFormat(file)).name;
+    const format = await traceFormat(file, forced, true);
     const bytes = counter.bytes;
     const rec: TraceRecord = { id, name: safe, path: file, bytes, format, uploadedAt: new Date().toISOString(), by: actor };
     await svc.db.batch([{ kind: 'traces', type: 'put', value: rec }, ConfDB.audit(actor, 'traces.upload', { id, name: safe, bytes, format })]);
@@ -118,7 +136,7 @@ export async function registerLocalTrace(svc: Service, file: string, actor: stri
   const forced = forcedFormat(o);
   const abs = o.confine ? confinedPath(svc.settings, file) : path.resolve(file);
   // The sniffer quotes what it could not read: fine for the CLI's own file, never for a remote caller.
-  const format = forced ?? (await sniffFormat(abs, { quoteInput: !o.confine })).name;
+  const format = await traceFormat(abs, forced, !o.confine);
   const st = await fsp.stat(abs);
   const existing = await svc.db.traceAt(abs, st.size);
   // The same file registered with another format is another trace record (it reads as other requests).

@@ -43,10 +43,17 @@ export const tuneJobHandler =
     // Loaded on first use: it brings TensorFlow.js, which CLI commands that never tune should not pay for.
     const { tune } = await import('./tune.js');
     const { traceId: _, ...rest } = spec;
+    const format = rest.format ?? trace.format;
     const run = (tracePath: string) =>
       tune(
         svc,
-        { spec: { ...rest, name: spec.name ?? trace.name }, tracePath, ...(trace.sha256 ? { traceSha256: trace.sha256 } : {}), ...(fleet ? { fleet } : {}) },
+        // The format the trace was stored with (forced where the sniffer cannot tell), unless the request names one.
+        {
+          spec: { ...rest, name: spec.name ?? trace.name, ...(format ? { format } : {}) },
+          tracePath,
+          ...(trace.sha256 ? { traceSha256: trace.sha256 } : {}),
+          ...(fleet ? { fleet } : {}),
+        },
         { signal: ctl.signal, progress: ctl.progress, checkpoint: (r) => ctl.checkpoint(r), resumeFrom: ctl.resumeFrom, jobId: job.id },
       );
     // A fleet worker reads the trace from its cache, fetched by digest; otherwise it is where it was stored.

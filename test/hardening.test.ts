@@ -324,6 +324,22 @@ test('a bad time flag is refused before anything starts, naming the flag: serve 
   }
 });
 
+test('serve --retune refuses at start a device no capture could watch; the schedule only logged it at every run', () => {
+  const dir = tmp('retune-device');
+  try {
+    // (A free loop device, without media, would do too, but another test may attach it meanwhile.)
+    const cases: [string, number, RegExp][] = [['nosuchdisk0', 4, /nosuchdisk0: no such device .*\[SSDTUNE_DEVICE\]/]];
+    for (const [device, status, message] of cases) {
+      const r = spawnSync(process.execPath, [CLI, 'serve', '--port', '0', '--data-dir', dir, '--retune', device], { encoding: 'utf8', timeout: 15_000 });
+      assert.equal(r.status, status, `${device}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.ok(!existsSync(path.join(dir, 'server.json')), 'never announced');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 // ---- items 5 and 10: jobs ----------------------------------------------------
 
 test('20 identical concurrent submissions make one job; the queue is bounded (429 beyond)', async () => {

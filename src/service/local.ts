@@ -7,7 +7,7 @@
  * ConfDB. Heavy modules (TensorFlow.js, the statistics worker) load on first use.
  */
 import path from 'node:path';
-import { resolveDevice } from '../blockdev/resolve.js';
+import { requireCapturable, resolveDevice } from '../blockdev/resolve.js';
 import { BACKENDS, openCollector, probeBlktraceOn, type BackendName } from '../collector/index.js';
 import { doctor, EBPF_MIN_KERNEL, PREFERENCE, type BackendCheck } from '../collector/doctor.js';
 import { featureStatus, NATIVE_FEATURES, type FeatureStatus, type NativeFeature } from '../native.js';
@@ -163,6 +163,8 @@ export async function identifyAmong(
 /** The host-local part of the service API (SsdtuneApi extends it). */
 export interface HostLocalApi {
   capture(r: CaptureRequest): Promise<CaptureSummary>;
+  /** Refuse a device no capture could watch (missing, without media, bio-based), as a capture would: before a schedule is set up for it. */
+  requireCapturable(device: string): void;
   doctor(device?: string): DoctorReport;
   analyze(paths: readonly string[], o?: AnalyzeOptions): Promise<AnalysisReport>;
   renderAnalysis(report: AnalysisReport, as: 'text' | 'html'): Promise<string>;
@@ -174,6 +176,9 @@ export interface HostLocalApi {
 export class HostLocal implements HostLocalApi {
   capture(r: CaptureRequest): Promise<CaptureSummary> {
     return capture(r);
+  }
+  requireCapturable(device: string): void {
+    requireCapturable(resolveDevice(device));
   }
   doctor(device?: string): DoctorReport {
     return captureDoctor(device);

@@ -5,7 +5,7 @@ import { tokenPath } from '../../service/token.js';
 import { loadSettings } from '../../config.js';
 import { openService } from '../../service/context.js';
 import { jobHandlers } from '../../service/handlers.js';
-import { decisionLine } from '../../service/api.js';
+import { decisionLine, hostLocal } from '../../service/api.js';
 import { longInterval } from '../../util/long-timer.js';
 import { durationOption, intOption } from '../options.js';
 
@@ -53,6 +53,8 @@ export function register(program: Command): void {
           ...(o.port !== undefined ? { port: o.port } : {}),
         });
         if (o.allowHost) settings.allowedHosts = [...settings.allowedHosts, ...o.allowHost];
+        // A device no retune could watch is refused now, not at every run of the schedule.
+        if (o.retune) hostLocal.requireCapturable(o.retune);
         // From the first moment: a SIGTERM during start-up must not kill the process mid-write.
         const stopped = new Promise<NodeJS.Signals>((resolve) => {
           process.once('SIGINT', resolve);

@@ -9,9 +9,12 @@ import { openService } from '../src/service/context.js';
 import { jobHandlers } from '../src/service/handlers.js';
 import { tune } from '../src/service/tune.js';
 import { resolveTuneArgs } from '../src/service/tune-spec.js';
-import { builtMqsim } from '../src/sim/mqsim.js';
+import { builtMqsim, importSsdConfigXml } from '../src/sim/mqsim.js';
 import type { Settings } from '../src/config.js';
 import { tempDir } from '../src/util/temp-dir.js';
+import { toSsdConfig } from '../src/sim/ssd-space.js';
+import { ssdConfigXml } from '../src/service/ssd-export.js';
+import type { Configuration } from '../src/space/types.js';
 
 const TRACE = path.resolve('traces/msr_hm_0_sample1000.csv');
 /** 24,783 read requests (traces/README.md): long enough to screen on a quarter. */
@@ -223,4 +226,23 @@ test('tune: a baseline that fails with a coded error ends the tune with that cod
   } finally {
     await svc.close();
   }
+});
+
+test('an ssd configuration prints as the MQSim ssdconfig.xml of the drive searched; a host one is refused', async () => {
+  const dataDir = tempDir('ssdtune-tune-');
+  const svc = await openService(loadSettings({ dataDir, ssdsim: FAST_SIM }), jobHandlers);
+  let config: { id: string; values: Record<string, unknown> };
+  try {
+    config = (await tune(svc, { tracePath: TRACE, spec: ssdsim(svc.settings, 3) })).config;
+  } finally {
+    await svc.close();
+  }
+  // The way out apply's refusal of an ssd configuration names.
+  const r = spawnSync(process.execPath, [CLI, 'db', 'show', 'configs', config.id, '--mqsim', '--data-dir', dataDir], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(importSsdConfigXml(r.stdout, 'stdout'), toSsdConfig(config.values as Configuration));
+  assert.throws(
+    () => ssdConfigXml({ id: 'h1', space: 'host', values: { read_ahead_kb: 256 } }),
+    (e) => isSsdtuneError(e, 'SSDTUNE_USAGE') && /h1 is for the host space.*apply --export tuned\|udev/.test((e as Error).message),
+  );
 });

@@ -64,6 +64,7 @@ export type { ApplyOutcome, ApplyRequest, Change, ExportKind, RevertOutcome, Rev
 export type { IdentifyMethod, IdentifyOutcome } from './identify.js';
 export type { TraceOptions } from './traces.js';
 export { decisionLine, type RetuneDecision } from './retune-decision.js';
+export { ssdConfigXml } from './ssd-export.js';
 export type { TuneArgs, TuneSpec } from './tune-spec.js';
 export type { TuneResult } from './tune.js';
 export { parseProgressText, type ProgressParts } from './progress-text.js';

@@ -173,7 +173,7 @@ const SPACES_TABLE = {
     evaluators: ['ssdsim', 'mqsim'],
     defaultEvaluator: 'ssdsim',
     build: () => ssdSpace,
-    notApplicable: 'device internals, which sysfs cannot set; export it as an MQSim ssdconfig.xml instead',
+    notApplicable: 'device internals, which sysfs cannot set; print it as an MQSim ssdconfig.xml instead: `ssdtune db show configs ID --mqsim`',
   },
   host: {
     summary: 'readahead and block layer (read_ahead_kb, max_sectors_kb, scheduler ...)',

@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { ERR_CONFDB_EXPORT, ERR_CONFDB_IMPORT, ERR_USAGE } from '../../errors.js';
 import { writeAtomically } from '../../util/atomic-file.js';
 import { intOption } from '../options.js';
-import { KINDS, type Counts, type Kind, type SsdtuneApi } from '../../service/api.js';
+import { KINDS, ssdConfigXml, type ConfigRecord, type Counts, type Kind, type SsdtuneApi } from '../../service/api.js';
 import { fmtBytes, fmtCount, fmtNs, table } from '../../util/units.js';
 import { addCommonOptions, withApi, type CommonOptions } from '../service-access.js';
 
@@ -177,11 +177,14 @@ export function register(program: Command): void {
       else for (const line of await withApi(o, (api) => listTable(api, kind, o.limit))) console.log(line);
     });
 
-  addCommonOptions(db.command('show <kind> <id>').description('print one record as JSON')).action(async (k: string, id: string, o: CommonOptions) => {
-    const kind = kindArg(k);
-    const rec = await withApi(o, (api) => api.get(kind, id));
-    console.log(JSON.stringify(rec, null, 2));
-  });
+  addCommonOptions(db.command('show <kind> <id>').description('print one record as JSON'))
+    .option('--mqsim', "an ssd configuration as MQSim's ssdconfig.xml (MQSim -i FILE) instead of JSON")
+    .action(async (k: string, id: string, o: CommonOptions & { mqsim?: boolean }) => {
+      const kind = kindArg(k);
+      if (o.mqsim && kind !== 'configs') throw ERR_USAGE(`--mqsim prints a configuration: give "configs", not "${kind}"`);
+      const rec = await withApi(o, (api) => api.get(kind, id));
+      process.stdout.write(o.mqsim ? ssdConfigXml(rec as ConfigRecord) : JSON.stringify(rec, null, 2) + '\n');
+    });
 
   addCommonOptions(db.command('export <file>').description('write the whole ConfDB as JSON lines ("-": standard output)')).action(
     async (file: string, o: CommonOptions) => {

@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { resolveDevice } from '../blockdev/resolve.js';
 import { ERR_HOST_CONFIG, ERR_NOT_FOUND, ERR_USAGE } from '../errors.js';
 import { verifyRecord, type ApplyResult, type Change, type Drift, type RevertResult } from '../host/applier.js';
+import type { Held } from '../blockdev/sysfs.js';
 import { readHostConfigFile } from '../host/config-file.js';
 import { ConfDbStateStore } from '../host/confdb-state.js';
 import { toTunedProfile, toUdevRule } from '../host/export.js';
@@ -45,6 +46,8 @@ export interface ApplyOutcome {
   changes: Change[];
   /** Attributes the kernel resets as a side effect (a new scheduler resets nr_requests and its tunables). */
   sideEffects: string[];
+  /** Attributes the kernel changed when another was written, written back to the value they had (a dry run has none). */
+  held: Held[];
   after: Record<string, string>;
   exported?: { kind: ExportKind; text: string };
 }
@@ -105,6 +108,7 @@ function outcome(r: ApplyResult, configId: string | undefined): ApplyOutcome {
     target: r.target,
     changes: changes(r.changes),
     sideEffects: r.sideEffects,
+    held: r.held.map((h) => ({ key: h.key, from: h.from, to: h.to, by: h.by })),
     after: r.after,
     ...(r.device.partition ? { partition: r.device.name } : {}),
     ...(configId ? { configId } : {}),

@@ -13,7 +13,7 @@ import { uploadDir } from '../src/service/traces.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { tempDir } from '../src/util/temp-dir.js';
 import { canUseLoopDevices } from '../src/blockdev/loop.js';
-import { loopWithoutScheduler, readaheadAfterMaxSectors } from './helpers/loop.js';
+import { loopWithoutScheduler, maxSectorsCoupling } from './helpers/loop.js';
 
 let svc: Service;
 let app: FastifyInstance;
@@ -205,8 +205,7 @@ test('an apply over REST names what the kernel changed beside its write and was 
   const loop = loopWithoutScheduler(32 << 20);
   try {
     const queue = `/sys/block/${loop.name}/queue`;
-    const kb = Math.min(Number(readFileSync(`${queue}/max_hw_sectors_kb`, 'utf8')), readFileSync(`${queue}/max_sectors_kb`, 'utf8').trim() === '64' ? 32 : 64);
-    const raised = readaheadAfterMaxSectors(queue, kb);
+    const { kb, raised } = maxSectorsCoupling(queue);
     if (raised === undefined) {
       t.skip(`this kernel (${os.release()}) leaves read_ahead_kb alone when max_sectors_kb is written: nothing is held`);
       return;

@@ -23,7 +23,7 @@ import { jiffiesRoundTrip, kernelHz, pageKb } from '../src/host/validate.js';
 import { PROJECT_ROOT } from '../src/native.js';
 import { tempDir } from '../src/util/temp-dir.js';
 import { hostIdentity } from '../src/util/host-identity.js';
-import { loopWithoutScheduler, readaheadAfterMaxSectors } from './helpers/loop.js';
+import { loopWithoutScheduler, maxSectorsCoupling, readaheadAfterMaxSectors } from './helpers/loop.js';
 import { createLoop } from '../src/collector/testbed.js';
 
 const skip = canUseLoopDevices();
@@ -49,16 +49,30 @@ test('parseScheduler reads the active scheduler and the list', () => {
   assert.deepEqual(parseScheduler('none'), { active: 'none', available: ['none'] });
 });
 
-test('tuned profile and udev rule carry the configuration in write order', () => {
-  const cfg = { nr_requests: '512', 'iosched.fifo_batch': '8', read_ahead_kb: '4096', scheduler: 'mq-deadline' };
-  const tuned = toTunedProfile('nvme0n1', cfg);
-  assert.match(tuned, /\[disk\]\ndevices=nvme0n1\nelevator=mq-deadline\nreadahead=4096\n/);
-  assert.match(tuned, /\[sysfs\]\n\/sys\/block\/nvme0n1\/queue\/iosched\/fifo_batch=8\n\/sys\/block\/nvme0n1\/queue\/nr_requests=512\n/);
-  const udev = toUdevRule('nvme0n1', cfg);
+test('tuned profile and udev rule carry the configuration in write order, read_ahead_kb held after max_sectors_kb', () => {
+  const cfg = { nr_requests: '512', 'iosched.fifo_batch': '8', max_sectors_kb: '256', rq_affinity: '2', scheduler: 'mq-deadline' };
+  const current = { scheduler: 'none', read_ahead_kb: '8', max_sectors_kb: '1280', nr_requests: '128', rq_affinity: '1' };
+  const q = '/sys/block/nvme0n1/queue';
+  // One [sysfs] section, whose lines tuned writes in the order they stand: the device's read_ahead_kb right after
+  // max_sectors_kb, which would raise it.
   assert.match(
-    udev,
-    /KERNEL=="nvme0n1", ATTR\{queue\/scheduler\}="mq-deadline", ATTR\{queue\/iosched\/fifo_batch\}="8", ATTR\{queue\/read_ahead_kb\}="4096", ATTR\{queue\/nr_requests\}="512"/,
+    toTunedProfile('nvme0n1', cfg, current),
+    new RegExp(
+      `\\n# read_ahead_kb=8: the device's value, kept: written after max_sectors_kb.*\\n\\[main\\]\\nsummary=.*\\n\\n\\[sysfs\\]\\n` +
+        `${q}/scheduler=mq-deadline\\n${q}/iosched/fifo_batch=8\\n${q}/max_sectors_kb=256\\n${q}/read_ahead_kb=8\\n${q}/rq_affinity=2\\n${q}/nr_requests=512\\n$`,
+    ),
   );
+  assert.match(
+    toUdevRule('nvme0n1', cfg, current),
+    /# read_ahead_kb=8: the device's value, kept.*\nACTION=="add\|change", SUBSYSTEM=="block", KERNEL=="nvme0n1", ATTR\{queue\/scheduler\}="mq-deadline", ATTR\{queue\/iosched\/fifo_batch\}="8", ATTR\{queue\/max_sectors_kb\}="256", ATTR\{queue\/read_ahead_kb\}="8", ATTR\{queue\/rq_affinity\}="2", ATTR\{queue\/nr_requests\}="512"\n$/,
+  );
+  // A configuration that names read_ahead_kb writes its own, and one without max_sectors_kb holds nothing.
+  for (const named of [{ ...cfg, read_ahead_kb: '4096' }, { read_ahead_kb: '4096' }]) {
+    const udev = toUdevRule('nvme0n1', named, current);
+    assert.doesNotMatch(udev, /# read_ahead_kb|read_ahead_kb}="8"/);
+    assert.match(udev, /ATTR\{queue\/read_ahead_kb\}="4096"/);
+  }
+  assert.doesNotMatch(toTunedProfile('nvme0n1', { rq_affinity: '2' }, current), /read_ahead_kb/);
 });
 
 test('missing device: clear error', () => {
@@ -178,6 +192,69 @@ test(
     assert.match(out.stdout, new RegExp(`\nheld read_ahead_kb at 8: writing max_sectors_kb=${a} made the kernel change it to ${raised}\n`));
     assert.equal(run('revert', '--device', loop.name).status, 0);
     assert.deepEqual(readSnapshot(dev), before);
+  }),
+);
+
+/**
+ * Writes an exported text's values to sysfs as its tool would: a tuned profile's sections in the order they stand,
+ * each section's lines in order (the [disk] plugin's elevator and readahead, which older exports used, as the
+ * attributes they write), a udev rule's ATTR{} assignments in the order they stand (export.ts cites both sources).
+ */
+function writeAsTheToolWould(kind: 'tuned' | 'udev', text: string, device: string): void {
+  const queue = `/sys/block/${device}`;
+  if (kind === 'udev') {
+    for (const m of text.matchAll(/ATTR\{([^}]+)\}="([^"]*)"/g)) writeFileSync(`${queue}/${m[1]}`, m[2]!);
+    return;
+  }
+  let section = '';
+  for (const line of text.split('\n')) {
+    const head = /^\[(\w+)\]$/.exec(line);
+    if (head) section = head[1]!;
+    const [key, value] = [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)];
+    if (section === 'sysfs' && key.startsWith('/sys/')) writeFileSync(key, value);
+    const disk: Record<string, string> = { elevator: 'scheduler', readahead: 'read_ahead_kb' };
+    if (section === 'disk' && disk[key]) writeFileSync(`${queue}/queue/${disk[key]}`, value);
+  }
+}
+
+test(
+  'an exported tuned profile or udev rule, written as tuned and udev write, leaves read_ahead_kb as the device had it',
+  { skip },
+  withLoop(async (loop, _store, dataDir, t) => {
+    const dev = resolveDevice(loop.path);
+    const queue = `/sys/block/${loop.name}/queue`;
+    const { kb, raised } = maxSectorsCoupling(queue);
+    if (raised === undefined) {
+      t.skip(`this kernel (${os.release()}) leaves read_ahead_kb alone when max_sectors_kb is written: nothing to hold`);
+      return;
+    }
+    writeFileSync(`${queue}/read_ahead_kb`, '8');
+    const before = readSnapshot(dev);
+    const cfgFile = path.join(dataDir, 'cfg.json');
+    writeFileSync(cfgFile, JSON.stringify({ scheduler: 'mq-deadline', max_sectors_kb: kb, nr_requests: 64 }));
+    const cli = path.join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
+    for (const kind of ['tuned', 'udev'] as const) {
+      const r = spawnSync(
+        process.execPath,
+        [cli, 'apply', '--device', loop.name, '--config', cfgFile, '--export', kind, '--data-dir', path.join(dataDir, 'db')],
+        {
+          encoding: 'utf8',
+        },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(readSnapshot(dev), before, 'an export writes nothing');
+      // Before, read_ahead_kb came out raised (128 from 8 on Linux 6.18): the export wrote what the configuration named.
+      writeAsTheToolWould(kind, r.stdout, loop.name);
+      const now = readSnapshot(dev);
+      assert.deepEqual(
+        [now.scheduler, now.max_sectors_kb, now.nr_requests, now.read_ahead_kb],
+        ['mq-deadline', String(kb), '64', '8'],
+        `${kind}:\n${r.stdout}`,
+      );
+      // Back to where the device was, for the next kind.
+      for (const k of ['scheduler', 'max_sectors_kb', 'read_ahead_kb', 'nr_requests'] as const) writeFileSync(`${queue}/${k}`, before[k]!);
+      assert.deepEqual(readSnapshot(dev), before);
+    }
   }),
 );
 
@@ -329,7 +406,8 @@ test(
     const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args, '--data-dir', db], { encoding: 'utf8' });
     const tuned = run('apply', '--device', loop.name, '--config', cfgFile, '--export', 'tuned');
     assert.equal(tuned.status, 0, tuned.stderr);
-    assert.match(tuned.stdout, new RegExp(`devices=${loop.name}\nelevator=mq-deadline\nreadahead=${Number(before.read_ahead_kb) + 12}`));
+    const q = `/sys/block/${loop.name}/queue`;
+    assert.match(tuned.stdout, new RegExp(`\\[sysfs\\]\n${q}/scheduler=mq-deadline\n${q}/read_ahead_kb=${Number(before.read_ahead_kb) + 12}\n$`));
     assert.deepEqual(readSnapshot(resolveDevice(loop.path)), before, 'export writes nothing');
     const a = run('apply', '--device', loop.path, '--config', cfgFile, '--json');
     assert.equal(a.status, 0, a.stderr);

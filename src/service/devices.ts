@@ -126,7 +126,7 @@ export async function applyConfig(svc: Service, req: ApplyRequest, actor: string
   const store = dryRun ? new MemoryStateStore() : new ConfDbStateStore(svc.db, actor, req.configId);
   const r = await applier.apply(req.device, values, { store, dryRun });
   const out = outcome(r, req.configId);
-  if (req.export) out.exported = { kind: req.export, text: req.export === 'tuned' ? toTunedProfile(out.device, r.target) : toUdevRule(out.device, r.target) };
+  if (req.export) out.exported = { kind: req.export, text: (req.export === 'tuned' ? toTunedProfile : toUdevRule)(out.device, r.target, r.after) };
   return out;
 }
 

@@ -37,3 +37,10 @@ export function readaheadAfterMaxSectors(queue: string, kb: number): string | un
   writeFileSync(`${queue}/read_ahead_kb`, ra!);
   return raised === '8' ? undefined : raised;
 }
+
+/** A max_sectors_kb the device does not have (64, or 32 where it has 64), and what writing it does to a read_ahead_kb of 8. */
+export function maxSectorsCoupling(queue: string): { kb: number; raised: string | undefined } {
+  const hw = Number(readFileSync(`${queue}/max_hw_sectors_kb`, 'utf8'));
+  const kb = Math.min(hw, readFileSync(`${queue}/max_sectors_kb`, 'utf8').trim() === '64' ? 32 : 64);
+  return { kb, raised: readaheadAfterMaxSectors(queue, kb) };
+}

@@ -199,6 +199,8 @@ export const ERR_CONFDB_NESTED_LOCK = defineError(
 );
 /** file, line, what is wrong: a malformed line, or a devices record that would replace this ConfDB's or that another host made */
 export const ERR_CONFDB_IMPORT = defineError('SSDTUNE_CONFDB_IMPORT', 400, EXIT.BAD_INPUT, '%s: line %s: %s');
+/** file, why (the export is written to a temporary file beside it and renamed into place only when complete) */
+export const ERR_CONFDB_EXPORT = defineError('SSDTUNE_CONFDB_EXPORT', 500, EXIT.FAILURE, 'cannot write the export to %s: %s; nothing was written there');
 export const ERR_CONFLICT = defineError('SSDTUNE_CONFLICT', 409, EXIT.CONFLICT, '%s');
 /** jobs waiting, the limit */
 export const ERR_QUEUE_FULL = defineError(

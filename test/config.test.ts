@@ -254,3 +254,25 @@ test('tune from a script: progress arrives as log lines on stderr, the result on
   assert.match(r.stderr, /^tune: search \d\/5 evaluations(, best grade \d\.\d{3})?, \d+s elapsed/m);
   assert.match(r.stdout, /^search {6}adaptive, 5 evaluations/m);
 });
+
+test("tune's numeric flags refuse what is not a number: a NaN passes a schema's bounds and turned the screen off", () => {
+  const dataDir = tempDir('ssdtune-flags-');
+  for (const [flag, text] of [
+    ['--screen-fraction', 'x'],
+    ['--screen-fraction', 'NaN'],
+    ['--budget', 'ten'],
+    ['--seed', ''],
+    ['--confirm-rounds', 'many'],
+  ] as const) {
+    const r = spawnSync(
+      process.execPath,
+      [path.resolve('dist/src/cli/main.js'), 'tune', '--data-dir', dataDir, flag, text, path.resolve('traces/msr_hm_0_sample1000.csv')],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, ...Object.fromEntries(TUNE_ENV.map((k) => [k, ''])), SSDTUNE_PROGRESS: 'none' },
+      },
+    );
+    assert.equal(r.status, 2, `${flag} ${text}: ${r.stderr}${r.stdout}`);
+    assert.equal(r.stderr, `ssdtune: ${flag} must be a number, got "${text}" [SSDTUNE_USAGE]\n`);
+  }
+});

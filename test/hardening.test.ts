@@ -237,6 +237,58 @@ test(
   },
 );
 
+test(
+  'db export: ENOSPC or a directory is a coded error and leaves no file; an export cut short is refused on import',
+  { skip: isRoot ? undefined : 'mounting a small tmpfs needs root' },
+  async (t) => {
+    const dir = tmp('export');
+    const mnt = tmp('export-enospc');
+    try {
+      const db = await ConfDB.open(dir);
+      // About 600 KiB of records: more than the 256 KiB file system holds.
+      await db.batch(Array.from({ length: 3000 }, (_, i) => ConfDB.audit('test', 'seed', { i, pad: 'x'.repeat(160) })));
+      await db.close();
+      const exported = path.join(dir, 'backup.jsonl');
+      const ok = cli(['db', 'export', exported, '--data-dir', dir]);
+      assert.equal(ok.status, 0, ok.stderr);
+      assert.deepEqual(JSON.parse(readFileSync(exported, 'utf8').trimEnd().split('\n').at(-1)!), {
+        'ssdtune-confdb-end': { workloads: 0, configs: 0, evaluations: 0, devices: 0, jobs: 0, traces: 0, audit: 3000, pins: 0, results: 0, agents: 0 },
+      });
+      // Cut at a line's end, as a full disk or a dropped connection may leave it: refused, nothing stored.
+      const lines = readFileSync(exported, 'utf8').trimEnd().split('\n');
+      const cut = path.join(dir, 'cut.jsonl');
+      writeFileSync(cut, lines.slice(0, 1000).join('\n') + '\n');
+      const fresh = path.join(dir, 'fresh');
+      const refused = cli(['db', 'import', cut, '--data-dir', fresh]);
+      assert.equal(refused.status, 3, refused.stderr);
+      assert.match(refused.stderr, /cut\.jsonl: line 1000: the file ends without the export's last line .*the export was cut short.*\[SSDTUNE_CONFDB_IMPORT\]/);
+      assert.match(cli(['db', 'list', 'audit', '--data-dir', fresh]).stdout, /^\s*$|no audit/);
+
+      const toDir = cli(['db', 'export', mnt, '--data-dir', dir]);
+      assert.equal(toDir.status, 1, toDir.stderr);
+      assert.match(toDir.stderr, /cannot write the export to .*: it is a directory; nothing was written there \[SSDTUNE_CONFDB_EXPORT\]/);
+      try {
+        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt], { stdio: 'ignore' });
+      } catch {
+        t.skip('mount is not permitted here');
+        return;
+      }
+      const full = cli(['db', 'export', path.join(mnt, 'backup.jsonl'), '--data-dir', dir]);
+      assert.equal(full.status, 1, full.stderr);
+      assert.match(
+        full.stderr,
+        /cannot write the export to .*backup\.jsonl: ENOSPC: no space left on device; nothing was written there \[SSDTUNE_CONFDB_EXPORT\]/,
+      );
+      assert.doesNotMatch(full.stderr, /\n\s+at /);
+      assert.deepEqual(readdirSync(mnt), [], 'no partial file, under any name');
+    } finally {
+      spawnSync('umount', [mnt]);
+      rmSync(mnt, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
 // ---- item 12: collect --duration 600h -----------------------------------------
 
 test('timers beyond 2^31-1 ms wait (600h is not "now"); durations beyond a year are refused', async () => {
@@ -250,6 +302,26 @@ test('timers beyond 2^31-1 ms wait (600h is not "now"); durations beyond a year 
   const r = cli(['collect', '--device', '/dev/null', '--duration', '9000h', '-o', path.join(os.tmpdir(), 'x')]);
   assert.equal(r.status, 2, r.stderr);
   assert.match(r.stderr, /longer than a year.*\[SSDTUNE_USAGE\]/);
+});
+
+test('a bad time flag is refused before anything starts, naming the flag: serve did not read its retune times until the first retune', () => {
+  const dir = tmp('times');
+  try {
+    for (const [args, flag, text] of [
+      [['serve', '--port', '0', '--data-dir', dir, '--retune', 'loop0', '--retune-window', 'bad'], '--retune-window', 'bad'],
+      [['serve', '--port', '0', '--data-dir', dir, '--retune-every', '1x'], '--retune-every', '1x'],
+      [['retune', '--device', '/dev/null', '--data-dir', dir, '--window', '0s'], '--window', '0s'],
+      [['worker', '--lock', '-1s'], '--lock', '-1s'],
+    ] as const) {
+      // The old serve printed its banner and served on: a crash (uncaught, with a stack) waited for the first retune.
+      const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 15_000 });
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stderr, `ssdtune: ${flag}: expected a positive time such as 30s, 500ms, 2m or 1h, got "${text}" [SSDTUNE_USAGE]\n`);
+      assert.ok(!existsSync(path.join(dir, 'server.json')), 'never announced');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 // ---- items 5 and 10: jobs ----------------------------------------------------

@@ -18,6 +18,7 @@ import {
   type SearchRecord,
 } from '../src/search/search.js';
 import { ERR_SSDSIM_DEVICE_FULL, isSsdtuneError } from '../src/errors.js';
+import { evaluationRecords } from '../src/service/tune.js';
 
 const W = analyticWorkload('w');
 const m = (lat: number, thr: number): Metrics => ({ latencyMeanUs: lat, throughputBps: thr, iops: 1 });
@@ -109,6 +110,12 @@ test('an evaluator that throws or returns NaN gives failed evaluations, a coded 
     );
     assert.equal(rec.evaluations[rec.best!]!.status, 'ok');
     noNaN(rec);
+    // The ConfDB keeps each failure's message and code (service/tune.ts).
+    const stored = evaluationRecords(rec, { workloadId: 'w', configId: 'c', bestIndex: rec.best! });
+    assert.deepEqual(
+      stored.map((e) => [e.status, e.error, e.errorCode]),
+      rec.evaluations.map((e) => [e.status, e.message, e.code]),
+    );
   }
   // A baseline that cannot be evaluated is an error: nothing could be graded.
   const dead: Evaluator = {

@@ -94,6 +94,8 @@ export interface EvaluationRecord {
   metrics?: Metrics;
   grade?: number;
   error?: string;
+  /** The failure's SSDTUNE_* code, when it had one (absent in records written before codes were kept). */
+  errorCode?: string;
   at: string;
   durationMs: number;
   jobId?: string;

@@ -4,7 +4,7 @@
  * Import validates every line before writing anything, so a bad file leaves
  * the store as it was.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
@@ -13,8 +13,11 @@ import { canonicalJson } from '../util/canonical-json.js';
 import { ConfDB, KINDS, keyOf, type BatchOp, type Kind } from './db.js';
 import type { DeviceRecord } from './records.js';
 import { describeHost, hostIdentity } from '../util/host-identity.js';
+import { writeAtomically } from '../util/atomic-file.js';
 
 export const EXPORT_MAGIC = 'ssdtune-confdb';
+/** The last line's key: the counts of the records before it. A header with this key set to true promises it. */
+export const EXPORT_END = 'ssdtune-confdb-end';
 
 /** Required fields per kind: enough to catch a wrong file or a hand-edited record. */
 const REQUIRED: Record<Kind, string[]> = {
@@ -30,23 +33,36 @@ const REQUIRED: Record<Kind, string[]> = {
   agents: ['id', 'host', 'device', 'workloadId'],
 };
 
+/** The export as a file that appears only once complete. */
 export async function exportConfDB(db: ConfDB, file: string): Promise<Record<Kind, number>> {
-  return exportConfDBTo(db, createWriteStream(file, { mode: 0o600 }));
+  let counts: Record<Kind, number> | undefined;
+  await writeAtomically(file, async (ws) => {
+    counts = await exportConfDBTo(db, ws);
+  });
+  return counts!;
 }
 
-/** The export as JSON lines on a stream (a file, an HTTP reply); ends the stream. */
+/**
+ * The export as JSON lines on a stream (a file, an HTTP reply); ends the stream. The header says the file ends
+ * with a line of its counts, so an import tells a complete export from one cut short at a line's end (a full
+ * disk, a killed server, a dropped connection).
+ */
 export async function exportConfDBTo(db: ConfDB, out: Writable): Promise<Record<Kind, number>> {
   const counts = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<Kind, number>;
   const write = async (line: string) => {
+    // A stream that failed between writes emits no 'drain': its error is thrown here instead.
+    if (out.errored) throw out.errored;
     if (!out.write(line + '\n')) await once(out, 'drain');
   };
-  await write(JSON.stringify({ [EXPORT_MAGIC]: 1, schema: await db.schemaVersion(), exportedAt: new Date().toISOString() }));
+  await write(JSON.stringify({ [EXPORT_MAGIC]: 1, schema: await db.schemaVersion(), exportedAt: new Date().toISOString(), [EXPORT_END]: true }));
   for (const kind of KINDS) {
     for await (const [, value] of db.entries(kind)) {
       await write(JSON.stringify({ kind, value }));
       counts[kind]++;
     }
   }
+  await write(JSON.stringify({ [EXPORT_END]: counts }));
+  if (out.errored) throw out.errored;
   out.end();
   await once(out, 'finish');
   return counts;
@@ -96,6 +112,9 @@ export async function importConfDBFrom(db: ConfDB, input: Readable, file: string
   const counts = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<Kind, number>;
   const rl = createInterface({ input, crlfDelay: Infinity });
   let lineNo = 0;
+  // Exports written before the last line existed (and hand-made files) have none: their header does not promise it.
+  let endPromised = false;
+  let endLine = 0;
   try {
     for await (const line of rl) {
       lineNo++;
@@ -110,6 +129,18 @@ export async function importConfDBFrom(db: ConfDB, input: Readable, file: string
         if (obj[EXPORT_MAGIC] !== 1) throw ERR_CONFDB_IMPORT(file, 1, `expected the export header {"${EXPORT_MAGIC}":1,...}`);
         const schema = obj.schema as number;
         if (schema > (await db.schemaVersion())) throw ERR_CONFDB_IMPORT(file, 1, `schema ${schema} is newer than this ConfDB's`);
+        endPromised = obj[EXPORT_END] === true;
+        continue;
+      }
+      if (endLine) throw ERR_CONFDB_IMPORT(file, lineNo, `expected nothing after the export's last line (line ${endLine})`);
+      if (EXPORT_END in obj) {
+        if (canonicalJson(obj[EXPORT_END]) !== canonicalJson(counts))
+          throw ERR_CONFDB_IMPORT(
+            file,
+            lineNo,
+            `the export's last line counts ${canonicalJson(obj[EXPORT_END])}, but the lines before it hold ${canonicalJson(counts)}`,
+          );
+        endLine = lineNo;
         continue;
       }
       const kind = obj.kind as Kind;
@@ -127,6 +158,8 @@ export async function importConfDBFrom(db: ConfDB, input: Readable, file: string
     throw e;
   }
   if (lineNo === 0) throw ERR_CONFDB_IMPORT(file, 0, 'the file is empty');
+  if (endPromised && !endLine)
+    throw ERR_CONFDB_IMPORT(file, lineNo, `the file ends without the export's last line ({"${EXPORT_END}": counts}): the export was cut short; export again`);
   ops.push(ConfDB.audit(actor, 'db.import', { file, counts }));
   await db.batch(ops);
   return counts;

@@ -66,14 +66,16 @@ export function buildHostSpace(device: string | BlockDevice): ConfigSpace {
       default: num('max_sectors_kb'),
     });
   }
-  params.push({
-    name: 'scheduler',
-    kind: 'categorical',
-    group: 'queue',
-    description: 'I/O scheduler (elevator)',
-    values: limits.schedulers,
-    default: limits.activeScheduler,
-  });
+  if (snap.scheduler !== undefined) {
+    params.push({
+      name: 'scheduler',
+      kind: 'categorical',
+      group: 'queue',
+      description: 'I/O scheduler (elevator)',
+      values: limits.schedulers,
+      default: limits.activeScheduler,
+    });
+  }
   if (snap.nr_requests !== undefined) {
     params.push({
       name: 'nr_requests',

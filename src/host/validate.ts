@@ -81,7 +81,8 @@ export interface DeviceLimits {
 }
 
 export function readLimits(dev: BlockDevice): DeviceLimits {
-  const s = parseScheduler(readAttr(dev, 'scheduler'));
+  // A bio-based device (zram, brd) has no queue/scheduler: it queues no requests, which is what `none` means.
+  const s = hasAttr(dev, 'scheduler') ? parseScheduler(readAttr(dev, 'scheduler')) : { available: [], active: 'none' };
   return {
     schedulers: s.available,
     activeScheduler: s.active,
@@ -123,6 +124,8 @@ export function validateConfig(dev: BlockDevice, config: Record<string, unknown>
   let scheduler = limits.activeScheduler;
   if (schedEntry) {
     const v = String(schedEntry[1]).trim();
+    if (!('scheduler' in current))
+      throw ERR_HOST_ATTRIBUTE(dev.disk.name, 'scheduler', 'this device has no I/O scheduler (a bio-based device, such as zram or brd, queues no requests)');
     if (!limits.schedulers.includes(v)) throw ERR_HOST_VALUE(dev.disk.name, 'scheduler', v, `this device offers ${limits.schedulers.join(', ')}`);
     out.scheduler = v;
     scheduler = v;

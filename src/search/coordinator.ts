@@ -24,7 +24,7 @@ import { configKey, validateConfig, validateSpace } from '../space/space.js';
 import type { ConfigSpace, Configuration } from '../space/types.js';
 import { DEFAULT_GRADE_ALPHA, DEFAULT_MIN_OTHER_RATIO, badMetrics } from './grade.js';
 import type { PlanInput, Planner, Proposal } from './planner.js';
-import { bestOf, checkResumable, gradeEvaluation, newRecord, parseRecord, type EvaluationRecord, type SearchRecord } from './record.js';
+import { baselineFailure, bestOf, checkResumable, gradeEvaluation, newRecord, parseRecord, type EvaluationRecord, type SearchRecord } from './record.js';
 
 export interface CoordinatorOptions {
   planner: Planner;
@@ -162,7 +162,7 @@ export class SearchCoordinator {
       return undefined;
     }
     const ev = this.append(out, outcome, timing);
-    if (isBaseline && ev.status !== 'ok') throw ERR_SEARCH(`the baseline configuration could not be evaluated, so nothing can be graded: ${ev.message}`);
+    if (isBaseline && ev.status !== 'ok') throw baselineFailure(ev);
     if (ev.index === 0) {
       const held = this.held;
       this.held = [];

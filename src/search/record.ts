@@ -4,7 +4,7 @@
  * a file), shown, and resumed. No NaN is ever stored: an evaluation whose
  * metrics cannot be graded is a failed one with a message.
  */
-import { ERR_SEARCH } from '../errors.js';
+import { ERR_SEARCH, errorFromCode, type SsdtuneError } from '../errors.js';
 import type { Metrics } from '../evaluators/types.js';
 import type { Configuration } from '../space/types.js';
 import { grade, objective, otherRatio } from './grade.js';
@@ -159,4 +159,14 @@ export function checkResumable(r: SearchRecord, id: RecordIdentity): void {
   ];
   for (const [field, had, now] of want)
     if (had !== now) throw ERR_SEARCH(`cannot resume: the record's ${field} is ${JSON.stringify(had)}, this search's is ${JSON.stringify(now)}`);
+}
+
+/**
+ * Why a search whose baseline failed ends. A coded failure keeps its code (an address beyond the simulated drive
+ * is bad input, a busy device a conflict, a fleet that finished nothing a failure a client may retry): only an
+ * uncoded one is the search's own error.
+ */
+export function baselineFailure(ev: Pick<EvaluationRecord, 'message' | 'code'>): SsdtuneError {
+  const why = `the baseline configuration could not be evaluated, so nothing can be graded: ${ev.message}`;
+  return ev.code ? errorFromCode(ev.code, `search: ${why}`) : ERR_SEARCH(why);
 }

@@ -9,7 +9,7 @@ import type { Evaluator, WorkloadRef } from '../evaluators/types.js';
 import { Rng, sampleFeasible, validateSpace, violations } from '../space/space.js';
 import type { ConfigSpace } from '../space/types.js';
 import { DEFAULT_GRADE_ALPHA, DEFAULT_MIN_OTHER_RATIO } from './grade.js';
-import { bestOf, checkResumable, newRecord, parseRecord, type RecordIdentity, type SearchRecord, type SearchStatus } from './record.js';
+import { baselineFailure, bestOf, checkResumable, newRecord, parseRecord, type RecordIdentity, type SearchRecord, type SearchStatus } from './record.js';
 import { SearchSession, StopSearch, type SearchBudget, type SearchEvent } from './session.js';
 
 export interface Searcher {
@@ -83,7 +83,7 @@ export async function runSearch(searcher: Searcher, o: SearchOptions): Promise<S
   let status: SearchStatus;
   try {
     const base = await session.evaluate(o.space.baseline, 'baseline');
-    if (base.status !== 'ok') throw ERR_SEARCH(`the baseline configuration could not be evaluated, so nothing can be graded: ${base.message}`);
+    if (base.status !== 'ok') throw baselineFailure(base);
     status = await searcher.search(session, record.seed);
   } catch (e) {
     if (!(e instanceof StopSearch)) throw e;

@@ -1,14 +1,13 @@
 /**
- * Writing a text trace safely: lines go to a temporary file beside the target
- * (respecting stream back-pressure) that is renamed into place only when all
- * of it was written, so a failure never leaves a partial file that looks
- * complete.
+ * Writing a text trace safely: lines go through util/atomic-file.ts (a
+ * temporary file renamed into place once complete), respecting the stream's
+ * back-pressure.
  */
-import { createWriteStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
 import { closeSync, openSync, unlinkSync } from 'node:fs';
 import { ERR_TRACE_WRITE } from '../errors.js';
+import { writeAtomically } from '../util/atomic-file.js';
 
 export interface WriteResult {
   /** Requests written. */
@@ -23,25 +22,14 @@ export interface WriteResult {
  * `out` only if `produce` resolves.
  */
 export async function writeTextAtomically(out: string, produce: (write: (text: string) => Promise<void>) => Promise<void>): Promise<void> {
-  const tmp = path.join(path.dirname(out), `.${path.basename(out)}.${process.pid}.tmp`);
-  const ws = createWriteStream(tmp, { highWaterMark: 1 << 20 });
-  let failed: Error | undefined;
-  ws.on('error', (e) => (failed = e));
-  const write = async (text: string): Promise<void> => {
-    if (failed) throw failed;
-    if (!ws.write(text)) await Promise.race([once(ws, 'drain'), once(ws, 'error')]);
-    if (failed) throw failed;
-  };
   try {
-    await once(ws, 'open');
-    await produce(write);
-    ws.end();
-    await once(ws, 'finish');
-    if (failed) throw failed;
-    await fsp.rename(tmp, out);
+    await writeAtomically(out, async (ws) => {
+      await produce(async (text) => {
+        if (ws.errored) throw ws.errored;
+        if (!ws.write(text)) await once(ws, 'drain');
+      });
+    });
   } catch (e) {
-    ws.destroy();
-    await fsp.rm(tmp, { force: true });
     throw writeError(out, e);
   }
 }

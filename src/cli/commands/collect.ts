@@ -5,25 +5,13 @@
  * so memory stays bounded however long it runs.
  */
 import { Option, type Command } from 'commander';
-import { ERR_COLLECT_LOST_DEVICE, ERR_USAGE } from '../../errors.js';
+import { ERR_COLLECT_LOST_DEVICE } from '../../errors.js';
+import { durationOption } from '../options.js';
 import { BACKENDS, CAPTURE_FORMATS, hostLocal, type BackendName, type CaptureFormat } from '../../service/api.js';
-
-const UNITS: Record<string, number> = { ms: 1e-3, s: 1, m: 60, h: 3600 };
-const MAX_DURATION_MS = 8760 * 3600 * 1000;
-
-/** "30s", "500ms", "2m", "1h", or plain seconds -> milliseconds. */
-export function parseDuration(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s.trim());
-  if (!m || Number(m[1]) <= 0) throw ERR_USAGE(`--duration: expected a positive time such as 30s, 500ms, 2m or 1h, got "${s}"`);
-  const ms = Number(m[1]) * UNITS[m[2] ?? 's']! * 1000;
-  // Beyond a year is a typo, and beyond 2^53 ms a deadline cannot be computed at all.
-  if (!(ms <= MAX_DURATION_MS)) throw ERR_USAGE(`--duration: "${s}" is longer than a year (8760h); stop an open-ended capture with SIGINT instead`);
-  return ms;
-}
 
 interface CollectOpts {
   device: string;
-  duration?: string;
+  duration?: number;
   backend: BackendName | 'auto';
   output: string;
   format: CaptureFormat;
@@ -35,14 +23,14 @@ export function register(program: Command): void {
     .command('collect')
     .description('Capture block I/O requests live from a device (eBPF, tracefs or kernel blktrace) into a trace file')
     .requiredOption('--device <path>', 'block device to capture, e.g. /dev/nvme0n1 (a partition is captured as its sector range)')
-    .option('--duration <time>', 'stop after this long (30s, 2m, ...); default: until SIGINT/SIGTERM')
+    .option('--duration <time>', 'stop after this long (30s, 2m, ...); default: until SIGINT/SIGTERM', durationOption('duration'))
     .addOption(new Option('--backend <name>', 'capture backend').choices(['auto', ...BACKENDS]).default('auto'))
     .requiredOption('-o, --output <prefix>', 'output: PREFIX.blktrace.N files (blktrace) or one file (mqsim)')
     .addOption(new Option('--format <name>', 'output format').choices(CAPTURE_FORMATS).default('blktrace'))
     .option('--json', 'print the summary as JSON')
     .addHelpText('after', '\nRun `ssdtune doctor` to see which backends work here.')
     .action(async (opts: CollectOpts) => {
-      const ms = opts.duration !== undefined ? parseDuration(opts.duration) : undefined;
+      const ms = opts.duration;
       // Progress goes to stderr even with --json (stdout carries only the summary).
       const say = (s: string): void => void process.stderr.write(s);
       const stop = new AbortController();

@@ -1,7 +1,10 @@
 /** `ssdtune db list|show|export|import|compact`: look into and move the ConfDB. */
 import type { Command } from 'commander';
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { ERR_CONFDB_IMPORT, ERR_USAGE } from '../../errors.js';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import { ERR_CONFDB_EXPORT, ERR_CONFDB_IMPORT, ERR_USAGE } from '../../errors.js';
+import { writeAtomically } from '../../util/atomic-file.js';
+import { intOption } from '../options.js';
 import { KINDS, type Counts, type Kind, type SsdtuneApi } from '../../service/api.js';
 import { fmtBytes, fmtCount, fmtNs, table } from '../../util/units.js';
 import { addCommonOptions, withApi, type CommonOptions } from '../service-access.js';
@@ -167,10 +170,9 @@ export function register(program: Command): void {
   const db = program.command('db').description('inspect, export, import and compact the ConfDB');
 
   addCommonOptions(db.command('list <kind>').description(`list records: ${KINDS.join(', ')}`))
-    .option('--limit <n>', 'at most n records', (v) => Number(v), 100)
+    .option('--limit <n>', 'at most n records', intOption('limit', 1), 100)
     .action(async (k: string, o: CommonOptions & { limit: number }) => {
       const kind = kindArg(k);
-      if (!Number.isInteger(o.limit) || o.limit < 1) throw ERR_USAGE(`--limit must be a positive integer, not "${o.limit}"`);
       if (o.json) console.log(JSON.stringify((await withApi(o, (api) => api.list(kind, { limit: o.limit }))).items, null, 2));
       else for (const line of await withApi(o, (api) => listTable(api, kind, o.limit))) console.log(line);
     });
@@ -181,29 +183,53 @@ export function register(program: Command): void {
     console.log(JSON.stringify(rec, null, 2));
   });
 
-  addCommonOptions(db.command('export <file>').description('write the whole ConfDB as JSON lines')).action(async (file: string, o: CommonOptions) => {
-    // Written here, where the command runs, whoever holds the ConfDB.
-    const counts = await withApi(o, (api) => api.exportRecords(createWriteStream(file, { mode: 0o600 })));
-    console.log(
-      o.json
-        ? JSON.stringify({ file, counts })
-        : `exported to ${file}: ${Object.entries(counts)
-            .map(([k, n]) => `${n} ${k}`)
-            .join(', ')}`,
-    );
-  });
+  addCommonOptions(db.command('export <file>').description('write the whole ConfDB as JSON lines ("-": standard output)')).action(
+    async (file: string, o: CommonOptions) => {
+      // Written here, where the command runs, whoever holds the ConfDB; a file appears only once complete.
+      let counts: Counts | undefined;
+      if (file === '-') {
+        const pass = new PassThrough();
+        pass.pipe(process.stdout, { end: false });
+        counts = await withApi(o, (api) => api.exportRecords(pass));
+      } else {
+        if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) throw ERR_CONFDB_EXPORT(file, 'it is a directory');
+        try {
+          await writeAtomically(file, async (ws) => {
+            counts = await withApi(o, (api) => api.exportRecords(ws));
+          });
+        } catch (e) {
+          const err = e as NodeJS.ErrnoException;
+          // A file-system error is the destination's; a coded one (the ConfDB, the server) is reported as it is.
+          throw typeof err.code === 'string' && /^E[A-Z]+$/.test(err.code) ? ERR_CONFDB_EXPORT(file, err.message.replace(/, \w+( '.*')?$/, '')) : e;
+        }
+      }
+      // With "-" the records are on standard output: the summary goes to standard error.
+      const say = file === '-' ? console.error : console.log;
+      say(
+        o.json
+          ? JSON.stringify({ file, counts })
+          : `exported to ${file}: ${Object.entries(counts!)
+              .map(([k, n]) => `${n} ${k}`)
+              .join(', ')}`,
+      );
+    },
+  );
 
-  addCommonOptions(db.command('import <file>').description('add the records of an export (all or nothing)')).action(async (file: string, o: CommonOptions) => {
-    if (!existsSync(file)) throw ERR_CONFDB_IMPORT(file, 0, 'no such file');
-    const counts: Counts = await withApi(o, (api) => api.importRecords(createReadStream(file), file));
-    console.log(
-      o.json
-        ? JSON.stringify({ file, counts })
-        : `imported ${file}: ${Object.entries(counts)
-            .map(([k, n]) => `${n} ${k}`)
-            .join(', ')}`,
-    );
-  });
+  addCommonOptions(db.command('import <file>').description('add the records of an export, all or nothing ("-": standard input)')).action(
+    async (file: string, o: CommonOptions) => {
+      if (file !== '-' && !existsSync(file)) throw ERR_CONFDB_IMPORT(file, 0, 'no such file');
+      const counts: Counts = await withApi(o, (api) =>
+        file === '-' ? api.importRecords(process.stdin, 'stdin') : api.importRecords(createReadStream(file), file),
+      );
+      console.log(
+        o.json
+          ? JSON.stringify({ file, counts })
+          : `imported ${file}: ${Object.entries(counts)
+              .map(([k, n]) => `${n} ${k}`)
+              .join(', ')}`,
+      );
+    },
+  );
 
   addCommonOptions(db.command('compact').description('compact the LevelDB files')).action(async (o: CommonOptions) => {
     await withApi(o, (api) => api.compact());

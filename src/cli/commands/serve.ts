@@ -1,14 +1,13 @@
 /** `ssdtune serve`: the REST API and job runner over the ConfDB, until SIGINT/SIGTERM. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { announceServer, banner, startServer } from '../../api/server.js';
 import { tokenPath } from '../../service/token.js';
 import { loadSettings } from '../../config.js';
 import { openService } from '../../service/context.js';
 import { jobHandlers } from '../../service/handlers.js';
-import { parseDuration } from './collect.js';
 import { decisionLine } from '../../service/api.js';
 import { longInterval } from '../../util/long-timer.js';
-import { intOption } from '../options.js';
+import { durationOption, intOption } from '../options.js';
 
 /** How long a SIGTERM waits for requests and jobs to stop before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 5000;
@@ -28,8 +27,10 @@ export function register(program: Command): void {
     .option('--port <n>', 'port (default 7411; 0 picks a free one; env SSDTUNE_PORT)', intOption('port', 0, 65535))
     .option('--log', 'log requests as JSON lines to stdout')
     .option('--retune <dev>', 'also retune this device on a schedule (as `ssdtune retune` would from cron)')
-    .option('--retune-every <time>', 'interval of the internal retune schedule', '15m')
-    .option('--retune-window <time>', 'capture window of each retune', '60s')
+    .addOption(
+      new Option('--retune-every <time>', 'interval of the internal retune schedule').argParser(durationOption('retune-every')).default(15 * 60_000, '15m'),
+    )
+    .addOption(new Option('--retune-window <time>', 'capture window of each retune').argParser(durationOption('retune-window')).default(60_000, '60s'))
     .addHelpText(
       'after',
       '\nExamples:\n  ssdtune serve --port 7411 &\n  curl -X POST -H "Authorization: Bearer $(cat ~/.local/share/ssdtune/api-token)" -H "Content-Type: application/octet-stream" --data-binary @trace.csv http://127.0.0.1:7411/v1/traces\n  ssdtune serve --retune /dev/nvme0n1 --retune-every 15m',
@@ -43,8 +44,8 @@ export function register(program: Command): void {
         allowHost?: string[];
         log?: boolean;
         retune?: string;
-        retuneEvery: string;
-        retuneWindow: string;
+        retuneEvery: number;
+        retuneWindow: number;
       }) => {
         const settings = loadSettings({
           ...(o.dataDir ? { dataDir: o.dataDir } : {}),
@@ -75,11 +76,11 @@ export function register(program: Command): void {
         const api = app.ssdtune.as('server');
         const schedule = o.retune
           ? longInterval(() => {
-              api.retune({ device: o.retune!, windowMs: parseDuration(o.retuneWindow), budget: 12 }).then(
+              api.retune({ device: o.retune!, windowMs: o.retuneWindow, budget: 12 }).then(
                 (d) => process.stderr.write(decisionLine(d) + '\n'),
                 (e: Error) => process.stderr.write(`retune ${o.retune}: ${e.message}\n`),
               );
-            }, parseDuration(o.retuneEvery))
+            }, o.retuneEvery)
           : undefined;
         const signal = await stopped;
         // Stop within seconds whatever a job is doing: running jobs are aborted (their signal reaches the

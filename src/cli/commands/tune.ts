@@ -5,9 +5,20 @@
  */
 import { Option, type Command } from 'commander';
 import { describeCatalog, EVALUATOR_NAMES, SPACE_NAMES, SPACES } from '../../service/catalog.js';
-import { BUDGET, CONFIRM_ROUNDS, DEFAULT_SEED, FOLD_WARN_SHARE, SEARCHERS, describeReplay, parseReplay, type TuneArgs } from '../../service/tune-spec.js';
+import {
+  BUDGET,
+  CONFIRM_ROUNDS,
+  DEFAULT_SEED,
+  FOLD_WARN_SHARE,
+  SCREEN_SHIFT_WARNING,
+  SEARCHERS,
+  describeReplay,
+  parseReplay,
+  type TuneArgs,
+} from '../../service/tune-spec.js';
 import type { ProgressMode } from '../../config.js';
 import { parseProgressText, type TuneResult } from '../../service/api.js';
+import { numberOption } from '../options.js';
 import { progressReporter } from '../progress.js';
 import { addCommonOptions, settingsFrom, withApi, type CommonOptions } from '../service-access.js';
 
@@ -111,6 +122,11 @@ function printResult(r: TuneResult, json: boolean | undefined): void {
     console.log(
       `search      ${r.search.searcher ? `${r.search.searcher}, ` : ''}${r.search.evaluations} evaluations${sc ? ` on the whole trace after ${sc.evaluations} on its first ${(sc.fraction * 100).toFixed(0)}%` : ''} (${r.search.failed} failed), ${r.search.status}, ${(r.search.elapsedMs / 1000).toFixed(1)} s`,
     );
+    // A prefix from another phase of the trace ranks unlike the whole (docs/tuning.md): the screen may have bought little.
+    if (sc?.shift !== undefined && sc.shift > SCREEN_SHIFT_WARNING)
+      console.log(
+        `warning     the screened first ${(sc.fraction * 100).toFixed(0)}% differs from the whole trace (descriptor shift ${sc.shift.toFixed(2)}, above ${SCREEN_SHIFT_WARNING}): another phase of it, whose ranking may not hold on the whole; the screen's best were measured again on the whole trace, but screen on more of it, or not at all (--screen-fraction 1)`,
+      );
     // What mattered for this workload: the parameters the search found relevant, most first.
     const rel = Object.entries(r.search.relevance ?? {}).sort((a, b) => b[1] - a[1]);
     if (rel.length > 1) {
@@ -178,26 +194,28 @@ export function register(program: Command): void {
       )
       .addOption(new Option('--evaluator <name>', `per space: ${describeCatalog()} (env SSDTUNE_EVALUATOR)`).choices(EVALUATOR_NAMES))
       .option('--device <dev>', 'block device the live evaluator replays on, read-only (env SSDTUNE_DEVICE)')
-      .option('--budget <n>', `evaluations for a search, the baseline included, >= ${BUDGET.min} (env SSDTUNE_BUDGET; default ${BUDGET.default})`, (v) =>
-        Number(v),
+      .option(
+        '--budget <n>',
+        `evaluations for a search, the baseline included, >= ${BUDGET.min} (env SSDTUNE_BUDGET; default ${BUDGET.default})`,
+        numberOption('budget'),
       )
-      .option('--seed <n>', `search seed (env SSDTUNE_SEED; default ${DEFAULT_SEED})`, (v) => Number(v))
+      .option('--seed <n>', `search seed (env SSDTUNE_SEED; default ${DEFAULT_SEED})`, numberOption('seed'))
       .addOption(
         new Option(
           '--searcher <name>',
           'adaptive (learns which parameters matter), learnedssd, random, grid, coordinate (env SSDTUNE_SEARCHER; default adaptive)',
         ).choices(SEARCHERS),
       )
-      .option('--batch <k>', 'configurations evaluated together per search round (env SSDTUNE_BATCH; default 1)', (v) => Number(v))
+      .option('--batch <k>', 'configurations evaluated together per search round (env SSDTUNE_BATCH; default 1)', numberOption('batch'))
       .option(
         '--screen-fraction <f>',
         'multi-fidelity: screen on this leading fraction of the trace (e.g. 0.1; at least 1,000 requests), then search on the whole; the budget counts a screening evaluation as f of one; adaptive searcher only (env SSDTUNE_SCREEN_FRACTION; default 1: off)',
-        (v) => Number(v),
+        numberOption('screen-fraction'),
       )
       .option(
         '--confirm-rounds <n>',
         `live evaluator: measure the search's best against the baseline again in n alternating rounds and keep it only if its gain's 95% lower bound is above 0 (env SSDTUNE_CONFIRM_ROUNDS; default ${CONFIRM_ROUNDS.default}; 0: off)`,
-        (v) => Number(v),
+        numberOption('confirm-rounds'),
       )
       .option('--format <fmt>', 'force the trace format')
       .option('--name <name>', 'name for a new workload')

@@ -1,17 +1,8 @@
 /** `ssdtune worker`: run tune and evaluation jobs from the fleet's Redis queue until SIGINT/SIGTERM. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { loadSettings } from '../../config.js';
-import { ERR_USAGE } from '../../errors.js';
 import { startFleetWorker } from '../../service/api.js';
-import { parseDuration } from './collect.js';
-
-function positiveInt(flag: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw ERR_USAGE(`${flag} must be an integer >= 1, got "${v}"`);
-    return n;
-  };
-}
+import { durationOption, intOption } from '../options.js';
 
 export function register(program: Command): void {
   program
@@ -20,13 +11,15 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', 'where the trace cache lives (env SSDTUNE_DATA_DIR)')
     .option('--store <url>', 'the fleet ConfDB, postgres://... (env SSDTUNE_STORE)')
     .option('--queue <url>', 'the fleet queue, redis://... (env SSDTUNE_QUEUE)')
-    .option('--concurrency <n>', 'evaluations at once', positiveInt('--concurrency'), 1)
-    .option('--tune-concurrency <n>', 'tune jobs (coordinators) at once', positiveInt('--tune-concurrency'), 2)
-    .option('--lock <time>', "job lock; a dead worker's job is retried after about this long", '30s')
-    .option('--cache-bytes <n>', 'trace cache budget in bytes', positiveInt('--cache-bytes'))
+    .option('--concurrency <n>', 'evaluations at once', intOption('concurrency', 1), 1)
+    .option('--tune-concurrency <n>', 'tune jobs (coordinators) at once', intOption('tune-concurrency', 1), 2)
+    .addOption(
+      new Option('--lock <time>', "job lock; a dead worker's job is retried after about this long").argParser(durationOption('lock')).default(30_000, '30s'),
+    )
+    .option('--cache-bytes <n>', 'trace cache budget in bytes', intOption('cache-bytes', 1))
     .addHelpText('after', '\nExample:\n  SSDTUNE_STORE=postgres://ssdtune@db/ssdtune SSDTUNE_QUEUE=redis://queue:6379 ssdtune worker --concurrency 2')
     .action(
-      async (o: { dataDir?: string; store?: string; queue?: string; concurrency: number; tuneConcurrency: number; lock: string; cacheBytes?: number }) => {
+      async (o: { dataDir?: string; store?: string; queue?: string; concurrency: number; tuneConcurrency: number; lock: number; cacheBytes?: number }) => {
         const settings = loadSettings({
           ...(o.dataDir ? { dataDir: o.dataDir } : {}),
           ...(o.store ? { store: o.store } : {}),
@@ -35,7 +28,7 @@ export function register(program: Command): void {
         const w = await startFleetWorker(settings, {
           concurrency: o.concurrency,
           tuneConcurrency: o.tuneConcurrency,
-          lockMs: parseDuration(o.lock),
+          lockMs: o.lock,
           ...(o.cacheBytes ? { cacheBytes: o.cacheBytes } : {}),
         });
         process.stderr.write(

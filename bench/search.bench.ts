@@ -67,7 +67,7 @@ import { LearnedSsdSearch, RandomSearch, bestOf, makeSearcher, runSearch, type S
 import { runMultiFidelity } from '../src/search/fidelity.js';
 import type { Evaluator, Metrics, WorkloadRef } from '../src/evaluators/types.js';
 import { openTrace } from '../src/readers/registry.js';
-import { limitSource, type TraceSource } from '../src/trace/model.js';
+import { batchRows, limitSource, type TraceSource } from '../src/trace/model.js';
 import { ssdSpace } from '../src/sim/ssd-space.js';
 import { createSsdsimEvaluator } from '../src/sim/ssdsim.js';
 import { ReadaheadModelEvaluator } from '../src/evaluators/readahead/readahead-model.js';
@@ -143,22 +143,50 @@ function analytic(name: string, p: AnalyticProblem, fs: number[]): Problem {
   };
 }
 
-/** A trace, cut to its first `limit` requests and replayed `speedup` times faster. */
-function traceWorkload(name: string, file: string, speedup: number, limit = Infinity): WorkloadRef {
+/**
+ * A trace (a file of traces/, or an absolute path), cut to its first `limit`
+ * requests and replayed `speedup` times faster. With `skip`, the requests
+ * after the first `skip` (the part of a file traces/ does not hold), their
+ * times moved so the first starts at 0.
+ */
+export function traceWorkload(name: string, file: string, speedup: number, limit = Infinity, skip = 0): WorkloadRef {
   const open = async (): Promise<TraceSource> => {
-    const src = limitSource(await openTrace(path.join(PROJECT_ROOT, 'traces', file)), limit);
-    if (speedup === 1) return src;
+    const whole = await openTrace(path.resolve(PROJECT_ROOT, 'traces', file));
+    const src = limitSource(skip > 0 ? skipSource(whole, skip) : whole, limit);
+    if (speedup === 1 && skip === 0) return src;
     return {
       meta: src.meta,
       async *[Symbol.asyncIterator]() {
-        for await (const b of src) yield { ...b, timeNs: Float64Array.from(b.timeNs, (t) => t / speedup) };
+        let t0: number | undefined;
+        for await (const b of src) {
+          t0 ??= skip > 0 ? b.timeNs[0] : 0;
+          yield { ...b, timeNs: Float64Array.from(b.timeNs, (t) => (t - t0!) / speedup) };
+        }
       },
     };
   };
   return { name, open };
 }
 
-async function countRequests(w: WorkloadRef): Promise<number> {
+/** A source without its first `n` requests. */
+function skipSource(src: TraceSource, n: number): TraceSource {
+  return {
+    meta: src.meta,
+    async *[Symbol.asyncIterator]() {
+      let left = n;
+      for await (const b of src) {
+        if (left >= b.length) {
+          left -= b.length;
+          continue;
+        }
+        yield left > 0 ? batchRows(b, left, b.length) : b;
+        left = 0;
+      }
+    },
+  };
+}
+
+export async function countRequests(w: WorkloadRef): Promise<number> {
   let n = 0;
   for await (const b of await w.open()) n += b.length;
   return n;

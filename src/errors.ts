@@ -259,7 +259,10 @@ export const ERR_HOST_VALUE = defineError('SSDTUNE_HOST_VALUE', 400, EXIT.BAD_IN
 export const ERR_HOST_ATTRIBUTE = defineError('SSDTUNE_HOST_ATTRIBUTE', 400, EXIT.BAD_INPUT, '%s: %s is not a tunable ssdtune writes: %s');
 /** what needs root */
 export const ERR_HOST_ROOT = defineError('SSDTUNE_HOST_ROOT', 403, EXIT.PERMISSION, '%s needs root (run as root or use --dry-run)');
-/** device, attribute, value, reason, rollback outcome */
+/**
+ * device, attribute, value, reason (for an attribute a write changed that could not be held at its value: the write
+ * that changed it, and the kernel's refusal), rollback outcome
+ */
 export const ERR_HOST_APPLY = defineError('SSDTUNE_HOST_APPLY', 500, EXIT.FAILURE, '%s: writing %s=%s failed (%s); %s');
 /** device, what was being restored, what is left, what to do */
 export const ERR_HOST_RESTORE = defineError('SSDTUNE_HOST_RESTORE', 500, EXIT.FAILURE, '%s: restoring %s failed: %s; %s');

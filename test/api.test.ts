@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { loadSettings } from '../src/config.js';
 import { openService, type Service } from '../src/service/context.js';
@@ -11,6 +12,8 @@ import { InProcessApi } from '../src/service/api.js';
 import { uploadDir } from '../src/service/traces.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { tempDir } from '../src/util/temp-dir.js';
+import { canUseLoopDevices } from '../src/blockdev/loop.js';
+import { loopWithoutScheduler, maxSectorsCoupling } from './helpers/loop.js';
 
 let svc: Service;
 let app: FastifyInstance;
@@ -214,4 +217,29 @@ test('a trace the sniffer cannot tell apart is registered, uploaded and identifi
   assert.equal(err.code, 'SSDTUNE_TRACE_FORMAT');
   assert.match(err.message, /byte offset 0: blktrace magic/);
   assert.deepEqual(readdirSync(uploadDir(svc.settings.dataDir)), kept, 'nothing kept');
+});
+
+test('an apply over REST names what the kernel changed beside its write and was held', { skip: canUseLoopDevices() }, async (t) => {
+  const loop = loopWithoutScheduler(32 << 20);
+  try {
+    const queue = `/sys/block/${loop.name}/queue`;
+    const { kb, raised } = maxSectorsCoupling(queue);
+    if (raised === undefined) {
+      t.skip(`this kernel (${os.release()}) leaves read_ahead_kb alone when max_sectors_kb is written: nothing is held`);
+      return;
+    }
+    writeFileSync(`${queue}/read_ahead_kb`, '8');
+    const r = await call('POST', `/v1/devices/${loop.name}/apply`, { body: { values: { max_sectors_kb: kb } } });
+    const out = (await r.json()) as { changes: { key: string }[]; held: unknown };
+    assert.equal(r.status, 200, JSON.stringify(out));
+    assert.deepEqual(
+      out.changes.map((c) => c.key),
+      ['max_sectors_kb'],
+    );
+    assert.deepEqual(out.held, [{ key: 'read_ahead_kb', from: '8', to: raised, by: `max_sectors_kb=${kb}` }]);
+    assert.equal((await call('POST', `/v1/devices/${loop.name}/revert`, { body: {} })).status, 200);
+    assert.equal(readFileSync(`${queue}/read_ahead_kb`, 'utf8').trim(), '8');
+  } finally {
+    loop.destroy();
+  }
 });

@@ -43,6 +43,7 @@ function columns(sector: number[], bytes: number[], timeNs = sector.map((_, i) =
     stream: -1,
     index: 0,
     firstRequest: 0,
+    endRequest: n,
     length: n,
     timeNs: Float64Array.from(timeNs),
     sector: Float64Array.from(sector),
@@ -213,6 +214,8 @@ test('windower: streams per device, carry-over of the previous arrival, leftover
   );
   assert.equal(first.length, 1);
   assert.equal(first[0]!.stream, 1);
+  // It ends with the trace's third request (device 2's came between).
+  assert.equal(first[0]!.endRequest, 3);
   assert.ok(Number.isNaN(first[0]!.prevTimeNs));
   const second = w.push(
     batch([
@@ -223,6 +226,7 @@ test('windower: streams per device, carry-over of the previous arrival, leftover
   assert.equal(second.length, 1);
   assert.equal(second[0]!.index, 1);
   assert.equal(second[0]!.firstRequest, 2);
+  assert.equal(second[0]!.endRequest, 5);
   assert.equal(second[0]!.prevTimeNs, 20);
   assert.deepEqual([...perIoFeatures(second[0]!).logIat], [Math.log1p(0.02), Math.log1p(2)]);
   assert.equal(w.leftover, 1); // device 2's single request

@@ -3,10 +3,11 @@
  * apply/revert restores everything, a kernel-rejected third write rolls back,
  * bad requests are refused before anything is written.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { applyHostConfig, revertHostConfig, verifyRecord, withTrialConfig } from '../src/host/applier.js';
 import { JsonFileStateStore, MemoryStateStore } from '../src/host/state.js';
@@ -22,19 +23,19 @@ import { jiffiesRoundTrip, kernelHz, pageKb } from '../src/host/validate.js';
 import { PROJECT_ROOT } from '../src/native.js';
 import { tempDir } from '../src/util/temp-dir.js';
 import { hostIdentity } from '../src/util/host-identity.js';
-import { loopWithoutScheduler } from './helpers/loop.js';
+import { loopWithoutScheduler, maxSectorsCoupling, readaheadAfterMaxSectors } from './helpers/loop.js';
 import { createLoop } from '../src/collector/testbed.js';
 
 const skip = canUseLoopDevices();
 
-type LoopTest = (loop: LoopDevice, store: JsonFileStateStore, dataDir: string) => Promise<void>;
+type LoopTest = (loop: LoopDevice, store: JsonFileStateStore, dataDir: string, t: TestContext) => Promise<void>;
 
 function withLoop(fn: LoopTest) {
-  return async () => {
+  return async (t: TestContext) => {
     const dataDir = tempDir('ssdtune-state-');
     const loop = loopWithoutScheduler(32 << 20);
     try {
-      await fn(loop, new JsonFileStateStore(dataDir), dataDir);
+      await fn(loop, new JsonFileStateStore(dataDir), dataDir, t);
     } finally {
       loop.destroy();
       rmSync(dataDir, { recursive: true, force: true });
@@ -48,16 +49,30 @@ test('parseScheduler reads the active scheduler and the list', () => {
   assert.deepEqual(parseScheduler('none'), { active: 'none', available: ['none'] });
 });
 
-test('tuned profile and udev rule carry the configuration in write order', () => {
-  const cfg = { nr_requests: '512', 'iosched.fifo_batch': '8', read_ahead_kb: '4096', scheduler: 'mq-deadline' };
-  const tuned = toTunedProfile('nvme0n1', cfg);
-  assert.match(tuned, /\[disk\]\ndevices=nvme0n1\nelevator=mq-deadline\nreadahead=4096\n/);
-  assert.match(tuned, /\[sysfs\]\n\/sys\/block\/nvme0n1\/queue\/iosched\/fifo_batch=8\n\/sys\/block\/nvme0n1\/queue\/nr_requests=512\n/);
-  const udev = toUdevRule('nvme0n1', cfg);
+test('tuned profile and udev rule carry the configuration in write order, read_ahead_kb held after max_sectors_kb', () => {
+  const cfg = { nr_requests: '512', 'iosched.fifo_batch': '8', max_sectors_kb: '256', rq_affinity: '2', scheduler: 'mq-deadline' };
+  const current = { scheduler: 'none', read_ahead_kb: '8', max_sectors_kb: '1280', nr_requests: '128', rq_affinity: '1' };
+  const q = '/sys/block/nvme0n1/queue';
+  // One [sysfs] section, whose lines tuned writes in the order they stand: the device's read_ahead_kb right after
+  // max_sectors_kb, which would raise it.
   assert.match(
-    udev,
-    /KERNEL=="nvme0n1", ATTR\{queue\/scheduler\}="mq-deadline", ATTR\{queue\/iosched\/fifo_batch\}="8", ATTR\{queue\/read_ahead_kb\}="4096", ATTR\{queue\/nr_requests\}="512"/,
+    toTunedProfile('nvme0n1', cfg, current),
+    new RegExp(
+      `\\n# read_ahead_kb=8: the device's value, kept: written after max_sectors_kb.*\\n\\[main\\]\\nsummary=.*\\n\\n\\[sysfs\\]\\n` +
+        `${q}/scheduler=mq-deadline\\n${q}/iosched/fifo_batch=8\\n${q}/max_sectors_kb=256\\n${q}/read_ahead_kb=8\\n${q}/rq_affinity=2\\n${q}/nr_requests=512\\n$`,
+    ),
   );
+  assert.match(
+    toUdevRule('nvme0n1', cfg, current),
+    /# read_ahead_kb=8: the device's value, kept.*\nACTION=="add\|change", SUBSYSTEM=="block", KERNEL=="nvme0n1", ATTR\{queue\/scheduler\}="mq-deadline", ATTR\{queue\/iosched\/fifo_batch\}="8", ATTR\{queue\/max_sectors_kb\}="256", ATTR\{queue\/read_ahead_kb\}="8", ATTR\{queue\/rq_affinity\}="2", ATTR\{queue\/nr_requests\}="512"\n$/,
+  );
+  // A configuration that names read_ahead_kb writes its own, and one without max_sectors_kb holds nothing.
+  for (const named of [{ ...cfg, read_ahead_kb: '4096' }, { read_ahead_kb: '4096' }]) {
+    const udev = toUdevRule('nvme0n1', named, current);
+    assert.doesNotMatch(udev, /# read_ahead_kb|read_ahead_kb}="8"/);
+    assert.match(udev, /ATTR\{queue\/read_ahead_kb\}="4096"/);
+  }
+  assert.doesNotMatch(toTunedProfile('nvme0n1', { rq_affinity: '2' }, current), /read_ahead_kb/);
 });
 
 test('missing device: clear error', () => {
@@ -118,30 +133,44 @@ test(
 );
 
 test(
-  'max_sectors_kb alone leaves read_ahead_kb as it was: apply, trial, rollback and revert',
+  'max_sectors_kb alone leaves read_ahead_kb as it was, held and named: apply, trial, rollback, revert and the CLI',
   { skip },
-  withLoop(async (loop, store) => {
+  withLoop(async (loop, store, dataDir, t) => {
     const dev = resolveDevice(loop.path);
     const queue = `/sys/block/${loop.name}/queue`;
-    // A read_ahead_kb under the kernel's floor: writing max_sectors_kb raises it (where the kernel couples the two).
+    const hw = Number(readFileSync(`${queue}/max_hw_sectors_kb`, 'utf8'));
+    const current = readFileSync(`${queue}/max_sectors_kb`, 'utf8').trim();
+    const [a, b] = [64, 256].map((kb) => Math.min(hw, kb)).map((kb) => (String(kb) === current ? kb / 2 : kb));
+    // The coupling is the kernel's (Linux 6.18 raises read_ahead_kb to a floor when max_sectors_kb is written): no
+    // table tells ssdtune of it, and a kernel without it has nothing to hold.
+    const raised = readaheadAfterMaxSectors(queue, a!);
+    if (raised === undefined) {
+      t.skip(`this kernel (${os.release()}) leaves read_ahead_kb alone when max_sectors_kb is written: no coupling to hold`);
+      return;
+    }
+    // A read_ahead_kb under the kernel's floor.
     writeFileSync(`${queue}/read_ahead_kb`, '8');
     const before = readSnapshot(dev);
     assert.equal(before.read_ahead_kb, '8');
-    const hw = Number(readFileSync(`${queue}/max_hw_sectors_kb`, 'utf8'));
-    const [a, b] = [64, 256].map((kb) => Math.min(hw, kb)).map((kb) => (String(kb) === before.max_sectors_kb ? kb / 2 : kb));
 
     const r = await applyHostConfig(loop.path, { max_sectors_kb: a }, { store });
     assert.deepEqual(
       r.changes.map((c) => c.key),
       ['max_sectors_kb'],
     );
+    assert.deepEqual(r.held, [{ key: 'read_ahead_kb', from: '8', to: raised, by: `max_sectors_kb=${a}` }], 'the apply names what it held');
     assert.equal(readSnapshot(dev).max_sectors_kb, String(a));
     assert.equal(readSnapshot(dev).read_ahead_kb, '8', 'the apply changed only what it names');
     assert.deepEqual(verifyRecord(dev, (await store.get(loop.name))!), []);
 
-    await withTrialConfig(loop.path, { max_sectors_kb: b }, store, async () => {
+    await withTrialConfig(loop.path, { max_sectors_kb: b }, store, async (trial) => {
       assert.equal(readSnapshot(dev).max_sectors_kb, String(b));
       assert.equal(readSnapshot(dev).read_ahead_kb, '8', 'the trial changed only what it names');
+      assert.deepEqual(
+        trial.held.map((h) => [h.key, h.from, h.by]),
+        [['read_ahead_kb', '8', `max_sectors_kb=${b}`]],
+        'the trial names what it held',
+      );
     });
     assert.equal(readSnapshot(dev).read_ahead_kb, '8', 'the trial gave back read_ahead_kb');
 
@@ -149,6 +178,134 @@ test(
     await assert.rejects(applyHostConfig(loop.path, { max_sectors_kb: b, nr_requests: 2048 }, { store }), (e) => isSsdtuneError(e, 'SSDTUNE_HOST_APPLY'));
     assert.equal(readSnapshot(dev).read_ahead_kb, '8', 'the rollback gave back read_ahead_kb');
 
+    await revertHostConfig(loop.path, { store });
+    assert.deepEqual(readSnapshot(dev), before);
+
+    // The CLI says what it held, after what it changed.
+    const cfgFile = path.join(dataDir, 'msk.json');
+    writeFileSync(cfgFile, JSON.stringify({ max_sectors_kb: a }));
+    const cli = path.join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
+    const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args, '--data-dir', path.join(dataDir, 'db')], { encoding: 'utf8' });
+    const out = run('apply', '--device', loop.name, '--config', cfgFile);
+    assert.equal(out.status, 0, out.stderr);
+    assert.match(out.stdout, new RegExp(`max_sectors_kb +${before.max_sectors_kb} -> ${a}\n`));
+    assert.match(out.stdout, new RegExp(`\nheld read_ahead_kb at 8: writing max_sectors_kb=${a} made the kernel change it to ${raised}\n`));
+    assert.equal(run('revert', '--device', loop.name).status, 0);
+    assert.deepEqual(readSnapshot(dev), before);
+  }),
+);
+
+/**
+ * Writes an exported text's values to sysfs as its tool would: a tuned profile's sections in the order they stand,
+ * each section's lines in order (the [disk] plugin's elevator and readahead, which older exports used, as the
+ * attributes they write), a udev rule's ATTR{} assignments in the order they stand (export.ts cites both sources).
+ */
+function writeAsTheToolWould(kind: 'tuned' | 'udev', text: string, device: string): void {
+  const queue = `/sys/block/${device}`;
+  if (kind === 'udev') {
+    for (const m of text.matchAll(/ATTR\{([^}]+)\}="([^"]*)"/g)) writeFileSync(`${queue}/${m[1]}`, m[2]!);
+    return;
+  }
+  let section = '';
+  for (const line of text.split('\n')) {
+    const head = /^\[(\w+)\]$/.exec(line);
+    if (head) section = head[1]!;
+    const [key, value] = [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)];
+    if (section === 'sysfs' && key.startsWith('/sys/')) writeFileSync(key, value);
+    const disk: Record<string, string> = { elevator: 'scheduler', readahead: 'read_ahead_kb' };
+    if (section === 'disk' && disk[key]) writeFileSync(`${queue}/queue/${disk[key]}`, value);
+  }
+}
+
+test(
+  'an exported tuned profile or udev rule, written as tuned and udev write, leaves read_ahead_kb as the device had it',
+  { skip },
+  withLoop(async (loop, _store, dataDir, t) => {
+    const dev = resolveDevice(loop.path);
+    const queue = `/sys/block/${loop.name}/queue`;
+    const { kb, raised } = maxSectorsCoupling(queue);
+    if (raised === undefined) {
+      t.skip(`this kernel (${os.release()}) leaves read_ahead_kb alone when max_sectors_kb is written: nothing to hold`);
+      return;
+    }
+    writeFileSync(`${queue}/read_ahead_kb`, '8');
+    const before = readSnapshot(dev);
+    const cfgFile = path.join(dataDir, 'cfg.json');
+    writeFileSync(cfgFile, JSON.stringify({ scheduler: 'mq-deadline', max_sectors_kb: kb, nr_requests: 64 }));
+    const cli = path.join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
+    for (const kind of ['tuned', 'udev'] as const) {
+      const r = spawnSync(
+        process.execPath,
+        [cli, 'apply', '--device', loop.name, '--config', cfgFile, '--export', kind, '--data-dir', path.join(dataDir, 'db')],
+        {
+          encoding: 'utf8',
+        },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(readSnapshot(dev), before, 'an export writes nothing');
+      // Before, read_ahead_kb came out raised (128 from 8 on Linux 6.18): the export wrote what the configuration named.
+      writeAsTheToolWould(kind, r.stdout, loop.name);
+      const now = readSnapshot(dev);
+      assert.deepEqual(
+        [now.scheduler, now.max_sectors_kb, now.nr_requests, now.read_ahead_kb],
+        ['mq-deadline', String(kb), '64', '8'],
+        `${kind}:\n${r.stdout}`,
+      );
+      // Back to where the device was, for the next kind.
+      for (const k of ['scheduler', 'max_sectors_kb', 'read_ahead_kb', 'nr_requests'] as const) writeFileSync(`${queue}/${k}`, before[k]!);
+      assert.deepEqual(readSnapshot(dev), before);
+    }
+  }),
+);
+
+test(
+  "under mq-deadline, a write of nr_requests holds async_depth; a scheduler switch's resets are not held",
+  { skip },
+  withLoop(async (loop, store, _dataDir, t) => {
+    const dev = resolveDevice(loop.path);
+    const queue = `/sys/block/${loop.name}/queue`;
+    const offered = parseScheduler(readFileSync(`${queue}/scheduler`, 'utf8')).available;
+    if (!offered.includes('mq-deadline') || !offered.includes('kyber')) {
+      t.skip(`this kernel offers ${offered.join(' ')}: the test needs mq-deadline and kyber`);
+      return;
+    }
+    const before = readSnapshot(dev);
+    // Probed through sysfs: does this kernel's mq-deadline set async_depth when nr_requests is written (6.18: to it)?
+    writeFileSync(`${queue}/scheduler`, 'mq-deadline');
+    writeFileSync(`${queue}/iosched/async_depth`, '16');
+    writeFileSync(`${queue}/nr_requests`, '64');
+    const follows = readFileSync(`${queue}/iosched/async_depth`, 'utf8').trim();
+    writeFileSync(`${queue}/scheduler`, before.scheduler!);
+    writeFileSync(`${queue}/nr_requests`, before.nr_requests!);
+    assert.deepEqual(readSnapshot(dev), before);
+    if (follows === '16') {
+      t.skip(`this kernel (${os.release()}) leaves mq-deadline's async_depth alone when nr_requests is written`);
+      return;
+    }
+
+    // The target's own async_depth, written before nr_requests (ORDER), is held against it: the device shows the
+    // configuration, and verify finds nothing. Before, async_depth read 64 and verify reported drift.
+    const r1 = await applyHostConfig(loop.path, { scheduler: 'mq-deadline', 'iosched.async_depth': 16, nr_requests: 64 }, { store });
+    assert.equal(readSnapshot(dev)['iosched.async_depth'], '16');
+    assert.deepEqual(r1.held, [{ key: 'iosched.async_depth', from: '16', to: '64', by: 'nr_requests=64' }]);
+    assert.deepEqual(verifyRecord(dev, (await store.get(loop.name))!), []);
+    // nr_requests alone: async_depth, which it leaves out, is held.
+    const r2 = await applyHostConfig(loop.path, { nr_requests: 128 }, { store });
+    assert.deepEqual(
+      r2.held.map((h) => [h.key, h.from, h.by]),
+      [['iosched.async_depth', '16', 'nr_requests=128']],
+    );
+    assert.equal(readSnapshot(dev)['iosched.async_depth'], '16');
+    assert.deepEqual(verifyRecord(dev, (await store.get(loop.name))!), []);
+    // A switch resets nr_requests and the tunables: the new scheduler's defaults, reported as side effects, not held.
+    const r3 = await applyHostConfig(loop.path, { scheduler: 'kyber' }, { store });
+    assert.ok(r3.sideEffects.includes('nr_requests'), r3.sideEffects.join(', '));
+    assert.deepEqual(r3.held, []);
+    assert.notEqual(readSnapshot(dev).nr_requests, '128', 'the kernel reset nr_requests');
+    // Switched back with a depth: the new scheduler's async_depth, left out, is its default, which follows nr_requests.
+    const r4 = await applyHostConfig(loop.path, { scheduler: 'mq-deadline', nr_requests: 32 }, { store });
+    assert.deepEqual(r4.held, []);
+    assert.equal(readSnapshot(dev).nr_requests, '32');
     await revertHostConfig(loop.path, { store });
     assert.deepEqual(readSnapshot(dev), before);
   }),
@@ -249,7 +406,8 @@ test(
     const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args, '--data-dir', db], { encoding: 'utf8' });
     const tuned = run('apply', '--device', loop.name, '--config', cfgFile, '--export', 'tuned');
     assert.equal(tuned.status, 0, tuned.stderr);
-    assert.match(tuned.stdout, new RegExp(`devices=${loop.name}\nelevator=mq-deadline\nreadahead=${Number(before.read_ahead_kb) + 12}`));
+    const q = `/sys/block/${loop.name}/queue`;
+    assert.match(tuned.stdout, new RegExp(`\\[sysfs\\]\n${q}/scheduler=mq-deadline\n${q}/read_ahead_kb=${Number(before.read_ahead_kb) + 12}\n$`));
     assert.deepEqual(readSnapshot(resolveDevice(loop.path)), before, 'export writes nothing');
     const a = run('apply', '--device', loop.path, '--config', cfgFile, '--json');
     assert.equal(a.status, 0, a.stderr);

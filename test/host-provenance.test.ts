@@ -254,6 +254,7 @@ test(
     await applyHostConfig(c.loop.path, { nr_requests: nr }, { store: c.store });
     const r = await applyHostConfig(c.loop.path, { scheduler: other }, { store: c.store });
     assert.ok(r.sideEffects.includes('nr_requests'));
+    assert.deepEqual(r.held, [], "a switch's resets are the new scheduler's defaults, not held");
     assert.notEqual(c.now().nr_requests, String(nr), 'the kernel reset nr_requests');
     const rec = await makeLegacy(c);
     assert.deepEqual(rec.applied, { scheduler: other }, 'applied holds what the device has');

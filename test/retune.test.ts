@@ -11,6 +11,7 @@ import { loadSettings } from '../src/config.js';
 import { openService } from '../src/service/context.js';
 import { jobHandlers } from '../src/service/handlers.js';
 import { retune } from '../src/service/retune.js';
+import { decisionLine } from '../src/service/retune-decision.js';
 import { checkBackend } from '../src/collector/doctor.js';
 import { createLoop, haveTool, runFioAsync } from '../src/collector/testbed.js';
 import { isSsdtuneError } from '../src/errors.js';
@@ -73,4 +74,22 @@ test("retune: captures fio's sequential reads, applies the learned configuration
     await svc.close();
     loop.destroy(); // gives the number its read_ahead_kb back, whatever happened
   }
+});
+
+test("a retune's log line names what the apply held, after what it changed", () => {
+  const d = {
+    device: '/dev/nvme0n1',
+    at: '2026-12-07T14:00:00.000Z',
+    action: 'applied' as const,
+    reason: 'known workload, its stored configuration',
+    requests: 1200,
+    backend: 'tracefs',
+    changes: [{ key: 'max_sectors_kb', from: '1280', to: '64' }],
+  };
+  assert.equal(
+    decisionLine({ ...d, held: [{ key: 'read_ahead_kb', from: '8', to: '128', by: 'max_sectors_kb=64' }] }),
+    '2026-12-07T14:00:00.000Z retune /dev/nvme0n1: 1200 requests via tracefs; applied (known workload, its stored configuration) ' +
+      'max_sectors_kb 1280->64 [held: read_ahead_kb at 8 (writing max_sectors_kb=64 made it 128)]',
+  );
+  assert.doesNotMatch(decisionLine(d), /held/);
 });

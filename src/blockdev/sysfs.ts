@@ -3,8 +3,9 @@
  * allow-list of queue attributes, and reading/writing them on the disk that
  * owns a device's request queue (resolve.ts finds it), in the kernel's order:
  * the applier's changes and a scratch loop device's restore (loop.ts) write
- * through writeOrdered. Nothing outside the allow-list is ever written: writeAttr checks it
- * again itself so no caller can bypass it.
+ * through writeOrdered, which holds what the kernel changes beside a write.
+ * Nothing outside the allow-list is ever written: writeAttr checks it again
+ * itself so no caller can bypass it.
  */
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -118,31 +119,10 @@ export function readSnapshot(dev: BlockDevice): Snapshot {
 /**
  * Write order. The scheduler first: switching it recreates queue/iosched and
  * resets nr_requests, so its tunables come next and nr_requests last.
- * max_sectors_kb precedes read_ahead_kb because readahead windows are split
- * into requests of at most max_sectors_kb.
+ * max_sectors_kb precedes read_ahead_kb: writing it may raise read_ahead_kb
+ * (see writeOrdered), so a read_ahead_kb the target names is written after.
  */
 const ORDER = ['scheduler', IOSCHED_PREFIX, 'max_sectors_kb', 'read_ahead_kb', 'wbt_lat_usec', 'rq_affinity', 'nomerges', 'nr_requests'];
-
-/**
- * Attributes the kernel changes when another is written. Writing max_sectors_kb commits the queue's limits, and the
- * kernel then raises read_ahead_kb to a floor of its own (Linux 6.18, a loop device: max_sectors_kb 64 took
- * read_ahead_kb from 8 to 128, 1280 took it to 2560; it never lowers it). A write ssdtune makes changes only what
- * it names, so a coupled attribute the target leaves out is held at the value it had, and written back after its
- * trigger (ORDER puts it later). The kernel's own resets on a scheduler switch are not held: they are the new
- * scheduler's defaults (switchResets in host/applier.ts).
- */
-const COUPLED: Record<string, readonly string[]> = { max_sectors_kb: ['read_ahead_kb'] };
-
-/** The current value of each attribute coupled to one `target` writes and that `target` leaves out. */
-function heldValues(dev: BlockDevice, target: Record<string, string>): Record<string, string> {
-  const held: Record<string, string> = {};
-  for (const key of Object.keys(target)) {
-    for (const other of COUPLED[key] ?? []) {
-      if (!(other in target) && hasAttr(dev, other)) held[other] = readNormalised(dev, other);
-    }
-  }
-  return held;
-}
 
 function rank(key: string): number {
   const i = ORDER.indexOf(key.startsWith(IOSCHED_PREFIX) ? IOSCHED_PREFIX : key);
@@ -166,41 +146,108 @@ export function matches(key: string, wanted: string, got: string): boolean {
   return wanted === got;
 }
 
+/**
+ * What the kernel changes when the scheduler is switched away from `from`: nr_requests (reset to a default
+ * of the new scheduler's and the tag depth's) and `from`'s tunables (gone with it). Measured on Linux 6.18, a loop
+ * device switched none, mq-deadline and kyber into each other, every queue file read before and after: these are
+ * all a switch changes (wbt_lat_usec, read_ahead_kb and the rest kept their values). The one list of an apply's
+ * side effects (host/applier.ts: plan), of what a record naming no host may show changed by them (unaccounted),
+ * and of what writeOrdered does not hold.
+ */
+export function switchResets(from: string): string[] {
+  return ['nr_requests', ...(IOSCHED_TUNABLES[from] ?? []).map((t) => IOSCHED_PREFIX + t)];
+}
+
 export interface WriteFailure {
   key: string;
   value: string;
   reason: string;
 }
 
+/** An attribute the kernel changed when another was written, and that was written back to the value it had. */
+export interface Held {
+  key: string;
+  /** Its value before that write: the value it was held at. */
+  from: string;
+  /** The value the write gave it. */
+  to: string;
+  /** The write that changed it (`max_sectors_kb=64`). */
+  by: string;
+}
+
+const errorReason = (e: unknown): string => {
+  const err = e as NodeJS.ErrnoException;
+  return err.code ? `${err.code}: ${err.message.replace(/^[A-Z]+: /, '')}` : err.message;
+};
+
+/** Write `value` to `key` and read it back: throws the kernel's refusal, or what it read back instead. */
+function writeVerified(dev: BlockDevice, key: string, value: string): Snapshot {
+  writeAttr(dev, key, value);
+  const now = readSnapshot(dev);
+  if (!matches(key, value, now[key] ?? '')) throw new Error(`read back ${now[key] ?? '(absent)'}`);
+  return now;
+}
+
 /**
- * Write `target` in ORDER, skipping values already in place, verifying each,
- * and holding the attributes coupled to those written (COUPLED) that it leaves
- * out. iosched keys are written only when their file exists once the scheduler is
+ * Write `target` in ORDER, skipping values already in place, verifying each.
+ * iosched keys are written only when their file exists once the scheduler is
  * set (a snapshot's tunables belong to its scheduler). Stops at the first
  * failure unless `keepGoing` (rollback does its best on everything).
+ *
+ * A write changes only what it names. The kernel couples some attributes, and which ones depends on the kernel
+ * (Linux 6.18: writing max_sectors_kb raises read_ahead_kb to a floor of its own, max_sectors_kb 64 took it from 8
+ * to 128, 1280 to 2560, and never lowers it; under mq-deadline, writing nr_requests sets async_depth to it; some
+ * kernels turn wbt off on a switch to bfq). So no table of them is kept: after each write every other attribute
+ * the snapshot knows is read back, and one the write changed is held: written back, verified, to the value it had
+ * before the write, and reported (`held`). Not held:
+ * - one the target names and writes later (ORDER): its own write comes;
+ * - after a scheduler switch made here, what a switch resets (switchResets: nr_requests; the old scheduler's
+ *   tunables, gone; the new one's, new) unless the target names it, for the rest of the write: the kernel gives a
+ *   new scheduler its defaults, some following another attribute (mq-deadline's async_depth follows nr_requests),
+ *   and holding them would write the old scheduler's depth under the new one. `revert` gives them back.
+ * Anything else a switch changes is held (on this machine nothing else changed; where a switch to bfq turns wbt
+ * off, wbt_lat_usec is written back: a configuration that wants it off names it).
+ * One the kernel will not take back (refused, or read back otherwise) fails the write, naming both attributes.
  */
-export function writeOrdered(dev: BlockDevice, target: Record<string, string>, keepGoing: boolean): { written: string[]; failures: WriteFailure[] } {
-  const written: string[] = [];
+export function writeOrdered(dev: BlockDevice, target: Record<string, string>, keepGoing: boolean): { held: Held[]; failures: WriteFailure[] } {
+  const held: Held[] = [];
   const failures: WriteFailure[] = [];
-  const writes = { ...heldValues(dev, target), ...target };
-  for (const key of orderKeys(Object.keys(writes))) {
-    const value = writes[key]!;
+  const keys = orderKeys(Object.keys(target));
+  const defaults = new Set<string>();
+  for (const [i, key] of keys.entries()) {
+    const value = target[key]!;
     try {
       if (key.startsWith(IOSCHED_PREFIX) && !hasAttr(dev, key)) {
         throw new Error(`queue/iosched/${key.slice(IOSCHED_PREFIX.length)} does not exist under scheduler ${readNormalised(dev, 'scheduler')}`);
       }
-      if (matches(key, value, readNormalised(dev, key))) continue;
-      writeAttr(dev, key, value);
-      written.push(key);
-      const got = readNormalised(dev, key);
-      if (!matches(key, value, got)) throw new Error(`read back ${got}`);
+      const before = readSnapshot(dev);
+      if (matches(key, value, before[key] ?? readNormalised(dev, key))) continue;
+      const after = writeVerified(dev, key, value);
+      if (key === 'scheduler') {
+        for (const k of [...switchResets(before.scheduler ?? ''), ...switchResets(after.scheduler ?? '')]) if (!(k in target)) defaults.add(k);
+      }
+      const later = new Set(keys.slice(i + 1));
+      const changed = Object.keys(before).filter((k) => k !== key && after[k] !== undefined && after[k] !== before[k] && !later.has(k) && !defaults.has(k));
+      for (const other of changed) {
+        const hold: Held = { key: other, from: before[other]!, to: after[other]!, by: `${key}=${value}` };
+        try {
+          writeVerified(dev, other, hold.from);
+          held.push(hold);
+        } catch (e) {
+          const reason = `writing ${hold.by} changed ${other} from ${hold.from} to ${hold.to}, and the kernel would not take ${hold.from} back (${errorReason(e)})`;
+          failures.push({ key: other, value: hold.from, reason });
+          if (!keepGoing) return { held, failures };
+        }
+      }
+      // A kernel coupling both ways would undo the write by the hold.
+      const now = changed.length ? readNormalised(dev, key) : value;
+      if (!matches(key, value, now)) throw new Error(`holding ${changed.join(', ')} at their earlier values made the kernel change it to ${now}`);
     } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      failures.push({ key, value, reason: err.code ? `${err.code}: ${err.message.replace(/^[A-Z]+: /, '')}` : err.message });
+      failures.push({ key, value, reason: errorReason(e) });
       if (!keepGoing) break;
     }
   }
-  return { written, failures };
+  return { held, failures };
 }
 
 /** Does the device still hold exactly the snapshot's values? */

@@ -186,6 +186,7 @@ export class Windower {
           stream: key,
           index: st.windows++,
           firstRequest: st.seen,
+          endRequest: this.total - n + end,
           length: this.size,
           timeNs: st.t,
           sector: st.s,

@@ -9,6 +9,8 @@ export interface RequestWindow extends Pick<TraceBatch, 'length' | 'timeNs' | 's
   readonly index: number;
   /** Index, within the stream, of the window's first request. */
   readonly firstRequest: number;
+  /** Requests of the whole trace (every stream) up to and including the window's last: it lies within the first endRequest. */
+  readonly endRequest: number;
   /** Arrival of the stream's request just before this window; NaN when the window starts the stream. */
   readonly prevTimeNs: number;
 }

@@ -14,7 +14,19 @@
  */
 import { ERR_HOST_APPLY, ERR_HOST_RESTORE, ERR_HOST_ROOT, ERR_HOST_STATE } from '../errors.js';
 import type { PendingDeviceChange } from '../confdb/records.js';
-import { IOSCHED_PREFIX, IOSCHED_TUNABLES, describeLeft, matches, orderKeys, readSnapshot, restoreTo, writeOrdered, type Snapshot } from '../blockdev/sysfs.js';
+import {
+  IOSCHED_PREFIX,
+  IOSCHED_TUNABLES,
+  describeLeft,
+  matches,
+  orderKeys,
+  readSnapshot,
+  restoreTo,
+  switchResets,
+  writeOrdered,
+  type Held,
+  type Snapshot,
+} from '../blockdev/sysfs.js';
 import { resolveDevice, type BlockDevice } from '../blockdev/resolve.js';
 import { lockBlockDevice } from '../blockdev/device-lock.js';
 import { IOSCHED_SWITCH_DEFAULTS } from '../blockdev/iosched-defaults.js';
@@ -91,15 +103,6 @@ function describePending(p: PendingDeviceChange): string {
 /** Does the device show every value of `values` (as `matches` reads them back)? */
 function shows(now: Snapshot, values: Record<string, string>): boolean {
   return Object.entries(values).every(([k, v]) => matches(k, v, now[k] ?? ''));
-}
-
-/**
- * What the kernel changes when the scheduler is switched away from `from`: nr_requests (reset to a default
- * of the new scheduler's and the tag depth's) and `from`'s tunables (gone with it). The one list of an apply's
- * side effects (plan) and of what a record naming no host may show changed by them (unaccounted).
- */
-function switchResets(from: string): string[] {
-  return ['nr_requests', ...(IOSCHED_TUNABLES[from] ?? []).map((t) => IOSCHED_PREFIX + t)];
 }
 
 /**
@@ -250,7 +253,8 @@ async function settledRecord(dev: BlockDevice, store: StateStore, o: { forRevert
  * The one way a change reaches a device: mark the record pending (durably),
  * write, then clear the mark; on failure roll back to `before` and either
  * restore the previous record (rolled back) or keep the mark with what is
- * left (rollback incomplete). Returns the record as it now stands.
+ * left (rollback incomplete). Returns the record as it now stands, and what
+ * the kernel changed beside the writes that was held (writeOrdered).
  */
 async function recordedChange(
   dev: BlockDevice,
@@ -260,7 +264,7 @@ async function recordedChange(
   applied: Record<string, string>,
   op: PendingDeviceChange['op'],
   target: Record<string, string>,
-): Promise<HostStateRecord> {
+): Promise<{ record: HostStateRecord; held: Held[] }> {
   // An earlier record keeps its first time and values: revert goes back to before ssdtune's first change.
   // The record is this host's: a new one, or one checkProvenance let through (a record naming no host is adopted).
   const next: HostStateRecord = {
@@ -273,11 +277,11 @@ async function recordedChange(
   };
   const pending: PendingDeviceChange = { op, pid: process.pid, startedAt: new Date().toISOString(), before };
   await store.put({ ...next, pending }, op === 'trial' ? 'host.trial' : 'host.apply');
-  const { failures } = writeOrdered(dev, target, false);
+  const { held, failures } = writeOrdered(dev, target, false);
   if (failures.length === 0) {
-    if (op === 'trial') return { ...next, pending };
+    if (op === 'trial') return { record: { ...next, pending }, held };
     await store.put(next); // complete: the mark goes (the audit has the apply already)
-    return next;
+    return { record: next, held };
   }
   const f = failures[0]!;
   const back = restoreTo(dev, before);
@@ -316,6 +320,11 @@ export interface ApplyResult {
   changes: Change[];
   /** Attributes the kernel changes as a side effect (a new scheduler resets nr_requests and its tunables). */
   sideEffects: string[];
+  /**
+   * Attributes the kernel changed when another was written, written back to the value they had (writeOrdered): ones
+   * the configuration leaves out, or names and had written already. Found by writing: a dry run has none.
+   */
+  held: Held[];
   /** Values after the apply (as read back), or the current ones on a dry run. */
   after: Snapshot;
 }
@@ -339,12 +348,12 @@ function plan(dev: BlockDevice, config: Record<string, unknown>): Planned {
 export async function applyHostConfig(device: string, config: Record<string, unknown>, opts: ApplyOptions): Promise<ApplyResult> {
   const dev = resolveDevice(device);
   const first = plan(dev, config);
-  if (opts.dryRun || first.changes.length === 0) return { ...first, device: dev, dryRun: !!opts.dryRun, after: first.before };
+  if (opts.dryRun || first.changes.length === 0) return { ...first, device: dev, dryRun: !!opts.dryRun, held: [], after: first.before };
   requireRoot(`applying to ${dev.disk.name}`);
   return underQueueLock(dev, async () => {
     // Planned again under the lock: a change that ended meanwhile moved what this one starts from.
     const { before, target, changes, sideEffects } = plan(dev, config);
-    if (changes.length === 0) return { device: dev, dryRun: false, target, changes, sideEffects, after: before };
+    if (changes.length === 0) return { device: dev, dryRun: false, target, changes, sideEffects, held: [], after: before };
     const existing = await settledRecord(dev, opts.store);
     // What is applied now: the earlier applies' values the kernel kept (a new scheduler resets nr_requests and
     // its tunables), then this one's; `verify` and checkProvenance compare the device with it. A record naming no
@@ -353,8 +362,8 @@ export async function applyHostConfig(device: string, config: Record<string, unk
     const kept = Object.entries(existing?.applied ?? {}).filter(
       ([k, v]) => !sideEffects.includes(k) && (existing?.recordedOn !== undefined || matches(k, v, before[k] ?? '')),
     );
-    await recordedChange(dev, opts.store, existing, before, { ...Object.fromEntries(kept), ...target }, 'apply', target);
-    return { device: dev, dryRun: false, target, changes, sideEffects, after: readSnapshot(dev) };
+    const { held } = await recordedChange(dev, opts.store, existing, before, { ...Object.fromEntries(kept), ...target }, 'apply', target);
+    return { device: dev, dryRun: false, target, changes, sideEffects, held, after: readSnapshot(dev) };
   });
 }
 
@@ -384,11 +393,11 @@ export async function withTrialConfig<T>(
   return underQueueLock(dev, async () => {
     const { before, target, changes, sideEffects } = plan(dev, config);
     if (changes.length > 0) requireRoot(`trying a configuration on ${name}`);
-    const applied: ApplyResult = { device: dev, dryRun: false, target, changes, sideEffects, after: before };
+    const applied: ApplyResult = { device: dev, dryRun: false, target, changes, sideEffects, held: [], after: before };
     const existing = await settledRecord(dev, store);
     if (changes.length === 0) return fn(applied);
     // A trial leaves what ssdtune applied as it was.
-    const rec = await recordedChange(dev, store, existing, before, existing?.applied ?? {}, 'trial', target);
+    const { record: rec, held } = await recordedChange(dev, store, existing, before, existing?.applied ?? {}, 'trial', target);
     // The one way back to `before`: run once the measurement ends, or by the exit path (util/cleanup.ts) should the
     // process end first on SIGINT, SIGTERM or SIGHUP, where no finally runs. The device then has its values back at
     // once; the record, which an exit hook cannot write, stays marked until the next change finds the device as the
@@ -397,7 +406,7 @@ export async function withTrialConfig<T>(
     const restore = registerUndo(() => void restored.push(restoreTo(dev, before)));
     let outcome: { ok: true; value: T } | { ok: false; error: unknown };
     try {
-      outcome = { ok: true, value: await fn({ ...applied, after: readSnapshot(dev) }) };
+      outcome = { ok: true, value: await fn({ ...applied, held, after: readSnapshot(dev) }) };
     } catch (error) {
       outcome = { ok: false, error };
     }

@@ -21,6 +21,8 @@ export interface WindowVector {
   stream: number;
   /** Window number within the stream. */
   index: number;
+  /** Requests of the whole trace up to and including the window's last (a prefix of that many holds it). */
+  end: number;
   vector: Float64Array;
 }
 
@@ -42,10 +44,51 @@ export async function describeTrace(batches: AsyncIterable<TraceBatch>, opts: Wi
     // Borrowed windows: only the vector outlives the callback.
     w.feed(b, (win) => {
       const where = `${source}: window ${win.index}${win.stream >= 0 ? ` of device ${win.stream}` : ''} (request ${win.firstRequest})`;
-      windows.push({ stream: win.stream, index: win.index, vector: descriptorVector(describeWindow(win, where), where) });
+      windows.push({ stream: win.stream, index: win.index, end: win.endRequest, vector: descriptorVector(describeWindow(win, where), where) });
     });
   }
   return { source, windowSize: w.size, requests: w.requests, leftover: w.leftover, windows };
+}
+
+/**
+ * A prefix shifted further than this is another phase of the trace, and
+ * `tune` warns that its screen may not rank as the whole would (the screen
+ * bench: stationary traces' prefixes of 1,000 requests and more stay under
+ * 0.35; the vscsi trace's first 5%, at 0.9-1.0, picked configurations below
+ * 90% of the best).
+ */
+export const SCREEN_SHIFT_WARNING = 0.5;
+
+/**
+ * How far the windows within a trace's first `requests` requests lie from all
+ * its windows: the mean, over the descriptors that vary, of |prefix mean -
+ * whole mean| / whole standard deviation. A prefix from another phase of the
+ * trace ranks configurations unlike the whole (the screen bench: a shift
+ * near 1 picked configurations worse than the baseline on the whole trace;
+ * stationary traces stay under 0.35 from 1,000 requests). Undefined when the
+ * prefix holds no full window or the trace fewer than two.
+ */
+export function prefixShift(t: DescribedTrace, requests: number): number | undefined {
+  const all = t.windows;
+  const prefix = all.filter((w) => w.end <= requests).length;
+  if (prefix === 0 || all.length < 2) return undefined;
+  let sum = 0;
+  let used = 0;
+  for (let d = 0; d < all[0]!.vector.length; d++) {
+    let [s, s2, p] = [0, 0, 0];
+    for (const w of all) {
+      const x = w.vector[d]!;
+      s += x;
+      s2 += x * x;
+      if (w.end <= requests) p += x;
+    }
+    const mean = s / all.length;
+    const sd = Math.sqrt(Math.max(0, s2 / all.length - mean * mean));
+    if (sd < 1e-9 * Math.max(1, Math.abs(mean))) continue;
+    sum += Math.abs(p / prefix - mean) / sd;
+    used++;
+  }
+  return used ? sum / used : 0;
 }
 
 /**

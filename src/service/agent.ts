@@ -167,7 +167,7 @@ export async function agentRetune(svc: Service, o: AgentOptions): Promise<Retune
     if (o.dryRun) return record({ ...decided, action: 'dry-run', reason: `would apply: ${reason}` });
     const applied = await applyValues(svc, o.device, values, { actor: o.actor, configId: rec.config.id });
     save(kept(readSnapshot(dev)));
-    return record({ ...decided, changes: applied.changes, action: 'applied', reason });
+    return record({ ...decided, changes: applied.changes, ...(applied.held.length ? { held: applied.held } : {}), action: 'applied', reason });
   } finally {
     for (const f of files) rmSync(f, { force: true });
     release();

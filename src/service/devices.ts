@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { resolveDevice } from '../blockdev/resolve.js';
 import { ERR_HOST_CONFIG, ERR_NOT_FOUND, ERR_USAGE } from '../errors.js';
 import { verifyRecord, type ApplyResult, type Change, type Drift, type RevertResult } from '../host/applier.js';
+import type { Held } from '../blockdev/sysfs.js';
 import { readHostConfigFile } from '../host/config-file.js';
 import { ConfDbStateStore } from '../host/confdb-state.js';
 import { toTunedProfile, toUdevRule } from '../host/export.js';
@@ -45,6 +46,8 @@ export interface ApplyOutcome {
   changes: Change[];
   /** Attributes the kernel resets as a side effect (a new scheduler resets nr_requests and its tunables). */
   sideEffects: string[];
+  /** Attributes the kernel changed when another was written, written back to the value they had (a dry run has none). */
+  held: Held[];
   after: Record<string, string>;
   exported?: { kind: ExportKind; text: string };
 }
@@ -105,6 +108,7 @@ function outcome(r: ApplyResult, configId: string | undefined): ApplyOutcome {
     target: r.target,
     changes: changes(r.changes),
     sideEffects: r.sideEffects,
+    held: r.held.map((h) => ({ key: h.key, from: h.from, to: h.to, by: h.by })),
     after: r.after,
     ...(r.device.partition ? { partition: r.device.name } : {}),
     ...(configId ? { configId } : {}),
@@ -122,7 +126,7 @@ export async function applyConfig(svc: Service, req: ApplyRequest, actor: string
   const store = dryRun ? new MemoryStateStore() : new ConfDbStateStore(svc.db, actor, req.configId);
   const r = await applier.apply(req.device, values, { store, dryRun });
   const out = outcome(r, req.configId);
-  if (req.export) out.exported = { kind: req.export, text: req.export === 'tuned' ? toTunedProfile(out.device, r.target) : toUdevRule(out.device, r.target) };
+  if (req.export) out.exported = { kind: req.export, text: (req.export === 'tuned' ? toTunedProfile : toUdevRule)(out.device, r.target, r.after) };
   return out;
 }
 

@@ -105,6 +105,7 @@ export async function retune(svc: Service, o: RetuneOptions): Promise<RetuneDeci
     return record({
       ...decided,
       changes: applied.changes,
+      ...(applied.held.length ? { held: applied.held } : {}),
       action: 'applied',
       reason: workload.known ? 'known workload, its stored configuration' : 'new workload, configuration learned now',
     });

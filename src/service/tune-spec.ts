@@ -223,6 +223,8 @@ function resolve<T extends TuneArgs>(s: T, settings: TuneSettings): { spec: T & 
 export { describeReplay } from '../sim/replay.js';
 /** From this share of folded requests `tune` warns that the replay overlaps addresses the trace kept apart. */
 export { FOLD_WARN_SHARE } from '../sim/lba-fold.js';
+/** From this descriptor shift of a screened prefix from the whole trace `tune` warns that the screen may mislead. */
+export { SCREEN_SHIFT_WARNING } from '../ml/characterise.js';
 
 /** `recorded`, `scaled:<speedup>` or `closed:<queueDepth>` (the CLI's --replay) as a Replay; the schema checks the numbers. */
 export function parseReplay(text: string): Replay {

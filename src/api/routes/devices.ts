@@ -32,6 +32,9 @@ const ApplyReply = Type.Object({
   target: Snapshot,
   changes: Type.Array(Change),
   sideEffects: Type.Array(Type.String()),
+  held: Type.Array(Type.Object({ key: Type.String(), from: Type.String(), to: Type.String(), by: Type.String() }), {
+    description: 'attributes the kernel changed when another was written (by), written back to the value they had (from)',
+  }),
   after: Snapshot,
   exported: Type.Optional(Type.Object({ kind: Type.String(), text: Type.String() })),
 });

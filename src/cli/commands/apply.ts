@@ -47,6 +47,7 @@ export function register(program: Command): void {
       const head = r.partition ? `(${r.partition} is a partition of ${r.device}; tuning the disk)\n` : '';
       process.stdout.write(head + formatChanges(r.device, r.changes));
       if (r.sideEffects.length) process.stdout.write(`the new scheduler also resets: ${r.sideEffects.join(', ')} (revert restores them)\n`);
+      for (const h of r.held) process.stdout.write(`held ${h.key} at ${h.from}: writing ${h.by} made the kernel change it to ${h.to}\n`);
       if (r.dryRun) process.stdout.write('dry run: nothing written\n');
       else if (r.changes.length) process.stdout.write(`applied; previous values recorded in the ConfDB (ssdtune revert --device ${r.device})\n`);
     });

@@ -5,7 +5,17 @@
  */
 import { Option, type Command } from 'commander';
 import { describeCatalog, EVALUATOR_NAMES, SPACE_NAMES, SPACES } from '../../service/catalog.js';
-import { BUDGET, CONFIRM_ROUNDS, DEFAULT_SEED, FOLD_WARN_SHARE, SEARCHERS, describeReplay, parseReplay, type TuneArgs } from '../../service/tune-spec.js';
+import {
+  BUDGET,
+  CONFIRM_ROUNDS,
+  DEFAULT_SEED,
+  FOLD_WARN_SHARE,
+  SCREEN_SHIFT_WARNING,
+  SEARCHERS,
+  describeReplay,
+  parseReplay,
+  type TuneArgs,
+} from '../../service/tune-spec.js';
 import type { ProgressMode } from '../../config.js';
 import { parseProgressText, type TuneResult } from '../../service/api.js';
 import { numberOption } from '../options.js';
@@ -112,6 +122,11 @@ function printResult(r: TuneResult, json: boolean | undefined): void {
     console.log(
       `search      ${r.search.searcher ? `${r.search.searcher}, ` : ''}${r.search.evaluations} evaluations${sc ? ` on the whole trace after ${sc.evaluations} on its first ${(sc.fraction * 100).toFixed(0)}%` : ''} (${r.search.failed} failed), ${r.search.status}, ${(r.search.elapsedMs / 1000).toFixed(1)} s`,
     );
+    // A prefix from another phase of the trace ranks unlike the whole (docs/tuning.md): the screen may have bought little.
+    if (sc?.shift !== undefined && sc.shift > SCREEN_SHIFT_WARNING)
+      console.log(
+        `warning     the screened first ${(sc.fraction * 100).toFixed(0)}% differs from the whole trace (descriptor shift ${sc.shift.toFixed(2)}, above ${SCREEN_SHIFT_WARNING}): another phase of it, whose ranking may not hold on the whole; the screen's best were measured again on the whole trace, but screen on more of it, or not at all (--screen-fraction 1)`,
+      );
     // What mattered for this workload: the parameters the search found relevant, most first.
     const rel = Object.entries(r.search.relevance ?? {}).sort((a, b) => b[1] - a[1]);
     if (rel.length > 1) {

@@ -103,10 +103,11 @@ const RETRY_MS = 30_000;
 /**
  * A process that stalls while it holds a lock (stopped, swapped out, cut off by a partition with its connection
  * still open) would hold every other instance's writes behind it until TCP gives up, hours later. So the server
- * ends a session left idle inside a transaction for IDLE_IN_TRANSACTION_MS (its lock goes with it; the stalled
- * holder's transaction is retried whole when it wakes, as after any lost connection), and a wait for a lock ends
- * after LOCK_WAIT_MS as SSDTUNE_CONFDB_BUSY: an instance of an older version, which sets no such limit, may hold one
- * for ever. Every lock ssdtune takes is held for milliseconds, so neither limit is met in normal work.
+ * ends a session left idle inside a transaction for `idleInTransactionMs` (its lock goes with it; when the holder
+ * wakes, its transaction fails as after any lost connection: run again whole within RETRY_MS of its start, else
+ * reported), and a wait for a lock ends after `lockWaitMs` as SSDTUNE_CONFDB_BUSY: an instance of an older version,
+ * which sets no such limit, may hold one for ever. Every lock ssdtune takes is held for milliseconds, so neither
+ * limit is met in normal work.
  */
 export const PG_LIMITS = { idleInTransactionMs: 20_000, lockWaitMs: 60_000 };
 

@@ -197,9 +197,19 @@ export const ERR_CONFDB_NESTED_LOCK = defineError(
   EXIT.FAILURE,
   'exclusive(%s) asked of the store while holding exclusive(%s): use the store exclusive() passed in',
 );
-/** file, line, what is wrong: a malformed line, or a devices record that would replace this ConfDB's or that another host made */
 /** location, why (PostgreSQL: a lock wait passed PG_LIMITS.lockWaitMs) */
 export const ERR_CONFDB_BUSY = defineError('SSDTUNE_CONFDB_BUSY', 503, EXIT.CONFLICT, 'the ConfDB at %s is busy: %s; try again');
+/**
+ * location, the last failure, seconds retried (PostgreSQL: a lost connection or a restarting server for longer than
+ * PG_LIMITS.retryMs, or a lock holder that woke after its session was ended for stalling)
+ */
+export const ERR_CONFDB_UNAVAILABLE = defineError(
+  'SSDTUNE_CONFDB_UNAVAILABLE',
+  503,
+  EXIT.FAILURE,
+  'the ConfDB at %s did not answer: %s (retried for %s s); the operation that needed it failed, try again',
+);
+/** file, line, what is wrong: a malformed line, or a devices record that would replace this ConfDB's or that another host made */
 export const ERR_CONFDB_IMPORT = defineError('SSDTUNE_CONFDB_IMPORT', 400, EXIT.BAD_INPUT, '%s: line %s: %s');
 /** file, why (the export is written to a temporary file beside it and renamed into place only when complete) */
 export const ERR_CONFDB_EXPORT = defineError('SSDTUNE_CONFDB_EXPORT', 500, EXIT.FAILURE, 'cannot write the export to %s: %s; nothing was written there');

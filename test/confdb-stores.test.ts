@@ -17,7 +17,7 @@ import type { Replay } from '../src/evaluators/types.js';
 import { ConfDbStateStore } from '../src/host/confdb-state.js';
 import { hostIdentity, type RecordingHost } from '../src/util/host-identity.js';
 import { exportConfDB, importConfDB } from '../src/confdb/transfer.js';
-import { isSsdtuneError } from '../src/errors.js';
+import { isSsdtuneError, type SsdtuneError } from '../src/errors.js';
 import { PostgresServer, postgresMissing, untilAdvisoryLockAwaited } from './helpers/servers.js';
 import { tempDir } from '../src/util/temp-dir.js';
 import { at } from '../src/util/at.js';
@@ -730,6 +730,30 @@ describe('PostgreSQL ConfDB shared by several processes', { skip: pgMissing ?? f
     }
     assert.equal(await b.exclusive('register', async () => 1), 1);
     await Promise.all([a.close(), b.close()]);
+  });
+
+  test('a lock holder that wakes after its retry budget fails coded, and nothing of its transaction is stored', async () => {
+    const url = await server!.newDatabase();
+    const { PgStore } = await import('../src/confdb/postgres.js');
+    const a = await PgStore.open(url, { limits: { idleInTransactionMs: 300, lockWaitMs: 1500, retryMs: 1000 } });
+    let runs = 0;
+    // a stalls for 2 s holding the lock: the server ends its session at 300 ms, and a wakes past its 1 s budget.
+    await assert.rejects(
+      a.exclusive('register', async (tx) => {
+        runs++;
+        await new Promise((r) => setTimeout(r, 2000));
+        await tx.put('configs', config('w', 'host', 1));
+      }),
+      (e) => {
+        assert.ok(isSsdtuneError(e, 'SSDTUNE_CONFDB_UNAVAILABLE'), String(e));
+        assert.equal((e as SsdtuneError).statusCode, 503);
+        assert.match((e as Error).message, /the ConfDB at postgres:\/\/.* did not answer: .*\(retried for 1 s\)/);
+        return true;
+      },
+    );
+    assert.equal(runs, 1, 'not run again past its budget');
+    assert.equal(await a.count('configs'), 0);
+    await a.close();
   });
 
   test('writes during a PostgreSQL crash and restart wait for it and land once', async () => {

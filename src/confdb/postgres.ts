@@ -16,7 +16,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
-import { ERR_CONFDB_BUSY, ERR_CONFDB_NESTED_LOCK, ERR_CONFDB_OPEN } from '../errors.js';
+import { ERR_CONFDB_BUSY, ERR_CONFDB_NESTED_LOCK, ERR_CONFDB_OPEN, ERR_CONFDB_UNAVAILABLE } from '../errors.js';
 import { KeyedQueue } from '../util/keyed-queue.js';
 import { StoreBase, type BlobMark } from './base.js';
 import type { ConfDB, ConfigScope, PinnedAndBest, WorkloadsSince } from './store.js';
@@ -97,19 +97,17 @@ function transient(e: unknown): boolean {
 /** PostgreSQL's lock_not_available: lock_timeout ended a wait. */
 const LOCK_NOT_AVAILABLE = '55P03';
 
-/** How long a transient failure is retried before it reaches the caller. */
-const RETRY_MS = 30_000;
-
 /**
  * A process that stalls while it holds a lock (stopped, swapped out, cut off by a partition with its connection
  * still open) would hold every other instance's writes behind it until TCP gives up, hours later. So the server
  * ends a session left idle inside a transaction for `idleInTransactionMs` (its lock goes with it; when the holder
- * wakes, its transaction fails as after any lost connection: run again whole within RETRY_MS of its start, else
- * reported), and a wait for a lock ends after `lockWaitMs` as SSDTUNE_CONFDB_BUSY: an instance of an older version,
- * which sets no such limit, may hold one for ever. Every lock ssdtune takes is held for milliseconds, so neither
- * limit is met in normal work.
+ * wakes, its transaction fails as after any lost connection: run again whole within `retryMs` of its start, else
+ * SSDTUNE_CONFDB_UNAVAILABLE), and a wait for a lock ends after `lockWaitMs` as SSDTUNE_CONFDB_BUSY: an instance of an
+ * older version, which sets no such limit, may hold one for ever. Every lock ssdtune takes is held for milliseconds,
+ * so neither limit is met in normal work. `retryMs` is how long a transient failure (a restarting server, a lost
+ * connection) is retried before it reaches the caller, coded.
  */
-export const PG_LIMITS = { idleInTransactionMs: 20_000, lockWaitMs: 60_000 };
+export const PG_LIMITS = { idleInTransactionMs: 20_000, lockWaitMs: 60_000, retryMs: 30_000 };
 
 type Exec = Pick<pg.PoolClient, 'query'>;
 
@@ -135,8 +133,8 @@ export class PgStore extends StoreBase implements ConfDB {
      * must not wait behind connections parked on the lock it holds.
      */
     private readonly lockPool: pg.Pool,
-    /** PG_LIMITS.lockWaitMs as opened, for the busy error. */
-    private readonly lockWaitMs: number,
+    /** PG_LIMITS as opened. */
+    private readonly limits: typeof PG_LIMITS,
     /** Inside exclusive(): the transaction's client; writes commit with it. */
     private readonly tx?: Exec,
   ) {
@@ -155,7 +153,7 @@ export class PgStore extends StoreBase implements ConfDB {
     // An idle connection dropped by a restarting server must not crash the process; the next query reconnects.
     pool.on('error', () => {});
     lockPool.on('error', () => {});
-    const store = new PgStore(location, pool, lockPool, limits.lockWaitMs);
+    const store = new PgStore(location, pool, lockPool, limits);
     try {
       await store.transaction(async (c) => {
         // Another instance creating or migrating the schema is waited for, however long it takes.
@@ -193,7 +191,7 @@ export class PgStore extends StoreBase implements ConfDB {
   /** Run a statement, retrying transient failures outside a transaction. */
   private async q<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
     if (this.tx) return this.tx.query<R>(sql, params);
-    return this.retrying(() => this.pool.query<R>(sql, params), RETRY_MS);
+    return this.retrying(() => this.pool.query<R>(sql, params), this.limits.retryMs);
   }
 
   private async retrying<T>(fn: () => Promise<T>, budgetMs: number): Promise<T> {
@@ -205,16 +203,20 @@ export class PgStore extends StoreBase implements ConfDB {
         if ((e as { code?: string }).code === LOCK_NOT_AVAILABLE)
           throw ERR_CONFDB_BUSY(
             this.location,
-            `a lock was held by another process for more than ${Math.round(this.lockWaitMs / 1000)} s (an instance that stalled holding it?)`,
+            `a lock was held by another process for more than ${Math.round(this.limits.lockWaitMs / 1000)} s (an instance that stalled holding it?)`,
           );
-        if (!transient(e) || Date.now() + delay > until) throw e;
+        if (!transient(e)) throw e;
+        // Retried for as long as the budget allows; then the caller gets a code it can act on (a 503 over REST,
+        // a fleet worker's "not the configuration's fault"), not the driver's bare message. A budget of 0 is open()'s
+        // schema transaction, which reports SSDTUNE_CONFDB_OPEN.
+        if (Date.now() + delay > until) throw budgetMs > 0 ? ERR_CONFDB_UNAVAILABLE(this.location, (e as Error).message, Math.round(budgetMs / 1000)) : e;
         await new Promise((r) => setTimeout(r, delay));
       }
     }
   }
 
   /** BEGIN ... COMMIT on one client (or inside the current transaction), retried whole on a transient failure. */
-  private async transaction<T>(fn: (c: Exec) => Promise<T>, budgetMs = RETRY_MS, pool = this.pool): Promise<T> {
+  private async transaction<T>(fn: (c: Exec) => Promise<T>, budgetMs = this.limits.retryMs, pool = this.pool): Promise<T> {
     if (this.tx) return fn(this.tx);
     return this.retrying(async () => {
       const client = await pool.connect();
@@ -528,13 +530,13 @@ export class PgStore extends StoreBase implements ConfDB {
           await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [lock]);
           const mark = { pool: this.pool, lock, held: true };
           try {
-            return await holding.run(mark, () => fn(new PgStore(this.location, this.pool, this.lockPool, this.lockWaitMs, c)));
+            return await holding.run(mark, () => fn(new PgStore(this.location, this.pool, this.lockPool, this.limits, c)));
           } finally {
             // Work fn started and left running (a job it queued) may take locks once this one is released.
             mark.held = false;
           }
         },
-        RETRY_MS,
+        this.limits.retryMs,
         this.lockPool,
       ),
     );

@@ -282,6 +282,9 @@ export function startEvaluationWorker(db: ConfDB, settings: Settings, url: strin
 function isInfrastructure(e: unknown): boolean {
   const code = (e as { code?: string }).code ?? '';
   return (
+    // The ConfDB's own: it retried a lost connection, or waited for a stalled lock holder, and gave up.
+    code === 'SSDTUNE_CONFDB_UNAVAILABLE' ||
+    code === 'SSDTUNE_CONFDB_BUSY' ||
     /^(08|57P|53)/.test(code) ||
     ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code) ||
     /Connection terminated|terminating connection/i.test((e as Error).message ?? '')

@@ -14,6 +14,8 @@ import type { Settings } from '../src/config.js';
 import { tempDir } from '../src/util/temp-dir.js';
 import { toSsdConfig } from '../src/sim/ssd-space.js';
 import { ssdConfigXml } from '../src/service/ssd-export.js';
+import { startServer } from '../src/api/server.js';
+import type { ConfigRecord } from '../src/confdb/records.js';
 import type { Configuration } from '../src/space/types.js';
 
 const TRACE = path.resolve('traces/msr_hm_0_sample1000.csv');
@@ -247,12 +249,27 @@ test('tune: a baseline that fails with a coded error ends the tune with that cod
   }
 });
 
-test('an ssd configuration prints as the MQSim ssdconfig.xml of the drive searched; a host one is refused', async () => {
+test('an ssd configuration prints as the MQSim ssdconfig.xml of the drive searched, by the CLI and over REST; a host one is refused', async () => {
   const dataDir = tempDir('ssdtune-tune-');
-  const svc = await openService(loadSettings({ dataDir, ssdsim: FAST_SIM }), jobHandlers);
-  let config: { id: string; values: Record<string, unknown> };
+  const svc = await openService(loadSettings({ dataDir, ssdsim: FAST_SIM, port: 0 }), jobHandlers);
+  let config: ConfigRecord;
+  let served: string;
   try {
     config = (await tune(svc, { tracePath: TRACE, spec: ssdsim(svc.settings, 3) })).config;
+    await svc.db.put('configs', { ...config, id: 'host-1', space: 'host', values: { read_ahead_kb: 256 } });
+    const { app, url } = await startServer(svc);
+    try {
+      const r = await fetch(`${url}/v1/configs/${config.id}/ssdconfig.xml`);
+      assert.equal(r.status, 200);
+      assert.match(r.headers.get('content-type') ?? '', /^application\/xml/);
+      served = await r.text();
+      const host = await fetch(`${url}/v1/configs/host-1/ssdconfig.xml`);
+      assert.equal(host.status, 400);
+      assert.match(((await host.json()) as { error: { code: string; message: string } }).error.message, /host-1 is for the host space/);
+      assert.equal((await fetch(`${url}/v1/configs/none/ssdconfig.xml`)).status, 404);
+    } finally {
+      await app.close();
+    }
   } finally {
     await svc.close();
   }
@@ -260,6 +277,7 @@ test('an ssd configuration prints as the MQSim ssdconfig.xml of the drive search
   const r = spawnSync(process.execPath, [CLI, 'db', 'show', 'configs', config.id, '--mqsim', '--data-dir', dataDir], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(importSsdConfigXml(r.stdout, 'stdout'), toSsdConfig(config.values as Configuration));
+  assert.equal(served, r.stdout, 'the same document either way');
   assert.throws(
     () => ssdConfigXml({ id: 'h1', space: 'host', values: { read_ahead_kb: 256 } }),
     (e) => isSsdtuneError(e, 'SSDTUNE_USAGE') && /h1 is for the host space.*apply --export tuned\|udev/.test((e as Error).message),

@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { PassThrough, type Readable } from 'node:stream';
 import Type from 'typebox';
-import { KINDS } from '../../service/api.js';
+import { KINDS, ssdConfigXml } from '../../service/api.js';
 import { errors, idParams, listOf, listQuery } from '../schemas.js';
 import { refuseDeclaredOver } from '../upload-limit.js';
 import { capped } from '../../util/byte-cap.js';
@@ -59,6 +59,20 @@ export default async function recordRoutes(fastify: FastifyInstance): Promise<vo
       async (req, reply) => reply.type('application/json; charset=utf-8').send(JSON.stringify(await req.api.get(kind, req.params.id)) as never),
     );
   }
+
+  app.get(
+    '/configs/:id/ssdconfig.xml',
+    {
+      schema: {
+        tags: ['configs'],
+        summary: "An ssd configuration as MQSim's ssdconfig.xml (ssdtune db show configs ID --mqsim); a host one is a 400",
+        params: idParams,
+        produces: ['application/xml'],
+        response: { 200: Type.String(), ...errors(400, 404) },
+      },
+    },
+    async (req, reply) => reply.type('application/xml; charset=utf-8').send(ssdConfigXml(await req.api.get('configs', req.params.id))),
+  );
 
   app.get('/export', { schema: { tags: ['confdb'], summary: 'The whole ConfDB as JSON lines (ssdtune db export)' } }, async (req, reply) => {
     const out = new PassThrough();

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { EXIT } from '../src/errors.js';
 import type { AnalysisReport } from '../src/service/analyze.js';
@@ -136,4 +136,10 @@ test('analyze: missing file, bad line and --skip-bad', () => {
   assert.equal(r.code, EXIT.FAILURE);
   assert.equal(r.out, '');
   assert.match(r.err, /cannot write report .*r\.html/);
+
+  // An unwritable report is found before the analysis: here the trace's bad line is never reached.
+  r = run('--report', dir, MQSIM, bad);
+  assert.equal(r.code, EXIT.FAILURE, r.err);
+  assert.match(r.err, /cannot write report .*EISDIR.*\[SSDTUNE_REPORT_WRITE\]/);
+  assert.deepEqual(readdirSync(dir).sort(), ['bad.trace'], 'no probe or report left behind');
 });

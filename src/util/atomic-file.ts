@@ -5,7 +5,7 @@
  * producer that throws, a process killed mid-way) never leaves a partial file
  * under the target's name that looks complete.
  */
-import { createWriteStream, promises as fsp } from 'node:fs';
+import { closeSync, createWriteStream, openSync, promises as fsp, statSync, unlinkSync } from 'node:fs';
 import { once } from 'node:events';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
@@ -34,4 +34,17 @@ export async function writeAtomically(out: string, fill: (ws: Writable) => Promi
     await fsp.rm(tmp, { force: true });
     throw cause;
   }
+}
+
+/**
+ * Check before long work (a capture, an analysis) that `out` can be written where asked, so a typo fails at once,
+ * not after the work: it is not a directory, and a file can be created beside it (a read-only, missing, /proc or
+ * /sys directory fails). Errors are thrown as they came: the caller codes them for what it writes.
+ */
+export function probeWritable(out: string): void {
+  if (statSync(out, { throwIfNoEntry: false })?.isDirectory())
+    throw Object.assign(new Error(`EISDIR: illegal operation on a directory, open '${out}'`), { code: 'EISDIR' });
+  const probe = path.join(path.dirname(path.resolve(out)), `.${path.basename(out)}.${process.pid}.probe`);
+  closeSync(openSync(probe, 'wx', 0o600));
+  unlinkSync(probe);
 }

@@ -3,11 +3,9 @@
  * temporary file renamed into place once complete), respecting the stream's
  * back-pressure.
  */
-import path from 'node:path';
 import { once } from 'node:events';
-import { closeSync, openSync, unlinkSync } from 'node:fs';
 import { ERR_TRACE_WRITE } from '../errors.js';
-import { writeAtomically } from '../util/atomic-file.js';
+import { probeWritable, writeAtomically } from '../util/atomic-file.js';
 
 export interface WriteResult {
   /** Requests written. */
@@ -42,16 +40,10 @@ export function writeError(out: string, e: unknown): unknown {
   return ERR_TRACE_WRITE(out, why);
 }
 
-/**
- * Check before a long capture that `file` can be created where asked: a
- * file created and removed beside it (so /proc, /sys, a read-only or missing
- * directory fail at once, not after the capture).
- */
+/** probeWritable (util/atomic-file.ts) before a long capture, coded as a trace write. */
 export function assertWritable(file: string): void {
-  const probe = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.probe`);
   try {
-    closeSync(openSync(probe, 'wx', 0o600));
-    unlinkSync(probe);
+    probeWritable(file);
   } catch (e) {
     throw writeError(file, e);
   }

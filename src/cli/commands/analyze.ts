@@ -5,6 +5,7 @@ import path from 'node:path';
 import { hostLocal } from '../../service/api.js';
 import { envProgressMode, progressReporter } from '../progress.js';
 import { ERR_REPORT_WRITE } from '../../errors.js';
+import { probeWritable } from '../../util/atomic-file.js';
 
 interface AnalyzeFlags {
   json?: boolean;
@@ -28,6 +29,14 @@ export function register(program: Command): void {
     .option('--skip-bad', 'skip malformed records (counted in the report) instead of failing')
     .option('--report <file.html>', 'also write a self-contained HTML report with plots')
     .action(async (traces: string[], flags: AnalyzeFlags) => {
+      // A report that cannot be written is found now, not after an analysis of gigabytes.
+      if (flags.report) {
+        try {
+          probeWritable(flags.report);
+        } catch (e) {
+          throw ERR_REPORT_WRITE(flags.report, (e as Error).message);
+        }
+      }
       const bar = progressReporter('analyze', { mode: envProgressMode() });
       let report;
       try {

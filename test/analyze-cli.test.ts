@@ -143,3 +143,24 @@ test('analyze: missing file, bad line and --skip-bad', () => {
   assert.match(r.err, /cannot write report .*EISDIR.*\[SSDTUNE_REPORT_WRITE\]/);
   assert.deepEqual(readdirSync(dir).sort(), ['bad.trace'], 'no probe or report left behind');
 });
+
+test('analyze: a header before a real trace hides its format; --skip-bad reads past it and counts it', () => {
+  const dir = tempDir('ssdtune-analyze-');
+  const withHeader = path.join(dir, 'mqsim-with-header.trace');
+  writeFileSync(withHeader, '# exported by a script\narrival lba size device type\n' + readFileSync(MQSIM, 'utf8'));
+  let r = run('--json', withHeader);
+  assert.equal(r.code, EXIT.BAD_INPUT);
+  assert.match(r.err, /"SSDTUNE_TRACE_UNKNOWN_FORMAT".*match none of .*; past its first 2 lines it reads as mqsim: pass --skip-bad to skip them/);
+  r = run('--json', '--skip-bad', withHeader);
+  assert.equal(r.code, 0, r.err);
+  const t = at((JSON.parse(r.out) as AnalysisReport).traces, 0);
+  assert.equal(t.format, 'mqsim');
+  assert.equal(t.skippedRecords, 2);
+  assert.equal(t.stats.requests, 24783, 'every request of the trace');
+  // Nothing but lines that fit no format is still refused, with or without the flag.
+  const junk = path.join(dir, 'junk.txt');
+  writeFileSync(junk, 'not a trace\n'.repeat(20));
+  r = run('--json', '--skip-bad', junk);
+  assert.equal(r.code, EXIT.BAD_INPUT);
+  assert.doesNotMatch(r.err, /past its first/);
+});

@@ -204,6 +204,9 @@ function checkFile(file: string, json: unknown): Record<string, unknown> {
 export function loadSettings(overrides: Partial<Settings> = {}): Settings {
   const dataDir = path.resolve(overrides.dataDir ?? defaultDataDir());
   const file = process.env.SSDTUNE_CONFIG ?? path.join(dataDir, 'config.json');
+  // The data directory's config.json is optional; a file named explicitly is not: a typo in its path would run on
+  // the defaults without a word.
+  if (process.env.SSDTUNE_CONFIG && !existsSync(file)) throw ERR_USAGE(`SSDTUNE_CONFIG=${file}: no such file`);
   let fromFile: Record<string, unknown> = {};
   if (existsSync(file)) {
     let json: unknown;

@@ -177,10 +177,24 @@ test('bad settings are usage errors naming the variable, or the file and field',
   const s = withEnv({ ...clean, SSDTUNE_SEARCHER: 'bayes' }, () => loadSettings({ dataDir: dir }));
   assert.throws(
     () => resolveTuneArgs({}, s),
-    usage(/tune settings \(SSDTUNE_\* environment, config\.json "tune"\): searcher must be equal to one of the allowed values/),
+    usage(/tune settings \(SSDTUNE_\* environment, config\.json "tune"\): searcher must be equal to one of the allowed values: adaptive, learnedssd, /),
   );
   const r = withEnv({ ...clean, SSDTUNE_REPLAY: 'fast' }, () => loadSettings({ dataDir: dir }));
-  assert.throws(() => resolveTuneArgs({}, r), usage(/--replay: expected recorded, scaled:<speedup> or closed:<queueDepth>, got "fast"/));
+  assert.throws(
+    () => resolveTuneArgs({}, r),
+    usage(/SSDTUNE_REPLAY \(or config\.json "tune\.replay"\): expected recorded, scaled:<speedup> or closed:<queueDepth>, got "fast"/),
+  );
+  // An evaluator no space has is a typo, refused; one of the other space is passed over, as the setting serves both.
+  const typo = withEnv({ ...clean, SSDTUNE_EVALUATOR: 'ssdsm' }, () => loadSettings({ dataDir: dir }));
+  assert.throws(() => resolveTuneArgs({}, typo), usage(/evaluator \(SSDTUNE_EVALUATOR or config\.json "evaluator"\) must be one of ssdsim, .*got "ssdsm"/));
+  const other = withEnv({ ...clean, SSDTUNE_EVALUATOR: 'readahead-model' }, () => loadSettings({ dataDir: dir }));
+  assert.equal(resolveTuneArgs({ space: 'ssd' }, other).spec.evaluator, 'ssdsim');
+  assert.equal(resolveTuneArgs({ space: 'host' }, other).spec.evaluator, 'readahead-model');
+  // A config file named explicitly must exist: a typo in its path would silently run on the defaults.
+  assert.throws(
+    () => withEnv({ ...clean, SSDTUNE_CONFIG: path.join(dir, 'nosuch.json') }, () => loadSettings({ dataDir: dir })),
+    usage(/SSDTUNE_CONFIG=.*nosuch\.json: no such file/),
+  );
 });
 
 /** A writable that collects what is written, with a settable isTTY. */

@@ -210,7 +210,7 @@ test('tune CLI: an evaluator outside the space or a budget below 2 is a usage er
   for (const [args, re] of [
     [['--space', 'host', '--evaluator', 'ssdsim'], /the ssdsim evaluator does not score the host space/],
     [['--budget', '1'], /budget must be >= 2/],
-    [['--replay', 'scaled'], /--replay scaled takes the speedup/],
+    [['--replay', 'scaled'], /--replay: scaled takes the speedup/],
     [['--space', 'nosuch'], /argument 'nosuch' is invalid. Allowed choices are ssd, host/],
   ] as const) {
     const r = spawnSync(process.execPath, [CLI, 'tune', '--data-dir', dataDir, ...args, TRACE], { encoding: 'utf8' });

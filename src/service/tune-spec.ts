@@ -143,7 +143,12 @@ export function usageError(errors: readonly Pick<ErrorObject, 'instancePath' | '
     const { tag, tagValue } = e.params as { tag: string; tagValue: unknown };
     return ERR_USAGE(`${what}: ${field}.${tag} must be one of ${REPLAY_MODES.join(', ')}, got ${JSON.stringify(tagValue) ?? 'nothing'}`);
   }
-  const extra = e.keyword === 'additionalProperties' ? ` (${String((e.params as { additionalProperty: string }).additionalProperty)})` : '';
+  const extra =
+    e.keyword === 'additionalProperties'
+      ? ` (${String((e.params as { additionalProperty: string }).additionalProperty)})`
+      : e.keyword === 'enum'
+        ? `: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`
+        : '';
   return ERR_USAGE(`${what}: ${field} ${e.message ?? 'is invalid'}${extra}`);
 }
 
@@ -190,13 +195,17 @@ function resolve<T extends TuneArgs>(s: T, settings: TuneSettings): { spec: T & 
       ...(d.seed !== undefined ? { seed: d.seed } : {}),
       ...(d.searcher !== undefined ? { searcher: d.searcher } : {}),
       ...(d.batch !== undefined ? { batch: d.batch } : {}),
-      ...(d.replay !== undefined ? { replay: parseReplay(d.replay) } : {}),
+      ...(d.replay !== undefined ? { replay: parseReplay(d.replay, 'SSDTUNE_REPLAY (or config.json "tune.replay")') } : {}),
       ...(d.screenFraction !== undefined && d.screenFraction < 1 ? { screenFraction: d.screenFraction } : {}),
       ...(d.confirmRounds !== undefined ? { confirmRounds: d.confirmRounds } : {}),
     },
     'tune settings (SSDTUNE_* environment, config.json "tune")',
   );
   const space = s.space ?? fromSettings.space ?? 'ssd';
+  // The setting names one evaluator for both spaces, so one outside this space is passed over; a name no space
+  // has is a typo, not a choice.
+  if (!isEvaluator(settings.evaluator))
+    throw ERR_USAGE(`evaluator (SSDTUNE_EVALUATOR or config.json "evaluator") must be one of ${EVALUATOR_NAMES.join(', ')}, got "${settings.evaluator}"`);
   const evaluator = s.evaluator ?? defaultEvaluator(space, settings);
   const uses = isEvaluator(evaluator) ? EVALUATORS[evaluator] : undefined;
   const lbaPolicy = s.lbaPolicy ?? (uses?.lbaPolicy ? d.lbaPolicy : undefined);
@@ -227,15 +236,16 @@ export { FOLD_WARN_SHARE } from '../sim/lba-fold.js';
 export { SCREEN_SHIFT_WARNING } from '../ml/characterise.js';
 
 /** `recorded`, `scaled:<speedup>` or `closed:<queueDepth>` (the CLI's --replay) as a Replay; the schema checks the numbers. */
-export function parseReplay(text: string): Replay {
+/** `source` names where the text came from in its errors: the flag, or the setting. */
+export function parseReplay(text: string, source = '--replay'): Replay {
   const [mode, arg, ...rest] = text.split(':');
   const num = (what: string) => {
     if (arg === undefined || arg === '' || rest.length)
-      throw ERR_USAGE(`--replay ${mode} takes ${what} after a colon (e.g. ${mode}:${mode === 'scaled' ? '2' : '32'}), got "${text}"`);
+      throw ERR_USAGE(`${source}: ${mode} takes ${what} after a colon (e.g. ${mode}:${mode === 'scaled' ? '2' : '32'}), got "${text}"`);
     return Number(arg);
   };
   if (mode === 'recorded' && arg === undefined) return { mode };
   if (mode === 'scaled') return { mode, speedup: num('the speedup') };
   if (mode === 'closed') return { mode, queueDepth: num('the queue depth') };
-  throw ERR_USAGE(`--replay: expected recorded, scaled:<speedup> or closed:<queueDepth>, got "${text}"`);
+  throw ERR_USAGE(`${source}: expected recorded, scaled:<speedup> or closed:<queueDepth>, got "${text}"`);
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { configKey, defineSpace, indexOf, isFeasible, levelCount } from '../src/space/space.js';
+import { Rng, configKey, defineSpace, indexOf, isFeasible, levelCount, sampleFeasible } from '../src/space/space.js';
 import { ssdSpace } from '../src/sim/ssd-space.js';
 import type { Configuration } from '../src/space/types.js';
 import type { Evaluator, Metrics } from '../src/evaluators/types.js';
@@ -28,6 +28,8 @@ import {
 import { isSsdtuneError } from '../src/errors.js';
 import { runMultiFidelity, splitBudget } from '../src/search/fidelity.js';
 import { Surrogate, robustScale } from '../src/search/surrogate.js';
+import { MODEL_POINTS, modelRows } from '../src/search/model-points.js';
+import type { EvaluationRecord } from '../src/search/record.js';
 import { Op, TraceBuilder, emptyMeta, limitSource, sourceFromBatches } from '../src/trace/model.js';
 
 const W = analyticWorkload('w');
@@ -524,4 +526,55 @@ test('the maximin design with initial > 1 keeps its points away from the baselin
     // Three points in the far corners of the square (distance 1 or 2 apart, the range 0..2), give or take a draw.
     assert.ok(nearest >= 0.6, `seed ${seed}: the nearest pair of baseline + design ${JSON.stringify(design)} is ${nearest.toFixed(2)} apart`);
   }
+});
+
+test('past MODEL_POINTS the model fits on the best half and the latest evaluations: a proposal after 1,000 takes seconds, not minutes', () => {
+  // modelRows: all up to the cap, in order; past it the best half (the later of equals) and the most recent rest.
+  assert.deepEqual(modelRows([3, 1, 2], 4), [0, 1, 2]);
+  assert.deepEqual(modelRows([5, 0, 9, 0, 9, 1, 2, 3], 4), [2, 4, 6, 7]);
+  const big = Array.from({ length: 1000 }, (_, i) => Math.sin(i));
+  const rows = modelRows(big);
+  assert.equal(rows.length, MODEL_POINTS);
+  assert.ok(
+    rows.every((r, j) => j === 0 || r > rows[j - 1]!),
+    'ascending',
+  );
+  const top = [...big.keys()].sort((a, b) => big[b]! - big[a]!).slice(0, MODEL_POINTS / 2);
+  assert.ok(
+    top.every((i) => rows.includes(i)),
+    'the best half kept',
+  );
+  assert.ok(rows.includes(999) && rows.includes(990), 'the latest kept');
+
+  // 1,000 evaluations of Hartmann-6: the adaptive planner fits on MODEL_POINTS of them. On all of them one fit
+  // took about 80 s on this machine, and a proposal makes three (two restarts).
+  const p = hartmann6Problem();
+  const planner = new AdaptiveSearch();
+  const input = (evaluations: EvaluationRecord[]) => ({ space: p.space, evaluations, pending: [], seed: 1, budget: 1010 });
+  const evaluated = (config: Configuration, index: number, phase: string): EvaluationRecord => ({
+    index,
+    config,
+    status: 'ok',
+    objective: -p.f(config),
+    phase,
+    evaluator: 'analytic',
+    workload: 'h6',
+    startedAt: new Date(0).toISOString(),
+    ms: 0,
+  });
+  // The baseline and the screening design, as the planner proposes them, then random configurations.
+  const evaluations = planner.propose(input([]), 100).map((q, i) => evaluated(q.config, i, q.phase));
+  for (const config of sampleFeasible(p.space, new Rng(7), 1000 - evaluations.length)) evaluations.push(evaluated(config, evaluations.length, 'random'));
+  let t0 = performance.now();
+  let out = planner.propose(input(evaluations), 1);
+  // The screens' combination comes before the model.
+  if (out[0]?.phase === 'combine') {
+    evaluations.push(evaluated(out[0].config, evaluations.length, 'combine'));
+    t0 = performance.now();
+    out = planner.propose(input(evaluations), 1);
+  }
+  const s = (performance.now() - t0) / 1000;
+  assert.equal(out.length, 1);
+  assert.match(out[0]!.phase, /^model/);
+  assert.ok(s < 60, `a proposal after 1,000 evaluations took ${s.toFixed(1)} s`);
 });

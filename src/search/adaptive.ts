@@ -47,6 +47,7 @@ import type { ConfigSpace, Configuration, ParamSpec } from '../space/types.js';
 import { enumerateFeasible, perturb, repair, stepLevel } from './candidates.js';
 import { mixSeed, type PlanInput, type Planner, type Proposal } from './planner.js';
 import { Surrogate } from './surrogate.js';
+import { modelRows } from './model-points.js';
 import { neighbours } from '../space/neighbours.js';
 
 export interface AdaptiveOptions {
@@ -219,10 +220,11 @@ export class AdaptiveSearch implements Planner {
 
     const rng = new Rng(mixSeed(seed, evaluations.length, pending.length));
     const ok = evaluations.filter((e) => e.status === 'ok');
-    const model = this.fitModel(input);
-    if (!model) return [...out, ...this.randomFill(space, rng, taken, k - out.length)];
+    const fitted = this.fitModel(input);
+    if (!fitted) return [...out, ...this.randomFill(space, rng, taken, k - out.length)];
+    const { model } = fitted;
 
-    const width = this.explorationWidth(model, input);
+    const width = this.explorationWidth(fitted, input);
     const kappa = this.opts.kappa ?? 1.5;
     // This call proposes the rest of the budget: no later proposal can learn from these results.
     const last = input.budget !== undefined && input.budget - evaluations.length - pending.length <= k;
@@ -290,22 +292,25 @@ export class AdaptiveSearch implements Planner {
    * a model can be fitted.
    */
   parameterRelevance(input: PlanInput): Map<string, number> | undefined {
-    const model = this.fitModel(input);
-    return model ? this.relevance(model, input) : undefined;
+    const fitted = this.fitModel(input);
+    return fitted ? this.relevance(fitted.model, input) : undefined;
   }
 
-  private fitModel(input: PlanInput): Surrogate | undefined {
+  /** The model, and the evaluation each of its rows is (modelRows: all of them up to MODEL_POINTS). */
+  private fitModel(input: PlanInput): { model: Surrogate; rows: readonly number[] } | undefined {
     const { space, evaluations, seed } = input;
     const ok = evaluations.filter((e) => e.status === 'ok');
     // A failed configuration is taught to the model as the worst seen, so it steers away from it.
     const worst = ok.length ? Math.min(...ok.map((e) => e.objective!)) : 0;
-    const obs = evaluations.map((e) => ({ config: e.config, y: e.status === 'ok' ? e.objective! : worst }));
+    const ys = evaluations.map((e) => (e.status === 'ok' ? e.objective! : worst));
+    const rows = modelRows(ys);
+    const obs = rows.map((i) => ({ config: evaluations[i]!.config, y: ys[i]! }));
     const model = new Surrogate(space);
     const prior = {
       ...(this.opts.lengthScalePriorSd !== undefined ? { lengthScalePriorSd: this.opts.lengthScalePriorSd } : {}),
       ...(this.opts.lengthScalePriorMedian !== undefined ? { lengthScalePriorMedian: this.opts.lengthScalePriorMedian } : {}),
     };
-    return model.fit(obs, { seed: mixSeed(seed, evaluations.length), ...prior }) ? model : undefined;
+    return model.fit(obs, { seed: mixSeed(seed, evaluations.length), ...prior }) ? { model, rows } : undefined;
   }
 
   /**
@@ -341,11 +346,13 @@ export class AdaptiveSearch implements Planner {
    * (in predicted standard deviations) of the last few model-guided
    * evaluations, between 0.5 and 4. About 1 when the model is calibrated.
    */
-  explorationWidth(model: Surrogate, input: PlanInput): number {
+  private explorationWidth({ model, rows }: { model: Surrogate; rows: readonly number[] }, input: PlanInput): number {
     const w = this.opts.calibrationWindow ?? 4;
+    // The model's row of each evaluation it was fitted on; the most recent always are (modelRows).
+    const row = new Map(rows.map((r, j) => [r, j]));
     const idx: number[] = [];
     input.evaluations.forEach((e, i) => {
-      if (e.phase.startsWith('model')) idx.push(i);
+      if (e.phase.startsWith('model') && row.has(i)) idx.push(row.get(i)!);
     });
     const recent = idx.slice(-w);
     if (recent.length === 0) return 1;

@@ -13,6 +13,7 @@ import { Encoder } from '../space/space.js';
 import { fitThetaOffThread } from './plan-thread.js';
 import type { ConfigSpace, Configuration } from '../space/types.js';
 import type { EvaluationRecord } from './record.js';
+import { modelRows } from './model-points.js';
 
 export interface ModelOptions {
   gpr?: Omit<GprOptions, 'seed' | 'optimize' | 'theta'>;
@@ -43,13 +44,18 @@ export class GradeModel {
     return this.gp ? String(this.gp.kernel) : '(unfitted)';
   }
 
-  /** Fits on the successful evaluations; resolves false (model unusable) when the GP cannot be fitted. */
+  /**
+   * Fits on the successful evaluations (modelRows: all of them up to MODEL_POINTS); resolves false (model unusable)
+   * when the GP cannot be fitted.
+   */
   async fit(learned: readonly EvaluationRecord[]): Promise<boolean> {
-    const ok = learned.filter((e) => e.status === 'ok');
-    if (ok.length === 0) return false;
+    const all = learned.filter((e) => e.status === 'ok');
+    if (all.length === 0) return false;
+    const ok = modelRows(all.map((e) => e.objective!)).map((i) => all[i]!);
     this.X = ok.map((e) => this.encoder.encode(e.config));
     const y = ok.map((e) => e.objective!);
-    const n = ok.length;
+    // Counted over every evaluation: the refit schedule and the seed go on past MODEL_POINTS.
+    const n = all.length;
     const refit = !this.gp || n <= (this.opts.refitAllUntil ?? 30) || n - this.lastRefitN >= (this.opts.refitEvery ?? 5);
     const base = this.opts.gpr ?? {};
     try {

@@ -11,7 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -288,6 +288,48 @@ test(
     }
   },
 );
+
+test('output to a FIFO or through a symbolic link is written in place: the FIFO and the link stay what they were', async () => {
+  // Renaming a finished temporary file over the target replaced whatever the name was: as root, `collect -o
+  // /dev/stdout` turned the machine's /dev/stdout into a regular file. A FIFO and a link here stand for it.
+  const dir = tmp('in-place');
+  let reader: ChildProcess | undefined;
+  try {
+    const trace = () => {
+      const b = new TraceBuilder();
+      for (let i = 0; i < 1000; i++) b.push(i * 1000, i * 8, 4096, Op.READ);
+      return sourceFromBatches(emptyMeta('synthetic', 'synthetic'), [b.take()]);
+    };
+    const target = path.join(dir, 'real.mqsim');
+    writeFileSync(target, 'old');
+    const link = path.join(dir, 'link.mqsim');
+    symlinkSync(target, link);
+    await writeMqsim(trace(), link);
+    assert.ok(lstatSync(link).isSymbolicLink(), 'still a link');
+    assert.equal(readFileSync(target, 'utf8').trimEnd().split('\n').length, 1000, 'the file it names was written');
+
+    const fifo = path.join(dir, 'pipe');
+    execFileSync('mkfifo', [fifo]);
+    reader = spawn('cat', [fifo]);
+    let read = '';
+    reader.stdout!.on('data', (d: Buffer) => (read += d.toString()));
+    const closed = new Promise((r) => reader!.on('close', r));
+    await writeMqsim(trace(), fifo);
+    await closed;
+    assert.equal(read.trimEnd().split('\n').length, 1000, 'the reader got every request');
+    assert.ok(lstatSync(fifo).isFIFO(), 'still a FIFO');
+
+    const data = path.join(dir, 'db');
+    const exported = cli(['db', 'export', link, '--data-dir', data]);
+    assert.equal(exported.status, 0, exported.stderr);
+    assert.ok(lstatSync(link).isSymbolicLink());
+    assert.match(readFileSync(target, 'utf8'), /^\{"ssdtune-confdb":1/);
+    assert.deepEqual(readdirSync(dir).sort(), ['db', 'link.mqsim', 'pipe', 'real.mqsim'], 'no temporary file left');
+  } finally {
+    reader?.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 // ---- item 12: collect --duration 600h -----------------------------------------
 

@@ -3,17 +3,42 @@
  * temporary file beside the target, which is renamed into place only when
  * `fill` resolved and every byte reached the file. A failure (ENOSPC, a
  * producer that throws, a process killed mid-way) never leaves a partial file
- * under the target's name that looks complete.
+ * under the target's name that looks complete. What is not a regular file is
+ * written in place (writeAtomically).
  */
-import { closeSync, createWriteStream, openSync, promises as fsp, statSync, unlinkSync } from 'node:fs';
+import { accessSync, closeSync, constants, createWriteStream, lstatSync, openSync, promises as fsp, statSync, unlinkSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 
-/** Errors are thrown as they came: the caller codes them for what it writes. */
+/**
+ * Errors are thrown as they came: the caller codes them for what it writes.
+ *
+ * Only a regular file (or a new one) is replaced by renaming. Anything else that exists under the name is written
+ * in place, as a shell's redirection writes it: a device, a FIFO or /dev/stdout (renaming over it would replace the
+ * node: `collect -o /dev/stdout`, run as root, turned the machine's /dev/stdout into a regular file), and a symbolic
+ * link (renaming would replace the link, not the file it names). Such output is not atomic; it was asked for.
+ */
 export async function writeAtomically(out: string, fill: (ws: Writable) => Promise<void>): Promise<void> {
+  if (!replaceable(out)) return filled(createWriteStream(out, { highWaterMark: 1 << 20 }), fill);
   const tmp = path.join(path.dirname(out), `.${path.basename(out)}.${process.pid}.tmp`);
-  const ws = createWriteStream(tmp, { highWaterMark: 1 << 20, mode: 0o600 });
+  try {
+    await filled(createWriteStream(tmp, { highWaterMark: 1 << 20, mode: 0o600 }), fill);
+    await fsp.rename(tmp, out);
+  } catch (e) {
+    await fsp.rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** True when `out` is missing or a regular file: what writeAtomically may replace by renaming. */
+function replaceable(out: string): boolean {
+  const st = lstatSync(out, { throwIfNoEntry: false });
+  return st === undefined || st.isFile();
+}
+
+/** Once `ws` is open, `fill` writes; resolves when every byte reached the file. On a failure `ws` is destroyed. */
+async function filled(ws: WriteStream, fill: (ws: Writable) => Promise<void>): Promise<void> {
   let failed: Error | undefined;
   // Kept until the end: an error while `fill` is between writes must not go unhandled.
   ws.on('error', (e) => (failed ??= e));
@@ -26,12 +51,10 @@ export async function writeAtomically(out: string, fill: (ws: Writable) => Promi
       if (!ws.writableEnded) ws.end();
       await once(ws, 'finish');
     }
-    await fsp.rename(tmp, out);
   } catch (e) {
     // Taken before destroy(), whose abandoned writes fail as well.
     const cause = failed ?? e;
     ws.destroy();
-    await fsp.rm(tmp, { force: true });
     throw cause;
   }
 }
@@ -44,6 +67,8 @@ export async function writeAtomically(out: string, fill: (ws: Writable) => Promi
 export function probeWritable(out: string): void {
   if (statSync(out, { throwIfNoEntry: false })?.isDirectory())
     throw Object.assign(new Error(`EISDIR: illegal operation on a directory, open '${out}'`), { code: 'EISDIR' });
+  // Written in place (writeAtomically): what counts is that it can be opened for writing.
+  if (!replaceable(out)) return accessSync(out, constants.W_OK);
   const probe = path.join(path.dirname(path.resolve(out)), `.${path.basename(out)}.${process.pid}.probe`);
   closeSync(openSync(probe, 'wx', 0o600));
   unlinkSync(probe);

@@ -5,7 +5,8 @@
  * so memory stays bounded however long it runs.
  */
 import { Option, type Command } from 'commander';
-import { ERR_COLLECT_LOST_DEVICE } from '../../errors.js';
+import { fstatSync, statSync } from 'node:fs';
+import { ERR_COLLECT_LOST_DEVICE, ERR_USAGE } from '../../errors.js';
 import { durationOption } from '../options.js';
 import { BACKENDS, CAPTURE_FORMATS, hostLocal, type BackendName, type CaptureFormat } from '../../service/api.js';
 
@@ -25,14 +26,19 @@ export function register(program: Command): void {
     .requiredOption('--device <path>', 'block device to capture, e.g. /dev/nvme0n1 (a partition is captured as its sector range)')
     .option('--duration <time>', 'stop after this long (30s, 2m, ...); default: until SIGINT/SIGTERM', durationOption('duration'))
     .addOption(new Option('--backend <name>', 'capture backend').choices(['auto', ...BACKENDS]).default('auto'))
-    .requiredOption('-o, --output <prefix>', 'output: PREFIX.blktrace.N files (blktrace) or one file (mqsim)')
+    .requiredOption('-o, --output <prefix>', 'output: PREFIX.blktrace.N files (blktrace) or one file (mqsim; - for standard output)')
     .addOption(new Option('--format <name>', 'output format').choices(CAPTURE_FORMATS).default('blktrace'))
     .option('--json', 'print the summary as JSON')
     .addHelpText('after', '\nRun `ssdtune doctor` to see which backends work here.')
     .action(async (opts: CollectOpts) => {
       const ms = opts.duration;
-      // Progress goes to stderr even with --json (stdout carries only the summary).
+      if (opts.output === '-') {
+        if (opts.format !== 'mqsim') throw ERR_USAGE('-o -: only --format mqsim is one stream; blktrace writes a file per CPU, give a prefix');
+        opts.output = '/dev/stdout';
+      }
+      // Progress goes to stderr even with --json; stdout carries only the summary, or the trace itself.
       const say = (s: string): void => void process.stderr.write(s);
+      const summaryOut = isStandardOutput(opts.output) ? process.stderr : process.stdout;
       const stop = new AbortController();
       let signals = 0;
       const onSignal = (sig: NodeJS.Signals): void => {
@@ -64,10 +70,10 @@ export function register(program: Command): void {
         process.removeListener('SIGTERM', onSignal);
       }
       const { deviceGone, ...shown } = summary;
-      if (opts.json) process.stdout.write(JSON.stringify(shown, null, 2) + '\n');
+      if (opts.json) summaryOut.write(JSON.stringify(shown, null, 2) + '\n');
       else {
         if (live) process.stderr.write('\n');
-        process.stdout.write(
+        summaryOut.write(
           `${summary.requests} requests captured in ${summary.seconds.toFixed(1)} s with ${summary.backend}; lost ${summary.lost}${
             summary.lost
               ? ` (${Object.entries(summary.lostBy)
@@ -76,9 +82,17 @@ export function register(program: Command): void {
               : ''
           }${summary.unfinished ? `; ${summary.unfinished} in flight at stop` : ''}${summary.unpaired ? `; ${summary.unpaired} completed without their issue` : ''}\n`,
         );
-        process.stdout.write(`wrote ${summary.files.join(', ')}\n`);
+        summaryOut.write(`wrote ${summary.files.join(', ')}\n`);
         for (const w of summary.warnings) process.stderr.write(`warning: ${w}\n`);
       }
       if (deviceGone) throw ERR_COLLECT_LOST_DEVICE(opts.device, `the output holds what was captured until then (${summary.files.join(', ')})`);
     });
+}
+
+/** True when `file` is the file standard output is (`-o /dev/stdout`, `-o /proc/self/fd/1`): the summary moves aside. */
+function isStandardOutput(file: string): boolean {
+  const st = statSync(file, { throwIfNoEntry: false });
+  if (!st) return false;
+  const out = fstatSync(1);
+  return st.dev === out.dev && st.ino === out.ino;
 }

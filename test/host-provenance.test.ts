@@ -9,7 +9,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { applyHostConfig, revertHostConfig, withTrialConfig } from '../src/host/applier.js';
 import { ConfDbStateStore } from '../src/host/confdb-state.js';
@@ -360,5 +361,37 @@ test(
     writeAttr(c.dev, 'read_ahead_kb', String(ra + 76));
     assert.deepEqual((await verifyDevice(c.svc, c.loop.path)).drift, [{ key: 'read_ahead_kb', applied: String(ra + 68), now: String(ra + 76) }]);
     await revertAnywayRestores(c, c.before);
+  }),
+);
+
+test(
+  'a record of another medium under the same name and number (a loop device attached to another file) is refused by apply, verify and revert; revert --anyway restores it',
+  { skip },
+  withLoop(async (c) => {
+    const ra = Number(c.before.read_ahead_kb);
+    await applyHostConfig(c.loop.path, { read_ahead_kb: ra + 80 }, { store: c.store });
+    assert.equal((await c.db.get('devices', c.loop.name))!.medium, `loop:${c.loop.backingFile}`);
+    // The same loop device over another file: the name and the number are the same, the disk is not. The device's
+    // destroy() leaves a number attached to another file alone, so it is detached here.
+    const other = path.join(c.dir, 'other.img');
+    writeFileSync(other, '');
+    truncateSync(other, 32 << 20);
+    execFileSync('losetup', ['-d', c.loop.path]);
+    execFileSync('losetup', [c.loop.path, other]);
+    try {
+      const because = (what: string) =>
+        refused(
+          new RegExp(
+            `state recorded for medium loop:${c.loop.backingFile} but ${c.loop.name} is now loop:${other}: the record is another disk's .*so ${what}; .*db delete devices ${c.loop.name}.*--anyway`,
+          ),
+        );
+      await assert.rejects(verifyDevice(c.svc, c.loop.path), because('verify compared nothing'));
+      await assert.rejects(applyHostConfig(c.loop.path, { read_ahead_kb: ra + 84 }, { store: c.store }), because('.*'));
+      await assert.rejects(revertHostConfig(c.loop.path, { store: c.store }), because('.*'));
+      assert.ok((await c.db.get('devices', c.loop.name))!.previous, 'the way back is kept');
+      await revertAnywayRestores(c, c.before);
+    } finally {
+      spawnSync('losetup', ['-d', c.loop.path]);
+    }
   }),
 );

@@ -164,17 +164,26 @@ export function readDiskFile(disk: Disk, file: string): string {
 }
 
 /**
- * Which medium the disk is, beyond its name (names follow probe order): its
- * world-wide id or serial number; for a loop device, its backing file and
- * whether it bypasses the page cache (direct I/O measures as another device);
- * else only the name. Measurements are kept per identity (ConfigRecord.measuredOn).
+ * Which medium the disk is, beyond its name (names follow probe order, and a
+ * loop device's number is reused): its world-wide id or serial number; for a
+ * loop device, its backing file; else only the name. A device's way back is
+ * kept for its medium (HostStateRecord.medium).
  */
-export function diskIdentity(disk: Disk): string {
+export function diskMedium(disk: Disk): string {
   const backing = readDiskFile(disk, 'loop/backing_file');
-  if (backing) return `loop:${backing}:dio=${readDiskFile(disk, 'loop/dio') || '?'}`;
+  if (backing) return `loop:${backing}`;
   for (const file of ['wwid', 'device/wwid', 'serial', 'device/serial']) {
     const v = readDiskFile(disk, file);
     if (v) return `${path.basename(file)}:${v}`;
   }
   return `name:${disk.name}`;
+}
+
+/**
+ * The medium as measured: for a loop device, also whether it bypasses the page cache (direct I/O measures as
+ * another device). Measurements are kept per identity (ConfigRecord.measuredOn).
+ */
+export function diskIdentity(disk: Disk): string {
+  const medium = diskMedium(disk);
+  return medium.startsWith('loop:') ? `${medium}:dio=${readDiskFile(disk, 'loop/dio') || '?'}` : medium;
 }

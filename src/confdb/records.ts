@@ -125,6 +125,8 @@ export interface DeviceRecord {
   device: string;
   /** major:minor when applied, so a revert notices the name now belongs to another device. */
   devNumber?: string;
+  /** The medium when applied (its wwid or serial, a loop device's backing file): HostStateRecord.medium. */
+  medium?: string;
   /**
    * The host whose device this is: apply, revert and the live evaluator refuse another host's record, and
    * an import refuses to bring one in. Absent in records written before it existed: those are trusted only

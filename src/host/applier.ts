@@ -27,7 +27,7 @@ import {
   type Held,
   type Snapshot,
 } from '../blockdev/sysfs.js';
-import { resolveDevice, type BlockDevice } from '../blockdev/resolve.js';
+import { diskMedium, resolveDevice, type BlockDevice } from '../blockdev/resolve.js';
 import { lockBlockDevice } from '../blockdev/device-lock.js';
 import { IOSCHED_SWITCH_DEFAULTS } from '../blockdev/iosched-defaults.js';
 import { registerUndo } from '../util/cleanup.js';
@@ -191,17 +191,30 @@ function waysOut(name: string): { anyway: string; forget: string } {
 
 /**
  * Refuses a record that is certainly another device's way back: recorded for another major:minor (the name now
- * belongs to another device), or, unless `anyway`, made on another host. `outcome` says what the refusal stopped.
+ * belongs to another device), or, unless `anyway`, for another medium under the same name and number (a drive
+ * replaced, a loop device attached to another file; `anyway`, as a loop's backing file may have been renamed) or
+ * made on another host. `outcome` says what the refusal stopped.
  */
-function refuseOthers(dev: BlockDevice, rec: Pick<HostStateRecord, 'devNumber' | 'recordedOn'>, o: { anyway?: boolean; outcome: string }): void {
+function refuseOthers(dev: BlockDevice, rec: Pick<HostStateRecord, 'devNumber' | 'medium' | 'recordedOn'>, o: { anyway?: boolean; outcome: string }): void {
   if (rec.devNumber !== dev.disk.devNumber) {
     throw ERR_HOST_STATE(
       dev.disk.name,
       `state recorded for device ${rec.devNumber} but ${dev.disk.name} is now ${dev.disk.devNumber}: the record is another device's, so ${o.outcome} (remove its entry from the ConfDB: ssdtune db delete devices ${dev.disk.name})`,
     );
   }
-  const refusal = rec.recordedOn && !o.anyway ? hostRefusal(dev, rec.recordedOn, o.outcome) : undefined;
+  const refusal = o.anyway ? undefined : (mediumRefusal(dev, rec, o.outcome) ?? (rec.recordedOn ? hostRefusal(dev, rec.recordedOn, o.outcome) : undefined));
   if (refusal) throw refusal;
+}
+
+/** The refusal of a record made for another medium than the device's now (HostStateRecord.medium), if it is. */
+function mediumRefusal(dev: BlockDevice, rec: Pick<HostStateRecord, 'medium'>, outcome: string): Error | undefined {
+  const now = diskMedium(dev.disk);
+  if (rec.medium === undefined || rec.medium === now) return undefined;
+  const ways = waysOut(dev.disk.name);
+  return ERR_HOST_STATE(
+    dev.disk.name,
+    `state recorded for medium ${rec.medium} but ${dev.disk.name} is now ${now}: the record is another disk's (a drive replaced, a loop device attached to another file), so ${outcome}; ${ways.forget}, or ${ways.anyway}`,
+  );
 }
 
 /** Throws provenanceRefusal's refusal, if any. */
@@ -270,6 +283,8 @@ async function recordedChange(
   const next: HostStateRecord = {
     device: dev.disk.name,
     devNumber: dev.disk.devNumber,
+    // refuseOthers let an earlier record through only for this medium (or one that named none: adopted).
+    medium: diskMedium(dev.disk),
     recordedOn: hostIdentity(),
     savedAt: existing?.savedAt ?? new Date().toISOString(),
     previous: existing?.previous ?? before,
@@ -452,7 +467,7 @@ export async function revertHostConfig(device: string, opts: RevertOptions): Pro
     if (!rec) throw ERR_HOST_STATE(name, 'ssdtune has not applied anything to this device (nothing to revert)');
     const interrupted = rec.pending ? describePending(rec.pending) : undefined;
     // The audit trail says when a revert restored values ssdtune could not tell were this device's.
-    const action = opts.anyway && provenanceRefusal(dev, rec) ? 'host.revert-anyway' : 'host.revert';
+    const action = opts.anyway && (mediumRefusal(dev, rec, WROTE_NOTHING) || provenanceRefusal(dev, rec)) ? 'host.revert-anyway' : 'host.revert';
     const before = readSnapshot(dev);
     const changes = diff(before, rec.previous);
     if (opts.dryRun) return { device: dev, changes, after: before, dryRun: true, ...(interrupted ? { interrupted } : {}) };
@@ -486,7 +501,7 @@ export interface Drift {
  * are another disk's, so drift against them would mean nothing. A record naming no host is compared all the
  * same: verify writes nothing, and the attributes it lists are those its check would name.
  */
-export function verifyRecord(dev: BlockDevice, rec: Pick<HostStateRecord, 'devNumber' | 'recordedOn' | 'applied'>): Drift[] {
+export function verifyRecord(dev: BlockDevice, rec: Pick<HostStateRecord, 'devNumber' | 'medium' | 'recordedOn' | 'applied'>): Drift[] {
   refuseOthers(dev, rec, { outcome: 'verify compared nothing' });
   const now = readSnapshot(dev);
   return Object.entries(rec.applied)

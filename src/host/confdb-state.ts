@@ -23,6 +23,7 @@ export class ConfDbStateStore implements StateStore {
     return {
       device: r.device,
       devNumber: r.devNumber ?? '',
+      ...(r.medium ? { medium: r.medium } : {}),
       ...(r.recordedOn ? { recordedOn: r.recordedOn } : {}),
       savedAt: r.appliedAt,
       previous: r.previous,
@@ -40,6 +41,7 @@ export class ConfDbStateStore implements StateStore {
     const value: DeviceRecord = {
       device: rec.device,
       devNumber: rec.devNumber,
+      ...(rec.medium ? { medium: rec.medium } : {}),
       ...(rec.recordedOn ? { recordedOn: rec.recordedOn } : {}),
       applied: rec.applied,
       previous: rec.previous,

@@ -20,6 +20,11 @@ export interface HostStateRecord {
   device: string;
   /** major:minor when recorded: a different number means the name now belongs to another device. */
   devNumber: string;
+  /**
+   * The medium when recorded (blockdev/resolve.ts diskMedium): another one under the same name and number is another
+   * disk (a replaced drive, a loop device attached to another file). Absent in records written before it was kept.
+   */
+  medium?: string;
   /** The host the record was made on (absent: written before records named it; see DeviceRecord.recordedOn). */
   recordedOn?: RecordingHost;
   /** ISO time of the first apply. */

@@ -162,6 +162,11 @@ export async function verifyDevice(svc: Service, device: string): Promise<Verify
   const dev = resolveDevice(device);
   const rec = await svc.db.get('devices', dev.disk.name);
   if (!rec) throw ERR_NOT_FOUND(`${dev.disk.name}: ssdtune has applied nothing to this device (no record in the ConfDB)`);
-  const drift = verifyRecord(dev, { devNumber: rec.devNumber ?? '', applied: rec.applied, ...(rec.recordedOn ? { recordedOn: rec.recordedOn } : {}) });
+  const drift = verifyRecord(dev, {
+    devNumber: rec.devNumber ?? '',
+    applied: rec.applied,
+    ...(rec.medium ? { medium: rec.medium } : {}),
+    ...(rec.recordedOn ? { recordedOn: rec.recordedOn } : {}),
+  });
   return { device: dev.disk.name, appliedAt: rec.appliedAt, by: rec.by, drift, ...(rec.appliedConfigId ? { configId: rec.appliedConfigId } : {}) };
 }

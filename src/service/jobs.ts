@@ -307,7 +307,17 @@ export class JobRunner extends EventEmitter implements JobQueue {
 
   private async finish(job: JobRecord, status: JobStatus, patch: Partial<JobRecord>): Promise<void> {
     const latest = (await this.db.get('jobs', job.id)) ?? job;
-    const done: JobRecord = { ...latest, ...patch, progress: job.progress ?? latest.progress, status, pid: undefined, updatedAt: new Date().toISOString() };
+    // Progress and checkpoint as the run last reported them: their writes still queued when it ended are dropped
+    // (none may land after the final record), and a resumed job would repeat the evaluations the lost one held.
+    const done: JobRecord = {
+      ...latest,
+      ...patch,
+      progress: job.progress ?? latest.progress,
+      ...(job.checkpoint !== undefined ? { checkpoint: job.checkpoint } : {}),
+      status,
+      pid: undefined,
+      updatedAt: new Date().toISOString(),
+    };
     await this.db.put('jobs', done);
     this.emit('update', done);
   }

@@ -252,23 +252,29 @@ export class BullJobQueue implements JobQueue {
       },
       checkpoint: (state) => persist({ checkpoint: state }),
     };
+    // The final record carries what the run last reported: a checkpoint whose write had not landed would be lost,
+    // and the job resumed elsewhere would repeat its evaluations.
+    const lastReported = (): Partial<JobRecord> => ({
+      progress: current.progress,
+      ...(current.checkpoint !== undefined ? { checkpoint: current.checkpoint } : {}),
+    });
     try {
       const handler = this.handlers[job.kind];
       if (!handler) throw ERR_USAGE(`unknown job kind "${job.kind}"; known: ${Object.keys(this.handlers).join(', ')}`);
       const result = await handler(current, ctl);
       if (abort.signal.aborted) throw new Error('stopped');
-      await this.setStatus(id, ['running'], 'done', { result, progress: current.progress });
+      await this.setStatus(id, ['running'], 'done', { result, ...lastReported() });
     } catch (e) {
       if (abort.signal.aborted && this.closed) {
         // This worker is shutting down: the job goes back on the queue and resumes elsewhere.
-        const back = await this.setStatus(id, ['running'], 'queued', { attempts: (current.attempts ?? 0) + 1 });
+        const back = await this.setStatus(id, ['running'], 'queued', { attempts: (current.attempts ?? 0) + 1, ...lastReported() });
         if (back) await this.enqueue(back);
       } else {
         await this.setStatus(
           id,
           ['running'],
           abort.signal.aborted ? 'cancelled' : 'failed',
-          abort.signal.aborted ? {} : { error: (e as Error).message, ...(isSsdtuneError(e) ? { errorCode: e.code } : {}) },
+          abort.signal.aborted ? lastReported() : { error: (e as Error).message, ...(isSsdtuneError(e) ? { errorCode: e.code } : {}), ...lastReported() },
         );
       }
     } finally {

@@ -23,11 +23,12 @@ import { chooseReadahead } from '../src/evaluators/readahead/readahead-search.js
 import { patternTrace, patternWorkload, type PatternSpec } from '../src/evaluators/readahead/workloads.js';
 import { LiveEvaluator, calibrateDevice, runReplay } from '../src/evaluators/live/live-evaluator.js';
 import { planReplay } from '../src/evaluators/live/replay-plan.js';
-import { Op, TraceBuilder, emptyMeta, sourceFromBatches } from '../src/trace/model.js';
+import { Op, TraceBuilder, batchRows, emptyMeta, sourceFromBatches, type TraceSource } from '../src/trace/model.js';
 import { canUseLoopDevices, createLoopDevice } from '../src/blockdev/loop.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { JsonFileStateStore } from '../src/host/state.js';
 import type { Metrics, Replay } from '../src/evaluators/types.js';
+import type { Configuration } from '../src/space/types.js';
 import { native } from '../src/native.js';
 
 const MiB = 1 << 20;
@@ -330,6 +331,44 @@ test('model: replay intensity changes the result: readahead in flight when a fas
   assert.ok((await big({ mode: 'closed', queueDepth: 1 })).latencyMeanUs < 0.8 * closed.latencyMeanUs);
   assert.ok(Math.abs((await big({ mode: 'recorded' })).latencyMeanUs - slow.latencyMeanUs) < 0.5);
 });
+
+test('model evaluator: a workload is decoded once, later evaluations replay it from memory with the same metrics', async () => {
+  const batch = patternTrace({ pattern: 'strided', count: 3000, requestBytes: 16384, spanBytes: 256 * MiB, gapNs: 20_000 });
+  let opens = 0;
+  // Two batches, so that a stream cut short after the first is told from a whole one.
+  const half = batch.length >> 1;
+  const parts = [batchRows(batch, 0, half), batchRows(batch, half, batch.length)];
+  const w = { name: 'strided', open: async () => (opens++, sourceFromBatches(emptyMeta('strided', 'test'), parts)) };
+  const configs: Configuration[] = [{ read_ahead_kb: 128 }, { read_ahead_kb: 0 }, { read_ahead_kb: 2048, max_sectors_kb: 256 }];
+  // A cancelled evaluation read part of the trace: nothing of it may be kept.
+  const ev = new ReadaheadModelEvaluator({ replay: { mode: 'recorded' } });
+  const stop = new AbortController();
+  const cut = { name: 'strided', open: async () => (opens++, cancelAfterFirst(sourceFromBatches(emptyMeta('strided', 'test'), parts), stop)) };
+  await assert.rejects(ev.evaluate(configs[0]!, cut, { signal: stop.signal }));
+  assert.equal(opens, 1);
+  const again = await ev.evaluate(configs[0]!, cut);
+  assert.equal(opens, 2, 'the cancelled read was not kept: the trace is read again');
+  assert.equal(again.extra!.readRequests, 3000);
+  opens = 0;
+  const got = [];
+  for (const c of configs) got.push(await ev.evaluate(c, w));
+  assert.equal(opens, 1, 'three evaluations of one workload read it once');
+  for (const [i, c] of configs.entries()) assert.deepEqual(got[i], await new ReadaheadModelEvaluator({ replay: { mode: 'recorded' } }).evaluate(c, w));
+  assert.deepEqual(again, got[0]);
+});
+
+/** A source that aborts `stop` once its first batch has been taken (a job cancelled mid-read). */
+function cancelAfterFirst(src: TraceSource, stop: AbortController): TraceSource {
+  return {
+    meta: src.meta,
+    async *[Symbol.asyncIterator]() {
+      for await (const b of src) {
+        yield b;
+        stop.abort(new Error('cancelled'));
+      }
+    },
+  };
+}
 
 test('model: writes are timed too (a write-only trace is graded), writeback starts past the background threshold and throttles writers', async () => {
   const b = new TraceBuilder();

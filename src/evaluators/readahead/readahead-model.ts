@@ -52,6 +52,7 @@ import type { EvaluateOptions, Evaluator, Metrics, Replay, WorkloadRef } from '.
 import type { Configuration } from '../../space/types.js';
 import { concatBatches, type TraceBatch } from '../../trace/model.js';
 import { planReplay } from '../live/replay-plan.js';
+import { decodedOnce } from '../decoded.js';
 
 export const PAGE = 4096;
 const BATCH_PAGES = 31;
@@ -641,11 +642,13 @@ export function simulateReadahead(batch: TraceBatch, readAheadKb: number, opts: 
 export class ReadaheadModelEvaluator implements Evaluator {
   readonly name = 'readahead-model';
   readonly space = 'host';
+  /** Decoding the trace cost 400-700 CPU-ms an evaluation on the web server's load, the model 5-200 (BENCHMARKS.md). */
+  private readonly open = decodedOnce();
   constructor(private readonly opts: ReadaheadModelOptions = {}) {}
 
   async evaluate(config: Configuration, workload: WorkloadRef, eo: EvaluateOptions = {}): Promise<Metrics> {
     const parts: TraceBatch[] = [];
-    for await (const b of await workload.open()) {
+    for await (const b of await this.open(workload)) {
       if (eo.signal?.aborted) throw eo.signal.reason ?? new Error('aborted');
       parts.push(b);
     }

@@ -53,6 +53,7 @@ import type { Configuration } from '../../space/types.js';
 import { concatBatches, type TraceBatch } from '../../trace/model.js';
 import { planReplay } from '../live/replay-plan.js';
 import { decodedOnce } from '../decoded.js';
+import { grown } from '../../util/typed-grow.js';
 
 export const PAGE = 4096;
 const BATCH_PAGES = 31;
@@ -136,19 +137,36 @@ const F_DIRTY = 4;
 /**
  * Open-addressing hash table from page number (an integer below 2^53) to a
  * slot, linear probing with backward-shift deletion (no tombstones, so a
- * table that sees millions of inserts and deletes never degrades).
+ * table that sees millions of inserts and deletes never degrades). It grows
+ * (doubles and rehashes) to stay at most half full: sized by the pages a
+ * trace touches, not by the cache's capacity.
  */
 export class PageTable {
   private keys: Float64Array;
   private vals: Int32Array;
   private mask: number;
   size = 0;
-  constructor(capacity: number) {
+  /** `expected`: entries to make room for at once (more are welcome). */
+  constructor(expected = 0) {
     let n = 16;
-    while (n < 2 * capacity) n *= 2;
+    while (n < 2 * expected) n *= 2;
     this.keys = new Float64Array(n).fill(-1);
     this.vals = new Int32Array(n);
     this.mask = n - 1;
+  }
+  private grow(): void {
+    const { keys, vals } = this;
+    this.keys = new Float64Array(2 * keys.length).fill(-1);
+    this.vals = new Int32Array(2 * keys.length);
+    this.mask = 2 * keys.length - 1;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      if (k === -1) continue;
+      let j = this.home(k);
+      while (this.keys[j] !== -1) j = (j + 1) & this.mask;
+      this.keys[j] = k;
+      this.vals[j] = vals[i]!;
+    }
   }
   private home(k: number): number {
     const lo = k >>> 0;
@@ -166,6 +184,7 @@ export class PageTable {
     }
   }
   set(k: number, v: number): void {
+    if (2 * (this.size + 1) > this.keys.length) this.grow();
     let i = this.home(k);
     while (this.keys[i] !== -1 && this.keys[i] !== k) i = (i + 1) & this.mask;
     if (this.keys[i] === -1) this.size++;
@@ -238,16 +257,18 @@ class Slots {
 }
 
 class Sim {
-  private readonly table: PageTable;
-  // Intrusive LRU list over slots 0..capacity-1; slot `capacity` is the sentinel (next = oldest, prev = newest).
-  private readonly prev: Int32Array;
-  private readonly next: Int32Array;
-  private readonly pageOf: Float64Array;
-  private readonly flags: Uint8Array;
-  private readonly readyAt: Float64Array;
-  private readonly freeSlots: Int32Array;
-  private nFree: number;
-  private readonly head: number;
+  private readonly table = new PageTable();
+  // Intrusive LRU list over slots 1..used; slot 0 is the sentinel (next = oldest, prev = newest). The slot arrays
+  // grow with the pages cached, up to `capacity`: allocated whole, a 1 GiB cache's 262,144 frames cost more than
+  // the replay of a short trace (BENCHMARKS.md, "What a host-space evaluation costs").
+  private prev: Int32Array;
+  private next: Int32Array;
+  private pageOf: Float64Array;
+  private flags: Uint8Array;
+  private readyAt: Float64Array;
+  /** Slots in use (1..used): pages are only evicted to make room, so a slot once used stays in use. */
+  private used = 0;
+  private readonly head = 0;
   private ra = { start: 0, size: 0, async: 0 };
   private prevPos = -1;
   /** The application's clock within the request being processed. */
@@ -293,19 +314,28 @@ class Sim {
     private readonly dirtyBackground: number,
     private readonly dirtyLimit: number,
   ) {
-    this.table = new PageTable(capacity);
-    this.prev = new Int32Array(capacity + 1);
-    this.next = new Int32Array(capacity + 1);
-    this.pageOf = new Float64Array(capacity);
-    this.flags = new Uint8Array(capacity);
-    this.readyAt = new Float64Array(capacity);
-    this.freeSlots = new Int32Array(capacity);
-    for (let i = 0; i < capacity; i++) this.freeSlots[i] = capacity - 1 - i;
-    this.nFree = capacity;
-    this.head = capacity;
+    const slots = Math.min(capacity, 1024);
+    this.prev = new Int32Array(slots + 1);
+    this.next = new Int32Array(slots + 1);
+    this.pageOf = new Float64Array(slots + 1);
+    this.flags = new Uint8Array(slots + 1);
+    this.readyAt = new Float64Array(slots + 1);
     this.prev[this.head] = this.head;
     this.next[this.head] = this.head;
-    this.dirtyQueue = new Float64Array(Math.max(16, capacity));
+    this.dirtyQueue = new Float64Array(1024);
+  }
+
+  /** A slot never used before, the arrays doubled (up to the capacity) when they are full. */
+  private newSlot(): number {
+    if (this.used + 1 === this.prev.length) {
+      const n = Math.min(this.capacity, 2 * this.used) + 1;
+      this.prev = grown(this.prev, Int32Array, n);
+      this.next = grown(this.next, Int32Array, n);
+      this.pageOf = grown(this.pageOf, Float64Array, n);
+      this.flags = grown(this.flags, Uint8Array, n);
+      this.readyAt = grown(this.readyAt, Float64Array, n);
+    }
+    return ++this.used;
   }
 
   private unlink(x: number): void {
@@ -333,7 +363,8 @@ class Sim {
     this.flags[x]! &= ~F_UNUSED;
   }
 
-  private evictOldest(): void {
+  /** Evicts the least recently used page; returns its slot. */
+  private evictOldest(): number {
     const x = this.next[this.head]!;
     if (this.flags[x]! & F_UNUSED) this.s.wastedPages++;
     // A dirty page is written before its frame is reused.
@@ -344,12 +375,11 @@ class Sim {
     }
     this.unlink(x);
     this.table.delete(this.pageOf[x]!);
-    this.freeSlots[this.nFree++] = x;
+    return x;
   }
 
   private insert(p: number, flags: number, ready: number): number {
-    if (this.nFree === 0) this.evictOldest();
-    const x = this.freeSlots[--this.nFree]!;
+    const x = this.used === this.capacity ? this.evictOldest() : this.newSlot();
     this.pageOf[x] = p;
     this.flags[x] = flags;
     this.readyAt[x] = ready;

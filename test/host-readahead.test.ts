@@ -399,6 +399,32 @@ test('model: writes are timed too (a write-only trace is graded), writeback star
   assert.ok(split.extra!.deviceWrites! > 1.5 * small.extra!.deviceWrites!);
 });
 
+test('model: the flusher writes back pages dirty for more than 30 s, so a long trace does not meet them later in front of its reads', () => {
+  const S = 1e9;
+  // One 4 KiB write a second for 100 s, far below the dirty thresholds: only their age sends them to the device.
+  const slow = new TraceBuilder();
+  for (let i = 0; i < 100; i++) slow.push(i * S, i * 8, 4096, Op.WRITE);
+  const aged = simulateReadahead(slow.take(), 128, { replay: { mode: 'recorded' } });
+  // Wake-ups every 5 s from 30 s to 95 s, each writing (as one request) the pages dirtied 30 s before it or earlier.
+  assert.equal(aged.deviceBytesWritten, 66 * 4096);
+  assert.equal(aged.deviceWrites, 14);
+  // Writes over the first 100 s, then from 200 s reads of 64 MiB through a 16 MiB cache: they evict every page.
+  const mixed = new TraceBuilder();
+  const reads = new TraceBuilder();
+  let x = 5;
+  for (let i = 0; i < 1000; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    mixed.push(i * 0.1 * S, (1 << 20) + (x % 65536) * 8, 4096, Op.WRITE);
+  }
+  for (let i = 0; i < 1024; i++) for (const b of [mixed, reads]) b.push(200 * S + i * 1e6, i * 128, 65536, Op.READ);
+  const opts = { replay: { mode: 'recorded' as const }, cacheBytes: 16 * MiB };
+  const m = simulateReadahead(mixed.take(), 128, opts);
+  const r = simulateReadahead(reads.take(), 128, opts);
+  // Every dirty page was written by 135 s: the reads meet none of them, and take as long as without the writes.
+  assert.equal(m.readLatencySum, r.readLatencySum);
+  assert.equal(m.deviceRequests, r.deviceRequests);
+});
+
 test('readahead model and live replay agree across replay intensities (recorded, 4x, 20x, closed loop)', { skip, timeout: 120_000 }, async () => {
   native();
   const size = 96 * MiB;

@@ -40,8 +40,10 @@
  * - A read completes when its last page is up to date, plus appRequestUs.
  * - A write is copied into the cache (appRequestUs) and its pages are dirty;
  *   writeback starts when dirty data exceeds the background threshold and
- *   writes wait (balance_dirty_pages) while it exceeds the hard one. An evicted
- *   dirty page is written first.
+ *   writes wait (balance_dirty_pages) while it exceeds the hard one. Every 5 s
+ *   the flusher writes back the pages dirty for more than 30 s (the kernel's
+ *   dirty_writeback / dirty_expire defaults). An evicted dirty page is written
+ *   first.
  *
  * Cost: O(1) per page touched (a hash table and an intrusive LRU list in typed
  * arrays), so a trace is replayed in time linear in its pages. (A JavaScript
@@ -128,6 +130,15 @@ export interface ReadaheadStats {
   readLatencySum: number;
   writeLatencySum: number;
 }
+
+/**
+ * The flusher's age rule (vm.dirty_expire_centisecs 3000, vm.dirty_writeback_centisecs 500): every 5 s it writes
+ * back the pages dirty for more than 30 s, whatever the thresholds. Without it a long trace that writes slowly kept
+ * its dirty pages until the cache filled, then wrote them one by one in front of the reads that evicted them: on the
+ * web server's 2,500 s load the whole trace ranked read_ahead_kb against every prefix (BENCHMARKS.md).
+ */
+const DIRTY_EXPIRE_NS = 30e9;
+const WRITEBACK_INTERVAL_NS = 5e9;
 
 // Page flags.
 const F_MARKER = 1; // PG_readahead
@@ -277,6 +288,8 @@ class Sim {
   private dirty = 0;
   /** Dirty pages in the order they became dirty (ring of pages; a page cleaned or evicted is skipped when reached). */
   private dirtyQueue: Float64Array;
+  /** When each page of the ring became dirty. */
+  private dirtyTime: Float64Array;
   private dqHead = 0;
   private dqLen = 0;
   /** Completion times of writeback requests and their pages, oldest first, for throttling. */
@@ -323,6 +336,7 @@ class Sim {
     this.prev[this.head] = this.head;
     this.next[this.head] = this.head;
     this.dirtyQueue = new Float64Array(1024);
+    this.dirtyTime = new Float64Array(1024);
   }
 
   /** A slot never used before, the arrays doubled (up to the capacity) when they are full. */
@@ -492,6 +506,7 @@ class Sim {
   read(t: number, offset: number, bytes: number): number {
     const first = Math.floor(offset / PAGE);
     const last = Math.ceil((offset + bytes) / PAGE);
+    this.writebackExpired(t);
     this.now = t;
     let pos = first;
     while (pos < last) {
@@ -534,6 +549,7 @@ class Sim {
 
   /** A buffered write issued at `t`: the pages are dirtied in the cache; throttled while dirty data exceeds the limit. */
   write(t: number, offset: number, bytes: number): number {
+    this.writebackExpired(t);
     this.now = t;
     for (let p = Math.floor(offset / PAGE); p < Math.ceil((offset + bytes) / PAGE); p++) {
       let x = this.find(p);
@@ -557,14 +573,32 @@ class Sim {
   }
 
   private enqueueDirty(p: number): void {
-    if (this.dqLen === this.dirtyQueue.length) {
-      const bigger = new Float64Array(this.dirtyQueue.length * 2);
-      for (let i = 0; i < this.dqLen; i++) bigger[i] = this.dirtyQueue[(this.dqHead + i) % this.dirtyQueue.length]!;
-      this.dirtyQueue = bigger;
+    const n = this.dirtyQueue.length;
+    if (this.dqLen === n) {
+      const pages = new Float64Array(n * 2);
+      const times = new Float64Array(n * 2);
+      for (let i = 0; i < this.dqLen; i++) {
+        pages[i] = this.dirtyQueue[(this.dqHead + i) % n]!;
+        times[i] = this.dirtyTime[(this.dqHead + i) % n]!;
+      }
+      this.dirtyQueue = pages;
+      this.dirtyTime = times;
       this.dqHead = 0;
     }
-    this.dirtyQueue[(this.dqHead + this.dqLen) % this.dirtyQueue.length] = p;
+    const at = (this.dqHead + this.dqLen) % this.dirtyQueue.length;
+    this.dirtyQueue[at] = p;
+    this.dirtyTime[at] = this.now;
     this.dqLen++;
+  }
+
+  /** The flusher's wake-ups up to `t`: each writes back the pages dirty for more than DIRTY_EXPIRE_NS. */
+  private writebackExpired(t: number): void {
+    while (this.dqLen > 0) {
+      // The first wake-up that finds the oldest entry expired (entries of pages since cleaned go with it).
+      const wake = Math.ceil((this.dirtyTime[this.dqHead]! + DIRTY_EXPIRE_NS) / WRITEBACK_INTERVAL_NS) * WRITEBACK_INTERVAL_NS;
+      if (wake > t) return;
+      this.writeback(Infinity, wake, wake - DIRTY_EXPIRE_NS);
+    }
   }
 
   private retireWriteback(t: number): void {
@@ -576,8 +610,8 @@ class Sim {
     }
   }
 
-  private submitWrite(bytes: number): void {
-    const end = this.device.submit(this.now, bytes);
+  private submitWrite(bytes: number, t = this.now): void {
+    const end = this.device.submit(t, bytes);
     this.s.deviceWrites++;
     this.s.deviceBytesWritten += bytes;
     this.wbEnds.push(end);
@@ -585,17 +619,20 @@ class Sim {
     this.wbOutstanding += bytes / PAGE;
   }
 
-  /** Writes back (at least) `pages` of the oldest dirty pages, contiguous runs merged up to max_sectors_kb. */
-  private writeback(pages: number): void {
+  /**
+   * Writes back (at least) `pages` of the oldest dirty pages, contiguous runs merged up to max_sectors_kb, submitted
+   * at `t`; only those dirtied at or before `before`.
+   */
+  private writeback(pages: number, t = this.now, before = Infinity): void {
     let done = 0;
     let runStart = -1;
     let runLen = 0;
     const flush = (): void => {
       if (runLen === 0) return;
-      this.submitWrite(runLen * PAGE);
+      this.submitWrite(runLen * PAGE, t);
       runLen = 0;
     };
-    while (done < pages && this.dqLen > 0) {
+    while (done < pages && this.dqLen > 0 && this.dirtyTime[this.dqHead]! <= before) {
       const p = this.dirtyQueue[this.dqHead]!;
       this.dqHead = (this.dqHead + 1) % this.dirtyQueue.length;
       this.dqLen--;

@@ -175,6 +175,19 @@ export interface Held {
   by: string;
 }
 
+/** One held attribute in words, as every report of them says it: `read_ahead_kb at 8 (writing max_sectors_kb=64 made it 128)`. */
+export function describeHeld(h: Held): string {
+  return `${h.key} at ${h.from} (writing ${h.by} made it ${h.to})`;
+}
+
+/** The distinct holds of several writes (a measurement's repetitions, a search's evaluations), in first-seen order. */
+export function distinctHeld(lists: Iterable<readonly Held[] | undefined>): Held[] {
+  const seen = new Map<string, Held>();
+  for (const list of lists)
+    for (const h of list ?? []) seen.set(describeHeld(h), seen.get(describeHeld(h)) ?? { key: h.key, from: h.from, to: h.to, by: h.by });
+  return [...seen.values()];
+}
+
 const errorReason = (e: unknown): string => {
   const err = e as NodeJS.ErrnoException;
   return err.code ? `${err.code}: ${err.message.replace(/^[A-Z]+: /, '')}` : err.message;

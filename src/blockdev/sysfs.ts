@@ -117,12 +117,15 @@ export function readSnapshot(dev: BlockDevice): Snapshot {
 }
 
 /**
- * Write order. The scheduler first: switching it recreates queue/iosched and
- * resets nr_requests, so its tunables come next and nr_requests last.
- * max_sectors_kb precedes read_ahead_kb: writing it may raise read_ahead_kb
- * (see writeOrdered), so a read_ahead_kb the target names is written after.
+ * Write order, ssdtune's and its exports' (host/export.ts): each attribute after every write that may change it, so
+ * that a value the target names is the last written to it. The scheduler first: switching it recreates queue/iosched
+ * and resets nr_requests. max_sectors_kb before read_ahead_kb: writing it may raise read_ahead_kb. nr_requests before
+ * the scheduler's tunables, which come last: under mq-deadline writing nr_requests sets async_depth (both measured
+ * on Linux 6.18, see writeOrdered). With the tunables before nr_requests, ssdtune still ended at a named async_depth
+ * (written back after nr_requests changed it, and reported as held), but tuned and udev, which write an export in
+ * this order and never read back, ended at nr_requests' value.
  */
-const ORDER = ['scheduler', IOSCHED_PREFIX, 'max_sectors_kb', 'read_ahead_kb', 'wbt_lat_usec', 'rq_affinity', 'nomerges', 'nr_requests'];
+const ORDER = ['scheduler', 'max_sectors_kb', 'read_ahead_kb', 'wbt_lat_usec', 'rq_affinity', 'nomerges', 'nr_requests', IOSCHED_PREFIX];
 
 function rank(key: string): number {
   const i = ORDER.indexOf(key.startsWith(IOSCHED_PREFIX) ? IOSCHED_PREFIX : key);

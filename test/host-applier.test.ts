@@ -59,12 +59,12 @@ test('tuned profile and udev rule carry the configuration in write order, read_a
     toTunedProfile('nvme0n1', cfg, current),
     new RegExp(
       `\\n# read_ahead_kb=8: the device's value, kept: written after max_sectors_kb.*\\n\\[main\\]\\nsummary=.*\\n\\n\\[sysfs\\]\\n` +
-        `${q}/scheduler=mq-deadline\\n${q}/iosched/fifo_batch=8\\n${q}/max_sectors_kb=256\\n${q}/read_ahead_kb=8\\n${q}/rq_affinity=2\\n${q}/nr_requests=512\\n$`,
+        `${q}/scheduler=mq-deadline\\n${q}/max_sectors_kb=256\\n${q}/read_ahead_kb=8\\n${q}/rq_affinity=2\\n${q}/nr_requests=512\\n${q}/iosched/fifo_batch=8\\n$`,
     ),
   );
   assert.match(
     toUdevRule('nvme0n1', cfg, current),
-    /# read_ahead_kb=8: the device's value, kept.*\nACTION=="add\|change", SUBSYSTEM=="block", KERNEL=="nvme0n1", ATTR\{queue\/scheduler\}="mq-deadline", ATTR\{queue\/iosched\/fifo_batch\}="8", ATTR\{queue\/max_sectors_kb\}="256", ATTR\{queue\/read_ahead_kb\}="8", ATTR\{queue\/rq_affinity\}="2", ATTR\{queue\/nr_requests\}="512"\n$/,
+    /# read_ahead_kb=8: the device's value, kept.*\nACTION=="add\|change", SUBSYSTEM=="block", KERNEL=="nvme0n1", ATTR\{queue\/scheduler\}="mq-deadline", ATTR\{queue\/max_sectors_kb\}="256", ATTR\{queue\/read_ahead_kb\}="8", ATTR\{queue\/rq_affinity\}="2", ATTR\{queue\/nr_requests\}="512", ATTR\{queue\/iosched\/fifo_batch\}="8"\n$/,
   );
   // A configuration that names read_ahead_kb writes its own, and one without max_sectors_kb holds nothing.
   for (const named of [{ ...cfg, read_ahead_kb: '4096' }, { read_ahead_kb: '4096' }]) {
@@ -73,6 +73,20 @@ test('tuned profile and udev rule carry the configuration in write order, read_a
     assert.match(udev, /ATTR\{queue\/read_ahead_kb\}="4096"/);
   }
   assert.doesNotMatch(toTunedProfile('nvme0n1', { rq_affinity: '2' }, current), /read_ahead_kb/);
+  // Under mq-deadline a write of nr_requests sets async_depth: one the configuration names is written after it, one it
+  // leaves out is held there at the device's value, and none after a switch (the new scheduler's defaults).
+  const deadline = { ...current, scheduler: 'mq-deadline', 'iosched.async_depth': '16' };
+  assert.match(
+    toTunedProfile('nvme0n1', { nr_requests: '64' }, deadline),
+    new RegExp(
+      `\\n# iosched\\.async_depth=16: the device's value, kept: written after nr_requests, .*\\n${q}/nr_requests=64\\n${q}/iosched/async_depth=16\\n$`,
+      's',
+    ),
+  );
+  const both = toUdevRule('nvme0n1', { 'iosched.async_depth': '8', nr_requests: '64' }, deadline);
+  assert.match(both, /ATTR\{queue\/nr_requests\}="64", ATTR\{queue\/iosched\/async_depth\}="8"\n$/);
+  assert.doesNotMatch(both, /# iosched/);
+  assert.doesNotMatch(toUdevRule('nvme0n1', { scheduler: 'kyber', nr_requests: '64' }, deadline), /async_depth/);
 });
 
 test('missing device: clear error', () => {
@@ -111,7 +125,11 @@ test(
     const dry = await applyHostConfig(loop.path, config, { store, dryRun: true });
     assert.ok(dry.changes.length >= 7);
     assert.equal(dry.changes[0]!.key, 'scheduler', 'scheduler is written first');
-    assert.equal(dry.changes.at(-1)!.key, 'nr_requests', 'nr_requests after the scheduler');
+    assert.deepEqual(
+      dry.changes.slice(-2).map((c) => c.key),
+      ['nr_requests', 'iosched.fifo_batch'],
+      "nr_requests after the scheduler, the scheduler's tunables after nr_requests (which changes async_depth)",
+    );
     assert.deepEqual(readSnapshot(resolveDevice(loop.path)), before, 'dry run writes nothing');
     assert.equal(await store.get(loop.name), undefined);
 
@@ -217,6 +235,24 @@ function writeAsTheToolWould(kind: 'tuned' | 'udev', text: string, device: strin
   }
 }
 
+/**
+ * `ssdtune apply --export kind` of `config` for the test's loop device (which it leaves as it was), then its text
+ * written as the tool would: what the device shows then, and the text.
+ */
+function exportedAndWritten(loop: LoopDevice, dataDir: string, kind: 'tuned' | 'udev', config: object): { now: Record<string, string>; text: string } {
+  const dev = resolveDevice(loop.path);
+  const before = readSnapshot(dev);
+  const cfgFile = path.join(dataDir, 'cfg.json');
+  writeFileSync(cfgFile, JSON.stringify(config));
+  const cli = path.join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
+  const args = [cli, 'apply', '--device', loop.name, '--config', cfgFile, '--export', kind, '--data-dir', path.join(dataDir, 'db')];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(readSnapshot(dev), before, 'an export writes nothing');
+  writeAsTheToolWould(kind, r.stdout, loop.name);
+  return { now: readSnapshot(dev), text: r.stdout };
+}
+
 test(
   'an exported tuned profile or udev rule, written as tuned and udev write, leaves read_ahead_kb as the device had it',
   { skip },
@@ -230,30 +266,54 @@ test(
     }
     writeFileSync(`${queue}/read_ahead_kb`, '8');
     const before = readSnapshot(dev);
-    const cfgFile = path.join(dataDir, 'cfg.json');
-    writeFileSync(cfgFile, JSON.stringify({ scheduler: 'mq-deadline', max_sectors_kb: kb, nr_requests: 64 }));
-    const cli = path.join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
     for (const kind of ['tuned', 'udev'] as const) {
-      const r = spawnSync(
-        process.execPath,
-        [cli, 'apply', '--device', loop.name, '--config', cfgFile, '--export', kind, '--data-dir', path.join(dataDir, 'db')],
-        {
-          encoding: 'utf8',
-        },
-      );
-      assert.equal(r.status, 0, r.stderr);
-      assert.deepEqual(readSnapshot(dev), before, 'an export writes nothing');
       // Before, read_ahead_kb came out raised (128 from 8 on Linux 6.18): the export wrote what the configuration named.
-      writeAsTheToolWould(kind, r.stdout, loop.name);
-      const now = readSnapshot(dev);
-      assert.deepEqual(
-        [now.scheduler, now.max_sectors_kb, now.nr_requests, now.read_ahead_kb],
-        ['mq-deadline', String(kb), '64', '8'],
-        `${kind}:\n${r.stdout}`,
-      );
+      const { now, text } = exportedAndWritten(loop, dataDir, kind, { scheduler: 'mq-deadline', max_sectors_kb: kb, nr_requests: 64 });
+      assert.deepEqual([now.scheduler, now.max_sectors_kb, now.nr_requests, now.read_ahead_kb], ['mq-deadline', String(kb), '64', '8'], `${kind}:\n${text}`);
       // Back to where the device was, for the next kind.
       for (const k of ['scheduler', 'max_sectors_kb', 'read_ahead_kb', 'nr_requests'] as const) writeFileSync(`${queue}/${k}`, before[k]!);
       assert.deepEqual(readSnapshot(dev), before);
+    }
+  }),
+);
+
+test(
+  'an exported tuned profile or udev rule, written as tuned and udev write under mq-deadline, ends at the asked async_depth, or holds the one it leaves out',
+  { skip },
+  withLoop(async (loop, _store, dataDir, t) => {
+    const dev = resolveDevice(loop.path);
+    const queue = `/sys/block/${loop.name}/queue`;
+    if (!parseScheduler(readFileSync(`${queue}/scheduler`, 'utf8')).available.includes('mq-deadline')) {
+      t.skip('this kernel offers no mq-deadline');
+      return;
+    }
+    // Through sysfs: mq-deadline at depth 64 with an async_depth of 16, then does a write of nr_requests change it?
+    const start = () => {
+      writeFileSync(`${queue}/scheduler`, 'mq-deadline');
+      writeFileSync(`${queue}/nr_requests`, '64');
+      writeFileSync(`${queue}/iosched/async_depth`, '16');
+    };
+    start();
+    writeFileSync(`${queue}/nr_requests`, '32');
+    const follows = readFileSync(`${queue}/iosched/async_depth`, 'utf8').trim();
+    start();
+    if (follows === '16') {
+      t.skip(`this kernel (${os.release()}) leaves mq-deadline's async_depth alone when nr_requests is written: no coupling to export`);
+      return;
+    }
+    const before = readSnapshot(dev);
+    // Named: written after nr_requests. Left out: the device's 16, written after nr_requests. Before, tuned and udev
+    // ended both at async_depth 32 (the export wrote it before nr_requests, or not at all).
+    for (const [config, asked] of [
+      [{ nr_requests: 32, 'iosched.async_depth': 8 }, '8'],
+      [{ nr_requests: 32 }, '16'],
+    ] as const) {
+      for (const kind of ['tuned', 'udev'] as const) {
+        const { now, text } = exportedAndWritten(loop, dataDir, kind, config);
+        assert.deepEqual([now.scheduler, now.nr_requests, now['iosched.async_depth']], ['mq-deadline', '32', asked], `${kind}:\n${text}`);
+        start();
+        assert.deepEqual(readSnapshot(dev), before);
+      }
     }
   }),
 );
@@ -283,11 +343,11 @@ test(
       return;
     }
 
-    // The target's own async_depth, written before nr_requests (ORDER), is held against it: the device shows the
-    // configuration, and verify finds nothing. Before, async_depth read 64 and verify reported drift.
+    // The target's own async_depth is written after nr_requests (ORDER), which would change it: the device shows the
+    // configuration with nothing held, and verify finds nothing. (Written before it, it was changed to 64 and held.)
     const r1 = await applyHostConfig(loop.path, { scheduler: 'mq-deadline', 'iosched.async_depth': 16, nr_requests: 64 }, { store });
     assert.equal(readSnapshot(dev)['iosched.async_depth'], '16');
-    assert.deepEqual(r1.held, [{ key: 'iosched.async_depth', from: '16', to: '64', by: 'nr_requests=64' }]);
+    assert.deepEqual(r1.held, []);
     assert.deepEqual(verifyRecord(dev, (await store.get(loop.name))!), []);
     // nr_requests alone: async_depth, which it leaves out, is held.
     const r2 = await applyHostConfig(loop.path, { nr_requests: 128 }, { store });

@@ -208,13 +208,14 @@ test(
       await assertWayBack(c, data, `killed at write ${n}`);
     }
     assert.ok(completed, 'the sweep reached an apply that completed');
-    // After the last write (nomerges), before the record is marked complete: kill at the reads of
-    // that file that follow its write (the read-back and the final snapshot), counted on a clean run.
+    // After the last write (iosched.fifo_batch: the scheduler's tunables come last), before the record is marked
+    // complete: kill at the reads of that file that follow its write (the read-back and the final snapshot), counted
+    // on a clean run.
     const log = path.join(c.dir, 'reads.log');
     const clean = c.run(
       ['apply', '--device', c.loop.path, '--config', cfg],
       path.join(c.dir, 'db-clean'),
-      ['-P', path.join(c.queue, 'nomerges'), '-e', 'trace=read,write'],
+      ['-P', path.join(c.queue, 'iosched', 'fifo_batch'), '-e', 'trace=read,write'],
       log,
     );
     assert.equal(clean.status, 0, clean.stderr);
@@ -225,20 +226,20 @@ test(
       .map((l) => (/^write\(/.test(l) ? 'w' : 'r'));
     const readsBeforeWrite = calls.slice(0, calls.indexOf('w')).length;
     const readsAfter = calls.length - readsBeforeWrite - 1;
-    assert.ok(readsAfter >= 1, `nomerges is read back after its write (${calls.join('')})`);
+    assert.ok(readsAfter >= 1, `fifo_batch is read back after its write (${calls.join('')})`);
     for (let n = readsBeforeWrite + 1; n <= readsBeforeWrite + readsAfter; n++) {
       const data = path.join(c.dir, `db-r${n}`);
       const r = c.run(['apply', '--device', c.loop.path, '--config', cfg], data, [
         '-P',
-        path.join(c.queue, 'nomerges'),
+        path.join(c.queue, 'iosched', 'fifo_batch'),
         '-e',
         'trace=read',
         '-e',
         `inject=read:signal=KILL:when=${n}`,
       ]);
       assert.ok(killed(r), `killed at read ${n}`);
-      assert.equal(readSnapshot(resolveDevice(c.loop.path)).nomerges, '1', 'the last write had happened');
-      await assertWayBack(c, data, `killed at read ${n} of nomerges, after its write`);
+      assert.equal(readSnapshot(resolveDevice(c.loop.path))['iosched.fifo_batch'], '8', 'the last write had happened');
+      await assertWayBack(c, data, `killed at read ${n} of fifo_batch, after its write`);
     }
   }),
 );

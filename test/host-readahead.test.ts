@@ -23,11 +23,12 @@ import { chooseReadahead } from '../src/evaluators/readahead/readahead-search.js
 import { patternTrace, patternWorkload, type PatternSpec } from '../src/evaluators/readahead/workloads.js';
 import { LiveEvaluator, calibrateDevice, runReplay } from '../src/evaluators/live/live-evaluator.js';
 import { planReplay } from '../src/evaluators/live/replay-plan.js';
-import { Op, TraceBuilder, emptyMeta, sourceFromBatches } from '../src/trace/model.js';
+import { Op, TraceBuilder, batchRows, emptyMeta, sourceFromBatches, type TraceSource } from '../src/trace/model.js';
 import { canUseLoopDevices, createLoopDevice } from '../src/blockdev/loop.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { JsonFileStateStore } from '../src/host/state.js';
 import type { Metrics, Replay } from '../src/evaluators/types.js';
+import type { Configuration } from '../src/space/types.js';
 import { native } from '../src/native.js';
 
 const MiB = 1 << 20;
@@ -265,7 +266,8 @@ test('readahead model and live replay rank read_ahead_kb values the same way', {
 });
 
 test('model: the page table keeps its mapping through millions of inserts and deletes (against a Map)', () => {
-  const t = new PageTable(1000);
+  // Starting small: it grows (rehashes) on the way to 1000 entries.
+  const t = new PageTable();
   const ref = new Map<number, number>();
   let x = 7;
   const rnd = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0);
@@ -331,6 +333,44 @@ test('model: replay intensity changes the result: readahead in flight when a fas
   assert.ok(Math.abs((await big({ mode: 'recorded' })).latencyMeanUs - slow.latencyMeanUs) < 0.5);
 });
 
+test('model evaluator: a workload is decoded once, later evaluations replay it from memory with the same metrics', async () => {
+  const batch = patternTrace({ pattern: 'strided', count: 3000, requestBytes: 16384, spanBytes: 256 * MiB, gapNs: 20_000 });
+  let opens = 0;
+  // Two batches, so that a stream cut short after the first is told from a whole one.
+  const half = batch.length >> 1;
+  const parts = [batchRows(batch, 0, half), batchRows(batch, half, batch.length)];
+  const w = { name: 'strided', open: async () => (opens++, sourceFromBatches(emptyMeta('strided', 'test'), parts)) };
+  const configs: Configuration[] = [{ read_ahead_kb: 128 }, { read_ahead_kb: 0 }, { read_ahead_kb: 2048, max_sectors_kb: 256 }];
+  // A cancelled evaluation read part of the trace: nothing of it may be kept.
+  const ev = new ReadaheadModelEvaluator({ replay: { mode: 'recorded' } });
+  const stop = new AbortController();
+  const cut = { name: 'strided', open: async () => (opens++, cancelAfterFirst(sourceFromBatches(emptyMeta('strided', 'test'), parts), stop)) };
+  await assert.rejects(ev.evaluate(configs[0]!, cut, { signal: stop.signal }));
+  assert.equal(opens, 1);
+  const again = await ev.evaluate(configs[0]!, cut);
+  assert.equal(opens, 2, 'the cancelled read was not kept: the trace is read again');
+  assert.equal(again.extra!.readRequests, 3000);
+  opens = 0;
+  const got = [];
+  for (const c of configs) got.push(await ev.evaluate(c, w));
+  assert.equal(opens, 1, 'three evaluations of one workload read it once');
+  for (const [i, c] of configs.entries()) assert.deepEqual(got[i], await new ReadaheadModelEvaluator({ replay: { mode: 'recorded' } }).evaluate(c, w));
+  assert.deepEqual(again, got[0]);
+});
+
+/** A source that aborts `stop` once its first batch has been taken (a job cancelled mid-read). */
+function cancelAfterFirst(src: TraceSource, stop: AbortController): TraceSource {
+  return {
+    meta: src.meta,
+    async *[Symbol.asyncIterator]() {
+      for await (const b of src) {
+        yield b;
+        stop.abort(new Error('cancelled'));
+      }
+    },
+  };
+}
+
 test('model: writes are timed too (a write-only trace is graded), writeback starts past the background threshold and throttles writers', async () => {
   const b = new TraceBuilder();
   for (let i = 0; i < 20_000; i++) b.push(i * 5_000, i * 128, 65536, Op.WRITE); // 64 KiB sequential writes, 13 GB/s offered at 1x
@@ -357,6 +397,32 @@ test('model: writes are timed too (a write-only trace is graded), writeback star
     ref,
   );
   assert.ok(split.extra!.deviceWrites! > 1.5 * small.extra!.deviceWrites!);
+});
+
+test('model: the flusher writes back pages dirty for more than 30 s, so a long trace does not meet them later in front of its reads', () => {
+  const S = 1e9;
+  // One 4 KiB write a second for 100 s, far below the dirty thresholds: only their age sends them to the device.
+  const slow = new TraceBuilder();
+  for (let i = 0; i < 100; i++) slow.push(i * S, i * 8, 4096, Op.WRITE);
+  const aged = simulateReadahead(slow.take(), 128, { replay: { mode: 'recorded' } });
+  // Wake-ups every 5 s from 30 s to 95 s, each writing (as one request) the pages dirtied 30 s before it or earlier.
+  assert.equal(aged.deviceBytesWritten, 66 * 4096);
+  assert.equal(aged.deviceWrites, 14);
+  // Writes over the first 100 s, then from 200 s reads of 64 MiB through a 16 MiB cache: they evict every page.
+  const mixed = new TraceBuilder();
+  const reads = new TraceBuilder();
+  let x = 5;
+  for (let i = 0; i < 1000; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    mixed.push(i * 0.1 * S, (1 << 20) + (x % 65536) * 8, 4096, Op.WRITE);
+  }
+  for (let i = 0; i < 1024; i++) for (const b of [mixed, reads]) b.push(200 * S + i * 1e6, i * 128, 65536, Op.READ);
+  const opts = { replay: { mode: 'recorded' as const }, cacheBytes: 16 * MiB };
+  const m = simulateReadahead(mixed.take(), 128, opts);
+  const r = simulateReadahead(reads.take(), 128, opts);
+  // Every dirty page was written by 135 s: the reads meet none of them, and take as long as without the writes.
+  assert.equal(m.readLatencySum, r.readLatencySum);
+  assert.equal(m.deviceRequests, r.deviceRequests);
 });
 
 test('readahead model and live replay agree across replay intensities (recorded, 4x, 20x, closed loop)', { skip, timeout: 120_000 }, async () => {

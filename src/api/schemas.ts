@@ -24,17 +24,39 @@ const record = (id: string, required: string[], properties: Record<string, unkno
   required,
 });
 
+/** An attribute the kernel changed when another was written, held at the value it had (blockdev/sysfs.ts: Held). */
+export const HeldItem = Type.Object({
+  key: Type.String({ description: 'the attribute the kernel changed' }),
+  from: Type.String({ description: 'its value before the write: the value it was held at' }),
+  to: Type.String({ description: 'the value the write gave it' }),
+  by: Type.String({ description: 'the write that changed it (max_sectors_kb=64)' }),
+});
+
+/** An evaluator's metrics (evaluators/types.ts: Metrics): typed where a front end reads a field, the rest passes through. */
+const metrics = (what: string) => ({
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    held: Type.Array(HeldItem, {
+      description: `what ${what} measured beside the configuration (the live evaluator): attributes the kernel changed when one the configuration names was written, held at their earlier values; absent when none`,
+    }),
+  },
+});
+
 export const workload = record('Workload', ['id', 'name'], { id: { type: 'string' }, name: { type: 'string' }, createdAt: { type: 'string' } });
 export const config = record('Config', ['id', 'space', 'values'], {
   id: { type: 'string' },
   space: { type: 'string' },
   values: { type: 'object', additionalProperties: true },
+  metrics: metrics("the configuration's grade"),
+  baselineMetrics: metrics("the baseline's grade"),
 });
 export const evaluation = record('Evaluation', ['id', 'workloadId', 'evaluator', 'status'], {
   id: { type: 'string' },
   workloadId: { type: 'string' },
   evaluator: { type: 'string' },
   status: { type: 'string' },
+  metrics: metrics('this evaluation'),
 });
 export const device = record('Device', ['device'], {
   device: { type: 'string' },

@@ -117,12 +117,15 @@ export function readSnapshot(dev: BlockDevice): Snapshot {
 }
 
 /**
- * Write order. The scheduler first: switching it recreates queue/iosched and
- * resets nr_requests, so its tunables come next and nr_requests last.
- * max_sectors_kb precedes read_ahead_kb: writing it may raise read_ahead_kb
- * (see writeOrdered), so a read_ahead_kb the target names is written after.
+ * Write order, ssdtune's and its exports' (host/export.ts): each attribute after every write that may change it, so
+ * that a value the target names is the last written to it. The scheduler first: switching it recreates queue/iosched
+ * and resets nr_requests. max_sectors_kb before read_ahead_kb: writing it may raise read_ahead_kb. nr_requests before
+ * the scheduler's tunables, which come last: under mq-deadline writing nr_requests sets async_depth (both measured
+ * on Linux 6.18, see writeOrdered). With the tunables before nr_requests, ssdtune still ended at a named async_depth
+ * (written back after nr_requests changed it, and reported as held), but tuned and udev, which write an export in
+ * this order and never read back, ended at nr_requests' value.
  */
-const ORDER = ['scheduler', IOSCHED_PREFIX, 'max_sectors_kb', 'read_ahead_kb', 'wbt_lat_usec', 'rq_affinity', 'nomerges', 'nr_requests'];
+const ORDER = ['scheduler', 'max_sectors_kb', 'read_ahead_kb', 'wbt_lat_usec', 'rq_affinity', 'nomerges', 'nr_requests', IOSCHED_PREFIX];
 
 function rank(key: string): number {
   const i = ORDER.indexOf(key.startsWith(IOSCHED_PREFIX) ? IOSCHED_PREFIX : key);
@@ -173,6 +176,19 @@ export interface Held {
   to: string;
   /** The write that changed it (`max_sectors_kb=64`). */
   by: string;
+}
+
+/** One held attribute in words, as every report of them says it: `read_ahead_kb at 8 (writing max_sectors_kb=64 made it 128)`. */
+export function describeHeld(h: Held): string {
+  return `${h.key} at ${h.from} (writing ${h.by} made it ${h.to})`;
+}
+
+/** The distinct holds of several writes (a measurement's repetitions, a search's evaluations), in first-seen order. */
+export function distinctHeld(lists: Iterable<readonly Held[] | undefined>): Held[] {
+  const seen = new Map<string, Held>();
+  for (const list of lists)
+    for (const h of list ?? []) seen.set(describeHeld(h), seen.get(describeHeld(h)) ?? { key: h.key, from: h.from, to: h.to, by: h.by });
+  return [...seen.values()];
 }
 
 const errorReason = (e: unknown): string => {

@@ -22,6 +22,11 @@ export interface ProgressInfo {
   best?: number;
   /** Unit of done/total, for log lines ('evaluations', 'requests'); default none. */
   unit?: string;
+  /**
+   * What the step just done held beside its configuration (a live trial: the kernel changed an attribute nobody chose
+   * and ssdtune held it), in words. A log writes such a line whatever its rate limit: it says what was measured.
+   */
+  held?: string;
 }
 
 export interface Progress {
@@ -102,6 +107,7 @@ function describe(label: string, done: number, total: number, info: ProgressInfo
   s += `, ${formatDuration(now - t.start)} elapsed`;
   const eta = t.eta(done, total);
   if (Number.isFinite(eta) && done < total) s += `, ETA ${formatDuration(eta)}`;
+  if (info?.held) s += `; held ${info.held}`;
   return s;
 }
 
@@ -124,7 +130,7 @@ export function progressLog(label: string, stream: NodeJS.WriteStream = process.
   return {
     update(done, total, info) {
       const changed = t.step(done, info);
-      if (changed || now() - last >= everyMs || (printed && total > 0 && done >= total)) write(done, total, info);
+      if (changed || info?.held || now() - last >= everyMs || (printed && total > 0 && done >= total)) write(done, total, info);
       else pending = { done, total, ...(info ? { info } : {}) };
     },
     done() {

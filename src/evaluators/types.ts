@@ -5,6 +5,7 @@
  */
 import type { TraceSource } from '../trace/model.js';
 import type { Configuration } from '../space/types.js';
+import type { Held } from '../blockdev/sysfs.js';
 
 /** A workload an evaluator can replay as often as it needs: each call opens a fresh stream. */
 export interface WorkloadRef {
@@ -22,6 +23,12 @@ export interface Metrics {
   latencyP99Us?: number;
   /** Evaluator-specific figures (write amplification, cache hit ratio...). */
   extra?: Record<string, number>;
+  /**
+   * What was measured beside the configuration (a device-backed evaluator: live): attributes the kernel changed when
+   * one the configuration names was written, held at the value they had for the measurement (blockdev/sysfs.ts:
+   * writeOrdered). The device ran the configuration plus these. Absent when there were none.
+   */
+  held?: Held[];
 }
 
 export interface EvaluateOptions {

@@ -1,10 +1,11 @@
 /**
  * The same host configuration for people who manage settings with Red Hat
  * `tuned` or udev instead of ssdtune. Both write every attribute in the
- * applier's order (ORDER in blockdev/sysfs.ts: the scheduler first, then its
- * tunables, max_sectors_kb before read_ahead_kb, nr_requests last), and hold
- * read_ahead_kb where a write of max_sectors_kb would make the kernel raise it
- * (exportedValues).
+ * applier's order (ORDER in blockdev/sysfs.ts: the scheduler first,
+ * max_sectors_kb before read_ahead_kb, nr_requests before the scheduler's
+ * tunables, which come last), and hold what a write would make the kernel
+ * change that the configuration leaves out (exportedValues): read_ahead_kb
+ * after max_sectors_kb, mq-deadline's async_depth after nr_requests.
  *
  * How each writes (read in their sources): udev applies a rule's tokens in the
  * order they stand, sorted by kind only (systemd src/udev/udev-rules.c:
@@ -19,18 +20,22 @@
  * max_sectors_kb), and only on disks whose parent is SCSI, virtio or Xen
  * (plugin_disk _device_is_supported: not NVMe).
  */
-import { IOSCHED_PREFIX, orderKeys, type Snapshot } from '../blockdev/sysfs.js';
+import { IOSCHED_PREFIX, orderKeys, switchResets, type Snapshot } from '../blockdev/sysfs.js';
 
 /**
  * Attributes the kernel changes when another is written, as a tuned profile or udev rule would meet them: they
  * write and never read back, so unlike ssdtune's own writes (writeOrdered, which finds couplings by reading back)
- * they can only be told of one. Measured on Linux 6.18: writing max_sectors_kb raises read_ahead_kb to a floor of
- * its own (max_sectors_kb 64 took it from 8 to 128) and never lowers it. Each held attribute follows its trigger in
- * ORDER, so the export holds it simply by writing it.
+ * they can only be told of them. Measured on Linux 6.18: writing max_sectors_kb raises read_ahead_kb to a floor of
+ * its own (max_sectors_kb 64 took it from 8 to 128) and never lowers it; under mq-deadline, writing nr_requests sets
+ * async_depth to it (from 16 to 64). Each changed attribute follows its trigger in ORDER, so the export holds it
+ * simply by writing it, and writes a value the configuration names after the write that would change it.
  */
-const RAISED_BY: Readonly<Record<string, readonly string[]>> = { max_sectors_kb: ['read_ahead_kb'] };
+const CHANGED_BY: Readonly<Record<string, readonly string[]>> = {
+  max_sectors_kb: ['read_ahead_kb'],
+  nr_requests: [`${IOSCHED_PREFIX}async_depth`],
+};
 
-/** An attribute an export writes at the device's current value, after the write that would raise it. */
+/** An attribute an export writes at the device's current value, after the write that would change it. */
 interface HeldValue {
   key: string;
   after: string;
@@ -38,11 +43,15 @@ interface HeldValue {
 
 /**
  * What an export writes: the configuration, and each attribute a write of it makes the kernel change that it leaves
- * out, at the device's current value (`current`: what it shows now), in write order.
+ * out, at the device's current value (`current`: what it shows now; one it does not show is not written), in write
+ * order. Not held, as writeOrdered does not hold them: after a scheduler switch the configuration makes, what a
+ * switch resets (the new scheduler's defaults; the old one's tunables, gone with it).
  */
 export function exportedValues(config: Record<string, string>, current: Snapshot): { values: Record<string, string>; held: HeldValue[] } {
+  const switched = config.scheduler !== undefined && config.scheduler !== current.scheduler;
+  const defaults = new Set(switched ? [...switchResets(current.scheduler ?? ''), ...switchResets(config.scheduler!)] : []);
   const held = Object.keys(config).flatMap((after) =>
-    (RAISED_BY[after] ?? []).filter((k) => !(k in config) && current[k] !== undefined).map((key) => ({ key, after })),
+    (CHANGED_BY[after] ?? []).filter((k) => !(k in config) && current[k] !== undefined && !defaults.has(k)).map((key) => ({ key, after })),
   );
   const values: Record<string, string> = { ...config, ...Object.fromEntries(held.map((h) => [h.key, current[h.key]!])) };
   return { values: Object.fromEntries(orderKeys(Object.keys(values)).map((k) => [k, values[k]!])), held };
@@ -54,7 +63,7 @@ function attrFile(key: string): string {
 
 /** Comment lines saying which values are the device's own, held rather than configured. */
 function heldNote(values: Record<string, string>, held: HeldValue[]): string[] {
-  return held.map((h) => `# ${h.key}=${values[h.key]}: the device's value, kept: written after ${h.after}, whose write makes the kernel raise it`);
+  return held.map((h) => `# ${h.key}=${values[h.key]}: the device's value, kept: written after ${h.after}, whose write makes the kernel change it`);
 }
 
 /** A tuned profile (tuned.conf): one [sysfs] section, in write order. */

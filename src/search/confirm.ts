@@ -17,6 +17,7 @@
  * (Student's t) is above zero.
  */
 import type { EvaluateOptions, Evaluator, Metrics, WorkloadRef } from '../evaluators/types.js';
+import { distinctHeld } from '../blockdev/sysfs.js';
 import type { Configuration } from '../space/types.js';
 import { grade } from './grade.js';
 
@@ -43,10 +44,14 @@ export interface Confirmation {
   baseline: Metrics;
 }
 
-/** The geometric mean of each figure every measurement has: the grade is a mean of logarithms. */
+/**
+ * The geometric mean of each figure every measurement has: the grade is a mean of logarithms. What the measurements
+ * held beside the configuration (live) stays with them: it is part of what was measured.
+ */
 function geometricMean(ms: readonly Metrics[]): Metrics {
   const g = (f: (m: Metrics) => number): number => Math.exp(ms.reduce((s, m) => s + Math.log(f(m)), 0) / ms.length);
-  return { latencyMeanUs: g((m) => m.latencyMeanUs), throughputBps: g((m) => m.throughputBps), iops: g((m) => m.iops) };
+  const held = distinctHeld(ms.map((m) => m.held));
+  return { latencyMeanUs: g((m) => m.latencyMeanUs), throughputBps: g((m) => m.throughputBps), iops: g((m) => m.iops), ...(held.length ? { held } : {}) };
 }
 
 export function summarise(grades: readonly number[], candidate: readonly Metrics[], baseline: readonly Metrics[]): Confirmation {

@@ -1,6 +1,6 @@
 /** What a retune decided, and the one log line per decision that cron mails and journald keep (light: no collector, no TensorFlow). */
 import type { Change } from '../host/applier.js';
-import type { Held } from '../blockdev/sysfs.js';
+import { describeHeld, type Held } from '../blockdev/sysfs.js';
 
 export interface RetuneDecision {
   device: string;
@@ -25,7 +25,7 @@ export interface RetuneDecision {
 export function decisionLine(d: RetuneDecision): string {
   const w = d.workload ? ` workload "${d.workload.name}" (${d.workload.known ? 'known' : 'new'}) config ${d.configId}:` : '';
   const ch = d.changes.length ? ' ' + d.changes.map((c) => `${c.key} ${c.from ?? '-'}->${c.to}`).join(', ') : '';
-  const held = d.held?.length ? ` [held: ${d.held.map((h) => `${h.key} at ${h.from} (writing ${h.by} made it ${h.to})`).join(', ')}]` : '';
+  const held = d.held?.length ? ` [held: ${d.held.map(describeHeld).join(', ')}]` : '';
   const fleet = `${d.from === 'cache' ? ' [from cache]' : ''}${d.handSet?.length ? ` [left alone, set by hand: ${d.handSet.join(', ')}]` : ''}`;
   return `${d.at} retune ${d.device}: ${d.requests} requests via ${d.backend ?? '-'};${w} ${d.action} (${d.reason})${ch}${held}${fleet}`;
 }

@@ -31,6 +31,7 @@ import { measurementSite } from './measurement-site.js';
 import { ConfDbStateStore } from '../host/confdb-state.js';
 import { at } from '../util/at.js';
 import { ERR_SEARCH, ERR_USAGE } from '../errors.js';
+import { describeHeld, type Held } from '../blockdev/sysfs.js';
 
 /**
  * A resolved tune request and where its trace is: the job handler looks the
@@ -107,7 +108,43 @@ export interface TuneResult {
     screened?: { evaluations: number; fraction: number; shift?: number };
     /** How much each parameter mattered for this workload (most relevant 1), when the searcher learns it. */
     relevance?: Record<string, number>;
+    /**
+     * What the kernel changed beside the configurations' writes and ssdtune held for the measurements (a live
+     * trial's holds: each evaluation's metrics.held), each with how many evaluations it happened in. Absent: none.
+     */
+    held?: HeldIn[];
   };
+}
+
+/** A hold and the number of a search's evaluations it happened in. */
+export interface HeldIn extends Held {
+  evaluations: number;
+}
+
+/** The progress details of a recorded evaluation: the phase, the best grade so far, and what the evaluation held. */
+function progressInfo(phase: string, e: { evaluation: { metrics?: Metrics }; best?: { grade?: number } }): TuneProgressInfo {
+  const held = e.evaluation.metrics?.held;
+  return {
+    phase,
+    ...(e.best?.grade !== undefined ? { best: e.best.grade } : {}),
+    unit: 'evaluations',
+    ...(held?.length ? { held: held.map(describeHeld).join(', ') } : {}),
+  };
+}
+
+/**
+ * Each distinct hold of a search's evaluations (the screen's too) with the evaluations it happened in: what the
+ * kernel changed beside the configurations' writes and ssdtune held for the measurements (a live trial's).
+ */
+export function searchHolds(records: readonly (SearchRecord | undefined)[]): HeldIn[] {
+  const out = new Map<string, HeldIn>();
+  for (const e of records.flatMap((r) => r?.evaluations ?? []))
+    for (const h of e.metrics?.held ?? []) {
+      const seen = out.get(describeHeld(h)) ?? { key: h.key, from: h.from, to: h.to, by: h.by, evaluations: 0 };
+      seen.evaluations++;
+      out.set(describeHeld(h), seen);
+    }
+  return [...out.values()];
 }
 
 function gainOf(c: ConfigRecord): TuneResult['gain'] {
@@ -245,11 +282,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
         if (e.type !== 'evaluation') return;
         const stage = e.stage === 'screen' ? `screening on ${percentOf(fraction)} of the trace` : 'search on the whole trace';
         const total = e.stage === 'screen' ? nScreen : whole;
-        ctl.progress?.(e.count, total, progressText(stage, e.count, total, e.best?.grade), {
-          phase: stage,
-          ...(e.best?.grade !== undefined ? { best: e.best.grade } : {}),
-          unit: 'evaluations',
-        });
+        ctl.progress?.(e.count, total, progressText(stage, e.count, total, e.best?.grade, e.evaluation.metrics?.held), progressInfo(stage, e));
         if (e.stage === 'screen') screen = e.record;
         void ctl.checkpoint?.({
           workloadId,
@@ -268,11 +301,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
       ...(resume ? { resume } : {}),
       onEvent: (e) => {
         if (e.type !== 'evaluation') return;
-        ctl.progress?.(e.count, req.budget, progressText('search', e.count, req.budget, e.best?.grade), {
-          phase: 'search',
-          ...(e.best?.grade !== undefined ? { best: e.best.grade } : {}),
-          unit: 'evaluations',
-        });
+        ctl.progress?.(e.count, req.budget, progressText('search', e.count, req.budget, e.best?.grade, e.evaluation.metrics?.held), progressInfo('search', e));
         void ctl.checkpoint?.({ workloadId, search: structuredClone(e.record) });
       },
     });
@@ -334,6 +363,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
         }
       : {}),
   };
+  const held = searchHolds([screened, record]);
   const evaluations = evaluationRecords(record, { workloadId, configId, bestIndex: best.index, ...(ctl.jobId ? { jobId: ctl.jobId } : {}) });
   const prof = known ? undefined : profileWorkload(model, workloadId, name, streams, embeddings);
   const workload: WorkloadRecord | undefined =
@@ -374,6 +404,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
       elapsedMs: record.elapsedMs + (screened?.elapsedMs ?? 0),
       ...(screened && fraction ? { screened: { evaluations: screened.evaluations.length, fraction, ...(shift !== undefined ? { shift } : {}) } } : {}),
       ...(record.relevance ? { relevance: record.relevance } : {}),
+      ...(held.length ? { held } : {}),
     },
   };
 }

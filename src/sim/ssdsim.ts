@@ -6,9 +6,10 @@
  */
 import { native } from '../native.js';
 import { ERR_NATIVE, ERR_SSDSIM_CANCELLED, ERR_SSDSIM_CONFIG, ERR_SSDSIM_DEVICE_FULL, ERR_SSDSIM_LBA_RANGE, ERR_TRACE_FORMAT } from '../errors.js';
-import { sourceFromBatches, type TraceBatch, type TraceSource } from '../trace/model.js';
+import type { TraceSource } from '../trace/model.js';
 import type { Configuration } from '../space/types.js';
 import type { EvaluateOptions, Evaluator, LbaPolicy, Metrics, Replay, WorkloadRef } from '../evaluators/types.js';
+import { decodedOnce } from '../evaluators/decoded.js';
 import { foldExtra } from './lba-fold.js';
 import { RECORDED, replayExtra, scaledSource, speedupOf } from './replay.js';
 import { toSsdConfig, validateSsdConfig, type SsdConfig } from './ssd-space.js';
@@ -270,51 +271,6 @@ export interface SsdsimEvaluatorOptions extends SimOptions {
 /** The simulator options a replay intensity implies. */
 export function replayOptions(r: Replay): Pick<SimOptions, 'mode' | 'closedLoopDepth'> {
   return r.mode === 'closed' ? { mode: 'closed', closedLoopDepth: r.queueDepth } : { mode: 'trace' };
-}
-
-/** Decoded traces an evaluator keeps between evaluations of the same workload (a search runs dozens). */
-const DECODED_CACHE_BYTES = 64 * 1024 * 1024;
-
-function batchBytes(b: TraceBatch): number {
-  return (
-    b.timeNs.byteLength +
-    b.sector.byteLength +
-    b.bytes.byteLength +
-    b.op.byteLength +
-    b.device.byteLength +
-    b.pid.byteLength +
-    (b.issueNs?.byteLength ?? 0) +
-    (b.completeNs?.byteLength ?? 0)
-  );
-}
-
-/**
- * The workload's trace, decoded once per evaluator: the first evaluation
- * streams it and keeps its batches when they fit in DECODED_CACHE_BYTES;
- * later evaluations replay them from memory. A larger trace is streamed
- * (decoded again) every time, so memory stays bounded.
- */
-function decodedOnce(): (w: WorkloadRef) => Promise<TraceSource> {
-  const kept = new WeakMap<WorkloadRef, { meta: TraceSource['meta']; batches: TraceBatch[] } | null>();
-  return async (w) => {
-    const hit = kept.get(w);
-    if (hit) return sourceFromBatches(hit.meta, hit.batches);
-    const source = await w.open();
-    if (hit === null) return source;
-    return {
-      meta: source.meta,
-      async *[Symbol.asyncIterator]() {
-        const batches: TraceBatch[] = [];
-        let bytes = 0;
-        for await (const b of source) {
-          bytes += batchBytes(b);
-          if (bytes <= DECODED_CACHE_BYTES) batches.push(b);
-          yield b;
-        }
-        kept.set(w, bytes <= DECODED_CACHE_BYTES ? { meta: source.meta, batches } : null);
-      },
-    };
-  };
 }
 
 /** An `ssdsim` evaluator with fixed replay options (intensity, LBA policy, preconditioning, seed). */

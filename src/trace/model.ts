@@ -11,6 +11,7 @@
  * Resident cost per request: time 8 + sector 8 + bytes 4 + op 2 + device 4 +
  * pid 4 (+ issue 8 + complete 8 when present) = 30..46 bytes.
  */
+import { grown, type GrowableArray } from '../util/typed-grow.js';
 
 /** Operation flags, OR-ed in `TraceBatch.op`. */
 export const Op = {
@@ -106,11 +107,7 @@ export class TraceBuilder {
   }
 
   private alloc(cap: number): void {
-    const grow = <T extends Float64Array | Uint32Array | Uint16Array>(old: T | undefined, ctor: new (n: number) => T): T => {
-      const a = new ctor(cap);
-      if (old) a.set(old.subarray(0, this.n) as never);
-      return a;
-    };
+    const grow = <T extends GrowableArray>(old: T | undefined, ctor: new (n: number) => T): T => grown(old, ctor, cap, this.n);
     this.t = grow(this.t, Float64Array);
     this.s = grow(this.s, Float64Array);
     this.b = grow(this.b, Uint32Array);

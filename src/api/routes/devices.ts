@@ -8,7 +8,7 @@ import Type from 'typebox';
 import { EXPORT_KINDS } from '../../service/devices.js';
 import { BACKENDS } from '../../service/local.js';
 import { BUDGET } from '../../service/tune-spec.js';
-import { errors, StringEnum } from '../schemas.js';
+import { errors, HeldItem, StringEnum } from '../schemas.js';
 
 // A kernel name (loop0, nvme0n1p2) or a device path (/dev/disk/by-id/...), resolved on the server's host.
 const DeviceParams = Type.Object({ name: Type.String({ pattern: '^[A-Za-z0-9._:+/-]+$', minLength: 1, maxLength: 4096 }) });
@@ -32,7 +32,7 @@ const ApplyReply = Type.Object({
   target: Snapshot,
   changes: Type.Array(Change),
   sideEffects: Type.Array(Type.String()),
-  held: Type.Array(Type.Object({ key: Type.String(), from: Type.String(), to: Type.String(), by: Type.String() }), {
+  held: Type.Array(HeldItem, {
     description: 'attributes the kernel changed when another was written (by), written back to the value they had (from)',
   }),
   after: Snapshot,

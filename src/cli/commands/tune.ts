@@ -19,6 +19,7 @@ import {
 import type { ProgressMode } from '../../config.js';
 import { parseProgressText, type TuneResult } from '../../service/api.js';
 import { numberOption } from '../options.js';
+import { describeHeld } from '../../blockdev/sysfs.js';
 import { progressReporter } from '../progress.js';
 import { addCommonOptions, settingsFrom, withApi, type CommonOptions } from '../service-access.js';
 
@@ -150,9 +151,27 @@ function printResult(r: TuneResult, json: boolean | undefined): void {
       );
     }
   }
+  for (const line of heldText(r)) console.log(line);
   const fold = foldedText(r.config.metrics?.extra);
   if (fold) console.log(fold);
   for (const line of valuesText(r.config.values, r.baseline)) console.log(line);
+}
+
+/**
+ * What the measurements held beside their configurations (a live trial: the kernel changed an attribute nobody chose
+ * when one the configuration names was written, and ssdtune held it at its earlier value): the search's holds, and
+ * the recommended configuration's own. Nothing when none.
+ */
+export function heldText(r: { search?: Pick<NonNullable<TuneResult['search']>, 'held'>; config: Pick<TuneResult['config'], 'metrics'> }): string[] {
+  const search = r.search?.held ?? [];
+  const own = r.config.metrics?.held ?? [];
+  if (!search.length && !own.length) return [];
+  const n = (k: number) => `${k} evaluation${k === 1 ? '' : 's'}`;
+  return [
+    `held        the kernel changed attributes the configurations leave out when others were written; they were held at their earlier values while measured:`,
+    ...search.map((h) => `              ${describeHeld(h)}, in ${n(h.evaluations)}`),
+    ...(own.length ? [`            the recommended configuration was measured with: ${own.map(describeHeld).join(', ')}`] : []),
+  ];
 }
 
 /** How a configuration's grade was taken: evaluator, device (live), replay intensity. */

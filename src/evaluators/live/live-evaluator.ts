@@ -19,6 +19,7 @@ import { withTrialConfig } from '../../host/applier.js';
 import { assertReplaySafe } from '../../blockdev/safety.js';
 import type { StateStore } from '../../host/state.js';
 import { resolveDevice, type BlockDevice } from '../../blockdev/resolve.js';
+import type { Held } from '../../blockdev/sysfs.js';
 import type { DeviceCost } from '../readahead/readahead-model.js';
 import { planReplay, type ReplayPlan } from './replay-plan.js';
 
@@ -165,7 +166,10 @@ export class LiveEvaluator implements Evaluator {
     let errors = 0;
     const toApply = Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === 'boolean' ? Number(v) : v]));
     // On the device for the measurement only: recorded first, restored after, the record then put back as it was.
-    await withTrialConfig(this.dev.path, toApply, o.store, async () => {
+    // What the kernel changed beside the configuration's writes, held for the measurement, is part of what was measured.
+    let held: Held[] = [];
+    await withTrialConfig(this.dev.path, toApply, o.store, async (trial) => {
+      held = trial.held;
       for (let r = 0; r < reps; r++) {
         if (eo.signal?.aborted) throw eo.signal.reason ?? new Error('aborted');
         const c0 = deviceReadCounters(this.dev);
@@ -203,6 +207,7 @@ export class LiveEvaluator implements Evaluator {
         writesSkipped: plan.writesSkipped,
         errors,
       },
+      ...(held.length ? { held } : {}),
     };
   }
 }

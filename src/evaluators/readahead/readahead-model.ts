@@ -40,8 +40,10 @@
  * - A read completes when its last page is up to date, plus appRequestUs.
  * - A write is copied into the cache (appRequestUs) and its pages are dirty;
  *   writeback starts when dirty data exceeds the background threshold and
- *   writes wait (balance_dirty_pages) while it exceeds the hard one. An evicted
- *   dirty page is written first.
+ *   writes wait (balance_dirty_pages) while it exceeds the hard one. Every 5 s
+ *   the flusher writes back the pages dirty for more than 30 s (the kernel's
+ *   dirty_writeback / dirty_expire defaults). An evicted dirty page is written
+ *   first.
  *
  * Cost: O(1) per page touched (a hash table and an intrusive LRU list in typed
  * arrays), so a trace is replayed in time linear in its pages. (A JavaScript
@@ -52,6 +54,8 @@ import type { EvaluateOptions, Evaluator, Metrics, Replay, WorkloadRef } from '.
 import type { Configuration } from '../../space/types.js';
 import { concatBatches, type TraceBatch } from '../../trace/model.js';
 import { planReplay } from '../live/replay-plan.js';
+import { decodedOnce } from '../decoded.js';
+import { grown } from '../../util/typed-grow.js';
 
 export const PAGE = 4096;
 const BATCH_PAGES = 31;
@@ -127,6 +131,15 @@ export interface ReadaheadStats {
   writeLatencySum: number;
 }
 
+/**
+ * The flusher's age rule (vm.dirty_expire_centisecs 3000, vm.dirty_writeback_centisecs 500): every 5 s it writes
+ * back the pages dirty for more than 30 s, whatever the thresholds. Without it a long trace that writes slowly kept
+ * its dirty pages until the cache filled, then wrote them one by one in front of the reads that evicted them: on the
+ * web server's 2,500 s load the whole trace ranked read_ahead_kb against every prefix (BENCHMARKS.md).
+ */
+const DIRTY_EXPIRE_NS = 30e9;
+const WRITEBACK_INTERVAL_NS = 5e9;
+
 // Page flags.
 const F_MARKER = 1; // PG_readahead
 const F_UNUSED = 2; // read ahead, not yet accessed
@@ -135,19 +148,36 @@ const F_DIRTY = 4;
 /**
  * Open-addressing hash table from page number (an integer below 2^53) to a
  * slot, linear probing with backward-shift deletion (no tombstones, so a
- * table that sees millions of inserts and deletes never degrades).
+ * table that sees millions of inserts and deletes never degrades). It grows
+ * (doubles and rehashes) to stay at most half full: sized by the pages a
+ * trace touches, not by the cache's capacity.
  */
 export class PageTable {
   private keys: Float64Array;
   private vals: Int32Array;
   private mask: number;
   size = 0;
-  constructor(capacity: number) {
+  /** `expected`: entries to make room for at once (more are welcome). */
+  constructor(expected = 0) {
     let n = 16;
-    while (n < 2 * capacity) n *= 2;
+    while (n < 2 * expected) n *= 2;
     this.keys = new Float64Array(n).fill(-1);
     this.vals = new Int32Array(n);
     this.mask = n - 1;
+  }
+  private grow(): void {
+    const { keys, vals } = this;
+    this.keys = new Float64Array(2 * keys.length).fill(-1);
+    this.vals = new Int32Array(2 * keys.length);
+    this.mask = 2 * keys.length - 1;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      if (k === -1) continue;
+      let j = this.home(k);
+      while (this.keys[j] !== -1) j = (j + 1) & this.mask;
+      this.keys[j] = k;
+      this.vals[j] = vals[i]!;
+    }
   }
   private home(k: number): number {
     const lo = k >>> 0;
@@ -165,6 +195,7 @@ export class PageTable {
     }
   }
   set(k: number, v: number): void {
+    if (2 * (this.size + 1) > this.keys.length) this.grow();
     let i = this.home(k);
     while (this.keys[i] !== -1 && this.keys[i] !== k) i = (i + 1) & this.mask;
     if (this.keys[i] === -1) this.size++;
@@ -237,16 +268,18 @@ class Slots {
 }
 
 class Sim {
-  private readonly table: PageTable;
-  // Intrusive LRU list over slots 0..capacity-1; slot `capacity` is the sentinel (next = oldest, prev = newest).
-  private readonly prev: Int32Array;
-  private readonly next: Int32Array;
-  private readonly pageOf: Float64Array;
-  private readonly flags: Uint8Array;
-  private readonly readyAt: Float64Array;
-  private readonly freeSlots: Int32Array;
-  private nFree: number;
-  private readonly head: number;
+  private readonly table = new PageTable();
+  // Intrusive LRU list over slots 1..used; slot 0 is the sentinel (next = oldest, prev = newest). The slot arrays
+  // grow with the pages cached, up to `capacity`: allocated whole, a 1 GiB cache's 262,144 frames cost more than
+  // the replay of a short trace (BENCHMARKS.md, "What a host-space evaluation costs").
+  private prev: Int32Array;
+  private next: Int32Array;
+  private pageOf: Float64Array;
+  private flags: Uint8Array;
+  private readyAt: Float64Array;
+  /** Slots in use (1..used): pages are only evicted to make room, so a slot once used stays in use. */
+  private used = 0;
+  private readonly head = 0;
   private ra = { start: 0, size: 0, async: 0 };
   private prevPos = -1;
   /** The application's clock within the request being processed. */
@@ -255,6 +288,8 @@ class Sim {
   private dirty = 0;
   /** Dirty pages in the order they became dirty (ring of pages; a page cleaned or evicted is skipped when reached). */
   private dirtyQueue: Float64Array;
+  /** When each page of the ring became dirty. */
+  private dirtyTime: Float64Array;
   private dqHead = 0;
   private dqLen = 0;
   /** Completion times of writeback requests and their pages, oldest first, for throttling. */
@@ -292,19 +327,29 @@ class Sim {
     private readonly dirtyBackground: number,
     private readonly dirtyLimit: number,
   ) {
-    this.table = new PageTable(capacity);
-    this.prev = new Int32Array(capacity + 1);
-    this.next = new Int32Array(capacity + 1);
-    this.pageOf = new Float64Array(capacity);
-    this.flags = new Uint8Array(capacity);
-    this.readyAt = new Float64Array(capacity);
-    this.freeSlots = new Int32Array(capacity);
-    for (let i = 0; i < capacity; i++) this.freeSlots[i] = capacity - 1 - i;
-    this.nFree = capacity;
-    this.head = capacity;
+    const slots = Math.min(capacity, 1024);
+    this.prev = new Int32Array(slots + 1);
+    this.next = new Int32Array(slots + 1);
+    this.pageOf = new Float64Array(slots + 1);
+    this.flags = new Uint8Array(slots + 1);
+    this.readyAt = new Float64Array(slots + 1);
     this.prev[this.head] = this.head;
     this.next[this.head] = this.head;
-    this.dirtyQueue = new Float64Array(Math.max(16, capacity));
+    this.dirtyQueue = new Float64Array(1024);
+    this.dirtyTime = new Float64Array(1024);
+  }
+
+  /** A slot never used before, the arrays doubled (up to the capacity) when they are full. */
+  private newSlot(): number {
+    if (this.used + 1 === this.prev.length) {
+      const n = Math.min(this.capacity, 2 * this.used) + 1;
+      this.prev = grown(this.prev, Int32Array, n);
+      this.next = grown(this.next, Int32Array, n);
+      this.pageOf = grown(this.pageOf, Float64Array, n);
+      this.flags = grown(this.flags, Uint8Array, n);
+      this.readyAt = grown(this.readyAt, Float64Array, n);
+    }
+    return ++this.used;
   }
 
   private unlink(x: number): void {
@@ -332,7 +377,8 @@ class Sim {
     this.flags[x]! &= ~F_UNUSED;
   }
 
-  private evictOldest(): void {
+  /** Evicts the least recently used page; returns its slot. */
+  private evictOldest(): number {
     const x = this.next[this.head]!;
     if (this.flags[x]! & F_UNUSED) this.s.wastedPages++;
     // A dirty page is written before its frame is reused.
@@ -343,12 +389,11 @@ class Sim {
     }
     this.unlink(x);
     this.table.delete(this.pageOf[x]!);
-    this.freeSlots[this.nFree++] = x;
+    return x;
   }
 
   private insert(p: number, flags: number, ready: number): number {
-    if (this.nFree === 0) this.evictOldest();
-    const x = this.freeSlots[--this.nFree]!;
+    const x = this.used === this.capacity ? this.evictOldest() : this.newSlot();
     this.pageOf[x] = p;
     this.flags[x] = flags;
     this.readyAt[x] = ready;
@@ -461,6 +506,7 @@ class Sim {
   read(t: number, offset: number, bytes: number): number {
     const first = Math.floor(offset / PAGE);
     const last = Math.ceil((offset + bytes) / PAGE);
+    this.writebackExpired(t);
     this.now = t;
     let pos = first;
     while (pos < last) {
@@ -503,6 +549,7 @@ class Sim {
 
   /** A buffered write issued at `t`: the pages are dirtied in the cache; throttled while dirty data exceeds the limit. */
   write(t: number, offset: number, bytes: number): number {
+    this.writebackExpired(t);
     this.now = t;
     for (let p = Math.floor(offset / PAGE); p < Math.ceil((offset + bytes) / PAGE); p++) {
       let x = this.find(p);
@@ -526,14 +573,32 @@ class Sim {
   }
 
   private enqueueDirty(p: number): void {
-    if (this.dqLen === this.dirtyQueue.length) {
-      const bigger = new Float64Array(this.dirtyQueue.length * 2);
-      for (let i = 0; i < this.dqLen; i++) bigger[i] = this.dirtyQueue[(this.dqHead + i) % this.dirtyQueue.length]!;
-      this.dirtyQueue = bigger;
+    const n = this.dirtyQueue.length;
+    if (this.dqLen === n) {
+      const pages = new Float64Array(n * 2);
+      const times = new Float64Array(n * 2);
+      for (let i = 0; i < this.dqLen; i++) {
+        pages[i] = this.dirtyQueue[(this.dqHead + i) % n]!;
+        times[i] = this.dirtyTime[(this.dqHead + i) % n]!;
+      }
+      this.dirtyQueue = pages;
+      this.dirtyTime = times;
       this.dqHead = 0;
     }
-    this.dirtyQueue[(this.dqHead + this.dqLen) % this.dirtyQueue.length] = p;
+    const at = (this.dqHead + this.dqLen) % this.dirtyQueue.length;
+    this.dirtyQueue[at] = p;
+    this.dirtyTime[at] = this.now;
     this.dqLen++;
+  }
+
+  /** The flusher's wake-ups up to `t`: each writes back the pages dirty for more than DIRTY_EXPIRE_NS. */
+  private writebackExpired(t: number): void {
+    while (this.dqLen > 0) {
+      // The first wake-up that finds the oldest entry expired (entries of pages since cleaned go with it).
+      const wake = Math.ceil((this.dirtyTime[this.dqHead]! + DIRTY_EXPIRE_NS) / WRITEBACK_INTERVAL_NS) * WRITEBACK_INTERVAL_NS;
+      if (wake > t) return;
+      this.writeback(Infinity, wake, wake - DIRTY_EXPIRE_NS);
+    }
   }
 
   private retireWriteback(t: number): void {
@@ -545,8 +610,8 @@ class Sim {
     }
   }
 
-  private submitWrite(bytes: number): void {
-    const end = this.device.submit(this.now, bytes);
+  private submitWrite(bytes: number, t = this.now): void {
+    const end = this.device.submit(t, bytes);
     this.s.deviceWrites++;
     this.s.deviceBytesWritten += bytes;
     this.wbEnds.push(end);
@@ -554,17 +619,20 @@ class Sim {
     this.wbOutstanding += bytes / PAGE;
   }
 
-  /** Writes back (at least) `pages` of the oldest dirty pages, contiguous runs merged up to max_sectors_kb. */
-  private writeback(pages: number): void {
+  /**
+   * Writes back (at least) `pages` of the oldest dirty pages, contiguous runs merged up to max_sectors_kb, submitted
+   * at `t`; only those dirtied at or before `before`.
+   */
+  private writeback(pages: number, t = this.now, before = Infinity): void {
     let done = 0;
     let runStart = -1;
     let runLen = 0;
     const flush = (): void => {
       if (runLen === 0) return;
-      this.submitWrite(runLen * PAGE);
+      this.submitWrite(runLen * PAGE, t);
       runLen = 0;
     };
-    while (done < pages && this.dqLen > 0) {
+    while (done < pages && this.dqLen > 0 && this.dirtyTime[this.dqHead]! <= before) {
       const p = this.dirtyQueue[this.dqHead]!;
       this.dqHead = (this.dqHead + 1) % this.dirtyQueue.length;
       this.dqLen--;
@@ -641,11 +709,13 @@ export function simulateReadahead(batch: TraceBatch, readAheadKb: number, opts: 
 export class ReadaheadModelEvaluator implements Evaluator {
   readonly name = 'readahead-model';
   readonly space = 'host';
+  /** Decoding the trace cost 400-700 CPU-ms an evaluation on the web server's load, the model 5-200 (BENCHMARKS.md). */
+  private readonly open = decodedOnce();
   constructor(private readonly opts: ReadaheadModelOptions = {}) {}
 
   async evaluate(config: Configuration, workload: WorkloadRef, eo: EvaluateOptions = {}): Promise<Metrics> {
     const parts: TraceBatch[] = [];
-    for await (const b of await workload.open()) {
+    for await (const b of await this.open(workload)) {
       if (eo.signal?.aborted) throw eo.signal.reason ?? new Error('aborted');
       parts.push(b);
     }

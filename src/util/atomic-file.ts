@@ -20,8 +20,8 @@ import type { Writable } from 'node:stream';
  * link (renaming would replace the link, not the file it names). Such output is not atomic; it was asked for.
  */
 export async function writeAtomically(out: string, fill: (ws: Writable) => Promise<void>): Promise<void> {
-  if (!replaceable(out)) return filled(createWriteStream(out, { highWaterMark: 1 << 20 }), fill);
-  const tmp = path.join(path.dirname(out), `.${path.basename(out)}.${process.pid}.tmp`);
+  const { file: tmp, inPlace } = writeTarget(out);
+  if (inPlace) return filled(createWriteStream(out, { highWaterMark: 1 << 20 }), fill);
   try {
     await filled(createWriteStream(tmp, { highWaterMark: 1 << 20, mode: 0o600 }), fill);
     await fsp.rename(tmp, out);
@@ -29,6 +29,17 @@ export async function writeAtomically(out: string, fill: (ws: Writable) => Promi
     await fsp.rm(tmp, { force: true });
     throw e;
   }
+}
+
+/**
+ * Where a writer puts the bytes of `out`, by writeAtomically's rule: a temporary name beside it, to be renamed over
+ * it once complete (`inPlace` false), or `out` itself when it exists and is not a regular file (`inPlace` true:
+ * never renamed over, nor removed on a failure). Writers that cannot use writeAtomically's stream (the blktrace
+ * set's synchronous per-CPU files) take their names from here.
+ */
+export function writeTarget(out: string): { file: string; inPlace: boolean } {
+  if (!replaceable(out)) return { file: out, inPlace: true };
+  return { file: path.join(path.dirname(out), `.${path.basename(out)}.${process.pid}.tmp`), inPlace: false };
 }
 
 /** True when `out` is missing or a regular file: what writeAtomically may replace by renaming. */

@@ -1,11 +1,10 @@
 /** `ssdtune analyze <trace...>`: whole-trace statistics as text, JSON and an HTML report. */
 import type { Command } from 'commander';
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { hostLocal } from '../../service/api.js';
 import { envProgressMode, progressReporter } from '../progress.js';
 import { ERR_REPORT_WRITE } from '../../errors.js';
-import { probeWritable } from '../../util/atomic-file.js';
+import { isStandardOutput, probeWritable, writeAtomically } from '../../util/atomic-file.js';
 
 interface AnalyzeFlags {
   json?: boolean;
@@ -27,7 +26,7 @@ export function register(program: Command): void {
     .option('--json', 'print the report as JSON')
     .option('--format <name>', 'force the trace format instead of sniffing')
     .option('--skip-bad', 'skip malformed records (counted in the report) instead of failing')
-    .option('--report <file.html>', 'also write a self-contained HTML report with plots')
+    .option('--report <file.html>', 'also write a self-contained HTML report with plots (- for standard output; the text report then goes to standard error)')
     .action(async (traces: string[], flags: AnalyzeFlags) => {
       // A report that cannot be written is found now, not after an analysis of gigabytes.
       if (flags.report) {
@@ -52,17 +51,15 @@ export function register(program: Command): void {
       if (flags.report) {
         const html = await hostLocal.renderAnalysis(report, 'html');
         try {
-          await writeFile(flags.report, html);
+          await writeAtomically(flags.report, async (ws) => void ws.end(html));
         } catch (e) {
           throw ERR_REPORT_WRITE(flags.report, (e as Error).message);
         }
       }
-      // `ssdtune analyze ... | head` closes the pipe early: that is not an error
-      process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-        if (e.code === 'EPIPE') process.exit(0);
-        throw e;
-      });
-      process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : (await hostLocal.renderAnalysis(report, 'text')) + '\n');
-      if (flags.report && !flags.json) process.stderr.write(`report written to ${path.resolve(flags.report)}\n`);
+      // With the HTML on standard output (--report -), the text or JSON report goes to standard error.
+      const toStdout = flags.report !== undefined && isStandardOutput(flags.report);
+      const out = toStdout ? process.stderr : process.stdout;
+      out.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : (await hostLocal.renderAnalysis(report, 'text')) + '\n');
+      if (flags.report && !flags.json && !toStdout) process.stderr.write(`report written to ${path.resolve(flags.report)}\n`);
     });
 }

@@ -663,6 +663,49 @@ test('a streamed body of another content type is a coded 415 naming the one the 
   }
 });
 
+test('an import over the API cannot bring in a trace record naming a file the server may not read (identify quoted its bytes)', async () => {
+  const dir = tmp('import-confine');
+  const outside = tmp('import-outside');
+  const svc = await openService(loadSettings({ dataDir: dir, port: 0 }), jobHandlers);
+  const { app, url } = await startServer(svc);
+  try {
+    const token = readFileSync(tokenPath(dir), 'utf8').trim();
+    const secret = path.join(outside, 'secret');
+    writeFileSync(secret, 'root:the-secret-bytes\n');
+    const post = (route: string, type: string, body: string) =>
+      fetch(url + route, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': type }, body });
+    // Registering it by path is refused (confinedPath); an export naming it was imported, and identify then read it.
+    assert.equal((await post('/v1/traces/register', 'application/json', JSON.stringify({ path: secret }))).status, 403);
+    const file = (p: string) =>
+      [
+        { 'ssdtune-confdb': 1, schema: 1 },
+        { kind: 'traces', value: { id: 't1', name: 'secret', path: p, bytes: 22, uploadedAt: 'now', by: 'cli' } },
+      ]
+        .map((l) => JSON.stringify(l) + '\n')
+        .join('');
+    const r = await post('/v1/import?name=evil.jsonl', 'application/x-ndjson', file(secret));
+    const e = ((await r.json()) as { error: { code: string; message: string } }).error;
+    assert.equal(r.status, 400, e.message);
+    assert.equal(e.code, 'SSDTUNE_CONFDB_IMPORT');
+    assert.match(e.message, /evil\.jsonl: line 2: the traces record names .*secret, outside the directories this server reads traces from/);
+    assert.equal(await svc.db.count('traces'), 0);
+    const id = await post('/v1/identify', 'application/json', JSON.stringify({ traceId: 't1' }));
+    assert.equal(id.status, 404);
+    assert.doesNotMatch(await id.text(), /the-secret-bytes/);
+    // A record of a file under the upload directory imports.
+    mkdirSync(path.join(dir, 'traces'), { recursive: true });
+    const inside = path.join(dir, 'traces', 'kept.trace');
+    writeFileSync(inside, readFileSync(path.join(PROJECT_ROOT, 'traces', 'mqsim_wsrch-small.trace')));
+    assert.equal((await post('/v1/import?name=ok.jsonl', 'application/x-ndjson', file(inside))).status, 200);
+    assert.equal((await svc.db.get('traces', 't1'))?.path, inside);
+  } finally {
+    await app.close();
+    await svc.close();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(outside, { recursive: true, force: true });
+  }
+});
+
 test('serve without --log still logs why a request failed with a 5xx (the client only gets "internal error")', { timeout: 60_000 }, async () => {
   const dir = tmp('log5xx');
   try {

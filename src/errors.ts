@@ -150,6 +150,8 @@ export const ERR_ML_NONFINITE = defineError('SSDTUNE_ML_NONFINITE', 500, EXIT.FA
 /** model file, what is wrong */
 export const ERR_MODEL_CORRUPT = defineError('SSDTUNE_MODEL_CORRUPT', 400, EXIT.BAD_INPUT, '%s: corrupt model: %s');
 export const ERR_MODEL_MISSING = defineError('SSDTUNE_MODEL_MISSING', 404, EXIT.NOT_FOUND, '%s: no model here (%s); run `ssdtune model train`');
+/** the model directory, why it cannot hold a model */
+export const ERR_MODEL_WRITE = defineError('SSDTUNE_MODEL_WRITE', 500, EXIT.FAILURE, 'cannot write the model to %s: %s');
 // ---- SSD simulator ---------------------------------------------------------
 /** parameter, what is wrong */
 export const ERR_SSDSIM_CONFIG = defineError('SSDTUNE_SSDSIM_CONFIG', 400, EXIT.BAD_INPUT, 'SSD configuration: parameter %s: %s');

@@ -121,6 +121,8 @@ export const ERR_TRACE_AMBIGUOUS_FORMAT = defineError(
   EXIT.BAD_INPUT,
   '%s: the lines fit several formats that read the same columns in different units: %s; pass %s',
 );
+/** file, the requests it has and what they are, what an evaluation needs */
+export const ERR_TRACE_UNTIMED = defineError('SSDTUNE_TRACE_UNTIMED', 400, EXIT.BAD_INPUT, '%s: no timed I/O: %s; %s');
 /** file, where (line, byte offsets), which limit and how to raise it */
 export const ERR_TRACE_LIMIT = defineError('SSDTUNE_TRACE_LIMIT', 413, EXIT.BAD_INPUT, '%s: %s: %s');
 /** file, why (the signal's reason) */
@@ -150,6 +152,8 @@ export const ERR_ML_NONFINITE = defineError('SSDTUNE_ML_NONFINITE', 500, EXIT.FA
 /** model file, what is wrong */
 export const ERR_MODEL_CORRUPT = defineError('SSDTUNE_MODEL_CORRUPT', 400, EXIT.BAD_INPUT, '%s: corrupt model: %s');
 export const ERR_MODEL_MISSING = defineError('SSDTUNE_MODEL_MISSING', 404, EXIT.NOT_FOUND, '%s: no model here (%s); run `ssdtune model train`');
+/** the model directory, why it cannot hold a model */
+export const ERR_MODEL_WRITE = defineError('SSDTUNE_MODEL_WRITE', 500, EXIT.FAILURE, 'cannot write the model to %s: %s');
 // ---- SSD simulator ---------------------------------------------------------
 /** parameter, what is wrong */
 export const ERR_SSDSIM_CONFIG = defineError('SSDTUNE_SSDSIM_CONFIG', 400, EXIT.BAD_INPUT, 'SSD configuration: parameter %s: %s');
@@ -257,6 +261,8 @@ export const ERR_HOST_NOT_ALLOWED = defineError(
   'this server does not answer to the host name "%s" (it answers to %s): add it to "allowedHosts" in config.json or with serve --allow-host',
 );
 export const ERR_UPLOAD_TOO_LARGE = defineError('SSDTUNE_UPLOAD_TOO_LARGE', 413, EXIT.BAD_INPUT, 'upload exceeds the limit of %s bytes');
+/** route, the content type it takes, the one sent */
+export const ERR_MEDIA_TYPE = defineError('SSDTUNE_MEDIA_TYPE', 415, EXIT.USAGE, '%s takes a body of Content-Type %s, got %s');
 /** server URL, why (refused, timed out, ...): the server did not answer, as opposed to answering no (a fleet agent then works from its cache) */
 export const ERR_SERVER_UNREACHABLE = defineError('SSDTUNE_SERVER_UNREACHABLE', 503, EXIT.FAILURE, 'cannot reach the ssdtune server at %s: %s');
 // ---- block devices ---------------------------------------------------------

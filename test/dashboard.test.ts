@@ -36,6 +36,12 @@ test(
       const api = new InProcessApi(svc, 'test');
       await api.tune(path.resolve('traces/mqsim_wsrch-small.trace'), { space: 'host', evaluator: 'readahead-model', budget: 6 });
       await api.tune(path.resolve('traces/mqsim_wsrch-small.trace'), { space: 'host', evaluator: 'readahead-model', budget: 4, forceSearch: true });
+      // A live tune's configuration measured with an attribute held (live-held.test makes one on a loop device): as an
+      // import from the host that ran it brings it in. The page says what it was measured with.
+      const [best] = (await svc.db.list('configs')).filter((c) => c.space === 'host');
+      assert.ok(best?.metrics);
+      const hold = { key: 'iosched.async_depth', from: '16', to: '32', by: 'nr_requests=32' };
+      await svc.db.put('configs', { ...best, id: 'live-held-config', evaluator: 'live', metrics: { ...best.metrics, held: [hold] } });
       const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
       const errors: string[] = [];
       const outside: string[] = [];
@@ -48,6 +54,9 @@ test(
       assert.match((await page.textContent('#health')) ?? '', /schema 1/);
       assert.match((await page.textContent('#configs')) ?? '', /host/);
       assert.match((await page.textContent('#configs')) ?? '', /readahead-model/);
+      assert.match((await page.textContent('#configs')) ?? '', /iosched\.async_depth at 16 \(writing nr_requests=32 made it 32\)/);
+      // A job's progress reads as the CLI's progress line: its phase, evaluations and best grade.
+      assert.match((await page.textContent('#jobs')) ?? '', /search: 6\/6 evaluations, best grade \d/);
       assert.ok((await page.$$('#pca svg path, #pca svg .mark-symbol path')).length > 0, 'a point per workload');
       // Legends: workload names, never a record id (18 characters of base-36 time and hex).
       const legends = async (sel: string) => page.$$eval(`${sel} svg .role-legend text`, (ts) => ts.map((t) => t.textContent ?? ''));

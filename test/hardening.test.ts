@@ -52,9 +52,17 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | nu
 async function serve(
   dataDir: string,
   extra: string[] = [],
-): Promise<{ child: ChildProcess; url: string; stderr: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--data-dir', dataDir, '--port', '0', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+): Promise<{
+  child: ChildProcess;
+  url: string;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--data-dir', dataDir, '--port', '0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   killAtExit(child); // a finally does not run on a signal or a throw from a timer (util/cleanup.ts)
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   let err = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
   const url = await new Promise<string>((resolve, reject) => {
@@ -65,7 +73,7 @@ async function serve(
     });
     void exited.then(() => reject(new Error(`serve exited: ${err}`)));
   });
-  return { child, url, stderr: () => err, exited };
+  return { child, url, stdout: () => out, stderr: () => err, exited };
 }
 
 /** Upload a trace file (registering by path is confined to the server's own directories). */
@@ -643,6 +651,128 @@ test('kill -9 mid-upload leaves no trace under a final name; the next start remo
     } finally {
       again.child.kill('SIGTERM');
       await again.exited;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a streamed body of another content type is a coded 415 naming the one the route takes, and stores nothing', async () => {
+  const dir = tmp('media');
+  const svc = await openService(loadSettings({ dataDir: dir, port: 0 }), jobHandlers);
+  const { app, url } = await startServer(svc);
+  try {
+    const token = readFileSync(tokenPath(dir), 'utf8').trim();
+    const routes = [
+      ['/v1/traces', 'application/octet-stream'],
+      ['/v1/fleet/workloads/w1/capture?deviceClass=ssd', 'application/octet-stream'],
+      ['/v1/import', 'application/x-ndjson'],
+    ] as const;
+    // text/plain and JSON were parsed into a string or an object the route cannot stream: a 500 "internal error".
+    for (const [route, takes] of routes) {
+      for (const [sent, body] of [
+        ['text/plain', '0 0 100 8 1\n'],
+        ['application/json', '{}'],
+        ['application/x-www-form-urlencoded', 'a=1'],
+        [undefined, undefined],
+      ] as const) {
+        const r = await fetch(url + route, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, ...(sent ? { 'content-type': sent } : {}) },
+          ...(body !== undefined ? { body } : {}),
+        });
+        const e = ((await r.json()) as { error: { code: string; message: string } }).error;
+        assert.equal(r.status, 415, `${route} with ${sent}: ${e.message}`);
+        assert.equal(e.code, 'SSDTUNE_MEDIA_TYPE');
+        assert.equal(e.message, `POST ${route.split('?')[0]!.replace('w1', ':id')} takes a body of Content-Type ${takes}, got ${sent ?? 'none'}`);
+      }
+    }
+    assert.equal((await svc.db.list('traces')).length, 0);
+    assert.ok(!existsSync(path.join(dir, 'traces')) || readdirSync(path.join(dir, 'traces')).length === 0, 'no upload file');
+    // The type the route takes, with parameters and in any case, still works.
+    const ok = await fetch(`${url}/v1/traces`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'Application/Octet-Stream; charset=binary' },
+      body: readFileSync(path.join(PROJECT_ROOT, 'traces', 'mqsim_wsrch-small.trace')),
+    });
+    assert.equal(ok.status, 201);
+  } finally {
+    await app.close();
+    await svc.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an import over the API cannot bring in a trace record naming a file the server may not read (identify quoted its bytes)', async () => {
+  const dir = tmp('import-confine');
+  const outside = tmp('import-outside');
+  const svc = await openService(loadSettings({ dataDir: dir, port: 0 }), jobHandlers);
+  const { app, url } = await startServer(svc);
+  try {
+    const token = readFileSync(tokenPath(dir), 'utf8').trim();
+    const secret = path.join(outside, 'secret');
+    writeFileSync(secret, 'root:the-secret-bytes\n');
+    const post = (route: string, type: string, body: string) =>
+      fetch(url + route, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': type }, body });
+    // Registering it by path is refused (confinedPath); an export naming it was imported, and identify then read it.
+    assert.equal((await post('/v1/traces/register', 'application/json', JSON.stringify({ path: secret }))).status, 403);
+    const file = (p: string) =>
+      [
+        { 'ssdtune-confdb': 1, schema: 1 },
+        { kind: 'traces', value: { id: 't1', name: 'secret', path: p, bytes: 22, uploadedAt: 'now', by: 'cli' } },
+      ]
+        .map((l) => JSON.stringify(l) + '\n')
+        .join('');
+    const r = await post('/v1/import?name=evil.jsonl', 'application/x-ndjson', file(secret));
+    const e = ((await r.json()) as { error: { code: string; message: string } }).error;
+    assert.equal(r.status, 400, e.message);
+    assert.equal(e.code, 'SSDTUNE_CONFDB_IMPORT');
+    assert.match(e.message, /evil\.jsonl: line 2: the traces record names .*secret, outside the directories this server reads traces from/);
+    assert.equal(await svc.db.count('traces'), 0);
+    const id = await post('/v1/identify', 'application/json', JSON.stringify({ traceId: 't1' }));
+    assert.equal(id.status, 404);
+    assert.doesNotMatch(await id.text(), /the-secret-bytes/);
+    // A record of a file under the upload directory imports.
+    mkdirSync(path.join(dir, 'traces'), { recursive: true });
+    const inside = path.join(dir, 'traces', 'kept.trace');
+    writeFileSync(inside, readFileSync(path.join(PROJECT_ROOT, 'traces', 'mqsim_wsrch-small.trace')));
+    assert.equal((await post('/v1/import?name=ok.jsonl', 'application/x-ndjson', file(inside))).status, 200);
+    assert.equal((await svc.db.get('traces', 't1'))?.path, inside);
+  } finally {
+    await app.close();
+    await svc.close();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(outside, { recursive: true, force: true });
+  }
+});
+
+test('serve without --log still logs why a request failed with a 5xx (the client only gets "internal error")', { timeout: 60_000 }, async () => {
+  const dir = tmp('log5xx');
+  try {
+    const s = await serve(dir);
+    try {
+      const token = readFileSync(tokenPath(dir), 'utf8').trim();
+      assert.equal((await fetch(`${s.url}/v1/health`)).status, 200);
+      // An operator's mistake the server cannot mend: its upload directory replaced by a file.
+      writeFileSync(path.join(dir, 'traces'), '');
+      const r = await fetch(`${s.url}/v1/traces`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
+        body: '0 0 100 8 1\n',
+      });
+      assert.equal(r.status, 500);
+      assert.deepEqual(((await r.json()) as { error: unknown }).error, { code: 'SSDTUNE_INTERNAL', message: 'internal error' });
+      for (let i = 0; i < 50 && !s.stdout().includes('EEXIST'); i++) await new Promise((res) => setTimeout(res, 50));
+      const lines = s.stdout().trim().split('\n');
+      assert.equal(lines.length, 1, `one line, the failure's: the health check is not logged\n${s.stdout()}`);
+      const logged = JSON.parse(lines[0]!) as { level: number; msg: string; err: { message: string; stack: string } };
+      assert.equal(logged.level, 50);
+      assert.equal(logged.msg, 'request failed');
+      assert.match(logged.err.message, /EEXIST.*traces/);
+      assert.match(logged.err.stack, /\n\s+at /);
+    } finally {
+      s.child.kill('SIGTERM');
+      await s.exited;
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -254,6 +254,25 @@ test('train leave-one-source-out on real traces, save, load back identically, ke
   await assert.rejects(identify(loaded, [[new Float64Array(3)]], store), (e: unknown) => isSsdtuneError(e, 'SSDTUNE_ML_DEGENERATE'));
 });
 
+test('training refuses at once a model directory it could not write: it found out only when it saved, minutes later', async () => {
+  mkdirSync(tmp, { recursive: true });
+  const file = path.join(tmp, 'a-file');
+  writeFileSync(file, '');
+  const logged: string[] = [];
+  for (const [out, why] of [
+    [file, /cannot write the model to .*a-file: it exists and is not a directory/],
+    [path.join(file, 'model'), /cannot write the model to .*a-file\/model: ENOTDIR/],
+    ['/proc/no-such-pid/model', /cannot write the model to \/proc\/no-such-pid\/model: /],
+  ] as const) {
+    await assert.rejects(
+      trainAndSave({ ...cfg(out), log: (m) => logged.push(m) }, 'test'),
+      (e) => isSsdtuneError(e, 'SSDTUNE_MODEL_WRITE') && why.test((e as Error).message),
+      out,
+    );
+  }
+  assert.deepEqual(logged, [], 'refused before any trace was read');
+});
+
 test('corrupt or missing model files give coded errors naming the file', async () => {
   await assert.rejects(
     loadSimilarityModel(path.join(tmp, 'nowhere')),

@@ -60,7 +60,8 @@ function actorOf(req: FastifyRequest): string {
 }
 
 export interface ServerOptions {
-  logger?: boolean;
+  /** Fastify's logger: true logs every request; a level logs only what reaches it (none by default). */
+  logger?: boolean | { level: 'error' };
   /** Serve beyond loopback (serve --expose): required for a non-loopback address; every route then needs the token. */
   expose?: boolean;
 }

@@ -10,28 +10,15 @@ import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { ERR_CONFDB_IMPORT } from '../errors.js';
 import { canonicalJson } from '../util/canonical-json.js';
-import { ConfDB, KINDS, keyOf, type BatchOp, type Kind } from './db.js';
-import type { DeviceRecord } from './records.js';
+import { ConfDB, KINDS, type BatchOp, type Kind } from './db.js';
+import type { DeviceRecord, TraceRecord } from './records.js';
+import { recordViolation } from './record-schemas.js';
 import { describeHost, hostIdentity } from '../util/host-identity.js';
 import { writeAtomically } from '../util/atomic-file.js';
 
 export const EXPORT_MAGIC = 'ssdtune-confdb';
 /** The last line's key: the counts of the records before it. A header with this key set to true promises it. */
 export const EXPORT_END = 'ssdtune-confdb-end';
-
-/** Required fields per kind: enough to catch a wrong file or a hand-edited record. */
-const REQUIRED: Record<Kind, string[]> = {
-  workloads: ['id', 'name', 'descriptors', 'descriptorNames'],
-  configs: ['id', 'space', 'values'],
-  evaluations: ['id', 'workloadId', 'evaluator', 'status', 'values'],
-  devices: ['device', 'previous', 'applied'],
-  jobs: ['id', 'kind', 'status', 'key'],
-  traces: ['id', 'name', 'path', 'bytes'],
-  audit: ['id', 'at', 'action'],
-  pins: ['id', 'workloadId', 'space', 'deviceClass', 'configId'],
-  results: ['id', 'status', 'worker'],
-  agents: ['id', 'host', 'device', 'workloadId'],
-};
 
 /** The export as a file that appears only once complete. */
 export async function exportConfDB(db: ConfDB, file: string): Promise<Record<Kind, number>> {
@@ -79,11 +66,7 @@ export async function exportConfDBTo(db: ConfDB, out: Writable): Promise<Record<
  * host: the applier checks a record naming no host against the device).
  */
 async function keepWayBack(db: ConfDB, rec: DeviceRecord, file: string, lineNo: number): Promise<void> {
-  const from = rec.recordedOn as unknown;
-  if (from !== undefined) {
-    const h = from as Record<string, unknown>;
-    if (typeof h !== 'object' || h === null || typeof h.id !== 'string' || typeof h.name !== 'string')
-      throw ERR_CONFDB_IMPORT(file, lineNo, `expected the devices record's "recordedOn" to be {"id": string, "name": string}`);
+  if (rec.recordedOn !== undefined) {
     const self = hostIdentity();
     if (rec.recordedOn!.id !== self.id)
       throw ERR_CONFDB_IMPORT(
@@ -102,12 +85,20 @@ async function keepWayBack(db: ConfDB, rec: DeviceRecord, file: string, lineNo: 
     );
 }
 
+export interface ImportOptions {
+  /**
+   * Checks the file a trace record names, throwing when this importer may not read it: a server confines the traces
+   * it reads to its own directories (service/traces.ts: confinedPath), and an imported record must not lead out.
+   */
+  tracePath?: (path: string, file: string, lineNo: number) => void;
+}
+
 export async function importConfDB(db: ConfDB, file: string, actor = 'cli'): Promise<Record<Kind, number>> {
   return importConfDBFrom(db, createReadStream(file), file, actor);
 }
 
 /** Import JSON lines from a stream; `file` names it in errors. */
-export async function importConfDBFrom(db: ConfDB, input: Readable, file: string, actor = 'cli'): Promise<Record<Kind, number>> {
+export async function importConfDBFrom(db: ConfDB, input: Readable, file: string, actor = 'cli', o: ImportOptions = {}): Promise<Record<Kind, number>> {
   const ops: BatchOp[] = [];
   const counts = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<Kind, number>;
   const rl = createInterface({ input, crlfDelay: Infinity });
@@ -147,8 +138,9 @@ export async function importConfDBFrom(db: ConfDB, input: Readable, file: string
       if (!KINDS.includes(kind)) throw ERR_CONFDB_IMPORT(file, lineNo, `expected "kind" to be one of ${KINDS.join(', ')}`);
       const value = obj.value as Record<string, unknown> | null;
       if (typeof value !== 'object' || value === null) throw ERR_CONFDB_IMPORT(file, lineNo, 'expected "value" to be an object');
-      for (const f of REQUIRED[kind]) if (!(f in value)) throw ERR_CONFDB_IMPORT(file, lineNo, `a ${kind} record needs field "${f}"`);
-      if (typeof keyOf[kind](value as never) !== 'string') throw ERR_CONFDB_IMPORT(file, lineNo, 'expected a string key');
+      const wrong = recordViolation(kind, value);
+      if (wrong) throw ERR_CONFDB_IMPORT(file, lineNo, wrong);
+      if (kind === 'traces') o.tracePath?.((value as unknown as TraceRecord).path, file, lineNo);
       if (kind === 'devices') await keepWayBack(db, value as unknown as DeviceRecord, file, lineNo);
       ops.push({ kind, type: 'put', value } as unknown as BatchOp);
       counts[kind]++;

@@ -12,9 +12,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
-import { ERR_MODEL_CORRUPT, ERR_MODEL_MISSING } from '../errors.js';
+import { ERR_MODEL_CORRUPT, ERR_MODEL_MISSING, ERR_MODEL_WRITE } from '../errors.js';
 import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
 import type { ConfidenceCurve } from './calibration.js';
 import type { PcaModel } from './pca.js';
@@ -75,6 +75,32 @@ export interface SimilarityInfo {
 
 export interface SimilarityModel extends SimilarityInfo {
   model: tf.LayersModel;
+}
+
+/**
+ * Before training (minutes of it) `dir` is checked to be able to hold the model: a directory a file can be created
+ * in, or a name a directory can be made under. Training found a file there, or a read-only place, only when it saved.
+ */
+export function probeModelDir(dir: string): void {
+  const fail = (why: string) => ERR_MODEL_WRITE(dir, why);
+  let st: Stats | undefined;
+  try {
+    st = statSync(dir, { throwIfNoEntry: false });
+  } catch (e) {
+    throw fail((e as Error).message); // ENOTDIR: a file on the way
+  }
+  if (st && !st.isDirectory()) throw fail('it exists and is not a directory');
+  let parent = path.resolve(dir);
+  while (!existsSync(parent)) parent = path.dirname(parent);
+  if (!statSync(parent).isDirectory()) throw fail(`${parent} is not a directory`);
+  // Made and removed again: nothing is left if training then fails.
+  const probe = path.join(st ? dir : parent, `.ssdtune-model-probe.${process.pid}`);
+  try {
+    mkdirSync(probe);
+    rmdirSync(probe);
+  } catch (e) {
+    throw fail((e as Error).message);
+  }
 }
 
 export async function saveSimilarityModel(dir: string, m: SimilarityModel): Promise<void> {

@@ -22,7 +22,7 @@ import { loadStreams, type Stream } from './data.js';
 import { askFold, calibrationData, crossFittedThreshold, profiles, scoreFold, totals, type FoldOutcome } from './evaluation.js';
 import { embeddingSpread, embedWindows, METHODS, type Method } from './identify.js';
 import { readHandWritten, modelCard } from './model-card.js';
-import { META_VERSION, saveSimilarityModel, type SimilarityMeta, type SimilarityModel } from './model-io.js';
+import { META_VERSION, probeModelDir, saveSimilarityModel, type SimilarityMeta, type SimilarityModel } from './model-io.js';
 import { fitPca } from './pca.js';
 import { Reservoir, seededRng } from './rng.js';
 import { buildEmbedder, initBackend, trainEmbedder } from './similarity.js';
@@ -164,6 +164,7 @@ export async function trainSimilarity(cfg: TrainConfig): Promise<TrainResult> {
 }
 
 export async function trainAndSave(cfg: TrainConfig, command: string): Promise<TrainResult> {
+  probeModelDir(cfg.outDir);
   const r = await trainSimilarity(cfg);
   await saveSimilarityModel(cfg.outDir, r.model);
   const cardFile = path.join(cfg.outDir, 'MODEL_CARD.md');

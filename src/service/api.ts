@@ -20,7 +20,7 @@ import type { BackendName } from '../collector/index.js';
 import { KINDS, type Kind, type RecordOf } from '../confdb/db.js';
 import type { JobRecord, JobStatus, PinRecord, TraceRecord } from '../confdb/records.js';
 import { exportConfDBTo, importConfDBFrom } from '../confdb/transfer.js';
-import { ERR_USAGE, errorFromCode } from '../errors.js';
+import { ERR_CONFDB_IMPORT, ERR_USAGE, errorFromCode } from '../errors.js';
 import type { Settings } from '../config.js';
 import type { Service } from './context.js';
 import { captureForSearch, pinConfig, report, unpin, type AgentReport, type FleetServer, type PinRequest, type Recommendation } from './fleet.js';
@@ -37,7 +37,7 @@ import {
 } from './devices.js';
 import { identifyStored, type IdentifyMethod, type IdentifyOutcome } from './identify.js';
 import type { RetuneDecision } from './retune-decision.js';
-import { registerLocalTrace, storeUpload, type TraceOptions } from './traces.js';
+import { confinedPath, registerLocalTrace, storeUpload, type TraceOptions } from './traces.js';
 import { submitTune } from './tune-jobs.js';
 import { resolveTuneArgs, type TuneArgs, type TuneSpec } from './tune-spec.js';
 import type { TuneResult } from './tune.js';
@@ -263,7 +263,19 @@ export class InProcessApi extends HostLocal implements SsdtuneApi {
   }
 
   importRecords(input: Readable, name: string): Promise<Counts> {
-    return importConfDBFrom(this.svc.db, input, name, this.actor);
+    // A trace record names a file the server would read: over the API, only where registering may (confinePaths).
+    const tracePath = (file: string, importName: string, lineNo: number) => {
+      try {
+        confinedPath(this.svc.settings, file);
+      } catch {
+        throw ERR_CONFDB_IMPORT(
+          importName,
+          lineNo,
+          `the traces record names ${file}, outside the directories this server reads traces from (its upload directory and "traceDirs" in config.json): add its directory to traceDirs, or leave the record out`,
+        );
+      }
+    };
+    return importConfDBFrom(this.svc.db, input, name, this.actor, this.confinePaths ? { tracePath } : {});
   }
 
   compact(): Promise<void> {

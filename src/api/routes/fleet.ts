@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Readable } from 'node:stream';
 import Type from 'typebox';
 import { errors } from '../schemas.js';
-import { refuseDeclaredOver } from '../upload-limit.js';
+import { streamedBody } from '../upload-limit.js';
 
 const DeviceClass = Type.Object(
   {
@@ -69,8 +69,6 @@ const Accepted = { type: 'object', properties: { job: { $ref: 'Job#' }, deduplic
 export default async function fleetRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const limit = fastify.ssdtune.svc.settings.maxUploadBytes;
-  // The capture is streamed to the service, never buffered whole (this plugin's routes only).
-  app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
   app.post(
     '/fleet/reports',
     {
@@ -86,18 +84,17 @@ export default async function fleetRoutes(fastify: FastifyInstance): Promise<voi
   app.post(
     '/fleet/workloads/:id/capture',
     {
-      bodyLimit: Number.MAX_SAFE_INTEGER, // enforced while streaming, against settings.maxUploadBytes
+      ...streamedBody(app, 'application/octet-stream', limit),
       schema: {
         tags: ['fleet'],
         summary: 'The capture of a workload with nothing learned on this device class (application/octet-stream): starts its one search',
         params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
         querystring: Type.Object({ deviceClass: Type.String({ minLength: 1, maxLength: 400 }), host: Type.Optional(Type.String({ maxLength: 255 })) }),
-        response: { 200: Accepted, 202: Accepted, ...errors(400, 401, 404, 413) },
+        response: { 200: Accepted, 202: Accepted, ...errors(400, 401, 404, 413, 415) },
       },
     },
     async (req, reply) => {
       const body = req.body as Readable;
-      refuseDeclaredOver(req, limit);
       const r = await req.api.fleetCapture(req.params.id, req.query.deviceClass, body, req.query.host ? { host: req.query.host } : {});
       return reply.status(r.deduplicated ? 200 : 202).send(r);
     },

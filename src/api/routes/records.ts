@@ -5,7 +5,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import Type from 'typebox';
 import { KINDS, ssdConfigXml } from '../../service/api.js';
 import { errors, idParams, listOf, listQuery } from '../schemas.js';
-import { refuseDeclaredOver } from '../upload-limit.js';
+import { streamedBody } from '../upload-limit.js';
 import { capped } from '../../util/byte-cap.js';
 
 /** The reply schema of each kind (schemas.ts). */
@@ -79,23 +79,21 @@ export default async function recordRoutes(fastify: FastifyInstance): Promise<vo
     void req.api.exportRecords(out).catch((e: Error) => out.destroy(e));
     return reply.type('application/x-ndjson').send(out);
   });
-  app.addContentTypeParser('application/x-ndjson', (_req, payload, done) => done(null, payload));
   // An import is one batch, all or nothing, so its records are held until the end: the body's size bounds that
   // memory (and readline's, for a line that never ends).
   const limit = fastify.ssdtune.svc.settings.maxUploadBytes;
   app.post(
     '/import',
     {
-      bodyLimit: Number.MAX_SAFE_INTEGER, // enforced while streaming, against settings.maxUploadBytes
+      ...streamedBody(app, 'application/x-ndjson', limit),
       schema: {
         tags: ['confdb'],
         summary: 'Add the records of an export (Content-Type: application/x-ndjson), all or nothing (ssdtune db import)',
         querystring: Type.Object({ name: Type.Optional(Type.String({ maxLength: 4096 })) }),
-        response: { 200: Counts, ...errors(400, 401, 413) },
+        response: { 200: Counts, ...errors(400, 401, 413, 415) },
       },
     },
     async (req) => {
-      refuseDeclaredOver(req, limit);
       return req.api.importRecords(capped(req.body as Readable, limit), req.query.name ?? 'upload');
     },
   );

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Readable } from 'node:stream';
 import Type from 'typebox';
 import { errors } from '../schemas.js';
-import { refuseDeclaredOver } from '../upload-limit.js';
+import { streamedBody } from '../upload-limit.js';
 
 /** A trace format forced instead of sniffed (the sniffer refuses to guess between formats that read the same columns in different units). */
 const FORMAT = Type.String({ minLength: 1, maxLength: 64, description: 'the trace format, instead of sniffing it' });
@@ -12,12 +12,10 @@ const FORMAT = Type.String({ minLength: 1, maxLength: 64, description: 'the trac
 export default async function traceRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const limit = fastify.ssdtune.svc.settings.maxUploadBytes;
-  // Hand the raw request stream to the route instead of buffering it (this plugin's routes only).
-  app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
   app.post(
     '/traces',
     {
-      bodyLimit: Number.MAX_SAFE_INTEGER, // enforced while streaming, against settings.maxUploadBytes
+      ...streamedBody(app, 'application/octet-stream', limit),
       schema: {
         tags: ['traces'],
         summary: 'Upload a trace file (Content-Type: application/octet-stream; any format ssdtune reads, optionally compressed)',
@@ -27,7 +25,6 @@ export default async function traceRoutes(fastify: FastifyInstance): Promise<voi
     },
     async (req, reply) => {
       const body = req.body as Readable;
-      refuseDeclaredOver(req, limit);
       return reply.status(201).send(await req.api.uploadTrace(body, req.query.name ?? 'upload', req.query.format ? { format: req.query.format } : {}));
     },
   );

@@ -25,7 +25,7 @@ export function register(program: Command): void {
       (v: string, acc: string[] = []) => [...acc, v],
     )
     .option('--port <n>', 'port (default 7411; 0 picks a free one; env SSDTUNE_PORT)', intOption('port', 0, 65535))
-    .option('--log', 'log requests as JSON lines to stdout')
+    .option('--log', 'log every request as JSON lines to stdout (without it, only requests that fail with a 5xx)')
     .option('--retune <dev>', 'also retune this device on a schedule (as `ssdtune retune` would from cron)')
     .addOption(
       new Option('--retune-every <time>', 'interval of the internal retune schedule').argParser(durationOption('retune-every')).default(15 * 60_000, '15m'),
@@ -63,7 +63,9 @@ export function register(program: Command): void {
         const svc = await openService(settings, jobHandlers);
         let started: Awaited<ReturnType<typeof startServer>>;
         try {
-          started = await startServer(svc, { logger: o.log ?? false, expose: o.expose ?? false });
+          // A request that fails with a 5xx answers "internal error" and nothing more (plugins/errors.ts): its cause is
+          // logged whatever --log says, or an operator would have nothing to go on.
+          started = await startServer(svc, { logger: o.log ? true : { level: 'error' }, expose: o.expose ?? false });
         } catch (e) {
           await svc.close();
           throw e;

@@ -95,6 +95,11 @@ test('standard input: errors name it with the line, the bound is kept (SSDTUNE_S
     assert.match(big.stderr, /standard input: byte 100000: more than the limit of 100000 bytes .*stdinMaxBytes.*\[SSDTUNE_TRACE_LIMIT\]/);
     assert.deepEqual(readdirSync(tmp), []);
 
+    // Nothing piped in: said of standard input, not of "the file".
+    const empty = await piped(['analyze', '-'], Buffer.alloc(0), { TMPDIR: tmp });
+    assert.equal(empty.code, 3, empty.stderr);
+    assert.match(empty.stderr, /^ssdtune: standard input: cannot tell the trace format \(it is empty\); pass --format \[SSDTUNE_TRACE_UNKNOWN_FORMAT\]$/m);
+
     const zero = await piped(['analyze', '-'], Buffer.alloc(0), { TMPDIR: tmp, SSDTUNE_STDIN_MAX_BYTES: '0' });
     assert.equal(zero.code, 2, 'a bad bound is a usage error naming it');
     assert.match(zero.stderr, /SSDTUNE_STDIN_MAX_BYTES=0/);

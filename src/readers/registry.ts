@@ -61,7 +61,7 @@ const LEADING = 8;
 export async function sniffFormat(path: string, opts: InputOptions & Pick<ReaderOptions, 'skipBad'> = {}): Promise<TraceFormat> {
   const { size, kind } = await checkReadableFile(path);
   if (kind === 'stream') throw ERR_TRACE_UNKNOWN_FORMAT(path, 'a FIFO or socket can be read only once, so its head cannot be sniffed first');
-  if (size === 0 && kind === 'file') throw ERR_TRACE_UNKNOWN_FORMAT(path, 'the file is empty');
+  if (size === 0 && kind === 'file') throw ERR_TRACE_UNKNOWN_FORMAT(path, 'it is empty');
   const head = await readHead(path, 65536, opts);
   let picked = pick(path, head);
   if (!picked) {

@@ -11,7 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,6 +36,7 @@ import { writeBlktrace } from '../src/writers/blktrace.js';
 import { writeMqsim } from '../src/writers/mqsim.js';
 import { emptyMeta, Op, sourceFromBatches, TraceBuilder } from '../src/trace/model.js';
 import { killAtExit } from '../src/util/cleanup.js';
+import { SPACE_CHECK_BYTES } from '../src/util/disk-space.js';
 
 const CLI = path.join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -738,6 +739,64 @@ test('serve without --log still logs why a request failed with a 5xx (the client
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test(
+  'uploads leave the ConfDB its room: refused with a coded 507 once the free space would fall below minFreeBytes, never filling the disk',
+  { skip: isRoot ? false : 'mounts a small tmpfs: needs root', timeout: 60_000 },
+  async () => {
+    const dir = tmp('nospace');
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', dir]);
+    try {
+      const reserve = 24 << 20;
+      const svc = await openService(loadSettings({ dataDir: dir, port: 0, minFreeBytes: reserve }), jobHandlers);
+      const { app, url } = await startServer(svc);
+      try {
+        const token = readFileSync(tokenPath(dir), 'utf8').trim();
+        // A real trace of 20 MiB: MQSim lines (time, device, LBA, sectors, read).
+        const lines: string[] = [];
+        for (let i = 0, bytes = 0; bytes < 20 << 20; i++) {
+          const l = `${i * 1000} 0 ${(i * 8) % 1_000_000} 8 1\n`;
+          lines.push(l);
+          bytes += l.length;
+        }
+        const body = lines.join('');
+        const statuses: number[] = [];
+        let refusal: { code: string; message: string } | undefined;
+        for (let i = 0; i < 5 && !refusal; i++) {
+          const r = await fetch(`${url}/v1/traces?name=big${i}`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
+            body,
+          });
+          statuses.push(r.status);
+          if (r.status !== 201) refusal = ((await r.json()) as { error: { code: string; message: string } }).error;
+        }
+        // 64 MiB: two uploads fit above the reserve, the third would cut into it. Before, the third was stored and
+        // the fourth failed on ENOSPC (a 500), the file system full under LevelDB.
+        assert.deepEqual(statuses, [201, 201, 507]);
+        assert.equal(refusal!.code, 'SSDTUNE_NO_SPACE');
+        assert.match(refusal!.message, /^upload refused: the file system of .*traces has \d+ bytes free, and the server keeps 25165824 free for its ConfDB/);
+        const free = (() => {
+          const st = statfsSync(dir);
+          return st.bavail * st.bsize;
+        })();
+        assert.ok(free >= reserve - SPACE_CHECK_BYTES, `free ${free}`);
+        assert.deepEqual(
+          readdirSync(path.join(dir, 'traces')).filter((n) => n.startsWith('.partial-')),
+          [],
+          'no partial upload left',
+        );
+        assert.equal(await svc.db.count('traces'), 2);
+      } finally {
+        await app.close();
+        await svc.close();
+      }
+    } finally {
+      execFileSync('umount', [dir]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 // ---- item 8: exposure and the Host header -----------------------------------
 

@@ -21,6 +21,7 @@ import { checkReadableFile } from '../readers/input.js';
 import { formatByName, openTrace, sniffFormat } from '../readers/registry.js';
 import { capped } from '../util/byte-cap.js';
 import { sha256File } from '../util/digest.js';
+import { SpaceGuard } from '../util/disk-space.js';
 import type { Service } from './context.js';
 
 const SAFE_NAME = /[^A-Za-z0-9._-]/g;
@@ -86,9 +87,16 @@ export async function storeUpload(svc: Service, body: Readable, name: string, ac
   const safe = (name || 'trace').replace(SAFE_NAME, '_').slice(0, 100);
   const file = path.join(dir, `${id}-${safe}`);
   const partial = path.join(dir, `${PARTIAL}${id}-${safe}`);
+  let guard: SpaceGuard;
+  try {
+    guard = new SpaceGuard(dir, svc.settings.minFreeBytes, 'upload');
+  } catch (e) {
+    body.resume(); // read to its end, so that the refusal is answered (byte-cap.ts)
+    throw e;
+  }
   try {
     const counter = capped(body, limit);
-    await pipeline(counter, createWriteStream(partial, { mode: 0o600 }));
+    await pipeline(counter, guard, createWriteStream(partial, { mode: 0o600 }));
     await fsp.rename(partial, file);
     const format = await traceFormat(file, forced, true);
     const bytes = counter.bytes;

@@ -11,7 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -797,6 +797,55 @@ test(
     }
   },
 );
+
+test('DELETE /v1/traces/ID forgets a trace and removes the upload; refused while a job reads it; a registered file stays', { timeout: 120_000 }, async () => {
+  const dir = tmp('delete');
+  const svc = await openService(loadSettings({ dataDir: dir, port: 0 }), jobHandlers);
+  const { app, url } = await startServer(svc);
+  try {
+    const token = readFileSync(tokenPath(dir), 'utf8').trim();
+    const call = async (method: string, route: string, body?: unknown) => {
+      const r = await fetch(url + route, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+      return { status: r.status, data: (await r.json()) as Record<string, unknown> & { error?: { code: string; message: string } } };
+    };
+    const { id, path: file } = (await uploadTrace(url, token, path.join(PROJECT_ROOT, 'traces', 'mqsim_wsrch-small.trace'))) as { id: string; path: string };
+    assert.ok(existsSync(file));
+    // A job reading it: a search far longer than this test waits for.
+    const job = (await call('POST', '/v1/jobs', { traceId: id, space: 'ssd', budget: 500 })).data.job as { id: string };
+    const busy = await call('DELETE', `/v1/traces/${id}`);
+    assert.equal(busy.status, 409, busy.data.error?.message);
+    assert.match(busy.data.error!.message, new RegExp(`^trace ${id} is read by (queued|running) job ${job.id}: cancel it`));
+    assert.ok(existsSync(file));
+    await call('POST', `/v1/jobs/${job.id}/cancel`, {});
+    await svc.jobs.wait(job.id);
+    const del = await call('DELETE', `/v1/traces/${id}`);
+    assert.equal(del.status, 200);
+    assert.equal(del.data.id, id);
+    assert.ok(!existsSync(file), 'the upload is removed');
+    assert.equal((await call('DELETE', `/v1/traces/${id}`)).status, 404);
+    assert.equal((await fetch(`${url}/v1/traces/${id}`)).status, 404);
+    assert.ok((await svc.db.list('audit')).some((a) => a.action === 'traces.delete' && a.details.id === id));
+    // A file registered by path is the user's: its record goes, the file stays.
+    mkdirSync(path.join(dir, 'traces'), { recursive: true });
+    const mine = path.join(dir, 'traces', 'sub');
+    mkdirSync(mine);
+    copyFileSync(path.join(PROJECT_ROOT, 'traces', 'mqsim_wsrch-small.trace'), path.join(mine, 'kept.trace'));
+    const reg = await call('POST', '/v1/traces/register', { path: path.join(mine, 'kept.trace') });
+    assert.equal(reg.status, 200, reg.data.error?.message);
+    assert.equal((await call('DELETE', `/v1/traces/${reg.data.id as string}`)).status, 200);
+    assert.ok(existsSync(path.join(mine, 'kept.trace')));
+    // Without the token, nothing is deleted.
+    assert.equal((await fetch(`${url}/v1/traces/x`, { method: 'DELETE' })).status, 401);
+  } finally {
+    await app.close();
+    await svc.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 // ---- item 8: exposure and the Host header -----------------------------------
 

@@ -58,6 +58,8 @@ export interface Settings {
   maxUploadBytes: number;
   /** Bytes an upload leaves free on the data directory's file system, for the ConfDB (util/disk-space.ts). */
   minFreeBytes: number;
+  /** Largest trace a command reads from standard input ("-"), bytes: it is spooled to a temporary file (cli/standard-input.ts). */
+  stdinMaxBytes: number;
   /** Host names (Host header) the server answers to besides loopback's, this host's name and the bound address. */
   allowedHosts: string[];
   /** Directories besides the upload directory whose files the API may register by path (default none). */
@@ -92,6 +94,7 @@ const DEFAULTS: Omit<Settings, 'dataDir'> = {
   evaluator: 'ssdsim',
   maxUploadBytes: 512 * 1024 * 1024,
   minFreeBytes: 1024 * 1024 * 1024,
+  stdinMaxBytes: 8 * 2 ** 30,
   traceDirs: [],
   allowedHosts: [],
   maxQueuedJobs: 100,
@@ -185,6 +188,8 @@ function checkFile(file: string, json: unknown): Record<string, unknown> {
     if (o[k] !== undefined && !(Array.isArray(o[k]) && (o[k] as unknown[]).every((v) => typeof v === 'string' && v !== '')))
       bad(k, 'a list of non-empty strings');
   }
+  if (o.stdinMaxBytes !== undefined && !(Number.isSafeInteger(o.stdinMaxBytes) && (o.stdinMaxBytes as number) >= 1))
+    bad('stdinMaxBytes', 'an integer >= 1 (bytes)');
   if (o.progress !== undefined && !['auto', 'bar', 'log', 'none'].includes(o.progress as string)) bad('progress', '"auto", "bar", "log" or "none"');
   for (const k of ['maxUploadBytes', 'minFreeBytes'] as const)
     if (o[k] !== undefined && !(Number.isSafeInteger(o[k]) && (o[k] as number) >= 0)) bad(k, 'an integer of bytes >= 0');
@@ -231,6 +236,7 @@ export function loadSettings(overrides: Partial<Settings> = {}): Settings {
     ...(envInt('SSDTUNE_PORT', 0) !== undefined ? { port: envInt('SSDTUNE_PORT', 0)! } : {}),
     ...(env.SSDTUNE_EVALUATOR ? { evaluator: env.SSDTUNE_EVALUATOR } : {}),
     ...(env.SSDTUNE_MQSIM ? { mqsimPath: env.SSDTUNE_MQSIM } : {}),
+    ...(envInt('SSDTUNE_STDIN_MAX_BYTES', 1) !== undefined ? { stdinMaxBytes: envInt('SSDTUNE_STDIN_MAX_BYTES', 1)! } : {}),
     ...(env.SSDTUNE_MODEL_DIR ? { modelDir: path.resolve(env.SSDTUNE_MODEL_DIR) } : {}),
     // SSDTUNE_SIM_PRECONDITION=1 fills and ages the drive first; 0 (the default) replays on a fresh drive, as MQSim does.
     ...(envChoice('SSDTUNE_SIM_PRECONDITION', ['0', '1'] as const) === '1' ? { ssdsim: { preconditionFill: 1, preconditionAge: 3 } } : {}),

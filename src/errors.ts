@@ -121,6 +121,8 @@ export const ERR_TRACE_AMBIGUOUS_FORMAT = defineError(
   EXIT.BAD_INPUT,
   '%s: the lines fit several formats that read the same columns in different units: %s; pass %s',
 );
+/** file, the requests it has and what they are, what an evaluation needs */
+export const ERR_TRACE_UNTIMED = defineError('SSDTUNE_TRACE_UNTIMED', 400, EXIT.BAD_INPUT, '%s: no timed I/O: %s; %s');
 /** file, where (line, byte offsets), which limit and how to raise it */
 export const ERR_TRACE_LIMIT = defineError('SSDTUNE_TRACE_LIMIT', 413, EXIT.BAD_INPUT, '%s: %s: %s');
 /** file, why (the signal's reason) */

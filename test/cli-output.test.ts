@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { tempDir } from '../src/util/temp-dir.js';
 import { killAtExit } from '../src/util/cleanup.js';
@@ -75,19 +75,54 @@ test('db list and tune talk to people: empty kinds said, tables with headers and
   }
 });
 
-test('output piped into a reader that stops early (| head): a quiet exit 0, no EPIPE stack trace', async () => {
-  for (const args of [
-    ['analyze', path.resolve('traces/msr_hm_0_sample1000.csv')],
-    ['verify', '--help'],
-  ]) {
-    const child = spawn(process.execPath, [CLI, ...args], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
-    killAtExit(child);
-    // The reader is gone before the command writes its first line: every write meets a closed pipe.
-    child.stdout.destroy();
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const [code] = (await once(child, 'exit')) as [number | null];
-    assert.equal(code, 0, `ssdtune ${args.join(' ')}: ${stderr}`);
-    assert.doesNotMatch(stderr, /EPIPE|Error/);
+test('output piped into a reader that stops early (| head): the end of a Unix tool (SIGPIPE, 141 in a shell), no EPIPE stack trace', async () => {
+  // An exit 0 told a pipeline (`set -o pipefail`) that the whole output was read; cat, seq and blkparse die of SIGPIPE.
+  const dataDir = tempDir('ssdtune-cli-pipe-');
+  try {
+    for (const args of [
+      ['analyze', path.resolve('traces/msr_hm_0_sample1000.csv')],
+      ['analyze', path.resolve('traces/msr_hm_0_sample1000.csv'), '--report', '-'],
+      ['db', 'export', '-', '--data-dir', dataDir],
+      ['verify', '--help'],
+    ]) {
+      const child = spawn(process.execPath, [CLI, ...args], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'], cwd: dataDir });
+      killAtExit(child);
+      // The reader is gone before the command writes its first line: every write meets a closed pipe.
+      child.stdout.destroy();
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+      assert.deepEqual({ code, signal }, { code: null, signal: 'SIGPIPE' }, `ssdtune ${args.join(' ')}: ${stderr}`);
+      assert.doesNotMatch(stderr, /EPIPE|Error|\n\s+at /);
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('"-" is standard output wherever an output file is taken: analyze --report - prints the HTML and moves the text report to stderr', () => {
+  // It wrote a file named "-" in the working directory, and db export had a way of its own to write "-".
+  const dir = tempDir('ssdtune-cli-dash-');
+  try {
+    const r = spawnSync(process.execPath, [CLI, 'analyze', path.resolve('traces/msr_hm_0_sample1000.csv'), '--report', '-'], {
+      env: ENV,
+      encoding: 'utf8',
+      cwd: dir,
+      maxBuffer: 64 << 20,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^<!DOCTYPE html>/i);
+    assert.match(r.stdout, /<\/html>\s*$/i);
+    assert.match(r.stderr, /requests/, 'the text report, on stderr');
+    assert.doesNotMatch(r.stderr, /report written to/);
+    assert.deepEqual(readdirSync(dir), [], 'no file named "-"');
+
+    const exp = spawnSync(process.execPath, [CLI, 'db', 'export', '-', '--data-dir', path.join(dir, 'db')], { env: ENV, encoding: 'utf8', cwd: dir });
+    assert.equal(exp.status, 0, exp.stderr);
+    assert.match(exp.stdout, /^\{"ssdtune-confdb":1/);
+    assert.match(exp.stdout, /\{"ssdtune-confdb-end":\{/);
+    assert.match(exp.stderr, /^exported to -: /, 'the summary, on stderr');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

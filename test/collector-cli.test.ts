@@ -4,7 +4,7 @@
  * that both our reader and stock blkparse read back as exactly fio's requests.
  */
 import { strict as assert } from 'node:assert';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -120,6 +120,27 @@ describe('scripts/build-bpf.sh without a toolchain', () => {
   });
 });
 
+/**
+ * `ssdtune collect ARGS`, resolved once it is capturing: what it wrote so far (all of it once `exited` resolved:
+ * the streams have closed) and its exit code. Its own cleanup removes its tracefs instance and lock at SIGTERM.
+ */
+async function startCollect(args: string[]): Promise<{ child: ChildProcess; exited: Promise<number | null>; out: () => string; err: () => string }> {
+  const child = spawn(process.execPath, [MAIN, 'collect', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  killAtExit(child, { signal: 'SIGTERM', graceMs: 5000 });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('close', (c) => r(c)));
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (/capturing until/.test(err)) resolve();
+    });
+    void exited.then(() => reject(new Error(`collect exited early: ${err}`)));
+  });
+  return { child, exited, out: () => out, err: () => err };
+}
+
 describe('ssdtune collect', { skip: skipAll }, () => {
   let loop: ScratchDevice;
   let dir: string;
@@ -141,21 +162,7 @@ describe('ssdtune collect', { skip: skipAll }, () => {
         // eBPF can miss a completion the kernel runs no BPF program for (see test/helpers/witness.ts): the
         // witness is the evidence that each request the capture lacks is one of those, and nothing else.
         const witness = backend === 'ebpf' ? completionWitness(loop.name) : undefined;
-        const child = spawn(process.execPath, [MAIN, 'collect', '--device', loop.path, '--backend', backend, '-o', prefix, '--json'], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        killAtExit(child, { signal: 'SIGTERM', graceMs: 5000 }); // its own cleanup removes its tracefs instance and lock
-        let out = '';
-        let err = '';
-        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-        const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-        await new Promise<void>((resolve, reject) => {
-          child.stderr.on('data', (d: Buffer) => {
-            err += d.toString();
-            if (/capturing until/.test(err)) resolve();
-          });
-          void exited.then(() => reject(new Error(`collect exited early: ${err}`)));
-        });
+        const { child, exited, out, err } = await startCollect(['--device', loop.path, '--backend', backend, '-o', prefix, '--json']);
         let ios: FioIo[];
         let seen: Map<string, number[]> | undefined;
         try {
@@ -164,12 +171,12 @@ describe('ssdtune collect', { skip: skipAll }, () => {
           } finally {
             child.kill('SIGINT');
           }
-          assert.equal(await exited, 0, err);
+          assert.equal(await exited, 0, err());
           seen = witness?.read();
         } finally {
           witness?.close();
         }
-        const summary = JSON.parse(out) as {
+        const summary = JSON.parse(out()) as {
           requests: number;
           lost: number;
           lostBy: Record<string, number>;
@@ -206,4 +213,23 @@ describe('ssdtune collect', { skip: skipAll }, () => {
       },
     );
   }
+
+  it(
+    '-o - --format mqsim: the trace on standard output (written the one way "-" is), the summary on standard error',
+    { skip: isRoot && !checkBackend('tracefs').works ? 'tracefs does not work here' : undefined },
+    async () => {
+      const { child, exited, out, err } = await startCollect(['--device', loop.path, '--backend', 'tracefs', '--format', 'mqsim', '-o', '-']);
+      try {
+        runFio(loop.path, { rw: 'randread', bs: 4096, ios: 100 });
+      } finally {
+        child.kill('SIGINT');
+      }
+      assert.equal(await exited, 0, err());
+      const lines = out().trimEnd().split('\n');
+      assert.ok(lines.length >= 100, `fio's 100 reads at least, got ${lines.length}: ${err()}`);
+      for (const l of lines) assert.match(l, /^\d+ \d+ \d+ \d+ [01]$/, 'only MQSim lines on stdout');
+      assert.match(err(), /^\d+ requests captured in .* with tracefs; lost 0/m);
+      assert.match(err(), /^wrote standard output$/m);
+    },
+  );
 });

@@ -340,6 +340,46 @@ test('output to a FIFO or through a symbolic link is written in place: the FIFO 
   }
 });
 
+test('a blktrace set written through symbolic links keeps them, and writes the files they name; a FIFO is refused', async () => {
+  // The blktrace writer renamed its finished temporary files over the targets: a link PREFIX.blktrace.N became a
+  // regular file, and the file it named kept its old bytes (the rule of writeAtomically: what is not a regular file
+  // is written in place or refused).
+  const dir = tmp('blktrace-link');
+  try {
+    const trace = () => {
+      const b = new TraceBuilder();
+      for (let i = 0; i < 1000; i++) b.push(i * 1e6, i * 8, 4096, Op.READ, 0, 0, i * 1e6 + 10, i * 1e6 + 50); // 1 ms apart: both CPUs
+      return sourceFromBatches(emptyMeta('synthetic', 'synthetic'), [b.take()]);
+    };
+    const targets = [0, 1].map((c) => path.join(dir, `real.${c}`));
+    for (const [c, t] of targets.entries()) {
+      writeFileSync(t, 'old');
+      symlinkSync(t, path.join(dir, `cap.blktrace.${c}`));
+    }
+    const r = await writeBlktrace(trace(), path.join(dir, 'cap'), { cpus: 2 });
+    assert.equal(r.requests, 1000);
+    for (const c of [0, 1]) assert.ok(lstatSync(path.join(dir, `cap.blktrace.${c}`)).isSymbolicLink(), `cap.blktrace.${c} is still a link`);
+    assert.ok(
+      targets.every((t) => readFileSync(t).length > 3),
+      'the files the links name were written',
+    );
+    let n = 0;
+    for await (const b of await openTrace(path.join(dir, 'cap.blktrace.0'), { format: 'blktrace' })) n += b.length;
+    assert.equal(n, 1000, 'the set reads back through the links');
+    assert.deepEqual(readdirSync(dir).sort(), ['cap.blktrace.0', 'cap.blktrace.1', 'real.0', 'real.1'], 'no temporary file left');
+
+    execFileSync('mkfifo', [path.join(dir, 'pipe.blktrace.0')]);
+    await assert.rejects(writeBlktrace(trace(), path.join(dir, 'pipe'), { cpus: 1 }), (e: unknown) => {
+      assert.ok(isSsdtuneError(e, 'SSDTUNE_TRACE_WRITE'), String(e));
+      assert.match((e as Error).message, /pipe\.blktrace\.0: it is a FIFO or socket/);
+      return true;
+    });
+    assert.ok(lstatSync(path.join(dir, 'pipe.blktrace.0')).isFIFO(), 'the FIFO stays a FIFO');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 // ---- item 12: collect --duration 600h -----------------------------------------
 
 test('timers beyond 2^31-1 ms wait (600h is not "now"); durations beyond a year are refused', async () => {

@@ -1,6 +1,7 @@
 /** Runs the CLI program: maps errors to messages and documented exit codes. */
 import { Command, CommanderError } from 'commander';
 import { EXIT, SsdtuneError } from '../errors.js';
+import { runAllUndos } from '../util/cleanup.js';
 
 /**
  * Commander copies exitOverride only to subcommands created after it is set:
@@ -12,12 +13,21 @@ function overrideExits(cmd: Command): void {
 }
 
 /**
- * A reader that stops early (`ssdtune analyze x | head`) closes the pipe: stop quietly, as cat or
- * blkparse do, rather than die of an unhandled EPIPE with a stack trace.
+ * A reader that stops early (`ssdtune analyze x | head`) closes the pipe: end as a Unix tool ends then (cat,
+ * blkparse), killed by SIGPIPE (status 141 in a shell), with no EPIPE stack trace. Node ignores SIGPIPE, so its
+ * default action is restored first (a listener added and removed leaves it at SIG_DFL); what the process made
+ * outside itself (a spooled standard input, util/cleanup.ts) is removed before, as no exit hook runs after a kill.
+ * The one handler of standard output's errors, for every command.
  */
 function quitWhenStdoutCloses(): void {
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(EXIT.OK);
+    if (e.code === 'EPIPE') {
+      runAllUndos();
+      const ignore = (): void => undefined;
+      process.on('SIGPIPE', ignore).removeListener('SIGPIPE', ignore);
+      process.kill(process.pid, 'SIGPIPE');
+      return;
+    }
     process.stderr.write(`ssdtune: cannot write the output: ${e.message}\n`);
     process.exit(EXIT.FAILURE);
   });

@@ -17,7 +17,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ERR_USAGE, isSsdtuneError } from '../errors.js';
 import { openTrace } from '../readers/registry.js';
-import type { TraceBatch } from '../trace/model.js';
+import { TimedTally, type TraceBatch } from '../trace/model.js';
 import { describeTrace, windowStreams, type DescribedTrace } from './characterise.js';
 
 export interface Stream {
@@ -76,10 +76,21 @@ async function* scaledTime(batches: AsyncIterable<TraceBatch>, k: number): Async
   }
 }
 
+/** The batches of a trace, each counted into `tally` as it passes. */
+async function* tallied(batches: AsyncIterable<TraceBatch>, tally: TimedTally): AsyncGenerator<TraceBatch> {
+  for await (const b of batches) {
+    tally.add(b);
+    yield b;
+  }
+}
+
 export interface TraceStreams {
   /** The trace's format, as sniffed or forced. */
   format: string;
   requests: number;
+  /** Requests the evaluators time (`isTimed`), and what the others are ('' when none). */
+  timed: number;
+  passedOver: string;
   described: DescribedTrace;
   /** Window vectors per device stream, in device order. */
   streams: { device: number; windows: Float64Array[] }[];
@@ -91,8 +102,10 @@ export interface TraceStreams {
  */
 export async function traceStreams(file: string, windowSize: number, format?: string, timeScale?: number): Promise<TraceStreams> {
   const src = await openTrace(file, format ? { format } : {});
-  const t = await describeTrace(timeScale ? scaledTime(src, timeScale) : src, { size: windowSize, splitByDevice: true, source: file });
-  return { format: src.meta.format, requests: t.requests, described: t, streams: windowStreams(t) };
+  // Counted in the same pass: a tune refuses a trace with nothing to time before it searches (service/tune.ts).
+  const tally = new TimedTally();
+  const t = await describeTrace(tallied(timeScale ? scaledTime(src, timeScale) : src, tally), { size: windowSize, splitByDevice: true, source: file });
+  return { format: src.meta.format, requests: t.requests, timed: tally.timed, passedOver: tally.passedOver(), described: t, streams: windowStreams(t) };
 }
 
 export interface LoadOptions {

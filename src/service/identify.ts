@@ -32,6 +32,9 @@ export interface DescribedForIdentification {
   described: DescribedTrace;
   /** The trace's format, as sniffed or forced. */
   format: string;
+  /** Requests the evaluators time, and what the others are (TraceStreams). */
+  timed: number;
+  passedOver: string;
   /** Window vectors per device stream: windows never mix devices, as in training (ml/data.ts). */
   streams: Float64Array[][];
   /** The similarity network's embedding of each window, per device stream. */
@@ -69,7 +72,7 @@ export async function identifyTrace(
     method: o.method ?? 'network',
     embedded: embeddings,
   });
-  return { model, described: t.described, format: t.format, streams, embeddings, identification };
+  return { model, described: t.described, format: t.format, timed: t.timed, passedOver: t.passedOver, streams, embeddings, identification };
 }
 
 /** What `ssdtune identify` reports. */

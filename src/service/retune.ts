@@ -86,7 +86,10 @@ export async function retune(svc: Service, o: RetuneOptions): Promise<RetuneDeci
       );
       result = await tune(svc, { spec, tracePath: files[0]! }, { dryRun: !!o.dryRun });
     } catch (e) {
-      if ((e as { code?: string }).code === 'SSDTUNE_FEATURES_TOO_SHORT') return record({ ...base, action: 'skipped', reason: (e as Error).message });
+      // Too few requests to describe, or none to time (an idle filesystem's window may hold only flushes): nothing to learn.
+      const code = (e as { code?: string }).code;
+      if (code === 'SSDTUNE_FEATURES_TOO_SHORT' || code === 'SSDTUNE_TRACE_UNTIMED')
+        return record({ ...base, action: 'skipped', reason: (e as Error).message });
       throw e;
     }
     const workload = { id: result.workload.id, name: result.workload.name, known: result.workload.known };

@@ -30,7 +30,7 @@ import { workloadRecord } from './workload-store.js';
 import { measurementSite } from './measurement-site.js';
 import { ConfDbStateStore } from '../host/confdb-state.js';
 import { at } from '../util/at.js';
-import { ERR_SEARCH, ERR_USAGE } from '../errors.js';
+import { ERR_SEARCH, ERR_TRACE_UNTIMED, ERR_USAGE } from '../errors.js';
 import { describeHeld, type Held } from '../blockdev/sysfs.js';
 
 /**
@@ -174,10 +174,20 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
     model,
     described,
     format,
+    timed,
+    passedOver,
     streams,
     embeddings,
     identification: ident,
   } = await identifyTrace(svc, tracePath, { ...readOpts, purpose: 'tuning needs at least one' });
+  // Every evaluator would pass over every request: the search's baseline would measure nothing (a latency of 0, no
+  // grade), and a stored configuration recommended for it would answer a question the trace does not ask.
+  if (timed === 0)
+    throw ERR_TRACE_UNTIMED(
+      tracePath,
+      `none of its ${described.requests} requests is a read or write that moves data; passed over: ${passedOver}`,
+      'the evaluators replay reads and writes of at least one byte and pass over the rest',
+    );
   const windowSize = model.meta.windowSize;
   // Cluster labels need PCA + k-means over at least two windows (on the ML worker, off the event loop).
   const clusters = described.windows.length >= 2 ? (await clusterLabelOffThread(described)).clusters : undefined;

@@ -246,3 +246,58 @@ export function opString(op: number): string {
   if (op & Op.META) s += 'M';
   return s;
 }
+
+/**
+ * Whether the evaluators time a request: a read or a write that moves data. The simulators replay only these
+ * (native/src/ssdsim/sim.cc and the MQSim export test the same), and so do the readahead model and the live replay;
+ * discards and flushes (TRIM is not modelled, as in MQSim) and zero-size requests are passed over.
+ */
+export function isTimed(op: number, bytes: number): boolean {
+  return (op & (Op.READ | Op.WRITE)) !== 0 && bytes > 0;
+}
+
+/** Kinds of request no evaluator times (one, several), in the order a message lists them. */
+const UNTIMED_KINDS = [
+  ['zero-size read or write', 'zero-size reads or writes'],
+  ['discard', 'discards'],
+  ['flush', 'flushes'],
+  ['request neither read nor write', 'requests neither read nor write'],
+] as const;
+
+function untimedKind(op: number): number {
+  if (op & (Op.READ | Op.WRITE)) return 0;
+  if (op & Op.DISCARD) return 1;
+  if (op & Op.FLUSH) return 2;
+  return 3;
+}
+
+/**
+ * Counts a trace's requests as they stream past: how many the evaluators time (`isTimed`) and, of those they pass
+ * over, how many of each kind and the first (its 0-based index in the trace), so a trace with nothing to time is
+ * refused with what is in it.
+ */
+export class TimedTally {
+  requests = 0;
+  timed = 0;
+  private readonly passed = UNTIMED_KINDS.map(() => ({ count: 0, first: -1 }));
+
+  add(b: TraceBatch): void {
+    for (let i = 0; i < b.length; i++) {
+      if (isTimed(b.op[i]!, b.bytes[i]!)) this.timed++;
+      else {
+        const k = this.passed[untimedKind(b.op[i]!)]!;
+        if (k.count++ === 0) k.first = this.requests + i;
+      }
+    }
+    this.requests += b.length;
+  }
+
+  /** "300 zero-size reads or writes (the first is request 0), 2 flushes (the first is request 7)". */
+  passedOver(): string {
+    const parts = this.passed.flatMap((k, i) => {
+      if (k.count === 0) return [];
+      return [`${k.count} ${UNTIMED_KINDS[i]![k.count === 1 ? 0 : 1]} (the first is request ${k.first})`];
+    });
+    return parts.join(', ');
+  }
+}

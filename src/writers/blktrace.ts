@@ -9,10 +9,12 @@
  * requests' Q: pending D/C events wait in a min-heap until the queue times of
  * later requests pass them.
  */
-import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { Op, type TraceSource } from '../trace/model.js';
 import { BlkAction, BlkCategory, BlkNotify, BLKTRACE_MAGIC } from '../readers/blktrace.js';
+import { ERR_TRACE_WRITE } from '../errors.js';
+import { writeTarget } from '../util/atomic-file.js';
 import { writeError } from './lines.js';
 import { at, col } from '../util/at.js';
 
@@ -63,7 +65,11 @@ const NOTE = BlkCategory.NOTIFY << 16;
 
 /**
  * One CPU's file: a large buffer flushed with plain writes, into a temporary
- * name beside the target that is renamed only once the whole set is written.
+ * name beside the target that is renamed only once the whole set is written,
+ * or, when the target exists and is not a regular file (a symbolic link, a
+ * device), into the target itself: util/atomic-file.ts's rule (writeTarget).
+ * A FIFO or socket is refused: its synchronous open and writes would stop the
+ * process until a reader came.
  */
 class CpuFile {
   private buf = Buffer.allocUnsafe(4 << 20);
@@ -71,13 +77,21 @@ class CpuFile {
   private seq = 0;
   private fd: number;
   readonly tmp: string;
+  /** Written into the target itself (writeTarget): not renamed when complete, not removed on a failure. */
+  readonly inPlace: boolean;
   events = 0;
 
   constructor(
     readonly file: string,
     readonly cpu: number,
   ) {
-    this.tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+    ({ file: this.tmp, inPlace: this.inPlace } = writeTarget(file));
+    const st = this.inPlace ? statSync(file, { throwIfNoEntry: false }) : undefined;
+    if (st?.isFIFO() || st?.isSocket())
+      throw ERR_TRACE_WRITE(
+        file,
+        'it is a FIFO or socket; a blktrace set is one file per CPU, written synchronously: give a prefix of files (or --format mqsim -o - for one stream)',
+      );
     try {
       this.fd = openSync(this.tmp, 'w');
     } catch (e) {
@@ -268,7 +282,7 @@ export async function writeBlktrace(source: TraceSource, outPrefix: string, opts
     flushUntil(Infinity);
     nameNew(last);
     for (const f of files) f.close();
-    for (const f of files) renameSync(f.tmp, f.file);
+    for (const f of files) if (!f.inPlace) renameSync(f.tmp, f.file);
     const events = files.reduce((a, f) => a + f.events, 0);
     return { files: files.map((f) => f.file), requests, events };
   } catch (e) {
@@ -279,7 +293,7 @@ export async function writeBlktrace(source: TraceSource, outPrefix: string, opts
       } catch {
         // already closed, or the failing flush itself
       }
-      rmSync(f.tmp, { force: true });
+      if (!f.inPlace) rmSync(f.tmp, { force: true });
     }
     throw e;
   }

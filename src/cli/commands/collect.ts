@@ -5,9 +5,9 @@
  * so memory stays bounded however long it runs.
  */
 import { Option, type Command } from 'commander';
-import { fstatSync, statSync } from 'node:fs';
 import { ERR_COLLECT_LOST_DEVICE, ERR_USAGE } from '../../errors.js';
 import { durationOption } from '../options.js';
+import { isStandardOutput, STANDARD_OUTPUT } from '../../util/atomic-file.js';
 import { BACKENDS, CAPTURE_FORMATS, hostLocal, type BackendName, type CaptureFormat } from '../../service/api.js';
 
 interface CollectOpts {
@@ -32,10 +32,8 @@ export function register(program: Command): void {
     .addHelpText('after', '\nRun `ssdtune doctor` to see which backends work here.')
     .action(async (opts: CollectOpts) => {
       const ms = opts.duration;
-      if (opts.output === '-') {
-        if (opts.format !== 'mqsim') throw ERR_USAGE('-o -: only --format mqsim is one stream; blktrace writes a file per CPU, give a prefix');
-        opts.output = '/dev/stdout';
-      }
+      if (opts.output === STANDARD_OUTPUT && opts.format !== 'mqsim')
+        throw ERR_USAGE('-o -: only --format mqsim is one stream; blktrace writes a file per CPU, give a prefix');
       // Progress goes to stderr even with --json; stdout carries only the summary, or the trace itself.
       const say = (s: string): void => void process.stderr.write(s);
       const summaryOut = isStandardOutput(opts.output) ? process.stderr : process.stdout;
@@ -82,17 +80,9 @@ export function register(program: Command): void {
               : ''
           }${summary.unfinished ? `; ${summary.unfinished} in flight at stop` : ''}${summary.unpaired ? `; ${summary.unpaired} completed without their issue` : ''}\n`,
         );
-        summaryOut.write(`wrote ${summary.files.join(', ')}\n`);
+        summaryOut.write(`wrote ${summary.files.map((f) => (f === STANDARD_OUTPUT ? 'standard output' : f)).join(', ')}\n`);
         for (const w of summary.warnings) process.stderr.write(`warning: ${w}\n`);
       }
       if (deviceGone) throw ERR_COLLECT_LOST_DEVICE(opts.device, `the output holds what was captured until then (${summary.files.join(', ')})`);
     });
-}
-
-/** True when `file` is the file standard output is (`-o /dev/stdout`, `-o /proc/self/fd/1`): the summary moves aside. */
-function isStandardOutput(file: string): boolean {
-  const st = statSync(file, { throwIfNoEntry: false });
-  if (!st) return false;
-  const out = fstatSync(1);
-  return st.dev === out.dev && st.ino === out.ino;
 }

@@ -1,9 +1,8 @@
 /** `ssdtune db list|show|export|import|compact`: look into and move the ConfDB. */
 import type { Command } from 'commander';
 import { createReadStream, existsSync, statSync } from 'node:fs';
-import { PassThrough } from 'node:stream';
 import { ERR_CONFDB_EXPORT, ERR_CONFDB_IMPORT, ERR_USAGE } from '../../errors.js';
-import { writeAtomically } from '../../util/atomic-file.js';
+import { isStandardOutput, writeAtomically } from '../../util/atomic-file.js';
 import { intOption } from '../options.js';
 import { KINDS, ssdConfigXml, type ConfigRecord, type Counts, type Kind, type SsdtuneApi } from '../../service/api.js';
 import { fmtBytes, fmtCount, fmtNs, table } from '../../util/units.js';
@@ -190,24 +189,18 @@ export function register(program: Command): void {
     async (file: string, o: CommonOptions) => {
       // Written here, where the command runs, whoever holds the ConfDB; a file appears only once complete.
       let counts: Counts | undefined;
-      if (file === '-') {
-        const pass = new PassThrough();
-        pass.pipe(process.stdout, { end: false });
-        counts = await withApi(o, (api) => api.exportRecords(pass));
-      } else {
-        if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) throw ERR_CONFDB_EXPORT(file, 'it is a directory');
-        try {
-          await writeAtomically(file, async (ws) => {
-            counts = await withApi(o, (api) => api.exportRecords(ws));
-          });
-        } catch (e) {
-          const err = e as NodeJS.ErrnoException;
-          // A file-system error is the destination's; a coded one (the ConfDB, the server) is reported as it is.
-          throw typeof err.code === 'string' && /^E[A-Z]+$/.test(err.code) ? ERR_CONFDB_EXPORT(file, err.message.replace(/, \w+( '.*')?$/, '')) : e;
-        }
+      if (!isStandardOutput(file) && statSync(file, { throwIfNoEntry: false })?.isDirectory()) throw ERR_CONFDB_EXPORT(file, 'it is a directory');
+      try {
+        await writeAtomically(file, async (ws) => {
+          counts = await withApi(o, (api) => api.exportRecords(ws));
+        });
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        // A file-system error is the destination's; a coded one (the ConfDB, the server) is reported as it is.
+        throw typeof err.code === 'string' && /^E[A-Z]+$/.test(err.code) ? ERR_CONFDB_EXPORT(file, err.message.replace(/, \w+( '.*')?$/, '')) : e;
       }
-      // With "-" the records are on standard output: the summary goes to standard error.
-      const say = file === '-' ? console.error : console.log;
+      // With the records on standard output ("-", /dev/stdout), the summary goes to standard error.
+      const say = isStandardOutput(file) ? console.error : console.log;
       say(
         o.json
           ? JSON.stringify({ file, counts })

@@ -1,7 +1,8 @@
 /** `ssdtune identify <trace>`: is this trace one of the workloads the ConfDB knows? (Stores nothing but the trace's registration.) */
 import { Option, type Command } from 'commander';
 import { IDENTIFY_METHODS, type IdentifyMethod } from '../../service/identify.js';
-import { addCommonOptions, withApi, type CommonOptions } from '../service-access.js';
+import { addCommonOptions, settingsFrom, withApi, type CommonOptions } from '../service-access.js';
+import { withStandardInput } from '../standard-input.js';
 
 export function register(program: Command): void {
   addCommonOptions(
@@ -11,9 +12,16 @@ export function register(program: Command): void {
       .addOption(new Option('--method <m>', "'network' (Siamese network) or 'pca' (plain PCA-centre distance)").choices(IDENTIFY_METHODS).default('network'))
       .option('--format <fmt>', 'force the trace format (where the sniffer cannot tell, e.g. a Heimdall MSR cut from MSNFS)'),
   )
-    .addHelpText('after', '\nExample:\n  ssdtune identify traces/mqsim_wsrch-small.trace')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ssdtune identify traces/mqsim_wsrch-small.trace\n  xzcat x.trace.xz | ssdtune identify -      (- reads standard input)',
+    )
     .action(async (trace: string, o: CommonOptions & { method: IdentifyMethod; format?: string }) => {
-      const r = await withApi(o, async (api) => api.identify((await api.addTrace(trace, o.format ? { format: o.format } : {})).id, { method: o.method }));
+      const r = await withStandardInput(
+        [trace],
+        () => settingsFrom(o).stdinMaxBytes,
+        ([path]) => withApi(o, async (api) => api.identify((await api.addTrace(path!, o.format ? { format: o.format } : {})).id, { method: o.method })),
+      );
       if (o.json) {
         process.stdout.write(JSON.stringify(r) + '\n');
         return;

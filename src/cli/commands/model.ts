@@ -9,6 +9,8 @@ import { ERR_USAGE } from '../../errors.js';
 import { intOption } from '../options.js';
 import { PROJECT_ROOT } from '../../native.js';
 import { DEFAULT_TRAIN, hostLocal, type TrainConfig } from '../../service/api.js';
+import { loadSettings } from '../../config.js';
+import { withStandardInput } from '../standard-input.js';
 
 const SUBCOMMANDS: ((model: Command) => void)[] = [registerTrain, registerIdentify];
 
@@ -72,7 +74,7 @@ function registerIdentify(model: Command): void {
   model
     .command('identify <trace>')
     .description('say whether <trace> is one of the --known workloads (which one, distance, confidence) or a new one')
-    .requiredOption('--known <traces...>', 'traces of the known workloads (each file is one workload)')
+    .requiredOption('--known <traces...>', 'traces of the known workloads (each file is one workload; - for standard input, once in the command)')
     .option('--model <dir>', 'similarity model directory', path.join(PROJECT_ROOT, 'models', 'similarity'))
     .option('--method <m>', "'network' (Siamese network) or 'pca' (plain PCA-centre distance)", 'network')
     .option('--format <name>', 'trace format of <trace> (default: sniffed)')
@@ -80,7 +82,12 @@ function registerIdentify(model: Command): void {
     .addHelpText('after', '\nExample:\n  ssdtune model identify new.trace --known traces/msps_msnfs_30s.trace traces/mqsim_wsrch-small.trace')
     .action(async (trace: string, o: { known: string[]; model: string; method: 'network' | 'pca'; format?: string; json?: boolean }) => {
       if (o.method !== 'network' && o.method !== 'pca') throw ERR_USAGE(`--method must be network or pca, got "${o.method}"`);
-      const r = await hostLocal.identifyAmong(trace, o.known, { modelDir: o.model, method: o.method, ...(o.format ? { format: o.format } : {}) });
+      const r = await withStandardInput(
+        [trace, ...o.known],
+        () => loadSettings().stdinMaxBytes,
+        // A known workload read from standard input is named "stdin", as a file by its base name.
+        ([t, ...known]) => hostLocal.identifyAmong(t!, known, { modelDir: o.model, method: o.method, ...(o.format ? { format: o.format } : {}) }),
+      );
       if (o.json) process.stdout.write(JSON.stringify({ trace, ...r, distance: Number.isFinite(r.distance) ? r.distance : null }) + '\n');
       else if (r.exact) process.stdout.write(`known: ${r.nearest!.name} (the very windows it was profiled from, ${r.windows} windows)\n`);
       else if (r.kind === 'known')

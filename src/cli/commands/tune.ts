@@ -22,6 +22,7 @@ import { numberOption } from '../options.js';
 import { describeHeld } from '../../blockdev/sysfs.js';
 import { progressReporter } from '../progress.js';
 import { addCommonOptions, settingsFrom, withApi, type CommonOptions } from '../service-access.js';
+import { withStandardInput } from '../standard-input.js';
 
 type TuneFlags = CommonOptions & {
   space?: string;
@@ -259,13 +260,17 @@ export function register(program: Command): void {
       )
       .addHelpText(
         'after',
-        '\nExamples:\n  ssdtune tune traces/msps_msnfs_30s.trace\n  ssdtune tune --budget 60 --json traces/mqsim_wsrch-small.trace\n  ssdtune tune --space host traces/mqsim_wsrch-small.trace',
+        '\nExamples:\n  ssdtune tune traces/msps_msnfs_30s.trace\n  ssdtune tune --budget 60 --json traces/mqsim_wsrch-small.trace\n  ssdtune tune --space host traces/mqsim_wsrch-small.trace\n  blkparse -i sda -o - | ssdtune tune -      (- reads standard input, spooled once: SSDTUNE_STDIN_MAX_BYTES)',
       ),
   ).action(async (trace: string, o: TuneFlags) => {
     const bar = progressReporter('tune', { mode: o.progress ?? settingsFrom(o).progress });
     let result: TuneResult;
     try {
-      result = await withApi(o, (api) => api.tune(trace, argsOf(o), { onProgress: (d, t, message) => bar.update(d, t, parseProgressText(message)) }));
+      result = await withStandardInput(
+        [trace],
+        () => settingsFrom(o).stdinMaxBytes,
+        ([path]) => withApi(o, (api) => api.tune(path!, argsOf(o), { onProgress: (d, t, message) => bar.update(d, t, parseProgressText(message)) })),
+      );
     } finally {
       bar.done();
     }

@@ -56,6 +56,7 @@ import { concatBatches, type TraceBatch } from '../../trace/model.js';
 import { planReplay } from '../live/replay-plan.js';
 import { decodedOnce } from '../decoded.js';
 import { grown } from '../../util/typed-grow.js';
+import { ERR_TRACE_UNTIMED } from '../../errors.js';
 
 export const PAGE = 4096;
 const BATCH_PAGES = 31;
@@ -728,7 +729,12 @@ export class ReadaheadModelEvaluator implements Evaluator {
       ...(ms !== undefined ? { maxSectorsKb: ms } : {}),
     });
     eo.onProgress?.(1);
-    if (s.appRequests === 0) throw new Error(`${workload.name}: no read or write requests to replay (flushes and discards only)`);
+    if (s.appRequests === 0)
+      throw ERR_TRACE_UNTIMED(
+        workload.name,
+        `none of its ${batch.length} requests is a read or write the model replays`,
+        'it passes over discards, flushes (and writes carrying one) and zero-size requests',
+      );
     const reads = s.hitPages + s.missPages;
     // A replay that takes no time (every request a cache hit at zero cost) still has its requests: floor at 1 ns each.
     const seconds = Math.max(s.seconds, s.appRequests * 1e-9);

@@ -56,6 +56,8 @@ export interface Settings {
   evaluator: string;
   /** Largest trace upload the API accepts, bytes. */
   maxUploadBytes: number;
+  /** Bytes an upload leaves free on the data directory's file system, for the ConfDB (util/disk-space.ts). */
+  minFreeBytes: number;
   /** Largest trace a command reads from standard input ("-"), bytes: it is spooled to a temporary file (cli/standard-input.ts). */
   stdinMaxBytes: number;
   /** Host names (Host header) the server answers to besides loopback's, this host's name and the bound address. */
@@ -91,6 +93,7 @@ const DEFAULTS: Omit<Settings, 'dataDir'> = {
   port: 7411,
   evaluator: 'ssdsim',
   maxUploadBytes: 512 * 1024 * 1024,
+  minFreeBytes: 1024 * 1024 * 1024,
   stdinMaxBytes: 8 * 2 ** 30,
   traceDirs: [],
   allowedHosts: [],
@@ -188,6 +191,8 @@ function checkFile(file: string, json: unknown): Record<string, unknown> {
   if (o.stdinMaxBytes !== undefined && !(Number.isSafeInteger(o.stdinMaxBytes) && (o.stdinMaxBytes as number) >= 1))
     bad('stdinMaxBytes', 'an integer >= 1 (bytes)');
   if (o.progress !== undefined && !['auto', 'bar', 'log', 'none'].includes(o.progress as string)) bad('progress', '"auto", "bar", "log" or "none"');
+  for (const k of ['maxUploadBytes', 'minFreeBytes'] as const)
+    if (o[k] !== undefined && !(Number.isSafeInteger(o[k]) && (o[k] as number) >= 0)) bad(k, 'an integer of bytes >= 0');
   // Every ssdsim field checked: a misspelt one would silently simulate a fresh drive, and an age without bound would
   // precondition for ever. Before the tune section, lbaPolicy lived under ssdsim: still honoured there.
   const sim = (o.ssdsim ?? {}) as Record<string, unknown>;

@@ -261,6 +261,13 @@ export const ERR_HOST_NOT_ALLOWED = defineError(
   'this server does not answer to the host name "%s" (it answers to %s): add it to "allowedHosts" in config.json or with serve --allow-host',
 );
 export const ERR_UPLOAD_TOO_LARGE = defineError('SSDTUNE_UPLOAD_TOO_LARGE', 413, EXIT.BAD_INPUT, 'upload exceeds the limit of %s bytes');
+/** what was refused, the directory, bytes free, the reserve */
+export const ERR_NO_SPACE = defineError(
+  'SSDTUNE_NO_SPACE',
+  507,
+  EXIT.FAILURE,
+  '%s refused: the file system of %s has %s bytes free, and the server keeps %s free for its ConfDB ("minFreeBytes" in config.json): remove traces or make room',
+);
 /** route, the content type it takes, the one sent */
 export const ERR_MEDIA_TYPE = defineError('SSDTUNE_MEDIA_TYPE', 415, EXIT.USAGE, '%s takes a body of Content-Type %s, got %s');
 /** server URL, why (refused, timed out, ...): the server did not answer, as opposed to answering no (a fleet agent then works from its cache) */

@@ -5,6 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
 import { resolveDevice, requireCapturable } from '../src/blockdev/resolve.js';
 import { canUseLoopDevices, createLoopDevice } from '../src/blockdev/loop.js';
 import { isSsdtuneError } from '../src/errors.js';
@@ -18,6 +20,21 @@ test('resolveDevice: missing devices, files and path-like names are coded errors
       (e) => isSsdtuneError(e, 'SSDTUNE_DEVICE') && e.message.startsWith(given || '(empty)'),
       given,
     );
+  }
+});
+
+test('resolveDevice: a descriptor of a pipe or socket (/dev/stdout in a pipeline) is not a block device, not an uncoded ENOENT', async () => {
+  // Its real path is the magic link's text, "/proc/PID/fd/pipe:[N]" (or socket:[N]), which does not exist.
+  const child = spawn('sleep', ['30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    const given = `/proc/${child.pid}/fd/1`;
+    assert.match(readlinkSync(given), /^(pipe|socket):\[\d+\]$/); // node makes its stdio pipes of socket pairs
+    assert.throws(
+      () => resolveDevice(given),
+      (e) => isSsdtuneError(e, 'SSDTUNE_DEVICE') && e.message.startsWith(`${given}: not a block device`),
+    );
+  } finally {
+    child.kill();
   }
 });
 

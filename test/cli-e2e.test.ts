@@ -168,6 +168,8 @@ function script(
     { name: 'db import (the same records again)', args: () => ['db', 'import', path.join(scratch, 'export.jsonl'), ...db, '--json'], status: 0 },
     { name: 'db import: a missing file', args: () => ['db', 'import', path.join(scratch, 'none.jsonl'), ...db], status: 3 },
     { name: 'db compact', args: () => ['db', 'compact', ...db], status: 0 },
+    { name: 'db delete traces: unknown id', args: () => ['db', 'delete', 'traces', 'nosuch', ...db], status: 4 },
+    { name: 'db delete: only traces', args: (ctx) => ['db', 'delete', 'configs', ctx.config!, ...db], status: 2 },
     { name: 'analyze', args: () => ['analyze', MSR], status: 0 },
     { name: 'doctor', args: () => ['doctor', '--json'], status: 0 },
     { name: 'model identify (offline, among given traces)', args: () => ['model', 'identify', WSRCH, '--known', WSRCH, MSNFS, '--json'], status: 0 },

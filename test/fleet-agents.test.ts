@@ -212,6 +212,13 @@ for (const s of SETUPS) {
         const bad = await post<{ error: { code: string; message: string } }>(last, '/v1/fleet/reports', { ...reportOf('h'), windowSize: windowSize * 2 });
         assert.equal(bad.status, 400);
         assert.match(bad.data.error.message, /windowSize/);
+        // Finite but no window's value: standardising it overflowed, a 500 SSDTUNE_ML_NONFINITE.
+        const huge = reportOf('h');
+        huge.descriptors = [huge.descriptors[0]!.map(() => 1e308)];
+        const far = await post<{ error: { code: string; message: string } }>(last, '/v1/fleet/reports', huge);
+        assert.equal(far.status, 400, far.data.error.message);
+        assert.equal(far.data.error.code, 'SSDTUNE_USAGE');
+        assert.match(far.data.error.message, /^agent report: descriptors\[0\]\[0\] \(readRatio\): 1e\+308 is no window's value \(Infinity standard deviations/);
       } finally {
         for (const i of insts) {
           await i.app.close();

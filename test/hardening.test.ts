@@ -11,7 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,6 +36,7 @@ import { writeBlktrace } from '../src/writers/blktrace.js';
 import { writeMqsim } from '../src/writers/mqsim.js';
 import { emptyMeta, Op, sourceFromBatches, TraceBuilder } from '../src/trace/model.js';
 import { killAtExit } from '../src/util/cleanup.js';
+import { SPACE_CHECK_BYTES } from '../src/util/disk-space.js';
 
 const CLI = path.join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -775,6 +776,113 @@ test('serve without --log still logs why a request failed with a 5xx (the client
       await s.exited;
     }
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test(
+  'uploads leave the ConfDB its room: refused with a coded 507 once the free space would fall below minFreeBytes, never filling the disk',
+  { skip: isRoot ? false : 'mounts a small tmpfs: needs root', timeout: 60_000 },
+  async () => {
+    const dir = tmp('nospace');
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', dir]);
+    try {
+      const reserve = 24 << 20;
+      const svc = await openService(loadSettings({ dataDir: dir, port: 0, minFreeBytes: reserve }), jobHandlers);
+      const { app, url } = await startServer(svc);
+      try {
+        const token = readFileSync(tokenPath(dir), 'utf8').trim();
+        // A real trace of 20 MiB: MQSim lines (time, device, LBA, sectors, read).
+        const lines: string[] = [];
+        for (let i = 0, bytes = 0; bytes < 20 << 20; i++) {
+          const l = `${i * 1000} 0 ${(i * 8) % 1_000_000} 8 1\n`;
+          lines.push(l);
+          bytes += l.length;
+        }
+        const body = lines.join('');
+        const statuses: number[] = [];
+        let refusal: { code: string; message: string } | undefined;
+        for (let i = 0; i < 5 && !refusal; i++) {
+          const r = await fetch(`${url}/v1/traces?name=big${i}`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
+            body,
+          });
+          statuses.push(r.status);
+          if (r.status !== 201) refusal = ((await r.json()) as { error: { code: string; message: string } }).error;
+        }
+        // 64 MiB: two uploads fit above the reserve, the third would cut into it. Before, the third was stored and
+        // the fourth failed on ENOSPC (a 500), the file system full under LevelDB.
+        assert.deepEqual(statuses, [201, 201, 507]);
+        assert.equal(refusal!.code, 'SSDTUNE_NO_SPACE');
+        assert.match(refusal!.message, /^upload refused: the file system of .*traces has \d+ bytes free, and the server keeps 25165824 free for its ConfDB/);
+        const free = (() => {
+          const st = statfsSync(dir);
+          return st.bavail * st.bsize;
+        })();
+        assert.ok(free >= reserve - SPACE_CHECK_BYTES, `free ${free}`);
+        assert.deepEqual(
+          readdirSync(path.join(dir, 'traces')).filter((n) => n.startsWith('.partial-')),
+          [],
+          'no partial upload left',
+        );
+        assert.equal(await svc.db.count('traces'), 2);
+      } finally {
+        await app.close();
+        await svc.close();
+      }
+    } finally {
+      execFileSync('umount', [dir]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test('DELETE /v1/traces/ID forgets a trace and removes the upload; refused while a job reads it; a registered file stays', { timeout: 120_000 }, async () => {
+  const dir = tmp('delete');
+  const svc = await openService(loadSettings({ dataDir: dir, port: 0 }), jobHandlers);
+  const { app, url } = await startServer(svc);
+  try {
+    const token = readFileSync(tokenPath(dir), 'utf8').trim();
+    const call = async (method: string, route: string, body?: unknown) => {
+      const r = await fetch(url + route, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+      return { status: r.status, data: (await r.json()) as Record<string, unknown> & { error?: { code: string; message: string } } };
+    };
+    const { id, path: file } = (await uploadTrace(url, token, path.join(PROJECT_ROOT, 'traces', 'mqsim_wsrch-small.trace'))) as { id: string; path: string };
+    assert.ok(existsSync(file));
+    // A job reading it: a search far longer than this test waits for.
+    const job = (await call('POST', '/v1/jobs', { traceId: id, space: 'ssd', budget: 500 })).data.job as { id: string };
+    const busy = await call('DELETE', `/v1/traces/${id}`);
+    assert.equal(busy.status, 409, busy.data.error?.message);
+    assert.match(busy.data.error!.message, new RegExp(`^trace ${id} is read by (queued|running) job ${job.id}: cancel it`));
+    assert.ok(existsSync(file));
+    await call('POST', `/v1/jobs/${job.id}/cancel`, {});
+    await svc.jobs.wait(job.id);
+    const del = await call('DELETE', `/v1/traces/${id}`);
+    assert.equal(del.status, 200);
+    assert.equal(del.data.id, id);
+    assert.ok(!existsSync(file), 'the upload is removed');
+    assert.equal((await call('DELETE', `/v1/traces/${id}`)).status, 404);
+    assert.equal((await fetch(`${url}/v1/traces/${id}`)).status, 404);
+    assert.ok((await svc.db.list('audit')).some((a) => a.action === 'traces.delete' && a.details.id === id));
+    // A file registered by path is the user's: its record goes, the file stays.
+    mkdirSync(path.join(dir, 'traces'), { recursive: true });
+    const mine = path.join(dir, 'traces', 'sub');
+    mkdirSync(mine);
+    copyFileSync(path.join(PROJECT_ROOT, 'traces', 'mqsim_wsrch-small.trace'), path.join(mine, 'kept.trace'));
+    const reg = await call('POST', '/v1/traces/register', { path: path.join(mine, 'kept.trace') });
+    assert.equal(reg.status, 200, reg.data.error?.message);
+    assert.equal((await call('DELETE', `/v1/traces/${reg.data.id as string}`)).status, 200);
+    assert.ok(existsSync(path.join(mine, 'kept.trace')));
+    // Without the token, nothing is deleted.
+    assert.equal((await fetch(`${url}/v1/traces/x`, { method: 'DELETE' })).status, 401);
+  } finally {
+    await app.close();
+    await svc.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

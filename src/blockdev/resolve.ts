@@ -10,7 +10,7 @@
  * needs a blk-mq queue and media (requireCapturable), tuning needs only the
  * queue directory (checked here, every block device with attributes has one).
  */
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { ERR_COLLECT_DEVICE, ERR_DEVICE } from '../errors.js';
 
@@ -88,7 +88,14 @@ function sysDirOf(given: string): { sysDir: string; node?: string } {
     if (!existsSync(path.join(real, 'dev'))) throw ERR_DEVICE(given, `not a block device (${USAGE})`);
     return { sysDir: real };
   }
-  const st = statSync(real);
+  // The name as given, not its real path: a /proc magic link (/dev/stdout on a pipe) resolves to "pipe:[4737985]",
+  // a path that does not exist.
+  let st: Stats;
+  try {
+    st = statSync(given);
+  } catch {
+    throw ERR_DEVICE(given, 'no such device');
+  }
   if (!st.isBlockDevice()) throw ERR_DEVICE(given, `not a block device (${USAGE})`);
   // A node is found by its number, not its name: nodes made elsewhere (containers, udev
   // symlinks, mknod) need not carry the kernel name. st.rdev is the glibc makedev encoding.

@@ -120,6 +120,10 @@ export class HttpApi extends HostLocal implements SsdtuneApi {
     ).json()) as TraceRecord;
   }
 
+  deleteTrace(id: string): Promise<TraceRecord> {
+    return this.call<TraceRecord>('DELETE', `/v1/traces/${encodeURIComponent(id)}`);
+  }
+
   async tune(trace: string, args: TuneArgs, o: { onProgress?: OnProgress } = {}): Promise<TuneResult> {
     // The server validates the request before it registers the trace, as in-process: a refusal of
     // the path (not under the directories the server may read) means the request itself was good.

@@ -37,7 +37,7 @@ import {
 } from './devices.js';
 import { identifyStored, type IdentifyMethod, type IdentifyOutcome } from './identify.js';
 import type { RetuneDecision } from './retune-decision.js';
-import { confinedPath, registerLocalTrace, storeUpload, type TraceOptions } from './traces.js';
+import { confinedPath, deleteTrace, registerLocalTrace, storeUpload, type TraceOptions } from './traces.js';
 import { submitTune } from './tune-jobs.js';
 import { resolveTuneArgs, type TuneArgs, type TuneSpec } from './tune-spec.js';
 import type { TuneResult } from './tune.js';
@@ -123,6 +123,8 @@ export interface SsdtuneApi extends HostLocalApi {
   addTrace(path: string, o?: TraceOptions): Promise<TraceRecord>;
   /** Store an uploaded trace (streamed, size-limited). */
   uploadTrace(body: Readable, name: string, o?: TraceOptions): Promise<TraceRecord>;
+  /** Forget a trace, and remove its file when the server stored it (traces.ts: deleteTrace). */
+  deleteTrace(id: string): Promise<TraceRecord>;
 
   // ---- tuning
   /** Tune a trace file as a job and wait for it: the CLI's `tune`. Checked before anything is written. */
@@ -212,6 +214,10 @@ export class InProcessApi extends HostLocal implements SsdtuneApi {
 
   uploadTrace(body: Readable, name: string, o: TraceOptions = {}): Promise<TraceRecord> {
     return storeUpload(this.svc, body, name, this.actor, o);
+  }
+
+  deleteTrace(id: string): Promise<TraceRecord> {
+    return deleteTrace(this.svc, id, this.actor);
   }
 
   async tune(trace: string, args: TuneArgs, o: { onProgress?: OnProgress } = {}): Promise<TuneResult> {

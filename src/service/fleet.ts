@@ -45,6 +45,7 @@ import { identify, profileWorkload, type EmbeddedStreams, type Identification, t
 import { KnownWorkloads } from '../ml/known-workloads.js';
 import type { SimilarityInfo } from '../ml/model-io.js';
 import { embedOffThread } from '../ml/worker.js';
+import type { Scaler } from '../ml/standardize.js';
 import type { Service } from './context.js';
 import { deviceClassKey, type DeviceClass } from '../blockdev/device-class.js';
 import { ACTIVE_JOB_STATES } from './queue.js';
@@ -92,7 +93,14 @@ export interface Recommendation {
   identification: Pick<Identification, 'distance' | 'threshold' | 'confidence'>;
 }
 
-function checkReport(r: AgentReport, windowSize: number): void {
+/**
+ * How far from the similarity model's training data, in its standard deviations, a reported descriptor may lie.
+ * A real window lies within tens; finite values far beyond (1e308) overflowed standardisation into a 500.
+ */
+const MAX_STANDARD_SCORE = 1e6;
+
+function checkReport(r: AgentReport, model: { windowSize: number; scaler: Scaler }): void {
+  const windowSize = model.windowSize;
   const bad = (what: string) => {
     throw ERR_USAGE(`agent report: ${what}`);
   };
@@ -105,6 +113,11 @@ function checkReport(r: AgentReport, windowSize: number): void {
     if (!Array.isArray(w) || w.length !== DESCRIPTOR_VECTOR_NAMES.length || !w.every((x) => typeof x === 'number' && Number.isFinite(x))) {
       bad(`descriptors[${i}]: expected ${DESCRIPTOR_VECTOR_NAMES.length} finite numbers`);
     }
+    w.forEach((x, j) => {
+      const z = (x - model.scaler.mean[j]!) / model.scaler.std[j]!;
+      if (!(Math.abs(z) <= MAX_STANDARD_SCORE))
+        bad(`descriptors[${i}][${j}] (${DESCRIPTOR_VECTOR_NAMES[j]}): ${x} is no window's value (${z} standard deviations from the model's data)`);
+    });
   });
   const c = r.deviceClass;
   if (
@@ -138,7 +151,7 @@ export function fleetSearchKey(workloadId: string, deviceClass: string): string 
 /** Identify (registering a new workload: register()), pick what to apply, record the agent's status when it changed. */
 export async function report(svc: Service, r: AgentReport): Promise<Recommendation> {
   const model = similarityInfo(svc.settings.modelDir);
-  checkReport(r, model.meta.windowSize);
+  checkReport(r, model.meta);
   let known = caches.get(svc.db);
   if (!known) caches.set(svc.db, (known = new FollowingWorkloadStore(model.meta.windowSize, model.id)));
   const cache = known;

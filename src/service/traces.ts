@@ -16,12 +16,14 @@ import { pipeline } from 'node:stream/promises';
 import { ConfDB } from '../confdb/db.js';
 import { newId } from '../confdb/ids.js';
 import type { TraceRecord } from '../confdb/records.js';
-import { ERR_PERMISSION } from '../errors.js';
+import { ERR_CONFLICT, ERR_PERMISSION } from '../errors.js';
 import { checkReadableFile } from '../readers/input.js';
 import { formatByName, openTrace, sniffFormat } from '../readers/registry.js';
 import { capped } from '../util/byte-cap.js';
 import { sha256File } from '../util/digest.js';
+import { SpaceGuard } from '../util/disk-space.js';
 import type { Service } from './context.js';
+import { ACTIVE_JOB_STATES } from './queue.js';
 
 const SAFE_NAME = /[^A-Za-z0-9._-]/g;
 /** Uploads in progress are written under this prefix (never a stored trace's name: ids do not start with a dot). */
@@ -86,9 +88,16 @@ export async function storeUpload(svc: Service, body: Readable, name: string, ac
   const safe = (name || 'trace').replace(SAFE_NAME, '_').slice(0, 100);
   const file = path.join(dir, `${id}-${safe}`);
   const partial = path.join(dir, `${PARTIAL}${id}-${safe}`);
+  let guard: SpaceGuard;
+  try {
+    guard = new SpaceGuard(dir, svc.settings.minFreeBytes, 'upload');
+  } catch (e) {
+    body.resume(); // read to its end, so that the refusal is answered (byte-cap.ts)
+    throw e;
+  }
   try {
     const counter = capped(body, limit);
-    await pipeline(counter, createWriteStream(partial, { mode: 0o600 }));
+    await pipeline(counter, guard, createWriteStream(partial, { mode: 0o600 }));
     await fsp.rename(partial, file);
     const format = await traceFormat(file, forced, true);
     const bytes = counter.bytes;
@@ -164,5 +173,23 @@ export async function keepTraceBytes(svc: Service, trace: TraceRecord): Promise<
   if (trace.sha256) return trace;
   const rec = { ...trace, sha256 };
   await svc.db.put('traces', rec);
+  return rec;
+}
+
+/**
+ * Forget a trace: its record, and its file when the server stored it (an upload or a fleet capture under the
+ * upload directory; a file registered by path is the user's, and stays). Uploads are the one thing the API lets a
+ * caller add without bound but the disk (util/disk-space.ts); this is how room is made. A trace a queued or running
+ * job reads is refused (SSDTUNE_CONFLICT): the job would fail on the missing file. A job submitted while the
+ * deletion runs fails the same way, coded (no trace with that id). Workloads and configurations learned from it stay:
+ * they hold what was learned, not the trace.
+ */
+export async function deleteTrace(svc: Service, id: string, actor: string): Promise<TraceRecord> {
+  const rec = await svc.db.require('traces', id);
+  const readers = (await svc.db.jobsWithStatus(ACTIVE_JOB_STATES)).filter((j) => j.params.traceId === id);
+  if (readers.length) throw ERR_CONFLICT(`trace ${id} is read by ${readers[0]!.status} job ${readers[0]!.id}: cancel it or let it finish first`);
+  await svc.db.batch([{ kind: 'traces', type: 'del', key: id }, ConfDB.audit(actor, 'traces.delete', { id, name: rec.name, path: rec.path })]);
+  // What storeUpload wrote: <upload dir>/<record id>-<name>. Anything else was registered by path.
+  if (path.dirname(rec.path) === uploadDir(svc.settings.dataDir) && path.basename(rec.path).startsWith(`${rec.id}-`)) await fsp.rm(rec.path, { force: true });
   return rec;
 }

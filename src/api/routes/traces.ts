@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Readable } from 'node:stream';
 import Type from 'typebox';
-import { errors } from '../schemas.js';
+import { errors, idParams } from '../schemas.js';
 import { streamedBody } from '../upload-limit.js';
 
 /** A trace format forced instead of sniffed (the sniffer refuses to guess between formats that read the same columns in different units). */
@@ -27,6 +27,18 @@ export default async function traceRoutes(fastify: FastifyInstance): Promise<voi
       const body = req.body as Readable;
       return reply.status(201).send(await req.api.uploadTrace(body, req.query.name ?? 'upload', req.query.format ? { format: req.query.format } : {}));
     },
+  );
+  app.delete(
+    '/traces/:id',
+    {
+      schema: {
+        tags: ['traces'],
+        summary: 'Forget a trace, and remove its file when the server stored it (an upload or a capture); 409 while a job reads it',
+        params: idParams,
+        response: { 200: { $ref: 'Trace#' }, ...errors(401, 404, 409) },
+      },
+    },
+    async (req) => req.api.deleteTrace(req.params.id),
   );
   app.post(
     '/traces/register',

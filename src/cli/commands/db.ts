@@ -227,6 +227,18 @@ export function register(program: Command): void {
     },
   );
 
+  addCommonOptions(
+    db
+      .command('delete <kind> <id>')
+      .description('forget a trace ("traces"), and remove its file when the server stored it (an upload); refused while a job reads it'),
+  ).action(async (k: string, id: string, o: CommonOptions) => {
+    // Only traces: the other kinds are what was learned and the way back to devices' settings (revert removes those).
+    if (kindArg(k) !== 'traces') throw ERR_USAGE(`only traces can be deleted, not ${k}`);
+    const rec = await withApi(o, (api) => api.deleteTrace(id));
+    if (o.json) console.log(JSON.stringify(rec));
+    else console.log(`deleted trace ${rec.id} (${rec.name})`);
+  });
+
   addCommonOptions(db.command('compact').description('compact the LevelDB files')).action(async (o: CommonOptions) => {
     await withApi(o, (api) => api.compact());
     if (!o.json) console.log('compacted');

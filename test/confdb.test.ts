@@ -137,6 +137,13 @@ test('ConfDB import: every field present has its type; a record of another shape
     assert.equal((await b.count('configs')) + (await b.count('evaluations')), 0);
     await b.close();
   }
+  // An evaluator figure it could not compute was stored as null (JSON's NaN): that export imports as it did.
+  const nulls = path.join(tmp(), 'nulls.jsonl');
+  writeFileSync(nulls, text.replaceAll('"hitRatio":0.5', '"hitRatio":null'));
+  const n = await ConfDB.open(tmp());
+  await importConfDB(n, nulls);
+  assert.equal((await n.get('configs', 'c1'))?.metrics?.extra?.hitRatio, null);
+  await n.close();
   // The export as written imports whole, and a field this version does not know passes through.
   const c = await ConfDB.open(tmp());
   const extra = path.join(tmp(), 'extra.jsonl');

@@ -24,7 +24,9 @@ const Metrics = Type.Object({
   throughputBps: Rate,
   latencyMeanUs: Rate,
   latencyP99Us: Type.Optional(Num),
-  extra: Type.Optional(Type.Record(Type.String(), Num)),
+  // An evaluator's own figures: one it could not compute (MQSim's maximum latency with no flow, a percentile of no
+  // request) was NaN or Infinity, which JSON stores as null. Such exports imported before, and still do.
+  extra: Type.Optional(Type.Record(Type.String(), Type.Unsafe<number | null>({ type: ['number', 'null'] }))),
   held: Type.Optional(Type.Array(Held)),
 });
 const Replay = Type.Object({ mode: Type.Enum(['recorded', 'scaled', 'closed']), speedup: Type.Optional(Num), queueDepth: Type.Optional(Num) });

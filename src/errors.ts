@@ -236,6 +236,16 @@ export const ERR_EVAL_UNFINISHED = defineError(
   EXIT.FAILURE,
   'evaluation of %s: no worker finished it (%s); a failure of the fleet, not of the configuration: it is not recorded, and the next search that asks for it evaluates it again',
 );
+/**
+ * the evaluator, the revision the worker runs, the revision the search asked for: a fleet worker of another
+ * release than the coordinator's, whose outcome would be another model's (src/service/evaluation-jobs.ts)
+ */
+export const ERR_EVAL_REVISION = defineError(
+  'SSDTUNE_EVAL_REVISION',
+  503,
+  EXIT.FAILURE,
+  "this worker runs the %s evaluator at revision %s, and the search asked for revision %s: its outcome would be another model's, so it leaves the evaluation to another worker; run one ssdtune release on every worker and coordinator",
+);
 /** address:port, why */
 export const ERR_SERVE_LISTEN = defineError('SSDTUNE_SERVE_LISTEN', 500, EXIT.CONFLICT, 'cannot serve on %s: %s');
 /** token file, what is wrong with it */

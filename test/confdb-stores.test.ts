@@ -350,16 +350,28 @@ for (const eng of ENGINES) {
       assert.equal((await db.pinFor(w.id, 'host'))?.configId, at(cs, 2).id);
       assert.equal(await db.pinFor(w.id, 'ssd'), undefined);
       // The three at once, as a fleet report asks: the pin, its configuration, the best learned on the class.
-      assert.deepEqual(await db.pinnedAndBest(w.id, 'host', 'nvme'), {
+      assert.deepEqual(await db.pinnedAndBest(w.id, 'host', { deviceClass: 'nvme' }), {
         pin: pinNvme,
         pinned: at(cs, 0),
         best: (await db.bestConfig(w.id, 'host', { deviceClass: 'nvme' }))!,
       });
-      assert.deepEqual(await db.pinnedAndBest(w.id, 'host', 'hdd'), { pin: pinAll, pinned: at(cs, 2), best: at(cs, 1) });
-      assert.deepEqual(await db.pinnedAndBest(other.id, 'host', 'rot'), {}, 'nothing pinned, nothing learned on the class');
+      assert.deepEqual(await db.pinnedAndBest(w.id, 'host', { deviceClass: 'hdd' }), { pin: pinAll, pinned: at(cs, 2), best: at(cs, 1) });
+      // Scoped as bestConfig: a configuration graded by another revision of the evaluator is not the best; the
+      // pin still answers (an operator's choice, whatever graded it).
+      const revised = { ...at(cs, 1), id: newId(), grade: 1.2, evaluator: 'readahead-model', evaluatorOptions: { revision: 2 } };
+      await db.put('configs', revised);
+      const hddScope = { deviceClass: 'hdd', evaluator: 'readahead-model', replay: { mode: 'recorded' as const } };
+      assert.deepEqual(await db.pinnedAndBest(w.id, 'host', { ...hddScope, evaluatorOptions: { revision: 2 } }), {
+        pin: pinAll,
+        pinned: at(cs, 2),
+        best: revised,
+      });
+      assert.deepEqual(await db.pinnedAndBest(w.id, 'host', { ...hddScope, evaluatorOptions: { revision: 3 } }), { pin: pinAll, pinned: at(cs, 2) });
+      await db.batch([{ kind: 'configs', type: 'del', key: revised.id }]);
+      assert.deepEqual(await db.pinnedAndBest(other.id, 'host', { deviceClass: 'rot' }), {}, 'nothing pinned, nothing learned on the class');
       const gone = { ...pinAll, id: pinKey(other.id, 'host'), workloadId: other.id, configId: 'no-such-config' };
       await db.put('pins', gone);
-      assert.deepEqual(await db.pinnedAndBest(other.id, 'host', 'x'), { pin: gone }, 'a pin naming a configuration no longer stored');
+      assert.deepEqual(await db.pinnedAndBest(other.id, 'host', { deviceClass: 'x' }), { pin: gone }, 'a pin naming a configuration no longer stored');
 
       assert.deepEqual(
         (await db.workloadsWithWindow(256)).map((x) => x.id),

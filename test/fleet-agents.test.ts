@@ -25,6 +25,7 @@ import { deviceClassKey } from '../src/blockdev/device-class.js';
 import { jobHandlers } from '../src/service/handlers.js';
 import { similarityInfo } from '../src/service/identify.js';
 import { workloadRecord } from '../src/service/workload-store.js';
+import { EVALUATORS } from '../src/service/catalog.js';
 import { PostgresServer, postgresMissing, untilAdvisoryLockAwaited } from './helpers/servers.js';
 import { tempDir } from '../src/util/temp-dir.js';
 
@@ -185,10 +186,23 @@ for (const s of SETUPS) {
         const first = await post<Recommendation>(insts[0]!, '/v1/fleet/reports', reportOf('h'));
         const wid = first.data.workload.id;
         const cls = deviceClassKey(CLASS);
-        const learned = { id: newId(), space: 'host', values: { read_ahead_kb: 1024 }, createdAt: 'now', workloadId: wid, grade: 1.4, deviceClass: cls };
+        // Graded as a fleet search grades: by the readahead model at its current revision.
+        const graded = { evaluator: 'readahead-model', evaluatorOptions: { revision: EVALUATORS['readahead-model'].revision } };
+        const learned = {
+          id: newId(),
+          space: 'host',
+          values: { read_ahead_kb: 1024 },
+          createdAt: 'now',
+          workloadId: wid,
+          grade: 1.4,
+          deviceClass: cls,
+          ...graded,
+        };
         const worse = { ...learned, id: newId(), values: { read_ahead_kb: 256 }, grade: 1.1 };
+        // Graded higher, by an earlier revision of the model (stored before revisions were kept): not comparable.
+        const { evaluatorOptions: _, ...earlier } = { ...learned, id: newId(), values: { read_ahead_kb: 4096 }, grade: 9 };
         const chosen = { id: newId(), space: 'host', values: { read_ahead_kb: 64 }, createdAt: 'now' };
-        await db.batch([learned, worse, chosen].map((value) => ({ kind: 'configs' as const, type: 'put' as const, value })));
+        await db.batch([learned, worse, earlier, chosen].map((value) => ({ kind: 'configs' as const, type: 'put' as const, value })));
         const last = insts.at(-1)!;
         let r = await post<Recommendation>(last, '/v1/fleet/reports', reportOf('h'));
         assert.deepEqual(r.data.config, { id: learned.id, values: learned.values, source: 'learned', grade: 1.4 });

@@ -27,6 +27,7 @@ import { makeSearcher, runSearch } from '../src/search/search.js';
 import { openService } from '../src/service/context.js';
 import { EVAL_QUEUE, evaluationKey, type EvaluationSpec, type EvaluatorMakers } from '../src/service/evaluation-jobs.js';
 import { jobHandlers } from '../src/service/handlers.js';
+import { EVALUATORS } from '../src/service/catalog.js';
 import { redisConnection } from '../src/service/queue-bullmq.js';
 import { keepTraceBytes, registerLocalTrace } from '../src/service/traces.js';
 import { startWorker } from '../src/service/worker.js';
@@ -134,6 +135,37 @@ describe('fleet: coded errors across the evaluation queue', { skip: missing ?? f
         assert.equal((e as Error).message, 'an old failure');
         return true;
       });
+    } finally {
+      await f.close();
+    }
+  });
+
+  test('a worker runs only evaluations of its own revision of the evaluator; another revision is left unrecorded', { timeout: 60_000 }, async () => {
+    const f = await fleet(MSR);
+    try {
+      const current = EVALUATORS['readahead-model'].revision;
+      assert.ok(current > 1, 'the readahead model is at revision 2 or later (3d56dbe changed its grades)');
+      const asked = (revision?: number): EvaluationSpec => ({
+        space: 'host',
+        evaluator: 'readahead-model',
+        replay: { mode: 'recorded' },
+        ...(revision ? { revision } : {}),
+        trace: { sha256: f.sha256, name: 'msr' },
+      });
+      const config = { read_ahead_kb: 512 };
+      // An older coordinator's spec names no revision: revision 1, whose outcome this worker cannot give.
+      const old = asked();
+      await assert.rejects(f.svc.evaluations!.evaluate({ key: evaluationKey(old, config), spec: old, config, workload: 'msr' }), (e: unknown) => {
+        assert.ok(isSsdtuneError(e, 'SSDTUNE_EVAL_UNFINISHED'), String(e));
+        assert.match(e.message, new RegExp(`readahead-model evaluator at revision ${current}, and the search asked for revision 1`));
+        return true;
+      });
+      assert.equal(await f.svc.db.count('results'), 0, "another revision's evaluation is not recorded");
+      const now = asked(current);
+      assert.notEqual(evaluationKey(now, config), evaluationKey(old, config), 'the revision is part of the key');
+      const metrics = await f.svc.evaluations!.evaluate({ key: evaluationKey(now, config), spec: now, config, workload: 'msr' });
+      assert.ok(metrics.latencyMeanUs > 0);
+      assert.equal((await f.svc.db.require('results', evaluationKey(now, config))).status, 'ok');
     } finally {
       await f.close();
     }

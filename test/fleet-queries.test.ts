@@ -21,6 +21,7 @@ import { FLEET_SPACE, report, type AgentReport } from '../src/service/fleet.js';
 import { deviceClassKey } from '../src/blockdev/device-class.js';
 import { jobHandlers } from '../src/service/handlers.js';
 import { similarityInfo } from '../src/service/identify.js';
+import { EVALUATORS } from '../src/service/catalog.js';
 import { tempDir } from '../src/util/temp-dir.js';
 import { PostgresServer, postgresMissing } from './helpers/servers.js';
 
@@ -77,7 +78,17 @@ test('a fleet report of a known workload costs 3 PostgreSQL statements, learned 
     t.diagnostic(`nothing learned: ${none.sql.length} statements`);
     assert.equal(none.sql.length, 4, none.sql.join('\n'));
 
-    const learned = { id: newId(), space: FLEET_SPACE, values: { read_ahead_kb: 512 }, createdAt: 'now', workloadId: wid, grade: 1.2, deviceClass: cls };
+    const learned = {
+      id: newId(),
+      space: FLEET_SPACE,
+      values: { read_ahead_kb: 512 },
+      createdAt: 'now',
+      workloadId: wid,
+      grade: 1.2,
+      deviceClass: cls,
+      evaluator: 'readahead-model',
+      evaluatorOptions: { revision: EVALUATORS['readahead-model'].revision },
+    };
     await svc.db.put('configs', learned);
     await report(svc, r); // the agent's status changes (a write): the next report is the steady state
     const l = await counted(() => report(svc, r));

@@ -17,6 +17,7 @@ import { loadSettings } from '../src/config.js';
 import { openService } from '../src/service/context.js';
 import { jobHandlers } from '../src/service/handlers.js';
 import { tune } from '../src/service/tune.js';
+import { EVALUATORS } from '../src/service/catalog.js';
 import { resolveTuneArgs, type TuneArgs } from '../src/service/tune-spec.js';
 import { tempDir } from '../src/util/temp-dir.js';
 import { PROJECT_ROOT } from '../src/native.js';
@@ -61,7 +62,11 @@ test(
       assert.equal(onA.source, 'search', "the readahead model's grade says nothing of the device: measured anew");
       assert.equal(onA.config.evaluator, 'live');
       assert.equal(onA.config.measuredOn?.disk, path.basename(a.path));
-      assert.deepEqual(onA.notComparable, { id: model.config.id, evaluator: 'readahead-model', replay: model.config.replay }, 'and says why it searched');
+      assert.deepEqual(
+        onA.notComparable,
+        { id: model.config.id, evaluator: 'readahead-model', replay: model.config.replay, evaluatorOptions: model.config.evaluatorOptions },
+        'and says why it searched',
+      );
       assert.deepEqual(readSnapshot(resolveDevice(a.path)), before, 'every trial was reverted');
 
       const againOnA = await live(a.path);
@@ -109,5 +114,30 @@ test('a stored configuration answers a tune at its own replay intensity, whichev
     encoding: 'utf8',
   });
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /searched although \S+ is stored for this workload: it was graded by readahead-model, replay (recorded|closed QD 4)/);
+  assert.match(r.stdout, /searched although \S+ is stored for this workload: it was graded by readahead-model \(revision \d+\), replay (recorded|closed QD 4)/);
+});
+
+test('a configuration graded by an earlier revision of its evaluator answers no tune: the workload is searched anew', async () => {
+  const dir = tempDir('ssdtune-scope-');
+  const trace = sequentialTrace(dir);
+  const svc = await openService(loadSettings({ dataDir: path.join(dir, 'db') }), jobHandlers);
+  try {
+    const run = () => tune(svc, { tracePath: trace, spec: resolveTuneArgs({ space: 'host', budget: 2 }, svc.settings).spec });
+    const first = await run();
+    assert.equal(first.source, 'search');
+    const revision = EVALUATORS['readahead-model'].revision;
+    assert.deepEqual(first.config.evaluatorOptions, { revision }, 'stored with the revision that graded it');
+    // As an earlier release stored it (revision 1: no revision kept), graded higher than anything now.
+    const { evaluatorOptions: _, ...earlier } = await svc.db.require('configs', first.config.id);
+    await svc.db.put('configs', { ...earlier, grade: 99 });
+    const second = await run();
+    assert.equal(second.source, 'search', "an earlier revision's grade is not this model's: not recommended");
+    assert.deepEqual(second.notComparable, { id: first.config.id, evaluator: 'readahead-model', ...(earlier.replay ? { replay: earlier.replay } : {}) });
+    assert.deepEqual(second.config.evaluatorOptions, { revision });
+    const third = await run();
+    assert.equal(third.source, 'confdb');
+    assert.equal(third.config.id, second.config.id, "this revision's own result, however the earlier one was graded");
+  } finally {
+    await svc.close();
+  }
 });

@@ -321,8 +321,8 @@ export class LevelStore extends StoreBase implements ConfDB {
     );
   }
 
-  async pinnedAndBest(workloadId: string, space: string, deviceClass: string): Promise<PinnedAndBest> {
-    const [pin, best] = await Promise.all([this.pinFor(workloadId, space, deviceClass), this.bestConfig(workloadId, space, { deviceClass })]);
+  async pinnedAndBest(workloadId: string, space: string, scope: ConfigScope & { deviceClass: string }): Promise<PinnedAndBest> {
+    const [pin, best] = await Promise.all([this.pinFor(workloadId, space, scope.deviceClass), this.bestConfig(workloadId, space, scope)]);
     const pinned = pin ? await this.get('configs', pin.configId) : undefined;
     return { ...(pin ? { pin } : {}), ...(pinned ? { pinned } : {}), ...(best ? { best } : {}) };
   }

@@ -454,13 +454,13 @@ export class PgStore extends StoreBase implements ConfDB {
   }
 
   /** One statement, one snapshot: the pin, its configuration and the best learned. */
-  async pinnedAndBest(workloadId: string, space: string, deviceClass: string): Promise<PinnedAndBest> {
+  async pinnedAndBest(workloadId: string, space: string, scope: ConfigScope & { deviceClass: string }): Promise<PinnedAndBest> {
     const r = await this.q<{ pin: PinRecord | null; pinned: ConfigRecord | null; best: ConfigRecord | null }>(
       `WITH pin AS (${pinForSql('$8')})
        SELECT (SELECT doc FROM pin) AS pin,
               (SELECT c.doc FROM ssdtune_configs c, pin WHERE c.id = pin.doc->>'configId') AS pinned,
               (${BEST_CONFIG}) AS best`,
-      [workloadId, space, ...scopeParams({ deviceClass }), pinKeys(workloadId, space, deviceClass)],
+      [workloadId, space, ...scopeParams(scope), pinKeys(workloadId, space, scope.deviceClass)],
     );
     const { pin, pinned, best } = r.rows[0]!;
     return { ...(pin ? { pin } : {}), ...(pinned ? { pinned } : {}), ...(best ? { best } : {}) };

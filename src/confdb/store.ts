@@ -88,9 +88,10 @@ export interface ConfDB {
   /**
    * What may be recommended for a workload in a space on a device class, read at once: the pin
    * (as pinFor), the configuration it names, and the best-graded configuration learned on the class
-   * (as bestConfig). One statement on PostgreSQL, where a fleet report asked each in turn.
+   * in the scope (as bestConfig; a pin answers whatever graded its configuration). One statement on PostgreSQL,
+   * where a fleet report asked each in turn.
    */
-  pinnedAndBest(workloadId: string, space: string, deviceClass: string): Promise<PinnedAndBest>;
+  pinnedAndBest(workloadId: string, space: string, scope: ConfigScope & { deviceClass: string }): Promise<PinnedAndBest>;
   /** Workloads profiled with windows of this many requests (the only ones identification can compare). */
   workloadsWithWindow(windowSize: number): Promise<WorkloadRecord[]>;
   /**

@@ -54,6 +54,14 @@ export interface EvaluatorEntry {
    */
   measured: boolean;
   /**
+   * The revision of its model, raised whenever its outcome for some input changes (a model mended, a trace read
+   * otherwise). Outcomes of two revisions are not compared: a stored configuration answers only a request of its
+   * own revision (gradeScope), and a fleet worker runs only evaluations of its own (EvaluationSpec.revision).
+   * History: readahead-model 2 (3d56dbe: pages dirty for more than 30 s are written back, so long traces with
+   * writes grade otherwise).
+   */
+  revision: number;
+  /**
    * The options that decide its grades besides the replay intensity, as stored with a
    * configuration (ConfigRecord.evaluatorOptions): a stored grade answers only a request with
    * the same ones. Only those that differ from the evaluator's defaults (gradeOptions).
@@ -102,6 +110,7 @@ function gradeOptions(o: { lbaPolicy?: string; preconditionFill?: number; precon
 
 const EVALUATORS_TABLE = {
   ssdsim: {
+    revision: 1,
     summary: 'the native SSD simulator',
     replayModes: ['recorded', 'scaled', 'closed'],
     lbaPolicy: true,
@@ -117,6 +126,7 @@ const EVALUATORS_TABLE = {
       }),
   },
   mqsim: {
+    revision: 1,
     summary: 'MQSim, the reference simulator (built by scripts/build-mqsim.sh, or SSDTUNE_MQSIM)',
     // MQSim replays traces open loop only.
     replayModes: ['recorded', 'scaled'],
@@ -131,6 +141,7 @@ const EVALUATORS_TABLE = {
     },
   },
   'readahead-model': {
+    revision: 2,
     summary: "a model of Linux's page cache and readahead",
     replayModes: ['recorded', 'scaled', 'closed'],
     lbaPolicy: false,
@@ -140,6 +151,7 @@ const EVALUATORS_TABLE = {
     prepare: (o) => () => new ReadaheadModelEvaluator({ replay: o.replay }),
   },
   live: {
+    revision: 1,
     summary: 'replay on a real block device (needs --device; read-only)',
     replayModes: ['recorded', 'scaled', 'closed'],
     lbaPolicy: false,
@@ -211,8 +223,20 @@ export interface TunePlan {
   buildSpace(): ConfigSpace;
   /** Rounds that confirm the search's best against the baseline: 0 unless the evaluator measures (EvaluatorEntry.measured). */
   confirmRounds: number;
-  /** The evaluator's options that decide its grades (EvaluatorEntry.gradedWith). */
+  /** The evaluator's revision (EvaluatorEntry.revision). */
+  revision: number;
+  /** What decides its grades: its options and, from revision 2 on, its revision (gradeScope). */
   gradedWith: Record<string, unknown>;
+}
+
+/**
+ * What decides an evaluator's grades, as stored with a configuration (ConfigRecord.evaluatorOptions) and compared
+ * when a stored grade may answer a request: its options (EvaluatorEntry.gradedWith) and its revision. Revision 1 is
+ * left out, so grades stored before revisions were kept answer revision 1's requests (they are its grades).
+ */
+export function gradeScope(evaluator: EvaluatorName, options: EvaluatorOptions, settings: Pick<Settings, 'ssdsim'>): Record<string, unknown> {
+  const entry = EVALUATORS[evaluator];
+  return { ...entry.gradedWith(options, settings), ...(entry.revision > 1 ? { revision: entry.revision } : {}) };
 }
 
 /**
@@ -283,7 +307,8 @@ export function planTune(
     makeEvaluator,
     buildSpace: () => space.build({ evaluator, ...(r.device ? { device: r.device } : {}) }),
     confirmRounds: entry.measured ? (r.confirmRounds ?? CONFIRM_ROUNDS.default) : 0,
-    gradedWith: entry.gradedWith(options, settings),
+    revision: entry.revision,
+    gradedWith: gradeScope(evaluator, options, settings),
   };
 }
 

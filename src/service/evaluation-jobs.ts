@@ -35,12 +35,12 @@ import type { ResultRecord } from '../confdb/records.js';
 import type { Evaluator, EvaluatorOptions, Metrics, Replay } from '../evaluators/types.js';
 import { openTrace } from '../readers/registry.js';
 import type { Configuration } from '../space/types.js';
-import { planTune } from './catalog.js';
+import { EVALUATORS, isEvaluator, planTune } from './catalog.js';
 import type { Settings } from '../config.js';
 import { redisConnection, workerName } from './queue-bullmq.js';
 import type { TraceCache } from './trace-cache.js';
 import { ConfDbStateStore } from '../host/confdb-state.js';
-import { ERR_EVAL_UNFINISHED, errorFromCode, isSsdtuneError } from '../errors.js';
+import { ERR_EVAL_REVISION, ERR_EVAL_UNFINISHED, errorFromCode, isSsdtuneError } from '../errors.js';
 
 export const EVAL_QUEUE = 'ssdtune-eval';
 /** Runs of one evaluation job before BullMQ fails it (each worker death costs one). */
@@ -58,6 +58,11 @@ export interface EvaluationSpec {
   format?: string;
   /** The coordinator's simulator settings: they decide the outcome, so workers use these, not their own. */
   ssdsim?: Settings['ssdsim'];
+  /**
+   * The evaluator's revision on the coordinator (EvaluatorEntry.revision; absent: 1, so the keys of outcomes
+   * recorded before revisions were kept still answer). Part of the key: another revision's outcome answers nothing.
+   */
+  revision?: number;
   trace: { sha256: string; name: string };
 }
 
@@ -231,6 +236,11 @@ export function startEvaluationWorker(db: ConfDB, settings: Settings, url: strin
     async (bjob: Job, _token?: string, signal?: AbortSignal) => {
       const job = bjob.data as EvaluationJob;
       if (await db.get('results', job.key)) return 'recorded before';
+      // Not an outcome: thrown before the evaluation, so BullMQ hands the job to another run (another worker, in a
+      // fleet being upgraded), and, run out of runs, the coordinator's search gets the reason (SSDTUNE_EVAL_UNFINISHED).
+      const asked = job.spec.revision ?? 1;
+      if (!o.extraEvaluators?.[job.spec.evaluator] && isEvaluator(job.spec.evaluator) && EVALUATORS[job.spec.evaluator].revision !== asked)
+        throw ERR_EVAL_REVISION(job.spec.evaluator, EVALUATORS[job.spec.evaluator].revision, asked);
       const t0 = performance.now();
       let rec: ResultRecord;
       let evaluator: Evaluator | undefined;

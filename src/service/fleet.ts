@@ -39,6 +39,7 @@ import type { Readable } from 'node:stream';
 import { ConfDB, pinKey } from '../confdb/db.js';
 import { newId } from '../confdb/ids.js';
 import type { AgentRecord, ConfigRecord, JobRecord, PinRecord, TraceRecord } from '../confdb/records.js';
+import type { ConfigScope } from '../confdb/store.js';
 import { ERR_NOT_FOUND, ERR_USAGE } from '../errors.js';
 import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
 import { identify, profileWorkload, type EmbeddedStreams, type Identification, type KnownWorkload } from '../ml/identify.js';
@@ -49,6 +50,7 @@ import type { Scaler } from '../ml/standardize.js';
 import type { Service } from './context.js';
 import { deviceClassKey, type DeviceClass } from '../blockdev/device-class.js';
 import { ACTIVE_JOB_STATES } from './queue.js';
+import { EVALUATORS, gradeScope } from './catalog.js';
 import { keepTraceBytes, storeUpload } from './traces.js';
 import { similarityInfo } from './identify.js';
 import { canonicalJson } from '../util/canonical-json.js';
@@ -57,6 +59,16 @@ import { FollowingWorkloadStore, workloadRecord } from './workload-store.js';
 
 /** The space agents apply (block-layer attributes through sysfs). */
 export const FLEET_SPACE = 'host';
+/** How a fleet search grades (startFleetSearch): the readahead model needs no device, so any worker runs it. */
+const FLEET_EVALUATOR = 'readahead-model';
+const FLEET_REPLAY = { mode: 'recorded' } as const;
+/**
+ * The learned configurations a fleet search's grade is comparable with: graded as it grades, by the same revision
+ * of its evaluator. A configuration learned by an earlier revision is not recommended; a search is asked anew.
+ */
+function fleetScope(settings: Service['settings']): ConfigScope {
+  return { evaluator: FLEET_EVALUATOR, replay: FLEET_REPLAY, evaluatorOptions: gradeScope(FLEET_EVALUATOR, { replay: FLEET_REPLAY }, settings) };
+}
 /** The exclusive() lock under which instances of versions before b17991e read and insert a new workload. */
 export const LEGACY_REGISTER_LOCK = 'fleet:register-workload';
 /** Windows in one report, at most: enough to identify, bounded work per request. */
@@ -144,8 +156,13 @@ const caches = new WeakMap<ConfDB, FollowingWorkloadStore>();
  */
 const registrations = new WeakMap<ConfDB, { pending: Map<string, { profile: KnownWorkload; decided: Promise<void> }>; turns: KeyedQueue }>();
 
+/**
+ * One search per workload and class, and per revision of the fleet's evaluator: a search by an earlier revision
+ * (done, its configuration no longer recommended) does not stand for one by this revision.
+ */
 export function fleetSearchKey(workloadId: string, deviceClass: string): string {
-  return `fleet-search:${workloadId}:${FLEET_SPACE}:${deviceClass}`;
+  const revision = EVALUATORS[FLEET_EVALUATOR].revision;
+  return `fleet-search:${workloadId}:${FLEET_SPACE}:${deviceClass}${revision > 1 ? `:r${revision}` : ''}`;
 }
 
 /** Identify (registering a new workload: register()), pick what to apply, record the agent's status when it changed. */
@@ -171,7 +188,7 @@ export async function report(svc: Service, r: AgentReport): Promise<Recommendati
   const w = ident.nearest!;
   const cls = deviceClassKey(r.deviceClass);
   // A workload created now has nothing pinned, learned or searched for yet: no reads to ask so.
-  const config = created ? undefined : await recommended(svc.db, w.id, cls);
+  const config = created ? undefined : await recommended(svc, w.id, cls);
   let search: Recommendation['search'] = { state: created ? 'needs-trace' : 'none' };
   if (!config && !created) {
     const job = await svc.db.latestJobWithKey(fleetSearchKey(w.id, cls), [...ACTIVE_JOB_STATES, 'done', 'failed', 'cancelled', 'interrupted']);
@@ -247,9 +264,9 @@ async function register(
   }
 }
 
-async function recommended(db: ConfDB, workloadId: string, cls: string): Promise<Recommendation['config']> {
+async function recommended(svc: Service, workloadId: string, cls: string): Promise<Recommendation['config']> {
   // The pin, its configuration and the learned one in one read (one statement on PostgreSQL); the pin outranks.
-  const { pinned: c, best } = await db.pinnedAndBest(workloadId, FLEET_SPACE, cls);
+  const { pinned: c, best } = await svc.db.pinnedAndBest(workloadId, FLEET_SPACE, { deviceClass: cls, ...fleetScope(svc.settings) });
   if (c) return { id: c.id, values: c.values, source: 'pin' };
   return best ? { id: best.id, values: best.values, source: 'learned', ...(best.grade !== undefined ? { grade: best.grade } : {}) } : undefined;
 }
@@ -295,10 +312,10 @@ export async function startFleetSearch(
   const spec = {
     traceId: kept.id,
     space: FLEET_SPACE,
-    evaluator: 'readahead-model',
+    evaluator: FLEET_EVALUATOR,
     budget,
     seed: 1,
-    replay: { mode: 'recorded' },
+    replay: FLEET_REPLAY,
     fleet: { workloadId, deviceClass },
   };
   const key = fleetSearchKey(workloadId, deviceClass);

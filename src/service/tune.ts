@@ -205,6 +205,7 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
             ...(req.device ? { device: req.device } : {}),
             ...(req.format ? { format: req.format } : {}),
             ssdsim: svc.settings.ssdsim,
+            ...(plan.revision > 1 ? { revision: plan.revision } : {}),
             trace: { sha256: input.traceSha256, name: path.basename(tracePath) },
           },
           described.requests,

@@ -202,6 +202,25 @@ test('fewer chips serialise dies: a chip works on one die at a time (die interle
   assert.ok(interleaved > oneChip * 2.5, `with die interleaving a chip's dies overlap: ${interleaved.toFixed(0)} vs ${oneChip.toFixed(0)}`);
 });
 
+test('forming a flash command visits only transactions that can join it, however long the chip queues grow', async () => {
+  // Huge reads of a preconditioned drive: each chip queue holds thousands of transactions on scattered page
+  // indexes. MQSim walks a queue whole for every command; the index visits those of the head's die and page index.
+  const cfg = small({ channels: 2, chipsPerChannel: 1, diesPerChip: 2, planesPerDie: 4 });
+  const perCommand = async (mib: number) => {
+    const b = new TraceBuilder();
+    for (let i = 0; i < 4; i++) b.push(i * 1000, (i * mib * 2048) % (128 * 2048), mib * 2 ** 20, Op.READ); // within the first 128 MiB
+    const r = await simulate(cfg, sourceFromBatches(emptyMeta('huge', 'test'), [b.take()]), { preconditionFill: 0.9 });
+    assert.equal(r.completed, 4);
+    assert.ok(r.multiPlaneCommands > r.flashCommands / 2, `most commands are multi-plane: ${r.multiPlaneCommands} of ${r.flashCommands}`);
+    return r.schedulerVisits / r.flashCommands;
+  };
+  const small16 = await perCommand(16);
+  const large64 = await perCommand(64);
+  // Each plane of the die is a candidate list; a visit more per plane at most for a transaction not ready yet.
+  for (const v of [small16, large64])
+    assert.ok(v <= 2 * cfg.planesPerDie, `visits per command ${v.toFixed(1)} (16 MiB: ${small16.toFixed(1)}, 64 MiB: ${large64.toFixed(1)})`);
+});
+
 /** Principal branch of Lambert W on [-1/e, 0) by Newton iteration. */
 function lambertW(x: number): number {
   let w = -0.5;

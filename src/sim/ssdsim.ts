@@ -98,6 +98,8 @@ export interface SimResults {
   cacheEvictions: number;
   flashCommands: number;
   multiPlaneCommands: number;
+  /** Queued transactions the flash scheduler examined to form those commands (a cost figure, not a simulated one). */
+  schedulerVisits: number;
   /** Bytes of simulator state at the end of the replay (sparse mapping, block tables, caches, pools). */
   stateBytes: number;
   cmtHits: number;
@@ -133,7 +135,8 @@ export function summarize(r: SimResults): SimSummary {
   };
 }
 
-interface NativeSim {
+/** An instance of the addon's SsdSim class. */
+export interface NativeSim {
   feed(t: Float64Array, sector: Float64Array, bytes: Uint32Array, op: Uint16Array): { badIndex: number; badLastSector: number; badSector: boolean };
   run(final: boolean): Promise<{ status: 'need-more' | 'done' | 'cancelled'; completed: number }>;
   cancel(): void;
@@ -157,12 +160,18 @@ export interface SimulateOptions extends SimOptions {
   onBatch?: (fed: number, completed: number) => void;
 }
 
-/** Replay `source` on the simulated SSD `config`. The source is read once, batch by batch. */
-export async function simulate(config: SsdConfig, source: TraceSource, opts: SimulateOptions = {}): Promise<SimResults> {
+/** The addon's SsdSim class. */
+export type SimConstructor = new (c: object) => NativeSim;
+
+/**
+ * Replay `source` on the simulated SSD `config`. The source is read once, batch by batch.
+ * `Sim` is this build's simulator unless given: the differential harness (bench/ssdsim-diff.ts) passes another build's.
+ */
+export async function simulate(config: SsdConfig, source: TraceSource, opts: SimulateOptions = {}, Sim?: SimConstructor): Promise<SimResults> {
   validateSsdConfig(config);
   let sim: NativeSim;
   try {
-    const Ctor = native().SsdSim as new (c: object) => NativeSim;
+    const Ctor = Sim ?? (native().SsdSim as SimConstructor);
     sim = new Ctor({ ...config, ...stripUndefined(opts) });
   } catch (e) {
     throw nativeError(e);

@@ -22,7 +22,7 @@ export interface SyntheticSpec {
 }
 
 /** 32-bit xorshift: enough for address and op draws, identical in every run. */
-function xorshift(seed: number): () => number {
+export function xorshift(seed: number): () => number {
   let x = seed >>> 0 || 0x9e3779b9;
   return () => {
     x ^= x << 13;

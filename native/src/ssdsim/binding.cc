@@ -324,6 +324,7 @@ class SsdSimWrap : public Napi::ObjectWrap<SsdSimWrap> {
     o.Set("cacheEvictions", d(r.cacheEvictions));
     o.Set("flashCommands", d(r.flashCommands));
     o.Set("multiPlaneCommands", d(r.multiPlaneCommands));
+    o.Set("schedulerVisits", d(r.schedulerVisits));
     o.Set("stateBytes", d(r.stateBytes));
     o.Set("cmtHits", d(r.cmtHits));
     o.Set("cmtLookups", d(r.cmtLookups));

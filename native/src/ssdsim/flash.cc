@@ -46,28 +46,28 @@ void Sim::setLocation(uint32_t tx, uint32_t ppn) {
 
 // ---- intrusive lists -------------------------------------------------------------------
 
-void Sim::listPush(List& l, uint32_t tx) {
-  txs_[tx].next = kNone;
-  txs_[tx].prev = l.tail;
+void Sim::listPush(List& l, uint32_t tx, uint32_t Tx::*next, uint32_t Tx::*prev) {
+  txs_[tx].*next = kNone;
+  txs_[tx].*prev = l.tail;
   if (l.tail != kNone)
-    txs_[l.tail].next = tx;
+    txs_[l.tail].*next = tx;
   else
     l.head = tx;
   l.tail = tx;
   l.size++;
 }
 
-void Sim::listRemove(List& l, uint32_t tx) {
+void Sim::listRemove(List& l, uint32_t tx, uint32_t Tx::*next, uint32_t Tx::*prev) {
   Tx& x = txs_[tx];
-  if (x.prev != kNone)
-    txs_[x.prev].next = x.next;
+  if (x.*prev != kNone)
+    txs_[x.*prev].*next = x.*next;
   else
-    l.head = x.next;
-  if (x.next != kNone)
-    txs_[x.next].prev = x.prev;
+    l.head = x.*next;
+  if (x.*next != kNone)
+    txs_[x.*next].*prev = x.*prev;
   else
-    l.tail = x.prev;
-  x.next = x.prev = kNone;
+    l.tail = x.*prev;
+  x.*next = x.*prev = kNone;
   l.size--;
 }
 
@@ -75,6 +75,27 @@ uint32_t Sim::listPop(List& l) {
   const uint32_t t = l.head;
   listRemove(l, t);
   return t;
+}
+
+// ---- unit queues and their index -----------------------------------------------------------
+
+// A transaction joins its unit's queue and the index's die and (plane, page) lists, all in queue order.
+void Sim::enqueue(uint32_t u, Queue q, uint32_t tx) {
+  listPush(units_[u].q[q], tx);
+  Tx& x = txs_[tx];
+  x.queued = enqueued_++;
+  listPush(dieList(q, x.plane / planesPerDie_), tx, &Tx::dieNext, &Tx::diePrev);
+  listPush(pageLists_[q][pageKey(x.plane, x.page)], tx, &Tx::pageNext, &Tx::pagePrev);
+}
+
+void Sim::dequeue(uint32_t u, Queue q, uint32_t tx) {
+  listRemove(units_[u].q[q], tx);
+  const Tx& x = txs_[tx];
+  listRemove(dieList(q, x.plane / planesPerDie_), tx, &Tx::dieNext, &Tx::diePrev);
+  const uint32_t key = pageKey(x.plane, x.page);
+  List& l = *pageLists_[q].find(key);
+  listRemove(l, tx, &Tx::pageNext, &Tx::pagePrev);
+  if (l.size == 0) pageLists_[q].erase(key);
 }
 
 // ---- scheduling (TSU) ------------------------------------------------------------------
@@ -91,7 +112,7 @@ void Sim::scheduleFlash() {
       q = x.source == SRC_GC ? Q_GC_WRITE : x.urgent ? Q_USER_WRITE_URGENT : Q_USER_WRITE;
     else
       q = Q_GC_ERASE;
-    listPush(u.q[q], t);
+    enqueue(unitOf(x.plane), q, t);
     u.queued++;
     chans_[channelOfUnit(unitOf(x.plane))].queued++;
   }
@@ -218,28 +239,47 @@ bool Sim::serviceErase(uint32_t u) {
 
 // MQSim's issue_command_to_chip: the die and page index of the first queue's
 // head; at most one ready transaction per plane of that die, on that page
-// index once one is taken.
+// index once one is taken. MQSim walks each queue whole; the index gives the
+// same choice while visiting only transactions that can join: the first taken
+// is the first ready one of the die (any page index), then each free plane
+// takes its first ready one on the head's page index. A queue's picks go into
+// the command in queue order, as the walk would take them.
 void Sim::issue(uint32_t u, List* q1, List* q2, uint8_t op) {
   Unit& un = units_[u];
   const Tx& front = txs_[q1->head];
   const uint32_t die = front.plane / planesPerDie_, page = front.page;
   uint32_t planes = 0, n = 0;
   uint32_t* b = &batch_[static_cast<size_t>(u) * planesPerDie_];
-  auto scan = [&](List& q) {
-    for (uint32_t t = q.head; t != kNone && n < planesPerDie_;) {
-      const uint32_t nx = txs_[t].next;
-      const Tx& x = txs_[t];
-      const uint32_t bit = 1u << (x.plane % planesPerDie_);
-      if (x.plane / planesPerDie_ == die && !(planes & bit) && (planes == 0 || x.page == page) && ready(t)) {
-        planes |= bit;
-        listRemove(q, t);
-        b[n++] = t;
-      }
-      t = nx;
+  auto firstReady = [&](uint32_t t, uint32_t Tx::*next) {
+    for (; t != kNone; t = txs_[t].*next) {
+      st_.schedulerVisits++;
+      if (ready(t)) return t;
     }
+    return kNone;
   };
-  scan(*q1);
-  if (q2 && n < planesPerDie_) scan(*q2);
+  auto take = [&](List* ql) {
+    const Queue q = static_cast<Queue>(ql - un.q);
+    const uint32_t from = n;
+    if (planes == 0) {
+      const uint32_t t = firstReady(dieList(q, die).head, &Tx::dieNext);
+      if (t == kNone) return;
+      planes = 1u << (txs_[t].plane % planesPerDie_);
+      b[n++] = t;
+    }
+    for (uint32_t p = die * planesPerDie_; p < (die + 1) * planesPerDie_; p++) {
+      const uint32_t bit = 1u << (p % planesPerDie_);
+      if (planes & bit) continue;
+      const List* l = pageLists_[q].find(pageKey(p, page));
+      const uint32_t t = l ? firstReady(l->head, &Tx::pageNext) : kNone;
+      if (t == kNone) continue;
+      planes |= bit;
+      b[n++] = t;
+    }
+    std::sort(b + from, b + n, [&](uint32_t x, uint32_t y) { return txs_[x].queued < txs_[y].queued; });
+    for (uint32_t i = from; i < n; i++) dequeue(u, q, b[i]);
+  };
+  take(q1);
+  if (q2 && n < planesPerDie_) take(q2);
   if (n == 0) return;  // nothing ready on that die (MQSim reports the chip served all the same)
   un.queued -= n;
   chans_[channelOfUnit(u)].queued -= n;

@@ -35,6 +35,8 @@ Sim::Sim(const SimConfig& c) : cfg_(c), ftl_(c) {
   spp_ = c.pageBytes / 512;
   const uint32_t planes = ftl_.planes();
   planesPerDie_ = c.planesPerDie;
+  dies_ = planes / c.planesPerDie;
+  dieLists_.assign(static_cast<size_t>(Q_COUNT) * dies_, List{});
   planesPerUnit_ = c.planesPerDie * (c.dieInterleaving ? 1 : c.diesPerChip);
   const uint32_t nUnits = planes / planesPerUnit_;
   unitsPerChannel_ = nUnits / c.channels;
@@ -276,7 +278,9 @@ Results Sim::results() {
   r.logicalPages = ftl_.logicalPages();
   size_t bytes = ftl_.stateBytes() + reqs_.bytes() + msgs_.bytes() + txs_.bytes() + dram_.bytes() + slotOf_.bytes() + bloom_.bytes() + cmtSlotOf_.bytes() +
                  arriving_.bytes() + waitRead_.bytes() + waitProg_.bytes() + (sLpn_.capacity() * 12 + sBitmap_.capacity() * 16 + sState_.capacity()) +
-                 (cKey_.capacity() * 12 + cValid_.capacity() * 2) + units_.capacity() * sizeof(Unit) + events_.capacityBytes();
+                 (cKey_.capacity() * 12 + cValid_.capacity() * 2) + units_.capacity() * sizeof(Unit) + events_.capacityBytes() +
+                 dieLists_.capacity() * sizeof(List);
+  for (const FlatMap<List>& m : pageLists_) bytes += m.bytes();
   r.stateBytes = bytes;
   return r;
 }

@@ -59,6 +59,7 @@ struct Results {
   uint64_t cacheReadHits = 0, cacheReadLookups = 0, cacheWriteHits = 0, cacheWriteLookups = 0, cacheEvictions = 0;
   uint64_t cmtHits = 0, cmtLookups = 0;
   uint64_t flashCommands = 0, multiPlaneCommands = 0;
+  uint64_t schedulerVisits = 0;  // queued transactions the scheduler examined to form those commands
   double channelUtilMean = 0, channelUtilMax = 0, dieUtilMean = 0, dieUtilMax = 0, pcieH2dUtil = 0, pcieD2hUtil = 0;
   // CPU time of the simulating thread (CLOCK_THREAD_CPUTIME_ID), for speed figures under contention.
   uint64_t preconditionCpuNs = 0, replayCpuNs = 0, preconditionWallNs = 0;
@@ -176,6 +177,9 @@ class Sim {
     uint32_t related;  // write: its pending update read (kNone when ready); read: the write it feeds; GC: the erase
     uint32_t pending;  // erase: page moves still to program
     uint32_t next, prev;
+    // While in a unit queue: its place in the queue's index (see `enqueue`).
+    uint32_t dieNext, diePrev, pageNext, pagePrev;
+    uint64_t queued;  // enqueue sequence number: queue order across the index's lists
     uint8_t kind, source, urgent, copyback, determined;
   };
   // Per-unit queues, in MQSim's TSU_Priority_OutOfOrder.
@@ -234,9 +238,14 @@ class Sim {
   void serviced(uint32_t tx);
   void gcChecks();
   void startGc(uint32_t plane, bool greedyFallback = false);
-  void listPush(List& l, uint32_t tx);
-  void listRemove(List& l, uint32_t tx);
+  // Intrusive doubly linked lists of transactions; `next`/`prev` name the links (a queued transaction is in three lists).
+  void listPush(List& l, uint32_t tx, uint32_t Tx::*next = &Tx::next, uint32_t Tx::*prev = &Tx::prev);
+  void listRemove(List& l, uint32_t tx, uint32_t Tx::*next = &Tx::next, uint32_t Tx::*prev = &Tx::prev);
   uint32_t listPop(List& l);
+  void enqueue(uint32_t u, Queue q, uint32_t tx);
+  void dequeue(uint32_t u, Queue q, uint32_t tx);
+  List& dieList(Queue q, uint32_t die) { return dieLists_[static_cast<size_t>(q) * dies_ + die]; }
+  uint32_t pageKey(uint32_t plane, uint32_t page) const { return plane * ftl_.pagesPerBlock() + page; }
   void setChannelBusy(uint32_t ch, bool busy);
   void setUnitIdle(uint32_t u);
   uint32_t unitOf(uint32_t plane) const { return plane / planesPerUnit_; }
@@ -310,7 +319,13 @@ class Sim {
   std::vector<Unit> units_;
   std::vector<Channel> chans_;
   std::vector<uint32_t> batch_;  // per unit: the transactions of its current command
-  uint32_t planesPerUnit_, unitsPerChannel_, planesPerDie_;
+  // The unit queues' index, so that forming a command visits only transactions that can join it (issue()):
+  // per queue kind, each die's queued transactions and each (plane, page index)'s, in queue order. The
+  // page lists live in a hash map and leave it when empty, so the index is as large as the queues.
+  std::vector<List> dieLists_;        // [queue kind * dies_ + die]
+  FlatMap<List> pageLists_[Q_COUNT];  // per queue kind, keyed by pageKey(plane, page)
+  uint64_t enqueued_ = 0;
+  uint32_t planesPerUnit_, unitsPerChannel_, planesPerDie_, dies_;
   uint64_t readCmdNs_[17], progCmdNs_[17], eraseCmdNs_[17];
   uint64_t twoUnitNs_;
   std::vector<GcMove> moves_;

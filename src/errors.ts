@@ -20,12 +20,18 @@ export class SsdtuneError extends Error {
   readonly code: string;
   readonly statusCode: number;
   readonly exitCode: number;
-  constructor(def: ErrorDef, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /**
+   * The request field the error is about (`device`, `replay.speedup`), as the REST API names it; the message then
+   * starts with `<field>: ` (aboutField). The REST reply carries it; the CLI says its flag instead (cli/run.ts).
+   */
+  readonly field?: string;
+  constructor(def: ErrorDef, message: string, options?: { cause?: unknown; field?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SsdtuneError';
     this.code = def.code;
     this.statusCode = def.status;
     this.exitCode = def.exitCode;
+    if (options?.field !== undefined) this.field = options.field;
   }
 }
 
@@ -79,8 +85,17 @@ export function errorDefinitions(): ErrorDef[] {
  * coded error again, with its own exit code and status; unknown codes keep
  * the status given and exit 1.
  */
-export function errorFromCode(code: string, message: string, status = 500): SsdtuneError {
-  return new SsdtuneError(registry.get(code) ?? { code, status, exitCode: EXIT.FAILURE, template: '%s' }, message);
+export function errorFromCode(code: string, message: string, status = 500, field?: string): SsdtuneError {
+  return new SsdtuneError(registry.get(code) ?? { code, status, exitCode: EXIT.FAILURE, template: '%s' }, message, field === undefined ? undefined : { field });
+}
+
+/**
+ * The error `e` said of a request field: the same code, its message after `<field>: `, and `field` set. One
+ * wording for every front end: the REST API's field name leads, and the CLI puts its flag there (cli/run.ts).
+ */
+export function aboutField(e: SsdtuneError, field: string): SsdtuneError {
+  const def = registry.get(e.code) ?? { code: e.code, status: e.statusCode, exitCode: e.exitCode, template: '%s' };
+  return new SsdtuneError(def, `${field}: ${e.message}`, { cause: e, field });
 }
 
 export function isSsdtuneError(e: unknown, code?: string): e is SsdtuneError {

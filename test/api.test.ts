@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import os from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { loadSettings } from '../src/config.js';
@@ -14,6 +15,8 @@ import { isSsdtuneError } from '../src/errors.js';
 import { tempDir } from '../src/util/temp-dir.js';
 import { canUseLoopDevices } from '../src/blockdev/loop.js';
 import { loopWithoutScheduler, maxSectorsCoupling } from './helpers/loop.js';
+import { createLoop } from '../src/collector/testbed.js';
+import { createLoopDevice } from '../src/blockdev/loop.js';
 
 let svc: Service;
 let app: FastifyInstance;
@@ -151,7 +154,8 @@ test('malformed JSON is a 400 with a message; unknown ids are 404; the server ke
   const refused: [Record<string, unknown>, RegExp][] = [
     [{ evaluator: 'nosuch' }, /evaluator must be equal to one of the allowed values/],
     [{ space: 'host', evaluator: 'ssdsim' }, /the ssdsim evaluator does not score the host space/],
-    [{ space: 'host', evaluator: 'live' }, /give --device/],
+    [{ space: 'host', evaluator: 'live' }, /^device: the live evaluator replays on a block device: name one/],
+    [{ device: '/dev/null' }, /^device: the ssdsim evaluator works from the trace alone: a device does not apply to it/],
     [{ budget: 1 }, /budget must be >= 2/],
     // The field of the form the mode names (before: "replay must NOT have additional properties (speedup)").
     [{ replay: { mode: 'scaled', speedup: 0 } }, /replay\.speedup must be > 0/],
@@ -241,5 +245,126 @@ test('an apply over REST names what the kernel changed beside its write and was 
     assert.equal(readFileSync(`${queue}/read_ahead_kb`, 'utf8').trim(), '8');
   } finally {
     loop.destroy();
+  }
+});
+
+type ErrorBody = { statusCode: number; error: { code: string; message: string; field?: string } };
+const jobCount = async () => ((await (await call('GET', '/v1/jobs?limit=10000')).json()) as { items: unknown[] }).items.length;
+
+test('a live tune naming a device it could not replay on is refused at submission, coded, naming the field; nothing is queued', async (t) => {
+  const csv = 'traces/msr_hm_0_sample1000.csv';
+  const trace = (await (await call('POST', '/v1/traces?name=msr.csv', { raw: readFileSync(csv) })).json()) as { id: string };
+  const live = { space: 'host', evaluator: 'live', budget: 2 };
+  const refused = async (device: string, status: number, code: string, re: RegExp) => {
+    const before = await jobCount();
+    for (const [route, body] of [
+      ['/v1/jobs', { traceId: trace.id, ...live, device }],
+      [
+        '/v1/tune',
+        {
+          trace: path.resolve(
+            uploadDir(svc.settings.dataDir),
+            readdirSync(uploadDir(svc.settings.dataDir)).find((n) => n.startsWith(trace.id))!,
+          ),
+          ...live,
+          device,
+        },
+      ],
+    ] as const) {
+      const r = await call('POST', route, { body });
+      const e = ((await r.json()) as ErrorBody).error;
+      assert.equal(r.status, status, `${route} ${device}: ${e.message}`);
+      assert.equal(e.code, code, `${route} ${device}`);
+      assert.equal(e.field, 'device', `${route} ${device}`);
+      assert.match(e.message, re, `${route} ${device}`);
+      // Words for a REST caller: the field, never a command-line flag.
+      assert.doesNotMatch(e.message, /--/, `${route} ${device}`);
+    }
+    assert.equal(await jobCount(), before, `${device}: nothing queued`);
+  };
+  await refused('/dev/null', 404, 'SSDTUNE_DEVICE', /^device: \/dev\/null: not a block device/);
+  await refused('/nonexistent/disk', 404, 'SSDTUNE_DEVICE', /^device: \/nonexistent\/disk: no such device/);
+  await refused(path.resolve(csv), 404, 'SSDTUNE_DEVICE', /^device: .*msr_hm_0_sample1000\.csv: not a block device/);
+  const noLoops = canUseLoopDevices();
+  if (noLoops) {
+    t.diagnostic(`partitions and signatures not tried: ${noLoops}`);
+    return;
+  }
+  // A disk of ours with a partition table, and its partition (the table is written into the backing file).
+  const disk = createLoop(32, { partition: { start: 2048, sectors: 8192 } });
+  try {
+    await refused(
+      disk.partitions![0]!,
+      409,
+      'SSDTUNE_HOST_UNSAFE',
+      new RegExp(`^device: ${disk.partitions![0]}: is a partition of ${disk.name}; replay on the whole disk`),
+    );
+    await refused(
+      disk.path,
+      409,
+      'SSDTUNE_HOST_UNSAFE',
+      /^device: loop\d+: has a .* signature \(someone's data\); the live evaluator replays only on a device with no filesystem or partition table/,
+    );
+  } finally {
+    disk.destroy();
+  }
+  // A blank disk of ours passes the same check: the request is queued (and cancelled: the check is what is tested).
+  const blank = createLoopDevice({ sizeBytes: 8 << 20 });
+  try {
+    const r = await call('POST', '/v1/jobs', { body: { traceId: trace.id, ...live, device: blank.path } });
+    const out = (await r.json()) as { job: { id: string } };
+    assert.equal(r.status, 202, JSON.stringify(out));
+    await call('POST', `/v1/jobs/${out.job.id}/cancel`, { body: {} });
+    await new InProcessApi(svc, 'test').waitJob(out.job.id);
+  } finally {
+    blank.destroy();
+  }
+});
+
+test('POST /v1/identify of a trace that does not read names the trace, the line and what was expected, and quotes none of its bytes', async () => {
+  // The server reads traces under traceDirs too: a file there whose line 501 does not parse.
+  const dir = tempDir('ssdtune-api-tracedir-');
+  const traceDirs = svc.settings.traceDirs;
+  svc.settings.traceDirs = [dir];
+  try {
+    const lines = readFileSync('traces/msr_hm_0_sample1000.csv', 'utf8').split('\n');
+    lines[500] = 'SECRET-hunter2,not,a,trace,line';
+    const file = path.join(dir, 'broken.csv');
+    writeFileSync(file, lines.join('\n'));
+    const reg = await call('POST', '/v1/traces/register', { body: { path: file } });
+    const rec = (await reg.json()) as { id: string };
+    assert.equal(reg.status, 200, JSON.stringify(rec));
+    const r = await call('POST', '/v1/identify', { body: { traceId: rec.id } });
+    const e = ((await r.json()) as ErrorBody).error;
+    assert.equal(r.status, 400);
+    assert.equal(e.code, 'SSDTUNE_TRACE_FORMAT');
+    assert.equal(e.message, `trace ${rec.id} (broken.csv): line 501: 7 comma-separated fields: Timestamp,Hostname,DiskNumber,Type,Offset,Size,ResponseTime`);
+    // The file changed after it was registered: its first line is something else entirely.
+    writeFileSync(file, 'SECRET first line of another file\n' + lines.slice(1).join('\n'));
+    const r2 = await call('POST', '/v1/identify', { body: { traceId: rec.id } });
+    const e2 = ((await r2.json()) as ErrorBody).error;
+    assert.equal(r2.status, 400);
+    assert.match(e2.message, new RegExp(`^trace ${rec.id} \\(broken\\.csv\\): line 1: `));
+    assert.doesNotMatch(e2.message, /SECRET/);
+    // The CLI's own service (not serving) still quotes the line for its user.
+    const cli = await openService(loadSettings({ dataDir: tempDir('ssdtune-api-cli-') }), jobHandlers);
+    try {
+      const api = new InProcessApi(cli, 'cli');
+      const local = await api.addTrace(path.resolve('traces/msr_hm_0_sample1000.csv'));
+      await cli.db.put('traces', { ...local, path: file });
+      await assert.rejects(
+        api.identify(local.id),
+        (x: unknown) =>
+          isSsdtuneError(x, 'SSDTUNE_TRACE_FORMAT') &&
+          (x as Error).message.startsWith(`${file}: line 1: `) &&
+          /got "SECRET first line/.test((x as Error).message),
+      );
+    } finally {
+      await cli.close();
+      rmSync(cli.settings.dataDir, { recursive: true, force: true });
+    }
+  } finally {
+    svc.settings.traceDirs = traceDirs;
+    rmSync(dir, { recursive: true, force: true });
   }
 });

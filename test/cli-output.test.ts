@@ -126,3 +126,22 @@ test('"-" is standard output wherever an output file is taken: analyze --report 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a live tune with a device it could not replay on: refused before the trace is read, worded with the flag', () => {
+  const dataDir = tempDir('ssdtune-cli-device-');
+  const db = ['--data-dir', dataDir];
+  try {
+    const r = run('tune', ...db, '--space', 'host', '--evaluator', 'live', '--device', '/dev/null', '--budget', '2', WSRCH);
+    assert.equal(r.status, 4, r.stderr);
+    assert.match(r.stderr, /^ssdtune: --device: \/dev\/null: not a block device .*\[SSDTUNE_DEVICE\]$/m);
+    const json = run('tune', ...db, '--space', 'host', '--evaluator', 'live', '--device', '/dev/null', '--budget', '2', '--json', WSRCH);
+    assert.match(JSON.parse(json.stderr).error.message, /^--device: \/dev\/null: not a block device/);
+    const unused = run('tune', ...db, '--device', '/dev/null', '--budget', '2', WSRCH);
+    assert.equal(unused.status, 2, unused.stderr);
+    assert.match(unused.stderr, /^ssdtune: --device: the ssdsim evaluator works from the trace alone: a device does not apply to it/m);
+    // Refused before anything was written: not even the trace's record.
+    assert.match(run('db', 'list', 'traces', ...db).stdout, /^no traces stored yet/);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

@@ -181,7 +181,7 @@ test('tune: bad requests fail clearly and store nothing', async () => {
     if (builtMqsim() || svc.settings.mqsimPath) assert.equal(args({ evaluator: 'mqsim' }).evaluator, 'mqsim');
     else assert.throws(() => args({ evaluator: 'mqsim' }), usage(/build-mqsim\.sh/));
     assert.throws(() => args({ evaluator: 'mqsim', replay: { mode: 'closed', queueDepth: 8 } }), usage(/mqsim evaluator cannot replay in "closed" mode/));
-    assert.throws(() => args({ space: 'host', evaluator: 'live' }), /give --device/);
+    assert.throws(() => args({ space: 'host', evaluator: 'live' }), usage(/^device: the live evaluator replays on a block device: name one/));
     // Confirmation rounds: for measured evaluators only, never 1 (no spread), default 4; settings reach only live.
     const plan = (a: Record<string, unknown>, s: Partial<Settings> = {}) => resolveTuneArgs(a, { ...svc.settings, ...s }).plan;
     const live = { space: 'host', evaluator: 'live', device: '/dev/null' };

@@ -8,7 +8,11 @@ export const errorReply = {
     statusCode: { type: 'integer' },
     error: {
       type: 'object',
-      properties: { code: { type: 'string' }, message: { type: 'string' } },
+      properties: {
+        code: { type: 'string' },
+        message: { type: 'string' },
+        field: { type: 'string', description: 'the request field the error is about (`device`), when it is about one; the message then starts with it' },
+      },
       required: ['code', 'message'],
     },
   },

@@ -86,7 +86,9 @@ export async function buildServer(svc: Service, opts: ServerOptions = {}, reach?
     ajv: { customOptions: { removeAdditional: false, discriminator: true } },
     schemaErrorFormatter: (errors, dataVar) => usageError(errors, dataVar),
   });
-  // Paths in requests come from callers: confined to the directories the server may read.
+  // Paths in requests come from callers: confined to the directories the server may read. What it reads of them
+  // reaches callers in replies and job records: no error quotes a trace's bytes (Service.quoteInput).
+  svc.quoteInput = false;
   const api = new InProcessApi(svc, 'api', version, true);
   app.decorate('ssdtune', api);
   app.decorate('pageCache', new PageCache());

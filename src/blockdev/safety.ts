@@ -6,8 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { ERR_HOST_UNSAFE } from '../errors.js';
-import type { BlockDevice } from './resolve.js';
+import { ERR_HOST_UNSAFE, ERR_PERMISSION } from '../errors.js';
+import { resolveDevice, type BlockDevice } from './resolve.js';
 
 /** The disk and its partitions: name -> major:minor. */
 function familyDevNumbers(dev: BlockDevice): Map<string, string> {
@@ -69,7 +69,14 @@ export function signatureOf(devPath: string): string | undefined {
     // blkid exits 2 when it finds nothing; anything else (missing binary) falls back to magic bytes.
     if (status === 2) return undefined;
   }
-  const fd = openSync(devPath, 'r');
+  let fd: number;
+  try {
+    fd = openSync(devPath, 'r');
+  } catch (e) {
+    throw ERR_PERMISSION(
+      `${devPath}: cannot read its first bytes to check it holds no one's data (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
+  }
   try {
     const buf = Buffer.alloc(0x10048);
     const n = readSync(fd, buf, 0, buf.length, 0);
@@ -82,13 +89,32 @@ export function signatureOf(devPath: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The device a live replay may use: a whole disk (a partition shares its disk's queue, which the replay tunes), free
+ * to replay on (assertReplaySafe). The one check of a live tune's device: made when the request is submitted, so a
+ * wrong device is refused at once (service/catalog.ts), and again when the replay starts (LiveEvaluator), since the
+ * device may have changed meanwhile.
+ */
+export function replayDevice(given: string, force: boolean): BlockDevice {
+  const dev = resolveDevice(given);
+  if (dev.partition) throw ERR_HOST_UNSAFE(given, `is a partition of ${dev.disk.name}; replay on the whole disk`);
+  assertReplaySafe(dev, given, force);
+  return dev;
+}
+
 /** Throw unless the device is free to replay on (or `force`). */
 export function assertReplaySafe(dev: BlockDevice, devPath: string, force: boolean): void {
   const mounts = mountsOf(dev);
   if (mounts.length) throw ERR_HOST_UNSAFE(dev.disk.name, `in use: mounted at ${mounts.join(', ')}; the live evaluator never replays on a mounted device`);
   const holders = holdersOf(dev);
-  if (holders.length && !force) throw ERR_HOST_UNSAFE(dev.disk.name, `in use by ${holders.join(', ')}; pass force to replay anyway`);
+  // No front end offers force (LiveOptions.force is for programs that made the device): the messages do not suggest it.
+  if (holders.length && !force)
+    throw ERR_HOST_UNSAFE(dev.disk.name, `in use by ${holders.join(', ')}; the live evaluator replays only on a device nothing is stacked on`);
   if (force) return;
   const sig = signatureOf(devPath);
-  if (sig) throw ERR_HOST_UNSAFE(dev.disk.name, `has a ${sig} signature (someone's data); pass force to replay reads on it anyway`);
+  if (sig)
+    throw ERR_HOST_UNSAFE(
+      dev.disk.name,
+      `has a ${sig} signature (someone's data); the live evaluator replays only on a device with no filesystem or partition table`,
+    );
 }

@@ -80,8 +80,13 @@ export class HttpApi extends HostLocal implements SsdtuneApi {
       throw ERR_SERVER_UNREACHABLE(this.endpoint, cause?.message ?? (e as Error).message);
     }
     if (!res.ok) {
-      const data = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } };
-      throw errorFromCode(data.error?.code ?? 'SSDTUNE_REMOTE', data.error?.message ?? `${method} ${route}: ${res.status} ${res.statusText}`, res.status);
+      const data = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string; field?: string } };
+      throw errorFromCode(
+        data.error?.code ?? 'SSDTUNE_REMOTE',
+        data.error?.message ?? `${method} ${route}: ${res.status} ${res.statusText}`,
+        res.status,
+        typeof data.error?.field === 'string' ? data.error.field : undefined,
+      );
     }
     return res;
   }

@@ -43,6 +43,17 @@ export async function runMain(program: Command, argv: string[]): Promise<void> {
   }
 }
 
+/**
+ * An error about a request field starts with the field as the REST API names it (errors.ts: aboutField); on the
+ * command line that field is a flag: `device: ...` is said `--device: ...` (a field's flag is its name in kebab
+ * case: confirmRounds, --confirm-rounds; replay.speedup, --replay).
+ */
+export function cliWording(e: SsdtuneError): string {
+  if (e.field === undefined || !e.message.startsWith(`${e.field}: `)) return e.message;
+  const flag = `--${e.field.split('.')[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  return `${flag}: ${e.message.slice(e.field.length + 2)}`;
+}
+
 /** Print an error for a person (or as JSON with --json) and return the exit code. */
 export function reportError(e: unknown): number {
   if (e instanceof CommanderError) {
@@ -51,8 +62,9 @@ export function reportError(e: unknown): number {
   }
   const json = process.argv.includes('--json');
   if (e instanceof SsdtuneError) {
-    if (json) process.stderr.write(JSON.stringify({ error: { code: e.code, message: e.message } }) + '\n');
-    else process.stderr.write(`ssdtune: ${e.message} [${e.code}]\n`);
+    const message = cliWording(e);
+    if (json) process.stderr.write(JSON.stringify({ error: { code: e.code, message } }) + '\n');
+    else process.stderr.write(`ssdtune: ${message} [${e.code}]\n`);
     return e.exitCode;
   }
   const err = e instanceof Error ? e : new Error(String(e));

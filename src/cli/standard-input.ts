@@ -46,7 +46,7 @@ export async function withStandardInput<T>(
     );
   } catch (e) {
     // The readers name the file they read: the spool is standard input to the user.
-    throw isSsdtuneError(e) && e.message.includes(file) ? errorFromCode(e.code, e.message.replaceAll(file, STANDARD_INPUT_NAME), e.statusCode) : e;
+    throw isSsdtuneError(e) && e.message.includes(file) ? errorFromCode(e.code, e.message.replaceAll(file, STANDARD_INPUT_NAME), e.statusCode, e.field) : e;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

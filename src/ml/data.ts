@@ -17,6 +17,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ERR_USAGE, isSsdtuneError } from '../errors.js';
 import { openTrace } from '../readers/registry.js';
+import type { InputOptions } from '../readers/types.js';
 import { TimedTally, type TraceBatch } from '../trace/model.js';
 import { describeTrace, windowStreams, type DescribedTrace } from './characterise.js';
 
@@ -100,8 +101,14 @@ export interface TraceStreams {
  * Per-device window vectors of one trace file (of its copy `timeScale` times
  * slower, when given): the one windowing of training, `tune` and `identify`.
  */
-export async function traceStreams(file: string, windowSize: number, format?: string, timeScale?: number): Promise<TraceStreams> {
-  const src = await openTrace(file, format ? { format } : {});
+export async function traceStreams(
+  file: string,
+  windowSize: number,
+  format?: string,
+  timeScale?: number,
+  input: Pick<InputOptions, 'quoteInput'> = {},
+): Promise<TraceStreams> {
+  const src = await openTrace(file, { ...(format ? { format } : {}), ...input });
   // Counted in the same pass: a tune refuses a trace with nothing to time before it searches (service/tune.ts).
   const tally = new TimedTally();
   const t = await describeTrace(tallied(timeScale ? scaledTime(src, timeScale) : src, tally), { size: windowSize, splitByDevice: true, source: file });

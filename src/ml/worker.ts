@@ -16,7 +16,7 @@ import { embedWindows } from './identify.js';
 import { loadSimilarityModel, type SimilarityModel } from './model-io.js';
 
 type Task =
-  | { op: 'describe'; path: string; format?: string; windowSize: number }
+  | { op: 'describe'; path: string; format?: string; windowSize: number; quoteInput: boolean }
   | { op: 'embed'; modelDir: string; windows: readonly ArrayLike<number>[] }
   | { op: 'label'; described: DescribedTrace };
 
@@ -26,7 +26,7 @@ if (isTaskThread(MARK)) {
   const models = new Map<string, Promise<SimilarityModel>>();
   serveTasks<Task>(async (t) => {
     // Per device stream, the one windowing of training, tune and identify (the streams share the described windows' vectors).
-    if (t.op === 'describe') return traceStreams(t.path, t.windowSize, t.format);
+    if (t.op === 'describe') return traceStreams(t.path, t.windowSize, t.format, undefined, { quoteInput: t.quoteInput });
     if (t.op === 'embed') {
       if (!models.has(t.modelDir)) models.set(t.modelDir, loadSimilarityModel(t.modelDir));
       return embedWindows(await models.get(t.modelDir)!, t.windows);
@@ -37,14 +37,17 @@ if (isTaskThread(MARK)) {
 
 const thread = new TaskThread<Task>(new URL(import.meta.url), MARK, 'the ML worker thread');
 
-/** A trace read and described in windows of `windowSize` requests per device stream, off the event loop; `signal` cancels the reading. */
-export function describeOffThread(path: string, o: { windowSize: number; format?: string; signal?: AbortSignal }): Promise<TraceStreams> {
+/**
+ * A trace read and described in windows of `windowSize` requests per device stream, off the event loop; `signal`
+ * cancels the reading; `quoteInput` false keeps the trace's bytes out of errors (readers/types.ts: InputOptions).
+ */
+export function describeOffThread(path: string, o: { windowSize: number; format?: string; signal?: AbortSignal; quoteInput?: boolean }): Promise<TraceStreams> {
   const signal = o.signal;
   const abort = signal && {
     signal,
     error: () => ERR_TRACE_ABORTED(path, signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'aborted')),
   };
-  return thread.run({ op: 'describe', path, windowSize: o.windowSize, ...(o.format ? { format: o.format } : {}) }, abort);
+  return thread.run({ op: 'describe', path, windowSize: o.windowSize, quoteInput: o.quoteInput ?? true, ...(o.format ? { format: o.format } : {}) }, abort);
 }
 
 /** The similarity network's embedding of each window (the model in `modelDir`), computed off the event loop. */

@@ -228,7 +228,7 @@ export class InProcessApi extends HostLocal implements SsdtuneApi {
   /** tune() without the wait (POST /v1/tune). */
   async startTune(trace: string, args: TuneArgs): Promise<JobRecord> {
     // A refused request writes nothing, not even the trace's record.
-    resolveTuneArgs(args, this.svc.settings);
+    resolveTuneArgs(args, this.svc.settings).plan.checkHost();
     const rec = await this.addTrace(trace, args.format ? { format: args.format } : {});
     // Every `tune` runs: identifying the workload again is the point (POST /v1/jobs shares identical jobs).
     return (await this.submitTune({ ...args, traceId: rec.id }, { force: true })).job;

@@ -12,7 +12,8 @@
  * space is one entry in SPACES plus its module.
  */
 import type { Settings } from '../config.js';
-import { ERR_USAGE } from '../errors.js';
+import { aboutField, ERR_USAGE, isSsdtuneError } from '../errors.js';
+import { replayDevice } from '../blockdev/safety.js';
 import { LiveEvaluator } from '../evaluators/live/live-evaluator.js';
 import { ReadaheadModelEvaluator } from '../evaluators/readahead/readahead-model.js';
 import type { Evaluator, EvaluatorOptions, Replay, ReplayMode } from '../evaluators/types.js';
@@ -73,6 +74,12 @@ export interface EvaluatorEntry {
    * read, not after minutes of it.
    */
   prepare(o: EvaluatorOptions, settings: Pick<Settings, 'mqsimPath' | 'ssdsim'>): EvaluatorMaker;
+  /**
+   * What it needs of this host that the request names and that may change before it runs (the live evaluator's
+   * device): checked when the request is submitted (TunePlan.checkHost) by the check the evaluator makes again when it
+   * starts. Reads the host (sysfs, the device's first bytes), so it is not part of planTune.
+   */
+  checkHost?(o: EvaluatorOptions): void;
 }
 
 /** How a space's configurations reach a device (today: sysfs, through the applier). */
@@ -161,7 +168,7 @@ const EVALUATORS_TABLE = {
     gradedWith: () => ({}),
     prepare: (o) => {
       const device = o.device;
-      if (!device) throw ERR_USAGE('the live evaluator replays on a block device: give --device (read-only unless --scratch)');
+      if (!device) throw aboutField(ERR_USAGE('the live evaluator replays on a block device: name one (it is only read)'), 'device');
       const r = o.replay;
       const mode =
         r.mode === 'closed'
@@ -172,6 +179,8 @@ const EVALUATORS_TABLE = {
         return new LiveEvaluator({ device, store: run.deviceState, ...mode });
       };
     },
+    // The rules LiveEvaluator applies when it starts (no force: a tune never forces).
+    checkHost: (o) => void (o.device && replayDevice(o.device, false)),
   },
 } satisfies Record<string, EvaluatorEntry>;
 
@@ -227,6 +236,11 @@ export interface TunePlan {
   revision: number;
   /** What decides its grades: its options and, from revision 2 on, its revision (gradeScope). */
   gradedWith: Record<string, unknown>;
+  /**
+   * Checks what the request names on this host (EvaluatorEntry.checkHost: the live evaluator's device); its errors
+   * keep their code and name the request's field. Called when a tune is submitted and when its job starts.
+   */
+  checkHost(): void;
 }
 
 /**
@@ -272,7 +286,10 @@ export function planTune(
   if (r.lbaPolicy && !entry.lbaPolicy)
     throw ERR_USAGE(`the ${r.evaluator} evaluator maps no addresses onto a simulated capacity: lbaPolicy does not apply to it`);
   if (r.device && entry.device === 'unused')
-    throw ERR_USAGE(`the ${r.evaluator} evaluator works from the trace alone: --device does not apply to it (the live evaluator replays on a device)`);
+    throw aboutField(
+      ERR_USAGE(`the ${r.evaluator} evaluator works from the trace alone: a device does not apply to it (the live evaluator replays on one)`),
+      'device',
+    );
   // A measurement on a device happens on the host that names it. A fleet's tune jobs and their evaluations run on
   // whichever worker takes them, on any host, where the name is another disk or none: refused, not queued.
   if (settings.queue && entry.device === 'required')
@@ -309,6 +326,14 @@ export function planTune(
     confirmRounds: entry.measured ? (r.confirmRounds ?? CONFIRM_ROUNDS.default) : 0,
     revision: entry.revision,
     gradedWith: gradeScope(evaluator, options, settings),
+    checkHost: () => {
+      try {
+        entry.checkHost?.(options);
+      } catch (e) {
+        // Only the device is read from the host today.
+        throw isSsdtuneError(e) ? aboutField(e, 'device') : e;
+      }
+    },
   };
 }
 

@@ -21,6 +21,13 @@ export interface Service {
   evaluations?: RemoteEvaluations;
   /** A fleet worker's local copies of traces, by digest. */
   traceCache?: TraceCache;
+  /**
+   * Errors may quote a trace's bytes (a line that does not parse, an unknown format's first bytes): in a CLI process,
+   * which reads its user's own files. A server (startServer) and a fleet worker set it false: their errors reach
+   * remote callers (a REST reply, a job record), and a trace registered under traceDirs may be a file they should not
+   * read in full. Errors then give the code, the trace and the line or offset, no bytes.
+   */
+  quoteInput: boolean;
   close(): Promise<void>;
 }
 
@@ -29,6 +36,8 @@ export interface ServiceOptions {
   tuneConcurrency?: number;
   /** Fleet mode: a worker's job lock lasts this long without renewal. */
   lockMs?: number;
+  /** Service.quoteInput (default true). */
+  quoteInput?: boolean;
 }
 
 export const DEFAULT_LOCK_MS = 30_000;
@@ -38,7 +47,7 @@ export async function openService(settings: Settings, handlers: Record<string, (
   if (settings.queue && !settings.store)
     throw ERR_USAGE('a Redis job queue (SSDTUNE_QUEUE) needs a ConfDB that workers on other hosts can reach: set SSDTUNE_STORE=postgres://... too');
   const db = await ConfDB.open(settings.dataDir, settings.store);
-  const svc = { settings, db } as Service;
+  const svc = { settings, db, quoteInput: o.quoteInput ?? true } as Service;
   const made = Object.fromEntries(Object.entries(handlers).map(([k, make]) => [k, make(svc)]));
   try {
     if (settings.queue) {

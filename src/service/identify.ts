@@ -4,7 +4,7 @@
  * identification module (src/ml/identify.ts) for the nearest known workload.
  * `tune` starts with it; `ssdtune identify` and POST /v1/identify stop there.
  */
-import { ERR_FEATURES_TOO_SHORT } from '../errors.js';
+import { ERR_FEATURES_TOO_SHORT, errorFromCode, isSsdtuneError } from '../errors.js';
 import type { DescribedTrace } from '../ml/characterise.js';
 import { identify, type Identification, type Method } from '../ml/identify.js';
 import { loadSimilarityInfo, type SimilarityInfo } from '../ml/model-io.js';
@@ -56,7 +56,12 @@ export async function identifyTrace(
   const windowSize = model.meta.windowSize;
   // Reading, describing (per device, as training does: ml/data.ts) and the network's pass over every
   // window run on the ML worker: the server keeps answering meanwhile.
-  const t = await describeOffThread(tracePath, { windowSize, ...(o.format ? { format: o.format } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+  const t = await describeOffThread(tracePath, {
+    windowSize,
+    quoteInput: svc.quoteInput,
+    ...(o.format ? { format: o.format } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
   if (t.described.windows.length === 0)
     throw ERR_FEATURES_TOO_SHORT(tracePath, `${t.requests} requests make no full window of ${windowSize} on any one device; ${o.purpose}`);
   const streams = t.streams.map((s) => s.windows);
@@ -86,8 +91,15 @@ export interface IdentifyOutcome {
 
 export async function identifyStored(svc: Service, traceId: string, method: IdentifyMethod = 'network'): Promise<IdentifyOutcome> {
   const trace = await svc.db.require('traces', traceId);
-  // The format it was registered with (sniffed, or named where the sniffer cannot tell).
-  const r = await identifyTrace(svc, trace.path, { method, purpose: 'identification needs at least one', ...(trace.format ? { format: trace.format } : {}) });
+  let r: DescribedForIdentification;
+  try {
+    // The format it was registered with (sniffed, or named where the sniffer cannot tell).
+    r = await identifyTrace(svc, trace.path, { method, purpose: 'identification needs at least one', ...(trace.format ? { format: trace.format } : {}) });
+  } catch (e) {
+    // A remote caller (Service.quoteInput) asked for a trace by id: its errors name it so, with the line or offset.
+    if (svc.quoteInput || !isSsdtuneError(e) || !e.message.includes(trace.path)) throw e;
+    throw errorFromCode(e.code, e.message.replaceAll(trace.path, `trace ${trace.id} (${trace.name})`), e.statusCode);
+  }
   const id = r.identification;
   // JSON has no infinity: an empty ConfDB's distance is reported as null.
   const identification = { ...id, distance: Number.isFinite(id.distance) ? id.distance : (null as unknown as number) };

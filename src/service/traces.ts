@@ -33,6 +33,14 @@ export function uploadDir(dataDir: string): string {
   return path.join(dataDir, 'traces');
 }
 
+/**
+ * Where the server keeps the trace it stored as record `id` (an upload, a fleet capture): `<upload dir>/<id>-<name>`.
+ * `name` is the record's name, made safe by storeUpload. deleteTrace removes a record's file only when it is this.
+ */
+export function storedTracePath(dataDir: string, id: string, name: string): string {
+  return path.join(uploadDir(dataDir), `${id}-${name}`);
+}
+
 /** Remove what uploads cut off by a crash left (the server calls it at start, before it accepts any). */
 export function cleanUploadDebris(dataDir: string): string[] {
   const dir = uploadDir(dataDir);
@@ -86,8 +94,8 @@ export async function storeUpload(svc: Service, body: Readable, name: string, ac
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const id = newId();
   const safe = (name || 'trace').replace(SAFE_NAME, '_').slice(0, 100);
-  const file = path.join(dir, `${id}-${safe}`);
-  const partial = path.join(dir, `${PARTIAL}${id}-${safe}`);
+  const file = storedTracePath(svc.settings.dataDir, id, safe);
+  const partial = path.join(dir, `${PARTIAL}${path.basename(file)}`);
   let guard: SpaceGuard;
   try {
     guard = new SpaceGuard(dir, svc.settings.minFreeBytes, 'upload');
@@ -189,7 +197,7 @@ export async function deleteTrace(svc: Service, id: string, actor: string): Prom
   const readers = (await svc.db.jobsWithStatus(ACTIVE_JOB_STATES)).filter((j) => j.params.traceId === id);
   if (readers.length) throw ERR_CONFLICT(`trace ${id} is read by ${readers[0]!.status} job ${readers[0]!.id}: cancel it or let it finish first`);
   await svc.db.batch([{ kind: 'traces', type: 'del', key: id }, ConfDB.audit(actor, 'traces.delete', { id, name: rec.name, path: rec.path })]);
-  // What storeUpload wrote: <upload dir>/<record id>-<name>. Anything else was registered by path.
-  if (path.dirname(rec.path) === uploadDir(svc.settings.dataDir) && path.basename(rec.path).startsWith(`${rec.id}-`)) await fsp.rm(rec.path, { force: true });
+  // What storeUpload wrote. Anything else was registered by path, and is the user's.
+  if (rec.path === storedTracePath(svc.settings.dataDir, rec.id, rec.name)) await fsp.rm(rec.path, { force: true });
   return rec;
 }

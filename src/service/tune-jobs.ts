@@ -16,8 +16,8 @@ export function tuneJobKey(spec: ResolvedTuneSpec): string {
 
 /**
  * Validate and queue a tune request. A request that can only fail (unknown
- * trace, an evaluator outside the space, a missing MQSim binary) is refused
- * here, not queued. `force` starts a new job even when an identical one is
+ * trace, an evaluator outside the space, a missing MQSim binary, a device the
+ * live evaluator may not replay on) is refused here, not queued. `force` starts a new job even when an identical one is
  * queued, running or done.
  */
 export async function submitTune(
@@ -26,8 +26,10 @@ export async function submitTune(
   actor: string,
   o: { force?: boolean } = {},
 ): Promise<{ job: JobRecord; deduplicated: boolean }> {
-  const { spec } = resolveTuneSpec(input, svc.settings);
+  const { spec, plan } = resolveTuneSpec(input, svc.settings);
   const trace = await svc.db.require('traces', spec.traceId);
+  // A device the job could not replay on is refused now, by the job's own check, not when the job starts.
+  plan.checkHost();
   // Fleet mode: the job runs on a worker that may be on another host; it fetches the trace by digest.
   if (svc.evaluations) await keepTraceBytes(svc, trace);
   return svc.jobs.submit('tune', tuneJobKey(spec), spec, actor, { force: o.force ?? false });

@@ -165,6 +165,8 @@ export async function tune(svc: Service, input: TuneInput, ctl: TuneControl = {}
   const { spec: req, tracePath } = input;
   // Catalogue and requirements first: reading a large trace only to reject a misspelt evaluator wastes minutes.
   const plan = planTune(req, svc.settings);
+  // The device may have changed since the request was submitted: refused before the trace is read.
+  plan.checkHost();
   // A device-backed evaluator's grades hold for the disk they were measured on (planTune refuses a device to the others).
   const site = req.device ? measurementSite(req.device) : undefined;
   ctl.progress?.(0, req.budget, 'characterising', { phase: 'characterising' });

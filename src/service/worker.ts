@@ -34,7 +34,8 @@ export interface RunningWorker {
 export async function startWorker(settings: Settings, o: WorkerOptions): Promise<RunningWorker> {
   if (!settings.queue || !settings.store)
     throw ERR_USAGE('ssdtune worker serves a fleet: set SSDTUNE_QUEUE=redis://... and SSDTUNE_STORE=postgres://... (the same as the serve instances)');
-  const svc = await openService(settings, jobHandlers, { tuneConcurrency: o.tuneConcurrency, lockMs: o.lockMs });
+  // Its jobs' errors are read over the REST API: they quote no trace bytes.
+  const svc = await openService(settings, jobHandlers, { tuneConcurrency: o.tuneConcurrency, lockMs: o.lockMs, quoteInput: false });
   svc.traceCache = new TraceCache(svc.db, path.join(settings.dataDir, 'trace-cache'), o.cacheBytes ?? DEFAULT_TRACE_CACHE_BYTES);
   const evaluations = startEvaluationWorker(svc.db, settings, settings.queue, {
     concurrency: o.concurrency,

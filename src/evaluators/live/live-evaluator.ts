@@ -16,9 +16,9 @@ import type { EvaluateOptions, Evaluator, Metrics, WorkloadRef } from '../types.
 import type { Configuration } from '../../space/types.js';
 import { SECTOR_BYTES, concatBatches, type TraceBatch } from '../../trace/model.js';
 import { withTrialConfig } from '../../host/applier.js';
-import { assertReplaySafe } from '../../blockdev/safety.js';
+import { replayDevice } from '../../blockdev/safety.js';
 import type { StateStore } from '../../host/state.js';
-import { resolveDevice, type BlockDevice } from '../../blockdev/resolve.js';
+import type { BlockDevice } from '../../blockdev/resolve.js';
 import type { Held } from '../../blockdev/sysfs.js';
 import type { DeviceCost } from '../readahead/readahead-model.js';
 import { planReplay, type ReplayPlan } from './replay-plan.js';
@@ -106,9 +106,7 @@ export class LiveEvaluator implements Evaluator {
 
   constructor(opts: LiveOptions) {
     this.opts = opts;
-    this.dev = resolveDevice(opts.device);
-    if (this.dev.partition) throw ERR_HOST_UNSAFE(opts.device, `is a partition of ${this.dev.name}; replay on the whole disk`);
-    assertReplaySafe(this.dev, opts.device, !!opts.force);
+    this.dev = replayDevice(opts.device, !!opts.force);
   }
 
   /** The device, not the configuration: busy with another change, left changed, unsafe, gone, or not ours to write. */

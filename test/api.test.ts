@@ -321,6 +321,36 @@ test('a live tune naming a device it could not replay on is refused at submissio
   }
 });
 
+test('resuming a tune job whose trace file is gone is refused, coded, saying why; one whose record is gone too', async () => {
+  const dir = tempDir('ssdtune-api-gone-');
+  try {
+    const file = path.join(dir, 'stdin');
+    writeFileSync(file, readFileSync('traces/msr_hm_0_sample1000.csv'));
+    const api = new InProcessApi(svc, 'test');
+    const rec = await api.addTrace(file);
+    // A job left failed, as a spooled standard input's was once its command ended (the spool removed).
+    const { job } = await api.submitTune({ traceId: rec.id, space: 'host', budget: 2, seed: 77 });
+    const done = await api.waitJob(job.id);
+    await svc.db.put('jobs', { ...done, status: 'failed', error: 'interrupted' });
+    rmSync(file);
+    const r = await call('POST', `/v1/jobs/${job.id}/resume`, { body: {} });
+    const e = ((await r.json()) as ErrorBody).error;
+    assert.equal(r.status, 400, e.message);
+    assert.equal(e.code, 'SSDTUNE_TRACE_OPEN');
+    assert.match(
+      e.message,
+      new RegExp(`^trace ${rec.id} \\(stdin\\): its file .* is gone .*: job ${job.id} cannot be resumed; tune the trace again as a new job$`),
+    );
+    assert.equal((await svc.db.get('jobs', job.id))?.status, 'failed', 'not queued');
+    await svc.db.batch([{ kind: 'traces', type: 'del', key: rec.id }]);
+    const gone = await call('POST', `/v1/jobs/${job.id}/resume`, { body: {} });
+    assert.equal(gone.status, 404);
+    assert.match(((await gone.json()) as ErrorBody).error.message, /which was deleted: it cannot be resumed/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('POST /v1/identify of a trace that does not read names the trace, the line and what was expected, and quotes none of its bytes', async () => {
   // The server reads traces under traceDirs too: a file there whose line 501 does not parse.
   const dir = tempDir('ssdtune-api-tracedir-');

@@ -12,7 +12,11 @@ import { sha256File } from '../src/util/digest.js';
 import path from 'node:path';
 import { ConfDB, pinKey } from '../src/confdb/db.js';
 import { newId } from '../src/confdb/ids.js';
-import type { ConfigRecord, DeviceRecord, JobRecord, WorkloadRecord } from '../src/confdb/records.js';
+import type { ConfigRecord, DeviceRecord, JobRecord, TraceRecord, WorkloadRecord } from '../src/confdb/records.js';
+import { Readable } from 'node:stream';
+import { loadSettings } from '../src/config.js';
+import { openService } from '../src/service/context.js';
+import { deleteTrace, keepTraceBytes, storeUpload } from '../src/service/traces.js';
 import type { Replay } from '../src/evaluators/types.js';
 import { ConfDbStateStore } from '../src/host/confdb-state.js';
 import { hostIdentity, type RecordingHost } from '../src/util/host-identity.js';
@@ -39,11 +43,26 @@ interface Engine {
   skip: string | false;
   /** A fresh, empty store. */
   open(): Promise<ConfDB>;
+  /** SSDTUNE_STORE for a fresh, empty store of this engine (none: LevelDB under the data directory). */
+  store(): Promise<string | undefined>;
 }
 const ENGINES: Engine[] = [
-  { name: 'LevelDB', skip: false, open: () => ConfDB.open(tmp()) },
-  { name: 'PostgreSQL', skip: pgMissing ?? false, open: async () => ConfDB.open(tmp(), await server!.newDatabase()) },
+  { name: 'LevelDB', skip: false, open: () => ConfDB.open(tmp()), store: async () => undefined },
+  { name: 'PostgreSQL', skip: pgMissing ?? false, open: async () => ConfDB.open(tmp(), await server!.newDatabase()), store: () => server!.newDatabase() },
 ];
+
+/** A trace record whose bytes are kept as blob `sha256`. */
+function traceOf(file: string, sha256: string): TraceRecord {
+  return { id: newId(), name: path.basename(file), path: file, bytes: 1, format: 'mqsim', uploadedAt: 'now', by: 'test', sha256 };
+}
+/** A file of `bytes` random bytes in a new directory, and its SHA-256. */
+async function randomFile(bytes: number): Promise<{ dir: string; file: string; digest: string }> {
+  const dir = tmp();
+  const file = path.join(dir, 'trace.bin');
+  writeFileSync(file, randomBytes(bytes));
+  return { dir, file, digest: await sha256File(file) };
+}
+const forget = (id: string) => (db: ConfDB) => db.batch([{ kind: 'traces', type: 'del', key: id }]);
 
 function workload(name: string, windowSize = 256): WorkloadRecord {
   return {
@@ -415,10 +434,7 @@ for (const eng of ENGINES) {
 
     test('blobs: a file kept under its SHA-256 in chunks reads back whole; a wrong digest is refused', async () => {
       const db = await eng.open();
-      const dir = tmp();
-      const file = path.join(dir, 'trace.bin');
-      writeFileSync(file, randomBytes(2.5 * 1024 * 1024));
-      const digest = await sha256File(file);
+      const { dir, file, digest } = await randomFile(2.5 * 1024 * 1024);
       assert.equal(await db.hasBlob(digest), false);
       assert.equal(await db.readBlob(digest, path.join(dir, 'none')), false);
       await db.putBlob(digest, file);
@@ -429,6 +445,44 @@ for (const eng of ENGINES) {
       await assert.rejects(db.putBlob('0'.repeat(64), file), /SHA-256/);
       assert.equal(await db.hasBlob('0'.repeat(64)), false);
       await db.close();
+    });
+
+    test('blobs: a blob goes with the last trace record naming it, mark and chunks; kept again, it reads back whole', async () => {
+      const db = await eng.open();
+      const { dir, file, digest } = await randomFile(2.5 * 1024 * 1024);
+      const [t1, t2] = [traceOf(file, digest), traceOf(file, digest)];
+      for (const t of [t1!, t2!]) await db.keepBlob(digest, file, (tx) => tx.put('traces', t));
+      assert.equal((await db.traceWithDigest(digest))?.sha256, digest);
+      assert.equal(await db.releaseBlob(digest, forget(t1!.id)), false, 'another record names it');
+      await db.readBlob(digest, path.join(dir, 'kept'));
+      assert.ok(readFileSync(path.join(dir, 'kept')).equals(readFileSync(file)));
+      assert.equal(await db.releaseBlob(digest, forget(t2!.id)), true, 'the last record went');
+      assert.equal(await db.hasBlob(digest), false);
+      assert.equal(await db.traceWithDigest(digest), undefined);
+      // Nothing of it is left behind to pass for it: kept again, it is stored whole again.
+      const t3 = traceOf(file, digest);
+      await db.keepBlob(digest, file, (tx) => tx.put('traces', t3));
+      await db.readBlob(digest, path.join(dir, 'again'));
+      assert.ok(readFileSync(path.join(dir, 'again')).equals(readFileSync(file)));
+      await db.close();
+    });
+
+    test('service: deleting a trace whose bytes fleet mode kept deletes the blob with the last record of those bytes', async () => {
+      const store = await eng.store();
+      const svc = await openService(loadSettings({ dataDir: tmp(), ...(store ? { store } : {}) }));
+      try {
+        const bytes = readFileSync('traces/mqsim_wsrch-small.trace');
+        // Two uploads of the same bytes: two records, one blob (what a fleet submission keeps for the workers).
+        const a = await keepTraceBytes(svc, await storeUpload(svc, Readable.from([bytes]), 'a.trace', 'test'));
+        const b = await keepTraceBytes(svc, await storeUpload(svc, Readable.from([bytes]), 'b.trace', 'test'));
+        assert.equal(a.sha256, b.sha256);
+        await deleteTrace(svc, a.id, 'test');
+        assert.equal(await svc.db.hasBlob(b.sha256!), true, 'b still names it');
+        await deleteTrace(svc, b.id, 'test');
+        assert.equal(await svc.db.hasBlob(b.sha256!), false, 'the last record of its bytes went');
+      } finally {
+        await svc.close();
+      }
     });
 
     test('a device record keeps the host it was made on; one written before records named it reads without one', async () => {
@@ -562,6 +616,29 @@ describe('PostgreSQL ConfDB shared by several processes', { skip: pgMissing ?? f
       created.reduce((s: number, x) => s + x, 0),
       1,
     );
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test('blobs across processes: deleting the last record of some bytes while another process keeps them anew loses nothing', async () => {
+    const url = await server!.newDatabase();
+    const [a, b] = await Promise.all([ConfDB.open(tmp(), url), ConfDB.open(tmp(), url)]);
+    const { dir, file, digest } = await randomFile(3 * 1024 * 1024 + 17);
+    for (let round = 0; round < 12; round++) {
+      const old = traceOf(file, digest);
+      await a.keepBlob(digest, file, (tx) => tx.put('traces', old));
+      const fresh = traceOf(file, digest);
+      // Released on one opener, kept on the other, started in either order.
+      const release = () => a.releaseBlob(digest, forget(old.id));
+      const keep = () => b.keepBlob(digest, file, (tx) => tx.put('traces', fresh));
+      await Promise.all(round % 2 ? [release(), keep()] : [keep(), release()]);
+      // The record kept names a whole blob.
+      assert.equal((await a.get('traces', fresh.id))?.sha256, digest);
+      const back = path.join(dir, `back-${round}`);
+      assert.equal(await b.readBlob(digest, back), true, `round ${round}: the blob is there`);
+      assert.ok(readFileSync(back).equals(readFileSync(file)), `round ${round}: and whole`);
+      assert.equal(await b.releaseBlob(digest, forget(fresh.id)), true);
+      assert.equal(await a.hasBlob(digest), false);
+    }
     await Promise.all([a.close(), b.close()]);
   });
 

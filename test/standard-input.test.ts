@@ -138,6 +138,20 @@ test('tune - and identify - register standard input as a trace named stdin, read
     assert.equal(known.code, 0, known.stderr);
     assert.match(known.stdout, /^known: stdin /);
     assert.deepEqual(readdirSync(tmp), ['data'], 'no spool left');
+    // The tune's trace record names a file that exists, the input as it came (a job of it can be resumed);
+    // identify's is forgotten with its copy. Before, the record named the spool, removed when the command ended.
+    const listed = await piped(['db', 'list', 'traces', '--data-dir', data, '--json'], Buffer.alloc(0), env);
+    const traces = JSON.parse(listed.stdout) as { id: string; name: string; path: string }[];
+    assert.deepEqual(
+      traces.map((t) => t.name),
+      ['stdin'],
+    );
+    assert.ok(readFileSync(traces[0]!.path).equals(gzipSync(trace)), traces[0]!.path);
+    assert.equal(path.dirname(traces[0]!.path), path.join(data, 'traces'));
+    assert.deepEqual(readdirSync(path.join(data, 'traces')), [path.basename(traces[0]!.path)]);
+    const deleted = await piped(['db', 'delete', 'traces', traces[0]!.id, '--data-dir', data], Buffer.alloc(0), env);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.deepEqual(readdirSync(path.join(data, 'traces')), [], 'deleting the record removes the kept input');
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -11,6 +11,9 @@
  * (an error, a signal: util/temp-dir.ts). Errors name it "standard input", as they name a file.
  */
 import { createWriteStream, rmSync } from 'node:fs';
+import type { TraceRecord } from '../confdb/records.js';
+import type { SsdtuneApi, TraceOptions } from '../service/api.js';
+import { ByteCap } from '../util/byte-cap.js';
 import { once } from 'node:events';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
@@ -52,6 +55,38 @@ export async function withStandardInput<T>(
   }
 }
 
+/** The name of the trace `tune -` keeps (and of its workload, unless --name). */
+export const STANDARD_INPUT_TRACE = 'stdin';
+
+/**
+ * Standard input as a trace the service keeps (`tune -`, `identify -`): streamed as it comes, bounded by
+ * stdinMaxBytes, and stored as an upload named "stdin" (`<data dir>/traces/<id>-stdin`, or on the server). Its
+ * record names a file that exists as long as the record does: a job of it can be resumed, and
+ * `db delete traces ID` removes both. A spool in $TMPDIR (what analyze reads) is gone when the command ends: the
+ * record named a file that no longer existed, and the job could not be resumed.
+ */
+export async function uploadStandardInput(api: Pick<SsdtuneApi, 'uploadTrace'>, maxBytes: number, o: TraceOptions = {}): Promise<TraceRecord> {
+  if (process.stdin.isTTY) throw ERR_USAGE(`"-" reads a trace from standard input, which is a terminal here: pipe one in (zcat x.gz | ssdtune tune -)`);
+  const cap = new ByteCap(maxBytes, () => tooMuch(maxBytes, 'kept as a stored trace'));
+  process.stdin.on('error', (e) => cap.destroy(e));
+  try {
+    return await api.uploadTrace(process.stdin.pipe(cap), STANDARD_INPUT_TRACE, o);
+  } catch (e) {
+    // The service names an upload by its name: to the user it is standard input, as everywhere else.
+    const named = `${STANDARD_INPUT_TRACE}: `;
+    if (!isSsdtuneError(e) || !e.message.startsWith(named)) throw e;
+    throw errorFromCode(e.code, `${STANDARD_INPUT_NAME}: ${e.message.slice(named.length)}`, e.statusCode, e.field);
+  }
+}
+
+function tooMuch(limit: number, why: string) {
+  return ERR_TRACE_LIMIT(
+    STANDARD_INPUT_NAME,
+    `byte ${limit}`,
+    `more than the limit of ${limit} bytes a command keeps of it (stdinMaxBytes: SSDTUNE_STDIN_MAX_BYTES or config.json "stdinMaxBytes"), ${why}`,
+  );
+}
+
 /** Copy standard input to `file`, one chunk at a time, failing past `limit` bytes. */
 async function spool(file: string, limit: number): Promise<void> {
   if (process.stdin.isTTY) throw ERR_USAGE(`"-" reads a trace from standard input, which is a terminal here: pipe one in (zcat x.gz | ssdtune analyze -)`);
@@ -62,12 +97,7 @@ async function spool(file: string, limit: number): Promise<void> {
   try {
     for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
       bytes += chunk.length;
-      if (bytes > limit)
-        throw ERR_TRACE_LIMIT(
-          STANDARD_INPUT_NAME,
-          `byte ${limit}`,
-          `more than the limit of ${limit} bytes a command keeps of it (stdinMaxBytes: SSDTUNE_STDIN_MAX_BYTES or config.json "stdinMaxBytes"), spooled to a temporary file because the trace is read more than once`,
-        );
+      if (bytes > limit) throw tooMuch(limit, 'spooled to a temporary file because the trace is read more than once');
       if (failed) throw failed;
       if (!ws.write(chunk)) await once(ws, 'drain');
     }

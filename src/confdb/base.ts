@@ -6,6 +6,10 @@ import { ERR_CONFDB_CORRUPT, ERR_CONFDB_SCHEMA, ERR_NOT_FOUND, ERR_USAGE } from 
 import type { ConfDB } from './store.js';
 import type { BatchOp, Kind, RecordOf } from './kinds.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
+import type { TraceRecord } from './records.js';
+
+/** The named lock (ConfDB.exclusive) under which a blob's records are written and the blob deleted. */
+const blobLock = (digest: string) => `blob:${digest}`;
 
 /** Blobs are kept in chunks of this many bytes: memory stays bounded whatever the file's size. */
 export const BLOB_CHUNK = 1 << 20;
@@ -25,6 +29,12 @@ export abstract class StoreBase {
   protected abstract getBlobChunk(digest: string, seq: number): Promise<Buffer | undefined>;
   protected abstract putBlobMark(digest: string, mark: BlobMark): Promise<void>;
   protected abstract getBlobMark(digest: string): Promise<BlobMark | undefined>;
+  /** Chunks stored for the blob (a whole one has its mark's count). */
+  protected abstract countBlobChunks(digest: string): Promise<number>;
+  /** Delete the blob's mark and chunks, atomically (one LevelDB batch; in PostgreSQL, in the lock's transaction). */
+  protected abstract deleteBlobParts(digest: string): Promise<void>;
+  abstract traceWithDigest(digest: string): Promise<TraceRecord | undefined>;
+  abstract exclusive<T>(lock: string, fn: (db: ConfDB) => Promise<T>): Promise<T>;
 
   async hasBlob(digest: string): Promise<boolean> {
     return (await this.getBlobMark(digest)) !== undefined;
@@ -33,6 +43,37 @@ export abstract class StoreBase {
   /** Chunks first, the mark last: a blob cut short by a crash is simply written again. */
   async putBlob(digest: string, file: string): Promise<void> {
     if (await this.hasBlob(digest)) return;
+    await this.writeBlob(digest, file);
+  }
+
+  /** Its mark and every chunk the mark counts (chunks written outside the lock may have been deleted under it). */
+  private async blobWhole(digest: string): Promise<boolean> {
+    const mark = await this.getBlobMark(digest);
+    return mark !== undefined && (await this.countBlobChunks(digest)) === mark.chunks;
+  }
+
+  async keepBlob(digest: string, file: string, write: (db: ConfDB) => Promise<void>): Promise<void> {
+    await this.putBlob(digest, file);
+    await this.exclusive(blobLock(digest), async (db) => {
+      const tx = db as unknown as StoreBase;
+      if (!(await tx.blobWhole(digest))) {
+        await tx.deleteBlobParts(digest);
+        await tx.writeBlob(digest, file);
+      }
+      await write(db);
+    });
+  }
+
+  async releaseBlob(digest: string, forget: (db: ConfDB) => Promise<void>): Promise<boolean> {
+    return this.exclusive(blobLock(digest), async (db) => {
+      await forget(db);
+      if (await db.traceWithDigest(digest)) return false;
+      await (db as unknown as StoreBase).deleteBlobParts(digest);
+      return true;
+    });
+  }
+
+  private async writeBlob(digest: string, file: string): Promise<void> {
     const h = createHash('sha256');
     let seq = 0;
     let bytes = 0;

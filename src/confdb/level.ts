@@ -122,6 +122,8 @@ export class LevelStore extends StoreBase implements ConfDB {
   private readonly subs: { [K in Kind]: Sub<RecordOf[K]> };
   private readonly meta: Sub<unknown>;
   private readonly blobs: Sub<Buffer>;
+  /** The blobs sublevel itself, for batches; reads go through `blobs`. */
+  private readonly rawBlobs: Sub<Buffer>;
   private readonly jobKeys: Sub<number>;
   private readonly corrupt: (e: unknown) => never;
 
@@ -140,6 +142,7 @@ export class LevelStore extends StoreBase implements ConfDB {
     this.corrupt = mapCorruption(location);
     this.subs = Object.fromEntries(KINDS.map((k) => [k, guarded(raw[k] as Sub<unknown>, this.corrupt)])) as unknown as { [K in Kind]: Sub<RecordOf[K]> };
     this.meta = guarded(rawMeta, this.corrupt);
+    this.rawBlobs = blobs;
     this.blobs = guarded(blobs as Sub<unknown>, this.corrupt) as unknown as Sub<Buffer>;
     this.jobKeys = guarded(rawJobKeys, this.corrupt);
   }
@@ -187,6 +190,21 @@ export class LevelStore extends StoreBase implements ConfDB {
   }
   protected async getBlobMark(digest: string): Promise<BlobMark | undefined> {
     return (await this.meta.get(`blob:${digest}`)) as BlobMark | undefined;
+  }
+  /** The blob's chunk keys: `<digest>/<seq>`, and '0' sorts right after '/'. */
+  private async blobChunkKeys(digest: string): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const k of this.blobs.keys({ gte: `${digest}/`, lt: `${digest}0` })) keys.push(k);
+    return keys;
+  }
+  protected async countBlobChunks(digest: string): Promise<number> {
+    return (await this.blobChunkKeys(digest)).length;
+  }
+  protected async deleteBlobParts(digest: string): Promise<void> {
+    const chained = this.db.batch();
+    chained.del(`blob:${digest}`, { sublevel: this.rawMeta as never });
+    for (const k of await this.blobChunkKeys(digest)) chained.del(k, { sublevel: this.rawBlobs as never });
+    await chained.write().catch(this.corrupt);
   }
 
   async get<K extends Kind>(kind: K, key: string): Promise<RecordOf[K] | undefined> {
@@ -407,6 +425,10 @@ export class LevelStore extends StoreBase implements ConfDB {
 
   async traceAt(file: string, bytes: number): Promise<TraceRecord | undefined> {
     return (await this.scan('traces', (t) => t.path === file && t.bytes === bytes))[0];
+  }
+
+  async traceWithDigest(digest: string): Promise<TraceRecord | undefined> {
+    return (await this.scan('traces', (t) => t.sha256 === digest))[0];
   }
 
   evaluationsOf(workloadId: string): Promise<EvaluationRecord[]> {

@@ -43,6 +43,7 @@ const INDEXES = [
   `CREATE INDEX IF NOT EXISTS ssdtune_jobs_key ON ssdtune_jobs ((doc->>'key'), id)`,
   `CREATE INDEX IF NOT EXISTS ssdtune_jobs_status ON ssdtune_jobs ((doc->>'status'))`,
   `CREATE INDEX IF NOT EXISTS ssdtune_traces_path ON ssdtune_traces ((doc->>'path'))`,
+  `CREATE INDEX IF NOT EXISTS ssdtune_traces_sha256 ON ssdtune_traces ((doc->>'sha256'))`,
   `CREATE INDEX IF NOT EXISTS ssdtune_evaluations_workload ON ssdtune_evaluations ((doc->>'workloadId'))`,
 ];
 
@@ -265,6 +266,13 @@ export class PgStore extends StoreBase implements ConfDB {
   }
   protected async putBlobMark(digest: string, mark: BlobMark): Promise<void> {
     await this.q('INSERT INTO ssdtune_blobs (digest, bytes, chunks) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [digest, mark.bytes, mark.chunks]);
+  }
+  protected async countBlobChunks(digest: string): Promise<number> {
+    return Number((await this.q<{ n: string }>('SELECT count(*) AS n FROM ssdtune_blob_chunks WHERE digest = $1', [digest])).rows[0]?.n ?? 0);
+  }
+  /** The mark and the chunks in one statement: atomic by itself, and inside the blob lock's transaction when there. */
+  protected async deleteBlobParts(digest: string): Promise<void> {
+    await this.q('WITH m AS (DELETE FROM ssdtune_blobs WHERE digest = $1) DELETE FROM ssdtune_blob_chunks WHERE digest = $1', [digest]);
   }
   protected async getBlobMark(digest: string): Promise<BlobMark | undefined> {
     const r = await this.q<{ bytes: string; chunks: number }>('SELECT bytes, chunks FROM ssdtune_blobs WHERE digest = $1', [digest]);
@@ -502,6 +510,10 @@ export class PgStore extends StoreBase implements ConfDB {
       [file, bytes],
     );
     return r.rows[0]?.doc;
+  }
+
+  async traceWithDigest(digest: string): Promise<TraceRecord | undefined> {
+    return (await this.q<{ doc: TraceRecord }>(`SELECT doc FROM ssdtune_traces WHERE doc->>'sha256' = $1 ORDER BY id LIMIT 1`, [digest])).rows[0]?.doc;
   }
 
   async evaluationsOf(workloadId: string): Promise<EvaluationRecord[]> {

@@ -106,6 +106,8 @@ export interface ConfDB {
   jobsWithStatus(statuses: readonly JobStatus[]): Promise<JobRecord[]>;
   /** A trace registered at this path with this size. */
   traceAt(path: string, bytes: number): Promise<TraceRecord | undefined>;
+  /** A trace record whose bytes are kept as this blob (TraceRecord.sha256), if any. */
+  traceWithDigest(digest: string): Promise<TraceRecord | undefined>;
   evaluationsOf(workloadId: string): Promise<EvaluationRecord[]>;
 
   // ---- content-addressed files ----
@@ -117,6 +119,19 @@ export interface ConfDB {
   hasBlob(digest: string): Promise<boolean>;
   /** Write the blob to `dest` chunk by chunk; false when there is no such blob. */
   readBlob(digest: string, dest: string): Promise<boolean>;
+  /**
+   * Keep `file` as blob `digest` and run `write` (which writes the trace record naming it) with the blob whole: the
+   * bytes are stored first, outside any lock (a large trace takes seconds), then under the blob's lock the blob is
+   * checked whole, stored again if a releaseBlob took it meanwhile, and `write` runs on the lock's view of the store.
+   */
+  keepBlob(digest: string, file: string, write: (db: ConfDB) => Promise<void>): Promise<void>;
+  /**
+   * Under the blob's lock: run `forget` (which deletes a trace record naming it), then delete blob `digest` when no
+   * trace record names it any more. A keepBlob of the same bytes runs wholly before (its record then keeps the blob)
+   * or wholly after (it finds the blob gone and stores it again): nothing a record names is lost. True when the
+   * blob was deleted.
+   */
+  releaseBlob(digest: string, forget: (db: ConfDB) => Promise<void>): Promise<boolean>;
 
   /**
    * Run `fn` holding the named lock, with a view of the store whose writes

@@ -38,7 +38,7 @@ import {
 import { identifyStored, type IdentifyMethod, type IdentifyOutcome } from './identify.js';
 import type { RetuneDecision } from './retune-decision.js';
 import { confinedPath, deleteTrace, registerLocalTrace, storeUpload, type TraceOptions } from './traces.js';
-import { submitTune } from './tune-jobs.js';
+import { requireTraceReadable, submitTune } from './tune-jobs.js';
 import { resolveTuneArgs, type TuneArgs, type TuneSpec } from './tune-spec.js';
 import type { TuneResult } from './tune.js';
 import type { WorkerOptions } from './worker.js';
@@ -213,7 +213,9 @@ export class InProcessApi extends HostLocal implements SsdtuneApi {
   }
 
   uploadTrace(body: Readable, name: string, o: TraceOptions = {}): Promise<TraceRecord> {
-    return storeUpload(this.svc, body, name, this.actor, o);
+    // A remote caller's upload is bounded by maxUploadBytes; this process's own caller uploads only its standard
+    // input (`tune -`), bounded by stdinMaxBytes as it sends it (cli/standard-input.ts).
+    return storeUpload(this.svc, body, name, this.actor, { ...o, ...(this.confinePaths ? {} : { maxBytes: this.svc.settings.stdinMaxBytes }) });
   }
 
   deleteTrace(id: string): Promise<TraceRecord> {
@@ -248,7 +250,10 @@ export class InProcessApi extends HostLocal implements SsdtuneApi {
     return this.svc.jobs.cancel(id, this.actor);
   }
 
-  resumeJob(id: string): Promise<JobRecord> {
+  async resumeJob(id: string): Promise<JobRecord> {
+    const job = await this.svc.db.require('jobs', id);
+    // A tune job whose trace is gone would be queued only to fail: refused, coded, saying why.
+    if (job.kind === 'tune') await requireTraceReadable(this.svc, job);
     return this.svc.jobs.resume(id, this.actor);
   }
 

@@ -16,7 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { ConfDB } from '../confdb/db.js';
 import { newId } from '../confdb/ids.js';
 import type { TraceRecord } from '../confdb/records.js';
-import { ERR_CONFLICT, ERR_PERMISSION } from '../errors.js';
+import { ERR_CONFLICT, ERR_PERMISSION, errorFromCode, isSsdtuneError } from '../errors.js';
 import { checkReadableFile } from '../readers/input.js';
 import { formatByName, openTrace, sniffFormat } from '../readers/registry.js';
 import { capped } from '../util/byte-cap.js';
@@ -87,9 +87,20 @@ async function traceFormat(file: string, forced: string | undefined, quoteInput:
   return forced;
 }
 
-export async function storeUpload(svc: Service, body: Readable, name: string, actor: string, o: TraceOptions = {}): Promise<TraceRecord> {
+/**
+ * Store an upload. `maxBytes` (default maxUploadBytes, a remote caller's bound) is stdinMaxBytes for the CLI's own
+ * standard input, which its sender bounds (cli/standard-input.ts). Errors name the upload by `name`, not by the
+ * server's file.
+ */
+export async function storeUpload(
+  svc: Service,
+  body: Readable,
+  name: string,
+  actor: string,
+  o: TraceOptions & { maxBytes?: number } = {},
+): Promise<TraceRecord> {
   const forced = forcedFormat(o);
-  const limit = svc.settings.maxUploadBytes;
+  const limit = o.maxBytes ?? svc.settings.maxUploadBytes;
   const dir = uploadDir(svc.settings.dataDir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const id = newId();
@@ -115,7 +126,8 @@ export async function storeUpload(svc: Service, body: Readable, name: string, ac
   } catch (e) {
     await fsp.rm(partial, { force: true });
     await fsp.rm(file, { force: true });
-    throw e;
+    if (!isSsdtuneError(e) || !(e.message.includes(file) || e.message.includes(partial))) throw e;
+    throw errorFromCode(e.code, e.message.replaceAll(file, name).replaceAll(partial, name), e.statusCode, e.field);
   }
 }
 
@@ -177,10 +189,13 @@ export async function registerLocalTrace(svc: Service, file: string, actor: stri
  */
 export async function keepTraceBytes(svc: Service, trace: TraceRecord): Promise<TraceRecord> {
   const sha256 = trace.sha256 ?? (await sha256File(trace.path));
-  await svc.db.putBlob(sha256, trace.path);
-  if (trace.sha256) return trace;
   const rec = { ...trace, sha256 };
-  await svc.db.put('traces', rec);
+  // The record names the blob under the blob's lock, with the blob whole (ConfDB.keepBlob): the deletion of the last
+  // other record of these bytes cannot take the blob from under it. A record deleted meanwhile is not written back.
+  await svc.db.keepBlob(sha256, trace.path, async (db) => {
+    const now = await db.require('traces', trace.id);
+    if (now.sha256 !== sha256) await db.put('traces', { ...now, sha256 });
+  });
   return rec;
 }
 
@@ -190,13 +205,18 @@ export async function keepTraceBytes(svc: Service, trace: TraceRecord): Promise<
  * caller add without bound but the disk (util/disk-space.ts); this is how room is made. A trace a queued or running
  * job reads is refused (SSDTUNE_CONFLICT): the job would fail on the missing file. A job submitted while the
  * deletion runs fails the same way, coded (no trace with that id). Workloads and configurations learned from it stay:
- * they hold what was learned, not the trace.
+ * they hold what was learned, not the trace. Fleet mode's copy of its bytes in the ConfDB (keepTraceBytes) goes with
+ * the last record naming them (ConfDB.releaseBlob).
  */
 export async function deleteTrace(svc: Service, id: string, actor: string): Promise<TraceRecord> {
   const rec = await svc.db.require('traces', id);
   const readers = (await svc.db.jobsWithStatus(ACTIVE_JOB_STATES)).filter((j) => j.params.traceId === id);
   if (readers.length) throw ERR_CONFLICT(`trace ${id} is read by ${readers[0]!.status} job ${readers[0]!.id}: cancel it or let it finish first`);
-  await svc.db.batch([{ kind: 'traces', type: 'del', key: id }, ConfDB.audit(actor, 'traces.delete', { id, name: rec.name, path: rec.path })]);
+  const forget = (db: ConfDB) =>
+    db.batch([{ kind: 'traces', type: 'del', key: id }, ConfDB.audit(actor, 'traces.delete', { id, name: rec.name, path: rec.path })]);
+  // Fleet mode kept its bytes as a blob, which other records of the same bytes may name: it goes with the last.
+  if (rec.sha256) await svc.db.releaseBlob(rec.sha256, forget);
+  else await forget(svc.db);
   // What storeUpload wrote. Anything else was registered by path, and is the user's.
   if (rec.path === storedTracePath(svc.settings.dataDir, rec.id, rec.name)) await fsp.rm(rec.path, { force: true });
   return rec;

@@ -3,7 +3,9 @@
  * in) as the job's params, and its canonical JSON is the job's key, so two
  * identical requests share one job instead of doing the work twice.
  */
+import { existsSync } from 'node:fs';
 import type { JobRecord } from '../confdb/records.js';
+import { ERR_NOT_FOUND, ERR_TRACE_OPEN } from '../errors.js';
 import { canonicalJson } from '../util/canonical-json.js';
 import type { Service } from './context.js';
 import type { JobHandler } from './jobs.js';
@@ -33,6 +35,23 @@ export async function submitTune(
   // Fleet mode: the job runs on a worker that may be on another host; it fetches the trace by digest.
   if (svc.evaluations) await keepTraceBytes(svc, trace);
   return svc.jobs.submit('tune', tuneJobKey(spec), spec, actor, { force: o.force ?? false });
+}
+
+/**
+ * Refuse to run a tune job again (resume) when its trace cannot be read: its record deleted, or its file gone (a
+ * file moved or removed; standard input read by an ssdtune that spooled it to a temporary file, which it removed at
+ * the end: records written before `tune -` kept standard input as an upload). In fleet mode workers read the blob.
+ */
+export async function requireTraceReadable(svc: Service, job: JobRecord): Promise<void> {
+  const traceId = String(job.params.traceId);
+  const trace = await svc.db.get('traces', traceId);
+  const again = 'tune the trace again as a new job';
+  if (!trace) throw ERR_NOT_FOUND(`job ${job.id} tunes trace ${traceId}, which was deleted: it cannot be resumed; ${again}`);
+  if (svc.evaluations && trace.sha256 ? await svc.db.hasBlob(trace.sha256) : existsSync(trace.path)) return;
+  throw ERR_TRACE_OPEN(
+    `trace ${trace.id} (${trace.name})`,
+    `its file ${trace.path} is gone (moved or removed, or standard input that an older ssdtune spooled to a temporary file): job ${job.id} cannot be resumed; ${again}`,
+  );
 }
 
 export const tuneJobHandler =

@@ -6,18 +6,21 @@
 import { Transform, type Readable } from 'node:stream';
 import { ERR_UPLOAD_TOO_LARGE } from '../errors.js';
 
-/** A pass-through that fails with ERR_UPLOAD_TOO_LARGE once more than `limit` bytes have gone through it. */
+/** A pass-through that fails with `tooLarge()` (ERR_UPLOAD_TOO_LARGE) once more than `limit` bytes have gone through it. */
 export class ByteCap extends Transform {
   /** Bytes seen so far (including the chunk that went over). */
   bytes = 0;
-  constructor(readonly limit: number) {
+  constructor(
+    readonly limit: number,
+    private readonly tooLarge: () => Error = () => ERR_UPLOAD_TOO_LARGE(limit),
+  ) {
     super();
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null, data?: Buffer) => void): void {
     this.bytes += chunk.length;
     if (this.bytes <= this.limit) return cb(null, chunk);
-    cb(ERR_UPLOAD_TOO_LARGE(this.limit));
+    cb(this.tooLarge());
   }
 }
 

@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import { IDENTIFY_METHODS, type IdentifyMethod } from '../../service/identify.js';
 import { addCommonOptions, settingsFrom, withApi, type CommonOptions } from '../service-access.js';
-import { withStandardInput } from '../standard-input.js';
+import { STANDARD_INPUT, uploadStandardInput } from '../standard-input.js';
 
 export function register(program: Command): void {
   addCommonOptions(
@@ -17,11 +17,17 @@ export function register(program: Command): void {
       '\nExamples:\n  ssdtune identify traces/mqsim_wsrch-small.trace\n  xzcat x.trace.xz | ssdtune identify -      (- reads standard input)',
     )
     .action(async (trace: string, o: CommonOptions & { method: IdentifyMethod; format?: string }) => {
-      const r = await withStandardInput(
-        [trace],
-        () => settingsFrom(o).stdinMaxBytes,
-        ([path]) => withApi(o, async (api) => api.identify((await api.addTrace(path!, o.format ? { format: o.format } : {})).id, { method: o.method })),
-      );
+      const format = o.format ? { format: o.format } : {};
+      const r = await withApi(o, async (api) => {
+        if (trace !== STANDARD_INPUT) return api.identify((await api.addTrace(trace, format)).id, { method: o.method });
+        // Stored while it is read (standard-input.ts), then forgotten: nothing is left to name it.
+        const rec = await uploadStandardInput(api, settingsFrom(o).stdinMaxBytes, format);
+        try {
+          return await api.identify(rec.id, { method: o.method });
+        } finally {
+          await api.deleteTrace(rec.id);
+        }
+      });
       if (o.json) {
         process.stdout.write(JSON.stringify(r) + '\n');
         return;

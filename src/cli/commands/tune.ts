@@ -17,12 +17,12 @@ import {
   type TuneArgs,
 } from '../../service/tune-spec.js';
 import type { ProgressMode } from '../../config.js';
-import { parseProgressText, type TuneResult } from '../../service/api.js';
+import { jobOutcome, parseProgressText, type JobRecord, type TuneResult } from '../../service/api.js';
 import { numberOption } from '../options.js';
 import { describeHeld } from '../../blockdev/sysfs.js';
 import { progressReporter } from '../progress.js';
 import { addCommonOptions, settingsFrom, withApi, type CommonOptions } from '../service-access.js';
-import { withStandardInput } from '../standard-input.js';
+import { STANDARD_INPUT, uploadStandardInput } from '../standard-input.js';
 
 type TuneFlags = CommonOptions & {
   space?: string;
@@ -260,17 +260,28 @@ export function register(program: Command): void {
       )
       .addHelpText(
         'after',
-        '\nExamples:\n  ssdtune tune traces/msps_msnfs_30s.trace\n  ssdtune tune --budget 60 --json traces/mqsim_wsrch-small.trace\n  ssdtune tune --space host traces/mqsim_wsrch-small.trace\n  blkparse -i sda -o - | ssdtune tune -      (- reads standard input, spooled once: SSDTUNE_STDIN_MAX_BYTES)',
+        '\nExamples:\n  ssdtune tune traces/msps_msnfs_30s.trace\n  ssdtune tune --budget 60 --json traces/mqsim_wsrch-small.trace\n  ssdtune tune --space host traces/mqsim_wsrch-small.trace\n  blkparse -i sda -o - | ssdtune tune -      (- reads standard input, kept as a stored trace named stdin: SSDTUNE_STDIN_MAX_BYTES)',
       ),
   ).action(async (trace: string, o: TuneFlags) => {
     const bar = progressReporter('tune', { mode: o.progress ?? settingsFrom(o).progress });
     let result: TuneResult;
     try {
-      result = await withStandardInput(
-        [trace],
-        () => settingsFrom(o).stdinMaxBytes,
-        ([path]) => withApi(o, (api) => api.tune(path!, argsOf(o), { onProgress: (d, t, message) => bar.update(d, t, parseProgressText(message)) })),
-      );
+      result = await withApi(o, async (api) => {
+        const args = argsOf(o);
+        const onProgress = (d: number, t: number, message?: string) => bar.update(d, t, parseProgressText(message));
+        if (trace !== STANDARD_INPUT) return api.tune(trace, args, { onProgress });
+        // Kept as a stored trace, so that its record names a file and its job can be resumed (standard-input.ts).
+        const rec = await uploadStandardInput(api, settingsFrom(o).stdinMaxBytes, args.format ? { format: args.format } : {});
+        let job: JobRecord;
+        try {
+          ({ job } = await api.submitTune({ ...args, traceId: rec.id }, { force: true }));
+        } catch (e) {
+          // A refused request keeps nothing: the stored input goes with it.
+          await api.deleteTrace(rec.id).catch(() => undefined);
+          throw e;
+        }
+        return jobOutcome<TuneResult>(await api.waitJob(job.id, { onProgress }));
+      });
     } finally {
       bar.done();
     }

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ERR_USAGE } from './errors.js';
 import { PROJECT_ROOT } from './native.js';
+import { shown } from './util/shown.js';
 
 /**
  * Defaults of a tune request's settings, for the fields a request leaves out
@@ -248,7 +249,7 @@ export function loadSettings(overrides: Partial<Settings> = {}): Settings {
   };
   const s = mergeDeep<Settings>(DEFAULTS, fromFile, fromEnv, overrides, { dataDir });
   if (!Number.isInteger(s.port) || s.port < 0 || s.port > 65535)
-    throw ERR_USAGE(`port (--port, SSDTUNE_PORT or config.json "port") must be an integer in 0..65535, got ${JSON.stringify(s.port)}`);
+    throw ERR_USAGE(`port (--port, SSDTUNE_PORT or config.json "port") must be an integer in 0..65535, got ${shown(s.port)}`);
   if (s.store !== undefined && !/^postgres(ql)?:\/\//.test(s.store))
     throw ERR_USAGE(`store (SSDTUNE_STORE) must be a postgres:// URL, or unset for the embedded LevelDB; got "${s.store}"`);
   if (s.queue !== undefined && !/^rediss?:\/\//.test(s.queue))

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { Op, TraceBuilder } from '../src/trace/model.js';
 import { StatsAccumulator, type TraceStats } from '../src/analyze/stats.js';
-import { latencyHistogramText } from '../src/analyze/text.js';
+import { latencyHistogramText, statsText } from '../src/analyze/text.js';
 import { renderReport } from '../src/analyze/report.js';
 import type { AnalysisReport } from '../src/service/analyze.js';
 
@@ -106,6 +106,29 @@ test('HTML report: queue depth, seek distance, and a size chart where 76 reads o
   assert.match(html, /requests \(log scale\)/);
   assert.match(html, />76 \(100\.0%\)</, 'the 128 KiB reads are labelled with their count and share');
   assert.match(html, />15,448 \(100\.0%\)</);
+});
+
+test('a rate below 1 KiB/s rounds as every other figure does, in the text and the HTML report', async () => {
+  // 5608 bytes over 30 s: 186.933... B/s, once printed with all its digits
+  const s = stats([
+    [0, 0, 4096, Op.READ, 0, 10_000],
+    [7e9, 16, 1000, Op.WRITE, 7e9, 7e9 + 10_000],
+    [30e9, 32, 512, Op.READ, 30e9, 30e9 + 10_000],
+  ]);
+  assert.ok(Math.abs(s.throughput.meanBytesPerSec - 5608 / 30) < 1e-9);
+  const report: AnalysisReport = {
+    schema: 1,
+    generatedAt: new Date().toISOString(),
+    traces: [{ source: 'synthetic', format: 'test', baseTimeNs: 0, warnings: [], skippedRecords: 0, stats: s }],
+    combined: null,
+  };
+  const text = statsText(s).join('\n');
+  assert.match(text, /mean rate: +0\.1 IOPS, 187 B\/s\n/);
+  assert.match(text, /mean 1.83 KiB/);
+  const html = await renderReport(report);
+  assert.match(html, />187 B\/s</);
+  // no figure with a byte unit carries more than two decimals, in either form
+  for (const out of [text, html]) assert.doesNotMatch(out, /\d\.\d{3,} (B|KiB|MiB|GiB)\b/);
 });
 
 function analyze(...args: string[]): AnalysisReport {

@@ -16,6 +16,7 @@ import { canUseLoopDevices, createLoopDevice, type LoopDevice } from '../src/blo
 import { checkBackend } from '../src/collector/doctor.js';
 import { tempDir } from '../src/util/temp-dir.js';
 import { killAtExit } from '../src/util/cleanup.js';
+import { hostIdentity, type RecordingHost } from '../src/util/host-identity.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');
 const WSRCH = path.resolve('traces/mqsim_wsrch-small.trace');
@@ -67,26 +68,27 @@ async function startServe(dataDir: string): Promise<ChildProcess> {
 }
 
 /**
- * An export holding one device record for `loop` (as `recordedOn` says, or as an older ssdtune wrote it): its
- * previous read_ahead_kb is the device's now, its applied one 8 more.
+ * An export holding one device record for `loop` (as `recordedOn` says, or as an older ssdtune wrote it), made on
+ * the host `exportedOn` names (or by an older ssdtune, which named none): its previous read_ahead_kb is the
+ * device's now, its applied one 8 more.
  */
-function deviceExport(scratch: string, loop: LoopDevice, recordedOn?: { id: string; name: string }): string {
+function deviceExport(scratch: string, loop: LoopDevice, o: { recordedOn?: RecordingHost; exportedOn?: RecordingHost } = {}): string {
   const sys = `/sys/block/${loop.name}`;
   const ra = Number(readFileSync(`${sys}/queue/read_ahead_kb`, 'utf8'));
   const value = {
     device: loop.name,
     devNumber: readFileSync(`${sys}/dev`, 'utf8').trim(),
-    ...(recordedOn ? { recordedOn } : {}),
+    ...(o.recordedOn ? { recordedOn: o.recordedOn } : {}),
     applied: { read_ahead_kb: String(ra + 8) },
     previous: { read_ahead_kb: String(ra) },
     appliedAt: '2025-01-01T00:00:00.000Z',
     by: 'old',
   };
-  const file = path.join(scratch, recordedOn ? 'foreign.jsonl' : 'legacy.jsonl');
+  const file = path.join(scratch, `${o.recordedOn ? 'foreign' : 'legacy'}${o.exportedOn ? '-here' : ''}.jsonl`);
   writeFileSync(
     file,
     [
-      { 'ssdtune-confdb': 1, schema: 1 },
+      { 'ssdtune-confdb': 1, schema: 1, ...(o.exportedOn ? { exportedOn: o.exportedOn } : {}) },
       { kind: 'devices', value },
     ]
       .map((l) => JSON.stringify(l) + '\n')
@@ -200,12 +202,23 @@ function script(
       // ssdtune's record the device does not match, read_ahead_kb changed by hand) until --anyway.
       {
         name: "db import: another host's device record",
-        args: () => ['db', 'import', deviceExport(scratch, loop, { id: 'machine-id:0123456789abcdef0123456789abcdef', name: 'other-host' }), ...db],
+        args: () => [
+          'db',
+          'import',
+          deviceExport(scratch, loop, { recordedOn: { id: 'machine-id:0123456789abcdef0123456789abcdef', name: 'other-host' } }),
+          ...db,
+        ],
+        status: 3,
+      },
+      // A record naming no host may be any machine's: only an export this host made brings it in.
+      {
+        name: "db import: an older export's device record (the export names no host)",
+        args: () => ['db', 'import', deviceExport(scratch, loop), ...db],
         status: 3,
       },
       {
-        name: "db import: an older export's device record",
-        args: () => ['db', 'import', deviceExport(scratch, loop), ...db, '--json'],
+        name: "db import: an older ssdtune's device record in this host's export",
+        args: () => ['db', 'import', deviceExport(scratch, loop, { exportedOn: hostIdentity() }), ...db, '--json'],
         status: 0,
       },
       {

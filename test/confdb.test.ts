@@ -9,6 +9,7 @@ import { isSsdtuneError } from '../src/errors.js';
 import type { WorkloadRecord } from '../src/confdb/records.js';
 import { tempDir } from '../src/util/temp-dir.js';
 import { at } from '../src/util/at.js';
+import { hostIdentity } from '../src/util/host-identity.js';
 
 const tmp = () => tempDir('ssdtune-db-');
 
@@ -188,4 +189,54 @@ test("ConfDB import: a device's recorded way back is not replaced by the file's 
   assert.equal(await d.count('devices'), 0);
   await d.close();
   for (const db of [a, b, c]) await db.close();
+});
+
+test("a device record naming no host imports only from an export this host made: another machine's way back never lands here", async () => {
+  // As an older ssdtune wrote it: no recordedOn. Its previous values are whichever machine's disk it was.
+  const legacy = { device: 'sdb', devNumber: '8:16', applied: { read_ahead_kb: '4096' }, previous: { read_ahead_kb: '64' }, appliedAt: 'then', by: 'cli' };
+  const a = await ConfDB.open(tmp());
+  await a.put('devices', legacy);
+  const own = path.join(tmp(), 'own.jsonl');
+  await exportConfDB(a, own);
+  const lines = readFileSync(own, 'utf8').split('\n');
+  const header = JSON.parse(lines[0]!) as Record<string, unknown>;
+  assert.deepEqual(header.exportedOn, hostIdentity(), 'the export names the host it was made on');
+  const at = lines.findIndex((l) => l.includes('"kind":"devices"')) + 1;
+  const variant = (name: string, h: Record<string, unknown>) => {
+    const f = path.join(tmp(), name);
+    writeFileSync(f, [JSON.stringify(h), ...lines.slice(1)].join('\n'));
+    return f;
+  };
+  const { exportedOn: _, ...older } = header;
+  const refusals: [string, RegExp][] = [
+    [variant('older.jsonl', older), /the export does not say which host made it/],
+    [
+      variant('other.jsonl', { ...header, exportedOn: { id: 'machine-id:0123456789abcdef0123456789abcdef', name: 'other-host' } }),
+      /the export was made on another host, other-host/,
+    ],
+  ];
+  for (const [file, why] of refusals) {
+    const fresh = await ConfDB.open(tmp());
+    try {
+      await assert.rejects(importConfDB(fresh, file, 'test'), (e) => {
+        assert.ok(isSsdtuneError(e, 'SSDTUNE_CONFDB_IMPORT'), String(e));
+        assert.match((e as Error).message, new RegExp(`line ${at}: device sdb's record names no host`));
+        assert.match((e as Error).message, why);
+        assert.match((e as Error).message, /leave its record out of the file/);
+        return true;
+      });
+      assert.equal(await fresh.count('devices'), 0, 'nothing imported');
+      assert.equal(await fresh.count('audit'), 0, 'nothing written');
+    } finally {
+      await fresh.close();
+    }
+  }
+  // This host's own export (a move between engines on one host): the record imports as it was.
+  const b = await ConfDB.open(tmp());
+  await importConfDB(b, own, 'test');
+  assert.deepEqual(await b.get('devices', 'sdb'), legacy);
+  // A header's exportedOn must be a host.
+  const bad = variant('bad.jsonl', { ...header, exportedOn: 'me' });
+  await assert.rejects(importConfDB(b, bad, 'test'), (e) => isSsdtuneError(e, 'SSDTUNE_CONFDB_IMPORT') && /line 1: expected "exportedOn"/.test(String(e)));
+  for (const db of [a, b]) await db.close();
 });

@@ -47,6 +47,7 @@ const TUNE_ENV = [
   'SSDTUNE_CONFIG',
   'SSDTUNE_PORT',
 ];
+const usage = (re: RegExp) => (e: unknown) => isSsdtuneError(e, 'SSDTUNE_USAGE') && re.test((e as Error).message);
 const clean = Object.fromEntries(TUNE_ENV.map((k) => [k, undefined]));
 
 function dataDirWith(config: unknown): string {
@@ -132,7 +133,6 @@ test('every tune setting has an environment variable; flags (request fields) win
 
 test('bad settings are usage errors naming the variable, or the file and field', () => {
   const dir = dataDirWith({});
-  const usage = (re: RegExp) => (e: unknown) => isSsdtuneError(e, 'SSDTUNE_USAGE') && re.test((e as Error).message);
   assert.throws(
     () => withEnv({ ...clean, SSDTUNE_BUDGET: 'lots' }, () => loadSettings({ dataDir: dir })),
     usage(/SSDTUNE_BUDGET=lots: expected an integer >= 2/),
@@ -198,6 +198,17 @@ test('bad settings are usage errors naming the variable, or the file and field',
 });
 
 /** A writable that collects what is written, with a settable isTTY. */
+test('config.json: a port written as 1e400 is echoed as not finite, not as null', () => {
+  const dir = tempDir('ssdtune-config-');
+  writeFileSync(path.join(dir, 'config.json'), '{"port": 1e400}');
+  assert.throws(
+    () => withEnv({ ...clean, SSDTUNE_PORT: undefined }, () => loadSettings({ dataDir: dir })),
+    usage(
+      /config\.json "port"\) must be an integer in 0\.\.65535, got Infinity \(not finite: JSON reads a number beyond ±1\.8e308, such as 1e400, as infinite\)/,
+    ),
+  );
+});
+
 function sink(isTTY: boolean): { stream: NodeJS.WriteStream; text: () => string } {
   const chunks: string[] = [];
   const w = new Writable({

@@ -16,13 +16,13 @@ import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { tempDir } from '../src/util/temp-dir.js';
-import { loadSettings } from '../src/config.js';
+import { loadSettings, type Settings } from '../src/config.js';
 import { ConfDB } from '../src/confdb/db.js';
 import { newId } from '../src/confdb/ids.js';
 import type { JobRecord } from '../src/confdb/records.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { PROJECT_ROOT } from '../src/native.js';
-import { openService } from '../src/service/context.js';
+import { openService, type Service } from '../src/service/context.js';
 import { jobHandlers } from '../src/service/handlers.js';
 import { startServer } from '../src/api/server.js';
 import { characterise, describeTrace } from '../src/ml/characterise.js';
@@ -47,6 +47,25 @@ function tmp(name: string): string {
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
   return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+}
+
+/**
+ * A service and its HTTP server (port 0) for `fn`; however `fn` ends, the server closes, then the service, then
+ * the directories in `remove` go (a test's data directory, once nothing holds it).
+ */
+async function withServer(settings: Partial<Settings>, fn: (s: { svc: Service; url: string }) => Promise<void>, remove: string[] = []): Promise<void> {
+  const svc = await openService(loadSettings({ port: 0, ...settings }), jobHandlers);
+  try {
+    const { app, url } = await startServer(svc);
+    try {
+      await fn({ svc, url });
+    } finally {
+      await app.close();
+    }
+  } finally {
+    await svc.close();
+    for (const d of remove) rmSync(d, { recursive: true, force: true });
+  }
 }
 
 /** Start `ssdtune serve` and resolve once it has printed its address. */
@@ -116,37 +135,35 @@ test('the server refuses to start with an empty, blank or malformed token file, 
 
 test('the token is compared byte for byte: no trimming lets U+00A0 or a near miss in', async () => {
   const dir = tmp('token-exact');
-  const svc = await openService(loadSettings({ dataDir: dir, port: 0 }), jobHandlers);
-  const { app, url } = await startServer(svc);
-  try {
-    const token = readFileSync(tokenPath(dir), 'utf8').replace(/\n$/, '');
-    const post = (auth?: string) =>
-      fetch(`${url}/v1/jobs`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(auth !== undefined ? { authorization: auth } : {}) },
-        body: '{}',
-      });
-    for (const auth of [
-      undefined,
-      'Bearer \xa0',
-      'Bearer',
-      `Bearer ${token}\xa0`,
-      `Bearer  ${token}`,
-      `bearer ${token}`,
-      `Bearer ${token.slice(0, -1)}`,
-      `Bearer ${token}x`,
-    ]) {
-      const r = await post(auth);
-      assert.equal(r.status, 401, `${JSON.stringify(auth)} must not pass`);
-      assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'SSDTUNE_UNAUTHORIZED');
-    }
-    const ok = await post(`Bearer ${token}`);
-    assert.equal(ok.status, 400, 'the right token passes auth (and the empty body is then refused)');
-  } finally {
-    await app.close();
-    await svc.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  await withServer(
+    { dataDir: dir, port: 0 },
+    async ({ url }) => {
+      const token = readFileSync(tokenPath(dir), 'utf8').replace(/\n$/, '');
+      const post = (auth?: string) =>
+        fetch(`${url}/v1/jobs`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(auth !== undefined ? { authorization: auth } : {}) },
+          body: '{}',
+        });
+      for (const auth of [
+        undefined,
+        'Bearer \xa0',
+        'Bearer',
+        `Bearer ${token}\xa0`,
+        `Bearer  ${token}`,
+        `bearer ${token}`,
+        `Bearer ${token.slice(0, -1)}`,
+        `Bearer ${token}x`,
+      ]) {
+        const r = await post(auth);
+        assert.equal(r.status, 401, `${JSON.stringify(auth)} must not pass`);
+        assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'SSDTUNE_UNAUTHORIZED');
+      }
+      const ok = await post(`Bearer ${token}`);
+      assert.equal(ok.status, 400, 'the right token passes auth (and the empty body is then refused)');
+    },
+    [dir],
+  );
 });
 
 // ---- item 13: coded errors, never a stack trace ----------------------------
@@ -435,36 +452,34 @@ test('serve --retune refuses at start a device no capture could watch; the sched
 
 test('20 identical concurrent submissions make one job; the queue is bounded (429 beyond)', async () => {
   const dir = tmp('jobs');
-  const svc = await openService(loadSettings({ dataDir: dir, port: 0, maxQueuedJobs: 5 }), jobHandlers);
-  const { app, url } = await startServer(svc);
-  try {
-    const token = readFileSync(tokenPath(dir), 'utf8').trim();
-    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    const trace = await uploadTrace(url, token, path.join(PROJECT_ROOT, 'traces', 'msr_hm_0_sample1000.csv'));
-    // Hold the runner so submissions stay queued: the first job runs, the rest wait.
-    const submit = (budget: number) => fetch(`${url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ traceId: trace.id, budget }) });
-    const same = await Promise.all(Array.from({ length: 20 }, () => submit(2000)));
-    const ids = new Set<string>();
-    for (const r of same) {
-      assert.equal(r.status, 202);
-      ids.add(((await r.json()) as { job: JobRecord }).job.id);
-    }
-    assert.equal(ids.size, 1, `one job for 20 identical submissions, got ${ids.size}`);
-    const codes: number[] = [];
-    for (let b = 2001; b < 2012; b++) {
-      const r = await submit(b);
-      codes.push(r.status);
-      if (r.status === 429) assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'SSDTUNE_QUEUE_FULL');
-      else await r.body?.cancel();
-    }
-    assert.ok(codes.includes(429), `the sixth waiting job is refused: ${codes.join(' ')}`);
-    const queued = (await svc.db.jobsWithStatus(['queued'])).length;
-    assert.ok(queued <= 5, `at most 5 waiting, ${queued}`);
-  } finally {
-    await app.close();
-    await svc.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  await withServer(
+    { dataDir: dir, port: 0, maxQueuedJobs: 5 },
+    async ({ svc, url }) => {
+      const token = readFileSync(tokenPath(dir), 'utf8').trim();
+      const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+      const trace = await uploadTrace(url, token, path.join(PROJECT_ROOT, 'traces', 'msr_hm_0_sample1000.csv'));
+      // Hold the runner so submissions stay queued: the first job runs, the rest wait.
+      const submit = (budget: number) => fetch(`${url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ traceId: trace.id, budget }) });
+      const same = await Promise.all(Array.from({ length: 20 }, () => submit(2000)));
+      const ids = new Set<string>();
+      for (const r of same) {
+        assert.equal(r.status, 202);
+        ids.add(((await r.json()) as { job: JobRecord }).job.id);
+      }
+      assert.equal(ids.size, 1, `one job for 20 identical submissions, got ${ids.size}`);
+      const codes: number[] = [];
+      for (let b = 2001; b < 2012; b++) {
+        const r = await submit(b);
+        codes.push(r.status);
+        if (r.status === 429) assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'SSDTUNE_QUEUE_FULL');
+        else await r.body?.cancel();
+      }
+      assert.ok(codes.includes(429), `the sixth waiting job is refused: ${codes.join(' ')}`);
+      const queued = (await svc.db.jobsWithStatus(['queued'])).length;
+      assert.ok(queued <= 5, `at most 5 waiting, ${queued}`);
+    },
+    [dir],
+  );
 });
 
 test('a job interrupted by kill -9 three times is failed, not resumed a fourth time', { timeout: 120_000 }, async () => {
@@ -551,42 +566,40 @@ test('register by path: only under the upload directory and traceDirs; one answe
   writeFileSync(path.join(allowed, 'garbage.trace'), 'root:$6$salt$hash:19000:0:99999:7:::\n'.repeat(20));
   writeFileSync(path.join(allowed, 'hm.csv'), readFileSync(path.join(PROJECT_ROOT, 'traces', 'msr_hm_0_sample1000.csv')));
   symlinkSync('/etc/shadow', path.join(allowed, 'link-out'));
-  const svc = await openService(loadSettings({ dataDir: path.join(dir, 'data'), port: 0, traceDirs: [allowed] }), jobHandlers);
-  const { app, url } = await startServer(svc);
-  try {
-    const token = readFileSync(tokenPath(path.join(dir, 'data')), 'utf8').trim();
-    const reg = async (p: string) => {
-      const r = await fetch(`${url}/v1/traces/register`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ path: p }),
-      });
-      return { status: r.status, body: (await r.json()) as { id?: string; error?: { code: string; message: string } } };
-    };
-    const shadow = await reg('/etc/shadow');
-    const missing = await reg('/etc/ssdtune-no-such-file');
-    const link = await reg(path.join(allowed, 'link-out'));
-    const dotdot = await reg(path.join(allowed, '..', '..', 'etc', 'passwd'));
-    for (const r of [shadow, missing, link, dotdot]) {
-      assert.equal(r.status, 403, JSON.stringify(r.body));
-      assert.equal(r.body.error?.code, 'SSDTUNE_PERMISSION');
-      assert.match(r.body.error!.message, /registers traces only under its upload directory and traceDirs/);
-    }
-    assert.equal(
-      shadow.body.error!.message.replace('/etc/shadow', 'X'),
-      missing.body.error!.message.replace('/etc/ssdtune-no-such-file', 'X'),
-      'a missing file and an existing one get the same answer',
-    );
-    const bad = await reg(path.join(allowed, 'garbage.trace'));
-    assert.equal(bad.status, 400);
-    assert.doesNotMatch(bad.body.error!.message, /root|salt|hash/, 'no byte of the file is quoted');
-    const ok = await reg(path.join(allowed, 'hm.csv'));
-    assert.equal(ok.status, 200, JSON.stringify(ok.body));
-  } finally {
-    await app.close();
-    await svc.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  await withServer(
+    { dataDir: path.join(dir, 'data'), port: 0, traceDirs: [allowed] },
+    async ({ url }) => {
+      const token = readFileSync(tokenPath(path.join(dir, 'data')), 'utf8').trim();
+      const reg = async (p: string) => {
+        const r = await fetch(`${url}/v1/traces/register`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ path: p }),
+        });
+        return { status: r.status, body: (await r.json()) as { id?: string; error?: { code: string; message: string } } };
+      };
+      const shadow = await reg('/etc/shadow');
+      const missing = await reg('/etc/ssdtune-no-such-file');
+      const link = await reg(path.join(allowed, 'link-out'));
+      const dotdot = await reg(path.join(allowed, '..', '..', 'etc', 'passwd'));
+      for (const r of [shadow, missing, link, dotdot]) {
+        assert.equal(r.status, 403, JSON.stringify(r.body));
+        assert.equal(r.body.error?.code, 'SSDTUNE_PERMISSION');
+        assert.match(r.body.error!.message, /registers traces only under its upload directory and traceDirs/);
+      }
+      assert.equal(
+        shadow.body.error!.message.replace('/etc/shadow', 'X'),
+        missing.body.error!.message.replace('/etc/ssdtune-no-such-file', 'X'),
+        'a missing file and an existing one get the same answer',
+      );
+      const bad = await reg(path.join(allowed, 'garbage.trace'));
+      assert.equal(bad.status, 400);
+      assert.doesNotMatch(bad.body.error!.message, /root|salt|hash/, 'no byte of the file is quoted');
+      const ok = await reg(path.join(allowed, 'hm.csv'));
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    },
+    [dir],
+  );
 });
 
 test('list pages cannot pin memory: after 200 distinct 1.5 MB pages the cache holds at most 32 MiB', { timeout: 120_000 }, async () => {
@@ -660,91 +673,86 @@ test('kill -9 mid-upload leaves no trace under a final name; the next start remo
 
 test('a streamed body of another content type is a coded 415 naming the one the route takes, and stores nothing', async () => {
   const dir = tmp('media');
-  const svc = await openService(loadSettings({ dataDir: dir, port: 0 }), jobHandlers);
-  const { app, url } = await startServer(svc);
-  try {
-    const token = readFileSync(tokenPath(dir), 'utf8').trim();
-    const routes = [
-      ['/v1/traces', 'application/octet-stream'],
-      ['/v1/fleet/workloads/w1/capture?deviceClass=ssd', 'application/octet-stream'],
-      ['/v1/import', 'application/x-ndjson'],
-    ] as const;
-    // text/plain and JSON were parsed into a string or an object the route cannot stream: a 500 "internal error".
-    for (const [route, takes] of routes) {
-      for (const [sent, body] of [
-        ['text/plain', '0 0 100 8 1\n'],
-        ['application/json', '{}'],
-        ['application/x-www-form-urlencoded', 'a=1'],
-        [undefined, undefined],
-      ] as const) {
-        const r = await fetch(url + route, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${token}`, ...(sent ? { 'content-type': sent } : {}) },
-          ...(body !== undefined ? { body } : {}),
-        });
-        const e = ((await r.json()) as { error: { code: string; message: string } }).error;
-        assert.equal(r.status, 415, `${route} with ${sent}: ${e.message}`);
-        assert.equal(e.code, 'SSDTUNE_MEDIA_TYPE');
-        assert.equal(e.message, `POST ${route.split('?')[0]!.replace('w1', ':id')} takes a body of Content-Type ${takes}, got ${sent ?? 'none'}`);
+  await withServer(
+    { dataDir: dir, port: 0 },
+    async ({ svc, url }) => {
+      const token = readFileSync(tokenPath(dir), 'utf8').trim();
+      const routes = [
+        ['/v1/traces', 'application/octet-stream'],
+        ['/v1/fleet/workloads/w1/capture?deviceClass=ssd', 'application/octet-stream'],
+        ['/v1/import', 'application/x-ndjson'],
+      ] as const;
+      // text/plain and JSON were parsed into a string or an object the route cannot stream: a 500 "internal error".
+      for (const [route, takes] of routes) {
+        for (const [sent, body] of [
+          ['text/plain', '0 0 100 8 1\n'],
+          ['application/json', '{}'],
+          ['application/x-www-form-urlencoded', 'a=1'],
+          [undefined, undefined],
+        ] as const) {
+          const r = await fetch(url + route, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}`, ...(sent ? { 'content-type': sent } : {}) },
+            ...(body !== undefined ? { body } : {}),
+          });
+          const e = ((await r.json()) as { error: { code: string; message: string } }).error;
+          assert.equal(r.status, 415, `${route} with ${sent}: ${e.message}`);
+          assert.equal(e.code, 'SSDTUNE_MEDIA_TYPE');
+          assert.equal(e.message, `POST ${route.split('?')[0]!.replace('w1', ':id')} takes a body of Content-Type ${takes}, got ${sent ?? 'none'}`);
+        }
       }
-    }
-    assert.equal((await svc.db.list('traces')).length, 0);
-    assert.ok(!existsSync(path.join(dir, 'traces')) || readdirSync(path.join(dir, 'traces')).length === 0, 'no upload file');
-    // The type the route takes, with parameters and in any case, still works.
-    const ok = await fetch(`${url}/v1/traces`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'Application/Octet-Stream; charset=binary' },
-      body: readFileSync(path.join(PROJECT_ROOT, 'traces', 'mqsim_wsrch-small.trace')),
-    });
-    assert.equal(ok.status, 201);
-  } finally {
-    await app.close();
-    await svc.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+      assert.equal((await svc.db.list('traces')).length, 0);
+      assert.ok(!existsSync(path.join(dir, 'traces')) || readdirSync(path.join(dir, 'traces')).length === 0, 'no upload file');
+      // The type the route takes, with parameters and in any case, still works.
+      const ok = await fetch(`${url}/v1/traces`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'Application/Octet-Stream; charset=binary' },
+        body: readFileSync(path.join(PROJECT_ROOT, 'traces', 'mqsim_wsrch-small.trace')),
+      });
+      assert.equal(ok.status, 201);
+    },
+    [dir],
+  );
 });
 
 test('an import over the API cannot bring in a trace record naming a file the server may not read (identify quoted its bytes)', async () => {
   const dir = tmp('import-confine');
   const outside = tmp('import-outside');
-  const svc = await openService(loadSettings({ dataDir: dir, port: 0 }), jobHandlers);
-  const { app, url } = await startServer(svc);
-  try {
-    const token = readFileSync(tokenPath(dir), 'utf8').trim();
-    const secret = path.join(outside, 'secret');
-    writeFileSync(secret, 'root:the-secret-bytes\n');
-    const post = (route: string, type: string, body: string) =>
-      fetch(url + route, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': type }, body });
-    // Registering it by path is refused (confinedPath); an export naming it was imported, and identify then read it.
-    assert.equal((await post('/v1/traces/register', 'application/json', JSON.stringify({ path: secret }))).status, 403);
-    const file = (p: string) =>
-      [
-        { 'ssdtune-confdb': 1, schema: 1 },
-        { kind: 'traces', value: { id: 't1', name: 'secret', path: p, bytes: 22, uploadedAt: 'now', by: 'cli' } },
-      ]
-        .map((l) => JSON.stringify(l) + '\n')
-        .join('');
-    const r = await post('/v1/import?name=evil.jsonl', 'application/x-ndjson', file(secret));
-    const e = ((await r.json()) as { error: { code: string; message: string } }).error;
-    assert.equal(r.status, 400, e.message);
-    assert.equal(e.code, 'SSDTUNE_CONFDB_IMPORT');
-    assert.match(e.message, /evil\.jsonl: line 2: the traces record names .*secret, outside the directories this server reads traces from/);
-    assert.equal(await svc.db.count('traces'), 0);
-    const id = await post('/v1/identify', 'application/json', JSON.stringify({ traceId: 't1' }));
-    assert.equal(id.status, 404);
-    assert.doesNotMatch(await id.text(), /the-secret-bytes/);
-    // A record of a file under the upload directory imports.
-    mkdirSync(path.join(dir, 'traces'), { recursive: true });
-    const inside = path.join(dir, 'traces', 'kept.trace');
-    writeFileSync(inside, readFileSync(path.join(PROJECT_ROOT, 'traces', 'mqsim_wsrch-small.trace')));
-    assert.equal((await post('/v1/import?name=ok.jsonl', 'application/x-ndjson', file(inside))).status, 200);
-    assert.equal((await svc.db.get('traces', 't1'))?.path, inside);
-  } finally {
-    await app.close();
-    await svc.close();
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(outside, { recursive: true, force: true });
-  }
+  await withServer(
+    { dataDir: dir, port: 0 },
+    async ({ svc, url }) => {
+      const token = readFileSync(tokenPath(dir), 'utf8').trim();
+      const secret = path.join(outside, 'secret');
+      writeFileSync(secret, 'root:the-secret-bytes\n');
+      const post = (route: string, type: string, body: string) =>
+        fetch(url + route, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': type }, body });
+      // Registering it by path is refused (confinedPath); an export naming it was imported, and identify then read it.
+      assert.equal((await post('/v1/traces/register', 'application/json', JSON.stringify({ path: secret }))).status, 403);
+      const file = (p: string) =>
+        [
+          { 'ssdtune-confdb': 1, schema: 1 },
+          { kind: 'traces', value: { id: 't1', name: 'secret', path: p, bytes: 22, uploadedAt: 'now', by: 'cli' } },
+        ]
+          .map((l) => JSON.stringify(l) + '\n')
+          .join('');
+      const r = await post('/v1/import?name=evil.jsonl', 'application/x-ndjson', file(secret));
+      const e = ((await r.json()) as { error: { code: string; message: string } }).error;
+      assert.equal(r.status, 400, e.message);
+      assert.equal(e.code, 'SSDTUNE_CONFDB_IMPORT');
+      assert.match(e.message, /evil\.jsonl: line 2: the traces record names .*secret, outside the directories this server reads traces from/);
+      assert.equal(await svc.db.count('traces'), 0);
+      const id = await post('/v1/identify', 'application/json', JSON.stringify({ traceId: 't1' }));
+      assert.equal(id.status, 404);
+      assert.doesNotMatch(await id.text(), /the-secret-bytes/);
+      // A record of a file under the upload directory imports.
+      mkdirSync(path.join(dir, 'traces'), { recursive: true });
+      const inside = path.join(dir, 'traces', 'kept.trace');
+      writeFileSync(inside, readFileSync(path.join(PROJECT_ROOT, 'traces', 'mqsim_wsrch-small.trace')));
+      assert.equal((await post('/v1/import?name=ok.jsonl', 'application/x-ndjson', file(inside))).status, 200);
+      assert.equal((await svc.db.get('traces', 't1'))?.path, inside);
+    },
+    [dir, outside],
+  );
 });
 
 test('serve without --log still logs why a request failed with a 5xx (the client only gets "internal error")', { timeout: 60_000 }, async () => {
@@ -788,9 +796,7 @@ test(
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', dir]);
     try {
       const reserve = 24 << 20;
-      const svc = await openService(loadSettings({ dataDir: dir, port: 0, minFreeBytes: reserve }), jobHandlers);
-      const { app, url } = await startServer(svc);
-      try {
+      await withServer({ dataDir: dir, port: 0, minFreeBytes: reserve }, async ({ svc, url }) => {
         const token = readFileSync(tokenPath(dir), 'utf8').trim();
         // A real trace of 20 MiB: MQSim lines (time, device, LBA, sectors, read).
         const lines: string[] = [];
@@ -827,10 +833,7 @@ test(
           'no partial upload left',
         );
         assert.equal(await svc.db.count('traces'), 2);
-      } finally {
-        await app.close();
-        await svc.close();
-      }
+      });
     } finally {
       execFileSync('umount', [dir]);
       rmSync(dir, { recursive: true, force: true });
@@ -840,51 +843,49 @@ test(
 
 test('DELETE /v1/traces/ID forgets a trace and removes the upload; refused while a job reads it; a registered file stays', { timeout: 120_000 }, async () => {
   const dir = tmp('delete');
-  const svc = await openService(loadSettings({ dataDir: dir, port: 0 }), jobHandlers);
-  const { app, url } = await startServer(svc);
-  try {
-    const token = readFileSync(tokenPath(dir), 'utf8').trim();
-    const call = async (method: string, route: string, body?: unknown) => {
-      const r = await fetch(url + route, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
-      return { status: r.status, data: (await r.json()) as Record<string, unknown> & { error?: { code: string; message: string } } };
-    };
-    const { id, path: file } = (await uploadTrace(url, token, path.join(PROJECT_ROOT, 'traces', 'mqsim_wsrch-small.trace'))) as { id: string; path: string };
-    assert.ok(existsSync(file));
-    // A job reading it: a search far longer than this test waits for.
-    const job = (await call('POST', '/v1/jobs', { traceId: id, space: 'ssd', budget: 500 })).data.job as { id: string };
-    const busy = await call('DELETE', `/v1/traces/${id}`);
-    assert.equal(busy.status, 409, busy.data.error?.message);
-    assert.match(busy.data.error!.message, new RegExp(`^trace ${id} is read by (queued|running) job ${job.id}: cancel it`));
-    assert.ok(existsSync(file));
-    await call('POST', `/v1/jobs/${job.id}/cancel`, {});
-    await svc.jobs.wait(job.id);
-    const del = await call('DELETE', `/v1/traces/${id}`);
-    assert.equal(del.status, 200);
-    assert.equal(del.data.id, id);
-    assert.ok(!existsSync(file), 'the upload is removed');
-    assert.equal((await call('DELETE', `/v1/traces/${id}`)).status, 404);
-    assert.equal((await fetch(`${url}/v1/traces/${id}`)).status, 404);
-    assert.ok((await svc.db.list('audit')).some((a) => a.action === 'traces.delete' && a.details.id === id));
-    // A file registered by path is the user's: its record goes, the file stays.
-    mkdirSync(path.join(dir, 'traces'), { recursive: true });
-    const mine = path.join(dir, 'traces', 'sub');
-    mkdirSync(mine);
-    copyFileSync(path.join(PROJECT_ROOT, 'traces', 'mqsim_wsrch-small.trace'), path.join(mine, 'kept.trace'));
-    const reg = await call('POST', '/v1/traces/register', { path: path.join(mine, 'kept.trace') });
-    assert.equal(reg.status, 200, reg.data.error?.message);
-    assert.equal((await call('DELETE', `/v1/traces/${reg.data.id as string}`)).status, 200);
-    assert.ok(existsSync(path.join(mine, 'kept.trace')));
-    // Without the token, nothing is deleted.
-    assert.equal((await fetch(`${url}/v1/traces/x`, { method: 'DELETE' })).status, 401);
-  } finally {
-    await app.close();
-    await svc.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  await withServer(
+    { dataDir: dir, port: 0 },
+    async ({ svc, url }) => {
+      const token = readFileSync(tokenPath(dir), 'utf8').trim();
+      const call = async (method: string, route: string, body?: unknown) => {
+        const r = await fetch(url + route, {
+          method,
+          headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        });
+        return { status: r.status, data: (await r.json()) as Record<string, unknown> & { error?: { code: string; message: string } } };
+      };
+      const { id, path: file } = (await uploadTrace(url, token, path.join(PROJECT_ROOT, 'traces', 'mqsim_wsrch-small.trace'))) as { id: string; path: string };
+      assert.ok(existsSync(file));
+      // A job reading it: a search far longer than this test waits for.
+      const job = (await call('POST', '/v1/jobs', { traceId: id, space: 'ssd', budget: 500 })).data.job as { id: string };
+      const busy = await call('DELETE', `/v1/traces/${id}`);
+      assert.equal(busy.status, 409, busy.data.error?.message);
+      assert.match(busy.data.error!.message, new RegExp(`^trace ${id} is read by (queued|running) job ${job.id}: cancel it`));
+      assert.ok(existsSync(file));
+      await call('POST', `/v1/jobs/${job.id}/cancel`, {});
+      await svc.jobs.wait(job.id);
+      const del = await call('DELETE', `/v1/traces/${id}`);
+      assert.equal(del.status, 200);
+      assert.equal(del.data.id, id);
+      assert.ok(!existsSync(file), 'the upload is removed');
+      assert.equal((await call('DELETE', `/v1/traces/${id}`)).status, 404);
+      assert.equal((await fetch(`${url}/v1/traces/${id}`)).status, 404);
+      assert.ok((await svc.db.list('audit')).some((a) => a.action === 'traces.delete' && a.details.id === id));
+      // A file registered by path is the user's: its record goes, the file stays.
+      mkdirSync(path.join(dir, 'traces'), { recursive: true });
+      const mine = path.join(dir, 'traces', 'sub');
+      mkdirSync(mine);
+      copyFileSync(path.join(PROJECT_ROOT, 'traces', 'mqsim_wsrch-small.trace'), path.join(mine, 'kept.trace'));
+      const reg = await call('POST', '/v1/traces/register', { path: path.join(mine, 'kept.trace') });
+      assert.equal(reg.status, 200, reg.data.error?.message);
+      assert.equal((await call('DELETE', `/v1/traces/${reg.data.id as string}`)).status, 200);
+      assert.ok(existsSync(path.join(mine, 'kept.trace')));
+      // Without the token, nothing is deleted.
+      assert.equal((await fetch(`${url}/v1/traces/x`, { method: 'DELETE' })).status, 401);
+    },
+    [dir],
+  );
 });
 
 // ---- item 8: exposure and the Host header -----------------------------------

@@ -404,6 +404,9 @@ test(
       [{ read_ahead_kb: -5 }, 'SSDTUNE_HOST_VALUE', /read_ahead_kb=-5/],
       [{ rq_affinity: 3 }, 'SSDTUNE_HOST_VALUE', /expected 0..2/],
       [{ nr_requests: 'many' }, 'SSDTUNE_HOST_VALUE', /expected an integer/],
+      // a value that is not finite (a JSON body's 1e400) is named so, not as JSON.stringify's "null"
+      [{ read_ahead_kb: Infinity }, 'SSDTUNE_HOST_VALUE', /read_ahead_kb=Infinity \(not finite: .*\) is not valid: expected an integer KiB/],
+      [{ scheduler: 'none', nr_requests: -Infinity }, 'SSDTUNE_HOST_VALUE', /nr_requests=-Infinity \(not finite/],
       [{ read_ahead_kb: 64, rotational: 1 }, 'SSDTUNE_HOST_ATTRIBUTE', /rotational is not a tunable/],
       [{ 'iosched.fifo_batch': 4 }, 'SSDTUNE_HOST_ATTRIBUTE', /scheduler none has no tunables/],
       [{ scheduler: 'kyber', 'iosched.fifo_batch': 4 }, 'SSDTUNE_HOST_ATTRIBUTE', /kyber tunables are/],
@@ -417,6 +420,29 @@ test(
     }
     assert.deepEqual(readSnapshot(dev), before);
     assert.equal(await store.get(loop.name), undefined);
+  }),
+);
+
+test(
+  'apply --dry-run of a file holding 1e400 names the file, the key and the number as written',
+  { skip },
+  withLoop(async (loop, _store, dataDir) => {
+    const cli = path.join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
+    const cases: [string, RegExp][] = [
+      ['{"read_ahead_kb": 1e400}', /key "read_ahead_kb": expected a finite number, got 1e400 \(not finite: beyond ±1\.8e308\) \[SSDTUNE_HOST_CONFIG\]/],
+      ['{"config": {"nr_requests": -2.5E+999}}', /key "nr_requests": expected a finite number, got -2\.5E\+999 \(not finite/],
+    ];
+    for (const [text, re] of cases) {
+      const cfgFile = path.join(dataDir, 'inf.json');
+      writeFileSync(cfgFile, text);
+      const r = spawnSync(process.execPath, [cli, 'apply', '--device', loop.path, '--config', cfgFile, '--dry-run', '--data-dir', dataDir], {
+        encoding: 'utf8',
+      });
+      assert.equal(r.status, 3, r.stderr);
+      assert.ok(r.stderr.includes(cfgFile), r.stderr);
+      assert.match(r.stderr, re);
+      assert.doesNotMatch(r.stderr, /null/);
+    }
   }),
 );
 

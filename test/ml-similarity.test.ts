@@ -12,7 +12,7 @@ import { HAND_WRITTEN_MARKER } from '../src/ml/model-card.js';
 import { ConfDB } from '../src/confdb/db.js';
 import { DESCRIPTOR_VECTOR_NAMES } from '../src/features/descriptors.js';
 import { ConfDBWorkloadStore } from '../src/service/workload-store.js';
-import { loadSimilarityModel, META_FILE, MODEL_FILE, WEIGHTS_FILE } from '../src/ml/model-io.js';
+import { loadSimilarityModel, META_FILE, MODEL_FILE, modelSetDir, WEIGHTS_FILE } from '../src/ml/model-io.js';
 import { embed, initBackend } from '../src/ml/similarity.js';
 import { describeTrace, windowStreams } from '../src/ml/characterise.js';
 import { openTrace } from '../src/readers/registry.js';
@@ -218,8 +218,8 @@ test('train leave-one-source-out on real traces, save, load back identically, ke
   // Same seed, same data: the same weights and thresholds.
   const again = path.join(tmp, 'again');
   await trainAndSave(cfg(again), 'test');
-  assert.deepEqual(readFileSync(path.join(again, WEIGHTS_FILE)), readFileSync(path.join(outDir, WEIGHTS_FILE)));
-  assert.deepEqual(JSON.parse(readFileSync(path.join(again, META_FILE), 'utf8')).threshold, loaded.meta.threshold);
+  assert.deepEqual(readFileSync(path.join(modelSetDir(again), WEIGHTS_FILE)), readFileSync(path.join(modelSetDir(outDir), WEIGHTS_FILE)));
+  assert.deepEqual(JSON.parse(readFileSync(path.join(modelSetDir(again), META_FILE), 'utf8')).threshold, loaded.meta.threshold);
 
   const store = new MemoryWorkloadStore();
   const hadoop = streams.find((s) => s.source === 'hadoop.blkparse.txt')!;
@@ -280,7 +280,7 @@ test('corrupt or missing model files give coded errors naming the file', async (
   );
   const corrupt = async (file: string, mutate: (b: Buffer) => Buffer | string, pattern: RegExp) => {
     const dir = mkdtempSync(path.join(tmp, 'bad-'));
-    for (const f of [MODEL_FILE, WEIGHTS_FILE, META_FILE]) copyFileSync(path.join(outDir, f), path.join(dir, f));
+    for (const f of [MODEL_FILE, WEIGHTS_FILE, META_FILE]) copyFileSync(path.join(modelSetDir(outDir), f), path.join(dir, f));
     writeFileSync(path.join(dir, file), mutate(readFileSync(path.join(dir, file))));
     await assert.rejects(loadSimilarityModel(dir), (e: unknown) => {
       assert.ok(isSsdtuneError(e, 'SSDTUNE_MODEL_CORRUPT'), String(e));

@@ -13,7 +13,7 @@ import { canonicalJson } from '../util/canonical-json.js';
 import { ConfDB, KINDS, type BatchOp, type Kind } from './db.js';
 import type { DeviceRecord, TraceRecord } from './records.js';
 import { recordViolation } from './record-schemas.js';
-import { describeHost, hostIdentity } from '../util/host-identity.js';
+import { describeHost, hostIdentity, type RecordingHost } from '../util/host-identity.js';
 import { writeAtomically } from '../util/atomic-file.js';
 
 export const EXPORT_MAGIC = 'ssdtune-confdb';
@@ -41,7 +41,16 @@ export async function exportConfDBTo(db: ConfDB, out: Writable): Promise<Record<
     if (out.errored) throw out.errored;
     if (!out.write(line + '\n')) await once(out, 'drain');
   };
-  await write(JSON.stringify({ [EXPORT_MAGIC]: 1, schema: await db.schemaVersion(), exportedAt: new Date().toISOString(), [EXPORT_END]: true }));
+  // exportedOn: an import on this host takes the export's device records that name no host (keepWayBack).
+  await write(
+    JSON.stringify({
+      [EXPORT_MAGIC]: 1,
+      schema: await db.schemaVersion(),
+      exportedAt: new Date().toISOString(),
+      exportedOn: hostIdentity(),
+      [EXPORT_END]: true,
+    }),
+  );
   for (const kind of KINDS) {
     for await (const [, value] of db.entries(kind)) {
       await write(JSON.stringify({ kind, value }));
@@ -62,12 +71,27 @@ export async function exportConfDBTo(db: ConfDB, out: Writable): Promise<Record<
  * restore values this device never had. The same record again is fine. Nor
  * may it bring in another host's record for a device with none here (the
  * next apply would keep its values as this device's); this host's own
- * records, and those naming no host, import (a move between engines on one
- * host: the applier checks a record naming no host against the device).
+ * records import. A record naming no host (an older ssdtune wrote it) may be
+ * any machine's: it imports only from an export that says it was made on this
+ * host (`exportedOn` in its header; a move between engines on one host), where
+ * the applier then checks it against the device. From an export of another
+ * host, or of an older ssdtune that named none, a later apply could adopt it
+ * and a revert write another machine's values onto this one's disk.
  */
-async function keepWayBack(db: ConfDB, rec: DeviceRecord, file: string, lineNo: number): Promise<void> {
+async function keepWayBack(db: ConfDB, rec: DeviceRecord, exportedOn: RecordingHost | undefined, file: string, lineNo: number): Promise<void> {
+  const self = hostIdentity();
+  if (rec.recordedOn === undefined && exportedOn?.id !== self.id) {
+    const from = exportedOn
+      ? `the export was made on another host, ${describeHost(exportedOn, self)} (this is ${describeHost(self, exportedOn)})`
+      : 'the export does not say which host made it (an older ssdtune made it)';
+    throw ERR_CONFDB_IMPORT(
+      file,
+      lineNo,
+      `device ${rec.device}'s record names no host (an older ssdtune wrote it) and ${from}: it may be another machine's disk's way back, which a revert ` +
+        `would write onto this one's: leave its record out of the file, or export again with this ssdtune on the host that recorded it and import that there`,
+    );
+  }
   if (rec.recordedOn !== undefined) {
-    const self = hostIdentity();
     if (rec.recordedOn!.id !== self.id)
       throw ERR_CONFDB_IMPORT(
         file,
@@ -106,6 +130,7 @@ export async function importConfDBFrom(db: ConfDB, input: Readable, file: string
   // Exports written before the last line existed (and hand-made files) have none: their header does not promise it.
   let endPromised = false;
   let endLine = 0;
+  let exportedOn: RecordingHost | undefined;
   try {
     for await (const line of rl) {
       lineNo++;
@@ -121,6 +146,10 @@ export async function importConfDBFrom(db: ConfDB, input: Readable, file: string
         const schema = obj.schema as number;
         if (schema > (await db.schemaVersion())) throw ERR_CONFDB_IMPORT(file, 1, `schema ${schema} is newer than this ConfDB's`);
         endPromised = obj[EXPORT_END] === true;
+        const on = obj.exportedOn as Partial<RecordingHost> | undefined;
+        if (on !== undefined && !(typeof on === 'object' && on !== null && typeof on.id === 'string' && on.id !== '' && typeof on.name === 'string'))
+          throw ERR_CONFDB_IMPORT(file, 1, 'expected "exportedOn" to be the exporting host, {"id": ..., "name": ...}');
+        exportedOn = on as RecordingHost | undefined;
         continue;
       }
       if (endLine) throw ERR_CONFDB_IMPORT(file, lineNo, `expected nothing after the export's last line (line ${endLine})`);
@@ -141,7 +170,7 @@ export async function importConfDBFrom(db: ConfDB, input: Readable, file: string
       const wrong = recordViolation(kind, value);
       if (wrong) throw ERR_CONFDB_IMPORT(file, lineNo, wrong);
       if (kind === 'traces') o.tracePath?.((value as unknown as TraceRecord).path, file, lineNo);
-      if (kind === 'devices') await keepWayBack(db, value as unknown as DeviceRecord, file, lineNo);
+      if (kind === 'devices') await keepWayBack(db, value as unknown as DeviceRecord, exportedOn, file, lineNo);
       ops.push({ kind, type: 'put', value } as unknown as BatchOp);
       counts[kind]++;
     }

@@ -10,6 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import { ERR_HOST_ATTRIBUTE, ERR_HOST_VALUE } from '../errors.js';
 import { IOSCHED_PREFIX, IOSCHED_TUNABLES, QUEUE_ATTRS, hasAttr, parseScheduler, readAttr, readQueueFile, type Snapshot } from '../blockdev/sysfs.js';
 import type { BlockDevice } from '../blockdev/resolve.js';
+import { shown } from '../util/shown.js';
 
 /** The kernel's bounds (block/blk-sysfs.c, block/elevator.h). */
 export const LIMITS = {
@@ -100,7 +101,7 @@ export function canonicalKey(key: string): string {
 
 function intIn(dev: BlockDevice, key: string, raw: unknown, lo: number, hi: number, what?: string): string {
   const s = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : '';
-  if (!/^-?\d+$/.test(s)) throw ERR_HOST_VALUE(dev.disk.name, key, JSON.stringify(raw), `expected an integer${what ? ' ' + what : ''}`);
+  if (!/^-?\d+$/.test(s)) throw ERR_HOST_VALUE(dev.disk.name, key, shown(raw), `expected an integer${what ? ' ' + what : ''}`);
   const n = Number(s);
   if (n < lo || n > hi) throw ERR_HOST_VALUE(dev.disk.name, key, s, `expected ${lo}..${hi}${what ? ' ' + what : ''}`);
   return String(n);
@@ -117,7 +118,7 @@ export function validateConfig(dev: BlockDevice, config: Record<string, unknown>
   const spelled = new Map<string, string>();
   for (const [given, [key]] of Object.keys(config).map((k, i) => [k, entries[i]!] as const)) {
     const other = spelled.get(key);
-    if (other !== undefined) throw ERR_HOST_VALUE(dev.disk.name, key, JSON.stringify(config[given]), `given twice, as "${other}" and "${given}": keep one`);
+    if (other !== undefined) throw ERR_HOST_VALUE(dev.disk.name, key, shown(config[given]), `given twice, as "${other}" and "${given}": keep one`);
     spelled.set(key, given);
   }
   const schedEntry = entries.find(([k]) => k === 'scheduler');

@@ -11,8 +11,8 @@
  * the file and what is wrong.
  */
 import * as tf from '@tensorflow/tfjs';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { ERR_MODEL_CORRUPT, ERR_MODEL_MISSING, ERR_MODEL_WRITE } from '../errors.js';
 import { DESCRIPTOR_VECTOR_NAMES } from '../features/descriptors.js';
@@ -25,6 +25,14 @@ import { initBackend } from './similarity.js';
 export const MODEL_FILE = 'model.json';
 export const WEIGHTS_FILE = 'weights.bin';
 export const META_FILE = 'similarity.json';
+/**
+ * The pointer to the model's current set: `{"set": "set-<16 hex>"}`, a directory beside it holding the three files.
+ * The set is written whole under a name of its own and the pointer replaced by a rename, so a reader sees the old
+ * set or the new one, never three files from two trainings. A directory without it (the bundled model, a model
+ * saved by an older ssdtune) holds the three files itself.
+ */
+export const SET_POINTER = 'current.json';
+const SET_NAME = /^set-[0-9a-f]{16}$/;
 /** 2: no per-workload radius; leave-one-source-out thresholds and confidence curves. */
 export const META_VERSION = 2;
 
@@ -103,29 +111,93 @@ export function probeModelDir(dir: string): void {
   }
 }
 
-export async function saveSimilarityModel(dir: string, m: SimilarityModel): Promise<void> {
-  mkdirSync(dir, { recursive: true });
-  await m.model.save(
-    tf.io.withSaveHandler(async (art) => {
-      const weights =
-        art.weightData instanceof ArrayBuffer ? new Uint8Array(art.weightData) : new Uint8Array(tf.io.concatenateArrayBuffers(art.weightData as ArrayBuffer[]));
-      writeFileSync(path.join(dir, WEIGHTS_FILE), weights);
-      const json = {
-        format: 'layers-model',
-        generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`,
-        convertedBy: null,
-        modelTopology: art.modelTopology,
-        weightsManifest: [{ paths: [`./${WEIGHTS_FILE}`], weights: art.weightSpecs }],
-      };
-      writeFileSync(path.join(dir, MODEL_FILE), JSON.stringify(json) + '\n');
-      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(art) };
-    }),
-  );
-  writeFileSync(path.join(dir, META_FILE), JSON.stringify(m.meta, null, 1) + '\n');
+/** Writes `data` to `file` and syncs it: a set is complete on disk before the pointer names it. */
+function writeSynced(file: string, data: string | Uint8Array): void {
+  const fd = openSync(file, 'w');
+  try {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
-function readJson(file: string): unknown {
-  const text = readFileSync(file, 'utf8');
+function syncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The set `dir`'s pointer names, or undefined where there is no pointer (the files are in `dir` itself). */
+function currentSet(dir: string): string | undefined {
+  const file = path.join(dir, SET_POINTER);
+  if (!existsSync(file)) return undefined;
+  const set = (readJson(file) as { set?: unknown } | null)?.set;
+  if (typeof set !== 'string' || !SET_NAME.test(set))
+    throw ERR_MODEL_CORRUPT(file, 'expected {"set": "set-<16 hex digits>"}, the directory of the current model');
+  return set;
+}
+
+/** The directory holding the model's three files: the set `dir`'s pointer names, or `dir` itself. */
+export function modelSetDir(dir: string): string {
+  const set = currentSet(dir);
+  return set === undefined ? dir : path.join(dir, set);
+}
+
+/**
+ * Saves the model as a new set beside the current one (`set-<random>`, written as `.set-<random>.partial` and
+ * renamed when whole), then points `current.json` at it (a rename) and removes what it replaced: the previous set,
+ * or an older layout's files in `dir` itself. A failure or a kill at any point leaves the previous model loadable
+ * (and a failure removes its partial set).
+ */
+export async function saveSimilarityModel(dir: string, m: SimilarityModel): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const before = currentSet(dir);
+  const set = `set-${randomBytes(8).toString('hex')}`;
+  const partial = path.join(dir, `.${set}.partial`);
+  const pointerTmp = path.join(dir, `.${SET_POINTER}.${set}`);
+  try {
+    mkdirSync(partial);
+    await m.model.save(
+      tf.io.withSaveHandler(async (art) => {
+        const weights =
+          art.weightData instanceof ArrayBuffer
+            ? new Uint8Array(art.weightData)
+            : new Uint8Array(tf.io.concatenateArrayBuffers(art.weightData as ArrayBuffer[]));
+        writeSynced(path.join(partial, WEIGHTS_FILE), weights);
+        const json = {
+          format: 'layers-model',
+          generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`,
+          convertedBy: null,
+          modelTopology: art.modelTopology,
+          weightsManifest: [{ paths: [`./${WEIGHTS_FILE}`], weights: art.weightSpecs }],
+        };
+        writeSynced(path.join(partial, MODEL_FILE), JSON.stringify(json) + '\n');
+        return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(art) };
+      }),
+    );
+    writeSynced(path.join(partial, META_FILE), JSON.stringify(m.meta, null, 1) + '\n');
+    syncDir(partial);
+    renameSync(partial, path.join(dir, set));
+    writeSynced(pointerTmp, JSON.stringify({ set }) + '\n');
+    renameSync(pointerTmp, path.join(dir, SET_POINTER));
+    syncDir(dir);
+  } catch (e) {
+    for (const p of [partial, path.join(dir, set), pointerTmp]) rmSync(p, { recursive: true, force: true });
+    // The pointer may have been replaced before the failure (syncing the directory): the new set then stays.
+    if (currentSet(dir) === set) return;
+    throw ERR_MODEL_WRITE(dir, (e as Error).message);
+  }
+  // Replaced: a reader that read the old pointer just before reads again (loadSimilarityModel).
+  if (before !== undefined) rmSync(path.join(dir, before), { recursive: true, force: true });
+  else for (const f of [MODEL_FILE, WEIGHTS_FILE, META_FILE]) rmSync(path.join(dir, f), { force: true });
+}
+
+function readJson(file: string, text = readFileSync(file, 'utf8')): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -184,20 +256,48 @@ function checkMeta(file: string, x: unknown): SimilarityMeta {
  * needs on its event loop. The network's files are checked where it is loaded.
  */
 export function loadSimilarityInfo(dir: string): SimilarityInfo {
-  for (const f of [MODEL_FILE, WEIGHTS_FILE, META_FILE]) {
-    if (!existsSync(path.join(dir, f))) throw ERR_MODEL_MISSING(dir, `${f} not found`);
+  return infoOf(readSet(dir));
+}
+
+const SET_FILES = [MODEL_FILE, WEIGHTS_FILE, META_FILE] as const;
+
+/** The three files of the current set, read whole, all from one set. */
+function readSet(dir: string): { at: string; bytes: Record<(typeof SET_FILES)[number], Buffer> } {
+  for (let attempt = 0; ; attempt++) {
+    const set = currentSet(dir);
+    const at = set === undefined ? dir : path.join(dir, set);
+    const bytes = {} as Record<(typeof SET_FILES)[number], Buffer>;
+    for (const f of SET_FILES) {
+      try {
+        bytes[f] = readFileSync(path.join(at, f));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        // A save replaced the set while this read it (and removed the old one): read the new one.
+        if (attempt === 0 && currentSet(dir) !== set) break;
+        throw ERR_MODEL_MISSING(dir, `${path.relative(dir, path.join(at, f))} not found`);
+      }
+    }
+    if (Object.keys(bytes).length === SET_FILES.length) return { at, bytes };
   }
-  const meta = checkMeta(path.join(dir, META_FILE), readJson(path.join(dir, META_FILE)));
+}
+
+function infoOf(s: ReturnType<typeof readSet>): SimilarityInfo {
+  const metaFile = path.join(s.at, META_FILE);
+  const meta = checkMeta(metaFile, readJson(metaFile, s.bytes[META_FILE].toString('utf8')));
   const h = createHash('sha256');
-  for (const f of [MODEL_FILE, WEIGHTS_FILE, META_FILE]) h.update(readFileSync(path.join(dir, f)));
+  for (const f of SET_FILES) h.update(s.bytes[f]);
   return { meta, id: h.digest('hex').slice(0, 16) };
 }
 
 export async function loadSimilarityModel(dir: string): Promise<SimilarityModel> {
-  const modelFile = path.join(dir, MODEL_FILE);
-  const info = loadSimilarityInfo(dir);
+  const set = readSet(dir);
+  const modelFile = path.join(set.at, MODEL_FILE);
+  const info = infoOf(set);
   const meta = info.meta;
-  const json = readJson(modelFile) as { modelTopology?: unknown; weightsManifest?: { weights?: tf.io.WeightsManifestEntry[] }[] };
+  const json = readJson(modelFile, set.bytes[MODEL_FILE].toString('utf8')) as {
+    modelTopology?: unknown;
+    weightsManifest?: { weights?: tf.io.WeightsManifestEntry[] }[];
+  };
   if (typeof json !== 'object' || json === null || typeof json.modelTopology !== 'object' || !Array.isArray(json.weightsManifest)) {
     throw ERR_MODEL_CORRUPT(modelFile, 'expected a tfjs layers-model JSON with modelTopology and weightsManifest');
   }
@@ -208,8 +308,8 @@ export async function loadSimilarityModel(dir: string): Promise<SimilarityModel>
     if (!per || !Array.isArray(s.shape)) throw ERR_MODEL_CORRUPT(modelFile, `weight ${s.name}: unsupported dtype ${s.dtype} or missing shape`);
     expected += per * s.shape.reduce((a, b) => a * b, 1);
   }
-  const weightsFile = path.join(dir, WEIGHTS_FILE);
-  const buf = readFileSync(weightsFile);
+  const weightsFile = path.join(set.at, WEIGHTS_FILE);
+  const buf = set.bytes[WEIGHTS_FILE];
   if (buf.length !== expected) throw ERR_MODEL_CORRUPT(weightsFile, `${buf.length} bytes, model.json describes ${expected}`);
   const weights = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
   for (let i = 0; i < weights.length; i++) if (!Number.isFinite(weights[i])) throw ERR_MODEL_CORRUPT(weightsFile, `weight ${i} is ${weights[i]}`);

@@ -32,10 +32,15 @@ export function fitScaler(rows: readonly ArrayLike<number>[]): Scaler {
   return { mean, std };
 }
 
+/** Component `j`'s z-score: the one formula, for a whole vector (standardize) and for a check that names the component. */
+export function standardScore(s: Scaler, j: number, x: number): number {
+  return (x - s.mean[j]!) / s.std[j]!;
+}
+
 export function standardize(s: Scaler, row: ArrayLike<number>): number[] {
   if (row.length !== s.mean.length) throw ERR_ML_DEGENERATE(`vector has ${row.length} components, the model expects ${s.mean.length}`);
   const out = new Array<number>(row.length);
-  for (let j = 0; j < row.length; j++) out[j] = (row[j]! - s.mean[j]!) / s.std[j]!;
+  for (let j = 0; j < row.length; j++) out[j] = standardScore(s, j, row[j]!);
   assertFiniteVector(out, 'standardised vector');
   return out;
 }

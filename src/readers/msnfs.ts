@@ -19,6 +19,7 @@ import { ReorderBuffer } from './reorder.js';
 import { headLines, looksLike, isDecimal, isDigits, splitWs } from './text.js';
 import type { TraceFormat } from './types.js';
 import { at } from '../util/at.js';
+import { fmtBytes } from '../util/units.js';
 
 function isReplayerLine(l: string): boolean {
   const f = l.trim().split(/\s+/);
@@ -46,16 +47,6 @@ function plausible(rows: readonly [number, number][], unit: number): boolean {
   return rows.every(([start, size]) => start % SECTOR_BYTES === 0 && size % SECTOR_BYTES === 0) && rows.some(([, size]) => size > 0);
 }
 
-function human(bytes: number): string {
-  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
-  let i = 0;
-  while (bytes >= 1024 && i < u.length - 1) {
-    bytes /= 1024;
-    i++;
-  }
-  return `${Number.isInteger(bytes) ? bytes : bytes.toFixed(1)} ${u[i]}`;
-}
-
 function replayerFormat(name: string, unit: number, description: string): TraceFormat {
   const unitName = unit === SECTOR_BYTES ? 'blocks' : 'bytes';
   return {
@@ -74,7 +65,7 @@ function replayerFormat(name: string, unit: number, description: string): TraceF
       const median = at(sizes, sizes.length >> 1, 'sizes'); // rows is not empty
       const lo = Math.min(...h.rows.map(([s]) => s * unit));
       const hi = Math.max(...h.rows.map(([s, n]) => (s + n) * unit));
-      return `${name} (start and size in ${unitName}: median request ${human(median)}, span ${human(hi - lo)} in the first ${h.rows.length} rows)`;
+      return `${name} (start and size in ${unitName}: median request ${fmtBytes(median)}, span ${fmtBytes(hi - lo)} in the first ${h.rows.length} rows)`;
     },
     open(path, opts) {
       return openLineFormat(path, name, opts, () => {

@@ -23,7 +23,7 @@ import type { BackendName } from '../collector/index.js';
 import { resolveDevice } from '../blockdev/resolve.js';
 import { readSnapshot } from '../blockdev/sysfs.js';
 import { isSsdtuneError } from '../errors.js';
-import { META_FILE } from '../ml/model-io.js';
+import { loadSimilarityInfo } from '../ml/model-io.js';
 import { describeTrace } from '../ml/characterise.js';
 import { openTrace } from '../readers/registry.js';
 import type { Change } from '../host/applier.js';
@@ -82,7 +82,7 @@ export async function agentRetune(svc: Service, o: AgentOptions): Promise<Retune
     let from: 'server' | 'cache' = 'server';
     let why = '';
     if (cap.requests > 0) {
-      const windowSize = (JSON.parse(readFileSync(path.join(svc.settings.modelDir, META_FILE), 'utf8')) as { windowSize: number }).windowSize;
+      const windowSize = loadSimilarityInfo(svc.settings.modelDir).meta.windowSize;
       const described = await describeTrace(await openTrace(files[0]!), { size: windowSize, source: files[0]! });
       if (described.windows.length === 0)
         return record({ ...base, action: 'skipped', reason: `${cap.requests} requests make no full window of ${windowSize}` });

@@ -46,7 +46,7 @@ import { identify, profileWorkload, type EmbeddedStreams, type Identification, t
 import { KnownWorkloads } from '../ml/known-workloads.js';
 import type { SimilarityInfo } from '../ml/model-io.js';
 import { embedOffThread } from '../ml/worker.js';
-import type { Scaler } from '../ml/standardize.js';
+import { standardScore, type Scaler } from '../ml/standardize.js';
 import type { Service } from './context.js';
 import { deviceClassKey, type DeviceClass } from '../blockdev/device-class.js';
 import { ACTIVE_JOB_STATES } from './queue.js';
@@ -126,7 +126,7 @@ function checkReport(r: AgentReport, model: { windowSize: number; scaler: Scaler
       bad(`descriptors[${i}]: expected ${DESCRIPTOR_VECTOR_NAMES.length} finite numbers`);
     }
     w.forEach((x, j) => {
-      const z = (x - model.scaler.mean[j]!) / model.scaler.std[j]!;
+      const z = standardScore(model.scaler, j, x);
       if (!(Math.abs(z) <= MAX_STANDARD_SCORE))
         bad(`descriptors[${i}][${j}] (${DESCRIPTOR_VECTOR_NAMES[j]}): ${x} is no window's value (${z} standard deviations from the model's data)`);
     });

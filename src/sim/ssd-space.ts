@@ -9,6 +9,7 @@
  */
 import type { ConfigSpace, Configuration, Constraint, ParamSpec } from '../space/types.js';
 import { ERR_SSDSIM_CONFIG } from '../errors.js';
+import { shown } from '../util/shown.js';
 
 export const GC_POLICIES = ['GREEDY', 'RGA', 'RANDOM', 'RANDOM_P', 'RANDOM_PP', 'FIFO'] as const;
 export type GcPolicyName = (typeof GC_POLICIES)[number];
@@ -214,7 +215,7 @@ export function toSsdConfig(c: Configuration, base: SsdConfig = AUTOBLOX_BASELIN
   for (const [k, v] of Object.entries(c)) {
     if (!(k in base)) throw ERR_SSDSIM_CONFIG(k, `unknown parameter (known: ${Object.keys(base).join(', ')})`);
     const want = typeof (base as unknown as Record<string, unknown>)[k];
-    if (typeof v !== want) throw ERR_SSDSIM_CONFIG(k, `expected a ${want}, got ${JSON.stringify(v)}`);
+    if (typeof v !== want) throw ERR_SSDSIM_CONFIG(k, `expected a ${want}, got ${shown(v)}`);
     (out as unknown as Record<string, unknown>)[k] = v;
   }
   return out;
@@ -249,7 +250,7 @@ export function validateSsdConfig(c: SsdConfig, opts: { lbaSpanSectors?: number 
   };
   for (const k of NUMERIC) {
     const v = c[k] as number;
-    if (!Number.isFinite(v)) bad(k, `must be a finite number, got ${v}`);
+    if (!Number.isFinite(v)) bad(k, `must be a finite number, got ${shown(v)}`);
     if (INTEGER.includes(k) && !Number.isInteger(v)) bad(k, `must be an integer, got ${v}`);
   }
   for (const k of ['channels', 'chipsPerChannel', 'diesPerChip', 'planesPerDie', 'pcieLanes', 'channelWidthBytes', 'queueDepth'] as const)

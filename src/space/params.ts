@@ -5,6 +5,7 @@
  */
 import { ERR_CONFIG_INVALID, ERR_SPACE_INVALID } from '../errors.js';
 import type { ConfigSpace, ParamSpec, ParamValue } from './types.js';
+import { shown } from '../util/shown.js';
 
 /** Spaces larger than this per parameter are refused: an int range with a tiny step is almost surely a typo. */
 export const MAX_LEVELS = 1_000_000;
@@ -68,7 +69,7 @@ export function describeLevels(p: ParamSpec): string {
 /** Index of `v`, throwing a coded error naming the parameter when `v` is not a level. */
 export function requireIndex(space: ConfigSpace, p: ParamSpec, v: unknown): number {
   const i = indexOf(p, v);
-  if (i < 0) throw ERR_CONFIG_INVALID(space.name, p.name, `got ${JSON.stringify(v)}, expected ${describeLevels(p)}`);
+  if (i < 0) throw ERR_CONFIG_INVALID(space.name, p.name, `got ${shown(v)}, expected ${describeLevels(p)}`);
   return i;
 }
 

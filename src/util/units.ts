@@ -2,14 +2,15 @@
 
 export function fmtBytes(b: number): string {
   if (!Number.isFinite(b)) return '-';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
   let v = b;
   let i = 0;
   while (Math.abs(v) >= 1024 && i < units.length - 1) {
     v /= 1024;
     i++;
   }
-  if (i === 0 || Number.isInteger(v)) return `${v} ${units[i]}`;
+  // Whole numbers print as they are; fractions (a mean size, a rate in B/s) round alike in every unit.
+  if (Number.isInteger(v)) return `${v} ${units[i]}`;
   return `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[i]}`;
 }
 

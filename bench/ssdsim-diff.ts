@@ -148,8 +148,15 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const require = createRequire(import.meta.url);
-  const Old = (require(path.resolve(oldPath)) as { SsdSim: SimConstructor }).SsdSim;
+  const oldAddon = require(path.resolve(oldPath)) as { SsdSim: SimConstructor; sourceStamp: string };
+  const Old = oldAddon.SsdSim;
   const New = native().SsdSim as SimConstructor;
+  const stamp = native().sourceStamp as string;
+  console.log(`old build: native sources ${oldAddon.sourceStamp}; new build: ${stamp}`);
+  if (oldAddon.sourceStamp === stamp) {
+    console.error('both builds come from the same native sources: nothing to compare');
+    return 2;
+  }
   const r = xorshift(seed);
   const perTrace = quick ? 2 : 4;
   let pairs = 0,

@@ -79,19 +79,40 @@ uint32_t Sim::listPop(List& l) {
 
 // ---- unit queues and their index -----------------------------------------------------------
 
-// A transaction joins its unit's queue and the index's die and (plane, page) lists, all in queue order.
+// A unit's queues get an index when they hold more than this many transactions. Below it a command's walk
+// visits at most this many; above it, building the index costs what the transactions already queued cost.
+constexpr uint32_t kIndexFrom = 64;
+
+// A transaction joins its unit's queue and, when the unit is indexed, the index's die and (plane, page)
+// lists, all in queue order.
 void Sim::enqueue(uint32_t u, Queue q, uint32_t tx) {
-  listPush(units_[u].q[q], tx);
-  Tx& x = txs_[tx];
-  x.queued = enqueued_++;
-  listPush(dieList(q, x.plane / planesPerDie_), tx, &Tx::dieNext, &Tx::diePrev);
-  listPush(pageLists_[q][pageKey(x.plane, x.page)], tx, &Tx::pageNext, &Tx::pagePrev);
+  Unit& un = units_[u];
+  listPush(un.q[q], tx);
+  un.queued++;
+  if (un.indexed) {
+    indexAdd(q, tx);
+  } else if (un.queued > kIndexFrom) {
+    un.indexed = true;
+    for (uint8_t k = 0; k < Q_COUNT; k++)
+      for (uint32_t t = un.q[k].head; t != kNone; t = txs_[t].next) indexAdd(static_cast<Queue>(k), t);
+  }
 }
 
+void Sim::indexAdd(Queue q, uint32_t tx) {
+  Tx& x = txs_[tx];
+  x.queued = enqueued_++;  // (a unit is indexed in queue order, so this is its order within its queue)
+  listPush(dieList(q, x.plane / planesPerDie_), tx, &Tx::dieNext, &Tx::diePrev);
+  if (planesPerDie_ > 1) listPush(pageLists_[q][pageKey(x.plane, x.page)], tx, &Tx::pageNext, &Tx::pagePrev);  // (one plane: nothing to pair)
+}
+
+// Leaves the queue and the index (issue() counts the unit's transactions down).
 void Sim::dequeue(uint32_t u, Queue q, uint32_t tx) {
-  listRemove(units_[u].q[q], tx);
+  Unit& un = units_[u];
+  listRemove(un.q[q], tx);
+  if (!un.indexed) return;
   const Tx& x = txs_[tx];
   listRemove(dieList(q, x.plane / planesPerDie_), tx, &Tx::dieNext, &Tx::diePrev);
+  if (planesPerDie_ == 1) return;
   const uint32_t key = pageKey(x.plane, x.page);
   List& l = *pageLists_[q].find(key);
   listRemove(l, tx, &Tx::pageNext, &Tx::pagePrev);
@@ -104,7 +125,6 @@ void Sim::scheduleFlash() {
   if (receive_.empty()) return;
   for (const uint32_t t : receive_) {
     const Tx& x = txs_[t];
-    Unit& u = units_[unitOf(x.plane)];
     Queue q;
     if (x.kind == T_READ)
       q = x.source == SRC_MAPPING ? Q_MAP_READ : x.source == SRC_GC ? Q_GC_READ : Q_USER_READ;
@@ -113,7 +133,6 @@ void Sim::scheduleFlash() {
     else
       q = Q_GC_ERASE;
     enqueue(unitOf(x.plane), q, t);
-    u.queued++;
     chans_[channelOfUnit(unitOf(x.plane))].queued++;
   }
   // MQSim's Schedule() tries every idle channel. Only those that just received
@@ -239,26 +258,43 @@ bool Sim::serviceErase(uint32_t u) {
 
 // MQSim's issue_command_to_chip: the die and page index of the first queue's
 // head; at most one ready transaction per plane of that die, on that page
-// index once one is taken. MQSim walks each queue whole; the index gives the
-// same choice while visiting only transactions that can join: the first taken
-// is the first ready one of the die (any page index), then each free plane
-// takes its first ready one on the head's page index. A queue's picks go into
-// the command in queue order, as the walk would take them.
+// index once one is taken. MQSim walks each queue whole, and so does a unit
+// with short queues; an indexed unit gives the same choice while visiting only
+// transactions that can join: the first taken is the first ready one of the
+// die (any page index), then each free plane takes its first ready one on the
+// head's page index. A queue's picks go into the command in queue order, as
+// the walk takes them.
 void Sim::issue(uint32_t u, List* q1, List* q2, uint8_t op) {
   Unit& un = units_[u];
   const Tx& front = txs_[q1->head];
   const uint32_t die = front.plane / planesPerDie_, page = front.page;
   uint32_t planes = 0, n = 0;
+  uint64_t visits = 0;
   uint32_t* b = &batch_[static_cast<size_t>(u) * planesPerDie_];
+  auto scan = [&](List& q) {  // (an unindexed unit: its queues are short)
+    for (uint32_t t = q.head; t != kNone && n < planesPerDie_;) {
+      const uint32_t nx = txs_[t].next;
+      visits++;
+      const Tx& x = txs_[t];
+      const uint32_t bit = 1u << (x.plane % planesPerDie_);
+      if (x.plane / planesPerDie_ == die && !(planes & bit) && (planes == 0 || x.page == page) && ready(t)) {
+        planes |= bit;
+        listRemove(q, t);
+        b[n++] = t;
+      }
+      t = nx;
+    }
+  };
   auto firstReady = [&](uint32_t t, uint32_t Tx::*next) {
     for (; t != kNone; t = txs_[t].*next) {
-      st_.schedulerVisits++;
+      visits++;
       if (ready(t)) return t;
     }
     return kNone;
   };
-  auto take = [&](List* ql) {
-    const Queue q = static_cast<Queue>(ql - un.q);
+  auto take = [&](List& ql) {
+    if (!un.indexed) return scan(ql);
+    const Queue q = static_cast<Queue>(&ql - un.q);
     const uint32_t from = n;
     if (planes == 0) {
       const uint32_t t = firstReady(dieList(q, die).head, &Tx::dieNext);
@@ -275,13 +311,16 @@ void Sim::issue(uint32_t u, List* q1, List* q2, uint8_t op) {
       planes |= bit;
       b[n++] = t;
     }
-    std::sort(b + from, b + n, [&](uint32_t x, uint32_t y) { return txs_[x].queued < txs_[y].queued; });
+    for (uint32_t i = from + 1; i < n; i++)  // queue order (insertion sort: a few at most)
+      for (uint32_t j = i; j > from && txs_[b[j]].queued < txs_[b[j - 1]].queued; j--) std::swap(b[j], b[j - 1]);
     for (uint32_t i = from; i < n; i++) dequeue(u, q, b[i]);
   };
-  take(q1);
-  if (q2 && n < planesPerDie_) take(q2);
+  take(*q1);
+  if (q2 && n < planesPerDie_) take(*q2);
+  st_.schedulerVisits += visits;
   if (n == 0) return;  // nothing ready on that die (MQSim reports the chip served all the same)
   un.queued -= n;
+  if (un.queued == 0) un.indexed = false;  // (its index lists are empty)
   chans_[channelOfUnit(u)].queued -= n;
   un.n = n;
   un.op = op;

@@ -179,7 +179,7 @@ class Sim {
     uint32_t next, prev;
     // While in a unit queue: its place in the queue's index (see `enqueue`).
     uint32_t dieNext, diePrev, pageNext, pagePrev;
-    uint64_t queued;  // enqueue sequence number: queue order across the index's lists
+    uint64_t queued;  // sequence number in an indexed unit: queue order across the index's lists
     uint8_t kind, source, urgent, copyback, determined;
   };
   // Per-unit queues, in MQSim's TSU_Priority_OutOfOrder.
@@ -208,6 +208,7 @@ class Sim {
     uint32_t queued = 0;  // transactions in its queues
     uint32_t n = 0, waitingReads = 0, transfer = kNone;
     uint8_t status = U_IDLE, phase = P_NONE, op = T_READ;
+    bool indexed = false;  // its queues are in the index (see enqueue)
   };
   struct Channel {
     List waitMapping, waitUser, waitGc;  // read data waiting for the bus
@@ -244,8 +245,17 @@ class Sim {
   uint32_t listPop(List& l);
   void enqueue(uint32_t u, Queue q, uint32_t tx);
   void dequeue(uint32_t u, Queue q, uint32_t tx);
+  void indexAdd(Queue q, uint32_t tx);
   List& dieList(Queue q, uint32_t die) { return dieLists_[static_cast<size_t>(q) * dies_ + die]; }
-  uint32_t pageKey(uint32_t plane, uint32_t page) const { return plane * ftl_.pagesPerBlock() + page; }
+  // (plane, page index) as a hash key. FlatMap's slot is the key's low bits (times an odd number), and plane x
+  // pagesPerBlock + page puts the same page index of planes 2^k apart on one slot: mixed first, bijectively on 31
+  // bits (the product is below 2^30: a plane has at least 4 blocks and the device fewer than 2^32 pages).
+  uint32_t pageKey(uint32_t plane, uint32_t page) const {
+    uint32_t k = plane * ftl_.pagesPerBlock() + page;
+    k ^= k >> 15;
+    k = (k * 0x2c1b3c6du) & 0x7fffffffu;
+    return k ^ (k >> 12);
+  }
   void setChannelBusy(uint32_t ch, bool busy);
   void setUnitIdle(uint32_t u);
   uint32_t unitOf(uint32_t plane) const { return plane / planesPerUnit_; }
@@ -321,7 +331,9 @@ class Sim {
   std::vector<uint32_t> batch_;  // per unit: the transactions of its current command
   // The unit queues' index, so that forming a command visits only transactions that can join it (issue()):
   // per queue kind, each die's queued transactions and each (plane, page index)'s, in queue order. The
-  // page lists live in a hash map and leave it when empty, so the index is as large as the queues.
+  // page lists live in a hash map and leave it when empty, so the index is as large as the queues. Only
+  // units holding more than kIndexFrom transactions are indexed (until they empty): on short queues the
+  // walk costs less than keeping the index.
   std::vector<List> dieLists_;        // [queue kind * dies_ + die]
   FlatMap<List> pageLists_[Q_COUNT];  // per queue kind, keyed by pageKey(plane, page)
   uint64_t enqueued_ = 0;

@@ -29,6 +29,7 @@ import { isSsdtuneError } from '../src/errors.js';
 import { runMultiFidelity, splitBudget } from '../src/search/fidelity.js';
 import { Surrogate, robustScale } from '../src/search/surrogate.js';
 import { MODEL_POINTS, modelRows } from '../src/search/model-points.js';
+import { GradeModel } from '../src/search/model.js';
 import type { EvaluationRecord } from '../src/search/record.js';
 import { Op, TraceBuilder, emptyMeta, limitSource, sourceFromBatches } from '../src/trace/model.js';
 
@@ -577,4 +578,28 @@ test('past MODEL_POINTS the model fits on the best half and the latest evaluatio
   assert.equal(out.length, 1);
   assert.match(out[0]!.phase, /^model/);
   assert.ok(s < 60, `a proposal after 1,000 evaluations took ${s.toFixed(1)} s`);
+});
+
+test("past MODEL_POINTS, learnedssd's exploration bound measures from every evaluation, not only the model's points", async () => {
+  const p = hartmann6Problem();
+  const configs = sampleFeasible(p.space, new Rng(3), MODEL_POINTS + 100);
+  const evaluations: EvaluationRecord[] = configs.map((config, index) => ({
+    index,
+    config,
+    status: 'ok',
+    objective: -p.f(config),
+    phase: 'random',
+    evaluator: 'analytic',
+    workload: 'h6',
+    startedAt: new Date(0).toISOString(),
+    ms: 0,
+  }));
+  const rows = new Set(modelRows(evaluations.map((e) => e.objective!)));
+  const left = evaluations.filter((e) => !rows.has(e.index));
+  assert.equal(left.length, 100, 'a hundred evaluations are left out of the fit');
+  const model = new GradeModel(p.space, {}, 1);
+  assert.ok(await model.fit(evaluations));
+  // Each left-out configuration was evaluated: it is at distance 0 from what the search learned. Before, the bound
+  // measured from the fitted points only, and a configuration evaluated already could look far from everything.
+  assert.deepEqual([...model.minDistances(left.map((e) => e.config))], new Array(left.length).fill(0));
 });

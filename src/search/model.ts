@@ -27,7 +27,10 @@ export class GradeModel {
   readonly encoder: Encoder;
   private gp: GaussianProcess | undefined;
   private lastRefitN = 0;
+  /** The points the GP is fitted on (modelRows). */
   private X: Float64Array[] = [];
+  /** Every successful evaluation, encoded: past MODEL_POINTS a superset of X. */
+  private learnedX: Float64Array[] = [];
 
   constructor(
     readonly space: ConfigSpace,
@@ -51,9 +54,10 @@ export class GradeModel {
   async fit(learned: readonly EvaluationRecord[]): Promise<boolean> {
     const all = learned.filter((e) => e.status === 'ok');
     if (all.length === 0) return false;
-    const ok = modelRows(all.map((e) => e.objective!)).map((i) => all[i]!);
-    this.X = ok.map((e) => this.encoder.encode(e.config));
-    const y = ok.map((e) => e.objective!);
+    this.learnedX = all.map((e) => this.encoder.encode(e.config));
+    const rows = modelRows(all.map((e) => e.objective!));
+    this.X = rows.map((i) => this.learnedX[i]!);
+    const y = rows.map((i) => all[i]!.objective!);
     // Counted over every evaluation: the refit schedule and the seed go on past MODEL_POINTS.
     const n = all.length;
     const refit = !this.gp || n <= (this.opts.refitAllUntil ?? 30) || n - this.lastRefitN >= (this.opts.refitEvery ?? 5);
@@ -89,12 +93,16 @@ export class GradeModel {
     return this.gp.predict(cs.map((c) => this.encoder.encode(c)));
   }
 
-  /** Exploitation factor: minimum Manhattan distance from each configuration to the learned ones. */
+  /**
+   * Exploitation factor: minimum Manhattan distance from each configuration to the learned ones: every successful
+   * evaluation, not only the model's points (past MODEL_POINTS a configuration next to one evaluated but left out of
+   * the fit is near what the search knows, not far).
+   */
   minDistances(cs: readonly Configuration[]): Float64Array {
     return Float64Array.from(cs, (c) => {
       const x = this.encoder.encode(c);
       let m = Infinity;
-      for (const l of this.X) m = Math.min(m, this.encoder.distance(x, l));
+      for (const l of this.learnedX) m = Math.min(m, this.encoder.distance(x, l));
       return m;
     });
   }

@@ -11,8 +11,7 @@
  * (an error, a signal: util/temp-dir.ts). Errors name it "standard input", as they name a file.
  */
 import { createWriteStream, rmSync } from 'node:fs';
-import type { TraceRecord } from '../confdb/records.js';
-import type { SsdtuneApi, TraceOptions } from '../service/api.js';
+import type { SsdtuneApi, TraceOptions, TraceRecord } from '../service/api.js';
 import { ByteCap } from '../util/byte-cap.js';
 import { once } from 'node:events';
 import path from 'node:path';

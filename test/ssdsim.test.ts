@@ -10,6 +10,7 @@ import { emptyMeta, Op, sourceFromBatches, TraceBuilder, type TraceSource } from
 import { simulate, summarize, type SimOptions } from '../src/sim/ssdsim.js';
 import { AUTOBLOX_BASELINE, logicalSectors, type SsdConfig } from '../src/sim/ssd-space.js';
 import { syntheticTrace } from '../src/sim/synthetic.js';
+import type { SsdtuneError } from '../src/errors.js';
 
 /** A small device: 16 planes x 64 blocks x 64 pages of 4 KiB = 256 MiB physical. */
 function small(over: Partial<SsdConfig> = {}): SsdConfig {
@@ -358,4 +359,23 @@ test('same input and seed give identical output, however the trace is batched', 
   assert.deepEqual(a, b);
   const c = await sim(20_000, { ...opts, seed: 10 });
   assert.notDeepEqual(a.precondition, c.precondition, 'the seed drives preconditioning and RGA sampling');
+});
+
+test('a read-only trace that runs a preconditioned drive out of blocks is told why: reads of never-written pages', async () => {
+  // 256 MiB of reads on a 192 MiB device 90% written: the last request folds past the logical end, and every read
+  // of a page preconditioning left unwritten gets a flash page at once (as in MQSim), faster than GC frees blocks.
+  const cfg = small({ channels: 2, chipsPerChannel: 1, diesPerChip: 2, planesPerDie: 4 });
+  const b = new TraceBuilder();
+  for (let i = 0; i < 4; i++) b.push(i * 1000, i * 64 * 2048, 64 * 2 ** 20, Op.READ);
+  await assert.rejects(simulate(cfg, sourceFromBatches(emptyMeta('reads', 'test'), [b.take()]), { preconditionFill: 0.9 }), (e: SsdtuneError) => {
+    assert.equal(e.code, 'SSDTUNE_SSDSIM_DEVICE_FULL');
+    assert.match(e.message, /no free block left for the mapping that a read of a never-written page creates/);
+    assert.match(e.message, /preconditionFill/);
+    return true;
+  });
+  // Without preconditioning the same reads complete: the drive has blocks for every mapping they create.
+  const fresh = new TraceBuilder();
+  for (let i = 0; i < 4; i++) fresh.push(i * 1000, i * 64 * 2048, 64 * 2 ** 20, Op.READ);
+  const r = await simulate(cfg, sourceFromBatches(emptyMeta('reads', 'test'), [fresh.take()]), {});
+  assert.equal(r.completed, 4);
 });

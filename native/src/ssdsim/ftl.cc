@@ -221,7 +221,19 @@ uint32_t Ftl::place(uint32_t lpn, uint64_t bitmap, bool program) {
   uint32_t old;
   uint64_t oldBits;
   if (lookup(lpn, old, oldBits)) invalidate(old);
-  const uint32_t ppn = alloc(p, false);
+  uint32_t ppn;
+  try {
+    ppn = alloc(p, false);
+  } catch (const DeviceFull&) {
+    if (program) throw;
+    // A read-only trace can end here too (MQSim would abort: its pool has no block to give), and "over-provisioning
+    // too small" alone would not tell its user why.
+    throw DeviceFull("plane " + std::to_string(p) +
+                     " has no free block left for the mapping that a read of a never-written page creates (the simulator,"
+                     " like MQSim, places such a read on a flash page, and a read does not wait for GC as a write does):"
+                     " the drive's preconditioning (ssdsim.preconditionFill, SSDTUNE_SIM_PRECONDITION) leaves too few free"
+                     " blocks for this trace's reads of never-written pages");
+  }
   rmapOf(p, (ppn % ppp_) / ppb_, true)[ppn % ppb_] = lpn / planes_;
   map_[lpn] = MapEntry{bitmap, ppn};
   if (program) counters.hostPrograms++;

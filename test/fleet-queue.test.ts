@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { ConfDB } from '../src/confdb/db.js';
 import { isSsdtuneError } from '../src/errors.js';
 import { TraceCache } from '../src/service/trace-cache.js';
+import { decodedStats } from '../src/evaluators/decoded.js';
 import { sha256File } from '../src/util/digest.js';
 import path from 'node:path';
 import { Queue } from 'bullmq';
@@ -117,6 +118,7 @@ for (const s of SETUPS) {
     test('a tune job runs to done; the same request again shares it; its evaluations are stored once', async () => {
       const { svc, worker, close } = await s.open();
       try {
+        const streams = decodedStats.streams;
         const trace = await registerLocalTrace(svc, TRACE, 'test');
         const spec = { traceId: trace.id, evaluator: 'ssdsim' as const, budget: 4, seed: 3 };
         const a = await submitTune(svc, spec, 'test');
@@ -133,6 +135,8 @@ for (const s of SETUPS) {
           // Every evaluation ran as a job and was recorded once; the worker fetched the trace once, by digest.
           assert.equal(await svc.db.count('results'), 4);
           assert.equal(worker.svc.traceCache!.fetches, 1);
+          // Each evaluation job makes its own evaluator; the four shared one decoding of the trace (decoded.ts).
+          assert.equal(decodedStats.streams - streams, 1, 'the worker decoded the trace once for its 4 evaluations');
         }
       } finally {
         await close();

@@ -11,6 +11,12 @@ import type { Held } from '../blockdev/sysfs.js';
 export interface WorkloadRef {
   name: string;
   open(): Promise<TraceSource>;
+  /**
+   * What the stream holds, when it can be named (a trace's content digest and how it is read): two refs with the
+   * same key open the same requests, so the evaluators of a process share one decoding (decoded.ts). A fleet
+   * worker makes an evaluator and a ref per evaluation job; without a key each one decoded the trace again.
+   */
+  key?: string;
 }
 
 export interface Metrics {

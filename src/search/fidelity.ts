@@ -31,7 +31,11 @@ export function percentOf(fraction: number): string {
 
 /** The first `requests` requests of a workload, as a workload of its own. */
 export function prefixWorkload(w: WorkloadRef, requests: number, fraction: number): WorkloadRef {
-  return { name: `${w.name} [first ${percentOf(fraction)}]`, open: async () => limitSource(await w.open(), requests) };
+  return {
+    name: `${w.name} [first ${percentOf(fraction)}]`,
+    open: async () => limitSource(await w.open(), requests),
+    ...(w.key !== undefined ? { key: `${w.key} first ${requests}` } : {}),
+  };
 }
 
 export interface MultiFidelityOptions extends Omit<SearchOptions, 'resume' | 'budget' | 'onEvent'> {

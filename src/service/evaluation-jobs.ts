@@ -251,7 +251,12 @@ export function startEvaluationWorker(db: ConfDB, settings: Settings, url: strin
           cached = file;
           return evaluator!.evaluate(
             job.config,
-            { name: job.workload, open: () => openTrace(file, job.spec.format ? { format: job.spec.format } : {}) },
+            {
+              name: job.workload,
+              open: () => openTrace(file, job.spec.format ? { format: job.spec.format } : {}),
+              // The worker's evaluations of one trace share its decoding (decoded.ts): an evaluator lives for one job.
+              key: `${job.spec.trace.sha256} ${job.spec.format ?? 'auto'}`,
+            },
             signal ? { signal } : {},
           );
         });

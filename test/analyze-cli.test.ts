@@ -7,6 +7,7 @@ import { EXIT } from '../src/errors.js';
 import type { AnalysisReport } from '../src/service/analyze.js';
 import { tempDir } from '../src/util/temp-dir.js';
 import { at } from '../src/util/at.js';
+import { openTrace } from '../src/readers/registry.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');
 const MQSIM = 'traces/mqsim_wsrch-small.trace';
@@ -70,6 +71,25 @@ test('analyze --json on the real blktrace set: process names, device numbers, D-
   );
   assert.ok(s.latency!.device!.count > 0 && s.latency!.device!.p50 <= s.latency!.total!.p50);
   assert.notEqual(s.queueDepth!.meanAtDevice, null);
+});
+
+test('analyze of the Tencent CBS sample, whose clock steps by whole seconds: rates over whole seconds', async () => {
+  const file = 'traces/tencent_cbs_sample50k.csv.bz2';
+  const r = run('--json', file);
+  assert.equal(r.code, 0, r.err);
+  const s = at((JSON.parse(r.out) as AnalysisReport).traces, 0).stats;
+  // The requests per timestamp, counted from the reader's output.
+  const perStamp = new Map<number, number>();
+  for await (const b of await openTrace(file)) for (let i = 0; i < b.length; i++) perStamp.set(b.timeNs[i]!, (perStamp.get(b.timeNs[i]!) ?? 0) + 1);
+  const stamps = [...perStamp.keys()].sort((a, b) => a - b);
+  assert.ok(stamps.length < 10 && stamps.every((t) => t % 1e9 === 0), `whole seconds: ${stamps.join(' ')}`);
+  assert.equal(s.throughput.timeStepNs, 1e9);
+  assert.equal(s.throughput.coarseClock, true);
+  assert.equal(s.throughput.peakIops, Math.max(...perStamp.values()), 'the busiest second');
+  assert.equal(s.throughput.meanIops, 50_000 / ((at(stamps, stamps.length - 1) - at(stamps, 0)) / 1e9 + 1));
+  assert.equal(s.throughput.binWidthNs, 1e9);
+  const text = run(file);
+  assert.match(text.out, /peak rate: .*the busiest step: the trace's clock steps by 1\.000 s/);
 });
 
 test('analyze prints aligned text by default', () => {

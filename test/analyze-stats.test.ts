@@ -132,6 +132,29 @@ test('stats: IOPS timeline bins', () => {
   assert.equal(at(s.throughput.bins, 1).readIops + at(s.throughput.bins, 1).writeIops, 0);
   assert.equal(at(s.throughput.bins, 2).writeBytesPerSec, 1024 * 1000);
   assert.equal(s.throughput.meanIops, 3 / 0.0025);
+  // A fine clock: the smallest gap is reported, and the bins and rates are the timeline's.
+  assert.equal(s.throughput.timeStepNs, 500_000);
+  assert.equal(s.throughput.coarseClock, false);
+  assert.equal(s.throughput.peakIops, 2000);
+});
+
+test('stats: a coarse clock (most requests share a timestamp) is rated over whole steps', () => {
+  // 10, 30 and 20 requests stamped 0, 1 and 2 s: a 1 s clock. Each stamp stands for a second, the last one too.
+  const rows: Row[] = [];
+  [10, 30, 20].forEach((count, second) => {
+    for (let i = 0; i < count; i++) rows.push([second * 1e9, i * 8, 4096, i % 2 ? Op.WRITE : Op.READ, 0, 0]);
+  });
+  const s = analyse([batchOf(rows.slice(0, 25)), batchOf(rows.slice(25))]);
+  assert.equal(s.throughput.timeStepNs, 1e9);
+  assert.equal(s.throughput.coarseClock, true);
+  assert.equal(s.throughput.meanIops, 60 / 3);
+  assert.equal(s.throughput.peakIops, 30, 'the busiest second, not 30 requests in a 1 ms bin (30,000 IOPS)');
+  assert.equal(s.throughput.peakBytesPerSec, 30 * 4096);
+  assert.equal(s.throughput.binWidthNs, 1e9);
+  assert.deepEqual(
+    s.throughput.bins.map((b) => b.readIops + b.writeIops + b.otherIops),
+    [10, 30, 20],
+  );
 });
 
 test('stats: the time axis coarsens for long traces and keeps every request', () => {

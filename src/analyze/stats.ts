@@ -137,6 +137,14 @@ export interface TraceStats {
     peakBytesPerSec: number;
     binWidthNs: number;
     bins: TimeBin[];
+    /**
+     * One trace: the smallest positive gap between arrivals. `coarseClock` when at least half the requests share
+     * a timestamp with the one before: each timestamp then stands for a step, so the mean rate is over the duration
+     * plus one step, bins are at least a step wide, and the peak is the busiest step's (a 1 s clock in 4 ms bins
+     * showed 250x the rate).
+     */
+    timeStepNs?: number;
+    coarseClock?: boolean;
   };
   /**
    * Outstanding requests. `inFlight*`: arrival (Q) to completion (C), max
@@ -218,6 +226,15 @@ interface StreamState {
   sumDevice: number;
   hasIssue: boolean;
   hasComplete: boolean;
+  /** The previous arrival, the smallest positive gap between arrivals, and arrivals equal to the previous one. */
+  lastArrival: number;
+  minGap: number;
+  ties: number;
+  /** Requests and bytes arriving at `lastArrival` so far, and the most that arrived at one time. */
+  runCount: number;
+  runBytes: number;
+  maxRunCount: number;
+  maxRunBytes: number;
 }
 
 /** Series of the throughput timeline. */
@@ -229,6 +246,7 @@ const S_WRITE_B = 4;
 /** sum of in-flight counts seen at arrivals, and how many arrivals were counted */
 const S_QD_SUM = 5;
 const S_QD_N = 6;
+const SERIES = 7;
 /** Log2 latency buckets (µs) kept per op class: 2^40 µs is 12 days. */
 const LAT_BUCKETS = 41;
 /** Seek bins per direction: distances up to 2^50 sectors. */
@@ -274,7 +292,7 @@ export class StatsAccumulator {
   private minSector = Infinity;
   private maxSector = -Infinity;
   private readonly blocks: BlockSet;
-  private readonly timeline = new TimeSeriesBins(256, 7);
+  private readonly timeline = new TimeSeriesBins(256, SERIES);
   private readonly heatmap = new Heatmap();
   private readonly latDevice = new Quantiles();
   private readonly latTotal = new Quantiles();
@@ -293,6 +311,22 @@ export class StatsAccumulator {
     this.blocks = new BlockSet(opts.exactBlockLimit);
   }
 
+  /**
+   * The smallest positive gap between a trace's arrivals, and whether its clock is coarse: most requests share a
+   * timestamp with the one before (the Tencent CBS traces stamp whole seconds), so a timestamp says only in which
+   * step a request arrived. One trace only: in a combined analysis each trace has its own clock.
+   */
+  private timeStep(): { ns: number; coarse: boolean; busiestRequests: number; busiestBytes: number } | null {
+    const [s, ...others] = this.streams;
+    if (!s || others.length || !Number.isFinite(s.minGap)) return null;
+    return {
+      ns: s.minGap,
+      coarse: 2 * s.ties >= this.requests,
+      busiestRequests: Math.max(s.maxRunCount, s.runCount),
+      busiestBytes: Math.max(s.maxRunBytes, s.runBytes),
+    };
+  }
+
   /** Register a trace; returns the stream id to pass to add(). */
   addStream(processes: Map<number, string> = new Map()): number {
     this.streams.push({
@@ -305,6 +339,13 @@ export class StatsAccumulator {
       sumDevice: 0,
       hasIssue: false,
       hasComplete: false,
+      lastArrival: NaN,
+      minGap: Infinity,
+      ties: 0,
+      runCount: 0,
+      runBytes: 0,
+      maxRunCount: 0,
+      maxRunBytes: 0,
     });
     return this.streams.length - 1;
   }
@@ -337,14 +378,32 @@ export class StatsAccumulator {
     const mixCount = this.mixCount;
     const mixBytes = this.mixBytes;
     const tl = this.timeline;
+    let lastArrival = st.lastArrival;
+    let minGap = st.minGap;
+    let ties = st.ties;
+    let runCount = st.runCount;
+    let runBytes = st.runBytes;
     for (let i = 0; i < n; i++) {
       // every column has the batch's length (TraceBatch)
       const t = timeNs[i]! + offsetNs;
+      const gap = t - lastArrival;
+      if (gap === 0) {
+        ties++;
+      } else {
+        if (gap > 0 && gap < minGap) minGap = gap;
+        if (runCount > st.maxRunCount) st.maxRunCount = runCount;
+        if (runBytes > st.maxRunBytes) st.maxRunBytes = runBytes;
+        runCount = 0;
+        runBytes = 0;
+      }
+      runCount++;
+      lastArrival = t;
       if (t < this.firstNs) this.firstNs = t;
       if (t > this.lastNs) this.lastNs = t;
       const cls = opClass(op[i]!);
       const sz = bytes[i]!;
       const sec = sector[i]!;
+      if (cls === READ || cls === WRITE) runBytes += sz; // as the timeline's bandwidth counts them
       mixCount[cls]!++;
       mixBytes[cls]! += sz;
 
@@ -471,6 +530,11 @@ export class StatsAccumulator {
         }
       }
     }
+    st.lastArrival = lastArrival;
+    st.minGap = minGap;
+    st.ties = ties;
+    st.runCount = runCount;
+    st.runBytes = runBytes;
     this.requests += n;
   }
 
@@ -500,27 +564,43 @@ export class StatsAccumulator {
 
     const reads = this.sizeRead.count;
     const writes = this.sizeWrite.count;
-    const secs = durationNs / 1e9;
     const tl = this.timeline;
-    const wsec = tl.width / 1e9;
+    const qdOverTime = this.streams.length === 1;
+    const step = this.timeStep();
+    // A coarse clock: each timestamp stands for a whole step, the last one too.
+    const secs = (durationNs + (step?.coarse ? step.ns : 0)) / 1e9;
+    // Bins narrower than a coarse clock's step hold a step's requests in one bin and none in the others
+    // (a 1 s clock in 4 ms bins: 250x the rate, then 0): they are summed into windows of one step.
+    const perBin = step?.coarse && tl.width < step.ns ? step.ns / tl.width : 1;
+    const width = perBin > 1 ? step!.ns : tl.width;
+    const windowOf = (i: number) => (perBin > 1 ? Math.ceil((i * tl.width) / step!.ns) : i);
+    const windows = tl.used ? windowOf(tl.used - 1) + 1 : 0;
+    const sums = new Float64Array(windows * SERIES);
+    for (let i = 0; i < tl.used; i++) for (let k = 0; k < SERIES; k++) sums[windowOf(i) * SERIES + k]! += tl.get(i, k);
+    const wsec = width / 1e9;
     const bins: TimeBin[] = [];
     let peakIops = 0;
     let peakBw = 0;
-    const qdOverTime = this.streams.length === 1;
-    for (let i = 0; i < tl.used; i++) {
-      const qdN = tl.get(i, S_QD_N);
+    for (let j = 0; j < windows; j++) {
+      const sum = (k: number) => col(sums, j * SERIES + k);
+      const qdN = sum(S_QD_N);
       const tb: TimeBin = {
-        startNs: i * tl.width,
-        meanInFlight: qdOverTime && qdN > 0 ? tl.get(i, S_QD_SUM) / qdN : null,
-        readIops: tl.get(i, S_READ) / wsec,
-        writeIops: tl.get(i, S_WRITE) / wsec,
-        otherIops: tl.get(i, S_OTHER) / wsec,
-        readBytesPerSec: tl.get(i, S_READ_B) / wsec,
-        writeBytesPerSec: tl.get(i, S_WRITE_B) / wsec,
+        startNs: j * width,
+        meanInFlight: qdOverTime && qdN > 0 ? sum(S_QD_SUM) / qdN : null,
+        readIops: sum(S_READ) / wsec,
+        writeIops: sum(S_WRITE) / wsec,
+        otherIops: sum(S_OTHER) / wsec,
+        readBytesPerSec: sum(S_READ_B) / wsec,
+        writeBytesPerSec: sum(S_WRITE_B) / wsec,
       };
       peakIops = Math.max(peakIops, tb.readIops + tb.writeIops + tb.otherIops);
       peakBw = Math.max(peakBw, tb.readBytesPerSec + tb.writeBytesPerSec);
       bins.push(tb);
+    }
+    if (step?.coarse) {
+      // Bins wider than the step may hold one step more than their width: the peak is the busiest step's.
+      peakIops = step.busiestRequests / (step.ns / 1e9);
+      peakBw = step.busiestBytes / (step.ns / 1e9);
     }
 
     let queueDepth: TraceStats['queueDepth'] = null;
@@ -649,8 +729,9 @@ export class StatsAccumulator {
         meanBytesPerSec: secs > 0 ? (col(this.mixBytes, READ) + col(this.mixBytes, WRITE)) / secs : 0,
         peakIops,
         peakBytesPerSec: peakBw,
-        binWidthNs: tl.width,
+        binWidthNs: width,
         bins,
+        ...(step ? { timeStepNs: step.ns, coarseClock: step.coarse } : {}),
       },
       queueDepth,
       latency,

@@ -42,7 +42,13 @@ export function statsText(s: TraceStats, combined = false): string[] {
     ['duration', `${fmtNs(s.durationNs)} (first arrival ${fmtNs(s.firstNs)}, last ${fmtNs(s.lastNs)})`],
     ['data', fmtBytes(s.totalBytes)],
     ['mean rate', `${fmtCount(s.throughput.meanIops)} IOPS, ${fmtRate(s.throughput.meanBytesPerSec)}`],
-    ['peak rate', `${fmtCount(s.throughput.peakIops)} IOPS, ${fmtRate(s.throughput.peakBytesPerSec)} (bins of ${fmtNs(s.throughput.binWidthNs)})`],
+    [
+      'peak rate',
+      `${fmtCount(s.throughput.peakIops)} IOPS, ${fmtRate(s.throughput.peakBytesPerSec)} ` +
+        (s.throughput.coarseClock
+          ? `(the busiest step: the trace's clock steps by ${fmtNs(s.throughput.timeStepNs!)}, and rates are over whole steps)`
+          : `(bins of ${fmtNs(s.throughput.binWidthNs)})`),
+    ],
     ['size', q(s.size.all, fmtBytes)],
     ['  read size', q(s.size.read, fmtBytes)],
     ['  write size', q(s.size.write, fmtBytes)],
